@@ -1,0 +1,53 @@
+# The front door. Every target works on a fresh clone: the first one run creates .venv and
+# installs the project with the versions pinned in constraints.txt.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PORT ?= 8000
+
+.PHONY: install run test lint format openapi openapi-check migrate check-migrations clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+## Serve the API on $(PORT): embedded PostgreSQL unless CARTERA_DATABASE_URL is set,
+## migrations applied, demo data loaded once.
+run: $(STAMP)
+	PORT=$(PORT) $(BIN)/cartera serve --upgrade --demo
+
+## Every test, against a real PostgreSQL (embedded unless CARTERA_DATABASE_URL is set).
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check app tests alembic
+	$(BIN)/ruff format --check app tests alembic
+	$(BIN)/mypy app
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix app tests alembic
+	$(BIN)/ruff format app tests alembic
+
+## Write the committed contract from the app.
+openapi: $(STAMP)
+	$(BIN)/cartera openapi export --output openapi/openapi.json
+
+## Fail when openapi/openapi.json has drifted from the app.
+openapi-check: $(STAMP)
+	$(BIN)/cartera openapi export --check --output openapi/openapi.json
+
+## Apply migrations to the configured (or embedded) database.
+migrate: $(STAMP)
+	$(BIN)/cartera db upgrade
+
+## Alembic autogenerate finds nothing the models have that the migrations lack.
+check-migrations: $(STAMP)
+	$(BIN)/cartera db check
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

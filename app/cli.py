@@ -1,0 +1,236 @@
+"""The ``cartera`` command: serve, database, demo data, contract, users, audit."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import migrations
+from app.config import get_settings
+from app.db import EmbeddedPostgres, open_database
+
+T = TypeVar("T")
+
+cli = typer.Typer(help="Cartera: debt-collection platform.", no_args_is_help=True)
+db_cli = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+demo_cli = typer.Typer(help="Demo data.", no_args_is_help=True)
+openapi_cli = typer.Typer(help="The OpenAPI contract.", no_args_is_help=True)
+users_cli = typer.Typer(help="Staff users.", no_args_is_help=True)
+audit_cli = typer.Typer(help="The audit trail.", no_args_is_help=True)
+cli.add_typer(db_cli, name="db")
+cli.add_typer(demo_cli, name="demo")
+cli.add_typer(openapi_cli, name="openapi")
+cli.add_typer(users_cli, name="users")
+cli.add_typer(audit_cli, name="audit")
+
+
+@contextmanager
+def database_url() -> Iterator[str]:
+    """The configured database, or the embedded server for as long as the command runs."""
+    configured = get_settings().async_database_url
+    if configured is not None:
+        yield configured
+        return
+    embedded = EmbeddedPostgres(get_settings().data_dir)
+    try:
+        yield embedded.start()
+    finally:
+        embedded.stop()
+
+
+def run_in_session(url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run ``work`` in one committed transaction."""
+
+    async def main() -> T:
+        database = open_database(url, get_settings())
+        try:
+            async with database.sessionmaker() as session, session.begin():
+                return await work(session)
+        finally:
+            await database.dispose()
+
+    return asyncio.run(main())
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="PORT", help="Port (env PORT).")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes.")] = 1,
+    upgrade: Annotated[bool, typer.Option(help="Apply migrations first.")] = False,
+    demo: Annotated[bool, typer.Option(help="Load the demo data if absent.")] = False,
+) -> None:
+    """Serve the API with uvicorn (on the embedded PostgreSQL unless one is configured)."""
+    import uvicorn
+
+    get_settings().check_deployable()
+    with database_url() as url:
+        if upgrade:
+            migrations.upgrade(url)
+        if demo:
+            from app.services import demo as demo_service
+
+            if run_in_session(url, demo_service.seed):
+                typer.echo("demo data loaded (logins in README.md, password cartera-demo)")
+        # uvicorn re-raises SIGTERM once it has shut down; make that an exception so the
+        # embedded server is stopped on the way out rather than left running.
+        signal.signal(signal.SIGTERM, _exit_on_signal)
+        # Worker processes read the URL of the server started here.
+        os.environ["CARTERA_DATABASE_URL"] = url
+        get_settings.cache_clear()
+        typer.echo(f"Cartera API on http://{host}:{port} (docs at /docs)")
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            access_log=False,
+            log_config=None,
+            proxy_headers=True,
+        )
+
+
+@db_cli.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    with database_url() as url:
+        migrations.upgrade(url, revision)
+    typer.echo(f"database at {revision}")
+
+
+@db_cli.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument()]) -> None:
+    """Revert migrations down to REVISION (``base`` empties the schema)."""
+    with database_url() as url:
+        migrations.downgrade(url, revision)
+    typer.echo(f"database at {revision}")
+
+
+@db_cli.command("check")
+def db_check() -> None:
+    """Fail if the models have changes no migration captures (alembic check)."""
+    with database_url() as url:
+        migrations.upgrade(url)
+        migrations.check(url)
+    typer.echo("no drift between models and migrations")
+
+
+@demo_cli.command("seed")
+def demo_seed() -> None:
+    """Load the demo data once (staff of every role, Banco Demo and its system client)."""
+    from app.services import demo as demo_service
+
+    with database_url() as url:
+        loaded = run_in_session(url, demo_service.seed)
+    typer.echo("demo data loaded" if loaded else "demo data already present")
+
+
+@openapi_cli.command("export")
+def openapi_export(
+    output: Annotated[Path, typer.Option(help="Where the contract lives.")] = Path(
+        "openapi/openapi.json"
+    ),
+    check: Annotated[bool, typer.Option(help="Only compare; fail on drift.")] = False,
+) -> None:
+    """Write the app's OpenAPI document (or, with --check, fail if the file differs)."""
+    from app.main import create_app
+
+    text = json.dumps(create_app().openapi(), indent=2, ensure_ascii=False) + "\n"
+    if check:
+        current = output.read_text(encoding="utf-8") if output.exists() else ""
+        if current != text:
+            typer.echo(f"{output} has drifted from the app: run `make openapi`", err=True)
+            raise typer.Exit(1)
+        typer.echo(f"{output} matches the app")
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    typer.echo(f"wrote {output}")
+
+
+@users_cli.command("create")
+def users_create(
+    username: Annotated[str, typer.Option()],
+    role: Annotated[str, typer.Option(help="admin, manager, team_lead, collector, auditor")],
+    full_name: Annotated[str, typer.Option()],
+    password: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)
+    ],
+    skill: Annotated[list[str] | None, typer.Option(help="phone / field (collectors)")] = None,
+    email: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Create a staff user (e.g. the first admin of a new installation)."""
+    from pydantic import ValidationError
+
+    from app.domain.errors import DomainError
+    from app.schemas.users import UserCreate
+    from app.security import SYSTEM
+    from app.services import users as user_service
+
+    try:
+        data = UserCreate.model_validate(
+            {
+                "username": username,
+                "role": role,
+                "full_name": full_name,
+                "password": password,
+                "skills": skill or [],
+                "email": email,
+            }
+        )
+    except ValidationError as exc:
+        for error in exc.errors():
+            typer.echo(f"{'.'.join(map(str, error['loc']))}: {error['msg']}", err=True)
+        raise typer.Exit(2) from exc
+    with database_url() as url:
+        try:
+            user = run_in_session(url, lambda s: user_service.create_user(s, SYSTEM, data))
+        except DomainError as exc:
+            typer.echo(f"refused: {exc.code} {exc.params}", err=True)
+            raise typer.Exit(1) from exc
+    typer.echo(f"created {user.username} ({user.role}) {user.id}")
+
+
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Walk the audit hash chain; report the first broken link (exit 1) or that it holds."""
+    from app.services.audit import verify_chain
+
+    async def main(url: str) -> tuple[int, object]:
+        database = open_database(url, get_settings())
+        try:
+            async with database.engine.connect() as connection:
+                return await verify_chain(connection)
+        finally:
+            await database.dispose()
+
+    with database_url() as url:
+        checked, broken = asyncio.run(main(url))
+    if broken is not None:
+        typer.echo(f"BROKEN at event seq={broken.seq}: {broken.reason} "  # type: ignore[attr-defined]
+                   f"({checked} events before it are intact)", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"audit chain intact: {checked} events")
+
+
+def main() -> None:
+    cli(prog_name="cartera")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

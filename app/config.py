@@ -1,0 +1,91 @@
+"""All configuration, read once from the environment (prefix ``CARTERA_``) or a ``.env`` file.
+
+Nothing else in the code base reads ``os.environ``: ask :func:`get_settings`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The development signing secret. Production refuses to start while it is in use.
+DEFAULT_JWT_SECRET = "cartera-dev-secret-change-me-in-production"
+
+
+class ConfigurationError(RuntimeError):
+    """The settings cannot be used as they are (raised at start-up, never per request)."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CARTERA_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    # An existing PostgreSQL (postgresql://… or postgresql+asyncpg://…). Empty: the embedded one.
+    database_url: SecretStr | None = None
+    data_dir: Path = Path(".cartera")
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_max_overflow: int = Field(default=10, ge=0, le=200)
+
+    jwt_algorithm: Literal["HS256", "HS384", "HS512", "RS256"] = "HS256"
+    jwt_secret: SecretStr = SecretStr(DEFAULT_JWT_SECRET)
+    # PEM texts for RS256; the private key signs, the public key verifies.
+    jwt_private_key: SecretStr | None = None
+    jwt_public_key: str | None = None
+    jwt_issuer: str = "cartera"
+    access_token_minutes: int = Field(default=30, ge=1, le=24 * 60)
+
+    # Brute-force protection of the password grant.
+    login_max_failures: int = Field(default=5, ge=1)
+    login_failure_window_minutes: int = Field(default=15, ge=1)
+    login_lock_minutes: int = Field(default=15, ge=1)
+
+    cors_origins: list[str] = Field(default_factory=list)
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_json: bool = True
+
+    @field_validator("database_url")
+    @classmethod
+    def _blank_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
+            return None
+        return value
+
+    @property
+    def async_database_url(self) -> str | None:
+        """The configured URL with the asyncpg driver, or None for the embedded server."""
+        if self.database_url is None:
+            return None
+        return to_asyncpg_url(self.database_url.get_secret_value())
+
+    def check_deployable(self) -> None:
+        """Refuse settings that would be unsafe in production."""
+        if self.env != "production":
+            return
+        if self.jwt_algorithm == "RS256":
+            if self.jwt_private_key is None or not self.jwt_public_key:
+                raise ConfigurationError("RS256 needs CARTERA_JWT_PRIVATE_KEY and _PUBLIC_KEY")
+        elif self.jwt_secret.get_secret_value() == DEFAULT_JWT_SECRET:
+            raise ConfigurationError(
+                "CARTERA_ENV=production with the default signing secret: set CARTERA_JWT_SECRET"
+            )
+        elif len(self.jwt_secret.get_secret_value()) < 32:
+            raise ConfigurationError("CARTERA_JWT_SECRET must have at least 32 characters")
+        if self.database_url is None:
+            raise ConfigurationError("production needs CARTERA_DATABASE_URL (no embedded server)")
+
+
+def to_asyncpg_url(url: str) -> str:
+    for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    raise ConfigurationError("CARTERA_DATABASE_URL must be a postgresql:// URL")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

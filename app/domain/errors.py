@@ -1,0 +1,76 @@
+"""Domain errors: plain exceptions with a stable machine code. No HTTP here.
+
+``app/problems.py`` maps each class to an HTTP status and renders RFC 9457 problem+json; the
+human title and detail come from the message catalogue there (English and Spanish), keyed by
+``code`` and filled with ``params``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+
+class DomainError(Exception):
+    code: ClassVar[str] = "domain_error"
+    # True when what the unit of work wrote before the error must still be committed.
+    keeps_changes: ClassVar[bool] = False
+
+    def __init__(self, params: Mapping[str, Any] | None = None) -> None:
+        self.params: dict[str, Any] = dict(params or {})
+        super().__init__(self.code, self.params)
+
+
+class NotFound(DomainError):
+    """Absent, or not visible to the caller: the two are indistinguishable on purpose."""
+
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    code = "conflict"
+
+
+class InvalidInput(DomainError):
+    """A rule about the request's content that the schema alone cannot express."""
+
+    code = "invalid_input"
+
+    def __init__(self, field: str, message: str, params: Mapping[str, Any] | None = None):
+        self.field = field
+        self.message = message
+        super().__init__({"field": field, **(params or {})})
+
+
+class VersionMismatch(DomainError):
+    code = "version_mismatch"
+
+
+class InvalidCredentials(DomainError):
+    """Unknown user, wrong password or inactive account: one answer for all three."""
+
+    code = "invalid_credentials"
+    keeps_changes = True
+
+
+class LoginLocked(DomainError):
+    code = "login_locked"
+    keeps_changes = True
+
+
+class NotAuthenticated(DomainError):
+    code = "not_authenticated"
+
+
+class PermissionDenied(DomainError):
+    code = "permission_denied"
+
+
+class NotReady(DomainError):
+    code = "not_ready"
+
+
+class InvalidClient(DomainError):
+    """Unknown client, wrong secret or inactive client."""
+
+    code = "invalid_client"

@@ -1,0 +1,229 @@
+"""The application factory: routers, middleware, error handlers, lifespan and the contract."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
+from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from app import __version__
+from app.config import Settings, get_settings
+from app.db import Database, EmbeddedPostgres, open_database
+from app.deps import API_PREFIX
+from app.domain.errors import DomainError, InvalidInput, LoginLocked, NotAuthenticated
+from app.middleware import RequestContextMiddleware
+from app.observability import configure_logging, get_logger, request_id_var
+from app.problems import (
+    STATUS_CODES,
+    FieldError,
+    Lang,
+    Problem,
+    field_error,
+    preferred_language,
+    problem_response,
+    render,
+    status_of,
+    validation_field_errors,
+)
+from app.routers import auth, health, teams, users
+
+log = get_logger("cartera.app")
+
+DESCRIPTION = """
+Cartera is an open-source debt-collection platform (*sistema de gestión de cobranza*) for
+collection agencies and banks in Mexico and Latin America.
+
+**Authentication.** Staff use the OAuth2 password grant (`POST /api/v1/auth/token`), partner
+systems the client-credentials grant (`POST /api/v1/auth/client-token`); send the token as
+`Authorization: Bearer …`.
+
+**Errors.** Every error is RFC 9457 `application/problem+json` with a stable `code`; send
+`Accept-Language: es` for Spanish titles and details.
+
+**Lists** are keyset-paginated: pass the `next_cursor` of one page as `cursor` for the next.
+"""
+
+TAGS = [
+    {"name": "auth", "description": "Tokens for staff (password) and partner systems (client credentials)."},
+    {"name": "users", "description": "Staff users, their roles and skills."},
+    {"name": "teams", "description": "Teams of collectors and their lead."},
+    {"name": "operations", "description": "Health, readiness and metrics probes."},
+]  # fmt: skip
+
+
+def _operation_id(route: APIRoute) -> str:
+    """Handlers are named for what they do (``list_users``), which makes a good id."""
+    return route.name
+
+
+def _lang(request: Request) -> Lang:
+    return preferred_language(request.headers.get("accept-language"))
+
+
+def _instance(request: Request) -> str:
+    return request.url.path
+
+
+async def _domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    headers: dict[str, str] = {}
+    errors: list[FieldError] | None = None
+    if isinstance(exc, InvalidInput):
+        location = exc.field.split(".")
+        errors = [field_error(location, exc.message, "invalid")]
+    if isinstance(exc, LoginLocked):
+        headers["Retry-After"] = str(exc.params.get("retry_after", 60))
+    if isinstance(exc, NotAuthenticated) or status_of(exc) == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    problem = render(
+        exc.code,
+        lang=_lang(request),
+        params=exc.params,
+        errors=errors,
+        request_id=request_id_var.get(),
+        instance=_instance(request),
+    )
+    return problem_response(problem, headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    lang = _lang(request)
+    errors = validation_field_errors(exc.errors(), lang)
+    problem = render(
+        "validation_failed",
+        lang=lang,
+        params={"count": len(errors)},
+        errors=errors,
+        request_id=request_id_var.get(),
+        instance=_instance(request),
+    )
+    return problem_response(problem)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    code = STATUS_CODES.get(exc.status_code, "http_error")
+    params: dict[str, Any] = {}
+    if exc.status_code == 413:
+        params["limit"] = get_settings().max_body_bytes
+    problem = render(
+        code,
+        lang=_lang(request),
+        params=params,
+        status=exc.status_code,
+        request_id=request_id_var.get(),
+        instance=_instance(request),
+    )
+    return problem_response(problem, exc.headers)
+
+
+async def _integrity_error(request: Request, exc: Exception) -> Response:
+    # A race the service's own checks could not see (two creates of one name at once).
+    log.warning("integrity error", error_class=type(getattr(exc, "orig", exc)).__name__)
+    problem = render(
+        "conflict",
+        lang=_lang(request),
+        params={"reason": "it clashes with data written at the same time; retry"},
+        request_id=request_id_var.get(),
+        instance=_instance(request),
+    )
+    return problem_response(problem)
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    embedded: EmbeddedPostgres | None = None
+    if getattr(app.state, "database", None) is None:
+        url = settings.async_database_url
+        if url is None:
+            # Served without `cartera serve` (e.g. plain uvicorn): start the embedded server.
+            embedded = EmbeddedPostgres(settings.data_dir)
+            url = embedded.start()
+        app.state.database = open_database(url, settings)
+    try:
+        yield
+    finally:
+        database: Database = app.state.database
+        await database.dispose()
+        app.state.database = None
+        if embedded is not None:
+            embedded.stop()
+
+
+def _document_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """Make every documented error a Problem and document 500 everywhere."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    problem_schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(problem_schema.pop("$defs", {}))
+    components["Problem"] = problem_schema
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    ref = {"$ref": "#/components/schemas/Problem"}
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.setdefault("responses", {})
+            responses.setdefault("500", {"description": "Internal error"})
+            for status_code, response in responses.items():
+                if status_code[0] in "45":
+                    response["content"] = {"application/problem+json": {"schema": ref}}
+                    if status_code == "422":
+                        response["description"] = "Invalid request (per-field errors)"
+    return schema
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    settings.check_deployable()
+    configure_logging(settings.log_level, settings.log_json)
+    app = FastAPI(
+        title="Cartera API",
+        version=__version__,
+        summary="Debt-collection platform for agencies and banks in Latin America.",
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        license_info={"name": "Apache-2.0", "identifier": "Apache-2.0"},
+        generate_unique_id_function=_operation_id,
+        lifespan=_lifespan,
+    )
+    app.state.settings = settings
+    app.state.database = database
+
+    app.include_router(health.router)
+    for module in (auth, users, teams):
+        app.include_router(module.router, prefix=API_PREFIX)
+
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(IntegrityError, _integrity_error)
+
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Accept-Language", "If-Match",
+                           "Idempotency-Key", "X-Request-ID"],
+            expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID"],
+        )  # fmt: skip
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+
+    base_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _document_problems(base_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

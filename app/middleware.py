@@ -1,0 +1,131 @@
+"""The outermost ASGI layer: request id, body size limit, security headers, access log,
+metrics, and a last-resort 500 problem that leaks nothing.
+
+Written as plain ASGI (no ``BaseHTTPMiddleware``) so it adds no task per request and the
+request id context variable is visible to everything below.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any
+
+import structlog
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.observability import HTTP_LATENCY, HTTP_REQUESTS, get_logger, request_id_var
+from app.problems import preferred_language, problem_response, render
+
+log = get_logger("cartera.http")
+
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,80}$")
+
+SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cache-control", b"no-store"),
+    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+]
+
+
+class BodyTooLarge(HTTPException):
+    """Raised while the body streams in; an HTTPException so FastAPI lets it through."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=413)
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        offered = headers.get("x-request-id", "")
+        request_id = offered if _VALID_REQUEST_ID.match(offered) else uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        lang = preferred_language(headers.get("accept-language"))
+        started = time.perf_counter()
+        status_holder: dict[str, Any] = {"status": 500, "started": False}
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                status_holder["started"] = True
+                extra = [(b"x-request-id", request_id.encode()), *SECURITY_HEADERS]
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        try:
+            declared = headers.get("content-length")
+            if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+                raise BodyTooLarge
+            await self.app(scope, self._limited(receive), send_with_headers)
+        except BodyTooLarge:
+            if not status_holder["started"]:
+                problem = render(
+                    "payload_too_large",
+                    lang=lang,
+                    params={"limit": self.max_body_bytes},
+                    request_id=request_id,
+                )
+                await problem_response(problem)(scope, receive, send_with_headers)
+        except Exception:
+            log.exception("unhandled error", method=scope.get("method"), route=_route(scope))
+            if not status_holder["started"]:
+                problem = render("internal_error", lang=lang, request_id=request_id)
+                await problem_response(problem)(scope, receive, send_with_headers)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = _route(scope)
+            method = scope.get("method", "")
+            HTTP_REQUESTS.labels(method, route, str(status_holder["status"])).inc()
+            HTTP_LATENCY.labels(method, route).observe(elapsed)
+            log.info(
+                "request",
+                method=method,
+                route=route,
+                status=status_holder["status"],
+                duration_ms=round(elapsed * 1000, 2),
+            )
+            structlog.contextvars.unbind_contextvars("request_id")
+            request_id_var.reset(token)
+
+    def _limited(self, receive: Receive) -> Receive:
+        limit = self.max_body_bytes
+        seen = 0
+
+        async def receive_limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise BodyTooLarge
+            return message
+
+        return receive_limited
+
+
+def _route(scope: Scope) -> str:
+    """The matched route's template; unmatched paths share one label (no cardinality blow-up)."""
+    route = scope.get("route")
+    template = getattr(route, "path_format", None) or getattr(route, "path", None)
+    if not template:
+        return "unmatched"
+    # Routes of included routers know only their own part of the path; the static prefix
+    # (``/api/v1``) is what precedes it in the request path.
+    actual = str(scope.get("path", "")).strip("/").split("/")
+    own = str(template).strip("/").split("/")
+    prefix = actual[: max(0, len(actual) - len(own))]
+    return ("/" + "/".join(prefix) if prefix else "") + str(template)

@@ -1,0 +1,53 @@
+"""Partner companies ("empresas convenidas") and their machine clients."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import CheckConstraint, Column, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+from app.ids import new_id
+from app.models.base import timestamp_field
+
+
+class Partner(SQLModel, table=True):
+    __tablename__ = "partner"
+    __table_args__ = (
+        UniqueConstraint("country", "tax_id", name="uq_partner_country_tax_id"),
+        CheckConstraint("country IN ('MX', 'CO', 'PE', 'CL', 'BR', 'US')", name="country"),
+        CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency"),
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    legal_name: str = Field(max_length=200)
+    tax_id: str = Field(max_length=32)
+    country: str = Field(max_length=2)
+    currency: str = Field(max_length=3)
+    time_zone: str = Field(max_length=64)
+    # Delinquency bucket edges per product type; None means the default table.
+    bucket_table: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
+    contact_name: str | None = Field(default=None, max_length=200)
+    contact_email: str | None = Field(default=None, max_length=254)
+    contact_phone: str | None = Field(default=None, max_length=32)
+    is_active: bool = Field(default=True)
+    version: int = Field(default=1)
+    created_at: datetime = timestamp_field()
+    updated_at: datetime = timestamp_field()
+
+
+class PartnerClient(SQLModel, table=True):
+    """A partner's system credentials for the client-credentials grant."""
+
+    __tablename__ = "partner_client"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    partner_id: uuid.UUID = Field(foreign_key="partner.id", index=True)
+    client_id: str = Field(max_length=64, unique=True)
+    secret_hash: str = Field(max_length=256)
+    name: str = Field(max_length=120)
+    is_active: bool = Field(default=True)
+    created_at: datetime = timestamp_field()

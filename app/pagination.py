@@ -1,0 +1,65 @@
+"""Keyset (cursor) pagination shared by every list: opaque cursors and a bounded limit."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Query
+from pydantic import BaseModel, Field
+
+from app.domain.errors import InvalidInput
+
+T = TypeVar("T")
+
+MAX_LIMIT = 200
+
+LimitQuery = Annotated[
+    int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, 1 to {MAX_LIMIT}.")
+]
+CursorQuery = Annotated[
+    str | None,
+    Query(max_length=512, description="The `next_cursor` of the previous page; omit for the first."),
+]
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last page."
+    )
+
+
+def encode_cursor(*values: Any) -> str:
+    raw = json.dumps([str(v) for v in values], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, arity: int) -> list[str] | None:
+    """The key values a cursor carries, or None for the first page; bad cursors are a 422."""
+    if cursor is None:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput("query.cursor", "not a cursor this API issued") from exc
+    if not isinstance(values, list) or len(values) != arity or not all(
+        isinstance(v, str) for v in values
+    ):
+        raise InvalidInput("query.cursor", "not a cursor this API issued")
+    return values
+
+
+def decode_id_cursor(cursor: str | None) -> uuid.UUID | None:
+    """For lists ordered by their UUIDv7 id alone."""
+    values = decode_cursor(cursor, 1)
+    if values is None:
+        return None
+    try:
+        return uuid.UUID(values[0])
+    except ValueError as exc:
+        raise InvalidInput("query.cursor", "not a cursor this API issued") from exc

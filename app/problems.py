@@ -1,0 +1,256 @@
+"""RFC 9457 problem details: one catalogue of error codes, one renderer, English and Spanish.
+
+Every error the API answers — domain errors, request validation, HTTP errors raised by the
+framework (404 route, 405, 413) and unexpected failures (500) — goes through
+:func:`problem_response`, so clients always get ``application/problem+json`` with ``type``,
+``title``, ``status``, ``detail``, a stable ``code`` and, for validation, ``errors[]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from starlette.responses import JSONResponse
+
+from app.domain import errors as E
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+Lang = Literal["en", "es"]
+
+
+@dataclass(frozen=True, slots=True)
+class ProblemKind:
+    status: int
+    title_en: str
+    detail_en: str
+    title_es: str
+    detail_es: str
+
+
+# code -> status and human texts; details are str.format templates over the error's params.
+CATALOGUE: dict[str, ProblemKind] = {
+    "validation_failed": ProblemKind(
+        422, "Invalid request", "The request has {count} invalid field(s).",
+        "Solicitud inválida", "La solicitud tiene {count} campo(s) inválido(s)."),
+    "invalid_input": ProblemKind(
+        422, "Invalid input", "The value of '{field}' is not acceptable.",
+        "Dato inválido", "El valor de '{field}' no es aceptable."),
+    "not_found": ProblemKind(
+        404, "Not found", "The requested resource does not exist.",
+        "No encontrado", "El recurso solicitado no existe."),
+    "conflict": ProblemKind(
+        409, "Conflict", "The request conflicts with the current state: {reason}.",
+        "Conflicto", "La solicitud entra en conflicto con el estado actual: {reason}."),
+    "version_mismatch": ProblemKind(
+        412, "Version mismatch", "The resource changed since you read it; read it again.",
+        "Versión distinta", "El recurso cambió desde que lo leyó; vuelva a leerlo."),
+    "invalid_credentials": ProblemKind(
+        401, "Invalid credentials", "The user name or password is wrong.",
+        "Credenciales inválidas", "El usuario o la contraseña son incorrectos."),
+    "invalid_client": ProblemKind(
+        401, "Invalid client", "The client id or secret is wrong.",
+        "Cliente inválido", "El identificador o el secreto del cliente son incorrectos."),
+    "login_locked": ProblemKind(
+        429, "Too many failed logins",
+        "Too many failed attempts; try again after {retry_after} seconds.",
+        "Demasiados intentos fallidos",
+        "Demasiados intentos fallidos; intente de nuevo en {retry_after} segundos."),
+    "not_authenticated": ProblemKind(
+        401, "Not authenticated", "A valid bearer token is required.",
+        "No autenticado", "Se requiere un token de acceso válido."),
+    "permission_denied": ProblemKind(
+        403, "Forbidden", "Your role may not perform this operation.",
+        "Prohibido", "Su rol no puede realizar esta operación."),
+    "method_not_allowed": ProblemKind(
+        405, "Method not allowed", "This resource does not support that method.",
+        "Método no permitido", "Este recurso no admite ese método."),
+    "payload_too_large": ProblemKind(
+        413, "Payload too large", "The request body exceeds {limit} bytes.",
+        "Contenido demasiado grande", "El cuerpo de la solicitud excede {limit} bytes."),
+    "unsupported_media_type": ProblemKind(
+        415, "Unsupported media type", "The request body's media type is not accepted.",
+        "Tipo de contenido no admitido", "El tipo de contenido de la solicitud no se admite."),
+    "not_ready": ProblemKind(
+        503, "Not ready", "The service is not ready: {reason}.",
+        "No disponible", "El servicio no está listo: {reason}."),
+    "http_error": ProblemKind(
+        400, "Bad request", "The request could not be processed.",
+        "Solicitud incorrecta", "No fue posible procesar la solicitud."),
+    "internal_error": ProblemKind(
+        500, "Internal error",
+        "Something went wrong on our side; quote the request id when reporting it.",
+        "Error interno",
+        "Ocurrió un error de nuestro lado; cite el identificador de solicitud al reportarlo."),
+}  # fmt: skip
+
+# Status codes the framework raises itself, with the code they are reported under.
+STATUS_CODES: dict[int, str] = {
+    401: "not_authenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+    500: "internal_error",
+    503: "not_ready",
+}
+
+# Spanish wording for the commonest per-field validation messages (pydantic error types).
+FIELD_MESSAGES_ES: dict[str, str] = {
+    "missing": "Campo obligatorio.",
+    "string_too_short": "Texto demasiado corto.",
+    "string_too_long": "Texto demasiado largo.",
+    "string_type": "Debe ser texto.",
+    "string_pattern_mismatch": "El formato no es válido.",
+    "int_parsing": "Debe ser un número entero.",
+    "int_type": "Debe ser un número entero.",
+    "decimal_parsing": "Debe ser un número decimal.",
+    "bool_parsing": "Debe ser verdadero o falso.",
+    "enum": "Valor no permitido.",
+    "literal_error": "Valor no permitido.",
+    "uuid_parsing": "Debe ser un UUID.",
+    "uuid_type": "Debe ser un UUID.",
+    "date_parsing": "Debe ser una fecha (AAAA-MM-DD).",
+    "datetime_parsing": "Debe ser una fecha y hora ISO 8601.",
+    "greater_than_equal": "Valor demasiado pequeño.",
+    "less_than_equal": "Valor demasiado grande.",
+    "extra_forbidden": "Campo no permitido.",
+    "json_invalid": "JSON inválido.",
+    "model_attributes_type": "Debe ser un objeto.",
+    "list_type": "Debe ser una lista.",
+    "value_error": "Valor inválido.",
+}
+
+
+class FieldError(BaseModel):
+    """One invalid field of a request."""
+
+    field: str = Field(description="Dotted path, e.g. `body.username` or `query.limit`.")
+    location: list[str | int]
+    message: str
+    type: str = Field(description="Machine code of the failure, e.g. `missing`.")
+
+
+class Problem(BaseModel):
+    """An error answer (RFC 9457 problem details), always `application/problem+json`."""
+
+    type: str = Field(examples=["urn:cartera:problem:not_found"])
+    title: str
+    status: int
+    detail: str
+    code: str = Field(description="Stable machine code; the same in every language.")
+    instance: str | None = None
+    request_id: str | None = None
+    errors: list[FieldError] | None = None
+
+
+def preferred_language(accept_language: str | None) -> Lang:
+    """Spanish when the client prefers it (``es``, ``es-MX`` …), English otherwise."""
+    if not accept_language:
+        return "en"
+    ranked: list[tuple[float, int, str]] = []
+    for position, part in enumerate(accept_language.split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        params = params.strip()
+        if params.startswith("q="):
+            try:
+                quality = float(params[2:])
+            except ValueError:
+                quality = 0.0
+        ranked.append((-quality, position, tag.strip().lower()))
+    for negative_quality, _, tag in sorted(ranked):
+        if negative_quality >= 0:
+            break
+        primary = tag.split("-")[0]
+        if primary in ("es", "en"):
+            return "es" if primary == "es" else "en"
+    return "en"
+
+
+class _Lenient(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def render(
+    code: str,
+    *,
+    lang: Lang,
+    params: Mapping[str, Any] | None = None,
+    status: int | None = None,
+    errors: Sequence[FieldError] | None = None,
+    request_id: str | None = None,
+    instance: str | None = None,
+    detail: str | None = None,
+) -> Problem:
+    kind = CATALOGUE.get(code, CATALOGUE["http_error"])
+    values = _Lenient(params or {})
+    title = kind.title_es if lang == "es" else kind.title_en
+    template = kind.detail_es if lang == "es" else kind.detail_en
+    return Problem(
+        type=f"urn:cartera:problem:{code}",
+        title=title,
+        status=status or kind.status,
+        detail=detail or template.format_map(values),
+        code=code,
+        instance=instance,
+        request_id=request_id,
+        errors=list(errors) if errors is not None else None,
+    )
+
+
+def problem_response(
+    problem: Problem, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        problem.model_dump(exclude_none=True),
+        status_code=problem.status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=dict(headers or {}),
+    )
+
+
+def status_of(error: E.DomainError) -> int:
+    return CATALOGUE.get(error.code, CATALOGUE["http_error"]).status
+
+
+def field_error(location: Sequence[str | int], message: str, type_: str) -> FieldError:
+    return FieldError(
+        field=".".join(str(p) for p in location), location=list(location), message=message, type=type_
+    )
+
+
+def validation_field_errors(raw: Sequence[Mapping[str, Any]], lang: Lang) -> list[FieldError]:
+    """Pydantic/FastAPI validation errors as FieldErrors, translated where we can."""
+    result = []
+    for item in raw:
+        type_ = str(item.get("type", "value_error"))
+        message = str(item.get("msg", "Invalid value."))
+        if lang == "es":
+            message = FIELD_MESSAGES_ES.get(type_, message)
+        result.append(field_error(tuple(item.get("loc", ())), message, type_))
+    return result
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` entries for the given error statuses (schema: Problem)."""
+    descriptions = {
+        400: "Bad request", 401: "Not authenticated", 403: "Forbidden for this role",
+        404: "Not found (or not visible to the caller)", 405: "Method not allowed",
+        409: "Conflict with the current state", 412: "Version mismatch (If-Match)",
+        413: "Request body too large", 415: "Unsupported media type",
+        422: "Invalid request (per-field errors)", 429: "Too many requests",
+        500: "Internal error", 503: "Not ready",
+    }  # fmt: skip
+    return {
+        status: {
+            "description": descriptions.get(status, "Error"),
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in statuses
+    }

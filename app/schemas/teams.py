@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+TeamName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+
+
+class TeamCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: TeamName
+    lead_id: uuid.UUID | None = Field(default=None, description="A user with role team_lead.")
+    member_ids: list[uuid.UUID] = Field(
+        default_factory=list, max_length=500, description="Collectors; a collector in another "
+        "team moves to this one."
+    )
+
+
+class TeamUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: TeamName | None = None
+    lead_id: uuid.UUID | None = None
+    member_ids: list[uuid.UUID] | None = Field(
+        default=None, max_length=500, description="The full new member list."
+    )
+
+
+class TeamRead(BaseModel):
+    id: uuid.UUID
+    name: str
+    lead_id: uuid.UUID | None
+    member_ids: list[uuid.UUID]
+    created_at: datetime
+    updated_at: datetime

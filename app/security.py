@@ -1,0 +1,121 @@
+"""Passwords (argon2), access tokens (JWT via python-jose) and the authenticated principal.
+
+Tokens carry ``sub``, ``role``, ``exp``, ``iat``, ``jti``, ``iss`` and, for partner systems,
+``partner_id``. Only the configured algorithm is accepted when decoding, which rules out
+``alg: none`` and HS/RS swaps. Every request re-reads the principal from the database, so a
+deactivated user or client loses access at once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from jose import JWTError, jwt
+
+from app.config import Settings
+from app.domain.errors import NotAuthenticated
+from app.domain.roles import Role, Skill
+
+_hasher = PasswordHasher()
+
+# Verified against when the user name is unknown, so both failures cost the same time.
+_DUMMY_HASH = _hasher.hash("cartera-timing-equaliser")
+
+
+def hash_secret(secret: str) -> str:
+    return _hasher.hash(secret)
+
+
+def verify_secret(secret_hash: str | None, secret: str) -> bool:
+    try:
+        return _hasher.verify(secret_hash or _DUMMY_HASH, secret) and secret_hash is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: a staff user or a partner system."""
+
+    subject: str
+    role: Role
+    user_id: uuid.UUID | None = None
+    username: str | None = None
+    skills: frozenset[Skill] = frozenset()
+    partner_id: uuid.UUID | None = None
+    client_id: str | None = None
+
+    @property
+    def audit_id(self) -> str:
+        return self.subject
+
+
+SYSTEM = Principal(subject="system", role=Role.ADMIN)
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    access_token: str
+    expires_in: int
+    jti: str
+
+
+def _signing_key(settings: Settings) -> str:
+    if settings.jwt_algorithm == "RS256":
+        if settings.jwt_private_key is None:
+            raise RuntimeError("RS256 needs CARTERA_JWT_PRIVATE_KEY")
+        return settings.jwt_private_key.get_secret_value()
+    return settings.jwt_secret.get_secret_value()
+
+
+def _verifying_key(settings: Settings) -> str:
+    if settings.jwt_algorithm == "RS256":
+        if not settings.jwt_public_key:
+            raise RuntimeError("RS256 needs CARTERA_JWT_PUBLIC_KEY")
+        return settings.jwt_public_key
+    return settings.jwt_secret.get_secret_value()
+
+
+def issue_token(
+    settings: Settings, *, subject: str, role: Role, now: datetime, extra: dict[str, Any] | None = None
+) -> IssuedToken:
+    lifetime = timedelta(minutes=settings.access_token_minutes)
+    jti = uuid.uuid4().hex
+    claims: dict[str, Any] = {
+        "iss": settings.jwt_issuer,
+        "sub": subject,
+        "role": role.value,
+        "iat": int(now.timestamp()),
+        "exp": int((now + lifetime).timestamp()),
+        "jti": jti,
+        **(extra or {}),
+    }
+    token = jwt.encode(claims, _signing_key(settings), algorithm=settings.jwt_algorithm)
+    return IssuedToken(token, int(lifetime.total_seconds()), jti)
+
+
+def decode_token(settings: Settings, token: str) -> dict[str, Any]:
+    """The verified claims, or NotAuthenticated for anything wrong with the token."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except JWTError as exc:
+        raise NotAuthenticated({"reason": "malformed"}) from exc
+    if header.get("alg") != settings.jwt_algorithm:
+        raise NotAuthenticated({"reason": "algorithm"})
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            _verifying_key(settings),
+            algorithms=[settings.jwt_algorithm],
+            issuer=settings.jwt_issuer,
+            options={"require_exp": True, "require_iat": True, "require_sub": True,
+                     "require_jti": True},
+        )
+    except JWTError as exc:
+        raise NotAuthenticated({"reason": "invalid"}) from exc
+    return claims

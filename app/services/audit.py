@@ -1,0 +1,113 @@
+"""The one way every state change is recorded: an append-only, hash-chained audit trail."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from app.domain.audit import (
+    GENESIS_HASH,
+    BrokenLink,
+    ChainedEvent,
+    EventContent,
+    chain_hash,
+    first_broken_link,
+    to_json_value,
+)
+from app.models.audit import AuditEvent
+from app.observability import request_id_var
+from app.security import Principal
+
+# Serialises appends so each event links to the one committed before it. Held to the end
+# of the writing transaction, so services record their audit event as their last step.
+_CHAIN_LOCK_KEY = 0x43415254  # "CART"
+
+
+async def record(
+    session: AsyncSession,
+    actor: Principal,
+    action: str,
+    entity_type: str,
+    entity_id: object,
+    *,
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+    now: datetime | None = None,
+) -> AuditEvent:
+    await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK_KEY})
+    prev = await session.scalar(
+        select(AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)  # type: ignore[union-attr]
+    )
+    content = EventContent(
+        occurred_at=now or datetime.now(UTC),
+        actor_id=actor.audit_id,
+        actor_role=actor.role.value,
+        action=action,
+        entity_type=entity_type,
+        entity_id=str(entity_id),
+        before=to_json_value(before) if before is not None else None,
+        after=to_json_value(after) if after is not None else None,
+        request_id=request_id_var.get(),
+    )
+    prev_hash = prev or GENESIS_HASH
+    event = AuditEvent(
+        occurred_at=content.occurred_at,
+        actor_id=content.actor_id,
+        actor_role=content.actor_role,
+        action=content.action,
+        entity_type=content.entity_type,
+        entity_id=content.entity_id,
+        before=dict(content.before) if content.before is not None else None,
+        after=dict(content.after) if content.after is not None else None,
+        request_id=content.request_id,
+        prev_hash=prev_hash,
+        hash=chain_hash(prev_hash, content),
+    )
+    session.add(event)
+    await session.flush()
+    return event
+
+
+def _chained(row: Any) -> ChainedEvent:
+    return ChainedEvent(
+        seq=row.seq,
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+        content=EventContent(
+            occurred_at=row.occurred_at,
+            actor_id=row.actor_id,
+            actor_role=row.actor_role,
+            action=row.action,
+            entity_type=row.entity_type,
+            entity_id=row.entity_id,
+            before=row.before,
+            after=row.after,
+            request_id=row.request_id,
+        ),
+    )
+
+
+async def _stream(connection: AsyncConnection, batch: int) -> AsyncIterator[ChainedEvent]:
+    table = AuditEvent.__table__  # type: ignore[attr-defined]
+    result = await connection.stream(
+        select(table).order_by(table.c.seq).execution_options(yield_per=batch)
+    )
+    async for row in result:
+        yield _chained(row)
+
+
+async def verify_chain(connection: AsyncConnection, batch: int = 5000) -> tuple[int, BrokenLink | None]:
+    """Walk the whole chain in order; (events checked, first broken link or None)."""
+    checked = 0
+    expected_prev = GENESIS_HASH
+    async for event in _stream(connection, batch):
+        broken = first_broken_link([event], start_hash=expected_prev)
+        if broken is not None:
+            return checked, broken
+        expected_prev = event.hash
+        checked += 1
+    return checked, None

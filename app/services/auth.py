@@ -1,0 +1,121 @@
+"""Logging in (password and client-credentials grants) and resolving a token to a principal."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.domain.auth import Attempt, LockoutPolicy, locked_until
+from app.domain.errors import InvalidClient, InvalidCredentials, LoginLocked, NotAuthenticated
+from app.domain.roles import Role, Skill
+from app.models.partner import Partner, PartnerClient
+from app.models.user import LoginAttempt, User
+from app.security import IssuedToken, Principal, decode_token, issue_token, verify_secret
+
+CLIENT_SUBJECT_PREFIX = "client:"
+
+
+def lockout_policy(settings: Settings) -> LockoutPolicy:
+    return LockoutPolicy(
+        max_failures=settings.login_max_failures,
+        window=timedelta(minutes=settings.login_failure_window_minutes),
+        lock_for=timedelta(minutes=settings.login_lock_minutes),
+    )
+
+
+async def login_with_password(
+    session: AsyncSession, settings: Settings, username: str, password: str, now: datetime
+) -> IssuedToken:
+    """The OAuth2 password grant. Attempts are kept per user name, known or not, so the
+    lockout says nothing about which names exist."""
+    name = username.strip().lower()[:64]
+    policy = lockout_policy(settings)
+    recent = (
+        await session.execute(
+            select(LoginAttempt.attempted_at, LoginAttempt.succeeded).where(
+                LoginAttempt.username == name,
+                LoginAttempt.attempted_at > now - policy.window - policy.lock_for,
+            )
+        )
+    ).all()
+    until = locked_until([Attempt(at, ok) for at, ok in recent], now, policy)
+    if until is not None:
+        raise LoginLocked({"retry_after": max(1, math.ceil((until - now).total_seconds()))})
+
+    user = await session.scalar(select(User).where(User.username == name))
+    ok = verify_secret(user.password_hash if user else None, password)
+    ok = ok and user is not None and user.is_active
+    session.add(LoginAttempt(username=name, succeeded=ok, attempted_at=now))
+    await session.flush()
+    if not ok or user is None:
+        raise InvalidCredentials()
+    return issue_token(settings, subject=str(user.id), role=Role(user.role), now=now)
+
+
+async def login_client(
+    session: AsyncSession, settings: Settings, client_id: str, client_secret: str, now: datetime
+) -> IssuedToken:
+    """The OAuth2 client-credentials grant for a partner's system."""
+    row = (
+        await session.execute(
+            select(PartnerClient, Partner.is_active)
+            .join(Partner, Partner.id == PartnerClient.partner_id)  # type: ignore[arg-type]
+            .where(PartnerClient.client_id == client_id)
+        )
+    ).first()
+    client, partner_active = (row[0], row[1]) if row else (None, False)
+    ok = verify_secret(client.secret_hash if client else None, client_secret)
+    if not ok or client is None or not client.is_active or not partner_active:
+        raise InvalidClient()
+    return issue_token(
+        settings,
+        subject=CLIENT_SUBJECT_PREFIX + client.client_id,
+        role=Role.PARTNER,
+        now=now,
+        extra={"partner_id": str(client.partner_id)},
+    )
+
+
+async def principal_from_token(session: AsyncSession, settings: Settings, token: str) -> Principal:
+    """Verify the token and re-read who it names: deactivation takes effect at once, and a
+    role or partner edited into the claims by hand is never trusted over the database."""
+    claims = decode_token(settings, token)
+    subject = str(claims["sub"])
+    if subject.startswith(CLIENT_SUBJECT_PREFIX):
+        client_id = subject[len(CLIENT_SUBJECT_PREFIX) :]
+        row = (
+            await session.execute(
+                select(PartnerClient.partner_id, PartnerClient.is_active, Partner.is_active)
+                .join(Partner, Partner.id == PartnerClient.partner_id)  # type: ignore[arg-type]
+                .where(PartnerClient.client_id == client_id)
+            )
+        ).first()
+        if row is None or not row[1] or not row[2]:
+            raise NotAuthenticated({"reason": "inactive"})
+        if claims.get("role") != Role.PARTNER.value or claims.get("partner_id") != str(row[0]):
+            raise NotAuthenticated({"reason": "claims"})
+        return Principal(
+            subject=subject, role=Role.PARTNER, partner_id=row[0], client_id=client_id
+        )
+    try:
+        user_id = uuid.UUID(subject)
+    except ValueError as exc:
+        raise NotAuthenticated({"reason": "subject"}) from exc
+    user = await session.get(User, user_id)
+    if user is None or not user.is_active:
+        raise NotAuthenticated({"reason": "inactive"})
+    if claims.get("role") != user.role:
+        # The role changed since the token was issued: make the caller log in again.
+        raise NotAuthenticated({"reason": "claims"})
+    return Principal(
+        subject=subject,
+        role=Role(user.role),
+        user_id=user.id,
+        username=user.username,
+        skills=frozenset(Skill(s) for s in user.skills),
+    )

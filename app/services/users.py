@@ -1,0 +1,165 @@
+"""Staff users: create, read (within what the caller may see), change, deactivate."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.domain.audit import diff
+from app.domain.errors import Conflict, NotFound, VersionMismatch
+from app.domain.roles import Role, Skill
+from app.domain.staff import check_admin_remains, check_profile
+from app.models.user import Team, TeamMember, User
+from app.pagination import decode_id_cursor, encode_cursor
+from app.schemas.users import UserCreate, UserUpdate
+from app.security import Principal, hash_secret
+from app.services import audit
+
+SEE_ALL_STAFF = frozenset({Role.ADMIN, Role.MANAGER, Role.AUDITOR})
+
+
+def readable_users(principal: Principal) -> Select[tuple[User]]:
+    """The users a principal may see: everyone for admin, manager and auditor; a team lead
+    their teams' members and themselves; anyone else only themselves."""
+    query = select(User)
+    if principal.role in SEE_ALL_STAFF:
+        return query
+    if principal.role is Role.TEAM_LEAD:
+        led_members = (
+            select(TeamMember.user_id)
+            .join(Team, Team.id == TeamMember.team_id)  # type: ignore[arg-type]
+            .where(Team.lead_id == principal.user_id)
+        )
+        return query.where(or_(User.id == principal.user_id, User.id.in_(led_members)))  # type: ignore[attr-defined]
+    return query.where(User.id == principal.user_id)
+
+
+def snapshot(user: User) -> dict[str, Any]:
+    """What the audit trail keeps of a user (never the password hash)."""
+    return {
+        "username": user.username,
+        "full_name": user.full_name,
+        "email": user.email,
+        "role": user.role,
+        "skills": sorted(user.skills),
+        "is_active": user.is_active,
+    }
+
+
+async def get_user(session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> User:
+    user = await session.scalar(readable_users(principal).where(User.id == user_id))
+    if user is None:
+        raise NotFound({"entity": "user"})
+    return user
+
+
+async def list_users(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    limit: int,
+    cursor: str | None,
+    role: Role | None = None,
+    is_active: bool | None = None,
+) -> tuple[list[User], str | None]:
+    query = readable_users(principal)
+    after = decode_id_cursor(cursor)
+    if after is not None:
+        query = query.where(User.id > after)  # type: ignore[operator]
+    if role is not None:
+        query = query.where(User.role == role.value)
+    if is_active is not None:
+        query = query.where(User.is_active == is_active)
+    rows = list((await session.scalars(query.order_by(User.id).limit(limit + 1))).all())  # type: ignore[arg-type]
+    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+async def create_user(session: AsyncSession, actor: Principal, data: UserCreate) -> User:
+    skills = sorted(set(data.skills))
+    check_profile(data.role, [Skill(s) for s in skills])
+    if await session.scalar(select(User.id).where(User.username == data.username)):
+        raise Conflict({"reason": "the user name is taken"})
+    user = User(
+        username=data.username,
+        full_name=data.full_name,
+        email=str(data.email) if data.email else None,
+        role=data.role.value,
+        skills=[s.value for s in skills],
+        password_hash=hash_secret(data.password),
+    )
+    session.add(user)
+    await session.flush()
+    await audit.record(session, actor, "user.created", "user", user.id, after=snapshot(user))
+    return user
+
+
+async def _active_admins_other_than(session: AsyncSession, user_id: uuid.UUID) -> int:
+    count = await session.scalar(
+        select(func.count())
+        .select_from(User)
+        .where(User.role == Role.ADMIN.value, User.is_active, User.id != user_id)  # type: ignore[arg-type]
+    )
+    return int(count or 0)
+
+
+async def update_user(
+    session: AsyncSession,
+    actor: Principal,
+    user_id: uuid.UUID,
+    data: UserUpdate,
+    expected_version: int | None,
+) -> User:
+    user = await session.scalar(
+        readable_users(actor).where(User.id == user_id).with_for_update()
+    )
+    if user is None:
+        raise NotFound({"entity": "user"})
+    if expected_version is not None and expected_version != user.version:
+        raise VersionMismatch({"current": user.version})
+    before = snapshot(user)
+    changes = data.model_dump(exclude_unset=True)
+    role = Role(changes.get("role") or user.role)
+    skills = sorted(set(changes["skills"])) if changes.get("skills") is not None else None
+    if skills is None:
+        # Leaving collector drops the skills; staying keeps them.
+        skills = [Skill(s) for s in user.skills] if role is Role.COLLECTOR else []
+    check_profile(role, skills)
+    is_active = changes.get("is_active")
+    if is_active is None:
+        is_active = user.is_active
+    if user.role == Role.ADMIN.value and (role is not Role.ADMIN or not is_active):
+        check_admin_remains(await _active_admins_other_than(session, user.id))
+    if "full_name" in changes and changes["full_name"] is not None:
+        user.full_name = changes["full_name"]
+    if "email" in changes:
+        user.email = str(changes["email"]) if changes["email"] else None
+    user.role = role.value
+    user.skills = [Skill(s).value for s in skills]
+    user.is_active = bool(is_active)
+    password_changed = bool(changes.get("password"))
+    if password_changed:
+        user.password_hash = hash_secret(changes["password"])
+    old, new = diff(before, snapshot(user))
+    if not old and not new and not password_changed:
+        return user
+    if password_changed:
+        new["password"] = "changed"
+    user.version += 1
+    user.updated_at = datetime.now(UTC)
+    session.add(user)
+    await session.flush()
+    await audit.record(session, actor, "user.updated", "user", user.id, before=old, after=new)
+    return user
+
+
+async def deactivate_user(
+    session: AsyncSession, actor: Principal, user_id: uuid.UUID, expected_version: int | None
+) -> User:
+    return await update_user(
+        session, actor, user_id, UserUpdate(is_active=False), expected_version
+    )

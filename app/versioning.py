@@ -1,0 +1,22 @@
+"""Optimistic concurrency over HTTP: a row's ``version`` as its ETag, checked by If-Match."""
+
+from __future__ import annotations
+
+from app.domain.errors import InvalidInput
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def parse_if_match(header: str | None) -> int | None:
+    """The version an If-Match header names; None when absent or ``*``."""
+    if header is None or header.strip() == "*":
+        return None
+    value = header.strip()
+    if value.startswith("W/"):
+        value = value[2:]
+    value = value.strip('"')
+    if not value.isdigit() or len(value) > 9:
+        raise InvalidInput("header.if-match", "must be an ETag this API issued, like \"3\"")
+    return int(value)
