@@ -14,7 +14,7 @@ from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlowPassword
 from fastapi.security import OAuth2
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.config import Settings, get_settings
+from app.config import Settings
 from app.db import get_session
 from app.domain.errors import NotAuthenticated, PermissionDenied
 from app.domain.roles import Role
@@ -24,7 +24,13 @@ from app.services.auth import principal_from_token
 API_PREFIX = "/api/v1"
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+def app_settings(request: Request) -> Settings:
+    """The settings the app was created with (tests build apps with their own)."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(app_settings)]
 
 
 class _BearerOAuth2(OAuth2):

@@ -114,7 +114,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     code = STATUS_CODES.get(exc.status_code, "http_error")
     params: dict[str, Any] = {}
     if exc.status_code == 413:
-        params["limit"] = get_settings().max_body_bytes
+        params["limit"] = request.app.state.settings.max_body_bytes
     problem = render(
         code,
         lang=_lang(request),
