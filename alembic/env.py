@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-from alembic import context
 from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import app.models  # noqa: F401  (registers every table)
+from alembic import context
 from app.config import get_settings
 from app.models.base import metadata
 

@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import signal
-import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -168,9 +167,7 @@ def users_create(
     username: Annotated[str, typer.Option()],
     role: Annotated[str, typer.Option(help="admin, manager, team_lead, collector, auditor")],
     full_name: Annotated[str, typer.Option()],
-    password: Annotated[
-        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)
-    ],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
     skill: Annotated[list[str] | None, typer.Option(help="phone / field (collectors)")] = None,
     email: Annotated[str | None, typer.Option()] = None,
 ) -> None:
@@ -222,8 +219,11 @@ def audit_verify() -> None:
     with database_url() as url:
         checked, broken = asyncio.run(main(url))
     if broken is not None:
-        typer.echo(f"BROKEN at event seq={broken.seq}: {broken.reason} "  # type: ignore[attr-defined]
-                   f"({checked} events before it are intact)", err=True)
+        typer.echo(
+            f"BROKEN at event seq={broken.seq}: {broken.reason} "  # type: ignore[attr-defined]
+            f"({checked} events before it are intact)",
+            err=True,
+        )
         raise typer.Exit(1)
     typer.echo(f"audit chain intact: {checked} events")
 
@@ -233,4 +233,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

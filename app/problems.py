@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse
 
-from app.domain import errors as E
+from app.domain.errors import DomainError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 Lang = Literal["en", "es"]
@@ -204,9 +204,7 @@ def render(
     )
 
 
-def problem_response(
-    problem: Problem, headers: Mapping[str, str] | None = None
-) -> JSONResponse:
+def problem_response(problem: Problem, headers: Mapping[str, str] | None = None) -> JSONResponse:
     return JSONResponse(
         problem.model_dump(exclude_none=True),
         status_code=problem.status,
@@ -215,13 +213,16 @@ def problem_response(
     )
 
 
-def status_of(error: E.DomainError) -> int:
+def status_of(error: DomainError) -> int:
     return CATALOGUE.get(error.code, CATALOGUE["http_error"]).status
 
 
 def field_error(location: Sequence[str | int], message: str, type_: str) -> FieldError:
     return FieldError(
-        field=".".join(str(p) for p in location), location=list(location), message=message, type=type_
+        field=".".join(str(p) for p in location),
+        location=list(location),
+        message=message,
+        type=type_,
     )
 
 

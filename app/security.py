@@ -82,7 +82,12 @@ def _verifying_key(settings: Settings) -> str:
 
 
 def issue_token(
-    settings: Settings, *, subject: str, role: Role, now: datetime, extra: dict[str, Any] | None = None
+    settings: Settings,
+    *,
+    subject: str,
+    role: Role,
+    now: datetime,
+    extra: dict[str, Any] | None = None,
 ) -> IssuedToken:
     lifetime = timedelta(minutes=settings.access_token_minutes)
     jti = uuid.uuid4().hex
@@ -113,8 +118,12 @@ def decode_token(settings: Settings, token: str) -> dict[str, Any]:
             _verifying_key(settings),
             algorithms=[settings.jwt_algorithm],
             issuer=settings.jwt_issuer,
-            options={"require_exp": True, "require_iat": True, "require_sub": True,
-                     "require_jti": True},
+            options={
+                "require_exp": True,
+                "require_iat": True,
+                "require_sub": True,
+                "require_jti": True,
+            },
         )
     except JWTError as exc:
         raise NotAuthenticated({"reason": "invalid"}) from exc

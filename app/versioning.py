@@ -17,6 +17,7 @@ def parse_if_match(header: str | None) -> int | None:
     if value.startswith("W/"):
         value = value[2:]
     value = value.strip('"')
-    if not value.isdigit() or len(value) > 9:
-        raise InvalidInput("header.if-match", "must be an ETag this API issued, like \"3\"")
+    # isascii: str.isdigit() also admits '²' and other digits int() cannot read.
+    if not (value.isascii() and value.isdigit()) or len(value) > 9:
+        raise InvalidInput("header.if-match", 'must be an ETag this API issued, like "3"')
     return int(value)

@@ -107,7 +107,9 @@ def first_broken_link(
     return None
 
 
-def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def diff(
+    before: Mapping[str, Any], after: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Only the fields that changed, as (before, after)."""
     keys = sorted(set(before) | set(after))
     changed = [k for k in keys if before.get(k) != after.get(k)]

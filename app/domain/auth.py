@@ -20,14 +20,17 @@ class Attempt:
     succeeded: bool
 
 
-def locked_until(attempts: Sequence[Attempt], now: datetime, policy: LockoutPolicy) -> datetime | None:
+def locked_until(
+    attempts: Sequence[Attempt], now: datetime, policy: LockoutPolicy
+) -> datetime | None:
     """When the user name may try again, or None if it may try now.
 
     A name is locked once ``max_failures`` failures fall inside one ``window`` with no success
     between them; the lock lasts ``lock_for`` after the failure that completed the run. Older
     attempts than ``window + lock_for`` cannot matter and may be left out by the caller.
     """
-    ordered = sorted(attempts, key=lambda a: a.at)
+    # At one instant failures count first, so a simultaneous success never lifts a lock.
+    ordered = sorted(attempts, key=lambda a: (a.at, a.succeeded))
     failures: list[datetime] = []
     lock_end: datetime | None = None
     for attempt in ordered:

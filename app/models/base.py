@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import DateTime
 from sqlmodel import Field, SQLModel
@@ -23,8 +24,8 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def timestamp_field(**kwargs: object) -> datetime:
+def timestamp_field(*, index: bool = False) -> Any:
     """A ``timestamptz`` column (aware UTC), defaulting to now."""
-    return Field(  # type: ignore[no-any-return]
-        default_factory=utcnow, sa_type=DateTime(timezone=True), nullable=False, **kwargs
+    return Field(
+        default_factory=utcnow, sa_type=DateTime(timezone=True), nullable=False, index=index
     )

@@ -56,8 +56,12 @@ async def check_readiness(session: SessionDep) -> Readiness:
     "/metrics",
     summary="Prometheus metrics",
     response_class=Response,
-    responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}},
-                     "description": "Prometheus text exposition format."}},
+    responses={
+        200: {
+            "content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}},
+            "description": "Prometheus text exposition format.",
+        }
+    },
 )
 async def export_metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

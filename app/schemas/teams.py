@@ -15,8 +15,9 @@ class TeamCreate(BaseModel):
     name: TeamName
     lead_id: uuid.UUID | None = Field(default=None, description="A user with role team_lead.")
     member_ids: list[uuid.UUID] = Field(
-        default_factory=list, max_length=500, description="Collectors; a collector in another "
-        "team moves to this one."
+        default_factory=list,
+        max_length=500,
+        description="Collectors; a collector in another team moves to this one.",
     )
 
 

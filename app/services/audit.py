@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlmodel import col
 
 from app.domain.audit import (
     GENESIS_HASH,
@@ -40,7 +41,7 @@ async def record(
 ) -> AuditEvent:
     await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK_KEY})
     prev = await session.scalar(
-        select(AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)  # type: ignore[union-attr]
+        select(col(AuditEvent.hash)).order_by(col(AuditEvent.seq).desc()).limit(1)
     )
     content = EventContent(
         occurred_at=now or datetime.now(UTC),
@@ -100,7 +101,9 @@ async def _stream(connection: AsyncConnection, batch: int) -> AsyncIterator[Chai
         yield _chained(row)
 
 
-async def verify_chain(connection: AsyncConnection, batch: int = 5000) -> tuple[int, BrokenLink | None]:
+async def verify_chain(
+    connection: AsyncConnection, batch: int = 5000
+) -> tuple[int, BrokenLink | None]:
     """Walk the whole chain in order; (events checked, first broken link or None)."""
     checked = 0
     expected_prev = GENESIS_HASH

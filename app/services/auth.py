@@ -6,8 +6,8 @@ import math
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from app.config import Settings
 from app.domain.auth import Attempt, LockoutPolicy, locked_until
@@ -37,9 +37,9 @@ async def login_with_password(
     policy = lockout_policy(settings)
     recent = (
         await session.execute(
-            select(LoginAttempt.attempted_at, LoginAttempt.succeeded).where(
-                LoginAttempt.username == name,
-                LoginAttempt.attempted_at > now - policy.window - policy.lock_for,
+            select(col(LoginAttempt.attempted_at), col(LoginAttempt.succeeded)).where(
+                col(LoginAttempt.username) == name,
+                col(LoginAttempt.attempted_at) > now - policy.window - policy.lock_for,
             )
         )
     ).all()
@@ -47,7 +47,7 @@ async def login_with_password(
     if until is not None:
         raise LoginLocked({"retry_after": max(1, math.ceil((until - now).total_seconds()))})
 
-    user = await session.scalar(select(User).where(User.username == name))
+    user = await session.scalar(select(User).where(col(User.username) == name))
     ok = verify_secret(user.password_hash if user else None, password)
     ok = ok and user is not None and user.is_active
     session.add(LoginAttempt(username=name, succeeded=ok, attempted_at=now))
@@ -63,9 +63,9 @@ async def login_client(
     """The OAuth2 client-credentials grant for a partner's system."""
     row = (
         await session.execute(
-            select(PartnerClient, Partner.is_active)
-            .join(Partner, Partner.id == PartnerClient.partner_id)  # type: ignore[arg-type]
-            .where(PartnerClient.client_id == client_id)
+            select(PartnerClient, col(Partner.is_active))
+            .join(Partner, col(Partner.id) == col(PartnerClient.partner_id))
+            .where(col(PartnerClient.client_id) == client_id)
         )
     ).first()
     client, partner_active = (row[0], row[1]) if row else (None, False)
@@ -90,18 +90,20 @@ async def principal_from_token(session: AsyncSession, settings: Settings, token:
         client_id = subject[len(CLIENT_SUBJECT_PREFIX) :]
         row = (
             await session.execute(
-                select(PartnerClient.partner_id, PartnerClient.is_active, Partner.is_active)
-                .join(Partner, Partner.id == PartnerClient.partner_id)  # type: ignore[arg-type]
-                .where(PartnerClient.client_id == client_id)
+                select(
+                    col(PartnerClient.partner_id),
+                    col(PartnerClient.is_active),
+                    col(Partner.is_active),
+                )
+                .join(Partner, col(Partner.id) == col(PartnerClient.partner_id))
+                .where(col(PartnerClient.client_id) == client_id)
             )
         ).first()
         if row is None or not row[1] or not row[2]:
             raise NotAuthenticated({"reason": "inactive"})
         if claims.get("role") != Role.PARTNER.value or claims.get("partner_id") != str(row[0]):
             raise NotAuthenticated({"reason": "claims"})
-        return Principal(
-            subject=subject, role=Role.PARTNER, partner_id=row[0], client_id=client_id
-        )
+        return Principal(subject=subject, role=Role.PARTNER, partner_id=row[0], client_id=client_id)
     try:
         user_id = uuid.UUID(subject)
     except ValueError as exc:

@@ -6,8 +6,8 @@ their demo data here. Every login below uses the password ``cartera-demo``.
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from app.domain.roles import Role, Skill
 from app.models.partner import Partner, PartnerClient
@@ -33,7 +33,7 @@ DEMO_STAFF: list[tuple[str, str, Role, list[Skill]]] = [
 
 async def seed(session: AsyncSession) -> bool:
     """Load the demo data; False when it was already there."""
-    if await session.scalar(select(User.id).where(User.username == "admin")):
+    if await session.scalar(select(col(User.id)).where(col(User.username) == "admin")):
         return False
     created: dict[str, User] = {}
     for username, full_name, role, skills in DEMO_STAFF:

@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from app.domain.audit import diff
 from app.domain.errors import Conflict, InvalidInput, NotFound
@@ -29,16 +31,16 @@ class TeamView:
     member_ids: list[uuid.UUID]
 
 
-def readable_teams(principal: Principal) -> Select[tuple[Team]]:
+def readable_teams(principal: Principal) -> SelectOfScalar[Team]:
     """Admin, manager and auditor see every team; a lead the teams they lead; a collector
     their own team."""
     query = select(Team)
     if principal.role in (Role.ADMIN, Role.MANAGER, Role.AUDITOR):
         return query
     if principal.role is Role.TEAM_LEAD:
-        return query.where(Team.lead_id == principal.user_id)
-    own = select(TeamMember.team_id).where(TeamMember.user_id == principal.user_id)
-    return query.where(Team.id.in_(own))  # type: ignore[attr-defined]
+        return query.where(col(Team.lead_id) == principal.user_id)
+    own = select(col(TeamMember.team_id)).where(col(TeamMember.user_id) == principal.user_id)
+    return query.where(col(Team.id).in_(own))
 
 
 def snapshot(view: TeamView) -> dict[str, Any]:
@@ -49,14 +51,16 @@ def snapshot(view: TeamView) -> dict[str, Any]:
     }
 
 
-async def _members_of(session: AsyncSession, team_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
+async def _members_of(
+    session: AsyncSession, team_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[uuid.UUID]]:
     members: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
     if not team_ids:
         return members
     rows = await session.execute(
-        select(TeamMember.team_id, TeamMember.user_id)
-        .where(TeamMember.team_id.in_(team_ids))  # type: ignore[attr-defined]
-        .order_by(TeamMember.user_id)
+        select(col(TeamMember.team_id), col(TeamMember.user_id))
+        .where(col(TeamMember.team_id).in_(team_ids))
+        .order_by(col(TeamMember.user_id))
     )
     for team_id, user_id in rows:
         members[team_id].append(user_id)
@@ -69,8 +73,8 @@ async def list_teams(
     query = readable_teams(principal)
     after = decode_id_cursor(cursor)
     if after is not None:
-        query = query.where(Team.id > after)  # type: ignore[operator]
-    teams = list((await session.scalars(query.order_by(Team.id).limit(limit + 1))).all())  # type: ignore[arg-type]
+        query = query.where(col(Team.id) > after)
+    teams = list((await session.scalars(query.order_by(col(Team.id)).limit(limit + 1))).all())
     next_cursor = encode_cursor(teams[limit - 1].id) if len(teams) > limit else None
     teams = teams[:limit]
     members = await _members_of(session, [t.id for t in teams])
@@ -78,7 +82,7 @@ async def list_teams(
 
 
 async def get_team(session: AsyncSession, principal: Principal, team_id: uuid.UUID) -> TeamView:
-    team = await session.scalar(readable_teams(principal).where(Team.id == team_id))
+    team = await session.scalar(readable_teams(principal).where(col(Team.id) == team_id))
     if team is None:
         raise NotFound({"entity": "team"})
     members = await _members_of(session, [team.id])
@@ -92,7 +96,7 @@ async def _check_people(
     if not wanted:
         return
     rows = await session.execute(
-        select(User.id, User.role, User.is_active).where(User.id.in_(wanted))  # type: ignore[attr-defined]
+        select(col(User.id), col(User.role), col(User.is_active)).where(col(User.id).in_(wanted))
     )
     found = {user_id: (role, active) for user_id, role, active in rows}
     if lead_id is not None:
@@ -107,13 +111,15 @@ async def _check_people(
             )
 
 
-async def _set_members(session: AsyncSession, team_id: uuid.UUID, member_ids: Sequence[uuid.UUID]) -> None:
+async def _set_members(
+    session: AsyncSession, team_id: uuid.UUID, member_ids: Sequence[uuid.UUID]
+) -> None:
     """Replace the team's members in two statements; collectors in other teams move here."""
     unique = list(dict.fromkeys(member_ids))
     await session.execute(
         delete(TeamMember).where(
-            TeamMember.team_id == team_id,  # type: ignore[arg-type]
-            TeamMember.user_id.not_in(unique),  # type: ignore[attr-defined]
+            col(TeamMember.team_id) == team_id,
+            col(TeamMember.user_id).not_in(unique),
         )
     )
     if unique:
@@ -127,7 +133,7 @@ async def _set_members(session: AsyncSession, team_id: uuid.UUID, member_ids: Se
 
 async def create_team(session: AsyncSession, actor: Principal, data: TeamCreate) -> TeamView:
     await _check_people(session, data.lead_id, data.member_ids)
-    if await session.scalar(select(Team.id).where(Team.name == data.name)):
+    if await session.scalar(select(col(Team.id)).where(col(Team.name) == data.name)):
         raise Conflict({"reason": "a team with that name exists"})
     team = Team(name=data.name, lead_id=data.lead_id)
     session.add(team)
@@ -145,11 +151,11 @@ async def update_team(
     before = snapshot(current)
     changes = data.model_dump(exclude_unset=True)
     team = current.team
-    lead_id = changes["lead_id"] if "lead_id" in changes else team.lead_id
+    lead_id = changes.get("lead_id", team.lead_id)
     member_ids = data.member_ids if data.member_ids is not None else current.member_ids
     await _check_people(session, lead_id, member_ids if data.member_ids is not None else [])
     if changes.get("name") and changes["name"] != team.name:
-        if await session.scalar(select(Team.id).where(Team.name == changes["name"])):
+        if await session.scalar(select(col(Team.id)).where(col(Team.name) == changes["name"])):
             raise Conflict({"reason": "a team with that name exists"})
         team.name = changes["name"]
     team.lead_id = lead_id

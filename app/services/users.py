@@ -6,8 +6,10 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import func, or_
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from app.domain.audit import diff
 from app.domain.errors import Conflict, NotFound, VersionMismatch
@@ -22,7 +24,7 @@ from app.services import audit
 SEE_ALL_STAFF = frozenset({Role.ADMIN, Role.MANAGER, Role.AUDITOR})
 
 
-def readable_users(principal: Principal) -> Select[tuple[User]]:
+def readable_users(principal: Principal) -> SelectOfScalar[User]:
     """The users a principal may see: everyone for admin, manager and auditor; a team lead
     their teams' members and themselves; anyone else only themselves."""
     query = select(User)
@@ -30,12 +32,12 @@ def readable_users(principal: Principal) -> Select[tuple[User]]:
         return query
     if principal.role is Role.TEAM_LEAD:
         led_members = (
-            select(TeamMember.user_id)
-            .join(Team, Team.id == TeamMember.team_id)  # type: ignore[arg-type]
-            .where(Team.lead_id == principal.user_id)
+            select(col(TeamMember.user_id))
+            .join(Team, col(Team.id) == col(TeamMember.team_id))
+            .where(col(Team.lead_id) == principal.user_id)
         )
-        return query.where(or_(User.id == principal.user_id, User.id.in_(led_members)))  # type: ignore[attr-defined]
-    return query.where(User.id == principal.user_id)
+        return query.where(or_(col(User.id) == principal.user_id, col(User.id).in_(led_members)))
+    return query.where(col(User.id) == principal.user_id)
 
 
 def snapshot(user: User) -> dict[str, Any]:
@@ -51,7 +53,7 @@ def snapshot(user: User) -> dict[str, Any]:
 
 
 async def get_user(session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> User:
-    user = await session.scalar(readable_users(principal).where(User.id == user_id))
+    user = await session.scalar(readable_users(principal).where(col(User.id) == user_id))
     if user is None:
         raise NotFound({"entity": "user"})
     return user
@@ -69,12 +71,12 @@ async def list_users(
     query = readable_users(principal)
     after = decode_id_cursor(cursor)
     if after is not None:
-        query = query.where(User.id > after)  # type: ignore[operator]
+        query = query.where(col(User.id) > after)
     if role is not None:
-        query = query.where(User.role == role.value)
+        query = query.where(col(User.role) == role.value)
     if is_active is not None:
-        query = query.where(User.is_active == is_active)
-    rows = list((await session.scalars(query.order_by(User.id).limit(limit + 1))).all())  # type: ignore[arg-type]
+        query = query.where(col(User.is_active) == is_active)
+    rows = list((await session.scalars(query.order_by(col(User.id)).limit(limit + 1))).all())
     next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
     return rows[:limit], next_cursor
 
@@ -82,7 +84,7 @@ async def list_users(
 async def create_user(session: AsyncSession, actor: Principal, data: UserCreate) -> User:
     skills = sorted(set(data.skills))
     check_profile(data.role, [Skill(s) for s in skills])
-    if await session.scalar(select(User.id).where(User.username == data.username)):
+    if await session.scalar(select(col(User.id)).where(col(User.username) == data.username)):
         raise Conflict({"reason": "the user name is taken"})
     user = User(
         username=data.username,
@@ -102,7 +104,7 @@ async def _active_admins_other_than(session: AsyncSession, user_id: uuid.UUID) -
     count = await session.scalar(
         select(func.count())
         .select_from(User)
-        .where(User.role == Role.ADMIN.value, User.is_active, User.id != user_id)  # type: ignore[arg-type]
+        .where(col(User.role) == Role.ADMIN.value, col(User.is_active), col(User.id) != user_id)
     )
     return int(count or 0)
 
@@ -115,7 +117,7 @@ async def update_user(
     expected_version: int | None,
 ) -> User:
     user = await session.scalar(
-        readable_users(actor).where(User.id == user_id).with_for_update()
+        readable_users(actor).where(col(User.id) == user_id).with_for_update()
     )
     if user is None:
         raise NotFound({"entity": "user"})
@@ -160,6 +162,4 @@ async def update_user(
 async def deactivate_user(
     session: AsyncSession, actor: Principal, user_id: uuid.UUID, expected_version: int | None
 ) -> User:
-    return await update_user(
-        session, actor, user_id, UserUpdate(is_active=False), expected_version
-    )
+    return await update_user(session, actor, user_id, UserUpdate(is_active=False), expected_version)

@@ -1,0 +1,328 @@
+"""The two OAuth2 grants, token verification and the brute-force lockout."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from jose import jwt
+from sqlalchemy import func, select
+
+from app.domain.roles import Role
+from app.models.partner import Partner, PartnerClient
+from app.models.user import LoginAttempt
+from app.security import hash_secret, issue_token
+from tests.conftest import TEST_PASSWORD, bearer_for
+
+TOKEN_URL = "/api/v1/auth/token"
+CLIENT_TOKEN_URL = "/api/v1/auth/client-token"
+
+
+async def login(client, username: str, password: str):
+    return await client.post(TOKEN_URL, data={"username": username, "password": password})
+
+
+class TestPasswordGrant:
+    async def test_valid_login_returns_a_bearer_token_with_the_documented_claims(
+        self, client, make_user, settings
+    ):
+        user = await make_user(Role.MANAGER)
+        response = await login(client, user.username, TEST_PASSWORD)
+        assert response.status_code == 200
+        body = response.json()
+        assert body["token_type"] == "bearer"
+        assert body["expires_in"] == settings.access_token_minutes * 60
+        claims = jwt.get_unverified_claims(body["access_token"])
+        assert claims["sub"] == str(user.id)
+        assert claims["role"] == "manager"
+        assert claims["exp"] - claims["iat"] == settings.access_token_minutes * 60
+        assert claims["jti"]
+        me = await client.get(
+            "/api/v1/users/me", headers={"Authorization": f"Bearer {body['access_token']}"}
+        )
+        assert me.status_code == 200 and me.json()["id"] == str(user.id)
+
+    async def test_user_name_is_case_insensitive(self, client, make_user):
+        user = await make_user(Role.AUDITOR)
+        response = await login(client, user.username.upper(), TEST_PASSWORD)
+        assert response.status_code == 200
+
+    async def test_wrong_password_and_unknown_user_get_the_same_answer(self, client, make_user):
+        user = await make_user(Role.COLLECTOR)
+        wrong = await login(client, user.username, "not-the-password")
+        unknown = await login(client, "nobody-by-this-name", "not-the-password")
+        assert wrong.status_code == unknown.status_code == 401
+        assert wrong.headers["content-type"] == "application/problem+json"
+
+        def stable(body: dict) -> dict:
+            return {k: v for k, v in body.items() if k != "request_id"}
+
+        assert stable(wrong.json()) == stable(unknown.json())
+        assert wrong.json()["code"] == "invalid_credentials"
+
+    async def test_deactivated_user_cannot_log_in(self, client, make_user):
+        user = await make_user(Role.COLLECTOR, is_active=False)
+        response = await login(client, user.username, TEST_PASSWORD)
+        assert response.status_code == 401
+        assert response.json()["code"] == "invalid_credentials"
+
+    async def test_missing_form_fields_are_a_validation_problem(self, client):
+        response = await client.post(TOKEN_URL, data={"username": "x"})
+        assert response.status_code == 422
+        fields = {e["field"] for e in response.json()["errors"]}
+        assert "body.password" in fields
+
+    async def test_failed_attempts_are_kept_although_the_request_fails(
+        self, client, make_user, session
+    ):
+        user = await make_user(Role.COLLECTOR)
+        await login(client, user.username, "wrong-one")
+        count = await session.scalar(
+            select(func.count())
+            .select_from(LoginAttempt)
+            .where(LoginAttempt.username == user.username, LoginAttempt.succeeded.is_(False))
+        )
+        assert count == 1
+
+
+class TestLockout:
+    async def test_five_failures_lock_the_name_even_for_the_right_password(
+        self, client, make_user, settings
+    ):
+        user = await make_user(Role.COLLECTOR)
+        for _ in range(settings.login_max_failures):
+            assert (await login(client, user.username, "wrong-password")).status_code == 401
+        locked = await login(client, user.username, TEST_PASSWORD)
+        assert locked.status_code == 429
+        assert locked.json()["code"] == "login_locked"
+        retry_after = int(locked.headers["retry-after"])
+        assert 0 < retry_after <= settings.login_lock_minutes * 60
+
+    async def test_fewer_failures_than_the_limit_still_let_the_user_in(
+        self, client, make_user, settings
+    ):
+        user = await make_user(Role.COLLECTOR)
+        for _ in range(settings.login_max_failures - 1):
+            await login(client, user.username, "wrong-password")
+        assert (await login(client, user.username, TEST_PASSWORD)).status_code == 200
+
+    async def test_unknown_names_lock_the_same_way(self, client, settings):
+        for _ in range(settings.login_max_failures):
+            await login(client, "ghost-user", "whatever-it-is")
+        assert (await login(client, "ghost-user", "whatever-it-is")).status_code == 429
+
+    async def test_old_failures_outside_the_window_do_not_count(
+        self, client, make_user, session, settings
+    ):
+        user = await make_user(Role.COLLECTOR)
+        long_ago = datetime.now(UTC) - timedelta(
+            minutes=settings.login_failure_window_minutes + settings.login_lock_minutes + 1
+        )
+        session.add_all(
+            LoginAttempt(username=user.username, succeeded=False, attempted_at=long_ago)
+            for _ in range(settings.login_max_failures)
+        )
+        await session.commit()
+        assert (await login(client, user.username, TEST_PASSWORD)).status_code == 200
+
+
+class TestBearerTokens:
+    async def test_no_token_is_401_with_a_bearer_challenge(self, client):
+        response = await client.get("/api/v1/users/me")
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"] == "Bearer"
+        assert response.json()["code"] == "not_authenticated"
+
+    async def test_expired_token_is_refused(self, client, make_user, settings):
+        user = await make_user(Role.ADMIN)
+        past = datetime.now(UTC) - timedelta(minutes=settings.access_token_minutes + 5)
+        response = await client.get(
+            "/api/v1/users/me", headers=bearer_for(settings, user, now=past)
+        )
+        assert response.status_code == 401
+
+    async def test_tampered_signature_is_refused(self, client, make_user, auth_headers):
+        user = await make_user(Role.ADMIN)
+        token = auth_headers(user)["Authorization"].removeprefix("Bearer ")
+        head, payload, signature = token.split(".")
+        flipped = ("A" if signature[0] != "A" else "B") + signature[1:]
+        response = await client.get(
+            "/api/v1/users/me", headers={"Authorization": f"Bearer {head}.{payload}.{flipped}"}
+        )
+        assert response.status_code == 401
+
+    async def test_alg_none_token_is_refused(self, client, make_user):
+        import base64
+        import json
+
+        user = await make_user(Role.ADMIN)
+
+        def b64(data: dict) -> str:
+            return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+        now = int(datetime.now(UTC).timestamp())
+        claims = {
+            "sub": str(user.id),
+            "role": "admin",
+            "iat": now,
+            "exp": now + 600,
+            "jti": "x",
+            "iss": "cartera",
+        }
+        token = f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64(claims)}."
+        response = await client.get(
+            "/api/v1/users/me", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert response.status_code == 401
+
+    async def test_token_signed_with_another_key_is_refused(self, client, make_user, settings):
+        user = await make_user(Role.ADMIN)
+        other = settings.model_copy(update={"jwt_secret": type(settings.jwt_secret)("x" * 40)})
+        response = await client.get("/api/v1/users/me", headers=bearer_for(other, user))
+        assert response.status_code == 401
+
+    async def test_hs512_token_is_refused_when_hs256_is_configured(
+        self, client, make_user, settings
+    ):
+        user = await make_user(Role.ADMIN)
+        other = settings.model_copy(update={"jwt_algorithm": "HS512"})
+        response = await client.get("/api/v1/users/me", headers=bearer_for(other, user))
+        assert response.status_code == 401
+
+    async def test_role_edited_into_the_claims_is_not_trusted(self, client, make_user, settings):
+        collector = await make_user(Role.COLLECTOR)
+        forged = issue_token(
+            settings, subject=str(collector.id), role=Role.ADMIN, now=datetime.now(UTC)
+        )
+        response = await client.get(
+            "/api/v1/users", headers={"Authorization": f"Bearer {forged.access_token}"}
+        )
+        assert response.status_code == 401
+
+    async def test_a_deactivated_users_tokens_stop_working(
+        self, client, make_user, auth_headers, session
+    ):
+        user = await make_user(Role.MANAGER)
+        headers = auth_headers(user)
+        assert (await client.get("/api/v1/users/me", headers=headers)).status_code == 200
+        user.is_active = False
+        session.add(user)
+        await session.commit()
+        assert (await client.get("/api/v1/users/me", headers=headers)).status_code == 401
+
+    async def test_garbage_and_oversized_tokens_are_401_not_500(self, client):
+        for token in (b"garbage", b"a.b.c", b"x" * 10000, "ünïcode.tøken".encode()):
+            response = await client.get(
+                "/api/v1/users/me", headers={"Authorization": b"Bearer " + token}
+            )
+            assert response.status_code == 401, token
+
+
+async def make_partner_client(session, *, secret: str = "s3cret-s3cret", active: bool = True):
+    partner = Partner(
+        legal_name="Financiera Prueba",
+        tax_id=uuid.uuid4().hex[:13].upper(),
+        country="MX",
+        currency="MXN",
+        time_zone="America/Mexico_City",
+    )
+    session.add(partner)
+    await session.flush()
+    client = PartnerClient(
+        partner_id=partner.id,
+        client_id=f"fp-{uuid.uuid4().hex[:12]}",
+        secret_hash=hash_secret(secret),
+        name="core",
+        is_active=active,
+    )
+    session.add(client)
+    await session.commit()
+    return partner, client
+
+
+class TestClientCredentials:
+    async def test_partner_system_gets_a_partner_token(self, client, session):
+        partner, partner_client = await make_partner_client(session)
+        response = await client.post(
+            CLIENT_TOKEN_URL,
+            data={
+                "grant_type": "client_credentials",
+                "client_id": partner_client.client_id,
+                "client_secret": "s3cret-s3cret",
+            },
+        )
+        assert response.status_code == 200
+        claims = jwt.get_unverified_claims(response.json()["access_token"])
+        assert claims["role"] == "partner"
+        assert claims["partner_id"] == str(partner.id)
+        assert claims["sub"] == f"client:{partner_client.client_id}"
+
+    async def test_wrong_secret_is_401(self, client, session):
+        _, partner_client = await make_partner_client(session)
+        response = await client.post(
+            CLIENT_TOKEN_URL,
+            data={
+                "grant_type": "client_credentials",
+                "client_id": partner_client.client_id,
+                "client_secret": "wrong",
+            },
+        )
+        assert response.status_code == 401
+        assert response.json()["code"] == "invalid_client"
+
+    async def test_other_grant_types_are_a_validation_problem(self, client):
+        response = await client.post(
+            CLIENT_TOKEN_URL,
+            data={"grant_type": "password", "client_id": "a", "client_secret": "b"},
+        )
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["field"] == "body.grant_type"
+
+    async def test_partner_token_is_not_a_staff_user(self, client, session):
+        _, partner_client = await make_partner_client(session)
+        token = (
+            await client.post(
+                CLIENT_TOKEN_URL,
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": partner_client.client_id,
+                    "client_secret": "s3cret-s3cret",
+                },
+            )
+        ).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        assert (await client.get("/api/v1/users/me", headers=headers)).status_code == 403
+        assert (await client.get("/api/v1/users", headers=headers)).status_code == 403
+
+    async def test_deactivated_client_loses_access(self, client, session):
+        _, partner_client = await make_partner_client(session)
+        token = (
+            await client.post(
+                CLIENT_TOKEN_URL,
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": partner_client.client_id,
+                    "client_secret": "s3cret-s3cret",
+                },
+            )
+        ).json()["access_token"]
+        partner_client.is_active = False
+        session.add(partner_client)
+        await session.commit()
+        response = await client.get("/api/v1/teams", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401
+
+    async def test_partner_id_edited_into_the_claims_is_refused(self, client, session, settings):
+        _, partner_client = await make_partner_client(session)
+        other_partner, _ = await make_partner_client(session)
+        forged = issue_token(
+            settings,
+            subject=f"client:{partner_client.client_id}",
+            role=Role.PARTNER,
+            now=datetime.now(UTC),
+            extra={"partner_id": str(other_partner.id)},
+        )
+        response = await client.get(
+            "/api/v1/teams", headers={"Authorization": f"Bearer {forged.access_token}"}
+        )
+        assert response.status_code == 401

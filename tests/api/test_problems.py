@@ -1,0 +1,194 @@
+"""Every error answer is RFC 9457 problem+json, in English or Spanish, and leaks nothing."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import pytest
+from httpx import ASGITransport, AsyncClient
+
+from app.domain.roles import Role
+
+PROBLEM_KEYS = {"type", "title", "status", "detail", "code"}
+
+
+def assert_problem(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body.keys() >= PROBLEM_KEYS
+    assert body["status"] == status
+    assert body["code"] == code
+    assert body["type"].endswith(code)
+    assert body["request_id"] == response.headers["x-request-id"]
+    return body
+
+
+class TestEachStatus:
+    async def test_401(self, client):
+        assert_problem(await client.get("/api/v1/users"), 401, "not_authenticated")
+
+    async def test_403(self, client, make_user, auth_headers):
+        collector = await make_user(Role.COLLECTOR)
+        response = await client.get("/api/v1/users", headers=auth_headers(collector))
+        assert_problem(response, 403, "permission_denied")
+
+    async def test_404_for_an_unknown_route(self, client):
+        assert_problem(await client.get("/api/v1/nothing-here"), 404, "not_found")
+
+    async def test_404_for_an_unknown_id(self, client, make_user, auth_headers):
+        admin = await make_user(Role.ADMIN)
+        response = await client.get(f"/api/v1/users/{uuid.uuid4()}", headers=auth_headers(admin))
+        assert_problem(response, 404, "not_found")
+
+    async def test_405(self, client):
+        assert_problem(await client.put("/api/v1/users/me"), 405, "method_not_allowed")
+
+    async def test_409(self, client, make_user, auth_headers):
+        admin = await make_user(Role.ADMIN)
+        body = {
+            "username": admin.username,
+            "full_name": "Dup",
+            "role": "auditor",
+            "password": "a-long-password",
+        }
+        response = await client.post("/api/v1/users", json=body, headers=auth_headers(admin))
+        assert_problem(response, 409, "conflict")
+
+    async def test_413_by_declared_length(self, client, settings):
+        response = await client.post(
+            "/api/v1/auth/token",
+            content=b"u" * (settings.max_body_bytes + 1),
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+        assert_problem(response, 413, "payload_too_large")
+
+    async def test_413_while_streaming_without_a_length(self, client, settings):
+        async def chunks():
+            for _ in range(settings.max_body_bytes // 65536 + 2):
+                yield b"x" * 65536
+
+        response = await client.post(
+            "/api/v1/users", content=chunks(), headers={"content-type": "application/json"}
+        )
+        assert_problem(response, 413, "payload_too_large")
+
+    async def test_an_oversized_form_field_is_a_clear_400(self, client):
+        response = await client.post(
+            "/api/v1/auth/token", data={"username": "u", "password": "p" * (2 * 1024 * 1024)}
+        )
+        body = assert_problem(response, 400, "http_error")
+        assert "maximum size" in body["detail"]
+
+    async def test_422_lists_every_invalid_field(self, client, make_user, auth_headers):
+        admin = await make_user(Role.ADMIN)
+        response = await client.post(
+            "/api/v1/users",
+            json={"username": "x", "role": "pope", "password": "short"},
+            headers=auth_headers(admin),
+        )
+        body = assert_problem(response, 422, "validation_failed")
+        fields = {e["field"] for e in body["errors"]}
+        assert {"body.username", "body.role", "body.password", "body.full_name"} <= fields
+        assert all(e["message"] and e["type"] for e in body["errors"])
+
+    async def test_422_for_a_malformed_json_body(self, client, make_user, auth_headers):
+        admin = await make_user(Role.ADMIN)
+        headers = {**auth_headers(admin), "content-type": "application/json"}
+        response = await client.post("/api/v1/users", content=b"{not json", headers=headers)
+        assert_problem(response, 422, "validation_failed")
+
+    async def test_500_leaks_nothing_and_is_logged_with_the_request_id(self, app, caplog):
+        secret = "internal-detail-that-must-not-leak"
+
+        async def explode() -> None:
+            raise RuntimeError(secret)
+
+        app.add_api_route("/test-explode", explode, methods=["GET"])
+        async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as client:
+            with caplog.at_level(logging.ERROR):
+                response = await client.get("/test-explode", headers={"X-Request-ID": "req-500"})
+        body = assert_problem(response, 500, "internal_error")
+        assert secret not in response.text
+        assert "RuntimeError" not in response.text
+        assert body["request_id"] == "req-500"
+        logged = [r for r in caplog.records if r.levelno >= logging.ERROR]
+        assert any(isinstance(r.msg, dict) and r.msg.get("request_id") == "req-500" for r in logged)
+
+
+class TestLanguage:
+    @pytest.mark.parametrize("header", ["es", "es-MX", "es-MX,es;q=0.9,en;q=0.5", "fr, es;q=0.4"])
+    async def test_spanish_when_preferred(self, client, header):
+        body = (await client.get("/api/v1/users", headers={"Accept-Language": header})).json()
+        assert body["title"] == "No autenticado"
+        assert body["code"] == "not_authenticated"
+
+    @pytest.mark.parametrize("header", [None, "en-US", "de", "en;q=1, es;q=0.5"])
+    async def test_english_otherwise(self, client, header):
+        headers = {"Accept-Language": header} if header else {}
+        body = (await client.get("/api/v1/users", headers=headers)).json()
+        assert body["title"] == "Not authenticated"
+
+    async def test_field_messages_are_translated(self, client, make_user, auth_headers):
+        admin = await make_user(Role.ADMIN)
+        response = await client.post(
+            "/api/v1/users", json={}, headers={**auth_headers(admin), "Accept-Language": "es"}
+        )
+        body = response.json()
+        assert body["title"] == "Solicitud inválida"
+        assert {e["message"] for e in body["errors"]} == {"Campo obligatorio."}
+
+
+class TestRequestIdAndHeaders:
+    async def test_a_valid_request_id_is_echoed(self, client):
+        response = await client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+        assert response.headers["x-request-id"] == "abc-123"
+
+    async def test_an_invalid_request_id_is_replaced(self, client):
+        response = await client.get("/healthz", headers={"X-Request-ID": "bad id\twith spaces"})
+        assert response.headers["x-request-id"] != "bad id\twith spaces"
+        assert len(response.headers["x-request-id"]) == 32
+
+    async def test_security_headers_on_every_response(self, client):
+        for response in (await client.get("/healthz"), await client.get("/api/v1/users")):
+            assert response.headers["x-content-type-options"] == "nosniff"
+            assert response.headers["x-frame-options"] == "DENY"
+
+    async def test_logs_carry_the_request_id_and_no_credentials(self, client, caplog):
+        with caplog.at_level(logging.INFO):
+            await client.post(
+                "/api/v1/auth/token",
+                data={"username": "maria.perez", "password": "her-secret-pass"},
+                headers={"X-Request-ID": "log-check-1"},
+            )
+        text = "\n".join(str(r.msg) for r in caplog.records)
+        assert "maria.perez" not in text and "her-secret-pass" not in text
+        request_lines = [
+            r.msg
+            for r in caplog.records
+            if isinstance(r.msg, dict) and r.msg.get("event") == "request"
+        ]
+        assert request_lines and request_lines[-1]["request_id"] == "log-check-1"
+        assert request_lines[-1]["route"] == "/api/v1/auth/token"
+
+
+class TestCors:
+    async def test_only_configured_origins_are_allowed(self, engine, sessionmaker, settings):
+        from app.db import Database
+        from app.main import create_app
+
+        app = create_app(
+            settings.model_copy(update={"cors_origins": ["https://spa.example"]}),
+            Database(engine, sessionmaker),
+        )
+        async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as client:
+            preflight = {"Access-Control-Request-Method": "GET"}
+            allowed = await client.options(
+                "/api/v1/users", headers={"Origin": "https://spa.example", **preflight}
+            )
+            denied = await client.options(
+                "/api/v1/users", headers={"Origin": "https://evil.example", **preflight}
+            )
+        assert allowed.headers.get("access-control-allow-origin") == "https://spa.example"
+        assert "access-control-allow-origin" not in denied.headers

@@ -1,0 +1,100 @@
+"""Teams: a lead and collectors; who sees which team."""
+
+from __future__ import annotations
+
+import uuid
+
+from app.domain.roles import Role
+
+TEAMS = "/api/v1/teams"
+
+
+def name() -> str:
+    return f"Equipo {uuid.uuid4().hex[:6]}"
+
+
+async def test_manager_creates_a_team_and_members_see_it(client, make_user, auth_headers):
+    manager = await make_user(Role.MANAGER)
+    lead = await make_user(Role.TEAM_LEAD)
+    a, b = await make_user(Role.COLLECTOR), await make_user(Role.COLLECTOR)
+    outsider = await make_user(Role.COLLECTOR)
+    body = {"name": name(), "lead_id": str(lead.id), "member_ids": [str(a.id), str(b.id)]}
+    response = await client.post(TEAMS, json=body, headers=auth_headers(manager))
+    assert response.status_code == 201
+    team = response.json()
+    assert sorted(team["member_ids"]) == sorted([str(a.id), str(b.id)])
+    for viewer in (lead, a):
+        listed = (await client.get(TEAMS, headers=auth_headers(viewer))).json()["items"]
+        assert [t["id"] for t in listed] == [team["id"]]
+    assert (
+        await client.get(f"{TEAMS}/{team['id']}", headers=auth_headers(outsider))
+    ).status_code == 404
+
+
+async def test_the_lead_must_be_a_team_lead_and_members_collectors(client, make_user, auth_headers):
+    manager = await make_user(Role.MANAGER)
+    auditor = await make_user(Role.AUDITOR)
+    bad_lead = await client.post(
+        TEAMS, json={"name": name(), "lead_id": str(auditor.id)}, headers=auth_headers(manager)
+    )
+    assert bad_lead.status_code == 422
+    assert bad_lead.json()["errors"][0]["field"] == "body.lead_id"
+    bad_member = await client.post(
+        TEAMS,
+        json={"name": name(), "member_ids": [str(uuid.uuid4())]},
+        headers=auth_headers(manager),
+    )
+    assert bad_member.status_code == 422
+    assert bad_member.json()["errors"][0]["field"] == "body.member_ids.0"
+
+
+async def test_a_collector_moved_to_another_team_leaves_the_first(client, make_user, auth_headers):
+    manager = await make_user(Role.MANAGER)
+    collector = await make_user(Role.COLLECTOR)
+    first = (
+        await client.post(
+            TEAMS,
+            json={"name": name(), "member_ids": [str(collector.id)]},
+            headers=auth_headers(manager),
+        )
+    ).json()
+    await client.post(
+        TEAMS,
+        json={"name": name(), "member_ids": [str(collector.id)]},
+        headers=auth_headers(manager),
+    )
+    reread = (await client.get(f"{TEAMS}/{first['id']}", headers=auth_headers(manager))).json()
+    assert reread["member_ids"] == []
+
+
+async def test_patch_replaces_members_and_renames(client, make_user, auth_headers):
+    manager = await make_user(Role.MANAGER)
+    a, b = await make_user(Role.COLLECTOR), await make_user(Role.COLLECTOR)
+    team = (
+        await client.post(
+            TEAMS, json={"name": name(), "member_ids": [str(a.id)]}, headers=auth_headers(manager)
+        )
+    ).json()
+    new_name = name()
+    response = await client.patch(
+        f"{TEAMS}/{team['id']}",
+        json={"name": new_name, "member_ids": [str(b.id)]},
+        headers=auth_headers(manager),
+    )
+    assert response.status_code == 200
+    assert response.json()["name"] == new_name
+    assert response.json()["member_ids"] == [str(b.id)]
+
+
+async def test_duplicate_team_names_conflict(client, make_user, auth_headers):
+    manager = await make_user(Role.MANAGER)
+    body = {"name": name()}
+    assert (await client.post(TEAMS, json=body, headers=auth_headers(manager))).status_code == 201
+    assert (await client.post(TEAMS, json=body, headers=auth_headers(manager))).status_code == 409
+
+
+async def test_collectors_and_auditors_cannot_change_teams(client, make_user, auth_headers):
+    for role in (Role.COLLECTOR, Role.AUDITOR, Role.TEAM_LEAD):
+        caller = await make_user(role)
+        response = await client.post(TEAMS, json={"name": name()}, headers=auth_headers(caller))
+        assert response.status_code == 403, role

@@ -1,0 +1,60 @@
+"""Production refuses unsafe settings."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import SecretStr
+
+from app.config import ConfigurationError, Settings, to_asyncpg_url
+from app.main import create_app
+
+
+def production(**overrides) -> Settings:
+    values = {
+        "env": "production",
+        "database_url": SecretStr("postgresql://db/cartera"),
+        "_env_file": None,
+        **overrides,
+    }
+    return Settings(**values)
+
+
+def test_production_with_the_default_secret_refuses_to_start():
+    with pytest.raises(ConfigurationError, match="CARTERA_JWT_SECRET"):
+        create_app(production())
+
+
+def test_production_with_a_short_secret_refuses_to_start():
+    with pytest.raises(ConfigurationError):
+        create_app(production(jwt_secret=SecretStr("short")))
+
+
+def test_production_without_a_database_url_refuses_to_start():
+    with pytest.raises(ConfigurationError, match="DATABASE_URL"):
+        production(jwt_secret=SecretStr("k" * 40), database_url=None).check_deployable()
+
+
+def test_production_with_a_real_secret_starts():
+    app = create_app(production(jwt_secret=SecretStr("k" * 40)))
+    assert app.title == "Cartera API"
+
+
+def test_development_accepts_the_default_secret():
+    Settings(env="development", _env_file=None).check_deployable()
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgresql://u:p@h:5432/d", "postgresql+asyncpg://u:p@h:5432/d"),
+        ("postgres://u@h/d", "postgresql+asyncpg://u@h/d"),
+        ("postgresql+asyncpg://u@h/d", "postgresql+asyncpg://u@h/d"),
+    ],
+)
+def test_database_urls_get_the_asyncpg_driver(given, expected):
+    assert to_asyncpg_url(given) == expected
+
+
+def test_other_database_urls_are_refused():
+    with pytest.raises(ConfigurationError):
+        to_asyncpg_url("sqlite:///cartera.db")
