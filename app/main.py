@@ -33,7 +33,7 @@ from app.problems import (
     status_of,
     validation_field_errors,
 )
-from app.routers import auth, health, teams, users
+from app.routers import audit, auth, health, teams, users
 
 log = get_logger("cartera.app")
 
@@ -58,6 +58,7 @@ TAGS = [
     },
     {"name": "users", "description": "Staff users, their roles and skills."},
     {"name": "teams", "description": "Teams of collectors and their lead."},
+    {"name": "audit", "description": "The append-only, hash-chained record of every change."},
     {"name": "operations", "description": "Health, readiness and metrics probes."},
 ]
 
@@ -205,7 +206,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.database = database
 
     app.include_router(health.router)
-    for module in (auth, users, teams):
+    for module in (auth, users, teams, audit):
         app.include_router(module.router, prefix=API_PREFIX)
 
     app.add_exception_handler(DomainError, _domain_error)

@@ -65,3 +65,13 @@ def decode_id_cursor(cursor: str | None) -> uuid.UUID | None:
         return uuid.UUID(values[0])
     except ValueError as exc:
         raise InvalidInput("query.cursor", "not a cursor this API issued") from exc
+
+
+def decode_int_cursor(cursor: str | None) -> int | None:
+    """For lists ordered by an integer sequence."""
+    values = decode_cursor(cursor, 1)
+    if values is None:
+        return None
+    if not (values[0].isascii() and values[0].isdigit()) or len(values[0]) > 18:
+        raise InvalidInput("query.cursor", "not a cursor this API issued")
+    return int(values[0])

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select as core_select
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-from sqlmodel import col
+from sqlmodel import col, select
 
 from app.domain.audit import (
     GENESIS_HASH,
@@ -21,6 +23,7 @@ from app.domain.audit import (
 )
 from app.models.audit import AuditEvent
 from app.observability import request_id_var
+from app.pagination import decode_int_cursor, encode_cursor
 from app.security import Principal
 
 # Serialises appends so each event links to the one committed before it. Held to the end
@@ -73,6 +76,42 @@ async def record(
     return event
 
 
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    entity_type: str | None = None
+    entity_id: str | None = None
+    actor_id: str | None = None
+    action: str | None = None
+    occurred_from: datetime | None = None
+    occurred_to: datetime | None = None
+
+
+async def list_events(
+    session: AsyncSession, filters: EventFilter, *, limit: int, cursor: str | None
+) -> tuple[list[AuditEvent], str | None]:
+    """Newest first, keyset-paginated on the chain order."""
+    query = select(AuditEvent)
+    before_seq = decode_int_cursor(cursor)
+    if before_seq is not None:
+        query = query.where(col(AuditEvent.seq) < before_seq)
+    for column, value in (
+        (AuditEvent.entity_type, filters.entity_type),
+        (AuditEvent.entity_id, filters.entity_id),
+        (AuditEvent.actor_id, filters.actor_id),
+        (AuditEvent.action, filters.action),
+    ):
+        if value is not None:
+            query = query.where(col(column) == value)
+    if filters.occurred_from is not None:
+        query = query.where(col(AuditEvent.occurred_at) >= filters.occurred_from)
+    if filters.occurred_to is not None:
+        query = query.where(col(AuditEvent.occurred_at) < filters.occurred_to)
+    query = query.order_by(col(AuditEvent.seq).desc()).limit(limit + 1)
+    events = list((await session.scalars(query)).all())
+    next_cursor = encode_cursor(events[limit - 1].seq) if len(events) > limit else None
+    return events[:limit], next_cursor
+
+
 def _chained(row: Any) -> ChainedEvent:
     return ChainedEvent(
         seq=row.seq,
@@ -95,7 +134,7 @@ def _chained(row: Any) -> ChainedEvent:
 async def _stream(connection: AsyncConnection, batch: int) -> AsyncIterator[ChainedEvent]:
     table = AuditEvent.__table__  # type: ignore[attr-defined]
     result = await connection.stream(
-        select(table).order_by(table.c.seq).execution_options(yield_per=batch)
+        core_select(table).order_by(table.c.seq).execution_options(yield_per=batch)
     )
     async for row in result:
         yield _chained(row)
