@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 import uuid
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
@@ -75,3 +76,15 @@ def decode_int_cursor(cursor: str | None) -> int | None:
     if not (values[0].isascii() and values[0].isdigit()) or len(values[0]) > 18:
         raise InvalidInput("query.cursor", "not a cursor this API issued")
     return int(values[0])
+
+
+def split_page(
+    rows: Sequence[T], limit: int, key: Callable[[T], Any]
+) -> tuple[list[T], str | None]:
+    """Rows fetched with ``LIMIT limit + 1`` → (the page, the cursor after its last row or None).
+
+    The one extra row only tells whether another page exists; it is never returned.
+    """
+    if len(rows) > limit:
+        return list(rows[:limit]), encode_cursor(key(rows[limit - 1]))
+    return list(rows), None

@@ -23,7 +23,7 @@ from app.domain.audit import (
 )
 from app.models.audit import AuditEvent
 from app.observability import request_id_var
-from app.pagination import decode_int_cursor, encode_cursor
+from app.pagination import decode_int_cursor, split_page
 from app.security import Principal
 
 # Serialises appends so each event links to the one committed before it. Held to the end
@@ -107,9 +107,8 @@ async def list_events(
     if filters.occurred_to is not None:
         query = query.where(col(AuditEvent.occurred_at) < filters.occurred_to)
     query = query.order_by(col(AuditEvent.seq).desc()).limit(limit + 1)
-    events = list((await session.scalars(query)).all())
-    next_cursor = encode_cursor(events[limit - 1].seq) if len(events) > limit else None
-    return events[:limit], next_cursor
+    events = (await session.scalars(query)).all()
+    return split_page(events, limit, key=lambda e: e.seq)
 
 
 def _chained(row: Any) -> ChainedEvent:

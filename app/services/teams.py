@@ -19,7 +19,7 @@ from app.domain.audit import diff
 from app.domain.errors import Conflict, InvalidInput, NotFound
 from app.domain.roles import Role
 from app.models.user import Team, TeamMember, User
-from app.pagination import decode_id_cursor, encode_cursor
+from app.pagination import decode_id_cursor, split_page
 from app.schemas.teams import TeamCreate, TeamUpdate
 from app.security import Principal
 from app.services import audit
@@ -74,9 +74,8 @@ async def list_teams(
     after = decode_id_cursor(cursor)
     if after is not None:
         query = query.where(col(Team.id) > after)
-    teams = list((await session.scalars(query.order_by(col(Team.id)).limit(limit + 1))).all())
-    next_cursor = encode_cursor(teams[limit - 1].id) if len(teams) > limit else None
-    teams = teams[:limit]
+    rows = (await session.scalars(query.order_by(col(Team.id)).limit(limit + 1))).all()
+    teams, next_cursor = split_page(rows, limit, key=lambda t: t.id)
     members = await _members_of(session, [t.id for t in teams])
     return [TeamView(t, members.get(t.id, [])) for t in teams], next_cursor
 

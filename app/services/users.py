@@ -16,7 +16,7 @@ from app.domain.errors import Conflict, NotFound, VersionMismatch
 from app.domain.roles import Role, Skill
 from app.domain.staff import check_admin_remains, check_profile
 from app.models.user import Team, TeamMember, User
-from app.pagination import decode_id_cursor, encode_cursor
+from app.pagination import decode_id_cursor, split_page
 from app.schemas.users import UserCreate, UserUpdate
 from app.security import Principal, hash_secret
 from app.services import audit
@@ -76,9 +76,8 @@ async def list_users(
         query = query.where(col(User.role) == role.value)
     if is_active is not None:
         query = query.where(col(User.is_active) == is_active)
-    rows = list((await session.scalars(query.order_by(col(User.id)).limit(limit + 1))).all())
-    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    rows = (await session.scalars(query.order_by(col(User.id)).limit(limit + 1))).all()
+    return split_page(rows, limit, key=lambda u: u.id)
 
 
 async def create_user(session: AsyncSession, actor: Principal, data: UserCreate) -> User:

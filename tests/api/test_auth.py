@@ -240,6 +240,15 @@ async def make_partner_client(session, *, secret: str = "s3cret-s3cret", active:
     return partner, client
 
 
+async def partner_token(client, client_id: str, secret: str = "s3cret-s3cret") -> str:
+    response = await client.post(
+        CLIENT_TOKEN_URL,
+        data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret},
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
 class TestClientCredentials:
     async def test_partner_system_gets_a_partner_token(self, client, session):
         partner, partner_client = await make_partner_client(session)
@@ -280,32 +289,14 @@ class TestClientCredentials:
 
     async def test_partner_token_is_not_a_staff_user(self, client, session):
         _, partner_client = await make_partner_client(session)
-        token = (
-            await client.post(
-                CLIENT_TOKEN_URL,
-                data={
-                    "grant_type": "client_credentials",
-                    "client_id": partner_client.client_id,
-                    "client_secret": "s3cret-s3cret",
-                },
-            )
-        ).json()["access_token"]
+        token = await partner_token(client, partner_client.client_id)
         headers = {"Authorization": f"Bearer {token}"}
         assert (await client.get("/api/v1/users/me", headers=headers)).status_code == 403
         assert (await client.get("/api/v1/users", headers=headers)).status_code == 403
 
     async def test_deactivated_client_loses_access(self, client, session):
         _, partner_client = await make_partner_client(session)
-        token = (
-            await client.post(
-                CLIENT_TOKEN_URL,
-                data={
-                    "grant_type": "client_credentials",
-                    "client_id": partner_client.client_id,
-                    "client_secret": "s3cret-s3cret",
-                },
-            )
-        ).json()["access_token"]
+        token = await partner_token(client, partner_client.client_id)
         partner_client.is_active = False
         session.add(partner_client)
         await session.commit()

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.domain.errors import InvalidInput
-from app.pagination import decode_cursor, decode_id_cursor, encode_cursor
+from app.pagination import decode_cursor, decode_id_cursor, encode_cursor, split_page
 
 # The API takes cursors of at most 512 characters (``CursorQuery``).
 MAX_CURSOR_CHARS = 512
@@ -138,3 +138,13 @@ class TestDecodeIdCursor:
         except InvalidInput:
             return
         assert isinstance(result, uuid.UUID)
+
+
+@given(rows=st.lists(st.integers(), max_size=30), limit=st.integers(1, 10))
+def test_split_page_keeps_limit_rows_and_points_after_the_last(rows, limit):
+    page, cursor = split_page(rows, limit, key=lambda r: r)
+    assert page == rows[:limit]
+    if len(rows) > limit:
+        assert decode_cursor(cursor, 1) == [str(rows[limit - 1])]
+    else:
+        assert cursor is None
