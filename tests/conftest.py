@@ -37,7 +37,8 @@ from app.db import Database, EmbeddedPostgres
 from app.domain.roles import Role, Skill
 from app.main import create_app
 from app.models.user import User
-from app.security import Principal, hash_secret, issue_token
+from app.security import Principal, hash_secret
+from app.services.auth import staff_token
 
 TEST_PASSWORD = "correct-horse-battery"
 # Hashing with argon2 is slow on purpose; tests share one hash of the one password.
@@ -179,9 +180,7 @@ def make_user(session: AsyncSession) -> UserFactory:
 
 
 def bearer_for(settings: Settings, user: User, *, now: datetime | None = None) -> dict[str, str]:
-    issued = issue_token(
-        settings, subject=str(user.id), role=Role(user.role), now=now or datetime.now(UTC)
-    )
+    issued = staff_token(settings, user, now or datetime.now(UTC))
     return {"Authorization": f"Bearer {issued.access_token}"}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 import uuid
 from datetime import datetime, timedelta
@@ -54,7 +55,23 @@ async def login_with_password(
     await session.flush()
     if not ok or user is None:
         raise InvalidCredentials()
-    return issue_token(settings, subject=str(user.id), role=Role(user.role), now=now)
+    return staff_token(settings, user, now)
+
+
+def credentials_fingerprint(password_hash: str) -> str:
+    """Changes whenever the password does; tokens carry it so a new password ends old
+    sessions. A digest of the (salted) hash reveals nothing about the password."""
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+
+
+def staff_token(settings: Settings, user: User, now: datetime) -> IssuedToken:
+    return issue_token(
+        settings,
+        subject=str(user.id),
+        role=Role(user.role),
+        now=now,
+        extra={"pwf": credentials_fingerprint(user.password_hash)},
+    )
 
 
 async def login_client(
@@ -114,6 +131,8 @@ async def principal_from_token(session: AsyncSession, settings: Settings, token:
     if claims.get("role") != user.role:
         # The role changed since the token was issued: make the caller log in again.
         raise NotAuthenticated({"reason": "claims"})
+    if claims.get("pwf") != credentials_fingerprint(user.password_hash):
+        raise NotAuthenticated({"reason": "password changed"})
     return Principal(
         subject=subject,
         role=Role(user.role),

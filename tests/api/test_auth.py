@@ -12,6 +12,7 @@ from app.domain.roles import Role
 from app.models.partner import Partner, PartnerClient
 from app.models.user import LoginAttempt
 from app.security import hash_secret, issue_token
+from app.services.auth import credentials_fingerprint
 from tests.conftest import TEST_PASSWORD, bearer_for
 
 TOKEN_URL = "/api/v1/auth/token"
@@ -191,8 +192,13 @@ class TestBearerTokens:
 
     async def test_role_edited_into_the_claims_is_not_trusted(self, client, make_user, settings):
         collector = await make_user(Role.COLLECTOR)
+        # Signed with the right key and carrying everything else right: only the role lies.
         forged = issue_token(
-            settings, subject=str(collector.id), role=Role.ADMIN, now=datetime.now(UTC)
+            settings,
+            subject=str(collector.id),
+            role=Role.ADMIN,
+            now=datetime.now(UTC),
+            extra={"pwf": credentials_fingerprint(collector.password_hash)},
         )
         response = await client.get(
             "/api/v1/users", headers={"Authorization": f"Bearer {forged.access_token}"}

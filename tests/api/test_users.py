@@ -196,11 +196,13 @@ class TestChangeUser:
         assert stale.json()["code"] == "version_mismatch"
         assert (await client.get(url, headers=auth_headers(admin))).json()["full_name"] == "First"
 
-    async def test_a_password_change_is_audited_without_the_secret(
+    async def test_a_password_change_ends_old_sessions_and_is_audited_without_the_secret(
         self, client, make_user, auth_headers, session
     ):
         admin = await make_user(Role.ADMIN)
         target = await make_user(Role.COLLECTOR)
+        target_headers = auth_headers(target)
+        assert (await client.get(f"{USERS}/me", headers=target_headers)).status_code == 200
         await client.patch(
             f"{USERS}/{target.id}",
             json={"password": "brand-new-password"},
@@ -210,6 +212,7 @@ class TestChangeUser:
             select(AuditEvent).where(AuditEvent.entity_id == str(target.id))
         )
         assert event.after == {"password": "changed"}
+        assert (await client.get(f"{USERS}/me", headers=target_headers)).status_code == 401
         old = await client.post(
             "/api/v1/auth/token", data={"username": target.username, "password": TEST_PASSWORD}
         )
