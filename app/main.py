@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -115,10 +116,22 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError | ValueError):
+        # A JSON body that is not even text: a validation failure of the body as a whole.
+        return await _validation_error(
+            request,
+            RequestValidationError(
+                [{"type": "body_unreadable", "loc": ("body",), "msg": "Not UTF-8 JSON."}]
+            ),
+        )
     code = STATUS_CODES.get(exc.status_code, "http_error")
     params: dict[str, Any] = {}
+    headers = dict(exc.headers or {})
     if exc.status_code == 413:
         params["limit"] = request.app.state.settings.max_body_bytes
+    if exc.status_code == 405:
+        # Routes of one path are separate objects; Starlette names only the first one's method.
+        headers["Allow"] = ", ".join(allowed_methods(request.app, request.url.path))
     # Starlette's own 400 details (an oversized form field, say) are safe and useful.
     detail = exc.detail if code == "http_error" and isinstance(exc.detail, str) else None
     problem = render(
@@ -130,7 +143,24 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         request_id=request_id_var.get(),
         instance=_instance(request),
     )
-    return problem_response(problem, exc.headers)
+    return problem_response(problem, headers)
+
+
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """The methods the contract offers on a concrete path."""
+    patterns: list[tuple[re.Pattern[str], list[str]]] | None = getattr(
+        app.state, "method_patterns", None
+    )
+    if patterns is None:
+        patterns = []
+        for template, item in app.openapi().get("paths", {}).items():
+            regex = "^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template)) + "$"
+            patterns.append((re.compile(regex), sorted(m.upper() for m in item)))
+        app.state.method_patterns = patterns
+    for pattern, methods in patterns:
+        if pattern.match(path):
+            return methods
+    return []
 
 
 async def _integrity_error(request: Request, exc: Exception) -> Response:
@@ -180,6 +210,8 @@ def _document_problems(schema: dict[str, Any]) -> dict[str, Any]:
         for operation in path_item.values():
             responses = operation.setdefault("responses", {})
             responses.setdefault("500", {"description": "Internal error"})
+            if "requestBody" in operation:
+                responses.setdefault("400", {"description": "Unreadable request body"})
             for status_code, response in responses.items():
                 if status_code[0] in "45":
                     response["content"] = {"application/problem+json": {"schema": ref}}

@@ -45,6 +45,8 @@ def test_every_operation_has_an_id_a_tag_a_summary_and_documented_errors(app):
             assert {"401", "403"} <= errors, where
         if operation.get("parameters") or operation.get("requestBody"):
             assert "422" in errors, where
+        if operation.get("requestBody"):
+            assert "400" in errors, where
 
 
 def test_tags_are_described(app):

@@ -45,6 +45,11 @@ class TestEachStatus:
     async def test_405(self, client):
         assert_problem(await client.put("/api/v1/users/me"), 405, "method_not_allowed")
 
+    async def test_405_names_every_method_the_path_offers(self, client):
+        response = await client.put("/api/v1/users")
+        assert_problem(response, 405, "method_not_allowed")
+        assert {m.strip() for m in response.headers["allow"].split(",")} == {"GET", "POST"}
+
     async def test_409(self, client, make_user, auth_headers):
         admin = await make_user(Role.ADMIN)
         body = {
@@ -98,6 +103,15 @@ class TestEachStatus:
         headers = {**auth_headers(admin), "content-type": "application/json"}
         response = await client.post("/api/v1/users", content=b"{not json", headers=headers)
         assert_problem(response, 422, "validation_failed")
+
+    async def test_422_for_a_body_that_is_not_utf8(self, client, make_user, auth_headers):
+        admin = await make_user(Role.ADMIN)
+        headers = {**auth_headers(admin), "content-type": "application/json"}
+        response = await client.post(
+            "/api/v1/users", content=b'{"username": "\xff\xfe"}', headers=headers
+        )
+        body = assert_problem(response, 422, "validation_failed")
+        assert body["errors"][0]["field"] == "body"
 
     async def test_500_leaks_nothing_and_is_logged_with_the_request_id(self, app, caplog):
         secret = "internal-detail-that-must-not-leak"
