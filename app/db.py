@@ -45,6 +45,8 @@ def make_engine(url: str, settings: Settings, **kwargs: Any) -> AsyncEngine:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_pre_ping=True,
+        # Statement parameters are personal data; keep them out of error messages and logs.
+        hide_parameters=True,
         **kwargs,
     )
 

@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -176,6 +176,47 @@ async def _integrity_error(request: Request, exc: Exception) -> Response:
     return problem_response(problem)
 
 
+def _sqlstate(exc: DBAPIError) -> str:
+    for error in (exc.orig, getattr(exc.orig, "__cause__", None)):
+        state = getattr(error, "sqlstate", None)
+        if isinstance(state, str):
+            return state
+    return ""
+
+
+async def _database_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DBAPIError)
+    lang = _lang(request)
+    if _sqlstate(exc).startswith("40"):
+        # Deadlock or serialization failure: a concurrent change won; the client may retry.
+        log.warning("transaction conflict", sqlstate=_sqlstate(exc))
+        problem = render(
+            "conflict",
+            lang=lang,
+            params={"reason": "a concurrent change" if lang == "en" else "un cambio simultáneo"},
+            request_id=request_id_var.get(),
+            instance=_instance(request),
+        )
+        return problem_response(problem)
+    if _sqlstate(exc).startswith("22"):
+        # A "data exception" (value out of range, bad encoding): the client's value, not us.
+        log.warning("data exception", sqlstate=_sqlstate(exc))
+        problem = render(
+            "invalid_input",
+            lang=lang,
+            params={"field": "body"},
+            detail="A value is outside what can be stored."
+            if lang == "en"
+            else "Un valor está fuera de lo que se puede guardar.",
+            request_id=request_id_var.get(),
+            instance=_instance(request),
+        )
+        return problem_response(problem)
+    log.error("database error", sqlstate=_sqlstate(exc), error_class=type(exc).__name__)
+    problem = render("internal_error", lang=lang, request_id=request_id_var.get())
+    return problem_response(problem)
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
@@ -245,6 +286,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(DBAPIError, _database_error)
 
     if settings.cors_origins:
         app.add_middleware(

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import anyio
+import anyio.to_thread
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from jose import JWTError, jwt
@@ -27,15 +29,31 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("cartera-timing-equaliser")
 
 
-def hash_secret(secret: str) -> str:
+# argon2 is slow on purpose (tens of milliseconds of CPU). It runs in worker threads so the
+# event loop keeps serving other requests, and at most this many at once per process so a
+# flood of logins cannot take every thread.
+_HASHING = anyio.CapacityLimiter(4)
+
+
+def hash_secret_now(secret: str) -> str:
+    """Blocking; for scripts and tests. Request handlers use :func:`hash_secret`."""
     return _hasher.hash(secret)
 
 
-def verify_secret(secret_hash: str | None, secret: str) -> bool:
+def _verify_now(secret_hash: str | None, secret: str) -> bool:
     try:
         return _hasher.verify(secret_hash or _DUMMY_HASH, secret) and secret_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
+
+
+async def hash_secret(secret: str) -> str:
+    return await anyio.to_thread.run_sync(hash_secret_now, secret, limiter=_HASHING)
+
+
+async def verify_secret(secret_hash: str | None, secret: str) -> bool:
+    """True when ``secret`` matches; an unknown hash (None) costs the same time and fails."""
+    return await anyio.to_thread.run_sync(_verify_now, secret_hash, secret, limiter=_HASHING)
 
 
 @dataclass(frozen=True, slots=True)

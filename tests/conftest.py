@@ -37,12 +37,12 @@ from app.db import Database, EmbeddedPostgres
 from app.domain.roles import Role, Skill
 from app.main import create_app
 from app.models.user import User
-from app.security import Principal, hash_secret
+from app.security import Principal, hash_secret_now
 from app.services.auth import staff_token
 
 TEST_PASSWORD = "correct-horse-battery"
 # Hashing with argon2 is slow on purpose; tests share one hash of the one password.
-_TEST_PASSWORD_HASH = hash_secret(TEST_PASSWORD)
+_TEST_PASSWORD_HASH = hash_secret_now(TEST_PASSWORD)
 
 
 class DatabaseServer:

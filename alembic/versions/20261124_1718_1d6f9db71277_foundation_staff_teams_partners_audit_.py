@@ -74,7 +74,7 @@ def upgrade() -> None:
     op.create_table(
         "login_attempt",
         sa.Column("id", sa.BigInteger(), nullable=False),
-        sa.Column("username", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("username", sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
         sa.Column("succeeded", sa.Boolean(), nullable=False),
         sa.Column("attempted_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_login_attempt")),

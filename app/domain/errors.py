@@ -74,3 +74,4 @@ class InvalidClient(DomainError):
     """Unknown client, wrong secret or inactive client."""
 
     code = "invalid_client"
+    keeps_changes = True

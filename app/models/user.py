@@ -57,12 +57,13 @@ class TeamMember(SQLModel, table=True):
 
 
 class LoginAttempt(SQLModel, table=True):
-    """One try of the password grant, kept by user name whether or not the user exists."""
+    """One try of a grant, kept by the name tried (a user name, or ``client:<client_id>``)
+    whether or not it exists."""
 
     __tablename__ = "login_attempt"
     __table_args__ = (Index("ix_login_attempt_username_at", "username", "attempted_at"),)
 
     id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
-    username: str = Field(max_length=64)
+    username: str = Field(max_length=80)
     succeeded: bool
     attempted_at: datetime = Field(sa_type=DateTime(timezone=True), nullable=False)

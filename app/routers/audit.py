@@ -3,19 +3,19 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime
 
 from app.deps import SessionDep, require
 from app.domain.roles import Role
 from app.pagination import CursorQuery, LimitQuery, Page
 from app.problems import problem_responses
 from app.schemas.audit import AuditEventRead
+from app.schemas.common import PlainText, UtcDatetime
 from app.security import Principal
 from app.services import audit as service
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
-Text = Annotated[str | None, Query(max_length=80)]
+Text = Annotated[PlainText | None, Query(max_length=80)]
 
 
 @router.get(
@@ -33,10 +33,8 @@ async def list_audit_events(
     entity_id: Text = None,
     actor_id: Text = None,
     action: Text = None,
-    occurred_from: Annotated[
-        AwareDatetime | None, Query(description="Inclusive, ISO 8601.")
-    ] = None,
-    occurred_to: Annotated[AwareDatetime | None, Query(description="Exclusive, ISO 8601.")] = None,
+    occurred_from: Annotated[UtcDatetime | None, Query(description="Inclusive, ISO 8601.")] = None,
+    occurred_to: Annotated[UtcDatetime | None, Query(description="Exclusive, ISO 8601.")] = None,
 ) -> Page[AuditEventRead]:
     """Newest first. Every change made through Cartera is here, with its before/after diff,
     who made it and the request it came in; `cartera audit verify` checks the hash chain."""

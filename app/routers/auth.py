@@ -8,6 +8,7 @@ from fastapi import APIRouter, Form
 from app.deps import SessionDep, SettingsDep
 from app.problems import problem_responses
 from app.schemas.auth import TokenResponse
+from app.schemas.common import PlainText
 from app.services import auth as service
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -22,10 +23,10 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 async def issue_staff_token(
     session: SessionDep,
     settings: SettingsDep,
-    username: Annotated[str, Form(min_length=1, max_length=64)],
-    password: Annotated[str, Form(min_length=1, max_length=128)],
+    username: Annotated[PlainText, Form(min_length=1, max_length=64)],
+    password: Annotated[PlainText, Form(min_length=1, max_length=128)],
     grant_type: Annotated[Literal["password"] | None, Form()] = None,
-    scope: Annotated[str, Form(max_length=512)] = "",
+    scope: Annotated[PlainText, Form(max_length=512)] = "",
 ) -> TokenResponse:
     """Form-encoded `username` and `password`. Unknown user, wrong password and inactive
     account give the same 401; after repeated failures the user name is locked for a while
@@ -46,9 +47,9 @@ async def issue_client_token(
     session: SessionDep,
     settings: SettingsDep,
     grant_type: Annotated[Literal["client_credentials"], Form()],
-    client_id: Annotated[str, Form(min_length=1, max_length=64)],
-    client_secret: Annotated[str, Form(min_length=1, max_length=256)],
-    scope: Annotated[str, Form(max_length=512)] = "",
+    client_id: Annotated[PlainText, Form(min_length=1, max_length=64)],
+    client_secret: Annotated[PlainText, Form(min_length=1, max_length=256)],
+    scope: Annotated[PlainText, Form(max_length=512)] = "",
 ) -> TokenResponse:
     """Form-encoded as RFC 6749 §4.4: the token carries role `partner` and the partner's id."""
     issued = await service.login_client(

@@ -6,7 +6,11 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-TeamName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+from app.schemas.common import PlainText
+
+TeamName = Annotated[
+    PlainText, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)
+]
 
 
 class TeamCreate(BaseModel):

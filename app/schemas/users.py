@@ -7,13 +7,16 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from app.domain.roles import Role, Skill
+from app.schemas.common import PlainText
 
 Username = Annotated[
     str,
     StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[A-Za-z0-9._-]{3,64}$"),
 ]
-FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Password = Annotated[str, Field(min_length=10, max_length=128)]
+FullName = Annotated[
+    PlainText, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+]
+Password = Annotated[PlainText, Field(min_length=10, max_length=128)]
 
 
 class UserCreate(BaseModel):

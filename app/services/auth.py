@@ -7,6 +7,7 @@ import math
 import uuid
 from datetime import datetime, timedelta
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -29,12 +30,22 @@ def lockout_policy(settings: Settings) -> LockoutPolicy:
     )
 
 
-async def login_with_password(
-    session: AsyncSession, settings: Settings, username: str, password: str, now: datetime
-) -> IssuedToken:
-    """The OAuth2 password grant. Attempts are kept per user name, known or not, so the
-    lockout says nothing about which names exist."""
-    name = username.strip().lower()[:64]
+# Advisory-lock class for login attempts (the two-key form: its own key space).
+_LOGIN_LOCK_CLASS = 1
+
+
+async def _admit_attempt(
+    session: AsyncSession, settings: Settings, name: str, now: datetime
+) -> None:
+    """Serialise the attempts on one name and refuse it while it is locked out.
+
+    The per-name lock (held to the end of the transaction) makes concurrent guesses queue up
+    and each see the failures before it, so a burst cannot get more tries than the policy.
+    """
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(:kind, hashtext(:name))"),
+        {"kind": _LOGIN_LOCK_CLASS, "name": name},
+    )
     policy = lockout_policy(settings)
     recent = (
         await session.execute(
@@ -48,11 +59,23 @@ async def login_with_password(
     if until is not None:
         raise LoginLocked({"retry_after": max(1, math.ceil((until - now).total_seconds()))})
 
-    user = await session.scalar(select(User).where(col(User.username) == name))
-    ok = verify_secret(user.password_hash if user else None, password)
-    ok = ok and user is not None and user.is_active
+
+async def _record_attempt(session: AsyncSession, name: str, ok: bool, now: datetime) -> None:
     session.add(LoginAttempt(username=name, succeeded=ok, attempted_at=now))
     await session.flush()
+
+
+async def login_with_password(
+    session: AsyncSession, settings: Settings, username: str, password: str, now: datetime
+) -> IssuedToken:
+    """The OAuth2 password grant. Attempts are kept per user name, known or not, so the
+    lockout says nothing about which names exist."""
+    name = username.strip().lower()[:64]
+    await _admit_attempt(session, settings, name, now)
+    user = await session.scalar(select(User).where(col(User.username) == name))
+    ok = await verify_secret(user.password_hash if user else None, password)
+    ok = ok and user is not None and user.is_active
+    await _record_attempt(session, name, ok, now)
     if not ok or user is None:
         raise InvalidCredentials()
     return staff_token(settings, user, now)
@@ -77,7 +100,10 @@ def staff_token(settings: Settings, user: User, now: datetime) -> IssuedToken:
 async def login_client(
     session: AsyncSession, settings: Settings, client_id: str, client_secret: str, now: datetime
 ) -> IssuedToken:
-    """The OAuth2 client-credentials grant for a partner's system."""
+    """The OAuth2 client-credentials grant for a partner's system, under the same lockout
+    as staff logins (kept under ``client:<client_id>``)."""
+    attempt_name = (CLIENT_SUBJECT_PREFIX + client_id)[:80]
+    await _admit_attempt(session, settings, attempt_name, now)
     row = (
         await session.execute(
             select(PartnerClient, col(Partner.is_active))
@@ -86,8 +112,10 @@ async def login_client(
         )
     ).first()
     client, partner_active = (row[0], row[1]) if row else (None, False)
-    ok = verify_secret(client.secret_hash if client else None, client_secret)
-    if not ok or client is None or not client.is_active or not partner_active:
+    ok = await verify_secret(client.secret_hash if client else None, client_secret)
+    ok = ok and client is not None and client.is_active and partner_active
+    await _record_attempt(session, attempt_name, ok, now)
+    if not ok or client is None:
         raise InvalidClient()
     return issue_token(
         settings,

@@ -80,7 +80,7 @@ async def seed(session: AsyncSession) -> bool:
     client = PartnerClient(
         partner_id=partner.id,
         client_id=DEMO_CLIENT_ID,
-        secret_hash=hash_secret(DEMO_CLIENT_SECRET),
+        secret_hash=await hash_secret(DEMO_CLIENT_SECRET),
         name="Banco Demo core system",
     )
     session.add(client)

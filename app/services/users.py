@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import func, or_, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -20,6 +20,9 @@ from app.pagination import decode_id_cursor, split_page
 from app.schemas.users import UserCreate, UserUpdate
 from app.security import Principal, hash_secret
 from app.services import audit
+
+# Advisory-lock class (two-key form) for changes of role or activation.
+_ROLE_LOCK = 2
 
 SEE_ALL_STAFF = frozenset({Role.ADMIN, Role.MANAGER, Role.AUDITOR})
 
@@ -91,7 +94,7 @@ async def create_user(session: AsyncSession, actor: Principal, data: UserCreate)
         email=str(data.email) if data.email else None,
         role=data.role.value,
         skills=[s.value for s in skills],
-        password_hash=hash_secret(data.password),
+        password_hash=await hash_secret(data.password),
     )
     session.add(user)
     await session.flush()
@@ -115,6 +118,11 @@ async def update_user(
     data: UserUpdate,
     expected_version: int | None,
 ) -> User:
+    changes = data.model_dump(exclude_unset=True)
+    if "role" in changes or "is_active" in changes:
+        # Role and activation changes queue up one at a time, so two admins demoting each
+        # other at once cannot both pass the "an admin remains" check.
+        await session.execute(text("SELECT pg_advisory_xact_lock(:kind, 0)"), {"kind": _ROLE_LOCK})
     user = await session.scalar(
         readable_users(actor).where(col(User.id) == user_id).with_for_update()
     )
@@ -123,7 +131,6 @@ async def update_user(
     if expected_version is not None and expected_version != user.version:
         raise VersionMismatch({"current": user.version})
     before = snapshot(user)
-    changes = data.model_dump(exclude_unset=True)
     role = Role(changes.get("role") or user.role)
     skills = sorted(set(changes["skills"])) if changes.get("skills") is not None else None
     if skills is None:
@@ -144,7 +151,7 @@ async def update_user(
     user.is_active = bool(is_active)
     password_changed = bool(changes.get("password"))
     if password_changed:
-        user.password_hash = hash_secret(changes["password"])
+        user.password_hash = await hash_secret(changes["password"])
     old, new = diff(before, snapshot(user))
     if not old and not new and not password_changed:
         return user

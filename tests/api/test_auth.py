@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from app.domain.roles import Role
 from app.models.partner import Partner, PartnerClient
 from app.models.user import LoginAttempt
-from app.security import hash_secret, issue_token
+from app.security import hash_secret_now, issue_token
 from app.services.auth import credentials_fingerprint
 from tests.conftest import TEST_PASSWORD, bearer_for
 
@@ -237,7 +237,7 @@ async def make_partner_client(session, *, secret: str = "s3cret-s3cret", active:
     client = PartnerClient(
         partner_id=partner.id,
         client_id=f"fp-{uuid.uuid4().hex[:12]}",
-        secret_hash=hash_secret(secret),
+        secret_hash=hash_secret_now(secret),
         name="core",
         is_active=active,
     )

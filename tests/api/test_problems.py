@@ -7,7 +7,9 @@ import uuid
 
 import pytest
 from httpx import ASGITransport, AsyncClient
+from sqlalchemy import text
 
+from app.deps import SessionDep
 from app.domain.roles import Role
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "code"}
@@ -206,3 +208,59 @@ class TestCors:
             )
         assert allowed.headers.get("access-control-allow-origin") == "https://spa.example"
         assert "access-control-allow-origin" not in denied.headers
+
+
+class TestOddInputNeverReachesTheDatabaseAsA500:
+    async def test_nul_characters_are_a_validation_problem(self, client, make_user, auth_headers):
+        admin = await make_user(Role.ADMIN)
+        auditor = await make_user(Role.AUDITOR)
+        cases = [
+            client.post("/api/v1/auth/token", data={"username": "a\x00b", "password": "x"}),
+            client.post(
+                "/api/v1/auth/client-token",
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": "a\x00",
+                    "client_secret": "x",
+                },
+            ),
+            client.post(
+                "/api/v1/users",
+                json={
+                    "username": "nul1",
+                    "full_name": "a\x00b",
+                    "role": "auditor",
+                    "password": "a-long-password",
+                },
+                headers=auth_headers(admin),
+            ),
+            client.post("/api/v1/teams", json={"name": "t\x00"}, headers=auth_headers(admin)),
+            client.get(
+                "/api/v1/audit", params={"entity_type": "a\x00"}, headers=auth_headers(auditor)
+            ),
+        ]
+        for pending in cases:
+            response = await pending
+            assert_problem(response, 422, "validation_failed")
+
+    @pytest.mark.parametrize("instant", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+    async def test_instants_beyond_the_calendar_are_a_validation_problem(
+        self, client, make_user, auth_headers, instant
+    ):
+        auditor = await make_user(Role.AUDITOR)
+        response = await client.get(
+            "/api/v1/audit", params={"occurred_from": instant}, headers=auth_headers(auditor)
+        )
+        assert_problem(response, 422, "validation_failed")
+
+    async def test_a_data_exception_is_a_422_and_its_parameters_stay_out_of_logs(self, app, caplog):
+        async def divide(session: SessionDep) -> None:
+            await session.execute(text("SELECT length(:v) / 0"), {"v": "maria.secreta@mail.mx"})
+
+        app.add_api_route("/test-divide", divide, methods=["GET"])
+        async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as client:
+            with caplog.at_level(logging.INFO):
+                response = await client.get("/test-divide")
+        assert_problem(response, 422, "invalid_input")
+        assert "maria.secreta" not in response.text
+        assert all("maria.secreta" not in str(r.msg) for r in caplog.records)

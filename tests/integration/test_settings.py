@@ -58,3 +58,10 @@ def test_database_urls_get_the_asyncpg_driver(given, expected):
 def test_other_database_urls_are_refused():
     with pytest.raises(ConfigurationError):
         to_asyncpg_url("sqlite:///cartera.db")
+
+
+def test_the_engine_keeps_statement_parameters_out_of_errors():
+    from app.db import make_engine
+
+    engine = make_engine("postgresql+asyncpg://u@localhost/d", Settings(_env_file=None))
+    assert engine.sync_engine.hide_parameters is True

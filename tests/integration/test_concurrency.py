@@ -1,0 +1,94 @@
+"""Races that the per-test transaction cannot show: real connections, committed data."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from httpx import ASGITransport, AsyncClient
+from sqlalchemy import func, select
+
+from app import migrations
+from app.db import open_database
+from app.domain.roles import Role
+from app.main import create_app
+from app.models.user import User
+from app.security import hash_secret_now, verify_secret
+from tests.conftest import TEST_PASSWORD, bearer_for
+
+
+@pytest.fixture
+def committed_url(database_server):
+    url = database_server.create_database("cartera_race")
+    migrations.upgrade(url)
+    yield url
+    database_server.drop_database(url)
+
+
+@pytest.fixture
+async def live(committed_url, settings):
+    """The app on a real connection pool, as in production, plus a way to add users."""
+    database = open_database(committed_url, settings)
+    app = create_app(settings, database)
+
+    async def add_user(role: Role) -> User:
+        async with database.sessionmaker() as session, session.begin():
+            user = User(
+                username=f"{role.value}-{uuid.uuid4().hex[:8]}",
+                full_name="Race",
+                role=role.value,
+                skills=["phone"] if role is Role.COLLECTOR else [],
+                password_hash=hash_secret_now(TEST_PASSWORD),
+            )
+            session.add(user)
+        return user
+
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as client:
+        yield client, add_user, database
+    await database.dispose()
+
+
+async def test_a_burst_of_guesses_gets_no_more_tries_than_the_policy(live, settings):
+    client, add_user, _ = live
+    user = await add_user(Role.COLLECTOR)
+    responses = await asyncio.gather(
+        *(
+            client.post("/api/v1/auth/token", data={"username": user.username, "password": "guess"})
+            for _ in range(3 * settings.login_max_failures)
+        )
+    )
+    statuses = [r.status_code for r in responses]
+    assert statuses.count(401) == settings.login_max_failures
+    assert statuses.count(429) == len(statuses) - settings.login_max_failures
+
+
+async def test_two_admins_deactivating_each_other_leave_one_active(live, settings):
+    client, add_user, database = live
+    first, second = await add_user(Role.ADMIN), await add_user(Role.ADMIN)
+    responses = await asyncio.gather(
+        client.delete(f"/api/v1/users/{second.id}", headers=bearer_for(settings, first)),
+        client.delete(f"/api/v1/users/{first.id}", headers=bearer_for(settings, second)),
+    )
+    async with database.sessionmaker() as session:
+        active = await session.scalar(
+            select(func.count()).select_from(User).where(User.role == "admin", User.is_active)
+        )
+    assert active >= 1
+    assert sorted(r.status_code for r in responses) in ([204, 401], [204, 409])
+
+
+async def test_password_checks_leave_the_event_loop_free():
+    stored = hash_secret_now("a-password-to-check")
+    ticked_while_checking = asyncio.Event()
+    checks = [asyncio.create_task(verify_secret(stored, "wrong-guess")) for _ in range(4)]
+
+    async def ticker() -> None:
+        while not all(c.done() for c in checks):
+            if not checks[0].done():
+                ticked_while_checking.set()
+            await asyncio.sleep(0)
+
+    await asyncio.gather(*checks, ticker())
+    assert ticked_while_checking.is_set()
+    assert not any(c.result() for c in checks)
