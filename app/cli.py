@@ -61,6 +61,13 @@ def run_in_session(url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     return asyncio.run(main())
 
 
+def _refuse_demo_in_production() -> None:
+    # The demo logins have published passwords.
+    if get_settings().env == "production":
+        typer.echo("refused: no demo data in production (CARTERA_ENV=production)", err=True)
+        raise typer.Exit(2)
+
+
 def _exit_on_signal(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
@@ -77,6 +84,8 @@ def serve(
     import uvicorn
 
     get_settings().check_deployable()
+    if demo:
+        _refuse_demo_in_production()
     with database_url() as url:
         if upgrade:
             migrations.upgrade(url)
@@ -134,6 +143,7 @@ def demo_seed() -> None:
     """Load the demo data once (staff of every role, Banco Demo and its system client)."""
     from app.services import demo as demo_service
 
+    _refuse_demo_in_production()
     with database_url() as url:
         loaded = run_in_session(url, demo_service.seed)
     typer.echo("demo data loaded" if loaded else "demo data already present")

@@ -80,9 +80,22 @@ class Settings(BaseSettings):
 
 
 def to_asyncpg_url(url: str) -> str:
+    """Any libpq-style PostgreSQL URL as SQLAlchemy's asyncpg URL.
+
+    asyncpg spells libpq's ``sslmode`` as ``ssl`` (same values), so managed-database URLs
+    such as ``…?sslmode=require`` work unchanged.
+    """
     for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+asyncpg://" + url[len(prefix) :]
+            rest = url[len(prefix) :]
+            base, _, query = rest.partition("?")
+            if query:
+                params = [
+                    "ssl=" + p.split("=", 1)[1] if p.startswith("sslmode=") else p
+                    for p in query.split("&")
+                ]
+                rest = base + "?" + "&".join(params)
+            return "postgresql+asyncpg://" + rest
     raise ConfigurationError("CARTERA_DATABASE_URL must be a postgresql:// URL")
 
 

@@ -29,8 +29,17 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
     (b"cache-control", b"no-store"),
-    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
 ]
+# The API answers data only: nothing may load or run. The documentation pages are HTML that
+# pulls Swagger UI / ReDoc from their CDN and runs an inline bootstrap script.
+API_CSP = b"default-src 'none'; frame-ancestors 'none'"
+DOCS_CSP = (
+    b"default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    b"style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+    b"font-src https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com "
+    b"https://cdn.redoc.ly; worker-src blob:; frame-ancestors 'none'"
+)
+DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
 
 
 class BodyTooLarge(HTTPException):
@@ -62,7 +71,12 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
                 status_holder["started"] = True
-                extra = [(b"x-request-id", request_id.encode()), *SECURITY_HEADERS]
+                csp = DOCS_CSP if scope.get("path") in DOCS_PATHS else API_CSP
+                extra = [
+                    (b"x-request-id", request_id.encode()),
+                    *SECURITY_HEADERS,
+                    (b"content-security-policy", csp),
+                ]
                 message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 

@@ -24,8 +24,9 @@ class AuditEvent(SQLModel, table=True):
     action: str = Field(max_length=80)
     entity_type: str = Field(max_length=40)
     entity_id: str = Field(max_length=80)
-    before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
-    after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
+    # None is SQL NULL (not JSON null), so "events with no before" is `before IS NULL`.
+    before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB(none_as_null=True)))
+    after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB(none_as_null=True)))
     request_id: str | None = Field(default=None, max_length=80)
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64, unique=True)

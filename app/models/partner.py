@@ -29,7 +29,9 @@ class Partner(SQLModel, table=True):
     currency: str = Field(max_length=3)
     time_zone: str = Field(max_length=64)
     # Delinquency bucket edges per product type; None means the default table.
-    bucket_table: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
+    bucket_table: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(JSONB(none_as_null=True))
+    )
     contact_name: str | None = Field(default=None, max_length=200)
     contact_email: str | None = Field(default=None, max_length=254)
     contact_phone: str | None = Field(default=None, max_length=32)

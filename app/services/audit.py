@@ -46,8 +46,12 @@ async def record(
     prev = await session.scalar(
         select(col(AuditEvent.hash)).order_by(col(AuditEvent.seq).desc()).limit(1)
     )
+    occurred_at = now or datetime.now(UTC)
+    if occurred_at.tzinfo is None:
+        raise ValueError("audit times must be aware")
     content = EventContent(
-        occurred_at=now or datetime.now(UTC),
+        # Hashed as PostgreSQL will hand it back: in UTC.
+        occurred_at=occurred_at.astimezone(UTC),
         actor_id=actor.audit_id,
         actor_role=actor.role.value,
         action=action,

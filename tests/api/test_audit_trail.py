@@ -96,3 +96,27 @@ async def test_the_first_event_links_to_the_genesis_hash(connection, session, ma
         text("SELECT prev_hash FROM audit_event ORDER BY seq LIMIT 1")
     )
     assert first_prev == GENESIS_HASH
+
+
+async def test_an_event_timed_in_a_local_zone_still_verifies(connection, session, make_user):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    actor = principal_of(await make_user(Role.ADMIN))
+    local_now = datetime.now(ZoneInfo("America/Mexico_City"))
+    await audit.record(
+        session, actor, "thing.changed", "thing", "tz-1", after={"n": 1}, now=local_now
+    )
+    await session.commit()
+    _, broken = await verify_chain(connection)
+    assert broken is None
+
+
+async def test_a_creation_has_no_before_in_sql_terms(connection, session, make_user):
+    actor = principal_of(await make_user(Role.ADMIN))
+    created = await audit.record(session, actor, "thing.created", "thing", "c-1", after={"n": 1})
+    await session.commit()
+    is_null = await connection.scalar(
+        text("SELECT before IS NULL FROM audit_event WHERE seq = :seq"), {"seq": created.seq}
+    )
+    assert is_null is True

@@ -171,6 +171,14 @@ class TestRequestIdAndHeaders:
             assert response.headers["x-content-type-options"] == "nosniff"
             assert response.headers["x-frame-options"] == "DENY"
 
+    async def test_the_api_allows_nothing_to_load_but_the_docs_page_its_ui(self, client):
+        api = await client.get("/healthz")
+        assert api.headers["content-security-policy"].startswith("default-src 'none'")
+        docs = await client.get("/docs")
+        assert docs.status_code == 200
+        assert "https://cdn.jsdelivr.net" in docs.headers["content-security-policy"]
+        assert "https://cdn.jsdelivr.net" in docs.text
+
     async def test_logs_carry_the_request_id_and_no_credentials(self, client, caplog):
         with caplog.at_level(logging.INFO):
             await client.post(

@@ -55,6 +55,15 @@ def test_demo_seed_runs_once(cli_database):
     )
 
 
+def test_demo_data_is_refused_in_production(cli_database, monkeypatch):
+    monkeypatch.setenv("CARTERA_ENV", "production")
+    get_settings.cache_clear()
+    result = runner.invoke(cli, ["demo", "seed"])
+    assert result.exit_code == 2
+    [[(count,)]] = [execute(cli_database, "SELECT count(*) FROM app_user")[0]]
+    assert count == 0
+
+
 def test_audit_verify_passes_then_reports_the_first_tampered_event(cli_database):
     assert runner.invoke(cli, ["demo", "seed"]).exit_code == 0
     intact = runner.invoke(cli, ["audit", "verify"])

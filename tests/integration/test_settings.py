@@ -49,6 +49,11 @@ def test_development_accepts_the_default_secret():
         ("postgresql://u:p@h:5432/d", "postgresql+asyncpg://u:p@h:5432/d"),
         ("postgres://u@h/d", "postgresql+asyncpg://u@h/d"),
         ("postgresql+asyncpg://u@h/d", "postgresql+asyncpg://u@h/d"),
+        ("postgresql://u@h/d?sslmode=require", "postgresql+asyncpg://u@h/d?ssl=require"),
+        (
+            "postgresql://u@/d?host=/tmp/s&sslmode=disable",
+            "postgresql+asyncpg://u@/d?host=/tmp/s&ssl=disable",
+        ),
     ],
 )
 def test_database_urls_get_the_asyncpg_driver(given, expected):
