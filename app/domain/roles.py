@@ -17,12 +17,10 @@ class Role(StrEnum):
 
 STAFF_ROLES: frozenset[Role] = frozenset(Role) - {Role.PARTNER}
 
+# Roles that see every staff user and team (object-level visibility of people).
+SEES_ALL_STAFF: frozenset[Role] = frozenset({Role.ADMIN, Role.MANAGER, Role.AUDITOR})
+
 
 class Skill(StrEnum):
     PHONE = "phone"
     FIELD = "field"
-
-
-def skills_allowed(role: Role, skills: frozenset[Skill]) -> bool:
-    """Skills describe how a collector works; other roles carry none."""
-    return role is Role.COLLECTOR or not skills

@@ -16,8 +16,9 @@ from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from app.domain.audit import diff
-from app.domain.errors import Conflict, InvalidInput, NotFound
-from app.domain.roles import Role
+from app.domain.errors import Conflict, NotFound
+from app.domain.roles import SEES_ALL_STAFF, Role, Skill
+from app.domain.staff import StaffProfile, check_new_member, check_team_lead
 from app.models.user import Team, TeamMember, User
 from app.pagination import decode_id_cursor, split_page
 from app.schemas.teams import TeamCreate, TeamUpdate
@@ -35,7 +36,7 @@ def readable_teams(principal: Principal) -> SelectOfScalar[Team]:
     """Admin, manager and auditor see every team; a lead the teams they lead; a collector
     their own team."""
     query = select(Team)
-    if principal.role in (Role.ADMIN, Role.MANAGER, Role.AUDITOR):
+    if principal.role in SEES_ALL_STAFF:
         return query
     if principal.role is Role.TEAM_LEAD:
         return query.where(col(Team.lead_id) == principal.user_id)
@@ -88,32 +89,45 @@ async def get_team(session: AsyncSession, principal: Principal, team_id: uuid.UU
     return TeamView(team, members.get(team.id, []))
 
 
-async def _check_people(
-    session: AsyncSession, lead_id: uuid.UUID | None, member_ids: Sequence[uuid.UUID]
-) -> None:
-    wanted = set(member_ids) | ({lead_id} if lead_id else set())
-    if not wanted:
-        return
+async def _profiles(
+    session: AsyncSession, user_ids: set[uuid.UUID]
+) -> dict[uuid.UUID, StaffProfile]:
+    if not user_ids:
+        return {}
     rows = await session.execute(
-        select(col(User.id), col(User.role), col(User.is_active)).where(col(User.id).in_(wanted))
+        select(col(User.id), col(User.role), col(User.skills), col(User.is_active)).where(
+            col(User.id).in_(user_ids)
+        )
     )
-    found = {user_id: (role, active) for user_id, role, active in rows}
-    if lead_id is not None:
-        role, active = found.get(lead_id, (None, False))
-        if role != Role.TEAM_LEAD.value or not active:
-            raise InvalidInput("body.lead_id", "must be an active user with role team_lead")
-    for index, member_id in enumerate(member_ids):
-        role, active = found.get(member_id, (None, False))
-        if role != Role.COLLECTOR.value or not active:
-            raise InvalidInput(
-                f"body.member_ids.{index}", "must be an active user with role collector"
-            )
+    return {
+        user_id: StaffProfile(Role(role), frozenset(Skill(s) for s in skills), active)
+        for user_id, role, skills, active in rows
+    }
+
+
+async def _check_people(
+    session: AsyncSession,
+    lead_id: uuid.UUID | None,
+    check_lead: bool,
+    member_ids: Sequence[uuid.UUID],
+    already_members: set[uuid.UUID],
+) -> None:
+    """The lead when it is being set, and the collectors who are joining (members who were
+    already in the team stay whatever happened to them since)."""
+    joining = [(i, m) for i, m in enumerate(member_ids) if m not in already_members]
+    wanted = {m for _, m in joining} | ({lead_id} if check_lead and lead_id else set())
+    profiles = await _profiles(session, wanted)
+    if check_lead and lead_id is not None:
+        check_team_lead(profiles.get(lead_id))
+    for index, member_id in joining:
+        check_new_member(index, profiles.get(member_id))
 
 
 async def _set_members(
-    session: AsyncSession, team_id: uuid.UUID, member_ids: Sequence[uuid.UUID]
+    session: AsyncSession, actor: Principal, team_id: uuid.UUID, member_ids: Sequence[uuid.UUID]
 ) -> None:
-    """Replace the team's members in two statements; collectors in other teams move here."""
+    """Replace the team's members; collectors taken from other teams leave those, and each
+    team that loses someone that way gets its own audit event."""
     unique = list(dict.fromkeys(member_ids))
     await session.execute(
         delete(TeamMember).where(
@@ -121,23 +135,50 @@ async def _set_members(
             col(TeamMember.user_id).not_in(unique),
         )
     )
-    if unique:
-        statement = insert(TeamMember).values([{"team_id": team_id, "user_id": u} for u in unique])
+    if not unique:
+        return
+    moved = (
         await session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["user_id"], set_={"team_id": statement.excluded.team_id}
-            )
+            select(col(TeamMember.team_id), col(TeamMember.user_id))
+            .where(col(TeamMember.user_id).in_(unique), col(TeamMember.team_id) != team_id)
+            .with_for_update()
         )
+    ).all()
+    statement = insert(TeamMember).values([{"team_id": team_id, "user_id": u} for u in unique])
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["user_id"], set_={"team_id": statement.excluded.team_id}
+        )
+    )
+    await record_members_left(session, actor, moved, reason=f"moved to team {team_id}")
+
+
+async def record_members_left(
+    session: AsyncSession,
+    actor: Principal,
+    departures: Sequence[tuple[uuid.UUID, uuid.UUID]],
+    *,
+    reason: str,
+) -> None:
+    """One ``team.updated`` event per team that lost members (team id, user id pairs)."""
+    by_team: dict[uuid.UUID, list[str]] = defaultdict(list)
+    for team_id, user_id in departures:
+        by_team[team_id].append(str(user_id))
+    for team_id, user_ids in sorted(by_team.items()):
+        await audit.record(
+            session, actor, "team.updated", "team", team_id,
+            before={"member_ids_removed": sorted(user_ids)}, after={"reason": reason},
+        )  # fmt: skip
 
 
 async def create_team(session: AsyncSession, actor: Principal, data: TeamCreate) -> TeamView:
-    await _check_people(session, data.lead_id, data.member_ids)
+    await _check_people(session, data.lead_id, True, data.member_ids, set())
     if await session.scalar(select(col(Team.id)).where(col(Team.name) == data.name)):
         raise Conflict({"reason": "a team with that name exists"})
     team = Team(name=data.name, lead_id=data.lead_id)
     session.add(team)
     await session.flush()
-    await _set_members(session, team.id, data.member_ids)
+    await _set_members(session, actor, team.id, data.member_ids)
     view = TeamView(team, sorted(set(data.member_ids)))
     await audit.record(session, actor, "team.created", "team", team.id, after=snapshot(view))
     return view
@@ -152,14 +193,20 @@ async def update_team(
     team = current.team
     lead_id = changes.get("lead_id", team.lead_id)
     member_ids = data.member_ids if data.member_ids is not None else current.member_ids
-    await _check_people(session, lead_id, member_ids if data.member_ids is not None else [])
+    await _check_people(
+        session,
+        lead_id,
+        "lead_id" in changes and lead_id != team.lead_id,
+        data.member_ids or [],
+        set(current.member_ids),
+    )
     if changes.get("name") and changes["name"] != team.name:
         if await session.scalar(select(col(Team.id)).where(col(Team.name) == changes["name"])):
             raise Conflict({"reason": "a team with that name exists"})
         team.name = changes["name"]
     team.lead_id = lead_id
     if data.member_ids is not None:
-        await _set_members(session, team.id, data.member_ids)
+        await _set_members(session, actor, team.id, data.member_ids)
     view = TeamView(team, sorted(set(member_ids)))
     old, new = diff(before, snapshot(view))
     if old or new:

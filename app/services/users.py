@@ -6,32 +6,30 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, text
+from sqlalchemy import delete, func, or_, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from app.domain.audit import diff
 from app.domain.errors import Conflict, NotFound, VersionMismatch
-from app.domain.roles import Role, Skill
-from app.domain.staff import check_admin_remains, check_profile
+from app.domain.roles import SEES_ALL_STAFF, Role, Skill
+from app.domain.staff import StaffProfile, change_profile, check_admin_remains, check_profile
 from app.models.user import Team, TeamMember, User
 from app.pagination import decode_id_cursor, split_page
 from app.schemas.users import UserCreate, UserUpdate
 from app.security import Principal, hash_secret
-from app.services import audit
+from app.services import audit, teams
 
 # Advisory-lock class (two-key form) for changes of role or activation.
 _ROLE_LOCK = 2
-
-SEE_ALL_STAFF = frozenset({Role.ADMIN, Role.MANAGER, Role.AUDITOR})
 
 
 def readable_users(principal: Principal) -> SelectOfScalar[User]:
     """The users a principal may see: everyone for admin, manager and auditor; a team lead
     their teams' members and themselves; anyone else only themselves."""
     query = select(User)
-    if principal.role in SEE_ALL_STAFF:
+    if principal.role in SEES_ALL_STAFF:
         return query
     if principal.role is Role.TEAM_LEAD:
         led_members = (
@@ -111,6 +109,45 @@ async def _active_admins_other_than(session: AsyncSession, user_id: uuid.UUID) -
     return int(count or 0)
 
 
+def profile_of(user: User) -> StaffProfile:
+    return StaffProfile(Role(user.role), frozenset(Skill(s) for s in user.skills), user.is_active)
+
+
+async def _leave_teams_no_longer_fitting(
+    session: AsyncSession,
+    actor: Principal,
+    user_id: uuid.UUID,
+    current: StaffProfile,
+    profile: StaffProfile,
+) -> None:
+    """A user who can no longer be a member (or lead) of a team stops being one, on record."""
+    if current.may_be_team_member and not profile.may_be_team_member:
+        left = (
+            await session.execute(
+                delete(TeamMember)
+                .where(col(TeamMember.user_id) == user_id)
+                .returning(col(TeamMember.team_id), col(TeamMember.user_id))
+            )
+        ).all()
+        await teams.record_members_left(
+            session, actor, [(t, u) for t, u in left], reason="no longer an active collector"
+        )
+    if current.may_lead_team and not profile.may_lead_team:
+        led = (
+            await session.execute(
+                update(Team)
+                .where(col(Team.lead_id) == user_id)
+                .values(lead_id=None, updated_at=datetime.now(UTC))
+                .returning(col(Team.id))
+            )
+        ).scalars()
+        for team_id in led:
+            await audit.record(
+                session, actor, "team.updated", "team", team_id,
+                before={"lead_id": user_id}, after={"lead_id": None},
+            )  # fmt: skip
+
+
 async def update_user(
     session: AsyncSession,
     actor: Principal,
@@ -131,24 +168,23 @@ async def update_user(
     if expected_version is not None and expected_version != user.version:
         raise VersionMismatch({"current": user.version})
     before = snapshot(user)
-    role = Role(changes.get("role") or user.role)
-    skills = sorted(set(changes["skills"])) if changes.get("skills") is not None else None
-    if skills is None:
-        # Leaving collector drops the skills; staying keeps them.
-        skills = [Skill(s) for s in user.skills] if role is Role.COLLECTOR else []
-    check_profile(role, skills)
-    is_active = changes.get("is_active")
-    if is_active is None:
-        is_active = user.is_active
-    if user.role == Role.ADMIN.value and (role is not Role.ADMIN or not is_active):
+    current = profile_of(user)
+    profile = change_profile(
+        current,
+        role=changes.get("role"),
+        skills=changes.get("skills"),
+        is_active=changes.get("is_active"),
+    )
+    if current.is_active_admin and not profile.is_active_admin:
         check_admin_remains(await _active_admins_other_than(session, user.id))
+    await _leave_teams_no_longer_fitting(session, actor, user.id, current, profile)
     if "full_name" in changes and changes["full_name"] is not None:
         user.full_name = changes["full_name"]
     if "email" in changes:
         user.email = str(changes["email"]) if changes["email"] else None
-    user.role = role.value
-    user.skills = [Skill(s).value for s in skills]
-    user.is_active = bool(is_active)
+    user.role = profile.role.value
+    user.skills = sorted(s.value for s in profile.skills)
+    user.is_active = profile.is_active
     password_changed = bool(changes.get("password"))
     if password_changed:
         user.password_hash = await hash_secret(changes["password"])

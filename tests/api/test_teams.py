@@ -98,3 +98,73 @@ async def test_collectors_and_auditors_cannot_change_teams(client, make_user, au
         caller = await make_user(role)
         response = await client.post(TEAMS, json={"name": name()}, headers=auth_headers(caller))
         assert response.status_code == 403, role
+
+
+async def test_the_team_a_collector_leaves_records_it(client, make_user, auth_headers, session):
+    from sqlalchemy import select
+
+    from app.models.audit import AuditEvent
+
+    manager = await make_user(Role.MANAGER)
+    collector = await make_user(Role.COLLECTOR)
+    first = (
+        await client.post(
+            TEAMS,
+            json={"name": name(), "member_ids": [str(collector.id)]},
+            headers=auth_headers(manager),
+        )
+    ).json()
+    await client.post(
+        TEAMS,
+        json={"name": name(), "member_ids": [str(collector.id)]},
+        headers=auth_headers(manager),
+    )
+    events = (
+        await session.scalars(
+            select(AuditEvent).where(AuditEvent.entity_id == first["id"]).order_by(AuditEvent.seq)
+        )
+    ).all()
+    assert [e.action for e in events] == ["team.created", "team.updated"]
+    assert events[1].before == {"member_ids_removed": [str(collector.id)]}
+
+
+async def test_deactivated_members_and_leads_leave_their_team(client, make_user, auth_headers):
+    admin = await make_user(Role.ADMIN)
+    manager = await make_user(Role.MANAGER)
+    lead = await make_user(Role.TEAM_LEAD)
+    member = await make_user(Role.COLLECTOR)
+    team = (
+        await client.post(
+            TEAMS,
+            json={"name": name(), "lead_id": str(lead.id), "member_ids": [str(member.id)]},
+            headers=auth_headers(manager),
+        )
+    ).json()
+    for user in (lead, member):
+        response = await client.delete(f"/api/v1/users/{user.id}", headers=auth_headers(admin))
+        assert response.status_code == 204
+    reread = (await client.get(f"{TEAMS}/{team['id']}", headers=auth_headers(manager))).json()
+    assert reread["lead_id"] is None and reread["member_ids"] == []
+    renamed = await client.patch(
+        f"{TEAMS}/{team['id']}", json={"name": name()}, headers=auth_headers(manager)
+    )
+    assert renamed.status_code == 200
+
+
+async def test_a_collector_promoted_to_lead_leaves_the_members(client, make_user, auth_headers):
+    admin = await make_user(Role.ADMIN)
+    manager = await make_user(Role.MANAGER)
+    member = await make_user(Role.COLLECTOR)
+    team = (
+        await client.post(
+            TEAMS,
+            json={"name": name(), "member_ids": [str(member.id)]},
+            headers=auth_headers(manager),
+        )
+    ).json()
+    promoted = await client.patch(
+        f"/api/v1/users/{member.id}", json={"role": "team_lead"}, headers=auth_headers(admin)
+    )
+    assert promoted.status_code == 200
+    reread = (await client.get(f"{TEAMS}/{team['id']}", headers=auth_headers(manager))).json()
+    assert reread["member_ids"] == []

@@ -7,8 +7,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.domain.errors import Conflict, InvalidInput
-from app.domain.roles import STAFF_ROLES, Role, Skill, skills_allowed
-from app.domain.staff import check_admin_remains, check_profile
+from app.domain.roles import STAFF_ROLES, Role, Skill
+from app.domain.staff import (
+    StaffProfile,
+    change_profile,
+    check_admin_remains,
+    check_new_member,
+    check_profile,
+    check_team_lead,
+)
 
 NON_COLLECTOR_STAFF = sorted(STAFF_ROLES - {Role.COLLECTOR})
 SKILL_SETS = [frozenset({Skill.PHONE}), frozenset({Skill.FIELD}), frozenset(Skill)]
@@ -24,15 +31,6 @@ class TestRoles:
     def test_role_and_skill_values_are_the_wire_names(self):
         assert Role("team_lead") is Role.TEAM_LEAD
         assert {s.value for s in Skill} == {"phone", "field"}
-
-    @pytest.mark.parametrize("skills", SKILL_SETS, ids=lambda s: "+".join(sorted(s)))
-    def test_collector_may_carry_skills(self, skills):
-        assert skills_allowed(Role.COLLECTOR, skills)
-
-    @pytest.mark.parametrize("role", NON_COLLECTOR_STAFF)
-    def test_other_roles_may_not_carry_skills(self, role):
-        assert not skills_allowed(role, frozenset({Skill.PHONE}))
-        assert skills_allowed(role, frozenset())
 
 
 class TestCheckProfile:
@@ -72,7 +70,6 @@ class TestCheckProfile:
             assert error.field == "body.skills"
         else:
             assert fits
-            assert skills_allowed(role, skills)
 
 
 class TestCheckAdminRemains:
@@ -86,3 +83,65 @@ class TestCheckAdminRemains:
             check_admin_remains(remaining)
         assert caught.value.code == "conflict"
         assert "last active admin" in caught.value.params["reason"]
+
+
+profiles = st.builds(
+    StaffProfile,
+    role=st.sampled_from(sorted(STAFF_ROLES)),
+    skills=st.frozensets(st.sampled_from(Skill), min_size=1),
+    is_active=st.booleans(),
+).map(lambda p: p if p.role is Role.COLLECTOR else StaffProfile(p.role, frozenset(), p.is_active))
+
+
+class TestChangeProfile:
+    @given(current=profiles)
+    def test_an_empty_change_keeps_the_profile(self, current):
+        assert change_profile(current) == current
+
+    @given(current=profiles, new_role=st.sampled_from(sorted(STAFF_ROLES - {Role.COLLECTOR})))
+    def test_leaving_collector_drops_the_skills(self, current, new_role):
+        changed = change_profile(current, role=new_role)
+        assert changed.role is new_role and changed.skills == frozenset()
+        assert changed.is_active == current.is_active
+
+    def test_a_collector_keeps_their_skills_when_only_activation_changes(self):
+        current = StaffProfile(Role.COLLECTOR, frozenset({Skill.FIELD}), True)
+        assert change_profile(current, is_active=False) == StaffProfile(
+            Role.COLLECTOR, frozenset({Skill.FIELD}), False
+        )
+
+    def test_becoming_a_collector_needs_a_skill(self):
+        current = StaffProfile(Role.AUDITOR, frozenset(), True)
+        with pytest.raises(InvalidInput):
+            change_profile(current, role=Role.COLLECTOR)
+        assert change_profile(current, role=Role.COLLECTOR, skills=[Skill.PHONE]).skills == {
+            Skill.PHONE
+        }
+
+
+class TestTeamComposition:
+    @given(profile=profiles)
+    def test_only_an_active_team_lead_leads(self, profile):
+        leads = profile.role is Role.TEAM_LEAD and profile.is_active
+        try:
+            check_team_lead(profile)
+        except InvalidInput as error:
+            assert not leads and error.field == "body.lead_id"
+        else:
+            assert leads
+
+    @given(profile=profiles, index=st.integers(0, 499))
+    def test_only_active_collectors_join(self, profile, index):
+        joins = profile.role is Role.COLLECTOR and profile.is_active
+        try:
+            check_new_member(index, profile)
+        except InvalidInput as error:
+            assert not joins and error.field == f"body.member_ids.{index}"
+        else:
+            assert joins
+
+    def test_unknown_people_are_refused(self):
+        with pytest.raises(InvalidInput):
+            check_team_lead(None)
+        with pytest.raises(InvalidInput):
+            check_new_member(0, None)
