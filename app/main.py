@@ -253,6 +253,7 @@ def _document_problems(schema: dict[str, Any]) -> dict[str, Any]:
             responses.setdefault("500", {"description": "Internal error"})
             if "requestBody" in operation:
                 responses.setdefault("400", {"description": "Unreadable request body"})
+                responses.setdefault("413", {"description": "Request body too large"})
             for status_code, response in responses.items():
                 if status_code[0] in "45":
                     response["content"] = {"application/problem+json": {"schema": ref}}

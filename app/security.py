@@ -8,10 +8,13 @@ deactivated user or client loses access at once.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import unquote_plus
 
 import anyio
 import anyio.to_thread
@@ -20,7 +23,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from jose import JWTError, jwt
 
 from app.config import Settings
-from app.domain.errors import NotAuthenticated
+from app.domain.errors import InvalidClient, InvalidInput, NotAuthenticated
 from app.domain.roles import Role, Skill
 
 _hasher = PasswordHasher()
@@ -146,3 +149,26 @@ def decode_token(settings: Settings, token: str) -> dict[str, Any]:
     except JWTError as exc:
         raise NotAuthenticated({"reason": "invalid"}) from exc
     return claims
+
+
+def client_credentials(
+    authorization: str | None, form_id: str | None, form_secret: str | None
+) -> tuple[str, str]:
+    """The (client id, secret) of a client-credentials request, from HTTP Basic (each part
+    form-urlencoded first, RFC 6749 §2.3.1) or from the form; using both is refused."""
+    scheme, _, encoded = (authorization or "").partition(" ")
+    if scheme.lower() == "basic":
+        if form_id is not None or form_secret is not None:
+            raise InvalidInput("header.authorization", "use HTTP Basic or the form, not both")
+        try:
+            decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError) as exc:
+            raise InvalidClient() from exc
+        raw_id, colon, raw_secret = decoded.partition(":")
+        client_id, secret = unquote_plus(raw_id), unquote_plus(raw_secret)
+        if not colon or not client_id or "\x00" in client_id + secret or len(client_id) > 64:
+            raise InvalidClient()
+        return client_id, secret
+    if form_id is None or form_secret is None:
+        raise InvalidClient()
+    return form_id, form_secret

@@ -3,12 +3,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Form
+from fastapi import APIRouter, Form, Header
 
 from app.deps import SessionDep, SettingsDep
 from app.problems import problem_responses
 from app.schemas.auth import TokenResponse
 from app.schemas.common import PlainText
+from app.security import client_credentials
 from app.services import auth as service
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -47,12 +48,16 @@ async def issue_client_token(
     session: SessionDep,
     settings: SettingsDep,
     grant_type: Annotated[Literal["client_credentials"], Form()],
-    client_id: Annotated[PlainText, Form(min_length=1, max_length=64)],
-    client_secret: Annotated[PlainText, Form(min_length=1, max_length=256)],
+    client_id: Annotated[PlainText | None, Form(min_length=1, max_length=64)] = None,
+    client_secret: Annotated[PlainText | None, Form(min_length=1, max_length=256)] = None,
     scope: Annotated[PlainText, Form(max_length=512)] = "",
+    authorization: Annotated[
+        str | None, Header(description="`Basic` with the client id and secret (RFC 6749 §2.3.1).")
+    ] = None,
 ) -> TokenResponse:
-    """Form-encoded as RFC 6749 §4.4: the token carries role `partner` and the partner's id."""
-    issued = await service.login_client(
-        session, settings, client_id, client_secret, datetime.now(UTC)
-    )
+    """RFC 6749 §4.4, form-encoded. The client authenticates with HTTP Basic or with
+    `client_id` and `client_secret` in the form (one of the two, not both). The token carries
+    role `partner` and the partner's id."""
+    credentials = client_credentials(authorization, client_id, client_secret)
+    issued = await service.login_client(session, settings, *credentials, datetime.now(UTC))
     return TokenResponse(access_token=issued.access_token, expires_in=issued.expires_in)

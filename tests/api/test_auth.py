@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from jose import jwt
 from sqlalchemy import func, select
 
@@ -256,6 +257,47 @@ async def partner_token(client, client_id: str, secret: str = "s3cret-s3cret") -
 
 
 class TestClientCredentials:
+    async def test_http_basic_client_authentication_works(self, client, session):
+        import base64
+        from urllib.parse import quote_plus
+
+        partner, partner_client = await make_partner_client(session, secret="s3cret:with spaces")
+        pair = f"{quote_plus(partner_client.client_id)}:{quote_plus('s3cret:with spaces')}"
+        basic = base64.b64encode(pair.encode()).decode()
+        response = await client.post(
+            CLIENT_TOKEN_URL,
+            data={"grant_type": "client_credentials"},
+            headers={"Authorization": f"Basic {basic}"},
+        )
+        assert response.status_code == 200, response.text
+        claims = jwt.get_unverified_claims(response.json()["access_token"])
+        assert claims["partner_id"] == str(partner.id)
+
+    async def test_basic_and_form_credentials_together_are_refused(self, client, session):
+        import base64
+
+        _, partner_client = await make_partner_client(session)
+        basic = base64.b64encode(f"{partner_client.client_id}:s3cret-s3cret".encode()).decode()
+        response = await client.post(
+            CLIENT_TOKEN_URL,
+            data={
+                "grant_type": "client_credentials",
+                "client_id": partner_client.client_id,
+                "client_secret": "s3cret-s3cret",
+            },
+            headers={"Authorization": f"Basic {basic}"},
+        )
+        assert response.status_code == 422
+
+    @pytest.mark.parametrize("header", [None, "Basic !!!notbase64", "Basic " + "bm9jb2xvbg=="])
+    async def test_missing_or_malformed_client_authentication_is_401(self, client, header):
+        headers = {"Authorization": header} if header else {}
+        response = await client.post(
+            CLIENT_TOKEN_URL, data={"grant_type": "client_credentials"}, headers=headers
+        )
+        assert response.status_code == 401
+        assert response.json()["code"] == "invalid_client"
+
     async def test_partner_system_gets_a_partner_token(self, client, session):
         partner, partner_client = await make_partner_client(session)
         response = await client.post(
