@@ -13,6 +13,15 @@ def name() -> str:
     return f"Equipo {uuid.uuid4().hex[:6]}"
 
 
+async def new_team(client, headers, *, lead=None, members=()) -> dict:
+    body = {"name": name(), "member_ids": [str(m.id) for m in members]}
+    if lead is not None:
+        body["lead_id"] = str(lead.id)
+    response = await client.post(TEAMS, json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
 async def test_manager_creates_a_team_and_members_see_it(client, make_user, auth_headers):
     manager = await make_user(Role.MANAGER)
     lead = await make_user(Role.TEAM_LEAD)
@@ -51,18 +60,8 @@ async def test_the_lead_must_be_a_team_lead_and_members_collectors(client, make_
 async def test_a_collector_moved_to_another_team_leaves_the_first(client, make_user, auth_headers):
     manager = await make_user(Role.MANAGER)
     collector = await make_user(Role.COLLECTOR)
-    first = (
-        await client.post(
-            TEAMS,
-            json={"name": name(), "member_ids": [str(collector.id)]},
-            headers=auth_headers(manager),
-        )
-    ).json()
-    await client.post(
-        TEAMS,
-        json={"name": name(), "member_ids": [str(collector.id)]},
-        headers=auth_headers(manager),
-    )
+    first = await new_team(client, auth_headers(manager), members=[collector])
+    await new_team(client, auth_headers(manager), members=[collector])
     reread = (await client.get(f"{TEAMS}/{first['id']}", headers=auth_headers(manager))).json()
     assert reread["member_ids"] == []
 
@@ -70,11 +69,7 @@ async def test_a_collector_moved_to_another_team_leaves_the_first(client, make_u
 async def test_patch_replaces_members_and_renames(client, make_user, auth_headers):
     manager = await make_user(Role.MANAGER)
     a, b = await make_user(Role.COLLECTOR), await make_user(Role.COLLECTOR)
-    team = (
-        await client.post(
-            TEAMS, json={"name": name(), "member_ids": [str(a.id)]}, headers=auth_headers(manager)
-        )
-    ).json()
+    team = await new_team(client, auth_headers(manager), members=[a])
     new_name = name()
     response = await client.patch(
         f"{TEAMS}/{team['id']}",
@@ -107,18 +102,8 @@ async def test_the_team_a_collector_leaves_records_it(client, make_user, auth_he
 
     manager = await make_user(Role.MANAGER)
     collector = await make_user(Role.COLLECTOR)
-    first = (
-        await client.post(
-            TEAMS,
-            json={"name": name(), "member_ids": [str(collector.id)]},
-            headers=auth_headers(manager),
-        )
-    ).json()
-    await client.post(
-        TEAMS,
-        json={"name": name(), "member_ids": [str(collector.id)]},
-        headers=auth_headers(manager),
-    )
+    first = await new_team(client, auth_headers(manager), members=[collector])
+    await new_team(client, auth_headers(manager), members=[collector])
     events = (
         await session.scalars(
             select(AuditEvent).where(AuditEvent.entity_id == first["id"]).order_by(AuditEvent.seq)
@@ -133,13 +118,7 @@ async def test_deactivated_members_and_leads_leave_their_team(client, make_user,
     manager = await make_user(Role.MANAGER)
     lead = await make_user(Role.TEAM_LEAD)
     member = await make_user(Role.COLLECTOR)
-    team = (
-        await client.post(
-            TEAMS,
-            json={"name": name(), "lead_id": str(lead.id), "member_ids": [str(member.id)]},
-            headers=auth_headers(manager),
-        )
-    ).json()
+    team = await new_team(client, auth_headers(manager), lead=lead, members=[member])
     for user in (lead, member):
         response = await client.delete(f"/api/v1/users/{user.id}", headers=auth_headers(admin))
         assert response.status_code == 204
@@ -155,13 +134,7 @@ async def test_a_collector_promoted_to_lead_leaves_the_members(client, make_user
     admin = await make_user(Role.ADMIN)
     manager = await make_user(Role.MANAGER)
     member = await make_user(Role.COLLECTOR)
-    team = (
-        await client.post(
-            TEAMS,
-            json={"name": name(), "member_ids": [str(member.id)]},
-            headers=auth_headers(manager),
-        )
-    ).json()
+    team = await new_team(client, auth_headers(manager), members=[member])
     promoted = await client.patch(
         f"/api/v1/users/{member.id}", json={"role": "team_lead"}, headers=auth_headers(admin)
     )
