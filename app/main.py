@@ -167,9 +167,8 @@ async def _integrity_error(request: Request, exc: Exception) -> Response:
     # A race the service's own checks could not see (two creates of one name at once).
     log.warning("integrity error", error_class=type(getattr(exc, "orig", exc)).__name__)
     problem = render(
-        "conflict",
+        "concurrent_change",
         lang=_lang(request),
-        params={"reason": "it clashes with data written at the same time; retry"},
         request_id=request_id_var.get(),
         instance=_instance(request),
     )
@@ -191,9 +190,8 @@ async def _database_error(request: Request, exc: Exception) -> Response:
         # Deadlock or serialization failure: a concurrent change won; the client may retry.
         log.warning("transaction conflict", sqlstate=_sqlstate(exc))
         problem = render(
-            "conflict",
+            "concurrent_change",
             lang=lang,
-            params={"reason": "a concurrent change" if lang == "en" else "un cambio simultáneo"},
             request_id=request_id_var.get(),
             instance=_instance(request),
         )
@@ -205,9 +203,6 @@ async def _database_error(request: Request, exc: Exception) -> Response:
             "invalid_input",
             lang=lang,
             params={"field": "body"},
-            detail="A value is outside what can be stored."
-            if lang == "en"
-            else "Un valor está fuera de lo que se puede guardar.",
             request_id=request_id_var.get(),
             instance=_instance(request),
         )

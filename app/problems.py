@@ -44,6 +44,9 @@ CATALOGUE: dict[str, ProblemKind] = {
     "conflict": ProblemKind(
         409, "Conflict", "The request conflicts with the current state: {reason}.",
         "Conflicto", "La solicitud entra en conflicto con el estado actual: {reason}."),
+    "concurrent_change": ProblemKind(
+        409, "Concurrent change", "Another change to the same data won; read it and retry.",
+        "Cambio simultáneo", "Otro cambio simultáneo se adelantó; vuelva a leer e intente."),
     "version_mismatch": ProblemKind(
         412, "Version mismatch", "The resource changed since you read it; read it again.",
         "Versión distinta", "El recurso cambió desde que lo leyó; vuelva a leerlo."),

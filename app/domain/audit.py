@@ -93,16 +93,24 @@ class BrokenLink:
     reason: str
 
 
+def check_link(expected_prev: str, event: ChainedEvent) -> BrokenLink | None:
+    """Whether ``event`` follows the event whose hash is ``expected_prev``."""
+    if event.prev_hash != expected_prev:
+        return BrokenLink(event.seq, "previous hash does not match the event before it")
+    if chain_hash(event.prev_hash, event.content) != event.hash:
+        return BrokenLink(event.seq, "content does not match its hash")
+    return None
+
+
 def first_broken_link(
     events: Iterable[ChainedEvent], start_hash: str = GENESIS_HASH
 ) -> BrokenLink | None:
     """The first event, in chain order, whose link to its predecessor does not hold."""
     expected_prev = start_hash
     for event in events:
-        if event.prev_hash != expected_prev:
-            return BrokenLink(event.seq, "previous hash does not match the event before it")
-        if chain_hash(event.prev_hash, event.content) != event.hash:
-            return BrokenLink(event.seq, "content does not match its hash")
+        broken = check_link(expected_prev, event)
+        if broken is not None:
+            return broken
         expected_prev = event.hash
     return None
 

@@ -18,7 +18,7 @@ from app.domain.audit import (
     ChainedEvent,
     EventContent,
     chain_hash,
-    first_broken_link,
+    check_link,
     to_json_value,
 )
 from app.models.audit import AuditEvent
@@ -150,7 +150,7 @@ async def verify_chain(
     checked = 0
     expected_prev = GENESIS_HASH
     async for event in _stream(connection, batch):
-        broken = first_broken_link([event], start_hash=expected_prev)
+        broken = check_link(expected_prev, event)
         if broken is not None:
             return checked, broken
         expected_prev = event.hash

@@ -247,11 +247,15 @@ async def make_partner_client(session, *, secret: str = "s3cret-s3cret", active:
     return partner, client
 
 
-async def partner_token(client, client_id: str, secret: str = "s3cret-s3cret") -> str:
-    response = await client.post(
+async def request_client_token(client, client_id: str, secret: str):
+    return await client.post(
         CLIENT_TOKEN_URL,
         data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret},
     )
+
+
+async def partner_token(client, client_id: str, secret: str = "s3cret-s3cret") -> str:
+    response = await request_client_token(client, client_id, secret)
     assert response.status_code == 200, response.text
     return response.json()["access_token"]
 
@@ -300,14 +304,7 @@ class TestClientCredentials:
 
     async def test_partner_system_gets_a_partner_token(self, client, session):
         partner, partner_client = await make_partner_client(session)
-        response = await client.post(
-            CLIENT_TOKEN_URL,
-            data={
-                "grant_type": "client_credentials",
-                "client_id": partner_client.client_id,
-                "client_secret": "s3cret-s3cret",
-            },
-        )
+        response = await request_client_token(client, partner_client.client_id, "s3cret-s3cret")
         assert response.status_code == 200
         claims = jwt.get_unverified_claims(response.json()["access_token"])
         assert claims["role"] == "partner"
@@ -316,14 +313,7 @@ class TestClientCredentials:
 
     async def test_wrong_secret_is_401(self, client, session):
         _, partner_client = await make_partner_client(session)
-        response = await client.post(
-            CLIENT_TOKEN_URL,
-            data={
-                "grant_type": "client_credentials",
-                "client_id": partner_client.client_id,
-                "client_secret": "wrong",
-            },
-        )
+        response = await request_client_token(client, partner_client.client_id, "wrong")
         assert response.status_code == 401
         assert response.json()["code"] == "invalid_client"
 

@@ -272,3 +272,18 @@ class TestOddInputNeverReachesTheDatabaseAsA500:
         assert_problem(response, 422, "invalid_input")
         assert "maria.secreta" not in response.text
         assert all("maria.secreta" not in str(r.msg) for r in caplog.records)
+
+
+async def test_a_serialization_failure_is_a_retryable_409_in_either_language(app):
+    async def collide(session: SessionDep) -> None:
+        await session.execute(
+            text("DO $$ BEGIN RAISE EXCEPTION 'collision' USING ERRCODE = '40001'; END $$")
+        )
+
+    app.add_api_route("/test-collide", collide, methods=["GET"])
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as client:
+        english = await client.get("/test-collide")
+        spanish = await client.get("/test-collide", headers={"Accept-Language": "es"})
+    assert_problem(english, 409, "concurrent_change")
+    assert spanish.json()["title"] == "Cambio simultáneo"
+    assert "collision" not in english.text
