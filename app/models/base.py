@@ -29,3 +29,8 @@ def timestamp_field(*, index: bool = False) -> Any:
     return Field(
         default_factory=utcnow, sa_type=DateTime(timezone=True), nullable=False, index=index
     )
+
+
+def optional_timestamp_field() -> Any:
+    """A nullable ``timestamptz`` column for moments that may not have happened yet."""
+    return Field(default=None, sa_type=DateTime(timezone=True), nullable=True)

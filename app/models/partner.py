@@ -53,3 +53,28 @@ class PartnerClient(SQLModel, table=True):
     name: str = Field(max_length=120)
     is_active: bool = Field(default=True)
     created_at: datetime = timestamp_field()
+
+
+class PartnerBucket(SQLModel, table=True):
+    """A partner's bucket edges per product type, one row each (defaults filled in), so the
+    set-based aging joins them instead of reading the partner's JSON per account."""
+
+    __tablename__ = "partner_bucket"
+    __table_args__ = (
+        CheckConstraint(
+            "product_type IN ('revolving', 'installment', 'single_payment')", name="product_type"
+        ),
+        CheckConstraint(
+            "1 <= early_from AND early_from < mid_from AND mid_from < late_from"
+            " AND late_from < nonaccrual_from AND nonaccrual_from < chargeoff_from",
+            name="edges_increase",
+        ),
+    )
+
+    partner_id: uuid.UUID = Field(foreign_key="partner.id", primary_key=True)
+    product_type: str = Field(max_length=16, primary_key=True)
+    early_from: int
+    mid_from: int
+    late_from: int
+    nonaccrual_from: int
+    chargeoff_from: int

@@ -1,0 +1,77 @@
+"""Where a contact point is, and so which IANA time zone its contact rules run in."""
+
+from __future__ import annotations
+
+import unicodedata
+
+# Mexico's states by the zone most of their territory keeps (Diario Oficial, Ley del Sistema
+# de Horario, 2022: no daylight saving outside the northern border strip). Border
+# municipalities on US time (Ciudad Juárez, Ojinaga, Matamoros…) need the postal code and are
+# left to the state's zone here.
+_MX_STATE_ZONES: dict[str, str] = {
+    "aguascalientes": "America/Mexico_City",
+    "baja california": "America/Tijuana",
+    "baja california sur": "America/Mazatlan",
+    "campeche": "America/Merida",
+    "chiapas": "America/Mexico_City",
+    "chihuahua": "America/Chihuahua",
+    "ciudad de mexico": "America/Mexico_City",
+    "coahuila": "America/Monterrey",
+    "colima": "America/Mexico_City",
+    "durango": "America/Monterrey",
+    "estado de mexico": "America/Mexico_City",
+    "guanajuato": "America/Mexico_City",
+    "guerrero": "America/Mexico_City",
+    "hidalgo": "America/Mexico_City",
+    "jalisco": "America/Mexico_City",
+    "michoacan": "America/Mexico_City",
+    "morelos": "America/Mexico_City",
+    "nayarit": "America/Mazatlan",
+    "nuevo leon": "America/Monterrey",
+    "oaxaca": "America/Mexico_City",
+    "puebla": "America/Mexico_City",
+    "queretaro": "America/Mexico_City",
+    "quintana roo": "America/Cancun",
+    "san luis potosi": "America/Mexico_City",
+    "sinaloa": "America/Mazatlan",
+    "sonora": "America/Hermosillo",
+    "tabasco": "America/Mexico_City",
+    "tamaulipas": "America/Monterrey",
+    "tlaxcala": "America/Mexico_City",
+    "veracruz": "America/Mexico_City",
+    "yucatan": "America/Merida",
+    "zacatecas": "America/Mexico_City",
+}
+
+_MX_ALIASES: dict[str, str] = {
+    "cdmx": "ciudad de mexico",
+    "distrito federal": "ciudad de mexico",
+    "df": "ciudad de mexico",
+    "mexico": "estado de mexico",
+    "edomex": "estado de mexico",
+    "coahuila de zaragoza": "coahuila",
+    "michoacan de ocampo": "michoacan",
+    "veracruz de ignacio de la llave": "veracruz",
+}
+
+# The zone of each country's capital, for countries with one zone where people live.
+_COUNTRY_ZONES: dict[str, str] = {
+    "CO": "America/Bogota",
+    "PE": "America/Lima",
+    "CL": "America/Santiago",
+}
+
+
+def _plain(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).lower().split())
+
+
+def time_zone_for(country: str, state: str | None) -> str | None:
+    """The IANA zone of an address, or None where the state does not settle it."""
+    if country in _COUNTRY_ZONES:
+        return _COUNTRY_ZONES[country]
+    if country != "MX" or not state:
+        return None
+    key = _plain(state)
+    return _MX_STATE_ZONES.get(_MX_ALIASES.get(key, key))

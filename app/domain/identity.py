@@ -1,0 +1,159 @@
+"""National ids, tax ids and phone numbers, validated per country.
+
+python-stdnum checks each id's format and check digits; phonenumbers parses phones to E.164
+for the partner's country. Each function returns the normalised value or raises ValueError
+with a message fit to show to whoever sent the data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+from types import ModuleType
+
+import phonenumbers
+from stdnum.br import cnpj, cpf
+from stdnum.cl import rut
+from stdnum.co import nit
+from stdnum.exceptions import ValidationError
+from stdnum.mx import curp, rfc
+from stdnum.pe import ruc
+from stdnum.us import ein, ssn
+
+
+class Country(StrEnum):
+    MX = "MX"
+    CO = "CO"
+    PE = "PE"
+    CL = "CL"
+    BR = "BR"
+    US = "US"
+
+
+class NationalIdType(StrEnum):
+    RFC = "RFC"  # MX, Registro Federal de Contribuyentes (people and companies)
+    CURP = "CURP"  # MX, Clave Única de Registro de Población
+    CC = "CC"  # CO, cédula de ciudadanía
+    NIT = "NIT"  # CO, tax id
+    DNI = "DNI"  # PE, documento nacional de identidad
+    RUC = "RUC"  # PE, tax id
+    RUT = "RUT"  # CL, rol único tributario (people and companies)
+    CPF = "CPF"  # BR, people
+    CNPJ = "CNPJ"  # BR, companies
+    SSN = "SSN"  # US, people
+    EIN = "EIN"  # US, companies
+
+
+ID_COUNTRY: dict[NationalIdType, Country] = {
+    NationalIdType.RFC: Country.MX,
+    NationalIdType.CURP: Country.MX,
+    NationalIdType.CC: Country.CO,
+    NationalIdType.NIT: Country.CO,
+    NationalIdType.DNI: Country.PE,
+    NationalIdType.RUC: Country.PE,
+    NationalIdType.RUT: Country.CL,
+    NationalIdType.CPF: Country.BR,
+    NationalIdType.CNPJ: Country.BR,
+    NationalIdType.SSN: Country.US,
+    NationalIdType.EIN: Country.US,
+}
+
+# The id a company is registered under in each country, for partners.
+COMPANY_TAX_ID: dict[Country, NationalIdType] = {
+    Country.MX: NationalIdType.RFC,
+    Country.CO: NationalIdType.NIT,
+    Country.PE: NationalIdType.RUC,
+    Country.CL: NationalIdType.RUT,
+    Country.BR: NationalIdType.CNPJ,
+    Country.US: NationalIdType.EIN,
+}
+
+COUNTRY_CURRENCY: dict[Country, str] = {
+    Country.MX: "MXN",
+    Country.CO: "COP",
+    Country.PE: "PEN",
+    Country.CL: "CLP",
+    Country.BR: "BRL",
+    Country.US: "USD",
+}
+
+
+def _digits(length_from: int, length_to: int, name: str) -> Callable[[str], str]:
+    """Ids without a check digit (Colombian cédula, Peruvian DNI): digits of a set length."""
+
+    def check(value: str) -> str:
+        compact = value.replace(".", "").replace("-", "").replace(" ", "")
+        if not compact.isascii() or not compact.isdigit():
+            raise ValueError(f"a {name} has digits only")
+        if not length_from <= len(compact) <= length_to:
+            raise ValueError(f"a {name} has {length_from} to {length_to} digits")
+        return compact
+
+    return check
+
+
+def _stdnum(module: ModuleType) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        result: str = module.validate(value)
+        return result
+
+    return check
+
+
+_VALIDATORS: dict[NationalIdType, Callable[[str], str]] = {
+    NationalIdType.RFC: _stdnum(rfc),
+    NationalIdType.CURP: _stdnum(curp),
+    NationalIdType.CC: _digits(6, 10, "cédula"),
+    NationalIdType.NIT: _stdnum(nit),
+    NationalIdType.DNI: _digits(8, 8, "DNI"),
+    NationalIdType.RUC: _stdnum(ruc),
+    NationalIdType.RUT: _stdnum(rut),
+    NationalIdType.CPF: _stdnum(cpf),
+    NationalIdType.CNPJ: _stdnum(cnpj),
+    NationalIdType.SSN: _stdnum(ssn),
+    NationalIdType.EIN: _stdnum(ein),
+}
+
+_STDNUM_MESSAGES = {
+    "InvalidChecksum": "its check digit is wrong",
+    "InvalidFormat": "its format is wrong",
+    "InvalidLength": "its length is wrong",
+    "InvalidComponent": "it contains an impossible part (date or code)",
+}
+
+
+def normalise_national_id(id_type: NationalIdType, value: str) -> str:
+    """The compact, upper-case id; ValueError saying what is wrong with it."""
+    if len(value) > 40:
+        raise ValueError(f"not a valid {id_type.value}: too long")
+    try:
+        return _VALIDATORS[id_type](value.strip().upper())
+    except ValidationError as exc:
+        reason = _STDNUM_MESSAGES.get(type(exc).__name__, "it is not valid")
+        raise ValueError(f"not a valid {id_type.value}: {reason}") from exc
+    except ValueError as exc:
+        raise ValueError(f"not a valid {id_type.value}: {exc}") from exc
+
+
+def normalise_tax_id(country: Country, value: str) -> str:
+    """A company's tax id in its country (RFC in Mexico, NIT in Colombia, …)."""
+    return normalise_national_id(COMPANY_TAX_ID[country], value)
+
+
+def normalise_phone(value: str, country: Country) -> str:
+    """The E.164 form of a phone written in the partner's country's conventions."""
+    if len(value) > 40:
+        raise ValueError("not a phone number: too long")
+    try:
+        parsed = phonenumbers.parse(value, country.value)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError("not a phone number") from exc
+    if not phonenumbers.is_valid_number(parsed):
+        raise ValueError(f"not a valid phone number for {country.value}")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def mask(value: str, visible: int = 4) -> str:
+    """``****5678``: how personal data leaves the API unless a reveal was asked for."""
+    tail = value[-visible:] if len(value) > visible else ""
+    return "****" + tail

@@ -1,0 +1,599 @@
+"""One row of an assignment push: its shape, its rules, and what a valid row becomes.
+
+Rows arrive nested (JSON) or flat (CSV and Excel columns, see :data:`CSV_COLUMNS`); the flat
+form is turned into the nested one first, so every format meets the same rules. A row is
+either an :class:`AccountRow` or the list of everything wrong with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from app.domain.geography import time_zone_for
+from app.domain.identity import (
+    Country,
+    NationalIdType,
+    normalise_national_id,
+    normalise_phone,
+)
+from app.domain.stages import ProductType
+
+MAX_REFERENCES = 3
+MAX_GUARANTORS = 2
+MAX_CONTACTS = 5  # phones, emails or addresses per person
+LIST_SEPARATOR = "|"  # several phones or emails in one CSV cell
+MAX_AMOUNT = Decimal("9999999999999999.99")  # NUMERIC(18, 2)
+EARLIEST_DATE = date(1900, 1, 1)
+
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_MX_POSTAL_CODE = re.compile(r"^\d{5}$")
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeContext:
+    """What rows are checked against: the partner's country and currency, and today's date
+    in the partner's time zone (no date in a row may come after it)."""
+
+    country: Country
+    currency: str
+    today: date
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    field: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContactIn:
+    kind: str  # phone, email, address
+    value: str
+    state: str | None = None
+    municipality: str | None = None
+    postal_code: str | None = None
+    latitude: Decimal | None = None
+    longitude: Decimal | None = None
+    time_zone: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PartyIn:
+    kind: str  # reference, guarantor
+    full_name: str
+    relationship: str | None
+    national_id_type: str | None
+    national_id: str | None
+    contacts: tuple[ContactIn, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRow:
+    row_number: int
+    external_ref: str
+    product_type: ProductType
+    currency: str
+    original_amount: Decimal
+    principal: Decimal
+    interest: Decimal
+    fees: Decimal
+    total: Decimal
+    past_due_amount: Decimal
+    oldest_unpaid_due_date: date | None
+    last_payment_date: date | None
+    last_payment_amount: Decimal | None
+    national_id_type: str
+    national_id: str
+    first_names: str
+    last_names: str
+    birth_date: date | None
+    contacts: tuple[ContactIn, ...]
+    parties: tuple[PartyIn, ...]
+    content_hash: str
+
+
+# ---------------------------------------------------------------------------------------
+# Flat columns (CSV, Excel)
+
+_ACCOUNT_COLUMNS = (
+    "external_ref",
+    "product_type",
+    "currency",
+    "original_amount",
+    "principal",
+    "interest",
+    "fees",
+    "total",
+    "past_due_amount",
+    "oldest_unpaid_due_date",
+    "last_payment_date",
+    "last_payment_amount",
+)
+_DEBTOR_COLUMNS = (
+    "debtor_first_names",
+    "debtor_last_names",
+    "debtor_national_id_type",
+    "debtor_national_id",
+    "debtor_birth_date",
+    "debtor_phones",
+    "debtor_emails",
+)
+_ADDRESS_PARTS = ("line", "state", "municipality", "postal_code", "latitude", "longitude")
+_ADDRESS_COLUMNS = tuple(f"address_{part}" for part in _ADDRESS_PARTS)
+_REFERENCE_COLUMNS = tuple(
+    f"reference{n}_{part}"
+    for n in range(1, MAX_REFERENCES + 1)
+    for part in ("name", "relationship", "phones")
+)
+_GUARANTOR_COLUMNS = tuple(
+    f"guarantor{n}_{part}"
+    for n in range(1, MAX_GUARANTORS + 1)
+    for part in (
+        "name",
+        "national_id_type",
+        "national_id",
+        "phones",
+        *(f"address_{p}" for p in _ADDRESS_PARTS[:4]),
+    )
+)
+CSV_COLUMNS: tuple[str, ...] = (
+    _ACCOUNT_COLUMNS + _DEBTOR_COLUMNS + _ADDRESS_COLUMNS + _REFERENCE_COLUMNS + _GUARANTOR_COLUMNS
+)
+REQUIRED_COLUMNS: frozenset[str] = frozenset(
+    {
+        "external_ref",
+        "product_type",
+        "currency",
+        "principal",
+        "interest",
+        "fees",
+        "total",
+        "debtor_first_names",
+        "debtor_last_names",
+        "debtor_national_id_type",
+        "debtor_national_id",
+    }
+)
+
+
+def check_header(header: Sequence[str]) -> list[RowError]:
+    """Problems with a CSV or Excel header row: unknown, repeated or missing columns."""
+    errors: list[RowError] = []
+    seen: set[str] = set()
+    for index, name in enumerate(header):
+        if name not in CSV_COLUMNS:
+            errors.append(RowError(f"column {index + 1}", f"unknown column '{name[:80]}'"))
+        elif name in seen:
+            errors.append(RowError(f"column {index + 1}", f"column '{name}' appears twice"))
+        seen.add(name)
+    for name in sorted(REQUIRED_COLUMNS - seen):
+        errors.append(RowError(name, "required column is missing"))
+    return errors
+
+
+def _split(cell: str | None) -> list[str]:
+    if not cell:
+        return []
+    return [part.strip() for part in cell.split(LIST_SEPARATOR) if part.strip()]
+
+
+def _address(cells: Mapping[str, str | None], prefix: str) -> list[dict[str, Any]]:
+    parts = {part: cells.get(f"{prefix}{part}") for part in _ADDRESS_PARTS}
+    if not any(parts.values()):
+        return []
+    return [parts]
+
+
+def nest_flat_row(cells: Mapping[str, str | None]) -> dict[str, Any]:
+    """A CSV or Excel row (column → text) in the nested shape JSON rows have."""
+    row: dict[str, Any] = {name: cells.get(name) for name in _ACCOUNT_COLUMNS}
+    row["debtor"] = {
+        "first_names": cells.get("debtor_first_names"),
+        "last_names": cells.get("debtor_last_names"),
+        "national_id_type": cells.get("debtor_national_id_type"),
+        "national_id": cells.get("debtor_national_id"),
+        "birth_date": cells.get("debtor_birth_date"),
+        "phones": _split(cells.get("debtor_phones")),
+        "emails": _split(cells.get("debtor_emails")),
+        "addresses": _address(cells, "address_"),
+    }
+    row["references"] = [
+        {
+            "full_name": cells.get(f"reference{n}_name"),
+            "relationship": cells.get(f"reference{n}_relationship"),
+            "phones": _split(cells.get(f"reference{n}_phones")),
+        }
+        for n in range(1, MAX_REFERENCES + 1)
+        if cells.get(f"reference{n}_name") or cells.get(f"reference{n}_phones")
+    ]
+    row["guarantors"] = [
+        {
+            "full_name": cells.get(f"guarantor{n}_name"),
+            "national_id_type": cells.get(f"guarantor{n}_national_id_type"),
+            "national_id": cells.get(f"guarantor{n}_national_id"),
+            "phones": _split(cells.get(f"guarantor{n}_phones")),
+            "addresses": _address(cells, f"guarantor{n}_address_"),
+        }
+        for n in range(1, MAX_GUARANTORS + 1)
+        if cells.get(f"guarantor{n}_name") or cells.get(f"guarantor{n}_national_id")
+    ]
+    return row
+
+
+# ---------------------------------------------------------------------------------------
+# Field rules
+
+
+class _Row:
+    """Collects a row's errors while its fields are read."""
+
+    __slots__ = ("errors",)
+
+    def __init__(self) -> None:
+        self.errors: list[RowError] = []
+
+    def fail(self, field: str, message: str) -> None:
+        self.errors.append(RowError(field, message))
+
+    def text(self, value: Any, field: str, *, max_length: int, required: bool = True) -> str | None:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if required:
+                self.fail(field, "is required")
+            return None
+        if not isinstance(value, str):
+            if isinstance(value, int | Decimal) and not isinstance(value, bool):
+                value = str(value)
+            else:
+                self.fail(field, "must be text")
+                return None
+        value = value.strip()
+        if len(value) > max_length:
+            self.fail(field, f"must be at most {max_length} characters")
+            return None
+        if _CONTROL.search(value):
+            self.fail(field, "must not contain control characters")
+            return None
+        return value
+
+    def amount(self, value: Any, field: str, *, required: bool = True) -> Decimal | None:
+        if value is None or value == "":
+            if required:
+                self.fail(field, "is required")
+            return None
+        if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+            self.fail(field, "must be a decimal amount such as 1234.50")
+            return None
+        try:
+            amount = Decimal(value.strip() if isinstance(value, str) else value)
+        except InvalidOperation:
+            self.fail(field, "must be a decimal amount such as 1234.50")
+            return None
+        if not amount.is_finite():
+            self.fail(field, "must be a decimal amount such as 1234.50")
+            return None
+        if amount < 0:
+            self.fail(field, "must not be negative")
+            return None
+        if amount > MAX_AMOUNT:
+            self.fail(field, "is too large")
+            return None
+        if amount != amount.quantize(Decimal("0.01")):
+            self.fail(field, "must have at most two decimal places")
+            return None
+        return amount.quantize(Decimal("0.01"))
+
+    def day(self, value: Any, field: str, today: date, *, required: bool = False) -> date | None:
+        if value is None or value == "":
+            if required:
+                self.fail(field, "is required")
+            return None
+        if not isinstance(value, str) or len(value) != 10:
+            self.fail(field, "must be a date as YYYY-MM-DD")
+            return None
+        try:
+            parsed = date.fromisoformat(value)
+        except ValueError:
+            self.fail(field, "must be a date as YYYY-MM-DD")
+            return None
+        if parsed > today:
+            self.fail(field, "must not be in the future")
+            return None
+        if parsed < EARLIEST_DATE:
+            self.fail(field, "must not be before 1900-01-01")
+            return None
+        return parsed
+
+    def items(self, value: Any, field: str, limit: int) -> list[Any]:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.fail(field, "must be a list")
+            return []
+        if len(value) > limit:
+            self.fail(field, f"must have at most {limit} entries")
+            return []
+        return value
+
+    def national_id(
+        self, id_type: Any, number: Any, field: str, *, required: bool
+    ) -> tuple[str, str] | None:
+        type_text = self.text(id_type, f"{field}national_id_type", max_length=8, required=required)
+        number_text = self.text(number, f"{field}national_id", max_length=40, required=required)
+        if type_text is None or number_text is None:
+            if not required and (type_text is None) != (number_text is None):
+                self.fail(f"{field}national_id", "give both the id type and the number")
+            return None
+        try:
+            kind = NationalIdType(type_text.upper())
+        except ValueError:
+            allowed = ", ".join(t.value for t in NationalIdType)
+            self.fail(f"{field}national_id_type", f"must be one of {allowed}")
+            return None
+        try:
+            return kind.value, normalise_national_id(kind, number_text)
+        except ValueError as exc:
+            self.fail(f"{field}national_id", str(exc))
+            return None
+
+    def phones(self, value: Any, field: str, country: Country) -> list[ContactIn]:
+        found: list[ContactIn] = []
+        for index, raw in enumerate(self.items(value, field, MAX_CONTACTS)):
+            text = self.text(raw, f"{field}[{index}]", max_length=40)
+            if text is None:
+                continue
+            try:
+                found.append(ContactIn("phone", normalise_phone(text, country)))
+            except ValueError as exc:
+                self.fail(f"{field}[{index}]", str(exc))
+        return found
+
+    def emails(self, value: Any, field: str) -> list[ContactIn]:
+        found: list[ContactIn] = []
+        for index, raw in enumerate(self.items(value, field, MAX_CONTACTS)):
+            text = self.text(raw, f"{field}[{index}]", max_length=254)
+            if text is None:
+                continue
+            if not _EMAIL.match(text):
+                self.fail(f"{field}[{index}]", "not an email address")
+                continue
+            found.append(ContactIn("email", text.lower()))
+        return found
+
+    def coordinate(self, value: Any, field: str, bound: int) -> Decimal | None:
+        if value is None or value == "":
+            return None
+        number = self.amount_signed(value, field)
+        if number is None:
+            return None
+        if not -bound <= number <= bound:
+            self.fail(field, f"must be between -{bound} and {bound}")
+            return None
+        return number.quantize(Decimal("0.000001"))
+
+    def amount_signed(self, value: Any, field: str) -> Decimal | None:
+        try:
+            number = Decimal(value.strip() if isinstance(value, str) else value)
+        except (InvalidOperation, TypeError, ValueError):
+            self.fail(field, "must be a decimal number")
+            return None
+        if not number.is_finite():
+            self.fail(field, "must be a decimal number")
+            return None
+        return number
+
+    def addresses(self, value: Any, field: str, country: Country) -> list[ContactIn]:
+        found: list[ContactIn] = []
+        for index, raw in enumerate(self.items(value, field, MAX_CONTACTS)):
+            at = f"{field}[{index}]"
+            if not isinstance(raw, Mapping):
+                self.fail(at, "must be an object")
+                continue
+            line = self.text(raw.get("line"), f"{at}.line", max_length=300)
+            state = self.text(raw.get("state"), f"{at}.state", max_length=60, required=False)
+            municipality = self.text(
+                raw.get("municipality"), f"{at}.municipality", max_length=120, required=False
+            )
+            postal = self.text(
+                raw.get("postal_code"), f"{at}.postal_code", max_length=10, required=False
+            )
+            if postal is not None and country is Country.MX and not _MX_POSTAL_CODE.match(postal):
+                self.fail(f"{at}.postal_code", "a Mexican postal code has five digits")
+            latitude = self.coordinate(raw.get("latitude"), f"{at}.latitude", 90)
+            longitude = self.coordinate(raw.get("longitude"), f"{at}.longitude", 180)
+            if _given(raw.get("latitude")) != _given(raw.get("longitude")):
+                self.fail(f"{at}.latitude", "give both latitude and longitude, or neither")
+            if line is None:
+                continue
+            found.append(
+                ContactIn(
+                    "address",
+                    line,
+                    state=state,
+                    municipality=municipality,
+                    postal_code=postal,
+                    latitude=latitude,
+                    longitude=longitude,
+                    time_zone=time_zone_for(country.value, state),
+                )
+            )
+        return found
+
+
+def _given(value: Any) -> bool:
+    return value is not None and value != ""
+
+
+def _fingerprint(parts: Sequence[Any]) -> str:
+    return hashlib.sha256(
+        json.dumps(parts, default=str, separators=(",", ":")).encode()
+    ).hexdigest()
+
+
+def validate_row(row_number: int, raw: Any, context: IntakeContext) -> AccountRow | list[RowError]:
+    """The row as an account to merge, or every reason it cannot be accepted."""
+    if not isinstance(raw, Mapping):
+        return [RowError("row", "must be an object")]
+    check = _Row()
+    today = context.today
+    external_ref = check.text(raw.get("external_ref"), "external_ref", max_length=64)
+    product_text = check.text(raw.get("product_type"), "product_type", max_length=16)
+    product: ProductType | None = None
+    if product_text is not None:
+        try:
+            product = ProductType(product_text.lower())
+        except ValueError:
+            allowed = ", ".join(p.value for p in ProductType)
+            check.fail("product_type", f"must be one of {allowed}")
+    currency = check.text(raw.get("currency"), "currency", max_length=3)
+    if currency is not None and currency.upper() != context.currency:
+        check.fail("currency", f"must be the partner's currency, {context.currency}")
+    principal = check.amount(raw.get("principal"), "principal")
+    interest = check.amount(raw.get("interest"), "interest")
+    fees = check.amount(raw.get("fees"), "fees")
+    total = check.amount(raw.get("total"), "total")
+    original = check.amount(raw.get("original_amount"), "original_amount", required=False)
+    past_due = check.amount(raw.get("past_due_amount"), "past_due_amount", required=False)
+    if None not in (principal, interest, fees, total):
+        assert principal is not None and interest is not None and fees is not None
+        if total != principal + interest + fees:
+            check.fail("total", "must equal principal + interest + fees")
+    if past_due is not None and total is not None and past_due > total:
+        check.fail("past_due_amount", "must not exceed the total")
+    oldest_due = check.day(raw.get("oldest_unpaid_due_date"), "oldest_unpaid_due_date", today)
+    last_paid_on = check.day(raw.get("last_payment_date"), "last_payment_date", today)
+    last_paid = check.amount(raw.get("last_payment_amount"), "last_payment_amount", required=False)
+    if _given(raw.get("last_payment_date")) != _given(raw.get("last_payment_amount")):
+        check.fail("last_payment_amount", "give the last payment's date and amount together")
+
+    debtor = raw.get("debtor")
+    if not isinstance(debtor, Mapping):
+        check.fail("debtor", "is required")
+        debtor = {}
+    first_names = check.text(debtor.get("first_names"), "debtor.first_names", max_length=120)
+    last_names = check.text(debtor.get("last_names"), "debtor.last_names", max_length=120)
+    identity = check.national_id(
+        debtor.get("national_id_type"), debtor.get("national_id"), "debtor.", required=True
+    )
+    birth_date = check.day(debtor.get("birth_date"), "debtor.birth_date", today)
+    contacts = [
+        *check.phones(debtor.get("phones"), "debtor.phones", context.country),
+        *check.emails(debtor.get("emails"), "debtor.emails"),
+        *check.addresses(debtor.get("addresses"), "debtor.addresses", context.country),
+    ]
+
+    parties: list[PartyIn] = []
+    for index, ref in enumerate(check.items(raw.get("references"), "references", MAX_REFERENCES)):
+        at = f"references[{index}]"
+        if not isinstance(ref, Mapping):
+            check.fail(at, "must be an object")
+            continue
+        name = check.text(ref.get("full_name"), f"{at}.full_name", max_length=200)
+        relationship = check.text(
+            ref.get("relationship"), f"{at}.relationship", max_length=60, required=False
+        )
+        phones = check.phones(ref.get("phones"), f"{at}.phones", context.country)
+        if name is not None:
+            parties.append(PartyIn("reference", name, relationship, None, None, tuple(phones)))
+    for index, guarantor in enumerate(
+        check.items(raw.get("guarantors"), "guarantors", MAX_GUARANTORS)
+    ):
+        at = f"guarantors[{index}]"
+        if not isinstance(guarantor, Mapping):
+            check.fail(at, "must be an object")
+            continue
+        name = check.text(guarantor.get("full_name"), f"{at}.full_name", max_length=200)
+        guarantor_id = check.national_id(
+            guarantor.get("national_id_type"),
+            guarantor.get("national_id"),
+            f"{at}.",
+            required=False,
+        )
+        reach = [
+            *check.phones(guarantor.get("phones"), f"{at}.phones", context.country),
+            *check.addresses(guarantor.get("addresses"), f"{at}.addresses", context.country),
+        ]
+        if name is not None:
+            id_type, id_number = guarantor_id or (None, None)
+            parties.append(PartyIn("guarantor", name, None, id_type, id_number, tuple(reach)))
+
+    if check.errors:
+        return check.errors
+    assert external_ref is not None and product is not None and currency is not None
+    assert principal is not None and interest is not None and fees is not None
+    assert total is not None and identity is not None
+    assert first_names is not None and last_names is not None
+    values = (
+        external_ref,
+        product.value,
+        currency.upper(),
+        original if original is not None else total,
+        principal,
+        interest,
+        fees,
+        total,
+        past_due if past_due is not None else Decimal("0.00"),
+        oldest_due,
+        last_paid_on,
+        last_paid,
+        *identity,
+        first_names,
+        last_names,
+        birth_date,
+    )
+    digest = _fingerprint([*values, [_contact_parts(c) for c in contacts], _party_parts(parties)])
+    return AccountRow(
+        row_number,
+        external_ref,
+        product,
+        currency.upper(),
+        values[3],
+        principal,
+        interest,
+        fees,
+        total,
+        values[8],
+        oldest_due,
+        last_paid_on,
+        last_paid,
+        identity[0],
+        identity[1],
+        first_names,
+        last_names,
+        birth_date,
+        tuple(contacts),
+        tuple(parties),
+        digest,
+    )
+
+
+def _contact_parts(contact: ContactIn) -> list[Any]:
+    return [
+        contact.kind,
+        contact.value,
+        contact.state,
+        contact.municipality,
+        contact.postal_code,
+        contact.latitude,
+        contact.longitude,
+    ]
+
+
+def _party_parts(parties: Sequence[PartyIn]) -> list[Any]:
+    return [
+        [
+            p.kind,
+            p.full_name,
+            p.relationship,
+            p.national_id,
+            [_contact_parts(c) for c in p.contacts],
+        ]
+        for p in parties
+    ]

@@ -1,0 +1,122 @@
+"""Accounts a partner assigned, their history, and delinquency pauses."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, CheckConstraint, Column, Identity, Index, Numeric
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+from app.ids import new_id
+from app.models.base import timestamp_field
+
+MONEY = Numeric(18, 2)
+
+
+def money_field(*, nullable: bool = False) -> Any:
+    return Field(default=None if nullable else Decimal("0"), sa_type=MONEY, nullable=nullable)
+
+
+class Account(SQLModel, table=True):
+    __tablename__ = "account"
+    __table_args__ = (
+        CheckConstraint(
+            "product_type IN ('revolving', 'installment', 'single_payment')", name="product_type"
+        ),
+        CheckConstraint(
+            "stage IN ('current', 'early', 'mid', 'late', 'nonaccrual', 'chargeoff')", name="stage"
+        ),
+        CheckConstraint("status IN ('active', 'recalled', 'closed')", name="status"),
+        CheckConstraint("total = principal + interest + fees", name="total_adds_up"),
+        CheckConstraint(
+            "original_amount >= 0 AND principal >= 0 AND interest >= 0 AND fees >= 0"
+            " AND past_due_amount >= 0",
+            name="amounts_not_negative",
+        ),
+        Index("uq_account_partner_external_ref", "partner_id", "external_ref", unique=True),
+        Index("ix_account_partner", "partner_id", "id"),
+        Index("ix_account_collector", "assigned_collector_id", "id"),
+        Index("ix_account_team", "assigned_team_id", "id"),
+        Index("ix_account_stage", "stage", "id"),
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    partner_id: uuid.UUID = Field(foreign_key="partner.id")
+    external_ref: str = Field(max_length=64)
+    debtor_id: uuid.UUID = Field(foreign_key="debtor.id", index=True)
+    product_type: str = Field(max_length=16)
+    currency: str = Field(max_length=3)
+    original_amount: Decimal = money_field()
+    principal: Decimal = money_field()
+    interest: Decimal = money_field()
+    fees: Decimal = money_field()
+    total: Decimal = money_field()
+    past_due_amount: Decimal = money_field()
+    oldest_unpaid_due_date: date | None = None
+    last_payment_date: date | None = None
+    last_payment_amount: Decimal | None = money_field(nullable=True)
+    dpd: int = 0
+    stage: str = Field(max_length=16)
+    # The business date DPD and stage were last computed for.
+    aged_as_of: date
+    status: str = Field(default="active", max_length=16)
+    assigned_collector_id: uuid.UUID | None = Field(default=None, foreign_key="app_user.id")
+    assigned_team_id: uuid.UUID | None = Field(default=None, foreign_key="team.id")
+    # Digest of everything the partner sent for this account: equal means "unchanged".
+    content_hash: str = Field(max_length=64)
+    last_assignment_id: uuid.UUID | None = Field(default=None, foreign_key="assignment.id")
+    version: int = Field(default=1)
+    created_at: datetime = timestamp_field()
+    updated_at: datetime = timestamp_field()
+
+
+class AccountEvent(SQLModel, table=True):
+    """One line of an account's history: created, balances, stage, assignment, status, pause."""
+
+    __tablename__ = "account_event"
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('created', 'balance_changed', 'stage_changed', 'assigned',"
+            " 'status_changed', 'paused')",
+            name="kind",
+        ),
+        Index("ix_account_event_account", "account_id", "seq"),
+        Index("ix_account_event_stage_changes", "kind", "as_of"),
+    )
+
+    seq: int | None = Field(
+        default=None, sa_column=Column(BigInteger, Identity(always=False), primary_key=True)
+    )
+    account_id: uuid.UUID = Field(foreign_key="account.id")
+    partner_id: uuid.UUID = Field(foreign_key="partner.id")
+    kind: str = Field(max_length=16)
+    # The business date the change belongs to (aging's as-of date, or the day it happened).
+    as_of: date
+    occurred_at: datetime = timestamp_field()
+    actor_id: str = Field(max_length=80)
+    before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB(none_as_null=True)))
+    after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB(none_as_null=True)))
+
+
+class AccountPause(SQLModel, table=True):
+    """While paused (dispute, hardship, legal) aging does not add days past due."""
+
+    __tablename__ = "account_pause"
+    __table_args__ = (
+        CheckConstraint("reason IN ('dispute', 'hardship', 'legal')", name="reason"),
+        CheckConstraint("starts_on <= ends_on", name="dates_ordered"),
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    account_id: uuid.UUID = Field(foreign_key="account.id", index=True)
+    partner_id: uuid.UUID = Field(foreign_key="partner.id")
+    reason: str = Field(max_length=16)
+    starts_on: date
+    ends_on: date
+    note: str | None = Field(default=None, max_length=500)
+    created_by: str = Field(max_length=80)
+    created_at: datetime = timestamp_field()

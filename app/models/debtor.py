@@ -1,0 +1,82 @@
+"""Debtors (one person across the agency), the people they named, and their contact points.
+
+A debtor is matched by national id across partners. What a partner sent about a debtor's
+phones, addresses, references and guarantors is kept per account (with its ``partner_id``),
+so a partner only ever sees what came with its own accounts.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, Index, Numeric, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.ids import new_id
+from app.models.base import timestamp_field
+
+
+class Debtor(SQLModel, table=True):
+    __tablename__ = "debtor"
+    __table_args__ = (
+        UniqueConstraint("national_id_type", "national_id", name="uq_debtor_national_id"),
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    national_id_type: str = Field(max_length=8)
+    national_id: str = Field(max_length=40)
+    first_names: str = Field(max_length=120)
+    last_names: str = Field(max_length=120)
+    birth_date: date | None = None
+    created_at: datetime = timestamp_field()
+    updated_at: datetime = timestamp_field()
+
+
+class RelatedParty(SQLModel, table=True):
+    """A reference (referencia: located through, never told of the debt) or a guarantor
+    (aval, deudor solidario: may be collected from), as named with one account."""
+
+    __tablename__ = "related_party"
+    __table_args__ = (CheckConstraint("kind IN ('reference', 'guarantor')", name="kind"),)
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    partner_id: uuid.UUID = Field(foreign_key="partner.id")
+    account_id: uuid.UUID = Field(foreign_key="account.id", index=True, ondelete="CASCADE")
+    kind: str = Field(max_length=16)
+    full_name: str = Field(max_length=200)
+    relationship: str | None = Field(default=None, max_length=60)
+    national_id_type: str | None = Field(default=None, max_length=8)
+    national_id: str | None = Field(default=None, max_length=40)
+    position: int = 0
+
+
+class ContactPoint(SQLModel, table=True):
+    """A phone, email or address of the debtor (``related_party_id`` null) or of a related
+    party, as sent with one account."""
+
+    __tablename__ = "contact_point"
+    __table_args__ = (
+        CheckConstraint("kind IN ('phone', 'email', 'address')", name="kind"),
+        Index("ix_contact_point_debtor_kind", "debtor_id", "kind"),
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    partner_id: uuid.UUID = Field(foreign_key="partner.id")
+    account_id: uuid.UUID = Field(foreign_key="account.id", index=True, ondelete="CASCADE")
+    debtor_id: uuid.UUID = Field(foreign_key="debtor.id")
+    related_party_id: uuid.UUID | None = Field(
+        default=None, foreign_key="related_party.id", ondelete="CASCADE"
+    )
+    kind: str = Field(max_length=8)
+    # E.164 phone, lower-case email, or the address's street line.
+    value: str = Field(max_length=300)
+    state: str | None = Field(default=None, max_length=60)
+    municipality: str | None = Field(default=None, max_length=120)
+    postal_code: str | None = Field(default=None, max_length=10)
+    latitude: Decimal | None = Field(default=None, sa_type=Numeric(9, 6))
+    longitude: Decimal | None = Field(default=None, sa_type=Numeric(9, 6))
+    # IANA zone the contact rules are evaluated in (from the state, or the phone's area).
+    time_zone: str | None = Field(default=None, max_length=64)
+    position: int = 0
