@@ -45,6 +45,11 @@ class Settings(BaseSettings):
 
     cors_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # Assignment pushes: files (CSV, Excel) may be large; JSON is parsed whole, so less.
+    max_upload_bytes: int = Field(default=2 * 1024 * 1024 * 1024, ge=1024)
+    max_json_push_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    # Run the job worker inside `cartera serve` (the default with the embedded database).
+    worker_in_process: bool | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = True
 

@@ -19,7 +19,7 @@ from app import __version__
 from app.config import Settings, get_settings
 from app.db import Database, EmbeddedPostgres, open_database
 from app.deps import API_PREFIX
-from app.domain.errors import DomainError, InvalidInput, LoginLocked, NotAuthenticated
+from app.domain.errors import DomainError, LoginLocked, NotAuthenticated
 from app.middleware import RequestContextMiddleware
 from app.observability import configure_logging, get_logger, request_id_var
 from app.problems import (
@@ -34,7 +34,8 @@ from app.problems import (
     status_of,
     validation_field_errors,
 )
-from app.routers import audit, auth, health, teams, users
+from app.routers import accounts, assignments, audit, auth, health, partners, teams, users
+from app.schemas.assignments import AssignmentPush
 
 log = get_logger("cartera.app")
 
@@ -59,6 +60,21 @@ TAGS = [
     },
     {"name": "users", "description": "Staff users, their roles and skills."},
     {"name": "teams", "description": "Teams of collectors and their lead."},
+    {
+        "name": "partners",
+        "description": "Partner companies (empresas convenidas), their bucket tables and "
+        "system clients.",
+    },
+    {
+        "name": "assignments",
+        "description": "Portfolio pushes (asignaciones) and recalls: JSON, CSV or Excel, "
+        "processed in the background.",
+    },
+    {
+        "name": "accounts",
+        "description": "Assigned accounts: balances, delinquency stage, assignment to "
+        "collectors, history and pauses.",
+    },
     {"name": "audit", "description": "The append-only, hash-chained record of every change."},
     {"name": "operations", "description": "Health, readiness and metrics probes."},
 ]
@@ -80,10 +96,9 @@ def _instance(request: Request) -> str:
 async def _domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
     headers: dict[str, str] = {}
-    errors: list[FieldError] | None = None
-    if isinstance(exc, InvalidInput):
-        location = exc.field.split(".")
-        errors = [field_error(location, exc.message, "invalid")]
+    errors: list[FieldError] | None = [
+        field_error(field.split("."), message, "invalid") for field, message in exc.field_errors
+    ] or None
     if isinstance(exc, LoginLocked):
         headers["Retry-After"] = str(exc.params.get("retry_after", 60))
     if isinstance(exc, NotAuthenticated) or status_of(exc) == 401:
@@ -239,6 +254,11 @@ def _document_problems(schema: dict[str, Any]) -> dict[str, Any]:
     problem_schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
     components.update(problem_schema.pop("$defs", {}))
     components["Problem"] = problem_schema
+    # Request bodies read by hand (uploads) document their JSON shape here.
+    for model in (AssignmentPush,):
+        body_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(body_schema.pop("$defs", {}))
+        components[model.__name__] = body_schema
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)
     ref = {"$ref": "#/components/schemas/Problem"}
@@ -275,7 +295,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.database = database
 
     app.include_router(health.router)
-    for module in (auth, users, teams, audit):
+    for module in (auth, users, teams, partners, assignments, accounts, audit):
         app.include_router(module.router, prefix=API_PREFIX)
 
     app.add_exception_handler(DomainError, _domain_error)
@@ -293,7 +313,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
                            "Idempotency-Key", "X-Request-ID"],
             expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID"],
         )  # fmt: skip
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
+        upload_path=re.compile(rf"^{API_PREFIX}/partners/[^/]+/assignments$"),
+    )
 
     base_openapi = app.openapi
 

@@ -50,9 +50,25 @@ class BodyTooLarge(HTTPException):
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        max_upload_bytes: int | None = None,
+        upload_path: re.Pattern[str] | None = None,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_upload_bytes = max_upload_bytes or max_body_bytes
+        self.upload_path = upload_path
+
+    def _limit_for(self, scope: Scope) -> int:
+        """Uploads (portfolio files) may be larger than any other body."""
+        path = scope.get("path", "")
+        if self.upload_path is not None and self.upload_path.match(path):
+            return self.max_upload_bytes
+        return self.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -81,16 +97,17 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
+            limit = self._limit_for(scope)
             declared = headers.get("content-length")
-            if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            if declared is not None and declared.isdigit() and int(declared) > limit:
                 raise BodyTooLarge
-            await self.app(scope, self._limited(receive), send_with_headers)
+            await self.app(scope, self._limited(receive, limit), send_with_headers)
         except BodyTooLarge:
             if not status_holder["started"]:
                 problem = render(
                     "payload_too_large",
                     lang=lang,
-                    params={"limit": self.max_body_bytes},
+                    params={"limit": self._limit_for(scope)},
                     request_id=request_id,
                 )
                 await problem_response(problem)(scope, receive, send_with_headers)
@@ -115,8 +132,7 @@ class RequestContextMiddleware:
             structlog.contextvars.unbind_contextvars("request_id")
             request_id_var.reset(token)
 
-    def _limited(self, receive: Receive) -> Receive:
-        limit = self.max_body_bytes
+    def _limited(self, receive: Receive, limit: int) -> Receive:
         seen = 0
 
         async def receive_limited() -> Message:

@@ -76,6 +76,19 @@ CATALOGUE: dict[str, ProblemKind] = {
     "unsupported_media_type": ProblemKind(
         415, "Unsupported media type", "The request body's media type is not accepted.",
         "Tipo de contenido no admitido", "El tipo de contenido de la solicitud no se admite."),
+    "unreadable_upload": ProblemKind(
+        422, "Unreadable upload", "The upload cannot be read: {reason}.",
+        "Archivo ilegible", "No es posible leer el archivo: {reason}."),
+    "idempotency_key_required": ProblemKind(
+        400, "Idempotency-Key required",
+        "Send an Idempotency-Key header (1 to 200 visible characters) with this request.",
+        "Falta Idempotency-Key",
+        "Envíe un encabezado Idempotency-Key (de 1 a 200 caracteres visibles) con la solicitud."),
+    "idempotency_key_reused": ProblemKind(
+        422, "Idempotency-Key reused",
+        "This Idempotency-Key was already used with a different body.",
+        "Idempotency-Key reutilizada",
+        "Esta Idempotency-Key ya se usó con un contenido distinto."),
     "not_ready": ProblemKind(
         503, "Not ready", "The service is not ready: {reason}.",
         "No disponible", "El servicio no está listo: {reason}."),

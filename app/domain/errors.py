@@ -7,7 +7,7 @@ human title and detail come from the message catalogue there (English and Spanis
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 
@@ -19,6 +19,11 @@ class DomainError(Exception):
     def __init__(self, params: Mapping[str, Any] | None = None) -> None:
         self.params: dict[str, Any] = dict(params or {})
         super().__init__(self.code, self.params)
+
+    @property
+    def field_errors(self) -> list[tuple[str, str]]:
+        """(field, message) pairs for the problem's ``errors[]``."""
+        return []
 
 
 class NotFound(DomainError):
@@ -40,6 +45,10 @@ class InvalidInput(DomainError):
         self.field = field
         self.message = message
         super().__init__({"field": field, **(params or {})})
+
+    @property
+    def field_errors(self) -> list[tuple[str, str]]:
+        return [(self.field, self.message)]
 
 
 class VersionMismatch(DomainError):
@@ -75,3 +84,36 @@ class InvalidClient(DomainError):
 
     code = "invalid_client"
     keeps_changes = True
+
+
+class UnreadableUpload(DomainError):
+    """An upload that cannot be read as a whole (encoding, header, not a workbook)."""
+
+    code = "unreadable_upload"
+
+    def __init__(self, reason: str, errors: Sequence[tuple[str, str]] = ()) -> None:
+        self.reason = reason
+        self.errors = list(errors)
+        super().__init__({"reason": reason})
+
+    @property
+    def field_errors(self) -> list[tuple[str, str]]:
+        return self.errors
+
+
+class PayloadTooLarge(DomainError):
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(DomainError):
+    code = "unsupported_media_type"
+
+
+class IdempotencyKeyRequired(DomainError):
+    code = "idempotency_key_required"
+
+
+class IdempotencyKeyReused(DomainError):
+    """The key was used before with another body."""
+
+    code = "idempotency_key_reused"

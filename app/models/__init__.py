@@ -1,7 +1,7 @@
 """SQLModel tables, one module per aggregate. Importing this package registers them all."""
 
 from app.models.base import metadata  # isort: skip  (sets the naming convention first)
-from app.models.account import Account, AccountEvent, AccountPause
+from app.models.account import Account, AccountEvent, AccountPause, AgingRun
 from app.models.assignment import Assignment, AssignmentChunk, AssignmentRejection
 from app.models.audit import AuditEvent
 from app.models.debtor import ContactPoint, Debtor, RelatedParty
@@ -12,6 +12,7 @@ __all__ = [
     "Account",
     "AccountEvent",
     "AccountPause",
+    "AgingRun",
     "Assignment",
     "AssignmentChunk",
     "AssignmentRejection",

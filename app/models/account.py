@@ -66,6 +66,8 @@ class Account(SQLModel, table=True):
     status: str = Field(default="active", max_length=16)
     assigned_collector_id: uuid.UUID | None = Field(default=None, foreign_key="app_user.id")
     assigned_team_id: uuid.UUID | None = Field(default=None, foreign_key="team.id")
+    # True once a pause was recorded: only those accounts pay for the paused-days lookup.
+    has_pauses: bool = False
     # Digest of everything the partner sent for this account: equal means "unchanged".
     content_hash: str = Field(max_length=64)
     last_assignment_id: uuid.UUID | None = Field(default=None, foreign_key="assignment.id")
@@ -120,3 +122,17 @@ class AccountPause(SQLModel, table=True):
     note: str | None = Field(default=None, max_length=500)
     created_by: str = Field(max_length=80)
     created_at: datetime = timestamp_field()
+
+
+class AgingRun(SQLModel, table=True):
+    """One run of the aging job per business date; a second run for the date finds nothing
+    left to change."""
+
+    __tablename__ = "aging_run"
+
+    as_of: date = Field(primary_key=True)
+    started_at: datetime = timestamp_field()
+    finished_at: datetime = timestamp_field()
+    accounts_aged: int = 0
+    stage_changes: int = 0
+    runs: int = 1

@@ -50,6 +50,8 @@ class RelatedParty(SQLModel, table=True):
     national_id_type: str | None = Field(default=None, max_length=8)
     national_id: str | None = Field(default=None, max_length=40)
     position: int = 0
+    # Who supplied it: the partner's pushes replace only their own ('partner') entries.
+    source: str = Field(default="partner", max_length=16)
 
 
 class ContactPoint(SQLModel, table=True):
@@ -80,3 +82,5 @@ class ContactPoint(SQLModel, table=True):
     # IANA zone the contact rules are evaluated in (from the state, or the phone's area).
     time_zone: str | None = Field(default=None, max_length=64)
     position: int = 0
+    # Who supplied it: the partner's pushes replace only their own ('partner') entries.
+    source: str = Field(default="partner", max_length=16)

@@ -1,0 +1,258 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request, Response, status
+from fastapi.responses import StreamingResponse
+from starlette.datastructures import UploadFile
+
+from app.deps import API_PREFIX, PrincipalDep, SessionDep, SettingsDep
+from app.domain.errors import InvalidInput, UnsupportedMediaType
+from app.models.assignment import Assignment
+from app.pagination import CursorQuery, LimitQuery, Page, decode_cursor, encode_cursor
+from app.problems import problem_responses
+from app.schemas.assignments import (
+    AssignmentCounts,
+    AssignmentRead,
+    RecallCreate,
+    RecallRead,
+    RejectionRead,
+)
+from app.services import assignments as service
+from app.services.assignment_files import (
+    XLSX_MEDIA_TYPE,
+    SourceFormat,
+    format_of,
+    rejections_csv,
+)
+
+router = APIRouter(tags=["assignments"])
+
+READ_CHUNK = 256 * 1024
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="Required. A replay with the same key and body returns the first "
+        "assignment and writes nothing; the same key with another body is a 422.",
+    ),
+]
+
+_PUSH_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/AssignmentPush"}},
+        "text/csv": {
+            "schema": {"type": "string"},
+            "example": "external_ref,product_type,currency,principal,interest,fees,total,"
+            "past_due_amount,oldest_unpaid_due_date,debtor_first_names,debtor_last_names,"
+            "debtor_national_id_type,debtor_national_id,debtor_phones\n"
+            "TC-0001,revolving,MXN,1000.00,120.50,0,1120.50,300.00,2026-09-15,Juan,Pérez López,"
+            "CURP,BOXW310820HNERXN09,55 1234 5678|33 1234 5678\n",
+        },
+        XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {
+                    "file": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "A .csv (UTF-8), .xlsx or .json file.",
+                    }
+                },
+            }
+        },
+    },
+}
+
+
+def _read(assignment: Assignment) -> AssignmentRead:
+    base = f"{API_PREFIX}/assignments/{assignment.id}"
+    return AssignmentRead(
+        id=assignment.id,
+        partner_id=assignment.partner_id,
+        status=assignment.status,
+        source_format=assignment.source_format,
+        body_bytes=assignment.body_bytes,
+        counts=AssignmentCounts(
+            received=assignment.received,
+            created=assignment.created,
+            updated=assignment.updated,
+            unchanged=assignment.unchanged,
+            rejected=assignment.rejected,
+        ),
+        failure=assignment.failure,
+        submitted_by=assignment.submitted_by,
+        submitted_at=assignment.submitted_at,
+        started_at=assignment.started_at,
+        finished_at=assignment.finished_at,
+        rejections_url=f"{base}/rejections",
+        rejections_csv_url=f"{base}/rejections.csv",
+    )
+
+
+async def _upload_body(request: Request) -> tuple[SourceFormat, AsyncIterator[bytes]]:
+    """The push's format and its bytes as they arrive: a raw body, or the `file` part of a
+    multipart form (spooled to disk by the parser, so memory stays flat)."""
+    media_type = request.headers.get("content-type", "")
+    if media_type.split(";")[0].strip().lower() == "multipart/form-data":
+        form = await request.form(max_files=1, max_fields=4)
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise InvalidInput("body.file", "send the portfolio file in a part named 'file'")
+        source = format_of(upload.content_type, upload.filename)
+        if source is None:
+            raise UnsupportedMediaType()
+
+        async def parts() -> AsyncIterator[bytes]:
+            while piece := await upload.read(READ_CHUNK):
+                yield piece
+
+        return source, parts()
+    source = format_of(media_type)
+    if source is None:
+        raise UnsupportedMediaType()
+    return source, request.stream()
+
+
+@router.post(
+    "/partners/{partner_id}/assignments",
+    summary="Push a portfolio (asignación) as JSON, CSV or Excel",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=AssignmentRead,
+    openapi_extra={"requestBody": _PUSH_BODY},
+    responses=problem_responses(400, 401, 403, 404, 413, 415, 422),
+)
+async def push_assignment(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: PrincipalDep,
+    settings: SettingsDep,
+    partner_id: uuid.UUID,
+    idempotency_key: IdempotencyKey = None,
+) -> AssignmentRead:
+    """Stores the upload and queues it; poll the returned assignment for progress, counts and
+    rejected rows. Bad rows are reported one by one while good rows in the same push are
+    accepted. CSV columns are documented in the README; CSV must be UTF-8."""
+    service.check_idempotency_key(idempotency_key)
+    await service.partner_for_push(session, principal, partner_id)
+    source, body = await _upload_body(request)
+    assignment, replayed = await service.submit_assignment(
+        session,
+        principal,
+        partner_id,
+        idempotency_key,
+        source,
+        body,
+        max_json_bytes=settings.max_json_push_bytes,
+    )
+    response.headers["Location"] = f"{API_PREFIX}/assignments/{assignment.id}"
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return _read(assignment)
+
+
+@router.get(
+    "/assignments/{assignment_id}",
+    summary="Read a push's status and counts",
+    response_model=AssignmentRead,
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def read_assignment(
+    session: SessionDep, principal: PrincipalDep, assignment_id: uuid.UUID
+) -> AssignmentRead:
+    return _read(await service.get_assignment(session, principal, assignment_id))
+
+
+def _rejection_cursor(cursor: str | None) -> tuple[int, int] | None:
+    values = decode_cursor(cursor, 2)
+    if values is None:
+        return None
+    if not all(v.isascii() and v.isdigit() and len(v) < 10 for v in values):
+        raise InvalidInput("query.cursor", "not a cursor this API issued")
+    return int(values[0]), int(values[1])
+
+
+@router.get(
+    "/assignments/{assignment_id}/rejections",
+    summary="List a push's rejected rows",
+    response_model=Page[RejectionRead],
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def list_assignment_rejections(
+    session: SessionDep,
+    principal: PrincipalDep,
+    assignment_id: uuid.UUID,
+    limit: LimitQuery = 100,
+    cursor: CursorQuery = None,
+) -> Page[RejectionRead]:
+    """In row order; a row with several problems has one entry per problem."""
+    assignment = await service.get_assignment(session, principal, assignment_id)
+    after = _rejection_cursor(cursor)
+    rows = await service.list_rejections(session, assignment.id, after=after, limit=limit + 1)
+    next_cursor = (
+        encode_cursor(rows[limit - 1].row_number, rows[limit - 1].seq)
+        if len(rows) > limit
+        else None
+    )
+    return Page(
+        items=[
+            RejectionRead(
+                row_number=r.row_number,
+                external_ref=r.external_ref,
+                field=r.field,
+                message=r.message,
+            )
+            for r in rows[:limit]
+        ],
+        next_cursor=next_cursor,
+    )
+
+
+@router.get(
+    "/assignments/{assignment_id}/rejections.csv",
+    summary="Download a push's rejected rows as CSV",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
+        **problem_responses(401, 403, 404, 422),
+    },
+)
+async def download_assignment_rejections(
+    session: SessionDep, principal: PrincipalDep, assignment_id: uuid.UUID
+) -> StreamingResponse:
+    assignment = await service.get_assignment(session, principal, assignment_id)
+    rows = [row async for row in service.stream_rejections(session, assignment.id)]
+    return StreamingResponse(
+        rejections_csv(iter(rows)),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="rejections-{assignment.id}.csv"'},
+    )
+
+
+@router.post(
+    "/partners/{partner_id}/recalls",
+    summary="Recall accounts (retiro): the partner takes them back",
+    response_model=RecallRead,
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def recall_accounts(
+    session: SessionDep, principal: PrincipalDep, partner_id: uuid.UUID, body: RecallCreate
+) -> RecallRead:
+    """Recalled accounts leave their collector and every queue, and no further contact is
+    allowed on them; their history stays. Refs already recalled or unknown are listed."""
+    result = await service.recall_accounts(
+        session, principal, partner_id, body.external_refs, body.reason
+    )
+    return RecallRead(
+        requested=result.requested,
+        recalled=result.recalled,
+        already_inactive=result.already_inactive,
+        unknown=result.unknown,
+    )

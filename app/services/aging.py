@@ -1,0 +1,144 @@
+"""Aging: days past due and delinquency stage for every active account, in set-based SQL.
+
+The SQL fragments here are the one place the stage rules of ``app/domain/stages.py`` are
+written in SQL; intake uses them too, so an account's stage moves at once when a push changes
+its oldest unpaid due date. ``tests/integration/test_aging.py`` holds SQL and Python to the
+same answers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.domain.stages import OVERDUE_STAGES, Stage
+from app.security import SYSTEM, Principal
+from app.services import audit
+
+AGING_ACTOR = "system:aging"
+
+
+def paused_days_sql(account: str, due: str, as_of: str = ":as_of") -> str:
+    """Days in (due, as_of] under a pause of ``account``; pauses of one account never overlap
+    (the pause service refuses that), so a plain sum counts each day once."""
+    return (
+        f"CASE WHEN {account}.has_pauses THEN (SELECT COALESCE(sum(GREATEST(0,"
+        f" LEAST(p.ends_on, {as_of}) - GREATEST(p.starts_on, {due} + 1) + 1)), 0)"
+        f" FROM account_pause p WHERE p.account_id = {account}.id) ELSE 0 END"
+    )
+
+
+def dpd_sql(due: str, paused: str = "0", as_of: str = ":as_of") -> str:
+    """Mirror of ``days_past_due``: nothing unpaid is 0; paused days count only once overdue."""
+    return (
+        f"CASE WHEN {due} IS NULL THEN 0 WHEN {as_of} - {due} <= 0 THEN {as_of} - {due}"
+        f" ELSE {as_of} - {due} - ({paused}) END"
+    )
+
+
+def stage_sql(dpd: str, buckets: str) -> str:
+    """Mirror of ``stage_for`` against a ``partner_bucket`` row aliased ``buckets``."""
+    whens = " ".join(
+        f"WHEN {dpd} >= {buckets}.{stage.value}_from THEN '{stage.value}'"
+        for stage in reversed(OVERDUE_STAGES)
+    )
+    return f"CASE {whens} ELSE '{Stage.CURRENT.value}' END"
+
+
+_PAUSED = paused_days_sql("a", "a.oldest_unpaid_due_date")
+_AGE = f"""
+WITH calc AS (
+    SELECT a.id, a.partner_id, a.dpd AS old_dpd, a.stage AS old_stage,
+           x.dpd AS new_dpd, {stage_sql("x.dpd", "b")} AS new_stage
+    FROM account a
+    JOIN partner_bucket b ON b.partner_id = a.partner_id AND b.product_type = a.product_type
+    CROSS JOIN LATERAL (
+        SELECT {dpd_sql("a.oldest_unpaid_due_date", _PAUSED)} AS dpd
+    ) x
+    WHERE a.status = 'active'
+),
+changed AS MATERIALIZED (
+    SELECT * FROM calc WHERE new_dpd <> old_dpd OR new_stage <> old_stage
+),
+updated AS (
+    UPDATE account a
+    SET dpd = c.new_dpd, stage = c.new_stage, aged_as_of = :as_of, version = a.version + 1,
+        updated_at = :now
+    FROM changed c
+    WHERE a.id = c.id
+    RETURNING 1
+),
+transitions AS (
+    INSERT INTO account_event (account_id, partner_id, kind, as_of, occurred_at, actor_id,
+                               before, after)
+    SELECT c.id, c.partner_id, 'stage_changed', :as_of, :now, '{AGING_ACTOR}',
+           jsonb_build_object('stage', c.old_stage, 'dpd', c.old_dpd),
+           jsonb_build_object('stage', c.new_stage, 'dpd', c.new_dpd)
+    FROM changed c
+    WHERE c.new_stage <> c.old_stage
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM updated), (SELECT count(*) FROM transitions)
+"""
+
+_RECORD_RUN = """
+INSERT INTO aging_run (as_of, started_at, finished_at, accounts_aged, stage_changes, runs)
+VALUES (:as_of, :started, :finished, :aged, :changes, 1)
+ON CONFLICT (as_of) DO UPDATE
+SET finished_at = EXCLUDED.finished_at,
+    accounts_aged = aging_run.accounts_aged + EXCLUDED.accounts_aged,
+    stage_changes = aging_run.stage_changes + EXCLUDED.stage_changes,
+    runs = aging_run.runs + 1
+"""
+
+# Aging runs one at a time: two at once would record the same transition twice.
+_AGING_LOCK = (5, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class AgingResult:
+    as_of: date
+    accounts_aged: int
+    stage_changes: int
+
+
+async def age_accounts(
+    session: AsyncSession,
+    as_of: date,
+    *,
+    actor: Principal = SYSTEM,
+    now: datetime | None = None,
+) -> AgingResult:
+    """Recompute DPD and stage of every active account for ``as_of``; stage transitions are
+    recorded with that date. Running it again for the same date changes nothing."""
+    started = now or datetime.now(UTC)
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(:kind, :key)"),
+        {"kind": _AGING_LOCK[0], "key": _AGING_LOCK[1]},
+    )
+    aged, changes = (await session.execute(text(_AGE), {"as_of": as_of, "now": started})).one()
+    finished = datetime.now(UTC) if now is None else now
+    await session.execute(
+        text(_RECORD_RUN),
+        {
+            "as_of": as_of,
+            "started": started,
+            "finished": finished,
+            "aged": aged,
+            "changes": changes,
+        },
+    )
+    result = AgingResult(as_of, int(aged), int(changes))
+    await audit.record(
+        session,
+        actor,
+        "aging.run",
+        "aging_run",
+        as_of.isoformat(),
+        after={"accounts_aged": result.accounts_aged, "stage_changes": result.stage_changes},
+        now=started,
+    )
+    return result

@@ -1,0 +1,242 @@
+"""Reading assignment uploads: JSON, CSV (UTF-8) and Excel workbooks, row by row.
+
+Uploads are checked as they stream in (:class:`UploadCheck`), so a file in the wrong encoding
+or with a wrong header is refused before anything is queued; the job later reads the stored
+file from disk one row at a time (:func:`read_rows`), so memory stays flat whatever its size.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import json
+import zipfile
+from collections.abc import Iterator
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from app.domain.assignments import RowError, check_header, nest_flat_row
+from app.domain.errors import UnreadableUpload
+
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+MAX_HEADER_BYTES = 64 * 1024
+
+
+class SourceFormat(StrEnum):
+    JSON = "json"
+    CSV = "csv"
+    XLSX = "xlsx"
+
+
+MEDIA_TYPES: dict[str, SourceFormat] = {
+    "application/json": SourceFormat.JSON,
+    "text/csv": SourceFormat.CSV,
+    XLSX_MEDIA_TYPE: SourceFormat.XLSX,
+}
+
+
+def format_of(media_type: str | None, filename: str | None = None) -> SourceFormat | None:
+    """The format a Content-Type (or, for a multipart part, the file name) announces."""
+    if media_type:
+        found = MEDIA_TYPES.get(media_type.split(";")[0].strip().lower())
+        if found is not None:
+            return found
+    if filename:
+        suffix = Path(filename).suffix.lower()
+        return {
+            ".json": SourceFormat.JSON,
+            ".csv": SourceFormat.CSV,
+            ".xlsx": SourceFormat.XLSX,
+        }.get(suffix)
+    return None
+
+
+def _pairs(errors: list[RowError]) -> list[tuple[str, str]]:
+    return [(e.field, e.message) for e in errors]
+
+
+class UploadCheck:
+    """Fed the body chunk by chunk: hashes it, counts it, and refuses early what cannot be
+    read (a CSV that is not UTF-8 or has a wrong header, a workbook that is not a zip)."""
+
+    def __init__(self, source: SourceFormat) -> None:
+        self.source = source
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self._head = bytearray()
+        self._header_checked = source is not SourceFormat.CSV
+
+    def feed(self, chunk: bytes) -> None:
+        self.sha256.update(chunk)
+        offset = self.size
+        self.size += len(chunk)
+        if self.source is SourceFormat.CSV:
+            self._decode(chunk, offset, final=False)
+        if len(self._head) < MAX_HEADER_BYTES:
+            self._head.extend(chunk[: MAX_HEADER_BYTES - len(self._head)])
+            if not self._header_checked and b"\n" in self._head:
+                self._check_csv_header()
+
+    def finish(self) -> None:
+        if self.size == 0:
+            raise UnreadableUpload("the upload is empty")
+        if self.source is SourceFormat.CSV:
+            self._decode(b"", self.size, final=True)
+            if not self._header_checked:
+                self._check_csv_header()
+        elif self.source is SourceFormat.XLSX and not self._head.startswith(b"PK\x03\x04"):
+            raise UnreadableUpload("the file is not an Excel workbook (.xlsx)")
+
+    def _decode(self, chunk: bytes, offset: int, *, final: bool) -> None:
+        try:
+            self._decoder.decode(chunk, final)
+        except UnicodeDecodeError as exc:
+            raise UnreadableUpload(
+                f"the CSV file is not UTF-8 (byte 0x{chunk[exc.start]:02x} at offset"
+                f" {offset + exc.start} cannot be read); save it as 'CSV UTF-8' and send it again"
+                if exc.start < len(chunk)
+                else "the CSV file is not UTF-8: it ends in the middle of a character"
+            ) from exc
+
+    def _check_csv_header(self) -> None:
+        self._header_checked = True
+        first_line = bytes(self._head).split(b"\n", 1)[0]
+        text = first_line.decode("utf-8", errors="replace").lstrip("\ufeff")
+        header = next(csv.reader([text]), [])
+        errors = check_header([name.strip() for name in header])
+        if errors:
+            raise UnreadableUpload("the CSV header row is not the documented one", _pairs(errors))
+
+
+def check_json(path: Path) -> None:
+    """A JSON push must be an object with a ``rows`` list of objects."""
+    try:
+        with path.open("rb") as handle:
+            document = json.load(handle, parse_float=Decimal)
+    except (ValueError, RecursionError) as exc:
+        raise UnreadableUpload("the body is not valid UTF-8 JSON") from exc
+    rows = document.get("rows") if isinstance(document, dict) else None
+    if not isinstance(rows, list):
+        raise UnreadableUpload(
+            "the body must be an object with a 'rows' list", [("rows", "is required")]
+        )
+
+
+def read_rows(source: SourceFormat, path: Path) -> Iterator[tuple[int, Any]]:
+    """(row number, nested row) pairs. CSV and Excel rows are numbered as a spreadsheet shows
+    them (the header is row 1); JSON rows from 1."""
+    if source is SourceFormat.JSON:
+        yield from _json_rows(path)
+    elif source is SourceFormat.CSV:
+        yield from _csv_rows(path)
+    else:
+        yield from _xlsx_rows(path)
+
+
+def _json_rows(path: Path) -> Iterator[tuple[int, Any]]:
+    with path.open("rb") as handle:
+        document = json.load(handle, parse_float=Decimal)
+    yield from enumerate(document["rows"], start=1)
+
+
+def _flat_rows(
+    header: list[str], records: Iterator[list[Any]], first_row: int
+) -> Iterator[tuple[int, Any]]:
+    width = len(header)
+    for number, cells in enumerate(records, start=first_row):
+        if not any(cell not in (None, "") for cell in cells):
+            continue  # blank line
+        if len(cells) > width and any(c not in (None, "") for c in cells[width:]):
+            yield number, RowShapeError(f"the row has {len(cells)} cells, the header {width}")
+            continue
+        values = {name: (cells[i] if i < len(cells) else None) for i, name in enumerate(header)}
+        yield number, nest_flat_row({k: (v if v != "" else None) for k, v in values.items()})
+
+
+class RowShapeError(str):
+    """A row that could not even be split into columns; validation reports it as is."""
+
+    __slots__ = ()
+
+
+def _csv_rows(path: Path) -> Iterator[tuple[int, Any]]:
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle)
+            header = [name.strip() for name in next(reader, [])]
+            errors = check_header(header)
+            if errors:
+                raise UnreadableUpload(
+                    "the CSV header row is not the documented one", _pairs(errors)
+                )
+            yield from _flat_rows(header, reader, first_row=2)
+    except UnicodeDecodeError as exc:
+        raise UnreadableUpload("the CSV file is not UTF-8") from exc
+    except csv.Error as exc:
+        raise UnreadableUpload(f"the CSV file cannot be read: {exc}") from exc
+
+
+def _cell_text(value: Any) -> str | None:
+    """An Excel cell as the text a CSV would carry."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        # Excel keeps numbers as doubles; their shortest repr is what the sender typed.
+        return repr(value) if not value.is_integer() else str(int(value))
+    return str(value).strip()
+
+
+def _xlsx_rows(path: Path) -> Iterator[tuple[int, Any]]:
+    from openpyxl import load_workbook  # imported here: only workbook pushes need it
+
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise UnreadableUpload("the file is not an Excel workbook (.xlsx)") from exc
+    try:
+        sheet = workbook.worksheets[0]
+        rows = sheet.iter_rows(values_only=True)
+        header = [_cell_text(v) or "" for v in next(rows, ())]
+        while header and header[-1] == "":
+            header.pop()
+        errors = check_header(header)
+        if errors:
+            raise UnreadableUpload(
+                "the workbook's header row is not the documented one", _pairs(errors)
+            )
+        records = ([_cell_text(v) for v in row] for row in rows)
+        yield from _flat_rows(header, records, first_row=2)
+    finally:
+        workbook.close()
+
+
+def _inert(cell: object) -> object:
+    """Text a spreadsheet would run as a formula is written with a leading quote."""
+    if isinstance(cell, str) and cell[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + cell
+    return cell
+
+
+def rejections_csv(rows: Iterator[tuple[int, str | None, str, str]]) -> Iterator[str]:
+    """The rejected rows as CSV text, a line at a time."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["row_number", "external_ref", "field", "message"])
+    yield buffer.getvalue()
+    for row in rows:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow([_inert(cell) for cell in row])
+        yield buffer.getvalue()

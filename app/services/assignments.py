@@ -1,0 +1,985 @@
+"""Assignment pushes: receive, queue, validate in batches, COPY to staging, merge set-based.
+
+The request stores the upload in ~1 MiB chunks and answers 202. A job (the in-process
+worker, or ``cartera worker``) then reads the upload from a temporary file a batch at a time,
+validates each batch in a worker thread (``app/domain/assignments.py``), COPYs the good rows
+into temporary staging tables and, once the whole upload is staged, merges it into
+accounts, debtors, related parties and contact points with a handful of statements. No
+statement is ever issued per row.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import anyio
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from app.domain.assignments import (
+    AccountRow,
+    IntakeContext,
+    RowError,
+    validate_row,
+)
+from app.domain.errors import (
+    DomainError,
+    IdempotencyKeyRequired,
+    IdempotencyKeyReused,
+    NotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+    UnreadableUpload,
+)
+from app.domain.identity import Country
+from app.domain.roles import Role
+from app.ids import new_id
+from app.models.assignment import Assignment, AssignmentChunk, AssignmentRejection
+from app.models.partner import Partner
+from app.security import SYSTEM, Principal
+from app.services import audit
+from app.services.aging import dpd_sql, paused_days_sql, stage_sql
+from app.services.assignment_files import (
+    RowShapeError,
+    SourceFormat,
+    UploadCheck,
+    check_json,
+    read_rows,
+)
+
+CHUNK_BYTES = 1024 * 1024
+BATCH_ROWS = 5000
+MAX_REJECTIONS_STORED = 100_000  # per push; the counts stay exact beyond it
+_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+
+# Lock classes for pg_advisory_xact_lock(class, key).
+_IDEMPOTENCY_LOCK = 6
+_PARTNER_MERGE_LOCK = 7
+
+PUSHERS = frozenset({Role.ADMIN, Role.MANAGER, Role.PARTNER})
+READERS = frozenset({Role.ADMIN, Role.MANAGER, Role.AUDITOR, Role.PARTNER})
+
+
+# ---------------------------------------------------------------------------------------
+# Access
+
+
+def _may_push(principal: Principal, partner_id: uuid.UUID) -> bool:
+    if principal.role is Role.PARTNER:
+        return principal.partner_id == partner_id
+    return principal.role in PUSHERS
+
+
+async def partner_for_push(
+    session: AsyncSession, principal: Principal, partner_id: uuid.UUID
+) -> Partner:
+    """The partner a push or recall is for: its own system, or admin/manager staff."""
+    if principal.role not in PUSHERS:
+        raise PermissionDenied({"role": principal.role.value})
+    partner = await session.get(Partner, partner_id)
+    if partner is None or not _may_push(principal, partner_id):
+        raise NotFound({"entity": "partner"})
+    return partner
+
+
+def readable_assignments(principal: Principal) -> Any:
+    query = select(Assignment)
+    if principal.role is Role.PARTNER:
+        return query.where(col(Assignment.partner_id) == principal.partner_id)
+    if principal.role in READERS:
+        return query
+    return query.where(col(Assignment.id).is_(None))
+
+
+async def get_assignment(
+    session: AsyncSession, principal: Principal, assignment_id: uuid.UUID
+) -> Assignment:
+    if principal.role not in READERS:
+        raise PermissionDenied({"role": principal.role.value})
+    found: Assignment | None = await session.scalar(
+        readable_assignments(principal).where(col(Assignment.id) == assignment_id)
+    )
+    if found is None:
+        raise NotFound({"entity": "assignment"})
+    return found
+
+
+async def list_rejections(
+    session: AsyncSession, assignment_id: uuid.UUID, *, after: tuple[int, int] | None, limit: int
+) -> list[AssignmentRejection]:
+    query = select(AssignmentRejection).where(
+        col(AssignmentRejection.assignment_id) == assignment_id
+    )
+    if after is not None:
+        query = query.where(
+            text("(row_number, seq) > (:row, :seq)").bindparams(row=after[0], seq=after[1])
+        )
+    rows = await session.scalars(
+        query.order_by(col(AssignmentRejection.row_number), col(AssignmentRejection.seq)).limit(
+            limit
+        )
+    )
+    return list(rows.all())
+
+
+async def stream_rejections(
+    session: AsyncSession, assignment_id: uuid.UUID
+) -> AsyncIterator[tuple[int, str | None, str, str]]:
+    """Every rejection in row order, fetched a page at a time."""
+    after: tuple[int, int] | None = None
+    while True:
+        page = await list_rejections(session, assignment_id, after=after, limit=2000)
+        for r in page:
+            yield r.row_number, r.external_ref, r.field, r.message
+        if len(page) < 2000:
+            return
+        after = (page[-1].row_number, page[-1].seq)
+
+
+# ---------------------------------------------------------------------------------------
+# Receiving a push
+
+
+def check_idempotency_key(key: str | None) -> str:
+    if key is None or not _KEY.match(key):
+        raise IdempotencyKeyRequired()
+    return key
+
+
+async def submit_assignment(
+    session: AsyncSession,
+    principal: Principal,
+    partner_id: uuid.UUID,
+    idempotency_key: str | None,
+    source: SourceFormat,
+    body: AsyncIterator[bytes],
+    *,
+    max_json_bytes: int,
+) -> tuple[Assignment, bool]:
+    """Store the upload and queue it. A replay of the key with the same body returns the
+    first assignment (True) and stores nothing; with another body it is refused."""
+    key = check_idempotency_key(idempotency_key)
+    partner = await partner_for_push(session, principal, partner_id)
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(:kind, hashtext(:key))"),
+        {"kind": _IDEMPOTENCY_LOCK, "key": f"{partner.id}:{key}"},
+    )
+    existing = await session.scalar(
+        select(Assignment).where(
+            col(Assignment.partner_id) == partner.id, col(Assignment.idempotency_key) == key
+        )
+    )
+    check = UploadCheck(source)
+    if existing is not None:
+        async for piece in body:
+            check.sha256.update(piece)
+        if check.sha256.hexdigest() != existing.body_sha256:
+            raise IdempotencyKeyReused()
+        return existing, True
+
+    assignment = Assignment(
+        partner_id=partner.id,
+        idempotency_key=key,
+        body_sha256="",
+        body_bytes=0,
+        source_format=source.value,
+        submitted_by=principal.audit_id,
+    )
+    session.add(assignment)
+    await session.flush()
+    pending = bytearray()
+    seq = 0
+    json_body = bytearray() if source is SourceFormat.JSON else None
+    async for piece in body:
+        check.feed(piece)
+        if json_body is not None:
+            if check.size > max_json_bytes:
+                raise PayloadTooLarge({"limit": max_json_bytes})
+            json_body.extend(piece)
+        pending.extend(piece)
+        if len(pending) >= CHUNK_BYTES:
+            await _store_chunk(session, assignment.id, seq, bytes(pending))
+            seq += 1
+            pending.clear()
+    check.finish()
+    if pending:
+        await _store_chunk(session, assignment.id, seq, bytes(pending))
+    if json_body is not None:
+        with tempfile.TemporaryDirectory(prefix="cartera-push-") as folder:
+            path = Path(folder) / "push.json"
+            path.write_bytes(json_body)
+            check_json(path)
+    assignment.body_sha256 = check.sha256.hexdigest()
+    assignment.body_bytes = check.size
+    session.add(assignment)
+    await session.flush()
+    await audit.record(
+        session,
+        principal,
+        "assignment.submitted",
+        "assignment",
+        assignment.id,
+        after={
+            "partner_id": partner.id,
+            "source_format": source.value,
+            "body_bytes": check.size,
+            "idempotency_key": key,
+        },
+    )
+    return assignment, False
+
+
+async def _store_chunk(
+    session: AsyncSession, assignment_id: uuid.UUID, seq: int, data: bytes
+) -> None:
+    await session.execute(
+        text("INSERT INTO assignment_chunk (assignment_id, seq, data) VALUES (:a, :s, :d)"),
+        {"a": assignment_id, "s": seq, "d": data},
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Processing a push (the job)
+
+_STAGING = """
+DROP TABLE IF EXISTS intake_account, intake_party, intake_contact, intake_match;
+CREATE TEMP TABLE intake_account (
+    row_number int NOT NULL, account_id uuid NOT NULL, debtor_id uuid NOT NULL,
+    external_ref text NOT NULL, product_type text NOT NULL, currency text NOT NULL,
+    original_amount numeric(18, 2) NOT NULL, principal numeric(18, 2) NOT NULL,
+    interest numeric(18, 2) NOT NULL, fees numeric(18, 2) NOT NULL,
+    total numeric(18, 2) NOT NULL, past_due_amount numeric(18, 2) NOT NULL,
+    oldest_unpaid_due_date date, last_payment_date date, last_payment_amount numeric(18, 2),
+    national_id_type text NOT NULL, national_id text NOT NULL,
+    first_names text NOT NULL, last_names text NOT NULL, birth_date date,
+    content_hash text NOT NULL
+) ON COMMIT DROP;
+CREATE TEMP TABLE intake_party (
+    row_number int NOT NULL, party_id uuid NOT NULL, kind text NOT NULL, full_name text NOT NULL,
+    relationship text, national_id_type text, national_id text, position int NOT NULL
+) ON COMMIT DROP;
+CREATE TEMP TABLE intake_contact (
+    row_number int NOT NULL, contact_id uuid NOT NULL, party_id uuid, kind text NOT NULL,
+    value text NOT NULL, state text, municipality text, postal_code text,
+    latitude numeric(9, 6), longitude numeric(9, 6), time_zone text, position int NOT NULL
+) ON COMMIT DROP
+"""
+
+ACCOUNT_COLUMNS = (
+    "row_number",
+    "account_id",
+    "debtor_id",
+    "external_ref",
+    "product_type",
+    "currency",
+    "original_amount",
+    "principal",
+    "interest",
+    "fees",
+    "total",
+    "past_due_amount",
+    "oldest_unpaid_due_date",
+    "last_payment_date",
+    "last_payment_amount",
+    "national_id_type",
+    "national_id",
+    "first_names",
+    "last_names",
+    "birth_date",
+    "content_hash",
+)
+PARTY_COLUMNS = (
+    "row_number",
+    "party_id",
+    "kind",
+    "full_name",
+    "relationship",
+    "national_id_type",
+    "national_id",
+    "position",
+)
+CONTACT_COLUMNS = (
+    "row_number",
+    "contact_id",
+    "party_id",
+    "kind",
+    "value",
+    "state",
+    "municipality",
+    "postal_code",
+    "latitude",
+    "longitude",
+    "time_zone",
+    "position",
+)
+REJECTION_COLUMNS = ("assignment_id", "row_number", "seq", "external_ref", "field", "message")
+
+
+@dataclass(slots=True)
+class _Batch:
+    """One batch of validated rows, as COPY records."""
+
+    accounts: list[tuple[Any, ...]] = field(default_factory=list)
+    parties: list[tuple[Any, ...]] = field(default_factory=list)
+    contacts: list[tuple[Any, ...]] = field(default_factory=list)
+    rejections: list[tuple[int, str | None, str, str]] = field(default_factory=list)
+    rejected_rows: int = 0
+    received: int = 0
+    done: bool = False
+
+
+def _records(row: AccountRow, batch: _Batch) -> None:
+    batch.accounts.append(
+        (
+            row.row_number,
+            new_id(),
+            new_id(),
+            row.external_ref,
+            row.product_type.value,
+            row.currency,
+            row.original_amount,
+            row.principal,
+            row.interest,
+            row.fees,
+            row.total,
+            row.past_due_amount,
+            row.oldest_unpaid_due_date,
+            row.last_payment_date,
+            row.last_payment_amount,
+            row.national_id_type,
+            row.national_id,
+            row.first_names,
+            row.last_names,
+            row.birth_date,
+            row.content_hash,
+        )
+    )
+    position = 0
+    for contact in row.contacts:
+        batch.contacts.append(_contact_record(row.row_number, None, contact, position))
+        position += 1
+    for party_position, party in enumerate(row.parties):
+        party_id = new_id()
+        batch.parties.append(
+            (
+                row.row_number,
+                party_id,
+                party.kind,
+                party.full_name,
+                party.relationship,
+                party.national_id_type,
+                party.national_id,
+                party_position,
+            )
+        )
+        for contact in party.contacts:
+            batch.contacts.append(_contact_record(row.row_number, party_id, contact, position))
+            position += 1
+
+
+def _contact_record(
+    row_number: int, party_id: uuid.UUID | None, contact: Any, position: int
+) -> tuple[Any, ...]:
+    return (
+        row_number,
+        new_id(),
+        party_id,
+        contact.kind,
+        contact.value,
+        contact.state,
+        contact.municipality,
+        contact.postal_code,
+        contact.latitude,
+        contact.longitude,
+        contact.time_zone,
+        position,
+    )
+
+
+def _external_ref_of(raw: Any) -> str | None:
+    if isinstance(raw, dict):
+        ref = raw.get("external_ref")
+        if isinstance(ref, str) and ref.strip():
+            return ref.strip()[:64]
+    return None
+
+
+def next_batch(
+    rows: Iterator[tuple[int, Any]], context: IntakeContext, size: int = BATCH_ROWS
+) -> _Batch:
+    """Read and validate up to ``size`` rows (runs in a worker thread)."""
+    batch = _Batch()
+    for row_number, raw in rows:
+        batch.received += 1
+        if isinstance(raw, RowShapeError):
+            result: AccountRow | list[RowError] = [RowError("row", str(raw))]
+        else:
+            result = validate_row(row_number, raw, context)
+        if isinstance(result, AccountRow):
+            _records(result, batch)
+        else:
+            batch.rejected_rows += 1
+            ref = _external_ref_of(raw)
+            batch.rejections.extend((row_number, ref, e.field, e.message) for e in result)
+        if batch.received >= size:
+            return batch
+    batch.done = True
+    return batch
+
+
+async def _copy(
+    session: AsyncSession, table: str, columns: Sequence[str], records: list[tuple[Any, ...]]
+) -> None:
+    if not records:
+        return
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
+    assert driver is not None
+    await driver.copy_records_to_table(table, records=records, columns=list(columns))
+
+
+async def _spool(session: AsyncSession, assignment_id: uuid.UUID, path: Path) -> None:
+    """Write the stored upload to ``path``, a chunk at a time."""
+    seq = 0
+    async with await anyio.open_file(path, "wb") as handle:
+        while True:
+            data = await session.scalar(
+                select(col(AssignmentChunk.data)).where(
+                    col(AssignmentChunk.assignment_id) == assignment_id,
+                    col(AssignmentChunk.seq) == seq,
+                )
+            )
+            if data is None:
+                return
+            await handle.write(data)
+            seq += 1
+
+
+def partner_today(partner: Partner, now: datetime | None = None) -> date:
+    """The business date at the partner: dates in its rows may not come after it."""
+    return (now or datetime.now(UTC)).astimezone(ZoneInfo(partner.time_zone)).date()
+
+
+@dataclass(frozen=True, slots=True)
+class MergeCounts:
+    created: int
+    updated: int
+    unchanged: int
+
+
+async def process_assignment(
+    session: AsyncSession,
+    assignment_id: uuid.UUID,
+    *,
+    now: datetime | None = None,
+    batch_rows: int = BATCH_ROWS,
+) -> Assignment:
+    """Validate, stage and merge one queued push; an unreadable upload marks it failed."""
+    started = now or datetime.now(UTC)
+    assignment = await session.get(Assignment, assignment_id, with_for_update=True)
+    if assignment is None:
+        raise NotFound({"entity": "assignment"})
+    partner = await session.get(Partner, assignment.partner_id)
+    assert partner is not None
+    context = IntakeContext(Country(partner.country), partner.currency, partner_today(partner, now))
+    source = SourceFormat(assignment.source_format)
+    rejected_rows = 0
+    received = 0
+    stored_rejections = 0
+    with tempfile.TemporaryDirectory(prefix="cartera-push-") as folder:
+        path = Path(folder) / f"push.{source.value}"
+        await _spool(session, assignment.id, path)
+        for statement in _STAGING.split(";"):
+            await session.execute(text(statement))
+        rows = read_rows(source, path)
+        try:
+            while True:
+                batch = await anyio.to_thread.run_sync(next_batch, rows, context, batch_rows)
+                received += batch.received
+                rejected_rows += batch.rejected_rows
+                await _copy(session, "intake_account", ACCOUNT_COLUMNS, batch.accounts)
+                await _copy(session, "intake_party", PARTY_COLUMNS, batch.parties)
+                await _copy(session, "intake_contact", CONTACT_COLUMNS, batch.contacts)
+                room = MAX_REJECTIONS_STORED - stored_rejections
+                kept = batch.rejections[:room]
+                await _copy(
+                    session,
+                    "assignment_rejection",
+                    REJECTION_COLUMNS,
+                    [
+                        (assignment.id, n, seq, ref, f[:80], m[:300])
+                        for seq, (n, ref, f, m) in _numbered(kept)
+                    ],
+                )
+                stored_rejections += len(kept)
+                if batch.done:
+                    break
+        except UnreadableUpload as exc:
+            return await _fail(session, assignment, exc.reason, exc.field_errors, started)
+    counts, duplicates = await _merge(session, assignment, partner, context.today, started)
+    rejected_rows += duplicates
+    assignment.received = received
+    assignment.created = counts.created
+    assignment.updated = counts.updated
+    assignment.unchanged = counts.unchanged
+    assignment.rejected = rejected_rows
+    assignment.status = "completed_with_errors" if rejected_rows else "completed"
+    assignment.finished_at = datetime.now(UTC) if now is None else now
+    assignment.lease_until = None
+    session.add(assignment)
+    await session.execute(
+        text("DELETE FROM assignment_chunk WHERE assignment_id = :a"), {"a": assignment.id}
+    )
+    await session.flush()
+    await audit.record(
+        session,
+        SYSTEM,
+        "assignment.processed",
+        "assignment",
+        assignment.id,
+        after=_summary(assignment),
+        now=assignment.finished_at,
+    )
+    return assignment
+
+
+def _numbered(
+    rejections: list[tuple[int, str | None, str, str]],
+) -> Iterator[tuple[int, tuple[int, str | None, str, str]]]:
+    """Each rejection with its position among its row's rejections."""
+    previous = None
+    seq = 0
+    for rejection in rejections:
+        seq = seq + 1 if rejection[0] == previous else 0
+        previous = rejection[0]
+        yield seq, rejection
+
+
+def _summary(assignment: Assignment) -> dict[str, Any]:
+    return {
+        "status": assignment.status,
+        "received": assignment.received,
+        "created": assignment.created,
+        "updated": assignment.updated,
+        "unchanged": assignment.unchanged,
+        "rejected": assignment.rejected,
+        "failure": assignment.failure,
+    }
+
+
+async def _fail(
+    session: AsyncSession,
+    assignment: Assignment,
+    reason: str,
+    errors: Sequence[tuple[str, str]],
+    now: datetime,
+) -> Assignment:
+    await session.execute(
+        text("DELETE FROM assignment_rejection WHERE assignment_id = :a"), {"a": assignment.id}
+    )
+    await _copy(
+        session,
+        "assignment_rejection",
+        REJECTION_COLUMNS,
+        [(assignment.id, 1, seq, None, f[:80], m[:300]) for seq, (f, m) in enumerate(errors)],
+    )
+    assignment.status = "failed"
+    assignment.failure = reason[:500]
+    assignment.finished_at = now
+    assignment.lease_until = None
+    session.add(assignment)
+    await session.execute(
+        text("DELETE FROM assignment_chunk WHERE assignment_id = :a"), {"a": assignment.id}
+    )
+    await session.flush()
+    await audit.record(
+        session,
+        SYSTEM,
+        "assignment.failed",
+        "assignment",
+        assignment.id,
+        after=_summary(assignment),
+    )
+    return assignment
+
+
+# The merge. :pid partner, :aid assignment, :as_of partner's business date, :now, :actor.
+
+_REJECT_DUPLICATES = """
+WITH ranked AS (
+    SELECT row_number, external_ref,
+           min(row_number) OVER (PARTITION BY external_ref) AS first_row
+    FROM intake_account
+),
+dropped AS (
+    DELETE FROM intake_account s USING ranked r
+    WHERE s.row_number = r.row_number AND r.row_number <> r.first_row
+    RETURNING r.row_number, r.external_ref, r.first_row
+)
+INSERT INTO assignment_rejection (assignment_id, row_number, seq, external_ref, field, message)
+SELECT :aid, row_number, 0, external_ref, 'external_ref',
+       'appears more than once in this push (first at row ' || first_row || ')'
+FROM dropped
+ON CONFLICT DO NOTHING
+"""
+
+_UPSERT_DEBTORS = """
+INSERT INTO debtor AS d (id, national_id_type, national_id, first_names, last_names,
+                         birth_date, created_at, updated_at)
+SELECT DISTINCT ON (national_id_type, national_id)
+       debtor_id, national_id_type, national_id, first_names, last_names, birth_date, :now, :now
+FROM intake_account
+ORDER BY national_id_type, national_id, row_number DESC
+ON CONFLICT (national_id_type, national_id) DO UPDATE
+SET first_names = EXCLUDED.first_names,
+    last_names = EXCLUDED.last_names,
+    birth_date = COALESCE(EXCLUDED.birth_date, d.birth_date),
+    updated_at = EXCLUDED.updated_at
+WHERE (d.first_names, d.last_names, d.birth_date)
+      IS DISTINCT FROM (EXCLUDED.first_names, EXCLUDED.last_names,
+                        COALESCE(EXCLUDED.birth_date, d.birth_date))
+"""
+
+_MATCH = """
+CREATE TEMP TABLE intake_match ON COMMIT DROP AS
+SELECT s.row_number,
+       COALESCE(a.id, s.account_id) AS account_id,
+       d.id AS debtor_id,
+       a.id IS NULL AS is_new,
+       (a.id IS NOT NULL AND (a.content_hash <> s.content_hash OR a.status <> 'active'
+                              OR a.debtor_id <> d.id)) AS is_changed
+FROM intake_account s
+JOIN debtor d ON d.national_id_type = s.national_id_type AND d.national_id = s.national_id
+LEFT JOIN account a ON a.partner_id = :pid AND a.external_ref = s.external_ref
+"""
+
+_NEW_DPD = dpd_sql("s.oldest_unpaid_due_date")
+_CHANGED_DPD = dpd_sql("s.oldest_unpaid_due_date", paused_days_sql("a", "s.oldest_unpaid_due_date"))
+# In an UPDATE the target cannot be referenced laterally: the same row joined again as a2.
+_UPDATED_DPD = dpd_sql(
+    "s.oldest_unpaid_due_date", paused_days_sql("a2", "s.oldest_unpaid_due_date")
+)
+_BALANCES = (
+    "principal",
+    "interest",
+    "fees",
+    "total",
+    "past_due_amount",
+    "oldest_unpaid_due_date",
+    "last_payment_date",
+    "last_payment_amount",
+)
+
+
+def _json_of(alias: str) -> str:
+    return "jsonb_build_object(" + ", ".join(f"'{c}', {alias}.{c}::text" for c in _BALANCES) + ")"
+
+
+_CHANGE_EVENTS = f"""
+INSERT INTO account_event (account_id, partner_id, kind, as_of, occurred_at, actor_id,
+                           before, after)
+SELECT a.id, a.partner_id, e.kind, :as_of, :now, :actor, e.before, e.after
+FROM intake_match m
+JOIN intake_account s ON s.row_number = m.row_number
+JOIN account a ON a.id = m.account_id
+JOIN partner_bucket b ON b.partner_id = a.partner_id AND b.product_type = s.product_type
+CROSS JOIN LATERAL (SELECT {_CHANGED_DPD} AS dpd) x
+CROSS JOIN LATERAL (SELECT {stage_sql("x.dpd", "b")} AS stage) y
+CROSS JOIN LATERAL (VALUES
+    ('balance_changed', {_json_of("a")}, {_json_of("s")},
+     ({", ".join("a." + c for c in _BALANCES)}) IS DISTINCT FROM
+     ({", ".join("s." + c for c in _BALANCES)})),
+    ('stage_changed', jsonb_build_object('stage', a.stage, 'dpd', a.dpd),
+     jsonb_build_object('stage', y.stage, 'dpd', x.dpd), a.stage <> y.stage),
+    ('status_changed', jsonb_build_object('status', a.status),
+     jsonb_build_object('status', 'active', 'assignment_id', CAST(:aid_text AS text)),
+     a.status <> 'active')
+) AS e(kind, before, after, applies)
+WHERE m.is_changed AND e.applies
+"""
+
+_UPDATE_CHANGED = f"""
+UPDATE account a
+SET debtor_id = m.debtor_id, product_type = s.product_type, currency = s.currency,
+    original_amount = s.original_amount, principal = s.principal, interest = s.interest,
+    fees = s.fees, total = s.total, past_due_amount = s.past_due_amount,
+    oldest_unpaid_due_date = s.oldest_unpaid_due_date, last_payment_date = s.last_payment_date,
+    last_payment_amount = s.last_payment_amount,
+    dpd = x.dpd, stage = {stage_sql("x.dpd", "b")}, aged_as_of = :as_of, status = 'active',
+    content_hash = s.content_hash, last_assignment_id = :aid, version = a.version + 1,
+    updated_at = :now
+FROM intake_match m
+JOIN intake_account s ON s.row_number = m.row_number
+JOIN partner_bucket b ON b.partner_id = :pid AND b.product_type = s.product_type
+JOIN account a2 ON a2.id = m.account_id
+CROSS JOIN LATERAL (SELECT {_UPDATED_DPD} AS dpd) x
+WHERE m.is_changed AND a.id = m.account_id
+"""
+
+_INSERT_NEW = f"""
+WITH created AS (
+    INSERT INTO account (id, partner_id, external_ref, debtor_id, product_type, currency,
+        original_amount, principal, interest, fees, total, past_due_amount,
+        oldest_unpaid_due_date, last_payment_date, last_payment_amount, dpd, stage, aged_as_of,
+        status, has_pauses, content_hash, last_assignment_id, version, created_at, updated_at)
+    SELECT m.account_id, :pid, s.external_ref, m.debtor_id, s.product_type, s.currency,
+        s.original_amount, s.principal, s.interest, s.fees, s.total, s.past_due_amount,
+        s.oldest_unpaid_due_date, s.last_payment_date, s.last_payment_amount,
+        x.dpd, {stage_sql("x.dpd", "b")}, :as_of, 'active', false, s.content_hash, :aid, 1,
+        :now, :now
+    FROM intake_match m
+    JOIN intake_account s ON s.row_number = m.row_number
+    JOIN partner_bucket b ON b.partner_id = :pid AND b.product_type = s.product_type
+    CROSS JOIN LATERAL (SELECT {_NEW_DPD} AS dpd) x
+    WHERE m.is_new
+    RETURNING id, stage, dpd, total
+)
+INSERT INTO account_event (account_id, partner_id, kind, as_of, occurred_at, actor_id, after)
+SELECT id, :pid, 'created', :as_of, :now, :actor,
+       jsonb_build_object('assignment_id', CAST(:aid_text AS text), 'stage', stage, 'dpd', dpd,
+                          'total', total::text)
+FROM created
+"""
+
+_DROP_OLD_CONTACTS = """
+DELETE FROM contact_point c USING intake_match m
+WHERE m.is_changed AND c.account_id = m.account_id AND c.source = 'partner';
+DELETE FROM related_party p USING intake_match m
+WHERE m.is_changed AND p.account_id = m.account_id AND p.source = 'partner'
+"""
+
+_INSERT_PARTIES = """
+INSERT INTO related_party (id, partner_id, account_id, kind, full_name, relationship,
+                           national_id_type, national_id, position, source)
+SELECT p.party_id, :pid, m.account_id, p.kind, p.full_name, p.relationship,
+       p.national_id_type, p.national_id, p.position, 'partner'
+FROM intake_party p
+JOIN intake_match m ON m.row_number = p.row_number
+WHERE m.is_new OR m.is_changed
+"""
+
+_INSERT_CONTACTS = """
+INSERT INTO contact_point (id, partner_id, account_id, debtor_id, related_party_id, kind, value,
+                           state, municipality, postal_code, latitude, longitude, time_zone,
+                           position, source)
+SELECT c.contact_id, :pid, m.account_id, m.debtor_id, c.party_id, c.kind, c.value,
+       c.state, c.municipality, c.postal_code, c.latitude, c.longitude, c.time_zone,
+       c.position, 'partner'
+FROM intake_contact c
+JOIN intake_match m ON m.row_number = c.row_number
+WHERE m.is_new OR m.is_changed
+"""
+
+_COUNT = """
+SELECT count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE is_changed),
+       count(*) FILTER (WHERE NOT is_new AND NOT is_changed)
+FROM intake_match
+"""
+
+
+async def _merge(
+    session: AsyncSession,
+    assignment: Assignment,
+    partner: Partner,
+    as_of: date,
+    now: datetime,
+) -> tuple[MergeCounts, int]:
+    """Merge the staged rows: (counts, rows rejected as duplicates within the push)."""
+    params = {
+        "pid": partner.id,
+        "aid": assignment.id,
+        "aid_text": str(assignment.id),
+        "as_of": as_of,
+        "now": now,
+        "actor": f"assignment:{assignment.id}",
+    }
+
+    async def run(sql: str) -> int:
+        names = set(re.findall(r"(?<!:):([a-z_]+)", sql))
+        result = await session.execute(text(sql), {k: v for k, v in params.items() if k in names})
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    # Pushes of one partner merge one at a time; other partners' pushes run alongside.
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(:kind, hashtext(:key))"),
+        {"kind": _PARTNER_MERGE_LOCK, "key": str(partner.id)},
+    )
+    for table in ("intake_account", "intake_party", "intake_contact"):
+        await session.execute(text(f"ANALYZE {table}"))
+    duplicates = await run(_REJECT_DUPLICATES)
+    await run(_UPSERT_DEBTORS)
+    await run(_MATCH)
+    await session.execute(text("ANALYZE intake_match"))
+    await run(_CHANGE_EVENTS)
+    await run(_UPDATE_CHANGED)
+    await run(_INSERT_NEW)
+    for statement in _DROP_OLD_CONTACTS.split(";"):
+        await run(statement)
+    await run(_INSERT_PARTIES)
+    await run(_INSERT_CONTACTS)
+    created, updated, unchanged = (await session.execute(text(_COUNT))).one()
+    return MergeCounts(int(created), int(updated), int(unchanged)), duplicates
+
+
+# ---------------------------------------------------------------------------------------
+# The queue: assignments themselves, claimed with SKIP LOCKED
+
+MAX_ATTEMPTS = 3
+
+_CLAIM = """
+UPDATE assignment
+SET status = 'processing', started_at = :now, attempts = attempts + 1
+WHERE id = (
+    SELECT id FROM assignment
+    WHERE status = 'queued'
+       OR (status = 'processing' AND started_at < :stale_before)
+    ORDER BY submitted_at
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING id, attempts
+"""
+
+
+async def claim_next(
+    session: AsyncSession, now: datetime, stale_before: datetime
+) -> uuid.UUID | None:
+    """Take the oldest queued push (or one whose worker died: its row is no longer locked
+    and it started long ago). The caller commits, then processes it in a new transaction
+    that holds the row lock, so a live worker's push is never taken over."""
+    row = (await session.execute(text(_CLAIM), {"now": now, "stale_before": stale_before})).first()
+    if row is None:
+        return None
+    assignment_id, attempts = row
+    if attempts > MAX_ATTEMPTS:
+        assignment = await session.get(Assignment, assignment_id)
+        assert assignment is not None
+        await _fail(session, assignment, "processing failed repeatedly; push it again", [], now)
+        return None
+    return uuid.UUID(str(assignment_id))
+
+
+async def mark_failed(
+    session: AsyncSession, assignment_id: uuid.UUID, error: DomainError | Exception
+) -> None:
+    assignment = await session.get(Assignment, assignment_id)
+    if assignment is None:
+        return
+    reason = "the push could not be processed; the operators have the details"
+    if isinstance(error, UnreadableUpload):
+        reason = error.reason
+    await _fail(session, assignment, reason, [], datetime.now(UTC))
+
+
+# ---------------------------------------------------------------------------------------
+# Recalls (retiro de cuentas)
+
+_RECALL = """
+WITH wanted AS (
+    SELECT DISTINCT ref FROM unnest(CAST(:refs AS text[])) AS w(ref)
+),
+old AS (
+    SELECT a.id, a.assigned_collector_id, a.assigned_team_id
+    FROM account a JOIN wanted w ON a.external_ref = w.ref
+    WHERE a.partner_id = :pid AND a.status = 'active'
+    ORDER BY a.id
+    FOR UPDATE OF a
+),
+hit AS (
+    UPDATE account a
+    SET status = 'recalled', assigned_collector_id = NULL, assigned_team_id = NULL,
+        version = a.version + 1, updated_at = :now
+    FROM old o
+    WHERE a.id = o.id
+    RETURNING a.id, a.external_ref, o.assigned_collector_id, o.assigned_team_id
+),
+events AS (
+    INSERT INTO account_event (account_id, partner_id, kind, as_of, occurred_at, actor_id,
+                               before, after)
+    SELECT id, :pid, 'status_changed', :as_of, :now, :actor,
+           jsonb_build_object('status', 'active', 'assigned_collector_id', assigned_collector_id,
+                              'assigned_team_id', assigned_team_id),
+           jsonb_build_object('status', 'recalled', 'reason', CAST(:reason AS text))
+    FROM hit
+    RETURNING 1
+)
+SELECT external_ref FROM hit
+"""
+
+_RECALL_STATUS = """
+SELECT w.ref, a.status
+FROM unnest(CAST(:refs AS text[])) AS w(ref)
+LEFT JOIN account a ON a.partner_id = :pid AND a.external_ref = w.ref
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class RecallResult:
+    requested: int
+    recalled: int
+    already_inactive: list[str]
+    unknown: list[str]
+
+
+async def recall_accounts(
+    session: AsyncSession,
+    principal: Principal,
+    partner_id: uuid.UUID,
+    external_refs: Sequence[str],
+    reason: str | None,
+    *,
+    now: datetime | None = None,
+) -> RecallResult:
+    """The partner takes accounts back: they leave every queue and their collector, no
+    contact is allowed on them any more, and their history stays."""
+    partner = await partner_for_push(session, principal, partner_id)
+    moment = now or datetime.now(UTC)
+    refs = list(dict.fromkeys(external_refs))
+    recalled = {
+        ref
+        for (ref,) in await session.execute(
+            text(_RECALL),
+            {
+                "refs": refs,
+                "pid": partner.id,
+                "now": moment,
+                "as_of": partner_today(partner, moment),
+                "actor": principal.audit_id,
+                "reason": reason,
+            },
+        )
+    }
+    statuses = await session.execute(text(_RECALL_STATUS), {"refs": refs, "pid": partner.id})
+    unknown: list[str] = []
+    inactive: list[str] = []
+    for ref, status in statuses:
+        if status is None:
+            unknown.append(ref)
+        elif ref not in recalled and status != "active":
+            inactive.append(ref)
+    result = RecallResult(len(refs), len(recalled), inactive, unknown)
+    await audit.record(
+        session,
+        principal,
+        "partner.recall",
+        "partner",
+        partner.id,
+        after={
+            "requested": result.requested,
+            "recalled": result.recalled,
+            "unknown": len(unknown),
+            "reason": reason,
+        },
+        now=moment,
+    )
+    return result
