@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -26,11 +28,13 @@ demo_cli = typer.Typer(help="Demo data.", no_args_is_help=True)
 openapi_cli = typer.Typer(help="The OpenAPI contract.", no_args_is_help=True)
 users_cli = typer.Typer(help="Staff users.", no_args_is_help=True)
 audit_cli = typer.Typer(help="The audit trail.", no_args_is_help=True)
+jobs_cli = typer.Typer(help="Scheduled jobs, run by hand or from cron.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(demo_cli, name="demo")
 cli.add_typer(openapi_cli, name="openapi")
 cli.add_typer(users_cli, name="users")
 cli.add_typer(audit_cli, name="audit")
+cli.add_typer(jobs_cli, name="jobs")
 
 
 @contextmanager
@@ -98,6 +102,9 @@ def serve(
         # embedded server is stopped on the way out rather than left running.
         signal.signal(signal.SIGTERM, _exit_on_signal)
         # Worker processes read the URL of the server started here.
+        if get_settings().database_url is None:
+            # The embedded default has no separate `cartera worker`: run jobs in-process.
+            os.environ.setdefault("CARTERA_WORKER_IN_PROCESS", "true")
         os.environ["CARTERA_DATABASE_URL"] = url
         get_settings.cache_clear()
         typer.echo(f"Cartera API on http://{host}:{port} (docs at /docs)")
@@ -244,3 +251,48 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@jobs_cli.command("age")
+def jobs_age(
+    as_of: Annotated[
+        datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="Business date (default: today)."),
+    ] = None,
+) -> None:
+    """Recompute days past due and stage of every active account for a date, recording each
+    stage transition; a second run for the same date changes nothing."""
+    from zoneinfo import ZoneInfo
+
+    from app.services import aging
+
+    day = as_of.date() if as_of else datetime.now(ZoneInfo(get_settings().aging_time_zone)).date()
+    with database_url() as url:
+        result = run_in_session(url, lambda session: aging.age_accounts(session, day))
+    typer.echo(
+        f"aged {result.accounts_aged} accounts as of {day.isoformat()}, "
+        f"{result.stage_changes} stage changes"
+    )
+
+
+@cli.command()
+def worker(
+    poll: Annotated[float, typer.Option(min=0.1, help="Seconds between polls when idle.")] = 1.0,
+) -> None:
+    """Process queued portfolio pushes and run the nightly aging, until interrupted."""
+    from app.jobs.worker import run_worker
+
+    settings = get_settings()
+
+    async def main(url: str) -> None:
+        database = open_database(url, settings)
+        try:
+            await run_worker(database, poll_seconds=poll, aging_zone=settings.aging_time_zone)
+        finally:
+            await database.dispose()
+
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    with database_url() as url:
+        typer.echo("Cartera worker running (Ctrl-C to stop)")
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(main(url))

@@ -49,7 +49,9 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=2 * 1024 * 1024 * 1024, ge=1024)
     max_json_push_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     # Run the job worker inside `cartera serve` (the default with the embedded database).
-    worker_in_process: bool | None = None
+    worker_in_process: bool = False
+    # The business date the nightly aging runs for is "today" in this zone.
+    aging_time_zone: str = "America/Mexico_City"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = True
 

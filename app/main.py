@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -20,6 +22,7 @@ from app.config import Settings, get_settings
 from app.db import Database, EmbeddedPostgres, open_database
 from app.deps import API_PREFIX
 from app.domain.errors import DomainError, LoginLocked, NotAuthenticated
+from app.jobs.worker import run_worker
 from app.middleware import RequestContextMiddleware
 from app.observability import configure_logging, get_logger, request_id_var
 from app.problems import (
@@ -238,9 +241,18 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             embedded = EmbeddedPostgres(settings.data_dir)
             url = embedded.start()
         app.state.database = open_database(url, settings)
+    worker: asyncio.Task[None] | None = None
+    stop = anyio.Event()
+    if settings.worker_in_process:
+        worker = asyncio.create_task(
+            run_worker(app.state.database, stop=stop, aging_zone=settings.aging_time_zone)
+        )
     try:
         yield
     finally:
+        if worker is not None:
+            stop.set()
+            await worker
         database: Database = app.state.database
         await database.dispose()
         app.state.database = None

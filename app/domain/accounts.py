@@ -1,0 +1,160 @@
+"""Rules about accounts that the schemas alone cannot state: who may be assigned an account
+by whom, and which delinquency pauses may be recorded.
+
+Pure functions over plain values: the service loads the facts (the account's status, the
+collector's profile and team, the teams a lead leads) and persists what these return.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from app.domain.errors import Conflict, DomainError, InvalidInput
+from app.domain.roles import Role
+from app.domain.staff import StaffProfile
+from app.domain.stages import Pause
+
+# The longest pause, both dates included: a longer one is a policy decision (a lawsuit, a
+# restructuring), not a pause.
+MAX_PAUSE_DAYS = 365
+
+_COLLECTOR_FIELD = "body.assigned_collector_id"
+_TEAM_FIELD = "body.assigned_team_id"
+
+
+class AccountStatus(StrEnum):
+    ACTIVE = "active"
+    RECALLED = "recalled"  # the partner took it back
+    CLOSED = "closed"
+
+
+class PauseReason(StrEnum):
+    DISPUTE = "dispute"
+    HARDSHIP = "hardship"
+    LEGAL = "legal"
+
+
+class PreconditionRequired(DomainError):
+    """A change that must name the version it was based on (If-Match) did not."""
+
+    code = "precondition_required"
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """Who works an account: a collector, a team, both or neither."""
+
+    collector_id: uuid.UUID | None
+    team_id: uuid.UUID | None
+
+
+@dataclass(frozen=True, slots=True)
+class CollectorFacts:
+    """What decides whether a user may be given accounts."""
+
+    profile: StaffProfile
+    team_id: uuid.UUID | None
+
+
+@dataclass(frozen=True, slots=True)
+class AssignmentRequest:
+    """A change of assignment: a field left out (``*_given`` false) keeps its value, an
+    explicit None unassigns."""
+
+    collector_given: bool = False
+    collector_id: uuid.UUID | None = None
+    team_given: bool = False
+    team_id: uuid.UUID | None = None
+
+
+def check_workable(status: str) -> None:
+    """Only active accounts are assigned or paused; recalled and closed ones are history."""
+    if status != AccountStatus.ACTIVE:
+        raise Conflict({"reason": f"the account is {status}, not active"})
+
+
+def plan_assignment(
+    *,
+    actor_role: Role,
+    led_team_ids: Collection[uuid.UUID],
+    status: str,
+    current: Assignment,
+    request: AssignmentRequest,
+    collector: CollectorFacts | None,
+    team_exists: bool,
+) -> Assignment:
+    """The assignment after ``request``, or the error that refuses it.
+
+    ``collector`` describes the collector the result names (None when it names none, or the
+    user does not exist); ``team_exists`` whether the requested team exists.
+
+    - Assigning a collector without naming a team puts the account in the collector's team.
+    - When both are set, the collector must be a member of the team.
+    - A collector newly named must be an active user with role ``collector``.
+    - A team lead assigns only to collectors in teams they lead and to teams they lead, and
+      cannot leave the account outside their teams. For a lead, a collector or team outside
+      their teams gets the same answer as one that does not exist, so ids cannot be probed.
+    """
+    check_workable(status)
+    if not (request.collector_given or request.team_given):
+        return current
+    is_lead = actor_role is Role.TEAM_LEAD
+    led = frozenset(led_team_ids)
+
+    if request.collector_given and request.collector_id is not None:
+        usable = collector is not None and collector.profile.may_be_team_member
+        if is_lead and not (usable and collector is not None and collector.team_id in led):
+            raise InvalidInput(_COLLECTOR_FIELD, "must be an active collector in a team you lead")
+        if not usable:
+            raise InvalidInput(_COLLECTOR_FIELD, "must be an active user with role collector")
+    if request.team_given and request.team_id is not None:
+        if is_lead and request.team_id not in led:
+            raise InvalidInput(_TEAM_FIELD, "must be a team you lead")
+        if not team_exists:
+            raise InvalidInput(_TEAM_FIELD, "no such team")
+
+    collector_id = request.collector_id if request.collector_given else current.collector_id
+    if request.team_given:
+        team_id = request.team_id
+    elif request.collector_given and request.collector_id is not None and collector is not None:
+        team_id = collector.team_id
+    else:
+        team_id = current.team_id
+
+    if collector_id is not None and team_id is not None:
+        in_team = collector is not None and collector.team_id == team_id
+        if not in_team:
+            field = _COLLECTOR_FIELD if request.collector_given else _TEAM_FIELD
+            raise InvalidInput(field, "the collector must be a member of the assigned team")
+    if is_lead:
+        kept = team_id in led or (
+            collector_id is not None and collector is not None and collector.team_id in led
+        )
+        if not kept:
+            raise InvalidInput(_TEAM_FIELD, "a team lead keeps the account within a team they lead")
+    return Assignment(collector_id, team_id)
+
+
+def pause_days(pause: Pause) -> int:
+    """How many days a pause covers, both dates included."""
+    return pause.ends_on.toordinal() - pause.starts_on.toordinal() + 1
+
+
+def check_pause(new: Pause, existing: Iterable[Pause]) -> None:
+    """A pause runs forwards, lasts at most :data:`MAX_PAUSE_DAYS` and overlaps no other pause
+    of the account (the aging SQL sums paused days and relies on that)."""
+    if new.ends_on < new.starts_on:
+        raise InvalidInput("body.ends_on", "must be on or after starts_on")
+    if pause_days(new) > MAX_PAUSE_DAYS:
+        raise InvalidInput("body.ends_on", f"a pause lasts at most {MAX_PAUSE_DAYS} days")
+    for other in existing:
+        if new.starts_on <= other.ends_on and other.starts_on <= new.ends_on:
+            raise Conflict(
+                {
+                    "reason": "the pause overlaps another pause of the account "
+                    f"({other.starts_on.isoformat()} to {other.ends_on.isoformat()})"
+                }
+            )

@@ -1,0 +1,1 @@
+"""Background and scheduled work: assignment processing and nightly aging."""
