@@ -50,6 +50,10 @@ CATALOGUE: dict[str, ProblemKind] = {
     "version_mismatch": ProblemKind(
         412, "Version mismatch", "The resource changed since you read it; read it again.",
         "Versión distinta", "El recurso cambió desde que lo leyó; vuelva a leerlo."),
+    "precondition_required": ProblemKind(
+        428, "Precondition required", "Send the ETag you read as If-Match with this change.",
+        "Precondición requerida",
+        "Envíe la ETag que leyó en el encabezado If-Match con este cambio."),
     "invalid_credentials": ProblemKind(
         401, "Invalid credentials", "The user name or password is wrong.",
         "Credenciales inválidas", "El usuario o la contraseña son incorrectos."),
@@ -260,6 +264,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         400: "Bad request", 401: "Not authenticated", 403: "Forbidden for this role",
         404: "Not found (or not visible to the caller)", 405: "Method not allowed",
         409: "Conflict with the current state", 412: "Version mismatch (If-Match)",
+        428: "If-Match required",
         413: "Request body too large", 415: "Unsupported media type",
         422: "Invalid request (per-field errors)", 429: "Too many requests",
         500: "Internal error", 503: "Not ready",

@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from app.domain.errors import Conflict, DomainError, InvalidInput
+from app.domain.errors import Conflict, InvalidInput
 from app.domain.roles import Role
 from app.domain.staff import StaffProfile
 from app.domain.stages import Pause
@@ -35,12 +35,6 @@ class PauseReason(StrEnum):
     DISPUTE = "dispute"
     HARDSHIP = "hardship"
     LEGAL = "legal"
-
-
-class PreconditionRequired(DomainError):
-    """A change that must name the version it was based on (If-Match) did not."""
-
-    code = "precondition_required"
 
 
 @dataclass(frozen=True, slots=True)

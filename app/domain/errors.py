@@ -55,6 +55,12 @@ class VersionMismatch(DomainError):
     code = "version_mismatch"
 
 
+class PreconditionRequired(DomainError):
+    """A change that must name the version it was based on (If-Match) did not."""
+
+    code = "precondition_required"
+
+
 class InvalidCredentials(DomainError):
     """Unknown user, wrong password or inactive account: one answer for all three."""
 

@@ -7,9 +7,13 @@ with a message fit to show to whoever sent the data.
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from types import ModuleType
+from typing import Any
 
 import phonenumbers
 from stdnum.br import cnpj, cpf
@@ -140,10 +144,101 @@ def normalise_tax_id(country: Country, value: str) -> str:
     return normalise_national_id(COMPANY_TAX_ID[country], value)
 
 
+# Phone types phonenumbers counts as valid, in the order it tests them.
+_PHONE_TYPES = (
+    "premium_rate",
+    "toll_free",
+    "shared_cost",
+    "voip",
+    "personal_number",
+    "pager",
+    "uan",
+    "voicemail",
+    "fixed_line",
+    "mobile",
+)
+_PHONE_SEPARATORS = str.maketrans("", "", " -.()")
+
+_Desc = tuple[frozenset[int], re.Pattern[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class _PhoneRules:
+    """phonenumbers' own metadata for a region, compiled once."""
+
+    country_code: str
+    national_prefix: re.Pattern[str] | None
+    general: _Desc
+    types: tuple[_Desc, ...]
+
+    def valid(self, national_number: str) -> bool:
+        return _matches(national_number, self.general) and any(
+            _matches(national_number, desc) for desc in self.types
+        )
+
+
+def _matches(number: str, desc: _Desc) -> bool:
+    lengths, pattern = desc
+    return (not lengths or len(number) in lengths) and pattern.fullmatch(number) is not None
+
+
+@functools.cache
+def _phone_rules(country: Country) -> _PhoneRules | None:
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(country.value)
+    if metadata is None or metadata.general_desc is None:
+        return None
+
+    def desc(d: Any) -> _Desc | None:
+        if d is None or d.national_number_pattern is None:
+            return None
+        return frozenset(d.possible_length or ()), re.compile(d.national_number_pattern)
+
+    general = desc(metadata.general_desc)
+    if general is None:
+        return None
+    prefix = metadata.national_prefix_for_parsing
+    return _PhoneRules(
+        str(metadata.country_code),
+        re.compile(prefix) if prefix else None,
+        general,
+        tuple(d for d in (desc(getattr(metadata, t)) for t in _PHONE_TYPES) if d is not None),
+    )
+
+
+def _fast_e164(value: str, country: Country) -> str | None:
+    """The E.164 form of a plainly written valid number (digits and separators only, in
+    national form or with +country code), straight from phonenumbers' metadata; None leaves
+    the number to the full parser. Parsing a portfolio calls this for every phone, and the
+    full parser costs several times more; a test holds both to the same answers."""
+    rules = _phone_rules(country)
+    if rules is None:
+        return None
+    compact = value.translate(_PHONE_SEPARATORS)
+    if compact.startswith("+" + rules.country_code):
+        national = compact[len(rules.country_code) + 1 :]
+    elif compact[:1] == "+":
+        return None
+    else:
+        national = compact
+        if rules.national_prefix is not None and rules.national_prefix.match(national):
+            return None
+    if not (national.isascii() and national.isdigit()) or not rules.valid(national):
+        return None
+    return f"+{rules.country_code}{national}"
+
+
 def normalise_phone(value: str, country: Country) -> str:
     """The E.164 form of a phone written in the partner's country's conventions."""
     if len(value) > 40:
         raise ValueError("not a phone number: too long")
+    fast = _fast_e164(value, country)
+    if fast is not None:
+        return fast
+    return _parse_phone(value, country)
+
+
+def _parse_phone(value: str, country: Country) -> str:
+    """phonenumbers' full parser: any format it understands, and its verdict."""
     try:
         parsed = phonenumbers.parse(value, country.value)
     except phonenumbers.NumberParseException as exc:

@@ -41,7 +41,6 @@ class Account(SQLModel, table=True):
         Index("ix_account_partner", "partner_id", "id"),
         Index("ix_account_collector", "assigned_collector_id", "id"),
         Index("ix_account_team", "assigned_team_id", "id"),
-        Index("ix_account_stage", "stage", "id"),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
@@ -70,7 +69,8 @@ class Account(SQLModel, table=True):
     has_pauses: bool = False
     # Digest of everything the partner sent for this account: equal means "unchanged".
     content_hash: str = Field(max_length=64)
-    last_assignment_id: uuid.UUID | None = Field(default=None, foreign_key="assignment.id")
+    # The push that last changed it (informational: pushes may be purged, accounts stay).
+    last_assignment_id: uuid.UUID | None = None
     version: int = Field(default=1)
     created_at: datetime = timestamp_field()
     updated_at: datetime = timestamp_field()
@@ -94,7 +94,7 @@ class AccountEvent(SQLModel, table=True):
         default=None, sa_column=Column(BigInteger, Identity(always=False), primary_key=True)
     )
     account_id: uuid.UUID = Field(foreign_key="account.id")
-    partner_id: uuid.UUID = Field(foreign_key="partner.id")
+    partner_id: uuid.UUID  # the account's, copied for reports and distribution
     kind: str = Field(max_length=16)
     # The business date the change belongs to (aging's as-of date, or the day it happened).
     as_of: date

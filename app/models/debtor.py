@@ -34,6 +34,11 @@ class Debtor(SQLModel, table=True):
     updated_at: datetime = timestamp_field()
 
 
+# partner_id and debtor_id on the tables below are copies of their account's (the partner
+# column is the distribution key for Citus); the account's foreign keys already guard them,
+# and checking them again per row would double the cost of a bulk push.
+
+
 class RelatedParty(SQLModel, table=True):
     """A reference (referencia: located through, never told of the debt) or a guarantor
     (aval, deudor solidario: may be collected from), as named with one account."""
@@ -42,7 +47,7 @@ class RelatedParty(SQLModel, table=True):
     __table_args__ = (CheckConstraint("kind IN ('reference', 'guarantor')", name="kind"),)
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
-    partner_id: uuid.UUID = Field(foreign_key="partner.id")
+    partner_id: uuid.UUID
     account_id: uuid.UUID = Field(foreign_key="account.id", index=True, ondelete="CASCADE")
     kind: str = Field(max_length=16)
     full_name: str = Field(max_length=200)
@@ -65,9 +70,9 @@ class ContactPoint(SQLModel, table=True):
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
-    partner_id: uuid.UUID = Field(foreign_key="partner.id")
+    partner_id: uuid.UUID
     account_id: uuid.UUID = Field(foreign_key="account.id", index=True, ondelete="CASCADE")
-    debtor_id: uuid.UUID = Field(foreign_key="debtor.id")
+    debtor_id: uuid.UUID
     related_party_id: uuid.UUID | None = Field(
         default=None, foreign_key="related_party.id", ondelete="CASCADE"
     )

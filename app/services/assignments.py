@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import anyio
+import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -55,6 +57,8 @@ from app.services.assignment_files import (
     check_json,
     read_rows,
 )
+
+log = structlog.get_logger("cartera.assignments")
 
 CHUNK_BYTES = 1024 * 1024
 BATCH_ROWS = 5000
@@ -496,6 +500,8 @@ async def process_assignment(
     rejected_rows = 0
     received = 0
     stored_rejections = 0
+    clock = time.perf_counter()
+    validate_seconds = 0.0
     with tempfile.TemporaryDirectory(prefix="cartera-push-") as folder:
         path = Path(folder) / f"push.{source.value}"
         await _spool(session, assignment.id, path)
@@ -504,7 +510,9 @@ async def process_assignment(
         rows = read_rows(source, path)
         try:
             while True:
+                tick = time.perf_counter()
                 batch = await anyio.to_thread.run_sync(next_batch, rows, context, batch_rows)
+                validate_seconds += time.perf_counter() - tick
                 received += batch.received
                 rejected_rows += batch.rejected_rows
                 await _copy(session, "intake_account", ACCOUNT_COLUMNS, batch.accounts)
@@ -526,7 +534,16 @@ async def process_assignment(
                     break
         except UnreadableUpload as exc:
             return await _fail(session, assignment, exc.reason, exc.field_errors, started)
+    staged = time.perf_counter()
     counts, duplicates = await _merge(session, assignment, partner, context.today, started)
+    log.info(
+        "assignment merged",
+        assignment_id=str(assignment.id),
+        rows=received,
+        read_validate_copy_seconds=round(staged - clock, 3),
+        validate_seconds=round(validate_seconds, 3),
+        merge_seconds=round(time.perf_counter() - staged, 3),
+    )
     rejected_rows += duplicates
     assignment.received = received
     assignment.created = counts.created
@@ -806,7 +823,9 @@ async def _merge(
 
     async def run(sql: str) -> int:
         names = set(re.findall(r"(?<!:):([a-z_]+)", sql))
+        tick = time.perf_counter()
         result = await session.execute(text(sql), {k: v for k, v in params.items() if k in names})
+        log.debug("merge step", sql=sql.strip()[:40], seconds=round(time.perf_counter() - tick, 3))
         return int(getattr(result, "rowcount", 0) or 0)
 
     # Pushes of one partner merge one at a time; other partners' pushes run alongside.

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, false
+from sqlalchemy import false
+from sqlalchemy import select as core_select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -44,6 +46,7 @@ from app.services import audit
 SEES_ALL_PARTNERS: frozenset[Role] = frozenset({Role.ADMIN, Role.MANAGER, Role.AUDITOR})
 
 _BUCKET_FIELD = "body.bucket_table"
+_EDGE_COLUMNS = ("early_from", "mid_from", "late_from", "nonaccrual_from", "chargeoff_from")
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,13 +111,19 @@ async def _buckets_of(
     found: dict[uuid.UUID, dict[ProductType, BucketEdges]] = defaultdict(dict)
     if not partner_ids:
         return found
-    rows = await session.scalars(
-        select(PartnerBucket).where(col(PartnerBucket.partner_id).in_(partner_ids))
+    rows = await session.execute(
+        core_select(
+            col(PartnerBucket.partner_id),
+            col(PartnerBucket.product_type),
+            col(PartnerBucket.early_from),
+            col(PartnerBucket.mid_from),
+            col(PartnerBucket.late_from),
+            col(PartnerBucket.nonaccrual_from),
+            col(PartnerBucket.chargeoff_from),
+        ).where(col(PartnerBucket.partner_id).in_(partner_ids))
     )
-    for row in rows:
-        found[row.partner_id][ProductType(row.product_type)] = BucketEdges(
-            row.early_from, row.mid_from, row.late_from, row.nonaccrual_from, row.chargeoff_from
-        )
+    for partner_id, product_type, *edges in rows:
+        found[partner_id][ProductType(product_type)] = BucketEdges(*edges)
     return found
 
 
@@ -170,20 +179,28 @@ def _bucket_table(
 async def _write_buckets(
     session: AsyncSession, partner_id: uuid.UUID, edges: Mapping[ProductType, BucketEdges]
 ) -> None:
-    await session.execute(delete(PartnerBucket).where(col(PartnerBucket.partner_id) == partner_id))
-    session.add_all(
-        PartnerBucket(
-            partner_id=partner_id,
-            product_type=product.value,
-            early_from=e.early,
-            mid_from=e.mid,
-            late_from=e.late,
-            nonaccrual_from=e.nonaccrual,
-            chargeoff_from=e.chargeoff,
-        )
-        for product, e in edges.items()
+    """One row per product type, inserted or replaced in one statement (set-based, and
+    blind to any rows the session may hold)."""
+    statement = insert(PartnerBucket).values(
+        [
+            {
+                "partner_id": partner_id,
+                "product_type": product.value,
+                "early_from": e.early,
+                "mid_from": e.mid,
+                "late_from": e.late,
+                "nonaccrual_from": e.nonaccrual,
+                "chargeoff_from": e.chargeoff,
+            }
+            for product, e in edges.items()
+        ]
     )
-    await session.flush()
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["partner_id", "product_type"],
+            set_={name: statement.excluded[name] for name in _EDGE_COLUMNS},
+        )
+    )
 
 
 async def _check_tax_id_free(

@@ -1,8 +1,8 @@
 """portfolio intake accounts debtors assignments
 
-Revision ID: 95243729e912
+Revision ID: 56aa3a1c4b4f
 Revises: 1d6f9db71277
-Create Date: 2026-11-24 19:44:30.320699+00:00
+Create Date: 2026-11-24 19:51:20.904684+00:00
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql
 
 from alembic import op
 
-revision: str = "95243729e912"
+revision: str = "56aa3a1c4b4f"
 down_revision: str | None = "1d6f9db71277"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -160,11 +160,6 @@ def upgrade() -> None:
             ["debtor_id"], ["debtor.id"], name=op.f("fk_account_debtor_id_debtor")
         ),
         sa.ForeignKeyConstraint(
-            ["last_assignment_id"],
-            ["assignment.id"],
-            name=op.f("fk_account_last_assignment_id_assignment"),
-        ),
-        sa.ForeignKeyConstraint(
             ["partner_id"], ["partner.id"], name=op.f("fk_account_partner_id_partner")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_account")),
@@ -174,7 +169,6 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_account_debtor_id"), "account", ["debtor_id"], unique=False)
     op.create_index("ix_account_partner", "account", ["partner_id", "id"], unique=False)
-    op.create_index("ix_account_stage", "account", ["stage", "id"], unique=False)
     op.create_index("ix_account_team", "account", ["assigned_team_id", "id"], unique=False)
     op.create_index(
         "uq_account_partner_external_ref", "account", ["partner_id", "external_ref"], unique=True
@@ -232,9 +226,6 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["account_id"], ["account.id"], name=op.f("fk_account_event_account_id_account")
         ),
-        sa.ForeignKeyConstraint(
-            ["partner_id"], ["partner.id"], name=op.f("fk_account_event_partner_id_partner")
-        ),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_account_event")),
     )
     op.create_index(
@@ -290,9 +281,6 @@ def upgrade() -> None:
             name=op.f("fk_related_party_account_id_account"),
             ondelete="CASCADE",
         ),
-        sa.ForeignKeyConstraint(
-            ["partner_id"], ["partner.id"], name=op.f("fk_related_party_partner_id_partner")
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_related_party")),
     )
     op.create_index(
@@ -323,12 +311,6 @@ def upgrade() -> None:
             ["account.id"],
             name=op.f("fk_contact_point_account_id_account"),
             ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["debtor_id"], ["debtor.id"], name=op.f("fk_contact_point_debtor_id_debtor")
-        ),
-        sa.ForeignKeyConstraint(
-            ["partner_id"], ["partner.id"], name=op.f("fk_contact_point_partner_id_partner")
         ),
         sa.ForeignKeyConstraint(
             ["related_party_id"],
@@ -371,7 +353,6 @@ def downgrade() -> None:
     op.drop_table("assignment_chunk")
     op.drop_index("uq_account_partner_external_ref", table_name="account")
     op.drop_index("ix_account_team", table_name="account")
-    op.drop_index("ix_account_stage", table_name="account")
     op.drop_index("ix_account_partner", table_name="account")
     op.drop_index(op.f("ix_account_debtor_id"), table_name="account")
     op.drop_index("ix_account_collector", table_name="account")

@@ -1,0 +1,161 @@
+"""API shapes of accounts: list items, the detail, assignment, history and pauses.
+
+Money is ``Decimal`` end to end and leaves the API as a JSON string (``"1150.00"``), never a
+float; personal data (national ids, phones, emails) leaves it masked (``****5678``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from app.domain.accounts import AccountStatus, PauseReason
+from app.domain.stages import ProductType, Stage
+from app.schemas.common import PlainText
+
+Money = Annotated[
+    Decimal, Field(description="An amount in the account's currency, as a decimal string.")
+]
+MopCode = Annotated[
+    str, Field(description="Buró de Crédito MOP code for the DPD (01 current … 07 180+).")
+]
+
+
+class AccountSort(StrEnum):
+    """List orders; a leading ``-`` means descending. Ties are broken by id."""
+
+    ID = "id"
+    DPD = "dpd"
+    DPD_DESC = "-dpd"
+    TOTAL = "total"
+    TOTAL_DESC = "-total"
+
+
+class DebtorSummary(BaseModel):
+    id: uuid.UUID
+    full_name: str
+    national_id_type: str
+    national_id_masked: str = Field(description="The national id's last four characters.")
+
+
+class DebtorContacts(DebtorSummary):
+    phones: list[str] = Field(description="The debtor's phones sent with this account, masked.")
+    emails: list[str] = Field(description="The debtor's emails sent with this account, masked.")
+
+
+class AccountSummary(BaseModel):
+    """One line of the account list."""
+
+    id: uuid.UUID
+    partner_id: uuid.UUID
+    external_ref: str = Field(description="The partner's own reference, unique per partner.")
+    product_type: ProductType
+    currency: str = Field(description="ISO 4217 code of every amount of the account.")
+    total: Money
+    past_due_amount: Money
+    dpd: int = Field(description="Days past due as of `aged_as_of`; ≤ 0 is current.")
+    stage: Stage
+    mop_code: MopCode
+    status: AccountStatus
+    assigned_collector_id: uuid.UUID | None
+    assigned_team_id: uuid.UUID | None
+    debtor: DebtorSummary
+    version: int
+    updated_at: datetime
+
+
+class PauseRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    account_id: uuid.UUID
+    reason: PauseReason
+    starts_on: date
+    ends_on: date
+    note: str | None
+    created_by: str = Field(description="Who recorded it (a user id).")
+    created_at: datetime
+
+
+class AccountDetail(BaseModel):
+    """An account with its balances, delinquency, assignment and debtor (masked)."""
+
+    id: uuid.UUID
+    partner_id: uuid.UUID
+    external_ref: str
+    product_type: ProductType
+    currency: str
+    original_amount: Money
+    principal: Money
+    interest: Money
+    fees: Money
+    total: Money = Field(description="principal + interest + fees.")
+    past_due_amount: Money
+    oldest_unpaid_due_date: date | None
+    last_payment_date: date | None
+    last_payment_amount: Money | None
+    dpd: int
+    stage: Stage
+    mop_code: MopCode
+    aged_as_of: date = Field(description="The business date DPD and stage were computed for.")
+    status: AccountStatus
+    assigned_collector_id: uuid.UUID | None
+    assigned_team_id: uuid.UUID | None
+    last_assignment_id: uuid.UUID | None = Field(
+        description="The partner's portfolio push (asignación) that last wrote the account."
+    )
+    debtor: DebtorContacts
+    references_count: int = Field(description="References named with this account.")
+    guarantors_count: int = Field(description="Guarantors (avales) named with this account.")
+    has_pauses: bool
+    active_pause: PauseRead | None = Field(
+        description="The pause covering today (UTC date), if any."
+    )
+    version: int = Field(description="Also sent as the ETag; send it back as If-Match.")
+    created_at: datetime
+    updated_at: datetime
+
+
+class AccountAssign(BaseModel):
+    """A change of assignment. A field left out keeps its value; an explicit null unassigns.
+    Naming a collector without a team puts the account in the collector's team."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    assigned_collector_id: uuid.UUID | None = Field(
+        default=None, description="An active collector (for a team lead: one of their teams)."
+    )
+    assigned_team_id: uuid.UUID | None = Field(
+        default=None, description="A team (for a team lead: one they lead)."
+    )
+
+
+class AccountEventRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    seq: int = Field(description="Order of the event across all accounts.")
+    kind: str = Field(
+        description="created, balance_changed, stage_changed, assigned, status_changed, paused."
+    )
+    as_of: date = Field(description="The business date the change belongs to.")
+    occurred_at: datetime
+    actor_id: str = Field(description="A user id, `client:<id>` or a system actor.")
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+PauseNote = Annotated[PlainText, StringConstraints(strip_whitespace=True, max_length=500)]
+
+
+class PauseCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: PauseReason
+    starts_on: date
+    ends_on: date = Field(description="Included; at most 365 days after starts_on, counted both.")
+    note: PauseNote | None = None

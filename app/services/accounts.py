@@ -1,0 +1,520 @@
+"""Accounts: list and read (within what the caller may see), assign to collectors and
+teams, read the history, and record delinquency pauses.
+
+Every list and every get starts from :func:`readable_accounts`; an account the caller may
+not see is a 404, never a 403.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import false, func, or_, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import col, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+from app.domain.accounts import (
+    AccountStatus,
+    Assignment,
+    AssignmentRequest,
+    CollectorFacts,
+    check_pause,
+    check_workable,
+    plan_assignment,
+)
+from app.domain.errors import InvalidInput, NotFound, VersionMismatch
+from app.domain.roles import Role, Skill
+from app.domain.staff import StaffProfile
+from app.domain.stages import Pause, Stage
+from app.models.account import Account, AccountEvent, AccountPause
+from app.models.debtor import ContactPoint, Debtor, RelatedParty
+from app.models.user import Team, TeamMember, User
+from app.pagination import decode_cursor, decode_int_cursor, encode_cursor, split_page
+from app.schemas.accounts import AccountAssign, AccountSort, PauseCreate
+from app.security import Principal
+from app.services import audit
+
+# Roles that read every account.
+SEES_ALL_ACCOUNTS: frozenset[Role] = frozenset({Role.ADMIN, Role.MANAGER, Role.AUDITOR})
+
+_BAD_CURSOR = "not a cursor this API issued"
+
+
+def _led_teams(user_id: uuid.UUID | None) -> SelectOfScalar[uuid.UUID]:
+    return select(col(Team.id)).where(col(Team.lead_id) == user_id)
+
+
+def readable_accounts(principal: Principal) -> SelectOfScalar[Account]:
+    """The accounts a principal may see: every one for admin, manager and auditor; its own
+    portfolio for a partner system; those assigned to them for a collector; for a team lead
+    those assigned to a team they lead or to a collector who is a member of one."""
+    query = select(Account)
+    if principal.role in SEES_ALL_ACCOUNTS:
+        return query
+    if principal.role is Role.PARTNER and principal.partner_id is not None:
+        return query.where(col(Account.partner_id) == principal.partner_id)
+    if principal.role is Role.COLLECTOR and principal.user_id is not None:
+        return query.where(col(Account.assigned_collector_id) == principal.user_id)
+    if principal.role is Role.TEAM_LEAD and principal.user_id is not None:
+        led = _led_teams(principal.user_id)
+        members = select(col(TeamMember.user_id)).where(col(TeamMember.team_id).in_(led))
+        return query.where(
+            or_(
+                col(Account.assigned_team_id).in_(led),
+                col(Account.assigned_collector_id).in_(members),
+            )
+        )
+    return query.where(false())
+
+
+def today_utc(now: datetime | None = None) -> date:
+    """The business date changes made through the API are recorded under."""
+    return (now or datetime.now(UTC)).astimezone(UTC).date()
+
+
+# ---------------------------------------------------------------------------------------
+# Reading
+
+
+@dataclass(frozen=True, slots=True)
+class AccountFilters:
+    partner_id: uuid.UUID | None = None
+    stages: Sequence[Stage] = ()
+    status: AccountStatus | None = None
+    collector_id: uuid.UUID | None = None
+    team_id: uuid.UUID | None = None
+    min_total: Decimal | None = None
+    max_total: Decimal | None = None
+    min_dpd: int | None = None
+    max_dpd: int | None = None
+    external_ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRow:
+    """An account of a list with its debtor (read in the same query)."""
+
+    account: Account
+    debtor: Debtor
+
+
+@dataclass(frozen=True, slots=True)
+class AccountView:
+    """An account with what its detail shows besides its own columns. Phones and emails are
+    as stored: the router masks them, as it masks the national id."""
+
+    account: Account
+    debtor: Debtor
+    phones: list[str]
+    emails: list[str]
+    references_count: int
+    guarantors_count: int
+    active_pause: AccountPause | None
+
+
+def _filtered(query: SelectOfScalar[Account], f: AccountFilters) -> SelectOfScalar[Account]:
+    conditions: list[ColumnElement[bool]] = []
+    if f.partner_id is not None:
+        conditions.append(col(Account.partner_id) == f.partner_id)
+    if f.stages:
+        conditions.append(col(Account.stage).in_([s.value for s in f.stages]))
+    if f.status is not None:
+        conditions.append(col(Account.status) == f.status.value)
+    if f.collector_id is not None:
+        conditions.append(col(Account.assigned_collector_id) == f.collector_id)
+    if f.team_id is not None:
+        conditions.append(col(Account.assigned_team_id) == f.team_id)
+    if f.min_total is not None:
+        conditions.append(col(Account.total) >= f.min_total)
+    if f.max_total is not None:
+        conditions.append(col(Account.total) <= f.max_total)
+    if f.min_dpd is not None:
+        conditions.append(col(Account.dpd) >= f.min_dpd)
+    if f.max_dpd is not None:
+        conditions.append(col(Account.dpd) <= f.max_dpd)
+    if f.external_ref is not None:
+        conditions.append(col(Account.external_ref) == f.external_ref)
+    return query.where(*conditions) if conditions else query
+
+
+def _sort_value(sort: AccountSort, raw: str) -> Any:
+    """A cursor's sort value, parsed for the sort it was issued for; bad ones are a 422."""
+    if sort in (AccountSort.DPD, AccountSort.DPD_DESC):
+        digits = raw[1:] if raw.startswith("-") else raw
+        if not (digits.isascii() and digits.isdigit()) or len(digits) > 9:
+            raise InvalidInput("query.cursor", _BAD_CURSOR)
+        return int(raw)
+    if sort in (AccountSort.TOTAL, AccountSort.TOTAL_DESC):
+        try:
+            value = Decimal(raw)
+        except InvalidOperation as exc:
+            raise InvalidInput("query.cursor", _BAD_CURSOR) from exc
+        if not value.is_finite() or len(raw) > 24:
+            raise InvalidInput("query.cursor", _BAD_CURSOR)
+        return value
+    return None
+
+
+def _decode_account_cursor(cursor: str | None, sort: AccountSort) -> tuple[Any, uuid.UUID] | None:
+    """Cursors carry (sort, sort value, id); one issued for another sort is refused."""
+    values = decode_cursor(cursor, 3)
+    if values is None:
+        return None
+    sort_name, raw_value, raw_id = values
+    if sort_name != sort.value:
+        raise InvalidInput("query.cursor", "issued for another sort order")
+    try:
+        after_id = uuid.UUID(raw_id)
+    except ValueError as exc:
+        raise InvalidInput("query.cursor", _BAD_CURSOR) from exc
+    return _sort_value(sort, raw_value), after_id
+
+
+def _sort_column(sort: AccountSort) -> Any:
+    if sort in (AccountSort.DPD, AccountSort.DPD_DESC):
+        return col(Account.dpd)
+    if sort in (AccountSort.TOTAL, AccountSort.TOTAL_DESC):
+        return col(Account.total)
+    return None
+
+
+def _sort_key(sort: AccountSort, account: Account) -> tuple[str, str, str]:
+    if sort in (AccountSort.DPD, AccountSort.DPD_DESC):
+        value: object = account.dpd
+    elif sort in (AccountSort.TOTAL, AccountSort.TOTAL_DESC):
+        value = account.total
+    else:
+        value = account.id
+    return (sort.value, str(value), str(account.id))
+
+
+def _ordered(
+    query: SelectOfScalar[Account], sort: AccountSort, after: tuple[Any, uuid.UUID] | None
+) -> SelectOfScalar[Account]:
+    """Keyset order: the sort column then the id, both in the sort's direction."""
+    column = _sort_column(sort)
+    descending = sort.value.startswith("-")
+    id_column = col(Account.id)
+    if column is None:
+        if after is not None:
+            query = query.where(id_column > after[1])
+        return query.order_by(id_column)
+    if after is not None:
+        key = tuple_(column, id_column)
+        bound = tuple_(after[0], after[1])
+        query = query.where(key < bound if descending else key > bound)
+    if descending:
+        return query.order_by(column.desc(), id_column.desc())
+    return query.order_by(column, id_column)
+
+
+async def list_accounts(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    limit: int,
+    cursor: str | None,
+    sort: AccountSort = AccountSort.ID,
+    filters: AccountFilters | None = None,
+) -> tuple[list[AccountRow], str | None]:
+    """One page of the accounts the principal may see, each with its debtor: one query
+    whatever the page size."""
+    after = _decode_account_cursor(cursor, sort)
+    query = _filtered(readable_accounts(principal), filters or AccountFilters())
+    query = _ordered(query, sort, after)
+    statement = query.join(Debtor, col(Debtor.id) == col(Account.debtor_id)).add_columns(Debtor)
+    rows = [AccountRow(a, d) for a, d in (await session.execute(statement.limit(limit + 1)))]
+    page = rows[:limit]
+    next_cursor = encode_cursor(*_sort_key(sort, page[-1].account)) if len(rows) > limit else None
+    return page, next_cursor
+
+
+async def get_account(
+    session: AsyncSession, principal: Principal, account_id: uuid.UUID
+) -> Account:
+    """The account if the principal may see it; NotFound otherwise."""
+    account = await session.scalar(
+        readable_accounts(principal).where(col(Account.id) == account_id)
+    )
+    if account is None:
+        raise NotFound({"entity": "account"})
+    return account
+
+
+async def _lock_account(
+    session: AsyncSession, principal: Principal, account_id: uuid.UUID
+) -> Account:
+    """The account, row-locked to the end of the transaction, if the principal may see it."""
+    account = await session.scalar(
+        readable_accounts(principal)
+        .where(col(Account.id) == account_id)
+        .with_for_update(of=Account)
+        .execution_options(populate_existing=True)
+    )
+    if account is None:
+        raise NotFound({"entity": "account"})
+    return account
+
+
+async def _view(session: AsyncSession, account: Account, today: date) -> AccountView:
+    """The rest of the detail: debtor, its contact points and related parties as sent with
+    this account (never another partner's), and the pause covering today."""
+    debtor = await session.get_one(Debtor, account.debtor_id)
+    contacts = (
+        await session.execute(
+            select(col(ContactPoint.kind), col(ContactPoint.value))
+            .where(
+                col(ContactPoint.account_id) == account.id,
+                col(ContactPoint.related_party_id).is_(None),
+                col(ContactPoint.kind).in_(("phone", "email")),
+            )
+            .order_by(col(ContactPoint.kind), col(ContactPoint.position), col(ContactPoint.id))
+        )
+    ).all()
+    party_counts = await session.execute(
+        select(col(RelatedParty.kind), func.count())
+        .where(col(RelatedParty.account_id) == account.id)
+        .group_by(col(RelatedParty.kind))
+    )
+    parties: dict[str, int] = {kind: count for kind, count in party_counts}
+    active = await session.scalar(
+        select(AccountPause).where(
+            col(AccountPause.account_id) == account.id,
+            col(AccountPause.starts_on) <= today,
+            col(AccountPause.ends_on) >= today,
+        )
+    )
+    return AccountView(
+        account=account,
+        debtor=debtor,
+        phones=[value for kind, value in contacts if kind == "phone"],
+        emails=[value for kind, value in contacts if kind == "email"],
+        references_count=int(parties.get("reference", 0)),
+        guarantors_count=int(parties.get("guarantor", 0)),
+        active_pause=active,
+    )
+
+
+async def read_account(
+    session: AsyncSession, principal: Principal, account_id: uuid.UUID, *, today: date | None = None
+) -> AccountView:
+    account = await get_account(session, principal, account_id)
+    return await _view(session, account, today or today_utc())
+
+
+async def list_events(
+    session: AsyncSession,
+    principal: Principal,
+    account_id: uuid.UUID,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[AccountEvent], str | None]:
+    """The account's history, newest first."""
+    account = await get_account(session, principal, account_id)
+    before = decode_int_cursor(cursor)
+    query = select(AccountEvent).where(col(AccountEvent.account_id) == account.id)
+    if before is not None:
+        query = query.where(col(AccountEvent.seq) < before)
+    rows = (
+        await session.scalars(query.order_by(col(AccountEvent.seq).desc()).limit(limit + 1))
+    ).all()
+    return split_page(rows, limit, key=lambda e: e.seq)
+
+
+async def list_pauses(
+    session: AsyncSession,
+    principal: Principal,
+    account_id: uuid.UUID,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[AccountPause], str | None]:
+    """The account's pauses by start date (they never overlap, so that is their order)."""
+    account = await get_account(session, principal, account_id)
+    values = decode_cursor(cursor, 2)
+    query = select(AccountPause).where(col(AccountPause.account_id) == account.id)
+    if values is not None:
+        try:
+            after = (date.fromisoformat(values[0]), uuid.UUID(values[1]))
+        except ValueError as exc:
+            raise InvalidInput("query.cursor", _BAD_CURSOR) from exc
+        query = query.where(
+            tuple_(col(AccountPause.starts_on), col(AccountPause.id)) > tuple_(*after)
+        )
+    rows = (
+        await session.scalars(
+            query.order_by(col(AccountPause.starts_on), col(AccountPause.id)).limit(limit + 1)
+        )
+    ).all()
+    page = list(rows[:limit])
+    next_cursor = (
+        encode_cursor(page[-1].starts_on.isoformat(), page[-1].id) if len(rows) > limit else None
+    )
+    return page, next_cursor
+
+
+# ---------------------------------------------------------------------------------------
+# Changing
+
+
+def _assignment_of(account: Account) -> dict[str, Any]:
+    return {
+        "assigned_collector_id": account.assigned_collector_id,
+        "assigned_team_id": account.assigned_team_id,
+    }
+
+
+async def _collector_facts(
+    session: AsyncSession, user_id: uuid.UUID | None
+) -> CollectorFacts | None:
+    if user_id is None:
+        return None
+    row = (
+        await session.execute(
+            select(col(User.role), col(User.skills), col(User.is_active), col(TeamMember.team_id))
+            .outerjoin(TeamMember, col(TeamMember.user_id) == col(User.id))
+            .where(col(User.id) == user_id)
+        )
+    ).first()
+    if row is None:
+        return None
+    role, skills, is_active, team_id = row
+    return CollectorFacts(
+        StaffProfile(Role(role), frozenset(Skill(s) for s in skills), is_active), team_id
+    )
+
+
+async def assign_account(
+    session: AsyncSession,
+    actor: Principal,
+    account_id: uuid.UUID,
+    data: AccountAssign,
+    expected_version: int,
+    *,
+    now: datetime | None = None,
+) -> AccountView:
+    """Assign the account to a collector and/or team (or unassign), if its version is still
+    ``expected_version``. Writes an ``assigned`` event and the audit event when it changes."""
+    now = now or datetime.now(UTC)
+    account = await _lock_account(session, actor, account_id)
+    if expected_version != account.version:
+        raise VersionMismatch({"current": account.version})
+    changes = data.model_dump(exclude_unset=True)
+    request = AssignmentRequest(
+        collector_given="assigned_collector_id" in changes,
+        collector_id=data.assigned_collector_id,
+        team_given="assigned_team_id" in changes,
+        team_id=data.assigned_team_id,
+    )
+    current = Assignment(account.assigned_collector_id, account.assigned_team_id)
+    named_collector = request.collector_id if request.collector_given else current.collector_id
+    team_exists = True
+    if request.team_given and request.team_id is not None:
+        team_exists = bool(
+            await session.scalar(select(col(Team.id)).where(col(Team.id) == request.team_id))
+        )
+    led: list[uuid.UUID] = []
+    if actor.role is Role.TEAM_LEAD:
+        led = list((await session.scalars(_led_teams(actor.user_id))).all())
+    result = plan_assignment(
+        actor_role=actor.role,
+        led_team_ids=led,
+        status=account.status,
+        current=current,
+        request=request,
+        collector=await _collector_facts(session, named_collector),
+        team_exists=team_exists,
+    )
+    if result == current:
+        return await _view(session, account, today_utc(now))
+    before = _assignment_of(account)
+    account.assigned_collector_id = result.collector_id
+    account.assigned_team_id = result.team_id
+    account.version += 1
+    account.updated_at = now
+    after = _assignment_of(account)
+    session.add(account)
+    session.add(
+        AccountEvent(
+            account_id=account.id,
+            partner_id=account.partner_id,
+            kind="assigned",
+            as_of=today_utc(now),
+            occurred_at=now,
+            actor_id=actor.audit_id,
+            before={k: str(v) if v else None for k, v in before.items()},
+            after={k: str(v) if v else None for k, v in after.items()},
+        )
+    )
+    await session.flush()
+    view = await _view(session, account, today_utc(now))
+    await audit.record(
+        session, actor, "account.assigned", "account", account.id, before=before, after=after
+    )
+    return view
+
+
+async def create_pause(
+    session: AsyncSession,
+    actor: Principal,
+    account_id: uuid.UUID,
+    data: PauseCreate,
+    *,
+    now: datetime | None = None,
+) -> AccountPause:
+    """Record a delinquency pause: aging stops adding days past due while it lasts (from the
+    next aging run on; today's DPD is not recomputed here)."""
+    now = now or datetime.now(UTC)
+    account = await _lock_account(session, actor, account_id)
+    check_workable(account.status)
+    existing = (
+        await session.execute(
+            select(col(AccountPause.starts_on), col(AccountPause.ends_on)).where(
+                col(AccountPause.account_id) == account.id
+            )
+        )
+    ).all()
+    check_pause(Pause(data.starts_on, data.ends_on), [Pause(s, e) for s, e in existing])
+    pause = AccountPause(
+        account_id=account.id,
+        partner_id=account.partner_id,
+        reason=data.reason.value,
+        starts_on=data.starts_on,
+        ends_on=data.ends_on,
+        note=data.note or None,
+        created_by=actor.audit_id,
+        created_at=now,
+    )
+    account.has_pauses = True
+    account.version += 1
+    account.updated_at = now
+    session.add_all([pause, account])
+    await session.flush()
+    summary = {
+        "pause_id": str(pause.id),
+        "reason": pause.reason,
+        "starts_on": pause.starts_on.isoformat(),
+        "ends_on": pause.ends_on.isoformat(),
+    }
+    session.add(
+        AccountEvent(
+            account_id=account.id,
+            partner_id=account.partner_id,
+            kind="paused",
+            as_of=today_utc(now),
+            occurred_at=now,
+            actor_id=actor.audit_id,
+            after=summary,
+        )
+    )
+    await session.flush()
+    await audit.record(session, actor, "account.paused", "account", account.id, after=summary)
+    return pause

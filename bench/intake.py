@@ -1,0 +1,169 @@
+"""Intake benchmark: a CSV push end to end (store, validate, COPY, merge) against a raw
+asyncpg ``copy_records_to_table`` of the same rows into an unindexed staging table.
+
+    python bench/intake.py --rows 100000          # throughput, both ways, same run
+    python bench/intake.py --rows 1000000 --memory-only   # peak RSS of a 1M-row push
+
+Runs on CARTERA_DATABASE_URL when set, otherwise on a throwaway embedded PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import resource
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from rows import HEADER, write_csv  # noqa: E402
+
+from app import migrations  # noqa: E402
+from app.config import get_settings  # noqa: E402
+from app.db import EmbeddedPostgres, open_database  # noqa: E402
+from app.models.partner import Partner, PartnerBucket  # noqa: E402
+from app.security import SYSTEM  # noqa: E402
+from app.services import assignments  # noqa: E402
+from app.services.assignment_files import SourceFormat  # noqa: E402
+
+
+@contextmanager
+def database() -> Iterator[str]:
+    configured = get_settings().async_database_url
+    if configured:
+        yield configured
+        return
+    server = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="cartera-bench-")), delete_on_stop=True)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+async def file_chunks(path: Path) -> AsyncIterator[bytes]:
+    with path.open("rb") as handle:
+        while piece := handle.read(256 * 1024):
+            yield piece
+
+
+def typed(record: list[str]) -> tuple[object, ...]:
+    """A CSV record with the column types the staging table has."""
+    out: list[object] = []
+    for name, value in zip(HEADER, record, strict=True):
+        if value == "":
+            out.append(None)
+        elif name.endswith(("amount", "principal", "interest", "fees", "total")):
+            out.append(Decimal(value))
+        elif name.endswith("date"):
+            out.append(date.fromisoformat(value))
+        else:
+            out.append(value)
+    return tuple(out)
+
+
+async def raw_copy(url: str, path: Path) -> float:
+    """Seconds to read the CSV and COPY it into an unindexed table with asyncpg."""
+    import asyncpg
+
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        columns = ", ".join(
+            f"{name} {'numeric(18,2)' if name.endswith(('amount', 'principal', 'interest', 'fees', 'total')) else 'date' if name.endswith('date') else 'text'}"
+            for name in HEADER
+        )
+        await connection.execute(f"DROP TABLE IF EXISTS bench_raw; CREATE UNLOGGED TABLE bench_raw ({columns})")
+        started = time.perf_counter()
+        with path.open(encoding="utf-8", newline="") as handle:
+            reader = csv.reader(handle)
+            next(reader)
+            batch: list[tuple[object, ...]] = []
+            for record in reader:
+                batch.append(typed(record))
+                if len(batch) == 5000:
+                    await connection.copy_records_to_table("bench_raw", records=batch, columns=HEADER)
+                    batch.clear()
+            if batch:
+                await connection.copy_records_to_table("bench_raw", records=batch, columns=HEADER)
+        elapsed = time.perf_counter() - started
+        await connection.execute("DROP TABLE bench_raw")
+        return elapsed
+    finally:
+        await connection.close()
+
+
+async def push(url: str, path: Path, key: str) -> tuple[float, dict[str, int]]:
+    """Seconds for submit (store the upload) + process (validate, COPY, merge), committed."""
+    settings = get_settings()
+    db = open_database(url, settings)
+    try:
+        async with db.sessionmaker() as session, session.begin():
+            partner = await session.get(Partner, PARTNER_ID)
+            if partner is None:
+                partner = Partner(
+                    id=PARTNER_ID, legal_name="Banco Bench", tax_id="BBE9901017Q3", country="MX",
+                    currency="MXN", time_zone="America/Mexico_City",
+                )  # fmt: skip
+                session.add(partner)
+                await session.flush()
+                for product in ("revolving", "installment", "single_payment"):
+                    session.add(PartnerBucket(
+                        partner_id=PARTNER_ID, product_type=product, early_from=1, mid_from=30,
+                        late_from=60, nonaccrual_from=90, chargeoff_from=180,
+                    ))  # fmt: skip
+        started = time.perf_counter()
+        async with db.sessionmaker() as session, session.begin():
+            assignment, _ = await assignments.submit_assignment(
+                session, SYSTEM, PARTNER_ID, key, SourceFormat.CSV, file_chunks(path),
+                max_json_bytes=settings.max_json_push_bytes,
+            )  # fmt: skip
+        async with db.sessionmaker() as session, session.begin():
+            done = await assignments.process_assignment(session, assignment.id)
+        elapsed = time.perf_counter() - started
+        counts = {k: getattr(done, k) for k in ("received", "created", "updated", "unchanged", "rejected")}
+        return elapsed, counts
+    finally:
+        await db.dispose()
+
+
+import uuid  # noqa: E402
+
+PARTNER_ID = uuid.UUID("01a20000-0000-7000-8000-00000000b001")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--memory-only", action="store_true", help="only the push; report peak RSS")
+    args = parser.parse_args()
+    as_of = datetime.now(UTC).date() - timedelta(days=1)
+    with tempfile.TemporaryDirectory() as folder, database() as url:
+        migrations.upgrade(url)
+        path = Path(folder) / "push.csv"
+        size = write_csv(path, args.rows, as_of=as_of, prefix=f"R{args.rows}")
+        result: dict[str, object] = {"rows": args.rows, "csv_bytes": size}
+        if not args.memory_only:
+            raw = asyncio.run(raw_copy(url, path))
+            result["raw_copy_seconds"] = round(raw, 2)
+            result["raw_copy_rows_per_second"] = round(args.rows / raw)
+        elapsed, counts = asyncio.run(push(url, path, f"bench-{time.time()}"))
+        result["push_seconds"] = round(elapsed, 2)
+        result["push_rows_per_second"] = round(args.rows / elapsed)
+        result["counts"] = counts
+        if not args.memory_only:
+            result["push_vs_raw_copy"] = round(raw / elapsed, 3)
+        result["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+"""Small async factories: insert model rows directly (no API, no audit events) and flush.
+
+Every argument of the model can be overridden by keyword; the defaults make a valid row
+with unique values, so tests state only what matters to them::
+
+    partner = await make_partner(session)
+    account = await make_account(session, partner, dpd=45, assigned_collector_id=user.id)
+
+Rows are flushed, not committed: the app's sessions share the test's connection and see
+them. Objects read back after the app changed them need ``session.refresh(obj)``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from app.domain.stages import ProductType, check_bucket_table, stage_for
+from app.models.account import Account
+from app.models.debtor import Debtor
+from app.models.partner import Partner, PartnerBucket
+from app.models.user import Team, TeamMember, User
+
+
+def _unique(length: int) -> str:
+    return secrets.token_hex(length)[:length].upper()
+
+
+async def make_partner(session: AsyncSession, **overrides: Any) -> Partner:
+    """A Mexican partner with its three ``PartnerBucket`` rows (its ``bucket_table``
+    overrides applied, defaults elsewhere), as the partners service would write them."""
+    fields: dict[str, Any] = {
+        "legal_name": f"Financiera {_unique(6)}",
+        "tax_id": _unique(13),
+        "country": "MX",
+        "currency": "MXN",
+        "time_zone": "America/Mexico_City",
+    }
+    partner = Partner(**(fields | overrides))
+    session.add(partner)
+    await session.flush()
+    edges = check_bucket_table(partner.bucket_table, "bucket_table")
+    session.add_all(
+        PartnerBucket(
+            partner_id=partner.id,
+            product_type=product.value,
+            early_from=e.early,
+            mid_from=e.mid,
+            late_from=e.late,
+            nonaccrual_from=e.nonaccrual,
+            chargeoff_from=e.chargeoff,
+        )
+        for product, e in edges.items()
+    )
+    await session.flush()
+    return partner
+
+
+async def make_debtor(session: AsyncSession, **overrides: Any) -> Debtor:
+    """A debtor with a unique (not check-digit valid) CURP-shaped national id."""
+    fields: dict[str, Any] = {
+        "national_id_type": "CURP",
+        "national_id": _unique(18),
+        "first_names": "María Fernanda",
+        "last_names": "López García",
+    }
+    debtor = Debtor(**(fields | overrides))
+    session.add(debtor)
+    await session.flush()
+    return debtor
+
+
+async def make_account(
+    session: AsyncSession, partner: Partner, debtor: Debtor | None = None, **overrides: Any
+) -> Account:
+    """An active account of ``partner`` (a new debtor unless one is given).
+
+    ``total`` defaults to principal + interest + fees; ``stage`` to the default buckets'
+    stage for ``dpd``; ``oldest_unpaid_due_date`` to ``dpd`` days before ``aged_as_of``.
+    """
+    if debtor is None:
+        debtor = await make_debtor(session)
+    principal = Decimal(overrides.pop("principal", Decimal("1000.00")))
+    interest = Decimal(overrides.pop("interest", Decimal("100.00")))
+    fees = Decimal(overrides.pop("fees", Decimal("50.00")))
+    dpd = int(overrides.pop("dpd", 0))
+    aged_as_of = overrides.pop("aged_as_of", datetime.now(UTC).date())
+    fields: dict[str, Any] = {
+        "partner_id": partner.id,
+        "external_ref": f"ACC-{_unique(12)}",
+        "debtor_id": debtor.id,
+        "product_type": ProductType.INSTALLMENT.value,
+        "currency": partner.currency,
+        "original_amount": principal,
+        "principal": principal,
+        "interest": interest,
+        "fees": fees,
+        "total": principal + interest + fees,
+        "past_due_amount": Decimal("0.00") if dpd <= 0 else min(principal, Decimal("300.00")),
+        "oldest_unpaid_due_date": aged_as_of - timedelta(days=dpd) if dpd > 0 else None,
+        "dpd": dpd,
+        "stage": stage_for(dpd).value,
+        "aged_as_of": aged_as_of,
+        "status": "active",
+        "content_hash": secrets.token_hex(32),
+    }
+    account = Account(**(fields | overrides))
+    session.add(account)
+    await session.flush()
+    return account
+
+
+async def make_team(
+    session: AsyncSession,
+    lead: User | None = None,
+    members: Iterable[User] = (),
+    **overrides: Any,
+) -> Team:
+    """A team led by ``lead`` with ``members`` (each leaves any team it was in)."""
+    team = Team(
+        **({"name": f"Equipo {_unique(8)}", "lead_id": lead.id if lead else None} | overrides)
+    )
+    session.add(team)
+    await session.flush()
+    for member in members:
+        await session.execute(delete(TeamMember).where(col(TeamMember.user_id) == member.id))
+        session.add(TeamMember(team_id=team.id, user_id=member.id))
+    await session.flush()
+    return team
