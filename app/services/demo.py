@@ -1,5 +1,6 @@
 """Demo data for a first look: staff of every role, two partners ("Banco Demo" in Mexico,
-"Almacenes Demo" in Colombia) and their systems.
+"Almacenes Demo" in Colombia), their systems, and about 2,000 accounts in every stage pushed
+through the same intake a partner's file goes through, some assigned to phone1 and field1.
 
 Loaded once: a database that already has the demo admin is left alone. Later features add
 their demo data here. Every login below uses the password ``cartera-demo``.
@@ -7,18 +8,29 @@ their demo data here. Every login below uses the password ``cartera-demo``.
 
 from __future__ import annotations
 
+import json
+import random
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 from stdnum.co import nit
+from stdnum.mx import curp
 
-from app.domain.identity import Country
+from app.domain.identity import Country, normalise_phone
 from app.domain.roles import Role, Skill
-from app.models.user import User
+from app.models.partner import Partner
+from app.models.user import Team, User
 from app.schemas.partners import BucketEdges, BucketTable, PartnerClientCreate, PartnerCreate
 from app.schemas.teams import TeamCreate
 from app.schemas.users import UserCreate
 from app.security import SYSTEM
-from app.services import partners, teams, users
+from app.services import assignments, audit, partners, teams, users
+from app.services.assignment_files import SourceFormat
 
 DEMO_PASSWORD = "cartera-demo"
 DEMO_CLIENT_ID = "demo-bank"
@@ -99,7 +111,11 @@ async def seed(session: AsyncSession) -> bool:
             member_ids=[created["phone1"].id, created["field1"].id],
         ),
     )
-    for partner_data, client_id, secret, client_name in demo_partners():
+    team = await session.scalar(select(Team).where(col(Team.name) == "Equipo Centro"))
+    assert team is not None
+    for (partner_data, client_id, secret, client_name), count in zip(
+        demo_partners(), (1400, 600), strict=True
+    ):
         partner = await partners.create_partner(session, SYSTEM, partner_data)
         await partners.create_client(
             session,
@@ -109,4 +125,211 @@ async def seed(session: AsyncSession) -> bool:
             client_id=client_id,
             secret=secret,
         )
+        await _push_portfolio(session, partner, count)
+        if partner.country == Country.MX.value:
+            await _assign(session, partner, created["phone1"], team, ("early", "mid"), 120)
+            await _assign(session, partner, created["field1"], team, ("late", "nonaccrual"), 60)
     return True
+
+
+# ---------------------------------------------------------------------------------------
+# The demo portfolio: pushed through the same intake as a partner's file.
+
+_MX_PLACES = [  # state, municipality, postal code, phone area
+    ("Ciudad de México", "Cuauhtémoc", "06600", "55"),
+    ("Jalisco", "Guadalajara", "44100", "33"),
+    ("Nuevo León", "Monterrey", "64000", "81"),
+    ("Sonora", "Hermosillo", "83000", "662"),
+    ("Quintana Roo", "Benito Juárez", "77500", "998"),
+    ("Baja California", "Tijuana", "22000", "664"),
+    ("Sinaloa", "Culiacán", "80000", "667"),
+    ("Yucatán", "Mérida", "97000", "999"),
+    ("Chihuahua", "Chihuahua", "31000", "614"),
+]
+_CO_PLACES = [("Cundinamarca", "Bogotá", "110111"), ("Antioquia", "Medellín", "050001")]
+_FIRST = ["María", "José", "Guadalupe", "Juan", "Rosa", "Luis", "Ana", "Carlos", "Sofía", "Jorge"]
+_LAST = ["Hernández", "García", "Martínez", "López", "González", "Pérez", "Rodríguez", "Sánchez"]
+_LETTERS = "BCDFGHJKLMNPRSTVXZ"
+# DPD ranges that put accounts in every stage (and past the bank's faster single-payment
+# table): current, early, mid, late, nonaccrual, chargeoff.
+_DPD_RANGES = [(0, 0), (1, 29), (30, 59), (60, 89), (90, 179), (180, 420)]
+
+
+def _phone(rng: random.Random, country: Country, area: str) -> str:
+    while True:
+        if country is Country.CO:
+            candidate = f"3{rng.randint(0, 2)}{rng.randint(0, 9)} {rng.randint(1000000, 9999999)}"
+        else:
+            rest = 10 - len(area)
+            candidate = f"{area} {rng.randint(10 ** (rest - 1), 10**rest - 1)}"
+        try:
+            normalise_phone(candidate, country)
+        except ValueError:
+            continue
+        return candidate
+
+
+def _curp(rng: random.Random, born: date, woman: bool) -> str:
+    letters = "".join(rng.choice(_LETTERS) for _ in range(4))
+    inner = "".join(rng.choice(_LETTERS) for _ in range(3))
+    base = f"{letters[0]}A{letters[1:3]}{born:%y%m%d}{'M' if woman else 'H'}DF{inner}0"
+    return base + curp.calc_check_digit(base)
+
+
+def demo_rows(country: Country, currency: str, count: int, today: date) -> list[dict[str, Any]]:
+    """Plausible accounts in every stage, debtors spread over the country's time zones, with
+    references and some guarantors; one Mexican debtor in ten owes two accounts."""
+    rng = random.Random(f"cartera-demo-{country.value}")  # noqa: S311 — repeatable demo data
+    rows: list[dict[str, Any]] = []
+    debtor: dict[str, Any] = {}
+    for n in range(count):
+        low, high = _DPD_RANGES[n % len(_DPD_RANGES)]
+        dpd = rng.randint(low, high)
+        principal = (
+            Decimal(rng.randint(2_000, 250_000))
+            if currency == "MXN"
+            else Decimal(rng.randint(300_000, 40_000_000))
+        )
+        interest = (principal * Decimal(rng.randint(2, 25)) / 100).quantize(Decimal("0.01"))
+        fees = Decimal(rng.choice([0, 0, 350, 600]))
+        total = principal + interest + fees
+        if country is Country.MX:
+            state, municipality, postal, area = rng.choice(_MX_PLACES)
+        else:
+            (state, municipality, postal), area = rng.choice(_CO_PLACES), "3"
+        if country is Country.MX and n % 10 == 1 and debtor:
+            pass  # the same debtor as the row before: a second account
+        else:
+            born = date(1955, 1, 1) + timedelta(days=rng.randint(0, 15000))
+            woman = rng.random() < 0.5
+            debtor = {
+                "first_names": rng.choice(_FIRST),
+                "last_names": f"{rng.choice(_LAST)} {rng.choice(_LAST)}",
+                "national_id_type": "CURP" if country is Country.MX else "CC",
+                "national_id": _curp(rng, born, woman)
+                if country is Country.MX
+                else str(rng.randint(10_000_000, 1_099_999_999)),
+                "birth_date": born.isoformat(),
+                "phones": [_phone(rng, country, area) for _ in range(rng.randint(1, 2))],
+                "emails": [f"cliente{n}@correo.example"],
+                "addresses": [
+                    {
+                        "line": f"Calle {rng.choice(_LAST)} {rng.randint(1, 999)}",
+                        "state": state,
+                        "municipality": municipality,
+                        "postal_code": postal if country is Country.MX else None,
+                        "latitude": None,
+                        "longitude": None,
+                    }
+                ],
+            }
+        row: dict[str, Any] = {
+            "external_ref": f"{'TC' if country is Country.MX else 'CR'}-{n + 1:06d}",
+            "product_type": rng.choice(("revolving", "installment", "single_payment")),
+            "currency": currency,
+            "original_amount": str(total + Decimal(rng.randint(0, 5000))),
+            "principal": str(principal),
+            "interest": str(interest),
+            "fees": str(fees),
+            "total": str(total),
+            "past_due_amount": str((total / 4).quantize(Decimal("0.01")) if dpd else 0),
+            "oldest_unpaid_due_date": (today - timedelta(days=dpd)).isoformat() if dpd else None,
+            "debtor": debtor,
+            "references": [
+                {
+                    "full_name": f"{rng.choice(_FIRST)} {rng.choice(_LAST)}",
+                    "relationship": rng.choice(["madre", "hermano", "amiga", "trabajo"]),
+                    "phones": [_phone(rng, country, area)],
+                }
+                for _ in range(rng.randint(1, 2))
+            ],
+            "guarantors": [
+                {
+                    "full_name": f"{rng.choice(_FIRST)} {rng.choice(_LAST)} {rng.choice(_LAST)}",
+                    "phones": [_phone(rng, country, area)],
+                }
+            ]
+            if rng.random() < 0.2
+            else [],
+        }
+        rows.append(row)
+    return rows
+
+
+async def _push_portfolio(session: AsyncSession, partner: Partner, count: int) -> None:
+    today = assignments.partner_today(partner)
+    body = json.dumps(
+        {"rows": demo_rows(Country(partner.country), partner.currency, count, today)}
+    ).encode()
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield body
+
+    assignment, _ = await assignments.submit_assignment(
+        session,
+        SYSTEM,
+        partner.id,
+        f"demo-{partner.id}",
+        SourceFormat.JSON,
+        chunks(),
+        max_json_bytes=len(body),
+    )
+    await assignments.process_assignment(session, assignment.id)
+
+
+_ASSIGN = """
+WITH picked AS (
+    SELECT id FROM account
+    WHERE partner_id = :pid AND stage = ANY(CAST(:stages AS text[])) AND status = 'active'
+    ORDER BY external_ref
+    LIMIT :n
+    FOR UPDATE
+),
+changed AS (
+    UPDATE account a
+    SET assigned_collector_id = :uid, assigned_team_id = :tid, version = a.version + 1,
+        updated_at = :now
+    FROM picked p WHERE a.id = p.id
+    RETURNING a.id
+)
+INSERT INTO account_event (account_id, partner_id, kind, as_of, occurred_at, actor_id, before,
+                           after)
+SELECT id, :pid, 'assigned', :as_of, :now, 'system',
+       jsonb_build_object('assigned_collector_id', NULL, 'assigned_team_id', NULL),
+       jsonb_build_object('assigned_collector_id', CAST(:uid_text AS text),
+                          'assigned_team_id', CAST(:tid_text AS text))
+FROM changed
+"""
+
+
+async def _assign(
+    session: AsyncSession,
+    partner: Partner,
+    collector: User,
+    team: Team,
+    stages: tuple[str, ...],
+    count: int,
+) -> None:
+    now = datetime.now(UTC)
+    await session.execute(
+        text(_ASSIGN),
+        {
+            "pid": partner.id,
+            "stages": list(stages),
+            "n": count,
+            "uid": collector.id,
+            "tid": team.id,
+            "uid_text": str(collector.id),
+            "tid_text": str(team.id),
+            "now": now,
+            "as_of": assignments.partner_today(partner, now),
+        },
+    )
+    await audit.record(
+        session,
+        SYSTEM,
+        "demo.accounts_assigned",
+        "user",
+        collector.id,
+        after={"partner_id": partner.id, "stages": list(stages), "count": count},
+    )

@@ -41,3 +41,53 @@ async def test_demo_logins_work_through_the_api(client, session):
     ).json()["access_token"]
     teams = await client.get("/api/v1/teams", headers={"Authorization": f"Bearer {token}"})
     assert [t["name"] for t in teams.json()["items"]] == ["Equipo Centro"]
+
+
+async def test_demo_portfolio_covers_every_stage_zone_and_collector(client, session):
+    from sqlalchemy import func, select
+
+    from app.domain.stages import Stage
+    from app.models.account import Account
+    from app.models.debtor import ContactPoint, RelatedParty
+
+    await session.execute(delete(User).where(User.username.in_([u[0] for u in demo.DEMO_STAFF])))
+    assert await demo.seed(session) is True
+
+    total = await session.scalar(select(func.count()).select_from(Account))
+    assert 1900 <= total <= 2100
+    partners = await session.scalar(select(func.count(func.distinct(Account.partner_id))))
+    assert partners == 2
+    stages = set(await session.scalars(select(Account.stage).distinct()))
+    assert stages == {s.value for s in Stage}
+    zones = set(
+        await session.scalars(
+            select(ContactPoint.time_zone)
+            .where(ContactPoint.time_zone.like("America/%"))
+            .distinct()
+        )
+    )
+    assert {
+        "America/Mexico_City",
+        "America/Tijuana",
+        "America/Cancun",
+        "America/Hermosillo",
+    } <= zones
+    kinds = set(await session.scalars(select(RelatedParty.kind).distinct()))
+    assert kinds == {"reference", "guarantor"}
+    currencies = set(await session.scalars(select(Account.currency).distinct()))
+    assert currencies == {"MXN", "COP"}
+
+    for username in ("phone1", "field1"):
+        token = (
+            await client.post(
+                "/api/v1/auth/token", data={"username": username, "password": demo.DEMO_PASSWORD}
+            )
+        ).json()["access_token"]
+        page = await client.get(
+            "/api/v1/accounts?limit=200", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert page.status_code == 200
+        mine = page.json()["items"]
+        assert mine, username
+        user_id = await session.scalar(select(User.id).where(User.username == username))
+        assert all(a["assigned_collector_id"] == str(user_id) for a in mine)
