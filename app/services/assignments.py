@@ -10,6 +10,8 @@ statement is ever issued per row.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 import tempfile
 import time
@@ -418,17 +420,30 @@ def _external_ref_of(raw: Any) -> str | None:
 
 
 def next_batch(
-    rows: Iterator[tuple[int, Any]], context: IntakeContext, size: int = BATCH_ROWS
+    rows: Iterator[tuple[int, Any]],
+    context: IntakeContext,
+    size: int = BATCH_ROWS,
+    accepted: dict[str, int] | None = None,
 ) -> _Batch:
-    """Read and validate up to ``size`` rows (runs in a worker thread)."""
+    """Read and validate up to ``size`` rows (runs in a worker thread). ``accepted`` maps
+    each external_ref already accepted in this push to its row: a second one is refused."""
     batch = _Batch()
+    seen = {} if accepted is None else accepted
     for row_number, raw in rows:
         batch.received += 1
         if isinstance(raw, RowShapeError):
             result: AccountRow | list[RowError] = [RowError("row", str(raw))]
         else:
             result = validate_row(row_number, raw, context)
+        if isinstance(result, AccountRow) and result.external_ref in seen:
+            first = seen[result.external_ref]
+            result = [
+                RowError(
+                    "external_ref", f"appears more than once in this push (first at row {first})"
+                )
+            ]
         if isinstance(result, AccountRow):
+            seen[result.external_ref] = row_number
             _records(result, batch)
         else:
             batch.rejected_rows += 1
@@ -488,7 +503,11 @@ async def process_assignment(
     now: datetime | None = None,
     batch_rows: int = BATCH_ROWS,
 ) -> Assignment:
-    """Validate, stage and merge one queued push; an unreadable upload marks it failed."""
+    """Validate, stage and merge one queued push; an unreadable upload marks it failed.
+
+    Batches are pipelined: while PostgreSQL merges batch N, a worker thread reads and
+    validates batch N+1. The whole push is one transaction: all of it lands or none.
+    """
     started = now or datetime.now(UTC)
     assignment = await session.get(Assignment, assignment_id, with_for_update=True)
     if assignment is None:
@@ -497,60 +516,40 @@ async def process_assignment(
     assert partner is not None
     context = IntakeContext(Country(partner.country), partner.currency, partner_today(partner, now))
     source = SourceFormat(assignment.source_format)
-    rejected_rows = 0
-    received = 0
-    stored_rejections = 0
+    progress = _Progress()
     clock = time.perf_counter()
-    validate_seconds = 0.0
+    # Pushes of one partner merge one at a time; other partners' pushes run alongside.
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(:kind, hashtext(:key))"),
+        {"kind": _PARTNER_MERGE_LOCK, "key": str(partner.id)},
+    )
     with tempfile.TemporaryDirectory(prefix="cartera-push-") as folder:
         path = Path(folder) / f"push.{source.value}"
         await _spool(session, assignment.id, path)
         for statement in _STAGING.split(";"):
             await session.execute(text(statement))
-        rows = read_rows(source, path)
+        reader = _BatchReader(read_rows(source, path), context, batch_rows)
         try:
-            while True:
-                tick = time.perf_counter()
-                batch = await anyio.to_thread.run_sync(next_batch, rows, context, batch_rows)
-                validate_seconds += time.perf_counter() - tick
-                received += batch.received
-                rejected_rows += batch.rejected_rows
-                await _copy(session, "intake_account", ACCOUNT_COLUMNS, batch.accounts)
-                await _copy(session, "intake_party", PARTY_COLUMNS, batch.parties)
-                await _copy(session, "intake_contact", CONTACT_COLUMNS, batch.contacts)
-                room = MAX_REJECTIONS_STORED - stored_rejections
-                kept = batch.rejections[:room]
-                await _copy(
-                    session,
-                    "assignment_rejection",
-                    REJECTION_COLUMNS,
-                    [
-                        (assignment.id, n, seq, ref, f[:80], m[:300])
-                        for seq, (n, ref, f, m) in _numbered(kept)
-                    ],
+            async with session.begin_nested():
+                await _run_batches(
+                    session, assignment, partner, context.today, started, reader, progress
                 )
-                stored_rejections += len(kept)
-                if batch.done:
-                    break
         except UnreadableUpload as exc:
             return await _fail(session, assignment, exc.reason, exc.field_errors, started)
-    staged = time.perf_counter()
-    counts, duplicates = await _merge(session, assignment, partner, context.today, started)
     log.info(
         "assignment merged",
         assignment_id=str(assignment.id),
-        rows=received,
-        read_validate_copy_seconds=round(staged - clock, 3),
-        validate_seconds=round(validate_seconds, 3),
-        merge_seconds=round(time.perf_counter() - staged, 3),
+        rows=progress.received,
+        seconds=round(time.perf_counter() - clock, 3),
+        validate_seconds=round(reader.seconds, 3),
+        merge_seconds=round(progress.merge_seconds, 3),
     )
-    rejected_rows += duplicates
-    assignment.received = received
-    assignment.created = counts.created
-    assignment.updated = counts.updated
-    assignment.unchanged = counts.unchanged
-    assignment.rejected = rejected_rows
-    assignment.status = "completed_with_errors" if rejected_rows else "completed"
+    assignment.received = progress.received
+    assignment.created = progress.created
+    assignment.updated = progress.updated
+    assignment.unchanged = progress.unchanged
+    assignment.rejected = progress.rejected
+    assignment.status = "completed_with_errors" if progress.rejected else "completed"
     assignment.finished_at = datetime.now(UTC) if now is None else now
     assignment.lease_until = None
     session.add(assignment)
@@ -568,6 +567,85 @@ async def process_assignment(
         now=assignment.finished_at,
     )
     return assignment
+
+
+@dataclass(slots=True)
+class _Progress:
+    received: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    stored_rejections: int = 0
+    merge_seconds: float = 0.0
+
+
+class _BatchReader:
+    """Reads and validates the next batch in a worker thread, one batch ahead."""
+
+    def __init__(self, rows: Iterator[tuple[int, Any]], context: IntakeContext, size: int) -> None:
+        self.rows = rows
+        self.context = context
+        self.size = size
+        # external_ref → row number of its first accepted row, for duplicates in the push.
+        self.accepted: dict[str, int] = {}
+        self.seconds = 0.0
+
+    def _read(self) -> _Batch:
+        tick = time.perf_counter()
+        try:
+            return next_batch(self.rows, self.context, self.size, self.accepted)
+        finally:
+            self.seconds += time.perf_counter() - tick
+
+    def start(self) -> asyncio.Future[_Batch]:
+        return asyncio.ensure_future(anyio.to_thread.run_sync(self._read))
+
+
+async def _run_batches(
+    session: AsyncSession,
+    assignment: Assignment,
+    partner: Partner,
+    as_of: date,
+    now: datetime,
+    reader: _BatchReader,
+    progress: _Progress,
+) -> None:
+    pending = reader.start()
+    try:
+        while True:
+            batch = await pending
+            if not batch.done:
+                pending = reader.start()
+            progress.received += batch.received
+            progress.rejected += batch.rejected_rows
+            await _copy(session, "intake_account", ACCOUNT_COLUMNS, batch.accounts)
+            await _copy(session, "intake_party", PARTY_COLUMNS, batch.parties)
+            await _copy(session, "intake_contact", CONTACT_COLUMNS, batch.contacts)
+            kept = batch.rejections[: MAX_REJECTIONS_STORED - progress.stored_rejections]
+            await _copy(
+                session,
+                "assignment_rejection",
+                REJECTION_COLUMNS,
+                [
+                    (assignment.id, n, seq, ref, f[:80], m[:300])
+                    for seq, (n, ref, f, m) in _numbered(kept)
+                ],
+            )
+            progress.stored_rejections += len(kept)
+            tick = time.perf_counter()
+            counts = await _merge(session, assignment, partner, as_of, now)
+            progress.merge_seconds += time.perf_counter() - tick
+            progress.created += counts.created
+            progress.updated += counts.updated
+            progress.unchanged += counts.unchanged
+            if batch.done:
+                return
+    finally:
+        if not pending.done():
+            # A merge failed while the next batch was being read: let the thread finish.
+            with contextlib.suppress(Exception):
+                await pending
 
 
 def _numbered(
@@ -631,24 +709,6 @@ async def _fail(
 
 
 # The merge. :pid partner, :aid assignment, :as_of partner's business date, :now, :actor.
-
-_REJECT_DUPLICATES = """
-WITH ranked AS (
-    SELECT row_number, external_ref,
-           min(row_number) OVER (PARTITION BY external_ref) AS first_row
-    FROM intake_account
-),
-dropped AS (
-    DELETE FROM intake_account s USING ranked r
-    WHERE s.row_number = r.row_number AND r.row_number <> r.first_row
-    RETURNING r.row_number, r.external_ref, r.first_row
-)
-INSERT INTO assignment_rejection (assignment_id, row_number, seq, external_ref, field, message)
-SELECT :aid, row_number, 0, external_ref, 'external_ref',
-       'appears more than once in this push (first at row ' || first_row || ')'
-FROM dropped
-ON CONFLICT DO NOTHING
-"""
 
 _UPSERT_DEBTORS = """
 INSERT INTO debtor AS d (id, national_id_type, national_id, first_names, last_names,
@@ -810,8 +870,8 @@ async def _merge(
     partner: Partner,
     as_of: date,
     now: datetime,
-) -> tuple[MergeCounts, int]:
-    """Merge the staged rows: (counts, rows rejected as duplicates within the push)."""
+) -> MergeCounts:
+    """Merge the staged batch with a fixed handful of statements, then empty the staging."""
     params = {
         "pid": partner.id,
         "aid": assignment.id,
@@ -821,24 +881,15 @@ async def _merge(
         "actor": f"assignment:{assignment.id}",
     }
 
-    async def run(sql: str) -> int:
+    async def run(sql: str) -> None:
         names = set(re.findall(r"(?<!:):([a-z_]+)", sql))
         tick = time.perf_counter()
-        result = await session.execute(text(sql), {k: v for k, v in params.items() if k in names})
+        await session.execute(text(sql), {k: v for k, v in params.items() if k in names})
         log.debug("merge step", sql=sql.strip()[:40], seconds=round(time.perf_counter() - tick, 3))
-        return int(getattr(result, "rowcount", 0) or 0)
 
-    # Pushes of one partner merge one at a time; other partners' pushes run alongside.
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(:kind, hashtext(:key))"),
-        {"kind": _PARTNER_MERGE_LOCK, "key": str(partner.id)},
-    )
-    for table in ("intake_account", "intake_party", "intake_contact"):
-        await session.execute(text(f"ANALYZE {table}"))
-    duplicates = await run(_REJECT_DUPLICATES)
     await run(_UPSERT_DEBTORS)
+    await run("DROP TABLE IF EXISTS intake_match")
     await run(_MATCH)
-    await session.execute(text("ANALYZE intake_match"))
     await run(_CHANGE_EVENTS)
     await run(_UPDATE_CHANGED)
     await run(_INSERT_NEW)
@@ -847,7 +898,8 @@ async def _merge(
     await run(_INSERT_PARTIES)
     await run(_INSERT_CONTACTS)
     created, updated, unchanged = (await session.execute(text(_COUNT))).one()
-    return MergeCounts(int(created), int(updated), int(unchanged)), duplicates
+    await run("TRUNCATE intake_account, intake_party, intake_contact")
+    return MergeCounts(int(created), int(updated), int(unchanged))
 
 
 # ---------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from sqlmodel import col, select
 from stdnum.mx import curp as curp_module
 
 from app.domain.roles import Role
-from app.domain.stages import DEFAULT_EDGES, stage_for
+from app.domain.stages import DEFAULT_EDGES, BucketEdges, stage_for
 from app.models.account import Account, AccountEvent
 from app.models.assignment import Assignment, AssignmentChunk, AssignmentRejection
 from app.models.audit import AuditEvent
@@ -353,9 +353,7 @@ class TestIdempotency:
         assert other.json()["code"] == "idempotency_key_reused"
         assert await count(session, Assignment) == assignments
 
-    async def test_the_same_key_for_another_partner_is_another_push(
-        self, client, session, manager
-    ):
+    async def test_the_same_key_for_another_partner_is_another_push(self, client, session, manager):
         partner, other = await add_partner(session), await add_partner(session)
         first = await push_json(client, manager, partner, [row("R-1", 1)], key="daily")
         second = await push_json(client, manager, other, [row("R-1", 1)], key="daily")
@@ -521,6 +519,26 @@ class TestMerge:
         assert accounts["SP-1"].stage == "chargeoff"  # 45 DPD, past the 40-day edge
         assert accounts["RV-1"].stage == stage_for(45, DEFAULT_EDGES).value == "mid"
 
+    async def test_intake_stage_agrees_with_python_at_every_edge(self, client, session, manager):
+        edges = BucketEdges(3, 10, 20, 45, 90)
+        partner = await add_partner(session, bucket_table={"single_payment": edges.as_dict()})
+        cases = sorted({0, 1, 200} | {e + d for e in edges.as_tuple() for d in (-1, 0, 1)})
+        rows = [
+            row(
+                f"E-{dpd}",
+                dpd,
+                product_type="single_payment",
+                oldest_unpaid_due_date=(TODAY - timedelta(days=dpd)).isoformat(),
+            )
+            for dpd in cases
+        ]
+        done = await process(session, await push_json(client, manager, partner, rows))
+        assert done.created == len(cases)
+        accounts = await accounts_of(session, partner)
+        for dpd in cases:
+            account = accounts[f"E-{dpd}"]
+            assert (account.dpd, account.stage) == (dpd, stage_for(dpd, edges).value), dpd
+
     async def test_contacts_are_replaced_when_the_partner_sends_new_ones(
         self, client, session, manager
     ):
@@ -569,9 +587,7 @@ class TestMerge:
         assert set(await accounts_of(session, partner)) == {"M-1", "M-3", "M-6"}
         listed = await client.get(f"/api/v1/assignments/{done.id}/rejections", headers=manager)
         assert listed.status_code == 200
-        items = [
-            (i["row_number"], i["external_ref"], i["field"]) for i in listed.json()["items"]
-        ]
+        items = [(i["row_number"], i["external_ref"], i["field"]) for i in listed.json()["items"]]
         assert items == [
             (2, "M-2", "currency"),
             (4, None, "row"),
@@ -599,9 +615,7 @@ class TestMerge:
         assert account.fees == Decimal("0.00")  # the first row's values
         rejection = (
             await session.scalars(
-                select(AssignmentRejection).where(
-                    col(AssignmentRejection.assignment_id) == done.id
-                )
+                select(AssignmentRejection).where(col(AssignmentRejection.assignment_id) == done.id)
             )
         ).one()
         assert (rejection.row_number, rejection.external_ref, rejection.field) == (
@@ -671,7 +685,9 @@ class TestMerge:
 class TestFormats:
     async def test_csv_as_the_raw_body(self, client, session, manager):
         partner = await add_partner(session)
-        body = csv_bytes([flat_row("CSV-1", 1), flat_row("CSV-2", 2, total="1", past_due_amount="0")])
+        body = csv_bytes(
+            [flat_row("CSV-1", 1), flat_row("CSV-2", 2, total="1", past_due_amount="0")]
+        )
         response = await push_raw(client, manager, partner, body, "text/csv; charset=utf-8")
         assert response.json()["source_format"] == "csv"
         assert response.json()["body_bytes"] == len(body)
@@ -702,8 +718,10 @@ class TestFormats:
 
     async def test_csv_saved_by_excel_with_a_bom_and_blank_lines(self, client, session, manager):
         partner = await add_partner(session)
-        text = csv_bytes([flat_row("BOM-1", 1)]).decode() + "\r\n" + (
-            csv_bytes([flat_row("BOM-2", 2, currency="EUR")]).decode().split("\r\n", 1)[1]
+        text = (
+            csv_bytes([flat_row("BOM-1", 1)]).decode()
+            + "\r\n"
+            + (csv_bytes([flat_row("BOM-2", 2, currency="EUR")]).decode().split("\r\n", 1)[1])
         )
         body = "\ufeff".encode() + text.encode()
         done = await process(session, await push_raw(client, manager, partner, body, "text/csv"))
@@ -763,8 +781,7 @@ class TestFormats:
         assert "UTF-8" in problem["detail"]
         assert (await count(session, Assignment), await count(session, AssignmentChunk)) == before
         assert (
-            await count(session, AuditEvent, col(AuditEvent.action) == "assignment.submitted")
-            == 0
+            await count(session, AuditEvent, col(AuditEvent.action) == "assignment.submitted") == 0
         )
         assert await accounts_of(session, partner) == {}
 
@@ -821,9 +838,7 @@ class TestFormats:
     @pytest.mark.parametrize(
         "content_type", ["text/plain", "application/xml", "application/vnd.ms-excel"]
     )
-    async def test_an_unsupported_content_type_is_415(
-        self, client, session, manager, content_type
-    ):
+    async def test_an_unsupported_content_type_is_415(self, client, session, manager, content_type):
         partner = await add_partner(session)
         response = await push_raw(client, manager, partner, b"a,b\n1,2\n", content_type)
         assert response.status_code == 415
@@ -866,13 +881,18 @@ class TestFormats:
         assert response.json()["source_format"] == "xlsx"
         excel_done = await process(session, response)
 
-        assert (excel_done.status, excel_done.created, excel_done.rejected) == (
-            csv_done.status,
-            csv_done.created,
-            csv_done.rejected,
-        ) == ("completed_with_errors", 2, 1)
-        by_csv, by_excel = await accounts_of(session, from_csv), await accounts_of(
-            session, from_excel
+        assert (
+            (excel_done.status, excel_done.created, excel_done.rejected)
+            == (
+                csv_done.status,
+                csv_done.created,
+                csv_done.rejected,
+            )
+            == ("completed_with_errors", 2, 1)
+        )
+        by_csv, by_excel = (
+            await accounts_of(session, from_csv),
+            await accounts_of(session, from_excel),
         )
         assert set(by_csv) == set(by_excel) == {"XL-1", "XL-2"}
         for ref, account in by_csv.items():
@@ -1062,9 +1082,7 @@ class TestAccess:
         read = await client.get(f"/api/v1/assignments/{done.id}", headers=headers)
         assert read.status_code == 200
 
-    async def test_a_partner_pushing_to_another_partner_gets_404(
-        self, client, session, settings
-    ):
+    async def test_a_partner_pushing_to_another_partner_gets_404(self, client, session, settings):
         mine, theirs = await add_partner(session), await add_partner(session)
         headers = await partner_headers(session, settings, mine)
         response = await push_json(client, headers, theirs, [row("PS-1", 1)])
@@ -1118,7 +1136,9 @@ class TestAccess:
         headers = await partner_headers(session, settings, mine)
         assignment_id = pushed.json()["id"]
         for path in ("", "/rejections", "/rejections.csv"):
-            response = await client.get(f"/api/v1/assignments/{assignment_id}{path}", headers=headers)
+            response = await client.get(
+                f"/api/v1/assignments/{assignment_id}{path}", headers=headers
+            )
             assert response.status_code == 404, path
         own = await partner_headers(session, settings, theirs)
         assert (
@@ -1223,9 +1243,7 @@ class TestRecall:
         account = (await accounts_of(session, partner))["RC-1"]
         assert len(await events_of(session, account, "status_changed")) == 1
 
-    async def test_refs_of_another_partner_are_unknown_to_this_one(
-        self, client, session, manager
-    ):
+    async def test_refs_of_another_partner_are_unknown_to_this_one(self, client, session, manager):
         mine, theirs = await add_partner(session), await add_partner(session)
         await process(session, await push_json(client, manager, theirs, [row("RC-1", 1)]))
         response = await recall(client, manager, mine, ["RC-1"])

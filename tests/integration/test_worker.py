@@ -1,0 +1,329 @@
+"""The job worker (``app.jobs.worker``) on committed data and a real connection pool: pushes
+claimed with SKIP LOCKED, taken over when a worker died, and aging once per business date."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from httpx import ASGITransport, AsyncClient
+from sqlalchemy import func, select, text, update
+from sqlmodel import col
+
+from app import migrations
+from app.db import Database, open_database
+from app.domain.roles import Role
+from app.jobs.worker import age_if_due, process_next
+from app.main import create_app
+from app.models.account import Account, AccountEvent
+from app.models.assignment import Assignment, AssignmentChunk
+from app.models.audit import AuditEvent
+from app.models.partner import Partner
+from app.models.user import User
+from app.security import hash_secret_now
+from app.services import assignments as service
+from tests.conftest import TEST_PASSWORD, bearer_for
+from tests.factories import make_account, make_debtor, make_partner
+
+ZONE = "America/Mexico_City"
+
+
+@pytest.fixture
+def committed_url(database_server):
+    url = database_server.create_database("cartera_worker")
+    migrations.upgrade(url)
+    yield url
+    database_server.drop_database(url)
+
+
+class Live:
+    """The app and the worker on one committed database, as in production."""
+
+    def __init__(self, database: Database, client: AsyncClient, headers: dict[str, str]):
+        self.database = database
+        self.client = client
+        self.headers = headers
+
+    async def partner(self, **overrides: Any) -> Partner:
+        async with self.database.sessionmaker() as session, session.begin():
+            return await make_partner(session, **overrides)
+
+    async def push(self, partner: Partner, refs: list[str], first: int = 0) -> uuid.UUID:
+        today = datetime.now(ZoneInfo(ZONE)).date()
+        rows = [
+            {
+                "external_ref": ref,
+                "product_type": "installment",
+                "currency": "MXN",
+                "principal": "1000.00",
+                "interest": "0",
+                "fees": "0",
+                "total": "1000.00",
+                "oldest_unpaid_due_date": (today - timedelta(days=10)).isoformat(),
+                "debtor": {
+                    "first_names": "Rosa",
+                    "last_names": "Díaz",
+                    "national_id_type": "RFC",
+                    "national_id": f"DIRO{date(1970, 1, 1) + timedelta(days=first + i):%y%m%d}",
+                },
+            }
+            for i, ref in enumerate(refs)
+        ]
+        response = await self.client.post(
+            f"/api/v1/partners/{partner.id}/assignments",
+            json={"rows": rows},
+            headers={**self.headers, "Idempotency-Key": uuid.uuid4().hex},
+        )
+        assert response.status_code == 202, response.text
+        return uuid.UUID(response.json()["id"])
+
+    async def assignment(self, assignment_id: uuid.UUID) -> Assignment:
+        async with self.database.sessionmaker() as session:
+            found = await session.get(Assignment, assignment_id)
+            assert found is not None
+            return found
+
+    async def scalar(self, query: Any) -> Any:
+        async with self.database.sessionmaker() as session:
+            return await session.scalar(query)
+
+
+@pytest.fixture
+async def live(committed_url, settings):
+    database = open_database(committed_url, settings)
+    app = create_app(settings, database)
+    async with database.sessionmaker() as session, session.begin():
+        manager = User(
+            username=f"manager-{uuid.uuid4().hex[:8]}",
+            full_name="Worker test",
+            role=Role.MANAGER.value,
+            skills=[],
+            password_hash=hash_secret_now(TEST_PASSWORD),
+        )
+        session.add(manager)
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as client:
+        yield Live(database, client, bearer_for(settings, manager))
+    await database.dispose()
+
+
+async def test_a_queued_push_is_claimed_and_processed(live):
+    partner = await live.partner()
+    pushed = await live.push(partner, ["W-1", "W-2", "W-3"])
+    assert (await live.assignment(pushed)).status == "queued"
+
+    assert await process_next(live.database) == pushed
+
+    done = await live.assignment(pushed)
+    assert (done.status, done.received, done.created, done.attempts) == ("completed", 3, 3, 1)
+    assert done.started_at is not None and done.finished_at is not None
+    accounts = await live.scalar(
+        select(func.count()).select_from(Account).where(col(Account.partner_id) == partner.id)
+    )
+    assert accounts == 3
+    chunks = await live.scalar(
+        select(func.count())
+        .select_from(AssignmentChunk)
+        .where(col(AssignmentChunk.assignment_id) == pushed)
+    )
+    assert chunks == 0
+    read = await live.client.get(f"/api/v1/assignments/{pushed}", headers=live.headers)
+    assert read.json()["status"] == "completed"
+    assert read.json()["counts"]["created"] == 3
+    # Nothing left to do.
+    assert await process_next(live.database) is None
+
+
+async def test_pushes_are_taken_oldest_first(live):
+    partner = await live.partner()
+    first = await live.push(partner, ["O-1"])
+    second = await live.push(partner, ["O-2"], first=1)
+    assert await process_next(live.database) == first
+    assert await process_next(live.database) == second
+
+
+async def test_concurrent_workers_never_take_the_same_push(live):
+    partners = [await live.partner() for _ in range(4)]
+    pushed = [
+        await live.push(partner, [f"C-{n}-{i}" for i in range(20)], first=100 * n)
+        for n, partner in enumerate(partners)
+    ]
+
+    claimed = await asyncio.gather(*(process_next(live.database) for _ in range(6)))
+
+    taken = [c for c in claimed if c is not None]
+    assert len(taken) == len(set(taken)) == 4
+    assert set(taken) == set(pushed)
+    for assignment_id in pushed:
+        done = await live.assignment(assignment_id)
+        assert (done.status, done.created, done.attempts) == ("completed", 20, 1)
+    events = await live.scalar(
+        select(func.count()).select_from(AccountEvent).where(col(AccountEvent.kind) == "created")
+    )
+    assert events == 80
+
+
+async def test_one_push_and_many_workers_give_one_processing(live):
+    partner = await live.partner()
+    pushed = await live.push(partner, ["ONE-1"])
+
+    claimed = await asyncio.gather(*(process_next(live.database) for _ in range(4)))
+
+    assert [c for c in claimed if c is not None] == [pushed]
+    done = await live.assignment(pushed)
+    assert (done.status, done.created, done.attempts) == ("completed", 1, 1)
+    processed = await live.scalar(
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(
+            col(AuditEvent.action) == "assignment.processed",
+            col(AuditEvent.entity_id) == str(pushed),
+        )
+    )
+    assert processed == 1
+
+
+async def test_a_push_whose_worker_died_is_taken_over(live):
+    partner = await live.partner()
+    pushed = await live.push(partner, ["D-1"])
+    long_ago = datetime.now(UTC) - timedelta(minutes=10)
+    async with live.database.sessionmaker() as session, session.begin():
+        await session.execute(
+            update(Assignment)
+            .where(col(Assignment.id) == pushed)
+            .values(status="processing", started_at=long_ago, attempts=1)
+        )
+
+    assert await process_next(live.database) == pushed
+
+    done = await live.assignment(pushed)
+    assert (done.status, done.created, done.attempts) == ("completed", 1, 2)
+
+
+async def test_a_push_being_processed_right_now_is_not_taken_over(live):
+    partner = await live.partner()
+    pushed = await live.push(partner, ["P-1"])
+    async with live.database.sessionmaker() as session, session.begin():
+        await session.execute(
+            update(Assignment)
+            .where(col(Assignment.id) == pushed)
+            .values(status="processing", started_at=datetime.now(UTC), attempts=1)
+        )
+    assert await process_next(live.database) is None
+    assert (await live.assignment(pushed)).attempts == 1
+
+
+async def test_a_push_that_keeps_failing_is_given_up(live):
+    partner = await live.partner()
+    pushed = await live.push(partner, ["F-1"])
+    long_ago = datetime.now(UTC) - timedelta(minutes=10)
+    async with live.database.sessionmaker() as session, session.begin():
+        await session.execute(
+            update(Assignment)
+            .where(col(Assignment.id) == pushed)
+            .values(status="processing", started_at=long_ago, attempts=service.MAX_ATTEMPTS)
+        )
+    assert await process_next(live.database) is None
+    done = await live.assignment(pushed)
+    assert done.status == "failed"
+    assert done.failure is not None and "again" in done.failure
+    accounts = await live.scalar(
+        select(func.count()).select_from(Account).where(col(Account.partner_id) == partner.id)
+    )
+    assert accounts == 0
+
+
+async def test_a_push_that_cannot_be_processed_is_marked_failed(live):
+    partner = await live.partner()
+    broken = await live.push(partner, ["B-1"])
+    fine = await live.push(partner, ["B-2"], first=1)
+    async with live.database.sessionmaker() as session, session.begin():
+        await session.execute(
+            update(AssignmentChunk)
+            .where(col(AssignmentChunk.assignment_id) == broken)
+            .values(data=b'{"rows": [')
+        )
+
+    assert await process_next(live.database) == broken
+    failed = await live.assignment(broken)
+    assert failed.status == "failed"
+    assert failed.failure
+    assert failed.finished_at is not None
+
+    assert await process_next(live.database) == fine
+    assert (await live.assignment(fine)).status == "completed"
+
+
+# ---------------------------------------------------------------------------------------
+# Aging
+
+
+async def test_age_if_due_runs_once_per_date(live):
+    partner = await live.partner()
+    today = datetime.now(ZoneInfo(ZONE)).date()
+    async with live.database.sessionmaker() as session, session.begin():
+        account = await make_account(
+            session,
+            partner,
+            await make_debtor(session),
+            oldest_unpaid_due_date=today - timedelta(days=31),
+            dpd=30,
+            stage="mid",
+            aged_as_of=today - timedelta(days=1),
+        )
+
+    assert await age_if_due(live.database, ZONE) is True
+    assert await age_if_due(live.database, ZONE) is False
+
+    async with live.database.sessionmaker() as session:
+        aged = await session.get(Account, account.id)
+        assert aged is not None
+        assert (aged.dpd, aged.stage, aged.aged_as_of) == (31, "mid", today)
+        run = (
+            await session.execute(
+                text("SELECT accounts_aged, runs FROM aging_run WHERE as_of = :d"), {"d": today}
+            )
+        ).one()
+        assert tuple(run) == (1, 1)
+        audits = await session.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(col(AuditEvent.action) == "aging.run")
+        )
+        assert audits == 1
+
+
+async def test_age_if_due_runs_once_per_date_with_workers_at_the_same_time(live):
+    partner = await live.partner()
+    today = datetime.now(ZoneInfo(ZONE)).date()
+    async with live.database.sessionmaker() as session, session.begin():
+        account = await make_account(
+            session,
+            partner,
+            await make_debtor(session),
+            oldest_unpaid_due_date=today - timedelta(days=30),
+            dpd=29,
+            stage="early",
+            aged_as_of=today - timedelta(days=1),
+        )
+
+    ran = await asyncio.gather(*(age_if_due(live.database, ZONE) for _ in range(3)))
+
+    async with live.database.sessionmaker() as session:
+        transitions = await session.scalar(
+            select(func.count())
+            .select_from(AccountEvent)
+            .where(
+                col(AccountEvent.account_id) == account.id,
+                col(AccountEvent.kind) == "stage_changed",
+            )
+        )
+        assert transitions == 1
+        [(runs,)] = (
+            await session.execute(text("SELECT runs FROM aging_run WHERE as_of = :d"), {"d": today})
+        ).all()
+    assert ran.count(True) == 1, ran
+    assert runs == 1
