@@ -23,12 +23,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import text  # noqa: E402
+from sqlalchemy import text
 
-from app import migrations  # noqa: E402
-from app.config import get_settings  # noqa: E402
-from app.db import EmbeddedPostgres, open_database  # noqa: E402
-from app.services.aging import age_accounts  # noqa: E402
+from app import migrations
+from app.config import get_settings
+from app.db import EmbeddedPostgres, open_database
+from app.services.aging import age_accounts
 
 AS_OF = date(2026, 6, 30)
 
@@ -129,9 +129,7 @@ async def run(url: str, accounts: int, rounds: int) -> dict[str, object]:
         async def restore() -> None:
             async with db.engine.begin() as conn:
                 await conn.execute(text(RESTORE))
-                await conn.execute(
-                    text("DELETE FROM account_event WHERE as_of = :d"), {"d": AS_OF}
-                )
+                await conn.execute(text("DELETE FROM account_event WHERE as_of = :d"), {"d": AS_OF})
                 await conn.execute(text("DELETE FROM aging_run WHERE as_of = :d"), {"d": AS_OF})
             await vacuum()
 

@@ -26,15 +26,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rows import HEADER, write_csv  # noqa: E402
+from rows import HEADER, write_csv
 
-from app import migrations  # noqa: E402
-from app.config import get_settings  # noqa: E402
-from app.db import EmbeddedPostgres, open_database  # noqa: E402
-from app.models.partner import Partner, PartnerBucket  # noqa: E402
-from app.security import SYSTEM  # noqa: E402
-from app.services import assignments  # noqa: E402
-from app.services.assignment_files import SourceFormat  # noqa: E402
+from app import migrations
+from app.config import get_settings
+from app.db import EmbeddedPostgres, open_database
+from app.models.partner import Partner, PartnerBucket
+from app.security import SYSTEM
+from app.services import assignments
+from app.services.assignment_files import SourceFormat
 
 
 @contextmanager
@@ -56,13 +56,22 @@ async def file_chunks(path: Path) -> AsyncIterator[bytes]:
             yield piece
 
 
+MONEY_COLUMNS = ("amount", "principal", "interest", "fees", "total")
+
+
+def _sql_type(name: str) -> str:
+    if name.endswith(MONEY_COLUMNS):
+        return "numeric(18,2)"
+    return "date" if name.endswith("date") else "text"
+
+
 def typed(record: list[str]) -> tuple[object, ...]:
     """A CSV record with the column types the staging table has."""
     out: list[object] = []
     for name, value in zip(HEADER, record, strict=True):
         if value == "":
             out.append(None)
-        elif name.endswith(("amount", "principal", "interest", "fees", "total")):
+        elif name.endswith(MONEY_COLUMNS):
             out.append(Decimal(value))
         elif name.endswith("date"):
             out.append(date.fromisoformat(value))
@@ -77,11 +86,10 @@ async def raw_copy(url: str, path: Path) -> float:
 
     connection = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
     try:
-        columns = ", ".join(
-            f"{name} {'numeric(18,2)' if name.endswith(('amount', 'principal', 'interest', 'fees', 'total')) else 'date' if name.endswith('date') else 'text'}"
-            for name in HEADER
+        columns = ", ".join(f"{name} {_sql_type(name)}" for name in HEADER)
+        await connection.execute(
+            f"DROP TABLE IF EXISTS bench_raw; CREATE UNLOGGED TABLE bench_raw ({columns})"
         )
-        await connection.execute(f"DROP TABLE IF EXISTS bench_raw; CREATE UNLOGGED TABLE bench_raw ({columns})")
         started = time.perf_counter()
         with path.open(encoding="utf-8", newline="") as handle:
             reader = csv.reader(handle)
@@ -90,7 +98,9 @@ async def raw_copy(url: str, path: Path) -> float:
             for record in reader:
                 batch.append(typed(record))
                 if len(batch) == 5000:
-                    await connection.copy_records_to_table("bench_raw", records=batch, columns=HEADER)
+                    await connection.copy_records_to_table(
+                        "bench_raw", records=batch, columns=HEADER
+                    )
                     batch.clear()
             if batch:
                 await connection.copy_records_to_table("bench_raw", records=batch, columns=HEADER)
@@ -101,7 +111,20 @@ async def raw_copy(url: str, path: Path) -> float:
         await connection.close()
 
 
-async def push(url: str, path: Path, key: str) -> tuple[float, dict[str, int]]:
+async def probe(db: object, stop: asyncio.Event, latencies: list[float]) -> None:
+    """Meanwhile, on the same event loop, a query every 50 ms: how long does another
+    request wait while the push is being processed?"""
+    from sqlalchemy import text
+
+    while not stop.is_set():
+        tick = time.perf_counter()
+        async with db.engine.connect() as connection:  # type: ignore[attr-defined]
+            await connection.execute(text("SELECT 1"))
+        latencies.append(time.perf_counter() - tick)
+        await asyncio.sleep(0.05)
+
+
+async def push(url: str, path: Path, key: str) -> tuple[float, dict[str, object]]:
     """Seconds for submit (store the upload) + process (validate, COPY, merge), committed."""
     settings = get_settings()
     db = open_database(url, settings)
@@ -120,6 +143,9 @@ async def push(url: str, path: Path, key: str) -> tuple[float, dict[str, int]]:
                         partner_id=PARTNER_ID, product_type=product, early_from=1, mid_from=30,
                         late_from=60, nonaccrual_from=90, chargeoff_from=180,
                     ))  # fmt: skip
+        stop = asyncio.Event()
+        latencies: list[float] = []
+        prober = asyncio.create_task(probe(db, stop, latencies))
         started = time.perf_counter()
         async with db.sessionmaker() as session, session.begin():
             assignment, _ = await assignments.submit_assignment(
@@ -129,13 +155,22 @@ async def push(url: str, path: Path, key: str) -> tuple[float, dict[str, int]]:
         async with db.sessionmaker() as session, session.begin():
             done = await assignments.process_assignment(session, assignment.id)
         elapsed = time.perf_counter() - started
-        counts = {k: getattr(done, k) for k in ("received", "created", "updated", "unchanged", "rejected")}
+        stop.set()
+        await prober
+        counts: dict[str, object] = {
+            k: getattr(done, k) for k in ("received", "created", "updated", "unchanged", "rejected")
+        }
+        latencies.sort()
+        counts["probe_queries"] = len(latencies)
+        counts["probe_p50_ms"] = round(latencies[len(latencies) // 2] * 1000, 1)
+        counts["probe_p99_ms"] = round(latencies[int(len(latencies) * 0.99)] * 1000, 1)
+        counts["probe_max_ms"] = round(latencies[-1] * 1000, 1)
         return elapsed, counts
     finally:
         await db.dispose()
 
 
-import uuid  # noqa: E402
+import uuid
 
 PARTNER_ID = uuid.UUID("01a20000-0000-7000-8000-00000000b001")
 

@@ -46,7 +46,7 @@ def rows(count: int, *, as_of: date, seed: int = 7, prefix: str = "B") -> Iterat
             f"{total + 1000}.00", f"{principal}.00", f"{interest}.50", f"{fees}.00",
             f"{total}.50", f"{min(total, principal // 3)}.00",
             (as_of - timedelta(days=dpd)).isoformat() if dpd > 0 else "",
-            "", "", "María José", "Hernández López", "CURP", _curp(n), "", 
+            "", "", "María José", "Hernández López", "CURP", _curp(n), "",
             f"{AREAS[area]} {local[:4]} {local[4:]}", f"cliente{n}@example.mx",
             f"Calle {n % 500} #{n % 97}", STATES[area], "Centro", f"{10000 + n % 89999:05d}",
             "Pedro Hernández", "brother", f"33 {rng.randint(1000, 9999)} {rng.randint(1000, 9999)}",

@@ -35,6 +35,9 @@ EARLIEST_DATE = date(1900, 1, 1)
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _MX_POSTAL_CODE = re.compile(r"^\d{5}$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Plain decimal notation only: Decimal would also take "1e3", "1_000" or "NaN".
+_DECIMAL = re.compile(r"^[+-]?\d{1,20}(\.\d{1,20})?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +226,7 @@ def nest_flat_row(cells: Mapping[str, str | None]) -> dict[str, Any]:
             "addresses": _address(cells, f"guarantor{n}_address_"),
         }
         for n in range(1, MAX_GUARANTORS + 1)
-        if cells.get(f"guarantor{n}_name") or cells.get(f"guarantor{n}_national_id")
+        if any(cells.get(name) for name in _GUARANTOR_COLUMNS if name.startswith(f"guarantor{n}_"))
     ]
     return row
 
@@ -271,6 +274,9 @@ class _Row:
         if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
             self.fail(field, "must be a decimal amount such as 1234.50")
             return None
+        if isinstance(value, str) and not _DECIMAL.match(value.strip()):
+            self.fail(field, "must be a decimal amount such as 1234.50")
+            return None
         try:
             amount = Decimal(value.strip() if isinstance(value, str) else value)
         except InvalidOperation:
@@ -295,7 +301,7 @@ class _Row:
             if required:
                 self.fail(field, "is required")
             return None
-        if not isinstance(value, str) or len(value) != 10:
+        if not isinstance(value, str) or not _ISO_DATE.match(value):
             self.fail(field, "must be a date as YYYY-MM-DD")
             return None
         try:

@@ -104,8 +104,14 @@ def _stdnum(module: ModuleType) -> Callable[[str], str]:
     return check
 
 
+def _rfc(value: str) -> str:
+    # stdnum checks an RFC's check digit only when asked; a full RFC must carry a right one.
+    result: str = rfc.validate(value, validate_check_digits=True)
+    return result
+
+
 _VALIDATORS: dict[NationalIdType, Callable[[str], str]] = {
-    NationalIdType.RFC: _stdnum(rfc),
+    NationalIdType.RFC: _rfc,
     NationalIdType.CURP: _stdnum(curp),
     NationalIdType.CC: _digits(6, 10, "cédula"),
     NationalIdType.NIT: _stdnum(nit),

@@ -54,6 +54,8 @@ async def age_if_due(database: Database, zone: str) -> bool:
     """Run aging for today's business date once (the nightly run); True when it ran."""
     today = datetime.now(ZoneInfo(zone)).date()
     async with database.sessionmaker() as session, session.begin():
+        # Checked under the aging lock, so workers waking together run it once.
+        await aging.take_aging_lock(session)
         done = await session.scalar(text("SELECT 1 FROM aging_run WHERE as_of = :d"), {"d": today})
         if done:
             return False

@@ -98,6 +98,14 @@ SET finished_at = EXCLUDED.finished_at,
 _AGING_LOCK = (5, 0)
 
 
+async def take_aging_lock(session: AsyncSession) -> None:
+    """Held to the end of the transaction; taking it twice in one transaction is fine."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(:kind, :key)"),
+        {"kind": _AGING_LOCK[0], "key": _AGING_LOCK[1]},
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class AgingResult:
     as_of: date
@@ -115,10 +123,7 @@ async def age_accounts(
     """Recompute DPD and stage of every active account for ``as_of``; stage transitions are
     recorded with that date. Running it again for the same date changes nothing."""
     started = now or datetime.now(UTC)
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(:kind, :key)"),
-        {"kind": _AGING_LOCK[0], "key": _AGING_LOCK[1]},
-    )
+    await take_aging_lock(session)
     aged, changes = (await session.execute(text(_AGE), {"as_of": as_of, "now": started})).one()
     finished = datetime.now(UTC) if now is None else now
     await session.execute(

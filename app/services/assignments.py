@@ -220,10 +220,8 @@ async def submit_assignment(
     if pending:
         await _store_chunk(session, assignment.id, seq, bytes(pending))
     if json_body is not None:
-        with tempfile.TemporaryDirectory(prefix="cartera-push-") as folder:
-            path = Path(folder) / "push.json"
-            path.write_bytes(json_body)
-            check_json(path)
+        # Parsing up to max_json_bytes takes a moment: off the event loop.
+        await anyio.to_thread.run_sync(_check_json_body, bytes(json_body))
     assignment.body_sha256 = check.sha256.hexdigest()
     assignment.body_bytes = check.size
     session.add(assignment)
@@ -242,6 +240,13 @@ async def submit_assignment(
         },
     )
     return assignment, False
+
+
+def _check_json_body(body: bytes) -> None:
+    with tempfile.TemporaryDirectory(prefix="cartera-push-") as folder:
+        path = Path(folder) / "push.json"
+        path.write_bytes(body)
+        check_json(path)
 
 
 async def _store_chunk(

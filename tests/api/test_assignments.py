@@ -539,6 +539,37 @@ class TestMerge:
             account = accounts[f"E-{dpd}"]
             assert (account.dpd, account.stage) == (dpd, stage_for(dpd, edges).value), dpd
 
+    async def test_contacts_added_by_staff_survive_a_partner_update(self, client, session, manager):
+        partner = await add_partner(session)
+        await process(session, await push_json(client, manager, partner, [row("K-1", 1)]))
+        account = (await accounts_of(session, partner))["K-1"]
+        session.add(
+            ContactPoint(
+                partner_id=partner.id,
+                account_id=account.id,
+                debtor_id=account.debtor_id,
+                kind="phone",
+                value="+528111111111",
+                position=9,
+                source="collector",
+            )
+        )
+        await session.flush()
+        changed = row("K-1", 1, fees="1.00", total="1121.50")
+        changed["debtor"] = {**changed["debtor"], "phones": ["81 8765 4321"]}
+        done = await process(session, await push_json(client, manager, partner, [changed]))
+        assert done.updated == 1
+        phones = set(
+            await session.scalars(
+                select(col(ContactPoint.value)).where(
+                    col(ContactPoint.account_id) == account.id,
+                    col(ContactPoint.kind) == "phone",
+                    col(ContactPoint.related_party_id).is_(None),
+                )
+            )
+        )
+        assert phones == {"+528187654321", "+528111111111"}
+
     async def test_contacts_are_replaced_when_the_partner_sends_new_ones(
         self, client, session, manager
     ):
@@ -909,6 +940,80 @@ class TestFormats:
             await client.get(f"/api/v1/assignments/{excel_done.id}/rejections", headers=manager)
         ).json()["items"]
         assert [(r["row_number"], r["field"]) for r in rejections] == [(4, "currency")]
+
+    async def test_a_workbook_with_a_wrong_header_fails_with_the_columns_listed(
+        self, client, session, manager
+    ):
+        partner = await add_partner(session)
+        workbook = Workbook(write_only=True)
+        sheet = workbook.create_sheet()
+        header = [c for c in FLAT_HEADER if c != "currency"] + ["apodo"]
+        sheet.append(header)
+        sheet.append(["x"] * len(header))
+        buffer = io.BytesIO()
+        workbook.save(buffer)
+        response = await push_raw(client, manager, partner, buffer.getvalue(), XLSX_MEDIA_TYPE)
+        assert response.status_code == 202  # a workbook is only opened by the job
+        done = await process(session, response)
+        assert done.status == "failed"
+        assert done.failure is not None and "header" in done.failure
+        assert await accounts_of(session, partner) == {}
+        read = (await client.get(f"/api/v1/assignments/{done.id}", headers=manager)).json()
+        assert read["status"] == "failed"
+        assert read["failure"] == done.failure
+        listed = (
+            await client.get(f"/api/v1/assignments/{done.id}/rejections", headers=manager)
+        ).json()["items"]
+        by_field = {i["field"]: i["message"] for i in listed}
+        assert "missing" in by_field["currency"]
+        assert "apodo" in by_field[f"column {len(header)}"]
+
+    async def test_a_damaged_workbook_fails_when_processed(self, client, session, manager):
+        partner = await add_partner(session)
+        body = b"PK\x03\x04" + b"\x00" * 200
+        done = await process(
+            session, await push_raw(client, manager, partner, body, XLSX_MEDIA_TYPE)
+        )
+        assert done.status == "failed"
+        assert done.failure is not None and "Excel" in done.failure
+
+    async def test_a_csv_row_longer_than_the_header_is_rejected(self, client, session, manager):
+        partner = await add_partner(session)
+        text = csv_bytes([flat_row("W-1", 1), flat_row("W-2", 2)]).decode()
+        header, first, second = text.strip().split("\r\n")
+        body = "\r\n".join([header, first, second + ",surplus"]).encode()
+        done = await process(session, await push_raw(client, manager, partner, body, "text/csv"))
+        assert (done.created, done.rejected) == (1, 1)
+        [rejection] = (
+            await client.get(f"/api/v1/assignments/{done.id}/rejections", headers=manager)
+        ).json()["items"]
+        assert (rejection["row_number"], rejection["field"]) == (3, "row")
+
+    async def test_a_semicolon_separated_csv_is_refused_with_a_reason(
+        self, client, session, manager
+    ):
+        partner = await add_partner(session)
+        body = csv_bytes([flat_row("SC-1", 1)]).decode().replace(",", ";").encode()
+        response = await push_raw(client, manager, partner, body, "text/csv")
+        assert response.status_code == 422
+        assert response.json()["code"] == "unreadable_upload"
+        assert response.json()["errors"]
+
+    async def test_a_replayed_multipart_upload_is_recognised(self, client, session, manager):
+        partner = await add_partner(session)
+        body = csv_bytes([flat_row("MR-1", 1)])
+        responses = [
+            await client.post(
+                f"/api/v1/partners/{partner.id}/assignments",
+                files={"file": ("cartera.csv", body, "text/csv")},
+                headers={**manager, "Idempotency-Key": "same-file"},
+            )
+            for _ in range(2)
+        ]
+        assert [r.status_code for r in responses] == [202, 202]
+        assert responses[0].json()["id"] == responses[1].json()["id"]
+        assert responses[1].headers["Idempotent-Replayed"] == "true"
+        assert await count(session, Assignment, col(Assignment.partner_id) == partner.id) == 1
 
     async def test_ten_thousand_rows_through_the_api(self, client, session, manager):
         partner = await add_partner(session)

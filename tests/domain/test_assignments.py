@@ -232,6 +232,13 @@ class TestAccountFields:
         message = only_error(base_row(oldest_unpaid_due_date=value), "oldest_unpaid_due_date")
         assert "YYYY-MM-DD" in message
 
+    def test_an_iso_week_date_is_not_the_documented_format(self):
+        # "2026-W05-6" is 2026-01-31 in ISO week notation: ten characters, but not YYYY-MM-DD.
+        message = only_error(
+            base_row(oldest_unpaid_due_date="2026-W05-6"), "oldest_unpaid_due_date"
+        )
+        assert "YYYY-MM-DD" in message
+
     def test_date_before_1900(self):
         message = only_error(with_debtor(birth_date="1899-12-31"), "debtor.birth_date")
         assert "1900" in message
@@ -272,6 +279,10 @@ class TestDebtorFields:
         raw = with_debtor(national_id_type="RFC", national_id=wrong_last(RFC))
         message = only_error(raw, "debtor.national_id")
         assert "RFC" in message and "check digit" in message
+
+    def test_an_rfc_without_homoclave_is_still_accepted_for_a_debtor(self):
+        raw = with_debtor(national_id_type="RFC", national_id=RFC_PERSON_STEM[:10])
+        assert accepted(raw).national_id == RFC_PERSON_STEM[:10]
 
     def test_valid_rfc_is_accepted_and_compacted(self):
         raw = with_debtor(national_id_type="rfc", national_id=RFC.lower())
@@ -707,6 +718,22 @@ class TestNestFlatRow:
         guarantor_party = next(p for p in row.parties if p.kind == "guarantor")
         [guarantor_address] = [c for c in guarantor_party.contacts if c.kind == "address"]
         assert guarantor_address.time_zone == "America/Hermosillo"
+
+    def test_a_reference_given_by_phone_only_is_reported_not_dropped(self):
+        nested = nest_flat_row(flat(reference1_phones="3312345678"))
+        assert "required" in only_error(nested, "references[0].full_name")
+
+    @pytest.mark.parametrize(
+        "cells",
+        [{"guarantor1_phones": "8112345678"}, {"guarantor2_address_line": "Calle 2"}],
+        ids=["phones", "address"],
+    )
+    def test_a_guarantor_given_without_a_name_is_reported_not_dropped(self, cells):
+        # Like a reference given by phone only: what the partner sent must not vanish.
+        nested = nest_flat_row(flat(**cells))
+        assert len(nested["guarantors"]) == 1
+        errors = errors_of(nested)
+        assert any(e.field.endswith(".full_name") and "required" in e.message for e in errors)
 
     def test_a_flat_row_and_the_same_json_row_hash_the_same(self):
         nested = nest_flat_row(flat(debtor_phones="55 1234 5678"))
