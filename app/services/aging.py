@@ -48,40 +48,35 @@ def stage_sql(dpd: str, buckets: str) -> str:
     return f"CASE {whens} ELSE '{Stage.CURRENT.value}' END"
 
 
-_PAUSED = paused_days_sql("a", "a.oldest_unpaid_due_date")
-_AGE = f"""
-WITH calc AS (
-    SELECT a.id, a.partner_id, a.dpd AS old_dpd, a.stage AS old_stage,
-           x.dpd AS new_dpd, {stage_sql("x.dpd", "b")} AS new_stage
+_DPD = dpd_sql("a.oldest_unpaid_due_date", paused_days_sql("a", "a.oldest_unpaid_due_date"))
+_STAGE = stage_sql(f"({_DPD})", "b")
+
+# Two statements rather than one with a self-join: the transitions are read first (the
+# accounts still hold yesterday's stage), then one UPDATE … FROM writes DPD and stage, as a
+# hand-written aging statement would.
+_TRANSITIONS = f"""
+INSERT INTO account_event (account_id, partner_id, kind, as_of, occurred_at, actor_id,
+                           before, after)
+SELECT x.id, x.partner_id, 'stage_changed', :as_of, :now, '{AGING_ACTOR}',
+       jsonb_build_object('stage', x.stage, 'dpd', x.dpd),
+       jsonb_build_object('stage', x.new_stage, 'dpd', x.new_dpd)
+FROM (
+    SELECT a.id, a.partner_id, a.stage, a.dpd, {_DPD} AS new_dpd, {_STAGE} AS new_stage
     FROM account a
     JOIN partner_bucket b ON b.partner_id = a.partner_id AND b.product_type = a.product_type
-    CROSS JOIN LATERAL (
-        SELECT {dpd_sql("a.oldest_unpaid_due_date", _PAUSED)} AS dpd
-    ) x
     WHERE a.status = 'active'
-),
-changed AS MATERIALIZED (
-    SELECT * FROM calc WHERE new_dpd <> old_dpd OR new_stage <> old_stage
-),
-updated AS (
-    UPDATE account a
-    SET dpd = c.new_dpd, stage = c.new_stage, aged_as_of = :as_of, version = a.version + 1,
-        updated_at = :now
-    FROM changed c
-    WHERE a.id = c.id
-    RETURNING 1
-),
-transitions AS (
-    INSERT INTO account_event (account_id, partner_id, kind, as_of, occurred_at, actor_id,
-                               before, after)
-    SELECT c.id, c.partner_id, 'stage_changed', :as_of, :now, '{AGING_ACTOR}',
-           jsonb_build_object('stage', c.old_stage, 'dpd', c.old_dpd),
-           jsonb_build_object('stage', c.new_stage, 'dpd', c.new_dpd)
-    FROM changed c
-    WHERE c.new_stage <> c.old_stage
-    RETURNING 1
-)
-SELECT (SELECT count(*) FROM updated), (SELECT count(*) FROM transitions)
+) x
+WHERE x.new_stage <> x.stage
+"""
+
+_UPDATE = f"""
+UPDATE account a
+SET dpd = {_DPD}, stage = {_STAGE}, aged_as_of = :as_of, version = a.version + 1,
+    updated_at = :now
+FROM partner_bucket b
+WHERE b.partner_id = a.partner_id AND b.product_type = a.product_type
+  AND a.status = 'active'
+  AND (a.dpd <> {_DPD} OR a.stage <> {_STAGE})
 """
 
 _RECORD_RUN = """
@@ -124,7 +119,9 @@ async def age_accounts(
     recorded with that date. Running it again for the same date changes nothing."""
     started = now or datetime.now(UTC)
     await take_aging_lock(session)
-    aged, changes = (await session.execute(text(_AGE), {"as_of": as_of, "now": started})).one()
+    params = {"as_of": as_of, "now": started}
+    changes = getattr(await session.execute(text(_TRANSITIONS), params), "rowcount", 0)
+    aged = getattr(await session.execute(text(_UPDATE), params), "rowcount", 0)
     finished = datetime.now(UTC) if now is None else now
     await session.execute(
         text(_RECORD_RUN),
