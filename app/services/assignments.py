@@ -63,7 +63,7 @@ from app.services.assignment_files import (
 log = structlog.get_logger("cartera.assignments")
 
 CHUNK_BYTES = 1024 * 1024
-BATCH_ROWS = 5000
+BATCH_ROWS = 10_000
 MAX_REJECTIONS_STORED = 100_000  # per push; the counts stay exact beyond it
 _KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 
@@ -892,9 +892,13 @@ async def _merge(
         await session.execute(text(sql), {k: v for k, v in params.items() if k in names})
         log.debug("merge step", sql=sql.strip()[:40], seconds=round(time.perf_counter() - tick, 3))
 
+    # Temporary tables have no statistics until analysed; without them the planner joins a
+    # batch against the whole account table, and each batch costs more than the last.
+    await run("ANALYZE intake_account")
     await run(_UPSERT_DEBTORS)
     await run("DROP TABLE IF EXISTS intake_match")
     await run(_MATCH)
+    await run("ANALYZE intake_match")
     await run(_CHANGE_EVENTS)
     await run(_UPDATE_CHANGED)
     await run(_INSERT_NEW)
