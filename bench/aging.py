@@ -14,20 +14,18 @@ import asyncio
 import json
 import statistics
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from common import database
 from sqlalchemy import text
 
 from app import migrations
 from app.config import get_settings
-from app.db import EmbeddedPostgres, open_database
+from app.db import open_database
 from app.services.aging import age_accounts
 
 AS_OF = date(2026, 6, 30)
@@ -91,19 +89,6 @@ UPDATE account a SET dpd = s.dpd, stage = s.stage, aged_as_of = s.aged_as_of,
        version = s.version
 FROM bench_state s WHERE s.id = a.id
 """
-
-
-@contextmanager
-def database() -> Iterator[str]:
-    configured = get_settings().async_database_url
-    if configured:
-        yield configured
-        return
-    server = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="cartera-bench-")), delete_on_stop=True)
-    try:
-        yield server.start()
-    finally:
-        server.stop()
 
 
 async def run(url: str, accounts: int, rounds: int) -> dict[str, object]:

@@ -17,8 +17,7 @@ import resource
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -26,28 +25,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rows import HEADER, write_csv
+from common import HEADER, database, write_csv
 
 from app import migrations
 from app.config import get_settings
-from app.db import EmbeddedPostgres, open_database
+from app.db import open_database
 from app.models.partner import Partner, PartnerBucket
 from app.security import SYSTEM
 from app.services import assignments
 from app.services.assignment_files import SourceFormat
-
-
-@contextmanager
-def database() -> Iterator[str]:
-    configured = get_settings().async_database_url
-    if configured:
-        yield configured
-        return
-    server = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="cartera-bench-")), delete_on_stop=True)
-    try:
-        yield server.start()
-    finally:
-        server.stop()
 
 
 async def file_chunks(path: Path) -> AsyncIterator[bytes]:

@@ -554,8 +554,16 @@ async def process_assignment(
     assignment.updated = progress.updated
     assignment.unchanged = progress.unchanged
     assignment.rejected = progress.rejected
-    assignment.status = "completed_with_errors" if progress.rejected else "completed"
-    assignment.finished_at = datetime.now(UTC) if now is None else now
+    status = "completed_with_errors" if progress.rejected else "completed"
+    return await _finish(session, assignment, status, datetime.now(UTC) if now is None else now)
+
+
+async def _finish(
+    session: AsyncSession, assignment: Assignment, status: str, now: datetime
+) -> Assignment:
+    """Record the outcome, drop the stored upload (the rows are merged or refused), audit."""
+    assignment.status = status
+    assignment.finished_at = now
     assignment.lease_until = None
     session.add(assignment)
     await session.execute(
@@ -565,11 +573,11 @@ async def process_assignment(
     await audit.record(
         session,
         SYSTEM,
-        "assignment.processed",
+        "assignment.failed" if status == "failed" else "assignment.processed",
         "assignment",
         assignment.id,
         after=_summary(assignment),
-        now=assignment.finished_at,
+        now=now,
     )
     return assignment
 
@@ -693,24 +701,8 @@ async def _fail(
         REJECTION_COLUMNS,
         [(assignment.id, 1, seq, None, f[:80], m[:300]) for seq, (f, m) in enumerate(errors)],
     )
-    assignment.status = "failed"
     assignment.failure = reason[:500]
-    assignment.finished_at = now
-    assignment.lease_until = None
-    session.add(assignment)
-    await session.execute(
-        text("DELETE FROM assignment_chunk WHERE assignment_id = :a"), {"a": assignment.id}
-    )
-    await session.flush()
-    await audit.record(
-        session,
-        SYSTEM,
-        "assignment.failed",
-        "assignment",
-        assignment.id,
-        after=_summary(assignment),
-    )
-    return assignment
+    return await _finish(session, assignment, "failed", now)
 
 
 # The merge. :pid partner, :aid assignment, :as_of partner's business date, :now, :actor.

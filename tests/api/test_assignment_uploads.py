@@ -18,7 +18,7 @@ from app.services import assignments as service
 from tests.factories import make_partner
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-from rows import HEADER, rows
+from common import HEADER, rows
 
 
 def csv_text(count: int, prefix: str) -> bytes:

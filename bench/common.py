@@ -1,10 +1,13 @@
-"""Synthetic portfolio rows for the benchmarks: realistic shape, valid ids and phones."""
+"""What the benchmarks share: synthetic portfolio rows (realistic shape, valid ids and
+phones) and the database they run on."""
 
 from __future__ import annotations
 
 import csv
 import random
+import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -59,3 +62,20 @@ def write_csv(path: Path, count: int, *, as_of: date, prefix: str = "B") -> int:
         writer.writerow(HEADER)
         writer.writerows(rows(count, as_of=as_of, prefix=prefix))
     return path.stat().st_size
+
+
+@contextmanager
+def database() -> Iterator[str]:
+    """CARTERA_DATABASE_URL when set, otherwise a throwaway embedded PostgreSQL."""
+    from app.config import get_settings
+    from app.db import EmbeddedPostgres
+
+    configured = get_settings().async_database_url
+    if configured:
+        yield configured
+        return
+    server = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="cartera-bench-")), delete_on_stop=True)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
