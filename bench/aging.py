@@ -45,12 +45,13 @@ INSERT INTO debtor (id, national_id_type, national_id, first_names, last_names, 
                     updated_at)
 SELECT uuid_generate_v7_bench(g), 'CURP', 'C' || g, 'Nombre', 'Apellido', now(), now()
 FROM generate_series(1, :n) AS g;
-INSERT INTO account (id, partner_id, external_ref, debtor_id, product_type, currency,
+INSERT INTO account (id, partner_id, external_ref, debtor_id, debtor_first_names,
+    debtor_last_names, product_type, currency,
     original_amount, principal, interest, fees, total, past_due_amount,
     oldest_unpaid_due_date, dpd, stage, aged_as_of, status, has_pauses, content_hash, version,
     created_at, updated_at)
 SELECT uuid_generate_v7_bench(g), '01a20000-0000-7000-8000-0000000a9001', 'AG-' || g,
-       uuid_generate_v7_bench(g),
+       uuid_generate_v7_bench(g), 'Nombre', 'Apellido',
        (ARRAY['revolving', 'installment', 'single_payment'])[1 + g % 3], 'MXN',
        1000, 900, 50, 50, 1000, 100,
        CASE WHEN g % 10 = 0 THEN NULL ELSE DATE '2026-06-29' - (g % 400) END,

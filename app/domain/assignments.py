@@ -33,7 +33,8 @@ MAX_AMOUNT = Decimal("9999999999999999.99")  # NUMERIC(18, 2)
 EARLIEST_DATE = date(1900, 1, 1)
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Control characters, and lone surrogates (valid in JSON text, not storable as UTF-8).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 _MX_POSTAL_CODE = re.compile(r"^\d{5}$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # Plain decimal notation only: Decimal would also take "1e3", "1_000" or "NaN".
@@ -431,6 +432,12 @@ class _Row:
                 )
             )
         return found
+
+
+def storable(text: str, max_length: int) -> str:
+    """Text from a rejected row made safe to store and show: no NUL, control characters or
+    lone surrogates (replaced), at most ``max_length`` characters."""
+    return _CONTROL.sub("\ufffd", text[:max_length])
 
 
 def _given(value: Any) -> bool:

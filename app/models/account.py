@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from app.ids import new_id
-from app.models.base import timestamp_field
+from app.models.base import optional_timestamp_field, timestamp_field
 
 MONEY = Numeric(18, 2)
 
@@ -47,6 +47,10 @@ class Account(SQLModel, table=True):
     partner_id: uuid.UUID = Field(foreign_key="partner.id")
     external_ref: str = Field(max_length=64)
     debtor_id: uuid.UUID = Field(foreign_key="debtor.id", index=True)
+    # The debtor as this partner knows them; the shared debtor row keeps the identity only.
+    debtor_first_names: str = Field(max_length=120)
+    debtor_last_names: str = Field(max_length=120)
+    debtor_birth_date: date | None = None
     product_type: str = Field(max_length=16)
     currency: str = Field(max_length=3)
     original_amount: Decimal = money_field()
@@ -63,6 +67,8 @@ class Account(SQLModel, table=True):
     # The business date DPD and stage were last computed for.
     aged_as_of: date
     status: str = Field(default="active", max_length=16)
+    # When the partner last recalled it: a push sent before that must not bring it back.
+    recalled_at: datetime | None = optional_timestamp_field()
     assigned_collector_id: uuid.UUID | None = Field(default=None, foreign_key="app_user.id")
     assigned_team_id: uuid.UUID | None = Field(default=None, foreign_key="team.id")
     # True once a pause was recorded: only those accounts pay for the paused-days lookup.

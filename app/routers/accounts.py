@@ -44,10 +44,11 @@ RequiredIfMatch = Annotated[
 ]
 
 
-def _debtor(debtor: Debtor) -> DebtorSummary:
+def _debtor(account: Account, debtor: Debtor) -> DebtorSummary:
+    # The name as this account's partner sent it: partners never see each other's data.
     return DebtorSummary(
         id=debtor.id,
-        full_name=f"{debtor.first_names} {debtor.last_names}".strip(),
+        full_name=f"{account.debtor_first_names} {account.debtor_last_names}".strip(),
         national_id_type=debtor.national_id_type,
         national_id_masked=mask(debtor.national_id),
     )
@@ -68,7 +69,7 @@ def _summary(account: Account, debtor: Debtor) -> AccountSummary:
         status=account.status,
         assigned_collector_id=account.assigned_collector_id,
         assigned_team_id=account.assigned_team_id,
-        debtor=_debtor(debtor),
+        debtor=_debtor(account, debtor),
         version=account.version,
         updated_at=account.updated_at,
     )
@@ -100,7 +101,7 @@ def _detail(view: service.AccountView) -> AccountDetail:
         assigned_team_id=a.assigned_team_id,
         last_assignment_id=a.last_assignment_id,
         debtor=DebtorContacts(
-            **_debtor(view.debtor).model_dump(),
+            **_debtor(view.account, view.debtor).model_dump(),
             phones=[mask(p) for p in view.phones],
             emails=[mask(e) for e in view.emails],
         ),

@@ -12,6 +12,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 import zipfile
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -80,7 +81,7 @@ class UploadCheck:
             self._decode(chunk, offset, final=False)
         if len(self._head) < MAX_HEADER_BYTES:
             self._head.extend(chunk[: MAX_HEADER_BYTES - len(self._head)])
-            if not self._header_checked and b"\n" in self._head:
+            if not self._header_checked and (b"\n" in self._head or b"\r" in self._head):
                 self._check_csv_header()
 
     def finish(self) -> None:
@@ -106,9 +107,13 @@ class UploadCheck:
 
     def _check_csv_header(self) -> None:
         self._header_checked = True
-        first_line = bytes(self._head).split(b"\n", 1)[0]
+        # Lines may end in \r\n, \n or a bare \r (old Mac exports).
+        first_line = re.split(rb"\r\n|\r|\n", bytes(self._head), maxsplit=1)[0]
         text = first_line.decode("utf-8", errors="replace").lstrip("\ufeff")
-        header = next(csv.reader([text]), [])
+        try:
+            header = next(csv.reader([text]), [])
+        except csv.Error as exc:
+            raise UnreadableUpload(f"the CSV header row cannot be read: {exc}") from exc
         errors = check_header([name.strip() for name in header])
         if errors:
             raise UnreadableUpload("the CSV header row is not the documented one", _pairs(errors))
@@ -150,6 +155,8 @@ def _flat_rows(
 ) -> Iterator[tuple[int, Any]]:
     width = len(header)
     for number, cells in enumerate(records, start=first_row):
+        if number - first_row >= MAX_ROWS:
+            raise UnreadableUpload(f"a push may have at most {MAX_ROWS} rows; split the file")
         if not any(cell not in (None, "") for cell in cells):
             continue  # blank line
         if len(cells) > width and any(c not in (None, "") for c in cells[width:]):
@@ -165,10 +172,24 @@ class RowShapeError(str):
     __slots__ = ()
 
 
+MAX_LINE_CHARS = 64 * 1024  # a real row is a few hundred characters
+MAX_ROWS = 2_000_000
+MAX_COLUMNS = 200
+
+
+def _bounded_lines(handle: Any) -> Iterator[str]:
+    """Lines for the CSV reader, refusing one so long it can only be an attack or an
+    accident (a line of commas would become millions of empty cells)."""
+    for number, line in enumerate(handle, start=1):
+        if len(line) > MAX_LINE_CHARS:
+            raise UnreadableUpload(f"line {number} is longer than {MAX_LINE_CHARS} characters")
+        yield line
+
+
 def _csv_rows(path: Path) -> Iterator[tuple[int, Any]]:
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
-            reader = csv.reader(handle)
+            reader = csv.reader(_bounded_lines(handle))
             header = [name.strip() for name in next(reader, [])]
             errors = check_header(header)
             if errors:
@@ -207,7 +228,8 @@ def _xlsx_rows(path: Path) -> Iterator[tuple[int, Any]]:
         raise UnreadableUpload("the file is not an Excel workbook (.xlsx)") from exc
     try:
         sheet = workbook.worksheets[0]
-        rows = sheet.iter_rows(values_only=True)
+        # Never trust the sheet's declared dimensions: a tiny file may claim 16,384 columns.
+        rows = sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS)
         header = [_cell_text(v) or "" for v in next(rows, ())]
         while header and header[-1] == "":
             header.pop()
@@ -218,6 +240,10 @@ def _xlsx_rows(path: Path) -> Iterator[tuple[int, Any]]:
             )
         records = ([_cell_text(v) for v in row] for row in rows)
         yield from _flat_rows(header, records, first_row=2)
+    except UnreadableUpload:
+        raise
+    except Exception as exc:  # a damaged sheet fails in many ways (XML, zip, values)
+        raise UnreadableUpload(f"the workbook cannot be read: {type(exc).__name__}") from exc
     finally:
         workbook.close()
 

@@ -33,6 +33,7 @@ from app.domain.assignments import (
     AccountRow,
     IntakeContext,
     RowError,
+    storable,
     validate_row,
 )
 from app.domain.errors import (
@@ -353,7 +354,9 @@ def _records(row: AccountRow, batch: _Batch) -> None:
         (
             row.row_number,
             new_id(),
-            new_id(),
+            # Random, not time-ordered: a partner must not learn from a debtor's id that the
+            # person was someone else's debtor first.
+            uuid.uuid4(),
             row.external_ref,
             row.product_type.value,
             row.currency,
@@ -420,7 +423,7 @@ def _external_ref_of(raw: Any) -> str | None:
     if isinstance(raw, dict):
         ref = raw.get("external_ref")
         if isinstance(ref, str) and ref.strip():
-            return ref.strip()[:64]
+            return storable(ref.strip(), 64)
     return None
 
 
@@ -499,6 +502,7 @@ class MergeCounts:
     created: int
     updated: int
     unchanged: int
+    rejected: int
 
 
 async def process_assignment(
@@ -641,7 +645,7 @@ async def _run_batches(
                 "assignment_rejection",
                 REJECTION_COLUMNS,
                 [
-                    (assignment.id, n, seq, ref, f[:80], m[:300])
+                    (assignment.id, n, seq, ref, storable(f, 80), storable(m, 300))
                     for seq, (n, ref, f, m) in _numbered(kept)
                 ],
             )
@@ -652,6 +656,7 @@ async def _run_batches(
             progress.created += counts.created
             progress.updated += counts.updated
             progress.unchanged += counts.unchanged
+            progress.rejected += counts.rejected
             if batch.done:
                 return
     finally:
@@ -699,14 +704,19 @@ async def _fail(
         session,
         "assignment_rejection",
         REJECTION_COLUMNS,
-        [(assignment.id, 1, seq, None, f[:80], m[:300]) for seq, (f, m) in enumerate(errors)],
+        [
+            (assignment.id, 1, seq, None, storable(f, 80), storable(m, 300))
+            for seq, (f, m) in enumerate(errors)
+        ],
     )
-    assignment.failure = reason[:500]
+    assignment.failure = storable(reason, 500)
     return await _finish(session, assignment, "failed", now)
 
 
 # The merge. :pid partner, :aid assignment, :as_of partner's business date, :now, :actor.
 
+# A debtor known from another partner is left as it is: what each partner says about the
+# person (names, birth date, contact data) lives with its own accounts.
 _UPSERT_DEBTORS = """
 INSERT INTO debtor AS d (id, national_id_type, national_id, first_names, last_names,
                          birth_date, created_at, updated_at)
@@ -714,24 +724,24 @@ SELECT DISTINCT ON (national_id_type, national_id)
        debtor_id, national_id_type, national_id, first_names, last_names, birth_date, :now, :now
 FROM intake_account
 ORDER BY national_id_type, national_id, row_number DESC
-ON CONFLICT (national_id_type, national_id) DO UPDATE
-SET first_names = EXCLUDED.first_names,
-    last_names = EXCLUDED.last_names,
-    birth_date = COALESCE(EXCLUDED.birth_date, d.birth_date),
-    updated_at = EXCLUDED.updated_at
-WHERE (d.first_names, d.last_names, d.birth_date)
-      IS DISTINCT FROM (EXCLUDED.first_names, EXCLUDED.last_names,
-                        COALESCE(EXCLUDED.birth_date, d.birth_date))
+ON CONFLICT (national_id_type, national_id) DO NOTHING
 """
 
-_MATCH = """
+# A closed account stays closed, and one recalled after this push was sent stays recalled
+# (pushes and recalls apply in the order the partner sent them).
+_BLOCKED = "(a.status = 'closed' OR (a.status = 'recalled' AND a.recalled_at > :submitted))"
+
+_MATCH = f"""
 CREATE TEMP TABLE intake_match ON COMMIT DROP AS
 SELECT s.row_number,
        COALESCE(a.id, s.account_id) AS account_id,
        d.id AS debtor_id,
        a.id IS NULL AS is_new,
-       (a.id IS NOT NULL AND (a.content_hash <> s.content_hash OR a.status <> 'active'
-                              OR a.debtor_id <> d.id)) AS is_changed
+       (a.id IS NOT NULL AND NOT {_BLOCKED}
+        AND (a.content_hash <> s.content_hash OR a.status <> 'active'
+             OR a.debtor_id <> d.id)) AS is_changed,
+       (a.id IS NOT NULL AND {_BLOCKED}) AS is_blocked,
+       a.status AS old_status
 FROM intake_account s
 JOIN debtor d ON d.national_id_type = s.national_id_type AND d.national_id = s.national_id
 LEFT JOIN account a ON a.partner_id = :pid AND a.external_ref = s.external_ref
@@ -784,7 +794,9 @@ WHERE m.is_changed AND e.applies
 
 _UPDATE_CHANGED = f"""
 UPDATE account a
-SET debtor_id = m.debtor_id, product_type = s.product_type, currency = s.currency,
+SET debtor_id = m.debtor_id, debtor_first_names = s.first_names,
+    debtor_last_names = s.last_names, debtor_birth_date = s.birth_date,
+    product_type = s.product_type, currency = s.currency,
     original_amount = s.original_amount, principal = s.principal, interest = s.interest,
     fees = s.fees, total = s.total, past_due_amount = s.past_due_amount,
     oldest_unpaid_due_date = s.oldest_unpaid_due_date, last_payment_date = s.last_payment_date,
@@ -802,11 +814,13 @@ WHERE m.is_changed AND a.id = m.account_id
 
 _INSERT_NEW = f"""
 WITH created AS (
-    INSERT INTO account (id, partner_id, external_ref, debtor_id, product_type, currency,
+    INSERT INTO account (id, partner_id, external_ref, debtor_id, debtor_first_names,
+        debtor_last_names, debtor_birth_date, product_type, currency,
         original_amount, principal, interest, fees, total, past_due_amount,
         oldest_unpaid_due_date, last_payment_date, last_payment_amount, dpd, stage, aged_as_of,
         status, has_pauses, content_hash, last_assignment_id, version, created_at, updated_at)
-    SELECT m.account_id, :pid, s.external_ref, m.debtor_id, s.product_type, s.currency,
+    SELECT m.account_id, :pid, s.external_ref, m.debtor_id, s.first_names, s.last_names,
+        s.birth_date, s.product_type, s.currency,
         s.original_amount, s.principal, s.interest, s.fees, s.total, s.past_due_amount,
         s.oldest_unpaid_due_date, s.last_payment_date, s.last_payment_amount,
         x.dpd, {stage_sql("x.dpd", "b")}, :as_of, 'active', false, s.content_hash, :aid, 1,
@@ -854,9 +868,20 @@ JOIN intake_match m ON m.row_number = c.row_number
 WHERE m.is_new OR m.is_changed
 """
 
+_REJECT_BLOCKED = """
+INSERT INTO assignment_rejection (assignment_id, row_number, seq, external_ref, field, message)
+SELECT :aid, m.row_number, 0, s.external_ref, 'external_ref',
+       CASE WHEN m.old_status = 'closed' THEN 'the account is closed'
+            ELSE 'the account was recalled after this push was sent' END
+FROM intake_match m JOIN intake_account s ON s.row_number = m.row_number
+WHERE m.is_blocked
+ON CONFLICT DO NOTHING
+"""
+
 _COUNT = """
 SELECT count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE is_changed),
-       count(*) FILTER (WHERE NOT is_new AND NOT is_changed)
+       count(*) FILTER (WHERE NOT is_new AND NOT is_changed AND NOT is_blocked),
+       count(*) FILTER (WHERE is_blocked)
 FROM intake_match
 """
 
@@ -876,6 +901,7 @@ async def _merge(
         "as_of": as_of,
         "now": now,
         "actor": f"assignment:{assignment.id}",
+        "submitted": assignment.submitted_at,
     }
 
     async def run(sql: str) -> None:
@@ -898,9 +924,10 @@ async def _merge(
         await run(statement)
     await run(_INSERT_PARTIES)
     await run(_INSERT_CONTACTS)
-    created, updated, unchanged = (await session.execute(text(_COUNT))).one()
+    await run(_REJECT_BLOCKED)
+    created, updated, unchanged, blocked = (await session.execute(text(_COUNT))).one()
     await run("TRUNCATE intake_account, intake_party, intake_contact")
-    return MergeCounts(int(created), int(updated), int(unchanged))
+    return MergeCounts(int(created), int(updated), int(unchanged), int(blocked))
 
 
 # ---------------------------------------------------------------------------------------
@@ -912,9 +939,14 @@ _CLAIM = """
 UPDATE assignment
 SET status = 'processing', started_at = :now, attempts = attempts + 1
 WHERE id = (
-    SELECT id FROM assignment
-    WHERE status = 'queued'
-       OR (status = 'processing' AND started_at < :stale_before)
+    SELECT id FROM assignment p
+    WHERE (status = 'queued' OR (status = 'processing' AND started_at < :stale_before))
+      -- a partner's pushes apply in the order they were sent, whatever the worker count
+      AND NOT EXISTS (
+          SELECT 1 FROM assignment o
+          WHERE o.partner_id = p.partner_id AND o.submitted_at < p.submitted_at
+            AND o.status IN ('queued', 'processing')
+      )
     ORDER BY submitted_at
     LIMIT 1
     FOR UPDATE SKIP LOCKED
@@ -970,7 +1002,7 @@ old AS (
 hit AS (
     UPDATE account a
     SET status = 'recalled', assigned_collector_id = NULL, assigned_team_id = NULL,
-        version = a.version + 1, updated_at = :now
+        recalled_at = :now, version = a.version + 1, updated_at = :now
     FROM old o
     WHERE a.id = o.id
     RETURNING a.id, a.external_ref, o.assigned_collector_id, o.assigned_team_id

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import sys
 import uuid
 from datetime import date, timedelta
@@ -71,3 +72,118 @@ async def test_push_may_exceed_the_general_body_limit(
         headers={**headers, "Content-Type": "application/json"},
     )
     assert other.status_code == 413
+
+
+# ---------------------------------------------------------------------------------------
+# What a review of the intake turned up: each was a 500, a whole push failing for one row,
+# or one partner's data reaching another.
+
+from tests.api.test_assignments import (  # noqa: E402
+    csv_bytes,
+    flat_row,
+    process,
+    push_json,
+    push_raw,
+    row,
+)
+
+
+async def manager_headers(make_user, auth_headers) -> dict[str, str]:
+    return auth_headers(await make_user(Role.MANAGER))
+
+
+async def test_a_partner_push_never_renames_another_partners_debtor(
+    client, session, make_user, auth_headers
+):
+    headers = await manager_headers(make_user, auth_headers)
+    bank, retailer = await make_partner(session), await make_partner(session)
+    await process(session, await push_json(client, headers, bank, [row("B-1", 7)]))
+    renamed = row("R-1", 7)
+    renamed["debtor"] = {**renamed["debtor"], "first_names": "Otro", "last_names": "Nombre"}
+    await process(session, await push_json(client, headers, retailer, [renamed]))
+
+    listed = await client.get(f"/api/v1/accounts?partner_id={bank.id}", headers=headers)
+    names = [a["debtor"]["full_name"] for a in listed.json()["items"]]
+    assert names == ["Juan Pérez López"]
+    other = await client.get(f"/api/v1/accounts?partner_id={retailer.id}", headers=headers)
+    assert [a["debtor"]["full_name"] for a in other.json()["items"]] == ["Otro Nombre"]
+    # Still one person: the same debtor behind both accounts.
+    assert listed.json()["items"][0]["debtor"]["id"] == other.json()["items"][0]["debtor"]["id"]
+
+
+async def test_csv_with_bare_carriage_returns_is_read(client, session, make_user, auth_headers):
+    headers = await manager_headers(make_user, auth_headers)
+    partner = await make_partner(session)
+    body = csv_bytes([flat_row("CR-1", 1), flat_row("CR-2", 2)]).replace(b"\r\n", b"\r")
+    done = await process(session, await push_raw(client, headers, partner, body, "text/csv"))
+    assert (done.status, done.created) == ("completed", 2)
+
+
+async def test_a_bad_header_with_bare_carriage_returns_is_a_422(
+    client, session, make_user, auth_headers
+):
+    headers = await manager_headers(make_user, auth_headers)
+    partner = await make_partner(session)
+    response = await push_raw(
+        client, headers, partner, b"external_ref,product_type\rA,B\r", "text/csv"
+    )
+    assert response.status_code == 422
+    assert response.json()["code"] == "unreadable_upload"
+
+
+async def test_unstorable_text_rejects_the_row_not_the_push(
+    client, session, make_user, auth_headers
+):
+    headers = await manager_headers(make_user, auth_headers)
+    partner = await make_partner(session)
+    nul_ref = row("A\u0000B", 1, principal="-1")
+    surrogate = row("S-1", 2)
+    surrogate["debtor"] = {**surrogate["debtor"], "first_names": "Ju\ud800an"}
+    body = json.dumps({"rows": [nul_ref, surrogate, row("OK-1", 3)]}).encode()
+    done = await process(
+        session, await push_raw(client, headers, partner, body, "application/json")
+    )
+    assert (done.status, done.created, done.rejected) == ("completed_with_errors", 1, 2)
+    page = await client.get(f"/api/v1/assignments/{done.id}/rejections", headers=headers)
+    fields = {(r["row_number"], r["field"]) for r in page.json()["items"]}
+    assert (2, "debtor.first_names") in fields
+    assert any(r["row_number"] == 1 for r in page.json()["items"])
+
+
+async def test_a_push_sent_before_a_recall_does_not_undo_it(
+    client, session, make_user, auth_headers
+):
+    headers = await manager_headers(make_user, auth_headers)
+    partner = await make_partner(session)
+    await process(session, await push_json(client, headers, partner, [row("RACE-1", 4)]))
+    queued = await push_json(client, headers, partner, [row("RACE-1", 4, total="1120.50")])
+    assert queued.status_code == 202
+    recalled = await client.post(
+        f"/api/v1/partners/{partner.id}/recalls",
+        json={"external_refs": ["RACE-1"]},
+        headers=headers,
+    )
+    assert recalled.json()["recalled"] == 1
+    done = await process(session, queued)
+    assert (done.rejected, done.updated) == (1, 0)
+    account = await session.scalar(select(Account).where(Account.external_ref == "RACE-1"))
+    assert account is not None and account.status == "recalled"
+    page = await client.get(f"/api/v1/assignments/{done.id}/rejections", headers=headers)
+    assert "recalled after this push" in page.json()["items"][0]["message"]
+
+
+async def test_a_line_too_long_fails_the_push_with_a_reason(
+    client, session, make_user, auth_headers
+):
+    headers = await manager_headers(make_user, auth_headers)
+    partner = await make_partner(session)
+    body = csv_bytes([flat_row("L-1", 1)]) + b"," * (70 * 1024) + b"\r\n"
+    done = await process(session, await push_raw(client, headers, partner, body, "text/csv"))
+    assert done.status == "failed"
+    assert "longer than" in (done.failure or "")
+    assert (
+        await session.scalar(
+            select(func.count()).select_from(Account).where(Account.partner_id == partner.id)
+        )
+        == 0
+    )

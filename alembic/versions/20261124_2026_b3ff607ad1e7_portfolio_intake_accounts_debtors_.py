@@ -1,8 +1,8 @@
 """portfolio intake accounts debtors assignments
 
-Revision ID: 56aa3a1c4b4f
+Revision ID: b3ff607ad1e7
 Revises: 1d6f9db71277
-Create Date: 2026-11-24 19:51:20.904684+00:00
+Create Date: 2026-11-24 20:26:10.070915+00:00
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql
 
 from alembic import op
 
-revision: str = "56aa3a1c4b4f"
+revision: str = "b3ff607ad1e7"
 down_revision: str | None = "1d6f9db71277"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -107,6 +107,13 @@ def upgrade() -> None:
         sa.Column("partner_id", sa.Uuid(), nullable=False),
         sa.Column("external_ref", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("debtor_id", sa.Uuid(), nullable=False),
+        sa.Column(
+            "debtor_first_names", sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False
+        ),
+        sa.Column(
+            "debtor_last_names", sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False
+        ),
+        sa.Column("debtor_birth_date", sa.Date(), nullable=True),
         sa.Column("product_type", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("currency", sqlmodel.sql.sqltypes.AutoString(length=3), nullable=False),
         sa.Column("original_amount", sa.Numeric(precision=18, scale=2), nullable=False),
@@ -122,6 +129,7 @@ def upgrade() -> None:
         sa.Column("stage", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("aged_as_of", sa.Date(), nullable=False),
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("recalled_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("assigned_collector_id", sa.Uuid(), nullable=True),
         sa.Column("assigned_team_id", sa.Uuid(), nullable=True),
         sa.Column("has_pauses", sa.Boolean(), nullable=False),
