@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -147,6 +148,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     headers = dict(exc.headers or {})
     if exc.status_code == 413:
         params["limit"] = request.app.state.settings.max_body_bytes
+    # The middleware's own limits say which limit was hit (uploads have a larger one).
+    params.update(getattr(exc, "params", {}))
     if exc.status_code == 405:
         # Routes of one path are separate objects; Starlette names only the first one's method.
         headers["Allow"] = ", ".join(allowed_methods(request.app, request.url.path))
@@ -260,6 +263,18 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             embedded.stop()
 
 
+async def _database_busy(request: Request, exc: Exception) -> Response:
+    """Every pooled connection is taken: a 503 the client may retry, not a 500."""
+    log.warning("database pool exhausted", route=request.url.path)
+    problem = render(
+        "database_busy",
+        lang=_lang(request),
+        request_id=request_id_var.get(),
+        instance=_instance(request),
+    )
+    return problem_response(problem, {"Retry-After": "5"})
+
+
 def _document_problems(schema: dict[str, Any]) -> dict[str, Any]:
     """Make every documented error a Problem and document 500 everywhere."""
     components = schema.setdefault("components", {}).setdefault("schemas", {})
@@ -315,6 +330,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(PoolTimeout, _database_busy)
 
     if settings.cors_origins:
         app.add_middleware(
@@ -330,6 +346,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         max_body_bytes=settings.max_body_bytes,
         max_upload_bytes=settings.max_upload_bytes,
         upload_path=re.compile(rf"^{API_PREFIX}/partners/[^/]+/assignments$"),
+        body_idle_seconds=settings.body_idle_seconds,
     )
 
     base_openapi = app.openapi

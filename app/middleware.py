@@ -12,9 +12,11 @@ import time
 import uuid
 from typing import Any
 
+import anyio
 import structlog
 from fastapi.exceptions import HTTPException
 from starlette.datastructures import Headers
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.observability import HTTP_LATENCY, HTTP_REQUESTS, get_logger, request_id_var
@@ -45,8 +47,17 @@ DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
 class BodyTooLarge(HTTPException):
     """Raised while the body streams in; an HTTPException so FastAPI lets it through."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int | None = None) -> None:
         super().__init__(status_code=413)
+        self.params = {"limit": limit} if limit is not None else {}
+
+
+class BodyTimeout(HTTPException):
+    """The client stopped sending its body: it must not hold a worker and a connection."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(status_code=408)
+        self.params = {"seconds": seconds}
 
 
 class RequestContextMiddleware:
@@ -57,7 +68,9 @@ class RequestContextMiddleware:
         max_body_bytes: int,
         max_upload_bytes: int | None = None,
         upload_path: re.Pattern[str] | None = None,
+        body_idle_seconds: float = 30.0,
     ) -> None:
+        self.body_idle_seconds = body_idle_seconds
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.max_upload_bytes = max_upload_bytes or max_body_bytes
@@ -102,6 +115,19 @@ class RequestContextMiddleware:
             if declared is not None and declared.isdigit() and int(declared) > limit:
                 raise BodyTooLarge
             await self.app(scope, self._limited(receive, limit), send_with_headers)
+        except ClientDisconnect:
+            # The client went away mid-body; nobody is left to answer.
+            status_holder["status"] = 499
+            log.info("client disconnected", method=scope.get("method"), route=_route(scope))
+        except BodyTimeout:
+            if not status_holder["started"]:
+                problem = render(
+                    "request_timeout",
+                    lang=lang,
+                    params={"seconds": self.body_idle_seconds},
+                    request_id=request_id,
+                )
+                await problem_response(problem)(scope, receive, send_with_headers)
         except BodyTooLarge:
             if not status_holder["started"]:
                 problem = render(
@@ -134,14 +160,24 @@ class RequestContextMiddleware:
 
     def _limited(self, receive: Receive, limit: int) -> Receive:
         seen = 0
+        body_done = False
+        idle = self.body_idle_seconds
 
         async def receive_limited() -> Message:
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, body_done
+            if body_done:
+                # After the body only a disconnect can come (streaming responses wait for it).
+                return await receive()
+            try:
+                with anyio.fail_after(idle):
+                    message = await receive()
+            except TimeoutError as exc:
+                raise BodyTimeout(idle) from exc
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise BodyTooLarge
+                    raise BodyTooLarge(limit)
+                body_done = not message.get("more_body", False)
             return message
 
         return receive_limited

@@ -74,6 +74,13 @@ CATALOGUE: dict[str, ProblemKind] = {
     "method_not_allowed": ProblemKind(
         405, "Method not allowed", "This resource does not support that method.",
         "Método no permitido", "Este recurso no admite ese método."),
+    "request_timeout": ProblemKind(
+        408, "Request timeout", "No part of the request body arrived for {seconds} seconds.",
+        "Tiempo agotado", "No llegó parte del cuerpo de la solicitud en {seconds} segundos."),
+    "database_busy": ProblemKind(
+        503, "Busy", "Every database connection is in use; retry in a few seconds.",
+        "Ocupado",
+        "Todas las conexiones a la base de datos están en uso; reintente en unos segundos."),
     "payload_too_large": ProblemKind(
         413, "Payload too large", "The request body exceeds {limit} bytes.",
         "Contenido demasiado grande", "El cuerpo de la solicitud excede {limit} bytes."),
@@ -112,6 +119,7 @@ STATUS_CODES: dict[int, str] = {
     403: "permission_denied",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_failed",
