@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 
 from app.domain.errors import Conflict, InvalidInput
@@ -20,6 +21,8 @@ from app.domain.stages import Pause
 # The longest pause, both dates included: a longer one is a policy decision (a lawsuit, a
 # restructuring), not a pause.
 MAX_PAUSE_DAYS = 365
+MAX_PAUSE_BACKDATE_DAYS = 30  # a pause is recorded when the dispute or hardship is known
+MAX_TOTAL_PAUSE_DAYS = 730
 
 _COLLECTOR_FIELD = "body.assigned_collector_id"
 _TEAM_FIELD = "body.assigned_team_id"
@@ -137,13 +140,30 @@ def pause_days(pause: Pause) -> int:
     return pause.ends_on.toordinal() - pause.starts_on.toordinal() + 1
 
 
-def check_pause(new: Pause, existing: Iterable[Pause]) -> None:
-    """A pause runs forwards, lasts at most :data:`MAX_PAUSE_DAYS` and overlaps no other pause
-    of the account (the aging SQL sums paused days and relies on that)."""
+def check_pause(new: Pause, existing: Iterable[Pause], today: date) -> None:
+    """A pause runs forwards, lasts at most :data:`MAX_PAUSE_DAYS`, starts no more than
+    :data:`MAX_PAUSE_BACKDATE_DAYS` ago, overlaps no other pause of the account (the aging SQL
+    sums paused days and relies on that), and all of an account's pauses together stay within
+    :data:`MAX_TOTAL_PAUSE_DAYS`: pauses must not become a way to erase days past due."""
     if new.ends_on < new.starts_on:
         raise InvalidInput("body.ends_on", "must be on or after starts_on")
     if pause_days(new) > MAX_PAUSE_DAYS:
         raise InvalidInput("body.ends_on", f"a pause lasts at most {MAX_PAUSE_DAYS} days")
+    if (today - new.starts_on).days > MAX_PAUSE_BACKDATE_DAYS:
+        raise InvalidInput(
+            "body.starts_on", f"may be at most {MAX_PAUSE_BACKDATE_DAYS} days in the past"
+        )
+    if (new.starts_on - today).days > MAX_PAUSE_DAYS:
+        raise InvalidInput("body.starts_on", f"may be at most {MAX_PAUSE_DAYS} days ahead")
+    existing = list(existing)
+    total = pause_days(new) + sum(pause_days(p) for p in existing)
+    if total > MAX_TOTAL_PAUSE_DAYS:
+        raise Conflict(
+            {
+                "reason": f"the account's pauses would add up to {total} days; the most is "
+                f"{MAX_TOTAL_PAUSE_DAYS}"
+            }
+        )
     for other in existing:
         if new.starts_on <= other.ends_on and other.starts_on <= new.ends_on:
             raise Conflict(

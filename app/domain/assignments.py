@@ -18,6 +18,7 @@ from typing import Any
 
 from app.domain.geography import time_zone_for
 from app.domain.identity import (
+    ID_COUNTRY,
     Country,
     NationalIdType,
     normalise_national_id,
@@ -239,10 +240,12 @@ def nest_flat_row(cells: Mapping[str, str | None]) -> dict[str, Any]:
 class _Row:
     """Collects a row's errors while its fields are read."""
 
-    __slots__ = ("errors",)
+    __slots__ = ("country", "errors")
 
-    def __init__(self) -> None:
+    def __init__(self, country: Country) -> None:
         self.errors: list[RowError] = []
+        # National ids are the partner's country's kinds (RFC and CURP for Mexico, …).
+        self.country = country
 
     def fail(self, field: str, message: str) -> None:
         self.errors.append(RowError(field, message))
@@ -338,12 +341,16 @@ class _Row:
             if not required and (type_text is None) != (number_text is None):
                 self.fail(f"{field}national_id", "give both the id type and the number")
             return None
+        allowed = [t for t in NationalIdType if ID_COUNTRY[t] is self.country]
         try:
             kind = NationalIdType(type_text.upper())
         except ValueError:
-            allowed = ", ".join(t.value for t in NationalIdType)
-            self.fail(f"{field}national_id_type", f"must be one of {allowed}")
+            kind = None
+        if kind not in allowed:
+            names = " or ".join(t.value for t in allowed)
+            self.fail(f"{field}national_id_type", f"must be {names} for {self.country.value}")
             return None
+        assert kind is not None
         try:
             return kind.value, normalise_national_id(kind, number_text)
         except ValueError as exc:
@@ -454,7 +461,7 @@ def validate_row(row_number: int, raw: Any, context: IntakeContext) -> AccountRo
     """The row as an account to merge, or every reason it cannot be accepted."""
     if not isinstance(raw, Mapping):
         return [RowError("row", "must be an object")]
-    check = _Row()
+    check = _Row(context.country)
     today = context.today
     external_ref = check.text(raw.get("external_ref"), "external_ref", max_length=64)
     product_text = check.text(raw.get("product_type"), "product_type", max_length=16)

@@ -27,6 +27,7 @@ from app.schemas.accounts import (
     PauseCreate,
     PauseRead,
 )
+from app.schemas.common import PlainText
 from app.security import Principal
 from app.services import accounts as service
 from app.versioning import etag, parse_if_match
@@ -141,7 +142,7 @@ async def list_accounts(
     min_dpd: Annotated[int | None, Query(ge=-36500, le=36500)] = None,
     max_dpd: Annotated[int | None, Query(ge=-36500, le=36500)] = None,
     external_ref: Annotated[
-        str | None, Query(min_length=1, max_length=64, description="Exact match.")
+        PlainText | None, Query(min_length=1, max_length=64, description="Exact match.")
     ] = None,
 ) -> Page[AccountSummary]:
     """The accounts the caller may see: all for admins, managers and auditors, its own

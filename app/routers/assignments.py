@@ -126,7 +126,7 @@ async def _upload_body(request: Request) -> tuple[SourceFormat, AsyncIterator[by
     status_code=status.HTTP_202_ACCEPTED,
     response_model=AssignmentRead,
     openapi_extra={"requestBody": _PUSH_BODY},
-    responses=problem_responses(400, 401, 403, 404, 413, 415, 422),
+    responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
 )
 async def push_assignment(
     request: Request,
@@ -240,7 +240,7 @@ async def download_assignment_rejections(
     "/partners/{partner_id}/recalls",
     summary="Recall accounts (retiro): the partner takes them back",
     response_model=RecallRead,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def recall_accounts(
     session: SessionDep, principal: PrincipalDep, partner_id: uuid.UUID, body: RecallCreate

@@ -156,7 +156,8 @@ def _sort_value(sort: AccountSort, raw: str) -> Any:
             value = Decimal(raw)
         except InvalidOperation as exc:
             raise InvalidInput("query.cursor", _BAD_CURSOR) from exc
-        if not value.is_finite() or len(raw) > 24:
+        # Within NUMERIC(18, 2): "1E+999999" is finite but no total ever equals it.
+        if not value.is_finite() or len(raw) > 24 or abs(value) >= Decimal("1E16"):
             raise InvalidInput("query.cursor", _BAD_CURSOR)
         return value
     return None
@@ -482,7 +483,7 @@ async def create_pause(
             )
         )
     ).all()
-    check_pause(Pause(data.starts_on, data.ends_on), [Pause(s, e) for s, e in existing])
+    check_pause(Pause(data.starts_on, data.ends_on), [Pause(s, e) for s, e in existing], now.date())
     pause = AccountPause(
         account_id=account.id,
         partner_id=account.partner_id,

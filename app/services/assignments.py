@@ -37,6 +37,7 @@ from app.domain.assignments import (
     validate_row,
 )
 from app.domain.errors import (
+    Conflict,
     DomainError,
     IdempotencyKeyRequired,
     IdempotencyKeyReused,
@@ -95,6 +96,8 @@ async def partner_for_push(
     partner = await session.get(Partner, partner_id)
     if partner is None or not _may_push(principal, partner_id):
         raise NotFound({"entity": "partner"})
+    if not partner.is_active:
+        raise Conflict({"reason": "the partner is inactive"})
     return partner
 
 

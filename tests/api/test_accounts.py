@@ -966,3 +966,18 @@ class TestListPauses:
             if not cursor:
                 break
         assert seen == [str(TODAY + timedelta(days=d)) for d in (0, 10, 20)]
+
+
+async def test_unstorable_filters_are_422s_naming_the_query_field(
+    client, session, make_user, auth_headers
+):
+    from app.pagination import encode_cursor
+
+    headers = auth_headers(await make_user(Role.MANAGER))
+    nul = await client.get("/api/v1/accounts?external_ref=%00", headers=headers)
+    assert nul.status_code == 422
+    assert nul.json()["errors"][0]["field"].endswith("external_ref")
+    huge = encode_cursor("total", "1E+999999", "01a20000-0000-7000-8000-000000000001")
+    bad = await client.get(f"/api/v1/accounts?sort=total&cursor={huge}", headers=headers)
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "query.cursor"

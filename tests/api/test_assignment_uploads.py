@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from app.domain.roles import Role
 from app.models.account import Account
+from app.models.assignment import Assignment
 from app.services import assignments as service
 from tests.factories import make_partner
 
@@ -187,3 +188,27 @@ async def test_a_line_too_long_fails_the_push_with_a_reason(
         )
         == 0
     )
+
+
+async def test_debtor_ids_must_be_of_the_partners_country(client, session, make_user, auth_headers):
+    headers = await manager_headers(make_user, auth_headers)
+    retailer = await make_partner(session, country="CO", currency="COP")
+    mexican = row("CO-1", 1, currency="COP")
+    done = await process(session, await push_json(client, headers, retailer, [mexican]))
+    assert (done.created, done.rejected) == (0, 1)
+    page = await client.get(f"/api/v1/assignments/{done.id}/rejections", headers=headers)
+    problem = page.json()["items"][0]
+    assert problem["field"] == "debtor.national_id_type"
+    assert "CC or NIT" in problem["message"]
+
+
+async def test_no_push_or_recall_for_an_inactive_partner(client, session, make_user, auth_headers):
+    headers = await manager_headers(make_user, auth_headers)
+    partner = await make_partner(session, is_active=False)
+    pushed = await push_json(client, headers, partner, [row("IN-1", 1)])
+    assert pushed.status_code == 409
+    recalled = await client.post(
+        f"/api/v1/partners/{partner.id}/recalls", json={"external_refs": ["IN-1"]}, headers=headers
+    )
+    assert recalled.status_code == 409
+    assert await session.scalar(select(func.count()).select_from(Assignment)) == 0
