@@ -4,8 +4,11 @@ from app.models.base import metadata  # isort: skip  (sets the naming convention
 from app.models.account import Account, AccountEvent, AccountPause, AgingRun
 from app.models.assignment import Assignment, AssignmentChunk, AssignmentRejection
 from app.models.audit import AuditEvent
-from app.models.debtor import ContactPoint, Debtor, RelatedParty
+from app.models.debtor import ContactConsent, ContactPoint, Debtor, DebtorFlag, RelatedParty
+from app.models.interaction import Interaction, InteractionFeedback
 from app.models.partner import Partner, PartnerBucket, PartnerClient
+from app.models.promise import Escalation, Promise
+from app.models.strategy import CollectionStrategy
 from app.models.user import LoginAttempt, Team, TeamMember, User
 
 __all__ = [
@@ -17,12 +20,19 @@ __all__ = [
     "AssignmentChunk",
     "AssignmentRejection",
     "AuditEvent",
+    "CollectionStrategy",
+    "ContactConsent",
     "ContactPoint",
     "Debtor",
+    "DebtorFlag",
+    "Escalation",
+    "Interaction",
+    "InteractionFeedback",
     "LoginAttempt",
     "Partner",
     "PartnerBucket",
     "PartnerClient",
+    "Promise",
     "RelatedParty",
     "Team",
     "TeamMember",

@@ -15,7 +15,7 @@ from sqlalchemy import CheckConstraint, Index, Numeric, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.ids import new_id
-from app.models.base import timestamp_field
+from app.models.base import optional_timestamp_field, timestamp_field
 
 
 class Debtor(SQLModel, table=True):
@@ -59,6 +59,7 @@ class RelatedParty(SQLModel, table=True):
     source: str = Field(default="partner", max_length=16)
 
 
+
 class ContactPoint(SQLModel, table=True):
     """A phone, email or address of the debtor (``related_party_id`` null) or of a related
     party, as sent with one account."""
@@ -89,3 +90,50 @@ class ContactPoint(SQLModel, table=True):
     position: int = 0
     # Who supplied it: the partner's pushes replace only their own ('partner') entries.
     source: str = Field(default="partner", max_length=16)
+    # WRONG_NUMBER / DISCONNECTED results counted; at the configured count it is invalid.
+    failed_attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    is_valid: bool = Field(default=True, sa_column_kwargs={"server_default": "true"})
+
+
+class DebtorFlag(SQLModel, table=True):
+    """A fact about the debtor that limits contact: cease-contact request, dispute, death,
+    represented by an attorney, minor or older adult. ``account_id`` narrows a flag to one
+    debt (a dispute); null means every account of the debtor."""
+
+    __tablename__ = "debtor_flag"
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('cease_contact', 'dispute', 'deceased', 'attorney', 'minor', 'older_adult')",
+            name="kind",
+        ),
+        Index("ix_debtor_flag_debtor", "debtor_id", "kind"),
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    debtor_id: uuid.UUID = Field(foreign_key="debtor.id")
+    account_id: uuid.UUID | None = Field(default=None, foreign_key="account.id")
+    kind: str = Field(max_length=16)
+    source_interaction_id: uuid.UUID | None = None
+    set_by: str = Field(max_length=80)
+    set_at: datetime = timestamp_field()
+    cleared_at: datetime | None = optional_timestamp_field()
+
+
+class ContactConsent(SQLModel, table=True):
+    """A channel the debtor authorised or opted out of (Colombia contacts only authorised
+    channels; everywhere an opt-out stops the channel)."""
+
+    __tablename__ = "contact_consent"
+    __table_args__ = (
+        CheckConstraint(
+            "channel IN ('call', 'sms', 'email', 'whatsapp', 'letter', 'visit')", name="channel"
+        ),
+        CheckConstraint("status IN ('granted', 'opted_out')", name="status"),
+    )
+
+    debtor_id: uuid.UUID = Field(foreign_key="debtor.id", primary_key=True)
+    channel: str = Field(max_length=16, primary_key=True)
+    status: str = Field(max_length=16)
+    source_interaction_id: uuid.UUID | None = None
+    recorded_by: str = Field(max_length=80)
+    recorded_at: datetime = timestamp_field()

@@ -1,0 +1,62 @@
+"""Promises to pay (promesas de pago) and escalations to management."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, Index, Numeric
+from sqlmodel import Field, SQLModel
+
+from app.ids import new_id
+from app.models.base import optional_timestamp_field, timestamp_field
+
+
+class Promise(SQLModel, table=True):
+    __tablename__ = "promise"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'kept', 'partially_kept', 'broken')", name="status"),
+        CheckConstraint("amount > 0 AND paid_amount >= 0", name="amounts"),
+        Index("ix_promise_pending_due", "status", "due_date"),
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    account_id: uuid.UUID = Field(foreign_key="account.id", index=True)
+    partner_id: uuid.UUID
+    interaction_id: uuid.UUID = Field(foreign_key="interaction.id")
+    amount: Decimal = Field(sa_type=Numeric(18, 2))
+    currency: str = Field(max_length=3)
+    due_date: date
+    status: str = Field(default="pending", max_length=16)
+    paid_amount: Decimal = Field(default=Decimal("0"), sa_type=Numeric(18, 2))
+    strategy_version: int | None = None
+    resolved_on: date | None = None
+    created_by: str = Field(max_length=80)
+    created_at: datetime = timestamp_field()
+    updated_at: datetime = timestamp_field()
+
+
+class Escalation(SQLModel, table=True):
+    __tablename__ = "escalation"
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'taken', 'resolved')", name="status"),
+        CheckConstraint("source IN ('collector', 'trigger')", name="source"),
+        Index("ix_escalation_status", "status", "id"),
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    account_id: uuid.UUID = Field(foreign_key="account.id", index=True)
+    partner_id: uuid.UUID
+    source: str = Field(max_length=16)
+    reason: str = Field(max_length=1000)
+    trigger: str | None = Field(default=None, max_length=40)
+    status: str = Field(default="open", max_length=16)
+    opened_by: str = Field(max_length=80)
+    opened_at: datetime = timestamp_field()
+    taken_by: uuid.UUID | None = Field(default=None, foreign_key="app_user.id")
+    taken_at: datetime | None = optional_timestamp_field()
+    outcome: str | None = Field(default=None, max_length=1000)
+    resolved_at: datetime | None = optional_timestamp_field()
+    strategy_version: int | None = None
+    version: int = 1
