@@ -296,3 +296,25 @@ def worker(
         typer.echo("Cartera worker running (Ctrl-C to stop)")
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(main(url))
+
+
+@jobs_cli.command("promises")
+def jobs_promises(
+    as_of: Annotated[
+        datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="Business date (default: today)."),
+    ] = None,
+) -> None:
+    """Resolve promises to pay due by a date (kept, partially kept, broken) and escalate the
+    accounts whose broken promises reach their strategy's trigger; idempotent per date."""
+    from zoneinfo import ZoneInfo
+
+    from app.services import promises
+
+    day = as_of.date() if as_of else datetime.now(ZoneInfo(get_settings().aging_time_zone)).date()
+    with database_url() as url:
+        result = run_in_session(url, lambda session: promises.follow_up(session, day))
+    typer.echo(
+        f"promises as of {day.isoformat()}: {result.kept} kept, {result.partially_kept} "
+        f"partially kept, {result.broken} broken; {result.escalated} accounts escalated"
+    )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     body_idle_seconds: float = Field(default=30.0, gt=0)
     # Run the job worker inside `cartera serve` (the default with the embedded database).
     worker_in_process: bool = False
+    # Contact law: a country's pack made stricter, e.g.
+    # {"MX": {"hours": {"start": "08:00", "end": "21:00"}}}; anything looser is refused.
+    compliance_overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # WRONG_NUMBER / DISCONNECTED results after which a contact point is no longer used.
+    invalid_contact_after: int = Field(default=2, ge=1, le=20)
     # The business date the nightly aging runs for is "today" in this zone.
     aging_time_zone: str = "America/Mexico_City"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

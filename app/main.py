@@ -38,7 +38,20 @@ from app.problems import (
     status_of,
     validation_field_errors,
 )
-from app.routers import accounts, assignments, audit, auth, health, partners, teams, users
+from app.routers import (
+    accounts,
+    assignments,
+    audit,
+    auth,
+    compliance,
+    escalations,
+    health,
+    interactions,
+    partners,
+    strategies,
+    teams,
+    users,
+)
 from app.schemas.assignments import AssignmentPush
 
 log = get_logger("cartera.app")
@@ -70,6 +83,10 @@ TAGS = [
         "system clients.",
     },
     {
+        "name": "strategies",
+        "description": "Each partner's collection strategy per delinquency stage, versioned.",
+    },
+    {
         "name": "assignments",
         "description": "Portfolio pushes (asignaciones) and recalls: JSON, CSV or Excel, "
         "processed in the background.",
@@ -79,6 +96,16 @@ TAGS = [
         "description": "Assigned accounts: balances, delinquency stage, assignment to "
         "collectors, history and pauses.",
     },
+    {
+        "name": "compliance",
+        "description": "Country contact-law packs and the check before every contact.",
+    },
+    {
+        "name": "interactions",
+        "description": "Gestiones: contact attempts and contacts with their PCR, and coaching.",
+    },
+    {"name": "promises", "description": "Promises to pay and how they resolved."},
+    {"name": "escalations", "description": "Cases referred to team leads and managers."},
     {"name": "audit", "description": "The append-only, hash-chained record of every change."},
     {"name": "operations", "description": "Health, readiness and metrics probes."},
 ]
@@ -322,7 +349,19 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.database = database
 
     app.include_router(health.router)
-    for module in (auth, users, teams, partners, assignments, accounts, audit):
+    for module in (
+        auth,
+        users,
+        teams,
+        partners,
+        strategies,
+        assignments,
+        accounts,
+        compliance,
+        interactions,
+        escalations,
+        audit,
+    ):
         app.include_router(module.router, prefix=API_PREFIX)
 
     app.add_exception_handler(DomainError, _domain_error)

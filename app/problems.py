@@ -100,6 +100,11 @@ CATALOGUE: dict[str, ProblemKind] = {
         "This Idempotency-Key was already used with a different body.",
         "Idempotency-Key reutilizada",
         "Esta Idempotency-Key ya se usó con un contenido distinto."),
+    "contact_not_allowed": ProblemKind(
+        422, "Contact not allowed",
+        "This contact breaks {count} rule(s) of the contact law or of the debtor's requests.",
+        "Contacto no permitido",
+        "Este contacto incumple {count} regla(s) de la ley o de las solicitudes del deudor."),
     "not_ready": ProblemKind(
         503, "Not ready", "The service is not ready: {reason}.",
         "No disponible", "El servicio no está listo: {reason}."),

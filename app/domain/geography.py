@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import unicodedata
 
+import phonenumbers
+from phonenumbers import timezone as phone_zones
+
 # Mexico's states by the zone most of their territory keeps (Diario Oficial, Ley del Sistema
 # de Horario, 2022: no daylight saving outside the northern border strip). Border
 # municipalities on US time (Ciudad Juárez, Ojinaga, Matamoros…) need the postal code and are
@@ -75,3 +78,21 @@ def time_zone_for(country: str, state: str | None) -> str | None:
         return None
     key = _plain(state)
     return _MX_STATE_ZONES.get(_MX_ALIASES.get(key, key))
+
+
+def time_zone_for_phone(e164: str, default: str | None = None) -> str | None:
+    """The IANA zone of a phone number's area, when its numbering plan settles one.
+
+    phonenumbers maps each number prefix to the zones it may be in: +52 664 (Tijuana) to
+    America/Tijuana, +52 998 (Cancún) to America/Cancun, +52 55 to America/Mexico_City. A
+    prefix spread over several zones (US toll-free numbers), one the library cannot place
+    (Chilean mobiles, for one) or a number that does not parse gives ``default``.
+    """
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return default
+    zones = phone_zones.time_zones_for_number(number)
+    if len(zones) == 1 and zones[0] != phone_zones.UNKNOWN_TIMEZONE:
+        return zones[0]
+    return default

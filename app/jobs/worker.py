@@ -18,7 +18,7 @@ import structlog
 from sqlalchemy import text
 
 from app.db import Database
-from app.services import aging, assignments
+from app.services import aging, assignments, promises
 
 log = structlog.get_logger("cartera.worker")
 
@@ -51,7 +51,8 @@ async def process_next(database: Database) -> uuid.UUID | None:
 
 
 async def age_if_due(database: Database, zone: str) -> bool:
-    """Run aging for today's business date once (the nightly run); True when it ran."""
+    """Run aging and the promise follow-up for today's business date once (the nightly
+    run); True when it ran."""
     today = datetime.now(ZoneInfo(zone)).date()
     async with database.sessionmaker() as session, session.begin():
         # Checked under the aging lock, so workers waking together run it once.
@@ -60,6 +61,8 @@ async def age_if_due(database: Database, zone: str) -> bool:
         if done:
             return False
         result = await aging.age_accounts(session, today)
+        # Promises due by the new day are resolved with it (kept, partially kept, broken).
+        await promises.follow_up(session, today)
     log.info(
         "aging run",
         as_of=today.isoformat(),

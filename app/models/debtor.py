@@ -59,7 +59,6 @@ class RelatedParty(SQLModel, table=True):
     source: str = Field(default="partner", max_length=16)
 
 
-
 class ContactPoint(SQLModel, table=True):
     """A phone, email or address of the debtor (``related_party_id`` null) or of a related
     party, as sent with one account."""

@@ -30,6 +30,12 @@ class Promise(SQLModel, table=True):
     due_date: date
     status: str = Field(default="pending", max_length=16)
     paid_amount: Decimal = Field(default=Decimal("0"), sa_type=Numeric(18, 2))
+    # The strategy's terms when the promise was taken, so the nightly follow-up is one
+    # statement: how many days late and how short a payment may be and still keep it, and
+    # after how many broken promises the account goes to management.
+    grace_days: int = 0
+    tolerance_pct: Decimal = Field(default=Decimal("0"), sa_type=Numeric(5, 2))
+    escalate_after_broken: int | None = None
     strategy_version: int | None = None
     resolved_on: date | None = None
     created_by: str = Field(max_length=80)

@@ -1,8 +1,8 @@
 """interactions promises escalations strategies flags
 
-Revision ID: b8ba28739437
+Revision ID: 1cd5c9e1eba9
 Revises: b3ff607ad1e7
-Create Date: 2026-11-24 20:36:52.997712+00:00
+Create Date: 2026-11-24 20:37:56.720924+00:00
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql
 
 from alembic import op
 
-revision: str = "b8ba28739437"
+revision: str = "1cd5c9e1eba9"
 down_revision: str | None = "b3ff607ad1e7"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -218,6 +218,9 @@ def upgrade() -> None:
         sa.Column("due_date", sa.Date(), nullable=False),
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("paid_amount", sa.Numeric(precision=18, scale=2), nullable=False),
+        sa.Column("grace_days", sa.Integer(), nullable=False),
+        sa.Column("tolerance_pct", sa.Numeric(precision=5, scale=2), nullable=False),
+        sa.Column("escalate_after_broken", sa.Integer(), nullable=True),
         sa.Column("strategy_version", sa.Integer(), nullable=True),
         sa.Column("resolved_on", sa.Date(), nullable=True),
         sa.Column("created_by", sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),

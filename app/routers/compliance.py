@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from app.deps import PrincipalDep, SettingsDep
+from app.domain.compliance import PACKS, Channel, RulePack, pack_for
+from app.domain.packs import WEEKDAYS, HourWindow, hhmm
+from app.problems import problem_responses
+from app.schemas.compliance import (
+    AfterContactRuleRead,
+    FrequencyCapRead,
+    HourWindowRead,
+    RulePackRead,
+    ScriptsRead,
+    WeeklyHours,
+)
+
+router = APIRouter(prefix="/compliance", tags=["compliance"])
+
+
+def _channels(channels: frozenset[Channel] | None) -> list[Channel] | None:
+    return None if channels is None else [c for c in Channel if c in channels]
+
+
+def _window(window: HourWindow | None) -> HourWindowRead | None:
+    return (
+        None if window is None else HourWindowRead(start=hhmm(window.start), end=hhmm(window.end))
+    )
+
+
+def _read(pack: RulePack) -> RulePackRead:
+    return RulePackRead(
+        country=pack.country,
+        version=pack.version,
+        sources=list(pack.sources),
+        hours=WeeklyHours(
+            **{day: _window(window) for day, window in zip(WEEKDAYS, pack.hours, strict=True)}
+        ),
+        hours_in_law=pack.hours_in_law,
+        untimed_channels=_channels(pack.untimed_channels) or [],
+        excluded_weekdays=[
+            day for day, window in zip(WEEKDAYS, pack.hours, strict=True) if window is None
+        ],
+        excludes_holidays=pack.excludes_holidays,
+        excluded_dates=sorted(pack.excluded_dates),
+        caps=[
+            FrequencyCapRead(
+                channels=_channels(cap.channels) or [],
+                period_days=cap.period_days,
+                limit=cap.limit,
+                min_days_between=cap.min_days_between,
+                source=cap.source,
+            )
+            for cap in pack.caps
+        ],
+        after_contact=[
+            AfterContactRuleRead(
+                code=rule.code,
+                trigger=rule.trigger,
+                trigger_channels=_channels(rule.trigger_channels),
+                blocked_channels=_channels(rule.blocked_channels),
+                other_channels_only=rule.other_channels_only,
+                days=rule.days,
+                description=rule.description,
+                source=rule.source,
+            )
+            for rule in pack.after_contact
+        ],
+        references=pack.references,
+        third_party_rule=pack.third_party_rule,
+        visits_allowed=pack.visits_allowed,
+        consent_required=pack.consent_required,
+        vulnerable_flags=sorted(pack.vulnerable_flags),
+        dispute_stops_collection=pack.dispute_is_hard,
+        prohibitions=list(pack.prohibitions),
+        scripts=ScriptsRead(
+            debtor=pack.debtor_script,
+            guarantor=pack.guarantor_script,
+            reference=pack.reference_script,
+        ),
+    )
+
+
+@router.get(
+    "/packs",
+    summary="List the country rule packs",
+    response_model=list[RulePackRead],
+    responses=problem_responses(401, 403),
+)
+async def list_compliance_packs(
+    principal: PrincipalDep, settings: SettingsDep
+) -> list[RulePackRead]:
+    """The contact law of each country (MX, CO, PE, CL, BR, US) as the pre-contact check
+    applies it: hours per weekday in the contact point's local time, excluded days, frequency
+    caps, after-contact rules, who may be contacted and told what, prohibitions and their
+    legal sources. Includes the operator's overrides, which only make a pack stricter. Any
+    authenticated staff user or partner system may read it."""
+    return [
+        _read(pack_for(country, settings.compliance_overrides.get(country))) for country in PACKS
+    ]

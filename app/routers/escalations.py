@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, status
+
+from app.deps import PrincipalDep, SessionDep
+from app.pagination import CursorQuery, LimitQuery, Page
+from app.problems import problem_responses
+from app.schemas.interactions import EscalationCreate, EscalationRead, EscalationResolve
+from app.services import escalations as service
+
+router = APIRouter(prefix="/escalations", tags=["escalations"])
+
+
+@router.post(
+    "",
+    summary="Refer a case to management",
+    status_code=status.HTTP_201_CREATED,
+    response_model=EscalationRead,
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def create_escalation(
+    session: SessionDep, principal: PrincipalDep, body: EscalationCreate
+) -> EscalationRead:
+    """A collector escalates an unwilling or special case on an account they work."""
+    escalation = await service.create_escalation(session, principal, body.account_id, body.reason)
+    return EscalationRead.model_validate(escalation)
+
+
+@router.get(
+    "",
+    summary="List escalations",
+    response_model=Page[EscalationRead],
+    responses=problem_responses(401, 403, 422),
+)
+async def list_escalations(
+    session: SessionDep,
+    principal: PrincipalDep,
+    status_filter: Annotated[
+        Literal["open", "taken", "resolved"] | None, Query(alias="status")
+    ] = None,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+) -> Page[EscalationRead]:
+    """Those on the accounts the caller may see (a lead: their teams'; a manager: all)."""
+    rows, next_cursor = await service.list_escalations(
+        session, principal, status=status_filter, limit=limit, cursor=cursor
+    )
+    return Page(items=[EscalationRead.model_validate(e) for e in rows], next_cursor=next_cursor)
+
+
+@router.post(
+    "/{escalation_id}/take",
+    summary="Take an escalation",
+    response_model=EscalationRead,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def take_escalation(
+    session: SessionDep, principal: PrincipalDep, escalation_id: uuid.UUID
+) -> EscalationRead:
+    return EscalationRead.model_validate(
+        await service.take_escalation(session, principal, escalation_id)
+    )
+
+
+@router.post(
+    "/{escalation_id}/resolve",
+    summary="Resolve an escalation with its outcome",
+    response_model=EscalationRead,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def resolve_escalation(
+    session: SessionDep, principal: PrincipalDep, escalation_id: uuid.UUID, body: EscalationResolve
+) -> EscalationRead:
+    return EscalationRead.model_validate(
+        await service.resolve_escalation(session, principal, escalation_id, body.outcome)
+    )

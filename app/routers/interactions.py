@@ -1,0 +1,213 @@
+from __future__ import annotations
+
+import uuid
+from datetime import UTC
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from app.deps import PrincipalDep, SessionDep, SettingsDep
+from app.domain.compliance import Channel, Party
+from app.models.interaction import Interaction
+from app.pagination import CursorQuery, LimitQuery, Page
+from app.problems import problem_responses
+from app.schemas.common import UtcDatetime
+from app.schemas.interactions import (
+    ContactCheckRead,
+    ContactCheckRequest,
+    FeedbackCreate,
+    FeedbackRead,
+    InteractionCreate,
+    InteractionRead,
+    PcrRead,
+    PromiseRead,
+    ReasonRead,
+)
+from app.services import contact, interactions, promises
+
+router = APIRouter(tags=["interactions"])
+
+
+def _read(interaction: Interaction, promise_id: uuid.UUID | None = None) -> InteractionRead:
+    return InteractionRead(
+        id=interaction.id,
+        account_id=interaction.account_id,
+        collector_id=interaction.collector_id,
+        channel=interaction.channel,
+        direction=interaction.direction,
+        contact_point_id=interaction.contact_point_id,
+        party=interaction.party,
+        result_code=interaction.result_code,
+        started_at=interaction.started_at,
+        ended_at=interaction.ended_at,
+        notes=interaction.notes,
+        pcr=PcrRead(
+            problem_category=interaction.pcr_problem_category,
+            problem=interaction.pcr_problem,
+            circumstance=interaction.pcr_circumstance,
+            resolution=interaction.pcr_resolution,
+        ),
+        latitude=interaction.latitude,
+        longitude=interaction.longitude,
+        gps_accuracy_m=interaction.gps_accuracy_m,
+        address_verification=interaction.address_verification,
+        pack_version=interaction.pack_version,
+        strategy_version=interaction.strategy_version,
+        compliance=interaction.compliance,
+        amends_id=interaction.amends_id,
+        promise_id=promise_id,
+        created_at=interaction.created_at,
+    )
+
+
+@router.post(
+    "/accounts/{account_id}/contact-check",
+    tags=["compliance"],
+    summary="May this person be contacted now, by this channel?",
+    response_model=ContactCheckRead,
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def check_contact(
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    account_id: uuid.UUID,
+    body: ContactCheckRequest,
+) -> ContactCheckRead:
+    """Weighs the account's status, the debtor's flags and consents, the country's contact
+    law in the contact point's local time (hours, days, holidays, frequency, after-contact
+    rules), the partner's strategy for the stage, and the debtor's contacts over all their
+    accounts. Nothing is recorded."""
+    context, decision = await contact.check_account_contact(
+        session,
+        settings,
+        principal,
+        account_id,
+        channel=Channel(body.channel),
+        party=Party(body.party) if body.party else None,
+        contact_point_id=body.contact_point_id,
+        at=body.at,
+    )
+    return ContactCheckRead(
+        allowed=decision.allowed,
+        reasons=[ReasonRead(code=r.code, message=r.message, hard=r.hard) for r in decision.reasons],
+        next_allowed_at=decision.next_allowed_at,
+        script=decision.script,
+        time_zone=context.request.time_zone,
+        pack_version=decision.pack_version,
+        strategy_version=context.strategy_version,
+        evaluated_at=context.request.at.astimezone(UTC),
+    )
+
+
+@router.post(
+    "/accounts/{account_id}/interactions",
+    summary="Record a gestión (contact attempt or contact) with its PCR",
+    status_code=status.HTTP_201_CREATED,
+    response_model=InteractionRead,
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def record_interaction(
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    account_id: uuid.UUID,
+    body: InteractionCreate,
+    response: Response,
+) -> InteractionRead:
+    """Checked again against the contact law at its own time: breaking a hard rule answers
+    422 `contact_not_allowed` and stores nothing. Interactions never change; a correction is
+    a new one with `amends_id`. Some results act at once: CEASE_REQUEST, RPC_DISPUTE,
+    ATTORNEY and DECEASED flag the debtor, CHANNEL_OPT_OUT closes the channel, WRONG_NUMBER
+    and DISCONNECTED count against the number, RPC_PTP carries its promise."""
+    recorded = await interactions.record_interaction(session, settings, principal, account_id, body)
+    response.headers["Location"] = f"/api/v1/interactions/{recorded.interaction.id}"
+    return _read(recorded.interaction, recorded.promise.id if recorded.promise else None)
+
+
+@router.get(
+    "/accounts/{account_id}/interactions",
+    summary="List an account's interactions",
+    response_model=Page[InteractionRead],
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def list_interactions(
+    session: SessionDep,
+    principal: PrincipalDep,
+    account_id: uuid.UUID,
+    channel: Annotated[Channel | None, Query()] = None,
+    result_code: Annotated[str | None, Query(max_length=24, pattern=r"^[A-Z_]+$")] = None,
+    since: Annotated[UtcDatetime | None, Query()] = None,
+    until: Annotated[UtcDatetime | None, Query()] = None,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+) -> Page[InteractionRead]:
+    """Newest first."""
+    rows, next_cursor = await interactions.list_interactions(
+        session,
+        principal,
+        account_id,
+        channel=channel.value if channel else None,
+        result_code=result_code,
+        since=since,
+        until=until,
+        limit=limit,
+        cursor=cursor,
+    )
+    return Page(items=[_read(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get(
+    "/interactions/{interaction_id}",
+    summary="Read an interaction",
+    response_model=InteractionRead,
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def read_interaction(
+    session: SessionDep, principal: PrincipalDep, interaction_id: uuid.UUID
+) -> InteractionRead:
+    return _read(await interactions.get_interaction(session, principal, interaction_id))
+
+
+@router.post(
+    "/interactions/{interaction_id}/feedback",
+    summary="Leave a coaching note on an interaction",
+    status_code=status.HTTP_201_CREATED,
+    response_model=FeedbackRead,
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def add_interaction_feedback(
+    session: SessionDep, principal: PrincipalDep, interaction_id: uuid.UUID, body: FeedbackCreate
+) -> FeedbackRead:
+    """A team lead coaches the collectors of the teams they lead; managers anyone."""
+    feedback = await interactions.add_feedback(session, principal, interaction_id, body.note)
+    return FeedbackRead.model_validate(feedback)
+
+
+@router.get(
+    "/interactions/{interaction_id}/feedback",
+    summary="Read the coaching notes on an interaction",
+    response_model=list[FeedbackRead],
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def list_interaction_feedback(
+    session: SessionDep, principal: PrincipalDep, interaction_id: uuid.UUID
+) -> list[FeedbackRead]:
+    """The collector reads the feedback on their own interactions."""
+    rows = await interactions.list_feedback(session, principal, interaction_id)
+    return [FeedbackRead.model_validate(f) for f in rows]
+
+
+@router.get(
+    "/accounts/{account_id}/promises",
+    tags=["promises"],
+    summary="List an account's promises to pay",
+    response_model=list[PromiseRead],
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def list_account_promises(
+    session: SessionDep, principal: PrincipalDep, account_id: uuid.UUID
+) -> list[PromiseRead]:
+    """Latest due date first (at most 200)."""
+    rows = await promises.list_promises(session, principal, account_id)
+    return [PromiseRead.model_validate(p) for p in rows]

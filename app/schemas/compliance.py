@@ -1,0 +1,97 @@
+"""The country rule packs as the API shows them (read-only)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import BaseModel, Field
+
+from app.domain.compliance import Channel, DebtorFlag, ReferenceRule
+from app.domain.packs import Trigger
+
+
+class HourWindowRead(BaseModel):
+    """Local wall-clock time of the contact point: ``start`` included, ``end`` excluded."""
+
+    start: str = Field(examples=["07:00"], description="HH:MM, included.")
+    end: str = Field(examples=["22:00"], description="HH:MM, excluded; `24:00` ends the day.")
+
+
+class WeeklyHours(BaseModel):
+    """The window of each weekday; null: no contact that day."""
+
+    monday: HourWindowRead | None
+    tuesday: HourWindowRead | None
+    wednesday: HourWindowRead | None
+    thursday: HourWindowRead | None
+    friday: HourWindowRead | None
+    saturday: HourWindowRead | None
+    sunday: HourWindowRead | None
+
+
+class FrequencyCapRead(BaseModel):
+    """At most ``limit`` contacts by the ``channels`` together within ``period_days``."""
+
+    channels: list[Channel]
+    period_days: int = Field(
+        description="1: the local calendar day; more: a rolling window of that many days."
+    )
+    limit: int
+    min_days_between: int = Field(description="Whole local days required between two contacts.")
+    source: str
+
+
+class AfterContactRuleRead(BaseModel):
+    """What a contact that reached someone forbids for a while."""
+
+    code: str = Field(description="The reason code a contact it blocks is refused with.")
+    trigger: Trigger = Field(
+        description="`direct`: the debtor was reached; `conversation`: anyone was."
+    )
+    trigger_channels: list[Channel] | None = Field(description="null: a contact by any channel.")
+    blocked_channels: list[Channel] | None = Field(description="null: every channel.")
+    other_channels_only: bool = Field(
+        description="Only channels other than the triggering contact's are blocked."
+    )
+    days: int = Field(description="0 or 1: the rest of that local day; more: a rolling window.")
+    description: str
+    source: str
+
+
+class ScriptsRead(BaseModel):
+    """What may be said to each party."""
+
+    debtor: str
+    guarantor: str
+    reference: str
+
+
+class RulePackRead(BaseModel):
+    """A country's contact law as the pre-contact check applies it (operator overrides, which
+    only make it stricter, included)."""
+
+    country: str = Field(examples=["MX"])
+    version: str = Field(
+        examples=["MX-2026.1"], description="`+…` when the operator made the pack stricter."
+    )
+    sources: list[str]
+    hours: WeeklyHours
+    hours_in_law: bool = Field(description="false: the law sets no hours (the day is open).")
+    untimed_channels: list[Channel] = Field(description="Channels the hours do not apply to.")
+    excluded_weekdays: list[str]
+    excludes_holidays: bool = Field(description="Public holidays of the country are excluded.")
+    excluded_dates: list[date] = Field(description="Dates the operator excluded.")
+    caps: list[FrequencyCapRead]
+    after_contact: list[AfterContactRuleRead]
+    references: ReferenceRule
+    third_party_rule: str
+    visits_allowed: bool
+    consent_required: bool = Field(description="Only channels the debtor authorised.")
+    vulnerable_flags: list[DebtorFlag] = Field(
+        description="Debtor flags that forbid collecting from the debtor."
+    )
+    dispute_stops_collection: bool = Field(
+        description="A dispute flag is a hard stop (otherwise a soft refusal)."
+    )
+    prohibitions: list[str]
+    scripts: ScriptsRead

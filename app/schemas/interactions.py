@@ -1,0 +1,190 @@
+"""API shapes of contact checks, interactions (gestiones), feedback, promises and
+escalations."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.schemas.common import PlainText, UtcDatetime
+
+ChannelName = Literal["call", "sms", "email", "whatsapp", "letter", "visit"]
+PartyName = Literal["debtor", "reference", "guarantor"]
+Money = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=2)]
+
+
+class ContactCheckRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    channel: ChannelName
+    contact_point_id: uuid.UUID | None = Field(
+        default=None, description="The phone, email or address to be used; its owner is the party."
+    )
+    party: PartyName | None = Field(
+        default=None, description="Who is to be reached, when no contact point is named."
+    )
+    at: UtcDatetime | None = Field(default=None, description="When; default now.")
+
+
+class ReasonRead(BaseModel):
+    code: str
+    message: str
+    hard: bool = Field(description="A hard rule: recording a contact that breaks it is refused.")
+
+
+class ContactCheckRead(BaseModel):
+    allowed: bool
+    reasons: list[ReasonRead]
+    next_allowed_at: datetime | None = Field(
+        description="The earliest time the same check answers allowed; null when allowed now "
+        "or when only the debtor or the partner can lift what blocks it."
+    )
+    script: str = Field(description="What may be said to the person reached.")
+    time_zone: str = Field(description="The local time zone the rules were applied in.")
+    pack_version: str
+    strategy_version: int
+    evaluated_at: datetime
+
+
+class PcrIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    problem_category: str = Field(max_length=32)
+    problem: PlainText = Field(max_length=2000)
+    circumstance: PlainText = Field(max_length=2000)
+    resolution: PlainText = Field(max_length=2000)
+
+
+class PositionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    latitude: Decimal = Field(ge=-90, le=90, max_digits=9, decimal_places=6)
+    longitude: Decimal = Field(ge=-180, le=180, max_digits=9, decimal_places=6)
+    accuracy_m: int = Field(ge=0, le=100_000)
+
+
+class PromiseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: Money
+    due_date: date
+
+
+class InteractionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    channel: ChannelName
+    direction: Literal["outbound", "inbound"] = "outbound"
+    contact_point_id: uuid.UUID | None = None
+    party: Literal["debtor", "reference", "guarantor", "none"]
+    result_code: str = Field(max_length=24)
+    started_at: UtcDatetime
+    ended_at: UtcDatetime | None = None
+    notes: PlainText | None = Field(default=None, max_length=4000)
+    pcr: PcrIn | None = Field(default=None, description="Required on right-party contacts.")
+    position: PositionIn | None = Field(default=None, description="Required on visits.")
+    promise: PromiseIn | None = Field(default=None, description="Required with RPC_PTP.")
+    amends_id: uuid.UUID | None = Field(
+        default=None, description="The interaction this one corrects; the original stays."
+    )
+
+
+class PcrRead(BaseModel):
+    problem_category: str | None
+    problem: str | None
+    circumstance: str | None
+    resolution: str | None
+
+
+class InteractionRead(BaseModel):
+    id: uuid.UUID
+    account_id: uuid.UUID
+    collector_id: uuid.UUID | None
+    channel: str
+    direction: str
+    contact_point_id: uuid.UUID | None
+    party: str
+    result_code: str
+    started_at: datetime
+    ended_at: datetime | None
+    notes: str | None
+    pcr: PcrRead
+    latitude: Decimal | None
+    longitude: Decimal | None
+    gps_accuracy_m: int | None
+    address_verification: str | None
+    pack_version: str
+    strategy_version: int | None
+    compliance: dict[str, Any]
+    amends_id: uuid.UUID | None
+    promise_id: uuid.UUID | None = None
+    created_at: datetime
+
+
+class FeedbackCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: PlainText = Field(min_length=1, max_length=2000)
+
+
+class FeedbackRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    interaction_id: uuid.UUID
+    author_id: uuid.UUID
+    note: str
+    created_at: datetime
+
+
+class PromiseRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    account_id: uuid.UUID
+    interaction_id: uuid.UUID
+    amount: Decimal
+    currency: str
+    due_date: date
+    status: Literal["pending", "kept", "partially_kept", "broken"]
+    paid_amount: Decimal
+    grace_days: int
+    tolerance_pct: Decimal
+    strategy_version: int | None
+    resolved_on: date | None
+    created_at: datetime
+
+
+class EscalationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    account_id: uuid.UUID
+    reason: PlainText = Field(min_length=1, max_length=1000)
+
+
+class EscalationResolve(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: PlainText = Field(min_length=1, max_length=1000)
+
+
+class EscalationRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    account_id: uuid.UUID
+    source: Literal["collector", "trigger"]
+    reason: str
+    trigger: str | None
+    status: Literal["open", "taken", "resolved"]
+    opened_by: str
+    opened_at: datetime
+    taken_by: uuid.UUID | None
+    taken_at: datetime | None
+    outcome: str | None
+    resolved_at: datetime | None
+    strategy_version: int | None

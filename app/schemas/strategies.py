@@ -1,0 +1,247 @@
+"""API shapes of collection strategies: the document per stage, a new version, the history.
+
+Percentages, amounts and weights are decimals and leave the API as strings (``"5.00"``).
+The rules no schema can express (caps against the country's law, thresholds in order, a
+capped channel among the allowed ones) are checked by ``app/domain/strategies.py``; errors
+from either name the same field path (``body.stages.early.caps.call.per_day``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from app.domain.compliance import RESULT_CODES, Channel
+from app.domain.strategies import (
+    MAX_AMOUNT,
+    MAX_BROKEN_PROMISES,
+    MAX_CAP,
+    MAX_GRACE_DAYS,
+    MAX_INSTALLMENTS,
+    MAX_TERM_EXTENSION_MONTHS,
+    MAX_TOLERANCE_PCT,
+)
+
+Cap = Annotated[int, Field(ge=0, le=MAX_CAP, strict=True)]
+Percent = Annotated[
+    Decimal,
+    Field(ge=0, le=100, max_digits=5, decimal_places=2, description="A percentage, 0 to 100."),
+]
+Amount = Annotated[
+    Decimal,
+    Field(
+        ge=0,
+        le=MAX_AMOUNT,
+        max_digits=18,
+        decimal_places=2,
+        description="An amount of discount in the partner's currency.",
+    ),
+]
+
+
+def _check_result_code(code: str) -> str:
+    if code not in RESULT_CODES:
+        raise ValueError("not a result code")
+    return code
+
+
+ResultCode = Annotated[
+    str,
+    AfterValidator(_check_result_code),
+    Field(json_schema_extra={"enum": sorted(RESULT_CODES)}),
+]
+
+
+class StrategyChannelCaps(BaseModel):
+    """The strategy's own caps on a channel; a period left out is capped by the law only."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    per_day: Cap | None = Field(default=None, description="Contacts a day, at most.")
+    per_week: Cap | None = Field(default=None, description="Contacts in 7 days, at most.")
+
+
+class StrategyCaps(BaseModel):
+    """Caps per channel; every channel with caps must be among the stage's channels, and no
+    cap may be looser than the law of the partner's country."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    call: StrategyChannelCaps | None = None
+    sms: StrategyChannelCaps | None = None
+    email: StrategyChannelCaps | None = None
+    whatsapp: StrategyChannelCaps | None = None
+    letter: StrategyChannelCaps | None = None
+    visit: StrategyChannelCaps | None = None
+
+
+class StrategyPlanLimits(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_discount_pct: Percent = Field(description="Largest discount off the debt, in %.")
+    max_installments: int = Field(ge=1, le=MAX_INSTALLMENTS, strict=True)
+    min_down_payment_pct: Percent = Field(description="Smallest down payment, in % of the plan.")
+    max_term_extension_months: int = Field(ge=0, le=MAX_TERM_EXTENSION_MONTHS, strict=True)
+
+
+class StrategyPlans(BaseModel):
+    """The plan types that may be offered and their limits; null or left out: not offered."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    regularization: StrategyPlanLimits | None = None
+    restructuring: StrategyPlanLimits | None = None
+    settlement: StrategyPlanLimits | None = None
+
+
+class StrategyApprovals(BaseModel):
+    """Who approves a discount: a collector up to ``collector_up_to``, a team lead up to
+    ``team_lead_up_to`` (at least the collector's), a manager above."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    collector_up_to: Amount
+    team_lead_up_to: Amount
+
+
+class StrategyEscalation(BaseModel):
+    """What escalates an account to a team lead."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    broken_promises: int | None = Field(
+        ge=1,
+        le=MAX_BROKEN_PROMISES,
+        strict=True,
+        description="Broken promises that escalate; null: never on that count.",
+    )
+    refusal_codes: list[ResultCode] = Field(
+        default_factory=list, description="Interaction results that escalate at once."
+    )
+
+
+class StrategyPromiseTerms(BaseModel):
+    """How late and how short a payment may be and still keep a promise."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    grace_days: int = Field(ge=0, le=MAX_GRACE_DAYS, strict=True)
+    tolerance_pct: Decimal = Field(
+        ge=0, le=MAX_TOLERANCE_PCT, max_digits=4, decimal_places=2, description="In %."
+    )
+
+
+class StageStrategy(BaseModel):
+    """The policy for accounts in one delinquency stage."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channels: list[Channel] = Field(description="Channels that may be used.")
+    caps: StrategyCaps = Field(default_factory=StrategyCaps)
+    visits_allowed: bool = Field(description="Field visits; needed for `visit` in channels.")
+    plans: StrategyPlans = Field(default_factory=StrategyPlans)
+    approvals: StrategyApprovals
+    escalation: StrategyEscalation
+    promises: StrategyPromiseTerms
+    priority_weight: Percent = Field(description="Weight in the work queue, 0 to 100.")
+
+
+class StrategyStages(BaseModel):
+    """An entry per stage; a stage left out (or null) takes the default strategy's entry."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    current: StageStrategy | None = None
+    early: StageStrategy | None = None
+    mid: StageStrategy | None = None
+    late: StageStrategy | None = None
+    nonaccrual: StageStrategy | None = None
+    chargeoff: StageStrategy | None = None
+
+
+class StrategyWrite(BaseModel):
+    """A partner's new strategy version."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    stages: StrategyStages
+
+
+# What is answered: the same shapes, every field present (decimals as strings).
+
+
+class StrategyPlanLimitsRead(BaseModel):
+    max_discount_pct: Decimal
+    max_installments: int
+    min_down_payment_pct: Decimal
+    max_term_extension_months: int
+
+
+class StrategyPlansRead(BaseModel):
+    """Null: the plan type is not offered in that stage."""
+
+    regularization: StrategyPlanLimitsRead | None = None
+    restructuring: StrategyPlanLimitsRead | None = None
+    settlement: StrategyPlanLimitsRead | None = None
+
+
+class StrategyApprovalsRead(BaseModel):
+    collector_up_to: Decimal
+    team_lead_up_to: Decimal
+
+
+class StrategyPromiseTermsRead(BaseModel):
+    grace_days: int
+    tolerance_pct: Decimal
+
+
+class StageStrategyRead(BaseModel):
+    channels: list[Channel]
+    caps: StrategyCaps
+    visits_allowed: bool
+    plans: StrategyPlansRead
+    approvals: StrategyApprovalsRead
+    escalation: StrategyEscalation
+    promises: StrategyPromiseTermsRead
+    priority_weight: Decimal
+
+
+class StrategyStagesRead(BaseModel):
+    current: StageStrategyRead
+    early: StageStrategyRead
+    mid: StageStrategyRead
+    late: StageStrategyRead
+    nonaccrual: StageStrategyRead
+    chargeoff: StageStrategyRead
+
+
+class StrategyDocumentRead(BaseModel):
+    """Every stage, defaults filled in."""
+
+    stages: StrategyStagesRead
+
+
+class StrategyRead(BaseModel):
+    """A strategy version. Version 0 is the default strategy, for partners without one of
+    their own; it has no author or creation time."""
+
+    partner_id: uuid.UUID
+    version: int
+    document: StrategyDocumentRead
+    created_by: str | None
+    created_at: datetime | None
+
+
+class StrategyVersionRead(BaseModel):
+    version: int
+    created_by: str
+    created_at: datetime
+
+
+class StrategyHistoryRead(BaseModel):
+    current: StrategyRead = Field(description="The version in force (0: the default).")
+    versions: list[StrategyVersionRead] = Field(description="Every stored version, newest first.")

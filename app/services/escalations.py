@@ -1,0 +1,128 @@
+"""Escalations: cases a collector (or a strategy trigger) refers to management; leads and
+managers take and resolve them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from app.domain.errors import Conflict, NotFound, PermissionDenied
+from app.domain.roles import Role
+from app.models.account import Account
+from app.models.promise import Escalation
+from app.pagination import decode_id_cursor, split_page
+from app.security import Principal
+from app.services import accounts, audit
+from app.services.interactions import open_escalation
+from app.services.strategies import current_strategy
+
+HANDLERS = frozenset({Role.TEAM_LEAD, Role.MANAGER, Role.ADMIN})
+
+
+def readable_escalations(principal: Principal):  # type: ignore[no-untyped-def]
+    """Those of the accounts the caller may see."""
+    visible = accounts.readable_accounts(principal).with_only_columns(col(Account.id))
+    return select(Escalation).where(col(Escalation.account_id).in_(visible))
+
+
+async def create_escalation(
+    session: AsyncSession, principal: Principal, account_id: uuid.UUID, reason: str
+) -> Escalation:
+    if principal.role not in (Role.COLLECTOR, *HANDLERS):
+        raise PermissionDenied({"role": principal.role.value})
+    account = await accounts.get_account(session, principal, account_id)
+    version, _ = await current_strategy(session, account.partner_id)
+    escalation = await open_escalation(
+        session,
+        account,
+        source="collector",
+        reason=reason,
+        trigger=None,
+        opened_by=principal.audit_id,
+        strategy_version=version,
+    )
+    assert escalation is not None
+    await audit.record(
+        session,
+        principal,
+        "escalation.opened",
+        "escalation",
+        escalation.id,
+        after={"account_id": account.id, "reason": reason},
+    )
+    return escalation
+
+
+async def list_escalations(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    status: str | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Escalation], str | None]:
+    query = readable_escalations(principal)
+    if status is not None:
+        query = query.where(col(Escalation.status) == status)
+    after = decode_id_cursor(cursor)
+    if after is not None:
+        query = query.where(col(Escalation.id) > after)
+    rows = (await session.scalars(query.order_by(col(Escalation.id)).limit(limit + 1))).all()
+    return split_page(rows, limit, key=lambda e: e.id)
+
+
+async def _get_for_handling(
+    session: AsyncSession, principal: Principal, escalation_id: uuid.UUID
+) -> Escalation:
+    if principal.role not in HANDLERS:
+        raise PermissionDenied({"role": principal.role.value})
+    found = await session.scalar(
+        readable_escalations(principal).where(col(Escalation.id) == escalation_id).with_for_update()
+    )
+    if found is None:
+        raise NotFound({"entity": "escalation"})
+    return found
+
+
+async def take_escalation(
+    session: AsyncSession, principal: Principal, escalation_id: uuid.UUID
+) -> Escalation:
+    escalation = await _get_for_handling(session, principal, escalation_id)
+    if escalation.status != "open":
+        raise Conflict({"reason": f"the escalation is {escalation.status}"})
+    escalation.status = "taken"
+    escalation.taken_by = principal.user_id
+    escalation.taken_at = datetime.now(UTC)
+    escalation.version += 1
+    session.add(escalation)
+    await session.flush()
+    await audit.record(
+        session, principal, "escalation.taken", "escalation", escalation.id,
+        after={"taken_by": principal.user_id},
+    )  # fmt: skip
+    return escalation
+
+
+async def resolve_escalation(
+    session: AsyncSession, principal: Principal, escalation_id: uuid.UUID, outcome: str
+) -> Escalation:
+    escalation = await _get_for_handling(session, principal, escalation_id)
+    if escalation.status == "resolved":
+        raise Conflict({"reason": "the escalation is already resolved"})
+    escalation.status = "resolved"
+    escalation.outcome = outcome
+    escalation.resolved_at = datetime.now(UTC)
+    if escalation.taken_by is None:
+        escalation.taken_by = principal.user_id
+        escalation.taken_at = escalation.resolved_at
+    escalation.version += 1
+    session.add(escalation)
+    await session.flush()
+    await audit.record(
+        session, principal, "escalation.resolved", "escalation", escalation.id,
+        after={"outcome": outcome},
+    )  # fmt: skip
+    return escalation

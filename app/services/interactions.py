@@ -1,0 +1,431 @@
+"""Recording gestiones: re-check the contact law at the interaction's time, store it (never
+changed afterwards), apply what its result means (flags, consents, invalid numbers, the
+promise, an escalation), and audit it; list them; coaching feedback from team leads."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from app.config import Settings
+from app.domain.compliance import Channel, Party
+from app.domain.errors import InvalidInput, NotFound, PermissionDenied
+from app.domain.interactions import (
+    ACCOUNT_SCOPED_FLAGS,
+    FLAG_FOR_RESULT,
+    INVALIDATING_RESULTS,
+    OPT_OUT_RESULT,
+    PROMISE_RESULT,
+    ContactNotAllowed,
+    Direction,
+    InteractionDraft,
+    PartyReached,
+    Pcr,
+    check_interaction,
+)
+from app.domain.roles import Role
+from app.domain.stages import Stage
+from app.domain.strategies import escalation_rule, promise_terms
+from app.models.account import Account
+from app.models.debtor import ContactConsent, ContactPoint, DebtorFlag
+from app.models.interaction import Interaction, InteractionFeedback
+from app.models.promise import Escalation, Promise
+from app.models.user import Team, TeamMember
+from app.pagination import decode_cursor, encode_cursor
+from app.schemas.interactions import InteractionCreate
+from app.security import Principal
+from app.services import accounts, audit
+from app.services.contact import contact_context
+from app.services.strategies import current_strategy
+
+RECORDERS = frozenset({Role.COLLECTOR, Role.TEAM_LEAD, Role.MANAGER, Role.ADMIN})
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    interaction: Interaction
+    promise: Promise | None
+
+
+async def record_interaction(
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    account_id: uuid.UUID,
+    body: InteractionCreate,
+    *,
+    now: datetime | None = None,
+) -> Recorded:
+    if principal.role not in RECORDERS:
+        raise PermissionDenied({"role": principal.role.value})
+    moment = now or datetime.now(UTC)
+    channel = Channel(body.channel)
+    party = PartyReached(body.party)
+    context = await contact_context(
+        session,
+        settings,
+        principal,
+        account_id,
+        channel=channel,
+        party=Party(party.value) if party is not PartyReached.NONE else Party.DEBTOR,
+        contact_point_id=body.contact_point_id,
+        at=body.started_at,
+    )
+    account = context.account
+    check_interaction(
+        InteractionDraft(
+            channel=channel,
+            direction=Direction(body.direction),
+            party=party,
+            result_code=body.result_code,
+            started_at=body.started_at,
+            ended_at=body.ended_at,
+            pcr=Pcr(
+                body.pcr.problem_category if body.pcr else None,
+                body.pcr.problem if body.pcr else None,
+                body.pcr.circumstance if body.pcr else None,
+                body.pcr.resolution if body.pcr else None,
+            ),
+            has_position=body.position is not None,
+            promise_amount=body.promise.amount if body.promise else None,
+            promise_due=body.promise.due_date if body.promise else None,
+            account_total=account.total,
+        ),
+        moment,
+    )
+    if body.amends_id is not None:
+        await _check_amended(session, account, body.amends_id)
+    # The law is checked again at the interaction's own time; the debtor calling in is not
+    # a contact the agency made.
+    if body.direction == Direction.OUTBOUND.value:
+        from app.domain.compliance import check_contact
+
+        decision = check_contact(context.pack, context.request)
+        if any(reason.hard for reason in decision.reasons):
+            raise ContactNotAllowed(decision)
+        verdict: dict[str, Any] = {
+            "allowed": decision.allowed,
+            "reasons": [{"code": r.code, "hard": r.hard} for r in decision.reasons],
+            "time_zone": context.request.time_zone,
+        }
+        pack_version = decision.pack_version
+    else:
+        verdict = {"allowed": True, "reasons": [], "inbound": True}
+        pack_version = context.pack.version
+    interaction = Interaction(
+        account_id=account.id,
+        partner_id=account.partner_id,
+        debtor_id=account.debtor_id,
+        collector_id=principal.user_id,
+        channel=channel.value,
+        direction=body.direction,
+        contact_point_id=body.contact_point_id,
+        party=party.value,
+        related_party_id=context.related_party.id if context.related_party else None,
+        result_code=body.result_code,
+        started_at=body.started_at,
+        ended_at=body.ended_at,
+        notes=body.notes,
+        pcr_problem_category=body.pcr.problem_category if body.pcr else None,
+        pcr_problem=body.pcr.problem if body.pcr else None,
+        pcr_circumstance=body.pcr.circumstance if body.pcr else None,
+        pcr_resolution=body.pcr.resolution if body.pcr else None,
+        latitude=body.position.latitude if body.position else None,
+        longitude=body.position.longitude if body.position else None,
+        gps_accuracy_m=body.position.accuracy_m if body.position else None,
+        address_verification=body.result_code if channel is Channel.VISIT else None,
+        pack_version=pack_version,
+        strategy_version=context.strategy_version,
+        compliance=verdict,
+        amends_id=body.amends_id,
+        created_by=principal.audit_id,
+        created_at=moment,
+    )
+    session.add(interaction)
+    await session.flush()
+    await _apply_result(session, settings, principal, account, interaction, moment)
+    promise = None
+    version, document = await current_strategy(session, account.partner_id)
+    stage = Stage(account.stage)
+    if body.result_code == PROMISE_RESULT and body.promise is not None:
+        terms = promise_terms(document, stage)
+        rule = escalation_rule(document, stage)
+        promise = Promise(
+            account_id=account.id,
+            partner_id=account.partner_id,
+            interaction_id=interaction.id,
+            amount=body.promise.amount,
+            currency=account.currency,
+            due_date=body.promise.due_date,
+            grace_days=terms.grace_days,
+            tolerance_pct=terms.tolerance_pct,
+            escalate_after_broken=rule.broken_promises,
+            strategy_version=version,
+            created_by=principal.audit_id,
+        )
+        session.add(promise)
+        await session.flush()
+    rule = escalation_rule(document, stage)
+    if body.result_code in rule.refusal_codes:
+        await open_escalation(
+            session,
+            account,
+            source="trigger",
+            reason=f"result {body.result_code} on interaction {interaction.id}",
+            trigger=f"refusal:{body.result_code}",
+            opened_by="system:strategy",
+            strategy_version=version,
+        )
+    await audit.record(
+        session,
+        principal,
+        "interaction.recorded",
+        "interaction",
+        interaction.id,
+        after={
+            "account_id": account.id,
+            "channel": channel.value,
+            "result_code": body.result_code,
+            "promise_id": promise.id if promise else None,
+        },
+        now=moment,
+    )
+    return Recorded(interaction, promise)
+
+
+async def _check_amended(session: AsyncSession, account: Account, amends_id: uuid.UUID) -> None:
+    original = await session.scalar(
+        select(col(Interaction.id)).where(
+            col(Interaction.id) == amends_id, col(Interaction.account_id) == account.id
+        )
+    )
+    if original is None:
+        raise InvalidInput("body.amends_id", "not an interaction of this account")
+
+
+async def _apply_result(
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    account: Account,
+    interaction: Interaction,
+    now: datetime,
+) -> None:
+    code = interaction.result_code
+    if code in FLAG_FOR_RESULT:
+        kind = FLAG_FOR_RESULT[code]
+        session.add(
+            DebtorFlag(
+                debtor_id=account.debtor_id,
+                account_id=account.id if kind in ACCOUNT_SCOPED_FLAGS else None,
+                kind=kind.value,
+                source_interaction_id=interaction.id,
+                set_by=principal.audit_id,
+                set_at=now,
+            )
+        )
+    if code == OPT_OUT_RESULT:
+        statement = insert(ContactConsent).values(
+            debtor_id=account.debtor_id,
+            channel=interaction.channel,
+            status="opted_out",
+            source_interaction_id=interaction.id,
+            recorded_by=principal.audit_id,
+            recorded_at=now,
+        )
+        await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["debtor_id", "channel"],
+                set_={
+                    "status": "opted_out",
+                    "source_interaction_id": interaction.id,
+                    "recorded_by": principal.audit_id,
+                    "recorded_at": now,
+                },
+            )
+        )
+    if code in INVALIDATING_RESULTS and interaction.contact_point_id is not None:
+        await session.execute(
+            update(ContactPoint)
+            .where(col(ContactPoint.id) == interaction.contact_point_id)
+            .values(
+                failed_attempts=col(ContactPoint.failed_attempts) + 1,
+                is_valid=col(ContactPoint.failed_attempts) + 1 < settings.invalid_contact_after,
+            )
+        )
+    await session.flush()
+
+
+async def open_escalation(
+    session: AsyncSession,
+    account: Account,
+    *,
+    source: str,
+    reason: str,
+    trigger: str | None,
+    opened_by: str,
+    strategy_version: int | None,
+) -> Escalation | None:
+    """Open one; an automatic trigger does not open a second while one is open."""
+    if source == "trigger":
+        already = await session.scalar(
+            select(col(Escalation.id)).where(
+                col(Escalation.account_id) == account.id,
+                col(Escalation.status) != "resolved",
+            )
+        )
+        if already is not None:
+            return None
+    escalation = Escalation(
+        account_id=account.id,
+        partner_id=account.partner_id,
+        source=source,
+        reason=reason,
+        trigger=trigger,
+        opened_by=opened_by,
+        strategy_version=strategy_version,
+    )
+    session.add(escalation)
+    await session.flush()
+    return escalation
+
+
+# ---------------------------------------------------------------------------------------
+# Reading
+
+
+async def list_interactions(
+    session: AsyncSession,
+    principal: Principal,
+    account_id: uuid.UUID,
+    *,
+    channel: str | None,
+    result_code: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Interaction], str | None]:
+    """Newest first; a collector sees those of the accounts they may see."""
+    account = await accounts.get_account(session, principal, account_id)
+    query = select(Interaction).where(col(Interaction.account_id) == account.id)
+    if channel is not None:
+        query = query.where(col(Interaction.channel) == channel)
+    if result_code is not None:
+        query = query.where(col(Interaction.result_code) == result_code)
+    if since is not None:
+        query = query.where(col(Interaction.started_at) >= since)
+    if until is not None:
+        query = query.where(col(Interaction.started_at) < until)
+    values = decode_cursor(cursor, 2)
+    if values is not None:
+        try:
+            after_at = datetime.fromisoformat(values[0])
+            after_id = uuid.UUID(values[1])
+        except ValueError as exc:
+            raise InvalidInput("query.cursor", "not a cursor this API issued") from exc
+        query = query.where(
+            text("(interaction.started_at, interaction.id) < (:at, :id)").bindparams(
+                at=after_at, id=after_id
+            )
+        )
+    rows = list(
+        (
+            await session.scalars(
+                query.order_by(
+                    col(Interaction.started_at).desc(), col(Interaction.id).desc()
+                ).limit(limit + 1)
+            )
+        ).all()
+    )
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        return rows[:limit], encode_cursor(last.started_at.isoformat(), last.id)
+    return rows, None
+
+
+async def get_interaction(
+    session: AsyncSession, principal: Principal, interaction_id: uuid.UUID
+) -> Interaction:
+    found = await session.scalar(
+        select(Interaction).where(
+            col(Interaction.id) == interaction_id,
+            col(Interaction.account_id).in_(
+                accounts.readable_accounts(principal).with_only_columns(col(Account.id))
+            ),
+        )
+    )
+    if found is None:
+        raise NotFound({"entity": "interaction"})
+    return found
+
+
+# ---------------------------------------------------------------------------------------
+# Coaching feedback
+
+
+async def add_feedback(
+    session: AsyncSession,
+    principal: Principal,
+    interaction_id: uuid.UUID,
+    note: str,
+    *,
+    now: datetime | None = None,
+) -> InteractionFeedback:
+    """A team lead coaches the collectors of the teams they lead; a manager anyone's."""
+    if principal.role not in (Role.TEAM_LEAD, Role.MANAGER, Role.ADMIN):
+        raise PermissionDenied({"role": principal.role.value})
+    interaction = await get_interaction(session, principal, interaction_id)
+    if principal.role is Role.TEAM_LEAD:
+        leads = await session.scalar(
+            select(col(TeamMember.user_id))
+            .join(Team, col(Team.id) == col(TeamMember.team_id))
+            .where(
+                col(Team.lead_id) == principal.user_id,
+                col(TeamMember.user_id) == interaction.collector_id,
+            )
+        )
+        if leads is None:
+            raise PermissionDenied({"role": principal.role.value})
+    assert principal.user_id is not None
+    feedback = InteractionFeedback(
+        interaction_id=interaction.id,
+        author_id=principal.user_id,
+        note=note,
+        created_at=now or datetime.now(UTC),
+    )
+    session.add(feedback)
+    await session.flush()
+    await audit.record(
+        session,
+        principal,
+        "interaction.feedback",
+        "interaction",
+        interaction.id,
+        after={"feedback_id": feedback.id},
+        now=feedback.created_at,
+    )
+    return feedback
+
+
+async def list_feedback(
+    session: AsyncSession, principal: Principal, interaction_id: uuid.UUID
+) -> list[InteractionFeedback]:
+    """The collector who recorded it, their leads and managers read it."""
+    interaction = await get_interaction(session, principal, interaction_id)
+    if principal.role is Role.COLLECTOR and interaction.collector_id != principal.user_id:
+        raise NotFound({"entity": "interaction"})
+    rows = await session.scalars(
+        select(InteractionFeedback)
+        .where(col(InteractionFeedback.interaction_id) == interaction.id)
+        .order_by(col(InteractionFeedback.created_at))
+        .limit(200)
+    )
+    return list(rows.all())

@@ -1,0 +1,108 @@
+"""Promises to pay: listed per account; resolved each night (and, with the next issue, by
+payments) in set-based SQL; broken ones escalate the account when the strategy says so."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from app.models.promise import Promise
+from app.security import SYSTEM, Principal
+from app.services import accounts, audit
+
+# Mirrors app/domain/interactions.py promise_outcome: kept once paid reaches the amount less
+# the tolerance; after due date + grace, partially kept (something paid) or broken.
+_RESOLVE = """
+WITH resolved AS (
+    UPDATE promise p
+    SET status = CASE
+            WHEN p.paid_amount >= p.amount * (100 - p.tolerance_pct) / 100 THEN 'kept'
+            WHEN p.paid_amount > 0 THEN 'partially_kept'
+            ELSE 'broken' END,
+        resolved_on = :as_of, updated_at = :now
+    WHERE p.status = 'pending'
+      AND (p.paid_amount >= p.amount * (100 - p.tolerance_pct) / 100
+           OR p.due_date + p.grace_days < :as_of)
+    RETURNING p.account_id, p.status
+)
+SELECT count(*) FILTER (WHERE status = 'kept'),
+       count(*) FILTER (WHERE status = 'partially_kept'),
+       count(*) FILTER (WHERE status = 'broken')
+FROM resolved
+"""
+
+# Accounts whose broken promises reached their strategy's trigger, with nothing open.
+_ESCALATE = """
+INSERT INTO escalation (id, account_id, partner_id, source, reason, trigger, status,
+                        opened_by, opened_at, strategy_version, version)
+SELECT gen_random_uuid(), b.account_id, b.partner_id, 'trigger',
+       b.broken || ' broken promises', 'broken_promises', 'open', 'system:promises', :now,
+       b.strategy_version, 1
+FROM (
+    SELECT account_id, partner_id, count(*) AS broken, min(escalate_after_broken) AS threshold,
+           max(strategy_version) AS strategy_version, max(updated_at) AS last_broken_at
+    FROM promise
+    WHERE status = 'broken'
+    GROUP BY account_id, partner_id
+) b
+WHERE b.threshold IS NOT NULL AND b.broken >= b.threshold
+  AND NOT EXISTS (
+      SELECT 1 FROM escalation e
+      WHERE e.account_id = b.account_id
+        AND (e.status <> 'resolved'
+             OR (e.trigger = 'broken_promises' AND e.opened_at >= b.last_broken_at))
+  )
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    as_of: date
+    kept: int
+    partially_kept: int
+    broken: int
+    escalated: int
+
+
+async def follow_up(session: AsyncSession, as_of: date, *, now: datetime | None = None) -> FollowUp:
+    """Resolve the promises due by ``as_of``; running it twice for a date changes nothing."""
+    moment = now or datetime.now(UTC)
+    await session.execute(text("SELECT pg_advisory_xact_lock(8, 0)"))
+    kept, partial, broken = (
+        await session.execute(text(_RESOLVE), {"as_of": as_of, "now": moment})
+    ).one()
+    escalated = getattr(await session.execute(text(_ESCALATE), {"now": moment}), "rowcount", 0)
+    result = FollowUp(as_of, int(kept), int(partial), int(broken), int(escalated))
+    await audit.record(
+        session,
+        SYSTEM,
+        "promises.follow_up",
+        "promise_run",
+        as_of.isoformat(),
+        after={
+            "kept": result.kept,
+            "partially_kept": result.partially_kept,
+            "broken": result.broken,
+            "escalated": result.escalated,
+        },
+        now=moment,
+    )
+    return result
+
+
+async def list_promises(
+    session: AsyncSession, principal: Principal, account_id: uuid.UUID
+) -> list[Promise]:
+    account = await accounts.get_account(session, principal, account_id)
+    rows = await session.scalars(
+        select(Promise)
+        .where(col(Promise.account_id) == account.id)
+        .order_by(col(Promise.due_date).desc(), col(Promise.id).desc())
+        .limit(200)
+    )
+    return list(rows.all())

@@ -1,0 +1,209 @@
+"""Collection strategies: read a partner's strategy in force and its history, and store a
+new version.
+
+Versions are append-only: a change stores the next version and never touches the earlier
+ones, so every decision can name the version it was made under. A partner without a
+strategy of its own works under version 0, the default for its country
+(:func:`app.domain.strategies.default_for`).
+
+Two changes to one partner's strategy at once are serialised by a row lock on the partner
+(``FOR NO KEY UPDATE``: it does not hold back inserts that merely reference the partner);
+the unique (partner, version) constraint is the backstop.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import false, func
+from sqlalchemy import select as core_select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+from app.domain.errors import NotFound
+from app.domain.roles import Role
+from app.domain.strategies import (
+    DEFAULT_VERSION,
+    StrategyDocument,
+    default_for,
+    document_from_json,
+    document_to_json,
+    validate_document,
+)
+from app.models.partner import Partner
+from app.models.strategy import CollectionStrategy
+from app.schemas.strategies import StrategyWrite
+from app.security import Principal
+from app.services import audit
+from app.services.partners import readable_partners
+
+# Staff who read any partner's strategy: those who set it, audit it, or work by it.
+READS_ALL_STRATEGIES: frozenset[Role] = frozenset(
+    {Role.ADMIN, Role.MANAGER, Role.TEAM_LEAD, Role.COLLECTOR, Role.AUDITOR}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyView:
+    """A version of a partner's strategy; version 0 (the default) has no author or time."""
+
+    partner_id: uuid.UUID
+    version: int
+    document: StrategyDocument
+    created_by: str | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VersionEntry:
+    version: int
+    created_by: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyHistory:
+    current: StrategyView
+    versions: list[VersionEntry]  # newest first
+
+
+def strategy_readable_partners(principal: Principal) -> SelectOfScalar[Partner]:
+    """The partners whose strategy a principal may read: every one for staff, its own for a
+    partner's system. (Wider than partners' own visibility: collectors and team leads work
+    by the strategy without seeing the partner's registration.)"""
+    query = select(Partner)
+    if principal.role in READS_ALL_STRATEGIES:
+        return query
+    if principal.role is Role.PARTNER and principal.partner_id is not None:
+        return query.where(col(Partner.id) == principal.partner_id)
+    return query.where(false())
+
+
+def _view(row: CollectionStrategy) -> StrategyView:
+    return StrategyView(
+        partner_id=row.partner_id,
+        version=row.version,
+        document=document_from_json(row.document),
+        created_by=row.created_by,
+        created_at=row.created_at,
+    )
+
+
+async def _latest(session: AsyncSession, partner_id: uuid.UUID) -> CollectionStrategy | None:
+    return await session.scalar(
+        select(CollectionStrategy)
+        .where(col(CollectionStrategy.partner_id) == partner_id)
+        .order_by(col(CollectionStrategy.version).desc())
+        .limit(1)
+    )
+
+
+async def _default_of(session: AsyncSession, partner_id: uuid.UUID) -> StrategyDocument:
+    country = await session.scalar(
+        select(col(Partner.country)).where(col(Partner.id) == partner_id)
+    )
+    if country is None:
+        raise NotFound({"entity": "partner"})
+    return default_for(country)
+
+
+async def current_strategy(
+    session: AsyncSession, partner_id: uuid.UUID
+) -> tuple[int, StrategyDocument]:
+    """(version, document) in force for a partner: its latest version, or (0, the default
+    for its country) when it has none. NotFound for an unknown partner."""
+    row = await _latest(session, partner_id)
+    if row is not None:
+        return row.version, document_from_json(row.document)
+    country = await session.scalar(
+        select(col(Partner.country)).where(col(Partner.id) == partner_id)
+    )
+    if country is None:
+        raise NotFound({"entity": "partner"})
+    return DEFAULT_VERSION, default_for(country)
+
+
+async def strategy_version(
+    session: AsyncSession, partner_id: uuid.UUID, version: int
+) -> StrategyDocument:
+    """The document of one version (0: the country's default), for decisions recorded under
+    an earlier version. NotFound when the partner or that version does not exist."""
+    if version == DEFAULT_VERSION:
+        return await _default_of(session, partner_id)
+    document = await session.scalar(
+        select(col(CollectionStrategy.document)).where(
+            col(CollectionStrategy.partner_id) == partner_id,
+            col(CollectionStrategy.version) == version,
+        )
+    )
+    if document is None:
+        raise NotFound({"entity": "collection_strategy"})
+    return document_from_json(document)
+
+
+async def read_strategy(
+    session: AsyncSession, principal: Principal, partner_id: uuid.UUID
+) -> StrategyHistory:
+    """The version in force and every version's author and time, newest first."""
+    partner = await session.scalar(
+        strategy_readable_partners(principal).where(col(Partner.id) == partner_id)
+    )
+    if partner is None:
+        raise NotFound({"entity": "partner"})
+    rows = await session.execute(
+        core_select(
+            col(CollectionStrategy.version),
+            col(CollectionStrategy.created_by),
+            col(CollectionStrategy.created_at),
+        )
+        .where(col(CollectionStrategy.partner_id) == partner.id)
+        .order_by(col(CollectionStrategy.version).desc())
+    )
+    versions = [VersionEntry(v, by, at) for v, by, at in rows]
+    latest = await _latest(session, partner.id) if versions else None
+    current = (
+        _view(latest)
+        if latest is not None
+        else StrategyView(partner.id, DEFAULT_VERSION, default_for(partner.country))
+    )
+    return StrategyHistory(current, versions)
+
+
+def _snapshot(row: CollectionStrategy) -> dict[str, Any]:
+    return {"partner_id": row.partner_id, "version": row.version, "document": row.document}
+
+
+async def create_strategy(
+    session: AsyncSession, actor: Principal, partner_id: uuid.UUID, data: StrategyWrite
+) -> StrategyView:
+    """Store the partner's next strategy version, checked against the law of its country;
+    stages left out take the default entry."""
+    partner = await session.scalar(
+        readable_partners(actor)
+        .where(col(Partner.id) == partner_id)
+        .with_for_update(key_share=True)
+    )
+    if partner is None:
+        raise NotFound({"entity": "partner"})
+    document = validate_document(data.model_dump(mode="json"), partner.country)
+    latest = await session.scalar(
+        select(func.max(col(CollectionStrategy.version))).where(
+            col(CollectionStrategy.partner_id) == partner.id
+        )
+    )
+    row = CollectionStrategy(
+        partner_id=partner.id,
+        version=(latest or DEFAULT_VERSION) + 1,
+        document=document_to_json(document),
+        created_by=actor.audit_id,
+    )
+    session.add(row)
+    await session.flush()
+    await audit.record(
+        session, actor, "strategy.created", "collection_strategy", row.id, after=_snapshot(row)
+    )
+    return StrategyView(partner.id, row.version, document, row.created_by, row.created_at)

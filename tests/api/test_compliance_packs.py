@@ -1,0 +1,128 @@
+"""GET /compliance/packs: the country rule packs, readable by any authenticated principal."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from httpx import ASGITransport, AsyncClient
+
+from app.domain.roles import STAFF_ROLES, Role
+from app.models.partner import PartnerClient
+from app.routers import compliance
+from app.security import issue_token
+from tests.factories import make_partner
+
+PACKS = "/api/v1/compliance/packs"
+
+
+@pytest.fixture
+async def packs_client(app) -> AsyncIterator[AsyncClient]:
+    """A client over the app with the compliance router, whether main.py registers it or not."""
+    if not any(getattr(route, "path", None) == PACKS for route in app.routes):
+        app.include_router(compliance.router, prefix="/api/v1")
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client:
+        yield client
+
+
+async def partner_headers(session, settings) -> dict[str, str]:
+    partner = await make_partner(session)
+    client = PartnerClient(
+        partner_id=partner.id,
+        client_id=f"cmp-{uuid.uuid4().hex[:12]}",
+        secret_hash="not-used-here",
+        name="core",
+    )
+    session.add(client)
+    await session.flush()
+    issued = issue_token(
+        settings,
+        subject=f"client:{client.client_id}",
+        role=Role.PARTNER,
+        now=datetime.now(UTC),
+        extra={"partner_id": str(partner.id)},
+    )
+    return {"Authorization": f"Bearer {issued.access_token}"}
+
+
+class TestListCompliancePacks:
+    async def test_a_collector_reads_every_pack(self, packs_client, make_user, auth_headers):
+        collector = await make_user(Role.COLLECTOR)
+        response = await packs_client.get(PACKS, headers=auth_headers(collector))
+        assert response.status_code == 200, response.text
+        packs = {p["country"]: p for p in response.json()}
+        assert list(packs) == ["MX", "CO", "PE", "CL", "BR", "US"]
+        for country, pack in packs.items():
+            assert pack["version"] == f"{country}-2026.1"
+            assert pack["sources"]
+
+        mx = packs["MX"]
+        assert mx["hours"]["sunday"] == {"start": "07:00", "end": "22:00"}
+        assert mx["caps"] == []
+        assert mx["references"] == "locate_only"
+        assert sorted(mx["vulnerable_flags"]) == ["minor", "older_adult"]
+        assert "whereabouts" in mx["scripts"]["reference"]
+
+        co = packs["CO"]
+        assert co["hours"]["monday"] == {"start": "07:00", "end": "19:00"}
+        assert co["hours"]["saturday"] == {"start": "08:00", "end": "15:00"}
+        assert co["hours"]["sunday"] is None
+        assert co["excluded_weekdays"] == ["sunday"]
+        assert co["excludes_holidays"] is True
+        assert co["visits_allowed"] is False and co["consent_required"] is True
+        assert co["references"] == "forbidden"
+        assert {r["code"] for r in co["after_contact"]} == {"after_contact", "one_channel_a_week"}
+
+        assert packs["PE"]["excluded_weekdays"] == ["saturday", "sunday"]
+        assert packs["CL"]["caps"][0]["channels"] == ["call", "visit"]
+        assert packs["CL"]["caps"][0]["limit"] == 1
+        assert packs["CL"]["caps"][1]["min_days_between"] == 2
+        assert packs["BR"]["hours_in_law"] is False
+        assert packs["BR"]["hours"]["monday"] == {"start": "00:00", "end": "24:00"}
+
+        us = packs["US"]
+        assert us["caps"] == [
+            {
+                "channels": ["call"],
+                "period_days": 7,
+                "limit": 7,
+                "min_days_between": 0,
+                "source": us["caps"][0]["source"],
+            }
+        ]
+        assert "1006.14(b)(2)" in us["caps"][0]["source"]
+        assert us["dispute_stops_collection"] is True
+        assert us["after_contact"][0]["trigger"] == "conversation"
+
+    @pytest.mark.parametrize("role", sorted(STAFF_ROLES))
+    async def test_every_staff_role_may_read(self, packs_client, make_user, auth_headers, role):
+        user = await make_user(role)
+        response = await packs_client.get(PACKS, headers=auth_headers(user))
+        assert response.status_code == 200
+        assert len(response.json()) == 6
+
+    async def test_a_partner_system_may_read(self, packs_client, session, settings):
+        headers = await partner_headers(session, settings)
+        response = await packs_client.get(PACKS, headers=headers)
+        assert response.status_code == 200
+        assert len(response.json()) == 6
+
+    async def test_without_a_token_it_is_401(self, packs_client):
+        response = await packs_client.get(PACKS)
+        assert response.status_code == 401
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["code"] == "not_authenticated"
+
+    async def test_the_operators_stricter_overrides_show(
+        self, app, packs_client, settings, make_user, auth_headers
+    ):
+        overrides = {"MX": {"hours": {"start": "08:00", "end": "21:00"}}}
+        app.state.settings = settings.model_copy(update={"compliance_overrides": overrides})
+        manager = await make_user(Role.MANAGER)
+        response = await packs_client.get(PACKS, headers=auth_headers(manager))
+        assert response.status_code == 200
+        mx = next(p for p in response.json() if p["country"] == "MX")
+        assert mx["version"].startswith("MX-2026.1+")
+        assert mx["hours"]["friday"] == {"start": "08:00", "end": "21:00"}

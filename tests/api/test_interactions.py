@@ -1,0 +1,390 @@
+"""A collector's day through the API: may I call now, record the gestión with its PCR, what
+its result sets, the promise it carries and what happens when promises break."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+
+from app.domain.roles import Role
+from app.models.audit import AuditEvent
+from app.models.debtor import ContactPoint, DebtorFlag, RelatedParty
+from app.models.interaction import Interaction
+from app.models.promise import Escalation, Promise
+from app.models.user import Team, TeamMember
+from app.services import promises
+from tests.factories import make_account, make_partner
+
+CDMX = ZoneInfo("America/Mexico_City")
+
+
+def local(zone: ZoneInfo, *parts: int) -> datetime:
+    return datetime(*parts, tzinfo=zone).astimezone(UTC)  # type: ignore[misc]
+
+
+@pytest.fixture
+async def floor(session, make_user, auth_headers):
+    """A Mexican partner, a team with its lead and a phone collector, one assigned account
+    with a debtor phone in Mexico City, one in Tijuana, one in Cancún and a reference."""
+    partner = await make_partner(session)
+    collector = await make_user(Role.COLLECTOR)
+    lead = await make_user(Role.TEAM_LEAD)
+    team = Team(name=f"Equipo {uuid.uuid4().hex[:6]}", lead_id=lead.id)
+    session.add(team)
+    await session.flush()
+    session.add(TeamMember(team_id=team.id, user_id=collector.id))
+    account = await make_account(
+        session,
+        partner,
+        assigned_collector_id=collector.id,
+        assigned_team_id=team.id,
+        dpd=45,  # mid stage: the default strategy calls from the early stage on
+        total=Decimal("10000.00"),
+        principal=Decimal("10000.00"),
+        interest=Decimal("0"),
+        fees=Decimal("0"),
+    )
+    points = {}
+    for name, value, zone in (
+        ("cdmx", "+525512345678", "America/Mexico_City"),
+        ("tijuana", "+526641234567", "America/Tijuana"),
+        ("cancun", "+529981234567", "America/Cancun"),
+    ):
+        point = ContactPoint(
+            partner_id=partner.id,
+            account_id=account.id,
+            debtor_id=account.debtor_id,
+            kind="phone",
+            value=value,
+            time_zone=zone,
+        )
+        session.add(point)
+        points[name] = point
+    reference = RelatedParty(
+        partner_id=partner.id, account_id=account.id, kind="reference", full_name="Ana Pérez"
+    )
+    session.add(reference)
+    await session.flush()
+    points["reference"] = ContactPoint(
+        partner_id=partner.id,
+        account_id=account.id,
+        debtor_id=account.debtor_id,
+        related_party_id=reference.id,
+        kind="phone",
+        value="+523312345678",
+        time_zone="America/Mexico_City",
+    )
+    session.add(points["reference"])
+    await session.flush()
+    return {
+        "account": account,
+        "points": points,
+        "collector": auth_headers(collector),
+        "lead": auth_headers(lead),
+        "other_collector": auth_headers(await make_user(Role.COLLECTOR)),
+        "manager": auth_headers(await make_user(Role.MANAGER)),
+    }
+
+
+async def check(client, floor, point: str, at: datetime, channel: str = "call"):
+    response = await client.post(
+        f"/api/v1/accounts/{floor['account'].id}/contact-check",
+        json={
+            "channel": channel,
+            "contact_point_id": str(floor["points"][point].id),
+            "at": at.isoformat(),
+        },
+        headers=floor["collector"],
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def rpc(at: datetime, point: uuid.UUID, **changes: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "channel": "call",
+        "contact_point_id": str(point),
+        "party": "debtor",
+        "result_code": "RPC",
+        "started_at": at.isoformat(),
+        "ended_at": (at + timedelta(minutes=4)).isoformat(),
+        "pcr": {
+            "problem_category": "reduced_income",
+            "problem": "Hours cut at the factory",
+            "circumstance": "Wife sells food; two children at school",
+            "resolution": "Will pay part on the 15th; call back then",
+        },
+    }
+    body.update(changes)
+    return body
+
+
+async def record(client, floor, body, who: str = "collector"):
+    return await client.post(
+        f"/api/v1/accounts/{floor['account'].id}/interactions", json=body, headers=floor[who]
+    )
+
+
+def recent_weekday_noon() -> datetime:
+    """Noon in Mexico City on the most recent Tuesday at least a day ago (no holiday rules
+    apply in Mexico's pack, and the law's hours are every day)."""
+    day = datetime.now(CDMX).date() - timedelta(days=1)
+    while day.weekday() != 1:
+        day -= timedelta(days=1)
+    return local(CDMX, day.year, day.month, day.day, 12, 0)
+
+
+class TestContactCheck:
+    async def test_within_hours_a_call_is_allowed(self, client, floor):
+        decision = await check(client, floor, "cdmx", local(CDMX, 2026, 11, 17, 21, 59))
+        assert decision["allowed"] is True, decision
+        assert decision["reasons"] == []
+        assert decision["time_zone"] == "America/Mexico_City"
+
+    async def test_at_ten_at_night_it_is_not_and_says_when_it_is(self, client, floor):
+        decision = await check(client, floor, "cdmx", local(CDMX, 2026, 11, 17, 22, 0))
+        assert decision["allowed"] is False
+        assert decision["reasons"]
+        opens = datetime.fromisoformat(decision["next_allowed_at"]).astimezone(CDMX)
+        assert (opens.date(), opens.hour, opens.minute) == (date(2026, 11, 18), 7, 0)
+        again = await check(client, floor, "cdmx", opens)
+        assert again["allowed"] is True
+
+    async def test_the_same_instant_differs_between_tijuana_and_cancun(self, client, floor):
+        # 07:30 in Tijuana is 09:30 in Mexico City and 10:30 in Cancún in November; 21:30 in
+        # Tijuana is 00:30 the next day in Cancún.
+        instant = local(ZoneInfo("America/Tijuana"), 2026, 11, 17, 21, 30)
+        assert (await check(client, floor, "tijuana", instant))["allowed"] is True
+        assert (await check(client, floor, "cancun", instant))["allowed"] is False
+
+    async def test_references_are_only_asked_where_the_debtor_is(self, client, floor):
+        decision = await check(client, floor, "reference", local(CDMX, 2026, 11, 17, 12, 0))
+        assert decision["allowed"] is True
+        assert "whereabouts" in decision["script"].lower()
+
+    async def test_a_recalled_account_may_not_be_contacted(self, client, floor, session):
+        floor["account"].status = "recalled"
+        session.add(floor["account"])
+        await session.flush()
+        decision = await check(client, floor, "cdmx", local(CDMX, 2026, 11, 17, 12, 0))
+        assert decision["allowed"] is False
+        assert decision["next_allowed_at"] is None
+        assert any(r["hard"] for r in decision["reasons"])
+
+    async def test_a_collector_cannot_check_an_account_not_theirs(self, client, floor):
+        response = await client.post(
+            f"/api/v1/accounts/{floor['account'].id}/contact-check",
+            json={"channel": "call", "party": "debtor"},
+            headers=floor["other_collector"],
+        )
+        assert response.status_code == 404
+
+    async def test_a_contact_point_of_another_account_is_refused(self, client, floor, session):
+        other = await make_account(session, await make_partner(session))
+        stray = ContactPoint(
+            partner_id=other.partner_id,
+            account_id=other.id,
+            debtor_id=other.debtor_id,
+            kind="phone",
+            value="+525598765432",
+        )
+        session.add(stray)
+        await session.flush()
+        response = await client.post(
+            f"/api/v1/accounts/{floor['account'].id}/contact-check",
+            json={"channel": "call", "contact_point_id": str(stray.id)},
+            headers=floor["collector"],
+        )
+        assert response.status_code == 422
+
+
+class TestRecording:
+    async def test_a_right_party_contact_is_stored_with_its_pcr_and_audited(
+        self, client, floor, session
+    ):
+        at = recent_weekday_noon()
+        response = await record(client, floor, rpc(at, floor["points"]["cdmx"].id))
+        assert response.status_code == 201, response.text
+        body = response.json()
+        assert body["pcr"]["problem_category"] == "reduced_income"
+        assert body["compliance"]["allowed"] is True
+        audited = await session.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "interaction.recorded", AuditEvent.entity_id == body["id"])
+        )
+        assert audited == 1
+        listed = await client.get(
+            f"/api/v1/accounts/{floor['account'].id}/interactions", headers=floor["collector"]
+        )
+        assert [i["id"] for i in listed.json()["items"]] == [body["id"]]
+
+    async def test_a_right_party_contact_without_pcr_is_refused(self, client, floor, session):
+        body = rpc(recent_weekday_noon(), floor["points"]["cdmx"].id, pcr=None)
+        response = await record(client, floor, body)
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["field"].startswith("body.pcr")
+        assert await session.scalar(select(func.count()).select_from(Interaction)) == 0
+
+    async def test_a_call_outside_the_legal_hours_is_refused_and_not_stored(
+        self, client, floor, session
+    ):
+        noon = recent_weekday_noon().astimezone(CDMX)
+        night = local(CDMX, noon.year, noon.month, noon.day, 22, 30)
+        response = await record(client, floor, rpc(night, floor["points"]["cdmx"].id))
+        assert response.status_code == 422
+        assert response.json()["code"] == "contact_not_allowed"
+        assert response.json()["errors"]
+        assert await session.scalar(select(func.count()).select_from(Interaction)) == 0
+
+    async def test_a_cease_request_stops_every_later_contact(self, client, floor, session):
+        at = recent_weekday_noon()
+        response = await record(
+            client, floor, rpc(at, floor["points"]["cdmx"].id, result_code="CEASE_REQUEST")
+        )
+        assert response.status_code == 201, response.text
+        flags = await session.scalars(
+            select(DebtorFlag.kind).where(DebtorFlag.debtor_id == floor["account"].debtor_id)
+        )
+        assert list(flags) == ["cease_contact"]
+        later = await check(client, floor, "cdmx", at + timedelta(hours=2))
+        assert later["allowed"] is False
+        assert later["next_allowed_at"] is None
+        again = await record(
+            client, floor, rpc(at + timedelta(hours=2), floor["points"]["cdmx"].id)
+        )
+        assert again.status_code == 422
+
+    async def test_wrong_numbers_retire_the_number(self, client, floor, session):
+        at = recent_weekday_noon()
+        point = floor["points"]["tijuana"]
+        for minutes in (0, 30):
+            response = await record(
+                client,
+                floor,
+                {
+                    "channel": "call",
+                    "contact_point_id": str(point.id),
+                    "party": "none",
+                    "result_code": "WRONG_NUMBER",
+                    "started_at": (at + timedelta(minutes=minutes)).isoformat(),
+                },
+            )
+            assert response.status_code == 201, response.text
+        await session.refresh(point)
+        assert (point.failed_attempts, point.is_valid) == (2, False)
+
+    async def test_an_amendment_points_at_the_original_which_stays(self, client, floor):
+        at = recent_weekday_noon()
+        first = (await record(client, floor, rpc(at, floor["points"]["cdmx"].id))).json()
+        fix = rpc(at, floor["points"]["cdmx"].id, notes="Corrected amount", amends_id=first["id"])
+        second = await record(client, floor, fix)
+        assert second.status_code == 201, second.text
+        assert second.json()["amends_id"] == first["id"]
+        original = await client.get(f"/api/v1/interactions/{first['id']}", headers=floor["lead"])
+        assert original.json()["notes"] is None
+
+    async def test_auditors_and_partners_do_not_record(
+        self, client, floor, make_user, auth_headers
+    ):
+        auditor = auth_headers(await make_user(Role.AUDITOR))
+        response = await client.post(
+            f"/api/v1/accounts/{floor['account'].id}/interactions",
+            json=rpc(recent_weekday_noon(), floor["points"]["cdmx"].id),
+            headers=auditor,
+        )
+        assert response.status_code == 403
+
+
+class TestPromises:
+    async def test_a_promise_is_taken_and_broken_promises_escalate(self, client, floor, session):
+        at = recent_weekday_noon()
+        due = at.astimezone(CDMX).date() + timedelta(days=2)
+        ids = []
+        for hours in (0, 1):
+            response = await record(
+                client,
+                floor,
+                rpc(
+                    at + timedelta(hours=hours),
+                    floor["points"]["cdmx"].id,
+                    result_code="RPC_PTP",
+                    promise={"amount": "1500.00", "due_date": due.isoformat()},
+                ),
+            )
+            assert response.status_code == 201, response.text
+            ids.append(response.json()["promise_id"])
+        listed = await client.get(
+            f"/api/v1/accounts/{floor['account'].id}/promises", headers=floor["collector"]
+        )
+        assert {p["status"] for p in listed.json()} == {"pending"}
+        assert {p["id"] for p in listed.json()} == set(ids)
+
+        grace = listed.json()[0]["grace_days"]
+        result = await promises.follow_up(session, due + timedelta(days=grace + 1))
+        assert result.broken == 2
+        statuses = set(await session.scalars(select(Promise.status)))
+        assert statuses == {"broken"}
+        escalations = list(
+            await session.scalars(
+                select(Escalation).where(Escalation.account_id == floor["account"].id)
+            )
+        )
+        assert [e.trigger for e in escalations] == ["broken_promises"]
+        # Idempotent: a second run for the same date changes nothing.
+        again = await promises.follow_up(session, due + timedelta(days=grace + 1))
+        assert (again.broken, again.escalated) == (0, 0)
+
+
+class TestFeedbackAndEscalations:
+    async def test_the_lead_coaches_and_the_collector_reads_it(self, client, floor):
+        interaction = (
+            await record(client, floor, rpc(recent_weekday_noon(), floor["points"]["cdmx"].id))
+        ).json()
+        url = f"/api/v1/interactions/{interaction['id']}/feedback"
+        created = await client.post(
+            url, json={"note": "Ask for a smaller first payment"}, headers=floor["lead"]
+        )
+        assert created.status_code == 201, created.text
+        read = await client.get(url, headers=floor["collector"])
+        assert [f["note"] for f in read.json()] == ["Ask for a smaller first payment"]
+        assert (await client.get(url, headers=floor["other_collector"])).status_code == 404
+        refused = await client.post(url, json={"note": "x"}, headers=floor["collector"])
+        assert refused.status_code == 403
+
+    async def test_a_collector_escalates_and_the_lead_takes_and_resolves(self, client, floor):
+        created = await client.post(
+            "/api/v1/escalations",
+            json={"account_id": str(floor["account"].id), "reason": "Threatens to sue"},
+            headers=floor["collector"],
+        )
+        assert created.status_code == 201, created.text
+        escalation_id = created.json()["id"]
+        listed = await client.get("/api/v1/escalations?status=open", headers=floor["lead"])
+        assert [e["id"] for e in listed.json()["items"]] == [escalation_id]
+        assert (
+            await client.post(
+                f"/api/v1/escalations/{escalation_id}/take", headers=floor["collector"]
+            )
+        ).status_code == 403
+        taken = await client.post(
+            f"/api/v1/escalations/{escalation_id}/take", headers=floor["lead"]
+        )
+        assert taken.json()["status"] == "taken"
+        resolved = await client.post(
+            f"/api/v1/escalations/{escalation_id}/resolve",
+            json={"outcome": "Referred to legal; contact paused"},
+            headers=floor["lead"],
+        )
+        assert resolved.json()["status"] == "resolved"
+        twice = await client.post(
+            f"/api/v1/escalations/{escalation_id}/resolve",
+            json={"outcome": "again"},
+            headers=floor["lead"],
+        )
+        assert twice.status_code == 409
