@@ -16,7 +16,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from app.domain.geography import time_zone_for
+from app.domain.geography import time_zone_for, time_zone_for_phone
 from app.domain.identity import (
     ID_COUNTRY,
     Country,
@@ -364,9 +364,11 @@ class _Row:
             if text is None:
                 continue
             try:
-                found.append(ContactIn("phone", normalise_phone(text, country)))
+                e164 = normalise_phone(text, country)
             except ValueError as exc:
                 self.fail(f"{field}[{index}]", str(exc))
+                continue
+            found.append(ContactIn("phone", e164, time_zone=time_zone_for_phone(e164)))
         return found
 
     def emails(self, value: Any, field: str) -> list[ContactIn]:

@@ -88,11 +88,24 @@ def time_zone_for_phone(e164: str, default: str | None = None) -> str | None:
     prefix spread over several zones (US toll-free numbers), one the library cannot place
     (Chilean mobiles, for one) or a number that does not parse gives ``default``.
     """
+    # phonenumbers keys its zone table by prefixes of at most 8 digits (Brazil's longest;
+    # Mexico's are 5), so numbers sharing their first 8 digits share a zone: remember it, a
+    # portfolio has thousands of numbers in a handful of areas.
+    prefix = e164[:9]
+    if prefix not in _ZONE_BY_PREFIX:
+        _ZONE_BY_PREFIX[prefix] = _zone_of(e164)
+    return _ZONE_BY_PREFIX[prefix] or default
+
+
+_ZONE_BY_PREFIX: dict[str, str | None] = {}
+
+
+def _zone_of(e164: str) -> str | None:
     try:
         number = phonenumbers.parse(e164, None)
     except phonenumbers.NumberParseException:
-        return default
+        return None
     zones = phone_zones.time_zones_for_number(number)
     if len(zones) == 1 and zones[0] != phone_zones.UNKNOWN_TIMEZONE:
         return zones[0]
-    return default
+    return None

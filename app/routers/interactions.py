@@ -13,6 +13,8 @@ from app.pagination import CursorQuery, LimitQuery, Page
 from app.problems import problem_responses
 from app.schemas.common import UtcDatetime
 from app.schemas.interactions import (
+    ConsentRead,
+    ConsentSet,
     ContactCheckRead,
     ContactCheckRequest,
     FeedbackCreate,
@@ -98,6 +100,40 @@ async def check_contact(
         strategy_version=context.strategy_version,
         evaluated_at=context.request.at.astimezone(UTC),
     )
+
+
+@router.put(
+    "/accounts/{account_id}/consents/{channel}",
+    tags=["compliance"],
+    summary="Record that the debtor authorised a channel or opted out of it",
+    response_model=ConsentRead,
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def set_channel_consent(
+    session: SessionDep,
+    principal: PrincipalDep,
+    account_id: uuid.UUID,
+    channel: Channel,
+    body: ConsentSet,
+) -> ConsentRead:
+    """Consent is the debtor's, across all their accounts. In Colombia only authorised
+    channels may be used; everywhere an opt-out closes the channel."""
+    consent = await contact.record_consent(session, principal, account_id, channel, body.status)
+    return ConsentRead.model_validate(consent)
+
+
+@router.get(
+    "/accounts/{account_id}/consents",
+    tags=["compliance"],
+    summary="List the debtor's channel consents and opt-outs",
+    response_model=list[ConsentRead],
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def list_channel_consents(
+    session: SessionDep, principal: PrincipalDep, account_id: uuid.UUID
+) -> list[ConsentRead]:
+    rows = await contact.list_consents(session, principal, account_id)
+    return [ConsentRead.model_validate(c) for c in rows]
 
 
 @router.post(

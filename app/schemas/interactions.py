@@ -188,3 +188,18 @@ class EscalationRead(BaseModel):
     outcome: str | None
     resolved_at: datetime | None
     strategy_version: int | None
+
+
+class ConsentSet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["granted", "opted_out"]
+
+
+class ConsentRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    channel: ChannelName
+    status: Literal["granted", "opted_out"]
+    recorded_by: str
+    recorded_at: datetime

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, or_
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -26,8 +27,9 @@ from app.domain.compliance import (
     check_contact,
     pack_for,
 )
-from app.domain.errors import InvalidInput, NotFound
+from app.domain.errors import InvalidInput, NotFound, PermissionDenied
 from app.domain.geography import time_zone_for_phone
+from app.domain.roles import Role
 from app.domain.stages import Stage
 from app.domain.strategies import limits_for
 from app.models.account import Account, AccountPause
@@ -36,7 +38,7 @@ from app.models.debtor import DebtorFlag as DebtorFlagRow
 from app.models.interaction import Interaction
 from app.models.partner import Partner
 from app.security import Principal
-from app.services import accounts
+from app.services import accounts, audit
 from app.services.strategies import current_strategy
 
 # The longest period any pack or strategy counts contacts over, with a day to spare.
@@ -251,3 +253,55 @@ async def _paused(session: AsyncSession, account: Account, at: datetime, zone: s
         )
     )
     return found is not None
+
+
+async def record_consent(
+    session: AsyncSession,
+    principal: Principal,
+    account_id: uuid.UUID,
+    channel: Channel,
+    status: str,
+) -> ContactConsent:
+    """The debtor authorised a channel (Colombia contacts only those) or opted out of it."""
+    if principal.role not in (Role.COLLECTOR, Role.TEAM_LEAD, Role.MANAGER, Role.ADMIN):
+        raise PermissionDenied({"role": principal.role.value})
+    account = await accounts.get_account(session, principal, account_id)
+    now = datetime.now(UTC)
+    statement = insert(ContactConsent).values(
+        debtor_id=account.debtor_id,
+        channel=channel.value,
+        status=status,
+        recorded_by=principal.audit_id,
+        recorded_at=now,
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["debtor_id", "channel"],
+            set_={"status": status, "recorded_by": principal.audit_id, "recorded_at": now},
+        )
+    )
+    consent = await session.get_one(
+        ContactConsent, (account.debtor_id, channel.value), populate_existing=True
+    )
+    await audit.record(
+        session,
+        principal,
+        "consent.recorded",
+        "debtor",
+        account.debtor_id,
+        after={"channel": channel.value, "status": status, "account_id": account.id},
+        now=now,
+    )
+    return consent
+
+
+async def list_consents(
+    session: AsyncSession, principal: Principal, account_id: uuid.UUID
+) -> list[ContactConsent]:
+    account = await accounts.get_account(session, principal, account_id)
+    rows = await session.scalars(
+        select(ContactConsent)
+        .where(col(ContactConsent.debtor_id) == account.debtor_id)
+        .order_by(col(ContactConsent.channel))
+    )
+    return list(rows.all())

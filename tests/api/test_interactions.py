@@ -388,3 +388,102 @@ class TestFeedbackAndEscalations:
             headers=floor["lead"],
         )
         assert twice.status_code == 409
+
+
+class TestStrategyAtContactTime:
+    async def test_a_strategy_cap_stricter_than_the_law_stops_the_second_call(
+        self, client, floor, session
+    ):
+        from app.domain.strategies import DEFAULT, document_to_json
+
+        mid = document_to_json(DEFAULT)["stages"]["mid"]
+        mid["caps"]["call"] = {"per_day": 1, "per_week": 3}
+        stored = await client.put(
+            f"/api/v1/partners/{floor['account'].partner_id}/strategy",
+            json={"stages": {"mid": mid}},
+            headers=floor["manager"],
+        )
+        assert stored.status_code == 200, stored.text
+        at = recent_weekday_noon()
+        first = await record(client, floor, rpc(at, floor["points"]["cdmx"].id))
+        assert first.status_code == 201, first.text
+        assert first.json()["strategy_version"] == stored.json()["version"]
+        decision = await check(client, floor, "cdmx", at + timedelta(hours=1))
+        assert decision["allowed"] is False
+        assert decision["strategy_version"] == stored.json()["version"]
+        codes = {r["code"] for r in decision["reasons"]}
+        assert codes and all(not r["hard"] for r in decision["reasons"])
+        next_at = datetime.fromisoformat(decision["next_allowed_at"]).astimezone(CDMX)
+        assert next_at.date() > (at + timedelta(hours=1)).astimezone(CDMX).date()
+
+    async def test_a_refusal_opens_an_escalation_once(self, client, floor, session):
+        at = recent_weekday_noon()
+        for minutes in (0, 90):
+            response = await record(
+                client,
+                floor,
+                rpc(
+                    at + timedelta(minutes=minutes),
+                    floor["points"]["cdmx"].id,
+                    result_code="RPC_REFUSE",
+                ),
+            )
+            assert response.status_code == 201, response.text
+        triggers = list(
+            await session.scalars(
+                select(Escalation.trigger).where(Escalation.account_id == floor["account"].id)
+            )
+        )
+        assert triggers == ["refusal:RPC_REFUSE"]
+
+
+class TestColombia:
+    async def test_only_authorised_channels_on_working_days(
+        self, client, session, make_user, auth_headers
+    ):
+        partner = await make_partner(
+            session, country="CO", currency="COP", time_zone="America/Bogota"
+        )
+        collector = await make_user(Role.COLLECTOR)
+        headers = auth_headers(collector)
+        account = await make_account(
+            session, partner, assigned_collector_id=collector.id, dpd=45, currency="COP"
+        )
+        point = ContactPoint(
+            partner_id=partner.id,
+            account_id=account.id,
+            debtor_id=account.debtor_id,
+            kind="phone",
+            value="+573001234567",
+            time_zone="America/Bogota",
+        )
+        session.add(point)
+        await session.flush()
+        bogota = ZoneInfo("America/Bogota")
+        url = f"/api/v1/accounts/{account.id}/contact-check"
+
+        async def allowed(at: datetime) -> dict:
+            response = await client.post(
+                url,
+                json={"channel": "call", "contact_point_id": str(point.id), "at": at.isoformat()},
+                headers=headers,
+            )
+            assert response.status_code == 200, response.text
+            return response.json()
+
+        tuesday = local(bogota, 2026, 11, 10, 10, 0)
+        before = await allowed(tuesday)
+        assert before["allowed"] is False and before["next_allowed_at"] is None
+        consent = await client.put(
+            f"/api/v1/accounts/{account.id}/consents/call",
+            json={"status": "granted"},
+            headers=headers,
+        )
+        assert consent.status_code == 200, consent.text
+        assert (await allowed(tuesday))["allowed"] is True
+        assert (await allowed(local(bogota, 2026, 11, 15, 10, 0)))["allowed"] is False  # Sunday
+        # 2026-11-16 is a Monday holiday in Colombia (Independencia de Cartagena, moved).
+        holiday = await allowed(local(bogota, 2026, 11, 16, 10, 0))
+        assert holiday["allowed"] is False
+        opens = datetime.fromisoformat(holiday["next_allowed_at"]).astimezone(bogota)
+        assert (opens.date(), opens.hour) == (date(2026, 11, 17), 7)

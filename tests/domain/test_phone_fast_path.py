@@ -62,3 +62,15 @@ def test_fast_path_is_taken_often_and_always_agrees() -> None:
                 taken += 1
                 assert fast == full_parser(number, country)
     assert taken > 200
+
+
+@settings(max_examples=2000)
+@given(
+    country=st.sampled_from(["52", "57", "51", "56", "55", "1"]),
+    national=st.text(alphabet="0123456789", min_size=8, max_size=11),
+)
+def test_the_zone_remembered_by_prefix_is_the_numbers_own(country: str, national: str) -> None:
+    from app.domain.geography import _zone_of, time_zone_for_phone
+
+    e164 = f"+{country}{national}"
+    assert time_zone_for_phone(e164) == _zone_of(e164)
