@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,15 +22,30 @@ from sqlmodel import col, select
 from stdnum.co import nit
 from stdnum.mx import curp
 
+from app.config import get_settings
 from app.domain.identity import Country, normalise_phone
 from app.domain.roles import Role, Skill
+from app.domain.strategies import default_for, document_to_json
+from app.models.account import Account
 from app.models.partner import Partner
 from app.models.user import Team, User
+from app.schemas.interactions import InteractionCreate
 from app.schemas.partners import BucketEdges, BucketTable, PartnerClientCreate, PartnerCreate
+from app.schemas.strategies import StrategyWrite
 from app.schemas.teams import TeamCreate
 from app.schemas.users import UserCreate
-from app.security import SYSTEM
-from app.services import assignments, audit, partners, teams, users
+from app.security import SYSTEM, Principal
+from app.services import (
+    assignments,
+    audit,
+    escalations,
+    interactions,
+    partners,
+    promises,
+    strategies,
+    teams,
+    users,
+)
 from app.services.assignment_files import SourceFormat
 
 DEMO_PASSWORD = "cartera-demo"
@@ -126,10 +142,140 @@ async def seed(session: AsyncSession) -> bool:
             secret=secret,
         )
         await _push_portfolio(session, partner, count)
+        await _strategy(session, partner)
         if partner.country == Country.MX.value:
             await _assign(session, partner, created["phone1"], team, ("early", "mid"), 120)
             await _assign(session, partner, created["field1"], team, ("late", "nonaccrual"), 60)
+            await _collector_weeks(session, partner, created)
     return True
+
+
+# ---------------------------------------------------------------------------------------
+# A strategy per partner, and a few weeks of a phone collector's work on Banco Demo.
+
+
+async def _strategy(session: AsyncSession, partner: Partner) -> None:
+    """The country's default, with the bank calling less in the early stage than the law
+    allows and offering settlements from the late stage on."""
+    document = document_to_json(default_for(partner.country))
+    if partner.country == Country.MX.value:
+        document["stages"]["early"]["caps"]["call"] = {"per_day": 2, "per_week": 6}
+        if document["stages"]["late"]["plans"].get("settlement") is None:
+            document["stages"]["late"]["plans"]["settlement"] = document["stages"]["nonaccrual"][
+                "plans"
+            ]["settlement"]
+    await strategies.create_strategy(
+        session, SYSTEM, partner.id, StrategyWrite.model_validate(document)
+    )
+
+
+_PCR_NOTES = [
+    ("reduced_income", "Hours cut at work since the summer", "Lives with parents; one child",
+     "Pays 1,500 on the next payday; call the day before"),
+    ("illness", "Hospital bills after surgery", "Back at work next month",
+     "Regularization plan to be quoted by the team lead"),
+    ("unemployment", "Lost his job in the spring", "Spouse works part time",
+     "Small payment now, follow up in two weeks"),
+    ("over_indebtedness", "Three cards in arrears", "Consolidating with family help",
+     "Settlement offer to be reviewed by the manager"),
+    ("disagrees_with_debt", "Says a purchase was not his", "Has the receipt at home",
+     "Asked for the statement; note the dispute"),
+]  # fmt: skip
+
+
+async def _collector_weeks(session: AsyncSession, partner: Partner, staff: dict[str, User]) -> None:
+    """Three weeks of gestiones on phone1's accounts, each checked against the law at its
+    own time: right-party contacts with their PCR, no answers, promises that end kept,
+    partially kept, broken or still pending, refusals that escalate, and coaching notes."""
+    settings = get_settings()
+    collector = _principal(staff["phone1"])
+    lead = _principal(staff["lead"])
+    zone = ZoneInfo(partner.time_zone)
+    today = datetime.now(zone).date()
+    rows = (
+        await session.execute(
+            select(col(Account.id), col(Account.total))
+            .where(
+                col(Account.partner_id) == partner.id,
+                col(Account.assigned_collector_id) == staff["phone1"].id,
+            )
+            .order_by(col(Account.external_ref))
+            .limit(40)
+        )
+    ).all()
+    rng = random.Random("cartera-demo-gestiones")  # noqa: S311 — repeatable demo data
+    for index, (account_id, total) in enumerate(rows):
+        for week in range(3):
+            day = today - timedelta(days=21 - week * 7 + index % 5)
+            while day.weekday() >= 5:
+                day -= timedelta(days=1)
+            at = datetime(day.year, day.month, day.day, 10 + index % 8, 15, tzinfo=zone)
+            result = _demo_result(index, week)
+            body: dict[str, Any] = {
+                "channel": "call",
+                "direction": "outbound",
+                "party": "debtor" if result.startswith("RPC") else "none",
+                "result_code": result,
+                "started_at": at.astimezone(UTC),
+                "ended_at": (at + timedelta(minutes=rng.randint(1, 9))).astimezone(UTC),
+            }
+            if result.startswith("RPC"):
+                category, problem, circumstance, resolution = _PCR_NOTES[index % len(_PCR_NOTES)]
+                body["pcr"] = {
+                    "problem_category": category,
+                    "problem": problem,
+                    "circumstance": circumstance,
+                    "resolution": resolution,
+                }
+            if result == "RPC_PTP":
+                amount = min(total, Decimal(rng.choice([500, 800, 1500, 2500])))
+                body["promise"] = {"amount": amount, "due_date": day + timedelta(days=7)}
+            recorded = await interactions.record_interaction(
+                session,
+                settings,
+                collector,
+                account_id,
+                InteractionCreate.model_validate(body),
+                now=datetime.now(UTC),
+            )
+            if recorded.promise is not None and index % 4 != 3:
+                # Payments arrive with the next issue; here the partner's report of what was
+                # paid against the promise stands in for them.
+                share = (Decimal(1), Decimal("0.97"), Decimal("0.4"))[index % 3]
+                recorded.promise.paid_amount = (recorded.promise.amount * share).quantize(
+                    Decimal("0.01")
+                )
+                session.add(recorded.promise)
+            if index % 6 == 0 and week == 2:
+                await interactions.add_feedback(
+                    session,
+                    lead,
+                    recorded.interaction.id,
+                    "Good PCR. Next time confirm the payment channel before closing.",
+                )
+    await session.flush()
+    await promises.follow_up(session, today)
+    if rows:
+        await escalations.create_escalation(
+            session, collector, rows[0][0], "Debtor asks to speak with a manager about a settlement"
+        )
+
+
+def _demo_result(index: int, week: int) -> str:
+    """A believable mix: no answers, contacts with their PCR, promises, some refusals."""
+    if week < 2:
+        return ("NO_ANSWER", "RPC", "VOICEMAIL", "RPC_PTP", "BUSY")[(index + week) % 5]
+    return ("RPC_PTP", "RPC_PTP", "RPC", "RPC_REFUSE", "RPC_CALLBACK", "NO_ANSWER")[index % 6]
+
+
+def _principal(user: User) -> Principal:
+    return Principal(
+        subject=str(user.id),
+        role=Role(user.role),
+        user_id=user.id,
+        username=user.username,
+        skills=frozenset(Skill(s) for s in user.skills),
+    )
 
 
 # ---------------------------------------------------------------------------------------

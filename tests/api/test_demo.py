@@ -91,3 +91,32 @@ async def test_demo_portfolio_covers_every_stage_zone_and_collector(client, sess
         assert mine, username
         user_id = await session.scalar(select(User.id).where(User.username == username))
         assert all(a["assigned_collector_id"] == str(user_id) for a in mine)
+
+
+async def test_demo_has_a_collectors_weeks_of_work(session):
+    from sqlalchemy import func, select
+
+    from app.models.interaction import Interaction, InteractionFeedback
+    from app.models.promise import Escalation, Promise
+    from app.models.strategy import CollectionStrategy
+
+    await session.execute(delete(User).where(User.username.in_([u[0] for u in demo.DEMO_STAFF])))
+    assert await demo.seed(session) is True
+
+    strategies = await session.scalar(
+        select(func.count(func.distinct(CollectionStrategy.partner_id)))
+    )
+    assert strategies == 2
+    with_pcr = await session.scalar(
+        select(func.count())
+        .select_from(Interaction)
+        .where(Interaction.result_code.like("RPC%"), Interaction.pcr_problem.is_not(None))
+    )
+    assert with_pcr and with_pcr > 10
+    statuses = set(await session.scalars(select(Promise.status).distinct()))
+    assert statuses == {"pending", "kept", "partially_kept", "broken"}
+    open_escalations = await session.scalar(
+        select(func.count()).select_from(Escalation).where(Escalation.status == "open")
+    )
+    assert open_escalations and open_escalations >= 2
+    assert await session.scalar(select(func.count()).select_from(InteractionFeedback))
