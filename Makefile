@@ -50,11 +50,13 @@ check-migrations: $(STAMP)
 	$(BIN)/cartera db check
 
 ## Benchmarks (not part of `make test`): intake of 100,000 rows against a raw COPY, peak
-## memory of a 1,000,000-row push, aging 1,000,000 accounts against a hand-written UPDATE.
+## memory of a 1,000,000-row push, aging 1,000,000 accounts against a hand-written UPDATE,
+## and the contact check's latency.
 bench: $(STAMP)
 	$(BIN)/python bench/intake.py --rows 100000
 	$(BIN)/python bench/intake.py --rows 1000000 --memory-only
 	$(BIN)/python bench/aging.py --accounts 1000000
+	$(BIN)/python bench/contact_check.py --requests 2000
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
