@@ -23,6 +23,7 @@ from app.config import Settings, get_settings
 from app.db import Database, EmbeddedPostgres, open_database
 from app.deps import API_PREFIX
 from app.domain.errors import DomainError, LoginLocked, NotAuthenticated
+from app.domain.packs import pack_for
 from app.jobs.worker import run_worker
 from app.middleware import RequestContextMiddleware
 from app.observability import configure_logging, get_logger, request_id_var
@@ -334,6 +335,9 @@ def _document_problems(schema: dict[str, Any]) -> dict[str, Any]:
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
     settings.check_deployable()
+    # An override that would loosen a country's contact law stops the start, not a request.
+    for country, override in settings.compliance_overrides.items():
+        pack_for(country, override)
     configure_logging(settings.log_level, settings.log_json)
     app = FastAPI(
         title="Cartera API",

@@ -89,22 +89,35 @@ def time_zone_for_phone(e164: str, default: str | None = None) -> str | None:
     (Chilean mobiles, for one) or a number that does not parse gives ``default``.
     """
     # phonenumbers keys its zone table by prefixes of at most 8 digits (Brazil's longest;
-    # Mexico's are 5), so numbers sharing their first 8 digits share a zone: remember it, a
-    # portfolio has thousands of numbers in a handful of areas.
+    # Mexico's are 5), so valid numbers (what intake stores) sharing their first 8 digits
+    # share a zone: remember it, a portfolio has thousands of numbers in a handful of areas.
     prefix = e164[:9]
-    if prefix not in _ZONE_BY_PREFIX:
-        _ZONE_BY_PREFIX[prefix] = _zone_of(e164)
-    return _ZONE_BY_PREFIX[prefix] or default
+    if prefix in _ZONE_BY_PREFIX:
+        return _ZONE_BY_PREFIX[prefix] or default
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return default
+    zone = _zone_of_number(number)
+    # Only a valid number speaks for its prefix; the zone of an invalid one is its own.
+    if phonenumbers.is_valid_number(number):
+        _ZONE_BY_PREFIX[prefix] = zone
+    return zone or default
 
 
 _ZONE_BY_PREFIX: dict[str, str | None] = {}
 
 
 def _zone_of(e164: str) -> str | None:
+    """The zone phonenumbers gives this very number (no remembering)."""
     try:
         number = phonenumbers.parse(e164, None)
     except phonenumbers.NumberParseException:
         return None
+    return _zone_of_number(number)
+
+
+def _zone_of_number(number: phonenumbers.PhoneNumber) -> str | None:
     zones = phone_zones.time_zones_for_number(number)
     if len(zones) == 1 and zones[0] != phone_zones.UNKNOWN_TIMEZONE:
         return zones[0]

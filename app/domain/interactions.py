@@ -105,6 +105,9 @@ class InteractionDraft:
     promise_amount: Decimal | None
     promise_due: date | None
     account_total: Decimal
+    # The day the contact happened where the partner is: a promise "for today" made in the
+    # evening must not be judged by the UTC date.
+    local_date: date | None = None
 
 
 def check_interaction(draft: InteractionDraft, now: datetime) -> None:
@@ -154,7 +157,7 @@ def _check_promise(draft: InteractionDraft) -> None:
         raise InvalidInput("body.promise", "a RPC_PTP result carries its promise")
     if draft.promise_amount <= 0 or draft.promise_amount > draft.account_total:
         raise InvalidInput("body.promise.amount", "must be more than 0 and at most the balance")
-    day = draft.started_at.date()
+    day = draft.local_date or draft.started_at.date()
     if not day <= draft.promise_due <= day + timedelta(days=MAX_PROMISE_DAYS):
         raise InvalidInput(
             "body.promise.due_date", f"must fall within {MAX_PROMISE_DAYS} days of the call"

@@ -131,6 +131,8 @@ class ContactConsent(SQLModel, table=True):
     )
 
     debtor_id: uuid.UUID = Field(foreign_key="debtor.id", primary_key=True)
+    # Consent is given to a creditor (Ley 2300 names the entity), not to every partner.
+    partner_id: uuid.UUID = Field(foreign_key="partner.id", primary_key=True)
     channel: str = Field(max_length=16, primary_key=True)
     status: str = Field(max_length=16)
     source_interaction_id: uuid.UUID | None = None

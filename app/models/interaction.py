@@ -57,7 +57,8 @@ class Interaction(SQLModel, table=True):
     pack_version: str = Field(max_length=24)
     strategy_version: int | None = None
     compliance: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
-    amends_id: uuid.UUID | None = Field(default=None, foreign_key="interaction.id")
+    # An interaction is corrected at most once; the correction replaces it in the rules.
+    amends_id: uuid.UUID | None = Field(default=None, foreign_key="interaction.id", unique=True)
     created_by: str = Field(max_length=80)
     created_at: datetime = timestamp_field()
 

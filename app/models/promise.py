@@ -16,7 +16,9 @@ from app.models.base import optional_timestamp_field, timestamp_field
 class Promise(SQLModel, table=True):
     __tablename__ = "promise"
     __table_args__ = (
-        CheckConstraint("status IN ('pending', 'kept', 'partially_kept', 'broken')", name="status"),
+        CheckConstraint(
+            "status IN ('pending', 'kept', 'partially_kept', 'broken', 'cancelled')", name="status"
+        ),
         CheckConstraint("amount > 0 AND paid_amount >= 0", name="amounts"),
         Index("ix_promise_pending_due", "status", "due_date"),
     )

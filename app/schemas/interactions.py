@@ -53,7 +53,7 @@ class ContactCheckRead(BaseModel):
 class PcrIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    problem_category: str = Field(max_length=32)
+    problem_category: PlainText = Field(max_length=32)
     problem: PlainText = Field(max_length=2000)
     circumstance: PlainText = Field(max_length=2000)
     resolution: PlainText = Field(max_length=2000)
@@ -150,7 +150,7 @@ class PromiseRead(BaseModel):
     amount: Decimal
     currency: str
     due_date: date
-    status: Literal["pending", "kept", "partially_kept", "broken"]
+    status: Literal["pending", "kept", "partially_kept", "broken", "cancelled"]
     paid_amount: Decimal
     grace_days: int
     tolerance_pct: Decimal

@@ -5,7 +5,7 @@ over all their accounts) and lets ``app/domain/compliance.py`` decide."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, or_
@@ -27,8 +27,9 @@ from app.domain.compliance import (
     check_contact,
     pack_for,
 )
-from app.domain.errors import InvalidInput, NotFound, PermissionDenied
+from app.domain.errors import InvalidInput, PermissionDenied
 from app.domain.geography import time_zone_for_phone
+from app.domain.packs import MAX_PERIOD_DAYS
 from app.domain.roles import Role
 from app.domain.stages import Stage
 from app.domain.strategies import limits_for
@@ -41,8 +42,22 @@ from app.security import Principal
 from app.services import accounts, audit
 from app.services.strategies import current_strategy
 
-# The longest period any pack or strategy counts contacts over, with a day to spare.
-HISTORY_WINDOW = timedelta(days=8)
+# The longest period a pack (with an operator's overrides) counts contacts over, and a day.
+HISTORY_WINDOW = timedelta(days=MAX_PERIOD_DAYS + 1)
+# How far from now a contact may be checked: further out it is a typo, not a plan.
+CHECK_RANGE = timedelta(days=400)
+
+CHECKERS = frozenset({Role.COLLECTOR, Role.TEAM_LEAD, Role.MANAGER, Role.ADMIN, Role.AUDITOR})
+
+# Which contact point a channel uses.
+POINT_KIND = {
+    Channel.CALL: "phone",
+    Channel.SMS: "phone",
+    Channel.WHATSAPP: "phone",
+    Channel.EMAIL: "email",
+    Channel.VISIT: "address",
+    Channel.LETTER: "address",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +69,21 @@ class ContactContext:
     contact_point: ContactPoint | None
     related_party: RelatedParty | None
     strategy_version: int
+    # Without a contact point the person may be in any of the debtor's zones: all are checked.
+    zones: tuple[str, ...] = ()
+
+    def decide(self) -> Decision:
+        """The check in every zone the person may be in; the strictest answer wins."""
+        decisions = [
+            check_contact(self.pack, replace(self.request, time_zone=zone))
+            for zone in self.zones or (self.request.time_zone,)
+        ]
+        denied = [d for d in decisions if not d.allowed]
+        if not denied:
+            return decisions[0]
+        if any(d.next_allowed_at is None for d in denied):
+            return next(d for d in denied if d.next_allowed_at is None)
+        return max(denied, key=lambda d: d.next_allowed_at or datetime.min.replace(tzinfo=UTC))
 
 
 def pack_of(settings: Settings, country: str) -> RulePack:
@@ -71,7 +101,11 @@ async def contact_context(
     party: Party | None,
     contact_point_id: uuid.UUID | None,
     at: datetime,
+    replacing: uuid.UUID | None = None,
 ) -> ContactContext:
+    now = datetime.now(UTC)
+    if not now - CHECK_RANGE <= at <= now + CHECK_RANGE:
+        raise InvalidInput("body.at", "must be within 400 days of now")
     account = await accounts.get_account(session, principal, account_id)
     partner = await session.get_one(Partner, account.partner_id)
     point: ContactPoint | None = None
@@ -85,13 +119,18 @@ async def contact_context(
         )
         if point is None:
             raise InvalidInput("body.contact_point_id", "not a contact point of this account")
+        if point.kind != POINT_KIND[channel]:
+            raise InvalidInput(
+                "body.contact_point_id", f"a {channel.value} goes to a {POINT_KIND[channel]}"
+            )
         if point.related_party_id is not None:
             related = await session.get(RelatedParty, point.related_party_id)
     reached = _party_of(point, related, party)
-    zone = await _zone(session, account, partner, point)
+    zones = await _zones(session, account, partner, point)
+    zone = zones[0]
     flags = await _flags(session, account)
     consented, opted_out = await _consents(session, account)
-    history = await _history(session, account, at)
+    history = await _history(session, account, at, replacing)
     paused = await _paused(session, account, at, zone)
     version, document = await current_strategy(session, partner.id)
     request = ContactRequest(
@@ -109,7 +148,14 @@ async def contact_context(
         contact_point_valid=point.is_valid if point is not None else True,
     )
     return ContactContext(
-        account, partner, pack_of(settings, partner.country), request, point, related, version
+        account,
+        partner,
+        pack_of(settings, partner.country),
+        request,
+        point,
+        related,
+        version,
+        tuple(zones),
     )
 
 
@@ -124,6 +170,9 @@ async def check_account_contact(
     contact_point_id: uuid.UUID | None,
     at: datetime | None,
 ) -> tuple[ContactContext, Decision]:
+    if principal.role not in CHECKERS:
+        # Partners do not run checks: the answer draws on other partners' contacts.
+        raise PermissionDenied({"role": principal.role.value})
     moment = (at or datetime.now(UTC)).astimezone(UTC)
     context = await contact_context(
         session,
@@ -135,7 +184,7 @@ async def check_account_contact(
         contact_point_id=contact_point_id,
         at=moment,
     )
-    return context, check_contact(context.pack, context.request)
+    return context, context.decide()
 
 
 def _party_of(
@@ -148,33 +197,38 @@ def _party_of(
             raise InvalidInput("body.party", f"the contact point belongs to the {found.value}")
         return found
     if asked is None:
-        raise NotFound({"entity": "contact_point"})
+        raise InvalidInput("body.party", "name the contact point or the party to be reached")
     return asked
 
 
-async def _zone(
+async def _zones(
     session: AsyncSession, account: Account, partner: Partner, point: ContactPoint | None
-) -> str:
-    """The contact point's zone; for a phone without one, its area's; otherwise the debtor's
-    address on this account; failing all, the partner's."""
+) -> list[str]:
+    """The contact point's zone (for a phone without one, its area's). Without a contact
+    point: every zone of the debtor's phones and addresses on this account, and the
+    partner's, so the check holds wherever the person picks up."""
     if point is not None and point.time_zone:
-        return point.time_zone
+        return [point.time_zone]
     if point is not None and point.kind == "phone":
-        found = time_zone_for_phone(point.value)
-        if found:
-            return found
-    address_zone = await session.scalar(
-        select(col(ContactPoint.time_zone))
+        return [time_zone_for_phone(point.value) or partner.time_zone]
+    if point is not None:
+        return [partner.time_zone]
+    rows = await session.execute(
+        select(col(ContactPoint.kind), col(ContactPoint.value), col(ContactPoint.time_zone))
         .where(
             col(ContactPoint.account_id) == account.id,
-            col(ContactPoint.kind) == "address",
             col(ContactPoint.related_party_id).is_(None),
-            col(ContactPoint.time_zone).is_not(None),
         )
         .order_by(col(ContactPoint.position))
-        .limit(1)
     )
-    return address_zone or partner.time_zone
+    zones: list[str] = []
+    for kind, value, zone in rows:
+        found = zone or (time_zone_for_phone(value) if kind == "phone" else None)
+        if found and found not in zones:
+            zones.append(found)
+    if partner.time_zone not in zones:
+        zones.append(partner.time_zone)
+    return zones
 
 
 async def _flags(session: AsyncSession, account: Account) -> frozenset[DebtorFlag]:
@@ -197,7 +251,8 @@ async def _consents(
     rows = (
         await session.execute(
             select(col(ContactConsent.channel), col(ContactConsent.status)).where(
-                col(ContactConsent.debtor_id) == account.debtor_id
+                col(ContactConsent.debtor_id) == account.debtor_id,
+                col(ContactConsent.partner_id) == account.partner_id,
             )
         )
     ).all()
@@ -207,7 +262,7 @@ async def _consents(
 
 
 async def _history(
-    session: AsyncSession, account: Account, at: datetime
+    session: AsyncSession, account: Account, at: datetime, excluding: uuid.UUID | None = None
 ) -> tuple[PastContact, ...]:
     """The debtor's outbound contacts of the last days, over all accounts and partners."""
     rows = (
@@ -219,11 +274,24 @@ async def _history(
                 col(Interaction.result_code),
             ).where(
                 col(Interaction.debtor_id) == account.debtor_id,
-                col(Interaction.direction) == "outbound",
+                # What the agency did, and conversations the debtor started (a conversation
+                # counts whoever called: Reg F comment 14(b)(4)-1.ii).
+                or_(
+                    col(Interaction.direction) == "outbound",
+                    col(Interaction.result_code).in_(CONVERSATION_CODES),
+                ),
                 and_(
                     col(Interaction.started_at) >= at - HISTORY_WINDOW,
                     col(Interaction.started_at) <= at,
                 ),
+                # A corrected interaction is replaced by its amendment.
+                col(Interaction.id).not_in(
+                    select(col(Interaction.amends_id)).where(
+                        col(Interaction.debtor_id) == account.debtor_id,
+                        col(Interaction.amends_id).is_not(None),
+                    )
+                ),
+                *([col(Interaction.id) != excluding] if excluding is not None else []),
             )
         )
     ).all()
@@ -266,9 +334,21 @@ async def record_consent(
     if principal.role not in (Role.COLLECTOR, Role.TEAM_LEAD, Role.MANAGER, Role.ADMIN):
         raise PermissionDenied({"role": principal.role.value})
     account = await accounts.get_account(session, principal, account_id)
+    current = await session.get(
+        ContactConsent, (account.debtor_id, account.partner_id, channel.value)
+    )
+    if (
+        current is not None
+        and current.status == "opted_out"
+        and status == "granted"
+        and principal.role is Role.COLLECTOR
+    ):
+        # The debtor's "no" is lifted only by someone who answers for it.
+        raise PermissionDenied({"role": principal.role.value})
     now = datetime.now(UTC)
     statement = insert(ContactConsent).values(
         debtor_id=account.debtor_id,
+        partner_id=account.partner_id,
         channel=channel.value,
         status=status,
         recorded_by=principal.audit_id,
@@ -276,12 +356,14 @@ async def record_consent(
     )
     await session.execute(
         statement.on_conflict_do_update(
-            index_elements=["debtor_id", "channel"],
+            index_elements=["debtor_id", "partner_id", "channel"],
             set_={"status": status, "recorded_by": principal.audit_id, "recorded_at": now},
         )
     )
     consent = await session.get_one(
-        ContactConsent, (account.debtor_id, channel.value), populate_existing=True
+        ContactConsent,
+        (account.debtor_id, account.partner_id, channel.value),
+        populate_existing=True,
     )
     await audit.record(
         session,
@@ -301,7 +383,10 @@ async def list_consents(
     account = await accounts.get_account(session, principal, account_id)
     rows = await session.scalars(
         select(ContactConsent)
-        .where(col(ContactConsent.debtor_id) == account.debtor_id)
+        .where(
+            col(ContactConsent.debtor_id) == account.debtor_id,
+            col(ContactConsent.partner_id) == account.partner_id,
+        )
         .order_by(col(ContactConsent.channel))
     )
     return list(rows.all())

@@ -27,6 +27,7 @@ from app.domain.identity import Country, normalise_phone
 from app.domain.roles import Role, Skill
 from app.domain.strategies import default_for, document_to_json
 from app.models.account import Account
+from app.models.debtor import ContactPoint
 from app.models.partner import Partner
 from app.models.user import Team, User
 from app.schemas.interactions import InteractionCreate
@@ -192,9 +193,20 @@ async def _collector_weeks(session: AsyncSession, partner: Partner, staff: dict[
     lead = _principal(staff["lead"])
     zone = ZoneInfo(partner.time_zone)
     today = datetime.now(zone).date()
+    first_phone = (
+        select(col(ContactPoint.id))
+        .where(
+            col(ContactPoint.account_id) == col(Account.id),
+            col(ContactPoint.kind) == "phone",
+            col(ContactPoint.related_party_id).is_(None),
+        )
+        .order_by(col(ContactPoint.position))
+        .limit(1)
+        .scalar_subquery()
+    )
     rows = (
         await session.execute(
-            select(col(Account.id), col(Account.total))
+            select(col(Account.id), col(Account.total), first_phone)
             .where(
                 col(Account.partner_id) == partner.id,
                 col(Account.assigned_collector_id) == staff["phone1"].id,
@@ -204,55 +216,61 @@ async def _collector_weeks(session: AsyncSession, partner: Partner, staff: dict[
         )
     ).all()
     rng = random.Random("cartera-demo-gestiones")  # noqa: S311 — repeatable demo data
-    for index, (account_id, total) in enumerate(rows):
+    plan = []
+    for index, (account_id, total, phone_id) in enumerate(rows):
         for week in range(3):
             day = today - timedelta(days=21 - week * 7 + index % 5)
             while day.weekday() >= 5:
                 day -= timedelta(days=1)
             at = datetime(day.year, day.month, day.day, 10 + index % 8, 15, tzinfo=zone)
-            result = _demo_result(index, week)
-            body: dict[str, Any] = {
-                "channel": "call",
-                "direction": "outbound",
-                "party": "debtor" if result.startswith("RPC") else "none",
-                "result_code": result,
-                "started_at": at.astimezone(UTC),
-                "ended_at": (at + timedelta(minutes=rng.randint(1, 9))).astimezone(UTC),
+            plan.append((at, index, week, account_id, total, phone_id))
+    # Recorded in the order they happened, as the rules require.
+    for at, index, week, account_id, total, phone_id in sorted(plan, key=lambda p: p[:3]):
+        day = at.date()
+        result = _demo_result(index, week)
+        body: dict[str, Any] = {
+            "channel": "call",
+            "direction": "outbound",
+            "contact_point_id": phone_id,
+            "party": "debtor" if result.startswith("RPC") else "none",
+            "result_code": result,
+            "started_at": at.astimezone(UTC),
+            "ended_at": (at + timedelta(minutes=rng.randint(1, 9))).astimezone(UTC),
+        }
+        if result.startswith("RPC"):
+            category, problem, circumstance, resolution = _PCR_NOTES[index % len(_PCR_NOTES)]
+            body["pcr"] = {
+                "problem_category": category,
+                "problem": problem,
+                "circumstance": circumstance,
+                "resolution": resolution,
             }
-            if result.startswith("RPC"):
-                category, problem, circumstance, resolution = _PCR_NOTES[index % len(_PCR_NOTES)]
-                body["pcr"] = {
-                    "problem_category": category,
-                    "problem": problem,
-                    "circumstance": circumstance,
-                    "resolution": resolution,
-                }
-            if result == "RPC_PTP":
-                amount = min(total, Decimal(rng.choice([500, 800, 1500, 2500])))
-                body["promise"] = {"amount": amount, "due_date": day + timedelta(days=7)}
-            recorded = await interactions.record_interaction(
-                session,
-                settings,
-                collector,
-                account_id,
-                InteractionCreate.model_validate(body),
-                now=datetime.now(UTC),
+        if result == "RPC_PTP":
+            amount = min(total, Decimal(rng.choice([500, 800, 1500, 2500])))
+            body["promise"] = {"amount": amount, "due_date": day + timedelta(days=7)}
+        recorded = await interactions.record_interaction(
+            session,
+            settings,
+            collector,
+            account_id,
+            InteractionCreate.model_validate(body),
+            now=datetime.now(UTC),
+        )
+        if recorded.promise is not None and index % 4 != 3:
+            # Payments arrive with the next issue; here the partner's report of what was
+            # paid against the promise stands in for them.
+            share = (Decimal(1), Decimal("0.97"), Decimal("0.4"))[index % 3]
+            recorded.promise.paid_amount = (recorded.promise.amount * share).quantize(
+                Decimal("0.01")
             )
-            if recorded.promise is not None and index % 4 != 3:
-                # Payments arrive with the next issue; here the partner's report of what was
-                # paid against the promise stands in for them.
-                share = (Decimal(1), Decimal("0.97"), Decimal("0.4"))[index % 3]
-                recorded.promise.paid_amount = (recorded.promise.amount * share).quantize(
-                    Decimal("0.01")
-                )
-                session.add(recorded.promise)
-            if index % 6 == 0 and week == 2:
-                await interactions.add_feedback(
-                    session,
-                    lead,
-                    recorded.interaction.id,
-                    "Good PCR. Next time confirm the payment channel before closing.",
-                )
+            session.add(recorded.promise)
+        if index % 6 == 0 and week == 2:
+            await interactions.add_feedback(
+                session,
+                lead,
+                recorded.interaction.id,
+                "Good PCR. Next time confirm the payment channel before closing.",
+            )
     await session.flush()
     await promises.follow_up(session, today)
     if rows:

@@ -64,6 +64,8 @@ async def list_escalations(
     limit: int,
     cursor: str | None,
 ) -> tuple[list[Escalation], str | None]:
+    if principal.role is Role.PARTNER:
+        raise PermissionDenied({"role": principal.role.value})  # management's, not the partner's
     query = readable_escalations(principal)
     if status is not None:
         query = query.where(col(Escalation.status) == status)

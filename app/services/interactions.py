@@ -8,15 +8,16 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import text, update
+from sqlalchemy import func, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.config import Settings
 from app.domain.compliance import Channel, Party
-from app.domain.errors import InvalidInput, NotFound, PermissionDenied
+from app.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from app.domain.interactions import (
     ACCOUNT_SCOPED_FLAGS,
     FLAG_FOR_RESULT,
@@ -36,6 +37,7 @@ from app.domain.strategies import escalation_rule, promise_terms
 from app.models.account import Account
 from app.models.debtor import ContactConsent, ContactPoint, DebtorFlag
 from app.models.interaction import Interaction, InteractionFeedback
+from app.models.partner import Partner
 from app.models.promise import Escalation, Promise
 from app.models.user import Team, TeamMember
 from app.pagination import decode_cursor, encode_cursor
@@ -46,6 +48,7 @@ from app.services.contact import contact_context
 from app.services.strategies import current_strategy
 
 RECORDERS = frozenset({Role.COLLECTOR, Role.TEAM_LEAD, Role.MANAGER, Role.ADMIN})
+_DEBTOR_CONTACT_LOCK = 9
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,17 +71,15 @@ async def record_interaction(
     moment = now or datetime.now(UTC)
     channel = Channel(body.channel)
     party = PartyReached(body.party)
-    context = await contact_context(
-        session,
-        settings,
-        principal,
-        account_id,
-        channel=channel,
-        party=Party(party.value) if party is not PartyReached.NONE else Party.DEBTOR,
-        contact_point_id=body.contact_point_id,
-        at=body.started_at,
-    )
-    account = context.account
+    account = await accounts.get_account(session, principal, account_id)
+    partner = await session.get_one(Partner, account.partner_id)
+    outbound = body.direction == Direction.OUTBOUND.value
+    if not outbound and channel in (Channel.VISIT, Channel.LETTER):
+        raise InvalidInput("body.direction", "visits and letters are made by the agency")
+    if outbound and channel is not Channel.LETTER and body.contact_point_id is None:
+        raise InvalidInput(
+            "body.contact_point_id", "an outbound contact names the phone, email or address used"
+        )
     check_interaction(
         InteractionDraft(
             channel=channel,
@@ -97,17 +98,36 @@ async def record_interaction(
             promise_amount=body.promise.amount if body.promise else None,
             promise_due=body.promise.due_date if body.promise else None,
             account_total=account.total,
+            local_date=body.started_at.astimezone(ZoneInfo(partner.time_zone)).date(),
         ),
         moment,
     )
+    # One debtor's contacts are recorded one at a time: two collectors cannot both take the
+    # last contact a cap allows.
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(:kind, hashtext(:key))"),
+        {"kind": _DEBTOR_CONTACT_LOCK, "key": str(account.debtor_id)},
+    )
+    original: Interaction | None = None
     if body.amends_id is not None:
-        await _check_amended(session, account, body.amends_id)
+        original = await _check_amended(session, account, body.amends_id)
+    elif outbound:
+        await _check_in_order(session, account, body.started_at)
+    context = await contact_context(
+        session,
+        settings,
+        principal,
+        account.id,
+        channel=channel,
+        party=Party(party.value) if party is not PartyReached.NONE else None,
+        contact_point_id=body.contact_point_id,
+        at=body.started_at,
+        replacing=original.id if original is not None else None,
+    )
     # The law is checked again at the interaction's own time; the debtor calling in is not
     # a contact the agency made.
-    if body.direction == Direction.OUTBOUND.value:
-        from app.domain.compliance import check_contact
-
-        decision = check_contact(context.pack, context.request)
+    if outbound:
+        decision = context.decide()
         if any(reason.hard for reason in decision.reasons):
             raise ContactNotAllowed(decision)
         verdict: dict[str, Any] = {
@@ -150,6 +170,13 @@ async def record_interaction(
     )
     session.add(interaction)
     await session.flush()
+    if original is not None:
+        # The correction replaces the original: its promise, if still open, goes with it.
+        await session.execute(
+            update(Promise)
+            .where(col(Promise.interaction_id) == original.id, col(Promise.status) == "pending")
+            .values(status="cancelled", resolved_on=moment.date(), updated_at=moment)
+        )
     await _apply_result(session, settings, principal, account, interaction, moment)
     promise = None
     version, document = await current_strategy(session, account.partner_id)
@@ -200,14 +227,40 @@ async def record_interaction(
     return Recorded(interaction, promise)
 
 
-async def _check_amended(session: AsyncSession, account: Account, amends_id: uuid.UUID) -> None:
+async def _check_amended(
+    session: AsyncSession, account: Account, amends_id: uuid.UUID
+) -> Interaction:
     original = await session.scalar(
-        select(col(Interaction.id)).where(
+        select(Interaction).where(
             col(Interaction.id) == amends_id, col(Interaction.account_id) == account.id
         )
     )
     if original is None:
         raise InvalidInput("body.amends_id", "not an interaction of this account")
+    corrected = await session.scalar(
+        select(col(Interaction.id)).where(col(Interaction.amends_id) == amends_id)
+    )
+    if corrected is not None:
+        raise Conflict({"reason": f"the interaction was already corrected by {corrected}"})
+    return original
+
+
+async def _check_in_order(session: AsyncSession, account: Account, started_at: datetime) -> None:
+    """A debtor's outbound contacts are recorded in the order they happened: the rules count
+    forward in time, and a contact slipped in before others could break a cap after the fact.
+    A late entry out of order goes in as a correction, with ``amends_id``."""
+    latest = await session.scalar(
+        select(func.max(col(Interaction.started_at))).where(
+            col(Interaction.debtor_id) == account.debtor_id,
+            col(Interaction.direction) == "outbound",
+        )
+    )
+    if latest is not None and started_at < latest:
+        raise InvalidInput(
+            "body.started_at",
+            f"the debtor's last recorded contact was at {latest.isoformat()}; contacts are "
+            "recorded in the order they happened",
+        )
 
 
 async def _apply_result(
@@ -234,6 +287,7 @@ async def _apply_result(
     if code == OPT_OUT_RESULT:
         statement = insert(ContactConsent).values(
             debtor_id=account.debtor_id,
+            partner_id=account.partner_id,
             channel=interaction.channel,
             status="opted_out",
             source_interaction_id=interaction.id,
@@ -242,7 +296,7 @@ async def _apply_result(
         )
         await session.execute(
             statement.on_conflict_do_update(
-                index_elements=["debtor_id", "channel"],
+                index_elements=["debtor_id", "partner_id", "channel"],
                 set_={
                     "status": "opted_out",
                     "source_interaction_id": interaction.id,
@@ -419,6 +473,8 @@ async def list_feedback(
     session: AsyncSession, principal: Principal, interaction_id: uuid.UUID
 ) -> list[InteractionFeedback]:
     """The collector who recorded it, their leads and managers read it."""
+    if principal.role is Role.PARTNER:
+        raise PermissionDenied({"role": principal.role.value})  # coaching is internal
     interaction = await get_interaction(session, principal, interaction_id)
     if principal.role is Role.COLLECTOR and interaction.collector_id != principal.user_id:
         raise NotFound({"entity": "interaction"})

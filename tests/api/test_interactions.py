@@ -487,3 +487,158 @@ class TestColombia:
         assert holiday["allowed"] is False
         opens = datetime.fromisoformat(holiday["next_allowed_at"]).astimezone(bogota)
         assert (opens.date(), opens.hour) == (date(2026, 11, 17), 7)
+
+
+class TestReviewFindings:
+    """What a review of the contact rules turned up: dates that overflowed, inbound and
+    backdated entries that skipped the law, partners reaching internal data."""
+
+    async def test_dates_far_from_now_are_422s(self, client, floor):
+        for at in ("0001-01-01T00:00:00Z", "9999-12-31T10:00:00Z"):
+            response = await client.post(
+                f"/api/v1/accounts/{floor['account'].id}/contact-check",
+                json={"channel": "call", "party": "debtor", "at": at},
+                headers=floor["collector"],
+            )
+            assert response.status_code == 422, response.text
+        old = await record(
+            client,
+            floor,
+            rpc(datetime(1, 1, 1, tzinfo=UTC) + timedelta(days=1), floor["points"]["cdmx"].id),
+        )
+        assert old.status_code == 422
+
+    async def test_an_inbound_visit_is_refused(self, client, floor):
+        body = rpc(recent_weekday_noon(), floor["points"]["cdmx"].id, direction="inbound")
+        body["channel"] = "visit"
+        body["contact_point_id"] = None
+        response = await record(client, floor, body)
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["field"] == "body.direction"
+
+    async def test_contacts_are_recorded_in_order(self, client, floor):
+        at = recent_weekday_noon()
+        assert (await record(client, floor, rpc(at, floor["points"]["cdmx"].id))).status_code == 201
+        earlier = await record(
+            client, floor, rpc(at - timedelta(hours=1), floor["points"]["cdmx"].id)
+        )
+        assert earlier.status_code == 422
+        assert earlier.json()["errors"][0]["field"] == "body.started_at"
+
+    async def test_without_a_contact_point_every_zone_of_the_debtor_is_checked(self, client, floor):
+        # 21:30 in Tijuana is after hours in Cancún: with no number named, it is refused.
+        instant = local(ZoneInfo("America/Tijuana"), 2026, 11, 17, 21, 30)
+        response = await client.post(
+            f"/api/v1/accounts/{floor['account'].id}/contact-check",
+            json={"channel": "call", "party": "debtor", "at": instant.isoformat()},
+            headers=floor["collector"],
+        )
+        assert response.json()["allowed"] is False
+
+    async def test_the_channel_matches_the_contact_point(self, client, floor):
+        response = await client.post(
+            f"/api/v1/accounts/{floor['account'].id}/contact-check",
+            json={"channel": "email", "contact_point_id": str(floor["points"]["cdmx"].id)},
+            headers=floor["collector"],
+        )
+        assert response.status_code == 422
+
+    async def test_neither_party_nor_point_is_a_422(self, client, floor):
+        response = await client.post(
+            f"/api/v1/accounts/{floor['account'].id}/contact-check",
+            json={"channel": "call"},
+            headers=floor["collector"],
+        )
+        assert response.status_code == 422
+
+    async def test_only_a_lead_lifts_an_opt_out(self, client, floor):
+        url = f"/api/v1/accounts/{floor['account'].id}/consents/sms"
+        assert (
+            await client.put(url, json={"status": "opted_out"}, headers=floor["collector"])
+        ).status_code == 200
+        lifted = await client.put(url, json={"status": "granted"}, headers=floor["collector"])
+        assert lifted.status_code == 403
+        assert (
+            await client.put(url, json={"status": "granted"}, headers=floor["lead"])
+        ).status_code == 200
+
+    async def test_consent_given_to_one_partner_is_not_anothers(
+        self, client, floor, session, make_user, auth_headers
+    ):
+        other_partner = await make_partner(session)
+        other = await make_account(session, other_partner, debtor_id=floor["account"].debtor_id)
+        manager = floor["manager"]
+        await client.put(
+            f"/api/v1/accounts/{floor['account'].id}/consents/call",
+            json={"status": "granted"},
+            headers=manager,
+        )
+        theirs = await client.get(f"/api/v1/accounts/{other.id}/consents", headers=manager)
+        assert theirs.json() == []
+
+    async def test_a_correction_replaces_the_original_once(self, client, floor, session):
+        at = recent_weekday_noon()
+        due = (at.astimezone(CDMX).date() + timedelta(days=3)).isoformat()
+        first = (
+            await record(
+                client,
+                floor,
+                rpc(
+                    at,
+                    floor["points"]["cdmx"].id,
+                    result_code="RPC_PTP",
+                    promise={"amount": "1000.00", "due_date": due},
+                ),
+            )
+        ).json()
+        fixed = rpc(
+            at,
+            floor["points"]["cdmx"].id,
+            result_code="RPC_PTP",
+            promise={"amount": "500.00", "due_date": due},
+            amends_id=first["id"],
+        )
+        second = await record(client, floor, fixed)
+        assert second.status_code == 201, second.text
+        statuses = {
+            p.amount: p.status
+            for p in await session.scalars(
+                select(Promise).where(Promise.account_id == floor["account"].id)
+            )
+        }
+        assert statuses == {Decimal("1000.00"): "cancelled", Decimal("500.00"): "pending"}
+        again = await record(client, floor, fixed)
+        assert again.status_code == 409
+
+    async def test_partners_do_not_run_checks_or_read_coaching(
+        self, client, floor, session, settings
+    ):
+        from app.models.partner import Partner
+        from tests.api.test_assignments import partner_headers
+
+        partner = await session.get(Partner, floor["account"].partner_id)
+        headers = await partner_headers(session, settings, partner)
+        check = await client.post(
+            f"/api/v1/accounts/{floor['account'].id}/contact-check",
+            json={"channel": "call", "party": "debtor"},
+            headers=headers,
+        )
+        assert check.status_code == 403
+        assert (await client.get("/api/v1/escalations", headers=headers)).status_code == 403
+        interaction = (
+            await record(client, floor, rpc(recent_weekday_noon(), floor["points"]["cdmx"].id))
+        ).json()
+        feedback = await client.get(
+            f"/api/v1/interactions/{interaction['id']}/feedback", headers=headers
+        )
+        assert feedback.status_code == 403
+
+
+def test_a_looser_override_stops_the_app_from_starting(settings):
+    from app.main import create_app
+
+    looser = settings.model_copy(
+        update={"compliance_overrides": {"MX": {"hours": {"start": "06:00", "end": "23:00"}}}}
+    )
+    with pytest.raises(ValueError):
+        create_app(looser)

@@ -1,8 +1,8 @@
 """interactions promises escalations strategies flags
 
-Revision ID: 1cd5c9e1eba9
+Revision ID: f83933bee626
 Revises: b3ff607ad1e7
-Create Date: 2026-11-24 20:37:56.720924+00:00
+Create Date: 2026-11-24 21:08:01.966069+00:00
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql
 
 from alembic import op
 
-revision: str = "1cd5c9e1eba9"
+revision: str = "f83933bee626"
 down_revision: str | None = "b3ff607ad1e7"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -38,6 +38,7 @@ def upgrade() -> None:
     op.create_table(
         "contact_consent",
         sa.Column("debtor_id", sa.Uuid(), nullable=False),
+        sa.Column("partner_id", sa.Uuid(), nullable=False),
         sa.Column("channel", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("source_interaction_id", sa.Uuid(), nullable=True),
@@ -53,7 +54,12 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["debtor_id"], ["debtor.id"], name=op.f("fk_contact_consent_debtor_id_debtor")
         ),
-        sa.PrimaryKeyConstraint("debtor_id", "channel", name=op.f("pk_contact_consent")),
+        sa.ForeignKeyConstraint(
+            ["partner_id"], ["partner.id"], name=op.f("fk_contact_consent_partner_id_partner")
+        ),
+        sa.PrimaryKeyConstraint(
+            "debtor_id", "partner_id", "channel", name=op.f("pk_contact_consent")
+        ),
     )
     op.create_table(
         "debtor_flag",
@@ -177,6 +183,7 @@ def upgrade() -> None:
             name=op.f("fk_interaction_related_party_id_related_party"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_interaction")),
+        sa.UniqueConstraint("amends_id", name=op.f("uq_interaction_amends_id")),
     )
     op.create_index(
         "ix_interaction_account_time", "interaction", ["account_id", "started_at"], unique=False
@@ -227,7 +234,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
-            "status IN ('pending', 'kept', 'partially_kept', 'broken')",
+            "status IN ('pending', 'kept', 'partially_kept', 'broken', 'cancelled')",
             name=op.f("ck_promise_status"),
         ),
         sa.CheckConstraint("amount > 0 AND paid_amount >= 0", name=op.f("ck_promise_amounts")),
