@@ -92,3 +92,70 @@ async def test_password_checks_leave_the_event_loop_free():
     await asyncio.gather(*checks, ticker())
     assert ticked_while_checking.is_set()
     assert not any(c.result() for c in checks)
+
+
+async def test_two_collectors_cannot_both_take_the_days_only_contact(live, settings):
+    """Colombia allows no second contact the day the debtor was reached: two right-party
+    calls recorded at once for one debtor, only one lands."""
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from app.models.debtor import ContactConsent, ContactPoint
+    from tests.factories import make_account, make_partner
+
+    client, add_user, database = live
+    manager = await add_user(Role.MANAGER)
+    async with database.sessionmaker() as session, session.begin():
+        partner = await make_partner(
+            session, country="CO", currency="COP", time_zone="America/Bogota"
+        )
+        account = await make_account(session, partner, dpd=45, currency="COP")
+        point = ContactPoint(
+            partner_id=partner.id,
+            account_id=account.id,
+            debtor_id=account.debtor_id,
+            kind="phone",
+            value="+573001234567",
+            time_zone="America/Bogota",
+        )
+        session.add(point)
+        session.add(
+            ContactConsent(
+                debtor_id=account.debtor_id,
+                partner_id=partner.id,
+                channel="call",
+                status="granted",
+                recorded_by="test",
+            )
+        )
+    bogota = ZoneInfo("America/Bogota")
+    day = datetime.now(bogota).date() - timedelta(days=1)
+    while day.weekday() != 1:  # a Tuesday, never a Colombian holiday in practice
+        day -= timedelta(days=1)
+    headers = bearer_for(settings, manager)
+
+    def call_at(hour: int) -> dict[str, object]:
+        at = datetime(day.year, day.month, day.day, hour, 0, tzinfo=bogota).astimezone(UTC)
+        return {
+            "channel": "call",
+            "contact_point_id": str(point.id),
+            "party": "debtor",
+            "result_code": "RPC",
+            "started_at": at.isoformat(),
+            "pcr": {
+                "problem_category": "reduced_income",
+                "problem": "Less work",
+                "circumstance": "Family helps",
+                "resolution": "Call next week",
+            },
+        }
+
+    responses = await asyncio.gather(
+        *(
+            client.post(
+                f"/api/v1/accounts/{account.id}/interactions", json=call_at(hour), headers=headers
+            )
+            for hour in (9, 10, 11, 12)
+        )
+    )
+    assert sorted(r.status_code for r in responses) == [201, 422, 422, 422]
