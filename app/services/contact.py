@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, or_
 from sqlalchemy.dialects.postgresql import insert
@@ -47,6 +48,10 @@ HISTORY_WINDOW = timedelta(days=MAX_PERIOD_DAYS + 1)
 # How far from now a contact may be checked: further out it is a typo, not a plan.
 CHECK_RANGE = timedelta(days=400)
 
+ADULT_AGE = 18
+OLDER_ADULT_AGE = (
+    60  # "persona adulta mayor": Ley de los Derechos de las Personas Adultas Mayores, art. 3
+)
 CHECKERS = frozenset({Role.COLLECTOR, Role.TEAM_LEAD, Role.MANAGER, Role.ADMIN, Role.AUDITOR})
 
 # Which contact point a channel uses.
@@ -128,7 +133,9 @@ async def contact_context(
     reached = _party_of(point, related, party)
     zones = await _zones(session, account, partner, point)
     zone = zones[0]
-    flags = await _flags(session, account)
+    flags = await _flags(session, account) | age_flags(
+        account.debtor_birth_date, at.astimezone(ZoneInfo(zone)).date()
+    )
     consented, opted_out = await _consents(session, account)
     history = await _history(session, account, at, replacing)
     paused = await _paused(session, account, at, zone)
@@ -231,6 +238,19 @@ async def _zones(
     return zones
 
 
+def age_flags(birth_date: date | None, on: date) -> frozenset[DebtorFlag]:
+    """Minors and older adults, from the birth date the partner sent (Mexico's rules forbid
+    collecting from them; the pack decides what the flags mean elsewhere)."""
+    if birth_date is None:
+        return frozenset()
+    age = on.year - birth_date.year - ((on.month, on.day) < (birth_date.month, birth_date.day))
+    if age < ADULT_AGE:
+        return frozenset({DebtorFlag.MINOR})
+    if age >= OLDER_ADULT_AGE:
+        return frozenset({DebtorFlag.OLDER_ADULT})
+    return frozenset()
+
+
 async def _flags(session: AsyncSession, account: Account) -> frozenset[DebtorFlag]:
     rows = await session.scalars(
         select(col(DebtorFlagRow.kind)).where(
@@ -310,8 +330,6 @@ async def _history(
 async def _paused(session: AsyncSession, account: Account, at: datetime, zone: str) -> bool:
     if not account.has_pauses:
         return False
-    from zoneinfo import ZoneInfo
-
     day = at.astimezone(ZoneInfo(zone)).date()
     found = await session.scalar(
         select(col(AccountPause.id)).where(

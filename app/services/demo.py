@@ -364,7 +364,8 @@ def demo_rows(country: Country, currency: str, count: int, today: date) -> list[
         if country is Country.MX and n % 10 == 1 and debtor:
             pass  # the same debtor as the row before: a second account
         else:
-            born = date(1955, 1, 1) + timedelta(days=rng.randint(0, 15000))
+            # 27 to 59 years old: Mexican rules forbid collecting from older adults (60+).
+            born = date(1967, 1, 1) + timedelta(days=rng.randint(0, 12000))
             woman = rng.random() < 0.5
             debtor = {
                 "first_names": rng.choice(_FIRST),

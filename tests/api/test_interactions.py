@@ -642,3 +642,23 @@ def test_a_looser_override_stops_the_app_from_starting(settings):
     )
     with pytest.raises(ValueError):
         create_app(looser)
+
+
+async def test_a_mexican_debtor_over_sixty_is_not_collected_from(client, floor, session):
+    floor["account"].debtor_birth_date = date(1950, 1, 1)
+    session.add(floor["account"])
+    await session.flush()
+    decision = await check(client, floor, "cdmx", local(CDMX, 2026, 11, 17, 12, 0))
+    assert decision["allowed"] is False
+    assert decision["next_allowed_at"] is None
+
+
+def test_age_flags_at_the_birthday_edges():
+    from app.domain.compliance import DebtorFlag
+    from app.services.contact import age_flags
+
+    born = date(2008, 11, 24)
+    assert age_flags(born, date(2026, 11, 23)) == {DebtorFlag.MINOR}
+    assert age_flags(born, date(2026, 11, 24)) == frozenset()
+    assert age_flags(date(1966, 11, 24), date(2026, 11, 24)) == {DebtorFlag.OLDER_ADULT}
+    assert age_flags(None, date(2026, 11, 24)) == frozenset()
