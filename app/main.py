@@ -49,6 +49,7 @@ from app.routers import (
     health,
     interactions,
     partners,
+    plans,
     strategies,
     teams,
     users,
@@ -106,6 +107,10 @@ TAGS = [
         "description": "Gestiones: contact attempts and contacts with their PCR, and coaching.",
     },
     {"name": "promises", "description": "Promises to pay and how they resolved."},
+    {
+        "name": "plans",
+        "description": "Payment plans: regularization, restructuring and settlement quotes.",
+    },
     {"name": "escalations", "description": "Cases referred to team leads and managers."},
     {"name": "audit", "description": "The append-only, hash-chained record of every change."},
     {"name": "operations", "description": "Health, readiness and metrics probes."},
@@ -364,6 +369,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         compliance,
         interactions,
         escalations,
+        plans,
         audit,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
