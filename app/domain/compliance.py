@@ -535,3 +535,46 @@ def _utc(moment: datetime, field_name: str) -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise InvalidInput(field_name, "must carry a time zone (an aware datetime)")
     return moment.astimezone(UTC)
+
+
+# ---------------------------------------------------------------------------------------
+# What the services need around a check: the point a channel uses, ages, several zones.
+
+# Which kind of contact point each channel uses.
+POINT_KIND: dict[Channel, str] = {
+    Channel.CALL: "phone",
+    Channel.SMS: "phone",
+    Channel.WHATSAPP: "phone",
+    Channel.EMAIL: "email",
+    Channel.VISIT: "address",
+    Channel.LETTER: "address",
+}
+
+ADULT_AGE = 18
+# "Persona adulta mayor" from 60 (Ley de los Derechos de las Personas Adultas Mayores, art. 3).
+OLDER_ADULT_AGE = 60
+
+
+def age_flags(birth_date: date | None, on: date) -> frozenset[DebtorFlag]:
+    """Minors and older adults, from the birth date the partner sent (Mexico's rules forbid
+    collecting from them; the pack decides what the flags mean elsewhere)."""
+    if birth_date is None:
+        return frozenset()
+    age = on.year - birth_date.year - ((on.month, on.day) < (birth_date.month, birth_date.day))
+    if age < ADULT_AGE:
+        return frozenset({DebtorFlag.MINOR})
+    if age >= OLDER_ADULT_AGE:
+        return frozenset({DebtorFlag.OLDER_ADULT})
+    return frozenset()
+
+
+def strictest(decisions: Sequence[Decision]) -> Decision:
+    """Of the checks in each zone a person may be in, the one that says no the longest: a
+    permanent no, else the latest next_allowed_at; allowed only if every zone allows."""
+    denied = [d for d in decisions if not d.allowed]
+    if not denied:
+        return decisions[0]
+    permanent = [d for d in denied if d.next_allowed_at is None]
+    if permanent:
+        return permanent[0]
+    return max(denied, key=lambda d: d.next_allowed_at or datetime.min.replace(tzinfo=UTC))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, or_
@@ -17,6 +17,7 @@ from sqlmodel import col, select
 from app.config import Settings
 from app.domain.compliance import (
     CONVERSATION_CODES,
+    POINT_KIND,
     RIGHT_PARTY_CODES,
     Channel,
     ContactRequest,
@@ -25,8 +26,10 @@ from app.domain.compliance import (
     Party,
     PastContact,
     RulePack,
+    age_flags,
     check_contact,
     pack_for,
+    strictest,
 )
 from app.domain.errors import InvalidInput, PermissionDenied
 from app.domain.geography import time_zone_for_phone
@@ -54,16 +57,6 @@ OLDER_ADULT_AGE = (
 )
 CHECKERS = frozenset({Role.COLLECTOR, Role.TEAM_LEAD, Role.MANAGER, Role.ADMIN, Role.AUDITOR})
 
-# Which contact point a channel uses.
-POINT_KIND = {
-    Channel.CALL: "phone",
-    Channel.SMS: "phone",
-    Channel.WHATSAPP: "phone",
-    Channel.EMAIL: "email",
-    Channel.VISIT: "address",
-    Channel.LETTER: "address",
-}
-
 
 @dataclass(frozen=True, slots=True)
 class ContactContext:
@@ -79,16 +72,12 @@ class ContactContext:
 
     def decide(self) -> Decision:
         """The check in every zone the person may be in; the strictest answer wins."""
-        decisions = [
-            check_contact(self.pack, replace(self.request, time_zone=zone))
-            for zone in self.zones or (self.request.time_zone,)
-        ]
-        denied = [d for d in decisions if not d.allowed]
-        if not denied:
-            return decisions[0]
-        if any(d.next_allowed_at is None for d in denied):
-            return next(d for d in denied if d.next_allowed_at is None)
-        return max(denied, key=lambda d: d.next_allowed_at or datetime.min.replace(tzinfo=UTC))
+        return strictest(
+            [
+                check_contact(self.pack, replace(self.request, time_zone=zone))
+                for zone in self.zones or (self.request.time_zone,)
+            ]
+        )
 
 
 def pack_of(settings: Settings, country: str) -> RulePack:
@@ -236,19 +225,6 @@ async def _zones(
     if partner.time_zone not in zones:
         zones.append(partner.time_zone)
     return zones
-
-
-def age_flags(birth_date: date | None, on: date) -> frozenset[DebtorFlag]:
-    """Minors and older adults, from the birth date the partner sent (Mexico's rules forbid
-    collecting from them; the pack decides what the flags mean elsewhere)."""
-    if birth_date is None:
-        return frozenset()
-    age = on.year - birth_date.year - ((on.month, on.day) < (birth_date.month, birth_date.day))
-    if age < ADULT_AGE:
-        return frozenset({DebtorFlag.MINOR})
-    if age >= OLDER_ADULT_AGE:
-        return frozenset({DebtorFlag.OLDER_ADULT})
-    return frozenset()
 
 
 async def _flags(session: AsyncSession, account: Account) -> frozenset[DebtorFlag]:

@@ -654,8 +654,7 @@ async def test_a_mexican_debtor_over_sixty_is_not_collected_from(client, floor, 
 
 
 def test_age_flags_at_the_birthday_edges():
-    from app.domain.compliance import DebtorFlag
-    from app.services.contact import age_flags
+    from app.domain.compliance import DebtorFlag, age_flags
 
     born = date(2008, 11, 24)
     assert age_flags(born, date(2026, 11, 23)) == {DebtorFlag.MINOR}
