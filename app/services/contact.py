@@ -36,7 +36,7 @@ from app.domain.geography import time_zone_for_phone
 from app.domain.packs import MAX_PERIOD_DAYS
 from app.domain.roles import Role
 from app.domain.stages import Stage
-from app.domain.strategies import limits_for
+from app.domain.strategies import StrategyDocument, limits_for
 from app.models.account import Account, AccountPause
 from app.models.debtor import ContactConsent, ContactPoint, RelatedParty
 from app.models.debtor import DebtorFlag as DebtorFlagRow
@@ -67,6 +67,7 @@ class ContactContext:
     contact_point: ContactPoint | None
     related_party: RelatedParty | None
     strategy_version: int
+    strategy: StrategyDocument
     # Without a contact point the person may be in any of the debtor's zones: all are checked.
     zones: tuple[str, ...] = ()
 
@@ -151,6 +152,7 @@ async def contact_context(
         point,
         related,
         version,
+        document,
         tuple(zones),
     )
 

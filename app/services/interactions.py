@@ -45,7 +45,6 @@ from app.schemas.interactions import InteractionCreate
 from app.security import Principal
 from app.services import accounts, audit
 from app.services.contact import contact_context
-from app.services.strategies import current_strategy
 
 RECORDERS = frozenset({Role.COLLECTOR, Role.TEAM_LEAD, Role.MANAGER, Role.ADMIN})
 _DEBTOR_CONTACT_LOCK = 9
@@ -179,7 +178,7 @@ async def record_interaction(
         )
     await _apply_result(session, settings, principal, account, interaction, moment)
     promise = None
-    version, document = await current_strategy(session, account.partner_id)
+    version, document = context.strategy_version, context.strategy
     stage = Stage(account.stage)
     if body.result_code == PROMISE_RESULT and body.promise is not None:
         terms = promise_terms(document, stage)
