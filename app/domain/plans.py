@@ -1,0 +1,389 @@
+"""Payment plan quotes: the schedule for asked terms, exact to the currency's minor unit,
+and how those terms stand against the partner's strategy.
+
+Three plan types (:class:`~app.domain.strategies.PlanType`):
+
+- ``regularization``: the past-due amount, less any down payment, in equal installments;
+  the contract is otherwise unchanged (no interest is charged on the plan);
+- ``restructuring``: the outstanding total, less any down payment, re-amortised at an annual
+  rate with French amortisation (equal payments, each split into interest and principal on
+  the balance still owed; a zero rate allowed) over the installments at the frequency;
+- ``settlement``: the total less a discount ("quita"), as one payment or a short schedule;
+  the discount is the forgiven amount.
+
+Choices made here:
+
+- Amounts are rounded to the currency's minor unit (:data:`MINOR_UNITS`) with
+  ``ROUND_HALF_UP``: the regular installment, the forgiven amount and each installment's
+  interest. The rounding remainder goes to the LAST installment, so the down payment and the
+  installments sum exactly to the agreed total, and (restructuring) the principals sum
+  exactly to the financed amount. When half-up rounding of the regular installment would
+  overdraw the balance before the last one (a tiny amount over many installments), the
+  regular installment is rounded down instead (then one minor unit less, for restructuring)
+  so that the last installment carries a non-negative remainder.
+- The periodic rate of a restructuring is the annual rate divided by the periods in a year
+  (52 weekly, 26 biweekly, 12 monthly).
+- Due dates: weekly every 7 days, biweekly every 14 days, monthly on the first due date's
+  day of each following month (clamped to the month's end, counted from the first date so
+  that a 31st stays a 31st where the month has one). A date on a weekend or a holiday of
+  the country moves to the next business day; dates are kept strictly increasing.
+- The term of a restructuring, compared with the strategy's ``max_term_extension_months``,
+  is the number of calendar months from the quote date to the last due date (a part month
+  counts as a whole one): the account's remaining contractual term is not known here.
+- The minimum down payment is a percentage of what the plan covers (the past-due amount,
+  the total, or the discounted total); a settlement in a single payment needs none.
+- Breaking any strategy limit makes the quote a manager's to approve; otherwise the
+  strategy's approval thresholds decide on the forgiven amount.
+
+Nothing here does I/O or reads a clock: the quote date and the holiday calendar are given.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Container
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from enum import StrEnum
+
+from app.domain.errors import InvalidInput
+from app.domain.roles import Role
+from app.domain.stages import Stage
+from app.domain.strategies import PlanType, StrategyDocument, approver_for, plan_limits
+
+# ISO 4217 minor units of the currencies Cartera's partners work in.
+MINOR_UNITS: dict[str, int] = {"MXN": 2, "COP": 2, "PEN": 2, "CLP": 0, "BRL": 2, "USD": 2}
+
+MAX_INSTALLMENTS = 360
+MAX_RATE_PCT = Decimal(200)
+MAX_FIRST_DUE_DAYS = 90
+HUNDRED = Decimal(100)
+ZERO = Decimal(0)
+
+
+class Frequency(StrEnum):
+    WEEKLY = "weekly"
+    BIWEEKLY = "biweekly"  # every 14 days (quincenal-ish, but a fixed step)
+    MONTHLY = "monthly"
+
+
+PERIODS_PER_YEAR: dict[Frequency, int] = {
+    Frequency.WEEKLY: 52,
+    Frequency.BIWEEKLY: 26,
+    Frequency.MONTHLY: 12,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteTerms:
+    plan_type: PlanType
+    installments: int
+    frequency: Frequency
+    first_due_date: date
+    down_payment: Decimal = ZERO
+    discount_pct: Decimal = ZERO  # settlement only
+    annual_rate_pct: Decimal = ZERO  # restructuring only
+
+
+@dataclass(frozen=True, slots=True)
+class AccountFacts:
+    total: Decimal
+    past_due_amount: Decimal
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class Installment:
+    number: int
+    due_date: date
+    amount: Decimal
+    principal: Decimal | None = None  # restructuring only
+    interest: Decimal | None = None  # restructuring only
+
+
+@dataclass(frozen=True, slots=True)
+class Breach:
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    plan_type: PlanType
+    currency: str
+    down_payment: Decimal
+    schedule: tuple[Installment, ...]
+    agreed_total: Decimal  # down payment + installments
+    financed: Decimal  # what the installments pay off (before interest)
+    interest_total: Decimal
+    forgiven: Decimal
+    breaches: tuple[Breach, ...]
+    approver_role: Role
+
+
+# --- money --------------------------------------------------------------------------------
+
+
+def minor_unit(currency: str) -> Decimal:
+    """The smallest amount of ``currency``: 0.01, or 1 for CLP."""
+    try:
+        return Decimal(1).scaleb(-MINOR_UNITS[currency])
+    except KeyError:
+        raise InvalidInput("currency", f"no minor-unit rule for {currency!r}") from None
+
+
+def round_money(amount: Decimal, currency: str, rounding: str = ROUND_HALF_UP) -> Decimal:
+    """``amount`` to the currency's minor unit; half-up unless told otherwise."""
+    return amount.quantize(minor_unit(currency), rounding=rounding)
+
+
+# --- dates --------------------------------------------------------------------------------
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day ``months`` later, clamped to that month's last day."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def is_business_day(day: date, holidays: Container[date]) -> bool:
+    return day.weekday() < 5 and day not in holidays
+
+
+def next_business_day(day: date, holidays: Container[date]) -> date:
+    """``day`` itself when it is a business day, else the next one."""
+    while not is_business_day(day, holidays):
+        day += timedelta(days=1)
+    return day
+
+
+def due_dates(
+    first: date, count: int, frequency: Frequency, holidays: Container[date]
+) -> list[date]:
+    """``count`` due dates from ``first`` at ``frequency``, each moved to a business day and
+    strictly after the one before."""
+    dates: list[date] = []
+    for k in range(count):
+        if frequency is Frequency.MONTHLY:
+            nominal = add_months(first, k)
+        else:
+            nominal = first + timedelta(days=k * (7 if frequency is Frequency.WEEKLY else 14))
+        if dates and nominal <= dates[-1]:
+            nominal = dates[-1] + timedelta(days=1)
+        dates.append(next_business_day(nominal, holidays))
+    return dates
+
+
+def months_spanned(start: date, end: date) -> int:
+    """Calendar months from ``start`` to ``end``, a part month counted as a whole one."""
+    months = (end.year - start.year) * 12 + end.month - start.month
+    return months + (1 if end.day > start.day else 0)
+
+
+# --- schedules ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Line:
+    amount: Decimal
+    principal: Decimal
+    interest: Decimal
+
+
+def _amortise(
+    financed: Decimal, rate: Decimal, count: int, payment: Decimal, currency: str
+) -> list[_Line] | None:
+    """Equal payments of ``payment`` on ``financed`` at periodic ``rate``; the last pays off
+    what is left. ``None`` when a payment would pay off more than is owed before the last."""
+    balance = financed
+    lines: list[_Line] = []
+    for k in range(count):
+        interest = round_money(balance * rate, currency)
+        principal = balance if k == count - 1 else payment - interest
+        if principal < 0 or principal > balance:
+            return None
+        lines.append(_Line(principal + interest, principal, interest))
+        balance -= principal
+    return lines
+
+
+def level_schedule(
+    financed: Decimal, count: int, currency: str, rate: Decimal = ZERO
+) -> list[_Line]:
+    """French amortisation of ``financed`` over ``count`` periods at periodic ``rate`` (zero:
+    equal shares of the principal), exact to the minor unit, the remainder in the last."""
+    level = financed * rate / (1 - (1 + rate) ** -count) if rate else ZERO
+    exact = level if rate else financed / count
+    half_up = round_money(exact, currency)
+    down = round_money(exact, currency, ROUND_DOWN)
+    floor = round_money(financed * rate, currency)  # interest-only: never overdraws
+    candidates = (half_up, down, max(down - minor_unit(currency), floor))
+    for payment in candidates:
+        lines = _amortise(financed, rate, count, payment, currency)
+        if lines is not None:
+            return lines
+    raise AssertionError("an interest-only payment cannot overdraw")  # pragma: no cover
+
+
+# --- validation ---------------------------------------------------------------------------
+
+
+def _check_terms(terms: QuoteTerms, facts: AccountFacts, quoted_on: date) -> None:
+    unit = minor_unit(facts.currency)
+    if not 1 <= terms.installments <= MAX_INSTALLMENTS:
+        raise InvalidInput("body.installments", f"must be between 1 and {MAX_INSTALLMENTS}")
+    if terms.down_payment < 0:
+        raise InvalidInput("body.down_payment", "cannot be negative")
+    if terms.down_payment != terms.down_payment.quantize(unit):
+        raise InvalidInput("body.down_payment", f"more decimals than {facts.currency} has ({unit})")
+    if not ZERO <= terms.discount_pct <= HUNDRED:
+        raise InvalidInput("body.discount_pct", "must be between 0 and 100")
+    if terms.discount_pct and terms.plan_type is not PlanType.SETTLEMENT:
+        raise InvalidInput("body.discount_pct", "only a settlement has a discount")
+    if not ZERO <= terms.annual_rate_pct <= MAX_RATE_PCT:
+        raise InvalidInput("body.annual_rate_pct", f"must be between 0 and {MAX_RATE_PCT}")
+    if terms.annual_rate_pct and terms.plan_type is not PlanType.RESTRUCTURING:
+        raise InvalidInput("body.annual_rate_pct", "only a restructuring has a rate")
+    if terms.first_due_date < quoted_on:
+        raise InvalidInput("body.first_due_date", "cannot be before the quote date")
+    if terms.first_due_date > quoted_on + timedelta(days=MAX_FIRST_DUE_DAYS):
+        raise InvalidInput(
+            "body.first_due_date", f"at most {MAX_FIRST_DUE_DAYS} days after the quote date"
+        )
+
+
+def _base(terms: QuoteTerms, facts: AccountFacts) -> tuple[Decimal, Decimal]:
+    """(what the plan covers before any down payment, the forgiven amount)."""
+    total = round_money(facts.total, facts.currency)
+    if terms.plan_type is PlanType.REGULARIZATION:
+        past_due = round_money(facts.past_due_amount, facts.currency)
+        if past_due <= 0:
+            raise InvalidInput("body.plan_type", "the account has nothing past due")
+        return past_due, ZERO
+    if total <= 0:
+        raise InvalidInput("body.plan_type", "the account owes nothing")
+    if terms.plan_type is PlanType.SETTLEMENT:
+        forgiven = round_money(total * terms.discount_pct / HUNDRED, facts.currency)
+        if forgiven >= total:
+            raise InvalidInput("body.discount_pct", "would forgive the whole debt")
+        return total - forgiven, forgiven
+    return total, ZERO
+
+
+# --- limits -------------------------------------------------------------------------------
+
+
+def _breaches(
+    terms: QuoteTerms,
+    base: Decimal,
+    last_due: date,
+    quoted_on: date,
+    document: StrategyDocument,
+    stage: Stage,
+) -> list[Breach]:
+    limits = plan_limits(document, stage, terms.plan_type)
+    if limits is None:
+        return [
+            Breach(
+                "plan_type_not_offered",
+                f"the strategy offers no {terms.plan_type.value} in the {stage.value} stage",
+            )
+        ]
+    found: list[Breach] = []
+    if terms.discount_pct > limits.max_discount_pct:
+        found.append(
+            Breach(
+                "discount_above_max",
+                f"discount {terms.discount_pct}% is above the maximum {limits.max_discount_pct}%",
+            )
+        )
+    if terms.installments > limits.max_installments:
+        found.append(
+            Breach(
+                "installments_above_max",
+                f"{terms.installments} installments is above the maximum {limits.max_installments}",
+            )
+        )
+    # down / base < min% without rounding: down * 100 < min% * base. A settlement in one
+    # payment is paid whole at once: no down payment is asked of it.
+    lump_sum = terms.plan_type is PlanType.SETTLEMENT and terms.installments == 1
+    if not lump_sum and terms.down_payment * HUNDRED < limits.min_down_payment_pct * base:
+        found.append(
+            Breach(
+                "down_payment_below_min",
+                f"down payment is below the minimum {limits.min_down_payment_pct}% of {base}",
+            )
+        )
+    if terms.plan_type is PlanType.RESTRUCTURING:
+        months = months_spanned(quoted_on, last_due)
+        if months > limits.max_term_extension_months:
+            found.append(
+                Breach(
+                    "term_above_max",
+                    f"the schedule runs {months} months, above the maximum "
+                    f"{limits.max_term_extension_months}",
+                )
+            )
+    return found
+
+
+# --- the quote ----------------------------------------------------------------------------
+
+
+def quote(
+    terms: QuoteTerms,
+    facts: AccountFacts,
+    holidays: Container[date],
+    document: StrategyDocument,
+    stage: Stage,
+    *,
+    quoted_on: date,
+) -> Quote:
+    """The schedule for ``terms`` on an account, the strategy limits it breaks and the role
+    that must approve it. ``holidays`` is the country's calendar (``date in holidays``).
+    Raises :class:`InvalidInput` for terms that cannot be quoted at all."""
+    _check_terms(terms, facts, quoted_on)
+    currency = facts.currency
+    base, forgiven = _base(terms, facts)
+    if terms.down_payment >= base:
+        raise InvalidInput("body.down_payment", f"must be less than the amount covered ({base})")
+    financed = base - terms.down_payment
+    if financed < terms.installments * minor_unit(currency):
+        raise InvalidInput(
+            "body.installments", f"more installments than {financed} {currency} can be split into"
+        )
+    restructuring = terms.plan_type is PlanType.RESTRUCTURING
+    rate = (
+        terms.annual_rate_pct / HUNDRED / PERIODS_PER_YEAR[terms.frequency]
+        if restructuring
+        else ZERO
+    )
+    lines = level_schedule(financed, terms.installments, currency, rate)
+    dates = due_dates(terms.first_due_date, terms.installments, terms.frequency, holidays)
+    schedule = tuple(
+        Installment(
+            number=k + 1,
+            due_date=day,
+            amount=line.amount,
+            principal=line.principal if restructuring else None,
+            interest=line.interest if restructuring else None,
+        )
+        for k, (line, day) in enumerate(zip(lines, dates, strict=True))
+    )
+    interest_total = sum((line.interest for line in lines), ZERO)
+    breaches = _breaches(terms, base, dates[-1], quoted_on, document, stage)
+    approver = Role.MANAGER if breaches else approver_for(document, stage, forgiven)
+    return Quote(
+        plan_type=terms.plan_type,
+        currency=currency,
+        down_payment=round_money(terms.down_payment, currency),
+        schedule=schedule,
+        agreed_total=terms.down_payment + sum((i.amount for i in schedule), ZERO),
+        financed=financed,
+        interest_total=interest_total,
+        forgiven=forgiven,
+        breaches=tuple(breaches),
+        approver_role=approver,
+    )

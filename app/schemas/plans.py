@@ -1,0 +1,89 @@
+"""API shapes of payment plan quotes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PlanTypeName = Literal["regularization", "restructuring", "settlement"]
+FrequencyName = Literal["weekly", "biweekly", "monthly"]
+
+
+class PlanQuoteRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    plan_type: PlanTypeName
+    down_payment: Decimal = Field(
+        default=Decimal(0),
+        ge=0,
+        max_digits=18,
+        decimal_places=2,
+        description="Paid on agreement; at most the currency's decimals (none for CLP).",
+    )
+    installments: int = Field(ge=1, le=360)
+    frequency: FrequencyName
+    first_due_date: date = Field(
+        description="From the quote date (today, UTC) to 90 days after it; a weekend or "
+        "holiday moves to the next business day."
+    )
+    discount_pct: Decimal = Field(
+        default=Decimal(0),
+        ge=0,
+        le=100,
+        max_digits=5,
+        decimal_places=2,
+        description="Settlement only: percent of the total forgiven.",
+    )
+    annual_rate_pct: Decimal = Field(
+        default=Decimal(0),
+        ge=0,
+        le=200,
+        max_digits=5,
+        decimal_places=2,
+        description="Restructuring only: nominal annual rate (French amortisation).",
+    )
+
+
+class InstallmentRead(BaseModel):
+    number: int
+    due_date: date
+    amount: Decimal
+    principal: Decimal | None = Field(description="Restructuring only.")
+    interest: Decimal | None = Field(description="Restructuring only.")
+
+
+class QuoteTotalsRead(BaseModel):
+    down_payment: Decimal
+    agreed_total: Decimal = Field(description="Down payment plus every installment, exactly.")
+    financed: Decimal = Field(description="What the installments pay off, before interest.")
+    interest_total: Decimal
+    forgiven: Decimal = Field(description="Settlement: the discount off the total.")
+
+
+class BreachRead(BaseModel):
+    code: Literal[
+        "plan_type_not_offered",
+        "discount_above_max",
+        "installments_above_max",
+        "down_payment_below_min",
+        "term_above_max",
+    ]
+    message: str
+
+
+class PlanQuoteRead(BaseModel):
+    account_id: uuid.UUID
+    plan_type: PlanTypeName
+    currency: str
+    quoted_on: date
+    schedule: list[InstallmentRead]
+    totals: QuoteTotalsRead
+    strategy_version: int
+    breaches: list[BreachRead] = Field(description="The strategy limits these terms break.")
+    approver_role: Literal["collector", "team_lead", "manager"] = Field(
+        description="The least role that may approve the plan; any limit broken: a manager."
+    )
