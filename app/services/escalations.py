@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from app.domain.errors import Conflict, NotFound, PermissionDenied
 from app.domain.roles import Role
@@ -22,7 +23,7 @@ from app.services.strategies import current_strategy
 HANDLERS = frozenset({Role.TEAM_LEAD, Role.MANAGER, Role.ADMIN})
 
 
-def readable_escalations(principal: Principal):  # type: ignore[no-untyped-def]
+def readable_escalations(principal: Principal) -> SelectOfScalar[Escalation]:
     """Those of the accounts the caller may see."""
     visible = accounts.readable_accounts(principal).with_only_columns(col(Account.id))
     return select(Escalation).where(col(Escalation.account_id).in_(visible))
