@@ -387,3 +387,55 @@ def quote(
         breaches=tuple(breaches),
         approver_role=approver,
     )
+
+
+# --- plans: proposal, approval, cancellation ----------------------------------------------
+#
+# Choices made here:
+#
+# - Roles rank collector < team_lead < manager < admin. A plan is ``active`` at once when its
+#   proposer's role ranks at or above the role its quote requires, else ``pending_approval``
+#   (the quote's breaches and the strategy's discount thresholds decide that role).
+# - Approve and reject: a role at or above the required one, never the proposer
+#   (maker-checker), only from ``pending_approval``.
+# - Cancel: from ``proposed``, ``pending_approval`` or ``active``, by a manager or admin, or
+#   by a team lead who proposed the plan or leads the proposer's team.
+
+
+class PlanStatus(StrEnum):
+    PROPOSED = "proposed"
+    PENDING_APPROVAL = "pending_approval"
+    ACTIVE = "active"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    COMPLETED = "completed"
+    BROKEN = "broken"
+
+
+OPEN_STATUSES: frozenset[PlanStatus] = frozenset(
+    {PlanStatus.PROPOSED, PlanStatus.PENDING_APPROVAL, PlanStatus.ACTIVE}
+)
+
+# Who may approve: the approval ladder, lowest first.
+APPROVAL_RANK: dict[Role, int] = {
+    Role.COLLECTOR: 1,
+    Role.TEAM_LEAD: 2,
+    Role.MANAGER: 3,
+    Role.ADMIN: 4,
+}
+
+
+def may_approve(role: Role, required: Role) -> bool:
+    """Whether ``role`` ranks at or above ``required`` on the approval ladder."""
+    return APPROVAL_RANK.get(role, 0) >= APPROVAL_RANK[required]
+
+
+def initial_status(proposer: Role, required: Role) -> PlanStatus:
+    """``active`` when the proposer may approve the plan themselves, else pending."""
+    return PlanStatus.ACTIVE if may_approve(proposer, required) else PlanStatus.PENDING_APPROVAL
+
+
+def may_cancel(role: Role, *, is_proposer: bool, leads_proposer: bool) -> bool:
+    if role in (Role.MANAGER, Role.ADMIN):
+        return True
+    return role is Role.TEAM_LEAD and (is_proposer or leads_proposer)

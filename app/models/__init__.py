@@ -7,6 +7,7 @@ from app.models.audit import AuditEvent
 from app.models.debtor import ContactConsent, ContactPoint, Debtor, DebtorFlag, RelatedParty
 from app.models.interaction import Interaction, InteractionFeedback
 from app.models.partner import Partner, PartnerBucket, PartnerClient
+from app.models.plan import PaymentPlan, PlanInstallment
 from app.models.promise import Escalation, Promise
 from app.models.strategy import CollectionStrategy
 from app.models.user import LoginAttempt, Team, TeamMember, User
@@ -32,6 +33,8 @@ __all__ = [
     "Partner",
     "PartnerBucket",
     "PartnerClient",
+    "PaymentPlan",
+    "PlanInstallment",
     "Promise",
     "RelatedParty",
     "Team",

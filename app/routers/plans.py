@@ -2,19 +2,26 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response, status
 
-from app.deps import PrincipalDep, SessionDep
+from app.deps import API_PREFIX, PrincipalDep, SessionDep
+from app.pagination import CursorQuery, LimitQuery, Page
 from app.problems import problem_responses
 from app.schemas.plans import (
     BreachRead,
     InstallmentRead,
+    PlanCreate,
+    PlanDecision,
+    PlanInstallmentRead,
     PlanQuoteRead,
     PlanQuoteRequest,
+    PlanRead,
+    PlanRejection,
     QuoteTotalsRead,
 )
 from app.services import plans
-from app.services.plans import QuoteView
+from app.services.plans import PlanView, QuoteView
+from app.versioning import etag
 
 router = APIRouter(tags=["plans"])
 
@@ -66,3 +73,202 @@ async def quote_plan(
     next business day. Collectors quote on their own accounts; partners and auditors may
     not quote (403)."""
     return _quote_read(await plans.quote_plan(session, principal, account_id, body))
+
+
+def _plan_read(view: PlanView) -> PlanRead:
+    plan = view.plan
+    return PlanRead(
+        id=plan.id,
+        account_id=plan.account_id,
+        plan_type=plan.plan_type,
+        status=plan.status,
+        terms=PlanQuoteRequest.model_validate(plan.terms),
+        currency=plan.currency,
+        quoted_on=plan.quoted_on,
+        schedule=[
+            PlanInstallmentRead(
+                number=i.number,
+                due_date=i.due_date,
+                amount=i.amount,
+                principal=i.principal,
+                interest=i.interest,
+                paid_amount=i.paid_amount,
+                status=i.status,
+            )
+            for i in view.installments
+        ],
+        totals=QuoteTotalsRead(
+            down_payment=plan.down_payment,
+            agreed_total=plan.agreed_total,
+            financed=plan.financed,
+            interest_total=plan.interest_total,
+            forgiven=plan.forgiven,
+        ),
+        strategy_version=plan.strategy_version,
+        breaches=[BreachRead.model_validate(b) for b in plan.breaches],
+        approver_role=plan.approver_role,
+        proposed_by=plan.proposed_by,
+        decided_by=plan.decided_by,
+        decided_at=plan.decided_at,
+        decision_note=plan.decision_note,
+        cancelled_by=plan.cancelled_by,
+        cancelled_at=plan.cancelled_at,
+        agreement_sha256=plan.agreement_sha256,
+        version=plan.version,
+        created_at=plan.created_at,
+        updated_at=plan.updated_at,
+    )
+
+
+def _with_etag(response: Response, view: PlanView) -> PlanRead:
+    response.headers["ETag"] = etag(view.plan.version)
+    return _plan_read(view)
+
+
+@router.post(
+    "/accounts/{account_id}/plans",
+    summary="Propose a payment plan from quote terms",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PlanRead,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def create_plan(
+    session: SessionDep,
+    principal: PrincipalDep,
+    response: Response,
+    account_id: uuid.UUID,
+    body: PlanCreate,
+) -> PlanRead:
+    """Quotes the terms under the plan-quote rules and stores the plan with its schedule. The
+    plan is `active` at once when the proposer's role (collector < team_lead < manager <
+    admin) is at or above the quote's `approver_role`, otherwise `pending_approval`. One open
+    plan (proposed, pending approval or active) per account: a second is a 409. Collectors
+    propose on their own accounts, leads on their teams'; partners and auditors may not."""
+    view = await plans.propose_plan(session, principal, account_id, body)
+    response.headers["Location"] = f"{API_PREFIX}/plans/{view.plan.id}"
+    return _with_etag(response, view)
+
+
+@router.get(
+    "/accounts/{account_id}/plans",
+    summary="List an account's payment plans",
+    response_model=Page[PlanRead],
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def list_account_plans(
+    session: SessionDep,
+    principal: PrincipalDep,
+    account_id: uuid.UUID,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+) -> Page[PlanRead]:
+    """Newest first, with their schedules."""
+    views, next_cursor = await plans.list_plans(
+        session, principal, account_id, limit=limit, cursor=cursor
+    )
+    return Page(items=[_plan_read(v) for v in views], next_cursor=next_cursor)
+
+
+@router.get(
+    "/plans/{plan_id}",
+    summary="Read a payment plan",
+    response_model=PlanRead,
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def get_plan(
+    session: SessionDep, principal: PrincipalDep, response: Response, plan_id: uuid.UUID
+) -> PlanRead:
+    """A plan on an account the caller may not see is a 404."""
+    return _with_etag(response, await plans.get_plan(session, principal, plan_id))
+
+
+@router.post(
+    "/plans/{plan_id}/approve",
+    summary="Approve a plan pending approval",
+    response_model=PlanRead,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def approve_plan(
+    session: SessionDep,
+    principal: PrincipalDep,
+    response: Response,
+    plan_id: uuid.UUID,
+    body: PlanDecision,
+) -> PlanRead:
+    """By a role at or above the plan's `approver_role`, never by its proposer
+    (maker-checker: 403). Only from `pending_approval` (409 otherwise); of two approvals at
+    once, one wins and the other is a 409."""
+    view = await plans.approve_plan(session, principal, plan_id, body.note)
+    return _with_etag(response, view)
+
+
+@router.post(
+    "/plans/{plan_id}/reject",
+    summary="Reject a plan pending approval",
+    response_model=PlanRead,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def reject_plan(
+    session: SessionDep,
+    principal: PrincipalDep,
+    response: Response,
+    plan_id: uuid.UUID,
+    body: PlanRejection,
+) -> PlanRead:
+    """The same rules as approval; the note says why."""
+    view = await plans.reject_plan(session, principal, plan_id, body.note)
+    return _with_etag(response, view)
+
+
+@router.post(
+    "/plans/{plan_id}/cancel",
+    summary="Cancel a proposed, pending or active plan",
+    response_model=PlanRead,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def cancel_plan(
+    session: SessionDep,
+    principal: PrincipalDep,
+    response: Response,
+    plan_id: uuid.UUID,
+    body: PlanDecision,
+) -> PlanRead:
+    """By a manager or admin, or by a team lead who proposed the plan or leads the team of
+    its proposer. A plan already rejected, cancelled, completed or broken is a 409."""
+    view = await plans.cancel_plan(session, principal, plan_id, body.note)
+    return _with_etag(response, view)
+
+
+@router.get(
+    "/plans/{plan_id}/agreement",
+    summary="Download the payment agreement (convenio de pago) as PDF",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+            "headers": {
+                "X-Agreement-SHA256": {
+                    "description": "SHA-256 of the PDF, as stored on the plan.",
+                    "schema": {"type": "string"},
+                }
+            },
+        },
+        **problem_responses(401, 403, 404, 409, 422),
+    },
+)
+async def download_plan_agreement(
+    session: SessionDep, principal: PrincipalDep, plan_id: uuid.UUID
+) -> Response:
+    """In Spanish: the parties (creditor's legal name and tax id, debtor's name and masked
+    national id), the account, the amounts, the schedule, and that payments go only to the
+    creditor's accounts, never to the agency. The same plan gives the same bytes; the hash
+    is stored on the plan the first time. Active, completed or broken plans only (409)."""
+    agreement = await plans.plan_agreement(session, principal, plan_id)
+    return Response(
+        content=agreement.pdf,
+        media_type="application/pdf",
+        headers={
+            "X-Agreement-SHA256": agreement.sha256,
+            "Content-Disposition": f'attachment; filename="convenio-{plan_id}.pdf"',
+        },
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
@@ -87,3 +87,60 @@ class PlanQuoteRead(BaseModel):
     approver_role: Literal["collector", "team_lead", "manager"] = Field(
         description="The least role that may approve the plan; any limit broken: a manager."
     )
+
+
+# --- plans --------------------------------------------------------------------------------
+
+PlanStatusName = Literal[
+    "proposed", "pending_approval", "active", "rejected", "cancelled", "completed", "broken"
+]
+
+
+class PlanCreate(PlanQuoteRequest):
+    """The terms of a quote: the plan is quoted again under the same rules and stored."""
+
+
+class PlanDecision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class PlanRejection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(min_length=1, max_length=2000, description="Why the plan is rejected.")
+
+
+class PlanInstallmentRead(InstallmentRead):
+    paid_amount: Decimal
+    status: Literal["pending", "paid", "partially_paid"]
+
+
+class PlanRead(BaseModel):
+    id: uuid.UUID
+    account_id: uuid.UUID
+    plan_type: PlanTypeName
+    status: PlanStatusName
+    terms: PlanQuoteRequest = Field(description="The terms the plan was proposed with.")
+    currency: str
+    quoted_on: date
+    schedule: list[PlanInstallmentRead]
+    totals: QuoteTotalsRead
+    strategy_version: int
+    breaches: list[BreachRead]
+    approver_role: Literal["collector", "team_lead", "manager", "admin"] = Field(
+        description="The least role that may approve the plan."
+    )
+    proposed_by: uuid.UUID
+    decided_by: uuid.UUID | None
+    decided_at: datetime | None
+    decision_note: str | None
+    cancelled_by: uuid.UUID | None
+    cancelled_at: datetime | None
+    agreement_sha256: str | None = Field(
+        description="SHA-256 of the agreement PDF, set the first time it is generated."
+    )
+    version: int
+    created_at: datetime
+    updated_at: datetime

@@ -1,29 +1,67 @@
-"""Payment plans: quotes (nothing is written).
+"""Payment plans: quotes (nothing is written), proposals, approval, rejection,
+cancellation and the written agreement ("convenio de pago").
 
 A quote reads the account (within what the caller may see), the partner's strategy in force
 and the partner's country for its holiday calendar, and hands them to
-:func:`app.domain.plans.quote`.
+:func:`app.domain.plans.quote`. A proposal quotes the same terms under the same rules and
+stores the plan with its schedule.
+
+Choices made here:
+
+- Plans are seen through their account (:func:`app.services.accounts.readable_accounts`):
+  a plan on an account the caller may not see is a 404.
+- Proposals lock the account row, so two proposals on one account serialise; the partial
+  unique index on open plans is the backstop. Decisions and cancellations lock the plan row
+  (``FOR UPDATE``) and bump its ``version``: of two approvals at once, the second finds the
+  plan no longer pending and answers 409.
+- The agreement PDF is rendered with fpdf2's core fonts (latin-1 text) and its creation date
+  is the plan's ``created_at``, so the same plan gives the same bytes; its SHA-256 is stored
+  on the plan the first time it is generated. It is available once the plan is active (or
+  completed, broken, or cancelled after its agreement was issued).
 """
 
 from __future__ import annotations
 
+import hashlib
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import holidays
+from fpdf import FPDF
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
-from app.domain.errors import PermissionDenied
-from app.domain.plans import AccountFacts, Frequency, Quote, QuoteTerms, quote
+from app.domain.errors import Conflict, NotFound, PermissionDenied
+from app.domain.identity import mask
+from app.domain.plans import (
+    MINOR_UNITS,
+    OPEN_STATUSES,
+    AccountFacts,
+    Frequency,
+    PlanStatus,
+    Quote,
+    QuoteTerms,
+    initial_status,
+    may_approve,
+    may_cancel,
+    quote,
+)
 from app.domain.roles import Role
 from app.domain.stages import Stage
 from app.domain.strategies import PlanType
+from app.models.account import Account
+from app.models.debtor import Debtor
 from app.models.partner import Partner
+from app.models.plan import PaymentPlan, PlanInstallment
+from app.models.user import Team, TeamMember
+from app.pagination import decode_id_cursor, split_page
 from app.schemas.plans import PlanQuoteRequest
 from app.security import Principal
-from app.services import accounts, strategies
+from app.services import accounts, audit, strategies
 from app.services.assignments import partner_today
 
 # Staff who negotiate plans; partners and auditors do not.
@@ -62,6 +100,12 @@ async def quote_plan(
     if principal.role not in QUOTERS:
         raise PermissionDenied({"role": principal.role.value})
     account = await accounts.get_account(session, principal, account_id)
+    return await _quote_account(session, account, body, today=today)
+
+
+async def _quote_account(
+    session: AsyncSession, account: Account, body: PlanQuoteRequest, *, today: date | None
+) -> QuoteView:
     partner = await session.get_one(Partner, account.partner_id)
     country = partner.country
     version, document = await strategies.current_strategy(session, account.partner_id)
@@ -78,3 +122,415 @@ async def quote_plan(
         quoted_on=quoted_on,
     )
     return QuoteView(account.id, quoted_on, version, result)
+
+
+# --- plans --------------------------------------------------------------------------------
+
+# Who may read a plan besides those who negotiate them (all through the account's visibility).
+READERS: frozenset[Role] = QUOTERS | {Role.AUDITOR, Role.PARTNER}
+# Statuses whose agreement may be issued; a cancelled plan only if it was issued before.
+_AGREEMENT_STATUSES = frozenset({PlanStatus.ACTIVE, PlanStatus.COMPLETED, PlanStatus.BROKEN})
+
+
+@dataclass(frozen=True, slots=True)
+class PlanView:
+    plan: PaymentPlan
+    installments: list[PlanInstallment]
+
+
+def _snapshot(plan: PaymentPlan) -> dict[str, object]:
+    return {
+        "status": plan.status,
+        "version": plan.version,
+        "decided_by": plan.decided_by,
+        "decision_note": plan.decision_note,
+        "cancelled_by": plan.cancelled_by,
+    }
+
+
+def _readable_plans(principal: Principal) -> SelectOfScalar[PaymentPlan]:
+    """Plans on the accounts the principal may see."""
+    visible = accounts.readable_accounts(principal).with_only_columns(col(Account.id))
+    return select(PaymentPlan).where(col(PaymentPlan.account_id).in_(visible))
+
+
+async def _installments(
+    session: AsyncSession, plan_ids: Sequence[uuid.UUID]
+) -> list[PlanInstallment]:
+    rows = await session.scalars(
+        select(PlanInstallment)
+        .where(col(PlanInstallment.plan_id).in_(plan_ids))
+        .order_by(col(PlanInstallment.plan_id), col(PlanInstallment.number))
+        .execution_options(populate_existing=True)
+    )
+    return list(rows.all())
+
+
+async def _view(session: AsyncSession, plan: PaymentPlan) -> PlanView:
+    return PlanView(plan, await _installments(session, [plan.id]))
+
+
+async def propose_plan(
+    session: AsyncSession,
+    principal: Principal,
+    account_id: uuid.UUID,
+    body: PlanQuoteRequest,
+    *,
+    today: date | None = None,
+    now: datetime | None = None,
+) -> PlanView:
+    """Quote ``body`` on the account and store it as a plan: ``active`` when the proposer's
+    role may approve it, else ``pending_approval``. A second open plan is a 409."""
+    if principal.role not in QUOTERS or principal.user_id is None:
+        raise PermissionDenied({"role": principal.role.value})
+    account = await session.scalar(
+        accounts.readable_accounts(principal)
+        .where(col(Account.id) == account_id)
+        .with_for_update(of=Account)
+        .execution_options(populate_existing=True)
+    )
+    if account is None:
+        raise NotFound({"entity": "account"})
+    open_plan = await session.scalar(
+        select(col(PaymentPlan.id)).where(
+            col(PaymentPlan.account_id) == account.id,
+            col(PaymentPlan.status).in_([s.value for s in OPEN_STATUSES]),
+        )
+    )
+    if open_plan is not None:
+        raise Conflict({"reason": f"the account already has an open plan ({open_plan})"})
+    view = await _quote_account(session, account, body, today=today)
+    q = view.quote
+    moment = now or datetime.now(UTC)
+    status = initial_status(principal.role, q.approver_role)
+    plan = PaymentPlan(
+        account_id=account.id,
+        partner_id=account.partner_id,
+        plan_type=q.plan_type.value,
+        status=status.value,
+        terms=body.model_dump(mode="json"),
+        breaches=[{"code": b.code, "message": b.message} for b in q.breaches],
+        agreed_total=q.agreed_total,
+        financed=q.financed,
+        interest_total=q.interest_total,
+        forgiven=q.forgiven,
+        down_payment=q.down_payment,
+        currency=q.currency,
+        quoted_on=view.quoted_on,
+        strategy_version=view.strategy_version,
+        approver_role=q.approver_role.value,
+        proposed_by=principal.user_id,
+        created_at=moment,
+        updated_at=moment,
+    )
+    session.add(plan)
+    await session.flush()
+    installments = [
+        PlanInstallment(
+            plan_id=plan.id,
+            number=i.number,
+            due_date=i.due_date,
+            amount=i.amount,
+            principal=i.principal,
+            interest=i.interest,
+        )
+        for i in q.schedule
+    ]
+    session.add_all(installments)
+    await session.flush()
+    await audit.record(
+        session, principal, "plan.proposed", "payment_plan", plan.id,
+        after={
+            "account_id": account.id, "plan_type": plan.plan_type, "status": plan.status,
+            "agreed_total": plan.agreed_total, "forgiven": plan.forgiven,
+            "approver_role": plan.approver_role, "strategy_version": plan.strategy_version,
+        },
+        now=moment,
+    )  # fmt: skip
+    # Read back as stored (amounts at NUMERIC(18,2)), as every later read shows them.
+    await session.refresh(plan)
+    return await _view(session, plan)
+
+
+async def get_plan(session: AsyncSession, principal: Principal, plan_id: uuid.UUID) -> PlanView:
+    if principal.role not in READERS:
+        raise PermissionDenied({"role": principal.role.value})
+    plan = await session.scalar(_readable_plans(principal).where(col(PaymentPlan.id) == plan_id))
+    if plan is None:
+        raise NotFound({"entity": "payment_plan"})
+    return await _view(session, plan)
+
+
+async def list_plans(
+    session: AsyncSession,
+    principal: Principal,
+    account_id: uuid.UUID,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[PlanView], str | None]:
+    """An account's plans, newest first (ids are time-ordered)."""
+    if principal.role not in READERS:
+        raise PermissionDenied({"role": principal.role.value})
+    account = await accounts.get_account(session, principal, account_id)
+    query = select(PaymentPlan).where(col(PaymentPlan.account_id) == account.id)
+    before = decode_id_cursor(cursor)
+    if before is not None:
+        query = query.where(col(PaymentPlan.id) < before)
+    rows = (
+        await session.scalars(query.order_by(col(PaymentPlan.id).desc()).limit(limit + 1))
+    ).all()
+    page, next_cursor = split_page(rows, limit, key=lambda p: p.id)
+    by_plan: dict[uuid.UUID, list[PlanInstallment]] = {p.id: [] for p in page}
+    for installment in await _installments(session, list(by_plan)):
+        by_plan[installment.plan_id].append(installment)
+    return [PlanView(p, by_plan[p.id]) for p in page], next_cursor
+
+
+async def _lock_plan(
+    session: AsyncSession, principal: Principal, plan_id: uuid.UUID
+) -> PaymentPlan:
+    """The plan, row-locked to the end of the transaction, if its account is visible."""
+    plan = await session.scalar(
+        _readable_plans(principal)
+        .where(col(PaymentPlan.id) == plan_id)
+        .with_for_update(of=PaymentPlan)
+        .execution_options(populate_existing=True)
+    )
+    if plan is None:
+        raise NotFound({"entity": "payment_plan"})
+    return plan
+
+
+async def _decide(
+    session: AsyncSession,
+    principal: Principal,
+    plan_id: uuid.UUID,
+    *,
+    approve: bool,
+    note: str | None,
+    now: datetime | None,
+) -> PlanView:
+    plan = await _lock_plan(session, principal, plan_id)
+    if principal.user_id is None or not may_approve(principal.role, Role(plan.approver_role)):
+        raise PermissionDenied({"role": principal.role.value})
+    if plan.proposed_by == principal.user_id:
+        raise PermissionDenied({"role": principal.role.value, "reason": "maker_checker"})
+    if plan.status != PlanStatus.PENDING_APPROVAL:
+        raise Conflict({"reason": f"the plan is {plan.status}"})
+    before = _snapshot(plan)
+    moment = now or datetime.now(UTC)
+    plan.status = (PlanStatus.ACTIVE if approve else PlanStatus.REJECTED).value
+    plan.decided_by = principal.user_id
+    plan.decided_at = moment
+    plan.decision_note = note
+    plan.version += 1
+    plan.updated_at = moment
+    session.add(plan)
+    await session.flush()
+    action = "plan.approved" if approve else "plan.rejected"
+    await audit.record(
+        session, principal, action, "payment_plan", plan.id,
+        before=before, after=_snapshot(plan), now=moment,
+    )  # fmt: skip
+    return await _view(session, plan)
+
+
+async def approve_plan(
+    session: AsyncSession,
+    principal: Principal,
+    plan_id: uuid.UUID,
+    note: str | None = None,
+    *,
+    now: datetime | None = None,
+) -> PlanView:
+    """By a role at or above the plan's approver role, never its proposer (maker-checker);
+    only a plan pending approval (409 otherwise, also for the loser of two at once)."""
+    return await _decide(session, principal, plan_id, approve=True, note=note, now=now)
+
+
+async def reject_plan(
+    session: AsyncSession,
+    principal: Principal,
+    plan_id: uuid.UUID,
+    note: str,
+    *,
+    now: datetime | None = None,
+) -> PlanView:
+    return await _decide(session, principal, plan_id, approve=False, note=note, now=now)
+
+
+async def _leads(session: AsyncSession, lead_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+    found = await session.scalar(
+        select(col(TeamMember.user_id))
+        .join(Team, col(Team.id) == col(TeamMember.team_id))
+        .where(col(Team.lead_id) == lead_id, col(TeamMember.user_id) == user_id)
+    )
+    return found is not None
+
+
+async def cancel_plan(
+    session: AsyncSession,
+    principal: Principal,
+    plan_id: uuid.UUID,
+    note: str | None = None,
+    *,
+    now: datetime | None = None,
+) -> PlanView:
+    """By a manager or admin, or a team lead who proposed the plan or leads its proposer's
+    team; from proposed, pending approval or active (409 otherwise)."""
+    plan = await _lock_plan(session, principal, plan_id)
+    is_proposer = principal.user_id is not None and plan.proposed_by == principal.user_id
+    leads = (
+        principal.role is Role.TEAM_LEAD
+        and principal.user_id is not None
+        and await _leads(session, principal.user_id, plan.proposed_by)
+    )
+    if not may_cancel(principal.role, is_proposer=is_proposer, leads_proposer=leads):
+        raise PermissionDenied({"role": principal.role.value})
+    if PlanStatus(plan.status) not in OPEN_STATUSES:
+        raise Conflict({"reason": f"the plan is {plan.status}"})
+    before = _snapshot(plan)
+    moment = now or datetime.now(UTC)
+    plan.status = PlanStatus.CANCELLED.value
+    plan.cancelled_by = principal.user_id
+    plan.cancelled_at = moment
+    if note is not None:
+        plan.decision_note = note
+    plan.version += 1
+    plan.updated_at = moment
+    session.add(plan)
+    await session.flush()
+    await audit.record(
+        session, principal, "plan.cancelled", "payment_plan", plan.id,
+        before=before, after=_snapshot(plan), now=moment,
+    )  # fmt: skip
+    return await _view(session, plan)
+
+
+# --- the agreement ------------------------------------------------------------------------
+
+
+def format_money(amount: Decimal, currency: str) -> str:
+    """``$12,345.67 MXN``: thousands with commas, the currency's decimals (none for CLP)."""
+    decimals = MINOR_UNITS.get(currency, 2)
+    return f"${amount:,.{decimals}f} {currency}"
+
+
+_PLAN_NAMES = {
+    "regularization": "Programa de regularización",
+    "restructuring": "Reestructura",
+    "settlement": "Liquidación con quita",
+}
+
+
+def _latin1(text: str) -> str:
+    """Core fonts speak latin-1: anything outside it becomes '?' rather than an error."""
+    return text.encode("latin-1", "replace").decode("latin-1")
+
+
+def render_agreement(
+    plan: PaymentPlan,
+    installments: Sequence[PlanInstallment],
+    account: Account,
+    partner: Partner,
+    masked_national_id: str,
+) -> bytes:
+    """The convenio de pago as PDF bytes; the same inputs give the same bytes."""
+    pdf = FPDF(format="Letter")
+    pdf.set_creation_date(plan.created_at)
+    pdf.set_title(_latin1(f"Convenio de pago {plan.id}"))
+    pdf.set_author(_latin1(partner.legal_name))
+    pdf.set_creator("Cartera")
+    pdf.set_auto_page_break(auto=True, margin=15)
+    pdf.add_page()
+    width = pdf.epw
+
+    def para(text: str, size: int = 10, style: str = "", height: float = 5) -> None:
+        pdf.set_font("Helvetica", style, size)
+        pdf.multi_cell(width, height, _latin1(text), new_x="LMARGIN", new_y="NEXT")
+
+    money = lambda amount: format_money(amount, plan.currency)  # noqa: E731
+    debtor = f"{account.debtor_first_names} {account.debtor_last_names}".strip()
+    para("CONVENIO DE PAGO", 16, "B", 9)
+    para(f"{_PLAN_NAMES.get(plan.plan_type, plan.plan_type)} - folio {plan.id}", 9)
+    pdf.ln(3)
+    para("PARTES", 11, "B", 7)
+    para(f"Acreedor: {partner.legal_name}, RFC / identificación fiscal {partner.tax_id}.")
+    para(f"Deudor: {debtor}, identificación {masked_national_id}.")
+    para(f"Cuenta: {account.external_ref}. Moneda: {plan.currency}.")
+    pdf.ln(3)
+    para("IMPORTES", 11, "B", 7)
+    para(f"Total convenido: {money(plan.agreed_total)}")
+    para(f"Pago inicial (enganche): {money(plan.down_payment)}")
+    para(f"Descuento (quita): {money(plan.forgiven)}")
+    if plan.interest_total:
+        para(f"Intereses del plan: {money(plan.interest_total)}")
+    pdf.ln(3)
+    para("CALENDARIO DE PAGOS", 11, "B", 7)
+    columns = (("No.", 0.12), ("Fecha de pago", 0.3), ("Importe", 0.58))
+    pdf.set_font("Helvetica", "B", 10)
+    for title, share in columns:
+        pdf.cell(width * share, 6, _latin1(title), border=1)
+    pdf.ln()
+    pdf.set_font("Helvetica", "", 10)
+    for installment in installments:
+        pdf.cell(width * columns[0][1], 6, str(installment.number), border=1)
+        pdf.cell(width * columns[1][1], 6, installment.due_date.strftime("%d/%m/%Y"), border=1)
+        pdf.cell(width * columns[2][1], 6, money(installment.amount), border=1)
+        pdf.ln()
+    pdf.ln(4)
+    para("CONDICIONES", 11, "B", 7)
+    para(
+        "Los pagos se realizarán únicamente a las cuentas del acreedor, "
+        f"{partner.legal_name}, nunca a la agencia de cobranza ni a sus gestores. "
+        "Ningún gestor está autorizado para recibir dinero en efectivo."
+    )
+    para(
+        "Si el deudor incumple el calendario de pagos, el convenio podrá darse por "
+        "terminado conforme a la estrategia del acreedor."
+    )
+    pdf.ln(12)
+    para("______________________________          ______________________________")
+    para(f"{debtor}                    {partner.legal_name}", 9)
+    return bytes(pdf.output())
+
+
+@dataclass(frozen=True, slots=True)
+class Agreement:
+    pdf: bytes
+    sha256: str
+
+
+async def plan_agreement(
+    session: AsyncSession,
+    principal: Principal,
+    plan_id: uuid.UUID,
+    *,
+    now: datetime | None = None,
+) -> Agreement:
+    """The agreement PDF; its SHA-256 is stored on the plan (and audited) the first time."""
+    if principal.role not in READERS:
+        raise PermissionDenied({"role": principal.role.value})
+    plan = await _lock_plan(session, principal, plan_id)
+    issued = plan.agreement_sha256 is not None
+    status = PlanStatus(plan.status)
+    if status not in _AGREEMENT_STATUSES and not (status is PlanStatus.CANCELLED and issued):
+        raise Conflict({"reason": f"the plan is {plan.status}"})
+    account = await session.get_one(Account, plan.account_id)
+    partner = await session.get_one(Partner, plan.partner_id)
+    debtor = await session.get_one(Debtor, account.debtor_id)
+    installments = await _installments(session, [plan.id])
+    pdf = render_agreement(plan, installments, account, partner, mask(debtor.national_id))
+    digest = hashlib.sha256(pdf).hexdigest()
+    if not issued:
+        plan.agreement_sha256 = digest
+        plan.version += 1
+        plan.updated_at = now or datetime.now(UTC)
+        session.add(plan)
+        await session.flush()
+        await audit.record(
+            session, principal, "plan.agreement", "payment_plan", plan.id,
+            after={"agreement_sha256": digest}, now=now,
+        )  # fmt: skip
+    return Agreement(pdf, digest)

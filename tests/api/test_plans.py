@@ -1,0 +1,296 @@
+"""Payment plans through the API: proposal, approval by role, maker-checker, rejection,
+cancellation, visibility and the written agreement."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import uuid
+from decimal import Decimal
+
+import pytest
+from pypdf import PdfReader
+from sqlmodel import col, select
+
+from app.domain.roles import Role
+from app.models.audit import AuditEvent
+from app.models.user import Team, TeamMember
+from app.services.plans import format_money
+from tests.api.test_plan_quotes import next_weekday
+from tests.factories import make_account, make_partner
+
+
+@pytest.fixture
+async def desk(session, make_user, auth_headers):
+    """A Mexican partner; a collector (in a team with its lead) assigned a nonaccrual
+    account of 10,000 and one of 50,000; an unassigned account; a manager and an auditor."""
+    partner = await make_partner(session)
+    collector = await make_user(Role.COLLECTOR)
+    lead = await make_user(Role.TEAM_LEAD)
+    other_lead = await make_user(Role.TEAM_LEAD)
+    team = Team(name=f"Equipo {uuid.uuid4().hex[:6]}", lead_id=lead.id)
+    session.add(team)
+    await session.flush()
+    session.add(TeamMember(team_id=team.id, user_id=collector.id))
+
+    async def nonaccrual(total: str, **overrides: object):
+        return await make_account(
+            session,
+            partner,
+            dpd=120,
+            stage="nonaccrual",
+            principal=Decimal(total),
+            interest=Decimal("0"),
+            fees=Decimal("0"),
+            past_due_amount=Decimal("1000.00"),
+            **overrides,
+        )
+
+    small = await nonaccrual("10000.00", assigned_collector_id=collector.id)
+    big = await nonaccrual("50000.00", assigned_collector_id=collector.id)
+    unassigned = await nonaccrual("10000.00")
+    await session.commit()
+    return {
+        "partner": partner,
+        "small": small,
+        "big": big,
+        "unassigned": unassigned,
+        "collector_user": collector,
+        "collector": auth_headers(collector),
+        "lead": auth_headers(lead),
+        "other_lead": auth_headers(other_lead),
+        "manager": auth_headers(await make_user(Role.MANAGER)),
+        "manager2": auth_headers(await make_user(Role.MANAGER)),
+        "auditor": auth_headers(await make_user(Role.AUDITOR)),
+    }
+
+
+async def propose(client, desk, account: str = "small", who: str = "collector", **body: object):
+    payload: dict[str, object] = {
+        "plan_type": "settlement",
+        "installments": 1,
+        "frequency": "monthly",
+        "first_due_date": next_weekday(3),
+        "discount_pct": "30",
+    }
+    payload.update(body)
+    return await client.post(
+        f"/api/v1/accounts/{desk[account].id}/plans", json=payload, headers=desk[who]
+    )
+
+
+async def act(client, desk, plan_id: str, action: str, who: str, note: str | None = "ok"):
+    body = {} if note is None else {"note": note}
+    return await client.post(f"/api/v1/plans/{plan_id}/{action}", json=body, headers=desk[who])
+
+
+async def audited(session, plan_id: str) -> list[str]:
+    rows = await session.scalars(
+        select(col(AuditEvent.action))
+        .where(col(AuditEvent.entity_id) == plan_id)
+        .order_by(col(AuditEvent.seq))
+    )
+    return list(rows.all())
+
+
+class TestProposePlan:
+    async def test_within_the_collectors_limits_is_active(self, client, desk, session):
+        response = await propose(client, desk)
+        assert response.status_code == 201, response.text
+        body = response.json()
+        assert body["status"] == "active"
+        assert body["approver_role"] == "collector"
+        assert Decimal(body["totals"]["agreed_total"]) == Decimal("7000.00")
+        assert Decimal(body["totals"]["forgiven"]) == Decimal("3000.00")
+        assert [Decimal(i["amount"]) for i in body["schedule"]] == [Decimal("7000.00")]
+        assert body["schedule"][0]["status"] == "pending"
+        assert Decimal(body["terms"]["discount_pct"]) == Decimal("30")
+        assert body["proposed_by"] == str(desk["collector_user"].id)
+        assert response.headers["Location"] == f"/api/v1/plans/{body['id']}"
+        assert await audited(session, body["id"]) == ["plan.proposed"]
+
+    async def test_a_discount_above_the_collectors_threshold_waits_for_a_lead(self, client, desk):
+        response = await propose(client, desk, "big", discount_pct="20")
+        assert response.status_code == 201, response.text
+        body = response.json()
+        assert body["status"] == "pending_approval"
+        assert body["approver_role"] == "team_lead"
+        assert body["breaches"] == []
+
+    async def test_breaking_a_limit_waits_for_a_manager(self, client, desk):
+        response = await propose(client, desk, discount_pct="45")
+        assert response.status_code == 201, response.text
+        body = response.json()
+        assert body["status"] == "pending_approval"
+        assert body["approver_role"] == "manager"
+        assert [b["code"] for b in body["breaches"]] == ["discount_above_max"]
+
+    async def test_a_lead_within_their_limit_activates_at_once(self, client, desk):
+        response = await propose(client, desk, "big", who="lead", discount_pct="20")
+        assert response.status_code == 201, response.text
+        assert response.json()["status"] == "active"
+
+    async def test_a_second_open_plan_is_409(self, client, desk):
+        assert (await propose(client, desk, discount_pct="45")).status_code == 201
+        response = await propose(client, desk)
+        assert response.status_code == 409, response.text
+        assert response.json()["code"] == "conflict"
+
+    async def test_invalid_terms_are_422_and_write_nothing(self, client, desk):
+        response = await propose(client, desk, installments=0)
+        assert response.status_code == 422
+        listed = await client.get(
+            f"/api/v1/accounts/{desk['small'].id}/plans", headers=desk["collector"]
+        )
+        assert listed.json()["items"] == []
+
+    async def test_auditor_may_not_propose(self, client, desk):
+        assert (await propose(client, desk, who="auditor")).status_code == 403
+
+    async def test_collector_cannot_propose_on_an_unassigned_account(self, client, desk):
+        assert (await propose(client, desk, "unassigned")).status_code == 404
+
+
+class TestApprovePlan:
+    async def test_the_proposer_may_not_approve_maker_checker(self, client, desk):
+        plan = (await propose(client, desk, "big", discount_pct="20")).json()
+        response = await act(client, desk, plan["id"], "approve", "collector")
+        assert response.status_code == 403, response.text
+
+    async def test_a_lower_role_may_not_approve(self, client, desk):
+        plan = (await propose(client, desk, discount_pct="45")).json()
+        response = await act(client, desk, plan["id"], "approve", "lead")
+        assert response.status_code == 403, response.text
+
+    async def test_a_lead_approves_within_their_threshold(self, client, desk, session):
+        plan = (await propose(client, desk, "big", discount_pct="20")).json()
+        response = await act(client, desk, plan["id"], "approve", "lead", note="Visto bueno")
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["status"] == "active"
+        assert body["decision_note"] == "Visto bueno"
+        assert body["decided_by"] is not None
+        assert body["version"] == plan["version"] + 1
+        assert await audited(session, plan["id"]) == ["plan.proposed", "plan.approved"]
+
+    async def test_a_manager_approves_a_plan_breaking_a_limit(self, client, desk):
+        plan = (await propose(client, desk, discount_pct="45")).json()
+        response = await act(client, desk, plan["id"], "approve", "manager", note=None)
+        assert response.status_code == 200, response.text
+        assert response.json()["status"] == "active"
+
+    async def test_a_plan_not_pending_is_409(self, client, desk):
+        plan = (await propose(client, desk)).json()
+        assert plan["status"] == "active"
+        response = await act(client, desk, plan["id"], "approve", "manager")
+        assert response.status_code == 409, response.text
+
+    async def test_a_lead_of_another_team_does_not_see_the_plan(self, client, desk):
+        plan = (await propose(client, desk, "big", discount_pct="20")).json()
+        response = await act(client, desk, plan["id"], "approve", "other_lead")
+        assert response.status_code == 404, response.text
+
+
+class TestRejectPlan:
+    async def test_a_manager_rejects_with_a_reason(self, client, desk, session):
+        plan = (await propose(client, desk, discount_pct="45")).json()
+        response = await act(client, desk, plan["id"], "reject", "manager", note="Quita excesiva")
+        assert response.status_code == 200, response.text
+        assert response.json()["status"] == "rejected"
+        assert response.json()["decision_note"] == "Quita excesiva"
+        again = await act(client, desk, plan["id"], "approve", "manager2")
+        assert again.status_code == 409
+        assert await audited(session, plan["id"]) == ["plan.proposed", "plan.rejected"]
+        # A rejected plan no longer holds the account.
+        assert (await propose(client, desk)).status_code == 201
+
+    async def test_a_rejection_needs_a_note(self, client, desk):
+        plan = (await propose(client, desk, discount_pct="45")).json()
+        response = await act(client, desk, plan["id"], "reject", "manager", note=None)
+        assert response.status_code == 422
+
+
+class TestCancelPlan:
+    async def test_the_proposers_lead_cancels_an_active_plan(self, client, desk, session):
+        plan = (await propose(client, desk)).json()
+        response = await act(client, desk, plan["id"], "cancel", "lead", note="Desistió")
+        assert response.status_code == 200, response.text
+        assert response.json()["status"] == "cancelled"
+        assert response.json()["cancelled_by"] is not None
+        again = await act(client, desk, plan["id"], "cancel", "manager")
+        assert again.status_code == 409
+        assert await audited(session, plan["id"]) == ["plan.proposed", "plan.cancelled"]
+
+    async def test_a_collector_may_not_cancel(self, client, desk):
+        plan = (await propose(client, desk)).json()
+        response = await act(client, desk, plan["id"], "cancel", "collector")
+        assert response.status_code == 403
+
+    async def test_a_manager_cancels_a_pending_plan(self, client, desk):
+        plan = (await propose(client, desk, discount_pct="45")).json()
+        response = await act(client, desk, plan["id"], "cancel", "manager", note=None)
+        assert response.status_code == 200, response.text
+        assert response.json()["status"] == "cancelled"
+
+
+class TestReadPlans:
+    async def test_get_and_list(self, client, desk):
+        plan = (await propose(client, desk)).json()
+        got = await client.get(f"/api/v1/plans/{plan['id']}", headers=desk["auditor"])
+        assert got.status_code == 200
+        assert got.json() == plan
+        assert got.headers["ETag"] == f'"{plan["version"]}"'
+        listed = await client.get(
+            f"/api/v1/accounts/{desk['small'].id}/plans", headers=desk["collector"]
+        )
+        assert listed.status_code == 200
+        assert [p["id"] for p in listed.json()["items"]] == [plan["id"]]
+
+    async def test_a_plan_on_a_foreign_account_is_404(self, client, desk):
+        plan = (await propose(client, desk, "unassigned", who="manager")).json()
+        response = await client.get(f"/api/v1/plans/{plan['id']}", headers=desk["collector"])
+        assert response.status_code == 404
+        listed = await client.get(
+            f"/api/v1/accounts/{desk['unassigned'].id}/plans", headers=desk["collector"]
+        )
+        assert listed.status_code == 404
+        unknown = await client.get(f"/api/v1/plans/{uuid.uuid4()}", headers=desk["manager"])
+        assert unknown.status_code == 404
+
+
+class TestAgreement:
+    async def test_the_pdf_states_the_amounts_and_its_hash_is_stable(self, client, desk, session):
+        # 10,000 less 30% = 7,000; 1,400 down; 5,600 in three: 1,866.67 twice and 1,866.66.
+        plan = (await propose(client, desk, installments=3, down_payment="1400.00")).json()
+        assert plan["status"] == "active", plan
+        url = f"/api/v1/plans/{plan['id']}/agreement"
+        first = await client.get(url, headers=desk["collector"])
+        assert first.status_code == 200, first.text
+        assert first.headers["content-type"] == "application/pdf"
+        digest = hashlib.sha256(first.content).hexdigest()
+        assert first.headers["X-Agreement-SHA256"] == digest
+
+        text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(first.content)).pages)
+        assert "CONVENIO DE PAGO" in text
+        assert format_money(Decimal("7000.00"), "MXN") in text
+        assert "$7,000.00 MXN" in text
+        for installment in plan["schedule"]:
+            assert format_money(Decimal(installment["amount"]), "MXN") in text
+        assert "$1,866.66 MXN" in text
+        assert desk["partner"].legal_name in text
+        assert desk["small"].external_ref in text
+        assert "nunca a la agencia" in text
+
+        second = await client.get(url, headers=desk["lead"])
+        assert second.content == first.content
+        assert second.headers["X-Agreement-SHA256"] == digest
+        stored = await client.get(f"/api/v1/plans/{plan['id']}", headers=desk["collector"])
+        assert stored.json()["agreement_sha256"] == digest
+        assert await audited(session, plan["id"]) == ["plan.proposed", "plan.agreement"]
+
+    async def test_a_plan_pending_approval_has_no_agreement_yet(self, client, desk):
+        plan = (await propose(client, desk, discount_pct="45")).json()
+        response = await client.get(
+            f"/api/v1/plans/{plan['id']}/agreement", headers=desk["collector"]
+        )
+        assert response.status_code == 409
