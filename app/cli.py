@@ -318,3 +318,24 @@ def jobs_promises(
         f"promises as of {day.isoformat()}: {result.kept} kept, {result.partially_kept} "
         f"partially kept, {result.broken} broken; {result.escalated} accounts escalated"
     )
+
+
+@jobs_cli.command("plans")
+def jobs_plans(
+    as_of: Annotated[
+        datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="Business date (default: today)."),
+    ] = None,
+) -> None:
+    """Break active payment plans whose installments were missed, and escalate their
+    accounts; idempotent per date."""
+    from zoneinfo import ZoneInfo
+
+    from app.services import plans
+
+    day = as_of.date() if as_of else datetime.now(ZoneInfo(get_settings().aging_time_zone)).date()
+    with database_url() as url:
+        result = run_in_session(url, lambda session: plans.follow_up_plans(session, day))
+    typer.echo(
+        f"plans as of {day.isoformat()}: {result.broken} broken, {result.escalated} escalated"
+    )

@@ -41,7 +41,7 @@ Nothing here does I/O or reads a clock: the quote date and the holiday calendar 
 from __future__ import annotations
 
 import calendar
-from collections.abc import Container
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
@@ -439,3 +439,27 @@ def may_cancel(role: Role, *, is_proposer: bool, leads_proposer: bool) -> bool:
     if role in (Role.MANAGER, Role.ADMIN):
         return True
     return role is Role.TEAM_LEAD and (is_proposer or leads_proposer)
+
+
+# ---------------------------------------------------------------------------------------
+# When an active plan breaks. The strategies do not carry these yet; these are the values
+# collection floors in Mexico commonly apply (two installments missed, or one a month late).
+
+MISSED_INSTALLMENTS_TO_BREAK = 2
+DAYS_LATE_TO_BREAK = 30
+
+
+@dataclass(frozen=True, slots=True)
+class InstallmentState:
+    due_date: date
+    amount: Decimal
+    paid_amount: Decimal
+
+
+def plan_is_broken(installments: Sequence[InstallmentState], as_of: date) -> bool:
+    """Broken when enough installments are past due and not fully paid, or one of them is
+    more than a month late. ``cartera jobs plans`` applies the same rule in SQL."""
+    missed = [i for i in installments if i.due_date < as_of and i.paid_amount < i.amount]
+    if len(missed) >= MISSED_INSTALLMENTS_TO_BREAK:
+        return True
+    return any((as_of - i.due_date).days > DAYS_LATE_TO_BREAK for i in missed)

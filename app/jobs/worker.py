@@ -18,7 +18,7 @@ import structlog
 from sqlalchemy import text
 
 from app.db import Database
-from app.services import aging, assignments, promises
+from app.services import aging, assignments, plans, promises
 
 log = structlog.get_logger("cartera.worker")
 
@@ -63,6 +63,7 @@ async def age_if_due(database: Database, zone: str) -> bool:
         result = await aging.age_accounts(session, today)
         # Promises due by the new day are resolved with it (kept, partially kept, broken).
         await promises.follow_up(session, today)
+        await plans.follow_up_plans(session, today)
     log.info(
         "aging run",
         as_of=today.isoformat(),

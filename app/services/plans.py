@@ -31,6 +31,7 @@ from decimal import Decimal
 
 import holidays
 from fpdf import FPDF
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -38,7 +39,9 @@ from sqlmodel.sql.expression import SelectOfScalar
 from app.domain.errors import Conflict, NotFound, PermissionDenied
 from app.domain.identity import mask
 from app.domain.plans import (
+    DAYS_LATE_TO_BREAK,
     MINOR_UNITS,
+    MISSED_INSTALLMENTS_TO_BREAK,
     OPEN_STATUSES,
     AccountFacts,
     Frequency,
@@ -60,7 +63,7 @@ from app.models.plan import PaymentPlan, PlanInstallment
 from app.models.user import Team, TeamMember
 from app.pagination import decode_id_cursor, split_page
 from app.schemas.plans import PlanQuoteRequest
-from app.security import Principal
+from app.security import SYSTEM, Principal
 from app.services import accounts, audit, strategies
 from app.services.assignments import partner_today
 
@@ -534,3 +537,65 @@ async def plan_agreement(
             after={"agreement_sha256": digest}, now=now,
         )  # fmt: skip
     return Agreement(pdf, digest)
+
+
+# ---------------------------------------------------------------------------------------
+# The nightly follow-up: active plans that broke (the rule of app/domain/plans.py in SQL).
+
+_BREAK = f"""
+WITH broken AS (
+    UPDATE payment_plan p
+    SET status = 'broken', updated_at = :now, version = p.version + 1
+    WHERE p.status = 'active'
+      AND EXISTS (
+          SELECT 1 FROM plan_installment i
+          WHERE i.plan_id = p.id AND i.due_date < :as_of AND i.paid_amount < i.amount
+          GROUP BY i.plan_id
+          HAVING count(*) >= {MISSED_INSTALLMENTS_TO_BREAK}
+              OR max(:as_of - i.due_date) > {DAYS_LATE_TO_BREAK}
+      )
+    RETURNING p.id, p.account_id, p.partner_id, p.strategy_version
+),
+escalated AS (
+    INSERT INTO escalation (id, account_id, partner_id, source, reason, trigger, status,
+                            opened_by, opened_at, strategy_version, version)
+    SELECT gen_random_uuid(), b.account_id, b.partner_id, 'trigger',
+           'payment plan ' || b.id || ' broken', 'broken_plan', 'open', 'system:plans', :now,
+           b.strategy_version, 1
+    FROM broken b
+    WHERE NOT EXISTS (
+        SELECT 1 FROM escalation e
+        WHERE e.account_id = b.account_id AND e.status <> 'resolved'
+    )
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM broken), (SELECT count(*) FROM escalated)
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class PlanFollowUp:
+    as_of: date
+    broken: int
+    escalated: int
+
+
+async def follow_up_plans(
+    session: AsyncSession, as_of: date, *, now: datetime | None = None
+) -> PlanFollowUp:
+    """Active plans whose installments are missed break and go to management; a second run
+    for the same date finds nothing more to do."""
+    moment = now or datetime.now(UTC)
+    await session.execute(text("SELECT pg_advisory_xact_lock(10, 0)"))
+    broken, escalated = (await session.execute(text(_BREAK), {"as_of": as_of, "now": moment})).one()
+    result = PlanFollowUp(as_of, int(broken), int(escalated))
+    await audit.record(
+        session,
+        SYSTEM,
+        "plans.follow_up",
+        "plan_run",
+        as_of.isoformat(),
+        after={"broken": result.broken, "escalated": result.escalated},
+        now=moment,
+    )
+    return result
