@@ -27,7 +27,7 @@ class PlanQuoteRequest(BaseModel):
     installments: int = Field(ge=1, le=360)
     frequency: FrequencyName
     first_due_date: date = Field(
-        description="From the quote date (today, UTC) to 90 days after it; a weekend or "
+        description="From the quote date (the partner's today) to 90 days after it; a weekend or "
         "holiday moves to the next business day."
     )
     discount_pct: Decimal = Field(

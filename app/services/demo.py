@@ -32,6 +32,7 @@ from app.models.partner import Partner
 from app.models.user import Team, User
 from app.schemas.interactions import InteractionCreate
 from app.schemas.partners import BucketEdges, BucketTable, PartnerClientCreate, PartnerCreate
+from app.schemas.plans import PlanQuoteRequest
 from app.schemas.strategies import StrategyWrite
 from app.schemas.teams import TeamCreate
 from app.schemas.users import UserCreate
@@ -42,6 +43,7 @@ from app.services import (
     escalations,
     interactions,
     partners,
+    plans,
     promises,
     strategies,
     teams,
@@ -148,6 +150,7 @@ async def seed(session: AsyncSession) -> bool:
             await _assign(session, partner, created["phone1"], team, ("early", "mid"), 120)
             await _assign(session, partner, created["field1"], team, ("late", "nonaccrual"), 60)
             await _collector_weeks(session, partner, created)
+            await _plans(session, partner, created)
     return True
 
 
@@ -498,3 +501,68 @@ async def _assign(
         collector.id,
         after={"partner_id": partner.id, "stages": list(stages), "count": count},
     )
+
+
+# ---------------------------------------------------------------------------------------
+# Payment plans in every status the demo can reach without payments: active, pending the
+# lead's approval, rejected, cancelled and broken.
+
+
+async def _plans(session: AsyncSession, partner: Partner, staff: dict[str, User]) -> None:
+    field, manager = _principal(staff["field1"]), _principal(staff["manager"])
+    today = assignments.partner_today(partner)
+    candidates = list(
+        await session.scalars(
+            select(col(Account.id))
+            .where(
+                col(Account.partner_id) == partner.id,
+                col(Account.assigned_collector_id) == staff["field1"].id,
+                col(Account.stage) == "nonaccrual",
+            )
+            .order_by(col(Account.external_ref))
+            .limit(8)
+        )
+    )
+    if len(candidates) < 5:
+        return
+    first_due = today + timedelta(days=7)
+
+    def settlement(due: date, discount: str = "0.5") -> PlanQuoteRequest:
+        """One payment less a small discount: within what a collector may approve."""
+        return PlanQuoteRequest.model_validate(
+            {
+                "plan_type": "settlement",
+                "installments": 1,
+                "frequency": "monthly",
+                "first_due_date": due,
+                "discount_pct": discount,
+            }
+        )
+
+    # Within every limit: the collector's own plan is active at once.
+    await plans.propose_plan(session, field, candidates[0], settlement(first_due))
+    # A settlement whose discount needs the team lead: left for `lead` to approve.
+    for discount in ("5", "10", "15", "20", "25", "30", "40"):
+        terms = settlement(first_due, discount)
+        quoted = await plans.quote_plan(session, field, candidates[1], terms)
+        if quoted.quote.approver_role is Role.TEAM_LEAD and not quoted.quote.breaches:
+            await plans.propose_plan(session, field, candidates[1], terms)
+            break
+    # One the lead turned down, one the manager cancelled.
+    rejected = await plans.propose_plan(session, field, candidates[2], settlement(first_due, "60"))
+    if rejected.plan.status == "pending_approval":
+        await plans.reject_plan(
+            session, manager, rejected.plan.id, "Discount above what the bank allows this stage"
+        )
+    cancelled = await plans.propose_plan(session, field, candidates[3], settlement(first_due))
+    await plans.cancel_plan(session, manager, cancelled.plan.id, "Debtor asked for a settlement")
+    # Agreed two months ago and never paid: tonight's follow-up finds it broken.
+    long_ago = today - timedelta(days=70)
+    await plans.propose_plan(
+        session,
+        field,
+        candidates[4],
+        settlement(long_ago + timedelta(days=7)),
+        today=long_ago,
+    )
+    await plans.follow_up_plans(session, today)

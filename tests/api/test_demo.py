@@ -120,3 +120,17 @@ async def test_demo_has_a_collectors_weeks_of_work(session):
     )
     assert open_escalations and open_escalations >= 2
     assert await session.scalar(select(func.count()).select_from(InteractionFeedback))
+
+
+async def test_demo_has_plans_in_the_statuses_reachable_without_payments(session):
+    from sqlalchemy import select
+
+    from app.models.plan import PaymentPlan
+
+    await session.execute(delete(User).where(User.username.in_([u[0] for u in demo.DEMO_STAFF])))
+    assert await demo.seed(session) is True
+    plans = list(await session.scalars(select(PaymentPlan)))
+    statuses = {p.status for p in plans}
+    assert {"active", "pending_approval", "rejected", "cancelled", "broken"} <= statuses
+    pending = [p for p in plans if p.status == "pending_approval"]
+    assert any(p.approver_role == "team_lead" for p in pending)
