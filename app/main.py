@@ -49,6 +49,7 @@ from app.routers import (
     health,
     interactions,
     partners,
+    payments,
     plans,
     strategies,
     teams,
@@ -110,6 +111,10 @@ TAGS = [
     {
         "name": "plans",
         "description": "Payment plans: regularization, restructuring and settlement quotes.",
+    },
+    {
+        "name": "payments",
+        "description": "Payments received, how each was allocated, and reversals.",
     },
     {"name": "escalations", "description": "Cases referred to team leads and managers."},
     {"name": "audit", "description": "The append-only, hash-chained record of every change."},
@@ -370,9 +375,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         interactions,
         escalations,
         plans,
+        payments,
         audit,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(payments.account_router, prefix=API_PREFIX)
 
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -7,6 +7,7 @@ from app.models.audit import AuditEvent
 from app.models.debtor import ContactConsent, ContactPoint, Debtor, DebtorFlag, RelatedParty
 from app.models.interaction import Interaction, InteractionFeedback
 from app.models.partner import Partner, PartnerBucket, PartnerClient
+from app.models.payment import Payment
 from app.models.plan import PaymentPlan, PlanInstallment
 from app.models.promise import Escalation, Promise
 from app.models.strategy import CollectionStrategy
@@ -33,6 +34,7 @@ __all__ = [
     "Partner",
     "PartnerBucket",
     "PartnerClient",
+    "Payment",
     "PaymentPlan",
     "PlanInstallment",
     "Promise",

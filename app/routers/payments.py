@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Response, status
+
+from app.deps import API_PREFIX, PrincipalDep, SessionDep
+from app.models.payment import Payment
+from app.pagination import CursorQuery, LimitQuery, Page
+from app.problems import problem_responses
+from app.schemas.payments import (
+    AllocationRead,
+    BalanceAllocationRead,
+    InstallmentAllocationRead,
+    PaymentCreate,
+    PaymentRead,
+    PaymentReversal,
+    PromiseAllocationRead,
+)
+from app.services import payments
+
+router = APIRouter(prefix="/payments", tags=["payments"])
+# The account-scoped list lives under /accounts: a router of its own (no prefix).
+account_router = APIRouter(tags=["payments"])
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="Required (1 to 200 printable ASCII characters, per partner). A replay "
+        "with the same key and body returns the first payment and writes nothing; the same "
+        "key with another body is a 422; without it, 400.",
+    ),
+]
+
+
+def _allocation_read(data: dict[str, Any]) -> AllocationRead:
+    balance = data["balance"]
+    return AllocationRead(
+        installments=[InstallmentAllocationRead.model_validate(p) for p in data["installments"]],
+        promises=[PromiseAllocationRead.model_validate(p) for p in data["promises"]],
+        balance=BalanceAllocationRead.model_validate(balance),
+        credit=data["credit"],
+        plan_id=data["plan_id"],
+        plan_completed=data["plan_completed"],
+        account_closed=data["account_closed"],
+    )
+
+
+def _read(payment: Payment) -> PaymentRead:
+    return PaymentRead(
+        id=payment.id,
+        account_id=payment.account_id,
+        partner_id=payment.partner_id,
+        amount=payment.amount,
+        currency=payment.currency,
+        paid_on=payment.paid_on,
+        channel=payment.channel,
+        payer_reference=payment.payer_reference,
+        status=payment.status,
+        allocation=_allocation_read(payment.allocation),
+        credit_amount=payment.credit_amount,
+        recorded_by=payment.recorded_by,
+        created_at=payment.created_at,
+        reversed_at=payment.reversed_at,
+        reversed_by=payment.reversed_by,
+        reversal_reason=payment.reversal_reason,
+    )
+
+
+@router.post(
+    "",
+    summary="Record a payment and allocate it",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PaymentRead,
+    responses={
+        200: {
+            "description": "A replay of the Idempotency-Key with the same body: the first "
+            "payment (header `Idempotent-Replayed: true`), nothing written.",
+            "model": PaymentRead,
+        },
+        **problem_responses(400, 401, 403, 404, 409, 422),
+    },
+)
+async def record_payment(
+    session: SessionDep,
+    principal: PrincipalDep,
+    response: Response,
+    body: PaymentCreate,
+    idempotency_key: IdempotencyKey = None,
+) -> PaymentRead:
+    """The account by `account_id`, or by the partner's `external_ref` (staff add
+    `partner_id`). The money first meets the active plan's installments, oldest first
+    (partially paid ones tracked), then pending promises by due date (kept once paid within
+    their tolerance); it pays down the past-due amount and then the balance through fees,
+    interest and principal; what exceeds the balance is a credit on the payment. A plan
+    whose installments are all paid completes; an account whose total reaches 0 closes;
+    clearing the past-due amount makes the account current at once. Partner systems pay on
+    their own accounts, collectors on theirs, leads on their teams'; auditors may not (403).
+    The currency must be the account's (422); a payer reference used before by the partner
+    is a 409."""
+    payment, replayed = await payments.record_payment(session, principal, idempotency_key, body)
+    response.headers["Location"] = f"{API_PREFIX}/payments/{payment.id}"
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+        response.status_code = status.HTTP_200_OK
+    return _read(payment)
+
+
+@router.get(
+    "/{payment_id}",
+    summary="Read a payment and what it did",
+    response_model=PaymentRead,
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def get_payment(
+    session: SessionDep, principal: PrincipalDep, payment_id: uuid.UUID
+) -> PaymentRead:
+    """A payment on an account the caller may not see is a 404."""
+    return _read(await payments.get_payment(session, principal, payment_id))
+
+
+@router.post(
+    "/{payment_id}/reversal",
+    summary="Reverse a payment: undo exactly what it did",
+    response_model=PaymentRead,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def reverse_payment(
+    session: SessionDep, principal: PrincipalDep, payment_id: uuid.UUID, body: PaymentReversal
+) -> PaymentRead:
+    """Managers and admins. Installments, promises, the plan's status, the balances, the
+    account's status, its last payment and its DPD and stage go back to what they were
+    before the payment (later payments keep their effect). A second reversal is a 409."""
+    return _read(await payments.reverse_payment(session, principal, payment_id, body.reason))
+
+
+@account_router.get(
+    "/accounts/{account_id}/payments",
+    summary="List an account's payments",
+    response_model=Page[PaymentRead],
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def list_account_payments(
+    session: SessionDep,
+    principal: PrincipalDep,
+    account_id: uuid.UUID,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+) -> Page[PaymentRead]:
+    """Newest first, reversed ones included."""
+    rows, next_cursor = await payments.list_payments(
+        session, principal, account_id, limit=limit, cursor=cursor
+    )
+    return Page(items=[_read(p) for p in rows], next_cursor=next_cursor)

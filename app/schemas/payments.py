@@ -1,0 +1,109 @@
+"""API shapes of payments and their reversal."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+ChannelName = Literal["spei", "cash_store", "card", "branch", "partner_report"]
+
+
+class PaymentCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    account_id: uuid.UUID | None = Field(
+        default=None, description="The account; or give `external_ref` instead."
+    )
+    external_ref: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="The partner's own reference of the account; staff also give `partner_id`.",
+    )
+    partner_id: uuid.UUID | None = Field(
+        default=None,
+        description="With `external_ref`, for staff (a partner system's own id is implied).",
+    )
+    amount: Decimal = Field(gt=0, max_digits=18, decimal_places=2)
+    currency: str = Field(
+        pattern=r"^[A-Z]{3}$", description="ISO 4217; must be the account's currency."
+    )
+    paid_on: date
+    channel: ChannelName
+    payer_reference: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="The payer's reference (SPEI tracking key, store ticket): unique per "
+        "partner; a second payment with it is a 409.",
+    )
+
+    @model_validator(mode="after")
+    def _one_account(self) -> Self:
+        if (self.account_id is None) == (self.external_ref is None):
+            raise ValueError("give exactly one of account_id and external_ref")
+        return self
+
+
+class PaymentReversal(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=3, max_length=1000)
+
+
+class InstallmentAllocationRead(BaseModel):
+    installment_id: uuid.UUID
+    number: int
+    amount: Decimal
+    status_before: str
+    status_after: str
+
+
+class PromiseAllocationRead(BaseModel):
+    promise_id: uuid.UUID
+    amount: Decimal
+    status_before: str
+    status_after: str
+
+
+class BalanceAllocationRead(BaseModel):
+    past_due: Decimal = Field(description="How much the past-due amount went down.")
+    fees: Decimal
+    interest: Decimal
+    principal: Decimal
+
+
+class AllocationRead(BaseModel):
+    """What the payment did. Installments (oldest first) and then pending promises are the
+    commitments it met; the balance parts and the credit sum to the payment amount."""
+
+    installments: list[InstallmentAllocationRead]
+    promises: list[PromiseAllocationRead]
+    balance: BalanceAllocationRead
+    credit: Decimal
+    plan_id: uuid.UUID | None
+    plan_completed: bool
+    account_closed: bool
+
+
+class PaymentRead(BaseModel):
+    id: uuid.UUID
+    account_id: uuid.UUID
+    partner_id: uuid.UUID
+    amount: Decimal
+    currency: str
+    paid_on: date
+    channel: ChannelName
+    payer_reference: str | None
+    status: Literal["applied", "reversed"]
+    allocation: AllocationRead
+    credit_amount: Decimal
+    recorded_by: str
+    created_at: datetime
+    reversed_at: datetime | None
+    reversed_by: str | None
+    reversal_reason: str | None

@@ -1,0 +1,457 @@
+"""Payments: record one (idempotently), allocate it, reverse it, read them.
+
+Choices made here:
+
+- The account row is locked (``FOR UPDATE``) for the whole unit of work, so two payments on
+  one account (and so on one plan) serialise: the second sees what the first allocated and
+  can never allocate the same installment twice. Reversals take the same lock.
+- ``Idempotency-Key`` is scoped per partner and taken under a transaction advisory lock on
+  (partner, key): a replay with the same body returns the first payment and writes nothing;
+  another body is refused. The stored hash is of the canonical JSON of the request body.
+- The allocation itself is :func:`app.domain.payments.allocate`, pure; this module only
+  reads the rows into a :class:`Ledger` and writes the ledger after back. The allocation is
+  stored on the payment, and :func:`app.domain.payments.reverse` undoes exactly it.
+- DPD and stage move at once: clearing the past-due amount clears the oldest unpaid due
+  date, so the account is ``current`` (0 days) under any partner's bucket table; a reversal
+  puts the previous due date, DPD and stage back. Changes are recorded in the account's
+  history (balance, stage and status events) and in the audit trail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from app.domain.errors import (
+    Conflict,
+    IdempotencyKeyReused,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+)
+from app.domain.payments import (
+    Allocation,
+    BalanceState,
+    InstallmentState,
+    Ledger,
+    PromiseState,
+    allocate,
+    reverse,
+)
+from app.domain.roles import Role
+from app.models.account import Account, AccountEvent
+from app.models.payment import Payment
+from app.models.plan import PaymentPlan, PlanInstallment
+from app.models.promise import Promise
+from app.pagination import decode_id_cursor, split_page
+from app.schemas.payments import PaymentCreate
+from app.security import Principal
+from app.services import accounts, audit
+from app.services.assignments import check_idempotency_key
+
+RECORDERS: frozenset[Role] = frozenset(
+    {Role.PARTNER, Role.COLLECTOR, Role.TEAM_LEAD, Role.MANAGER, Role.ADMIN}
+)
+REVERSERS: frozenset[Role] = frozenset({Role.MANAGER, Role.ADMIN})
+READERS: frozenset[Role] = RECORDERS | {Role.AUDITOR}
+
+_IDEMPOTENCY_LOCK = 8
+
+
+def body_sha256(body: PaymentCreate) -> str:
+    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _visible_account(principal: Principal, body: PaymentCreate) -> Any:
+    query = accounts.readable_accounts(principal)
+    if body.account_id is not None:
+        return query.where(col(Account.id) == body.account_id)
+    partner_id = principal.partner_id if principal.role is Role.PARTNER else body.partner_id
+    if partner_id is None:
+        raise InvalidInput("partner_id", "give partner_id with external_ref")
+    return query.where(
+        col(Account.partner_id) == partner_id, col(Account.external_ref) == body.external_ref
+    )
+
+
+def _balance(account: Account) -> BalanceState:
+    return BalanceState(
+        principal=account.principal,
+        interest=account.interest,
+        fees=account.fees,
+        total=account.total,
+        past_due_amount=account.past_due_amount,
+        oldest_unpaid_due_date=account.oldest_unpaid_due_date,
+        dpd=account.dpd,
+        stage=account.stage,
+        status=account.status,
+        last_payment_date=account.last_payment_date,
+        last_payment_amount=account.last_payment_amount,
+    )
+
+
+def _balance_event(b: BalanceState) -> dict[str, Any]:
+    return {
+        "principal": str(b.principal),
+        "interest": str(b.interest),
+        "fees": str(b.fees),
+        "total": str(b.total),
+        "past_due_amount": str(b.past_due_amount),
+    }
+
+
+@dataclass(slots=True)
+class _Rows:
+    """The rows a ledger was read from, to write the ledger after back to."""
+
+    account: Account
+    plan: PaymentPlan | None
+    installments: dict[str, PlanInstallment]
+    promises: dict[str, Promise]
+
+    def ledger(self) -> Ledger:
+        return Ledger(
+            balance=_balance(self.account),
+            plan_id=None if self.plan is None else str(self.plan.id),
+            plan_status=None if self.plan is None else self.plan.status,
+            installments=tuple(
+                InstallmentState(
+                    id=key, number=i.number, due_date=i.due_date, amount=i.amount,
+                    paid_amount=i.paid_amount, status=i.status,
+                )
+                for key, i in self.installments.items()
+            ),
+            promises=tuple(
+                PromiseState(
+                    id=key, due_date=p.due_date, amount=p.amount, paid_amount=p.paid_amount,
+                    status=p.status, tolerance_pct=p.tolerance_pct, resolved_on=p.resolved_on,
+                )
+                for key, p in self.promises.items()
+            ),
+        )  # fmt: skip
+
+
+async def _lock_account(session: AsyncSession, account_id: uuid.UUID) -> Account:
+    account = await session.scalar(
+        select(Account)
+        .where(col(Account.id) == account_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    assert account is not None  # seen a moment ago, and accounts are never deleted
+    return account
+
+
+async def _rows_for_payment(session: AsyncSession, account: Account) -> _Rows:
+    """The account's active plan with its unpaid installments and its pending promises."""
+    plan = await session.scalar(
+        select(PaymentPlan)
+        .where(col(PaymentPlan.account_id) == account.id, col(PaymentPlan.status) == "active")
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    installments: Sequence[PlanInstallment] = []
+    if plan is not None:
+        installments = (
+            await session.scalars(
+                select(PlanInstallment)
+                .where(col(PlanInstallment.plan_id) == plan.id)
+                .order_by(col(PlanInstallment.due_date), col(PlanInstallment.number))
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        ).all()
+    promises = (
+        await session.scalars(
+            select(Promise)
+            .where(col(Promise.account_id) == account.id, col(Promise.status) == "pending")
+            .order_by(col(Promise.due_date), col(Promise.id))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).all()
+    return _Rows(
+        account,
+        plan,
+        {str(i.id): i for i in installments},
+        {str(p.id): p for p in promises},
+    )
+
+
+async def _rows_for_reversal(
+    session: AsyncSession, account: Account, allocation: Allocation
+) -> _Rows:
+    """The rows the allocation touched, locked."""
+    plan = None
+    if allocation.plan_id is not None:
+        plan = await session.scalar(
+            select(PaymentPlan)
+            .where(col(PaymentPlan.id) == uuid.UUID(allocation.plan_id))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    inst_ids = [uuid.UUID(p.installment_id) for p in allocation.installments]
+    prom_ids = [uuid.UUID(p.promise_id) for p in allocation.promises]
+    installments = (
+        await session.scalars(
+            select(PlanInstallment)
+            .where(col(PlanInstallment.id).in_(inst_ids))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).all()
+    promises = (
+        await session.scalars(
+            select(Promise)
+            .where(col(Promise.id).in_(prom_ids))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).all()
+    return _Rows(
+        account,
+        plan,
+        {str(i.id): i for i in installments},
+        {str(p.id): p for p in promises},
+    )
+
+
+async def _write_back(
+    session: AsyncSession,
+    principal: Principal,
+    rows: _Rows,
+    after: Ledger,
+    moment: datetime,
+) -> None:
+    """Write ``after`` to the rows it was read from, with the account's history events."""
+    account = rows.account
+    before = _balance(account)
+    b = after.balance
+    today = accounts.today_utc(moment)
+    for inst in after.installments:
+        row = rows.installments[inst.id]
+        row.paid_amount = inst.paid_amount
+        row.status = inst.status
+        session.add(row)
+    for prom in after.promises:
+        prow = rows.promises[prom.id]
+        if prow.paid_amount != prom.paid_amount or prow.status != prom.status:
+            prow.paid_amount = prom.paid_amount
+            prow.status = prom.status
+            prow.resolved_on = prom.resolved_on
+            prow.updated_at = moment
+            session.add(prow)
+    if rows.plan is not None and after.plan_status != rows.plan.status:
+        assert after.plan_status is not None
+        rows.plan.status = after.plan_status
+        rows.plan.version += 1
+        rows.plan.updated_at = moment
+        session.add(rows.plan)
+
+    events: list[AccountEvent] = []
+
+    def event(kind: str, old: dict[str, Any], new: dict[str, Any]) -> None:
+        events.append(
+            AccountEvent(
+                account_id=account.id, partner_id=account.partner_id, kind=kind, as_of=today,
+                occurred_at=moment, actor_id=principal.audit_id, before=old, after=new,
+            )
+        )  # fmt: skip
+
+    if _balance_event(before) != _balance_event(b):
+        event("balance_changed", _balance_event(before), _balance_event(b))
+    if before.stage != b.stage:
+        event("stage_changed", {"stage": before.stage, "dpd": before.dpd},
+              {"stage": b.stage, "dpd": b.dpd})  # fmt: skip
+    if before.status != b.status:
+        event("status_changed", {"status": before.status}, {"status": b.status})
+
+    account.principal = b.principal
+    account.interest = b.interest
+    account.fees = b.fees
+    account.total = b.total
+    account.past_due_amount = b.past_due_amount
+    account.oldest_unpaid_due_date = b.oldest_unpaid_due_date
+    account.dpd = b.dpd
+    account.stage = b.stage
+    account.status = b.status
+    account.last_payment_date = b.last_payment_date
+    account.last_payment_amount = b.last_payment_amount
+    account.version += 1
+    account.updated_at = moment
+    session.add(account)
+    session.add_all(events)
+    await session.flush()
+
+
+async def record_payment(
+    session: AsyncSession,
+    principal: Principal,
+    idempotency_key: str | None,
+    body: PaymentCreate,
+    *,
+    now: datetime | None = None,
+) -> tuple[Payment, bool]:
+    """Record and allocate a payment; (payment, True) when it is a replay of the key."""
+    key = check_idempotency_key(idempotency_key)
+    if principal.role not in RECORDERS:
+        raise PermissionDenied({"role": principal.role.value})
+    found = await session.scalar(_visible_account(principal, body))
+    if found is None:
+        raise NotFound({"entity": "account"})
+    partner_id = found.partner_id
+    digest = body_sha256(body)
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(:kind, hashtext(:key))"),
+        {"kind": _IDEMPOTENCY_LOCK, "key": f"{partner_id}:{key}"},
+    )
+    existing = await session.scalar(
+        select(Payment).where(
+            col(Payment.partner_id) == partner_id, col(Payment.idempotency_key) == key
+        )
+    )
+    if existing is not None:
+        if existing.body_sha256 != digest:
+            raise IdempotencyKeyReused()
+        return existing, True
+
+    account = await _lock_account(session, found.id)
+    if body.currency != account.currency:
+        raise InvalidInput(
+            "currency", f"the account is in {account.currency}", {"expected": account.currency}
+        )
+    if account.status == "recalled":
+        raise Conflict({"reason": "the account was recalled by the partner"})
+    if body.payer_reference is not None:
+        taken = await session.scalar(
+            select(col(Payment.id)).where(
+                col(Payment.partner_id) == partner_id,
+                col(Payment.payer_reference) == body.payer_reference,
+            )
+        )
+        if taken is not None:
+            raise Conflict({"reason": f"the payer reference was already used ({taken})"})
+
+    moment = now or datetime.now(UTC)
+    rows = await _rows_for_payment(session, account)
+    after, allocation = allocate(rows.ledger(), body.amount, body.paid_on)
+    await _write_back(session, principal, rows, after, moment)
+    payment = Payment(
+        account_id=account.id,
+        partner_id=partner_id,
+        amount=body.amount,
+        currency=body.currency,
+        paid_on=body.paid_on,
+        channel=body.channel,
+        payer_reference=body.payer_reference,
+        idempotency_key=key,
+        body_sha256=digest,
+        allocation=allocation.as_json(),
+        credit_amount=allocation.credit,
+        recorded_by=principal.audit_id,
+        created_at=moment,
+    )
+    session.add(payment)
+    await session.flush()
+    await audit.record(
+        session, principal, "payment.applied", "payment", payment.id,
+        after={
+            "account_id": account.id, "amount": payment.amount, "currency": payment.currency,
+            "paid_on": payment.paid_on, "channel": payment.channel,
+            "allocation": payment.allocation,
+        },
+        now=moment,
+    )  # fmt: skip
+    await session.refresh(payment)
+    return payment, False
+
+
+def _readable_payments(principal: Principal) -> Any:
+    visible = accounts.readable_accounts(principal).with_only_columns(col(Account.id))
+    return select(Payment).where(col(Payment.account_id).in_(visible))
+
+
+async def get_payment(
+    session: AsyncSession, principal: Principal, payment_id: uuid.UUID
+) -> Payment:
+    if principal.role not in READERS:
+        raise PermissionDenied({"role": principal.role.value})
+    payment: Payment | None = await session.scalar(
+        _readable_payments(principal).where(col(Payment.id) == payment_id)
+    )
+    if payment is None:
+        raise NotFound({"entity": "payment"})
+    return payment
+
+
+async def list_payments(
+    session: AsyncSession,
+    principal: Principal,
+    account_id: uuid.UUID,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Payment], str | None]:
+    """An account's payments, newest first (ids are time-ordered)."""
+    if principal.role not in READERS:
+        raise PermissionDenied({"role": principal.role.value})
+    account = await accounts.get_account(session, principal, account_id)
+    query = select(Payment).where(col(Payment.account_id) == account.id)
+    before = decode_id_cursor(cursor)
+    if before is not None:
+        query = query.where(col(Payment.id) < before)
+    rows = (await session.scalars(query.order_by(col(Payment.id).desc()).limit(limit + 1))).all()
+    return split_page(rows, limit, key=lambda p: p.id)
+
+
+async def reverse_payment(
+    session: AsyncSession,
+    principal: Principal,
+    payment_id: uuid.UUID,
+    reason: str,
+    *,
+    now: datetime | None = None,
+) -> Payment:
+    """Undo exactly what the payment did; a payment already reversed is a 409."""
+    if principal.role not in REVERSERS:
+        raise PermissionDenied({"role": principal.role.value})
+    found = await get_payment(session, principal, payment_id)
+    account = await _lock_account(session, found.account_id)
+    payment = await session.scalar(
+        select(Payment)
+        .where(col(Payment.id) == found.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    assert payment is not None
+    if payment.status != "applied":
+        raise Conflict({"reason": "the payment was already reversed"})
+    moment = now or datetime.now(UTC)
+    allocation = Allocation.from_json(payment.allocation)
+    rows = await _rows_for_reversal(session, account, allocation)
+    after = reverse(rows.ledger(), allocation)
+    await _write_back(session, principal, rows, after, moment)
+    payment.status = "reversed"
+    payment.reversed_at = moment
+    payment.reversed_by = principal.audit_id
+    payment.reversal_reason = reason
+    session.add(payment)
+    await session.flush()
+    await audit.record(
+        session, principal, "payment.reversed", "payment", payment.id,
+        before={"status": "applied"},
+        after={"status": "reversed", "reason": reason, "account_id": account.id},
+        now=moment,
+    )  # fmt: skip
+    await session.refresh(payment)
+    return payment

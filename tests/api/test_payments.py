@@ -1,0 +1,338 @@
+"""Payments through the API: recording and allocating, idempotency, references, currency,
+visibility by role, reading, listing and exact reversal."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlmodel import col, func, select
+
+from app.domain.roles import Role
+from app.models.account import Account, AccountEvent
+from app.models.audit import AuditEvent
+from app.models.payment import Payment
+from app.models.plan import PaymentPlan, PlanInstallment
+from tests.api.test_accounts import partner_headers
+from tests.factories import make_account, make_partner
+
+PAYMENTS = "/api/v1/payments"
+TODAY = datetime.now(UTC).date()
+
+
+async def add_plan(session, account: Account, proposer, amounts: list[str]) -> PaymentPlan:
+    """An active plan with installments of ``amounts``, due monthly from next month."""
+    total = sum((Decimal(a) for a in amounts), Decimal(0))
+    plan = PaymentPlan(
+        account_id=account.id,
+        partner_id=account.partner_id,
+        plan_type="regularization",
+        status="active",
+        terms={},
+        breaches=[],
+        agreed_total=total,
+        financed=total,
+        currency=account.currency,
+        quoted_on=TODAY,
+        strategy_version=1,
+        approver_role="collector",
+        proposed_by=proposer.id,
+    )
+    session.add(plan)
+    await session.flush()
+    session.add_all(
+        PlanInstallment(
+            plan_id=plan.id,
+            number=n,
+            due_date=TODAY + timedelta(days=30 * n),
+            amount=Decimal(a),
+        )
+        for n, a in enumerate(amounts, start=1)
+    )
+    await session.commit()
+    return plan
+
+
+@pytest.fixture
+async def desk(session, settings, make_user, auth_headers):
+    """A partner; a collector assigned a 1,150 account 300 past due (mid stage); an
+    unassigned account; a manager, an admin and an auditor; the partner's system."""
+    partner = await make_partner(session)
+    collector = await make_user(Role.COLLECTOR)
+    mine = await make_account(session, partner, dpd=40, assigned_collector_id=collector.id)
+    unassigned = await make_account(session, partner, dpd=40)
+    system = await partner_headers(session, settings, partner)
+    await session.commit()
+    return {
+        "partner": partner,
+        "mine": mine,
+        "unassigned": unassigned,
+        "collector_user": collector,
+        "collector": auth_headers(collector),
+        "manager": auth_headers(await make_user(Role.MANAGER)),
+        "admin": auth_headers(await make_user(Role.ADMIN)),
+        "auditor": auth_headers(await make_user(Role.AUDITOR)),
+        "partner_system": system,
+    }
+
+
+def body(account: Account, amount: str = "100.00", **extra: object) -> dict[str, object]:
+    payload: dict[str, object] = {
+        "account_id": str(account.id),
+        "amount": amount,
+        "currency": account.currency,
+        "paid_on": TODAY.isoformat(),
+        "channel": "spei",
+    }
+    payload.update(extra)
+    return payload
+
+
+async def pay(client, headers, payload, key: str | None = None):
+    return await client.post(
+        PAYMENTS, json=payload, headers={**headers, "Idempotency-Key": key or uuid.uuid4().hex}
+    )
+
+
+async def fresh(session, model, key):
+    return await session.get(model, key, populate_existing=True)
+
+
+async def count_payments(session) -> int:
+    return int(await session.scalar(select(func.count()).select_from(Payment)) or 0)
+
+
+async def test_collector_payment_pays_installments_then_balance(client, session, desk):
+    account = desk["mine"]
+    plan = await add_plan(session, account, desk["collector_user"], ["100.00", "100.00"])
+    response = await pay(client, desk["collector"], body(account, "150.00"))
+    assert response.status_code == 201, response.text
+    data = response.json()
+    assert response.headers["Location"] == f"{PAYMENTS}/{data['id']}"
+    alloc = data["allocation"]
+    assert [(p["number"], p["amount"], p["status_after"]) for p in alloc["installments"]] == [
+        (1, "100.00", "paid"),
+        (2, "50.00", "partially_paid"),
+    ]
+    assert alloc["balance"] == {
+        "past_due": "150.00",
+        "fees": "50.00",
+        "interest": "100.00",
+        "principal": "0.00",
+    }
+    assert alloc["credit"] == "0.00" and data["status"] == "applied"
+    stored = await fresh(session, Account, account.id)
+    assert (stored.total, stored.fees, stored.interest) == (Decimal("1000.00"), 0, 0)
+    assert stored.past_due_amount == Decimal("150.00")
+    assert (stored.last_payment_date, stored.last_payment_amount) == (TODAY, Decimal("150.00"))
+    assert stored.version == 2  # made at 1
+    installments = (
+        await session.scalars(
+            select(PlanInstallment)
+            .where(col(PlanInstallment.plan_id) == plan.id)
+            .order_by(col(PlanInstallment.number))
+            .execution_options(populate_existing=True)
+        )
+    ).all()
+    assert [(i.paid_amount, i.status) for i in installments] == [
+        (Decimal("100.00"), "paid"),
+        (Decimal("50.00"), "partially_paid"),
+    ]
+    events = (
+        await session.scalars(
+            select(AccountEvent).where(
+                col(AccountEvent.account_id) == account.id,
+                col(AccountEvent.kind) == "balance_changed",
+            )
+        )
+    ).all()
+    assert len(events) == 1 and events[0].after["total"] == "1000.00"
+    audit = await session.scalar(
+        select(AuditEvent).where(
+            col(AuditEvent.action) == "payment.applied", col(AuditEvent.entity_id) == data["id"]
+        )
+    )
+    assert audit is not None
+
+
+async def test_plan_completes_and_stage_moves_at_once(client, session, desk):
+    account = desk["mine"]
+    plan = await add_plan(session, account, desk["collector_user"], ["150.00", "150.00"])
+    response = await pay(client, desk["collector"], body(account, "300.00"))
+    assert response.status_code == 201, response.text
+    assert response.json()["allocation"]["plan_completed"] is True
+    assert (await fresh(session, PaymentPlan, plan.id)).status == "completed"
+    stored = await fresh(session, Account, account.id)
+    assert (stored.past_due_amount, stored.oldest_unpaid_due_date) == (0, None)
+    assert (stored.dpd, stored.stage) == (0, "current")
+    kinds = set(
+        (
+            await session.scalars(
+                select(col(AccountEvent.kind)).where(col(AccountEvent.account_id) == account.id)
+            )
+        ).all()
+    )
+    assert {"balance_changed", "stage_changed"} <= kinds
+
+
+async def test_overpayment_is_credit_and_closes_the_account(client, session, desk):
+    account = desk["mine"]
+    response = await pay(client, desk["partner_system"], body(account, "1200.00"))
+    assert response.status_code == 201, response.text
+    data = response.json()
+    assert data["credit_amount"] == "50.00" and data["allocation"]["account_closed"] is True
+    stored = await fresh(session, Account, account.id)
+    assert (stored.total, stored.status) == (0, "closed")
+
+
+async def test_idempotent_replay_writes_nothing_new(client, session, desk):
+    payload = body(desk["mine"], "100.00", payer_reference="SPEI-1")
+    first = await pay(client, desk["collector"], payload, key="k-1")
+    assert first.status_code == 201, first.text
+    before = await count_payments(session)
+    version = (await fresh(session, Account, desk["mine"].id)).version
+    again = await pay(client, desk["collector"], payload, key="k-1")
+    assert again.status_code == 200, again.text
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert await count_payments(session) == before
+    assert (await fresh(session, Account, desk["mine"].id)).version == version
+    other = await pay(client, desk["collector"], body(desk["mine"], "99.00"), key="k-1")
+    assert other.status_code == 422
+    assert other.json()["code"] == "idempotency_key_reused"
+
+
+async def test_key_is_required(client, desk):
+    response = await client.post(PAYMENTS, json=body(desk["mine"]), headers=desk["collector"])
+    assert response.status_code == 400
+    assert response.json()["code"] == "idempotency_key_required"
+
+
+async def test_duplicate_payer_reference_is_409(client, session, desk):
+    first = await pay(client, desk["collector"], body(desk["mine"], payer_reference="OXXO-7"))
+    assert first.status_code == 201
+    before = await count_payments(session)
+    again = await pay(client, desk["manager"], body(desk["unassigned"], payer_reference="OXXO-7"))
+    assert again.status_code == 409, again.text
+    assert await count_payments(session) == before
+
+
+async def test_currency_mismatch_is_422(client, session, desk):
+    response = await pay(client, desk["collector"], body(desk["mine"], currency="USD"))
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "invalid_input"
+    assert await count_payments(session) == 0
+
+
+async def test_by_external_ref(client, desk):
+    account = desk["mine"]
+    payload = body(account, external_ref=account.external_ref)
+    del payload["account_id"]
+    assert (await pay(client, desk["partner_system"], payload)).status_code == 201
+    # Staff name the partner.
+    missing = await pay(client, desk["manager"], payload)
+    assert missing.status_code == 422
+    payload["partner_id"] = str(desk["partner"].id)
+    assert (await pay(client, desk["manager"], payload)).status_code == 201
+    both = body(account, external_ref=account.external_ref)
+    assert (await pay(client, desk["manager"], both)).status_code == 422
+
+
+async def test_who_may_pay(client, session, desk):
+    unassigned = await pay(client, desk["collector"], body(desk["unassigned"]))
+    assert unassigned.status_code == 404
+    auditor = await pay(client, desk["auditor"], body(desk["mine"]))
+    assert auditor.status_code == 403
+    other_partner = await make_partner(session)
+    foreign = await make_account(session, other_partner)
+    await session.commit()
+    assert (await pay(client, desk["partner_system"], body(foreign))).status_code == 404
+    assert await count_payments(session) == 0
+
+
+async def test_reversal_restores_balances_and_installments(client, session, desk):
+    account = desk["mine"]
+    plan = await add_plan(session, account, desk["collector_user"], ["150.00", "150.00"])
+    before = await fresh(session, Account, account.id)
+    snapshot = (
+        before.principal, before.interest, before.fees, before.total, before.past_due_amount,
+        before.oldest_unpaid_due_date, before.dpd, before.stage, before.status,
+        before.last_payment_date, before.last_payment_amount,
+    )  # fmt: skip
+    paid = await pay(client, desk["collector"], body(account, "1300.00"))
+    assert paid.status_code == 201
+    payment_id = paid.json()["id"]
+    assert (await fresh(session, Account, account.id)).status == "closed"
+
+    refused = await client.post(
+        f"{PAYMENTS}/{payment_id}/reversal", json={"reason": "bounced"}, headers=desk["collector"]
+    )
+    assert refused.status_code == 403
+    reversed_ = await client.post(
+        f"{PAYMENTS}/{payment_id}/reversal",
+        json={"reason": "SPEI returned"},
+        headers=desk["manager"],
+    )
+    assert reversed_.status_code == 200, reversed_.text
+    assert reversed_.json()["status"] == "reversed"
+    assert reversed_.json()["reversal_reason"] == "SPEI returned"
+    after = await fresh(session, Account, account.id)
+    assert (
+        after.principal, after.interest, after.fees, after.total, after.past_due_amount,
+        after.oldest_unpaid_due_date, after.dpd, after.stage, after.status,
+        after.last_payment_date, after.last_payment_amount,
+    ) == snapshot  # fmt: skip
+    assert (await fresh(session, PaymentPlan, plan.id)).status == "active"
+    installments = (
+        await session.scalars(
+            select(PlanInstallment)
+            .where(col(PlanInstallment.plan_id) == plan.id)
+            .execution_options(populate_existing=True)
+        )
+    ).all()
+    assert {(i.paid_amount, i.status) for i in installments} == {(Decimal("0.00"), "pending")}
+    again = await client.post(
+        f"{PAYMENTS}/{payment_id}/reversal", json={"reason": "twice"}, headers=desk["admin"]
+    )
+    assert again.status_code == 409
+    audit = await session.scalar(
+        select(AuditEvent).where(
+            col(AuditEvent.action) == "payment.reversed", col(AuditEvent.entity_id) == payment_id
+        )
+    )
+    assert audit is not None
+
+
+async def test_read_and_list(client, session, desk):
+    first = (await pay(client, desk["collector"], body(desk["mine"], "10.00"))).json()
+    second = (await pay(client, desk["collector"], body(desk["mine"], "20.00"))).json()
+    got = await client.get(f"{PAYMENTS}/{first['id']}", headers=desk["auditor"])
+    assert got.status_code == 200 and got.json()["amount"] == "10.00"
+    listed = await client.get(
+        f"/api/v1/accounts/{desk['mine'].id}/payments",
+        params={"limit": 1},
+        headers=desk["collector"],
+    )
+    assert listed.status_code == 200
+    page = listed.json()
+    assert [p["id"] for p in page["items"]] == [second["id"]]
+    rest = await client.get(
+        f"/api/v1/accounts/{desk['mine'].id}/payments",
+        params={"cursor": page["next_cursor"]},
+        headers=desk["collector"],
+    )
+    assert [p["id"] for p in rest.json()["items"]] == [first["id"]]
+    # Not visible: 404.
+    other = await make_partner(session)
+    foreign = await make_account(session, other)
+    await session.commit()
+    hidden = await client.get(
+        f"/api/v1/accounts/{foreign.id}/payments", headers=desk["partner_system"]
+    )
+    assert hidden.status_code == 404
+    assert (
+        await client.get(f"{PAYMENTS}/{uuid.uuid4()}", headers=desk["admin"])
+    ).status_code == 404
+    assert date.fromisoformat(first["paid_on"]) == TODAY

@@ -1,0 +1,177 @@
+"""Payments racing on one plan, on real connections with committed data: the account row
+lock serialises them, so no installment is paid twice and nothing is lost."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from httpx import ASGITransport, AsyncClient
+from sqlmodel import col, select
+
+from app import migrations
+from app.db import open_database
+from app.domain.roles import Role
+from app.main import create_app
+from app.models.account import Account
+from app.models.payment import Payment
+from app.models.plan import PaymentPlan, PlanInstallment
+from app.models.user import User
+from app.security import hash_secret_now
+from tests.conftest import TEST_PASSWORD, bearer_for
+from tests.factories import make_account, make_partner
+
+
+@pytest.fixture
+def committed_url(database_server):
+    url = database_server.create_database("cartera_payment_race")
+    migrations.upgrade(url)
+    yield url
+    database_server.drop_database(url)
+
+
+@pytest.fixture
+async def live(committed_url, settings):
+    """The app on a real connection pool, as in production, plus a way to add users."""
+    database = open_database(committed_url, settings)
+    app = create_app(settings, database)
+
+    async def add_user(role: Role) -> User:
+        async with database.sessionmaker() as session, session.begin():
+            user = User(
+                username=f"{role.value}-{uuid.uuid4().hex[:8]}",
+                full_name="Race",
+                role=role.value,
+                skills=["phone"] if role is Role.COLLECTOR else [],
+                password_hash=hash_secret_now(TEST_PASSWORD),
+            )
+            session.add(user)
+        return user
+
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as client:
+        yield client, add_user, database
+    await database.dispose()
+
+
+async def test_concurrent_payments_on_one_plan_never_double_allocate(live, settings):
+    client, add_user, database = live
+    collector = await add_user(Role.COLLECTOR)
+    manager = await add_user(Role.MANAGER)
+    today = datetime.now(UTC).date()
+    async with database.sessionmaker() as session, session.begin():
+        partner = await make_partner(session)
+        account = await make_account(
+            session,
+            partner,
+            assigned_collector_id=collector.id,
+            dpd=40,
+            principal=Decimal("1000.00"),
+            interest=Decimal("0"),
+            fees=Decimal("0"),
+        )
+        plan = PaymentPlan(
+            account_id=account.id,
+            partner_id=partner.id,
+            plan_type="regularization",
+            status="active",
+            terms={},
+            breaches=[],
+            agreed_total=Decimal("300.00"),
+            financed=Decimal("300.00"),
+            currency=account.currency,
+            quoted_on=today,
+            strategy_version=1,
+            approver_role="collector",
+            proposed_by=collector.id,
+        )
+        session.add(plan)
+        await session.flush()
+        session.add_all(
+            PlanInstallment(
+                plan_id=plan.id,
+                number=n,
+                due_date=today + timedelta(days=30 * n),
+                amount=Decimal("100.00"),
+            )
+            for n in (1, 2, 3)
+        )
+
+    def payment(amount: str) -> dict[str, object]:
+        return {
+            "account_id": str(account.id),
+            "amount": amount,
+            "currency": account.currency,
+            "paid_on": today.isoformat(),
+            "channel": "cash_store",
+        }
+
+    posts = [(collector, "60.00")] * 3 + [(manager, "60.00")] * 3
+    responses = await asyncio.gather(
+        *(
+            client.post(
+                "/api/v1/payments",
+                json=payment(amount),
+                headers={**bearer_for(settings, who), "Idempotency-Key": uuid.uuid4().hex},
+            )
+            for who, amount in posts
+        )
+    )
+    assert [r.status_code for r in responses] == [201] * len(posts), [r.text for r in responses]
+    async with database.sessionmaker() as session:
+        installments = (
+            await session.scalars(
+                select(PlanInstallment)
+                .where(col(PlanInstallment.plan_id) == plan.id)
+                .order_by(col(PlanInstallment.number))
+            )
+        ).all()
+        # 360 paid: the 300 of the plan exactly, not one cent allocated twice.
+        assert [(i.paid_amount, i.status) for i in installments] == [
+            (Decimal("100.00"), "paid")
+        ] * 3
+        assert (await session.get(PaymentPlan, plan.id)).status == "completed"
+        stored = await session.get(Account, account.id)
+        assert stored.total == Decimal("640.00")
+        assert stored.version == 1 + len(posts)
+        payments = (
+            await session.scalars(select(Payment).where(col(Payment.account_id) == account.id))
+        ).all()
+        allocated = sum(
+            (Decimal(p["amount"]) for pay in payments for p in pay.allocation["installments"]),
+            Decimal(0),
+        )
+        assert allocated == Decimal("300.00")
+        # Each payment saw the one before it: their installment parts never overlap.
+        by_installment: dict[str, Decimal] = {}
+        for pay in payments:
+            for p in pay.allocation["installments"]:
+                key = p["installment_id"]
+                by_installment[key] = by_installment.get(key, Decimal(0)) + Decimal(p["amount"])
+        assert set(by_installment.values()) == {Decimal("100.00")}
+
+
+async def test_concurrent_replays_of_one_key_record_one_payment(live, settings):
+    client, add_user, database = live
+    collector = await add_user(Role.COLLECTOR)
+    async with database.sessionmaker() as session, session.begin():
+        partner = await make_partner(session)
+        account = await make_account(session, partner, assigned_collector_id=collector.id)
+    body = {
+        "account_id": str(account.id),
+        "amount": "10.00",
+        "currency": account.currency,
+        "paid_on": datetime.now(UTC).date().isoformat(),
+        "channel": "spei",
+    }
+    headers = {**bearer_for(settings, collector), "Idempotency-Key": "same-key"}
+    responses = await asyncio.gather(
+        *(client.post("/api/v1/payments", json=body, headers=headers) for _ in range(4))
+    )
+    assert sorted(r.status_code for r in responses) == [200, 200, 200, 201]
+    assert len({r.json()["id"] for r in responses}) == 1
+    async with database.sessionmaker() as session:
+        stored = await session.get(Account, account.id)
+        assert stored.total == Decimal("1140.00")
