@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -29,9 +30,11 @@ from app.domain.strategies import default_for, document_to_json
 from app.models.account import Account
 from app.models.debtor import ContactPoint
 from app.models.partner import Partner
+from app.models.payment import Payment
 from app.models.user import Team, User
 from app.schemas.interactions import InteractionCreate
 from app.schemas.partners import BucketEdges, BucketTable, PartnerClientCreate, PartnerCreate
+from app.schemas.payments import PaymentCreate
 from app.schemas.plans import PlanQuoteRequest
 from app.schemas.strategies import StrategyWrite
 from app.schemas.teams import TeamCreate
@@ -43,6 +46,7 @@ from app.services import (
     escalations,
     interactions,
     partners,
+    payments,
     plans,
     promises,
     strategies,
@@ -523,7 +527,7 @@ async def _plans(session: AsyncSession, partner: Partner, staff: dict[str, User]
             .limit(8)
         )
     )
-    if len(candidates) < 5:
+    if len(candidates) < 8:
         return
     first_due = today + timedelta(days=7)
 
@@ -539,8 +543,15 @@ async def _plans(session: AsyncSession, partner: Partner, staff: dict[str, User]
             }
         )
 
-    # Within every limit: the collector's own plan is active at once.
-    await plans.propose_plan(session, field, candidates[0], settlement(first_due))
+    # Within every limit: the collector's own plan is active at once; the bank reports the
+    # debtor paid it in full (the plan completes), and a second, partial payment on another
+    # account was reversed when the transfer bounced.
+    paid = await plans.propose_plan(session, field, candidates[0], settlement(first_due))
+    await _pay(session, manager, paid.plan.account_id, paid.plan.agreed_total, "SPEI-DEMO-1")
+    bounced = await _pay(session, manager, candidates[5], Decimal("750.00"), "SPEI-DEMO-2")
+    await payments.reverse_payment(session, manager, bounced.id, "Transfer returned by the bank")
+    await _pay(session, manager, candidates[6], Decimal("1200.00"), "OXXO-DEMO-3")
+    await plans.propose_plan(session, field, candidates[7], settlement(first_due))
     # A settlement whose discount needs the team lead: left for `lead` to approve.
     for discount in ("5", "10", "15", "20", "25", "30", "40"):
         terms = settlement(first_due, discount)
@@ -566,3 +577,23 @@ async def _plans(session: AsyncSession, partner: Partner, staff: dict[str, User]
         today=long_ago,
     )
     await plans.follow_up_plans(session, today)
+
+
+async def _pay(
+    session: AsyncSession, actor: Principal, account_id: uuid.UUID, amount: Decimal, ref: str
+) -> Payment:
+    account = await session.get_one(Account, account_id)
+    payment, _ = await payments.record_payment(
+        session,
+        actor,
+        f"demo-{ref}",
+        PaymentCreate(
+            account_id=account_id,
+            amount=amount,
+            currency=account.currency,
+            paid_on=date.today() - timedelta(days=1),
+            channel="spei" if ref.startswith("SPEI") else "cash_store",
+            payer_reference=ref,
+        ),
+    )
+    return payment

@@ -122,7 +122,7 @@ async def test_demo_has_a_collectors_weeks_of_work(session):
     assert await session.scalar(select(func.count()).select_from(InteractionFeedback))
 
 
-async def test_demo_has_plans_in_the_statuses_reachable_without_payments(session):
+async def test_demo_has_plans_in_every_status_payments_and_a_reversal(session):
     from sqlalchemy import select
 
     from app.models.plan import PaymentPlan
@@ -134,3 +134,9 @@ async def test_demo_has_plans_in_the_statuses_reachable_without_payments(session
     assert {"active", "pending_approval", "rejected", "cancelled", "broken"} <= statuses
     pending = [p for p in plans if p.status == "pending_approval"]
     assert any(p.approver_role == "team_lead" for p in pending)
+    assert "completed" in statuses
+
+    from app.models.payment import Payment
+
+    payment_statuses = sorted(await session.scalars(select(Payment.status)))
+    assert payment_statuses == ["applied", "applied", "reversed"]
