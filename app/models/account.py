@@ -23,6 +23,8 @@ def money_field(*, nullable: bool = False) -> Any:
 
 class Account(SQLModel, table=True):
     __tablename__ = "account"
+    # The payment serial comes from the database: read it back on insert (RETURNING).
+    __mapper_args__ = {"eager_defaults": True}
     __table_args__ = (
         CheckConstraint(
             "product_type IN ('revolving', 'installment', 'single_payment')", name="product_type"
@@ -73,6 +75,12 @@ class Account(SQLModel, table=True):
     assigned_team_id: uuid.UUID | None = Field(default=None, foreign_key="team.id")
     # True once a pause was recorded: only those accounts pay for the paused-days lookup.
     has_pauses: bool = False
+    # The serial behind the account's payment reference (app/domain/payments.py): numbered
+    # by the database as accounts arrive, never reused.
+    payment_serial: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger, Identity(always=False), nullable=False, unique=True),
+    )
     # Digest of everything the partner sent for this account: equal means "unchanged".
     content_hash: str = Field(max_length=64)
     # The push that last changed it (informational: pushes may be purged, accounts stay).

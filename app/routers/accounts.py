@@ -10,6 +10,7 @@ from app.deps import PrincipalDep, SessionDep, require
 from app.domain.accounts import AccountStatus
 from app.domain.errors import PreconditionRequired
 from app.domain.identity import mask
+from app.domain.payments import payment_reference
 from app.domain.roles import Role
 from app.domain.stages import Stage, mop_code
 from app.models.account import Account
@@ -78,10 +79,12 @@ def _summary(account: Account, debtor: Debtor) -> AccountSummary:
 
 def _detail(view: service.AccountView) -> AccountDetail:
     a = view.account
+    assert a.payment_serial is not None
     return AccountDetail(
         id=a.id,
         partner_id=a.partner_id,
         external_ref=a.external_ref,
+        payment_reference=payment_reference(a.payment_serial),
         product_type=a.product_type,
         currency=a.currency,
         original_amount=a.original_amount,

@@ -88,6 +88,10 @@ class AccountDetail(BaseModel):
     id: uuid.UUID
     partner_id: uuid.UUID
     external_ref: str
+    payment_reference: str = Field(
+        description="What the debtor quotes at the bank, OXXO or in a SPEI transfer: 12 digits, "
+        "the last two check digits (ISO 7064 MOD 97-10)."
+    )
     product_type: ProductType
     currency: str
     original_amount: Money

@@ -42,10 +42,18 @@ class PaymentCreate(BaseModel):
         "partner; a second payment with it is a 409.",
     )
 
+    payment_reference: str | None = Field(
+        default=None,
+        max_length=20,
+        description="The account's payment reference as the debtor quoted it (12 digits with "
+        "their check digits; spaces and dashes ignored): a third way to name the account.",
+    )
+
     @model_validator(mode="after")
     def _one_account(self) -> Self:
-        if (self.account_id is None) == (self.external_ref is None):
-            raise ValueError("give exactly one of account_id and external_ref")
+        given = [self.account_id, self.external_ref, self.payment_reference]
+        if sum(value is not None for value in given) != 1:
+            raise ValueError("give exactly one of account_id, external_ref and payment_reference")
         return self
 
 

@@ -46,6 +46,7 @@ from app.domain.payments import (
     PromiseState,
     allocate,
     reverse,
+    serial_of,
 )
 from app.domain.roles import Role
 from app.models.account import Account, AccountEvent
@@ -76,6 +77,13 @@ def _visible_account(principal: Principal, body: PaymentCreate) -> Any:
     query = accounts.readable_accounts(principal)
     if body.account_id is not None:
         return query.where(col(Account.id) == body.account_id)
+    if body.payment_reference is not None:
+        serial = serial_of(body.payment_reference)
+        if serial is None:
+            raise InvalidInput(
+                "body.payment_reference", "not a payment reference: its check digits do not match"
+            )
+        return query.where(col(Account.payment_serial) == serial)
     partner_id = principal.partner_id if principal.role is Role.PARTNER else body.partner_id
     if partner_id is None:
         raise InvalidInput("partner_id", "give partner_id with external_ref")

@@ -336,3 +336,45 @@ async def test_read_and_list(client, session, desk):
         await client.get(f"{PAYMENTS}/{uuid.uuid4()}", headers=desk["admin"])
     ).status_code == 404
     assert date.fromisoformat(first["paid_on"]) == TODAY
+
+
+async def test_a_payment_finds_its_account_by_the_quoted_reference(
+    client, session, make_user, auth_headers
+):
+    from app.domain.payments import serial_of
+    from tests.factories import make_account, make_partner
+
+    headers = auth_headers(await make_user(Role.MANAGER))
+    partner = await make_partner(session)
+    account = await make_account(session, partner, dpd=40, currency="MXN")
+    detail = await client.get(f"/api/v1/accounts/{account.id}", headers=headers)
+    reference = detail.json()["payment_reference"]
+    assert serial_of(reference) == account.payment_serial
+    quoted = f"{reference[:4]} {reference[4:8]} {reference[8:]}"
+    paid = await client.post(
+        "/api/v1/payments",
+        json={
+            "payment_reference": quoted,
+            "amount": "100.00",
+            "currency": "MXN",
+            "paid_on": "2026-11-20",
+            "channel": "cash_store",
+        },
+        headers={**headers, "Idempotency-Key": "ref-1"},
+    )
+    assert paid.status_code == 201, paid.text
+    assert paid.json()["account_id"] == str(account.id)
+    typo = reference[:-1] + str((int(reference[-1]) + 1) % 10)
+    wrong = await client.post(
+        "/api/v1/payments",
+        json={
+            "payment_reference": typo,
+            "amount": "100.00",
+            "currency": "MXN",
+            "paid_on": "2026-11-20",
+            "channel": "cash_store",
+        },
+        headers={**headers, "Idempotency-Key": "ref-2"},
+    )
+    assert wrong.status_code == 422
+    assert wrong.json()["errors"][0]["field"] == "body.payment_reference"
