@@ -117,6 +117,8 @@ class Ledger:
     balance: BalanceState
     plan_id: str | None = None
     plan_status: str | None = None
+    # A settlement that completes forgives what is left of the debt.
+    plan_type: str | None = None
     installments: tuple[InstallmentState, ...] = ()
     promises: tuple[PromiseState, ...] = ()
 
@@ -155,6 +157,15 @@ class Allocation:
     account_closed: bool
     # What the account looked like before, for the fields a payment sets outright.
     before: BalanceState
+    # The debt a completed settlement forgave (the "quita"), by component.
+    forgiven_past_due: Decimal = ZERO
+    forgiven_fees: Decimal = ZERO
+    forgiven_interest: Decimal = ZERO
+    forgiven_principal: Decimal = ZERO
+
+    @property
+    def forgiven(self) -> Decimal:
+        return self.forgiven_fees + self.forgiven_interest + self.forgiven_principal
 
     @property
     def to_balance(self) -> Decimal:
@@ -180,6 +191,9 @@ class Allocation:
             "balance": {"past_due": str(self.to_past_due), "fees": str(self.to_fees),
                         "interest": str(self.to_interest), "principal": str(self.to_principal)},
             "credit": str(self.credit),
+            "forgiven": {"past_due": str(self.forgiven_past_due), "fees": str(self.forgiven_fees),
+                         "interest": str(self.forgiven_interest),
+                         "principal": str(self.forgiven_principal)},
             "plan_id": self.plan_id,
             "plan_completed": self.plan_completed,
             "account_closed": self.account_closed,
@@ -198,6 +212,7 @@ class Allocation:
     def from_json(cls, data: dict[str, Any]) -> Allocation:
         b = data["before"]
         bal = data["balance"]
+        gone = data.get("forgiven") or {}
         return cls(
             amount=Decimal(data["amount"]),
             paid_on=date.fromisoformat(data["paid_on"]),
@@ -229,6 +244,10 @@ class Allocation:
                 last_payment_amount=None if b["last_payment_amount"] is None
                 else Decimal(b["last_payment_amount"]),
             ),
+            forgiven_past_due=Decimal(gone.get("past_due", "0")),
+            forgiven_fees=Decimal(gone.get("fees", "0")),
+            forgiven_interest=Decimal(gone.get("interest", "0")),
+            forgiven_principal=Decimal(gone.get("principal", "0")),
         )  # fmt: skip
 
 
@@ -303,6 +322,11 @@ def allocate(ledger: Ledger, amount: Decimal, paid_on: date) -> tuple[Ledger, Al
     interest = b.interest - to_interest
     principal = b.principal - to_principal
     past_due = b.past_due_amount - to_past_due
+    # A completed settlement closes the debt: what is left is the agreed discount, forgiven.
+    settled = plan_completed and ledger.plan_type == "settlement"
+    forgiven = (past_due, fees, interest, principal) if settled else (ZERO, ZERO, ZERO, ZERO)
+    if settled:
+        past_due = fees = interest = principal = ZERO
     total = principal + interest + fees
     cleared = past_due == ZERO and b.oldest_unpaid_due_date is not None
     account_closed = total == ZERO and b.status == "active"
@@ -334,6 +358,10 @@ def allocate(ledger: Ledger, amount: Decimal, paid_on: date) -> tuple[Ledger, Al
         plan_completed=plan_completed,
         account_closed=account_closed,
         before=b,
+        forgiven_past_due=forgiven[0],
+        forgiven_fees=forgiven[1],
+        forgiven_interest=forgiven[2],
+        forgiven_principal=forgiven[3],
     )
     new_ledger = replace(
         ledger,
@@ -379,10 +407,10 @@ def reverse(ledger: Ledger, allocation: Allocation) -> Ledger:
 
     b = ledger.balance
     before = allocation.before
-    fees = b.fees + allocation.to_fees
-    interest = b.interest + allocation.to_interest
-    principal = b.principal + allocation.to_principal
-    past_due = b.past_due_amount + allocation.to_past_due
+    fees = b.fees + allocation.to_fees + allocation.forgiven_fees
+    interest = b.interest + allocation.to_interest + allocation.forgiven_interest
+    principal = b.principal + allocation.to_principal + allocation.forgiven_principal
+    past_due = b.past_due_amount + allocation.to_past_due + allocation.forgiven_past_due
     restored = replace(
         b,
         principal=principal,

@@ -132,6 +132,7 @@ class _Rows:
             balance=_balance(self.account),
             plan_id=None if self.plan is None else str(self.plan.id),
             plan_status=None if self.plan is None else self.plan.status,
+            plan_type=None if self.plan is None else self.plan.plan_type,
             installments=tuple(
                 InstallmentState(
                     id=key, number=i.number, due_date=i.due_date, amount=i.amount,

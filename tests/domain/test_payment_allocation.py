@@ -291,3 +291,36 @@ def test_allocations_always_sum_to_the_payment(ledger: Ledger, amount: Decimal):
     # Installments are met before any promise gets money.
     if alloc.promises:
         assert all(i.status == "paid" for i in after.installments)
+
+
+def test_a_completed_settlement_forgives_the_rest_and_closes_the_account():
+    # Balance 1,150.00 settled for 800.00 in one payment: 350.00 forgiven.
+    ledger = Ledger(
+        balance=balance(),
+        plan_id="plan",
+        plan_status="active",
+        plan_type="settlement",
+        installments=(installment(1, "800.00"),),
+    )
+    after, alloc = allocate(ledger, D("800.00"), TODAY)
+    assert alloc.plan_completed and after.plan_status == "completed"
+    assert after.balance.total == D("0") and after.balance.status == "closed"
+    assert after.balance.past_due_amount == D("0") and after.balance.stage == "current"
+    assert alloc.forgiven == D("350.00")
+    assert alloc.to_balance + alloc.forgiven == D("1150.00")
+    # Stored and read back, the reversal brings the whole debt back.
+    stored = type(alloc).from_json(alloc.as_json())
+    assert reverse(after, stored) == ledger
+
+
+def test_a_settlement_not_yet_complete_forgives_nothing():
+    ledger = Ledger(
+        balance=balance(),
+        plan_id="plan",
+        plan_status="active",
+        plan_type="settlement",
+        installments=(installment(1, "400.00"), installment(2, "400.00")),
+    )
+    after, alloc = allocate(ledger, D("400.00"), TODAY)
+    assert not alloc.plan_completed and alloc.forgiven == D("0")
+    assert after.balance.total == D("750.00")
