@@ -3,50 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 
-import pytest
-from httpx import ASGITransport, AsyncClient
 from sqlalchemy import func, select
 
-from app import migrations
-from app.db import open_database
 from app.domain.roles import Role
-from app.main import create_app
 from app.models.user import User
 from app.security import hash_secret_now, verify_secret
-from tests.conftest import TEST_PASSWORD, bearer_for
-
-
-@pytest.fixture
-def committed_url(database_server):
-    url = database_server.create_database("cartera_race")
-    migrations.upgrade(url)
-    yield url
-    database_server.drop_database(url)
-
-
-@pytest.fixture
-async def live(committed_url, settings):
-    """The app on a real connection pool, as in production, plus a way to add users."""
-    database = open_database(committed_url, settings)
-    app = create_app(settings, database)
-
-    async def add_user(role: Role) -> User:
-        async with database.sessionmaker() as session, session.begin():
-            user = User(
-                username=f"{role.value}-{uuid.uuid4().hex[:8]}",
-                full_name="Race",
-                role=role.value,
-                skills=["phone"] if role is Role.COLLECTOR else [],
-                password_hash=hash_secret_now(TEST_PASSWORD),
-            )
-            session.add(user)
-        return user
-
-    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as client:
-        yield client, add_user, database
-    await database.dispose()
+from tests.conftest import bearer_for
 
 
 async def test_a_burst_of_guesses_gets_no_more_tries_than_the_policy(live, settings):

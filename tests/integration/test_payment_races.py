@@ -8,52 +8,14 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-import pytest
-from httpx import ASGITransport, AsyncClient
 from sqlmodel import col, select
 
-from app import migrations
-from app.db import open_database
 from app.domain.roles import Role
-from app.main import create_app
 from app.models.account import Account
 from app.models.payment import Payment
 from app.models.plan import PaymentPlan, PlanInstallment
-from app.models.user import User
-from app.security import hash_secret_now
-from tests.conftest import TEST_PASSWORD, bearer_for
+from tests.conftest import bearer_for
 from tests.factories import make_account, make_partner
-
-
-@pytest.fixture
-def committed_url(database_server):
-    url = database_server.create_database("cartera_payment_race")
-    migrations.upgrade(url)
-    yield url
-    database_server.drop_database(url)
-
-
-@pytest.fixture
-async def live(committed_url, settings):
-    """The app on a real connection pool, as in production, plus a way to add users."""
-    database = open_database(committed_url, settings)
-    app = create_app(settings, database)
-
-    async def add_user(role: Role) -> User:
-        async with database.sessionmaker() as session, session.begin():
-            user = User(
-                username=f"{role.value}-{uuid.uuid4().hex[:8]}",
-                full_name="Race",
-                role=role.value,
-                skills=["phone"] if role is Role.COLLECTOR else [],
-                password_hash=hash_secret_now(TEST_PASSWORD),
-            )
-            session.add(user)
-        return user
-
-    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as client:
-        yield client, add_user, database
-    await database.dispose()
 
 
 async def test_concurrent_payments_on_one_plan_never_double_allocate(live, settings):
