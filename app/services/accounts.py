@@ -35,11 +35,13 @@ from app.domain.staff import StaffProfile
 from app.domain.stages import Pause, Stage
 from app.models.account import Account, AccountEvent, AccountPause
 from app.models.debtor import ContactPoint, Debtor, RelatedParty
+from app.models.partner import Partner
 from app.models.user import Team, TeamMember, User
 from app.pagination import decode_cursor, decode_int_cursor, encode_cursor, split_page
 from app.schemas.accounts import AccountAssign, AccountSort, PauseCreate
 from app.security import Principal
 from app.services import audit
+from app.services.partners import partner_today
 
 # Roles that read every account.
 SEES_ALL_ACCOUNTS: frozenset[Role] = frozenset({Role.ADMIN, Role.MANAGER, Role.AUDITOR})
@@ -74,9 +76,11 @@ def readable_accounts(principal: Principal) -> SelectOfScalar[Account]:
     return query.where(false())
 
 
-def today_utc(now: datetime | None = None) -> date:
-    """The business date changes made through the API are recorded under."""
-    return (now or datetime.now(UTC)).astimezone(UTC).date()
+async def business_date(
+    session: AsyncSession, account: Account, now: datetime | None = None
+) -> date:
+    """The account's partner's business day: pauses and history are dated by it."""
+    return partner_today(await session.get_one(Partner, account.partner_id), now)
 
 
 # ---------------------------------------------------------------------------------------
@@ -307,7 +311,7 @@ async def read_account(
     session: AsyncSession, principal: Principal, account_id: uuid.UUID, *, today: date | None = None
 ) -> AccountView:
     account = await get_account(session, principal, account_id)
-    return await _view(session, account, today or today_utc())
+    return await _view(session, account, today or await business_date(session, account))
 
 
 async def list_events(
@@ -435,7 +439,7 @@ async def assign_account(
         team_exists=team_exists,
     )
     if result == current:
-        return await _view(session, account, today_utc(now))
+        return await _view(session, account, await business_date(session, account, now))
     before = _assignment_of(account)
     account.assigned_collector_id = result.collector_id
     account.assigned_team_id = result.team_id
@@ -448,7 +452,7 @@ async def assign_account(
             account_id=account.id,
             partner_id=account.partner_id,
             kind="assigned",
-            as_of=today_utc(now),
+            as_of=await business_date(session, account, now),
             occurred_at=now,
             actor_id=actor.audit_id,
             before={k: str(v) if v else None for k, v in before.items()},
@@ -456,7 +460,7 @@ async def assign_account(
         )
     )
     await session.flush()
-    view = await _view(session, account, today_utc(now))
+    view = await _view(session, account, await business_date(session, account, now))
     await audit.record(
         session, actor, "account.assigned", "account", account.id, before=before, after=after
     )
@@ -483,7 +487,11 @@ async def create_pause(
             )
         )
     ).all()
-    check_pause(Pause(data.starts_on, data.ends_on), [Pause(s, e) for s, e in existing], now.date())
+    check_pause(
+        Pause(data.starts_on, data.ends_on),
+        [Pause(s, e) for s, e in existing],
+        await business_date(session, account, now),
+    )
     pause = AccountPause(
         account_id=account.id,
         partner_id=account.partner_id,
@@ -510,7 +518,7 @@ async def create_pause(
             account_id=account.id,
             partner_id=account.partner_id,
             kind="paused",
-            as_of=today_utc(now),
+            as_of=await business_date(session, account, now),
             occurred_at=now,
             actor_id=actor.audit_id,
             after=summary,

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import anyio
 import structlog
@@ -61,6 +60,7 @@ from app.services.assignment_files import (
     check_json,
     read_rows,
 )
+from app.services.partners import partner_today
 
 log = structlog.get_logger("cartera.assignments")
 
@@ -493,11 +493,6 @@ async def _spool(session: AsyncSession, assignment_id: uuid.UUID, path: Path) ->
                 return
             await handle.write(data)
             seq += 1
-
-
-def partner_today(partner: Partner, now: datetime | None = None) -> date:
-    """The business date at the partner: dates in its rows may not come after it."""
-    return (now or datetime.now(UTC)).astimezone(ZoneInfo(partner.time_zone)).date()
 
 
 @dataclass(frozen=True, slots=True)

@@ -429,7 +429,7 @@ def demo_rows(country: Country, currency: str, count: int, today: date) -> list[
 
 
 async def _push_portfolio(session: AsyncSession, partner: Partner, count: int) -> None:
-    today = assignments.partner_today(partner)
+    today = partners.partner_today(partner)
     body = json.dumps(
         {"rows": demo_rows(Country(partner.country), partner.currency, count, today)}
     ).encode()
@@ -494,7 +494,7 @@ async def _assign(
             "uid_text": str(collector.id),
             "tid_text": str(team.id),
             "now": now,
-            "as_of": assignments.partner_today(partner, now),
+            "as_of": partners.partner_today(partner, now),
         },
     )
     await audit.record(
@@ -514,7 +514,7 @@ async def _assign(
 
 async def _plans(session: AsyncSession, partner: Partner, staff: dict[str, User]) -> None:
     field, manager = _principal(staff["field1"]), _principal(staff["manager"])
-    today = assignments.partner_today(partner)
+    today = partners.partner_today(partner)
     candidates = list(
         await session.scalars(
             select(col(Account.id))

@@ -14,8 +14,9 @@ import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import false
 from sqlalchemy import select as core_select
@@ -384,3 +385,8 @@ async def deactivate_client(
         after={"is_active": False},
     )
     return client
+
+
+def partner_today(partner: Partner, now: datetime | None = None) -> date:
+    """The partner's business date: what pushes, pauses, history and plans are dated by."""
+    return (now or datetime.now(UTC)).astimezone(ZoneInfo(partner.time_zone)).date()

@@ -246,7 +246,7 @@ async def _write_back(
     account = rows.account
     before = _balance(account)
     b = after.balance
-    today = accounts.today_utc(moment)
+    today = await accounts.business_date(session, account, moment)
     for inst in after.installments:
         row = rows.installments[inst.id]
         row.paid_amount = inst.paid_amount

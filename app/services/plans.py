@@ -65,7 +65,7 @@ from app.pagination import decode_id_cursor, split_page
 from app.schemas.plans import PlanQuoteRequest
 from app.security import SYSTEM, Principal
 from app.services import accounts, audit, strategies
-from app.services.assignments import partner_today
+from app.services.partners import partner_today
 
 # Staff who negotiate plans; partners and auditors do not.
 QUOTERS: frozenset[Role] = frozenset({Role.COLLECTOR, Role.TEAM_LEAD, Role.MANAGER, Role.ADMIN})

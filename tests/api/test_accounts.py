@@ -981,3 +981,34 @@ async def test_unstorable_filters_are_422s_naming_the_query_field(
     bad = await client.get(f"/api/v1/accounts?sort=total&cursor={huge}", headers=headers)
     assert bad.status_code == 422
     assert bad.json()["errors"][0]["field"] == "query.cursor"
+
+
+async def test_history_is_dated_by_the_partners_business_day(session, make_user):
+    """At 21:00 in Mexico City it is already tomorrow in UTC; the pause's history line carries
+    the partner's date."""
+    from datetime import UTC, date, datetime
+
+    from sqlalchemy import select
+
+    from app.models.account import AccountEvent
+    from app.schemas.accounts import PauseCreate
+    from app.services import accounts as accounts_service
+    from tests.conftest import principal_of
+
+    partner = await make_partner(session, time_zone="America/Mexico_City")
+    account = await make_account(session, partner, dpd=40)
+    manager = principal_of(await make_user(Role.MANAGER))
+    evening = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)  # 2026-11-24 21:00 in Mexico City
+    await accounts_service.create_pause(
+        session,
+        manager,
+        account.id,
+        PauseCreate(reason="hardship", starts_on=date(2026, 11, 24), ends_on=date(2026, 12, 24)),
+        now=evening,
+    )
+    as_of = await session.scalar(
+        select(AccountEvent.as_of).where(
+            AccountEvent.account_id == account.id, AccountEvent.kind == "paused"
+        )
+    )
+    assert as_of == date(2026, 11, 24)
