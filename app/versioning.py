@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from fastapi import Header
+
 from app.domain.errors import InvalidInput
+
+# The optional form: without it the change applies to whatever version is current.
+IfMatch = Annotated[
+    str | None,
+    Header(description='The ETag you read (`"3"`); the change is refused (412) if it moved on.'),
+]
 
 
 def etag(version: int) -> str:

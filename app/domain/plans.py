@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from enum import StrEnum
+from typing import Protocol
 
 from app.domain.errors import InvalidInput
 from app.domain.roles import Role
@@ -456,7 +457,19 @@ class InstallmentState:
     paid_amount: Decimal
 
 
-def plan_is_broken(installments: Sequence[InstallmentState], as_of: date) -> bool:
+class DueInstallment(Protocol):
+    """What the breaking rule reads of an installment (this module's InstallmentState, or
+    the payment ledger's)."""
+
+    @property
+    def due_date(self) -> date: ...
+    @property
+    def amount(self) -> Decimal: ...
+    @property
+    def paid_amount(self) -> Decimal: ...
+
+
+def plan_is_broken(installments: Sequence[DueInstallment], as_of: date) -> bool:
     """Broken when enough installments are past due and not fully paid, or one of them is
     more than a month late. ``cartera jobs plans`` applies the same rule in SQL."""
     missed = [i for i in installments if i.due_date < as_of and i.paid_amount < i.amount]

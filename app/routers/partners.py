@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 
 from app.deps import SessionDep, require
 from app.domain.identity import Country
@@ -22,7 +22,7 @@ from app.schemas.partners import (
 )
 from app.security import Principal
 from app.services import partners as service
-from app.versioning import etag, parse_if_match
+from app.versioning import IfMatch, etag, parse_if_match
 
 router = APIRouter(prefix="/partners", tags=["partners"])
 
@@ -33,10 +33,6 @@ ReadsPartners = Annotated[
 ManagesPartners = Annotated[Principal, Depends(require(Role.ADMIN, Role.MANAGER))]
 AdminDep = Annotated[Principal, Depends(require(Role.ADMIN))]
 ReadsClients = Annotated[Principal, Depends(require(Role.ADMIN, Role.AUDITOR))]
-IfMatch = Annotated[
-    str | None,
-    Header(description='The ETag you read (`"3"`); the change is refused if it moved on.'),
-]
 ClientIdPath = Annotated[str, Path(max_length=64, description="The client's public id.")]
 
 

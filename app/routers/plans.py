@@ -21,7 +21,7 @@ from app.schemas.plans import (
 )
 from app.services import plans
 from app.services.plans import PlanView, QuoteView
-from app.versioning import etag
+from app.versioning import IfMatch, etag, parse_if_match
 
 router = APIRouter(tags=["plans"])
 
@@ -186,7 +186,7 @@ async def get_plan(
     "/plans/{plan_id}/approve",
     summary="Approve a plan pending approval",
     response_model=PlanRead,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(401, 403, 404, 409, 412, 422),
 )
 async def approve_plan(
     session: SessionDep,
@@ -194,11 +194,15 @@ async def approve_plan(
     response: Response,
     plan_id: uuid.UUID,
     body: PlanDecision,
+    if_match: IfMatch = None,
 ) -> PlanRead:
     """By a role at or above the plan's `approver_role`, never by its proposer
     (maker-checker: 403). Only from `pending_approval` (409 otherwise); of two approvals at
-    once, one wins and the other is a 409."""
-    view = await plans.approve_plan(session, principal, plan_id, body.note)
+    once, one wins and the other is a 409. With `If-Match`, a plan changed since it was read
+    is a 412."""
+    view = await plans.approve_plan(
+        session, principal, plan_id, body.note, expected_version=parse_if_match(if_match)
+    )
     return _with_etag(response, view)
 
 
@@ -206,7 +210,7 @@ async def approve_plan(
     "/plans/{plan_id}/reject",
     summary="Reject a plan pending approval",
     response_model=PlanRead,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(401, 403, 404, 409, 412, 422),
 )
 async def reject_plan(
     session: SessionDep,
@@ -214,9 +218,12 @@ async def reject_plan(
     response: Response,
     plan_id: uuid.UUID,
     body: PlanRejection,
+    if_match: IfMatch = None,
 ) -> PlanRead:
     """The same rules as approval; the note says why."""
-    view = await plans.reject_plan(session, principal, plan_id, body.note)
+    view = await plans.reject_plan(
+        session, principal, plan_id, body.note, expected_version=parse_if_match(if_match)
+    )
     return _with_etag(response, view)
 
 
@@ -224,7 +231,7 @@ async def reject_plan(
     "/plans/{plan_id}/cancel",
     summary="Cancel a proposed, pending or active plan",
     response_model=PlanRead,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(401, 403, 404, 409, 412, 422),
 )
 async def cancel_plan(
     session: SessionDep,
@@ -232,10 +239,13 @@ async def cancel_plan(
     response: Response,
     plan_id: uuid.UUID,
     body: PlanDecision,
+    if_match: IfMatch = None,
 ) -> PlanRead:
     """By a manager or admin, or by a team lead who proposed the plan or leads the team of
     its proposer. A plan already rejected, cancelled, completed or broken is a 409."""
-    view = await plans.cancel_plan(session, principal, plan_id, body.note)
+    view = await plans.cancel_plan(
+        session, principal, plan_id, body.note, expected_version=parse_if_match(if_match)
+    )
     return _with_etag(response, view)
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
 from app.deps import PrincipalDep, SessionDep, require
 from app.domain.errors import PermissionDenied
@@ -13,15 +13,11 @@ from app.problems import problem_responses
 from app.schemas.users import UserCreate, UserRead, UserUpdate
 from app.security import Principal
 from app.services import users as service
-from app.versioning import etag, parse_if_match
+from app.versioning import IfMatch, etag, parse_if_match
 
 router = APIRouter(prefix="/users", tags=["users"])
 
 AdminDep = Annotated[Principal, Depends(require(Role.ADMIN))]
-IfMatch = Annotated[
-    str | None,
-    Header(description='The ETag you read (`"3"`); the change is refused if it moved on.'),
-]
 
 
 @router.get(

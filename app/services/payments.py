@@ -24,7 +24,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -48,6 +48,7 @@ from app.domain.payments import (
     reverse,
     serial_of,
 )
+from app.domain.plans import plan_is_broken
 from app.domain.roles import Role
 from app.models.account import Account, AccountEvent
 from app.models.payment import Payment
@@ -56,7 +57,7 @@ from app.models.promise import Promise
 from app.pagination import decode_id_cursor, split_page
 from app.schemas.payments import PaymentCreate
 from app.security import Principal
-from app.services import accounts, audit
+from app.services import accounts, audit, plans
 from app.services.assignments import check_idempotency_key
 
 RECORDERS: frozenset[Role] = frozenset(
@@ -241,12 +242,13 @@ async def _write_back(
     rows: _Rows,
     after: Ledger,
     moment: datetime,
+    today: date,
 ) -> None:
-    """Write ``after`` to the rows it was read from, with the account's history events."""
+    """Write ``after`` to the rows it was read from, with the account's history events
+    (dated ``today``, the partner's business date)."""
     account = rows.account
     before = _balance(account)
     b = after.balance
-    today = await accounts.business_date(session, account, moment)
     for inst in after.installments:
         row = rows.installments[inst.id]
         row.paid_amount = inst.paid_amount
@@ -352,9 +354,15 @@ async def record_payment(
             raise Conflict({"reason": f"the payer reference was already used ({taken})"})
 
     moment = now or datetime.now(UTC)
+    today = await accounts.business_date(session, account, moment)
     rows = await _rows_for_payment(session, account)
+    if rows.plan is not None and plan_is_broken(rows.ledger().installments, today):
+        # Judged on payment as the nightly job would have: the money then meets promises
+        # and the balance, and management hears of the broken plan.
+        await plans.break_plan(session, principal, rows.plan, today, moment)
+        rows = _Rows(account, None, {}, rows.promises)
     after, allocation = allocate(rows.ledger(), body.amount, body.paid_on)
-    await _write_back(session, principal, rows, after, moment)
+    await _write_back(session, principal, rows, after, moment, today)
     payment = Payment(
         account_id=account.id,
         partner_id=partner_id,
@@ -449,7 +457,8 @@ async def reverse_payment(
     allocation = Allocation.from_json(payment.allocation)
     rows = await _rows_for_reversal(session, account, allocation)
     after = reverse(rows.ledger(), allocation)
-    await _write_back(session, principal, rows, after, moment)
+    today = await accounts.business_date(session, account, moment)
+    await _write_back(session, principal, rows, after, moment, today)
     payment.status = "reversed"
     payment.reversed_at = moment
     payment.reversed_by = principal.audit_id

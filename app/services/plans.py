@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from app.domain.errors import Conflict, NotFound, PermissionDenied
+from app.domain.errors import Conflict, NotFound, PermissionDenied, VersionMismatch
 from app.domain.identity import mask
 from app.domain.plans import (
     DAYS_LATE_TO_BREAK,
@@ -291,9 +291,13 @@ async def list_plans(
 
 
 async def _lock_plan(
-    session: AsyncSession, principal: Principal, plan_id: uuid.UUID
+    session: AsyncSession,
+    principal: Principal,
+    plan_id: uuid.UUID,
+    expected_version: int | None = None,
 ) -> PaymentPlan:
-    """The plan, row-locked to the end of the transaction, if its account is visible."""
+    """The plan, row-locked to the end of the transaction, if its account is visible and
+    (when an If-Match version is given) still at that version."""
     plan = await session.scalar(
         _readable_plans(principal)
         .where(col(PaymentPlan.id) == plan_id)
@@ -302,6 +306,8 @@ async def _lock_plan(
     )
     if plan is None:
         raise NotFound({"entity": "payment_plan"})
+    if expected_version is not None and expected_version != plan.version:
+        raise VersionMismatch({"current": plan.version})
     return plan
 
 
@@ -312,9 +318,10 @@ async def _decide(
     *,
     approve: bool,
     note: str | None,
+    expected_version: int | None,
     now: datetime | None,
 ) -> PlanView:
-    plan = await _lock_plan(session, principal, plan_id)
+    plan = await _lock_plan(session, principal, plan_id, expected_version)
     if principal.user_id is None or not may_approve(principal.role, Role(plan.approver_role)):
         raise PermissionDenied({"role": principal.role.value})
     if plan.proposed_by == principal.user_id:
@@ -345,11 +352,15 @@ async def approve_plan(
     plan_id: uuid.UUID,
     note: str | None = None,
     *,
+    expected_version: int | None = None,
     now: datetime | None = None,
 ) -> PlanView:
     """By a role at or above the plan's approver role, never its proposer (maker-checker);
     only a plan pending approval (409 otherwise, also for the loser of two at once)."""
-    return await _decide(session, principal, plan_id, approve=True, note=note, now=now)
+    return await _decide(
+        session, principal, plan_id, approve=True, note=note,
+        expected_version=expected_version, now=now,
+    )  # fmt: skip
 
 
 async def reject_plan(
@@ -358,9 +369,13 @@ async def reject_plan(
     plan_id: uuid.UUID,
     note: str,
     *,
+    expected_version: int | None = None,
     now: datetime | None = None,
 ) -> PlanView:
-    return await _decide(session, principal, plan_id, approve=False, note=note, now=now)
+    return await _decide(
+        session, principal, plan_id, approve=False, note=note,
+        expected_version=expected_version, now=now,
+    )  # fmt: skip
 
 
 async def _leads(session: AsyncSession, lead_id: uuid.UUID, user_id: uuid.UUID) -> bool:
@@ -378,11 +393,12 @@ async def cancel_plan(
     plan_id: uuid.UUID,
     note: str | None = None,
     *,
+    expected_version: int | None = None,
     now: datetime | None = None,
 ) -> PlanView:
     """By a manager or admin, or a team lead who proposed the plan or leads its proposer's
     team; from proposed, pending approval or active (409 otherwise)."""
-    plan = await _lock_plan(session, principal, plan_id)
+    plan = await _lock_plan(session, principal, plan_id, expected_version)
     is_proposer = principal.user_id is not None and plan.proposed_by == principal.user_id
     leads = (
         principal.role is Role.TEAM_LEAD
@@ -547,6 +563,7 @@ WITH broken AS (
     UPDATE payment_plan p
     SET status = 'broken', updated_at = :now, version = p.version + 1
     WHERE p.status = 'active'
+      AND (CAST(:plan_id AS uuid) IS NULL OR p.id = :plan_id)
       AND EXISTS (
           SELECT 1 FROM plan_installment i
           WHERE i.plan_id = p.id AND i.due_date < :as_of AND i.paid_amount < i.amount
@@ -587,7 +604,9 @@ async def follow_up_plans(
     for the same date finds nothing more to do."""
     moment = now or datetime.now(UTC)
     await session.execute(text("SELECT pg_advisory_xact_lock(10, 0)"))
-    broken, escalated = (await session.execute(text(_BREAK), {"as_of": as_of, "now": moment})).one()
+    broken, escalated = (
+        await session.execute(text(_BREAK), {"as_of": as_of, "now": moment, "plan_id": None})
+    ).one()
     result = PlanFollowUp(as_of, int(broken), int(escalated))
     await audit.record(
         session,
@@ -599,3 +618,22 @@ async def follow_up_plans(
         now=moment,
     )
     return result
+
+
+async def break_plan(
+    session: AsyncSession,
+    principal: Principal,
+    plan: PaymentPlan,
+    as_of: date,
+    now: datetime,
+) -> None:
+    """Break one active, locked plan that :func:`plan_is_broken` judged broken when a payment
+    arrived: the nightly job's statement for that plan alone, so both apply the same rule and
+    open the same escalation."""
+    before = _snapshot(plan)
+    await session.execute(text(_BREAK), {"as_of": as_of, "now": now, "plan_id": plan.id})
+    await session.refresh(plan)
+    await audit.record(
+        session, principal, "plan.broken", "payment_plan", plan.id,
+        before=before, after=_snapshot(plan), now=now,
+    )  # fmt: skip

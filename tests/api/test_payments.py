@@ -15,6 +15,7 @@ from app.models.account import Account, AccountEvent
 from app.models.audit import AuditEvent
 from app.models.payment import Payment
 from app.models.plan import PaymentPlan, PlanInstallment
+from app.models.promise import Escalation
 from tests.api.test_accounts import partner_headers
 from tests.factories import make_account, make_partner
 
@@ -378,3 +379,54 @@ async def test_a_payment_finds_its_account_by_the_quoted_reference(
     )
     assert wrong.status_code == 422
     assert wrong.json()["errors"][0]["field"] == "body.payment_reference"
+
+
+async def _plan_due(session, account, proposer, days_ago: list[int]) -> PaymentPlan:
+    """An active plan of 100.00 installments, each due ``days_ago`` days before today."""
+    plan = await add_plan(session, account, proposer, ["100.00"] * len(days_ago))
+    installments = (
+        await session.scalars(
+            select(PlanInstallment)
+            .where(col(PlanInstallment.plan_id) == plan.id)
+            .order_by(col(PlanInstallment.number))
+        )
+    ).all()
+    for inst, days in zip(installments, days_ago, strict=True):
+        inst.due_date = TODAY - timedelta(days=days)
+        session.add(inst)
+    await session.commit()
+    return plan
+
+
+async def test_a_plan_already_broken_is_judged_on_payment(client, session, desk):
+    """Two installments missed: the payment breaks the plan (as the nightly job would have),
+    meets the balance instead, and management gets the escalation."""
+    account = desk["mine"]
+    plan = await _plan_due(session, account, desk["collector_user"], [40, 10, -20])
+    response = await pay(client, desk["collector"], body(account, "100.00"))
+    assert response.status_code == 201, response.text
+    alloc = response.json()["allocation"]
+    assert alloc["installments"] == []
+    assert alloc["plan_id"] is None
+    assert alloc["balance"]["past_due"] == "100.00"
+    assert (await fresh(session, PaymentPlan, plan.id)).status == "broken"
+    escalations = (
+        await session.scalars(select(Escalation).where(col(Escalation.account_id) == account.id))
+    ).all()
+    assert [(e.trigger, e.status) for e in escalations] == [("broken_plan", "open")]
+    actions = (
+        await session.scalars(
+            select(col(AuditEvent.action)).where(col(AuditEvent.entity_id) == str(plan.id))
+        )
+    ).all()
+    assert "plan.broken" in actions
+
+
+async def test_one_installment_a_few_days_late_keeps_the_plan(client, session, desk):
+    account = desk["mine"]
+    plan = await _plan_due(session, account, desk["collector_user"], [5, -25])
+    response = await pay(client, desk["collector"], body(account, "100.00"))
+    assert response.status_code == 201, response.text
+    alloc = response.json()["allocation"]
+    assert [(p["number"], p["status_after"]) for p in alloc["installments"]] == [(1, "paid")]
+    assert (await fresh(session, PaymentPlan, plan.id)).status == "active"

@@ -191,6 +191,44 @@ class TestApprovePlan:
         assert response.status_code == 404, response.text
 
 
+class TestIfMatchOnDecisions:
+    async def test_an_approval_naming_the_current_version_applies(self, client, desk):
+        plan = (await propose(client, desk, discount_pct="45")).json()
+        read = await client.get(f"/api/v1/plans/{plan['id']}", headers=desk["manager"])
+        response = await client.post(
+            f"/api/v1/plans/{plan['id']}/approve",
+            json={},
+            headers={**desk["manager"], "If-Match": read.headers["ETag"]},
+        )
+        assert response.status_code == 200, response.text
+        assert response.headers["ETag"] == f'"{plan["version"] + 1}"'
+
+    @pytest.mark.parametrize("action", ["approve", "reject", "cancel"])
+    async def test_a_stale_version_is_412_and_changes_nothing(self, client, desk, session, action):
+        plan = (await propose(client, desk, discount_pct="45")).json()
+        stale = f'"{plan["version"] + 7}"'
+        response = await client.post(
+            f"/api/v1/plans/{plan['id']}/{action}",
+            json={"note": "Revisado"},
+            headers={**desk["manager"], "If-Match": stale},
+        )
+        assert response.status_code == 412, response.text
+        assert response.json()["code"] == "version_mismatch"
+        after = await client.get(f"/api/v1/plans/{plan['id']}", headers=desk["manager"])
+        assert after.json()["status"] == "pending_approval"
+        assert after.json()["version"] == plan["version"]
+        assert await audited(session, plan["id"]) == ["plan.proposed"]
+
+    async def test_a_malformed_etag_is_422(self, client, desk):
+        plan = (await propose(client, desk, discount_pct="45")).json()
+        response = await client.post(
+            f"/api/v1/plans/{plan['id']}/approve",
+            json={},
+            headers={**desk["manager"], "If-Match": "yesterday"},
+        )
+        assert response.status_code == 422, response.text
+
+
 class TestRejectPlan:
     async def test_a_manager_rejects_with_a_reason(self, client, desk, session):
         plan = (await propose(client, desk, discount_pct="45")).json()
