@@ -49,6 +49,7 @@ from app.routers import (
     health,
     interactions,
     partners,
+    payment_files,
     payments,
     plans,
     strategies,
@@ -114,7 +115,8 @@ TAGS = [
     },
     {
         "name": "payments",
-        "description": "Payments received, how each was allocated, and reversals.",
+        "description": "Payments received, how each was allocated, and reversals; partner "
+        "payment files and their reconciliation.",
     },
     {"name": "escalations", "description": "Cases referred to team leads and managers."},
     {"name": "audit", "description": "The append-only, hash-chained record of every change."},
@@ -376,6 +378,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         escalations,
         plans,
         payments,
+        payment_files,
         audit,
     ):
         app.include_router(module.router, prefix=API_PREFIX)

@@ -169,17 +169,21 @@ REQUIRED_COLUMNS: frozenset[str] = frozenset(
 )
 
 
-def check_header(header: Sequence[str]) -> list[RowError]:
+def check_header(
+    header: Sequence[str],
+    columns: Sequence[str] = CSV_COLUMNS,
+    required: frozenset[str] = REQUIRED_COLUMNS,
+) -> list[RowError]:
     """Problems with a CSV or Excel header row: unknown, repeated or missing columns."""
     errors: list[RowError] = []
     seen: set[str] = set()
     for index, name in enumerate(header):
-        if name not in CSV_COLUMNS:
+        if name not in columns:
             errors.append(RowError(f"column {index + 1}", f"unknown column '{name[:80]}'"))
         elif name in seen:
             errors.append(RowError(f"column {index + 1}", f"column '{name}' appears twice"))
         seen.add(name)
-    for name in sorted(REQUIRED_COLUMNS - seen):
+    for name in sorted(required - seen):
         errors.append(RowError(name, "required column is missing"))
     return errors
 
@@ -237,8 +241,9 @@ def nest_flat_row(cells: Mapping[str, str | None]) -> dict[str, Any]:
 # Field rules
 
 
-class _Row:
-    """Collects a row's errors while its fields are read."""
+class FieldReader:
+    """Reads a row's fields, collecting every error on the way (assignment rows here, payment
+    file lines in app/domain/payment_files.py)."""
 
     __slots__ = ("country", "errors")
 
@@ -463,7 +468,7 @@ def validate_row(row_number: int, raw: Any, context: IntakeContext) -> AccountRo
     """The row as an account to merge, or every reason it cannot be accepted."""
     if not isinstance(raw, Mapping):
         return [RowError("row", "must be an object")]
-    check = _Row(context.country)
+    check = FieldReader(context.country)
     today = context.today
     external_ref = check.text(raw.get("external_ref"), "external_ref", max_length=64)
     product_text = check.text(raw.get("product_type"), "product_type", max_length=16)

@@ -1,4 +1,5 @@
-"""The job worker: processes queued assignment pushes and runs the nightly aging.
+"""The job worker: processes queued assignment pushes and payment files, and runs the
+nightly aging.
 
 The queue is the ``assignment`` table itself, claimed with ``FOR UPDATE SKIP LOCKED``, so
 any number of workers (``cartera worker`` processes, or the one inside ``cartera serve`` with
@@ -10,15 +11,19 @@ worker takes the push over.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import anyio
 import structlog
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import Database
-from app.services import aging, assignments, plans, promises
+from app.services import aging, assignments, payment_files, plans, promises
 
 log = structlog.get_logger("cartera.worker")
 
@@ -26,27 +31,49 @@ log = structlog.get_logger("cartera.worker")
 CLAIM_GRACE = timedelta(minutes=1)
 
 
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """One kind of queued upload: how to claim one, process it and mark it failed."""
+
+    name: str
+    claim: Callable[[AsyncSession, datetime, datetime], Awaitable[uuid.UUID | None]]
+    process: Callable[[AsyncSession, uuid.UUID], Awaitable[Any]]
+    mark_failed: Callable[[AsyncSession, uuid.UUID, Exception], Awaitable[None]]
+
+
+_JOBS = (
+    _Job("assignment", assignments.claim_next, assignments.process_assignment,
+         assignments.mark_failed),
+    _Job("payment_file", payment_files.claim_next, payment_files.process_file,
+         payment_files.mark_failed),
+)  # fmt: skip
+
+
 async def process_next(database: Database) -> uuid.UUID | None:
-    """Claim and process one queued push; its id, or None when the queue is empty."""
+    """Claim and process one queued push, or else one queued payment file; its id, or None
+    when both queues are empty."""
+    for job in _JOBS:
+        done = await _run_one(database, job)
+        if done is not None:
+            return done
+    return None
+
+
+async def _run_one(database: Database, job: _Job) -> uuid.UUID | None:
     now = datetime.now(UTC)
     async with database.sessionmaker() as session, session.begin():
-        claimed = await assignments.claim_next(session, now, now - CLAIM_GRACE)
+        claimed = await job.claim(session, now, now - CLAIM_GRACE)
     if claimed is None:
         return None
     try:
         async with database.sessionmaker() as session, session.begin():
-            done = await assignments.process_assignment(session, claimed)
-        log.info(
-            "assignment processed",
-            assignment_id=str(claimed),
-            status=done.status,
-            received=done.received,
-            rejected=done.rejected,
-        )
+            done = await job.process(session, claimed)
+        log.info(f"{job.name} processed", id=str(claimed), status=done.status,
+                 received=done.received)  # fmt: skip
     except Exception as exc:
-        log.exception("assignment failed", assignment_id=str(claimed))
+        log.exception(f"{job.name} failed", id=str(claimed))
         async with database.sessionmaker() as session, session.begin():
-            await assignments.mark_failed(session, claimed, exc)
+            await job.mark_failed(session, claimed, exc)
     return claimed
 
 

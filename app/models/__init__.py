@@ -8,6 +8,7 @@ from app.models.debtor import ContactConsent, ContactPoint, Debtor, DebtorFlag, 
 from app.models.interaction import Interaction, InteractionFeedback
 from app.models.partner import Partner, PartnerBucket, PartnerClient
 from app.models.payment import Payment
+from app.models.payment_file import PaymentFile, PaymentFileChunk, PaymentFileLine
 from app.models.plan import PaymentPlan, PlanInstallment
 from app.models.promise import Escalation, Promise
 from app.models.strategy import CollectionStrategy
@@ -35,6 +36,9 @@ __all__ = [
     "PartnerBucket",
     "PartnerClient",
     "Payment",
+    "PaymentFile",
+    "PaymentFileChunk",
+    "PaymentFileLine",
     "PaymentPlan",
     "PlanInstallment",
     "Promise",

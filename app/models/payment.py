@@ -50,6 +50,8 @@ class Payment(SQLModel, table=True):
     allocation: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
     credit_amount: Decimal = Field(default=Decimal("0"), sa_type=Numeric(18, 2))
     recorded_by: str = Field(max_length=80)
+    # The partner's payment file it came in, when it came in one.
+    payment_file_id: uuid.UUID | None = Field(default=None, foreign_key="payment_file.id")
     created_at: datetime = timestamp_field()
     reversed_at: datetime | None = optional_timestamp_field()
     reversed_by: str | None = Field(default=None, max_length=80)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response, status
 from fastapi.responses import StreamingResponse
@@ -41,34 +41,43 @@ IdempotencyKey = Annotated[
     ),
 ]
 
-_PUSH_BODY = {
-    "required": True,
-    "content": {
-        "application/json": {"schema": {"$ref": "#/components/schemas/AssignmentPush"}},
-        "text/csv": {
-            "schema": {"type": "string"},
-            "example": "external_ref,product_type,currency,principal,interest,fees,total,"
-            "past_due_amount,oldest_unpaid_due_date,debtor_first_names,debtor_last_names,"
-            "debtor_national_id_type,debtor_national_id,debtor_phones\n"
-            "TC-0001,revolving,MXN,1000.00,120.50,0,1120.50,300.00,2026-09-15,Juan,Pérez López,"
-            "CURP,BOXW310820HNERXN09,55 1234 5678|33 1234 5678\n",
+
+def upload_body_spec(
+    csv_example: str, file_description: str, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The documented request body of an upload: CSV, a workbook, or a multipart `file`."""
+    return {
+        "required": True,
+        "content": {
+            **(extra or {}),
+            "text/csv": {"schema": {"type": "string"}, "example": csv_example},
+            XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": file_description,
+                        }
+                    },
+                }
+            },
         },
-        XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
-        "multipart/form-data": {
-            "schema": {
-                "type": "object",
-                "required": ["file"],
-                "properties": {
-                    "file": {
-                        "type": "string",
-                        "format": "binary",
-                        "description": "A .csv (UTF-8), .xlsx or .json file.",
-                    }
-                },
-            }
-        },
-    },
-}
+    }
+
+
+_PUSH_BODY = upload_body_spec(
+    "external_ref,product_type,currency,principal,interest,fees,total,"
+    "past_due_amount,oldest_unpaid_due_date,debtor_first_names,debtor_last_names,"
+    "debtor_national_id_type,debtor_national_id,debtor_phones\n"
+    "TC-0001,revolving,MXN,1000.00,120.50,0,1120.50,300.00,2026-09-15,Juan,Pérez López,"
+    "CURP,BOXW310820HNERXN09,55 1234 5678|33 1234 5678\n",
+    "A .csv (UTF-8), .xlsx or .json file.",
+    {"application/json": {"schema": {"$ref": "#/components/schemas/AssignmentPush"}}},
+)
 
 
 def _read(assignment: Assignment) -> AssignmentRead:
@@ -96,7 +105,7 @@ def _read(assignment: Assignment) -> AssignmentRead:
     )
 
 
-async def _upload_body(request: Request) -> tuple[SourceFormat, AsyncIterator[bytes]]:
+async def upload_body(request: Request) -> tuple[SourceFormat, AsyncIterator[bytes]]:
     """The push's format and its bytes as they arrive: a raw body, or the `file` part of a
     multipart form (spooled to disk by the parser, so memory stays flat)."""
     media_type = request.headers.get("content-type", "")
@@ -142,7 +151,7 @@ async def push_assignment(
     accepted. CSV columns are documented in the README; CSV must be UTF-8."""
     service.check_idempotency_key(idempotency_key)
     await service.partner_for_push(session, principal, partner_id)
-    source, body = await _upload_body(request)
+    source, body = await upload_body(request)
     assignment, replayed = await service.submit_assignment(
         session,
         principal,

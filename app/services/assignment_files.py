@@ -1,4 +1,5 @@
-"""Reading assignment uploads: JSON, CSV (UTF-8) and Excel workbooks, row by row.
+"""Reading uploads: JSON, CSV (UTF-8) and Excel workbooks, row by row. Assignment pushes
+use the default :data:`ASSIGNMENT_LAYOUT`; payment files pass their own columns.
 
 Uploads are checked as they stream in (:class:`UploadCheck`), so a file in the wrong encoding
 or with a wrong header is refused before anything is queued; the job later reads the stored
@@ -14,7 +15,8 @@ import io
 import json
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -26,6 +28,17 @@ from app.domain.errors import UnreadableUpload
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_HEADER_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """A kind of flat file: how its header is checked and how a line becomes a row."""
+
+    check_header: Callable[[Sequence[str]], list[RowError]]
+    shape: Callable[[Mapping[str, Any]], Any]
+
+
+ASSIGNMENT_LAYOUT = Layout(check_header, nest_flat_row)
 
 
 class SourceFormat(StrEnum):
@@ -65,8 +78,9 @@ class UploadCheck:
     """Fed the body chunk by chunk: hashes it, counts it, and refuses early what cannot be
     read (a CSV that is not UTF-8 or has a wrong header, a workbook that is not a zip)."""
 
-    def __init__(self, source: SourceFormat) -> None:
+    def __init__(self, source: SourceFormat, layout: Layout = ASSIGNMENT_LAYOUT) -> None:
         self.source = source
+        self.layout = layout
         self.sha256 = hashlib.sha256()
         self.size = 0
         self._decoder = codecs.getincrementaldecoder("utf-8")()
@@ -114,7 +128,7 @@ class UploadCheck:
             header = next(csv.reader([text]), [])
         except csv.Error as exc:
             raise UnreadableUpload(f"the CSV header row cannot be read: {exc}") from exc
-        errors = check_header([name.strip() for name in header])
+        errors = self.layout.check_header([name.strip() for name in header])
         if errors:
             raise UnreadableUpload("the CSV header row is not the documented one", _pairs(errors))
 
@@ -133,15 +147,17 @@ def check_json(path: Path) -> None:
         )
 
 
-def read_rows(source: SourceFormat, path: Path) -> Iterator[tuple[int, Any]]:
-    """(row number, nested row) pairs. CSV and Excel rows are numbered as a spreadsheet shows
-    them (the header is row 1); JSON rows from 1."""
+def read_rows(
+    source: SourceFormat, path: Path, layout: Layout = ASSIGNMENT_LAYOUT
+) -> Iterator[tuple[int, Any]]:
+    """(row number, row) pairs, shaped by ``layout``. CSV and Excel rows are numbered as a
+    spreadsheet shows them (the header is row 1); JSON rows from 1."""
     if source is SourceFormat.JSON:
         yield from _json_rows(path)
     elif source is SourceFormat.CSV:
-        yield from _csv_rows(path)
+        yield from _csv_rows(path, layout)
     else:
-        yield from _xlsx_rows(path)
+        yield from _xlsx_rows(path, layout)
 
 
 def _json_rows(path: Path) -> Iterator[tuple[int, Any]]:
@@ -151,7 +167,7 @@ def _json_rows(path: Path) -> Iterator[tuple[int, Any]]:
 
 
 def _flat_rows(
-    header: list[str], records: Iterator[list[Any]], first_row: int
+    header: list[str], records: Iterator[list[Any]], first_row: int, layout: Layout
 ) -> Iterator[tuple[int, Any]]:
     width = len(header)
     for number, cells in enumerate(records, start=first_row):
@@ -163,7 +179,7 @@ def _flat_rows(
             yield number, RowShapeError(f"the row has {len(cells)} cells, the header {width}")
             continue
         values = {name: (cells[i] if i < len(cells) else None) for i, name in enumerate(header)}
-        yield number, nest_flat_row({k: (v if v != "" else None) for k, v in values.items()})
+        yield number, layout.shape({k: (v if v != "" else None) for k, v in values.items()})
 
 
 class RowShapeError(str):
@@ -186,17 +202,17 @@ def _bounded_lines(handle: Any) -> Iterator[str]:
         yield line
 
 
-def _csv_rows(path: Path) -> Iterator[tuple[int, Any]]:
+def _csv_rows(path: Path, layout: Layout) -> Iterator[tuple[int, Any]]:
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             reader = csv.reader(_bounded_lines(handle))
             header = [name.strip() for name in next(reader, [])]
-            errors = check_header(header)
+            errors = layout.check_header(header)
             if errors:
                 raise UnreadableUpload(
                     "the CSV header row is not the documented one", _pairs(errors)
                 )
-            yield from _flat_rows(header, reader, first_row=2)
+            yield from _flat_rows(header, reader, 2, layout)
     except UnicodeDecodeError as exc:
         raise UnreadableUpload("the CSV file is not UTF-8") from exc
     except csv.Error as exc:
@@ -219,7 +235,7 @@ def _cell_text(value: Any) -> str | None:
     return str(value).strip()
 
 
-def _xlsx_rows(path: Path) -> Iterator[tuple[int, Any]]:
+def _xlsx_rows(path: Path, layout: Layout) -> Iterator[tuple[int, Any]]:
     from openpyxl import load_workbook  # imported here: only workbook pushes need it
 
     try:
@@ -233,13 +249,13 @@ def _xlsx_rows(path: Path) -> Iterator[tuple[int, Any]]:
         header = [_cell_text(v) or "" for v in next(rows, ())]
         while header and header[-1] == "":
             header.pop()
-        errors = check_header(header)
+        errors = layout.check_header(header)
         if errors:
             raise UnreadableUpload(
                 "the workbook's header row is not the documented one", _pairs(errors)
             )
         records = ([_cell_text(v) for v in row] for row in rows)
-        yield from _flat_rows(header, records, first_row=2)
+        yield from _flat_rows(header, records, 2, layout)
     except UnreadableUpload:
         raise
     except Exception as exc:  # a damaged sheet fails in many ways (XML, zip, values)
@@ -255,14 +271,19 @@ def _inert(cell: object) -> object:
     return cell
 
 
-def rejections_csv(rows: Iterator[tuple[int, str | None, str, str]]) -> Iterator[str]:
-    """The rejected rows as CSV text, a line at a time."""
+def table_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> Iterator[str]:
+    """Rows as CSV text, a line at a time, with cells a spreadsheet would run made inert."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["row_number", "external_ref", "field", "message"])
+    writer.writerow(header)
     yield buffer.getvalue()
     for row in rows:
         buffer.seek(0)
         buffer.truncate()
         writer.writerow([_inert(cell) for cell in row])
         yield buffer.getvalue()
+
+
+def rejections_csv(rows: Iterator[tuple[int, str | None, str, str]]) -> Iterator[str]:
+    """The rejected rows of a push as CSV text, a line at a time."""
+    return table_csv(["row_number", "external_ref", "field", "message"], rows)

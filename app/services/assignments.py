@@ -39,19 +39,17 @@ from app.domain.errors import (
     Conflict,
     DomainError,
     IdempotencyKeyRequired,
-    IdempotencyKeyReused,
     NotFound,
-    PayloadTooLarge,
     PermissionDenied,
     UnreadableUpload,
 )
 from app.domain.identity import Country
 from app.domain.roles import Role
 from app.ids import new_id
-from app.models.assignment import Assignment, AssignmentChunk, AssignmentRejection
+from app.models.assignment import Assignment, AssignmentRejection
 from app.models.partner import Partner
 from app.security import SYSTEM, Principal
-from app.services import audit
+from app.services import audit, uploads
 from app.services.aging import dpd_sql, paused_days_sql, stage_sql
 from app.services.assignment_files import (
     RowShapeError,
@@ -64,7 +62,6 @@ from app.services.partners import partner_today
 
 log = structlog.get_logger("cartera.assignments")
 
-CHUNK_BYTES = 1024 * 1024
 BATCH_ROWS = 10_000
 MAX_REJECTIONS_STORED = 100_000  # per push; the counts stay exact beyond it
 _KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
@@ -179,21 +176,11 @@ async def submit_assignment(
     first assignment (True) and stores nothing; with another body it is refused."""
     key = check_idempotency_key(idempotency_key)
     partner = await partner_for_push(session, principal, partner_id)
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(:kind, hashtext(:key))"),
-        {"kind": _IDEMPOTENCY_LOCK, "key": f"{partner.id}:{key}"},
-    )
-    existing = await session.scalar(
-        select(Assignment).where(
-            col(Assignment.partner_id) == partner.id, col(Assignment.idempotency_key) == key
-        )
-    )
     check = UploadCheck(source)
+    existing = await uploads.find_replay(
+        session, Assignment, partner.id, key, body, check, lock_kind=_IDEMPOTENCY_LOCK
+    )
     if existing is not None:
-        async for piece in body:
-            check.sha256.update(piece)
-        if check.sha256.hexdigest() != existing.body_sha256:
-            raise IdempotencyKeyReused()
         return existing, True
 
     assignment = Assignment(
@@ -206,26 +193,17 @@ async def submit_assignment(
     )
     session.add(assignment)
     await session.flush()
-    pending = bytearray()
-    seq = 0
-    json_body = bytearray() if source is SourceFormat.JSON else None
-    async for piece in body:
-        check.feed(piece)
-        if json_body is not None:
-            if check.size > max_json_bytes:
-                raise PayloadTooLarge({"limit": max_json_bytes})
-            json_body.extend(piece)
-        pending.extend(piece)
-        if len(pending) >= CHUNK_BYTES:
-            await _store_chunk(session, assignment.id, seq, bytes(pending))
-            seq += 1
-            pending.clear()
-    check.finish()
-    if pending:
-        await _store_chunk(session, assignment.id, seq, bytes(pending))
+    json_body = await uploads.store_body(
+        session,
+        uploads.ASSIGNMENTS,
+        assignment.id,
+        body,
+        check,
+        keep_up_to=max_json_bytes if source is SourceFormat.JSON else None,
+    )
     if json_body is not None:
         # Parsing up to max_json_bytes takes a moment: off the event loop.
-        await anyio.to_thread.run_sync(_check_json_body, bytes(json_body))
+        await anyio.to_thread.run_sync(_check_json_body, json_body)
     assignment.body_sha256 = check.sha256.hexdigest()
     assignment.body_bytes = check.size
     session.add(assignment)
@@ -251,15 +229,6 @@ def _check_json_body(body: bytes) -> None:
         path = Path(folder) / "push.json"
         path.write_bytes(body)
         check_json(path)
-
-
-async def _store_chunk(
-    session: AsyncSession, assignment_id: uuid.UUID, seq: int, data: bytes
-) -> None:
-    await session.execute(
-        text("INSERT INTO assignment_chunk (assignment_id, seq, data) VALUES (:a, :s, :d)"),
-        {"a": assignment_id, "s": seq, "d": data},
-    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -466,35 +435,6 @@ def next_batch(
     return batch
 
 
-async def _copy(
-    session: AsyncSession, table: str, columns: Sequence[str], records: list[tuple[Any, ...]]
-) -> None:
-    if not records:
-        return
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    driver = raw.driver_connection
-    assert driver is not None
-    await driver.copy_records_to_table(table, records=records, columns=list(columns))
-
-
-async def _spool(session: AsyncSession, assignment_id: uuid.UUID, path: Path) -> None:
-    """Write the stored upload to ``path``, a chunk at a time."""
-    seq = 0
-    async with await anyio.open_file(path, "wb") as handle:
-        while True:
-            data = await session.scalar(
-                select(col(AssignmentChunk.data)).where(
-                    col(AssignmentChunk.assignment_id) == assignment_id,
-                    col(AssignmentChunk.seq) == seq,
-                )
-            )
-            if data is None:
-                return
-            await handle.write(data)
-            seq += 1
-
-
 @dataclass(frozen=True, slots=True)
 class MergeCounts:
     created: int
@@ -532,7 +472,7 @@ async def process_assignment(
     )
     with tempfile.TemporaryDirectory(prefix="cartera-push-") as folder:
         path = Path(folder) / f"push.{source.value}"
-        await _spool(session, assignment.id, path)
+        await uploads.spool(session, uploads.ASSIGNMENTS, assignment.id, path)
         for statement in _STAGING.split(";"):
             await session.execute(text(statement))
         reader = _BatchReader(read_rows(source, path), context, batch_rows)
@@ -568,9 +508,7 @@ async def _finish(
     assignment.finished_at = now
     assignment.lease_until = None
     session.add(assignment)
-    await session.execute(
-        text("DELETE FROM assignment_chunk WHERE assignment_id = :a"), {"a": assignment.id}
-    )
+    await uploads.drop_body(session, uploads.ASSIGNMENTS, assignment.id)
     await session.flush()
     await audit.record(
         session,
@@ -634,11 +572,11 @@ async def _run_batches(
                 pending = reader.start()
             progress.received += batch.received
             progress.rejected += batch.rejected_rows
-            await _copy(session, "intake_account", ACCOUNT_COLUMNS, batch.accounts)
-            await _copy(session, "intake_party", PARTY_COLUMNS, batch.parties)
-            await _copy(session, "intake_contact", CONTACT_COLUMNS, batch.contacts)
+            await uploads.copy_records(session, "intake_account", ACCOUNT_COLUMNS, batch.accounts)
+            await uploads.copy_records(session, "intake_party", PARTY_COLUMNS, batch.parties)
+            await uploads.copy_records(session, "intake_contact", CONTACT_COLUMNS, batch.contacts)
             kept = batch.rejections[: MAX_REJECTIONS_STORED - progress.stored_rejections]
-            await _copy(
+            await uploads.copy_records(
                 session,
                 "assignment_rejection",
                 REJECTION_COLUMNS,
@@ -698,7 +636,7 @@ async def _fail(
     await session.execute(
         text("DELETE FROM assignment_rejection WHERE assignment_id = :a"), {"a": assignment.id}
     )
-    await _copy(
+    await uploads.copy_records(
         session,
         "assignment_rejection",
         REJECTION_COLUMNS,
@@ -933,25 +871,6 @@ async def _merge(
 
 MAX_ATTEMPTS = 3
 
-_CLAIM = """
-UPDATE assignment
-SET status = 'processing', started_at = :now, attempts = attempts + 1
-WHERE id = (
-    SELECT id FROM assignment p
-    WHERE (status = 'queued' OR (status = 'processing' AND started_at < :stale_before))
-      -- a partner's pushes apply in the order they were sent, whatever the worker count
-      AND NOT EXISTS (
-          SELECT 1 FROM assignment o
-          WHERE o.partner_id = p.partner_id AND o.submitted_at < p.submitted_at
-            AND o.status IN ('queued', 'processing')
-      )
-    ORDER BY submitted_at
-    LIMIT 1
-    FOR UPDATE SKIP LOCKED
-)
-RETURNING id, attempts
-"""
-
 
 async def claim_next(
     session: AsyncSession, now: datetime, stale_before: datetime
@@ -959,16 +878,16 @@ async def claim_next(
     """Take the oldest queued push (or one whose worker died: its row is no longer locked
     and it started long ago). The caller commits, then processes it in a new transaction
     that holds the row lock, so a live worker's push is never taken over."""
-    row = (await session.execute(text(_CLAIM), {"now": now, "stale_before": stale_before})).first()
-    if row is None:
+    claimed = await uploads.claim(session, uploads.ASSIGNMENTS, now, stale_before)
+    if claimed is None:
         return None
-    assignment_id, attempts = row
+    assignment_id, attempts = claimed
     if attempts > MAX_ATTEMPTS:
         assignment = await session.get(Assignment, assignment_id)
         assert assignment is not None
         await _fail(session, assignment, "processing failed repeatedly; push it again", [], now)
         return None
-    return uuid.UUID(str(assignment_id))
+    return assignment_id
 
 
 async def mark_failed(

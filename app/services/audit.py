@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -31,22 +31,18 @@ from app.security import Principal
 _CHAIN_LOCK_KEY = 0x43415254  # "CART"
 
 
-async def record(
-    session: AsyncSession,
-    actor: Principal,
-    action: str,
-    entity_type: str,
-    entity_id: object,
-    *,
-    before: Mapping[str, Any] | None = None,
-    after: Mapping[str, Any] | None = None,
-    now: datetime | None = None,
-) -> AuditEvent:
-    await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK_KEY})
-    prev = await session.scalar(
-        select(col(AuditEvent.hash)).order_by(col(AuditEvent.seq).desc()).limit(1)
-    )
-    occurred_at = now or datetime.now(UTC)
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One change to record with :func:`record_many`."""
+
+    action: str
+    entity_type: str
+    entity_id: object
+    before: Mapping[str, Any] | None = None
+    after: Mapping[str, Any] | None = None
+
+
+def _event(prev_hash: str, actor: Principal, change: Change, occurred_at: datetime) -> AuditEvent:
     if occurred_at.tzinfo is None:
         raise ValueError("audit times must be aware")
     content = EventContent(
@@ -54,15 +50,14 @@ async def record(
         occurred_at=occurred_at.astimezone(UTC),
         actor_id=actor.audit_id,
         actor_role=actor.role.value,
-        action=action,
-        entity_type=entity_type,
-        entity_id=str(entity_id),
-        before=to_json_value(before) if before is not None else None,
-        after=to_json_value(after) if after is not None else None,
+        action=change.action,
+        entity_type=change.entity_type,
+        entity_id=str(change.entity_id),
+        before=to_json_value(change.before) if change.before is not None else None,
+        after=to_json_value(change.after) if change.after is not None else None,
         request_id=request_id_var.get(),
     )
-    prev_hash = prev or GENESIS_HASH
-    event = AuditEvent(
+    return AuditEvent(
         occurred_at=content.occurred_at,
         actor_id=content.actor_id,
         actor_role=content.actor_role,
@@ -75,9 +70,48 @@ async def record(
         prev_hash=prev_hash,
         hash=chain_hash(prev_hash, content),
     )
-    session.add(event)
+
+
+async def record_many(
+    session: AsyncSession,
+    actor: Principal,
+    changes: Sequence[Change],
+    *,
+    now: datetime | None = None,
+) -> list[AuditEvent]:
+    """Append ``changes`` in order, chained, with one lock, one read and one insert batch
+    (a payment file records a change per payment)."""
+    if not changes:
+        return []
+    await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK_KEY})
+    prev = await session.scalar(
+        select(col(AuditEvent.hash)).order_by(col(AuditEvent.seq).desc()).limit(1)
+    )
+    occurred_at = now or datetime.now(UTC)
+    events: list[AuditEvent] = []
+    prev_hash = prev or GENESIS_HASH
+    for change in changes:
+        event = _event(prev_hash, actor, change, occurred_at)
+        events.append(event)
+        prev_hash = event.hash
+    session.add_all(events)
     await session.flush()
-    return event
+    return events
+
+
+async def record(
+    session: AsyncSession,
+    actor: Principal,
+    action: str,
+    entity_type: str,
+    entity_id: object,
+    *,
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+    now: datetime | None = None,
+) -> AuditEvent:
+    change = Change(action, entity_type, entity_id, before, after)
+    return (await record_many(session, actor, [change], now=now))[0]
 
 
 @dataclass(frozen=True, slots=True)

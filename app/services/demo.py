@@ -25,6 +25,7 @@ from stdnum.mx import curp
 
 from app.config import get_settings
 from app.domain.identity import Country, normalise_phone
+from app.domain.payments import payment_reference
 from app.domain.roles import Role, Skill
 from app.domain.strategies import default_for, document_to_json
 from app.models.account import Account
@@ -46,6 +47,7 @@ from app.services import (
     escalations,
     interactions,
     partners,
+    payment_files,
     payments,
     plans,
     promises,
@@ -155,6 +157,7 @@ async def seed(session: AsyncSession) -> bool:
             await _assign(session, partner, created["field1"], team, ("late", "nonaccrual"), 60)
             await _collector_weeks(session, partner, created)
             await _plans(session, partner, created)
+            await _payment_file(session, partner, client_id)
     return True
 
 
@@ -577,6 +580,45 @@ async def _plans(session: AsyncSession, partner: Partner, staff: dict[str, User]
         today=long_ago,
     )
     await plans.follow_up_plans(session, today)
+
+
+async def _payment_file(session: AsyncSession, partner: Partner, client_id: str) -> None:
+    """Yesterday's payments file from the bank: two payments named by the bank's account
+    number, one by the reference the debtor quoted at a store, one the bank could not
+    place, and the settlement payment already recorded (a duplicate)."""
+    accounts = list(
+        await session.scalars(
+            select(Account)
+            .where(col(Account.partner_id) == partner.id, col(Account.stage) == "early")
+            .order_by(col(Account.external_ref))
+            .limit(3)
+        )
+    )
+    if len(accounts) < 3 or accounts[2].payment_serial is None:
+        return
+    yesterday = (partners.partner_today(partner) - timedelta(days=1)).isoformat()
+    quoted = payment_reference(accounts[2].payment_serial)
+    lines = [
+        "external_ref,payment_reference,amount,paid_on,channel,payer_reference",
+        f"{accounts[0].external_ref},,500.00,{yesterday},spei,SPEI-FILE-1",
+        f"{accounts[1].external_ref},,250.00,{yesterday},branch,SUC-FILE-2",
+        f",{quoted[:6]} {quoted[6:]},300.00,{yesterday},cash_store,OXXO-FILE-3",
+        f"TC-UNKNOWN-77,,180.00,{yesterday},spei,SPEI-FILE-4",
+        f",,,{yesterday},spei,",
+        f"{accounts[0].external_ref},,999.00,{yesterday},spei,SPEI-DEMO-1",
+    ]
+    system = Principal(
+        subject=f"client:{client_id}", role=Role.PARTNER, partner_id=partner.id,
+        client_id=client_id,
+    )  # fmt: skip
+
+    async def body() -> AsyncIterator[bytes]:
+        yield ("\n".join(lines) + "\n").encode()
+
+    sent, _ = await payment_files.submit_file(
+        session, system, partner.id, "demo-payments-file", SourceFormat.CSV, body()
+    )
+    await payment_files.process_file(session, sent.id)
 
 
 async def _pay(

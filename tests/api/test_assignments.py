@@ -28,6 +28,7 @@ from app.models.debtor import ContactPoint, Debtor, RelatedParty
 from app.models.partner import Partner, PartnerClient
 from app.security import issue_token
 from app.services import assignments as service
+from app.services import uploads
 from app.services.assignment_files import XLSX_MEDIA_TYPE
 from tests.factories import make_partner
 
@@ -1019,7 +1020,7 @@ class TestFormats:
         partner = await add_partner(session)
         total_rows = 10_000
         body = csv_bytes([flat_row(f"BIG-{n:05d}", n) for n in range(total_rows)])
-        assert len(body) > 2 * service.CHUNK_BYTES  # stored as several chunks
+        assert len(body) > 2 * uploads.CHUNK_BYTES  # stored as several chunks
 
         async def pieces() -> AsyncIterator[bytes]:
             # Small pieces, so the accented names are cut mid-character now and then.

@@ -139,4 +139,25 @@ async def test_demo_has_plans_in_every_status_payments_and_a_reversal(session):
     from app.models.payment import Payment
 
     payment_statuses = sorted(await session.scalars(select(Payment.status)))
-    assert payment_statuses == ["applied", "applied", "reversed"]
+    assert payment_statuses == ["applied"] * 5 + ["reversed"]
+
+
+async def test_demo_has_a_reconciled_payment_file(session):
+    from sqlalchemy import select
+
+    from app.models.payment_file import PaymentFile, PaymentFileLine
+
+    await session.execute(delete(User).where(User.username.in_([u[0] for u in demo.DEMO_STAFF])))
+    assert await demo.seed(session) is True
+    (payment_file,) = (await session.scalars(select(PaymentFile))).all()
+    outcomes = sorted(
+        await session.scalars(
+            select(PaymentFileLine.outcome).where(
+                PaymentFileLine.payment_file_id == payment_file.id
+            )
+        )
+    )
+    assert outcomes == sorted(
+        ["matched", "matched", "matched_by_reference", "unmatched", "rejected", "duplicate"]
+    )
+    assert payment_file.status == "completed_with_errors"

@@ -1,0 +1,186 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
+
+from app.deps import API_PREFIX, PrincipalDep, SessionDep
+from app.domain.payment_files import Outcome
+from app.models.payment_file import PaymentFile, PaymentFileLine
+from app.pagination import CursorQuery, LimitQuery, Page, decode_int_cursor, encode_cursor
+from app.problems import problem_responses
+from app.routers.assignments import upload_body, upload_body_spec
+from app.schemas.payment_files import (
+    OutcomeName,
+    PaymentFileAmounts,
+    PaymentFileCounts,
+    PaymentFileLineRead,
+    PaymentFileRead,
+)
+from app.services import payment_files as service
+from app.services.assignment_files import table_csv
+
+router = APIRouter(tags=["payments"])
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="Required. A replay with the same key and file returns the first payment "
+        "file and applies nothing; the same key with another file is a 422.",
+    ),
+]
+OutcomeQuery = Annotated[OutcomeName | None, Query(description="Only the lines with this outcome.")]
+
+_FILE_BODY = upload_body_spec(
+    "external_ref,payment_reference,amount,paid_on,channel,payer_reference\n"
+    "TC-0001,,1500.00,2026-11-20,spei,MBAN01002611200001\n"
+    ",000000000017 40,800.00,2026-11-20,cash_store,OXXO-7781-22\n",
+    "A .csv (UTF-8) or .xlsx file.",
+)
+
+
+def _read(payment_file: PaymentFile) -> PaymentFileRead:
+    base = f"{API_PREFIX}/payment-files/{payment_file.id}"
+    return PaymentFileRead(
+        id=payment_file.id,
+        partner_id=payment_file.partner_id,
+        status=payment_file.status,
+        source_format=payment_file.source_format,
+        body_bytes=payment_file.body_bytes,
+        counts=PaymentFileCounts(
+            received=payment_file.received,
+            matched=payment_file.matched,
+            matched_by_reference=payment_file.matched_by_reference,
+            unmatched=payment_file.unmatched,
+            duplicates=payment_file.duplicates,
+            rejected=payment_file.rejected,
+        ),
+        amounts=PaymentFileAmounts(
+            applied=payment_file.applied_amount,
+            unmatched=payment_file.unmatched_amount,
+            currency=payment_file.currency,
+        ),
+        failure=payment_file.failure,
+        submitted_by=payment_file.submitted_by,
+        submitted_at=payment_file.submitted_at,
+        started_at=payment_file.started_at,
+        finished_at=payment_file.finished_at,
+        lines_url=f"{base}/lines",
+        report_csv_url=f"{base}/report.csv",
+    )
+
+
+def _line(line: PaymentFileLine) -> PaymentFileLineRead:
+    return PaymentFileLineRead.model_validate(line, from_attributes=True)
+
+
+@router.post(
+    "/partners/{partner_id}/payment-files",
+    summary="Send a payment file (CSV or Excel) to reconcile and apply",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=PaymentFileRead,
+    openapi_extra={"requestBody": _FILE_BODY},
+    responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
+)
+async def send_payment_file(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: PrincipalDep,
+    partner_id: uuid.UUID,
+    idempotency_key: IdempotencyKey = None,
+) -> PaymentFileRead:
+    """Stores the file and queues it; poll the returned file for its status, counts and
+    amounts, and read its reconciliation report line by line. Columns: `amount`, `paid_on`
+    and `payer_reference` (the bank's tracking key or the store's ticket) are required, and
+    each line names its account by `external_ref` or by the account's `payment_reference`;
+    `currency` (the partner's) and `channel` (default `partner_report`) are optional.
+    Lines are applied as `POST /payments` applies one; a payer reference already applied is
+    a duplicate and is not applied twice, so sending a file again applies nothing new."""
+    service.check_idempotency_key(idempotency_key)
+    await service.partner_for_push(session, principal, partner_id)
+    source, body = await upload_body(request)
+    payment_file, replayed = await service.submit_file(
+        session, principal, partner_id, idempotency_key, source, body
+    )
+    response.headers["Location"] = f"{API_PREFIX}/payment-files/{payment_file.id}"
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return _read(payment_file)
+
+
+@router.get(
+    "/payment-files/{payment_file_id}",
+    summary="Read a payment file's status, counts and amounts",
+    response_model=PaymentFileRead,
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def read_payment_file(
+    session: SessionDep, principal: PrincipalDep, payment_file_id: uuid.UUID
+) -> PaymentFileRead:
+    return _read(await service.get_file(session, principal, payment_file_id))
+
+
+@router.get(
+    "/payment-files/{payment_file_id}/lines",
+    summary="List a payment file's reconciliation report",
+    response_model=Page[PaymentFileLineRead],
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def list_payment_file_lines(
+    session: SessionDep,
+    principal: PrincipalDep,
+    payment_file_id: uuid.UUID,
+    outcome: OutcomeQuery = None,
+    limit: LimitQuery = 100,
+    cursor: CursorQuery = None,
+) -> Page[PaymentFileLineRead]:
+    """In file order; filter by outcome to work the unmatched lines, for instance."""
+    payment_file = await service.get_file(session, principal, payment_file_id)
+    after = decode_int_cursor(cursor)
+    lines = await service.list_lines(
+        session,
+        payment_file.id,
+        outcome=None if outcome is None else Outcome(outcome),
+        after=after,
+        limit=limit + 1,
+    )
+    next_cursor = encode_cursor(lines[limit - 1].row_number) if len(lines) > limit else None
+    return Page(items=[_line(line) for line in lines[:limit]], next_cursor=next_cursor)
+
+
+# The report is the stored line without its file id.
+REPORT_HEADER = service.LINE_COLUMNS[1:]
+
+
+@router.get(
+    "/payment-files/{payment_file_id}/report.csv",
+    summary="Download a payment file's reconciliation report as CSV",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
+        **problem_responses(401, 403, 404, 422),
+    },
+)
+async def download_payment_file_report(
+    session: SessionDep,
+    principal: PrincipalDep,
+    payment_file_id: uuid.UUID,
+    outcome: OutcomeQuery = None,
+) -> StreamingResponse:
+    payment_file = await service.get_file(session, principal, payment_file_id)
+    wanted = None if outcome is None else Outcome(outcome)
+    rows = [
+        tuple(getattr(line, name) for name in REPORT_HEADER)
+        async for line in service.stream_lines(session, payment_file.id, wanted)
+    ]
+    return StreamingResponse(
+        table_csv(REPORT_HEADER, rows),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="reconciliation-{payment_file.id}.csv"'
+        },
+    )

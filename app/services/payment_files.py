@@ -1,0 +1,430 @@
+"""Payment files from partners: receive, queue, reconcile and apply in batches, report.
+
+The same machinery as assignment pushes (app/services/uploads.py): the request stores the
+file in chunks and answers 202; a worker claims it with SKIP LOCKED, spools it to a
+temporary file and reads it a batch at a time. Each batch is reconciled with a constant
+number of statements (the payer references already applied, the accounts the lines name,
+locked in id order, and their ledgers), applied by :func:`app.services.payments.
+apply_file_lines`, and its report lines COPYed. The whole file is one transaction: it lands
+entirely or not at all, and a file sent twice finds every line a duplicate.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import anyio
+import structlog
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from app.domain.assignments import storable
+from app.domain.errors import NotFound, PermissionDenied, UnreadableUpload, UnsupportedMediaType
+from app.domain.identity import Country
+from app.domain.payment_files import (
+    APPLIED,
+    AccountKey,
+    FileContext,
+    Outcome,
+    PaymentLine,
+    Reconciled,
+    check_file_header,
+    flat_line,
+    read_line,
+    reconcile,
+)
+from app.domain.roles import Role
+from app.models.account import Account
+from app.models.partner import Partner
+from app.models.payment import Payment
+from app.models.payment_file import PaymentFile, PaymentFileLine
+from app.security import SYSTEM, Principal
+from app.services import audit, payments, uploads
+from app.services.assignment_files import (
+    Layout,
+    RowShapeError,
+    SourceFormat,
+    UploadCheck,
+    read_rows,
+)
+from app.services.assignments import (
+    READERS,
+    check_idempotency_key,
+    partner_for_push,
+)
+from app.services.partners import partner_today
+
+log = structlog.get_logger("cartera.payment_files")
+
+LAYOUT = Layout(check_file_header, flat_line)
+BATCH_LINES = 1_000
+MAX_ATTEMPTS = 3
+_IDEMPOTENCY_LOCK = 11
+
+LINE_COLUMNS = (
+    "payment_file_id",
+    "row_number",
+    "outcome",
+    "external_ref",
+    "payment_reference",
+    "payer_reference",
+    "amount",
+    "paid_on",
+    "account_id",
+    "payment_id",
+    "duplicate_of",
+    "detail",
+)
+
+
+def readable_files(principal: Principal) -> Any:
+    query = select(PaymentFile)
+    if principal.role is Role.PARTNER:
+        return query.where(col(PaymentFile.partner_id) == principal.partner_id)
+    if principal.role in READERS:
+        return query
+    return query.where(col(PaymentFile.id).is_(None))
+
+
+async def get_file(session: AsyncSession, principal: Principal, file_id: uuid.UUID) -> PaymentFile:
+    if principal.role not in READERS:
+        raise PermissionDenied({"role": principal.role.value})
+    found: PaymentFile | None = await session.scalar(
+        readable_files(principal).where(col(PaymentFile.id) == file_id)
+    )
+    if found is None:
+        raise NotFound({"entity": "payment_file"})
+    return found
+
+
+async def list_lines(
+    session: AsyncSession,
+    file_id: uuid.UUID,
+    *,
+    outcome: Outcome | None,
+    after: int | None,
+    limit: int,
+) -> list[PaymentFileLine]:
+    query = select(PaymentFileLine).where(col(PaymentFileLine.payment_file_id) == file_id)
+    if outcome is not None:
+        query = query.where(col(PaymentFileLine.outcome) == outcome.value)
+    if after is not None:
+        query = query.where(col(PaymentFileLine.row_number) > after)
+    rows = await session.scalars(query.order_by(col(PaymentFileLine.row_number)).limit(limit))
+    return list(rows.all())
+
+
+async def stream_lines(
+    session: AsyncSession, file_id: uuid.UUID, outcome: Outcome | None
+) -> AsyncIterator[PaymentFileLine]:
+    """Every report line in file order, fetched a page at a time."""
+    after: int | None = None
+    while True:
+        page = await list_lines(session, file_id, outcome=outcome, after=after, limit=2000)
+        for line in page:
+            yield line
+        if len(page) < 2000:
+            return
+        after = page[-1].row_number
+
+
+# ---------------------------------------------------------------------------------------
+# Receiving a file
+
+
+async def submit_file(
+    session: AsyncSession,
+    principal: Principal,
+    partner_id: uuid.UUID,
+    idempotency_key: str | None,
+    source: SourceFormat,
+    body: AsyncIterator[bytes],
+) -> tuple[PaymentFile, bool]:
+    """Store the file and queue it; a replay of the key with the same body returns the first
+    file (True) and stores nothing, with another body it is refused."""
+    key = check_idempotency_key(idempotency_key)
+    if source is SourceFormat.JSON:
+        # One payment as JSON is POST /payments; files are what banks and stores export.
+        raise UnsupportedMediaType()
+    partner = await partner_for_push(session, principal, partner_id)
+    check = UploadCheck(source, LAYOUT)
+    existing = await uploads.find_replay(
+        session, PaymentFile, partner.id, key, body, check, lock_kind=_IDEMPOTENCY_LOCK
+    )
+    if existing is not None:
+        return existing, True
+    payment_file = PaymentFile(
+        partner_id=partner.id,
+        idempotency_key=key,
+        body_sha256="",
+        body_bytes=0,
+        source_format=source.value,
+        currency=partner.currency,
+        submitted_by=principal.audit_id,
+    )
+    session.add(payment_file)
+    await session.flush()
+    await uploads.store_body(session, uploads.PAYMENT_FILES, payment_file.id, body, check)
+    payment_file.body_sha256 = check.sha256.hexdigest()
+    payment_file.body_bytes = check.size
+    await session.flush()
+    await audit.record(
+        session, principal, "payment_file.submitted", "payment_file", payment_file.id,
+        after={"partner_id": partner.id, "source_format": source.value,
+               "body_bytes": check.size, "idempotency_key": key},
+    )  # fmt: skip
+    return payment_file, False
+
+
+# ---------------------------------------------------------------------------------------
+# Processing a file (the job)
+
+
+@dataclass(slots=True)
+class _Tally:
+    counts: dict[Outcome, int] = field(default_factory=lambda: dict.fromkeys(Outcome, 0))
+    applied_amount: Decimal = Decimal("0")
+    unmatched_amount: Decimal = Decimal("0")
+    # payer reference → the first line carrying it, across the file's batches.
+    seen: dict[str, int] = field(default_factory=dict)
+
+
+def _read_batch(
+    rows: Iterator[tuple[int, Any]], context: FileContext, size: int
+) -> list[tuple[int, PaymentLine | str]]:
+    """The next ``size`` lines, each read or with the reason it cannot be."""
+    batch: list[tuple[int, PaymentLine | str]] = []
+    for number, raw in islice(rows, size):
+        if isinstance(raw, RowShapeError):
+            batch.append((number, str(raw)))
+            continue
+        result = read_line(number, raw, context)
+        if isinstance(result, list):
+            batch.append((number, "; ".join(f"{e.field}: {e.message}" for e in result)))
+        else:
+            batch.append((number, result))
+    return batch
+
+
+async def process_file(
+    session: AsyncSession,
+    file_id: uuid.UUID,
+    *,
+    now: datetime | None = None,
+    batch_lines: int = BATCH_LINES,
+) -> PaymentFile:
+    """Reconcile and apply one queued file; an unreadable file is marked failed with nothing
+    applied."""
+    moment = now or datetime.now(UTC)
+    payment_file = await session.get(PaymentFile, file_id, with_for_update=True)
+    if payment_file is None:
+        raise NotFound({"entity": "payment_file"})
+    partner = await session.get_one(Partner, payment_file.partner_id)
+    context = FileContext(
+        Country(partner.country), partner.currency, partner_today(partner, moment)
+    )
+    source = SourceFormat(payment_file.source_format)
+    tally = _Tally()
+    with tempfile.TemporaryDirectory(prefix="cartera-payments-") as folder:
+        path = Path(folder) / f"payments.{source.value}"
+        await uploads.spool(session, uploads.PAYMENT_FILES, payment_file.id, path)
+        rows = read_rows(source, path, LAYOUT)
+        try:
+            async with session.begin_nested():
+                while True:
+                    batch = await anyio.to_thread.run_sync(_read_batch, rows, context, batch_lines)
+                    if not batch:
+                        break
+                    await _apply_batch(session, payment_file, context, batch, tally, moment)
+        except UnreadableUpload as exc:
+            await session.execute(
+                text("DELETE FROM payment_file_line WHERE payment_file_id = :f"),
+                {"f": payment_file.id},
+            )
+            return await _finish(session, payment_file, "failed", moment, exc.reason)
+    c = tally.counts
+    payment_file.received = sum(c.values())
+    payment_file.matched = c[Outcome.MATCHED]
+    payment_file.matched_by_reference = c[Outcome.MATCHED_BY_REFERENCE]
+    payment_file.unmatched = c[Outcome.UNMATCHED]
+    payment_file.duplicates = c[Outcome.DUPLICATE]
+    payment_file.rejected = c[Outcome.REJECTED]
+    payment_file.applied_amount = tally.applied_amount
+    payment_file.unmatched_amount = tally.unmatched_amount
+    clean = c[Outcome.UNMATCHED] + c[Outcome.DUPLICATE] + c[Outcome.REJECTED] == 0
+    return await _finish(
+        session, payment_file, "completed" if clean else "completed_with_errors", moment
+    )
+
+
+async def _accounts_named(
+    session: AsyncSession, partner_id: uuid.UUID, lines: Sequence[PaymentLine]
+) -> list[Account]:
+    """The partner's accounts the lines name, by external_ref or payment reference, locked
+    in id order (payments on one account serialise with POST /payments)."""
+    refs = sorted({line.external_ref for line in lines if line.external_ref is not None})
+    serials = sorted({line.serial for line in lines if line.serial is not None})
+    if not refs and not serials:
+        return []
+    found = await session.scalars(
+        select(Account)
+        .where(
+            col(Account.partner_id) == partner_id,
+            col(Account.external_ref).in_(refs) | col(Account.payment_serial).in_(serials),
+        )
+        .order_by(col(Account.id))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return list(found.all())
+
+
+async def _apply_batch(
+    session: AsyncSession,
+    payment_file: PaymentFile,
+    context: FileContext,
+    batch: list[tuple[int, PaymentLine | str]],
+    tally: _Tally,
+    moment: datetime,
+) -> None:
+    readable = [item for _, item in batch if isinstance(item, PaymentLine)]
+    used = await session.execute(
+        select(col(Payment.payer_reference), col(Payment.id)).where(
+            col(Payment.partner_id) == payment_file.partner_id,
+            col(Payment.payer_reference).in_([line.payer_reference for line in readable]),
+        )
+    )
+    applied_before = {ref: payment_id for ref, payment_id in used.all() if ref is not None}
+    accounts = await _accounts_named(session, payment_file.partner_id, readable)
+    keys = {a.id: AccountKey(a.id, a.external_ref, a.payment_serial, a.status == "recalled")
+            for a in accounts}  # fmt: skip
+    results = reconcile(
+        readable,
+        {k.external_ref: k for k in keys.values()},
+        {k.serial: k for k in keys.values() if k.serial is not None},
+        applied_before,
+        tally.seen,
+    )
+    to_apply = [(r.line, r.account.id) for r in results if r.outcome in APPLIED and r.account]
+    made = await payments.apply_file_lines(
+        session, payment_file.id, payment_file.submitted_by, {a.id: a for a in accounts}, to_apply,
+        context.today, moment,
+    )  # fmt: skip
+    by_row = {r.line.row_number: r for r in results}
+    records: list[tuple[Any, ...]] = []
+    for number, item in batch:
+        if isinstance(item, str):
+            tally.counts[Outcome.REJECTED] += 1
+            records.append(_record(payment_file.id, number, Outcome.REJECTED, detail=item))
+            continue
+        result = by_row[number]
+        tally.counts[result.outcome] += 1
+        payment = made.get(number)
+        if payment is not None:
+            tally.applied_amount += item.amount
+        elif result.outcome is Outcome.UNMATCHED:
+            tally.unmatched_amount += item.amount
+        records.append(_reconciled_record(payment_file.id, result, payment))
+    await uploads.copy_records(session, "payment_file_line", LINE_COLUMNS, records)
+
+
+def _record(
+    file_id: uuid.UUID, number: int, outcome: Outcome, *, detail: str | None
+) -> tuple[Any, ...]:
+    return (file_id, number, outcome.value, None, None, None, None, None, None, None, None,
+            None if detail is None else storable(detail, 300))  # fmt: skip
+
+
+def _reconciled_record(
+    file_id: uuid.UUID, result: Reconciled, payment: Payment | None
+) -> tuple[Any, ...]:
+    line = result.line
+    return (
+        file_id, line.row_number, result.outcome.value, line.external_ref,
+        line.payment_reference, line.payer_reference, line.amount, line.paid_on,
+        None if result.account is None else result.account.id,
+        None if payment is None else payment.id,
+        result.duplicate_of,
+        None if result.detail is None else storable(result.detail, 300),
+    )  # fmt: skip
+
+
+def _summary(payment_file: PaymentFile) -> dict[str, Any]:
+    return {
+        "status": payment_file.status,
+        "received": payment_file.received,
+        "matched": payment_file.matched,
+        "matched_by_reference": payment_file.matched_by_reference,
+        "unmatched": payment_file.unmatched,
+        "duplicates": payment_file.duplicates,
+        "rejected": payment_file.rejected,
+        "applied_amount": payment_file.applied_amount,
+        "unmatched_amount": payment_file.unmatched_amount,
+        "failure": payment_file.failure,
+    }
+
+
+async def _finish(
+    session: AsyncSession,
+    payment_file: PaymentFile,
+    status: str,
+    now: datetime,
+    failure: str | None = None,
+) -> PaymentFile:
+    payment_file.status = status
+    payment_file.finished_at = now
+    if failure is not None:
+        payment_file.failure = storable(failure, 500)
+    await uploads.drop_body(session, uploads.PAYMENT_FILES, payment_file.id)
+    await session.flush()
+    await audit.record(
+        session,
+        SYSTEM,
+        "payment_file.failed" if status == "failed" else "payment_file.processed",
+        "payment_file",
+        payment_file.id,
+        after=_summary(payment_file),
+        now=now,
+    )
+    return payment_file
+
+
+# ---------------------------------------------------------------------------------------
+# The queue
+
+
+async def claim_next(
+    session: AsyncSession, now: datetime, stale_before: datetime
+) -> uuid.UUID | None:
+    """The oldest queued file (see :func:`app.services.uploads.claim`); one taken too often
+    fails."""
+    claimed = await uploads.claim(session, uploads.PAYMENT_FILES, now, stale_before)
+    if claimed is None:
+        return None
+    file_id, attempts = claimed
+    if attempts > MAX_ATTEMPTS:
+        payment_file = await session.get_one(PaymentFile, file_id)
+        await _finish(
+            session, payment_file, "failed", now, "processing failed repeatedly; send it again"
+        )
+        return None
+    return file_id
+
+
+async def mark_failed(session: AsyncSession, file_id: uuid.UUID, error: Exception) -> None:
+    payment_file = await session.get(PaymentFile, file_id)
+    if payment_file is None:
+        return
+    reason = "the file could not be processed; the operators have the details"
+    if isinstance(error, UnreadableUpload):
+        reason = error.reason
+    await _finish(session, payment_file, "failed", datetime.now(UTC), reason)
