@@ -121,6 +121,7 @@ class Quote:
     forgiven: Decimal
     breaches: tuple[Breach, ...]
     approver_role: Role
+    breaking: BreakingRule
 
 
 # --- money --------------------------------------------------------------------------------
@@ -387,6 +388,7 @@ def quote(
         forgiven=forgiven,
         breaches=tuple(breaches),
         approver_role=approver,
+        breaking=breaking_rule(document, stage, terms.plan_type),
     )
 
 
@@ -443,11 +445,26 @@ def may_cancel(role: Role, *, is_proposer: bool, leads_proposer: bool) -> bool:
 
 
 # ---------------------------------------------------------------------------------------
-# When an active plan breaks. The strategies do not carry these yet; these are the values
-# collection floors in Mexico commonly apply (two installments missed, or one a month late).
+# When an active plan breaks: the rule of the strategy limits it was agreed under, kept with
+# the plan (so a later strategy change does not rewrite an agreement already signed).
 
-MISSED_INSTALLMENTS_TO_BREAK = 2
-DAYS_LATE_TO_BREAK = 30
+
+@dataclass(frozen=True, slots=True)
+class BreakingRule:
+    """Broken once ``missed_installments`` are past due and unpaid, or one of them is more
+    than ``days_late`` days late."""
+
+    missed_installments: int = 2
+    days_late: int = 30
+
+
+def breaking_rule(document: StrategyDocument, stage: Stage, plan_type: PlanType) -> BreakingRule:
+    """The rule of ``plan_type`` in ``stage``; the common floor where the type is not offered
+    there (such a plan needs a manager anyway)."""
+    limits = plan_limits(document, stage, plan_type)
+    if limits is None:
+        return BreakingRule()
+    return BreakingRule(limits.missed_installments_to_break, limits.days_late_to_break)
 
 
 @dataclass(frozen=True, slots=True)
@@ -469,10 +486,11 @@ class DueInstallment(Protocol):
     def paid_amount(self) -> Decimal: ...
 
 
-def plan_is_broken(installments: Sequence[DueInstallment], as_of: date) -> bool:
-    """Broken when enough installments are past due and not fully paid, or one of them is
-    more than a month late. ``cartera jobs plans`` applies the same rule in SQL."""
+def plan_is_broken(installments: Sequence[DueInstallment], as_of: date, rule: BreakingRule) -> bool:
+    """Broken when ``rule.missed_installments`` are past due and not fully paid, or one of
+    them is more than ``rule.days_late`` days late. ``cartera jobs plans`` applies the same
+    rule in SQL."""
     missed = [i for i in installments if i.due_date < as_of and i.paid_amount < i.amount]
-    if len(missed) >= MISSED_INSTALLMENTS_TO_BREAK:
+    if len(missed) >= rule.missed_installments:
         return True
-    return any((as_of - i.due_date).days > DAYS_LATE_TO_BREAK for i in missed)
+    return any((as_of - i.due_date).days > rule.days_late for i in missed)

@@ -77,6 +77,10 @@ class PlanLimits:
     max_installments: int
     min_down_payment_pct: Decimal
     max_term_extension_months: int
+    # When a plan agreed under these limits breaks: this many installments missed, or one
+    # more than this many days late (the floors Mexican collection commonly applies).
+    missed_installments_to_break: int = 2
+    days_late_to_break: int = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,6 +287,8 @@ _PLAN_KEYS = (
     "min_down_payment_pct",
     "max_term_extension_months",
 )
+_PLAN_OPTIONAL_KEYS = ("missed_installments_to_break", "days_late_to_break")
+MAX_DAYS_LATE_TO_BREAK = 180
 
 
 def _mapping(value: Any, path: str) -> Mapping[str, Any]:
@@ -379,9 +385,11 @@ def _cap_table(value: Any, path: str) -> dict[Channel, ChannelCaps]:
 
 def _plan_limits(value: Any, path: str) -> PlanLimits:
     raw = _mapping(value, path)
-    _known_keys(raw, _PLAN_KEYS, path)
+    _known_keys(raw, (*_PLAN_KEYS, *_PLAN_OPTIONAL_KEYS), path)
     for key in _PLAN_KEYS:
         _required(raw, key, path)
+    missed = raw.get("missed_installments_to_break")
+    days_late = raw.get("days_late_to_break")
     return PlanLimits(
         max_discount_pct=_pct_field(raw["max_discount_pct"], f"{path}.max_discount_pct"),
         max_installments=_int(
@@ -396,6 +404,12 @@ def _plan_limits(value: Any, path: str) -> PlanLimits:
             0,
             MAX_TERM_EXTENSION_MONTHS,
         ),
+        missed_installments_to_break=2
+        if missed is None
+        else _int(missed, f"{path}.missed_installments_to_break", 1, MAX_INSTALLMENTS),
+        days_late_to_break=30
+        if days_late is None
+        else _int(days_late, f"{path}.days_late_to_break", 1, MAX_DAYS_LATE_TO_BREAK),
     )
 
 
@@ -577,6 +591,8 @@ def _stage_json(entry: StageStrategy) -> dict[str, Any]:
                 "max_installments": entry.plans[p].max_installments,
                 "min_down_payment_pct": _decimal_json(entry.plans[p].min_down_payment_pct),
                 "max_term_extension_months": entry.plans[p].max_term_extension_months,
+                "missed_installments_to_break": entry.plans[p].missed_installments_to_break,
+                "days_late_to_break": entry.plans[p].days_late_to_break,
             }
             for p in PlanType
             if p in entry.plans

@@ -64,6 +64,9 @@ class PaymentPlan(SQLModel, table=True):
     quoted_on: date
     strategy_version: int
     approver_role: str = Field(max_length=16)
+    # When it breaks, from the strategy it was agreed under (app.domain.plans.BreakingRule).
+    missed_installments_to_break: int = Field(default=2, sa_column_kwargs={"server_default": "2"})
+    days_late_to_break: int = Field(default=30, sa_column_kwargs={"server_default": "30"})
     proposed_by: uuid.UUID = Field(foreign_key="app_user.id")
     decided_by: uuid.UUID | None = Field(default=None, foreign_key="app_user.id")
     decided_at: datetime | None = optional_timestamp_field()

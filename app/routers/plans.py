@@ -9,6 +9,7 @@ from app.pagination import CursorQuery, LimitQuery, Page
 from app.problems import problem_responses
 from app.schemas.plans import (
     BreachRead,
+    BreakingRuleRead,
     InstallmentRead,
     PlanCreate,
     PlanDecision,
@@ -53,6 +54,9 @@ def _quote_read(view: QuoteView) -> PlanQuoteRead:
         strategy_version=view.strategy_version,
         breaches=[BreachRead(code=b.code, message=b.message) for b in q.breaches],
         approver_role=q.approver_role.value,
+        breaks_after=BreakingRuleRead(
+            missed_installments=q.breaking.missed_installments, days_late=q.breaking.days_late
+        ),
     )
 
 
@@ -107,6 +111,10 @@ def _plan_read(view: PlanView) -> PlanRead:
         strategy_version=plan.strategy_version,
         breaches=[BreachRead.model_validate(b) for b in plan.breaches],
         approver_role=plan.approver_role,
+        breaks_after=BreakingRuleRead(
+            missed_installments=plan.missed_installments_to_break,
+            days_late=plan.days_late_to_break,
+        ),
         proposed_by=plan.proposed_by,
         decided_by=plan.decided_by,
         decided_at=plan.decided_at,

@@ -64,6 +64,14 @@ class QuoteTotalsRead(BaseModel):
     forgiven: Decimal = Field(description="Settlement: the discount off the total.")
 
 
+class BreakingRuleRead(BaseModel):
+    """When the plan breaks (and goes to management): the strategy's rule for its type and
+    stage, kept with the plan."""
+
+    missed_installments: int = Field(description="Installments past due and unpaid.")
+    days_late: int = Field(description="Or one installment more than this many days late.")
+
+
 class BreachRead(BaseModel):
     code: Literal[
         "plan_type_not_offered",
@@ -87,6 +95,7 @@ class PlanQuoteRead(BaseModel):
     approver_role: Literal["collector", "team_lead", "manager"] = Field(
         description="The least role that may approve the plan; any limit broken: a manager."
     )
+    breaks_after: BreakingRuleRead
 
 
 # --- plans --------------------------------------------------------------------------------
@@ -132,6 +141,7 @@ class PlanRead(BaseModel):
     approver_role: Literal["collector", "team_lead", "manager", "admin"] = Field(
         description="The least role that may approve the plan."
     )
+    breaks_after: BreakingRuleRead
     proposed_by: uuid.UUID
     decided_by: uuid.UUID | None
     decided_at: datetime | None

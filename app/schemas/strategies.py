@@ -20,6 +20,7 @@ from app.domain.strategies import (
     MAX_AMOUNT,
     MAX_BROKEN_PROMISES,
     MAX_CAP,
+    MAX_DAYS_LATE_TO_BREAK,
     MAX_GRACE_DAYS,
     MAX_INSTALLMENTS,
     MAX_TERM_EXTENSION_MONTHS,
@@ -86,6 +87,21 @@ class StrategyPlanLimits(BaseModel):
     max_installments: int = Field(ge=1, le=MAX_INSTALLMENTS, strict=True)
     min_down_payment_pct: Percent = Field(description="Smallest down payment, in % of the plan.")
     max_term_extension_months: int = Field(ge=0, le=MAX_TERM_EXTENSION_MONTHS, strict=True)
+    missed_installments_to_break: int = Field(
+        default=2,
+        ge=1,
+        le=MAX_INSTALLMENTS,
+        strict=True,
+        description="A plan agreed under these limits breaks once this many installments "
+        "are past due and unpaid…",
+    )
+    days_late_to_break: int = Field(
+        default=30,
+        ge=1,
+        le=MAX_DAYS_LATE_TO_BREAK,
+        strict=True,
+        description="…or once one of them is more than this many days late.",
+    )
 
 
 class StrategyPlans(BaseModel):
@@ -179,6 +195,8 @@ class StrategyPlanLimitsRead(BaseModel):
     max_installments: int
     min_down_payment_pct: Decimal
     max_term_extension_months: int
+    missed_installments_to_break: int
+    days_late_to_break: int
 
 
 class StrategyPlansRead(BaseModel):

@@ -254,7 +254,7 @@ async def _break_if_late(
     if (
         rows.plan is not None
         and rows.plan.status == "active"
-        and plan_is_broken(rows.ledger().installments, today)
+        and plan_is_broken(rows.ledger().installments, today, plans.breaking_rule_of(rows.plan))
     ):
         await plans.break_plan(session, principal, rows.plan, today, moment)
         rows.plan = None

@@ -39,11 +39,10 @@ from sqlmodel.sql.expression import SelectOfScalar
 from app.domain.errors import Conflict, NotFound, PermissionDenied, VersionMismatch
 from app.domain.identity import mask
 from app.domain.plans import (
-    DAYS_LATE_TO_BREAK,
     MINOR_UNITS,
-    MISSED_INSTALLMENTS_TO_BREAK,
     OPEN_STATUSES,
     AccountFacts,
+    BreakingRule,
     Frequency,
     PlanStatus,
     Quote,
@@ -222,6 +221,8 @@ async def propose_plan(
         quoted_on=view.quoted_on,
         strategy_version=view.strategy_version,
         approver_role=q.approver_role.value,
+        missed_installments_to_break=q.breaking.missed_installments,
+        days_late_to_break=q.breaking.days_late,
         proposed_by=principal.user_id,
         created_at=moment,
         updated_at=moment,
@@ -505,10 +506,15 @@ def render_agreement(
         f"{partner.legal_name}, nunca a la agencia de cobranza ni a sus gestores. "
         "Ningún gestor está autorizado para recibir dinero en efectivo."
     )
+    missed = plan.missed_installments_to_break
     para(
-        "Si el deudor incumple el calendario de pagos, el convenio podrá darse por "
-        "terminado conforme a la estrategia del acreedor."
-    )
+        "El convenio se tendrá por incumplido si "
+        + ("queda sin pagar una parcialidad vencida" if missed == 1
+           else f"quedan sin pagar {missed} parcialidades vencidas")
+        + f", o si una parcialidad tiene más de {plan.days_late_to_break} días de atraso; "
+        "en tal caso el adeudo vuelve a ser exigible en los términos del contrato original, "
+        "descontando lo pagado."
+    )  # fmt: skip
     pdf.ln(12)
     para("______________________________          ______________________________")
     para(f"{debtor}                    {partner.legal_name}", 9)
@@ -558,7 +564,7 @@ async def plan_agreement(
 # ---------------------------------------------------------------------------------------
 # The nightly follow-up: active plans that broke (the rule of app/domain/plans.py in SQL).
 
-_BREAK = f"""
+_BREAK = """
 WITH broken AS (
     UPDATE payment_plan p
     SET status = 'broken', updated_at = :now, version = p.version + 1
@@ -568,8 +574,8 @@ WITH broken AS (
           SELECT 1 FROM plan_installment i
           WHERE i.plan_id = p.id AND i.due_date < :as_of AND i.paid_amount < i.amount
           GROUP BY i.plan_id
-          HAVING count(*) >= {MISSED_INSTALLMENTS_TO_BREAK}
-              OR max(:as_of - i.due_date) > {DAYS_LATE_TO_BREAK}
+          HAVING count(*) >= p.missed_installments_to_break
+              OR max(:as_of - i.due_date) > p.days_late_to_break
       )
     RETURNING p.id, p.account_id, p.partner_id, p.strategy_version
 ),
@@ -618,6 +624,10 @@ async def follow_up_plans(
         now=moment,
     )
     return result
+
+
+def breaking_rule_of(plan: PaymentPlan) -> BreakingRule:
+    return BreakingRule(plan.missed_installments_to_break, plan.days_late_to_break)
 
 
 async def break_plan(

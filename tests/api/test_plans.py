@@ -296,6 +296,55 @@ class TestReadPlans:
         assert unknown.status_code == 404
 
 
+class TestBreakingRule:
+    async def test_the_plan_keeps_the_strategys_rule_and_the_agreement_states_it(
+        self, client, desk, session
+    ):
+        admin = desk["manager"]
+        current = await client.get(f"/api/v1/partners/{desk['partner'].id}/strategy", headers=admin)
+        assert current.status_code == 200, current.text
+        stages = current.json()["current"]["document"]["stages"]
+        settlement = stages["nonaccrual"]["plans"]["settlement"]
+        assert (settlement["missed_installments_to_break"], settlement["days_late_to_break"]) == (
+            2, 30,
+        )  # fmt: skip
+        settlement.update(missed_installments_to_break=1, days_late_to_break=15)
+        stored = await client.put(
+            f"/api/v1/partners/{desk['partner'].id}/strategy",
+            json={"stages": {"nonaccrual": stages["nonaccrual"]}},
+            headers=admin,
+        )
+        assert stored.status_code == 200, stored.text
+
+        quoted = await client.post(
+            f"/api/v1/accounts/{desk['small'].id}/plan-quotes",
+            json={"plan_type": "settlement", "installments": 1, "frequency": "monthly",
+                  "first_due_date": next_weekday(3), "discount_pct": "30"},
+            headers=desk["collector"],
+        )  # fmt: skip
+        assert quoted.json()["breaks_after"] == {"missed_installments": 1, "days_late": 15}
+        plan = (await propose(client, desk)).json()
+        assert plan["breaks_after"] == {"missed_installments": 1, "days_late": 15}
+        pdf = await client.get(f"/api/v1/plans/{plan['id']}/agreement", headers=desk["collector"])
+        text = " ".join(
+            page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages
+        ).replace("\n", " ")
+        assert "queda sin pagar una parcialidad vencida" in text
+        assert "más de 15 días de atraso" in text
+
+    async def test_a_strategy_rule_out_of_range_is_422(self, client, desk):
+        admin = desk["manager"]
+        current = await client.get(f"/api/v1/partners/{desk['partner'].id}/strategy", headers=admin)
+        nonaccrual = current.json()["current"]["document"]["stages"]["nonaccrual"]
+        nonaccrual["plans"]["settlement"]["days_late_to_break"] = 0
+        refused = await client.put(
+            f"/api/v1/partners/{desk['partner'].id}/strategy",
+            json={"stages": {"nonaccrual": nonaccrual}},
+            headers=admin,
+        )
+        assert refused.status_code == 422, refused.text
+
+
 class TestAgreement:
     async def test_the_pdf_states_the_amounts_and_its_hash_is_stable(self, client, desk, session):
         # 10,000 less 30% = 7,000; 1,400 down; 5,600 in three: 1,866.67 twice and 1,866.66.
