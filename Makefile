@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
 
-.PHONY: install run test lint format openapi openapi-check migrate check-migrations bench clean
+.PHONY: install run test lint format openapi openapi-check migrate check-migrations bench bench-smoke clean
 
 install: $(STAMP)
 
@@ -51,12 +51,18 @@ check-migrations: $(STAMP)
 
 ## Benchmarks (not part of `make test`): intake of 100,000 rows against a raw COPY, peak
 ## memory of a 1,000,000-row push, aging 1,000,000 accounts against a hand-written UPDATE,
-## and the contact check's latency.
+## the contact check's latency, and the API under wrk against a bare ASGI app, with 1 and 2
+## uvicorn workers. Figures in bench/results/<date>-<host>.json, a table and a PNG chart.
 bench: $(STAMP)
-	$(BIN)/python bench/intake.py --rows 100000
-	$(BIN)/python bench/intake.py --rows 1000000 --memory-only
-	$(BIN)/python bench/aging.py --accounts 1000000
-	$(BIN)/python bench/contact_check.py --requests 2000
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,bench]'
+	command -v wrk >/dev/null || apt-get install -y wrk || (apt-get update && apt-get install -y wrk)
+	$(BIN)/python bench/run.py
+
+## Every benchmark part at tiny sizes, a few seconds of load: keeps the scripts working.
+bench-smoke: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,bench]'
+	command -v wrk >/dev/null || apt-get install -y wrk || (apt-get update && apt-get install -y wrk)
+	$(BIN)/python bench/run.py --smoke
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

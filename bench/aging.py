@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common import database
+from common import database, save_result
 from sqlalchemy import text
 
 from app import migrations
@@ -157,7 +157,9 @@ def main() -> None:
     args = parser.parse_args()
     with database() as url:
         migrations.upgrade(url)
-        print(json.dumps(asyncio.run(run(url, args.accounts, args.rounds)), indent=2))
+        result = asyncio.run(run(url, args.accounts, args.rounds))
+    print(json.dumps(result, indent=2))
+    save_result("aging", result)
 
 
 if __name__ == "__main__":

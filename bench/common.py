@@ -79,3 +79,103 @@ def database() -> Iterator[str]:
         yield server.start()
     finally:
         server.stop()
+
+
+# --- Colombian rows: cédulas, mobile numbers, two departments -----------------------------
+CO_PLACES = [("Cundinamarca", "Bogotá"), ("Antioquia", "Medellín"), ("Valle del Cauca", "Cali")]
+
+
+def co_rows(count: int, *, as_of: date, seed: int = 11, prefix: str = "C") -> Iterator[list[str]]:
+    """The same columns as :func:`rows` for a Colombian portfolio (COP, cédula de ciudadanía,
+    mobile numbers), DPD from -10 to 400."""
+    rng = random.Random(seed)
+    for n in range(count):
+        principal = rng.randint(300_000, 40_000_000)
+        interest = rng.randint(0, 2_000_000)
+        fees = rng.choice((0, 0, 35_000))
+        total = principal + interest + fees
+        dpd = rng.randint(-10, 400)
+        state, city = CO_PLACES[n % len(CO_PLACES)]
+        yield [
+            f"{prefix}-{n:08d}", rng.choice(("revolving", "installment")), "COP",
+            f"{total + 100_000}.00", f"{principal}.00", f"{interest}.00", f"{fees}.00",
+            f"{total}.00", f"{min(total, principal // 3)}.00",
+            (as_of - timedelta(days=dpd)).isoformat() if dpd > 0 else "",
+            "", "", "Juan Camilo", "Rodríguez Gómez", "CC", str(10_000_000 + n * 37),
+            (date(1970, 1, 1) + timedelta(days=n % 12000)).isoformat(),
+            f"3{rng.randint(0, 2)}{rng.randint(0, 9)} {rng.randint(2000000, 9999999)}",
+            f"cliente{n}@correo.example.co", f"Carrera {n % 120} # {n % 90}-{n % 50}", state,
+            city, "", "Luz Gómez", "madre",
+            f"31{rng.randint(0, 9)} {rng.randint(2000000, 9999999)}",
+        ]  # fmt: skip
+
+
+def write_rows_csv(path: Path, records: Iterator[list[str]]) -> int:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADER)
+        writer.writerows(records)
+    return path.stat().st_size
+
+
+# --- Results: every part writes its figures into one file per day and machine -------------
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def results_path() -> Path:
+    """bench/results/<date>-<host>.json, or BENCH_RESULTS when set (the smoke run's file)."""
+    import os
+    import socket
+
+    configured = os.environ.get("BENCH_RESULTS")
+    if configured:
+        return Path(configured)
+    return RESULTS_DIR / f"{date.today().isoformat()}-{socket.gethostname()}.json"
+
+
+def machine() -> dict[str, object]:
+    import os
+    import platform
+
+    model = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory_gib = None
+    try:
+        pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        memory_gib = round(pages / 2**30, 1)
+    except (ValueError, OSError):
+        pass
+    return {
+        "host": platform.node(),
+        "nproc": os.cpu_count(),
+        "cpu": model,
+        "memory_gib": memory_gib,
+        "python": platform.python_version(),
+    }
+
+
+def save_result(part: str, result: dict[str, object]) -> Path:
+    """Merge one part's figures into the results file (read, update, write back)."""
+    import json
+    from datetime import UTC, datetime
+
+    path = results_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data: dict[str, object] = {}
+    if path.exists():
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            data = {}
+    data["machine"] = machine()
+    parts = data.setdefault("parts", {})
+    assert isinstance(parts, dict)
+    parts[part] = {"measured_at": datetime.now(UTC).isoformat(timespec="seconds"), **result}
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common import database
+from common import database, save_result
 from httpx import ASGITransport, AsyncClient
 
 from app import migrations
@@ -77,7 +77,9 @@ def main() -> None:
     args = parser.parse_args()
     with database() as url:
         migrations.upgrade(url)
-        print(json.dumps(asyncio.run(run(url, args.requests)), indent=2))
+        result = asyncio.run(run(url, args.requests))
+    print(json.dumps(result, indent=2))
+    save_result("contact_check", result)
 
 
 if __name__ == "__main__":

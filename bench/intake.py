@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common import HEADER, database, write_csv
+from common import HEADER, database, save_result, write_csv
 
 from app import migrations
 from app.config import get_settings
@@ -184,6 +184,7 @@ def main() -> None:
             result["push_vs_raw_copy"] = round(raw / elapsed, 3)
         result["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
         print(json.dumps(result, indent=2))
+        save_result("intake_memory" if args.memory_only else "intake", result)
 
 
 if __name__ == "__main__":
