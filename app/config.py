@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     # Assignment pushes: files (CSV, Excel) may be large; JSON is parsed whole, so less.
     max_upload_bytes: int = Field(default=2 * 1024 * 1024 * 1024, ge=1024)
     max_json_push_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    # Account documents (scans, photos, signed agreements), stored under data_dir/documents.
+    max_document_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     # A client that sends no part of its body for this long is cut off (408).
     body_idle_seconds: float = Field(default=30.0, gt=0)
     # Run the job worker inside `cartera serve` (the default with the embedded database).

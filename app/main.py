@@ -45,6 +45,7 @@ from app.routers import (
     audit,
     auth,
     compliance,
+    documents,
     escalations,
     health,
     interactions,
@@ -119,6 +120,11 @@ TAGS = [
         "payment files and their reconciliation.",
     },
     {"name": "escalations", "description": "Cases referred to team leads and managers."},
+    {
+        "name": "documents",
+        "description": "Documents kept with an account (agreements, identity documents, visit "
+        "photos) and the custody of their paper originals.",
+    },
     {"name": "audit", "description": "The append-only, hash-chained record of every change."},
     {"name": "operations", "description": "Health, readiness and metrics probes."},
 ]
@@ -379,6 +385,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         plans,
         payments,
         payment_files,
+        documents,
         audit,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
@@ -404,7 +411,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,
         max_upload_bytes=settings.max_upload_bytes,
-        upload_path=re.compile(rf"^{API_PREFIX}/partners/[^/]+/assignments$"),
+        # Files: the handlers apply their own limits (documents are checked against
+        # max_document_bytes while they stream in).
+        upload_path=re.compile(
+            rf"^{API_PREFIX}/(partners/[^/]+/(assignments|payment-files)|accounts/[^/]+/documents)$"
+        ),
         body_idle_seconds=settings.body_idle_seconds,
     )
 
