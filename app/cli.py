@@ -29,12 +29,14 @@ openapi_cli = typer.Typer(help="The OpenAPI contract.", no_args_is_help=True)
 users_cli = typer.Typer(help="Staff users.", no_args_is_help=True)
 audit_cli = typer.Typer(help="The audit trail.", no_args_is_help=True)
 jobs_cli = typer.Typer(help="Scheduled jobs, run by hand or from cron.", no_args_is_help=True)
+keys_cli = typer.Typer(help="Keys of personal data at rest.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(demo_cli, name="demo")
 cli.add_typer(openapi_cli, name="openapi")
 cli.add_typer(users_cli, name="users")
 cli.add_typer(audit_cli, name="audit")
 cli.add_typer(jobs_cli, name="jobs")
+cli.add_typer(keys_cli, name="keys")
 
 
 @contextmanager
@@ -243,6 +245,49 @@ def audit_verify() -> None:
         )
         raise typer.Exit(1)
     typer.echo(f"audit chain intact: {checked} events")
+
+
+@keys_cli.command("new")
+def keys_new(
+    key_id: Annotated[int, typer.Option(min=1, max=255, help="The new key's id.")],
+) -> None:
+    """Print a fresh 32-byte key as a key-ring entry: add it to CARTERA_DATA_KEYS (comma
+    separated), set CARTERA_DATA_KEY_ID to its id, restart, then run `cartera keys rotate`."""
+    from app.domain.crypto import new_key_text
+
+    typer.echo(new_key_text(key_id))
+
+
+@keys_cli.command("rotate")
+def keys_rotate(
+    batch: Annotated[int, typer.Option(min=1, max=100_000, help="Rows per transaction.")] = 1000,
+) -> None:
+    """Re-seal every national id and contact value still sealed under an older key with the
+    current one (CARTERA_DATA_KEY_ID, else the highest id), in batches. Safe to stop and run
+    again; once it reports nothing left, the old key may leave the ring."""
+    from app import vault
+    from app.services.keys import Rotated, rotate
+
+    sealer = vault.configure(get_settings())
+
+    async def main(url: str) -> list[Rotated]:
+        database = open_database(url, get_settings())
+
+        async def run_batch(work: Callable[[AsyncSession], Awaitable[int]]) -> int:
+            async with database.sessionmaker() as session, session.begin():
+                return await work(session)
+
+        try:
+            return await rotate(run_batch, sealer, size=batch)
+        finally:
+            await database.dispose()
+
+    with database_url() as url:
+        done = asyncio.run(main(url))
+    for entry in done:
+        typer.echo(
+            f"{entry.table}.{entry.column}: {entry.rows} re-sealed with key {sealer.current}"
+        )
 
 
 def main() -> None:

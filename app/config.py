@@ -14,6 +14,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The development signing secret. Production refuses to start while it is in use.
 DEFAULT_JWT_SECRET = "cartera-dev-secret-change-me-in-production"
+# Development keys for personal data at rest; production refuses them too.
+DEFAULT_DATA_KEYS = "1:Y2FydGVyYS1kZXYtZGF0YS1rZXktY2hhbmdlLW1lISE="
+DEFAULT_BLIND_INDEX_KEY = "cartera-dev-blind-index-key-change-me-in-production"
 
 
 class ConfigurationError(RuntimeError):
@@ -36,6 +39,14 @@ class Settings(BaseSettings):
     jwt_private_key: SecretStr | None = None
     jwt_public_key: str | None = None
     jwt_issuer: str = "cartera"
+
+    # National ids and contact values are sealed with AES-256-GCM under this key ring
+    # ("id:base64,id:base64", 32-byte keys; `cartera keys new` makes one) and indexed for exact
+    # search with HMAC under the blind-index key. New data is sealed with data_key_id (the
+    # highest id when unset); `cartera keys rotate` re-seals older rows.
+    data_keys: SecretStr = SecretStr(DEFAULT_DATA_KEYS)
+    data_key_id: int | None = Field(default=None, ge=1, le=255)
+    blind_index_key: SecretStr = SecretStr(DEFAULT_BLIND_INDEX_KEY)
     access_token_minutes: int = Field(default=30, ge=1, le=24 * 60)
 
     # Brute-force protection of the password grant.
@@ -71,6 +82,16 @@ class Settings(BaseSettings):
             return None
         return value
 
+    @field_validator("data_keys")
+    @classmethod
+    def _readable_key_ring(cls, value: SecretStr) -> SecretStr:
+        from app.domain.crypto import KEY_BYTES, parse_key_ring
+
+        for key_id, key in parse_key_ring(value.get_secret_value()).items():
+            if not 1 <= key_id <= 255 or len(key) != KEY_BYTES:
+                raise ValueError(f"key {key_id}: ids are 1 to 255 and keys {KEY_BYTES} bytes")
+        return value
+
     @property
     def async_database_url(self) -> str | None:
         """The configured URL with the asyncpg driver, or None for the embedded server."""
@@ -93,6 +114,12 @@ class Settings(BaseSettings):
             raise ConfigurationError("CARTERA_JWT_SECRET must have at least 32 characters")
         if self.database_url is None:
             raise ConfigurationError("production needs CARTERA_DATABASE_URL (no embedded server)")
+        if self.data_keys.get_secret_value() == DEFAULT_DATA_KEYS:
+            raise ConfigurationError("production needs its own DATA_KEYS (CARTERA_DATA_KEYS)")
+        if self.blind_index_key.get_secret_value() == DEFAULT_BLIND_INDEX_KEY:
+            raise ConfigurationError(
+                "production needs its own BLIND_INDEX_KEY (CARTERA_BLIND_INDEX_KEY)"
+            )
 
 
 def to_asyncpg_url(url: str) -> str:

@@ -18,7 +18,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from app import __version__
+from app import __version__, vault
 from app.config import Settings, get_settings
 from app.db import Database, EmbeddedPostgres, open_database
 from app.deps import API_PREFIX
@@ -353,6 +353,7 @@ def _document_problems(schema: dict[str, Any]) -> dict[str, Any]:
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
     settings.check_deployable()
+    vault.configure(settings)
     # An override that would loosen a country's contact law stops the start, not a request.
     for country, override in settings.compliance_overrides.items():
         pack_for(country, override)

@@ -34,12 +34,15 @@ MAX_AMOUNT = Decimal("9999999999999999.99")  # NUMERIC(18, 2)
 EARLIEST_DATE = date(1900, 1, 1)
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
-# Control characters, and lone surrogates (valid in JSON text, not storable as UTF-8).
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
-_MX_POSTAL_CODE = re.compile(r"^\d{5}$")
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Control characters, lone surrogates (valid in JSON text, not storable as UTF-8), and the
+# invisible format characters (zero-width, bidirectional overrides, BOM) that would make two
+# equal-looking references differ.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+_MX_POSTAL_CODE = re.compile(r"^[0-9]{5}$")
+# ASCII digits only: \d would also take Arabic-Indic and full-width digits.
+_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 # Plain decimal notation only: Decimal would also take "1e3", "1_000" or "NaN".
-_DECIMAL = re.compile(r"^[+-]?\d{1,20}(\.\d{1,20})?$")
+_DECIMAL = re.compile(r"^[+-]?[0-9]{1,20}(\.[0-9]{1,20})?$")
 
 
 @dataclass(frozen=True, slots=True)

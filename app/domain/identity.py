@@ -258,3 +258,14 @@ def mask(value: str, visible: int = 4) -> str:
     """``****5678``: how personal data leaves the API unless a reveal was asked for."""
     tail = value[-visible:] if len(value) > visible else ""
     return "****" + tail
+
+
+def mask_contact(kind: str, value: str) -> str:
+    """A contact value as shown without a reveal: ``****5678`` for a phone, ``j***@mail.com``
+    for an email, the first letters of an address line."""
+    if kind == "email" and "@" in value:
+        local, _, domain = value.rpartition("@")
+        return f"{local[:1]}***@{domain}"
+    if kind == "address":
+        return value[:3] + "***" if len(value) > 6 else "***"
+    return mask(value)

@@ -166,8 +166,8 @@ def reconcile(
     """Each line's outcome, in file order.
 
     ``applied_references`` maps payer references already used by the partner to their
-    payment; ``seen_in_file`` (payer reference → first line) is updated as lines are taken,
-    so it carries across the batches of one file."""
+    payment; ``seen_in_file`` (payer reference → first line applied with it) is updated as
+    lines are applied, so it carries across the batches of one file."""
     out: list[Reconciled] = []
     for line in lines:
         earlier = applied_references.get(line.payer_reference)
@@ -189,8 +189,11 @@ def reconcile(
                 )
             )
             continue
-        seen_in_file[line.payer_reference] = line.row_number
-        out.append(_match(line, by_external_ref, by_serial))
+        result = _match(line, by_external_ref, by_serial)
+        if result.outcome in APPLIED:
+            # Only money applied makes a later line with its reference a duplicate.
+            seen_in_file[line.payer_reference] = line.row_number
+        out.append(result)
     return out
 
 

@@ -5,6 +5,7 @@ from app.models.account import Account, AccountEvent, AccountPause, AgingRun
 from app.models.assignment import Assignment, AssignmentChunk, AssignmentRejection
 from app.models.audit import AuditEvent
 from app.models.debtor import ContactConsent, ContactPoint, Debtor, DebtorFlag, RelatedParty
+from app.models.document import AccountDocument
 from app.models.interaction import Interaction, InteractionFeedback
 from app.models.partner import Partner, PartnerBucket, PartnerClient
 from app.models.payment import Payment
@@ -16,6 +17,7 @@ from app.models.user import LoginAttempt, Team, TeamMember, User
 
 __all__ = [
     "Account",
+    "AccountDocument",
     "AccountEvent",
     "AccountPause",
     "AgingRun",

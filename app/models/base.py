@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, LargeBinary
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
+
+from app import vault
 
 # Stable, predictable constraint names so migrations can refer to them.
 SQLModel.metadata.naming_convention = {
@@ -34,3 +37,22 @@ def timestamp_field(*, index: bool = False) -> Any:
 def optional_timestamp_field() -> Any:
     """A nullable ``timestamptz`` column for moments that may not have happened yet."""
     return Field(default=None, sa_type=DateTime(timezone=True), nullable=True)
+
+
+class Sealed(TypeDecorator[str]):
+    """Text stored sealed (AES-256-GCM, app/domain/crypto.py) as ``bytea``: the ORM writes
+    and reads plaintext, the table holds only ciphertext. Comparing a sealed column with a
+    value never matches (every sealing has its own nonce): search by its blind index."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def __init__(self, purpose: str) -> None:
+        super().__init__()
+        self.purpose = purpose
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> bytes | None:
+        return None if value is None else vault.current().seal(value, self.purpose)
+
+    def process_result_value(self, value: bytes | None, dialect: Any) -> str | None:
+        return None if value is None else vault.current().open(bytes(value), self.purpose)

@@ -10,23 +10,43 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import CheckConstraint, Index, Numeric, UniqueConstraint
+from sqlalchemy import CheckConstraint, Column, Index, LargeBinary, Numeric, UniqueConstraint, event
 from sqlmodel import Field, SQLModel
 
+from app import vault
+from app.domain.identity import mask, mask_contact
 from app.ids import new_id
-from app.models.base import optional_timestamp_field, timestamp_field
+from app.models.base import Sealed, optional_timestamp_field, timestamp_field
+
+# Purposes bound into sealed values and blind indexes (app/domain/crypto.py).
+NATIONAL_ID = "national_id"
+CONTACT = "contact"
+
+
+def national_id_index(value: str) -> bytes:
+    """The blind index of a (normalised) national id, of any type."""
+    return vault.current().index(value, NATIONAL_ID)
+
+
+def contact_index(kind: str, value: str) -> bytes:
+    """The blind index of a normalised contact value (E.164 phone, lower-case email)."""
+    return vault.current().index(f"{kind}:{value}", CONTACT)
 
 
 class Debtor(SQLModel, table=True):
     __tablename__ = "debtor"
     __table_args__ = (
-        UniqueConstraint("national_id_type", "national_id", name="uq_debtor_national_id"),
+        UniqueConstraint("national_id_type", "national_id_index", name="uq_debtor_national_id"),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     national_id_type: str = Field(max_length=8)
-    national_id: str = Field(max_length=40)
+    # Sealed at rest; found by its blind index; shown masked.
+    national_id: str = Field(sa_column=Column(Sealed(NATIONAL_ID), nullable=False))
+    national_id_index: bytes = Field(default=b"", sa_column=Column(LargeBinary, nullable=False))
+    national_id_masked: str = Field(default="", max_length=48)
     first_names: str = Field(max_length=120)
     last_names: str = Field(max_length=120)
     birth_date: date | None = None
@@ -53,7 +73,9 @@ class RelatedParty(SQLModel, table=True):
     full_name: str = Field(max_length=200)
     relationship: str | None = Field(default=None, max_length=60)
     national_id_type: str | None = Field(default=None, max_length=8)
-    national_id: str | None = Field(default=None, max_length=40)
+    national_id: str | None = Field(default=None, sa_column=Column(Sealed(NATIONAL_ID)))
+    national_id_index: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    national_id_masked: str | None = Field(default=None, max_length=48)
     position: int = 0
     # Who supplied it: the partner's pushes replace only their own ('partner') entries.
     source: str = Field(default="partner", max_length=16)
@@ -67,6 +89,7 @@ class ContactPoint(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint("kind IN ('phone', 'email', 'address')", name="kind"),
         Index("ix_contact_point_debtor_kind", "debtor_id", "kind"),
+        Index("ix_contact_point_value_index", "value_index"),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
@@ -77,8 +100,11 @@ class ContactPoint(SQLModel, table=True):
         default=None, foreign_key="related_party.id", ondelete="CASCADE"
     )
     kind: str = Field(max_length=8)
-    # E.164 phone, lower-case email, or the address's street line.
-    value: str = Field(max_length=300)
+    # E.164 phone, lower-case email, or the address's street line: sealed at rest, found by
+    # its blind index, shown masked.
+    value: str = Field(sa_column=Column(Sealed(CONTACT), nullable=False))
+    value_index: bytes = Field(default=b"", sa_column=Column(LargeBinary, nullable=False))
+    value_masked: str = Field(default="", max_length=80)
     state: str | None = Field(default=None, max_length=60)
     municipality: str | None = Field(default=None, max_length=120)
     postal_code: str | None = Field(default=None, max_length=10)
@@ -138,3 +164,31 @@ class ContactConsent(SQLModel, table=True):
     source_interaction_id: uuid.UUID | None = None
     recorded_by: str = Field(max_length=80)
     recorded_at: datetime = timestamp_field()
+
+
+# Whoever writes these rows through the ORM sets the plaintext; the index and masked form
+# follow from it here (bulk intake computes them itself).
+
+
+@event.listens_for(Debtor, "before_insert")
+@event.listens_for(Debtor, "before_update")
+def _debtor_derived(mapper: Any, connection: Any, target: Debtor) -> None:
+    target.national_id_index = national_id_index(target.national_id)
+    target.national_id_masked = mask(target.national_id)
+
+
+@event.listens_for(RelatedParty, "before_insert")
+@event.listens_for(RelatedParty, "before_update")
+def _party_derived(mapper: Any, connection: Any, target: RelatedParty) -> None:
+    if target.national_id is None:
+        target.national_id_index = target.national_id_masked = None
+    else:
+        target.national_id_index = national_id_index(target.national_id)
+        target.national_id_masked = mask(target.national_id)
+
+
+@event.listens_for(ContactPoint, "before_insert")
+@event.listens_for(ContactPoint, "before_update")
+def _contact_derived(mapper: Any, connection: Any, target: ContactPoint) -> None:
+    target.value_index = contact_index(target.kind, target.value)
+    target.value_masked = mask_contact(target.kind, target.value)

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, Header, Query, Response, status
 from app.deps import PrincipalDep, SessionDep, require
 from app.domain.accounts import AccountStatus
 from app.domain.errors import PreconditionRequired
-from app.domain.identity import mask
 from app.domain.payments import payment_reference
 from app.domain.roles import Role
 from app.domain.stages import Stage, mop_code
@@ -52,7 +51,7 @@ def _debtor(account: Account, debtor: Debtor) -> DebtorSummary:
         id=debtor.id,
         full_name=f"{account.debtor_first_names} {account.debtor_last_names}".strip(),
         national_id_type=debtor.national_id_type,
-        national_id_masked=mask(debtor.national_id),
+        national_id_masked=debtor.national_id_masked,
     )
 
 
@@ -106,8 +105,8 @@ def _detail(view: service.AccountView) -> AccountDetail:
         last_assignment_id=a.last_assignment_id,
         debtor=DebtorContacts(
             **_debtor(view.account, view.debtor).model_dump(),
-            phones=[mask(p) for p in view.phones],
-            emails=[mask(e) for e in view.emails],
+            phones=view.phones,
+            emails=view.emails,
         ),
         references_count=view.references_count,
         guarantors_count=view.guarantors_count,

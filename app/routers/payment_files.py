@@ -135,7 +135,7 @@ async def list_payment_file_lines(
     principal: PrincipalDep,
     payment_file_id: uuid.UUID,
     outcome: OutcomeQuery = None,
-    limit: LimitQuery = 100,
+    limit: LimitQuery = 50,
     cursor: CursorQuery = None,
 ) -> Page[PaymentFileLineRead]:
     """In file order; filter by outcome to work the unmatched lines, for instance."""

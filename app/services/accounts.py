@@ -112,7 +112,7 @@ class AccountRow:
 @dataclass(frozen=True, slots=True)
 class AccountView:
     """An account with what its detail shows besides its own columns. Phones and emails are
-    as stored: the router masks them, as it masks the national id."""
+    their masked forms (the values are sealed at rest)."""
 
     account: Account
     debtor: Debtor
@@ -274,7 +274,7 @@ async def _view(session: AsyncSession, account: Account, today: date) -> Account
     debtor = await session.get_one(Debtor, account.debtor_id)
     contacts = (
         await session.execute(
-            select(col(ContactPoint.kind), col(ContactPoint.value))
+            select(col(ContactPoint.kind), col(ContactPoint.value_masked))
             .where(
                 col(ContactPoint.account_id) == account.id,
                 col(ContactPoint.related_party_id).is_(None),

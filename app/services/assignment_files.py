@@ -123,7 +123,9 @@ class UploadCheck:
         self._header_checked = True
         # Lines may end in \r\n, \n or a bare \r (old Mac exports).
         first_line = re.split(rb"\r\n|\r|\n", bytes(self._head), maxsplit=1)[0]
-        text = first_line.decode("utf-8", errors="replace").lstrip("\ufeff")
+        text = first_line.decode("utf-8", errors="replace")
+        # One BOM, as the reader's utf-8-sig strips: a second one is part of the header.
+        text = text.removeprefix("\ufeff")
         try:
             header = next(csv.reader([text]), [])
         except csv.Error as exc:

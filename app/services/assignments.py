@@ -28,6 +28,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from app import vault
 from app.domain.assignments import (
     AccountRow,
     IntakeContext,
@@ -35,6 +36,7 @@ from app.domain.assignments import (
     storable,
     validate_row,
 )
+from app.domain.crypto import Vault
 from app.domain.errors import (
     Conflict,
     DomainError,
@@ -43,10 +45,11 @@ from app.domain.errors import (
     PermissionDenied,
     UnreadableUpload,
 )
-from app.domain.identity import Country
+from app.domain.identity import Country, mask, mask_contact
 from app.domain.roles import Role
 from app.ids import new_id
 from app.models.assignment import Assignment, AssignmentRejection
+from app.models.debtor import CONTACT, NATIONAL_ID
 from app.models.partner import Partner
 from app.security import SYSTEM, Principal
 from app.services import audit, uploads
@@ -243,17 +246,20 @@ CREATE TEMP TABLE intake_account (
     interest numeric(18, 2) NOT NULL, fees numeric(18, 2) NOT NULL,
     total numeric(18, 2) NOT NULL, past_due_amount numeric(18, 2) NOT NULL,
     oldest_unpaid_due_date date, last_payment_date date, last_payment_amount numeric(18, 2),
-    national_id_type text NOT NULL, national_id text NOT NULL,
-    first_names text NOT NULL, last_names text NOT NULL, birth_date date,
+    national_id_type text NOT NULL, national_id bytea NOT NULL, national_id_index bytea NOT NULL,
+    national_id_masked text NOT NULL, first_names text NOT NULL, last_names text NOT NULL,
+    birth_date date,
     content_hash text NOT NULL
 ) ON COMMIT DROP;
 CREATE TEMP TABLE intake_party (
     row_number int NOT NULL, party_id uuid NOT NULL, kind text NOT NULL, full_name text NOT NULL,
-    relationship text, national_id_type text, national_id text, position int NOT NULL
+    relationship text, national_id_type text, national_id bytea, national_id_index bytea,
+    national_id_masked text, position int NOT NULL
 ) ON COMMIT DROP;
 CREATE TEMP TABLE intake_contact (
     row_number int NOT NULL, contact_id uuid NOT NULL, party_id uuid, kind text NOT NULL,
-    value text NOT NULL, state text, municipality text, postal_code text,
+    value bytea NOT NULL, value_index bytea NOT NULL, value_masked text NOT NULL,
+    state text, municipality text, postal_code text,
     latitude numeric(9, 6), longitude numeric(9, 6), time_zone text, position int NOT NULL
 ) ON COMMIT DROP
 """
@@ -276,6 +282,8 @@ ACCOUNT_COLUMNS = (
     "last_payment_amount",
     "national_id_type",
     "national_id",
+    "national_id_index",
+    "national_id_masked",
     "first_names",
     "last_names",
     "birth_date",
@@ -289,6 +297,8 @@ PARTY_COLUMNS = (
     "relationship",
     "national_id_type",
     "national_id",
+    "national_id_index",
+    "national_id_masked",
     "position",
 )
 CONTACT_COLUMNS = (
@@ -297,6 +307,8 @@ CONTACT_COLUMNS = (
     "party_id",
     "kind",
     "value",
+    "value_index",
+    "value_masked",
     "state",
     "municipality",
     "postal_code",
@@ -321,7 +333,18 @@ class _Batch:
     done: bool = False
 
 
-def _records(row: AccountRow, batch: _Batch) -> None:
+def _sealed_id(sealer: Vault, national_id: str | None) -> tuple[Any, Any, Any]:
+    """A national id as stored: sealed, its blind index, masked."""
+    if national_id is None:
+        return None, None, None
+    return (
+        sealer.seal(national_id, NATIONAL_ID),
+        sealer.index(national_id, NATIONAL_ID),
+        mask(national_id),
+    )
+
+
+def _records(row: AccountRow, batch: _Batch, sealer: Vault) -> None:
     batch.accounts.append(
         (
             row.row_number,
@@ -342,7 +365,7 @@ def _records(row: AccountRow, batch: _Batch) -> None:
             row.last_payment_date,
             row.last_payment_amount,
             row.national_id_type,
-            row.national_id,
+            *_sealed_id(sealer, row.national_id),
             row.first_names,
             row.last_names,
             row.birth_date,
@@ -351,7 +374,7 @@ def _records(row: AccountRow, batch: _Batch) -> None:
     )
     position = 0
     for contact in row.contacts:
-        batch.contacts.append(_contact_record(row.row_number, None, contact, position))
+        batch.contacts.append(_contact_record(row.row_number, None, contact, position, sealer))
         position += 1
     for party_position, party in enumerate(row.parties):
         party_id = new_id()
@@ -363,24 +386,27 @@ def _records(row: AccountRow, batch: _Batch) -> None:
                 party.full_name,
                 party.relationship,
                 party.national_id_type,
-                party.national_id,
+                *_sealed_id(sealer, party.national_id),
                 party_position,
             )
         )
         for contact in party.contacts:
-            batch.contacts.append(_contact_record(row.row_number, party_id, contact, position))
+            record = _contact_record(row.row_number, party_id, contact, position, sealer)
+            batch.contacts.append(record)
             position += 1
 
 
 def _contact_record(
-    row_number: int, party_id: uuid.UUID | None, contact: Any, position: int
+    row_number: int, party_id: uuid.UUID | None, contact: Any, position: int, sealer: Vault
 ) -> tuple[Any, ...]:
     return (
         row_number,
         new_id(),
         party_id,
         contact.kind,
-        contact.value,
+        sealer.seal(contact.value, CONTACT),
+        sealer.index(f"{contact.kind}:{contact.value}", CONTACT),
+        mask_contact(contact.kind, contact.value),
         contact.state,
         contact.municipality,
         contact.postal_code,
@@ -409,6 +435,7 @@ def next_batch(
     each external_ref already accepted in this push to its row: a second one is refused."""
     batch = _Batch()
     seen = {} if accepted is None else accepted
+    sealer = vault.current()
     for row_number, raw in rows:
         batch.received += 1
         if isinstance(raw, RowShapeError):
@@ -424,7 +451,7 @@ def next_batch(
             ]
         if isinstance(result, AccountRow):
             seen[result.external_ref] = row_number
-            _records(result, batch)
+            _records(result, batch, sealer)
         else:
             batch.rejected_rows += 1
             ref = _external_ref_of(raw)
@@ -654,13 +681,15 @@ async def _fail(
 # A debtor known from another partner is left as it is: what each partner says about the
 # person (names, birth date, contact data) lives with its own accounts.
 _UPSERT_DEBTORS = """
-INSERT INTO debtor AS d (id, national_id_type, national_id, first_names, last_names,
-                         birth_date, created_at, updated_at)
-SELECT DISTINCT ON (national_id_type, national_id)
-       debtor_id, national_id_type, national_id, first_names, last_names, birth_date, :now, :now
+INSERT INTO debtor AS d (id, national_id_type, national_id, national_id_index,
+                         national_id_masked, first_names, last_names, birth_date, created_at,
+                         updated_at)
+SELECT DISTINCT ON (national_id_type, national_id_index)
+       debtor_id, national_id_type, national_id, national_id_index, national_id_masked,
+       first_names, last_names, birth_date, :now, :now
 FROM intake_account
-ORDER BY national_id_type, national_id, row_number DESC
-ON CONFLICT (national_id_type, national_id) DO NOTHING
+ORDER BY national_id_type, national_id_index, row_number DESC
+ON CONFLICT (national_id_type, national_id_index) DO NOTHING
 """
 
 # A closed account stays closed, and one recalled after this push was sent stays recalled
@@ -679,7 +708,8 @@ SELECT s.row_number,
        (a.id IS NOT NULL AND {_BLOCKED}) AS is_blocked,
        a.status AS old_status
 FROM intake_account s
-JOIN debtor d ON d.national_id_type = s.national_id_type AND d.national_id = s.national_id
+JOIN debtor d ON d.national_id_type = s.national_id_type
+              AND d.national_id_index = s.national_id_index
 LEFT JOIN account a ON a.partner_id = :pid AND a.external_ref = s.external_ref
 """
 
@@ -784,9 +814,11 @@ WHERE m.is_changed AND p.account_id = m.account_id AND p.source = 'partner'
 
 _INSERT_PARTIES = """
 INSERT INTO related_party (id, partner_id, account_id, kind, full_name, relationship,
-                           national_id_type, national_id, position, source)
+                           national_id_type, national_id, national_id_index, national_id_masked,
+                           position, source)
 SELECT p.party_id, :pid, m.account_id, p.kind, p.full_name, p.relationship,
-       p.national_id_type, p.national_id, p.position, 'partner'
+       p.national_id_type, p.national_id, p.national_id_index, p.national_id_masked,
+       p.position, 'partner'
 FROM intake_party p
 JOIN intake_match m ON m.row_number = p.row_number
 WHERE m.is_new OR m.is_changed
@@ -794,10 +826,11 @@ WHERE m.is_new OR m.is_changed
 
 _INSERT_CONTACTS = """
 INSERT INTO contact_point (id, partner_id, account_id, debtor_id, related_party_id, kind, value,
-                           state, municipality, postal_code, latitude, longitude, time_zone,
-                           position, source)
+                           value_index, value_masked, state, municipality, postal_code,
+                           latitude, longitude, time_zone, position, source)
 SELECT c.contact_id, :pid, m.account_id, m.debtor_id, c.party_id, c.kind, c.value,
-       c.state, c.municipality, c.postal_code, c.latitude, c.longitude, c.time_zone,
+       c.value_index, c.value_masked, c.state, c.municipality, c.postal_code, c.latitude,
+       c.longitude, c.time_zone,
        c.position, 'partner'
 FROM intake_contact c
 JOIN intake_match m ON m.row_number = c.row_number

@@ -273,10 +273,13 @@ def _apply(
     account = rows.account
     before = _balance(account)
     b = after.balance
+    schedule_moved = False
     for inst in after.installments:
         row = rows.installments[inst.id]
-        row.paid_amount = inst.paid_amount
-        row.status = inst.status
+        if row.paid_amount != inst.paid_amount or row.status != inst.status:
+            row.paid_amount = inst.paid_amount
+            row.status = inst.status
+            schedule_moved = True
     for prom in after.promises:
         prow = rows.promises[prom.id]
         if prow.paid_amount != prom.paid_amount or prow.status != prom.status:
@@ -284,7 +287,8 @@ def _apply(
             prow.status = prom.status
             prow.resolved_on = prom.resolved_on
             prow.updated_at = moment
-    if rows.plan is not None and after.plan_status != rows.plan.status:
+    if rows.plan is not None and (schedule_moved or after.plan_status != rows.plan.status):
+        # Paying an installment changes the plan a client read: its ETag moves on.
         assert after.plan_status is not None
         rows.plan.status = after.plan_status
         rows.plan.version += 1

@@ -37,7 +37,6 @@ from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from app.domain.errors import Conflict, NotFound, PermissionDenied, VersionMismatch
-from app.domain.identity import mask
 from app.domain.plans import (
     MINOR_UNITS,
     OPEN_STATUSES,
@@ -546,7 +545,7 @@ async def plan_agreement(
     partner = await session.get_one(Partner, plan.partner_id)
     debtor = await session.get_one(Debtor, account.debtor_id)
     installments = await _installments(session, [plan.id])
-    pdf = render_agreement(plan, installments, account, partner, mask(debtor.national_id))
+    pdf = render_agreement(plan, installments, account, partner, debtor.national_id_masked)
     digest = hashlib.sha256(pdf).hexdigest()
     if not issued:
         plan.agreement_sha256 = digest

@@ -467,7 +467,7 @@ class TestReadAccount:
         assert body["aged_as_of"] == TODAY.isoformat()
         assert body["debtor"]["national_id_masked"] == "****RR05"
         assert body["debtor"]["phones"] == ["****5678"]
-        assert body["debtor"]["emails"] == ["****.com"]
+        assert body["debtor"]["emails"] == ["m***@example.com"]
         assert "LOGA800101MDFPRR05" not in response.text
         assert "+525512345678" not in response.text
         assert (body["references_count"], body["guarantors_count"]) == (2, 1)

@@ -31,7 +31,12 @@ async def add_plan(session, account: Account, proposer, amounts: list[str]) -> P
         partner_id=account.partner_id,
         plan_type="regularization",
         status="active",
-        terms={},
+        terms={
+            "plan_type": "regularization",
+            "installments": len(amounts),
+            "frequency": "monthly",
+            "first_due_date": (TODAY + timedelta(days=30)).isoformat(),
+        },
         breaches=[],
         agreed_total=total,
         financed=total,
@@ -430,3 +435,17 @@ async def test_one_installment_a_few_days_late_keeps_the_plan(client, session, d
     alloc = response.json()["allocation"]
     assert [(p["number"], p["status_after"]) for p in alloc["installments"]] == [(1, "paid")]
     assert (await fresh(session, PaymentPlan, plan.id)).status == "active"
+
+
+async def test_a_payment_on_a_plan_moves_the_plans_etag(client, session, desk):
+    account = desk["mine"]
+    plan = await add_plan(session, account, desk["collector_user"], ["100.00", "100.00"])
+    read = await client.get(f"/api/v1/plans/{plan.id}", headers=desk["manager"])
+    assert read.status_code == 200, read.text
+    assert (await pay(client, desk["collector"], body(account, "10.00"))).status_code == 201
+    stale = await client.post(
+        f"/api/v1/plans/{plan.id}/cancel",
+        json={},
+        headers={**desk["manager"], "If-Match": read.headers["ETag"]},
+    )
+    assert stale.status_code == 412, stale.text

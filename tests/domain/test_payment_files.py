@@ -133,3 +133,19 @@ def test_a_payer_reference_is_applied_at_most_once_across_batches(rows, cut):
     for r in result:
         if r.outcome in APPLIED:
             assert r.account is not None and r.account.external_ref == r.line.external_ref
+
+
+def test_a_line_that_found_no_account_does_not_block_its_reference():
+    a = account("A-1", 11)
+    result = reconcile([line(2, ref="NOPE", payer="X"), line(3, payer="X")], {"A-1": a}, {}, {}, {})
+    assert [r.outcome for r in result] == [Outcome.UNMATCHED, Outcome.MATCHED]
+
+
+def test_amounts_and_references_are_plain_ascii():
+    for amount in ("١٠٠.٠٠", "１.００"):
+        errors = read_line(2, {"external_ref": "A-1", "amount": amount, "paid_on": "2026-11-20",
+                               "payer_reference": "P"}, CONTEXT)  # fmt: skip
+        assert isinstance(errors, list) and {e.field for e in errors} == {"amount"}
+    hidden = read_line(2, {"external_ref": "A-1", "amount": "1.00", "paid_on": "2026-11-20",
+                           "payer_reference": "XP-8\u200b"}, CONTEXT)  # fmt: skip
+    assert isinstance(hidden, list) and {e.field for e in hidden} == {"payer_reference"}

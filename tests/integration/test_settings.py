@@ -6,7 +6,13 @@ import pytest
 from pydantic import SecretStr
 
 from app.config import ConfigurationError, Settings, to_asyncpg_url
+from app.domain.crypto import new_key_text
 from app.main import create_app
+
+PRODUCTION_KEYS = {
+    "data_keys": SecretStr(new_key_text(1) + "," + new_key_text(2)),
+    "blind_index_key": SecretStr("i" * 40),
+}
 
 
 def production(**overrides) -> Settings:
@@ -14,6 +20,7 @@ def production(**overrides) -> Settings:
         "env": "production",
         "database_url": SecretStr("postgresql://db/cartera"),
         "_env_file": None,
+        **PRODUCTION_KEYS,
         **overrides,
     }
     return Settings(**values)
@@ -37,6 +44,21 @@ def test_production_without_a_database_url_refuses_to_start():
 def test_production_with_a_real_secret_starts():
     app = create_app(production(jwt_secret=SecretStr("k" * 40)))
     assert app.title == "Cartera API"
+
+
+@pytest.mark.parametrize("key", ["data_keys", "blind_index_key"])
+def test_production_with_the_development_data_keys_refuses_to_start(key):
+    defaults = Settings(_env_file=None)
+    with pytest.raises(ConfigurationError, match=key.upper()):
+        production(
+            jwt_secret=SecretStr("k" * 40), **{key: getattr(defaults, key)}
+        ).check_deployable()
+
+
+@pytest.mark.parametrize("ring", ["1:c2hvcnQ=", "not-a-ring", "0:" + new_key_text(1)[2:], "1:!!!!"])
+def test_a_malformed_key_ring_is_refused_at_start(ring):
+    with pytest.raises(ValueError):
+        Settings(_env_file=None, data_keys=SecretStr(ring))
 
 
 def test_development_accepts_the_default_secret():

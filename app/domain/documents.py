@@ -1,0 +1,180 @@
+"""Account documents: which files are accepted, and the custody of their paper originals.
+
+Pure rules, no I/O and no clock:
+
+- A document is a PDF, a JPEG or a PNG. The declared media type must be one of them *and*
+  the first bytes must be that format's signature ("magic bytes"): a program renamed
+  ``.pdf`` and sent as ``application/pdf`` is refused.
+- Custody of the paper original. A document is ``digital_only`` until someone records that
+  a paper original exists. From then on its custody only moves forward::
+
+      digital_only ─┬─> with_collector ──> delivered_to_office ──> destroyed
+                    └────────────────────> delivered_to_office
+
+  A collector who took a signed agreement or a copy of an identity document records
+  ``with_collector``; the office (a team lead, manager or admin) records that it was
+  delivered and, later, that it was destroyed. An original can arrive at the office
+  directly (a letter by post), but it is destroyed only from the office: paperwork is
+  never recorded as destroyed while a collector still holds it. ``destroyed`` is final.
+  Each step is dated (``on``, a business date) no earlier than the step before it and no
+  later than today.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+from app.domain.errors import Conflict, InvalidInput, PermissionDenied
+from app.domain.roles import Role
+
+
+class DocumentKind(StrEnum):
+    SIGNED_AGREEMENT = "signed_agreement"
+    IDENTITY_DOCUMENT = "identity_document"
+    PROOF_OF_PAYMENT = "proof_of_payment"
+    VISIT_PHOTO = "visit_photo"
+    CORRESPONDENCE = "correspondence"
+    OTHER = "other"
+
+
+class MediaType(StrEnum):
+    PDF = "application/pdf"
+    JPEG = "image/jpeg"
+    PNG = "image/png"
+
+
+# Each accepted format's signature at offset 0. PDF readers tolerate junk before "%PDF-";
+# we do not: a document that does not start as its type is not stored.
+MAGIC: Mapping[MediaType, bytes] = {
+    MediaType.PDF: b"%PDF-",
+    MediaType.JPEG: b"\xff\xd8\xff",
+    MediaType.PNG: b"\x89PNG\r\n\x1a\n",
+}
+# How many leading bytes are enough to tell the formats apart.
+SNIFF_BYTES = max(len(m) for m in MAGIC.values())
+
+EXTENSIONS: Mapping[MediaType, str] = {
+    MediaType.PDF: "pdf",
+    MediaType.JPEG: "jpg",
+    MediaType.PNG: "png",
+}
+
+
+def declared_media_type(content_type: str | None) -> MediaType | None:
+    """The accepted media type a ``Content-Type`` header names (parameters ignored), or
+    None when it names none of them."""
+    if not content_type:
+        return None
+    essence = content_type.split(";", 1)[0].strip().lower()
+    try:
+        return MediaType(essence)
+    except ValueError:
+        return None
+
+
+def sniff(head: bytes) -> MediaType | None:
+    """The accepted format whose signature ``head`` starts with, or None."""
+    for media_type, magic in MAGIC.items():
+        if head.startswith(magic):
+            return media_type
+    return None
+
+
+def content_matches(declared: MediaType, head: bytes) -> bool:
+    """Whether the first bytes of a document are those of its declared type."""
+    return sniff(head) is declared
+
+
+# --- custody ------------------------------------------------------------------------------
+
+
+class CustodyStatus(StrEnum):
+    DIGITAL_ONLY = "digital_only"
+    WITH_COLLECTOR = "with_collector"
+    DELIVERED_TO_OFFICE = "delivered_to_office"
+    DESTROYED = "destroyed"
+
+
+# The statuses a change may record (``digital_only`` is where every document starts).
+RECORDABLE: frozenset[CustodyStatus] = frozenset(CustodyStatus) - {CustodyStatus.DIGITAL_ONLY}
+
+ORDER: tuple[CustodyStatus, ...] = (
+    CustodyStatus.DIGITAL_ONLY,
+    CustodyStatus.WITH_COLLECTOR,
+    CustodyStatus.DELIVERED_TO_OFFICE,
+    CustodyStatus.DESTROYED,
+)
+
+NEXT: Mapping[CustodyStatus, frozenset[CustodyStatus]] = {
+    CustodyStatus.DIGITAL_ONLY: frozenset(
+        {CustodyStatus.WITH_COLLECTOR, CustodyStatus.DELIVERED_TO_OFFICE}
+    ),
+    CustodyStatus.WITH_COLLECTOR: frozenset({CustodyStatus.DELIVERED_TO_OFFICE}),
+    CustodyStatus.DELIVERED_TO_OFFICE: frozenset({CustodyStatus.DESTROYED}),
+    CustodyStatus.DESTROYED: frozenset(),
+}
+
+OFFICE_ROLES: frozenset[Role] = frozenset({Role.TEAM_LEAD, Role.MANAGER, Role.ADMIN})
+
+# Who may record each status (always on a document of an account they may see).
+RECORDERS: Mapping[CustodyStatus, frozenset[Role]] = {
+    CustodyStatus.WITH_COLLECTOR: OFFICE_ROLES | {Role.COLLECTOR},
+    CustodyStatus.DELIVERED_TO_OFFICE: OFFICE_ROLES,
+    CustodyStatus.DESTROYED: OFFICE_ROLES,
+}
+
+# Who may upload documents: anyone who may see the account but the auditor, who only reads.
+UPLOADERS: frozenset[Role] = frozenset(Role) - {Role.AUDITOR}
+READERS: frozenset[Role] = frozenset(Role)
+
+
+def rank(status: CustodyStatus) -> int:
+    return ORDER.index(status)
+
+
+def may_upload(role: Role) -> bool:
+    return role in UPLOADERS
+
+
+def may_record_custody(role: Role, status: CustodyStatus) -> bool:
+    return role in RECORDERS.get(status, frozenset())
+
+
+@dataclass(frozen=True, slots=True)
+class Custody:
+    """Where the paper original is, since when (``on``) and in whose hands (``by``)."""
+
+    status: CustodyStatus = CustodyStatus.DIGITAL_ONLY
+    on: date | None = None
+    by: str | None = None
+    note: str | None = None
+
+
+def change_custody(
+    current: Custody,
+    status: CustodyStatus,
+    *,
+    on: date,
+    by: str,
+    note: str | None,
+    role: Role,
+    today: date,
+) -> Custody:
+    """The custody after recording ``status``; raises PermissionDenied for a role that may not
+    record it, Conflict for a move that is not forward, InvalidInput for a bad date."""
+    if not may_record_custody(role, status):
+        raise PermissionDenied({"role": role.value, "custody": status.value})
+    if status not in NEXT[current.status]:
+        raise Conflict(
+            {"reason": f"custody cannot move from {current.status.value} to {status.value}"}
+        )
+    if on > today:
+        raise InvalidInput("body.on", "the custody date cannot be in the future")
+    if current.on is not None and on < current.on:
+        raise InvalidInput(
+            "body.on", f"the custody date cannot be before the previous step ({current.on})"
+        )
+    return Custody(status=status, on=on, by=by, note=note)

@@ -1,0 +1,65 @@
+"""API shapes of account documents and the custody of their paper originals."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.schemas.common import PlainText
+
+DocumentKindName = Literal[
+    "signed_agreement",
+    "identity_document",
+    "proof_of_payment",
+    "visit_photo",
+    "correspondence",
+    "other",
+]
+ContentTypeName = Literal["application/pdf", "image/jpeg", "image/png"]
+CustodyStatusName = Literal["digital_only", "with_collector", "delivered_to_office", "destroyed"]
+RecordableCustody = Literal["with_collector", "delivered_to_office", "destroyed"]
+
+
+class CustodyRead(BaseModel):
+    status: CustodyStatusName = Field(
+        description="`digital_only` until a paper original is recorded; then it moves only "
+        "forward: `with_collector` → `delivered_to_office` → `destroyed`."
+    )
+    on: date | None = Field(description="Business date of the current step.")
+    by: str | None = Field(description="The person who holds, received or destroyed it.")
+    note: str | None
+    recorded_by: str | None = Field(description="Who recorded the current step.")
+    recorded_at: datetime | None
+
+
+class DocumentRead(BaseModel):
+    id: uuid.UUID
+    account_id: uuid.UUID
+    partner_id: uuid.UUID
+    debtor_id: uuid.UUID
+    kind: DocumentKindName
+    title: str | None
+    content_type: ContentTypeName
+    size_bytes: int
+    sha256: str = Field(description="SHA-256 of the bytes, lower-case hex.")
+    uploaded_by: str
+    uploaded_at: datetime
+    custody: CustodyRead
+    content_url: str = Field(description="Where to download the bytes (each download is audited).")
+
+
+class CustodyChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: RecordableCustody
+    on: date = Field(description="Business date the step happened (not in the future).")
+    by: PlainText = Field(
+        min_length=1,
+        max_length=120,
+        pattern=r"\S",
+        description="The person who holds the original, received it or destroyed it.",
+    )
+    note: PlainText | None = Field(default=None, max_length=500)

@@ -1,0 +1,113 @@
+"""Personal data at rest: ciphertext in the tables, readable through the app, and key
+rotation re-sealing every row under the new key."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import col, select
+
+from app import vault
+from app.config import DEFAULT_DATA_KEYS
+from app.domain.crypto import Vault, key_id_of, new_key_text, parse_key_ring
+from app.domain.roles import Role
+from app.models.debtor import ContactPoint, Debtor, RelatedParty
+from app.services.keys import rotate
+from tests.api.test_assignments import (
+    add_partner,
+    process,
+    push_json,
+    row,
+    valid_curp,
+)
+
+
+@pytest.fixture
+async def manager(make_user, auth_headers):
+    return auth_headers(await make_user(Role.MANAGER))
+
+
+async def pushed(client, session, manager, number: int):
+    partner = await add_partner(session)
+    await process(session, await push_json(client, manager, partner, [row("S-1", number)]))
+    return await session.scalar(
+        select(Debtor).where(col(Debtor.national_id_index) == vault.current().index(
+            valid_curp(number), "national_id"
+        ))
+    )  # fmt: skip
+
+
+async def test_a_raw_select_shows_no_plaintext(client, session, manager):
+    debtor = await pushed(client, session, manager, 41)
+    assert debtor is not None and debtor.national_id == valid_curp(41)
+    raw = (
+        await session.execute(
+            text("SELECT national_id, national_id_masked FROM debtor WHERE id = :id"),
+            {"id": debtor.id},
+        )
+    ).one()
+    assert isinstance(raw[0], bytes)
+    assert valid_curp(41).encode() not in raw[0]
+    assert raw[1] == "****" + valid_curp(41)[-4:]
+    dump = (
+        await session.execute(
+            text(
+                "SELECT string_agg(t::text, '|') FROM ("
+                " SELECT d::text AS t FROM debtor d WHERE d.id = :id"
+                " UNION ALL SELECT c::text FROM contact_point c WHERE c.debtor_id = :id"
+                " UNION ALL SELECT p::text FROM related_party p JOIN account a ON a.id = "
+                "   p.account_id WHERE a.debtor_id = :id) rows"
+            ),
+            {"id": debtor.id},
+        )
+    ).scalar_one()
+    for plaintext in (valid_curp(41), "+525512345678", "5512345678", "juan@example.mx"):
+        assert plaintext not in dump
+    phones = set(
+        await session.scalars(
+            select(col(ContactPoint.value)).where(
+                col(ContactPoint.debtor_id) == debtor.id, col(ContactPoint.kind) == "phone"
+            )
+        )
+    )
+    assert "+525512345678" in phones
+
+
+async def test_rotation_reseals_every_row_under_the_new_key(client, session, manager):
+    debtor = await pushed(client, session, manager, 42)
+    old = vault.current()
+    ring = {**parse_key_ring(DEFAULT_DATA_KEYS), **parse_key_ring(new_key_text(7))}
+    new = Vault(ring, 7, old.index_key)
+    with vault.using(new):
+
+        async def run_batch(work):
+            return await work(session)
+
+        done = await rotate(run_batch, new, size=3)
+        assert {(r.table, r.column) for r in done} == {
+            ("debtor", "national_id"), ("related_party", "national_id"),
+            ("contact_point", "value"),
+        }  # fmt: skip
+        assert all(r.rows > 0 for r in done if r.table != "related_party")
+        for table, column in (("debtor", "national_id"), ("contact_point", "value"),
+                              ("related_party", "national_id")):  # fmt: skip
+            key_ids = set(
+                await session.scalars(
+                    text(
+                        f"SELECT DISTINCT get_byte({column}, 0) FROM {table} "
+                        f"WHERE {column} IS NOT NULL"
+                    )
+                )
+            )
+            assert key_ids <= {7}, (table, key_ids)
+        # The old key can leave the ring: everything still opens.
+        with vault.using(Vault({7: ring[7]}, 7, old.index_key)):
+            again = await session.get(Debtor, debtor.id, populate_existing=True)
+            assert again is not None and again.national_id == valid_curp(42)
+            parties = (await session.scalars(select(RelatedParty))).all()
+            assert all(p.national_id is None or p.national_id_masked for p in parties)
+        # A second run finds nothing left.
+        assert all(r.rows == 0 for r in await rotate(run_batch, new, size=3))
+    raw = await session.scalar(text("SELECT national_id FROM debtor WHERE id = :id"),
+                               {"id": debtor.id})  # fmt: skip
+    assert key_id_of(bytes(raw)) == 7
