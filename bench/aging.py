@@ -41,10 +41,7 @@ FROM unnest(ARRAY['revolving', 'installment', 'single_payment']) AS t;
 UPDATE partner_bucket SET early_from = 1, mid_from = 15, late_from = 30, nonaccrual_from = 60,
        chargeoff_from = 120
 WHERE product_type = 'single_payment';
-INSERT INTO debtor (id, national_id_type, national_id, first_names, last_names, created_at,
-                    updated_at)
-SELECT uuid_generate_v7_bench(g), 'CURP', 'C' || g, 'Nombre', 'Apellido', now(), now()
-FROM generate_series(1, :n) AS g;
+DEBTORS;
 INSERT INTO account (id, partner_id, external_ref, debtor_id, debtor_first_names,
     debtor_last_names, product_type, currency,
     original_amount, principal, interest, fees, total, past_due_amount,
@@ -57,6 +54,23 @@ SELECT uuid_generate_v7_bench(g), '01a20000-0000-7000-8000-0000000a9001', 'AG-' 
        CASE WHEN g % 10 = 0 THEN NULL ELSE DATE '2026-06-29' - (g % 400) END,
        0, 'current', DATE '2026-01-01', 'active', false, 'x', 1, now(), now()
 FROM generate_series(1, :n) AS g;
+"""
+
+# Debtors as plain text ids, or (once national ids are sealed at rest) as bytes with a blind
+# index; aging never reads them, only the accounts need somebody to belong to.
+DEBTORS_PLAIN = """
+INSERT INTO debtor (id, national_id_type, national_id, first_names, last_names, created_at,
+                    updated_at)
+SELECT uuid_generate_v7_bench(g), 'CURP', 'C' || g, 'Nombre', 'Apellido', now(), now()
+FROM generate_series(1, :n) AS g
+"""
+DEBTORS_SEALED = """
+INSERT INTO debtor (id, national_id_type, national_id, national_id_index, national_id_masked,
+                    first_names, last_names, created_at, updated_at)
+SELECT uuid_generate_v7_bench(g), 'CURP', convert_to('C' || g, 'UTF8'),
+       decode(md5('C' || g), 'hex'), '****' || right(g::text, 4), 'Nombre', 'Apellido', now(),
+       now()
+FROM generate_series(1, :n) AS g
 """
 
 UUID_FUNCTION = """
@@ -97,7 +111,14 @@ async def run(url: str, accounts: int, rounds: int) -> dict[str, object]:
     try:
         async with db.engine.begin() as conn:
             await conn.execute(text(UUID_FUNCTION))
-            for statement in SETUP.split(";"):
+            sealed = await conn.scalar(
+                text(
+                    "SELECT count(*) FROM information_schema.columns"
+                    " WHERE table_name = 'debtor' AND column_name = 'national_id_index'"
+                )
+            )
+            setup = SETUP.replace("DEBTORS", DEBTORS_SEALED if sealed else DEBTORS_PLAIN)
+            for statement in setup.split(";"):
                 if statement.strip():
                     await conn.execute(text(statement), {"n": accounts})
         # Start from a state aged the day before, as a nightly run finds it.

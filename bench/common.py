@@ -83,6 +83,8 @@ def database() -> Iterator[str]:
 
 # --- Colombian rows: cédulas, mobile numbers, two departments -----------------------------
 CO_PLACES = [("Cundinamarca", "Bogotá"), ("Antioquia", "Medellín"), ("Valle del Cauca", "Cali")]
+CO_MOBILE = ["300", "301", "302", "304", "305", "310", "311", "312", "313", "314", "315", "316",
+             "317", "318", "319", "320", "321", "350"]  # fmt: skip
 
 
 def co_rows(count: int, *, as_of: date, seed: int = 11, prefix: str = "C") -> Iterator[list[str]]:
@@ -103,7 +105,7 @@ def co_rows(count: int, *, as_of: date, seed: int = 11, prefix: str = "C") -> It
             (as_of - timedelta(days=dpd)).isoformat() if dpd > 0 else "",
             "", "", "Juan Camilo", "Rodríguez Gómez", "CC", str(10_000_000 + n * 37),
             (date(1970, 1, 1) + timedelta(days=n % 12000)).isoformat(),
-            f"3{rng.randint(0, 2)}{rng.randint(0, 9)} {rng.randint(2000000, 9999999)}",
+            f"{rng.choice(CO_MOBILE)} {rng.randint(2000000, 9999999)}",
             f"cliente{n}@correo.example.co", f"Carrera {n % 120} # {n % 90}-{n % 50}", state,
             city, "", "Luz Gómez", "madre",
             f"31{rng.randint(0, 9)} {rng.randint(2000000, 9999999)}",
