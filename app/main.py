@@ -45,14 +45,17 @@ from app.routers import (
     audit,
     auth,
     compliance,
+    debtors,
     documents,
     escalations,
     health,
     interactions,
+    kyc,
     partners,
     payment_files,
     payments,
     plans,
+    skip_tracing,
     strategies,
     teams,
     users,
@@ -120,6 +123,15 @@ TAGS = [
         "payment files and their reconciliation.",
     },
     {"name": "escalations", "description": "Cases referred to team leads and managers."},
+    {
+        "name": "debtors",
+        "description": "Debtor profiles (masked), reveals with a reason and their access log, "
+        "skip tracing (new contact points and references) and data-subject exports.",
+    },
+    {
+        "name": "kyc",
+        "description": "Know-your-customer look-ups by national id, phone, email or name.",
+    },
     {
         "name": "documents",
         "description": "Documents kept with an account (agreements, identity documents, visit "
@@ -387,6 +399,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         payments,
         payment_files,
         documents,
+        debtors,
+        skip_tracing,
+        kyc,
         audit,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
