@@ -22,7 +22,7 @@ from app import __version__, vault
 from app.config import Settings, get_settings
 from app.db import Database, EmbeddedPostgres, open_database
 from app.deps import API_PREFIX
-from app.domain.errors import DomainError, LoginLocked, NotAuthenticated
+from app.domain.errors import DomainError, LoginLocked, NotAuthenticated, RateLimited
 from app.domain.packs import pack_for
 from app.jobs.worker import run_worker
 from app.middleware import RequestContextMiddleware
@@ -161,7 +161,7 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
     errors: list[FieldError] | None = [
         field_error(field.split("."), message, "invalid") for field, message in exc.field_errors
     ] or None
-    if isinstance(exc, LoginLocked):
+    if isinstance(exc, LoginLocked | RateLimited):
         headers["Retry-After"] = str(exc.params.get("retry_after", 60))
     if isinstance(exc, NotAuthenticated) or status_of(exc) == 401:
         headers["WWW-Authenticate"] = "Bearer"

@@ -65,6 +65,11 @@ CATALOGUE: dict[str, ProblemKind] = {
         "Too many failed attempts; try again after {retry_after} seconds.",
         "Demasiados intentos fallidos",
         "Demasiados intentos fallidos; intente de nuevo en {retry_after} segundos."),
+    "rate_limited": ProblemKind(
+        429, "Too many requests", "Too many requests of this kind; retry after {retry_after} "
+        "seconds.",
+        "Demasiadas solicitudes",
+        "Demasiadas solicitudes de este tipo; reintente en {retry_after} segundos."),
     "not_authenticated": ProblemKind(
         401, "Not authenticated", "A valid bearer token is required.",
         "No autenticado", "Se requiere un token de acceso válido."),

@@ -73,6 +73,12 @@ class LoginLocked(DomainError):
     keeps_changes = True
 
 
+class RateLimited(DomainError):
+    """Too many requests of one kind from one caller; params: ``retry_after`` (seconds)."""
+
+    code = "rate_limited"
+
+
 class NotAuthenticated(DomainError):
     code = "not_authenticated"
 

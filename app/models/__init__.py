@@ -5,6 +5,7 @@ from app.models.account import Account, AccountEvent, AccountPause, AgingRun
 from app.models.assignment import Assignment, AssignmentChunk, AssignmentRejection
 from app.models.audit import AuditEvent
 from app.models.debtor import ContactConsent, ContactPoint, Debtor, DebtorFlag, RelatedParty
+from app.models.debtor_access import DebtorAccess
 from app.models.document import AccountDocument
 from app.models.interaction import Interaction, InteractionFeedback
 from app.models.partner import Partner, PartnerBucket, PartnerClient
@@ -29,6 +30,7 @@ __all__ = [
     "ContactConsent",
     "ContactPoint",
     "Debtor",
+    "DebtorAccess",
     "DebtorFlag",
     "Escalation",
     "Interaction",

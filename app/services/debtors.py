@@ -1,0 +1,287 @@
+"""The debtor profile (masked), reveals with a reason, the access log, and the data-subject
+export.
+
+Choices made here:
+
+- A debtor is visible when one of its accounts is (app/services/accounts.readable_accounts),
+  and the profile shows only what came with those accounts: a partner sees what it sent, a
+  collector what came with the accounts assigned to them, never another creditor's data.
+- Every value is masked in the profile. ``reveal`` opens the asked fields for the roles that
+  work the debt (the collector on their own accounts, team leads, managers), with a reason;
+  each reveal and each export lands in ``debtor_access`` and in the audit trail, with the
+  fields shown but never their values.
+- The export (managers) is everything Cartera holds on the person, unmasked, for an access
+  request under Mexico's data-protection law (derechos ARCO) and its peers.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel, col, select
+
+from app.domain.errors import NotFound, PermissionDenied
+from app.domain.roles import Role
+from app.models.account import Account
+from app.models.debtor import ContactConsent, ContactPoint, Debtor, DebtorFlag, RelatedParty
+from app.models.debtor_access import DebtorAccess
+from app.models.document import AccountDocument
+from app.models.interaction import Interaction
+from app.models.payment import Payment
+from app.models.plan import PaymentPlan, PlanInstallment
+from app.models.promise import Promise
+from app.observability import request_id_var
+from app.pagination import decode_id_cursor, split_page
+from app.security import Principal
+from app.services import accounts, audit
+from app.services.contact_points import ContactPointView, contact_points_of
+
+REVEALERS: frozenset[Role] = frozenset({Role.COLLECTOR, Role.TEAM_LEAD, Role.MANAGER})
+EXPORTERS: frozenset[Role] = frozenset({Role.MANAGER})
+LOG_READERS: frozenset[Role] = frozenset({Role.MANAGER, Role.AUDITOR})
+
+REVEALABLE = ("national_id", "birth_date", "contact_points", "related_parties")
+
+
+@dataclass(frozen=True, slots=True)
+class DebtorProfile:
+    debtor: Debtor
+    accounts: list[Account]
+    contact_points: list[ContactPointView]
+    consents: list[ContactConsent]
+    related_parties: list[RelatedParty]
+    flags: list[DebtorFlag]
+
+
+async def _visible(
+    session: AsyncSession, principal: Principal, debtor_id: uuid.UUID
+) -> tuple[Debtor, list[Account]]:
+    """The debtor and the accounts of it the caller may see; 404 when there are none."""
+    found = list(
+        (
+            await session.scalars(
+                accounts.readable_accounts(principal)
+                .where(col(Account.debtor_id) == debtor_id)
+                .order_by(col(Account.id))
+            )
+        ).all()
+    )
+    if not found:
+        raise NotFound({"entity": "debtor"})
+    debtor = await session.get_one(Debtor, debtor_id)
+    return debtor, found
+
+
+async def read_profile(
+    session: AsyncSession, principal: Principal, debtor_id: uuid.UUID
+) -> DebtorProfile:
+    debtor, seen = await _visible(session, principal, debtor_id)
+    ids = [a.id for a in seen]
+    partners = {a.partner_id for a in seen}
+    parties = (
+        await session.scalars(
+            select(RelatedParty)
+            .where(col(RelatedParty.account_id).in_(ids))
+            .order_by(col(RelatedParty.account_id), col(RelatedParty.position))
+        )
+    ).all()
+    consents = (
+        await session.scalars(
+            select(ContactConsent).where(
+                col(ContactConsent.debtor_id) == debtor.id,
+                col(ContactConsent.partner_id).in_(partners),
+            )
+        )
+    ).all()
+    flags = (
+        await session.scalars(
+            select(DebtorFlag)
+            .where(
+                col(DebtorFlag.debtor_id) == debtor.id,
+                col(DebtorFlag.cleared_at).is_(None),
+                col(DebtorFlag.account_id).is_(None) | col(DebtorFlag.account_id).in_(ids),
+            )
+            .order_by(col(DebtorFlag.set_at))
+        )
+    ).all()
+    return DebtorProfile(
+        debtor=debtor,
+        accounts=seen,
+        contact_points=await contact_points_of(session, debtor.id, ids),
+        consents=list(consents),
+        related_parties=list(parties),
+        flags=list(flags),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Revealed:
+    access: DebtorAccess
+    national_id: str | None
+    birth_dates: list[tuple[uuid.UUID, date | None]] | None
+    contact_points: list[ContactPoint] | None
+    related_parties: list[RelatedParty] | None
+
+
+async def _log_access(
+    session: AsyncSession,
+    principal: Principal,
+    debtor_id: uuid.UUID,
+    kind: str,
+    fields: Sequence[str],
+    reason: str,
+) -> DebtorAccess:
+    access = DebtorAccess(
+        debtor_id=debtor_id,
+        kind=kind,
+        fields=list(fields),
+        reason=reason,
+        actor_id=principal.audit_id,
+        actor_role=principal.role.value,
+        request_id=request_id_var.get(),
+    )
+    session.add(access)
+    await session.flush()
+    await audit.record(
+        session, principal, f"debtor.{'revealed' if kind == 'reveal' else 'exported'}",
+        "debtor", debtor_id,
+        after={"fields": list(fields), "reason": reason, "access_id": access.id},
+    )  # fmt: skip
+    return access
+
+
+async def reveal(
+    session: AsyncSession,
+    principal: Principal,
+    debtor_id: uuid.UUID,
+    fields: Sequence[str],
+    reason: str,
+) -> Revealed:
+    """The asked fields unmasked, from the accounts the caller may see; logged."""
+    if principal.role not in REVEALERS:
+        raise PermissionDenied({"role": principal.role.value})
+    debtor, seen = await _visible(session, principal, debtor_id)
+    ids = [a.id for a in seen]
+    wanted = set(fields)
+    points = None
+    if "contact_points" in wanted:
+        points = list(
+            (
+                await session.scalars(
+                    select(ContactPoint)
+                    .where(
+                        col(ContactPoint.debtor_id) == debtor.id,
+                        col(ContactPoint.account_id).in_(ids),
+                    )
+                    .order_by(col(ContactPoint.account_id), col(ContactPoint.position))
+                )
+            ).all()
+        )
+    parties = None
+    if "related_parties" in wanted:
+        parties = list(
+            (
+                await session.scalars(
+                    select(RelatedParty)
+                    .where(col(RelatedParty.account_id).in_(ids))
+                    .order_by(col(RelatedParty.account_id), col(RelatedParty.position))
+                )
+            ).all()
+        )
+    access = await _log_access(
+        session, principal, debtor.id, "reveal", [f for f in REVEALABLE if f in wanted], reason
+    )
+    return Revealed(
+        access=access,
+        national_id=debtor.national_id if "national_id" in wanted else None,
+        birth_dates=[(a.id, a.debtor_birth_date) for a in seen] if "birth_date" in wanted else None,
+        contact_points=points,
+        related_parties=parties,
+    )
+
+
+async def access_log(
+    session: AsyncSession,
+    principal: Principal,
+    debtor_id: uuid.UUID,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[DebtorAccess], str | None]:
+    """Newest first."""
+    if principal.role not in LOG_READERS:
+        raise PermissionDenied({"role": principal.role.value})
+    await _visible(session, principal, debtor_id)
+    query = select(DebtorAccess).where(col(DebtorAccess.debtor_id) == debtor_id)
+    before = decode_id_cursor(cursor)
+    if before is not None:
+        query = query.where(col(DebtorAccess.id) < before)
+    query = query.order_by(col(DebtorAccess.id).desc()).limit(limit + 1)
+    rows = (await session.scalars(query)).all()
+    return split_page(rows, limit, key=lambda a: a.id)
+
+
+# Blind indexes are keyed hashes, useless outside: never exported.
+_NOT_EXPORTED = frozenset({"national_id_index", "value_index"})
+
+
+def _plain(row: SQLModel) -> dict[str, Any]:
+    return row.model_dump(mode="json", exclude=set(_NOT_EXPORTED))
+
+
+async def export(
+    session: AsyncSession, principal: Principal, debtor_id: uuid.UUID, reason: str
+) -> dict[str, Any]:
+    """Everything held on the person, unmasked, as JSON; logged as an access."""
+    if principal.role not in EXPORTERS:
+        raise PermissionDenied({"role": principal.role.value})
+    debtor, seen = await _visible(session, principal, debtor_id)
+    ids = [a.id for a in seen]
+
+    async def rows(model: Any, *where: Any, order: Any) -> list[dict[str, Any]]:
+        found = await session.scalars(select(model).where(*where).order_by(order))
+        return [_plain(r) for r in found.all()]
+
+    plan_ids = select(col(PaymentPlan.id)).where(col(PaymentPlan.account_id).in_(ids))
+    document = {
+        "debtor": _plain(debtor),
+        "accounts": [_plain(a) for a in seen],
+        "contact_points": await rows(
+            ContactPoint, col(ContactPoint.account_id).in_(ids), order=col(ContactPoint.id)
+        ),
+        "related_parties": await rows(
+            RelatedParty, col(RelatedParty.account_id).in_(ids), order=col(RelatedParty.id)
+        ),
+        "consents": await rows(
+            ContactConsent, col(ContactConsent.debtor_id) == debtor.id,
+            order=col(ContactConsent.channel),
+        ),
+        "flags": await rows(
+            DebtorFlag, col(DebtorFlag.debtor_id) == debtor.id, order=col(DebtorFlag.set_at)
+        ),
+        "interactions": await rows(
+            Interaction, col(Interaction.account_id).in_(ids), order=col(Interaction.started_at)
+        ),
+        "promises": await rows(Promise, col(Promise.account_id).in_(ids), order=col(Promise.id)),
+        "payment_plans": await rows(
+            PaymentPlan, col(PaymentPlan.account_id).in_(ids), order=col(PaymentPlan.id)
+        ),
+        "plan_installments": await rows(
+            PlanInstallment, col(PlanInstallment.plan_id).in_(plan_ids),
+            order=col(PlanInstallment.id),
+        ),
+        "payments": await rows(Payment, col(Payment.account_id).in_(ids), order=col(Payment.id)),
+        "documents": await rows(
+            AccountDocument, col(AccountDocument.account_id).in_(ids), order=col(AccountDocument.id)
+        ),
+        "access_log": await rows(
+            DebtorAccess, col(DebtorAccess.debtor_id) == debtor.id, order=col(DebtorAccess.id)
+        ),
+    }  # fmt: skip
+    await _log_access(session, principal, debtor.id, "export", sorted(document), reason)
+    return document
