@@ -55,8 +55,10 @@ from app.routers import (
     payment_files,
     payments,
     plans,
+    reports,
     skip_tracing,
     strategies,
+    targets,
     teams,
     users,
 )
@@ -136,6 +138,11 @@ TAGS = [
         "name": "documents",
         "description": "Documents kept with an account (agreements, identity documents, visit "
         "photos) and the custody of their paper originals.",
+    },
+    {
+        "name": "reports",
+        "description": "Recovery KPIs (aging, roll rates, recovery, agents), targets and "
+        "commissions, as JSON or CSV.",
     },
     {"name": "audit", "description": "The append-only, hash-chained record of every change."},
     {"name": "operations", "description": "Health, readiness and metrics probes."},
@@ -402,6 +409,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         debtors,
         skip_tracing,
         kyc,
+        reports,
+        targets,
         audit,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
