@@ -13,7 +13,6 @@ from app.domain.payments import payment_reference
 from app.domain.roles import Role
 from app.domain.stages import Stage, mop_code
 from app.models.account import Account
-from app.models.debtor import Debtor
 from app.pagination import CursorQuery, LimitQuery, Page
 from app.problems import problem_responses
 from app.schemas.accounts import (
@@ -30,6 +29,7 @@ from app.schemas.accounts import (
 from app.schemas.common import PlainText
 from app.security import Principal
 from app.services import accounts as service
+from app.services.accounts import DebtorBrief
 from app.versioning import etag, parse_if_match
 
 router = APIRouter(tags=["accounts"])
@@ -45,7 +45,7 @@ RequiredIfMatch = Annotated[
 ]
 
 
-def _debtor(account: Account, debtor: Debtor) -> DebtorSummary:
+def _debtor(account: Account, debtor: DebtorBrief) -> DebtorSummary:
     # The name as this account's partner sent it: partners never see each other's data.
     return DebtorSummary(
         id=debtor.id,
@@ -55,7 +55,7 @@ def _debtor(account: Account, debtor: Debtor) -> DebtorSummary:
     )
 
 
-def _summary(account: Account, debtor: Debtor) -> AccountSummary:
+def _summary(account: Account, debtor: DebtorBrief) -> AccountSummary:
     return AccountSummary(
         id=account.id,
         partner_id=account.partner_id,

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import false, func, or_, tuple_
+from sqlalchemy import false, or_, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
@@ -34,7 +34,7 @@ from app.domain.roles import Role, Skill
 from app.domain.staff import StaffProfile
 from app.domain.stages import Pause, Stage
 from app.models.account import Account, AccountEvent, AccountPause
-from app.models.debtor import ContactPoint, Debtor, RelatedParty
+from app.models.debtor import Debtor
 from app.models.partner import Partner
 from app.models.user import Team, TeamMember, User
 from app.pagination import decode_cursor, decode_int_cursor, encode_cursor, split_page
@@ -102,11 +102,24 @@ class AccountFilters:
 
 
 @dataclass(frozen=True, slots=True)
+class DebtorBrief:
+    """What account answers show of the debtor: never the sealed values, so lists and
+    details open no ciphertext."""
+
+    id: uuid.UUID
+    national_id_type: str
+    national_id_masked: str
+
+
+_BRIEF = (col(Debtor.id), col(Debtor.national_id_type), col(Debtor.national_id_masked))
+
+
+@dataclass(frozen=True, slots=True)
 class AccountRow:
     """An account of a list with its debtor (read in the same query)."""
 
     account: Account
-    debtor: Debtor
+    debtor: DebtorBrief
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +128,7 @@ class AccountView:
     their masked forms (the values are sealed at rest)."""
 
     account: Account
-    debtor: Debtor
+    debtor: DebtorBrief
     phones: list[str]
     emails: list[str]
     references_count: int
@@ -234,8 +247,11 @@ async def list_accounts(
     after = _decode_account_cursor(cursor, sort)
     query = _filtered(readable_accounts(principal), filters or AccountFilters())
     query = _ordered(query, sort, after)
-    statement = query.join(Debtor, col(Debtor.id) == col(Account.debtor_id)).add_columns(Debtor)
-    rows = [AccountRow(a, d) for a, d in (await session.execute(statement.limit(limit + 1)))]
+    statement = query.join(Debtor, col(Debtor.id) == col(Account.debtor_id)).add_columns(*_BRIEF)
+    rows = [
+        AccountRow(a, DebtorBrief(d_id, d_type, d_masked))
+        for a, d_id, d_type, d_masked in (await session.execute(statement.limit(limit + 1)))
+    ]
     page = rows[:limit]
     next_cursor = encode_cursor(*_sort_key(sort, page[-1].account)) if len(rows) > limit else None
     return page, next_cursor
@@ -268,41 +284,52 @@ async def _lock_account(
     return account
 
 
-async def _view(session: AsyncSession, account: Account, today: date) -> AccountView:
+# The rest of an account's detail in one statement: its debtor, the masked phones and emails
+# sent with it, its references and guarantors counted, and the pause covering the partner's
+# business day (today in the partner's zone unless a date is given).
+_DETAIL = text("""
+SELECT d.id, d.national_id_type, d.national_id_masked,
+       (SELECT coalesce(json_agg(json_build_array(c.kind, c.value_masked)
+                                 ORDER BY c.kind, c.position, c.id), '[]')
+        FROM contact_point c
+        WHERE c.account_id = a.id AND c.related_party_id IS NULL
+          AND c.kind IN ('phone', 'email')) AS contacts,
+       (SELECT count(*) FROM related_party r
+        WHERE r.account_id = a.id AND r.kind = 'reference') AS references_count,
+       (SELECT count(*) FROM related_party r
+        WHERE r.account_id = a.id AND r.kind = 'guarantor') AS guarantors_count,
+       (SELECT ap.id FROM account_pause ap
+        WHERE ap.account_id = a.id
+          AND ap.starts_on <= x.today AND ap.ends_on >= x.today
+        ORDER BY ap.starts_on DESC LIMIT 1) AS pause_id
+FROM account a
+JOIN debtor d ON d.id = a.debtor_id
+JOIN partner p ON p.id = a.partner_id
+CROSS JOIN LATERAL (
+    SELECT coalesce(CAST(:today AS date),
+                    CAST((CAST(:now AS timestamptz) AT TIME ZONE p.time_zone) AS date)) AS today
+) x
+WHERE a.id = :account_id
+""")
+
+
+async def _view(session: AsyncSession, account: Account, today: date | None) -> AccountView:
     """The rest of the detail: debtor, its contact points and related parties as sent with
     this account (never another partner's), and the pause covering today."""
-    debtor = await session.get_one(Debtor, account.debtor_id)
-    contacts = (
+    row = (
         await session.execute(
-            select(col(ContactPoint.kind), col(ContactPoint.value_masked))
-            .where(
-                col(ContactPoint.account_id) == account.id,
-                col(ContactPoint.related_party_id).is_(None),
-                col(ContactPoint.kind).in_(("phone", "email")),
-            )
-            .order_by(col(ContactPoint.kind), col(ContactPoint.position), col(ContactPoint.id))
+            _DETAIL, {"account_id": account.id, "today": today, "now": datetime.now(UTC)}
         )
-    ).all()
-    party_counts = await session.execute(
-        select(col(RelatedParty.kind), func.count())
-        .where(col(RelatedParty.account_id) == account.id)
-        .group_by(col(RelatedParty.kind))
-    )
-    parties: dict[str, int] = {kind: count for kind, count in party_counts}
-    active = await session.scalar(
-        select(AccountPause).where(
-            col(AccountPause.account_id) == account.id,
-            col(AccountPause.starts_on) <= today,
-            col(AccountPause.ends_on) >= today,
-        )
-    )
+    ).one()
+    contacts: list[list[str]] = row.contacts
+    active = None if row.pause_id is None else await session.get(AccountPause, row.pause_id)
     return AccountView(
         account=account,
-        debtor=debtor,
+        debtor=DebtorBrief(row.id, row.national_id_type, row.national_id_masked),
         phones=[value for kind, value in contacts if kind == "phone"],
         emails=[value for kind, value in contacts if kind == "email"],
-        references_count=int(parties.get("reference", 0)),
-        guarantors_count=int(parties.get("guarantor", 0)),
+        references_count=int(row.references_count),
+        guarantors_count=int(row.guarantors_count),
         active_pause=active,
     )
 
@@ -311,7 +338,7 @@ async def read_account(
     session: AsyncSession, principal: Principal, account_id: uuid.UUID, *, today: date | None = None
 ) -> AccountView:
     account = await get_account(session, principal, account_id)
-    return await _view(session, account, today or await business_date(session, account))
+    return await _view(session, account, today)
 
 
 async def list_events(

@@ -308,6 +308,29 @@ class TestListAccounts:
         assert small > 0
 
 
+    async def test_an_account_detail_takes_three_statements(
+        self, client, session, connection, make_user, auth_headers
+    ):
+        """The caller, the account, and everything else of its detail in one statement."""
+        admin = await make_user(Role.ADMIN)
+        partner = await make_partner(session)
+        account = await make_account(session, partner, dpd=40)
+        statements: list[str] = []
+
+        def count(conn, cursor, statement, parameters, context, executemany):
+            if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
+                statements.append(statement)
+
+        sync_connection = connection.sync_connection
+        event.listen(sync_connection, "before_cursor_execute", count)
+        try:
+            response = await client.get(url(account), headers=auth_headers(admin))
+        finally:
+            event.remove(sync_connection, "before_cursor_execute", count)
+        assert response.status_code == 200
+        assert len(statements) == 3, statements
+
+
 class TestWhoSeesWhichAccount:
     async def test_collector_never_sees_an_unassigned_account(
         self, client, session, make_user, auth_headers
