@@ -6,6 +6,7 @@ import unicodedata
 
 import phonenumbers
 from phonenumbers import timezone as phone_zones
+from phonenumbers.tzdata import TIMEZONE_DATA
 
 # Mexico's states by the zone most of their territory keeps (Diario Oficial, Ley del Sistema
 # de Horario, 2022: no daylight saving outside the northern border strip). Border
@@ -91,6 +92,12 @@ def time_zone_for_phone(e164: str, default: str | None = None) -> str | None:
     # phonenumbers keys its zone table by prefixes of at most 8 digits (Brazil's longest;
     # Mexico's are 5), so valid numbers (what intake stores) sharing their first 8 digits
     # share a zone: remember it, a portfolio has thousands of numbers in a handful of areas.
+    # Shorter still: a number whose type does not decide its zone (fixed line or mobile, as
+    # every Mexican number is) shares it with every such number of its area, the country's
+    # longest zone prefix (Mexico: +52 and 3 digits), so a portfolio needs only a few hundred.
+    area = _area_prefix(e164)
+    if area is not None and area in _ZONE_BY_AREA:
+        return _ZONE_BY_AREA[area] or default
     prefix = e164[:9]
     if prefix in _ZONE_BY_PREFIX:
         return _ZONE_BY_PREFIX[prefix] or default
@@ -102,9 +109,30 @@ def time_zone_for_phone(e164: str, default: str | None = None) -> str | None:
     # Only a valid number speaks for its prefix; the zone of an invalid one is its own.
     if phonenumbers.is_valid_number(number):
         _ZONE_BY_PREFIX[prefix] = zone
+        kind = phonenumbers.number_type(number)
+        if area is not None and kind == phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE:
+            _ZONE_BY_AREA[area] = zone
     return zone or default
 
 
+def _area_prefix(e164: str) -> str | None:
+    """The number's first digits as far as the zone table of its country looks."""
+    digits = e164[1:]
+    for size in (1, 2, 3):
+        code = digits[:size]
+        if code.isdigit() and int(code) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            longest = _LONGEST_ZONE_PREFIX.get(code)
+            if longest is None:
+                longest = max(
+                    (len(k) for k in TIMEZONE_DATA if k.startswith(code)), default=len(code)
+                )
+                _LONGEST_ZONE_PREFIX[code] = longest
+            return digits[:longest] if len(digits) > longest else None
+    return None
+
+
+_LONGEST_ZONE_PREFIX: dict[str, int] = {}
+_ZONE_BY_AREA: dict[str, str | None] = {}
 _ZONE_BY_PREFIX: dict[str, str | None] = {}
 
 
