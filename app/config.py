@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     compliance_overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
     # WRONG_NUMBER / DISCONNECTED results after which a contact point is no longer used.
     invalid_contact_after: int = Field(default=2, ge=1, le=20)
+    # KYC searches (GET /kyc/search) one user may run in any 60 seconds (per process).
+    kyc_searches_per_minute: int = Field(default=30, ge=1, le=10_000)
     # The business date the nightly aging runs for is "today" in this zone.
     aging_time_zone: str = "America/Mexico_City"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

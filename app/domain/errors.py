@@ -74,9 +74,13 @@ class LoginLocked(DomainError):
 
 
 class RateLimited(DomainError):
-    """Too many requests of one kind from one caller; params: ``retry_after`` (seconds)."""
+    """Too many requests of one kind from one caller; ``retry_after`` in whole seconds."""
 
     code = "rate_limited"
+
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__({"retry_after": retry_after})
 
 
 class NotAuthenticated(DomainError):

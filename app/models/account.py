@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, Identity, Index, Numeric
+from sqlalchemy import BigInteger, CheckConstraint, Column, Identity, Index, Numeric, literal_column
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -42,6 +42,16 @@ class Account(SQLModel, table=True):
         Index("uq_account_partner_external_ref", "partner_id", "external_ref", unique=True),
         Index("ix_account_partner", "partner_id", "id"),
         Index("ix_account_collector", "assigned_collector_id", "id"),
+        # KYC name search (app/services/kyc.py, migration b2c3d4e5f6a7), spelled as
+        # PostgreSQL shows it back.
+        Index(
+            "ix_account_debtor_name_trgm",
+            literal_column(
+                "lower(cartera_unaccent((debtor_first_names || ' ') || debtor_last_names))"
+            ).label("name_key"),
+            postgresql_using="gin",
+            postgresql_ops={"name_key": "gin_trgm_ops"},
+        ),
         Index("ix_account_team", "assigned_team_id", "id"),
     )
 
