@@ -43,9 +43,12 @@ async def test_the_app_logs_no_personal_data(client, session, manager, caplog, c
             headers={"Authorization": "Bearer nonsense"},
         ),
         client.get(f"/api/v1/debtors/{uuid.uuid4()}", headers=manager),
+        client.get("/api/v1/kyc/search", params={"national_id": valid_curp(77)}, headers=manager),
+        client.get("/api/v1/kyc/search", params={"phone": "55 1234 5678"}, headers=manager),
+        client.get("/api/v1/kyc/search", params={"email": "juan@example"}, headers=manager),
     ]  # fmt: skip
     statuses = [(await call).status_code for call in calls]
-    assert statuses == [200, 200, 200, 200, 401, 404]
+    assert statuses == [200, 200, 200, 200, 401, 404, 200, 200, 422]
     # The test client's own logger prints the URLs it calls; everything else is the app's.
     logged = "\n".join(
         record.getMessage() + " " + str(record.__dict__)
