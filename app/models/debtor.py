@@ -79,6 +79,8 @@ class RelatedParty(SQLModel, table=True):
     position: int = 0
     # Who supplied it: the partner's pushes replace only their own ('partner') entries.
     source: str = Field(default="partner", max_length=16)
+    # What the collector who found it noted (where, how); never the debt.
+    note: str | None = Field(default=None, max_length=500)
 
 
 class ContactPoint(SQLModel, table=True):
@@ -88,6 +90,14 @@ class ContactPoint(SQLModel, table=True):
     __tablename__ = "contact_point"
     __table_args__ = (
         CheckConstraint("kind IN ('phone', 'email', 'address')", name="kind"),
+        CheckConstraint(
+            "verification_status IN ('unverified', 'verified', 'invalid')",
+            name="verification_status",
+        ),
+        # is_valid is the older view of the status; the database keeps the two in step.
+        CheckConstraint(
+            "is_valid = (verification_status <> 'invalid')", name="valid_matches_status"
+        ),
         Index("ix_contact_point_debtor_kind", "debtor_id", "kind"),
         Index("ix_contact_point_value_index", "value_index"),
     )
@@ -118,6 +128,13 @@ class ContactPoint(SQLModel, table=True):
     # WRONG_NUMBER / DISCONNECTED results counted; at the configured count it is invalid.
     failed_attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     is_valid: bool = Field(default=True, sa_column_kwargs={"server_default": "true"})
+    # unverified until a contact proves whose it is (verified), invalid after the wrong-number
+    # results above (app/domain/contactability.py).
+    verification_status: str = Field(
+        default="unverified", max_length=12, sa_column_kwargs={"server_default": "unverified"}
+    )
+    verified_at: datetime | None = optional_timestamp_field()
+    note: str | None = Field(default=None, max_length=500)
 
 
 class DebtorFlag(SQLModel, table=True):

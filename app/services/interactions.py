@@ -10,13 +10,14 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, text, update
+from sqlalchemy import case, func, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.config import Settings
 from app.domain.compliance import Channel, Party
+from app.domain.contactability import VerificationStatus, verifies
 from app.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from app.domain.interactions import (
     ACCOUNT_SCOPED_FLAGS,
@@ -305,14 +306,37 @@ async def _apply_result(
             )
         )
     if code in INVALIDATING_RESULTS and interaction.contact_point_id is not None:
+        retired = col(ContactPoint.failed_attempts) + 1 >= settings.invalid_contact_after
         await session.execute(
             update(ContactPoint)
             .where(col(ContactPoint.id) == interaction.contact_point_id)
             .values(
                 failed_attempts=col(ContactPoint.failed_attempts) + 1,
-                is_valid=col(ContactPoint.failed_attempts) + 1 < settings.invalid_contact_after,
+                is_valid=~retired,
+                verification_status=case(
+                    (retired, VerificationStatus.INVALID.value),
+                    else_=col(ContactPoint.verification_status),
+                ),
             )
         )
+    # A contact that proves whose the point is (the debtor reached on it, the address
+    # verified, a reference reached on their own phone) verifies it, and the wrong-number
+    # count starts again.
+    if interaction.contact_point_id is not None:
+        owner = "debtor" if interaction.related_party_id is None else interaction.party
+        if verifies(code, interaction.party, owner):
+            await session.execute(
+                update(ContactPoint)
+                .where(col(ContactPoint.id) == interaction.contact_point_id)
+                .values(
+                    verification_status=VerificationStatus.VERIFIED.value,
+                    is_valid=True,
+                    failed_attempts=0,
+                    verified_at=func.greatest(
+                        col(ContactPoint.verified_at), interaction.started_at
+                    ),
+                )
+            )
     await session.flush()
 
 
