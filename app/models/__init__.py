@@ -14,6 +14,7 @@ from app.models.payment_file import PaymentFile, PaymentFileChunk, PaymentFileLi
 from app.models.plan import PaymentPlan, PlanInstallment
 from app.models.promise import Escalation, Promise
 from app.models.strategy import CollectionStrategy
+from app.models.target import CommissionTerms, RecoveryTarget
 from app.models.user import LoginAttempt, Team, TeamMember, User
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "AssignmentRejection",
     "AuditEvent",
     "CollectionStrategy",
+    "CommissionTerms",
     "ContactConsent",
     "ContactPoint",
     "Debtor",
@@ -46,6 +48,7 @@ __all__ = [
     "PaymentPlan",
     "PlanInstallment",
     "Promise",
+    "RecoveryTarget",
     "RelatedParty",
     "Team",
     "TeamMember",

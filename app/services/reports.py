@@ -1,0 +1,427 @@
+"""KPI reports: aging, roll rates, recovery and agents, each one set-based statement.
+
+Visibility. Aging, roll rates and recovery start from :func:`readable_accounts`: all accounts
+for admins, managers and auditors, a partner system's own portfolio, a team lead's teams'
+accounts, and for a collector the accounts assigned to them now (their own figures, never
+a 403). The agents report has a row per collector: a collector gets their own rows, a team
+lead their own and their teams' members', a partner system every collector's work on its
+own portfolio only, admins, managers and auditors everything.
+
+History. "Stage on day D" is read from the account's history (``account_event``): the
+``stage`` after the last ``created``/``stage_changed`` event dated (``as_of``) on or before
+D; if there is none, the ``stage`` before the first one dated after D; if the account has no
+such event at all, its stage now. Balances (``total``, from ``created``/``balance_changed``),
+status (``status_changed``) and the assigned collector (``assigned``) are read the same way.
+An account "arrived" on the date of its ``created`` event (else its ``created_at`` in the
+partner's time zone).
+
+Index that would help at scale (not added here): ``account_event (account_id, kind, as_of,
+seq)``; and ``interaction (collector_id, started_at)`` for the agents report.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Date, bindparam, false, or_, text, true
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.selectable import CTE
+from sqlmodel import col, select
+
+from app.domain.compliance import RIGHT_PARTY_CODES
+from app.domain.reports import check_period, ratio, roll_matrix
+from app.domain.roles import Role
+from app.domain.stages import Stage
+from app.models.account import Account
+from app.models.partner import Partner
+from app.models.user import Team, TeamMember, User
+from app.schemas.reports import AgentRow, AgingRow, RecoveryRow, RollRateRow
+from app.security import Principal
+from app.services.accounts import SEES_ALL_ACCOUNTS, readable_accounts
+
+# ---------------------------------------------------------------------------------------
+# SQL fragments
+
+
+def _as_of(account: str, key: str, kinds: tuple[str, ...], day: str, fallback: str) -> str:
+    """The value of ``key`` in the account's history on ``day`` (as text; NULL when the
+    history says it was null), falling back on ``fallback`` when no event carries it."""
+    in_kinds = ", ".join(f"'{k}'" for k in kinds)
+    return f"""(COALESCE(
+    (SELECT e.after -> '{key}' FROM account_event e
+     WHERE e.account_id = {account} AND e.kind IN ({in_kinds})
+       AND e.after -> '{key}' IS NOT NULL AND e.as_of <= {day}
+     ORDER BY e.as_of DESC, e.seq DESC LIMIT 1),
+    (SELECT e.before -> '{key}' FROM account_event e
+     WHERE e.account_id = {account} AND e.kind IN ({in_kinds})
+       AND e.before -> '{key}' IS NOT NULL AND e.as_of > {day}
+     ORDER BY e.as_of, e.seq LIMIT 1),
+    to_jsonb({fallback})) #>> '{{}}')"""  # noqa: S608
+
+
+def stage_on(account: str, day: str, fallback: str) -> str:
+    return _as_of(account, "stage", ("created", "stage_changed"), day, fallback)
+
+
+def total_on(account: str, day: str, fallback: str) -> str:
+    return f"CAST({_as_of(account, 'total', ('created', 'balance_changed'), day, fallback)}" \
+        " AS numeric(18, 2))"  # fmt: skip
+
+
+def status_on(account: str, day: str, fallback: str) -> str:
+    return _as_of(account, "status", ("status_changed",), day, fallback)
+
+
+def collector_on(account: str, day: str, fallback: str) -> str:
+    return _as_of(account, "assigned_collector_id", ("assigned",), day, fallback)
+
+
+def arrived_on(account: str, created_at: str, time_zone: str) -> str:
+    first = f"SELECT min(e.as_of) FROM account_event e WHERE e.account_id = {account}"  # noqa: S608
+    return (
+        f"COALESCE(({first} AND e.kind = 'created'),"
+        f" CAST(({created_at} AT TIME ZONE {time_zone}) AS date))"
+    )
+
+
+def mop_sql(dpd: str) -> str:
+    """Mirror of :func:`app.domain.stages.mop_code` (a test holds the two together)."""
+    return (
+        f"CASE WHEN {dpd} >= 180 THEN '07' WHEN {dpd} >= 120 THEN '06'"
+        f" WHEN {dpd} >= 90 THEN '05' WHEN {dpd} >= 60 THEN '04' WHEN {dpd} >= 30 THEN '03'"
+        f" WHEN {dpd} >= 1 THEN '02' ELSE '01' END"
+    )
+
+
+_STAGE_RANK = "array_position(ARRAY[" + ", ".join(f"'{s.value}'" for s in Stage) + "]::text[], {})"
+_RPC_CODES = ", ".join(f"'{c}'" for c in sorted(RIGHT_PARTY_CODES))
+
+
+def _visible(principal: Principal, partner_id: uuid.UUID | None) -> CTE:
+    """The accounts the principal may see (one partner's if asked) as the ``visible`` CTE."""
+    query: Any = readable_accounts(principal).join(
+        Partner, col(Partner.id) == col(Account.partner_id)
+    )
+    query = query.with_only_columns(
+        col(Account.id),
+        col(Account.partner_id),
+        col(Account.currency),
+        col(Account.stage),
+        col(Account.dpd),
+        col(Account.total),
+        col(Account.past_due_amount),
+        col(Account.status),
+        col(Account.created_at),
+        col(Partner.time_zone),
+    )
+    if partner_id is not None:
+        query = query.where(col(Account.partner_id) == partner_id)
+    return query.cte("visible")
+
+
+def _dates(**values: date) -> list[Any]:
+    return [bindparam(name, value, type_=Date) for name, value in values.items()]
+
+
+# ---------------------------------------------------------------------------------------
+# Aging
+
+_AGING = f"""
+SELECT v.partner_id, v.stage, {mop_sql("v.dpd")} AS mop_code, v.currency,
+       count(*) AS accounts, sum(v.total) AS total_balance,
+       sum(v.past_due_amount) AS past_due_balance
+FROM visible v
+WHERE v.status = 'active'
+GROUP BY v.partner_id, v.stage, 3, v.currency
+ORDER BY v.partner_id, {_STAGE_RANK.format("v.stage")}, 3, v.currency
+"""  # noqa: S608
+
+
+async def aging(
+    session: AsyncSession, principal: Principal, *, partner_id: uuid.UUID | None = None
+) -> list[AgingRow]:
+    """Active accounts now, by partner × stage × MOP code × currency: count, balance (total)
+    and past-due balance. One statement."""
+    statement = text(_AGING).columns().add_cte(_visible(principal, partner_id))
+    rows = (await session.execute(statement)).mappings().all()
+    return [AgingRow.model_validate(dict(r)) for r in rows]
+
+
+# ---------------------------------------------------------------------------------------
+# Roll rates
+
+_ROLL = f"""
+SELECT x.partner_id, x.from_stage, x.to_stage, count(*) AS accounts
+FROM (
+    SELECT v.partner_id,
+           {stage_on("v.id", ":start", "v.stage")} AS from_stage,
+           {stage_on("v.id", ":end", "v.stage")} AS to_stage
+    FROM visible v
+    WHERE {arrived_on("v.id", "v.created_at", "v.time_zone")} <= :start
+      AND {status_on("v.id", ":start", "v.status")} = 'active'
+) x
+GROUP BY x.partner_id, x.from_stage, x.to_stage
+ORDER BY x.partner_id
+"""  # noqa: S608
+
+
+async def roll_rates(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    start: date,
+    end: date,
+    partner_id: uuid.UUID | None = None,
+) -> list[RollRateRow]:
+    """The stage transition matrix between ``start`` and ``end``: the accounts assigned and
+    active on ``start`` (arrived on or before it, status active then), by their stage on
+    ``start`` and their stage on ``end``. One statement; the matrix is built from its
+    cells."""
+    check_period(start, end)
+    statement = (
+        text(_ROLL)
+        .bindparams(*_dates(start=start, end=end))
+        .columns()
+        .add_cte(_visible(principal, partner_id))
+    )
+    cells = (await session.execute(statement)).all()
+    return [
+        RollRateRow(
+            partner_id=row.partner_id,
+            from_stage=row.from_stage,
+            accounts=row.accounts,
+            counts=row.counts,
+            rates=row.rates,
+            worse=row.worse,
+            same=row.same,
+            better=row.better,
+            roll_forward_rate=row.roll_forward_rate,
+            cure_rate=row.cure_rate,
+        )
+        for row in roll_matrix((c[0], c[1], c[2], c[3]) for c in cells)
+    ]
+
+
+# ---------------------------------------------------------------------------------------
+# Recovery
+
+_RECOVERY = f"""
+SELECT partner_id, stage, currency,
+       COALESCE(pm.payments, 0) AS payments,
+       COALESCE(pm.gross_amount, 0.00) AS gross_amount,
+       COALESCE(pm.reversed_amount, 0.00) AS reversed_amount,
+       COALESCE(c.accounts, 0) AS accounts,
+       COALESCE(c.assigned_balance, 0.00) AS assigned_balance,
+       COALESCE(c.past_due_at_start, 0) AS past_due_at_start,
+       COALESCE(c.cured, 0) AS cured
+FROM (
+    SELECT y.partner_id, y.currency, y.stage, count(*) AS accounts,
+           sum(y.balance) AS assigned_balance,
+           count(*) FILTER (WHERE y.was_there AND y.stage <> 'current') AS past_due_at_start,
+           count(*) FILTER (WHERE y.was_there AND y.stage <> 'current'
+                            AND y.end_stage = 'current') AS cured
+    FROM (
+        SELECT v.partner_id, v.currency, s.start <= :start AS was_there,
+               {stage_on("v.id", "s.first_day", "v.stage")} AS stage,
+               {total_on("v.id", "s.first_day", "v.total")} AS balance,
+               {stage_on("v.id", ":end", "v.stage")} AS end_stage
+        FROM visible v
+        CROSS JOIN LATERAL (
+            SELECT {arrived_on("v.id", "v.created_at", "v.time_zone")} AS start
+        ) s0
+        CROSS JOIN LATERAL (SELECT s0.start, GREATEST(:start, s0.start) AS first_day) s
+        WHERE s.start <= :end
+          AND {status_on("v.id", "s.first_day", "v.status")} = 'active'
+    ) y
+    GROUP BY y.partner_id, y.currency, y.stage
+) c
+FULL JOIN (
+    SELECT p.partner_id, p.currency,
+           {stage_on("v.id", "p.paid_on - 1", "v.stage")} AS stage,
+           count(*) AS payments, sum(p.amount) AS gross_amount,
+           COALESCE(sum(p.amount) FILTER (WHERE p.status = 'reversed'), 0.00) AS reversed_amount
+    FROM payment p
+    JOIN visible v ON v.id = p.account_id
+    WHERE p.paid_on BETWEEN :start AND :end
+    GROUP BY 1, 2, 3
+) pm USING (partner_id, currency, stage)
+ORDER BY partner_id, {_STAGE_RANK.format("stage")}, currency
+"""  # noqa: S608
+
+
+async def recovery(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    start: date,
+    end: date,
+    partner_id: uuid.UUID | None = None,
+) -> list[RecoveryRow]:
+    """Recovered amounts against the assigned balance, and cures, by partner × stage.
+
+    - Payments dated (``paid_on``) ``start``…``end``: ``gross_amount`` all of them,
+      ``reversed_amount`` those reversed since (whenever), ``recovered`` the difference. A
+      payment's stage is the account's stage at the end of the day before ``paid_on``: the
+      stage it was paid in, before the payment itself moved it.
+    - ``accounts``/``assigned_balance``: accounts assigned during the period (arrived on or
+      before ``end``, active on ``max(start, arrival)``) with their balance (``total``) on
+      that day, grouped by their stage on that day.
+    - Cure: of the accounts already there on ``start`` and past due then (stage not
+      ``current``), those whose stage on ``end`` is ``current`` (DPD ≤ 0).
+
+    One statement."""
+    check_period(start, end)
+    statement = (
+        text(_RECOVERY)
+        .bindparams(*_dates(start=start, end=end))
+        .columns()
+        .add_cte(_visible(principal, partner_id))
+    )
+    rows = (await session.execute(statement)).mappings().all()
+    result: list[RecoveryRow] = []
+    for r in rows:
+        recovered = Decimal(r["gross_amount"]) - Decimal(r["reversed_amount"])
+        result.append(
+            RecoveryRow(
+                **r,
+                recovered=recovered,
+                recovery_rate=ratio(recovered, r["assigned_balance"]),
+                cure_rate=ratio(r["cured"], r["past_due_at_start"]),
+            )
+        )
+    return result
+
+
+# ---------------------------------------------------------------------------------------
+# Agents
+
+
+def _agents(principal: Principal) -> CTE:
+    """The staff whose rows the principal may read, as the ``agents`` CTE."""
+    query = select(col(User.id), col(User.username))
+    if principal.role in SEES_ALL_ACCOUNTS or principal.role is Role.PARTNER:
+        condition: Any = true()
+    elif principal.role is Role.COLLECTOR and principal.user_id is not None:
+        condition = col(User.id) == principal.user_id
+    elif principal.role is Role.TEAM_LEAD and principal.user_id is not None:
+        led = select(col(Team.id)).where(col(Team.lead_id) == principal.user_id)
+        members = select(col(TeamMember.user_id)).where(col(TeamMember.team_id).in_(led))
+        condition = or_(col(User.id) == principal.user_id, col(User.id).in_(members))
+    else:
+        condition = false()
+    return query.where(condition).cte("agents")
+
+
+def _agents_sql(partner_filter: bool) -> str:
+    def only(alias: str) -> str:
+        return f"AND {alias}.partner_id = :partner_id" if partner_filter else ""
+
+    collector = collector_on("p.account_id", "p.paid_on", "CAST(a.assigned_collector_id AS text)")
+    return f"""
+SELECT g.collector_id, u.username, g.day, g.partner_id, pt.currency,
+       sum(g.attempts) AS attempts, sum(g.rpcs) AS right_party_contacts,
+       sum(g.promises) AS promises, sum(g.resolved) AS promises_resolved,
+       sum(g.kept) AS promises_kept, sum(g.collected) AS amount_collected,
+       sum(g.plans) AS plans_agreed
+FROM (
+    SELECT i.collector_id, CAST((i.started_at AT TIME ZONE ip.time_zone) AS date) AS day,
+           i.partner_id, 1 AS attempts,
+           CASE WHEN i.result_code IN ({_RPC_CODES}) THEN 1 ELSE 0 END AS rpcs,
+           CASE WHEN pr.status <> 'cancelled' THEN 1 ELSE 0 END AS promises,
+           CASE WHEN pr.status IN ('kept', 'partially_kept', 'broken') THEN 1 ELSE 0 END
+               AS resolved,
+           CASE WHEN pr.status = 'kept' THEN 1 ELSE 0 END AS kept,
+           0.00 AS collected, 0 AS plans
+    FROM interaction i
+    JOIN partner ip ON ip.id = i.partner_id
+    LEFT JOIN promise pr ON pr.interaction_id = i.id
+    WHERE i.collector_id IS NOT NULL AND i.started_at >= :low AND i.started_at < :high
+      AND NOT EXISTS (SELECT 1 FROM interaction c WHERE c.amends_id = i.id) {only("i")}
+    UNION ALL
+    SELECT CAST(x.collector AS uuid), p.paid_on, p.partner_id, 0, 0, 0, 0, 0, p.amount, 0
+    FROM payment p
+    JOIN account a ON a.id = p.account_id
+    CROSS JOIN LATERAL (SELECT {collector} AS collector) x
+    WHERE p.status = 'applied' AND p.paid_on BETWEEN :start AND :end
+      AND x.collector IS NOT NULL {only("p")}
+    UNION ALL
+    SELECT pl.proposed_by,
+           CAST((COALESCE(pl.decided_at, pl.created_at) AT TIME ZONE lp.time_zone) AS date),
+           pl.partner_id, 0, 0, 0, 0, 0, 0.00, 1
+    FROM payment_plan pl
+    JOIN partner lp ON lp.id = pl.partner_id
+    WHERE pl.status IN ('active', 'completed', 'broken')
+      AND COALESCE(pl.decided_at, pl.created_at) >= :low
+      AND COALESCE(pl.decided_at, pl.created_at) < :high {only("pl")}
+) g
+JOIN agents u ON u.id = g.collector_id
+JOIN partner pt ON pt.id = g.partner_id
+WHERE g.day BETWEEN :start AND :end
+GROUP BY g.collector_id, u.username, g.day, g.partner_id, pt.currency
+ORDER BY u.username, g.collector_id, g.day, g.partner_id
+"""  # noqa: S608
+
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    partner_id: uuid.UUID | None
+    empty: bool
+
+
+def _agents_scope(principal: Principal, partner_id: uuid.UUID | None) -> _Scope:
+    if principal.role is not Role.PARTNER:
+        return _Scope(partner_id, empty=False)
+    own = principal.partner_id
+    return _Scope(own, empty=own is None or (partner_id is not None and partner_id != own))
+
+
+async def agents(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    start: date,
+    end: date,
+    partner_id: uuid.UUID | None = None,
+) -> list[AgentRow]:
+    """Per collector, day and partner (the partner's business day, in its time zone):
+
+    - ``attempts``: interactions the collector recorded (one that was corrected counts
+      once, as its correction); ``right_party_contacts``: those with a RPC* result code;
+    - ``promises``: promises taken in those interactions, cancelled ones left out;
+      ``promises_resolved``/``promises_kept``: of them, resolved (kept, partially kept or
+      broken) and kept (in full);
+    - ``amount_collected``: payments dated that day, not reversed, on accounts whose
+      assigned collector at the end of that day (history) was the collector;
+    - ``plans_agreed``: plans the collector proposed that became active that day (approval
+      time, or proposal time when within the collector's own limits) and are active,
+      completed or broken now.
+
+    One statement."""
+    check_period(start, end)
+    scope = _agents_scope(principal, partner_id)
+    if scope.empty:
+        return []
+    # Local days in any time zone fall inside this UTC window; the exact day is filtered
+    # after the conversion to the partner's zone.
+    low = datetime.combine(start - timedelta(days=1), time(), UTC)
+    high = datetime.combine(end + timedelta(days=2), time(), UTC)
+    statement = text(_agents_sql(scope.partner_id is not None)).bindparams(
+        *_dates(start=start, end=end), low=low, high=high
+    )
+    if scope.partner_id is not None:
+        statement = statement.bindparams(partner_id=scope.partner_id)
+    query = statement.columns().add_cte(_agents(principal))
+    rows = (await session.execute(query)).mappings().all()
+    return [
+        AgentRow(
+            **r,
+            rpc_rate=ratio(r["right_party_contacts"], r["attempts"]),
+            promise_rate=ratio(r["promises"], r["right_party_contacts"]),
+            promises_kept_rate=ratio(r["promises_kept"], r["promises_resolved"]),
+        )
+        for r in rows
+    ]

@@ -1,0 +1,445 @@
+"""Commission terms and the commission report: tiers and clawback against hand-computed
+figures, CSV, who sees which rows, and bad input that writes nothing."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlmodel import col, func, select
+
+from app.domain.roles import Role
+from app.models.account import Account, AccountEvent
+from app.models.audit import AuditEvent
+from app.models.partner import Partner
+from app.models.payment import Payment
+from app.models.plan import PaymentPlan
+from app.models.target import CommissionTerms
+from app.models.user import User
+from tests.api.test_accounts import partner_headers
+from tests.factories import make_account, make_partner, make_team
+
+REPORT = "/api/v1/reports/commissions"
+PERIOD = "2026-10"
+
+# Rates of the partner's terms (percent), and the clawback window.
+TERMS_BODY: dict[str, Any] = {
+    "effective_from": "2026-01-01",
+    "clawback_days": 30,
+    "tiers": [
+        {"stage": "early", "recovery_type": "full_payment", "rate_pct": "10"},
+        {"stage": "early", "rate_pct": "5"},
+        {"recovery_type": "settlement", "rate_pct": "3"},
+        {"rate_pct": "2"},
+        {"stage": "late", "recovery_type": "plan", "rate_pct": "7.5"},
+    ],
+}
+
+
+def terms_url(partner_id: object) -> str:
+    return f"/api/v1/partners/{partner_id}/commission-terms"
+
+
+async def add_plan(
+    session, account: Account, proposer: User, plan_type: str, **extra
+) -> PaymentPlan:
+    plan = PaymentPlan(
+        account_id=account.id,
+        partner_id=account.partner_id,
+        plan_type=plan_type,
+        status=extra.pop("status", "active"),
+        terms={"plan_type": plan_type},
+        breaches=[],
+        agreed_total=Decimal("1000.00"),
+        financed=Decimal("1000.00"),
+        currency=account.currency,
+        quoted_on=date(2026, 9, 1),
+        strategy_version=1,
+        approver_role="collector",
+        proposed_by=proposer.id,
+        **extra,
+    )
+    session.add(plan)
+    await session.flush()
+    return plan
+
+
+async def add_payment(
+    session,
+    account: Account,
+    amount: str,
+    paid_on: date,
+    *,
+    stage: str,
+    plan: PaymentPlan | None = None,
+    reversed_at: datetime | None = None,
+) -> Payment:
+    """A payment as the payments service stores it, with the parts of the allocation the
+    reports read (the stage before it, the plan it paid)."""
+    payment = Payment(
+        account_id=account.id,
+        partner_id=account.partner_id,
+        amount=Decimal(amount),
+        currency=account.currency,
+        paid_on=paid_on,
+        channel="spei",
+        idempotency_key=uuid.uuid4().hex,
+        body_sha256="0" * 64,
+        status="reversed" if reversed_at else "applied",
+        reversed_at=reversed_at,
+        reversed_by="test" if reversed_at else None,
+        allocation={
+            "amount": amount,
+            "paid_on": paid_on.isoformat(),
+            "plan_id": None if plan is None else str(plan.id),
+            "account_closed": False,
+            "before": {"stage": stage},
+        },
+        recorded_by="test",
+    )
+    session.add(payment)
+    await session.flush()
+    return payment
+
+
+@dataclass
+class Desk:
+    partner: Partner
+    other_partner: Partner
+    manager: User
+    lead: User
+    ana: User  # collector in the lead's team
+    beto: User  # collector in another team
+    team_id: uuid.UUID
+    other_team_id: uuid.UUID
+
+
+@pytest.fixture
+async def desk(session, make_user) -> Desk:
+    return await build_desk(session, make_user)
+
+
+async def build_desk(session, make_user) -> Desk:
+    """Partner (Mexico City time) with October 2026 payments:
+
+    ana (terms: 30-day clawback)
+      P1 early, no plan        1000.00  10 %  → 100.00  (account now beto's: credited by history)
+      P2 early, regularization  333.33   5 %  →  16.67
+      P3 late, settlement      2000.00   3 %  →  60.00
+      P4 late, restructuring    500.00 7.5 %  →  37.50, plan broke 8 days later: clawed back
+      P5 mid, no plan           400.00   2 %  →   8.00, reversed 45 days later: kept
+      P6 mid, no plan           250.00   2 %  →   5.00, reversed on day 30 (local): clawed back
+      out of the period: 2026-09-30 and 2026-11-01
+    beto
+      P7 early, no plan         100.00  10 %  →  10.00
+    """
+    partner = await make_partner(session)
+    other_partner = await make_partner(session)
+    manager = await make_user(Role.MANAGER)
+    lead = await make_user(Role.TEAM_LEAD)
+    ana = await make_user(Role.COLLECTOR)
+    beto = await make_user(Role.COLLECTOR)
+    ana.full_name, beto.full_name = "Ana Ruiz", "Beto Soto"
+    session.add_all([ana, beto])
+    team = await make_team(session, lead=lead, members=[ana])
+    other_team = await make_team(session, members=[beto])
+
+    async def acct(collector: User, stage_dpd: int) -> Account:
+        return await make_account(
+            session, partner, dpd=stage_dpd, assigned_collector_id=collector.id
+        )
+
+    # P1: the account was ana's in October, moved to beto on 2026-11-05.
+    moved = await acct(beto, 10)
+    session.add(
+        AccountEvent(
+            account_id=moved.id,
+            partner_id=partner.id,
+            kind="assigned",
+            as_of=date(2026, 11, 5),
+            actor_id="test",
+            before={"assigned_collector_id": str(ana.id), "assigned_team_id": None},
+            after={"assigned_collector_id": str(beto.id), "assigned_team_id": None},
+        )
+    )
+    await add_payment(session, moved, "1000.00", date(2026, 10, 5), stage="early")
+
+    a2 = await acct(ana, 10)
+    plan2 = await add_plan(session, a2, ana, "regularization")
+    await add_payment(session, a2, "333.33", date(2026, 10, 6), stage="early", plan=plan2)
+
+    a3 = await acct(ana, 70)
+    plan3 = await add_plan(session, a3, ana, "settlement")
+    await add_payment(session, a3, "2000.00", date(2026, 10, 10), stage="late", plan=plan3)
+
+    a4 = await acct(ana, 70)
+    plan4 = await add_plan(
+        session, a4, ana, "restructuring", status="broken",
+        updated_at=datetime(2026, 10, 20, 18, 0, tzinfo=UTC),
+    )  # fmt: skip
+    await add_payment(session, a4, "500.00", date(2026, 10, 12), stage="late", plan=plan4)
+
+    a5 = await acct(ana, 40)
+    await add_payment(
+        session, a5, "400.00", date(2026, 10, 1), stage="mid",
+        reversed_at=datetime(2026, 11, 15, 12, 0, tzinfo=UTC),
+    )  # fmt: skip
+    # 05:00 UTC on the 25th is still the 24th in Mexico City: day 30 of the window.
+    await add_payment(
+        session, a5, "250.00", date(2026, 10, 25), stage="mid",
+        reversed_at=datetime(2026, 11, 25, 5, 0, tzinfo=UTC),
+    )  # fmt: skip
+    await add_payment(session, a5, "999.00", date(2026, 9, 30), stage="mid")
+    await add_payment(session, a5, "888.00", date(2026, 11, 1), stage="mid")
+
+    b1 = await acct(beto, 10)
+    await add_payment(session, b1, "100.00", date(2026, 10, 15), stage="early")
+    await session.flush()
+    return Desk(partner, other_partner, manager, lead, ana, beto, team.id, other_team.id)
+
+
+async def set_terms(client, auth_headers, desk: Desk, body=None):
+    response = await client.put(
+        terms_url(desk.partner.id), json=body or TERMS_BODY, headers=auth_headers(desk.manager)
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def by_collector(data: dict) -> dict[str, dict]:
+    return {row["collector_id"]: row for row in data["rows"]}
+
+
+def lines_of(row: dict) -> dict[tuple[str, str], dict]:
+    return {(line["stage"], line["recovery_type"]): line for line in row["lines"]}
+
+
+class TestCommissionTerms:
+    async def test_manager_sets_versions_and_reads_them(self, client, auth_headers, desk, session):
+        first = await set_terms(client, auth_headers, desk)
+        assert first["version"] == 1
+        assert first["tiers"][4] == {"stage": "late", "recovery_type": "plan", "rate_pct": "7.50"}
+        second = await set_terms(client, auth_headers, desk, dict(TERMS_BODY, clawback_days=10))
+        assert second["version"] == 2
+        response = await client.get(terms_url(desk.partner.id), headers=auth_headers(desk.ana))
+        assert response.status_code == 200
+        data = response.json()
+        assert data["current"]["version"] == 2
+        assert [v["version"] for v in data["versions"]] == [2, 1]
+        actions = await session.scalars(
+            select(col(AuditEvent.action)).where(
+                col(AuditEvent.action) == "commission_terms.created"
+            )
+        )
+        assert len(list(actions)) == 2
+
+    async def test_no_terms_yet(self, client, auth_headers, desk):
+        response = await client.get(terms_url(desk.partner.id), headers=auth_headers(desk.lead))
+        assert response.json() == {"current": None, "versions": []}
+
+    async def test_lead_and_collector_cannot_set_terms(self, client, auth_headers, desk):
+        for user in (desk.lead, desk.ana):
+            response = await client.put(
+                terms_url(desk.partner.id), json=TERMS_BODY, headers=auth_headers(user)
+            )
+            assert response.status_code == 403
+
+    async def test_partner_reads_its_own_terms_only(self, client, session, settings, desk):
+        headers = await partner_headers(session, settings, desk.partner)
+        assert (await client.get(terms_url(desk.partner.id), headers=headers)).status_code == 200
+        foreign = await client.get(terms_url(desk.other_partner.id), headers=headers)
+        assert foreign.status_code == 404
+
+    async def test_unknown_partner_is_404(self, client, auth_headers, desk):
+        response = await client.put(
+            terms_url(uuid.uuid4()), json=TERMS_BODY, headers=auth_headers(desk.manager)
+        )
+        assert response.status_code == 404
+
+    @pytest.mark.parametrize(
+        "tier",
+        [
+            {"rate_pct": "-1"},
+            {"rate_pct": "100.5"},
+            {"stage": "overdue", "rate_pct": "5"},
+            {"recovery_type": "partial", "rate_pct": "5"},
+            {"rate_pct": "1.234"},
+        ],
+    )
+    async def test_bad_tier_is_422_and_writes_nothing(
+        self, client, auth_headers, desk, session, tier
+    ):
+        audit_before = await session.scalar(select(func.count()).select_from(AuditEvent))
+        response = await client.put(
+            terms_url(desk.partner.id),
+            json={"clawback_days": 30, "tiers": [tier]},
+            headers=auth_headers(desk.manager),
+        )
+        assert response.status_code == 422
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["errors"][0]["field"].startswith("body.tiers.0")
+        assert await session.scalar(select(func.count()).select_from(CommissionTerms)) == 0
+        assert await session.scalar(select(func.count()).select_from(AuditEvent)) == audit_before
+
+    @pytest.mark.parametrize(
+        "body",
+        [
+            {"clawback_days": -1, "tiers": [{"rate_pct": "1"}]},
+            {"clawback_days": 30, "tiers": []},
+            {
+                "clawback_days": 30,
+                "tiers": [{"stage": "early", "rate_pct": "1"}, {"stage": "early", "rate_pct": "2"}],
+            },
+        ],
+    )
+    async def test_bad_terms_are_422(self, client, auth_headers, desk, session, body):
+        response = await client.put(
+            terms_url(desk.partner.id), json=body, headers=auth_headers(desk.manager)
+        )
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert await session.scalar(select(func.count()).select_from(CommissionTerms)) == 0
+
+
+class TestCommissionReport:
+    async def test_tiers_and_clawback_hand_computed(self, client, auth_headers, desk):
+        await set_terms(client, auth_headers, desk)
+        response = await client.get(
+            REPORT, params={"period": PERIOD}, headers=auth_headers(desk.manager)
+        )
+        assert response.status_code == 200, response.text
+        rows = by_collector(response.json())
+        ana = rows[str(desk.ana.id)]
+        assert ana["currency"] == "MXN"
+        assert ana["partner_id"] == str(desk.partner.id)
+        assert ana["payments"] == 6
+        assert Decimal(ana["recovered"]) == Decimal("4483.33")
+        assert Decimal(ana["earned"]) == Decimal("227.17")
+        assert Decimal(ana["clawed_back"]) == Decimal("42.50")
+        assert Decimal(ana["net"]) == Decimal("184.67")
+        lines = lines_of(ana)
+        expected = {
+            # (stage, type): (rate, payments, recovered, clawed payments, earned, clawed, net)
+            ("early", "full_payment"): ("10", 1, "1000.00", 0, "100.00", "0.00", "100.00"),
+            ("early", "plan"): ("5", 1, "333.33", 0, "16.67", "0.00", "16.67"),
+            ("late", "settlement"): ("3", 1, "2000.00", 0, "60.00", "0.00", "60.00"),
+            ("late", "plan"): ("7.5", 1, "500.00", 1, "37.50", "37.50", "0.00"),
+            ("mid", "full_payment"): ("2", 2, "650.00", 1, "13.00", "5.00", "8.00"),
+        }
+        assert set(lines) == set(expected)
+        for key, (rate, n, recovered, n_back, earned, back, net) in expected.items():
+            line = lines[key]
+            assert line["terms_version"] == 1
+            assert Decimal(line["rate_pct"]) == Decimal(rate), key
+            assert (line["payments"], line["clawed_back_payments"]) == (n, n_back), key
+            assert Decimal(line["recovered"]) == Decimal(recovered), key
+            assert Decimal(line["earned"]) == Decimal(earned), key
+            assert Decimal(line["clawed_back"]) == Decimal(back), key
+            assert Decimal(line["net"]) == Decimal(net), key
+        beto = rows[str(desk.beto.id)]
+        assert (Decimal(beto["earned"]), Decimal(beto["net"])) == (
+            Decimal("10.00"),
+            Decimal("10.00"),
+        )
+
+    async def test_without_terms_everything_is_zero(self, client, auth_headers, desk):
+        response = await client.get(
+            REPORT, params={"period": PERIOD}, headers=auth_headers(desk.manager)
+        )
+        ana = by_collector(response.json())[str(desk.ana.id)]
+        assert Decimal(ana["recovered"]) == Decimal("4483.33")
+        assert Decimal(ana["earned"]) == 0
+        assert all(line["terms_version"] is None for line in ana["lines"])
+
+    async def test_a_later_version_pays_payments_from_its_date(self, client, auth_headers, desk):
+        await set_terms(client, auth_headers, desk)
+        # From 2026-10-15 every payment earns 1 % with no clawback window.
+        await set_terms(
+            client, auth_headers, desk,
+            {"effective_from": "2026-10-15", "clawback_days": 0, "tiers": [{"rate_pct": "1"}]},
+        )  # fmt: skip
+        response = await client.get(
+            REPORT, params={"period": PERIOD}, headers=auth_headers(desk.manager)
+        )
+        rows = by_collector(response.json())
+        beto = rows[str(desk.beto.id)]  # paid 2026-10-15: version 2, 1 % of 100.00
+        assert [(ln["terms_version"], ln["earned"]) for ln in beto["lines"]] == [(2, "1.00")]
+        ana_mid = [ln for ln in rows[str(desk.ana.id)]["lines"] if ln["stage"] == "mid"]
+        # 400.00 on 10-01 under version 1 (2 %, kept); 250.00 on 10-25 under version 2
+        # (1 %, reversed 30 days later: outside a 0-day window, kept).
+        assert sorted((ln["terms_version"], ln["earned"], ln["clawed_back"]) for ln in ana_mid) == [
+            (1, "8.00", "0.00"),
+            (2, "2.50", "0.00"),
+        ]
+
+    async def test_csv(self, client, auth_headers, desk):
+        await set_terms(client, auth_headers, desk)
+        response = await client.get(
+            REPORT,
+            params={"period": PERIOD, "collector_id": str(desk.ana.id)},
+            headers={**auth_headers(desk.manager), "Accept": "text/csv"},
+        )
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/csv")
+        rows = list(csv.DictReader(io.StringIO(response.text)))
+        assert len(rows) == 5
+        assert {r["collector_id"] for r in rows} == {str(desk.ana.id)}
+        late_plan = next(r for r in rows if (r["stage"], r["recovery_type"]) == ("late", "plan"))
+        assert late_plan["period"] == PERIOD
+        assert (late_plan["earned"], late_plan["clawed_back"], late_plan["net"]) == (
+            "37.50",
+            "37.50",
+            "0.00",
+        )
+        assert sum(Decimal(r["net"]) for r in rows) == Decimal("184.67")
+
+    async def test_collector_sees_only_their_own_row(self, client, auth_headers, desk):
+        for me, other in ((desk.ana, desk.beto), (desk.beto, desk.ana)):
+            response = await client.get(REPORT, params={"period": PERIOD}, headers=auth_headers(me))
+            assert set(by_collector(response.json())) == {str(me.id)}
+            asked = await client.get(
+                REPORT,
+                params={"period": PERIOD, "collector_id": str(other.id)},
+                headers=auth_headers(me),
+            )
+            assert asked.json()["rows"] == []
+
+    async def test_lead_sees_their_team(self, client, auth_headers, desk):
+        response = await client.get(
+            REPORT, params={"period": PERIOD}, headers=auth_headers(desk.lead)
+        )
+        assert set(by_collector(response.json())) == {str(desk.ana.id)}
+
+    async def test_partner_sees_its_own_portfolio(self, client, session, settings, desk):
+        own = await partner_headers(session, settings, desk.partner)
+        response = await client.get(REPORT, params={"period": PERIOD}, headers=own)
+        assert set(by_collector(response.json())) == {str(desk.ana.id), str(desk.beto.id)}
+        other = await partner_headers(session, settings, desk.other_partner)
+        response = await client.get(REPORT, params={"period": PERIOD}, headers=other)
+        assert response.json()["rows"] == []
+
+    async def test_manager_filters_by_collector(self, client, auth_headers, desk):
+        response = await client.get(
+            REPORT,
+            params={"period": PERIOD, "collector_id": str(desk.beto.id)},
+            headers=auth_headers(desk.manager),
+        )
+        assert set(by_collector(response.json())) == {str(desk.beto.id)}
+
+    @pytest.mark.parametrize("period", ["2026-13", "2026-1", "october", ""])
+    async def test_malformed_period_is_422(self, client, auth_headers, desk, period):
+        response = await client.get(
+            REPORT, params={"period": period}, headers=auth_headers(desk.manager)
+        )
+        assert response.status_code == 422
+        assert response.headers["content-type"].startswith("application/problem+json")
+
+    async def test_needs_a_token(self, client):
+        response = await client.get(REPORT, params={"period": PERIOD})
+        assert response.status_code == 401
