@@ -41,6 +41,7 @@ from app.problems import (
 )
 from app.routers import (
     accounts,
+    allocation,
     assignments,
     audit,
     auth,
@@ -56,11 +57,13 @@ from app.routers import (
     payments,
     plans,
     reports,
+    routes,
     skip_tracing,
     strategies,
     targets,
     teams,
     users,
+    worklists,
 )
 from app.schemas.assignments import AssignmentPush
 
@@ -138,6 +141,11 @@ TAGS = [
         "name": "documents",
         "description": "Documents kept with an account (agreements, identity documents, visit "
         "photos) and the custody of their paper originals.",
+    },
+    {
+        "name": "work",
+        "description": "Allocation of accounts to teams and collectors, work queues, and field "
+        "visit routes.",
     },
     {
         "name": "reports",
@@ -409,6 +417,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         debtors,
         skip_tracing,
         kyc,
+        allocation,
+        worklists,
+        routes,
         reports,
         targets,
         audit,
