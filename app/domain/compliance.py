@@ -22,7 +22,9 @@ Choices made here:
 - A paused account (dispute, hardship, legal agreement), an invalid contact point and the
   strategy's limits are soft (refused, but not against the law); a dispute flag is hard
   where the law stops collection on dispute (US), soft elsewhere.
-- Cease-contact and deceased stop contact with every party; an attorney, and in Mexico a
+- Cease-contact, deceased and insolvency (the claim goes through the proceeding) stop
+  contact with every party; a ``vulnerable`` flag recorded by staff does not stop contact (it
+  is shown on the profile and the work queue, for care); an attorney, and in Mexico a
   minor or an older adult, stop contact with the debtor and with references (a guarantor is
   an obligor of their own and may still be contacted).
 """
@@ -235,6 +237,14 @@ def _standing_reasons(pack: RulePack, request: ContactRequest) -> list[Reason]:
     if DebtorFlag.ATTORNEY in flags and party is not Party.GUARANTOR:
         reasons.append(
             Reason("attorney", "The debtor has an attorney: contact the attorney instead.", True)
+        )
+    if DebtorFlag.INSOLVENCY in flags:
+        reasons.append(
+            Reason(
+                "insolvency",
+                "The debtor is under an insolvency proceeding: the claim goes through it.",
+                True,
+            )
         )
     if DebtorFlag.DISPUTE in flags:
         reasons.append(

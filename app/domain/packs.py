@@ -65,6 +65,10 @@ class DebtorFlag(StrEnum):
     ATTORNEY = "attorney"
     MINOR = "minor"
     OLDER_ADULT = "older_adult"
+    # Under an insolvency proceeding (concurso): claims go through it, not to the person.
+    INSOLVENCY = "insolvency"
+    # Recorded by staff (illness, disability, hardship): shown, contact stays possible.
+    VULNERABLE = "vulnerable"
 
 
 class ReferenceRule(StrEnum):

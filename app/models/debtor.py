@@ -145,7 +145,8 @@ class DebtorFlag(SQLModel, table=True):
     __tablename__ = "debtor_flag"
     __table_args__ = (
         CheckConstraint(
-            "kind IN ('cease_contact', 'dispute', 'deceased', 'attorney', 'minor', 'older_adult')",
+            "kind IN ('cease_contact', 'dispute', 'deceased', 'attorney', 'minor', "
+            "'older_adult', 'insolvency', 'vulnerable')",
             name="kind",
         ),
         Index("ix_debtor_flag_debtor", "debtor_id", "kind"),

@@ -16,6 +16,8 @@ from app.schemas.debtors import (
     ContactPointRead,
     DebtorAccountRead,
     DebtorProfileRead,
+    FlagClear,
+    FlagCreate,
     FlagRead,
     RelatedPartyRead,
     RevealedBirthDate,
@@ -80,7 +82,10 @@ def _profile(view: DebtorProfile) -> DebtorProfileRead:
             )
             for r in view.related_parties
         ],
-        flags=[FlagRead(kind=f.kind, account_id=f.account_id, set_at=f.set_at) for f in view.flags],
+        flags=[
+            FlagRead(id=f.id, kind=f.kind, account_id=f.account_id, set_at=f.set_at)
+            for f in view.flags
+        ],
         consents=[
             ConsentRead(partner_id=c.partner_id, channel=c.channel, status=c.status,
                         recorded_at=c.recorded_at)
@@ -184,3 +189,43 @@ async def export_debtor(
     plans, payments, documents and the access log), for an access request under Mexico's
     data-protection law (derechos ARCO) and its peers. Recorded in the access log."""
     return await service.export(session, principal, debtor_id, reason)
+
+
+def _flag(flag: Any) -> FlagRead:
+    return FlagRead(id=flag.id, kind=flag.kind, account_id=flag.account_id, set_at=flag.set_at)
+
+
+@router.post(
+    "/{debtor_id}/flags",
+    summary="Flag a debtor (insolvency, vulnerable, attorney…)",
+    status_code=201,
+    response_model=FlagRead,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def flag_debtor(
+    session: SessionDep, principal: PrincipalDep, debtor_id: uuid.UUID, body: FlagCreate
+) -> FlagRead:
+    """Team leads, managers and admins (collectors flag through interaction results). On
+    every account of the debtor, or one account the caller may see; the same flag already
+    standing is a 409."""
+    flag = await service.set_flag(
+        session, principal, debtor_id, body.kind, body.account_id, body.reason
+    )
+    return _flag(flag)
+
+
+@router.post(
+    "/{debtor_id}/flags/{flag_id}/clear",
+    summary="Clear a debtor's flag",
+    response_model=FlagRead,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def clear_debtor_flag(
+    session: SessionDep,
+    principal: PrincipalDep,
+    debtor_id: uuid.UUID,
+    flag_id: uuid.UUID,
+    body: FlagClear,
+) -> FlagRead:
+    """Managers and admins, with a reason; a flag already cleared is a 409."""
+    return _flag(await service.clear_flag(session, principal, debtor_id, flag_id, body.reason))

@@ -69,8 +69,21 @@ class RelatedPartyRead(BaseModel):
     source: str
 
 
+FlagKind = Literal[
+    "cease_contact",
+    "dispute",
+    "deceased",
+    "attorney",
+    "minor",
+    "older_adult",
+    "insolvency",
+    "vulnerable",
+]
+
+
 class FlagRead(BaseModel):
-    kind: str
+    id: uuid.UUID
+    kind: FlagKind
     account_id: uuid.UUID | None = Field(description="Null: every account of the debtor.")
     set_at: datetime
 
@@ -80,6 +93,25 @@ class ConsentRead(BaseModel):
     channel: str
     status: Literal["granted", "opted_out"]
     recorded_at: datetime
+
+
+class FlagCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: FlagKind = Field(
+        description="insolvency stops every contact (the claim goes through the proceeding); "
+        "vulnerable is shown and does not stop contact; the others as the contact law says."
+    )
+    account_id: uuid.UUID | None = Field(
+        default=None, description="One account of the debtor; null: every account."
+    )
+    reason: PlainText = Field(min_length=3, max_length=500)
+
+
+class FlagClear(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: PlainText = Field(min_length=3, max_length=500)
 
 
 class DebtorProfileRead(BaseModel):

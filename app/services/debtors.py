@@ -19,13 +19,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col, select
 
-from app.domain.errors import NotFound, PermissionDenied
+from app.domain.errors import Conflict, NotFound, PermissionDenied
 from app.domain.roles import Role
 from app.models.account import Account
 from app.models.debtor import ContactConsent, ContactPoint, Debtor, DebtorFlag, RelatedParty
@@ -44,8 +45,13 @@ from app.services.contact_points import ContactPointView, contact_points_of
 REVEALERS: frozenset[Role] = frozenset({Role.COLLECTOR, Role.TEAM_LEAD, Role.MANAGER})
 EXPORTERS: frozenset[Role] = frozenset({Role.MANAGER})
 LOG_READERS: frozenset[Role] = frozenset({Role.MANAGER, Role.AUDITOR})
+_FLAG_LOCK = 12
 
 REVEALABLE = ("national_id", "birth_date", "contact_points", "related_parties")
+# Collectors flag through interaction results (cease request, attorney, deceased…); staff
+# above them may record any flag by hand, and managers clear them.
+FLAGGERS: frozenset[Role] = frozenset({Role.TEAM_LEAD, Role.MANAGER, Role.ADMIN})
+FLAG_CLEARERS: frozenset[Role] = frozenset({Role.MANAGER, Role.ADMIN})
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,3 +291,74 @@ async def export(
     }  # fmt: skip
     await _log_access(session, principal, debtor.id, "export", sorted(document), reason)
     return document
+
+
+async def set_flag(
+    session: AsyncSession,
+    principal: Principal,
+    debtor_id: uuid.UUID,
+    kind: str,
+    account_id: uuid.UUID | None,
+    reason: str,
+) -> DebtorFlag:
+    """Record a flag on the debtor (every account) or on one visible account of theirs; the
+    same flag already standing is a 409."""
+    if principal.role not in FLAGGERS:
+        raise PermissionDenied({"role": principal.role.value})
+    debtor, seen = await _visible(session, principal, debtor_id)
+    if account_id is not None and account_id not in {a.id for a in seen}:
+        raise NotFound({"entity": "account"})
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(:kind, hashtext(:key))"),
+        {"kind": _FLAG_LOCK, "key": str(debtor.id)},
+    )
+    standing = await session.scalar(
+        select(col(DebtorFlag.id)).where(
+            col(DebtorFlag.debtor_id) == debtor.id,
+            col(DebtorFlag.kind) == kind,
+            col(DebtorFlag.cleared_at).is_(None),
+            col(DebtorFlag.account_id).is_(None)
+            if account_id is None
+            else col(DebtorFlag.account_id) == account_id,
+        )
+    )
+    if standing is not None:
+        raise Conflict({"reason": f"the flag is already set ({standing})"})
+    flag = DebtorFlag(
+        debtor_id=debtor.id, account_id=account_id, kind=kind, set_by=principal.audit_id
+    )
+    session.add(flag)
+    await session.flush()
+    await audit.record(
+        session, principal, "debtor.flag_set", "debtor", debtor.id,
+        after={"flag_id": flag.id, "kind": kind, "account_id": account_id, "reason": reason},
+    )  # fmt: skip
+    return flag
+
+
+async def clear_flag(
+    session: AsyncSession,
+    principal: Principal,
+    debtor_id: uuid.UUID,
+    flag_id: uuid.UUID,
+    reason: str,
+) -> DebtorFlag:
+    if principal.role not in FLAG_CLEARERS:
+        raise PermissionDenied({"role": principal.role.value})
+    debtor, _ = await _visible(session, principal, debtor_id)
+    flag = await session.scalar(
+        select(DebtorFlag)
+        .where(col(DebtorFlag.id) == flag_id, col(DebtorFlag.debtor_id) == debtor.id)
+        .with_for_update()
+    )
+    if flag is None:
+        raise NotFound({"entity": "flag"})
+    if flag.cleared_at is not None:
+        raise Conflict({"reason": "the flag was already cleared"})
+    flag.cleared_at = datetime.now(UTC)
+    await session.flush()
+    await audit.record(
+        session, principal, "debtor.flag_cleared", "debtor", debtor.id,
+        before={"flag_id": flag.id, "kind": flag.kind}, after={"reason": reason},
+    )  # fmt: skip
+    return flag

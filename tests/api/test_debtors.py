@@ -264,3 +264,81 @@ async def test_no_get_operation_shows_unmasked_personal_data(client, app, case):
         assert_masked(response.text)
         called += 1
     assert called >= 20
+
+
+class TestFlags:
+    async def test_a_lead_flags_insolvency_and_contact_stops(self, client, session, case):
+        response = await client.post(
+            url(case, "/flags"),
+            json={"kind": "insolvency", "reason": "Concurso mercantil notice received"},
+            headers=case["lead"],
+        )
+        assert response.status_code == 201, response.text
+        flag = response.json()
+        assert (flag["kind"], flag["account_id"]) == ("insolvency", None)
+        again = await client.post(
+            url(case, "/flags"), json={"kind": "insolvency", "reason": "Twice"},
+            headers=case["manager"],
+        )  # fmt: skip
+        assert again.status_code == 409
+        check = await client.post(
+            f"/api/v1/accounts/{case['at_a'].id}/contact-check",
+            json={"channel": "call", "party": "debtor"},
+            headers=case["collector"],
+        )
+        assert check.status_code == 200, check.text
+        codes = {r["code"] for r in check.json()["reasons"]}
+        assert "insolvency" in codes and check.json()["allowed"] is False
+        profile = await client.get(url(case), headers=case["collector"])
+        assert "insolvency" in {f["kind"] for f in profile.json()["flags"]}
+
+        cleared = await client.post(
+            url(case, f"/flags/{flag['id']}/clear"), json={"reason": "Proceeding closed"},
+            headers=case["manager"],
+        )  # fmt: skip
+        assert cleared.status_code == 200, cleared.text
+        profile = await client.get(url(case), headers=case["collector"])
+        assert "insolvency" not in {f["kind"] for f in profile.json()["flags"]}
+        twice = await client.post(
+            url(case, f"/flags/{flag['id']}/clear"), json={"reason": "Again"},
+            headers=case["manager"],
+        )  # fmt: skip
+        assert twice.status_code == 409
+        actions = (
+            await session.scalars(
+                select(col(AuditEvent.action)).where(
+                    col(AuditEvent.entity_id) == str(case["debtor"].id),
+                    col(AuditEvent.action).like("debtor.flag%"),
+                )
+            )
+        ).all()
+        assert sorted(actions) == ["debtor.flag_cleared", "debtor.flag_set"]
+
+    async def test_a_vulnerable_flag_is_shown_and_does_not_stop_contact(self, client, case):
+        response = await client.post(
+            url(case, "/flags"),
+            json={"kind": "vulnerable", "account_id": str(case["at_a"].id),
+                  "reason": "Debtor in hospital treatment"},
+            headers=case["manager"],
+        )  # fmt: skip
+        assert response.status_code == 201, response.text
+        profile = await client.get(url(case), headers=case["collector"])
+        assert "vulnerable" in {f["kind"] for f in profile.json()["flags"]}
+
+    @pytest.mark.parametrize(
+        ("who", "body", "status"),
+        [
+            ("collector", {"kind": "attorney", "reason": "Lawyer called"}, 403),
+            ("auditor", {"kind": "attorney", "reason": "Lawyer called"}, 403),
+            ("partner_b", {"kind": "attorney", "reason": "Lawyer called"}, 403),
+            ("manager", {"kind": "bankrupt", "reason": "Lawyer called"}, 422),
+            ("manager", {"kind": "attorney", "reason": "x"}, 422),
+            ("manager", {"kind": "attorney", "reason": "ok!", "account_id": str(uuid.uuid4())},
+             404),
+        ],
+    )  # fmt: skip
+    async def test_who_may_flag_and_bad_input(self, client, session, case, who, body, status):
+        before = await session.scalar(select(func.count()).select_from(DebtorFlag))
+        response = await client.post(url(case, "/flags"), json=body, headers=case[who])
+        assert response.status_code == status, response.text
+        assert await session.scalar(select(func.count()).select_from(DebtorFlag)) == before
