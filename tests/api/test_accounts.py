@@ -307,7 +307,6 @@ class TestListAccounts:
         assert small == large
         assert small > 0
 
-
     async def test_an_account_detail_takes_three_statements(
         self, client, session, connection, make_user, auth_headers
     ):
