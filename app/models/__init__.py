@@ -2,11 +2,13 @@
 
 from app.models.base import metadata  # isort: skip  (sets the naming convention first)
 from app.models.account import Account, AccountEvent, AccountPause, AgingRun
+from app.models.allocation import AccountAllocation, AllocationRule
 from app.models.assignment import Assignment, AssignmentChunk, AssignmentRejection
 from app.models.audit import AuditEvent
 from app.models.debtor import ContactConsent, ContactPoint, Debtor, DebtorFlag, RelatedParty
 from app.models.debtor_access import DebtorAccess
 from app.models.document import AccountDocument
+from app.models.field_profile import FieldProfile
 from app.models.interaction import Interaction, InteractionFeedback
 from app.models.partner import Partner, PartnerBucket, PartnerClient
 from app.models.payment import Payment
@@ -16,13 +18,16 @@ from app.models.promise import Escalation, Promise
 from app.models.strategy import CollectionStrategy
 from app.models.target import CommissionTerms, RecoveryTarget
 from app.models.user import LoginAttempt, Team, TeamMember, User
+from app.models.worklist import WorklistClaim
 
 __all__ = [
     "Account",
+    "AccountAllocation",
     "AccountDocument",
     "AccountEvent",
     "AccountPause",
     "AgingRun",
+    "AllocationRule",
     "Assignment",
     "AssignmentChunk",
     "AssignmentRejection",
@@ -35,6 +40,7 @@ __all__ = [
     "DebtorAccess",
     "DebtorFlag",
     "Escalation",
+    "FieldProfile",
     "Interaction",
     "InteractionFeedback",
     "LoginAttempt",
@@ -53,5 +59,6 @@ __all__ = [
     "Team",
     "TeamMember",
     "User",
+    "WorklistClaim",
     "metadata",
 ]

@@ -53,6 +53,10 @@ class Interaction(SQLModel, table=True):
     longitude: Decimal | None = Field(default=None, sa_type=Numeric(9, 6))
     gps_accuracy_m: int | None = None
     address_verification: str | None = Field(default=None, max_length=24)
+    # The GPS check of a visit (app/domain/routing.py): metres from the address's
+    # coordinates, and whether that was beyond the tolerance (recorded anyway, flagged).
+    position_distance_m: int | None = None
+    position_mismatch: bool | None = None
     # Which rules the contact was checked under, and what the check found.
     pack_version: str = Field(max_length=24)
     strategy_version: int | None = None

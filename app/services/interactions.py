@@ -33,6 +33,7 @@ from app.domain.interactions import (
     check_interaction,
 )
 from app.domain.roles import Role
+from app.domain.routing import Point, check_position
 from app.domain.stages import Stage
 from app.domain.strategies import escalation_rule, promise_terms
 from app.models.account import Account
@@ -44,7 +45,7 @@ from app.models.user import Team, TeamMember
 from app.pagination import decode_cursor, encode_cursor
 from app.schemas.interactions import InteractionCreate
 from app.security import Principal
-from app.services import accounts, audit
+from app.services import accounts, audit, worklists
 from app.services.contact import contact_context
 
 RECORDERS = frozenset({Role.COLLECTOR, Role.TEAM_LEAD, Role.MANAGER, Role.ADMIN})
@@ -139,6 +140,26 @@ async def record_interaction(
     else:
         verdict = {"allowed": True, "reasons": [], "inbound": True}
         pack_version = context.pack.version
+    # A visit's GPS fix against the address's coordinates: too far is recorded, flagged.
+    address = context.contact_point
+    position = None
+    if (
+        channel is Channel.VISIT
+        and body.position is not None
+        and address is not None
+        and address.latitude is not None
+        and address.longitude is not None
+    ):
+        position = check_position(
+            Point(float(address.latitude), float(address.longitude)),
+            Point(float(body.position.latitude), float(body.position.longitude)),
+            body.position.accuracy_m,
+        )
+        verdict["position_mismatch"] = position.mismatch
+        verdict["position"] = {
+            "distance_m": position.distance_m,
+            "tolerance_m": position.tolerance_m,
+        }
     interaction = Interaction(
         account_id=account.id,
         partner_id=account.partner_id,
@@ -161,6 +182,8 @@ async def record_interaction(
         longitude=body.position.longitude if body.position else None,
         gps_accuracy_m=body.position.accuracy_m if body.position else None,
         address_verification=body.result_code if channel is Channel.VISIT else None,
+        position_distance_m=position.distance_m if position is not None else None,
+        position_mismatch=position.mismatch if position is not None else None,
         pack_version=pack_version,
         strategy_version=context.strategy_version,
         compliance=verdict,
@@ -224,6 +247,8 @@ async def record_interaction(
         },
         now=moment,
     )
+    # The collector is done with the account for now: its work-queue claim is released.
+    await worklists.release_claim(session, account.id, principal.user_id)
     return Recorded(interaction, promise)
 
 

@@ -1,0 +1,141 @@
+"""API shapes of field visit routes and field collectors' route profiles."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.schemas.common import PlainText
+
+
+class FieldProfileWrite(BaseModel):
+    """The whole profile (PUT replaces it); omitted fields take their defaults."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start_latitude: Decimal | None = Field(
+        default=None,
+        ge=-90,
+        le=90,
+        max_digits=9,
+        decimal_places=6,
+        description="Where the day starts (with start_longitude); null: the first stop.",
+    )
+    start_longitude: Decimal | None = Field(
+        default=None, ge=-180, le=180, max_digits=9, decimal_places=6
+    )
+    daily_capacity: int = Field(default=12, ge=1, le=60, description="Visits a day at most.")
+    shift_start: time = Field(default=time(9, 0), description="Local wall-clock time.")
+    shift_end: time = Field(default=time(19, 0), description="The last visit ends by then.")
+    time_zone: PlainText | None = Field(
+        default=None,
+        max_length=64,
+        description="IANA zone of the shift; null: the zone of the day's stops.",
+    )
+    service_minutes: int = Field(default=20, ge=5, le=240, description="Minutes per visit.")
+    speed_kmh: int = Field(
+        default=25, ge=5, le=120, description="Average travel speed between visits."
+    )
+
+
+class FieldProfileRead(BaseModel):
+    user_id: uuid.UUID
+    start_latitude: Decimal | None
+    start_longitude: Decimal | None
+    daily_capacity: int
+    shift_start: time
+    shift_end: time
+    time_zone: str | None
+    service_minutes: int
+    speed_kmh: int
+    is_default: bool = Field(description="True when nothing was set: these are the defaults.")
+    version: int | None
+    updated_by: str | None
+    updated_at: datetime | None
+
+
+class RouteStartRead(BaseModel):
+    latitude: Decimal | None
+    longitude: Decimal | None
+    source: Literal["query", "profile", "first_stop"] = Field(
+        description="Where the start point came from; first_stop: the route starts at its "
+        "first visit."
+    )
+
+
+class RouteSettingsRead(BaseModel):
+    daily_capacity: int
+    service_minutes: int
+    speed_kmh: int
+    detour_factor: float = Field(description="Street distance over straight-line distance.")
+    shift_starts_at: datetime
+    shift_ends_at: datetime
+    time_zone: str = Field(description="The zone the shift is read in.")
+    solver_time_limit_seconds: float
+
+
+class VisitWindowRead(BaseModel):
+    opens_at: datetime = Field(description="Local time (the debtor's zone).")
+    closes_at: datetime = Field(description="Local time; the visit ends by then.")
+
+
+class RouteStopRead(BaseModel):
+    sequence: int
+    account_id: uuid.UUID
+    external_ref: str
+    contact_point_id: uuid.UUID
+    address: str = Field(description="The address line, masked.")
+    municipality: str | None
+    state: str | None
+    postal_code: str | None
+    latitude: Decimal
+    longitude: Decimal
+    time_zone: str
+    distance_km: float = Field(description="From the previous stop or the start point.")
+    travel_minutes: int
+    arrival: datetime = Field(description="Estimated start of the visit, local time.")
+    departure: datetime = Field(description="Estimated end of the visit, local time.")
+    wait_minutes: int = Field(description="Minutes waited for the window to open.")
+    window: VisitWindowRead
+
+
+class RouteTotalsRead(BaseModel):
+    stops: int
+    distance_km: float
+    travel_minutes: int
+    wait_minutes: int
+    service_minutes: int
+    ends_at: datetime | None = Field(description="The last visit's departure, local time.")
+
+
+LeftOutReason = Literal[
+    "capacity", "outside_window", "no_address", "no_coordinates", "contact_not_allowed"
+]
+
+
+class LeftOutRead(BaseModel):
+    account_id: uuid.UUID
+    external_ref: str
+    reason: LeftOutReason
+    rules: list[str] = Field(
+        default_factory=list,
+        description="With contact_not_allowed: the contact check's reason codes.",
+    )
+
+
+class RouteRead(BaseModel):
+    date: date
+    collector_id: uuid.UUID
+    method: Literal["ortools", "greedy", "empty"] = Field(
+        description="ortools: the routing solver's route; greedy: its fallback."
+    )
+    start: RouteStartRead
+    settings: RouteSettingsRead
+    stops: list[RouteStopRead]
+    totals: RouteTotalsRead
+    left_out: list[LeftOutRead]
+    notes: list[str]

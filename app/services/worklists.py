@@ -1,0 +1,726 @@
+"""The collector's work queue: which assigned account to work now, why, and by which channel;
+and the claim that keeps two sessions from working the same account at once.
+
+**What is listed.** A collector's active assigned accounts (exactly what
+:func:`app.services.accounts.readable_accounts` gives a collector), less those another session
+holds an unexpired claim on, that may be contacted *now* under the partner's country pack and
+strategy, in the contact point's local time. Each comes with its score and reasons
+(:mod:`app.domain.priority`) and the channel to use: the first of the collector's channels
+(phone skill: call, WhatsApp, SMS, email; field skill: visit) that the strategy allows for
+the stage and that the contact check allows on one of the debtor's own contact points (best
+first: verified, then most contactable, then the partner's order). Letters are left out: they
+are not timed, so they would make every account "workable now". Only the debtor is
+considered (references and guarantors are worked from the account, not from the queue).
+
+**How, in a fixed number of statements.** A round fetches a batch of candidates with every
+per-account fact in one statement (partner, the strategy version in force, promise due today
+or broken yesterday, last contact, flags, consents, claim), ordered by a SQL *pre-score*: the
+part of the priority that does not depend on the contact point (promises, balance × stage
+weight, days without contact; the point adds at most
+:data:`~app.domain.priority.MAX_POINT_POINTS`). Then, for the whole batch at once: the
+strategy documents, the debtor's contact points, their contactability by local hour, the
+debtors' recent contact history and (only when some account has pauses) the pauses. The pure
+check (:func:`app.domain.compliance.check_contact`) then runs in Python per candidate. A
+round yields its allowed accounts; another round (keyset on the pre-score) follows only
+while fewer than ``limit`` were found, at most :data:`MAX_ROUNDS` rounds, so a queue whose
+accounts are nearly all outside their hours does not scan the whole portfolio. Within what
+was fetched the order is exact (the pure score, ties by account id); an account outside the
+fetched batches whose point would lift it above the last listed one can be missed, by at
+most the point's 150 points.
+
+**Claims.** ``POST /worklists/me/next`` claims the top account for :data:`CLAIM_TTL` in a
+``worklist_claim`` row (one per account). Accounts have one assigned collector, so claims do
+not arbitrate between collectors of a team; they keep one collector's several sessions (two
+tabs, a softphone and a browser) from dialling the same debtor, and they keep an account a
+collector is on from being handed out again when a lead reassigns it meanwhile (the claim
+blocks everyone else until it lapses or is released). Of the allowed accounts in priority
+order, the first one no concurrent transaction holds is locked ``FOR NO KEY UPDATE SKIP
+LOCKED`` in one statement (a concurrent ``next`` skips what another is taking instead of
+queueing behind it; payments lock the account more strongly, so an account being paid this
+instant is skipped too), and the claim is an upsert that only overwrites an
+*expired* row: that is the guarantee, the lock only keeps callers from colliding. An expired
+claim is free again. Recording an interaction releases the recorder's claim on the account
+(:func:`release_claim`). Times are the app's clock (``now``), passed in so tests can freeze it.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Integer,
+    RowMapping,
+    String,
+    bindparam,
+    delete,
+    text,
+    tuple_,
+)
+from sqlalchemy import select as core_select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from app.config import Settings
+from app.domain.compliance import (
+    CONVERSATION_CODES,
+    PACKS,
+    POINT_KIND,
+    RIGHT_PARTY_CODES,
+    Channel,
+    ContactRequest,
+    DebtorFlag,
+    Party,
+    PastContact,
+    RulePack,
+    age_flags,
+    check_contact,
+)
+from app.domain.contactability import HourCount, VerificationStatus, contactability
+from app.domain.errors import PermissionDenied
+from app.domain.geography import time_zone_for_phone
+from app.domain.priority import Priority, PriorityFacts, score_account, sort_key
+from app.domain.roles import Role, Skill
+from app.domain.stages import Stage
+from app.domain.strategies import (
+    DEFAULT_VERSION,
+    StrategyDocument,
+    default_for,
+    document_from_json,
+    limits_for,
+)
+from app.models.account import AccountPause
+from app.models.debtor import ContactPoint
+from app.models.interaction import Interaction
+from app.models.strategy import CollectionStrategy
+from app.models.worklist import WorklistClaim
+from app.security import Principal
+from app.services.contact import HISTORY_WINDOW, pack_of
+
+CLAIM_TTL = timedelta(minutes=5)
+MAX_ROUNDS = 4
+MIN_BATCH = 30
+MAX_BATCH = 200
+PHONE_CHANNELS = (Channel.CALL, Channel.WHATSAPP, Channel.SMS, Channel.EMAIL)
+FIELD_CHANNELS = (Channel.VISIT,)
+_TOP_SCORE = 2**31 - 1
+_NIL = uuid.UUID(int=0)
+_DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelChoice:
+    channel: Channel
+    contact_point_id: uuid.UUID
+    kind: str
+    value_masked: str
+    time_zone: str
+    local_time: datetime  # now, in the contact point's zone
+
+
+@dataclass(frozen=True, slots=True)
+class WorkItem:
+    account_id: uuid.UUID
+    partner_id: uuid.UUID
+    external_ref: str
+    debtor_name: str
+    stage: str
+    dpd: int
+    currency: str
+    total: Decimal
+    past_due_amount: Decimal
+    priority: Priority
+    channel: ChannelChoice
+    claimed_until: datetime | None  # the caller's own unexpired claim
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    item: WorkItem
+    expires_at: datetime
+
+
+# ---------------------------------------------------------------------------------------
+# Statements (each over a whole batch)
+
+# The SQL pre-score mirrors app/domain/priority.py without the contact point's part.
+_CANDIDATES = text(
+    """
+SELECT * FROM (
+  SELECT c.*,
+         (CASE WHEN c.due_today THEN 400 ELSE 0 END
+          + CASE WHEN c.broken THEN 300 ELSE 0 END
+          + least(300, round(c.stage_weight / 100 * 50 * log(1 + c.total)))
+          + 5 * least(30, coalesce(
+                floor(extract(epoch FROM (:now - c.last_contact)) / 86400), 30))
+         )::integer AS pre_score
+  FROM (
+    SELECT a.id, a.partner_id, a.debtor_id, a.external_ref, a.debtor_first_names,
+           a.debtor_last_names, a.debtor_birth_date, a.stage, a.dpd, a.status, a.currency,
+           a.total, a.past_due_amount, a.has_pauses, p.country, p.time_zone AS partner_zone,
+           s.version AS strategy_version,
+           coalesce((s.document -> 'stages' -> a.stage ->> 'priority_weight')::numeric,
+                    (CAST(:default_weights AS jsonb) -> p.country ->> a.stage)::numeric,
+                    0) AS stage_weight,
+           EXISTS (SELECT 1 FROM promise pr
+                   WHERE pr.account_id = a.id AND pr.status = 'pending'
+                     AND pr.due_date = d.today) AS due_today,
+           EXISTS (SELECT 1 FROM promise pr
+                   WHERE pr.account_id = a.id
+                     AND ((pr.status = 'pending' AND pr.due_date = d.today - 1)
+                          OR (pr.status = 'broken' AND pr.resolved_on >= d.today - 1)))
+             AS broken,
+           (SELECT max(i.started_at) FROM interaction i
+            WHERE i.account_id = a.id AND i.started_at <= :now) AS last_contact,
+           ARRAY(SELECT f.kind FROM debtor_flag f
+                 WHERE f.debtor_id = a.debtor_id AND f.cleared_at IS NULL
+                   AND (f.account_id IS NULL OR f.account_id = a.id)) AS flags,
+           ARRAY(SELECT cc.channel || ':' || cc.status FROM contact_consent cc
+                 WHERE cc.debtor_id = a.debtor_id AND cc.partner_id = a.partner_id)
+             AS consents,
+           wc.expires_at AS claimed_until
+    FROM account a
+    JOIN partner p ON p.id = a.partner_id
+    CROSS JOIN LATERAL (SELECT (:now AT TIME ZONE p.time_zone)::date AS today) d
+    LEFT JOIN LATERAL (
+      SELECT cs.version, cs.document FROM collection_strategy cs
+      WHERE cs.partner_id = a.partner_id ORDER BY cs.version DESC LIMIT 1
+    ) s ON true
+    LEFT JOIN worklist_claim wc ON wc.account_id = a.id AND wc.expires_at > :now
+    WHERE a.assigned_collector_id = :collector
+      AND a.status = 'active'
+      AND (wc.account_id IS NULL OR (wc.collector_id = :collector AND NOT :skip_own))
+  ) c
+) ranked
+WHERE ranked.pre_score < :after_score
+   OR (ranked.pre_score = :after_score AND ranked.id > :after_id)
+ORDER BY ranked.pre_score DESC, ranked.id
+LIMIT :batch
+"""
+).bindparams(
+    bindparam("now", type_=DateTime(timezone=True)),
+    bindparam("collector", type_=PG_UUID(as_uuid=True)),
+    bindparam("after_id", type_=PG_UUID(as_uuid=True)),
+    bindparam("after_score", type_=Integer()),
+    bindparam("batch", type_=Integer()),
+    bindparam("default_weights", type_=String()),
+    bindparam("skip_own", type_=Boolean()),
+)
+
+# Outbound attempts per debtor contact point and local hour (as app/services/contact_points.py
+# counts them for one debtor), for every account of the batch at once.
+_REACH = text(
+    """
+SELECT i.contact_point_id,
+       CAST(extract(hour FROM i.started_at AT TIME ZONE coalesce(cp.time_zone, p.time_zone))
+            AS integer) AS local_hour,
+       count(*) AS attempts,
+       count(*) FILTER (WHERE i.result_code = ANY(:rpc_codes)) AS right_party_contacts
+FROM interaction i
+JOIN contact_point cp ON cp.id = i.contact_point_id
+JOIN partner p ON p.id = cp.partner_id
+WHERE i.account_id = ANY(:account_ids)
+  AND cp.related_party_id IS NULL
+  AND i.direction = 'outbound'
+  AND NOT EXISTS (SELECT 1 FROM interaction c WHERE c.amends_id = i.id)
+GROUP BY 1, 2
+"""
+).bindparams(
+    bindparam("account_ids", type_=ARRAY(PG_UUID(as_uuid=True))),
+    bindparam("rpc_codes", type_=ARRAY(String())),
+)
+
+# The first of the ranked ids that no concurrent transaction has locked, locked: concurrent
+# `next` calls spread over the candidates instead of queueing behind the top one.
+_LOCK_FIRST_FREE = text(
+    """
+SELECT a.id
+FROM account a
+JOIN unnest(:ids) WITH ORDINALITY AS r(id, n) ON r.id = a.id
+WHERE a.assigned_collector_id = :collector AND a.status = 'active'
+ORDER BY r.n
+LIMIT 1
+FOR NO KEY UPDATE OF a SKIP LOCKED
+"""
+).bindparams(
+    bindparam("ids", type_=ARRAY(PG_UUID(as_uuid=True))),
+    bindparam("collector", type_=PG_UUID(as_uuid=True)),
+)
+
+_CLAIM = text(
+    """
+INSERT INTO worklist_claim (account_id, partner_id, collector_id, claimed_at, expires_at)
+VALUES (:account_id, :partner_id, :collector_id, :now, :expires_at)
+ON CONFLICT (account_id) DO UPDATE
+  SET partner_id = excluded.partner_id, collector_id = excluded.collector_id,
+      claimed_at = excluded.claimed_at, expires_at = excluded.expires_at
+  WHERE worklist_claim.expires_at <= excluded.claimed_at
+RETURNING account_id
+"""
+).bindparams(
+    bindparam("account_id", type_=PG_UUID(as_uuid=True)),
+    bindparam("partner_id", type_=PG_UUID(as_uuid=True)),
+    bindparam("collector_id", type_=PG_UUID(as_uuid=True)),
+    bindparam("now", type_=DateTime(timezone=True)),
+    bindparam("expires_at", type_=DateTime(timezone=True)),
+)
+
+
+def _default_weights() -> str:
+    """Each country's default stage weights, for partners that never set a strategy."""
+    return json.dumps(
+        {
+            country: {
+                stage.value: str(default_for(country)[stage].priority_weight) for stage in Stage
+            }
+            for country in PACKS
+        }
+    )
+
+
+_DEFAULT_WEIGHTS = _default_weights()
+
+
+# ---------------------------------------------------------------------------------------
+# Use cases
+
+
+def _collector(principal: Principal) -> uuid.UUID:
+    if principal.role is not Role.COLLECTOR or principal.user_id is None:
+        raise PermissionDenied({"role": principal.role.value})
+    return principal.user_id
+
+
+def channels_for(skills: Iterable[Skill]) -> tuple[Channel, ...]:
+    """The channels a collector works from the queue, in the order they are preferred."""
+    owned = frozenset(skills)
+    chosen: tuple[Channel, ...] = ()
+    if Skill.PHONE in owned or not owned:
+        chosen += PHONE_CHANNELS
+    if Skill.FIELD in owned:
+        chosen += FIELD_CHANNELS
+    return chosen
+
+
+async def my_worklist(
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    *,
+    limit: int,
+    now: datetime | None = None,
+) -> list[WorkItem]:
+    """The caller's accounts that may be contacted now, highest priority first."""
+    collector = _collector(principal)
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    return await _allowed(
+        session, settings, principal, collector, moment, limit=limit, skip_own=False
+    )
+
+
+async def claim_next(
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    *,
+    now: datetime | None = None,
+) -> Claimed | None:
+    """Claim the best account that may be contacted now and nobody holds; None if none.
+
+    Walks the queue a batch at a time; within a batch, the allowed accounts in priority
+    order are offered to :data:`_LOCK_FIRST_FREE`, which locks the first one no concurrent
+    ``next`` is taking (one statement); the claim upsert then takes it unless a claim that
+    committed meanwhile still holds it, in which case the following one is tried."""
+    collector = _collector(principal)
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    expires = moment + CLAIM_TTL
+    async for found in _rounds(
+        session, settings, principal, collector, moment, batch=MIN_BATCH, skip_own=True
+    ):
+        remaining = {item.account_id: item for item in _ranked(found)}
+        while remaining:
+            account_id = await session.scalar(
+                _LOCK_FIRST_FREE, {"ids": list(remaining), "collector": collector}
+            )
+            if account_id is None:
+                break  # all taken by concurrent calls: on to the next batch
+            item = remaining.pop(account_id)
+            won = await session.scalar(
+                _CLAIM,
+                {
+                    "account_id": item.account_id,
+                    "partner_id": item.partner_id,
+                    "collector_id": collector,
+                    "now": moment,
+                    "expires_at": expires,
+                },
+            )
+            if won is not None:
+                return Claimed(item, expires)
+    return None
+
+
+async def release_claim(
+    session: AsyncSession, account_id: uuid.UUID, collector_id: uuid.UUID | None
+) -> None:
+    """The collector is done with the account (an interaction was recorded): free it."""
+    if collector_id is None:
+        return
+    await session.execute(
+        delete(WorklistClaim).where(
+            col(WorklistClaim.account_id) == account_id,
+            col(WorklistClaim.collector_id) == collector_id,
+        )
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# The pipeline
+
+
+async def _allowed(
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    collector: uuid.UUID,
+    now: datetime,
+    *,
+    limit: int,
+    skip_own: bool,
+) -> list[WorkItem]:
+    """The top ``limit`` allowed accounts, from as few rounds as give that many."""
+    batch = max(MIN_BATCH, min(MAX_BATCH, limit * 3))
+    found: list[WorkItem] = []
+    async for allowed in _rounds(
+        session, settings, principal, collector, now, batch=batch, skip_own=skip_own
+    ):
+        found.extend(allowed)
+        if len(found) >= limit:
+            break
+    return _ranked(found)[:limit]
+
+
+def _ranked(items: Iterable[WorkItem]) -> list[WorkItem]:
+    return sorted(items, key=lambda item: sort_key(item.priority))
+
+
+async def _rounds(
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    collector: uuid.UUID,
+    now: datetime,
+    *,
+    batch: int,
+    skip_own: bool,
+) -> AsyncIterator[list[WorkItem]]:
+    """Per round, the allowed accounts of the next batch by pre-score (unordered), at most
+    :data:`MAX_ROUNDS` rounds."""
+    channels = channels_for(principal.skills)
+    after_score, after_id = _TOP_SCORE, _NIL
+    for _ in range(MAX_ROUNDS):
+        rows = (
+            (
+                await session.execute(
+                    _CANDIDATES,
+                    {
+                        "now": now,
+                        "collector": collector,
+                        "skip_own": skip_own,
+                        "after_score": after_score,
+                        "after_id": after_id,
+                        "batch": batch,
+                        "default_weights": _DEFAULT_WEIGHTS,
+                    },
+                )
+            )
+            .mappings()
+            .all()
+        )
+        if not rows:
+            return
+        yield await _evaluate(session, settings, rows, channels, now)
+        if len(rows) < batch:
+            return
+        after_score, after_id = rows[-1]["pre_score"], rows[-1]["id"]
+
+
+async def _evaluate(
+    session: AsyncSession,
+    settings: Settings,
+    rows: Sequence[RowMapping],
+    channels: Sequence[Channel],
+    now: datetime,
+) -> list[WorkItem]:
+    """The batch's allowed accounts with their priority and channel (unordered)."""
+    account_ids = [r["id"] for r in rows]
+    documents = await _documents(session, rows)
+    kinds = sorted({POINT_KIND[c] for c in channels})
+    points: defaultdict[uuid.UUID, list[ContactPoint]] = defaultdict(list)
+    for point in (
+        await session.scalars(
+            select(ContactPoint)
+            .where(
+                col(ContactPoint.account_id).in_(account_ids),
+                col(ContactPoint.related_party_id).is_(None),
+                col(ContactPoint.kind).in_(kinds),
+                col(ContactPoint.verification_status) != VerificationStatus.INVALID.value,
+            )
+            .order_by(
+                col(ContactPoint.account_id), col(ContactPoint.position), col(ContactPoint.id)
+            )
+        )
+    ).all():
+        points[point.account_id].append(point)
+    reach: defaultdict[uuid.UUID, list[HourCount]] = defaultdict(list)
+    for point_id, hour, attempts, rpc in (
+        await session.execute(
+            _REACH, {"account_ids": account_ids, "rpc_codes": sorted(RIGHT_PARTY_CODES)}
+        )
+    ).all():
+        reach[point_id].append(HourCount(int(hour), int(attempts), int(rpc)))
+    history = await _history(session, {r["debtor_id"] for r in rows}, now)
+    pauses = await _pauses(session, [r["id"] for r in rows if r["has_pauses"]])
+    packs: dict[str, RulePack] = {}
+    items: list[WorkItem] = []
+    for row in rows:
+        country = row["country"]
+        if country not in packs:
+            packs[country] = pack_of(settings, country)
+        version, document = documents[row["partner_id"]]
+        item = _evaluate_one(
+            row,
+            packs[country],
+            version,
+            document,
+            points.get(row["id"], []),
+            reach,
+            history.get(row["debtor_id"], ()),
+            pauses.get(row["id"], ()),
+            channels,
+            now,
+        )
+        if item is not None:
+            items.append(item)
+    return items
+
+
+async def _documents(
+    session: AsyncSession, rows: Sequence[RowMapping]
+) -> dict[uuid.UUID, tuple[int, StrategyDocument]]:
+    """The strategy in force for each partner of the batch: one statement for those that
+    have one, the country's default for the others."""
+    wanted = {(r["partner_id"], r["strategy_version"]) for r in rows}
+    stored = [(p, v) for p, v in wanted if v is not None]
+    found: dict[uuid.UUID, tuple[int, StrategyDocument]] = {}
+    if stored:
+        for partner_id, version, document in (
+            await session.execute(
+                select(
+                    col(CollectionStrategy.partner_id),
+                    col(CollectionStrategy.version),
+                    col(CollectionStrategy.document),
+                ).where(
+                    tuple_(col(CollectionStrategy.partner_id), col(CollectionStrategy.version)).in_(
+                        stored
+                    )
+                )
+            )
+        ).all():
+            found[partner_id] = (version, document_from_json(document))
+    for row in rows:
+        if row["partner_id"] not in found:
+            found[row["partner_id"]] = (DEFAULT_VERSION, default_for(row["country"]))
+    return found
+
+
+async def _history(
+    session: AsyncSession, debtor_ids: set[uuid.UUID], now: datetime
+) -> dict[uuid.UUID, tuple[PastContact, ...]]:
+    """Each debtor's contacts the rules count (as app/services/contact.py reads them for one
+    debtor), over all their accounts and partners, for the batch's debtors at once."""
+    ids = sorted(debtor_ids)
+    rows = (
+        await session.execute(
+            core_select(
+                col(Interaction.debtor_id),
+                col(Interaction.started_at),
+                col(Interaction.channel),
+                col(Interaction.party),
+                col(Interaction.result_code),
+            ).where(
+                col(Interaction.debtor_id).in_(ids),
+                (col(Interaction.direction) == "outbound")
+                | col(Interaction.result_code).in_(CONVERSATION_CODES),
+                col(Interaction.started_at) >= now - HISTORY_WINDOW,
+                col(Interaction.started_at) <= now,
+                col(Interaction.id).not_in(
+                    select(col(Interaction.amends_id)).where(
+                        col(Interaction.debtor_id).in_(ids),
+                        col(Interaction.amends_id).is_not(None),
+                    )
+                ),
+            )
+        )
+    ).all()
+    found: defaultdict[uuid.UUID, list[PastContact]] = defaultdict(list)
+    for debtor_id, started, channel, party, code in rows:
+        found[debtor_id].append(
+            PastContact(
+                at=started,
+                channel=Channel(channel),
+                party=Party(party) if party != "none" else Party.DEBTOR,
+                conversation=code in CONVERSATION_CODES,
+                direct=code in RIGHT_PARTY_CODES,
+            )
+        )
+    return {debtor: tuple(contacts) for debtor, contacts in found.items()}
+
+
+async def _pauses(
+    session: AsyncSession, account_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, tuple[tuple[date, date], ...]]:
+    if not account_ids:
+        return {}
+    found: defaultdict[uuid.UUID, list[tuple[date, date]]] = defaultdict(list)
+    for account_id, starts, ends in (
+        await session.execute(
+            select(
+                col(AccountPause.account_id),
+                col(AccountPause.starts_on),
+                col(AccountPause.ends_on),
+            ).where(col(AccountPause.account_id).in_(account_ids))
+        )
+    ).all():
+        found[account_id].append((starts, ends))
+    return {account: tuple(spans) for account, spans in found.items()}
+
+
+def _point_order(
+    point: ContactPoint, reach: Mapping[uuid.UUID, list[HourCount]]
+) -> tuple[Any, ...]:
+    rate = contactability(reach.get(point.id, ())).score
+    return (
+        point.verification_status != VerificationStatus.VERIFIED.value,
+        -(rate if rate is not None else Decimal("-1")),
+        point.position,
+        point.id,
+    )
+
+
+def _zone_of(point: ContactPoint, partner_zone: str) -> str:
+    """The zone the check runs in, as app/services/contact.py picks it for a point."""
+    if point.time_zone:
+        return point.time_zone
+    if point.kind == "phone":
+        return time_zone_for_phone(point.value) or partner_zone
+    return partner_zone
+
+
+def _evaluate_one(
+    row: RowMapping,
+    pack: RulePack,
+    version: int,
+    document: StrategyDocument,
+    points: Sequence[ContactPoint],
+    reach: Mapping[uuid.UUID, list[HourCount]],
+    history: tuple[PastContact, ...],
+    pauses: tuple[tuple[date, date], ...],
+    channels: Sequence[Channel],
+    now: datetime,
+) -> WorkItem | None:
+    stage = Stage(row["stage"])
+    entry = document[stage]
+    limits = limits_for(document, stage, version)
+    flags = frozenset(DebtorFlag(kind) for kind in row["flags"])
+    consented: set[Channel] = set()
+    opted_out: set[Channel] = set()
+    for consent in row["consents"]:
+        channel_name, _, status = consent.partition(":")
+        (consented if status == "granted" else opted_out).add(Channel(channel_name))
+    ordered = sorted(points, key=lambda p: _point_order(p, reach))
+    for channel in channels:
+        if channel not in entry.channels:
+            continue
+        for point in ordered:
+            if point.kind != POINT_KIND[channel]:
+                continue
+            zone = _zone_of(point, row["partner_zone"])
+            local_day = now.astimezone(ZoneInfo(zone)).date()
+            request = ContactRequest(
+                at=now,
+                channel=channel,
+                party=Party.DEBTOR,
+                time_zone=zone,
+                account_status=row["status"],
+                paused=any(start <= local_day <= end for start, end in pauses),
+                flags=flags | age_flags(row["debtor_birth_date"], local_day),
+                consented_channels=frozenset(consented) or None,
+                opted_out_channels=frozenset(opted_out),
+                history=history,
+                strategy=limits,
+                contact_point_valid=point.is_valid,
+            )
+            if check_contact(pack, request).allowed:
+                return _item(row, entry.priority_weight, point, reach, channel, zone, now)
+    return None
+
+
+def _item(
+    row: RowMapping,
+    weight: Decimal,
+    point: ContactPoint,
+    reach: Mapping[uuid.UUID, list[HourCount]],
+    channel: Channel,
+    zone: str,
+    now: datetime,
+) -> WorkItem:
+    last: datetime | None = row["last_contact"]
+    reached = contactability(reach.get(point.id, ()))
+    # Best hours are counted in the point's zone or the partner's (contact_points.py).
+    hour_zone = point.time_zone or row["partner_zone"]
+    priority = score_account(
+        PriorityFacts(
+            account_id=row["id"],
+            balance=row["total"],
+            stage_weight=weight,
+            promise_due_today=row["due_today"],
+            promise_broken=row["broken"],
+            days_since_contact=None if last is None else max(0, (now - last) // _DAY),
+            contactability=reached.score,
+            best_hour=reached.best_hour,
+            local_hour=now.astimezone(ZoneInfo(hour_zone)).hour,
+        )
+    )
+    return WorkItem(
+        account_id=row["id"],
+        partner_id=row["partner_id"],
+        external_ref=row["external_ref"],
+        debtor_name=f"{row['debtor_first_names']} {row['debtor_last_names']}",
+        stage=row["stage"],
+        dpd=row["dpd"],
+        currency=row["currency"],
+        total=row["total"],
+        past_due_amount=row["past_due_amount"],
+        priority=priority,
+        channel=ChannelChoice(
+            channel=channel,
+            contact_point_id=point.id,
+            kind=point.kind,
+            value_masked=point.value_masked,
+            time_zone=zone,
+            local_time=now.astimezone(ZoneInfo(zone)),
+        ),
+        claimed_until=row["claimed_until"],
+    )

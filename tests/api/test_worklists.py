@@ -1,0 +1,355 @@
+"""The work queue: who may use it, which accounts it lists and in which order, the channel
+it proposes, claims and their expiry, and their release when an interaction is recorded."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import event, func, select
+
+from app.domain.roles import Role
+from app.models.debtor import ContactPoint
+from app.models.interaction import Interaction
+from app.models.promise import Promise
+from app.models.worklist import WorklistClaim
+from app.services import worklists
+from tests.conftest import principal_of
+from tests.factories import make_account, make_partner
+
+WORKLIST = "/api/v1/worklists/me"
+NEXT = "/api/v1/worklists/me/next"
+
+
+def daytime_zone(now: datetime | None = None) -> str:
+    """A fixed-offset IANA zone where it is about noon now: Mexico's law allows every day
+    07:00-22:00, so a point there may be called whenever the test runs."""
+    hour = (now or datetime.now(UTC)).hour
+    offset = 12 - hour
+    if offset < -12:
+        offset += 24
+    if offset > 14:
+        offset -= 24
+    if offset == 0:
+        return "Etc/GMT"
+    return f"Etc/GMT-{offset}" if offset > 0 else f"Etc/GMT+{-offset}"
+
+
+async def add_phone(session, account, zone: str, value: str = "+525512345678") -> ContactPoint:
+    point = ContactPoint(
+        partner_id=account.partner_id,
+        account_id=account.id,
+        debtor_id=account.debtor_id,
+        kind="phone",
+        value=value,
+        time_zone=zone,
+    )
+    session.add(point)
+    await session.flush()
+    return point
+
+
+async def add_promise(session, account, due: date, status: str = "pending", **extra) -> None:
+    interaction = Interaction(
+        account_id=account.id,
+        partner_id=account.partner_id,
+        debtor_id=account.debtor_id,
+        channel="call",
+        direction="inbound",
+        party="debtor",
+        result_code="RPC_PTP",
+        started_at=datetime.now(UTC) - timedelta(days=20),
+        pack_version="MX-test",
+        compliance={},
+        created_by="test",
+    )
+    session.add(interaction)
+    await session.flush()
+    session.add(
+        Promise(
+            account_id=account.id,
+            partner_id=account.partner_id,
+            interaction_id=interaction.id,
+            amount=Decimal("100.00"),
+            currency=account.currency,
+            due_date=due,
+            status=status,
+            created_by="test",
+            **extra,
+        )
+    )
+    await session.flush()
+
+
+@pytest.fixture
+async def desk(session, make_user, auth_headers):
+    """A phone collector with three workable accounts (noon at their phones): a small one
+    with a promise due today, a big one, a middling one; and an account of someone else."""
+    partner = await make_partner(session)
+    collector = await make_user(Role.COLLECTOR)
+    zone = daytime_zone()
+    today = datetime.now(ZoneInfo(partner.time_zone)).date()
+    accounts = {}
+    for name, principal in (("promised", "500"), ("big", "90000"), ("middling", "5000")):
+        account = await make_account(
+            session,
+            partner,
+            assigned_collector_id=collector.id,
+            dpd=45,
+            principal=Decimal(principal),
+            interest=Decimal("0"),
+            fees=Decimal("0"),
+        )
+        accounts[name] = account
+        accounts[f"{name}_point"] = await add_phone(session, account, zone)
+    await add_promise(session, accounts["promised"], today)
+    other = await make_account(session, partner, assigned_collector_id=None, dpd=45)
+    await add_phone(session, other, zone)
+    return {
+        "partner": partner,
+        "user": collector,
+        "headers": auth_headers(collector),
+        "accounts": accounts,
+        "zone": zone,
+    }
+
+
+class TestPermissions:
+    @pytest.mark.parametrize("role", [Role.TEAM_LEAD, Role.MANAGER, Role.ADMIN, Role.AUDITOR])
+    async def test_only_collectors_have_a_work_queue(self, client, make_user, auth_headers, role):
+        headers = auth_headers(await make_user(role))
+        assert (await client.get(WORKLIST, headers=headers)).status_code == 403
+        assert (await client.post(NEXT, headers=headers)).status_code == 403
+
+    async def test_anonymous_callers_are_refused(self, client):
+        assert (await client.get(WORKLIST)).status_code == 401
+        assert (await client.post(NEXT)).status_code == 401
+
+
+class TestWorklist:
+    async def test_lists_assigned_accounts_in_priority_order_with_reasons_and_channel(
+        self, client, desk
+    ):
+        response = await client.get(WORKLIST, headers=desk["headers"])
+        assert response.status_code == 200, response.text
+        items = response.json()["items"]
+        accounts = desk["accounts"]
+        assert [i["account_id"] for i in items] == [
+            str(accounts["promised"].id),
+            str(accounts["big"].id),
+            str(accounts["middling"].id),
+        ]
+        first = items[0]
+        assert first["reasons"][0] == {
+            "code": "promise_due_today",
+            "points": 400,
+            "detail": "A promise to pay is due today.",
+        }
+        assert first["score"] == sum(r["points"] for r in first["reasons"])
+        assert {r["code"] for r in items[1]["reasons"]} == {
+            "balance_stage",
+            "days_since_contact",
+            "contactability",
+        }
+        assert first["channel"]["channel"] == "call"
+        assert first["channel"]["contact_point_id"] == str(accounts["promised_point"].id)
+        assert first["channel"]["time_zone"] == desk["zone"]
+        assert first["channel"]["value_masked"].endswith("5678")
+        assert "12345678" not in response.text  # phones stay masked
+        assert first["claimed_until"] is None
+
+    async def test_limit_cuts_the_top(self, client, desk):
+        response = await client.get(WORKLIST, params={"limit": 1}, headers=desk["headers"])
+        assert [i["account_id"] for i in response.json()["items"]] == [
+            str(desk["accounts"]["promised"].id)
+        ]
+
+    async def test_a_broken_promise_and_a_recent_contact_move_accounts(
+        self, session, desk, settings
+    ):
+        accounts = desk["accounts"]
+        now = datetime.now(UTC)
+        yesterday = datetime.now(ZoneInfo(desk["partner"].time_zone)).date() - timedelta(days=1)
+        await add_promise(session, accounts["middling"], yesterday - timedelta(days=3),
+                          status="broken", resolved_on=yesterday)  # fmt: skip
+        items = await worklists.my_worklist(
+            session, settings, principal_of(desk["user"]), limit=10, now=now
+        )
+        middling = next(i for i in items if i.account_id == accounts["middling"].id)
+        assert ("promise_broken", 300) in [(r.code, r.points) for r in middling.priority.reasons]
+        assert items[0].account_id == accounts["promised"].id
+        assert items[1].account_id == accounts["middling"].id
+
+    async def test_accounts_outside_their_local_hours_are_left_out(
+        self, session, make_user, settings
+    ):
+        """07:30 in Mexico City is 05:30 in Tijuana (winter): only the first may be called."""
+        partner = await make_partner(session)
+        collector = await make_user(Role.COLLECTOR)
+        cdmx = await make_account(session, partner, assigned_collector_id=collector.id, dpd=45)
+        tijuana = await make_account(session, partner, assigned_collector_id=collector.id, dpd=45)
+        await add_phone(session, cdmx, "America/Mexico_City")
+        # No zone stored: the number's area (+52 664) places it in Tijuana.
+        await add_phone(session, tijuana, None, value="+526641234567")
+        now = datetime(2026, 11, 24, 13, 30, tzinfo=UTC)
+        items = await worklists.my_worklist(
+            session, settings, principal_of(collector), limit=10, now=now
+        )
+        assert [i.account_id for i in items] == [cdmx.id]
+        assert items[0].channel.local_time.hour == 7
+        later = await worklists.my_worklist(
+            session, settings, principal_of(collector), limit=10, now=now + timedelta(hours=2)
+        )
+        assert {i.account_id for i in later} == {cdmx.id, tijuana.id}
+
+    async def test_a_stage_the_strategy_does_not_call_offers_the_channel_it_allows(
+        self, session, make_user, settings
+    ):
+        """Current accounts get messages, not calls, under the default strategy."""
+        partner = await make_partner(session)
+        collector = await make_user(Role.COLLECTOR)
+        account = await make_account(session, partner, assigned_collector_id=collector.id, dpd=0)
+        await add_phone(session, account, "America/Mexico_City")
+        now = datetime(2026, 11, 24, 18, 0, tzinfo=UTC)
+        items = await worklists.my_worklist(
+            session, settings, principal_of(collector), limit=10, now=now
+        )
+        assert [(i.account_id, i.channel.channel.value) for i in items] == [
+            (account.id, "whatsapp")
+        ]
+
+    async def test_statements_do_not_grow_with_the_limit(
+        self, client, session, connection, make_user, auth_headers
+    ):
+        partner = await make_partner(session)
+        collector = await make_user(Role.COLLECTOR)
+        zone = daytime_zone()
+        for n in range(60):
+            account = await make_account(
+                session, partner, assigned_collector_id=collector.id, dpd=30 + n
+            )
+            await add_phone(session, account, zone)
+        statements: list[str] = []
+
+        def count(conn, cursor, statement, parameters, context, executemany):
+            if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
+                statements.append(statement)
+
+        async def statements_for(limit: int) -> int:
+            statements.clear()
+            response = await client.get(
+                WORKLIST, params={"limit": limit}, headers=auth_headers(collector)
+            )
+            assert response.status_code == 200, response.text
+            assert len(response.json()["items"]) == limit
+            return len(statements)
+
+        sync_connection = connection.sync_connection
+        event.listen(sync_connection, "before_cursor_execute", count)
+        try:
+            small, large = await statements_for(10), await statements_for(50)
+        finally:
+            event.remove(sync_connection, "before_cursor_execute", count)
+        assert small == large, statements
+        assert small <= 8, statements
+
+
+class TestNext:
+    async def test_next_claims_the_top_account_then_the_following_one(self, client, desk):
+        accounts = desk["accounts"]
+        first = await client.post(NEXT, headers=desk["headers"])
+        assert first.status_code == 200, first.text
+        body = first.json()
+        assert body["account_id"] == str(accounts["promised"].id)
+        assert body["reasons"][0]["code"] == "promise_due_today"
+        assert body["channel"]["channel"] == "call"
+        expires = datetime.fromisoformat(body["claim_expires_at"])
+        assert timedelta(minutes=4) < expires - datetime.now(UTC) <= timedelta(minutes=5)
+        second = await client.post(NEXT, headers=desk["headers"])
+        assert second.json()["account_id"] == str(accounts["big"].id)
+        # The list shows the caller's own claims.
+        listed = (await client.get(WORKLIST, headers=desk["headers"])).json()["items"]
+        claimed = {i["account_id"]: i["claimed_until"] for i in listed}
+        assert claimed[str(accounts["promised"].id)] is not None
+        assert claimed[str(accounts["middling"].id)] is None
+
+    async def test_nothing_workable_answers_204(self, client, make_user, auth_headers):
+        response = await client.post(NEXT, headers=auth_headers(await make_user(Role.COLLECTOR)))
+        assert response.status_code == 204
+        assert response.content == b""
+
+    async def test_every_account_claimed_answers_204(self, client, desk):
+        for _ in range(3):
+            assert (await client.post(NEXT, headers=desk["headers"])).status_code == 200
+        assert (await client.post(NEXT, headers=desk["headers"])).status_code == 204
+
+    async def test_an_expired_claim_is_free_again(self, session, desk, settings):
+        principal = principal_of(desk["user"])
+        now = datetime.now(UTC)
+        first = await worklists.claim_next(session, settings, principal, now=now)
+        assert first is not None
+        assert first.item.account_id == desk["accounts"]["promised"].id
+        assert first.expires_at == now + worklists.CLAIM_TTL
+        still = await worklists.claim_next(
+            session, settings, principal, now=now + timedelta(minutes=4)
+        )
+        assert still is not None and still.item.account_id == desk["accounts"]["big"].id
+        later = await worklists.claim_next(
+            session, settings, principal, now=now + timedelta(minutes=5, seconds=1)
+        )
+        assert later is not None and later.item.account_id == desk["accounts"]["promised"].id
+        rows = (await session.scalars(select(WorklistClaim))).all()
+        assert len(rows) == 2
+
+    async def test_recording_an_interaction_releases_the_claim(self, client, session, desk):
+        promised = desk["accounts"]["promised"]
+        claimed = await client.post(NEXT, headers=desk["headers"])
+        assert claimed.json()["account_id"] == str(promised.id)
+        started = datetime.now(UTC) - timedelta(minutes=1)
+        recorded = await client.post(
+            f"/api/v1/accounts/{promised.id}/interactions",
+            json={
+                "channel": "call",
+                "contact_point_id": str(desk["accounts"]["promised_point"].id),
+                "party": "none",
+                "result_code": "NO_ANSWER",
+                "started_at": started.isoformat(),
+                "ended_at": (started + timedelta(seconds=30)).isoformat(),
+            },
+            headers=desk["headers"],
+        )
+        assert recorded.status_code == 201, recorded.text
+        left = await session.scalar(
+            select(func.count())
+            .select_from(WorklistClaim)
+            .where(
+                WorklistClaim.account_id == promised.id  # type: ignore[arg-type]
+            )
+        )
+        assert left == 0
+        # Free again: the next call may hand it out (its promise still puts it first).
+        again = await client.post(NEXT, headers=desk["headers"])
+        assert again.json()["account_id"] == str(promised.id)
+
+    async def test_a_claim_by_another_collector_hides_the_account(
+        self, client, session, desk, make_user
+    ):
+        """After a reassignment the old collector's claim still holds until it lapses."""
+        other = await make_user(Role.COLLECTOR)
+        session.add(
+            WorklistClaim(
+                account_id=desk["accounts"]["promised"].id,
+                partner_id=desk["partner"].id,
+                collector_id=other.id,
+                expires_at=datetime.now(UTC) + timedelta(minutes=3),
+            )
+        )
+        await session.flush()
+        listed = (await client.get(WORKLIST, headers=desk["headers"])).json()["items"]
+        assert str(desk["accounts"]["promised"].id) not in {i["account_id"] for i in listed}
+        taken = await client.post(NEXT, headers=desk["headers"])
+        assert taken.json()["account_id"] == str(desk["accounts"]["big"].id)
+        assert uuid.UUID(taken.json()["account_id"]) != desk["accounts"]["promised"].id

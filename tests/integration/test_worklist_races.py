@@ -1,0 +1,71 @@
+"""`next` racing on real connections with committed data: twenty sessions of one collector
+ask at once, and no account is handed out twice."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from app.domain.roles import Role
+from app.models.debtor import ContactPoint
+from app.models.worklist import WorklistClaim
+from tests.api.test_worklists import daytime_zone
+from tests.conftest import bearer_for
+from tests.factories import make_account, make_partner
+
+NEXT = "/api/v1/worklists/me/next"
+
+
+async def seed(database, collector, count: int) -> None:
+    zone = daytime_zone()
+    async with database.sessionmaker() as session, session.begin():
+        partner = await make_partner(session)
+        for n in range(count):
+            account = await make_account(
+                session,
+                partner,
+                assigned_collector_id=collector.id,
+                dpd=35,
+                # Equal scores everywhere but the id: every session wants the same top.
+                principal=Decimal("1000.00"),
+            )
+            session.add(
+                ContactPoint(
+                    partner_id=partner.id,
+                    account_id=account.id,
+                    debtor_id=account.debtor_id,
+                    kind="phone",
+                    value=f"+5255123456{n:02d}",
+                    time_zone=zone,
+                )
+            )
+
+
+async def test_twenty_concurrent_next_calls_never_claim_an_account_twice(live, settings):
+    client, add_user, database = live
+    collector = await add_user(Role.COLLECTOR)
+    await seed(database, collector, 30)
+    headers = bearer_for(settings, collector)
+    responses = await asyncio.gather(*(client.post(NEXT, headers=headers) for _ in range(20)))
+    assert [r.status_code for r in responses] == [200] * 20, [r.text for r in responses]
+    claimed = [r.json()["account_id"] for r in responses]
+    assert len(set(claimed)) == 20
+    async with database.sessionmaker() as session:
+        rows = (await session.scalars(select(WorklistClaim))).all()
+        assert sorted(str(r.account_id) for r in rows) == sorted(claimed)
+
+
+async def test_more_callers_than_accounts_get_204_not_a_shared_account(live, settings):
+    client, add_user, database = live
+    collector = await add_user(Role.COLLECTOR)
+    await seed(database, collector, 12)
+    headers = bearer_for(settings, collector)
+    responses = await asyncio.gather(*(client.post(NEXT, headers=headers) for _ in range(20)))
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [200] * 12 + [204] * 8, [r.text for r in responses]
+    claimed = [r.json()["account_id"] for r in responses if r.status_code == 200]
+    assert len(set(claimed)) == 12
+    async with database.sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(WorklistClaim)) == 12
