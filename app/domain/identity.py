@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -269,3 +270,13 @@ def mask_contact(kind: str, value: str) -> str:
     if kind == "address":
         return value[:3] + "***" if len(value) > 6 else "***"
     return mask(value)
+
+
+def index_form(kind: str, value: str) -> str:
+    """A contact value as its blind index sees it: addresses without case, accents or extra
+    spaces (two spellings of one street are one address); phones and emails are already
+    normalised (E.164, lower case)."""
+    if kind != "address":
+        return value
+    plain = unicodedata.normalize("NFKD", value.casefold())
+    return " ".join("".join(c for c in plain if not unicodedata.combining(c)).split())

@@ -16,7 +16,8 @@ from sqlalchemy import CheckConstraint, Column, Index, LargeBinary, Numeric, Uni
 from sqlmodel import Field, SQLModel
 
 from app import vault
-from app.domain.identity import mask, mask_contact
+from app.domain.crypto import Vault
+from app.domain.identity import index_form, mask, mask_contact
 from app.ids import new_id
 from app.models.base import Sealed, optional_timestamp_field, timestamp_field
 
@@ -30,9 +31,10 @@ def national_id_index(value: str) -> bytes:
     return vault.current().index(value, NATIONAL_ID)
 
 
-def contact_index(kind: str, value: str) -> bytes:
-    """The blind index of a normalised contact value (E.164 phone, lower-case email)."""
-    return vault.current().index(f"{kind}:{value}", CONTACT)
+def contact_index(kind: str, value: str, sealer: Vault | None = None) -> bytes:
+    """The blind index of a contact value (E.164 phone, lower-case email, an address line
+    without case or accents)."""
+    return (sealer or vault.current()).index(f"{kind}:{index_form(kind, value)}", CONTACT)
 
 
 class Debtor(SQLModel, table=True):

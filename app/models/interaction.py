@@ -36,9 +36,15 @@ class Interaction(SQLModel, table=True):
     collector_id: uuid.UUID | None = Field(default=None, foreign_key="app_user.id")
     channel: str = Field(max_length=16)
     direction: str = Field(max_length=8)
-    contact_point_id: uuid.UUID | None = Field(default=None, foreign_key="contact_point.id")
+    # A contact point or party the partner withdraws is removed; the interaction keeps its
+    # record, unlinked.
+    contact_point_id: uuid.UUID | None = Field(
+        default=None, foreign_key="contact_point.id", ondelete="SET NULL"
+    )
     party: str = Field(max_length=16)
-    related_party_id: uuid.UUID | None = Field(default=None, foreign_key="related_party.id")
+    related_party_id: uuid.UUID | None = Field(
+        default=None, foreign_key="related_party.id", ondelete="SET NULL"
+    )
     result_code: str = Field(max_length=24)
     started_at: datetime = timestamp_field()
     ended_at: datetime | None = optional_timestamp_field()

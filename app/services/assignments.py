@@ -49,7 +49,7 @@ from app.domain.identity import Country, mask, mask_contact
 from app.domain.roles import Role
 from app.ids import new_id
 from app.models.assignment import Assignment, AssignmentRejection
-from app.models.debtor import CONTACT, NATIONAL_ID
+from app.models.debtor import CONTACT, NATIONAL_ID, contact_index
 from app.models.partner import Partner
 from app.security import SYSTEM, Principal
 from app.services import audit, uploads
@@ -405,7 +405,7 @@ def _contact_record(
         party_id,
         contact.kind,
         sealer.seal(contact.value, CONTACT),
-        sealer.index(f"{contact.kind}:{contact.value}", CONTACT),
+        contact_index(contact.kind, contact.value, sealer),
         mask_contact(contact.kind, contact.value),
         contact.state,
         contact.municipality,
@@ -805,11 +805,37 @@ SELECT id, :pid, 'created', :as_of, :now, :actor,
 FROM created
 """
 
-_DROP_OLD_CONTACTS = """
-DELETE FROM contact_point c USING intake_match m
-WHERE m.is_changed AND c.account_id = m.account_id AND c.source = 'partner';
-DELETE FROM related_party p USING intake_match m
-WHERE m.is_changed AND p.account_id = m.account_id AND p.source = 'partner'
+# Related parties and contact points of a changed account are reconciled, not replaced: a
+# reference or guarantor the partner sends again (same kind and name) keeps its row, and so
+# do its skip-traced phones; a contact point sent again (same owner, kind and blind index)
+# keeps its row with its verification, history and contactability. What the partner no
+# longer sends is removed (interactions that used it keep their record, unlinked). New
+# accounts take everything as sent.
+_MAP_PARTIES = """
+CREATE TEMP TABLE intake_party_map ON COMMIT DROP AS
+SELECT DISTINCT ON (p.party_id) p.party_id AS staged_id, e.id AS existing_id
+FROM intake_party p
+JOIN intake_match m ON m.row_number = p.row_number AND m.is_changed
+LEFT JOIN related_party e
+       ON e.account_id = m.account_id AND e.kind = p.kind
+      AND lower(e.full_name) = lower(p.full_name)
+ORDER BY p.party_id, e.source = 'partner' DESC, e.position, e.id
+"""
+
+_DROP_OLD_PARTIES = """
+DELETE FROM related_party e USING intake_match m
+WHERE m.is_changed AND e.account_id = m.account_id AND e.source = 'partner'
+  AND NOT EXISTS (SELECT 1 FROM intake_party_map x WHERE x.existing_id = e.id)
+"""
+
+_UPDATE_KEPT_PARTIES = """
+UPDATE related_party e
+SET relationship = p.relationship, national_id_type = p.national_id_type,
+    national_id = p.national_id, national_id_index = p.national_id_index,
+    national_id_masked = p.national_id_masked, position = p.position
+FROM intake_party_map x
+JOIN intake_party p ON p.party_id = x.staged_id
+WHERE e.id = x.existing_id
 """
 
 _INSERT_PARTIES = """
@@ -821,20 +847,56 @@ SELECT p.party_id, :pid, m.account_id, p.kind, p.full_name, p.relationship,
        p.position, 'partner'
 FROM intake_party p
 JOIN intake_match m ON m.row_number = p.row_number
-WHERE m.is_new OR m.is_changed
+LEFT JOIN intake_party_map x ON x.staged_id = p.party_id
+WHERE m.is_new OR (m.is_changed AND x.existing_id IS NULL)
+"""
+
+_RESOLVE_CONTACTS = """
+CREATE TEMP TABLE intake_contact_final ON COMMIT DROP AS
+SELECT c.contact_id, m.account_id, m.debtor_id, m.is_new,
+       CASE WHEN c.party_id IS NULL THEN NULL ELSE coalesce(x.existing_id, c.party_id) END
+           AS owner_id,
+       c.kind, c.value, c.value_index, c.value_masked, c.state, c.municipality, c.postal_code,
+       c.latitude, c.longitude, c.time_zone, c.position
+FROM intake_contact c
+JOIN intake_match m ON m.row_number = c.row_number AND (m.is_new OR m.is_changed)
+LEFT JOIN intake_party_map x ON x.staged_id = c.party_id
+"""
+
+_DROP_OLD_CONTACTS = """
+DELETE FROM contact_point e USING intake_match m
+WHERE m.is_changed AND e.account_id = m.account_id AND e.source = 'partner'
+  AND NOT EXISTS (
+      SELECT 1 FROM intake_contact_final f
+      WHERE f.account_id = e.account_id AND f.owner_id IS NOT DISTINCT FROM e.related_party_id
+        AND f.kind = e.kind AND f.value_index = e.value_index
+  )
+"""
+
+_UPDATE_KEPT_CONTACTS = """
+UPDATE contact_point e
+SET state = f.state, municipality = f.municipality, postal_code = f.postal_code,
+    latitude = coalesce(f.latitude, e.latitude), longitude = coalesce(f.longitude, e.longitude),
+    time_zone = coalesce(f.time_zone, e.time_zone), position = f.position
+FROM intake_contact_final f
+WHERE NOT f.is_new AND e.account_id = f.account_id
+  AND e.related_party_id IS NOT DISTINCT FROM f.owner_id
+  AND e.kind = f.kind AND e.value_index = f.value_index
 """
 
 _INSERT_CONTACTS = """
 INSERT INTO contact_point (id, partner_id, account_id, debtor_id, related_party_id, kind, value,
                            value_index, value_masked, state, municipality, postal_code,
                            latitude, longitude, time_zone, position, source)
-SELECT c.contact_id, :pid, m.account_id, m.debtor_id, c.party_id, c.kind, c.value,
-       c.value_index, c.value_masked, c.state, c.municipality, c.postal_code, c.latitude,
-       c.longitude, c.time_zone,
-       c.position, 'partner'
-FROM intake_contact c
-JOIN intake_match m ON m.row_number = c.row_number
-WHERE m.is_new OR m.is_changed
+SELECT f.contact_id, :pid, f.account_id, f.debtor_id, f.owner_id, f.kind, f.value,
+       f.value_index, f.value_masked, f.state, f.municipality, f.postal_code, f.latitude,
+       f.longitude, f.time_zone, f.position, 'partner'
+FROM intake_contact_final f
+WHERE f.is_new OR NOT EXISTS (
+    SELECT 1 FROM contact_point e
+    WHERE e.account_id = f.account_id AND e.related_party_id IS NOT DISTINCT FROM f.owner_id
+      AND e.kind = f.kind AND e.value_index = f.value_index
+)
 """
 
 _REJECT_BLOCKED = """
@@ -889,10 +951,18 @@ async def _merge(
     await run(_CHANGE_EVENTS)
     await run(_UPDATE_CHANGED)
     await run(_INSERT_NEW)
-    for statement in _DROP_OLD_CONTACTS.split(";"):
+    await run("DROP TABLE IF EXISTS intake_party_map, intake_contact_final")
+    for statement in (
+        _MAP_PARTIES,
+        _DROP_OLD_PARTIES,
+        _UPDATE_KEPT_PARTIES,
+        _INSERT_PARTIES,
+        _RESOLVE_CONTACTS,
+        _DROP_OLD_CONTACTS,
+        _UPDATE_KEPT_CONTACTS,
+        _INSERT_CONTACTS,
+    ):
         await run(statement)
-    await run(_INSERT_PARTIES)
-    await run(_INSERT_CONTACTS)
     await run(_REJECT_BLOCKED)
     created, updated, unchanged, blocked = (await session.execute(text(_COUNT))).one()
     await run("TRUNCATE intake_account, intake_party, intake_contact")
