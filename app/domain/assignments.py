@@ -457,6 +457,12 @@ def storable(text: str, max_length: int) -> str:
     return _CONTROL.sub("\ufffd", text[:max_length])
 
 
+def has_control_characters(text: str) -> bool:
+    """Whether ``text`` holds what no stored text may: control characters, lone surrogates
+    or invisible format characters (zero-width, bidirectional overrides, BOM)."""
+    return _CONTROL.search(text) is not None
+
+
 def _given(value: Any) -> bool:
     return value is not None and value != ""
 

@@ -4,7 +4,9 @@ Pure rules, no I/O and no clock:
 
 - A document is a PDF, a JPEG or a PNG. The declared media type must be one of them *and*
   the first bytes must be that format's signature ("magic bytes"): a program renamed
-  ``.pdf`` and sent as ``application/pdf`` is refused.
+  ``.pdf`` and sent as ``application/pdf`` is refused. It must also end as that format
+  does (a PDF's ``%%EOF`` in its last KiB, a JPEG's end-of-image marker, a PNG's ``IEND``
+  chunk), so a file with only the right first bytes, or cut short, is refused too.
 - Custody of the paper original. A document is ``digital_only`` until someone records that
   a paper original exists. From then on its custody only moves forward::
 
@@ -56,6 +58,14 @@ MAGIC: Mapping[MediaType, bytes] = {
 # How many leading bytes are enough to tell the formats apart.
 SNIFF_BYTES = max(len(m) for m in MAGIC.values())
 
+# How each format ends. A PDF writer may put a line end or some padding after "%%EOF", so
+# the marker is looked for in the last KiB (the streaming check keeps that much); JPEG and
+# PNG end exactly with their end-of-image marker and IEND chunk (length, type, CRC).
+TAIL_BYTES = 1024
+PDF_END = b"%%EOF"
+JPEG_END = b"\xff\xd9"
+PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+
 EXTENSIONS: Mapping[MediaType, str] = {
     MediaType.PDF: "pdf",
     MediaType.JPEG: "jpg",
@@ -86,6 +96,16 @@ def sniff(head: bytes) -> MediaType | None:
 def content_matches(declared: MediaType, head: bytes) -> bool:
     """Whether the first bytes of a document are those of its declared type."""
     return sniff(head) is declared
+
+
+def content_ends_right(declared: MediaType, tail: bytes) -> bool:
+    """Whether the last bytes of a document (its last :data:`TAIL_BYTES`, or all of it when
+    shorter) end it as its declared type ends."""
+    if declared is MediaType.PDF:
+        return PDF_END in tail[-TAIL_BYTES:]
+    if declared is MediaType.JPEG:
+        return tail.endswith(JPEG_END)
+    return tail.endswith(PNG_END)
 
 
 # --- custody ------------------------------------------------------------------------------

@@ -116,6 +116,15 @@ class InteractionRead(BaseModel):
     latitude: Decimal | None
     longitude: Decimal | None
     gps_accuracy_m: int | None
+    position_mismatch: bool | None = Field(
+        description="On a visit: whether the recorded position was farther from the visited "
+        "address than the tolerance plus the fix's accuracy (flagged, still recorded); null "
+        "when there was nothing to compare (no position, or an address without coordinates)."
+    )
+    position_distance_m: int | None = Field(
+        description="On a visit: metres between the recorded position and the visited "
+        "address's coordinates; null when there was nothing to compare."
+    )
     address_verification: str | None
     pack_version: str
     strategy_version: int | None

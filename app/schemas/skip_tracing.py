@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
+from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -17,20 +17,40 @@ from pydantic import (
     field_validator,
 )
 
+from app.domain.assignments import has_control_characters
+from app.domain.contactability import name_key
 from app.schemas.common import PlainText
 
 StaffSource = Literal["skip_trace", "debtor", "field_visit"]
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)*\.[^@\s.]{2,}$")
+MIN_NAME_LETTERS = 2
 
 
 def _one_line(value: str) -> str:
-    """Surrounding blanks dropped, runs of blanks made one space, no control characters."""
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise ValueError("must be a single line of text")
+    """Surrounding blanks dropped, runs of blanks made one space; no control characters and
+    no invisible ones (zero-width, bidirectional overrides, BOM), the same rule as intake."""
+    if has_control_characters(value):
+        raise ValueError("must be a single line of text without control or invisible characters")
     collapsed = " ".join(value.split())
     if not collapsed:
         raise ValueError("must not be blank")
     return collapsed
+
+
+def _email(value: str) -> str:
+    """A plain address (what pydantic's EmailStr checks, without its ``Name <address>``
+    form): no quoted local part, no spaces, brackets or quotes; kept lower-case."""
+    try:
+        checked = validate_email(value, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError("not an email address") from exc
+    return checked.normalized.lower()
+
+
+def _a_name(value: str) -> str:
+    """A person's name has letters: at least two once accents and marks are removed."""
+    if sum(c.isalpha() for c in name_key(value)) < MIN_NAME_LETTERS:
+        raise ValueError(f"a name needs at least {MIN_NAME_LETTERS} letters")
+    return value
 
 
 Line = Annotated[PlainText, AfterValidator(_one_line)]
@@ -63,9 +83,7 @@ class ContactPointCreate(BaseModel):
     def _check_value(cls, value: str, info: ValidationInfo) -> str:
         kind = info.data.get("kind")
         if kind == "email":
-            if len(value) > 254 or not _EMAIL.match(value):
-                raise ValueError("not an email address")
-            return value.lower()
+            return _email(value)
         if kind == "phone" and len(value) > 40:
             raise ValueError("not a phone number: too long")
         return value
@@ -111,7 +129,7 @@ class ReferenceCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     account_id: uuid.UUID
-    full_name: Line = Field(min_length=2, max_length=200)
+    full_name: Annotated[Line, AfterValidator(_a_name)] = Field(min_length=2, max_length=200)
     relationship: Literal["family", "work", "personal"]
     phones: list[Annotated[Line, Field(max_length=40)]] = Field(default=[], max_length=5)
     source: StaffSource = "skip_trace"

@@ -309,18 +309,24 @@ def _principal(user: User) -> Principal:
 # ---------------------------------------------------------------------------------------
 # The demo portfolio: pushed through the same intake as a partner's file.
 
-_MX_PLACES = [  # state, municipality, postal code, phone area
-    ("Ciudad de México", "Cuauhtémoc", "06600", "55"),
-    ("Jalisco", "Guadalajara", "44100", "33"),
-    ("Nuevo León", "Monterrey", "64000", "81"),
-    ("Sonora", "Hermosillo", "83000", "662"),
-    ("Quintana Roo", "Benito Juárez", "77500", "998"),
-    ("Baja California", "Tijuana", "22000", "664"),
-    ("Sinaloa", "Culiacán", "80000", "667"),
-    ("Yucatán", "Mérida", "97000", "999"),
-    ("Chihuahua", "Chihuahua", "31000", "614"),
+_MX_PLACES = [  # state, municipality, postal code, phone area, centre (latitude, longitude)
+    ("Ciudad de México", "Cuauhtémoc", "06600", "55", (19.4326, -99.1332)),
+    ("Jalisco", "Guadalajara", "44100", "33", (20.6767, -103.3475)),
+    ("Nuevo León", "Monterrey", "64000", "81", (25.6866, -100.3161)),
+    ("Sonora", "Hermosillo", "83000", "662", (29.0729, -110.9559)),
+    ("Quintana Roo", "Benito Juárez", "77500", "998", (21.1619, -86.8515)),
+    ("Baja California", "Tijuana", "22000", "664", (32.5149, -117.0382)),
+    ("Sinaloa", "Culiacán", "80000", "667", (24.8091, -107.3940)),
+    ("Yucatán", "Mérida", "97000", "999", (20.9674, -89.5926)),
+    ("Chihuahua", "Chihuahua", "31000", "614", (28.6320, -106.0691)),
 ]
-_CO_PLACES = [("Cundinamarca", "Bogotá", "110111"), ("Antioquia", "Medellín", "050001")]
+_CO_PLACES = [
+    ("Cundinamarca", "Bogotá", "110111", (4.7110, -74.0721)),
+    ("Antioquia", "Medellín", "050001", (6.2442, -75.5812)),
+]
+# How far (degrees, about 4 km) an address may lie from its city's centre: a field
+# collector's day in one city stays a drive, not a flight.
+_CITY_SPREAD = 0.04
 _FIRST = ["María", "José", "Guadalupe", "Juan", "Rosa", "Luis", "Ana", "Carlos", "Sofía", "Jorge"]
 _LAST = ["Hernández", "García", "Martínez", "López", "González", "Pérez", "Rodríguez", "Sánchez"]
 _LETTERS = "BCDFGHJKLMNPRSTVXZ"
@@ -343,6 +349,11 @@ def _phone(rng: random.Random, country: Country, area: str) -> str:
         return candidate
 
 
+def _near(rng: random.Random, degrees: float) -> str:
+    """A coordinate within :data:`_CITY_SPREAD` of ``degrees``, as intake reads it."""
+    return f"{degrees + rng.uniform(-_CITY_SPREAD, _CITY_SPREAD):.6f}"
+
+
 def _curp(rng: random.Random, born: date, woman: bool) -> str:
     letters = "".join(rng.choice(_LETTERS) for _ in range(4))
     inner = "".join(rng.choice(_LETTERS) for _ in range(3))
@@ -351,7 +362,8 @@ def _curp(rng: random.Random, born: date, woman: bool) -> str:
 
 
 def demo_rows(country: Country, currency: str, count: int, today: date) -> list[dict[str, Any]]:
-    """Plausible accounts in every stage, debtors spread over the country's time zones, with
+    """Plausible accounts in every stage, debtors spread over the country's time zones (each
+    address a few kilometres from its city's centre, so field routes have stops), with
     references and some guarantors; one Mexican debtor in ten owes two accounts."""
     rng = random.Random(f"cartera-demo-{country.value}")  # noqa: S311 — repeatable demo data
     rows: list[dict[str, Any]] = []
@@ -368,9 +380,9 @@ def demo_rows(country: Country, currency: str, count: int, today: date) -> list[
         fees = Decimal(rng.choice([0, 0, 350, 600]))
         total = principal + interest + fees
         if country is Country.MX:
-            state, municipality, postal, area = rng.choice(_MX_PLACES)
+            state, municipality, postal, area, centre = rng.choice(_MX_PLACES)
         else:
-            (state, municipality, postal), area = rng.choice(_CO_PLACES), "3"
+            (state, municipality, postal, centre), area = rng.choice(_CO_PLACES), "3"
         if country is Country.MX and n % 10 == 1 and debtor:
             pass  # the same debtor as the row before: a second account
         else:
@@ -393,8 +405,8 @@ def demo_rows(country: Country, currency: str, count: int, today: date) -> list[
                         "state": state,
                         "municipality": municipality,
                         "postal_code": postal if country is Country.MX else None,
-                        "latitude": None,
-                        "longitude": None,
+                        "latitude": _near(rng, centre[0]),
+                        "longitude": _near(rng, centre[1]),
                     }
                 ],
             }

@@ -8,7 +8,8 @@ Choices made here:
   account may upload to it except the auditor, who only reads (403).
 - The bytes are stored content-addressed by SHA-256 under ``<data_dir>/documents/<sha[:2]>/
   <sha>``: streamed to a temporary file in ``documents/tmp`` (same file system), checked on
-  the way (size limit, magic bytes of the declared type), flushed to disk and renamed into
+  the way (size limit, magic bytes of the declared type, and how it ends: the last KiB is
+  kept while streaming for that), flushed to disk and renamed into
   place atomically. The same bytes uploaded twice (to one account or to two) are stored once
   and referenced by two rows. Nothing is kept of a refused upload.
 - The file lands before the transaction commits; if the transaction then fails, a stored
@@ -37,11 +38,13 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from app.domain.documents import (
     SNIFF_BYTES,
+    TAIL_BYTES,
     Custody,
     CustodyStatus,
     DocumentKind,
     MediaType,
     change_custody,
+    content_ends_right,
     content_matches,
     declared_media_type,
     may_record_custody,
@@ -96,12 +99,13 @@ class DocumentStore:
         self, body: AsyncIterator[bytes], declared: MediaType, *, limit: int
     ) -> StoredContent:
         """Store ``body`` as it arrives: refused (and nothing kept) when it exceeds ``limit``
-        bytes, is empty, or does not start with the signature of ``declared``."""
+        bytes, is empty, or does not start and end as ``declared`` does."""
         temp_dir = self.root / "tmp"
         await anyio.to_thread.run_sync(lambda: temp_dir.mkdir(parents=True, exist_ok=True))
         temp = temp_dir / f"{uuid.uuid4().hex}.part"
         digest = hashlib.sha256()
         head = b""
+        tail = b""
         sniffed = False
         size = 0
         try:
@@ -117,12 +121,15 @@ class DocumentStore:
                         if len(head) >= SNIFF_BYTES:
                             _check_type(declared, head)
                             sniffed = True
+                    tail = (tail + piece[-TAIL_BYTES:])[-TAIL_BYTES:]
                     digest.update(piece)
                     await handle.write(piece)
                 if size == 0:
                     raise InvalidInput("body", "the document is empty")
                 if not sniffed:
                     _check_type(declared, head)
+                if not content_ends_right(declared, tail):
+                    raise UnsupportedMediaType({"declared": declared.value})
                 await handle.flush()
                 await anyio.to_thread.run_sync(os.fsync, handle.wrapped.fileno())
             sha256 = digest.hexdigest()

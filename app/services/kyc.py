@@ -18,7 +18,9 @@ Results are limited to the top ``limit`` debtors (at most 50), without further p
 look-up, not a way to page through the population.
 
 Every search, found or not, is recorded (``kyc.search``) with the criterion, a masked form
-of the value and the debtors returned; never the value itself.
+of the value and the debtors returned; never the value itself. A search refused as invalid
+(422) is recorded too (``kyc.search_refused``): the criteria given, each value masked no
+more revealingly than a valid one (see :func:`refused_masks`), and the fields at fault.
 """
 
 from __future__ import annotations
@@ -52,6 +54,11 @@ MIN_NAME_LENGTH = 3
 _ID_SEPARATORS = re.compile(r"[\s.\-_/,]")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 _SPACES = re.compile(r"\s+")
+_HOST = re.compile(r"[a-z0-9-]{1,63}(\.[a-z0-9-]{1,63}){0,5}")
+# A refused value shows its last characters only when it has this many (as a valid phone or
+# national id does); a refused name shows the initials of its first few words.
+MIN_MASKED_LENGTH = 8
+MAX_MASKED_WORDS = 6
 
 # The account's names as the trigram index holds them (same expression, same parentheses,
 # so that the planner matches it to the index and `alembic check` to the model).
@@ -70,6 +77,12 @@ class InvalidSearch(InvalidInput):
     @property
     def field_errors(self) -> list[tuple[str, str]]:
         return self.errors
+
+
+class RefusedSearch(InvalidSearch):
+    """An invalid search, already on record: the refusal is committed with the 422."""
+
+    keeps_changes = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,9 +135,8 @@ def mask_name(value: str) -> str:
     return " ".join(f"{word[:1].upper()}***" for word in value.split()) or "***"
 
 
-def parse_search(query: SearchQuery, default_country: Country) -> Search:
-    """Exactly one criterion, normalised; :class:`InvalidSearch` naming every bad field."""
-    given = {
+def _given(query: SearchQuery) -> dict[Criterion, str]:
+    return {
         name: value
         for name, value in (
             (Criterion.NATIONAL_ID, query.national_id),
@@ -134,6 +146,34 @@ def parse_search(query: SearchQuery, default_country: Country) -> Search:
         )
         if value is not None
     }
+
+
+def _mask_refused(criterion: Criterion, raw: str) -> str:
+    """A value that was not a valid search, masked: at most what the same criterion's mask
+    shows for a valid value (four trailing characters of a long enough identifier, the first
+    letter and a host name-like domain of an email, initials of a name), else ``****``."""
+    if criterion is Criterion.NAME:
+        return mask_name(" ".join(raw.split()[:MAX_MASKED_WORDS]))
+    if criterion is Criterion.EMAIL:
+        local, at, domain = raw.strip().lower().rpartition("@")
+        if at and local and _HOST.fullmatch(domain):
+            return mask_contact("email", f"{local}@{domain}")
+        return "****"
+    if criterion is Criterion.PHONE:
+        compact = "".join(c for c in raw if c.isascii() and c.isdigit())
+    else:
+        compact = "".join(c for c in raw.upper() if c.isascii() and c.isalnum())
+    return mask(compact) if len(compact) >= MIN_MASKED_LENGTH else "****"
+
+
+def refused_masks(query: SearchQuery) -> dict[str, str]:
+    """Each criterion a refused search gave, with its value masked for the audit trail."""
+    return {name.value: _mask_refused(name, raw) for name, raw in _given(query).items()}
+
+
+def parse_search(query: SearchQuery, default_country: Country) -> Search:
+    """Exactly one criterion, normalised; :class:`InvalidSearch` naming every bad field."""
+    given = _given(query)
     if not given:
         raise InvalidSearch(
             [("query", "give one of national_id, phone, email or name")],
@@ -260,13 +300,26 @@ async def search_debtors(
     """Rate-limit the caller, check the query, search, and put the search on record.
 
     The limit counts every search the caller sends, valid or not (a refused one is not
-    counted): probing with malformed values costs the same as searching.
+    counted): probing with malformed values costs the same as searching. An invalid search
+    is on record as ``kyc.search_refused`` (masked) and answered with
+    :class:`RefusedSearch`, which keeps that record.
     """
     limiter.check(principal.audit_id)
     default_country = Country.MX
     if query.phone is not None and query.country is None:
         default_country = await _default_country(session, principal)
-    search = parse_search(query, default_country)
+    try:
+        search = parse_search(query, default_country)
+    except InvalidSearch as refused:
+        refusal = {
+            "criteria": [name.value for name in _given(query)],
+            "values_masked": refused_masks(query),
+            "fields": list(dict.fromkeys(field for field, _ in refused.errors)),
+        }
+        await audit.record(
+            session, principal, "kyc.search_refused", "kyc_search", new_id(), after=refusal
+        )
+        raise RefusedSearch(refused.errors) from refused
     limit = max(1, min(query.limit, MAX_LIMIT))
     items, truncated = await find_debtors(session, principal, search, limit)
     after: dict[str, Any] = {

@@ -15,6 +15,7 @@ import re
 import uuid
 from dataclasses import dataclass
 
+import phonenumbers
 from sqlalchemy import func, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -97,11 +98,22 @@ def _source(stored: str) -> Source:
         return Source.PARTNER
 
 
+def _has_extension(raw: str, country: Country) -> bool:
+    """Whether a number is written with an extension ("ext. 12", "x12"), which E.164 has no
+    room for: kept, it would be silently dropped."""
+    try:
+        return bool(phonenumbers.parse(raw, country.value).extension)
+    except phonenumbers.NumberParseException:
+        return False
+
+
 def _phone(raw: str, country: Country, field: str) -> _Value:
     try:
         e164 = normalise_phone(raw, country)
     except ValueError as exc:
         raise InvalidInput(field, str(exc)) from exc
+    if _has_extension(raw, country):
+        raise InvalidInput(field, "extensions are not stored: give the number without one")
     return _Value("phone", e164, contact_index("phone", e164), time_zone_for_phone(e164))
 
 
@@ -114,11 +126,14 @@ def _value_of(body: ContactPointCreate, partner: Partner) -> _Value:
     postal = body.postal_code
     if postal is not None and country is Country.MX and not _MX_POSTAL_CODE.fullmatch(postal):
         raise InvalidInput("body.postal_code", "a Mexican postal code has five digits")
+    time_zone = time_zone_for(country.value, body.state)
+    if body.state is not None and country is Country.MX and time_zone is None:
+        raise InvalidInput("body.state", "not a Mexican state")
     return _Value(
         "address",
         body.value,
         contact_index("address", body.value),
-        time_zone_for(country.value, body.state),
+        time_zone,
         state=body.state,
         municipality=body.municipality,
         postal_code=postal,

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
 from jose import jwt
 from sqlalchemy import delete
 
+from app.domain.identity import Country
 from app.models.user import User
 from app.services import demo
 
@@ -161,3 +166,57 @@ async def test_demo_has_a_reconciled_payment_file(session):
         ["matched", "matched", "matched_by_reference", "unmatched", "rejected", "duplicate"]
     )
     assert payment_file.status == "completed_with_errors"
+
+
+def next_working_wednesday() -> date:
+    """A Wednesday within the next two weeks that is not one of Mexico's fixed-date holidays:
+    a day the contact law allows visits."""
+    day = datetime.now(ZoneInfo("America/Mexico_City")).date() + timedelta(days=1)
+    while day.weekday() != 2 or (day.month, day.day) in {(1, 1), (5, 1), (9, 16), (12, 25)}:
+        day += timedelta(days=1)
+    return day
+
+
+async def test_the_demo_field_collector_has_a_route(client, session):
+    from sqlalchemy import select
+
+    from app.models.debtor import ContactPoint
+
+    await session.execute(delete(User).where(User.username.in_([u[0] for u in demo.DEMO_STAFF])))
+    assert await demo.seed(session) is True
+    await session.commit()
+    located = await session.scalar(
+        select(ContactPoint).where(
+            ContactPoint.kind == "address",
+            ContactPoint.state == "Jalisco",
+            ContactPoint.latitude.is_not(None),
+        )
+    )
+    assert located is not None
+    # Around Guadalajara, not somewhere else in the country.
+    assert abs(located.latitude - Decimal("20.67")) < 1
+    assert abs(located.longitude - Decimal("-103.35")) < 1
+
+    token = (
+        await client.post(
+            "/api/v1/auth/token", data={"username": "field1", "password": demo.DEMO_PASSWORD}
+        )
+    ).json()["access_token"]
+    response = await client.get(
+        "/api/v1/routes/me",
+        params={"date": next_working_wednesday().isoformat()},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 200, response.text
+    route = response.json()
+    assert route["stops"], route["left_out"][:5]
+    assert "no_coordinates" not in {left["reason"] for left in route["left_out"]}
+
+
+def test_demo_coordinates_are_repeatable():
+    today = date(2026, 11, 24)
+    first = demo.demo_rows(Country.MX, "MXN", 30, today)
+    again = demo.demo_rows(Country.MX, "MXN", 30, today)
+    assert first == again
+    places = [a for row in first for a in row["debtor"]["addresses"]]
+    assert all(a["latitude"] is not None and a["longitude"] is not None for a in places)

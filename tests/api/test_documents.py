@@ -25,7 +25,10 @@ TODAY = datetime.now(UTC).date()
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9"
-PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00"
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00"
+    b"\x90wS\xde\x00\x00\x00\x00IEND\xaeB`\x82"
+)
 EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 200
 
 
@@ -185,6 +188,44 @@ class TestTypes:
         response = await upload(client, desk, PNG, media_type="image/jpeg")
         assert_problem(response, 415, "unsupported_media_type")
 
+    @pytest.mark.parametrize(
+        ("body", "media_type"),
+        [
+            (b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n", "application/pdf"),
+            (b"%PDF-" + b"MZ\x90\x00" * 400, "application/pdf"),
+            (PDF + b"\0" * 1024, "application/pdf"),
+            (JPEG[:-2], "image/jpeg"),
+            (JPEG + b"MZ\x90\x00", "image/jpeg"),
+            (PNG[:-12], "image/png"),
+        ],
+    )
+    async def test_a_body_that_does_not_end_as_its_type_is_refused(
+        self, client, session, settings, desk, body, media_type
+    ):
+        response = await upload(client, desk, body, media_type=media_type)
+        assert_problem(response, 415, "unsupported_media_type")
+        assert await count(session, AccountDocument) == 0
+        assert stored_files(settings) == []
+
+    async def test_the_end_marker_is_looked_for_across_small_chunks(self, client, desk):
+        async def send(body: bytes):
+            async def pieces() -> AsyncIterator[bytes]:
+                for start in range(0, len(body), 7):
+                    yield body[start : start + 7]
+
+            return await client.post(
+                f"/api/v1/accounts/{desk['mine'].id}/documents",
+                params={"kind": "other"},
+                content=pieces(),
+                headers={**desk["collector"], "Content-Type": "application/pdf"},
+            )
+
+        assert_problem(await send(PDF + b" " * 3000), 415, "unsupported_media_type")
+        padded = PDF[:-6] + b" " * 3000 + PDF[-6:]
+        response = await send(padded)
+        assert response.status_code == 201, response.text
+        assert response.json()["size_bytes"] == len(padded)
+
     @pytest.mark.parametrize("media_type", ["text/plain", "application/octet-stream", "image/gif"])
     async def test_other_types_are_refused(self, client, session, desk, media_type):
         assert_problem(
@@ -244,7 +285,8 @@ class TestSize:
         assert stored_files(settings) == []
 
     async def test_a_document_at_the_limit_is_accepted(self, client, desk):
-        response = await upload(client, desk, PDF + b"0" * (LIMIT - len(PDF)))
+        padded = PDF[:-6] + b"0" * (LIMIT - len(PDF)) + PDF[-6:]
+        response = await upload(client, desk, padded)
         assert response.status_code == 201, response.text
         assert response.json()["size_bytes"] == LIMIT
 

@@ -288,6 +288,11 @@ class TestRecording:
         assert second.json()["amends_id"] == first["id"]
         original = await client.get(f"/api/v1/interactions/{first['id']}", headers=floor["lead"])
         assert original.json()["notes"] is None
+        # A call has no position to check.
+        assert (original.json()["position_mismatch"], original.json()["position_distance_m"]) == (
+            None,
+            None,
+        )
 
     async def test_auditors_and_partners_do_not_record(
         self, client, floor, make_user, auth_headers

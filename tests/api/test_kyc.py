@@ -283,11 +283,9 @@ class TestMasking:
                 assert secret not in response.text, (params, secret)
 
 
-async def kyc_events(session) -> list[AuditEvent]:
+async def kyc_events(session, action: str = "kyc.search") -> list[AuditEvent]:
     rows = await session.scalars(
-        select(AuditEvent)
-        .where(col(AuditEvent.action) == "kyc.search")
-        .order_by(col(AuditEvent.seq))
+        select(AuditEvent).where(col(AuditEvent.action) == action).order_by(col(AuditEvent.seq))
     )
     return list(rows.all())
 
@@ -324,11 +322,43 @@ class TestAudit:
             assert secret not in recorded
         assert "José" not in recorded and "Pérez" not in recorded
 
-    async def test_an_invalid_search_writes_nothing(self, client, session, world):
+    async def test_a_refused_search_is_on_record_masked(self, client, session, world):
         before = len(await kyc_events(session))
-        response = await client.get(SEARCH, params={"name": "ab"}, headers=world["manager"])
-        assert response.status_code == 422
+        refused_before = len(await kyc_events(session, "kyc.search_refused"))
+        secret_phone = "55 9876 123"  # one digit short
+        secret_id = "KYCSECRET*" + world["jose_id"][3:]
+        for params in (
+            {"phone": secret_phone},
+            {"national_id": secret_id},
+            {"email": "jose.secreto@correo"},
+            {"name": "Jo"},
+            {"name": "José Pérez", "email": "jose.secreto@correo.mx"},
+            {},
+        ):
+            response = await client.get(SEARCH, params=params, headers=world["manager"])
+            assert response.status_code == 422, params
         assert len(await kyc_events(session)) == before
+        refused = (await kyc_events(session, "kyc.search_refused"))[refused_before:]
+        assert [e.after["criteria"] for e in refused] == [
+            ["phone"],
+            ["national_id"],
+            ["email"],
+            ["name"],
+            ["email", "name"],
+            [],
+        ]
+        phone, national, email, name, several, empty = refused
+        assert phone.after["fields"] == ["query.phone"]
+        assert phone.after["values_masked"] == {"phone": "****6123"}
+        assert national.after["values_masked"]["national_id"].startswith("****")
+        assert email.after["values_masked"] == {"email": "j***@correo"}
+        assert name.after["values_masked"] == {"name": "J***"}
+        assert several.after["values_masked"] == {"email": "j***@correo.mx", "name": "J*** P***"}
+        assert empty.after == {"criteria": [], "values_masked": {}, "fields": ["query"]}
+        assert all(e.entity_type == "kyc_search" and e.actor_role == "manager" for e in refused)
+        recorded = json.dumps([[e.before, e.after] for e in refused])
+        for secret in ("9876", secret_id, world["jose_id"], "secreto", "José", "Pérez"):
+            assert secret not in recorded, secret
 
 
 class TestInvalidQueries:
@@ -426,3 +456,18 @@ def test_criteria_are_the_four_documented_ones():
 
 def test_a_name_is_masked_to_initials():
     assert service.mask_name("José  pérez") == "J*** P***"
+
+
+@pytest.mark.parametrize(
+    ("query", "masked"),
+    [
+        (service.SearchQuery(national_id="AB12X"), {"national_id": "****"}),
+        (service.SearchQuery(national_id="pgjl-800101*h"), {"national_id": "****101H"}),
+        (service.SearchQuery(phone="12 34 5"), {"phone": "****"}),
+        (service.SearchQuery(email="jose"), {"email": "****"}),
+        (service.SearchQuery(email="jose@José Pérez"), {"email": "****"}),
+        (service.SearchQuery(name="a b"), {"name": "A*** B***"}),
+    ],
+)
+def test_a_refused_value_is_masked_no_more_than_a_valid_one(query, masked):
+    assert service.refused_masks(query) == masked

@@ -240,8 +240,23 @@ class TestVisitPosition:
         row = await session.scalar(select(Interaction).where(Interaction.id == body["id"]))
         assert row.position_mismatch is True and row.position_distance_m > 1000
         assert row.latitude == Decimal("19.432608")
+        # The stored verdict is on the interaction itself, in the answer and when read back.
+        assert body["position_mismatch"] is True
+        assert body["position_distance_m"] == row.position_distance_m
+        listed = await client.get(
+            f"/api/v1/accounts/{field_day['accounts']['first'].id}/interactions",
+            headers=field_day["field"],
+        )
+        assert listed.status_code == 200, listed.text
+        (item,) = [i for i in listed.json()["items"] if i["id"] == body["id"]]
+        assert (item["position_mismatch"], item["position_distance_m"]) == (
+            True,
+            row.position_distance_m,
+        )
 
     async def test_a_fix_at_the_door_is_not_flagged(self, client, field_day):
         response = await self.visit(client, field_day, "second", ZOCALO[0] + 0.0201, ZOCALO[1])
         assert response.status_code == 201, response.text
         assert response.json()["compliance"]["position_mismatch"] is False
+        assert response.json()["position_mismatch"] is False
+        assert response.json()["position_distance_m"] < 50

@@ -166,6 +166,41 @@ class TestAddContactPoint:
         assert second.status_code == 200
         assert second.json()["id"] == first.json()["id"]
 
+    async def test_an_address_merges_whatever_its_case_and_accents(self, client, desk, session):
+        first = await add_point(
+            client, desk, kind="address", value="Av. Insurgentes Sur 1234", state="CDMX"
+        )
+        second = await add_point(
+            client, desk, kind="address", value="av.  insurgentes SUR 1234", state="CDMX"
+        )
+        third = await add_point(
+            client, desk, kind="address", value="Áv. Ínsurgentes Sur 1234", state="CDMX"
+        )
+        assert (first.status_code, second.status_code, third.status_code) == (201, 200, 200)
+        assert second.json()["id"] == third.json()["id"] == first.json()["id"]
+        rows = (
+            await session.scalars(
+                select(ContactPoint).where(ContactPoint.account_id == desk["account"].id)
+            )
+        ).all()
+        assert [r.value for r in rows] == ["Av. Insurgentes Sur 1234"]
+
+    async def test_an_address_the_partner_sent_merges_too(self, client, desk, session):
+        account = desk["account"]
+        session.add(
+            ContactPoint(
+                partner_id=account.partner_id,
+                account_id=account.id,
+                debtor_id=account.debtor_id,
+                kind="address",
+                value="Calle Juárez 45",
+            )
+        )
+        await session.flush()
+        response = await add_point(client, desk, kind="address", value="CALLE JUAREZ 45")
+        assert response.status_code == 200, response.text
+        assert response.json()["source"] == "partner"
+
     async def test_a_more_trustworthy_source_takes_over_the_point(self, client, desk):
         first = await add_point(client, desk, kind="phone", value="5512345678")
         assert first.json()["source"] == "skip_trace"
@@ -247,6 +282,25 @@ class TestContactPointRefusals:
             ({"kind": "address", "value": "   "}, "body.value"),
             ({"kind": "fax", "value": "5512345678"}, "body.kind"),
             ({"kind": "phone", "value": "5512345678", "source": "partner"}, "body.source"),
+            # Invisible characters would make two equal-looking values differ.
+            ({"kind": "phone", "value": "55\u200b1234 5678"}, "body.value"),
+            ({"kind": "email", "value": "ana\u2060@mail.com"}, "body.value"),
+            ({"kind": "address", "value": "Calle \u202eJuárez 45"}, "body.value"),
+            ({"kind": "address", "value": "Calle 1", "state": "\ufeffJalisco"}, "body.state"),
+            (
+                {"kind": "address", "value": "Calle 1", "municipality": "Zapopan\u2064"},
+                "body.municipality",
+            ),
+            ({"kind": "phone", "value": "5512345678", "note": "Hermano\u200d"}, "body.note"),
+            # A Mexican address's state must give its time zone.
+            ({"kind": "address", "value": "Calle 1", "state": "Narnia"}, "body.state"),
+            ({"kind": "address", "value": "Calle 1", "state": "Texas"}, "body.state"),
+            ({"kind": "email", "value": "<ana>@mail.com"}, "body.value"),
+            ({"kind": "email", "value": '"ana lopez"@mail.com'}, "body.value"),
+            ({"kind": "email", "value": "ana lopez@mail.com"}, "body.value"),
+            ({"kind": "email", "value": "Ana <ana@mail.com>"}, "body.value"),
+            ({"kind": "phone", "value": "55 1234 5678 ext. 12"}, "body.value"),
+            ({"kind": "phone", "value": "+52 55 1234 5678 x12"}, "body.value"),
         ],
     )
     async def test_bad_input_is_a_problem_naming_the_field(
@@ -325,6 +379,43 @@ class TestReferences:
             )
         ).all()
         assert rows == []
+
+    async def test_an_extension_is_refused_and_not_dropped(self, client, desk):
+        response = await add_point(client, desk, kind="phone", value="55 1234 5678 ext. 12")
+        assert response.status_code == 422
+        (error,) = response.json()["errors"]
+        assert "extension" in error["message"]
+
+    @pytest.mark.parametrize(
+        ("body", "field"),
+        [
+            ({"full_name": "J."}, "body.full_name"),
+            ({"full_name": "12 34"}, "body.full_name"),
+            ({"full_name": "\u0301\u0301\u0301"}, "body.full_name"),
+            ({"full_name": "J \u0301"}, "body.full_name"),
+            ({"full_name": "Ana\u200b Pérez"}, "body.full_name"),
+            ({"full_name": "Ana Pérez", "phones": ["33 1234 5678 ext 4"]}, "body.phones[0]"),
+            ({"full_name": "Ana Pérez", "phones": ["33\u200e12345678"]}, "body.phones.0"),
+            ({"full_name": "Ana Pérez", "note": "\u202aTía"}, "body.note"),
+        ],
+    )
+    async def test_bad_references_are_refused_and_keep_nothing(
+        self, client, desk, session, body, field
+    ):
+        response = await add_reference(client, desk, relationship="family", **body)
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert [e["field"] for e in response.json()["errors"]] == [field]
+        rows = (
+            await session.scalars(
+                select(RelatedParty).where(RelatedParty.account_id == desk["account"].id)
+            )
+        ).all()
+        assert rows == []
+
+    async def test_a_two_letter_name_with_accents_is_enough(self, client, desk):
+        response = await add_reference(client, desk, full_name="Ó É", relationship="family")
+        assert response.status_code == 201, response.text
 
     async def test_references_are_audited_without_names_or_numbers(self, client, desk, session):
         response = await add_reference(

@@ -12,10 +12,12 @@ from app.domain.documents import (
     MAGIC,
     NEXT,
     RECORDABLE,
+    TAIL_BYTES,
     Custody,
     CustodyStatus,
     MediaType,
     change_custody,
+    content_ends_right,
     content_matches,
     declared_media_type,
     may_record_custody,
@@ -63,6 +65,24 @@ class TestTypes:
     def test_a_truncated_signature_does_not_match(self):
         assert not content_matches(MediaType.PNG, MAGIC[MediaType.PNG][:-1])
         assert not content_matches(MediaType.PDF, b"")
+
+    def test_a_pdf_needs_its_end_of_file_marker_in_the_last_kib(self):
+        assert content_ends_right(MediaType.PDF, b"%PDF-1.7\n...trailer\n%%EOF\n")
+        assert content_ends_right(MediaType.PDF, b"%%EOF" + b"\0" * (TAIL_BYTES - 5))
+        assert not content_ends_right(MediaType.PDF, b"%%EOF" + b"\0" * (TAIL_BYTES - 4))
+        assert not content_ends_right(MediaType.PDF, b"%PDF-1.7\n1 0 obj")
+        assert not content_ends_right(MediaType.PDF, b"%%EO")
+
+    def test_a_jpeg_ends_with_its_end_of_image_marker(self):
+        assert content_ends_right(MediaType.JPEG, b"\xff\xd8\xff\xe0 scan \xff\xd9")
+        assert not content_ends_right(MediaType.JPEG, b"\xff\xd8\xff\xe0 scan \xff\xd9\0")
+        assert not content_ends_right(MediaType.JPEG, b"\xff\xd8\xff\xe0 scan")
+
+    def test_a_png_ends_with_its_iend_chunk(self):
+        iend = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+        assert content_ends_right(MediaType.PNG, MAGIC[MediaType.PNG] + b"IDAT" + iend)
+        assert not content_ends_right(MediaType.PNG, MAGIC[MediaType.PNG] + b"IDAT")
+        assert not content_ends_right(MediaType.PNG, MAGIC[MediaType.PNG] + iend[:-1])
 
     @given(st.sampled_from(list(MediaType)), st.binary(max_size=64))
     def test_any_body_starting_with_a_signature_matches_only_its_type(self, media_type, rest):
