@@ -65,6 +65,33 @@ def markdown(data: dict[str, Any]) -> str:
             f"| contact check | one client in process ({check['requests']:,}) | p50 "
             f"{check['p50_ms']} ms, p99 {check['p99_ms']} ms | reported |"
         )
+    if work := parts.get("work"):
+        data, queue, claim = work["data"], work["worklist"], work["next"]
+        check = work["claims_check"]
+        out += [
+            f"| work | scale | {data['generated_accounts']:,} accounts, "
+            f"{data['interactions']:,} interactions, {data['collectors']:,} collectors | "
+            "1,000,000 / 5,000,000 |",
+            f"| work | `GET /worklists/me?limit=20`, one collector ({queue['requests']}) | p50 "
+            f"{queue['p50_ms']} ms, p99 {queue['p99_ms']} ms | reported |",
+            f"| work | `POST /worklists/me/next`, {claim['sessions']} collectors | "
+            f"{claim['claims_per_second']} claims/s, p50 {claim['p50_ms']} ms, "
+            f"p99 {claim['p99_ms']} ms | reported |",
+            f"| work | double claims | **{check['double_claims']}** | 0: "
+            f"{_n(check['double_claims'] == 0)} |",
+        ]
+        for name, report_ in work["reports"].items():
+            out.append(
+                f"| work | report `{report_['path']}` ({name}) | {report_['seconds']} s | "
+                "reported |"
+            )
+        if slow := work.get("slowest_report"):
+            top = slow["hotspots"][0] if slow["hotspots"] else {}
+            out.append(
+                f"| work | slowest report ({slow['report']}): hottest plan node | "
+                f"{top.get('node')} {top.get('relation') or ''} {top.get('index') or ''}, "
+                f"{top.get('exclusive_ms')} ms of {slow['execution_ms']} ms | |"
+            )
     if api := parts.get("api"):
         goals = api.get("goals", {})
         read = api["endpoints"]["get_account"]

@@ -36,6 +36,11 @@ PARTS: dict[str, tuple[list[str], list[str]]] = {
         ["contact_check.py", "--requests", "2000"],
         ["contact_check.py", "--requests", "20"],
     ),
+    "work": (
+        ["work.py"],
+        ["work.py", "--accounts", "3000", "--interactions", "15000", "--requests", "10",
+         "--claims", "2", "--smoke"],
+    ),
     # One seeded database for both halves of the api part.
     "api": (
         ["api.py", "--part", "both"],
