@@ -810,7 +810,7 @@ FROM created
 # do its skip-traced phones; a contact point sent again (same owner, kind and blind index)
 # keeps its row with its verification, history and contactability. What the partner no
 # longer sends is removed (interactions that used it keep their record, unlinked). New
-# accounts take everything as sent.
+# accounts take everything as sent, straight from staging.
 _MAP_PARTIES = """
 CREATE TEMP TABLE intake_party_map ON COMMIT DROP AS
 SELECT DISTINCT ON (p.party_id) p.party_id AS staged_id, e.id AS existing_id
@@ -853,13 +853,13 @@ WHERE m.is_new OR (m.is_changed AND x.existing_id IS NULL)
 
 _RESOLVE_CONTACTS = """
 CREATE TEMP TABLE intake_contact_final ON COMMIT DROP AS
-SELECT c.contact_id, m.account_id, m.debtor_id, m.is_new,
+SELECT c.contact_id, m.account_id, m.debtor_id,
        CASE WHEN c.party_id IS NULL THEN NULL ELSE coalesce(x.existing_id, c.party_id) END
            AS owner_id,
        c.kind, c.value, c.value_index, c.value_masked, c.state, c.municipality, c.postal_code,
        c.latitude, c.longitude, c.time_zone, c.position
 FROM intake_contact c
-JOIN intake_match m ON m.row_number = c.row_number AND (m.is_new OR m.is_changed)
+JOIN intake_match m ON m.row_number = c.row_number AND m.is_changed
 LEFT JOIN intake_party_map x ON x.staged_id = c.party_id
 """
 
@@ -879,7 +879,7 @@ SET state = f.state, municipality = f.municipality, postal_code = f.postal_code,
     latitude = coalesce(f.latitude, e.latitude), longitude = coalesce(f.longitude, e.longitude),
     time_zone = coalesce(f.time_zone, e.time_zone), position = f.position
 FROM intake_contact_final f
-WHERE NOT f.is_new AND e.account_id = f.account_id
+WHERE e.account_id = f.account_id
   AND e.related_party_id IS NOT DISTINCT FROM f.owner_id
   AND e.kind = f.kind AND e.value_index = f.value_index
 """
@@ -888,11 +888,17 @@ _INSERT_CONTACTS = """
 INSERT INTO contact_point (id, partner_id, account_id, debtor_id, related_party_id, kind, value,
                            value_index, value_masked, state, municipality, postal_code,
                            latitude, longitude, time_zone, position, source)
+SELECT c.contact_id, CAST(:pid AS uuid), m.account_id, m.debtor_id, c.party_id, c.kind,
+       c.value, c.value_index, c.value_masked, c.state, c.municipality, c.postal_code,
+       c.latitude, c.longitude, c.time_zone, c.position, 'partner'
+FROM intake_contact c
+JOIN intake_match m ON m.row_number = c.row_number AND m.is_new
+UNION ALL
 SELECT f.contact_id, :pid, f.account_id, f.debtor_id, f.owner_id, f.kind, f.value,
        f.value_index, f.value_masked, f.state, f.municipality, f.postal_code, f.latitude,
        f.longitude, f.time_zone, f.position, 'partner'
 FROM intake_contact_final f
-WHERE f.is_new OR NOT EXISTS (
+WHERE NOT EXISTS (
     SELECT 1 FROM contact_point e
     WHERE e.account_id = f.account_id AND e.related_party_id IS NOT DISTINCT FROM f.owner_id
       AND e.kind = f.kind AND e.value_index = f.value_index
