@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
 
-.PHONY: install run test lint format openapi openapi-check migrate check-migrations bench bench-smoke clean
+.PHONY: install run test lint format openapi openapi-check migrate check-migrations bench bench-smoke fuzz clean
 
 install: $(STAMP)
 
@@ -63,6 +63,12 @@ bench-smoke: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,bench]'
 	command -v wrk >/dev/null || apt-get install -y wrk || (apt-get update && apt-get install -y wrk)
 	$(BIN)/python bench/run.py --smoke
+
+## Contract fuzzing: schemathesis (every check) against a live server with demo data, as the
+## demo manager and the demo bank's system; FUZZ_EXAMPLES per operation, FUZZ_MAX_TIME
+## seconds per token. `make test` runs a bounded in-process version (tests/security).
+fuzz: $(STAMP)
+	$(BIN)/python tests/security/fuzz_live.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -22,6 +22,9 @@ from app.db import EmbeddedPostgres, open_database
 
 T = TypeVar("T")
 
+# Request line and headers together; browsers and partner systems stay far below.
+MAX_REQUEST_HEAD_BYTES = 64 * 1024
+
 cli = typer.Typer(help="Cartera: debt-collection platform.", no_args_is_help=True)
 db_cli = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 demo_cli = typer.Typer(help="Demo data.", no_args_is_help=True)
@@ -119,6 +122,10 @@ def serve(
             access_log=False,
             log_config=None,
             proxy_headers=True,
+            # h11 bounds the request head (httptools does not): an oversized header is
+            # refused before it reaches the app.
+            http="h11",
+            h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
         )
 
 

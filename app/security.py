@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -125,6 +126,9 @@ def issue_token(
     return IssuedToken(token, int(lifetime.total_seconds()), jti)
 
 
+IAT_LEEWAY_SECONDS = 60
+
+
 def decode_token(settings: Settings, token: str) -> dict[str, Any]:
     """The verified claims, or NotAuthenticated for anything wrong with the token."""
     try:
@@ -148,6 +152,11 @@ def decode_token(settings: Settings, token: str) -> dict[str, Any]:
         )
     except JWTError as exc:
         raise NotAuthenticated({"reason": "invalid"}) from exc
+    # A token "issued" in the future would outlive its lifetime: only our own clock's drift
+    # is allowed.
+    issued = claims.get("iat")
+    if not isinstance(issued, int | float) or issued > time.time() + IAT_LEEWAY_SECONDS:
+        raise NotAuthenticated({"reason": "invalid"})
     return claims
 
 

@@ -42,7 +42,7 @@ async def issue_staff_token(
     "/client-token",
     summary="Authenticate a partner system (OAuth2 client credentials)",
     response_model=TokenResponse,
-    responses=problem_responses(401, 422),
+    responses=problem_responses(401, 422, 429),
 )
 async def issue_client_token(
     session: SessionDep,

@@ -5,11 +5,19 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from app.schemas.common import PlainText
+
+# A local wall-clock time as "HH:MM" (JSON Schema's `time` format would need a UTC offset,
+# which a shift in the collector's own zone does not have).
+WallClock = Annotated[
+    time,
+    PlainSerializer(lambda t: t.strftime("%H:%M"), return_type=str),
+    WithJsonSchema({"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"}),
+]
 
 
 class FieldProfileWrite(BaseModel):
@@ -29,8 +37,8 @@ class FieldProfileWrite(BaseModel):
         default=None, ge=-180, le=180, max_digits=9, decimal_places=6
     )
     daily_capacity: int = Field(default=12, ge=1, le=60, description="Visits a day at most.")
-    shift_start: time = Field(default=time(9, 0), description="Local wall-clock time.")
-    shift_end: time = Field(default=time(19, 0), description="The last visit ends by then.")
+    shift_start: WallClock = Field(default=time(9, 0), description="Local wall-clock time.")
+    shift_end: WallClock = Field(default=time(19, 0), description="The last visit ends by then.")
     time_zone: PlainText | None = Field(
         default=None,
         max_length=64,
@@ -47,8 +55,8 @@ class FieldProfileRead(BaseModel):
     start_latitude: Decimal | None
     start_longitude: Decimal | None
     daily_capacity: int
-    shift_start: time
-    shift_end: time
+    shift_start: WallClock
+    shift_end: WallClock
     time_zone: str | None
     service_minutes: int
     speed_kmh: int

@@ -190,7 +190,7 @@ class TestFieldProfile:
         assert again.status_code == 200
         read = (await client.get(url, headers=field_day["manager"])).json()
         assert read["daily_capacity"] == 9 and read["version"] == 2
-        assert read["is_default"] is False and read["shift_start"] == "08:00:00"
+        assert read["is_default"] is False and read["shift_start"] == "08:00"
 
     async def test_access(self, client, field_day):
         url = f"/api/v1/routes/profiles/{field_day['field_user'].id}"

@@ -1,0 +1,216 @@
+"""One seeded world for the security tests: every role, two partners, and one object of each
+kind an operation's path can name (see test_authorization_matrix.py)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from app.domain.roles import Role, Skill
+from app.models.interaction import Interaction
+from app.models.user import Team, TeamMember
+from tests.api.test_accounts import partner_headers
+from tests.api.test_payments import add_plan
+from tests.factories import make_account, make_partner
+
+TODAY = datetime.now(UTC).date()
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+PORTFOLIO_CSV = (
+    b"external_ref,product_type,currency,principal,interest,fees,total,past_due_amount,"
+    b"oldest_unpaid_due_date,debtor_first_names,debtor_last_names,debtor_national_id_type,"
+    b"debtor_national_id,debtor_phones,address_line,address_state,reference1_name,"
+    b"reference1_relationship,reference1_phones\n"
+    b"TC-900002,revolving,MXN,1000.00,0,0,1000.00,0,2026-10-01,Rosa,Gomez,CURP,NOT-A-CURP,"
+    b"123,,,,,\n"
+)
+
+# The roles of the matrix, in the order of its columns.
+ROLES = ("admin", "manager", "lead", "phone", "field", "auditor", "partner", "anonymous")
+
+
+@dataclass
+class World:
+    headers: dict[str, dict[str, str]]
+    users: dict[str, Any]
+    ids: dict[str, str] = field(default_factory=dict)
+    other_partner_headers: dict[str, str] = field(default_factory=dict)
+
+
+def _ok(response, *statuses: int) -> Any:
+    assert response.status_code in statuses, (response.status_code, response.text)
+    return response.json() if response.content else None
+
+
+async def build_world(client, session, settings, make_user, auth_headers) -> World:
+    users = {
+        "admin": await make_user(Role.ADMIN),
+        "manager": await make_user(Role.MANAGER),
+        "lead": await make_user(Role.TEAM_LEAD),
+        "phone": await make_user(Role.COLLECTOR, skills=[Skill.PHONE]),
+        "field": await make_user(Role.COLLECTOR, skills=[Skill.FIELD]),
+        "auditor": await make_user(Role.AUDITOR),
+        "outsider": await make_user(Role.COLLECTOR, skills=[Skill.PHONE]),
+    }
+    team = Team(name=f"Equipo {uuid.uuid4().hex[:6]}", lead_id=users["lead"].id)
+    session.add(team)
+    await session.flush()
+    session.add_all(
+        TeamMember(team_id=team.id, user_id=users[name].id) for name in ("phone", "field")
+    )
+    partner = await make_partner(session)
+    other = await make_partner(session)
+    system = await partner_headers(session, settings, partner)
+    other_system = await partner_headers(session, settings, other)
+    debt = {
+        "dpd": 120,
+        "stage": "nonaccrual",
+        "principal": Decimal("10000.00"),
+        "interest": Decimal("0"),
+        "fees": Decimal("0"),
+        "past_due_amount": Decimal("1000.00"),
+    }
+    mine = await make_account(
+        session, partner, assigned_collector_id=users["phone"].id, assigned_team_id=team.id, **debt
+    )
+    fields = await make_account(
+        session, partner, assigned_collector_id=users["field"].id, assigned_team_id=team.id, **debt
+    )
+    unassigned = await make_account(session, partner, **debt)
+    foreign = await make_account(session, other, **debt)
+    plan = await add_plan(session, mine, users["phone"], ["500.00", "500.00"])
+    interaction = Interaction(
+        account_id=mine.id,
+        partner_id=partner.id,
+        debtor_id=mine.debtor_id,
+        collector_id=users["phone"].id,
+        channel="call",
+        direction="outbound",
+        party="none",
+        result_code="NO_ANSWER",
+        started_at=datetime.now(UTC) - timedelta(days=1),
+        pack_version="test",
+        compliance={},
+        created_by=f"user:{users['phone'].id}",
+    )
+    session.add(interaction)
+    await session.commit()
+
+    headers = {name: auth_headers(user) for name, user in users.items()}
+    headers["partner"] = system
+    headers["anonymous"] = {}
+    headers["other_partner"] = other_system
+    manager = headers["manager"]
+
+    payment = _ok(
+        await client.post(
+            "/api/v1/payments",
+            json={
+                "account_id": str(mine.id),
+                "amount": "100.00",
+                "currency": mine.currency,
+                "paid_on": TODAY.isoformat(),
+                "channel": "spei",
+            },
+            headers={**manager, "Idempotency-Key": uuid.uuid4().hex},
+        ),
+        201,
+    )
+    document = _ok(
+        await client.post(
+            f"/api/v1/accounts/{mine.id}/documents",
+            params={"kind": "signed_agreement"},
+            content=PDF,
+            headers={**headers["phone"], "Content-Type": "application/pdf"},
+        ),
+        201,
+    )
+    push = _ok(
+        await client.post(
+            f"/api/v1/partners/{partner.id}/assignments",
+            content=PORTFOLIO_CSV,
+            headers={**system, "Content-Type": "text/csv", "Idempotency-Key": uuid.uuid4().hex},
+        ),
+        202,
+    )
+    payment_file = _ok(
+        await client.post(
+            f"/api/v1/partners/{partner.id}/payment-files",
+            content=b"external_ref,payment_reference,amount,paid_on,channel,payer_reference\n",
+            headers={**system, "Content-Type": "text/csv", "Idempotency-Key": uuid.uuid4().hex},
+        ),
+        202,
+    )
+    escalation = _ok(
+        await client.post(
+            "/api/v1/escalations",
+            json={"account_id": str(mine.id), "reason": "Debtor asks for a supervisor"},
+            headers=headers["phone"],
+        ),
+        201,
+    )
+    flag = _ok(
+        await client.post(
+            f"/api/v1/debtors/{mine.debtor_id}/flags",
+            json={"kind": "dispute", "account_id": str(mine.id), "reason": "Says it was paid"},
+            headers=manager,
+        ),
+        201,
+    )
+    rule = _ok(
+        await client.post(
+            "/api/v1/allocation/rules",
+            json={
+                "name": "Late phone",
+                "priority": 10,
+                "stages": ["late"],
+                "skill": "phone",
+                "capacity": 100,
+                "team_id": str(team.id),
+            },
+            headers=manager,
+        ),
+        201,
+    )
+    _ok(
+        await client.put(
+            f"/api/v1/routes/profiles/{users['field'].id}",
+            json={"daily_capacity": 8},
+            headers=manager,
+        ),
+        200,
+        201,
+    )
+    clients = _ok(
+        await client.get(f"/api/v1/partners/{partner.id}/clients", headers=headers["admin"]), 200
+    )
+
+    world = World(headers=headers, users=users, other_partner_headers=other_system)
+    world.ids = {
+        "partner_id": str(partner.id),
+        "other_partner_id": str(other.id),
+        "account_id": str(mine.id),
+        "field_account_id": str(fields.id),
+        "unassigned_account_id": str(unassigned.id),
+        "foreign_account_id": str(foreign.id),
+        "debtor_id": str(mine.debtor_id),
+        "plan_id": str(plan.id),
+        "interaction_id": str(interaction.id),
+        "payment_id": payment["id"],
+        "document_id": document["id"],
+        "assignment_id": push["id"],
+        "payment_file_id": payment_file["id"],
+        "escalation_id": escalation["id"],
+        "flag_id": flag["id"],
+        "rule_id": rule["id"],
+        "client_id": clients["items"][0]["client_id"],
+        "team_id": str(team.id),
+        "user_id": str(users["phone"].id),
+        "field_user_id": str(users["field"].id),
+        "currency": mine.currency,
+        "channel": "call",
+    }
+    return world

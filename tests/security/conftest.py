@@ -1,0 +1,17 @@
+"""The security tests' settings: the suite's, with a data folder of the test's own (documents
+are stored there)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.config import Settings
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(  # type: ignore[call-arg]
+        env="test", database_url=None, log_json=True, data_dir=tmp_path, _env_file=None
+    )
