@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -91,7 +92,7 @@ async def make_account(
     interest = Decimal(overrides.pop("interest", Decimal("100.00")))
     fees = Decimal(overrides.pop("fees", Decimal("50.00")))
     dpd = int(overrides.pop("dpd", 0))
-    aged_as_of = overrides.pop("aged_as_of", datetime.now(UTC).date())
+    aged_as_of = overrides.pop("aged_as_of", business_today())
     fields: dict[str, Any] = {
         "partner_id": partner.id,
         "external_ref": f"ACC-{_unique(12)}",
@@ -137,3 +138,10 @@ async def make_team(
         session.add(TeamMember(team_id=team.id, user_id=member.id))
     await session.flush()
     return team
+
+
+def business_today(time_zone: str = "America/Mexico_City") -> date:
+    """Today in a partner's zone (the factories' partners are in Mexico City): the date a
+    partner's business rules judge "the future" by. UTC's date runs ahead of it every
+    evening in Mexico."""
+    return datetime.now(ZoneInfo(time_zone)).date()

@@ -135,6 +135,13 @@ def minor_unit(currency: str) -> Decimal:
         raise InvalidInput("currency", f"no minor-unit rule for {currency!r}") from None
 
 
+def fits_minor_unit(amount: Decimal, currency: str) -> bool:
+    """Whether ``amount`` has no more decimals than ``currency`` (two when no rule is known:
+    ISO 4217's most common)."""
+    step = Decimal(1).scaleb(-MINOR_UNITS.get(currency, 2))
+    return amount == amount.quantize(step)
+
+
 def round_money(amount: Decimal, currency: str, rounding: str = ROUND_HALF_UP) -> Decimal:
     """``amount`` to the currency's minor unit; half-up unless told otherwise."""
     return amount.quantize(minor_unit(currency), rounding=rounding)

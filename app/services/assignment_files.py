@@ -86,6 +86,8 @@ class UploadCheck:
         self._decoder = codecs.getincrementaldecoder("utf-8")()
         self._head = bytearray()
         self._header_checked = source is not SourceFormat.CSV
+        self._line_bytes = 0  # bytes of the CSV line being received
+        self._lines = 1
 
     def feed(self, chunk: bytes) -> None:
         self.sha256.update(chunk)
@@ -93,10 +95,25 @@ class UploadCheck:
         self.size += len(chunk)
         if self.source is SourceFormat.CSV:
             self._decode(chunk, offset, final=False)
+            self._bound_lines(chunk)
         if len(self._head) < MAX_HEADER_BYTES:
             self._head.extend(chunk[: MAX_HEADER_BYTES - len(self._head)])
             if not self._header_checked and (b"\n" in self._head or b"\r" in self._head):
                 self._check_csv_header()
+
+    def _bound_lines(self, chunk: bytes) -> None:
+        """Refuse at once a line no real row could be (the reader refuses it later anyway,
+        but then the upload would have been stored and queued)."""
+        pieces = re.split(rb"\r\n|\r|\n", chunk)
+        for index, piece in enumerate(pieces):
+            self._line_bytes += len(piece)
+            if self._line_bytes > MAX_LINE_BYTES:
+                raise UnreadableUpload(
+                    f"line {self._lines} is longer than {MAX_LINE_CHARS} characters"
+                )
+            if index < len(pieces) - 1:
+                self._line_bytes = 0
+                self._lines += 1
 
     def finish(self) -> None:
         if self.size == 0:
@@ -191,6 +208,10 @@ class RowShapeError(str):
 
 
 MAX_LINE_CHARS = 64 * 1024  # a real row is a few hundred characters
+MAX_LINE_BYTES = 4 * MAX_LINE_CHARS  # UTF-8 takes up to 4 bytes a character
+# A workbook entry that expands more than this, and this much, is a zip bomb, not a sheet.
+MAX_XLSX_RATIO = 100
+MAX_XLSX_ENTRY_BYTES = 64 * 1024 * 1024
 MAX_ROWS = 2_000_000
 MAX_COLUMNS = 200
 
@@ -241,6 +262,16 @@ def _xlsx_rows(path: Path, layout: Layout) -> Iterator[tuple[int, Any]]:
     from openpyxl import load_workbook  # imported here: only workbook pushes need it
 
     try:
+        with zipfile.ZipFile(path) as archive:
+            for entry in archive.infolist():
+                if (
+                    entry.file_size > MAX_XLSX_ENTRY_BYTES
+                    and entry.file_size > MAX_XLSX_RATIO * max(entry.compress_size, 1)
+                ):
+                    raise UnreadableUpload(
+                        f"the workbook's part {entry.filename[:80]!r} expands "
+                        f"{entry.file_size // max(entry.compress_size, 1)} times: refused"
+                    )
         workbook = load_workbook(path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
         raise UnreadableUpload("the file is not an Excel workbook (.xlsx)") from exc

@@ -49,7 +49,7 @@ from app.domain.payments import (
     reverse,
     serial_of,
 )
-from app.domain.plans import plan_is_broken
+from app.domain.plans import fits_minor_unit, plan_is_broken
 from app.domain.roles import Role
 from app.models.account import Account, AccountEvent
 from app.models.payment import Payment
@@ -378,6 +378,12 @@ async def record_payment(
 
     moment = now or datetime.now(UTC)
     today = await accounts.business_date(session, account, moment)
+    if body.paid_on > today:
+        raise InvalidInput(
+            "body.paid_on", f"must not be after today in the partner's zone ({today})"
+        )
+    if not fits_minor_unit(body.amount, account.currency):
+        raise InvalidInput("body.amount", f"has more decimals than {account.currency} has")
     rows = (await _rows_for_accounts(session, {account.id: account}))[account.id]
     await _break_if_late(session, principal, rows, today, moment)
     after, allocation = allocate(rows.ledger(), body.amount, body.paid_on)

@@ -16,10 +16,10 @@ from app.models.audit import AuditEvent
 from app.models.debtor import ContactPoint, RelatedParty
 from app.models.partner import PartnerClient
 from app.security import issue_token
-from tests.factories import make_account, make_debtor, make_partner, make_team
+from tests.factories import business_today, make_account, make_debtor, make_partner, make_team
 
 ACCOUNTS = "/api/v1/accounts"
-TODAY = datetime.now(UTC).date()
+TODAY = business_today()
 
 
 def url(account, suffix: str = "") -> str:
@@ -549,7 +549,7 @@ class TestAssignAccount:
             "assigned_team_id": str(team.id),
         }
         assert events[0].actor_id == str(manager.id)
-        assert events[0].as_of == datetime.now(UTC).date()
+        assert events[0].as_of == business_today()
         audit = (
             await session.scalars(select(AuditEvent).where(AuditEvent.entity_id == str(account.id)))
         ).all()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -18,10 +18,10 @@ from app.models.audit import AuditEvent
 from app.models.document import AccountDocument
 from app.models.user import Team, TeamMember
 from tests.api.test_accounts import partner_headers
-from tests.factories import make_account, make_partner
+from tests.factories import business_today, make_account, make_partner
 
 LIMIT = 64 * 1024
-TODAY = datetime.now(UTC).date()
+TODAY = business_today()
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -24,9 +24,9 @@ from app.services import audit as audit_service
 from app.services import payment_files as service
 from app.services.assignment_files import XLSX_MEDIA_TYPE
 from tests.api.test_accounts import partner_headers
-from tests.factories import make_account, make_partner
+from tests.factories import business_today, make_account, make_partner
 
-TODAY = datetime.now(UTC).date()
+TODAY = business_today()
 HEADER = ["external_ref", "payment_reference", "amount", "paid_on", "channel", "payer_reference"]
 
 

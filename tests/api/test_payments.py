@@ -4,7 +4,7 @@ visibility by role, reading, listing and exact reversal."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -17,10 +17,10 @@ from app.models.payment import Payment
 from app.models.plan import PaymentPlan, PlanInstallment
 from app.models.promise import Escalation
 from tests.api.test_accounts import partner_headers
-from tests.factories import make_account, make_partner
+from tests.factories import business_today, make_account, make_partner
 
 PAYMENTS = "/api/v1/payments"
-TODAY = datetime.now(UTC).date()
+TODAY = business_today()
 
 
 async def add_plan(session, account: Account, proposer, amounts: list[str]) -> PaymentPlan:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlmodel import col, func, select
@@ -17,14 +16,14 @@ from app.models.account import Account
 from app.models.payment import Payment
 from app.models.payment_file import PaymentFile
 from tests.conftest import bearer_for
-from tests.factories import make_account, make_partner
+from tests.factories import business_today, make_account, make_partner
 
 
 async def test_the_worker_reconciles_a_file_while_payments_race_on_its_account(live, settings):
     client, add_user, database = live
     manager = await add_user(Role.MANAGER)
     headers = bearer_for(settings, manager)
-    today = datetime.now(UTC).date().isoformat()
+    today = business_today().isoformat()
     async with database.sessionmaker() as session, session.begin():
         partner = await make_partner(session)
         account = await make_account(

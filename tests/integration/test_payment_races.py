@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 from sqlmodel import col, select
@@ -15,14 +15,14 @@ from app.models.account import Account
 from app.models.payment import Payment
 from app.models.plan import PaymentPlan, PlanInstallment
 from tests.conftest import bearer_for
-from tests.factories import make_account, make_partner
+from tests.factories import business_today, make_account, make_partner
 
 
 async def test_concurrent_payments_on_one_plan_never_double_allocate(live, settings):
     client, add_user, database = live
     collector = await add_user(Role.COLLECTOR)
     manager = await add_user(Role.MANAGER)
-    today = datetime.now(UTC).date()
+    today = business_today()
     async with database.sessionmaker() as session, session.begin():
         partner = await make_partner(session)
         account = await make_account(
@@ -125,7 +125,7 @@ async def test_concurrent_replays_of_one_key_record_one_payment(live, settings):
         "account_id": str(account.id),
         "amount": "10.00",
         "currency": account.currency,
-        "paid_on": datetime.now(UTC).date().isoformat(),
+        "paid_on": business_today().isoformat(),
         "channel": "spei",
     }
     headers = {**bearer_for(settings, collector), "Idempotency-Key": "same-key"}

@@ -12,9 +12,10 @@ from typing import Any
 
 from tests.api.test_commissions import TERMS_BODY
 from tests.api.test_partners import company_rfc
+from tests.factories import business_today
 from tests.security._world import PDF, PORTFOLIO_CSV, World
 
-TODAY = datetime.now(UTC).date()
+TODAY = business_today()
 NEXT_WEEK = (TODAY + timedelta(days=7)).isoformat()
 MONTH = TODAY.strftime("%Y-%m")
 PERIOD = {"from": (TODAY - timedelta(days=30)).isoformat(), "to": TODAY.isoformat()}

@@ -14,9 +14,9 @@ from app.models.interaction import Interaction
 from app.models.user import Team, TeamMember
 from tests.api.test_accounts import partner_headers
 from tests.api.test_payments import add_plan
-from tests.factories import make_account, make_partner
+from tests.factories import business_today, make_account, make_partner
 
-TODAY = datetime.now(UTC).date()
+TODAY = business_today()
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 PORTFOLIO_CSV = (
