@@ -27,6 +27,7 @@ from app.domain.stages import ProductType, check_bucket_table, stage_for
 from app.models.account import Account
 from app.models.debtor import Debtor
 from app.models.partner import Partner, PartnerBucket
+from app.models.plan import PaymentPlan, PlanInstallment
 from app.models.user import Team, TeamMember, User
 
 
@@ -145,3 +146,45 @@ def business_today(time_zone: str = "America/Mexico_City") -> date:
     partner's business rules judge "the future" by. UTC's date runs ahead of it every
     evening in Mexico."""
     return datetime.now(ZoneInfo(time_zone)).date()
+
+
+async def make_plan(
+    session: AsyncSession, account: Account, proposer: User, amounts: list[str]
+) -> PaymentPlan:
+    """An active regularization plan on ``account`` with installments of ``amounts``, due
+    monthly from a month after the partner's today."""
+    today = business_today()
+    total = sum((Decimal(a) for a in amounts), Decimal(0))
+    plan = PaymentPlan(
+        account_id=account.id,
+        partner_id=account.partner_id,
+        plan_type="regularization",
+        status="active",
+        terms={
+            "plan_type": "regularization",
+            "installments": len(amounts),
+            "frequency": "monthly",
+            "first_due_date": (today + timedelta(days=30)).isoformat(),
+        },
+        breaches=[],
+        agreed_total=total,
+        financed=total,
+        currency=account.currency,
+        quoted_on=today,
+        strategy_version=1,
+        approver_role="collector",
+        proposed_by=proposer.id,
+    )
+    session.add(plan)
+    await session.flush()
+    session.add_all(
+        PlanInstallment(
+            plan_id=plan.id,
+            number=n,
+            due_date=today + timedelta(days=30 * n),
+            amount=Decimal(a),
+        )
+        for n, a in enumerate(amounts, start=1)
+    )
+    await session.flush()
+    return plan

@@ -17,7 +17,7 @@ from app.models.payment import Payment
 from app.models.plan import PaymentPlan, PlanInstallment
 from app.models.promise import Escalation
 from tests.api.test_accounts import partner_headers
-from tests.factories import business_today, make_account, make_partner
+from tests.factories import business_today, make_account, make_partner, make_plan
 
 PAYMENTS = "/api/v1/payments"
 TODAY = business_today()
@@ -25,38 +25,7 @@ TODAY = business_today()
 
 async def add_plan(session, account: Account, proposer, amounts: list[str]) -> PaymentPlan:
     """An active plan with installments of ``amounts``, due monthly from next month."""
-    total = sum((Decimal(a) for a in amounts), Decimal(0))
-    plan = PaymentPlan(
-        account_id=account.id,
-        partner_id=account.partner_id,
-        plan_type="regularization",
-        status="active",
-        terms={
-            "plan_type": "regularization",
-            "installments": len(amounts),
-            "frequency": "monthly",
-            "first_due_date": (TODAY + timedelta(days=30)).isoformat(),
-        },
-        breaches=[],
-        agreed_total=total,
-        financed=total,
-        currency=account.currency,
-        quoted_on=TODAY,
-        strategy_version=1,
-        approver_role="collector",
-        proposed_by=proposer.id,
-    )
-    session.add(plan)
-    await session.flush()
-    session.add_all(
-        PlanInstallment(
-            plan_id=plan.id,
-            number=n,
-            due_date=TODAY + timedelta(days=30 * n),
-            amount=Decimal(a),
-        )
-        for n, a in enumerate(amounts, start=1)
-    )
+    plan = await make_plan(session, account, proposer, amounts)
     await session.commit()
     return plan
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import timedelta
 from decimal import Decimal
 
 from sqlmodel import col, select
@@ -15,7 +14,7 @@ from app.models.account import Account
 from app.models.payment import Payment
 from app.models.plan import PaymentPlan, PlanInstallment
 from tests.conftest import bearer_for
-from tests.factories import business_today, make_account, make_partner
+from tests.factories import business_today, make_account, make_partner, make_plan
 
 
 async def test_concurrent_payments_on_one_plan_never_double_allocate(live, settings):
@@ -34,32 +33,7 @@ async def test_concurrent_payments_on_one_plan_never_double_allocate(live, setti
             interest=Decimal("0"),
             fees=Decimal("0"),
         )
-        plan = PaymentPlan(
-            account_id=account.id,
-            partner_id=partner.id,
-            plan_type="regularization",
-            status="active",
-            terms={},
-            breaches=[],
-            agreed_total=Decimal("300.00"),
-            financed=Decimal("300.00"),
-            currency=account.currency,
-            quoted_on=today,
-            strategy_version=1,
-            approver_role="collector",
-            proposed_by=collector.id,
-        )
-        session.add(plan)
-        await session.flush()
-        session.add_all(
-            PlanInstallment(
-                plan_id=plan.id,
-                number=n,
-                due_date=today + timedelta(days=30 * n),
-                amount=Decimal("100.00"),
-            )
-            for n in (1, 2, 3)
-        )
+        plan = await make_plan(session, account, collector, ["100.00"] * 3)
 
     def payment(amount: str) -> dict[str, object]:
         return {

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -26,7 +25,7 @@ from app.models.audit import AuditEvent
 from app.models.payment import Payment
 from app.models.plan import PaymentPlan, PlanInstallment
 from tests.conftest import bearer_for
-from tests.factories import business_today, make_account, make_partner
+from tests.factories import business_today, make_account, make_partner, make_plan
 from tests.security._world import PORTFOLIO_CSV
 
 PAYMENTS = 50
@@ -48,32 +47,7 @@ async def test_fifty_simultaneous_payments_on_one_plan_never_double_allocate(liv
             interest=Decimal("0"),
             fees=Decimal("0"),
         )
-        plan = PaymentPlan(
-            account_id=account.id,
-            partner_id=partner.id,
-            plan_type="regularization",
-            status="active",
-            terms={},
-            breaches=[],
-            agreed_total=Decimal("500.00"),
-            financed=Decimal("500.00"),
-            currency=account.currency,
-            quoted_on=today,
-            strategy_version=1,
-            approver_role="collector",
-            proposed_by=collector.id,
-        )
-        session.add(plan)
-        await session.flush()
-        session.add_all(
-            PlanInstallment(
-                plan_id=plan.id,
-                number=n,
-                due_date=today + timedelta(days=30 * n),
-                amount=Decimal("100.00"),
-            )
-            for n in range(1, 6)
-        )
+        plan = await make_plan(session, account, collector, ["100.00"] * 5)
     body = {
         "account_id": str(account.id),
         "amount": "15.00",
