@@ -25,7 +25,6 @@ the reference it is tested against.
 from __future__ import annotations
 
 import re
-import unicodedata
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from dataclasses import dataclass, field
 from app.domain.errors import InvalidInput
 from app.domain.roles import Skill
 from app.domain.stages import ProductType, Stage
+from app.domain.text import fold
 
 MIN_CAPACITY = 1
 MAX_CAPACITY = 100_000
@@ -43,9 +43,7 @@ POSTAL_PREFIX = re.compile(r"^[0-9A-Z]{1,10}$")
 
 def plain(text: str) -> str:
     """A place name as rules compare it: no accents, lower case, single blanks."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(stripped.lower().split())
+    return fold(text)
 
 
 def postal(code: str) -> str:

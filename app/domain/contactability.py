@@ -15,13 +15,13 @@ No I/O and no clock: the service counts the history in SQL and hands the counts 
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
 from app.domain.compliance import RIGHT_PARTY_CODES
+from app.domain.text import fold
 
 
 class VerificationStatus(StrEnum):
@@ -182,6 +182,4 @@ def contactability(counts: Sequence[HourCount]) -> Contactability:
 def name_key(full_name: str) -> str:
     """What two spellings of one person's name share: no accents, no case, single spaces
     ("José  Pérez" and "JOSE PEREZ" give "jose perez")."""
-    decomposed = unicodedata.normalize("NFKD", full_name.casefold())
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(plain.casefold().split())
+    return fold(full_name)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import unicodedata
-
 import phonenumbers
 from phonenumbers import timezone as phone_zones
 from phonenumbers.tzdata import TIMEZONE_DATA
+
+from app.domain.text import fold
 
 # Mexico's states by the zone most of their territory keeps (Diario Oficial, Ley del Sistema
 # de Horario, 2022: no daylight saving outside the northern border strip). Border
@@ -66,18 +66,13 @@ _COUNTRY_ZONES: dict[str, str] = {
 }
 
 
-def _plain(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).lower().split())
-
-
 def time_zone_for(country: str, state: str | None) -> str | None:
     """The IANA zone of an address, or None where the state does not settle it."""
     if country in _COUNTRY_ZONES:
         return _COUNTRY_ZONES[country]
     if country != "MX" or not state:
         return None
-    key = _plain(state)
+    key = fold(state)
     return _MX_STATE_ZONES.get(_MX_ALIASES.get(key, key))
 
 

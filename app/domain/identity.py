@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import re
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -24,6 +23,8 @@ from stdnum.exceptions import ValidationError
 from stdnum.mx import curp, rfc
 from stdnum.pe import ruc
 from stdnum.us import ein, ssn
+
+from app.domain.text import fold
 
 
 class Country(StrEnum):
@@ -278,5 +279,4 @@ def index_form(kind: str, value: str) -> str:
     normalised (E.164, lower case)."""
     if kind != "address":
         return value
-    plain = unicodedata.normalize("NFKD", value.casefold())
-    return " ".join("".join(c for c in plain if not unicodedata.combining(c)).split())
+    return fold(value)
