@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -30,6 +31,14 @@ log = logging.getLogger(__name__)
 EMBEDDED_DATABASE = "cartera"
 
 
+class DatabaseUnreachable(Exception):
+    """No connection to PostgreSQL could be opened (server down, restarting, unreachable).
+
+    The driver raises plain ``OSError``s here, which SQLAlchemy passes through unwrapped; this
+    names them so the API can answer 503 (retry) and not 500 without catching every OSError.
+    """
+
+
 @dataclass
 class Database:
     engine: AsyncEngine
@@ -40,7 +49,7 @@ class Database:
 
 
 def make_engine(url: str, settings: Settings, **kwargs: Any) -> AsyncEngine:
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
@@ -49,6 +58,15 @@ def make_engine(url: str, settings: Settings, **kwargs: Any) -> AsyncEngine:
         hide_parameters=True,
         **kwargs,
     )
+    event.listen(engine.sync_engine, "do_connect", _connect_or_unreachable)
+    return engine
+
+
+def _connect_or_unreachable(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except (OSError, TimeoutError) as exc:
+        raise DatabaseUnreachable(type(exc).__name__) from exc
 
 
 def open_database(url: str, settings: Settings) -> Database:

@@ -20,7 +20,7 @@ from starlette.responses import Response
 
 from app import __version__, vault
 from app.config import Settings, get_settings
-from app.db import Database, EmbeddedPostgres, open_database
+from app.db import Database, DatabaseUnreachable, EmbeddedPostgres, open_database
 from app.deps import API_PREFIX
 from app.domain.errors import DomainError, LoginLocked, NotAuthenticated, RateLimited
 from app.domain.packs import pack_for
@@ -277,9 +277,15 @@ def _sqlstate(exc: DBAPIError) -> str:
     return ""
 
 
+# Connection lost (class 08) or the server shutting down or starting up (57P0x).
+_UNAVAILABLE_STATES = ("08", "57P01", "57P02", "57P03")
+
+
 async def _database_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DBAPIError)
     lang = _lang(request)
+    if exc.connection_invalidated or _sqlstate(exc).startswith(_UNAVAILABLE_STATES):
+        return _retry_later(request, "database_unavailable", sqlstate=_sqlstate(exc))
     if _sqlstate(exc).startswith("40"):
         # Deadlock or serialization failure: a concurrent change won; the client may retry.
         log.warning("transaction conflict", sqlstate=_sqlstate(exc))
@@ -338,9 +344,18 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 async def _database_busy(request: Request, exc: Exception) -> Response:
     """Every pooled connection is taken: a 503 the client may retry, not a 500."""
-    log.warning("database pool exhausted", route=request.url.path)
+    return _retry_later(request, "database_busy")
+
+
+async def _database_unreachable(request: Request, exc: Exception) -> Response:
+    """PostgreSQL is down or restarting: nothing was written, so the client may retry."""
+    return _retry_later(request, "database_unavailable", cause=str(exc))
+
+
+def _retry_later(request: Request, code: str, **facts: str) -> Response:
+    log.warning(code, route=request.url.path, **facts)
     problem = render(
-        "database_busy",
+        code,
         lang=_lang(request),
         request_id=request_id_var.get(),
         instance=_instance(request),
@@ -366,6 +381,9 @@ def _document_problems(schema: dict[str, Any]) -> dict[str, Any]:
         for operation in path_item.values():
             responses = operation.setdefault("responses", {})
             responses.setdefault("500", {"description": "Internal error"})
+            responses.setdefault(
+                "503", {"description": "Database busy or unreachable; retry after Retry-After"}
+            )
             if "requestBody" in operation:
                 responses.setdefault("400", {"description": "Unreadable request body"})
                 responses.setdefault("413", {"description": "Request body too large"})
@@ -433,6 +451,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(PoolTimeout, _database_busy)
+    app.add_exception_handler(DatabaseUnreachable, _database_unreachable)
 
     if settings.cors_origins:
         app.add_middleware(

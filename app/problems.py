@@ -86,6 +86,11 @@ CATALOGUE: dict[str, ProblemKind] = {
         503, "Busy", "Every database connection is in use; retry in a few seconds.",
         "Ocupado",
         "Todas las conexiones a la base de datos están en uso; reintente en unos segundos."),
+    "database_unavailable": ProblemKind(
+        503, "Database unavailable",
+        "The database cannot be reached right now; retry in a few seconds.",
+        "Base de datos no disponible",
+        "No es posible conectar con la base de datos; reintente en unos segundos."),
     "payload_too_large": ProblemKind(
         413, "Payload too large", "The request body exceeds {limit} bytes.",
         "Contenido demasiado grande", "El cuerpo de la solicitud excede {limit} bytes."),

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.db import DatabaseUnreachable
 from app.deps import SessionDep
 from app.domain.errors import NotReady
 from app.migrations import head_revision
@@ -44,7 +45,7 @@ async def check_readiness(session: SessionDep) -> Readiness:
     """200 when the database answers and its schema is at the code's migration head."""
     try:
         current = await session.scalar(text("SELECT version_num FROM alembic_version"))
-    except (SQLAlchemyError, OSError) as exc:
+    except (SQLAlchemyError, DatabaseUnreachable) as exc:
         raise NotReady({"reason": "database unreachable or not migrated"}) from exc
     head = head_revision()
     if current != head:
