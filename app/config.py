@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     login_lock_minutes: int = Field(default=15, ge=1)
 
     cors_origins: list[str] = Field(default_factory=list)
+    # Bearer token a Prometheus scraper sends to /metrics (admins and auditors may use theirs).
+    metrics_token: SecretStr | None = Field(default=None, min_length=32)
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     # Assignment pushes: files (CSV, Excel) may be large; JSON is parsed whole, so less.
     max_upload_bytes: int = Field(default=2 * 1024 * 1024 * 1024, ge=1024)

@@ -18,7 +18,7 @@ from starlette.requests import HTTPConnection
 from app.config import Settings
 from app.db import get_session
 from app.domain.errors import NotAuthenticated, PermissionDenied
-from app.domain.roles import Role
+from app.domain.roles import STAFF_ROLES, Role
 from app.security import Principal
 from app.services.auth import principal_from_token
 
@@ -87,3 +87,7 @@ def require(*roles: Role) -> Callable[[Principal], Coroutine[Any, Any, Principal
         return principal
 
     return check
+
+
+# Any staff role; partner systems get 403 (people and teams are not theirs to read).
+StaffDep = Annotated[Principal, Depends(require(*STAFF_ROLES))]

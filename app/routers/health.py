@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import hmac
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.db import DatabaseUnreachable
-from app.deps import SessionDep
-from app.domain.errors import NotReady
+from app.deps import SessionDep, SettingsDep, bearer, get_principal
+from app.domain.errors import NotReady, PermissionDenied
+from app.domain.roles import Role
 from app.migrations import head_revision
 from app.problems import problem_responses
 
@@ -53,15 +55,35 @@ async def check_readiness(session: SessionDep) -> Readiness:
     return Readiness(migration=str(current))
 
 
+async def _may_read_metrics(
+    session: SessionDep, settings: SettingsDep, token: Annotated[str | None, Depends(bearer)]
+) -> None:
+    """The scraper's own token (``CARTERA_METRICS_TOKEN``), or an admin's or auditor's: route
+    counters and latencies describe the operation, so they are not for everyone."""
+    scrape = settings.metrics_token
+    if (
+        token is not None
+        and scrape is not None
+        and hmac.compare_digest(token.encode(), scrape.get_secret_value().encode())
+    ):
+        return
+    principal = await get_principal(session, settings, token)
+    if principal.role not in (Role.ADMIN, Role.AUDITOR):
+        raise PermissionDenied({"role": principal.role.value})
+
+
 @router.get(
     "/metrics",
     summary="Prometheus metrics",
+    description="For the Prometheus scraper (bearer `CARTERA_METRICS_TOKEN`), admins and auditors.",
     response_class=Response,
+    dependencies=[Depends(_may_read_metrics)],
     responses={
         200: {
             "content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}},
             "description": "Prometheus text exposition format.",
-        }
+        },
+        **problem_responses(401, 403),
     },
 )
 async def export_metrics() -> Response:

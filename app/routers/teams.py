@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
 
-from app.deps import PrincipalDep, SessionDep, require
+from app.deps import SessionDep, StaffDep, require
 from app.domain.roles import Role
 from app.pagination import CursorQuery, LimitQuery, Page
 from app.problems import problem_responses
@@ -70,7 +70,7 @@ async def create_team(
     response_model=TeamRead,
     responses=problem_responses(401, 403, 404, 422),
 )
-async def read_team(session: SessionDep, principal: PrincipalDep, team_id: uuid.UUID) -> TeamRead:
+async def read_team(session: SessionDep, principal: StaffDep, team_id: uuid.UUID) -> TeamRead:
     return _read(await service.get_team(session, principal, team_id))
 
 

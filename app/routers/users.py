@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from app.deps import PrincipalDep, SessionDep, require
+from app.deps import PrincipalDep, SessionDep, StaffDep, require
 from app.domain.errors import PermissionDenied
 from app.domain.roles import Role
 from app.pagination import CursorQuery, LimitQuery, Page
@@ -77,7 +77,7 @@ async def create_user(
     responses=problem_responses(401, 403, 404, 422),
 )
 async def read_user(
-    session: SessionDep, principal: PrincipalDep, user_id: uuid.UUID, response: Response
+    session: SessionDep, principal: StaffDep, user_id: uuid.UUID, response: Response
 ) -> UserRead:
     user = await service.get_user(session, principal, user_id)
     response.headers["ETag"] = etag(user.version)

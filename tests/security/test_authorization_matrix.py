@@ -34,21 +34,19 @@ MATRIX: dict[str, str] = {
     #                                                    adm mgr lead ph fld aud ptn anon
     "GET /healthz": "o o o o o o o o",
     "GET /readyz": "o o o o o o o o",
-    # REVIEW: Prometheus metrics (routes, statuses, latencies) answer anyone, no token.
-    "GET /metrics": "o o o o o o o o",
+    # Prometheus metrics: the scraper's token (tested in test_tokens), admins and auditors.
+    "GET /metrics": "o f f f f o f u",
     "POST /api/v1/auth/token": "u u u u u u u u",
     "POST /api/v1/auth/client-token": "u u u u u u u u",
     "GET /api/v1/users/me": "o o o o o o f u",
     "GET /api/v1/users": "o o o f f o f u",
     "POST /api/v1/users": "o f f f f f f u",
-    # REVIEW: a partner token gets 404 here but 403 on /users and /users/me.
-    "GET /api/v1/users/{user_id}": "o o o o h o h u",
+    "GET /api/v1/users/{user_id}": "o o o o h o f u",
     "PATCH /api/v1/users/{user_id}": "o f f f f f f u",
     "DELETE /api/v1/users/{user_id}": "o f f f f f f u",
     "GET /api/v1/teams": "o o o o o o f u",
     "POST /api/v1/teams": "o o f f f f f u",
-    # REVIEW: a partner token gets 404 here but 403 on GET /teams.
-    "GET /api/v1/teams/{team_id}": "o o o o o o h u",
+    "GET /api/v1/teams/{team_id}": "o o o o o o f u",
     "PATCH /api/v1/teams/{team_id}": "o o f f f f f u",
     "GET /api/v1/partners": "o o f f f o o u",
     "POST /api/v1/partners": "o o f f f f f u",

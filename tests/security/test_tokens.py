@@ -338,7 +338,7 @@ class TestHeaders:
         collector = await make_user(Role.COLLECTOR)
         responses = [
             await client.get("/healthz"),
-            await client.get("/metrics"),
+            await client.get("/metrics", headers=auth_headers(collector)),  # 403
             await client.get("/api/v1/users/me"),  # 401
             await client.get("/api/v1/users", headers=auth_headers(collector)),  # 403
             await client.get(f"/api/v1/accounts/{uuid.uuid4()}", headers=auth_headers(collector)),
