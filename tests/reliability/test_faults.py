@@ -9,8 +9,7 @@ this module's own (a temporary folder), so the suite's shared server is never to
   ``processing`` and is taken over by the next worker once its claim is stale, which merges
   all 100,000 rows exactly once, and the audit chain verifies.
 
-Not done here: killing the API process while requests are in flight (needs a ``cartera
-serve`` process and a load generator).
+The API process killed with requests in flight: ``test_process_kill.py``.
 """
 
 from __future__ import annotations
