@@ -141,7 +141,7 @@ PREFIXES = ("DIRO", "DIRA", "DIRE", "DIRU")
 
 
 def _csv() -> bytes:
-    """``ROWS`` accounts as a partner's CSV file (about 15 MB), each debtor with an RFC of
+    """``ROWS`` accounts as a partner's CSV file (about 8 MB), each debtor with an RFC of
     their own (four name prefixes × 36,000 birth dates)."""
     today = datetime.now(ZoneInfo("America/Mexico_City")).date()
     due = (today - timedelta(days=10)).isoformat()

@@ -23,7 +23,13 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from openapi_spec_validator import validate
 from schemathesis import GenerationMode
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -40,6 +46,15 @@ from tests.factories import make_account, make_partner
 CONTRACT = Path(__file__).resolve().parents[2] / "openapi" / "openapi.json"
 EXAMPLES_PER_OPERATION = 8  # drawn from valid and from schema-violating inputs
 TIME_CAP_SECONDS = 90.0
+# No 5xx, no status the operation does not document, and every answer (body, media type,
+# documented headers) as its contract says.
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+]
 
 
 def test_committed_contract_is_a_valid_openapi_document():
@@ -99,7 +114,7 @@ def _fuzz(operation, headers: dict[str, str], label: str, failures: list[str]) -
     def fuzz(case):
         nonlocal sent
         sent += 1
-        case.call_and_validate(headers=headers, checks=[not_a_server_error])
+        case.call_and_validate(headers=headers, checks=CHECKS)
 
     try:
         fuzz()
@@ -118,8 +133,9 @@ def fuzz_database(database_server):
         database_server.drop_database(url)
 
 
-def test_no_operation_answers_a_server_error(fuzz_database, settings):
-    """Positive and negative generated inputs; any 5xx fails, with the request to replay."""
+def test_every_operation_answers_as_its_contract_says(fuzz_database, settings):
+    """Positive and negative generated inputs; a 5xx, an undocumented status or an answer
+    that breaks its schema fails, with the request to replay."""
     tokens = asyncio.run(_seed(fuzz_database, settings))
     # NullPool: each request opens its connection on the transport's own event loop.
     engine = create_async_engine(fuzz_database, poolclass=NullPool)
