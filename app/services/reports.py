@@ -15,8 +15,10 @@ status (``status_changed``) and the assigned collector (``assigned``) are read t
 An account "arrived" on the date of its ``created`` event (else its ``created_at`` in the
 partner's time zone).
 
-Index that would help at scale (not added here): ``account_event (account_id, kind, as_of,
-seq)``; and ``interaction (collector_id, started_at)`` for the agents report.
+Roll rates and recovery read every account's history in one grouped pass over
+``account_event`` (:func:`_history_columns`), not a look-up per account; the per-account
+form (:func:`_as_of`) is kept for the period's payments. An index that would help the agents
+report at scale (not added here): ``interaction (collector_id, started_at)``.
 """
 
 from __future__ import annotations
@@ -47,10 +49,32 @@ from app.services.accounts import SEES_ALL_ACCOUNTS, readable_accounts
 # SQL fragments
 
 
-def _as_of(account: str, key: str, kinds: tuple[str, ...], day: str, fallback: str) -> str:
-    """The value of ``key`` in the account's history on ``day`` (as text; NULL when the
-    history says it was null), falling back on ``fallback`` when no event carries it."""
-    in_kinds = ", ".join(f"'{k}'" for k in kinds)
+@dataclass(frozen=True, slots=True)
+class _Fact:
+    """A value of the account read from its history: the JSON key and the event kinds that
+    carry it."""
+
+    key: str
+    kinds: tuple[str, ...]
+
+
+_STAGE = _Fact("stage", ("created", "stage_changed"))
+_TOTAL = _Fact("total", ("created", "balance_changed"))
+_STATUS = _Fact("status", ("status_changed",))
+_ASSIGNED = _Fact("assigned_collector_id", ("assigned",))
+
+
+def _sql_list(kinds: tuple[str, ...]) -> str:
+    return ", ".join(f"'{k}'" for k in kinds)
+
+
+def _as_of(account: str, fact: _Fact, day: str, fallback: str) -> str:
+    """The value of ``fact`` in the account's history on ``day`` (as text; NULL when the
+    history says it was null), falling back on ``fallback`` when no event carries it. One
+    look-up per account: for the few rows of a period's payments; whole portfolios use
+    :func:`_history_columns`."""
+    in_kinds = _sql_list(fact.kinds)
+    key = fact.key
     return f"""(COALESCE(
     (SELECT e.after -> '{key}' FROM account_event e
      WHERE e.account_id = {account} AND e.kind IN ({in_kinds})
@@ -64,28 +88,50 @@ def _as_of(account: str, key: str, kinds: tuple[str, ...], day: str, fallback: s
 
 
 def stage_on(account: str, day: str, fallback: str) -> str:
-    return _as_of(account, "stage", ("created", "stage_changed"), day, fallback)
-
-
-def total_on(account: str, day: str, fallback: str) -> str:
-    return f"CAST({_as_of(account, 'total', ('created', 'balance_changed'), day, fallback)}" \
-        " AS numeric(18, 2))"  # fmt: skip
-
-
-def status_on(account: str, day: str, fallback: str) -> str:
-    return _as_of(account, "status", ("status_changed",), day, fallback)
+    return _as_of(account, _STAGE, day, fallback)
 
 
 def collector_on(account: str, day: str, fallback: str) -> str:
-    return _as_of(account, "assigned_collector_id", ("assigned",), day, fallback)
+    return _as_of(account, _ASSIGNED, day, fallback)
 
 
-def arrived_on(account: str, created_at: str, time_zone: str) -> str:
-    first = f"SELECT min(e.as_of) FROM account_event e WHERE e.account_id = {account}"  # noqa: S608
+_HISTORY_KINDS = _sql_list(tuple(sorted({*_STAGE.kinds, *_TOTAL.kinds, *_STATUS.kinds})))
+
+
+def _history_columns(name: str, fact: _Fact, day: str) -> str:
+    """Aggregates over one account's events (``e``, grouped by account) giving what
+    :func:`_as_of` looks up per account: the value after the last event on or before
+    ``day`` (``{name}_after``) and before the first one after it (``{name}_before``)."""
+    carries = f"e.kind IN ({_sql_list(fact.kinds)})"
+    key = fact.key
     return (
-        f"COALESCE(({first} AND e.kind = 'created'),"
-        f" CAST(({created_at} AT TIME ZONE {time_zone}) AS date))"
+        f"(array_agg(e.after -> '{key}' ORDER BY e.as_of DESC, e.seq DESC) FILTER (WHERE"
+        f" {carries} AND e.after -> '{key}' IS NOT NULL AND e.as_of <= {day}))[1]"
+        f" AS {name}_after,"
+        f" (array_agg(e.before -> '{key}' ORDER BY e.as_of, e.seq) FILTER (WHERE"
+        f" {carries} AND e.before -> '{key}' IS NOT NULL AND e.as_of > {day}))[1]"
+        f" AS {name}_before"
     )
+
+
+def _history_value(name: str, fallback: str) -> str:
+    """The value :func:`_history_columns` found (as text), else ``fallback`` (now)."""
+    return f"(COALESCE(h.{name}_after, h.{name}_before, to_jsonb({fallback})) #>> '{{}}')"
+
+
+# Each visible account with the day it arrived (``arrived``): the portfolio as of a period.
+_ARRIVALS = """
+arrival AS (
+    SELECT e.account_id, min(e.as_of) AS arrived
+    FROM account_event e JOIN visible v ON v.id = e.account_id
+    WHERE e.kind = 'created'
+    GROUP BY e.account_id
+),
+portfolio AS (
+    SELECT v.*, COALESCE(a.arrived, CAST((v.created_at AT TIME ZONE v.time_zone) AS date))
+               AS arrived
+    FROM visible v LEFT JOIN arrival a ON a.account_id = v.id
+)"""
 
 
 def mop_sql(dpd: str) -> str:
@@ -155,17 +201,29 @@ async def aging(
 # Roll rates
 
 _ROLL = f"""
+SELECT r.* FROM (
+WITH {_ARRIVALS},
+cohort AS (SELECT * FROM portfolio WHERE arrived <= :start),
+h AS (
+    SELECT e.account_id,
+           {_history_columns("stage_start", _STAGE, ":start")},
+           {_history_columns("stage_end", _STAGE, ":end")},
+           {_history_columns("status_start", _STATUS, ":start")}
+    FROM account_event e JOIN cohort c ON c.id = e.account_id
+    WHERE e.kind IN ({_HISTORY_KINDS})
+    GROUP BY e.account_id
+)
 SELECT x.partner_id, x.from_stage, x.to_stage, count(*) AS accounts
 FROM (
-    SELECT v.partner_id,
-           {stage_on("v.id", ":start", "v.stage")} AS from_stage,
-           {stage_on("v.id", ":end", "v.stage")} AS to_stage
-    FROM visible v
-    WHERE {arrived_on("v.id", "v.created_at", "v.time_zone")} <= :start
-      AND {status_on("v.id", ":start", "v.status")} = 'active'
+    SELECT c.partner_id,
+           {_history_value("stage_start", "c.stage")} AS from_stage,
+           {_history_value("stage_end", "c.stage")} AS to_stage
+    FROM cohort c LEFT JOIN h ON h.account_id = c.id
+    WHERE {_history_value("status_start", "c.status")} = 'active'
 ) x
 GROUP BY x.partner_id, x.from_stage, x.to_stage
-ORDER BY x.partner_id
+) r
+ORDER BY r.partner_id
 """  # noqa: S608
 
 
@@ -210,6 +268,21 @@ async def roll_rates(
 # Recovery
 
 _RECOVERY = f"""
+SELECT r.* FROM (
+WITH {_ARRIVALS},
+cohort AS (
+    SELECT p.*, GREATEST(:start, p.arrived) AS first_day FROM portfolio p WHERE p.arrived <= :end
+),
+h AS (
+    SELECT e.account_id,
+           {_history_columns("stage_first", _STAGE, "c.first_day")},
+           {_history_columns("total_first", _TOTAL, "c.first_day")},
+           {_history_columns("status_first", _STATUS, "c.first_day")},
+           {_history_columns("stage_end", _STAGE, ":end")}
+    FROM account_event e JOIN cohort c ON c.id = e.account_id
+    WHERE e.kind IN ({_HISTORY_KINDS})
+    GROUP BY e.account_id
+)
 SELECT partner_id, stage, currency,
        COALESCE(pm.payments, 0) AS payments,
        COALESCE(pm.gross_amount, 0.00) AS gross_amount,
@@ -225,17 +298,12 @@ FROM (
            count(*) FILTER (WHERE y.was_there AND y.stage <> 'current'
                             AND y.end_stage = 'current') AS cured
     FROM (
-        SELECT v.partner_id, v.currency, s.start <= :start AS was_there,
-               {stage_on("v.id", "s.first_day", "v.stage")} AS stage,
-               {total_on("v.id", "s.first_day", "v.total")} AS balance,
-               {stage_on("v.id", ":end", "v.stage")} AS end_stage
-        FROM visible v
-        CROSS JOIN LATERAL (
-            SELECT {arrived_on("v.id", "v.created_at", "v.time_zone")} AS start
-        ) s0
-        CROSS JOIN LATERAL (SELECT s0.start, GREATEST(:start, s0.start) AS first_day) s
-        WHERE s.start <= :end
-          AND {status_on("v.id", "s.first_day", "v.status")} = 'active'
+        SELECT c.partner_id, c.currency, c.arrived <= :start AS was_there,
+               {_history_value("stage_first", "c.stage")} AS stage,
+               CAST({_history_value("total_first", "c.total")} AS numeric(18, 2)) AS balance,
+               {_history_value("stage_end", "c.stage")} AS end_stage
+        FROM cohort c LEFT JOIN h ON h.account_id = c.id
+        WHERE {_history_value("status_first", "c.status")} = 'active'
     ) y
     GROUP BY y.partner_id, y.currency, y.stage
 ) c
@@ -249,7 +317,8 @@ FULL JOIN (
     WHERE p.paid_on BETWEEN :start AND :end
     GROUP BY 1, 2, 3
 ) pm USING (partner_id, currency, stage)
-ORDER BY partner_id, {_STAGE_RANK.format("stage")}, currency
+) r
+ORDER BY r.partner_id, {_STAGE_RANK.format("r.stage")}, r.currency
 """  # noqa: S608
 
 
