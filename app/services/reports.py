@@ -114,6 +114,19 @@ def _history_columns(name: str, fact: _Fact, day: str) -> str:
     )
 
 
+def _history(*columns: tuple[str, _Fact, str]) -> str:
+    """The ``h`` CTE: per account of ``cohort``, the :func:`_history_columns` asked for, in
+    one grouped pass over their events."""
+    aggregates = ",\n           ".join(_history_columns(n, f, d) for n, f, d in columns)
+    return f"""h AS (
+    SELECT e.account_id,
+           {aggregates}
+    FROM account_event e JOIN cohort c ON c.id = e.account_id
+    WHERE e.kind IN ({_HISTORY_KINDS})
+    GROUP BY e.account_id
+)"""  # noqa: S608
+
+
 def _history_value(name: str, fallback: str) -> str:
     """The value :func:`_history_columns` found (as text), else ``fallback`` (now)."""
     return f"(COALESCE(h.{name}_after, h.{name}_before, to_jsonb({fallback})) #>> '{{}}')"
@@ -204,15 +217,13 @@ _ROLL = f"""
 SELECT r.* FROM (
 WITH {_ARRIVALS},
 cohort AS (SELECT * FROM portfolio WHERE arrived <= :start),
-h AS (
-    SELECT e.account_id,
-           {_history_columns("stage_start", _STAGE, ":start")},
-           {_history_columns("stage_end", _STAGE, ":end")},
-           {_history_columns("status_start", _STATUS, ":start")}
-    FROM account_event e JOIN cohort c ON c.id = e.account_id
-    WHERE e.kind IN ({_HISTORY_KINDS})
-    GROUP BY e.account_id
-)
+{
+    _history(
+        ("stage_start", _STAGE, ":start"),
+        ("stage_end", _STAGE, ":end"),
+        ("status_start", _STATUS, ":start"),
+    )
+}
 SELECT x.partner_id, x.from_stage, x.to_stage, count(*) AS accounts
 FROM (
     SELECT c.partner_id,
@@ -273,16 +284,14 @@ WITH {_ARRIVALS},
 cohort AS (
     SELECT p.*, GREATEST(:start, p.arrived) AS first_day FROM portfolio p WHERE p.arrived <= :end
 ),
-h AS (
-    SELECT e.account_id,
-           {_history_columns("stage_first", _STAGE, "c.first_day")},
-           {_history_columns("total_first", _TOTAL, "c.first_day")},
-           {_history_columns("status_first", _STATUS, "c.first_day")},
-           {_history_columns("stage_end", _STAGE, ":end")}
-    FROM account_event e JOIN cohort c ON c.id = e.account_id
-    WHERE e.kind IN ({_HISTORY_KINDS})
-    GROUP BY e.account_id
-)
+{
+    _history(
+        ("stage_first", _STAGE, "c.first_day"),
+        ("total_first", _TOTAL, "c.first_day"),
+        ("status_first", _STATUS, "c.first_day"),
+        ("stage_end", _STAGE, ":end"),
+    )
+}
 SELECT partner_id, stage, currency,
        COALESCE(pm.payments, 0) AS payments,
        COALESCE(pm.gross_amount, 0.00) AS gross_amount,
