@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlowPassword, OAuthFlows
 from fastapi.security import OAuth2
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -91,3 +91,27 @@ def require(*roles: Role) -> Callable[[Principal], Coroutine[Any, Any, Principal
 
 # Any staff role; partner systems get 403 (people and teams are not theirs to read).
 StaffDep = Annotated[Principal, Depends(require(*STAFF_ROLES))]
+
+
+# Idempotency-Key on the writes a partner system retries. The contract says it is required,
+# yet the parameter is optional here: the service answers a missing or malformed key with a
+# 400 `idempotency_key_required` (app.services.assignments.check_idempotency_key) where
+# FastAPI would answer 422, so the operation states the header through `openapi_extra`.
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,200}$"  # 1 to 200 printable ASCII characters
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", include_in_schema=False)]
+
+
+def idempotency_key_parameter(description: str) -> dict[str, Any]:
+    """The contract's Idempotency-Key parameter, for ``openapi_extra={"parameters": [...]}``."""
+    return {
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": True,
+        "description": description,
+        "schema": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 200,
+            "pattern": IDEMPOTENCY_KEY_PATTERN,
+        },
+    }

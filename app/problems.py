@@ -147,6 +147,7 @@ FIELD_MESSAGES_ES: dict[str, str] = {
     "missing": "Campo obligatorio.",
     "string_too_short": "Texto demasiado corto.",
     "string_too_long": "Texto demasiado largo.",
+    "too_long": "Demasiado largo.",
     "string_type": "Debe ser texto.",
     "string_pattern_mismatch": "El formato no es válido.",
     "int_parsing": "Debe ser un número entero.",

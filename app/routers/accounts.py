@@ -30,19 +30,18 @@ from app.schemas.common import PlainText
 from app.security import Principal
 from app.services import accounts as service
 from app.services.accounts import DebtorBrief
-from app.versioning import etag, parse_if_match
+from app.versioning import etag, if_match_parameter, parse_if_match
 
 router = APIRouter(tags=["accounts"])
 
 
 AssignsAccounts = Annotated[Principal, Depends(require(Role.ADMIN, Role.MANAGER, Role.TEAM_LEAD))]
-RequiredIfMatch = Annotated[
-    str | None,
-    Header(
-        description='Required: the ETag you read (`"3"`); the change is refused (412) if the '
-        "account moved on since, and `*` is not accepted."
-    ),
-]
+# Required (428 without it), so the contract states it by hand: see if_match_parameter.
+RequiredIfMatch = Annotated[str | None, Header(alias="If-Match", include_in_schema=False)]
+_REQUIRED_IF_MATCH = if_match_parameter(
+    'The ETag you read (`"3"`); the change is refused (412) if the account moved on since, '
+    "and without it (`*` included) it is a 428."
+)
 
 
 def _debtor(account: Account, debtor: DebtorBrief) -> DebtorSummary:
@@ -186,6 +185,7 @@ async def read_account(
     "/accounts/{account_id}",
     summary="Assign an account to a collector or team",
     response_model=AccountDetail,
+    openapi_extra={"parameters": [_REQUIRED_IF_MATCH]},
     responses=problem_responses(401, 403, 404, 409, 412, 422, 428),
 )
 async def assign_account(

@@ -2,13 +2,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import StreamingResponse
 from starlette.datastructures import UploadFile
 
-from app.deps import API_PREFIX, PrincipalDep, SessionDep, SettingsDep
+from app.deps import (
+    API_PREFIX,
+    IdempotencyKey,
+    PrincipalDep,
+    SessionDep,
+    SettingsDep,
+    idempotency_key_parameter,
+)
 from app.domain.errors import InvalidInput, UnsupportedMediaType
 from app.models.assignment import Assignment
 from app.pagination import CursorQuery, LimitQuery, Page, decode_cursor, encode_cursor
@@ -32,20 +39,18 @@ router = APIRouter(tags=["assignments"])
 
 READ_CHUNK = 256 * 1024
 
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        description="Required. A replay with the same key and body returns the first "
-        "assignment and writes nothing; the same key with another body is a 422.",
-    ),
-]
+_IDEMPOTENCY_KEY = idempotency_key_parameter(
+    "A replay with the same key and body returns the first assignment and writes nothing; "
+    "the same key with another body is a 422; without it, 400."
+)
 
 
 def upload_body_spec(
     csv_example: str, file_description: str, extra: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """The documented request body of an upload: CSV, a workbook, or a multipart `file`."""
+    """The documented request body of an upload: CSV, a workbook, or a multipart `file`
+    whose part announces one of the body's media types (or a file name ending in one)."""
+    part_types = [*(extra or {}), "text/csv", XLSX_MEDIA_TYPE]
     return {
         "required": True,
         "content": {
@@ -63,7 +68,8 @@ def upload_body_spec(
                             "description": file_description,
                         }
                     },
-                }
+                },
+                "encoding": {"file": {"contentType": ", ".join(part_types)}},
             },
         },
     }
@@ -134,7 +140,7 @@ async def upload_body(request: Request) -> tuple[SourceFormat, AsyncIterator[byt
     summary="Push a portfolio (asignación) as JSON, CSV or Excel",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=AssignmentRead,
-    openapi_extra={"requestBody": _PUSH_BODY},
+    openapi_extra={"requestBody": _PUSH_BODY, "parameters": [_IDEMPOTENCY_KEY]},
     responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
 )
 async def push_assignment(

@@ -3,10 +3,16 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
-from app.deps import API_PREFIX, PrincipalDep, SessionDep
+from app.deps import (
+    API_PREFIX,
+    IdempotencyKey,
+    PrincipalDep,
+    SessionDep,
+    idempotency_key_parameter,
+)
 from app.domain.payment_files import Outcome
 from app.models.payment_file import PaymentFile, PaymentFileLine
 from app.pagination import CursorQuery, LimitQuery, Page, decode_int_cursor, encode_cursor
@@ -24,14 +30,10 @@ from app.services.assignment_files import table_csv
 
 router = APIRouter(tags=["payments"])
 
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        description="Required. A replay with the same key and file returns the first payment "
-        "file and applies nothing; the same key with another file is a 422.",
-    ),
-]
+_IDEMPOTENCY_KEY = idempotency_key_parameter(
+    "A replay with the same key and file returns the first payment file and applies "
+    "nothing; the same key with another file is a 422; without it, 400."
+)
 OutcomeQuery = Annotated[OutcomeName | None, Query(description="Only the lines with this outcome.")]
 
 _FILE_BODY = upload_body_spec(
@@ -82,7 +84,7 @@ def _line(line: PaymentFileLine) -> PaymentFileLineRead:
     summary="Send a payment file (CSV or Excel) to reconcile and apply",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=PaymentFileRead,
-    openapi_extra={"requestBody": _FILE_BODY},
+    openapi_extra={"requestBody": _FILE_BODY, "parameters": [_IDEMPOTENCY_KEY]},
     responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
 )
 async def send_payment_file(

@@ -1,11 +1,17 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header, Response, status
+from fastapi import APIRouter, Response, status
 
-from app.deps import API_PREFIX, PrincipalDep, SessionDep
+from app.deps import (
+    API_PREFIX,
+    IdempotencyKey,
+    PrincipalDep,
+    SessionDep,
+    idempotency_key_parameter,
+)
 from app.models.payment import Payment
 from app.pagination import CursorQuery, LimitQuery, Page
 from app.problems import problem_responses
@@ -24,15 +30,10 @@ router = APIRouter(prefix="/payments", tags=["payments"])
 # The account-scoped list lives under /accounts: a router of its own (no prefix).
 account_router = APIRouter(tags=["payments"])
 
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        description="Required (1 to 200 printable ASCII characters, per partner). A replay "
-        "with the same key and body returns the first payment and writes nothing; the same "
-        "key with another body is a 422; without it, 400.",
-    ),
-]
+_IDEMPOTENCY_KEY = idempotency_key_parameter(
+    "Per partner. A replay with the same key and body returns the first payment and writes "
+    "nothing; the same key with another body is a 422; without it, 400."
+)
 
 
 def _allocation_read(data: dict[str, Any]) -> AllocationRead:
@@ -74,6 +75,7 @@ def _read(payment: Payment) -> PaymentRead:
     summary="Record a payment and allocate it",
     status_code=status.HTTP_201_CREATED,
     response_model=PaymentRead,
+    openapi_extra={"parameters": [_IDEMPOTENCY_KEY]},
     responses={
         200: {
             "description": "A replay of the Idempotency-Key with the same body: the first "

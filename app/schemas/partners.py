@@ -17,14 +17,12 @@ from pydantic import (
 from app.domain.identity import Country
 from app.domain.partners import check_currency, check_time_zone
 from app.domain.stages import MAX_EDGE
-from app.schemas.common import PlainText
+from app.schemas.common import PlainText, TrimmedText
 
-LegalName = Annotated[
-    PlainText, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
-]
+LegalName = Annotated[TrimmedText, Field(max_length=200)]
 TaxId = Annotated[
-    PlainText,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=40),
+    TrimmedText,
+    Field(max_length=40),
     Field(description="RFC (MX), NIT (CO), RUC (PE), RUT (CL), CNPJ (BR) or EIN (US)."),
 ]
 Currency = Annotated[
@@ -39,18 +37,14 @@ TimeZone = Annotated[
     AfterValidator(check_time_zone),
     Field(description="An IANA time zone, e.g. `America/Mexico_City`."),
 ]
-ContactName = Annotated[
-    PlainText, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
-]
+ContactName = Annotated[TrimmedText, Field(max_length=200)]
 Phone = Annotated[
-    PlainText,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=40),
+    TrimmedText,
+    Field(max_length=40),
     Field(description="In the partner country's conventions; stored and returned in E.164."),
 ]
 Edge = Annotated[int, Field(ge=1, le=MAX_EDGE, strict=True)]
-ClientName = Annotated[
-    PlainText, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)
-]
+ClientName = Annotated[TrimmedText, Field(max_length=120)]
 
 
 class BucketEdges(BaseModel):

@@ -19,7 +19,7 @@ from pydantic import (
 
 from app.domain.assignments import has_control_characters
 from app.domain.contactability import name_key
-from app.schemas.common import PlainText
+from app.schemas.common import NOT_BLANK, PlainText
 
 StaffSource = Literal["skip_trace", "debtor", "field_visit"]
 MIN_NAME_LETTERS = 2
@@ -53,7 +53,7 @@ def _a_name(value: str) -> str:
     return value
 
 
-Line = Annotated[PlainText, AfterValidator(_one_line)]
+Line = Annotated[PlainText, AfterValidator(_one_line), NOT_BLANK]
 
 
 class ContactPointCreate(BaseModel):

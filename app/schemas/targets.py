@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.domain.commissions import MAX_CLAWBACK_DAYS, MAX_TIERS, RecoveryType
 from app.domain.stages import Stage
 
-MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+# Years 1900 to 9999, as app.domain.commissions.parse_month reads them.
+MONTH_PATTERN = r"^(19[0-9]{2}|[2-9][0-9]{3})-(0[1-9]|1[0-2])$"
 Month = Annotated[
     str, Field(pattern=MONTH_PATTERN, examples=["2026-11"], description="A month, YYYY-MM.")
 ]

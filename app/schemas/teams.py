@@ -4,13 +4,11 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
-from app.schemas.common import PlainText
+from app.schemas.common import TrimmedText
 
-TeamName = Annotated[
-    PlainText, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)
-]
+TeamName = Annotated[TrimmedText, Field(max_length=120)]
 
 
 class TeamCreate(BaseModel):

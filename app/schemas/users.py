@@ -7,15 +7,13 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from app.domain.roles import Role, Skill
-from app.schemas.common import PlainText
+from app.schemas.common import PlainText, TrimmedText
 
 Username = Annotated[
     str,
     StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[A-Za-z0-9._-]{3,64}$"),
 ]
-FullName = Annotated[
-    PlainText, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
-]
+FullName = Annotated[TrimmedText, Field(max_length=200)]
 Password = Annotated[PlainText, Field(min_length=10, max_length=128)]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from app.domain.roles import Role
 
 AUDIT = "/api/v1/audit"
@@ -56,6 +58,17 @@ async def test_only_auditors_and_admins_read_it(client, make_user, auth_headers)
     for role in (Role.MANAGER, Role.TEAM_LEAD, Role.COLLECTOR):
         response = await client.get(AUDIT, headers=auth_headers(await make_user(role)))
         assert response.status_code == 403, role
+
+
+@pytest.mark.parametrize("number", ["0.5", "1700000000", "-1", "+12.5"])
+async def test_a_number_is_not_an_instant(client, make_user, auth_headers, number):
+    # pydantic alone would read it as Unix seconds; the contract says ISO 8601.
+    auditor = await make_user(Role.AUDITOR)
+    response = await client.get(
+        AUDIT, params={"occurred_from": number}, headers=auth_headers(auditor)
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "query.occurred_from"
 
 
 async def test_times_without_a_zone_are_refused(client, make_user, auth_headers):

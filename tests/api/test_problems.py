@@ -219,6 +219,36 @@ class TestCors:
 
 
 class TestOddInputNeverReachesTheDatabaseAsA500:
+    @pytest.mark.parametrize("blank", ["   ", "\t", " \n "])
+    async def test_names_of_nothing_but_blanks_are_refused(
+        self, client, make_user, auth_headers, blank
+    ):
+        # They used to pass as "" (the length was checked before the trim).
+        from tests.api.test_partners import partner_body
+
+        admin = await make_user(Role.ADMIN)
+        cases = {
+            "body.name": client.post(
+                "/api/v1/teams", json={"name": blank}, headers=auth_headers(admin)
+            ),
+            "body.legal_name": client.post(
+                "/api/v1/partners", json=partner_body(legal_name=blank), headers=auth_headers(admin)
+            ),
+            "body.full_name": client.post(
+                "/api/v1/users",
+                json={
+                    "username": "blank1",
+                    "full_name": blank,
+                    "role": "auditor",
+                    "password": "a-long-password",
+                },
+                headers=auth_headers(admin),
+            ),
+        }
+        for field, pending in cases.items():
+            problem = assert_problem(await pending, 422, "validation_failed")
+            assert [e["field"] for e in problem["errors"]] == [field]
+
     async def test_nul_characters_are_a_validation_problem(self, client, make_user, auth_headers):
         admin = await make_user(Role.ADMIN)
         auditor = await make_user(Role.AUDITOR)

@@ -196,6 +196,19 @@ class TestChangeUser:
         assert stale.json()["code"] == "version_mismatch"
         assert (await client.get(url, headers=auth_headers(admin))).json()["full_name"] == "First"
 
+    async def test_a_weak_etag_of_the_current_version_is_412(self, client, make_user, auth_headers):
+        admin = await make_user(Role.ADMIN)
+        target = await make_user(Role.COLLECTOR)
+        url = f"{USERS}/{target.id}"
+        current = (await client.get(url, headers=auth_headers(admin))).headers["etag"]
+        weak = await client.patch(
+            url,
+            json={"full_name": "Weak"},
+            headers={**auth_headers(admin), "If-Match": f"W/{current}"},
+        )
+        assert weak.status_code == 412
+        assert (await client.get(url, headers=auth_headers(admin))).headers["etag"] == current
+
     async def test_a_password_change_ends_old_sessions_and_is_audited_without_the_secret(
         self, client, make_user, auth_headers, session
     ):

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.domain.errors import InvalidInput
-from app.versioning import etag, parse_if_match
+from app.versioning import NEVER_MATCHES, etag, parse_if_match
 
 versions = st.integers(min_value=0, max_value=999_999_999)
 
@@ -20,9 +20,10 @@ class TestEtag:
     def test_round_trips_through_if_match(self, version):
         assert parse_if_match(etag(version)) == version
 
-    @given(version=versions)
-    def test_weak_form_names_the_same_version(self, version):
-        assert parse_if_match("W/" + etag(version)) == version
+    @given(version=st.integers(min_value=1, max_value=999_999_999))  # rows start at 1
+    def test_a_weak_tag_never_matches_a_version(self, version):
+        # If-Match compares strongly (RFC 9110 §13.1.1): W/"n" names no version at all.
+        assert parse_if_match("W/" + etag(version)) == NEVER_MATCHES != version
 
 
 class TestParseIfMatch:
@@ -35,7 +36,7 @@ class TestParseIfMatch:
 
     def test_surrounding_white_space_is_ignored(self):
         assert parse_if_match('  "12"  ') == 12
-        assert parse_if_match(' W/"12" ') == 12
+        assert parse_if_match(' W/"12" ') == NEVER_MATCHES
 
     @pytest.mark.parametrize(
         "header",
