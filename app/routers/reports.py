@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
@@ -12,6 +11,7 @@ from pydantic import BaseModel
 from app.deps import PrincipalDep, SessionDep
 from app.domain.reports import CSV_MEDIA_TYPE, MAX_PERIOD_DAYS, wants_csv
 from app.problems import problem_responses
+from app.schemas.common import CalendarDate
 from app.schemas.reports import (
     AgentRow,
     AgentsReport,
@@ -31,11 +31,11 @@ PartnerQuery = Annotated[
     uuid.UUID | None, Query(description="Only this partner's portfolio.")
 ]  # fmt: skip
 From = Annotated[
-    date,
+    CalendarDate,
     Query(alias="from", description="First business date of the period (ISO 8601, included)."),
 ]
 To = Annotated[
-    date,
+    CalendarDate,
     Query(
         description="Last business date of the period (included); at most "
         f"{MAX_PERIOD_DAYS} days after `from`, counting both."

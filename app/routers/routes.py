@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -13,6 +13,7 @@ from app.deps import SessionDep, SettingsDep, require
 from app.domain.roles import Role
 from app.domain.routing import DETOUR_FACTOR, SOLVER_TIME_LIMIT
 from app.problems import problem_responses
+from app.schemas.common import CalendarDate
 from app.schemas.routes import (
     FieldProfileRead,
     FieldProfileWrite,
@@ -131,7 +132,9 @@ async def get_my_route(
     session: SessionDep,
     settings: SettingsDep,
     principal: FieldCollector,
-    day: Annotated[date, Query(alias="date", description="The day of the route, YYYY-MM-DD.")],
+    day: Annotated[
+        CalendarDate, Query(alias="date", description="The day of the route, YYYY-MM-DD.")
+    ],
     start_lat: Annotated[
         float | None, Query(ge=-90, le=90, description="Start latitude (with start_lng).")
     ] = None,

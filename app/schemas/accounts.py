@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.domain.accounts import AccountStatus, PauseReason
 from app.domain.stages import ProductType, Stage
-from app.schemas.common import PlainText
+from app.schemas.common import CalendarDate, PlainText
 
 Money = Annotated[
     Decimal, Field(description="An amount in the account's currency, as a decimal string.")
@@ -160,6 +160,8 @@ class PauseCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: PauseReason
-    starts_on: date
-    ends_on: date = Field(description="Included; at most 365 days after starts_on, counted both.")
+    starts_on: CalendarDate
+    ends_on: CalendarDate = Field(
+        description="Included; at most 365 days after starts_on, counted both."
+    )
     note: PauseNote | None = None

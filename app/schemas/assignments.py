@@ -7,13 +7,13 @@ row is reported, not a 422 for the whole push), so the request is parsed lenient
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from app.schemas.common import PlainText
+from app.schemas.common import CalendarDate, PlainText
 
 AssignmentStatus = Literal["queued", "processing", "completed", "completed_with_errors", "failed"]
 
@@ -35,7 +35,7 @@ class DebtorIn(BaseModel):
         "(BR), SSN or EIN (US); checked with its check digits."
     )
     national_id: str = Field(max_length=40)
-    birth_date: date | None = None
+    birth_date: CalendarDate | None = None
     phones: list[str] = Field(
         default_factory=list, max_length=5, description="Parsed to E.164 for the partner's country."
     )
@@ -72,8 +72,8 @@ class AssignmentRowIn(BaseModel):
     fees: Decimal
     total: Decimal = Field(description="Must equal principal + interest + fees.")
     past_due_amount: Decimal | None = None
-    oldest_unpaid_due_date: date | None = None
-    last_payment_date: date | None = None
+    oldest_unpaid_due_date: CalendarDate | None = None
+    last_payment_date: CalendarDate | None = None
     last_payment_amount: Decimal | None = None
     debtor: DebtorIn
     references: list[ReferenceIn] = Field(default_factory=list, max_length=3)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from pydantic import (
@@ -24,14 +25,17 @@ def _storable_text(value: str) -> str:
     return value
 
 
-def _written_out(value: object) -> object:
-    # pydantic would read a number ("0.5", 1700000000) as Unix seconds; the contract says
-    # date-time, and a number where an instant belongs is a client's mistake, not a time.
-    if isinstance(value, int | float) or (
-        isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit()
-    ):
-        raise ValueError("must be an ISO 8601 date-time, like 2026-11-24T15:30:00Z")
-    return value
+def _written_out(example: str) -> Callable[[object], object]:
+    # pydantic would read a number ("0.5", 1700000000, 0) as Unix seconds; the contract says
+    # date or date-time, and a number where one belongs is a client's mistake, not a time.
+    def check(value: object) -> object:
+        if isinstance(value, int | float) or (
+            isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit()
+        ):
+            raise ValueError(f"must be written out in ISO 8601, like {example}")
+        return value
+
+    return check
 
 
 def _in_utc(value: datetime) -> datetime:
@@ -42,7 +46,11 @@ def _in_utc(value: datetime) -> datetime:
 
 
 PlainText = Annotated[str, AfterValidator(_storable_text)]
-UtcDatetime = Annotated[AwareDatetime, BeforeValidator(_written_out), AfterValidator(_in_utc)]
+UtcDatetime = Annotated[
+    AwareDatetime, BeforeValidator(_written_out("2026-11-24T15:30:00Z")), AfterValidator(_in_utc)
+]
+# A date a client sends (YYYY-MM-DD).
+CalendarDate = Annotated[date, BeforeValidator(_written_out("2026-11-24"))]
 
 
 @dataclass(frozen=True, slots=True)

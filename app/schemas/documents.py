@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.schemas.common import PlainText
+from app.schemas.common import CalendarDate, PlainText
 
 DocumentKindName = Literal[
     "signed_agreement",
@@ -55,7 +55,7 @@ class CustodyChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: RecordableCustody
-    on: date = Field(description="Business date the step happened (not in the future).")
+    on: CalendarDate = Field(description="Business date the step happened (not in the future).")
     by: PlainText = Field(
         min_length=1,
         max_length=120,

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.schemas.common import PlainText, UtcDatetime
+from app.schemas.common import CalendarDate, PlainText, UtcDatetime
 
 ChannelName = Literal["call", "sms", "email", "whatsapp", "letter", "visit"]
 PartyName = Literal["debtor", "reference", "guarantor"]
@@ -71,7 +71,7 @@ class PromiseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     amount: Money
-    due_date: date
+    due_date: CalendarDate
 
 
 class InteractionCreate(BaseModel):

@@ -9,6 +9,8 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.schemas.common import CalendarDate
+
 ChannelName = Literal["spei", "cash_store", "card", "branch", "partner_report"]
 
 
@@ -32,7 +34,7 @@ class PaymentCreate(BaseModel):
     currency: str = Field(
         pattern=r"^[A-Z]{3}$", description="ISO 4217; must be the account's currency."
     )
-    paid_on: date
+    paid_on: CalendarDate
     channel: ChannelName
     payer_reference: str | None = Field(
         default=None,

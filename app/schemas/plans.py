@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.schemas.common import CalendarDate
+
 PlanTypeName = Literal["regularization", "restructuring", "settlement"]
 FrequencyName = Literal["weekly", "biweekly", "monthly"]
 
@@ -26,7 +28,7 @@ class PlanQuoteRequest(BaseModel):
     )
     installments: int = Field(ge=1, le=360)
     frequency: FrequencyName
-    first_due_date: date = Field(
+    first_due_date: CalendarDate = Field(
         description="From the quote date (the partner's today) to 90 days after it; a weekend or "
         "holiday moves to the next business day."
     )

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.domain.commissions import MAX_CLAWBACK_DAYS, MAX_TIERS, RecoveryType
 from app.domain.stages import Stage
+from app.schemas.common import CalendarDate
 
 # Years 1900 to 9999, as app.domain.commissions.parse_month reads them.
 MONTH_PATTERN = r"^(19[0-9]{2}|[2-9][0-9]{3})-(0[1-9]|1[0-2])$"
@@ -84,7 +85,7 @@ class CommissionTierWrite(BaseModel):
 class CommissionTermsWrite(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    effective_from: date | None = Field(
+    effective_from: CalendarDate | None = Field(
         default=None,
         description="First payment date the version applies to; default the partner's today.",
     )

@@ -185,6 +185,15 @@ async def test_key_is_required(client, desk):
     assert response.json()["code"] == "idempotency_key_required"
 
 
+@pytest.mark.parametrize("paid_on", [0, "0", "86400", 1.5])
+async def test_a_number_is_not_a_payment_date(client, session, desk, paid_on):
+    # pydantic alone reads 0 as 1970-01-01 (Unix seconds); a payment date is written out.
+    response = await pay(client, desk["collector"], body(desk["mine"], paid_on=paid_on))
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == ["body.paid_on"]
+    assert await count_payments(session) == 0
+
+
 async def test_duplicate_payer_reference_is_409(client, session, desk):
     first = await pay(client, desk["collector"], body(desk["mine"], payer_reference="OXXO-7"))
     assert first.status_code == 201
