@@ -11,9 +11,10 @@ counter in tests), so the arithmetic is exact and a clock that steps back never 
 slot early. Memory is ``limit`` timestamps per recently active key; keys whose events have
 all left the window are swept once more than ``max_keys`` are held.
 
-The state lives in one process. Behind N workers a caller gets up to N × ``limit`` per
-window; a limit that must hold exactly across processes needs shared state (a PostgreSQL
-table or advisory counter), which this module's pure :func:`admit` would then drive.
+A :class:`SlidingWindowLimiter`'s state lives in one process: behind N workers a caller
+gets up to N × ``limit`` per window from it alone. The KYC search limit also runs
+:func:`admit` over the caller's searches on record in PostgreSQL
+(``app.services.kyc.take_search_slot``), which holds across processes.
 """
 
 from __future__ import annotations

@@ -14,7 +14,11 @@ from app.models.base import metadata as _metadata  # noqa: F401  (naming convent
 
 class AuditEvent(SQLModel, table=True):
     __tablename__ = "audit_event"
-    __table_args__ = (Index("ix_audit_event_entity", "entity_type", "entity_id"),)
+    __table_args__ = (
+        Index("ix_audit_event_entity", "entity_type", "entity_id"),
+        # Who did what lately: the shared KYC search limit, and audit reads by actor.
+        Index("ix_audit_event_actor", "actor_id", "action", "occurred_at"),
+    )
 
     # The chain order. Rows are never updated or deleted (a trigger refuses it).
     seq: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))

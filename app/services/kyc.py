@@ -27,19 +27,22 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, literal_column, select
+from sqlalchemy import ColumnElement, func, literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.domain.errors import InvalidInput
+from app.domain.errors import InvalidInput, RateLimited
 from app.domain.identity import Country, mask, mask_contact, normalise_phone
-from app.domain.rate_limit import SlidingWindowLimiter
+from app.domain.rate_limit import NS_PER_SECOND, SlidingWindowLimiter, admit
 from app.domain.roles import Role
 from app.ids import new_id
 from app.models.account import Account
+from app.models.audit import AuditEvent
 from app.models.debtor import ContactPoint, Debtor, contact_index, national_id_index
 from app.models.partner import Partner
 from app.schemas.kyc import Criterion
@@ -291,6 +294,40 @@ async def find_debtors(
     return [found[i] for i in debtor_ids], truncated
 
 
+SEARCH_ACTIONS = ("kyc.search", "kyc.search_refused")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _ns(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(microseconds=1) * 1000
+
+
+async def take_search_slot(
+    session: AsyncSession, principal: Principal, per_minute: int, *, now: datetime | None = None
+) -> None:
+    """The limit across every API process: the caller's searches on record (audited, valid or
+    refused) in the last minute, read under a per-caller advisory lock held to commit, so two
+    processes cannot both take the last slot. :func:`admit` decides; 429 when it refuses."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+        {"key": f"kyc-search:{principal.audit_id}"},
+    )
+    now = now or datetime.now(UTC)
+    recent = await session.scalars(
+        select(col(AuditEvent.occurred_at))
+        .where(
+            col(AuditEvent.actor_id) == principal.audit_id,
+            col(AuditEvent.action).in_(SEARCH_ACTIONS),
+            col(AuditEvent.occurred_at) > now - timedelta(minutes=1),
+        )
+        .order_by(col(AuditEvent.occurred_at))
+    )
+    log = deque(_ns(moment) for moment in recent)
+    decision = admit(log, _ns(now), limit=per_minute, window_ns=60 * NS_PER_SECOND)
+    if not decision.allowed:
+        raise RateLimited(decision.retry_after)
+
+
 async def search_debtors(
     session: AsyncSession,
     principal: Principal,
@@ -300,11 +337,14 @@ async def search_debtors(
     """Rate-limit the caller, check the query, search, and put the search on record.
 
     The limit counts every search the caller sends, valid or not (a refused one is not
-    counted): probing with malformed values costs the same as searching. An invalid search
-    is on record as ``kyc.search_refused`` (masked) and answered with
-    :class:`RefusedSearch`, which keeps that record.
+    counted): probing with malformed values costs the same as searching. The process's own
+    window (``limiter``) sheds a flood before it reaches the database; the shared one
+    (:func:`take_search_slot`) holds across processes. An invalid search is on record as
+    ``kyc.search_refused`` (masked) and answered with :class:`RefusedSearch`, which keeps
+    that record.
     """
     limiter.check(principal.audit_id)
+    await take_search_slot(session, principal, limiter.limit)
     default_country = Country.MX
     if query.phone is not None and query.country is None:
         default_country = await _default_country(session, principal)

@@ -8,11 +8,14 @@ import json
 import secrets
 
 import pytest
+from httpx import ASGITransport, AsyncClient
 from sqlmodel import col, select
 
 from app.config import Settings
+from app.db import Database
 from app.domain.identity import Country
 from app.domain.roles import Role
+from app.main import create_app
 from app.models.audit import AuditEvent
 from app.models.debtor import ContactPoint
 from app.schemas.kyc import Criterion
@@ -441,6 +444,42 @@ class TestRateLimit:
             await search(client, world["manager"], name="Ana Ruiz")
         response = await client.get(SEARCH, params={"name": "Ana Ruiz"}, headers=world["auditor"])
         assert response.status_code == 200
+
+    async def test_the_limit_holds_across_api_processes(
+        self, client, engine, sessionmaker, settings, world
+    ):
+        """Two apps on one database stand for two worker processes, each with a window of its
+        own: the searches on record count for both, so the fourth is refused wherever it
+        lands."""
+        other = create_app(settings, Database(engine, sessionmaker))
+        async with AsyncClient(transport=ASGITransport(app=other), base_url="http://t") as two:
+            for where in (client, two, client):
+                await search(where, world["manager"], name="Ana Ruiz")
+            response = await two.get(SEARCH, params={"name": "Ana Ruiz"}, headers=world["manager"])
+        assert response.status_code == 429, response.text
+        assert response.json()["code"] == "rate_limited"
+
+    async def test_a_search_a_minute_old_has_left_the_window(self, session, world, make_user):
+        from datetime import UTC, datetime, timedelta
+
+        from app.domain.errors import RateLimited
+        from app.services import audit
+        from tests.conftest import principal_of
+
+        principal = principal_of(await make_user(Role.MANAGER))
+        now = datetime.now(UTC)
+        for seconds_ago in (61, 59, 30):
+            await audit.record(
+                session, principal, "kyc.search", "kyc_search", str(seconds_ago),
+                now=now - timedelta(seconds=seconds_ago),
+            )  # fmt: skip
+        # Two within the minute: a third fits under a limit of three, a fourth does not,
+        # and the wait is until the older of the two leaves the window (at most a second off).
+        await service.take_search_slot(session, principal, 3, now=now)
+        await audit.record(session, principal, "kyc.search", "kyc_search", "0", now=now)
+        with pytest.raises(RateLimited) as refused:
+            await service.take_search_slot(session, principal, 3, now=now)
+        assert refused.value.retry_after == 1
 
     async def test_invalid_searches_count_too(self, client, world):
         for _ in range(3):
