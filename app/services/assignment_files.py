@@ -9,11 +9,13 @@ file from disk one row at a time (:func:`read_rows`), so memory stays flat whate
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import hashlib
 import io
 import json
 import re
+import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,13 +23,15 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from app.domain.assignments import RowError, check_header, nest_flat_row
 from app.domain.errors import UnreadableUpload
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_HEADER_BYTES = 64 * 1024
+# A workbook being uploaded is held in memory up to this size, then in a temporary file.
+WORKBOOK_IN_MEMORY_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +80,10 @@ def _pairs(errors: list[RowError]) -> list[tuple[str, str]]:
 
 class UploadCheck:
     """Fed the body chunk by chunk: hashes it, counts it, and refuses early what cannot be
-    read (a CSV that is not UTF-8 or has a wrong header, a workbook that is not a zip)."""
+    read (a CSV that is not UTF-8 or has a wrong header, a workbook that is not a zip or
+    whose first sheet's header row is wrong). A workbook is kept in a temporary file while
+    it arrives (its header can only be read from the whole zip); :meth:`finish` may then
+    take a moment, so callers run it off the event loop."""
 
     def __init__(self, source: SourceFormat, layout: Layout = ASSIGNMENT_LAYOUT) -> None:
         self.source = source
@@ -88,6 +95,11 @@ class UploadCheck:
         self._header_checked = source is not SourceFormat.CSV
         self._line_bytes = 0  # bytes of the CSV line being received
         self._lines = 1
+        self._workbook = (
+            tempfile.SpooledTemporaryFile(max_size=WORKBOOK_IN_MEMORY_BYTES)  # noqa: SIM115
+            if source is SourceFormat.XLSX
+            else None
+        )
 
     def feed(self, chunk: bytes) -> None:
         self.sha256.update(chunk)
@@ -96,6 +108,8 @@ class UploadCheck:
         if self.source is SourceFormat.CSV:
             self._decode(chunk, offset, final=False)
             self._bound_lines(chunk)
+        if self._workbook is not None:
+            self._workbook.write(chunk)
         if len(self._head) < MAX_HEADER_BYTES:
             self._head.extend(chunk[: MAX_HEADER_BYTES - len(self._head)])
             if not self._header_checked and (b"\n" in self._head or b"\r" in self._head):
@@ -122,8 +136,13 @@ class UploadCheck:
             self._decode(b"", self.size, final=True)
             if not self._header_checked:
                 self._check_csv_header()
-        elif self.source is SourceFormat.XLSX and not self._head.startswith(b"PK\x03\x04"):
-            raise UnreadableUpload("the file is not an Excel workbook (.xlsx)")
+        elif self._workbook is not None:
+            with self._workbook:
+                if not self._head.startswith(b"PK\x03\x04"):
+                    raise UnreadableUpload("the file is not an Excel workbook (.xlsx)")
+                self._workbook.seek(0)
+                with _open_workbook(self._workbook) as workbook:
+                    _workbook_header(workbook, self.layout)
 
     def _decode(self, chunk: bytes, offset: int, *, final: bool) -> None:
         try:
@@ -258,11 +277,13 @@ def _cell_text(value: Any) -> str | None:
     return str(value).strip()
 
 
-def _xlsx_rows(path: Path, layout: Layout) -> Iterator[tuple[int, Any]]:
-    from openpyxl import load_workbook  # imported here: only workbook pushes need it
+@contextlib.contextmanager
+def _open_workbook(source: Path | IO[bytes]) -> Iterator[Any]:
+    """The workbook, read-only, once no part of the zip expands like a bomb."""
+    from openpyxl import load_workbook  # imported here: only workbook uploads need it
 
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(source) as archive:
             for entry in archive.infolist():
                 if (
                     entry.file_size > MAX_XLSX_ENTRY_BYTES
@@ -272,29 +293,42 @@ def _xlsx_rows(path: Path, layout: Layout) -> Iterator[tuple[int, Any]]:
                         f"the workbook's part {entry.filename[:80]!r} expands "
                         f"{entry.file_size // max(entry.compress_size, 1)} times: refused"
                     )
-        workbook = load_workbook(path, read_only=True, data_only=True)
+        if not isinstance(source, Path):
+            source.seek(0)
+        workbook = load_workbook(source, read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
         raise UnreadableUpload("the file is not an Excel workbook (.xlsx)") from exc
     try:
-        sheet = workbook.worksheets[0]
-        # Never trust the sheet's declared dimensions: a tiny file may claim 16,384 columns.
-        rows = sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS)
-        header = [_cell_text(v) or "" for v in next(rows, ())]
-        while header and header[-1] == "":
-            header.pop()
-        errors = layout.check_header(header)
-        if errors:
-            raise UnreadableUpload(
-                "the workbook's header row is not the documented one", _pairs(errors)
-            )
-        records = ([_cell_text(v) for v in row] for row in rows)
-        yield from _flat_rows(header, records, 2, layout)
+        yield workbook
     except UnreadableUpload:
         raise
     except Exception as exc:  # a damaged sheet fails in many ways (XML, zip, values)
         raise UnreadableUpload(f"the workbook cannot be read: {type(exc).__name__}") from exc
     finally:
         workbook.close()
+
+
+def _workbook_header(workbook: Any, layout: Layout) -> tuple[list[str], Iterator[Any]]:
+    """The first sheet's header row, checked, and an iterator over the rows after it."""
+    sheet = workbook.worksheets[0]
+    # Never trust the sheet's declared dimensions: a tiny file may claim 16,384 columns.
+    rows = sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS)
+    header = [_cell_text(v) or "" for v in next(rows, ())]
+    while header and header[-1] == "":
+        header.pop()
+    errors = layout.check_header(header)
+    if errors:
+        raise UnreadableUpload(
+            "the workbook's header row is not the documented one", _pairs(errors)
+        )
+    return header, rows
+
+
+def _xlsx_rows(path: Path, layout: Layout) -> Iterator[tuple[int, Any]]:
+    with _open_workbook(path) as workbook:
+        header, rows = _workbook_header(workbook, layout)
+        records = ([_cell_text(v) for v in row] for row in rows)
+        yield from _flat_rows(header, records, 2, layout)
 
 
 def _inert(cell: object) -> object:

@@ -118,7 +118,8 @@ async def store_body(
             await session.execute(insert, {"owner": owner_id, "seq": seq, "data": bytes(pending)})
             seq += 1
             pending.clear()
-    check.finish()
+    # A workbook's header is read from the whole zip: off the event loop.
+    await anyio.to_thread.run_sync(check.finish)
     if pending:
         await session.execute(insert, {"owner": owner_id, "seq": seq, "data": bytes(pending)})
     return None if kept is None else bytes(kept)

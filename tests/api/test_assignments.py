@@ -947,7 +947,7 @@ class TestFormats:
         ).json()["items"]
         assert [(r["row_number"], r["field"]) for r in rejections] == [(4, "currency")]
 
-    async def test_a_workbook_with_a_wrong_header_fails_with_the_columns_listed(
+    async def test_a_workbook_with_a_wrong_header_is_refused_listing_the_columns(
         self, client, session, manager
     ):
         partner = await add_partner(session)
@@ -958,30 +958,26 @@ class TestFormats:
         sheet.append(["x"] * len(header))
         buffer = io.BytesIO()
         workbook.save(buffer)
+        before = (await count(session, Assignment), await count(session, AssignmentChunk))
         response = await push_raw(client, manager, partner, buffer.getvalue(), XLSX_MEDIA_TYPE)
-        assert response.status_code == 202  # a workbook is only opened by the job
-        done = await process(session, response)
-        assert done.status == "failed"
-        assert done.failure is not None and "header" in done.failure
-        assert await accounts_of(session, partner) == {}
-        read = (await client.get(f"/api/v1/assignments/{done.id}", headers=manager)).json()
-        assert read["status"] == "failed"
-        assert read["failure"] == done.failure
-        listed = (
-            await client.get(f"/api/v1/assignments/{done.id}/rejections", headers=manager)
-        ).json()["items"]
-        by_field = {i["field"]: i["message"] for i in listed}
+        # Refused at once, as a CSV with a wrong header is: nothing stored or queued.
+        assert response.status_code == 422, response.text
+        problem = response.json()
+        assert problem["code"] == "unreadable_upload"
+        assert "header" in problem["detail"]
+        by_field = {e["field"]: e["message"] for e in problem["errors"]}
         assert "missing" in by_field["currency"]
         assert "apodo" in by_field[f"column {len(header)}"]
+        assert (await count(session, Assignment), await count(session, AssignmentChunk)) == before
+        assert await accounts_of(session, partner) == {}
 
-    async def test_a_damaged_workbook_fails_when_processed(self, client, session, manager):
+    async def test_a_damaged_workbook_is_refused_at_upload(self, client, session, manager):
         partner = await add_partner(session)
         body = b"PK\x03\x04" + b"\x00" * 200
-        done = await process(
-            session, await push_raw(client, manager, partner, body, XLSX_MEDIA_TYPE)
-        )
-        assert done.status == "failed"
-        assert done.failure is not None and "Excel" in done.failure
+        response = await push_raw(client, manager, partner, body, XLSX_MEDIA_TYPE)
+        assert response.status_code == 422, response.text
+        assert "Excel" in response.json()["detail"]
+        assert await count(session, Assignment, col(Assignment.partner_id) == partner.id) == 0
 
     async def test_a_csv_row_longer_than_the_header_is_rejected(self, client, session, manager):
         partner = await add_partner(session)

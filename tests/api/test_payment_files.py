@@ -284,6 +284,18 @@ async def test_a_wrong_header_is_refused_at_once(client, session, desk, body, fi
     assert await session.scalar(select(func.count()).select_from(PaymentFileChunk)) == 0
 
 
+async def test_a_workbook_with_a_wrong_header_is_refused_at_once(client, session, desk):
+    book = Workbook()
+    book.active.append(["payment_reference", "amount", "paid_on"])  # no payer_reference
+    book.active.append(["X", 1.0, TODAY.isoformat()])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    response = await send(client, desk, buffer.getvalue(), media_type=XLSX_MEDIA_TYPE)
+    assert response.status_code == 422, response.text
+    assert "payer_reference" in {e["field"] for e in response.json()["errors"]}
+    assert await session.scalar(select(func.count()).select_from(PaymentFileChunk)) == 0
+
+
 async def test_json_and_unknown_media_types_are_415(client, desk):
     as_json = await send(client, desk, b'{"rows": []}', media_type="application/json")
     assert as_json.status_code == 415
