@@ -100,13 +100,15 @@ _HISTORY_KINDS = _sql_list(tuple(sorted({*_STAGE.kinds, *_TOTAL.kinds, *_STATUS.
 
 def _history_columns(name: str, fact: _Fact, day: str) -> str:
     """Aggregates over one account's events (``e``, grouped by account) giving what
-    :func:`_as_of` looks up per account: the value after the last event on or before
-    ``day`` (``{name}_after``) and before the first one after it (``{name}_before``)."""
+    :func:`_as_of` looks up per account: the values after the events on or before ``day``,
+    oldest first (``{name}_after``: the last one counts), and the value before the first
+    event after it (``{name}_before``). Every aggregate orders by ``(as_of, seq)``, so
+    PostgreSQL sorts the events once instead of once per account and aggregate."""
     carries = f"e.kind IN ({_sql_list(fact.kinds)})"
     key = fact.key
     return (
-        f"(array_agg(e.after -> '{key}' ORDER BY e.as_of DESC, e.seq DESC) FILTER (WHERE"
-        f" {carries} AND e.after -> '{key}' IS NOT NULL AND e.as_of <= {day}))[1]"
+        f"array_agg(e.after -> '{key}' ORDER BY e.as_of, e.seq) FILTER (WHERE"
+        f" {carries} AND e.after -> '{key}' IS NOT NULL AND e.as_of <= {day})"
         f" AS {name}_after,"
         f" (array_agg(e.before -> '{key}' ORDER BY e.as_of, e.seq) FILTER (WHERE"
         f" {carries} AND e.before -> '{key}' IS NOT NULL AND e.as_of > {day}))[1]"
@@ -129,7 +131,8 @@ def _history(*columns: tuple[str, _Fact, str]) -> str:
 
 def _history_value(name: str, fallback: str) -> str:
     """The value :func:`_history_columns` found (as text), else ``fallback`` (now)."""
-    return f"(COALESCE(h.{name}_after, h.{name}_before, to_jsonb({fallback})) #>> '{{}}')"
+    after = f"h.{name}_after[cardinality(h.{name}_after)]"
+    return f"(COALESCE({after}, h.{name}_before, to_jsonb({fallback})) #>> '{{}}')"
 
 
 # Each visible account with the day it arrived (``arrived``): the portfolio as of a period.
