@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import ssl
 import warnings
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -65,6 +66,8 @@ def make_engine(url: str, settings: Settings, **kwargs: Any) -> AsyncEngine:
 def _connect_or_unreachable(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
     try:
         return dialect.connect(*cargs, **cparams)
+    except ssl.SSLError:
+        raise  # a certificate or TLS setting that is wrong: not an outage to wait out
     except (OSError, TimeoutError) as exc:
         raise DatabaseUnreachable(type(exc).__name__) from exc
 

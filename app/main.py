@@ -277,15 +277,19 @@ def _sqlstate(exc: DBAPIError) -> str:
     return ""
 
 
-# Connection lost (class 08) or the server shutting down or starting up (57P0x).
-_UNAVAILABLE_STATES = ("08", "57P01", "57P02", "57P03")
+# Connection lost (class 08, but a protocol violation is a bug) or the server shutting down
+# or starting up (57P0x): retry later. Out of connections (53300): busy, retry later.
+_UNAVAILABLE_STATES = ("08000", "08003", "08006", "08001", "08004", "57P01", "57P02", "57P03")
+_BUSY_STATES = ("53300",)
 
 
 async def _database_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DBAPIError)
     lang = _lang(request)
-    if exc.connection_invalidated or _sqlstate(exc).startswith(_UNAVAILABLE_STATES):
+    if exc.connection_invalidated or _sqlstate(exc) in _UNAVAILABLE_STATES:
         return _retry_later(request, "database_unavailable", sqlstate=_sqlstate(exc))
+    if _sqlstate(exc) in _BUSY_STATES:
+        return _retry_later(request, "database_busy", sqlstate=_sqlstate(exc))
     if _sqlstate(exc).startswith("40"):
         # Deadlock or serialization failure: a concurrent change won; the client may retry.
         log.warning("transaction conflict", sqlstate=_sqlstate(exc))
@@ -348,12 +352,16 @@ async def _database_busy(request: Request, exc: Exception) -> Response:
 
 
 async def _database_unreachable(request: Request, exc: Exception) -> Response:
-    """PostgreSQL is down or restarting: nothing was written, so the client may retry."""
-    return _retry_later(request, "database_unavailable", cause=str(exc))
+    """PostgreSQL is down, restarting or unreachable: the client may retry. The driver's own
+    message goes to the log (a host or socket path, never request data), loud enough for an
+    address that is simply wrong to be noticed."""
+    log.error("database unreachable", route=request.url.path, cause=repr(exc.__cause__))
+    return _retry_later(request, "database_unavailable", quiet=True)
 
 
-def _retry_later(request: Request, code: str, **facts: str) -> Response:
-    log.warning(code, route=request.url.path, **facts)
+def _retry_later(request: Request, code: str, *, quiet: bool = False, **facts: str) -> Response:
+    if not quiet:
+        log.warning(code, route=request.url.path, **facts)
     problem = render(
         code,
         lang=_lang(request),
@@ -382,7 +390,16 @@ def _document_problems(schema: dict[str, Any]) -> dict[str, Any]:
             responses = operation.setdefault("responses", {})
             responses.setdefault("500", {"description": "Internal error"})
             responses.setdefault(
-                "503", {"description": "Database busy or unreachable; retry after Retry-After"}
+                "503",
+                {
+                    "description": "Database busy or unreachable; retry after Retry-After",
+                    "headers": {
+                        "Retry-After": {
+                            "description": "Seconds to wait before retrying.",
+                            "schema": {"type": "integer", "minimum": 1},
+                        }
+                    },
+                },
             )
             if "requestBody" in operation:
                 responses.setdefault("400", {"description": "Unreadable request body"})

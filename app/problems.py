@@ -88,9 +88,13 @@ CATALOGUE: dict[str, ProblemKind] = {
         "Todas las conexiones a la base de datos están en uso; reintente en unos segundos."),
     "database_unavailable": ProblemKind(
         503, "Database unavailable",
-        "The database cannot be reached right now; retry in a few seconds.",
+        "The database cannot be reached right now; retry in a few seconds. A change whose "
+        "answer was lost may have been saved: read it back, or retry it with the same "
+        "Idempotency-Key.",
         "Base de datos no disponible",
-        "No es posible conectar con la base de datos; reintente en unos segundos."),
+        "No es posible conectar con la base de datos; reintente en unos segundos. Un cambio "
+        "cuya respuesta se perdió pudo guardarse: consúltelo, o reinténtelo con la misma "
+        "Idempotency-Key."),
     "payload_too_large": ProblemKind(
         413, "Payload too large", "The request body exceeds {limit} bytes.",
         "Contenido demasiado grande", "El cuerpo de la solicitud excede {limit} bytes."),

@@ -15,9 +15,26 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# Built CONCURRENTLY: every write appends to audit_event, and a plain CREATE INDEX would block
+# them for as long as a large trail takes to index.
+
+
 def upgrade() -> None:
-    op.create_index("ix_audit_event_actor", "audit_event", ["actor_id", "action", "occurred_at"])
+    with op.get_context().autocommit_block():
+        op.create_index(
+            "ix_audit_event_actor",
+            "audit_event",
+            ["actor_id", "action", "occurred_at"],
+            postgresql_concurrently=True,
+            if_not_exists=True,
+        )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_audit_event_actor", table_name="audit_event")
+    with op.get_context().autocommit_block():
+        op.drop_index(
+            "ix_audit_event_actor",
+            table_name="audit_event",
+            postgresql_concurrently=True,
+            if_exists=True,
+        )

@@ -26,16 +26,23 @@ def _storable_text(value: str) -> str:
 
 
 def _written_out(example: str) -> Callable[[object], object]:
-    # pydantic would read a number ("0.5", 1700000000, 0) as Unix seconds; the contract says
-    # date or date-time, and a number where one belongs is a client's mistake, not a time.
+    # pydantic would read a number ("0.5", "8.64e4", 1700000000) as Unix seconds; the
+    # contract says date or date-time, and a number where one belongs is a client's
+    # mistake, not a time.
     def check(value: object) -> object:
-        if isinstance(value, int | float) or (
-            isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit()
-        ):
+        if isinstance(value, int | float) or (isinstance(value, str) and _is_number(value)):
             raise ValueError(f"must be written out in ISO 8601, like {example}")
         return value
 
     return check
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text.strip())
+    except ValueError:
+        return False
+    return True
 
 
 def _in_utc(value: datetime) -> datetime:

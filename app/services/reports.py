@@ -95,9 +95,6 @@ def collector_on(account: str, day: str, fallback: str) -> str:
     return _as_of(account, _ASSIGNED, day, fallback)
 
 
-_HISTORY_KINDS = _sql_list(tuple(sorted({*_STAGE.kinds, *_TOTAL.kinds, *_STATUS.kinds})))
-
-
 def _history_columns(name: str, fact: _Fact, day: str) -> str:
     """Aggregates over one account's events (``e``, grouped by account) giving what
     :func:`_as_of` looks up per account: the values after the events on or before ``day``,
@@ -120,11 +117,12 @@ def _history(*columns: tuple[str, _Fact, str]) -> str:
     """The ``h`` CTE: per account of ``cohort``, the :func:`_history_columns` asked for, in
     one grouped pass over their events."""
     aggregates = ",\n           ".join(_history_columns(n, f, d) for n, f, d in columns)
+    kinds = _sql_list(tuple(sorted({kind for _, fact, _ in columns for kind in fact.kinds})))
     return f"""h AS (
     SELECT e.account_id,
            {aggregates}
     FROM account_event e JOIN cohort c ON c.id = e.account_id
-    WHERE e.kind IN ({_HISTORY_KINDS})
+    WHERE e.kind IN ({kinds})
     GROUP BY e.account_id
 )"""  # noqa: S608
 

@@ -185,7 +185,7 @@ async def test_key_is_required(client, desk):
     assert response.json()["code"] == "idempotency_key_required"
 
 
-@pytest.mark.parametrize("paid_on", [0, "0", "86400", 1.5])
+@pytest.mark.parametrize("paid_on", [0, "0", "86400", 1.5, "8.64e4", "86400E0"])
 async def test_a_number_is_not_a_payment_date(client, session, desk, paid_on):
     # pydantic alone reads 0 as 1970-01-01 (Unix seconds); a payment date is written out.
     response = await pay(client, desk["collector"], body(desk["mine"], paid_on=paid_on))

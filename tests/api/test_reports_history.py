@@ -20,7 +20,7 @@ from app.services.reports import (
     _TOTAL,
     _as_of,
     _Fact,
-    _history_columns,
+    _history,
     _history_value,
 )
 from tests.factories import make_account, make_partner
@@ -65,34 +65,40 @@ async def test_one_pass_over_the_history_reads_what_the_per_account_look_up_read
 
     fallback = "CAST('now' AS text)"
     for offset in range(-1, 12):
-        day = f"DATE '{FIRST + timedelta(days=offset):%Y-%m-%d}'"
-        per_account = dict(
-            (
-                await session.execute(
-                    text(
-                        f"SELECT a.id, {_as_of('a.id', fact, day, fallback)} FROM account a"
-                        " WHERE a.partner_id = :partner"
-                    ),
-                    {"partner": partner.id},
-                )
-            ).all()
-        )
-        one_pass = dict(
-            (
-                await session.execute(
-                    text(
-                        f"SELECT a.id, {_history_value('x', fallback)} FROM account a"
-                        " LEFT JOIN (SELECT e.account_id,"
-                        f" {_history_columns('x', fact, day)} FROM account_event e"
-                        " WHERE e.partner_id = :partner GROUP BY e.account_id) h"
-                        " ON h.account_id = a.id WHERE a.partner_id = :partner"
-                    ),
-                    {"partner": partner.id},
-                )
-            ).all()
-        )
-        assert one_pass == per_account, day
-        assert len(per_account) == len(accounts)
+        # Each account read on a day of its own (as recovery reads each on its first day):
+        # the same day for all, then staggered by the account's position.
+        for stagger in (0, 1):
+            cohort = (
+                "SELECT a.id, a.partner_id, CAST(:first AS date) + CAST(:offset AS int)"
+                " + CAST(:stagger AS int) * (row_number() OVER (ORDER BY a.id))::int % 5 AS day"
+                " FROM account a WHERE a.partner_id = :partner"
+            )
+            params = {"partner": partner.id, "first": FIRST, "offset": offset, "stagger": stagger}
+            per_account = dict(
+                (
+                    await session.execute(
+                        text(
+                            f"WITH cohort AS ({cohort}) SELECT c.id,"
+                            f" {_as_of('c.id', fact, 'c.day', fallback)} FROM cohort c"
+                        ),
+                        params,
+                    )
+                ).all()
+            )
+            one_pass = dict(
+                (
+                    await session.execute(
+                        text(
+                            f"WITH cohort AS ({cohort}), {_history(('x', fact, 'c.day'))}"
+                            f" SELECT c.id, {_history_value('x', fallback)}"
+                            " FROM cohort c LEFT JOIN h ON h.account_id = c.id"
+                        ),
+                        params,
+                    )
+                ).all()
+            )
+            assert one_pass == per_account, (offset, stagger)
+            assert len(per_account) == len(accounts)
     # The histories are varied enough to matter: values read from events, JSON nulls, and
     # the fallback (no event carries the key).
     assert {"now", None} <= set(per_account.values())

@@ -69,11 +69,12 @@ def _free_port() -> int:
 
 @pytest.fixture
 def serve(committed_url: str, tmp_path: Path) -> Iterator[Any]:
-    """Start ``cartera serve`` on the committed database; yields a starter, kills leftovers."""
-    started: list[subprocess.Popen[bytes]] = []
-    port = _free_port()
+    """Start ``cartera serve`` on the committed database (a fresh port each time); yields a
+    starter, and kills whatever is still running afterwards."""
+    started: list[tuple[subprocess.Popen[bytes], Any]] = []
 
     def start() -> tuple[subprocess.Popen[bytes], str]:
+        port = _free_port()
         env = {
             **os.environ,
             "CARTERA_ENV": "test",
@@ -82,21 +83,23 @@ def serve(committed_url: str, tmp_path: Path) -> Iterator[Any]:
             "CARTERA_WORKER_IN_PROCESS": "false",
             "CARTERA_LOG_LEVEL": "WARNING",
         }
+        log = (tmp_path / f"server-{len(started)}.log").open("wb")
         process = subprocess.Popen(
             [str(BIN / "cartera"), "serve", "--port", str(port)],
             cwd=tmp_path,  # no .env of the repository's
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=(tmp_path / f"server-{len(started)}.log").open("wb"),
+            stderr=log,
         )
-        started.append(process)
+        started.append((process, log))
         return process, f"http://127.0.0.1:{port}"
 
     yield start
-    for process in started:
+    for process, log in started:
         if process.poll() is None:
             process.kill()
             process.wait(timeout=30)
+        log.close()
 
 
 async def _wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:

@@ -34,7 +34,7 @@ MATRIX: dict[str, str] = {
     #                                                    adm mgr lead ph fld aud ptn anon
     "GET /healthz": "o o o o o o o o",
     "GET /readyz": "o o o o o o o o",
-    # Prometheus metrics: the scraper's token (tested in test_tokens), admins and auditors.
+    # Prometheus metrics: the scraper's token (tests/api/test_health.py), admins and auditors.
     "GET /metrics": "o f f f f o f u",
     "POST /api/v1/auth/token": "u u u u u u u u",
     "POST /api/v1/auth/client-token": "u u u u u u u u",
