@@ -372,6 +372,36 @@ def jobs_promises(
     )
 
 
+@jobs_cli.command("documents-sweep")
+def jobs_documents_sweep(
+    older_than_minutes: Annotated[
+        int, typer.Option(min=10, help="Spare files modified more recently than this.")
+    ] = 60,
+) -> None:
+    """Delete stored document files that no document references (an upload whose
+    transaction failed) and temporary files a dead process left."""
+    from datetime import UTC, timedelta
+
+    from app.services import documents
+
+    settings = get_settings()
+    store = documents.DocumentStore.under(settings.data_dir)
+    with database_url() as url:
+        result = run_in_session(
+            url,
+            lambda session: documents.sweep_orphans(
+                session,
+                store,
+                older_than=timedelta(minutes=older_than_minutes),
+                now=datetime.now(UTC),
+            ),
+        )
+    typer.echo(
+        f"documents: {result.checked} old files checked, {result.orphans_deleted} orphans and"
+        f" {result.temporary_deleted} temporary files deleted"
+    )
+
+
 @jobs_cli.command("plans")
 def jobs_plans(
     as_of: Annotated[

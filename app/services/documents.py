@@ -14,7 +14,10 @@ Choices made here:
   and referenced by two rows. Nothing is kept of a refused upload.
 - The file lands before the transaction commits; if the transaction then fails, a stored
   file may be left that no row references. That is harmless (content-addressed, never
-  served without a row) and a clean-up can find such files through the sha256 index.
+  served without a row); :func:`sweep_orphans` (``cartera jobs documents-sweep``) deletes
+  such files, and temporary files a dead process left, once they are older than a grace
+  period. Placing bytes that are already stored touches the file, so an upload in flight
+  always finds its file younger than the grace.
 - Every upload, custody step and download is recorded with :func:`app.services.audit.record`
   (``document.uploaded``, ``document.custody_recorded``, ``document.downloaded``).
 """
@@ -26,7 +29,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import anyio
@@ -145,10 +148,74 @@ class DocumentStore:
         size) is replaced."""
         try:
             if target.stat().st_size == temp.stat().st_size:
+                # Fresh again: the sweep spares files younger than its grace period, and
+                # this upload's row is not committed yet.
+                os.utime(target)
                 return
         except FileNotFoundError:
             target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(temp, target)
+
+
+@dataclass(frozen=True, slots=True)
+class SweepResult:
+    checked: int
+    orphans_deleted: int
+    temporary_deleted: int
+
+
+SWEEP_BATCH = 1000
+
+
+async def sweep_orphans(
+    session: AsyncSession, store: DocumentStore, *, older_than: timedelta, now: datetime
+) -> SweepResult:
+    """Delete stored files no document row references and leftover temporary files, both
+    only when last modified more than ``older_than`` before ``now`` (an upload in flight
+    writes its file before its row commits). One query per batch of files."""
+    cutoff = (now - older_than).timestamp()
+    stored, temporary = await anyio.to_thread.run_sync(_old_files, store.root, cutoff)
+    orphans = 0
+    for start in range(0, len(stored), SWEEP_BATCH):
+        batch = stored[start : start + SWEEP_BATCH]
+        referenced = set(
+            await session.scalars(
+                select(col(AccountDocument.sha256))
+                .where(col(AccountDocument.sha256).in_([p.name for p in batch]))
+                .distinct()
+            )
+        )
+        gone = [p for p in batch if p.name not in referenced]
+        await anyio.to_thread.run_sync(_unlink_all, gone)
+        orphans += len(gone)
+    await anyio.to_thread.run_sync(_unlink_all, temporary)
+    log.info("documents swept", checked=len(stored), orphans=orphans, temporary=len(temporary))
+    return SweepResult(len(stored), orphans, len(temporary))
+
+
+def _old_files(root: Path, cutoff: float) -> tuple[list[Path], list[Path]]:
+    """Stored files (``<sha[:2]>/<sha>``) and temporary ones modified before ``cutoff``."""
+    if not root.is_dir():
+        return [], []
+    stored = [
+        path
+        for folder in root.iterdir()
+        if folder.is_dir() and folder.name != "tmp" and len(folder.name) == 2
+        for path in folder.iterdir()
+        if path.is_file() and path.name[:2] == folder.name and path.stat().st_mtime < cutoff
+    ]
+    temp_dir = root / "tmp"
+    temporary = (
+        [p for p in temp_dir.iterdir() if p.is_file() and p.stat().st_mtime < cutoff]
+        if temp_dir.is_dir()
+        else []
+    )
+    return stored, temporary
+
+
+def _unlink_all(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
 
 
 def _check_type(declared: MediaType, head: bytes) -> None:

@@ -522,3 +522,70 @@ class TestCustody:
                 f"/api/v1/documents/{doc}/custody", json=payload, headers=desk["manager"]
             )
             assert_problem(response, 422, "validation_failed")
+
+
+class TestSweep:
+    """Files left by an upload whose transaction failed (or by a dead process) are swept
+    once older than the grace period; referenced and recent files are kept."""
+
+    async def test_old_orphans_and_temporary_files_go_referenced_and_recent_ones_stay(
+        self, client, session, desk, settings
+    ):
+        import hashlib
+        import os
+        from datetime import UTC, datetime, timedelta
+
+        from app.services.documents import DocumentStore, sweep_orphans
+
+        kept = await upload(client, desk)
+        assert kept.status_code == 201, kept.text
+        store = DocumentStore.under(settings.data_dir)
+        referenced = store.path_for(kept.json()["sha256"])
+
+        def place(content: bytes) -> Path:
+            path = store.path_for(hashlib.sha256(content).hexdigest())
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+            return path
+
+        old_orphan = place(PDF + b"% rolled back\n")
+        young_orphan = place(PDF + b"% in flight\n")
+        leftover = store.root / "tmp" / "dead.part"
+        leftover.parent.mkdir(parents=True, exist_ok=True)
+        leftover.write_bytes(b"%PDF-1.4 half")
+        now = datetime.now(UTC)
+        two_hours_ago = (now - timedelta(hours=2)).timestamp()
+        for path in (referenced, old_orphan, leftover):
+            os.utime(path, (two_hours_ago, two_hours_ago))
+
+        result = await sweep_orphans(session, store, older_than=timedelta(hours=1), now=now)
+
+        assert (result.checked, result.orphans_deleted, result.temporary_deleted) == (2, 1, 1)
+        assert referenced.exists() and young_orphan.exists()
+        assert not old_orphan.exists() and not leftover.exists()
+        download = await client.get(
+            f"/api/v1/documents/{kept.json()['id']}/content", headers=desk["collector"]
+        )
+        assert download.status_code == 200
+        assert download.content == PDF
+
+    async def test_storing_bytes_already_there_makes_the_file_young_again(
+        self, client, session, desk, settings
+    ):
+        import os
+        from datetime import UTC, datetime, timedelta
+
+        from app.services.documents import DocumentStore, sweep_orphans
+
+        first = await upload(client, desk)
+        store = DocumentStore.under(settings.data_dir)
+        path = store.path_for(first.json()["sha256"])
+        long_ago = (datetime.now(UTC) - timedelta(days=3)).timestamp()
+        os.utime(path, (long_ago, long_ago))
+        # The same bytes again (an upload whose row is not committed yet would be here).
+        assert (await upload(client, desk, account="mine")).status_code == 201
+        assert path.stat().st_mtime > long_ago + 60
+        result = await sweep_orphans(
+            session, store, older_than=timedelta(hours=1), now=datetime.now(UTC)
+        )
+        assert result.checked == 0 and path.exists()

@@ -83,6 +83,23 @@ def test_audit_verify_passes_then_reports_the_first_tampered_event(cli_database)
     assert f"seq={second_seq}" in broken.output
 
 
+def test_documents_sweep_deletes_an_old_orphan_file(cli_database, monkeypatch, tmp_path):
+    import os
+    import time
+
+    monkeypatch.setenv("CARTERA_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    orphan = tmp_path / "documents" / "ab" / ("ab" + "0" * 62)
+    orphan.parent.mkdir(parents=True)
+    orphan.write_bytes(b"%PDF-1.4 rolled back")
+    two_hours_ago = time.time() - 7200
+    os.utime(orphan, (two_hours_ago, two_hours_ago))
+    result = runner.invoke(cli, ["jobs", "documents-sweep", "--older-than-minutes", "60"])
+    assert result.exit_code == 0, result.output
+    assert "1 orphans" in result.output
+    assert not orphan.exists()
+
+
 def test_users_create_makes_an_admin_who_can_log_in(cli_database):
     result = runner.invoke(
         cli,
