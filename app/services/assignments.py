@@ -488,7 +488,12 @@ async def process_assignment(
         raise NotFound({"entity": "assignment"})
     partner = await session.get(Partner, assignment.partner_id)
     assert partner is not None
-    context = IntakeContext(Country(partner.country), partner.currency, partner_today(partner, now))
+    context = IntakeContext(
+        Country(partner.country),
+        partner.currency,
+        partner_today(partner, now),
+        fingerprint_key=vault.current().index_key,
+    )
     source = SourceFormat(assignment.source_format)
     progress = _Progress()
     clock = time.perf_counter()

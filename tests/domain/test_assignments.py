@@ -507,6 +507,19 @@ def priced(principal: Decimal, interest: Decimal, fees: Decimal, **more: Any) ->
 
 
 class TestContentHash:
+    def test_the_hash_is_keyed_so_it_cannot_be_recomputed_from_a_guessed_id(self):
+        import dataclasses
+
+        keyed = dataclasses.replace(CONTEXT, fingerprint_key=b"k" * 32)
+        other = dataclasses.replace(CONTEXT, fingerprint_key=b"j" * 32)
+        first, again, elsewhere = (
+            validate_row(2, base_row(), context) for context in (keyed, keyed, other)
+        )
+        assert isinstance(first, AccountRow) and isinstance(again, AccountRow)
+        assert isinstance(elsewhere, AccountRow)
+        assert first.content_hash == again.content_hash != elsewhere.content_hash
+        assert first.content_hash != _hash(base_row())  # the suite's unkeyed context
+
     def test_equal_rows_have_equal_hashes(self):
         assert _hash(base_row()) == _hash(copy.deepcopy(base_row()))
 
