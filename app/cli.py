@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -265,6 +265,28 @@ def keys_new(
     typer.echo(new_key_text(key_id))
 
 
+BatchRunner = Callable[[Callable[[AsyncSession], Awaitable[Any]]], Awaitable[Any]]
+
+
+def run_batched(job: Callable[[BatchRunner], Awaitable[T]]) -> T:
+    """Run ``job`` with a runner that gives each batch its own committed transaction."""
+
+    async def main(url: str) -> T:
+        database = open_database(url, get_settings())
+
+        async def run_batch(work: Callable[[AsyncSession], Awaitable[Any]]) -> Any:
+            async with database.sessionmaker() as session, session.begin():
+                return await work(session)
+
+        try:
+            return await job(run_batch)
+        finally:
+            await database.dispose()
+
+    with database_url() as url:
+        return asyncio.run(main(url))
+
+
 @keys_cli.command("rotate")
 def keys_rotate(
     batch: Annotated[int, typer.Option(min=1, max=100_000, help="Rows per transaction.")] = 1000,
@@ -273,28 +295,29 @@ def keys_rotate(
     current one (CARTERA_DATA_KEY_ID, else the highest id), in batches. Safe to stop and run
     again; once it reports nothing left, the old key may leave the ring."""
     from app import vault
-    from app.services.keys import Rotated, rotate
+    from app.services.keys import rotate
 
     sealer = vault.configure(get_settings())
-
-    async def main(url: str) -> list[Rotated]:
-        database = open_database(url, get_settings())
-
-        async def run_batch(work: Callable[[AsyncSession], Awaitable[int]]) -> int:
-            async with database.sessionmaker() as session, session.begin():
-                return await work(session)
-
-        try:
-            return await rotate(run_batch, sealer, size=batch)
-        finally:
-            await database.dispose()
-
-    with database_url() as url:
-        done = asyncio.run(main(url))
-    for entry in done:
+    for entry in run_batched(lambda run_batch: rotate(run_batch, sealer, size=batch)):
         typer.echo(
             f"{entry.table}.{entry.column}: {entry.rows} re-sealed with key {sealer.current}"
         )
+
+
+@keys_cli.command("reindex")
+def keys_reindex(
+    batch: Annotated[int, typer.Option(min=1, max=100_000, help="Rows per transaction.")] = 1000,
+) -> None:
+    """Recompute every blind index (national ids, contact values) under the current
+    CARTERA_BLIND_INDEX_KEY, in batches. To change that key: stop the API and workers, set
+    the new key, run this, start them again (until it ends, exact searches and the matching
+    of pushed debtors would miss). Safe to run again."""
+    from app import vault
+    from app.services.keys import reindex
+
+    sealer = vault.configure(get_settings())
+    for entry in run_batched(lambda run_batch: reindex(run_batch, sealer, size=batch)):
+        typer.echo(f"{entry.table}: {entry.rows} rows read, {entry.changed} indexes rewritten")
 
 
 def main() -> None:

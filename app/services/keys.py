@@ -1,12 +1,15 @@
-"""Key rotation: re-seal personal data under the vault's current key, a batch at a time.
+"""Key rotation: re-seal personal data under the vault's current key, a batch at a time;
+and recompute the blind indexes under the current index key.
 
 Each batch is one read and one ``UPDATE … FROM unnest(…)`` and commits on its own, so a
 rotation of millions of rows holds no long transaction and can be stopped and run again: it
-only ever picks rows still sealed under another key.
+only ever picks rows still sealed under another key. A re-index walks each table by id and
+writes only the indexes that differ; run again, it finds nothing to write.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
@@ -15,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.crypto import Vault
-from app.models.debtor import CONTACT, NATIONAL_ID
+from app.models.debtor import CONTACT, NATIONAL_ID, contact_index
 
 # Every sealed column: (table, column, purpose). Names are constants, never input.
 SEALED_COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -81,4 +84,96 @@ async def rotate(
             if count < size:
                 break
         done.append(Rotated(table, column, total))
+    return done
+
+
+# Every blind index: (table, index column, what it indexes). Names are constants.
+BLIND_INDEXES: tuple[tuple[str, str, str], ...] = (
+    ("debtor", "national_id_index", "national_id"),
+    ("related_party", "national_id_index", "national_id"),
+    ("contact_point", "value_index", "kind, value"),
+)
+
+
+# (rows read, indexes rewritten, the last id read)
+IndexBatch = tuple[int, int, uuid.UUID]
+
+
+@dataclass(frozen=True, slots=True)
+class Reindexed:
+    table: str
+    rows: int
+    changed: int
+
+
+async def reindex_batch(
+    session: AsyncSession,
+    *,
+    sealer: Vault,
+    table: str,
+    index_column: str,
+    source: str,
+    after: uuid.UUID,
+    size: int,
+) -> IndexBatch:
+    """Recompute the index of up to ``size`` rows with ids after ``after``: (rows read,
+    indexes rewritten, the last id read)."""
+    rows = (
+        await session.execute(
+            text(
+                f"SELECT id, {index_column}, {source} FROM {table} "
+                f"WHERE id > :after AND {index_column} IS NOT NULL ORDER BY id LIMIT :size"
+            ),
+            {"after": after, "size": size},
+        )
+    ).all()
+    if not rows:
+        return 0, 0, after
+    changed: list[tuple[uuid.UUID, bytes]] = []
+    for row in rows:
+        if table == "contact_point":
+            index = contact_index(row[2], sealer.open(bytes(row[3]), CONTACT), sealer)
+        else:
+            index = sealer.index(sealer.open(bytes(row[2]), NATIONAL_ID), NATIONAL_ID)
+        if bytes(row[1]) != index:
+            changed.append((row[0], index))
+    if changed:
+        await session.execute(
+            text(
+                f"UPDATE {table} t SET {index_column} = v.index "
+                "FROM unnest(CAST(:ids AS uuid[]), CAST(:indexes AS bytea[])) AS v(id, index) "
+                "WHERE t.id = v.id"
+            ),
+            {"ids": [c[0] for c in changed], "indexes": [c[1] for c in changed]},
+        )
+    return len(rows), len(changed), rows[-1][0]
+
+
+async def reindex(
+    run_batch: Callable[
+        [Callable[[AsyncSession], Awaitable[tuple[int, int, uuid.UUID]]]],
+        Awaitable[tuple[int, int, uuid.UUID]],
+    ],
+    sealer: Vault,
+    *,
+    size: int = 1000,
+) -> list[Reindexed]:
+    """Recompute every blind index under the vault's index key, a committed batch at a time.
+    Searches and intake match on these indexes: run it with the API and workers stopped,
+    right after changing CARTERA_BLIND_INDEX_KEY."""
+    done: list[Reindexed] = []
+    for table, index_column, source in BLIND_INDEXES:
+        after = uuid.UUID(int=0)
+        rows = changed = 0
+        while True:
+            batch = partial(
+                reindex_batch, sealer=sealer, table=table, index_column=index_column,
+                source=source, after=after, size=size,
+            )  # fmt: skip
+            read, rewritten, after = await run_batch(batch)
+            rows += read
+            changed += rewritten
+            if read < size:
+                break
+        done.append(Reindexed(table, rows, changed))
     return done

@@ -111,3 +111,44 @@ async def test_rotation_reseals_every_row_under_the_new_key(client, session, man
     raw = await session.scalar(text("SELECT national_id FROM debtor WHERE id = :id"),
                                {"id": debtor.id})  # fmt: skip
     assert key_id_of(bytes(raw)) == 7
+
+
+async def test_a_new_index_key_finds_everyone_again_after_a_reindex(client, session, manager):
+    import secrets
+
+    from app.models.debtor import contact_index
+    from app.services.keys import reindex
+
+    debtor = await pushed(client, session, manager, 43)
+    old = vault.current()
+    new = Vault(old.keys, old.current, secrets.token_bytes(32))
+
+    async def found() -> int:
+        answer = await client.get(
+            "/api/v1/kyc/search", params={"national_id": valid_curp(43)}, headers=manager
+        )
+        assert answer.status_code == 200, answer.text
+        return len(answer.json()["items"])
+
+    async def run_batch(work):
+        return await work(session)
+
+    assert await found() == 1
+    with vault.using(new):
+        # Under the new key nobody is found until the indexes are recomputed.
+        assert await found() == 0
+        done = {r.table: r for r in await reindex(run_batch, new, size=2)}
+        assert done["debtor"].changed == done["debtor"].rows > 0
+        assert done["contact_point"].changed == done["contact_point"].rows > 0
+        assert await found() == 1
+        points = (
+            await session.scalars(
+                select(ContactPoint).where(col(ContactPoint.debtor_id) == debtor.id)
+            )
+        ).all()
+        for point in points:
+            await session.refresh(point)
+            assert bytes(point.value_index) == contact_index(point.kind, point.value, new)
+        # A second run rewrites nothing.
+        again = await reindex(run_batch, new, size=2)
+        assert all(r.changed == 0 for r in again)
