@@ -1,5 +1,6 @@
 """Payments racing on one plan, on real connections with committed data: the account row
-lock serialises them, so no installment is paid twice and nothing is lost."""
+lock serialises them, so no installment is paid twice and nothing is lost (six at once, and
+issue 9's fifty)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import uuid
 from decimal import Decimal
 
+import pytest
 from sqlmodel import col, select
 
 from app.domain.roles import Role
@@ -17,7 +19,17 @@ from tests.conftest import bearer_for
 from tests.factories import business_today, make_account, make_partner, make_plan
 
 
-async def test_concurrent_payments_on_one_plan_never_double_allocate(live, settings):
+@pytest.mark.parametrize(
+    ("installments", "posts", "amount"),
+    [
+        (3, 6, "60.00"),  # 360 on a plan of 300: the plan, then the balance
+        (5, 50, "15.00"),  # issue 9's fifty at once: 750 on a plan of 500
+    ],
+    ids=["six", "fifty"],
+)
+async def test_concurrent_payments_on_one_plan_never_double_allocate(
+    live, settings, installments: int, posts: int, amount: str
+):
     client, add_user, database = live
     collector = await add_user(Role.COLLECTOR)
     manager = await add_user(Role.MANAGER)
@@ -33,60 +45,58 @@ async def test_concurrent_payments_on_one_plan_never_double_allocate(live, setti
             interest=Decimal("0"),
             fees=Decimal("0"),
         )
-        plan = await make_plan(session, account, collector, ["100.00"] * 3)
-
-    def payment(amount: str) -> dict[str, object]:
-        return {
-            "account_id": str(account.id),
-            "amount": amount,
-            "currency": account.currency,
-            "paid_on": today.isoformat(),
-            "channel": "cash_store",
-        }
-
-    posts = [(collector, "60.00")] * 3 + [(manager, "60.00")] * 3
+        plan = await make_plan(session, account, collector, ["100.00"] * installments)
+    body = {
+        "account_id": str(account.id),
+        "amount": amount,
+        "currency": account.currency,
+        "paid_on": today.isoformat(),
+        "channel": "cash_store",
+    }
+    who = [collector, manager] * (posts // 2)
     responses = await asyncio.gather(
         *(
             client.post(
                 "/api/v1/payments",
-                json=payment(amount),
-                headers={**bearer_for(settings, who), "Idempotency-Key": uuid.uuid4().hex},
+                json=body,
+                headers={**bearer_for(settings, user), "Idempotency-Key": uuid.uuid4().hex},
             )
-            for who, amount in posts
+            for user in who
         )
     )
-    assert [r.status_code for r in responses] == [201] * len(posts), [r.text for r in responses]
+    assert [r.status_code for r in responses] == [201] * posts, [r.text for r in responses]
+    assert len({r.json()["id"] for r in responses}) == posts
+    paid_in = Decimal(amount) * posts
+    plan_total = Decimal("100.00") * installments
     async with database.sessionmaker() as session:
-        installments = (
+        rows = (
             await session.scalars(
                 select(PlanInstallment)
                 .where(col(PlanInstallment.plan_id) == plan.id)
                 .order_by(col(PlanInstallment.number))
             )
         ).all()
-        # 360 paid: the 300 of the plan exactly, not one cent allocated twice.
-        assert [(i.paid_amount, i.status) for i in installments] == [
-            (Decimal("100.00"), "paid")
-        ] * 3
-        assert (await session.get(PaymentPlan, plan.id)).status == "completed"
-        stored = await session.get(Account, account.id)
-        assert stored.total == Decimal("640.00")
-        assert stored.version == 1 + len(posts)
         payments = (
             await session.scalars(select(Payment).where(col(Payment.account_id) == account.id))
         ).all()
-        allocated = sum(
-            (Decimal(p["amount"]) for pay in payments for p in pay.allocation["installments"]),
-            Decimal(0),
-        )
-        assert allocated == Decimal("300.00")
-        # Each payment saw the one before it: their installment parts never overlap.
-        by_installment: dict[str, Decimal] = {}
-        for pay in payments:
-            for p in pay.allocation["installments"]:
-                key = p["installment_id"]
-                by_installment[key] = by_installment.get(key, Decimal(0)) + Decimal(p["amount"])
-        assert set(by_installment.values()) == {Decimal("100.00")}
+        stored = await session.get(Account, account.id)
+        final_plan = await session.get(PaymentPlan, plan.id)
+    # Every payment accounted for: one row each, all of it off the balance, one version each.
+    assert len(payments) == posts
+    assert sum((p.amount for p in payments), Decimal(0)) == paid_in
+    assert stored.total == Decimal("1000.00") - paid_in
+    assert stored.version == 1 + posts
+    # The plan exactly, not one cent allocated twice: what the installments show paid is
+    # what the payments allocated to them, each installment exactly once over.
+    assert [(i.paid_amount, i.status) for i in rows] == [(Decimal("100.00"), "paid")] * installments
+    allocated: dict[str, Decimal] = {}
+    for payment in payments:
+        for part in payment.allocation["installments"]:
+            key = part["installment_id"]
+            allocated[key] = allocated.get(key, Decimal(0)) + Decimal(part["amount"])
+    assert sum(allocated.values(), Decimal(0)) == plan_total
+    assert {str(i.id): i.paid_amount for i in rows} == allocated
+    assert final_plan.status == "completed"
 
 
 async def test_concurrent_replays_of_one_key_record_one_payment(live, settings):
