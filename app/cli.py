@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import signal
+import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -33,6 +34,7 @@ users_cli = typer.Typer(help="Staff users.", no_args_is_help=True)
 audit_cli = typer.Typer(help="The audit trail.", no_args_is_help=True)
 jobs_cli = typer.Typer(help="Scheduled jobs, run by hand or from cron.", no_args_is_help=True)
 keys_cli = typer.Typer(help="Keys of personal data at rest.", no_args_is_help=True)
+ledger_cli = typer.Typer(help="The account ledger.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(demo_cli, name="demo")
 cli.add_typer(openapi_cli, name="openapi")
@@ -40,6 +42,7 @@ cli.add_typer(users_cli, name="users")
 cli.add_typer(audit_cli, name="audit")
 cli.add_typer(jobs_cli, name="jobs")
 cli.add_typer(keys_cli, name="keys")
+cli.add_typer(ledger_cli, name="ledger")
 
 
 @contextmanager
@@ -252,6 +255,33 @@ def audit_verify() -> None:
         )
         raise typer.Exit(1)
     typer.echo(f"audit chain intact: {checked} events")
+
+
+@ledger_cli.command("verify")
+def ledger_verify(
+    account: Annotated[
+        uuid.UUID | None, typer.Option(help="Check this account only (default: every one).")
+    ] = None,
+) -> None:
+    """Recompute every account's components from its ledger entries; report the first that
+    disagrees (exit 1) or that all hold."""
+    from app.services.ledger import verify
+
+    with database_url() as url:
+        result = run_in_session(url, lambda session: verify(session, account))
+    if result.first is not None:
+        first = result.first
+        typer.echo(
+            f"DISAGREES: {result.disagreeing} of {result.accounts_checked} accounts; first "
+            f"account {first.account_id} ({first.currency}): "
+            + "; ".join(
+                f"{d.component} stored {d.stored}, entries sum to {d.entries}"
+                for d in first.components
+            ),
+            err=True,
+        )
+        raise typer.Exit(1)
+    typer.echo(f"ledger consistent: {result.accounts_checked} accounts")
 
 
 @keys_cli.command("new")

@@ -52,6 +52,7 @@ from app.routers import (
     health,
     interactions,
     kyc,
+    ledger,
     partners,
     payment_files,
     payments,
@@ -126,6 +127,11 @@ TAGS = [
         "name": "payments",
         "description": "Payments received, how each was allocated, and reversals; partner "
         "payment files and their reconciliation.",
+    },
+    {
+        "name": "ledger",
+        "description": "Every movement of money on an account, in minor units; credit "
+        "refunds and transfers.",
     },
     {"name": "escalations", "description": "Cases referred to team leads and managers."},
     {
@@ -447,6 +453,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         escalations,
         plans,
         payments,
+        ledger,
         payment_files,
         documents,
         debtors,

@@ -119,6 +119,13 @@ CATALOGUE: dict[str, ProblemKind] = {
         "This contact breaks {count} rule(s) of the contact law or of the debtor's requests.",
         "Contacto no permitido",
         "Este contacto incumple {count} regla(s) de la ley o de las solicitudes del deudor."),
+    "credit_insufficient": ProblemKind(
+        409, "Not enough credit",
+        "The account holds {available} of credit; {requested} is needed. Credit already "
+        "refunded or moved must be brought back first.",
+        "Saldo a favor insuficiente",
+        "La cuenta tiene {available} de saldo a favor; se necesitan {requested}. El saldo ya "
+        "devuelto o traspasado debe recuperarse primero."),
     "not_ready": ProblemKind(
         503, "Not ready", "The service is not ready: {reason}.",
         "No disponible", "El servicio no está listo: {reason}."),

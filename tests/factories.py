@@ -29,6 +29,7 @@ from app.models.debtor import Debtor
 from app.models.partner import Partner, PartnerBucket
 from app.models.plan import PaymentPlan, PlanInstallment
 from app.models.user import Team, TeamMember, User
+from app.services import ledger
 
 
 def _unique(length: int) -> str:
@@ -118,6 +119,13 @@ async def make_account(
     }
     account = Account(**(fields | overrides))
     session.add(account)
+    await session.flush()
+    # Opened as a push opens it: its balances are its opening ledger entries.
+    session.add_all(
+        ledger.opening_entries(
+            account, as_of=account.aged_as_of, moment=account.created_at, actor_id="factory"
+        )
+    )
     await session.flush()
     return account
 

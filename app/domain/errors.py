@@ -133,3 +133,10 @@ class IdempotencyKeyReused(DomainError):
     """The key was used before with another body."""
 
     code = "idempotency_key_reused"
+
+
+class CreditInsufficient(DomainError):
+    """More credit was asked to leave an account than it holds (or a reversal would take
+    back credit already refunded or moved)."""
+
+    code = "credit_insufficient"

@@ -311,8 +311,14 @@ def allocate(ledger: Ledger, amount: Decimal, paid_on: date) -> tuple[Ledger, Al
         plan_status = "completed"
 
     # The debt: past due first, then fees → interest → principal; the rest is credit.
+    # Under a settlement the debt takes no more than the plan still asks for: what the
+    # debtor pays beyond the agreed amount is credit, so the discount stays exactly
+    # original − agreed.
     b = ledger.balance
     to_balance = min(amount, b.total)
+    if ledger.plan_status == "active" and ledger.plan_type == "settlement":
+        still_owed = sum((max(ZERO, i.amount - i.paid_amount) for i in ledger.installments), ZERO)
+        to_balance = min(to_balance, still_owed)
     to_past_due = min(to_balance, b.past_due_amount)
     to_fees = min(to_balance, b.fees)
     to_interest = min(to_balance - to_fees, b.interest)

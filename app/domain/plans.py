@@ -30,6 +30,10 @@ Choices made here:
 - The term of a restructuring, compared with the strategy's ``max_term_extension_months``,
   is the number of calendar months from the quote date to the last due date (a part month
   counts as a whole one): the account's remaining contractual term is not known here.
+- The down payment ("enganche") is the plan's first obligation: installment number 0, due
+  on ``down_payment_due_date`` (the quote date when not given; never after the first
+  installment), paid before any installment, and counted by the breaking rule like any
+  other. A plan completes only when every obligation, the down payment included, is paid.
 - The minimum down payment is a percentage of what the plan covers (the past-due amount,
   the total, or the discounted total); a settlement in a single payment needs none.
 - Breaking any strategy limit makes the quote a manager's to approve; otherwise the
@@ -85,6 +89,8 @@ class QuoteTerms:
     down_payment: Decimal = ZERO
     discount_pct: Decimal = ZERO  # settlement only
     annual_rate_pct: Decimal = ZERO  # restructuring only
+    # When the down payment is due; the quote date when not given.
+    down_payment_due_date: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +128,17 @@ class Quote:
     breaches: tuple[Breach, ...]
     approver_role: Role
     breaking: BreakingRule
+    # When the down payment is due (None without one).
+    down_payment_due_date: date | None = None
+
+    @property
+    def obligations(self) -> tuple[Installment, ...]:
+        """Everything the plan asks for, in order: the down payment as number 0 (when there
+        is one), then the installments. They sum to ``agreed_total`` exactly."""
+        if self.down_payment_due_date is None:
+            return self.schedule
+        down = Installment(number=0, due_date=self.down_payment_due_date, amount=self.down_payment)
+        return (down, *self.schedule)
 
 
 # --- money --------------------------------------------------------------------------------
@@ -261,6 +278,15 @@ def _check_terms(terms: QuoteTerms, facts: AccountFacts, quoted_on: date) -> Non
         raise InvalidInput(
             "body.first_due_date", f"at most {MAX_FIRST_DUE_DAYS} days after the quote date"
         )
+    due = terms.down_payment_due_date
+    if due is not None:
+        if terms.down_payment == ZERO:
+            raise InvalidInput("body.down_payment_due_date", "there is no down payment")
+        if not quoted_on <= due <= terms.first_due_date:
+            raise InvalidInput(
+                "body.down_payment_due_date",
+                "must be from the quote date to the first installment's due date",
+            )
 
 
 def _base(terms: QuoteTerms, facts: AccountFacts) -> tuple[Decimal, Decimal]:
@@ -396,6 +422,9 @@ def quote(
         breaches=tuple(breaches),
         approver_role=approver,
         breaking=breaking_rule(document, stage, terms.plan_type),
+        down_payment_due_date=(terms.down_payment_due_date or quoted_on)
+        if terms.down_payment > ZERO
+        else None,
     )
 
 

@@ -10,6 +10,7 @@ from app.models.debtor_access import DebtorAccess
 from app.models.document import AccountDocument
 from app.models.field_profile import FieldProfile
 from app.models.interaction import Interaction, InteractionFeedback
+from app.models.ledger import CreditMovement, LedgerEntry
 from app.models.partner import Partner, PartnerBucket, PartnerClient
 from app.models.payment import Payment
 from app.models.payment_file import PaymentFile, PaymentFileChunk, PaymentFileLine
@@ -36,6 +37,7 @@ __all__ = [
     "CommissionTerms",
     "ContactConsent",
     "ContactPoint",
+    "CreditMovement",
     "Debtor",
     "DebtorAccess",
     "DebtorFlag",
@@ -43,6 +45,7 @@ __all__ = [
     "FieldProfile",
     "Interaction",
     "InteractionFeedback",
+    "LedgerEntry",
     "LoginAttempt",
     "Partner",
     "PartnerBucket",

@@ -39,6 +39,7 @@ class Account(SQLModel, table=True):
             " AND past_due_amount >= 0",
             name="amounts_not_negative",
         ),
+        CheckConstraint("credit >= 0", name="credit_not_negative"),
         Index("uq_account_partner_external_ref", "partner_id", "external_ref", unique=True),
         Index("ix_account_partner", "partner_id", "id"),
         Index("ix_account_collector", "assigned_collector_id", "id"),
@@ -71,6 +72,10 @@ class Account(SQLModel, table=True):
     fees: Decimal = money_field()
     total: Decimal = money_field()
     past_due_amount: Decimal = money_field()
+    # Money received beyond what was owed ("saldo a favor"): refunded or moved, never lost.
+    credit: Decimal = Field(
+        default=Decimal("0"), sa_type=MONEY, sa_column_kwargs={"server_default": "0"}
+    )
     oldest_unpaid_due_date: date | None = None
     last_payment_date: date | None = None
     last_payment_amount: Decimal | None = money_field(nullable=True)

@@ -80,11 +80,14 @@ class PaymentPlan(SQLModel, table=True):
 
 
 class PlanInstallment(SQLModel, table=True):
+    """One obligation of a plan: number 0 is the down payment ("enganche"), due on its own
+    date; 1… are the installments."""
+
     __tablename__ = "plan_installment"
     __table_args__ = (
         UniqueConstraint("plan_id", "number", name="uq_plan_installment_plan_number"),
         CheckConstraint("status IN ('pending', 'paid', 'partially_paid')", name="status"),
-        CheckConstraint("number >= 1 AND amount > 0 AND paid_amount >= 0", name="amounts"),
+        CheckConstraint("number >= 0 AND amount > 0 AND paid_amount >= 0", name="amounts"),
         Index("ix_plan_installment_pending_due", "status", "due_date"),
     )
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Literal
 
 from fastapi import APIRouter, Response, status
 
@@ -27,6 +28,10 @@ from app.versioning import IfMatch, etag, parse_if_match
 router = APIRouter(tags=["plans"])
 
 
+def _kind(number: int) -> Literal["down_payment", "installment"]:
+    return "down_payment" if number == 0 else "installment"
+
+
 def _quote_read(view: QuoteView) -> PlanQuoteRead:
     q = view.quote
     return PlanQuoteRead(
@@ -37,15 +42,17 @@ def _quote_read(view: QuoteView) -> PlanQuoteRead:
         schedule=[
             InstallmentRead(
                 number=i.number,
+                kind=_kind(i.number),
                 due_date=i.due_date,
                 amount=i.amount,
                 principal=i.principal,
                 interest=i.interest,
             )
-            for i in q.schedule
+            for i in q.obligations
         ],
         totals=QuoteTotalsRead(
             down_payment=q.down_payment,
+            down_payment_due_date=q.down_payment_due_date,
             agreed_total=q.agreed_total,
             financed=q.financed,
             interest_total=q.interest_total,
@@ -92,6 +99,7 @@ def _plan_read(view: PlanView) -> PlanRead:
         schedule=[
             PlanInstallmentRead(
                 number=i.number,
+                kind=_kind(i.number),
                 due_date=i.due_date,
                 amount=i.amount,
                 principal=i.principal,
@@ -103,6 +111,9 @@ def _plan_read(view: PlanView) -> PlanRead:
         ],
         totals=QuoteTotalsRead(
             down_payment=plan.down_payment,
+            down_payment_due_date=next(
+                (i.due_date for i in view.installments if i.number == 0), None
+            ),
             agreed_total=plan.agreed_total,
             financed=plan.financed,
             interest_total=plan.interest_total,

@@ -26,6 +26,11 @@ class PlanQuoteRequest(BaseModel):
         decimal_places=2,
         description="Paid on agreement; at most the currency's decimals (none for CLP).",
     )
+    down_payment_due_date: CalendarDate | None = Field(
+        default=None,
+        description="When the down payment is due: from the quote date to the first "
+        "installment's due date; the quote date when not given. Only with a down payment.",
+    )
     installments: int = Field(ge=1, le=360)
     frequency: FrequencyName
     first_due_date: CalendarDate = Field(
@@ -51,7 +56,8 @@ class PlanQuoteRequest(BaseModel):
 
 
 class InstallmentRead(BaseModel):
-    number: int
+    number: int = Field(description="0 is the down payment; 1… the installments.")
+    kind: Literal["down_payment", "installment"]
     due_date: date
     amount: Decimal
     principal: Decimal | None = Field(description="Restructuring only.")
@@ -60,6 +66,9 @@ class InstallmentRead(BaseModel):
 
 class QuoteTotalsRead(BaseModel):
     down_payment: Decimal
+    down_payment_due_date: date | None = Field(
+        description="When the down payment (schedule number 0) is due; null without one."
+    )
     agreed_total: Decimal = Field(description="Down payment plus every installment, exactly.")
     financed: Decimal = Field(description="What the installments pay off, before interest.")
     interest_total: Decimal
@@ -90,7 +99,10 @@ class PlanQuoteRead(BaseModel):
     plan_type: PlanTypeName
     currency: str
     quoted_on: date
-    schedule: list[InstallmentRead]
+    schedule: list[InstallmentRead] = Field(
+        description="Every obligation in order: the down payment (number 0), then the "
+        "installments; they sum to `totals.agreed_total`."
+    )
     totals: QuoteTotalsRead
     strategy_version: int
     breaches: list[BreachRead] = Field(description="The strategy limits these terms break.")

@@ -52,7 +52,7 @@ from app.models.assignment import Assignment, AssignmentRejection
 from app.models.debtor import CONTACT, NATIONAL_ID, contact_index
 from app.models.partner import Partner
 from app.security import SYSTEM, Principal
-from app.services import audit, uploads
+from app.services import audit, ledger, uploads
 from app.services.aging import dpd_sql, paused_days_sql, stage_sql
 from app.services.assignment_files import (
     RowShapeError,
@@ -960,8 +960,10 @@ async def _merge(
     await run(_MATCH)
     await run("ANALYZE intake_match")
     await run(_CHANGE_EVENTS)
+    await run(ledger.INTAKE_ADJUSTMENT)
     await run(_UPDATE_CHANGED)
     await run(_INSERT_NEW)
+    await run(ledger.INTAKE_OPENING)
     await run("DROP TABLE IF EXISTS intake_party_map, intake_contact_final")
     for statement in (
         _MAP_PARTIES,

@@ -33,11 +33,13 @@ from sqlmodel import col, select
 
 from app.domain.errors import (
     Conflict,
+    CreditInsufficient,
     IdempotencyKeyReused,
     InvalidInput,
     NotFound,
     PermissionDenied,
 )
+from app.domain.ledger import EntryKind, Posting, forgiveness_postings, payment_postings
 from app.domain.payment_files import PaymentLine
 from app.domain.payments import (
     Allocation,
@@ -52,13 +54,14 @@ from app.domain.payments import (
 from app.domain.plans import fits_minor_unit, plan_is_broken
 from app.domain.roles import Role
 from app.models.account import Account, AccountEvent
+from app.models.ledger import LedgerEntry
 from app.models.payment import Payment
 from app.models.plan import PaymentPlan, PlanInstallment
 from app.models.promise import Promise
 from app.pagination import decode_id_cursor, split_page
 from app.schemas.payments import PaymentCreate
 from app.security import SYSTEM, Principal
-from app.services import accounts, audit, plans
+from app.services import accounts, audit, ledger, plans
 from app.services.assignments import check_idempotency_key
 
 RECORDERS: frozenset[Role] = frozenset(
@@ -328,6 +331,30 @@ def _apply(
     return events
 
 
+def _payment_entries(
+    account: Account,
+    payment: Payment,
+    allocation: Allocation,
+    principal: Principal,
+    today: date,
+    moment: datetime,
+) -> list[LedgerEntry]:
+    """The payment's ledger entries: what it paid per component, its credit, and what a
+    settlement it completed forgave. Keeps the account's credit in step."""
+    account.credit += allocation.credit
+    plan_id = None if allocation.plan_id is None else uuid.UUID(allocation.plan_id)
+
+    def post(postings: list[Posting], kind: EntryKind) -> list[LedgerEntry]:
+        return ledger.entries(
+            account, postings, kind, as_of=today, moment=moment,
+            actor_id=principal.audit_id, payment_id=payment.id, plan_id=plan_id,
+        )  # fmt: skip
+
+    return post(payment_postings(allocation, account.currency), EntryKind.PAYMENT) + post(
+        forgiveness_postings(allocation, account.currency), EntryKind.FORGIVENESS
+    )
+
+
 async def record_payment(
     session: AsyncSession,
     principal: Principal,
@@ -406,6 +433,8 @@ async def record_payment(
     )
     session.add(payment)
     await session.flush()
+    session.add_all(_payment_entries(account, payment, allocation, principal, today, moment))
+    await session.flush()
     await audit.record(
         session, principal, "payment.applied", "payment", payment.id,
         after={
@@ -460,6 +489,15 @@ async def apply_file_lines(
         )
     session.add_all(made.values())
     session.add_all(events)
+    await session.flush()
+    session.add_all(
+        entry
+        for payment in made.values()
+        for entry in _payment_entries(
+            rows_of[payment.account_id].account, payment,
+            Allocation.from_json(payment.allocation), actor, today, moment,
+        )
+    )  # fmt: skip
     await session.flush()
     await audit.record_many(
         session,
@@ -541,9 +579,18 @@ async def reverse_payment(
     allocation = Allocation.from_json(payment.allocation)
     rows = await _rows_for_reversal(session, account, allocation)
     after = reverse(rows.ledger(), allocation)
+    if account.credit < allocation.credit:
+        # The credit it left was refunded or moved since: undo that first.
+        raise CreditInsufficient(
+            {"available": str(account.credit), "requested": str(allocation.credit)}
+        )
     today = await accounts.business_date(session, account, moment)
     session.add_all(_apply(principal, rows, after, moment, today))
+    account.credit -= allocation.credit
     await session.flush()
+    await ledger.mirror_payment(
+        session, payment.id, as_of=today, moment=moment, actor_id=principal.audit_id
+    )
     payment.status = "reversed"
     payment.reversed_at = moment
     payment.reversed_by = principal.audit_id

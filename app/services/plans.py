@@ -86,6 +86,7 @@ def terms_of(body: PlanQuoteRequest) -> QuoteTerms:
         down_payment=Decimal(body.down_payment),
         discount_pct=Decimal(body.discount_pct),
         annual_rate_pct=Decimal(body.annual_rate_pct),
+        down_payment_due_date=body.down_payment_due_date,
     )
 
 
@@ -237,7 +238,7 @@ async def propose_plan(
             principal=i.principal,
             interest=i.interest,
         )
-        for i in q.schedule
+        for i in q.obligations
     ]
     session.add_all(installments)
     await session.flush()
@@ -481,7 +482,11 @@ def render_agreement(
     pdf.ln(3)
     para("IMPORTES", 11, "B", 7)
     para(f"Total convenido: {money(plan.agreed_total)}")
-    para(f"Pago inicial (enganche): {money(plan.down_payment)}")
+    down = next((i for i in installments if i.number == 0), None)
+    para(
+        f"Pago inicial (enganche): {money(plan.down_payment)}"
+        + ("" if down is None else f", a pagar a más tardar el {down.due_date:%d/%m/%Y}")
+    )
     para(f"Descuento (quita): {money(plan.forgiven)}")
     if plan.interest_total:
         para(f"Intereses del plan: {money(plan.interest_total)}")
@@ -494,7 +499,8 @@ def render_agreement(
     pdf.ln()
     pdf.set_font("Helvetica", "", 10)
     for installment in installments:
-        pdf.cell(width * columns[0][1], 6, str(installment.number), border=1)
+        number = "Enganche" if installment.number == 0 else str(installment.number)
+        pdf.cell(width * columns[0][1], 6, number, border=1)
         pdf.cell(width * columns[1][1], 6, installment.due_date.strftime("%d/%m/%Y"), border=1)
         pdf.cell(width * columns[2][1], 6, money(installment.amount), border=1)
         pdf.ln()

@@ -106,10 +106,15 @@ class TestQuotePlan:
         assert response.status_code == 200, response.text
         body = response.json()
         amounts = [Decimal(i["amount"]) for i in body["schedule"]]
-        assert amounts == [Decimal("270.00")] * 3
+        # The down payment is the first obligation (number 0), due on the quote date.
+        assert amounts == [Decimal("90.00")] + [Decimal("270.00")] * 3
+        assert [i["kind"] for i in body["schedule"]] == ["down_payment"] + ["installment"] * 3
+        assert [i["number"] for i in body["schedule"]] == [0, 1, 2, 3]
+        assert body["schedule"][0]["due_date"] == body["quoted_on"]
+        assert body["totals"]["down_payment_due_date"] == body["quoted_on"]
         assert Decimal(body["totals"]["agreed_total"]) == Decimal("900.00")
         assert body["breaches"] == []
-        dates = [i["due_date"] for i in body["schedule"]]
+        dates = [i["due_date"] for i in body["schedule"][1:]]
         assert dates == sorted(dates) and len(set(dates)) == 3
 
     async def test_restructuring_with_interest(self, client, desk):
@@ -125,7 +130,8 @@ class TestQuotePlan:
         )
         assert response.status_code == 200, response.text
         body = response.json()
-        schedule = body["schedule"]
+        down, *schedule = body["schedule"]
+        assert (down["kind"], Decimal(down["amount"])) == ("down_payment", Decimal("500"))
         # 4,500 at 1% a month over 12: P = 4500·0.01 / (1 − 1.01^−12) = 399.82
         assert Decimal(schedule[0]["amount"]) == Decimal(
             str(round(4500 * 0.01 / (1 - 1.01**-12), 2))
