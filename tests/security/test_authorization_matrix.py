@@ -67,6 +67,7 @@ MATRIX: dict[str, str] = {
     "GET /api/v1/accounts/{account_id}": "o o o o o o o u",
     "PATCH /api/v1/accounts/{account_id}": "o o o f f f f u",
     "GET /api/v1/accounts/{account_id}/history": "o o o o o o o u",
+    "GET /api/v1/accounts/{account_id}/ledger": "o o o o o o o u",
     "POST /api/v1/accounts/{account_id}/pauses": "o o o f f f f u",
     "GET /api/v1/accounts/{account_id}/pauses": "o o o o o o o u",
     "GET /api/v1/compliance/packs": "o o o o o o o u",
@@ -198,6 +199,7 @@ async def test_every_cell_of_the_matrix(client, app, connection, world):
 UNASSIGNED = [
     ("GET", "/api/v1/accounts/{account_id}"),
     ("GET", "/api/v1/accounts/{account_id}/history"),
+    ("GET", "/api/v1/accounts/{account_id}/ledger"),
     ("GET", "/api/v1/accounts/{account_id}/interactions"),
     ("GET", "/api/v1/accounts/{account_id}/plans"),
     ("GET", "/api/v1/accounts/{account_id}/payments"),
@@ -222,6 +224,7 @@ OBJECT_CASES: list[tuple[str, str, str, str]] = [
         for m, p in [
             ("GET", "/api/v1/accounts/{account_id}"),
             ("GET", "/api/v1/accounts/{account_id}/payments"),
+            ("GET", "/api/v1/accounts/{account_id}/ledger"),
             ("GET", "/api/v1/debtors/{debtor_id}"),
             ("GET", "/api/v1/assignments/{assignment_id}"),
             ("GET", "/api/v1/assignments/{assignment_id}/rejections"),
