@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Literal
 
 from fastapi import APIRouter, Response, status
 
 from app.deps import API_PREFIX, PrincipalDep, SessionDep
+from app.domain.plans import round_money
 from app.pagination import CursorQuery, LimitQuery, Page
 from app.problems import problem_responses
 from app.schemas.plans import (
@@ -88,6 +90,11 @@ async def quote_plan(
 
 def _plan_read(view: PlanView) -> PlanRead:
     plan = view.plan
+
+    def m(amount: Decimal) -> Decimal:
+        # Stored at two decimals; shown with the currency's own, as the quote shows them.
+        return round_money(amount, plan.currency)
+
     return PlanRead(
         id=plan.id,
         account_id=plan.account_id,
@@ -101,23 +108,23 @@ def _plan_read(view: PlanView) -> PlanRead:
                 number=i.number,
                 kind=_kind(i.number),
                 due_date=i.due_date,
-                amount=i.amount,
-                principal=i.principal,
-                interest=i.interest,
-                paid_amount=i.paid_amount,
+                amount=m(i.amount),
+                principal=None if i.principal is None else m(i.principal),
+                interest=None if i.interest is None else m(i.interest),
+                paid_amount=m(i.paid_amount),
                 status=i.status,
             )
             for i in view.installments
         ],
         totals=QuoteTotalsRead(
-            down_payment=plan.down_payment,
+            down_payment=m(plan.down_payment),
             down_payment_due_date=next(
                 (i.due_date for i in view.installments if i.number == 0), None
             ),
-            agreed_total=plan.agreed_total,
-            financed=plan.financed,
-            interest_total=plan.interest_total,
-            forgiven=plan.forgiven,
+            agreed_total=m(plan.agreed_total),
+            financed=m(plan.financed),
+            interest_total=m(plan.interest_total),
+            forgiven=m(plan.forgiven),
         ),
         strategy_version=plan.strategy_version,
         breaches=[BreachRead.model_validate(b) for b in plan.breaches],
