@@ -96,7 +96,8 @@ def upgrade() -> None:
             name=op.f("ck_ledger_entry_component"),
         ),
         sa.CheckConstraint(
-            "kind IN ('opening', 'partner_adjustment', 'payment', 'forgiveness', 'reversal',"
+            "kind IN ('opening', 'partner_adjustment', 'payment', 'plan_interest', 'forgiveness',"
+            " 'reversal',"
             " 'credit_refund', 'credit_transfer_out', 'credit_transfer_in')",
             name=op.f("ck_ledger_entry_kind"),
         ),

@@ -18,6 +18,8 @@ Entry kinds, and who writes them:
 ``partner_adjustment``        the difference a partner's later push made (a refresh)
 ``payment``                   money of a payment applied to a component (negative) or kept
                               as credit (positive on ``credit``)
+``plan_interest``             a restructuring's interest, charged as each installment is
+                              paid (the plan's interest total once all are)
 ``forgiveness``               the discount ("quita") a completed settlement forgave
 ``reversal``                  the mirror of an entry of a reversed payment or refund
 ``credit_refund``             credit paid back to the debtor (negative on ``credit``)
@@ -51,6 +53,7 @@ class EntryKind(StrEnum):
     OPENING = "opening"
     PARTNER_ADJUSTMENT = "partner_adjustment"
     PAYMENT = "payment"
+    PLAN_INTEREST = "plan_interest"
     FORGIVENESS = "forgiveness"
     REVERSAL = "reversal"
     CREDIT_REFUND = "credit_refund"
@@ -143,6 +146,11 @@ def payment_postings(allocation: Allocation, currency: str) -> list[Posting]:
         ),
         currency,
     )
+
+
+def plan_interest_postings(allocation: Allocation, currency: str) -> list[Posting]:
+    """The restructuring interest a payment's installments earned, charged before it."""
+    return _postings(((Component.INTEREST, allocation.plan_interest),), currency)
 
 
 def forgiveness_postings(allocation: Allocation, currency: str) -> list[Posting]:

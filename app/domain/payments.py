@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
 from typing import Any
 
 from stdnum.iso7064 import mod_97_10
+
+from app.domain.plans import MINOR_UNITS
 
 SERIAL_DIGITS = 10
 REFERENCE_LENGTH = SERIAL_DIGITS + 2
@@ -81,6 +83,9 @@ class InstallmentState:
     amount: Decimal
     paid_amount: Decimal
     status: str
+    # A restructuring's installment carries interest the debtor agreed to pay: it becomes
+    # debt as the installment is paid (:func:`interest_earned`).
+    interest: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,11 +115,13 @@ class BalanceState:
 
 
 @dataclass(frozen=True, slots=True)
-class Ledger:
+class AccountState:
     """What one payment may change: the active plan (its status and unpaid installments),
     the pending promises and the account's balances."""
 
     balance: BalanceState
+    # The account's currency: a restructuring's interest is charged in its minor units.
+    currency: str = "MXN"
     plan_id: str | None = None
     plan_status: str | None = None
     # A settlement that completes forgives what is left of the debt.
@@ -157,6 +164,9 @@ class Allocation:
     account_closed: bool
     # What the account looked like before, for the fields a payment sets outright.
     before: BalanceState
+    # The interest of a restructuring's installments this payment paid, charged to the
+    # account just before the payment met it.
+    plan_interest: Decimal = ZERO
     # The debt a completed settlement forgave (the "quita"), by component.
     forgiven_past_due: Decimal = ZERO
     forgiven_fees: Decimal = ZERO
@@ -191,6 +201,7 @@ class Allocation:
             "balance": {"past_due": str(self.to_past_due), "fees": str(self.to_fees),
                         "interest": str(self.to_interest), "principal": str(self.to_principal)},
             "credit": str(self.credit),
+            "plan_interest": str(self.plan_interest),
             "forgiven": {"past_due": str(self.forgiven_past_due), "fees": str(self.forgiven_fees),
                          "interest": str(self.forgiven_interest),
                          "principal": str(self.forgiven_principal)},
@@ -244,6 +255,7 @@ class Allocation:
                 last_payment_amount=None if b["last_payment_amount"] is None
                 else Decimal(b["last_payment_amount"]),
             ),
+            plan_interest=Decimal(data.get("plan_interest", "0")),
             forgiven_past_due=Decimal(gone.get("past_due", "0")),
             forgiven_fees=Decimal(gone.get("fees", "0")),
             forgiven_interest=Decimal(gone.get("interest", "0")),
@@ -267,27 +279,45 @@ def promise_needed(amount: Decimal, tolerance_pct: Decimal) -> Decimal:
 CURRENT_STAGE = "current"
 
 
-def allocate(ledger: Ledger, amount: Decimal, paid_on: date) -> tuple[Ledger, Allocation]:
-    """Apply ``amount`` paid on ``paid_on``: the ledger after, and what was done."""
+def interest_earned(inst: InstallmentState, paid: Decimal, currency: str) -> Decimal:
+    """The part of a restructured installment's interest that ``paid`` of it has earned:
+    pro rata, rounded down to the minor unit, and all of it once the installment is paid,
+    so the parts charged over an installment's payments add up to its interest exactly."""
+    if not inst.interest or paid <= ZERO:
+        return ZERO
+    if paid >= inst.amount:
+        return inst.interest
+    step = Decimal(1).scaleb(-MINOR_UNITS.get(currency, 2))
+    return (inst.interest * paid / inst.amount).quantize(step, rounding=ROUND_DOWN)
+
+
+def allocate(
+    state: AccountState, amount: Decimal, paid_on: date
+) -> tuple[AccountState, Allocation]:
+    """Apply ``amount`` paid on ``paid_on``: the state after, and what was done."""
     if amount <= ZERO:
         raise ValueError("a payment amount is positive")
     # Commitments: installments oldest first, then pending promises by due date.
     left = amount
-    # The ledger after keeps the rows in the order they came; only the money goes in order.
+    # The state after keeps the rows in the order they came; only the money goes in order.
     paid_inst: dict[str, InstallmentState] = {}
     inst_parts: list[InstallmentPart] = []
-    for inst in sorted(ledger.installments, key=lambda i: (i.due_date, i.number)):
+    plan_interest = ZERO
+    for inst in sorted(state.installments, key=lambda i: (i.due_date, i.number)):
         take = min(left, max(ZERO, inst.amount - inst.paid_amount))
         if take > ZERO:
             paid = inst.paid_amount + take
+            plan_interest += interest_earned(inst, paid, state.currency) - interest_earned(
+                inst, inst.paid_amount, state.currency
+            )
             status = installment_status(inst.amount, paid).value
             inst_parts.append(InstallmentPart(inst.id, inst.number, take, inst.status, status))
             paid_inst[inst.id] = replace(inst, paid_amount=paid, status=status)
             left -= take
-    installments = [paid_inst.get(i.id, i) for i in ledger.installments]
+    installments = [paid_inst.get(i.id, i) for i in state.installments]
     paid_prom: dict[str, PromiseState] = {}
     prom_parts: list[PromisePart] = []
-    for prom in sorted(ledger.promises, key=lambda p: (p.due_date, p.id)):
+    for prom in sorted(state.promises, key=lambda p: (p.due_date, p.id)):
         take = min(left, max(ZERO, prom.amount - prom.paid_amount))
         if prom.status == "pending" and take > ZERO:
             paid = prom.paid_amount + take
@@ -299,8 +329,8 @@ def allocate(ledger: Ledger, amount: Decimal, paid_on: date) -> tuple[Ledger, Al
                 prom, paid_amount=paid, status=status, resolved_on=resolved
             )
             left -= take
-    promises = [paid_prom.get(p.id, p) for p in ledger.promises]
-    plan_status = ledger.plan_status
+    promises = [paid_prom.get(p.id, p) for p in state.promises]
+    plan_status = state.plan_status
     plan_completed = bool(
         plan_status == "active"
         and installments
@@ -314,10 +344,15 @@ def allocate(ledger: Ledger, amount: Decimal, paid_on: date) -> tuple[Ledger, Al
     # Under a settlement the debt takes no more than the plan still asks for: what the
     # debtor pays beyond the agreed amount is credit, so the discount stays exactly
     # original − agreed.
-    b = ledger.balance
+    # A restructuring's interest becomes debt as its installments are paid.
+    b = replace(
+        state.balance,
+        interest=state.balance.interest + plan_interest,
+        total=state.balance.total + plan_interest,
+    )
     to_balance = min(amount, b.total)
-    if ledger.plan_status == "active" and ledger.plan_type == "settlement":
-        still_owed = sum((max(ZERO, i.amount - i.paid_amount) for i in ledger.installments), ZERO)
+    if state.plan_status == "active" and state.plan_type == "settlement":
+        still_owed = sum((max(ZERO, i.amount - i.paid_amount) for i in state.installments), ZERO)
         to_balance = min(to_balance, still_owed)
     to_past_due = min(to_balance, b.past_due_amount)
     to_fees = min(to_balance, b.fees)
@@ -329,7 +364,7 @@ def allocate(ledger: Ledger, amount: Decimal, paid_on: date) -> tuple[Ledger, Al
     principal = b.principal - to_principal
     past_due = b.past_due_amount - to_past_due
     # A completed settlement closes the debt: what is left is the agreed discount, forgiven.
-    settled = plan_completed and ledger.plan_type == "settlement"
+    settled = plan_completed and state.plan_type == "settlement"
     forgiven = (past_due, fees, interest, principal) if settled else (ZERO, ZERO, ZERO, ZERO)
     if settled:
         past_due = fees = interest = principal = ZERO
@@ -360,34 +395,35 @@ def allocate(ledger: Ledger, amount: Decimal, paid_on: date) -> tuple[Ledger, Al
         to_interest=to_interest,
         to_principal=to_principal,
         credit=credit,
-        plan_id=ledger.plan_id,
+        plan_id=state.plan_id,
         plan_completed=plan_completed,
         account_closed=account_closed,
-        before=b,
+        before=state.balance,
+        plan_interest=plan_interest,
         forgiven_past_due=forgiven[0],
         forgiven_fees=forgiven[1],
         forgiven_interest=forgiven[2],
         forgiven_principal=forgiven[3],
     )
-    new_ledger = replace(
-        ledger,
+    new_state = replace(
+        state,
         balance=after,
         plan_status=plan_status,
         installments=tuple(installments),
         promises=tuple(promises),
     )
-    return new_ledger, allocation
+    return new_state, allocation
 
 
-def reverse(ledger: Ledger, allocation: Allocation) -> Ledger:
-    """Undo ``allocation`` on ``ledger`` (which holds at least the rows it touched).
+def reverse(state: AccountState, allocation: Allocation) -> AccountState:
+    """Undo ``allocation`` on ``state`` (which holds at least the rows it touched).
 
     Amounts are subtracted back, so a later payment on the same rows keeps its effect;
     statuses and the fields a payment sets outright go back to what they were before when
     this payment is what changed them."""
     inst_by_id = {p.installment_id: p for p in allocation.installments}
     installments = []
-    for inst in ledger.installments:
+    for inst in state.installments:
         part = inst_by_id.get(inst.id)
         if part is not None:
             paid = inst.paid_amount - part.amount
@@ -395,7 +431,7 @@ def reverse(ledger: Ledger, allocation: Allocation) -> Ledger:
         installments.append(inst)
     prom_by_id = {p.promise_id: p for p in allocation.promises}
     promises = []
-    for prom in ledger.promises:
+    for prom in state.promises:
         ppart = prom_by_id.get(prom.id)
         if ppart is not None:
             paid = prom.paid_amount - ppart.amount
@@ -407,14 +443,19 @@ def reverse(ledger: Ledger, allocation: Allocation) -> Ledger:
                     )
             prom = replace(prom, paid_amount=paid)
         promises.append(prom)
-    plan_status = ledger.plan_status
+    plan_status = state.plan_status
     if allocation.plan_completed and plan_status == "completed":
         plan_status = "active"
 
-    b = ledger.balance
+    b = state.balance
     before = allocation.before
     fees = b.fees + allocation.to_fees + allocation.forgiven_fees
-    interest = b.interest + allocation.to_interest + allocation.forgiven_interest
+    interest = (
+        b.interest
+        + allocation.to_interest
+        + allocation.forgiven_interest
+        - allocation.plan_interest
+    )
     principal = b.principal + allocation.to_principal + allocation.forgiven_principal
     past_due = b.past_due_amount + allocation.to_past_due + allocation.forgiven_past_due
     restored = replace(
@@ -445,7 +486,7 @@ def reverse(ledger: Ledger, allocation: Allocation) -> Ledger:
             last_payment_amount=before.last_payment_amount,
         )
     return replace(
-        ledger,
+        state,
         balance=restored,
         plan_status=plan_status,
         installments=tuple(installments),

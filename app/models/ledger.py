@@ -21,7 +21,8 @@ class LedgerEntry(SQLModel, table=True):
             name="component",
         ),
         CheckConstraint(
-            "kind IN ('opening', 'partner_adjustment', 'payment', 'forgiveness', 'reversal',"
+            "kind IN ('opening', 'partner_adjustment', 'payment', 'plan_interest', 'forgiveness',"
+            " 'reversal',"
             " 'credit_refund', 'credit_transfer_out', 'credit_transfer_in')",
             name="kind",
         ),

@@ -43,6 +43,7 @@ def _allocation_read(data: dict[str, Any]) -> AllocationRead:
         promises=[PromiseAllocationRead.model_validate(p) for p in data["promises"]],
         balance=BalanceAllocationRead.model_validate(balance),
         credit=data["credit"],
+        plan_interest=data.get("plan_interest", "0"),
         plan_id=data["plan_id"],
         plan_completed=data["plan_completed"],
         account_closed=data["account_closed"],

@@ -14,6 +14,7 @@ EntryKindName = Literal[
     "opening",
     "partner_adjustment",
     "payment",
+    "plan_interest",
     "forgiveness",
     "reversal",
     "credit_refund",

@@ -95,6 +95,10 @@ class AllocationRead(BaseModel):
     promises: list[PromiseAllocationRead]
     balance: BalanceAllocationRead
     credit: Decimal
+    plan_interest: Decimal = Field(
+        description="Restructuring interest the paid installments earned, charged to the "
+        "account's interest just before this payment met it."
+    )
     plan_id: uuid.UUID | None
     plan_completed: bool
     account_closed: bool

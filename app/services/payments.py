@@ -9,7 +9,8 @@ Choices made here:
   (partner, key): a replay with the same body returns the first payment and writes nothing;
   another body is refused. The stored hash is of the canonical JSON of the request body.
 - The allocation itself is :func:`app.domain.payments.allocate`, pure; this module only
-  reads the rows into a :class:`Ledger` and writes the ledger after back. The allocation is
+  reads the rows into an :class:`AccountState` and writes the state after back; each
+  movement of money also becomes ledger entries (:mod:`app.services.ledger`). The allocation is
   stored on the payment, and :func:`app.domain.payments.reverse` undoes exactly it.
 - DPD and stage move at once: clearing the past-due amount clears the oldest unpaid due
   date, so the account is ``current`` (0 days) under any partner's bucket table; a reversal
@@ -39,13 +40,19 @@ from app.domain.errors import (
     NotFound,
     PermissionDenied,
 )
-from app.domain.ledger import EntryKind, Posting, forgiveness_postings, payment_postings
+from app.domain.ledger import (
+    EntryKind,
+    Posting,
+    forgiveness_postings,
+    payment_postings,
+    plan_interest_postings,
+)
 from app.domain.payment_files import PaymentLine
 from app.domain.payments import (
+    AccountState,
     Allocation,
     BalanceState,
     InstallmentState,
-    Ledger,
     PromiseState,
     allocate,
     reverse,
@@ -125,23 +132,24 @@ def _balance_event(b: BalanceState) -> dict[str, Any]:
 
 @dataclass(slots=True)
 class _Rows:
-    """The rows a ledger was read from, to write the ledger after back to."""
+    """The rows an account state was read from, to write the state after back to."""
 
     account: Account
     plan: PaymentPlan | None
     installments: dict[str, PlanInstallment]
     promises: dict[str, Promise]
 
-    def ledger(self) -> Ledger:
-        return Ledger(
+    def state(self) -> AccountState:
+        return AccountState(
             balance=_balance(self.account),
+            currency=self.account.currency,
             plan_id=None if self.plan is None else str(self.plan.id),
             plan_status=None if self.plan is None else self.plan.status,
             plan_type=None if self.plan is None else self.plan.plan_type,
             installments=tuple(
                 InstallmentState(
                     id=key, number=i.number, due_date=i.due_date, amount=i.amount,
-                    paid_amount=i.paid_amount, status=i.status,
+                    paid_amount=i.paid_amount, status=i.status, interest=i.interest,
                 )
                 for key, i in self.installments.items()
             ),
@@ -257,7 +265,7 @@ async def _break_if_late(
     if (
         rows.plan is not None
         and rows.plan.status == "active"
-        and plan_is_broken(rows.ledger().installments, today, plans.breaking_rule_of(rows.plan))
+        and plan_is_broken(rows.state().installments, today, plans.breaking_rule_of(rows.plan))
     ):
         await plans.break_plan(session, principal, rows.plan, today, moment)
         rows.plan = None
@@ -267,7 +275,7 @@ async def _break_if_late(
 def _apply(
     principal: Principal,
     rows: _Rows,
-    after: Ledger,
+    after: AccountState,
     moment: datetime,
     today: date,
 ) -> list[AccountEvent]:
@@ -350,8 +358,11 @@ def _payment_entries(
             actor_id=principal.audit_id, payment_id=payment.id, plan_id=plan_id,
         )  # fmt: skip
 
-    return post(payment_postings(allocation, account.currency), EntryKind.PAYMENT) + post(
-        forgiveness_postings(allocation, account.currency), EntryKind.FORGIVENESS
+    currency = account.currency
+    return (
+        post(plan_interest_postings(allocation, currency), EntryKind.PLAN_INTEREST)
+        + post(payment_postings(allocation, currency), EntryKind.PAYMENT)
+        + post(forgiveness_postings(allocation, currency), EntryKind.FORGIVENESS)
     )
 
 
@@ -413,7 +424,7 @@ async def record_payment(
         raise InvalidInput("body.amount", f"has more decimals than {account.currency} has")
     rows = (await _rows_for_accounts(session, {account.id: account}))[account.id]
     await _break_if_late(session, principal, rows, today, moment)
-    after, allocation = allocate(rows.ledger(), body.amount, body.paid_on)
+    after, allocation = allocate(rows.state(), body.amount, body.paid_on)
     session.add_all(_apply(principal, rows, after, moment, today))
     await session.flush()
     payment = Payment(
@@ -459,7 +470,7 @@ async def apply_file_lines(
 ) -> dict[int, Payment]:
     """Apply a batch of reconciled payment file lines (each with its account, already
     locked) in file order, as :func:`record_payment` applies one: the payment per line
-    number. A handful of statements per batch, whatever its size: the ledgers are read in
+    number. A handful of statements per batch, whatever its size: the account states are read in
     three, and the payments, history events and audit events written in one flush. The
     job is the actor; each payment is recorded as by whoever sent the file."""
     actor = SYSTEM
@@ -469,7 +480,7 @@ async def apply_file_lines(
     for line, account_id in lines:
         rows = rows_of[account_id]
         await _break_if_late(session, actor, rows, today, moment)
-        after, allocation = allocate(rows.ledger(), line.amount, line.paid_on)
+        after, allocation = allocate(rows.state(), line.amount, line.paid_on)
         events.extend(_apply(actor, rows, after, moment, today))
         made[line.row_number] = Payment(
             account_id=account_id,
@@ -578,7 +589,7 @@ async def reverse_payment(
     moment = now or datetime.now(UTC)
     allocation = Allocation.from_json(payment.allocation)
     rows = await _rows_for_reversal(session, account, allocation)
-    after = reverse(rows.ledger(), allocation)
+    after = reverse(rows.state(), allocation)
     if account.credit < allocation.credit:
         # The credit it left was refunded or moved since: undo that first.
         raise CreditInsufficient(

@@ -157,6 +157,75 @@ class TestSettlementOwesWhatItSays:
         assert (await ledger.verify(session, account.id)).ok
 
 
+class TestRestructuringInterest:
+    async def test_the_plan_interest_is_charged_as_installments_are_paid_and_closes_exactly(
+        self, client, session, desk
+    ):
+        account = desk["account"]
+        response = await client.post(
+            f"/api/v1/accounts/{account.id}/plans",
+            json={"plan_type": "restructuring", "installments": 3, "frequency": "monthly",
+                  "first_due_date": next_weekday(10), "annual_rate_pct": "24"},
+            headers=desk["manager"],
+        )  # fmt: skip
+        assert response.status_code == 201, response.text
+        plan = response.json()
+        # 18,000 at 2% a month over 3: each payment P = 18000·0.02 / (1 − 1.02^−3) ≈ 6,241.58
+        assert Decimal(plan["totals"]["financed"]) == Decimal("18000.00")
+        interest_total = Decimal(plan["totals"]["interest_total"])
+        assert interest_total > 0
+        amounts = [Decimal(i["amount"]) for i in plan["schedule"]]
+        assert sum(amounts) == Decimal("18000.00") + interest_total
+        # Half of the first installment earns half of its interest (rounded down).
+        first_interest = Decimal(plan["schedule"][0]["interest"])
+        half = (amounts[0] / 2).quantize(Decimal("0.01"))
+        paid = await pay(client, desk["collector"], body(account, str(half)))
+        assert Decimal(paid.json()["allocation"]["plan_interest"]) == (
+            first_interest * half / amounts[0]
+        ).quantize(Decimal("0.01"), rounding="ROUND_DOWN")
+        rest = [amounts[0] - half, *amounts[1:]]
+        for amount in rest:
+            paid = await pay(client, desk["collector"], body(account, str(amount)))
+            assert paid.status_code == 201, paid.text
+        alloc = paid.json()["allocation"]
+        assert (alloc["plan_completed"], alloc["account_closed"]) == (True, True)
+        assert Decimal(alloc["credit"]) == 0
+        found = await entries(client, desk["manager"], account.id)
+        charged = sum(Decimal(e["amount"]) for e in found if e["kind"] == "plan_interest")
+        assert charged == interest_total
+        fresh = await session.get(Account, account.id, populate_existing=True)
+        assert fresh is not None and (fresh.total, fresh.credit) == (Decimal(0), Decimal(0))
+        assert (await ledger.verify(session, account.id)).ok
+
+    async def test_a_reversed_installment_payment_takes_its_interest_back(
+        self, client, session, desk
+    ):
+        account = desk["account"]
+        response = await client.post(
+            f"/api/v1/accounts/{account.id}/plans",
+            json={"plan_type": "restructuring", "installments": 2, "frequency": "monthly",
+                  "first_due_date": next_weekday(10), "annual_rate_pct": "12"},
+            headers=desk["manager"],
+        )  # fmt: skip
+        first = response.json()["schedule"][0]
+        paid = await pay(client, desk["collector"], body(account, first["amount"]))
+        assert Decimal(paid.json()["allocation"]["plan_interest"]) == Decimal(first["interest"])
+        back = await client.post(
+            f"/api/v1/payments/{paid.json()['id']}/reversal",
+            json={"reason": "bounced"},
+            headers=desk["manager"],
+        )
+        assert back.status_code == 200, back.text
+        fresh = await session.get(Account, account.id, populate_existing=True)
+        assert fresh is not None
+        assert (fresh.principal, fresh.interest, fresh.total) == (
+            Decimal("18000.00"),
+            Decimal("0.00"),
+            Decimal("18000.00"),
+        )
+        assert (await ledger.verify(session, account.id)).ok
+
+
 class TestEntries:
     async def test_a_reversal_mirrors_the_payment_entries(self, client, session, desk):
         account = desk["account"]

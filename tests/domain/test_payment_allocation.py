@@ -12,10 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.domain.payments import (
+    AccountState,
     Allocation,
     BalanceState,
     InstallmentState,
-    Ledger,
     PromiseState,
     allocate,
     installment_status,
@@ -74,7 +74,7 @@ def promise(key: str, amount: str, days: int, tolerance: str = "0") -> PromiseSt
 
 
 def test_installments_oldest_first_then_promises_then_balance():
-    ledger = Ledger(
+    ledger = AccountState(
         balance=balance(),
         plan_id="plan",
         plan_status="active",
@@ -108,7 +108,7 @@ def test_installments_oldest_first_then_promises_then_balance():
 
 
 def test_partial_installment_payments_are_tracked():
-    ledger = Ledger(
+    ledger = AccountState(
         balance=balance(),
         plan_id="plan",
         plan_status="active",
@@ -128,7 +128,7 @@ def test_partial_installment_payments_are_tracked():
 
 
 def test_promise_kept_within_tolerance():
-    ledger = Ledger(balance=balance(), promises=(promise("p", "100.00", 3, tolerance="5"),))
+    ledger = AccountState(balance=balance(), promises=(promise("p", "100.00", 3, tolerance="5"),))
     after, _ = allocate(ledger, D("95.00"), TODAY)
     assert after.promises[0].status == "kept"
     after, _ = allocate(ledger, D("94.99"), TODAY)
@@ -136,7 +136,7 @@ def test_promise_kept_within_tolerance():
 
 
 def test_overpayment_becomes_credit_and_the_account_closes():
-    ledger = Ledger(balance=balance())
+    ledger = AccountState(balance=balance())
     after, alloc = allocate(ledger, D("1200.00"), TODAY)
     assert alloc.credit == D("50.00")
     assert alloc.to_balance == D("1150.00")
@@ -148,7 +148,7 @@ def test_overpayment_becomes_credit_and_the_account_closes():
 
 
 def test_clearing_the_past_due_makes_the_account_current_at_once():
-    after, alloc = allocate(Ledger(balance=balance()), D("300.00"), TODAY)
+    after, alloc = allocate(AccountState(balance=balance()), D("300.00"), TODAY)
     assert alloc.to_past_due == D("300.00")
     assert after.balance.oldest_unpaid_due_date is None
     assert (after.balance.dpd, after.balance.stage, after.balance.status) == (
@@ -157,12 +157,12 @@ def test_clearing_the_past_due_makes_the_account_current_at_once():
         "active",
     )
     # Short of the past due: DPD and stage stay.
-    after, _ = allocate(Ledger(balance=balance()), D("299.99"), TODAY)
+    after, _ = allocate(AccountState(balance=balance()), D("299.99"), TODAY)
     assert (after.balance.dpd, after.balance.stage) == (40, "mid")
 
 
 def test_reversal_restores_the_exact_prior_state():
-    ledger = Ledger(
+    ledger = AccountState(
         balance=balance(),
         plan_id="plan",
         plan_status="active",
@@ -175,7 +175,7 @@ def test_reversal_restores_the_exact_prior_state():
 
 
 def test_reversal_keeps_a_later_payments_effect():
-    ledger = Ledger(
+    ledger = AccountState(
         balance=balance(),
         plan_id="plan",
         plan_status="active",
@@ -195,7 +195,7 @@ def test_reversal_keeps_a_later_payments_effect():
 
 def test_non_positive_amount_is_refused():
     with pytest.raises(ValueError):
-        allocate(Ledger(balance=balance()), D("0"), TODAY)
+        allocate(AccountState(balance=balance()), D("0"), TODAY)
 
 
 # ---------------------------------------------------------------------------------------
@@ -206,7 +206,7 @@ positive_cents = st.integers(min_value=1, max_value=800_000).map(lambda c: D(c).
 
 
 @st.composite
-def ledgers(draw: st.DrawFn) -> Ledger:
+def ledgers(draw: st.DrawFn) -> AccountState:
     principal, interest, fees = draw(cents), draw(cents), draw(cents)
     total = principal + interest + fees
     past_due = draw(st.integers(min_value=0, max_value=int(total * 100))).__index__()
@@ -253,7 +253,7 @@ def ledgers(draw: st.DrawFn) -> Ledger:
         )
         for k in range(draw(st.integers(min_value=0, max_value=3)))
     )
-    return Ledger(
+    return AccountState(
         balance=bal,
         plan_id="plan" if n else None,
         plan_status="active" if n else None,
@@ -264,7 +264,7 @@ def ledgers(draw: st.DrawFn) -> Ledger:
 
 @settings(max_examples=300, deadline=None)
 @given(ledger=ledgers(), amount=positive_cents)
-def test_allocating_then_reversing_gives_back_the_same_state(ledger: Ledger, amount: Decimal):
+def test_allocating_then_reversing_gives_back_the_same_state(ledger: AccountState, amount: Decimal):
     after, alloc = allocate(ledger, amount, TODAY)
     assert reverse(after, alloc) == ledger
     # And through the stored form too.
@@ -273,7 +273,7 @@ def test_allocating_then_reversing_gives_back_the_same_state(ledger: Ledger, amo
 
 @settings(max_examples=300, deadline=None)
 @given(ledger=ledgers(), amount=positive_cents)
-def test_allocations_always_sum_to_the_payment(ledger: Ledger, amount: Decimal):
+def test_allocations_always_sum_to_the_payment(ledger: AccountState, amount: Decimal):
     after, alloc = allocate(ledger, amount, TODAY)
     assert alloc.to_fees + alloc.to_interest + alloc.to_principal + alloc.credit == amount
     matched = sum((p.amount for p in alloc.installments), D(0)) + sum(
@@ -295,7 +295,7 @@ def test_allocations_always_sum_to_the_payment(ledger: Ledger, amount: Decimal):
 
 def test_a_completed_settlement_forgives_the_rest_and_closes_the_account():
     # Balance 1,150.00 settled for 800.00 in one payment: 350.00 forgiven.
-    ledger = Ledger(
+    ledger = AccountState(
         balance=balance(),
         plan_id="plan",
         plan_status="active",
@@ -314,7 +314,7 @@ def test_a_completed_settlement_forgives_the_rest_and_closes_the_account():
 
 
 def test_a_settlement_not_yet_complete_forgives_nothing():
-    ledger = Ledger(
+    ledger = AccountState(
         balance=balance(),
         plan_id="plan",
         plan_status="active",

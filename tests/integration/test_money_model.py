@@ -12,7 +12,8 @@ After every step, for every account of the run:
 
 - ``ledger.verify`` holds: each component (principal, interest, fees, past due, credit) is the
   sum of its entries, and nothing is negative;
-- a completed plan was paid its agreed total (every obligation, down payment included);
+- a completed plan was paid its agreed total (every obligation, down payment included), and a
+  completed restructuring charged exactly its interest total;
 - forgiveness exists only on an account whose settlement completed, and then equals the
   plan's discount (original total − agreed total) when nothing outside the plan moved the
   balance while it was open.
@@ -557,6 +558,21 @@ class MoneyModel(RuleBasedStateMachine):
                     assert sum(min(r.paid_amount, r.amount) for r in rows) == plan.agreed_total
                     if plan.down_payment > 0:
                         assert [r.amount for r in rows if r.number == 0] == [plan.down_payment]
+                    if plan.plan_type == "restructuring":
+                        charged = await self.session.scalar(
+                            text(
+                                """
+                                SELECT coalesce(sum(e.amount_minor), 0) FROM ledger_entry e
+                                WHERE e.plan_id = :p AND (e.kind = 'plan_interest' OR (
+                                    e.kind = 'reversal' AND EXISTS (
+                                        SELECT 1 FROM ledger_entry o WHERE o.seq = e.reverses_seq
+                                        AND o.kind = 'plan_interest')))
+                                """
+                            ),
+                            {"p": plan.id},
+                        )
+                        exponent = EXPONENT[book.currency]
+                        assert charged == int(plan.interest_total.scaleb(exponent))
 
         self.run(go())
 
