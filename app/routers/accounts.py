@@ -91,6 +91,7 @@ def _detail(view: service.AccountView) -> AccountDetail:
         fees=a.fees,
         total=a.total,
         past_due_amount=a.past_due_amount,
+        credit=a.credit,
         oldest_unpaid_due_date=a.oldest_unpaid_due_date,
         last_payment_date=a.last_payment_date,
         last_payment_amount=a.last_payment_amount,

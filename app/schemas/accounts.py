@@ -100,6 +100,10 @@ class AccountDetail(BaseModel):
     fees: Money
     total: Money = Field(description="principal + interest + fees.")
     past_due_amount: Money
+    credit: Money = Field(
+        description="Money received beyond what was owed (saldo a favor): refunded or moved, "
+        "never lost. Each amount is the sum of the account's ledger entries."
+    )
     oldest_unpaid_due_date: date | None
     last_payment_date: date | None
     last_payment_amount: Money | None
