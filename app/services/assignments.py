@@ -740,6 +740,11 @@ def _json_of(alias: str) -> str:
     return "jsonb_build_object(" + ", ".join(f"'{c}', {alias}.{c}::text" for c in _BALANCES) + ")"
 
 
+_LOCK_CHANGED = """
+SELECT a.id FROM account a JOIN intake_match m ON m.account_id = a.id
+WHERE m.is_changed ORDER BY a.id FOR UPDATE OF a
+"""
+
 _CHANGE_EVENTS = f"""
 INSERT INTO account_event (account_id, partner_id, kind, as_of, occurred_at, actor_id,
                            before, after)
@@ -959,6 +964,10 @@ async def _merge(
     await run("DROP TABLE IF EXISTS intake_match")
     await run(_MATCH)
     await run("ANALYZE intake_match")
+    # The accounts a push changes are locked first, in id order, as payments lock them: a
+    # payment landing between reading the old balances and writing the new ones would
+    # otherwise leave the ledger's adjustment computed from balances that no longer hold.
+    await run(_LOCK_CHANGED)
     await run(_CHANGE_EVENTS)
     await run(ledger.INTAKE_ADJUSTMENT)
     await run(_UPDATE_CHANGED)
