@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from app.deps import SessionDep, require
-from app.domain.commissions import ZERO, CommissionLine, MonthCommission, RecoveryType
+from app.domain.commissions import CENT, CommissionLine, MonthCommission, RecoveryType
 from app.domain.roles import Role
 from app.pagination import CursorQuery, LimitQuery, Page
 from app.problems import problem_responses
@@ -192,6 +192,8 @@ async def set_commission_terms(
     return _terms(await commission_service.set_terms(session, principal, partner_id, body))
 
 
+NO_MONEY = 0 * CENT  # 0.00
+
 CSV_HEADER = (
     "period", "collector_id", "collector_name", "partner_id", "currency", "terms_version",
     "payments", "base", *(f"base_{kind.value}" for kind in RecoveryType), "rates_applied",
@@ -219,9 +221,9 @@ def _csv_line(period: str, row: commission_service.CommissionRow) -> tuple[objec
     return (
         period, row.collector_id, row.collector_name, row.partner_id, row.currency,
         "" if month.terms_version is None else month.terms_version, month.payments,
-        month.base, *(by_type.get(kind, ZERO) for kind in RecoveryType),
+        month.base, *(by_type.get(kind, NO_MONEY) for kind in RecoveryType),
         _rates_applied(month),
-        ZERO if month.accelerator is None else month.accelerator.amount,
+        NO_MONEY if month.accelerator is None else month.accelerator.amount,
         month.earned, month.clawed_back, month.net,
     )  # fmt: skip
 
