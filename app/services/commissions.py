@@ -5,10 +5,12 @@ to (``effective_from``): a payment is paid under the latest version whose ``effe
 is on or before its date (the highest version wins a tie), so changing the terms never
 rewrites how earlier payments were paid unless a manager dates the new version back.
 
-The report is two statements: one set-based aggregate over the period's payments (who
-collected each, its stage, recovery type, terms version and whether it was clawed back, all
-in SQL), then the terms involved; the rates are applied by
-:func:`app.domain.commissions.commission_line` to the aggregated rows.
+The report is three statements whatever its size: one set-based aggregate over the
+period's payments (who collected each, its base, stage, recovery type, terms version and
+whether it was clawed back, and each collector's base in the currency across partners, all
+in SQL), then the terms involved, then the collectors' targets for the month; the rates,
+volume bands and accelerator are applied by :func:`app.domain.commissions.month_commission`
+to the aggregated rows.
 
 Who collected a payment: the collector assigned to the account on the day it was paid,
 read from the account's ``assigned`` history (the last change dated on or before the payment,

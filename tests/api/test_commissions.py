@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -12,8 +13,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import col, func, select
 
+from app.domain.commissions import applied_to_debt, recovery_type_of
 from app.domain.roles import Role
 from app.models.account import Account, AccountEvent
 from app.models.audit import AuditEvent
@@ -22,6 +25,7 @@ from app.models.payment import Payment
 from app.models.plan import PaymentPlan
 from app.models.target import CommissionTerms
 from app.models.user import User
+from app.services.commissions import BASE_SQL, RECOVERY_TYPE_SQL
 from tests.api.test_accounts import partner_headers
 from tests.factories import business_today, make_account, make_partner, make_plan, make_team
 
@@ -698,3 +702,51 @@ class TestWhatARecoveryEarns:
             assert title in problem["title"] or title.lower() in problem["title"].lower()
             assert problem["errors"][0]["field"] == field
         assert await session.scalar(select(func.count()).select_from(CommissionTerms)) == 0
+
+
+def stored_allocation(
+    principal: str, credit: str = "0", *, total: str = "1000.00", plan: bool = False,
+    installments: int = 0, closed: bool = False,
+) -> dict:  # fmt: skip
+    return {
+        "balance": {"past_due": "0", "fees": "0", "interest": "0", "principal": principal},
+        "credit": credit,
+        "plan_id": str(uuid.uuid4()) if plan else None,
+        "installments": [{"installment_id": str(n)} for n in range(installments)],
+        "account_closed": closed,
+        "before": {"total": total, "stage": "mid"},
+    }
+
+
+class TestReportSqlMirrorsTheDomain:
+    @pytest.mark.parametrize(
+        ("allocation", "plan_type"),
+        [
+            (stored_allocation("0", "50.00", total="0.00"), None),
+            (stored_allocation("300.00"), None),
+            (stored_allocation("1000.00", closed=True), None),
+            (stored_allocation("1000.00", "5.00"), None),
+            (stored_allocation("150.00", plan=True, installments=1), "regularization"),
+            (stored_allocation("150.00", plan=True, installments=0), "restructuring"),
+            (stored_allocation("200.00", plan=True, installments=1, closed=True), "settlement"),
+            (stored_allocation("0", "9.00", plan=True, installments=0), "settlement"),
+            (
+                stored_allocation("1000.00", plan=True, installments=2, closed=True),
+                "regularization",
+            ),
+        ],
+    )
+    async def test_base_and_recovery_type(self, session, allocation, plan_type):
+        row = (
+            await session.execute(
+                text(
+                    f"SELECT {BASE_SQL} AS base, {RECOVERY_TYPE_SQL} AS kind"
+                    " FROM (SELECT CAST(:allocation AS jsonb) AS allocation) c"
+                    " LEFT JOIN (SELECT CAST(:plan_type AS text) AS plan_type) pl ON true"
+                ),
+                {"allocation": json.dumps(allocation), "plan_type": plan_type},
+            )
+        ).one()
+        expected = recovery_type_of(allocation, plan_type)
+        assert Decimal(row.base) == applied_to_debt(allocation)
+        assert row.kind == (None if expected is None else expected.value)
