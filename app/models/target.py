@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Column, Index, Numeric, UniqueConstraint
+from sqlalchemy import CheckConstraint, Column, Index, Numeric, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -51,6 +51,17 @@ class CommissionTerms(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("partner_id", "version", name="uq_commission_terms_version"),
         CheckConstraint("clawback_days BETWEEN 0 AND 365", name="clawback_days"),
+        CheckConstraint(
+            "(accelerator_above_target_pct IS NULL) = (accelerator_extra_rate_pct IS NULL)",
+            name="accelerator_whole",
+        ),
+        CheckConstraint(
+            "accelerator_above_target_pct BETWEEN 0 AND 1000", name="accelerator_above_target_pct"
+        ),
+        CheckConstraint(
+            "accelerator_extra_rate_pct > 0 AND accelerator_extra_rate_pct <= 100",
+            name="accelerator_extra_rate_pct",
+        ),
         Index("ix_commission_terms_effective", "partner_id", "effective_from"),
     )
 
@@ -59,7 +70,16 @@ class CommissionTerms(SQLModel, table=True):
     version: int
     effective_from: date
     clawback_days: int
-    # [{stage, recovery_type, rate_pct}], as app.domain.commissions.terms_to_json writes it.
+    # The rate table [{stage, recovery_type, rate_pct}], as app.domain.commissions.terms_to_json
+    # writes it; empty when volume tiers pay.
     tiers: list[dict[str, Any]] = Field(sa_column=Column(JSONB, nullable=False))
+    # [{from_amount, rate_pct}], ascending from 0; empty when the rate table pays.
+    volume_tiers: list[dict[str, Any]] = Field(
+        default_factory=list,
+        sa_column=Column(JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    )
+    # The target accelerator: both set or both null.
+    accelerator_above_target_pct: Decimal | None = Field(default=None, sa_type=Numeric(7, 2))
+    accelerator_extra_rate_pct: Decimal | None = Field(default=None, sa_type=Numeric(5, 2))
     created_by: str = Field(max_length=80)
     created_at: datetime = timestamp_field()

@@ -5,10 +5,12 @@ to (``effective_from``): a payment is paid under the latest version whose ``effe
 is on or before its date (the highest version wins a tie), so changing the terms never
 rewrites how earlier payments were paid unless a manager dates the new version back.
 
-The report is two statements: one set-based aggregate over the period's payments (who
-collected each, its stage, recovery type, terms version and whether it was clawed back, all
-in SQL), then the terms involved; the rates are applied by
-:func:`app.domain.commissions.commission_line` to the aggregated rows.
+The report is three statements whatever its size: one set-based aggregate over the
+period's payments (who collected each, its base, stage, recovery type, terms version and
+whether it was clawed back, and each collector's base in the currency across partners, all
+in SQL), then the terms involved, then the collectors' targets for the month; the rates,
+volume bands and accelerator are applied by :func:`app.domain.commissions.month_commission`
+to the aggregated rows.
 
 Who collected a payment: the collector assigned to the account on the day it was paid,
 read from the account's ``assigned`` history (the last change dated on or before the payment,
@@ -20,7 +22,7 @@ no one's commission.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -30,12 +32,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.domain.commissions import (
-    ZERO,
-    CommissionLine,
     CommissionTerms,
+    LineFacts,
+    MonthCommission,
     RecoveryType,
     check_terms,
-    commission_line,
+    month_commission,
     next_month,
     parse_month,
     terms_to_json,
@@ -45,6 +47,7 @@ from app.domain.roles import Role
 from app.domain.stages import Stage
 from app.models.partner import Partner
 from app.models.target import CommissionTerms as TermsRow
+from app.models.target import RecoveryTarget
 from app.schemas.targets import CommissionTermsWrite
 from app.security import Principal
 from app.services import audit
@@ -120,17 +123,37 @@ def visibility(principal: Principal) -> tuple[str, dict[str, Any]]:
     return _VISIBLE["none"], {}
 
 
-# One row per (collector, partner, terms version, stage, recovery type). The recovery type
-# mirrors app.domain.commissions.recovery_type_of and the clawback test mirrors
-# app.domain.commissions.clawed_back (dates in the partner's time zone).
+# The base of a payment (app.domain.commissions.applied_to_debt) and its recovery type
+# (app.domain.commissions.recovery_type_of, same precedence; NULL: applied nothing to the
+# debt, not a recovery), as SQL over a credited payment ``c`` joined to its plan ``pl``.
+BASE_SQL = """(COALESCE((c.allocation -> 'balance' ->> 'fees')::numeric, 0)
+      + COALESCE((c.allocation -> 'balance' ->> 'interest')::numeric, 0)
+      + COALESCE((c.allocation -> 'balance' ->> 'principal')::numeric, 0))"""
+RECOVERY_TYPE_SQL = f"""CASE
+    WHEN {BASE_SQL} <= 0 THEN NULL
+    WHEN c.allocation ->> 'plan_id' IS NOT NULL AND pl.plan_type = 'settlement'
+        THEN 'settlement'
+    WHEN c.allocation ->> 'plan_id' IS NOT NULL AND pl.plan_type IS NOT NULL
+         AND jsonb_typeof(c.allocation -> 'installments') = 'array'
+         AND jsonb_array_length(c.allocation -> 'installments') > 0
+        THEN 'plan_installment'
+    WHEN c.allocation -> 'account_closed' = 'true'::jsonb
+         OR {BASE_SQL} >= (c.allocation -> 'before' ->> 'total')::numeric
+        THEN 'full_payment'
+    ELSE 'partial_payment' END"""
+
+# One row per (collector, partner, terms version, stage, recovery type), with the
+# collector's base (and base not clawed back) in the currency across every partner, for the
+# accelerator. Every collector with a visible payment is aggregated whole, then only the
+# visible rows are returned. The clawback test mirrors app.domain.commissions.clawed_back
+# (dates in the partner's time zone).
 _REPORT = """
 WITH {credited},
 judged AS (
-    SELECT c.collector_id, c.partner_id, c.currency, c.amount, t.version AS terms_version,
+    SELECT c.collector_id, c.partner_id, c.currency, {base} AS base,
+           t.version AS terms_version,
            COALESCE(c.allocation -> 'before' ->> 'stage', c.account_stage) AS stage,
-           CASE WHEN pl.plan_type IS NULL THEN 'full_payment'
-                WHEN pl.plan_type = 'settlement' THEN 'settlement'
-                ELSE 'plan' END AS recovery_type,
+           {recovery_type} AS recovery_type,
            (    (c.status = 'reversed'
                  AND (c.reversed_at AT TIME ZONE pa.time_zone)::date - c.paid_on
                      <= COALESCE(t.clawback_days, 0))
@@ -148,19 +171,31 @@ judged AS (
         ORDER BY ct.effective_from DESC, ct.version DESC
         LIMIT 1
     ) t ON true
-    WHERE c.collector_id IS NOT NULL
-      AND ({visible})
+    WHERE c.collector_id IN (SELECT c.collector_id FROM credited c WHERE {visible})
       AND (CAST(:collector_id AS uuid) IS NULL OR c.collector_id = :collector_id)
+),
+grouped AS (
+    SELECT j.collector_id, j.partner_id, j.currency, j.terms_version, j.stage,
+           j.recovery_type, count(*) AS payments, sum(j.base) AS base,
+           count(*) FILTER (WHERE j.clawed) AS clawed_back_payments,
+           COALESCE(sum(j.base) FILTER (WHERE j.clawed), 0) AS clawed_back_base
+    FROM judged j
+    WHERE j.recovery_type IS NOT NULL
+    GROUP BY j.collector_id, j.partner_id, j.currency, j.terms_version, j.stage,
+             j.recovery_type
+),
+totalled AS (
+    SELECT g.*,
+           sum(g.base) OVER (PARTITION BY g.collector_id, g.currency) AS collector_base,
+           sum(g.base - g.clawed_back_base) OVER (PARTITION BY g.collector_id, g.currency)
+               AS collector_kept_base
+    FROM grouped g
 )
-SELECT j.collector_id, u.full_name, j.partner_id, j.currency, j.terms_version, j.stage,
-       j.recovery_type, count(*) AS payments, sum(j.amount) AS recovered,
-       count(*) FILTER (WHERE j.clawed) AS clawed_back_payments,
-       COALESCE(sum(j.amount) FILTER (WHERE j.clawed), 0) AS clawed_back_amount
-FROM judged j
-JOIN app_user u ON u.id = j.collector_id
-GROUP BY j.collector_id, u.full_name, j.partner_id, j.currency, j.terms_version, j.stage,
-         j.recovery_type
-ORDER BY u.full_name, j.collector_id, j.partner_id, j.stage, j.recovery_type, j.terms_version
+SELECT c.*, u.full_name
+FROM totalled c
+JOIN app_user u ON u.id = c.collector_id
+WHERE {visible}
+ORDER BY u.full_name, c.collector_id, c.partner_id, c.stage, c.recovery_type, c.terms_version
 """
 
 
@@ -172,27 +207,7 @@ class CommissionRow:
     collector_name: str
     partner_id: uuid.UUID
     currency: str
-    lines: list[CommissionLine] = field(default_factory=list)
-
-    @property
-    def payments(self) -> int:
-        return sum(line.payments for line in self.lines)
-
-    @property
-    def recovered(self) -> Decimal:
-        return sum((line.recovered for line in self.lines), ZERO)
-
-    @property
-    def earned(self) -> Decimal:
-        return sum((line.earned for line in self.lines), ZERO)
-
-    @property
-    def clawed_back(self) -> Decimal:
-        return sum((line.clawed_back for line in self.lines), ZERO)
-
-    @property
-    def net(self) -> Decimal:
-        return self.earned - self.clawed_back
+    month: MonthCommission
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +223,13 @@ def _stage(value: str | None) -> Stage | None:
         return None
 
 
+def month_version(versions: list[TermsRow], period_to: date) -> int | None:
+    """The version in effect on the month's last day (the day before ``period_to``)."""
+    in_effect = [v for v in versions if v.effective_from < period_to]
+    best = max(in_effect, key=lambda v: (v.effective_from, v.version), default=None)
+    return None if best is None else best.version
+
+
 async def commission_report(
     session: AsyncSession,
     principal: Principal,
@@ -215,45 +237,78 @@ async def commission_report(
     collector_id: uuid.UUID | None = None,
 ) -> CommissionReport:
     """Each visible collector's commission for the month ``period`` (YYYY-MM): the payments
-    paid in it, as they stand now (a later reversal or break inside the window claws back)."""
+    paid in it, as they stand now (a later reversal or break inside the window claws back).
+    Three statements whatever the size: the aggregate, the partners' terms, the targets."""
     first = parse_month(period, "query.period")
+    period_to = next_month(first)
     visible, params = visibility(principal)
     rows = (
         await session.execute(
-            text(_REPORT.format(credited=CREDITED_PAYMENTS, visible=visible)),
+            text(
+                _REPORT.format(
+                    credited=CREDITED_PAYMENTS,
+                    visible=visible,
+                    base=BASE_SQL,
+                    recovery_type=RECOVERY_TYPE_SQL,
+                )
+            ),
             {
                 "period_from": first,
-                "period_to": next_month(first),
+                "period_to": period_to,
                 "collector_id": collector_id,
                 **params,
             },
         )
     ).all()
     partner_ids = {r.partner_id for r in rows}
-    terms: dict[tuple[uuid.UUID, int], CommissionTerms] = {}
+    collector_ids = {r.collector_id for r in rows}
+    terms: dict[uuid.UUID, dict[int, CommissionTerms]] = {}
+    versions: dict[uuid.UUID, list[TermsRow]] = {}
     if partner_ids:
         for row in await session.scalars(
             select(TermsRow).where(col(TermsRow.partner_id).in_(partner_ids))
         ):
-            terms[(row.partner_id, row.version)] = _terms_of(row)
-    grouped: dict[tuple[uuid.UUID, uuid.UUID], CommissionRow] = {}
+            terms.setdefault(row.partner_id, {})[row.version] = _terms_of(row)
+            versions.setdefault(row.partner_id, []).append(row)
+    targets: dict[tuple[uuid.UUID, str], Decimal] = {}
+    if collector_ids:
+        for target in await session.scalars(
+            select(RecoveryTarget).where(
+                col(RecoveryTarget.month) == first,
+                col(RecoveryTarget.scope) == "collector",
+                col(RecoveryTarget.scope_id).in_(collector_ids),
+            )
+        ):
+            targets[(target.scope_id, target.currency)] = target.amount
+    grouped: dict[tuple[uuid.UUID, uuid.UUID, str], list[Any]] = {}
     for r in rows:
-        key = (r.collector_id, r.partner_id)
-        if key not in grouped:
-            grouped[key] = CommissionRow(r.collector_id, r.full_name, r.partner_id, r.currency)
-        grouped[key].lines.append(
-            commission_line(
-                terms=None if r.terms_version is None else terms[(r.partner_id, r.terms_version)],
-                terms_version=r.terms_version,
+        grouped.setdefault((r.collector_id, r.partner_id, r.currency), []).append(r)
+    report_rows: list[CommissionRow] = []
+    for (collector, partner_id, currency), found in grouped.items():
+        facts = [
+            LineFacts(
                 stage=_stage(r.stage),
                 recovery_type=RecoveryType(r.recovery_type),
+                terms_version=r.terms_version,
                 payments=int(r.payments),
-                recovered=Decimal(r.recovered),
+                base=Decimal(r.base),
                 clawed_back_payments=int(r.clawed_back_payments),
-                clawed_back_amount=Decimal(r.clawed_back_amount),
+                clawed_back_base=Decimal(r.clawed_back_base),
             )
+            for r in found
+        ]
+        month = month_commission(
+            facts,
+            terms=terms.get(partner_id, {}),
+            month_version=month_version(versions.get(partner_id, []), period_to),
+            target=targets.get((collector, currency)),
+            collector_base=Decimal(found[0].collector_base),
+            collector_kept_base=Decimal(found[0].collector_kept_base),
         )
-    return CommissionReport(period, list(grouped.values()))
+        report_rows.append(
+            CommissionRow(collector, found[0].full_name, partner_id, currency, month)
+        )
+    return CommissionReport(period, report_rows)
 
 
 # ---------------------------------------------------------------------------------------
@@ -261,7 +316,21 @@ async def commission_report(
 
 
 def _terms_of(row: TermsRow) -> CommissionTerms:
-    return check_terms({"clawback_days": row.clawback_days, "tiers": row.tiers}, "stored")
+    accelerator = None
+    if row.accelerator_above_target_pct is not None:
+        accelerator = {
+            "above_target_pct": row.accelerator_above_target_pct,
+            "extra_rate_pct": row.accelerator_extra_rate_pct,
+        }
+    return check_terms(
+        {
+            "clawback_days": row.clawback_days,
+            "tiers": row.tiers,
+            "volume_tiers": row.volume_tiers,
+            "accelerator": accelerator,
+        },
+        "stored",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,17 +395,21 @@ async def set_terms(
     if partner is None:
         raise NotFound({"entity": "partner"})
     body = data.model_dump(mode="json", exclude={"effective_from"})
-    terms = check_terms(body)
+    terms = check_terms(body, currency=partner.currency)
     latest = await session.scalar(
         select(func.max(col(TermsRow.version))).where(col(TermsRow.partner_id) == partner.id)
     )
     stored = terms_to_json(terms)
+    acc = terms.accelerator
     row = TermsRow(
         partner_id=partner.id,
         version=(latest or 0) + 1,
         effective_from=data.effective_from or partner_today(partner, now),
         clawback_days=terms.clawback_days,
         tiers=stored["tiers"],
+        volume_tiers=stored["volume_tiers"],
+        accelerator_above_target_pct=None if acc is None else acc.above_target_pct,
+        accelerator_extra_rate_pct=None if acc is None else acc.extra_rate_pct,
         created_by=actor.audit_id,
     )
     if now is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -12,8 +13,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import col, func, select
 
+from app.domain.commissions import applied_to_debt, recovery_type_of
 from app.domain.roles import Role
 from app.models.account import Account, AccountEvent
 from app.models.audit import AuditEvent
@@ -22,8 +25,9 @@ from app.models.payment import Payment
 from app.models.plan import PaymentPlan
 from app.models.target import CommissionTerms
 from app.models.user import User
+from app.services.commissions import BASE_SQL, RECOVERY_TYPE_SQL
 from tests.api.test_accounts import partner_headers
-from tests.factories import make_account, make_partner, make_team
+from tests.factories import business_today, make_account, make_partner, make_plan, make_team
 
 REPORT = "/api/v1/reports/commissions"
 PERIOD = "2026-10"
@@ -37,7 +41,7 @@ TERMS_BODY: dict[str, Any] = {
         {"stage": "early", "rate_pct": "5"},
         {"recovery_type": "settlement", "rate_pct": "3"},
         {"rate_pct": "2"},
-        {"stage": "late", "recovery_type": "plan", "rate_pct": "7.5"},
+        {"stage": "late", "recovery_type": "plan_installment", "rate_pct": "7.5"},
     ],
 }
 
@@ -79,9 +83,11 @@ async def add_payment(
     stage: str,
     plan: PaymentPlan | None = None,
     reversed_at: datetime | None = None,
+    closes: bool = False,
 ) -> Payment:
     """A payment as the payments service stores it, with the parts of the allocation the
-    reports read (the stage before it, the plan it paid)."""
+    reports read: all of it applied to principal, the stage and total before it (a full
+    payment when it ``closes`` the account, else partial), an installment of the plan."""
     payment = Payment(
         account_id=account.id,
         partner_id=account.partner_id,
@@ -98,8 +104,13 @@ async def add_payment(
             "amount": amount,
             "paid_on": paid_on.isoformat(),
             "plan_id": None if plan is None else str(plan.id),
-            "account_closed": False,
-            "before": {"stage": stage},
+            "installments": []
+            if plan is None
+            else [{"installment_id": str(uuid.uuid4()), "number": 1, "amount": amount}],
+            "balance": {"past_due": "0", "fees": "0", "interest": "0", "principal": amount},
+            "credit": "0",
+            "account_closed": closes,
+            "before": {"stage": stage, "total": amount if closes else "100000.00"},
         },
         recorded_by="test",
     )
@@ -129,15 +140,15 @@ async def build_desk(session, make_user) -> Desk:
     """Partner (Mexico City time) with October 2026 payments:
 
     ana (terms: 30-day clawback)
-      P1 early, no plan        1000.00  10 %  → 100.00  (account now beto's: credited by history)
+      P1 early, full payment   1000.00  10 %  → 100.00  (account now beto's: credited by history)
       P2 early, regularization  333.33   5 %  →  16.67
       P3 late, settlement      2000.00   3 %  →  60.00
       P4 late, restructuring    500.00 7.5 %  →  37.50, plan broke 8 days later: clawed back
-      P5 mid, no plan           400.00   2 %  →   8.00, reversed 45 days later: kept
-      P6 mid, no plan           250.00   2 %  →   5.00, reversed on day 30 (local): clawed back
+      P5 mid, partial           400.00   2 %  →   8.00, reversed 45 days later: kept
+      P6 mid, partial           250.00   2 %  →   5.00, reversed on day 30 (local): clawed back
       out of the period: 2026-09-30 and 2026-11-01
     beto
-      P7 early, no plan         100.00  10 %  →  10.00
+      P7 early, partial         100.00   5 %  →   5.00
     """
     partner = await make_partner(session)
     other_partner = await make_partner(session)
@@ -168,7 +179,7 @@ async def build_desk(session, make_user) -> Desk:
             after={"assigned_collector_id": str(beto.id), "assigned_team_id": None},
         )
     )
-    await add_payment(session, moved, "1000.00", date(2026, 10, 5), stage="early")
+    await add_payment(session, moved, "1000.00", date(2026, 10, 5), stage="early", closes=True)
 
     a2 = await acct(ana, 10)
     plan2 = await add_plan(session, a2, ana, "regularization")
@@ -224,7 +235,12 @@ class TestCommissionTerms:
     async def test_manager_sets_versions_and_reads_them(self, client, auth_headers, desk, session):
         first = await set_terms(client, auth_headers, desk)
         assert first["version"] == 1
-        assert first["tiers"][4] == {"stage": "late", "recovery_type": "plan", "rate_pct": "7.50"}
+        assert first["tiers"][4] == {
+            "stage": "late",
+            "recovery_type": "plan_installment",
+            "rate_pct": "7.50",
+        }
+        assert (first["volume_tiers"], first["accelerator"]) == ([], None)
         second = await set_terms(client, auth_headers, desk, dict(TERMS_BODY, clawback_days=10))
         assert second["version"] == 2
         response = await client.get(terms_url(desk.partner.id), headers=auth_headers(desk.ana))
@@ -319,7 +335,7 @@ class TestCommissionReport:
         assert ana["currency"] == "MXN"
         assert ana["partner_id"] == str(desk.partner.id)
         assert ana["payments"] == 6
-        assert Decimal(ana["recovered"]) == Decimal("4483.33")
+        assert Decimal(ana["base"]) == Decimal("4483.33")
         assert Decimal(ana["earned"]) == Decimal("227.17")
         assert Decimal(ana["clawed_back"]) == Decimal("42.50")
         assert Decimal(ana["net"]) == Decimal("184.67")
@@ -327,10 +343,10 @@ class TestCommissionReport:
         expected = {
             # (stage, type): (rate, payments, recovered, clawed payments, earned, clawed, net)
             ("early", "full_payment"): ("10", 1, "1000.00", 0, "100.00", "0.00", "100.00"),
-            ("early", "plan"): ("5", 1, "333.33", 0, "16.67", "0.00", "16.67"),
+            ("early", "plan_installment"): ("5", 1, "333.33", 0, "16.67", "0.00", "16.67"),
             ("late", "settlement"): ("3", 1, "2000.00", 0, "60.00", "0.00", "60.00"),
-            ("late", "plan"): ("7.5", 1, "500.00", 1, "37.50", "37.50", "0.00"),
-            ("mid", "full_payment"): ("2", 2, "650.00", 1, "13.00", "5.00", "8.00"),
+            ("late", "plan_installment"): ("7.5", 1, "500.00", 1, "37.50", "37.50", "0.00"),
+            ("mid", "partial_payment"): ("2", 2, "650.00", 1, "13.00", "5.00", "8.00"),
         }
         assert set(lines) == set(expected)
         for key, (rate, n, recovered, n_back, earned, back, net) in expected.items():
@@ -338,14 +354,23 @@ class TestCommissionReport:
             assert line["terms_version"] == 1
             assert Decimal(line["rate_pct"]) == Decimal(rate), key
             assert (line["payments"], line["clawed_back_payments"]) == (n, n_back), key
-            assert Decimal(line["recovered"]) == Decimal(recovered), key
+            assert Decimal(line["base"]) == Decimal(recovered), key
             assert Decimal(line["earned"]) == Decimal(earned), key
             assert Decimal(line["clawed_back"]) == Decimal(back), key
             assert Decimal(line["net"]) == Decimal(net), key
+        assert [
+            (t["recovery_type"], t["payments"], t["base"]) for t in ana["by_recovery_type"]
+        ] == [
+            ("full_payment", 1, "1000.00"),
+            ("partial_payment", 2, "650.00"),
+            ("plan_installment", 2, "833.33"),
+            ("settlement", 1, "2000.00"),
+        ]
+        assert (ana["volume_bands"], ana["accelerator"]) == ([], None)
         beto = rows[str(desk.beto.id)]
         assert (Decimal(beto["earned"]), Decimal(beto["net"])) == (
-            Decimal("10.00"),
-            Decimal("10.00"),
+            Decimal("5.00"),
+            Decimal("5.00"),
         )
 
     async def test_without_terms_everything_is_zero(self, client, auth_headers, desk):
@@ -353,7 +378,7 @@ class TestCommissionReport:
             REPORT, params={"period": PERIOD}, headers=auth_headers(desk.manager)
         )
         ana = by_collector(response.json())[str(desk.ana.id)]
-        assert Decimal(ana["recovered"]) == Decimal("4483.33")
+        assert Decimal(ana["base"]) == Decimal("4483.33")
         assert Decimal(ana["earned"]) == 0
         assert all(line["terms_version"] is None for line in ana["lines"])
 
@@ -388,16 +413,27 @@ class TestCommissionReport:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/csv")
         rows = list(csv.DictReader(io.StringIO(response.text)))
-        assert len(rows) == 5
-        assert {r["collector_id"] for r in rows} == {str(desk.ana.id)}
-        late_plan = next(r for r in rows if (r["stage"], r["recovery_type"]) == ("late", "plan"))
-        assert late_plan["period"] == PERIOD
-        assert (late_plan["earned"], late_plan["clawed_back"], late_plan["net"]) == (
-            "37.50",
-            "37.50",
-            "0.00",
+        assert len(rows) == 1
+        (row,) = rows
+        assert (row["period"], row["collector_id"], row["terms_version"]) == (
+            PERIOD,
+            str(desk.ana.id),
+            "1",
         )
-        assert sum(Decimal(r["net"]) for r in rows) == Decimal("184.67")
+        assert (row["payments"], row["base"]) == ("6", "4483.33")
+        assert (
+            row["base_full_payment"],
+            row["base_partial_payment"],
+            row["base_plan_installment"],
+            row["base_settlement"],
+        ) == ("1000.00", "650.00", "833.33", "2000.00")
+        assert "late/plan_installment:7.50" in row["rates_applied"]
+        assert (row["accelerator"], row["earned"], row["clawed_back"], row["net"]) == (
+            "0.00",
+            "227.17",
+            "42.50",
+            "184.67",
+        )
 
     async def test_collector_sees_only_their_own_row(self, client, auth_headers, desk):
         for me, other in ((desk.ana, desk.beto), (desk.beto, desk.ana)):
@@ -443,3 +479,274 @@ class TestCommissionReport:
     async def test_needs_a_token(self, client):
         response = await client.get(REPORT, params={"period": PERIOD})
         assert response.status_code == 401
+
+
+@dataclass
+class Recoveries:
+    partner: Partner
+    manager: User
+    collector: User
+    period: str
+
+
+async def pay(client, headers, account: Account, amount: str) -> dict:
+    response = await client.post(
+        "/api/v1/payments",
+        json={
+            "account_id": str(account.id),
+            "amount": amount,
+            "currency": account.currency,
+            "paid_on": business_today().isoformat(),
+            "channel": "spei",
+        },
+        headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+@pytest.fixture
+async def recoveries(client, session, settings, make_user, auth_headers) -> Recoveries:
+    """Payments made through the payments API today, on accounts of 1,150.00 (1,000
+    principal, 100 interest, 50 fees; 40 days past due: mid stage) assigned to one collector:
+
+      A1  1,150.00 closes the account (full payment), then 50.00 on the closed account: all
+          credit, base 0, no recovery
+      A2    300.00 partial payment
+      A3  1,200.00 closes the account: base 1,150.00 (full payment), 50.00 credit
+      A4    150.00 first installment of a regularization plan (plan installment)
+      A5    200.00 first installment of a settlement plan (settlement)
+      A6    100.00 partial payment, reversed today (inside any clawback window)
+
+    Base kept: 1,150 + 300 + 1,150 + 150 + 200 = 2,950.00; with A6, 3,050.00 paid."""
+    partner = await make_partner(session)
+    manager = await make_user(Role.MANAGER)
+    collector = await make_user(Role.COLLECTOR)
+    system = await partner_headers(session, settings, partner)
+    accounts = [
+        await make_account(session, partner, dpd=40, assigned_collector_id=collector.id)
+        for _ in range(6)
+    ]
+    await make_plan(session, accounts[3], collector, ["150.00", "150.00"])
+    settlement = await make_plan(session, accounts[4], collector, ["200.00", "200.00"])
+    settlement.plan_type = "settlement"
+    settlement.terms = dict(settlement.terms, plan_type="settlement")
+    session.add(settlement)
+    await session.commit()
+
+    first = await pay(client, system, accounts[0], "1150.00")
+    assert first["allocation"]["account_closed"] is True
+    credit_only = await pay(client, system, accounts[0], "50.00")
+    assert credit_only["credit_amount"] == "50.00"
+    assert all(Decimal(v) == 0 for v in credit_only["allocation"]["balance"].values())
+    await pay(client, system, accounts[1], "300.00")
+    await pay(client, system, accounts[2], "1200.00")
+    await pay(client, system, accounts[3], "150.00")
+    await pay(client, system, accounts[4], "200.00")
+    undone = await pay(client, system, accounts[5], "100.00")
+    reversal = await client.post(
+        f"/api/v1/payments/{undone['id']}/reversal",
+        json={"reason": "SPEI returned"},
+        headers=auth_headers(manager),
+    )
+    assert reversal.status_code == 200, reversal.text
+    today = business_today()
+    return Recoveries(partner, manager, collector, f"{today.year:04d}-{today.month:02d}")
+
+
+async def report_row(client, auth_headers, desk: Recoveries, **extra) -> dict:
+    response = await client.get(
+        REPORT, params={"period": desk.period, **extra}, headers=auth_headers(desk.manager)
+    )
+    assert response.status_code == 200, response.text
+    (row,) = response.json()["rows"]
+    assert row["collector_id"] == str(desk.collector.id)
+    return row
+
+
+async def put_terms(client, auth_headers, desk: Recoveries, body: dict) -> dict:
+    response = await client.put(
+        terms_url(desk.partner.id),
+        json={"effective_from": "2026-01-01", "clawback_days": 30, **body},
+        headers=auth_headers(desk.manager),
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+class TestWhatARecoveryEarns:
+    async def test_recovery_types_and_credit_with_a_flat_rate(
+        self, client, auth_headers, recoveries
+    ):
+        await put_terms(client, auth_headers, recoveries, {"tiers": [{"rate_pct": "5"}]})
+        row = await report_row(client, auth_headers, recoveries)
+        # The credit-only payment is not a recovery: 6 payments, not 7.
+        assert (row["payments"], row["base"]) == (6, "3050.00")
+        lines = {ln["recovery_type"]: ln for ln in row["lines"]}
+        expected = {
+            # type: (payments, base, clawed payments, earned, clawed back, net) at 5 %
+            "full_payment": (2, "2300.00", 0, "115.00", "0.00", "115.00"),
+            "partial_payment": (2, "400.00", 1, "20.00", "5.00", "15.00"),
+            "plan_installment": (1, "150.00", 0, "7.50", "0.00", "7.50"),
+            "settlement": (1, "200.00", 0, "10.00", "0.00", "10.00"),
+        }
+        assert set(lines) == set(expected)
+        for kind, (n, base, n_back, earned, back, net) in expected.items():
+            line = lines[kind]
+            assert line["stage"] == "mid", kind
+            assert (line["payments"], line["base"], line["clawed_back_payments"]) == (
+                n,
+                base,
+                n_back,
+            ), kind
+            assert (line["earned"], line["clawed_back"], line["net"]) == (earned, back, net), kind
+        # 50.00 of credit (A3) and the 50.00 on the closed account earn nothing.
+        assert (row["earned"], row["clawed_back"], row["net"]) == ("152.50", "5.00", "147.50")
+
+    async def test_reversed_payment_earns_nothing(self, client, auth_headers, recoveries):
+        await put_terms(client, auth_headers, recoveries, {"tiers": [{"rate_pct": "5"}]})
+        row = await report_row(client, auth_headers, recoveries)
+        partial = next(ln for ln in row["lines"] if ln["recovery_type"] == "partial_payment")
+        # A6 (100.00) is clawed back whole: net is A2's 300.00 × 5 % only.
+        assert (partial["clawed_back_base"], partial["net"]) == ("100.00", "15.00")
+
+    async def test_volume_tiers_and_accelerator_hand_computed(
+        self, client, auth_headers, recoveries
+    ):
+        terms = await put_terms(
+            client, auth_headers, recoveries,
+            {
+                "volume_tiers": [
+                    {"from_amount": "0", "rate_pct": "2"},
+                    {"from_amount": "1000.00", "rate_pct": "4"},
+                    {"from_amount": "2500", "rate_pct": "6"},
+                ],
+                "accelerator": {"above_target_pct": "80", "extra_rate_pct": "1"},
+            },
+        )  # fmt: skip
+        assert terms["tiers"] == []
+        assert terms["volume_tiers"][1] == {"from_amount": "1000.00", "rate_pct": "4.00"}
+        assert terms["accelerator"] == {"above_target_pct": "80.00", "extra_rate_pct": "1.00"}
+        target = await client.put(
+            "/api/v1/targets",
+            json={
+                "month": recoveries.period,
+                "scope": "collector",
+                "scope_id": str(recoveries.collector.id),
+                "amount": "3000.00",
+                "currency": recoveries.partner.currency,
+            },
+            headers=auth_headers(recoveries.manager),
+        )
+        assert target.status_code == 201, target.text
+        row = await report_row(client, auth_headers, recoveries)
+        # Net, on the 2,950.00 kept: bands 1,000 × 2 % = 20 + 1,500 × 4 % = 60
+        # + 450 × 6 % = 27 → 107.00; accelerator above 80 % of 3,000 = 2,400:
+        # 550 × 1 % = 5.50. Net 112.50.
+        assert [
+            (b["from_amount"], b["to_amount"], b["base"], b["commission"])
+            for b in row["volume_bands"]
+        ] == [
+            ("0.00", "1000.00", "1000.00", "20.00"),
+            ("1000.00", "2500.00", "1500.00", "60.00"),
+            ("2500.00", None, "450.00", "27.00"),
+        ]
+        acc = row["accelerator"]
+        assert (acc["target"], acc["threshold"], acc["collector_base"]) == (
+            "3000.00",
+            "2400.00",
+            "2950.00",
+        )
+        assert (acc["excess"], acc["amount"]) == ("550.00", "5.50")
+        # Earned, on the 3,050.00 paid: 20 + 60 + 550 × 6 % = 33 → 113.00, accelerator
+        # 650 × 1 % = 6.50 → 119.50. Clawed back 119.50 − 112.50 = 7.00.
+        assert (row["earned"], row["clawed_back"], row["net"]) == ("119.50", "7.00", "112.50")
+        assert all(ln["rate_pct"] is None and ln["earned"] is None for ln in row["lines"])
+
+        csv_response = await client.get(
+            REPORT,
+            params={"period": recoveries.period},
+            headers={**auth_headers(recoveries.manager), "Accept": "text/csv"},
+        )
+        (line,) = list(csv.DictReader(io.StringIO(csv_response.text)))
+        assert line["rates_applied"] == "0.00-1000.00:2.00; 1000.00-2500.00:4.00; 2500.00-:6.00"
+        assert (line["accelerator"], line["net"]) == ("5.50", "112.50")
+
+    @pytest.mark.parametrize(
+        ("body", "field"),
+        [
+            ({"volume_tiers": [{"from_amount": "5", "rate_pct": "1"}]},
+             "body.volume_tiers.0.from_amount"),
+            ({"volume_tiers": [{"from_amount": "0", "rate_pct": "1"},
+                               {"from_amount": "0", "rate_pct": "2"}]},
+             "body.volume_tiers.1.from_amount"),
+            ({"volume_tiers": [{"from_amount": "0", "rate_pct": "1"}],
+              "tiers": [{"rate_pct": "1"}]}, "body.volume_tiers"),
+            ({}, "body.tiers"),
+            ({"tiers": [{"rate_pct": "1"}],
+              "accelerator": {"above_target_pct": "100", "extra_rate_pct": "0"}},
+             "body.accelerator.extra_rate_pct"),
+        ],
+    )  # fmt: skip
+    async def test_bad_volume_terms_are_422_in_both_languages(
+        self, client, auth_headers, recoveries, session, body, field
+    ):
+        for lang, title in (("en", "Invalid"), ("es-MX", "inválid")):
+            response = await client.put(
+                terms_url(recoveries.partner.id),
+                json={"clawback_days": 30, **body},
+                headers={**auth_headers(recoveries.manager), "Accept-Language": lang},
+            )
+            assert response.status_code == 422, response.text
+            problem = response.json()
+            assert title in problem["title"] or title.lower() in problem["title"].lower()
+            assert problem["errors"][0]["field"] == field
+        assert await session.scalar(select(func.count()).select_from(CommissionTerms)) == 0
+
+
+def stored_allocation(
+    principal: str, credit: str = "0", *, total: str = "1000.00", plan: bool = False,
+    installments: int = 0, closed: bool = False,
+) -> dict:  # fmt: skip
+    return {
+        "balance": {"past_due": "0", "fees": "0", "interest": "0", "principal": principal},
+        "credit": credit,
+        "plan_id": str(uuid.uuid4()) if plan else None,
+        "installments": [{"installment_id": str(n)} for n in range(installments)],
+        "account_closed": closed,
+        "before": {"total": total, "stage": "mid"},
+    }
+
+
+class TestReportSqlMirrorsTheDomain:
+    @pytest.mark.parametrize(
+        ("allocation", "plan_type"),
+        [
+            (stored_allocation("0", "50.00", total="0.00"), None),
+            (stored_allocation("300.00"), None),
+            (stored_allocation("1000.00", closed=True), None),
+            (stored_allocation("1000.00", "5.00"), None),
+            (stored_allocation("150.00", plan=True, installments=1), "regularization"),
+            (stored_allocation("150.00", plan=True, installments=0), "restructuring"),
+            (stored_allocation("200.00", plan=True, installments=1, closed=True), "settlement"),
+            (stored_allocation("0", "9.00", plan=True, installments=0), "settlement"),
+            (
+                stored_allocation("1000.00", plan=True, installments=2, closed=True),
+                "regularization",
+            ),
+        ],
+    )
+    async def test_base_and_recovery_type(self, session, allocation, plan_type):
+        row = (
+            await session.execute(
+                text(
+                    f"SELECT {BASE_SQL} AS base, {RECOVERY_TYPE_SQL} AS kind"
+                    " FROM (SELECT CAST(:allocation AS jsonb) AS allocation) c"
+                    " LEFT JOIN (SELECT CAST(:plan_type AS text) AS plan_type) pl ON true"
+                ),
+                {"allocation": json.dumps(allocation), "plan_type": plan_type},
+            )
+        ).one()
+        expected = recovery_type_of(allocation, plan_type)
+        assert Decimal(row.base) == applied_to_debt(allocation)
+        assert row.kind == (None if expected is None else expected.value)
