@@ -13,7 +13,7 @@ upgrade: a version paid by volume tiers keeps one catch-all rate, its first band
 table left empty gets a catch-all 0 %, so the old code can still read every version.
 
 Revision ID: f2a3b4c5d6e7
-Revises: d0e1f2a3b4c5
+Revises: e1f2a3b4c5d6
 Create Date: 2026-12-05 13:00:00.000000+00:00
 """
 
@@ -25,7 +25,7 @@ from sqlalchemy.dialects import postgresql
 from alembic import op
 
 revision: str = "f2a3b4c5d6e7"
-down_revision: str | None = "d0e1f2a3b4c5"
+down_revision: str | None = "e1f2a3b4c5d6"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
