@@ -35,7 +35,7 @@ from app.pagination import decode_id_cursor, encode_cursor
 from app.schemas.targets import TargetScope, TargetWrite
 from app.security import Principal
 from app.services import audit
-from app.services.commissions import CREDITED_PAYMENTS, SEES_ALL_FIGURES
+from app.services.commissions import BASE_SQL, CREDITED_PAYMENTS, SEES_ALL_FIGURES
 
 ZERO = Decimal("0")
 HUNDRED = Decimal("100")
@@ -171,7 +171,7 @@ async def set_target(
 _PROGRESS = """
 WITH {credited},
 attributed AS (
-    SELECT c.partner_id, c.currency, c.amount, c.collector_id,
+    SELECT c.partner_id, c.currency, {base} AS amount, c.collector_id,
            COALESCE(c.team_id, tm.team_id) AS team_id
     FROM credited c
     LEFT JOIN team_member tm ON tm.user_id = c.collector_id
@@ -203,7 +203,8 @@ async def _with_progress(
     first = targets[0].month
     if any(t.month != first for t in targets):
         raise ValueError("targets of one month at a time")
-    statement = text(_PROGRESS.format(credited=CREDITED_PAYMENTS)).bindparams(
+    # Money applied to debt, as commissions count it: a credit is not a recovery.
+    statement = text(_PROGRESS.format(credited=CREDITED_PAYMENTS, base=BASE_SQL)).bindparams(
         bindparam("ids", type_=ARRAY(UUID(as_uuid=True)))
     )
     rows = await session.execute(

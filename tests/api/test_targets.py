@@ -4,6 +4,8 @@ sees which target, and bad input that writes nothing."""
 from __future__ import annotations
 
 import uuid
+from datetime import date
+from decimal import Decimal
 
 import pytest
 from sqlmodel import func, select
@@ -11,7 +13,8 @@ from sqlmodel import func, select
 from app.models.audit import AuditEvent
 from app.models.target import RecoveryTarget
 from tests.api.test_accounts import partner_headers
-from tests.api.test_commissions import PERIOD, Desk, build_desk
+from tests.api.test_commissions import PERIOD, Desk, add_payment, build_desk
+from tests.factories import make_account
 
 TARGETS = "/api/v1/targets"
 
@@ -144,6 +147,26 @@ class TestProgress:
         assert (team["recovered"], team["percent"]) == ("3833.33", "47.92")
         partner = items[str(desk.partner.id)]  # everyone's on the partner: 3833.33 + 100
         assert (partner["recovered"], partner["percent"]) == ("3933.33", "39.33")
+
+    async def test_credit_is_not_progress(self, client, auth_headers, desk, session):
+        """A payment that met no debt (all credit, e.g. on a closed account) recovers
+        nothing: beto stays at 100 of 1,000."""
+        await all_targets(client, auth_headers, desk)
+        account = await make_account(
+            session, desk.partner, assigned_collector_id=desk.beto.id, status="closed"
+        )
+        payment = await add_payment(session, account, "700.00", date(2026, 10, 20), stage="early")
+        payment.allocation = {
+            **payment.allocation,
+            "balance": {"past_due": "0", "fees": "0", "interest": "0", "principal": "0"},
+            "credit": "700.00",
+        }
+        payment.credit_amount = Decimal("700.00")
+        await session.commit()
+        items = listed(
+            await client.get(TARGETS, params={"month": PERIOD}, headers=auth_headers(desk.manager))
+        )
+        assert items[str(desk.beto.id)]["recovered"] == "100.00"
 
     async def test_another_month_has_its_own_progress(self, client, auth_headers, desk):
         await put_target(
