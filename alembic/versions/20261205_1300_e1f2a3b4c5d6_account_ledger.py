@@ -9,6 +9,7 @@ Create Date: 2026-12-05 13:00:00.000000+00:00
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+
 from alembic import op
 
 revision: str = "e1f2a3b4c5d6"
@@ -151,9 +152,7 @@ def upgrade() -> None:
         "payment_file_line",
         f"outcome IN ({_OUTCOMES}, 'matched_by_hand')",
     )
-    op.add_column(
-        "payment_file_line", sa.Column("channel", sa.String(length=16), nullable=True)
-    )
+    op.add_column("payment_file_line", sa.Column("channel", sa.String(length=16), nullable=True))
     op.add_column(
         "payment_file",
         sa.Column("matched_by_hand", sa.Integer(), server_default="0", nullable=False),
