@@ -5,6 +5,7 @@ Nothing else in the code base reads ``os.environ``: ask :func:`get_settings`.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -17,6 +18,16 @@ DEFAULT_JWT_SECRET = "cartera-dev-secret-change-me-in-production"
 # Development keys for personal data at rest; production refuses them too.
 DEFAULT_DATA_KEYS = "1:Y2FydGVyYS1kZXYtZGF0YS1rZXktY2hhbmdlLW1lISE="
 DEFAULT_BLIND_INDEX_KEY = "cartera-dev-blind-index-key-change-me-in-production"
+
+# Credit a manager or admin may refund or move on their own, per currency (about USD 250-300).
+DEFAULT_CREDIT_SELF_APPROVAL_LIMITS: dict[str, Decimal] = {
+    "MXN": Decimal("5000"),
+    "CLP": Decimal("500000"),
+    "COP": Decimal("1000000"),
+    "PEN": Decimal("1000"),
+    "BRL": Decimal("1500"),
+    "USD": Decimal("300"),
+}
 
 
 class ConfigurationError(RuntimeError):
@@ -74,6 +85,16 @@ class Settings(BaseSettings):
     invalid_contact_after: int = Field(default=2, ge=1, le=20)
     # KYC searches (GET /kyc/search) one user may run in any 60 seconds (per process).
     kyc_searches_per_minute: int = Field(default=30, ge=1, le=10_000)
+    # Maker-checker on credit ("saldo a favor") leaving an account: a manager or admin may
+    # refund or transfer up to this amount per currency on their own (included); above it,
+    # and for any team lead request, a second manager or admin approves. A currency not
+    # listed has no self-approval: every movement waits for a second person. Set as JSON,
+    # e.g. CARTERA_CREDIT_SELF_APPROVAL_LIMITS='{"MXN": "5000", "USD": "300"}' (the whole
+    # table is replaced). Agency-wide rather than per partner: it guards the agency's own
+    # treasury, whoever the creditor is.
+    credit_self_approval_limits: dict[str, Decimal] = Field(
+        default_factory=lambda: dict(DEFAULT_CREDIT_SELF_APPROVAL_LIMITS)
+    )
     # The business date the nightly aging runs for is "today" in this zone.
     aging_time_zone: str = "America/Mexico_City"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -126,6 +126,26 @@ CATALOGUE: dict[str, ProblemKind] = {
         "Saldo a favor insuficiente",
         "La cuenta tiene {available} de saldo a favor; se necesitan {requested}. El saldo ya "
         "devuelto o traspasado debe recuperarse primero."),
+    "credit_transfer_target_refused": ProblemKind(
+        422, "Credit cannot go to that account",
+        "Credit moves only to another active account of the same debtor and partner, in the "
+        "same currency ({reason}).",
+        "El saldo a favor no puede ir a esa cuenta",
+        "El saldo a favor solo se traspasa a otra cuenta activa del mismo deudor y de la misma "
+        "empresa convenida, en la misma moneda ({reason})."),
+    "payment_not_reversible": ProblemKind(
+        409, "Payment cannot be reversed",
+        "This payment cannot be reversed ({reason}): it is the receiving end of a credit "
+        "transfer from another account of the debtor.",
+        "El pago no se puede revertir",
+        "Este pago no se puede revertir ({reason}): es la parte receptora de un traspaso de "
+        "saldo a favor desde otra cuenta del deudor."),
+    "payment_file_line_not_unmatched": ProblemKind(
+        409, "Line is not unmatched",
+        "Only a line reported unmatched can be applied by hand, once; this line is {outcome}.",
+        "La línea no está sin aplicar",
+        "Solo una línea reportada sin cuenta (unmatched) se aplica a mano, una sola vez; esta "
+        "línea está como {outcome}."),
     "not_ready": ProblemKind(
         503, "Not ready", "The service is not ready: {reason}.",
         "No disponible", "El servicio no está listo: {reason}."),

@@ -1,5 +1,5 @@
 """the account ledger: entries in minor units, account credit, credit movements, and the
-down payment as installment 0
+down payment as installment 0; payments by credit transfer; payment file lines applied by hand
 
 Revision ID: e1f2a3b4c5d6
 Revises: d0e1f2a3b4c5
@@ -9,6 +9,7 @@ Create Date: 2026-12-05 13:00:00.000000+00:00
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+
 from alembic import op
 
 revision: str = "e1f2a3b4c5d6"
@@ -19,6 +20,9 @@ depends_on: str | Sequence[str] | None = None
 # ISO 4217 exponents as they stood when the ledger began (app/domain/money.py holds the
 # table the application uses); a currency not listed has two decimals.
 _EXPONENTS = "(VALUES ('MXN', 2), ('COP', 2), ('PEN', 2), ('CLP', 0), ('BRL', 2), ('USD', 2))"
+
+_CHANNELS = "'spei', 'cash_store', 'card', 'branch', 'partner_report'"
+_OUTCOMES = "'matched', 'matched_by_reference', 'unmatched', 'duplicate', 'rejected'"
 
 
 def upgrade() -> None:
@@ -50,6 +54,7 @@ def upgrade() -> None:
         sa.Column("decided_by", sa.String(length=80), nullable=True),
         sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("decision_note", sa.String(length=1000), nullable=True),
+        sa.Column("payment_id", sa.Uuid(), nullable=True),
         sa.CheckConstraint("kind IN ('refund', 'transfer')", name=op.f("ck_credit_movement_kind")),
         sa.CheckConstraint(
             "status IN ('pending_approval', 'done', 'rejected')",
@@ -70,6 +75,9 @@ def upgrade() -> None:
             ["target_account_id"],
             ["account.id"],
             name=op.f("fk_credit_movement_target_account_id_account"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["payment_id"], ["payment.id"], name=op.f("fk_credit_movement_payment_id_payment")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_credit_movement")),
     )
@@ -97,8 +105,7 @@ def upgrade() -> None:
         ),
         sa.CheckConstraint(
             "kind IN ('opening', 'partner_adjustment', 'payment', 'plan_interest', 'forgiveness',"
-            " 'reversal',"
-            " 'credit_refund', 'credit_transfer_out', 'credit_transfer_in')",
+            " 'reversal', 'credit_refund', 'credit_transfer_out')",
             name=op.f("ck_ledger_entry_kind"),
         ),
         sa.CheckConstraint("amount_minor <> 0", name=op.f("ck_ledger_entry_amount_not_zero")),
@@ -110,6 +117,11 @@ def upgrade() -> None:
         ),
         sa.ForeignKeyConstraint(
             ["plan_id"], ["payment_plan.id"], name=op.f("fk_ledger_entry_plan_id_payment_plan")
+        ),
+        sa.ForeignKeyConstraint(
+            ["credit_movement_id"],
+            ["credit_movement.id"],
+            name=op.f("fk_ledger_entry_credit_movement_id_credit_movement"),
         ),
         sa.ForeignKeyConstraint(
             ["reverses_seq"],
@@ -124,6 +136,26 @@ def upgrade() -> None:
         "ledger_entry",
         ["payment_id"],
         postgresql_where=sa.text("payment_id IS NOT NULL"),
+    )
+    # Credit moved to another account arrives there as a payment by credit transfer.
+    op.drop_constraint(op.f("ck_payment_channel"), "payment", type_="check")
+    op.create_check_constraint(
+        op.f("ck_payment_channel"),
+        "payment",
+        f"channel IN ({_CHANNELS}, 'credit_transfer')",
+    )
+    # A payment file's unmatched line applied by hand to an account: its own outcome and
+    # count; the line keeps its channel so that the payment made later has it.
+    op.drop_constraint(op.f("ck_payment_file_line_outcome"), "payment_file_line", type_="check")
+    op.create_check_constraint(
+        op.f("ck_payment_file_line_outcome"),
+        "payment_file_line",
+        f"outcome IN ({_OUTCOMES}, 'matched_by_hand')",
+    )
+    op.add_column("payment_file_line", sa.Column("channel", sa.String(length=16), nullable=True))
+    op.add_column(
+        "payment_file",
+        sa.Column("matched_by_hand", sa.Integer(), server_default="0", nullable=False),
     )
     # What existing accounts hold becomes their opening entries, and credit already received
     # (payments beyond the debt) their account credit, so every account verifies at once.
@@ -154,6 +186,20 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Lines applied by hand count as matched, and payments by credit transfer as reported by
+    # the partner: the older schema has no word for either (the movements themselves go with
+    # their table below).
+    op.execute("UPDATE payment_file SET matched = matched + matched_by_hand")
+    op.drop_column("payment_file", "matched_by_hand")
+    op.drop_column("payment_file_line", "channel")
+    op.execute("UPDATE payment_file_line SET outcome = 'matched' WHERE outcome = 'matched_by_hand'")
+    op.drop_constraint(op.f("ck_payment_file_line_outcome"), "payment_file_line", type_="check")
+    op.create_check_constraint(
+        op.f("ck_payment_file_line_outcome"), "payment_file_line", f"outcome IN ({_OUTCOMES})"
+    )
+    op.execute("UPDATE payment SET channel = 'partner_report' WHERE channel = 'credit_transfer'")
+    op.drop_constraint(op.f("ck_payment_channel"), "payment", type_="check")
+    op.create_check_constraint(op.f("ck_payment_channel"), "payment", f"channel IN ({_CHANNELS})")
     op.drop_index("ix_ledger_entry_payment", table_name="ledger_entry")
     op.drop_index("ix_ledger_entry_account", table_name="ledger_entry")
     op.drop_table("ledger_entry")

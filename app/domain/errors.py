@@ -140,3 +140,25 @@ class CreditInsufficient(DomainError):
     back credit already refunded or moved)."""
 
     code = "credit_insufficient"
+
+
+class CreditTransferTargetRefused(DomainError):
+    """The account named to receive credit cannot: it must be another active account of
+    the same debtor and partner, in the same currency. ``reason`` says which rule failed
+    (``same_account``, ``other_debtor``, ``other_partner``, ``other_currency``,
+    ``not_active``)."""
+
+    code = "credit_transfer_target_refused"
+
+
+class PaymentNotReversible(DomainError):
+    """A payment that cannot be undone through a reversal (``reason`` says why: a credit
+    transfer's payment, ``credit_transfer``)."""
+
+    code = "payment_not_reversible"
+
+
+class PaymentFileLineNotUnmatched(DomainError):
+    """Only a line reported ``unmatched`` can be applied by hand, and only once."""
+
+    code = "payment_file_line_not_unmatched"

@@ -23,8 +23,10 @@ Entry kinds, and who writes them:
 ``forgiveness``               the discount ("quita") a completed settlement forgave
 ``reversal``                  the mirror of an entry of a reversed payment or refund
 ``credit_refund``             credit paid back to the debtor (negative on ``credit``)
-``credit_transfer_out`` /     credit moved to another account of the same debtor and
-``credit_transfer_in``        partner: the pair sums to zero across the two accounts
+``credit_transfer_out``       credit moved to another account of the same debtor and
+                              partner (negative on ``credit``); the other account takes
+                              the money as a payment (channel ``credit_transfer``), so its
+                              side is ``payment`` entries carrying the same movement id
 ============================  ===========================================================
 
 Nothing here does I/O.
@@ -58,7 +60,6 @@ class EntryKind(StrEnum):
     REVERSAL = "reversal"
     CREDIT_REFUND = "credit_refund"
     CREDIT_TRANSFER_OUT = "credit_transfer_out"
-    CREDIT_TRANSFER_IN = "credit_transfer_in"
 
 
 # The components whose sum is what the debtor owes.

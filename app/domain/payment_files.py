@@ -15,6 +15,9 @@ store). Reconciliation sorts each line into one outcome:
   earlier in this file or in an earlier payment, so applying it again would count the money
   twice;
 - ``rejected``: the line itself cannot be read (amount, date, currency, missing fields).
+
+An ``unmatched`` line may later be applied by hand to an account someone found for it,
+once: it becomes ``matched_by_hand``.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ class Outcome(StrEnum):
     UNMATCHED = "unmatched"
     DUPLICATE = "duplicate"
     REJECTED = "rejected"
+    MATCHED_BY_HAND = "matched_by_hand"
 
 
 APPLIED: frozenset[Outcome] = frozenset({Outcome.MATCHED, Outcome.MATCHED_BY_REFERENCE})

@@ -22,8 +22,7 @@ class LedgerEntry(SQLModel, table=True):
         ),
         CheckConstraint(
             "kind IN ('opening', 'partner_adjustment', 'payment', 'plan_interest', 'forgiveness',"
-            " 'reversal',"
-            " 'credit_refund', 'credit_transfer_out', 'credit_transfer_in')",
+            " 'reversal', 'credit_refund', 'credit_transfer_out')",
             name="kind",
         ),
         CheckConstraint("amount_minor <> 0", name="amount_not_zero"),
@@ -49,7 +48,7 @@ class LedgerEntry(SQLModel, table=True):
     payment_id: uuid.UUID | None = Field(default=None, foreign_key="payment.id")
     plan_id: uuid.UUID | None = Field(default=None, foreign_key="payment_plan.id")
     assignment_id: uuid.UUID | None = None
-    credit_movement_id: uuid.UUID | None = None
+    credit_movement_id: uuid.UUID | None = Field(default=None, foreign_key="credit_movement.id")
     # A reversal names the entry it mirrors.
     reverses_seq: int | None = Field(
         default=None, sa_column=Column(BigInteger, ForeignKey("ledger_entry.seq"), nullable=True)
@@ -58,8 +57,9 @@ class LedgerEntry(SQLModel, table=True):
 
 class CreditMovement(SQLModel, table=True):
     """Credit ("saldo a favor") refunded to the debtor or moved to another account of the
-    same debtor and partner. Above the partner's limit it waits for a second person
-    (maker-checker); the ledger entries are written when it is done."""
+    same debtor and partner (app/domain/credit_movements.py). Above the self-approval limit
+    it waits for a second person (maker-checker); the ledger entries are written when it is
+    done."""
 
     __tablename__ = "credit_movement"
     __table_args__ = (
@@ -88,3 +88,5 @@ class CreditMovement(SQLModel, table=True):
     decided_by: str | None = Field(default=None, max_length=80)
     decided_at: datetime | None = optional_timestamp_field()
     decision_note: str | None = Field(default=None, max_length=1000)
+    # A transfer done: the payment the target account received.
+    payment_id: uuid.UUID | None = Field(default=None, foreign_key="payment.id")

@@ -22,7 +22,8 @@ class Payment(SQLModel, table=True):
         UniqueConstraint("partner_id", "payer_reference", name="uq_payment_payer_reference"),
         CheckConstraint("amount > 0 AND credit_amount >= 0", name="amounts"),
         CheckConstraint(
-            "channel IN ('spei', 'cash_store', 'card', 'branch', 'partner_report')",
+            "channel IN ('spei', 'cash_store', 'card', 'branch', 'partner_report',"
+            " 'credit_transfer')",
             name="channel",
         ),
         CheckConstraint("status IN ('applied', 'reversed')", name="status"),
@@ -38,6 +39,8 @@ class Payment(SQLModel, table=True):
     amount: Decimal = Field(sa_type=Numeric(18, 2))
     currency: str = Field(max_length=3)
     paid_on: date
+    # ``credit_transfer``: credit moved from another account of the debtor (never sent by a
+    # client; app/services/credit_movements.py makes it).
     channel: str = Field(max_length=16)
     # The payer's own reference (SPEI tracking key, store ticket): unique per partner.
     payer_reference: str | None = Field(default=None, max_length=100)

@@ -44,6 +44,8 @@ class PaymentFile(SQLModel, table=True):
     received: int = 0
     matched: int = 0
     matched_by_reference: int = 0
+    # Unmatched lines applied by hand since (they leave ``unmatched``).
+    matched_by_hand: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     unmatched: int = 0
     duplicates: int = 0
     rejected: int = 0
@@ -79,7 +81,8 @@ class PaymentFileLine(SQLModel, table=True):
     __tablename__ = "payment_file_line"
     __table_args__ = (
         CheckConstraint(
-            "outcome IN ('matched', 'matched_by_reference', 'unmatched', 'duplicate', 'rejected')",
+            "outcome IN ('matched', 'matched_by_reference', 'unmatched', 'duplicate', 'rejected',"
+            " 'matched_by_hand')",
             name="outcome",
         ),
     )
@@ -96,6 +99,8 @@ class PaymentFileLine(SQLModel, table=True):
     payer_reference: str | None = Field(default=None, max_length=100)
     amount: Decimal | None = Field(default=None, sa_type=Numeric(18, 2))
     paid_on: date | None = None
+    # As the file said (or its default): a line applied by hand later keeps it.
+    channel: str | None = Field(default=None, max_length=16)
     account_id: uuid.UUID | None = None
     payment_id: uuid.UUID | None = None
     # For a duplicate: the payment already made with its payer reference, if any (a

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from app.deps import (
@@ -22,6 +22,7 @@ from app.schemas.payment_files import (
     OutcomeName,
     PaymentFileAmounts,
     PaymentFileCounts,
+    PaymentFileLineApply,
     PaymentFileLineRead,
     PaymentFileRead,
 )
@@ -56,6 +57,7 @@ def _read(payment_file: PaymentFile) -> PaymentFileRead:
             received=payment_file.received,
             matched=payment_file.matched,
             matched_by_reference=payment_file.matched_by_reference,
+            matched_by_hand=payment_file.matched_by_hand,
             unmatched=payment_file.unmatched,
             duplicates=payment_file.duplicates,
             rejected=payment_file.rejected,
@@ -152,6 +154,34 @@ async def list_payment_file_lines(
     )
     next_cursor = encode_cursor(lines[limit - 1].row_number) if len(lines) > limit else None
     return Page(items=[_line(line) for line in lines[:limit]], next_cursor=next_cursor)
+
+
+@router.post(
+    "/payment-files/{payment_file_id}/lines/{row_number}/apply",
+    summary="Apply an unmatched line of a payment file to an account, by hand",
+    response_model=PaymentFileLineRead,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def apply_payment_file_line(
+    session: SessionDep,
+    principal: PrincipalDep,
+    payment_file_id: uuid.UUID,
+    row_number: Annotated[int, Path(ge=1, le=2_147_483_647)],
+    body: PaymentFileLineApply,
+) -> PaymentFileLineRead:
+    """For a line reported `unmatched` whose account someone found: the money is applied to
+    that account as the file's lines are (installments, promises, balance, credit), dated
+    and channelled as the line says and recorded as by whoever sent the file. The line
+    becomes `matched_by_hand` with its account and payment, and the file's unmatched amount
+    moves to its applied amount. Managers, and team leads on accounts they can see (404
+    otherwise). The account must be the file's partner's, in the file's currency (422), and
+    not recalled (409). A line that is not unmatched (applied already, by the job or by
+    hand) is a 409 `payment_file_line_not_unmatched`, as is a payer reference applied since
+    (409)."""
+    line = await service.apply_line_by_hand(
+        session, principal, payment_file_id, row_number, body.account_id, body.note
+    )
+    return _line(line)
 
 
 # The report is the stored line without its file id.

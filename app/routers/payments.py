@@ -135,7 +135,9 @@ async def reverse_payment(
 ) -> PaymentRead:
     """Managers and admins. Installments, promises, the plan's status, the balances, the
     account's status, its last payment and its DPD and stage go back to what they were
-    before the payment (later payments keep their effect). A second reversal is a 409."""
+    before the payment (later payments keep their effect). A second reversal is a 409, and
+    so is the reversal of a payment that received a credit transfer (channel
+    `credit_transfer`, code `payment_not_reversible`): undoing a transfer is not offered."""
     return _read(await payments.reverse_payment(session, principal, payment_id, body.reason))
 
 

@@ -19,7 +19,6 @@ EntryKindName = Literal[
     "reversal",
     "credit_refund",
     "credit_transfer_out",
-    "credit_transfer_in",
 ]
 
 

@@ -7,9 +7,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-OutcomeName = Literal["matched", "matched_by_reference", "unmatched", "duplicate", "rejected"]
+OutcomeName = Literal[
+    "matched", "matched_by_reference", "unmatched", "duplicate", "rejected", "matched_by_hand"
+]
 
 
 class PaymentFileCounts(BaseModel):
@@ -18,14 +20,17 @@ class PaymentFileCounts(BaseModel):
     matched_by_reference: int = Field(
         description="Applied to the account named by its payment reference."
     )
-    unmatched: int = Field(description="Readable, but no account could take the money.")
+    matched_by_hand: int = Field(
+        description="Unmatched lines applied by hand since, to an account someone found."
+    )
+    unmatched: int = Field(description="Readable, but no account could take the money (yet).")
     duplicates: int = Field(description="Payer reference already applied: not applied again.")
     rejected: int = Field(description="Lines that cannot be read (see their detail).")
 
 
 class PaymentFileAmounts(BaseModel):
-    applied: Decimal = Field(description="Money applied to accounts.")
-    unmatched: Decimal = Field(description="Money received that found no account.")
+    applied: Decimal = Field(description="Money applied to accounts (by hand included).")
+    unmatched: Decimal = Field(description="Money received that found no account (yet).")
     currency: str
 
 
@@ -54,9 +59,19 @@ class PaymentFileLineRead(BaseModel):
     payer_reference: str | None
     amount: Decimal | None
     paid_on: date | None
+    channel: str | None = Field(description="As the file said, or its default.")
     account_id: uuid.UUID | None
     payment_id: uuid.UUID | None = Field(description="The payment made, when applied.")
     duplicate_of: uuid.UUID | None = Field(
         description="For a duplicate of an earlier payment: that payment."
     )
     detail: str | None
+
+
+class PaymentFileLineApply(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    account_id: uuid.UUID = Field(
+        description="The account that takes the money: the file's partner's, its currency."
+    )
+    note: str = Field(min_length=3, max_length=1000, description="How the account was found.")

@@ -12,6 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from app.schemas.common import CalendarDate
 
 ChannelName = Literal["spei", "cash_store", "card", "branch", "partner_report"]
+# What a payment read may show: also `credit_transfer`, credit moved from another account of
+# the debtor (made by a credit movement, never sent by a client).
+PaymentChannelName = Literal[
+    "spei", "cash_store", "card", "branch", "partner_report", "credit_transfer"
+]
 
 
 class PaymentCreate(BaseModel):
@@ -111,7 +116,7 @@ class PaymentRead(BaseModel):
     amount: Decimal
     currency: str
     paid_on: date
-    channel: ChannelName
+    channel: PaymentChannelName
     payer_reference: str | None
     status: Literal["applied", "reversed"]
     allocation: AllocationRead

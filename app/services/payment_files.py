@@ -28,10 +28,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.domain.assignments import storable
-from app.domain.errors import NotFound, PermissionDenied, UnreadableUpload, UnsupportedMediaType
+from app.domain.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PaymentFileLineNotUnmatched,
+    PermissionDenied,
+    UnreadableUpload,
+    UnsupportedMediaType,
+)
 from app.domain.identity import Country
 from app.domain.payment_files import (
     APPLIED,
+    DEFAULT_CHANNEL,
     AccountKey,
     FileContext,
     Outcome,
@@ -49,6 +58,7 @@ from app.models.payment import Payment
 from app.models.payment_file import PaymentFile, PaymentFileLine
 from app.security import SYSTEM, Principal
 from app.services import audit, payments, uploads
+from app.services.accounts import readable_accounts
 from app.services.assignment_files import (
     Layout,
     RowShapeError,
@@ -79,6 +89,7 @@ LINE_COLUMNS = (
     "payer_reference",
     "amount",
     "paid_on",
+    "channel",
     "account_id",
     "payment_id",
     "duplicate_of",
@@ -341,7 +352,7 @@ def _record(
     file_id: uuid.UUID, number: int, outcome: Outcome, *, detail: str | None
 ) -> tuple[Any, ...]:
     return (file_id, number, outcome.value, None, None, None, None, None, None, None, None,
-            None if detail is None else storable(detail, 300))  # fmt: skip
+            None, None if detail is None else storable(detail, 300))  # fmt: skip
 
 
 def _reconciled_record(
@@ -350,7 +361,7 @@ def _reconciled_record(
     line = result.line
     return (
         file_id, line.row_number, result.outcome.value, line.external_ref,
-        line.payment_reference, line.payer_reference, line.amount, line.paid_on,
+        line.payment_reference, line.payer_reference, line.amount, line.paid_on, line.channel,
         None if result.account is None else result.account.id,
         None if payment is None else payment.id,
         result.duplicate_of,
@@ -364,6 +375,7 @@ def _summary(payment_file: PaymentFile) -> dict[str, Any]:
         "received": payment_file.received,
         "matched": payment_file.matched,
         "matched_by_reference": payment_file.matched_by_reference,
+        "matched_by_hand": payment_file.matched_by_hand,
         "unmatched": payment_file.unmatched,
         "duplicates": payment_file.duplicates,
         "rejected": payment_file.rejected,
@@ -396,6 +408,120 @@ async def _finish(
         now=now,
     )
     return payment_file
+
+
+# ---------------------------------------------------------------------------------------
+# An unmatched line applied by hand
+
+HAND_APPLIERS: frozenset[Role] = frozenset({Role.MANAGER, Role.TEAM_LEAD})
+
+
+async def apply_line_by_hand(
+    session: AsyncSession,
+    principal: Principal,
+    file_id: uuid.UUID,
+    row_number: int,
+    account_id: uuid.UUID,
+    note: str,
+    *,
+    now: datetime | None = None,
+) -> PaymentFileLine:
+    """Apply an ``unmatched`` line to the account someone found for it, once, as the job
+    applies lines (:func:`app.services.payments.apply_file_lines`, the job's own path,
+    with the person as the actor): the line becomes ``matched_by_hand`` and the file's
+    counts and amounts move from unmatched to applied.
+
+    Managers, and team leads on accounts they can see. The file is locked first, as the job
+    locks it, then the line and the account, so two hands on one line serialise and the
+    second finds it applied (409). The account must be the file's partner's, in the file's
+    currency (422), and not recalled (409); a payer reference applied meanwhile is a 409."""
+    if principal.role not in HAND_APPLIERS:
+        raise PermissionDenied({"role": principal.role.value})
+    payment_file = await session.scalar(
+        select(PaymentFile)
+        .where(col(PaymentFile.id) == file_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if payment_file is None:
+        raise NotFound({"entity": "payment_file"})
+    line = await session.scalar(
+        select(PaymentFileLine)
+        .where(
+            col(PaymentFileLine.payment_file_id) == file_id,
+            col(PaymentFileLine.row_number) == row_number,
+        )
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if line is None:
+        raise NotFound({"entity": "payment_file_line"})
+    if line.outcome != Outcome.UNMATCHED:
+        raise PaymentFileLineNotUnmatched({"outcome": line.outcome})
+    account = await session.scalar(
+        readable_accounts(principal)
+        .where(col(Account.id) == account_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if account is None:
+        raise NotFound({"entity": "account"})
+    if account.partner_id != payment_file.partner_id:
+        raise InvalidInput("body.account_id", "must be an account of the file's partner")
+    if account.currency != payment_file.currency:
+        raise InvalidInput(
+            "body.account_id",
+            f"the account is in {account.currency}, the file in {payment_file.currency}",
+        )
+    if account.status == "recalled":
+        raise Conflict({"reason": "the account was recalled by the partner"})
+    assert line.amount is not None and line.paid_on is not None
+    assert line.payer_reference is not None
+    taken = await session.scalar(
+        select(col(Payment.id)).where(
+            col(Payment.partner_id) == payment_file.partner_id,
+            col(Payment.payer_reference) == line.payer_reference,
+        )
+    )
+    if taken is not None:
+        raise Conflict({"reason": f"the payer reference was already used ({taken})"})
+    moment = now or datetime.now(UTC)
+    partner = await session.get_one(Partner, payment_file.partner_id)
+    payment_line = PaymentLine(
+        row_number=line.row_number,
+        external_ref=line.external_ref,
+        payment_reference=line.payment_reference,
+        serial=account.payment_serial,
+        amount=line.amount,
+        currency=payment_file.currency,
+        paid_on=line.paid_on,
+        channel=line.channel or DEFAULT_CHANNEL,
+        payer_reference=line.payer_reference,
+    )
+    made = await payments.apply_file_lines(
+        session, payment_file.id, payment_file.submitted_by, {account.id: account},
+        [(payment_line, account.id)], partner_today(partner, moment), moment, actor=principal,
+    )  # fmt: skip
+    payment = made[line.row_number]
+    before = {"outcome": line.outcome, "account_id": None, "payment_id": None}
+    line.outcome = Outcome.MATCHED_BY_HAND.value
+    line.account_id = account.id
+    line.payment_id = payment.id
+    payment_file.unmatched -= 1
+    payment_file.matched_by_hand += 1
+    payment_file.unmatched_amount -= line.amount
+    payment_file.applied_amount += line.amount
+    session.add_all([line, payment_file])
+    await session.flush()
+    await audit.record(
+        session, principal, "payment_file_line.applied_by_hand", "payment_file", payment_file.id,
+        before=before,
+        after={"row_number": line.row_number, "outcome": line.outcome,
+               "account_id": account.id, "payment_id": payment.id, "amount": line.amount,
+               "note": note},
+        now=moment,
+    )  # fmt: skip
+    return line
 
 
 # ---------------------------------------------------------------------------------------

@@ -12,6 +12,10 @@ Choices made here:
   reads the rows into an :class:`AccountState` and writes the state after back; each
   movement of money also becomes ledger entries (:mod:`app.services.ledger`). The allocation is
   stored on the payment, and :func:`app.domain.payments.reverse` undoes exactly it.
+- Every payment, whatever brought it (a request, a partner's file, a credit transfer from
+  another account of the debtor), goes through :func:`apply_incoming`.
+- A credit transfer's payment (channel ``credit_transfer``) cannot be reversed: the money
+  would have to go back to the account it came from, which a reversal does not do.
 - DPD and stage move at once: clearing the past-due amount clears the oldest unpaid due
   date, so the account is ``current`` (0 days) under any partner's bucket table; a reversal
   puts the previous due date, DPD and stage back. Changes are recorded in the account's
@@ -26,6 +30,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import text
@@ -38,6 +43,7 @@ from app.domain.errors import (
     IdempotencyKeyReused,
     InvalidInput,
     NotFound,
+    PaymentNotReversible,
     PermissionDenied,
 )
 from app.domain.ledger import (
@@ -78,6 +84,10 @@ REVERSERS: frozenset[Role] = frozenset({Role.MANAGER, Role.ADMIN})
 READERS: frozenset[Role] = RECORDERS | {Role.AUDITOR}
 
 _IDEMPOTENCY_LOCK = 8
+
+# The channel of the payment a credit transfer makes on its target account (never sent by a
+# client: PaymentCreate does not accept it).
+CREDIT_TRANSFER = "credit_transfer"
 
 
 def body_sha256(body: PaymentCreate) -> str:
@@ -346,6 +356,7 @@ def _payment_entries(
     principal: Principal,
     today: date,
     moment: datetime,
+    credit_movement_id: uuid.UUID | None = None,
 ) -> list[LedgerEntry]:
     """The payment's ledger entries: what it paid per component, its credit, and what a
     settlement it completed forgave. Keeps the account's credit in step."""
@@ -356,6 +367,7 @@ def _payment_entries(
         return ledger.entries(
             account, postings, kind, as_of=today, moment=moment,
             actor_id=principal.audit_id, payment_id=payment.id, plan_id=plan_id,
+            credit_movement_id=credit_movement_id,
         )  # fmt: skip
 
     currency = account.currency
@@ -364,6 +376,102 @@ def _payment_entries(
         + post(payment_postings(allocation, currency), EntryKind.PAYMENT)
         + post(forgiveness_postings(allocation, currency), EntryKind.FORGIVENESS)
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """A payment to allocate and record on an account already locked: what a recorded
+    payment, a payment file's line and a credit transfer have in common."""
+
+    account_id: uuid.UUID
+    amount: Decimal
+    currency: str
+    paid_on: date
+    channel: str
+    payer_reference: str | None
+    idempotency_key: str
+    body_sha256: str
+    recorded_by: str
+    payment_file_id: uuid.UUID | None = None
+    # A credit transfer's payment: its ledger entries name the movement.
+    credit_movement_id: uuid.UUID | None = None
+
+
+async def apply_incoming(
+    session: AsyncSession,
+    actor: Principal,
+    accounts: Mapping[uuid.UUID, Account],
+    incoming: Sequence[Incoming],
+    today: date,
+    moment: datetime,
+) -> list[Payment]:
+    """The one path money takes into accounts: each payment, in order, meets the active
+    plan's installments, then pending promises, then the balance, and what is left is
+    credit (:func:`app.domain.payments.allocate`); the rows, the account's history, the
+    payment, its ledger entries and its audit event are written. A handful of statements
+    whatever the number: the account states are read in three, the rest written in a few
+    flushes."""
+    rows_of = await _rows_for_accounts(session, accounts)
+    made: list[Payment] = []
+    events: list[AccountEvent] = []
+    for one in incoming:
+        rows = rows_of[one.account_id]
+        await _break_if_late(session, actor, rows, today, moment)
+        after, allocation = allocate(rows.state(), one.amount, one.paid_on)
+        events.extend(_apply(actor, rows, after, moment, today))
+        made.append(
+            Payment(
+                account_id=one.account_id,
+                partner_id=rows.account.partner_id,
+                amount=one.amount,
+                currency=one.currency,
+                paid_on=one.paid_on,
+                channel=one.channel,
+                payer_reference=one.payer_reference,
+                idempotency_key=one.idempotency_key,
+                body_sha256=one.body_sha256,
+                allocation=allocation.as_json(),
+                credit_amount=allocation.credit,
+                recorded_by=one.recorded_by,
+                payment_file_id=one.payment_file_id,
+                created_at=moment,
+            )
+        )
+    session.add_all(events)
+    session.add_all(made)
+    await session.flush()
+    session.add_all(
+        entry
+        for one, payment in zip(incoming, made, strict=True)
+        for entry in _payment_entries(
+            rows_of[payment.account_id].account, payment,
+            Allocation.from_json(payment.allocation), actor, today, moment,
+            one.credit_movement_id,
+        )
+    )  # fmt: skip
+    await session.flush()
+
+    def applied(one: Incoming, p: Payment) -> dict[str, Any]:
+        after: dict[str, Any] = {
+            "account_id": p.account_id, "amount": p.amount, "currency": p.currency,
+            "paid_on": p.paid_on, "channel": p.channel,
+        }  # fmt: skip
+        if one.payment_file_id is not None:
+            after["payment_file_id"] = one.payment_file_id
+        if one.credit_movement_id is not None:
+            after["credit_movement_id"] = one.credit_movement_id
+        return after | {"allocation": p.allocation}
+
+    await audit.record_many(
+        session,
+        actor,
+        [
+            audit.Change("payment.applied", "payment", p.id, after=applied(one, p))
+            for one, p in zip(incoming, made, strict=True)
+        ],
+        now=moment,
+    )
+    return made
 
 
 async def record_payment(
@@ -422,14 +530,8 @@ async def record_payment(
         )
     if not fits_minor_unit(body.amount, account.currency):
         raise InvalidInput("body.amount", f"has more decimals than {account.currency} has")
-    rows = (await _rows_for_accounts(session, {account.id: account}))[account.id]
-    await _break_if_late(session, principal, rows, today, moment)
-    after, allocation = allocate(rows.state(), body.amount, body.paid_on)
-    session.add_all(_apply(principal, rows, after, moment, today))
-    await session.flush()
-    payment = Payment(
+    incoming = Incoming(
         account_id=account.id,
-        partner_id=partner_id,
         amount=body.amount,
         currency=body.currency,
         paid_on=body.paid_on,
@@ -437,24 +539,11 @@ async def record_payment(
         payer_reference=body.payer_reference,
         idempotency_key=key,
         body_sha256=digest,
-        allocation=allocation.as_json(),
-        credit_amount=allocation.credit,
         recorded_by=principal.audit_id,
-        created_at=moment,
     )
-    session.add(payment)
-    await session.flush()
-    session.add_all(_payment_entries(account, payment, allocation, principal, today, moment))
-    await session.flush()
-    await audit.record(
-        session, principal, "payment.applied", "payment", payment.id,
-        after={
-            "account_id": account.id, "amount": payment.amount, "currency": payment.currency,
-            "paid_on": payment.paid_on, "channel": payment.channel,
-            "allocation": payment.allocation,
-        },
-        now=moment,
-    )  # fmt: skip
+    (payment,) = await apply_incoming(
+        session, principal, {account.id: account}, [incoming], today, moment
+    )
     await session.refresh(payment)
     return payment, False
 
@@ -467,24 +556,16 @@ async def apply_file_lines(
     lines: Sequence[tuple[PaymentLine, uuid.UUID]],
     today: date,
     moment: datetime,
+    *,
+    actor: Principal = SYSTEM,
 ) -> dict[int, Payment]:
-    """Apply a batch of reconciled payment file lines (each with its account, already
-    locked) in file order, as :func:`record_payment` applies one: the payment per line
-    number. A handful of statements per batch, whatever its size: the account states are read in
-    three, and the payments, history events and audit events written in one flush. The
-    job is the actor; each payment is recorded as by whoever sent the file."""
-    actor = SYSTEM
-    rows_of = await _rows_for_accounts(session, accounts)
-    made: dict[int, Payment] = {}
-    events: list[AccountEvent] = []
-    for line, account_id in lines:
-        rows = rows_of[account_id]
-        await _break_if_late(session, actor, rows, today, moment)
-        after, allocation = allocate(rows.state(), line.amount, line.paid_on)
-        events.extend(_apply(actor, rows, after, moment, today))
-        made[line.row_number] = Payment(
+    """Apply reconciled payment file lines (each with its account, already locked) in file
+    order through :func:`apply_incoming`, as :func:`record_payment` applies one: the
+    payment per line number. The job is the actor (or whoever applies an unmatched line by
+    hand); each payment is recorded as by whoever sent the file."""
+    incoming = [
+        Incoming(
             account_id=account_id,
-            partner_id=rows.account.partner_id,
             amount=line.amount,
             currency=line.currency,
             paid_on=line.paid_on,
@@ -492,38 +573,13 @@ async def apply_file_lines(
             payer_reference=line.payer_reference,
             idempotency_key=f"file:{payment_file_id}:{line.row_number}",
             body_sha256=hashlib.sha256(repr(line).encode()).hexdigest(),
-            allocation=allocation.as_json(),
-            credit_amount=allocation.credit,
             recorded_by=submitted_by,
             payment_file_id=payment_file_id,
-            created_at=moment,
         )
-    session.add_all(made.values())
-    session.add_all(events)
-    await session.flush()
-    session.add_all(
-        entry
-        for payment in made.values()
-        for entry in _payment_entries(
-            rows_of[payment.account_id].account, payment,
-            Allocation.from_json(payment.allocation), actor, today, moment,
-        )
-    )  # fmt: skip
-    await session.flush()
-    await audit.record_many(
-        session,
-        actor,
-        [
-            audit.Change("payment.applied", "payment", p.id, after={
-                "account_id": p.account_id, "amount": p.amount, "currency": p.currency,
-                "paid_on": p.paid_on, "channel": p.channel, "payment_file_id": payment_file_id,
-                "allocation": p.allocation,
-            })
-            for p in made.values()
-        ],
-        now=moment,
-    )  # fmt: skip
-    return made
+        for line, account_id in lines
+    ]
+    made = await apply_incoming(session, actor, accounts, incoming, today, moment)
+    return {line.row_number: p for (line, _), p in zip(lines, made, strict=True)}
 
 
 def _readable_payments(principal: Principal) -> Any:
@@ -586,6 +642,10 @@ async def reverse_payment(
     assert payment is not None
     if payment.status != "applied":
         raise Conflict({"reason": "the payment was already reversed"})
+    if payment.channel == CREDIT_TRANSFER:
+        # Undoing a transfer means putting the credit back on the source account too: not
+        # something a reversal of one payment can do (out of scope for now).
+        raise PaymentNotReversible({"reason": CREDIT_TRANSFER})
     moment = now or datetime.now(UTC)
     allocation = Allocation.from_json(payment.allocation)
     rows = await _rows_for_reversal(session, account, allocation)

@@ -21,10 +21,11 @@ from app.models.audit import AuditEvent
 from app.models.payment import Payment
 from app.models.payment_file import PaymentFile, PaymentFileChunk, PaymentFileLine
 from app.services import audit as audit_service
+from app.services import ledger
 from app.services import payment_files as service
 from app.services.assignment_files import XLSX_MEDIA_TYPE
 from tests.api.test_accounts import partner_headers
-from tests.factories import business_today, make_account, make_partner
+from tests.factories import business_today, make_account, make_partner, make_team
 
 TODAY = business_today()
 HEADER = ["external_ref", "payment_reference", "amount", "paid_on", "channel", "payer_reference"]
@@ -136,8 +137,8 @@ async def test_a_file_is_reconciled_line_by_line(client, session, desk):
     read = await client.get(response.headers["Location"], headers=desk["system"])
     data = read.json()
     assert data["counts"] == {
-        "received": 11, "matched": 2, "matched_by_reference": 1, "unmatched": 4,
-        "duplicates": 2, "rejected": 2,
+        "received": 11, "matched": 2, "matched_by_reference": 1, "matched_by_hand": 0,
+        "unmatched": 4, "duplicates": 2, "rejected": 2,
     }  # fmt: skip
     assert data["amounts"] == {"applied": "350.00", "unmatched": "180.00",
                                "currency": desk["partner"].currency}  # fmt: skip
@@ -353,3 +354,104 @@ async def test_a_line_clearing_the_past_due_amount_makes_the_account_current(cli
     assert payment.allocation["balance"]["past_due"] == "300.00"
     account = await fresh(session, desk["second"])
     assert (account.past_due_amount, account.dpd, account.stage) == (Decimal("0.00"), 0, "current")
+
+
+async def apply_line(client, headers, file_id, row: int, account, note: str = "Found by phone"):
+    return await client.post(
+        f"/api/v1/payment-files/{file_id}/lines/{row}/apply",
+        json={"account_id": str(account.id), "note": note},
+        headers=headers,
+    )
+
+
+class TestApplyingAnUnmatchedLineByHand:
+    async def sent(self, client, session, desk) -> PaymentFile:
+        day = TODAY.isoformat()
+        body = csv_of([
+            [desk["first"].external_ref, "", "100.00", day, "spei", "H-1"],  # 2 matched
+            ["TYPO-REF", "", "75.50", day, "cash_store", "H-2"],            # 3 unmatched
+            ["OTHER-TYPO", "", "20.00", day, "", "H-3"],                    # 4 unmatched
+        ])  # fmt: skip
+        return await run(session, await send(client, desk, body))
+
+    async def test_it_is_applied_once_as_the_job_applies_lines(self, client, session, desk):
+        done = await self.sent(client, session, desk)
+        second = desk["second"]
+        response = await apply_line(client, desk["manager"], done.id, 3, second)
+        assert response.status_code == 200, response.text
+        line = response.json()
+        assert (line["outcome"], line["account_id"], line["channel"]) == (
+            "matched_by_hand", str(second.id), "cash_store",
+        )  # fmt: skip
+        payment = await session.get(Payment, uuid.UUID(line["payment_id"]))
+        assert payment is not None
+        assert (payment.amount, payment.channel, payment.payer_reference, payment.paid_on) == (
+            Decimal("75.50"), "cash_store", "H-2", TODAY,
+        )  # fmt: skip
+        assert payment.payment_file_id == done.id
+        # As any payment: the 300 past due first, then fees, interest and principal.
+        assert payment.allocation["balance"]["past_due"] == "75.50"
+        account = await fresh(session, second)
+        assert (account.total, account.past_due_amount) == (Decimal("1074.50"), Decimal("224.50"))
+        read = await client.get(f"/api/v1/payment-files/{done.id}", headers=desk["manager"])
+        assert read.json()["counts"]["unmatched"] == 1
+        assert read.json()["counts"]["matched_by_hand"] == 1
+        assert read.json()["amounts"] == {
+            "applied": "175.50", "unmatched": "20.00", "currency": desk["partner"].currency,
+        }  # fmt: skip
+        assert (await ledger.verify(session, second.id)).ok
+
+        again = await apply_line(client, desk["manager"], done.id, 3, second)
+        assert again.status_code == 409
+        assert again.json()["code"] == "payment_file_line_not_unmatched"
+        matched = await apply_line(client, desk["manager"], done.id, 2, second)
+        assert matched.status_code == 409
+        assert (await fresh(session, second)).total == Decimal("1074.50")
+        actions = (
+            await session.scalars(
+                select(col(AuditEvent.action)).where(col(AuditEvent.entity_id) == str(done.id))
+            )
+        ).all()
+        assert "payment_file_line.applied_by_hand" in actions
+
+    async def test_only_the_files_partner_and_only_who_may(
+        self, client, session, desk, make_user, auth_headers
+    ):
+        done = await self.sent(client, session, desk)
+        foreign = await apply_line(client, desk["manager"], done.id, 3, desk["foreign"])
+        assert foreign.status_code == 422
+        recalled = await apply_line(client, desk["manager"], done.id, 3, desk["recalled"])
+        assert recalled.status_code == 409
+        for who in ("collector", "auditor", "system"):
+            refused = await apply_line(client, desk[who], done.id, 3, desk["second"])
+            assert refused.status_code == 403, who
+        lead = auth_headers(await make_user(Role.TEAM_LEAD))
+        unseen = await apply_line(client, lead, done.id, 3, desk["second"])
+        assert unseen.status_code == 404
+        missing = await apply_line(client, desk["manager"], done.id, 99, desk["second"])
+        assert missing.status_code == 404
+        line = (
+            await session.scalars(
+                select(PaymentFileLine)
+                .where(col(PaymentFileLine.payment_file_id) == done.id)
+                .where(col(PaymentFileLine.row_number) == 3)
+                .execution_options(populate_existing=True)
+            )
+        ).one()
+        assert (line.outcome, line.payment_id) == ("unmatched", None)
+        assert (await fresh(session, desk["second"])).total == Decimal("1150.00")
+
+    async def test_a_team_lead_applies_on_an_account_of_their_team(
+        self, client, session, desk, make_user, auth_headers
+    ):
+        lead = await make_user(Role.TEAM_LEAD)
+        team = await make_team(session, lead)
+        second = await session.get(Account, desk["second"].id)
+        assert second is not None
+        second.assigned_team_id = team.id
+        await session.commit()
+        done = await self.sent(client, session, desk)
+        response = await apply_line(client, auth_headers(lead), done.id, 4, second)
+        assert response.status_code == 200, response.text
+        payment = await session.get(Payment, uuid.UUID(response.json()["payment_id"]))
+        assert payment is not None and payment.channel == "partner_report"

@@ -122,6 +122,23 @@ REQUESTS: dict[str, Build] = {
         }
     },
     "POST /api/v1/payments/{payment_id}/reversal": lambda w: {"json": {"reason": "Bounced"}},
+    "POST /api/v1/payment-files/{payment_file_id}/lines/{row_number}/apply": lambda w: {
+        "json": {"account_id": w.ids["account_id"], "note": "Found by phone"}
+    },
+    # The world's account holds no credit: past the role and visibility gates, a 409.
+    "POST /api/v1/accounts/{account_id}/credit-refunds": lambda w: {
+        "json": {"amount": "10.00", "reason": "Paid twice"}
+    },
+    # Another debtor's account (the field collector's, in the lead's team): a 422.
+    "POST /api/v1/accounts/{account_id}/credit-transfers": lambda w: {
+        "json": {
+            "amount": "10.00",
+            "target_account_id": w.ids["field_account_id"],
+            "reason": "Same debtor",
+        }
+    },
+    "POST /api/v1/credit-movements/{movement_id}/approve": lambda w: {"json": {"note": "ok"}},
+    "POST /api/v1/credit-movements/{movement_id}/reject": lambda w: {"json": {"note": "no"}},
     "POST /api/v1/partners/{partner_id}/payment-files": lambda w: {
         "content": b"external_ref,payment_reference,amount,paid_on,channel,payer_reference\n",
         "headers": _CSV,

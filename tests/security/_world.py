@@ -11,7 +11,9 @@ from typing import Any
 
 from app.domain.roles import Role, Skill
 from app.models.interaction import Interaction
+from app.models.ledger import CreditMovement
 from app.models.user import Team, TeamMember
+from app.services import payment_files
 from tests.api.test_accounts import partner_headers
 from tests.api.test_payments import add_plan
 from tests.factories import business_today, make_account, make_partner
@@ -139,11 +141,28 @@ async def build_world(client, session, settings, make_user, auth_headers) -> Wor
     payment_file = _ok(
         await client.post(
             f"/api/v1/partners/{partner.id}/payment-files",
-            content=b"external_ref,payment_reference,amount,paid_on,channel,payer_reference\n",
+            content=b"external_ref,payment_reference,amount,paid_on,channel,payer_reference\n"
+            + f"NO-SUCH-REF,,10.00,{TODAY.isoformat()},spei,WORLD-1\n".encode(),
             headers={**system, "Content-Type": "text/csv", "Idempotency-Key": uuid.uuid4().hex},
         ),
         202,
     )
+    # Processed: its line 2 is unmatched, waiting to be applied by hand.
+    await payment_files.process_file(session, uuid.UUID(payment_file["id"]))
+    # A team lead's refund of the phone collector's account, waiting for a manager (the
+    # account holds no credit, so an approval is a 409 credit_insufficient).
+    movement = CreditMovement(
+        account_id=mine.id,
+        partner_id=partner.id,
+        kind="refund",
+        amount=Decimal("10.00"),
+        currency=mine.currency,
+        status="pending_approval",
+        reason="Paid twice",
+        requested_by=str(users["lead"].id),
+    )
+    session.add(movement)
+    await session.commit()
     escalation = _ok(
         await client.post(
             "/api/v1/escalations",
@@ -203,6 +222,8 @@ async def build_world(client, session, settings, make_user, auth_headers) -> Wor
         "document_id": document["id"],
         "assignment_id": push["id"],
         "payment_file_id": payment_file["id"],
+        "row_number": "2",
+        "movement_id": str(movement.id),
         "escalation_id": escalation["id"],
         "flag_id": flag["id"],
         "rule_id": rule["id"],

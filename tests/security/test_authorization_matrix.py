@@ -101,6 +101,18 @@ MATRIX: dict[str, str] = {
     "GET /api/v1/payment-files/{payment_file_id}": "o o f f f o o u",
     "GET /api/v1/payment-files/{payment_file_id}/lines": "o o f f f o o u",
     "GET /api/v1/payment-files/{payment_file_id}/report.csv": "o o f f f o o u",
+    # Managers and team leads (on accounts they see); not admins, as the brief of the
+    # operation says.
+    "POST /api/v1/payment-files/{payment_file_id}/lines/{row_number}/apply": "f o o f f f f u",
+    # The world's account holds no credit (409) and the transfer's target is another debtor's
+    # (422): the cells show the gates.
+    "POST /api/v1/accounts/{account_id}/credit-refunds": "o o o f f f f u",
+    "POST /api/v1/accounts/{account_id}/credit-transfers": "o o o f f f f u",
+    "GET /api/v1/accounts/{account_id}/credit-movements": "o o o o o o o u",
+    "GET /api/v1/credit-movements/{movement_id}": "o o o o h o o u",
+    # The lead asked for it: managers and admins decide (approval: 409, no credit left).
+    "POST /api/v1/credit-movements/{movement_id}/approve": "o o f f f f f u",
+    "POST /api/v1/credit-movements/{movement_id}/reject": "o o f f f f f u",
     "POST /api/v1/accounts/{account_id}/documents": "o o o o o f o u",
     "GET /api/v1/accounts/{account_id}/documents": "o o o o o o o u",
     "GET /api/v1/documents/{document_id}": "o o o o h o o u",
@@ -203,6 +215,8 @@ UNASSIGNED = [
     ("GET", "/api/v1/accounts/{account_id}/interactions"),
     ("GET", "/api/v1/accounts/{account_id}/plans"),
     ("GET", "/api/v1/accounts/{account_id}/payments"),
+    ("GET", "/api/v1/accounts/{account_id}/credit-movements"),
+    ("GET", "/api/v1/accounts/{account_id}/ledger"),
     ("GET", "/api/v1/accounts/{account_id}/documents"),
     ("POST", "/api/v1/accounts/{account_id}/contact-check"),
     ("POST", "/api/v1/accounts/{account_id}/plan-quotes"),
@@ -218,13 +232,16 @@ OBJECT_CASES: list[tuple[str, str, str, str]] = [
     ("outsider", "GET", "/api/v1/payments/{payment_id}", "account_id"),
     ("outsider", "GET", "/api/v1/documents/{document_id}", "account_id"),
     ("outsider", "GET", "/api/v1/interactions/{interaction_id}", "account_id"),
+    ("outsider", "GET", "/api/v1/credit-movements/{movement_id}", "account_id"),
     # Another partner's system on this partner's objects.
     *(
         ("other_partner", m, p, "account_id")
         for m, p in [
             ("GET", "/api/v1/accounts/{account_id}"),
             ("GET", "/api/v1/accounts/{account_id}/payments"),
+            ("GET", "/api/v1/accounts/{account_id}/credit-movements"),
             ("GET", "/api/v1/accounts/{account_id}/ledger"),
+            ("GET", "/api/v1/credit-movements/{movement_id}"),
             ("GET", "/api/v1/debtors/{debtor_id}"),
             ("GET", "/api/v1/assignments/{assignment_id}"),
             ("GET", "/api/v1/assignments/{assignment_id}/rejections"),
