@@ -38,6 +38,7 @@ from app.domain.errors import (
     NotFound,
     PermissionDenied,
 )
+from app.domain.money import fits_minor_unit
 from app.domain.payment_files import PaymentLine
 from app.domain.payments import (
     Allocation,
@@ -49,7 +50,7 @@ from app.domain.payments import (
     reverse,
     serial_of,
 )
-from app.domain.plans import fits_minor_unit, plan_is_broken
+from app.domain.plans import plan_is_broken
 from app.domain.roles import Role
 from app.models.account import Account, AccountEvent
 from app.models.payment import Payment
