@@ -37,7 +37,7 @@ MONEY_PATTERN = rf"^[0-9]{{1,{MAX_INTEGER_DIGITS}}}(\.[0-9]{{1,{MAX_FRACTION_DIG
 _MONEY = re.compile(MONEY_PATTERN, re.ASCII)
 # A plain decimal number (ASCII digits, a sign, a point), to say which bound it breaks.
 _PLAIN = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?", re.ASCII)
-FORMAT_MESSAGE = "must be an amount written with digits and an optional decimal point, like 1234.50"
+FORMAT_MESSAGE = "must be a decimal amount of ASCII digits and an optional point, like 1234.50"
 
 
 class MoneyFormatError(ValueError):
