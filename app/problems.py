@@ -198,6 +198,14 @@ FIELD_MESSAGES_ES: dict[str, str] = {
     "model_attributes_type": "Debe ser un objeto.",
     "list_type": "Debe ser una lista.",
     "value_error": "Valor inválido.",
+    # Money (app/schemas/common.py `Money`).
+    "money_type": 'Debe ser un texto como "1234.50".',
+    "money_format": "Debe ser un importe escrito con dígitos y, si acaso, un punto decimal, "
+    "como 1234.50.",
+    "money_negative": "No debe ser negativo.",
+    "money_too_large": "Importe demasiado grande.",
+    "money_too_many_decimals": "Tiene demasiados decimales.",
+    "money_not_positive": "Debe ser mayor que cero.",
 }
 
 

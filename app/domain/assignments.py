@@ -25,13 +25,20 @@ from app.domain.identity import (
     normalise_national_id,
     normalise_phone,
 )
+from app.domain.money import (
+    FORMAT_MESSAGE,
+    MoneyFormatError,
+    fits_minor_unit,
+    parse_money,
+    too_many_decimals,
+)
 from app.domain.stages import ProductType
 
 MAX_REFERENCES = 3
 MAX_GUARANTORS = 2
 MAX_CONTACTS = 5  # phones, emails or addresses per person
 LIST_SEPARATOR = "|"  # several phones or emails in one CSV cell
-MAX_AMOUNT = Decimal("9999999999999999.99")  # NUMERIC(18, 2)
+CENT = Decimal("0.01")  # amounts are stored as NUMERIC(18, 2)
 EARLIEST_DATE = date(1900, 1, 1)
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
@@ -42,8 +49,6 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff\u200b-\u200f\u202a-\u202e\u2
 _MX_POSTAL_CODE = re.compile(r"^[0-9]{5}$")
 # ASCII digits only: \d would also take Arabic-Indic and full-width digits.
 _ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
-# Plain decimal notation only: Decimal would also take "1e3", "1_000" or "NaN".
-_DECIMAL = re.compile(r"^[+-]?[0-9]{1,20}(\.[0-9]{1,20})?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,35 +287,29 @@ class FieldReader:
             return None
         return value
 
-    def amount(self, value: Any, field: str, *, required: bool = True) -> Decimal | None:
+    def amount(
+        self, value: Any, field: str, *, currency: str, required: bool = True
+    ) -> Decimal | None:
+        """An amount in ``currency``: text read by :func:`~app.domain.money.parse_money`, or
+        a JSON number (an integer, or a decimal the JSON reader kept exact as ``Decimal``)
+        read through its text, so "1e3" is refused whichever way it came; never a binary
+        float. At most the currency's decimals; kept with two places, as stored."""
         if value is None or value == "":
             if required:
                 self.fail(field, "is required")
             return None
         if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
-            self.fail(field, "must be a decimal amount such as 1234.50")
-            return None
-        if isinstance(value, str) and not _DECIMAL.match(value.strip()):
-            self.fail(field, "must be a decimal amount such as 1234.50")
+            self.fail(field, FORMAT_MESSAGE)
             return None
         try:
-            amount = Decimal(value.strip() if isinstance(value, str) else value)
-        except InvalidOperation:
-            self.fail(field, "must be a decimal amount such as 1234.50")
+            amount = parse_money(value.strip() if isinstance(value, str) else str(value))
+        except MoneyFormatError as exc:
+            self.fail(field, exc.message)
             return None
-        if not amount.is_finite():
-            self.fail(field, "must be a decimal amount such as 1234.50")
+        if not fits_minor_unit(amount, currency):
+            self.fail(field, too_many_decimals(currency))
             return None
-        if amount < 0:
-            self.fail(field, "must not be negative")
-            return None
-        if amount > MAX_AMOUNT:
-            self.fail(field, "is too large")
-            return None
-        if amount != amount.quantize(Decimal("0.01")):
-            self.fail(field, "must have at most two decimal places")
-            return None
-        return amount.quantize(Decimal("0.01"))
+        return amount.quantize(CENT)
 
     def day(self, value: Any, field: str, today: date, *, required: bool = False) -> date | None:
         if value is None or value == "":
@@ -496,12 +495,18 @@ def validate_row(row_number: int, raw: Any, context: IntakeContext) -> AccountRo
     currency = check.text(raw.get("currency"), "currency", max_length=3)
     if currency is not None and currency.upper() != context.currency:
         check.fail("currency", f"must be the partner's currency, {context.currency}")
-    principal = check.amount(raw.get("principal"), "principal")
-    interest = check.amount(raw.get("interest"), "interest")
-    fees = check.amount(raw.get("fees"), "fees")
-    total = check.amount(raw.get("total"), "total")
-    original = check.amount(raw.get("original_amount"), "original_amount", required=False)
-    past_due = check.amount(raw.get("past_due_amount"), "past_due_amount", required=False)
+    # Amounts are held to the partner's currency (a row in another one is refused above).
+    money = context.currency
+    principal = check.amount(raw.get("principal"), "principal", currency=money)
+    interest = check.amount(raw.get("interest"), "interest", currency=money)
+    fees = check.amount(raw.get("fees"), "fees", currency=money)
+    total = check.amount(raw.get("total"), "total", currency=money)
+    original = check.amount(
+        raw.get("original_amount"), "original_amount", currency=money, required=False
+    )
+    past_due = check.amount(
+        raw.get("past_due_amount"), "past_due_amount", currency=money, required=False
+    )
     if None not in (principal, interest, fees, total):
         assert principal is not None and interest is not None and fees is not None
         if total != principal + interest + fees:
@@ -510,7 +515,9 @@ def validate_row(row_number: int, raw: Any, context: IntakeContext) -> AccountRo
         check.fail("past_due_amount", "must not exceed the total")
     oldest_due = check.day(raw.get("oldest_unpaid_due_date"), "oldest_unpaid_due_date", today)
     last_paid_on = check.day(raw.get("last_payment_date"), "last_payment_date", today)
-    last_paid = check.amount(raw.get("last_payment_amount"), "last_payment_amount", required=False)
+    last_paid = check.amount(
+        raw.get("last_payment_amount"), "last_payment_amount", currency=money, required=False
+    )
     if _given(raw.get("last_payment_date")) != _given(raw.get("last_payment_amount")):
         check.fail("last_payment_amount", "give the last payment's date and amount together")
 

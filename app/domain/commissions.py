@@ -61,7 +61,7 @@ from enum import StrEnum
 from typing import Any
 
 from app.domain.errors import InvalidInput
-from app.domain.plans import MINOR_UNITS
+from app.domain.money import MINOR_UNITS
 from app.domain.stages import Stage
 
 ZERO = Decimal("0")

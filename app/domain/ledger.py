@@ -39,8 +39,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
+from app.domain.money import from_minor, to_minor
 from app.domain.payments import Allocation
-from app.domain.plans import MINOR_UNITS
 
 
 class Component(StrEnum):
@@ -64,29 +64,6 @@ class EntryKind(StrEnum):
 
 # The components whose sum is what the debtor owes.
 DEBT_COMPONENTS: tuple[Component, ...] = (Component.PRINCIPAL, Component.INTEREST, Component.FEES)
-
-
-class NotInMinorUnits(ValueError):
-    """An amount with more decimals than its currency has: it cannot be an entry."""
-
-
-def exponent(currency: str) -> int:
-    """The ISO 4217 exponent of ``currency`` (2 when no rule is known)."""
-    return MINOR_UNITS.get(currency, 2)
-
-
-def to_minor(amount: Decimal, currency: str) -> int:
-    """``amount`` in minor units; refused (never rounded) when it has more decimals."""
-    scaled = amount.scaleb(exponent(currency))
-    if scaled != scaled.to_integral_value():
-        raise NotInMinorUnits(f"{amount} has more decimals than {currency} has")
-    return int(scaled)
-
-
-def from_minor(units: int, currency: str) -> Decimal:
-    """Minor units back to an amount with the currency's decimals."""
-    places = exponent(currency)
-    return Decimal(units).scaleb(-places).quantize(Decimal(1).scaleb(-places))
 
 
 @dataclass(frozen=True, slots=True)

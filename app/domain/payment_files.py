@@ -32,7 +32,6 @@ from typing import Any
 from app.domain.assignments import FieldReader, RowError, check_header
 from app.domain.identity import Country
 from app.domain.payments import serial_of
-from app.domain.plans import fits_minor_unit
 
 COLUMNS: tuple[str, ...] = (
     "external_ref",
@@ -113,11 +112,9 @@ def read_line(
     )
     if external_ref is None and quoted is None and not check.errors:
         check.fail("external_ref", "give the account's external_ref or its payment_reference")
-    amount = check.amount(raw.get("amount"), "amount")
+    amount = check.amount(raw.get("amount"), "amount", currency=context.currency)
     if amount is not None and amount == 0:
         check.fail("amount", "must be more than zero")
-    elif amount is not None and not fits_minor_unit(amount, context.currency):
-        check.fail("amount", f"has more decimals than {context.currency} has")
     currency = check.text(raw.get("currency"), "currency", max_length=3, required=False)
     currency = (currency or context.currency).upper()
     if currency != context.currency:

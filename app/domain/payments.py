@@ -16,7 +16,7 @@ from typing import Any
 
 from stdnum.iso7064 import mod_97_10
 
-from app.domain.plans import MINOR_UNITS
+from app.domain.money import minor_unit_of
 
 SERIAL_DIGITS = 10
 REFERENCE_LENGTH = SERIAL_DIGITS + 2
@@ -287,7 +287,7 @@ def interest_earned(inst: InstallmentState, paid: Decimal, currency: str) -> Dec
         return ZERO
     if paid >= inst.amount:
         return inst.interest
-    step = Decimal(1).scaleb(-MINOR_UNITS.get(currency, 2))
+    step = Decimal(1).scaleb(-minor_unit_of(currency))
     return (inst.interest * paid / inst.amount).quantize(step, rounding=ROUND_DOWN)
 
 

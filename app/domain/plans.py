@@ -13,7 +13,7 @@ Three plan types (:class:`~app.domain.strategies.PlanType`):
 
 Choices made here:
 
-- Amounts are rounded to the currency's minor unit (:data:`MINOR_UNITS`) with
+- Amounts are rounded to the currency's minor unit (``app.domain.money``) with
   ``ROUND_HALF_UP``: the regular installment, the forgiven amount and each installment's
   interest. The rounding remainder goes to the LAST installment, so the down payment and the
   installments sum exactly to the agreed total, and (restructuring) the principals sum
@@ -48,17 +48,15 @@ import calendar
 from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
 from typing import Protocol
 
 from app.domain.errors import InvalidInput
+from app.domain.money import minor_unit, round_money
 from app.domain.roles import Role
 from app.domain.stages import Stage
 from app.domain.strategies import PlanType, StrategyDocument, approver_for, plan_limits
-
-# ISO 4217 minor units of the currencies Cartera's partners work in.
-MINOR_UNITS: dict[str, int] = {"MXN": 2, "COP": 2, "PEN": 2, "CLP": 0, "BRL": 2, "USD": 2}
 
 MAX_INSTALLMENTS = 360
 MAX_RATE_PCT = Decimal(200)
@@ -139,29 +137,6 @@ class Quote:
             return self.schedule
         down = Installment(number=0, due_date=self.down_payment_due_date, amount=self.down_payment)
         return (down, *self.schedule)
-
-
-# --- money --------------------------------------------------------------------------------
-
-
-def minor_unit(currency: str) -> Decimal:
-    """The smallest amount of ``currency``: 0.01, or 1 for CLP."""
-    try:
-        return Decimal(1).scaleb(-MINOR_UNITS[currency])
-    except KeyError:
-        raise InvalidInput("currency", f"no minor-unit rule for {currency!r}") from None
-
-
-def fits_minor_unit(amount: Decimal, currency: str) -> bool:
-    """Whether ``amount`` has no more decimals than ``currency`` (two when no rule is known:
-    ISO 4217's most common)."""
-    step = Decimal(1).scaleb(-MINOR_UNITS.get(currency, 2))
-    return amount == amount.quantize(step)
-
-
-def round_money(amount: Decimal, currency: str, rounding: str = ROUND_HALF_UP) -> Decimal:
-    """``amount`` to the currency's minor unit; half-up unless told otherwise."""
-    return amount.quantize(minor_unit(currency), rounding=rounding)
 
 
 # --- dates --------------------------------------------------------------------------------

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
@@ -26,7 +25,7 @@ from app.schemas.accounts import (
     PauseCreate,
     PauseRead,
 )
-from app.schemas.common import PlainText
+from app.schemas.common import Money, PlainText
 from app.security import Principal
 from app.services import accounts as service
 from app.services.accounts import DebtorBrief
@@ -139,8 +138,8 @@ async def list_accounts(
     account_status: Annotated[AccountStatus | None, Query(alias="status")] = None,
     collector_id: Annotated[uuid.UUID | None, Query(description="The assigned collector.")] = None,
     team_id: Annotated[uuid.UUID | None, Query(description="The assigned team.")] = None,
-    min_total: Annotated[Decimal | None, Query(ge=0, max_digits=18, decimal_places=2)] = None,
-    max_total: Annotated[Decimal | None, Query(ge=0, max_digits=18, decimal_places=2)] = None,
+    min_total: Annotated[Money | None, Query()] = None,
+    max_total: Annotated[Money | None, Query()] = None,
     min_dpd: Annotated[int | None, Query(ge=-36500, le=36500)] = None,
     max_dpd: Annotated[int | None, Query(ge=-36500, le=36500)] = None,
     external_ref: Annotated[

@@ -7,7 +7,7 @@ import uuid
 from fastapi import APIRouter
 
 from app.deps import PrincipalDep, SessionDep
-from app.domain.ledger import from_minor
+from app.domain.money import from_minor
 from app.models.ledger import LedgerEntry
 from app.pagination import CursorQuery, LimitQuery, Page
 from app.problems import problem_responses

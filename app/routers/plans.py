@@ -7,7 +7,7 @@ from typing import Literal
 from fastapi import APIRouter, Response, status
 
 from app.deps import API_PREFIX, PrincipalDep, SessionDep
-from app.domain.plans import round_money
+from app.domain.money import round_money
 from app.pagination import CursorQuery, LimitQuery, Page
 from app.problems import problem_responses
 from app.schemas.plans import (

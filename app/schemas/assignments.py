@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from app.schemas.common import CalendarDate, PlainText
+from app.schemas.common import CalendarDate, Money, PlainText
 
 AssignmentStatus = Literal["queued", "processing", "completed", "completed_with_errors", "failed"]
 
@@ -58,23 +58,26 @@ class GuarantorIn(BaseModel):
 
 
 class AssignmentRowIn(BaseModel):
-    """One account. Amounts are decimal strings (or JSON numbers) with two decimals at most;
-    dates are YYYY-MM-DD and none may be in the future."""
+    """One account. Amounts are decimal strings read like every amount of the API
+    (``Money``), with at most the currency's decimals (two for MXN, none for CLP): a row
+    with more is rejected, never rounded. A JSON number is also read, exactly, through the
+    text it was written as (so ``1e3`` is refused as ``"1e3"`` is). Dates are YYYY-MM-DD
+    and none may be in the future."""
 
     external_ref: str = Field(
         max_length=64, description="The partner's own id, unique per partner."
     )
     product_type: Literal["revolving", "installment", "single_payment"]
     currency: str = Field(description="ISO 4217; must be the partner's currency.")
-    original_amount: Decimal | None = None
-    principal: Decimal
-    interest: Decimal
-    fees: Decimal
-    total: Decimal = Field(description="Must equal principal + interest + fees.")
-    past_due_amount: Decimal | None = None
+    original_amount: Money | None = None
+    principal: Money
+    interest: Money
+    fees: Money
+    total: Money = Field(description="Must equal principal + interest + fees.")
+    past_due_amount: Money | None = None
     oldest_unpaid_due_date: CalendarDate | None = None
     last_payment_date: CalendarDate | None = None
-    last_payment_amount: Decimal | None = None
+    last_payment_amount: Money | None = None
     debtor: DebtorIn
     references: list[ReferenceIn] = Field(default_factory=list, max_length=3)
     guarantors: list[GuarantorIn] = Field(default_factory=list, max_length=2)

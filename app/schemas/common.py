@@ -1,10 +1,11 @@
-"""Field types every resource shares: text PostgreSQL can store, instants in UTC."""
+"""Field types every resource shares: text PostgreSQL can store, instants in UTC, money."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import (
@@ -13,9 +14,12 @@ from pydantic import (
     BeforeValidator,
     GetJsonSchemaHandler,
     StringConstraints,
+    WithJsonSchema,
 )
 from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import CoreSchema
+from pydantic_core import CoreSchema, PydanticCustomError
+
+from app.domain.money import MONEY_PATTERN, MoneyFormatError, parse_money
 
 
 def _storable_text(value: str) -> str:
@@ -88,4 +92,54 @@ TrimmedText = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1),
     AfterValidator(_storable_text),
     NOT_BLANK,
+]
+
+
+def _read_money(value: object) -> Decimal:
+    # A Decimal comes from Python callers (the demo seed), never from a JSON body; it is read
+    # through its text, so Decimal("1E+3") is refused like "1e3".
+    if isinstance(value, Decimal):
+        value = str(value)
+    if not isinstance(value, str):
+        raise PydanticCustomError("money_type", 'must be a JSON string such as "1234.50"')
+    try:
+        return parse_money(value)
+    except MoneyFormatError as exc:
+        raise PydanticCustomError(exc.code, exc.message) from None
+
+
+def _more_than_zero(amount: Decimal) -> Decimal:
+    if amount == 0:
+        raise PydanticCustomError("money_not_positive", "must be more than zero")
+    return amount
+
+
+_MONEY_SCHEMA = WithJsonSchema(
+    {
+        "type": "string",
+        "pattern": MONEY_PATTERN,
+        "examples": ["1234.50"],
+        "description": "An amount: ASCII digits with an optional decimal point, as a JSON "
+        "string; at most the decimals of its currency (none for CLP).",
+    }
+)
+
+# Money in a request, the only way the API reads an amount. Decided:
+# - a JSON string only: a JSON number is refused, a float because binary floats are not
+#   money (99.5 is already not what was typed by the time it is read), an integer so that
+#   one form is the contract, not two;
+# - the text is read by app.domain.money.parse_money (the intake and payment-file readers
+#   use the same function): ASCII digits, an optional "." with 1 to 4 digits, at most 16
+#   digits before it. No sign (no request amount is negative; a field that needed one would
+#   get a signed variant here), no exponent, no thousands separator, no blanks, no "NaN" or
+#   "Infinity", no digits of other scripts ("٩٩", "９９");
+# - the currency's own decimals (2 for MXN, 0 for CLP) are checked where the currency is
+#   known, by the service, with app.domain.money.fits_minor_unit: never rounded.
+# Errors carry stable types (money_type, money_format, money_negative, money_too_large,
+# money_too_many_decimals, money_not_positive), each with a Spanish message in
+# app/problems.py.
+Money = Annotated[Decimal, BeforeValidator(_read_money), _MONEY_SCHEMA]
+# The same, and more than zero: a payment, a promise, a target.
+PositiveMoney = Annotated[
+    Decimal, BeforeValidator(_read_money), AfterValidator(_more_than_zero), _MONEY_SCHEMA
 ]

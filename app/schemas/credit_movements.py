@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.schemas.common import PositiveMoney
+
 _AMOUNT = "In the account's currency, with no more decimals than it has (CLP: none); at most "
 _AMOUNT += "the account's credit."
 
@@ -17,7 +19,7 @@ _AMOUNT += "the account's credit."
 class CreditRefundCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    amount: Decimal = Field(gt=0, max_digits=18, decimal_places=2, description=_AMOUNT)
+    amount: PositiveMoney = Field(description=_AMOUNT)
     reason: str = Field(min_length=3, max_length=1000)
     payout_reference: str | None = Field(
         default=None,
@@ -30,7 +32,7 @@ class CreditRefundCreate(BaseModel):
 class CreditTransferCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    amount: Decimal = Field(gt=0, max_digits=18, decimal_places=2, description=_AMOUNT)
+    amount: PositiveMoney = Field(description=_AMOUNT)
     target_account_id: uuid.UUID = Field(
         description="Another active account of the same debtor and partner, same currency."
     )

@@ -6,15 +6,14 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.schemas.common import CalendarDate, PlainText, UtcDatetime
+from app.schemas.common import CalendarDate, PlainText, PositiveMoney, UtcDatetime
 
 ChannelName = Literal["call", "sms", "email", "whatsapp", "letter", "visit"]
 PartyName = Literal["debtor", "reference", "guarantor"]
-Money = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=2)]
 
 
 class ContactCheckRequest(BaseModel):
@@ -70,7 +69,10 @@ class PositionIn(BaseModel):
 class PromiseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    amount: Money
+    amount: PositiveMoney = Field(
+        description="More than zero, in the account's currency, at most its decimals (none "
+        "for CLP)."
+    )
     due_date: CalendarDate
 
 

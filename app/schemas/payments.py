@@ -9,7 +9,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.schemas.common import CalendarDate
+from app.schemas.common import CalendarDate, PositiveMoney
 
 ChannelName = Literal["spei", "cash_store", "card", "branch", "partner_report"]
 # What a payment read may show: also `credit_transfer`, credit moved from another account of
@@ -35,7 +35,10 @@ class PaymentCreate(BaseModel):
         default=None,
         description="With `external_ref`, for staff (a partner system's own id is implied).",
     )
-    amount: Decimal = Field(gt=0, max_digits=18, decimal_places=2)
+    amount: PositiveMoney = Field(
+        description="More than zero, with at most the decimals of the account's currency "
+        "(none for CLP)."
+    )
     currency: str = Field(
         pattern=r"^[A-Z]{3}$", description="ISO 4217; must be the account's currency."
     )

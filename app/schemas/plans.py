@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.schemas.common import CalendarDate
+from app.schemas.common import CalendarDate, Money
 
 PlanTypeName = Literal["regularization", "restructuring", "settlement"]
 FrequencyName = Literal["weekly", "biweekly", "monthly"]
@@ -19,11 +19,8 @@ class PlanQuoteRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     plan_type: PlanTypeName
-    down_payment: Decimal = Field(
+    down_payment: Money = Field(
         default=Decimal(0),
-        ge=0,
-        max_digits=18,
-        decimal_places=2,
         description="Paid on agreement; at most the currency's decimals (none for CLP).",
     )
     down_payment_due_date: CalendarDate | None = Field(

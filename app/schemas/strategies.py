@@ -17,7 +17,6 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from app.domain.compliance import RESULT_CODES, Channel
 from app.domain.strategies import (
-    MAX_AMOUNT,
     MAX_BROKEN_PROMISES,
     MAX_CAP,
     MAX_DAYS_LATE_TO_BREAK,
@@ -26,6 +25,7 @@ from app.domain.strategies import (
     MAX_TERM_EXTENSION_MONTHS,
     MAX_TOLERANCE_PCT,
 )
+from app.schemas.common import Money
 
 Cap = Annotated[int, Field(ge=0, le=MAX_CAP, strict=True)]
 Percent = Annotated[
@@ -33,13 +33,10 @@ Percent = Annotated[
     Field(ge=0, le=100, max_digits=5, decimal_places=2, description="A percentage, 0 to 100."),
 ]
 Amount = Annotated[
-    Decimal,
+    Money,
     Field(
-        ge=0,
-        le=MAX_AMOUNT,
-        max_digits=18,
-        decimal_places=2,
-        description="An amount of discount in the partner's currency.",
+        description="An amount of discount in the partner's currency, at most its decimals "
+        "(none for CLP)."
     ),
 ]
 

@@ -22,7 +22,7 @@ from app.domain.commissions import (
     RecoveryType,
 )
 from app.domain.stages import Stage
-from app.schemas.common import CalendarDate
+from app.schemas.common import CalendarDate, PositiveMoney
 
 # Years 1900 to 9999, as app.domain.commissions.parse_month reads them.
 MONTH_PATTERN = r"^(19[0-9]{2}|[2-9][0-9]{3})-(0[1-9]|1[0-2])$"
@@ -31,7 +31,11 @@ Month = Annotated[
 ]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code.")]
 TargetAmount = Annotated[
-    Decimal, Field(gt=0, max_digits=18, decimal_places=2, description="Amount to recover.")
+    PositiveMoney,
+    Field(
+        description="Amount to recover, more than zero; at most the currency's decimals (none "
+        "for CLP)."
+    ),
 ]
 Rate = Annotated[
     Decimal,

@@ -46,7 +46,7 @@ from app.domain.credit_movements import (
 )
 from app.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from app.domain.ledger import EntryKind
-from app.domain.plans import fits_minor_unit
+from app.domain.money import fits_minor_unit
 from app.models.account import Account
 from app.models.ledger import CreditMovement
 from app.pagination import decode_id_cursor, split_page

@@ -32,6 +32,7 @@ from app.domain.interactions import (
     Pcr,
     check_interaction,
 )
+from app.domain.money import fits_minor_unit, too_many_decimals
 from app.domain.roles import Role
 from app.domain.routing import Point, check_position
 from app.domain.stages import Stage
@@ -74,6 +75,8 @@ async def record_interaction(
     party = PartyReached(body.party)
     account = await accounts.get_account(session, principal, account_id)
     partner = await session.get_one(Partner, account.partner_id)
+    if body.promise is not None and not fits_minor_unit(body.promise.amount, account.currency):
+        raise InvalidInput("body.promise.amount", too_many_decimals(account.currency))
     outbound = body.direction == Direction.OUTBOUND.value
     if not outbound and channel in (Channel.VISIT, Channel.LETTER):
         raise InvalidInput("body.direction", "visits and letters are made by the agency")

@@ -11,7 +11,7 @@ Choices made here:
   statement and names the first account (by id) that disagrees; ``cartera ledger verify``
   prints it, as ``cartera audit verify`` does for the audit chain.
 - The currency exponents reach SQL as a ``VALUES`` list built from the one table
-  (:data:`app.domain.plans.MINOR_UNITS`), so SQL and Python never disagree on them.
+  (:data:`app.domain.money.MINOR_UNITS`), so SQL and Python never disagree on them.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from app.domain.ledger import (
     disagreements,
     opening_postings,
 )
-from app.domain.plans import MINOR_UNITS
+from app.domain.money import MINOR_UNITS
 from app.domain.roles import Role
 from app.models.account import Account
 from app.models.ledger import LedgerEntry

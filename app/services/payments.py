@@ -53,6 +53,7 @@ from app.domain.ledger import (
     payment_postings,
     plan_interest_postings,
 )
+from app.domain.money import fits_minor_unit
 from app.domain.payment_files import PaymentLine
 from app.domain.payments import (
     AccountState,
@@ -64,7 +65,7 @@ from app.domain.payments import (
     reverse,
     serial_of,
 )
-from app.domain.plans import fits_minor_unit, plan_is_broken
+from app.domain.plans import plan_is_broken
 from app.domain.roles import Role
 from app.models.account import Account, AccountEvent
 from app.models.ledger import LedgerEntry

@@ -37,8 +37,8 @@ from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from app.domain.errors import Conflict, NotFound, PermissionDenied, VersionMismatch
+from app.domain.money import MINOR_UNITS
 from app.domain.plans import (
-    MINOR_UNITS,
     OPEN_STATUSES,
     AccountFacts,
     BreakingRule,

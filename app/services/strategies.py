@@ -24,8 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from app.domain.errors import NotFound
+from app.domain.errors import InvalidInput, NotFound
+from app.domain.money import fits_minor_unit, too_many_decimals
 from app.domain.roles import Role
+from app.domain.stages import Stage
 from app.domain.strategies import (
     DEFAULT_VERSION,
     StrategyDocument,
@@ -177,6 +179,19 @@ def _snapshot(row: CollectionStrategy) -> dict[str, Any]:
     return {"partner_id": row.partner_id, "version": row.version, "document": row.document}
 
 
+def _check_amounts_fit(data: StrategyWrite, currency: str) -> None:
+    """The approval thresholds are amounts in the partner's currency: at most its decimals."""
+    for stage in Stage:
+        entry = getattr(data.stages, stage.value)
+        if entry is None:
+            continue
+        for key in ("collector_up_to", "team_lead_up_to"):
+            if not fits_minor_unit(getattr(entry.approvals, key), currency):
+                raise InvalidInput(
+                    f"body.stages.{stage.value}.approvals.{key}", too_many_decimals(currency)
+                )
+
+
 async def create_strategy(
     session: AsyncSession, actor: Principal, partner_id: uuid.UUID, data: StrategyWrite
 ) -> StrategyView:
@@ -189,6 +204,7 @@ async def create_strategy(
     )
     if partner is None:
         raise NotFound({"entity": "partner"})
+    _check_amounts_fit(data, partner.currency)
     document = validate_document(data.model_dump(mode="json"), partner.country)
     latest = await session.scalar(
         select(func.max(col(CollectionStrategy.version))).where(

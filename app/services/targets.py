@@ -27,6 +27,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from app.domain.commissions import next_month, parse_month
 from app.domain.errors import InvalidInput
+from app.domain.money import fits_minor_unit, too_many_decimals
 from app.domain.roles import Role
 from app.models.partner import Partner
 from app.models.target import RecoveryTarget
@@ -127,6 +128,8 @@ async def set_target(
     moment = now or datetime.now(UTC)
     month = parse_month(data.month, "body.month")
     currency = await _currency_for(session, data)
+    if not fits_minor_unit(data.amount, currency):
+        raise InvalidInput("body.amount", too_many_decimals(currency))
     amount = data.amount.quantize(Decimal("0.01"))
     target = await session.scalar(
         select(RecoveryTarget)

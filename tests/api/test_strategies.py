@@ -339,7 +339,9 @@ class TestValidation:
         assert day is not None or week is not None
         period, law = ("per_day", day) if day is not None else ("per_week", week)
         assert law is not None
-        loose = body(caps={"call": {period: law + 1}})
+        # Whole thresholds: CLP has no decimals.
+        whole = {"collector_up_to": "250", "team_lead_up_to": "1500"}
+        loose = body(caps={"call": {period: law + 1}}, approvals=whole)
         strict = await make_partner(session, **extra)
         response = await client.put(url(strict.id), json=loose, headers=manager_headers)
         assert response.status_code == 422, response.text
@@ -348,12 +350,28 @@ class TestValidation:
         assert f"at most {law} a" in error["message"]
         assert await stored_versions(session, strict) == []
         within = await client.put(
-            url(strict.id), json=body(caps={"call": {period: law}}), headers=manager_headers
+            url(strict.id),
+            json=body(caps={"call": {period: law}}, approvals=whole),
+            headers=manager_headers,
         )
         assert within.status_code == 200, within.text
         mexican = await make_partner(session)
         fine = await client.put(url(mexican.id), json=loose, headers=manager_headers)
         assert fine.status_code == 200, fine.text
+
+    async def test_a_threshold_with_cents_is_refused_for_a_chilean_partner(
+        self, client, session, manager_headers
+    ):
+        chilean = await make_partner(session, **CL)
+        cents = {"collector_up_to": "250", "team_lead_up_to": "1500.50"}
+        response = await client.put(
+            url(chilean.id), json=body(approvals=cents), headers=manager_headers
+        )
+        assert response.status_code == 422, response.text
+        (error,) = response.json()["errors"]
+        assert error["field"] == "body.stages.early.approvals.team_lead_up_to"
+        assert "CLP" in error["message"]
+        assert await stored_versions(session, chilean) == []
 
     async def test_visits_are_refused_for_a_colombian_partner_but_fine_in_mexico(
         self, client, session, manager_headers

@@ -185,9 +185,9 @@ class TestAccountFields:
         assert "negative" in message
 
     @pytest.mark.parametrize("value", ["1000.001", "999.999", "0.005"])
-    def test_more_than_two_decimals(self, value):
+    def test_more_decimals_than_the_currency_has(self, value):
         message = only_error(base_row(principal=value), "principal")
-        assert "two decimal" in message
+        assert "more decimals than MXN" in message
 
     def test_trailing_zeros_beyond_two_decimals_are_the_same_amount(self):
         assert accepted(base_row(principal="1000.0000")).principal == Decimal("1000.00")

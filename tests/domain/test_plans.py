@@ -13,8 +13,8 @@ from hypothesis import given, reject, settings
 from hypothesis import strategies as st
 
 from app.domain.errors import InvalidInput
+from app.domain.money import MINOR_UNITS
 from app.domain.plans import (
-    MINOR_UNITS,
     AccountFacts,
     Frequency,
     QuoteTerms,

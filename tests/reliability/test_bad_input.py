@@ -5,8 +5,10 @@ requests generated from its contract, so a new write operation is covered the da
 
 - JSON bodies: each top-level field of the body's schema with a value of the wrong JSON type,
   each required field missing, the empty object, a body that is not an object; every money
-  field (a Decimal: ``number`` or ``string``) at 1e30, -0.01, "NaN", "Infinity", and at
-  1.001 (more decimals than MXN has) where the operation works in the world's currency;
+  field (the ``Money`` string of ``app.domain.money.MONEY_PATTERN``, or a decimal ``number`` or
+  ``string``) at 1e30, -0.01, "NaN", "Infinity" (a ``Money`` field also at full-width and
+  Arabic-Indic digits, "1e3" and "1,000.00"), and at 1.001 (more decimals than MXN has) where
+  the operation works in the world's currency;
   every date at "0000-01-01", "9999-12-31", "2026-02-30" (date-times the same days); every
   enum (and array of enum) an unknown value; every free string 1 MB long; a body nested
   10,000 levels; a body that is not UTF-8.
@@ -45,6 +47,7 @@ from httpx import ASGITransport, AsyncClient
 from sqlalchemy import text
 
 from app.db import Database
+from app.domain.money import MONEY_PATTERN
 from app.main import create_app
 from tests.factories import business_today
 from tests.security._requests import request_for
@@ -58,6 +61,8 @@ SCRIPT_LIKE = "<script>alert(1)</script>"
 NAME_LIKE = re.compile(r"(^|_)(name|title|reason|note)$")
 BAD_DATES = ("0000-01-01", "9999-12-31", "2026-02-30")
 BAD_AMOUNTS: tuple[Any, ...] = (1e30, "1e30", -0.01, "-0.01", "NaN", "Infinity")
+# What the one money reader refuses besides: other scripts' digits, exponent, separators.
+BAD_MONEY_TEXTS = ("\uff19\uff19", "\u0661\u0662\u0663", "1e3", "1,000.00")
 CSV_HEADER = (
     b"external_ref,product_type,currency,principal,interest,fees,total,past_due_amount,"
     b"oldest_unpaid_due_date,debtor_first_names,debtor_last_names,debtor_national_id_type,"
@@ -191,9 +196,12 @@ def _json_cases(
             for o2 in variants(spec, o.get("items", {}))
             if "enum" in o2
         ]
-        is_money = {"number", "string"} <= kinds and not enums and "date" not in formats
+        money_type = any(o.get("pattern") == MONEY_PATTERN for o in options)
+        is_money = money_type or (
+            {"number", "string"} <= kinds and not enums and "date" not in formats
+        )
         if is_money:
-            for amount in BAD_AMOUNTS:
+            for amount in BAD_AMOUNTS + (BAD_MONEY_TEXTS if money_type else ()):
                 body(f"{name}={amount!r}", with_field(name, amount))
             if currency_context:
                 body(f"{name}=1.001 MXN", with_field(name, "1.001"))
