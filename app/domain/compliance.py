@@ -236,6 +236,7 @@ class Decision:
     next_allowed_at: datetime | None  # aware UTC; None when allowed now or never
     script: str  # what may be said to this party
     pack_version: str
+    time_zone: str = ""  # the zone this answer was reached in (the one that decided)
 
 
 def check_contact(pack: RulePack, request: ContactRequest) -> Decision:
@@ -247,9 +248,9 @@ def check_contact(pack: RulePack, request: ContactRequest) -> Decision:
     timed = _timed_reasons(pack, request, zone, at, seen)
     script = pack.script_for(request.party)
     if not reasons and not timed:
-        return Decision(True, (), None, script, pack.version)
+        return Decision(True, (), None, script, pack.version, request.time_zone)
     next_at = None if reasons else _next_allowed(pack, request, zone, at, seen)
-    return Decision(False, (*reasons, *timed), next_at, script, pack.version)
+    return Decision(False, (*reasons, *timed), next_at, script, pack.version, request.time_zone)
 
 
 def local_instant(zone: ZoneInfo, day: date, minutes: int) -> datetime:
