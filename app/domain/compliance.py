@@ -764,6 +764,48 @@ def age_flags(birth_date: date | None, on: date) -> frozenset[DebtorFlag]:
     return frozenset()
 
 
+@dataclass(frozen=True, slots=True)
+class AgeNotice:
+    """Why a debtor's age limits contact (or does not), for the profile and the queue."""
+
+    flag: DebtorFlag
+    basis: Basis
+    effect: str
+    citation: str | None
+
+
+def age_notices(birth_date: date | None, on: date, country: str) -> tuple[AgeNotice, ...]:
+    """What the debtor's age means for contact under ``country``'s pack on ``on``."""
+    pack = PACKS.get(country.upper())
+    notices: list[AgeNotice] = []
+    if pack is None:
+        return ()
+    for flag in sorted(age_flags(birth_date, on) & pack.vulnerable_flags):
+        if flag is DebtorFlag.MINOR:
+            notices.append(
+                AgeNotice(
+                    flag,
+                    Basis.LAW,
+                    "A minor: no collection contact with the debtor nor through references "
+                    "(guarantors may be contacted).",
+                    pack.citations.get("vulnerable_person"),
+                )
+            )
+        else:
+            notices.append(
+                AgeNotice(
+                    flag,
+                    Basis.POLICY,
+                    "Aged 60 or over: the law allows contact because the older adult is the "
+                    "debtor; only a strategy that treats older-adult debtors as vulnerable "
+                    "blocks it (policy). Older adults reached as third parties may not be "
+                    "collected from (law).",
+                    None,
+                )
+            )
+    return tuple(notices)
+
+
 def strictest(decisions: Sequence[Decision]) -> Decision:
     """Of the checks in each zone a person may be in, the one that says no the longest: a
     permanent no, else the latest next_allowed_at; allowed only if every zone allows."""

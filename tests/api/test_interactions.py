@@ -790,3 +790,17 @@ def test_age_flags_at_the_birthday_edges():
     assert age_flags(born, date(2026, 11, 24)) == frozenset()
     assert age_flags(date(1966, 11, 24), date(2026, 11, 24)) == {DebtorFlag.OLDER_ADULT}
     assert age_flags(None, date(2026, 11, 24)) == frozenset()
+
+
+async def test_the_profile_explains_what_a_60_plus_debtors_age_means(client, floor, session):
+    floor["account"].debtor_birth_date = date(1950, 1, 1)
+    session.add(floor["account"])
+    await session.flush()
+    response = await client.get(
+        f"/api/v1/debtors/{floor['account'].debtor_id}", headers=floor["collector"]
+    )
+    assert response.status_code == 200, response.text
+    [account] = response.json()["accounts"]
+    [notice] = account["age_notices"]
+    assert notice["flag"] == "older_adult" and notice["basis"] == "policy"
+    assert "debtor" in notice["effect"]
