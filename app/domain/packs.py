@@ -11,19 +11,53 @@ An operator may make a pack stricter, never looser: :func:`pack_for` applies ove
 (narrower hours, closed weekdays, excluded dates, lower caps, no visits, consent required)
 and refuses anything that would relax the law with a ``ValueError`` naming what and why.
 
-Choices made here, beyond the letter of each law (always the stricter reading):
+Every refusal the law gives carries its citation (``RulePack.citations`` by reason code,
+``FrequencyCap.source``, ``AfterContactRule.source``); anything else is a policy (the
+strategy, the operator's stricter settings, the agency's practice) and says so.
+
+Choices made here, beyond the letter of each law:
 
 - Periods: a cap over 1 day counts the contact point's local calendar day; a longer period
-  is a rolling window of that many 24-hour days (a rolling 7 days covers any "seven
-  consecutive days" and any calendar week that contains the moment).
-- Contacts are counted over all the debtor's accounts and partners and over every party
-  reached (debtor, guarantor, reference), and attempts count as well as conversations: the
-  law speaks of calls made or messages sent, not only of calls answered.
-- Hour windows apply to every channel except letters (a letter is delivered when the post
-  delivers it). Windows end exclusive: with 07:00–22:00 a call at 21:59 is allowed, at 22:00
-  it is not.
+  is a rolling window of that many 24-hour days unless the cap counts ``calendar_days``
+  (Regulation F). Contacts are counted over all the debtor's accounts and parties except
+  where the law counts per debt and person (``per_debt``: Regulation F).
+- Hour windows apply to every channel except letters. Windows end exclusive (07:00–22:00:
+  21:59 allowed, 22:00 not) unless ``end_included`` (the US, see below). Minutes are whole:
+  a contact in the minute of a bound is read as at that bound.
 - Chile's "two days between" other-media contacts is read as two whole local days between
   them (Monday, then Thursday at the earliest).
+
+Per pack, each rule and its source:
+
+MX — CONDUSEF, Disposiciones de carácter general ... en materia de Despachos de Cobranza
+(DOF 2014-10-07), under LTOSF art. 17 Bis 4 (the numbering of the provision within the
+Disposiciones is not repeated here; each citation quotes the rule):
+  hours 07:00–22:00 every day in the debtor's time zone ("de acuerdo a los husos horarios");
+  no collection from third parties except avales and obligados solidarios (references:
+  locate only); no collection with minors; none with older adults "a menos que este último
+  sea el deudor" — read as: an older-adult debtor may be contacted, an older adult reached as
+  a third party may not; 60 or over per Ley de los Derechos de las Personas Adultas Mayores,
+  art. 3 fr. I. No frequency cap in law. Treating every 60+ debtor as vulnerable is only a
+  strategy policy (``older_adult_debtors_vulnerable``).
+CO — Ley 2300 de 2023: art. 2, only channels the consumer authorised; art. 3, Mon–Fri
+  07:00–19:00, Sat 08:00–15:00, never Sundays or holidays, after a direct contact no other
+  that day nor another channel that week, never references, no visits.
+PE — Ley 29571, art. 61 (no revealing the debt to third parties) and art. 62 b (no calls or
+  visits 20:00–07:00, Saturdays, Sundays or holidays).
+CL — Ley 19.496 art. 37 (as amended by Ley 21.320): Mon–Sat 08:00–20:00 on working days (CPC
+  art. 59); calls and visits together once a week; other media twice a week, two days apart
+  ("week" read as a rolling 7 days, over all the debtor's debts).
+BR — CDC arts. 42, 42-A, 71: no hour window in law (the whole day is open to the law; any
+  hours are the operator's or strategy's policy).
+US — Regulation F: 1006.6(b)(1)(i) "before 8:00 a.m. and after 9:00 p.m." local time are
+  inconvenient, so 08:00 and 21:00 themselves are allowed (``end_included``); 1006.14(b)(2)
+  (i)(A) more than 7 calls within 7 consecutive days to a person about a particular debt, and
+  (B) a call within 7 days after a telephone conversation with the person about that debt
+  (the conversation's date is day 1), each a presumed violation: counted per account and per
+  person, calls the agency placed only (not texts or emails, not calls the consumer placed),
+  over local calendar days; a conversation is a right-party one for the debtor. Counting
+  across debts or parties is a strategy policy (``calls_across_debts``). 1006.6(b)(2)
+  attorney, 1006.6(c)(1) cease, 1006.14(h)(1) opted-out medium, FDCPA 809(b) dispute.
 """
 
 from __future__ import annotations
