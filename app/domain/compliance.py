@@ -34,11 +34,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from app.domain.errors import InvalidInput
 from app.domain.packs import (
+    OPERATOR_SOURCE,
     PACKS,
     WEEKDAYS,
     AfterContactRule,
@@ -61,6 +63,7 @@ __all__ = [
     "RIGHT_PARTY_CODES",
     "TIMED_REASONS",
     "AfterContactRule",
+    "Basis",
     "Channel",
     "ContactRequest",
     "DebtorFlag",
@@ -126,9 +129,24 @@ class PastContact:
     party: Party
     conversation: bool  # the person was reached (RPC* or TPC)
     direct: bool  # the debtor themself was reached (RPC*)
+    # About the account being checked (Reg F counts calls "about a particular debt").
+    same_debt: bool = True
+    # With the same person as the contact being checked (the debtor, or that very reference).
+    same_person: bool = True
+    # Made by the agency (outbound); a call the debtor placed is no call "placed" by it.
+    placed: bool = True
 
 
-def past_contact(at: datetime, channel: Channel, party: Party, result_code: str) -> PastContact:
+def past_contact(
+    at: datetime,
+    channel: Channel,
+    party: Party,
+    result_code: str,
+    *,
+    same_debt: bool = True,
+    same_person: bool = True,
+    placed: bool = True,
+) -> PastContact:
     """A recorded gestión as history for the rules, from its result code."""
     return PastContact(
         at=at,
@@ -136,6 +154,9 @@ def past_contact(at: datetime, channel: Channel, party: Party, result_code: str)
         party=party,
         conversation=result_code in CONVERSATION_CODES,
         direct=result_code in RIGHT_PARTY_CODES,
+        same_debt=same_debt,
+        same_person=same_person,
+        placed=placed,
     )
 
 
@@ -148,6 +169,11 @@ class StrategyLimits:
     per_week: Mapping[Channel, int] = field(default_factory=dict)
     visits_allowed: bool = True
     version: int | None = None
+    # Policy options, never the law: treat debtors aged 60+ as vulnerable (no collection
+    # contact with them), and count the law's call caps over all the debtor's debts and
+    # every person reached rather than per debt and person (Reg F counts per debt).
+    older_adult_debtors_vulnerable: bool = False
+    calls_across_debts: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +190,17 @@ class ContactRequest:
     history: Sequence[PastContact]
     strategy: StrategyLimits = StrategyLimits()
     contact_point_valid: bool = True
+    # What is known of the person reached when it is not the debtor (a reference or guarantor
+    # who is a minor or an older adult); the debtor's own are in ``flags``.
+    party_flags: frozenset[DebtorFlag] = frozenset()
+
+
+class Basis(StrEnum):
+    """Why a reason stands: the country's ``law`` (with its citation) or a ``policy`` (the
+    partner's strategy, the operator's stricter settings, the agency's own practice)."""
+
+    LAW = "law"
+    POLICY = "policy"
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +208,25 @@ class Reason:
     code: str  # stable machine code, e.g. "outside_hours"
     message: str  # short English text
     hard: bool  # breaking it is prohibited: an interaction that breaks it must be refused
+    basis: Basis = Basis.POLICY
+    citation: str | None = None  # statute, article and paragraph; set on every law reason
+
+
+def _law(code: str, message: str, citation: str) -> Reason:
+    """A reason the law gives: always hard, always cited."""
+    return Reason(code, message, True, Basis.LAW, citation)
+
+
+def _policy(code: str, message: str, *, hard: bool = False) -> Reason:
+    return Reason(code, message, hard, Basis.POLICY, None)
+
+
+def _law_or_policy(pack: RulePack, code: str, message: str, *, hard: bool) -> Reason:
+    """Law where the pack cites a source for ``code``; else the agency's policy."""
+    citation = pack.citations.get(code)
+    if citation is not None:
+        return _law(code, message, citation)
+    return _policy(code, message, hard=hard)
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +236,7 @@ class Decision:
     next_allowed_at: datetime | None  # aware UTC; None when allowed now or never
     script: str  # what may be said to this party
     pack_version: str
+    time_zone: str = ""  # the zone this answer was reached in (the one that decided)
 
 
 def check_contact(pack: RulePack, request: ContactRequest) -> Decision:
@@ -191,9 +248,9 @@ def check_contact(pack: RulePack, request: ContactRequest) -> Decision:
     timed = _timed_reasons(pack, request, zone, at, seen)
     script = pack.script_for(request.party)
     if not reasons and not timed:
-        return Decision(True, (), None, script, pack.version)
+        return Decision(True, (), None, script, pack.version, request.time_zone)
     next_at = None if reasons else _next_allowed(pack, request, zone, at, seen)
-    return Decision(False, (*reasons, *timed), next_at, script, pack.version)
+    return Decision(False, (*reasons, *timed), next_at, script, pack.version, request.time_zone)
 
 
 def local_instant(zone: ZoneInfo, day: date, minutes: int) -> datetime:
@@ -223,88 +280,139 @@ def _standing_reasons(pack: RulePack, request: ContactRequest) -> list[Reason]:
     status = request.account_status
     if status != "active":
         code = f"account_{status}" if status in ("recalled", "closed") else "account_inactive"
-        reasons.append(Reason(code, f"The account is {status}: no collection contact.", True))
+        # The agency's mandate from the creditor ended: not the law, but nothing to collect.
+        reasons.append(_policy(code, f"The account is {status}: no collection contact.", hard=True))
     if request.paused:
         reasons.append(
-            Reason(
-                "account_paused", "A pause (dispute, hardship or legal) covers this date.", False
-            )
+            _policy("account_paused", "A pause (dispute, hardship or legal) covers this date.")
         )
     if DebtorFlag.CEASE_CONTACT in flags:
-        reasons.append(Reason("cease_contact", "The debtor asked that contact cease.", True))
+        reasons.append(
+            _law_or_policy(pack, "cease_contact", "The debtor asked that contact cease.", hard=True)
+        )
     if DebtorFlag.DECEASED in flags:
-        reasons.append(Reason("deceased", "The debtor is deceased.", True))
+        reasons.append(_policy("deceased", "The debtor is deceased.", hard=True))
     if DebtorFlag.ATTORNEY in flags and party is not Party.GUARANTOR:
         reasons.append(
-            Reason("attorney", "The debtor has an attorney: contact the attorney instead.", True)
+            _law_or_policy(
+                pack,
+                "attorney",
+                "The debtor has an attorney: contact the attorney instead.",
+                hard=True,
+            )
         )
     if DebtorFlag.INSOLVENCY in flags:
         reasons.append(
-            Reason(
+            _policy(
                 "insolvency",
                 "The debtor is under an insolvency proceeding: the claim goes through it.",
-                True,
+                hard=True,
             )
         )
     if DebtorFlag.DISPUTE in flags:
-        reasons.append(
-            Reason(
-                "dispute",
-                "The debt is disputed: resolve the dispute before collecting.",
-                pack.dispute_is_hard,
-            )
-        )
-    vulnerable = flags & pack.vulnerable_flags
-    if vulnerable and party is not Party.GUARANTOR:
-        kinds = " and ".join(sorted(f.value.replace("_", " ") for f in vulnerable))
-        reasons.append(
-            Reason("vulnerable_person", f"No collection with a {kinds} in {pack.country}.", True)
-        )
+        message = "The debt is disputed: resolve the dispute before collecting."
+        if pack.dispute_is_hard:
+            reasons.append(_law_or_policy(pack, "dispute", message, hard=True))
+        else:
+            reasons.append(_policy("dispute", message))
+    reasons.extend(_vulnerable_reasons(pack, request))
     if party is Party.REFERENCE and pack.references is ReferenceRule.FORBIDDEN:
         reasons.append(
-            Reason(
+            _law_or_policy(
+                pack,
                 "third_party_prohibited",
                 f"References may not be contacted in {pack.country}.",
-                True,
+                hard=True,
             )
         )
     if channel in request.opted_out_channels:
-        reasons.append(Reason("channel_opted_out", f"The debtor opted out of {channel}.", True))
+        reasons.append(
+            _law_or_policy(
+                pack, "channel_opted_out", f"The debtor opted out of {channel}.", hard=True
+            )
+        )
     if pack.consent_required and (
         request.consented_channels is None or channel not in request.consented_channels
     ):
-        reasons.append(
-            Reason(
-                "channel_not_consented",
-                f"The debtor has not authorised contact by {channel} ({pack.country}).",
-                True,
-            )
-        )
+        message = f"The debtor has not authorised contact by {channel} ({pack.country})."
+        citation = pack.citations.get("channel_not_consented")
+        law = PACKS.get(pack.country)
+        if citation is not None and law is not None and law.consent_required:
+            reasons.append(_law("channel_not_consented", message, citation))
+        else:  # required by the operator's stricter settings only
+            reasons.append(_policy("channel_not_consented", message, hard=True))
     if channel is Channel.VISIT and not pack.visits_allowed:
-        reasons.append(
-            Reason(
-                "visits_prohibited", f"Home and work visits are prohibited in {pack.country}.", True
+        message = f"Home and work visits are prohibited in {pack.country}."
+        law = PACKS.get(pack.country)
+        if law is not None and not law.visits_allowed:
+            reasons.append(_law_or_policy(pack, "visits_prohibited", message, hard=True))
+        else:
+            reasons.append(
+                _policy("visits_prohibited", "The operator allows no field visits.", hard=True)
             )
-        )
     if not request.contact_point_valid:
-        reasons.append(
-            Reason("invalid_contact_point", "The contact point is marked invalid.", False)
-        )
+        reasons.append(_policy("invalid_contact_point", "The contact point is marked invalid."))
     strategy = request.strategy
     if strategy.allowed_channels is not None and channel not in strategy.allowed_channels:
         reasons.append(
-            Reason(
-                "channel_not_in_strategy",
-                f"The strategy for this stage does not use {channel}.",
-                False,
+            _policy(
+                "channel_not_in_strategy", f"The strategy for this stage does not use {channel}."
             )
         )
     elif channel is Channel.VISIT and not strategy.visits_allowed:
         reasons.append(
-            Reason(
-                "channel_not_in_strategy",
-                "The strategy for this stage allows no field visits.",
-                False,
+            _policy(
+                "channel_not_in_strategy", "The strategy for this stage allows no field visits."
+            )
+        )
+    return reasons
+
+
+def _vulnerable_reasons(pack: RulePack, request: ContactRequest) -> list[Reason]:
+    """Minors and older adults (the pack's ``vulnerable_flags``).
+
+    Mexico (CONDUSEF despachos rules) bars collection, negotiation or restructuring with
+    minors and with older adults "a menos que este último sea el deudor": a minor debtor may
+    not be collected from (nor pursued through references); an older adult who *is* the
+    debtor may be; an older adult reached as a third party (a reference, a relative
+    answering) may not. A guarantor is an obligor of their own: their own age counts, not
+    the debtor's. Treating older-adult debtors as vulnerable is the strategy's choice, a
+    soft policy reason.
+    """
+    reasons: list[Reason] = []
+    party, flags = request.party, request.flags
+    citation = pack.citations.get("vulnerable_person", "")
+    if DebtorFlag.MINOR in pack.vulnerable_flags:
+        minor_debtor = DebtorFlag.MINOR in flags and party is not Party.GUARANTOR
+        minor_party = DebtorFlag.MINOR in request.party_flags and party is not Party.DEBTOR
+        if minor_debtor or minor_party:
+            who = "a minor" if minor_party else "a debtor who is a minor"
+            reasons.append(
+                _law(
+                    "vulnerable_person",
+                    f"No collection with {who} in {pack.country}.",
+                    citation,
+                )
+            )
+    older_party = DebtorFlag.OLDER_ADULT in request.party_flags and party is not Party.DEBTOR
+    if DebtorFlag.OLDER_ADULT in pack.vulnerable_flags and older_party:
+        reasons.append(
+            _law(
+                "older_adult_third_party",
+                f"No collection with an older adult who is not the debtor in {pack.country}.",
+                pack.citations.get("older_adult_third_party", citation),
+            )
+        )
+    if (
+        request.strategy.older_adult_debtors_vulnerable
+        and DebtorFlag.OLDER_ADULT in flags
+        and party is Party.DEBTOR
+    ):
+        reasons.append(
+            _policy(
+                "older_adult_policy",
+                "The strategy treats debtors aged 60 or over as vulnerable: no collection "
+                "contact (the partner's policy, not the law).",
             )
         )
     return reasons
@@ -321,6 +429,9 @@ class _Seen(NamedTuple):
     channel: Channel
     conversation: bool
     direct: bool
+    same_debt: bool
+    same_person: bool
+    placed: bool
 
 
 def _seen(pack: RulePack, request: ContactRequest, zone: ZoneInfo, at: datetime) -> list[_Seen]:
@@ -346,6 +457,9 @@ def _seen(pack: RulePack, request: ContactRequest, zone: ZoneInfo, at: datetime)
                     past.channel,
                     past.conversation,
                     past.direct,
+                    past.same_debt,
+                    past.same_person,
+                    past.placed,
                 )
             )
     seen.sort()
@@ -377,34 +491,14 @@ def _timed_reasons(
     for cap in pack.caps:
         if channel not in cap.channels:
             continue
-        counted = [s for s in past if s.channel in cap.channels]
-        in_period = [s for s in counted if _within(s, at, today, cap.period_days)]
-        names = "/".join(sorted(cap.channels))
-        if len(in_period) >= cap.limit:
-            period = "a day" if cap.period_days == 1 else f"in {cap.period_days} days"
-            reasons.append(
-                Reason(
-                    "frequency_cap",
-                    f"The law of {pack.country} allows {cap.limit} {names} contact(s) {period}.",
-                    True,
-                )
-            )
-        elif cap.min_days_between and any(
-            (today - s.day).days <= cap.min_days_between for s in counted
-        ):
-            reasons.append(
-                Reason(
-                    "frequency_cap",
-                    f"The law of {pack.country} requires {cap.min_days_between} whole days "
-                    f"between {names} contacts.",
-                    True,
-                )
-            )
-        if first_only and reasons:
-            return reasons
+        reason = _cap_reason(pack, cap, request, past, at, today)
+        if reason is not None:
+            reasons.append(reason)
+            if first_only:
+                return reasons
 
     for rule in pack.after_contact:
-        reason = _after_contact_reason(rule, channel, past, at, today)
+        reason = _after_contact_reason(rule, request, past, at, today)
         if reason is not None:
             reasons.append(reason)
             if first_only:
@@ -439,6 +533,18 @@ def _timed_reasons(
 
 
 def _window_reason(pack: RulePack, local: datetime) -> Reason | None:
+    """The day and hour rules at ``local``: law where the country's own pack refuses too,
+    policy where only the operator's stricter settings do."""
+    reason = _window_check(pack, local)
+    if reason is None:
+        return None
+    law = PACKS.get(pack.country)
+    if law is None or not law.hours_in_law or _window_check(law, local) is None:
+        return _policy(reason.code, f"{reason.message} (the operator's setting)", hard=True)
+    return _law(reason.code, reason.message, law.citations.get("hours", ""))
+
+
+def _window_check(pack: RulePack, local: datetime) -> Reason | None:
     weekday = local.weekday()
     window = pack.window_on(weekday)
     if window is None:
@@ -465,30 +571,110 @@ def _day_name(local: datetime) -> str:
     return WEEKDAYS[local.weekday()].capitalize()
 
 
-def _within(seen: _Seen, at: datetime, today: date, days: int) -> bool:
+def _within(seen: _Seen, at: datetime, today: date, days: int, calendar: bool = False) -> bool:
     """Whether ``seen`` falls in the period of ``days`` ending at ``at``: the local day for 1
-    (and for 0, "the rest of that day"), a rolling window of ``days`` × 24 hours otherwise."""
+    (and for 0, "the rest of that day"); with ``calendar``, the ``days`` local calendar days
+    ending today (the first of them ``days - 1`` days back); otherwise a rolling window of
+    ``days`` × 24 hours."""
     if days <= 1:
         return seen.day == today
+    if calendar:
+        return 0 <= (today - seen.day).days < days
     return seen.at > at - timedelta(days=days)
 
 
-def _after_contact_reason(
-    rule: AfterContactRule, channel: Channel, past: Sequence[_Seen], at: datetime, today: date
+def _cap_reason(
+    pack: RulePack,
+    cap: FrequencyCap,
+    request: ContactRequest,
+    past: Sequence[_Seen],
+    at: datetime,
+    today: date,
 ) -> Reason | None:
+    """A frequency cap at ``at``: what the cap counts (per debt and person where the law
+    counts so), and with the strategy's ``calls_across_debts`` the same cap over every call
+    to the debtor's people about any of their debts, as policy."""
+    names = "/".join(sorted(cap.channels))
+    period = "a day" if cap.period_days == 1 else f"in {cap.period_days} days"
+    law = cap.source != OPERATOR_SOURCE
+
+    def counted(s: _Seen, *, all_debts: bool) -> bool:
+        if s.channel not in cap.channels:
+            return False
+        if cap.per_debt and not s.placed:
+            return False
+        return all_debts or not cap.per_debt or (s.same_debt and s.same_person)
+
+    def over(*, all_debts: bool) -> str | None:
+        mine = [s for s in past if counted(s, all_debts=all_debts)]
+        in_period = [s for s in mine if _within(s, at, today, cap.period_days, cap.calendar_days)]
+        if len(in_period) >= cap.limit:
+            scope = " about this debt" if cap.per_debt and not all_debts else ""
+            return f"{cap.limit} {names} contact(s) {period}{scope}"
+        if cap.min_days_between and any((today - s.day).days <= cap.min_days_between for s in mine):
+            return f"{cap.min_days_between} whole days between {names} contacts"
+        return None
+
+    found = over(all_debts=False)
+    if found is not None:
+        if law:
+            return _law("frequency_cap", f"The law of {pack.country} allows {found}.", cap.source)
+        return _policy("frequency_cap", f"The operator's setting allows {found}.", hard=True)
+    if cap.per_debt and request.strategy.calls_across_debts:
+        found = over(all_debts=True)
+        if found is not None:
+            return _policy(
+                "strategy_cap",
+                f"The strategy counts {names} contacts over all the debtor's debts and "
+                f"people reached: {found} (the partner's policy, not the law).",
+            )
+    return None
+
+
+def _after_contact_reason(
+    rule: AfterContactRule,
+    request: ContactRequest,
+    past: Sequence[_Seen],
+    at: datetime,
+    today: date,
+) -> Reason | None:
+    channel = request.channel
     if rule.blocked_channels is not None and channel not in rule.blocked_channels:
         return None
-    for seen in past:
-        reached = seen.direct if rule.trigger is Trigger.DIRECT else seen.conversation
+
+    def triggers(seen: _Seen, *, all_debts: bool) -> bool:
+        if rule.trigger is Trigger.DIRECT:
+            reached = seen.direct
+        elif rule.trigger is Trigger.PERSON:
+            if all_debts:
+                reached = seen.conversation
+            else:
+                # A conversation with the very person to be called, about this debt: for the
+                # debtor a right-party contact, for anyone else a conversation with them.
+                person = seen.direct if request.party is Party.DEBTOR else seen.conversation
+                reached = person and seen.same_person and seen.same_debt
+        else:
+            reached = seen.conversation
         if not reached:
-            continue
+            return False
         if rule.trigger_channels is not None and seen.channel not in rule.trigger_channels:
-            continue
-        if not _within(seen, at, today, rule.days):
-            continue
-        if rule.other_channels_only and seen.channel is channel:
-            continue
-        return Reason(rule.code, rule.description, True)
+            return False
+        if not _within(seen, at, today, rule.days, rule.calendar_days):
+            return False
+        return not (rule.other_channels_only and seen.channel is channel)
+
+    if any(triggers(seen, all_debts=False) for seen in past):
+        return _law(rule.code, rule.description, rule.source)
+    if (
+        rule.trigger is Trigger.PERSON
+        and request.strategy.calls_across_debts
+        and any(triggers(seen, all_debts=True) for seen in past)
+    ):
+        return _policy(
+            "strategy_cap",
+            "The strategy waits 7 days after a telephone conversation about any of the "
+            "debtor's debts, with anyone (the partner's policy, not the law).",
+        )
     return None
 
 
@@ -576,6 +762,48 @@ def age_flags(birth_date: date | None, on: date) -> frozenset[DebtorFlag]:
     if age >= OLDER_ADULT_AGE:
         return frozenset({DebtorFlag.OLDER_ADULT})
     return frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class AgeNotice:
+    """Why a debtor's age limits contact (or does not), for the profile and the queue."""
+
+    flag: DebtorFlag
+    basis: Basis
+    effect: str
+    citation: str | None
+
+
+def age_notices(birth_date: date | None, on: date, country: str) -> tuple[AgeNotice, ...]:
+    """What the debtor's age means for contact under ``country``'s pack on ``on``."""
+    pack = PACKS.get(country.upper())
+    notices: list[AgeNotice] = []
+    if pack is None:
+        return ()
+    for flag in sorted(age_flags(birth_date, on) & pack.vulnerable_flags):
+        if flag is DebtorFlag.MINOR:
+            notices.append(
+                AgeNotice(
+                    flag,
+                    Basis.LAW,
+                    "A minor: no collection contact with the debtor nor through references "
+                    "(guarantors may be contacted).",
+                    pack.citations.get("vulnerable_person"),
+                )
+            )
+        else:
+            notices.append(
+                AgeNotice(
+                    flag,
+                    Basis.POLICY,
+                    "Aged 60 or over: the law allows contact because the older adult is the "
+                    "debtor; only a strategy that treats older-adult debtors as vulnerable "
+                    "blocks it (policy). Older adults reached as third parties may not be "
+                    "collected from (law).",
+                    None,
+                )
+            )
+    return tuple(notices)
 
 
 def strictest(decisions: Sequence[Decision]) -> Decision:

@@ -11,19 +11,53 @@ An operator may make a pack stricter, never looser: :func:`pack_for` applies ove
 (narrower hours, closed weekdays, excluded dates, lower caps, no visits, consent required)
 and refuses anything that would relax the law with a ``ValueError`` naming what and why.
 
-Choices made here, beyond the letter of each law (always the stricter reading):
+Every refusal the law gives carries its citation (``RulePack.citations`` by reason code,
+``FrequencyCap.source``, ``AfterContactRule.source``); anything else is a policy (the
+strategy, the operator's stricter settings, the agency's practice) and says so.
+
+Choices made here, beyond the letter of each law:
 
 - Periods: a cap over 1 day counts the contact point's local calendar day; a longer period
-  is a rolling window of that many 24-hour days (a rolling 7 days covers any "seven
-  consecutive days" and any calendar week that contains the moment).
-- Contacts are counted over all the debtor's accounts and partners and over every party
-  reached (debtor, guarantor, reference), and attempts count as well as conversations: the
-  law speaks of calls made or messages sent, not only of calls answered.
-- Hour windows apply to every channel except letters (a letter is delivered when the post
-  delivers it). Windows end exclusive: with 07:00–22:00 a call at 21:59 is allowed, at 22:00
-  it is not.
+  is a rolling window of that many 24-hour days unless the cap counts ``calendar_days``
+  (Regulation F). Contacts are counted over all the debtor's accounts and parties except
+  where the law counts per debt and person (``per_debt``: Regulation F).
+- Hour windows apply to every channel except letters. Windows end exclusive (07:00–22:00:
+  21:59 allowed, 22:00 not) unless ``end_included`` (the US, see below). Minutes are whole:
+  a contact in the minute of a bound is read as at that bound.
 - Chile's "two days between" other-media contacts is read as two whole local days between
   them (Monday, then Thursday at the earliest).
+
+Per pack, each rule and its source:
+
+MX — CONDUSEF, Disposiciones de carácter general ... en materia de Despachos de Cobranza
+(DOF 2014-10-07), under LTOSF art. 17 Bis 4 (the numbering of the provision within the
+Disposiciones is not repeated here; each citation quotes the rule):
+  hours 07:00–22:00 every day in the debtor's time zone ("de acuerdo a los husos horarios");
+  no collection from third parties except avales and obligados solidarios (references:
+  locate only); no collection with minors; none with older adults "a menos que este último
+  sea el deudor" — read as: an older-adult debtor may be contacted, an older adult reached as
+  a third party may not; 60 or over per Ley de los Derechos de las Personas Adultas Mayores,
+  art. 3 fr. I. No frequency cap in law. Treating every 60+ debtor as vulnerable is only a
+  strategy policy (``older_adult_debtors_vulnerable``).
+CO — Ley 2300 de 2023: art. 2, only channels the consumer authorised; art. 3, Mon–Fri
+  07:00–19:00, Sat 08:00–15:00, never Sundays or holidays, after a direct contact no other
+  that day nor another channel that week, never references, no visits.
+PE — Ley 29571, art. 61 (no revealing the debt to third parties) and art. 62 b (no calls or
+  visits 20:00–07:00, Saturdays, Sundays or holidays).
+CL — Ley 19.496 art. 37 (as amended by Ley 21.320): Mon–Sat 08:00–20:00 on working days (CPC
+  art. 59); calls and visits together once a week; other media twice a week, two days apart
+  ("week" read as a rolling 7 days, over all the debtor's debts).
+BR — CDC arts. 42, 42-A, 71: no hour window in law (the whole day is open to the law; any
+  hours are the operator's or strategy's policy).
+US — Regulation F: 1006.6(b)(1)(i) "before 8:00 a.m. and after 9:00 p.m." local time are
+  inconvenient, so 08:00 and 21:00 themselves are allowed (``end_included``); 1006.14(b)(2)
+  (i)(A) more than 7 calls within 7 consecutive days to a person about a particular debt, and
+  (B) a call within 7 days after a telephone conversation with the person about that debt
+  (the conversation's date is day 1), each a presumed violation: counted per account and per
+  person, calls the agency placed only (not texts or emails, not calls the consumer placed),
+  over local calendar days; a conversation is a right-party one for the debtor. Counting
+  across debts or parties is a strategy policy (``calls_across_debts``). 1006.6(b)(2)
+  attorney, 1006.6(c)(1) cease, 1006.14(h)(1) opted-out medium, FDCPA 809(b) dispute.
 """
 
 from __future__ import annotations
@@ -33,7 +67,7 @@ import hashlib
 import json
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
 from typing import Any
@@ -79,6 +113,13 @@ class ReferenceRule(StrEnum):
 class Trigger(StrEnum):
     DIRECT = "direct"  # the debtor themself was reached (RPC*)
     CONVERSATION = "conversation"  # someone was reached (RPC* or TPC)
+    # A conversation with the very person now to be contacted, about this debt (Reg F
+    # 1006.14(b)(2)(i)(B)): for the debtor a right-party contact.
+    PERSON = "person"
+
+
+# The ``source`` of a cap an operator added: stricter than the law, so a policy, not law.
+OPERATOR_SOURCE = "operator override"
 
 
 WEEKDAYS: tuple[str, ...] = (
@@ -113,28 +154,38 @@ def hhmm(minutes: int) -> str:
 @dataclass(frozen=True, slots=True)
 class HourWindow:
     """Local wall-clock minutes after midnight: ``start`` included, ``end`` excluded (1440 is
-    the midnight that ends the day)."""
+    the midnight that ends the day), or included with ``end_included`` (the minute that
+    starts at ``end`` is still allowed: Reg F bars only "after 9:00 p.m.")."""
 
     start: int
     end: int
+    end_included: bool = False
 
     def __post_init__(self) -> None:
         if not 0 <= self.start < self.end <= DAY_MINUTES:
             raise ValueError(f"an hour window runs forward within one day, not {self.label}")
+        if self.end_included and self.end == DAY_MINUTES:
+            raise ValueError("a window ending at midnight cannot include it")
 
     @classmethod
     def parse(cls, start: str, end: str) -> HourWindow:
         return cls(_minutes(start), _minutes(end, allow_24=True))
 
+    @property
+    def last(self) -> int:
+        """The first minute after the window (exclusive end, in minutes)."""
+        return self.end + 1 if self.end_included else self.end
+
     def contains(self, minute_of_day: int) -> bool:
-        return self.start <= minute_of_day < self.end
+        return self.start <= minute_of_day < self.last
 
     def within(self, other: HourWindow) -> bool:
-        return other.start <= self.start and self.end <= other.end
+        return other.start <= self.start and self.last <= other.last
 
     @property
     def label(self) -> str:
-        return f"{hhmm(self.start)}–{hhmm(self.end)}"
+        included = " (included)" if self.end_included else ""
+        return f"{hhmm(self.start)}–{hhmm(self.end)}{included}"
 
 
 WHOLE_DAY = HourWindow(0, DAY_MINUTES)
@@ -151,6 +202,11 @@ class FrequencyCap:
     limit: int
     min_days_between: int = 0
     source: str = ""
+    # Count only contacts the agency placed about the account checked, to the person to be
+    # contacted (Reg F counts calls "to a particular person ... about a particular debt").
+    per_debt: bool = False
+    # Count local calendar days (today and the days before) instead of rolling 24 hours.
+    calendar_days: bool = False
 
     def __post_init__(self) -> None:
         if not self.channels:
@@ -182,6 +238,9 @@ class AfterContactRule:
     trigger_channels: frozenset[Channel] | None = None
     blocked_channels: frozenset[Channel] | None = None
     other_channels_only: bool = False
+    # The trigger's local date is the first of ``days`` calendar days (Reg F), instead of a
+    # rolling window of ``days`` × 24 hours.
+    calendar_days: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +265,9 @@ class RulePack:
     reference_script: str
     excluded_dates: frozenset[date] = frozenset()
     untimed_channels: frozenset[Channel] = frozenset({Channel.LETTER})
+    # The citation (statute, article, paragraph) of each refusal the law gives, by reason
+    # code ("hours" for the day and hour rules); a code not here is the agency's policy.
+    citations: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if len(self.hours) != 7:
@@ -268,7 +330,8 @@ MX = RulePack(
         _MX_CONDUSEF,
         "Ley para la Transparencia y Ordenamiento de los Servicios Financieros (LTOSF), "
         "art. 17 Bis 4",
-        "Ley de los Derechos de las Personas Adultas Mayores, art. 3 (older adult: 60 or over)",
+        "Ley de los Derechos de las Personas Adultas Mayores, art. 3 fr. I (older adult: 60 or "
+        "over)",
     ),
     # CONDUSEF despachos rules: contact only 07:00–22:00 in the debtor's time zone, every day.
     hours=_week(
@@ -285,11 +348,23 @@ MX = RulePack(
     "solidario) may be asked to pay. " + _MX_CONDUSEF,
     visits_allowed=True,  # visits are allowed within the same hours
     consent_required=False,
-    # CONDUSEF rules: no collection, negotiation or restructuring with minors or older adults.
+    # CONDUSEF rules: no collection, negotiation or restructuring with minors, nor with older
+    # adults "a menos que este último sea el deudor": an older-adult debtor may be collected
+    # from; an older adult reached as a third party may not (compliance._vulnerable_reasons).
     vulnerable_flags=frozenset({DebtorFlag.MINOR, DebtorFlag.OLDER_ADULT}),
     dispute_is_hard=False,
+    citations={
+        "hours": _MX_CONDUSEF + ": contact or visits only 07:00–22:00 in the debtor's time zone",
+        "vulnerable_person": _MX_CONDUSEF + ": no collection, negotiation or restructuring "
+        "with minors",
+        "older_adult_third_party": _MX_CONDUSEF + ": no collection, negotiation or "
+        'restructuring with older adults unless the older adult is the debtor ("a menos que '
+        'este último sea el deudor"); older adult: 60 or over, Ley de los Derechos de las '
+        "Personas Adultas Mayores, art. 3 fr. I",
+    },
     prohibitions=(
-        "No collection with minors or older adults (CONDUSEF despachos rules).",
+        "No collection with minors, nor with older adults (60+) unless the older adult is the "
+        "debtor (CONDUSEF despachos rules).",
         "No hidden, private or unidentifiable caller id (CONDUSEF despachos rules).",
         "No names resembling public institutions; no documents that look like court papers "
         "(CONDUSEF despachos rules).",
@@ -356,6 +431,12 @@ CO = RulePack(
     consent_required=True,  # Ley 2300 art. 2
     vulnerable_flags=frozenset(),
     dispute_is_hard=False,
+    citations={
+        "hours": _CO_ART3,
+        "third_party_prohibited": _CO_ART3,
+        "visits_prohibited": _CO_ART3,
+        "channel_not_consented": _CO_ART2,
+    },
     prohibitions=(
         "No home or workplace visits (Ley 2300 de 2023 art. 3).",
         "Only the channels the debtor authorised (Ley 2300 de 2023 art. 2).",
@@ -398,6 +479,7 @@ PE = RulePack(
     consent_required=False,
     vulnerable_flags=frozenset(),
     dispute_is_hard=False,
+    citations={"hours": _PE_62},
     prohibitions=(
         "No documents that look like judicial notices (Ley 29571 art. 62 a).",
         "No posters or writings demanding payment at the debtor's or guarantor's home or "
@@ -442,6 +524,7 @@ CL = RulePack(
     consent_required=False,
     vulnerable_flags=frozenset(),
     dispute_is_hard=False,
+    citations={"hours": _CL_37},
     prohibitions=(
         "No documents that look like court papers (Ley 19.496 art. 37).",
         "Stop out-of-court collection once a lawsuit is served (Ley 19.496 art. 37).",
@@ -498,13 +581,20 @@ BR = RulePack(
 
 # --- United States -----------------------------------------------------------------------
 _US_HOURS = (
-    "12 CFR 1006.6(b)(1)(i) (Regulation F): no communication before 8:00 a.m. or after "
-    "9:00 p.m. at the consumer's location"
+    "12 CFR 1006.6(b)(1)(i) (Regulation F): a time before 8:00 a.m. or after 9:00 p.m. local "
+    "time at the consumer's location is inconvenient (8:00 and 9:00 p.m. themselves are not)"
 )
-_US_CALLS = (
-    "12 CFR 1006.14(b)(2): no more than 7 calls within 7 consecutive days, and none within 7 "
-    "days after a telephone conversation, about a debt"
+_US_CALLS_A = (
+    "12 CFR 1006.14(b)(2)(i)(A) (Regulation F): violation presumed above 7 telephone calls to "
+    "a particular person within 7 consecutive days about a particular debt; (b)(2)(ii): a "
+    "call about several debts counts for each"
 )
+_US_CALLS_B = (
+    "12 CFR 1006.14(b)(2)(i)(B) (Regulation F): violation presumed for a telephone call "
+    "within 7 days after a telephone conversation with the person about that debt; the date "
+    "of the conversation is the first of the 7 consecutive days"
+)
+_US_CALLS = _US_CALLS_A + "; " + _US_CALLS_B
 _US_LOCATION = "12 CFR 1006.10: third parties may only be asked for location information"
 US = RulePack(
     country="US",
@@ -519,24 +609,40 @@ US = RulePack(
         "12 CFR 1006.6(e): an opt-out notice in every electronic communication",
         "12 CFR 1006.26(b): no suit on a time-barred debt",
     ),
-    # Reg F 1006.6(b)(1)(i): 08:00–21:00 local, every day.
+    # Reg F 1006.6(b)(1)(i): before 08:00 and after 21:00 are inconvenient, so 08:00 and 21:00
+    # are allowed: the window is 08:00 up to and including the minute of 21:00.
     hours=_week(
-        HourWindow(8 * 60, 21 * 60), HourWindow(8 * 60, 21 * 60), HourWindow(8 * 60, 21 * 60)
+        HourWindow(8 * 60, 21 * 60, end_included=True),
+        HourWindow(8 * 60, 21 * 60, end_included=True),
+        HourWindow(8 * 60, 21 * 60, end_included=True),
     ),
     hours_in_law=True,
     excludes_holidays=False,
-    # Reg F 1006.14(b)(2)(i)(A): 7 calls in 7 days (counted over all the debtor's debts).
-    caps=(FrequencyCap(frozenset({Channel.CALL}), 7, 7, source=_US_CALLS),),
+    # Reg F 1006.14(b)(2)(i)(A): a call when 7 were already placed to this person about this
+    # debt in the 7 consecutive local calendar days ending today would be the eighth.
+    caps=(
+        FrequencyCap(
+            frozenset({Channel.CALL}),
+            7,
+            7,
+            source=_US_CALLS_A,
+            per_debt=True,
+            calendar_days=True,
+        ),
+    ),
     after_contact=(
-        # Reg F 1006.14(b)(2)(i)(B): no call within 7 days after a telephone conversation.
+        # Reg F 1006.14(b)(2)(i)(B): no call to the person on the day of a telephone
+        # conversation with them about this debt nor on the 6 local days after it.
         AfterContactRule(
             code="after_contact",
-            trigger=Trigger.CONVERSATION,
+            trigger=Trigger.PERSON,
             days=7,
             trigger_channels=frozenset({Channel.CALL}),
             blocked_channels=frozenset({Channel.CALL}),
-            description="No call within 7 days after a telephone conversation.",
-            source=_US_CALLS,
+            description="No call within 7 days after a telephone conversation with the person "
+            "about this debt (the conversation's date is the first of the 7).",
+            source=_US_CALLS_B,
+            calendar_days=True,
         ),
     ),
     references=ReferenceRule.LOCATE_ONLY,  # Reg F 1006.10
@@ -545,6 +651,17 @@ US = RulePack(
     consent_required=False,
     vulnerable_flags=frozenset(),
     dispute_is_hard=True,  # FDCPA §809(b)
+    citations={
+        "hours": _US_HOURS,
+        "attorney": "12 CFR 1006.6(b)(2): no communication with a consumer known to be "
+        "represented by an attorney about the debt",
+        "cease_contact": "12 CFR 1006.6(c)(1): stop communicating once the consumer asks in "
+        "writing to cease or refuses to pay",
+        "dispute": "15 U.S.C. 1692g(b) (FDCPA §809(b)); 12 CFR 1006.34(c)(3): cease collection "
+        "of a disputed debt until verification is mailed",
+        "channel_opted_out": "12 CFR 1006.14(h)(1): no communication through a medium the "
+        "person asked the collector not to use",
+    },
     prohibitions=(
         "An opt-out notice in every electronic message (12 CFR 1006.6(e)).",
         "No suit or threat of suit on time-barred debt (12 CFR 1006.26(b)).",
@@ -704,18 +821,18 @@ def _narrower_hours(pack: RulePack, value: Any) -> tuple[HourWindow | None, ...]
         window = _window(value, "hours")
         open_days = [w for w in pack.hours if w is not None]
         earliest = min(w.start for w in open_days)
-        latest = max(w.end for w in open_days)
-        if window.start < earliest or window.end > latest:
+        latest = max(w.last for w in open_days)
+        if window.start < earliest or window.last > latest:
             raise ValueError(
                 f"hours: {window.label} is looser than the law of {pack.country}, which allows "
-                f"{hhmm(earliest)}–{hhmm(latest)} at the widest"
+                f"{hhmm(earliest)}–{hhmm(latest)} at the widest (end excluded)"
             )
         result: list[HourWindow | None] = []
         for law in pack.hours:
             if law is None:
                 result.append(None)
                 continue
-            start, end = max(law.start, window.start), min(law.end, window.end)
+            start, end = max(law.start, window.start), min(law.last, window.last)
             result.append(HourWindow(start, end) if start < end else None)
         return tuple(result)
     per_day = list(pack.hours)
@@ -760,7 +877,7 @@ def _cap(pack: RulePack, raw: Any, index: int) -> FrequencyCap:
             numbers["period_days"],
             numbers["limit"],
             numbers["min_days_between"],
-            source="operator override",
+            source=OPERATOR_SOURCE,
         )
     except ValueError as exc:
         raise ValueError(f"{name}: {exc}") from exc

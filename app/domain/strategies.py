@@ -120,6 +120,11 @@ class StageStrategy:
     priority_weight: Decimal
     caps: Mapping[Channel, ChannelCaps] = field(default_factory=dict)
     plans: Mapping[PlanType, PlanLimits] = field(default_factory=dict)
+    # Contact policies stricter than any law (reasons labelled `policy`, never law): no
+    # collection contact with debtors aged 60 or over; the law's per-debt call caps (Reg F)
+    # counted over all the debtor's debts and everyone reached.
+    older_adult_debtors_vulnerable: bool = False
+    calls_across_debts: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,7 +285,8 @@ _STAGE_REQUIRED = (
     "promises",
     "priority_weight",
 )
-_STAGE_KEYS = frozenset((*_STAGE_REQUIRED, "caps", "plans"))
+_STAGE_POLICIES = ("older_adult_debtors_vulnerable", "calls_across_debts")
+_STAGE_KEYS = frozenset((*_STAGE_REQUIRED, "caps", "plans", *_STAGE_POLICIES))
 _PLAN_KEYS = (
     "max_discount_pct",
     "max_installments",
@@ -483,6 +489,12 @@ def _stage_entry(value: Any, path: str) -> StageStrategy:
     channels = _channels(raw["channels"], f"{path}.channels")
     if Channel.VISIT in channels and not visits_allowed:
         raise InvalidInput(f"{path}.channels", "lists 'visit' while visits_allowed is false")
+    policies: dict[str, bool] = {}
+    for key in _STAGE_POLICIES:
+        value = raw.get(key, False)
+        if not isinstance(value, bool):
+            raise InvalidInput(f"{path}.{key}", "must be true or false")
+        policies[key] = value
     caps = _cap_table(raw.get("caps") or {}, f"{path}.caps")
     for channel in caps:
         if channel not in channels:
@@ -498,6 +510,8 @@ def _stage_entry(value: Any, path: str) -> StageStrategy:
         escalation=_escalation(raw["escalation"], f"{path}.escalation"),
         promises=_promises(raw["promises"], f"{path}.promises"),
         priority_weight=_pct_field(raw["priority_weight"], f"{path}.priority_weight"),
+        older_adult_debtors_vulnerable=policies["older_adult_debtors_vulnerable"],
+        calls_across_debts=policies["calls_across_debts"],
     )
 
 
@@ -610,6 +624,8 @@ def _stage_json(entry: StageStrategy) -> dict[str, Any]:
             "tolerance_pct": _decimal_json(entry.promises.tolerance_pct),
         },
         "priority_weight": _decimal_json(entry.priority_weight),
+        "older_adult_debtors_vulnerable": entry.older_adult_debtors_vulnerable,
+        "calls_across_debts": entry.calls_across_debts,
     }
 
 
@@ -630,6 +646,8 @@ def limits_for(document: StrategyDocument, stage: Stage, version: int) -> Strate
         per_week={c: caps.per_week for c, caps in entry.caps.items() if caps.per_week is not None},
         visits_allowed=entry.visits_allowed,
         version=version,
+        older_adult_debtors_vulnerable=entry.older_adult_debtors_vulnerable,
+        calls_across_debts=entry.calls_across_debts,
     )
 
 

@@ -24,7 +24,11 @@ def _channels(channels: frozenset[Channel] | None) -> list[Channel] | None:
 
 def _window(window: HourWindow | None) -> HourWindowRead | None:
     return (
-        None if window is None else HourWindowRead(start=hhmm(window.start), end=hhmm(window.end))
+        None
+        if window is None
+        else HourWindowRead(
+            start=hhmm(window.start), end=hhmm(window.end), end_included=window.end_included
+        )
     )
 
 
@@ -33,6 +37,7 @@ def _read(pack: RulePack) -> RulePackRead:
         country=pack.country,
         version=pack.version,
         sources=list(pack.sources),
+        citations=dict(pack.citations),
         hours=WeeklyHours(
             **{day: _window(window) for day, window in zip(WEEKDAYS, pack.hours, strict=True)}
         ),
@@ -50,6 +55,8 @@ def _read(pack: RulePack) -> RulePackRead:
                 limit=cap.limit,
                 min_days_between=cap.min_days_between,
                 source=cap.source,
+                per_debt=cap.per_debt,
+                calendar_days=cap.calendar_days,
             )
             for cap in pack.caps
         ],
@@ -63,6 +70,7 @@ def _read(pack: RulePack) -> RulePackRead:
                 days=rule.days,
                 description=rule.description,
                 source=rule.source,
+                calendar_days=rule.calendar_days,
             )
             for rule in pack.after_contact
         ],

@@ -12,6 +12,7 @@ from app.problems import problem_responses
 from app.schemas.common import PlainText
 from app.schemas.debtors import (
     AccessRead,
+    AgeNoticeRead,
     ConsentRead,
     ContactPointRead,
     DebtorAccountRead,
@@ -54,6 +55,13 @@ def _profile(view: DebtorProfile) -> DebtorProfileRead:
                 first_names=a.debtor_first_names, last_names=a.debtor_last_names,
                 birth_date_masked=None if a.debtor_birth_date is None
                 else f"{a.debtor_birth_date.year}-**-**",
+                age_notices=[
+                    AgeNoticeRead(
+                        flag=n.flag.value, basis=n.basis.value, effect=n.effect,
+                        citation=n.citation,
+                    )
+                    for n in view.age_notices.get(a.id, ())
+                ],
             )
             for a in view.accounts
         ],

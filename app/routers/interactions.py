@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from app.deps import PrincipalDep, SessionDep, SettingsDep
-from app.domain.compliance import Channel, Party
+from app.domain.compliance import Channel, DebtorFlag, Party
 from app.models.interaction import Interaction
 from app.pagination import CursorQuery, LimitQuery, Page
 from app.problems import problem_responses
@@ -91,13 +91,20 @@ async def check_contact(
         party=Party(body.party) if body.party else None,
         contact_point_id=body.contact_point_id,
         at=body.at,
+        party_flags=frozenset(DebtorFlag(flag) for flag in body.party_flags),
     )
     return ContactCheckRead(
         allowed=decision.allowed,
-        reasons=[ReasonRead(code=r.code, message=r.message, hard=r.hard) for r in decision.reasons],
+        reasons=[
+            ReasonRead(
+                code=r.code, message=r.message, hard=r.hard, basis=r.basis, citation=r.citation
+            )
+            for r in decision.reasons
+        ],
         next_allowed_at=decision.next_allowed_at,
         script=decision.script,
-        time_zone=context.request.time_zone,
+        time_zone=decision.time_zone or context.request.time_zone,
+        time_zones=list(context.zones or (context.request.time_zone,)),
         pack_version=decision.pack_version,
         strategy_version=context.strategy_version,
         evaluated_at=context.request.at.astimezone(UTC),

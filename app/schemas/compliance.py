@@ -11,10 +11,18 @@ from app.domain.packs import Trigger
 
 
 class HourWindowRead(BaseModel):
-    """Local wall-clock time of the contact point: ``start`` included, ``end`` excluded."""
+    """Local wall-clock time of the person: ``start`` included, ``end`` excluded unless
+    ``end_included`` (the US: only "after 9:00 p.m." is barred, so the minute of 21:00 is
+    allowed)."""
 
     start: str = Field(examples=["07:00"], description="HH:MM, included.")
-    end: str = Field(examples=["22:00"], description="HH:MM, excluded; `24:00` ends the day.")
+    end: str = Field(
+        examples=["22:00"],
+        description="HH:MM, excluded unless `end_included`; `24:00` ends the day.",
+    )
+    end_included: bool = Field(
+        default=False, description="The minute starting at `end` is allowed."
+    )
 
 
 class WeeklyHours(BaseModel):
@@ -39,6 +47,14 @@ class FrequencyCapRead(BaseModel):
     limit: int
     min_days_between: int = Field(description="Whole local days required between two contacts.")
     source: str
+    per_debt: bool = Field(
+        default=False,
+        description="Counts only calls the agency placed to this person about this account "
+        "(Reg F: per particular debt); a strategy may count across debts, as policy.",
+    )
+    calendar_days: bool = Field(
+        default=False, description="The period is that many local calendar days ending today."
+    )
 
 
 class AfterContactRuleRead(BaseModel):
@@ -46,7 +62,8 @@ class AfterContactRuleRead(BaseModel):
 
     code: str = Field(description="The reason code a contact it blocks is refused with.")
     trigger: Trigger = Field(
-        description="`direct`: the debtor was reached; `conversation`: anyone was."
+        description="`direct`: the debtor was reached; `conversation`: anyone was; `person`: "
+        "the person now to be contacted was, about this debt."
     )
     trigger_channels: list[Channel] | None = Field(description="null: a contact by any channel.")
     blocked_channels: list[Channel] | None = Field(description="null: every channel.")
@@ -56,6 +73,10 @@ class AfterContactRuleRead(BaseModel):
     days: int = Field(description="0 or 1: the rest of that local day; more: a rolling window.")
     description: str
     source: str
+    calendar_days: bool = Field(
+        default=False,
+        description="The trigger's local date is the first of `days` calendar days.",
+    )
 
 
 class ScriptsRead(BaseModel):
@@ -75,6 +96,10 @@ class RulePackRead(BaseModel):
         examples=["MX-2026.1"], description="`+…` when the operator made the pack stricter."
     )
     sources: list[str]
+    citations: dict[str, str] = Field(
+        description="The statute, article and paragraph behind each refusal the law gives, by "
+        "reason code (`hours` for the day and hour rules); other refusals are policy."
+    )
     hours: WeeklyHours
     hours_in_law: bool = Field(description="false: the law sets no hours (the day is open).")
     untimed_channels: list[Channel] = Field(description="Channels the hours do not apply to.")

@@ -27,6 +27,21 @@ class DebtorAccountRead(BaseModel):
     first_names: str = Field(description="The debtor's names as this account's partner sent them.")
     last_names: str
     birth_date_masked: str | None = Field(description="Only the year shows: `1980-**-**`.")
+    age_notices: list[AgeNoticeRead] = Field(
+        default_factory=list,
+        description="What the debtor's age (as this account's partner sent it) means for "
+        "contact under the partner's country's law: a minor, an older adult.",
+    )
+
+
+class AgeNoticeRead(BaseModel):
+    flag: Literal["minor", "older_adult"]
+    basis: Literal["law", "policy"] = Field(
+        description="`law`: the law blocks contact (see `citation`); `policy`: only a "
+        "strategy's choice would."
+    )
+    effect: str
+    citation: str | None
 
 
 class ContactPointRead(BaseModel):

@@ -27,12 +27,25 @@ class ContactCheckRequest(BaseModel):
         default=None, description="Who is to be reached, when no contact point is named."
     )
     at: UtcDatetime | None = Field(default=None, description="When; default now.")
+    party_flags: list[Literal["minor", "older_adult"]] = Field(
+        default_factory=list,
+        description="What is known of the person to be reached when it is not the debtor: "
+        "a reference or guarantor who is a minor or an older adult (60+). Mexico's law bars "
+        "collection with them; an older adult who is the debtor may be contacted.",
+    )
 
 
 class ReasonRead(BaseModel):
     code: str
     message: str
     hard: bool = Field(description="A hard rule: recording a contact that breaks it is refused.")
+    basis: Literal["law", "policy"] = Field(
+        description="`law`: the country's law forbids it (see `citation`); `policy`: the "
+        "partner's strategy, the operator's stricter settings or the agency's practice."
+    )
+    citation: str | None = Field(
+        default=None, description="Statute, article and paragraph; set on every law reason."
+    )
 
 
 class ContactCheckRead(BaseModel):
@@ -43,7 +56,14 @@ class ContactCheckRead(BaseModel):
         "or when only the debtor or the partner can lift what blocks it."
     )
     script: str = Field(description="What may be said to the person reached.")
-    time_zone: str = Field(description="The local time zone the rules were applied in.")
+    time_zone: str = Field(
+        description="The zone that decided: of the candidate zones, the one whose answer this "
+        "is (the strictest; when allowed, the first)."
+    )
+    time_zones: list[str] = Field(
+        description="Every zone the person may be in, from the debtor's evidence (address "
+        "region, phone area, other points); a contact is allowed only if allowed in each."
+    )
     pack_version: str
     strategy_version: int
     evaluated_at: datetime

@@ -161,6 +161,16 @@ class StageStrategy(BaseModel):
     escalation: StrategyEscalation
     promises: StrategyPromiseTerms
     priority_weight: Percent = Field(description="Weight in the work queue, 0 to 100.")
+    older_adult_debtors_vulnerable: bool = Field(
+        default=False,
+        description="Policy, not law: no collection contact with debtors aged 60 or over "
+        "(Mexico's law allows it when the older adult is the debtor). Refusals say `policy`.",
+    )
+    calls_across_debts: bool = Field(
+        default=False,
+        description="Policy, not law: count the law's per-debt call limits (Regulation F) "
+        "over all the debtor's debts and everyone reached. Refusals say `policy`.",
+    )
 
 
 class StrategyStages(BaseModel):
@@ -223,6 +233,8 @@ class StageStrategyRead(BaseModel):
     escalation: StrategyEscalation
     promises: StrategyPromiseTermsRead
     priority_weight: Decimal
+    older_adult_debtors_vulnerable: bool
+    calls_across_debts: bool
 
 
 class StrategyStagesRead(BaseModel):

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, or_
+from sqlalchemy import select as sql_select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -32,7 +33,7 @@ from app.domain.compliance import (
     strictest,
 )
 from app.domain.errors import InvalidInput, PermissionDenied
-from app.domain.geography import time_zone_for_phone
+from app.domain.geography import ZoneEvidence, candidate_zones
 from app.domain.packs import MAX_PERIOD_DAYS
 from app.domain.roles import Role
 from app.domain.stages import Stage
@@ -68,11 +69,12 @@ class ContactContext:
     related_party: RelatedParty | None
     strategy_version: int
     strategy: StrategyDocument
-    # Without a contact point the person may be in any of the debtor's zones: all are checked.
+    # Every zone the person may be in (geography.candidate_zones): all are checked.
     zones: tuple[str, ...] = ()
 
     def decide(self) -> Decision:
-        """The check in every zone the person may be in; the strictest answer wins."""
+        """The check in every zone the person may be in; the strictest answer wins and names
+        its zone (``Decision.time_zone``)."""
         return strictest(
             [
                 check_contact(self.pack, replace(self.request, time_zone=zone))
@@ -97,6 +99,7 @@ async def contact_context(
     contact_point_id: uuid.UUID | None,
     at: datetime,
     replacing: uuid.UUID | None = None,
+    party_flags: frozenset[DebtorFlag] = frozenset(),
 ) -> ContactContext:
     now = datetime.now(UTC)
     if not now - CHECK_RANGE <= at <= now + CHECK_RANGE:
@@ -121,13 +124,13 @@ async def contact_context(
         if point.related_party_id is not None:
             related = await session.get(RelatedParty, point.related_party_id)
     reached = _party_of(point, related, party)
-    zones = await _zones(session, account, partner, point)
+    zones = await _zones(session, account, partner, point, channel, reached)
     zone = zones[0]
     flags = await _flags(session, account) | age_flags(
         account.debtor_birth_date, at.astimezone(ZoneInfo(zone)).date()
     )
     consented, opted_out = await _consents(session, account)
-    history = await _history(session, account, at, replacing)
+    history = await _history(session, account, at, replacing, reached, related)
     paused = await _paused(session, account, at, zone)
     version, document = await current_strategy(session, partner.id)
     request = ContactRequest(
@@ -143,6 +146,7 @@ async def contact_context(
         history=history,
         strategy=limits_for(document, Stage(account.stage), version),
         contact_point_valid=point.is_valid if point is not None else True,
+        party_flags=party_flags if reached is not Party.DEBTOR else frozenset(),
     )
     return ContactContext(
         account,
@@ -167,6 +171,7 @@ async def check_account_contact(
     party: Party | None,
     contact_point_id: uuid.UUID | None,
     at: datetime | None,
+    party_flags: frozenset[DebtorFlag] = frozenset(),
 ) -> tuple[ContactContext, Decision]:
     if principal.role not in CHECKERS:
         # Partners do not run checks: the answer draws on other partners' contacts.
@@ -181,6 +186,7 @@ async def check_account_contact(
         party=party,
         contact_point_id=contact_point_id,
         at=moment,
+        party_flags=party_flags,
     )
     return context, context.decide()
 
@@ -199,34 +205,60 @@ def _party_of(
     return asked
 
 
+# Channels that reach the person wherever they are: their other points are evidence too.
+_ANYWHERE = frozenset({Channel.EMAIL, Channel.SMS, Channel.WHATSAPP})
+
+
 async def _zones(
-    session: AsyncSession, account: Account, partner: Partner, point: ContactPoint | None
+    session: AsyncSession,
+    account: Account,
+    partner: Partner,
+    point: ContactPoint | None,
+    channel: Channel,
+    party: Party,
 ) -> list[str]:
-    """The contact point's zone (for a phone without one, its area's). Without a contact
-    point: every zone of the debtor's phones and addresses on this account, and the
-    partner's, so the check holds wherever the person picks up."""
-    if point is not None and point.time_zone:
-        return [point.time_zone]
-    if point is not None and point.kind == "phone":
-        return [time_zone_for_phone(point.value) or partner.time_zone]
+    """Every zone the person may be in, from the debtor's own evidence
+    (:func:`app.domain.geography.candidate_zones`), never the partner's clock: a call or
+    visit, the point's own; an email, SMS or WhatsApp, or a check without a point, every
+    point of the person reached on this account (the debtor's, or the related party's)."""
+    evidence: list[ContactPoint] = []
     if point is not None:
-        return [partner.time_zone]
-    rows = await session.execute(
-        select(col(ContactPoint.kind), col(ContactPoint.value), col(ContactPoint.time_zone))
-        .where(
-            col(ContactPoint.account_id) == account.id,
-            col(ContactPoint.related_party_id).is_(None),
+        evidence.append(point)
+    if point is None or channel in _ANYWHERE:
+        owner = point.related_party_id if point is not None else None
+        query = select(ContactPoint).where(col(ContactPoint.account_id) == account.id)
+        if owner is not None:
+            query = query.where(col(ContactPoint.related_party_id) == owner)
+        elif party is Party.DEBTOR:
+            query = query.where(col(ContactPoint.related_party_id).is_(None))
+        else:
+            query = query.where(
+                col(ContactPoint.related_party_id).in_(
+                    select(col(RelatedParty.id)).where(
+                        col(RelatedParty.account_id) == account.id,
+                        col(RelatedParty.kind) == party.value,
+                    )
+                )
+            )
+        rows = await session.scalars(query.order_by(col(ContactPoint.position)))
+        evidence.extend(row for row in rows if point is None or row.id != point.id)
+    return list(
+        candidate_zones(
+            (
+                ZoneEvidence(
+                    kind=p.kind,
+                    country=partner.country,
+                    value=p.value if p.kind == "phone" else None,
+                    state=p.state,
+                    municipality=p.municipality,
+                    postal_code=p.postal_code,
+                    time_zone=p.time_zone,
+                )
+                for p in evidence
+            ),
+            partner.country,
         )
-        .order_by(col(ContactPoint.position))
     )
-    zones: list[str] = []
-    for kind, value, zone in rows:
-        found = zone or (time_zone_for_phone(value) if kind == "phone" else None)
-        if found and found not in zones:
-            zones.append(found)
-    if partner.time_zone not in zones:
-        zones.append(partner.time_zone)
-    return zones
 
 
 async def _flags(session: AsyncSession, account: Account) -> frozenset[DebtorFlag]:
@@ -260,16 +292,26 @@ async def _consents(
 
 
 async def _history(
-    session: AsyncSession, account: Account, at: datetime, excluding: uuid.UUID | None = None
+    session: AsyncSession,
+    account: Account,
+    at: datetime,
+    excluding: uuid.UUID | None = None,
+    party: Party = Party.DEBTOR,
+    related: RelatedParty | None = None,
 ) -> tuple[PastContact, ...]:
-    """The debtor's outbound contacts of the last days, over all accounts and partners."""
+    """The debtor's outbound contacts of the last days, over all accounts and partners,
+    each marked with whether it was about this account and with the person now to be
+    contacted (the rules that count per debt and person use those)."""
     rows = (
         await session.execute(
-            select(
+            sql_select(  # seven columns: more than sqlmodel's typed select takes
                 col(Interaction.started_at),
                 col(Interaction.channel),
                 col(Interaction.party),
                 col(Interaction.result_code),
+                col(Interaction.account_id),
+                col(Interaction.related_party_id),
+                col(Interaction.direction),
             ).where(
                 col(Interaction.debtor_id) == account.debtor_id,
                 # What the agency did, and conversations the debtor started (a conversation
@@ -293,15 +335,27 @@ async def _history(
             )
         )
     ).all()
+
+    def same_person(reached: str, related_id: uuid.UUID | None) -> bool:
+        if party is Party.DEBTOR:
+            # Nobody answering a debtor's call is still a call to the debtor.
+            return reached in ("debtor", "none") and related_id is None
+        if related is not None:
+            return related_id == related.id
+        return reached in (party.value, "none")
+
     return tuple(
         PastContact(
             at=started,
             channel=Channel(channel),
-            party=Party(party) if party != "none" else Party.DEBTOR,
+            party=Party(reached) if reached != "none" else Party.DEBTOR,
             conversation=code in CONVERSATION_CODES,
             direct=code in RIGHT_PARTY_CODES,
+            same_debt=account_id == account.id,
+            same_person=same_person(reached, related_id),
+            placed=direction == "outbound",
         )
-        for started, channel, party, code in rows
+        for started, channel, reached, code, account_id, related_id, direction in rows
     )
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -26,6 +26,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col, select
 
+from app.domain.compliance import AgeNotice, age_notices
 from app.domain.errors import Conflict, NotFound, PermissionDenied
 from app.domain.roles import Role
 from app.models.account import Account
@@ -33,6 +34,7 @@ from app.models.debtor import ContactConsent, ContactPoint, Debtor, DebtorFlag, 
 from app.models.debtor_access import DebtorAccess
 from app.models.document import AccountDocument
 from app.models.interaction import Interaction
+from app.models.partner import Partner
 from app.models.payment import Payment
 from app.models.plan import PaymentPlan, PlanInstallment
 from app.models.promise import Promise
@@ -62,6 +64,8 @@ class DebtorProfile:
     consents: list[ContactConsent]
     related_parties: list[RelatedParty]
     flags: list[DebtorFlag]
+    # Per account: what the debtor's age means for contact in its partner's country.
+    age_notices: dict[uuid.UUID, tuple[AgeNotice, ...]] = field(default_factory=dict)
 
 
 async def _visible(
@@ -115,6 +119,14 @@ async def read_profile(
             .order_by(col(DebtorFlag.set_at))
         )
     ).all()
+    countries = dict(
+        (
+            await session.execute(
+                select(col(Partner.id), col(Partner.country)).where(col(Partner.id).in_(partners))
+            )
+        ).all()
+    )
+    today = datetime.now(UTC).date()
     return DebtorProfile(
         debtor=debtor,
         accounts=seen,
@@ -122,6 +134,10 @@ async def read_profile(
         consents=list(consents),
         related_parties=list(parties),
         flags=list(flags),
+        age_notices={
+            a.id: age_notices(a.debtor_birth_date, today, countries.get(a.partner_id, ""))
+            for a in seen
+        },
     )
 
 

@@ -136,8 +136,11 @@ async def record_interaction(
             raise ContactNotAllowed(decision)
         verdict: dict[str, Any] = {
             "allowed": decision.allowed,
-            "reasons": [{"code": r.code, "hard": r.hard} for r in decision.reasons],
-            "time_zone": context.request.time_zone,
+            "reasons": [
+                {"code": r.code, "hard": r.hard, "basis": r.basis.value, "citation": r.citation}
+                for r in decision.reasons
+            ],
+            "time_zone": decision.time_zone or context.request.time_zone,
         }
         pack_version = decision.pack_version
     else:

@@ -59,15 +59,15 @@ class TestListCompliancePacks:
             assert pack["sources"]
 
         mx = packs["MX"]
-        assert mx["hours"]["sunday"] == {"start": "07:00", "end": "22:00"}
+        assert mx["hours"]["sunday"] == {"start": "07:00", "end": "22:00", "end_included": False}
         assert mx["caps"] == []
         assert mx["references"] == "locate_only"
         assert sorted(mx["vulnerable_flags"]) == ["minor", "older_adult"]
         assert "whereabouts" in mx["scripts"]["reference"]
 
         co = packs["CO"]
-        assert co["hours"]["monday"] == {"start": "07:00", "end": "19:00"}
-        assert co["hours"]["saturday"] == {"start": "08:00", "end": "15:00"}
+        assert co["hours"]["monday"] == {"start": "07:00", "end": "19:00", "end_included": False}
+        assert co["hours"]["saturday"] == {"start": "08:00", "end": "15:00", "end_included": False}
         assert co["hours"]["sunday"] is None
         assert co["excluded_weekdays"] == ["sunday"]
         assert co["excludes_holidays"] is True
@@ -80,7 +80,11 @@ class TestListCompliancePacks:
         assert packs["CL"]["caps"][0]["limit"] == 1
         assert packs["CL"]["caps"][1]["min_days_between"] == 2
         assert packs["BR"]["hours_in_law"] is False
-        assert packs["BR"]["hours"]["monday"] == {"start": "00:00", "end": "24:00"}
+        assert packs["BR"]["hours"]["monday"] == {
+            "start": "00:00",
+            "end": "24:00",
+            "end_included": False,
+        }
 
         us = packs["US"]
         assert us["caps"] == [
@@ -90,11 +94,33 @@ class TestListCompliancePacks:
                 "limit": 7,
                 "min_days_between": 0,
                 "source": us["caps"][0]["source"],
+                "per_debt": True,
+                "calendar_days": True,
             }
         ]
-        assert "1006.14(b)(2)" in us["caps"][0]["source"]
+        assert "1006.14(b)(2)(i)(A)" in us["caps"][0]["source"]
         assert us["dispute_stops_collection"] is True
-        assert us["after_contact"][0]["trigger"] == "conversation"
+        # Reg F 1006.14(b)(2)(i)(B): a conversation with the person about this debt.
+        assert us["after_contact"][0]["trigger"] == "person"
+        assert us["after_contact"][0]["calendar_days"] is True
+        assert us["hours"]["monday"] == {"start": "08:00", "end": "21:00", "end_included": True}
+
+    async def test_the_packs_show_the_citation_of_every_law_reason(
+        self, packs_client, make_user, auth_headers
+    ):
+        collector = await make_user(Role.COLLECTOR)
+        response = await packs_client.get(PACKS, headers=auth_headers(collector))
+        packs = {p["country"]: p for p in response.json()}
+        assert "1006.6(b)(1)(i)" in packs["US"]["citations"]["hours"]
+        assert "1006.6(b)(2)" in packs["US"]["citations"]["attorney"]
+        assert "07:00–22:00" in packs["MX"]["citations"]["hours"]
+        assert (
+            "a menos que este último sea el deudor"
+            in (packs["MX"]["citations"]["older_adult_third_party"])
+        )
+        assert "art. 3" in packs["CO"]["citations"]["hours"]
+        assert "art. 37" in packs["CL"]["citations"]["hours"]
+        assert packs["BR"]["citations"] == {}  # no hours in Brazilian law
 
     @pytest.mark.parametrize("role", sorted(STAFF_ROLES))
     async def test_every_staff_role_may_read(self, packs_client, make_user, auth_headers, role):
@@ -125,4 +151,4 @@ class TestListCompliancePacks:
         assert response.status_code == 200
         mx = next(p for p in response.json() if p["country"] == "MX")
         assert mx["version"].startswith("MX-2026.1+")
-        assert mx["hours"]["friday"] == {"start": "08:00", "end": "21:00"}
+        assert mx["hours"]["friday"] == {"start": "08:00", "end": "21:00", "end_included": False}

@@ -649,13 +649,137 @@ def test_a_looser_override_stops_the_app_from_starting(settings):
         create_app(looser)
 
 
-async def test_a_mexican_debtor_over_sixty_is_not_collected_from(client, floor, session):
+async def test_a_mexican_debtor_over_sixty_may_be_contacted_condusef_unless_the_debtor(
+    client, floor, session
+):
+    # CONDUSEF despachos rules: no collection with older adults "a menos que este último sea
+    # el deudor". This test used to expect a refusal: every 60+ debtor was blocked.
     floor["account"].debtor_birth_date = date(1950, 1, 1)
     session.add(floor["account"])
     await session.flush()
     decision = await check(client, floor, "cdmx", local(CDMX, 2026, 11, 17, 12, 0))
+    assert decision["allowed"] is True, decision
+
+
+async def test_an_older_adult_third_party_is_not_collected_from_condusef(client, floor):
+    response = await client.post(
+        f"/api/v1/accounts/{floor['account'].id}/contact-check",
+        json={
+            "channel": "call",
+            "contact_point_id": str(floor["points"]["reference"].id),
+            "at": local(CDMX, 2026, 11, 17, 12, 0).isoformat(),
+            "party_flags": ["older_adult"],
+        },
+        headers=floor["collector"],
+    )
+    assert response.status_code == 200, response.text
+    decision = response.json()
     assert decision["allowed"] is False
-    assert decision["next_allowed_at"] is None
+    [reason] = decision["reasons"]
+    assert reason["code"] == "older_adult_third_party"
+    assert reason["basis"] == "law" and reason["hard"] is True
+    assert "a menos que este último sea el deudor" in reason["citation"]
+
+
+async def test_treating_60_plus_debtors_as_vulnerable_is_a_policy(client, floor, session):
+    from app.services.strategies import current_strategy
+
+    floor["account"].debtor_birth_date = date(1950, 1, 1)
+    session.add(floor["account"])
+    await session.flush()
+    _, document = await current_strategy(session, floor["account"].partner_id)
+    from dataclasses import replace as dc_replace
+
+    from app.domain.stages import Stage
+    from app.domain.strategies import StrategyDocument, document_to_json
+    from app.models.strategy import CollectionStrategy
+
+    stages = dict(document.stages)
+    stages[Stage.MID] = dc_replace(stages[Stage.MID], older_adult_debtors_vulnerable=True)
+    session.add(
+        CollectionStrategy(
+            partner_id=floor["account"].partner_id,
+            version=1,
+            document=document_to_json(StrategyDocument(stages=stages)),
+            created_by="test",
+        )
+    )
+    await session.flush()
+    decision = await check(client, floor, "cdmx", local(CDMX, 2026, 11, 17, 12, 0))
+    assert decision["allowed"] is False
+    [reason] = decision["reasons"]
+    assert reason["code"] == "older_adult_policy"
+    assert reason["basis"] == "policy" and reason["citation"] is None
+    assert reason["hard"] is False
+
+
+class TestTheDebtorsClock:
+    """A debtor in Chihuahua (America/Chihuahua, UTC−6 all year since 2022): the phone's
+    area decides, never the partner's clock nor the zone stored at intake."""
+
+    async def chihuahua_point(self, session, floor, **fields):
+        account = floor["account"]
+        point = ContactPoint(
+            partner_id=account.partner_id,
+            account_id=account.id,
+            debtor_id=account.debtor_id,
+            kind=fields.pop("kind", "phone"),
+            value=fields.pop("value", "+526141234567"),
+            # What intake stored before the fix: phonenumbers puts +52 614 in Mazatlán.
+            time_zone="America/Mazatlan",
+            **fields,
+        )
+        session.add(point)
+        await session.flush()
+        floor["points"]["chihuahua"] = point
+        return point
+
+    @pytest.mark.parametrize(("month", "day"), [(1, 13), (7, 14)], ids=["winter", "summer"])
+    async def test_22_30_in_chihuahua_is_refused_condusef_hours(
+        self, client, floor, session, month, day
+    ):
+        await self.chihuahua_point(session, floor)
+        at = local(ZoneInfo("America/Chihuahua"), 2026, month, day, 22, 30)
+        decision = await check(client, floor, "chihuahua", at)
+        assert decision["allowed"] is False
+        assert decision["time_zone"] == "America/Chihuahua"
+        assert decision["time_zones"] == ["America/Chihuahua"]
+        [reason] = decision["reasons"]
+        assert reason["code"] == "outside_hours" and reason["basis"] == "law"
+        assert "07:00–22:00" in reason["citation"]
+
+    @pytest.mark.parametrize(("month", "day"), [(1, 13), (7, 14)], ids=["winter", "summer"])
+    async def test_07_30_in_chihuahua_is_allowed_condusef_hours(
+        self, client, floor, session, month, day
+    ):
+        await self.chihuahua_point(session, floor)
+        at = local(ZoneInfo("America/Chihuahua"), 2026, month, day, 7, 30)
+        decision = await check(client, floor, "chihuahua", at)
+        assert decision["allowed"] is True, decision
+        assert decision["time_zone"] == "America/Chihuahua"
+
+    async def test_a_check_without_a_point_uses_the_debtors_zones_not_the_partners(
+        self, client, floor, session
+    ):
+        await self.chihuahua_point(session, floor)
+        response = await client.post(
+            f"/api/v1/accounts/{floor['account'].id}/contact-check",
+            json={
+                "channel": "sms",
+                "party": "debtor",
+                "at": local(ZoneInfo("America/Chihuahua"), 2026, 1, 13, 12, 0).isoformat(),
+            },
+            headers=floor["collector"],
+        )
+        assert response.status_code == 200, response.text
+        zones = response.json()["time_zones"]
+        assert "America/Chihuahua" in zones and "America/Mazatlan" not in zones
+        assert set(zones) == {
+            "America/Chihuahua",
+            "America/Mexico_City",
+            "America/Tijuana",
+            "America/Cancun",
+        }
 
 
 def test_age_flags_at_the_birthday_edges():
@@ -666,3 +790,17 @@ def test_age_flags_at_the_birthday_edges():
     assert age_flags(born, date(2026, 11, 24)) == frozenset()
     assert age_flags(date(1966, 11, 24), date(2026, 11, 24)) == {DebtorFlag.OLDER_ADULT}
     assert age_flags(None, date(2026, 11, 24)) == frozenset()
+
+
+async def test_the_profile_explains_what_a_60_plus_debtors_age_means(client, floor, session):
+    floor["account"].debtor_birth_date = date(1950, 1, 1)
+    session.add(floor["account"])
+    await session.flush()
+    response = await client.get(
+        f"/api/v1/debtors/{floor['account'].debtor_id}", headers=floor["collector"]
+    )
+    assert response.status_code == 200, response.text
+    [account] = response.json()["accounts"]
+    [notice] = account["age_notices"]
+    assert notice["flag"] == "older_adult" and notice["basis"] == "policy"
+    assert "debtor" in notice["effect"]

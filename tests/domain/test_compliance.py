@@ -165,8 +165,10 @@ class TestMexico:
         history = [contact(now - timedelta(hours=h)) for h in range(1, 10)]
         assert check("MX", request(now, history=history)).allowed
 
-    @pytest.mark.parametrize("flag", [DebtorFlag.MINOR, DebtorFlag.OLDER_ADULT])
-    def test_no_collection_with_minors_or_older_adults(self, flag):
+    def test_no_collection_with_a_minor_debtor(self):
+        # Older-adult debtors are no longer here: the CONDUSEF rule excepts an older adult
+        # who is the debtor (tests/domain/test_contact_law.py).
+        flag = DebtorFlag.MINOR
         now = local(MEXICO_CITY, 2026, 3, 10, 12)
         decision = check("MX", request(now, flags=frozenset({flag})))
         assert codes(decision) == ["vulnerable_person"]
@@ -363,8 +365,11 @@ class TestBrazil:
 
 class TestUnitedStates:
     def test_eight_to_nine_in_each_zone(self):
+        # 12 CFR 1006.6(b)(1)(i) bars only "after 9:00 p.m.": 21:00 itself is allowed (this
+        # test used to refuse 21:00).
         assert check("US", request(local(NEW_YORK, 2026, 4, 14, 20, 59), NEW_YORK)).allowed
-        assert codes(check("US", request(local(NEW_YORK, 2026, 4, 14, 21), NEW_YORK))) == [
+        assert check("US", request(local(NEW_YORK, 2026, 4, 14, 21), NEW_YORK)).allowed
+        assert codes(check("US", request(local(NEW_YORK, 2026, 4, 14, 21, 1), NEW_YORK))) == [
             "outside_hours"
         ]
         early = check("US", request(local(LOS_ANGELES, 2026, 4, 14, 7, 59), LOS_ANGELES))
@@ -378,18 +383,28 @@ class TestUnitedStates:
         now = local(NEW_YORK, 2026, 4, 14, 12)
         eighth = check("US", request(now, NEW_YORK, history=calls))
         assert codes(eighth) == ["frequency_cap"]
-        assert eighth.next_allowed_at == local(NEW_YORK, 2026, 4, 15, 9, 0)
+        # Seven consecutive local calendar days (1006.14(b)(2)(i)(A)): on the 15th the 8th's
+        # call has left the period, so the window's opening is the next allowed time.
+        assert eighth.next_allowed_at == local(NEW_YORK, 2026, 4, 15, 8, 0)
         assert check("US", request(now, NEW_YORK, history=calls[1:])).allowed
         assert check("US", request(now, NEW_YORK, channel=Channel.SMS, history=calls)).allowed
 
-    @pytest.mark.parametrize("result", ["RPC_CALLBACK", "TPC"])
-    def test_no_call_within_seven_days_after_a_conversation(self, result):
-        talked = contact(local(NEW_YORK, 2026, 4, 12, 15), result)
+    def test_no_call_within_seven_days_after_a_conversation(self):
+        talked = contact(local(NEW_YORK, 2026, 4, 12, 15), "RPC_CALLBACK")
         now = local(NEW_YORK, 2026, 4, 14, 12)
         call = check("US", request(now, NEW_YORK, history=[talked]))
         assert codes(call) == ["after_contact"]
-        assert call.next_allowed_at == local(NEW_YORK, 2026, 4, 19, 15, 0)
+        # The conversation's date is the first of the 7 days: the 12th to the 18th.
+        assert call.next_allowed_at == local(NEW_YORK, 2026, 4, 19, 8, 0)
         assert check("US", request(now, NEW_YORK, channel=Channel.EMAIL, history=[talked])).allowed
+
+    def test_a_conversation_with_a_third_party_does_not_start_the_debtors_seven_days(self):
+        # 1006.14(b)(2)(i)(B) speaks of a conversation "with the person" called (this test
+        # used to block the debtor after a third-party conversation).
+        talked = contact(local(NEW_YORK, 2026, 4, 12, 15), "TPC", party=Party.REFERENCE)
+        talked = replace(talked, same_person=False)
+        now = local(NEW_YORK, 2026, 4, 14, 12)
+        assert check("US", request(now, NEW_YORK, history=[talked])).allowed
 
     def test_a_dispute_stops_collection(self):
         now = local(NEW_YORK, 2026, 4, 14, 12)
