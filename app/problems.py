@@ -146,6 +146,13 @@ CATALOGUE: dict[str, ProblemKind] = {
         "La línea no está sin aplicar",
         "Solo una línea reportada sin cuenta (unmatched) se aplica a mano, una sola vez; esta "
         "línea está como {outcome}."),
+    "reversal_out_of_order": ProblemKind(
+        409, "Reverse the later payment first",
+        "This payment counts toward plan {plan_id}, which a later payment completed: reverse "
+        "the payment that completed the plan first.",
+        "Revierta primero el pago posterior",
+        "Este pago cuenta para el plan {plan_id}, que un pago posterior completó: revierta "
+        "primero el pago que completó el plan."),
     "not_ready": ProblemKind(
         503, "Not ready", "The service is not ready: {reason}.",
         "No disponible", "El servicio no está listo: {reason}."),

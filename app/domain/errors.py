@@ -162,3 +162,10 @@ class PaymentFileLineNotUnmatched(DomainError):
     """Only a line reported ``unmatched`` can be applied by hand, and only once."""
 
     code = "payment_file_line_not_unmatched"
+
+
+class ReversalOutOfOrder(DomainError):
+    """A payment that counts toward a plan a later payment completed: that one is reversed
+    first."""
+
+    code = "reversal_out_of_order"

@@ -147,7 +147,11 @@ _ZONE_BY_PREFIX: dict[str, str | None] = {}
 
 
 def _zone_of(e164: str) -> str | None:
-    """The zone phonenumbers gives this very number (no remembering)."""
+    """The zone of this very number, worked out the slow way (no remembering): the
+    corrections where phonenumbers' table is stale, else the zone it gives."""
+    overridden = _override(e164)
+    if overridden is not None:
+        return overridden[0] if len(overridden) == 1 else None
     try:
         number = phonenumbers.parse(e164, None)
     except phonenumbers.NumberParseException:

@@ -45,6 +45,7 @@ from app.domain.errors import (
     NotFound,
     PaymentNotReversible,
     PermissionDenied,
+    ReversalOutOfOrder,
 )
 from app.domain.ledger import (
     EntryKind,
@@ -650,6 +651,16 @@ async def reverse_payment(
     moment = now or datetime.now(UTC)
     allocation = Allocation.from_json(payment.allocation)
     rows = await _rows_for_reversal(session, account, allocation)
+    if (
+        rows.plan is not None
+        and rows.plan.status == "completed"
+        and allocation.installments
+        and not allocation.plan_completed
+    ):
+        # The plan's completion (and a settlement's discount) rests on this money too:
+        # the payment that completed it is undone first, so nothing is left completed
+        # (or forgiven) on money that is gone.
+        raise ReversalOutOfOrder({"plan_id": str(rows.plan.id)})
     after = reverse(rows.state(), allocation)
     if account.credit < allocation.credit:
         # The credit it left was refunded or moved since: undo that first.

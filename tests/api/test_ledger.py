@@ -157,6 +157,38 @@ class TestSettlementOwesWhatItSays:
         assert (await ledger.verify(session, account.id)).ok
 
 
+class TestReversalsOfACompletedPlan:
+    async def test_the_completing_payment_is_reversed_first_and_the_discount_goes_with_it(
+        self, client, session, desk
+    ):
+        account = desk["account"]
+        plan = await settlement(client, desk, installments=1)  # 2,700 down + 10,800
+        first = await pay(client, desk["collector"], body(account, "2700.00"))
+        last = await pay(client, desk["collector"], body(account, "10800.00"))
+        assert last.json()["allocation"]["plan_completed"] is True
+
+        async def reverse(payment) -> object:
+            return await client.post(
+                f"/api/v1/payments/{payment.json()['id']}/reversal",
+                json={"reason": "bounced"},
+                headers=desk["manager"],
+            )
+
+        early = await reverse(first)
+        assert early.status_code == 409, early.text
+        assert early.json()["code"] == "reversal_out_of_order"
+        assert (await reverse(last)).status_code == 200
+        assert (await reverse(first)).status_code == 200
+        stored = await session.get(PaymentPlan, uuid.UUID(plan["id"]), populate_existing=True)
+        assert stored is not None and stored.status == "active"
+        fresh = await session.get(Account, account.id, populate_existing=True)
+        assert fresh is not None
+        assert (fresh.status, fresh.total) == ("active", Decimal("18000.00"))
+        found = await entries(client, desk["manager"], account.id)
+        assert sums(found)["principal"] == Decimal("18000.00")
+        assert (await ledger.verify(session, account.id)).ok
+
+
 class TestRestructuringInterest:
     async def test_the_plan_interest_is_charged_as_installments_are_paid_and_closes_exactly(
         self, client, session, desk
