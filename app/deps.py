@@ -7,6 +7,7 @@ visibility (which rows a principal may see) lives in each resource's query helpe
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
@@ -34,6 +35,15 @@ def app_settings(request: Request) -> Settings:
 
 
 SettingsDep = Annotated[Settings, Depends(app_settings)]
+
+
+def clock() -> datetime:
+    """The moment a request is judged at (the contact law's "now"). One dependency, so a
+    test can hold the clock at an hour of its choosing instead of depending on when it runs."""
+    return datetime.now(UTC)
+
+
+ClockDep = Annotated[datetime, Depends(clock)]
 
 
 class _BearerOAuth2(OAuth2):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -147,6 +147,30 @@ async def make_team(
         session.add(TeamMember(team_id=team.id, user_id=member.id))
     await session.flush()
     return team
+
+
+# Phone numbers whose area places them in one zone, round the world. The contact law runs on
+# the debtor's clock, read from the number itself: tests that need a callable debtor take a
+# number where it is daytime now, whenever the suite runs.
+_DAYTIME_NUMBERS = (
+    ("+525512345678", "America/Mexico_City"),
+    ("+12125345678", "America/New_York"),
+    ("+551123455678", "America/Sao_Paulo"),
+    ("+442071235678", "Europe/London"),
+    ("+861012345678", "Asia/Shanghai"),
+    ("+81312345678", "Asia/Tokyo"),
+    ("+61212345678", "Australia/Sydney"),
+)
+
+
+def daytime_phone(n: int = 78, now: datetime | None = None) -> tuple[str, str]:
+    """(E.164 number ending in ``n``'s two digits, its zone) where it is now between 09:00
+    and 19:00: any country's contact hours allow a call there for the test's length."""
+    moment = now or datetime.now(UTC)
+    for number, zone in _DAYTIME_NUMBERS:
+        if 9 <= moment.astimezone(ZoneInfo(zone)).hour < 19:
+            return f"{number[:-2]}{n:02d}", zone
+    raise AssertionError(f"no daytime zone at {moment}")  # pragma: no cover
 
 
 def business_today(time_zone: str = "America/Mexico_City") -> date:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.deps import PrincipalDep, SessionDep, SettingsDep
+from app.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
 from app.problems import problem_responses
 from app.schemas.worklists import (
     WorkChannelRead,
@@ -59,13 +58,13 @@ async def get_my_worklist(
     session: SessionDep,
     settings: SettingsDep,
     principal: PrincipalDep,
+    now: ClockDep,
     limit: Annotated[int, Query(ge=1, le=200, description="How many accounts, 1 to 200.")] = 20,
 ) -> WorklistRead:
     """Collectors only. The caller's active assigned accounts that the contact law (in the
     contact point's local time) and the partner's strategy allow contacting now, highest
     score first (ties by account id), each with the reasons behind its score and the
     channel and contact point to use. Accounts another session has claimed are left out."""
-    now = datetime.now(UTC)
     items = await service.my_worklist(session, settings, principal, limit=limit, now=now)
     return WorklistRead(items=[_item(i) for i in items], evaluated_at=now)
 
@@ -80,13 +79,17 @@ async def get_my_worklist(
     },
 )
 async def claim_next_account(
-    session: SessionDep, settings: SettingsDep, principal: PrincipalDep, response: Response
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    now: ClockDep,
+    response: Response,
 ) -> WorkClaimRead | Response:
     """Collectors only. Atomically claims the caller's top account that may be contacted now
     and that no session holds, for five minutes: no other session (the caller's own
     included) is given it meanwhile. Recording an interaction on it releases the claim;
     an unused claim lapses. 204 when no account may be contacted now."""
-    claimed = await service.claim_next(session, settings, principal)
+    claimed = await service.claim_next(session, settings, principal, now=now)
     if claimed is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
     item = _item(claimed.item)

@@ -5,6 +5,7 @@ over all their accounts) and lets ``app/domain/compliance.py`` decide."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -206,7 +207,7 @@ def _party_of(
 
 
 # Channels that reach the person wherever they are: their other points are evidence too.
-_ANYWHERE = frozenset({Channel.EMAIL, Channel.SMS, Channel.WHATSAPP})
+ANYWHERE = frozenset({Channel.EMAIL, Channel.SMS, Channel.WHATSAPP})
 
 
 async def _zones(
@@ -224,7 +225,7 @@ async def _zones(
     evidence: list[ContactPoint] = []
     if point is not None:
         evidence.append(point)
-    if point is None or channel in _ANYWHERE:
+    if point is None or channel in ANYWHERE:
         owner = point.related_party_id if point is not None else None
         query = select(ContactPoint).where(col(ContactPoint.account_id) == account.id)
         if owner is not None:
@@ -242,23 +243,37 @@ async def _zones(
             )
         rows = await session.scalars(query.order_by(col(ContactPoint.position)))
         evidence.extend(row for row in rows if point is None or row.id != point.id)
-    return list(
-        candidate_zones(
-            (
-                ZoneEvidence(
-                    kind=p.kind,
-                    country=partner.country,
-                    value=p.value if p.kind == "phone" else None,
-                    state=p.state,
-                    municipality=p.municipality,
-                    postal_code=p.postal_code,
-                    time_zone=p.time_zone,
-                )
-                for p in evidence
-            ),
-            partner.country,
-        )
+    return list(zones_of_points(evidence, partner.country))
+
+
+def zones_of_points(points: Iterable[ContactPoint], country: str) -> tuple[str, ...]:
+    """Every zone a person with these contact points may be in (the contact check's and the
+    work queue's one reading of the evidence)."""
+    return candidate_zones(
+        (
+            ZoneEvidence(
+                kind=p.kind,
+                country=country,
+                value=p.value if p.kind == "phone" else None,
+                state=p.state,
+                municipality=p.municipality,
+                postal_code=p.postal_code,
+                time_zone=p.time_zone,
+            )
+            for p in points
+        ),
+        country,
     )
+
+
+def points_placing(
+    point: ContactPoint, channel: Channel, others: Iterable[ContactPoint]
+) -> list[ContactPoint]:
+    """The points that place the person for a contact through ``point``: a call or visit,
+    the point itself; an email, SMS or WhatsApp (read wherever the person is), every one."""
+    if channel not in ANYWHERE:
+        return [point]
+    return [point, *(o for o in others if o.id != point.id)]
 
 
 async def _flags(session: AsyncSession, account: Account) -> frozenset[DebtorFlag]:

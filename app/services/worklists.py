@@ -49,7 +49,7 @@ import json
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -86,10 +86,10 @@ from app.domain.compliance import (
     RulePack,
     age_flags,
     check_contact,
+    strictest,
 )
 from app.domain.contactability import HourCount, VerificationStatus, contactability
 from app.domain.errors import PermissionDenied
-from app.domain.geography import time_zone_for_phone
 from app.domain.priority import Priority, PriorityFacts, score_account, sort_key
 from app.domain.roles import Role, Skill
 from app.domain.stages import Stage
@@ -106,7 +106,7 @@ from app.models.interaction import Interaction
 from app.models.strategy import CollectionStrategy
 from app.models.worklist import WorklistClaim
 from app.security import Principal
-from app.services.contact import HISTORY_WINDOW, pack_of
+from app.services.contact import HISTORY_WINDOW, pack_of, points_placing, zones_of_points
 
 CLAIM_TTL = timedelta(minutes=5)
 MAX_ROUNDS = 4
@@ -619,15 +619,6 @@ def _point_order(
     )
 
 
-def _zone_of(point: ContactPoint, partner_zone: str) -> str:
-    """The zone the check runs in, as app/services/contact.py picks it for a point."""
-    if point.time_zone:
-        return point.time_zone
-    if point.kind == "phone":
-        return time_zone_for_phone(point.value) or partner_zone
-    return partner_zone
-
-
 def _evaluate_one(
     row: RowMapping,
     pack: RulePack,
@@ -656,13 +647,15 @@ def _evaluate_one(
         for point in ordered:
             if point.kind != POINT_KIND[channel]:
                 continue
-            zone = _zone_of(point, row["partner_zone"])
-            local_day = now.astimezone(ZoneInfo(zone)).date()
+            # Every zone the debtor may be in, as the contact check reads it; the strictest
+            # answer decides, never the partner's clock.
+            zones = zones_of_points(points_placing(point, channel, points), row["country"])
+            local_day = now.astimezone(ZoneInfo(zones[0])).date()
             request = ContactRequest(
                 at=now,
                 channel=channel,
                 party=Party.DEBTOR,
-                time_zone=zone,
+                time_zone=zones[0],
                 account_status=row["status"],
                 paused=any(start <= local_day <= end for start, end in pauses),
                 flags=flags | age_flags(row["debtor_birth_date"], local_day),
@@ -672,8 +665,13 @@ def _evaluate_one(
                 strategy=limits,
                 contact_point_valid=point.is_valid,
             )
-            if check_contact(pack, request).allowed:
-                return _item(row, entry.priority_weight, point, reach, channel, zone, now)
+            decision = strictest(
+                [check_contact(pack, replace(request, time_zone=zone)) for zone in zones]
+            )
+            if decision.allowed:
+                return _item(
+                    row, entry.priority_weight, point, reach, channel, decision.time_zone, now
+                )
     return None
 
 

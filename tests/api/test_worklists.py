@@ -18,24 +18,10 @@ from app.models.promise import Promise
 from app.models.worklist import WorklistClaim
 from app.services import worklists
 from tests.conftest import principal_of
-from tests.factories import make_account, make_partner
+from tests.factories import daytime_phone, make_account, make_partner
 
 WORKLIST = "/api/v1/worklists/me"
 NEXT = "/api/v1/worklists/me/next"
-
-
-def daytime_zone(now: datetime | None = None) -> str:
-    """A fixed-offset IANA zone where it is about noon now: Mexico's law allows every day
-    07:00-22:00, so a point there may be called whenever the test runs."""
-    hour = (now or datetime.now(UTC)).hour
-    offset = 12 - hour
-    if offset < -12:
-        offset += 24
-    if offset > 14:
-        offset -= 24
-    if offset == 0:
-        return "Etc/GMT"
-    return f"Etc/GMT-{offset}" if offset > 0 else f"Etc/GMT+{-offset}"
 
 
 async def add_phone(session, account, zone: str, value: str = "+525512345678") -> ContactPoint:
@@ -90,7 +76,8 @@ async def desk(session, make_user, auth_headers):
     with a promise due today, a big one, a middling one; and an account of someone else."""
     partner = await make_partner(session)
     collector = await make_user(Role.COLLECTOR)
-    zone = daytime_zone()
+    # A number where it is daytime now: the law runs on the number's own clock.
+    phone, zone = daytime_phone()
     today = datetime.now(ZoneInfo(partner.time_zone)).date()
     accounts = {}
     for name, principal in (("promised", "500"), ("big", "90000"), ("middling", "5000")):
@@ -104,10 +91,10 @@ async def desk(session, make_user, auth_headers):
             fees=Decimal("0"),
         )
         accounts[name] = account
-        accounts[f"{name}_point"] = await add_phone(session, account, zone)
+        accounts[f"{name}_point"] = await add_phone(session, account, zone, phone)
     await add_promise(session, accounts["promised"], today)
     other = await make_account(session, partner, assigned_collector_id=None, dpd=45)
-    await add_phone(session, other, zone)
+    await add_phone(session, other, zone, phone)
     return {
         "partner": partner,
         "user": collector,
@@ -226,12 +213,12 @@ class TestWorklist:
     ):
         partner = await make_partner(session)
         collector = await make_user(Role.COLLECTOR)
-        zone = daytime_zone()
         for n in range(60):
             account = await make_account(
                 session, partner, assigned_collector_id=collector.id, dpd=30 + n
             )
-            await add_phone(session, account, zone)
+            phone, zone = daytime_phone(n)
+            await add_phone(session, account, zone, phone)
         statements: list[str] = []
 
         def count(conn, cursor, statement, parameters, context, executemany):

@@ -11,15 +11,13 @@ from sqlalchemy import func, select
 from app.domain.roles import Role
 from app.models.debtor import ContactPoint
 from app.models.worklist import WorklistClaim
-from tests.api.test_worklists import daytime_zone
 from tests.conftest import bearer_for
-from tests.factories import make_account, make_partner
+from tests.factories import daytime_phone, make_account, make_partner
 
 NEXT = "/api/v1/worklists/me/next"
 
 
 async def seed(database, collector, count: int) -> None:
-    zone = daytime_zone()
     async with database.sessionmaker() as session, session.begin():
         partner = await make_partner(session)
         for n in range(count):
@@ -37,8 +35,9 @@ async def seed(database, collector, count: int) -> None:
                     account_id=account.id,
                     debtor_id=account.debtor_id,
                     kind="phone",
-                    value=f"+5255123456{n:02d}",
-                    time_zone=zone,
+                    # Where it is daytime now: the law runs on the number's own clock.
+                    value=daytime_phone(n)[0],
+                    time_zone=daytime_phone(n)[1],
                 )
             )
 
