@@ -32,6 +32,10 @@ PARTS: dict[str, tuple[list[str], list[str]]] = {
         ["aging.py", "--accounts", "1000000"],
         ["aging.py", "--accounts", "2000", "--rounds", "1"],
     ),
+    "ledger": (
+        ["ledger.py", "--accounts", "1000000"],
+        ["ledger.py", "--accounts", "2000", "--rounds", "1"],
+    ),
     "contact_check": (
         ["contact_check.py", "--requests", "2000"],
         ["contact_check.py", "--requests", "20"],
