@@ -7,6 +7,7 @@ visibility (which rows a principal may see) lives in each resource's query helpe
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
@@ -34,6 +35,15 @@ def app_settings(request: Request) -> Settings:
 
 
 SettingsDep = Annotated[Settings, Depends(app_settings)]
+
+
+def server_clock() -> datetime:
+    """The server's clock: what outbound contacts are stamped by. Tests replace it through
+    ``app.dependency_overrides`` to record a contact as of when it happened."""
+    return datetime.now(UTC)
+
+
+ClockDep = Annotated[datetime, Depends(server_clock)]
 
 
 class _BearerOAuth2(OAuth2):

@@ -9,6 +9,7 @@ Create Date: 2026-12-05 13:00:00.000000+00:00
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+
 from alembic import op
 
 revision: str = "e1f2a3b4c5d6"
