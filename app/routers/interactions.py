@@ -118,6 +118,7 @@ async def set_channel_consent(
     account_id: uuid.UUID,
     channel: Channel,
     body: ConsentSet,
+    now: ClockDep,
 ) -> ConsentRead:
     """Consent is the debtor's, given to this account's creditor, over all their accounts
     with it. In Colombia only authorised channels may be used (Ley 2300 de 2023, art. 2);
@@ -129,7 +130,9 @@ async def set_channel_consent(
     (`document_id`); partner systems from their own record (`partner_reference`, source
     `partner_file`). A revocation needs no evidence beyond who recorded it. Only a team lead,
     manager or the partner's record lifts an opt-out, and never with evidence older than it."""
-    consent = await consents.record_consent(session, principal, account_id, channel, body)
+    consent = await consents.record_consent(
+        session, principal, account_id, channel, body, now=now
+    )
     return ConsentRead.model_validate(consent)
 
 
