@@ -130,9 +130,7 @@ async def set_channel_consent(
     (`document_id`); partner systems from their own record (`partner_reference`, source
     `partner_file`). A revocation needs no evidence beyond who recorded it. Only a team lead,
     manager or the partner's record lifts an opt-out, and never with evidence older than it."""
-    consent = await consents.record_consent(
-        session, principal, account_id, channel, body, now=now
-    )
+    consent = await consents.record_consent(session, principal, account_id, channel, body, now=now)
     return ConsentRead.model_validate(consent)
 
 

@@ -61,6 +61,13 @@ async def record_consent(
             partner_reference=body.partner_reference,
         )
     )
+    if body.given_at is not None:
+        if source is not ConsentSource.PARTNER_FILE:
+            raise InvalidInput(
+                "body.given_at", "only a partner's record states it; evidence has its own time"
+            )
+        if body.given_at > moment:
+            raise InvalidInput("body.given_at", "must not be in the future")
     account = await accounts.get_account(session, principal, account_id)
     given_at = moment
     interaction_id: uuid.UUID | None = None
@@ -74,8 +81,6 @@ async def record_consent(
         given_at = await _document_evidence(session, account, body.document_id)
         document_id = body.document_id
     elif source is ConsentSource.PARTNER_FILE and body.given_at is not None:
-        if body.given_at > moment:
-            raise InvalidInput("body.given_at", "must not be in the future")
         given_at = body.given_at
     current = await session.get(
         ContactConsent, (account.debtor_id, account.partner_id, channel.value)

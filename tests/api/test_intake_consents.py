@@ -68,9 +68,7 @@ async def test_a_json_push_stores_consents_with_the_partners_reference(
     assert consent.recorded_by == f"assignment:{done.id}"
 
 
-async def test_a_csv_push_reads_channel_reference_pairs(
-    client, session, make_user, auth_headers
-):
+async def test_a_csv_push_reads_channel_reference_pairs(client, session, make_user, auth_headers):
     manager = auth_headers(await make_user(Role.MANAGER))
     partner = await add_partner(session)
     data = flat_row("F-1", 3, debtor_consents="call=AUT-1|sms=AUT-2")
