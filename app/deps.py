@@ -37,13 +37,14 @@ def app_settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(app_settings)]
 
 
-def clock() -> datetime:
-    """The moment a request is judged at (the contact law's "now"). One dependency, so a
-    test can hold the clock at an hour of its choosing instead of depending on when it runs."""
+def server_clock() -> datetime:
+    """The server's clock: what a request is judged at (the contact law's "now") and what
+    outbound contacts are stamped by. One dependency, so tests can replace it through
+    ``app.dependency_overrides`` instead of depending on when they run."""
     return datetime.now(UTC)
 
 
-ClockDep = Annotated[datetime, Depends(clock)]
+ClockDep = Annotated[datetime, Depends(server_clock)]
 
 
 class _BearerOAuth2(OAuth2):

@@ -114,11 +114,16 @@ CATALOGUE: dict[str, ProblemKind] = {
         "This Idempotency-Key was already used with a different body.",
         "Idempotency-Key reutilizada",
         "Esta Idempotency-Key ya se usó con un contenido distinto."),
-    "contact_not_allowed": ProblemKind(
-        422, "Contact not allowed",
-        "This contact breaks {count} rule(s) of the contact law or of the debtor's requests.",
-        "Contacto no permitido",
-        "Este contacto incumple {count} regla(s) de la ley o de las solicitudes del deudor."),
+    "skill_required": ProblemKind(
+        403, "Skill required",
+        "Recording a {channel} needs a skill that covers it; yours: {skills}.",
+        "Habilidad requerida",
+        "Registrar un(a) {channel} requiere una habilidad que lo cubra; las suyas: {skills}."),
+    "compliance_incident_resolved": ProblemKind(
+        409, "Incident already resolved",
+        "This compliance incident was resolved at {resolved_at}; its note stands.",
+        "Incidencia ya resuelta",
+        "Esta incidencia de cumplimiento se resolvió el {resolved_at}; su nota se mantiene."),
     "credit_insufficient": ProblemKind(
         409, "Not enough credit",
         "The account holds {available} of credit; {requested} is needed. Credit already "

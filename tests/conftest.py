@@ -142,6 +142,26 @@ def app(engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession], set
     return create_app(settings, Database(engine, sessionmaker))
 
 
+class Clock:
+    """The server's clock as the app reads it (app.deps.server_clock); ``now`` None: real."""
+
+    def __init__(self) -> None:
+        self.now: datetime | None = None
+
+    def __call__(self) -> datetime:
+        return self.now or datetime.now(UTC)
+
+
+@pytest.fixture
+def clock(app) -> Clock:
+    """Set ``clock.now`` to record a contact as of when it happened (entered live)."""
+    from app.deps import server_clock
+
+    found = Clock()
+    app.dependency_overrides[server_clock] = found
+    return found
+
+
 @pytest.fixture
 async def client(app) -> AsyncIterator[AsyncClient]:
     async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client:

@@ -37,6 +37,7 @@ from app.domain.stages import ProductType
 MAX_REFERENCES = 3
 MAX_GUARANTORS = 2
 MAX_CONTACTS = 5  # phones, emails or addresses per person
+CONSENT_CHANNELS = ("call", "sms", "email", "whatsapp", "letter", "visit")
 LIST_SEPARATOR = "|"  # several phones or emails in one CSV cell
 CENT = Decimal("0.01")  # amounts are stored as NUMERIC(18, 2)
 EARLIEST_DATE = date(1900, 1, 1)
@@ -83,6 +84,18 @@ class ContactIn:
 
 
 @dataclass(frozen=True, slots=True)
+class ConsentIn:
+    """A channel the debtor authorised to (or withdrew from) the partner, as the partner's
+    own record says: source ``partner_file`` with its reference (Ley 2300 de 2023 art. 2:
+    in Colombia only authorised channels are used)."""
+
+    channel: str
+    status: str  # granted, opted_out
+    partner_reference: str | None
+    given_on: date | None  # the partner's date; without it a grant never lifts an opt-out
+
+
+@dataclass(frozen=True, slots=True)
 class PartyIn:
     kind: str  # reference, guarantor
     full_name: str
@@ -115,6 +128,7 @@ class AccountRow:
     contacts: tuple[ContactIn, ...]
     parties: tuple[PartyIn, ...]
     content_hash: str
+    consents: tuple[ConsentIn, ...] = ()
 
 
 # ---------------------------------------------------------------------------------------
@@ -142,6 +156,8 @@ _DEBTOR_COLUMNS = (
     "debtor_birth_date",
     "debtor_phones",
     "debtor_emails",
+    # channel=reference pairs, "|"-separated: the channels the debtor authorised
+    "debtor_consents",
 )
 _ADDRESS_PARTS = ("line", "state", "municipality", "postal_code", "latitude", "longitude")
 _ADDRESS_COLUMNS = tuple(f"address_{part}" for part in _ADDRESS_PARTS)
@@ -206,6 +222,20 @@ def _split(cell: str | None) -> list[str]:
     return [part.strip() for part in cell.split(LIST_SEPARATOR) if part.strip()]
 
 
+def _consents(cell: str | None) -> list[Any]:
+    """``call=REF-1|whatsapp=REF-2``: each a channel granted with the partner's reference
+    (an entry without ``=`` is passed on as it is, and refused by the row's rules)."""
+    found: list[Any] = []
+    for part in _split(cell):
+        channel, sep, reference = part.partition("=")
+        found.append(
+            {"channel": channel.strip(), "partner_reference": reference.strip() or None}
+            if sep
+            else part
+        )
+    return found
+
+
 def _address(cells: Mapping[str, str | None], prefix: str) -> list[dict[str, Any]]:
     parts = {part: cells.get(f"{prefix}{part}") for part in _ADDRESS_PARTS}
     if not any(parts.values()):
@@ -225,6 +255,7 @@ def nest_flat_row(cells: Mapping[str, str | None]) -> dict[str, Any]:
         "phones": _split(cells.get("debtor_phones")),
         "emails": _split(cells.get("debtor_emails")),
         "addresses": _address(cells, "address_"),
+        "consents": _consents(cells.get("debtor_consents")),
     }
     row["references"] = [
         {
@@ -416,6 +447,39 @@ class FieldReader:
             return None
         return number
 
+    def consents(self, value: Any, field: str, today: date) -> list[ConsentIn]:
+        found: list[ConsentIn] = []
+        seen: set[str] = set()
+        for index, raw in enumerate(self.items(value, field, len(CONSENT_CHANNELS))):
+            at = f"{field}[{index}]"
+            if not isinstance(raw, Mapping):
+                self.fail(at, "must be an object with channel and partner_reference")
+                continue
+            channel = self.text(raw.get("channel"), f"{at}.channel", max_length=16)
+            status = self.text(raw.get("status"), f"{at}.status", max_length=16, required=False)
+            status = status or "granted"
+            reference = self.text(
+                raw.get("partner_reference"),
+                f"{at}.partner_reference",
+                max_length=120,
+                required=status == "granted",
+            )
+            given_on = self.day(raw.get("given_on"), f"{at}.given_on", today)
+            if channel is not None and channel not in CONSENT_CHANNELS:
+                self.fail(f"{at}.channel", "must be one of " + ", ".join(CONSENT_CHANNELS))
+                continue
+            if status not in ("granted", "opted_out"):
+                self.fail(f"{at}.status", "must be granted or opted_out")
+                continue
+            if channel is None or (status == "granted" and reference is None):
+                continue
+            if channel in seen:
+                self.fail(f"{at}.channel", "each channel once")
+                continue
+            seen.add(channel)
+            found.append(ConsentIn(channel, status, reference, given_on))
+        return found
+
     def addresses(self, value: Any, field: str, country: Country) -> list[ContactIn]:
         found: list[ContactIn] = []
         for index, raw in enumerate(self.items(value, field, MAX_CONTACTS)):
@@ -536,6 +600,7 @@ def validate_row(row_number: int, raw: Any, context: IntakeContext) -> AccountRo
         *check.emails(debtor.get("emails"), "debtor.emails"),
         *check.addresses(debtor.get("addresses"), "debtor.addresses", context.country),
     ]
+    consents = check.consents(debtor.get("consents"), "debtor.consents", today)
 
     parties: list[PartyIn] = []
     for index, ref in enumerate(check.items(raw.get("references"), "references", MAX_REFERENCES)):
@@ -596,10 +661,10 @@ def validate_row(row_number: int, raw: Any, context: IntakeContext) -> AccountRo
         last_names,
         birth_date,
     )
-    digest = fingerprint(
-        [*values, [_contact_parts(c) for c in contacts], _party_parts(parties)],
-        context.fingerprint_key,
-    )
+    parts: list[Any] = [*values, [_contact_parts(c) for c in contacts], _party_parts(parties)]
+    if consents:  # rows without consents keep the fingerprint they always had
+        parts.append([[c.channel, c.status, c.partner_reference, c.given_on] for c in consents])
+    digest = fingerprint(parts, context.fingerprint_key)
     return AccountRow(
         row_number,
         external_ref,
@@ -622,6 +687,7 @@ def validate_row(row_number: int, raw: Any, context: IntakeContext) -> AccountRo
         tuple(contacts),
         tuple(parties),
         digest,
+        tuple(consents),
     )
 
 

@@ -1,38 +1,56 @@
 """Interactions (gestiones): what a recorded contact must carry, and what its result sets.
 
 Pure rules: the PCR note on a right-party contact, the GPS fix of a visit, the promise of a
-RPC_PTP, and the debtor flags and channel consents that some results set at once.
+RPC_PTP, the debtor flags and channel consents that some results set at once, who may enter
+a contact after the fact, which channels a collector's skills cover, and the verdict a
+recorded contact is stored with.
+
+Choices made here:
+
+- A contact that already happened is always recorded, truthfully (DESIGN.md, "Law or
+  policy"): the check at its own instant is stored as its verdict; a law reason among them
+  opens a compliance incident. A policy-only breach (the partner's strategy, the operator's
+  stricter settings, a closed or paused account) is recorded on the verdict and opens none:
+  it breaks no statute, and the lead sees it on the interaction and in coaching. Contacts
+  are *prevented* by the contact check and the work queue, not by refusing the record.
+- Outbound contacts are stamped by the server's clock (:func:`check_stamp`): a collector
+  enters one as it ends, at most :data:`LIVE_TOLERANCE` after its end and at most
+  :data:`MAX_LIVE_LENGTH` after its start; later, only a team lead, manager or admin enters
+  it, with ``backdated_reason``. A back-dated contact is still judged at its stated instant.
+- Collectors record the channels their skills cover (:data:`SKILL_CHANNELS`).
+- Where the law forbids asking why the debtor stopped paying (Colombia), the PCR problem is
+  ``not_asked`` by default (:data:`PCR_NOT_ASKED`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from app.domain.compliance import (
     RESULT_CODES,
     RIGHT_PARTY_CODES,
     Channel,
     DebtorFlag,
-    Decision,
+    Reason,
 )
-from app.domain.errors import DomainError, InvalidInput
+from app.domain.errors import DomainError, InvalidInput, PermissionDenied
+from app.domain.roles import Role, Skill
 
 
-class ContactNotAllowed(DomainError):
-    """Recording this contact would break a hard rule of the contact law or a debtor flag."""
+class SkillRequired(DomainError):
+    """A collector recorded a channel their skills do not cover."""
 
-    code = "contact_not_allowed"
+    code = "skill_required"
 
-    def __init__(self, decision: Decision) -> None:
-        self.decision = decision
-        super().__init__({"count": sum(1 for r in decision.reasons if r.hard)})
-
-    @property
-    def field_errors(self) -> list[tuple[str, str]]:
-        return [(f"compliance.{r.code}", r.message) for r in self.decision.reasons if r.hard]
+    def __init__(self, channel: Channel, skills: Collection[Skill]) -> None:
+        super().__init__(
+            {"channel": channel.value, "skills": ", ".join(sorted(s.value for s in skills))}
+        )
 
 
 class Direction(StrEnum):
@@ -63,6 +81,28 @@ PROBLEM_CATEGORIES: frozenset[str] = frozenset(
         "other",
     }
 )
+# The debtor was not asked why they did not pay: where the law forbids the question.
+NOT_ASKED = "not_asked"
+PCR_NOT_ASKED: dict[str, str] = {
+    # Ley 2300 de 2023 (Colombia), art. 3: collectors may not ask the consumer why they
+    # stopped paying (as the CO pack cites it, app/domain/packs.py).
+    "CO": "Ley 2300 de 2023 (Colombia), art. 3: do not ask why the debtor stopped paying",
+}
+PCR_GUIDANCE_NOT_ASKED = (
+    "Do not ask the debtor why they stopped paying; record the problem as not_asked "
+    "unless they said it unprompted."
+)
+
+# What each collector skill records (DESIGN.md: phone collectors call and write; field
+# collectors visit, and call to arrange or follow up a visit). Letters are desk work.
+SKILL_CHANNELS: dict[Skill, frozenset[Channel]] = {
+    Skill.PHONE: frozenset(
+        {Channel.CALL, Channel.SMS, Channel.EMAIL, Channel.WHATSAPP, Channel.LETTER}
+    ),
+    Skill.FIELD: frozenset({Channel.VISIT, Channel.CALL}),
+}
+# Who may enter an outbound contact after the fact, with a reason.
+BACKDATERS = frozenset({Role.TEAM_LEAD, Role.MANAGER, Role.ADMIN})
 
 # Results that stop contact at once: a debtor flag (dispute on this debt only).
 FLAG_FOR_RESULT: dict[str, DebtorFlag] = {
@@ -73,6 +113,7 @@ FLAG_FOR_RESULT: dict[str, DebtorFlag] = {
 }
 ACCOUNT_SCOPED_FLAGS = frozenset({DebtorFlag.DISPUTE})
 OPT_OUT_RESULT = "CHANNEL_OPT_OUT"
+CEASE_RESULT = "CEASE_REQUEST"
 # Results that count against the number dialled or written to; enough of them retire it.
 INVALIDATING_RESULTS = frozenset({"WRONG_NUMBER", "DISCONNECTED"})
 VISIT_RESULTS = frozenset({"ADDRESS_VERIFIED", "ADDRESS_NOT_FOUND", "MOVED"})
@@ -80,6 +121,11 @@ PROMISE_RESULT = "RPC_PTP"
 
 MAX_BACKDATE = timedelta(days=30)  # a gestión entered late, from a paper route sheet
 MAX_CLOCK_SKEW = timedelta(minutes=5)
+# A collector enters an outbound contact as it ends: its end at most this long before the
+# server's clock ...
+LIVE_TOLERANCE = timedelta(minutes=5)
+# ... and its start at most this long before (the longest call or visit entered live).
+MAX_LIVE_LENGTH = timedelta(hours=2)
 MAX_LENGTH = timedelta(hours=12)
 MAX_PROMISE_DAYS = 90
 
@@ -108,6 +154,7 @@ class InteractionDraft:
     # The day the contact happened where the partner is: a promise "for today" made in the
     # evening must not be judged by the UTC date.
     local_date: date | None = None
+    country: str = "MX"  # the partner's: some laws forbid asking why the debtor stopped paying
 
 
 def check_interaction(draft: InteractionDraft, now: datetime) -> None:
@@ -123,10 +170,12 @@ def check_interaction(draft: InteractionDraft, now: datetime) -> None:
         draft.started_at <= draft.ended_at <= draft.started_at + MAX_LENGTH
     ):
         raise InvalidInput("body.ended_at", "must be after started_at and within 12 hours")
+    if draft.ended_at is not None and draft.ended_at > now + MAX_CLOCK_SKEW:
+        raise InvalidInput("body.ended_at", "must not be in the future")
     if code in RIGHT_PARTY_CODES:
         if draft.party is not PartyReached.DEBTOR:
             raise InvalidInput("body.party", "a right-party contact reaches the debtor")
-        _check_pcr(draft.pcr)
+        _check_pcr(draft.pcr, draft.country)
     if code == "TPC" and draft.party not in (PartyReached.REFERENCE, PartyReached.GUARANTOR):
         raise InvalidInput("body.party", "a third-party contact reaches a reference or guarantor")
     if code in VISIT_RESULTS and draft.channel is not Channel.VISIT:
@@ -136,16 +185,113 @@ def check_interaction(draft: InteractionDraft, now: datetime) -> None:
     _check_promise(draft)
 
 
-def _check_pcr(pcr: Pcr) -> None:
-    if pcr.problem_category not in PROBLEM_CATEGORIES:
+def pcr_of(pcr: Pcr, country: str) -> Pcr:
+    """The PCR as stored: where the law forbids the question, an unstated problem category
+    is ``not_asked``."""
+    if country in PCR_NOT_ASKED and pcr.problem_category is None:
+        return Pcr(NOT_ASKED, pcr.problem, pcr.circumstance, pcr.resolution)
+    return pcr
+
+
+def _check_pcr(pcr: Pcr, country: str) -> None:
+    pcr = pcr_of(pcr, country)
+    if pcr.problem_category == NOT_ASKED:
+        if country not in PCR_NOT_ASKED:
+            raise InvalidInput(
+                "body.pcr.problem_category",
+                "not_asked is for countries whose law forbids asking why the debtor stopped "
+                "paying (" + ", ".join(sorted(PCR_NOT_ASKED)) + ")",
+            )
+        if pcr.problem is not None and pcr.problem.strip():
+            raise InvalidInput(
+                "body.pcr.problem", "not_asked: the debtor was not asked, leave it empty"
+            )
+        required: tuple[str, ...] = ("resolution",)
+    elif pcr.problem_category not in PROBLEM_CATEGORIES:
+        allowed = sorted(PROBLEM_CATEGORIES | ({NOT_ASKED} if country in PCR_NOT_ASKED else set()))
         raise InvalidInput(
             "body.pcr.problem_category",
-            "required on a right-party contact: one of " + ", ".join(sorted(PROBLEM_CATEGORIES)),
+            "required on a right-party contact: one of " + ", ".join(allowed),
         )
-    for name in ("problem", "circumstance", "resolution"):
+    else:
+        required = ("problem", "circumstance", "resolution")
+    for name in required:
         value = getattr(pcr, name)
         if value is None or not value.strip():
             raise InvalidInput(f"body.pcr.{name}", "required on a right-party contact")
+
+
+def check_skill(role: Role, skills: Collection[Skill], channel: Channel) -> None:
+    """A collector records only what their skills cover; other staff are not limited."""
+    if role is not Role.COLLECTOR:
+        return
+    if not any(channel in SKILL_CHANNELS[skill] for skill in skills):
+        raise SkillRequired(channel, skills)
+
+
+def check_stamp(
+    *,
+    role: Role,
+    outbound: bool,
+    started_at: datetime,
+    ended_at: datetime | None,
+    backdated_reason: str | None,
+    now: datetime,
+    restates: datetime | None = None,
+) -> None:
+    """An outbound contact is entered as it ends, by the server's clock; after the fact only
+    a team lead, manager or admin enters it, saying why. ``restates``: the start of the
+    interaction a correction amends (a correction at the same instant restates it)."""
+    if backdated_reason is not None and role not in BACKDATERS:
+        raise PermissionDenied({"role": role.value, "field": "backdated_reason"})
+    if not outbound or restates == started_at or not _late(started_at, ended_at, now):
+        return
+    if role in BACKDATERS:
+        if backdated_reason is None:
+            raise InvalidInput(
+                "body.backdated_reason",
+                "an outbound contact entered after the fact says why it is entered late",
+            )
+        return
+    raise InvalidInput(
+        "body.started_at",
+        f"an outbound contact is entered as it ends (within {_minutes(LIVE_TOLERANCE)} minutes "
+        f"of its end and {_minutes(MAX_LIVE_LENGTH) // 60} hours of its start); later, a team "
+        "lead or manager enters it with backdated_reason",
+    )
+
+
+def _late(started_at: datetime, ended_at: datetime | None, now: datetime) -> bool:
+    end = ended_at or started_at
+    return end < now - LIVE_TOLERANCE or started_at < now - MAX_LIVE_LENGTH
+
+
+def _minutes(span: timedelta) -> int:
+    return int(span.total_seconds() // 60)
+
+
+def reason_record(reason: Reason, sources: Sequence[str] = ()) -> dict[str, Any]:
+    """A reason as stored on the verdict and the incident: code, message, hard, ``basis``
+    (``law`` or ``policy``) and, for a law reason, its ``citation``. Where the rule pack
+    gives a reason no basis of its own, a hard reason is the law's and cites the pack's
+    ``sources``."""
+    basis = getattr(reason, "basis", None)
+    citation = getattr(reason, "citation", None)
+    if basis is None:
+        basis = "law" if reason.hard else "policy"
+        citation = "; ".join(sources) if reason.hard and sources else None
+    return {
+        "code": reason.code,
+        "message": reason.message,
+        "hard": reason.hard,
+        "basis": str(basis),
+        "citation": citation,
+    }
+
+
+def law_breaches(reasons: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The reasons of a verdict that break the law: they open a compliance incident."""
+    return [r for r in reasons if r["basis"] == "law"]
 
 
 def _check_promise(draft: InteractionDraft) -> None:

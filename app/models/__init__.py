@@ -5,6 +5,7 @@ from app.models.account import Account, AccountEvent, AccountPause, AgingRun
 from app.models.allocation import AccountAllocation, AllocationRule
 from app.models.assignment import Assignment, AssignmentChunk, AssignmentRejection
 from app.models.audit import AuditEvent
+from app.models.compliance_incident import ComplianceIncident
 from app.models.debtor import ContactConsent, ContactPoint, Debtor, DebtorFlag, RelatedParty
 from app.models.debtor_access import DebtorAccess
 from app.models.document import AccountDocument
@@ -35,6 +36,7 @@ __all__ = [
     "AuditEvent",
     "CollectionStrategy",
     "CommissionTerms",
+    "ComplianceIncident",
     "ContactConsent",
     "ContactPoint",
     "CreditMovement",

@@ -165,8 +165,17 @@ class DebtorFlag(SQLModel, table=True):
 
 
 class ContactConsent(SQLModel, table=True):
-    """A channel the debtor authorised or opted out of (Colombia contacts only authorised
-    channels; everywhere an opt-out stops the channel)."""
+    """A channel the debtor authorised or opted out of, with its provenance (Colombia contacts
+    only authorised channels, Ley 2300 de 2023 art. 2; everywhere an opt-out stops the
+    channel). One row per debtor, creditor and channel holds the current word; every change
+    is also in the audit trail with its evidence.
+
+    ``source`` says where the word came from and which evidence column names it:
+    ``partner_file`` (the creditor's own record, ``partner_reference``),
+    ``debtor_in_interaction`` (a right-party contact, ``evidence_interaction_id``),
+    ``signed_document`` (an account document, ``evidence_document_id``), ``debtor_request``
+    (a revocation, which needs no evidence beyond who recorded it) and ``unrecorded`` (rows
+    from before provenance was kept)."""
 
     __tablename__ = "contact_consent"
     __table_args__ = (
@@ -174,6 +183,20 @@ class ContactConsent(SQLModel, table=True):
             "channel IN ('call', 'sms', 'email', 'whatsapp', 'letter', 'visit')", name="channel"
         ),
         CheckConstraint("status IN ('granted', 'opted_out')", name="status"),
+        CheckConstraint(
+            "source IN ('partner_file', 'debtor_in_interaction', 'signed_document', "
+            "'debtor_request', 'unrecorded')",
+            name="source",
+        ),
+        # A consent names its evidence; a revocation needs none.
+        CheckConstraint(
+            "status = 'opted_out' OR source = 'unrecorded' "
+            "OR (source = 'partner_file' AND partner_reference IS NOT NULL) "
+            "OR (source = 'debtor_in_interaction' AND evidence_interaction_id IS NOT NULL) "
+            "OR (source = 'signed_document' AND evidence_document_id IS NOT NULL)",
+            name="evidence",
+        ),
+        CheckConstraint("source <> 'debtor_request' OR status = 'opted_out'", name="request"),
     )
 
     debtor_id: uuid.UUID = Field(foreign_key="debtor.id", primary_key=True)
@@ -181,7 +204,13 @@ class ContactConsent(SQLModel, table=True):
     partner_id: uuid.UUID = Field(foreign_key="partner.id", primary_key=True)
     channel: str = Field(max_length=16, primary_key=True)
     status: str = Field(max_length=16)
-    source_interaction_id: uuid.UUID | None = None
+    source: str = Field(max_length=24)
+    evidence_interaction_id: uuid.UUID | None = Field(default=None, foreign_key="interaction.id")
+    evidence_document_id: uuid.UUID | None = Field(default=None, foreign_key="account_document.id")
+    partner_reference: str | None = Field(default=None, max_length=120)
+    # When the debtor gave or withdrew it (the interaction's start, the partner's date);
+    # ``recorded_at`` is when it reached us.
+    given_at: datetime = timestamp_field()
     recorded_by: str = Field(max_length=80)
     recorded_at: datetime = timestamp_field()
 

@@ -69,6 +69,9 @@ class Interaction(SQLModel, table=True):
     compliance: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
     # An interaction is corrected at most once; the correction replaces it in the rules.
     amends_id: uuid.UUID | None = Field(default=None, foreign_key="interaction.id", unique=True)
+    # Why a lead or manager entered an outbound contact after the fact (collectors' outbound
+    # contacts are entered as they end; app/domain/interactions.py, check_stamp).
+    backdated_reason: str | None = Field(default=None, max_length=500)
     created_by: str = Field(max_length=80)
     created_at: datetime = timestamp_field()
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.deps import PrincipalDep, SessionDep, SettingsDep
+from app.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
 from app.domain.compliance import Channel, DebtorFlag, Party
 from app.models.interaction import Interaction
 from app.pagination import CursorQuery, LimitQuery, Page
@@ -25,7 +25,7 @@ from app.schemas.interactions import (
     PromiseRead,
     ReasonRead,
 )
-from app.services import contact, interactions, promises
+from app.services import consents, contact, interactions, promises
 
 router = APIRouter(tags=["interactions"])
 
@@ -59,6 +59,7 @@ def _read(interaction: Interaction, promise_id: uuid.UUID | None = None) -> Inte
         strategy_version=interaction.strategy_version,
         compliance=interaction.compliance,
         amends_id=interaction.amends_id,
+        backdated_reason=interaction.backdated_reason,
         promise_id=promise_id,
         created_at=interaction.created_at,
     )
@@ -114,7 +115,7 @@ async def check_contact(
 @router.put(
     "/accounts/{account_id}/consents/{channel}",
     tags=["compliance"],
-    summary="Record that the debtor authorised a channel or opted out of it",
+    summary="Record that the debtor authorised a channel (with its evidence) or opted out",
     response_model=ConsentRead,
     responses=problem_responses(401, 403, 404, 422),
 )
@@ -124,10 +125,19 @@ async def set_channel_consent(
     account_id: uuid.UUID,
     channel: Channel,
     body: ConsentSet,
+    now: ClockDep,
 ) -> ConsentRead:
-    """Consent is the debtor's, across all their accounts. In Colombia only authorised
-    channels may be used; everywhere an opt-out closes the channel."""
-    consent = await contact.record_consent(session, principal, account_id, channel, body.status)
+    """Consent is the debtor's, given to this account's creditor, over all their accounts
+    with it. In Colombia only authorised channels may be used (Ley 2300 de 2023, art. 2);
+    everywhere an opt-out closes the channel at once.
+
+    A consent names its evidence, or is refused 422 naming the missing field: collectors
+    record it only from a right-party interaction of the account in which the debtor gave
+    it (`interaction_id`); team leads and managers also from a document of the account
+    (`document_id`); partner systems from their own record (`partner_reference`, source
+    `partner_file`). A revocation needs no evidence beyond who recorded it. Only a team lead,
+    manager or the partner's record lifts an opt-out, and never with evidence older than it."""
+    consent = await consents.record_consent(session, principal, account_id, channel, body, now=now)
     return ConsentRead.model_validate(consent)
 
 
@@ -141,7 +151,7 @@ async def set_channel_consent(
 async def list_channel_consents(
     session: SessionDep, principal: PrincipalDep, account_id: uuid.UUID
 ) -> list[ConsentRead]:
-    rows = await contact.list_consents(session, principal, account_id)
+    rows = await consents.list_consents(session, principal, account_id)
     return [ConsentRead.model_validate(c) for c in rows]
 
 
@@ -159,13 +169,27 @@ async def record_interaction(
     account_id: uuid.UUID,
     body: InteractionCreate,
     response: Response,
+    now: ClockDep,
 ) -> InteractionRead:
-    """Checked again against the contact law at its own time: breaking a hard rule answers
-    422 `contact_not_allowed` and stores nothing. Interactions never change; a correction is
-    a new one with `amends_id`. Some results act at once: CEASE_REQUEST, RPC_DISPUTE,
-    ATTORNEY and DECEASED flag the debtor, CHANNEL_OPT_OUT closes the channel, WRONG_NUMBER
-    and DISCONNECTED count against the number, RPC_PTP carries its promise."""
-    recorded = await interactions.record_interaction(session, settings, principal, account_id, body)
+    """A contact that happened is always recorded, truthfully: it is checked again against
+    the contact law and the strategy at its own time and stored with that verdict
+    (`compliance`); one that broke the law also opens a compliance incident
+    (`compliance.incident_id`, GET /compliance/incidents). Contacts are prevented by the
+    contact check and the work queue, not here.
+
+    Outbound contacts are stamped by the server's clock: a collector enters one as it ends
+    (its end within 5 minutes, its start within 2 hours), or gets 422 on `started_at`; later,
+    a team lead, manager or admin enters it with `backdated_reason`, and it is judged at the
+    stated `started_at`. Collectors record the channels their skills cover (phone: call,
+    SMS, email, WhatsApp, letter; field: visit and call), or get 403 `skill_required`.
+
+    Interactions never change; a correction is a new one with `amends_id`. Some results act
+    at once: CEASE_REQUEST, RPC_DISPUTE, ATTORNEY and DECEASED flag the debtor,
+    CHANNEL_OPT_OUT revokes the channel (CEASE_REQUEST every authorised channel),
+    WRONG_NUMBER and DISCONNECTED count against the number, RPC_PTP carries its promise."""
+    recorded = await interactions.record_interaction(
+        session, settings, principal, account_id, body, now=now
+    )
     response.headers["Location"] = f"/api/v1/interactions/{recorded.interaction.id}"
     return _read(recorded.interaction, recorded.promise.id if recorded.promise else None)
 

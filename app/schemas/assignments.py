@@ -27,6 +27,20 @@ class AddressIn(BaseModel):
     longitude: Decimal | None = Field(default=None, ge=-180, le=180)
 
 
+class ConsentIn(BaseModel):
+    """A channel the debtor authorised to the partner (or withdrew), from the partner's own
+    record: stored with source `partner_file`. In Colombia only authorised channels are used
+    (Ley 2300 de 2023, art. 2). A grant lifts an opt-out the debtor gave later than nothing:
+    only one whose `given_on` is after the opt-out."""
+
+    channel: Literal["call", "sms", "email", "whatsapp", "letter", "visit"]
+    status: Literal["granted", "opted_out"] = "granted"
+    partner_reference: str | None = Field(
+        default=None, max_length=120, description="The partner's record; required to grant."
+    )
+    given_on: CalendarDate | None = Field(default=None, description="When the debtor gave it.")
+
+
 class DebtorIn(BaseModel):
     first_names: str = Field(max_length=120)
     last_names: str = Field(max_length=120)
@@ -41,6 +55,12 @@ class DebtorIn(BaseModel):
     )
     emails: list[str] = Field(default_factory=list, max_length=5)
     addresses: list[AddressIn] = Field(default_factory=list, max_length=5)
+    consents: list[ConsentIn] = Field(
+        default_factory=list,
+        max_length=6,
+        description="CSV and Excel: column `debtor_consents`, `channel=reference` pairs "
+        "separated by `|` (grants).",
+    )
 
 
 class ReferenceIn(BaseModel):

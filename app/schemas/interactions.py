@@ -14,6 +14,9 @@ from app.schemas.common import CalendarDate, PlainText, PositiveMoney, UtcDateti
 
 ChannelName = Literal["call", "sms", "email", "whatsapp", "letter", "visit"]
 PartyName = Literal["debtor", "reference", "guarantor"]
+ConsentSourceName = Literal[
+    "partner_file", "debtor_in_interaction", "signed_document", "debtor_request"
+]
 
 
 class ContactCheckRequest(BaseModel):
@@ -38,7 +41,10 @@ class ContactCheckRequest(BaseModel):
 class ReasonRead(BaseModel):
     code: str
     message: str
-    hard: bool = Field(description="A hard rule: recording a contact that breaks it is refused.")
+    hard: bool = Field(
+        description="A hard rule: do not make the contact. One that was made anyway is "
+        "recorded with this verdict; breaking the law opens a compliance incident."
+    )
     basis: Literal["law", "policy"] = Field(
         description="`law`: the country's law forbids it (see `citation`); `policy`: the "
         "partner's strategy, the operator's stricter settings or the agency's practice."
@@ -70,12 +76,23 @@ class ContactCheckRead(BaseModel):
 
 
 class PcrIn(BaseModel):
+    """Problem, circumstance, resolution. Where the law forbids asking why the debtor stopped
+    paying (Colombia, Ley 2300 de 2023 art. 3) do not ask: the problem category is
+    `not_asked` (the default there) and the problem stays empty; only the resolution is
+    required. Elsewhere all four are required on a right-party contact."""
+
     model_config = ConfigDict(extra="forbid")
 
-    problem_category: PlainText = Field(max_length=32)
-    problem: PlainText = Field(max_length=2000)
-    circumstance: PlainText = Field(max_length=2000)
-    resolution: PlainText = Field(max_length=2000)
+    problem_category: PlainText | None = Field(
+        default=None,
+        max_length=32,
+        description="unemployment, reduced_income, illness, over_indebtedness, "
+        "business_failure, family_emergency, disagrees_with_debt, forgot, fraud_claim, "
+        "unwilling, other; `not_asked` (and the default) where the law forbids the question.",
+    )
+    problem: PlainText | None = Field(default=None, max_length=2000)
+    circumstance: PlainText | None = Field(default=None, max_length=2000)
+    resolution: PlainText | None = Field(default=None, max_length=2000)
 
 
 class PositionIn(BaseModel):
@@ -112,6 +129,15 @@ class InteractionCreate(BaseModel):
     promise: PromiseIn | None = Field(default=None, description="Required with RPC_PTP.")
     amends_id: uuid.UUID | None = Field(
         default=None, description="The interaction this one corrects; the original stays."
+    )
+    backdated_reason: PlainText | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="Why an outbound contact is entered after the fact. Collectors enter "
+        "outbound contacts as they end (the end within 5 minutes of the server's clock, the "
+        "start within 2 hours); later, a team lead, manager or admin enters it with this "
+        "reason, and it is judged at its stated `started_at`.",
     )
 
 
@@ -150,8 +176,13 @@ class InteractionRead(BaseModel):
     address_verification: str | None
     pack_version: str
     strategy_version: int | None
-    compliance: dict[str, Any]
+    compliance: dict[str, Any] = Field(
+        description="The verdict of the contact law and the strategy at `started_at`: "
+        "`allowed`, `reasons` (each `code`, `message`, `hard`, `basis` law or policy, "
+        "`citation`), the time zone, and `incident_id` when a law was broken."
+    )
     amends_id: uuid.UUID | None
+    backdated_reason: str | None = None
     promise_id: uuid.UUID | None = None
     created_at: datetime
 
@@ -222,9 +253,31 @@ class EscalationRead(BaseModel):
 
 
 class ConsentSet(BaseModel):
+    """A consent names its evidence; a revocation needs none. Collectors record consent only
+    from a right-party interaction of the account (`interaction_id`); team leads and managers
+    also from a signed document (`document_id`); partner systems from their own record
+    (`partner_reference`)."""
+
     model_config = ConfigDict(extra="forbid")
 
     status: Literal["granted", "opted_out"]
+    source: ConsentSourceName | None = Field(
+        default=None, description="Default: what the evidence given implies."
+    )
+    interaction_id: uuid.UUID | None = Field(
+        default=None, description="The right-party contact in which the debtor said so."
+    )
+    document_id: uuid.UUID | None = Field(
+        default=None, description="The account document the debtor signed."
+    )
+    partner_reference: PlainText | None = Field(
+        default=None, min_length=1, max_length=120, description="The partner's own record."
+    )
+    given_at: UtcDatetime | None = Field(
+        default=None,
+        description="Partner systems: when the debtor gave it (default now). Otherwise the "
+        "evidence's own time.",
+    )
 
 
 class ConsentRead(BaseModel):
@@ -232,5 +285,12 @@ class ConsentRead(BaseModel):
 
     channel: ChannelName
     status: Literal["granted", "opted_out"]
+    source: ConsentSourceName | Literal["unrecorded"] = Field(
+        description="`unrecorded`: stored before consents kept their provenance."
+    )
+    evidence_interaction_id: uuid.UUID | None
+    evidence_document_id: uuid.UUID | None
+    partner_reference: str | None
+    given_at: datetime
     recorded_by: str
     recorded_at: datetime

@@ -238,7 +238,7 @@ def _check_json_body(body: bytes) -> None:
 # Processing a push (the job)
 
 _STAGING = """
-DROP TABLE IF EXISTS intake_account, intake_party, intake_contact, intake_match;
+DROP TABLE IF EXISTS intake_account, intake_party, intake_contact, intake_consent, intake_match;
 CREATE TEMP TABLE intake_account (
     row_number int NOT NULL, account_id uuid NOT NULL, debtor_id uuid NOT NULL,
     external_ref text NOT NULL, product_type text NOT NULL, currency text NOT NULL,
@@ -261,6 +261,10 @@ CREATE TEMP TABLE intake_contact (
     value bytea NOT NULL, value_index bytea NOT NULL, value_masked text NOT NULL,
     state text, municipality text, postal_code text,
     latitude numeric(9, 6), longitude numeric(9, 6), time_zone text, position int NOT NULL
+) ON COMMIT DROP;
+CREATE TEMP TABLE intake_consent (
+    row_number int NOT NULL, channel text NOT NULL, status text NOT NULL,
+    partner_reference text, given_on date
 ) ON COMMIT DROP
 """
 
@@ -317,6 +321,7 @@ CONTACT_COLUMNS = (
     "time_zone",
     "position",
 )
+CONSENT_COLUMNS = ("row_number", "channel", "status", "partner_reference", "given_on")
 REJECTION_COLUMNS = ("assignment_id", "row_number", "seq", "external_ref", "field", "message")
 
 
@@ -327,6 +332,7 @@ class _Batch:
     accounts: list[tuple[Any, ...]] = field(default_factory=list)
     parties: list[tuple[Any, ...]] = field(default_factory=list)
     contacts: list[tuple[Any, ...]] = field(default_factory=list)
+    consents: list[tuple[Any, ...]] = field(default_factory=list)
     rejections: list[tuple[int, str | None, str, str]] = field(default_factory=list)
     rejected_rows: int = 0
     received: int = 0
@@ -372,6 +378,16 @@ def _records(row: AccountRow, batch: _Batch, sealer: Vault) -> None:
             row.content_hash,
         )
     )
+    for consent in row.consents:
+        batch.consents.append(
+            (
+                row.row_number,
+                consent.channel,
+                consent.status,
+                consent.partner_reference,
+                consent.given_on,
+            )
+        )
     position = 0
     for contact in row.contacts:
         batch.contacts.append(_contact_record(row.row_number, None, contact, position, sealer))
@@ -607,6 +623,7 @@ async def _run_batches(
             await uploads.copy_records(session, "intake_account", ACCOUNT_COLUMNS, batch.accounts)
             await uploads.copy_records(session, "intake_party", PARTY_COLUMNS, batch.parties)
             await uploads.copy_records(session, "intake_contact", CONTACT_COLUMNS, batch.contacts)
+            await uploads.copy_records(session, "intake_consent", CONSENT_COLUMNS, batch.consents)
             kept = batch.rejections[: MAX_REJECTIONS_STORED - progress.stored_rejections]
             await uploads.copy_records(
                 session,
@@ -915,6 +932,34 @@ WHERE NOT EXISTS (
 )
 """
 
+# The partner's record of the channels the debtor authorised (source partner_file, its
+# reference as evidence; app/domain/consents.py). A debtor's opt-out stands against a grant
+# the partner dates no later than it (or does not date); a consent the debtor gave us in an
+# interaction or a document keeps its evidence while the partner agrees with it.
+_UPSERT_CONSENTS = """
+INSERT INTO contact_consent AS c (debtor_id, partner_id, channel, status, source,
+                                  partner_reference, given_at, recorded_by, recorded_at)
+SELECT DISTINCT ON (m.debtor_id, k.channel)
+       m.debtor_id, :pid, k.channel, k.status, 'partner_file', k.partner_reference,
+       coalesce(k.given_on::timestamp AT TIME ZONE CAST(:tz AS text), :now), :actor, :now
+FROM intake_consent k
+JOIN intake_match m ON m.row_number = k.row_number AND (m.is_new OR m.is_changed)
+WHERE NOT EXISTS (
+    SELECT 1 FROM contact_consent e
+    WHERE e.debtor_id = m.debtor_id AND e.partner_id = :pid AND e.channel = k.channel
+      AND e.status = 'opted_out' AND k.status = 'granted'
+      AND (k.given_on IS NULL
+           OR k.given_on::timestamp AT TIME ZONE CAST(:tz AS text) <= e.given_at)
+)
+ORDER BY m.debtor_id, k.channel, k.row_number DESC
+ON CONFLICT (debtor_id, partner_id, channel) DO UPDATE
+SET status = excluded.status, source = excluded.source, evidence_interaction_id = NULL,
+    evidence_document_id = NULL, partner_reference = excluded.partner_reference,
+    given_at = excluded.given_at, recorded_by = excluded.recorded_by,
+    recorded_at = excluded.recorded_at
+WHERE c.status <> excluded.status OR c.source IN ('partner_file', 'unrecorded')
+"""
+
 _REJECT_BLOCKED = """
 INSERT INTO assignment_rejection (assignment_id, row_number, seq, external_ref, field, message)
 SELECT :aid, m.row_number, 0, s.external_ref, 'external_ref',
@@ -949,6 +994,7 @@ async def _merge(
         "now": now,
         "actor": f"assignment:{assignment.id}",
         "submitted": assignment.submitted_at,
+        "tz": partner.time_zone,
     }
 
     async def run(sql: str) -> None:
@@ -983,11 +1029,12 @@ async def _merge(
         _DROP_OLD_CONTACTS,
         _UPDATE_KEPT_CONTACTS,
         _INSERT_CONTACTS,
+        _UPSERT_CONSENTS,
     ):
         await run(statement)
     await run(_REJECT_BLOCKED)
     created, updated, unchanged, blocked = (await session.execute(text(_COUNT))).one()
-    await run("TRUNCATE intake_account, intake_party, intake_contact")
+    await run("TRUNCATE intake_account, intake_party, intake_contact, intake_consent")
     return MergeCounts(int(created), int(updated), int(unchanged), int(blocked))
 
 

@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, or_
 from sqlalchemy import select as sql_select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -45,7 +44,7 @@ from app.models.debtor import DebtorFlag as DebtorFlagRow
 from app.models.interaction import Interaction
 from app.models.partner import Partner
 from app.security import Principal
-from app.services import accounts, audit
+from app.services import accounts
 from app.services.strategies import current_strategy
 
 # The longest period a pack (with an operator's overrides) counts contacts over, and a day.
@@ -386,72 +385,3 @@ async def _paused(session: AsyncSession, account: Account, at: datetime, zone: s
         )
     )
     return found is not None
-
-
-async def record_consent(
-    session: AsyncSession,
-    principal: Principal,
-    account_id: uuid.UUID,
-    channel: Channel,
-    status: str,
-) -> ContactConsent:
-    """The debtor authorised a channel (Colombia contacts only those) or opted out of it."""
-    if principal.role not in (Role.COLLECTOR, Role.TEAM_LEAD, Role.MANAGER, Role.ADMIN):
-        raise PermissionDenied({"role": principal.role.value})
-    account = await accounts.get_account(session, principal, account_id)
-    current = await session.get(
-        ContactConsent, (account.debtor_id, account.partner_id, channel.value)
-    )
-    if (
-        current is not None
-        and current.status == "opted_out"
-        and status == "granted"
-        and principal.role is Role.COLLECTOR
-    ):
-        # The debtor's "no" is lifted only by someone who answers for it.
-        raise PermissionDenied({"role": principal.role.value})
-    now = datetime.now(UTC)
-    statement = insert(ContactConsent).values(
-        debtor_id=account.debtor_id,
-        partner_id=account.partner_id,
-        channel=channel.value,
-        status=status,
-        recorded_by=principal.audit_id,
-        recorded_at=now,
-    )
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["debtor_id", "partner_id", "channel"],
-            set_={"status": status, "recorded_by": principal.audit_id, "recorded_at": now},
-        )
-    )
-    consent = await session.get_one(
-        ContactConsent,
-        (account.debtor_id, account.partner_id, channel.value),
-        populate_existing=True,
-    )
-    await audit.record(
-        session,
-        principal,
-        "consent.recorded",
-        "debtor",
-        account.debtor_id,
-        after={"channel": channel.value, "status": status, "account_id": account.id},
-        now=now,
-    )
-    return consent
-
-
-async def list_consents(
-    session: AsyncSession, principal: Principal, account_id: uuid.UUID
-) -> list[ContactConsent]:
-    account = await accounts.get_account(session, principal, account_id)
-    rows = await session.scalars(
-        select(ContactConsent)
-        .where(
-            col(ContactConsent.debtor_id) == account.debtor_id,
-            col(ContactConsent.partner_id) == account.partner_id,
-        )
-        .order_by(col(ContactConsent.channel))
-    )
-    return list(rows.all())

@@ -264,7 +264,8 @@ async def _collector_weeks(session: AsyncSession, partner: Partner, staff: dict[
             collector,
             account_id,
             InteractionCreate.model_validate(body),
-            now=datetime.now(UTC),
+            # Each contact is entered as it ended, as a collector enters it live.
+            now=body["ended_at"] + timedelta(minutes=1),
         )
         if recorded.promise is not None and index % 4 != 3:
             # Payments arrive with the next issue; here the partner's report of what was

@@ -1,6 +1,10 @@
 """Recording gestiones: re-check the contact law at the interaction's time, store it (never
-changed afterwards), apply what its result means (flags, consents, invalid numbers, the
-promise, an escalation), and audit it; list them; coaching feedback from team leads."""
+changed afterwards) with that verdict, open a compliance incident when it broke the law,
+apply what its result means (flags, consents, invalid numbers, the promise, an escalation),
+and audit it; list them; coaching feedback from team leads.
+
+A contact that already happened is always recorded, truthfully: the contact check and the
+work queue are where contacts are prevented (app/domain/interactions.py says why)."""
 
 from __future__ import annotations
 
@@ -11,26 +15,30 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func, text, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.config import Settings
-from app.domain.compliance import Channel, Party
+from app.domain.compliance import RIGHT_PARTY_CODES, Channel, Party
 from app.domain.contactability import VerificationStatus, verifies
 from app.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from app.domain.interactions import (
     ACCOUNT_SCOPED_FLAGS,
+    CEASE_RESULT,
     FLAG_FOR_RESULT,
     INVALIDATING_RESULTS,
     OPT_OUT_RESULT,
     PROMISE_RESULT,
-    ContactNotAllowed,
     Direction,
     InteractionDraft,
     PartyReached,
     Pcr,
     check_interaction,
+    check_skill,
+    check_stamp,
+    law_breaches,
+    pcr_of,
+    reason_record,
 )
 from app.domain.money import fits_minor_unit, too_many_decimals
 from app.domain.roles import Role
@@ -38,7 +46,7 @@ from app.domain.routing import Point, check_position
 from app.domain.stages import Stage
 from app.domain.strategies import escalation_rule, promise_terms
 from app.models.account import Account
-from app.models.debtor import ContactConsent, ContactPoint, DebtorFlag
+from app.models.debtor import ContactPoint, DebtorFlag
 from app.models.interaction import Interaction, InteractionFeedback
 from app.models.partner import Partner
 from app.models.promise import Escalation, Promise
@@ -46,7 +54,7 @@ from app.models.user import Team, TeamMember
 from app.pagination import decode_cursor, encode_cursor
 from app.schemas.interactions import InteractionCreate
 from app.security import Principal
-from app.services import accounts, audit, worklists
+from app.services import accounts, audit, compliance_incidents, consents, worklists
 from app.services.contact import contact_context
 
 RECORDERS = frozenset({Role.COLLECTOR, Role.TEAM_LEAD, Role.MANAGER, Role.ADMIN})
@@ -73,11 +81,20 @@ async def record_interaction(
     moment = now or datetime.now(UTC)
     channel = Channel(body.channel)
     party = PartyReached(body.party)
+    check_skill(principal.role, principal.skills, channel)
     account = await accounts.get_account(session, principal, account_id)
     partner = await session.get_one(Partner, account.partner_id)
     if body.promise is not None and not fits_minor_unit(body.promise.amount, account.currency):
         raise InvalidInput("body.promise.amount", too_many_decimals(account.currency))
     outbound = body.direction == Direction.OUTBOUND.value
+    pcr = Pcr(
+        body.pcr.problem_category if body.pcr else None,
+        body.pcr.problem if body.pcr else None,
+        body.pcr.circumstance if body.pcr else None,
+        body.pcr.resolution if body.pcr else None,
+    )
+    if body.result_code in RIGHT_PARTY_CODES:
+        pcr = pcr_of(pcr, partner.country)  # in Colombia the problem is not asked
     if not outbound and channel in (Channel.VISIT, Channel.LETTER):
         raise InvalidInput("body.direction", "visits and letters are made by the agency")
     if outbound and channel is not Channel.LETTER and body.contact_point_id is None:
@@ -92,17 +109,13 @@ async def record_interaction(
             result_code=body.result_code,
             started_at=body.started_at,
             ended_at=body.ended_at,
-            pcr=Pcr(
-                body.pcr.problem_category if body.pcr else None,
-                body.pcr.problem if body.pcr else None,
-                body.pcr.circumstance if body.pcr else None,
-                body.pcr.resolution if body.pcr else None,
-            ),
+            pcr=pcr,
             has_position=body.position is not None,
             promise_amount=body.promise.amount if body.promise else None,
             promise_due=body.promise.due_date if body.promise else None,
             account_total=account.total,
             local_date=body.started_at.astimezone(ZoneInfo(partner.time_zone)).date(),
+            country=partner.country,
         ),
         moment,
     )
@@ -115,7 +128,17 @@ async def record_interaction(
     original: Interaction | None = None
     if body.amends_id is not None:
         original = await _check_amended(session, account, body.amends_id)
-    elif outbound:
+    # Outbound contacts are stamped by the server's clock; after the fact, a lead says why.
+    check_stamp(
+        role=principal.role,
+        outbound=outbound,
+        started_at=body.started_at,
+        ended_at=body.ended_at,
+        backdated_reason=body.backdated_reason,
+        now=moment,
+        restates=original.started_at if original is not None else None,
+    )
+    if original is None and outbound:
         await _check_in_order(session, account, body.started_at)
     context = await contact_context(
         session,
@@ -128,18 +151,17 @@ async def record_interaction(
         at=body.started_at,
         replacing=original.id if original is not None else None,
     )
-    # The law is checked again at the interaction's own time; the debtor calling in is not
-    # a contact the agency made.
+    # The law is checked again at the interaction's own time (a back-dated one at its stated
+    # instant) and the answer is stored with it, whatever it is; the debtor calling in is
+    # not a contact the agency made.
+    breaches: list[dict[str, Any]] = []
     if outbound:
         decision = context.decide()
-        if any(reason.hard for reason in decision.reasons):
-            raise ContactNotAllowed(decision)
+        reasons = [reason_record(r, context.pack.sources) for r in decision.reasons]
+        breaches = law_breaches(reasons)
         verdict: dict[str, Any] = {
             "allowed": decision.allowed,
-            "reasons": [
-                {"code": r.code, "hard": r.hard, "basis": r.basis.value, "citation": r.citation}
-                for r in decision.reasons
-            ],
+            "reasons": reasons,
             "time_zone": decision.time_zone or context.request.time_zone,
         }
         pack_version = decision.pack_version
@@ -180,10 +202,10 @@ async def record_interaction(
         started_at=body.started_at,
         ended_at=body.ended_at,
         notes=body.notes,
-        pcr_problem_category=body.pcr.problem_category if body.pcr else None,
-        pcr_problem=body.pcr.problem if body.pcr else None,
-        pcr_circumstance=body.pcr.circumstance if body.pcr else None,
-        pcr_resolution=body.pcr.resolution if body.pcr else None,
+        pcr_problem_category=pcr.problem_category,
+        pcr_problem=pcr.problem,
+        pcr_circumstance=pcr.circumstance,
+        pcr_resolution=pcr.resolution,
         latitude=body.position.latitude if body.position else None,
         longitude=body.position.longitude if body.position else None,
         gps_accuracy_m=body.position.accuracy_m if body.position else None,
@@ -194,11 +216,21 @@ async def record_interaction(
         strategy_version=context.strategy_version,
         compliance=verdict,
         amends_id=body.amends_id,
+        backdated_reason=body.backdated_reason,
         created_by=principal.audit_id,
         created_at=moment,
     )
     session.add(interaction)
     await session.flush()
+    incident = None
+    if breaches:
+        # It broke the law: recorded as it happened, and a case for the lead or manager.
+        incident = await compliance_incidents.open_incident(
+            session, principal, account, interaction, breaches, moment
+        )
+        interaction.compliance = {**verdict, "incident_id": str(incident.id)}
+        session.add(interaction)
+        await session.flush()
     if original is not None:
         # The correction replaces the original: its promise, if still open, goes with it.
         await session.execute(
@@ -249,7 +281,10 @@ async def record_interaction(
             "account_id": account.id,
             "channel": channel.value,
             "result_code": body.result_code,
+            "started_at": body.started_at,
+            "backdated_reason": body.backdated_reason,
             "promise_id": promise.id if promise else None,
+            "incident_id": incident.id if incident else None,
         },
         now=moment,
     )
@@ -315,27 +350,14 @@ async def _apply_result(
                 set_at=now,
             )
         )
+    # The debtor's withdrawal takes effect at once: the channel used (CHANNEL_OPT_OUT), or
+    # every channel they had authorised to this creditor (CEASE_REQUEST, besides its flag).
     if code == OPT_OUT_RESULT:
-        statement = insert(ContactConsent).values(
-            debtor_id=account.debtor_id,
-            partner_id=account.partner_id,
-            channel=interaction.channel,
-            status="opted_out",
-            source_interaction_id=interaction.id,
-            recorded_by=principal.audit_id,
-            recorded_at=now,
+        await consents.revoke_from_interaction(
+            session, principal, account, interaction, [interaction.channel], now
         )
-        await session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["debtor_id", "partner_id", "channel"],
-                set_={
-                    "status": "opted_out",
-                    "source_interaction_id": interaction.id,
-                    "recorded_by": principal.audit_id,
-                    "recorded_at": now,
-                },
-            )
-        )
+    elif code == CEASE_RESULT:
+        await consents.revoke_from_interaction(session, principal, account, interaction, None, now)
     if code in INVALIDATING_RESULTS and interaction.contact_point_id is not None:
         retired = col(ContactPoint.failed_attempts) + 1 >= settings.invalid_contact_after
         await session.execute(

@@ -71,6 +71,7 @@ async def case(session, settings, make_user, auth_headers):
             partner_id=partner_a.id,
             channel="sms",
             status="opted_out",
+            source="debtor_request",
             recorded_by="test",
         )
     )

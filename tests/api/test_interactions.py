@@ -28,7 +28,7 @@ def local(zone: ZoneInfo, *parts: int) -> datetime:
 
 
 @pytest.fixture
-async def floor(session, make_user, auth_headers):
+async def floor(session, make_user, auth_headers, clock):
     """A Mexican partner, a team with its lead and a phone collector, one assigned account
     with a debtor phone in Mexico City, one in Tijuana, one in Cancún and a reference."""
     partner = await make_partner(session)
@@ -82,6 +82,8 @@ async def floor(session, make_user, auth_headers):
     session.add(points["reference"])
     await session.flush()
     return {
+        "clock": clock,
+        "lead_user": lead,
         "account": account,
         "points": points,
         "collector": auth_headers(collector),
@@ -124,7 +126,11 @@ def rpc(at: datetime, point: uuid.UUID, **changes: object) -> dict[str, object]:
     return body
 
 
-async def record(client, floor, body, who: str = "collector"):
+async def record(client, floor, body, who: str = "collector", *, live: bool = True):
+    """Post the gestión; ``live``: entered as it ended (the server's clock a minute after)."""
+    if live:
+        end = body.get("ended_at") or body["started_at"]
+        floor["clock"].now = datetime.fromisoformat(str(end)) + timedelta(minutes=1)
     return await client.post(
         f"/api/v1/accounts/{floor['account'].id}/interactions", json=body, headers=floor[who]
     )
@@ -231,16 +237,20 @@ class TestRecording:
         assert response.json()["errors"][0]["field"].startswith("body.pcr")
         assert await session.scalar(select(func.count()).select_from(Interaction)) == 0
 
-    async def test_a_call_outside_the_legal_hours_is_refused_and_not_stored(
+    async def test_a_call_outside_the_legal_hours_is_stored_with_its_breach(
         self, client, floor, session
     ):
+        # It happened: it is recorded, truthfully, and the law it broke opens an incident
+        # (MX: contact only 07:00–22:00 in the debtor's zone, CONDUSEF despachos rules).
         noon = recent_weekday_noon().astimezone(CDMX)
         night = local(CDMX, noon.year, noon.month, noon.day, 22, 30)
         response = await record(client, floor, rpc(night, floor["points"]["cdmx"].id))
-        assert response.status_code == 422
-        assert response.json()["code"] == "contact_not_allowed"
-        assert response.json()["errors"]
-        assert await session.scalar(select(func.count()).select_from(Interaction)) == 0
+        assert response.status_code == 201, response.text
+        verdict = response.json()["compliance"]
+        assert verdict["allowed"] is False
+        assert "outside_hours" in {r["code"] for r in verdict["reasons"] if r["basis"] == "law"}
+        assert verdict["incident_id"]
+        assert await session.scalar(select(func.count()).select_from(Interaction)) == 1
 
     async def test_a_cease_request_stops_every_later_contact(self, client, floor, session):
         at = recent_weekday_noon()
@@ -258,7 +268,11 @@ class TestRecording:
         again = await record(
             client, floor, rpc(at + timedelta(hours=2), floor["points"]["cdmx"].id)
         )
-        assert again.status_code == 422
+        # Made anyway, it is recorded with the breach; the check had refused it.
+        assert again.status_code == 201, again.text
+        reasons = again.json()["compliance"]["reasons"]
+        assert again.json()["compliance"]["allowed"] is False
+        assert {"cease_contact"} <= {r["code"] for r in reasons if r["hard"]}
 
     async def test_wrong_numbers_retire_the_number(self, client, floor, session):
         at = recent_weekday_noon()
@@ -479,12 +493,37 @@ class TestColombia:
         tuesday = local(bogota, 2026, 11, 10, 10, 0)
         before = await allowed(tuesday)
         assert before["allowed"] is False and before["next_allowed_at"] is None
+        # Consent is never free-standing: without its evidence it is refused, naming the field.
+        consent_url = f"/api/v1/accounts/{account.id}/consents/call"
+        bare = await client.put(consent_url, json={"status": "granted"}, headers=headers)
+        assert bare.status_code == 422
+        assert bare.json()["errors"][0]["field"] == "body.interaction_id"
+        # The debtor calls in; the collector does not ask why they stopped paying (Ley 2300
+        # de 2023 art. 3): the PCR problem is not_asked, only the resolution is noted.
+        called = await client.post(
+            f"/api/v1/accounts/{account.id}/interactions",
+            json={
+                "channel": "call",
+                "direction": "inbound",
+                "contact_point_id": str(point.id),
+                "party": "debtor",
+                "result_code": "RPC",
+                "started_at": (datetime.now(UTC) - timedelta(minutes=1)).isoformat(),
+                "pcr": {"resolution": "Authorises calls; will pay on the 30th"},
+            },
+            headers=headers,
+        )
+        assert called.status_code == 201, called.text
+        assert called.json()["pcr"]["problem_category"] == "not_asked"
         consent = await client.put(
-            f"/api/v1/accounts/{account.id}/consents/call",
-            json={"status": "granted"},
+            consent_url,
+            json={"status": "granted", "interaction_id": called.json()["id"]},
             headers=headers,
         )
         assert consent.status_code == 200, consent.text
+        assert consent.json()["source"] == "debtor_in_interaction"
+        assert consent.json()["evidence_interaction_id"] == called.json()["id"]
+        assert consent.json()["given_at"] == called.json()["started_at"]
         assert (await allowed(tuesday))["allowed"] is True
         assert (await allowed(local(bogota, 2026, 11, 15, 10, 0)))["allowed"] is False  # Sunday
         # 2026-11-16 is a Monday holiday in Colombia (Independencia de Cartagena, moved).
@@ -510,6 +549,7 @@ class TestReviewFindings:
             client,
             floor,
             rpc(datetime(1, 1, 1, tzinfo=UTC) + timedelta(days=1), floor["points"]["cdmx"].id),
+            live=False,
         )
         assert old.status_code == 422
 
@@ -517,7 +557,8 @@ class TestReviewFindings:
         body = rpc(recent_weekday_noon(), floor["points"]["cdmx"].id, direction="inbound")
         body["channel"] = "visit"
         body["contact_point_id"] = None
-        response = await record(client, floor, body)
+        # The lead: a phone collector records no visit at all (skill_required).
+        response = await record(client, floor, body, "lead")
         assert response.status_code == 422
         assert response.json()["errors"][0]["field"] == "body.direction"
 
@@ -557,15 +598,18 @@ class TestReviewFindings:
         assert response.status_code == 422
 
     async def test_only_a_lead_lifts_an_opt_out(self, client, floor):
+        at = recent_weekday_noon()
         url = f"/api/v1/accounts/{floor['account'].id}/consents/sms"
+        floor["clock"].now = at - timedelta(hours=1)
         assert (
             await client.put(url, json={"status": "opted_out"}, headers=floor["collector"])
         ).status_code == 200
-        lifted = await client.put(url, json={"status": "granted"}, headers=floor["collector"])
+        # An hour later the debtor, reached, authorises SMS again.
+        given = (await record(client, floor, rpc(at, floor["points"]["cdmx"].id))).json()
+        consent = {"status": "granted", "interaction_id": given["id"]}
+        lifted = await client.put(url, json=consent, headers=floor["collector"])
         assert lifted.status_code == 403
-        assert (
-            await client.put(url, json={"status": "granted"}, headers=floor["lead"])
-        ).status_code == 200
+        assert (await client.put(url, json=consent, headers=floor["lead"])).status_code == 200
 
     async def test_consent_given_to_one_partner_is_not_anothers(
         self, client, floor, session, make_user, auth_headers
@@ -573,11 +617,15 @@ class TestReviewFindings:
         other_partner = await make_partner(session)
         other = await make_account(session, other_partner, debtor_id=floor["account"].debtor_id)
         manager = floor["manager"]
-        await client.put(
+        given = (
+            await record(client, floor, rpc(recent_weekday_noon(), floor["points"]["cdmx"].id))
+        ).json()
+        granted = await client.put(
             f"/api/v1/accounts/{floor['account'].id}/consents/call",
-            json={"status": "granted"},
+            json={"status": "granted", "interaction_id": given["id"]},
             headers=manager,
         )
+        assert granted.status_code == 200, granted.text
         theirs = await client.get(f"/api/v1/accounts/{other.id}/consents", headers=manager)
         assert theirs.json() == []
 
@@ -804,3 +852,326 @@ async def test_the_profile_explains_what_a_60_plus_debtors_age_means(client, flo
     [notice] = account["age_notices"]
     assert notice["flag"] == "older_adult" and notice["basis"] == "policy"
     assert "debtor" in notice["effect"]
+
+
+class TestConsentProvenance:
+    """Consent is recorded from its evidence (DESIGN.md 2026-12-05); a revocation at once."""
+
+    async def test_a_collector_cannot_grant_without_evidence(self, client, floor, session):
+        response = await client.put(
+            f"/api/v1/accounts/{floor['account'].id}/consents/whatsapp",
+            json={"status": "granted"},
+            headers=floor["collector"],
+        )
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["field"] == "body.interaction_id"
+        listed = await client.get(
+            f"/api/v1/accounts/{floor['account'].id}/consents", headers=floor["collector"]
+        )
+        assert listed.json() == []
+
+    async def test_consent_comes_from_a_right_party_contact_of_the_account(self, client, floor):
+        at = recent_weekday_noon()
+        url = f"/api/v1/accounts/{floor['account'].id}/consents/whatsapp"
+        missed = await record(
+            client,
+            floor,
+            {
+                "channel": "call",
+                "contact_point_id": str(floor["points"]["cdmx"].id),
+                "party": "none",
+                "result_code": "NO_ANSWER",
+                "started_at": at.isoformat(),
+            },
+        )
+        assert missed.status_code == 201, missed.text
+        # Nobody answered: no one gave consent.
+        refused = await client.put(
+            url,
+            json={"status": "granted", "interaction_id": missed.json()["id"]},
+            headers=floor["collector"],
+        )
+        assert refused.status_code == 422
+        assert refused.json()["errors"][0]["field"] == "body.interaction_id"
+        reached = await record(
+            client, floor, rpc(at + timedelta(minutes=10), floor["points"]["cdmx"].id)
+        )
+        granted = await client.put(
+            url,
+            json={"status": "granted", "interaction_id": reached.json()["id"]},
+            headers=floor["collector"],
+        )
+        assert granted.status_code == 200, granted.text
+        body = granted.json()
+        assert (body["status"], body["source"]) == ("granted", "debtor_in_interaction")
+        assert body["evidence_interaction_id"] == reached.json()["id"]
+        assert body["given_at"] == reached.json()["started_at"]
+
+    async def test_a_collector_does_not_file_signed_documents_or_partner_records(
+        self, client, floor
+    ):
+        url = f"/api/v1/accounts/{floor['account'].id}/consents/sms"
+        for body in (
+            {"status": "granted", "source": "partner_file", "partner_reference": "X-1"},
+            {"status": "granted", "source": "signed_document", "document_id": str(uuid.uuid4())},
+        ):
+            response = await client.put(url, json=body, headers=floor["collector"])
+            assert response.status_code == 403, body
+
+    async def test_a_revocation_takes_effect_at_once(self, client, floor):
+        at = recent_weekday_noon()
+        reached = (await record(client, floor, rpc(at, floor["points"]["cdmx"].id))).json()
+        url = f"/api/v1/accounts/{floor['account'].id}/consents/call"
+        await client.put(
+            url,
+            json={"status": "granted", "interaction_id": reached["id"]},
+            headers=floor["collector"],
+        )
+        floor["clock"].now = None
+        revoked = await client.put(url, json={"status": "opted_out"}, headers=floor["collector"])
+        assert revoked.status_code == 200, revoked.text
+        assert revoked.json()["source"] == "debtor_request"
+        later = await check(client, floor, "cdmx", datetime.now(UTC) + timedelta(minutes=1))
+        assert later["allowed"] is False
+        assert "channel_opted_out" in {r["code"] for r in later["reasons"]}
+        # The older consent does not undo the later revocation, whoever names it.
+        again = await client.put(
+            url, json={"status": "granted", "interaction_id": reached["id"]}, headers=floor["lead"]
+        )
+        assert again.status_code == 422
+
+    async def test_an_opt_out_result_revokes_the_channel_with_its_interaction(self, client, floor):
+        at = recent_weekday_noon()
+        opted = await record(
+            client, floor, rpc(at, floor["points"]["cdmx"].id, result_code="CHANNEL_OPT_OUT")
+        )
+        assert opted.status_code == 201, opted.text
+        (consent,) = (
+            await client.get(
+                f"/api/v1/accounts/{floor['account'].id}/consents", headers=floor["collector"]
+            )
+        ).json()
+        assert (consent["channel"], consent["status"]) == ("call", "opted_out")
+        assert consent["evidence_interaction_id"] == opted.json()["id"]
+
+    async def test_the_partner_sends_consent_with_its_reference(
+        self, client, floor, session, settings
+    ):
+        from app.models.partner import Partner
+        from tests.api.test_assignments import partner_headers
+
+        partner = await session.get(Partner, floor["account"].partner_id)
+        headers = await partner_headers(session, settings, partner)
+        url = f"/api/v1/accounts/{floor['account'].id}/consents/email"
+        missing = await client.put(url, json={"status": "granted"}, headers=headers)
+        assert missing.status_code == 422
+        assert missing.json()["errors"][0]["field"] == "body.partner_reference"
+        sent = await client.put(
+            url, json={"status": "granted", "partner_reference": "AUT-2291"}, headers=headers
+        )
+        assert sent.status_code == 200, sent.text
+        assert (sent.json()["source"], sent.json()["partner_reference"]) == (
+            "partner_file",
+            "AUT-2291",
+        )
+
+
+class TestBackdating:
+    """Outbound contacts are stamped by the server's clock; leads enter late ones, saying why."""
+
+    async def test_a_collector_cannot_enter_a_call_of_hours_ago(self, client, floor, session):
+        at = recent_weekday_noon()
+        floor["clock"].now = at + timedelta(hours=3)
+        response = await record(client, floor, rpc(at, floor["points"]["cdmx"].id), live=False)
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["field"] == "body.started_at"
+        # Saying why is not theirs to do.
+        reasoned = rpc(at, floor["points"]["cdmx"].id, backdated_reason="Forgot to save it")
+        response = await record(client, floor, reasoned, live=False)
+        assert response.status_code == 403
+        assert await session.scalar(select(func.count()).select_from(Interaction)) == 0
+
+    async def test_entered_as_it_ends_is_on_time(self, client, floor):
+        at = recent_weekday_noon()
+        floor["clock"].now = at + timedelta(minutes=4 + 5)  # ended at +4, entered 5 min later
+        response = await record(client, floor, rpc(at, floor["points"]["cdmx"].id), live=False)
+        assert response.status_code == 201, response.text
+        floor["clock"].now = at + timedelta(hours=1, minutes=10)
+        late = rpc(at + timedelta(hours=1), floor["points"]["cdmx"].id)  # ended 1:04, 6 min
+        assert (await record(client, floor, late, live=False)).status_code == 422
+
+    async def test_a_lead_needs_a_reason_and_it_is_judged_at_its_stated_instant(
+        self, client, floor
+    ):
+        noon = recent_weekday_noon().astimezone(CDMX)
+        floor["clock"].now = noon + timedelta(days=1)
+        night = local(CDMX, noon.year, noon.month, noon.day, 23, 30)
+        body = rpc(night, floor["points"]["cdmx"].id)
+        unreasoned = await record(client, floor, body, "lead", live=False)
+        assert unreasoned.status_code == 422
+        assert unreasoned.json()["errors"][0]["field"] == "body.backdated_reason"
+        body["backdated_reason"] = "From the collector's paper sheet after a system outage"
+        recorded = await record(client, floor, body, "lead", live=False)
+        assert recorded.status_code == 201, recorded.text
+        stored = recorded.json()
+        assert stored["backdated_reason"] == body["backdated_reason"]
+        assert datetime.fromisoformat(stored["started_at"]) == night
+        # 23:30 in Mexico City is after 22:00 (CONDUSEF despachos rules): judged then, not
+        # at the moment it was entered.
+        assert stored["compliance"]["allowed"] is False
+        assert "outside_hours" in {r["code"] for r in stored["compliance"]["reasons"]}
+
+
+class TestSkills:
+    async def test_a_phone_collector_cannot_record_a_visit(self, client, floor, session):
+        address = ContactPoint(
+            partner_id=floor["account"].partner_id,
+            account_id=floor["account"].id,
+            debtor_id=floor["account"].debtor_id,
+            kind="address",
+            value="Av. Reforma 1",
+            time_zone="America/Mexico_City",
+        )
+        session.add(address)
+        await session.flush()
+        body = {
+            "channel": "visit",
+            "contact_point_id": str(address.id),
+            "party": "none",
+            "result_code": "ADDRESS_VERIFIED",
+            "started_at": recent_weekday_noon().isoformat(),
+            "position": {"latitude": "19.432608", "longitude": "-99.133209", "accuracy_m": 10},
+        }
+        response = await record(client, floor, body)
+        assert response.status_code == 403
+        assert response.json()["code"] == "skill_required"
+        assert await session.scalar(select(func.count()).select_from(Interaction)) == 0
+
+    async def test_a_field_collector_cannot_send_whatsapp_but_may_call(
+        self, client, floor, session, make_user, auth_headers
+    ):
+        from app.domain.roles import Skill
+
+        field = await make_user(Role.COLLECTOR, skills=[Skill.FIELD])
+        floor["account"].assigned_collector_id = field.id
+        session.add(floor["account"])
+        await session.flush()
+        floor["field"] = auth_headers(field)
+        at = recent_weekday_noon()
+        call = {
+            "channel": "call",
+            "contact_point_id": str(floor["points"]["cdmx"].id),
+            "party": "none",
+            "result_code": "NO_ANSWER",
+            "started_at": at.isoformat(),
+        }
+        assert (await record(client, floor, call, "field")).status_code == 201
+        message = {
+            **call,
+            "channel": "whatsapp",
+            "started_at": (at + timedelta(hours=1)).isoformat(),
+        }
+        refused = await record(client, floor, message, "field")
+        assert refused.status_code == 403
+        assert refused.json()["code"] == "skill_required"
+
+
+class TestComplianceIncidents:
+    async def breach(self, client, floor) -> dict:
+        """A lead enters, with a reason, an outbound call made at 23:30 in the debtor's zone."""
+        noon = recent_weekday_noon().astimezone(CDMX)
+        floor["clock"].now = noon + timedelta(days=1)
+        night = local(CDMX, noon.year, noon.month, noon.day, 23, 30)
+        body = rpc(night, floor["points"]["cdmx"].id, backdated_reason="Dialer log import")
+        response = await record(client, floor, body, "lead", live=False)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    async def test_a_law_breach_is_stored_and_opens_an_incident(self, client, floor, session):
+        interaction = await self.breach(client, floor)
+        incident_id = interaction["compliance"]["incident_id"]
+        listed = await client.get("/api/v1/compliance/incidents", headers=floor["lead"])
+        assert listed.status_code == 200, listed.text
+        (incident,) = listed.json()["items"]
+        assert incident["id"] == incident_id
+        assert incident["interaction_id"] == interaction["id"]
+        assert incident["status"] == "open"
+        (reason,) = [r for r in incident["reasons"] if r["code"] == "outside_hours"]
+        assert reason["basis"] == "law"
+        assert "CONDUSEF" in reason["citation"]
+        occurred = datetime.fromisoformat(incident["occurred_at"]).astimezone(CDMX)
+        assert (occurred.hour, occurred.minute) == (23, 30)
+        seen = await client.get("/api/v1/compliance/incidents", headers=floor["manager"])
+        assert incident_id in {i["id"] for i in seen.json()["items"]}
+
+    async def test_auditors_read_collectors_do_not(self, client, floor, make_user, auth_headers):
+        incident_id = (await self.breach(client, floor))["compliance"]["incident_id"]
+        auditor = auth_headers(await make_user(Role.AUDITOR))
+        seen = await client.get("/api/v1/compliance/incidents?status=open", headers=auditor)
+        assert incident_id in {i["id"] for i in seen.json()["items"]}
+        assert (
+            await client.get("/api/v1/compliance/incidents", headers=floor["collector"])
+        ).status_code == 403
+        other_lead = auth_headers(await make_user(Role.TEAM_LEAD))
+        theirs = await client.get("/api/v1/compliance/incidents", headers=other_lead)
+        assert theirs.json()["items"] == []
+        assert (
+            await client.post(
+                f"/api/v1/compliance/incidents/{incident_id}/resolve",
+                json={"note": "x"},
+                headers=auditor,
+            )
+        ).status_code == 403
+
+    async def test_the_lead_resolves_it_with_a_note_once_and_it_is_audited(
+        self, client, floor, session
+    ):
+        incident_id = (await self.breach(client, floor))["compliance"]["incident_id"]
+        url = f"/api/v1/compliance/incidents/{incident_id}/resolve"
+        assert (await client.post(url, json={}, headers=floor["lead"])).status_code == 422
+        resolved = await client.post(
+            url,
+            json={"note": "Dialer schedule fixed to the debtor's zone; collector coached."},
+            headers=floor["lead"],
+        )
+        assert resolved.status_code == 200, resolved.text
+        body = resolved.json()
+        assert body["status"] == "resolved"
+        assert body["resolved_by"] == str(floor["lead_user"].id)
+        twice = await client.post(url, json={"note": "again"}, headers=floor["lead"])
+        assert twice.status_code == 409
+        assert twice.json()["code"] == "compliance_incident_resolved"
+        actions = set(
+            await session.scalars(
+                select(AuditEvent.action).where(AuditEvent.entity_id == incident_id)
+            )
+        )
+        assert actions == {"compliance_incident.opened", "compliance_incident.resolved"}
+        still_open = await client.get(
+            "/api/v1/compliance/incidents?status=open", headers=floor["manager"]
+        )
+        assert incident_id not in {i["id"] for i in still_open.json()["items"]}
+
+    async def test_a_policy_only_breach_opens_no_incident(self, client, floor):
+        from app.domain.strategies import DEFAULT, document_to_json
+
+        mid = document_to_json(DEFAULT)["stages"]["mid"]
+        mid["caps"]["call"] = {"per_day": 1, "per_week": 3}
+        stored = await client.put(
+            f"/api/v1/partners/{floor['account'].partner_id}/strategy",
+            json={"stages": {"mid": mid}},
+            headers=floor["manager"],
+        )
+        assert stored.status_code == 200, stored.text
+        at = recent_weekday_noon()
+        assert (await record(client, floor, rpc(at, floor["points"]["cdmx"].id))).status_code == 201
+        second = await record(
+            client, floor, rpc(at + timedelta(hours=1), floor["points"]["cdmx"].id)
+        )
+        assert second.status_code == 201, second.text
+        verdict = second.json()["compliance"]
+        assert verdict["allowed"] is False
+        assert {r["basis"] for r in verdict["reasons"]} == {"policy"}
+        assert "incident_id" not in verdict
+        listed = await client.get("/api/v1/compliance/incidents", headers=floor["manager"])
+        assert listed.json()["items"] == []

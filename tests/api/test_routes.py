@@ -210,6 +210,10 @@ class TestFieldProfile:
 
 
 class TestVisitPosition:
+    @pytest.fixture(autouse=True)
+    def _entered_at_the_door(self, clock):
+        clock.now = yesterday_noon() + timedelta(minutes=2)
+
     async def visit(self, client, field_day, name: str, lat: float, lng: float):
         return await client.post(
             f"/api/v1/accounts/{field_day['accounts'][name].id}/interactions",

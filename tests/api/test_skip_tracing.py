@@ -36,7 +36,7 @@ def recent_weekday_noon() -> datetime:
 
 
 @pytest.fixture
-async def desk(session, make_user, auth_headers):
+async def desk(session, make_user, auth_headers, clock):
     """A Mexican partner and a phone collector with one assigned account (mid stage, so the
     default strategy calls it); another collector; a second debtor's account."""
     partner = await make_partner(session)
@@ -46,6 +46,7 @@ async def desk(session, make_user, auth_headers):
         session, partner, assigned_collector_id=collector.id, dpd=45
     )
     return {
+        "clock": clock,
         "partner": partner,
         "account": account,
         "other_debtor_account": other_debtor_account,
@@ -89,6 +90,7 @@ async def call(client, desk, point_id: str, result: str, at: datetime):
             "circumstance": "Two children at school",
             "resolution": "Will pay part on the 15th",
         }
+    desk["clock"].now = at + timedelta(minutes=1)  # entered as it ended
     response = await client.post(
         f"/api/v1/accounts/{desk['account'].id}/interactions", json=body, headers=desk["collector"]
     )

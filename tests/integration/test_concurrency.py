@@ -88,6 +88,8 @@ async def test_two_collectors_cannot_both_take_the_days_only_contact(live, setti
                 partner_id=partner.id,
                 channel="call",
                 status="granted",
+                source="partner_file",
+                partner_reference="AUT-0001",
                 recorded_by="test",
             )
         )
@@ -105,12 +107,9 @@ async def test_two_collectors_cannot_both_take_the_days_only_contact(live, setti
             "party": "debtor",
             "result_code": "RPC",
             "started_at": at.isoformat(),
-            "pcr": {
-                "problem_category": "reduced_income",
-                "problem": "Less work",
-                "circumstance": "Family helps",
-                "resolution": "Call next week",
-            },
+            "backdated_reason": "Entered from the day's call sheet",
+            # Colombia: the debtor is not asked why they stopped paying (not_asked).
+            "pcr": {"resolution": "Call next week"},
         }
 
     responses = await asyncio.gather(
@@ -121,4 +120,10 @@ async def test_two_collectors_cannot_both_take_the_days_only_contact(live, setti
             for hour in (9, 10, 11, 12)
         )
     )
-    assert sorted(r.status_code for r in responses) == [201, 422, 422, 422]
+    # One at a time under the debtor's lock: the first is lawful; each later one is recorded
+    # with its breach (after_contact, Ley 2300 art. 3) or, entered out of order, refused.
+    assert all(r.status_code in (201, 422) for r in responses), [r.text for r in responses]
+    recorded = [r.json() for r in responses if r.status_code == 201]
+    assert [i["compliance"]["allowed"] for i in recorded].count(True) == 1
+    for later in (i for i in recorded if not i["compliance"]["allowed"]):
+        assert "after_contact" in {r["code"] for r in later["compliance"]["reasons"]}

@@ -87,8 +87,12 @@ REQUESTS: dict[str, Build] = {
     "POST /api/v1/accounts/{account_id}/contact-check": lambda w: {
         "json": {"channel": "call", "party": "debtor"}
     },
+    # A revocation needs no evidence: every recorder passes the gate with it.
     "PUT /api/v1/accounts/{account_id}/consents/{channel}": lambda w: {
-        "json": {"status": "granted"}
+        "json": {"status": "opted_out"}
+    },
+    "POST /api/v1/compliance/incidents/{incident_id}/resolve": lambda w: {
+        "json": {"note": "Reviewed the call with the collector; retrained on local hours."}
     },
     "POST /api/v1/accounts/{account_id}/interactions": lambda w: {
         "json": {

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from app.domain.roles import Role, Skill
+from app.models.compliance_incident import ComplianceIncident
 from app.models.interaction import Interaction
 from app.models.ledger import CreditMovement
 from app.models.user import Team, TeamMember
@@ -99,6 +100,20 @@ async def build_world(client, session, settings, make_user, auth_headers) -> Wor
         created_by=f"user:{users['phone'].id}",
     )
     session.add(interaction)
+    await session.flush()
+    # A contact recorded against the law: the case a lead or manager resolves.
+    incident = ComplianceIncident(
+        account_id=mine.id,
+        interaction_id=interaction.id,
+        partner_id=partner.id,
+        collector_id=users["phone"].id,
+        occurred_at=interaction.started_at,
+        reasons=[
+            {"code": "outside_hours", "message": "Outside hours.", "basis": "law", "citation": "x"}
+        ],
+        pack_version="test",
+    )
+    session.add(incident)
     await session.commit()
 
     headers = {name: auth_headers(user) for name, user in users.items()}
@@ -218,6 +233,7 @@ async def build_world(client, session, settings, make_user, auth_headers) -> Wor
         "debtor_id": str(mine.debtor_id),
         "plan_id": str(plan.id),
         "interaction_id": str(interaction.id),
+        "incident_id": str(incident.id),
         "payment_id": payment["id"],
         "document_id": document["id"],
         "assignment_id": push["id"],

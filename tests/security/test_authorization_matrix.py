@@ -71,8 +71,13 @@ MATRIX: dict[str, str] = {
     "POST /api/v1/accounts/{account_id}/pauses": "o o o f f f f u",
     "GET /api/v1/accounts/{account_id}/pauses": "o o o o o o o u",
     "GET /api/v1/compliance/packs": "o o o o o o o u",
+    # Leads see their teams' incidents, managers, admins and auditors all; leads and
+    # managers resolve them (the world's incident is on the lead's team's account).
+    "GET /api/v1/compliance/incidents": "o o o f f o f u",
+    "POST /api/v1/compliance/incidents/{incident_id}/resolve": "o o o f f f f u",
     "POST /api/v1/accounts/{account_id}/contact-check": "o o o o o o f u",
-    "PUT /api/v1/accounts/{account_id}/consents/{channel}": "o o o o o f f u",
+    # Partner systems send consents and revocations from their own records (partner_file).
+    "PUT /api/v1/accounts/{account_id}/consents/{channel}": "o o o o o f o u",
     "GET /api/v1/accounts/{account_id}/consents": "o o o o o o o u",
     # 422 (no contact point): the service checks the role before the body's content.
     "POST /api/v1/accounts/{account_id}/interactions": "o o o o o f f u",
