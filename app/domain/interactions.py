@@ -64,14 +64,14 @@ PROBLEM_CATEGORIES: frozenset[str] = frozenset(
     }
 )
 
-# Results that stop contact at once: a debtor flag (dispute on this debt only).
+# Results that stop contact at once: a debtor flag, raised through the account (how far it
+# reaches: app/domain/flags.py).
 FLAG_FOR_RESULT: dict[str, DebtorFlag] = {
     "CEASE_REQUEST": DebtorFlag.CEASE_CONTACT,
     "RPC_DISPUTE": DebtorFlag.DISPUTE,
     "ATTORNEY": DebtorFlag.ATTORNEY,
     "DECEASED": DebtorFlag.DECEASED,
 }
-ACCOUNT_SCOPED_FLAGS = frozenset({DebtorFlag.DISPUTE})
 OPT_OUT_RESULT = "CHANNEL_OPT_OUT"
 # Results that count against the number dialled or written to; enough of them retire it.
 INVALIDATING_RESULTS = frozenset({"WRONG_NUMBER", "DISCONNECTED"})
