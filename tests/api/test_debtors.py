@@ -76,7 +76,10 @@ async def case(session, settings, make_user, auth_headers):
     )
     session.add(
         DebtorFlag(
-            debtor_id=debtor.id, kind="dispute", account_id=at_a.id, partner_id=partner_a.id,
+            debtor_id=debtor.id,
+            kind="dispute",
+            account_id=at_a.id,
+            partner_id=partner_a.id,
             set_by="t",
         )
     )
