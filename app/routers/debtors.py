@@ -218,8 +218,9 @@ async def flag_debtor(
     Raised through one account of the debtor the caller may see (another is a 404), which it
     records with its partner; the kind says which accounts it reaches (a dispute that debt,
     cease_contact that creditor's accounts, the others every account), and only that
-    partner's system sees it. The same flag already standing through that account is a
-    409."""
+    partner's system sees it. On another creditor's account a contact check it stops says
+    `agency_safety_flag` (the agency's policy), naming the flag only in its message for the
+    staff who run it. The same flag already standing through that account is a 409."""
     flag = await service.set_flag(
         session, principal, debtor_id, body.kind, body.account_id, body.reason
     )
