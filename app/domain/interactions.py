@@ -104,14 +104,14 @@ SKILL_CHANNELS: dict[Skill, frozenset[Channel]] = {
 # Who may enter an outbound contact after the fact, with a reason.
 BACKDATERS = frozenset({Role.TEAM_LEAD, Role.MANAGER, Role.ADMIN})
 
-# Results that stop contact at once: a debtor flag (dispute on this debt only).
+# Results that stop contact at once: a debtor flag, raised through the account (how far it
+# reaches: app/domain/flags.py).
 FLAG_FOR_RESULT: dict[str, DebtorFlag] = {
     "CEASE_REQUEST": DebtorFlag.CEASE_CONTACT,
     "RPC_DISPUTE": DebtorFlag.DISPUTE,
     "ATTORNEY": DebtorFlag.ATTORNEY,
     "DECEASED": DebtorFlag.DECEASED,
 }
-ACCOUNT_SCOPED_FLAGS = frozenset({DebtorFlag.DISPUTE})
 OPT_OUT_RESULT = "CHANNEL_OPT_OUT"
 CEASE_RESULT = "CEASE_REQUEST"
 # Results that count against the number dialled or written to; enough of them retire it.

@@ -141,8 +141,14 @@ class ContactPoint(SQLModel, table=True):
 
 class DebtorFlag(SQLModel, table=True):
     """A fact about the debtor that limits contact: cease-contact request, dispute, death,
-    represented by an attorney, minor or older adult. ``account_id`` narrows a flag to one
-    debt (a dispute); null means every account of the debtor."""
+    represented by an attorney, insolvency, minor, older adult, vulnerable.
+
+    Raised through one account, kept with it and its partner: what it reaches (that debt,
+    that creditor's accounts, every account) follows from its kind, and a partner knows only
+    the flags its own accounts brought (app/domain/flags.py). ``account_id`` and
+    ``partner_id`` are null only on flags recorded before they were kept and whose account
+    could not be told (migration c5d6e7f8a9b0): those reach every account and only staff
+    see them. Rows are made by ``app.services.flags.new_flag``."""
 
     __tablename__ = "debtor_flag"
     __table_args__ = (
@@ -151,12 +157,16 @@ class DebtorFlag(SQLModel, table=True):
             "'older_adult', 'insolvency', 'vulnerable')",
             name="kind",
         ),
+        CheckConstraint("(account_id IS NULL) = (partner_id IS NULL)", name="account_partner"),
         Index("ix_debtor_flag_debtor", "debtor_id", "kind"),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     debtor_id: uuid.UUID = Field(foreign_key="debtor.id")
+    # The account the flag was raised through, and its partner (a copy, as on the tables
+    # above).
     account_id: uuid.UUID | None = Field(default=None, foreign_key="account.id")
+    partner_id: uuid.UUID | None = Field(default=None)
     kind: str = Field(max_length=16)
     source_interaction_id: uuid.UUID | None = None
     set_by: str = Field(max_length=80)

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Container
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
 from app.deps import PrincipalDep, SessionDep
+from app.domain.flags import REACH, Reach
+from app.domain.packs import DebtorFlag as FlagKind
 from app.domain.stages import Stage
+from app.models.debtor import DebtorFlag
 from app.pagination import CursorQuery, LimitQuery, Page
 from app.problems import problem_responses
 from app.schemas.common import PlainText
@@ -90,10 +94,7 @@ def _profile(view: DebtorProfile) -> DebtorProfileRead:
             )
             for r in view.related_parties
         ],
-        flags=[
-            FlagRead(id=f.id, kind=f.kind, account_id=f.account_id, set_at=f.set_at)
-            for f in view.flags
-        ],
+        flags=[_flag(f, partner_of) for f in view.flags],
         consents=[
             ConsentRead(partner_id=c.partner_id, channel=c.channel, status=c.status,
                         recorded_at=c.recorded_at)
@@ -199,8 +200,16 @@ async def export_debtor(
     return await service.export(session, principal, debtor_id, reason)
 
 
-def _flag(flag: Any) -> FlagRead:
-    return FlagRead(id=flag.id, kind=flag.kind, account_id=flag.account_id, set_at=flag.set_at)
+def _flag(flag: DebtorFlag, visible: Container[uuid.UUID] | None = None) -> FlagRead:
+    """``visible``: the accounts the caller may see (None: the flag's account is theirs)."""
+    known = flag.account_id is not None and (visible is None or flag.account_id in visible)
+    return FlagRead(
+        id=flag.id,
+        kind=flag.kind,
+        account_id=flag.account_id if known else None,
+        reach=(REACH[FlagKind(flag.kind)] if flag.account_id is not None else Reach.AGENCY).value,
+        set_at=flag.set_at,
+    )
 
 
 @router.post(
@@ -213,9 +222,13 @@ def _flag(flag: Any) -> FlagRead:
 async def flag_debtor(
     session: SessionDep, principal: PrincipalDep, debtor_id: uuid.UUID, body: FlagCreate
 ) -> FlagRead:
-    """Team leads, managers and admins (collectors flag through interaction results). On
-    every account of the debtor, or one account the caller may see; the same flag already
-    standing is a 409."""
+    """Team leads, managers and admins (collectors flag through interaction results).
+    Raised through one account of the debtor the caller may see (another is a 404), which it
+    records with its partner; the kind says which accounts it reaches (a dispute that debt,
+    cease_contact that creditor's accounts, the others every account), and only that
+    partner's system sees it. On another creditor's account a contact check it stops says
+    `agency_safety_flag` (the agency's policy), naming the flag only in its message for the
+    staff who run it. The same flag already standing through that account is a 409."""
     flag = await service.set_flag(
         session, principal, debtor_id, body.kind, body.account_id, body.reason
     )

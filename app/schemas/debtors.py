@@ -97,9 +97,21 @@ FlagKind = Literal[
 
 
 class FlagRead(BaseModel):
+    """A flag on the debtor. A partner system sees only the flags raised through its own
+    accounts; staff, those that reach an account they may see."""
+
     id: uuid.UUID
     kind: FlagKind
-    account_id: uuid.UUID | None = Field(description="Null: every account of the debtor.")
+    account_id: uuid.UUID | None = Field(
+        description="The account it was raised through; null when that account is not one the "
+        "caller may see, or for a flag older than that record."
+    )
+    reach: Literal["account", "creditor", "agency"] = Field(
+        description="The debtor's accounts it applies to: the one it was raised through "
+        "(dispute), every account of that creditor (cease_contact), or every account of the "
+        "debtor (deceased, attorney, insolvency, minor, older_adult, vulnerable; and a flag "
+        "whose account is not known)."
+    )
     set_at: datetime
 
 
@@ -117,8 +129,9 @@ class FlagCreate(BaseModel):
         description="insolvency stops every contact (the claim goes through the proceeding); "
         "vulnerable is shown and does not stop contact; the others as the contact law says."
     )
-    account_id: uuid.UUID | None = Field(
-        default=None, description="One account of the debtor; null: every account."
+    account_id: uuid.UUID = Field(
+        description="The account of the debtor, one the caller may see, the flag is raised "
+        "through (another is a 404); its kind says which accounts it reaches."
     )
     reason: PlainText = Field(min_length=3, max_length=500)
 

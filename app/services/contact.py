@@ -33,6 +33,7 @@ from app.domain.compliance import (
     strictest,
 )
 from app.domain.errors import InvalidInput, PermissionDenied
+from app.domain.flags import FlagsOnAccount, check_with_flags
 from app.domain.geography import ZoneEvidence, candidate_zones
 from app.domain.packs import MAX_PERIOD_DAYS
 from app.domain.roles import Role
@@ -40,11 +41,11 @@ from app.domain.stages import Stage
 from app.domain.strategies import StrategyDocument, limits_for
 from app.models.account import Account, AccountPause
 from app.models.debtor import ContactConsent, ContactPoint, RelatedParty
-from app.models.debtor import DebtorFlag as DebtorFlagRow
 from app.models.interaction import Interaction
 from app.models.partner import Partner
 from app.security import Principal
 from app.services import accounts
+from app.services.flags import flags_on_account
 from app.services.strategies import current_strategy
 
 # The longest period a pack (with an operator's overrides) counts contacts over, and a day.
@@ -71,16 +72,22 @@ class ContactContext:
     strategy: StrategyDocument
     # Every zone the person may be in (geography.candidate_zones): all are checked.
     zones: tuple[str, ...] = ()
+    # The debtor's flags that reach the account from its other accounts (``request.flags``
+    # holds its own): app/domain/flags.py names them in the reasons.
+    flags: FlagsOnAccount | None = None
 
     def decide(self) -> Decision:
         """The check in every zone the person may be in; the strictest answer wins and names
         its zone (``Decision.time_zone``)."""
         return strictest(
-            [
-                check_contact(self.pack, replace(self.request, time_zone=zone))
-                for zone in self.zones or (self.request.time_zone,)
-            ]
+            [self._decide_in(zone) for zone in self.zones or (self.request.time_zone,)]
         )
+
+    def _decide_in(self, zone: str) -> Decision:
+        def check(flags: frozenset[DebtorFlag]) -> Decision:
+            return check_contact(self.pack, replace(self.request, time_zone=zone, flags=flags))
+
+        return check_with_flags(check, self.request.flags, self.flags or FlagsOnAccount())
 
 
 def pack_of(settings: Settings, country: str) -> RulePack:
@@ -126,9 +133,8 @@ async def contact_context(
     reached = _party_of(point, related, party)
     zones = await _zones(session, account, partner, point, channel, reached)
     zone = zones[0]
-    flags = await _flags(session, account) | age_flags(
-        account.debtor_birth_date, at.astimezone(ZoneInfo(zone)).date()
-    )
+    scoped = await flags_on_account(session, account)
+    flags = scoped.own | age_flags(account.debtor_birth_date, at.astimezone(ZoneInfo(zone)).date())
     consented, opted_out = await _consents(session, account)
     history = await _history(session, account, at, replacing, reached, related)
     paused = await _paused(session, account, at, zone)
@@ -158,6 +164,7 @@ async def contact_context(
         version,
         document,
         tuple(zones),
+        scoped,
     )
 
 
@@ -273,20 +280,6 @@ def points_placing(
     if channel not in ANYWHERE:
         return [point]
     return [point, *(o for o in others if o.id != point.id)]
-
-
-async def _flags(session: AsyncSession, account: Account) -> frozenset[DebtorFlag]:
-    rows = await session.scalars(
-        select(col(DebtorFlagRow.kind)).where(
-            col(DebtorFlagRow.debtor_id) == account.debtor_id,
-            col(DebtorFlagRow.cleared_at).is_(None),
-            or_(
-                col(DebtorFlagRow.account_id).is_(None),
-                col(DebtorFlagRow.account_id) == account.id,
-            ),
-        )
-    )
-    return frozenset(DebtorFlag(kind) for kind in rows)
 
 
 async def _consents(

@@ -12,6 +12,10 @@ Choices made here:
   fields shown but never their values.
 - The export (managers) is everything Cartera holds on the person, unmasked, for an access
   request under Mexico's data-protection law (derechos ARCO) and its peers.
+- Flags (app/domain/flags.py): a partner system sees the flags raised through its own
+  accounts; staff see those that reach an account they may see, without the account they
+  came through when they may not see it. A flag is set through one account the caller may
+  see (another is a 404) and records it; its kind says how far it reaches.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from sqlmodel import SQLModel, col, select
 
 from app.domain.compliance import AgeNotice, age_notices
 from app.domain.errors import Conflict, NotFound, PermissionDenied
+from app.domain.flags import visible_to_partner, visible_to_staff
+from app.domain.packs import DebtorFlag as FlagKind
 from app.domain.roles import Role
 from app.models.account import Account
 from app.models.debtor import ContactConsent, ContactPoint, Debtor, DebtorFlag, RelatedParty
@@ -43,6 +49,7 @@ from app.pagination import decode_id_cursor, split_page
 from app.security import Principal
 from app.services import accounts, audit
 from app.services.contact_points import ContactPointView, contact_points_of
+from app.services.flags import new_flag, raised
 
 REVEALERS: frozenset[Role] = frozenset({Role.COLLECTOR, Role.TEAM_LEAD, Role.MANAGER})
 EXPORTERS: frozenset[Role] = frozenset({Role.MANAGER})
@@ -108,17 +115,7 @@ async def read_profile(
             )
         )
     ).all()
-    flags = (
-        await session.scalars(
-            select(DebtorFlag)
-            .where(
-                col(DebtorFlag.debtor_id) == debtor.id,
-                col(DebtorFlag.cleared_at).is_(None),
-                col(DebtorFlag.account_id).is_(None) | col(DebtorFlag.account_id).in_(ids),
-            )
-            .order_by(col(DebtorFlag.set_at))
-        )
-    ).all()
+    flags = await _known_flags(session, principal, debtor.id, seen)
     countries = dict(
         (
             await session.execute(
@@ -133,12 +130,39 @@ async def read_profile(
         contact_points=await contact_points_of(session, debtor.id, ids),
         consents=list(consents),
         related_parties=list(parties),
-        flags=list(flags),
+        flags=flags,
         age_notices={
             a.id: age_notices(a.debtor_birth_date, today, countries.get(a.partner_id, ""))
             for a in seen
         },
     )
+
+
+def _knows(principal: Principal, flag: DebtorFlag, seen: Sequence[Account]) -> bool:
+    """What a creditor may know: a partner system, the flags its own accounts brought;
+    staff, those that reach an account they may see (app/domain/flags.py)."""
+    if principal.role is Role.PARTNER:
+        return principal.partner_id is not None and visible_to_partner(
+            raised(flag), principal.partner_id
+        )
+    return visible_to_staff(raised(flag), [(a.id, a.partner_id) for a in seen])
+
+
+async def _known_flags(
+    session: AsyncSession,
+    principal: Principal,
+    debtor_id: uuid.UUID,
+    seen: Sequence[Account],
+    *,
+    cleared: bool = False,
+) -> list[DebtorFlag]:
+    """The debtor's flags the caller may know of (standing ones, or every one with
+    ``cleared``), oldest first."""
+    query = select(DebtorFlag).where(col(DebtorFlag.debtor_id) == debtor_id)
+    if not cleared:
+        query = query.where(col(DebtorFlag.cleared_at).is_(None))
+    rows = await session.scalars(query.order_by(col(DebtorFlag.set_at), col(DebtorFlag.id)))
+    return [f for f in rows.all() if _knows(principal, f, seen)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,6 +280,14 @@ def _plain(row: SQLModel) -> dict[str, Any]:
     return row.model_dump(mode="json", exclude=set(_NOT_EXPORTED))
 
 
+def _flag_row(flag: DebtorFlag, ids: Sequence[uuid.UUID]) -> dict[str, Any]:
+    """A flag for the export: where it came from only when that account is the caller's."""
+    row = _plain(flag)
+    if flag.account_id not in ids:
+        row.update(account_id=None, partner_id=None)
+    return row
+
+
 async def export(
     session: AsyncSession, principal: Principal, debtor_id: uuid.UUID, reason: str
 ) -> dict[str, Any]:
@@ -283,9 +315,10 @@ async def export(
             ContactConsent, col(ContactConsent.debtor_id) == debtor.id,
             order=col(ContactConsent.channel),
         ),
-        "flags": await rows(
-            DebtorFlag, col(DebtorFlag.debtor_id) == debtor.id, order=col(DebtorFlag.set_at)
-        ),
+        "flags": [
+            _flag_row(f, ids)
+            for f in await _known_flags(session, principal, debtor.id, seen, cleared=True)
+        ],
         "interactions": await rows(
             Interaction, col(Interaction.account_id).in_(ids), order=col(Interaction.started_at)
         ),
@@ -314,15 +347,17 @@ async def set_flag(
     principal: Principal,
     debtor_id: uuid.UUID,
     kind: str,
-    account_id: uuid.UUID | None,
+    account_id: uuid.UUID,
     reason: str,
 ) -> DebtorFlag:
-    """Record a flag on the debtor (every account) or on one visible account of theirs; the
-    same flag already standing is a 409."""
+    """Record a flag on the debtor, raised through one of their accounts the caller may see
+    (another is a 404); how far it reaches follows from its kind. The same flag already
+    standing through that account is a 409."""
     if principal.role not in FLAGGERS:
         raise PermissionDenied({"role": principal.role.value})
     debtor, seen = await _visible(session, principal, debtor_id)
-    if account_id is not None and account_id not in {a.id for a in seen}:
+    account = next((a for a in seen if a.id == account_id), None)
+    if account is None:
         raise NotFound({"entity": "account"})
     await session.execute(
         text("SELECT pg_advisory_xact_lock(:kind, hashtext(:key))"),
@@ -333,21 +368,18 @@ async def set_flag(
             col(DebtorFlag.debtor_id) == debtor.id,
             col(DebtorFlag.kind) == kind,
             col(DebtorFlag.cleared_at).is_(None),
-            col(DebtorFlag.account_id).is_(None)
-            if account_id is None
-            else col(DebtorFlag.account_id) == account_id,
+            col(DebtorFlag.account_id) == account.id,
         )
     )
     if standing is not None:
         raise Conflict({"reason": f"the flag is already set ({standing})"})
-    flag = DebtorFlag(
-        debtor_id=debtor.id, account_id=account_id, kind=kind, set_by=principal.audit_id
-    )
+    flag = new_flag(account, FlagKind(kind), set_by=principal.audit_id)
     session.add(flag)
     await session.flush()
     await audit.record(
         session, principal, "debtor.flag_set", "debtor", debtor.id,
-        after={"flag_id": flag.id, "kind": kind, "account_id": account_id, "reason": reason},
+        after={"flag_id": flag.id, "kind": kind, "account_id": account.id,
+               "partner_id": account.partner_id, "reason": reason},
     )  # fmt: skip
     return flag
 
@@ -361,13 +393,13 @@ async def clear_flag(
 ) -> DebtorFlag:
     if principal.role not in FLAG_CLEARERS:
         raise PermissionDenied({"role": principal.role.value})
-    debtor, _ = await _visible(session, principal, debtor_id)
+    debtor, seen = await _visible(session, principal, debtor_id)
     flag = await session.scalar(
         select(DebtorFlag)
         .where(col(DebtorFlag.id) == flag_id, col(DebtorFlag.debtor_id) == debtor.id)
         .with_for_update()
     )
-    if flag is None:
+    if flag is None or not _knows(principal, flag, seen):
         raise NotFound({"entity": "flag"})
     if flag.cleared_at is not None:
         raise Conflict({"reason": "the flag was already cleared"})

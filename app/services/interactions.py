@@ -23,7 +23,6 @@ from app.domain.compliance import RIGHT_PARTY_CODES, Channel, Party
 from app.domain.contactability import VerificationStatus, verifies
 from app.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from app.domain.interactions import (
-    ACCOUNT_SCOPED_FLAGS,
     CEASE_RESULT,
     FLAG_FOR_RESULT,
     INVALIDATING_RESULTS,
@@ -46,7 +45,7 @@ from app.domain.routing import Point, check_position
 from app.domain.stages import Stage
 from app.domain.strategies import escalation_rule, promise_terms
 from app.models.account import Account
-from app.models.debtor import ContactPoint, DebtorFlag
+from app.models.debtor import ContactPoint
 from app.models.interaction import Interaction, InteractionFeedback
 from app.models.partner import Partner
 from app.models.promise import Escalation, Promise
@@ -56,6 +55,7 @@ from app.schemas.interactions import InteractionCreate
 from app.security import Principal
 from app.services import accounts, audit, compliance_incidents, consents, worklists
 from app.services.contact import contact_context
+from app.services.flags import new_flag
 
 RECORDERS = frozenset({Role.COLLECTOR, Role.TEAM_LEAD, Role.MANAGER, Role.ADMIN})
 _DEBTOR_CONTACT_LOCK = 9
@@ -340,11 +340,11 @@ async def _apply_result(
     code = interaction.result_code
     if code in FLAG_FOR_RESULT:
         kind = FLAG_FOR_RESULT[code]
+        # Raised through this account: its kind says which accounts it reaches.
         session.add(
-            DebtorFlag(
-                debtor_id=account.debtor_id,
-                account_id=account.id if kind in ACCOUNT_SCOPED_FLAGS else None,
-                kind=kind.value,
+            new_flag(
+                account,
+                kind,
                 source_interaction_id=interaction.id,
                 set_by=principal.audit_id,
                 set_at=now,

@@ -43,15 +43,14 @@ from app.domain.compliance import (
     CONVERSATION_CODES,
     Channel,
     ContactRequest,
-    DebtorFlag,
     Party,
     PastContact,
     age_flags,
-    check_contact,
     local_instant,
     past_contact,
 )
 from app.domain.errors import InvalidInput, NotFound, PermissionDenied
+from app.domain.flags import check_contact_with_flags, flags_on
 from app.domain.roles import SEES_ALL_STAFF, Role, Skill
 from app.domain.routing import (
     DEFAULT_DAILY_CAPACITY,
@@ -68,7 +67,6 @@ from app.domain.stages import Stage
 from app.domain.strategies import StrategyDocument, limits_for
 from app.models.account import Account, AccountPause
 from app.models.debtor import ContactConsent, ContactPoint
-from app.models.debtor import DebtorFlag as DebtorFlagRow
 from app.models.field_profile import FieldProfile
 from app.models.interaction import Interaction
 from app.models.partner import Partner
@@ -78,6 +76,7 @@ from app.security import Principal
 from app.services import audit
 from app.services.accounts import readable_accounts
 from app.services.contact import HISTORY_WINDOW, pack_of
+from app.services.flags import standing_flags
 from app.services.strategies import current_strategy
 
 MAX_CANDIDATES = 200
@@ -411,7 +410,7 @@ async def _candidates(
     ids = [a.id for a in eligible]
     debtors = list({a.debtor_id for a in eligible})
     addresses = await _addresses(session, ids)
-    flags = await _flags(session, debtors)
+    flags = await standing_flags(session, debtors)
     consents = await _consents(session, debtors)
     paused = await _paused(session, [a.id for a in eligible if a.has_pauses], day)
     history = await _history(session, debtors, day)
@@ -437,6 +436,7 @@ async def _candidates(
         stage = Stage(account.stage)
         opens_at = local_instant(zone, day, window.start if window is not None else 0)
         granted, opted_out = consents.get((account.debtor_id, account.partner_id), (set(), set()))
+        reaching = flags_on(account.id, account.partner_id, flags.get(account.debtor_id, []))
         request = ContactRequest(
             at=opens_at,
             channel=Channel.VISIT,
@@ -444,18 +444,13 @@ async def _candidates(
             time_zone=zone_name,
             account_status=account.status,
             paused=account.id in paused,
-            flags=frozenset(
-                DebtorFlag(kind)
-                for kind, scope in flags.get(account.debtor_id, [])
-                if scope is None or scope == account.id
-            )
-            | age_flags(account.debtor_birth_date, day),
+            flags=reaching.own | age_flags(account.debtor_birth_date, day),
             consented_channels=frozenset(granted) or None,
             opted_out_channels=frozenset(opted_out),
             history=tuple(p for p in history.get(account.debtor_id, []) if p.at <= opens_at),
             strategy=limits_for(document, stage, version),
         )
-        decision = check_contact(pack, request)
+        decision = check_contact_with_flags(pack, request, reaching)
         if not decision.allowed or window is None:
             rules = tuple(dict.fromkeys(r.code for r in decision.reasons)) or ("closed_day",)
             excluded.append(Excluded(account, "contact_not_allowed", rules))
@@ -503,20 +498,6 @@ async def _addresses(
         found[account_id].append(
             Address(point_id, masked, municipality, state, postal, lat, lng, zone)
         )
-    return found
-
-
-async def _flags(
-    session: AsyncSession, debtors: list[uuid.UUID]
-) -> dict[uuid.UUID, list[tuple[str, uuid.UUID | None]]]:
-    rows = await session.execute(
-        select(
-            col(DebtorFlagRow.debtor_id), col(DebtorFlagRow.kind), col(DebtorFlagRow.account_id)
-        ).where(col(DebtorFlagRow.debtor_id).in_(debtors), col(DebtorFlagRow.cleared_at).is_(None))
-    )
-    found: dict[uuid.UUID, list[tuple[str, uuid.UUID | None]]] = defaultdict(list)
-    for debtor_id, kind, account_id in rows:
-        found[debtor_id].append((kind, account_id))
     return found
 
 

@@ -107,6 +107,7 @@ from app.models.strategy import CollectionStrategy
 from app.models.worklist import WorklistClaim
 from app.security import Principal
 from app.services.contact import HISTORY_WINDOW, pack_of, points_placing, zones_of_points
+from app.services.flags import REACH_PARAMS
 
 CLAIM_TTL = timedelta(minutes=5)
 MAX_ROUNDS = 4
@@ -185,7 +186,10 @@ SELECT * FROM (
             WHERE i.account_id = a.id AND i.started_at <= :now) AS last_contact,
            ARRAY(SELECT f.kind FROM debtor_flag f
                  WHERE f.debtor_id = a.debtor_id AND f.cleared_at IS NULL
-                   AND (f.account_id IS NULL OR f.account_id = a.id)) AS flags,
+                   AND (f.account_id IS NULL OR f.account_id = a.id
+                        OR f.kind = ANY(:agency_flags)
+                        OR (f.kind = ANY(:creditor_flags) AND f.partner_id = a.partner_id)))
+             AS flags,
            ARRAY(SELECT cc.channel || ':' || cc.status FROM contact_consent cc
                  WHERE cc.debtor_id = a.debtor_id AND cc.partner_id = a.partner_id)
              AS consents,
@@ -216,6 +220,8 @@ LIMIT :batch
     bindparam("batch", type_=Integer()),
     bindparam("default_weights", type_=String()),
     bindparam("skip_own", type_=Boolean()),
+    # Which flags reach an account from the debtor's other accounts (flags.reaches).
+    *(bindparam(name, value, type_=ARRAY(String())) for name, value in REACH_PARAMS.items()),
 )
 
 # Outbound attempts per debtor contact point and local hour (as app/services/contact_points.py

@@ -75,7 +75,15 @@ async def case(session, settings, make_user, auth_headers):
             recorded_by="test",
         )
     )
-    session.add(DebtorFlag(debtor_id=debtor.id, kind="dispute", account_id=at_a.id, set_by="t"))
+    session.add(
+        DebtorFlag(
+            debtor_id=debtor.id,
+            kind="dispute",
+            account_id=at_a.id,
+            partner_id=partner_a.id,
+            set_by="t",
+        )
+    )
     system_b = await partner_headers(session, settings, partner_b)
     await session.commit()
     return {
@@ -90,6 +98,10 @@ async def case(session, settings, make_user, auth_headers):
         "auditor": auth_headers(await make_user(Role.AUDITOR)),
         "partner_b": system_b,
     }
+
+
+# Stands for the case's account at partner A in parametrised bodies.
+A = "account-at-a"
 
 
 def url(case, suffix: str = "") -> str:
@@ -269,16 +281,18 @@ async def test_no_get_operation_shows_unmasked_personal_data(client, app, case):
 
 class TestFlags:
     async def test_a_lead_flags_insolvency_and_contact_stops(self, client, session, case):
+        at_a = str(case["at_a"].id)
         response = await client.post(
             url(case, "/flags"),
-            json={"kind": "insolvency", "reason": "Concurso mercantil notice received"},
+            json={"kind": "insolvency", "account_id": at_a,
+                  "reason": "Concurso mercantil notice received"},
             headers=case["lead"],
-        )
+        )  # fmt: skip
         assert response.status_code == 201, response.text
         flag = response.json()
-        assert (flag["kind"], flag["account_id"]) == ("insolvency", None)
+        assert (flag["kind"], flag["account_id"], flag["reach"]) == ("insolvency", at_a, "agency")
         again = await client.post(
-            url(case, "/flags"), json={"kind": "insolvency", "reason": "Twice"},
+            url(case, "/flags"), json={"kind": "insolvency", "account_id": at_a, "reason": "Twice"},
             headers=case["manager"],
         )  # fmt: skip
         assert again.status_code == 409
@@ -329,16 +343,20 @@ class TestFlags:
     @pytest.mark.parametrize(
         ("who", "body", "status"),
         [
-            ("collector", {"kind": "attorney", "reason": "Lawyer called"}, 403),
-            ("auditor", {"kind": "attorney", "reason": "Lawyer called"}, 403),
-            ("partner_b", {"kind": "attorney", "reason": "Lawyer called"}, 403),
-            ("manager", {"kind": "bankrupt", "reason": "Lawyer called"}, 422),
-            ("manager", {"kind": "attorney", "reason": "x"}, 422),
+            ("collector", {"kind": "attorney", "reason": "Lawyer called", "account_id": A}, 403),
+            ("auditor", {"kind": "attorney", "reason": "Lawyer called", "account_id": A}, 403),
+            ("partner_b", {"kind": "attorney", "reason": "Lawyer called", "account_id": A}, 403),
+            ("manager", {"kind": "bankrupt", "reason": "Lawyer called", "account_id": A}, 422),
+            ("manager", {"kind": "attorney", "reason": "x", "account_id": A}, 422),
+            # A flag is raised through an account: without one it is refused.
+            ("manager", {"kind": "attorney", "reason": "Lawyer called"}, 422),
             ("manager", {"kind": "attorney", "reason": "ok!", "account_id": str(uuid.uuid4())},
              404),
         ],
     )  # fmt: skip
     async def test_who_may_flag_and_bad_input(self, client, session, case, who, body, status):
+        if body.get("account_id") == A:
+            body = {**body, "account_id": str(case["at_a"].id)}
         before = await session.scalar(select(func.count()).select_from(DebtorFlag))
         response = await client.post(url(case, "/flags"), json=body, headers=case[who])
         assert response.status_code == status, response.text

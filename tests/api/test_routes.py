@@ -77,7 +77,12 @@ async def field_day(session, make_user, auth_headers):
         session, partner, dpd=LATE_DPD, assigned_collector_id=field.id, external_ref="ceased"
     )
     await address(session, ceased, ZOCALO[0] + 0.015, ZOCALO[1])
-    session.add(DebtorFlag(debtor_id=ceased.debtor_id, kind="cease_contact", set_by="test"))
+    session.add(
+        DebtorFlag(
+            debtor_id=ceased.debtor_id, account_id=ceased.id, partner_id=partner.id,
+            kind="cease_contact", set_by="test",
+        )
+    )  # fmt: skip
     unplaced = await make_account(
         session, partner, dpd=LATE_DPD, assigned_collector_id=field.id, external_ref="unplaced"
     )
