@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -48,9 +48,11 @@ from app.domain.compliance import (
     age_flags,
     local_instant,
     past_contact,
+    strictest,
 )
 from app.domain.errors import InvalidInput, NotFound, PermissionDenied
 from app.domain.flags import check_contact_with_flags, flags_on
+from app.domain.geography import ZoneEvidence, candidate_zones
 from app.domain.roles import SEES_ALL_STAFF, Role, Skill
 from app.domain.routing import (
     DEFAULT_DAILY_CAPACITY,
@@ -428,13 +430,26 @@ async def _candidates(
             continue
         address = located[0]
         partner = partners[account.partner_id]
-        zone_name = address.time_zone or partner.time_zone
-        zone = ZoneInfo(zone_name)
         pack = pack_of(settings, partner.country)
         window = pack.window_on(day.weekday())
         version, document = strategies[account.partner_id]
         stage = Stage(account.stage)
-        opens_at = local_instant(zone, day, window.start if window is not None else 0)
+        # The address's own clock, never the partner's: every zone it may be in (a state
+        # that spans zones gives them all); the visit fits the hours of each.
+        zones = candidate_zones(
+            [
+                ZoneEvidence(
+                    kind="address", country=partner.country, state=address.state,
+                    municipality=address.municipality, postal_code=address.postal_code,
+                    time_zone=address.time_zone,
+                )
+            ],
+            partner.country,
+        )  # fmt: skip
+        start = window.start if window is not None else 0
+        opens = {z: local_instant(ZoneInfo(z), day, start) for z in zones}
+        zone_name = max(zones, key=lambda z: opens[z])  # the last to open decides
+        opens_at = opens[zone_name]
         granted, opted_out = consents.get((account.debtor_id, account.partner_id), (set(), set()))
         reaching = flags_on(account.id, account.partner_id, flags.get(account.debtor_id, []))
         request = ContactRequest(
@@ -450,8 +465,15 @@ async def _candidates(
             history=tuple(p for p in history.get(account.debtor_id, []) if p.at <= opens_at),
             strategy=limits_for(document, stage, version),
         )
-        decision = check_contact_with_flags(pack, request, reaching)
-        if not decision.allowed or window is None:
+        decision = strictest(
+            [check_contact_with_flags(pack, replace(request, time_zone=z), reaching) for z in zones]
+        )
+        closes_at = (
+            min(local_instant(ZoneInfo(z), day, window.end) for z in zones)
+            if window is not None
+            else opens_at
+        )
+        if not decision.allowed or window is None or closes_at <= opens_at:
             rules = tuple(dict.fromkeys(r.code for r in decision.reasons)) or ("closed_day",)
             excluded.append(Excluded(account, "contact_not_allowed", rules))
             continue
@@ -462,7 +484,7 @@ async def _candidates(
                 address=address,
                 zone=zone_name,
                 opens_at=opens_at,
-                closes_at=local_instant(zone, day, window.end),
+                closes_at=closes_at,
                 weight=document[stage].priority_weight,
             )
         )

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from app.domain.roles import Role, Skill
 from app.models.debtor import ContactPoint, DebtorFlag
 from app.models.interaction import Interaction
+from app.models.partner import Partner
 from tests.factories import make_account, make_partner, make_team
 
 CDMX = ZoneInfo("America/Mexico_City")
@@ -32,19 +33,21 @@ def yesterday_noon() -> datetime:
 
 
 async def address(session, account, lat: float | None, lng: float | None, **extra) -> ContactPoint:
+    place = {
+        "state": "Ciudad de México",
+        "municipality": "Cuauhtémoc",
+        "postal_code": "06000",
+        "time_zone": "America/Mexico_City",
+    }
     point = ContactPoint(
         partner_id=account.partner_id,
         account_id=account.id,
         debtor_id=account.debtor_id,
         kind="address",
         value=f"Calle {uuid.uuid4().hex[:6]} 12, Col. Centro",
-        state="Ciudad de México",
-        municipality="Cuauhtémoc",
-        postal_code="06000",
         latitude=None if lat is None else Decimal(str(lat)),
         longitude=None if lng is None else Decimal(str(lng)),
-        time_zone="America/Mexico_City",
-        **extra,
+        **(place | extra),
     )
     session.add(point)
     await session.flush()
@@ -132,6 +135,28 @@ class TestMyRoute:
         assert totals["stops"] == 3
         assert totals["distance_km"] == pytest.approx(3 * 1.112, abs=0.03)
         assert totals["service_minutes"] == 60
+
+    async def test_a_visit_runs_on_the_address_clock_not_the_partners(
+        self, client, session, field_day
+    ):
+        """An address in Tijuana (UTC-8 in winter; the partner is in Mexico City) opens at
+        07:00 there: 09:00 in the capital, two hours after the capital's own addresses."""
+        partner = await session.get(Partner, field_day["accounts"]["first"].partner_id)
+        account = await make_account(
+            session, partner, dpd=LATE_DPD, assigned_collector_id=field_day["field_user"].id,
+            external_ref="tj",
+        )  # fmt: skip
+        await address(
+            session, account, ZOCALO[0] + 0.04, ZOCALO[1],
+            state="Baja California", municipality="Tijuana", postal_code="22000", time_zone=None,
+        )  # fmt: skip
+        await session.flush()
+        response = await get_route(client, field_day["field"])
+        assert response.status_code == 200, response.text
+        stops = {s["external_ref"]: s for s in response.json()["stops"]}
+        window = stops["tj"]["window"]["opens_at"]
+        assert window.endswith("T07:00:00-08:00"), window
+        assert stops["first"]["window"]["opens_at"].endswith("T07:00:00-06:00")
 
     async def test_arrivals_follow_one_another(self, client, field_day):
         stops = (await get_route(client, field_day["field"])).json()["stops"]
