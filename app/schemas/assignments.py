@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from app.schemas.common import CalendarDate, Money, PlainText
+from app.schemas.common import AsciiDecimal, CalendarDate, Money, PlainText
 
 AssignmentStatus = Literal["queued", "processing", "completed", "completed_with_errors", "failed"]
 
@@ -23,8 +22,8 @@ class AddressIn(BaseModel):
     state: str | None = Field(default=None, max_length=60)
     municipality: str | None = Field(default=None, max_length=120)
     postal_code: str | None = Field(default=None, max_length=10)
-    latitude: Decimal | None = Field(default=None, ge=-90, le=90)
-    longitude: Decimal | None = Field(default=None, ge=-180, le=180)
+    latitude: AsciiDecimal | None = Field(default=None, ge=-90, le=90)
+    longitude: AsciiDecimal | None = Field(default=None, ge=-180, le=180)
 
 
 class ConsentIn(BaseModel):

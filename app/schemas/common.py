@@ -143,3 +143,15 @@ Money = Annotated[Decimal, BeforeValidator(_read_money), _MONEY_SCHEMA]
 PositiveMoney = Annotated[
     Decimal, BeforeValidator(_read_money), AfterValidator(_more_than_zero), _MONEY_SCHEMA
 ]
+
+
+def _ascii_number(value: object) -> object:
+    # Python's Decimal reads digits of any script ("９９", "٩٩"): a number a client sends is
+    # written in ASCII, like money (app.domain.money).
+    if isinstance(value, str) and not value.isascii():
+        raise PydanticCustomError("decimal_parsing", "must be written with ASCII digits")
+    return value
+
+
+# A decimal in a request that is not money (a percentage, a rate, a coordinate): ASCII only.
+AsciiDecimal = Annotated[Decimal, BeforeValidator(_ascii_number)]

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.schemas.common import CalendarDate, PlainText, PositiveMoney, UtcDatetime
+from app.schemas.common import AsciiDecimal, CalendarDate, PlainText, PositiveMoney, UtcDatetime
 
 ChannelName = Literal["call", "sms", "email", "whatsapp", "letter", "visit"]
 PartyName = Literal["debtor", "reference", "guarantor"]
@@ -98,8 +98,8 @@ class PcrIn(BaseModel):
 class PositionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    latitude: Decimal = Field(ge=-90, le=90, max_digits=9, decimal_places=6)
-    longitude: Decimal = Field(ge=-180, le=180, max_digits=9, decimal_places=6)
+    latitude: AsciiDecimal = Field(ge=-90, le=90, max_digits=9, decimal_places=6)
+    longitude: AsciiDecimal = Field(ge=-180, le=180, max_digits=9, decimal_places=6)
     accuracy_m: int = Field(ge=0, le=100_000)
 
 

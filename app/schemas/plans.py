@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.schemas.common import CalendarDate, Money
+from app.schemas.common import AsciiDecimal, CalendarDate, Money
 
 PlanTypeName = Literal["regularization", "restructuring", "settlement"]
 FrequencyName = Literal["weekly", "biweekly", "monthly"]
@@ -34,7 +34,7 @@ class PlanQuoteRequest(BaseModel):
         description="From the quote date (the partner's today) to 90 days after it; a weekend or "
         "holiday moves to the next business day."
     )
-    discount_pct: Decimal = Field(
+    discount_pct: AsciiDecimal = Field(
         default=Decimal(0),
         ge=0,
         le=100,
@@ -42,7 +42,7 @@ class PlanQuoteRequest(BaseModel):
         decimal_places=2,
         description="Settlement only: percent of the total forgiven.",
     )
-    annual_rate_pct: Decimal = Field(
+    annual_rate_pct: AsciiDecimal = Field(
         default=Decimal(0),
         ge=0,
         le=200,

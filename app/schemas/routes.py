@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
-from app.schemas.common import PlainText
+from app.schemas.common import AsciiDecimal, PlainText
 
 # A local wall-clock time as "HH:MM" (JSON Schema's `time` format would need a UTC offset,
 # which a shift in the collector's own zone does not have).
@@ -25,7 +25,7 @@ class FieldProfileWrite(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    start_latitude: Decimal | None = Field(
+    start_latitude: AsciiDecimal | None = Field(
         default=None,
         ge=-90,
         le=90,
@@ -33,7 +33,7 @@ class FieldProfileWrite(BaseModel):
         decimal_places=6,
         description="Where the day starts (with start_longitude); null: the first stop.",
     )
-    start_longitude: Decimal | None = Field(
+    start_longitude: AsciiDecimal | None = Field(
         default=None, ge=-180, le=180, max_digits=9, decimal_places=6
     )
     daily_capacity: int = Field(default=12, ge=1, le=60, description="Visits a day at most.")

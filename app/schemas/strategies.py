@@ -25,11 +25,11 @@ from app.domain.strategies import (
     MAX_TERM_EXTENSION_MONTHS,
     MAX_TOLERANCE_PCT,
 )
-from app.schemas.common import Money
+from app.schemas.common import AsciiDecimal, Money
 
 Cap = Annotated[int, Field(ge=0, le=MAX_CAP, strict=True)]
 Percent = Annotated[
-    Decimal,
+    AsciiDecimal,
     Field(ge=0, le=100, max_digits=5, decimal_places=2, description="A percentage, 0 to 100."),
 ]
 Amount = Annotated[
@@ -143,7 +143,7 @@ class StrategyPromiseTerms(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     grace_days: int = Field(ge=0, le=MAX_GRACE_DAYS, strict=True)
-    tolerance_pct: Decimal = Field(
+    tolerance_pct: AsciiDecimal = Field(
         ge=0, le=MAX_TOLERANCE_PCT, max_digits=4, decimal_places=2, description="In %."
     )
 

@@ -22,7 +22,7 @@ from app.domain.commissions import (
     RecoveryType,
 )
 from app.domain.stages import Stage
-from app.schemas.common import CalendarDate, PositiveMoney
+from app.schemas.common import AsciiDecimal, CalendarDate, PositiveMoney
 
 # Years 1900 to 9999, as app.domain.commissions.parse_month reads them.
 MONTH_PATTERN = r"^(19[0-9]{2}|[2-9][0-9]{3})-(0[1-9]|1[0-2])$"
@@ -38,7 +38,7 @@ TargetAmount = Annotated[
     ),
 ]
 Rate = Annotated[
-    Decimal,
+    AsciiDecimal,
     Field(ge=0, le=100, max_digits=5, decimal_places=2, description="A percentage, 0 to 100."),
 ]
 Threshold = Annotated[
@@ -113,7 +113,7 @@ class VolumeTierWrite(BaseModel):
 class AcceleratorWrite(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    above_target_pct: Decimal = Field(
+    above_target_pct: AsciiDecimal = Field(
         ge=0,
         le=MAX_ABOVE_TARGET_PCT,
         max_digits=6,
@@ -121,7 +121,7 @@ class AcceleratorWrite(BaseModel):
         description="Percent of the collector's monthly target above which it pays (100: "
         "the target itself).",
     )
-    extra_rate_pct: Decimal = Field(
+    extra_rate_pct: AsciiDecimal = Field(
         gt=0,
         le=100,
         max_digits=5,

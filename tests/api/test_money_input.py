@@ -207,6 +207,22 @@ class TestPlanQuotes:
         the_field(response, "body.down_payment")
         assert await rows_of(session, PaymentPlan) == before
 
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [("discount_pct", "\uff11\uff10"), ("discount_pct", "\u0661\u0660"),
+         ("annual_rate_pct", "\uff11\uff12")],
+    )  # fmt: skip
+    async def test_a_percentage_in_other_digits_is_refused(self, client, desk, field, value):
+        """Not money, but a number all the same: Decimal would read "１０" as 10."""
+        account = desk["accounts"]["mx"]
+        plan_type = "settlement" if field == "discount_pct" else "restructuring"
+        body = {"plan_type": plan_type, "installments": 2, "frequency": "monthly",
+                "first_due_date": next_weekday(3), field: value}  # fmt: skip
+        response = await client.post(
+            f"/api/v1/accounts/{account.id}/plan-quotes", json=body, headers=desk["collector"]
+        )
+        the_field(response, f"body.{field}")
+
     async def test_a_whole_chilean_down_payment_is_quoted(self, client, desk):
         response = await self.quote(client, desk, "cl", "100")
         assert response.status_code == 200, response.text
