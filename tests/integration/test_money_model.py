@@ -119,6 +119,8 @@ class MoneyModel(RuleBasedStateMachine):
     kinds_seen: ClassVar[set[str]] = set()
     # How each kind of request was answered, to read when the assertion above fails.
     answers: ClassVar[Counter[str]] = Counter()
+    # Steps run (and checked), across every run: the closing note reports them.
+    steps: ClassVar[int] = 0
     database_url: str
     app_settings: Settings
 
@@ -646,6 +648,8 @@ class MoneyModel(RuleBasedStateMachine):
 
     @invariant()
     def every_account_equals_its_entries(self) -> None:
+        MoneyModel.steps += 1
+
         async def go() -> None:
             for book in self.books:
                 result = await ledger.verify(self.session, book.account_id)
@@ -746,6 +750,9 @@ def test_money_model(database_url: str, settings: Settings) -> None:
             MoneyModel,
             settings=settings_for_model(),
         )
+    print(
+        f"money model: {MoneyModel.steps} checked steps, requests {sum(MoneyModel.answers.values())}"
+    )
     # The runs went where money goes: otherwise the properties held on nothing.
     assert MoneyModel.kinds_seen >= {
         "opening", "partner_adjustment", "payment", "plan_interest", "forgiveness",
