@@ -751,7 +751,8 @@ def test_money_model(database_url: str, settings: Settings) -> None:
             settings=settings_for_model(),
         )
     print(
-        f"money model: {MoneyModel.steps} checked steps, requests {sum(MoneyModel.answers.values())}"
+        f"money model: {MoneyModel.steps} checked steps, "
+        f"{sum(MoneyModel.answers.values())} requests"
     )
     # The runs went where money goes: otherwise the properties held on nothing.
     assert MoneyModel.kinds_seen >= {
