@@ -1,4 +1,5 @@
-"""The `cartera` command against a real database: demo seed, users, audit verify, contract."""
+"""The `cartera` command against a real database: demo seed, users, audit and ledger verify,
+contract."""
 
 from __future__ import annotations
 
@@ -81,6 +82,31 @@ def test_audit_verify_passes_then_reports_the_first_tampered_event(cli_database)
     broken = runner.invoke(cli, ["audit", "verify"])
     assert broken.exit_code == 1
     assert f"seq={second_seq}" in broken.output
+
+
+def test_ledger_verify_holds_on_the_demo_then_names_the_account_edited_by_hand(cli_database):
+    assert runner.invoke(cli, ["demo", "seed"]).exit_code == 0
+    intact = runner.invoke(cli, ["ledger", "verify"])
+    assert intact.exit_code == 0, intact.output
+    [[(accounts,)]] = [execute(cli_database, "SELECT count(*) FROM account")[0]]
+    assert f"ledger consistent: {accounts} accounts" in intact.output
+    [[(account_id,)]] = [
+        execute(cli_database, "SELECT id FROM account ORDER BY id OFFSET 7 LIMIT 1")[0]
+    ]
+    execute(
+        cli_database,
+        f"UPDATE account SET fees = fees + 1, total = total + 1 WHERE id = '{account_id}'",
+    )
+    broken = runner.invoke(cli, ["ledger", "verify"])
+    assert broken.exit_code == 1
+    assert f"first account {account_id}" in broken.output
+    assert "fees stored" in broken.output
+    one = runner.invoke(cli, ["ledger", "verify", "--account", str(account_id)])
+    assert one.exit_code == 1
+    other = runner.invoke(
+        cli, ["ledger", "verify", "--account", "00000000-0000-7000-8000-000000000000"]
+    )
+    assert other.exit_code == 0 and "0 accounts" in other.output
 
 
 def test_documents_sweep_deletes_an_old_orphan_file(cli_database, monkeypatch, tmp_path):
