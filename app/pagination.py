@@ -7,6 +7,7 @@ import binascii
 import json
 import uuid
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
@@ -76,6 +77,27 @@ def decode_int_cursor(cursor: str | None) -> int | None:
     if not (values[0].isascii() and values[0].isdigit()) or len(values[0]) > 18:
         raise InvalidInput("query.cursor", "not a cursor this API issued")
     return int(values[0])
+
+
+def decode_moment_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    """For lists ordered newest first by a moment and then an id (``split_moment_page``)."""
+    values = decode_cursor(cursor, 2)
+    if values is None:
+        return None
+    try:
+        return datetime.fromisoformat(values[0]), uuid.UUID(values[1])
+    except ValueError as exc:
+        raise InvalidInput("query.cursor", "not a cursor this API issued") from exc
+
+
+def split_moment_page(
+    rows: Sequence[T], limit: int, key: Callable[[T], tuple[datetime, uuid.UUID]]
+) -> tuple[list[T], str | None]:
+    """:func:`split_page` for (moment, id) keys: the cursor carries both."""
+    if len(rows) > limit:
+        moment, row_id = key(rows[limit - 1])
+        return list(rows[:limit]), encode_cursor(moment.isoformat(), row_id)
+    return list(rows), None
 
 
 def split_page(

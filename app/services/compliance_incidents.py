@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -22,11 +22,11 @@ from app.domain.compliance_incidents import (
     may_list,
     may_resolve,
 )
-from app.domain.errors import InvalidInput, NotFound, PermissionDenied
+from app.domain.errors import NotFound, PermissionDenied
 from app.models.account import Account
 from app.models.compliance_incident import ComplianceIncident
 from app.models.interaction import Interaction
-from app.pagination import decode_cursor, encode_cursor
+from app.pagination import decode_moment_cursor, split_moment_page
 from app.security import Principal
 from app.services import accounts, audit
 
@@ -92,31 +92,19 @@ async def list_incidents(
     query = _readable(principal)
     if status is not None:
         query = query.where(col(ComplianceIncident.status) == status.value)
-    values = decode_cursor(cursor, 2)
-    if values is not None:
-        try:
-            after_at = datetime.fromisoformat(values[0])
-            after_id = uuid.UUID(values[1])
-        except ValueError as exc:
-            raise InvalidInput("query.cursor", "not a cursor this API issued") from exc
+    after = decode_moment_cursor(cursor)
+    if after is not None:
         query = query.where(
-            text("(compliance_incident.opened_at, compliance_incident.id) < (:at, :id)").bindparams(
-                at=after_at, id=after_id
-            )
+            tuple_(col(ComplianceIncident.opened_at), col(ComplianceIncident.id)) < tuple_(*after)
         )
-    rows = list(
-        (
-            await session.scalars(
-                query.order_by(
-                    col(ComplianceIncident.opened_at).desc(), col(ComplianceIncident.id).desc()
-                ).limit(limit + 1)
-            )
-        ).all()
-    )
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        return rows[:limit], encode_cursor(last.opened_at.isoformat(), last.id)
-    return rows, None
+    rows = (
+        await session.scalars(
+            query.order_by(
+                col(ComplianceIncident.opened_at).desc(), col(ComplianceIncident.id).desc()
+            ).limit(limit + 1)
+        )
+    ).all()
+    return split_moment_page(rows, limit, key=lambda r: (r.opened_at, r.id))
 
 
 async def resolve_incident(

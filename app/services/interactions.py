@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, text, update
+from sqlalchemy import case, func, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -50,7 +50,7 @@ from app.models.interaction import Interaction, InteractionFeedback
 from app.models.partner import Partner
 from app.models.promise import Escalation, Promise
 from app.models.user import Team, TeamMember
-from app.pagination import decode_cursor, encode_cursor
+from app.pagination import decode_moment_cursor, split_moment_page
 from app.schemas.interactions import InteractionCreate
 from app.security import Principal
 from app.services import accounts, audit, compliance_incidents, consents, worklists
@@ -454,31 +454,19 @@ async def list_interactions(
         query = query.where(col(Interaction.started_at) >= since)
     if until is not None:
         query = query.where(col(Interaction.started_at) < until)
-    values = decode_cursor(cursor, 2)
-    if values is not None:
-        try:
-            after_at = datetime.fromisoformat(values[0])
-            after_id = uuid.UUID(values[1])
-        except ValueError as exc:
-            raise InvalidInput("query.cursor", "not a cursor this API issued") from exc
+    after = decode_moment_cursor(cursor)
+    if after is not None:
         query = query.where(
-            text("(interaction.started_at, interaction.id) < (:at, :id)").bindparams(
-                at=after_at, id=after_id
+            tuple_(col(Interaction.started_at), col(Interaction.id)) < tuple_(*after)
+        )
+    rows = (
+        await session.scalars(
+            query.order_by(col(Interaction.started_at).desc(), col(Interaction.id).desc()).limit(
+                limit + 1
             )
         )
-    rows = list(
-        (
-            await session.scalars(
-                query.order_by(
-                    col(Interaction.started_at).desc(), col(Interaction.id).desc()
-                ).limit(limit + 1)
-            )
-        ).all()
-    )
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        return rows[:limit], encode_cursor(last.started_at.isoformat(), last.id)
-    return rows, None
+    ).all()
+    return split_moment_page(rows, limit, key=lambda r: (r.started_at, r.id))
 
 
 async def get_interaction(

@@ -1175,3 +1175,41 @@ class TestComplianceIncidents:
         assert "incident_id" not in verdict
         listed = await client.get("/api/v1/compliance/incidents", headers=floor["manager"])
         assert listed.json()["items"] == []
+
+
+async def test_interactions_page_newest_first_by_their_time_then_id(client, floor, session):
+    """Keyset on (started_at, id): equal times are broken by id, nothing repeats or drops."""
+    account = floor["account"]
+    base = datetime(2026, 11, 10, 17, 0, tzinfo=UTC)
+    made = []
+    for minutes in (0, 5, 5, 5, 9):  # three at one instant
+        row = Interaction(
+            account_id=account.id, partner_id=account.partner_id, debtor_id=account.debtor_id,
+            channel="call", direction="inbound", party="debtor", result_code="NO_ANSWER",
+            started_at=base + timedelta(minutes=minutes), pack_version="MX-test",
+            compliance={}, created_by="test",
+        )  # fmt: skip
+        session.add(row)
+        await session.flush()
+        made.append(row)
+    await session.commit()
+    expected = [str(r.id) for r in sorted(made, key=lambda r: (r.started_at, r.id), reverse=True)]
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        response = await client.get(
+            f"/api/v1/accounts/{account.id}/interactions", params=params, headers=floor["manager"]
+        )
+        assert response.status_code == 200, response.text
+        seen.extend(i["id"] for i in response.json()["items"])
+        cursor = response.json()["next_cursor"]
+        if cursor is None:
+            break
+    assert [s for s in seen if s in expected] == expected
+    bad = await client.get(
+        f"/api/v1/accounts/{account.id}/interactions",
+        params={"cursor": "bm90LWEtY3Vyc29y"},
+        headers=floor["manager"],
+    )
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "query.cursor"
