@@ -169,7 +169,14 @@ async def submit_file(
     partner = await partner_for_push(session, principal, partner_id)
     check = UploadCheck(source, LAYOUT)
     existing = await uploads.find_replay(
-        session, PaymentFile, partner.id, key, body, check, lock_kind=_IDEMPOTENCY_LOCK
+        session,
+        PaymentFile,
+        partner.id,
+        principal.audit_id,
+        key,
+        body,
+        check,
+        lock_kind=_IDEMPOTENCY_LOCK,
     )
     if existing is not None:
         return existing, True

@@ -493,13 +493,17 @@ async def record_payment(
         raise NotFound({"entity": "account"})
     partner_id = found.partner_id
     digest = body_sha256(body)
+    # Keys are scoped per caller: another caller's key is a new key, never their payment.
+    caller = principal.audit_id
     await session.execute(
         text("SELECT pg_advisory_xact_lock(:kind, hashtext(:key))"),
-        {"kind": _IDEMPOTENCY_LOCK, "key": f"{partner_id}:{key}"},
+        {"kind": _IDEMPOTENCY_LOCK, "key": f"{partner_id}:{caller}:{key}"},
     )
     existing = await session.scalar(
         select(Payment).where(
-            col(Payment.partner_id) == partner_id, col(Payment.idempotency_key) == key
+            col(Payment.partner_id) == partner_id,
+            col(Payment.recorded_by) == caller,
+            col(Payment.idempotency_key) == key,
         )
     )
     if existing is not None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from app.config import Settings
+from tests.api.test_payments import desk  # noqa: F401  (fixture: a partner's payment desk)
 
 
 @pytest.fixture
