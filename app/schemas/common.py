@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -21,11 +22,22 @@ from pydantic_core import CoreSchema, PydanticCustomError
 
 from app.domain.money import MONEY_PATTERN, MoneyFormatError, parse_money
 
+# What no text a client sends may hold: every C0 control (NUL, tab, CR and LF included:
+# CR/LF in a title would read as a new header line or a new CSV row), DEL, the C1 controls,
+# and the Unicode line and paragraph separators (line breaks to a PDF or a browser).
+# PostgreSQL text cannot hold NUL anyway.
+_CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+CONTROL_CHARACTER_ERROR = "text_control_character"
+
 
 def _storable_text(value: str) -> str:
-    # PostgreSQL text cannot hold NUL; refuse it here rather than fail in the database.
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
+    found = _CONTROL_CHARACTERS.search(value)
+    if found is not None:
+        raise PydanticCustomError(
+            CONTROL_CHARACTER_ERROR,
+            "must not contain control characters such as line breaks or tabs (found U+{code})",
+            {"code": f"{ord(found.group()):04X}"},
+        )
     return value
 
 
