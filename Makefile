@@ -16,9 +16,10 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 ## Serve the API on $(PORT): embedded PostgreSQL unless CARTERA_DATABASE_URL is set,
-## migrations applied, demo data loaded once.
+## migrations applied, demo data loaded once. Development is said here: an unset
+## CARTERA_ENV is production, which refuses the demo and the development secrets.
 run: $(STAMP)
-	PORT=$(PORT) $(BIN)/cartera serve --upgrade --demo
+	CARTERA_ENV=development PORT=$(PORT) $(BIN)/cartera serve --upgrade --demo
 
 ## Every test, against a real PostgreSQL (embedded unless CARTERA_DATABASE_URL is set).
 test: $(STAMP)

@@ -37,7 +37,9 @@ class ConfigurationError(RuntimeError):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CARTERA_", env_file=".env", extra="ignore")
 
-    env: Literal["development", "test", "production"] = "development"
+    # Secure by default: an unset environment is production (which refuses the published
+    # development secrets and keys); development and test are said explicitly.
+    env: Literal["development", "test", "production"] = "production"
     # An existing PostgreSQL (postgresql://… or postgresql+asyncpg://…). Empty: the embedded one.
     database_url: SecretStr | None = None
     data_dir: Path = Path(".cartera")

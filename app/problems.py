@@ -218,6 +218,12 @@ FIELD_MESSAGES_ES: dict[str, str] = {
     "money_too_large": "Importe demasiado grande.",
     "money_too_many_decimals": "Tiene demasiados decimales.",
     "money_not_positive": "Debe ser mayor que cero.",
+    # Text (app/schemas/common.py `PlainText`, `TrimmedText`).
+    "text_control_character": "No debe contener caracteres de control, como saltos de línea "
+    "o tabuladores.",
+    # Notes (`NoteText`): line breaks and tabs are fine there.
+    "note_control_character": "No debe contener caracteres de control distintos de saltos de "
+    "línea y tabuladores.",
 }
 
 

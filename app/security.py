@@ -157,6 +157,12 @@ def decode_token(settings: Settings, token: str) -> dict[str, Any]:
     issued = claims.get("iat")
     if not isinstance(issued, int | float) or issued > time.time() + IAT_LEEWAY_SECONDS:
         raise NotAuthenticated({"reason": "invalid"})
+    # We never issue a token that lives longer than the configured lifetime: one that claims
+    # to was signed elsewhere (a leaked or default key), whatever its expiry.
+    expires = claims.get("exp")
+    lifetime = settings.access_token_minutes * 60
+    if not isinstance(expires, int | float) or expires - issued > lifetime:
+        raise NotAuthenticated({"reason": "invalid"})
     return claims
 
 

@@ -246,6 +246,7 @@ def server(kind: str, url: str, workers: int, logs: Path) -> Iterator[str]:
     port = next(PORTS)
     env = dict(os.environ)
     env.update(
+        CARTERA_ENV=env.get("CARTERA_ENV", "development"),  # the development secrets
         CARTERA_DATABASE_URL=url,
         CARTERA_WORKER_IN_PROCESS="false",  # no background jobs competing with the load
         CARTERA_ACCESS_TOKEN_MINUTES="600",

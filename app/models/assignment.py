@@ -22,7 +22,10 @@ from app.models.base import optional_timestamp_field, timestamp_field
 class Assignment(SQLModel, table=True):
     __tablename__ = "assignment"
     __table_args__ = (
-        UniqueConstraint("partner_id", "idempotency_key", name="uq_assignment_idempotency_key"),
+        # A key is the caller's own (the partner's system or a staff user pushing for it).
+        UniqueConstraint(
+            "partner_id", "submitted_by", "idempotency_key", name="uq_assignment_idempotency_key"
+        ),
         CheckConstraint(
             "status IN ('queued', 'processing', 'completed', 'completed_with_errors', 'failed')",
             name="status",

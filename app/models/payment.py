@@ -18,7 +18,10 @@ from app.models.base import optional_timestamp_field, timestamp_field
 class Payment(SQLModel, table=True):
     __tablename__ = "payment"
     __table_args__ = (
-        UniqueConstraint("partner_id", "idempotency_key", name="uq_payment_idempotency_key"),
+        # A key is the caller's own: another caller's key is a new key, never their payment.
+        UniqueConstraint(
+            "partner_id", "recorded_by", "idempotency_key", name="uq_payment_idempotency_key"
+        ),
         UniqueConstraint("partner_id", "payer_reference", name="uq_payment_payer_reference"),
         CheckConstraint("amount > 0 AND credit_amount >= 0", name="amounts"),
         CheckConstraint(

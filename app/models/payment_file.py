@@ -25,7 +25,13 @@ from app.models.base import optional_timestamp_field, timestamp_field
 class PaymentFile(SQLModel, table=True):
     __tablename__ = "payment_file"
     __table_args__ = (
-        UniqueConstraint("partner_id", "idempotency_key", name="uq_payment_file_idempotency_key"),
+        # A key is the caller's own (the partner's system or a staff user sending for it).
+        UniqueConstraint(
+            "partner_id",
+            "submitted_by",
+            "idempotency_key",
+            name="uq_payment_file_idempotency_key",
+        ),
         CheckConstraint(
             "status IN ('queued', 'processing', 'completed', 'completed_with_errors', 'failed')",
             name="status",

@@ -40,8 +40,9 @@ router = APIRouter(tags=["assignments"])
 READ_CHUNK = 256 * 1024
 
 _IDEMPOTENCY_KEY = idempotency_key_parameter(
-    "A replay with the same key and body returns the first assignment and writes nothing; "
-    "the same key with another body is a 422; without it, 400."
+    "The caller's own, per partner: another caller's key is a new key. A replay with the same "
+    "key and body returns the first assignment and writes nothing; the same key with another "
+    "body is a 422; without it, 400."
 )
 
 

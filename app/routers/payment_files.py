@@ -32,8 +32,9 @@ from app.services.assignment_files import table_csv
 router = APIRouter(tags=["payments"])
 
 _IDEMPOTENCY_KEY = idempotency_key_parameter(
-    "A replay with the same key and file returns the first payment file and applies "
-    "nothing; the same key with another file is a 422; without it, 400."
+    "The caller's own, per partner: another caller's key is a new key. A replay with the same "
+    "key and file returns the first payment file and applies nothing; the same key with "
+    "another file is a 422; without it, 400."
 )
 OutcomeQuery = Annotated[OutcomeName | None, Query(description="Only the lines with this outcome.")]
 

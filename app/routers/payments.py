@@ -31,8 +31,9 @@ router = APIRouter(prefix="/payments", tags=["payments"])
 account_router = APIRouter(tags=["payments"])
 
 _IDEMPOTENCY_KEY = idempotency_key_parameter(
-    "Per partner. A replay with the same key and body returns the first payment and writes "
-    "nothing; the same key with another body is a 422; without it, 400."
+    "The caller's own, per partner: another caller's key is a new key. A replay with the same "
+    "key and body returns the first payment and writes nothing; the same key with another "
+    "body is a 422; without it, 400."
 )
 
 

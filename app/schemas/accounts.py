@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.domain.accounts import AccountStatus, PauseReason
 from app.domain.stages import ProductType, Stage
-from app.schemas.common import CalendarDate, PlainText
+from app.schemas.common import CalendarDate, NoteText
 
 Money = Annotated[
     Decimal, Field(description="An amount in the account's currency, as a decimal string.")
@@ -157,7 +157,7 @@ class AccountEventRead(BaseModel):
     after: dict[str, Any] | None
 
 
-PauseNote = Annotated[PlainText, StringConstraints(strip_whitespace=True, max_length=500)]
+PauseNote = Annotated[NoteText, StringConstraints(strip_whitespace=True, max_length=500)]
 
 
 class PauseCreate(BaseModel):

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.domain.allocation import MAX_CAPACITY, MAX_PRIORITY, MAX_TERRITORY_ENTRIES, MIN_CAPACITY
 from app.domain.roles import Skill
 from app.domain.stages import ProductType, Stage
+from app.schemas.common import PlainText
 
 PlaceName = Annotated[str, Field(min_length=1, max_length=60)]
 MunicipalityName = Annotated[str, Field(min_length=1, max_length=120)]
@@ -51,7 +52,7 @@ class AllocationRuleWrite(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=120)
+    name: PlainText = Field(min_length=1, max_length=120)
     priority: int = Field(
         ge=0, le=MAX_PRIORITY, strict=True, description="Lower is tried first; ties: older rule."
     )

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from app.schemas.common import AsciiDecimal, CalendarDate, Money, PlainText
+from app.schemas.common import AsciiDecimal, CalendarDate, Money, NoteText, PlainText
 
 AssignmentStatus = Literal["queued", "processing", "completed", "completed_with_errors", "failed"]
 
@@ -144,7 +144,7 @@ ExternalRef = Annotated[PlainText, Field(min_length=1, max_length=64)]
 
 class RecallCreate(BaseModel):
     external_refs: list[ExternalRef] = Field(min_length=1, max_length=10_000)
-    reason: PlainText | None = Field(default=None, max_length=200)
+    reason: NoteText | None = Field(default=None, max_length=200)
 
 
 class RecallRead(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -21,11 +22,23 @@ from pydantic_core import CoreSchema, PydanticCustomError
 
 from app.domain.money import MONEY_PATTERN, MoneyFormatError, parse_money
 
+# What no text a client sends may hold: every C0 control (NUL, tab, CR and LF included:
+# CR/LF in a title would read as a new header line or a new CSV row), DEL, the C1 controls,
+# and the Unicode line and paragraph separators (line breaks to a PDF or a browser).
+# PostgreSQL text cannot hold NUL anyway.
+_CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+CONTROL_CHARACTER_ERROR = "text_control_character"
+NOTE_CONTROL_CHARACTER_ERROR = "note_control_character"
+
 
 def _storable_text(value: str) -> str:
-    # PostgreSQL text cannot hold NUL; refuse it here rather than fail in the database.
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
+    found = _CONTROL_CHARACTERS.search(value)
+    if found is not None:
+        raise PydanticCustomError(
+            CONTROL_CHARACTER_ERROR,
+            "must not contain control characters such as line breaks or tabs (found U+{code})",
+            {"code": f"{ord(found.group()):04X}"},
+        )
     return value
 
 
@@ -57,6 +70,28 @@ def _in_utc(value: datetime) -> datetime:
 
 
 PlainText = Annotated[str, AfterValidator(_storable_text)]
+
+
+# A note a person writes (a PCR note, a reason, an outcome) may run over several lines and
+# hold tabs; every other control is refused as in PlainText. CR LF and lone CR become LF, so
+# what is stored has one kind of line break whatever the client's platform. Such text never
+# goes to a header, and CSV and PDF writers quote or wrap it.
+_NOTE_CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _storable_note(value: str) -> str:
+    value = value.replace("\r\n", "\n").replace("\r", "\n")
+    found = _NOTE_CONTROL_CHARACTERS.search(value)
+    if found is not None:
+        raise PydanticCustomError(
+            NOTE_CONTROL_CHARACTER_ERROR,
+            "must not contain control characters other than line breaks and tabs (found U+{code})",
+            {"code": f"{ord(found.group()):04X}"},
+        )
+    return value
+
+
+NoteText = Annotated[str, AfterValidator(_storable_note)]
 UtcDatetime = Annotated[
     AwareDatetime, BeforeValidator(_written_out("2026-11-24T15:30:00Z")), AfterValidator(_in_utc)
 ]

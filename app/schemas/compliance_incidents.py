@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.schemas.common import PlainText
+from app.schemas.common import NoteText
 
 
 class IncidentReasonRead(BaseModel):
@@ -39,6 +39,6 @@ class ComplianceIncidentRead(BaseModel):
 class ComplianceIncidentResolve(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    note: PlainText = Field(
+    note: NoteText = Field(
         min_length=1, max_length=2000, description="What was found and what was done."
     )

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.schemas.common import PositiveMoney
+from app.schemas.common import NoteText, PlainText, PositiveMoney
 
 _AMOUNT = "In the account's currency, with no more decimals than it has (CLP: none); at most "
 _AMOUNT += "the account's credit."
@@ -20,8 +20,8 @@ class CreditRefundCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     amount: PositiveMoney = Field(description=_AMOUNT)
-    reason: str = Field(min_length=3, max_length=1000)
-    payout_reference: str | None = Field(
+    reason: NoteText = Field(min_length=3, max_length=1000)
+    payout_reference: PlainText | None = Field(
         default=None,
         min_length=1,
         max_length=100,
@@ -36,19 +36,19 @@ class CreditTransferCreate(BaseModel):
     target_account_id: uuid.UUID = Field(
         description="Another active account of the same debtor and partner, same currency."
     )
-    reason: str = Field(min_length=3, max_length=1000)
+    reason: NoteText = Field(min_length=3, max_length=1000)
 
 
 class CreditMovementApproval(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    note: str | None = Field(default=None, max_length=1000)
+    note: NoteText | None = Field(default=None, max_length=1000)
 
 
 class CreditMovementRejection(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    note: str = Field(min_length=1, max_length=1000, description="Why it is rejected.")
+    note: NoteText = Field(min_length=1, max_length=1000, description="Why it is rejected.")
 
 
 class CreditMovementRead(BaseModel):

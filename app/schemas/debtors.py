@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.schemas.common import PlainText
+from app.schemas.common import NoteText
 
 RevealableField = Literal["national_id", "birth_date", "contact_points", "related_parties"]
 
@@ -133,13 +133,13 @@ class FlagCreate(BaseModel):
         description="The account of the debtor, one the caller may see, the flag is raised "
         "through (another is a 404); its kind says which accounts it reaches."
     )
-    reason: PlainText = Field(min_length=3, max_length=500)
+    reason: NoteText = Field(min_length=3, max_length=500)
 
 
 class FlagClear(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: PlainText = Field(min_length=3, max_length=500)
+    reason: NoteText = Field(min_length=3, max_length=500)
 
 
 class DebtorProfileRead(BaseModel):
@@ -160,7 +160,7 @@ class RevealRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     fields: list[RevealableField] = Field(min_length=1, max_length=4)
-    reason: PlainText = Field(
+    reason: NoteText = Field(
         min_length=10,
         max_length=500,
         description="Why the values are needed (recorded in the access log).",

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.schemas.common import CalendarDate, PlainText
+from app.schemas.common import CalendarDate, NoteText, PlainText
 
 DocumentKindName = Literal[
     "signed_agreement",
@@ -62,4 +62,4 @@ class CustodyChange(BaseModel):
         pattern=r"\S",
         description="The person who holds the original, received it or destroyed it.",
     )
-    note: PlainText | None = Field(default=None, max_length=500)
+    note: NoteText | None = Field(default=None, max_length=500)

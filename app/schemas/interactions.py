@@ -10,7 +10,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.schemas.common import AsciiDecimal, CalendarDate, PlainText, PositiveMoney, UtcDatetime
+from app.schemas.common import (
+    AsciiDecimal,
+    CalendarDate,
+    NoteText,
+    PlainText,
+    PositiveMoney,
+    UtcDatetime,
+)
 
 ChannelName = Literal["call", "sms", "email", "whatsapp", "letter", "visit"]
 PartyName = Literal["debtor", "reference", "guarantor"]
@@ -90,9 +97,9 @@ class PcrIn(BaseModel):
         "business_failure, family_emergency, disagrees_with_debt, forgot, fraud_claim, "
         "unwilling, other; `not_asked` (and the default) where the law forbids the question.",
     )
-    problem: PlainText | None = Field(default=None, max_length=2000)
-    circumstance: PlainText | None = Field(default=None, max_length=2000)
-    resolution: PlainText | None = Field(default=None, max_length=2000)
+    problem: NoteText | None = Field(default=None, max_length=2000)
+    circumstance: NoteText | None = Field(default=None, max_length=2000)
+    resolution: NoteText | None = Field(default=None, max_length=2000)
 
 
 class PositionIn(BaseModel):
@@ -123,14 +130,14 @@ class InteractionCreate(BaseModel):
     result_code: str = Field(max_length=24)
     started_at: UtcDatetime
     ended_at: UtcDatetime | None = None
-    notes: PlainText | None = Field(default=None, max_length=4000)
+    notes: NoteText | None = Field(default=None, max_length=4000)
     pcr: PcrIn | None = Field(default=None, description="Required on right-party contacts.")
     position: PositionIn | None = Field(default=None, description="Required on visits.")
     promise: PromiseIn | None = Field(default=None, description="Required with RPC_PTP.")
     amends_id: uuid.UUID | None = Field(
         default=None, description="The interaction this one corrects; the original stays."
     )
-    backdated_reason: PlainText | None = Field(
+    backdated_reason: NoteText | None = Field(
         default=None,
         min_length=1,
         max_length=500,
@@ -190,7 +197,7 @@ class InteractionRead(BaseModel):
 class FeedbackCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    note: PlainText = Field(min_length=1, max_length=2000)
+    note: NoteText = Field(min_length=1, max_length=2000)
 
 
 class FeedbackRead(BaseModel):
@@ -225,13 +232,13 @@ class EscalationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     account_id: uuid.UUID
-    reason: PlainText = Field(min_length=1, max_length=1000)
+    reason: NoteText = Field(min_length=1, max_length=1000)
 
 
 class EscalationResolve(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    outcome: PlainText = Field(min_length=1, max_length=1000)
+    outcome: NoteText = Field(min_length=1, max_length=1000)
 
 
 class EscalationRead(BaseModel):

@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.schemas.common import NoteText
+
 OutcomeName = Literal[
     "matched", "matched_by_reference", "unmatched", "duplicate", "rejected", "matched_by_hand"
 ]
@@ -74,4 +76,4 @@ class PaymentFileLineApply(BaseModel):
     account_id: uuid.UUID = Field(
         description="The account that takes the money: the file's partner's, its currency."
     )
-    note: str = Field(min_length=3, max_length=1000, description="How the account was found.")
+    note: NoteText = Field(min_length=3, max_length=1000, description="How the account was found.")

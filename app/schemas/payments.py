@@ -9,7 +9,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.schemas.common import CalendarDate, PositiveMoney
+from app.schemas.common import CalendarDate, NoteText, PlainText, PositiveMoney
 
 ChannelName = Literal["spei", "cash_store", "card", "branch", "partner_report"]
 # What a payment read may show: also `credit_transfer`, credit moved from another account of
@@ -25,7 +25,7 @@ class PaymentCreate(BaseModel):
     account_id: uuid.UUID | None = Field(
         default=None, description="The account; or give `external_ref` instead."
     )
-    external_ref: str | None = Field(
+    external_ref: PlainText | None = Field(
         default=None,
         min_length=1,
         max_length=64,
@@ -44,7 +44,7 @@ class PaymentCreate(BaseModel):
     )
     paid_on: CalendarDate
     channel: ChannelName
-    payer_reference: str | None = Field(
+    payer_reference: PlainText | None = Field(
         default=None,
         min_length=1,
         max_length=100,
@@ -52,7 +52,7 @@ class PaymentCreate(BaseModel):
         "partner; a second payment with it is a 409.",
     )
 
-    payment_reference: str | None = Field(
+    payment_reference: PlainText | None = Field(
         default=None,
         max_length=20,
         description="The account's payment reference as the debtor quoted it (12 digits with "
@@ -70,7 +70,7 @@ class PaymentCreate(BaseModel):
 class PaymentReversal(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=3, max_length=1000)
+    reason: NoteText = Field(min_length=3, max_length=1000)
 
 
 class InstallmentAllocationRead(BaseModel):

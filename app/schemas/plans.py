@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.schemas.common import AsciiDecimal, CalendarDate, Money
+from app.schemas.common import AsciiDecimal, CalendarDate, Money, NoteText
 
 PlanTypeName = Literal["regularization", "restructuring", "settlement"]
 FrequencyName = Literal["weekly", "biweekly", "monthly"]
@@ -123,13 +123,13 @@ class PlanCreate(PlanQuoteRequest):
 class PlanDecision(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    note: str | None = Field(default=None, max_length=2000)
+    note: NoteText | None = Field(default=None, max_length=2000)
 
 
 class PlanRejection(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    note: str = Field(min_length=1, max_length=2000, description="Why the plan is rejected.")
+    note: NoteText = Field(min_length=1, max_length=2000, description="Why the plan is rejected.")
 
 
 class PlanInstallmentRead(InstallmentRead):

@@ -181,7 +181,14 @@ async def submit_assignment(
     partner = await partner_for_push(session, principal, partner_id)
     check = UploadCheck(source)
     existing = await uploads.find_replay(
-        session, Assignment, partner.id, key, body, check, lock_kind=_IDEMPOTENCY_LOCK
+        session,
+        Assignment,
+        partner.id,
+        principal.audit_id,
+        key,
+        body,
+        check,
+        lock_kind=_IDEMPOTENCY_LOCK,
     )
     if existing is not None:
         return existing, True

@@ -169,7 +169,14 @@ async def submit_file(
     partner = await partner_for_push(session, principal, partner_id)
     check = UploadCheck(source, LAYOUT)
     existing = await uploads.find_replay(
-        session, PaymentFile, partner.id, key, body, check, lock_kind=_IDEMPOTENCY_LOCK
+        session,
+        PaymentFile,
+        partner.id,
+        principal.audit_id,
+        key,
+        body,
+        check,
+        lock_kind=_IDEMPOTENCY_LOCK,
     )
     if existing is not None:
         return existing, True
@@ -477,14 +484,9 @@ async def apply_line_by_hand(
         raise Conflict({"reason": "the account was recalled by the partner"})
     assert line.amount is not None and line.paid_on is not None
     assert line.payer_reference is not None
-    taken = await session.scalar(
-        select(col(Payment.id)).where(
-            col(Payment.partner_id) == payment_file.partner_id,
-            col(Payment.payer_reference) == line.payer_reference,
-        )
+    await payments.check_payer_reference_free(
+        session, payment_file.partner_id, line.payer_reference
     )
-    if taken is not None:
-        raise Conflict({"reason": f"the payer reference was already used ({taken})"})
     moment = now or datetime.now(UTC)
     partner = await session.get_one(Partner, payment_file.partner_id)
     payment_line = PaymentLine(

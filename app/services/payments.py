@@ -476,6 +476,21 @@ async def apply_incoming(
     return made
 
 
+async def check_payer_reference_free(
+    session: AsyncSession, partner_id: uuid.UUID, payer_reference: str
+) -> None:
+    """Refuse a payer reference the partner's payments already carry. The answer names no
+    payment: the one holding it may be on an account the caller cannot read."""
+    taken = await session.scalar(
+        select(col(Payment.id)).where(
+            col(Payment.partner_id) == partner_id,
+            col(Payment.payer_reference) == payer_reference,
+        )
+    )
+    if taken is not None:
+        raise Conflict({"reason": "the payer reference was already used"})
+
+
 async def record_payment(
     session: AsyncSession,
     principal: Principal,
@@ -493,13 +508,17 @@ async def record_payment(
         raise NotFound({"entity": "account"})
     partner_id = found.partner_id
     digest = body_sha256(body)
+    # Keys are scoped per caller: another caller's key is a new key, never their payment.
+    caller = principal.audit_id
     await session.execute(
         text("SELECT pg_advisory_xact_lock(:kind, hashtext(:key))"),
-        {"kind": _IDEMPOTENCY_LOCK, "key": f"{partner_id}:{key}"},
+        {"kind": _IDEMPOTENCY_LOCK, "key": f"{partner_id}:{caller}:{key}"},
     )
     existing = await session.scalar(
         select(Payment).where(
-            col(Payment.partner_id) == partner_id, col(Payment.idempotency_key) == key
+            col(Payment.partner_id) == partner_id,
+            col(Payment.recorded_by) == caller,
+            col(Payment.idempotency_key) == key,
         )
     )
     if existing is not None:
@@ -515,14 +534,7 @@ async def record_payment(
     if account.status == "recalled":
         raise Conflict({"reason": "the account was recalled by the partner"})
     if body.payer_reference is not None:
-        taken = await session.scalar(
-            select(col(Payment.id)).where(
-                col(Payment.partner_id) == partner_id,
-                col(Payment.payer_reference) == body.payer_reference,
-            )
-        )
-        if taken is not None:
-            raise Conflict({"reason": f"the payer reference was already used ({taken})"})
+        await check_payer_reference_free(session, partner_id, body.payer_reference)
 
     moment = now or datetime.now(UTC)
     today = await accounts.business_date(session, account, moment)

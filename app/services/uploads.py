@@ -47,23 +47,29 @@ async def find_replay(
     session: AsyncSession,
     model: type[U],
     partner_id: uuid.UUID,
+    caller: str,
     key: str,
     body: AsyncIterator[bytes],
     check: UploadCheck,
     *,
     lock_kind: int,
 ) -> U | None:
-    """The upload this partner already sent under ``key`` when the body is the same one
-    (the body is read to compare); None when the key is new. Another body under the key is
-    refused. The key stays locked to the end of the transaction, so two requests racing with
-    one key store one upload."""
+    """The upload ``caller`` (an audit id) already sent for this partner under ``key`` when
+    the body is the same one (the body is read to compare); None when the key is new, as it
+    is when only another caller used it. Another body under the key is refused. The key
+    stays locked to the end of the transaction, so two requests racing with one key store
+    one upload."""
     await session.execute(
         text("SELECT pg_advisory_xact_lock(:kind, hashtext(:key))"),
-        {"kind": lock_kind, "key": f"{partner_id}:{key}"},
+        {"kind": lock_kind, "key": f"{partner_id}:{caller}:{key}"},
     )
     table: Any = model
     existing: U | None = await session.scalar(
-        select(table).where(table.partner_id == partner_id, table.idempotency_key == key)
+        select(table).where(
+            table.partner_id == partner_id,
+            table.submitted_by == caller,
+            table.idempotency_key == key,
+        )
     )
     if existing is None:
         return None

@@ -373,6 +373,7 @@ def cli_database(database_server, monkeypatch):
     url = database_server.create_database("cartera_aging")
     migrations.upgrade(url)
     monkeypatch.setenv("CARTERA_DATABASE_URL", url)
+    monkeypatch.setenv("CARTERA_ENV", "test")  # an unset environment is production
     get_settings.cache_clear()
     yield url
     get_settings.cache_clear()

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from app.config import Settings
+from tests.api.test_interactions import floor  # noqa: F401  (fixture: a collector's desk)
+from tests.api.test_payments import desk  # noqa: F401  (fixture: a partner's payment desk)
 
 
 @pytest.fixture
