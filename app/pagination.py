@@ -7,7 +7,7 @@ import binascii
 import json
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
@@ -90,6 +90,17 @@ def decode_moment_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | Non
         raise InvalidInput("query.cursor", "not a cursor this API issued") from exc
 
 
+def decode_day_cursor(cursor: str | None) -> tuple[date, uuid.UUID] | None:
+    """For lists ordered by a calendar date and then an id (``split_page`` with both)."""
+    values = decode_cursor(cursor, 2)
+    if values is None:
+        return None
+    try:
+        return date.fromisoformat(values[0]), uuid.UUID(values[1])
+    except ValueError as exc:
+        raise InvalidInput("query.cursor", "not a cursor this API issued") from exc
+
+
 def split_moment_page(
     rows: Sequence[T], limit: int, key: Callable[[T], tuple[datetime, uuid.UUID]]
 ) -> tuple[list[T], str | None]:
@@ -105,8 +116,11 @@ def split_page(
 ) -> tuple[list[T], str | None]:
     """Rows fetched with ``LIMIT limit + 1`` → (the page, the cursor after its last row or None).
 
-    The one extra row only tells whether another page exists; it is never returned.
+    The one extra row only tells whether another page exists; it is never returned. A key
+    that is a tuple puts each of its values in the cursor.
     """
     if len(rows) > limit:
-        return list(rows[:limit]), encode_cursor(key(rows[limit - 1]))
+        last = key(rows[limit - 1])
+        cursor = encode_cursor(*last) if isinstance(last, tuple) else encode_cursor(last)
+        return list(rows[:limit]), cursor
     return list(rows), None

@@ -27,6 +27,9 @@ class Interaction(SQLModel, table=True):
         # The debtor's contact history across all accounts and partners, newest first.
         Index("ix_interaction_debtor_time", "debtor_id", "started_at"),
         Index("ix_interaction_account_time", "account_id", "started_at"),
+        # Cross-account lists, newest first: a collector's day, and everyone's.
+        Index("ix_interaction_collector_time", "collector_id", "started_at", "id"),
+        Index("ix_interaction_time", "started_at", "id"),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)

@@ -44,6 +44,8 @@ class PaymentPlan(SQLModel, table=True):
             postgresql_where=text("status IN ('proposed', 'pending_approval', 'active')"),
         ),
         Index("ix_payment_plan_account_id", "account_id", "id"),
+        # The approval inbox (GET /plans?status=pending_approval), newest first.
+        Index("ix_payment_plan_status", "status", "id"),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)

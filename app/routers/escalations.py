@@ -8,7 +8,14 @@ from fastapi import APIRouter, Query, status
 from app.deps import PrincipalDep, SessionDep
 from app.pagination import CursorQuery, LimitQuery, Page
 from app.problems import problem_responses
-from app.schemas.interactions import EscalationCreate, EscalationRead, EscalationResolve
+from app.routers.listing import CollectorFilter, PartnerFilter, TeamFilter, scope_of
+from app.schemas.accounts import AccountLabelRead
+from app.schemas.interactions import (
+    EscalationCreate,
+    EscalationListItem,
+    EscalationRead,
+    EscalationResolve,
+)
 from app.services import escalations as service
 
 router = APIRouter(prefix="/escalations", tags=["escalations"])
@@ -32,7 +39,7 @@ async def create_escalation(
 @router.get(
     "",
     summary="List escalations",
-    response_model=Page[EscalationRead],
+    response_model=Page[EscalationListItem],
     responses=problem_responses(401, 403, 422),
 )
 async def list_escalations(
@@ -41,14 +48,33 @@ async def list_escalations(
     status_filter: Annotated[
         Literal["open", "taken", "resolved"] | None, Query(alias="status")
     ] = None,
+    partner_id: PartnerFilter = None,
+    collector_id: CollectorFilter = None,
+    team_id: TeamFilter = None,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
-) -> Page[EscalationRead]:
-    """Those on the accounts the caller may see (a lead: their teams'; a manager: all)."""
-    rows, next_cursor = await service.list_escalations(
-        session, principal, status=status_filter, limit=limit, cursor=cursor
+) -> Page[EscalationListItem]:
+    """Oldest first, those on the accounts the caller may see (a collector: their own; a
+    lead: their teams'; a manager: all), each with its account's reference, debtor and
+    collector."""
+    page = await service.list_escalations(
+        session,
+        principal,
+        scope_of(partner_id, collector_id, team_id),
+        status=status_filter,
+        limit=limit,
+        cursor=cursor,
     )
-    return Page(items=[EscalationRead.model_validate(e) for e in rows], next_cursor=next_cursor)
+    return Page(
+        items=[
+            EscalationListItem(
+                **dict(EscalationRead.model_validate(e)),
+                account=AccountLabelRead.model_validate(page.label_of(e.account_id)),
+            )
+            for e in page.rows
+        ],
+        next_cursor=page.next_cursor,
+    )
 
 
 @router.post(

@@ -4,14 +4,32 @@ import uuid
 from datetime import UTC
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
 from app.domain.compliance import Channel, DebtorFlag, Party
+from app.domain.money import round_money
+from app.domain.reports import wants_csv
 from app.models.interaction import Interaction
+from app.models.promise import Promise
 from app.pagination import CursorQuery, LimitQuery, Page
 from app.problems import problem_responses
-from app.schemas.common import UtcDatetime
+from app.routers.listing import (
+    ACCOUNT_COLUMNS,
+    EXPORT_BATCH,
+    AcceptHeader,
+    CollectorFilter,
+    PartnerFilter,
+    TeamFilter,
+    account_cells,
+    csv_export,
+    list_responses,
+    scope_of,
+)
+from app.schemas.accounts import AccountLabelRead
+from app.schemas.common import CalendarDate, UtcDatetime
 from app.schemas.interactions import (
     ConsentRead,
     ConsentSet,
@@ -20,12 +38,16 @@ from app.schemas.interactions import (
     FeedbackCreate,
     FeedbackRead,
     InteractionCreate,
+    InteractionListItem,
     InteractionRead,
     PcrRead,
+    PromiseListItem,
     PromiseRead,
+    PromiseStatusName,
     ReasonRead,
 )
 from app.services import consents, contact, interactions, promises
+from app.services.accounts import AccountLabel, LabelledPage
 
 router = APIRouter(tags=["interactions"])
 
@@ -226,6 +248,116 @@ async def list_interactions(
     return Page(items=[_read(r) for r in rows], next_cursor=next_cursor)
 
 
+INTERACTION_CSV_COLUMNS = (
+    "interaction_id",
+    *ACCOUNT_COLUMNS,
+    "recorded_by",
+    "channel",
+    "direction",
+    "party",
+    "result_code",
+    "started_at",
+    "ended_at",
+    "problem_category",
+    "problem",
+    "circumstance",
+    "resolution",
+    "allowed",
+)
+
+
+def _interaction_cells(interaction: Interaction, label: AccountLabel) -> list[object]:
+    return [
+        interaction.id,
+        *account_cells(label),
+        interaction.collector_id or "",
+        interaction.channel,
+        interaction.direction,
+        interaction.party,
+        interaction.result_code,
+        interaction.started_at.isoformat(),
+        interaction.ended_at.isoformat() if interaction.ended_at else "",
+        interaction.pcr_problem_category or "",
+        interaction.pcr_problem or "",
+        interaction.pcr_circumstance or "",
+        interaction.pcr_resolution or "",
+        interaction.compliance.get("allowed", ""),
+    ]
+
+
+@router.get(
+    "/interactions",
+    summary="List interactions across accounts (a collector's day)",
+    response_model=Page[InteractionListItem],
+    responses=list_responses(),
+)
+async def search_interactions(
+    session: SessionDep,
+    principal: PrincipalDep,
+    request: Request,
+    collector_id: Annotated[
+        uuid.UUID | None, Query(description="Only those this collector recorded.")
+    ] = None,
+    from_: Annotated[
+        UtcDatetime | None,
+        Query(alias="from", description="Started at or after this instant."),
+    ] = None,
+    to: Annotated[UtcDatetime | None, Query(description="Started before this instant.")] = None,
+    channel: Annotated[Channel | None, Query()] = None,
+    result: Annotated[
+        str | None,
+        Query(max_length=24, pattern=r"^[A-Z_]+$", description="Only this result code."),
+    ] = None,
+    partner_id: PartnerFilter = None,
+    team_id: TeamFilter = None,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+    accept: AcceptHeader = None,
+) -> Page[InteractionListItem] | StreamingResponse:
+    """Newest first, on the accounts the caller may see, each with its account's reference,
+    debtor and collector: a team lead reviews a collector's day with `collector_id`, `from`
+    and `to`. `Accept: text/csv` exports every match, one line per interaction, with the
+    PCR note."""
+    scope = scope_of(partner_id, None, team_id)
+    export = wants_csv(accept)
+
+    async def page(s: AsyncSession, after: str | None, size: int) -> LabelledPage[Interaction]:
+        return await interactions.search_interactions(
+            s,
+            principal,
+            scope,
+            recorded_by=collector_id,
+            channel=channel.value if channel else None,
+            result_code=result,
+            since=from_,
+            until=to,
+            limit=size,
+            cursor=after,
+        )
+
+    first = await page(session, cursor, EXPORT_BATCH if export else limit)
+    if export:
+        return csv_export(
+            request,
+            "interactions",
+            INTERACTION_CSV_COLUMNS,
+            first,
+            lambda s, after: page(s, after, EXPORT_BATCH),
+            _interaction_cells,
+            lambda i: i.account_id,
+        )
+    return Page(
+        items=[
+            InteractionListItem(
+                **dict(_read(i)),
+                account=AccountLabelRead.model_validate(first.label_of(i.account_id)),
+            )
+            for i in first.rows
+        ],
+        next_cursor=first.next_cursor,
+    )
+
+
 @router.get(
     "/interactions/{interaction_id}",
     summary="Read an interaction",
@@ -265,6 +397,95 @@ async def list_interaction_feedback(
     """The collector reads the feedback on their own interactions."""
     rows = await interactions.list_feedback(session, principal, interaction_id)
     return [FeedbackRead.model_validate(f) for f in rows]
+
+
+PROMISE_CSV_COLUMNS = (
+    "promise_id",
+    *ACCOUNT_COLUMNS,
+    "status",
+    "currency",
+    "amount",
+    "paid_amount",
+    "due_date",
+    "resolved_on",
+    "created_at",
+)
+
+
+def _promise_cells(promise: Promise, label: AccountLabel) -> list[object]:
+    return [
+        promise.id,
+        *account_cells(label),
+        promise.status,
+        promise.currency,
+        round_money(promise.amount, promise.currency),
+        round_money(promise.paid_amount, promise.currency),
+        promise.due_date,
+        promise.resolved_on or "",
+        promise.created_at.isoformat(),
+    ]
+
+
+@router.get(
+    "/promises",
+    tags=["promises"],
+    summary="List promises to pay across accounts",
+    response_model=Page[PromiseListItem],
+    responses=list_responses(),
+)
+async def search_promises(
+    session: SessionDep,
+    principal: PrincipalDep,
+    request: Request,
+    status_filter: Annotated[PromiseStatusName | None, Query(alias="status")] = None,
+    due_from: Annotated[CalendarDate | None, Query(description="Due on or after this day.")] = None,
+    due_to: Annotated[CalendarDate | None, Query(description="Due on or before this day.")] = None,
+    partner_id: PartnerFilter = None,
+    collector_id: CollectorFilter = None,
+    team_id: TeamFilter = None,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+    accept: AcceptHeader = None,
+) -> Page[PromiseListItem] | StreamingResponse:
+    """Soonest due first, on the accounts the caller may see, each with its account's
+    reference, debtor and collector: today's follow-ups are `status=pending` with
+    `due_from` and `due_to` today. `Accept: text/csv` exports every match."""
+    scope = scope_of(partner_id, collector_id, team_id)
+    export = wants_csv(accept)
+
+    async def page(s: AsyncSession, after: str | None, size: int) -> LabelledPage[Promise]:
+        return await promises.search_promises(
+            s,
+            principal,
+            scope,
+            status=status_filter,
+            due_from=due_from,
+            due_to=due_to,
+            limit=size,
+            cursor=after,
+        )
+
+    first = await page(session, cursor, EXPORT_BATCH if export else limit)
+    if export:
+        return csv_export(
+            request,
+            "promises",
+            PROMISE_CSV_COLUMNS,
+            first,
+            lambda s, after: page(s, after, EXPORT_BATCH),
+            _promise_cells,
+            lambda p: p.account_id,
+        )
+    return Page(
+        items=[
+            PromiseListItem(
+                **dict(PromiseRead.model_validate(p)),
+                account=AccountLabelRead.model_validate(first.label_of(p.account_id)),
+            )
+            for p in first.rows
+        ],
+        next_cursor=first.next_cursor,
+    )
 
 
 @router.get(

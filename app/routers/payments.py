@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.deps import (
     API_PREFIX,
@@ -12,19 +14,38 @@ from app.deps import (
     SessionDep,
     idempotency_key_parameter,
 )
+from app.domain.money import round_money
+from app.domain.reports import wants_csv
 from app.models.payment import Payment
 from app.pagination import CursorQuery, LimitQuery, Page
 from app.problems import problem_responses
+from app.routers.listing import (
+    ACCOUNT_COLUMNS,
+    EXPORT_BATCH,
+    AcceptHeader,
+    CollectorFilter,
+    PartnerFilter,
+    TeamFilter,
+    account_cells,
+    csv_export,
+    list_responses,
+    scope_of,
+)
+from app.schemas.accounts import AccountLabelRead
+from app.schemas.common import CalendarDate
 from app.schemas.payments import (
     AllocationRead,
     BalanceAllocationRead,
     InstallmentAllocationRead,
+    PaymentChannelName,
     PaymentCreate,
+    PaymentListItem,
     PaymentRead,
     PaymentReversal,
     PromiseAllocationRead,
 )
 from app.services import payments
+from app.services.accounts import AccountLabel, LabelledPage
 
 router = APIRouter(prefix="/payments", tags=["payments"])
 # The account-scoped list lives under /accounts: a router of its own (no prefix).
@@ -110,6 +131,104 @@ async def record_payment(
         response.headers["Idempotent-Replayed"] = "true"
         response.status_code = status.HTTP_200_OK
     return _read(payment)
+
+
+PAYMENT_CSV_COLUMNS = (
+    "payment_id",
+    *ACCOUNT_COLUMNS,
+    "paid_on",
+    "channel",
+    "status",
+    "currency",
+    "amount",
+    "credit_amount",
+    "payer_reference",
+    "recorded_by",
+    "created_at",
+    "reversed_at",
+)
+
+
+def _payment_cells(payment: Payment, label: AccountLabel) -> list[object]:
+    return [
+        payment.id,
+        *account_cells(label),
+        payment.paid_on,
+        payment.channel,
+        payment.status,
+        payment.currency,
+        round_money(payment.amount, payment.currency),
+        round_money(payment.credit_amount, payment.currency),
+        payment.payer_reference or "",
+        payment.recorded_by,
+        payment.created_at.isoformat(),
+        payment.reversed_at.isoformat() if payment.reversed_at else "",
+    ]
+
+
+@router.get(
+    "",
+    summary="List payments across accounts",
+    response_model=Page[PaymentListItem],
+    responses=list_responses(),
+)
+async def search_payments(
+    session: SessionDep,
+    principal: PrincipalDep,
+    request: Request,
+    from_: Annotated[
+        CalendarDate | None, Query(alias="from", description="Paid on or after this day.")
+    ] = None,
+    to: Annotated[CalendarDate | None, Query(description="Paid on or before this day.")] = None,
+    channel: Annotated[PaymentChannelName | None, Query()] = None,
+    status_filter: Annotated[Literal["applied", "reversed"] | None, Query(alias="status")] = None,
+    partner_id: PartnerFilter = None,
+    collector_id: CollectorFilter = None,
+    team_id: TeamFilter = None,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+    accept: AcceptHeader = None,
+) -> Page[PaymentListItem] | StreamingResponse:
+    """Newest recorded first, on the accounts the caller may see (a partner: its
+    portfolio), each with its account's reference, debtor and collector. `from` and `to`
+    bound the day the debtor paid. `Accept: text/csv` exports every match."""
+    scope = scope_of(partner_id, collector_id, team_id)
+    export = wants_csv(accept)
+
+    async def page(s: AsyncSession, after: str | None, size: int) -> LabelledPage[Payment]:
+        return await payments.search_payments(
+            s,
+            principal,
+            scope,
+            paid_from=from_,
+            paid_to=to,
+            channel=channel,
+            status=status_filter,
+            limit=size,
+            cursor=after,
+        )
+
+    first = await page(session, cursor, EXPORT_BATCH if export else limit)
+    if export:
+        return csv_export(
+            request,
+            "payments",
+            PAYMENT_CSV_COLUMNS,
+            first,
+            lambda s, after: page(s, after, EXPORT_BATCH),
+            _payment_cells,
+            lambda p: p.account_id,
+        )
+    return Page(
+        items=[
+            PaymentListItem(
+                **dict(_read(p)),
+                account=AccountLabelRead.model_validate(first.label_of(p.account_id)),
+            )
+            for p in first.rows
+        ],
+        next_cursor=first.next_cursor,
+    )
 
 
 @router.get(

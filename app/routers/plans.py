@@ -2,14 +2,30 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.deps import API_PREFIX, PrincipalDep, SessionDep
 from app.domain.money import round_money
+from app.domain.reports import wants_csv
 from app.pagination import CursorQuery, LimitQuery, Page
 from app.problems import problem_responses
+from app.routers.listing import (
+    ACCOUNT_COLUMNS,
+    EXPORT_BATCH,
+    AcceptHeader,
+    CollectorFilter,
+    PartnerFilter,
+    TeamFilter,
+    account_cells,
+    csv_export,
+    list_responses,
+    scope_of,
+)
+from app.schemas.accounts import AccountLabelRead
 from app.schemas.plans import (
     BreachRead,
     BreakingRuleRead,
@@ -17,13 +33,17 @@ from app.schemas.plans import (
     PlanCreate,
     PlanDecision,
     PlanInstallmentRead,
+    PlanListItem,
     PlanQuoteRead,
     PlanQuoteRequest,
     PlanRead,
     PlanRejection,
+    PlanStatusName,
+    PlanTypeName,
     QuoteTotalsRead,
 )
 from app.services import plans
+from app.services.accounts import AccountLabel, LabelledPage
 from app.services.plans import PlanView, QuoteView
 from app.versioning import IfMatch, etag, parse_if_match
 
@@ -193,6 +213,94 @@ async def list_account_plans(
         session, principal, account_id, limit=limit, cursor=cursor
     )
     return Page(items=[_plan_read(v) for v in views], next_cursor=next_cursor)
+
+
+PLAN_CSV_COLUMNS = (
+    "plan_id",
+    *ACCOUNT_COLUMNS,
+    "plan_type",
+    "status",
+    "currency",
+    "agreed_total",
+    "down_payment",
+    "forgiven",
+    "installments",
+    "approver_role",
+    "quoted_on",
+    "created_at",
+)
+
+
+def _plan_cells(view: PlanView, label: AccountLabel) -> list[object]:
+    plan = view.plan
+    return [
+        plan.id,
+        *account_cells(label),
+        plan.plan_type,
+        plan.status,
+        plan.currency,
+        round_money(plan.agreed_total, plan.currency),
+        round_money(plan.down_payment, plan.currency),
+        round_money(plan.forgiven, plan.currency),
+        sum(1 for i in view.installments if i.number > 0),
+        plan.approver_role,
+        plan.quoted_on,
+        plan.created_at.isoformat(),
+    ]
+
+
+@router.get(
+    "/plans",
+    summary="List payment plans across accounts (the approval inbox)",
+    response_model=Page[PlanListItem],
+    responses=list_responses(),
+)
+async def search_plans(
+    session: SessionDep,
+    principal: PrincipalDep,
+    request: Request,
+    status_filter: Annotated[PlanStatusName | None, Query(alias="status")] = None,
+    plan_type: Annotated[PlanTypeName | None, Query()] = None,
+    partner_id: PartnerFilter = None,
+    collector_id: CollectorFilter = None,
+    team_id: TeamFilter = None,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+    accept: AcceptHeader = None,
+) -> Page[PlanListItem] | StreamingResponse:
+    """Newest first, with their schedules and each account's reference, debtor and
+    collector, on the accounts the caller may see: a team lead's approval inbox is
+    `status=pending_approval` (their teams' accounts), a collector sees their own, a
+    partner its portfolio. `Accept: text/csv` exports every match, one line per plan."""
+    scope = scope_of(partner_id, collector_id, team_id)
+    export = wants_csv(accept)
+
+    async def page(s: AsyncSession, after: str | None, size: int) -> LabelledPage[PlanView]:
+        return await plans.search_plans(
+            s, principal, scope, status=status_filter, plan_type=plan_type, limit=size, cursor=after
+        )
+
+    first = await page(session, cursor, EXPORT_BATCH if export else limit)
+    if export:
+        return csv_export(
+            request,
+            "plans",
+            PLAN_CSV_COLUMNS,
+            first,
+            lambda s, after: page(s, after, EXPORT_BATCH),
+            _plan_cells,
+            lambda v: v.plan.account_id,
+        )
+    return Page(
+        items=[
+            PlanListItem(
+                **dict(_plan_read(v)),
+                account=AccountLabelRead.model_validate(first.label_of(v.plan.account_id)),
+            )
+            for v in first.rows
+        ],
+        next_cursor=first.next_cursor,
+    )
 
 
 @router.get(

@@ -4,13 +4,14 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from app.deps import PrincipalDep, SessionDep
 from app.domain.reports import CSV_MEDIA_TYPE, MAX_PERIOD_DAYS, wants_csv
 from app.problems import problem_responses
+from app.routers.listing import AcceptHeader
 from app.schemas.common import CalendarDate
 from app.schemas.reports import (
     AgentRow,
@@ -39,12 +40,6 @@ To = Annotated[
     Query(
         description="Last business date of the period (included); at most "
         f"{MAX_PERIOD_DAYS} days after `from`, counting both."
-    ),
-]
-AcceptHeader = Annotated[
-    str | None,
-    Header(
-        description="`text/csv` for CSV (the same rows, one line each); JSON otherwise.",
     ),
 ]
 

@@ -69,6 +69,19 @@ class AccountSummary(BaseModel):
     updated_at: datetime
 
 
+class AccountLabelRead(BaseModel):
+    """The account a line of a cross-account list belongs to, as a list screen shows it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    account_id: uuid.UUID
+    partner_id: uuid.UUID
+    external_ref: str = Field(description="The partner's own reference for the account.")
+    debtor_name: str = Field(description="The debtor's name as this account's partner sent it.")
+    collector_id: uuid.UUID | None = Field(description="The collector assigned to the account.")
+    collector_name: str | None
+
+
 class PauseRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

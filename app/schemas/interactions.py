@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.schemas.accounts import AccountLabelRead
 from app.schemas.common import (
     AsciiDecimal,
     CalendarDate,
@@ -194,6 +195,14 @@ class InteractionRead(BaseModel):
     created_at: datetime
 
 
+class InteractionListItem(InteractionRead):
+    """An interaction in a cross-account list, with what a list screen shows of its account."""
+
+    account: AccountLabelRead = Field(
+        description="The account's reference, its debtor's name and its collector."
+    )
+
+
 class FeedbackCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -210,6 +219,9 @@ class FeedbackRead(BaseModel):
     created_at: datetime
 
 
+PromiseStatusName = Literal["pending", "kept", "partially_kept", "broken", "cancelled"]
+
+
 class PromiseRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -219,13 +231,21 @@ class PromiseRead(BaseModel):
     amount: Decimal
     currency: str
     due_date: date
-    status: Literal["pending", "kept", "partially_kept", "broken", "cancelled"]
+    status: PromiseStatusName
     paid_amount: Decimal
     grace_days: int
     tolerance_pct: Decimal
     strategy_version: int | None
     resolved_on: date | None
     created_at: datetime
+
+
+class PromiseListItem(PromiseRead):
+    """A promise in a cross-account list, with what a list screen shows of its account."""
+
+    account: AccountLabelRead = Field(
+        description="The account's reference, its debtor's name and its collector."
+    )
 
 
 class EscalationCreate(BaseModel):
@@ -257,6 +277,14 @@ class EscalationRead(BaseModel):
     outcome: str | None
     resolved_at: datetime | None
     strategy_version: int | None
+
+
+class EscalationListItem(EscalationRead):
+    """An escalation in a list, with what a list screen shows of its account."""
+
+    account: AccountLabelRead = Field(
+        description="The account's reference, its debtor's name and its collector."
+    )
 
 
 class ConsentSet(BaseModel):

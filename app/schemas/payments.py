@@ -9,6 +9,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.schemas.accounts import AccountLabelRead
 from app.schemas.common import CalendarDate, NoteText, PlainText, PositiveMoney
 
 ChannelName = Literal["spei", "cash_store", "card", "branch", "partner_report"]
@@ -129,3 +130,11 @@ class PaymentRead(BaseModel):
     reversed_at: datetime | None
     reversed_by: str | None
     reversal_reason: str | None
+
+
+class PaymentListItem(PaymentRead):
+    """A payment in a cross-account list, with what a list screen shows of its account."""
+
+    account: AccountLabelRead = Field(
+        description="The account's reference, its debtor's name and its collector."
+    )

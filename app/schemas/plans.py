@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.schemas.accounts import AccountLabelRead
 from app.schemas.common import AsciiDecimal, CalendarDate, Money, NoteText
 
 PlanTypeName = Literal["regularization", "restructuring", "settlement"]
@@ -165,3 +166,11 @@ class PlanRead(BaseModel):
     version: int
     created_at: datetime
     updated_at: datetime
+
+
+class PlanListItem(PlanRead):
+    """A plan in a cross-account list, with what a list screen shows of its account."""
+
+    account: AccountLabelRead = Field(
+        description="The account's reference, its debtor's name and its collector."
+    )

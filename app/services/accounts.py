@@ -8,13 +8,14 @@ not see is a 404, never a 403.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import false, or_, text, tuple_
+from sqlalchemy import select as select_columns
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
@@ -47,6 +48,8 @@ from app.services.partners import partner_today
 SEES_ALL_ACCOUNTS: frozenset[Role] = frozenset({Role.ADMIN, Role.MANAGER, Role.AUDITOR})
 
 _BAD_CURSOR = "not a cursor this API issued"
+
+T = TypeVar("T")
 
 
 def _led_teams(user_id: uuid.UUID | None) -> SelectOfScalar[uuid.UUID]:
@@ -554,3 +557,104 @@ async def create_pause(
     await session.flush()
     await audit.record(session, actor, "account.paused", "account", account.id, after=summary)
     return pause
+
+
+# ---------------------------------------------------------------------------------------
+# Cross-account lists: whose portfolio, and the names a list screen shows
+
+
+@dataclass(frozen=True, slots=True)
+class AccountScope:
+    """Filters of a cross-account list on the account's partner and current assignment."""
+
+    partner_id: uuid.UUID | None = None
+    collector_id: uuid.UUID | None = None
+    team_id: uuid.UUID | None = None
+
+
+def scoped_account_ids(principal: Principal, scope: AccountScope) -> Any:
+    """The ids of the accounts the caller may see, narrowed by ``scope``: a subquery for
+    ``<table>.account_id IN (...)``. A team means the accounts assigned to it or to one of
+    its members, as a lead's visibility does."""
+    query = readable_accounts(principal).with_only_columns(col(Account.id))
+    if scope.partner_id is not None:
+        query = query.where(col(Account.partner_id) == scope.partner_id)
+    if scope.collector_id is not None:
+        query = query.where(col(Account.assigned_collector_id) == scope.collector_id)
+    if scope.team_id is not None:
+        members = select(col(TeamMember.user_id)).where(col(TeamMember.team_id) == scope.team_id)
+        query = query.where(
+            or_(
+                col(Account.assigned_team_id) == scope.team_id,
+                col(Account.assigned_collector_id).in_(members),
+            )
+        )
+    return query
+
+
+@dataclass(frozen=True, slots=True)
+class AccountLabel:
+    """What a list line shows of its account: the partner's reference, the debtor's name
+    as this account's partner sent it, and the collector working it."""
+
+    account_id: uuid.UUID
+    partner_id: uuid.UUID
+    external_ref: str
+    debtor_name: str
+    collector_id: uuid.UUID | None
+    collector_name: str | None
+
+
+async def account_labels(
+    session: AsyncSession, account_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, AccountLabel]:
+    """The labels of a page's accounts in one statement (never one per line)."""
+    wanted = list(set(account_ids))
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select_columns(  # sqlmodel's select types at most four columns
+            col(Account.id),
+            col(Account.partner_id),
+            col(Account.external_ref),
+            col(Account.debtor_first_names),
+            col(Account.debtor_last_names),
+            col(Account.assigned_collector_id),
+            col(User.full_name),
+        )
+        .outerjoin(User, col(User.id) == col(Account.assigned_collector_id))
+        .where(col(Account.id).in_(wanted))
+    )
+    return {
+        row[0]: AccountLabel(
+            account_id=row[0],
+            partner_id=row[1],
+            external_ref=row[2],
+            debtor_name=f"{row[3]} {row[4]}".strip(),
+            collector_id=row[5],
+            collector_name=row[6],
+        )
+        for row in rows.all()
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledPage(Generic[T]):
+    """A page of a cross-account list with the labels of its accounts."""
+
+    rows: list[T]
+    labels: Mapping[uuid.UUID, AccountLabel]
+    next_cursor: str | None
+
+    def label_of(self, account_id: uuid.UUID) -> AccountLabel:
+        return self.labels[account_id]
+
+
+async def labelled_page(
+    session: AsyncSession,
+    rows: list[T],
+    next_cursor: str | None,
+    account_of: Callable[[T], uuid.UUID],
+) -> LabelledPage[T]:
+    labels = await account_labels(session, (account_of(r) for r in rows))
+    return LabelledPage(rows, labels, next_cursor)

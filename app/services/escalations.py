@@ -60,21 +60,25 @@ async def create_escalation(
 async def list_escalations(
     session: AsyncSession,
     principal: Principal,
+    scope: accounts.AccountScope,
     *,
     status: str | None,
     limit: int,
     cursor: str | None,
-) -> tuple[list[Escalation], str | None]:
+) -> accounts.LabelledPage[Escalation]:
     if principal.role is Role.PARTNER:
         raise PermissionDenied({"role": principal.role.value})  # management's, not the partner's
-    query = readable_escalations(principal)
+    query = select(Escalation).where(
+        col(Escalation.account_id).in_(accounts.scoped_account_ids(principal, scope))
+    )
     if status is not None:
         query = query.where(col(Escalation.status) == status)
     after = decode_id_cursor(cursor)
     if after is not None:
         query = query.where(col(Escalation.id) > after)
     rows = (await session.scalars(query.order_by(col(Escalation.id)).limit(limit + 1))).all()
-    return split_page(rows, limit, key=lambda e: e.id)
+    page, next_cursor = split_page(rows, limit, key=lambda e: e.id)
+    return await accounts.labelled_page(session, page, next_cursor, lambda e: e.account_id)
 
 
 async def _get_for_handling(

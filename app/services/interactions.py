@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import case, func, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from app.config import Settings
 from app.domain.compliance import RIGHT_PARTY_CODES, Channel, Party
@@ -446,6 +447,62 @@ async def list_interactions(
     """Newest first; a collector sees those of the accounts they may see."""
     account = await accounts.get_account(session, principal, account_id)
     query = select(Interaction).where(col(Interaction.account_id) == account.id)
+    return await _newest_first(
+        session,
+        query,
+        channel=channel,
+        result_code=result_code,
+        since=since,
+        until=until,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+async def search_interactions(
+    session: AsyncSession,
+    principal: Principal,
+    scope: accounts.AccountScope,
+    *,
+    recorded_by: uuid.UUID | None,
+    channel: str | None,
+    result_code: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    cursor: str | None,
+) -> accounts.LabelledPage[Interaction]:
+    """Interactions across the accounts the caller may see, newest first: a lead reviews a
+    collector's day with ``recorded_by`` and a time window."""
+    query = select(Interaction).where(
+        col(Interaction.account_id).in_(accounts.scoped_account_ids(principal, scope))
+    )
+    if recorded_by is not None:
+        query = query.where(col(Interaction.collector_id) == recorded_by)
+    rows, next_cursor = await _newest_first(
+        session,
+        query,
+        channel=channel,
+        result_code=result_code,
+        since=since,
+        until=until,
+        limit=limit,
+        cursor=cursor,
+    )
+    return await accounts.labelled_page(session, rows, next_cursor, lambda i: i.account_id)
+
+
+async def _newest_first(
+    session: AsyncSession,
+    query: SelectOfScalar[Interaction],
+    *,
+    channel: str | None,
+    result_code: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Interaction], str | None]:
     if channel is not None:
         query = query.where(col(Interaction.channel) == channel)
     if result_code is not None:

@@ -36,6 +36,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from app.domain.errors import (
     Conflict,
@@ -627,11 +628,48 @@ async def list_payments(
         raise PermissionDenied({"role": principal.role.value})
     account = await accounts.get_account(session, principal, account_id)
     query = select(Payment).where(col(Payment.account_id) == account.id)
+    return await _newest_first(session, query, limit=limit, cursor=cursor)
+
+
+async def _newest_first(
+    session: AsyncSession, query: SelectOfScalar[Payment], *, limit: int, cursor: str | None
+) -> tuple[list[Payment], str | None]:
     before = decode_id_cursor(cursor)
     if before is not None:
         query = query.where(col(Payment.id) < before)
     rows = (await session.scalars(query.order_by(col(Payment.id).desc()).limit(limit + 1))).all()
     return split_page(rows, limit, key=lambda p: p.id)
+
+
+async def search_payments(
+    session: AsyncSession,
+    principal: Principal,
+    scope: accounts.AccountScope,
+    *,
+    paid_from: date | None,
+    paid_to: date | None,
+    channel: str | None,
+    status: str | None,
+    limit: int,
+    cursor: str | None,
+) -> accounts.LabelledPage[Payment]:
+    """Payments across the accounts the caller may see, newest recorded first; ``paid_from``
+    and ``paid_to`` bound the day the debtor paid (both included)."""
+    if principal.role not in READERS:
+        raise PermissionDenied({"role": principal.role.value})
+    query = select(Payment).where(
+        col(Payment.account_id).in_(accounts.scoped_account_ids(principal, scope))
+    )
+    if paid_from is not None:
+        query = query.where(col(Payment.paid_on) >= paid_from)
+    if paid_to is not None:
+        query = query.where(col(Payment.paid_on) <= paid_to)
+    if channel is not None:
+        query = query.where(col(Payment.channel) == channel)
+    if status is not None:
+        query = query.where(col(Payment.status) == status)
+    rows, next_cursor = await _newest_first(session, query, limit=limit, cursor=cursor)
+    return await accounts.labelled_page(session, rows, next_cursor, lambda p: p.account_id)
 
 
 async def reverse_payment(

@@ -278,6 +278,13 @@ async def list_plans(
         raise PermissionDenied({"role": principal.role.value})
     account = await accounts.get_account(session, principal, account_id)
     query = select(PaymentPlan).where(col(PaymentPlan.account_id) == account.id)
+    return await _newest_first(session, query, limit=limit, cursor=cursor)
+
+
+async def _newest_first(
+    session: AsyncSession, query: SelectOfScalar[PaymentPlan], *, limit: int, cursor: str | None
+) -> tuple[list[PlanView], str | None]:
+    """A page of plans, newest first, each with its schedule: two statements per page."""
     before = decode_id_cursor(cursor)
     if before is not None:
         query = query.where(col(PaymentPlan.id) < before)
@@ -289,6 +296,31 @@ async def list_plans(
     for installment in await _installments(session, list(by_plan)):
         by_plan[installment.plan_id].append(installment)
     return [PlanView(p, by_plan[p.id]) for p in page], next_cursor
+
+
+async def search_plans(
+    session: AsyncSession,
+    principal: Principal,
+    scope: accounts.AccountScope,
+    *,
+    status: str | None,
+    plan_type: str | None,
+    limit: int,
+    cursor: str | None,
+) -> accounts.LabelledPage[PlanView]:
+    """Plans across the accounts the caller may see, newest first: a lead's approval inbox
+    is ``status=pending_approval`` (their teams' accounts are all they see)."""
+    if principal.role not in READERS:
+        raise PermissionDenied({"role": principal.role.value})
+    query = select(PaymentPlan).where(
+        col(PaymentPlan.account_id).in_(accounts.scoped_account_ids(principal, scope))
+    )
+    if status is not None:
+        query = query.where(col(PaymentPlan.status) == status)
+    if plan_type is not None:
+        query = query.where(col(PaymentPlan.plan_type) == plan_type)
+    views, next_cursor = await _newest_first(session, query, limit=limit, cursor=cursor)
+    return await accounts.labelled_page(session, views, next_cursor, lambda v: v.plan.account_id)
 
 
 async def _lock_plan(

@@ -7,11 +7,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from sqlalchemy import text
+from sqlalchemy import text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.models.promise import Promise
+from app.pagination import decode_day_cursor, split_page
 from app.security import SYSTEM, Principal
 from app.services import accounts, audit
 
@@ -106,3 +107,37 @@ async def list_promises(
         .limit(200)
     )
     return list(rows.all())
+
+
+async def search_promises(
+    session: AsyncSession,
+    principal: Principal,
+    scope: accounts.AccountScope,
+    *,
+    status: str | None,
+    due_from: date | None,
+    due_to: date | None,
+    limit: int,
+    cursor: str | None,
+) -> accounts.LabelledPage[Promise]:
+    """Promises across the accounts the caller may see, soonest due first (then by id):
+    the day's follow-ups are ``status=pending&due_from=<today>&due_to=<today>``."""
+    query = select(Promise).where(
+        col(Promise.account_id).in_(accounts.scoped_account_ids(principal, scope))
+    )
+    if status is not None:
+        query = query.where(col(Promise.status) == status)
+    if due_from is not None:
+        query = query.where(col(Promise.due_date) >= due_from)
+    if due_to is not None:
+        query = query.where(col(Promise.due_date) <= due_to)
+    after = decode_day_cursor(cursor)
+    if after is not None:
+        query = query.where(tuple_(col(Promise.due_date), col(Promise.id)) > tuple_(*after))
+    rows = (
+        await session.scalars(
+            query.order_by(col(Promise.due_date), col(Promise.id)).limit(limit + 1)
+        )
+    ).all()
+    page, next_cursor = split_page(rows, limit, key=lambda p: (p.due_date, p.id))
+    return await accounts.labelled_page(session, page, next_cursor, lambda p: p.account_id)
