@@ -12,23 +12,28 @@ them. Objects read back after the app changed them need ``session.refresh(obj)``
 
 from __future__ import annotations
 
+import contextlib
 import secrets
-from collections.abc import Iterable
+import uuid
+from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import delete, event
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col
 
+from app.config import Settings
+from app.domain.roles import Role
 from app.domain.stages import ProductType, check_bucket_table, stage_for
 from app.models.account import Account
 from app.models.debtor import Debtor
-from app.models.partner import Partner, PartnerBucket
+from app.models.partner import Partner, PartnerBucket, PartnerClient
 from app.models.plan import PaymentPlan, PlanInstallment
 from app.models.user import Team, TeamMember, User
+from app.security import issue_token
 from app.services import ledger
 
 
@@ -220,3 +225,44 @@ async def make_plan(
     )
     await session.flush()
     return plan
+
+
+async def partner_bearer(
+    session: AsyncSession, settings: Settings, partner: Partner
+) -> dict[str, str]:
+    """Headers with a client-credentials token of ``partner`` (its client row made here)."""
+    client = PartnerClient(
+        partner_id=partner.id,
+        client_id=f"test-{uuid.uuid4().hex[:12]}",
+        secret_hash="not-used-by-these-tests",
+        name="core",
+    )
+    session.add(client)
+    await session.flush()
+    issued = issue_token(
+        settings,
+        subject=f"client:{client.client_id}",
+        role=Role.PARTNER,
+        now=datetime.now(UTC),
+        extra={"partner_id": str(partner.id)},
+    )
+    return {"Authorization": f"Bearer {issued.access_token}"}
+
+
+@contextlib.contextmanager
+def counted_statements(connection: AsyncConnection) -> Iterator[list[str]]:
+    """The SQL statements run on the test's connection inside the block (savepoint
+    bookkeeping left out): ``with counted_statements(connection) as statements: ...``."""
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
+            statements.append(statement)
+
+    sync_connection = connection.sync_connection
+    assert sync_connection is not None
+    event.listen(sync_connection, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(sync_connection, "before_cursor_execute", count)

@@ -11,20 +11,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
 from app.domain.compliance import Channel, DebtorFlag, Party
 from app.domain.money import round_money
-from app.domain.reports import wants_csv
 from app.models.interaction import Interaction
 from app.models.promise import Promise
 from app.pagination import CursorQuery, LimitQuery, Page
 from app.problems import problem_responses
 from app.routers.listing import (
     ACCOUNT_COLUMNS,
-    EXPORT_BATCH,
     AcceptHeader,
     CollectorFilter,
+    CsvExport,
     PartnerFilter,
     TeamFilter,
     account_cells,
-    csv_export,
+    list_answer,
     list_responses,
     scope_of,
 )
@@ -48,6 +47,7 @@ from app.schemas.interactions import (
 )
 from app.services import consents, contact, interactions, promises
 from app.services.accounts import AccountLabel, LabelledPage
+from app.services.interactions import InteractionFilters
 
 router = APIRouter(tags=["interactions"])
 
@@ -238,10 +238,12 @@ async def list_interactions(
         session,
         principal,
         account_id,
-        channel=channel.value if channel else None,
-        result_code=result_code,
-        since=since,
-        until=until,
+        InteractionFilters(
+            channel=channel.value if channel else None,
+            result_code=result_code,
+            since=since,
+            until=until,
+        ),
         limit=limit,
         cursor=cursor,
     )
@@ -266,6 +268,12 @@ INTERACTION_CSV_COLUMNS = (
 )
 
 
+def _interaction_item(interaction: Interaction, label: AccountLabel) -> InteractionListItem:
+    return InteractionListItem(
+        **dict(_read(interaction)), account=AccountLabelRead.model_validate(label)
+    )
+
+
 def _interaction_cells(interaction: Interaction, label: AccountLabel) -> list[object]:
     return [
         interaction.id,
@@ -283,6 +291,11 @@ def _interaction_cells(interaction: Interaction, label: AccountLabel) -> list[ob
         interaction.pcr_resolution or "",
         interaction.compliance.get("allowed", ""),
     ]
+
+
+INTERACTION_CSV = CsvExport(
+    "interactions", INTERACTION_CSV_COLUMNS, _interaction_cells, lambda i: i.account_id
+)
 
 
 @router.get(
@@ -319,42 +332,32 @@ async def search_interactions(
     and `to`. `Accept: text/csv` exports every match, one line per interaction, with the
     PCR note."""
     scope = scope_of(partner_id, None, team_id)
-    export = wants_csv(accept)
 
-    async def page(s: AsyncSession, after: str | None, size: int) -> LabelledPage[Interaction]:
+    async def read(s: AsyncSession, after: str | None, size: int) -> LabelledPage[Interaction]:
         return await interactions.search_interactions(
             s,
             principal,
             scope,
+            InteractionFilters(
+                channel=channel.value if channel else None,
+                result_code=result,
+                since=from_,
+                until=to,
+            ),
             recorded_by=collector_id,
-            channel=channel.value if channel else None,
-            result_code=result,
-            since=from_,
-            until=to,
             limit=size,
             cursor=after,
         )
 
-    first = await page(session, cursor, EXPORT_BATCH if export else limit)
-    if export:
-        return csv_export(
-            request,
-            "interactions",
-            INTERACTION_CSV_COLUMNS,
-            first,
-            lambda s, after: page(s, after, EXPORT_BATCH),
-            _interaction_cells,
-            lambda i: i.account_id,
-        )
-    return Page(
-        items=[
-            InteractionListItem(
-                **dict(_read(i)),
-                account=AccountLabelRead.model_validate(first.label_of(i.account_id)),
-            )
-            for i in first.rows
-        ],
-        next_cursor=first.next_cursor,
+    return await list_answer(
+        request,
+        session,
+        read,
+        accept=accept,
+        limit=limit,
+        cursor=cursor,
+        item=_interaction_item,
+        export=INTERACTION_CSV,
     )
 
 
@@ -412,6 +415,12 @@ PROMISE_CSV_COLUMNS = (
 )
 
 
+def _promise_item(promise: Promise, label: AccountLabel) -> PromiseListItem:
+    return PromiseListItem(
+        **dict(PromiseRead.model_validate(promise)), account=AccountLabelRead.model_validate(label)
+    )
+
+
 def _promise_cells(promise: Promise, label: AccountLabel) -> list[object]:
     return [
         promise.id,
@@ -424,6 +433,9 @@ def _promise_cells(promise: Promise, label: AccountLabel) -> list[object]:
         promise.resolved_on or "",
         promise.created_at.isoformat(),
     ]
+
+
+PROMISE_CSV = CsvExport("promises", PROMISE_CSV_COLUMNS, _promise_cells, lambda p: p.account_id)
 
 
 @router.get(
@@ -451,9 +463,8 @@ async def search_promises(
     reference, debtor and collector: today's follow-ups are `status=pending` with
     `due_from` and `due_to` today. `Accept: text/csv` exports every match."""
     scope = scope_of(partner_id, collector_id, team_id)
-    export = wants_csv(accept)
 
-    async def page(s: AsyncSession, after: str | None, size: int) -> LabelledPage[Promise]:
+    async def read(s: AsyncSession, after: str | None, size: int) -> LabelledPage[Promise]:
         return await promises.search_promises(
             s,
             principal,
@@ -465,26 +476,15 @@ async def search_promises(
             cursor=after,
         )
 
-    first = await page(session, cursor, EXPORT_BATCH if export else limit)
-    if export:
-        return csv_export(
-            request,
-            "promises",
-            PROMISE_CSV_COLUMNS,
-            first,
-            lambda s, after: page(s, after, EXPORT_BATCH),
-            _promise_cells,
-            lambda p: p.account_id,
-        )
-    return Page(
-        items=[
-            PromiseListItem(
-                **dict(PromiseRead.model_validate(p)),
-                account=AccountLabelRead.model_validate(first.label_of(p.account_id)),
-            )
-            for p in first.rows
-        ],
-        next_cursor=first.next_cursor,
+    return await list_answer(
+        request,
+        session,
+        read,
+        accept=accept,
+        limit=limit,
+        cursor=cursor,
+        item=_promise_item,
+        export=PROMISE_CSV,
     )
 
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Annotated, Any, TypeVar
+from dataclasses import dataclass
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Header, Query
 from fastapi.responses import StreamingResponse
@@ -20,12 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
 from app.db import Database
-from app.domain.reports import CSV_MEDIA_TYPE
+from app.domain.reports import CSV_MEDIA_TYPE, wants_csv
+from app.pagination import Page
 from app.problems import problem_responses
 from app.services.accounts import AccountLabel, AccountScope, LabelledPage
 from app.services.assignment_files import table_csv
 
 T = TypeVar("T")
+M = TypeVar("M")
 
 EXPORT_BATCH = 1000
 
@@ -69,21 +72,53 @@ def list_responses() -> dict[int | str, dict[str, Any]]:
     }
 
 
-def csv_export(
+@dataclass(frozen=True, slots=True)
+class CsvExport(Generic[T]):
+    """How a list's rows become CSV lines: the file name, the columns and each row's cells."""
+
+    name: str
+    columns: Sequence[str]
+    cells: Callable[[T, AccountLabel], Sequence[object]]
+    account_of: Callable[[T], uuid.UUID]
+
+
+# (session, cursor, page size) → a page: the list's service call with its filters bound.
+PageReader = Callable[[AsyncSession, str | None, int], Awaitable[LabelledPage[T]]]
+
+
+async def list_answer(
     request: Request,
-    name: str,
-    columns: Sequence[str],
+    session: AsyncSession,
+    read: PageReader[T],
+    *,
+    accept: str | None,
+    limit: int,
+    cursor: str | None,
+    item: Callable[[T, AccountLabel], M],
+    export: CsvExport[T],
+) -> Page[M] | StreamingResponse:
+    """A page of ``item``s as JSON, or with ``Accept: text/csv`` every match as CSV."""
+    if not wants_csv(accept):
+        page = await read(session, cursor, limit)
+        return Page(
+            items=[item(r, page.label_of(export.account_of(r))) for r in page.rows],
+            next_cursor=page.next_cursor,
+        )
+    first = await read(session, cursor, EXPORT_BATCH)
+    return _csv_export(request, export, first, lambda s, after: read(s, after, EXPORT_BATCH))
+
+
+def _csv_export(
+    request: Request,
+    export: CsvExport[T],
     first: LabelledPage[T],
     next_page: Callable[[AsyncSession, str], Awaitable[LabelledPage[T]]],
-    cells: Callable[[T, AccountLabel], Sequence[object]],
-    account_of: Callable[[T], uuid.UUID],
 ) -> StreamingResponse:
-    """``first`` (read with ``limit=EXPORT_BATCH``) and every page after it, as CSV."""
     database: Database = request.app.state.database
 
     def lines(page: LabelledPage[T], with_header: bool) -> list[str]:
-        rows = [cells(r, page.label_of(account_of(r))) for r in page.rows]
-        out = list(table_csv(columns, rows))
+        rows = [export.cells(r, page.label_of(export.account_of(r))) for r in page.rows]
+        out = list(table_csv(export.columns, rows))
         return out if with_header else out[1:]
 
     async def stream() -> AsyncIterator[str]:
@@ -99,5 +134,5 @@ def csv_export(
     return StreamingResponse(
         stream(),
         media_type=f"{CSV_MEDIA_TYPE}; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+        headers={"Content-Disposition": f'attachment; filename="{export.name}.csv"'},
     )

@@ -15,19 +15,18 @@ from app.deps import (
     idempotency_key_parameter,
 )
 from app.domain.money import round_money
-from app.domain.reports import wants_csv
 from app.models.payment import Payment
 from app.pagination import CursorQuery, LimitQuery, Page
 from app.problems import problem_responses
 from app.routers.listing import (
     ACCOUNT_COLUMNS,
-    EXPORT_BATCH,
     AcceptHeader,
     CollectorFilter,
+    CsvExport,
     PartnerFilter,
     TeamFilter,
     account_cells,
-    csv_export,
+    list_answer,
     list_responses,
     scope_of,
 )
@@ -149,6 +148,10 @@ PAYMENT_CSV_COLUMNS = (
 )
 
 
+def _payment_item(payment: Payment, label: AccountLabel) -> PaymentListItem:
+    return PaymentListItem(**dict(_read(payment)), account=AccountLabelRead.model_validate(label))
+
+
 def _payment_cells(payment: Payment, label: AccountLabel) -> list[object]:
     return [
         payment.id,
@@ -164,6 +167,9 @@ def _payment_cells(payment: Payment, label: AccountLabel) -> list[object]:
         payment.created_at.isoformat(),
         payment.reversed_at.isoformat() if payment.reversed_at else "",
     ]
+
+
+PAYMENT_CSV = CsvExport("payments", PAYMENT_CSV_COLUMNS, _payment_cells, lambda p: p.account_id)
 
 
 @router.get(
@@ -193,9 +199,8 @@ async def search_payments(
     portfolio), each with its account's reference, debtor and collector. `from` and `to`
     bound the day the debtor paid. `Accept: text/csv` exports every match."""
     scope = scope_of(partner_id, collector_id, team_id)
-    export = wants_csv(accept)
 
-    async def page(s: AsyncSession, after: str | None, size: int) -> LabelledPage[Payment]:
+    async def read(s: AsyncSession, after: str | None, size: int) -> LabelledPage[Payment]:
         return await payments.search_payments(
             s,
             principal,
@@ -208,26 +213,15 @@ async def search_payments(
             cursor=after,
         )
 
-    first = await page(session, cursor, EXPORT_BATCH if export else limit)
-    if export:
-        return csv_export(
-            request,
-            "payments",
-            PAYMENT_CSV_COLUMNS,
-            first,
-            lambda s, after: page(s, after, EXPORT_BATCH),
-            _payment_cells,
-            lambda p: p.account_id,
-        )
-    return Page(
-        items=[
-            PaymentListItem(
-                **dict(_read(p)),
-                account=AccountLabelRead.model_validate(first.label_of(p.account_id)),
-            )
-            for p in first.rows
-        ],
-        next_cursor=first.next_cursor,
+    return await list_answer(
+        request,
+        session,
+        read,
+        accept=accept,
+        limit=limit,
+        cursor=cursor,
+        item=_payment_item,
+        export=PAYMENT_CSV,
     )
 
 

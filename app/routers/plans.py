@@ -10,18 +10,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.deps import API_PREFIX, PrincipalDep, SessionDep
 from app.domain.money import round_money
-from app.domain.reports import wants_csv
 from app.pagination import CursorQuery, LimitQuery, Page
 from app.problems import problem_responses
 from app.routers.listing import (
     ACCOUNT_COLUMNS,
-    EXPORT_BATCH,
     AcceptHeader,
     CollectorFilter,
+    CsvExport,
     PartnerFilter,
     TeamFilter,
     account_cells,
-    csv_export,
+    list_answer,
     list_responses,
     scope_of,
 )
@@ -231,6 +230,10 @@ PLAN_CSV_COLUMNS = (
 )
 
 
+def _plan_item(view: PlanView, label: AccountLabel) -> PlanListItem:
+    return PlanListItem(**dict(_plan_read(view)), account=AccountLabelRead.model_validate(label))
+
+
 def _plan_cells(view: PlanView, label: AccountLabel) -> list[object]:
     plan = view.plan
     return [
@@ -247,6 +250,9 @@ def _plan_cells(view: PlanView, label: AccountLabel) -> list[object]:
         plan.quoted_on,
         plan.created_at.isoformat(),
     ]
+
+
+PLAN_CSV = CsvExport("plans", PLAN_CSV_COLUMNS, _plan_cells, lambda v: v.plan.account_id)
 
 
 @router.get(
@@ -273,33 +279,21 @@ async def search_plans(
     `status=pending_approval` (their teams' accounts), a collector sees their own, a
     partner its portfolio. `Accept: text/csv` exports every match, one line per plan."""
     scope = scope_of(partner_id, collector_id, team_id)
-    export = wants_csv(accept)
 
-    async def page(s: AsyncSession, after: str | None, size: int) -> LabelledPage[PlanView]:
+    async def read(s: AsyncSession, after: str | None, size: int) -> LabelledPage[PlanView]:
         return await plans.search_plans(
             s, principal, scope, status=status_filter, plan_type=plan_type, limit=size, cursor=after
         )
 
-    first = await page(session, cursor, EXPORT_BATCH if export else limit)
-    if export:
-        return csv_export(
-            request,
-            "plans",
-            PLAN_CSV_COLUMNS,
-            first,
-            lambda s, after: page(s, after, EXPORT_BATCH),
-            _plan_cells,
-            lambda v: v.plan.account_id,
-        )
-    return Page(
-        items=[
-            PlanListItem(
-                **dict(_plan_read(v)),
-                account=AccountLabelRead.model_validate(first.label_of(v.plan.account_id)),
-            )
-            for v in first.rows
-        ],
-        next_cursor=first.next_cursor,
+    return await list_answer(
+        request,
+        session,
+        read,
+        accept=accept,
+        limit=limit,
+        cursor=cursor,
+        item=_plan_item,
+        export=PLAN_CSV,
     )
 
 

@@ -432,43 +432,38 @@ async def open_escalation(
 # Reading
 
 
+@dataclass(frozen=True, slots=True)
+class InteractionFilters:
+    """What an interaction list may be narrowed by; ``until`` is excluded."""
+
+    channel: str | None = None
+    result_code: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
 async def list_interactions(
     session: AsyncSession,
     principal: Principal,
     account_id: uuid.UUID,
+    filters: InteractionFilters,
     *,
-    channel: str | None,
-    result_code: str | None,
-    since: datetime | None,
-    until: datetime | None,
     limit: int,
     cursor: str | None,
 ) -> tuple[list[Interaction], str | None]:
     """Newest first; a collector sees those of the accounts they may see."""
     account = await accounts.get_account(session, principal, account_id)
     query = select(Interaction).where(col(Interaction.account_id) == account.id)
-    return await _newest_first(
-        session,
-        query,
-        channel=channel,
-        result_code=result_code,
-        since=since,
-        until=until,
-        limit=limit,
-        cursor=cursor,
-    )
+    return await _newest_first(session, query, filters, limit=limit, cursor=cursor)
 
 
 async def search_interactions(
     session: AsyncSession,
     principal: Principal,
     scope: accounts.AccountScope,
+    filters: InteractionFilters,
     *,
     recorded_by: uuid.UUID | None,
-    channel: str | None,
-    result_code: str | None,
-    since: datetime | None,
-    until: datetime | None,
     limit: int,
     cursor: str | None,
 ) -> accounts.LabelledPage[Interaction]:
@@ -479,38 +474,26 @@ async def search_interactions(
     )
     if recorded_by is not None:
         query = query.where(col(Interaction.collector_id) == recorded_by)
-    rows, next_cursor = await _newest_first(
-        session,
-        query,
-        channel=channel,
-        result_code=result_code,
-        since=since,
-        until=until,
-        limit=limit,
-        cursor=cursor,
-    )
+    rows, next_cursor = await _newest_first(session, query, filters, limit=limit, cursor=cursor)
     return await accounts.labelled_page(session, rows, next_cursor, lambda i: i.account_id)
 
 
 async def _newest_first(
     session: AsyncSession,
     query: SelectOfScalar[Interaction],
+    filters: InteractionFilters,
     *,
-    channel: str | None,
-    result_code: str | None,
-    since: datetime | None,
-    until: datetime | None,
     limit: int,
     cursor: str | None,
 ) -> tuple[list[Interaction], str | None]:
-    if channel is not None:
-        query = query.where(col(Interaction.channel) == channel)
-    if result_code is not None:
-        query = query.where(col(Interaction.result_code) == result_code)
-    if since is not None:
-        query = query.where(col(Interaction.started_at) >= since)
-    if until is not None:
-        query = query.where(col(Interaction.started_at) < until)
+    if filters.channel is not None:
+        query = query.where(col(Interaction.channel) == filters.channel)
+    if filters.result_code is not None:
+        query = query.where(col(Interaction.result_code) == filters.result_code)
+    if filters.since is not None:
+        query = query.where(col(Interaction.started_at) >= filters.since)
+    if filters.until is not None:
+        query = query.where(col(Interaction.started_at) < filters.until)
     after = decode_moment_cursor(cursor)
     if after is not None:
         query = query.where(

@@ -14,9 +14,14 @@ from app.domain.roles import Role
 from app.models.account import Account, AccountEvent, AccountPause
 from app.models.audit import AuditEvent
 from app.models.debtor import ContactPoint, RelatedParty
-from app.models.partner import PartnerClient
-from app.security import issue_token
-from tests.factories import business_today, make_account, make_debtor, make_partner, make_team
+from tests.factories import (
+    business_today,
+    make_account,
+    make_debtor,
+    make_partner,
+    make_team,
+    partner_bearer,
+)
 
 ACCOUNTS = "/api/v1/accounts"
 TODAY = business_today()
@@ -24,26 +29,6 @@ TODAY = business_today()
 
 def url(account, suffix: str = "") -> str:
     return f"{ACCOUNTS}/{account.id}{suffix}"
-
-
-async def partner_headers(session, settings, partner) -> dict[str, str]:
-    """A client-credentials token for ``partner`` (its client row made here)."""
-    client = PartnerClient(
-        partner_id=partner.id,
-        client_id=f"acc-{uuid.uuid4().hex[:12]}",
-        secret_hash="not-used-by-these-tests",
-        name="core",
-    )
-    session.add(client)
-    await session.flush()
-    issued = issue_token(
-        settings,
-        subject=f"client:{client.client_id}",
-        role=Role.PARTNER,
-        now=datetime.now(UTC),
-        extra={"partner_id": str(partner.id)},
-    )
-    return {"Authorization": f"Bearer {issued.access_token}"}
 
 
 async def ids_of(client, headers, **params) -> list[str]:
@@ -378,7 +363,7 @@ class TestWhoSeesWhichAccount:
             )
         )
         await session.flush()
-        headers = await partner_headers(session, settings, mine)
+        headers = await partner_bearer(session, settings, mine)
         assert await ids_of(client, headers) == [str(own.id)]
         assert await ids_of(client, headers, partner_id=str(other.id)) == []
         for suffix in ("", "/history", "/pauses"):
@@ -741,7 +726,7 @@ class TestAssignAccount:
         callers = [
             auth_headers(collector),
             auth_headers(await make_user(Role.AUDITOR)),
-            await partner_headers(session, settings, partner),
+            await partner_bearer(session, settings, partner),
         ]
         for headers in callers:
             response = await patch(client, account, {"assigned_collector_id": None}, headers)
@@ -942,7 +927,7 @@ class TestCreatePause:
         callers = [
             auth_headers(collector),
             auth_headers(await make_user(Role.AUDITOR)),
-            await partner_headers(session, settings, partner),
+            await partner_bearer(session, settings, partner),
         ]
         for headers in callers:
             response = await client.post(
@@ -981,7 +966,7 @@ class TestListPauses:
             )
             assert response.status_code == 201
         seen, cursor = [], None
-        reader = await partner_headers(session, settings, partner)
+        reader = await partner_bearer(session, settings, partner)
         while True:
             params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
             response = await client.get(url(account, "/pauses"), params=params, headers=reader)
@@ -1011,7 +996,7 @@ async def test_unstorable_filters_are_422s_naming_the_query_field(
 async def test_history_is_dated_by_the_partners_business_day(session, make_user):
     """At 21:00 in Mexico City it is already tomorrow in UTC; the pause's history line carries
     the partner's date."""
-    from datetime import UTC, date, datetime
+    from datetime import date
 
     from sqlalchemy import select
 

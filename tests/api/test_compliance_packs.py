@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 import pytest
 from httpx import ASGITransport, AsyncClient
 
 from app.domain.roles import STAFF_ROLES, Role
-from app.models.partner import PartnerClient
 from app.routers import compliance
-from app.security import issue_token
-from tests.factories import make_partner
+from tests.factories import make_partner, partner_bearer
 
 PACKS = "/api/v1/compliance/packs"
 
@@ -25,26 +21,6 @@ async def packs_client(app) -> AsyncIterator[AsyncClient]:
         app.include_router(compliance.router, prefix="/api/v1")
     async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client:
         yield client
-
-
-async def partner_headers(session, settings) -> dict[str, str]:
-    partner = await make_partner(session)
-    client = PartnerClient(
-        partner_id=partner.id,
-        client_id=f"cmp-{uuid.uuid4().hex[:12]}",
-        secret_hash="not-used-here",
-        name="core",
-    )
-    session.add(client)
-    await session.flush()
-    issued = issue_token(
-        settings,
-        subject=f"client:{client.client_id}",
-        role=Role.PARTNER,
-        now=datetime.now(UTC),
-        extra={"partner_id": str(partner.id)},
-    )
-    return {"Authorization": f"Bearer {issued.access_token}"}
 
 
 class TestListCompliancePacks:
@@ -130,7 +106,7 @@ class TestListCompliancePacks:
         assert len(response.json()) == 6
 
     async def test_a_partner_system_may_read(self, packs_client, session, settings):
-        headers = await partner_headers(session, settings)
+        headers = await partner_bearer(session, settings, await make_partner(session))
         response = await packs_client.get(PACKS, headers=headers)
         assert response.status_code == 200
         assert len(response.json()) == 6

@@ -13,36 +13,22 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from app.domain.roles import Role
 from app.models.interaction import Interaction
-from app.models.partner import PartnerClient
 from app.models.promise import Escalation, Promise
-from app.security import issue_token
-from tests.factories import business_today, make_account, make_partner, make_plan, make_team
+from tests.factories import (
+    business_today,
+    counted_statements,
+    make_account,
+    make_partner,
+    make_plan,
+    make_team,
+    partner_bearer,
+)
 
 API = "/api/v1"
 TODAY = business_today()
-
-
-async def partner_bearer(session, settings, partner) -> dict[str, str]:
-    client = PartnerClient(
-        partner_id=partner.id,
-        client_id=f"lists-{uuid.uuid4().hex[:12]}",
-        secret_hash="not-used-by-these-tests",
-        name="core",
-    )
-    session.add(client)
-    await session.flush()
-    issued = issue_token(
-        settings,
-        subject=f"client:{client.client_id}",
-        role=Role.PARTNER,
-        now=datetime.now(UTC),
-        extra={"partner_id": str(partner.id)},
-    )
-    return {"Authorization": f"Bearer {issued.access_token}"}
 
 
 async def call(session, account, collector, at: datetime, result: str = "RPC") -> Interaction:
@@ -292,7 +278,7 @@ class TestPromises:
 
     async def test_csv_export_reads_every_batch(self, client, floor, promises, monkeypatch):
         # Batches of two: four promises take the first batch and two more.
-        monkeypatch.setattr("app.routers.interactions.EXPORT_BATCH", 2)
+        monkeypatch.setattr("app.routers.listing.EXPORT_BATCH", 2)
         response = await client.get(
             f"{API}/promises", headers={**floor["headers"]["manager"], "Accept": "text/csv"}
         )
@@ -485,7 +471,7 @@ class TestStatementCount:
         self, client, connection, floor, many, path, session
     ):
         if path == "/plans":
-            for n, name in enumerate(["a1", "a2", "a3", "b1"] * 12):
+            for name in ["a1", "a2", "a3", "b1"] * 12:
                 plan = await make_plan(
                     session, floor["accounts"][name], floor["users"]["c1"], ["100.00"]
                 )
@@ -508,25 +494,14 @@ class TestStatementCount:
                     headers={**floor["headers"]["c1"], "Idempotency-Key": f"count-{n}"},
                 )
                 assert response.status_code == 201, response.text
-        statements: list[str] = []
-
-        def count(conn, cursor, statement, parameters, context, executemany):
-            if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
-                statements.append(statement)
 
         async def statements_for(limit: int) -> int:
-            statements.clear()
-            response = await client.get(
-                f"{API}{path}", params={"limit": limit}, headers=floor["headers"]["manager"]
-            )
+            with counted_statements(connection) as statements:
+                response = await client.get(
+                    f"{API}{path}", params={"limit": limit}, headers=floor["headers"]["manager"]
+                )
             assert response.status_code == 200, response.text
             assert len(response.json()["items"]) == limit
             return len(statements)
 
-        sync_connection = connection.sync_connection
-        event.listen(sync_connection, "before_cursor_execute", count)
-        try:
-            small, large = await statements_for(10), await statements_for(40)
-        finally:
-            event.remove(sync_connection, "before_cursor_execute", count)
-        assert small == large, statements
+        assert await statements_for(10) == await statements_for(40)
