@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
 
-.PHONY: install run test lint format openapi openapi-check migrate check-migrations bench bench-smoke fuzz clean
+.PHONY: install run test lint format openapi openapi-check messages migrate check-migrations bench bench-smoke fuzz clean
 
 install: $(STAMP)
 
@@ -41,6 +41,14 @@ openapi: $(STAMP)
 ## Fail when openapi/openapi.json has drifted from the app.
 openapi-check: $(STAMP)
 	$(BIN)/cartera openapi export --check --output openapi/openapi.json
+
+## Extract the texts marked for translation (N_) into app/locale/cartera.pot and merge them
+## into each language's catalogue (app/locale/<locale>/LC_MESSAGES/cartera.po); new texts
+## arrive untranslated and a test lists them until a translator fills them in.
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-default-keywords --sort-by-file \
+		--project=cartera -o app/locale/cartera.pot app
+	$(BIN)/pybabel update -i app/locale/cartera.pot -d app/locale -D cartera --width 100
 
 ## Apply migrations to the configured (or embedded) database.
 migrate: $(STAMP)

@@ -45,6 +45,7 @@ from app.routers import (
     assignments,
     audit,
     auth,
+    catalog,
     compliance,
     compliance_incidents,
     credit_movements,
@@ -136,6 +137,11 @@ TAGS = [
         "refunds and transfers.",
     },
     {"name": "escalations", "description": "Cases referred to team leads and managers."},
+    {
+        "name": "catalog",
+        "description": "The floor's codes (results, PCR categories, outcomes, flags, "
+        "channels, reasons, problems) with their labels and what each requires.",
+    },
     {
         "name": "debtors",
         "description": "Debtor profiles (masked), reveals with a reason and their access log, "
@@ -454,6 +460,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         compliance_incidents,
         interactions,
         escalations,
+        catalog,
         plans,
         payments,
         ledger,

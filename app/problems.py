@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse
 
 from app.domain.errors import DomainError
+from app.schemas.common import one_of
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 Lang = Literal["en", "es"]
@@ -158,6 +159,16 @@ CATALOGUE: dict[str, ProblemKind] = {
         "Revierta primero el pago posterior",
         "Este pago cuenta para el plan {plan_id}, que un pago posterior completó: revierta "
         "primero el pago que completó el plan."),
+    "escalation_not_open": ProblemKind(
+        409, "Escalation not open",
+        "Only an open escalation can be taken; this one is {status}.",
+        "Escalamiento no abierto",
+        "Solo se puede tomar un escalamiento abierto; este está {status}."),
+    "escalation_resolved": ProblemKind(
+        409, "Escalation resolved",
+        "The escalation is resolved: it takes no other outcome and no more notes.",
+        "Escalamiento resuelto",
+        "El escalamiento está resuelto: no admite otro resultado ni más notas."),
     "not_ready": ProblemKind(
         503, "Not ready", "The service is not ready: {reason}.",
         "No disponible", "El servicio no está listo: {reason}."),
@@ -243,7 +254,11 @@ class Problem(BaseModel):
     title: str
     status: int
     detail: str
-    code: str = Field(description="Stable machine code; the same in every language.")
+    code: str = Field(
+        description="Stable machine code; the same in every language (GET /catalog, "
+        "`problem_codes`).",
+        json_schema_extra=one_of(CATALOGUE),
+    )
     instance: str | None = None
     request_id: str | None = None
     errors: list[FieldError] | None = None

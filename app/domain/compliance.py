@@ -59,6 +59,7 @@ __all__ = [
     "CONVERSATION_CODES",
     "HORIZON",
     "PACKS",
+    "REASON_CODES",
     "RESULT_CODES",
     "RIGHT_PARTY_CODES",
     "TIMED_REASONS",
@@ -210,6 +211,45 @@ class Reason:
     hard: bool  # breaking it is prohibited: an interaction that breaks it must be refused
     basis: Basis = Basis.POLICY
     citation: str | None = None  # statute, article and paragraph; set on every law reason
+
+
+# Every code a contact check may give (the catalogue labels each; a property test checks
+# that no check gives another).
+REASON_CODES: frozenset[str] = frozenset(
+    {
+        # The account
+        "account_recalled",
+        "account_closed",
+        "account_inactive",
+        "account_paused",
+        # The person
+        "cease_contact",
+        "deceased",
+        "attorney",
+        "dispute",
+        "insolvency",
+        "vulnerable_person",
+        "older_adult_policy",
+        "older_adult_third_party",
+        "third_party_prohibited",
+        "agency_safety_flag",
+        # The channel and the contact point
+        "channel_opted_out",
+        "channel_not_consented",
+        "channel_not_in_strategy",
+        "visits_prohibited",
+        "invalid_contact_point",
+        # The clock and the count
+        "sunday",
+        "closed_day",
+        "holiday",
+        "outside_hours",
+        "frequency_cap",
+        "after_contact",
+        "one_channel_a_week",
+        "strategy_cap",
+    }
+)
 
 
 def _law(code: str, message: str, citation: str) -> Reason:

@@ -169,3 +169,15 @@ class ReversalOutOfOrder(DomainError):
     first."""
 
     code = "reversal_out_of_order"
+
+
+class EscalationNotOpen(DomainError):
+    """Only an open escalation can be taken (``status`` says what it is)."""
+
+    code = "escalation_not_open"
+
+
+class EscalationResolved(DomainError):
+    """A resolved escalation takes no outcome and no note."""
+
+    code = "escalation_resolved"

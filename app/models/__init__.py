@@ -9,6 +9,7 @@ from app.models.compliance_incident import ComplianceIncident
 from app.models.debtor import ContactConsent, ContactPoint, Debtor, DebtorFlag, RelatedParty
 from app.models.debtor_access import DebtorAccess
 from app.models.document import AccountDocument
+from app.models.escalation import Escalation, EscalationNote
 from app.models.field_profile import FieldProfile
 from app.models.interaction import Interaction, InteractionFeedback
 from app.models.ledger import CreditMovement, LedgerEntry
@@ -16,7 +17,7 @@ from app.models.partner import Partner, PartnerBucket, PartnerClient
 from app.models.payment import Payment
 from app.models.payment_file import PaymentFile, PaymentFileChunk, PaymentFileLine
 from app.models.plan import PaymentPlan, PlanInstallment
-from app.models.promise import Escalation, Promise
+from app.models.promise import Promise
 from app.models.strategy import CollectionStrategy
 from app.models.target import CommissionTerms, RecoveryTarget
 from app.models.user import LoginAttempt, Team, TeamMember, User
@@ -44,6 +45,7 @@ __all__ = [
     "DebtorAccess",
     "DebtorFlag",
     "Escalation",
+    "EscalationNote",
     "FieldProfile",
     "Interaction",
     "InteractionFeedback",

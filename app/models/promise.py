@@ -1,4 +1,4 @@
-"""Promises to pay (promesas de pago) and escalations to management."""
+"""Promises to pay (promesas de pago)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlalchemy import CheckConstraint, Index, Numeric
 from sqlmodel import Field, SQLModel
 
 from app.ids import new_id
-from app.models.base import optional_timestamp_field, timestamp_field
+from app.models.base import timestamp_field
 
 
 class Promise(SQLModel, table=True):
@@ -43,28 +43,3 @@ class Promise(SQLModel, table=True):
     created_by: str = Field(max_length=80)
     created_at: datetime = timestamp_field()
     updated_at: datetime = timestamp_field()
-
-
-class Escalation(SQLModel, table=True):
-    __tablename__ = "escalation"
-    __table_args__ = (
-        CheckConstraint("status IN ('open', 'taken', 'resolved')", name="status"),
-        CheckConstraint("source IN ('collector', 'trigger')", name="source"),
-        Index("ix_escalation_status", "status", "id"),
-    )
-
-    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
-    account_id: uuid.UUID = Field(foreign_key="account.id", index=True)
-    partner_id: uuid.UUID
-    source: str = Field(max_length=16)
-    reason: str = Field(max_length=1000)
-    trigger: str | None = Field(default=None, max_length=40)
-    status: str = Field(default="open", max_length=16)
-    opened_by: str = Field(max_length=80)
-    opened_at: datetime = timestamp_field()
-    taken_by: uuid.UUID | None = Field(default=None, foreign_key="app_user.id")
-    taken_at: datetime | None = optional_timestamp_field()
-    outcome: str | None = Field(default=None, max_length=1000)
-    resolved_at: datetime | None = optional_timestamp_field()
-    strategy_version: int | None = None
-    version: int = 1

@@ -10,9 +10,12 @@ from app.pagination import CursorQuery, LimitQuery, Page
 from app.problems import problem_responses
 from app.routers.listing import CollectorFilter, PartnerFilter, TeamFilter, scope_of
 from app.schemas.accounts import AccountLabelRead
-from app.schemas.interactions import (
+from app.schemas.escalations import (
     EscalationCreate,
+    EscalationDetail,
     EscalationListItem,
+    EscalationNoteCreate,
+    EscalationNoteRead,
     EscalationRead,
     EscalationResolve,
 )
@@ -100,6 +103,46 @@ async def take_escalation(
 async def resolve_escalation(
     session: SessionDep, principal: PrincipalDep, escalation_id: uuid.UUID, body: EscalationResolve
 ) -> EscalationRead:
-    return EscalationRead.model_validate(
-        await service.resolve_escalation(session, principal, escalation_id, body.outcome)
+    """Leads (their teams') and managers close it with an outcome of the catalogue (GET
+    /catalog, `escalation_outcomes`) and a note; `other` needs the note. A resolved
+    escalation is a 409 `escalation_resolved`."""
+    escalation = await service.resolve_escalation(
+        session, principal, escalation_id, body.outcome, body.note
     )
+    return EscalationRead.model_validate(escalation)
+
+
+@router.get(
+    "/{escalation_id}",
+    summary="Read an escalation with its notes",
+    response_model=EscalationDetail,
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def read_escalation(
+    session: SessionDep, principal: PrincipalDep, escalation_id: uuid.UUID
+) -> EscalationDetail:
+    """One on an account the caller may see (partners may not read escalations: 403)."""
+    escalation, notes = await service.get_escalation(session, principal, escalation_id)
+    return EscalationDetail(
+        **dict(EscalationRead.model_validate(escalation)),
+        notes=[EscalationNoteRead.model_validate(n) for n in notes],
+    )
+
+
+@router.post(
+    "/{escalation_id}/notes",
+    summary="Add information to an escalation",
+    status_code=status.HTTP_201_CREATED,
+    response_model=EscalationNoteRead,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def add_escalation_note(
+    session: SessionDep,
+    principal: PrincipalDep,
+    escalation_id: uuid.UUID,
+    body: EscalationNoteCreate,
+) -> EscalationNoteRead:
+    """The collector who escalated adds what they learned since; leads and managers what
+    they did. Audited. A resolved escalation takes no more notes (409)."""
+    note = await service.add_note(session, principal, escalation_id, body.note)
+    return EscalationNoteRead.model_validate(note)

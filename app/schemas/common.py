@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -190,3 +190,10 @@ def _ascii_number(value: object) -> object:
 
 # A decimal in a request that is not money (a percentage, a rate, a coordinate): ASCII only.
 AsciiDecimal = Annotated[Decimal, BeforeValidator(_ascii_number)]
+
+
+def one_of(codes: Iterable[str]) -> dict[str, Any]:
+    """``json_schema_extra`` stating a code's values as an enum in the contract, where the
+    value is checked by the rule that owns the list (its own message), or is written by the
+    server (a response never fails validation on a code the contract lags behind)."""
+    return {"enum": sorted(codes)}

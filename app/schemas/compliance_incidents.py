@@ -8,11 +8,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.schemas.common import NoteText
+from app.domain.compliance import REASON_CODES
+from app.schemas.common import NoteText, one_of
 
 
 class IncidentReasonRead(BaseModel):
-    code: str
+    code: str = Field(json_schema_extra=one_of(REASON_CODES))
     message: str
     basis: Literal["law", "policy"]
     citation: str | None = Field(description="Statute and article the contact broke.")

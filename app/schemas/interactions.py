@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.domain.compliance import REASON_CODES, RESULT_CODES
+from app.domain.interactions import NOT_ASKED, PROBLEM_CATEGORIES
 from app.schemas.accounts import AccountLabelRead
 from app.schemas.common import (
     AsciiDecimal,
@@ -18,6 +20,7 @@ from app.schemas.common import (
     PlainText,
     PositiveMoney,
     UtcDatetime,
+    one_of,
 )
 
 ChannelName = Literal["call", "sms", "email", "whatsapp", "letter", "visit"]
@@ -47,7 +50,7 @@ class ContactCheckRequest(BaseModel):
 
 
 class ReasonRead(BaseModel):
-    code: str
+    code: str = Field(json_schema_extra=one_of(REASON_CODES))
     message: str
     hard: bool = Field(
         description="A hard rule: do not make the contact. One that was made anyway is "
@@ -94,6 +97,7 @@ class PcrIn(BaseModel):
     problem_category: PlainText | None = Field(
         default=None,
         max_length=32,
+        json_schema_extra=one_of(PROBLEM_CATEGORIES | {NOT_ASKED}),
         description="unemployment, reduced_income, illness, over_indebtedness, "
         "business_failure, family_emergency, disagrees_with_debt, forgot, fraud_claim, "
         "unwilling, other; `not_asked` (and the default) where the law forbids the question.",
@@ -128,7 +132,11 @@ class InteractionCreate(BaseModel):
     direction: Literal["outbound", "inbound"] = "outbound"
     contact_point_id: uuid.UUID | None = None
     party: Literal["debtor", "reference", "guarantor", "none"]
-    result_code: str = Field(max_length=24)
+    result_code: str = Field(
+        max_length=24,
+        json_schema_extra=one_of(RESULT_CODES),
+        description="A code of the taxonomy (GET /catalog says what each requires).",
+    )
     started_at: UtcDatetime
     ended_at: UtcDatetime | None = None
     notes: NoteText | None = Field(default=None, max_length=4000)
@@ -150,7 +158,7 @@ class InteractionCreate(BaseModel):
 
 
 class PcrRead(BaseModel):
-    problem_category: str | None
+    problem_category: str | None = Field(json_schema_extra=one_of(PROBLEM_CATEGORIES | {NOT_ASKED}))
     problem: str | None
     circumstance: str | None
     resolution: str | None
@@ -164,7 +172,7 @@ class InteractionRead(BaseModel):
     direction: str
     contact_point_id: uuid.UUID | None
     party: str
-    result_code: str
+    result_code: str = Field(json_schema_extra=one_of(RESULT_CODES))
     started_at: datetime
     ended_at: datetime | None
     notes: str | None
@@ -242,45 +250,6 @@ class PromiseRead(BaseModel):
 
 class PromiseListItem(PromiseRead):
     """A promise in a cross-account list, with what a list screen shows of its account."""
-
-    account: AccountLabelRead = Field(
-        description="The account's reference, its debtor's name and its collector."
-    )
-
-
-class EscalationCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    account_id: uuid.UUID
-    reason: NoteText = Field(min_length=1, max_length=1000)
-
-
-class EscalationResolve(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    outcome: NoteText = Field(min_length=1, max_length=1000)
-
-
-class EscalationRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
-    account_id: uuid.UUID
-    source: Literal["collector", "trigger"]
-    reason: str
-    trigger: str | None
-    status: Literal["open", "taken", "resolved"]
-    opened_by: str
-    opened_at: datetime
-    taken_by: uuid.UUID | None
-    taken_at: datetime | None
-    outcome: str | None
-    resolved_at: datetime | None
-    strategy_version: int | None
-
-
-class EscalationListItem(EscalationRead):
-    """An escalation in a list, with what a list screen shows of its account."""
 
     account: AccountLabelRead = Field(
         description="The account's reference, its debtor's name and its collector."

@@ -10,10 +10,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from app.domain.errors import Conflict, NotFound, PermissionDenied
+from app.domain.catalog import NOTE_REQUIRED_OUTCOMES, EscalationOutcome
+from app.domain.errors import (
+    EscalationNotOpen,
+    EscalationResolved,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+)
 from app.domain.roles import Role
 from app.models.account import Account
-from app.models.promise import Escalation
+from app.models.escalation import Escalation, EscalationNote
 from app.pagination import decode_id_cursor, split_page
 from app.security import Principal
 from app.services import accounts, audit
@@ -99,7 +106,7 @@ async def take_escalation(
 ) -> Escalation:
     escalation = await _get_for_handling(session, principal, escalation_id)
     if escalation.status != "open":
-        raise Conflict({"reason": f"the escalation is {escalation.status}"})
+        raise EscalationNotOpen({"status": escalation.status})
     escalation.status = "taken"
     escalation.taken_by = principal.user_id
     escalation.taken_at = datetime.now(UTC)
@@ -114,13 +121,21 @@ async def take_escalation(
 
 
 async def resolve_escalation(
-    session: AsyncSession, principal: Principal, escalation_id: uuid.UUID, outcome: str
+    session: AsyncSession,
+    principal: Principal,
+    escalation_id: uuid.UUID,
+    outcome: EscalationOutcome,
+    note: str | None,
 ) -> Escalation:
+    """Close it with an outcome of the catalogue; some outcomes need the note to say what."""
     escalation = await _get_for_handling(session, principal, escalation_id)
     if escalation.status == "resolved":
-        raise Conflict({"reason": "the escalation is already resolved"})
+        raise EscalationResolved({})
+    if outcome in NOTE_REQUIRED_OUTCOMES and not note:
+        raise InvalidInput("body.note", f"required when the outcome is {outcome.value}")
     escalation.status = "resolved"
-    escalation.outcome = outcome
+    escalation.outcome = outcome.value
+    escalation.outcome_note = note
     escalation.resolved_at = datetime.now(UTC)
     if escalation.taken_by is None:
         escalation.taken_by = principal.user_id
@@ -130,6 +145,50 @@ async def resolve_escalation(
     await session.flush()
     await audit.record(
         session, principal, "escalation.resolved", "escalation", escalation.id,
-        after={"outcome": outcome},
+        after={"outcome": outcome.value, "note": note},
     )  # fmt: skip
     return escalation
+
+
+async def _get_visible(
+    session: AsyncSession, principal: Principal, escalation_id: uuid.UUID, *, lock: bool = False
+) -> Escalation:
+    if principal.role is Role.PARTNER:
+        raise PermissionDenied({"role": principal.role.value})  # management's, not the partner's
+    query = readable_escalations(principal).where(col(Escalation.id) == escalation_id)
+    found = await session.scalar(query.with_for_update() if lock else query)
+    if found is None:
+        raise NotFound({"entity": "escalation"})
+    return found
+
+
+async def get_escalation(
+    session: AsyncSession, principal: Principal, escalation_id: uuid.UUID
+) -> tuple[Escalation, list[EscalationNote]]:
+    """The escalation and its notes, oldest first."""
+    escalation = await _get_visible(session, principal, escalation_id)
+    notes = await session.scalars(
+        select(EscalationNote)
+        .where(col(EscalationNote.escalation_id) == escalation.id)
+        .order_by(col(EscalationNote.id))
+    )
+    return escalation, list(notes.all())
+
+
+async def add_note(
+    session: AsyncSession, principal: Principal, escalation_id: uuid.UUID, note: str
+) -> EscalationNote:
+    """The collector who escalated adds what they learn; leads and managers what they do."""
+    escalation = await _get_visible(session, principal, escalation_id, lock=True)
+    if principal.role not in HANDLERS and escalation.opened_by != principal.audit_id:
+        raise PermissionDenied({"role": principal.role.value})
+    if escalation.status == "resolved":
+        raise EscalationResolved({})
+    added = EscalationNote(escalation_id=escalation.id, author_id=principal.audit_id, note=note)
+    session.add(added)
+    await session.flush()
+    await audit.record(
+        session, principal, "escalation.note_added", "escalation", escalation.id,
+        after={"note_id": added.id},
+    )  # fmt: skip
+    return added

@@ -47,9 +47,10 @@ from app.domain.stages import Stage
 from app.domain.strategies import escalation_rule, promise_terms
 from app.models.account import Account
 from app.models.debtor import ContactPoint
+from app.models.escalation import Escalation
 from app.models.interaction import Interaction, InteractionFeedback
 from app.models.partner import Partner
-from app.models.promise import Escalation, Promise
+from app.models.promise import Promise
 from app.models.user import Team, TeamMember
 from app.pagination import decode_moment_cursor, split_moment_page
 from app.schemas.interactions import InteractionCreate

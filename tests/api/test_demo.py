@@ -101,8 +101,9 @@ async def test_demo_portfolio_covers_every_stage_zone_and_collector(client, sess
 async def test_demo_has_a_collectors_weeks_of_work(session):
     from sqlalchemy import func, select
 
+    from app.models.escalation import Escalation
     from app.models.interaction import Interaction, InteractionFeedback
-    from app.models.promise import Escalation, Promise
+    from app.models.promise import Promise
     from app.models.strategy import CollectionStrategy
 
     await session.execute(delete(User).where(User.username.in_([u[0] for u in demo.DEMO_STAFF])))

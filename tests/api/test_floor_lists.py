@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 from app.domain.roles import Role
+from app.models.escalation import Escalation
 from app.models.interaction import Interaction
-from app.models.promise import Escalation, Promise
+from app.models.promise import Promise
 from tests.factories import (
     business_today,
     counted_statements,

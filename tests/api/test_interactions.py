@@ -14,8 +14,9 @@ from sqlalchemy import func, select
 from app.domain.roles import Role
 from app.models.audit import AuditEvent
 from app.models.debtor import ContactPoint, DebtorFlag, RelatedParty
+from app.models.escalation import Escalation
 from app.models.interaction import Interaction
-from app.models.promise import Escalation, Promise
+from app.models.promise import Promise
 from app.models.user import Team, TeamMember
 from app.services import promises
 from tests.factories import make_account, make_partner
@@ -397,16 +398,18 @@ class TestFeedbackAndEscalations:
         assert taken.json()["status"] == "taken"
         resolved = await client.post(
             f"/api/v1/escalations/{escalation_id}/resolve",
-            json={"outcome": "Referred to legal; contact paused"},
+            json={"outcome": "sent_to_legal", "note": "Contact paused while legal reviews"},
             headers=floor["lead"],
         )
         assert resolved.json()["status"] == "resolved"
+        assert resolved.json()["outcome"] == "sent_to_legal"
         twice = await client.post(
             f"/api/v1/escalations/{escalation_id}/resolve",
-            json={"outcome": "again"},
+            json={"outcome": "no_action"},
             headers=floor["lead"],
         )
         assert twice.status_code == 409
+        assert twice.json()["code"] == "escalation_resolved"
 
 
 class TestStrategyAtContactTime:

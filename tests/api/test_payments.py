@@ -13,9 +13,9 @@ from sqlmodel import col, func, select
 from app.domain.roles import Role
 from app.models.account import Account, AccountEvent
 from app.models.audit import AuditEvent
+from app.models.escalation import Escalation
 from app.models.payment import Payment
 from app.models.plan import PaymentPlan, PlanInstallment
-from app.models.promise import Escalation
 from tests.api.test_accounts import partner_headers
 from tests.factories import business_today, make_account, make_partner, make_plan
 

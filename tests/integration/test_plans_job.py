@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from app.domain.plans import BreakingRule, InstallmentState, plan_is_broken
 from app.domain.roles import Role
+from app.models.escalation import Escalation
 from app.models.plan import PaymentPlan, PlanInstallment
-from app.models.promise import Escalation
 from app.services.plans import follow_up_plans
 from tests.factories import make_account, make_partner
 

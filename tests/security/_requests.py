@@ -109,7 +109,10 @@ REQUESTS: dict[str, Build] = {
         "json": {"account_id": w.ids["account_id"], "reason": "Needs a supervisor"}
     },
     "POST /api/v1/escalations/{escalation_id}/resolve": lambda w: {
-        "json": {"outcome": "Called back"}
+        "json": {"outcome": "no_action", "note": "Called back"}
+    },
+    "POST /api/v1/escalations/{escalation_id}/notes": lambda w: {
+        "json": {"note": "The debtor called back with a new number"}
     },
     "POST /api/v1/accounts/{account_id}/plan-quotes": lambda w: {"json": _plan_terms()},
     "POST /api/v1/accounts/{account_id}/plans": lambda w: {"json": _plan_terms()},

@@ -93,6 +93,10 @@ MATRIX: dict[str, str] = {
     "GET /api/v1/payments": "o o o o o o o u",
     "POST /api/v1/escalations/{escalation_id}/take": "o o o f f f f u",
     "POST /api/v1/escalations/{escalation_id}/resolve": "o o o f f f f u",
+    "GET /api/v1/escalations/{escalation_id}": "o o o o h o f u",
+    # The world's escalation was opened by the phone collector on their own account.
+    "POST /api/v1/escalations/{escalation_id}/notes": "o o o o h f f u",
+    "GET /api/v1/catalog": "o o o o o o o u",
     "POST /api/v1/accounts/{account_id}/plan-quotes": "o o o o o f f u",
     "POST /api/v1/accounts/{account_id}/plans": "o o o o o f f u",
     "GET /api/v1/accounts/{account_id}/plans": "o o o o o o o u",
