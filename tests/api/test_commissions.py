@@ -26,8 +26,14 @@ from app.models.plan import PaymentPlan
 from app.models.target import CommissionTerms
 from app.models.user import User
 from app.services.commissions import BASE_SQL, RECOVERY_TYPE_SQL
-from tests.api.test_accounts import partner_headers
-from tests.factories import business_today, make_account, make_partner, make_plan, make_team
+from tests.factories import (
+    business_today,
+    make_account,
+    make_partner,
+    make_plan,
+    make_team,
+    partner_bearer,
+)
 
 REPORT = "/api/v1/reports/commissions"
 PERIOD = "2026-10"
@@ -267,7 +273,7 @@ class TestCommissionTerms:
             assert response.status_code == 403
 
     async def test_partner_reads_its_own_terms_only(self, client, session, settings, desk):
-        headers = await partner_headers(session, settings, desk.partner)
+        headers = await partner_bearer(session, settings, desk.partner)
         assert (await client.get(terms_url(desk.partner.id), headers=headers)).status_code == 200
         foreign = await client.get(terms_url(desk.other_partner.id), headers=headers)
         assert foreign.status_code == 404
@@ -453,10 +459,10 @@ class TestCommissionReport:
         assert set(by_collector(response.json())) == {str(desk.ana.id)}
 
     async def test_partner_sees_its_own_portfolio(self, client, session, settings, desk):
-        own = await partner_headers(session, settings, desk.partner)
+        own = await partner_bearer(session, settings, desk.partner)
         response = await client.get(REPORT, params={"period": PERIOD}, headers=own)
         assert set(by_collector(response.json())) == {str(desk.ana.id), str(desk.beto.id)}
-        other = await partner_headers(session, settings, desk.other_partner)
+        other = await partner_bearer(session, settings, desk.other_partner)
         response = await client.get(REPORT, params={"period": PERIOD}, headers=other)
         assert response.json()["rows"] == []
 
@@ -522,7 +528,7 @@ async def recoveries(client, session, settings, make_user, auth_headers) -> Reco
     partner = await make_partner(session)
     manager = await make_user(Role.MANAGER)
     collector = await make_user(Role.COLLECTOR)
-    system = await partner_headers(session, settings, partner)
+    system = await partner_bearer(session, settings, partner)
     accounts = [
         await make_account(session, partner, dpd=40, assigned_collector_id=collector.id)
         for _ in range(6)

@@ -17,9 +17,15 @@ from app.models.audit import AuditEvent
 from app.models.ledger import CreditMovement, LedgerEntry
 from app.models.plan import PlanInstallment
 from app.services import ledger
-from tests.api.test_accounts import partner_headers
 from tests.api.test_payments import body, pay
-from tests.factories import make_account, make_debtor, make_partner, make_plan, make_team
+from tests.factories import (
+    make_account,
+    make_debtor,
+    make_partner,
+    make_plan,
+    make_team,
+    partner_bearer,
+)
 
 REFUNDS = "/api/v1/accounts/{}/credit-refunds"
 TRANSFERS = "/api/v1/accounts/{}/credit-transfers"
@@ -51,8 +57,8 @@ async def desk(client, session, settings, make_user, auth_headers):
     stranger = await make_account(session, partner, dpd=40)
     elsewhere = await make_account(session, other, debtor, dpd=40)
     plan = await make_plan(session, target, lead, ["400.00", "400.00"])
-    system = await partner_headers(session, settings, partner)
-    other_system = await partner_headers(session, settings, other)
+    system = await partner_bearer(session, settings, partner)
+    other_system = await partner_bearer(session, settings, other)
     await session.commit()
     desk = {
         "source": source,

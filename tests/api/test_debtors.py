@@ -16,8 +16,7 @@ from app.models.audit import AuditEvent
 from app.models.debtor import ContactConsent, ContactPoint, DebtorFlag, RelatedParty
 from app.models.debtor_access import DebtorAccess
 from app.models.user import Team, TeamMember
-from tests.api.test_accounts import partner_headers
-from tests.factories import make_account, make_debtor, make_partner
+from tests.factories import make_account, make_debtor, make_partner, partner_bearer
 
 CURP = "LOGA800101MDFPRR05"
 GUARANTOR_RFC = "GAPM750505AB1"
@@ -84,7 +83,7 @@ async def case(session, settings, make_user, auth_headers):
             set_by="t",
         )
     )
-    system_b = await partner_headers(session, settings, partner_b)
+    system_b = await partner_bearer(session, settings, partner_b)
     await session.commit()
     return {
         "debtor": debtor,

@@ -17,8 +17,7 @@ from app.domain.roles import Role
 from app.models.audit import AuditEvent
 from app.models.document import AccountDocument
 from app.models.user import Team, TeamMember
-from tests.api.test_accounts import partner_headers
-from tests.factories import business_today, make_account, make_partner
+from tests.factories import business_today, make_account, make_partner, partner_bearer
 
 LIMIT = 64 * 1024
 TODAY = business_today()
@@ -62,8 +61,8 @@ async def desk(session, settings, make_user, auth_headers):
     mine = await make_account(session, partner, dpd=40, assigned_collector_id=collector.id)
     second = await make_account(session, partner, dpd=40, assigned_collector_id=collector.id)
     theirs = await make_account(session, partner, dpd=40, assigned_collector_id=other_collector.id)
-    system = await partner_headers(session, settings, partner)
-    other_system = await partner_headers(session, settings, other_partner)
+    system = await partner_bearer(session, settings, partner)
+    other_system = await partner_bearer(session, settings, other_partner)
     await session.commit()
     return {
         "mine": mine,

@@ -19,9 +19,8 @@ from app.domain.roles import Role
 from app.models.account import Account
 from app.models.debtor import ContactPoint, DebtorFlag
 from app.models.user import Team, TeamMember
-from tests.api.test_accounts import partner_headers
 from tests.api.test_assignments import process, push_json, row, valid_curp
-from tests.factories import make_account, make_partner
+from tests.factories import make_account, make_partner, partner_bearer
 
 CDMX = ZoneInfo("America/Mexico_City")
 CURP = valid_curp(7)
@@ -44,8 +43,8 @@ async def shared(client, session, settings, make_user, auth_headers):
     a second account of the same debtor."""
     partner_a = await make_partner(session)
     partner_b = await make_partner(session)
-    system_a = await partner_headers(session, settings, partner_a)
-    system_b = await partner_headers(session, settings, partner_b)
+    system_a = await partner_bearer(session, settings, partner_a)
+    system_b = await partner_bearer(session, settings, partner_b)
     for partner, system, refs in (
         (partner_a, system_a, ("A-1", "A-2")),
         (partner_b, system_b, ("B-1",)),

@@ -20,8 +20,7 @@ from app.models.audit import AuditEvent
 from app.models.debtor import ContactPoint
 from app.schemas.kyc import Criterion
 from app.services import kyc as service
-from tests.api.test_accounts import partner_headers
-from tests.factories import make_account, make_debtor, make_partner
+from tests.factories import make_account, make_debtor, make_partner, partner_bearer
 
 SEARCH = "/api/v1/kyc/search"
 
@@ -83,8 +82,8 @@ async def world(session, settings, make_user, auth_headers):
     email = f"jose.perez.{secrets.token_hex(4)}@correo.mx"
     await add_contact(session, jose_a, "phone", e164)
     await add_contact(session, jose_a, "email", email)
-    headers_a = await partner_headers(session, settings, a)
-    headers_b = await partner_headers(session, settings, b)
+    headers_a = await partner_bearer(session, settings, a)
+    headers_b = await partner_bearer(session, settings, b)
     await session.commit()
     return {
         "jose": jose,

@@ -14,10 +14,9 @@ from app.domain.roles import Role
 from app.models.account import Account
 from app.models.plan import PaymentPlan
 from app.services import ledger
-from tests.api.test_accounts import partner_headers
 from tests.api.test_payments import body, pay
 from tests.api.test_plan_quotes import next_weekday
-from tests.factories import make_account, make_partner
+from tests.factories import make_account, make_partner, partner_bearer
 
 LEDGER = "/api/v1/accounts/{}/ledger"
 
@@ -40,8 +39,8 @@ async def desk(session, settings, make_user, auth_headers):
         past_due_amount=Decimal("18000.00"),
         assigned_collector_id=collector.id,
     )
-    system = await partner_headers(session, settings, partner)
-    other_system = await partner_headers(session, settings, other)
+    system = await partner_bearer(session, settings, partner)
+    other_system = await partner_bearer(session, settings, other)
     await session.commit()
     return {
         "account": account,

@@ -24,8 +24,7 @@ from app.services import audit as audit_service
 from app.services import ledger
 from app.services import payment_files as service
 from app.services.assignment_files import XLSX_MEDIA_TYPE
-from tests.api.test_accounts import partner_headers
-from tests.factories import business_today, make_account, make_partner, make_team
+from tests.factories import business_today, make_account, make_partner, make_team, partner_bearer
 
 TODAY = business_today()
 HEADER = ["external_ref", "payment_reference", "amount", "paid_on", "channel", "payer_reference"]
@@ -49,8 +48,8 @@ async def desk(session, settings, make_user, auth_headers):
     second = await make_account(session, partner, dpd=40)
     recalled = await make_account(session, partner, dpd=40, status="recalled")
     foreign = await make_account(session, other, dpd=40)
-    system = await partner_headers(session, settings, partner)
-    other_system = await partner_headers(session, settings, other)
+    system = await partner_bearer(session, settings, partner)
+    other_system = await partner_bearer(session, settings, other)
     await session.commit()
     return {
         "partner": partner,

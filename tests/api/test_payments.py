@@ -16,8 +16,7 @@ from app.models.audit import AuditEvent
 from app.models.escalation import Escalation
 from app.models.payment import Payment
 from app.models.plan import PaymentPlan, PlanInstallment
-from tests.api.test_accounts import partner_headers
-from tests.factories import business_today, make_account, make_partner, make_plan
+from tests.factories import business_today, make_account, make_partner, make_plan, partner_bearer
 
 PAYMENTS = "/api/v1/payments"
 TODAY = business_today()
@@ -38,7 +37,7 @@ async def desk(session, settings, make_user, auth_headers):
     collector = await make_user(Role.COLLECTOR)
     mine = await make_account(session, partner, dpd=40, assigned_collector_id=collector.id)
     unassigned = await make_account(session, partner, dpd=40)
-    system = await partner_headers(session, settings, partner)
+    system = await partner_bearer(session, settings, partner)
     await session.commit()
     return {
         "partner": partner,

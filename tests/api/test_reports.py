@@ -21,8 +21,7 @@ from app.models.payment import Payment
 from app.models.plan import PaymentPlan
 from app.models.promise import Promise
 from app.services.reports import mop_sql
-from tests.api.test_accounts import partner_headers
-from tests.factories import make_account, make_partner, make_team
+from tests.factories import make_account, make_partner, make_team, partner_bearer
 
 REPORTS = "/api/v1/reports"
 START, END = date(2025, 3, 1), date(2025, 3, 31)
@@ -248,7 +247,7 @@ class TestRecovery:
 
     async def test_partner_sees_only_its_own_portfolio(self, client, session, settings):
         partner, other = await self.recovery_case(session)
-        headers = await partner_headers(session, settings, other)
+        headers = await partner_bearer(session, settings, other)
         await session.commit()
         own = await get(client, "recovery", headers, **PERIOD)
         assert {r["partner_id"] for r in own["items"]} == {str(other.id)}
@@ -373,13 +372,13 @@ class TestAgents:
     async def test_another_partner_sees_nothing(self, client, session, settings, make_user):
         partner, *_ = await self.agents_case(session, make_user)
         other = await make_partner(session)
-        headers = await partner_headers(session, settings, other)
+        headers = await partner_bearer(session, settings, other)
         await session.commit()
         assert (await get(client, "agents", headers, **PERIOD))["items"] == []
         assert (await get(client, "agents", headers, **PERIOD, partner_id=str(partner.id)))[
             "items"
         ] == []
-        own = await partner_headers(session, settings, partner)
+        own = await partner_bearer(session, settings, partner)
         await session.commit()
         assert len((await get(client, "agents", own, **PERIOD))["items"]) == 3
 
@@ -400,7 +399,7 @@ class TestAccess:
         a, b = await make_partner(session), await make_partner(session)
         await make_account(session, a, dpd=10)
         await make_account(session, b, dpd=40)
-        headers = await partner_headers(session, settings, b)
+        headers = await partner_bearer(session, settings, b)
         await session.commit()
         own = await get(client, "aging", headers)
         assert {r["partner_id"] for r in own["items"]} == {str(b.id)}

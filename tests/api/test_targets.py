@@ -12,9 +12,8 @@ from sqlmodel import func, select
 
 from app.models.audit import AuditEvent
 from app.models.target import RecoveryTarget
-from tests.api.test_accounts import partner_headers
 from tests.api.test_commissions import PERIOD, Desk, add_payment, build_desk
-from tests.factories import make_account
+from tests.factories import make_account, partner_bearer
 
 TARGETS = "/api/v1/targets"
 
@@ -223,10 +222,10 @@ class TestVisibility:
         self, client, auth_headers, desk, session, settings
     ):
         await all_targets(client, auth_headers, desk)
-        own = await partner_headers(session, settings, desk.partner)
+        own = await partner_bearer(session, settings, desk.partner)
         items = listed(await client.get(TARGETS, params={"month": PERIOD}, headers=own))
         assert set(items) == {str(desk.partner.id)}
-        other = await partner_headers(session, settings, desk.other_partner)
+        other = await partner_bearer(session, settings, desk.other_partner)
         assert listed(await client.get(TARGETS, params={"month": PERIOD}, headers=other)) == {}
 
     async def test_scope_filter(self, client, auth_headers, desk):

@@ -64,9 +64,8 @@ from app.models.plan import PaymentPlan, PlanInstallment
 from app.models.promise import Promise
 from app.models.user import Team, TeamMember, User
 from app.services import assignments, ledger, payment_files, plans, promises
-from tests.api.test_accounts import partner_headers
 from tests.conftest import _TEST_PASSWORD_HASH, bearer_for
-from tests.factories import business_today, make_partner
+from tests.factories import business_today, make_partner, partner_bearer
 
 LONG = os.environ.get("HYPOTHESIS_PROFILE") == "long"
 EXAMPLES = 300 if LONG else 40
@@ -152,7 +151,7 @@ class MoneyModel(RuleBasedStateMachine):
             "cl": await make_partner(s, country="CL", currency="CLP", time_zone="America/Santiago"),
         }
         self.systems = {
-            k: await partner_headers(s, self.app_settings, p) for k, p in self.partners.items()
+            k: await partner_bearer(s, self.app_settings, p) for k, p in self.partners.items()
         }
         self.staff: dict[str, dict[str, str]] = {}
         users: dict[str, User] = {}

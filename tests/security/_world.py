@@ -15,9 +15,8 @@ from app.models.interaction import Interaction
 from app.models.ledger import CreditMovement
 from app.models.user import Team, TeamMember
 from app.services import payment_files
-from tests.api.test_accounts import partner_headers
 from tests.api.test_payments import add_plan
-from tests.factories import business_today, make_account, make_partner
+from tests.factories import business_today, make_account, make_partner, partner_bearer
 
 TODAY = business_today()
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
@@ -66,8 +65,8 @@ async def build_world(client, session, settings, make_user, auth_headers) -> Wor
     )
     partner = await make_partner(session)
     other = await make_partner(session)
-    system = await partner_headers(session, settings, partner)
-    other_system = await partner_headers(session, settings, other)
+    system = await partner_bearer(session, settings, partner)
+    other_system = await partner_bearer(session, settings, other)
     debt = {
         "dpd": 120,
         "stage": "nonaccrual",

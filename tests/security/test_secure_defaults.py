@@ -12,9 +12,8 @@ from app.domain.roles import Role
 from app.main import create_app
 from app.models.audit import AuditEvent
 from app.models.partner import Partner
-from tests.api.test_accounts import partner_headers
 from tests.conftest import bearer_for
-from tests.factories import make_partner
+from tests.factories import make_partner, partner_bearer
 
 PARTNERS = "/api/v1/partners"
 TEN_YEARS_IN_MINUTES = 10 * 365 * 24 * 60
@@ -76,7 +75,7 @@ class TestTokenLifetime:
         partner = await make_partner(session)
         events = await count(session, AuditEvent)
         response = await client.get(
-            PARTNERS, headers=await partner_headers(session, long_lived, partner)
+            PARTNERS, headers=await partner_bearer(session, long_lived, partner)
         )
         assert response.status_code == 401, response.text
         assert response.headers["www-authenticate"] == "Bearer"

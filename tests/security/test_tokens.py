@@ -24,9 +24,8 @@ from app.domain.roles import Role
 from app.main import create_app
 from app.security import issue_token
 from app.services.auth import credentials_fingerprint
-from tests.api.test_accounts import partner_headers
 from tests.conftest import TEST_PASSWORD, bearer_for
-from tests.factories import make_account, make_partner
+from tests.factories import make_account, make_partner, partner_bearer
 
 # Operations a staff admin token may call: each attack must get 401 from all of them.
 STAFF_TARGETS = ["/api/v1/users/me", "/api/v1/users", "/api/v1/accounts", "/api/v1/audit"]
@@ -225,7 +224,7 @@ class TestPartnerTokens:
         mine = await make_partner(session)
         theirs = await make_partner(session)
         their_account = await make_account(session, theirs, dpd=40)
-        headers = await partner_headers(session, settings, mine)
+        headers = await partner_bearer(session, settings, mine)
         await session.commit()
         base = f"/api/v1/partners/{theirs.id}"
         CSV = {"Content-Type": "text/csv"}  # noqa: N806
@@ -252,7 +251,7 @@ class TestPartnerTokens:
     async def test_partner_id_claim_swapped_is_refused(self, client, session, settings):
         mine = await make_partner(session)
         theirs = await make_partner(session)
-        headers = await partner_headers(session, settings, mine)
+        headers = await partner_bearer(session, settings, mine)
         await session.commit()
         token = headers["Authorization"].removeprefix("Bearer ")
         claims = claims_of(token)
