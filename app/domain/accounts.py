@@ -67,6 +67,12 @@ class AssignmentRequest:
     team_id: uuid.UUID | None = None
 
 
+def debtor_name(first_names: str, last_names: str) -> str:
+    """The debtor's name as one account's partner sent it (the account's own columns: a
+    partner never sees another's spelling), as every answer about the account shows it."""
+    return f"{first_names} {last_names}".strip()
+
+
 def check_workable(status: str) -> None:
     """Only active accounts are assigned or paused; recalled and closed ones are history."""
     if status != AccountStatus.ACTIVE:

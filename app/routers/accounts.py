@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Response, status
 
 from app.deps import PrincipalDep, SessionDep, require
-from app.domain.accounts import AccountStatus
+from app.domain.accounts import AccountStatus, debtor_name
 from app.domain.errors import PreconditionRequired
 from app.domain.payments import payment_reference
 from app.domain.roles import Role
@@ -47,7 +47,7 @@ def _debtor(account: Account, debtor: DebtorBrief) -> DebtorSummary:
     # The name as this account's partner sent it: partners never see each other's data.
     return DebtorSummary(
         id=debtor.id,
-        full_name=f"{account.debtor_first_names} {account.debtor_last_names}".strip(),
+        full_name=debtor_name(account.debtor_first_names, account.debtor_last_names),
         national_id_type=debtor.national_id_type,
         national_id_masked=debtor.national_id_masked,
     )
