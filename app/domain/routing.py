@@ -81,6 +81,13 @@ class LeftOut(StrEnum):
     TOO_FAR = "too_far"
 
 
+class DueKind(StrEnum):
+    """What a stop shows as due first: a promise to pay or an installment of a plan."""
+
+    PROMISE = "promise"
+    PLAN_INSTALLMENT = "plan_installment"
+
+
 class Method(StrEnum):
     ORTOOLS = "ortools"
     GREEDY = "greedy"
@@ -465,7 +472,8 @@ def plan_with_revisits(
 ) -> RoutePlan:
     """The day's route for ``request``, then ``revisits`` (stops already visited that day)
     planned after it: from its last stop as that visit ends (or from the request's start
-    when it is empty), with the capacity it left. A revisit never displaces a first visit."""
+    when it is empty), with the capacity it left. A revisit never displaces a first visit;
+    one out of reach from there is ``too_far`` with its distance from that last stop."""
     first = plan_route(request, solver=solver)
     if not revisits:
         return first

@@ -49,7 +49,7 @@ def _due(due: service.Due | None, day: date) -> RouteDueRead | None:
     if due is None:
         return None
     return RouteDueRead(
-        kind=due.kind.value,
+        kind=due.kind,
         amount=due.amount,
         currency=due.currency,
         due_date=due.due_date,

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
+from app.domain.routing import DueKind
 from app.domain.stages import Stage
 from app.schemas.common import AsciiDecimal, Money, PlainText
 
@@ -97,7 +98,7 @@ class RouteDueRead(BaseModel):
     to pay and the unpaid installments of its active plan. An overdue one is still due and
     comes first; on the same date an installment comes before a promise."""
 
-    kind: Literal["promise", "plan_installment"] = Field(examples=["plan_installment"])
+    kind: DueKind = Field(examples=["plan_installment"])
     amount: Money = Field(description="What is still owed of it.", examples=["1250.00"])
     currency: str = Field(examples=["MXN"])
     due_date: date = Field(examples=["2026-11-30"])

@@ -43,7 +43,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -74,6 +73,7 @@ from app.domain.routing import (
     DEFAULT_SERVICE_MINUTES,
     DEFAULT_SPEED_KMH,
     SOLVER_TIME_LIMIT,
+    DueKind,
     Point,
     RoutePlan,
     RouteRequest,
@@ -257,11 +257,6 @@ class Address:
     latitude: Decimal | None
     longitude: Decimal | None
     time_zone: str | None
-
-
-class DueKind(StrEnum):
-    PROMISE = "promise"
-    PLAN_INSTALLMENT = "plan_installment"
 
 
 @dataclass(frozen=True, slots=True)
