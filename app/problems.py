@@ -169,6 +169,15 @@ CATALOGUE: dict[str, ProblemKind] = {
         "The escalation is resolved: it takes no other outcome and no more notes.",
         "Escalamiento resuelto",
         "El escalamiento está resuelto: no admite otro resultado ni más notas."),
+    "pause_not_active": ProblemKind(
+        409, "Pause not active",
+        "Only a pause covering today can be ended, and only once; this one's state is "
+        "{state} (ended: it was ended already; over: its last day is past; not_started: it "
+        "begins later).",
+        "Pausa no vigente",
+        "Solo se puede terminar, una sola vez, una pausa que cubre el día de hoy; el estado "
+        "de esta es {state} (ended: ya se terminó; over: su último día ya pasó; not_started: "
+        "empieza más adelante)."),
     "not_ready": ProblemKind(
         503, "Not ready", "The service is not ready: {reason}.",
         "No disponible", "El servicio no está listo: {reason}."),

@@ -9,7 +9,7 @@ Downgrade puts each note back as the free-text outcome (the code is lost) and dr
 notes table.
 
 Revision ID: 9a1b2c3d4e5f
-Revises: f2a3b4c5d6e8
+Revises: d0e1f2a3b4c6
 Create Date: 2026-12-05 17:00:00.000000+00:00
 """
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "9a1b2c3d4e5f"
-down_revision: str | None = "f2a3b4c5d6e8"
+down_revision: str | None = "d0e1f2a3b4c6"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,5 +1,5 @@
 """Rules about accounts that the schemas alone cannot state: who may be assigned an account
-by whom, and which delinquency pauses may be recorded.
+by whom, which delinquency pauses may be recorded, and how one ends early.
 
 Pure functions over plain values: the service loads the facts (the account's status, the
 collector's profile and team, the teams a lead leads) and persists what these return.
@@ -10,10 +10,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 
-from app.domain.errors import Conflict, InvalidInput
+from app.domain.errors import Conflict, DomainError, InvalidInput
 from app.domain.roles import Role
 from app.domain.staff import StaffProfile
 from app.domain.stages import Pause
@@ -65,6 +65,33 @@ class AssignmentRequest:
     collector_id: uuid.UUID | None = None
     team_given: bool = False
     team_id: uuid.UUID | None = None
+
+
+def debtor_name(first_names: str, last_names: str) -> str:
+    """The debtor's name as one account's partner sent it (the account's own columns: a
+    partner never sees another's spelling), as every answer about the account shows it."""
+    return f"{first_names} {last_names}".strip()
+
+
+class PauseNotActive(DomainError):
+    """Only a pause covering today, not ended already, can be ended: one that is over (or was
+    ended) or has not begun yet cannot. ``state`` says which (``ended``, ``over``,
+    ``not_started``)."""
+
+    code = "pause_not_active"
+
+
+def ended_pause(pause: Pause, today: date, *, already_ended: bool) -> Pause:
+    """The pause ended today, before its planned last day: today counts towards days past
+    due again, so its last day becomes yesterday; one that began today then covers no day
+    (its ``ends_on`` is the day before its ``starts_on``)."""
+    if already_ended:
+        raise PauseNotActive({"state": "ended"})
+    if pause.ends_on < today:
+        raise PauseNotActive({"state": "over"})
+    if pause.starts_on > today:
+        raise PauseNotActive({"state": "not_started"})
+    return Pause(pause.starts_on, today - timedelta(days=1))
 
 
 def check_workable(status: str) -> None:

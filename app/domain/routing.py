@@ -25,8 +25,17 @@ Choices made here:
 - The solver starts from the greedy route (so it is never worse than it) and improves it
   with guided local search, which runs until its time limit: 40 ms per candidate stop, at
   least 0.25 s and at most :data:`SOLVER_TIME_LIMIT` (2 s).
-- A stop left out is ``capacity`` when the day is full, otherwise ``outside_window`` (its
-  window could not be met along the route within the shift).
+- A stop left out is ``capacity`` when the day is full. Otherwise it is ``too_far`` when it is
+  out of reach, with the distance that puts it there: from the start point, going straight
+  there as the shift starts, the collector would not be in its window in time; without a
+  start point, it cannot share the day with any stop of the route (neither before nor after
+  it, in their windows). Out of reach it is left out before the solver runs, with its
+  distance from the start point, or after, with its distance from the nearest stop of the
+  route. Every other stop left out is ``outside_window``: its window cannot be met on the
+  shift, or not along this route.
+- Revisits (stops already visited that day) never displace a first visit:
+  :func:`plan_with_revisits` plans them after the day's route, from where it ends, with the
+  capacity left.
 - GPS: a visit recorded farther than :data:`POSITION_TOLERANCE_M` from the address's
   coordinates, beyond the fix's own reported accuracy (counted up to
   :data:`MAX_ACCURACY_ALLOWANCE_M`), is flagged ``position_mismatch`` and still recorded:
@@ -38,7 +47,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -69,6 +78,14 @@ class LeftOut(StrEnum):
 
     CAPACITY = "capacity"
     OUTSIDE_WINDOW = "outside_window"
+    TOO_FAR = "too_far"
+
+
+class DueKind(StrEnum):
+    """What a stop shows as due first: a promise to pay or an installment of a plan."""
+
+    PROMISE = "promise"
+    PLAN_INSTALLMENT = "plan_installment"
 
 
 class Method(StrEnum):
@@ -151,6 +168,9 @@ class RoutePlan:
     total_wait_minutes: int
     ends_at: datetime | None  # the last departure
     notes: list[str] = field(default_factory=list)
+    # For each stop left out as too_far: the kilometres (straight line) from the start point,
+    # or from the nearest stop of the route, that put it out of reach.
+    too_far_km: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +194,15 @@ def _minutes_after(origin: datetime, moment: datetime, *, up: bool) -> int:
     return math.ceil(seconds / 60) if up else math.floor(seconds / 60)
 
 
-def _problem(request: RouteRequest) -> tuple[_Problem, dict[str, LeftOut]]:
+@dataclass(frozen=True, slots=True)
+class _Screened:
+    """What :func:`_problem` left out before the solver, and why."""
+
+    left_out: dict[str, LeftOut] = field(default_factory=dict)
+    too_far_km: dict[str, float] = field(default_factory=dict)
+
+
+def _problem(request: RouteRequest) -> tuple[_Problem, _Screened]:
     if request.capacity < 0 or request.service_minutes < 0:
         raise ValueError("capacity and service minutes are 0 or more")
     origin = request.starts_at
@@ -182,13 +210,20 @@ def _problem(request: RouteRequest) -> tuple[_Problem, dict[str, LeftOut]]:
     service = request.service_minutes
     stops: list[VisitStop] = []
     windows: list[tuple[int, int]] = []
-    left_out: dict[str, LeftOut] = {}
+    screened = _Screened()
     for stop in request.stops:
         earliest = max(0, _minutes_after(origin, stop.opens_at, up=True))
         latest = min(horizon, _minutes_after(origin, stop.closes_at, up=False)) - service
         if latest < earliest:
-            left_out[stop.key] = LeftOut.OUTSIDE_WINDOW
+            screened.left_out[stop.key] = LeftOut.OUTSIDE_WINDOW
             continue
+        if request.start is not None:
+            km = haversine_km(request.start, stop.point)
+            if travel_minutes(km, request.speed_kmh) > latest:
+                # Not even straight from the start point as the shift starts.
+                screened.left_out[stop.key] = LeftOut.TOO_FAR
+                screened.too_far_km[stop.key] = round(km, 3)
+                continue
         stops.append(stop)
         windows.append((earliest, latest))
     points: list[Point | None] = [request.start, *(s.point for s in stops)]
@@ -202,7 +237,7 @@ def _problem(request: RouteRequest) -> tuple[_Problem, dict[str, LeftOut]]:
             km = haversine_km(a, b)
             distance[i][j] = round(km * 1000)
             travel[i][j] = travel_minutes(km, request.speed_kmh)
-    return _Problem(request, stops, windows, distance, travel, horizon), left_out
+    return _Problem(request, stops, windows, distance, travel, horizon), screened
 
 
 def schedule(problem: _Problem, order: Sequence[int]) -> list[tuple[int, int, int]] | None:
@@ -330,14 +365,35 @@ def greedy_route(problem: _Problem) -> list[int]:
     return order
 
 
+def _shares_the_day(problem: _Problem, a: int, b: int) -> bool:
+    """Whether stops ``a`` and ``b`` (nodes) fit one day together, in either order."""
+    service = problem.request.service_minutes
+    (a_first, a_last), (b_first, b_last) = problem.windows[a - 1], problem.windows[b - 1]
+    return (
+        a_first + service + problem.travel[a][b] <= b_last
+        or b_first + service + problem.travel[b][a] <= a_last
+    )
+
+
+def _out_of_reach_km(problem: _Problem, order: list[int], node: int) -> float | None:
+    """With a free start, the kilometres from ``node`` to the nearest stop of the route when
+    it can share the day with none of them; None when it can (or there is no route)."""
+    if problem.request.start is not None or not order:
+        return None
+    if any(_shares_the_day(problem, node, other) for other in order):
+        return None
+    return round(min(problem.distance_m[node][other] for other in order) / 1000, 3)
+
+
 def plan_route(request: RouteRequest, *, solver: Solver = solve_with_ortools) -> RoutePlan:
     """The day's route: OR-Tools first, the greedy route when it finds no (valid) solution."""
-    problem, left_out = _problem(request)
+    problem, screened = _problem(request)
+    left_out, too_far_km = screened.left_out, screened.too_far_km
     notes: list[str] = []
     if not problem.stops or request.capacity == 0:
         for stop in problem.stops:
             left_out[stop.key] = LeftOut.CAPACITY
-        return _plan(problem, [], left_out, Method.EMPTY, notes)
+        return _plan(problem, [], left_out, Method.EMPTY, notes, too_far_km)
     method = Method.ORTOOLS
     order = solver(problem)
     if order is not None and (
@@ -355,9 +411,17 @@ def plan_route(request: RouteRequest, *, solver: Solver = solve_with_ortools) ->
     visited = set(order)
     full = len(order) >= request.capacity
     for node, stop in enumerate(problem.stops, start=1):
-        if node not in visited:
-            left_out[stop.key] = LeftOut.CAPACITY if full else LeftOut.OUTSIDE_WINDOW
-    return _plan(problem, order, left_out, method, notes)
+        if node in visited:
+            continue
+        km = None if full else _out_of_reach_km(problem, order, node)
+        if full:
+            left_out[stop.key] = LeftOut.CAPACITY
+        elif km is not None:
+            left_out[stop.key] = LeftOut.TOO_FAR
+            too_far_km[stop.key] = km
+        else:
+            left_out[stop.key] = LeftOut.OUTSIDE_WINDOW
+    return _plan(problem, order, left_out, method, notes, too_far_km)
 
 
 def _plan(
@@ -366,6 +430,7 @@ def _plan(
     left_out: dict[str, LeftOut],
     method: Method,
     notes: list[str],
+    too_far_km: dict[str, float],
 ) -> RoutePlan:
     times = schedule(problem, order) or []
     origin = problem.request.starts_at
@@ -395,6 +460,48 @@ def _plan(
         total_wait_minutes=sum(s.wait_minutes for s in stops),
         ends_at=stops[-1].departure if stops else None,
         notes=notes,
+        too_far_km=too_far_km,
+    )
+
+
+def plan_with_revisits(
+    request: RouteRequest,
+    revisits: Sequence[VisitStop],
+    *,
+    solver: Solver = solve_with_ortools,
+) -> RoutePlan:
+    """The day's route for ``request``, then ``revisits`` (stops already visited that day)
+    planned after it: from its last stop as that visit ends (or from the request's start
+    when it is empty), with the capacity it left. A revisit never displaces a first visit;
+    one out of reach from there is ``too_far`` with its distance from that last stop."""
+    first = plan_route(request, solver=solver)
+    if not revisits:
+        return first
+    last = first.stops[-1] if first.stops else None
+    second = plan_route(
+        replace(
+            request,
+            stops=list(revisits),
+            start=request.start if last is None else last.point,
+            starts_at=request.starts_at if last is None else last.departure,
+            capacity=max(0, request.capacity - len(first.stops)),
+        ),
+        solver=solver,
+    )
+    # Greedy if either leg fell back to it; empty only if both are.
+    methods = {first.method, second.method}
+    method = next((m for m in (Method.GREEDY, Method.ORTOOLS) if m in methods), Method.EMPTY)
+    stops = first.stops + second.stops
+    return RoutePlan(
+        stops=stops,
+        left_out=first.left_out | second.left_out,
+        method=method,
+        total_km=round(sum(s.distance_km for s in stops), 3),
+        total_travel_minutes=sum(s.travel_minutes for s in stops),
+        total_wait_minutes=sum(s.wait_minutes for s in stops),
+        ends_at=stops[-1].departure if stops else None,
+        notes=list(dict.fromkeys(first.notes + second.notes)),
+        too_far_km=first.too_far_km | second.too_far_km,
     )
 
 

@@ -106,13 +106,14 @@ class Account(SQLModel, table=True):
 
 
 class AccountEvent(SQLModel, table=True):
-    """One line of an account's history: created, balances, stage, assignment, status, pause."""
+    """One line of an account's history: created, balances, stage, assignment, status, a pause
+    and its early end."""
 
     __tablename__ = "account_event"
     __table_args__ = (
         CheckConstraint(
             "kind IN ('created', 'balance_changed', 'stage_changed', 'assigned',"
-            " 'status_changed', 'paused')",
+            " 'status_changed', 'paused', 'pause_ended')",
             name="kind",
         ),
         Index("ix_account_event_account", "account_id", "seq"),
@@ -134,12 +135,18 @@ class AccountEvent(SQLModel, table=True):
 
 
 class AccountPause(SQLModel, table=True):
-    """While paused (dispute, hardship, legal) aging does not add days past due."""
+    """While paused (dispute, hardship, legal) aging does not add days past due. A pause
+    ended early keeps its dates, its last day moved to the day before it was ended: one that
+    began that day covers none (``ends_on`` = ``starts_on`` − 1, only when ended)."""
 
     __tablename__ = "account_pause"
     __table_args__ = (
         CheckConstraint("reason IN ('dispute', 'hardship', 'legal')", name="reason"),
-        CheckConstraint("starts_on <= ends_on", name="dates_ordered"),
+        CheckConstraint(
+            "starts_on <= ends_on OR (ended_at IS NOT NULL AND ends_on = starts_on - 1)",
+            name="dates_ordered",
+        ),
+        CheckConstraint("(ended_at IS NULL) = (ended_by IS NULL)", name="ended_together"),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
@@ -151,6 +158,9 @@ class AccountPause(SQLModel, table=True):
     note: str | None = Field(default=None, max_length=500)
     created_by: str = Field(max_length=80)
     created_at: datetime = timestamp_field()
+    # Set when it was ended before its planned last day (POST /pauses/{id}/end).
+    ended_at: datetime | None = optional_timestamp_field()
+    ended_by: str | None = Field(default=None, max_length=80)
 
 
 class AgingRun(SQLModel, table=True):

@@ -5,8 +5,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
 
-from app.deps import PrincipalDep, SessionDep, require
-from app.domain.accounts import AccountStatus
+from app.deps import ClockDep, PrincipalDep, SessionDep, require
+from app.domain.accounts import AccountStatus, debtor_name
 from app.domain.errors import PreconditionRequired
 from app.domain.payments import payment_reference
 from app.domain.roles import Role
@@ -29,7 +29,7 @@ from app.schemas.common import Money, PlainText
 from app.security import Principal
 from app.services import accounts as service
 from app.services.accounts import DebtorBrief
-from app.versioning import etag, if_match_parameter, parse_if_match
+from app.versioning import IfMatch, etag, if_match_parameter, parse_if_match
 
 router = APIRouter(tags=["accounts"])
 
@@ -47,7 +47,7 @@ def _debtor(account: Account, debtor: DebtorBrief) -> DebtorSummary:
     # The name as this account's partner sent it: partners never see each other's data.
     return DebtorSummary(
         id=debtor.id,
-        full_name=f"{account.debtor_first_names} {account.debtor_last_names}".strip(),
+        full_name=debtor_name(account.debtor_first_names, account.debtor_last_names),
         national_id_type=debtor.national_id_type,
         national_id_masked=debtor.national_id_masked,
     )
@@ -233,12 +233,43 @@ async def list_account_history(
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def create_account_pause(
-    session: SessionDep, principal: AssignsAccounts, account_id: uuid.UUID, body: PauseCreate
+    session: SessionDep,
+    principal: AssignsAccounts,
+    account_id: uuid.UUID,
+    body: PauseCreate,
+    now: ClockDep,
 ) -> PauseRead:
     """While a pause (dispute, hardship, legal) lasts, aging adds no days past due. Pauses
-    of one account never overlap and last at most 365 days."""
-    pause = await service.create_pause(session, principal, account_id, body)
+    of one account never overlap and last at most 365 days. The account's DPD and stage are
+    recomputed at once for the partner's business day (a stage change is in its history)."""
+    pause = await service.create_pause(session, principal, account_id, body, now=now)
     return PauseRead.model_validate(pause)
+
+
+@router.post(
+    "/pauses/{pause_id}/end",
+    summary="End a pause early",
+    response_model=PauseRead,
+    responses=problem_responses(401, 403, 404, 409, 412, 422),
+)
+async def end_account_pause(
+    session: SessionDep,
+    principal: AssignsAccounts,
+    pause_id: uuid.UUID,
+    response: Response,
+    now: ClockDep,
+    if_match: IfMatch = None,
+) -> PauseRead:
+    """Admins, managers and team leads (on accounts they see; any other pause is a 404), as
+    for recording one. Only a pause covering the partner's business day can be ended, once:
+    otherwise a 409 `pause_not_active`. Today counts towards days past due again: the
+    pause's last day becomes yesterday (one ended on its first day covers no day), and the
+    account's DPD and stage are recomputed at once, with a `pause_ended` event (and
+    `stage_changed` when the stage moves) in its history. `If-Match` names the account's
+    ETag (GET /accounts/{id}), and the ETag answered is the account's new version."""
+    ended = await service.end_pause(session, principal, pause_id, parse_if_match(if_match), now=now)
+    response.headers["ETag"] = etag(ended.account.version)
+    return PauseRead.model_validate(ended.pause)
 
 
 @router.get(

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from app.deps import SessionDep, SettingsDep, require
+from app.deps import ClockDep, SessionDep, SettingsDep, require
+from app.domain.accounts import debtor_name
 from app.domain.roles import Role
 from app.domain.routing import DETOUR_FACTOR, SOLVER_TIME_LIMIT
+from app.domain.stages import Stage
 from app.problems import problem_responses
 from app.schemas.common import CalendarDate
 from app.schemas.routes import (
     FieldProfileRead,
     FieldProfileWrite,
     LeftOutRead,
+    RouteDueRead,
     RouteRead,
     RouteSettingsRead,
     RouteStartRead,
@@ -42,17 +45,41 @@ def _local(moment: datetime, zone: str) -> datetime:
     return moment.astimezone(ZoneInfo(zone))
 
 
+def _due(due: service.Due | None, day: date) -> RouteDueRead | None:
+    if due is None:
+        return None
+    return RouteDueRead(
+        kind=due.kind,
+        amount=due.amount,
+        currency=due.currency,
+        due_date=due.due_date,
+        overdue=due.due_date < day,
+        promise_id=due.promise_id,
+        plan_id=due.plan_id,
+        installment_number=due.installment_number,
+    )
+
+
 def _route(route: service.DayRoute) -> RouteRead:
     plan, profile = route.plan, route.profile
     stops: list[RouteStopRead] = []
     for sequence, stop in enumerate(plan.stops, start=1):
         c = route.candidates[stop.key]
         assert c.address.latitude is not None and c.address.longitude is not None
+        a = c.account
         stops.append(
             RouteStopRead(
                 sequence=sequence,
-                account_id=c.account.id,
-                external_ref=c.account.external_ref,
+                account_id=a.id,
+                external_ref=a.external_ref,
+                debtor_name=debtor_name(a.debtor_first_names, a.debtor_last_names),
+                currency=a.currency,
+                total=a.total,
+                past_due_amount=a.past_due_amount,
+                dpd=a.dpd,
+                stage=Stage(a.stage),
+                due=_due(c.due, route.day),
+                visited_today=c.visited,
                 contact_point_id=c.address.id,
                 address=c.address.masked,
                 municipality=c.address.municipality,
@@ -76,6 +103,7 @@ def _route(route: service.DayRoute) -> RouteRead:
             account_id=route.candidates[key].account.id,
             external_ref=route.candidates[key].account.external_ref,
             reason=reason.value,
+            distance_km=plan.too_far_km.get(key),
         )
         for key, reason in plan.left_out.items()
     ] + [
@@ -132,6 +160,7 @@ async def get_my_route(
     session: SessionDep,
     settings: SettingsDep,
     principal: FieldCollector,
+    now: ClockDep,
     day: Annotated[
         CalendarDate, Query(alias="date", description="The day of the route, YYYY-MM-DD.")
     ],
@@ -141,6 +170,13 @@ async def get_my_route(
     start_lng: Annotated[
         float | None, Query(ge=-180, le=180, description="Start longitude (with start_lat).")
     ] = None,
+    include_visited: Annotated[
+        bool,
+        Query(
+            description="Also plan the accounts already visited that day, after the first "
+            "visits (default: they are left out as visited_today)."
+        ),
+    ] = False,
 ) -> RouteRead:
     """For collectors with the `field` skill (others: 403). The visits of the day: accounts
     assigned to the caller, active, in a stage whose strategy uses visits, with a debtor
@@ -149,12 +185,30 @@ async def get_my_route(
     profile's, else the first stop) with each visit inside the law's visit hours in the
     debtor's local time and within the collector's shift, up to the profile's daily
     capacity. Each stop gives its distance from the previous one and estimated arrival and
-    departure in local time; `left_out` says why the other candidates are not on it
-    (`capacity`, `outside_window`, `no_address`, `no_coordinates`, `contact_not_allowed`
-    with the contact check's reasons). When the solver finds nothing within its time limit
-    a greedy route is returned (`method: greedy`)."""
+    departure in local time, and what the visit needs: the debtor's name as the account's
+    partner sent it, the masked street line with its municipality, state and postal code,
+    the balance, DPD and stage, the promise or plan installment due first, and whether a
+    visit was already recorded that day (`visited_today`).
+
+    Accounts already visited on the route's date (in the address's local day) are left out
+    as `visited_today`; with `include_visited=true` they are planned after the day's first
+    visits, from where those end, with the capacity left. `left_out` says why the other
+    candidates are not on the route: `capacity` (the day is full), `too_far` (out of reach,
+    with `distance_km` from the start point, or from the nearest stop of the route when the
+    route has no start point), `outside_window` (its visit hours cannot be met on the shift
+    or along the route), `visited_today`, `no_address`, `no_coordinates`,
+    `contact_not_allowed` (with the contact check's reasons). When the solver finds nothing
+    within its time limit a greedy route is returned (`method: greedy`). The statements the
+    route takes do not grow with its stops."""
     route = await service.route_for(
-        session, settings, principal, day, start_latitude=start_lat, start_longitude=start_lng
+        session,
+        settings,
+        principal,
+        day,
+        start_latitude=start_lat,
+        start_longitude=start_lng,
+        include_visited=include_visited,
+        now=now,
     )
     return _route(route)
 

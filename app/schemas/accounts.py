@@ -89,10 +89,18 @@ class PauseRead(BaseModel):
     account_id: uuid.UUID
     reason: PauseReason
     starts_on: date
-    ends_on: date
+    ends_on: date = Field(
+        description="Its last day, included. A pause ended early ends the day before it was "
+        "ended; one ended on its first day covers no day (ends_on is the day before "
+        "starts_on)."
+    )
     note: str | None
     created_by: str = Field(description="Who recorded it (a user id).")
     created_at: datetime
+    ended_at: datetime | None = Field(
+        default=None, description="When it was ended early; null while it runs its course."
+    )
+    ended_by: str | None = Field(default=None, description="Who ended it early (a user id).")
 
 
 class AccountDetail(BaseModel):
@@ -161,7 +169,8 @@ class AccountEventRead(BaseModel):
 
     seq: int = Field(description="Order of the event across all accounts.")
     kind: str = Field(
-        description="created, balance_changed, stage_changed, assigned, status_changed, paused."
+        description="created, balance_changed, stage_changed, assigned, status_changed, paused, "
+        "pause_ended."
     )
     as_of: date = Field(description="The business date the change belongs to.")
     occurred_at: datetime

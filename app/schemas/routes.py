@@ -9,7 +9,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
-from app.schemas.common import AsciiDecimal, PlainText
+from app.domain.routing import DueKind
+from app.domain.stages import Stage
+from app.schemas.common import AsciiDecimal, Money, PlainText
 
 # A local wall-clock time as "HH:MM" (JSON Schema's `time` format would need a UTC offset,
 # which a shift in the collector's own zone does not have).
@@ -91,15 +93,53 @@ class VisitWindowRead(BaseModel):
     closes_at: datetime = Field(description="Local time; the visit ends by then.")
 
 
+class RouteDueRead(BaseModel):
+    """The account's obligation due first: the earliest due date among its pending promises
+    to pay and the unpaid installments of its active plan. An overdue one is still due and
+    comes first; on the same date an installment comes before a promise."""
+
+    kind: DueKind = Field(examples=["plan_installment"])
+    amount: Money = Field(description="What is still owed of it.", examples=["1250.00"])
+    currency: str = Field(examples=["MXN"])
+    due_date: date = Field(examples=["2026-11-30"])
+    overdue: bool = Field(description="Due before the route's date and still unpaid.")
+    promise_id: uuid.UUID | None = Field(description="With kind promise.")
+    plan_id: uuid.UUID | None = Field(description="With kind plan_installment.")
+    installment_number: int | None = Field(
+        description="With kind plan_installment; 0 is the down payment.", examples=[2]
+    )
+
+
 class RouteStopRead(BaseModel):
     sequence: int
     account_id: uuid.UUID
     external_ref: str
+    debtor_name: str = Field(
+        description="The debtor's name as this account's partner sent it (shown as account "
+        "answers show it to whoever may read the account).",
+        examples=["María Fernanda López García"],
+    )
+    currency: str = Field(description="ISO 4217 code of the amounts.", examples=["MXN"])
+    total: Money = Field(description="The balance owed.", examples=["18250.00"])
+    past_due_amount: Money = Field(examples=["3200.00"])
+    dpd: int = Field(description="Days past due as of the last aging.", examples=[75])
+    stage: Stage = Field(examples=["late"])
+    due: RouteDueRead | None = Field(
+        description="The promise or plan installment due first; null when none is pending."
+    )
+    visited_today: bool = Field(
+        description="A visit was already recorded on the route's date (the address's local "
+        "day). Such stops come only with include_visited, after the day's first visits."
+    )
     contact_point_id: uuid.UUID
-    address: str = Field(description="The address line, masked.")
-    municipality: str | None
-    state: str | None
-    postal_code: str | None
+    address: str = Field(description="The street line, masked.", examples=["Cal***"])
+    municipality: str | None = Field(
+        description="Held in clear for routing, like the state and postal code (the colonia "
+        "is part of the sealed street line).",
+        examples=["Cuauhtémoc"],
+    )
+    state: str | None = Field(examples=["Ciudad de México"])
+    postal_code: str | None = Field(examples=["06000"])
     latitude: Decimal
     longitude: Decimal
     time_zone: str
@@ -121,14 +161,32 @@ class RouteTotalsRead(BaseModel):
 
 
 LeftOutReason = Literal[
-    "capacity", "outside_window", "no_address", "no_coordinates", "contact_not_allowed"
+    "capacity",
+    "outside_window",
+    "too_far",
+    "visited_today",
+    "no_address",
+    "no_coordinates",
+    "contact_not_allowed",
 ]
 
 
 class LeftOutRead(BaseModel):
     account_id: uuid.UUID
     external_ref: str
-    reason: LeftOutReason
+    reason: LeftOutReason = Field(
+        description="capacity: the day is full; too_far: out of reach (see distance_km); "
+        "outside_window: its visit hours cannot be met on the shift or along the route; "
+        "visited_today: already visited on the route's date (plan it with include_visited); "
+        "no_address, no_coordinates; contact_not_allowed: see rules.",
+        examples=["too_far"],
+    )
+    distance_km: float | None = Field(
+        default=None,
+        description="With too_far: straight-line kilometres from the start point (or, "
+        "without one, from the nearest stop of the route) that put it out of reach.",
+        examples=[412.7],
+    )
     rules: list[str] = Field(
         default_factory=list,
         description="With contact_not_allowed: the contact check's reason codes.",

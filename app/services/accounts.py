@@ -1,5 +1,5 @@
 """Accounts: list and read (within what the caller may see), assign to collectors and
-teams, read the history, and record delinquency pauses.
+teams, read the history, and record delinquency pauses and end them early.
 
 Every list and every get starts from :func:`readable_accounts`; an account the caller may
 not see is a 404, never a 403.
@@ -28,6 +28,7 @@ from app.domain.accounts import (
     CollectorFacts,
     check_pause,
     check_workable,
+    ended_pause,
     plan_assignment,
 )
 from app.domain.errors import InvalidInput, NotFound, VersionMismatch
@@ -41,7 +42,7 @@ from app.models.user import Team, TeamMember, User
 from app.pagination import decode_cursor, decode_int_cursor, encode_cursor, split_page
 from app.schemas.accounts import AccountAssign, AccountSort, PauseCreate
 from app.security import Principal
-from app.services import audit
+from app.services import aging, audit
 from app.services.partners import partner_today
 
 # Roles that read every account.
@@ -497,6 +498,20 @@ async def assign_account(
     return view
 
 
+def _delinquency(account: Account) -> dict[str, Any]:
+    return {"dpd": account.dpd, "stage": account.stage}
+
+
+async def _age_now(
+    session: AsyncSession, actor: Principal, account: Account, today: date, now: datetime
+) -> None:
+    """DPD and stage recomputed for ``today`` by aging's own statements (one home for the
+    rule), with the stage change recorded as the run records it; ``account`` read back."""
+    await session.flush()
+    await aging.age_account(session, account.id, today, actor=actor, now=now)
+    await session.refresh(account)
+
+
 async def create_pause(
     session: AsyncSession,
     actor: Principal,
@@ -505,9 +520,11 @@ async def create_pause(
     *,
     now: datetime | None = None,
 ) -> AccountPause:
-    """Record a delinquency pause: aging stops adding days past due while it lasts (from the
-    next aging run on; today's DPD is not recomputed here)."""
+    """Record a delinquency pause: aging adds no days past due while it lasts. DPD and stage
+    are recomputed at once for the partner's business day (a pause that began earlier takes
+    its days off now; one dated ahead changes nothing until its first day's aging run)."""
     now = now or datetime.now(UTC)
+    await aging.hold_off_aging(session)
     account = await _lock_account(session, actor, account_id)
     check_workable(account.status)
     existing = (
@@ -522,6 +539,7 @@ async def create_pause(
         [Pause(s, e) for s, e in existing],
         await business_date(session, account, now),
     )
+    today = await business_date(session, account, now)
     pause = AccountPause(
         account_id=account.id,
         partner_id=account.partner_id,
@@ -532,6 +550,7 @@ async def create_pause(
         created_by=actor.audit_id,
         created_at=now,
     )
+    before = _delinquency(account)
     account.has_pauses = True
     account.version += 1
     account.updated_at = now
@@ -548,14 +567,22 @@ async def create_pause(
             account_id=account.id,
             partner_id=account.partner_id,
             kind="paused",
-            as_of=await business_date(session, account, now),
+            as_of=today,
             occurred_at=now,
             actor_id=actor.audit_id,
             after=summary,
         )
     )
-    await session.flush()
-    await audit.record(session, actor, "account.paused", "account", account.id, after=summary)
+    await _age_now(session, actor, account, today, now)
+    await audit.record(
+        session,
+        actor,
+        "account.paused",
+        "account",
+        account.id,
+        before=before,
+        after=summary | _delinquency(account),
+    )
     return pause
 
 
@@ -658,3 +685,84 @@ async def labelled_page(
 ) -> LabelledPage[T]:
     labels = await account_labels(session, (account_of(r) for r in rows))
     return LabelledPage(rows, labels, next_cursor)
+
+
+@dataclass(frozen=True, slots=True)
+class PauseEnded:
+    pause: AccountPause
+    account: Account  # as it is after: its DPD, stage and version
+
+
+async def _lock_account_of_pause(
+    session: AsyncSession, principal: Principal, pause_id: uuid.UUID
+) -> Account:
+    """The account the pause is on, row-locked, if the principal may see it (the same
+    :func:`readable_accounts`); NotFound for a pause that does not exist or is on an account
+    the principal cannot see, alike."""
+    on = select(col(AccountPause.account_id)).where(col(AccountPause.id) == pause_id)
+    account = await session.scalar(
+        readable_accounts(principal)
+        .where(col(Account.id) == on.scalar_subquery())
+        .with_for_update(of=Account)
+        .execution_options(populate_existing=True)
+    )
+    if account is None:
+        raise NotFound({"entity": "pause"})
+    return account
+
+
+async def end_pause(
+    session: AsyncSession,
+    actor: Principal,
+    pause_id: uuid.UUID,
+    expected_version: int | None = None,
+    *,
+    now: datetime | None = None,
+) -> PauseEnded:
+    """End a pause covering today before its planned last day: today counts towards days
+    past due again (app/domain/accounts.py, ``ended_pause``). DPD and stage are recomputed at
+    once; writes the ``pause_ended`` event (and ``stage_changed`` when the stage moves) and
+    the audit event. ``expected_version`` is the account's (its ETag), when given."""
+    now = now or datetime.now(UTC)
+    await aging.hold_off_aging(session)
+    account = await _lock_account_of_pause(session, actor, pause_id)
+    pause = await session.get_one(AccountPause, pause_id, populate_existing=True)
+    if expected_version is not None and expected_version != account.version:
+        raise VersionMismatch({"current": account.version})
+    check_workable(account.status)
+    today = await business_date(session, account, now)
+    ended = ended_pause(
+        Pause(pause.starts_on, pause.ends_on), today, already_ended=pause.ended_at is not None
+    )
+    before = {"pause_id": str(pause.id), "ends_on": pause.ends_on.isoformat()}
+    after = {"pause_id": str(pause.id), "ends_on": ended.ends_on.isoformat()}
+    delinquency = _delinquency(account)
+    pause.ends_on = ended.ends_on
+    pause.ended_at = now
+    pause.ended_by = actor.audit_id
+    account.version += 1
+    account.updated_at = now
+    session.add_all([pause, account])
+    session.add(
+        AccountEvent(
+            account_id=account.id,
+            partner_id=account.partner_id,
+            kind="pause_ended",
+            as_of=today,
+            occurred_at=now,
+            actor_id=actor.audit_id,
+            before=before,
+            after=after,
+        )
+    )
+    await _age_now(session, actor, account, today, now)
+    await audit.record(
+        session,
+        actor,
+        "account.pause_ended",
+        "account",
+        account.id,
+        before=before | delinquency,
+        after=after | _delinquency(account),
+    )
+    return PauseEnded(pause, account)

@@ -4,10 +4,15 @@ The SQL fragments here are the one place the stage rules of ``app/domain/stages.
 written in SQL; intake uses them too, so an account's stage moves at once when a push changes
 its oldest unpaid due date. ``tests/integration/test_aging.py`` holds SQL and Python to the
 same answers.
+
+:func:`age_account` runs the nightly run's own two statements for one account, so a change
+that moves days past due by itself (a pause starting or ending) shows at once, with the same
+``stage_changed`` history the run writes, not at the next run.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -51,33 +56,45 @@ def stage_sql(dpd: str, buckets: str) -> str:
 _DPD = dpd_sql("a.oldest_unpaid_due_date", paused_days_sql("a", "a.oldest_unpaid_due_date"))
 _STAGE = stage_sql(f"({_DPD})", "b")
 
+
 # Two statements rather than one with a self-join: the transitions are read first (the
 # accounts still hold yesterday's stage), then one UPDATE … FROM writes DPD and stage, as a
-# hand-written aging statement would.
-_TRANSITIONS = f"""
+# hand-written aging statement would. ``which`` narrows both to some accounts (one, for
+# age_account); the run ages every active one.
+def _transitions(which: str = "") -> str:
+    return f"""
 INSERT INTO account_event (account_id, partner_id, kind, as_of, occurred_at, actor_id,
                            before, after)
-SELECT x.id, x.partner_id, 'stage_changed', :as_of, :now, '{AGING_ACTOR}',
+SELECT x.id, x.partner_id, 'stage_changed', :as_of, :now, :actor,
        jsonb_build_object('stage', x.stage, 'dpd', x.dpd),
        jsonb_build_object('stage', x.new_stage, 'dpd', x.new_dpd)
 FROM (
     SELECT a.id, a.partner_id, a.stage, a.dpd, {_DPD} AS new_dpd, {_STAGE} AS new_stage
     FROM account a
     JOIN partner_bucket b ON b.partner_id = a.partner_id AND b.product_type = a.product_type
-    WHERE a.status = 'active'
+    WHERE a.status = 'active' {which}
 ) x
 WHERE x.new_stage <> x.stage
 """
 
-_UPDATE = f"""
+
+def _update(which: str = "") -> str:
+    return f"""
 UPDATE account a
 SET dpd = {_DPD}, stage = {_STAGE}, aged_as_of = :as_of, version = a.version + 1,
     updated_at = :now
 FROM partner_bucket b
 WHERE b.partner_id = a.partner_id AND b.product_type = a.product_type
-  AND a.status = 'active'
+  AND a.status = 'active' {which}
   AND (a.dpd <> {_DPD} OR a.stage <> {_STAGE})
 """
+
+
+_TRANSITIONS = _transitions()
+_UPDATE = _update()
+_ONE = "AND a.id = :account_id"
+_ACCOUNT_TRANSITIONS = _transitions(_ONE)
+_ACCOUNT_UPDATE = _update(_ONE)
 
 _RECORD_RUN = """
 INSERT INTO aging_run (as_of, started_at, finished_at, accounts_aged, stage_changes, runs)
@@ -101,6 +118,17 @@ async def take_aging_lock(session: AsyncSession) -> None:
     )
 
 
+async def hold_off_aging(session: AsyncSession) -> None:
+    """The aging lock, shared, to the end of the transaction: a run waits for this
+    transaction's :func:`age_account` (and this one for a run under way), so the two never
+    record one transition twice; transactions holding it shared do not wait for each other.
+    Take it before any account row lock: the run takes its lock first, then the rows."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock_shared(:kind, :key)"),
+        {"kind": _AGING_LOCK[0], "key": _AGING_LOCK[1]},
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class AgingResult:
     as_of: date
@@ -119,7 +147,7 @@ async def age_accounts(
     recorded with that date. Running it again for the same date changes nothing."""
     started = now or datetime.now(UTC)
     await take_aging_lock(session)
-    params = {"as_of": as_of, "now": started}
+    params = {"as_of": as_of, "now": started, "actor": AGING_ACTOR}
     changes = getattr(await session.execute(text(_TRANSITIONS), params), "rowcount", 0)
     aged = getattr(await session.execute(text(_UPDATE), params), "rowcount", 0)
     finished = datetime.now(UTC) if now is None else now
@@ -144,3 +172,22 @@ async def age_accounts(
         now=started,
     )
     return result
+
+
+async def age_account(
+    session: AsyncSession,
+    account_id: uuid.UUID,
+    as_of: date,
+    *,
+    actor: Principal,
+    now: datetime,
+) -> bool:
+    """Recompute one active account's DPD and stage for ``as_of`` with the run's own
+    statements, recording a stage change as the run does (by ``actor``). The caller holds
+    :func:`hold_off_aging`, taken before it locked the account, and has flushed what moved
+    DPD; the ORM's copy of the account is stale after this (refresh it). True when DPD or
+    stage changed."""
+    params = {"as_of": as_of, "now": now, "actor": actor.audit_id, "account_id": account_id}
+    await session.execute(text(_ACCOUNT_TRANSITIONS), params)
+    changed = getattr(await session.execute(text(_ACCOUNT_UPDATE), params), "rowcount", 0)
+    return bool(changed)

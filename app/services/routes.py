@@ -17,9 +17,22 @@ Which accounts make the day (:func:`route_for`):
 - The visit window is the law's visit hours on that date in the debtor's local time; the
   solver also keeps every visit inside the collector's shift. The shift is read in the
   profile's time zone, else the zone of the first candidate, else the partner's.
-- At most :data:`MAX_CANDIDATES` go to the solver (highest strategy weight, then most days
-  past due); the rest are left out as ``capacity``. A stop's priority for the solver is its
-  stage's strategy weight times :data:`PRIORITY_METRES_PER_POINT`.
+- *Visited today*: a candidate with a visit interaction (any result; a corrected one counts
+  through its correction) started on the route's date in the address's local day. By
+  default it is left out as ``visited_today``; with ``include_visited`` it is planned after
+  the day's first visits, from where they end, with the capacity they leave
+  (app/domain/routing.py, ``plan_with_revisits``), and marked ``visited``.
+- At most :data:`MAX_CANDIDATES` go to the solver (first visits before revisits; highest
+  strategy weight, then most days past due); the rest are left out as ``capacity``. A
+  stop's priority for the solver is its stage's strategy weight times
+  :data:`PRIORITY_METRES_PER_POINT`.
+- What a collector needs at the door comes with each candidate, read set-based for the
+  whole day (the statements do not grow with the stops): the balance, stage and debtor's
+  name are the account's own columns (the name as this account's partner sent it, as
+  account answers show it to whoever may read the account); the address is its masked line
+  with what is held in clear for routing (municipality, state, postal code; the colonia is
+  part of the sealed street line and stays there); and the obligation due
+  (:func:`_dues`).
 """
 
 from __future__ import annotations
@@ -33,8 +46,9 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import and_, or_
+from sqlalchemy import Select, and_, literal, null, or_, union_all
 from sqlalchemy import select as core_select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -59,11 +73,12 @@ from app.domain.routing import (
     DEFAULT_SERVICE_MINUTES,
     DEFAULT_SPEED_KMH,
     SOLVER_TIME_LIMIT,
+    DueKind,
     Point,
     RoutePlan,
     RouteRequest,
     VisitStop,
-    plan_route,
+    plan_with_revisits,
 )
 from app.domain.stages import Stage
 from app.domain.strategies import StrategyDocument, limits_for
@@ -72,6 +87,8 @@ from app.models.debtor import ContactConsent, ContactPoint
 from app.models.field_profile import FieldProfile
 from app.models.interaction import Interaction
 from app.models.partner import Partner
+from app.models.plan import PaymentPlan, PlanInstallment
+from app.models.promise import Promise
 from app.models.user import Team, TeamMember, User
 from app.schemas.routes import FieldProfileWrite
 from app.security import Principal
@@ -243,6 +260,20 @@ class Address:
 
 
 @dataclass(frozen=True, slots=True)
+class Due:
+    """The account's obligation due first: a pending promise to pay or an unpaid installment
+    (the down payment is number 0) of its active plan, with what is still owed of it."""
+
+    kind: DueKind
+    amount: Decimal
+    currency: str
+    due_date: date
+    promise_id: uuid.UUID | None = None
+    plan_id: uuid.UUID | None = None
+    installment_number: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Candidate:
     account: Account
     partner: Partner
@@ -251,6 +282,8 @@ class Candidate:
     opens_at: datetime
     closes_at: datetime
     weight: Decimal
+    visited: bool = False  # a visit was recorded on the route's day (the address's local day)
+    due: Due | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,9 +316,12 @@ async def route_for(
     *,
     start_latitude: float | None = None,
     start_longitude: float | None = None,
+    include_visited: bool = False,
     now: datetime | None = None,
 ) -> DayRoute:
-    """The day's visits of the calling field collector, in the order the solver found."""
+    """The day's visits of the calling field collector, in the order the solver found;
+    accounts already visited that day are left out unless ``include_visited``, which plans
+    them after the first visits."""
     if principal.role is not Role.COLLECTOR or Skill.FIELD not in principal.skills:
         raise PermissionDenied({"role": principal.role.value, "skill": "field"})
     assert principal.user_id is not None
@@ -320,11 +356,23 @@ async def route_for(
         strategies[partner_id] = await current_strategy(session, partner_id)
 
     eligible = [a for a in accounts if _visits_allowed(settings, a, partners, strategies)]
-    candidates, excluded = await _candidates(session, settings, eligible, partners, strategies, day)
-    candidates.sort(key=lambda c: (-c.weight, -c.account.dpd, str(c.account.id)))
+    found, excluded = await _candidates(session, settings, eligible, partners, strategies, day)
+    visited = await _visited(session, found, day)
+    firsts = [c for c in found if c.account.id not in visited]
+    revisits = [replace(c, visited=True) for c in found if c.account.id in visited]
+    if not include_visited:
+        excluded.extend(Excluded(c.account, "visited_today") for c in revisits)
+        revisits = []
+
+    def rank(c: Candidate) -> tuple[Decimal, int, str]:
+        return (-c.weight, -c.account.dpd, str(c.account.id))
+
+    candidates = sorted(firsts, key=rank) + sorted(revisits, key=rank)
     for extra in candidates[MAX_CANDIDATES:]:
         excluded.append(Excluded(extra.account, "capacity"))
     candidates = candidates[:MAX_CANDIDATES]
+    dues = await _dues(session, [c.account.id for c in candidates])
+    candidates = [replace(c, due=dues.get(c.account.id)) for c in candidates]
 
     if profile.time_zone:
         shift_zone = profile.time_zone
@@ -345,17 +393,17 @@ async def route_for(
         start = ProfileView(principal.user_id, stored).start
         source = "profile" if start is not None else "first_stop"
 
+    def visit(c: Candidate) -> VisitStop:
+        return VisitStop(
+            key=str(c.account.id),
+            point=Point(float(c.address.latitude or 0), float(c.address.longitude or 0)),
+            opens_at=c.opens_at,
+            closes_at=c.closes_at,
+            priority=int(c.weight * PRIORITY_METRES_PER_POINT),
+        )
+
     request = RouteRequest(
-        stops=[
-            VisitStop(
-                key=str(c.account.id),
-                point=Point(float(c.address.latitude or 0), float(c.address.longitude or 0)),
-                opens_at=c.opens_at,
-                closes_at=c.closes_at,
-                priority=int(c.weight * PRIORITY_METRES_PER_POINT),
-            )
-            for c in candidates
-        ],
+        stops=[visit(c) for c in candidates if not c.visited],
         start=start,
         starts_at=starts_at,
         ends_at=ends_at,
@@ -364,8 +412,9 @@ async def route_for(
         speed_kmh=profile.speed_kmh,
         time_limit=SOLVER_TIME_LIMIT,
     )
+    again = [visit(c) for c in candidates if c.visited]
     # The solver is CPU work of up to its time limit: off the event loop.
-    plan = await asyncio.to_thread(plan_route, request)
+    plan = await asyncio.to_thread(plan_with_revisits, request, again)
     return DayRoute(
         day=day,
         collector_id=principal.user_id,
@@ -590,3 +639,95 @@ async def _history(
             )
         )
     return found
+
+
+async def _visited(session: AsyncSession, candidates: list[Candidate], day: date) -> set[uuid.UUID]:
+    """The candidates with a visit started on ``day`` in their address's local day; a
+    corrected visit counts through its correction."""
+    if not candidates:
+        return set()
+    zones = {c.account.id: ZoneInfo(c.zone) for c in candidates}
+    midnight = datetime.combine(day, datetime.min.time(), UTC)
+    amended = select(col(Interaction.amends_id)).where(
+        col(Interaction.account_id).in_(zones), col(Interaction.amends_id).is_not(None)
+    )
+    rows = await session.execute(
+        core_select(col(Interaction.account_id), col(Interaction.started_at)).where(
+            col(Interaction.account_id).in_(zones),
+            col(Interaction.channel) == Channel.VISIT.value,
+            # Every zone's local day lies within a day either side of UTC's.
+            col(Interaction.started_at) >= midnight - timedelta(days=1),
+            col(Interaction.started_at) < midnight + timedelta(days=2),
+            col(Interaction.id).not_in(amended),
+        )
+    )
+    return {
+        account_id
+        for account_id, started in rows
+        if started.astimezone(zones[account_id]).date() == day
+    }
+
+
+async def _dues(session: AsyncSession, account_ids: list[uuid.UUID]) -> dict[uuid.UUID, Due]:
+    """Each account's obligation due first, in one statement: the earliest due date among
+    its pending promises and the unpaid installments of its active plan (an overdue one is
+    still due, and comes first); on the same date an installment before a promise. The
+    amount is what is still owed of it."""
+    if not account_ids:
+        return {}
+    promises: Select[*tuple[Any, ...]] = core_select(
+        col(Promise.account_id).label("account_id"),
+        literal(DueKind.PROMISE.value).label("kind"),
+        (col(Promise.amount) - col(Promise.paid_amount)).label("amount"),
+        col(Promise.currency).label("currency"),
+        col(Promise.due_date).label("due_date"),
+        col(Promise.id).label("promise_id"),
+        null().label("plan_id"),
+        null().label("installment_number"),
+    ).where(
+        col(Promise.account_id).in_(account_ids),
+        col(Promise.status) == "pending",
+        col(Promise.amount) > col(Promise.paid_amount),
+    )
+    installments: Select[*tuple[Any, ...]] = (
+        core_select(
+            col(PaymentPlan.account_id),
+            literal(DueKind.PLAN_INSTALLMENT.value),
+            col(PlanInstallment.amount) - col(PlanInstallment.paid_amount),
+            col(PaymentPlan.currency),
+            col(PlanInstallment.due_date),
+            null(),
+            col(PaymentPlan.id),
+            col(PlanInstallment.number),
+        )
+        .join(PlanInstallment, col(PlanInstallment.plan_id) == col(PaymentPlan.id))
+        .where(
+            col(PaymentPlan.account_id).in_(account_ids),
+            col(PaymentPlan.status) == "active",
+            col(PlanInstallment.status).in_(("pending", "partially_paid")),
+            col(PlanInstallment.amount) > col(PlanInstallment.paid_amount),
+        )
+    )
+    both = union_all(promises, installments).subquery()
+    rows = await session.execute(
+        core_select(both)
+        .ext(distinct_on(both.c.account_id))
+        .order_by(
+            both.c.account_id,
+            both.c.due_date,
+            both.c.kind,  # "plan_installment" sorts before "promise"
+            both.c.installment_number,
+        )
+    )
+    return {
+        row.account_id: Due(
+            kind=DueKind(row.kind),
+            amount=row.amount,
+            currency=row.currency,
+            due_date=row.due_date,
+            promise_id=row.promise_id,
+            plan_id=row.plan_id,
+            installment_number=row.installment_number,
+        )
+        for row in rows
+    }

@@ -14,6 +14,7 @@ from app.domain.roles import Role
 from app.models.account import Account, AccountEvent, AccountPause
 from app.models.audit import AuditEvent
 from app.models.debtor import ContactPoint, RelatedParty
+from app.models.partner import Partner
 from tests.factories import (
     business_today,
     make_account,
@@ -1022,3 +1023,221 @@ async def test_history_is_dated_by_the_partners_business_day(session, make_user)
         )
     )
     assert as_of == date(2026, 11, 24)
+
+
+# --- pauses move DPD at once, and end early ---------------------------------------------
+
+FIXED_DAY = date(2027, 3, 9)
+NOON = datetime(2027, 3, 9, 18, 0, tzinfo=UTC)  # 12:00 in Mexico City
+
+
+def end_url(pause_id) -> str:
+    return f"/api/v1/pauses/{pause_id}/end"
+
+
+@pytest.fixture
+async def late(session, clock):
+    """The clock at noon of FIXED_DAY; an account aged that day at 62 days past due (late),
+    in a lead's team."""
+    clock.now = NOON
+    account = await make_account(session, await make_partner(session), dpd=62, aged_as_of=FIXED_DAY)
+    assert (account.stage, account.oldest_unpaid_due_date) == (
+        "late",
+        FIXED_DAY - timedelta(days=62),
+    )
+    return account
+
+
+async def pause(client, account, headers, starts: int, ends: int) -> dict:
+    response = await client.post(
+        url(account, "/pauses"),
+        json=pause_body(FIXED_DAY + timedelta(days=starts), FIXED_DAY + timedelta(days=ends)),
+        headers=headers,
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def delinquency(client, account, headers) -> tuple[int, str]:
+    detail = (await client.get(url(account), headers=headers)).json()
+    return detail["dpd"], detail["stage"]
+
+
+async def stage_changes(session, account) -> list[tuple]:
+    rows = await session.scalars(
+        select(AccountEvent)
+        .where(AccountEvent.account_id == account.id, AccountEvent.kind == "stage_changed")
+        .order_by(AccountEvent.seq)
+    )
+    return [(e.as_of, e.actor_id, e.before, e.after) for e in rows]
+
+
+class TestPauseMovesDelinquencyAtOnce:
+    async def test_a_pause_that_began_two_days_ago_takes_three_days_off_now(
+        self, client, session, make_user, auth_headers, late
+    ):
+        manager = await make_user(Role.MANAGER)
+        headers = auth_headers(manager)
+        await pause(client, late, headers, -2, 10)
+        # Days past due less the paused days since (day -2, -1 and today): 59, mid.
+        assert await delinquency(client, late, headers) == (59, "mid")
+        assert await stage_changes(session, late) == [
+            (
+                FIXED_DAY,
+                str(manager.id),
+                {"stage": "late", "dpd": 62},
+                {"stage": "mid", "dpd": 59},
+            )
+        ]
+        await session.refresh(late)
+        assert late.aged_as_of == FIXED_DAY
+        audit = await session.scalar(
+            select(AuditEvent).where(
+                AuditEvent.entity_id == str(late.id), AuditEvent.action == "account.paused"
+            )
+        )
+        assert audit is not None
+
+    async def test_a_pause_dated_ahead_changes_nothing_today(
+        self, client, session, make_user, auth_headers, late
+    ):
+        headers = auth_headers(await make_user(Role.MANAGER))
+        await pause(client, late, headers, 3, 10)
+        assert await delinquency(client, late, headers) == (62, "late")
+        assert await stage_changes(session, late) == []
+
+
+class TestEndPause:
+    async def test_ending_a_pause_counts_today_again_and_moves_the_stage_back(
+        self, client, session, make_user, auth_headers, late
+    ):
+        lead = await make_user(Role.TEAM_LEAD)
+        team = await make_team(session, lead)
+        late.assigned_team_id = team.id
+        await session.flush()
+        headers = auth_headers(lead)
+        paused = await pause(client, late, headers, -2, 10)
+        assert await delinquency(client, late, headers) == (59, "mid")
+        version = (await client.get(url(late), headers=headers)).headers["ETag"]
+
+        response = await client.post(end_url(paused["id"]), headers=headers | {"If-Match": version})
+        assert response.status_code == 200, response.text
+        ended = response.json()
+        # Its last day is yesterday: day -2 and -1 stay paused, today counts again.
+        assert ended["ends_on"] == str(FIXED_DAY - timedelta(days=1))
+        assert ended["starts_on"] == str(FIXED_DAY - timedelta(days=2))
+        assert datetime.fromisoformat(ended["ended_at"]) == NOON
+        assert ended["ended_by"] == str(lead.id)
+        assert await delinquency(client, late, headers) == (60, "late")
+        assert (
+            response.headers["ETag"]
+            == (await client.get(url(late), headers=headers)).headers["ETag"]
+        )
+        assert [(before["stage"], after["stage"]) for _, _, before, after in (
+            await stage_changes(session, late)
+        )] == [("late", "mid"), ("mid", "late")]  # fmt: skip
+        history = (await client.get(url(late, "/history"), headers=headers)).json()["items"]
+        assert [i["kind"] for i in history[:4]] == [
+            "stage_changed",
+            "pause_ended",
+            "stage_changed",
+            "paused",
+        ]
+        assert history[1]["before"]["ends_on"] == str(FIXED_DAY + timedelta(days=10))
+        assert history[1]["after"]["ends_on"] == str(FIXED_DAY - timedelta(days=1))
+        # The account no longer shows it as active.
+        assert (await client.get(url(late), headers=headers)).json()["active_pause"] is None
+        audit = await session.scalar(
+            select(AuditEvent).where(
+                AuditEvent.entity_id == str(late.id), AuditEvent.action == "account.pause_ended"
+            )
+        )
+        assert audit is not None and audit.actor_id == str(lead.id)
+
+    async def test_the_nightly_run_of_the_same_day_then_finds_nothing_to_change(
+        self, client, session, make_user, auth_headers, late
+    ):
+        from app.services.aging import age_accounts
+
+        headers = auth_headers(await make_user(Role.MANAGER))
+        paused = await pause(client, late, headers, -2, 10)
+        assert (await client.post(end_url(paused["id"]), headers=headers)).status_code == 200
+        before = await stage_changes(session, late)
+        await age_accounts(session, FIXED_DAY, now=NOON)
+        assert await stage_changes(session, late) == before
+        await session.refresh(late)
+        assert (late.dpd, late.stage) == (60, "late")
+
+    async def test_a_pause_ended_on_its_first_day_covers_no_day(
+        self, client, session, make_user, auth_headers, late
+    ):
+        headers = auth_headers(await make_user(Role.MANAGER))
+        paused = await pause(client, late, headers, 0, 5)
+        assert await delinquency(client, late, headers) == (61, "late")
+        response = await client.post(end_url(paused["id"]), headers=headers)
+        assert response.status_code == 200, response.text
+        assert response.json()["ends_on"] == str(FIXED_DAY - timedelta(days=1))
+        assert await delinquency(client, late, headers) == (62, "late")
+        # It no longer overlaps anything: a new pause may start today.
+        await pause(client, late, headers, 0, 3)
+
+    async def test_a_pause_not_covering_today_is_409_pause_not_active(
+        self, client, session, make_user, auth_headers, late
+    ):
+        headers = auth_headers(await make_user(Role.MANAGER))
+        over = await pause(client, late, headers, -20, -15)
+        ahead = await pause(client, late, headers, 5, 8)
+        current = await pause(client, late, headers, -1, 2)
+        assert (await client.post(end_url(current["id"]), headers=headers)).status_code == 200
+        for which, state in ((over, "over"), (ahead, "not_started"), (current, "ended")):
+            response = await client.post(end_url(which["id"]), headers=headers)
+            assert response.status_code == 409, state
+            problem = response.json()
+            assert problem["code"] == "pause_not_active"
+            assert state in problem["detail"]
+        spanish = await client.post(
+            end_url(current["id"]), headers=headers | {"Accept-Language": "es-MX"}
+        )
+        assert spanish.json()["title"] == "Pausa no vigente"
+        assert spanish.json()["code"] == "pause_not_active"
+
+    async def test_a_stale_if_match_is_412_and_changes_nothing(
+        self, client, session, make_user, auth_headers, late
+    ):
+        headers = auth_headers(await make_user(Role.MANAGER))
+        paused = await pause(client, late, headers, -2, 10)
+        response = await client.post(end_url(paused["id"]), headers=headers | {"If-Match": '"1"'})
+        assert response.status_code == 412
+        assert await delinquency(client, late, headers) == (59, "mid")
+        row = await session.get(AccountPause, uuid.UUID(paused["id"]), populate_existing=True)
+        assert row is not None and row.ended_at is None
+
+    async def test_who_may_end_a_pause(
+        self, client, session, settings, make_user, auth_headers, late
+    ):
+        manager = await make_user(Role.MANAGER)
+        paused = await pause(client, late, auth_headers(manager), -2, 10)
+        collector = await make_user(Role.COLLECTOR)
+        late.assigned_collector_id = collector.id
+        await session.flush()
+        refused = [
+            auth_headers(collector),
+            auth_headers(await make_user(Role.AUDITOR)),
+            await partner_bearer(session, settings, await session.get(Partner, late.partner_id)),
+        ]
+        for headers in refused:
+            assert (await client.post(end_url(paused["id"]), headers=headers)).status_code == 403
+        # A lead whose teams do not hold the account sees no such pause; nor does anyone an
+        # unknown id.
+        outside = await make_user(Role.TEAM_LEAD)
+        await make_team(session, outside)
+        hidden = await client.post(end_url(paused["id"]), headers=auth_headers(outside))
+        assert hidden.status_code == 404
+        unknown = await client.post(end_url(uuid.uuid4()), headers=auth_headers(manager))
+        assert unknown.status_code == 404
+        row = await session.get(AccountPause, uuid.UUID(paused["id"]), populate_existing=True)
+        assert row is not None and row.ended_at is None
+        admin = await client.post(
+            end_url(paused["id"]), headers=auth_headers(await make_user(Role.ADMIN))
+        )
+        assert admin.status_code == 200

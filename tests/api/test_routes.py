@@ -10,13 +10,16 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from app.domain.roles import Role, Skill
 from app.models.debtor import ContactPoint, DebtorFlag
 from app.models.interaction import Interaction
 from app.models.partner import Partner
-from tests.factories import make_account, make_partner, make_team
+from app.models.plan import PaymentPlan, PlanInstallment
+from app.models.promise import Promise
+from app.models.user import User
+from tests.factories import make_account, make_debtor, make_partner, make_team
 
 CDMX = ZoneInfo("America/Mexico_City")
 ZOCALO = (19.432608, -99.133209)
@@ -294,3 +297,221 @@ class TestVisitPosition:
         assert response.json()["compliance"]["position_mismatch"] is False
         assert response.json()["position_mismatch"] is False
         assert response.json()["position_distance_m"] < 50
+
+
+# --- what a stop carries to the door --------------------------------------------------------
+
+DAY = date(2027, 3, 9)  # a Tuesday, no holiday
+
+
+def local(day: date, hour: int, minute: int = 0) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=CDMX)
+
+
+async def record(session, account, channel: str, at: datetime, result: str) -> Interaction:
+    interaction = Interaction(
+        account_id=account.id, partner_id=account.partner_id, debtor_id=account.debtor_id,
+        channel=channel, direction="outbound", party="debtor", result_code=result,
+        started_at=at.astimezone(UTC), pack_version="test", compliance={}, created_by="test",
+    )  # fmt: skip
+    session.add(interaction)
+    await session.flush()
+    return interaction
+
+
+async def promise(session, account, amount: str, due: date, paid: str = "0") -> Promise:
+    taken = await record(session, account, "call", local(DAY, 7) - timedelta(days=20), "RPC_PTP")
+    row = Promise(
+        account_id=account.id, partner_id=account.partner_id, interaction_id=taken.id,
+        amount=Decimal(amount), currency=account.currency, due_date=due,
+        paid_amount=Decimal(paid), created_by="test",
+    )  # fmt: skip
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def active_plan(session, account, user, installments) -> PaymentPlan:
+    """``installments``: (number, amount, paid, due date, status)."""
+    total = sum((Decimal(amount) for _, amount, _, _, _ in installments), Decimal(0))
+    plan = PaymentPlan(
+        account_id=account.id, partner_id=account.partner_id, plan_type="regularization",
+        status="active", terms={}, breaches=[], agreed_total=total, financed=total,
+        currency=account.currency, quoted_on=DAY - timedelta(days=40), strategy_version=1,
+        approver_role="collector", proposed_by=user.id,
+    )  # fmt: skip
+    session.add(plan)
+    await session.flush()
+    for number, amount, paid, due, status in installments:
+        session.add(
+            PlanInstallment(
+                plan_id=plan.id, number=number, amount=Decimal(amount),
+                paid_amount=Decimal(paid), due_date=due, status=status,
+            )
+        )  # fmt: skip
+    await session.flush()
+    return plan
+
+
+@pytest.fixture
+async def door_day(session, make_user, auth_headers, clock):
+    """The field collector's accounts on DAY, 09:00 in Mexico City: one with promises, one
+    with an active plan (and a later promise), one visited this morning, one visited late
+    last night (today in UTC, yesterday in Mexico City), one with nothing due, and one in
+    Monterrey."""
+    clock.now = local(DAY, 9)
+    partner = await make_partner(session)
+    field = await make_user(Role.COLLECTOR, skills=[Skill.FIELD])
+    accounts = {}
+    for name, north in (
+        ("promised", 0.01), ("planned", 0.02), ("visited", 0.005), ("last_night", 0.03),
+        ("plain", 0.04),
+    ):  # fmt: skip
+        debtor = await make_debtor(session, first_names=f"Rosa {name}", last_names="Pérez Gómez")
+        account = await make_account(
+            session, partner, debtor, dpd=LATE_DPD, assigned_collector_id=field.id,
+            external_ref=name, principal=Decimal("1000.00"), interest=Decimal("100.00"),
+            fees=Decimal("50.00"),
+        )  # fmt: skip
+        await address(session, account, ZOCALO[0] + north, ZOCALO[1])
+        accounts[name] = account
+    monterrey = await make_account(
+        session, partner, dpd=LATE_DPD, assigned_collector_id=field.id, external_ref="mty"
+    )
+    await address(
+        session, monterrey, 25.67, -100.31, state="Nuevo León", municipality="Monterrey",
+        postal_code="64000",
+    )  # fmt: skip
+    accounts["mty"] = monterrey
+
+    await promise(session, accounts["promised"], "500.00", DAY + timedelta(days=3), paid="100.00")
+    await promise(session, accounts["promised"], "900.00", DAY + timedelta(days=10))
+    plan = await active_plan(
+        session, accounts["planned"], field,
+        [
+            (0, "200.00", "200.00", DAY - timedelta(days=30), "paid"),
+            (1, "1000.00", "300.00", DAY - timedelta(days=2), "partially_paid"),
+            (2, "1000.00", "0", DAY + timedelta(days=28), "pending"),
+        ],
+    )  # fmt: skip
+    await promise(session, accounts["planned"], "150.00", DAY + timedelta(days=1))
+    await record(session, accounts["visited"], "visit", local(DAY, 8, 30), "NO_ANSWER")
+    await record(
+        session, accounts["last_night"], "visit", local(DAY - timedelta(days=1), 23, 30),
+        "NO_ANSWER",
+    )  # fmt: skip
+    await session.flush()
+    return {"field": auth_headers(field), "accounts": accounts, "plan": plan}
+
+
+async def route_on(client, headers, **params):
+    query = {"date": DAY.isoformat(), "start_lat": ZOCALO[0], "start_lng": ZOCALO[1]}
+    response = await client.get("/api/v1/routes/me", params=query | params, headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+class TestStopContent:
+    async def test_a_stop_carries_what_the_visit_needs(self, client, door_day):
+        route = await route_on(client, door_day["field"])
+        stops = {s["external_ref"]: s for s in route["stops"]}
+        promised = stops["promised"]
+        # The name as the partner sent it, to the collector the account is assigned to.
+        assert promised["debtor_name"] == "Rosa promised Pérez Gómez"
+        # The street line masked, the locality in clear.
+        assert promised["address"].startswith("Cal") and promised["address"].endswith("***")
+        assert (promised["municipality"], promised["state"], promised["postal_code"]) == (
+            "Cuauhtémoc", "Ciudad de México", "06000",
+        )  # fmt: skip
+        # Money as the API writes it: a string amount and its currency.
+        assert (promised["currency"], promised["total"]) == ("MXN", "1150.00")
+        assert promised["past_due_amount"] == "300.00"
+        assert (promised["stage"], promised["dpd"]) == ("late", LATE_DPD)
+        assert promised["visited_today"] is False
+
+    async def test_the_obligation_due_first(self, client, door_day):
+        stops = {s["external_ref"]: s for s in (await route_on(client, door_day["field"]))["stops"]}
+        # The nearer of two pending promises, with what is still owed of it.
+        due = stops["promised"]["due"]
+        assert due["kind"] == "promise"
+        assert (due["amount"], due["currency"]) == ("400.00", "MXN")
+        assert due["due_date"] == (DAY + timedelta(days=3)).isoformat()
+        assert due["overdue"] is False and due["promise_id"] and due["plan_id"] is None
+        # The plan's overdue, partly paid installment comes before tomorrow's promise.
+        due = stops["planned"]["due"]
+        assert due["kind"] == "plan_installment"
+        assert (due["installment_number"], due["amount"]) == (1, "700.00")
+        assert due["due_date"] == (DAY - timedelta(days=2)).isoformat()
+        assert due["overdue"] is True
+        assert due["plan_id"] == str(door_day["plan"].id) and due["promise_id"] is None
+        assert stops["plain"]["due"] is None
+
+    async def test_visited_today_is_left_out_by_default(self, client, door_day):
+        route = await route_on(client, door_day["field"])
+        refs = [s["external_ref"] for s in route["stops"]]
+        assert "visited" not in refs
+        # Visited at 23:30 yesterday in Mexico City: today in UTC, not in the debtor's day.
+        assert "last_night" in refs
+        left = {item["external_ref"]: item for item in route["left_out"]}
+        assert left["visited"]["reason"] == "visited_today"
+
+    async def test_include_visited_plans_them_after_the_first_visits(self, client, door_day):
+        route = await route_on(client, door_day["field"], include_visited="true")
+        stops = route["stops"]
+        assert stops[-1]["external_ref"] == "visited"
+        assert stops[-1]["visited_today"] is True
+        assert not any(s["visited_today"] for s in stops[:-1])
+        assert [s["sequence"] for s in stops] == list(range(1, len(stops) + 1))
+        assert datetime.fromisoformat(stops[-1]["arrival"]) >= datetime.fromisoformat(
+            stops[-2]["departure"]
+        )
+        assert "visited" not in {item["external_ref"] for item in route["left_out"]}
+
+    async def test_an_account_out_of_reach_is_too_far_with_its_distance(self, client, door_day):
+        route = await route_on(client, door_day["field"])
+        left = {item["external_ref"]: item for item in route["left_out"]}
+        assert left["mty"]["reason"] == "too_far"
+        # Zócalo – Monterrey's centre: about 705 km in a straight line.
+        assert left["mty"]["distance_km"] == pytest.approx(705, abs=10)
+        assert left["visited"]["distance_km"] is None
+
+    async def test_statements_do_not_grow_with_the_stops(
+        self, client, session, connection, door_day
+    ):
+        statements: list[str] = []
+
+        def count(conn, cursor, statement, parameters, context, executemany):
+            if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
+                statements.append(statement)
+
+        async def statements_of_a_route() -> tuple[int, int]:
+            statements.clear()
+            route = await route_on(client, door_day["field"], include_visited="true")
+            return len(statements), len(route["stops"])
+
+        sync_connection = connection.sync_connection
+        event.listen(sync_connection, "before_cursor_execute", count)
+        try:
+            few, few_stops = await statements_of_a_route()
+            # Six more stops, each with a promise and a plan, every other one visited today.
+            partner = await session.get(Partner, door_day["accounts"]["plain"].partner_id)
+            collector = door_day["accounts"]["plain"].assigned_collector_id
+            for n in range(6):
+                account = await make_account(
+                    session, partner, dpd=LATE_DPD, assigned_collector_id=collector,
+                    external_ref=f"more-{n}",
+                )  # fmt: skip
+                await address(session, account, ZOCALO[0] - 0.005 * (n + 1), ZOCALO[1])
+                await promise(session, account, "100.00", DAY + timedelta(days=n))
+                user = await session.get(User, collector)
+                await active_plan(
+                    session, account, user, [(1, "50.00", "0", DAY + timedelta(days=n), "pending")]
+                )
+                if n % 2:
+                    await record(session, account, "visit", local(DAY, 8), "NO_ANSWER")
+            await session.flush()
+            many, many_stops = await statements_of_a_route()
+        finally:
+            event.remove(sync_connection, "before_cursor_execute", count)
+        assert many_stops == few_stops + 6
+        assert many == few, statements

@@ -19,6 +19,7 @@ from app.domain.routing import (
     greedy_route,
     haversine_km,
     plan_route,
+    plan_with_revisits,
     travel_minutes,
 )
 
@@ -140,9 +141,39 @@ class TestPlanRoute:
         assert [s.key for s in plan.stops] == ["ok"]
         assert plan.left_out == {
             "short": LeftOut.OUTSIDE_WINDOW,
-            "far": LeftOut.OUTSIDE_WINDOW,
+            "far": LeftOut.TOO_FAR,
             "late": LeftOut.OUTSIDE_WINDOW,
         }
+        # Out of reach is named with the distance that puts it there, from the start point.
+        assert plan.too_far_km == {"far": pytest.approx(haversine_km(ZOCALO, unreachable.point))}
+        assert plan.too_far_km["far"] == pytest.approx(705, abs=10)
+
+    def test_a_stop_reachable_from_the_start_in_its_window_is_not_too_far(self):
+        # 40 km north: 125 minutes away at 25 km/h through streets, open until 13:00.
+        reachable = stop("reachable", 19.432608 + 0.36, -99.133209, closes=240)
+        plan = plan_route(request([reachable]))
+        assert [s.key for s in plan.stops] == ["reachable"]
+        just_late = stop("late", 19.432608 + 0.36, -99.133209, closes=140)  # 2h20: too short
+        plan = plan_route(request([just_late]))
+        assert plan.left_out == {"late": LeftOut.TOO_FAR}
+
+    def test_without_a_start_point_a_stop_no_route_stop_can_share_the_day_with_is_too_far(self):
+        near = [stop(f"s{i}", 19.43 + 0.01 * i, -99.13, closes=240) for i in range(3)]
+        guadalajara = stop("gdl", 20.676820, -103.347000, closes=240)
+        plan = plan_route(request([*near, guadalajara], start=None))
+        assert {s.key for s in plan.stops} == {"s0", "s1", "s2"}
+        assert plan.left_out == {"gdl": LeftOut.TOO_FAR}
+        nearest = min(haversine_km(s.point, guadalajara.point) for s in near)
+        assert plan.too_far_km["gdl"] == pytest.approx(nearest, abs=0.01)
+
+    def test_a_stop_that_fits_alone_but_not_along_the_route_is_outside_window(self):
+        # Both open only 09:00–09:30 (a 20-minute visit): one of them fits, not both.
+        a = stop("a", 19.44, -99.13, opens=0, closes=30)
+        b = stop("b", 19.441, -99.13, opens=0, closes=30)
+        plan = plan_route(request([a, b]))
+        assert len(plan.stops) == 1
+        assert set(plan.left_out.values()) == {LeftOut.OUTSIDE_WINDOW}
+        assert plan.too_far_km == {}
 
     def test_capacity_is_respected_and_named(self):
         stops = [stop(f"s{i}", 19.40 + 0.005 * i, -99.13) for i in range(8)]
@@ -182,6 +213,37 @@ class TestPlanRoute:
     def test_an_empty_day(self):
         plan = plan_route(request([]))
         assert plan.stops == [] and plan.method is Method.EMPTY and plan.ends_at is None
+
+
+class TestRevisits:
+    def test_revisits_follow_the_days_route_from_where_it_ends(self):
+        firsts = [stop(f"s{i}", 19.432608 + 0.01 * i, -99.133209) for i in (1, 2)]
+        again = stop("again", 19.432608 + 0.005, -99.133209)  # nearest, but visited today
+        req = request(firsts)
+        plan = plan_with_revisits(req, [again])
+        assert [s.key for s in plan.stops] == ["s1", "s2", "again"]
+        assert plan.stops[2].distance_km == pytest.approx(
+            haversine_km(firsts[1].point, again.point), abs=0.01
+        )
+        assert plan.stops[2].arrival >= plan.stops[1].departure
+        assert plan.total_km == pytest.approx(sum(s.distance_km for s in plan.stops))
+        assert plan.ends_at == plan.stops[2].departure
+        assert_inside_windows(request([*firsts, again]), plan)
+
+    def test_revisits_take_only_the_capacity_left(self):
+        firsts = [stop(f"s{i}", 19.43 + 0.01 * i, -99.13) for i in (1, 2)]
+        plan = plan_with_revisits(request(firsts, capacity=2), [stop("again", 19.431, -99.13)])
+        assert [s.key for s in plan.stops] == ["s1", "s2"]
+        assert plan.left_out == {"again": LeftOut.CAPACITY}
+
+    def test_with_no_first_visits_the_revisits_start_from_the_start_point(self):
+        plan = plan_with_revisits(request([]), [stop("again", 19.44, -99.13)])
+        assert [s.key for s in plan.stops] == ["again"]
+        assert plan.method is Method.ORTOOLS
+
+    def test_without_revisits_it_is_the_days_route(self):
+        stops = [stop("a", 19.44, -99.13)]
+        assert plan_with_revisits(request(stops), []).stops == plan_route(request(stops)).stops
 
 
 class TestGreedyFallback:

@@ -82,6 +82,8 @@ async def build_world(client, session, settings, make_user, auth_headers) -> Wor
         session, partner, assigned_collector_id=users["field"].id, assigned_team_id=team.id, **debt
     )
     unassigned = await make_account(session, partner, **debt)
+    # An account of the lead's team with a pause running today, for ending it.
+    paused = await make_account(session, partner, assigned_team_id=team.id, **debt)
     foreign = await make_account(session, other, **debt)
     plan = await add_plan(session, mine, users["phone"], ["500.00", "500.00"])
     interaction = Interaction(
@@ -193,6 +195,18 @@ async def build_world(client, session, settings, make_user, auth_headers) -> Wor
         ),
         201,
     )
+    pause = _ok(
+        await client.post(
+            f"/api/v1/accounts/{paused.id}/pauses",
+            json={
+                "reason": "dispute",
+                "starts_on": TODAY.isoformat(),
+                "ends_on": (TODAY + timedelta(days=7)).isoformat(),
+            },
+            headers=manager,
+        ),
+        201,
+    )
     rule = _ok(
         await client.post(
             "/api/v1/allocation/rules",
@@ -241,6 +255,7 @@ async def build_world(client, session, settings, make_user, auth_headers) -> Wor
         "movement_id": str(movement.id),
         "escalation_id": escalation["id"],
         "flag_id": flag["id"],
+        "pause_id": pause["id"],
         "rule_id": rule["id"],
         "client_id": clients["items"][0]["client_id"],
         "team_id": str(team.id),

@@ -70,6 +70,9 @@ MATRIX: dict[str, str] = {
     "GET /api/v1/accounts/{account_id}/ledger": "o o o o o o o u",
     "POST /api/v1/accounts/{account_id}/pauses": "o o o f f f f u",
     "GET /api/v1/accounts/{account_id}/pauses": "o o o o o o o u",
+    # As for recording one: admins, managers and leads (the paused account is in the lead's
+    # team); collectors, auditors and partner systems never.
+    "POST /api/v1/pauses/{pause_id}/end": "o o o f f f f u",
     "GET /api/v1/compliance/packs": "o o o o o o o u",
     # Leads see their teams' incidents, managers, admins and auditors all; leads and
     # managers resolve them (the world's incident is on the lead's team's account).
