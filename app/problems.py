@@ -163,7 +163,7 @@ CATALOGUE: dict[str, ProblemKind] = {
         409, "Escalation not open",
         "Only an open escalation can be taken; this one is {status}.",
         "Escalamiento no abierto",
-        "Solo se puede tomar un escalamiento abierto; este está {status}."),
+        "Solo se puede tomar un escalamiento abierto; este ya fue tomado o resuelto."),
     "escalation_resolved": ProblemKind(
         409, "Escalation resolved",
         "The escalation is resolved: it takes no other outcome and no more notes.",

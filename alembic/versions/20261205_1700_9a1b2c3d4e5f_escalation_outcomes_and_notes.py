@@ -16,6 +16,7 @@ Create Date: 2026-12-05 17:00:00.000000+00:00
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+
 from alembic import op
 
 revision: str = "9a1b2c3d4e5f"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -86,6 +86,15 @@ class ContactCheckRead(BaseModel):
     evaluated_at: datetime
 
 
+# The enum sits on the text itself, so that null stays allowed beside it in the contract.
+ProblemCategoryName = Annotated[
+    str, Field(json_schema_extra=one_of(PROBLEM_CATEGORIES | {NOT_ASKED}))
+]
+ProblemCategoryText = Annotated[
+    PlainText, Field(json_schema_extra=one_of(PROBLEM_CATEGORIES | {NOT_ASKED}))
+]
+
+
 class PcrIn(BaseModel):
     """Problem, circumstance, resolution. Where the law forbids asking why the debtor stopped
     paying (Colombia, Ley 2300 de 2023 art. 3) do not ask: the problem category is
@@ -94,10 +103,9 @@ class PcrIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    problem_category: PlainText | None = Field(
+    problem_category: ProblemCategoryText | None = Field(
         default=None,
         max_length=32,
-        json_schema_extra=one_of(PROBLEM_CATEGORIES | {NOT_ASKED}),
         description="unemployment, reduced_income, illness, over_indebtedness, "
         "business_failure, family_emergency, disagrees_with_debt, forgot, fraud_claim, "
         "unwilling, other; `not_asked` (and the default) where the law forbids the question.",
@@ -158,7 +166,7 @@ class InteractionCreate(BaseModel):
 
 
 class PcrRead(BaseModel):
-    problem_category: str | None = Field(json_schema_extra=one_of(PROBLEM_CATEGORIES | {NOT_ASKED}))
+    problem_category: ProblemCategoryName | None
     problem: str | None
     circumstance: str | None
     resolution: str | None

@@ -1,0 +1,179 @@
+"""The catalogue labels exactly the codes the rules use, in every language, and says what
+each result code requires as the recording rules do."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from babel.messages.extract import extract_from_dir
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.domain import catalog
+from app.domain.compliance import (
+    PACKS,
+    REASON_CODES,
+    RESULT_CODES,
+    Channel,
+    ContactRequest,
+    DebtorFlag,
+    Party,
+    StrategyLimits,
+    check_contact,
+    past_contact,
+)
+from app.domain.geography import COUNTRY_ZONES
+from app.domain.interactions import NOT_ASKED, PROBLEM_CATEGORIES
+from app.i18n import LANGUAGES, LOCALE_DIR, labels, untranslated
+
+APP = Path(__file__).resolve().parents[2] / "app"
+
+
+def test_every_code_of_the_rules_has_a_label_and_no_label_is_stale():
+    assert set(catalog.RESULT_LABELS) == RESULT_CODES
+    assert set(catalog.PROBLEM_CATEGORY_LABELS) == PROBLEM_CATEGORIES | {NOT_ASKED}
+    assert set(catalog.FLAG_LABELS) == set(DebtorFlag)
+    assert set(catalog.CHANNEL_LABELS) == set(Channel)
+    assert set(catalog.REASON_LABELS) == REASON_CODES
+    assert set(catalog.ESCALATION_OUTCOME_LABELS) == set(catalog.EscalationOutcome)
+
+
+def _marked_texts() -> set[str]:
+    """Every text marked N_ in the code, as `make messages` extracts it."""
+    found = extract_from_dir(
+        str(APP), method_map=[("**.py", "python")], keywords={"N_": None}, comment_tags=()
+    )
+    return {message for _file, _line, message, _comments, _context in found}
+
+
+def test_the_template_holds_every_marked_text():
+    template = (LOCALE_DIR / "cartera.pot").read_text(encoding="utf-8")
+    in_template = set(re.findall(r'^msgid "(.+)"$', template, flags=re.M))
+    missing = _marked_texts() - in_template
+    assert not missing, f"run `make messages`: {sorted(missing)}"
+
+
+def test_every_marked_text_is_translated_in_every_language():
+    texts = _marked_texts()
+    assert texts, "no text marked for translation found"
+    for language in LANGUAGES:
+        assert untranslated(texts, language) == set(), language
+
+
+def test_labels_differ_by_language_where_the_words_do():
+    promise = labels(catalog.RESULT_LABELS["RPC_PTP"])
+    assert promise == {
+        "en": "Promise to pay",
+        "es": "Promesa de pago",
+        "pt-BR": "Promessa de pagamento",
+    }
+
+
+class TestResultRequirements:
+    """Read against app/domain/interactions.py `check_interaction`, which enforces them."""
+
+    def test_a_right_party_contact_asks_for_the_pcr_and_the_debtor(self):
+        for code in ("RPC", "RPC_REFUSE", "RPC_DISPUTE", "RPC_PAID"):
+            entry = catalog.result_code_entry(code)
+            assert entry.requires == {
+                catalog.Requirement.PCR,
+                catalog.Requirement.DEBTOR_REACHED,
+            }, code
+            assert entry.conversation
+
+    def test_a_promise_asks_for_its_amount_and_date_too(self):
+        assert catalog.Requirement.PROMISE in catalog.result_code_entry("RPC_PTP").requires
+
+    def test_a_callback_asks_for_the_time_agreed(self):
+        assert (
+            catalog.Requirement.CALLBACK_TIME in catalog.result_code_entry("RPC_CALLBACK").requires
+        )
+
+    def test_address_results_belong_to_visits_with_a_position(self):
+        for code in ("ADDRESS_VERIFIED", "ADDRESS_NOT_FOUND", "MOVED"):
+            entry = catalog.result_code_entry(code)
+            assert entry.channels == {Channel.VISIT}
+            assert entry.requires == {catalog.Requirement.GPS}
+
+    def test_a_third_party_contact_is_a_conversation_with_someone_else(self):
+        entry = catalog.result_code_entry("TPC")
+        assert entry.requires == {catalog.Requirement.THIRD_PARTY_REACHED}
+        assert entry.conversation
+
+    def test_results_that_stop_contact_name_their_flag(self):
+        assert catalog.result_code_entry("CEASE_REQUEST").raises_flag is DebtorFlag.CEASE_CONTACT
+        assert catalog.result_code_entry("NO_ANSWER").raises_flag is None
+        assert catalog.result_code_entry("WRONG_NUMBER").invalidates_contact_point
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    country=st.sampled_from(sorted(PACKS)),
+    hours=st.integers(0, 24 * 7),
+    status=st.sampled_from(["active", "recalled", "closed", "suspended"]),
+    paused=st.booleans(),
+    flags=st.frozensets(st.sampled_from(list(DebtorFlag))),
+    party_flags=st.frozensets(st.sampled_from([DebtorFlag.MINOR, DebtorFlag.OLDER_ADULT])),
+    party=st.sampled_from(list(Party)),
+    channel=st.sampled_from(list(Channel)),
+    consented=st.one_of(st.none(), st.frozensets(st.sampled_from(list(Channel)))),
+    opted_out=st.frozensets(st.sampled_from(list(Channel))),
+    valid=st.booleans(),
+    past=st.lists(
+        st.tuples(
+            st.integers(1, 24 * 10),
+            st.sampled_from(list(Channel)),
+            st.sampled_from(sorted(RESULT_CODES)),
+            st.booleans(),
+        ),
+        max_size=12,
+    ),
+    strategy=st.builds(
+        StrategyLimits,
+        allowed_channels=st.one_of(st.none(), st.frozensets(st.sampled_from(list(Channel)))),
+        per_day=st.dictionaries(st.sampled_from(list(Channel)), st.integers(0, 3)),
+        per_week=st.dictionaries(st.sampled_from(list(Channel)), st.integers(0, 5)),
+        visits_allowed=st.booleans(),
+        older_adult_debtors_vulnerable=st.booleans(),
+        calls_across_debts=st.booleans(),
+    ),
+)
+def test_no_contact_check_gives_a_code_the_catalogue_lacks(
+    country,
+    hours,
+    status,
+    paused,
+    flags,
+    party_flags,
+    party,
+    channel,
+    consented,
+    opted_out,
+    valid,
+    past,
+    strategy,
+):
+    zone = COUNTRY_ZONES[country][0]
+    at = datetime(2026, 3, 2, tzinfo=UTC) + timedelta(hours=hours)
+    request = ContactRequest(
+        at=at,
+        channel=channel,
+        party=party,
+        time_zone=zone,
+        account_status=status,
+        paused=paused,
+        flags=flags,
+        consented_channels=consented,
+        opted_out_channels=opted_out,
+        history=[
+            past_contact(at - timedelta(hours=back), ch, Party.DEBTOR, code, same_debt=same)
+            for back, ch, code, same in past
+        ],
+        strategy=strategy,
+        contact_point_valid=valid,
+        party_flags=party_flags,
+    )
+    given_codes = {reason.code for reason in check_contact(PACKS[country], request).reasons}
+    assert given_codes <= REASON_CODES
