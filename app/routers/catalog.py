@@ -24,7 +24,7 @@ router = APIRouter(tags=["catalog"])
     "/catalog",
     summary="The floor's codes, their labels and what each requires",
     response_model=CatalogRead,
-    responses=problem_responses(401),
+    responses=problem_responses(401, 403),
 )
 async def read_catalog(_: PrincipalDep, response: Response) -> CatalogRead:
     """Result codes (with what recording each asks: PCR, promise, GPS, callback time),
