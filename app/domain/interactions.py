@@ -48,9 +48,7 @@ class SkillRequired(DomainError):
     code = "skill_required"
 
     def __init__(self, channel: Channel, skills: Collection[Skill]) -> None:
-        super().__init__(
-            {"channel": channel.value, "skills": ", ".join(sorted(s.value for s in skills))}
-        )
+        super().__init__({"channel": channel.value, "skills": sorted(s.value for s in skills)})
 
 
 class Direction(StrEnum):

@@ -43,6 +43,7 @@ from app.domain.errors import (
     IdempotencyKeyRequired,
     NotFound,
     PermissionDenied,
+    Text,
     UnreadableUpload,
 )
 from app.domain.identity import Country, mask, mask_contact
@@ -685,8 +686,8 @@ def _summary(assignment: Assignment) -> dict[str, Any]:
 async def _fail(
     session: AsyncSession,
     assignment: Assignment,
-    reason: str,
-    errors: Sequence[tuple[str, str]],
+    reason: Text,
+    errors: Sequence[tuple[str, Text]],
     now: datetime,
 ) -> Assignment:
     await session.execute(
@@ -697,11 +698,11 @@ async def _fail(
         "assignment_rejection",
         REJECTION_COLUMNS,
         [
-            (assignment.id, 1, seq, None, storable(f, 80), storable(m, 300))
+            (assignment.id, 1, seq, None, storable(f, 80), storable(str(m), 300))
             for seq, (f, m) in enumerate(errors)
         ],
     )
-    assignment.failure = storable(reason, 500)
+    assignment.failure = storable(str(reason), 500)
     return await _finish(session, assignment, "failed", now)
 
 
@@ -1075,7 +1076,7 @@ async def mark_failed(
     assignment = await session.get(Assignment, assignment_id)
     if assignment is None:
         return
-    reason = "the push could not be processed; the operators have the details"
+    reason: Text = "the push could not be processed; the operators have the details"
     if isinstance(error, UnreadableUpload):
         reason = error.reason
     await _fail(session, assignment, reason, [], datetime.now(UTC))

@@ -36,7 +36,7 @@ from sqlalchemy import ColumnElement, func, literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.domain.errors import InvalidInput, RateLimited
+from app.domain.errors import InvalidInput, RateLimited, Text
 from app.domain.identity import Country, mask, mask_contact, normalise_phone
 from app.domain.rate_limit import NS_PER_SECOND, SlidingWindowLimiter, admit
 from app.domain.roles import Role
@@ -73,12 +73,12 @@ NAME_KEY: ColumnElement[str] = literal_column(
 class InvalidSearch(InvalidInput):
     """A search query with one or more invalid parameters (each in ``errors[]``)."""
 
-    def __init__(self, errors: list[tuple[str, str]]) -> None:
+    def __init__(self, errors: list[tuple[str, Text]]) -> None:
         self.errors = errors
         super().__init__(errors[0][0], errors[0][1])
 
     @property
-    def field_errors(self) -> list[tuple[str, str]]:
+    def field_errors(self) -> list[tuple[str, Text]]:
         return self.errors
 
 

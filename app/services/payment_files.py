@@ -34,6 +34,7 @@ from app.domain.errors import (
     NotFound,
     PaymentFileLineNotUnmatched,
     PermissionDenied,
+    Text,
     UnreadableUpload,
     UnsupportedMediaType,
 )
@@ -397,12 +398,12 @@ async def _finish(
     payment_file: PaymentFile,
     status: str,
     now: datetime,
-    failure: str | None = None,
+    failure: Text | None = None,
 ) -> PaymentFile:
     payment_file.status = status
     payment_file.finished_at = now
     if failure is not None:
-        payment_file.failure = storable(failure, 500)
+        payment_file.failure = storable(str(failure), 500)
     await uploads.drop_body(session, uploads.PAYMENT_FILES, payment_file.id)
     await session.flush()
     await audit.record(
@@ -552,7 +553,7 @@ async def mark_failed(session: AsyncSession, file_id: uuid.UUID, error: Exceptio
     payment_file = await session.get(PaymentFile, file_id)
     if payment_file is None:
         return
-    reason = "the file could not be processed; the operators have the details"
+    reason: Text = "the file could not be processed; the operators have the details"
     if isinstance(error, UnreadableUpload):
         reason = error.reason
     await _finish(session, payment_file, "failed", datetime.now(UTC), reason)
