@@ -34,7 +34,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse
 
-from app.domain.errors import DomainError
+from app.domain.errors import DomainError, InvalidValue
 from app.i18n import N_, Language, Message, text_of, translate
 from app.i18n import render as render_text
 from app.schemas.common import one_of
@@ -379,12 +379,16 @@ def field_error(location: Sequence[str | int], message: str, type_: str) -> Fiel
 def validation_field_errors(raw: Sequence[Mapping[str, Any]], lang: Language) -> list[FieldError]:
     """Pydantic/FastAPI validation errors as FieldErrors: English as pydantic says it, any
     other language from :data:`FIELD_MESSAGES` with the error's ``ctx`` (a type missing
-    there gets the generic message rather than English)."""
+    there gets the generic message rather than English), or the validator's own text where
+    it raised :class:`~app.domain.errors.InvalidValue`."""
     result = []
     for item in raw:
         type_ = str(item.get("type", "value_error"))
         message = str(item.get("msg", "Invalid value."))
-        if lang != "en":
+        refusal = (item.get("ctx") or {}).get("error")
+        if lang != "en" and isinstance(refusal, InvalidValue):
+            message = refusal.text.render(lang)
+        elif lang != "en":
             context = _context(item.get("ctx"))
             template = FIELD_MESSAGES.get(type_, FIELD_MESSAGES["value_error"])
             if not _placeholders(template) <= context.keys():

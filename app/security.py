@@ -26,6 +26,7 @@ from jose import JWTError, jwt
 from app.config import Settings
 from app.domain.errors import InvalidClient, InvalidInput, NotAuthenticated
 from app.domain.roles import Role, Skill
+from app.i18n import N_
 
 _hasher = PasswordHasher()
 
@@ -174,7 +175,7 @@ def client_credentials(
     scheme, _, encoded = (authorization or "").partition(" ")
     if scheme.lower() == "basic":
         if form_id is not None or form_secret is not None:
-            raise InvalidInput("header.authorization", "use HTTP Basic or the form, not both")
+            raise InvalidInput("header.authorization", N_("use HTTP Basic or the form, not both"))
         try:
             decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError) as exc:

@@ -54,6 +54,7 @@ from app.domain.packs import (
     Trigger,
     pack_for,
 )
+from app.i18n import N_
 
 __all__ = [
     "CONVERSATION_CODES",
@@ -764,12 +765,12 @@ def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
-        raise InvalidInput("time_zone", "not an IANA time zone") from exc
+        raise InvalidInput("time_zone", N_("not an IANA time zone")) from exc
 
 
 def _utc(moment: datetime, field_name: str) -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
-        raise InvalidInput(field_name, "must carry a time zone (an aware datetime)")
+        raise InvalidInput(field_name, N_("must carry a time zone (an aware datetime)"))
     return moment.astimezone(UTC)
 
 

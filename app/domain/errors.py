@@ -19,6 +19,16 @@ from app.i18n import Message
 Text = str | Message
 
 
+class InvalidValue(ValueError):
+    """A value a validator refuses, saying why in the reader's language (``text``);
+    ``str()`` is the English. Raised inside a pydantic validator it is reported as
+    ``value_error`` with ``text`` translated (app/problems.py)."""
+
+    def __init__(self, message: Text, params: Mapping[str, Any] | None = None) -> None:
+        self.text = message if isinstance(message, Message) else Message(message, params or {})
+        super().__init__(str(self.text))
+
+
 class DomainError(Exception):
     code: ClassVar[str] = "domain_error"
     # True when what the unit of work wrote before the error must still be committed.

@@ -32,6 +32,7 @@ from typing import Any
 from app.domain.assignments import FieldReader, RowError, check_header
 from app.domain.identity import Country
 from app.domain.payments import serial_of
+from app.i18n import N_, Message
 
 COLUMNS: tuple[str, ...] = (
     "external_ref",
@@ -64,7 +65,9 @@ def check_file_header(header: Sequence[str]) -> list[RowError]:
     errors = check_header(header, COLUMNS, REQUIRED_COLUMNS)
     if "external_ref" not in header and "payment_reference" not in header:
         errors.append(
-            RowError("external_ref", "give an external_ref or a payment_reference column")
+            RowError(
+                "external_ref", Message(N_("give an external_ref or a payment_reference column"))
+            )
         )
     return errors
 
@@ -111,19 +114,25 @@ def read_line(
         raw.get("payment_reference"), "payment_reference", max_length=20, required=False
     )
     if external_ref is None and quoted is None and not check.errors:
-        check.fail("external_ref", "give the account's external_ref or its payment_reference")
+        check.fail("external_ref", N_("give the account's external_ref or its payment_reference"))
     amount = check.amount(raw.get("amount"), "amount", currency=context.currency)
     if amount is not None and amount == 0:
-        check.fail("amount", "must be more than zero")
+        check.fail("amount", N_("must be more than zero"))
     currency = check.text(raw.get("currency"), "currency", max_length=3, required=False)
     currency = (currency or context.currency).upper()
     if currency != context.currency:
-        check.fail("currency", f"must be the partner's currency, {context.currency}")
+        check.fail(
+            "currency",
+            N_("must be the partner's currency, {currency}"),
+            {"currency": context.currency},
+        )
     paid_on = check.day(raw.get("paid_on"), "paid_on", context.today, required=True)
     channel = check.text(raw.get("channel"), "channel", max_length=16, required=False)
     channel = (channel or DEFAULT_CHANNEL).lower()
     if channel not in CHANNELS:
-        check.fail("channel", f"must be one of {', '.join(sorted(CHANNELS))}")
+        check.fail(
+            "channel", N_("must be one of {channels}"), {"channels": ", ".join(sorted(CHANNELS))}
+        )
     payer_reference = check.text(raw.get("payer_reference"), "payer_reference", max_length=100)
     if check.errors:
         return check.errors

@@ -17,6 +17,7 @@ from app.deps import (
     idempotency_key_parameter,
 )
 from app.domain.errors import InvalidInput, UnsupportedMediaType
+from app.i18n import N_
 from app.models.assignment import Assignment
 from app.pagination import CursorQuery, LimitQuery, Page, decode_cursor, encode_cursor
 from app.problems import problem_responses
@@ -120,7 +121,7 @@ async def upload_body(request: Request) -> tuple[SourceFormat, AsyncIterator[byt
         form = await request.form(max_files=1, max_fields=4)
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
-            raise InvalidInput("body.file", "send the portfolio file in a part named 'file'")
+            raise InvalidInput("body.file", N_("send the portfolio file in a part named 'file'"))
         source = format_of(upload.content_type, upload.filename)
         if source is None:
             raise UnsupportedMediaType()
@@ -191,7 +192,7 @@ def _rejection_cursor(cursor: str | None) -> tuple[int, int] | None:
     if values is None:
         return None
     if not all(v.isascii() and v.isdigit() and len(v) < 10 for v in values):
-        raise InvalidInput("query.cursor", "not a cursor this API issued")
+        raise InvalidInput("query.cursor", N_("not a cursor this API issued"))
     return int(values[0]), int(values[1])
 
 

@@ -53,6 +53,7 @@ from app.domain.allocation import Rule, check_rule_shape, check_territory, order
 from app.domain.errors import Conflict, InvalidInput, NotFound, VersionMismatch
 from app.domain.roles import Role, Skill
 from app.domain.stages import ProductType, Stage
+from app.i18n import N_
 from app.ids import new_id
 from app.models.allocation import AllocationRule
 from app.models.partner import Partner
@@ -65,7 +66,7 @@ from app.services import audit
 # pg_advisory_xact_lock(class, key): "ALLO", 0.
 _RUN_LOCK = (0x414C4C4F, 0)
 
-_BAD_CURSOR = "not a cursor this API issued"
+_BAD_CURSOR = N_("not a cursor this API issued")
 
 
 # ---------------------------------------------------------------------------------------
@@ -119,15 +120,21 @@ async def _checked(session: AsyncSession, data: AllocationRuleWrite) -> dict[str
         data.territory.states, data.territory.municipalities, data.territory.postal_prefixes
     )
     if data.partner_id is not None and await session.get(Partner, data.partner_id) is None:
-        raise InvalidInput("body.partner_id", "no such partner")
+        raise InvalidInput("body.partner_id", N_("no such partner"))
     if data.team_id is not None and await session.get(Team, data.team_id) is None:
-        raise InvalidInput("body.team_id", "no such team")
+        raise InvalidInput("body.team_id", N_("no such team"))
     if data.collector_id is not None:
         user = await session.get(User, data.collector_id)
         if user is None or user.role != Role.COLLECTOR.value or not user.is_active:
-            raise InvalidInput("body.collector_id", "must be an active user with role collector")
+            raise InvalidInput(
+                "body.collector_id", N_("must be an active user with role collector")
+            )
         if data.skill.value not in user.skills:
-            raise InvalidInput("body.collector_id", f"the collector lacks the {data.skill} skill")
+            raise InvalidInput(
+                "body.collector_id",
+                N_("the collector lacks the '{skill}' skill"),
+                {"skill": data.skill},
+            )
     return {
         "name": data.name.strip() or data.name,
         "priority": data.priority,
@@ -528,7 +535,7 @@ async def run_allocation(
         {"kind": _RUN_LOCK[0], "key": _RUN_LOCK[1]},
     )
     if not locked:
-        raise Conflict({"reason": "another allocation run is under way; try again when it ends"})
+        raise Conflict(N_("another allocation run is under way; try again when it ends"))
     rows = list(
         (
             await session.scalars(

@@ -48,6 +48,7 @@ from app.domain.errors import (
 )
 from app.domain.identity import Country, mask, mask_contact
 from app.domain.roles import Role
+from app.i18n import N_, Message
 from app.ids import new_id
 from app.models.assignment import Assignment, AssignmentRejection
 from app.models.debtor import CONTACT, NATIONAL_ID, contact_index
@@ -98,7 +99,7 @@ async def partner_for_push(
     if partner is None or not _may_push(principal, partner_id):
         raise NotFound({"entity": "partner"})
     if not partner.is_active:
-        raise Conflict({"reason": "the partner is inactive"})
+        raise Conflict(N_("the partner is inactive"))
     return partner
 
 
@@ -463,14 +464,18 @@ def next_batch(
     for row_number, raw in rows:
         batch.received += 1
         if isinstance(raw, RowShapeError):
-            result: AccountRow | list[RowError] = [RowError("row", str(raw))]
+            result: AccountRow | list[RowError] = [RowError("row", raw.text)]
         else:
             result = validate_row(row_number, raw, context)
         if isinstance(result, AccountRow) and result.external_ref in seen:
             first = seen[result.external_ref]
             result = [
                 RowError(
-                    "external_ref", f"appears more than once in this push (first at row {first})"
+                    "external_ref",
+                    Message(
+                        N_("appears more than once in this push (first at row {first})"),
+                        {"first": first},
+                    ),
                 )
             ]
         if isinstance(result, AccountRow):
@@ -479,7 +484,7 @@ def next_batch(
         else:
             batch.rejected_rows += 1
             ref = _external_ref_of(raw)
-            batch.rejections.extend((row_number, ref, e.field, e.message) for e in result)
+            batch.rejections.extend((row_number, ref, e.field, str(e.message)) for e in result)
         if batch.received >= size:
             return batch
     batch.done = True

@@ -60,6 +60,7 @@ from app.domain.errors import (
     PermissionDenied,
     UnsupportedMediaType,
 )
+from app.i18n import N_
 from app.models.account import Account
 from app.models.document import AccountDocument
 from app.models.partner import Partner
@@ -128,7 +129,7 @@ class DocumentStore:
                     digest.update(piece)
                     await handle.write(piece)
                 if size == 0:
-                    raise InvalidInput("body", "the document is empty")
+                    raise InvalidInput("body", N_("the document is empty"))
                 if not sniffed:
                     _check_type(declared, head)
                 if not content_ends_right(declared, tail):

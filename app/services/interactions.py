@@ -45,6 +45,7 @@ from app.domain.roles import Role
 from app.domain.routing import Point, check_position
 from app.domain.stages import Stage
 from app.domain.strategies import escalation_rule, promise_terms
+from app.i18n import N_
 from app.models.account import Account
 from app.models.debtor import ContactPoint
 from app.models.escalation import Escalation
@@ -98,10 +99,11 @@ async def record_interaction(
     if body.result_code in RIGHT_PARTY_CODES:
         pcr = pcr_of(pcr, partner.country)  # in Colombia the problem is not asked
     if not outbound and channel in (Channel.VISIT, Channel.LETTER):
-        raise InvalidInput("body.direction", "visits and letters are made by the agency")
+        raise InvalidInput("body.direction", N_("visits and letters are made by the agency"))
     if outbound and channel is not Channel.LETTER and body.contact_point_id is None:
         raise InvalidInput(
-            "body.contact_point_id", "an outbound contact names the phone, email or address used"
+            "body.contact_point_id",
+            N_("an outbound contact names the phone, email or address used"),
         )
     check_interaction(
         InteractionDraft(
@@ -304,12 +306,15 @@ async def _check_amended(
         )
     )
     if original is None:
-        raise InvalidInput("body.amends_id", "not an interaction of this account")
+        raise InvalidInput("body.amends_id", N_("not an interaction of this account"))
     corrected = await session.scalar(
         select(col(Interaction.id)).where(col(Interaction.amends_id) == amends_id)
     )
     if corrected is not None:
-        raise Conflict({"reason": f"the interaction was already corrected by {corrected}"})
+        raise Conflict(
+            N_("the interaction was already corrected by {interaction_id}"),
+            interaction_id=corrected,
+        )
     return original
 
 
@@ -326,8 +331,11 @@ async def _check_in_order(session: AsyncSession, account: Account, started_at: d
     if latest is not None and started_at < latest:
         raise InvalidInput(
             "body.started_at",
-            f"the debtor's last recorded contact was at {latest.isoformat()}; contacts are "
-            "recorded in the order they happened",
+            N_(
+                "the debtor's last recorded contact was at {latest}; contacts are recorded in "
+                "the order they happened"
+            ),
+            {"latest": latest.isoformat()},
         )
 
 

@@ -53,6 +53,7 @@ from app.domain.payment_files import (
     reconcile,
 )
 from app.domain.roles import Role
+from app.i18n import N_
 from app.models.account import Account
 from app.models.partner import Partner
 from app.models.payment import Payment
@@ -224,7 +225,7 @@ def _read_batch(
     batch: list[tuple[int, PaymentLine | str]] = []
     for number, raw in islice(rows, size):
         if isinstance(raw, RowShapeError):
-            batch.append((number, str(raw)))
+            batch.append((number, str(raw.text)))
             continue
         result = read_line(number, raw, context)
         if isinstance(result, list):
@@ -475,14 +476,15 @@ async def apply_line_by_hand(
     if account is None:
         raise NotFound({"entity": "account"})
     if account.partner_id != payment_file.partner_id:
-        raise InvalidInput("body.account_id", "must be an account of the file's partner")
+        raise InvalidInput("body.account_id", N_("must be an account of the file's partner"))
     if account.currency != payment_file.currency:
         raise InvalidInput(
             "body.account_id",
-            f"the account is in {account.currency}, the file in {payment_file.currency}",
+            N_("the account is in {currency}, the file in {currency2}"),
+            {"currency": account.currency, "currency2": payment_file.currency},
         )
     if account.status == "recalled":
-        raise Conflict({"reason": "the account was recalled by the partner"})
+        raise Conflict(N_("the account was recalled by the partner"))
     assert line.amount is not None and line.paid_on is not None
     assert line.payer_reference is not None
     await payments.check_payer_reference_free(

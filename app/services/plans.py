@@ -54,6 +54,7 @@ from app.domain.plans import (
 from app.domain.roles import Role
 from app.domain.stages import Stage
 from app.domain.strategies import PlanType
+from app.i18n import N_
 from app.models.account import Account
 from app.models.debtor import Debtor
 from app.models.partner import Partner
@@ -200,7 +201,7 @@ async def propose_plan(
         )
     )
     if open_plan is not None:
-        raise Conflict({"reason": f"the account already has an open plan ({open_plan})"})
+        raise Conflict(N_("the account already has an open plan ({plan_id})"), plan_id=open_plan)
     view = await _quote_account(session, account, body, today=today)
     q = view.quote
     moment = now or datetime.now(UTC)
@@ -360,7 +361,7 @@ async def _decide(
     if plan.proposed_by == principal.user_id:
         raise PermissionDenied({"role": principal.role.value, "reason": "maker_checker"})
     if plan.status != PlanStatus.PENDING_APPROVAL:
-        raise Conflict({"reason": f"the plan is {plan.status}"})
+        raise Conflict(N_("the plan's status is '{status}'"), status=plan.status)
     before = _snapshot(plan)
     moment = now or datetime.now(UTC)
     plan.status = (PlanStatus.ACTIVE if approve else PlanStatus.REJECTED).value
@@ -441,7 +442,7 @@ async def cancel_plan(
     if not may_cancel(principal.role, is_proposer=is_proposer, leads_proposer=leads):
         raise PermissionDenied({"role": principal.role.value})
     if PlanStatus(plan.status) not in OPEN_STATUSES:
-        raise Conflict({"reason": f"the plan is {plan.status}"})
+        raise Conflict(N_("the plan's status is '{status}'"), status=plan.status)
     before = _snapshot(plan)
     moment = now or datetime.now(UTC)
     plan.status = PlanStatus.CANCELLED.value
@@ -578,7 +579,7 @@ async def plan_agreement(
     issued = plan.agreement_sha256 is not None
     status = PlanStatus(plan.status)
     if status not in _AGREEMENT_STATUSES and not (status is PlanStatus.CANCELLED and issued):
-        raise Conflict({"reason": f"the plan is {plan.status}"})
+        raise Conflict(N_("the plan's status is '{status}'"), status=plan.status)
     account = await session.get_one(Account, plan.account_id)
     partner = await session.get_one(Partner, plan.partner_id)
     debtor = await session.get_one(Debtor, account.debtor_id)

@@ -31,7 +31,8 @@ from app.domain.contactability import (
 )
 from app.domain.errors import Conflict, InvalidInput, NotFound
 from app.domain.geography import time_zone_for, time_zone_for_phone
-from app.domain.identity import Country, normalise_phone
+from app.domain.identity import Country, InvalidId, normalise_phone
+from app.i18n import N_
 from app.models.account import Account
 from app.models.debtor import ContactPoint, RelatedParty, contact_index
 from app.models.partner import Partner
@@ -81,7 +82,9 @@ async def _working_account(
     if account.debtor_id != debtor_id:
         raise NotFound({"entity": "account"})
     if account.status != AccountStatus.ACTIVE.value:
-        raise Conflict({"reason": f"the account is {account.status} and no longer worked"})
+        raise Conflict(
+            N_("the account's status is '{status}': it is no longer worked"), status=account.status
+        )
     await session.execute(
         text("SELECT pg_advisory_xact_lock(:kind, hashtext(:key))"),
         {"kind": _ACCOUNT_CONTACTS_LOCK, "key": str(account.id)},
@@ -110,10 +113,10 @@ def _has_extension(raw: str, country: Country) -> bool:
 def _phone(raw: str, country: Country, field: str) -> _Value:
     try:
         e164 = normalise_phone(raw, country)
-    except ValueError as exc:
-        raise InvalidInput(field, str(exc)) from exc
+    except InvalidId as exc:
+        raise InvalidInput(field, exc.text) from exc
     if _has_extension(raw, country):
-        raise InvalidInput(field, "extensions are not stored: give the number without one")
+        raise InvalidInput(field, N_("extensions are not stored: give the number without one"))
     return _Value("phone", e164, contact_index("phone", e164), time_zone_for_phone(e164))
 
 
@@ -125,10 +128,10 @@ def _value_of(body: ContactPointCreate, partner: Partner) -> _Value:
         return _Value("email", body.value, contact_index("email", body.value), None)
     postal = body.postal_code
     if postal is not None and country is Country.MX and not _MX_POSTAL_CODE.fullmatch(postal):
-        raise InvalidInput("body.postal_code", "a Mexican postal code has five digits")
+        raise InvalidInput("body.postal_code", N_("a Mexican postal code has five digits"))
     time_zone = time_zone_for(country.value, body.state)
     if body.state is not None and country is Country.MX and time_zone is None:
-        raise InvalidInput("body.state", "not a Mexican state")
+        raise InvalidInput("body.state", N_("not a Mexican state"))
     return _Value(
         "address",
         body.value,

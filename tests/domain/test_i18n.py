@@ -3,6 +3,7 @@ English where they should not."""
 
 from __future__ import annotations
 
+import ast
 import re
 from string import Formatter
 
@@ -80,9 +81,11 @@ ENGLISH_WORDS = frozenset(
 
 
 def english_words(text: str) -> set[str]:
-    """The English words in ``text`` (codes like If-Match or ISO 8601 are no sentence;
-    placeholders are left out)."""
-    text = re.sub(r"\{[^{}]*\}", " ", text)
+    """The English words in ``text``: codes (If-Match, ISO 8601, 'call', starts_on) are no
+    sentence, and placeholders are left out."""
+    text = re.sub(r"\{[^{}]*\}", " ", text)  # placeholders
+    text = re.sub(r"'[^']*'", " ", text)  # quoted codes and values
+    text = re.sub(r"\b\w+_\w+\b", " ", text)  # field names and codes (starts_on, RPC_PTP)
     return set(re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)?", text.lower())) & ENGLISH_WORDS
 
 
@@ -217,3 +220,53 @@ class TestCatalogues:
             if m.string == m.id and len(m.id.split()) > 1 and m.id not in SAME_EVERYWHERE
         ]
         assert not same, same
+
+
+# Where a text a person reads is handed over, and which argument holds it.
+_TEXT_ARGUMENT = {
+    "Conflict": 0,
+    "InvalidInput": 1,
+    "InvalidValue": 0,
+    "InvalidId": 0,
+    "UnreadableUpload": 0,
+    "RowError": 1,
+    "fail": 1,
+    "Message": 0,
+}
+APP = LOCALE_DIR.parent
+
+
+def _unmarked_texts() -> list[str]:
+    """Texts handed to an error or a message without N_: English for every reader."""
+    found = []
+    for path in sorted(APP.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            name = getattr(func, "id", None) or getattr(func, "attr", None)
+            index = _TEXT_ARGUMENT.get(str(name))
+            if index is None or len(node.args) <= index:
+                continue
+            argument = node.args[index]
+            literal = isinstance(argument, ast.JoinedStr | ast.BinOp | ast.Dict) or (
+                isinstance(argument, ast.Constant) and isinstance(argument.value, str)
+            )
+            if literal and not (name == "Message" and _is_placeholders(argument)):
+                where = f"{path.relative_to(APP.parent)}:{node.lineno}"
+                found.append(f"{where} {name}: {ast.unparse(argument)[:80]}")
+    return found
+
+
+def _is_placeholders(argument: ast.expr) -> bool:
+    """A template of nothing but values ("{item0}, {item1}") has no words to translate."""
+    return isinstance(argument, ast.Constant) and not re.sub(
+        r"\{[^{}]*\}|[\s,;:.()-]", "", str(argument.value)
+    )
+
+
+def test_every_text_handed_to_an_error_is_marked_for_translation():
+    """A literal, an f-string or a ``{"reason": ...}`` reaches a Spanish reader in English:
+    write ``N_("... {value} ...")`` with the values as params instead (app/i18n.py)."""
+    assert _unmarked_texts() == []
