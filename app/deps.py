@@ -20,6 +20,7 @@ from app.config import Settings
 from app.db import get_session
 from app.domain.errors import NotAuthenticated, PermissionDenied
 from app.domain.roles import STAFF_ROLES, Role
+from app.i18n import Language, negotiate
 from app.security import Principal
 from app.services.auth import principal_from_token
 
@@ -45,6 +46,15 @@ def server_clock() -> datetime:
 
 
 ClockDep = Annotated[datetime, Depends(server_clock)]
+
+
+def reader_language(request: Request) -> Language:
+    """The language of the answer (``Accept-Language``, as app/middleware.py says it in
+    ``Content-Language``): texts kept with values are rendered in it at the edge."""
+    return negotiate(request.headers.get("accept-language"))
+
+
+LanguageDep = Annotated[Language, Depends(reader_language)]
 
 
 class _BearerOAuth2(OAuth2):

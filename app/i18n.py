@@ -99,6 +99,31 @@ class Message:
     def __str__(self) -> str:
         return self.render(SOURCE_LANGUAGE)
 
+    def to_json(self) -> dict[str, Any]:
+        """The message as JSON to store, so that it is shown later in each reader's language
+        (values that are no JSON scalars are kept as their text)."""
+        return {
+            "template": self.template,
+            "params": {
+                key: value.to_json()
+                if isinstance(value, Message)
+                else value
+                if value is None or isinstance(value, str | int | float | bool)
+                else str(value)
+                for key, value in self.params.items()
+            },
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Message:
+        return cls(
+            str(data["template"]),
+            {
+                key: cls.from_json(value) if isinstance(value, Mapping) else value
+                for key, value in dict(data.get("params") or {}).items()
+            },
+        )
+
 
 def render(template: str, language: Language, params: Mapping[str, Any] | None = None) -> str:
     """``template`` in ``language``, filled with ``params`` (Messages among them rendered in
@@ -109,10 +134,23 @@ def render(template: str, language: Language, params: Mapping[str, Any] | None =
             for key, value in (params or {}).items()
         }
     )
-    try:
-        return translate(template, language).format_map(values)
-    except (ValueError, IndexError, AttributeError, KeyError):
-        return template.format_map(values)
+    for text in (translate(template, language), template):
+        try:
+            return text.format_map(values)
+        except (ValueError, IndexError, AttributeError, KeyError):
+            continue
+    return template
+
+
+def stored_text(
+    stored: Mapping[str, Any] | None, english: str | None, language: Language
+) -> str | None:
+    """A text kept as :meth:`Message.to_json` (``stored``) in ``language``; one kept only
+    as its English text (written before texts were kept so) translated where the catalogue
+    has it."""
+    if stored:
+        return Message.from_json(stored).render(language)
+    return None if english is None else translate(english, language)
 
 
 def text_of(message: str | Message, language: Language) -> str:

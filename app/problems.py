@@ -35,6 +35,7 @@ from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse
 
 from app.domain.errors import DomainError, InvalidValue
+from app.domain.packs import CHANNEL_WORDS
 from app.i18n import N_, Language, Message, text_of, translate
 from app.i18n import render as render_text
 from app.schemas.common import one_of
@@ -77,14 +78,7 @@ _TRANSFER_REFUSAL = {
     "not_active": N_("it is not active"),
 }
 _NOT_REVERSIBLE = {"credit_transfer": N_("a credit transfer")}
-_CHANNEL = {
-    "call": N_("call"),
-    "sms": N_("SMS"),
-    "email": N_("email"),
-    "whatsapp": N_("WhatsApp message"),
-    "letter": N_("letter"),
-    "visit": N_("visit"),
-}
+_CHANNEL = {channel.value: words for channel, words in CHANNEL_WORDS.items()}
 _SKILL = {"phone": N_("phone"), "field": N_("field")}
 
 # code -> status and English texts; details are str.format templates over the error's params.
@@ -147,7 +141,7 @@ CATALOGUE: dict[str, ProblemKind] = {
         N_("This Idempotency-Key was already used with a different body.")),
     "skill_required": ProblemKind(
         403, N_("Skill required"),
-        N_("Recording a {channel} needs a skill that covers it; yours: {skills}."),
+        N_("Recording a contact by {channel} needs a skill that covers it; yours: {skills}."),
         words={"channel": _CHANNEL, "skills": _SKILL}),
     "compliance_incident_resolved": ProblemKind(
         409, N_("Incident already resolved"),

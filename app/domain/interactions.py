@@ -24,7 +24,7 @@ Choices made here:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -40,7 +40,7 @@ from app.domain.compliance import (
 )
 from app.domain.errors import DomainError, InvalidInput, PermissionDenied
 from app.domain.roles import Role, Skill
-from app.i18n import N_
+from app.i18n import N_, Language, Message, stored_text
 
 
 class SkillRequired(DomainError):
@@ -288,13 +288,37 @@ def reason_record(reason: Reason, sources: Sequence[str] = ()) -> dict[str, Any]
     if basis is None:
         basis = "law" if reason.hard else "policy"
         citation = "; ".join(sources) if reason.hard and sources else None
-    return {
+    record: dict[str, Any] = {
         "code": reason.code,
         "message": reason.message,
         "hard": reason.hard,
         "basis": str(basis),
         "citation": citation,
     }
+    text = getattr(reason, "text", None)
+    if isinstance(text, Message):
+        record["text"] = text.to_json()  # shown in each reader's language (reasons_for)
+    return record
+
+
+def reasons_for(reasons: Sequence[Mapping[str, Any]], language: Language) -> list[dict[str, Any]]:
+    """Stored reasons (:func:`reason_record`) as a reader sees them: ``message`` in their
+    language, without the stored template."""
+    return [
+        {
+            **{key: value for key, value in reason.items() if key != "text"},
+            "message": stored_text(reason.get("text"), reason.get("message"), language),
+        }
+        for reason in reasons
+    ]
+
+
+def verdict_for(verdict: Mapping[str, Any], language: Language) -> dict[str, Any]:
+    """A stored verdict with its reasons in the reader's language."""
+    shown = dict(verdict)
+    if isinstance(verdict.get("reasons"), list):
+        shown["reasons"] = reasons_for(verdict["reasons"], language)
+    return shown
 
 
 def law_breaches(reasons: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

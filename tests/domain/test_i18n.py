@@ -262,7 +262,7 @@ def _unmarked_texts() -> list[str]:
 def _is_placeholders(argument: ast.expr) -> bool:
     """A template of nothing but values ("{item0}, {item1}") has no words to translate."""
     return isinstance(argument, ast.Constant) and not re.sub(
-        r"\{[^{}]*\}|[\s,;:.()-]", "", str(argument.value)
+        r"\{[^{}]*\}|[\s,;:.()/–-]", "", str(argument.value)
     )
 
 

@@ -109,7 +109,8 @@ class TestRender:
             "skill_required", lang="es", params={"channel": "visit", "skills": ["phone"]}
         )
         assert problem.detail == (
-            "Registrar un(a) visita requiere una habilidad que lo cubra; las suyas: teléfono."
+            "Registrar un contacto por visita de campo requiere una habilidad que lo cubra; "
+            "las suyas: teléfono."
         )
 
     def test_a_conflict_reason_is_translated_with_its_values(self):
