@@ -166,7 +166,7 @@ class Reconciled:
     outcome: Outcome
     account: AccountKey | None = None
     duplicate_of: Any = None
-    detail: str | None = None
+    detail: Message | None = None  # shown in the reader's language
 
 
 def reconcile(
@@ -190,7 +190,7 @@ def reconcile(
                     line,
                     Outcome.DUPLICATE,
                     duplicate_of=earlier,
-                    detail="the payer reference was already applied",
+                    detail=Message(N_("the payer reference was already applied")),
                 )
             )
             continue
@@ -198,7 +198,11 @@ def reconcile(
         if first is not None:
             out.append(
                 Reconciled(
-                    line, Outcome.DUPLICATE, detail=f"the payer reference is also on line {first}"
+                    line,
+                    Outcome.DUPLICATE,
+                    detail=Message(
+                        N_("the payer reference is also on line {line}"), {"line": first}
+                    ),
                 )
             )
             continue
@@ -219,22 +223,29 @@ def _match(
     by_quote = None if line.serial is None else by_serial.get(line.serial)
     if line.payment_reference is not None and line.serial is None:
         return Reconciled(
-            line, Outcome.UNMATCHED, detail="the payment reference's check digits do not match"
+            line,
+            Outcome.UNMATCHED,
+            detail=Message(N_("the payment reference's check digits do not match")),
         )
     if by_ref is not None and line.payment_reference is not None and by_quote != by_ref:
         return Reconciled(
             line,
             Outcome.UNMATCHED,
-            detail="external_ref and payment_reference name different accounts",
+            detail=Message(N_("external_ref and payment_reference name different accounts")),
         )
     if by_ref is not None:
         account, outcome = by_ref, Outcome.MATCHED
     elif by_quote is not None and line.external_ref is None:
         account, outcome = by_quote, Outcome.MATCHED_BY_REFERENCE
     else:
-        return Reconciled(line, Outcome.UNMATCHED, detail="no account of the partner has it")
+        return Reconciled(
+            line, Outcome.UNMATCHED, detail=Message(N_("no account of the partner has it"))
+        )
     if account.recalled:
         return Reconciled(
-            line, Outcome.UNMATCHED, account, detail="the account was recalled by the partner"
+            line,
+            Outcome.UNMATCHED,
+            account,
+            detail=Message(N_("the account was recalled by the partner")),
         )
     return Reconciled(line, outcome, account)

@@ -11,13 +11,14 @@ from starlette.datastructures import UploadFile
 from app.deps import (
     API_PREFIX,
     IdempotencyKey,
+    LanguageDep,
     PrincipalDep,
     SessionDep,
     SettingsDep,
     idempotency_key_parameter,
 )
 from app.domain.errors import InvalidInput, UnsupportedMediaType
-from app.i18n import N_
+from app.i18n import N_, Language, stored_text
 from app.models.assignment import Assignment
 from app.pagination import CursorQuery, LimitQuery, Page, decode_cursor, encode_cursor
 from app.problems import problem_responses
@@ -88,7 +89,7 @@ _PUSH_BODY = upload_body_spec(
 )
 
 
-def _read(assignment: Assignment) -> AssignmentRead:
+def _read(assignment: Assignment, language: Language) -> AssignmentRead:
     base = f"{API_PREFIX}/assignments/{assignment.id}"
     return AssignmentRead(
         id=assignment.id,
@@ -103,7 +104,7 @@ def _read(assignment: Assignment) -> AssignmentRead:
             unchanged=assignment.unchanged,
             rejected=assignment.rejected,
         ),
-        failure=assignment.failure,
+        failure=stored_text(assignment.failure_text, assignment.failure, language),
         submitted_by=assignment.submitted_by,
         submitted_at=assignment.submitted_at,
         started_at=assignment.started_at,
@@ -152,6 +153,7 @@ async def push_assignment(
     principal: PrincipalDep,
     settings: SettingsDep,
     partner_id: uuid.UUID,
+    language: LanguageDep,
     idempotency_key: IdempotencyKey = None,
 ) -> AssignmentRead:
     """Stores the upload and queues it; poll the returned assignment for progress, counts and
@@ -172,7 +174,7 @@ async def push_assignment(
     response.headers["Location"] = f"{API_PREFIX}/assignments/{assignment.id}"
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    return _read(assignment)
+    return _read(assignment, language)
 
 
 @router.get(
@@ -182,9 +184,9 @@ async def push_assignment(
     responses=problem_responses(401, 403, 404, 422),
 )
 async def read_assignment(
-    session: SessionDep, principal: PrincipalDep, assignment_id: uuid.UUID
+    session: SessionDep, principal: PrincipalDep, assignment_id: uuid.UUID, language: LanguageDep
 ) -> AssignmentRead:
-    return _read(await service.get_assignment(session, principal, assignment_id))
+    return _read(await service.get_assignment(session, principal, assignment_id), language)
 
 
 def _rejection_cursor(cursor: str | None) -> tuple[int, int] | None:
@@ -206,6 +208,7 @@ async def list_assignment_rejections(
     session: SessionDep,
     principal: PrincipalDep,
     assignment_id: uuid.UUID,
+    language: LanguageDep,
     limit: LimitQuery = 100,
     cursor: CursorQuery = None,
 ) -> Page[RejectionRead]:
@@ -224,7 +227,7 @@ async def list_assignment_rejections(
                 row_number=r.row_number,
                 external_ref=r.external_ref,
                 field=r.field,
-                message=r.message,
+                message=service.rejection_message(r, language),
             )
             for r in rows[:limit]
         ],
@@ -242,10 +245,10 @@ async def list_assignment_rejections(
     },
 )
 async def download_assignment_rejections(
-    session: SessionDep, principal: PrincipalDep, assignment_id: uuid.UUID
+    session: SessionDep, principal: PrincipalDep, assignment_id: uuid.UUID, language: LanguageDep
 ) -> StreamingResponse:
     assignment = await service.get_assignment(session, principal, assignment_id)
-    rows = [row async for row in service.stream_rejections(session, assignment.id)]
+    rows = [row async for row in service.stream_rejections(session, assignment.id, language)]
     return StreamingResponse(
         rejections_csv(iter(rows)),
         media_type="text/csv; charset=utf-8",
