@@ -57,7 +57,7 @@ from app.domain.money import minor_unit, round_money
 from app.domain.roles import Role
 from app.domain.stages import Stage
 from app.domain.strategies import PlanType, StrategyDocument, approver_for, plan_limits
-from app.i18n import N_
+from app.i18n import N_, Message
 
 MAX_INSTALLMENTS = 360
 MAX_RATE_PCT = Decimal(200)
@@ -110,8 +110,15 @@ class Installment:
 
 @dataclass(frozen=True, slots=True)
 class Breach:
+    """A strategy limit the terms break: ``text`` in the reader's language, ``message`` in
+    English."""
+
     code: str
-    message: str
+    text: Message
+
+    @property
+    def message(self) -> str:
+        return str(self.text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,7 +320,10 @@ def _breaches(
         return [
             Breach(
                 "plan_type_not_offered",
-                f"the strategy offers no {terms.plan_type.value} in the {stage.value} stage",
+                Message(
+                    N_("the strategy offers no '{plan_type}' plan in the '{stage}' stage"),
+                    {"plan_type": terms.plan_type.value, "stage": stage.value},
+                ),
             )
         ]
     found: list[Breach] = []
@@ -321,14 +331,20 @@ def _breaches(
         found.append(
             Breach(
                 "discount_above_max",
-                f"discount {terms.discount_pct}% is above the maximum {limits.max_discount_pct}%",
+                Message(
+                    N_("discount {discount}% is above the maximum {maximum}%"),
+                    {"discount": terms.discount_pct, "maximum": limits.max_discount_pct},
+                ),
             )
         )
     if terms.installments > limits.max_installments:
         found.append(
             Breach(
                 "installments_above_max",
-                f"{terms.installments} installments is above the maximum {limits.max_installments}",
+                Message(
+                    N_("{installments} installments is above the maximum {maximum}"),
+                    {"installments": terms.installments, "maximum": limits.max_installments},
+                ),
             )
         )
     # down / base < min% without rounding: down * 100 < min% * base. A settlement in one
@@ -338,7 +354,10 @@ def _breaches(
         found.append(
             Breach(
                 "down_payment_below_min",
-                f"down payment is below the minimum {limits.min_down_payment_pct}% of {base}",
+                Message(
+                    N_("down payment is below the minimum {minimum}% of {base}"),
+                    {"minimum": limits.min_down_payment_pct, "base": base},
+                ),
             )
         )
     if terms.plan_type is PlanType.RESTRUCTURING:
@@ -347,8 +366,10 @@ def _breaches(
             found.append(
                 Breach(
                     "term_above_max",
-                    f"the schedule runs {months} months, above the maximum "
-                    f"{limits.max_term_extension_months}",
+                    Message(
+                        N_("the schedule runs {months} months, above the maximum {maximum}"),
+                        {"months": months, "maximum": limits.max_term_extension_months},
+                    ),
                 )
             )
     return found

@@ -53,7 +53,7 @@ from app.domain.allocation import Rule, check_rule_shape, check_territory, order
 from app.domain.errors import Conflict, InvalidInput, NotFound, VersionMismatch
 from app.domain.roles import Role, Skill
 from app.domain.stages import ProductType, Stage
-from app.i18n import N_
+from app.i18n import N_, Message
 from app.ids import new_id
 from app.models.allocation import AllocationRule
 from app.models.partner import Partner
@@ -422,7 +422,7 @@ class RuleOutcome:
     assigned: int
     unassigned: int
     changed: int
-    warnings: list[str]
+    warnings: list[Message]  # shown in the reader's language
 
 
 @dataclass(frozen=True, slots=True)
@@ -460,13 +460,27 @@ def _rules_json(rules: list[Rule]) -> str:
     )
 
 
-def _warnings(rule: AllocationRule, collectors: int, unassigned: int) -> list[str]:
-    out: list[str] = []
+def _warnings(rule: AllocationRule, collectors: int, unassigned: int) -> list[Message]:
+    out: list[Message] = []
     if collectors == 0:
-        target = "the team has no" if rule.team_id is not None else "the collector is not an"
-        out.append(f"{target} active collector with the {rule.skill} skill")
+        out.append(
+            Message(
+                N_("the team has no active collector with the '{skill}' skill"),
+                {"skill": rule.skill},
+            )
+            if rule.team_id is not None
+            else Message(
+                N_("the collector is not an active collector with the '{skill}' skill"),
+                {"skill": rule.skill},
+            )
+        )
     if unassigned:
-        out.append(f"{unassigned} accounts found no collector with room under the capacity")
+        out.append(
+            Message(
+                N_("{accounts} accounts found no collector with room under the capacity"),
+                {"accounts": unassigned},
+            )
+        )
     return out
 
 

@@ -212,7 +212,9 @@ async def propose_plan(
         plan_type=q.plan_type.value,
         status=status.value,
         terms=body.model_dump(mode="json"),
-        breaches=[{"code": b.code, "message": b.message} for b in q.breaches],
+        breaches=[
+            {"code": b.code, "message": b.message, "text": b.text.to_json()} for b in q.breaches
+        ],
         agreed_total=q.agreed_total,
         financed=q.financed,
         interest_total=q.interest_total,
