@@ -31,8 +31,6 @@ SOURCE_LANGUAGE: Language = "en"
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "cartera"
-# gettext's folder names.
-_LOCALE_OF: dict[Language, str] = {"es": "es", "pt-BR": "pt_BR"}
 
 
 def N_(message: str) -> str:  # noqa: N802  (gettext's name: extraction looks for it)
@@ -42,7 +40,8 @@ def N_(message: str) -> str:  # noqa: N802  (gettext's name: extraction looks fo
 
 @cache
 def _translations(language: Language) -> dict[str, str]:
-    path = LOCALE_DIR / _LOCALE_OF[language] / "LC_MESSAGES" / f"{DOMAIN}.po"
+    # gettext's folder names: pt_BR for pt-BR.
+    path = LOCALE_DIR / language.replace("-", "_") / "LC_MESSAGES" / f"{DOMAIN}.po"
     with path.open("rb") as po:
         catalogue = read_po(po)
     return {
