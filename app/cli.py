@@ -323,15 +323,21 @@ def run_batched(job: Callable[[BatchRunner], Awaitable[T]]) -> T:
 @keys_cli.command("rotate")
 def keys_rotate(
     batch: Annotated[int, typer.Option(min=1, max=100_000, help="Rows per transaction.")] = 1000,
+    document_batch: Annotated[
+        int, typer.Option(min=1, max=1000, help="Document chunks (256 KiB) per transaction.")
+    ] = 32,
 ) -> None:
-    """Re-seal every national id and contact value still sealed under an older key with the
-    current one (CARTERA_DATA_KEY_ID, else the highest id), in batches. Safe to stop and run
-    again; once it reports nothing left, the old key may leave the ring."""
+    """Re-seal every national id, contact value and document chunk still sealed under an
+    older key with the current one (CARTERA_DATA_KEY_ID, else the highest id), in batches.
+    Safe to stop and run again; once it reports nothing left, the old key may leave the
+    ring."""
     from app import vault
     from app.services.keys import rotate
 
     sealer = vault.configure(get_settings())
-    for entry in run_batched(lambda run_batch: rotate(run_batch, sealer, size=batch)):
+    for entry in run_batched(
+        lambda run_batch: rotate(run_batch, sealer, size=batch, document_size=document_batch)
+    ):
         typer.echo(
             f"{entry.table}.{entry.column}: {entry.rows} re-sealed with key {sealer.current}"
         )

@@ -137,9 +137,10 @@ def test_keys_reindex_runs_over_every_blind_index(cli_database):
     assert "rows read, 0 indexes rewritten" in result.output
     assert "debtor: 0 rows" not in result.output
     # Rotation has the same batching: with the seed's key current, nothing to re-seal.
-    rotated = runner.invoke(cli, ["keys", "rotate", "--batch", "50"])
+    rotated = runner.invoke(cli, ["keys", "rotate", "--batch", "50", "--document-batch", "8"])
     assert rotated.exit_code == 0, rotated.output
     assert "debtor.national_id: 0 re-sealed" in rotated.output
+    assert "document_blob_chunk.ciphertext: 0 re-sealed" in rotated.output
 
 
 def test_users_create_makes_an_admin_who_can_log_in(cli_database):
