@@ -323,15 +323,21 @@ def run_batched(job: Callable[[BatchRunner], Awaitable[T]]) -> T:
 @keys_cli.command("rotate")
 def keys_rotate(
     batch: Annotated[int, typer.Option(min=1, max=100_000, help="Rows per transaction.")] = 1000,
+    document_batch: Annotated[
+        int, typer.Option(min=1, max=1000, help="Document chunks (256 KiB) per transaction.")
+    ] = 32,
 ) -> None:
-    """Re-seal every national id and contact value still sealed under an older key with the
-    current one (CARTERA_DATA_KEY_ID, else the highest id), in batches. Safe to stop and run
-    again; once it reports nothing left, the old key may leave the ring."""
+    """Re-seal every national id, contact value and document chunk still sealed under an
+    older key with the current one (CARTERA_DATA_KEY_ID, else the highest id), in batches.
+    Safe to stop and run again; once it reports nothing left, the old key may leave the
+    ring."""
     from app import vault
     from app.services.keys import rotate
 
     sealer = vault.configure(get_settings())
-    for entry in run_batched(lambda run_batch: rotate(run_batch, sealer, size=batch)):
+    for entry in run_batched(
+        lambda run_batch: rotate(run_batch, sealer, size=batch, document_size=document_batch)
+    ):
         typer.echo(
             f"{entry.table}.{entry.column}: {entry.rows} re-sealed with key {sealer.current}"
         )
@@ -431,30 +437,30 @@ def jobs_promises(
 @jobs_cli.command("documents-sweep")
 def jobs_documents_sweep(
     older_than_minutes: Annotated[
-        int, typer.Option(min=10, help="Spare files modified more recently than this.")
+        int, typer.Option(min=10, help="Spare blobs and files newer than this.")
     ] = 60,
 ) -> None:
-    """Delete stored document files that no document references (an upload whose
-    transaction failed) and temporary files a dead process left."""
+    """Delete sealed document bytes no document reads any more, and the files the data
+    folder held before documents moved into the database (they were sealed in by the
+    upgrade to 0d5ea1edb10b)."""
     from datetime import UTC, timedelta
 
     from app.services import documents
 
     settings = get_settings()
-    store = documents.DocumentStore.under(settings.data_dir)
     with database_url() as url:
         result = run_in_session(
             url,
             lambda session: documents.sweep_orphans(
                 session,
-                store,
+                settings.data_dir,
                 older_than=timedelta(minutes=older_than_minutes),
                 now=datetime.now(UTC),
             ),
         )
     typer.echo(
-        f"documents: {result.checked} old files checked, {result.orphans_deleted} orphans and"
-        f" {result.temporary_deleted} temporary files deleted"
+        f"documents: {result.blobs_deleted} unreferenced blobs ({result.chunks_deleted} chunks)"
+        f" and {result.legacy_files_deleted} files of the old data-folder layout deleted"
     )
 
 

@@ -53,10 +53,11 @@ class Settings(BaseSettings):
     jwt_public_key: str | None = None
     jwt_issuer: str = "cartera"
 
-    # National ids and contact values are sealed with AES-256-GCM under this key ring
-    # ("id:base64,id:base64", 32-byte keys; `cartera keys new` makes one) and indexed for exact
-    # search with HMAC under the blind-index key. New data is sealed with data_key_id (the
-    # highest id when unset); `cartera keys rotate` re-seals older rows.
+    # National ids, contact values and documents are sealed with AES-256-GCM under this key
+    # ring ("id:base64,id:base64", 32-byte keys; `cartera keys new` makes one); ids and
+    # contact values are indexed for exact search with HMAC under the blind-index key. New
+    # data is sealed with data_key_id (the highest id when unset); `cartera keys rotate`
+    # re-seals older rows and document chunks.
     data_keys: SecretStr = SecretStr(DEFAULT_DATA_KEYS)
     data_key_id: int | None = Field(default=None, ge=1, le=255)
     blind_index_key: SecretStr = SecretStr(DEFAULT_BLIND_INDEX_KEY)
@@ -74,7 +75,7 @@ class Settings(BaseSettings):
     # Assignment pushes: files (CSV, Excel) may be large; JSON is parsed whole, so less.
     max_upload_bytes: int = Field(default=2 * 1024 * 1024 * 1024, ge=1024)
     max_json_push_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
-    # Account documents (scans, photos, signed agreements), stored under data_dir/documents.
+    # Account documents (scans, photos, signed agreements), sealed into the database.
     max_document_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     # A client that sends no part of its body for this long is cut off (408).
     body_idle_seconds: float = Field(default=30.0, gt=0)

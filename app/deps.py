@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
 from app.config import Settings
-from app.db import get_session
+from app.db import Database, get_session
 from app.domain.errors import NotAuthenticated, PermissionDenied
 from app.domain.roles import STAFF_ROLES, Role
 from app.security import Principal
@@ -35,6 +35,16 @@ def app_settings(request: Request) -> Settings:
 
 
 SettingsDep = Annotated[Settings, Depends(app_settings)]
+
+
+def app_database(request: Request) -> Database:
+    """The app's database, for work that outlives the request's session (a download's bytes
+    are streamed after the request's transaction has ended)."""
+    database: Database = request.app.state.database
+    return database
+
+
+DatabaseDep = Annotated[Database, Depends(app_database)]
 
 
 def server_clock() -> datetime:

@@ -8,7 +8,7 @@ from app.models.audit import AuditEvent
 from app.models.compliance_incident import ComplianceIncident
 from app.models.debtor import ContactConsent, ContactPoint, Debtor, DebtorFlag, RelatedParty
 from app.models.debtor_access import DebtorAccess
-from app.models.document import AccountDocument
+from app.models.document import AccountDocument, DocumentBlob, DocumentBlobChunk
 from app.models.escalation import Escalation, EscalationNote
 from app.models.field_profile import FieldProfile
 from app.models.interaction import Interaction, InteractionFeedback
@@ -44,6 +44,8 @@ __all__ = [
     "Debtor",
     "DebtorAccess",
     "DebtorFlag",
+    "DocumentBlob",
+    "DocumentBlobChunk",
     "Escalation",
     "EscalationNote",
     "FieldProfile",

@@ -4,9 +4,9 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
-from fastapi.responses import FileResponse
+from fastapi.responses import StreamingResponse
 
-from app.deps import API_PREFIX, PrincipalDep, SessionDep, SettingsDep
+from app.deps import API_PREFIX, DatabaseDep, PrincipalDep, SessionDep, SettingsDep
 from app.domain.documents import EXTENSIONS, DocumentKind, MediaType
 from app.models.document import AccountDocument
 from app.pagination import CursorQuery, LimitQuery, Page
@@ -14,7 +14,6 @@ from app.problems import problem_responses
 from app.schemas.common import PlainText
 from app.schemas.documents import CustodyChange, CustodyRead, DocumentKindName, DocumentRead
 from app.services import documents as service
-from app.services.documents import DocumentStore
 
 router = APIRouter(tags=["documents"])
 
@@ -89,8 +88,9 @@ async def upload_document(
     is with the `kind` and `title` query parameters. A body whose first bytes are not those
     of its declared type is a 415; a body larger than the configured document limit is a 413
     (checked while it streams in; nothing is kept); an empty one is a 422. The bytes are
-    stored once per SHA-256, so uploading the same file again adds a document but no copy.
-    Whoever may see the account may upload to it, except auditors (403)."""
+    sealed (AES-256-GCM) into the database as they stream in, once per partner and SHA-256:
+    uploading the same file again adds a document but no copy. Whoever may see the account
+    may upload to it, except auditors (403)."""
     document = await service.upload_document(
         session,
         principal,
@@ -100,7 +100,6 @@ async def upload_document(
         content_type=request.headers.get("content-type"),
         content_length=_content_length(request),
         body=request.stream(),
-        store=DocumentStore.under(settings.data_dir),
         limit=settings.max_document_bytes,
     )
     response.headers["Location"] = f"{API_PREFIX}/documents/{document.id}"
@@ -149,7 +148,7 @@ async def get_document(
 @router.get(
     "/documents/{document_id}/content",
     summary="Download a document's bytes (audited)",
-    response_class=FileResponse,
+    response_class=StreamingResponse,
     responses={
         200: {
             "description": "The file, with its own content type.",
@@ -171,21 +170,25 @@ async def get_document(
 async def download_document(
     session: SessionDep,
     principal: PrincipalDep,
-    settings: SettingsDep,
+    database: DatabaseDep,
     document_id: uuid.UUID,
-) -> FileResponse:
+) -> StreamingResponse:
     """Every download is recorded in the audit trail (`document.downloaded`) before the
-    bytes are sent."""
-    download = await service.download_document(
-        session, principal, document_id, DocumentStore.under(settings.data_dir)
-    )
+    bytes are sent. The stored bytes are checked whole first (each sealed chunk opened, the
+    SHA-256 compared); bytes that fail the check are never sent (500, logged)."""
+    download = await service.download_document(session, principal, document_id)
     document = download.document
     extension = EXTENSIONS[MediaType(document.content_type)]
-    return FileResponse(
-        download.path,
+    return StreamingResponse(
+        service.document_content(database.sessionmaker, download),
         media_type=document.content_type,
-        filename=f"{document.kind}-{document.id}.{extension}",
-        headers={"X-Content-SHA256": document.sha256},
+        headers={
+            "Content-Length": str(document.size_bytes),
+            "Content-Disposition": (
+                f'attachment; filename="{document.kind}-{document.id}.{extension}"'
+            ),
+            "X-Content-SHA256": document.sha256,
+        },
     )
 
 
