@@ -415,7 +415,7 @@ PROMISE_CSV_COLUMNS = (
 )
 
 
-def _promise_item(promise: Promise, label: AccountLabel) -> PromiseListItem:
+def promise_item(promise: Promise, label: AccountLabel) -> PromiseListItem:
     return PromiseListItem(
         **dict(PromiseRead.model_validate(promise)), account=AccountLabelRead.model_validate(label)
     )
@@ -483,7 +483,7 @@ async def search_promises(
         accept=accept,
         limit=limit,
         cursor=cursor,
-        item=_promise_item,
+        item=promise_item,
         export=PROMISE_CSV,
     )
 

@@ -230,7 +230,7 @@ PLAN_CSV_COLUMNS = (
 )
 
 
-def _plan_item(view: PlanView, label: AccountLabel) -> PlanListItem:
+def plan_item(view: PlanView, label: AccountLabel) -> PlanListItem:
     return PlanListItem(**dict(_plan_read(view)), account=AccountLabelRead.model_validate(label))
 
 
@@ -292,7 +292,7 @@ async def search_plans(
         accept=accept,
         limit=limit,
         cursor=cursor,
-        item=_plan_item,
+        item=plan_item,
         export=PLAN_CSV,
     )
 

@@ -20,7 +20,7 @@ from app.services import worklists as service
 router = APIRouter(tags=["work"])
 
 
-def _item(item: service.WorkItem) -> WorkItemRead:
+def work_item_read(item: service.WorkItem) -> WorkItemRead:
     return WorkItemRead(
         account_id=item.account_id,
         partner_id=item.partner_id,
@@ -66,7 +66,7 @@ async def get_my_worklist(
     score first (ties by account id), each with the reasons behind its score and the
     channel and contact point to use. Accounts another session has claimed are left out."""
     items = await service.my_worklist(session, settings, principal, limit=limit, now=now)
-    return WorklistRead(items=[_item(i) for i in items], evaluated_at=now)
+    return WorklistRead(items=[work_item_read(i) for i in items], evaluated_at=now)
 
 
 @router.post(
@@ -92,5 +92,5 @@ async def claim_next_account(
     claimed = await service.claim_next(session, settings, principal, now=now)
     if claimed is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
-    item = _item(claimed.item)
+    item = work_item_read(claimed.item)
     return WorkClaimRead(**item.model_dump(), claim_expires_at=claimed.expires_at)

@@ -28,16 +28,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 import holidays
 from fpdf import FPDF
-from sqlalchemy import text
+from sqlalchemy import func, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from app.domain.errors import Conflict, NotFound, PermissionDenied, VersionMismatch
-from app.domain.money import MINOR_UNITS
+from app.domain.money import MINOR_UNITS, round_money
 from app.domain.plans import (
     OPEN_STATUSES,
     AccountFacts,
@@ -684,3 +685,69 @@ async def break_plan(
         session, principal, "plan.broken", "payment_plan", plan.id,
         before=before, after=_snapshot(plan), now=now,
     )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class InstallmentDue:
+    """An unpaid obligation of an active plan, due on or before a day: the debtor's move."""
+
+    plan_id: uuid.UUID
+    account_id: uuid.UUID
+    number: int
+    due_date: date
+    amount: Decimal
+    paid_amount: Decimal
+    currency: str
+
+
+def _due(principal: Principal, scope: accounts.AccountScope, on_or_before: date) -> Any:
+    return (
+        select(PlanInstallment, PaymentPlan)
+        .join(PaymentPlan, col(PaymentPlan.id) == col(PlanInstallment.plan_id))
+        .where(
+            col(PaymentPlan.account_id).in_(accounts.scoped_account_ids(principal, scope)),
+            col(PaymentPlan.status) == PlanStatus.ACTIVE.value,
+            col(PlanInstallment.status) != "paid",
+            col(PlanInstallment.due_date) <= on_or_before,
+        )
+    )
+
+
+async def installments_due(
+    session: AsyncSession,
+    principal: Principal,
+    scope: accounts.AccountScope,
+    *,
+    on_or_before: date,
+    limit: int,
+) -> accounts.LabelledPage[InstallmentDue]:
+    """Unpaid installments of active plans due by ``on_or_before``, oldest first."""
+    rows = await session.execute(
+        _due(principal, scope, on_or_before)
+        .order_by(col(PlanInstallment.due_date), col(PlanInstallment.id))
+        .limit(limit)
+    )
+    due = [
+        InstallmentDue(
+            plan_id=plan.id,
+            account_id=plan.account_id,
+            number=installment.number,
+            due_date=installment.due_date,
+            amount=round_money(installment.amount, plan.currency),
+            paid_amount=round_money(installment.paid_amount, plan.currency),
+            currency=plan.currency,
+        )
+        for installment, plan in rows.all()
+    ]
+    return await accounts.labelled_page(session, due, None, lambda d: d.account_id)
+
+
+async def count_installments_due(
+    session: AsyncSession,
+    principal: Principal,
+    scope: accounts.AccountScope,
+    *,
+    on_or_before: date,
+) -> int:
+    query = _due(principal, scope, on_or_before).subquery()
+    return int(await session.scalar(select(func.count()).select_from(query)) or 0)

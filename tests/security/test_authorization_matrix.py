@@ -100,6 +100,8 @@ MATRIX: dict[str, str] = {
     # The world's escalation was opened by the phone collector on their own account.
     "POST /api/v1/escalations/{escalation_id}/notes": "o o o o h f f u",
     "GET /api/v1/catalog": "o o o o o o o u",
+    "GET /api/v1/me/day": "f f f o o f f u",
+    "GET /api/v1/me/team-day": "o o o f f f f u",
     "POST /api/v1/accounts/{account_id}/plan-quotes": "o o o o o f f u",
     "POST /api/v1/accounts/{account_id}/plans": "o o o o o f f u",
     "GET /api/v1/accounts/{account_id}/plans": "o o o o o o o u",
