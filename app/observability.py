@@ -27,6 +27,13 @@ HTTP_LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 
+LOGIN_LOCKOUTS = Counter(
+    "cartera_login_lockouts_total",
+    "Login locks begun: one name from one address (name_address), or one address for every "
+    "name (address).",
+    ["kind"],
+)
+
 _configured = False
 
 
