@@ -13,6 +13,8 @@ from contextvars import ContextVar
 import structlog
 from prometheus_client import Counter, Histogram
 
+from app.domain.auth import LockScope
+
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 HTTP_REQUESTS = Counter(
@@ -33,6 +35,8 @@ LOGIN_LOCKOUTS = Counter(
     "name (address).",
     ["kind"],
 )
+for _scope in LockScope:  # both series exist from the start, at 0, for rate() and alerts
+    LOGIN_LOCKOUTS.labels(kind=_scope.value)
 
 _configured = False
 
