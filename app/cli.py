@@ -125,6 +125,9 @@ def serve(
             access_log=False,
             log_config=None,
             proxy_headers=True,
+            # Only the configured proxies may name the client (uvicorn would trust
+            # 127.0.0.1 and ::1 by default); the app applies the same list again.
+            forwarded_allow_ips=[str(net) for net in get_settings().trusted_proxies],
             # h11 bounds the request head (httptools does not): an oversized header is
             # refused before it reaches the app.
             http="h11",

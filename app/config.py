@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The development signing secret. Production refuses to start while it is in use.
@@ -63,10 +63,18 @@ class Settings(BaseSettings):
     blind_index_key: SecretStr = SecretStr(DEFAULT_BLIND_INDEX_KEY)
     access_token_minutes: int = Field(default=30, ge=1, le=24 * 60)
 
-    # Brute-force protection of the password grant.
+    # Brute-force protection of both grants. Failures are counted per name *and* client
+    # address (login_max_failures lock that name for that address only) and per address
+    # across all names (login_address_max_failures lock the address), in the same window and
+    # for the same time.
     login_max_failures: int = Field(default=5, ge=1)
+    login_address_max_failures: int = Field(default=50, ge=1)
     login_failure_window_minutes: int = Field(default=15, ge=1)
     login_lock_minutes: int = Field(default=15, ge=1)
+    # Proxies (addresses or networks) whose X-Forwarded-For names the client, e.g.
+    # ["10.0.0.0/8", "127.0.0.1"]. Empty: the header is ignored and the socket peer is the
+    # client (behind an unlisted proxy every client would share the proxy's address).
+    trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list)
 
     cors_origins: list[str] = Field(default_factory=list)
     # Bearer token a Prometheus scraper sends to /metrics (admins and auditors may use theirs).

@@ -18,6 +18,7 @@ from starlette.requests import HTTPConnection
 
 from app.config import Settings
 from app.db import Database, get_session
+from app.domain.auth import IPAddress, client_address
 from app.domain.errors import NotAuthenticated, PermissionDenied
 from app.domain.roles import STAFF_ROLES, Role
 from app.security import Principal
@@ -55,6 +56,17 @@ def server_clock() -> datetime:
 
 
 ClockDep = Annotated[datetime, Depends(server_clock)]
+
+
+def client_ip(request: Request, settings: SettingsDep) -> IPAddress | None:
+    """The caller's address: the socket peer, or what ``X-Forwarded-For`` says when the peer
+    is one of ``settings.trusted_proxies`` (:func:`app.domain.auth.client_address`)."""
+    peer = request.client.host if request.client else None
+    forwarded = request.headers.getlist("x-forwarded-for")
+    return client_address(peer, forwarded, settings.trusted_proxies)
+
+
+ClientAddressDep = Annotated[IPAddress | None, Depends(client_ip)]
 
 
 class _BearerOAuth2(OAuth2):

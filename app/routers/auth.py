@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Header
 
-from app.deps import SessionDep, SettingsDep
+from app.deps import ClientAddressDep, SessionDep, SettingsDep
 from app.problems import problem_responses
 from app.schemas.auth import TokenResponse
 from app.schemas.common import PlainText
@@ -24,6 +24,7 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 async def issue_staff_token(
     session: SessionDep,
     settings: SettingsDep,
+    address: ClientAddressDep,
     username: Annotated[PlainText, Form(min_length=1, max_length=64)],
     password: Annotated[PlainText, Form(min_length=1, max_length=128)],
     grant_type: Annotated[Literal["password"] | None, Form()] = None,
@@ -31,9 +32,10 @@ async def issue_staff_token(
 ) -> TokenResponse:
     """Form-encoded `username` and `password`. Unknown user, wrong password and inactive
     account give the same 401; after repeated failures the user name is locked for a while
-    (429 with `Retry-After`)."""
+    for the client's address, and an address that fails too often under any names is locked
+    for all of them (429 with `Retry-After`)."""
     issued = await service.login_with_password(
-        session, settings, username, password, datetime.now(UTC)
+        session, settings, username, password, datetime.now(UTC), address
     )
     return TokenResponse(access_token=issued.access_token, expires_in=issued.expires_in)
 
@@ -47,6 +49,7 @@ async def issue_staff_token(
 async def issue_client_token(
     session: SessionDep,
     settings: SettingsDep,
+    address: ClientAddressDep,
     grant_type: Annotated[Literal["client_credentials"], Form()],
     client_id: Annotated[PlainText | None, Form(min_length=1, max_length=64)] = None,
     client_secret: Annotated[PlainText | None, Form(min_length=1, max_length=256)] = None,
@@ -59,5 +62,5 @@ async def issue_client_token(
     `client_id` and `client_secret` in the form (one of the two, not both). The token carries
     role `partner` and the partner's id."""
     credentials = client_credentials(authorization, client_id, client_secret)
-    issued = await service.login_client(session, settings, *credentials, datetime.now(UTC))
+    issued = await service.login_client(session, settings, *credentials, datetime.now(UTC), address)
     return TokenResponse(access_token=issued.access_token, expires_in=issued.expires_in)

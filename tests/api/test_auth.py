@@ -88,7 +88,7 @@ class TestPasswordGrant:
 
 
 class TestLockout:
-    async def test_five_failures_lock_the_name_even_for_the_right_password(
+    async def test_five_failures_lock_the_name_from_that_address_even_for_the_right_password(
         self, client, make_user, settings
     ):
         user = await make_user(Role.COLLECTOR)
@@ -121,7 +121,10 @@ class TestLockout:
             minutes=settings.login_failure_window_minutes + settings.login_lock_minutes + 1
         )
         session.add_all(
-            LoginAttempt(username=user.username, succeeded=False, attempted_at=long_ago)
+            # From the test client's address (httpx's ASGITransport default).
+            LoginAttempt(
+                username=user.username, address="127.0.0.1", succeeded=False, attempted_at=long_ago
+            )
             for _ in range(settings.login_max_failures)
         )
         await session.commit()
