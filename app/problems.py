@@ -178,6 +178,13 @@ CATALOGUE: dict[str, ProblemKind] = {
         "Solo se puede terminar, una sola vez, una pausa que cubre el día de hoy; el estado "
         "de esta es {state} (ended: ya se terminó; over: su último día ya pasó; not_started: "
         "empieza más adelante)."),
+    "custody_not_forward": ProblemKind(
+        409, "Custody does not move that way",
+        "The paper original's custody only moves forward; it cannot go from {current} to "
+        "{status}.",
+        "La custodia no avanza así",
+        "La custodia del documento original solo avanza; no puede pasar del estado actual al "
+        "indicado."),
     "not_ready": ProblemKind(
         503, "Not ready", "The service is not ready: {reason}.",
         "No disponible", "El servicio no está listo: {reason}."),

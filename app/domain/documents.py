@@ -10,14 +10,16 @@ Pure rules, no I/O and no clock:
 - Custody of the paper original. A document is ``digital_only`` until someone records that
   a paper original exists. From then on its custody only moves forward::
 
-      digital_only ─┬─> with_collector ──> delivered_to_office ──> destroyed
-                    └────────────────────> delivered_to_office
+      digital_only ─┬─> with_collector ──> delivered_to_office ─┬─> destroyed
+                    └────────────────────> delivered_to_office  └─> returned_to_partner
 
   A collector who took a signed agreement or a copy of an identity document records
   ``with_collector``; the office (a team lead, manager or admin) records that it was
   delivered and, later, that it was destroyed. An original can arrive at the office
   directly (a letter by post), but it is destroyed only from the office: paperwork is
-  never recorded as destroyed while a collector still holds it. ``destroyed`` is final.
+  never recorded as destroyed while a collector still holds it. The office may instead send
+  it back to the creditor (``returned_to_partner``). ``destroyed`` and
+  ``returned_to_partner`` are final.
   Each step is dated (``on``, a business date) no earlier than the step before it and no
   later than today.
 - Sealed storage. A document's bytes are kept as a *blob* of chunks of :data:`CHUNK_BYTES`
@@ -37,7 +39,7 @@ from datetime import date
 from enum import StrEnum
 
 from app.domain.crypto import SealedBytes, Vault
-from app.domain.errors import Conflict, InvalidInput, PermissionDenied
+from app.domain.errors import CustodyNotForward, InvalidInput, PermissionDenied
 from app.domain.roles import Role
 
 
@@ -167,6 +169,7 @@ class CustodyStatus(StrEnum):
     WITH_COLLECTOR = "with_collector"
     DELIVERED_TO_OFFICE = "delivered_to_office"
     DESTROYED = "destroyed"
+    RETURNED_TO_PARTNER = "returned_to_partner"
 
 
 # The statuses a change may record (``digital_only`` is where every document starts).
@@ -177,6 +180,7 @@ ORDER: tuple[CustodyStatus, ...] = (
     CustodyStatus.WITH_COLLECTOR,
     CustodyStatus.DELIVERED_TO_OFFICE,
     CustodyStatus.DESTROYED,
+    CustodyStatus.RETURNED_TO_PARTNER,
 )
 
 NEXT: Mapping[CustodyStatus, frozenset[CustodyStatus]] = {
@@ -184,8 +188,11 @@ NEXT: Mapping[CustodyStatus, frozenset[CustodyStatus]] = {
         {CustodyStatus.WITH_COLLECTOR, CustodyStatus.DELIVERED_TO_OFFICE}
     ),
     CustodyStatus.WITH_COLLECTOR: frozenset({CustodyStatus.DELIVERED_TO_OFFICE}),
-    CustodyStatus.DELIVERED_TO_OFFICE: frozenset({CustodyStatus.DESTROYED}),
+    CustodyStatus.DELIVERED_TO_OFFICE: frozenset(
+        {CustodyStatus.DESTROYED, CustodyStatus.RETURNED_TO_PARTNER}
+    ),
     CustodyStatus.DESTROYED: frozenset(),
+    CustodyStatus.RETURNED_TO_PARTNER: frozenset(),
 }
 
 OFFICE_ROLES: frozenset[Role] = frozenset({Role.TEAM_LEAD, Role.MANAGER, Role.ADMIN})
@@ -195,6 +202,7 @@ RECORDERS: Mapping[CustodyStatus, frozenset[Role]] = {
     CustodyStatus.WITH_COLLECTOR: OFFICE_ROLES | {Role.COLLECTOR},
     CustodyStatus.DELIVERED_TO_OFFICE: OFFICE_ROLES,
     CustodyStatus.DESTROYED: OFFICE_ROLES,
+    CustodyStatus.RETURNED_TO_PARTNER: OFFICE_ROLES,
 }
 
 # Who may upload documents: anyone who may see the account but the auditor, who only reads.
@@ -235,13 +243,11 @@ def change_custody(
     today: date,
 ) -> Custody:
     """The custody after recording ``status``; raises PermissionDenied for a role that may not
-    record it, Conflict for a move that is not forward, InvalidInput for a bad date."""
+    record it, CustodyNotForward for a move that is not forward, InvalidInput for a bad date."""
     if not may_record_custody(role, status):
         raise PermissionDenied({"role": role.value, "custody": status.value})
     if status not in NEXT[current.status]:
-        raise Conflict(
-            {"reason": f"custody cannot move from {current.status.value} to {status.value}"}
-        )
+        raise CustodyNotForward({"current": current.status.value, "status": status.value})
     if on > today:
         raise InvalidInput("body.on", "the custody date cannot be in the future")
     if current.on is not None and on < current.on:

@@ -181,3 +181,9 @@ class EscalationResolved(DomainError):
     """A resolved escalation takes no outcome and no note."""
 
     code = "escalation_resolved"
+
+
+class CustodyNotForward(DomainError):
+    """A paper original's custody only moves forward (``current`` → ``status`` is not)."""
+
+    code = "custody_not_forward"

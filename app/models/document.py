@@ -24,6 +24,7 @@ from sqlalchemy import (
     LargeBinary,
     SmallInteger,
     UniqueConstraint,
+    text,
 )
 from sqlmodel import Field, SQLModel
 
@@ -46,7 +47,7 @@ class AccountDocument(SQLModel, table=True):
         CheckConstraint("sha256 ~ '^[0-9a-f]{64}$'", name="sha256"),
         CheckConstraint(
             "custody_status IN ('digital_only', 'with_collector', 'delivered_to_office', "
-            "'destroyed')",
+            "'destroyed', 'returned_to_partner')",
             name="custody_status",
         ),
         # A paper original's custody always says since when and in whose hands.
@@ -54,6 +55,13 @@ class AccountDocument(SQLModel, table=True):
             "custody_status = 'digital_only' OR (custody_on IS NOT NULL AND custody_by IS NOT "
             "NULL AND custody_recorded_by IS NOT NULL AND custody_recorded_at IS NOT NULL)",
             name="custody_recorded",
+        ),
+        # Originals still in the field, by the collector holding them.
+        Index(
+            "ix_account_document_holder",
+            "custody_holder_id",
+            "id",
+            postgresql_where=text("custody_status = 'with_collector'"),
         ),
         # An account's documents, newest first (ids are time-ordered).
         Index("ix_account_document_account_id", "account_id", "id"),
@@ -85,6 +93,8 @@ class AccountDocument(SQLModel, table=True):
     custody_note: str | None = Field(default=None, max_length=500)
     custody_recorded_by: str | None = Field(default=None, max_length=80)
     custody_recorded_at: datetime | None = optional_timestamp_field()
+    # The collector holding the original while it is ``with_collector``.
+    custody_holder_id: uuid.UUID | None = Field(default=None, foreign_key="app_user.id")
 
 
 class DocumentBlob(SQLModel, table=True):

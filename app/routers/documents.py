@@ -7,12 +7,21 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from app.deps import API_PREFIX, DatabaseDep, PrincipalDep, SessionDep, SettingsDep
-from app.domain.documents import EXTENSIONS, DocumentKind, MediaType
+from app.domain.documents import EXTENSIONS, CustodyStatus, DocumentKind, MediaType
 from app.models.document import AccountDocument
 from app.pagination import CursorQuery, LimitQuery, Page
 from app.problems import problem_responses
+from app.routers.listing import PartnerFilter, TeamFilter, scope_of
+from app.schemas.accounts import AccountLabelRead
 from app.schemas.common import PlainText
-from app.schemas.documents import CustodyChange, CustodyRead, DocumentKindName, DocumentRead
+from app.schemas.documents import (
+    CustodyChange,
+    CustodyRead,
+    CustodyStatusName,
+    DocumentKindName,
+    DocumentListItem,
+    DocumentRead,
+)
 from app.services import documents as service
 
 router = APIRouter(tags=["documents"])
@@ -55,6 +64,7 @@ def _read(document: AccountDocument) -> DocumentRead:
             note=document.custody_note,
             recorded_by=document.custody_recorded_by,
             recorded_at=document.custody_recorded_at,
+            holder_id=document.custody_holder_id,
         ),
         content_url=f"{API_PREFIX}/documents/{document.id}/content",
     )
@@ -130,6 +140,52 @@ async def list_account_documents(
         cursor=cursor,
     )
     return Page(items=[_read(d) for d in documents], next_cursor=next_cursor)
+
+
+@router.get(
+    "/documents",
+    summary="List documents across accounts (originals still in the field)",
+    response_model=Page[DocumentListItem],
+    responses=problem_responses(401, 403, 422),
+)
+async def search_documents(
+    session: SessionDep,
+    principal: PrincipalDep,
+    custody: Annotated[CustodyStatusName | None, Query()] = None,
+    collector_id: Annotated[
+        uuid.UUID | None,
+        Query(description="Only originals this collector holds (custody `with_collector`)."),
+    ] = None,
+    kind: KindFilter = None,
+    partner_id: PartnerFilter = None,
+    team_id: TeamFilter = None,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+) -> Page[DocumentListItem]:
+    """Newest first, on the accounts the caller may see, each with its account's reference,
+    debtor and collector: the paper originals still in the field are
+    `custody=with_collector` (with `collector_id`: one collector's), for the office to
+    chase before they are lost."""
+    page = await service.search_documents(
+        session,
+        principal,
+        scope_of(partner_id, None, team_id),
+        custody=None if custody is None else CustodyStatus(custody),
+        holder_id=collector_id,
+        kind=None if kind is None else DocumentKind(kind),
+        limit=limit,
+        cursor=cursor,
+    )
+    return Page(
+        items=[
+            DocumentListItem(
+                **dict(_read(d)),
+                account=AccountLabelRead.model_validate(page.label_of(d.account_id)),
+            )
+            for d in page.rows
+        ],
+        next_cursor=page.next_cursor,
+    )
 
 
 @router.get(

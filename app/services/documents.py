@@ -79,6 +79,7 @@ from app.domain.errors import (
     PermissionDenied,
     UnsupportedMediaType,
 )
+from app.domain.roles import Role
 from app.ids import new_id
 from app.models.account import Account
 from app.models.document import AccountDocument, DocumentBlob
@@ -459,6 +460,38 @@ async def list_documents(
     return split_page(rows, limit, key=lambda d: d.id)
 
 
+async def search_documents(
+    session: AsyncSession,
+    principal: Principal,
+    scope: accounts.AccountScope,
+    *,
+    custody: CustodyStatus | None,
+    holder_id: uuid.UUID | None,
+    kind: DocumentKind | None,
+    limit: int,
+    cursor: str | None,
+) -> accounts.LabelledPage[AccountDocument]:
+    """Documents across the accounts the caller may see, newest first: the originals still
+    in the field are ``custody=with_collector`` (``holder_id``: one collector's)."""
+    query = select(AccountDocument).where(
+        col(AccountDocument.account_id).in_(accounts.scoped_account_ids(principal, scope))
+    )
+    if custody is not None:
+        query = query.where(col(AccountDocument.custody_status) == custody.value)
+    if holder_id is not None:
+        query = query.where(col(AccountDocument.custody_holder_id) == holder_id)
+    if kind is not None:
+        query = query.where(col(AccountDocument.kind) == kind.value)
+    before = decode_id_cursor(cursor)
+    if before is not None:
+        query = query.where(col(AccountDocument.id) < before)
+    rows = (
+        await session.scalars(query.order_by(col(AccountDocument.id).desc()).limit(limit + 1))
+    ).all()
+    page, next_cursor = split_page(rows, limit, key=lambda d: d.id)
+    return await accounts.labelled_page(session, page, next_cursor, lambda d: d.account_id)
+
+
 # --- writing ------------------------------------------------------------------------------
 
 
@@ -578,6 +611,7 @@ def custody_of(document: AccountDocument) -> Custody:
 def _custody_snapshot(document: AccountDocument) -> dict[str, object]:
     return {
         "status": document.custody_status,
+        "holder_id": document.custody_holder_id,
         "on": document.custody_on,
         "by": document.custody_by,
         "note": document.custody_note,
@@ -619,6 +653,17 @@ async def record_custody(
         today=today,
     )
     before = _custody_snapshot(document)
+    if changed.status is CustodyStatus.WITH_COLLECTOR:
+        # The collector who took it; recorded by the office: the account's collector.
+        document.custody_holder_id = (
+            principal.user_id
+            if principal.role is Role.COLLECTOR
+            else await session.scalar(
+                select(Account.assigned_collector_id).where(col(Account.id) == document.account_id)
+            )
+        )
+    else:
+        document.custody_holder_id = None
     document.custody_status = changed.status.value
     document.custody_on = changed.on
     document.custody_by = changed.by

@@ -71,7 +71,9 @@ async def desk(session, settings, make_user, auth_headers):
         "second": second,
         "theirs": theirs,
         "collector": auth_headers(collector),
+        "collector_id": str(collector.id),
         "other_collector": auth_headers(other_collector),
+        "other_collector_id": str(other_collector.id),
         "lead": auth_headers(lead),
         "manager": auth_headers(await make_user(Role.MANAGER)),
         "auditor": auth_headers(await make_user(Role.AUDITOR)),
@@ -470,6 +472,7 @@ class TestCustody:
             "status": "with_collector", "on": (TODAY - timedelta(days=3)).isoformat(),
             "by": "Luis Méndez", "note": "firmado en domicilio",
             "recorded_by": held.json()["custody"]["recorded_by"], "recorded_at": None,
+            "holder_id": desk["collector_id"],
         }  # fmt: skip
         delivered = await custody(client, desk, doc, "delivered_to_office", "lead",
                                   on=TODAY - timedelta(days=1), by="Recepción")  # fmt: skip
@@ -490,19 +493,25 @@ class TestCustody:
     async def test_moves_that_are_not_forward_are_409(self, client, session, desk):
         doc = (await upload(client, desk)).json()["id"]
         early = await custody(client, desk, doc, "destroyed", "manager")
-        assert_problem(early, 409, "conflict")
+        assert_problem(early, 409, "custody_not_forward")
         assert (
             await custody(client, desk, doc, "delivered_to_office", "manager")
         ).status_code == 200
         assert_problem(
-            await custody(client, desk, doc, "with_collector", "manager"), 409, "conflict"
+            await custody(client, desk, doc, "with_collector", "manager"),
+            409,
+            "custody_not_forward",
         )
         assert_problem(
-            await custody(client, desk, doc, "delivered_to_office", "manager"), 409, "conflict"
+            await custody(client, desk, doc, "delivered_to_office", "manager"),
+            409,
+            "custody_not_forward",
         )
         assert (await custody(client, desk, doc, "destroyed", "manager")).status_code == 200
-        for status in ("with_collector", "delivered_to_office", "destroyed"):
-            assert_problem(await custody(client, desk, doc, status, "manager"), 409, "conflict")
+        for status in ("with_collector", "delivered_to_office", "destroyed", "returned_to_partner"):
+            assert_problem(
+                await custody(client, desk, doc, status, "manager"), 409, "custody_not_forward"
+            )
         assert len(await audit_events(session, "document.custody_recorded", doc)) == 2
 
     async def test_roles(self, client, desk):
@@ -540,6 +549,77 @@ class TestCustody:
                 f"/api/v1/documents/{doc}/custody", json=payload, headers=desk["manager"]
             )
             assert_problem(response, 422, "validation_failed")
+
+
+class TestOriginalsInTheField:
+    async def test_the_office_finds_the_originals_a_collector_still_holds(self, client, desk):
+        held = (await upload(client, desk)).json()["id"]
+        assert (await custody(client, desk, held, "with_collector", "collector")).status_code == 200
+        delivered = (await upload(client, desk, account="second")).json()["id"]
+        await custody(client, desk, delivered, "with_collector", "collector")
+        await custody(client, desk, delivered, "delivered_to_office", "lead")
+        (await upload(client, desk)).json()["id"]  # digital only
+        theirs = (await upload(client, desk, who="other_collector", account="theirs")).json()["id"]
+        # Recorded by the office: the account's collector holds it.
+        await custody(client, desk, theirs, "with_collector", "manager")
+
+        response = await client.get(
+            "/api/v1/documents",
+            params={"custody": "with_collector", "collector_id": desk["collector_id"]},
+            headers=desk["lead"],
+        )
+        assert response.status_code == 200, response.text
+        items = response.json()["items"]
+        assert [d["id"] for d in items] == [held]
+        assert items[0]["account"]["external_ref"] == desk["mine"].external_ref
+        assert items[0]["custody"]["holder_id"] == desk["collector_id"]
+        everyone = await client.get(
+            "/api/v1/documents", params={"custody": "with_collector"}, headers=desk["manager"]
+        )
+        assert [d["id"] for d in everyone.json()["items"]] == [theirs, held]
+        assert everyone.json()["items"][0]["custody"]["holder_id"] == desk["other_collector_id"]
+        # The lead's team is the collector's: the other collector's original is not theirs.
+        lead_all = await client.get(
+            "/api/v1/documents", params={"custody": "with_collector"}, headers=desk["lead"]
+        )
+        assert [d["id"] for d in lead_all.json()["items"]] == [held]
+
+    async def test_an_original_goes_back_to_the_creditor_from_the_office(
+        self, client, session, desk
+    ):
+        doc = (await upload(client, desk)).json()["id"]
+        await custody(client, desk, doc, "with_collector", "collector")
+        assert_problem(
+            await custody(client, desk, doc, "returned_to_partner", "manager"),
+            409,
+            "custody_not_forward",
+        )
+        await custody(client, desk, doc, "delivered_to_office", "lead")
+        assert_problem(
+            await custody(client, desk, doc, "returned_to_partner", "collector"),
+            403,
+            "permission_denied",
+        )
+        returned = await custody(client, desk, doc, "returned_to_partner", "lead", by="Banco")
+        assert returned.status_code == 200, returned.text
+        assert returned.json()["custody"]["status"] == "returned_to_partner"
+        assert returned.json()["custody"]["holder_id"] is None
+        assert_problem(
+            await custody(client, desk, doc, "destroyed", "manager"), 409, "custody_not_forward"
+        )
+        events = await audit_events(session, "document.custody_recorded", doc)
+        assert [(e.after or {}).get("status") for e in events][-1] == "returned_to_partner"
+
+    async def test_a_partner_lists_its_own_portfolios_documents_only(self, client, desk):
+        mine = (await upload(client, desk)).json()["id"]
+        seen = await client.get("/api/v1/documents", headers=desk["system"])
+        assert [d["id"] for d in seen.json()["items"]] == [mine]
+        other = await client.get("/api/v1/documents", headers=desk["other_system"])
+        assert other.json()["items"] == []
+        bad = await client.get(
+            "/api/v1/documents", params={"custody": "lost"}, headers=desk["manager"]
+        )
+        assert_problem(bad, 422, "validation_failed")
 
 
 class TestSweep:

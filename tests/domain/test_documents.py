@@ -33,7 +33,7 @@ from app.domain.documents import (
     seal_chunk,
     sniff,
 )
-from app.domain.errors import Conflict, InvalidInput, PermissionDenied
+from app.domain.errors import CustodyNotForward, InvalidInput, PermissionDenied
 from app.domain.roles import Role
 
 TODAY = date(2026, 11, 24)
@@ -149,7 +149,7 @@ class TestCustody:
         ],
     )
     def test_moves_that_are_not_forward_conflict(self, current, wanted):
-        with pytest.raises(Conflict):
+        with pytest.raises(CustodyNotForward):
             step(Custody(current, TODAY, "X"), wanted)
 
     def test_the_role_is_checked_before_the_move(self):
@@ -189,7 +189,7 @@ def test_custody_only_ever_moves_forward(moves):
             after = change_custody(
                 custody, status, on=on, by="Ana", note=None, role=role, today=TODAY
             )
-        except (Conflict, PermissionDenied, InvalidInput):
+        except (CustodyNotForward, PermissionDenied, InvalidInput):
             continue
         assert may_record_custody(role, status)
         assert status in NEXT[custody.status]

@@ -134,6 +134,7 @@ MATRIX: dict[str, str] = {
     "POST /api/v1/credit-movements/{movement_id}/reject": "o o f f f f f u",
     "POST /api/v1/accounts/{account_id}/documents": "o o o o o f o u",
     "GET /api/v1/accounts/{account_id}/documents": "o o o o o o o u",
+    "GET /api/v1/documents": "o o o o o o o u",
     "GET /api/v1/documents/{document_id}": "o o o o h o o u",
     "GET /api/v1/documents/{document_id}/content": "o o o o h o o u",
     "POST /api/v1/documents/{document_id}/custody": "o o o o h f f u",
