@@ -86,6 +86,8 @@ MATRIX: dict[str, str] = {
     "POST /api/v1/interactions/{interaction_id}/feedback": "o o o f f f f u",
     "GET /api/v1/interactions/{interaction_id}/feedback": "o o o o h o f u",
     "GET /api/v1/accounts/{account_id}/promises": "o o o o o o o u",
+    # Through the accounts the caller reads: own, the lead's teams', all; a partner its own.
+    "GET /api/v1/callbacks": "o o o o o o o u",
     "POST /api/v1/escalations": "o o o o h f f u",
     "GET /api/v1/escalations": "o o o o o o f u",
     "POST /api/v1/escalations/{escalation_id}/take": "o o o f f f f u",
