@@ -55,7 +55,15 @@ from app.models.user import Team, TeamMember
 from app.pagination import decode_moment_cursor, split_moment_page
 from app.schemas.interactions import InteractionCreate
 from app.security import Principal
-from app.services import accounts, audit, callbacks, compliance_incidents, consents, worklists
+from app.services import (
+    accounts,
+    audit,
+    callbacks,
+    compliance_incidents,
+    consents,
+    inbound,
+    worklists,
+)
 from app.services.contact import contact_context
 from app.services.flags import new_flag
 
@@ -85,7 +93,7 @@ async def record_interaction(
     channel = Channel(body.channel)
     party = PartyReached(body.party)
     check_skill(principal.role, principal.skills, channel)
-    account = await accounts.get_account(session, principal, account_id)
+    account = await _account_to_record(session, principal, account_id, body, moment)
     partner = await session.get_one(Partner, account.partner_id)
     if body.promise is not None and not fits_minor_unit(body.promise.amount, account.currency):
         raise InvalidInput("body.promise.amount", too_many_decimals(account.currency))
@@ -312,6 +320,23 @@ async def record_interaction(
     # The collector is done with the account for now: its work-queue claim is released.
     await worklists.release_claim(session, account.id, principal.user_id)
     return Recorded(interaction, promise, callback)
+
+
+async def _account_to_record(
+    session: AsyncSession,
+    principal: Principal,
+    account_id: uuid.UUID,
+    body: InteractionCreate,
+    now: datetime,
+) -> Account:
+    """An account the caller works; or, for the inbound desk answering a debtor's call, one
+    its own look-up of the number showed it (app/services/inbound.py)."""
+    try:
+        return await accounts.get_account(session, principal, account_id)
+    except NotFound:
+        if body.direction != Direction.INBOUND.value:
+            raise
+        return await inbound.desk_account(session, principal, account_id, now)
 
 
 async def _check_amended(
