@@ -407,6 +407,21 @@ class TestDoneAndMissed:
             items = (await client.get(WORKLIST, headers=floor[who])).json()["items"]
             assert all(r["code"] != "callback_due" for i in items for r in i["reasons"])
 
+    async def test_a_recall_cancels_it_in_the_partners_set_based_statement(self, client, floor):
+        found = await agree(client, floor, "cdmx", wall(NEXT, 10, 0))
+        account = floor["accounts"]["cdmx"]
+        response = await client.post(
+            f"/api/v1/partners/{account.partner_id}/recalls",
+            json={"external_refs": [account.external_ref], "reason": "paid at the branch"},
+            headers=floor["partner"],
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["recalled"] == 1
+        floor["clock"].now = at(CDMX, NEXT, 11, 0)
+        (cancelled,) = await listed(client, floor, "manager", status="cancelled")
+        assert (cancelled["id"], cancelled["cancel_reason"]) == (found["id"], "account_inactive")
+        assert await listed(client, floor, "manager", status="missed") == []
+
 
 class TestWhoSeesWhich:
     async def test_visibility_follows_the_accounts(self, client, floor):

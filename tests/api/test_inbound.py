@@ -367,3 +367,33 @@ class TestUnidentified:
             event.remove(sync_connection, "before_cursor_execute", count)
         assert small == large, statements
         assert small_seen == large_seen and len(set(small_seen)) == 6
+
+
+async def test_the_inbound_desk_is_a_skill_staff_are_given_not_an_allocation_target(client, calls):
+    created = await client.post(
+        "/api/v1/users",
+        json={
+            "username": "mesa.entrada",
+            "full_name": "Mesa de Entrada",
+            "role": "collector",
+            "skills": ["inbound", "phone"],
+            "password": "una-clave-larga-123",
+        },
+        headers=calls["admin"],
+    )
+    assert created.status_code == 201, created.text
+    assert sorted(created.json()["skills"]) == ["inbound", "phone"]
+    rule = await client.post(
+        "/api/v1/allocation/rules",
+        json={
+            "name": "Desk",
+            "priority": 10,
+            "stages": ["late"],
+            "skill": "inbound",
+            "capacity": 10,
+            "collector_id": str(calls["users"]["desk"].id),
+        },
+        headers=calls["manager"],
+    )
+    assert rule.status_code == 422
+    assert rule.json()["errors"][0]["field"] == "body.skill"
