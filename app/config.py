@@ -96,6 +96,11 @@ class Settings(BaseSettings):
     invalid_contact_after: int = Field(default=2, ge=1, le=20)
     # KYC searches (GET /kyc/search) one user may run in any 60 seconds (per process).
     kyc_searches_per_minute: int = Field(default=30, ge=1, le=10_000)
+    # Phone look-ups of inbound calls (GET /inbound/lookup) one user may run in any 60
+    # seconds, counted over every API process (each look-up is audited).
+    inbound_lookups_per_minute: int = Field(default=30, ge=1, le=10_000)
+    # A callback still not done this many minutes after it fell due is listed as missed.
+    callback_grace_minutes: int = Field(default=30, ge=1, le=24 * 60)
     # Maker-checker on credit ("saldo a favor") leaving an account: a manager or admin may
     # refund or transfer up to this amount per currency on their own (included); above it,
     # and for any team lead request, a second manager or admin approves. A currency not

@@ -120,6 +120,18 @@ CATALOGUE: dict[str, ProblemKind] = {
         "Recording a {channel} needs a skill that covers it; yours: {skills}.",
         "Habilidad requerida",
         "Registrar un(a) {channel} requiere una habilidad que lo cubra; las suyas: {skills}."),
+    "callback_required": ProblemKind(
+        422, "Callback time required",
+        "A RPC_CALLBACK result carries the time the debtor agreed to be called back: "
+        "`callback.local_time` on the debtor's clock.",
+        "Falta la hora de la llamada programada",
+        "Un resultado RPC_CALLBACK lleva la hora que el deudor acordó para devolverle la "
+        "llamada: `callback.local_time`, en la hora local del deudor."),
+    "callback_in_past": ProblemKind(
+        422, "Callback time has passed",
+        "{local_time} in {time_zone} has already passed: agree a time ahead.",
+        "La hora de la llamada programada ya pasó",
+        "Las {local_time} en {time_zone} ya pasaron: acuerde una hora posterior."),
     "compliance_incident_resolved": ProblemKind(
         409, "Incident already resolved",
         "This compliance incident was resolved at {resolved_at}; its note stands.",

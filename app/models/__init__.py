@@ -5,12 +5,14 @@ from app.models.account import Account, AccountEvent, AccountPause, AgingRun
 from app.models.allocation import AccountAllocation, AllocationRule
 from app.models.assignment import Assignment, AssignmentChunk, AssignmentRejection
 from app.models.audit import AuditEvent
+from app.models.callback import Callback
 from app.models.compliance_incident import ComplianceIncident
 from app.models.debtor import ContactConsent, ContactPoint, Debtor, DebtorFlag, RelatedParty
 from app.models.debtor_access import DebtorAccess
 from app.models.document import AccountDocument, DocumentBlob, DocumentBlobChunk
 from app.models.escalation import Escalation, EscalationNote
 from app.models.field_profile import FieldProfile
+from app.models.inbound import UnidentifiedCall
 from app.models.interaction import Interaction, InteractionFeedback
 from app.models.ledger import CreditMovement, LedgerEntry
 from app.models.partner import Partner, PartnerBucket, PartnerClient
@@ -35,6 +37,7 @@ __all__ = [
     "AssignmentChunk",
     "AssignmentRejection",
     "AuditEvent",
+    "Callback",
     "CollectionStrategy",
     "CommissionTerms",
     "ComplianceIncident",
@@ -67,6 +70,7 @@ __all__ = [
     "RelatedParty",
     "Team",
     "TeamMember",
+    "UnidentifiedCall",
     "User",
     "WorklistClaim",
     "metadata",

@@ -52,7 +52,11 @@ from app.services.interactions import InteractionFilters
 router = APIRouter(tags=["interactions"])
 
 
-def _read(interaction: Interaction, promise_id: uuid.UUID | None = None) -> InteractionRead:
+def _read(
+    interaction: Interaction,
+    promise_id: uuid.UUID | None = None,
+    callback_id: uuid.UUID | None = None,
+) -> InteractionRead:
     return InteractionRead(
         id=interaction.id,
         account_id=interaction.account_id,
@@ -83,6 +87,7 @@ def _read(interaction: Interaction, promise_id: uuid.UUID | None = None) -> Inte
         amends_id=interaction.amends_id,
         backdated_reason=interaction.backdated_reason,
         promise_id=promise_id,
+        callback_id=callback_id,
         created_at=interaction.created_at,
     )
 
@@ -208,12 +213,24 @@ async def record_interaction(
     Interactions never change; a correction is a new one with `amends_id`. Some results act
     at once: CEASE_REQUEST, RPC_DISPUTE, ATTORNEY and DECEASED flag the debtor,
     CHANNEL_OPT_OUT revokes the channel (CEASE_REQUEST every authorised channel),
-    WRONG_NUMBER and DISCONNECTED count against the number, RPC_PTP carries its promise."""
+    WRONG_NUMBER and DISCONNECTED count against the number, RPC_PTP carries its promise,
+    RPC_CALLBACK its callback (422 `callback_required` without it, `callback_in_past` for a
+    time already past): the debtor's local time, read in the zone the contact law places
+    them in; the account heads its collector's work queue from then, or from the law's next
+    allowed moment. Any interaction on the account once a callback is due does it.
+
+    Inbound contacts (the debtor calling in) are recorded with their verdict `inbound` and
+    are not judged by the hours and caps that bind the contacts the agency makes; they still
+    count where the law counts conversations whoever called."""
     recorded = await interactions.record_interaction(
         session, settings, principal, account_id, body, now=now
     )
     response.headers["Location"] = f"/api/v1/interactions/{recorded.interaction.id}"
-    return _read(recorded.interaction, recorded.promise.id if recorded.promise else None)
+    return _read(
+        recorded.interaction,
+        recorded.promise.id if recorded.promise else None,
+        recorded.callback.id if recorded.callback else None,
+    )
 
 
 @router.get(

@@ -14,6 +14,7 @@ from pydantic import (
     AwareDatetime,
     BeforeValidator,
     GetJsonSchemaHandler,
+    NaiveDatetime,
     StringConstraints,
     WithJsonSchema,
 )
@@ -97,6 +98,8 @@ UtcDatetime = Annotated[
 ]
 # A date a client sends (YYYY-MM-DD).
 CalendarDate = Annotated[date, BeforeValidator(_written_out("2026-11-24"))]
+# A wall-clock time without an offset: a local time as someone stated it on their own clock.
+LocalDatetime = Annotated[NaiveDatetime, BeforeValidator(_written_out("2026-12-10T18:30"))]
 
 
 @dataclass(frozen=True, slots=True)

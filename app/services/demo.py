@@ -258,6 +258,12 @@ async def _collector_weeks(session: AsyncSession, partner: Partner, staff: dict[
         if result == "RPC_PTP":
             amount = min(total, Decimal(rng.choice([500, 800, 1500, 2500])))
             body["promise"] = {"amount": amount, "due_date": day + timedelta(days=7)}
+        if result == "RPC_CALLBACK":
+            # "Call me tomorrow at eleven": on the debtor's clock, whatever the partner's.
+            tomorrow = day + timedelta(days=1)
+            body["callback"] = {
+                "local_time": datetime(tomorrow.year, tomorrow.month, tomorrow.day, 11)
+            }
         recorded = await interactions.record_interaction(
             session,
             settings,

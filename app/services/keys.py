@@ -29,6 +29,7 @@ SEALED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("debtor", "national_id", NATIONAL_ID),
     ("related_party", "national_id", NATIONAL_ID),
     ("contact_point", "value", CONTACT),
+    ("unidentified_call", "phone", CONTACT),
 )
 
 

@@ -87,6 +87,7 @@ async def test_rotation_reseals_every_row_under_the_new_key(client, session, man
         assert {(r.table, r.column) for r in done} == {
             ("debtor", "national_id"), ("related_party", "national_id"),
             ("contact_point", "value"), ("document_blob_chunk", "ciphertext"),
+            ("unidentified_call", "phone"),
         }  # fmt: skip
         # (Documents: tests/security/test_sealed_documents.py.)
         assert all(r.rows > 0 for r in done if r.table in {"debtor", "contact_point"})

@@ -188,6 +188,14 @@ REQUESTS: dict[str, Build] = {
         }
     },
     "GET /api/v1/kyc/search": lambda w: {"params": {"name": "Pérez"}},
+    "GET /api/v1/inbound/lookup": lambda w: {"params": {"phone": "+525512340000"}},
+    "POST /api/v1/inbound/unidentified": lambda w: {
+        "json": {
+            "phone": "+525512340099",
+            "started_at": (datetime.now(UTC) - timedelta(minutes=10)).isoformat(),
+            "notes": "Hung up before giving a name",
+        }
+    },
     "POST /api/v1/allocation/rules": lambda w: {"json": _rule(w)},
     "PUT /api/v1/allocation/rules/{rule_id}": lambda w: {"json": _rule(w)},
     "POST /api/v1/allocation/run": lambda w: {"params": {"dry_run": "true"}},

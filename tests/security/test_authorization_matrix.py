@@ -89,6 +89,13 @@ MATRIX: dict[str, str] = {
     "POST /api/v1/interactions/{interaction_id}/feedback": "o o o f f f f u",
     "GET /api/v1/interactions/{interaction_id}/feedback": "o o o o h o f u",
     "GET /api/v1/accounts/{account_id}/promises": "o o o o o o o u",
+    # Through the accounts the caller reads: own, the lead's teams', all; a partner its own.
+    "GET /api/v1/callbacks": "o o o o o o o u",
+    # Phone staff look numbers up and keep unidentified calls; leads, managers, admins and
+    # auditors read those.
+    "GET /api/v1/inbound/lookup": "o o o o o f f u",
+    "POST /api/v1/inbound/unidentified": "o o o o o f f u",
+    "GET /api/v1/inbound/unidentified": "o o o f f o f u",
     "POST /api/v1/escalations": "o o o o h f f u",
     "GET /api/v1/escalations": "o o o o o o f u",
     "GET /api/v1/interactions": "o o o o o o o u",
