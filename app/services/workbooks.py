@@ -48,8 +48,12 @@ EXCEL_CELL_CHARS = 32_767
 # A real package has tens of parts and a central directory of a few kilobytes.
 MAX_DIRECTORY_BYTES = 1 * MIB
 MAX_PARTS = 10_000
-# Styles: Excel allows 64,000 cell formats; relationships are one per part.
+# Styles: Excel allows 64,000 cell formats and about 250 number formats of at most 255
+# characters (their date test is a regular expression that is slow on long ones).
 MAX_STYLES = 65_536
+MAX_NUMBER_FORMATS = 1_000
+MAX_NUMBER_FORMAT_CHARS = 255
+# Relationships are one per part.
 MAX_RELATIONSHIPS = MAX_PARTS
 # Spreadsheet XML nests six or seven deep; expat keeps every open element.
 MAX_XML_DEPTH = 64
@@ -146,10 +150,10 @@ class Package:
             raise WorkbookTooLarge("[central directory]", MAX_DIRECTORY_BYTES)
         handle.seek(0)
         try:
-            archive = zipfile.ZipFile(handle)
+            with zipfile.ZipFile(handle) as archive:  # leaves the handle open
+                infos = archive.infolist()
         except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
             raise UnreadableUpload(_NOT_A_WORKBOOK) from exc
-        infos = archive.infolist()
         if len(infos) > MAX_PARTS:
             raise WorkbookTooLarge("[central directory]", MAX_DIRECTORY_BYTES)
         self.parts: dict[str, zipfile.ZipInfo] = {}
@@ -501,9 +505,16 @@ def date_styles(package: Package, name: str | None, limits: WorkbookLimits) -> D
             if tag == "numFmts":
                 in_formats = kind == START
             elif kind == START and in_formats and tag == "numFmt":
-                if len(custom) >= MAX_STYLES:
-                    raise UnreadableUpload("the workbook has more number formats than Excel")
+                if len(custom) >= MAX_NUMBER_FORMATS:
+                    raise UnreadableUpload(
+                        f"the workbook has more than {MAX_NUMBER_FORMATS} number formats"
+                    )
                 code = attributes.get("formatCode", "")
+                if len(code) > MAX_NUMBER_FORMAT_CHARS:
+                    raise UnreadableUpload(
+                        f"the workbook has a number format longer than "
+                        f"{MAX_NUMBER_FORMAT_CHARS} characters, Excel's limit"
+                    )
                 number = _integer(attributes.get("numFmtId"))
                 custom[number] = (is_date_format(code), is_timedelta_format(code))
             elif tag == "cellXfs":
