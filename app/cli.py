@@ -398,13 +398,19 @@ def worker(
 ) -> None:
     """Process queued portfolio pushes and run the nightly aging, until interrupted."""
     from app.jobs.worker import run_worker
+    from app.services.workbooks import WorkbookLimits
 
     settings = get_settings()
 
     async def main(url: str) -> None:
         database = open_database(url, settings)
         try:
-            await run_worker(database, poll_seconds=poll, aging_zone=settings.aging_time_zone)
+            await run_worker(
+                database,
+                poll_seconds=poll,
+                aging_zone=settings.aging_time_zone,
+                workbook_limits=WorkbookLimits.from_settings(settings),
+            )
         finally:
             await database.dispose()
 

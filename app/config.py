@@ -83,6 +83,17 @@ class Settings(BaseSettings):
     # Assignment pushes: files (CSV, Excel) may be large; JSON is parsed whole, so less.
     max_upload_bytes: int = Field(default=2 * 1024 * 1024 * 1024, ge=1024)
     max_json_push_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    # Excel workbooks (.xlsx) are zips of XML, read as streams; what one may expand to
+    # (app/services/workbooks.py). A worksheet or the shared strings grows with the rows:
+    # Excel's largest sheet, 1,048,576 rows of every documented column, is 1.52 GB of XML as
+    # openpyxl writes it, 0.85 GB plus 0.20 GB of shared strings as Excel does
+    # (bench/workbook_sizes.py). Any other part (styles, relationships, theme, properties,
+    # images) is small: Excel's maximum of 64,000 cell styles is about 6 MB. A cell holds at
+    # most 32,767 characters in Excel itself.
+    workbook_sheet_max_bytes: int = Field(default=2 * 1024**3, ge=1024 * 1024)
+    workbook_part_max_bytes: int = Field(default=32 * 1024 * 1024, ge=64 * 1024)
+    workbook_expanded_max_bytes: int = Field(default=4 * 1024**3, ge=1024 * 1024)
+    workbook_cell_max_chars: int = Field(default=32_767, ge=256, le=1_000_000)
     # Account documents (scans, photos, signed agreements), sealed into the database.
     max_document_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     # A client that sends no part of its body for this long is cut off (408).

@@ -73,6 +73,7 @@ from app.routers import (
     worklists,
 )
 from app.schemas.assignments import AssignmentPush
+from app.services.workbooks import WorkbookLimits
 
 log = get_logger("cartera.app")
 
@@ -348,7 +349,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     stop = anyio.Event()
     if settings.worker_in_process:
         worker = asyncio.create_task(
-            run_worker(app.state.database, stop=stop, aging_zone=settings.aging_time_zone)
+            run_worker(
+                app.state.database,
+                stop=stop,
+                aging_zone=settings.aging_time_zone,
+                workbook_limits=WorkbookLimits.from_settings(settings),
+            )
         )
     try:
         yield

@@ -105,6 +105,20 @@ CATALOGUE: dict[str, ProblemKind] = {
     "unreadable_upload": ProblemKind(
         422, "Unreadable upload", "The upload cannot be read: {reason}.",
         "Archivo ilegible", "No es posible leer el archivo: {reason}."),
+    "workbook_too_large": ProblemKind(
+        422, "Workbook part too large",
+        "The workbook's part '{part}' holds more than {limit} bytes once expanded; no "
+        "portfolio needs that much. Send the rows as CSV, or in several files.",
+        "Parte del libro demasiado grande",
+        "La parte '{part}' del libro de Excel ocupa más de {limit} bytes descomprimida; "
+        "ninguna cartera necesita tanto. Envíe las filas en CSV, o en varios archivos."),
+    "workbook_cell_too_long": ProblemKind(
+        422, "Workbook cell too long",
+        "The workbook's part '{part}' holds a cell or tag longer than {limit} characters "
+        "({position}); Excel itself holds at most 32,767 characters in a cell.",
+        "Celda del libro demasiado larga",
+        "La parte '{part}' del libro de Excel contiene una celda o etiqueta de más de {limit} "
+        "caracteres ({position}); Excel admite como máximo 32 767 caracteres por celda."),
     "idempotency_key_required": ProblemKind(
         400, "Idempotency-Key required",
         "Send an Idempotency-Key header (1 to 200 visible characters) with this request.",

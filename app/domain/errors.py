@@ -117,6 +117,38 @@ class UnreadableUpload(DomainError):
         return self.errors
 
 
+def shown_part_name(name: str) -> str:
+    """A zip part's name fit for a message: short and printable (the sender chose it)."""
+    return name[:80].encode("ascii", "backslashreplace").decode("ascii")
+
+
+class WorkbookTooLarge(UnreadableUpload):
+    """A part of an Excel workbook expands past the bound for its kind (counted as it is
+    expanded: the zip's directory may understate it)."""
+
+    code = "workbook_too_large"
+
+    def __init__(self, part: str, limit: int) -> None:
+        shown = shown_part_name(part)
+        super().__init__(f"the workbook's part {shown!r} holds more than {limit} bytes expanded")
+        self.params.update(part=shown, limit=limit)
+
+
+class WorkbookCellTooLong(UnreadableUpload):
+    """A cell of an Excel workbook (inline text or a shared string), or a tag, longer than
+    any real one: ``position`` is a cell reference, ``string N`` or ``byte N`` of the part."""
+
+    code = "workbook_cell_too_long"
+
+    def __init__(self, part: str, position: str, limit: int) -> None:
+        shown, where = shown_part_name(part), shown_part_name(position)
+        super().__init__(
+            f"the workbook's part {shown!r} holds a cell or tag longer than {limit} "
+            f"characters ({where})"
+        )
+        self.params.update(part=shown, position=where, limit=limit)
+
+
 class PayloadTooLarge(DomainError):
     code = "payload_too_large"
 
