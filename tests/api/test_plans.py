@@ -15,7 +15,7 @@ from sqlmodel import col, select
 from app.domain.roles import Role
 from app.models.audit import AuditEvent
 from app.models.user import Team, TeamMember
-from app.services.plans import format_money
+from app.domain.agreements import format_money
 from tests.api.test_plan_quotes import next_weekday
 from tests.factories import make_account, make_partner
 
