@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from babel import Locale, UnknownLocaleError
+from babel import localedata
 from babel.dates import format_date as babel_format_date
 from babel.numbers import format_decimal, get_currency_symbol
 
@@ -86,6 +86,15 @@ class PaymentAccount:
     clabe: str | None = None
     account_holder: str | None = None
     cash_stores: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Agency:
+    """The collection agency, as its agreements name it (from the settings)."""
+
+    legal_name: str
+    # CONDUSEF's Registro de Despachos de Cobranza (Mexico).
+    redeco_number: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,11 +144,7 @@ def locale_of(country: str) -> str:
     """The Babel locale the agreement's numbers and dates follow: Spanish as written in the
     partner's country (``es_MX``, ``es_CO`` …), ``es_MX`` where CLDR has no such locale."""
     name = f"{LANGUAGE}_{country.upper()}"
-    try:
-        Locale.parse(name)
-    except (UnknownLocaleError, ValueError):
-        return DEFAULT_LOCALE
-    return name
+    return name if localedata.exists(name) else DEFAULT_LOCALE
 
 
 def format_money(amount: Decimal, currency: str, locale: str = DEFAULT_LOCALE) -> str:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.deps import API_PREFIX, PrincipalDep, SessionDep
+from app.deps import API_PREFIX, PrincipalDep, SessionDep, SettingsDep
 from app.domain.money import round_money
 from app.pagination import CursorQuery, LimitQuery, Page
 from app.problems import problem_responses
@@ -395,7 +395,7 @@ async def cancel_plan(
     },
 )
 async def download_plan_agreement(
-    session: SessionDep, principal: PrincipalDep, plan_id: uuid.UUID
+    session: SessionDep, principal: PrincipalDep, settings: SettingsDep, plan_id: uuid.UUID
 ) -> Response:
     """In Spanish, with a folio (`CONV-<creditor>-<year>-<plan>`): the creditor (legal name,
     tax id), the agency (legal name and, in Mexico, its REDECO number), the debtor (name,
@@ -405,7 +405,9 @@ async def download_plan_agreement(
     what follows; the signing date. Issued on the first download (its facts and SHA-256
     kept on the plan): every later download gives the same bytes. Active, completed or
     broken plans only (409)."""
-    agreement = await agreements.plan_agreement(session, principal, plan_id)
+    agreement = await agreements.plan_agreement(
+        session, principal, plan_id, agreements.agency_of(settings)
+    )
     return Response(
         content=agreement.pdf,
         media_type="application/pdf",

@@ -34,8 +34,9 @@ from fpdf import FPDF
 from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.config import get_settings
+from app.config import Settings
 from app.domain.agreements import (
+    Agency,
     AgreementFacts,
     AgreementText,
     PaymentAccount,
@@ -69,7 +70,12 @@ class Agreement:
     folio: str
 
 
+def agency_of(settings: Settings) -> Agency:
+    return Agency(settings.agency_legal_name, settings.agency_redeco_number)
+
+
 def gather_facts(
+    agency: Agency,
     plan: PaymentPlan,
     installments: list[PlanInstallment],
     account: Account,
@@ -77,7 +83,6 @@ def gather_facts(
     debtor: Debtor,
 ) -> AgreementFacts:
     """What the agreement states, as things stand now (the first time it is issued)."""
-    settings = get_settings()
     signed_at = plan.decided_at or plan.created_at
     assert account.payment_serial is not None
     return AgreementFacts(
@@ -89,8 +94,8 @@ def gather_facts(
         signed_on=signed_at.astimezone(ZoneInfo(partner.time_zone)).date(),
         creditor_legal_name=partner.legal_name,
         creditor_tax_id=partner.tax_id,
-        agency_legal_name=settings.agency_legal_name,
-        agency_redeco_number=settings.agency_redeco_number,
+        agency_legal_name=agency.legal_name,
+        agency_redeco_number=agency.redeco_number,
         debtor_name=f"{account.debtor_first_names} {account.debtor_last_names}".strip(),
         debtor_national_id_masked=debtor.national_id_masked,
         account_ref=account.external_ref,
@@ -186,11 +191,12 @@ async def plan_agreement(
     session: AsyncSession,
     principal: Principal,
     plan_id: uuid.UUID,
+    agency: Agency,
     *,
     now: datetime | None = None,
 ) -> Agreement:
     """The plan's agreement PDF: issued (facts and SHA-256 stored on the plan, audited) the
-    first time, drawn again from the stored facts every time after."""
+    first time, naming ``agency``; drawn again from the stored facts every time after."""
     if principal.role not in READERS:
         raise PermissionDenied({"role": principal.role.value})
     plan = await lock_plan(session, principal, plan_id)
@@ -216,7 +222,7 @@ async def plan_agreement(
     partner = await session.get_one(Partner, plan.partner_id)
     debtor = await session.get_one(Debtor, account.debtor_id)
     installments = await installments_of(session, [plan.id])
-    facts = gather_facts(plan, installments, account, partner, debtor)
+    facts = gather_facts(agency, plan, installments, account, partner, debtor)
     pdf = draw(facts)
     digest = hashlib.sha256(pdf).hexdigest()
     before = None if plan.agreement_sha256 is None else {"agreement_sha256": plan.agreement_sha256}
