@@ -122,6 +122,12 @@ class Settings(BaseSettings):
     credit_self_approval_limits: dict[str, Decimal] = Field(
         default_factory=lambda: dict(DEFAULT_CREDIT_SELF_APPROVAL_LIMITS)
     )
+    # The agency as payment agreements name it: its legal name and, in Mexico, its number
+    # in CONDUSEF's Registro de Despachos de Cobranza (REDECO). The defaults are demo values.
+    agency_legal_name: str = Field(
+        default="Despacho Demostración de Cobranza, S.C.", min_length=1, max_length=200
+    )
+    agency_redeco_number: str | None = Field(default="DEMO-0000", max_length=40)
     # The business date the nightly aging runs for is "today" in this zone.
     aging_time_zone: str = "America/Mexico_City"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -93,6 +93,10 @@ def demo_partners() -> list[tuple[PartnerCreate, str, str, str]]:
         ),
         contact_name="Carla Convenios",
         contact_email="convenios@banco-demo.example",
+        # Where its debtors pay (printed on their payment agreements).
+        payment_bank_name="Banco Demo",
+        payment_clabe="002180700000000008",
+        payment_cash_stores="OXXO",
     )
     retailer = PartnerCreate(
         legal_name="Almacenes Demo S.A.S.",
@@ -102,6 +106,7 @@ def demo_partners() -> list[tuple[PartnerCreate, str, str, str]]:
         time_zone="America/Bogota",
         contact_name="Camilo Cartera",
         contact_email="cartera@almacenes-demo.example",
+        payment_bank_name="Banco Demo Colombia",
     )
     return [
         (bank, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, "Banco Demo core system"),

@@ -70,6 +70,15 @@ def readable_partners(principal: Principal) -> SelectOfScalar[Partner]:
     return query.where(false())
 
 
+# Where the partner's debtors pay (printed on payment agreements).
+PAYMENT_FIELDS = (
+    "payment_bank_name",
+    "payment_clabe",
+    "payment_account_holder",
+    "payment_cash_stores",
+)
+
+
 def snapshot(partner: Partner) -> dict[str, Any]:
     """What the audit trail keeps of a partner."""
     return {
@@ -82,6 +91,7 @@ def snapshot(partner: Partner) -> dict[str, Any]:
         "contact_name": partner.contact_name,
         "contact_email": partner.contact_email,
         "contact_phone": partner.contact_phone,
+        **{field: getattr(partner, field) for field in PAYMENT_FIELDS},
         "is_active": partner.is_active,
     }
 
@@ -237,6 +247,10 @@ async def create_partner(session: AsyncSession, actor: Principal, data: PartnerC
         contact_name=data.contact_name,
         contact_email=str(data.contact_email) if data.contact_email else None,
         contact_phone=phone,
+        payment_bank_name=data.payment_bank_name,
+        payment_clabe=data.payment_clabe,
+        payment_account_holder=data.payment_account_holder,
+        payment_cash_stores=data.payment_cash_stores,
         is_active=data.is_active,
     )
     session.add(partner)
@@ -279,7 +293,8 @@ async def update_partner(
         )
     if "contact_email" in changes:
         partner.contact_email = str(data.contact_email) if data.contact_email else None
-    for field in ("legal_name", "currency", "time_zone", "contact_name", "is_active"):
+    for field in ("legal_name", "currency", "time_zone", "contact_name", "is_active",
+                  *PAYMENT_FIELDS):  # fmt: skip
         if field in changes:
             setattr(partner, field, changes[field])
     edges: dict[ProductType, BucketEdges] | None = None
