@@ -9,8 +9,8 @@ and ``payment_cash_stores`` are where the creditor takes its debtors' payments, 
 its agreements.
 
 Revision ID: a9c3e5f7b1d2
-Revises: 0d5ea1edb10b
-Create Date: 2026-12-06 10:00:00.000000+00:00
+Revises: e1f2a3b4c5d7
+Create Date: 2026-12-05 17:50:00.000000+00:00
 """
 
 from collections.abc import Sequence
@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql
 from alembic import op
 
 revision: str = "a9c3e5f7b1d2"
-down_revision: str | None = "0d5ea1edb10b"
+down_revision: str | None = "e1f2a3b4c5d7"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
