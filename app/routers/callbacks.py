@@ -19,7 +19,7 @@ from app.services import callbacks as service
 router = APIRouter(tags=["interactions"])
 
 
-def _read(found: service.CallbackView) -> CallbackRead:
+def callback_read(found: service.CallbackView) -> CallbackRead:
     callback = found.callback
     return CallbackRead(
         id=callback.id,
@@ -79,4 +79,4 @@ async def list_callbacks(
         limit=limit,
         cursor=cursor,
     )
-    return Page(items=[_read(r) for r in rows], next_cursor=next_cursor)
+    return Page(items=[callback_read(r) for r in rows], next_cursor=next_cursor)

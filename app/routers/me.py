@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from app.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
 from app.problems import problem_responses
+from app.routers.callbacks import callback_read
 from app.routers.escalations import escalation_item
 from app.routers.interactions import promise_item
 from app.routers.plans import plan_item
@@ -74,6 +75,10 @@ async def get_my_day(
                    for e in day.escalations_answered.items.rows],
             total=day.escalations_answered.total,
         ),
+        callbacks_due=Section(
+            items=[callback_read(c) for c in day.callbacks_due.items],
+            total=day.callbacks_due.total,
+        ),
         targets=[target_read(t) for t in day.targets],
         queue_head=[work_item_read(i) for i in day.queue_head],
     )  # fmt: skip
@@ -115,6 +120,10 @@ async def get_team_day(
             items=[ComplianceIncidentRead.model_validate(i)
                    for i in day.open_incidents.items.rows],
             total=day.open_incidents.total,
+        ),
+        callbacks_missed=Section(
+            items=[callback_read(c) for c in day.callbacks_missed.items],
+            total=day.callbacks_missed.total,
         ),
         collectors=[
             CollectorTallyRead(

@@ -11,6 +11,7 @@ from typing import Generic, Literal, TypeVar
 from pydantic import BaseModel, Field
 
 from app.schemas.accounts import AccountLabelRead
+from app.schemas.callbacks import CallbackRead
 from app.schemas.compliance_incidents import ComplianceIncidentRead
 from app.schemas.escalations import EscalationListItem
 from app.schemas.interactions import PromiseListItem
@@ -69,6 +70,9 @@ class CollectorDayRead(BaseModel):
     escalations_answered: Section[EscalationListItem] = Field(
         description="The caller's escalations taken or resolved in the last 7 days."
     )
+    callbacks_due: Section[CallbackRead] = Field(
+        description="Callbacks the debtor agreed that are due now (not yet missed)."
+    )
     targets: list[TargetProgressRead] = Field(description="This month's targets and progress.")
     queue_head: list[WorkItemRead] = Field(
         description="The first accounts of the queue that may be contacted now."
@@ -87,6 +91,9 @@ class TeamDayRead(BaseModel):
     )
     open_incidents: Section[ComplianceIncidentRead] = Field(
         description="Compliance incidents waiting for a resolution, newest first."
+    )
+    callbacks_missed: Section[CallbackRead] = Field(
+        description="Callbacks on the caller's teams' accounts not made in time."
     )
     collectors: list[CollectorTallyRead] = Field(
         description="Each collector of the caller's teams (a manager: every team) today."

@@ -18,8 +18,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, tuple_, update
+from sqlalchemy import ColumnElement, and_, func, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -190,21 +191,14 @@ def view(callback: Callback, now: datetime, grace: timedelta) -> CallbackView:
     )
 
 
-async def list_callbacks(
-    session: AsyncSession,
-    settings: Settings,
+def _filtered(
     principal: Principal,
-    *,
     status: CallbackStatus | None,
     collector_id: uuid.UUID | None,
     team_id: uuid.UUID | None,
     now: datetime,
-    limit: int,
-    cursor: str | None,
-) -> tuple[list[CallbackView], str | None]:
-    """The callbacks of the accounts the caller may see, latest due first (keyset by due
-    time and id), in one statement."""
-    grace = timedelta(minutes=settings.callback_grace_minutes)
+    grace: timedelta,
+) -> Any:
     query = select(Callback).where(
         col(Callback.account_id).in_(
             readable_accounts(principal).with_only_columns(col(Account.id))
@@ -220,6 +214,39 @@ async def list_callbacks(
                 select(col(TeamMember.user_id)).where(col(TeamMember.team_id) == team_id)
             )
         )
+    return query
+
+
+async def count_callbacks(
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    *,
+    status: CallbackStatus,
+    collector_id: uuid.UUID | None,
+    now: datetime,
+) -> int:
+    grace = timedelta(minutes=settings.callback_grace_minutes)
+    query = _filtered(principal, status, collector_id, None, now, grace).subquery()
+    return int(await session.scalar(select(func.count()).select_from(query)) or 0)
+
+
+async def list_callbacks(
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    *,
+    status: CallbackStatus | None,
+    collector_id: uuid.UUID | None,
+    team_id: uuid.UUID | None,
+    now: datetime,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[CallbackView], str | None]:
+    """The callbacks of the accounts the caller may see, latest due first (keyset by due
+    time and id), in one statement."""
+    grace = timedelta(minutes=settings.callback_grace_minutes)
+    query = _filtered(principal, status, collector_id, team_id, now, grace)
     after = decode_moment_cursor(cursor)
     if after is not None:
         query = query.where(tuple_(col(Callback.due_at), col(Callback.id)) < tuple_(*after))

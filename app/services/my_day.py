@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.config import Settings
+from app.domain.callbacks import CallbackStatus
 from app.domain.compliance import RIGHT_PARTY_CODES
 from app.domain.errors import PermissionDenied
 from app.domain.interactions import PROMISE_RESULT
@@ -29,8 +30,17 @@ from app.models.plan import PaymentPlan
 from app.models.promise import Promise
 from app.schemas.targets import TargetScope
 from app.security import Principal
-from app.services import accounts, compliance_incidents, plans, promises, targets, worklists
+from app.services import (
+    accounts,
+    callbacks,
+    compliance_incidents,
+    plans,
+    promises,
+    targets,
+    worklists,
+)
 from app.services.accounts import AccountScope, LabelledPage
+from app.services.callbacks import CallbackView
 from app.services.plans import InstallmentDue, PlanView
 from app.services.targets import TargetProgress
 from app.services.worklists import WorkItem
@@ -52,6 +62,30 @@ class Section(Generic[T]):
 
 
 @dataclass(frozen=True, slots=True)
+class CallbackSection:
+    items: list[CallbackView]
+    total: int
+
+
+async def _callbacks(
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    status: CallbackStatus,
+    collector_id: uuid.UUID | None,
+    now: datetime,
+) -> CallbackSection:
+    found, _ = await callbacks.list_callbacks(
+        session, settings, principal, status=status, collector_id=collector_id, team_id=None,
+        now=now, limit=SECTION_SIZE, cursor=None,
+    )  # fmt: skip
+    total = await callbacks.count_callbacks(
+        session, settings, principal, status=status, collector_id=collector_id, now=now
+    )
+    return CallbackSection(found, total)
+
+
+@dataclass(frozen=True, slots=True)
 class CollectorDay:
     day: date
     time_zone: str
@@ -59,6 +93,7 @@ class CollectorDay:
     installments_due: Section[InstallmentDue]
     plans_pending_approval: Section[PlanView]
     escalations_answered: Section[Escalation]
+    callbacks_due: CallbackSection
     targets: list[TargetProgress]
     queue_head: list[WorkItem]
 
@@ -83,6 +118,7 @@ class TeamDay:
     promises_broken: Section[Promise]
     open_escalations: Section[Escalation]
     open_incidents: Section[ComplianceIncident]
+    callbacks_missed: CallbackSection
     collectors: list[CollectorTally]
 
 
@@ -150,6 +186,7 @@ async def collector_day(
             pending, await _count(session, _plans_in(principal, mine, "pending_approval"))
         ),
         escalations_answered=Section(answered, await _count(session, answered_query)),
+        callbacks_due=await _callbacks(session, settings, principal, CallbackStatus.DUE, me, now),
         targets=progress.items,
         queue_head=head,
     )
@@ -225,6 +262,9 @@ async def team_day(
         promises_broken=Section(broken, await _count(session, broken_query)),
         open_escalations=Section(open_escalations, await _count(session, escalations_query)),
         open_incidents=Section(incidents, await _count(session, incidents_query)),
+        callbacks_missed=await _callbacks(
+            session, settings, principal, CallbackStatus.MISSED, None, now
+        ),
         collectors=await _tallies(session, principal, start, end),
     )
 

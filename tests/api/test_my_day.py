@@ -11,6 +11,7 @@ import pytest
 from sqlmodel import col, select
 
 from app.domain.roles import Role
+from app.models.callback import Callback
 from app.models.compliance_incident import ComplianceIncident
 from app.models.debtor import ContactPoint
 from app.models.escalation import Escalation
@@ -256,3 +257,44 @@ class TestTeamDay:
     async def test_collectors_may_not_see_the_team_day(self, client, floor):
         response = await client.get(TEAM_DAY, headers=floor["headers"]["c1"])
         assert (response.status_code, response.json()["code"]) == (403, "permission_denied")
+
+
+async def callback(session, account, collector, due_in: timedelta) -> Callback:
+    agreed = await call(
+        session, account, collector, "RPC_CALLBACK", datetime.now(UTC) - timedelta(hours=3)
+    )
+    due = datetime.now(UTC) + due_in
+    row = Callback(
+        account_id=account.id,
+        partner_id=account.partner_id,
+        debtor_id=account.debtor_id,
+        interaction_id=agreed.id,
+        collector_id=collector.id,
+        agreed_at=due,
+        time_zone="America/Mexico_City",
+        due_at=due,
+        created_by=str(collector.id),
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+class TestCallbacks:
+    async def test_a_due_callback_is_in_my_day_and_a_missed_one_in_the_team_day(
+        self, client, session, floor
+    ):
+        users, accounts = floor["users"], floor["accounts"]
+        due = await callback(session, accounts["a1"], users["c1"], -timedelta(minutes=5))
+        await callback(session, accounts["a2"], users["c1"], timedelta(hours=2))  # later
+        missed = await callback(session, accounts["b1"], users["c2"], -timedelta(hours=2))
+        foreign = await callback(session, accounts["x1"], users["c3"], -timedelta(hours=2))
+        await session.commit()
+
+        mine = (await client.get(DAY, headers=floor["headers"]["c1"])).json()
+        assert [c["id"] for c in mine["callbacks_due"]["items"]] == [str(due.id)]
+        assert mine["callbacks_due"]["total"] == 1
+        assert mine["callbacks_due"]["items"][0]["status"] == "due"
+        team = (await client.get(TEAM_DAY, headers=floor["headers"]["lead"])).json()
+        assert [c["id"] for c in team["callbacks_missed"]["items"]] == [str(missed.id)]
+        assert str(foreign.id) not in {c["id"] for c in team["callbacks_missed"]["items"]}
