@@ -11,6 +11,7 @@ from fastapi.responses import StreamingResponse
 from app.deps import SessionDep, require
 from app.domain.commissions import CENT, CommissionLine, MonthCommission, RecoveryType
 from app.domain.money import round_money
+from app.domain.reports import wants_csv
 from app.domain.roles import Role
 from app.pagination import CursorQuery, LimitQuery, Page
 from app.problems import problem_responses
@@ -290,11 +291,6 @@ def _row(row: commission_service.CommissionRow) -> CommissionRowRead:
     )
 
 
-def _wants_csv(request: Request) -> bool:
-    accept = request.headers.get("accept", "")
-    return any(part.split(";")[0].strip() == "text/csv" for part in accept.split(","))
-
-
 @router.get(
     "/reports/commissions",
     summary="Each collector's commission for a month, with clawbacks (JSON or CSV)",
@@ -325,7 +321,7 @@ async def commission_report(
     managers, admins and auditors everything. `Accept: text/csv` gives one CSV line per
     row, with the base by recovery type and the rates applied."""
     report = await commission_service.commission_report(session, principal, period, collector_id)
-    if _wants_csv(request):
+    if wants_csv(request.headers.get("accept")):
         return StreamingResponse(
             table_csv(CSV_HEADER, [_csv_line(report.period, row) for row in report.rows]),
             media_type="text/csv; charset=utf-8",
