@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import time
 import uuid
 from dataclasses import dataclass
@@ -58,6 +59,13 @@ async def hash_secret(secret: str) -> str:
 async def verify_secret(secret_hash: str | None, secret: str) -> bool:
     """True when ``secret`` matches; an unknown hash (None) costs the same time and fails."""
     return await anyio.to_thread.run_sync(_verify_now, secret_hash, secret, limiter=_HASHING)
+
+
+def credentials_fingerprint(secret_hash: str) -> str:
+    """Changes whenever the password or client secret does; tokens carry it (claim ``pwf``)
+    so new credentials end the sessions of the old ones. A digest of the (salted) hash
+    reveals nothing about the secret."""
+    return hashlib.sha256(secret_hash.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
 import uuid
 from datetime import datetime, timedelta
@@ -17,7 +16,14 @@ from app.domain.errors import InvalidClient, InvalidCredentials, LoginLocked, No
 from app.domain.roles import Role, Skill
 from app.models.partner import Partner, PartnerClient
 from app.models.user import LoginAttempt, User
-from app.security import IssuedToken, Principal, decode_token, issue_token, verify_secret
+from app.security import (
+    IssuedToken,
+    Principal,
+    credentials_fingerprint,
+    decode_token,
+    issue_token,
+    verify_secret,
+)
 
 CLIENT_SUBJECT_PREFIX = "client:"
 
@@ -81,12 +87,6 @@ async def login_with_password(
     return staff_token(settings, user, now)
 
 
-def credentials_fingerprint(password_hash: str) -> str:
-    """Changes whenever the password does; tokens carry it so a new password ends old
-    sessions. A digest of the (salted) hash reveals nothing about the password."""
-    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
-
-
 def staff_token(settings: Settings, user: User, now: datetime) -> IssuedToken:
     return issue_token(
         settings,
@@ -117,12 +117,21 @@ async def login_client(
     await _record_attempt(session, attempt_name, ok, now)
     if not ok or client is None:
         raise InvalidClient()
+    return client_token(settings, client, now)
+
+
+def client_token(settings: Settings, client: PartnerClient, now: datetime) -> IssuedToken:
+    """A partner system's access token, bound like a staff one to the credentials it was
+    issued for (``pwf``): rotating the client's secret ends the tokens of the old one."""
     return issue_token(
         settings,
         subject=CLIENT_SUBJECT_PREFIX + client.client_id,
         role=Role.PARTNER,
         now=now,
-        extra={"partner_id": str(client.partner_id)},
+        extra={
+            "partner_id": str(client.partner_id),
+            "pwf": credentials_fingerprint(client.secret_hash),
+        },
     )
 
 
@@ -139,6 +148,7 @@ async def principal_from_token(session: AsyncSession, settings: Settings, token:
                     col(PartnerClient.partner_id),
                     col(PartnerClient.is_active),
                     col(Partner.is_active),
+                    col(PartnerClient.secret_hash),
                 )
                 .join(Partner, col(Partner.id) == col(PartnerClient.partner_id))
                 .where(col(PartnerClient.client_id) == client_id)
@@ -148,6 +158,8 @@ async def principal_from_token(session: AsyncSession, settings: Settings, token:
             raise NotAuthenticated({"reason": "inactive"})
         if claims.get("role") != Role.PARTNER.value or claims.get("partner_id") != str(row[0]):
             raise NotAuthenticated({"reason": "claims"})
+        if claims.get("pwf") != credentials_fingerprint(row[3]):
+            raise NotAuthenticated({"reason": "secret rotated"})
         return Principal(subject=subject, role=Role.PARTNER, partner_id=row[0], client_id=client_id)
     try:
         user_id = uuid.UUID(subject)

@@ -15,7 +15,7 @@ from app.models.account import Account, AccountEvent, AccountPause
 from app.models.audit import AuditEvent
 from app.models.debtor import ContactPoint, RelatedParty
 from app.models.partner import PartnerClient
-from app.security import issue_token
+from app.services.auth import client_token
 from tests.factories import business_today, make_account, make_debtor, make_partner, make_team
 
 ACCOUNTS = "/api/v1/accounts"
@@ -36,13 +36,7 @@ async def partner_headers(session, settings, partner) -> dict[str, str]:
     )
     session.add(client)
     await session.flush()
-    issued = issue_token(
-        settings,
-        subject=f"client:{client.client_id}",
-        role=Role.PARTNER,
-        now=datetime.now(UTC),
-        extra={"partner_id": str(partner.id)},
-    )
+    issued = client_token(settings, client, datetime.now(UTC))
     return {"Authorization": f"Bearer {issued.access_token}"}
 
 

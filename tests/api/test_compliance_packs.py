@@ -12,7 +12,7 @@ from httpx import ASGITransport, AsyncClient
 from app.domain.roles import STAFF_ROLES, Role
 from app.models.partner import PartnerClient
 from app.routers import compliance
-from app.security import issue_token
+from app.services.auth import client_token
 from tests.factories import make_partner
 
 PACKS = "/api/v1/compliance/packs"
@@ -37,13 +37,7 @@ async def partner_headers(session, settings) -> dict[str, str]:
     )
     session.add(client)
     await session.flush()
-    issued = issue_token(
-        settings,
-        subject=f"client:{client.client_id}",
-        role=Role.PARTNER,
-        now=datetime.now(UTC),
-        extra={"partner_id": str(partner.id)},
-    )
+    issued = client_token(settings, client, datetime.now(UTC))
     return {"Authorization": f"Bearer {issued.access_token}"}
 
 

@@ -55,6 +55,7 @@ MATRIX: dict[str, str] = {
     "GET /api/v1/partners/{partner_id}/clients": "o f f f f o f u",
     "POST /api/v1/partners/{partner_id}/clients": "o f f f f f f u",
     "DELETE /api/v1/partners/{partner_id}/clients/{client_id}": "o f f f f f f u",
+    "POST /api/v1/partners/{partner_id}/clients/{client_id}/secret": "o f f f f f f u",
     "GET /api/v1/partners/{partner_id}/strategy": "o o o o o o o u",
     # The body is the empty object (422): the role gate is a dependency and runs first.
     "PUT /api/v1/partners/{partner_id}/strategy": "o o f f f f f u",
