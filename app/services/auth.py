@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import text
@@ -24,6 +25,7 @@ from app.security import (
     issue_token,
     verify_secret,
 )
+from app.services import refresh_tokens
 
 CLIENT_SUBJECT_PREFIX = "client:"
 
@@ -84,17 +86,40 @@ async def login_with_password(
     await _record_attempt(session, name, ok, now)
     if not ok or user is None:
         raise InvalidCredentials()
-    return staff_token(settings, user, now)
+    return await start_staff_session(session, settings, user, now)
 
 
-def staff_token(settings: Settings, user: User, now: datetime) -> IssuedToken:
-    return issue_token(
-        settings,
-        subject=str(user.id),
-        role=Role(user.role),
-        now=now,
-        extra={"pwf": credentials_fingerprint(user.password_hash)},
-    )
+def staff_token(
+    settings: Settings, user: User, now: datetime, *, sid: uuid.UUID | None = None
+) -> IssuedToken:
+    """A staff access token, bound to the password (``pwf``) and, when issued for a session,
+    to its refresh-token family (``sid``): ending the session ends the token."""
+    extra: dict[str, str] = {"pwf": credentials_fingerprint(user.password_hash)}
+    if sid is not None:
+        extra["sid"] = str(sid)
+    return issue_token(settings, subject=str(user.id), role=Role(user.role), now=now, extra=extra)
+
+
+def _with_refresh(access: IssuedToken, refresh: refresh_tokens.IssuedRefresh) -> IssuedToken:
+    return replace(access, refresh_token=refresh.token, refresh_expires_in=refresh.expires_in)
+
+
+async def start_staff_session(
+    session: AsyncSession, settings: Settings, user: User, now: datetime
+) -> IssuedToken:
+    """After a password login: a new refresh-token family, its first refresh token and an
+    access token naming the family."""
+    refresh = await refresh_tokens.start(session, settings, user, now)
+    return _with_refresh(staff_token(settings, user, now, sid=refresh.family_id), refresh)
+
+
+async def refresh_staff_session(
+    session: AsyncSession, settings: Settings, refresh_token: str, now: datetime
+) -> IssuedToken:
+    """The refresh-token grant (RFC 6749 §6): the token is spent, and the answer carries the
+    family's next one with a new access token for the user as the database has them now."""
+    user, refresh = await refresh_tokens.rotate(session, settings, refresh_token, now)
+    return _with_refresh(staff_token(settings, user, now, sid=refresh.family_id), refresh)
 
 
 async def login_client(
@@ -173,6 +198,9 @@ async def principal_from_token(session: AsyncSession, settings: Settings, token:
         raise NotAuthenticated({"reason": "claims"})
     if claims.get("pwf") != credentials_fingerprint(user.password_hash):
         raise NotAuthenticated({"reason": "password changed"})
+    # Tokens of a session (all that logins and refreshes issue) end with it: logout, reuse.
+    if "sid" in claims and await refresh_tokens.session_ended(session, claims["sid"], user.id):
+        raise NotAuthenticated({"reason": "session ended"})
     return Principal(
         subject=subject,
         role=Role(user.role),
