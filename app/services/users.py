@@ -198,9 +198,10 @@ async def update_user(
     user.updated_at = datetime.now(UTC)
     session.add(user)
     await session.flush()
-    await audit.record(session, actor, "user.updated", "user", user.id, before=old, after=new)
     # Their sessions end with the change: no refresh token of the old password or of the
-    # active user works any more, nor the access tokens of those sessions.
+    # active user works any more, nor the access tokens of those sessions. Before the audit
+    # event: a refresh locks its session and then the audit chain, and so must this, or the
+    # two deadlock.
     if before["is_active"] and not user.is_active:
         await refresh_tokens.revoke_all(
             session, actor, user.id, Revocation.DEACTIVATED, user.updated_at
@@ -209,6 +210,7 @@ async def update_user(
         await refresh_tokens.revoke_all(
             session, actor, user.id, Revocation.PASSWORD_CHANGED, user.updated_at
         )
+    await audit.record(session, actor, "user.updated", "user", user.id, before=old, after=new)
     return user
 
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, text
 
 from app.domain.roles import Role
 from app.models.audit import AuditEvent
 from app.models.refresh_token import RefreshTokenFamily
 from app.security import hash_secret_now
+from app.services import audit
 from app.services.auth import staff_token
 from tests.api.test_auth import make_partner_client, request_client_token
 from tests.api.test_refresh_tokens import (
@@ -27,7 +29,7 @@ from tests.api.test_refresh_tokens import (
     renew,
     sid,
 )
-from tests.conftest import TEST_PASSWORD
+from tests.conftest import TEST_PASSWORD, bearer_for
 from tests.integration.conftest import committed_url, live  # noqa: F401  (fixtures)
 
 STAFF_TARGETS = [ME, "/api/v1/accounts", "/api/v1/teams"]
@@ -209,3 +211,48 @@ async def test_two_refreshes_racing_with_one_token_let_exactly_one_through(live)
         "refresh_token_family.reuse_detected",
         "refresh_token_family.revoked",
     ]
+
+
+async def test_a_new_password_waits_for_a_refresh_in_flight_without_deadlock(live, settings):  # noqa: F811
+    """A refresh locks its session's row, then appends to the audit chain; a new password
+    must take the same two locks in the same order, or the two deadlock. Here a refresh is
+    held between its two steps while the password changes: the change must wait for it and
+    then succeed."""
+    client, add_user, database = live
+    admin, user = await add_user(Role.ADMIN), await add_user(Role.COLLECTOR)
+    response = await client.post(
+        "/api/v1/auth/token", data={"username": user.username, "password": TEST_PASSWORD}
+    )
+    tokens = response.json()
+    async with database.sessionmaker() as refresh, refresh.begin():
+        await refresh.execute(
+            select(RefreshTokenFamily.id)
+            .where(RefreshTokenFamily.id == sid(tokens))
+            .with_for_update()
+        )
+        change = asyncio.create_task(
+            client.patch(
+                f"/api/v1/users/{user.id}",
+                json={"password": "a-new-long-password-1"},
+                headers=bearer_for(settings, admin),
+            )
+        )
+        # Until the change (after hashing the new password) waits on the session's row.
+        for _ in range(600):
+            await asyncio.sleep(0.05)
+            waiting = await refresh.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            )
+            if waiting:
+                break
+        else:
+            pytest.fail("the password change never reached the session's lock")
+        await refresh.execute(
+            text("SELECT pg_advisory_xact_lock(:key)"), {"key": audit._CHAIN_LOCK_KEY}
+        )
+    changed = await change
+    assert changed.status_code == 200, changed.text
+    assert_invalid_grant(await renew(client, tokens["refresh_token"]))
