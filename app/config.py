@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     jwt_private_key: SecretStr | None = None
     jwt_public_key: str | None = None
     jwt_issuer: str = "cartera"
+    # Staff sessions (app/domain/refresh_tokens.py): a login's refresh tokens rotate on every
+    # use for at most refresh_token_days, and one left unused refresh_token_idle_hours ends
+    # the session (an app closed overnight logs in again the next shift).
+    refresh_token_days: int = Field(default=14, ge=1, le=90)
+    refresh_token_idle_hours: int = Field(default=12, ge=1, le=90 * 24)
 
     # National ids, contact values and documents are sealed with AES-256-GCM under this key
     # ring ("id:base64,id:base64", 32-byte keys; `cartera keys new` makes one); ids and

@@ -75,14 +75,17 @@ class _BearerOAuth2(OAuth2):
     def __init__(self) -> None:
         super().__init__(
             flows=OAuthFlows(
-                password=OAuthFlowPassword(tokenUrl=f"{API_PREFIX}/auth/token"),
+                password=OAuthFlowPassword(
+                    tokenUrl=f"{API_PREFIX}/auth/token", refreshUrl=f"{API_PREFIX}/auth/token"
+                ),
                 clientCredentials=OAuthFlowClientCredentials(
                     tokenUrl=f"{API_PREFIX}/auth/client-token"
                 ),
             ),
             scheme_name="OAuth2",
             description="Staff log in with the password grant, partner systems with client "
-            "credentials; both give a short-lived JWT bearer token.",
+            "credentials; both give a short-lived JWT bearer token. Staff also get a refresh "
+            "token, which renews the session (grant_type=refresh_token) and rotates on use.",
             auto_error=False,
         )
 

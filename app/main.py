@@ -81,8 +81,10 @@ DESCRIPTION = """
 Cartera is an open-source debt-collection platform (*sistema de gestión de cobranza*) for
 collection agencies and banks in Mexico and Latin America.
 
-**Authentication.** Staff use the OAuth2 password grant (`POST /api/v1/auth/token`), partner
-systems the client-credentials grant (`POST /api/v1/auth/client-token`); send the token as
+**Authentication.** Staff use the OAuth2 password grant (`POST /api/v1/auth/token`) and
+renew their session with the refresh-token grant on the same endpoint (refresh tokens rotate
+on every use; `POST /api/v1/auth/logout` ends the session); partner systems use the
+client-credentials grant (`POST /api/v1/auth/client-token`). Send the access token as
 `Authorization: Bearer …`.
 
 **Errors.** Every error is RFC 9457 `application/problem+json` with a stable `code`; send
@@ -94,7 +96,8 @@ systems the client-credentials grant (`POST /api/v1/auth/client-token`); send th
 TAGS = [
     {
         "name": "auth",
-        "description": "Tokens for staff (password) and partner systems (client credentials).",
+        "description": "Tokens for staff (password, refresh token, logout) and partner "
+        "systems (client credentials).",
     },
     {"name": "users", "description": "Staff users, their roles and skills."},
     {"name": "teams", "description": "Teams of collectors and their lead."},

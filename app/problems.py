@@ -61,6 +61,12 @@ CATALOGUE: dict[str, ProblemKind] = {
     "invalid_client": ProblemKind(
         401, "Invalid client", "The client id or secret is wrong.",
         "Cliente inválido", "El identificador o el secreto del cliente son incorrectos."),
+    "invalid_grant": ProblemKind(
+        401, "Invalid refresh token",
+        "The refresh token is unknown, already used, expired or revoked; log in again.",
+        "Token de renovación inválido",
+        "El token de renovación no existe, ya se usó, venció o fue revocado; inicie sesión de "
+        "nuevo."),
     "login_locked": ProblemKind(
         429, "Too many failed logins",
         "Too many failed attempts; try again after {retry_after} seconds.",

@@ -68,6 +68,15 @@ class InvalidCredentials(DomainError):
     keeps_changes = True
 
 
+class InvalidGrant(DomainError):
+    """A refresh token that is unknown, spent, expired or revoked: one answer for all, and
+    the client logs in again. Kept changes: a refusal may have revoked the token's family
+    (reuse detected), which must hold although the request fails."""
+
+    code = "invalid_grant"
+    keeps_changes = True
+
+
 class LoginLocked(DomainError):
     code = "login_locked"
     keeps_changes = True

@@ -1,5 +1,5 @@
 """The job worker: processes queued assignment pushes and payment files, and runs the
-nightly aging.
+nightly aging (with the promise and plan follow-ups and the purge of ended staff sessions).
 
 The queue is the ``assignment`` table itself, claimed with ``FOR UPDATE SKIP LOCKED``, so
 any number of workers (``cartera worker`` processes, or the one inside ``cartera serve`` with
@@ -23,7 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import Database
-from app.services import aging, assignments, payment_files, plans, promises
+from app.services import aging, assignments, payment_files, plans, promises, refresh_tokens
 from app.services.workbooks import DEFAULT_LIMITS, WorkbookLimits
 
 log = structlog.get_logger("cartera.worker")
@@ -97,11 +97,13 @@ async def age_if_due(database: Database, zone: str) -> bool:
         # Promises due by the new day are resolved with it (kept, partially kept, broken).
         await promises.follow_up(session, today)
         await plans.follow_up_plans(session, today)
+        sessions_purged = await refresh_tokens.purge(session, datetime.now(UTC))
     log.info(
         "aging run",
         as_of=today.isoformat(),
         accounts_aged=result.accounts_aged,
         stage_changes=result.stage_changes,
+        sessions_purged=sessions_purged,
     )
     return True
 

@@ -20,6 +20,7 @@ from app.models.payment import Payment
 from app.models.payment_file import PaymentFile, PaymentFileChunk, PaymentFileLine
 from app.models.plan import PaymentPlan, PlanInstallment
 from app.models.promise import Promise
+from app.models.refresh_token import RefreshToken, RefreshTokenFamily
 from app.models.strategy import CollectionStrategy
 from app.models.target import CommissionTerms, RecoveryTarget
 from app.models.user import LoginAttempt, Team, TeamMember, User
@@ -67,6 +68,8 @@ __all__ = [
     "PlanInstallment",
     "Promise",
     "RecoveryTarget",
+    "RefreshToken",
+    "RefreshTokenFamily",
     "RelatedParty",
     "Team",
     "TeamMember",

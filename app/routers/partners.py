@@ -188,6 +188,24 @@ async def create_partner_client(
     )
 
 
+@router.post(
+    "/{partner_id}/clients/{client_id}/secret",
+    summary="Rotate a partner system's client secret",
+    response_model=PartnerClientCreated,
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def rotate_partner_client_secret(
+    session: SessionDep, principal: AdminDep, partner_id: uuid.UUID, client_id: ClientIdPath
+) -> PartnerClientCreated:
+    """A new generated secret, in this answer only. The old secret stops working at once and
+    so do the access tokens issued with it: the partner's system asks for a new token with
+    the new secret."""
+    client, secret = await service.rotate_client_secret(session, principal, partner_id, client_id)
+    return PartnerClientCreated(
+        **PartnerClientRead.model_validate(client).model_dump(), client_secret=secret
+    )
+
+
 @router.delete(
     "/{partner_id}/clients/{client_id}",
     summary="Deactivate a partner's system client",

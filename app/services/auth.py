@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import text
@@ -29,8 +28,16 @@ from app.domain.roles import Role, Skill
 from app.models.partner import Partner, PartnerClient
 from app.models.user import LoginAttempt, User
 from app.observability import LOGIN_LOCKOUTS
-from app.security import SYSTEM, IssuedToken, Principal, decode_token, issue_token, verify_secret
-from app.services import audit
+from app.security import (
+    SYSTEM,
+    IssuedToken,
+    Principal,
+    credentials_fingerprint,
+    decode_token,
+    issue_token,
+    verify_secret,
+)
+from app.services import audit, refresh_tokens
 
 CLIENT_SUBJECT_PREFIX = "client:"
 
@@ -171,23 +178,40 @@ async def login_with_password(
     await _record_attempt(session, attempt, ok, now)
     if not ok or user is None:
         raise InvalidCredentials()
-    return staff_token(settings, user, now)
+    return await start_staff_session(session, settings, user, now)
 
 
-def credentials_fingerprint(password_hash: str) -> str:
-    """Changes whenever the password does; tokens carry it so a new password ends old
-    sessions. A digest of the (salted) hash reveals nothing about the password."""
-    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+def staff_token(
+    settings: Settings, user: User, now: datetime, *, sid: uuid.UUID | None = None
+) -> IssuedToken:
+    """A staff access token, bound to the password (``pwf``) and, when issued for a session,
+    to its refresh-token family (``sid``): ending the session ends the token."""
+    extra: dict[str, str] = {"pwf": credentials_fingerprint(user.password_hash)}
+    if sid is not None:
+        extra["sid"] = str(sid)
+    return issue_token(settings, subject=str(user.id), role=Role(user.role), now=now, extra=extra)
 
 
-def staff_token(settings: Settings, user: User, now: datetime) -> IssuedToken:
-    return issue_token(
-        settings,
-        subject=str(user.id),
-        role=Role(user.role),
-        now=now,
-        extra={"pwf": credentials_fingerprint(user.password_hash)},
-    )
+def _with_refresh(access: IssuedToken, refresh: refresh_tokens.IssuedRefresh) -> IssuedToken:
+    return replace(access, refresh_token=refresh.token, refresh_expires_in=refresh.expires_in)
+
+
+async def start_staff_session(
+    session: AsyncSession, settings: Settings, user: User, now: datetime
+) -> IssuedToken:
+    """After a password login: a new refresh-token family, its first refresh token and an
+    access token naming the family."""
+    refresh = await refresh_tokens.start(session, settings, user, now)
+    return _with_refresh(staff_token(settings, user, now, sid=refresh.family_id), refresh)
+
+
+async def refresh_staff_session(
+    session: AsyncSession, settings: Settings, refresh_token: str, now: datetime
+) -> IssuedToken:
+    """The refresh-token grant (RFC 6749 §6): the token is spent, and the answer carries the
+    family's next one with a new access token for the user as the database has them now."""
+    user, refresh = await refresh_tokens.rotate(session, settings, refresh_token, now)
+    return _with_refresh(staff_token(settings, user, now, sid=refresh.family_id), refresh)
 
 
 async def login_client(
@@ -215,12 +239,21 @@ async def login_client(
     await _record_attempt(session, attempt, ok, now)
     if not ok or client is None:
         raise InvalidClient()
+    return client_token(settings, client, now)
+
+
+def client_token(settings: Settings, client: PartnerClient, now: datetime) -> IssuedToken:
+    """A partner system's access token, bound like a staff one to the credentials it was
+    issued for (``pwf``): rotating the client's secret ends the tokens of the old one."""
     return issue_token(
         settings,
         subject=CLIENT_SUBJECT_PREFIX + client.client_id,
         role=Role.PARTNER,
         now=now,
-        extra={"partner_id": str(client.partner_id)},
+        extra={
+            "partner_id": str(client.partner_id),
+            "pwf": credentials_fingerprint(client.secret_hash),
+        },
     )
 
 
@@ -237,6 +270,7 @@ async def principal_from_token(session: AsyncSession, settings: Settings, token:
                     col(PartnerClient.partner_id),
                     col(PartnerClient.is_active),
                     col(Partner.is_active),
+                    col(PartnerClient.secret_hash),
                 )
                 .join(Partner, col(Partner.id) == col(PartnerClient.partner_id))
                 .where(col(PartnerClient.client_id) == client_id)
@@ -246,6 +280,8 @@ async def principal_from_token(session: AsyncSession, settings: Settings, token:
             raise NotAuthenticated({"reason": "inactive"})
         if claims.get("role") != Role.PARTNER.value or claims.get("partner_id") != str(row[0]):
             raise NotAuthenticated({"reason": "claims"})
+        if claims.get("pwf") != credentials_fingerprint(row[3]):
+            raise NotAuthenticated({"reason": "secret rotated"})
         return Principal(subject=subject, role=Role.PARTNER, partner_id=row[0], client_id=client_id)
     try:
         user_id = uuid.UUID(subject)
@@ -259,6 +295,9 @@ async def principal_from_token(session: AsyncSession, settings: Settings, token:
         raise NotAuthenticated({"reason": "claims"})
     if claims.get("pwf") != credentials_fingerprint(user.password_hash):
         raise NotAuthenticated({"reason": "password changed"})
+    # Tokens of a session (all that logins and refreshes issue) end with it: logout, reuse.
+    if "sid" in claims and await refresh_tokens.session_ended(session, claims["sid"], user.id):
+        raise NotAuthenticated({"reason": "session ended"})
     return Principal(
         subject=subject,
         role=Role(user.role),

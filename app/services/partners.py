@@ -402,6 +402,39 @@ async def deactivate_client(
     return client
 
 
+async def rotate_client_secret(
+    session: AsyncSession, actor: Principal, partner_id: uuid.UUID, client_id: str
+) -> tuple[PartnerClient, str]:
+    """A new secret for a partner's system: (the client, the secret in clear, never stored).
+    The old secret stops working at once, and so do the tokens issued for it (they carry the
+    fingerprint of the credentials, app/services/auth.py). No overlap period: the partner
+    installs the new secret, then asks for a token."""
+    partner = await get_partner(session, actor, partner_id)
+    client = await session.scalar(
+        select(PartnerClient)
+        .where(
+            col(PartnerClient.partner_id) == partner.id,
+            col(PartnerClient.client_id) == client_id,
+        )
+        .with_for_update()
+    )
+    if client is None:
+        raise NotFound({"entity": "partner_client"})
+    secret = secrets.token_urlsafe(32)
+    client.secret_hash = await hash_secret(secret)
+    session.add(client)
+    await session.flush()
+    await audit.record(
+        session,
+        actor,
+        "partner_client.secret_rotated",
+        "partner_client",
+        client.id,
+        after={"client_secret": "rotated"},
+    )
+    return client, secret
+
+
 def partner_today(partner: Partner, now: datetime | None = None) -> date:
     """The partner's business date: what pushes, pauses, history and plans are dated by."""
     return (now or datetime.now(UTC)).astimezone(ZoneInfo(partner.time_zone)).date()

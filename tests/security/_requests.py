@@ -51,6 +51,7 @@ REQUESTS: dict[str, Build] = {
     "POST /api/v1/auth/token": lambda w: {
         "data": {"username": w.users["auditor"].username, "password": "wrong-password"}
     },
+    "POST /api/v1/auth/logout": lambda w: {"data": {"refresh_token": "not-a-session"}},
     "POST /api/v1/auth/client-token": lambda w: {
         "data": {"grant_type": "client_credentials", "client_id": "nobody", "client_secret": "x"}
     },

@@ -38,6 +38,8 @@ MATRIX: dict[str, str] = {
     "GET /metrics": "o f f f f o f u",
     "POST /api/v1/auth/token": "u u u u u u u u",
     "POST /api/v1/auth/client-token": "u u u u u u u u",
+    # Logout is by the session's refresh token, bearer or not; an unknown one is 204 too.
+    "POST /api/v1/auth/logout": "o o o o o o o o",
     "GET /api/v1/users/me": "o o o o o o f u",
     "GET /api/v1/users": "o o o f f o f u",
     "POST /api/v1/users": "o f f f f f f u",
@@ -55,6 +57,7 @@ MATRIX: dict[str, str] = {
     "GET /api/v1/partners/{partner_id}/clients": "o f f f f o f u",
     "POST /api/v1/partners/{partner_id}/clients": "o f f f f f f u",
     "DELETE /api/v1/partners/{partner_id}/clients/{client_id}": "o f f f f f f u",
+    "POST /api/v1/partners/{partner_id}/clients/{client_id}/secret": "o f f f f f f u",
     "GET /api/v1/partners/{partner_id}/strategy": "o o o o o o o u",
     # The body is the empty object (422): the role gate is a dependency and runs first.
     "PUT /api/v1/partners/{partner_id}/strategy": "o o f f f f f u",
