@@ -147,6 +147,7 @@ MATRIX: dict[str, str] = {
     "GET /api/v1/documents": "o o o o o o o u",
     "GET /api/v1/documents/{document_id}": "o o o o h o o u",
     "GET /api/v1/documents/{document_id}/content": "o o o o h o o u",
+    "GET /api/v1/documents/{document_id}/download": "o o o o h o o u",
     "POST /api/v1/documents/{document_id}/custody": "o o o o h f f u",
     "GET /api/v1/debtors/{debtor_id}": "o o o o h o o u",
     # Admin and auditor may not unmask personal data (REVEALERS: collector, lead, manager).

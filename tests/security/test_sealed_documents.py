@@ -152,6 +152,13 @@ class TestRoundTrip:
         ).all()
         assert len(chunks) == 3
         assert files_under(settings.data_dir) == []
+        # GET /documents/{id}/download (the security review's name for it) gives the original.
+        response = await client.get(
+            f"/api/v1/documents/{created['id']}/download", headers=desk["collector"]
+        )
+        assert response.status_code == 200, response.text
+        assert response.content == content
+        assert await downloads_on_record(session, created["id"]) == 1
 
 
 class TestIntegrity:
