@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from app.domain.callbacks import CallbackStatus
+from app.schemas.common import LocalDatetime
 from app.schemas.interactions import ReasonRead
 
 
@@ -24,7 +25,7 @@ class CallbackRead(BaseModel):
         description="At the time of the request: `scheduled` (not yet due), `due`, `missed` "
         "(due longer than the grace and not done), `done`, `cancelled`."
     )
-    local_time: datetime = Field(
+    local_time: LocalDatetime = Field(
         description="The agreed time on the debtor's clock, as they said it (no offset)."
     )
     time_zone: str = Field(description="The IANA zone `local_time` is on.")
