@@ -26,7 +26,6 @@ from app.domain.interactions import PROMISE_RESULT
 from app.domain.roles import Role
 from app.models.compliance_incident import ComplianceIncident
 from app.models.escalation import Escalation
-from app.models.plan import PaymentPlan
 from app.models.promise import Promise
 from app.schemas.targets import TargetScope
 from app.security import Principal
@@ -177,33 +176,24 @@ async def collector_day(
     return CollectorDay(
         day=today,
         time_zone=settings.aging_time_zone,
-        promises_due=Section(due, await _count(session, _pending_promises(principal, mine, today))),
+        promises_due=Section(
+            due,
+            await promises.count_promises(
+                session, principal, mine, status="pending", due_from=None, due_to=today
+            ),
+        ),
         installments_due=Section(
             installments,
             await plans.count_installments_due(session, principal, mine, on_or_before=today),
         ),
         plans_pending_approval=Section(
-            pending, await _count(session, _plans_in(principal, mine, "pending_approval"))
+            pending,
+            await plans.count_plans(session, principal, mine, status="pending_approval"),
         ),
         escalations_answered=Section(answered, await _count(session, answered_query)),
         callbacks_due=await _callbacks(session, settings, principal, CallbackStatus.DUE, me, now),
         targets=progress.items,
         queue_head=head,
-    )
-
-
-def _pending_promises(principal: Principal, scope: AccountScope, on_or_before: date) -> Any:
-    return select(Promise.id).where(
-        col(Promise.account_id).in_(accounts.scoped_account_ids(principal, scope)),
-        col(Promise.status) == "pending",
-        col(Promise.due_date) <= on_or_before,
-    )
-
-
-def _plans_in(principal: Principal, scope: AccountScope, status: str) -> Any:
-    return select(PaymentPlan.id).where(
-        col(PaymentPlan.account_id).in_(accounts.scoped_account_ids(principal, scope)),
-        col(PaymentPlan.status) == status,
     )
 
 
@@ -257,7 +247,8 @@ async def team_day(
         day=today,
         time_zone=settings.aging_time_zone,
         approvals_waiting=Section(
-            approvals, await _count(session, _plans_in(principal, everyone, "pending_approval"))
+            approvals,
+            await plans.count_plans(session, principal, everyone, status="pending_approval"),
         ),
         promises_broken=Section(broken, await _count(session, broken_query)),
         open_escalations=Section(open_escalations, await _count(session, escalations_query)),

@@ -290,6 +290,36 @@ async def _newest_first(
     return [PlanView(p, by_plan[p.id]) for p in page], next_cursor
 
 
+def _matching(
+    principal: Principal,
+    scope: accounts.AccountScope,
+    status: str | None,
+    plan_type: str | None,
+) -> SelectOfScalar[PaymentPlan]:
+    if principal.role not in READERS:
+        raise PermissionDenied({"role": principal.role.value})
+    query = select(PaymentPlan).where(
+        col(PaymentPlan.account_id).in_(accounts.scoped_account_ids(principal, scope))
+    )
+    if status is not None:
+        query = query.where(col(PaymentPlan.status) == status)
+    if plan_type is not None:
+        query = query.where(col(PaymentPlan.plan_type) == plan_type)
+    return query
+
+
+async def count_plans(
+    session: AsyncSession,
+    principal: Principal,
+    scope: accounts.AccountScope,
+    *,
+    status: str | None,
+) -> int:
+    """How many :func:`search_plans` would list."""
+    query = _matching(principal, scope, status, None).subquery()
+    return int(await session.scalar(select(func.count()).select_from(query)) or 0)
+
+
 async def search_plans(
     session: AsyncSession,
     principal: Principal,
@@ -302,15 +332,7 @@ async def search_plans(
 ) -> accounts.LabelledPage[PlanView]:
     """Plans across the accounts the caller may see, newest first: a lead's approval inbox
     is ``status=pending_approval`` (their teams' accounts are all they see)."""
-    if principal.role not in READERS:
-        raise PermissionDenied({"role": principal.role.value})
-    query = select(PaymentPlan).where(
-        col(PaymentPlan.account_id).in_(accounts.scoped_account_ids(principal, scope))
-    )
-    if status is not None:
-        query = query.where(col(PaymentPlan.status) == status)
-    if plan_type is not None:
-        query = query.where(col(PaymentPlan.plan_type) == plan_type)
+    query = _matching(principal, scope, status, plan_type)
     views, next_cursor = await _newest_first(session, query, limit=limit, cursor=cursor)
     return await accounts.labelled_page(session, views, next_cursor, lambda v: v.plan.account_id)
 
