@@ -125,6 +125,9 @@ def serve(
             access_log=False,
             log_config=None,
             proxy_headers=True,
+            # Only the configured proxies may name the client (uvicorn would trust
+            # 127.0.0.1 and ::1 by default); the app applies the same list again.
+            forwarded_allow_ips=[str(net) for net in get_settings().trusted_proxies],
             # h11 bounds the request head (httptools does not): an oversized header is
             # refused before it reaches the app.
             http="h11",
@@ -323,15 +326,21 @@ def run_batched(job: Callable[[BatchRunner], Awaitable[T]]) -> T:
 @keys_cli.command("rotate")
 def keys_rotate(
     batch: Annotated[int, typer.Option(min=1, max=100_000, help="Rows per transaction.")] = 1000,
+    document_batch: Annotated[
+        int, typer.Option(min=1, max=1000, help="Document chunks (256 KiB) per transaction.")
+    ] = 32,
 ) -> None:
-    """Re-seal every national id and contact value still sealed under an older key with the
-    current one (CARTERA_DATA_KEY_ID, else the highest id), in batches. Safe to stop and run
-    again; once it reports nothing left, the old key may leave the ring."""
+    """Re-seal every national id, contact value and document chunk still sealed under an
+    older key with the current one (CARTERA_DATA_KEY_ID, else the highest id), in batches.
+    Safe to stop and run again; once it reports nothing left, the old key may leave the
+    ring."""
     from app import vault
     from app.services.keys import rotate
 
     sealer = vault.configure(get_settings())
-    for entry in run_batched(lambda run_batch: rotate(run_batch, sealer, size=batch)):
+    for entry in run_batched(
+        lambda run_batch: rotate(run_batch, sealer, size=batch, document_size=document_batch)
+    ):
         typer.echo(
             f"{entry.table}.{entry.column}: {entry.rows} re-sealed with key {sealer.current}"
         )
@@ -389,13 +398,19 @@ def worker(
 ) -> None:
     """Process queued portfolio pushes and run the nightly aging, until interrupted."""
     from app.jobs.worker import run_worker
+    from app.services.workbooks import WorkbookLimits
 
     settings = get_settings()
 
     async def main(url: str) -> None:
         database = open_database(url, settings)
         try:
-            await run_worker(database, poll_seconds=poll, aging_zone=settings.aging_time_zone)
+            await run_worker(
+                database,
+                poll_seconds=poll,
+                aging_zone=settings.aging_time_zone,
+                workbook_limits=WorkbookLimits.from_settings(settings),
+            )
         finally:
             await database.dispose()
 
@@ -431,30 +446,30 @@ def jobs_promises(
 @jobs_cli.command("documents-sweep")
 def jobs_documents_sweep(
     older_than_minutes: Annotated[
-        int, typer.Option(min=10, help="Spare files modified more recently than this.")
+        int, typer.Option(min=10, help="Spare blobs and files newer than this.")
     ] = 60,
 ) -> None:
-    """Delete stored document files that no document references (an upload whose
-    transaction failed) and temporary files a dead process left."""
+    """Delete sealed document bytes no document reads any more, and the files the data
+    folder held before documents moved into the database (they were sealed in by the
+    upgrade to 0d5ea1edb10b)."""
     from datetime import UTC, timedelta
 
     from app.services import documents
 
     settings = get_settings()
-    store = documents.DocumentStore.under(settings.data_dir)
     with database_url() as url:
         result = run_in_session(
             url,
             lambda session: documents.sweep_orphans(
                 session,
-                store,
+                settings.data_dir,
                 older_than=timedelta(minutes=older_than_minutes),
                 now=datetime.now(UTC),
             ),
         )
     typer.echo(
-        f"documents: {result.checked} old files checked, {result.orphans_deleted} orphans and"
-        f" {result.temporary_deleted} temporary files deleted"
+        f"documents: {result.blobs_deleted} unreferenced blobs ({result.chunks_deleted} chunks)"
+        f" and {result.legacy_files_deleted} files of the old data-folder layout deleted"
     )
 
 

@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The development signing secret. Production refuses to start while it is in use.
@@ -52,20 +52,34 @@ class Settings(BaseSettings):
     jwt_private_key: SecretStr | None = None
     jwt_public_key: str | None = None
     jwt_issuer: str = "cartera"
+    # Staff sessions (app/domain/refresh_tokens.py): a login's refresh tokens rotate on every
+    # use for at most refresh_token_days, and one left unused refresh_token_idle_hours ends
+    # the session (an app closed overnight logs in again the next shift).
+    refresh_token_days: int = Field(default=14, ge=1, le=90)
+    refresh_token_idle_hours: int = Field(default=12, ge=1, le=90 * 24)
 
-    # National ids and contact values are sealed with AES-256-GCM under this key ring
-    # ("id:base64,id:base64", 32-byte keys; `cartera keys new` makes one) and indexed for exact
-    # search with HMAC under the blind-index key. New data is sealed with data_key_id (the
-    # highest id when unset); `cartera keys rotate` re-seals older rows.
+    # National ids, contact values and documents are sealed with AES-256-GCM under this key
+    # ring ("id:base64,id:base64", 32-byte keys; `cartera keys new` makes one); ids and
+    # contact values are indexed for exact search with HMAC under the blind-index key. New
+    # data is sealed with data_key_id (the highest id when unset); `cartera keys rotate`
+    # re-seals older rows and document chunks.
     data_keys: SecretStr = SecretStr(DEFAULT_DATA_KEYS)
     data_key_id: int | None = Field(default=None, ge=1, le=255)
     blind_index_key: SecretStr = SecretStr(DEFAULT_BLIND_INDEX_KEY)
     access_token_minutes: int = Field(default=30, ge=1, le=24 * 60)
 
-    # Brute-force protection of the password grant.
+    # Brute-force protection of both grants. Failures are counted per name *and* client
+    # address (login_max_failures lock that name for that address only) and per address
+    # across all names (login_address_max_failures lock the address), in the same window and
+    # for the same time.
     login_max_failures: int = Field(default=5, ge=1)
+    login_address_max_failures: int = Field(default=50, ge=1)
     login_failure_window_minutes: int = Field(default=15, ge=1)
     login_lock_minutes: int = Field(default=15, ge=1)
+    # Proxies (addresses or networks) whose X-Forwarded-For names the client, e.g.
+    # ["10.0.0.0/8", "127.0.0.1"]. Empty: the header is ignored and the socket peer is the
+    # client (behind an unlisted proxy every client would share the proxy's address).
+    trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list)
 
     cors_origins: list[str] = Field(default_factory=list)
     # Bearer token a Prometheus scraper sends to /metrics (admins and auditors may use theirs).
@@ -74,7 +88,18 @@ class Settings(BaseSettings):
     # Assignment pushes: files (CSV, Excel) may be large; JSON is parsed whole, so less.
     max_upload_bytes: int = Field(default=2 * 1024 * 1024 * 1024, ge=1024)
     max_json_push_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
-    # Account documents (scans, photos, signed agreements), stored under data_dir/documents.
+    # Excel workbooks (.xlsx) are zips of XML, read as streams; what one may expand to
+    # (app/services/workbooks.py). A worksheet or the shared strings grows with the rows:
+    # Excel's largest sheet, 1,048,576 rows of every documented column, is 1.52 GB of XML as
+    # openpyxl writes it, 0.85 GB plus 0.20 GB of shared strings as Excel does
+    # (bench/workbook_sizes.py). Any other part (styles, relationships, theme, properties,
+    # images) is small: Excel's maximum of 64,000 cell styles is about 6 MB. A cell holds at
+    # most 32,767 characters in Excel itself.
+    workbook_sheet_max_bytes: int = Field(default=2 * 1024**3, ge=1024 * 1024)
+    workbook_part_max_bytes: int = Field(default=32 * 1024 * 1024, ge=64 * 1024)
+    workbook_expanded_max_bytes: int = Field(default=4 * 1024**3, ge=1024 * 1024)
+    workbook_cell_max_chars: int = Field(default=32_767, ge=256, le=1_000_000)
+    # Account documents (scans, photos, signed agreements), sealed into the database.
     max_document_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     # A client that sends no part of its body for this long is cut off (408).
     body_idle_seconds: float = Field(default=30.0, gt=0)
@@ -87,6 +112,11 @@ class Settings(BaseSettings):
     invalid_contact_after: int = Field(default=2, ge=1, le=20)
     # KYC searches (GET /kyc/search) one user may run in any 60 seconds (per process).
     kyc_searches_per_minute: int = Field(default=30, ge=1, le=10_000)
+    # Phone look-ups of inbound calls (GET /inbound/lookup) one user may run in any 60
+    # seconds, counted over every API process (each look-up is audited).
+    inbound_lookups_per_minute: int = Field(default=30, ge=1, le=10_000)
+    # A callback still not done this many minutes after it fell due is listed as missed.
+    callback_grace_minutes: int = Field(default=30, ge=1, le=24 * 60)
     # Maker-checker on credit ("saldo a favor") leaving an account: a manager or admin may
     # refund or transfer up to this amount per currency on their own (included); above it,
     # and for any team lead request, a second manager or admin approves. A currency not
@@ -97,6 +127,12 @@ class Settings(BaseSettings):
     credit_self_approval_limits: dict[str, Decimal] = Field(
         default_factory=lambda: dict(DEFAULT_CREDIT_SELF_APPROVAL_LIMITS)
     )
+    # The agency as payment agreements name it: its legal name and, in Mexico, its number
+    # in CONDUSEF's Registro de Despachos de Cobranza (REDECO). The defaults are demo values.
+    agency_legal_name: str = Field(
+        default="Despacho Demostración de Cobranza, S.C.", min_length=1, max_length=200
+    )
+    agency_redeco_number: str | None = Field(default="DEMO-0000", max_length=40)
     # The business date the nightly aging runs for is "today" in this zone.
     aging_time_zone: str = "America/Mexico_City"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
 from app.config import Settings
-from app.db import get_session
+from app.db import Database, get_session
+from app.domain.auth import IPAddress, client_address
 from app.domain.errors import NotAuthenticated, PermissionDenied
 from app.domain.roles import STAFF_ROLES, Role
 from app.i18n import Language, negotiate
@@ -36,6 +37,16 @@ def app_settings(request: Request) -> Settings:
 
 
 SettingsDep = Annotated[Settings, Depends(app_settings)]
+
+
+def app_database(request: Request) -> Database:
+    """The app's database, for work that outlives the request's session (a download's bytes
+    are streamed after the request's transaction has ended)."""
+    database: Database = request.app.state.database
+    return database
+
+
+DatabaseDep = Annotated[Database, Depends(app_database)]
 
 
 def server_clock() -> datetime:
@@ -57,20 +68,34 @@ def reader_language(request: Request) -> Language:
 LanguageDep = Annotated[Language, Depends(reader_language)]
 
 
+def client_ip(request: Request, settings: SettingsDep) -> IPAddress | None:
+    """The caller's address: the socket peer, or what ``X-Forwarded-For`` says when the peer
+    is one of ``settings.trusted_proxies`` (:func:`app.domain.auth.client_address`)."""
+    peer = request.client.host if request.client else None
+    forwarded = request.headers.getlist("x-forwarded-for")
+    return client_address(peer, forwarded, settings.trusted_proxies)
+
+
+ClientAddressDep = Annotated[IPAddress | None, Depends(client_ip)]
+
+
 class _BearerOAuth2(OAuth2):
     """OAuth2 bearer tokens from either grant; documents both flows in the contract."""
 
     def __init__(self) -> None:
         super().__init__(
             flows=OAuthFlows(
-                password=OAuthFlowPassword(tokenUrl=f"{API_PREFIX}/auth/token"),
+                password=OAuthFlowPassword(
+                    tokenUrl=f"{API_PREFIX}/auth/token", refreshUrl=f"{API_PREFIX}/auth/token"
+                ),
                 clientCredentials=OAuthFlowClientCredentials(
                     tokenUrl=f"{API_PREFIX}/auth/client-token"
                 ),
             ),
             scheme_name="OAuth2",
             description="Staff log in with the password grant, partner systems with client "
-            "credentials; both give a short-lived JWT bearer token.",
+            "credentials; both give a short-lived JWT bearer token. Staff also get a refresh "
+            "token, which renews the session (grant_type=refresh_token) and rotates on use.",
             auto_error=False,
         )
 

@@ -43,6 +43,7 @@ from app.routers import (
     assignments,
     audit,
     auth,
+    callbacks,
     catalog,
     compliance,
     compliance_incidents,
@@ -51,9 +52,11 @@ from app.routers import (
     documents,
     escalations,
     health,
+    inbound,
     interactions,
     kyc,
     ledger,
+    me,
     partners,
     payment_files,
     payments,
@@ -68,6 +71,7 @@ from app.routers import (
     worklists,
 )
 from app.schemas.assignments import AssignmentPush
+from app.services.workbooks import WorkbookLimits
 
 log = get_logger("cartera.app")
 
@@ -75,8 +79,10 @@ DESCRIPTION = """
 Cartera is an open-source debt-collection platform (*sistema de gestión de cobranza*) for
 collection agencies and banks in Mexico and Latin America.
 
-**Authentication.** Staff use the OAuth2 password grant (`POST /api/v1/auth/token`), partner
-systems the client-credentials grant (`POST /api/v1/auth/client-token`); send the token as
+**Authentication.** Staff use the OAuth2 password grant (`POST /api/v1/auth/token`) and
+renew their session with the refresh-token grant on the same endpoint (refresh tokens rotate
+on every use; `POST /api/v1/auth/logout` ends the session); partner systems use the
+client-credentials grant (`POST /api/v1/auth/client-token`). Send the access token as
 `Authorization: Bearer …`.
 
 **Languages.** Every text a person reads (error titles, details and per-field messages,
@@ -92,7 +98,8 @@ Codes never change with the language.
 TAGS = [
     {
         "name": "auth",
-        "description": "Tokens for staff (password) and partner systems (client credentials).",
+        "description": "Tokens for staff (password, refresh token, logout) and partner "
+        "systems (client credentials).",
     },
     {"name": "users", "description": "Staff users, their roles and skills."},
     {"name": "teams", "description": "Teams of collectors and their lead."},
@@ -352,7 +359,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     stop = anyio.Event()
     if settings.worker_in_process:
         worker = asyncio.create_task(
-            run_worker(app.state.database, stop=stop, aging_zone=settings.aging_time_zone)
+            run_worker(
+                app.state.database,
+                stop=stop,
+                aging_zone=settings.aging_time_zone,
+                workbook_limits=WorkbookLimits.from_settings(settings),
+            )
         )
     try:
         yield
@@ -466,6 +478,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         compliance,
         compliance_incidents,
         interactions,
+        callbacks,
+        inbound,
         escalations,
         catalog,
         plans,
@@ -479,6 +493,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         kyc,
         allocation,
         worklists,
+        me,
         routes,
         reports,
         targets,

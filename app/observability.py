@@ -13,6 +13,8 @@ from contextvars import ContextVar
 import structlog
 from prometheus_client import Counter, Histogram
 
+from app.domain.auth import LockScope
+
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 HTTP_REQUESTS = Counter(
@@ -26,6 +28,15 @@ HTTP_LATENCY = Histogram(
     ["method", "route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
+
+LOGIN_LOCKOUTS = Counter(
+    "cartera_login_lockouts_total",
+    "Login locks begun: one name from one address (name_address), or one address for every "
+    "name (address).",
+    ["kind"],
+)
+for _scope in LockScope:  # both series exist from the start, at 0, for rate() and alerts
+    LOGIN_LOCKOUTS.labels(kind=_scope.value)
 
 _configured = False
 

@@ -104,6 +104,9 @@ CATALOGUE: dict[str, ProblemKind] = {
         401, N_("Invalid credentials"), N_("The user name or password is wrong.")),
     "invalid_client": ProblemKind(
         401, N_("Invalid client"), N_("The client id or secret is wrong.")),
+    "invalid_grant": ProblemKind(
+        401, N_("Invalid refresh token"),
+        N_("The refresh token is unknown, already used, expired or revoked; log in again.")),
     "login_locked": ProblemKind(
         429, N_("Too many failed logins"),
         N_("Too many failed attempts; try again after {retry_after} seconds.")),
@@ -133,6 +136,14 @@ CATALOGUE: dict[str, ProblemKind] = {
         N_("The request body's media type is not accepted.")),
     "unreadable_upload": ProblemKind(
         422, N_("Unreadable upload"), N_("The upload cannot be read: {reason}.")),
+    "workbook_too_large": ProblemKind(
+        422, N_("Workbook part too large"),
+        N_("The workbook's part '{part}' holds more than {limit} bytes once expanded; no "
+           "portfolio needs that much. Send the rows as CSV, or in several files.")),
+    "workbook_cell_too_long": ProblemKind(
+        422, N_("Workbook cell too long"),
+        N_("The workbook's part '{part}' holds a cell or tag longer than {limit} characters "
+           "({position}); Excel itself holds at most 32,767 characters in a cell.")),
     "idempotency_key_required": ProblemKind(
         400, N_("Idempotency-Key required"),
         N_("Send an Idempotency-Key header (1 to 200 visible characters) with this request.")),
@@ -143,6 +154,13 @@ CATALOGUE: dict[str, ProblemKind] = {
         403, N_("Skill required"),
         N_("Recording a contact by {channel} needs a skill that covers it; yours: {skills}."),
         words={"channel": _CHANNEL, "skills": _SKILL}),
+    "callback_required": ProblemKind(
+        422, N_("Callback time required"),
+        N_("A RPC_CALLBACK result carries the time the debtor agreed to be called back: "
+           "`callback.local_time` on the debtor's clock.")),
+    "callback_in_past": ProblemKind(
+        422, N_("Callback time has passed"),
+        N_("{local_time} in {time_zone} has already passed: agree a time ahead.")),
     "compliance_incident_resolved": ProblemKind(
         409, N_("Incident already resolved"),
         N_("This compliance incident was resolved at {resolved_at}; its note stands.")),
@@ -180,6 +198,10 @@ CATALOGUE: dict[str, ProblemKind] = {
         409, N_("Pause not active"),
         N_("Only a pause covering today can be ended, and only once; this one {state}."),
         words={"state": _PAUSE_STATE}),
+    "custody_not_forward": ProblemKind(
+        409, N_("Custody does not move that way"),
+        N_("The paper original's custody only moves forward; it cannot go from {current} to "
+           "{status}.")),
     "not_ready": ProblemKind(
         503, N_("Not ready"), N_("The service is not ready: {reason}.")),
     "http_error": ProblemKind(

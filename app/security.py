@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import time
 import uuid
 from dataclasses import dataclass
@@ -61,6 +62,13 @@ async def verify_secret(secret_hash: str | None, secret: str) -> bool:
     return await anyio.to_thread.run_sync(_verify_now, secret_hash, secret, limiter=_HASHING)
 
 
+def credentials_fingerprint(secret_hash: str) -> str:
+    """Changes whenever the password or client secret does; tokens carry it (claim ``pwf``)
+    so new credentials end the sessions of the old ones. A digest of the (salted) hash
+    reveals nothing about the secret."""
+    return hashlib.sha256(secret_hash.encode()).hexdigest()[:16]
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
     """Who is calling: a staff user or a partner system."""
@@ -83,9 +91,14 @@ SYSTEM = Principal(subject="system", role=Role.ADMIN)
 
 @dataclass(frozen=True, slots=True)
 class IssuedToken:
+    """What the token endpoint answers (RFC 6749 §5.1): an access token and, for a staff
+    session, the refresh token to renew it with (partner systems get none, §4.4.3)."""
+
     access_token: str
     expires_in: int
     jti: str
+    refresh_token: str | None = None
+    refresh_expires_in: int | None = None
 
 
 def _signing_key(settings: Settings) -> str:
@@ -165,6 +178,42 @@ def decode_token(settings: Settings, token: str) -> dict[str, Any]:
     if not isinstance(expires, int | float) or expires - issued > lifetime:
         raise NotAuthenticated({"reason": "invalid"})
     return claims
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordGrant:
+    username: str
+    password: str
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshGrant:
+    refresh_token: str
+
+
+def staff_grant(
+    grant_type: str | None,
+    username: str | None,
+    password: str | None,
+    refresh_token: str | None,
+) -> PasswordGrant | RefreshGrant:
+    """The grant a staff token request makes: ``password`` (the default when no
+    ``grant_type`` is sent) with a user name and password, or ``refresh_token`` with the
+    token alone. A field of the other grant is refused rather than ignored."""
+    if grant_type == "refresh_token":
+        if refresh_token is None:
+            raise InvalidInput("body.refresh_token", N_("required by the refresh_token grant"))
+        for name, value in (("username", username), ("password", password)):
+            if value is not None:
+                raise InvalidInput(f"body.{name}", N_("not part of the refresh_token grant"))
+        return RefreshGrant(refresh_token)
+    if refresh_token is not None:
+        raise InvalidInput("body.refresh_token", N_("not part of the password grant"))
+    if username is None:
+        raise InvalidInput("body.username", N_("required by the password grant"))
+    if password is None:
+        raise InvalidInput("body.password", N_("required by the password grant"))
+    return PasswordGrant(username, password)
 
 
 def client_credentials(

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 from stdnum.mx import curp
 
@@ -188,3 +189,123 @@ def save_result(part: str, result: dict[str, object]) -> Path:
     parts[part] = {"measured_at": datetime.now(UTC).isoformat(timespec="seconds"), **result}
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
+
+
+# --- Excel workbooks, shaped as Excel saves them ------------------------------------------
+
+XLSX_AMOUNTS = {
+    "original_amount", "principal", "interest", "fees", "total", "past_due_amount",
+    "last_payment_amount", "amount",
+}  # fmt: skip
+_SHEET_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PACKAGE_RELS = "http://schemas.openxmlformats.org/package/2006/relationships"
+_CT = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+
+
+def _column_letters(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def _xml_text(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def write_xlsx(target: Any, header: list[str], data: Iterator[list[str]]) -> None:
+    """``header`` and ``data`` as an .xlsx shaped as Excel saves one: text in the shared
+    strings, amounts as numbers, ``*_date`` columns as serial numbers styled as dates (style
+    1, number format 14). ``target`` is a path or a binary file. The sheet is written as
+    rows come; the distinct texts are kept in a dict until the shared strings are written."""
+    import zipfile
+
+    strings: dict[str, int] = {}
+    uses = 0
+    epoch = date(1899, 12, 30)
+    letters = [_column_letters(i) for i in range(len(header))]
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
+        with archive.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as sheet:
+            sheet.write(
+                f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+                f'<worksheet xmlns="{_SHEET_NS}" xmlns:r="{_REL_NS}"><sheetData>'.encode()
+            )
+            for number, values in enumerate(_rows(header, data), 1):
+                cells = []
+                for column, (name, value) in enumerate(zip(header, values, strict=True)):
+                    if value in (None, ""):
+                        continue
+                    reference = f"{letters[column]}{number}"
+                    if number > 1 and name in XLSX_AMOUNTS:
+                        cells.append(f'<c r="{reference}"><v>{float(value)!r}</v></c>')
+                    elif number > 1 and name.endswith("_date"):
+                        serial = (date.fromisoformat(value) - epoch).days
+                        cells.append(f'<c r="{reference}" s="1"><v>{serial}</v></c>')
+                    else:
+                        index = strings.setdefault(value, len(strings))
+                        uses += 1
+                        cells.append(f'<c r="{reference}" t="s"><v>{index}</v></c>')
+                span = f"1:{len(header)}"
+                sheet.write(f'<row r="{number}" spans="{span}">{"".join(cells)}</row>'.encode())
+            sheet.write(b"</sheetData></worksheet>")
+        with archive.open("xl/sharedStrings.xml", "w", force_zip64=True) as shared:
+            shared.write(
+                f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<sst xmlns="{_SHEET_NS}"'
+                f' count="{uses}" uniqueCount="{len(strings)}">'.encode()
+            )
+            block: list[str] = []
+            for text in strings:
+                block.append(f"<si><t>{_xml_text(text)}</t></si>")
+                if len(block) >= 10_000:
+                    shared.write("".join(block).encode())
+                    block.clear()
+            shared.write(("".join(block) + "</sst>").encode())
+        archive.writestr(
+            "xl/styles.xml",
+            f'<styleSheet xmlns="{_SHEET_NS}"><fonts count="1"><font><sz val="11"/>'
+            '<name val="Calibri"/></font></fonts><fills count="2"><fill><patternFill '
+            'patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill>'
+            '</fills><borders count="1"><border><left/><right/><top/><bottom/><diagonal/>'
+            '</border></borders><cellStyleXfs count="1"><xf numFmtId="0" fontId="0" '
+            'fillId="0" borderId="0"/></cellStyleXfs><cellXfs count="2"><xf numFmtId="0" '
+            'fontId="0" fillId="0" borderId="0" xfId="0"/><xf numFmtId="14" fontId="0" '
+            'fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/></cellXfs><cellStyles '
+            'count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
+            "</styleSheet>",
+        )
+        archive.writestr(
+            "xl/workbook.xml",
+            f'<workbook xmlns="{_SHEET_NS}" xmlns:r="{_REL_NS}"><sheets>'
+            '<sheet name="Cartera" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        )
+        archive.writestr(
+            "xl/_rels/workbook.xml.rels",
+            f'<Relationships xmlns="{_PACKAGE_RELS}">'
+            f'<Relationship Id="rId1" Type="{_REL_NS}/worksheet" Target="worksheets/sheet1.xml"/>'
+            f'<Relationship Id="rId2" Type="{_REL_NS}/sharedStrings" Target="sharedStrings.xml"/>'
+            f'<Relationship Id="rId3" Type="{_REL_NS}/styles" Target="styles.xml"/>'
+            "</Relationships>",
+        )
+        archive.writestr(
+            "_rels/.rels",
+            f'<Relationships xmlns="{_PACKAGE_RELS}"><Relationship Id="rId1" '
+            f'Type="{_REL_NS}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        )
+        archive.writestr(
+            "[Content_Types].xml",
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+            'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
+            f'<Override PartName="/xl/workbook.xml" ContentType="{_CT}.sheet.main+xml"/>'
+            f'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="{_CT}.worksheet+xml"/>'
+            f'<Override PartName="/xl/sharedStrings.xml" ContentType="{_CT}.sharedStrings+xml"/>'
+            f'<Override PartName="/xl/styles.xml" ContentType="{_CT}.styles+xml"/></Types>',
+        )
+
+
+def _rows(header: list[str], data: Iterator[list[str]]) -> Iterator[list[str]]:
+    yield header
+    yield from data

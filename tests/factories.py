@@ -26,15 +26,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col
 
 from app.config import Settings
-from app.domain.roles import Role
 from app.domain.stages import ProductType, check_bucket_table, stage_for
 from app.models.account import Account
 from app.models.debtor import Debtor
 from app.models.partner import Partner, PartnerBucket, PartnerClient
 from app.models.plan import PaymentPlan, PlanInstallment
 from app.models.user import Team, TeamMember, User
-from app.security import issue_token
 from app.services import ledger
+from app.services.auth import client_token
 
 
 def _unique(length: int) -> str:
@@ -239,13 +238,7 @@ async def partner_bearer(
     )
     session.add(client)
     await session.flush()
-    issued = issue_token(
-        settings,
-        subject=f"client:{client.client_id}",
-        role=Role.PARTNER,
-        now=datetime.now(UTC),
-        extra={"partner_id": str(partner.id)},
-    )
+    issued = client_token(settings, client, datetime.now(UTC))
     return {"Authorization": f"Bearer {issued.access_token}"}
 
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from app.domain.callbacks import CALLBACK_RESULT
 from app.domain.compliance import (
     CONVERSATION_CODES,
     REASON_CODES,
@@ -29,8 +30,6 @@ from app.domain.interactions import (
 )
 from app.domain.packs import Channel, DebtorFlag
 from app.i18n import N_
-
-CALLBACK_RESULT = "RPC_CALLBACK"
 
 
 class Requirement(StrEnum):

@@ -5,6 +5,11 @@ key id lets the ring hold old keys while ``cartera keys rotate`` re-seals rows u
 current one. The *purpose* (``national_id``, ``contact``) is bound in as associated data, so
 a ciphertext copied from one column into another does not open.
 
+Bytes (document chunks) are sealed the same way but kept in three parts, ``key id``,
+``nonce`` and ``ciphertext ‖ tag`` (:class:`SealedBytes`), under associated data the caller
+builds: a document chunk binds its purpose, its blob, its place and whether it is the last
+one (:func:`app.domain.documents.chunk_context`).
+
 A blind index is HMAC-SHA256 of the purpose and the normalised value under a separate key:
 equal values give equal indexes (exact search, uniqueness), and without the key the index
 says nothing about the value.
@@ -28,6 +33,15 @@ NONCE_BYTES = 12
 
 class SealError(ValueError):
     """A sealed value that cannot be opened: unknown key id, or tampered with."""
+
+
+@dataclass(frozen=True, slots=True)
+class SealedBytes:
+    """Bytes sealed under ``key_id``: ``ciphertext`` ends with the 16-byte GCM tag."""
+
+    key_id: int
+    nonce: bytes
+    ciphertext: bytes
 
 
 @dataclass(frozen=True)
@@ -63,6 +77,25 @@ class Vault:
             return AESGCM(key).decrypt(nonce, blob[1 + NONCE_BYTES :], purpose.encode()).decode()
         except InvalidTag as exc:
             raise SealError("the sealed value does not open (wrong purpose or altered)") from exc
+
+    def seal_bytes(self, plaintext: bytes, associated: bytes) -> SealedBytes:
+        """Seal ``plaintext`` under the current key, bound to ``associated``."""
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = AESGCM(self.keys[self.current]).encrypt(nonce, plaintext, associated)
+        return SealedBytes(self.current, nonce, sealed)
+
+    def open_bytes(self, sealed: SealedBytes, associated: bytes) -> bytes:
+        """The plaintext of ``sealed``; SealError for an unknown key, other associated data
+        or any altered byte."""
+        key = self.keys.get(sealed.key_id)
+        if key is None:
+            raise SealError("sealed with a key that is not in the key ring")
+        if len(sealed.nonce) != NONCE_BYTES:
+            raise SealError("the nonce is not the length this sealing uses")
+        try:
+            return AESGCM(key).decrypt(sealed.nonce, sealed.ciphertext, associated)
+        except InvalidTag as exc:
+            raise SealError("the sealed bytes do not open (other context or altered)") from exc
 
     def index(self, value: str, purpose: str) -> bytes:
         return hmac.new(

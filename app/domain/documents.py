@@ -10,26 +10,36 @@ Pure rules, no I/O and no clock:
 - Custody of the paper original. A document is ``digital_only`` until someone records that
   a paper original exists. From then on its custody only moves forward::
 
-      digital_only ─┬─> with_collector ──> delivered_to_office ──> destroyed
-                    └────────────────────> delivered_to_office
+      digital_only ─┬─> with_collector ──> delivered_to_office ─┬─> destroyed
+                    └────────────────────> delivered_to_office  └─> returned_to_partner
 
   A collector who took a signed agreement or a copy of an identity document records
   ``with_collector``; the office (a team lead, manager or admin) records that it was
   delivered and, later, that it was destroyed. An original can arrive at the office
   directly (a letter by post), but it is destroyed only from the office: paperwork is
-  never recorded as destroyed while a collector still holds it. ``destroyed`` is final.
+  never recorded as destroyed while a collector still holds it. The office may instead send
+  it back to the creditor (``returned_to_partner``). ``destroyed`` and
+  ``returned_to_partner`` are final.
   Each step is dated (``on``, a business date) no earlier than the step before it and no
   later than today.
+- Sealed storage. A document's bytes are kept as a *blob* of chunks of :data:`CHUNK_BYTES`
+  (the last one shorter or equal), each sealed with AES-256-GCM under the personal-data key
+  ring (:class:`app.domain.crypto.Vault`). A chunk's associated data
+  (:func:`chunk_context`) names the purpose ``document``, the blob's id, the chunk's place
+  and whether it is the last one: a chunk moved to another blob or another place, or a blob
+  cut short (its new last chunk was not sealed as last), does not open.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
-from app.domain.errors import Conflict, InvalidInput, PermissionDenied
+from app.domain.crypto import SealedBytes, Vault
+from app.domain.errors import CustodyNotForward, InvalidInput, PermissionDenied
 from app.domain.roles import Role
 from app.i18n import N_
 
@@ -109,6 +119,49 @@ def content_ends_right(declared: MediaType, tail: bytes) -> bool:
     return tail.endswith(PNG_END)
 
 
+# --- sealed storage -----------------------------------------------------------------------
+
+# The purpose documents are sealed for; no other sealed value's associated data starts so.
+DOCUMENT_PURPOSE = "document"
+# Big enough that a 20 MiB scan is 80 rows, small enough that a request holds little.
+CHUNK_BYTES = 256 * 1024
+_CONTEXT_VERSION = 1
+
+
+def chunk_context(blob_id: uuid.UUID, seq: int, *, final: bool) -> bytes:
+    """The associated data a document chunk is sealed under: purpose, format version, blob,
+    place (0-based) and whether it is the blob's last chunk."""
+    if not 0 <= seq < 2**32:
+        raise ValueError("a chunk's place is 0 to 2**32 - 1")
+    return (
+        DOCUMENT_PURPOSE.encode()
+        + b"\x00"
+        + bytes([_CONTEXT_VERSION])
+        + blob_id.bytes
+        + seq.to_bytes(4, "big")
+        + (b"\x01" if final else b"\x00")
+    )
+
+
+def seal_chunk(
+    sealer: Vault, blob_id: uuid.UUID, seq: int, plaintext: bytes, *, final: bool
+) -> SealedBytes:
+    return sealer.seal_bytes(plaintext, chunk_context(blob_id, seq, final=final))
+
+
+def open_chunk(
+    sealer: Vault, blob_id: uuid.UUID, seq: int, sealed: SealedBytes, *, final: bool
+) -> bytes:
+    """The chunk's plaintext; SealError when it is not this blob's chunk at this place (or
+    not its last when ``final``), was altered, or its key left the ring."""
+    return sealer.open_bytes(sealed, chunk_context(blob_id, seq, final=final))
+
+
+def chunk_count(size_bytes: int) -> int:
+    """How many chunks ``size_bytes`` bytes are stored in (at least one)."""
+    return max(1, -(-size_bytes // CHUNK_BYTES))
+
+
 # --- custody ------------------------------------------------------------------------------
 
 
@@ -117,6 +170,7 @@ class CustodyStatus(StrEnum):
     WITH_COLLECTOR = "with_collector"
     DELIVERED_TO_OFFICE = "delivered_to_office"
     DESTROYED = "destroyed"
+    RETURNED_TO_PARTNER = "returned_to_partner"
 
 
 # The statuses a change may record (``digital_only`` is where every document starts).
@@ -127,6 +181,7 @@ ORDER: tuple[CustodyStatus, ...] = (
     CustodyStatus.WITH_COLLECTOR,
     CustodyStatus.DELIVERED_TO_OFFICE,
     CustodyStatus.DESTROYED,
+    CustodyStatus.RETURNED_TO_PARTNER,
 )
 
 NEXT: Mapping[CustodyStatus, frozenset[CustodyStatus]] = {
@@ -134,8 +189,11 @@ NEXT: Mapping[CustodyStatus, frozenset[CustodyStatus]] = {
         {CustodyStatus.WITH_COLLECTOR, CustodyStatus.DELIVERED_TO_OFFICE}
     ),
     CustodyStatus.WITH_COLLECTOR: frozenset({CustodyStatus.DELIVERED_TO_OFFICE}),
-    CustodyStatus.DELIVERED_TO_OFFICE: frozenset({CustodyStatus.DESTROYED}),
+    CustodyStatus.DELIVERED_TO_OFFICE: frozenset(
+        {CustodyStatus.DESTROYED, CustodyStatus.RETURNED_TO_PARTNER}
+    ),
     CustodyStatus.DESTROYED: frozenset(),
+    CustodyStatus.RETURNED_TO_PARTNER: frozenset(),
 }
 
 OFFICE_ROLES: frozenset[Role] = frozenset({Role.TEAM_LEAD, Role.MANAGER, Role.ADMIN})
@@ -145,6 +203,7 @@ RECORDERS: Mapping[CustodyStatus, frozenset[Role]] = {
     CustodyStatus.WITH_COLLECTOR: OFFICE_ROLES | {Role.COLLECTOR},
     CustodyStatus.DELIVERED_TO_OFFICE: OFFICE_ROLES,
     CustodyStatus.DESTROYED: OFFICE_ROLES,
+    CustodyStatus.RETURNED_TO_PARTNER: OFFICE_ROLES,
 }
 
 # Who may upload documents: anyone who may see the account but the auditor, who only reads.
@@ -185,15 +244,11 @@ def change_custody(
     today: date,
 ) -> Custody:
     """The custody after recording ``status``; raises PermissionDenied for a role that may not
-    record it, Conflict for a move that is not forward, InvalidInput for a bad date."""
+    record it, CustodyNotForward for a move that is not forward, InvalidInput for a bad date."""
     if not may_record_custody(role, status):
         raise PermissionDenied({"role": role.value, "custody": status.value})
     if status not in NEXT[current.status]:
-        raise Conflict(
-            N_("custody cannot move from '{current}' to '{status}'"),
-            current=current.status.value,
-            status=status.value,
-        )
+        raise CustodyNotForward({"current": current.status.value, "status": status.value})
     if on > today:
         raise InvalidInput("body.on", N_("the custody date cannot be in the future"))
     if current.on is not None and on < current.on:

@@ -100,6 +100,15 @@ class InvalidCredentials(DomainError):
     keeps_changes = True
 
 
+class InvalidGrant(DomainError):
+    """A refresh token that is unknown, spent, expired or revoked: one answer for all, and
+    the client logs in again. Kept changes: a refusal may have revoked the token's family
+    (reuse detected), which must hold although the request fails."""
+
+    code = "invalid_grant"
+    keeps_changes = True
+
+
 class LoginLocked(DomainError):
     code = "login_locked"
     keeps_changes = True
@@ -152,6 +161,38 @@ class UnreadableUpload(DomainError):
     @property
     def field_errors(self) -> list[tuple[str, Text]]:
         return self.errors
+
+
+def shown_part_name(name: str) -> str:
+    """A zip part's name fit for a message: short and printable (the sender chose it)."""
+    return name[:80].encode("ascii", "backslashreplace").decode("ascii")
+
+
+class WorkbookTooLarge(UnreadableUpload):
+    """A part of an Excel workbook expands past the bound for its kind (counted as it is
+    expanded: the zip's directory may understate it)."""
+
+    code = "workbook_too_large"
+
+    def __init__(self, part: str, limit: int) -> None:
+        shown = shown_part_name(part)
+        super().__init__(f"the workbook's part {shown!r} holds more than {limit} bytes expanded")
+        self.params.update(part=shown, limit=limit)
+
+
+class WorkbookCellTooLong(UnreadableUpload):
+    """A cell of an Excel workbook (inline text or a shared string), or a tag, longer than
+    any real one: ``position`` is a cell reference, ``string N`` or ``byte N`` of the part."""
+
+    code = "workbook_cell_too_long"
+
+    def __init__(self, part: str, position: str, limit: int) -> None:
+        shown, where = shown_part_name(part), shown_part_name(position)
+        super().__init__(
+            f"the workbook's part {shown!r} holds a cell or tag longer than {limit} "
+            f"characters ({where})"
+        )
+        self.params.update(part=shown, position=where, limit=limit)
 
 
 class PayloadTooLarge(DomainError):
@@ -218,3 +259,9 @@ class EscalationResolved(DomainError):
     """A resolved escalation takes no outcome and no note."""
 
     code = "escalation_resolved"
+
+
+class CustodyNotForward(DomainError):
+    """A paper original's custody only moves forward (``current`` → ``status`` is not)."""
+
+    code = "custody_not_forward"

@@ -258,10 +258,35 @@ def _fast_e164(value: str, country: Country) -> str | None:
     return f"+{rules.country_code}{national}"
 
 
+# Mexico's dialling before ten-digit dialling (IFT, 2019-2020): "044"/"045" before a mobile
+# called locally or long-distance, "01" before a long-distance number, and a "1" between +52
+# and a mobile called from abroad. Old records and many caller ids still carry them; each
+# names the same ten-digit number, which no valid number today can be confused with (they
+# are 11 to 13 digits where today's are 10).
+_MX_LEGACY_INTERNATIONAL = re.compile(r"^(?:\+|00)521(\d{10})$")
+_MX_LEGACY_NATIONAL = re.compile(r"^(?:044|045|01)(\d{10})$")
+
+
+def _without_mx_legacy_prefix(value: str, country: Country) -> str:
+    """``value`` with Mexico's retired dialling prefixes taken off (the number as dialled
+    today, in national form or with +52); anything else unchanged."""
+    compact = value.translate(_PHONE_SEPARATORS)
+    found = _MX_LEGACY_INTERNATIONAL.match(compact)
+    if found is not None:
+        return f"+52{found.group(1)}"
+    if country is Country.MX:
+        found = _MX_LEGACY_NATIONAL.match(compact)
+        if found is not None:
+            return found.group(1)
+    return value
+
+
 def normalise_phone(value: str, country: Country) -> str:
-    """The E.164 form of a phone written in the partner's country's conventions."""
+    """The E.164 form of a phone written in the partner's country's conventions (Mexican
+    numbers also as they were dialled before ten-digit dialling: +52 1…, 044, 045, 01)."""
     if len(value) > 40:
         raise InvalidId(Message(N_("not a phone number: too long")))
+    value = _without_mx_legacy_prefix(value, country)
     fast = _fast_e164(value, country)
     if fast is not None:
         return fast

@@ -99,6 +99,8 @@ SKILL_CHANNELS: dict[Skill, frozenset[Channel]] = {
         {Channel.CALL, Channel.SMS, Channel.EMAIL, Channel.WHATSAPP, Channel.LETTER}
     ),
     Skill.FIELD: frozenset({Channel.VISIT, Channel.CALL}),
+    # The inbound desk answers calls (inbound only: app/domain/inbound.py).
+    Skill.INBOUND: frozenset({Channel.CALL}),
 }
 # Who may enter an outbound contact after the fact, with a reason.
 BACKDATERS = frozenset({Role.TEAM_LEAD, Role.MANAGER, Role.ADMIN})

@@ -137,3 +137,28 @@ def slug(text: str, max_length: int = _SLUG_MAX) -> str:
 def client_id_for(legal_name: str, suffix: str) -> str:
     """A partner system's public client id: its company's slug and a random ``suffix``."""
     return f"{slug(legal_name)}-{suffix}"[:CLIENT_ID_MAX]
+
+
+# --- where debtors pay ----------------------------------------------------------------------
+
+CLABE_LENGTH = 18
+# The CLABE's check digit weighs the first seventeen digits 3, 7, 1, 3, 7, 1 …
+_CLABE_WEIGHTS = (3, 7, 1) * 6
+
+
+def clabe_check_digit(first17: str) -> int:
+    """The 18th digit of a CLABE (Banco de México): each digit times its weight, modulo
+    10, summed; ten minus the sum's last digit, modulo 10."""
+    total = sum(int(d) * w % 10 for d, w in zip(first17, _CLABE_WEIGHTS, strict=False))
+    return (10 - total % 10) % 10
+
+
+def check_clabe(value: str) -> str:
+    """A CLABE (18 digits: bank, plaza, account, check digit); blanks are ignored. Raises
+    ValueError saying what is wrong."""
+    compact = "".join(value.split())
+    if len(compact) != CLABE_LENGTH or not (compact.isascii() and compact.isdigit()):
+        raise ValueError(f"a CLABE has {CLABE_LENGTH} digits")
+    if clabe_check_digit(compact[:17]) != int(compact[17]):
+        raise ValueError("not a CLABE: its check digit does not match")
+    return compact

@@ -8,6 +8,10 @@ The score is the sum of the points of its reasons, each a whole number (weights 
 ==========================  ===========================================================
 code                        points
 ==========================  ===========================================================
+``callback_due``            :data:`CALLBACK_DUE` (2000): the debtor asked to be called
+                            back and the time (or the law's next allowed moment after
+                            it) has come; more than every other reason together, so the
+                            account heads the queue until someone works it.
 ``promise_due_today``       :data:`PROMISE_DUE_TODAY` (400): the debtor promised to pay
                             today; a reminder call is what keeps most promises.
 ``promise_broken``          :data:`PROMISE_BROKEN` (300): a promise fell due yesterday
@@ -40,10 +44,12 @@ import math
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from app.i18n import N_, Message
 
+CALLBACK_DUE = 2000
 PROMISE_DUE_TODAY = 400
 PROMISE_BROKEN = 300
 BALANCE_SCALE = 50
@@ -71,6 +77,8 @@ class PriorityFacts:
     contactability: Decimal | None = None  # the point's right-party rate, 0-1; None: untried
     best_hour: int | None = None  # the point's best local hour, 0-23
     local_hour: int | None = None  # the point's local hour now
+    # The earliest open callback on the account that is due (app/domain/callbacks.py).
+    callback_due_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +114,17 @@ def balance_points(balance: Decimal, stage_weight: Decimal) -> int:
 def score_account(facts: PriorityFacts) -> Priority:
     """The account's score and every reason that gave it points (in the table's order)."""
     reasons: list[ScoreReason] = []
+    if facts.callback_due_at is not None:
+        reasons.append(
+            ScoreReason(
+                "callback_due",
+                CALLBACK_DUE,
+                Message(
+                    N_("The debtor asked to be called back; due since {due_at}."),
+                    {"due_at": facts.callback_due_at.isoformat()},
+                ),
+            )
+        )
     if facts.promise_due_today:
         reasons.append(
             ScoreReason(

@@ -24,3 +24,6 @@ SEES_ALL_STAFF: frozenset[Role] = frozenset({Role.ADMIN, Role.MANAGER, Role.AUDI
 class Skill(StrEnum):
     PHONE = "phone"
     FIELD = "field"
+    # The shared inbound desk ("mesa de entrada"): takes debtors' calls for any account,
+    # seeing the matching accounts masked (app/domain/inbound.py). Not an allocation skill.
+    INBOUND = "inbound"

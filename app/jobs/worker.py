@@ -1,5 +1,5 @@
 """The job worker: processes queued assignment pushes and payment files, and runs the
-nightly aging.
+nightly aging (with the promise and plan follow-ups and the purge of ended staff sessions).
 
 The queue is the ``assignment`` table itself, claimed with ``FOR UPDATE SKIP LOCKED``, so
 any number of workers (``cartera worker`` processes, or the one inside ``cartera serve`` with
@@ -23,7 +23,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import Database
-from app.services import aging, assignments, payment_files, plans, promises
+from app.services import aging, assignments, payment_files, plans, promises, refresh_tokens
+from app.services.workbooks import DEFAULT_LIMITS, WorkbookLimits
 
 log = structlog.get_logger("cartera.worker")
 
@@ -37,7 +38,8 @@ class _Job:
 
     name: str
     claim: Callable[[AsyncSession, datetime, datetime], Awaitable[uuid.UUID | None]]
-    process: Callable[[AsyncSession, uuid.UUID], Awaitable[Any]]
+    # (session, id, workbook_limits=…): the same bounds the upload was checked against.
+    process: Callable[..., Awaitable[Any]]
     mark_failed: Callable[[AsyncSession, uuid.UUID, Exception], Awaitable[None]]
 
 
@@ -49,17 +51,21 @@ _JOBS = (
 )  # fmt: skip
 
 
-async def process_next(database: Database) -> uuid.UUID | None:
+async def process_next(
+    database: Database, workbook_limits: WorkbookLimits = DEFAULT_LIMITS
+) -> uuid.UUID | None:
     """Claim and process one queued push, or else one queued payment file; its id, or None
     when both queues are empty."""
     for job in _JOBS:
-        done = await _run_one(database, job)
+        done = await _run_one(database, job, workbook_limits)
         if done is not None:
             return done
     return None
 
 
-async def _run_one(database: Database, job: _Job) -> uuid.UUID | None:
+async def _run_one(
+    database: Database, job: _Job, workbook_limits: WorkbookLimits
+) -> uuid.UUID | None:
     now = datetime.now(UTC)
     async with database.sessionmaker() as session, session.begin():
         claimed = await job.claim(session, now, now - CLAIM_GRACE)
@@ -67,7 +73,7 @@ async def _run_one(database: Database, job: _Job) -> uuid.UUID | None:
         return None
     try:
         async with database.sessionmaker() as session, session.begin():
-            done = await job.process(session, claimed)
+            done = await job.process(session, claimed, workbook_limits=workbook_limits)
         log.info(f"{job.name} processed", id=str(claimed), status=done.status,
                  received=done.received)  # fmt: skip
     except Exception as exc:
@@ -91,11 +97,13 @@ async def age_if_due(database: Database, zone: str) -> bool:
         # Promises due by the new day are resolved with it (kept, partially kept, broken).
         await promises.follow_up(session, today)
         await plans.follow_up_plans(session, today)
+        sessions_purged = await refresh_tokens.purge(session, datetime.now(UTC))
     log.info(
         "aging run",
         as_of=today.isoformat(),
         accounts_aged=result.accounts_aged,
         stage_changes=result.stage_changes,
+        sessions_purged=sessions_purged,
     )
     return True
 
@@ -106,12 +114,13 @@ async def run_worker(
     stop: anyio.Event | None = None,
     poll_seconds: float = 1.0,
     aging_zone: str = "America/Mexico_City",
+    workbook_limits: WorkbookLimits = DEFAULT_LIMITS,
 ) -> None:
     """Work until ``stop`` is set: pushes first, then aging when the day has turned."""
     stop = stop or anyio.Event()
     while not stop.is_set():
         try:
-            worked = await process_next(database) is not None
+            worked = await process_next(database, workbook_limits) is not None
             if not worked:
                 worked = await age_if_due(database, aging_zone)
         except Exception:

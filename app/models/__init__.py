@@ -5,12 +5,14 @@ from app.models.account import Account, AccountEvent, AccountPause, AgingRun
 from app.models.allocation import AccountAllocation, AllocationRule
 from app.models.assignment import Assignment, AssignmentChunk, AssignmentRejection
 from app.models.audit import AuditEvent
+from app.models.callback import Callback
 from app.models.compliance_incident import ComplianceIncident
 from app.models.debtor import ContactConsent, ContactPoint, Debtor, DebtorFlag, RelatedParty
 from app.models.debtor_access import DebtorAccess
-from app.models.document import AccountDocument
+from app.models.document import AccountDocument, DocumentBlob, DocumentBlobChunk
 from app.models.escalation import Escalation, EscalationNote
 from app.models.field_profile import FieldProfile
+from app.models.inbound import UnidentifiedCall
 from app.models.interaction import Interaction, InteractionFeedback
 from app.models.ledger import CreditMovement, LedgerEntry
 from app.models.partner import Partner, PartnerBucket, PartnerClient
@@ -18,6 +20,7 @@ from app.models.payment import Payment
 from app.models.payment_file import PaymentFile, PaymentFileChunk, PaymentFileLine
 from app.models.plan import PaymentPlan, PlanInstallment
 from app.models.promise import Promise
+from app.models.refresh_token import RefreshToken, RefreshTokenFamily
 from app.models.strategy import CollectionStrategy
 from app.models.target import CommissionTerms, RecoveryTarget
 from app.models.user import LoginAttempt, Team, TeamMember, User
@@ -35,6 +38,7 @@ __all__ = [
     "AssignmentChunk",
     "AssignmentRejection",
     "AuditEvent",
+    "Callback",
     "CollectionStrategy",
     "CommissionTerms",
     "ComplianceIncident",
@@ -44,6 +48,8 @@ __all__ = [
     "Debtor",
     "DebtorAccess",
     "DebtorFlag",
+    "DocumentBlob",
+    "DocumentBlobChunk",
     "Escalation",
     "EscalationNote",
     "FieldProfile",
@@ -62,9 +68,12 @@ __all__ = [
     "PlanInstallment",
     "Promise",
     "RecoveryTarget",
+    "RefreshToken",
+    "RefreshTokenFamily",
     "RelatedParty",
     "Team",
     "TeamMember",
+    "UnidentifiedCall",
     "User",
     "WorklistClaim",
     "metadata",

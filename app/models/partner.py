@@ -20,6 +20,7 @@ class Partner(SQLModel, table=True):
         UniqueConstraint("country", "tax_id", name="uq_partner_country_tax_id"),
         CheckConstraint("country IN ('MX', 'CO', 'PE', 'CL', 'BR', 'US')", name="country"),
         CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency"),
+        CheckConstraint("payment_clabe ~ '^[0-9]{18}$'", name="payment_clabe"),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
@@ -35,6 +36,14 @@ class Partner(SQLModel, table=True):
     contact_name: str | None = Field(default=None, max_length=200)
     contact_email: str | None = Field(default=None, max_length=254)
     contact_phone: str | None = Field(default=None, max_length=32)
+    # Where debtors pay (the creditor's own account: payment goes to the creditor, never to
+    # the agency), printed on payment agreements with the account's payment reference.
+    payment_bank_name: str | None = Field(default=None, max_length=80)
+    payment_clabe: str | None = Field(default=None, max_length=18)
+    # The account's holder when it is not the partner's legal name.
+    payment_account_holder: str | None = Field(default=None, max_length=200)
+    # Cash stores that take the payment reference, e.g. "OXXO".
+    payment_cash_stores: str | None = Field(default=None, max_length=120)
     is_active: bool = Field(default=True)
     version: int = Field(default=1)
     created_at: datetime = timestamp_field()

@@ -75,6 +75,11 @@ class PaymentPlan(SQLModel, table=True):
     decision_note: str | None = Field(default=None, max_length=2000)
     cancelled_by: uuid.UUID | None = Field(default=None, foreign_key="app_user.id")
     cancelled_at: datetime | None = optional_timestamp_field()
+    # The agreement as issued: its facts (app.domain.agreements.AgreementFacts, as JSON),
+    # drawn again on every download, and the SHA-256 of the PDF first issued.
+    agreement_facts: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(JSONB(none_as_null=True))
+    )
     agreement_sha256: str | None = Field(default=None, max_length=64)
     version: int = Field(default=1)
     created_at: datetime = timestamp_field()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ARRAY, BigInteger, CheckConstraint, Column, DateTime, Index, String
+from sqlalchemy import ARRAY, BigInteger, CheckConstraint, Column, DateTime, Index, String, text
 from sqlmodel import Field, SQLModel
 
 from app.ids import new_id
@@ -58,12 +58,24 @@ class TeamMember(SQLModel, table=True):
 
 class LoginAttempt(SQLModel, table=True):
     """One try of a grant, kept by the name tried (a user name, or ``client:<client_id>``)
-    whether or not it exists."""
+    whether or not it exists, and by the client's address key (``app.domain.auth.address_key``:
+    an IPv4 address, an IPv6 /64, or ``unknown``)."""
 
     __tablename__ = "login_attempt"
-    __table_args__ = (Index("ix_login_attempt_username_at", "username", "attempted_at"),)
+    __table_args__ = (
+        # The lockout of one name from one address …
+        Index("ix_login_attempt_username_address_at", "username", "address", "attempted_at"),
+        # … and of one address across names, which counts failures only.
+        Index(
+            "ix_login_attempt_address_failed_at",
+            "address",
+            "attempted_at",
+            postgresql_where=text("NOT succeeded"),
+        ),
+    )
 
     id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
     username: str = Field(max_length=80)
+    address: str = Field(max_length=64)
     succeeded: bool
     attempted_at: datetime = Field(sa_type=DateTime(timezone=True), nullable=False)

@@ -53,7 +53,7 @@ def _debtor(account: Account, debtor: DebtorBrief) -> DebtorSummary:
     )
 
 
-def _summary(account: Account, debtor: DebtorBrief) -> AccountSummary:
+def _summary(account: Account, debtor: DebtorBrief, collector_name: str | None) -> AccountSummary:
     return AccountSummary(
         id=account.id,
         partner_id=account.partner_id,
@@ -67,6 +67,7 @@ def _summary(account: Account, debtor: DebtorBrief) -> AccountSummary:
         mop_code=mop_code(account.dpd),
         status=account.status,
         assigned_collector_id=account.assigned_collector_id,
+        assigned_collector_name=collector_name,
         assigned_team_id=account.assigned_team_id,
         debtor=_debtor(account, debtor),
         version=account.version,
@@ -163,7 +164,10 @@ async def list_accounts(
     rows, next_cursor = await service.list_accounts(
         session, principal, limit=limit, cursor=cursor, sort=sort, filters=filters
     )
-    return Page(items=[_summary(r.account, r.debtor) for r in rows], next_cursor=next_cursor)
+    return Page(
+        items=[_summary(r.account, r.debtor, r.collector_name) for r in rows],
+        next_cursor=next_cursor,
+    )
 
 
 @router.get(

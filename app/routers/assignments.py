@@ -36,6 +36,7 @@ from app.services.assignment_files import (
     format_of,
     rejections_csv,
 )
+from app.services.workbooks import WorkbookLimits
 
 router = APIRouter(tags=["assignments"])
 
@@ -170,6 +171,7 @@ async def push_assignment(
         source,
         body,
         max_json_bytes=settings.max_json_push_bytes,
+        workbook_limits=WorkbookLimits.from_settings(settings),
     )
     response.headers["Location"] = f"{API_PREFIX}/assignments/{assignment.id}"
     if replayed:

@@ -4,17 +4,25 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
-from fastapi.responses import FileResponse
+from fastapi.responses import StreamingResponse
 
-from app.deps import API_PREFIX, PrincipalDep, SessionDep, SettingsDep
-from app.domain.documents import EXTENSIONS, DocumentKind, MediaType
+from app.deps import API_PREFIX, DatabaseDep, PrincipalDep, SessionDep, SettingsDep
+from app.domain.documents import EXTENSIONS, CustodyStatus, DocumentKind, MediaType
 from app.models.document import AccountDocument
 from app.pagination import CursorQuery, LimitQuery, Page
 from app.problems import problem_responses
+from app.routers.listing import PartnerFilter, TeamFilter, scope_of
+from app.schemas.accounts import AccountLabelRead
 from app.schemas.common import PlainText
-from app.schemas.documents import CustodyChange, CustodyRead, DocumentKindName, DocumentRead
+from app.schemas.documents import (
+    CustodyChange,
+    CustodyRead,
+    CustodyStatusName,
+    DocumentKindName,
+    DocumentListItem,
+    DocumentRead,
+)
 from app.services import documents as service
-from app.services.documents import DocumentStore
 
 router = APIRouter(tags=["documents"])
 
@@ -56,6 +64,7 @@ def _read(document: AccountDocument) -> DocumentRead:
             note=document.custody_note,
             recorded_by=document.custody_recorded_by,
             recorded_at=document.custody_recorded_at,
+            holder_id=document.custody_holder_id,
         ),
         content_url=f"{API_PREFIX}/documents/{document.id}/content",
     )
@@ -89,8 +98,9 @@ async def upload_document(
     is with the `kind` and `title` query parameters. A body whose first bytes are not those
     of its declared type is a 415; a body larger than the configured document limit is a 413
     (checked while it streams in; nothing is kept); an empty one is a 422. The bytes are
-    stored once per SHA-256, so uploading the same file again adds a document but no copy.
-    Whoever may see the account may upload to it, except auditors (403)."""
+    sealed (AES-256-GCM) into the database as they stream in, once per partner and SHA-256:
+    uploading the same file again adds a document but no copy. Whoever may see the account
+    may upload to it, except auditors (403)."""
     document = await service.upload_document(
         session,
         principal,
@@ -100,7 +110,6 @@ async def upload_document(
         content_type=request.headers.get("content-type"),
         content_length=_content_length(request),
         body=request.stream(),
-        store=DocumentStore.under(settings.data_dir),
         limit=settings.max_document_bytes,
     )
     response.headers["Location"] = f"{API_PREFIX}/documents/{document.id}"
@@ -134,6 +143,52 @@ async def list_account_documents(
 
 
 @router.get(
+    "/documents",
+    summary="List documents across accounts (originals still in the field)",
+    response_model=Page[DocumentListItem],
+    responses=problem_responses(401, 403, 422),
+)
+async def search_documents(
+    session: SessionDep,
+    principal: PrincipalDep,
+    custody: Annotated[CustodyStatusName | None, Query()] = None,
+    collector_id: Annotated[
+        uuid.UUID | None,
+        Query(description="Only originals this collector holds (custody `with_collector`)."),
+    ] = None,
+    kind: KindFilter = None,
+    partner_id: PartnerFilter = None,
+    team_id: TeamFilter = None,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+) -> Page[DocumentListItem]:
+    """Newest first, on the accounts the caller may see, each with its account's reference,
+    debtor and collector: the paper originals still in the field are
+    `custody=with_collector` (with `collector_id`: one collector's), for the office to
+    chase before they are lost."""
+    page = await service.search_documents(
+        session,
+        principal,
+        scope_of(partner_id, None, team_id),
+        custody=None if custody is None else CustodyStatus(custody),
+        holder_id=collector_id,
+        kind=None if kind is None else DocumentKind(kind),
+        limit=limit,
+        cursor=cursor,
+    )
+    return Page(
+        items=[
+            DocumentListItem(
+                **dict(_read(d)),
+                account=AccountLabelRead.model_validate(page.label_of(d.account_id)),
+            )
+            for d in page.rows
+        ],
+        next_cursor=page.next_cursor,
+    )
+
+
+@router.get(
     "/documents/{document_id}",
     summary="Read a document's details and the custody of its paper original",
     response_model=DocumentRead,
@@ -146,47 +201,71 @@ async def get_document(
     return _read(await service.get_document(session, principal, document_id))
 
 
+_DOWNLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The file, with its own content type.",
+        "content": {media_type.value: _BINARY for media_type in MediaType},
+        "headers": {
+            "Content-Disposition": {
+                "description": 'attachment; filename="<kind>-<id>.<ext>"',
+                "schema": {"type": "string"},
+            },
+            "X-Content-SHA256": {
+                "description": "SHA-256 of the bytes, as on the document.",
+                "schema": {"type": "string"},
+            },
+        },
+    },
+    **problem_responses(401, 403, 404, 422),
+}
+
+
 @router.get(
     "/documents/{document_id}/content",
     summary="Download a document's bytes (audited)",
-    response_class=FileResponse,
-    responses={
-        200: {
-            "description": "The file, with its own content type.",
-            "content": {media_type.value: _BINARY for media_type in MediaType},
-            "headers": {
-                "Content-Disposition": {
-                    "description": 'attachment; filename="<kind>-<id>.<ext>"',
-                    "schema": {"type": "string"},
-                },
-                "X-Content-SHA256": {
-                    "description": "SHA-256 of the bytes, as on the document.",
-                    "schema": {"type": "string"},
-                },
-            },
-        },
-        **problem_responses(401, 403, 404, 422),
-    },
+    response_class=StreamingResponse,
+    responses=_DOWNLOAD_RESPONSES,
 )
 async def download_document(
     session: SessionDep,
     principal: PrincipalDep,
-    settings: SettingsDep,
+    database: DatabaseDep,
     document_id: uuid.UUID,
-) -> FileResponse:
+) -> StreamingResponse:
     """Every download is recorded in the audit trail (`document.downloaded`) before the
-    bytes are sent."""
-    download = await service.download_document(
-        session, principal, document_id, DocumentStore.under(settings.data_dir)
-    )
+    bytes are sent. The stored bytes are checked whole first (each sealed chunk opened, the
+    SHA-256 compared); bytes that fail the check are never sent (500, logged)."""
+    download = await service.download_document(session, principal, document_id)
     document = download.document
     extension = EXTENSIONS[MediaType(document.content_type)]
-    return FileResponse(
-        download.path,
+    return StreamingResponse(
+        service.document_content(database.sessionmaker, download),
         media_type=document.content_type,
-        filename=f"{document.kind}-{document.id}.{extension}",
-        headers={"X-Content-SHA256": document.sha256},
+        headers={
+            "Content-Length": str(document.size_bytes),
+            "Content-Disposition": (
+                f'attachment; filename="{document.kind}-{document.id}.{extension}"'
+            ),
+            "X-Content-SHA256": document.sha256,
+        },
     )
+
+
+@router.get(
+    "/documents/{document_id}/download",
+    summary="Download a document's bytes (audited; the same as /content)",
+    response_class=StreamingResponse,
+    responses=_DOWNLOAD_RESPONSES,
+)
+async def download_document_file(
+    session: SessionDep,
+    principal: PrincipalDep,
+    database: DatabaseDep,
+    document_id: uuid.UUID,
+) -> StreamingResponse:
+    """The original bytes, as `GET /documents/{document_id}/content` answers them (the
+    name clients of the security review expect); audited the same way."""
+    return await download_document(session, principal, database, document_id)
 
 
 @router.post(

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, status
 
 from app.deps import PrincipalDep, SessionDep
+from app.models.escalation import Escalation
 from app.pagination import CursorQuery, LimitQuery, Page
 from app.problems import problem_responses
 from app.routers.listing import CollectorFilter, PartnerFilter, TeamFilter, scope_of
@@ -20,8 +21,16 @@ from app.schemas.escalations import (
     EscalationResolve,
 )
 from app.services import escalations as service
+from app.services.accounts import AccountLabel
 
 router = APIRouter(prefix="/escalations", tags=["escalations"])
+
+
+def escalation_item(escalation: Escalation, label: AccountLabel) -> EscalationListItem:
+    return EscalationListItem(
+        **dict(EscalationRead.model_validate(escalation)),
+        account=AccountLabelRead.model_validate(label),
+    )
 
 
 @router.post(
@@ -69,13 +78,7 @@ async def list_escalations(
         cursor=cursor,
     )
     return Page(
-        items=[
-            EscalationListItem(
-                **dict(EscalationRead.model_validate(e)),
-                account=AccountLabelRead.model_validate(page.label_of(e.account_id)),
-            )
-            for e in page.rows
-        ],
+        items=[escalation_item(e, page.label_of(e.account_id)) for e in page.rows],
         next_cursor=page.next_cursor,
     )
 

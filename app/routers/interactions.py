@@ -56,7 +56,10 @@ router = APIRouter(tags=["interactions"])
 
 
 def _read(
-    interaction: Interaction, language: Language, promise_id: uuid.UUID | None = None
+    interaction: Interaction,
+    language: Language,
+    promise_id: uuid.UUID | None = None,
+    callback_id: uuid.UUID | None = None,
 ) -> InteractionRead:
     return InteractionRead(
         id=interaction.id,
@@ -88,6 +91,7 @@ def _read(
         amends_id=interaction.amends_id,
         backdated_reason=interaction.backdated_reason,
         promise_id=promise_id,
+        callback_id=callback_id,
         created_at=interaction.created_at,
     )
 
@@ -219,12 +223,25 @@ async def record_interaction(
     Interactions never change; a correction is a new one with `amends_id`. Some results act
     at once: CEASE_REQUEST, RPC_DISPUTE, ATTORNEY and DECEASED flag the debtor,
     CHANNEL_OPT_OUT revokes the channel (CEASE_REQUEST every authorised channel),
-    WRONG_NUMBER and DISCONNECTED count against the number, RPC_PTP carries its promise."""
+    WRONG_NUMBER and DISCONNECTED count against the number, RPC_PTP carries its promise,
+    RPC_CALLBACK its callback (422 `callback_required` without it, `callback_in_past` for a
+    time already past): the debtor's local time, read in the zone the contact law places
+    them in; the account heads its collector's work queue from then, or from the law's next
+    allowed moment. Any interaction on the account once a callback is due does it.
+
+    Inbound contacts (the debtor calling in) are recorded with their verdict `inbound` and
+    are not judged by the hours and caps that bind the contacts the agency makes; they still
+    count where the law counts conversations whoever called."""
     recorded = await interactions.record_interaction(
         session, settings, principal, account_id, body, now=now
     )
     response.headers["Location"] = f"/api/v1/interactions/{recorded.interaction.id}"
-    return _read(recorded.interaction, language, recorded.promise.id if recorded.promise else None)
+    return _read(
+        recorded.interaction,
+        language,
+        recorded.promise.id if recorded.promise else None,
+        recorded.callback.id if recorded.callback else None,
+    )
 
 
 @router.get(
@@ -433,7 +450,7 @@ PROMISE_CSV_COLUMNS = (
 )
 
 
-def _promise_item(promise: Promise, label: AccountLabel) -> PromiseListItem:
+def promise_item(promise: Promise, label: AccountLabel) -> PromiseListItem:
     return PromiseListItem(
         **dict(PromiseRead.model_validate(promise)), account=AccountLabelRead.model_validate(label)
     )
@@ -501,7 +518,7 @@ async def search_promises(
         accept=accept,
         limit=limit,
         cursor=cursor,
-        item=_promise_item,
+        item=promise_item,
         export=PROMISE_CSV,
     )
 

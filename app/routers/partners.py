@@ -54,6 +54,10 @@ def _read(view: service.PartnerView) -> PartnerRead:
         contact_name=partner.contact_name,
         contact_email=partner.contact_email,
         contact_phone=partner.contact_phone,
+        payment_bank_name=partner.payment_bank_name,
+        payment_clabe=partner.payment_clabe,
+        payment_account_holder=partner.payment_account_holder,
+        payment_cash_stores=partner.payment_cash_stores,
         is_active=partner.is_active,
         version=partner.version,
         created_at=partner.created_at,
@@ -179,6 +183,24 @@ async def create_partner_client(
     this answer only: store it now."""
     # Every answer of the API is already Cache-Control: no-store (app/middleware.py).
     client, secret = await service.create_client(session, principal, partner_id, body)
+    return PartnerClientCreated(
+        **PartnerClientRead.model_validate(client).model_dump(), client_secret=secret
+    )
+
+
+@router.post(
+    "/{partner_id}/clients/{client_id}/secret",
+    summary="Rotate a partner system's client secret",
+    response_model=PartnerClientCreated,
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def rotate_partner_client_secret(
+    session: SessionDep, principal: AdminDep, partner_id: uuid.UUID, client_id: ClientIdPath
+) -> PartnerClientCreated:
+    """A new generated secret, in this answer only. The old secret stops working at once and
+    so do the access tokens issued with it: the partner's system asks for a new token with
+    the new secret."""
+    client, secret = await service.rotate_client_secret(session, principal, partner_id, client_id)
     return PartnerClientCreated(
         **PartnerClientRead.model_validate(client).model_dump(), client_secret=secret
     )

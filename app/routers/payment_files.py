@@ -12,6 +12,7 @@ from app.deps import (
     LanguageDep,
     PrincipalDep,
     SessionDep,
+    SettingsDep,
     idempotency_key_parameter,
 )
 from app.domain.payment_files import Outcome
@@ -30,6 +31,7 @@ from app.schemas.payment_files import (
 )
 from app.services import payment_files as service
 from app.services.assignment_files import table_csv
+from app.services.workbooks import WorkbookLimits
 
 router = APIRouter(tags=["payments"])
 
@@ -99,6 +101,7 @@ async def send_payment_file(
     response: Response,
     session: SessionDep,
     principal: PrincipalDep,
+    settings: SettingsDep,
     partner_id: uuid.UUID,
     language: LanguageDep,
     idempotency_key: IdempotencyKey = None,
@@ -114,7 +117,13 @@ async def send_payment_file(
     await service.partner_for_push(session, principal, partner_id)
     source, body = await upload_body(request)
     payment_file, replayed = await service.submit_file(
-        session, principal, partner_id, idempotency_key, source, body
+        session,
+        principal,
+        partner_id,
+        idempotency_key,
+        source,
+        body,
+        workbook_limits=WorkbookLimits.from_settings(settings),
     )
     response.headers["Location"] = f"{API_PREFIX}/payment-files/{payment_file.id}"
     if replayed:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.deps import API_PREFIX, LanguageDep, PrincipalDep, SessionDep
+from app.deps import API_PREFIX, LanguageDep, PrincipalDep, SessionDep, SettingsDep
 from app.domain.money import round_money
 from app.i18n import Language, stored_text
 from app.pagination import CursorQuery, LimitQuery, Page
@@ -43,7 +43,7 @@ from app.schemas.plans import (
     PlanTypeName,
     QuoteTotalsRead,
 )
-from app.services import plans
+from app.services import agreements, plans
 from app.services.accounts import AccountLabel, LabelledPage
 from app.services.plans import PlanView, QuoteView
 from app.versioning import IfMatch, etag, parse_if_match
@@ -243,7 +243,9 @@ PLAN_CSV_COLUMNS = (
 )
 
 
-def _plan_item(language: Language) -> Callable[[PlanView, AccountLabel], PlanListItem]:
+def plan_item(language: Language) -> Callable[[PlanView, AccountLabel], PlanListItem]:
+    """A plan list's item maker in the reader's language (also used by my day)."""
+
     def item(view: PlanView, label: AccountLabel) -> PlanListItem:
         return PlanListItem(
             **dict(_plan_read(view, language)), account=AccountLabelRead.model_validate(label)
@@ -311,7 +313,7 @@ async def search_plans(
         accept=accept,
         limit=limit,
         cursor=cursor,
-        item=_plan_item(language),
+        item=plan_item(language),
         export=PLAN_CSV,
     )
 
@@ -421,18 +423,24 @@ async def cancel_plan(
     },
 )
 async def download_plan_agreement(
-    session: SessionDep, principal: PrincipalDep, plan_id: uuid.UUID
+    session: SessionDep, principal: PrincipalDep, settings: SettingsDep, plan_id: uuid.UUID
 ) -> Response:
-    """In Spanish: the parties (creditor's legal name and tax id, debtor's name and masked
-    national id), the account, the amounts, the schedule, and that payments go only to the
-    creditor's accounts, never to the agency. The same plan gives the same bytes; the hash
-    is stored on the plan the first time. Active, completed or broken plans only (409)."""
-    agreement = await plans.plan_agreement(session, principal, plan_id)
+    """In Spanish, with a folio (`CONV-<creditor>-<year>-<plan>`): the creditor (legal name,
+    tax id), the agency (legal name and, in Mexico, its REDECO number), the debtor (name,
+    masked national id), the account; the debt covered, the discount, the down payment and
+    its date, every installment; how and where to pay (the account's payment reference, the
+    creditor's bank, CLABE and cash stores; never to the agency); when the plan breaks and
+    what follows; the signing date. Issued on the first download (its facts and SHA-256
+    kept on the plan): every later download gives the same bytes. Active, completed or
+    broken plans only (409)."""
+    agreement = await agreements.plan_agreement(
+        session, principal, plan_id, agreements.agency_of(settings)
+    )
     return Response(
         content=agreement.pdf,
         media_type="application/pdf",
         headers={
             "X-Agreement-SHA256": agreement.sha256,
-            "Content-Disposition": f'attachment; filename="convenio-{plan_id}.pdf"',
+            "Content-Disposition": f'attachment; filename="{agreement.folio}.pdf"',
         },
     )

@@ -10,6 +10,8 @@ from fastapi.responses import StreamingResponse
 
 from app.deps import SessionDep, require
 from app.domain.commissions import CENT, CommissionLine, MonthCommission, RecoveryType
+from app.domain.money import round_money
+from app.domain.reports import wants_csv
 from app.domain.roles import Role
 from app.pagination import CursorQuery, LimitQuery, Page
 from app.problems import problem_responses
@@ -52,20 +54,21 @@ SetsTargets = Annotated[Principal, Depends(require(Role.ADMIN, Role.MANAGER))]
 MonthQuery = Annotated[str, Query(pattern=MONTH_PATTERN, description="A month, YYYY-MM.")]
 
 
-def _target(progress: service.TargetProgress) -> TargetProgressRead:
+def target_read(progress: service.TargetProgress) -> TargetProgressRead:
     t = progress.target
     return TargetProgressRead(
         id=t.id,
         month=service.month_text(t.month),
         scope=TargetScope(t.scope),
         scope_id=t.scope_id,
-        amount=t.amount,
+        amount=round_money(t.amount, t.currency),
         currency=t.currency,
         version=t.version,
         set_by=t.set_by,
         updated_at=t.updated_at,
-        recovered=progress.recovered,
-        remaining=progress.remaining,
+        # In the currency's minor unit, as every amount is shown ("0.00", not "0").
+        recovered=round_money(progress.recovered, t.currency),
+        remaining=round_money(progress.remaining, t.currency),
         percent=progress.percent,
     )
 
@@ -87,7 +90,7 @@ async def set_target(
     progress, created = await service.set_target(session, principal, body)
     if created:
         response.status_code = status.HTTP_201_CREATED
-    return _target(progress)
+    return target_read(progress)
 
 
 @router.get(
@@ -111,7 +114,7 @@ async def list_targets(
     page = await service.list_targets(
         session, principal, month, scope=scope, limit=limit, cursor=cursor
     )
-    return Page(items=[_target(p) for p in page.items], next_cursor=page.next_cursor)
+    return Page(items=[target_read(p) for p in page.items], next_cursor=page.next_cursor)
 
 
 def _terms(view: commission_service.TermsView) -> CommissionTermsRead:
@@ -288,11 +291,6 @@ def _row(row: commission_service.CommissionRow) -> CommissionRowRead:
     )
 
 
-def _wants_csv(request: Request) -> bool:
-    accept = request.headers.get("accept", "")
-    return any(part.split(";")[0].strip() == "text/csv" for part in accept.split(","))
-
-
 @router.get(
     "/reports/commissions",
     summary="Each collector's commission for a month, with clawbacks (JSON or CSV)",
@@ -323,7 +321,7 @@ async def commission_report(
     managers, admins and auditors everything. `Accept: text/csv` gives one CSV line per
     row, with the base by recovery type and the rates applied."""
     report = await commission_service.commission_report(session, principal, period, collector_id)
-    if _wants_csv(request):
+    if wants_csv(request.headers.get("accept")):
         return StreamingResponse(
             table_csv(CSV_HEADER, [_csv_line(report.period, row) for row in report.rows]),
             media_type="text/csv; charset=utf-8",

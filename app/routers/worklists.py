@@ -21,7 +21,7 @@ from app.services import worklists as service
 router = APIRouter(tags=["work"])
 
 
-def _item(item: service.WorkItem, language: Language) -> WorkItemRead:
+def work_item_read(item: service.WorkItem, language: Language) -> WorkItemRead:
     return WorkItemRead(
         account_id=item.account_id,
         partner_id=item.partner_id,
@@ -68,7 +68,7 @@ async def get_my_worklist(
     score first (ties by account id), each with the reasons behind its score and the
     channel and contact point to use. Accounts another session has claimed are left out."""
     items = await service.my_worklist(session, settings, principal, limit=limit, now=now)
-    return WorklistRead(items=[_item(i, language) for i in items], evaluated_at=now)
+    return WorklistRead(items=[work_item_read(i, language) for i in items], evaluated_at=now)
 
 
 @router.post(
@@ -95,5 +95,5 @@ async def claim_next_account(
     claimed = await service.claim_next(session, settings, principal, now=now)
     if claimed is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
-    item = _item(claimed.item, language)
+    item = work_item_read(claimed.item, language)
     return WorkClaimRead(**item.model_dump(), claim_expires_at=claimed.expires_at)

@@ -63,6 +63,7 @@ class AccountSummary(BaseModel):
     mop_code: MopCode
     status: AccountStatus
     assigned_collector_id: uuid.UUID | None
+    assigned_collector_name: str | None = Field(description="The assigned collector's name.")
     assigned_team_id: uuid.UUID | None
     debtor: DebtorSummary
     version: int

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -61,7 +61,9 @@ class AllocationRuleWrite(BaseModel):
     product_types: list[ProductType] = Field(
         default_factory=list, max_length=len(ProductType), description="Empty: any product."
     )
-    skill: Skill = Field(description="The collectors' skill the accounts need.")
+    skill: Literal[Skill.PHONE, Skill.FIELD] = Field(
+        description="The collectors' skill the accounts need (the inbound desk is given none)."
+    )
     territory: TerritoryWrite = Field(default_factory=TerritoryWrite)
     team_id: uuid.UUID | None = Field(
         default=None,

@@ -14,6 +14,7 @@ from pydantic import (
     AwareDatetime,
     BeforeValidator,
     GetJsonSchemaHandler,
+    NaiveDatetime,
     StringConstraints,
     WithJsonSchema,
 )
@@ -101,6 +102,20 @@ UtcDatetime = Annotated[
 ]
 # A date a client sends (YYYY-MM-DD).
 CalendarDate = Annotated[date, BeforeValidator(_written_out("2026-11-24"))]
+# A wall-clock time without an offset: a local time as someone stated it on their own clock.
+# A wall-clock date and time with no offset (a debtor's local time): JSON Schema's
+# "date-time" requires an offset, so the contract states its own pattern.
+LocalDatetime = Annotated[
+    NaiveDatetime,
+    BeforeValidator(_written_out("2026-12-10T18:30")),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$",
+            "examples": ["2026-12-10T18:30"],
+        }
+    ),
+]
 
 
 @dataclass(frozen=True, slots=True)

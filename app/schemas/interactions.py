@@ -16,6 +16,7 @@ from app.schemas.accounts import AccountLabelRead
 from app.schemas.common import (
     AsciiDecimal,
     CalendarDate,
+    LocalDatetime,
     NoteText,
     PlainText,
     PositiveMoney,
@@ -133,6 +134,24 @@ class PromiseIn(BaseModel):
     due_date: CalendarDate
 
 
+class CallbackIn(BaseModel):
+    """The time the debtor asked to be called back, as they said it: on their own clock."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    local_time: LocalDatetime = Field(
+        description="The agreed date and time on the debtor's clock, without an offset "
+        "(`2026-12-10T18:30`; seconds are dropped). Ahead of now, at most 30 days."
+    )
+    time_zone: str | None = Field(
+        default=None,
+        max_length=64,
+        pattern=r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+){0,2}$",
+        description="The IANA zone the time was agreed in: one of the zones the contact "
+        "check places the debtor in (its `time_zones`). Needed only when there are several.",
+    )
+
+
 class InteractionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -151,6 +170,12 @@ class InteractionCreate(BaseModel):
     pcr: PcrIn | None = Field(default=None, description="Required on right-party contacts.")
     position: PositionIn | None = Field(default=None, description="Required on visits.")
     promise: PromiseIn | None = Field(default=None, description="Required with RPC_PTP.")
+    callback: CallbackIn | None = Field(
+        default=None,
+        description="Required with RPC_CALLBACK, refused with any other result. The account "
+        "heads its collector's work queue from that time, or from the contact law's next "
+        "allowed moment when a call then is not allowed.",
+    )
     amends_id: uuid.UUID | None = Field(
         default=None, description="The interaction this one corrects; the original stays."
     )
@@ -208,6 +233,9 @@ class InteractionRead(BaseModel):
     amends_id: uuid.UUID | None
     backdated_reason: str | None = None
     promise_id: uuid.UUID | None = None
+    callback_id: uuid.UUID | None = Field(
+        default=None, description="The callback a RPC_CALLBACK scheduled (GET /callbacks)."
+    )
     created_at: datetime
 
 

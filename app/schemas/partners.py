@@ -16,7 +16,7 @@ from pydantic import (
 
 from app.domain.errors import InvalidValue
 from app.domain.identity import Country
-from app.domain.partners import check_currency, check_time_zone
+from app.domain.partners import check_clabe, check_currency, check_time_zone
 from app.domain.stages import MAX_EDGE
 from app.i18n import N_
 from app.schemas.common import PlainText, TrimmedText
@@ -46,6 +46,30 @@ Phone = Annotated[
     Field(description="In the partner country's conventions; stored and returned in E.164."),
 ]
 Edge = Annotated[int, Field(ge=1, le=MAX_EDGE, strict=True)]
+BankName = Annotated[
+    TrimmedText,
+    Field(max_length=80),
+    Field(description="The bank where debtors pay the creditor, printed on agreements."),
+]
+Clabe = Annotated[
+    PlainText,
+    StringConstraints(max_length=40),
+    AfterValidator(check_clabe),
+    Field(
+        description="The creditor's CLABE (18 digits, check digit verified) for SPEI "
+        "transfers and deposits; debtors pay the creditor, never the agency."
+    ),
+]
+AccountHolder = Annotated[
+    TrimmedText,
+    Field(max_length=200),
+    Field(description="The payment account's holder when it is not the legal name."),
+]
+CashStores = Annotated[
+    TrimmedText,
+    Field(max_length=120),
+    Field(description='Cash stores that take the payment reference, e.g. "OXXO".'),
+]
 ClientName = Annotated[TrimmedText, Field(max_length=120)]
 
 
@@ -101,6 +125,10 @@ class PartnerCreate(BaseModel):
     contact_name: ContactName | None = None
     contact_email: EmailStr | None = None
     contact_phone: Phone | None = None
+    payment_bank_name: BankName | None = None
+    payment_clabe: Clabe | None = None
+    payment_account_holder: AccountHolder | None = None
+    payment_cash_stores: CashStores | None = None
     is_active: bool = True
 
 
@@ -110,8 +138,8 @@ _NOT_NULL = ("legal_name", "tax_id", "currency", "time_zone", "is_active")
 
 class PartnerUpdate(BaseModel):
     """Fields to change; omitted fields stay as they are. The country cannot change.
-    ``bucket_table`` replaces the whole table (null restores the defaults); contact fields
-    may be cleared with null."""
+    ``bucket_table`` replaces the whole table (null restores the defaults); contact and
+    payment fields may be cleared with null."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -123,6 +151,10 @@ class PartnerUpdate(BaseModel):
     contact_name: ContactName | None = None
     contact_email: EmailStr | None = None
     contact_phone: Phone | None = None
+    payment_bank_name: BankName | None = None
+    payment_clabe: Clabe | None = None
+    payment_account_holder: AccountHolder | None = None
+    payment_cash_stores: CashStores | None = None
     is_active: bool | None = None
 
     @field_validator(*_NOT_NULL, mode="after")
@@ -145,6 +177,10 @@ class PartnerRead(BaseModel):
     contact_name: str | None
     contact_email: str | None
     contact_phone: str | None
+    payment_bank_name: str | None
+    payment_clabe: str | None
+    payment_account_holder: str | None
+    payment_cash_stores: str | None
     is_active: bool
     version: int
     created_at: datetime

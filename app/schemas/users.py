@@ -24,7 +24,7 @@ class UserCreate(BaseModel):
     full_name: FullName
     email: EmailStr | None = None
     role: Role = Field(description="Any staff role; `partner` is for client credentials only.")
-    skills: list[Skill] = Field(default_factory=list, max_length=2)
+    skills: list[Skill] = Field(default_factory=list, max_length=len(Skill))
     password: Password
 
 
@@ -36,7 +36,7 @@ class UserUpdate(BaseModel):
     full_name: FullName | None = None
     email: EmailStr | None = None
     role: Role | None = None
-    skills: list[Skill] | None = Field(default=None, max_length=2)
+    skills: list[Skill] | None = Field(default=None, max_length=len(Skill))
     is_active: bool | None = None
     password: Password | None = None
 

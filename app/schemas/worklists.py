@@ -14,8 +14,8 @@ from app.schemas.accounts import Money
 
 class WorkReasonRead(BaseModel):
     code: str = Field(
-        description="promise_due_today, promise_broken, balance_stage, days_since_contact, "
-        "contactability or best_hour."
+        description="callback_due, promise_due_today, promise_broken, balance_stage, "
+        "days_since_contact, contactability or best_hour."
     )
     points: int = Field(description="What this reason adds to the score.")
     detail: str

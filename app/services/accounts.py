@@ -121,10 +121,12 @@ _BRIEF = (col(Debtor.id), col(Debtor.national_id_type), col(Debtor.national_id_m
 
 @dataclass(frozen=True, slots=True)
 class AccountRow:
-    """An account of a list with its debtor (read in the same query)."""
+    """An account of a list with its debtor and its collector's name (read in the same
+    query)."""
 
     account: Account
     debtor: DebtorBrief
+    collector_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,10 +254,16 @@ async def list_accounts(
     after = _decode_account_cursor(cursor, sort)
     query = _filtered(readable_accounts(principal), filters or AccountFilters())
     query = _ordered(query, sort, after)
-    statement = query.join(Debtor, col(Debtor.id) == col(Account.debtor_id)).add_columns(*_BRIEF)
+    statement = (
+        query.join(Debtor, col(Debtor.id) == col(Account.debtor_id))
+        .outerjoin(User, col(User.id) == col(Account.assigned_collector_id))
+        .add_columns(*_BRIEF, col(User.full_name))
+    )
     rows = [
-        AccountRow(a, DebtorBrief(d_id, d_type, d_masked))
-        for a, d_id, d_type, d_masked in (await session.execute(statement.limit(limit + 1)))
+        AccountRow(a, DebtorBrief(d_id, d_type, d_masked), collector)
+        for a, d_id, d_type, d_masked, collector in (
+            await session.execute(statement.limit(limit + 1))
+        )
     ]
     page = rows[:limit]
     next_cursor = encode_cursor(*_sort_key(sort, page[-1].account)) if len(rows) > limit else None

@@ -4,30 +4,32 @@ use the default :data:`ASSIGNMENT_LAYOUT`; payment files pass their own columns.
 Uploads are checked as they stream in (:class:`UploadCheck`), so a file in the wrong encoding
 or with a wrong header is refused before anything is queued; the job later reads the stored
 file from disk one row at a time (:func:`read_rows`), so memory stays flat whatever its size.
+Workbooks are read by :mod:`app.services.workbooks`, bounded by :class:`WorkbookLimits`.
 """
 
 from __future__ import annotations
 
 import codecs
-import contextlib
 import csv
 import hashlib
 import io
 import json
 import re
 import tempfile
-import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from app.domain.assignments import RowError, check_header, nest_flat_row
 from app.domain.errors import Text, UnreadableUpload
 from app.i18n import N_, Message
+from app.services import workbooks
+from app.services.workbooks import DEFAULT_LIMITS, WorkbookLimits
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_HEADER_BYTES = 64 * 1024
@@ -81,14 +83,21 @@ def _pairs(errors: list[RowError]) -> list[tuple[str, Text]]:
 
 class UploadCheck:
     """Fed the body chunk by chunk: hashes it, counts it, and refuses early what cannot be
-    read (a CSV that is not UTF-8 or has a wrong header, a workbook that is not a zip or
-    whose first sheet's header row is wrong). A workbook is kept in a temporary file while
-    it arrives (its header can only be read from the whole zip); :meth:`finish` may then
-    take a moment, so callers run it off the event loop."""
+    read (a CSV that is not UTF-8 or has a wrong header, a workbook that is not a zip, that
+    expands past ``limits`` or whose first sheet's header row is wrong). A workbook is kept
+    in a temporary file while it arrives (its header can only be read from the whole zip);
+    :meth:`finish` then expands every part of it, counting, so callers run it off the event
+    loop."""
 
-    def __init__(self, source: SourceFormat, layout: Layout = ASSIGNMENT_LAYOUT) -> None:
+    def __init__(
+        self,
+        source: SourceFormat,
+        layout: Layout = ASSIGNMENT_LAYOUT,
+        limits: WorkbookLimits = DEFAULT_LIMITS,
+    ) -> None:
         self.source = source
         self.layout = layout
+        self.limits = limits
         self.sha256 = hashlib.sha256()
         self.size = 0
         self._decoder = codecs.getincrementaldecoder("utf-8")()
@@ -142,9 +151,13 @@ class UploadCheck:
             with self._workbook:
                 if not self._head.startswith(b"PK\x03\x04"):
                     raise UnreadableUpload(N_("the file is not an Excel workbook (.xlsx)"))
-                self._workbook.seek(0)
-                with _open_workbook(self._workbook) as workbook:
-                    _workbook_header(workbook, self.layout)
+                first = workbooks.check_upload(self._workbook, self.limits, MAX_COLUMNS)
+                _workbook_header(first, self.layout)
+
+    def close(self) -> None:
+        """Let go of the workbook's temporary file (finish does; a failed upload must too)."""
+        if self._workbook is not None:
+            self._workbook.close()
 
     def _decode(self, chunk: bytes, offset: int, *, final: bool) -> None:
         try:
@@ -196,7 +209,10 @@ def check_json(path: Path) -> None:
 
 
 def read_rows(
-    source: SourceFormat, path: Path, layout: Layout = ASSIGNMENT_LAYOUT
+    source: SourceFormat,
+    path: Path,
+    layout: Layout = ASSIGNMENT_LAYOUT,
+    limits: WorkbookLimits = DEFAULT_LIMITS,
 ) -> Iterator[tuple[int, Any]]:
     """(row number, row) pairs, shaped by ``layout``. CSV and Excel rows are numbered as a
     spreadsheet shows them (the header is row 1); JSON rows from 1."""
@@ -205,7 +221,7 @@ def read_rows(
     elif source is SourceFormat.CSV:
         yield from _csv_rows(path, layout)
     else:
-        yield from _xlsx_rows(path, layout)
+        yield from _xlsx_rows(path, layout, limits)
 
 
 def _json_rows(path: Path) -> Iterator[tuple[int, Any]]:
@@ -250,9 +266,6 @@ class RowShapeError:
 
 MAX_LINE_CHARS = 64 * 1024  # a real row is a few hundred characters
 MAX_LINE_BYTES = 4 * MAX_LINE_CHARS  # UTF-8 takes up to 4 bytes a character
-# A workbook entry that expands more than this, and this much, is a zip bomb, not a sheet.
-MAX_XLSX_RATIO = 100
-MAX_XLSX_ENTRY_BYTES = 64 * 1024 * 1024
 MAX_ROWS = 2_000_000
 MAX_COLUMNS = 200
 
@@ -302,48 +315,9 @@ def _cell_text(value: Any) -> str | None:
     return str(value).strip()
 
 
-@contextlib.contextmanager
-def _open_workbook(source: Path | IO[bytes]) -> Iterator[Any]:
-    """The workbook, read-only, once no part of the zip expands like a bomb."""
-    from openpyxl import load_workbook  # imported here: only workbook uploads need it
-
-    try:
-        with zipfile.ZipFile(source) as archive:
-            for entry in archive.infolist():
-                if (
-                    entry.file_size > MAX_XLSX_ENTRY_BYTES
-                    and entry.file_size > MAX_XLSX_RATIO * max(entry.compress_size, 1)
-                ):
-                    raise UnreadableUpload(
-                        N_("the workbook's part {filename!r} expands {ratio} times: refused"),
-                        params={
-                            "filename": entry.filename[:80],
-                            "ratio": entry.file_size // max(entry.compress_size, 1),
-                        },
-                    )
-        if not isinstance(source, Path):
-            source.seek(0)
-        workbook = load_workbook(source, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise UnreadableUpload(N_("the file is not an Excel workbook (.xlsx)")) from exc
-    try:
-        yield workbook
-    except UnreadableUpload:
-        raise
-    except Exception as exc:  # a damaged sheet fails in many ways (XML, zip, values)
-        raise UnreadableUpload(
-            N_("the workbook cannot be read: {name}"), params={"name": type(exc).__name__}
-        ) from exc
-    finally:
-        workbook.close()
-
-
-def _workbook_header(workbook: Any, layout: Layout) -> tuple[list[str], Iterator[Any]]:
-    """The first sheet's header row, checked, and an iterator over the rows after it."""
-    sheet = workbook.worksheets[0]
-    # Never trust the sheet's declared dimensions: a tiny file may claim 16,384 columns.
-    rows = sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS)
-    header = [_cell_text(v) or "" for v in next(rows, ())]
+def _workbook_header(first: list[Any], layout: Layout) -> list[str]:
+    """The first sheet's header row, checked."""
+    header = [_cell_text(v) or "" for v in first]
     while header and header[-1] == "":
         header.pop()
     errors = layout.check_header(header)
@@ -351,12 +325,16 @@ def _workbook_header(workbook: Any, layout: Layout) -> tuple[list[str], Iterator
         raise UnreadableUpload(
             N_("the workbook's header row is not the documented one"), _pairs(errors)
         )
-    return header, rows
+    return header
 
 
-def _xlsx_rows(path: Path, layout: Layout) -> Iterator[tuple[int, Any]]:
-    with _open_workbook(path) as workbook:
-        header, rows = _workbook_header(workbook, layout)
+def _xlsx_rows(path: Path, layout: Layout, limits: WorkbookLimits) -> Iterator[tuple[int, Any]]:
+    # Never trust the sheet's declared dimensions: only MAX_COLUMNS columns are kept.
+    with (
+        path.open("rb") as handle,
+        closing(workbooks.sheet_rows(handle, limits, MAX_COLUMNS)) as rows,
+    ):
+        header = _workbook_header(next(rows, []), layout)
         records = ([_cell_text(v) for v in row] for row in rows)
         yield from _flat_rows(header, records, 2, layout)
 

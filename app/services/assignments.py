@@ -65,6 +65,7 @@ from app.services.assignment_files import (
     read_rows,
 )
 from app.services.partners import partner_today
+from app.services.workbooks import DEFAULT_LIMITS, WorkbookLimits
 
 log = structlog.get_logger("cartera.assignments")
 
@@ -181,12 +182,13 @@ async def submit_assignment(
     body: AsyncIterator[bytes],
     *,
     max_json_bytes: int,
+    workbook_limits: WorkbookLimits = DEFAULT_LIMITS,
 ) -> tuple[Assignment, bool]:
     """Store the upload and queue it. A replay of the key with the same body returns the
     first assignment (True) and stores nothing; with another body it is refused."""
     key = check_idempotency_key(idempotency_key)
     partner = await partner_for_push(session, principal, partner_id)
-    check = UploadCheck(source)
+    check = UploadCheck(source, limits=workbook_limits)
     existing = await uploads.find_replay(
         session,
         Assignment,
@@ -520,6 +522,7 @@ async def process_assignment(
     *,
     now: datetime | None = None,
     batch_rows: int = BATCH_ROWS,
+    workbook_limits: WorkbookLimits = DEFAULT_LIMITS,
 ) -> Assignment:
     """Validate, stage and merge one queued push; an unreadable upload marks it failed.
 
@@ -551,7 +554,8 @@ async def process_assignment(
         await uploads.spool(session, uploads.ASSIGNMENTS, assignment.id, path)
         for statement in _STAGING.split(";"):
             await session.execute(text(statement))
-        reader = _BatchReader(read_rows(source, path), context, batch_rows)
+        rows = read_rows(source, path, limits=workbook_limits)
+        reader = _BatchReader(rows, context, batch_rows)
         try:
             async with session.begin_nested():
                 await _run_batches(

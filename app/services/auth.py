@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
 import uuid
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import text
@@ -12,98 +12,220 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.config import Settings
-from app.domain.auth import Attempt, LockoutPolicy, locked_until
+from app.domain.auth import (
+    Attempt,
+    IPAddress,
+    Lock,
+    LockoutPolicy,
+    LockScope,
+    LoginLimits,
+    address_key,
+    locks_begun,
+    login_lock,
+)
 from app.domain.errors import InvalidClient, InvalidCredentials, LoginLocked, NotAuthenticated
 from app.domain.roles import Role, Skill
 from app.models.partner import Partner, PartnerClient
 from app.models.user import LoginAttempt, User
-from app.security import IssuedToken, Principal, decode_token, issue_token, verify_secret
+from app.observability import LOGIN_LOCKOUTS
+from app.security import (
+    SYSTEM,
+    IssuedToken,
+    Principal,
+    credentials_fingerprint,
+    decode_token,
+    issue_token,
+    verify_secret,
+)
+from app.services import audit, refresh_tokens
 
 CLIENT_SUBJECT_PREFIX = "client:"
 
 
-def lockout_policy(settings: Settings) -> LockoutPolicy:
-    return LockoutPolicy(
-        max_failures=settings.login_max_failures,
-        window=timedelta(minutes=settings.login_failure_window_minutes),
-        lock_for=timedelta(minutes=settings.login_lock_minutes),
+def login_limits(settings: Settings) -> LoginLimits:
+    window = timedelta(minutes=settings.login_failure_window_minutes)
+    lock_for = timedelta(minutes=settings.login_lock_minutes)
+    return LoginLimits(
+        name_address=LockoutPolicy(settings.login_max_failures, window, lock_for),
+        address=LockoutPolicy(settings.login_address_max_failures, window, lock_for),
     )
 
 
-# Advisory-lock class for login attempts (the two-key form: its own key space).
+# Advisory-lock class for login attempts (the two-key form: its own key space). Its keys are
+# hashes of "<address key>|<name>" (one name from one address) and "address|<address key>"
+# (the failures of one address); an address key never holds "|" nor is "address".
 _LOGIN_LOCK_CLASS = 1
 
 
-async def _admit_attempt(
-    session: AsyncSession, settings: Settings, name: str, now: datetime
-) -> None:
-    """Serialise the attempts on one name and refuse it while it is locked out.
+@dataclass(frozen=True, slots=True)
+class _Try:
+    """One attempt admitted by :func:`_admit_attempt`, to be recorded by :func:`_record_attempt`."""
 
-    The per-name lock (held to the end of the transaction) makes concurrent guesses queue up
-    and each see the failures before it, so a burst cannot get more tries than the policy.
-    """
+    name: str
+    address: IPAddress | None
+    key: str
+    limits: LoginLimits
+    pair: list[Attempt]
+
+
+async def _advisory_lock(session: AsyncSession, key: str) -> None:
     await session.execute(
-        text("SELECT pg_advisory_xact_lock(:kind, hashtext(:name))"),
-        {"kind": _LOGIN_LOCK_CLASS, "name": name},
+        text("SELECT pg_advisory_xact_lock(:kind, hashtext(:key))"),
+        {"kind": _LOGIN_LOCK_CLASS, "key": key},
     )
-    policy = lockout_policy(settings)
-    recent = (
-        await session.execute(
-            select(col(LoginAttempt.attempted_at), col(LoginAttempt.succeeded)).where(
-                col(LoginAttempt.username) == name,
-                col(LoginAttempt.attempted_at) > now - policy.window - policy.lock_for,
-            )
+
+
+async def _failures_from(session: AsyncSession, key: str, since: datetime) -> list[Attempt]:
+    rows = await session.scalars(
+        select(col(LoginAttempt.attempted_at)).where(
+            col(LoginAttempt.address) == key,
+            col(LoginAttempt.attempted_at) > since,
+            col(LoginAttempt.succeeded).is_(False),
         )
-    ).all()
-    until = locked_until([Attempt(at, ok) for at, ok in recent], now, policy)
-    if until is not None:
-        raise LoginLocked({"retry_after": max(1, math.ceil((until - now).total_seconds()))})
+    )
+    return [Attempt(at, succeeded=False) for at in rows]
 
 
-async def _record_attempt(session: AsyncSession, name: str, ok: bool, now: datetime) -> None:
-    session.add(LoginAttempt(username=name, succeeded=ok, attempted_at=now))
+async def _admit_attempt(
+    session: AsyncSession, settings: Settings, name: str, address: IPAddress | None, now: datetime
+) -> _Try:
+    """Serialise the attempts on one name from one address and refuse them while the name is
+    locked for that address or the address is locked for every name.
+
+    The lock (held to the end of the transaction) makes concurrent guesses of one name from
+    one address queue up and each see the failures before it, so a burst cannot get more
+    tries than the policy. Guesses of different names from one address are not serialised
+    here: an address may get up to as many failures past its limit as it has requests in
+    flight, before its lock begins.
+    """
+    key = address_key(address)
+    await _advisory_lock(session, f"{key}|{name}")
+    limits = login_limits(settings)
+    since = now - limits.horizon
+    pair = [
+        Attempt(at, ok)
+        for at, ok in (
+            await session.execute(
+                select(col(LoginAttempt.attempted_at), col(LoginAttempt.succeeded)).where(
+                    col(LoginAttempt.username) == name,
+                    col(LoginAttempt.address) == key,
+                    col(LoginAttempt.attempted_at) > since,
+                )
+            )
+        ).all()
+    ]
+    lock = login_lock(pair, await _failures_from(session, key, since), now, limits)
+    if lock is not None:
+        # The same answer for either lock, known name or not: it tells nothing but when.
+        retry_after = max(1, math.ceil((lock.until - now).total_seconds()))
+        raise LoginLocked({"retry_after": retry_after})
+    return _Try(name, address, key, limits, pair)
+
+
+async def _record_attempt(session: AsyncSession, attempt: _Try, ok: bool, now: datetime) -> None:
+    """Keep the attempt; a failure that begins a lock is counted and audited, once.
+
+    Failures of one address are recorded one at a time (an advisory lock to commit), each
+    seeing those committed before it, so exactly one of them begins the address's lock.
+    """
+    begun: list[Lock] = []
+    if not ok:
+        await _advisory_lock(session, f"address|{attempt.key}")
+        from_address = await _failures_from(session, attempt.key, now - attempt.limits.horizon)
+        begun = locks_begun(attempt.pair, from_address, now, attempt.limits)
+    session.add(
+        LoginAttempt(username=attempt.name, address=attempt.key, succeeded=ok, attempted_at=now)
+    )
     await session.flush()
+    for lock in begun:
+        LOGIN_LOCKOUTS.labels(kind=lock.scope.value).inc()
+        if lock.scope is LockScope.ADDRESS:
+            entity_type, entity_id = "login_address", attempt.key
+        else:
+            entity_type, entity_id = "login_name", attempt.name
+        await audit.record(
+            session,
+            SYSTEM,
+            "auth.locked_out",
+            entity_type,
+            entity_id,
+            after={
+                "scope": lock.scope.value,
+                "name": attempt.name,
+                "address": str(attempt.address) if attempt.address else None,
+                "address_key": attempt.key,
+                "locked_until": lock.until,
+            },
+            now=now,
+        )
 
 
 async def login_with_password(
-    session: AsyncSession, settings: Settings, username: str, password: str, now: datetime
+    session: AsyncSession,
+    settings: Settings,
+    username: str,
+    password: str,
+    now: datetime,
+    address: IPAddress | None,
 ) -> IssuedToken:
-    """The OAuth2 password grant. Attempts are kept per user name, known or not, so the
-    lockout says nothing about which names exist."""
+    """The OAuth2 password grant from the client at ``address``. Attempts are kept per user
+    name, known or not, so the lockout says nothing about which names exist."""
     name = username.strip().lower()[:64]
-    await _admit_attempt(session, settings, name, now)
+    attempt = await _admit_attempt(session, settings, name, address, now)
     user = await session.scalar(select(User).where(col(User.username) == name))
     ok = await verify_secret(user.password_hash if user else None, password)
     ok = ok and user is not None and user.is_active
-    await _record_attempt(session, name, ok, now)
+    await _record_attempt(session, attempt, ok, now)
     if not ok or user is None:
         raise InvalidCredentials()
-    return staff_token(settings, user, now)
+    return await start_staff_session(session, settings, user, now)
 
 
-def credentials_fingerprint(password_hash: str) -> str:
-    """Changes whenever the password does; tokens carry it so a new password ends old
-    sessions. A digest of the (salted) hash reveals nothing about the password."""
-    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+def staff_token(
+    settings: Settings, user: User, now: datetime, *, sid: uuid.UUID | None = None
+) -> IssuedToken:
+    """A staff access token, bound to the password (``pwf``) and, when issued for a session,
+    to its refresh-token family (``sid``): ending the session ends the token."""
+    extra: dict[str, str] = {"pwf": credentials_fingerprint(user.password_hash)}
+    if sid is not None:
+        extra["sid"] = str(sid)
+    return issue_token(settings, subject=str(user.id), role=Role(user.role), now=now, extra=extra)
 
 
-def staff_token(settings: Settings, user: User, now: datetime) -> IssuedToken:
-    return issue_token(
-        settings,
-        subject=str(user.id),
-        role=Role(user.role),
-        now=now,
-        extra={"pwf": credentials_fingerprint(user.password_hash)},
-    )
+def _with_refresh(access: IssuedToken, refresh: refresh_tokens.IssuedRefresh) -> IssuedToken:
+    return replace(access, refresh_token=refresh.token, refresh_expires_in=refresh.expires_in)
+
+
+async def start_staff_session(
+    session: AsyncSession, settings: Settings, user: User, now: datetime
+) -> IssuedToken:
+    """After a password login: a new refresh-token family, its first refresh token and an
+    access token naming the family."""
+    refresh = await refresh_tokens.start(session, settings, user, now)
+    return _with_refresh(staff_token(settings, user, now, sid=refresh.family_id), refresh)
+
+
+async def refresh_staff_session(
+    session: AsyncSession, settings: Settings, refresh_token: str, now: datetime
+) -> IssuedToken:
+    """The refresh-token grant (RFC 6749 §6): the token is spent, and the answer carries the
+    family's next one with a new access token for the user as the database has them now."""
+    user, refresh = await refresh_tokens.rotate(session, settings, refresh_token, now)
+    return _with_refresh(staff_token(settings, user, now, sid=refresh.family_id), refresh)
 
 
 async def login_client(
-    session: AsyncSession, settings: Settings, client_id: str, client_secret: str, now: datetime
+    session: AsyncSession,
+    settings: Settings,
+    client_id: str,
+    client_secret: str,
+    now: datetime,
+    address: IPAddress | None,
 ) -> IssuedToken:
-    """The OAuth2 client-credentials grant for a partner's system, under the same lockout
-    as staff logins (kept under ``client:<client_id>``)."""
+    """The OAuth2 client-credentials grant for a partner's system at ``address``, under the
+    same lockout as staff logins (kept under ``client:<client_id>``)."""
     attempt_name = (CLIENT_SUBJECT_PREFIX + client_id)[:80]
-    await _admit_attempt(session, settings, attempt_name, now)
+    attempt = await _admit_attempt(session, settings, attempt_name, address, now)
     row = (
         await session.execute(
             select(PartnerClient, col(Partner.is_active))
@@ -114,15 +236,24 @@ async def login_client(
     client, partner_active = (row[0], row[1]) if row else (None, False)
     ok = await verify_secret(client.secret_hash if client else None, client_secret)
     ok = ok and client is not None and client.is_active and partner_active
-    await _record_attempt(session, attempt_name, ok, now)
+    await _record_attempt(session, attempt, ok, now)
     if not ok or client is None:
         raise InvalidClient()
+    return client_token(settings, client, now)
+
+
+def client_token(settings: Settings, client: PartnerClient, now: datetime) -> IssuedToken:
+    """A partner system's access token, bound like a staff one to the credentials it was
+    issued for (``pwf``): rotating the client's secret ends the tokens of the old one."""
     return issue_token(
         settings,
         subject=CLIENT_SUBJECT_PREFIX + client.client_id,
         role=Role.PARTNER,
         now=now,
-        extra={"partner_id": str(client.partner_id)},
+        extra={
+            "partner_id": str(client.partner_id),
+            "pwf": credentials_fingerprint(client.secret_hash),
+        },
     )
 
 
@@ -139,6 +270,7 @@ async def principal_from_token(session: AsyncSession, settings: Settings, token:
                     col(PartnerClient.partner_id),
                     col(PartnerClient.is_active),
                     col(Partner.is_active),
+                    col(PartnerClient.secret_hash),
                 )
                 .join(Partner, col(Partner.id) == col(PartnerClient.partner_id))
                 .where(col(PartnerClient.client_id) == client_id)
@@ -148,6 +280,8 @@ async def principal_from_token(session: AsyncSession, settings: Settings, token:
             raise NotAuthenticated({"reason": "inactive"})
         if claims.get("role") != Role.PARTNER.value or claims.get("partner_id") != str(row[0]):
             raise NotAuthenticated({"reason": "claims"})
+        if claims.get("pwf") != credentials_fingerprint(row[3]):
+            raise NotAuthenticated({"reason": "secret rotated"})
         return Principal(subject=subject, role=Role.PARTNER, partner_id=row[0], client_id=client_id)
     try:
         user_id = uuid.UUID(subject)
@@ -161,6 +295,9 @@ async def principal_from_token(session: AsyncSession, settings: Settings, token:
         raise NotAuthenticated({"reason": "claims"})
     if claims.get("pwf") != credentials_fingerprint(user.password_hash):
         raise NotAuthenticated({"reason": "password changed"})
+    # Tokens of a session (all that logins and refreshes issue) end with it: logout, reuse.
+    if "sid" in claims and await refresh_tokens.session_ended(session, claims["sid"], user.id):
+        raise NotAuthenticated({"reason": "session ended"})
     return Principal(
         subject=subject,
         role=Role(user.role),

@@ -69,7 +69,7 @@ async def open_incident(
     return incident
 
 
-def _readable(principal: Principal) -> Any:
+def readable(principal: Principal) -> Any:
     """The incidents of the accounts the principal may see (a lead: their teams')."""
     if not may_list(principal.role):
         raise PermissionDenied({"role": principal.role.value})
@@ -89,7 +89,7 @@ async def list_incidents(
     cursor: str | None,
 ) -> tuple[list[ComplianceIncident], str | None]:
     """Newest first, keyset by (opened_at, id)."""
-    query = _readable(principal)
+    query = readable(principal)
     if status is not None:
         query = query.where(col(ComplianceIncident.status) == status.value)
     after = decode_moment_cursor(cursor)
@@ -116,7 +116,7 @@ async def resolve_incident(
 ) -> ComplianceIncident:
     """A lead (of the account's team) or a manager closes the case with what was done."""
     incident = await session.scalar(
-        _readable(principal)
+        readable(principal)
         .where(col(ComplianceIncident.id) == incident_id)
         .with_for_update(of=ComplianceIncident)
     )

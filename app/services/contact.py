@@ -108,11 +108,15 @@ async def contact_context(
     at: datetime,
     replacing: uuid.UUID | None = None,
     party_flags: frozenset[DebtorFlag] = frozenset(),
+    account: Account | None = None,
 ) -> ContactContext:
+    """What the rules need to judge a contact with the account at ``at``. ``account``: the
+    account already loaded by a caller that established the principal may work it."""
     now = datetime.now(UTC)
     if not now - CHECK_RANGE <= at <= now + CHECK_RANGE:
         raise InvalidInput("body.at", N_("must be within 400 days of now"))
-    account = await accounts.get_account(session, principal, account_id)
+    if account is None or account.id != account_id:
+        account = await accounts.get_account(session, principal, account_id)
     partner = await session.get_one(Partner, account.partner_id)
     point: ContactPoint | None = None
     related: RelatedParty | None = None
@@ -257,6 +261,14 @@ async def _zones(
         rows = await session.scalars(query.order_by(col(ContactPoint.position)))
         evidence.extend(row for row in rows if point is None or row.id != point.id)
     return list(zones_of_points(evidence, partner.country))
+
+
+async def call_zones(
+    session: AsyncSession, account: Account, partner: Partner, point: ContactPoint | None
+) -> tuple[str, ...]:
+    """Every zone a call to the debtor through ``point`` (or, without one, through any of
+    their points on this account) reaches them in, as the contact check reads it."""
+    return tuple(await _zones(session, account, partner, point, Channel.CALL, Party.DEBTOR))
 
 
 def zones_of_points(points: Iterable[ContactPoint], country: str) -> tuple[str, ...]:

@@ -93,6 +93,10 @@ def demo_partners() -> list[tuple[PartnerCreate, str, str, str]]:
         ),
         contact_name="Carla Convenios",
         contact_email="convenios@banco-demo.example",
+        # Where its debtors pay (printed on their payment agreements).
+        payment_bank_name="Banco Demo",
+        payment_clabe="002180700000000008",
+        payment_cash_stores="OXXO",
     )
     retailer = PartnerCreate(
         legal_name="Almacenes Demo S.A.S.",
@@ -102,6 +106,7 @@ def demo_partners() -> list[tuple[PartnerCreate, str, str, str]]:
         time_zone="America/Bogota",
         contact_name="Camilo Cartera",
         contact_email="cartera@almacenes-demo.example",
+        payment_bank_name="Banco Demo Colombia",
     )
     return [
         (bank, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, "Banco Demo core system"),
@@ -258,6 +263,12 @@ async def _collector_weeks(session: AsyncSession, partner: Partner, staff: dict[
         if result == "RPC_PTP":
             amount = min(total, Decimal(rng.choice([500, 800, 1500, 2500])))
             body["promise"] = {"amount": amount, "due_date": day + timedelta(days=7)}
+        if result == "RPC_CALLBACK":
+            # "Call me tomorrow at eleven": on the debtor's clock, whatever the partner's.
+            tomorrow = day + timedelta(days=1)
+            body["callback"] = {
+                "local_time": datetime(tomorrow.year, tomorrow.month, tomorrow.day, 11)
+            }
         recorded = await interactions.record_interaction(
             session,
             settings,

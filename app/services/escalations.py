@@ -94,12 +94,7 @@ async def _get_for_handling(
 ) -> Escalation:
     if principal.role not in HANDLERS:
         raise PermissionDenied({"role": principal.role.value})
-    found = await session.scalar(
-        readable_escalations(principal).where(col(Escalation.id) == escalation_id).with_for_update()
-    )
-    if found is None:
-        raise NotFound({"entity": "escalation"})
-    return found
+    return await _get_visible(session, principal, escalation_id, lock=True)
 
 
 async def take_escalation(

@@ -20,6 +20,7 @@ from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from app.config import Settings
+from app.domain.callbacks import check_callback
 from app.domain.compliance import RIGHT_PARTY_CODES, Channel, Party
 from app.domain.contactability import VerificationStatus, verifies
 from app.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -47,6 +48,7 @@ from app.domain.stages import Stage
 from app.domain.strategies import escalation_rule, promise_terms
 from app.i18n import N_
 from app.models.account import Account
+from app.models.callback import Callback
 from app.models.debtor import ContactPoint
 from app.models.escalation import Escalation
 from app.models.interaction import Interaction, InteractionFeedback
@@ -56,7 +58,15 @@ from app.models.user import Team, TeamMember
 from app.pagination import decode_moment_cursor, split_moment_page
 from app.schemas.interactions import InteractionCreate
 from app.security import Principal
-from app.services import accounts, audit, compliance_incidents, consents, worklists
+from app.services import (
+    accounts,
+    audit,
+    callbacks,
+    compliance_incidents,
+    consents,
+    inbound,
+    worklists,
+)
 from app.services.contact import contact_context
 from app.services.flags import new_flag
 
@@ -68,6 +78,7 @@ _DEBTOR_CONTACT_LOCK = 9
 class Recorded:
     interaction: Interaction
     promise: Promise | None
+    callback: Callback | None = None
 
 
 async def record_interaction(
@@ -85,7 +96,7 @@ async def record_interaction(
     channel = Channel(body.channel)
     party = PartyReached(body.party)
     check_skill(principal.role, principal.skills, channel)
-    account = await accounts.get_account(session, principal, account_id)
+    account = await _account_to_record(session, principal, account_id, body, moment)
     partner = await session.get_one(Partner, account.partner_id)
     if body.promise is not None and not fits_minor_unit(body.promise.amount, account.currency):
         raise InvalidInput("body.promise.amount", too_many_decimals(account.currency))
@@ -123,6 +134,7 @@ async def record_interaction(
         ),
         moment,
     )
+    check_callback(body.result_code, body.callback is not None)
     # One debtor's contacts are recorded one at a time: two collectors cannot both take the
     # last contact a cap allows.
     await session.execute(
@@ -154,7 +166,14 @@ async def record_interaction(
         contact_point_id=body.contact_point_id,
         at=body.started_at,
         replacing=original.id if original is not None else None,
+        account=account,
     )
+    # The callback's time, read on the debtor's clock; refused before anything is written.
+    agreed = None
+    if body.callback is not None:
+        agreed = await callbacks.agreed_moment(
+            session, account, partner, context.contact_point, body.callback, moment
+        )
     # The law is checked again at the interaction's own time (a back-dated one at its stated
     # instant) and the answer is stored with it, whatever it is; the debtor calling in is
     # not a contact the agency made.
@@ -242,7 +261,15 @@ async def record_interaction(
             .where(col(Promise.interaction_id) == original.id, col(Promise.status) == "pending")
             .values(status="cancelled", resolved_on=moment.date(), updated_at=moment)
         )
+        await callbacks.cancel_agreed_in(session, original.id, moment)
     await _apply_result(session, settings, principal, account, interaction, moment)
+    # A callback due by the time this contact started is done; a RPC_CALLBACK schedules one.
+    await callbacks.settle(session, account.id, interaction, moment)
+    callback = None
+    if agreed is not None:
+        callback = await callbacks.schedule(
+            session, settings, principal, account, interaction, agreed, moment
+        )
     promise = None
     version, document = context.strategy_version, context.strategy
     stage = Stage(account.stage)
@@ -289,12 +316,31 @@ async def record_interaction(
             "backdated_reason": body.backdated_reason,
             "promise_id": promise.id if promise else None,
             "incident_id": incident.id if incident else None,
+            "callback_id": callback.id if callback else None,
+            "callback_due_at": callback.due_at if callback else None,
         },
         now=moment,
     )
     # The collector is done with the account for now: its work-queue claim is released.
     await worklists.release_claim(session, account.id, principal.user_id)
-    return Recorded(interaction, promise)
+    return Recorded(interaction, promise, callback)
+
+
+async def _account_to_record(
+    session: AsyncSession,
+    principal: Principal,
+    account_id: uuid.UUID,
+    body: InteractionCreate,
+    now: datetime,
+) -> Account:
+    """An account the caller works; or, for the inbound desk answering a debtor's call, one
+    its own look-up of the number showed it (app/services/inbound.py)."""
+    try:
+        return await accounts.get_account(session, principal, account_id)
+    except NotFound:
+        if body.direction != Direction.INBOUND.value:
+            raise
+        return await inbound.desk_account(session, principal, account_id, now)
 
 
 async def _check_amended(

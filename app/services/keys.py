@@ -3,8 +3,11 @@ and recompute the blind indexes under the current index key.
 
 Each batch is one read and one ``UPDATE … FROM unnest(…)`` and commits on its own, so a
 rotation of millions of rows holds no long transaction and can be stopped and run again: it
-only ever picks rows still sealed under another key. A re-index walks each table by id and
-writes only the indexes that differ; run again, it finds nothing to write.
+only ever picks rows still sealed under another key. Documents are rotated the same way,
+chunk rows (up to 256 KiB each) in smaller batches: each chunk is opened and sealed again
+in its own place (blob, position, last or not), so it still opens only there. A re-index
+walks each table by id and writes only the indexes that differ; run again, it finds nothing
+to write.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from functools import partial
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain.crypto import Vault
+from app.domain.crypto import SealedBytes, SealError, Vault
+from app.domain.documents import open_chunk, seal_chunk
 from app.models.debtor import CONTACT, NATIONAL_ID, contact_index
 
 # Every sealed column: (table, column, purpose). Names are constants, never input.
@@ -25,6 +29,7 @@ SEALED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("debtor", "national_id", NATIONAL_ID),
     ("related_party", "national_id", NATIONAL_ID),
     ("contact_point", "value", CONTACT),
+    ("unidentified_call", "phone", CONTACT),
 )
 
 
@@ -64,13 +69,62 @@ async def reseal_batch(
     return len(rows)
 
 
+# Document chunks: (table, column) as reported; their rows are up to 256 KiB each.
+DOCUMENT_CHUNKS = ("document_blob_chunk", "ciphertext")
+
+
+async def reseal_document_chunks(session: AsyncSession, *, sealer: Vault, size: int) -> int:
+    """Re-seal up to ``size`` document chunks still under an older key; how many."""
+    rows = (
+        await session.execute(
+            text(
+                "SELECT c.blob_id, c.seq, b.chunks, c.key_id, c.nonce, c.ciphertext "
+                "FROM document_blob_chunk c JOIN document_blob b ON b.id = c.blob_id "
+                "WHERE c.key_id <> :current ORDER BY c.blob_id, c.seq LIMIT :size"
+            ),
+            {"current": sealer.current, "size": size},
+        )
+    ).all()
+    if not rows:
+        return 0
+    resealed: list[SealedBytes] = []
+    for blob_id, seq, chunks, key_id, nonce, ciphertext in rows:
+        final = seq == chunks - 1
+        try:
+            plaintext = open_chunk(
+                sealer, blob_id, seq, SealedBytes(key_id, bytes(nonce), bytes(ciphertext)),
+                final=final,
+            )  # fmt: skip
+        except SealError as exc:
+            raise SealError(f"document blob {blob_id}, chunk {seq}: {exc}") from exc
+        resealed.append(seal_chunk(sealer, blob_id, seq, plaintext, final=final))
+    await session.execute(
+        text(
+            "UPDATE document_blob_chunk t SET key_id = :current, nonce = v.nonce, "
+            "ciphertext = v.ciphertext FROM unnest(CAST(:blob_ids AS uuid[]), "
+            "CAST(:seqs AS integer[]), CAST(:nonces AS bytea[]), CAST(:ciphertexts AS bytea[])) "
+            "AS v(blob_id, seq, nonce, ciphertext) WHERE t.blob_id = v.blob_id AND t.seq = v.seq"
+        ),
+        {
+            "current": sealer.current,
+            "blob_ids": [row[0] for row in rows],
+            "seqs": [row[1] for row in rows],
+            "nonces": [sealed.nonce for sealed in resealed],
+            "ciphertexts": [sealed.ciphertext for sealed in resealed],
+        },
+    )
+    return len(rows)
+
+
 async def rotate(
     run_batch: Callable[[Callable[[AsyncSession], Awaitable[int]]], Awaitable[int]],
     sealer: Vault,
     *,
     size: int = 1000,
+    document_size: int = 32,
 ) -> list[Rotated]:
-    """Re-seal every column; ``run_batch`` runs one batch in its own committed transaction."""
+    """Re-seal every column and every document chunk (``document_size`` chunks a batch);
+    ``run_batch`` runs one batch in its own committed transaction."""
     done: list[Rotated] = []
     for table, column, purpose in SEALED_COLUMNS:
         total = 0
@@ -84,6 +138,13 @@ async def rotate(
             if count < size:
                 break
         done.append(Rotated(table, column, total))
+    total = 0
+    while True:
+        count = await run_batch(partial(reseal_document_chunks, sealer=sealer, size=document_size))
+        total += count
+        if count < document_size:
+            break
+    done.append(Rotated(*DOCUMENT_CHUNKS, total))
     return done
 
 

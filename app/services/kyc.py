@@ -312,21 +312,28 @@ def _ns(moment: datetime) -> int:
 
 
 async def take_search_slot(
-    session: AsyncSession, principal: Principal, per_minute: int, *, now: datetime | None = None
+    session: AsyncSession,
+    principal: Principal,
+    per_minute: int,
+    *,
+    now: datetime | None = None,
+    actions: tuple[str, ...] = SEARCH_ACTIONS,
+    kind: str = "kyc-search",
 ) -> None:
     """The limit across every API process: the caller's searches on record (audited, valid or
     refused) in the last minute, read under a per-caller advisory lock held to commit, so two
-    processes cannot both take the last slot. :func:`admit` decides; 429 when it refuses."""
+    processes cannot both take the last slot. :func:`admit` decides; 429 when it refuses.
+    ``actions`` and ``kind``: another audited look-up counted the same way (inbound calls)."""
     await session.execute(
         text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-        {"key": f"kyc-search:{principal.audit_id}"},
+        {"key": f"{kind}:{principal.audit_id}"},
     )
     now = now or datetime.now(UTC)
     recent = await session.scalars(
         select(col(AuditEvent.occurred_at))
         .where(
             col(AuditEvent.actor_id) == principal.audit_id,
-            col(AuditEvent.action).in_(SEARCH_ACTIONS),
+            col(AuditEvent.action).in_(actions),
             col(AuditEvent.occurred_at) > now - timedelta(minutes=1),
         )
         .order_by(col(AuditEvent.occurred_at))

@@ -71,6 +71,15 @@ def readable_partners(principal: Principal) -> SelectOfScalar[Partner]:
     return query.where(false())
 
 
+# Where the partner's debtors pay (printed on payment agreements).
+PAYMENT_FIELDS = (
+    "payment_bank_name",
+    "payment_clabe",
+    "payment_account_holder",
+    "payment_cash_stores",
+)
+
+
 def snapshot(partner: Partner) -> dict[str, Any]:
     """What the audit trail keeps of a partner."""
     return {
@@ -83,6 +92,7 @@ def snapshot(partner: Partner) -> dict[str, Any]:
         "contact_name": partner.contact_name,
         "contact_email": partner.contact_email,
         "contact_phone": partner.contact_phone,
+        **{field: getattr(partner, field) for field in PAYMENT_FIELDS},
         "is_active": partner.is_active,
     }
 
@@ -238,6 +248,10 @@ async def create_partner(session: AsyncSession, actor: Principal, data: PartnerC
         contact_name=data.contact_name,
         contact_email=str(data.contact_email) if data.contact_email else None,
         contact_phone=phone,
+        payment_bank_name=data.payment_bank_name,
+        payment_clabe=data.payment_clabe,
+        payment_account_holder=data.payment_account_holder,
+        payment_cash_stores=data.payment_cash_stores,
         is_active=data.is_active,
     )
     session.add(partner)
@@ -280,7 +294,8 @@ async def update_partner(
         )
     if "contact_email" in changes:
         partner.contact_email = str(data.contact_email) if data.contact_email else None
-    for field in ("legal_name", "currency", "time_zone", "contact_name", "is_active"):
+    for field in ("legal_name", "currency", "time_zone", "contact_name", "is_active",
+                  *PAYMENT_FIELDS):  # fmt: skip
         if field in changes:
             setattr(partner, field, changes[field])
     edges: dict[ProductType, BucketEdges] | None = None
@@ -386,6 +401,39 @@ async def deactivate_client(
         after={"is_active": False},
     )
     return client
+
+
+async def rotate_client_secret(
+    session: AsyncSession, actor: Principal, partner_id: uuid.UUID, client_id: str
+) -> tuple[PartnerClient, str]:
+    """A new secret for a partner's system: (the client, the secret in clear, never stored).
+    The old secret stops working at once, and so do the tokens issued for it (they carry the
+    fingerprint of the credentials, app/services/auth.py). No overlap period: the partner
+    installs the new secret, then asks for a token."""
+    partner = await get_partner(session, actor, partner_id)
+    client = await session.scalar(
+        select(PartnerClient)
+        .where(
+            col(PartnerClient.partner_id) == partner.id,
+            col(PartnerClient.client_id) == client_id,
+        )
+        .with_for_update()
+    )
+    if client is None:
+        raise NotFound({"entity": "partner_client"})
+    secret = secrets.token_urlsafe(32)
+    client.secret_hash = await hash_secret(secret)
+    session.add(client)
+    await session.flush()
+    await audit.record(
+        session,
+        actor,
+        "partner_client.secret_rotated",
+        "partner_client",
+        client.id,
+        after={"client_secret": "rotated"},
+    )
+    return client, secret
 
 
 def partner_today(partner: Partner, now: datetime | None = None) -> date:

@@ -75,6 +75,7 @@ from app.services.assignments import (
     partner_for_push,
 )
 from app.services.partners import partner_today
+from app.services.workbooks import DEFAULT_LIMITS, WorkbookLimits
 
 log = structlog.get_logger("cartera.payment_files")
 
@@ -163,6 +164,8 @@ async def submit_file(
     idempotency_key: str | None,
     source: SourceFormat,
     body: AsyncIterator[bytes],
+    *,
+    workbook_limits: WorkbookLimits = DEFAULT_LIMITS,
 ) -> tuple[PaymentFile, bool]:
     """Store the file and queue it; a replay of the key with the same body returns the first
     file (True) and stores nothing, with another body it is refused."""
@@ -171,7 +174,7 @@ async def submit_file(
         # One payment as JSON is POST /payments; files are what banks and stores export.
         raise UnsupportedMediaType()
     partner = await partner_for_push(session, principal, partner_id)
-    check = UploadCheck(source, LAYOUT)
+    check = UploadCheck(source, LAYOUT, workbook_limits)
     existing = await uploads.find_replay(
         session,
         PaymentFile,
@@ -253,6 +256,7 @@ async def process_file(
     *,
     now: datetime | None = None,
     batch_lines: int = BATCH_LINES,
+    workbook_limits: WorkbookLimits = DEFAULT_LIMITS,
 ) -> PaymentFile:
     """Reconcile and apply one queued file; an unreadable file is marked failed with nothing
     applied."""
@@ -269,7 +273,7 @@ async def process_file(
     with tempfile.TemporaryDirectory(prefix="cartera-payments-") as folder:
         path = Path(folder) / f"payments.{source.value}"
         await uploads.spool(session, uploads.PAYMENT_FILES, payment_file.id, path)
-        rows = read_rows(source, path, LAYOUT)
+        rows = read_rows(source, path, LAYOUT, workbook_limits)
         try:
             async with session.begin_nested():
                 while True:

@@ -1,5 +1,5 @@
 """Payment plans: quotes (nothing is written), proposals, approval, rejection,
-cancellation and the written agreement ("convenio de pago").
+cancellation (the written agreement is ``app/services/agreements.py``).
 
 A quote reads the account (within what the caller may see), the partner's strategy in force
 and the partner's country for its holiday calendar, and hands them to
@@ -14,30 +14,25 @@ Choices made here:
   unique index on open plans is the backstop. Decisions and cancellations lock the plan row
   (``FOR UPDATE``) and bump its ``version``: of two approvals at once, the second finds the
   plan no longer pending and answers 409.
-- The agreement PDF is rendered with fpdf2's core fonts (latin-1 text) and its creation date
-  is the plan's ``created_at``, so the same plan gives the same bytes; its SHA-256 is stored
-  on the plan the first time it is generated. It is available once the plan is active (or
-  completed, broken, or cancelled after its agreement was issued).
 """
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 import holidays
-from fpdf import FPDF
-from sqlalchemy import text
+from sqlalchemy import func, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from app.domain.errors import Conflict, NotFound, PermissionDenied, VersionMismatch
-from app.domain.money import MINOR_UNITS
+from app.domain.money import round_money
 from app.domain.plans import (
     OPEN_STATUSES,
     AccountFacts,
@@ -56,7 +51,6 @@ from app.domain.stages import Stage
 from app.domain.strategies import PlanType
 from app.i18n import N_
 from app.models.account import Account
-from app.models.debtor import Debtor
 from app.models.partner import Partner
 from app.models.plan import PaymentPlan, PlanInstallment
 from app.models.user import Team, TeamMember
@@ -131,8 +125,6 @@ async def _quote_account(
 
 # Who may read a plan besides those who negotiate them (all through the account's visibility).
 READERS: frozenset[Role] = QUOTERS | {Role.AUDITOR, Role.PARTNER}
-# Statuses whose agreement may be issued; a cancelled plan only if it was issued before.
-_AGREEMENT_STATUSES = frozenset({PlanStatus.ACTIVE, PlanStatus.COMPLETED, PlanStatus.BROKEN})
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +149,7 @@ def _readable_plans(principal: Principal) -> SelectOfScalar[PaymentPlan]:
     return select(PaymentPlan).where(col(PaymentPlan.account_id).in_(visible))
 
 
-async def _installments(
+async def installments_of(
     session: AsyncSession, plan_ids: Sequence[uuid.UUID]
 ) -> list[PlanInstallment]:
     rows = await session.scalars(
@@ -170,7 +162,7 @@ async def _installments(
 
 
 async def _view(session: AsyncSession, plan: PaymentPlan) -> PlanView:
-    return PlanView(plan, await _installments(session, [plan.id]))
+    return PlanView(plan, await installments_of(session, [plan.id]))
 
 
 async def propose_plan(
@@ -296,9 +288,39 @@ async def _newest_first(
     ).all()
     page, next_cursor = split_page(rows, limit, key=lambda p: p.id)
     by_plan: dict[uuid.UUID, list[PlanInstallment]] = {p.id: [] for p in page}
-    for installment in await _installments(session, list(by_plan)):
+    for installment in await installments_of(session, list(by_plan)):
         by_plan[installment.plan_id].append(installment)
     return [PlanView(p, by_plan[p.id]) for p in page], next_cursor
+
+
+def _matching(
+    principal: Principal,
+    scope: accounts.AccountScope,
+    status: str | None,
+    plan_type: str | None,
+) -> SelectOfScalar[PaymentPlan]:
+    if principal.role not in READERS:
+        raise PermissionDenied({"role": principal.role.value})
+    query = select(PaymentPlan).where(
+        col(PaymentPlan.account_id).in_(accounts.scoped_account_ids(principal, scope))
+    )
+    if status is not None:
+        query = query.where(col(PaymentPlan.status) == status)
+    if plan_type is not None:
+        query = query.where(col(PaymentPlan.plan_type) == plan_type)
+    return query
+
+
+async def count_plans(
+    session: AsyncSession,
+    principal: Principal,
+    scope: accounts.AccountScope,
+    *,
+    status: str | None,
+) -> int:
+    """How many :func:`search_plans` would list."""
+    query = _matching(principal, scope, status, None).subquery()
+    return int(await session.scalar(select(func.count()).select_from(query)) or 0)
 
 
 async def search_plans(
@@ -313,20 +335,12 @@ async def search_plans(
 ) -> accounts.LabelledPage[PlanView]:
     """Plans across the accounts the caller may see, newest first: a lead's approval inbox
     is ``status=pending_approval`` (their teams' accounts are all they see)."""
-    if principal.role not in READERS:
-        raise PermissionDenied({"role": principal.role.value})
-    query = select(PaymentPlan).where(
-        col(PaymentPlan.account_id).in_(accounts.scoped_account_ids(principal, scope))
-    )
-    if status is not None:
-        query = query.where(col(PaymentPlan.status) == status)
-    if plan_type is not None:
-        query = query.where(col(PaymentPlan.plan_type) == plan_type)
+    query = _matching(principal, scope, status, plan_type)
     views, next_cursor = await _newest_first(session, query, limit=limit, cursor=cursor)
     return await accounts.labelled_page(session, views, next_cursor, lambda v: v.plan.account_id)
 
 
-async def _lock_plan(
+async def lock_plan(
     session: AsyncSession,
     principal: Principal,
     plan_id: uuid.UUID,
@@ -357,7 +371,7 @@ async def _decide(
     expected_version: int | None,
     now: datetime | None,
 ) -> PlanView:
-    plan = await _lock_plan(session, principal, plan_id, expected_version)
+    plan = await lock_plan(session, principal, plan_id, expected_version)
     if principal.user_id is None or not may_approve(principal.role, Role(plan.approver_role)):
         raise PermissionDenied({"role": principal.role.value})
     if plan.proposed_by == principal.user_id:
@@ -434,7 +448,7 @@ async def cancel_plan(
 ) -> PlanView:
     """By a manager or admin, or a team lead who proposed the plan or leads its proposer's
     team; from proposed, pending approval or active (409 otherwise)."""
-    plan = await _lock_plan(session, principal, plan_id, expected_version)
+    plan = await lock_plan(session, principal, plan_id, expected_version)
     is_proposer = principal.user_id is not None and plan.proposed_by == principal.user_id
     leads = (
         principal.role is Role.TEAM_LEAD
@@ -461,144 +475,6 @@ async def cancel_plan(
         before=before, after=_snapshot(plan), now=moment,
     )  # fmt: skip
     return await _view(session, plan)
-
-
-# --- the agreement ------------------------------------------------------------------------
-
-
-def format_money(amount: Decimal, currency: str) -> str:
-    """``$12,345.67 MXN``: thousands with commas, the currency's decimals (none for CLP)."""
-    decimals = MINOR_UNITS.get(currency, 2)
-    return f"${amount:,.{decimals}f} {currency}"
-
-
-_PLAN_NAMES = {
-    "regularization": "Programa de regularización",
-    "restructuring": "Reestructura",
-    "settlement": "Liquidación con quita",
-}
-
-
-def _latin1(text: str) -> str:
-    """Core fonts speak latin-1: anything outside it becomes '?' rather than an error."""
-    return text.encode("latin-1", "replace").decode("latin-1")
-
-
-def render_agreement(
-    plan: PaymentPlan,
-    installments: Sequence[PlanInstallment],
-    account: Account,
-    partner: Partner,
-    masked_national_id: str,
-) -> bytes:
-    """The convenio de pago as PDF bytes; the same inputs give the same bytes."""
-    pdf = FPDF(format="Letter")
-    pdf.set_creation_date(plan.created_at)
-    pdf.set_title(_latin1(f"Convenio de pago {plan.id}"))
-    pdf.set_author(_latin1(partner.legal_name))
-    pdf.set_creator("Cartera")
-    pdf.set_auto_page_break(auto=True, margin=15)
-    pdf.add_page()
-    width = pdf.epw
-
-    def para(text: str, size: int = 10, style: str = "", height: float = 5) -> None:
-        pdf.set_font("Helvetica", style, size)
-        pdf.multi_cell(width, height, _latin1(text), new_x="LMARGIN", new_y="NEXT")
-
-    money = lambda amount: format_money(amount, plan.currency)  # noqa: E731
-    debtor = f"{account.debtor_first_names} {account.debtor_last_names}".strip()
-    para("CONVENIO DE PAGO", 16, "B", 9)
-    para(f"{_PLAN_NAMES.get(plan.plan_type, plan.plan_type)} - folio {plan.id}", 9)
-    pdf.ln(3)
-    para("PARTES", 11, "B", 7)
-    para(f"Acreedor: {partner.legal_name}, RFC / identificación fiscal {partner.tax_id}.")
-    para(f"Deudor: {debtor}, identificación {masked_national_id}.")
-    para(f"Cuenta: {account.external_ref}. Moneda: {plan.currency}.")
-    pdf.ln(3)
-    para("IMPORTES", 11, "B", 7)
-    para(f"Total convenido: {money(plan.agreed_total)}")
-    down = next((i for i in installments if i.number == 0), None)
-    para(
-        f"Pago inicial (enganche): {money(plan.down_payment)}"
-        + ("" if down is None else f", a pagar a más tardar el {down.due_date:%d/%m/%Y}")
-    )
-    para(f"Descuento (quita): {money(plan.forgiven)}")
-    if plan.interest_total:
-        para(f"Intereses del plan: {money(plan.interest_total)}")
-    pdf.ln(3)
-    para("CALENDARIO DE PAGOS", 11, "B", 7)
-    columns = (("No.", 0.12), ("Fecha de pago", 0.3), ("Importe", 0.58))
-    pdf.set_font("Helvetica", "B", 10)
-    for title, share in columns:
-        pdf.cell(width * share, 6, _latin1(title), border=1)
-    pdf.ln()
-    pdf.set_font("Helvetica", "", 10)
-    for installment in installments:
-        number = "Enganche" if installment.number == 0 else str(installment.number)
-        pdf.cell(width * columns[0][1], 6, number, border=1)
-        pdf.cell(width * columns[1][1], 6, installment.due_date.strftime("%d/%m/%Y"), border=1)
-        pdf.cell(width * columns[2][1], 6, money(installment.amount), border=1)
-        pdf.ln()
-    pdf.ln(4)
-    para("CONDICIONES", 11, "B", 7)
-    para(
-        "Los pagos se realizarán únicamente a las cuentas del acreedor, "
-        f"{partner.legal_name}, nunca a la agencia de cobranza ni a sus gestores. "
-        "Ningún gestor está autorizado para recibir dinero en efectivo."
-    )
-    missed = plan.missed_installments_to_break
-    para(
-        "El convenio se tendrá por incumplido si "
-        + ("queda sin pagar una parcialidad vencida" if missed == 1
-           else f"quedan sin pagar {missed} parcialidades vencidas")
-        + f", o si una parcialidad tiene más de {plan.days_late_to_break} días de atraso; "
-        "en tal caso el adeudo vuelve a ser exigible en los términos del contrato original, "
-        "descontando lo pagado."
-    )  # fmt: skip
-    pdf.ln(12)
-    para("______________________________          ______________________________")
-    para(f"{debtor}                    {partner.legal_name}", 9)
-    return bytes(pdf.output())
-
-
-@dataclass(frozen=True, slots=True)
-class Agreement:
-    pdf: bytes
-    sha256: str
-
-
-async def plan_agreement(
-    session: AsyncSession,
-    principal: Principal,
-    plan_id: uuid.UUID,
-    *,
-    now: datetime | None = None,
-) -> Agreement:
-    """The agreement PDF; its SHA-256 is stored on the plan (and audited) the first time."""
-    if principal.role not in READERS:
-        raise PermissionDenied({"role": principal.role.value})
-    plan = await _lock_plan(session, principal, plan_id)
-    issued = plan.agreement_sha256 is not None
-    status = PlanStatus(plan.status)
-    if status not in _AGREEMENT_STATUSES and not (status is PlanStatus.CANCELLED and issued):
-        raise Conflict(N_("the plan's status is '{status}'"), status=plan.status)
-    account = await session.get_one(Account, plan.account_id)
-    partner = await session.get_one(Partner, plan.partner_id)
-    debtor = await session.get_one(Debtor, account.debtor_id)
-    installments = await _installments(session, [plan.id])
-    pdf = render_agreement(plan, installments, account, partner, debtor.national_id_masked)
-    digest = hashlib.sha256(pdf).hexdigest()
-    if not issued:
-        plan.agreement_sha256 = digest
-        plan.version += 1
-        plan.updated_at = now or datetime.now(UTC)
-        session.add(plan)
-        await session.flush()
-        await audit.record(
-            session, principal, "plan.agreement", "payment_plan", plan.id,
-            after={"agreement_sha256": digest}, now=now,
-        )  # fmt: skip
-    return Agreement(pdf, digest)
 
 
 # ---------------------------------------------------------------------------------------
@@ -687,3 +563,69 @@ async def break_plan(
         session, principal, "plan.broken", "payment_plan", plan.id,
         before=before, after=_snapshot(plan), now=now,
     )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class InstallmentDue:
+    """An unpaid obligation of an active plan, due on or before a day: the debtor's move."""
+
+    plan_id: uuid.UUID
+    account_id: uuid.UUID
+    number: int
+    due_date: date
+    amount: Decimal
+    paid_amount: Decimal
+    currency: str
+
+
+def _due(principal: Principal, scope: accounts.AccountScope, on_or_before: date) -> Any:
+    return (
+        select(PlanInstallment, PaymentPlan)
+        .join(PaymentPlan, col(PaymentPlan.id) == col(PlanInstallment.plan_id))
+        .where(
+            col(PaymentPlan.account_id).in_(accounts.scoped_account_ids(principal, scope)),
+            col(PaymentPlan.status) == PlanStatus.ACTIVE.value,
+            col(PlanInstallment.status) != "paid",
+            col(PlanInstallment.due_date) <= on_or_before,
+        )
+    )
+
+
+async def installments_due(
+    session: AsyncSession,
+    principal: Principal,
+    scope: accounts.AccountScope,
+    *,
+    on_or_before: date,
+    limit: int,
+) -> accounts.LabelledPage[InstallmentDue]:
+    """Unpaid installments of active plans due by ``on_or_before``, oldest first."""
+    rows = await session.execute(
+        _due(principal, scope, on_or_before)
+        .order_by(col(PlanInstallment.due_date), col(PlanInstallment.id))
+        .limit(limit)
+    )
+    due = [
+        InstallmentDue(
+            plan_id=plan.id,
+            account_id=plan.account_id,
+            number=installment.number,
+            due_date=installment.due_date,
+            amount=round_money(installment.amount, plan.currency),
+            paid_amount=round_money(installment.paid_amount, plan.currency),
+            currency=plan.currency,
+        )
+        for installment, plan in rows.all()
+    ]
+    return await accounts.labelled_page(session, due, None, lambda d: d.account_id)
+
+
+async def count_installments_due(
+    session: AsyncSession,
+    principal: Principal,
+    scope: accounts.AccountScope,
+    *,
+    on_or_before: date,
+) -> int:
+    query = _due(principal, scope, on_or_before).subquery()
+    return int(await session.scalar(select(func.count()).select_from(query)) or 0)

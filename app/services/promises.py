@@ -7,9 +7,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from sqlalchemy import text, tuple_
+from sqlalchemy import func, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from app.models.promise import Promise
 from app.pagination import decode_day_cursor, split_page
@@ -109,6 +110,39 @@ async def list_promises(
     return list(rows.all())
 
 
+def _matching(
+    principal: Principal,
+    scope: accounts.AccountScope,
+    status: str | None,
+    due_from: date | None,
+    due_to: date | None,
+) -> SelectOfScalar[Promise]:
+    query = select(Promise).where(
+        col(Promise.account_id).in_(accounts.scoped_account_ids(principal, scope))
+    )
+    if status is not None:
+        query = query.where(col(Promise.status) == status)
+    if due_from is not None:
+        query = query.where(col(Promise.due_date) >= due_from)
+    if due_to is not None:
+        query = query.where(col(Promise.due_date) <= due_to)
+    return query
+
+
+async def count_promises(
+    session: AsyncSession,
+    principal: Principal,
+    scope: accounts.AccountScope,
+    *,
+    status: str | None,
+    due_from: date | None,
+    due_to: date | None,
+) -> int:
+    """How many :func:`search_promises` would list."""
+    query = _matching(principal, scope, status, due_from, due_to).subquery()
+    return int(await session.scalar(select(func.count()).select_from(query)) or 0)
+
+
 async def search_promises(
     session: AsyncSession,
     principal: Principal,
@@ -122,15 +156,7 @@ async def search_promises(
 ) -> accounts.LabelledPage[Promise]:
     """Promises across the accounts the caller may see, soonest due first (then by id):
     the day's follow-ups are ``status=pending&due_from=<today>&due_to=<today>``."""
-    query = select(Promise).where(
-        col(Promise.account_id).in_(accounts.scoped_account_ids(principal, scope))
-    )
-    if status is not None:
-        query = query.where(col(Promise.status) == status)
-    if due_from is not None:
-        query = query.where(col(Promise.due_date) >= due_from)
-    if due_to is not None:
-        query = query.where(col(Promise.due_date) <= due_to)
+    query = _matching(principal, scope, status, due_from, due_to)
     after = decode_day_cursor(cursor)
     if after is not None:
         query = query.where(tuple_(col(Promise.due_date), col(Promise.id)) > tuple_(*after))

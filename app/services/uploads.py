@@ -112,20 +112,24 @@ async def store_body(
     pending = bytearray()
     kept = bytearray() if keep_up_to is not None else None
     seq = 0
-    async for piece in body:
-        check.feed(piece)
-        if kept is not None:
-            assert keep_up_to is not None
-            if check.size > keep_up_to:
-                raise PayloadTooLarge({"limit": keep_up_to})
-            kept.extend(piece)
-        pending.extend(piece)
-        if len(pending) >= CHUNK_BYTES:
-            await session.execute(insert, {"owner": owner_id, "seq": seq, "data": bytes(pending)})
-            seq += 1
-            pending.clear()
-    # A workbook's header is read from the whole zip: off the event loop.
-    await anyio.to_thread.run_sync(check.finish)
+    try:
+        async for piece in body:
+            check.feed(piece)
+            if kept is not None:
+                assert keep_up_to is not None
+                if check.size > keep_up_to:
+                    raise PayloadTooLarge({"limit": keep_up_to})
+                kept.extend(piece)
+            pending.extend(piece)
+            if len(pending) >= CHUNK_BYTES:
+                data = bytes(pending)
+                await session.execute(insert, {"owner": owner_id, "seq": seq, "data": data})
+                seq += 1
+                pending.clear()
+        # A workbook is checked whole (every part expanded and counted): off the event loop.
+        await anyio.to_thread.run_sync(check.finish)
+    finally:
+        check.close()
     if pending:
         await session.execute(insert, {"owner": owner_id, "seq": seq, "data": bytes(pending)})
     return None if kept is None else bytes(kept)

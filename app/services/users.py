@@ -13,6 +13,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from app.domain.audit import diff
 from app.domain.errors import Conflict, NotFound, VersionMismatch
+from app.domain.refresh_tokens import Revocation
 from app.domain.roles import SEES_ALL_STAFF, Role, Skill
 from app.domain.staff import StaffProfile, change_profile, check_admin_remains, check_profile
 from app.i18n import N_
@@ -20,7 +21,7 @@ from app.models.user import Team, TeamMember, User
 from app.pagination import decode_id_cursor, split_page
 from app.schemas.users import UserCreate, UserUpdate
 from app.security import Principal, hash_secret
-from app.services import audit, teams
+from app.services import audit, refresh_tokens, teams
 
 # Advisory-lock class (two-key form) for changes of role or activation.
 _ROLE_LOCK = 2
@@ -198,6 +199,18 @@ async def update_user(
     user.updated_at = datetime.now(UTC)
     session.add(user)
     await session.flush()
+    # Their sessions end with the change: no refresh token of the old password or of the
+    # active user works any more, nor the access tokens of those sessions. Before the audit
+    # event: a refresh locks its session and then the audit chain, and so must this, or the
+    # two deadlock.
+    if before["is_active"] and not user.is_active:
+        await refresh_tokens.revoke_all(
+            session, actor, user.id, Revocation.DEACTIVATED, user.updated_at
+        )
+    elif password_changed:
+        await refresh_tokens.revoke_all(
+            session, actor, user.id, Revocation.PASSWORD_CHANGED, user.updated_at
+        )
     await audit.record(session, actor, "user.updated", "user", user.id, before=old, after=new)
     return user
 

@@ -15,8 +15,8 @@ considered (references and guarantors are worked from the account, not from the 
 **How, in a fixed number of statements.** A round fetches a batch of candidates with every
 per-account fact in one statement (partner, the strategy version in force, promise due today
 or broken yesterday, last contact, flags, consents, claim), ordered by a SQL *pre-score*: the
-part of the priority that does not depend on the contact point (promises, balance × stage
-weight, days without contact; the point adds at most
+part of the priority that does not depend on the contact point (a due callback, promises,
+balance × stage weight, days without contact; the point adds at most
 :data:`~app.domain.priority.MAX_POINT_POINTS`). Then, for the whole batch at once: the
 strategy documents, the debtor's contact points, their contactability by local hour, the
 debtors' recent contact history and (only when some account has pauses) the pauses. The pure
@@ -155,12 +155,14 @@ class Claimed:
 # ---------------------------------------------------------------------------------------
 # Statements (each over a whole batch)
 
-# The SQL pre-score mirrors app/domain/priority.py without the contact point's part.
+# The SQL pre-score mirrors app/domain/priority.py without the contact point's part (a due
+# callback: app/services/callbacks.py).
 _CANDIDATES = text(
     """
 SELECT * FROM (
   SELECT c.*,
-         (CASE WHEN c.due_today THEN 400 ELSE 0 END
+         (CASE WHEN c.callback_due_at IS NOT NULL THEN 2000 ELSE 0 END
+          + CASE WHEN c.due_today THEN 400 ELSE 0 END
           + CASE WHEN c.broken THEN 300 ELSE 0 END
           + least(300, round(c.stage_weight / 100 * 50 * log(1 + c.total)))
           + 5 * least(30, coalesce(
@@ -184,6 +186,10 @@ SELECT * FROM (
              AS broken,
            (SELECT max(i.started_at) FROM interaction i
             WHERE i.account_id = a.id AND i.started_at <= :now) AS last_contact,
+           (SELECT min(cb.due_at) FROM callback cb
+            WHERE cb.account_id = a.id AND cb.collector_id = :collector
+              AND cb.done_at IS NULL AND cb.cancelled_at IS NULL AND cb.due_at <= :now)
+             AS callback_due_at,
            ARRAY(SELECT f.kind FROM debtor_flag f
                  WHERE f.debtor_id = a.debtor_id AND f.cleared_at IS NULL
                    AND (f.account_id IS NULL OR f.account_id = a.id
@@ -705,6 +711,7 @@ def _item(
             contactability=reached.score,
             best_hour=reached.best_hour,
             local_hour=now.astimezone(ZoneInfo(hour_zone)).hour,
+            callback_due_at=row["callback_due_at"],
         )
     )
     return WorkItem(

@@ -87,6 +87,7 @@ class TestListAccounts:
             "mop_code": "03",
             "status": "active",
             "assigned_collector_id": None,
+            "assigned_collector_name": None,
             "assigned_team_id": None,
             "debtor": {
                 "id": str(debtor.id),

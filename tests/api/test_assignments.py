@@ -26,10 +26,10 @@ from app.models.assignment import Assignment, AssignmentChunk, AssignmentRejecti
 from app.models.audit import AuditEvent
 from app.models.debtor import ContactPoint, Debtor, RelatedParty, national_id_index
 from app.models.partner import Partner, PartnerClient
-from app.security import issue_token
 from app.services import assignments as service
 from app.services import uploads
 from app.services.assignment_files import XLSX_MEDIA_TYPE
+from app.services.auth import client_token
 from tests.factories import make_partner
 
 # The partner's business date: row dates are checked against it, and DPD counts from it.
@@ -152,13 +152,7 @@ async def partner_headers(session: AsyncSession, settings, partner: Partner) -> 
     )
     session.add(partner_client)
     await session.flush()
-    token = issue_token(
-        settings,
-        subject=f"client:{partner_client.client_id}",
-        role=Role.PARTNER,
-        now=datetime.now(UTC),
-        extra={"partner_id": str(partner.id)},
-    )
+    token = client_token(settings, partner_client, datetime.now(UTC))
     return {"Authorization": f"Bearer {token.access_token}"}
 
 

@@ -88,7 +88,7 @@ class TestPasswordGrant:
 
 
 class TestLockout:
-    async def test_five_failures_lock_the_name_even_for_the_right_password(
+    async def test_five_failures_lock_the_name_from_that_address_even_for_the_right_password(
         self, client, make_user, settings
     ):
         user = await make_user(Role.COLLECTOR)
@@ -121,7 +121,10 @@ class TestLockout:
             minutes=settings.login_failure_window_minutes + settings.login_lock_minutes + 1
         )
         session.add_all(
-            LoginAttempt(username=user.username, succeeded=False, attempted_at=long_ago)
+            # From the test client's address (httpx's ASGITransport default).
+            LoginAttempt(
+                username=user.username, address="127.0.0.1", succeeded=False, attempted_at=long_ago
+            )
             for _ in range(settings.login_max_failures)
         )
         await session.commit()
@@ -349,9 +352,39 @@ class TestClientCredentials:
             subject=f"client:{partner_client.client_id}",
             role=Role.PARTNER,
             now=datetime.now(UTC),
-            extra={"partner_id": str(other_partner.id)},
+            extra={
+                "partner_id": str(other_partner.id),
+                "pwf": credentials_fingerprint(partner_client.secret_hash),
+            },
         )
         response = await client.get(
             "/api/v1/teams", headers={"Authorization": f"Bearer {forged.access_token}"}
         )
         assert response.status_code == 401
+
+    async def test_a_partner_token_without_its_credentials_fingerprint_is_refused(
+        self, client, session, settings
+    ):
+        """Signed with the right key and naming the right partner, but not bound to the
+        client's current secret (or to none): refused, as a staff token without `pwf` is."""
+        partner, partner_client = await make_partner_client(session)
+        for extra in (
+            {"partner_id": str(partner.id)},
+            {"partner_id": str(partner.id), "pwf": credentials_fingerprint("another-hash")},
+        ):
+            forged = issue_token(
+                settings,
+                subject=f"client:{partner_client.client_id}",
+                role=Role.PARTNER,
+                now=datetime.now(UTC),
+                extra=extra,
+            )
+            response = await client.get(
+                "/api/v1/partners", headers={"Authorization": f"Bearer {forged.access_token}"}
+            )
+            assert response.status_code == 401, extra
+        genuine = await partner_token(client, partner_client.client_id)
+        response = await client.get(
+            "/api/v1/partners", headers={"Authorization": f"Bearer {genuine}"}
+        )
+        assert response.status_code == 200

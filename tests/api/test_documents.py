@@ -1,5 +1,6 @@
 """Account documents through the API: upload, list, read, download (audited), type sniffing,
-the size limit, storage once per SHA-256, visibility, and the custody of paper originals."""
+the size limit, storage once per partner and SHA-256, visibility, and the custody of paper
+originals. (Sealing, integrity and rotation: tests/security/test_sealed_documents.py.)"""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import col, func, select
 
 from app.config import Settings
 from app.domain.roles import Role
 from app.models.audit import AuditEvent
-from app.models.document import AccountDocument
+from app.models.document import AccountDocument, DocumentBlob, DocumentBlobChunk
 from app.models.user import Team, TeamMember
 from tests.factories import business_today, make_account, make_partner, partner_bearer
 
@@ -69,7 +71,9 @@ async def desk(session, settings, make_user, auth_headers):
         "second": second,
         "theirs": theirs,
         "collector": auth_headers(collector),
+        "collector_id": str(collector.id),
         "other_collector": auth_headers(other_collector),
+        "other_collector_id": str(other_collector.id),
         "lead": auth_headers(lead),
         "manager": auth_headers(await make_user(Role.MANAGER)),
         "auditor": auth_headers(await make_user(Role.AUDITOR)),
@@ -92,10 +96,8 @@ async def upload(client, desk, body=PDF, *, who="collector", account="mine",
 
 
 def stored_files(settings: Settings) -> list[Path]:
-    root = settings.data_dir / "documents"
-    if not root.exists():
-        return []
-    return sorted(p for p in root.rglob("*") if p.is_file())
+    """Whatever is in the data folder: documents are kept in the database, never here."""
+    return sorted(p for p in settings.data_dir.rglob("*") if p.is_file())
 
 
 async def count(session, model, *conditions) -> int:
@@ -109,6 +111,12 @@ async def audit_events(session, action: str, entity_id: str) -> list[AuditEvent]
         .order_by(col(AuditEvent.seq))
     )
     return list(rows.all())
+
+
+async def nothing_stored(session, settings: Settings) -> bool:
+    """No document, no sealed bytes (the refused upload's chunks rolled back) and no file."""
+    counts = [await count(session, m) for m in (AccountDocument, DocumentBlob, DocumentBlobChunk)]
+    return counts == [0, 0, 0] and stored_files(settings) == []
 
 
 def assert_problem(response, status: int, code: str) -> None:
@@ -138,9 +146,15 @@ class TestUpload:
         assert body["custody"]["status"] == "digital_only"
         assert body["custody"]["on"] is None
         assert body["content_url"] == f"/api/v1/documents/{body['id']}/content"
-        path = settings.data_dir / "documents" / sha[:2] / sha
-        assert path.read_bytes() == PDF
-        assert stored_files(settings) == [path]  # no temporary file left behind
+        document = await session.get_one(AccountDocument, uuid.UUID(body["id"]))
+        blob = await session.get_one(DocumentBlob, document.blob_id)
+        assert (blob.partner_id, blob.sha256, blob.size_bytes, blob.chunks) == (
+            account.partner_id, sha, len(PDF), 1,
+        )  # fmt: skip
+        assert (
+            await count(session, DocumentBlobChunk, col(DocumentBlobChunk.blob_id) == blob.id) == 1
+        )
+        assert stored_files(settings) == []  # nothing on disk, not even a temporary file
         [event] = await audit_events(session, "document.uploaded", body["id"])
         assert event.after is not None and event.after["sha256"] == sha
 
@@ -172,16 +186,14 @@ class TestUpload:
 
     async def test_an_empty_body_is_refused(self, client, session, settings, desk):
         assert_problem(await upload(client, desk, b""), 422, "invalid_input")
-        assert await count(session, AccountDocument) == 0
-        assert stored_files(settings) == []
+        assert await nothing_stored(session, settings)
 
 
 class TestTypes:
     async def test_a_program_renamed_pdf_is_refused(self, client, session, settings, desk):
         response = await upload(client, desk, EXE)
         assert_problem(response, 415, "unsupported_media_type")
-        assert await count(session, AccountDocument) == 0
-        assert stored_files(settings) == []
+        assert await nothing_stored(session, settings)
 
     async def test_a_png_declared_as_jpeg_is_refused(self, client, desk):
         response = await upload(client, desk, PNG, media_type="image/jpeg")
@@ -203,8 +215,7 @@ class TestTypes:
     ):
         response = await upload(client, desk, body, media_type=media_type)
         assert_problem(response, 415, "unsupported_media_type")
-        assert await count(session, AccountDocument) == 0
-        assert stored_files(settings) == []
+        assert await nothing_stored(session, settings)
 
     async def test_the_end_marker_is_looked_for_across_small_chunks(self, client, desk):
         async def send(body: bytes):
@@ -261,8 +272,7 @@ class TestSize:
         response = await upload(client, desk, PDF + b"0" * (LIMIT - len(PDF) + 1))
         assert_problem(response, 413, "payload_too_large")
         assert f"{LIMIT}" in response.json()["detail"]
-        assert await count(session, AccountDocument) == 0
-        assert stored_files(settings) == []
+        assert await nothing_stored(session, settings)
 
     async def test_the_limit_holds_while_streaming_without_a_length(
         self, client, session, settings, desk
@@ -280,8 +290,7 @@ class TestSize:
         )
         assert "content-length" not in response.request.headers
         assert_problem(response, 413, "payload_too_large")
-        assert await count(session, AccountDocument) == 0
-        assert stored_files(settings) == []
+        assert await nothing_stored(session, settings)
 
     async def test_a_document_at_the_limit_is_accepted(self, client, desk):
         padded = PDF[:-6] + b"0" * (LIMIT - len(PDF)) + PDF[-6:]
@@ -291,21 +300,29 @@ class TestSize:
 
 
 class TestStorage:
-    async def test_a_damaged_stored_copy_is_replaced_and_never_served(
+    async def test_a_damaged_stored_copy_is_never_served_and_the_same_upload_heals_it(
         self, client, session, settings, desk
     ):
         created = (await upload(client, desk)).json()
-        [path] = stored_files(settings)
-        path.write_bytes(PDF[:10])
+        document = await session.get_one(AccountDocument, uuid.UUID(created["id"]))
+        await session.execute(
+            text(
+                "UPDATE document_blob_chunk SET ciphertext = "
+                "overlay(ciphertext placing '\\x00'::bytea from 20) WHERE blob_id = :blob"
+            ),
+            {"blob": document.blob_id},
+        )
         response = await client.get(created["content_url"], headers=desk["collector"])
         assert_problem(response, 500, "internal_error")
         assert await audit_events(session, "document.downloaded", created["id"]) == []
-        assert (await upload(client, desk, kind="other")).status_code == 201
-        assert path.read_bytes() == PDF
+        again = await upload(client, desk, kind="other")
+        assert again.status_code == 201
+        assert await count(session, DocumentBlob) == 1
         healed = await client.get(created["content_url"], headers=desk["collector"])
+        assert healed.status_code == 200, healed.text
         assert healed.content == PDF
 
-    async def test_the_same_bytes_are_stored_once(self, client, session, settings, desk):
+    async def test_the_same_bytes_are_stored_once_per_partner(self, client, session, desk):
         first = await upload(client, desk, account="mine")
         second = await upload(client, desk, account="second", kind="other")
         again = await upload(client, desk, account="mine", kind="correspondence")
@@ -315,10 +332,14 @@ class TestStorage:
         assert {r.json()["sha256"] for r in (first, second, again)} == {
             hashlib.sha256(PDF).hexdigest()
         }
-        assert len(stored_files(settings)) == 1
+        assert await count(session, DocumentBlob) == 1
+        assert await count(session, DocumentBlobChunk) == 1  # the copies' chunks are gone
         other = await upload(client, desk, JPEG, media_type="image/jpeg", kind="visit_photo")
         assert other.status_code == 201
-        assert len(stored_files(settings)) == 2
+        assert await count(session, DocumentBlob) == 2
+        for response, body in ((first, PDF), (second, PDF), (again, PDF), (other, JPEG)):
+            content = await client.get(response.json()["content_url"], headers=desk["lead"])
+            assert content.content == body
 
 
 class TestReading:
@@ -451,6 +472,7 @@ class TestCustody:
             "status": "with_collector", "on": (TODAY - timedelta(days=3)).isoformat(),
             "by": "Luis Méndez", "note": "firmado en domicilio",
             "recorded_by": held.json()["custody"]["recorded_by"], "recorded_at": None,
+            "holder_id": desk["collector_id"],
         }  # fmt: skip
         delivered = await custody(client, desk, doc, "delivered_to_office", "lead",
                                   on=TODAY - timedelta(days=1), by="Recepción")  # fmt: skip
@@ -471,19 +493,25 @@ class TestCustody:
     async def test_moves_that_are_not_forward_are_409(self, client, session, desk):
         doc = (await upload(client, desk)).json()["id"]
         early = await custody(client, desk, doc, "destroyed", "manager")
-        assert_problem(early, 409, "conflict")
+        assert_problem(early, 409, "custody_not_forward")
         assert (
             await custody(client, desk, doc, "delivered_to_office", "manager")
         ).status_code == 200
         assert_problem(
-            await custody(client, desk, doc, "with_collector", "manager"), 409, "conflict"
+            await custody(client, desk, doc, "with_collector", "manager"),
+            409,
+            "custody_not_forward",
         )
         assert_problem(
-            await custody(client, desk, doc, "delivered_to_office", "manager"), 409, "conflict"
+            await custody(client, desk, doc, "delivered_to_office", "manager"),
+            409,
+            "custody_not_forward",
         )
         assert (await custody(client, desk, doc, "destroyed", "manager")).status_code == 200
-        for status in ("with_collector", "delivered_to_office", "destroyed"):
-            assert_problem(await custody(client, desk, doc, status, "manager"), 409, "conflict")
+        for status in ("with_collector", "delivered_to_office", "destroyed", "returned_to_partner"):
+            assert_problem(
+                await custody(client, desk, doc, status, "manager"), 409, "custody_not_forward"
+            )
         assert len(await audit_events(session, "document.custody_recorded", doc)) == 2
 
     async def test_roles(self, client, desk):
@@ -523,68 +551,138 @@ class TestCustody:
             assert_problem(response, 422, "validation_failed")
 
 
-class TestSweep:
-    """Files left by an upload whose transaction failed (or by a dead process) are swept
-    once older than the grace period; referenced and recent files are kept."""
+class TestOriginalsInTheField:
+    async def test_the_office_finds_the_originals_a_collector_still_holds(self, client, desk):
+        held = (await upload(client, desk)).json()["id"]
+        assert (await custody(client, desk, held, "with_collector", "collector")).status_code == 200
+        delivered = (await upload(client, desk, account="second")).json()["id"]
+        await custody(client, desk, delivered, "with_collector", "collector")
+        await custody(client, desk, delivered, "delivered_to_office", "lead")
+        (await upload(client, desk)).json()["id"]  # digital only
+        theirs = (await upload(client, desk, who="other_collector", account="theirs")).json()["id"]
+        # Recorded by the office: the account's collector holds it.
+        await custody(client, desk, theirs, "with_collector", "manager")
 
-    async def test_old_orphans_and_temporary_files_go_referenced_and_recent_ones_stay(
+        response = await client.get(
+            "/api/v1/documents",
+            params={"custody": "with_collector", "collector_id": desk["collector_id"]},
+            headers=desk["lead"],
+        )
+        assert response.status_code == 200, response.text
+        items = response.json()["items"]
+        assert [d["id"] for d in items] == [held]
+        assert items[0]["account"]["external_ref"] == desk["mine"].external_ref
+        assert items[0]["custody"]["holder_id"] == desk["collector_id"]
+        everyone = await client.get(
+            "/api/v1/documents", params={"custody": "with_collector"}, headers=desk["manager"]
+        )
+        assert [d["id"] for d in everyone.json()["items"]] == [theirs, held]
+        assert everyone.json()["items"][0]["custody"]["holder_id"] == desk["other_collector_id"]
+        # The lead's team is the collector's: the other collector's original is not theirs.
+        lead_all = await client.get(
+            "/api/v1/documents", params={"custody": "with_collector"}, headers=desk["lead"]
+        )
+        assert [d["id"] for d in lead_all.json()["items"]] == [held]
+
+    async def test_an_original_goes_back_to_the_creditor_from_the_office(
+        self, client, session, desk
+    ):
+        doc = (await upload(client, desk)).json()["id"]
+        await custody(client, desk, doc, "with_collector", "collector")
+        assert_problem(
+            await custody(client, desk, doc, "returned_to_partner", "manager"),
+            409,
+            "custody_not_forward",
+        )
+        await custody(client, desk, doc, "delivered_to_office", "lead")
+        assert_problem(
+            await custody(client, desk, doc, "returned_to_partner", "collector"),
+            403,
+            "permission_denied",
+        )
+        returned = await custody(client, desk, doc, "returned_to_partner", "lead", by="Banco")
+        assert returned.status_code == 200, returned.text
+        assert returned.json()["custody"]["status"] == "returned_to_partner"
+        assert returned.json()["custody"]["holder_id"] is None
+        assert_problem(
+            await custody(client, desk, doc, "destroyed", "manager"), 409, "custody_not_forward"
+        )
+        events = await audit_events(session, "document.custody_recorded", doc)
+        assert [(e.after or {}).get("status") for e in events][-1] == "returned_to_partner"
+
+    async def test_a_partner_lists_its_own_portfolios_documents_only(self, client, desk):
+        mine = (await upload(client, desk)).json()["id"]
+        seen = await client.get("/api/v1/documents", headers=desk["system"])
+        assert [d["id"] for d in seen.json()["items"]] == [mine]
+        other = await client.get("/api/v1/documents", headers=desk["other_system"])
+        assert other.json()["items"] == []
+        bad = await client.get(
+            "/api/v1/documents", params={"custody": "lost"}, headers=desk["manager"]
+        )
+        assert_problem(bad, 422, "validation_failed")
+
+
+class TestSweep:
+    """Sealed bytes no document reads (none are left by the API: a failed upload rolls back
+    with its request) and the files of the old data-folder layout are swept once older than
+    the grace period; referenced and recent ones are kept."""
+
+    async def test_unreferenced_blobs_and_old_layout_files_go_the_rest_stays(
         self, client, session, desk, settings
     ):
-        import hashlib
         import os
-        from datetime import UTC, datetime, timedelta
+        from datetime import UTC, datetime
 
-        from app.services.documents import DocumentStore, sweep_orphans
+        from app.domain.documents import MediaType
+        from app.services.documents import store_content, sweep_orphans
 
         kept = await upload(client, desk)
         assert kept.status_code == 201, kept.text
-        store = DocumentStore.under(settings.data_dir)
-        referenced = store.path_for(kept.json()["sha256"])
 
-        def place(content: bytes) -> Path:
-            path = store.path_for(hashlib.sha256(content).hexdigest())
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(content)
-            return path
+        async def orphan(content: bytes) -> uuid.UUID:
+            async def body() -> AsyncIterator[bytes]:
+                yield content
 
-        old_orphan = place(PDF + b"% rolled back\n")
-        young_orphan = place(PDF + b"% in flight\n")
-        leftover = store.root / "tmp" / "dead.part"
-        leftover.parent.mkdir(parents=True, exist_ok=True)
-        leftover.write_bytes(b"%PDF-1.4 half")
+            stored = await store_content(
+                session, desk["mine"].partner_id, body(), MediaType.PDF, limit=LIMIT
+            )
+            return stored.blob_id
+
+        old_orphan = await orphan(PDF + b"% rolled back\n")
+        young_orphan = await orphan(PDF + b"% in flight\n")
         now = datetime.now(UTC)
+        await session.execute(
+            text("UPDATE document_blob SET created_at = :at WHERE id <> :young"),
+            {"at": now - timedelta(hours=2), "young": young_orphan},
+        )
+        legacy = settings.data_dir / "documents"
+        old_file = legacy / "ab" / ("ab" + "0" * 62)
+        young_file = legacy / "cd" / ("cd" + "0" * 62)
+        leftover = legacy / "tmp" / "dead.part"
+        for path in (old_file, young_file, leftover):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"%PDF-1.4 plaintext of old")
         two_hours_ago = (now - timedelta(hours=2)).timestamp()
-        for path in (referenced, old_orphan, leftover):
+        for path in (old_file, leftover):
             os.utime(path, (two_hours_ago, two_hours_ago))
 
-        result = await sweep_orphans(session, store, older_than=timedelta(hours=1), now=now)
+        result = await sweep_orphans(
+            session, settings.data_dir, older_than=timedelta(hours=1), now=now
+        )
 
-        assert (result.checked, result.orphans_deleted, result.temporary_deleted) == (2, 1, 1)
-        assert referenced.exists() and young_orphan.exists()
-        assert not old_orphan.exists() and not leftover.exists()
+        assert (result.blobs_deleted, result.chunks_deleted, result.legacy_files_deleted) == (
+            1, 1, 2,
+        )  # fmt: skip
+        remaining = set(await session.scalars(select(col(DocumentBlob.id))))
+        assert old_orphan not in remaining and young_orphan in remaining
+        assert (
+            await count(session, DocumentBlobChunk, col(DocumentBlobChunk.blob_id) == old_orphan)
+            == 0
+        )
+        assert young_file.exists() and not old_file.exists() and not leftover.exists()
+        assert not (legacy / "ab").exists()  # emptied folders go too
         download = await client.get(
             f"/api/v1/documents/{kept.json()['id']}/content", headers=desk["collector"]
         )
         assert download.status_code == 200
         assert download.content == PDF
-
-    async def test_storing_bytes_already_there_makes_the_file_young_again(
-        self, client, session, desk, settings
-    ):
-        import os
-        from datetime import UTC, datetime, timedelta
-
-        from app.services.documents import DocumentStore, sweep_orphans
-
-        first = await upload(client, desk)
-        store = DocumentStore.under(settings.data_dir)
-        path = store.path_for(first.json()["sha256"])
-        long_ago = (datetime.now(UTC) - timedelta(days=3)).timestamp()
-        os.utime(path, (long_ago, long_ago))
-        # The same bytes again (an upload whose row is not committed yet would be here).
-        assert (await upload(client, desk, account="mine")).status_code == 201
-        assert path.stat().st_mtime > long_ago + 60
-        result = await sweep_orphans(
-            session, store, older_than=timedelta(hours=1), now=datetime.now(UTC)
-        )
-        assert result.checked == 0 and path.exists()

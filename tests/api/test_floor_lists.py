@@ -506,3 +506,14 @@ class TestStatementCount:
             return len(statements)
 
         assert await statements_for(10) == await statements_for(40)
+
+
+class TestAccountSummaries:
+    async def test_the_account_list_names_debtor_and_collector_in_one_request(
+        self, client, connection, floor
+    ):
+        rows = await items(client, "/accounts", floor["headers"]["lead"])
+        by_ref = {row["external_ref"]: row for row in rows}
+        a2 = by_ref[ref(floor, "a2")]
+        assert a2["debtor"]["full_name"] == "Beto Soto"
+        assert a2["assigned_collector_name"] == floor["users"]["c2"].full_name

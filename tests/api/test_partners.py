@@ -18,9 +18,8 @@ from app.domain.stages import DEFAULT_EDGES, ProductType
 from app.models.audit import AuditEvent
 from app.models.partner import Partner, PartnerBucket, PartnerClient
 from app.models.user import User
-from app.security import hash_secret_now, issue_token
-from app.services import demo
-from app.services.auth import CLIENT_SUBJECT_PREFIX
+from app.security import hash_secret_now
+from app.services import auth, demo
 
 PARTNERS = "/api/v1/partners"
 CLIENT_TOKEN_URL = "/api/v1/auth/client-token"
@@ -71,23 +70,15 @@ async def new_partner(client, headers, **overrides) -> dict:
 
 async def system_headers(session, settings, partner_id) -> dict[str, str]:
     """A bearer token for a (new) system client of the partner."""
-    client_id = f"ps-{uuid.uuid4().hex[:12]}"
-    session.add(
-        PartnerClient(
-            partner_id=uuid.UUID(str(partner_id)),
-            client_id=client_id,
-            secret_hash=_SYSTEM_SECRET_HASH,
-            name="core",
-        )
+    system = PartnerClient(
+        partner_id=uuid.UUID(str(partner_id)),
+        client_id=f"ps-{uuid.uuid4().hex[:12]}",
+        secret_hash=_SYSTEM_SECRET_HASH,
+        name="core",
     )
+    session.add(system)
     await session.commit()
-    issued = issue_token(
-        settings,
-        subject=CLIENT_SUBJECT_PREFIX + client_id,
-        role=Role.PARTNER,
-        now=datetime.now(UTC),
-        extra={"partner_id": str(partner_id)},
-    )
+    issued = auth.client_token(settings, system, datetime.now(UTC))
     return {"Authorization": f"Bearer {issued.access_token}"}
 
 
@@ -910,6 +901,87 @@ class TestDeactivatePartnerClient:
         url = f"{PARTNERS}/{partner['id']}/clients/{created['client_id']}"
         for role in (Role.MANAGER, Role.AUDITOR):
             response = await client.delete(url, headers=auth_headers(await make_user(role)))
+            assert response.status_code == 403, role
+
+
+class TestRotatePartnerClientSecret:
+    async def test_rotating_ends_the_old_secret_and_its_tokens_and_the_new_one_works(
+        self, client, make_user, auth_headers, session
+    ):
+        admin = await make_user(Role.ADMIN)
+        partner = await new_partner(client, auth_headers(admin))
+        created = (
+            await client.post(
+                f"{PARTNERS}/{partner['id']}/clients",
+                json={"name": "core"},
+                headers=auth_headers(admin),
+            )
+        ).json()
+        token = await client_token(client, created["client_id"], created["client_secret"])
+        old_bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        partner_url = f"{PARTNERS}/{partner['id']}"
+        assert (await client.get(partner_url, headers=old_bearer)).status_code == 200
+
+        rotated = await client.post(
+            f"{PARTNERS}/{partner['id']}/clients/{created['client_id']}/secret",
+            headers=auth_headers(admin),
+        )
+        assert rotated.status_code == 200, rotated.text
+        assert rotated.headers["cache-control"] == "no-store"
+        body = rotated.json()
+        assert body["client_id"] == created["client_id"] and body["id"] == created["id"]
+        assert len(body["client_secret"]) >= 40
+        assert body["client_secret"] != created["client_secret"]
+
+        # The token issued before the rotation is over, as a problem.
+        refused = await client.get(partner_url, headers=old_bearer)
+        assert refused.status_code == 401
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.json()["code"] == "not_authenticated"
+        # The old secret gets no new token; the new one does, and that token works.
+        old = await client_token(client, created["client_id"], created["client_secret"])
+        assert old.status_code == 401 and old.json()["code"] == "invalid_client"
+        fresh = await client_token(client, created["client_id"], body["client_secret"])
+        assert fresh.status_code == 200
+        new_bearer = {"Authorization": f"Bearer {fresh.json()['access_token']}"}
+        assert (await client.get(partner_url, headers=new_bearer)).status_code == 200
+
+        [event] = await events_for(session, created["id"], "partner_client.secret_rotated")
+        assert event.after == {"client_secret": "rotated"}
+        assert body["client_secret"] not in str(event.after)
+
+    async def test_a_client_of_another_partner_or_unknown_is_404(
+        self, client, make_user, auth_headers
+    ):
+        admin = await make_user(Role.ADMIN)
+        partner = await new_partner(client, auth_headers(admin))
+        other = await new_partner(client, auth_headers(admin))
+        created = (
+            await client.post(
+                f"{PARTNERS}/{partner['id']}/clients",
+                json={"name": "core"},
+                headers=auth_headers(admin),
+            )
+        ).json()
+        for url in (
+            f"{PARTNERS}/{other['id']}/clients/{created['client_id']}/secret",
+            f"{PARTNERS}/{partner['id']}/clients/no-such-client/secret",
+        ):
+            assert (await client.post(url, headers=auth_headers(admin))).status_code == 404, url
+
+    async def test_only_admins_rotate_secrets(self, client, make_user, auth_headers):
+        admin = await make_user(Role.ADMIN)
+        partner = await new_partner(client, auth_headers(admin))
+        created = (
+            await client.post(
+                f"{PARTNERS}/{partner['id']}/clients",
+                json={"name": "core"},
+                headers=auth_headers(admin),
+            )
+        ).json()
+        url = f"{PARTNERS}/{partner['id']}/clients/{created['client_id']}/secret"
+        for role in (Role.MANAGER, Role.AUDITOR):
+            response = await client.post(url, headers=auth_headers(await make_user(role)))
             assert response.status_code == 403, role
 
 

@@ -1,9 +1,8 @@
 """Payment plans through the API: proposal, approval by role, maker-checker, rejection,
-cancellation, visibility and the written agreement."""
+cancellation and visibility (the written agreement: test_agreements.py)."""
 
 from __future__ import annotations
 
-import hashlib
 import io
 import uuid
 from decimal import Decimal
@@ -15,7 +14,6 @@ from sqlmodel import col, select
 from app.domain.roles import Role
 from app.models.audit import AuditEvent
 from app.models.user import Team, TeamMember
-from app.services.plans import format_money
 from tests.api.test_plan_quotes import next_weekday
 from tests.factories import make_account, make_partner
 
@@ -343,41 +341,3 @@ class TestBreakingRule:
             headers=admin,
         )
         assert refused.status_code == 422, refused.text
-
-
-class TestAgreement:
-    async def test_the_pdf_states_the_amounts_and_its_hash_is_stable(self, client, desk, session):
-        # 10,000 less 30% = 7,000; 1,400 down; 5,600 in three: 1,866.67 twice and 1,866.66.
-        plan = (await propose(client, desk, installments=3, down_payment="1400.00")).json()
-        assert plan["status"] == "active", plan
-        url = f"/api/v1/plans/{plan['id']}/agreement"
-        first = await client.get(url, headers=desk["collector"])
-        assert first.status_code == 200, first.text
-        assert first.headers["content-type"] == "application/pdf"
-        digest = hashlib.sha256(first.content).hexdigest()
-        assert first.headers["X-Agreement-SHA256"] == digest
-
-        text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(first.content)).pages)
-        assert "CONVENIO DE PAGO" in text
-        assert format_money(Decimal("7000.00"), "MXN") in text
-        assert "$7,000.00 MXN" in text
-        for installment in plan["schedule"]:
-            assert format_money(Decimal(installment["amount"]), "MXN") in text
-        assert "$1,866.66 MXN" in text
-        assert desk["partner"].legal_name in text
-        assert desk["small"].external_ref in text
-        assert "nunca a la agencia" in text
-
-        second = await client.get(url, headers=desk["lead"])
-        assert second.content == first.content
-        assert second.headers["X-Agreement-SHA256"] == digest
-        stored = await client.get(f"/api/v1/plans/{plan['id']}", headers=desk["collector"])
-        assert stored.json()["agreement_sha256"] == digest
-        assert await audited(session, plan["id"]) == ["plan.proposed", "plan.agreement"]
-
-    async def test_a_plan_pending_approval_has_no_agreement_yet(self, client, desk):
-        plan = (await propose(client, desk, discount_pct="45")).json()
-        response = await client.get(
-            f"/api/v1/plans/{plan['id']}/agreement", headers=desk["collector"]
-        )
-        assert response.status_code == 409

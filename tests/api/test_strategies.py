@@ -25,7 +25,8 @@ from app.models.audit import AuditEvent
 from app.models.partner import Partner, PartnerClient
 from app.models.strategy import CollectionStrategy
 from app.schemas.strategies import StrategyWrite
-from app.security import Principal, issue_token
+from app.security import Principal
+from app.services.auth import client_token
 from app.services.strategies import create_strategy, current_strategy, strategy_version
 from tests.factories import make_partner
 
@@ -77,13 +78,7 @@ async def partner_headers(session: AsyncSession, settings, partner: Partner) -> 
     )
     session.add(system)
     await session.flush()
-    token = issue_token(
-        settings,
-        subject=f"client:{system.client_id}",
-        role=Role.PARTNER,
-        now=datetime.now(UTC),
-        extra={"partner_id": str(partner.id)},
-    )
+    token = client_token(settings, system, datetime.now(UTC))
     return {"Authorization": f"Bearer {token.access_token}"}
 
 

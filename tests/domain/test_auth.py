@@ -1,4 +1,5 @@
-"""The brute-force lockout rule of the password grant (``app.domain.auth.locked_until``).
+"""The brute-force lockout rules of the grants (``app.domain.auth``): the run rule
+(``locked_until``), the per name-and-address and per-address locks, and the client address.
 
 Times are built as whole seconds after a fixed instant so that the expected lock end can be
 worked out from the inputs. The properties use distinct timestamps: with two attempts at the
@@ -9,11 +10,24 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
+from ipaddress import ip_address, ip_network
 
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from app.domain.auth import Attempt, LockoutPolicy, locked_until
+from app.domain.auth import (
+    UNKNOWN_ADDRESS,
+    Attempt,
+    Lock,
+    LockoutPolicy,
+    LockScope,
+    LoginLimits,
+    address_key,
+    client_address,
+    locked_until,
+    locks_begun,
+    login_lock,
+)
 
 T0 = datetime(2025, 3, 1, 10, 0, tzinfo=UTC)
 DEFAULT = LockoutPolicy()
@@ -230,3 +244,250 @@ def test_a_success_and_a_failure_at_the_same_instant_do_not_lift_a_lock():
     expected = tie + policy.lock_for
     assert locked_until(one_way, tie, policy) == expected
     assert locked_until(other_way, tie, policy) == expected
+
+
+# --- Per-address lockout (issue 17 item 1) ------------------------------------------------
+
+LIMITS = LoginLimits(
+    name_address=LockoutPolicy(max_failures=5),
+    address=LockoutPolicy(max_failures=12),
+)
+
+
+class TestLoginLock:
+    def test_defaults_lock_a_name_after_five_and_an_address_after_fifty(self):
+        limits = LoginLimits()
+        assert limits.name_address == LockoutPolicy()
+        assert limits.address.max_failures == 50
+        assert limits.address.window == limits.address.lock_for == timedelta(minutes=15)
+
+    def test_nothing_on_record_is_no_lock(self):
+        assert login_lock([], [], at(0), LIMITS) is None
+
+    def test_five_failures_of_the_name_from_the_address_lock_the_pair(self):
+        pair = failures(0, 60, 120, 180, 240)
+        lock = login_lock(pair, pair, at(241), LIMITS)
+        assert lock == Lock(LockScope.NAME_ADDRESS, at(240 + minutes(15)))
+
+    def test_failures_under_many_names_lock_the_address(self):
+        # Four failures each under three names: no pair reaches five, the address has twelve.
+        address = failures(*range(12))
+        assert login_lock(failures(8, 9, 10, 11), address, at(12), LIMITS) == Lock(
+            LockScope.ADDRESS, at(11 + minutes(15))
+        )
+        assert login_lock([], address[:-1], at(12), LIMITS) is None
+
+    def test_successes_do_not_reset_the_count_of_an_address(self):
+        # An attacker logging in with their own account between guesses gains nothing.
+        address = [a for i in range(12) for a in (*failures(2 * i), success(2 * i + 1))]
+        assert login_lock([], address, at(30), LIMITS) == Lock(
+            LockScope.ADDRESS, at(22 + minutes(15))
+        )
+
+    def test_a_success_of_the_name_from_the_address_resets_the_pair(self):
+        pair = [*failures(0, 60, 120, 180), success(200), *failures(240)]
+        assert login_lock(pair, pair, at(241), LIMITS) is None
+
+    def test_the_lock_that_ends_last_is_the_one_in_force(self):
+        pair = failures(0, 1, 2, 3, 100)
+        address = [*failures(*range(4, 11)), *pair]  # twelve failures, the last at 100
+        lock = login_lock(pair, address, at(101), LIMITS)
+        assert lock is not None and lock.until == at(100 + minutes(15))
+        longer = LoginLimits(LIMITS.name_address, LockoutPolicy(12, lock_for=timedelta(hours=1)))
+        assert login_lock(pair, address, at(101), longer) == Lock(
+            LockScope.ADDRESS, at(100 + minutes(60))
+        )
+
+
+class TestLocksBegun:
+    def test_the_failure_that_completes_the_run_begins_the_pair_lock(self):
+        pair = failures(0, 60, 120, 180)
+        assert locks_begun(pair, pair, at(240), LIMITS) == [
+            Lock(LockScope.NAME_ADDRESS, at(240 + minutes(15)))
+        ]
+
+    def test_a_failure_short_of_the_limit_begins_nothing(self):
+        pair = failures(0, 60, 120)
+        assert locks_begun(pair, pair, at(180), LIMITS) == []
+
+    def test_a_lock_already_in_force_is_not_begun_again(self):
+        pair = failures(0, 60, 120, 180, 240)
+        assert locks_begun(pair, pair, at(300), LIMITS) == []
+
+    def test_the_twelfth_failure_of_an_address_begins_its_lock(self):
+        address = failures(*range(11))
+        assert locks_begun([], address, at(11), LIMITS) == [
+            Lock(LockScope.ADDRESS, at(11 + minutes(15)))
+        ]
+
+    def test_one_failure_may_begin_both_locks(self):
+        pair = failures(0, 1, 2, 3)
+        address = [*failures(*range(4, 11)), *pair]
+        begun = locks_begun(pair, address, at(20), LIMITS)
+        assert {lock.scope for lock in begun} == {LockScope.NAME_ADDRESS, LockScope.ADDRESS}
+
+
+limits_strategy = st.builds(LoginLimits, name_address=policies, address=policies)
+
+
+class TestLockoutProperties:
+    @given(
+        limits=limits_strategy,
+        pair=attempt_histories(max_size=10),
+        others=attempt_histories(max_size=10),
+        after_s=st.integers(min_value=1, max_value=600),
+    )
+    def test_a_begun_lock_is_in_force_right_after_and_was_not_before(
+        self, limits, pair, others, after_s
+    ):
+        address = [*pair, *(a for a in others if a.at not in {p.at for p in pair})]
+        failed_at = max((a.at for a in address), default=at(0)) + timedelta(seconds=after_s)
+        failure = Attempt(failed_at, succeeded=False)
+        for lock in locks_begun(pair, address, failed_at, limits):
+            policy = limits.name_address if lock.scope is LockScope.NAME_ADDRESS else limits.address
+            assert lock.until == failed_at + policy.lock_for
+            before = login_lock(pair, address, failed_at, limits)
+            assert before is None or before.scope is not lock.scope or before.until < lock.until
+            after = login_lock([*pair, failure], [*address, failure], failed_at, limits)
+            assert after is not None and after.until >= lock.until
+
+    @given(limits=limits_strategy, attempts=attempt_histories(), now_s=now_offsets)
+    def test_successes_never_lift_an_address_lock(self, limits, attempts, now_s):
+        now = at(now_s)
+        only_failures = [a for a in attempts if not a.succeeded]
+        assert login_lock([], attempts, now, limits) == login_lock([], only_failures, now, limits)
+
+    @given(
+        names=st.lists(st.sampled_from("abcdefghij"), min_size=60, max_size=60),
+        address_max=st.integers(min_value=1, max_value=50),
+    )
+    def test_one_address_guessing_many_names_is_refused_after_its_limit(self, names, address_max):
+        """A burst within one window: the first refusal comes after exactly ``address_max``
+        failures unless one name reaches its own limit first, and then it is for that name
+        only."""
+        limits = LoginLimits(LockoutPolicy(max_failures=5), LockoutPolicy(address_max))
+        history: dict[str, list[Attempt]] = {}
+        everything: list[Attempt] = []
+        failed = 0
+        for second, name in enumerate(names):
+            now = at(second)
+            lock = login_lock(history.get(name, []), everything, now, limits)
+            if failed >= address_max:
+                # Refused under any name (the pair's lock may be the one that ends last).
+                assert lock is not None
+                continue
+            if lock is not None:
+                assert lock.scope is LockScope.NAME_ADDRESS
+                assert len(history[name]) >= 5
+                continue
+            failure = Attempt(now, succeeded=False)
+            history.setdefault(name, []).append(failure)
+            everything.append(failure)
+            failed += 1
+        assert failed == min(address_max, sum(min(5, names.count(n)) for n in set(names)))
+
+
+# --- The client's address -----------------------------------------------------------------
+
+PROXIES = [ip_network("10.0.0.0/8"), ip_network("192.0.2.7/32"), ip_network("fd00::/8")]
+
+
+class TestClientAddress:
+    def test_without_trusted_proxies_the_header_is_ignored(self):
+        assert client_address("203.0.113.9", ["198.51.100.1"], []) == ip_address("203.0.113.9")
+
+    def test_a_spoofed_header_from_an_untrusted_peer_changes_nothing(self):
+        for spoof in (["198.51.100.1"], ["10.0.0.1"], ["198.51.100.1, 10.0.0.1"], ["garbage"]):
+            assert client_address("203.0.113.9", spoof, PROXIES) == ip_address("203.0.113.9")
+
+    def test_a_trusted_peer_names_the_client(self):
+        assert client_address("10.1.2.3", ["198.51.100.1"], PROXIES) == ip_address("198.51.100.1")
+
+    def test_a_single_trusted_address_is_a_network_of_one(self):
+        assert client_address("192.0.2.7", ["198.51.100.1"], PROXIES) == ip_address("198.51.100.1")
+        assert client_address("192.0.2.8", ["198.51.100.1"], PROXIES) == ip_address("192.0.2.8")
+
+    def test_hops_are_walked_from_the_right_skipping_trusted_proxies(self):
+        # The client wrote "1.1.1.1"; the edge proxy appended the client's real address, an
+        # inner proxy (10.0.0.5) appended the edge's; the peer is the inner one.
+        header = ["1.1.1.1, 198.51.100.1, 10.0.0.5"]
+        assert client_address("10.0.0.6", header, PROXIES) == ip_address("198.51.100.1")
+
+    def test_several_header_lines_are_one_list_in_order(self):
+        lines = ["1.1.1.1", "198.51.100.1", "10.0.0.5"]
+        assert client_address("10.0.0.6", lines, PROXIES) == ip_address("198.51.100.1")
+
+    def test_every_hop_trusted_gives_the_leftmost(self):
+        assert client_address("10.0.0.6", ["10.9.9.9, 10.0.0.5"], PROXIES) == ip_address("10.9.9.9")
+
+    def test_a_malformed_hop_met_on_the_walk_gives_the_peer(self):
+        for header in (["not-an-ip"], ["198.51.100.1, unknown"], ["1.2.3.4, , 10.0.0.5"]):
+            assert client_address("10.0.0.6", header, PROXIES) == ip_address("10.0.0.6")
+
+    def test_a_malformed_hop_left_of_the_client_is_never_read(self):
+        assert client_address("10.0.0.6", ["junk, 198.51.100.1"], PROXIES) == ip_address(
+            "198.51.100.1"
+        )
+
+    def test_no_or_empty_header_from_a_trusted_peer_gives_the_peer(self):
+        assert client_address("10.0.0.6", [], PROXIES) == ip_address("10.0.0.6")
+        assert client_address("10.0.0.6", [" "], PROXIES) == ip_address("10.0.0.6")
+
+    def test_ipv6_peers_and_hops(self):
+        assert client_address("fd00::1", ["2001:db8::42"], PROXIES) == ip_address("2001:db8::42")
+        assert client_address("fd00::1", ["[2001:db8::42]:5555"], PROXIES) == ip_address(
+            "2001:db8::42"
+        )
+        assert client_address("2001:db8::1", ["198.51.100.1"], PROXIES) == ip_address("2001:db8::1")
+
+    def test_ports_and_mapped_addresses_are_read_as_their_address(self):
+        assert client_address("10.0.0.6", ["198.51.100.1:4711"], PROXIES) == ip_address(
+            "198.51.100.1"
+        )
+        # A dual-stack socket reports an IPv4 client as ::ffff:a.b.c.d.
+        assert client_address("::ffff:10.0.0.6", ["198.51.100.1"], PROXIES) == ip_address(
+            "198.51.100.1"
+        )
+        assert client_address("::ffff:203.0.113.9", [], []) == ip_address("203.0.113.9")
+
+    def test_an_unknown_peer_is_none(self):
+        assert client_address(None, ["198.51.100.1"], PROXIES) is None
+        assert client_address("testclient", ["198.51.100.1"], PROXIES) is None
+
+    @given(
+        peer=st.ip_addresses(),
+        header=st.lists(st.text(max_size=40), max_size=4),
+    )
+    def test_an_untrusted_peer_is_the_client_whatever_the_header_says(self, peer, header):
+        assume(not any(peer in net for net in PROXIES if net.version == peer.version))
+        assume(not (peer.version == 6 and peer.ipv4_mapped is not None))
+        assert client_address(str(peer), header, PROXIES) == peer
+
+    @given(
+        client=st.ip_addresses(v=4),
+        junk=st.lists(st.text(alphabet="0123456789abcdef.:, x", max_size=20), max_size=3),
+        hops=st.lists(st.ip_addresses(network="10.0.0.0/8"), max_size=3),
+    )
+    def test_what_the_client_writes_before_its_address_is_never_believed(self, client, junk, hops):
+        assume(not any(client in net for net in PROXIES if net.version == 4))
+        header = [*junk, str(client), *(str(h) for h in hops)]
+        assert client_address("10.0.0.1", header, PROXIES) == client
+
+
+class TestAddressKey:
+    def test_ipv4_is_itself(self):
+        assert address_key(ip_address("203.0.113.9")) == "203.0.113.9"
+
+    def test_ipv6_is_its_slash_64(self):
+        one = address_key(ip_address("2001:db8:1:2:aaaa::1"))
+        other = address_key(ip_address("2001:db8:1:2:ffff:ffff:ffff:ffff"))
+        assert one == other == "2001:db8:1:2::/64"
+        assert address_key(ip_address("2001:db8:1:3::1")) != one
+
+    def test_unknown_is_its_own_key(self):
+        assert address_key(None) == UNKNOWN_ADDRESS == "unknown"
+
+    @given(address=st.ip_addresses())
+    def test_a_key_fits_the_column_and_holds_no_separator(self, address):
+        key = address_key(address)
+        assert len(key) <= 64 and "|" not in key and key != "address"

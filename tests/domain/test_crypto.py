@@ -8,7 +8,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.domain.crypto import SealError, Vault, key_id_of, new_key_text, parse_key_ring
+from app.domain.crypto import (
+    SealedBytes,
+    SealError,
+    Vault,
+    key_id_of,
+    new_key_text,
+    parse_key_ring,
+)
 
 RING = parse_key_ring(new_key_text(1) + "," + new_key_text(2))
 VAULT = Vault(RING, 2, b"i" * 32)
@@ -73,3 +80,27 @@ def test_keys_must_be_32_bytes_and_the_current_one_in_the_ring():
         Vault({1: b"short"}, 1, b"i" * 32)
     with pytest.raises(ValueError):
         Vault(RING, 3, b"i" * 32)
+
+
+@given(st.binary(max_size=2048), st.binary(max_size=64))
+def test_sealed_bytes_open_only_under_their_associated_data(plaintext, associated):
+    sealed = VAULT.seal_bytes(plaintext, associated)
+    assert sealed.key_id == 2 and len(sealed.nonce) == 12
+    assert len(sealed.ciphertext) == len(plaintext) + 16
+    assert VAULT.open_bytes(sealed, associated) == plaintext
+    with pytest.raises(SealError):
+        VAULT.open_bytes(sealed, associated + b"!")
+
+
+def test_altered_sealed_bytes_or_an_unknown_key_do_not_open():
+    sealed = VAULT.seal_bytes(b"%PDF-1.4 INE frente", b"ctx")
+    flipped = bytearray(sealed.ciphertext)
+    flipped[3] ^= 1
+    for broken in (
+        SealedBytes(sealed.key_id, sealed.nonce, bytes(flipped)),
+        SealedBytes(sealed.key_id, bytes(12), sealed.ciphertext),
+        SealedBytes(sealed.key_id, sealed.nonce[:8], sealed.ciphertext),
+        SealedBytes(9, sealed.nonce, sealed.ciphertext),
+    ):
+        with pytest.raises(SealError):
+            VAULT.open_bytes(broken, b"ctx")

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, timedelta
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from app.domain.crypto import SealError, Vault, new_key_text, parse_key_ring
 from app.domain.documents import (
+    CHUNK_BYTES,
+    DOCUMENT_PURPOSE,
     MAGIC,
     NEXT,
     RECORDABLE,
@@ -17,15 +21,19 @@ from app.domain.documents import (
     CustodyStatus,
     MediaType,
     change_custody,
+    chunk_context,
+    chunk_count,
     content_ends_right,
     content_matches,
     declared_media_type,
     may_record_custody,
     may_upload,
+    open_chunk,
     rank,
+    seal_chunk,
     sniff,
 )
-from app.domain.errors import Conflict, InvalidInput, PermissionDenied
+from app.domain.errors import CustodyNotForward, InvalidInput, PermissionDenied
 from app.domain.roles import Role
 
 TODAY = date(2026, 11, 24)
@@ -141,7 +149,7 @@ class TestCustody:
         ],
     )
     def test_moves_that_are_not_forward_conflict(self, current, wanted):
-        with pytest.raises(Conflict):
+        with pytest.raises(CustodyNotForward):
             step(Custody(current, TODAY, "X"), wanted)
 
     def test_the_role_is_checked_before_the_move(self):
@@ -181,7 +189,7 @@ def test_custody_only_ever_moves_forward(moves):
             after = change_custody(
                 custody, status, on=on, by="Ana", note=None, role=role, today=TODAY
             )
-        except (Conflict, PermissionDenied, InvalidInput):
+        except (CustodyNotForward, PermissionDenied, InvalidInput):
             continue
         assert may_record_custody(role, status)
         assert status in NEXT[custody.status]
@@ -192,3 +200,34 @@ def test_custody_only_ever_moves_forward(moves):
         accepted.append(after)
     assert len(accepted) <= 3
     assert [rank(c.status) for c in accepted] == sorted({rank(c.status) for c in accepted})
+
+
+# --- sealed storage -----------------------------------------------------------------------
+
+SEALER = Vault(parse_key_ring(new_key_text(1)), 1, b"i" * 32)
+
+
+def test_a_chunk_opens_only_in_its_blob_at_its_place_with_its_finality():
+    blob, other = uuid.uuid4(), uuid.uuid4()
+    sealed = seal_chunk(SEALER, blob, 3, b"page three", final=False)
+    assert open_chunk(SEALER, blob, 3, sealed, final=False) == b"page three"
+    for where, seq, final in ((other, 3, False), (blob, 2, False), (blob, 4, False),
+                              (blob, 3, True)):  # fmt: skip
+        with pytest.raises(SealError):
+            open_chunk(SEALER, where, seq, sealed, final=final)
+
+
+def test_the_context_is_the_documents_own():
+    context = chunk_context(uuid.UUID(int=1), 0, final=True)
+    assert context.startswith(DOCUMENT_PURPOSE.encode() + b"\x00")
+    # Never the associated data of a sealed column (its purpose, alone).
+    assert context not in {b"national_id", b"contact", b"document"}
+    assert len({chunk_context(uuid.UUID(int=1), s, final=f) for s in (0, 1) for f in (0, 1)}) == 4
+
+
+@pytest.mark.parametrize(
+    ("size", "chunks"),
+    [(1, 1), (CHUNK_BYTES - 1, 1), (CHUNK_BYTES, 1), (CHUNK_BYTES + 1, 2), (5 * CHUNK_BYTES, 5)],
+)
+def test_chunk_count(size, chunks):
+    assert chunk_count(size) == chunks

@@ -30,7 +30,7 @@ class TestRoles:
 
     def test_role_and_skill_values_are_the_wire_names(self):
         assert Role("team_lead") is Role.TEAM_LEAD
-        assert {s.value for s in Skill} == {"phone", "field"}
+        assert {s.value for s in Skill} == {"phone", "field", "inbound"}
 
 
 class TestCheckProfile:

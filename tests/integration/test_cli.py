@@ -110,7 +110,7 @@ def test_ledger_verify_holds_on_the_demo_then_names_the_account_edited_by_hand(c
     assert other.exit_code == 0 and "0 accounts" in other.output
 
 
-def test_documents_sweep_deletes_an_old_orphan_file(cli_database, monkeypatch, tmp_path):
+def test_documents_sweep_deletes_the_old_layouts_files(cli_database, monkeypatch, tmp_path):
     import os
     import time
 
@@ -118,12 +118,12 @@ def test_documents_sweep_deletes_an_old_orphan_file(cli_database, monkeypatch, t
     get_settings.cache_clear()
     orphan = tmp_path / "documents" / "ab" / ("ab" + "0" * 62)
     orphan.parent.mkdir(parents=True)
-    orphan.write_bytes(b"%PDF-1.4 rolled back")
+    orphan.write_bytes(b"%PDF-1.4 kept on disk before documents were sealed in the database")
     two_hours_ago = time.time() - 7200
     os.utime(orphan, (two_hours_ago, two_hours_ago))
     result = runner.invoke(cli, ["jobs", "documents-sweep", "--older-than-minutes", "60"])
     assert result.exit_code == 0, result.output
-    assert "1 orphans" in result.output
+    assert "0 unreferenced blobs (0 chunks) and 1 files of the old" in result.output
     assert not orphan.exists()
 
 
@@ -137,9 +137,10 @@ def test_keys_reindex_runs_over_every_blind_index(cli_database):
     assert "rows read, 0 indexes rewritten" in result.output
     assert "debtor: 0 rows" not in result.output
     # Rotation has the same batching: with the seed's key current, nothing to re-seal.
-    rotated = runner.invoke(cli, ["keys", "rotate", "--batch", "50"])
+    rotated = runner.invoke(cli, ["keys", "rotate", "--batch", "50", "--document-batch", "8"])
     assert rotated.exit_code == 0, rotated.output
     assert "debtor.national_id: 0 re-sealed" in rotated.output
+    assert "document_blob_chunk.ciphertext: 0 re-sealed" in rotated.output
 
 
 def test_users_create_makes_an_admin_who_can_log_in(cli_database):

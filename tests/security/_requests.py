@@ -51,6 +51,7 @@ REQUESTS: dict[str, Build] = {
     "POST /api/v1/auth/token": lambda w: {
         "data": {"username": w.users["auditor"].username, "password": "wrong-password"}
     },
+    "POST /api/v1/auth/logout": lambda w: {"data": {"refresh_token": "not-a-session"}},
     "POST /api/v1/auth/client-token": lambda w: {
         "data": {"grant_type": "client_credentials", "client_id": "nobody", "client_secret": "x"}
     },
@@ -188,6 +189,14 @@ REQUESTS: dict[str, Build] = {
         }
     },
     "GET /api/v1/kyc/search": lambda w: {"params": {"name": "Pérez"}},
+    "GET /api/v1/inbound/lookup": lambda w: {"params": {"phone": "+525512340000"}},
+    "POST /api/v1/inbound/unidentified": lambda w: {
+        "json": {
+            "phone": "+525512340099",
+            "started_at": (datetime.now(UTC) - timedelta(minutes=10)).isoformat(),
+            "notes": "Hung up before giving a name",
+        }
+    },
     "POST /api/v1/allocation/rules": lambda w: {"json": _rule(w)},
     "PUT /api/v1/allocation/rules/{rule_id}": lambda w: {"json": _rule(w)},
     "POST /api/v1/allocation/run": lambda w: {"params": {"dry_run": "true"}},

@@ -1,5 +1,5 @@
-"""The security tests' settings: the suite's, with a data folder of the test's own (documents
-are stored there)."""
+"""The security tests' settings: the suite's, with a data folder of the test's own (so a test
+can show that nothing, documents included, is written there)."""
 
 from __future__ import annotations
 

@@ -38,6 +38,8 @@ MATRIX: dict[str, str] = {
     "GET /metrics": "o f f f f o f u",
     "POST /api/v1/auth/token": "u u u u u u u u",
     "POST /api/v1/auth/client-token": "u u u u u u u u",
+    # Logout is by the session's refresh token, bearer or not; an unknown one is 204 too.
+    "POST /api/v1/auth/logout": "o o o o o o o o",
     "GET /api/v1/users/me": "o o o o o o f u",
     "GET /api/v1/users": "o o o f f o f u",
     "POST /api/v1/users": "o f f f f f f u",
@@ -55,6 +57,7 @@ MATRIX: dict[str, str] = {
     "GET /api/v1/partners/{partner_id}/clients": "o f f f f o f u",
     "POST /api/v1/partners/{partner_id}/clients": "o f f f f f f u",
     "DELETE /api/v1/partners/{partner_id}/clients/{client_id}": "o f f f f f f u",
+    "POST /api/v1/partners/{partner_id}/clients/{client_id}/secret": "o f f f f f f u",
     "GET /api/v1/partners/{partner_id}/strategy": "o o o o o o o u",
     # The body is the empty object (422): the role gate is a dependency and runs first.
     "PUT /api/v1/partners/{partner_id}/strategy": "o o f f f f f u",
@@ -89,6 +92,13 @@ MATRIX: dict[str, str] = {
     "POST /api/v1/interactions/{interaction_id}/feedback": "o o o f f f f u",
     "GET /api/v1/interactions/{interaction_id}/feedback": "o o o o h o f u",
     "GET /api/v1/accounts/{account_id}/promises": "o o o o o o o u",
+    # Through the accounts the caller reads: own, the lead's teams', all; a partner its own.
+    "GET /api/v1/callbacks": "o o o o o o o u",
+    # Phone staff look numbers up and keep unidentified calls; leads, managers, admins and
+    # auditors read those.
+    "GET /api/v1/inbound/lookup": "o o o o o f f u",
+    "POST /api/v1/inbound/unidentified": "o o o o o f f u",
+    "GET /api/v1/inbound/unidentified": "o o o f f o f u",
     "POST /api/v1/escalations": "o o o o h f f u",
     "GET /api/v1/escalations": "o o o o o o f u",
     "GET /api/v1/interactions": "o o o o o o o u",
@@ -100,6 +110,8 @@ MATRIX: dict[str, str] = {
     # The world's escalation was opened by the phone collector on their own account.
     "POST /api/v1/escalations/{escalation_id}/notes": "o o o o h f f u",
     "GET /api/v1/catalog": "o o o o o o o u",
+    "GET /api/v1/me/day": "f f f o o f f u",
+    "GET /api/v1/me/team-day": "o o o f f f f u",
     "POST /api/v1/accounts/{account_id}/plan-quotes": "o o o o o f f u",
     "POST /api/v1/accounts/{account_id}/plans": "o o o o o f f u",
     "GET /api/v1/accounts/{account_id}/plans": "o o o o o o o u",
@@ -132,8 +144,10 @@ MATRIX: dict[str, str] = {
     "POST /api/v1/credit-movements/{movement_id}/reject": "o o f f f f f u",
     "POST /api/v1/accounts/{account_id}/documents": "o o o o o f o u",
     "GET /api/v1/accounts/{account_id}/documents": "o o o o o o o u",
+    "GET /api/v1/documents": "o o o o o o o u",
     "GET /api/v1/documents/{document_id}": "o o o o h o o u",
     "GET /api/v1/documents/{document_id}/content": "o o o o h o o u",
+    "GET /api/v1/documents/{document_id}/download": "o o o o h o o u",
     "POST /api/v1/documents/{document_id}/custody": "o o o o h f f u",
     "GET /api/v1/debtors/{debtor_id}": "o o o o h o o u",
     # Admin and auditor may not unmask personal data (REVEALERS: collector, lead, manager).

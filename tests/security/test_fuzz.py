@@ -39,7 +39,7 @@ from app.domain.roles import Role
 from app.main import create_app
 from app.models.partner import PartnerClient
 from app.models.user import User
-from app.security import issue_token
+from app.services.auth import client_token
 from tests.conftest import _TEST_PASSWORD_HASH, bearer_for
 from tests.factories import make_account, make_partner
 
@@ -83,9 +83,7 @@ async def _seed(url: str, settings) -> dict[str, dict[str, str]]:
                                    secret_hash="unused", name="fuzz")  # fmt: skip
             session.add(client)
             await session.commit()
-            system = issue_token(settings, subject=f"client:{client.client_id}",
-                                 role=Role.PARTNER, now=datetime.now(UTC),
-                                 extra={"partner_id": str(partner.id)})  # fmt: skip
+            system = client_token(settings, client, datetime.now(UTC))
             return {
                 "manager": bearer_for(settings, manager),
                 "partner": {"Authorization": f"Bearer {system.access_token}"},

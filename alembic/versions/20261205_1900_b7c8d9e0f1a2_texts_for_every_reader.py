@@ -10,7 +10,7 @@ without the template is translated from its English where the catalogue has it.
 Downgrade drops the four columns; the English texts remain.
 
 Revision ID: b7c8d9e0f1a2
-Revises: 9a1b2c3d4e5f
+Revises: f6539cbe0280
 Create Date: 2026-12-06 09:00:00.000000+00:00
 """
 
@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql
 from alembic import op
 
 revision: str = "b7c8d9e0f1a2"
-down_revision: str | None = "9a1b2c3d4e5f"
+down_revision: str | None = "f6539cbe0280"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
