@@ -196,7 +196,9 @@ def _names(template: str) -> set[str]:
 
 
 # Texts that read the same in every language (names of things, formats).
-SAME_EVERYWHERE = frozenset({"SMS", "WhatsApp", "Email", "Busy", "Invalid client", "JSON"})
+SAME_EVERYWHERE = frozenset(
+    {"SMS", "WhatsApp", "Email", "Busy", "Invalid client", "JSON", "Folio: {folio}"}
+)
 
 
 @pytest.mark.parametrize("language", [lang for lang in LANGUAGES if lang != "en"])
