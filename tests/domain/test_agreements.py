@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from io import BytesIO
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from io import BytesIO
 
 import pytest
 from hypothesis import given
