@@ -40,7 +40,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from app.domain.compliance import Decision, Reason, local_instant
-from app.domain.errors import DomainError, InvalidInput
+from app.domain.errors import DomainError, InvalidInput, Text
 from app.i18n import N_
 
 CALLBACK_RESULT = "RPC_CALLBACK"
@@ -69,8 +69,8 @@ class CallbackRequired(DomainError):
     code = "callback_required"
 
     @property
-    def field_errors(self) -> list[tuple[str, str]]:
-        return [("body.callback", "a RPC_CALLBACK result carries the agreed callback time")]
+    def field_errors(self) -> list[tuple[str, Text]]:
+        return [("body.callback", N_("a RPC_CALLBACK result carries the agreed callback time"))]
 
 
 class CallbackInPast(DomainError):
@@ -84,8 +84,8 @@ class CallbackInPast(DomainError):
         )
 
     @property
-    def field_errors(self) -> list[tuple[str, str]]:
-        return [("body.callback.local_time", "the agreed time has already passed")]
+    def field_errors(self) -> list[tuple[str, Text]]:
+        return [("body.callback.local_time", N_("the agreed time has already passed"))]
 
 
 def check_callback(result_code: str, given: bool) -> None:

@@ -49,6 +49,7 @@ from sqlalchemy import text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from app import locks
 from app.domain.allocation import Rule, check_rule_shape, check_territory, ordered
 from app.domain.errors import Conflict, InvalidInput, NotFound, VersionMismatch
 from app.domain.roles import Role, Skill
@@ -62,9 +63,6 @@ from app.pagination import decode_cursor, encode_cursor
 from app.schemas.allocation import AllocationRuleWrite
 from app.security import Principal
 from app.services import audit
-
-# pg_advisory_xact_lock(class, key): "ALLO", 0.
-_RUN_LOCK = (0x414C4C4F, 0)
 
 _BAD_CURSOR = N_("not a cursor this API issued")
 
@@ -544,11 +542,7 @@ async def run_allocation(
 ) -> RunResult:
     """Apply every rule to every active account (see the module's docstring)."""
     moment = now or datetime.now(UTC)
-    locked = await session.scalar(
-        text("SELECT pg_try_advisory_xact_lock(:kind, :key)"),
-        {"kind": _RUN_LOCK[0], "key": _RUN_LOCK[1]},
-    )
-    if not locked:
+    if not await locks.try_hold(session, locks.LockClass.ALLOCATION_RUN):
         raise Conflict(N_("another allocation run is under way; try again when it ends"))
     rows = list(
         (

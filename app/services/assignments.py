@@ -29,7 +29,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app import vault
+from app import locks, vault
 from app.domain.assignments import (
     AccountRow,
     IntakeContext,
@@ -73,9 +73,6 @@ BATCH_ROWS = 10_000
 MAX_REJECTIONS_STORED = 100_000  # per push; the counts stay exact beyond it
 _KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 
-# Lock classes for pg_advisory_xact_lock(class, key).
-_IDEMPOTENCY_LOCK = 6
-_PARTNER_MERGE_LOCK = 7
 
 PUSHERS = frozenset({Role.ADMIN, Role.MANAGER, Role.PARTNER})
 READERS = frozenset({Role.ADMIN, Role.MANAGER, Role.AUDITOR, Role.PARTNER})
@@ -197,7 +194,7 @@ async def submit_assignment(
         key,
         body,
         check,
-        lock_kind=_IDEMPOTENCY_LOCK,
+        lock_kind=locks.LockClass.ASSIGNMENT_IDEMPOTENCY,
     )
     if existing is not None:
         return existing, True
@@ -545,10 +542,7 @@ async def process_assignment(
     progress = _Progress()
     clock = time.perf_counter()
     # Pushes of one partner merge one at a time; other partners' pushes run alongside.
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(:kind, hashtext(:key))"),
-        {"kind": _PARTNER_MERGE_LOCK, "key": str(partner.id)},
-    )
+    await locks.hold(session, locks.LockClass.PARTNER_MERGE, str(partner.id))
     with tempfile.TemporaryDirectory(prefix="cartera-push-") as folder:
         path = Path(folder) / f"push.{source.value}"
         await uploads.spool(session, uploads.ASSIGNMENTS, assignment.id, path)

@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col, select
 
+from app import locks
 from app.domain.compliance import AgeNotice, age_notices
 from app.domain.errors import Conflict, NotFound, PermissionDenied
 from app.domain.flags import visible_to_partner, visible_to_staff
@@ -55,7 +55,6 @@ from app.services.flags import new_flag, raised
 REVEALERS: frozenset[Role] = frozenset({Role.COLLECTOR, Role.TEAM_LEAD, Role.MANAGER})
 EXPORTERS: frozenset[Role] = frozenset({Role.MANAGER})
 LOG_READERS: frozenset[Role] = frozenset({Role.MANAGER, Role.AUDITOR})
-_FLAG_LOCK = 12
 
 REVEALABLE = ("national_id", "birth_date", "contact_points", "related_parties")
 # Collectors flag through interaction results (cease request, attorney, deceased…); staff
@@ -360,10 +359,7 @@ async def set_flag(
     account = next((a for a in seen if a.id == account_id), None)
     if account is None:
         raise NotFound({"entity": "account"})
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(:kind, hashtext(:key))"),
-        {"kind": _FLAG_LOCK, "key": str(debtor.id)},
-    )
+    await locks.hold(session, locks.LockClass.DEBTOR_FLAGS, str(debtor.id))
     standing = await session.scalar(
         select(col(DebtorFlag.id)).where(
             col(DebtorFlag.debtor_id) == debtor.id,

@@ -14,11 +14,12 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, text, tuple_, update
+from sqlalchemy import case, func, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from app import locks
 from app.config import Settings
 from app.domain.callbacks import check_callback
 from app.domain.compliance import RIGHT_PARTY_CODES, Channel, Party
@@ -71,7 +72,6 @@ from app.services.contact import contact_context
 from app.services.flags import new_flag
 
 RECORDERS = frozenset({Role.COLLECTOR, Role.TEAM_LEAD, Role.MANAGER, Role.ADMIN})
-_DEBTOR_CONTACT_LOCK = 9
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,10 +137,7 @@ async def record_interaction(
     check_callback(body.result_code, body.callback is not None)
     # One debtor's contacts are recorded one at a time: two collectors cannot both take the
     # last contact a cap allows.
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(:kind, hashtext(:key))"),
-        {"kind": _DEBTOR_CONTACT_LOCK, "key": str(account.debtor_id)},
-    )
+    await locks.hold(session, locks.LockClass.DEBTOR_CONTACT, str(account.debtor_id))
     original: Interaction | None = None
     if body.amends_id is not None:
         original = await _check_amended(session, account, body.amends_id)

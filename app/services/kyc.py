@@ -32,10 +32,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, literal_column, select, text
+from sqlalchemy import ColumnElement, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app import locks
 from app.domain.errors import InvalidInput, RateLimited, Text
 from app.domain.identity import Country, InvalidId, mask, mask_contact, normalise_phone
 from app.domain.rate_limit import NS_PER_SECOND, SlidingWindowLimiter, admit
@@ -324,10 +325,7 @@ async def take_search_slot(
     refused) in the last minute, read under a per-caller advisory lock held to commit, so two
     processes cannot both take the last slot. :func:`admit` decides; 429 when it refuses.
     ``actions`` and ``kind``: another audited look-up counted the same way (inbound calls)."""
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-        {"key": f"{kind}:{principal.audit_id}"},
-    )
+    await locks.hold_text(session, f"{kind}:{principal.audit_id}")
     now = now or datetime.now(UTC)
     recent = await session.scalars(
         select(col(AuditEvent.occurred_at))

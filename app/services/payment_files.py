@@ -28,6 +28,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from app import locks
 from app.domain.assignments import RowError, storable
 from app.domain.errors import (
     Conflict,
@@ -82,7 +83,6 @@ log = structlog.get_logger("cartera.payment_files")
 LAYOUT = Layout(check_file_header, flat_line)
 BATCH_LINES = 1_000
 MAX_ATTEMPTS = 3
-_IDEMPOTENCY_LOCK = 11
 
 LINE_COLUMNS = (
     "payment_file_id",
@@ -183,7 +183,7 @@ async def submit_file(
         key,
         body,
         check,
-        lock_kind=_IDEMPOTENCY_LOCK,
+        lock_kind=locks.LockClass.PAYMENT_FILE_IDEMPOTENCY,
     )
     if existing is not None:
         return existing, True

@@ -33,11 +33,11 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from app import locks
 from app.domain.errors import (
     Conflict,
     CreditInsufficient,
@@ -87,7 +87,6 @@ RECORDERS: frozenset[Role] = frozenset(
 REVERSERS: frozenset[Role] = frozenset({Role.MANAGER, Role.ADMIN})
 READERS: frozenset[Role] = RECORDERS | {Role.AUDITOR}
 
-_IDEMPOTENCY_LOCK = 8
 
 # The channel of the payment a credit transfer makes on its target account (never sent by a
 # client: PaymentCreate does not accept it).
@@ -513,10 +512,7 @@ async def record_payment(
     digest = body_sha256(body)
     # Keys are scoped per caller: another caller's key is a new key, never their payment.
     caller = principal.audit_id
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(:kind, hashtext(:key))"),
-        {"kind": _IDEMPOTENCY_LOCK, "key": f"{partner_id}:{caller}:{key}"},
-    )
+    await locks.hold(session, locks.LockClass.PAYMENT_IDEMPOTENCY, f"{partner_id}:{caller}:{key}")
     existing = await session.scalar(
         select(Payment).where(
             col(Payment.partner_id) == partner_id,

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from app import locks
 from app.domain.errors import Conflict, NotFound, PermissionDenied, VersionMismatch
 from app.domain.money import round_money
 from app.domain.plans import (
@@ -525,7 +526,7 @@ async def follow_up_plans(
     """Active plans whose installments are missed break and go to management; a second run
     for the same date finds nothing more to do."""
     moment = now or datetime.now(UTC)
-    await session.execute(text("SELECT pg_advisory_xact_lock(10, 0)"))
+    await locks.hold(session, locks.LockClass.PLAN_FOLLOW_UP)
     broken, escalated = (
         await session.execute(text(_BREAK), {"as_of": as_of, "now": moment, "plan_id": None})
     ).one()

@@ -16,10 +16,11 @@ import uuid
 from dataclasses import dataclass
 
 import phonenumbers
-from sqlalchemy import func, text
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from app import locks
 from app.domain.accounts import AccountStatus
 from app.domain.contactability import (
     Source,
@@ -43,7 +44,6 @@ from app.services.contact_points import ContactPointView, contact_points_of
 
 # Adding data to one account is serialised, so two collectors adding the same number at
 # once still end with one point.
-_ACCOUNT_CONTACTS_LOCK = 11
 _MX_POSTAL_CODE = re.compile(r"[0-9]{5}")
 
 
@@ -85,10 +85,7 @@ async def _working_account(
         raise Conflict(
             N_("the account's status is '{status}': it is no longer worked"), status=account.status
         )
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(:kind, hashtext(:key))"),
-        {"kind": _ACCOUNT_CONTACTS_LOCK, "key": str(account.id)},
-    )
+    await locks.hold(session, locks.LockClass.ACCOUNT_CONTACT_POINTS, str(account.id))
     return account, await session.get_one(Partner, account.partner_id)
 
 

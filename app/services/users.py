@@ -6,11 +6,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, text, update
+from sqlalchemy import delete, func, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from app import locks
 from app.domain.audit import diff
 from app.domain.errors import Conflict, NotFound, VersionMismatch
 from app.domain.refresh_tokens import Revocation
@@ -24,7 +25,6 @@ from app.security import Principal, hash_secret
 from app.services import audit, refresh_tokens, teams
 
 # Advisory-lock class (two-key form) for changes of role or activation.
-_ROLE_LOCK = 2
 
 
 def readable_users(principal: Principal) -> SelectOfScalar[User]:
@@ -161,7 +161,7 @@ async def update_user(
     if "role" in changes or "is_active" in changes:
         # Role and activation changes queue up one at a time, so two admins demoting each
         # other at once cannot both pass the "an admin remains" check.
-        await session.execute(text("SELECT pg_advisory_xact_lock(:kind, 0)"), {"kind": _ROLE_LOCK})
+        await locks.hold(session, locks.LockClass.STAFF_ROLES)
     user = await session.scalar(
         readable_users(actor).where(col(User.id) == user_id).with_for_update()
     )

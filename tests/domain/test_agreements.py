@@ -310,9 +310,7 @@ class TestLanguageOfTheCountry:
     partner's country, whoever prints it (no Accept-Language of a staff member's)."""
 
     def test_a_brazilian_agreement_is_in_portuguese_with_brazilian_numbers(self):
-        text = whole_text(
-            sample_facts(country="BR", currency="BRL", agency_redeco_number=None)
-        )
+        text = whole_text(sample_facts(country="BR", currency="BRL", agency_redeco_number=None))
         assert "ACORDO DE PAGAMENTO" in text
         assert "Quitação com desconto" in text
         assert "Desconto concedido pelo credor: R$3.000,00 BRL." in text
