@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
 
-.PHONY: install run test lint format openapi openapi-check messages migrate check-migrations bench bench-smoke fuzz clean
+.PHONY: install run test test-fast lint format openapi openapi-check messages migrate check-migrations bench bench-smoke fuzz clean
 
 install: $(STAMP)
 
@@ -22,8 +22,14 @@ run: $(STAMP)
 	CARTERA_ENV=development PORT=$(PORT) $(BIN)/cartera serve --upgrade --demo
 
 ## Every test, against a real PostgreSQL (embedded unless CARTERA_DATABASE_URL is set).
+# On every core (pytest-xdist): each worker starts its own embedded server and keeps a
+# module's tests together.
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
+
+## The inner loop: everything but process kills, faults, races and fuzzing (marked slow).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -n auto --dist loadfile -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check app tests alembic bench

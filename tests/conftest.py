@@ -75,6 +75,25 @@ class DatabaseServer:
         self._run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+# Suites that kill processes, inject faults, race requests or fuzz: `make test` runs them
+# (in parallel with the rest), `make test-fast` leaves them out for the inner loop.
+_SLOW_FOLDERS = frozenset({"reliability"})
+_SLOW_FILES = frozenset(
+    {"test_fuzz.py", "test_workbook_bombs.py", "test_concurrency.py", "test_migrations.py"}
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = item.path
+        if (
+            path.parent.name in _SLOW_FOLDERS
+            or path.name in _SLOW_FILES
+            or path.name.endswith("_races.py")
+        ):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def database_server() -> Iterator[DatabaseServer]:
     configured = get_settings().async_database_url
