@@ -171,6 +171,18 @@ CATALOGUE: dict[str, ProblemKind] = {
         "El saldo a favor no puede ir a esa cuenta",
         "El saldo a favor solo se traspasa a otra cuenta activa del mismo deudor y de la misma "
         "empresa convenida, en la misma moneda ({reason})."),
+    "experiment_already_running": ProblemKind(
+        409, "Experiment already running",
+        "The partner's strategy for stage '{stage}' already runs an experiment; stop or "
+        "promote it first.",
+        "Experimento en curso",
+        "La estrategia del convenio para la etapa '{stage}' ya tiene un experimento en curso; "
+        "deténgalo o promueva un retador primero."),
+    "experiment_ended": ProblemKind(
+        409, "Experiment ended",
+        "The experiment is already {status}: it can no longer be stopped or promoted.",
+        "Experimento terminado",
+        "El experimento ya está {status}: no se puede detener ni promover."),
     "payment_not_reversible": ProblemKind(
         409, "Payment cannot be reversed",
         "This payment cannot be reversed ({reason}): it is the receiving end of a credit "

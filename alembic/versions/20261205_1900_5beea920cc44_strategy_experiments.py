@@ -68,9 +68,7 @@ def upgrade() -> None:
         unique=True,
         postgresql_where=sa.text("status = 'running'"),
     )
-    op.create_index(
-        "ix_strategy_experiment_partner", "strategy_experiment", ["partner_id", "id"]
-    )
+    op.create_index("ix_strategy_experiment_partner", "strategy_experiment", ["partner_id", "id"])
     op.create_table(
         "experiment_arm",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -102,13 +100,9 @@ def upgrade() -> None:
             ["partner_id"], ["partner.id"], name=op.f("fk_experiment_arm_partner_id_partner")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_experiment_arm")),
-        sa.UniqueConstraint(
-            "experiment_id", "position", name=op.f("uq_experiment_arm_position")
-        ),
+        sa.UniqueConstraint("experiment_id", "position", name=op.f("uq_experiment_arm_position")),
     )
-    op.create_index(
-        op.f("ix_experiment_arm_experiment_id"), "experiment_arm", ["experiment_id"]
-    )
+    op.create_index(op.f("ix_experiment_arm_experiment_id"), "experiment_arm", ["experiment_id"])
     for table in _RECORDED_UNDER_AN_ARM:
         op.add_column(table, sa.Column("experiment_arm_id", sa.Uuid(), nullable=True))
         op.create_foreign_key(

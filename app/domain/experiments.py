@@ -93,9 +93,7 @@ class ArmRange:
     high: int
 
 
-def assign(
-    experiment_id: uuid.UUID, account_id: uuid.UUID, arms: Sequence[ArmRange]
-) -> uuid.UUID:
+def assign(experiment_id: uuid.UUID, account_id: uuid.UUID, arms: Sequence[ArmRange]) -> uuid.UUID:
     """The arm the account belongs to: the one whose range holds its bucket."""
     spot = bucket(experiment_id, account_id)
     for arm in arms:
@@ -187,7 +185,9 @@ def wilson(successes: int, trials: int, z: Decimal = Z95) -> Interval | None:
         centre = (p + z2 / (2 * n)) / denominator
         half = z / denominator * (p * (1 - p) / n + z2 / (4 * n * n)).sqrt()
         low, high = max(Decimal(0), centre - half), min(Decimal(1), centre + half)
-    return Interval(low.quantize(RATE_PLACES, ROUND_FLOOR), high.quantize(RATE_PLACES, ROUND_CEILING))
+    return Interval(
+        low.quantize(RATE_PLACES, ROUND_FLOOR), high.quantize(RATE_PLACES, ROUND_CEILING)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +196,9 @@ class MeanEstimate:
     interval: Interval | None
 
 
-def mean_interval(count: int, total: Decimal, squares: Decimal, unit: Decimal) -> MeanEstimate | None:
+def mean_interval(
+    count: int, total: Decimal, squares: Decimal, unit: Decimal
+) -> MeanEstimate | None:
     """The mean of ``count`` per-account amounts (their ``total`` and sum of ``squares``)
     with its 95 % Student t interval, in the currency's minor ``unit`` (mean half-up, the
     interval widened outward, never below 0: no account recovers a negative amount).
