@@ -80,4 +80,7 @@ class ExperimentArm(SQLModel, table=True):
     share_pct: Decimal = Field(sa_type=Numeric(5, 2))
     bucket_low: int
     bucket_high: int
-    document: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
+    # SQL NULL for the champion (not JSON null).
+    document: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(JSONB(none_as_null=True), nullable=True)
+    )

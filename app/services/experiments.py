@@ -351,10 +351,15 @@ async def _end(
     view = ExperimentView(experiment, await _arms(session, [experiment.id]))
     if experiment.status != ExperimentStatus.RUNNING.value:
         raise ExperimentEnded({"status": experiment.status})
-    before = _snapshot(view)
+    return view, _snapshot(view)
+
+
+def _close(
+    experiment: StrategyExperiment, actor: Principal, status: ExperimentStatus, now: datetime | None
+) -> None:
+    experiment.status = status.value
     experiment.ended_at = now or datetime.now(UTC)
     experiment.ended_by = actor.audit_id
-    return view, before
 
 
 async def stop_experiment(
@@ -366,7 +371,7 @@ async def stop_experiment(
 ) -> ExperimentView:
     """End the experiment without a winner: every account is on the champion again."""
     view, before = await _end(session, actor, experiment_id, now)
-    view.experiment.status = ExperimentStatus.STOPPED.value
+    _close(view.experiment, actor, ExperimentStatus.STOPPED, now)
     session.add(view.experiment)
     await session.flush()
     await audit.record(
@@ -403,7 +408,7 @@ async def promote_arm(
     merged = parse_document({"stages": {stage.value: arm.document}}, base=champion)
     document = validate_document(document_to_json(merged), partner.country, field="body")
     stored = await strategies.store_version(session, actor, partner, document)
-    experiment.status = ExperimentStatus.PROMOTED.value
+    _close(experiment, actor, ExperimentStatus.PROMOTED, now)
     experiment.promoted_arm_id = arm.id
     experiment.promoted_version = stored.version
     session.add(experiment)

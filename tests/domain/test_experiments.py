@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import uuid
 from decimal import Decimal
+from itertools import pairwise
 
 import pytest
 from hypothesis import given
@@ -38,7 +39,7 @@ def split(draw: st.DrawFn) -> list[str]:
     arms = draw(st.integers(2, 6))
     cuts = sorted(draw(st.sets(st.integers(1, BUCKETS - 1), min_size=arms - 1, max_size=arms - 1)))
     edges = [0, *cuts, BUCKETS]
-    return [str(Decimal(b - a) / 100) for a, b in zip(edges, edges[1:], strict=False)]
+    return [str(Decimal(b - a) / 100) for a, b in pairwise(edges)]
 
 
 class TestAssignment:
