@@ -236,6 +236,7 @@ REQUESTS: dict[str, Build] = {
     "GET /api/v1/reports/commissions": lambda w: {"params": {"period": MONTH}},
 }
 
+
 def _stage_entry(stage: str) -> dict[str, Any]:
     return document_to_json(DEFAULT)["stages"][stage]
 
