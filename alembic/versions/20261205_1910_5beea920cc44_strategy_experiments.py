@@ -6,8 +6,8 @@ interaction, promise, payment plan and payment was recorded under
 (``experiment_arm_id``, null outside experiments).
 
 Revision ID: 5beea920cc44
-Revises: f6539cbe0280
-Create Date: 2026-12-05 19:00:00.000000+00:00
+Revises: b7c8d9e0f1a2
+Create Date: 2026-12-05 19:10:00.000000+00:00
 """
 
 from collections.abc import Sequence
@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql
 from alembic import op
 
 revision: str = "5beea920cc44"
-down_revision: str | None = "f6539cbe0280"
+down_revision: str | None = "b7c8d9e0f1a2"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
