@@ -37,6 +37,7 @@ from enum import StrEnum
 from app.domain.errors import DomainError, InvalidInput
 from app.domain.stages import Stage
 from app.domain.strategies import StageStrategy, StrategyDocument
+from app.i18n import N_
 
 BUCKETS = 10_000  # a share is a whole number of basis points (a percent with two decimals)
 HASH_BITS = 48
@@ -110,9 +111,9 @@ def share_ranges(shares: Sequence[Decimal], field: str = "body") -> list[tuple[i
     for index, share in enumerate(shares):
         path = f"{field}.champion_share" if index == 0 else f"{field}.challengers.{index - 1}.share"
         if not share.is_finite() or share <= 0 or share > HUNDRED:
-            raise InvalidInput(path, "must be a percentage above 0 and at most 100")
+            raise InvalidInput(path, N_("must be a percentage above 0 and at most 100"))
         if share != share.quantize(_SHARE_PLACES):
-            raise InvalidInput(path, "at most two decimal places")
+            raise InvalidInput(path, N_("at most two decimal places"))
         width = int(share * 100)
         ranges.append((low, low + width))
         low += width
@@ -120,7 +121,7 @@ def share_ranges(shares: Sequence[Decimal], field: str = "body") -> list[tuple[i
         total = (Decimal(low) / 100).quantize(_SHARE_PLACES)
         raise InvalidInput(
             f"{field}.challengers",
-            f"the shares add up to {total} %, not 100 %",
+            N_("the shares add up to {total} %, not 100 %"),
             {"total": str(total)},
         )
     return ranges

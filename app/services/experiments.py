@@ -56,6 +56,7 @@ from app.domain.strategies import (
     parse_document,
     validate_document,
 )
+from app.i18n import N_
 from app.models.account import Account
 from app.models.experiment import ExperimentArm, StrategyExperiment
 from app.models.partner import Partner
@@ -240,7 +241,7 @@ async def create_experiment(
     names = [CHAMPION, *(c.name for c in data.challengers)]
     for index, name in enumerate(names[1:]):
         if name.casefold() in {n.casefold() for n in names[: index + 1]}:
-            raise InvalidInput(f"body.challengers.{index}.name", "already names another arm")
+            raise InvalidInput(f"body.challengers.{index}.name", N_("already names another arm"))
     entries = _challenger_entries(data, partner)
     running = await session.scalar(
         select(col(StrategyExperiment.id)).where(
@@ -396,7 +397,7 @@ async def promote_arm(
     experiment = view.experiment
     arm = next((a for a in view.arms if a.id == arm_id), None)
     if arm is None or arm.document is None:
-        raise InvalidInput("body.arm_id", "not a challenger of this experiment")
+        raise InvalidInput("body.arm_id", N_("not a challenger of this experiment"))
     partner = await session.scalar(
         select(Partner)
         .where(col(Partner.id) == experiment.partner_id)
