@@ -23,7 +23,8 @@ from app.models.payment import Payment
 from app.models.promise import Promise
 from tests.api import test_interactions
 from tests.api.test_interactions import CDMX, check, recent_weekday_noon, record, rpc
-from tests.factories import make_account, make_partner, partner_bearer
+from tests.api.test_worklists import add_phone
+from tests.factories import daytime_phone, make_account, make_partner, partner_bearer
 
 PROBLEM = "application/problem+json"
 
@@ -411,3 +412,37 @@ class TestReport:
         per_account = second["recovered_per_account"]
         assert per_account["value"] == "25.17" and per_account["low"] == "0.00"
         assert abs(float(per_account["high"]) - (mean + 4.303 * se)) <= 0.01
+
+
+class TestWorkQueue:
+    async def test_the_queue_follows_the_arm_too(self, client, session, make_user, auth_headers):
+        partner = await make_partner(session)
+        collector = await make_user(Role.COLLECTOR)
+        manager = auth_headers(await make_user(Role.MANAGER))
+        phone, zone = daytime_phone()
+        account = await make_account(session, partner, assigned_collector_id=collector.id, dpd=45)
+        await add_phone(session, account, zone, phone)
+        queue = "/api/v1/worklists/me"
+
+        async def listed() -> list[str]:
+            response = await client.get(queue, headers=auth_headers(collector))
+            assert response.status_code == 200, response.text
+            return [i["account_id"] for i in response.json()["items"]]
+
+        assert await listed() == [str(account.id)]
+        # A challenger that only emails (the account has no email): nothing to call.
+        emails_only = mid_entry()
+        emails_only["channels"] = ["email"]
+        emails_only["caps"] = {"email": {"per_day": 1, "per_week": 3}}
+        body = experiment_body()
+        body["challengers"][0]["document"] = emails_only
+        for _ in range(40):
+            experiment = await start(client, partner.id, manager, body)
+            if arm_of(experiment, account.id) == uuid.UUID(experiment["arms"][1]["id"]):
+                break
+            await client.post(f"/api/v1/experiments/{experiment['id']}/stop", headers=manager)
+        else:  # pragma: no cover - 2**-40
+            pytest.fail("never assigned to the challenger")
+        assert await listed() == []
+        await client.post(f"/api/v1/experiments/{experiment['id']}/stop", headers=manager)
+        assert await listed() == [str(account.id)]
