@@ -140,14 +140,35 @@ async def running_experiments(
 async def strategy_for_account(session: AsyncSession, account: Account) -> EffectiveStrategy:
     """The strategy ``account`` works under now: its arm's while an experiment runs on its
     partner's strategy for its stage, else the version in force."""
-    version, champion = await strategies.current_strategy(session, account.partner_id)
-    running = (await running_experiments(session, [(account.partner_id, account.stage)])).get(
-        (account.partner_id, account.stage)
-    )
-    if running is None:
-        return EffectiveStrategy(version, champion)
-    arm_id = running.arm_of(account.id)
-    return EffectiveStrategy(version, running.document_for(arm_id, champion), running.id, arm_id)
+    return (await strategies_for_accounts(session, [account]))[account.id]
+
+
+async def strategies_for_accounts(
+    session: AsyncSession, accounts: Iterable[Account]
+) -> dict[uuid.UUID, EffectiveStrategy]:
+    """:func:`strategy_for_account` for a batch: a statement per partner for its version in
+    force, one for the running experiments, each arm's document parsed once."""
+    batch = list(accounts)
+    champions = {
+        partner: await strategies.current_strategy(session, partner)
+        for partner in dict.fromkeys(a.partner_id for a in batch)
+    }
+    running = await running_experiments(session, {(a.partner_id, a.stage) for a in batch})
+    documents: dict[tuple[uuid.UUID, uuid.UUID], StrategyDocument] = {}
+    found: dict[uuid.UUID, EffectiveStrategy] = {}
+    for account in batch:
+        version, champion = champions[account.partner_id]
+        experiment = running.get((account.partner_id, account.stage))
+        if experiment is None:
+            found[account.id] = EffectiveStrategy(version, champion)
+            continue
+        arm = experiment.arm_of(account.id)
+        if (account.partner_id, arm) not in documents:
+            documents[account.partner_id, arm] = experiment.document_for(arm, champion)
+        found[account.id] = EffectiveStrategy(
+            version, documents[account.partner_id, arm], experiment.id, arm
+        )
+    return found
 
 
 async def arms_of(
