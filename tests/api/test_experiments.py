@@ -24,6 +24,7 @@ from app.models.promise import Promise
 from tests.api import test_interactions
 from tests.api.test_interactions import CDMX, check, recent_weekday_noon, record, rpc
 from tests.api.test_worklists import add_phone
+from tests.domain.test_experiments import wilson_by_hand
 from tests.factories import daytime_phone, make_account, make_partner, partner_bearer
 
 PROBLEM = "application/problem+json"
@@ -278,13 +279,6 @@ class TestBadInput:
         assert await count_experiments(session, partner.id) == 0
 
 
-def wilson_by_hand(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
 def assert_rate(figure: dict[str, Any] | None, k: int, n: int) -> None:
     assert figure is not None
     assert (figure["successes"], figure["trials"]) == (k, n)
@@ -446,3 +440,19 @@ class TestWorkQueue:
         assert await listed() == []
         await client.post(f"/api/v1/experiments/{experiment['id']}/stop", headers=manager)
         assert await listed() == [str(account.id)]
+
+
+async def test_postgresql_computes_the_same_bucket_as_python(session):
+    """Set-based statements (the report, the work queue) assign arms in SQL: the same
+    SHA-256 bucket as app/domain/experiments.py, for any pair of ids."""
+    from sqlalchemy import text
+
+    from app.domain.experiments import BUCKET_SQL, bucket
+
+    pairs = [(uuid.uuid4(), uuid.uuid4()) for _ in range(200)]
+    statement = text(
+        "SELECT " + BUCKET_SQL.format(experiment="CAST(:e AS uuid)", account="CAST(:a AS uuid)")
+    )
+    for experiment, account in pairs:
+        found = await session.scalar(statement, {"e": str(experiment), "a": str(account)})
+        assert found == bucket(experiment, account)
