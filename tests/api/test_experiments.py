@@ -456,3 +456,25 @@ async def test_postgresql_computes_the_same_bucket_as_python(session):
     for experiment, account in pairs:
         found = await session.scalar(statement, {"e": str(experiment), "a": str(account)})
         assert found == bucket(experiment, account)
+
+
+async def test_a_payment_records_the_arm_and_counts_in_its_report(
+    client, session, settings, make_user, auth_headers
+):
+    from tests.api.test_payments import body as payment_body
+    from tests.api.test_payments import pay
+
+    partner = await make_partner(session)
+    system = await partner_bearer(session, settings, partner)
+    experiment = await start(client, partner.id, system)
+    account = await make_account(session, partner, dpd=45)
+    arm = arm_of(experiment, account.id)
+    paid = await pay(client, system, payment_body(account, "120.00"))
+    assert paid.status_code == 201, paid.text
+    stored = await session.get(Payment, uuid.UUID(paid.json()["id"]))
+    assert stored is not None and stored.experiment_arm_id == arm
+    report = await client.get(f"/api/v1/reports/experiments/{experiment['id']}", headers=system)
+    rows = {row["arm_id"]: row for row in report.json()["arms"]}
+    assert rows[str(arm)]["recovered"] == "120.00"
+    assert rows[str(arm)]["accounts"] == 1
+    assert sum(row["accounts"] for row in rows.values()) == 1
