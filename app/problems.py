@@ -80,6 +80,7 @@ _TRANSFER_REFUSAL = {
 _NOT_REVERSIBLE = {"credit_transfer": N_("a credit transfer")}
 _CHANNEL = {channel.value: words for channel, words in CHANNEL_WORDS.items()}
 _SKILL = {"phone": N_("phone"), "field": N_("field")}
+_EXPERIMENT_END = {"stopped": N_("stopped"), "promoted": N_("ended by a promotion")}
 
 # code -> status and English texts; details are str.format templates over the error's params.
 CATALOGUE: dict[str, ProblemKind] = {
@@ -173,6 +174,14 @@ CATALOGUE: dict[str, ProblemKind] = {
         N_("Credit moves only to another active account of the same debtor and partner, in "
            "the same currency ({reason})."),
         words={"reason": _TRANSFER_REFUSAL}),
+    "experiment_already_running": ProblemKind(
+        409, N_("Experiment already running"),
+        N_("The partner's strategy for this stage ({stage}) already runs an experiment; stop "
+           "it or promote a challenger first.")),
+    "experiment_ended": ProblemKind(
+        409, N_("Experiment ended"),
+        N_("The experiment was {status} already: it can no longer be stopped or promoted."),
+        words={"status": _EXPERIMENT_END}),
     "payment_not_reversible": ProblemKind(
         409, N_("Payment cannot be reversed"),
         N_("This payment cannot be reversed ({reason}): it is the receiving end of a credit "

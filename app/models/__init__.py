@@ -11,6 +11,7 @@ from app.models.debtor import ContactConsent, ContactPoint, Debtor, DebtorFlag, 
 from app.models.debtor_access import DebtorAccess
 from app.models.document import AccountDocument, DocumentBlob, DocumentBlobChunk
 from app.models.escalation import Escalation, EscalationNote
+from app.models.experiment import ExperimentArm, StrategyExperiment
 from app.models.field_profile import FieldProfile
 from app.models.inbound import UnidentifiedCall
 from app.models.interaction import Interaction, InteractionFeedback
@@ -52,6 +53,7 @@ __all__ = [
     "DocumentBlobChunk",
     "Escalation",
     "EscalationNote",
+    "ExperimentArm",
     "FieldProfile",
     "Interaction",
     "InteractionFeedback",
@@ -71,6 +73,7 @@ __all__ = [
     "RefreshToken",
     "RefreshTokenFamily",
     "RelatedParty",
+    "StrategyExperiment",
     "Team",
     "TeamMember",
     "UnidentifiedCall",

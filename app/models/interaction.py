@@ -69,6 +69,11 @@ class Interaction(SQLModel, table=True):
     # Which rules the contact was checked under, and what the check found.
     pack_version: str = Field(max_length=24)
     strategy_version: int | None = None
+    # The champion/challenger arm the account was in when this was recorded (null: no
+    # experiment ran on its stage). app/services/experiments.py resolves it.
+    experiment_arm_id: uuid.UUID | None = Field(
+        default=None, foreign_key="experiment_arm.id", index=True
+    )
     compliance: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
     # An interaction is corrected at most once; the correction replaces it in the rules.
     amends_id: uuid.UUID | None = Field(default=None, foreign_key="interaction.id", unique=True)

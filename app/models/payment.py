@@ -58,6 +58,11 @@ class Payment(SQLModel, table=True):
     recorded_by: str = Field(max_length=80)
     # The partner's payment file it came in, when it came in one.
     payment_file_id: uuid.UUID | None = Field(default=None, foreign_key="payment_file.id")
+    # The champion/challenger arm the account was in when this was recorded (null: no
+    # experiment ran on its stage). app/services/experiments.py resolves it.
+    experiment_arm_id: uuid.UUID | None = Field(
+        default=None, foreign_key="experiment_arm.id", index=True
+    )
     created_at: datetime = timestamp_field()
     reversed_at: datetime | None = optional_timestamp_field()
     reversed_by: str | None = Field(default=None, max_length=80)

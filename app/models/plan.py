@@ -65,6 +65,11 @@ class PaymentPlan(SQLModel, table=True):
     currency: str = Field(max_length=3)
     quoted_on: date
     strategy_version: int
+    # The champion/challenger arm the account was in when this was recorded (null: no
+    # experiment ran on its stage). app/services/experiments.py resolves it.
+    experiment_arm_id: uuid.UUID | None = Field(
+        default=None, foreign_key="experiment_arm.id", index=True
+    )
     approver_role: str = Field(max_length=16)
     # When it breaks, from the strategy it was agreed under (app.domain.plans.BreakingRule).
     missed_installments_to_break: int = Field(default=2, sa_column_kwargs={"server_default": "2"})

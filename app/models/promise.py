@@ -39,6 +39,11 @@ class Promise(SQLModel, table=True):
     tolerance_pct: Decimal = Field(default=Decimal("0"), sa_type=Numeric(5, 2))
     escalate_after_broken: int | None = None
     strategy_version: int | None = None
+    # The champion/challenger arm the account was in when this was recorded (null: no
+    # experiment ran on its stage). app/services/experiments.py resolves it.
+    experiment_arm_id: uuid.UUID | None = Field(
+        default=None, foreign_key="experiment_arm.id", index=True
+    )
     resolved_on: date | None = None
     created_by: str = Field(max_length=80)
     created_at: datetime = timestamp_field()

@@ -144,6 +144,7 @@ async def check_contact(
         time_zones=list(context.zones or (context.request.time_zone,)),
         pack_version=decision.pack_version,
         strategy_version=context.strategy_version,
+        experiment_arm_id=context.experiment_arm_id,
         evaluated_at=context.request.at.astimezone(UTC),
     )
 

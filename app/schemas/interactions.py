@@ -84,6 +84,12 @@ class ContactCheckRead(BaseModel):
     )
     pack_version: str
     strategy_version: int
+    experiment_arm_id: uuid.UUID | None = Field(
+        default=None,
+        description="The champion/challenger arm whose strategy was applied, while an "
+        "experiment runs on the account's stage (checks are not stored: the interaction "
+        "that follows records the arm).",
+    )
     evaluated_at: datetime
 
 

@@ -46,8 +46,8 @@ from app.models.interaction import Interaction
 from app.models.partner import Partner
 from app.security import Principal
 from app.services import accounts
+from app.services.experiments import strategy_for_account
 from app.services.flags import flags_on_account
-from app.services.strategies import current_strategy
 
 # The longest period a pack (with an operator's overrides) counts contacts over, and a day.
 HISTORY_WINDOW = timedelta(days=MAX_PERIOD_DAYS + 1)
@@ -76,6 +76,9 @@ class ContactContext:
     # The debtor's flags that reach the account from its other accounts (``request.flags``
     # holds its own): app/domain/flags.py names them in the reasons.
     flags: FlagsOnAccount | None = None
+    # The champion/challenger arm the account is in (app/services/experiments.py), if any:
+    # ``strategy`` is already that arm's.
+    experiment_arm_id: uuid.UUID | None = None
 
     def decide(self) -> Decision:
         """The check in every zone the person may be in; the strictest answer wins and names
@@ -145,7 +148,8 @@ async def contact_context(
     consented, opted_out = await _consents(session, account)
     history = await _history(session, account, at, replacing, reached, related)
     paused = await _paused(session, account, at, zone)
-    version, document = await current_strategy(session, partner.id)
+    effective = await strategy_for_account(session, account)
+    version, document = effective.version, effective.document
     request = ContactRequest(
         at=at,
         channel=channel,
@@ -172,6 +176,7 @@ async def contact_context(
         document,
         tuple(zones),
         scoped,
+        effective.arm_id,
     )
 
 

@@ -234,6 +234,7 @@ async def record_interaction(
         position_mismatch=position.mismatch if position is not None else None,
         pack_version=pack_version,
         strategy_version=context.strategy_version,
+        experiment_arm_id=context.experiment_arm_id,
         compliance=verdict,
         amends_id=body.amends_id,
         backdated_reason=body.backdated_reason,
@@ -284,6 +285,7 @@ async def record_interaction(
             tolerance_pct=terms.tolerance_pct,
             escalate_after_broken=rule.broken_promises,
             strategy_version=version,
+            experiment_arm_id=context.experiment_arm_id,
             created_by=principal.audit_id,
         )
         session.add(promise)

@@ -78,7 +78,7 @@ from app.models.promise import Promise
 from app.pagination import decode_id_cursor, split_page
 from app.schemas.payments import PaymentCreate
 from app.security import SYSTEM, Principal
-from app.services import accounts, audit, ledger, plans
+from app.services import accounts, audit, experiments, ledger, plans
 from app.services.assignments import check_idempotency_key
 
 RECORDERS: frozenset[Role] = frozenset(
@@ -416,6 +416,8 @@ async def apply_incoming(
     whatever the number: the account states are read in three, the rest written in a few
     flushes."""
     rows_of = await _rows_for_accounts(session, accounts)
+    # The arm each account is in as the money arrives (before it moves the account's stage).
+    arms = await experiments.arms_of(session, accounts.values())
     made: list[Payment] = []
     events: list[AccountEvent] = []
     for one in incoming:
@@ -438,6 +440,7 @@ async def apply_incoming(
                 credit_amount=allocation.credit,
                 recorded_by=one.recorded_by,
                 payment_file_id=one.payment_file_id,
+                experiment_arm_id=arms.get(one.account_id),
                 created_at=moment,
             )
         )

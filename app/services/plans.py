@@ -58,7 +58,7 @@ from app.models.user import Team, TeamMember
 from app.pagination import decode_id_cursor, split_page
 from app.schemas.plans import PlanQuoteRequest
 from app.security import SYSTEM, Principal
-from app.services import accounts, audit, strategies
+from app.services import accounts, audit, experiments
 from app.services.partners import partner_today
 
 # Staff who negotiate plans; partners and auditors do not.
@@ -71,6 +71,8 @@ class QuoteView:
     quoted_on: date
     strategy_version: int
     quote: Quote
+    # The champion/challenger arm whose strategy gave the limits and approver, if any.
+    experiment_arm_id: uuid.UUID | None = None
 
 
 def terms_of(body: PlanQuoteRequest) -> QuoteTerms:
@@ -106,7 +108,8 @@ async def _quote_account(
 ) -> QuoteView:
     partner = await session.get_one(Partner, account.partner_id)
     country = partner.country
-    version, document = await strategies.current_strategy(session, account.partner_id)
+    effective = await experiments.strategy_for_account(session, account)
+    version, document = effective.version, effective.document
     # The partner's business day: an evening quote in Mexico is not tomorrow's.
     quoted_on = today or partner_today(partner)
     result = quote(
@@ -119,7 +122,7 @@ async def _quote_account(
         Stage(account.stage),
         quoted_on=quoted_on,
     )
-    return QuoteView(account.id, quoted_on, version, result)
+    return QuoteView(account.id, quoted_on, version, result, effective.arm_id)
 
 
 # --- plans --------------------------------------------------------------------------------
@@ -216,6 +219,7 @@ async def propose_plan(
         currency=q.currency,
         quoted_on=view.quoted_on,
         strategy_version=view.strategy_version,
+        experiment_arm_id=view.experiment_arm_id,
         approver_role=q.approver_role.value,
         missed_installments_to_break=q.breaking.missed_installments,
         days_late_to_break=q.breaking.days_late,

@@ -93,11 +93,10 @@ from app.models.promise import Promise
 from app.models.user import Team, TeamMember, User
 from app.schemas.routes import FieldProfileWrite
 from app.security import Principal
-from app.services import audit
+from app.services import audit, experiments
 from app.services.accounts import readable_accounts
 from app.services.contact import HISTORY_WINDOW, pack_of
 from app.services.flags import standing_flags
-from app.services.strategies import current_strategy
 
 MAX_CANDIDATES = 200
 PRIORITY_METRES_PER_POINT = 100
@@ -354,9 +353,13 @@ async def route_for(
             )
         ).all()
     }
-    strategies: dict[uuid.UUID, tuple[int, StrategyDocument]] = {}
-    for partner_id in partners:
-        strategies[partner_id] = await current_strategy(session, partner_id)
+    # Each account's strategy: its arm's while an experiment runs on its stage.
+    strategies: dict[uuid.UUID, tuple[int, StrategyDocument]] = {
+        account_id: (effective.version, effective.document)
+        for account_id, effective in (
+            await experiments.strategies_for_accounts(session, accounts)
+        ).items()
+    }
 
     eligible = [a for a in accounts if _visits_allowed(settings, a, partners, strategies)]
     found, excluded = await _candidates(session, settings, eligible, partners, strategies, day)
@@ -446,7 +449,7 @@ def _visits_allowed(
     partner = partners[account.partner_id]
     if not pack_of(settings, partner.country).visits_allowed:
         return False
-    entry = strategies[account.partner_id][1][Stage(account.stage)]
+    entry = strategies[account.id][1][Stage(account.stage)]
     return entry.visits_allowed and Channel.VISIT in entry.channels
 
 
@@ -484,7 +487,7 @@ async def _candidates(
         partner = partners[account.partner_id]
         pack = pack_of(settings, partner.country)
         window = pack.window_on(day.weekday())
-        version, document = strategies[account.partner_id]
+        version, document = strategies[account.id]
         stage = Stage(account.stage)
         # The address's own clock, never the partner's: every zone it may be in (a state
         # that spans zones gives them all); the visit fits the hours of each.

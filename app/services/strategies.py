@@ -38,6 +38,7 @@ from app.domain.strategies import (
 )
 from app.models.partner import Partner
 from app.models.strategy import CollectionStrategy
+from app.schemas.strategies import StageStrategy as StageStrategyWrite
 from app.schemas.strategies import StrategyWrite
 from app.security import Principal
 from app.services import audit
@@ -179,17 +180,19 @@ def _snapshot(row: CollectionStrategy) -> dict[str, Any]:
     return {"partner_id": row.partner_id, "version": row.version, "document": row.document}
 
 
+def check_stage_amounts(entry: StageStrategyWrite, currency: str, path: str) -> None:
+    """A stage entry's approval thresholds are amounts in the partner's currency: at most
+    its decimals (``path``: where the entry is in the request)."""
+    for key in ("collector_up_to", "team_lead_up_to"):
+        if not fits_minor_unit(getattr(entry.approvals, key), currency):
+            raise InvalidInput(f"{path}.approvals.{key}", too_many_decimals(currency))
+
+
 def _check_amounts_fit(data: StrategyWrite, currency: str) -> None:
-    """The approval thresholds are amounts in the partner's currency: at most its decimals."""
     for stage in Stage:
         entry = getattr(data.stages, stage.value)
-        if entry is None:
-            continue
-        for key in ("collector_up_to", "team_lead_up_to"):
-            if not fits_minor_unit(getattr(entry.approvals, key), currency):
-                raise InvalidInput(
-                    f"body.stages.{stage.value}.approvals.{key}", too_many_decimals(currency)
-                )
+        if entry is not None:
+            check_stage_amounts(entry, currency, f"body.stages.{stage.value}")
 
 
 async def create_strategy(
@@ -206,6 +209,14 @@ async def create_strategy(
         raise NotFound({"entity": "partner"})
     _check_amounts_fit(data, partner.currency)
     document = validate_document(data.model_dump(mode="json"), partner.country)
+    return await store_version(session, actor, partner, document)
+
+
+async def store_version(
+    session: AsyncSession, actor: Principal, partner: Partner, document: StrategyDocument
+) -> StrategyView:
+    """Store ``document`` (already validated) as the partner's next version, audited. The
+    caller holds the partner's row lock."""
     latest = await session.scalar(
         select(func.max(col(CollectionStrategy.version))).where(
             col(CollectionStrategy.partner_id) == partner.id

@@ -90,6 +90,7 @@ from app.domain.compliance import (
 )
 from app.domain.contactability import HourCount, VerificationStatus, contactability
 from app.domain.errors import PermissionDenied
+from app.domain.experiments import BUCKET_SQL
 from app.domain.priority import Priority, PriorityFacts, score_account, sort_key
 from app.domain.roles import Role, Skill
 from app.domain.stages import Stage
@@ -106,6 +107,7 @@ from app.models.interaction import Interaction
 from app.models.strategy import CollectionStrategy
 from app.models.worklist import WorklistClaim
 from app.security import Principal
+from app.services import experiments
 from app.services.contact import HISTORY_WINDOW, pack_of, points_placing, zones_of_points
 from app.services.flags import REACH_PARAMS
 
@@ -157,6 +159,16 @@ class Claimed:
 
 # The SQL pre-score mirrors app/domain/priority.py without the contact point's part (a due
 # callback: app/services/callbacks.py).
+# The account's arm while an experiment runs on its stage (app/domain/experiments.py's
+# bucket, computed in SQL): a challenger's priority weight replaces the champion's.
+_EXPERIMENT_ARM = f"""
+      SELECT r.id AS arm_id, r.document AS arm_document
+      FROM strategy_experiment x JOIN experiment_arm r ON r.experiment_id = x.id
+      WHERE x.partner_id = a.partner_id AND x.stage = a.stage AND x.status = 'running'
+        AND {BUCKET_SQL.format(experiment="x.id", account="a.id")} >= r.bucket_low
+        AND {BUCKET_SQL.format(experiment="x.id", account="a.id")} < r.bucket_high
+"""  # noqa: S608
+
 _CANDIDATES = text(
     """
 SELECT * FROM (
@@ -173,7 +185,9 @@ SELECT * FROM (
            a.debtor_last_names, a.debtor_birth_date, a.stage, a.dpd, a.status, a.currency,
            a.total, a.past_due_amount, a.has_pauses, p.country, p.time_zone AS partner_zone,
            s.version AS strategy_version,
-           coalesce((s.document -> 'stages' -> a.stage ->> 'priority_weight')::numeric,
+           ex.arm_id AS experiment_arm_id,
+           coalesce((ex.arm_document ->> 'priority_weight')::numeric,
+                    (s.document -> 'stages' -> a.stage ->> 'priority_weight')::numeric,
                     (CAST(:default_weights AS jsonb) -> p.country ->> a.stage)::numeric,
                     0) AS stage_weight,
            EXISTS (SELECT 1 FROM promise pr
@@ -207,6 +221,7 @@ SELECT * FROM (
       SELECT cs.version, cs.document FROM collection_strategy cs
       WHERE cs.partner_id = a.partner_id ORDER BY cs.version DESC LIMIT 1
     ) s ON true
+    LEFT JOIN LATERAL (/*EXPERIMENT_ARM*/) ex ON true
     LEFT JOIN worklist_claim wc ON wc.account_id = a.id AND wc.expires_at > :now
     WHERE a.assigned_collector_id = :collector
       AND a.status = 'active'
@@ -217,7 +232,7 @@ WHERE ranked.pre_score < :after_score
    OR (ranked.pre_score = :after_score AND ranked.id > :after_id)
 ORDER BY ranked.pre_score DESC, ranked.id
 LIMIT :batch
-"""
+""".replace("/*EXPERIMENT_ARM*/", _EXPERIMENT_ARM)
 ).bindparams(
     bindparam("now", type_=DateTime(timezone=True)),
     bindparam("collector", type_=PG_UUID(as_uuid=True)),
@@ -478,6 +493,10 @@ async def _evaluate(
     """The batch's allowed accounts with their priority and channel (unordered)."""
     account_ids = [r["id"] for r in rows]
     documents = await _documents(session, rows)
+    running = await experiments.running_experiments(
+        session, {(r["partner_id"], r["stage"]) for r in rows}
+    )
+    arm_documents: dict[tuple[uuid.UUID, uuid.UUID], StrategyDocument] = {}
     kinds = sorted({POINT_KIND[c] for c in channels})
     points: defaultdict[uuid.UUID, list[ContactPoint]] = defaultdict(list)
     for point in (
@@ -511,6 +530,13 @@ async def _evaluate(
         if country not in packs:
             packs[country] = pack_of(settings, country)
         version, document = documents[row["partner_id"]]
+        experiment = running.get((row["partner_id"], row["stage"]))
+        if experiment is not None:
+            # The account's arm decides its strategy (app/services/experiments.py).
+            arm = experiment.arm_of(row["id"])
+            if (row["partner_id"], arm) not in arm_documents:
+                arm_documents[row["partner_id"], arm] = experiment.document_for(arm, document)
+            document = arm_documents[row["partner_id"], arm]
         item = _evaluate_one(
             row,
             packs[country],

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from app.domain.strategies import DEFAULT, document_to_json
 from tests.api.test_commissions import TERMS_BODY
 from tests.api.test_partners import company_rfc
 from tests.factories import business_today
@@ -215,8 +216,30 @@ REQUESTS: dict[str, Build] = {
     },
     "GET /api/v1/targets": lambda w: {"params": {"month": MONTH}},
     "PUT /api/v1/partners/{partner_id}/commission-terms": lambda w: {"json": TERMS_BODY},
+    "POST /api/v1/partners/{partner_id}/experiments": lambda w: {
+        "json": {
+            "name": "cell",
+            "stage": "late",
+            "champion_share": "90",
+            "challengers": [
+                {
+                    "name": "late",
+                    "share": "10",
+                    "document": document_to_json(DEFAULT)["stages"]["late"],
+                }
+            ],
+        }
+    },
+    "POST /api/v1/experiments/{experiment_id}/promote": lambda w: {
+        "json": {"arm_id": w.ids["experiment_arm_id"]}
+    },
     "GET /api/v1/reports/commissions": lambda w: {"params": {"period": MONTH}},
 }
+
+
+def _stage_entry(stage: str) -> dict[str, Any]:
+    return document_to_json(DEFAULT)["stages"][stage]
+
 
 _PARAM = re.compile(r"\{([^}]+)\}")
 

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from app.domain.roles import Role, Skill
+from app.domain.strategies import DEFAULT, document_to_json
 from app.models.compliance_incident import ComplianceIncident
 from app.models.interaction import Interaction
 from app.models.ledger import CreditMovement
@@ -187,6 +188,22 @@ async def build_world(client, session, settings, make_user, auth_headers) -> Wor
         ),
         201,
     )
+    # A champion/challenger experiment on the charge-off stage (the challenger is the
+    # default entry, so no account works differently in the cells).
+    chargeoff = document_to_json(DEFAULT)["stages"]["chargeoff"]
+    experiment = _ok(
+        await client.post(
+            f"/api/v1/partners/{partner.id}/experiments",
+            json={
+                "name": "matrix",
+                "stage": "chargeoff",
+                "champion_share": "50",
+                "challengers": [{"name": "same", "share": "50", "document": chargeoff}],
+            },
+            headers=manager,
+        ),
+        201,
+    )
     flag = _ok(
         await client.post(
             f"/api/v1/debtors/{mine.debtor_id}/flags",
@@ -254,6 +271,8 @@ async def build_world(client, session, settings, make_user, auth_headers) -> Wor
         "row_number": "2",
         "movement_id": str(movement.id),
         "escalation_id": escalation["id"],
+        "experiment_id": experiment["id"],
+        "experiment_arm_id": experiment["arms"][1]["id"],
         "flag_id": flag["id"],
         "pause_id": pause["id"],
         "rule_id": rule["id"],

@@ -182,6 +182,13 @@ MATRIX: dict[str, str] = {
     "PUT /api/v1/partners/{partner_id}/commission-terms": "o o f f f f f u",
     "GET /api/v1/reports/commissions": "o o o o o o o u",
     "GET /api/v1/audit": "o f f f f o f u",
+    # Experiments: read as the strategy; run by who sets it and by a partner for its own.
+    "POST /api/v1/partners/{partner_id}/experiments": "o o f f f f o u",
+    "GET /api/v1/partners/{partner_id}/experiments": "o o o o o o o u",
+    "GET /api/v1/experiments/{experiment_id}": "o o o o o o o u",
+    "POST /api/v1/experiments/{experiment_id}/stop": "o o f f f f o u",
+    "POST /api/v1/experiments/{experiment_id}/promote": "o o f f f f o u",
+    "GET /api/v1/reports/experiments/{experiment_id}": "o o f f f o o u",
     "GET /api/v1/accounts/{account_id}/payments": "o o o o o o o u",
 }
 # fmt: on
@@ -289,6 +296,12 @@ OBJECT_CASES: list[tuple[str, str, str, str]] = [
             ("GET", "/api/v1/partners/{partner_id}"),
             ("GET", "/api/v1/partners/{partner_id}/strategy"),
             ("GET", "/api/v1/partners/{partner_id}/commission-terms"),
+            ("GET", "/api/v1/partners/{partner_id}/experiments"),
+            ("POST", "/api/v1/partners/{partner_id}/experiments"),
+            ("GET", "/api/v1/experiments/{experiment_id}"),
+            ("POST", "/api/v1/experiments/{experiment_id}/stop"),
+            ("POST", "/api/v1/experiments/{experiment_id}/promote"),
+            ("GET", "/api/v1/reports/experiments/{experiment_id}"),
             ("POST", "/api/v1/partners/{partner_id}/assignments"),
             ("POST", "/api/v1/partners/{partner_id}/payment-files"),
             ("POST", "/api/v1/partners/{partner_id}/recalls"),
