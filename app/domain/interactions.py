@@ -120,6 +120,9 @@ CEASE_RESULT = "CEASE_REQUEST"
 INVALIDATING_RESULTS = frozenset({"WRONG_NUMBER", "DISCONNECTED"})
 VISIT_RESULTS = frozenset({"ADDRESS_VERIFIED", "ADDRESS_NOT_FOUND", "MOVED"})
 PROMISE_RESULT = "RPC_PTP"
+# The debtor's self-service portal (app/domain/portal.py): an interaction channel, inbound
+# only, that no contact rule counts (the agency never contacts anyone through it).
+PORTAL_CHANNEL = "portal"
 
 MAX_BACKDATE = timedelta(days=30)  # a gestión entered late, from a paper route sheet
 MAX_CLOCK_SKEW = timedelta(minutes=5)

@@ -192,9 +192,7 @@ def check_factor_shape(factor: SecondFactor) -> None:
         raise InvalidInput("body.national_id_last4", "exactly 4 letters or digits")
 
 
-def factor_matches(
-    factor: SecondFactor, birth_date: date | None, national_id: str | None
-) -> bool:
+def factor_matches(factor: SecondFactor, birth_date: date | None, national_id: str | None) -> bool:
     """Whether the debtor's answer matches what the agency holds, in constant time (a
     missing fact never matches)."""
     if factor.birth_date is not None:
@@ -266,9 +264,13 @@ def _candidates(
         found.append(
             [
                 QuoteTerms(
-                    plan_type, n, Frequency.MONTHLY, first_due, down_payment=down,
+                    plan_type,
+                    n,
+                    Frequency.MONTHLY,
+                    first_due,
+                    down_payment=down,
                     annual_rate_pct=rate,
-                )  # fmt: skip
+                )
                 for n in range(most, max(0, most - 3), -1)
             ]
         )

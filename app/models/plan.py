@@ -46,9 +46,7 @@ class PaymentPlan(SQLModel, table=True):
         Index("ix_payment_plan_account_id", "account_id", "id"),
         # The approval inbox (GET /plans?status=pending_approval), newest first.
         Index("ix_payment_plan_status", "status", "id"),
-        CheckConstraint(
-            "(proposed_by IS NULL) <> (portal_link_id IS NULL)", name="proposer"
-        ),
+        CheckConstraint("(proposed_by IS NULL) <> (portal_link_id IS NULL)", name="proposer"),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
