@@ -77,6 +77,33 @@ CATALOGUE: dict[str, ProblemKind] = {
         "seconds.",
         "Demasiadas solicitudes",
         "Demasiadas solicitudes de este tipo; reintente en {retry_after} segundos."),
+    "portal_link_invalid": ProblemKind(
+        401, "Link not valid",
+        "This link is unknown, expired or was replaced by a newer one; ask for a new link.",
+        "Enlace no válido",
+        "Este enlace no existe, venció o fue reemplazado por uno más reciente; solicite un "
+        "enlace nuevo."),
+    "portal_link_locked": ProblemKind(
+        423, "Link locked",
+        "Too many wrong answers: this link is locked; ask for a new link.",
+        "Enlace bloqueado",
+        "Demasiadas respuestas incorrectas: este enlace quedó bloqueado; solicite un enlace "
+        "nuevo."),
+    "portal_verification_failed": ProblemKind(
+        401, "Could not verify who you are",
+        "The answer does not match our records; {remaining} tries left.",
+        "No pudimos verificar su identidad",
+        "La respuesta no coincide con nuestros registros; le quedan {remaining} intentos."),
+    "portal_session_invalid": ProblemKind(
+        401, "Session ended",
+        "Your portal session ended or is not valid; open your link again.",
+        "Sesión terminada",
+        "Su sesión del portal terminó o no es válida; abra su enlace de nuevo."),
+    "portal_offer_not_allowed": ProblemKind(
+        422, "Offer not available",
+        "These terms cannot be accepted here: {reason}.",
+        "Oferta no disponible",
+        "Estos términos no pueden aceptarse aquí: {reason}."),
     "not_authenticated": ProblemKind(
         401, "Not authenticated", "A valid bearer token is required.",
         "No autenticado", "Se requiere un token de acceso válido."),
@@ -408,6 +435,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         400: "Bad request", 401: "Not authenticated", 403: "Forbidden for this role",
         404: "Not found (or not visible to the caller)", 405: "Method not allowed",
         409: "Conflict with the current state", 412: "Version mismatch (If-Match)",
+        423: "Locked",
         428: "If-Match required",
         413: "Request body too large", 415: "Unsupported media type",
         422: "Invalid request (per-field errors)", 429: "Too many requests",

@@ -306,12 +306,24 @@ def _check_promise(draft: InteractionDraft) -> None:
         return
     if draft.promise_amount is None or draft.promise_due is None:
         raise InvalidInput("body.promise", "a RPC_PTP result carries its promise")
-    if draft.promise_amount <= 0 or draft.promise_amount > draft.account_total:
-        raise InvalidInput("body.promise.amount", "must be more than 0 and at most the balance")
-    day = draft.local_date or draft.started_at.date()
-    if not day <= draft.promise_due <= day + timedelta(days=MAX_PROMISE_DAYS):
+    check_promise(
+        draft.promise_amount,
+        draft.promise_due,
+        draft.account_total,
+        draft.local_date or draft.started_at.date(),
+    )
+
+
+def check_promise(
+    amount: Decimal, due: date, account_total: Decimal, day: date, field: str = "body.promise"
+) -> None:
+    """A promise is of more than nothing and at most the balance, due from ``day`` (the day
+    it is made, where the partner is) to :data:`MAX_PROMISE_DAYS` later."""
+    if amount <= 0 or amount > account_total:
+        raise InvalidInput(f"{field}.amount", "must be more than 0 and at most the balance")
+    if not day <= due <= day + timedelta(days=MAX_PROMISE_DAYS):
         raise InvalidInput(
-            "body.promise.due_date", f"must fall within {MAX_PROMISE_DAYS} days of the call"
+            f"{field}.due_date", f"must fall within {MAX_PROMISE_DAYS} days of the call"
         )
 
 

@@ -53,7 +53,7 @@ def _kind(number: int) -> Literal["down_payment", "installment"]:
     return "down_payment" if number == 0 else "installment"
 
 
-def _quote_read(view: QuoteView) -> PlanQuoteRead:
+def quote_read(view: QuoteView) -> PlanQuoteRead:
     q = view.quote
     return PlanQuoteRead(
         account_id=view.account_id,
@@ -104,10 +104,10 @@ async def quote_plan(
     last installment). Due dates on weekends or the partner country's holidays move to the
     next business day. Collectors quote on their own accounts; partners and auditors may
     not quote (403)."""
-    return _quote_read(await plans.quote_plan(session, principal, account_id, body))
+    return quote_read(await plans.quote_plan(session, principal, account_id, body))
 
 
-def _plan_read(view: PlanView) -> PlanRead:
+def plan_read(view: PlanView) -> PlanRead:
     plan = view.plan
 
     def m(amount: Decimal) -> Decimal:
@@ -167,7 +167,7 @@ def _plan_read(view: PlanView) -> PlanRead:
 
 def _with_etag(response: Response, view: PlanView) -> PlanRead:
     response.headers["ETag"] = etag(view.plan.version)
-    return _plan_read(view)
+    return plan_read(view)
 
 
 @router.post(
@@ -211,7 +211,7 @@ async def list_account_plans(
     views, next_cursor = await plans.list_plans(
         session, principal, account_id, limit=limit, cursor=cursor
     )
-    return Page(items=[_plan_read(v) for v in views], next_cursor=next_cursor)
+    return Page(items=[plan_read(v) for v in views], next_cursor=next_cursor)
 
 
 PLAN_CSV_COLUMNS = (
@@ -231,7 +231,7 @@ PLAN_CSV_COLUMNS = (
 
 
 def plan_item(view: PlanView, label: AccountLabel) -> PlanListItem:
-    return PlanListItem(**dict(_plan_read(view)), account=AccountLabelRead.model_validate(label))
+    return PlanListItem(**dict(plan_read(view)), account=AccountLabelRead.model_validate(label))
 
 
 def _plan_cells(view: PlanView, label: AccountLabel) -> list[object]:
