@@ -106,7 +106,7 @@ def _status(error: DomainError) -> int:
     return status_of(error)
 
 
-def _cookie(settings: Settings, response: Response, token: str, max_age: int) -> None:
+def set_session_cookie(settings: Settings, response: Response, token: str, max_age: int) -> None:
     response.set_cookie(
         COOKIE,
         token,
@@ -170,7 +170,7 @@ async def portal_verify(
             error=f"{problem.title}. {problem.detail}",
         )
     response = RedirectResponse("/portal/debt", status_code=303)
-    _cookie(settings, response, issued.access_token, issued.expires_in)
+    set_session_cookie(settings, response, issued.access_token, issued.expires_in)
     return response
 
 
