@@ -41,12 +41,13 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from enum import StrEnum
 
-from app.domain.errors import DomainError, InvalidInput
+from app.domain.errors import DomainError, InvalidInput, Text
 from app.domain.money import minor_unit
 from app.domain.plans import AccountFacts, Frequency, Quote, QuoteTerms, quote
 from app.domain.roles import Role
 from app.domain.stages import Stage
 from app.domain.strategies import PlanType, StrategyDocument
+from app.i18n import N_, Message
 
 DEFAULT_LINK_DAYS = 7
 DEFAULT_SESSION_MINUTES = 30
@@ -116,11 +117,11 @@ class PortalOfferNotAllowed(DomainError):
     code = "portal_offer_not_allowed"
 
     def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__({"reason": reason})
+        self.reason = Message(reason, {})
+        super().__init__({"reason": self.reason})
 
     @property
-    def field_errors(self) -> list[tuple[str, str]]:
+    def field_errors(self) -> list[tuple[str, Text]]:
         return [("body", self.reason)]
 
 
@@ -186,10 +187,10 @@ class SecondFactor:
 def check_factor_shape(factor: SecondFactor) -> None:
     """Exactly one of the two, the last four as letters or digits (a CURP ends in two)."""
     if (factor.birth_date is None) == (factor.national_id_last4 is None):
-        raise InvalidInput("body", "give your birth date or the last 4 characters of your id")
+        raise InvalidInput("body", N_("give your birth date or the last 4 characters of your id"))
     last4 = factor.national_id_last4
     if last4 is not None and not (len(last4) == 4 and last4.isascii() and last4.isalnum()):
-        raise InvalidInput("body.national_id_last4", "exactly 4 letters or digits")
+        raise InvalidInput("body.national_id_last4", N_("exactly 4 letters or digits"))
 
 
 def factor_matches(factor: SecondFactor, birth_date: date | None, national_id: str | None) -> bool:
@@ -313,6 +314,8 @@ def chosen_offer(available: list[Offer], terms: QuoteTerms) -> Offer:
         if offer.terms == terms:
             return offer
     raise PortalOfferNotAllowed(
-        "these terms are not among your offers: they changed, exceed the creditor's limits "
-        "or need an approval; choose one of the offers shown"
+        N_(
+            "these terms are not among your offers: they changed, exceed the creditor's "
+            "limits or need an approval; choose one of the offers shown"
+        )
     )

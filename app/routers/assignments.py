@@ -11,12 +11,14 @@ from starlette.datastructures import UploadFile
 from app.deps import (
     API_PREFIX,
     IdempotencyKey,
+    LanguageDep,
     PrincipalDep,
     SessionDep,
     SettingsDep,
     idempotency_key_parameter,
 )
 from app.domain.errors import InvalidInput, UnsupportedMediaType
+from app.i18n import N_, Language, stored_text
 from app.models.assignment import Assignment
 from app.pagination import CursorQuery, LimitQuery, Page, decode_cursor, encode_cursor
 from app.problems import problem_responses
@@ -88,7 +90,7 @@ _PUSH_BODY = upload_body_spec(
 )
 
 
-def _read(assignment: Assignment) -> AssignmentRead:
+def _read(assignment: Assignment, language: Language) -> AssignmentRead:
     base = f"{API_PREFIX}/assignments/{assignment.id}"
     return AssignmentRead(
         id=assignment.id,
@@ -103,7 +105,7 @@ def _read(assignment: Assignment) -> AssignmentRead:
             unchanged=assignment.unchanged,
             rejected=assignment.rejected,
         ),
-        failure=assignment.failure,
+        failure=stored_text(assignment.failure_text, assignment.failure, language),
         submitted_by=assignment.submitted_by,
         submitted_at=assignment.submitted_at,
         started_at=assignment.started_at,
@@ -121,7 +123,7 @@ async def upload_body(request: Request) -> tuple[SourceFormat, AsyncIterator[byt
         form = await request.form(max_files=1, max_fields=4)
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
-            raise InvalidInput("body.file", "send the portfolio file in a part named 'file'")
+            raise InvalidInput("body.file", N_("send the portfolio file in a part named 'file'"))
         source = format_of(upload.content_type, upload.filename)
         if source is None:
             raise UnsupportedMediaType()
@@ -152,6 +154,7 @@ async def push_assignment(
     principal: PrincipalDep,
     settings: SettingsDep,
     partner_id: uuid.UUID,
+    language: LanguageDep,
     idempotency_key: IdempotencyKey = None,
 ) -> AssignmentRead:
     """Stores the upload and queues it; poll the returned assignment for progress, counts and
@@ -173,7 +176,7 @@ async def push_assignment(
     response.headers["Location"] = f"{API_PREFIX}/assignments/{assignment.id}"
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    return _read(assignment)
+    return _read(assignment, language)
 
 
 @router.get(
@@ -183,9 +186,9 @@ async def push_assignment(
     responses=problem_responses(401, 403, 404, 422),
 )
 async def read_assignment(
-    session: SessionDep, principal: PrincipalDep, assignment_id: uuid.UUID
+    session: SessionDep, principal: PrincipalDep, assignment_id: uuid.UUID, language: LanguageDep
 ) -> AssignmentRead:
-    return _read(await service.get_assignment(session, principal, assignment_id))
+    return _read(await service.get_assignment(session, principal, assignment_id), language)
 
 
 def _rejection_cursor(cursor: str | None) -> tuple[int, int] | None:
@@ -193,7 +196,7 @@ def _rejection_cursor(cursor: str | None) -> tuple[int, int] | None:
     if values is None:
         return None
     if not all(v.isascii() and v.isdigit() and len(v) < 10 for v in values):
-        raise InvalidInput("query.cursor", "not a cursor this API issued")
+        raise InvalidInput("query.cursor", N_("not a cursor this API issued"))
     return int(values[0]), int(values[1])
 
 
@@ -207,6 +210,7 @@ async def list_assignment_rejections(
     session: SessionDep,
     principal: PrincipalDep,
     assignment_id: uuid.UUID,
+    language: LanguageDep,
     limit: LimitQuery = 100,
     cursor: CursorQuery = None,
 ) -> Page[RejectionRead]:
@@ -225,7 +229,7 @@ async def list_assignment_rejections(
                 row_number=r.row_number,
                 external_ref=r.external_ref,
                 field=r.field,
-                message=r.message,
+                message=service.rejection_message(r, language),
             )
             for r in rows[:limit]
         ],
@@ -243,10 +247,10 @@ async def list_assignment_rejections(
     },
 )
 async def download_assignment_rejections(
-    session: SessionDep, principal: PrincipalDep, assignment_id: uuid.UUID
+    session: SessionDep, principal: PrincipalDep, assignment_id: uuid.UUID, language: LanguageDep
 ) -> StreamingResponse:
     assignment = await service.get_assignment(session, principal, assignment_id)
-    rows = [row async for row in service.stream_rejections(session, assignment.id)]
+    rows = [row async for row in service.stream_rejections(session, assignment.id, language)]
     return StreamingResponse(
         rejections_csv(iter(rows)),
         media_type="text/csv; charset=utf-8",

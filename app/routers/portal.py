@@ -11,10 +11,18 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from app.deps import ClientAddressDep, ClockDep, PrincipalDep, SessionDep, SettingsDep
+from app.deps import (
+    ClientAddressDep,
+    ClockDep,
+    LanguageDep,
+    PrincipalDep,
+    SessionDep,
+    SettingsDep,
+)
 from app.domain.compliance import Channel
 from app.domain.portal import Offer, PortalSessionInvalid, SecondFactor
 from app.domain.rate_limit import SlidingWindowLimiter
+from app.i18n import Language
 from app.problems import problem_responses
 from app.routers.plans import plan_read, quote_read
 from app.schemas.plans import PlanQuoteRequest
@@ -82,11 +90,15 @@ def agreement_path(plan_id: uuid.UUID) -> str:
     return f"{PORTAL_PREFIX}/plans/{plan_id}/agreement"
 
 
-def portal_plan_read(view: PlanView) -> PortalPlanRead:
-    return PortalPlanRead(plan=plan_read(view), agreement_url=agreement_path(view.plan.id))
+def portal_plan_read(view: PlanView, language: Language) -> PortalPlanRead:
+    return PortalPlanRead(
+        plan=plan_read(view, language), agreement_url=agreement_path(view.plan.id)
+    )
 
 
-def offers_read(view: service.OffersView, account_id: uuid.UUID) -> PortalOffersRead:
+def offers_read(
+    view: service.OffersView, account_id: uuid.UUID, language: Language
+) -> PortalOffersRead:
     return PortalOffersRead(
         quoted_on=view.quoted_on,
         items=[
@@ -94,7 +106,8 @@ def offers_read(view: service.OffersView, account_id: uuid.UUID) -> PortalOffers
                 id=offer.terms.plan_type.value,
                 terms=offer_terms(offer),
                 quote=quote_read(
-                    QuoteView(account_id, view.quoted_on, view.strategy_version, offer.quote)
+                    QuoteView(account_id, view.quoted_on, view.strategy_version, offer.quote),
+                    language,
                 ),
             )
             for offer in view.offers
@@ -204,7 +217,11 @@ async def create_portal_session(
     responses=problem_responses(401, 429),
 )
 async def read_portal_debt(
-    session: SessionDep, settings: SettingsDep, portal: PortalDep, now: ClockDep
+    session: SessionDep,
+    settings: SettingsDep,
+    portal: PortalDep,
+    now: ClockDep,
+    language: LanguageDep,
 ) -> PortalDebtRead:
     """Recorded as the debtor's inbound contact (channel `portal`) and audited."""
     view = await service.debt(session, settings, portal, now=now)
@@ -223,7 +240,7 @@ async def read_portal_debt(
         stage=account.stage,
         owed_now=view.owed_now,
         owed_now_due_date=view.owed_now_due,
-        plan=portal_plan_read(view.plan) if view.plan is not None else None,
+        plan=portal_plan_read(view.plan, language) if view.plan is not None else None,
         promise=None
         if promise is None
         else PortalPromiseRead(
@@ -244,13 +261,17 @@ async def read_portal_debt(
     responses=problem_responses(401, 429),
 )
 async def list_portal_offers(
-    session: SessionDep, settings: SettingsDep, portal: PortalDep, now: ClockDep
+    session: SessionDep,
+    settings: SettingsDep,
+    portal: PortalDep,
+    now: ClockDep,
+    language: LanguageDep,
 ) -> PortalOffersRead:
     """At most one per plan type the creditor's strategy allows in the account's stage,
     within its limits and within what needs no approval, quoted exactly as staff quote
     (`POST /api/v1/accounts/{id}/plan-quotes`). Empty while a plan is open."""
     view = await service.list_offers(session, settings, portal, now=now)
-    return offers_read(view, portal.account.id)
+    return offers_read(view, portal.account.id, language)
 
 
 @debtor_router.post(
@@ -267,13 +288,14 @@ async def accept_portal_offer(
     body: PlanQuoteRequest,
     now: ClockDep,
     response: Response,
+    language: LanguageDep,
 ) -> PortalPlanRead:
     """Send an offer's `terms` unchanged. Terms that are not one of today's offers (changed,
     beyond the strategy's limits or needing an approval) are 422 `portal_offer_not_allowed`;
     an account with an open plan is 409."""
     view = await service.accept_offer(session, settings, portal, body, now=now)
     response.headers["Location"] = agreement_path(view.plan.id)
-    return portal_plan_read(view)
+    return portal_plan_read(view, language)
 
 
 @debtor_router.get(

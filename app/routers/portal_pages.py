@@ -34,8 +34,8 @@ from app.deps import ClientAddressDep, ClockDep, SessionDep, SettingsDep
 from app.domain.agreements import format_date, format_money
 from app.domain.errors import DomainError, InvalidInput, NotFound, RateLimited
 from app.domain.portal import PortalLinkInvalid, PortalSessionInvalid, SecondFactor, sign
-from app.i18n import translate
-from app.problems import Lang, render, status_of
+from app.i18n import N_, Language, negotiate, translate
+from app.problems import render, status_of
 from app.routers.portal import offer_terms, verification_limiter
 from app.schemas.plans import PlanQuoteRequest
 from app.services import portal as service
@@ -48,13 +48,17 @@ templates = Jinja2Templates(
 
 router = APIRouter(prefix="/portal", include_in_schema=False)
 
-_LOCALES = {"es": "es_MX", "en": "en_US"}
+_LOCALES: dict[Language, str] = {"es": "es_MX", "en": "en_US", "pt-BR": "pt_BR"}
 
 
-def page_language(request: Request) -> Lang:
-    """Spanish first: English only when the browser puts it before Spanish."""
-    header = (request.headers.get("accept-language") or "").strip().lower()
-    return "en" if header.startswith("en") else "es"
+def page_language(request: Request) -> Language:
+    """Spanish first: another language the catalogues have (English, Brazilian Portuguese)
+    only when the browser puts it first."""
+    header = (request.headers.get("accept-language") or "").strip()
+    if not header or header.startswith("*"):
+        return "es"
+    chosen = negotiate(header)
+    return chosen if negotiate(header.split(",")[0]) == chosen else "es"
 
 
 def _csrf(settings: Settings, purpose: str, secret: str) -> str:
@@ -180,7 +184,7 @@ def _second_factor(kind: str, birth_date: str, last4: str) -> SecondFactor:
     try:
         return SecondFactor(birth_date=date.fromisoformat(birth_date.strip()))
     except ValueError as exc:
-        raise InvalidInput("body.birth_date", "a date such as 1980-04-30") from exc
+        raise InvalidInput("body.birth_date", N_("a date such as 1980-04-30")) from exc
 
 
 async def page_session(
@@ -262,7 +266,7 @@ def _offer_body(*fields: str) -> PlanQuoteRequest:
     try:
         return PlanQuoteRequest.model_validate(dict(zip(names, fields, strict=True)))
     except (ValidationError, InvalidOperation) as exc:
-        raise InvalidInput("body", "not an offer") from exc
+        raise InvalidInput("body", N_("not an offer")) from exc
 
 
 @router.get("/plans/{plan_id}")

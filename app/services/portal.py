@@ -64,6 +64,7 @@ from app.domain.portal import (
 )
 from app.domain.roles import Role
 from app.domain.stages import Stage
+from app.i18n import N_
 from app.ids import new_id
 from app.models.account import Account
 from app.models.debtor import Debtor
@@ -137,7 +138,7 @@ async def issue_link(
         raise PermissionDenied({"role": principal.role.value})
     account = await accounts.get_account(session, principal, account_id)
     if account.status != "active":
-        raise Conflict({"reason": f"the account is {account.status}"})
+        raise Conflict(N_("the account is {status}"), status=account.status)
     moment = now or datetime.now(UTC)
     await session.execute(
         update(PortalLink)
@@ -462,13 +463,13 @@ async def accept_offer(
     )
     assert account is not None
     if await plans.open_plan_of(session, account.id) is not None:
-        raise Conflict({"reason": "the account already has an open plan"})
+        raise Conflict(N_("the account already has an open plan"))
     available = await _available(session, settings, account, moment)
     chosen_offer(available.offers, plans.terms_of(body))
     # Quoted again as staff quote it, on the same day: the stored plan is that quote.
     view = await plans.quote_account(session, account, body, today=available.quoted_on)
     if view.quote.breaches or view.quote.approver_role is not Role.COLLECTOR:
-        raise PortalOfferNotAllowed("these terms need an approval")
+        raise PortalOfferNotAllowed(N_("these terms need an approval"))
     interaction = await _act(
         session, settings, portal, OFFER_ACCEPTED,
         result_code="RPC",

@@ -5,8 +5,8 @@ Downgrade drops the links; it fails while portal interactions, consents or plans
 (their rows would break the restored constraints), which is the point.
 
 Revision ID: 51cec2fc22f2
-Revises: f6539cbe0280
-Create Date: 2026-12-05 19:00:00.000000+00:00
+Revises: b7c8d9e0f1a2 (main's head when main was merged in; the brief named f6539cbe0280)
+Create Date: 2026-12-05 19:10:00.000000+00:00
 """
 
 from collections.abc import Sequence
@@ -17,7 +17,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "51cec2fc22f2"
-down_revision: str | None = "f6539cbe0280"
+down_revision: str | None = "b7c8d9e0f1a2"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
