@@ -52,7 +52,7 @@ openapi-check: $(STAMP)
 ## into each language's catalogue (app/locale/<locale>/LC_MESSAGES/cartera.po); new texts
 ## arrive untranslated and a test lists them until a translator fills them in.
 messages: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-default-keywords --sort-by-file \
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k _ --no-default-keywords --sort-by-file \
 		--project=cartera -o app/locale/cartera.pot app
 	$(BIN)/pybabel update -i app/locale/cartera.pot -d app/locale -D cartera --width 100 \
 		--ignore-obsolete

@@ -133,6 +133,16 @@ class Settings(BaseSettings):
         default="Despacho Demostración de Cobranza, S.C.", min_length=1, max_length=200
     )
     agency_redeco_number: str | None = Field(default="DEMO-0000", max_length=40)
+    # The debtor's self-service portal: how long a link opens it, how long a session lasts
+    # once the debtor proved who they are, how many portal requests one session may make in
+    # any 60 seconds (counted over every process: each is audited), the annual rate of the
+    # restructuring it offers, and the public address links point at (the request's own
+    # address when unset).
+    portal_link_days: int = Field(default=7, ge=1, le=30)
+    portal_session_minutes: int = Field(default=30, ge=5, le=24 * 60)
+    portal_requests_per_minute: int = Field(default=60, ge=1, le=10_000)
+    portal_restructuring_rate_pct: Decimal = Field(default=Decimal("0"), ge=0, le=200)
+    portal_base_url: str | None = Field(default=None, max_length=200)
     # The business date the nightly aging runs for is "today" in this zone.
     aging_time_zone: str = "America/Mexico_City"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

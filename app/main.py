@@ -62,6 +62,8 @@ from app.routers import (
     payment_files,
     payments,
     plans,
+    portal,
+    portal_pages,
     reports,
     routes,
     skip_tracing,
@@ -177,6 +179,13 @@ TAGS = [
         "commissions, as JSON or CSV.",
     },
     {"name": "audit", "description": "The append-only, hash-chained record of every change."},
+    {
+        "name": "portal",
+        "description": "The debtor's self-service portal (`/portal/v1`): staff or the partner "
+        "send a link; the debtor proves who they are and sees the debt, accepts an offer, "
+        "downloads the agreement, promises a payment, reads how to pay and says how to be "
+        "contacted. Every action is the debtor's inbound contact on the `portal` channel.",
+    },
     {"name": "operations", "description": "Health, readiness and metrics probes."},
 ]
 
@@ -500,9 +509,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         reports,
         targets,
         audit,
+        portal,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(payments.account_router, prefix=API_PREFIX)
+    app.include_router(portal.debtor_router)
+    app.include_router(portal_pages.router)
 
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -44,6 +44,19 @@ DOCS_CSP = (
     b"https://cdn.redoc.ly; worker-src blob:; frame-ancestors 'none'"
 )
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
+# The debtor portal's HTML pages: their own stylesheet and images, forms posting to
+# themselves, no script at all.
+PORTAL_CSP = (
+    b"default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    b"base-uri 'none'; frame-ancestors 'none'"
+)
+PORTAL_PAGES = re.compile(r"^/portal/(?!v1/)")
+
+
+def _csp(path: str) -> bytes:
+    if path in DOCS_PATHS:
+        return DOCS_CSP
+    return PORTAL_CSP if PORTAL_PAGES.match(path) else API_CSP
 
 
 class BodyTooLarge(HTTPException):
@@ -102,7 +115,7 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
                 status_holder["started"] = True
-                csp = DOCS_CSP if scope.get("path") in DOCS_PATHS else API_CSP
+                csp = _csp(scope.get("path", ""))
                 extra = [
                     (b"x-request-id", request_id.encode()),
                     *SECURITY_HEADERS,

@@ -114,6 +114,21 @@ CATALOGUE: dict[str, ProblemKind] = {
     "rate_limited": ProblemKind(
         429, N_("Too many requests"),
         N_("Too many requests of this kind; retry after {retry_after} seconds.")),
+    "portal_link_invalid": ProblemKind(
+        401, N_("Link not valid"),
+        N_("This link is unknown, expired or was replaced by a newer one; ask for a new "
+           "link.")),
+    "portal_link_locked": ProblemKind(
+        423, N_("Link locked"),
+        N_("Too many wrong answers: this link is locked; ask for a new link.")),
+    "portal_verification_failed": ProblemKind(
+        401, N_("Could not verify who you are"),
+        N_("The answer does not match our records; {remaining} tries left.")),
+    "portal_session_invalid": ProblemKind(
+        401, N_("Session ended"),
+        N_("Your portal session ended or is not valid; open your link again.")),
+    "portal_offer_not_allowed": ProblemKind(
+        422, N_("Offer not available"), N_("These terms cannot be accepted here: {reason}.")),
     "not_authenticated": ProblemKind(
         401, N_("Not authenticated"), N_("A valid bearer token is required.")),
     "permission_denied": ProblemKind(
@@ -463,7 +478,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         400: "Bad request", 401: "Not authenticated", 403: "Forbidden for this role",
         404: "Not found (or not visible to the caller)", 405: "Method not allowed",
         409: "Conflict with the current state", 412: "Version mismatch (If-Match)",
-        428: "If-Match required",
+        423: "Locked", 428: "If-Match required",
         413: "Request body too large", 415: "Unsupported media type",
         422: "Invalid request (per-field errors)", 429: "Too many requests",
         500: "Internal error", 503: "Not ready",

@@ -180,6 +180,66 @@ def decode_token(settings: Settings, token: str) -> dict[str, Any]:
     return claims
 
 
+# The debtor's self-service portal: its session tokens name this audience, which staff
+# tokens never carry (and staff decoding refuses any token that names an audience).
+PORTAL_AUDIENCE = "cartera-portal"
+
+
+def issue_portal_token(
+    settings: Settings, *, link_id: uuid.UUID, account_id: uuid.UUID, now: datetime
+) -> IssuedToken:
+    """A debtor's portal session: bound to one link and its one account."""
+    lifetime = timedelta(minutes=settings.portal_session_minutes)
+    jti = uuid.uuid4().hex
+    claims: dict[str, Any] = {
+        "iss": settings.jwt_issuer,
+        "aud": PORTAL_AUDIENCE,
+        "sub": f"portal:{link_id}",
+        "acc": str(account_id),
+        "iat": int(now.timestamp()),
+        "exp": int((now + lifetime).timestamp()),
+        "jti": jti,
+    }
+    token = jwt.encode(claims, _signing_key(settings), algorithm=settings.jwt_algorithm)
+    return IssuedToken(token, int(lifetime.total_seconds()), jti)
+
+
+def decode_portal_token(settings: Settings, token: str) -> tuple[uuid.UUID, uuid.UUID]:
+    """(link id, account id) of a valid portal session token; NotAuthenticated for any other
+    (a staff token, another audience, a forged, expired or over-long one)."""
+    try:
+        if jwt.get_unverified_header(token).get("alg") != settings.jwt_algorithm:
+            raise NotAuthenticated({"reason": "algorithm"})
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            _verifying_key(settings),
+            algorithms=[settings.jwt_algorithm],
+            audience=PORTAL_AUDIENCE,
+            issuer=settings.jwt_issuer,
+            options={"require_exp": True, "require_iat": True, "require_sub": True,
+                     "require_jti": True, "require_aud": True},
+        )  # fmt: skip
+    except JWTError as exc:
+        raise NotAuthenticated({"reason": "invalid"}) from exc
+    issued, expires = claims.get("iat"), claims.get("exp")
+    if (
+        claims.get("aud") != PORTAL_AUDIENCE
+        or not isinstance(issued, int | float)
+        or not isinstance(expires, int | float)
+        or issued > time.time() + IAT_LEEWAY_SECONDS
+        or expires - issued > settings.portal_session_minutes * 60
+    ):
+        raise NotAuthenticated({"reason": "invalid"})
+    subject, account = str(claims.get("sub", "")), str(claims.get("acc", ""))
+    kind, _, link = subject.partition(":")
+    try:
+        if kind != "portal":
+            raise ValueError(kind)
+        return uuid.UUID(link), uuid.UUID(account)
+    except ValueError as exc:
+        raise NotAuthenticated({"reason": "invalid"}) from exc
+
+
 @dataclass(frozen=True, slots=True)
 class PasswordGrant:
     username: str

@@ -40,6 +40,8 @@ class ConsentSource(StrEnum):
     DEBTOR_IN_INTERACTION = "debtor_in_interaction"
     SIGNED_DOCUMENT = "signed_document"
     DEBTOR_REQUEST = "debtor_request"  # a revocation, no evidence needed
+    # The debtor in the self-service portal: the portal interaction is the evidence.
+    PORTAL = "portal"
     UNRECORDED = "unrecorded"  # stored before provenance was kept
 
 

@@ -119,6 +119,9 @@ CEASE_RESULT = "CEASE_REQUEST"
 INVALIDATING_RESULTS = frozenset({"WRONG_NUMBER", "DISCONNECTED"})
 VISIT_RESULTS = frozenset({"ADDRESS_VERIFIED", "ADDRESS_NOT_FOUND", "MOVED"})
 PROMISE_RESULT = "RPC_PTP"
+# The debtor's self-service portal (app/domain/portal.py): an interaction channel, inbound
+# only, that no contact rule counts (the agency never contacts anyone through it).
+PORTAL_CHANNEL = "portal"
 
 MAX_BACKDATE = timedelta(days=30)  # a gestión entered late, from a paper route sheet
 MAX_CLOCK_SKEW = timedelta(minutes=5)
@@ -335,12 +338,24 @@ def _check_promise(draft: InteractionDraft) -> None:
         return
     if draft.promise_amount is None or draft.promise_due is None:
         raise InvalidInput("body.promise", N_("a RPC_PTP result carries its promise"))
-    if draft.promise_amount <= 0 or draft.promise_amount > draft.account_total:
-        raise InvalidInput("body.promise.amount", N_("must be more than 0 and at most the balance"))
-    day = draft.local_date or draft.started_at.date()
-    if not day <= draft.promise_due <= day + timedelta(days=MAX_PROMISE_DAYS):
+    check_promise(
+        draft.promise_amount,
+        draft.promise_due,
+        draft.account_total,
+        draft.local_date or draft.started_at.date(),
+    )
+
+
+def check_promise(
+    amount: Decimal, due: date, account_total: Decimal, day: date, field: str = "body.promise"
+) -> None:
+    """A promise is of more than nothing and at most the balance, due from ``day`` (the day
+    it is made, where the partner is) to :data:`MAX_PROMISE_DAYS` later."""
+    if amount <= 0 or amount > account_total:
+        raise InvalidInput(f"{field}.amount", N_("must be more than 0 and at most the balance"))
+    if not day <= due <= day + timedelta(days=MAX_PROMISE_DAYS):
         raise InvalidInput(
-            "body.promise.due_date",
+            f"{field}.due_date",
             N_("must fall within {max_promise_days} days of the call"),
             {"max_promise_days": MAX_PROMISE_DAYS},
         )

@@ -20,6 +20,7 @@ from app.models.partner import Partner, PartnerBucket, PartnerClient
 from app.models.payment import Payment
 from app.models.payment_file import PaymentFile, PaymentFileChunk, PaymentFileLine
 from app.models.plan import PaymentPlan, PlanInstallment
+from app.models.portal import PortalLink
 from app.models.promise import Promise
 from app.models.refresh_token import RefreshToken, RefreshTokenFamily
 from app.models.strategy import CollectionStrategy
@@ -68,6 +69,7 @@ __all__ = [
     "PaymentFileLine",
     "PaymentPlan",
     "PlanInstallment",
+    "PortalLink",
     "Promise",
     "RecoveryTarget",
     "RefreshToken",

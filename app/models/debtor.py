@@ -184,7 +184,9 @@ class ContactConsent(SQLModel, table=True):
     ``partner_file`` (the creditor's own record, ``partner_reference``),
     ``debtor_in_interaction`` (a right-party contact, ``evidence_interaction_id``),
     ``signed_document`` (an account document, ``evidence_document_id``), ``debtor_request``
-    (a revocation, which needs no evidence beyond who recorded it) and ``unrecorded`` (rows
+    (a revocation, which needs no evidence beyond who recorded it), ``portal`` (the debtor
+    in the self-service portal; the portal interaction is ``evidence_interaction_id``) and
+    ``unrecorded`` (rows
     from before provenance was kept)."""
 
     __tablename__ = "contact_consent"
@@ -195,7 +197,7 @@ class ContactConsent(SQLModel, table=True):
         CheckConstraint("status IN ('granted', 'opted_out')", name="status"),
         CheckConstraint(
             "source IN ('partner_file', 'debtor_in_interaction', 'signed_document', "
-            "'debtor_request', 'unrecorded')",
+            "'debtor_request', 'portal', 'unrecorded')",
             name="source",
         ),
         # A consent names its evidence; a revocation needs none.
@@ -203,7 +205,8 @@ class ContactConsent(SQLModel, table=True):
             "status = 'opted_out' OR source = 'unrecorded' "
             "OR (source = 'partner_file' AND partner_reference IS NOT NULL) "
             "OR (source = 'debtor_in_interaction' AND evidence_interaction_id IS NOT NULL) "
-            "OR (source = 'signed_document' AND evidence_document_id IS NOT NULL)",
+            "OR (source = 'signed_document' AND evidence_document_id IS NOT NULL) "
+            "OR (source = 'portal' AND evidence_interaction_id IS NOT NULL)",
             name="evidence",
         ),
         CheckConstraint("source <> 'debtor_request' OR status = 'opted_out'", name="request"),

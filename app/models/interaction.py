@@ -20,7 +20,8 @@ class Interaction(SQLModel, table=True):
     __tablename__ = "interaction"
     __table_args__ = (
         CheckConstraint(
-            "channel IN ('call', 'sms', 'email', 'whatsapp', 'letter', 'visit')", name="channel"
+            "channel IN ('call', 'sms', 'email', 'whatsapp', 'letter', 'visit', 'portal')",
+            name="channel",
         ),
         CheckConstraint("direction IN ('outbound', 'inbound')", name="direction"),
         CheckConstraint("party IN ('debtor', 'reference', 'guarantor', 'none')", name="party"),

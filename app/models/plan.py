@@ -46,6 +46,7 @@ class PaymentPlan(SQLModel, table=True):
         Index("ix_payment_plan_account_id", "account_id", "id"),
         # The approval inbox (GET /plans?status=pending_approval), newest first.
         Index("ix_payment_plan_status", "status", "id"),
+        CheckConstraint("(proposed_by IS NULL) <> (portal_link_id IS NULL)", name="proposer"),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
@@ -74,7 +75,9 @@ class PaymentPlan(SQLModel, table=True):
     # When it breaks, from the strategy it was agreed under (app.domain.plans.BreakingRule).
     missed_installments_to_break: int = Field(default=2, sa_column_kwargs={"server_default": "2"})
     days_late_to_break: int = Field(default=30, sa_column_kwargs={"server_default": "30"})
-    proposed_by: uuid.UUID = Field(foreign_key="app_user.id")
+    # Null when the debtor accepted the plan in the self-service portal (``portal_link_id``).
+    proposed_by: uuid.UUID | None = Field(default=None, foreign_key="app_user.id")
+    portal_link_id: uuid.UUID | None = Field(default=None, foreign_key="portal_link.id")
     decided_by: uuid.UUID | None = Field(default=None, foreign_key="app_user.id")
     decided_at: datetime | None = optional_timestamp_field()
     decision_note: str | None = Field(default=None, max_length=2000)

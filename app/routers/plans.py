@@ -55,7 +55,7 @@ def _kind(number: int) -> Literal["down_payment", "installment"]:
     return "down_payment" if number == 0 else "installment"
 
 
-def _quote_read(view: QuoteView, language: Language) -> PlanQuoteRead:
+def quote_read(view: QuoteView, language: Language) -> PlanQuoteRead:
     q = view.quote
     return PlanQuoteRead(
         account_id=view.account_id,
@@ -110,10 +110,10 @@ async def quote_plan(
     last installment). Due dates on weekends or the partner country's holidays move to the
     next business day. Collectors quote on their own accounts; partners and auditors may
     not quote (403)."""
-    return _quote_read(await plans.quote_plan(session, principal, account_id, body), language)
+    return quote_read(await plans.quote_plan(session, principal, account_id, body), language)
 
 
-def _plan_read(view: PlanView, language: Language) -> PlanRead:
+def plan_read(view: PlanView, language: Language) -> PlanRead:
     plan = view.plan
 
     def m(amount: Decimal) -> Decimal:
@@ -178,7 +178,7 @@ def _plan_read(view: PlanView, language: Language) -> PlanRead:
 
 def _with_etag(response: Response, view: PlanView, language: Language) -> PlanRead:
     response.headers["ETag"] = etag(view.plan.version)
-    return _plan_read(view, language)
+    return plan_read(view, language)
 
 
 @router.post(
@@ -224,7 +224,7 @@ async def list_account_plans(
     views, next_cursor = await plans.list_plans(
         session, principal, account_id, limit=limit, cursor=cursor
     )
-    return Page(items=[_plan_read(v, language) for v in views], next_cursor=next_cursor)
+    return Page(items=[plan_read(v, language) for v in views], next_cursor=next_cursor)
 
 
 PLAN_CSV_COLUMNS = (
@@ -248,7 +248,7 @@ def plan_item(language: Language) -> Callable[[PlanView, AccountLabel], PlanList
 
     def item(view: PlanView, label: AccountLabel) -> PlanListItem:
         return PlanListItem(
-            **dict(_plan_read(view, language)), account=AccountLabelRead.model_validate(label)
+            **dict(plan_read(view, language)), account=AccountLabelRead.model_validate(label)
         )
 
     return item

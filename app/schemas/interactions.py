@@ -331,8 +331,10 @@ class ConsentRead(BaseModel):
 
     channel: ChannelName
     status: Literal["granted", "opted_out"]
-    source: ConsentSourceName | Literal["unrecorded"] = Field(
-        description="`unrecorded`: stored before consents kept their provenance."
+    source: ConsentSourceName | Literal["portal", "unrecorded"] = Field(
+        description="`portal`: the debtor's own word in the self-service portal (the "
+        "portal interaction is the evidence); `unrecorded`: stored before consents kept "
+        "their provenance."
     )
     evidence_interaction_id: uuid.UUID | None
     evidence_document_id: uuid.UUID | None

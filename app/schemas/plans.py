@@ -154,7 +154,9 @@ class PlanRead(BaseModel):
         description="The least role that may approve the plan."
     )
     breaks_after: BreakingRuleRead
-    proposed_by: uuid.UUID
+    proposed_by: uuid.UUID | None = Field(
+        description="Null when the debtor accepted the plan in the self-service portal."
+    )
     decided_by: uuid.UUID | None
     decided_at: datetime | None
     decision_note: str | None

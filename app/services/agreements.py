@@ -201,6 +201,19 @@ async def plan_agreement(
     if principal.role not in READERS:
         raise PermissionDenied({"role": principal.role.value})
     plan = await lock_plan(session, principal, plan_id)
+    return await agreement_of(session, principal, plan, agency, now=now)
+
+
+async def agreement_of(
+    session: AsyncSession,
+    actor: audit.Actor,
+    plan: PaymentPlan,
+    agency: Agency,
+    *,
+    now: datetime | None = None,
+) -> Agreement:
+    """The agreement of a plan the caller may read and has locked (staff through
+    :func:`plan_agreement`, the debtor through the portal's own account)."""
     issued = plan.agreement_sha256 is not None
     status = PlanStatus(plan.status)
     if status not in ISSUABLE and not (status is PlanStatus.CANCELLED and issued):
@@ -234,7 +247,7 @@ async def plan_agreement(
     session.add(plan)
     await session.flush()
     await audit.record(
-        session, principal, "plan.agreement", "payment_plan", plan.id,
+        session, actor, "plan.agreement", "payment_plan", plan.id,
         before=before, after={"agreement_sha256": digest, "folio": facts.folio}, now=now,
     )  # fmt: skip
     return Agreement(pdf, digest, facts.folio)

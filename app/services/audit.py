@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from enum import Enum
+from typing import Any, Protocol
 
 from sqlalchemy import select as core_select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -24,7 +25,18 @@ from app.domain.audit import (
 from app.models.audit import AuditEvent
 from app.observability import request_id_var
 from app.pagination import decode_int_cursor, split_page
-from app.security import Principal
+
+
+class Actor(Protocol):
+    """Who a recorded change is by: a staff user or partner system (:class:`Principal`),
+    or the debtor in the self-service portal (:class:`app.domain.portal.PortalActor`)."""
+
+    @property
+    def audit_id(self) -> str: ...
+
+    @property
+    def role(self) -> Enum: ...
+
 
 # Serialises appends so each event links to the one committed before it. Held to the end
 # of the writing transaction, so services record their audit event as their last step.
@@ -41,7 +53,7 @@ class Change:
     after: Mapping[str, Any] | None = None
 
 
-def _event(prev_hash: str, actor: Principal, change: Change, occurred_at: datetime) -> AuditEvent:
+def _event(prev_hash: str, actor: Actor, change: Change, occurred_at: datetime) -> AuditEvent:
     if occurred_at.tzinfo is None:
         raise ValueError("audit times must be aware")
     content = EventContent(
@@ -73,7 +85,7 @@ def _event(prev_hash: str, actor: Principal, change: Change, occurred_at: dateti
 
 async def record_many(
     session: AsyncSession,
-    actor: Principal,
+    actor: Actor,
     changes: Sequence[Change],
     *,
     now: datetime | None = None,
@@ -100,7 +112,7 @@ async def record_many(
 
 async def record(
     session: AsyncSession,
-    actor: Principal,
+    actor: Actor,
     action: str,
     entity_type: str,
     entity_id: object,

@@ -161,6 +161,41 @@ async def revoke_from_interaction(
         )
 
 
+async def record_from_portal(
+    session: AsyncSession,
+    actor: audit.Actor,
+    account: Account,
+    interaction: Interaction,
+    channel: Channel,
+    status: ConsentStatus,
+    now: datetime,
+) -> ContactConsent:
+    """The debtor's own word in the self-service portal (source ``portal``): a channel they
+    ask to be contacted on, or one they close. The debtor is the one person whose word
+    lifts their own opt-out, so a grant here stands over an earlier revocation."""
+    key = (account.debtor_id, account.partner_id, channel.value)
+    current = await session.get(ContactConsent, key)
+    values: dict[str, Any] = {
+        "status": status.value,
+        "source": ConsentSource.PORTAL.value,
+        "evidence_interaction_id": interaction.id,
+        "evidence_document_id": None,
+        "partner_reference": None,
+        "given_at": interaction.started_at,
+        "recorded_by": actor.audit_id,
+        "recorded_at": now,
+    }
+    await _upsert(session, account.debtor_id, account.partner_id, channel.value, values)
+    consent = await session.get_one(ContactConsent, key, populate_existing=True)
+    await audit.record(
+        session, actor, "consent.recorded", "debtor", account.debtor_id,
+        before=_audited(current) if current is not None else None,
+        after={"account_id": account.id, "channel": channel.value, **_audited(consent)},
+        now=now,
+    )  # fmt: skip
+    return consent
+
+
 async def list_consents(
     session: AsyncSession, principal: Principal, account_id: uuid.UUID
 ) -> list[ContactConsent]:

@@ -35,6 +35,7 @@ from app.domain.compliance import (
 from app.domain.errors import InvalidInput, PermissionDenied
 from app.domain.flags import FlagsOnAccount, check_with_flags
 from app.domain.geography import ZoneEvidence, candidate_zones
+from app.domain.interactions import PORTAL_CHANNEL
 from app.domain.packs import MAX_PERIOD_DAYS
 from app.domain.roles import Role
 from app.domain.stages import Stage
@@ -351,6 +352,8 @@ async def _history(
                     col(Interaction.direction) == "outbound",
                     col(Interaction.result_code).in_(CONVERSATION_CODES),
                 ),
+                # The self-service portal is no channel the contact rules count.
+                col(Interaction.channel) != PORTAL_CHANNEL,
                 and_(
                     col(Interaction.started_at) >= at - HISTORY_WINDOW,
                     col(Interaction.started_at) <= at,

@@ -30,6 +30,7 @@ from app.domain.interactions import (
     FLAG_FOR_RESULT,
     INVALIDATING_RESULTS,
     OPT_OUT_RESULT,
+    PORTAL_CHANNEL,
     PROMISE_RESULT,
     Direction,
     InteractionDraft,
@@ -43,10 +44,11 @@ from app.domain.interactions import (
     reason_record,
 )
 from app.domain.money import fits_minor_unit, too_many_decimals
+from app.domain.packs import pack_for
 from app.domain.roles import Role
 from app.domain.routing import Point, check_position
 from app.domain.stages import Stage
-from app.domain.strategies import escalation_rule, promise_terms
+from app.domain.strategies import escalation_rule
 from app.i18n import N_
 from app.models.account import Account
 from app.models.callback import Callback
@@ -66,6 +68,8 @@ from app.services import (
     compliance_incidents,
     consents,
     inbound,
+    promises,
+    strategies,
     worklists,
 )
 from app.services.contact import contact_context
@@ -272,24 +276,11 @@ async def record_interaction(
     version, document = context.strategy_version, context.strategy
     stage = Stage(account.stage)
     if body.result_code == PROMISE_RESULT and body.promise is not None:
-        terms = promise_terms(document, stage)
-        rule = escalation_rule(document, stage)
-        promise = Promise(
-            account_id=account.id,
-            partner_id=account.partner_id,
-            interaction_id=interaction.id,
-            amount=body.promise.amount,
-            currency=account.currency,
-            due_date=body.promise.due_date,
-            grace_days=terms.grace_days,
-            tolerance_pct=terms.tolerance_pct,
-            escalate_after_broken=rule.broken_promises,
-            strategy_version=version,
+        promise = await promises.take_promise(
+            session, principal, account, interaction, body.promise.amount,
+            body.promise.due_date, document, version,
             experiment_arm_id=context.experiment_arm_id,
-            created_by=principal.audit_id,
-        )
-        session.add(promise)
-        await session.flush()
+        )  # fmt: skip
     rule = escalation_rule(document, stage)
     if body.result_code in rule.refusal_codes:
         await open_escalation(
@@ -323,6 +314,47 @@ async def record_interaction(
     # The collector is done with the account for now: its work-queue claim is released.
     await worklists.release_claim(session, account.id, principal.user_id)
     return Recorded(interaction, promise, callback)
+
+
+async def record_portal_contact(
+    session: AsyncSession,
+    actor: audit.Actor,
+    account: Account,
+    *,
+    result_code: str,
+    resolution: str,
+    now: datetime,
+) -> Interaction:
+    """What the debtor did in the self-service portal, as the contact it is: inbound (the
+    debtor came to us), with the debtor themself (they proved who they are), on the
+    ``portal`` channel. Like a call the debtor makes, it is not judged by the hours and caps
+    that bind the contacts the agency makes (its verdict says ``inbound``), and the contact
+    history the law's frequency rules count is the agency's calls, messages and visits,
+    which a portal visit is not (app/services/contact.py). Audited by the caller with the
+    action it records."""
+    partner = await session.get_one(Partner, account.partner_id)
+    version, _ = await strategies.current_strategy(session, account.partner_id)
+    interaction = Interaction(
+        account_id=account.id,
+        partner_id=account.partner_id,
+        debtor_id=account.debtor_id,
+        collector_id=None,
+        channel=PORTAL_CHANNEL,
+        direction=Direction.INBOUND.value,
+        party=PartyReached.DEBTOR.value,
+        result_code=result_code,
+        started_at=now,
+        ended_at=now,
+        pcr_resolution=resolution,
+        pack_version=pack_for(partner.country).version,
+        strategy_version=version,
+        compliance={"allowed": True, "reasons": [], "inbound": True, "portal": True},
+        created_by=actor.audit_id,
+        created_at=now,
+    )
+    session.add(interaction)
+    await session.flush()
+    return interaction
 
 
 async def _account_to_record(

@@ -314,7 +314,7 @@ def _ns(moment: datetime) -> int:
 
 async def take_search_slot(
     session: AsyncSession,
-    principal: Principal,
+    principal: audit.Actor,
     per_minute: int,
     *,
     now: datetime | None = None,

@@ -100,10 +100,10 @@ async def quote_plan(
     if principal.role not in QUOTERS:
         raise PermissionDenied({"role": principal.role.value})
     account = await accounts.get_account(session, principal, account_id)
-    return await _quote_account(session, account, body, today=today)
+    return await quote_account(session, account, body, today=today)
 
 
-async def _quote_account(
+async def quote_account(
     session: AsyncSession, account: Account, body: PlanQuoteRequest, *, today: date | None
 ) -> QuoteView:
     partner = await session.get_one(Partner, account.partner_id)
@@ -190,18 +190,44 @@ async def propose_plan(
     )
     if account is None:
         raise NotFound({"entity": "account"})
-    open_plan = await session.scalar(
+    open_plan = await open_plan_of(session, account.id)
+    if open_plan is not None:
+        raise Conflict(N_("the account already has an open plan ({plan_id})"), plan_id=open_plan)
+    view = await quote_account(session, account, body, today=today)
+    status = initial_status(principal.role, view.quote.approver_role)
+    return await store_plan(
+        session, principal, account, body, view, status,
+        proposed_by=principal.user_id, now=now,
+    )  # fmt: skip
+
+
+async def open_plan_of(session: AsyncSession, account_id: uuid.UUID) -> uuid.UUID | None:
+    """The account's plan that is proposed, pending approval or active, if any."""
+    return await session.scalar(
         select(col(PaymentPlan.id)).where(
-            col(PaymentPlan.account_id) == account.id,
+            col(PaymentPlan.account_id) == account_id,
             col(PaymentPlan.status).in_([s.value for s in OPEN_STATUSES]),
         )
     )
-    if open_plan is not None:
-        raise Conflict(N_("the account already has an open plan ({plan_id})"), plan_id=open_plan)
-    view = await _quote_account(session, account, body, today=today)
+
+
+async def store_plan(
+    session: AsyncSession,
+    actor: audit.Actor,
+    account: Account,
+    body: PlanQuoteRequest,
+    view: QuoteView,
+    status: PlanStatus,
+    *,
+    proposed_by: uuid.UUID | None = None,
+    portal_link_id: uuid.UUID | None = None,
+    now: datetime | None = None,
+) -> PlanView:
+    """Store a quoted plan with its schedule, on an account the caller has locked and
+    checked has no open plan: the one way a plan is created, by staff (``proposed_by``) or
+    by the debtor in the self-service portal (``portal_link_id``)."""
     q = view.quote
     moment = now or datetime.now(UTC)
-    status = initial_status(principal.role, q.approver_role)
     plan = PaymentPlan(
         account_id=account.id,
         partner_id=account.partner_id,
@@ -223,7 +249,8 @@ async def propose_plan(
         approver_role=q.approver_role.value,
         missed_installments_to_break=q.breaking.missed_installments,
         days_late_to_break=q.breaking.days_late,
-        proposed_by=principal.user_id,
+        proposed_by=proposed_by,
+        portal_link_id=portal_link_id,
         created_at=moment,
         updated_at=moment,
     )
@@ -243,7 +270,7 @@ async def propose_plan(
     session.add_all(installments)
     await session.flush()
     await audit.record(
-        session, principal, "plan.proposed", "payment_plan", plan.id,
+        session, actor, "plan.proposed", "payment_plan", plan.id,
         after={
             "account_id": account.id, "plan_type": plan.plan_type, "status": plan.status,
             "agreed_total": plan.agreed_total, "forgiven": plan.forgiven,
@@ -458,6 +485,7 @@ async def cancel_plan(
     leads = (
         principal.role is Role.TEAM_LEAD
         and principal.user_id is not None
+        and plan.proposed_by is not None
         and await _leads(session, principal.user_id, plan.proposed_by)
     )
     if not may_cancel(principal.role, is_proposer=is_proposer, leads_proposer=leads):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
 from sqlalchemy import func, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,6 +14,10 @@ from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from app import locks
+from app.domain.stages import Stage
+from app.domain.strategies import StrategyDocument, escalation_rule, promise_terms
+from app.models.account import Account
+from app.models.interaction import Interaction
 from app.models.promise import Promise
 from app.pagination import decode_day_cursor, split_page
 from app.security import SYSTEM, Principal
@@ -96,6 +101,42 @@ async def follow_up(session: AsyncSession, as_of: date, *, now: datetime | None 
         now=moment,
     )
     return result
+
+
+async def take_promise(
+    session: AsyncSession,
+    actor: audit.Actor,
+    account: Account,
+    interaction: Interaction,
+    amount: Decimal,
+    due_date: date,
+    document: StrategyDocument,
+    strategy_version: int | None,
+    *,
+    experiment_arm_id: uuid.UUID | None = None,
+) -> Promise:
+    """The one way a promise is made: from the interaction it was given in (a collector's
+    RPC_PTP or the debtor's own in the portal), with the strategy's terms of the account's
+    stage frozen on it (grace, tolerance, escalation after broken promises)."""
+    stage = Stage(account.stage)
+    terms = promise_terms(document, stage)
+    promise = Promise(
+        account_id=account.id,
+        partner_id=account.partner_id,
+        interaction_id=interaction.id,
+        amount=amount,
+        currency=account.currency,
+        due_date=due_date,
+        grace_days=terms.grace_days,
+        tolerance_pct=terms.tolerance_pct,
+        escalate_after_broken=escalation_rule(document, stage).broken_promises,
+        strategy_version=strategy_version,
+        experiment_arm_id=experiment_arm_id,
+        created_by=actor.audit_id,
+    )
+    session.add(promise)
+    await session.flush()
+    return promise
 
 
 async def list_promises(

@@ -67,6 +67,7 @@ from app.domain.compliance import (
 from app.domain.errors import InvalidInput, NotFound, PermissionDenied
 from app.domain.flags import check_contact_with_flags, flags_on
 from app.domain.geography import ZoneEvidence, candidate_zones
+from app.domain.interactions import PORTAL_CHANNEL
 from app.domain.roles import SEES_ALL_STAFF, Role, Skill
 from app.domain.routing import (
     DEFAULT_DAILY_CAPACITY,
@@ -633,6 +634,7 @@ async def _history(
                 col(Interaction.direction) == "outbound",
                 col(Interaction.result_code).in_(CONVERSATION_CODES),
             ),
+            col(Interaction.channel) != PORTAL_CHANNEL,
             and_(col(Interaction.started_at) >= since, col(Interaction.started_at) < until),
             col(Interaction.id).not_in(amended),
         )

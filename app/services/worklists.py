@@ -91,6 +91,7 @@ from app.domain.compliance import (
 from app.domain.contactability import HourCount, VerificationStatus, contactability
 from app.domain.errors import PermissionDenied
 from app.domain.experiments import BUCKET_SQL
+from app.domain.interactions import PORTAL_CHANNEL
 from app.domain.priority import Priority, PriorityFacts, score_account, sort_key
 from app.domain.roles import Role, Skill
 from app.domain.stages import Stage
@@ -601,6 +602,7 @@ async def _history(
                 col(Interaction.debtor_id).in_(ids),
                 (col(Interaction.direction) == "outbound")
                 | col(Interaction.result_code).in_(CONVERSATION_CODES),
+                col(Interaction.channel) != PORTAL_CHANNEL,
                 col(Interaction.started_at) >= now - HISTORY_WINDOW,
                 col(Interaction.started_at) <= now,
                 col(Interaction.id).not_in(

@@ -118,6 +118,12 @@ REQUESTS: dict[str, Build] = {
     },
     "POST /api/v1/accounts/{account_id}/plan-quotes": lambda w: {"json": _plan_terms()},
     "POST /api/v1/accounts/{account_id}/plans": lambda w: {"json": _plan_terms()},
+    "POST /portal/v1/sessions": lambda w: {
+        "json": {"token": "not.a.link", "birth_date": "1985-04-30"}
+    },
+    "POST /portal/v1/plans": lambda w: {"json": _plan_terms()},
+    "POST /portal/v1/promises": lambda w: {"json": {"amount": "100.00", "due_date": NEXT_WEEK}},
+    "PUT /portal/v1/contact-preference": lambda w: {"json": {"channel": "sms"}},
     "POST /api/v1/plans/{plan_id}/approve": lambda w: {"json": {"note": "ok"}},
     "POST /api/v1/plans/{plan_id}/reject": lambda w: {"json": {"note": "no"}},
     "POST /api/v1/plans/{plan_id}/cancel": lambda w: {"json": {"note": "debtor asked"}},

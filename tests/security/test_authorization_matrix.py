@@ -122,6 +122,17 @@ MATRIX: dict[str, str] = {
     "POST /api/v1/plans/{plan_id}/reject": "o o o f h f f u",
     "POST /api/v1/plans/{plan_id}/cancel": "o o o f h f f u",
     "GET /api/v1/plans/{plan_id}/agreement": "o o o o h o o u",
+    # The debtor portal: links by those who work the account and its partner; the portal's
+    # own operations take a portal session only (every staff or partner token is 401).
+    "POST /api/v1/accounts/{account_id}/portal-links": "o o o o o f o u",
+    "POST /portal/v1/sessions": "u u u u u u u u",
+    "GET /portal/v1/debt": "u u u u u u u u",
+    "GET /portal/v1/offers": "u u u u u u u u",
+    "POST /portal/v1/plans": "u u u u u u u u",
+    "GET /portal/v1/plans/{plan_id}/agreement": "u u u u u u u u",
+    "POST /portal/v1/promises": "u u u u u u u u",
+    "GET /portal/v1/payment-instructions": "u u u u u u u u",
+    "PUT /portal/v1/contact-preference": "u u u u u u u u",
     # The body names the phone collector's account: the field collector gets 404.
     "POST /api/v1/payments": "o o o o h f o u",
     "GET /api/v1/payments/{payment_id}": "o o o o h o o u",
