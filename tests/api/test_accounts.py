@@ -111,7 +111,8 @@ class TestListAccounts:
             ({"collector": True}, {"assigned"}),
             ({"team": True}, {"assigned"}),
         ],
-        ids=lambda v: str(v),
+        # Sorted: a set's order changes between processes, and xdist's workers must agree.
+        ids=lambda v: str(sorted(v) if isinstance(v, set) else v),
     )
     async def test_each_filter_narrows_the_list(
         self, client, session, make_user, auth_headers, params, expected

@@ -54,7 +54,9 @@ class TestCheckProfile:
             check_profile(role, {Skill.FIELD})
         assert caught.value.field == "body.skills"
 
-    @pytest.mark.parametrize("skills", [frozenset(), *SKILL_SETS], ids=repr)
+    @pytest.mark.parametrize(
+        "skills", [frozenset(), *SKILL_SETS], ids=lambda s: "+".join(sorted(s)) or "none"
+    )
     def test_partner_role_is_refused_on_the_role_field(self, skills):
         with pytest.raises(InvalidInput) as caught:
             check_profile(Role.PARTNER, skills)

@@ -55,7 +55,11 @@ def test_production_with_the_development_data_keys_refuses_to_start(key):
         ).check_deployable()
 
 
-@pytest.mark.parametrize("ring", ["1:c2hvcnQ=", "not-a-ring", "0:" + new_key_text(1)[2:], "1:!!!!"])
+@pytest.mark.parametrize(
+    "ring",
+    ["1:c2hvcnQ=", "not-a-ring", "0:" + new_key_text(1)[2:], "1:!!!!"],
+    ids=["short key", "no version", "version zero", "not base64"],
+)
 def test_a_malformed_key_ring_is_refused_at_start(ring):
     with pytest.raises(ValueError):
         Settings(_env_file=None, data_keys=SecretStr(ring))
