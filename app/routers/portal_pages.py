@@ -69,6 +69,21 @@ def _csrf_ok(settings: Settings, purpose: str, secret: str, given: str) -> bool:
     return hmac.compare_digest(_csrf(settings, purpose, secret), given)
 
 
+# Codes the pages show as words: marked here so that `make messages` keeps them.
+_PLAN_TYPE_WORDS = {
+    "regularization": N_("Regularization"),
+    "restructuring": N_("Restructuring"),
+    "settlement": N_("Settlement"),
+}
+_PLAN_STATUS_WORDS = {
+    "pending_approval": N_("pending approval"),
+    "active": N_("active"),
+    "completed": N_("completed"),
+    "broken": N_("broken"),
+    "cancelled": N_("cancelled"),
+}
+
+
 def _page(request: Request, name: str, status: int = 200, **context: Any) -> Response:
     lang = page_language(request)
     locale = _LOCALES[lang]
@@ -86,6 +101,8 @@ def _page(request: Request, name: str, status: int = 200, **context: Any) -> Res
         {
             "lang": lang,
             "_": lambda message: translate(message, lang),
+            "plan_type_word": lambda code: translate(_PLAN_TYPE_WORDS.get(code, code), lang),
+            "plan_status_word": lambda code: translate(_PLAN_STATUS_WORDS.get(code, code), lang),
             "money": money,
             "day": day,
             "agency": settings.agency_legal_name,
@@ -316,8 +333,8 @@ async def portal_logout(request: Request, settings: SettingsDep) -> Response:
     response = _page(
         request,
         "message.html",
-        title=translate("You left the portal", page_language(request)),
-        detail=translate("Open your link again to come back.", page_language(request)),
+        title=translate(N_("You left the portal"), page_language(request)),
+        detail=translate(N_("Open your link again to come back."), page_language(request)),
     )
     response.delete_cookie(COOKIE, path="/portal")
     return response
