@@ -357,6 +357,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
                 stop=stop,
                 aging_zone=settings.aging_time_zone,
                 workbook_limits=WorkbookLimits.from_settings(settings),
+                settings=settings,
             )
         )
     try:

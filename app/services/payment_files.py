@@ -64,6 +64,7 @@ from app.services.assignment_files import (
     RowShapeError,
     SourceFormat,
     UploadCheck,
+    count_rows,
     read_rows,
 )
 from app.services.assignments import (
@@ -243,9 +244,11 @@ async def process_file(
     now: datetime | None = None,
     batch_lines: int = BATCH_LINES,
     workbook_limits: WorkbookLimits = DEFAULT_LIMITS,
+    progress: uploads.ProgressCallback | None = None,
 ) -> PaymentFile:
     """Reconcile and apply one queued file; an unreadable file is marked failed with nothing
-    applied."""
+    applied. ``progress`` is told the lines in the file (a first reading pass) and the
+    lines done after each batch, as for pushes."""
     moment = now or datetime.now(UTC)
     payment_file = await session.get(PaymentFile, file_id, with_for_update=True)
     if payment_file is None:
@@ -259,7 +262,15 @@ async def process_file(
     with tempfile.TemporaryDirectory(prefix="cartera-payments-") as folder:
         path = Path(folder) / f"payments.{source.value}"
         await uploads.spool(session, uploads.PAYMENT_FILES, payment_file.id, path)
+        report = uploads.Progress(progress)
+        if report.wanted:
+            await report.start(
+                await anyio.to_thread.run_sync(
+                    lambda: count_rows(source, path, LAYOUT, workbook_limits)
+                )
+            )
         rows = read_rows(source, path, LAYOUT, workbook_limits)
+        done = 0
         try:
             async with session.begin_nested():
                 while True:
@@ -267,6 +278,8 @@ async def process_file(
                     if not batch:
                         break
                     await _apply_batch(session, payment_file, context, batch, tally, moment)
+                    done += len(batch)
+                    await report.done(done)
         except UnreadableUpload as exc:
             await session.execute(
                 text("DELETE FROM payment_file_line WHERE payment_file_id = :f"),
