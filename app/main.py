@@ -70,6 +70,7 @@ from app.routers import (
     targets,
     teams,
     users,
+    webhooks,
     worklists,
 )
 from app.schemas.assignments import AssignmentPush
@@ -101,6 +102,11 @@ TAGS = [
     },
     {"name": "users", "description": "Staff users, their roles and skills."},
     {"name": "teams", "description": "Teams of collectors and their lead."},
+    {
+        "name": "webhooks",
+        "description": "Events to partner systems: subscriptions, signing secrets (Standard "
+        "Webhooks) and the delivery log.",
+    },
     {
         "name": "partners",
         "description": "Partner companies (empresas convenidas), their bucket tables and "
@@ -491,6 +497,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         routes,
         reports,
         targets,
+        webhooks,
         audit,
     ):
         app.include_router(module.router, prefix=API_PREFIX)

@@ -64,8 +64,12 @@ class PaymentFileProcessed:
     payment_file_id: str
     status: str
     received: int
-    applied: int
+    matched: int
+    unmatched: int
+    duplicates: int
     rejected: int
+    applied_amount: str
+    currency: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +91,6 @@ class PaymentReversed:
     external_ref: str
     amount: str
     currency: str
-    reason: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -149,9 +149,7 @@ async def run_worker(
     settings = settings or get_settings()
     while not stop.is_set():
         try:
-            delivered = await webhooks.deliver_due(
-                database, settings, at_most=DELIVERIES_PER_TURN
-            )
+            delivered = await webhooks.deliver_due(database, settings, at_most=DELIVERIES_PER_TURN)
             pushed = await process_next(database, workbook_limits) is not None
             aged = False if pushed else await age_if_due(database, aging_zone)
             worked = pushed or aged or delivered > 0

@@ -78,9 +78,7 @@ class WebhookDelivery(SQLModel, table=True):
         sa_column=Column(ForeignKey("webhook_event.id", ondelete="CASCADE"), nullable=False)
     )
     subscription_id: uuid.UUID = Field(
-        sa_column=Column(
-            ForeignKey("webhook_subscription.id", ondelete="CASCADE"), nullable=False
-        )
+        sa_column=Column(ForeignKey("webhook_subscription.id", ondelete="CASCADE"), nullable=False)
     )
     partner_id: uuid.UUID
     status: str = Field(default="pending", max_length=12)

@@ -47,12 +47,13 @@ from app.domain.errors import (
 )
 from app.domain.identity import Country, mask, mask_contact
 from app.domain.roles import Role
+from app.domain.webhooks import AssignmentProcessed, EventKind
 from app.ids import new_id
 from app.models.assignment import Assignment, AssignmentRejection
 from app.models.debtor import CONTACT, NATIONAL_ID, contact_index
 from app.models.partner import Partner
 from app.security import SYSTEM, Principal
-from app.services import audit, ledger, uploads
+from app.services import audit, ledger, uploads, webhooks
 from app.services.aging import dpd_sql, paused_days_sql, stage_sql
 from app.services.assignment_files import (
     RowShapeError,
@@ -581,6 +582,21 @@ async def _finish(
     session.add(assignment)
     await uploads.drop_body(session, uploads.ASSIGNMENTS, assignment.id)
     await session.flush()
+    # Failed too: the partner hears that its push is done with, whatever the outcome.
+    await webhooks.emit(
+        session,
+        EventKind.ASSIGNMENT_PROCESSED,
+        assignment.partner_id,
+        AssignmentProcessed(
+            assignment_id=str(assignment.id),
+            status=assignment.status,
+            received=assignment.received,
+            created=assignment.created,
+            updated=assignment.updated,
+            unchanged=assignment.unchanged,
+            rejected=assignment.rejected,
+        ),
+    )
     await audit.record(
         session,
         SYSTEM,
@@ -788,6 +804,7 @@ WHERE m.is_changed ORDER BY a.id FOR UPDATE OF a
 """
 
 _CHANGE_EVENTS = f"""
+WITH t AS (
 INSERT INTO account_event (account_id, partner_id, kind, as_of, occurred_at, actor_id,
                            before, after)
 SELECT a.id, a.partner_id, e.kind, :as_of, :now, :actor, e.before, e.after
@@ -808,6 +825,9 @@ CROSS JOIN LATERAL (VALUES
      a.status <> 'active')
 ) AS e(kind, before, after, applies)
 WHERE m.is_changed AND e.applies
+{webhooks.ACCOUNT_EVENT_RETURNING}
+), {webhooks.account_event_ctes("t")}
+SELECT count(*) FROM t
 """
 
 _UPDATE_CHANGED = f"""
@@ -1102,7 +1122,7 @@ async def mark_failed(
 # ---------------------------------------------------------------------------------------
 # Recalls (retiro de cuentas)
 
-_RECALL = """
+_RECALL = f"""
 WITH wanted AS (
     SELECT DISTINCT ref FROM unnest(CAST(:refs AS text[])) AS w(ref)
 ),
@@ -1129,8 +1149,8 @@ events AS (
                               'assigned_team_id', assigned_team_id),
            jsonb_build_object('status', 'recalled', 'reason', CAST(:reason AS text))
     FROM hit
-    RETURNING 1
-)
+    {webhooks.ACCOUNT_EVENT_RETURNING}
+), {webhooks.account_event_ctes("events")}
 SELECT external_ref FROM hit
 """
 

@@ -46,6 +46,7 @@ from app.domain.roles import Role
 from app.domain.routing import Point, check_position
 from app.domain.stages import Stage
 from app.domain.strategies import escalation_rule, promise_terms
+from app.domain.webhooks import EventKind, InteractionRecorded, PromiseEvent
 from app.models.account import Account
 from app.models.callback import Callback
 from app.models.debtor import ContactPoint
@@ -64,6 +65,7 @@ from app.services import (
     compliance_incidents,
     consents,
     inbound,
+    webhooks,
     worklists,
 )
 from app.services.contact import contact_context
@@ -289,6 +291,35 @@ async def record_interaction(
         )
         session.add(promise)
         await session.flush()
+    await webhooks.emit(
+        session,
+        EventKind.INTERACTION_RECORDED,
+        account.partner_id,
+        InteractionRecorded(
+            interaction_id=str(interaction.id),
+            account_id=str(account.id),
+            external_ref=account.external_ref,
+            channel=interaction.channel,
+            party=interaction.party,
+            result_code=interaction.result_code,
+            occurred_at=interaction.started_at.isoformat(),
+        ),
+    )
+    if promise is not None:
+        await webhooks.emit(
+            session,
+            EventKind.PROMISE_CREATED,
+            account.partner_id,
+            PromiseEvent(
+                promise_id=str(promise.id),
+                account_id=str(account.id),
+                external_ref=account.external_ref,
+                amount=str(promise.amount),
+                currency=promise.currency,
+                due_on=promise.due_date.isoformat(),
+                status=promise.status,
+            ),
+        )
     rule = escalation_rule(document, stage)
     if body.result_code in rule.refusal_codes:
         await open_escalation(

@@ -52,12 +52,13 @@ from app.domain.payment_files import (
     reconcile,
 )
 from app.domain.roles import Role
+from app.domain.webhooks import EventKind, PaymentFileProcessed
 from app.models.account import Account
 from app.models.partner import Partner
 from app.models.payment import Payment
 from app.models.payment_file import PaymentFile, PaymentFileLine
 from app.security import SYSTEM, Principal
-from app.services import audit, payments, uploads
+from app.services import audit, payments, uploads, webhooks
 from app.services.accounts import readable_accounts
 from app.services.assignment_files import (
     Layout,
@@ -422,6 +423,22 @@ async def _finish(
         payment_file.failure = storable(failure, 500)
     await uploads.drop_body(session, uploads.PAYMENT_FILES, payment_file.id)
     await session.flush()
+    await webhooks.emit(
+        session,
+        EventKind.PAYMENT_FILE_PROCESSED,
+        payment_file.partner_id,
+        PaymentFileProcessed(
+            payment_file_id=str(payment_file.id),
+            status=payment_file.status,
+            received=payment_file.received,
+            matched=payment_file.matched + payment_file.matched_by_reference,
+            unmatched=payment_file.unmatched,
+            duplicates=payment_file.duplicates,
+            rejected=payment_file.rejected,
+            applied_amount=str(payment_file.applied_amount),
+            currency=payment_file.currency,
+        ),
+    )
     await audit.record(
         session,
         SYSTEM,

@@ -12,14 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from app.domain.webhooks import EventKind
 from app.models.promise import Promise
 from app.pagination import decode_day_cursor, split_page
 from app.security import SYSTEM, Principal
-from app.services import accounts, audit
+from app.services import accounts, audit, webhooks
 
 # Mirrors app/domain/interactions.py promise_outcome: kept once paid reaches the amount less
 # the tolerance; after due date + grace, partially kept (something paid) or broken.
-_RESOLVE = """
+_RESOLVE = f"""
 WITH resolved AS (
     UPDATE promise p
     SET status = CASE
@@ -30,8 +31,9 @@ WITH resolved AS (
     WHERE p.status = 'pending'
       AND (p.paid_amount >= p.amount * (100 - p.tolerance_pct) / 100
            OR p.due_date + p.grace_days < :as_of)
-    RETURNING p.account_id, p.status
-)
+    RETURNING p.id, p.account_id, p.partner_id, p.amount, p.currency, p.due_date, p.status
+),
+{webhooks.promise_ctes(EventKind.PROMISE_BROKEN, "resolved", where="s.status = 'broken'")}
 SELECT count(*) FILTER (WHERE status = 'kept'),
        count(*) FILTER (WHERE status = 'partially_kept'),
        count(*) FILTER (WHERE status = 'broken')

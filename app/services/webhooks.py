@@ -82,6 +82,7 @@ def emit_ctes(
     partner: str,
     payload: str,
     prefix: str = "wh",
+    where: str = "TRUE",
     occurred_at: str = "clock_timestamp()",
 ) -> str:
     """Two CTEs (``{prefix}_event``, ``{prefix}_delivery``) that emit one ``kind`` event per
@@ -92,6 +93,7 @@ def emit_ctes(
     INSERT INTO webhook_event (id, partner_id, kind, payload, occurred_at)
     SELECT gen_random_uuid(), {partner}, '{kind.value}', {payload}, {occurred_at}
     FROM {source} s
+    WHERE {where}
     RETURNING id, partner_id, kind, occurred_at
 ),
 {prefix}_delivery AS (
@@ -108,8 +110,7 @@ def emit_ctes(
 
 _EMIT_ONE = (
     "WITH one AS (SELECT CAST(:partner_id AS uuid) AS partner_id, CAST(:payload AS jsonb) AS"
-    " payload), "
-    + "{ctes} SELECT id FROM wh_event"
+    " payload), " + "{ctes} SELECT id FROM wh_event"
 )
 
 
@@ -133,6 +134,156 @@ def emit_all_sql(kind: EventKind, select_sql: str, *, partner: str, payload: str
     result is the number of events."""
     ctes = emit_ctes(kind, source="src", partner=partner, payload=payload)
     return f"WITH src AS ({select_sql}), {ctes} SELECT count(*) FROM wh_event"
+
+
+_EXTERNAL_REF = "(SELECT a.external_ref FROM account a WHERE a.id = s.account_id)"
+
+
+def _account_status_ctes(kind: EventKind, source: str, status: str, prefix: str) -> str:
+    return emit_ctes(
+        kind,
+        source=source,
+        prefix=prefix,
+        where=f"s.kind = 'status_changed' AND s.after->>'status' = '{status}'",
+        partner="s.partner_id",
+        payload=payload_sql(
+            kind,
+            account_id="s.account_id",
+            external_ref=_EXTERNAL_REF,
+            status=f"'{status}'",
+            reason="s.after->>'reason'",
+        ),
+    )
+
+
+def account_event_ctes(source: str) -> str:
+    """CTEs emitting what partners hear of account history rows (``account_event`` rows in
+    the CTE or table ``source``: account_id, partner_id, kind, as_of, before, after): a stage
+    change is ``account.stage_changed``, a status change to closed or recalled is
+    ``account.closed`` / ``account.recalled``. Every path that writes those history rows —
+    set-based (aging, pushes, recalls) or through the ORM (payments) — emits through this."""
+    stage = emit_ctes(
+        EventKind.ACCOUNT_STAGE_CHANGED,
+        source=source,
+        prefix="wh_stage",
+        where="s.kind = 'stage_changed'",
+        partner="s.partner_id",
+        payload=payload_sql(
+            EventKind.ACCOUNT_STAGE_CHANGED,
+            account_id="s.account_id",
+            external_ref=_EXTERNAL_REF,
+            from_stage="s.before->>'stage'",
+            to_stage="s.after->>'stage'",
+            dpd="CAST(s.after->>'dpd' AS integer)",
+            as_of="s.as_of",
+        ),
+    )
+    closed = _account_status_ctes(EventKind.ACCOUNT_CLOSED, source, "closed", "wh_closed")
+    recalled = _account_status_ctes(EventKind.ACCOUNT_RECALLED, source, "recalled", "wh_recalled")
+    return f"{stage},{closed},{recalled}"
+
+
+# Columns of account_event a source of account_event_ctes returns.
+ACCOUNT_EVENT_RETURNING = "RETURNING account_id, partner_id, kind, as_of, before, after"
+
+_FROM_ACCOUNT_EVENTS = (
+    "WITH src AS (SELECT account_id, partner_id, kind, as_of, before, after FROM account_event"
+    " WHERE seq = ANY(CAST(:seqs AS bigint[]))), "
+    + account_event_ctes("src")
+    + " SELECT count(*) FROM src"
+)
+
+
+async def emit_account_events(session: AsyncSession, seqs: Sequence[int]) -> None:
+    """Emit for account history rows already flushed (by their ``seq``), in one statement."""
+    if seqs:
+        await session.execute(text(_FROM_ACCOUNT_EVENTS), {"seqs": list(seqs)})
+
+
+def plan_ctes(kind: EventKind, source: str, *, prefix: str = "wh_plan") -> str:
+    """CTEs emitting ``kind`` for each payment plan row of ``source`` (id, account_id,
+    partner_id, plan_type, status)."""
+    return emit_ctes(
+        kind,
+        source=source,
+        prefix=prefix,
+        partner="s.partner_id",
+        payload=payload_sql(
+            kind,
+            plan_id="s.id",
+            account_id="s.account_id",
+            external_ref=_EXTERNAL_REF,
+            plan_type="s.plan_type",
+            status="s.status",
+        ),
+    )
+
+
+def promise_ctes(
+    kind: EventKind, source: str, *, where: str = "TRUE", prefix: str = "wh_promise"
+) -> str:
+    """CTEs emitting ``kind`` for each promise row of ``source`` (id, account_id, partner_id,
+    amount, currency, due_date, status)."""
+    return emit_ctes(
+        kind,
+        source=source,
+        prefix=prefix,
+        where=where,
+        partner="s.partner_id",
+        payload=payload_sql(
+            kind,
+            promise_id="s.id",
+            account_id="s.account_id",
+            external_ref=_EXTERNAL_REF,
+            amount="CAST(s.amount AS text)",
+            currency="s.currency",
+            due_on="s.due_date",
+            status="s.status",
+        ),
+    )
+
+
+_PAYMENTS = (
+    "WITH src AS (SELECT id, account_id, partner_id, amount, currency, paid_on, channel,"
+    " payer_reference FROM payment WHERE id = ANY(CAST(:ids AS uuid[]))), "
+    + emit_ctes(
+        EventKind.PAYMENT_RECORDED,
+        source="src",
+        partner="s.partner_id",
+        payload=payload_sql(
+            EventKind.PAYMENT_RECORDED,
+            payment_id="s.id",
+            account_id="s.account_id",
+            external_ref=_EXTERNAL_REF,
+            amount="CAST(s.amount AS text)",
+            currency="s.currency",
+            paid_on="s.paid_on",
+            channel="s.channel",
+            reference="s.payer_reference",
+        ),
+    )
+    + " SELECT count(*) FROM wh_event"
+)
+
+
+async def emit_payments_recorded(session: AsyncSession, payment_ids: Sequence[uuid.UUID]) -> None:
+    """``payment.recorded`` for payments already flushed, in one statement (a payment file's
+    thousands of lines included)."""
+    if payment_ids:
+        await session.execute(text(_PAYMENTS), {"ids": list(payment_ids)})
+
+
+_PLANS_BY_ID = (
+    "WITH src AS (SELECT id, account_id, partner_id, plan_type, status FROM payment_plan"
+    " WHERE id = ANY(CAST(:ids AS uuid[]))), {ctes} SELECT count(*) FROM src"
+)
+
+
+async def emit_plans(session: AsyncSession, kind: EventKind, plan_ids: Sequence[uuid.UUID]) -> None:
+    """``kind`` (a plan.* event) for plans already flushed, in one statement."""
+    if plan_ids:
+        statement = _PLANS_BY_ID.format(ctes=plan_ctes(kind, "src"))
+        await session.execute(text(statement), {"ids": list(plan_ids)})
 
 
 # ---------------------------------------------------------------------------------------
@@ -285,9 +436,7 @@ async def update_subscription(
     changes: Mapping[str, Any],
 ) -> WebhookSubscription:
     """Change the URL (checked again), the event kinds, ``enabled`` or the description."""
-    subscription = await _subscription(
-        session, principal, partner_id, subscription_id, lock=True
-    )
+    subscription = await _subscription(session, principal, partner_id, subscription_id, lock=True)
     before = _audited(subscription)
     if changes.get("url") is not None:
         subscription.url = await _checked_url(changes["url"], settings)
@@ -311,9 +460,7 @@ async def delete_subscription(
     session: AsyncSession, principal: Principal, partner_id: uuid.UUID, subscription_id: uuid.UUID
 ) -> None:
     """Remove a subscription with its delivery log (events stay in the outbox)."""
-    subscription = await _subscription(
-        session, principal, partner_id, subscription_id, lock=True
-    )
+    subscription = await _subscription(session, principal, partner_id, subscription_id, lock=True)
     before = _audited(subscription)
     await session.delete(subscription)
     await session.flush()
@@ -334,9 +481,7 @@ async def rotate_secret(
     """A new signing secret; the old one keeps signing too (both signatures on every
     delivery) until the overlap ends, so the receiver can switch without losing events."""
     moment = now or datetime.now(UTC)
-    subscription = await _subscription(
-        session, principal, partner_id, subscription_id, lock=True
-    )
+    subscription = await _subscription(session, principal, partner_id, subscription_id, lock=True)
     if overlap > timedelta(0):
         subscription.previous_secret = subscription.secret
         subscription.previous_secret_until = moment + overlap
@@ -382,8 +527,9 @@ async def list_deliveries(
         )
     rows = (
         await session.execute(
-            query.order_by(col(WebhookDelivery.created_at).desc(), col(WebhookDelivery.id).desc())
-            .limit(limit + 1)
+            query.order_by(
+                col(WebhookDelivery.created_at).desc(), col(WebhookDelivery.id).desc()
+            ).limit(limit + 1)
         )
     ).all()
     pairs = [(d, k) for d, k in rows]
@@ -567,7 +713,11 @@ async def _record(
         delivery.delivered_at = now
     elif delivery.status == "pending":
         later = domain.next_attempt(
-            retry_policy(settings), delivery.attempts, delivery.created_at, now, random.random()
+            retry_policy(settings),
+            delivery.attempts,
+            delivery.created_at,
+            now,
+            random.random(),  # noqa: S311 (jitter)
         )
         if later is None:
             delivery.status = "failed"
