@@ -1221,3 +1221,23 @@ async def recall_accounts(
         now=moment,
     )
     return result
+
+
+async def list_assignments(
+    session: AsyncSession,
+    principal: Principal,
+    partner_id: uuid.UUID,
+    cursor: uuid.UUID | None,
+    limit: int,
+) -> list[Assignment]:
+    """A partner's assignments, newest first (``limit`` + 1 rows: the page
+    and whether another follows); a partner system asking for another partner gets a 404."""
+    if principal.role not in READERS:
+        raise PermissionDenied({"role": principal.role.value})
+    if principal.role is Role.PARTNER and principal.partner_id != partner_id:
+        raise NotFound({"entity": "partner"})
+    query = readable_assignments(principal).where(col(Assignment.partner_id) == partner_id)
+    if cursor is not None:
+        query = query.where(col(Assignment.id) < cursor)
+    rows = await session.scalars(query.order_by(col(Assignment.id).desc()).limit(limit + 1))
+    return list(rows)

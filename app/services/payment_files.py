@@ -590,3 +590,23 @@ async def mark_failed(session: AsyncSession, file_id: uuid.UUID, error: Exceptio
     if isinstance(error, UnreadableUpload):
         reason = error.reason
     await _finish(session, payment_file, "failed", datetime.now(UTC), reason)
+
+
+async def list_files(
+    session: AsyncSession,
+    principal: Principal,
+    partner_id: uuid.UUID,
+    cursor: uuid.UUID | None,
+    limit: int,
+) -> list[PaymentFile]:
+    """A partner's payment files, newest first (``limit`` + 1 rows: the page
+    and whether another follows); a partner system asking for another partner gets a 404."""
+    if principal.role not in READERS:
+        raise PermissionDenied({"role": principal.role.value})
+    if principal.role is Role.PARTNER and principal.partner_id != partner_id:
+        raise NotFound({"entity": "partner"})
+    query = readable_files(principal).where(col(PaymentFile.partner_id) == partner_id)
+    if cursor is not None:
+        query = query.where(col(PaymentFile.id) < cursor)
+    rows = await session.scalars(query.order_by(col(PaymentFile.id).desc()).limit(limit + 1))
+    return list(rows)

@@ -258,3 +258,27 @@ async def read_progress(session: AsyncSession, upload_id: uuid.UUID) -> tuple[in
         )
     ).first()
     return (0, None) if row is None else (int(row[0]), None if row[1] is None else int(row[1]))
+
+
+_DONE = ("completed", "completed_with_errors")
+
+
+async def progress_of(session: AsyncSession, items: Sequence[Any]) -> dict[uuid.UUID, Any]:
+    """(rows done, rows in the upload or None while unknown) per upload (pushes or payment
+    files, with ``id``, ``status`` and ``received``), in one query: a finished upload has
+    done all it received; one being processed (or failed) shows what the job last wrote."""
+    found: dict[uuid.UUID, Any] = {}
+    ask = [u.id for u in items if u.status not in _DONE and u.status != "queued"]
+    if ask:
+        rows = await session.execute(
+            text(
+                "SELECT upload_id, rows_done, rows_total FROM upload_progress"
+                " WHERE upload_id = ANY(CAST(:ids AS uuid[]))"
+            ),
+            {"ids": ask},
+        )
+        found = {r[0]: (int(r[1]), None if r[2] is None else int(r[2])) for r in rows}
+    return {
+        u.id: (u.received, u.received) if u.status in _DONE else found.get(u.id, (0, None))
+        for u in items
+    }

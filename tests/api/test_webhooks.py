@@ -22,8 +22,8 @@ from app.models.webhook import WebhookEvent, WebhookSubscription
 from app.services import aging, payments, plans, promises, webhooks
 from app.services import assignments as assignment_service
 from app.services import payment_files as payment_file_service
-from tests.api.test_interactions import floor, rpc, record, recent_weekday_noon  # noqa: F401
 from tests.api.test_assignments import push_json, row
+from tests.api.test_interactions import floor, recent_weekday_noon, record, rpc  # noqa: F401
 from tests.api.test_payment_files import csv_of
 from tests.api.test_plans import desk, propose  # noqa: F401
 from tests.conftest import principal_of
@@ -138,9 +138,7 @@ class TestIsolation:
         assert (await subscribe(client, b, two["a"])).status_code == 404
         assert (await client.get(base, headers=b)).status_code == 404
         assert (await client.patch(base, json={"enabled": False}, headers=b)).status_code == 404
-        assert (
-            await client.post(f"{base}/secret-rotation", json={}, headers=b)
-        ).status_code == 404
+        assert (await client.post(f"{base}/secret-rotation", json={}, headers=b)).status_code == 404
         assert (await client.get(f"{base}/deliveries", headers=b)).status_code == 404
         retry = await client.post(f"{base}/deliveries/{uuid.uuid4()}/retry", headers=b)
         assert retry.status_code == 404
@@ -158,9 +156,7 @@ class TestIsolation:
         for who in ("manager", "collector"):
             assert (await client.get(hooks(two["a"]), headers=two[who])).status_code == 403
 
-    async def test_deliveries_go_only_to_the_partners_own_subscriptions(
-        self, client, two, session
-    ):
+    async def test_deliveries_go_only_to_the_partners_own_subscriptions(self, client, two, session):
         await subscribe(client, two["token_a"], two["a"], kinds=["payment.recorded"])
         await subscribe(client, two["token_b"], two["b"], kinds=["payment.recorded"])
         account = await make_account(session, two["b"])
@@ -429,9 +425,7 @@ class TestEachKindFromItsAction:
         broken = [e for e in await events_of(session, partner_id) if e.kind == "plan.broken"]
         assert [e.payload["plan_id"] for e in broken] == [second.json()["id"]]
 
-    async def test_aging_emits_a_stage_change_per_account_in_one_statement(
-        self, session, two
-    ):
+    async def test_aging_emits_a_stage_change_per_account_in_one_statement(self, session, two):
         today = business_today()
         moved = [
             await make_account(session, two["a"], dpd=10, aged_as_of=today - timedelta(days=25))

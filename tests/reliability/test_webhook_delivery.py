@@ -77,7 +77,7 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
                 receiver.arrived.set()
                 if receiver.hold is not None:
@@ -111,6 +111,17 @@ def receiver() -> Iterator[Receiver]:
     if found.hold is not None:
         found.hold.set()
     found.stop()
+
+
+def _start_worker(env: dict[str, str], folder: Path, log: Any) -> subprocess.Popen[bytes]:
+    """A ``cartera worker`` process on the committed database (no .env of the repository's)."""
+    return subprocess.Popen(
+        [str(BIN / "cartera"), "worker", "--poll", "0.2"],
+        cwd=folder,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
 
 
 async def _subscribe(client: Any, headers: dict[str, str], partner_id: Any, url: str) -> dict:
@@ -264,13 +275,7 @@ async def test_a_worker_killed_mid_delivery_loses_no_event(
         "CARTERA_WEBHOOK_RETRY_BASE_SECONDS": "0.2",
     }
     log = (tmp_path / "worker.log").open("wb")
-    worker = subprocess.Popen(
-        [str(BIN / "cartera"), "worker", "--poll", "0.2"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
+    worker = _start_worker(env, tmp_path, log)
     try:
         # The receiver holds the first request open: the worker is mid-delivery. Kill it.
         assert await asyncio.to_thread(receiver.arrived.wait, 60), "no delivery arrived"
