@@ -251,7 +251,7 @@ def address_refusal(address: IPAddress, allowed: Sequence[IPNetwork]) -> str | N
     unspecified and multicast are refused, as are IPv6 forms that embed one (IPv4-mapped,
     6to4, NAT64 well-known prefix), unless the settings allow the network."""
     embedded = _embedded_ipv4(address)
-    candidates = [address] if embedded is None else [address, embedded]
+    candidates = [address] if embedded is None else [embedded, address]
     if any(a in network for network in allowed for a in candidates if a.version == network.version):
         return None
     for candidate in candidates:

@@ -73,7 +73,8 @@ MATRIX: dict[str, str] = {
     "DELETE /api/v1/partners/{partner_id}/webhooks/{webhook_id}": "o f f f f f o u",
     "POST /api/v1/partners/{partner_id}/webhooks/{webhook_id}/secret-rotation": "o f f f f f o u",
     "GET /api/v1/partners/{partner_id}/webhooks/{webhook_id}/deliveries": "o f f f f f o u",
-    "POST /api/v1/partners/{partner_id}/webhooks/{webhook_id}/deliveries/{delivery_id}/retry": "o f f f f f o u",
+    "POST /api/v1/partners/{partner_id}/webhooks/{webhook_id}/deliveries/{delivery_id}/retry":
+        "o f f f f f o u",
     "GET /api/v1/assignments/{assignment_id}/rejections": "o o f f f o o u",
     "GET /api/v1/assignments/{assignment_id}/rejections.csv": "o o f f f o o u",
     "POST /api/v1/partners/{partner_id}/recalls": "o o f f f f o u",
@@ -312,7 +313,11 @@ OBJECT_CASES: list[tuple[str, str, str, str]] = [
             ("DELETE", "/api/v1/partners/{partner_id}/webhooks/{webhook_id}"),
             ("POST", "/api/v1/partners/{partner_id}/webhooks/{webhook_id}/secret-rotation"),
             ("GET", "/api/v1/partners/{partner_id}/webhooks/{webhook_id}/deliveries"),
-            ("POST", "/api/v1/partners/{partner_id}/webhooks/{webhook_id}/deliveries/{delivery_id}/retry"),
+            (
+                "POST",
+                "/api/v1/partners/{partner_id}/webhooks/{webhook_id}/deliveries/{delivery_id}"
+                "/retry",
+            ),
             ("POST", "/api/v1/accounts/{account_id}/documents"),
             ("POST", "/api/v1/payments"),
         ]
