@@ -45,9 +45,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_subscription")),
     )
-    op.create_index(
-        "ix_webhook_subscription_partner", "webhook_subscription", ["partner_id", "id"]
-    )
+    op.create_index("ix_webhook_subscription_partner", "webhook_subscription", ["partner_id", "id"])
     op.create_table(
         "webhook_event",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -60,9 +58,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_event")),
     )
-    op.create_index(
-        "ix_webhook_event_partner_time", "webhook_event", ["partner_id", "occurred_at"]
-    )
+    op.create_index("ix_webhook_event_partner_time", "webhook_event", ["partner_id", "occurred_at"])
     op.create_table(
         "webhook_delivery",
         sa.Column("id", sa.Uuid(), nullable=False),
