@@ -48,7 +48,8 @@ openapi-check: $(STAMP)
 messages: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-default-keywords --sort-by-file \
 		--project=cartera -o app/locale/cartera.pot app
-	$(BIN)/pybabel update -i app/locale/cartera.pot -d app/locale -D cartera --width 100
+	$(BIN)/pybabel update -i app/locale/cartera.pot -d app/locale -D cartera --width 100 \
+		--ignore-obsolete
 
 ## Apply migrations to the configured (or embedded) database.
 migrate: $(STAMP)

@@ -21,6 +21,7 @@ from app.db import Database, get_session
 from app.domain.auth import IPAddress, client_address
 from app.domain.errors import NotAuthenticated, PermissionDenied
 from app.domain.roles import STAFF_ROLES, Role
+from app.i18n import Language, negotiate
 from app.security import Principal
 from app.services.auth import principal_from_token
 
@@ -56,6 +57,15 @@ def server_clock() -> datetime:
 
 
 ClockDep = Annotated[datetime, Depends(server_clock)]
+
+
+def reader_language(request: Request) -> Language:
+    """The language of the answer (``Accept-Language``, as app/middleware.py says it in
+    ``Content-Language``): texts kept with values are rendered in it at the edge."""
+    return negotiate(request.headers.get("accept-language"))
+
+
+LanguageDep = Annotated[Language, Depends(reader_language)]
 
 
 def client_ip(request: Request, settings: SettingsDep) -> IPAddress | None:

@@ -24,16 +24,14 @@ from app.db import Database, DatabaseUnreachable, EmbeddedPostgres, open_databas
 from app.deps import API_PREFIX
 from app.domain.errors import DomainError, LoginLocked, NotAuthenticated, RateLimited
 from app.domain.packs import pack_for
+from app.i18n import Language, negotiate
 from app.jobs.worker import run_worker
 from app.middleware import RequestContextMiddleware
 from app.observability import configure_logging, get_logger, request_id_var
 from app.problems import (
     STATUS_CODES,
-    FieldError,
-    Lang,
     Problem,
-    field_error,
-    preferred_language,
+    domain_field_errors,
     problem_response,
     render,
     status_of,
@@ -88,8 +86,12 @@ on every use; `POST /api/v1/auth/logout` ends the session); partner systems use 
 client-credentials grant (`POST /api/v1/auth/client-token`). Send the access token as
 `Authorization: Bearer …`.
 
-**Errors.** Every error is RFC 9457 `application/problem+json` with a stable `code`; send
-`Accept-Language: es` for Spanish titles and details.
+**Languages.** Every text a person reads (error titles, details and per-field messages,
+contact-check reasons, upload rejections) comes in English, Spanish (`Accept-Language: es`,
+`es-MX` …) or Brazilian Portuguese (`pt-BR`); the answer's `Content-Language` says which.
+Codes never change with the language.
+
+**Errors.** Every error is RFC 9457 `application/problem+json` with a stable `code`.
 
 **Lists** are keyset-paginated: pass the `next_cursor` of one page as `cursor` for the next.
 """
@@ -189,8 +191,8 @@ def _operation_id(route: APIRoute) -> str:
     return route.name
 
 
-def _lang(request: Request) -> Lang:
-    return preferred_language(request.headers.get("accept-language"))
+def _lang(request: Request) -> Language:
+    return negotiate(request.headers.get("accept-language"))
 
 
 def _instance(request: Request) -> str:
@@ -200,16 +202,15 @@ def _instance(request: Request) -> str:
 async def _domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
     headers: dict[str, str] = {}
-    errors: list[FieldError] | None = [
-        field_error(field.split("."), message, "invalid") for field, message in exc.field_errors
-    ] or None
+    lang = _lang(request)
+    errors = domain_field_errors(exc, lang)
     if isinstance(exc, LoginLocked | RateLimited):
         headers["Retry-After"] = str(exc.params.get("retry_after", 60))
     if isinstance(exc, NotAuthenticated) or status_of(exc) == 401:
         headers["WWW-Authenticate"] = "Bearer"
     problem = render(
         exc.code,
-        lang=_lang(request),
+        lang=lang,
         params=exc.params,
         errors=errors,
         request_id=request_id_var.get(),
@@ -253,11 +254,17 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 405:
         # Routes of one path are separate objects; Starlette names only the first one's method.
         headers["Allow"] = ", ".join(allowed_methods(request.app, request.url.path))
-    # Starlette's own 400 details (an oversized form field, say) are safe and useful.
-    detail = exc.detail if code == "http_error" and isinstance(exc.detail, str) else None
+    # Starlette's own 400 details (an oversized form field, say) are safe and useful, but
+    # English only: other readers get the catalogue's detail.
+    lang = _lang(request)
+    detail = (
+        exc.detail
+        if code == "http_error" and isinstance(exc.detail, str) and lang == "en"
+        else None
+    )
     problem = render(
         code,
-        lang=_lang(request),
+        lang=lang,
         params=params,
         detail=detail,
         status=exc.status_code,

@@ -1,5 +1,6 @@
-"""The outermost ASGI layer: request id, body size limit, security headers, access log,
-metrics, and a last-resort 500 problem that leaks nothing.
+"""The outermost ASGI layer: request id, body size limit, security headers, the answer's
+language (``Content-Language``, ``Vary: Accept-Language``), access log, metrics, and a
+last-resort 500 problem that leaks nothing.
 
 Written as plain ASGI (no ``BaseHTTPMiddleware``) so it adds no task per request and the
 request id context variable is visible to everything below.
@@ -19,8 +20,9 @@ from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.i18n import negotiate
 from app.observability import HTTP_LATENCY, HTTP_REQUESTS, get_logger, request_id_var
-from app.problems import preferred_language, problem_response, render
+from app.problems import problem_response, render
 
 log = get_logger("cartera.http")
 
@@ -92,7 +94,7 @@ class RequestContextMiddleware:
         request_id = offered if _VALID_REQUEST_ID.match(offered) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
         structlog.contextvars.bind_contextvars(request_id=request_id)
-        lang = preferred_language(headers.get("accept-language"))
+        lang = negotiate(headers.get("accept-language"))
         started = time.perf_counter()
         status_holder: dict[str, Any] = {"status": 500, "started": False}
 
@@ -106,7 +108,9 @@ class RequestContextMiddleware:
                     *SECURITY_HEADERS,
                     (b"content-security-policy", csp),
                 ]
-                message["headers"] = [*message.get("headers", []), *extra]
+                message["headers"] = _with_language(
+                    [*message.get("headers", []), *extra], lang.encode()
+                )
             await send(message)
 
         try:
@@ -181,6 +185,34 @@ class RequestContextMiddleware:
             return message
 
         return receive_limited
+
+
+def _with_language(
+    headers: list[tuple[bytes, bytes]], language: bytes
+) -> list[tuple[bytes, bytes]]:
+    """Every answer says its language, and that it varies with Accept-Language (caches key
+    on it): added to a ``Vary`` the answer has (CORS adds ``Origin``), never replacing it."""
+    names = [name.lower() for name, _ in headers]
+    varies = {
+        field.strip().lower()
+        for name, value in headers
+        if name.lower() == b"vary"
+        for field in value.split(b",")
+    }
+    result = list(headers)
+    if not varies & {b"accept-language", b"*"}:
+        if b"vary" in names:
+            at = names.index(b"vary")
+            name, value = result[at]
+            result[at] = (
+                name,
+                value + b", Accept-Language" if value.strip() else b"Accept-Language",
+            )
+        else:
+            result.append((b"vary", b"Accept-Language"))
+    if b"content-language" not in names:
+        result.append((b"content-language", language))
+    return result
 
 
 def _route(scope: Scope) -> str:

@@ -14,6 +14,7 @@ from fastapi import Query
 from pydantic import BaseModel, Field
 
 from app.domain.errors import InvalidInput
+from app.i18n import N_
 
 T = TypeVar("T")
 
@@ -48,13 +49,13 @@ def decode_cursor(cursor: str | None, arity: int) -> list[str] | None:
         padded = cursor + "=" * (-len(cursor) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise InvalidInput("query.cursor", "not a cursor this API issued") from exc
+        raise InvalidInput("query.cursor", N_("not a cursor this API issued")) from exc
     if (
         not isinstance(values, list)
         or len(values) != arity
         or not all(isinstance(v, str) for v in values)
     ):
-        raise InvalidInput("query.cursor", "not a cursor this API issued")
+        raise InvalidInput("query.cursor", N_("not a cursor this API issued"))
     return values
 
 
@@ -66,7 +67,7 @@ def decode_id_cursor(cursor: str | None) -> uuid.UUID | None:
     try:
         return uuid.UUID(values[0])
     except ValueError as exc:
-        raise InvalidInput("query.cursor", "not a cursor this API issued") from exc
+        raise InvalidInput("query.cursor", N_("not a cursor this API issued")) from exc
 
 
 def decode_int_cursor(cursor: str | None) -> int | None:
@@ -75,7 +76,7 @@ def decode_int_cursor(cursor: str | None) -> int | None:
     if values is None:
         return None
     if not (values[0].isascii() and values[0].isdigit()) or len(values[0]) > 18:
-        raise InvalidInput("query.cursor", "not a cursor this API issued")
+        raise InvalidInput("query.cursor", N_("not a cursor this API issued"))
     return int(values[0])
 
 
@@ -87,7 +88,7 @@ def decode_moment_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | Non
     try:
         return datetime.fromisoformat(values[0]), uuid.UUID(values[1])
     except ValueError as exc:
-        raise InvalidInput("query.cursor", "not a cursor this API issued") from exc
+        raise InvalidInput("query.cursor", N_("not a cursor this API issued")) from exc
 
 
 def decode_day_cursor(cursor: str | None) -> tuple[date, uuid.UUID] | None:
@@ -98,7 +99,7 @@ def decode_day_cursor(cursor: str | None) -> tuple[date, uuid.UUID] | None:
     try:
         return date.fromisoformat(values[0]), uuid.UUID(values[1])
     except ValueError as exc:
-        raise InvalidInput("query.cursor", "not a cursor this API issued") from exc
+        raise InvalidInput("query.cursor", N_("not a cursor this API issued")) from exc
 
 
 def split_moment_page(

@@ -1,233 +1,214 @@
-"""RFC 9457 problem details: one catalogue of error codes, one renderer, English and Spanish.
+"""RFC 9457 problem details: one catalogue of error codes, one renderer, every language.
 
 Every error the API answers — domain errors, request validation, HTTP errors raised by the
 framework (404 route, 405, 413) and unexpected failures (500) — goes through
 :func:`problem_response`, so clients always get ``application/problem+json`` with ``type``,
-``title``, ``status``, ``detail``, a stable ``code`` and, for validation, ``errors[]``.
+``title``, ``status``, ``detail``, a stable ``code`` and, for validation, ``errors[]``, in the
+language :func:`app.i18n.negotiate` picked from ``Accept-Language``.
+
+Adding a problem:
+
+1. a domain error class in ``app/domain/`` with its ``code``;
+2. an entry here, **English only**: ``"code": ProblemKind(409, N_("Title"), N_("Detail with
+   {param}."))``. The detail is a ``str.format`` template over the error's params. A param
+   whose value is a code (a status, a reason) names its wording in ``words=``, so that
+   a Spanish reader gets Spanish words, not the code; a param holding a sentence gets an
+   :class:`app.i18n.Message` (rendered in the reader's language);
+3. ``make messages``, then the Spanish and Brazilian Portuguese texts in
+   ``app/locale/{es,pt_BR}/LC_MESSAGES/cartera.po`` (tests/domain/test_catalog.py lists
+   what is missing; tests/domain/test_problems.py checks no English is left).
+
+``ProblemKind`` takes no translations: the old five-field shape (``title_en``, ``detail_en``,
+``title_es``, ``detail_es``) fails at import, so a Spanish text cannot be dropped silently;
+move it to ``app/locale/es/LC_MESSAGES/cartera.po`` instead.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from string import Formatter
+from typing import Any
 
 from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse
 
-from app.domain.errors import DomainError
+from app.domain.errors import DomainError, InvalidValue
+from app.domain.packs import CHANNEL_WORDS
+from app.i18n import N_, Language, Message, text_of, translate
+from app.i18n import render as render_text
 from app.schemas.common import one_of
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
-Lang = Literal["en", "es"]
 
 
 @dataclass(frozen=True, slots=True)
 class ProblemKind:
+    """One problem code: its HTTP status, English title and English detail template (both
+    marked N_; translations live in the .po catalogues), and the wording of params whose
+    values are codes (param name -> code -> English words, marked N_)."""
+
     status: int
-    title_en: str
-    detail_en: str
-    title_es: str
-    detail_es: str
+    title: str
+    detail: str
+    words: Mapping[str, Mapping[str, str]] = field(default_factory=dict, kw_only=True)
 
 
-# code -> status and human texts; details are str.format templates over the error's params.
+# Wording of the codes some details name, translated like every other text.
+_ESCALATION_STATUS = {"open": N_("open"), "taken": N_("taken"), "resolved": N_("resolved")}
+_PAUSE_STATE = {
+    "ended": N_("was ended already"),
+    "over": N_("is over: its last day is past"),
+    "not_started": N_("has not started: it begins later"),
+}
+_LINE_OUTCOME = {
+    "matched": N_("matched"),
+    "matched_by_reference": N_("matched by reference"),
+    "matched_by_hand": N_("applied by hand"),
+    "unmatched": N_("unmatched"),
+    "duplicate": N_("a duplicate"),
+    "rejected": N_("rejected"),
+}
+_TRANSFER_REFUSAL = {
+    "same_account": N_("it is the same account"),
+    "other_debtor": N_("it belongs to another debtor"),
+    "other_partner": N_("it belongs to another partner"),
+    "other_currency": N_("it is in another currency"),
+    "not_active": N_("it is not active"),
+}
+_NOT_REVERSIBLE = {"credit_transfer": N_("a credit transfer")}
+_CHANNEL = {channel.value: words for channel, words in CHANNEL_WORDS.items()}
+_SKILL = {"phone": N_("phone"), "field": N_("field")}
+
+# code -> status and English texts; details are str.format templates over the error's params.
 CATALOGUE: dict[str, ProblemKind] = {
     "validation_failed": ProblemKind(
-        422, "Invalid request", "The request has {count} invalid field(s).",
-        "Solicitud inválida", "La solicitud tiene {count} campo(s) inválido(s)."),
+        422, N_("Invalid request"), N_("The request has {count} invalid field(s).")),
     "invalid_input": ProblemKind(
-        422, "Invalid input", "The value of '{field}' is not acceptable.",
-        "Dato inválido", "El valor de '{field}' no es aceptable."),
+        422, N_("Invalid input"), N_("The value of '{field}' is not acceptable.")),
     "not_found": ProblemKind(
-        404, "Not found", "The requested resource does not exist.",
-        "No encontrado", "El recurso solicitado no existe."),
+        404, N_("Not found"), N_("The requested resource does not exist.")),
     "conflict": ProblemKind(
-        409, "Conflict", "The request conflicts with the current state: {reason}.",
-        "Conflicto", "La solicitud entra en conflicto con el estado actual: {reason}."),
+        409, N_("Conflict"), N_("The request conflicts with the current state: {reason}.")),
     "concurrent_change": ProblemKind(
-        409, "Concurrent change", "Another change to the same data won; read it and retry.",
-        "Cambio simultáneo", "Otro cambio simultáneo se adelantó; vuelva a leer e intente."),
+        409, N_("Concurrent change"),
+        N_("Another change to the same data won; read it and retry.")),
     "version_mismatch": ProblemKind(
-        412, "Version mismatch", "The resource changed since you read it; read it again.",
-        "Versión distinta", "El recurso cambió desde que lo leyó; vuelva a leerlo."),
+        412, N_("Version mismatch"),
+        N_("The resource changed since you read it; read it again.")),
     "precondition_required": ProblemKind(
-        428, "Precondition required", "Send the ETag you read as If-Match with this change.",
-        "Precondición requerida",
-        "Envíe la ETag que leyó en el encabezado If-Match con este cambio."),
+        428, N_("Precondition required"),
+        N_("Send the ETag you read as If-Match with this change.")),
     "invalid_credentials": ProblemKind(
-        401, "Invalid credentials", "The user name or password is wrong.",
-        "Credenciales inválidas", "El usuario o la contraseña son incorrectos."),
+        401, N_("Invalid credentials"), N_("The user name or password is wrong.")),
     "invalid_client": ProblemKind(
-        401, "Invalid client", "The client id or secret is wrong.",
-        "Cliente inválido", "El identificador o el secreto del cliente son incorrectos."),
+        401, N_("Invalid client"), N_("The client id or secret is wrong.")),
     "invalid_grant": ProblemKind(
-        401, "Invalid refresh token",
-        "The refresh token is unknown, already used, expired or revoked; log in again.",
-        "Token de renovación inválido",
-        "El token de renovación no existe, ya se usó, venció o fue revocado; inicie sesión de "
-        "nuevo."),
+        401, N_("Invalid refresh token"),
+        N_("The refresh token is unknown, already used, expired or revoked; log in again.")),
     "login_locked": ProblemKind(
-        429, "Too many failed logins",
-        "Too many failed attempts; try again after {retry_after} seconds.",
-        "Demasiados intentos fallidos",
-        "Demasiados intentos fallidos; intente de nuevo en {retry_after} segundos."),
+        429, N_("Too many failed logins"),
+        N_("Too many failed attempts; try again after {retry_after} seconds.")),
     "rate_limited": ProblemKind(
-        429, "Too many requests", "Too many requests of this kind; retry after {retry_after} "
-        "seconds.",
-        "Demasiadas solicitudes",
-        "Demasiadas solicitudes de este tipo; reintente en {retry_after} segundos."),
+        429, N_("Too many requests"),
+        N_("Too many requests of this kind; retry after {retry_after} seconds.")),
     "not_authenticated": ProblemKind(
-        401, "Not authenticated", "A valid bearer token is required.",
-        "No autenticado", "Se requiere un token de acceso válido."),
+        401, N_("Not authenticated"), N_("A valid bearer token is required.")),
     "permission_denied": ProblemKind(
-        403, "Forbidden", "Your role may not perform this operation.",
-        "Prohibido", "Su rol no puede realizar esta operación."),
+        403, N_("Forbidden"), N_("Your role may not perform this operation.")),
     "method_not_allowed": ProblemKind(
-        405, "Method not allowed", "This resource does not support that method.",
-        "Método no permitido", "Este recurso no admite ese método."),
+        405, N_("Method not allowed"), N_("This resource does not support that method.")),
     "request_timeout": ProblemKind(
-        408, "Request timeout", "No part of the request body arrived for {seconds} seconds.",
-        "Tiempo agotado", "No llegó parte del cuerpo de la solicitud en {seconds} segundos."),
+        408, N_("Request timeout"),
+        N_("No part of the request body arrived for {seconds} seconds.")),
     "database_busy": ProblemKind(
-        503, "Busy", "Every database connection is in use; retry in a few seconds.",
-        "Ocupado",
-        "Todas las conexiones a la base de datos están en uso; reintente en unos segundos."),
+        503, N_("Busy"), N_("Every database connection is in use; retry in a few seconds.")),
     "database_unavailable": ProblemKind(
-        503, "Database unavailable",
-        "The database cannot be reached right now; retry in a few seconds. A change whose "
-        "answer was lost may have been saved: read it back, or retry it with the same "
-        "Idempotency-Key.",
-        "Base de datos no disponible",
-        "No es posible conectar con la base de datos; reintente en unos segundos. Un cambio "
-        "cuya respuesta se perdió pudo guardarse: consúltelo, o reinténtelo con la misma "
-        "Idempotency-Key."),
+        503, N_("Database unavailable"),
+        N_("The database cannot be reached right now; retry in a few seconds. A change whose "
+           "answer was lost may have been saved: read it back, or retry it with the same "
+           "Idempotency-Key.")),
     "payload_too_large": ProblemKind(
-        413, "Payload too large", "The request body exceeds {limit} bytes.",
-        "Contenido demasiado grande", "El cuerpo de la solicitud excede {limit} bytes."),
+        413, N_("Payload too large"), N_("The request body exceeds {limit} bytes.")),
     "unsupported_media_type": ProblemKind(
-        415, "Unsupported media type", "The request body's media type is not accepted.",
-        "Tipo de contenido no admitido", "El tipo de contenido de la solicitud no se admite."),
+        415, N_("Unsupported media type"),
+        N_("The request body's media type is not accepted.")),
     "unreadable_upload": ProblemKind(
-        422, "Unreadable upload", "The upload cannot be read: {reason}.",
-        "Archivo ilegible", "No es posible leer el archivo: {reason}."),
+        422, N_("Unreadable upload"), N_("The upload cannot be read: {reason}.")),
     "workbook_too_large": ProblemKind(
-        422, "Workbook part too large",
-        "The workbook's part '{part}' holds more than {limit} bytes once expanded; no "
-        "portfolio needs that much. Send the rows as CSV, or in several files.",
-        "Parte del libro demasiado grande",
-        "La parte '{part}' del libro de Excel ocupa más de {limit} bytes descomprimida; "
-        "ninguna cartera necesita tanto. Envíe las filas en CSV, o en varios archivos."),
+        422, N_("Workbook part too large"),
+        N_("The workbook's part '{part}' holds more than {limit} bytes once expanded; no "
+           "portfolio needs that much. Send the rows as CSV, or in several files.")),
     "workbook_cell_too_long": ProblemKind(
-        422, "Workbook cell too long",
-        "The workbook's part '{part}' holds a cell or tag longer than {limit} characters "
-        "({position}); Excel itself holds at most 32,767 characters in a cell.",
-        "Celda del libro demasiado larga",
-        "La parte '{part}' del libro de Excel contiene una celda o etiqueta de más de {limit} "
-        "caracteres ({position}); Excel admite como máximo 32 767 caracteres por celda."),
+        422, N_("Workbook cell too long"),
+        N_("The workbook's part '{part}' holds a cell or tag longer than {limit} characters "
+           "({position}); Excel itself holds at most 32,767 characters in a cell.")),
     "idempotency_key_required": ProblemKind(
-        400, "Idempotency-Key required",
-        "Send an Idempotency-Key header (1 to 200 visible characters) with this request.",
-        "Falta Idempotency-Key",
-        "Envíe un encabezado Idempotency-Key (de 1 a 200 caracteres visibles) con la solicitud."),
+        400, N_("Idempotency-Key required"),
+        N_("Send an Idempotency-Key header (1 to 200 visible characters) with this request.")),
     "idempotency_key_reused": ProblemKind(
-        422, "Idempotency-Key reused",
-        "This Idempotency-Key was already used with a different body.",
-        "Idempotency-Key reutilizada",
-        "Esta Idempotency-Key ya se usó con un contenido distinto."),
+        422, N_("Idempotency-Key reused"),
+        N_("This Idempotency-Key was already used with a different body.")),
     "skill_required": ProblemKind(
-        403, "Skill required",
-        "Recording a {channel} needs a skill that covers it; yours: {skills}.",
-        "Habilidad requerida",
-        "Registrar un(a) {channel} requiere una habilidad que lo cubra; las suyas: {skills}."),
+        403, N_("Skill required"),
+        N_("Recording a contact by {channel} needs a skill that covers it; yours: {skills}."),
+        words={"channel": _CHANNEL, "skills": _SKILL}),
     "callback_required": ProblemKind(
-        422, "Callback time required",
-        "A RPC_CALLBACK result carries the time the debtor agreed to be called back: "
-        "`callback.local_time` on the debtor's clock.",
-        "Falta la hora de la llamada programada",
-        "Un resultado RPC_CALLBACK lleva la hora que el deudor acordó para devolverle la "
-        "llamada: `callback.local_time`, en la hora local del deudor."),
+        422, N_("Callback time required"),
+        N_("A RPC_CALLBACK result carries the time the debtor agreed to be called back: "
+           "`callback.local_time` on the debtor's clock.")),
     "callback_in_past": ProblemKind(
-        422, "Callback time has passed",
-        "{local_time} in {time_zone} has already passed: agree a time ahead.",
-        "La hora de la llamada programada ya pasó",
-        "Las {local_time} en {time_zone} ya pasaron: acuerde una hora posterior."),
+        422, N_("Callback time has passed"),
+        N_("{local_time} in {time_zone} has already passed: agree a time ahead.")),
     "compliance_incident_resolved": ProblemKind(
-        409, "Incident already resolved",
-        "This compliance incident was resolved at {resolved_at}; its note stands.",
-        "Incidencia ya resuelta",
-        "Esta incidencia de cumplimiento se resolvió el {resolved_at}; su nota se mantiene."),
+        409, N_("Incident already resolved"),
+        N_("This compliance incident was resolved at {resolved_at}; its note stands.")),
     "credit_insufficient": ProblemKind(
-        409, "Not enough credit",
-        "The account holds {available} of credit; {requested} is needed. Credit already "
-        "refunded or moved must be brought back first.",
-        "Saldo a favor insuficiente",
-        "La cuenta tiene {available} de saldo a favor; se necesitan {requested}. El saldo ya "
-        "devuelto o traspasado debe recuperarse primero."),
+        409, N_("Not enough credit"),
+        N_("The account holds {available} of credit; {requested} is needed. Credit already "
+           "refunded or moved must be brought back first.")),
     "credit_transfer_target_refused": ProblemKind(
-        422, "Credit cannot go to that account",
-        "Credit moves only to another active account of the same debtor and partner, in the "
-        "same currency ({reason}).",
-        "El saldo a favor no puede ir a esa cuenta",
-        "El saldo a favor solo se traspasa a otra cuenta activa del mismo deudor y de la misma "
-        "empresa convenida, en la misma moneda ({reason})."),
+        422, N_("Credit cannot go to that account"),
+        N_("Credit moves only to another active account of the same debtor and partner, in "
+           "the same currency ({reason})."),
+        words={"reason": _TRANSFER_REFUSAL}),
     "payment_not_reversible": ProblemKind(
-        409, "Payment cannot be reversed",
-        "This payment cannot be reversed ({reason}): it is the receiving end of a credit "
-        "transfer from another account of the debtor.",
-        "El pago no se puede revertir",
-        "Este pago no se puede revertir ({reason}): es la parte receptora de un traspaso de "
-        "saldo a favor desde otra cuenta del deudor."),
+        409, N_("Payment cannot be reversed"),
+        N_("This payment cannot be reversed ({reason}): it is the receiving end of a credit "
+           "transfer from another account of the debtor."),
+        words={"reason": _NOT_REVERSIBLE}),
     "payment_file_line_not_unmatched": ProblemKind(
-        409, "Line is not unmatched",
-        "Only a line reported unmatched can be applied by hand, once; this line is {outcome}.",
-        "La línea no está sin aplicar",
-        "Solo una línea reportada sin cuenta (unmatched) se aplica a mano, una sola vez; esta "
-        "línea está como {outcome}."),
+        409, N_("Line is not unmatched"),
+        N_("Only a line reported unmatched can be applied by hand, once; this line is "
+           "{outcome}."),
+        words={"outcome": _LINE_OUTCOME}),
     "reversal_out_of_order": ProblemKind(
-        409, "Reverse the later payment first",
-        "This payment counts toward plan {plan_id}, which a later payment completed: reverse "
-        "the payment that completed the plan first.",
-        "Revierta primero el pago posterior",
-        "Este pago cuenta para el plan {plan_id}, que un pago posterior completó: revierta "
-        "primero el pago que completó el plan."),
+        409, N_("Reverse the later payment first"),
+        N_("This payment counts toward plan {plan_id}, which a later payment completed: "
+           "reverse the payment that completed the plan first.")),
     "escalation_not_open": ProblemKind(
-        409, "Escalation not open",
-        "Only an open escalation can be taken; this one is {status}.",
-        "Escalamiento no abierto",
-        "Solo se puede tomar un escalamiento abierto; este ya fue tomado o resuelto."),
+        409, N_("Escalation not open"),
+        N_("Only an open escalation can be taken; this one is {status}."),
+        words={"status": _ESCALATION_STATUS}),
     "escalation_resolved": ProblemKind(
-        409, "Escalation resolved",
-        "The escalation is resolved: it takes no other outcome and no more notes.",
-        "Escalamiento resuelto",
-        "El escalamiento está resuelto: no admite otro resultado ni más notas."),
+        409, N_("Escalation resolved"),
+        N_("The escalation is resolved: it takes no other outcome and no more notes.")),
     "pause_not_active": ProblemKind(
-        409, "Pause not active",
-        "Only a pause covering today can be ended, and only once; this one's state is "
-        "{state} (ended: it was ended already; over: its last day is past; not_started: it "
-        "begins later).",
-        "Pausa no vigente",
-        "Solo se puede terminar, una sola vez, una pausa que cubre el día de hoy; el estado "
-        "de esta es {state} (ended: ya se terminó; over: su último día ya pasó; not_started: "
-        "empieza más adelante)."),
+        409, N_("Pause not active"),
+        N_("Only a pause covering today can be ended, and only once; this one {state}."),
+        words={"state": _PAUSE_STATE}),
     "custody_not_forward": ProblemKind(
-        409, "Custody does not move that way",
-        "The paper original's custody only moves forward; it cannot go from {current} to "
-        "{status}.",
-        "La custodia no avanza así",
-        "La custodia del documento original solo avanza; no puede pasar del estado actual al "
-        "indicado."),
+        409, N_("Custody does not move that way"),
+        N_("The paper original's custody only moves forward; it cannot go from {current} to "
+           "{status}.")),
     "not_ready": ProblemKind(
-        503, "Not ready", "The service is not ready: {reason}.",
-        "No disponible", "El servicio no está listo: {reason}."),
+        503, N_("Not ready"), N_("The service is not ready: {reason}.")),
     "http_error": ProblemKind(
-        400, "Bad request", "The request could not be processed.",
-        "Solicitud incorrecta", "No fue posible procesar la solicitud."),
+        400, N_("Bad request"), N_("The request could not be processed.")),
     "internal_error": ProblemKind(
-        500, "Internal error",
-        "Something went wrong on our side; quote the request id when reporting it.",
-        "Error interno",
-        "Ocurrió un error de nuestro lado; cite el identificador de solicitud al reportarlo."),
+        500, N_("Internal error"),
+        N_("Something went wrong on our side; quote the request id when reporting it.")),
 }  # fmt: skip
 
 # Status codes the framework raises itself, with the code they are reported under.
@@ -244,46 +225,79 @@ STATUS_CODES: dict[int, str] = {
     503: "not_ready",
 }
 
-# Spanish wording for the commonest per-field validation messages (pydantic error types).
-FIELD_MESSAGES_ES: dict[str, str] = {
-    "missing": "Campo obligatorio.",
-    "string_too_short": "Texto demasiado corto.",
-    "string_too_long": "Texto demasiado largo.",
-    "too_long": "Demasiado largo.",
-    "string_type": "Debe ser texto.",
-    "string_pattern_mismatch": "El formato no es válido.",
-    "int_parsing": "Debe ser un número entero.",
-    "int_type": "Debe ser un número entero.",
-    "decimal_parsing": "Debe ser un número decimal.",
-    "bool_parsing": "Debe ser verdadero o falso.",
-    "enum": "Valor no permitido.",
-    "literal_error": "Valor no permitido.",
-    "uuid_parsing": "Debe ser un UUID.",
-    "uuid_type": "Debe ser un UUID.",
-    "date_parsing": "Debe ser una fecha (AAAA-MM-DD).",
-    "datetime_parsing": "Debe ser una fecha y hora ISO 8601.",
-    "greater_than_equal": "Valor demasiado pequeño.",
-    "less_than_equal": "Valor demasiado grande.",
-    "extra_forbidden": "Campo no permitido.",
-    "json_invalid": "JSON inválido.",
-    "model_attributes_type": "Debe ser un objeto.",
-    "list_type": "Debe ser una lista.",
-    "value_error": "Valor inválido.",
+# Per-field validation messages by pydantic error type: English templates over the error's
+# ``ctx`` (marked N_), for readers of another language. English readers get pydantic's own
+# message (or the validator's), which says the same. Lists of allowed values (``expected``)
+# are kept, without pydantic's English "or". A type missing here gets ``value_error``'s.
+FIELD_MESSAGES: dict[str, str] = {
+    "missing": N_("Field required."),
+    "string_too_short": N_("Text too short: at least {min_length} character(s)."),
+    "string_too_long": N_("Text too long: at most {max_length} character(s)."),
+    "too_short": N_("Too few items: at least {min_length}."),
+    "too_long": N_("Too many items: at most {max_length}."),
+    "string_type": N_("Must be text."),
+    "string_pattern_mismatch": N_("The format is not valid."),
+    "string_unicode": N_("Must be valid Unicode text."),
+    "int_parsing": N_("Must be a whole number."),
+    "int_type": N_("Must be a whole number."),
+    "int_from_float": N_("Must be a whole number."),
+    "float_parsing": N_("Must be a number."),
+    "float_type": N_("Must be a number."),
+    "finite_number": N_("Must be a finite number."),
+    "decimal_parsing": N_("Must be a decimal number."),
+    "decimal_type": N_("Must be a decimal number."),
+    "decimal_max_digits": N_("At most {max_digits} digits."),
+    "decimal_max_places": N_("At most {decimal_places} decimal places."),
+    "decimal_whole_digits": N_("At most {whole_digits} digits before the decimal point."),
+    "bool_parsing": N_("Must be true or false."),
+    "bool_type": N_("Must be true or false."),
+    "enum": N_("Must be one of: {expected}."),
+    "literal_error": N_("Must be one of: {expected}."),
+    "union_tag_invalid": N_("Must be one of: {expected_tags}."),
+    "uuid_parsing": N_("Must be a UUID."),
+    "uuid_type": N_("Must be a UUID."),
+    "date_parsing": N_("Must be a date (YYYY-MM-DD)."),
+    "date_from_datetime_parsing": N_("Must be a date (YYYY-MM-DD)."),
+    "date_from_datetime_inexact": N_("Must be a date without a time (YYYY-MM-DD)."),
+    "date_type": N_("Must be a date (YYYY-MM-DD)."),
+    "datetime_parsing": N_("Must be an ISO 8601 date and time."),
+    "datetime_from_date_parsing": N_("Must be an ISO 8601 date and time."),
+    "datetime_type": N_("Must be an ISO 8601 date and time."),
+    "timezone_aware": N_("Must carry a time zone, like 2026-11-24T15:30:00Z."),
+    "time_parsing": N_("Must be a time of day (HH:MM)."),
+    "time_type": N_("Must be a time of day (HH:MM)."),
+    "greater_than": N_("Must be greater than {gt}."),
+    "greater_than_equal": N_("Must be at least {ge}."),
+    "less_than": N_("Must be less than {lt}."),
+    "less_than_equal": N_("Must be at most {le}."),
+    "multiple_of": N_("Must be a multiple of {multiple_of}."),
+    "extra_forbidden": N_("Field not allowed."),
+    "json_invalid": N_("Invalid JSON."),
+    "json_type": N_("Must be valid JSON."),
+    "body_unreadable": N_("Not UTF-8 JSON."),
+    "model_attributes_type": N_("Must be an object."),
+    "model_type": N_("Must be an object."),
+    "dict_type": N_("Must be an object."),
+    "list_type": N_("Must be a list."),
+    "set_type": N_("Must be a list."),
+    "value_error": N_("Invalid value."),
+    "assertion_error": N_("Invalid value."),
+    "invalid": N_("Invalid value."),
     # Money (app/schemas/common.py `Money`).
-    "money_type": 'Debe ser un texto como "1234.50".',
-    "money_format": "Debe ser un importe escrito con dígitos y, si acaso, un punto decimal, "
-    "como 1234.50.",
-    "money_negative": "No debe ser negativo.",
-    "money_too_large": "Importe demasiado grande.",
-    "money_too_many_decimals": "Tiene demasiados decimales.",
-    "money_not_positive": "Debe ser mayor que cero.",
+    "money_type": N_('Must be a text such as "1234.50".'),
+    "money_format": N_("Must be an amount written with digits and, if need be, a decimal "
+                       "point, such as 1234.50."),
+    "money_negative": N_("Must not be negative."),
+    "money_too_large": N_("Amount too large."),
+    "money_too_many_decimals": N_("Too many decimals."),
+    "money_not_positive": N_("Must be more than zero."),
     # Text (app/schemas/common.py `PlainText`, `TrimmedText`).
-    "text_control_character": "No debe contener caracteres de control, como saltos de línea "
-    "o tabuladores.",
+    "text_control_character": N_("Must not contain control characters, such as line breaks "
+                                 "or tabs."),
     # Notes (`NoteText`): line breaks and tabs are fine there.
-    "note_control_character": "No debe contener caracteres de control distintos de saltos de "
-    "línea y tabuladores.",
-}
+    "note_control_character": N_("Must not contain control characters other than line "
+                                 "breaks and tabs."),
+}  # fmt: skip
 
 
 class FieldError(BaseModel):
@@ -312,39 +326,10 @@ class Problem(BaseModel):
     errors: list[FieldError] | None = None
 
 
-def preferred_language(accept_language: str | None) -> Lang:
-    """Spanish when the client prefers it (``es``, ``es-MX`` …), English otherwise."""
-    if not accept_language:
-        return "en"
-    ranked: list[tuple[float, int, str]] = []
-    for position, part in enumerate(accept_language.split(",")):
-        tag, _, params = part.strip().partition(";")
-        quality = 1.0
-        params = params.strip()
-        if params.startswith("q="):
-            try:
-                quality = float(params[2:])
-            except ValueError:
-                quality = 0.0
-        ranked.append((-quality, position, tag.strip().lower()))
-    for negative_quality, _, tag in sorted(ranked):
-        if negative_quality >= 0:
-            break
-        primary = tag.split("-")[0]
-        if primary in ("es", "en"):
-            return "es" if primary == "es" else "en"
-    return "en"
-
-
-class _Lenient(dict[str, Any]):
-    def __missing__(self, key: str) -> str:
-        return "?"
-
-
 def render(
     code: str,
     *,
-    lang: Lang,
+    lang: Language,
     params: Mapping[str, Any] | None = None,
     status: int | None = None,
     errors: Sequence[FieldError] | None = None,
@@ -352,20 +337,37 @@ def render(
     instance: str | None = None,
     detail: str | None = None,
 ) -> Problem:
+    """The problem ``code`` in ``lang``: its title, and its detail filled with ``params``
+    (a code among them in its words, a :class:`Message` rendered), unless ``detail`` is
+    given already written."""
     kind = CATALOGUE.get(code, CATALOGUE["http_error"])
-    values = _Lenient(params or {})
-    title = kind.title_es if lang == "es" else kind.title_en
-    template = kind.detail_es if lang == "es" else kind.detail_en
+    values = {name: _worded(kind.words.get(name), value) for name, value in (params or {}).items()}
     return Problem(
         type=f"urn:cartera:problem:{code}",
-        title=title,
+        title=translate(kind.title, lang),
         status=status or kind.status,
-        detail=detail or template.format_map(values),
+        detail=detail or render_text(kind.detail, lang, values),
         code=code,
         instance=instance,
         request_id=request_id,
         errors=list(errors) if errors is not None else None,
     )
+
+
+def _worded(words: Mapping[str, str] | None, value: Any) -> Any:
+    """A code param as its words (a Message, rendered with the detail); a list of codes as
+    their words joined; anything else as it is."""
+    if words is None:
+        return value
+    if isinstance(value, list | tuple):
+        if not value:
+            return Message(N_("none"))
+        keys = [f"item{index}" for index in range(len(value))]
+        template = ", ".join("{" + key + "}" for key in keys)
+        return Message(
+            template, {key: _worded(words, v) for key, v in zip(keys, value, strict=True)}
+        )
+    return Message(words[value]) if isinstance(value, str) and value in words else value
 
 
 def problem_response(problem: Problem, headers: Mapping[str, str] | None = None) -> JSONResponse:
@@ -390,16 +392,60 @@ def field_error(location: Sequence[str | int], message: str, type_: str) -> Fiel
     )
 
 
-def validation_field_errors(raw: Sequence[Mapping[str, Any]], lang: Lang) -> list[FieldError]:
-    """Pydantic/FastAPI validation errors as FieldErrors, translated where we can."""
+def validation_field_errors(raw: Sequence[Mapping[str, Any]], lang: Language) -> list[FieldError]:
+    """Pydantic/FastAPI validation errors as FieldErrors: English as pydantic says it, any
+    other language from :data:`FIELD_MESSAGES` with the error's ``ctx`` (a type missing
+    there gets the generic message rather than English), or the validator's own text where
+    it raised :class:`~app.domain.errors.InvalidValue`."""
     result = []
     for item in raw:
         type_ = str(item.get("type", "value_error"))
         message = str(item.get("msg", "Invalid value."))
-        if lang == "es":
-            message = FIELD_MESSAGES_ES.get(type_, message)
+        refusal = (item.get("ctx") or {}).get("error")
+        if lang != "en" and isinstance(refusal, InvalidValue):
+            message = refusal.text.render(lang)
+        elif lang != "en":
+            context = _context(item.get("ctx"))
+            template = FIELD_MESSAGES.get(type_, FIELD_MESSAGES["value_error"])
+            if not _placeholders(template) <= context.keys():
+                template = FIELD_MESSAGES["value_error"]
+            message = render_text(template, lang, context)
         result.append(field_error(tuple(item.get("loc", ())), message, type_))
     return result
+
+
+def domain_field_errors(error: DomainError, lang: Language) -> list[FieldError] | None:
+    """A domain error's per-field messages in ``lang`` (None when it has none)."""
+    return [
+        field_error(name.split("."), text_of(message, lang), "invalid")
+        for name, message in error.field_errors
+    ] or None
+
+
+# A quoted value in pydantic's ``expected`` ("'a', 'b' or 'c'"), as repr writes it.
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+
+
+def _choices(expected: str) -> str:
+    """Pydantic's list of allowed values without its English "or": "'a', 'b', 'c'"."""
+    quoted = _QUOTED.findall(expected)
+    if quoted:
+        return ", ".join(quoted)
+    return ", ".join(part for part in re.split(r",\s*|\s+or\s+", expected) if part)
+
+
+def _placeholders(template: str) -> set[str]:
+    return {name for _, name, _, _ in Formatter().parse(template) if name}
+
+
+def _context(ctx: object) -> dict[str, Any]:
+    if not isinstance(ctx, Mapping):
+        return {}
+    values = {str(key): value for key, value in ctx.items()}
+    for key in ("expected", "expected_tags"):
+        if isinstance(values.get(key), str):
+            values[key] = _choices(values[key])
+    return values
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -27,6 +27,7 @@ from jose import JWTError, jwt
 from app.config import Settings
 from app.domain.errors import InvalidClient, InvalidInput, NotAuthenticated
 from app.domain.roles import Role, Skill
+from app.i18n import N_
 
 _hasher = PasswordHasher()
 
@@ -201,17 +202,17 @@ def staff_grant(
     token alone. A field of the other grant is refused rather than ignored."""
     if grant_type == "refresh_token":
         if refresh_token is None:
-            raise InvalidInput("body.refresh_token", "required by the refresh_token grant")
+            raise InvalidInput("body.refresh_token", N_("required by the refresh_token grant"))
         for name, value in (("username", username), ("password", password)):
             if value is not None:
-                raise InvalidInput(f"body.{name}", "not part of the refresh_token grant")
+                raise InvalidInput(f"body.{name}", N_("not part of the refresh_token grant"))
         return RefreshGrant(refresh_token)
     if refresh_token is not None:
-        raise InvalidInput("body.refresh_token", "not part of the password grant")
+        raise InvalidInput("body.refresh_token", N_("not part of the password grant"))
     if username is None:
-        raise InvalidInput("body.username", "required by the password grant")
+        raise InvalidInput("body.username", N_("required by the password grant"))
     if password is None:
-        raise InvalidInput("body.password", "required by the password grant")
+        raise InvalidInput("body.password", N_("required by the password grant"))
     return PasswordGrant(username, password)
 
 
@@ -223,7 +224,7 @@ def client_credentials(
     scheme, _, encoded = (authorization or "").partition(" ")
     if scheme.lower() == "basic":
         if form_id is not None or form_secret is not None:
-            raise InvalidInput("header.authorization", "use HTTP Basic or the form, not both")
+            raise InvalidInput("header.authorization", N_("use HTTP Basic or the form, not both"))
         try:
             decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError) as exc:

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import Header
 
 from app.domain.errors import InvalidInput
+from app.i18n import N_
 
 # What parse_if_match reads, for the contract: blanks around, an optional weak marker, the
 # version (1 to 9 digits) in quotes (they are stripped, so unbalanced ones pass too).
@@ -66,5 +67,5 @@ def parse_if_match(header: str | None) -> int | None:
     value = value.strip('"')
     # isascii: str.isdigit() also admits '²' and other digits int() cannot read.
     if not (value.isascii() and value.isdigit()) or len(value) > 9:
-        raise InvalidInput("header.if-match", 'must be an ETag this API issued, like "3"')
+        raise InvalidInput("header.if-match", N_('must be an ETag this API issued, like "3"'))
     return NEVER_MATCHES if weak else int(value)

@@ -17,6 +17,7 @@ from app.domain.errors import Conflict, DomainError, InvalidInput
 from app.domain.roles import Role
 from app.domain.staff import StaffProfile
 from app.domain.stages import Pause
+from app.i18n import N_
 
 # The longest pause, both dates included: a longer one is a policy decision (a lawsuit, a
 # restructuring), not a pause.
@@ -97,7 +98,7 @@ def ended_pause(pause: Pause, today: date, *, already_ended: bool) -> Pause:
 def check_workable(status: str) -> None:
     """Only active accounts are assigned or paused; recalled and closed ones are history."""
     if status != AccountStatus.ACTIVE:
-        raise Conflict({"reason": f"the account is {status}, not active"})
+        raise Conflict(N_("the account's status is '{status}', not 'active'"), status=status)
 
 
 def plan_assignment(
@@ -131,14 +132,16 @@ def plan_assignment(
     if request.collector_given and request.collector_id is not None:
         usable = collector is not None and collector.profile.may_be_team_member
         if is_lead and not (usable and collector is not None and collector.team_id in led):
-            raise InvalidInput(_COLLECTOR_FIELD, "must be an active collector in a team you lead")
+            raise InvalidInput(
+                _COLLECTOR_FIELD, N_("must be an active collector in a team you lead")
+            )
         if not usable:
-            raise InvalidInput(_COLLECTOR_FIELD, "must be an active user with role collector")
+            raise InvalidInput(_COLLECTOR_FIELD, N_("must be an active user with role collector"))
     if request.team_given and request.team_id is not None:
         if is_lead and request.team_id not in led:
-            raise InvalidInput(_TEAM_FIELD, "must be a team you lead")
+            raise InvalidInput(_TEAM_FIELD, N_("must be a team you lead"))
         if not team_exists:
-            raise InvalidInput(_TEAM_FIELD, "no such team")
+            raise InvalidInput(_TEAM_FIELD, N_("no such team"))
 
     collector_id = request.collector_id if request.collector_given else current.collector_id
     if request.team_given:
@@ -152,13 +155,15 @@ def plan_assignment(
         in_team = collector is not None and collector.team_id == team_id
         if not in_team:
             field = _COLLECTOR_FIELD if request.collector_given else _TEAM_FIELD
-            raise InvalidInput(field, "the collector must be a member of the assigned team")
+            raise InvalidInput(field, N_("the collector must be a member of the assigned team"))
     if is_lead:
         kept = team_id in led or (
             collector_id is not None and collector is not None and collector.team_id in led
         )
         if not kept:
-            raise InvalidInput(_TEAM_FIELD, "a team lead keeps the account within a team they lead")
+            raise InvalidInput(
+                _TEAM_FIELD, N_("a team lead keeps the account within a team they lead")
+            )
     return Assignment(collector_id, team_id)
 
 
@@ -173,29 +178,37 @@ def check_pause(new: Pause, existing: Iterable[Pause], today: date) -> None:
     sums paused days and relies on that), and all of an account's pauses together stay within
     :data:`MAX_TOTAL_PAUSE_DAYS`: pauses must not become a way to erase days past due."""
     if new.ends_on < new.starts_on:
-        raise InvalidInput("body.ends_on", "must be on or after starts_on")
+        raise InvalidInput("body.ends_on", N_("must be on or after starts_on"))
     if pause_days(new) > MAX_PAUSE_DAYS:
-        raise InvalidInput("body.ends_on", f"a pause lasts at most {MAX_PAUSE_DAYS} days")
+        raise InvalidInput(
+            "body.ends_on",
+            N_("a pause lasts at most {max_pause_days} days"),
+            {"max_pause_days": MAX_PAUSE_DAYS},
+        )
     if (today - new.starts_on).days > MAX_PAUSE_BACKDATE_DAYS:
         raise InvalidInput(
-            "body.starts_on", f"may be at most {MAX_PAUSE_BACKDATE_DAYS} days in the past"
+            "body.starts_on",
+            N_("may be at most {max_pause_backdate_days} days in the past"),
+            {"max_pause_backdate_days": MAX_PAUSE_BACKDATE_DAYS},
         )
     if (new.starts_on - today).days > MAX_PAUSE_DAYS:
-        raise InvalidInput("body.starts_on", f"may be at most {MAX_PAUSE_DAYS} days ahead")
+        raise InvalidInput(
+            "body.starts_on",
+            N_("may be at most {max_pause_days} days ahead"),
+            {"max_pause_days": MAX_PAUSE_DAYS},
+        )
     existing = list(existing)
     total = pause_days(new) + sum(pause_days(p) for p in existing)
     if total > MAX_TOTAL_PAUSE_DAYS:
         raise Conflict(
-            {
-                "reason": f"the account's pauses would add up to {total} days; the most is "
-                f"{MAX_TOTAL_PAUSE_DAYS}"
-            }
+            N_("the account's pauses would add up to {total} days; the most is {most}"),
+            total=total,
+            most=MAX_TOTAL_PAUSE_DAYS,
         )
     for other in existing:
         if new.starts_on <= other.ends_on and other.starts_on <= new.ends_on:
             raise Conflict(
-                {
-                    "reason": "the pause overlaps another pause of the account "
-                    f"({other.starts_on.isoformat()} to {other.ends_on.isoformat()})"
-                }
+                N_("the pause overlaps another pause of the account ({starts_on} to {ends_on})"),
+                starts_on=other.starts_on.isoformat(),
+                ends_on=other.ends_on.isoformat(),
             )

@@ -47,15 +47,20 @@ from babel.dates import format_date as babel_format_date
 from babel.numbers import format_decimal, get_currency_symbol
 
 from app.domain.money import minor_unit_of
+from app.i18n import N_, Language
+from app.i18n import render as in_language
 
-# The language of the agreement, with the partner's country for its number conventions.
-LANGUAGE = "es"
+# The agreement is written in the language of the partner's country (a contract the debtor
+# signs, whoever prints it): Portuguese in Brazil, English in the United States, Spanish
+# everywhere else. Its numbers and dates follow that country's conventions.
+COUNTRY_LANGUAGES: dict[str, Language] = {"BR": "pt-BR", "US": "en"}
+DEFAULT_AGREEMENT_LANGUAGE: Language = "es"
 DEFAULT_LOCALE = "es_MX"
 
 PLAN_NAMES: dict[str, str] = {
-    "regularization": "Programa de regularización",
-    "restructuring": "Reestructura",
-    "settlement": "Liquidación con quita",
+    "regularization": N_("Regularization programme"),
+    "restructuring": N_("Restructuring"),
+    "settlement": N_("Settlement with a discount"),
 }
 # How each country names a company's tax id.
 TAX_ID_NAMES: dict[str, str] = {
@@ -66,6 +71,11 @@ TAX_ID_NAMES: dict[str, str] = {
     "BR": "CNPJ",
     "US": "EIN",
 }
+
+
+def agreement_language(country: str) -> Language:
+    """The language the agreement of a partner in ``country`` is written in."""
+    return COUNTRY_LANGUAGES.get(country.upper(), DEFAULT_AGREEMENT_LANGUAGE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,9 +151,11 @@ class AgreementFacts:
 
 
 def locale_of(country: str) -> str:
-    """The Babel locale the agreement's numbers and dates follow: Spanish as written in the
-    partner's country (``es_MX``, ``es_CO`` …), ``es_MX`` where CLDR has no such locale."""
-    name = f"{LANGUAGE}_{country.upper()}"
+    """The Babel locale the agreement's numbers and dates follow: its language as written
+    in the partner's country (``es_MX``, ``es_CO``, ``pt_BR``, ``en_US`` …), ``es_MX``
+    where CLDR has no such locale."""
+    language = agreement_language(country).split("-")[0]
+    name = f"{language}_{country.upper()}"
     return name if localedata.exists(name) else DEFAULT_LOCALE
 
 
@@ -278,60 +290,82 @@ class AgreementText:
     author: str
 
 
-def installment_label(number: int) -> str:
-    return "Enganche" if number == 0 else str(number)
+def installment_label(number: int, language: Language = DEFAULT_AGREEMENT_LANGUAGE) -> str:
+    return in_language(N_("Down payment"), language) if number == 0 else str(number)
 
 
-def breaking_rule_text(missed: int, days_late: int) -> str:
+def breaking_rule_text(
+    missed: int, days_late: int, language: Language = DEFAULT_AGREEMENT_LANGUAGE
+) -> str:
     """When the plan breaks, as the debtor reads it."""
     missed_text = (
-        "queda sin pagar una parcialidad vencida"
+        in_language(N_("one installment past due is left unpaid"), language)
         if missed == 1
-        else f"quedan sin pagar {missed} parcialidades vencidas"
-    )
-    day = "día" if days_late == 1 else "días"
-    return (
-        f"El convenio se tendrá por incumplido si {missed_text} (el enganche cuenta como "
-        f"una parcialidad), o si una parcialidad tiene más de {days_late} {day} de atraso."
-    )
+        else in_language(N_("{missed} installments past due are left unpaid"), language,
+                         {"missed": missed})
+    )  # fmt: skip
+    template = (
+        N_("The agreement is broken if {missed_text} (the down payment counts as an "
+           "installment), or if an installment is more than {days} day late.")
+        if days_late == 1
+        else N_("The agreement is broken if {missed_text} (the down payment counts as an "
+                "installment), or if an installment is more than {days} days late.")
+    )  # fmt: skip
+    return in_language(template, language, {"missed_text": missed_text, "days": days_late})
 
 
-def _payment_paragraphs(facts: AgreementFacts) -> list[str]:
+def _payment_paragraphs(facts: AgreementFacts, language: Language) -> list[str]:
     account = facts.payment_account
     reference = facts.payment_reference
     holder = account.account_holder or facts.creditor_legal_name
-    lines = [f"Referencia de pago de su cuenta: {reference}. Cítela en cada pago."]
+
+    def say(template: str, **params: object) -> str:
+        return in_language(template, language, params)
+
+    lines = [say(N_("Your account's payment reference: {reference}. Quote it with every "
+                    "payment."), reference=reference)]  # fmt: skip
     if account.clabe:
-        bank = f" de {account.bank_name}" if account.bank_name else ""
         lines.append(
-            f"Transferencia SPEI o depósito a la CLABE {account.clabe}{bank}, a nombre de "
-            f"{holder}, con la referencia {reference} en el concepto de pago."
-        )
+            say(N_("SPEI transfer or deposit to CLABE {clabe} at {bank}, in the name of "
+                   "{holder}, with the reference {reference} as the payment concept."),
+                clabe=account.clabe, bank=account.bank_name, holder=holder, reference=reference)
+            if account.bank_name
+            else say(N_("SPEI transfer or deposit to CLABE {clabe}, in the name of {holder}, "
+                        "with the reference {reference} as the payment concept."),
+                     clabe=account.clabe, holder=holder, reference=reference)
+        )  # fmt: skip
     elif account.bank_name:
         lines.append(
-            f"Depósito en {account.bank_name} a la cuenta a nombre de {holder}, con la "
-            f"referencia {reference}."
-        )
+            say(N_("Deposit at {bank} to the account in the name of {holder}, with the "
+                   "reference {reference}."),
+                bank=account.bank_name, holder=holder, reference=reference)
+        )  # fmt: skip
     if account.cash_stores:
         lines.append(
-            f"En efectivo en {account.cash_stores}, dando la referencia {reference} en caja."
-        )
+            say(N_("In cash at {stores}, giving the reference {reference} at the till."),
+                stores=account.cash_stores, reference=reference)
+        )  # fmt: skip
     if not (account.clabe or account.bank_name or account.cash_stores):
         lines.append(
-            f"En las cuentas de {facts.creditor_legal_name} que el acreedor le indique, con "
-            f"la referencia {reference}."
-        )
+            say(N_("To the accounts of {creditor} that the creditor tells you, with the "
+                   "reference {reference}."),
+                creditor=facts.creditor_legal_name, reference=reference)
+        )  # fmt: skip
     lines.append(
-        f"Los pagos se hacen únicamente a cuentas a nombre de {holder}, nunca a la agencia "
-        "de cobranza ni a sus gestores. Ningún gestor está autorizado para recibir dinero en "
-        "efectivo. Conserve sus comprobantes."
-    )
+        say(N_("Payments are made only to accounts in the name of {holder}, never to the "
+               "collection agency or its collectors. No collector may receive cash. Keep "
+               "your receipts."), holder=holder)
+    )  # fmt: skip
     return lines
 
 
 def agreement_text(facts: AgreementFacts) -> AgreementText:
-    """The agreement's text (Spanish) from its facts."""
+    """The agreement's text, in the language of the partner's country, from its facts."""
+    language = agreement_language(facts.country)
     locale = locale_of(facts.country)
+
+    def say(template: str, **params: object) -> str:
+        return in_language(template, language, params)
 
     def money(amount: Decimal) -> str:
         return format_money(amount, facts.currency, locale)
@@ -339,98 +373,112 @@ def agreement_text(facts: AgreementFacts) -> AgreementText:
     def day(value: date) -> str:
         return format_date(value, locale)
 
-    plan_name = PLAN_NAMES.get(facts.plan_type, facts.plan_type)
-    tax_name = TAX_ID_NAMES.get(facts.country, "identificación fiscal")
-    if facts.country == "MX" and facts.agency_redeco_number:
-        agency = (
-            f"Despacho de cobranza: {facts.agency_legal_name}, inscrito en el Registro de "
-            "Despachos de Cobranza (REDECO) de la CONDUSEF con el número "
-            f"{facts.agency_redeco_number}, que gestiona la cobranza por cuenta del acreedor."
-        )
-    else:
-        agency = (
-            f"Agencia de cobranza: {facts.agency_legal_name}, que gestiona la cobranza por "
-            "cuenta del acreedor."
-        )
-    parties = (
-        f"Acreedor: {facts.creditor_legal_name}, {tax_name} {facts.creditor_tax_id}.",
-        agency,
-        f"Deudor: {facts.debtor_name}, identificación {facts.debtor_national_id_masked}.",
-        f"Cuenta: {facts.account_ref}. Moneda: {facts.currency}.",
+    plan_name = (
+        say(PLAN_NAMES[facts.plan_type]) if facts.plan_type in PLAN_NAMES else (facts.plan_type)
     )
+    tax_name = TAX_ID_NAMES.get(facts.country) or say(N_("tax id"))
+    if facts.country == "MX" and facts.agency_redeco_number:
+        agency = say(
+            N_("Collection agency: {agency}, registered in CONDUSEF's Registry of Collection "
+               "Agencies (REDECO) under number {redeco}, which collects on the creditor's "
+               "behalf."),
+            agency=facts.agency_legal_name, redeco=facts.agency_redeco_number,
+        )  # fmt: skip
+    else:
+        agency = say(N_("Collection agency: {agency}, which collects on the creditor's behalf."),
+                     agency=facts.agency_legal_name)  # fmt: skip
+    parties = (
+        say(N_("Creditor: {creditor}, {tax_name} {tax_id}."),
+            creditor=facts.creditor_legal_name, tax_name=tax_name, tax_id=facts.creditor_tax_id),
+        agency,
+        say(N_("Debtor: {debtor}, identification {national_id}."),
+            debtor=facts.debtor_name, national_id=facts.debtor_national_id_masked),
+        say(N_("Account: {account}. Currency: {currency}."),
+            account=facts.account_ref, currency=facts.currency),
+    )  # fmt: skip
 
     covered = (
-        f"Adeudo vencido que regulariza este convenio: {money(facts.covered_debt)} (el resto "
-        "del contrato sigue en sus términos)."
+        say(N_("Past-due debt this agreement regularizes: {amount} (the rest of the contract "
+               "stays on its terms)."), amount=money(facts.covered_debt))
         if facts.plan_type == "regularization"
-        else f"Adeudo que cubre este convenio: {money(facts.covered_debt)}."
-    )
+        else say(N_("Debt this agreement covers: {amount}."), amount=money(facts.covered_debt))
+    )  # fmt: skip
     amounts = [covered]
     if facts.forgiven > 0:
-        amounts.append(f"Descuento (quita) que otorga el acreedor: {money(facts.forgiven)}.")
+        amounts.append(say(N_("Discount granted by the creditor: {amount}."),
+                           amount=money(facts.forgiven)))  # fmt: skip
     else:
-        amounts.append("Descuento (quita): no hay.")
+        amounts.append(say(N_("Discount: none.")))
     if facts.interest_total > 0:
-        amounts.append(f"Intereses del plan: {money(facts.interest_total)}.")
-    amounts.append(f"Total a pagar: {money(facts.agreed_total)}.")
+        amounts.append(say(N_("Interest of the plan: {amount}."),
+                           amount=money(facts.interest_total)))  # fmt: skip
+    amounts.append(say(N_("Total to pay: {amount}."), amount=money(facts.agreed_total)))
     due = facts.down_payment_due
     if facts.down_payment > 0 and due is not None:
-        amounts.append(
-            f"Pago inicial (enganche): {money(facts.down_payment)}, a más tardar el {day(due)}."
-        )
+        amounts.append(say(N_("Down payment: {amount}, no later than {date}."),
+                           amount=money(facts.down_payment), date=day(due)))  # fmt: skip
     else:
-        amounts.append("Pago inicial (enganche): no hay.")
+        amounts.append(say(N_("Down payment: none.")))
     payments = sum(1 for o in facts.obligations if o.number > 0)
-    amounts.append(f"Parcialidades: {payments}, según el calendario siguiente.")
+    amounts.append(say(N_("Installments: {count}, as the schedule below sets out."),
+                       count=payments))  # fmt: skip
 
     schedule = Table(
-        header=("No.", "Fecha límite de pago", "Importe"),
+        header=(say(N_("No.")), say(N_("Payment due date")), say(N_("Amount"))),
         widths=(0.16, 0.44, 0.40),
         rows=tuple(
-            (installment_label(o.number), day(o.due_date), money(o.amount))
+            (installment_label(o.number, language), day(o.due_date), money(o.amount))
             for o in facts.obligations
         ),
     )
 
     consequence = (
-        "En tal caso el convenio termina, el descuento (quita) deja de aplicar y el adeudo "
-        "vuelve a ser exigible en los términos del contrato original, descontando lo pagado."
+        say(N_("The agreement then ends, the discount no longer applies and the debt is "
+               "payable again on the terms of the original contract, less what was paid."))
         if facts.forgiven > 0
-        else "En tal caso el convenio termina y el adeudo vuelve a ser exigible en los "
-        "términos del contrato original, descontando lo pagado."
-    )
+        else say(N_("The agreement then ends and the debt is payable again on the terms of "
+                    "the original contract, less what was paid."))
+    )  # fmt: skip
     sections = (
-        Section("PARTES", parties),
-        Section("IMPORTES", tuple(amounts)),
-        Section("CALENDARIO DE PAGOS", table=schedule),
-        Section("CÓMO Y DÓNDE PAGAR", tuple(_payment_paragraphs(facts))),
+        Section(say(N_("PARTIES")), parties),
+        Section(say(N_("AMOUNTS")), tuple(amounts)),
+        Section(say(N_("PAYMENT SCHEDULE")), table=schedule),
+        Section(say(N_("HOW AND WHERE TO PAY")), tuple(_payment_paragraphs(facts, language))),
         Section(
-            "INCUMPLIMIENTO",
+            say(N_("BREACH")),
             (
-                breaking_rule_text(facts.missed_installments_to_break, facts.days_late_to_break),
+                breaking_rule_text(
+                    facts.missed_installments_to_break, facts.days_late_to_break, language
+                ),
                 consequence,
             ),
         ),
         Section(
-            "FIRMA",
+            say(N_("SIGNATURE")),
             (
-                f"Fecha de firma: {day(facts.signed_on)}. Las partes firman de conformidad "
-                f"el convenio con folio {facts.folio}.",
+                say(
+                    N_(
+                        "Signing date: {date}. The parties sign the agreement with folio "
+                        "{folio} in agreement."
+                    ),
+                    date=day(facts.signed_on),
+                    folio=facts.folio,
+                ),
             ),
         ),
     )
     return AgreementText(
-        title="CONVENIO DE PAGO",
+        title=say(N_("PAYMENT AGREEMENT")),
         subtitle=(
-            f"Folio: {facts.folio}",
-            f"{plan_name} - fecha de firma: {day(facts.signed_on)}",
+            say(N_("Folio: {folio}"), folio=facts.folio),
+            say(N_("{plan} - signing date: {date}"), plan=plan_name, date=day(facts.signed_on)),
         ),
         sections=sections,
         signatures=(
-            (facts.debtor_name, "El deudor"),
-            (facts.creditor_legal_name, "Por el acreedor"),
+            (facts.debtor_name, say(N_("The debtor"))),
+            (facts.creditor_legal_name, say(N_("For the creditor"))),
         ),
-        document_title=f"Convenio de pago {facts.folio}",
+        document_title=say(N_("Payment agreement {folio}"), folio=facts.folio),
         author=facts.creditor_legal_name,
     )
 

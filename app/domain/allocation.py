@@ -33,6 +33,7 @@ from app.domain.errors import InvalidInput
 from app.domain.roles import Skill
 from app.domain.stages import ProductType, Stage
 from app.domain.text import fold
+from app.i18n import N_
 
 MIN_CAPACITY = 1
 MAX_CAPACITY = 100_000
@@ -104,12 +105,16 @@ def _territory_list(values: Iterable[str], name: str) -> frozenset[str]:
         where = f"body.territory.{name}.{index}"
         value = postal(raw) if name == "postal_prefixes" else plain(raw)
         if not value:
-            raise InvalidInput(where, "must not be blank")
+            raise InvalidInput(where, N_("must not be blank"))
         if name == "postal_prefixes" and not POSTAL_PREFIX.match(value):
-            raise InvalidInput(where, "a postal-code prefix is 1 to 10 letters or digits")
+            raise InvalidInput(where, N_("a postal-code prefix is 1 to 10 letters or digits"))
         out.append(value)
     if len(out) > MAX_TERRITORY_ENTRIES:
-        raise InvalidInput(f"body.territory.{name}", f"at most {MAX_TERRITORY_ENTRIES} entries")
+        raise InvalidInput(
+            f"body.territory.{name}",
+            N_("at most {max_territory_entries} entries"),
+            {"max_territory_entries": MAX_TERRITORY_ENTRIES},
+        )
     return frozenset(out)
 
 
@@ -135,13 +140,19 @@ def check_rule_shape(
     """What a rule must be on its own (existence of partner, team and collector is the
     service's to check)."""
     if not 0 <= priority <= MAX_PRIORITY:
-        raise InvalidInput("body.priority", f"must be 0 to {MAX_PRIORITY}")
+        raise InvalidInput(
+            "body.priority", N_("must be 0 to {max_priority}"), {"max_priority": MAX_PRIORITY}
+        )
     if not MIN_CAPACITY <= capacity <= MAX_CAPACITY:
-        raise InvalidInput("body.capacity", f"must be {MIN_CAPACITY} to {MAX_CAPACITY}")
+        raise InvalidInput(
+            "body.capacity",
+            N_("must be {min_capacity} to {max_capacity}"),
+            {"min_capacity": MIN_CAPACITY, "max_capacity": MAX_CAPACITY},
+        )
     if not stages:
-        raise InvalidInput("body.stages", "name at least one stage")
+        raise InvalidInput("body.stages", N_("name at least one stage"))
     if (team_id is None) == (collector_id is None):
-        raise InvalidInput("body.target", "name either a team or a collector, not both")
+        raise InvalidInput("body.target", N_("name either a team or a collector, not both"))
 
 
 def ordered(rules: Iterable[Rule]) -> list[Rule]:

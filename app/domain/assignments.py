@@ -17,10 +17,12 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from app.domain.errors import Text
 from app.domain.geography import time_zone_for, time_zone_for_phone
 from app.domain.identity import (
     ID_COUNTRY,
     Country,
+    InvalidId,
     NationalIdType,
     normalise_national_id,
     normalise_phone,
@@ -33,6 +35,7 @@ from app.domain.money import (
     too_many_decimals,
 )
 from app.domain.stages import ProductType
+from app.i18n import N_, Message
 
 MAX_REFERENCES = 3
 MAX_GUARANTORS = 2
@@ -67,8 +70,19 @@ class IntakeContext:
 
 @dataclass(frozen=True, slots=True)
 class RowError:
+    """Why a row (or a line) is refused: ``text`` is shown in the reader's language,
+    ``message`` is it in English."""
+
     field: str
-    message: str
+    text: Message
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.text, Message):  # English marked N_, without values
+            object.__setattr__(self, "text", Message(self.text))
+
+    @property
+    def message(self) -> str:
+        return str(self.text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,12 +221,22 @@ def check_header(
     seen: set[str] = set()
     for index, name in enumerate(header):
         if name not in columns:
-            errors.append(RowError(f"column {index + 1}", f"unknown column '{name[:80]}'"))
+            errors.append(
+                RowError(
+                    f"column {index + 1}",
+                    Message(N_("unknown column '{name}'"), {"name": name[:80]}),
+                )
+            )
         elif name in seen:
-            errors.append(RowError(f"column {index + 1}", f"column '{name}' appears twice"))
+            errors.append(
+                RowError(
+                    f"column {index + 1}",
+                    Message(N_("column '{name}' appears twice"), {"name": name}),
+                )
+            )
         seen.add(name)
     for name in sorted(required - seen):
-        errors.append(RowError(name, "required column is missing"))
+        errors.append(RowError(name, Message(N_("required column is missing"))))
     return errors
 
 
@@ -295,26 +319,30 @@ class FieldReader:
         # National ids are the partner's country's kinds (RFC and CURP for Mexico, …).
         self.country = country
 
-    def fail(self, field: str, message: str) -> None:
-        self.errors.append(RowError(field, message))
+    def fail(self, field: str, message: Text, params: Mapping[str, Any] | None = None) -> None:
+        """``message``: English marked N_ (a template over ``params``), or a Message."""
+        text = message if isinstance(message, Message) else Message(message, params or {})
+        self.errors.append(RowError(field, text))
 
     def text(self, value: Any, field: str, *, max_length: int, required: bool = True) -> str | None:
         if value is None or (isinstance(value, str) and not value.strip()):
             if required:
-                self.fail(field, "is required")
+                self.fail(field, N_("is required"))
             return None
         if not isinstance(value, str):
             if isinstance(value, int | Decimal) and not isinstance(value, bool):
                 value = str(value)
             else:
-                self.fail(field, "must be text")
+                self.fail(field, N_("must be text"))
                 return None
         value = value.strip()
         if len(value) > max_length:
-            self.fail(field, f"must be at most {max_length} characters")
+            self.fail(
+                field, N_("must be at most {max_length} characters"), {"max_length": max_length}
+            )
             return None
         if _CONTROL.search(value):
-            self.fail(field, "must not contain control characters")
+            self.fail(field, N_("must not contain control characters"))
             return None
         return value
 
@@ -327,7 +355,7 @@ class FieldReader:
         float. At most the currency's decimals; kept with two places, as stored."""
         if value is None or value == "":
             if required:
-                self.fail(field, "is required")
+                self.fail(field, N_("is required"))
             return None
         if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
             self.fail(field, FORMAT_MESSAGE)
@@ -335,7 +363,7 @@ class FieldReader:
         try:
             amount = parse_money(value.strip() if isinstance(value, str) else str(value))
         except MoneyFormatError as exc:
-            self.fail(field, exc.message)
+            self.fail(field, exc.text)
             return None
         if not fits_minor_unit(amount, currency):
             self.fail(field, too_many_decimals(currency))
@@ -345,21 +373,21 @@ class FieldReader:
     def day(self, value: Any, field: str, today: date, *, required: bool = False) -> date | None:
         if value is None or value == "":
             if required:
-                self.fail(field, "is required")
+                self.fail(field, N_("is required"))
             return None
         if not isinstance(value, str) or not _ISO_DATE.match(value):
-            self.fail(field, "must be a date as YYYY-MM-DD")
+            self.fail(field, N_("must be a date as YYYY-MM-DD"))
             return None
         try:
             parsed = date.fromisoformat(value)
         except ValueError:
-            self.fail(field, "must be a date as YYYY-MM-DD")
+            self.fail(field, N_("must be a date as YYYY-MM-DD"))
             return None
         if parsed > today:
-            self.fail(field, "must not be in the future")
+            self.fail(field, N_("must not be in the future"))
             return None
         if parsed < EARLIEST_DATE:
-            self.fail(field, "must not be before 1900-01-01")
+            self.fail(field, N_("must not be before 1900-01-01"))
             return None
         return parsed
 
@@ -367,10 +395,10 @@ class FieldReader:
         if value is None:
             return []
         if not isinstance(value, list):
-            self.fail(field, "must be a list")
+            self.fail(field, N_("must be a list"))
             return []
         if len(value) > limit:
-            self.fail(field, f"must have at most {limit} entries")
+            self.fail(field, N_("must have at most {limit} entries"), {"limit": limit})
             return []
         return value
 
@@ -381,7 +409,7 @@ class FieldReader:
         number_text = self.text(number, f"{field}national_id", max_length=40, required=required)
         if type_text is None or number_text is None:
             if not required and (type_text is None) != (number_text is None):
-                self.fail(f"{field}national_id", "give both the id type and the number")
+                self.fail(f"{field}national_id", N_("give both the id type and the number"))
             return None
         allowed = [t for t in NationalIdType if ID_COUNTRY[t] is self.country]
         try:
@@ -389,14 +417,18 @@ class FieldReader:
         except ValueError:
             kind = None
         if kind not in allowed:
-            names = " or ".join(t.value for t in allowed)
-            self.fail(f"{field}national_id_type", f"must be {names} for {self.country.value}")
+            names = ", ".join(t.value for t in allowed)
+            self.fail(
+                f"{field}national_id_type",
+                N_("must be one of {names} for {country}"),
+                {"names": names, "country": self.country.value},
+            )
             return None
         assert kind is not None
         try:
             return kind.value, normalise_national_id(kind, number_text)
-        except ValueError as exc:
-            self.fail(f"{field}national_id", str(exc))
+        except InvalidId as exc:
+            self.fail(f"{field}national_id", exc.text)
             return None
 
     def phones(self, value: Any, field: str, country: Country) -> list[ContactIn]:
@@ -407,8 +439,8 @@ class FieldReader:
                 continue
             try:
                 e164 = normalise_phone(text, country)
-            except ValueError as exc:
-                self.fail(f"{field}[{index}]", str(exc))
+            except InvalidId as exc:
+                self.fail(f"{field}[{index}]", exc.text)
                 continue
             found.append(ContactIn("phone", e164, time_zone=time_zone_for_phone(e164)))
         return found
@@ -420,7 +452,7 @@ class FieldReader:
             if text is None:
                 continue
             if not _EMAIL.match(text):
-                self.fail(f"{field}[{index}]", "not an email address")
+                self.fail(f"{field}[{index}]", N_("not an email address"))
                 continue
             found.append(ContactIn("email", text.lower()))
         return found
@@ -432,7 +464,7 @@ class FieldReader:
         if number is None:
             return None
         if not -bound <= number <= bound:
-            self.fail(field, f"must be between -{bound} and {bound}")
+            self.fail(field, N_("must be between -{bound} and {bound}"), {"bound": bound})
             return None
         return number.quantize(Decimal("0.000001"))
 
@@ -440,10 +472,10 @@ class FieldReader:
         try:
             number = Decimal(value.strip() if isinstance(value, str) else value)
         except (InvalidOperation, TypeError, ValueError):
-            self.fail(field, "must be a decimal number")
+            self.fail(field, N_("must be a decimal number"))
             return None
         if not number.is_finite():
-            self.fail(field, "must be a decimal number")
+            self.fail(field, N_("must be a decimal number"))
             return None
         return number
 
@@ -453,7 +485,7 @@ class FieldReader:
         for index, raw in enumerate(self.items(value, field, len(CONSENT_CHANNELS))):
             at = f"{field}[{index}]"
             if not isinstance(raw, Mapping):
-                self.fail(at, "must be an object with channel and partner_reference")
+                self.fail(at, N_("must be an object with channel and partner_reference"))
                 continue
             channel = self.text(raw.get("channel"), f"{at}.channel", max_length=16)
             status = self.text(raw.get("status"), f"{at}.status", max_length=16, required=False)
@@ -466,15 +498,19 @@ class FieldReader:
             )
             given_on = self.day(raw.get("given_on"), f"{at}.given_on", today)
             if channel is not None and channel not in CONSENT_CHANNELS:
-                self.fail(f"{at}.channel", "must be one of " + ", ".join(CONSENT_CHANNELS))
+                self.fail(
+                    f"{at}.channel",
+                    N_("must be one of {channels}"),
+                    {"channels": ", ".join(CONSENT_CHANNELS)},
+                )
                 continue
             if status not in ("granted", "opted_out"):
-                self.fail(f"{at}.status", "must be granted or opted_out")
+                self.fail(f"{at}.status", N_("must be granted or opted_out"))
                 continue
             if channel is None or (status == "granted" and reference is None):
                 continue
             if channel in seen:
-                self.fail(f"{at}.channel", "each channel once")
+                self.fail(f"{at}.channel", N_("each channel once"))
                 continue
             seen.add(channel)
             found.append(ConsentIn(channel, status, reference, given_on))
@@ -485,7 +521,7 @@ class FieldReader:
         for index, raw in enumerate(self.items(value, field, MAX_CONTACTS)):
             at = f"{field}[{index}]"
             if not isinstance(raw, Mapping):
-                self.fail(at, "must be an object")
+                self.fail(at, N_("must be an object"))
                 continue
             line = self.text(raw.get("line"), f"{at}.line", max_length=300)
             state = self.text(raw.get("state"), f"{at}.state", max_length=60, required=False)
@@ -496,11 +532,11 @@ class FieldReader:
                 raw.get("postal_code"), f"{at}.postal_code", max_length=10, required=False
             )
             if postal is not None and country is Country.MX and not _MX_POSTAL_CODE.match(postal):
-                self.fail(f"{at}.postal_code", "a Mexican postal code has five digits")
+                self.fail(f"{at}.postal_code", N_("a Mexican postal code has five digits"))
             latitude = self.coordinate(raw.get("latitude"), f"{at}.latitude", 90)
             longitude = self.coordinate(raw.get("longitude"), f"{at}.longitude", 180)
             if _given(raw.get("latitude")) != _given(raw.get("longitude")):
-                self.fail(f"{at}.latitude", "give both latitude and longitude, or neither")
+                self.fail(f"{at}.latitude", N_("give both latitude and longitude, or neither"))
             if line is None:
                 continue
             found.append(
@@ -544,7 +580,7 @@ def fingerprint(parts: Sequence[Any], key: bytes) -> str:
 def validate_row(row_number: int, raw: Any, context: IntakeContext) -> AccountRow | list[RowError]:
     """The row as an account to merge, or every reason it cannot be accepted."""
     if not isinstance(raw, Mapping):
-        return [RowError("row", "must be an object")]
+        return [RowError("row", Message(N_("must be an object")))]
     check = FieldReader(context.country)
     today = context.today
     external_ref = check.text(raw.get("external_ref"), "external_ref", max_length=64)
@@ -555,10 +591,14 @@ def validate_row(row_number: int, raw: Any, context: IntakeContext) -> AccountRo
             product = ProductType(product_text.lower())
         except ValueError:
             allowed = ", ".join(p.value for p in ProductType)
-            check.fail("product_type", f"must be one of {allowed}")
+            check.fail("product_type", N_("must be one of {allowed}"), {"allowed": allowed})
     currency = check.text(raw.get("currency"), "currency", max_length=3)
     if currency is not None and currency.upper() != context.currency:
-        check.fail("currency", f"must be the partner's currency, {context.currency}")
+        check.fail(
+            "currency",
+            N_("must be the partner's currency, {currency}"),
+            {"currency": context.currency},
+        )
     # Amounts are held to the partner's currency (a row in another one is refused above).
     money = context.currency
     principal = check.amount(raw.get("principal"), "principal", currency=money)
@@ -574,20 +614,20 @@ def validate_row(row_number: int, raw: Any, context: IntakeContext) -> AccountRo
     if None not in (principal, interest, fees, total):
         assert principal is not None and interest is not None and fees is not None
         if total != principal + interest + fees:
-            check.fail("total", "must equal principal + interest + fees")
+            check.fail("total", N_("must equal principal + interest + fees"))
     if past_due is not None and total is not None and past_due > total:
-        check.fail("past_due_amount", "must not exceed the total")
+        check.fail("past_due_amount", N_("must not exceed the total"))
     oldest_due = check.day(raw.get("oldest_unpaid_due_date"), "oldest_unpaid_due_date", today)
     last_paid_on = check.day(raw.get("last_payment_date"), "last_payment_date", today)
     last_paid = check.amount(
         raw.get("last_payment_amount"), "last_payment_amount", currency=money, required=False
     )
     if _given(raw.get("last_payment_date")) != _given(raw.get("last_payment_amount")):
-        check.fail("last_payment_amount", "give the last payment's date and amount together")
+        check.fail("last_payment_amount", N_("give the last payment's date and amount together"))
 
     debtor = raw.get("debtor")
     if not isinstance(debtor, Mapping):
-        check.fail("debtor", "is required")
+        check.fail("debtor", N_("is required"))
         debtor = {}
     first_names = check.text(debtor.get("first_names"), "debtor.first_names", max_length=120)
     last_names = check.text(debtor.get("last_names"), "debtor.last_names", max_length=120)
@@ -606,7 +646,7 @@ def validate_row(row_number: int, raw: Any, context: IntakeContext) -> AccountRo
     for index, ref in enumerate(check.items(raw.get("references"), "references", MAX_REFERENCES)):
         at = f"references[{index}]"
         if not isinstance(ref, Mapping):
-            check.fail(at, "must be an object")
+            check.fail(at, N_("must be an object"))
             continue
         name = check.text(ref.get("full_name"), f"{at}.full_name", max_length=200)
         relationship = check.text(
@@ -620,7 +660,7 @@ def validate_row(row_number: int, raw: Any, context: IntakeContext) -> AccountRo
     ):
         at = f"guarantors[{index}]"
         if not isinstance(guarantor, Mapping):
-            check.fail(at, "must be an object")
+            check.fail(at, N_("must be an object"))
             continue
         name = check.text(guarantor.get("full_name"), f"{at}.full_name", max_length=200)
         guarantor_id = check.national_id(

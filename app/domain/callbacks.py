@@ -40,7 +40,8 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from app.domain.compliance import Decision, Reason, local_instant
-from app.domain.errors import DomainError, InvalidInput
+from app.domain.errors import DomainError, InvalidInput, Text
+from app.i18n import N_
 
 CALLBACK_RESULT = "RPC_CALLBACK"
 # How far ahead a callback may be agreed: further out it is a promise or a plan, not a call.
@@ -68,8 +69,8 @@ class CallbackRequired(DomainError):
     code = "callback_required"
 
     @property
-    def field_errors(self) -> list[tuple[str, str]]:
-        return [("body.callback", "a RPC_CALLBACK result carries the agreed callback time")]
+    def field_errors(self) -> list[tuple[str, Text]]:
+        return [("body.callback", N_("a RPC_CALLBACK result carries the agreed callback time"))]
 
 
 class CallbackInPast(DomainError):
@@ -83,8 +84,8 @@ class CallbackInPast(DomainError):
         )
 
     @property
-    def field_errors(self) -> list[tuple[str, str]]:
-        return [("body.callback.local_time", "the agreed time has already passed")]
+    def field_errors(self) -> list[tuple[str, Text]]:
+        return [("body.callback.local_time", N_("the agreed time has already passed"))]
 
 
 def check_callback(result_code: str, given: bool) -> None:
@@ -92,7 +93,7 @@ def check_callback(result_code: str, given: bool) -> None:
     if result_code == CALLBACK_RESULT and not given:
         raise CallbackRequired()
     if given and result_code != CALLBACK_RESULT:
-        raise InvalidInput("body.callback", "only a RPC_CALLBACK result carries a callback")
+        raise InvalidInput("body.callback", N_("only a RPC_CALLBACK result carries a callback"))
 
 
 def callback_zone(stated: str | None, candidates: Sequence[str]) -> str:
@@ -102,14 +103,15 @@ def callback_zone(stated: str | None, candidates: Sequence[str]) -> str:
         if stated not in candidates:
             raise InvalidInput(
                 "body.callback.time_zone",
-                "not a zone the debtor may be in; one of: " + ", ".join(candidates),
+                N_("not a zone the debtor may be in; one of: {zones}"),
+                {"zones": ", ".join(candidates)},
             )
         return stated
     if len(candidates) != 1:
         raise InvalidInput(
             "body.callback.time_zone",
-            "the debtor may be in any of " + ", ".join(candidates) + ": name the zone the "
-            "time was agreed in",
+            N_("the debtor may be in any of {zones}: name the zone the time was agreed in"),
+            {"zones": ", ".join(candidates)},
         )
     return candidates[0]
 
@@ -118,7 +120,7 @@ def agreed_instant(local_time: datetime, zone: str, now: datetime) -> datetime:
     """The instant (UTC) of ``local_time`` (naive, to the minute) on ``zone``'s clock, which
     must lie after ``now`` and within :data:`MAX_AHEAD` of it."""
     if local_time.tzinfo is not None:
-        raise InvalidInput("body.callback.local_time", "a wall-clock time, without an offset")
+        raise InvalidInput("body.callback.local_time", N_("a wall-clock time, without an offset"))
     clock = ZoneInfo(zone)
     today = now.astimezone(clock).date()
     # Far from today it is refused before any arithmetic (no overflow near year 1 or 9999).

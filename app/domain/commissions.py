@@ -63,6 +63,7 @@ from typing import Any
 from app.domain.errors import InvalidInput
 from app.domain.money import MINOR_UNITS
 from app.domain.stages import Stage
+from app.i18n import N_
 
 ZERO = Decimal("0")
 HUNDRED = Decimal("100")
@@ -168,16 +169,21 @@ def _percent(
     value: Any, field: str, maximum: Decimal = HUNDRED, *, positive: bool = False
 ) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, (int, str, Decimal)):
-        raise InvalidInput(field, "must be a decimal percentage")
+        raise InvalidInput(field, N_("must be a decimal percentage"))
     try:
         rate = Decimal(value)
     except ArithmeticError as exc:
-        raise InvalidInput(field, "must be a decimal percentage") from exc
+        raise InvalidInput(field, N_("must be a decimal percentage")) from exc
     if not rate.is_finite() or not ZERO <= rate <= maximum or (positive and rate == ZERO):
-        low = "above 0" if positive else "between 0"
-        raise InvalidInput(field, f"must be {low} and at most {maximum}")
+        raise InvalidInput(
+            field,
+            N_("must be above 0 and at most {maximum}")
+            if positive
+            else N_("must be between 0 and {maximum}"),
+            {"maximum": maximum},
+        )
     if rate != rate.quantize(CENT):
-        raise InvalidInput(field, "at most two decimal places")
+        raise InvalidInput(field, N_("at most two decimal places"))
     return rate.quantize(CENT)
 
 
@@ -187,16 +193,22 @@ def _rate(value: Any, field: str) -> Decimal:
 
 def _threshold(value: Any, field: str, currency: str | None) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, (int, str, Decimal)):
-        raise InvalidInput(field, "must be a decimal amount")
+        raise InvalidInput(field, N_("must be a decimal amount"))
     try:
         amount = Decimal(value)
     except ArithmeticError as exc:
-        raise InvalidInput(field, "must be a decimal amount") from exc
+        raise InvalidInput(field, N_("must be a decimal amount")) from exc
     if not amount.is_finite() or not ZERO <= amount <= MAX_THRESHOLD:
-        raise InvalidInput(field, "must be an amount from 0")
+        raise InvalidInput(field, N_("must be an amount from 0"))
     places = MINOR_UNITS.get(currency, 2) if currency is not None else 2
     if amount != amount.quantize(Decimal(1).scaleb(-places)):
-        raise InvalidInput(field, f"at most {places} decimal places for {currency or 'money'}")
+        if currency is None:
+            raise InvalidInput(field, N_("at most {places} decimal places"), {"places": places})
+        raise InvalidInput(
+            field,
+            N_("at most {places} decimal places for {currency}"),
+            {"places": places, "currency": currency},
+        )
     return amount.quantize(CENT)
 
 
@@ -204,20 +216,24 @@ def _check_volume_tiers(raw: Any, field: str, currency: str | None) -> tuple[Vol
     if raw is None:
         return ()
     if not isinstance(raw, list):
-        raise InvalidInput(field, "must be a list")
+        raise InvalidInput(field, N_("must be a list"))
     if len(raw) > MAX_VOLUME_TIERS:
-        raise InvalidInput(field, f"at most {MAX_VOLUME_TIERS} volume tiers")
+        raise InvalidInput(
+            field,
+            N_("at most {max_volume_tiers} volume tiers"),
+            {"max_volume_tiers": MAX_VOLUME_TIERS},
+        )
     bands: list[VolumeTier] = []
     for i, item in enumerate(raw):
         where = f"{field}.{i}"
         if not isinstance(item, Mapping):
-            raise InvalidInput(where, "must be an object")
+            raise InvalidInput(where, N_("must be an object"))
         start = _threshold(item.get("from_amount"), f"{where}.from_amount", currency)
         if i == 0 and start != ZERO:
-            raise InvalidInput(f"{where}.from_amount", "the first volume tier starts at 0")
+            raise InvalidInput(f"{where}.from_amount", N_("the first volume tier starts at 0"))
         if bands and start <= bands[-1].from_amount:
             raise InvalidInput(
-                f"{where}.from_amount", "volume tiers go in ascending order of from_amount"
+                f"{where}.from_amount", N_("volume tiers go in ascending order of from_amount")
             )
         bands.append(VolumeTier(start, _rate(item.get("rate_pct"), f"{where}.rate_pct")))
     return tuple(bands)
@@ -227,7 +243,7 @@ def _check_accelerator(raw: Any, field: str) -> Accelerator | None:
     if raw is None:
         return None
     if not isinstance(raw, Mapping):
-        raise InvalidInput(field, "must be an object")
+        raise InvalidInput(field, N_("must be an object"))
     return Accelerator(
         _percent(raw.get("above_target_pct"), f"{field}.above_target_pct", MAX_ABOVE_TARGET_PCT),
         _percent(raw.get("extra_rate_pct"), f"{field}.extra_rate_pct", positive=True),
@@ -244,41 +260,47 @@ def check_terms(
     ``accelerator`` (above 0–1000 % of the target, an extra rate above 0 and up to 100 %)."""
     days = data.get("clawback_days")
     if isinstance(days, bool) or not isinstance(days, int):
-        raise InvalidInput(f"{field}.clawback_days", "must be a whole number of days")
+        raise InvalidInput(f"{field}.clawback_days", N_("must be a whole number of days"))
     if not 0 <= days <= MAX_CLAWBACK_DAYS:
-        raise InvalidInput(f"{field}.clawback_days", f"must be between 0 and {MAX_CLAWBACK_DAYS}")
+        raise InvalidInput(
+            f"{field}.clawback_days",
+            N_("must be between 0 and {max_clawback_days}"),
+            {"max_clawback_days": MAX_CLAWBACK_DAYS},
+        )
     volume = _check_volume_tiers(data.get("volume_tiers"), f"{field}.volume_tiers", currency)
     raw = data.get("tiers")
     if raw is None and volume:
         raw = []
     if not isinstance(raw, list):
-        raise InvalidInput(f"{field}.tiers", "must be a list")
+        raise InvalidInput(f"{field}.tiers", N_("must be a list"))
     if volume and raw:
         raise InvalidInput(
-            f"{field}.volume_tiers", "volume tiers replace the rate table: leave tiers empty"
+            f"{field}.volume_tiers", N_("volume tiers replace the rate table: leave tiers empty")
         )
     if not volume and not raw:
-        raise InvalidInput(f"{field}.tiers", "at least one tier, or volume tiers")
+        raise InvalidInput(f"{field}.tiers", N_("at least one tier, or volume tiers"))
     if len(raw) > MAX_TIERS:
-        raise InvalidInput(f"{field}.tiers", f"at most {MAX_TIERS} tiers")
+        raise InvalidInput(
+            f"{field}.tiers", N_("at most {max_tiers} tiers"), {"max_tiers": MAX_TIERS}
+        )
     tiers: list[Tier] = []
     seen: set[tuple[Stage | None, RecoveryType | None]] = set()
     for i, item in enumerate(raw):
         where = f"{field}.tiers.{i}"
         if not isinstance(item, Mapping):
-            raise InvalidInput(where, "must be an object")
+            raise InvalidInput(where, N_("must be an object"))
         stage_value = item.get("stage")
         type_value = item.get("recovery_type")
         try:
             stage = None if stage_value is None else Stage(stage_value)
         except ValueError as exc:
-            raise InvalidInput(f"{where}.stage", "not a delinquency stage") from exc
+            raise InvalidInput(f"{where}.stage", N_("not a delinquency stage")) from exc
         try:
             kind = None if type_value is None else RecoveryType(type_value)
         except ValueError as exc:
-            raise InvalidInput(f"{where}.recovery_type", "not a recovery type") from exc
+            raise InvalidInput(f"{where}.recovery_type", N_("not a recovery type")) from exc
         if (stage, kind) in seen:
-            raise InvalidInput(where, "another tier has the same stage and recovery type")
+            raise InvalidInput(where, N_("another tier has the same stage and recovery type"))
         seen.add((stage, kind))
         tiers.append(Tier(stage, kind, _rate(item.get("rate_pct"), f"{where}.rate_pct")))
     accelerator = _check_accelerator(data.get("accelerator"), f"{field}.accelerator")
@@ -565,10 +587,10 @@ def parse_month(value: str, field: str) -> date:
         or len(parts[1]) != 2
         or not all(p.isascii() and p.isdigit() for p in parts)
     ):
-        raise InvalidInput(field, "must be a month as YYYY-MM")
+        raise InvalidInput(field, N_("must be a month as YYYY-MM"))
     year, month = int(parts[0]), int(parts[1])
     if not (1 <= month <= 12 and 1900 <= year <= 9999):
-        raise InvalidInput(field, "must be a month as YYYY-MM")
+        raise InvalidInput(field, N_("must be a month as YYYY-MM"))
     return date(year, month, 1)
 
 

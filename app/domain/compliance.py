@@ -40,9 +40,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from app.domain.errors import InvalidInput
 from app.domain.packs import (
+    CHANNEL_WORDS,
+    ON_WEEKDAYS,
     OPERATOR_SOURCE,
     PACKS,
-    WEEKDAYS,
     AfterContactRule,
     Channel,
     DebtorFlag,
@@ -52,8 +53,10 @@ from app.domain.packs import (
     ReferenceRule,
     RulePack,
     Trigger,
+    channel_words,
     pack_for,
 )
+from app.i18n import N_, Message
 
 __all__ = [
     "CONVERSATION_CODES",
@@ -207,10 +210,21 @@ class Basis(StrEnum):
 @dataclass(frozen=True, slots=True)
 class Reason:
     code: str  # stable machine code, e.g. "outside_hours"
-    message: str  # short English text
+    # What a person reads, rendered in their language where it is shown (``message`` is the
+    # English); an English text marked N_ without values may be given instead.
+    text: Message
     hard: bool  # breaking it is prohibited: an interaction that breaks it must be refused
     basis: Basis = Basis.POLICY
-    citation: str | None = None  # statute, article and paragraph; set on every law reason
+    # Statute, article and paragraph; set on every law reason. Never translated: it quotes.
+    citation: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.text, Message):
+            object.__setattr__(self, "text", Message(self.text))
+
+    @property
+    def message(self) -> str:
+        return str(self.text)
 
 
 # Every code a contact check may give (the catalogue labels each; a property test checks
@@ -252,16 +266,21 @@ REASON_CODES: frozenset[str] = frozenset(
 )
 
 
-def _law(code: str, message: str, citation: str) -> Reason:
+def _text(template: str, **params: object) -> Message:
+    """A reason's words: an English template marked N_ where it is written, and its values."""
+    return Message(template, params)
+
+
+def _law(code: str, message: Message, citation: str) -> Reason:
     """A reason the law gives: always hard, always cited."""
     return Reason(code, message, True, Basis.LAW, citation)
 
 
-def _policy(code: str, message: str, *, hard: bool = False) -> Reason:
+def _policy(code: str, message: Message, *, hard: bool = False) -> Reason:
     return Reason(code, message, hard, Basis.POLICY, None)
 
 
-def _law_or_policy(pack: RulePack, code: str, message: str, *, hard: bool) -> Reason:
+def _law_or_policy(pack: RulePack, code: str, message: Message, *, hard: bool) -> Reason:
     """Law where the pack cites a source for ``code``; else the agency's policy."""
     citation = pack.citations.get(code)
     if citation is not None:
@@ -321,23 +340,36 @@ def _standing_reasons(pack: RulePack, request: ContactRequest) -> list[Reason]:
     if status != "active":
         code = f"account_{status}" if status in ("recalled", "closed") else "account_inactive"
         # The agency's mandate from the creditor ended: not the law, but nothing to collect.
-        reasons.append(_policy(code, f"The account is {status}: no collection contact.", hard=True))
+        reasons.append(
+            _policy(
+                code,
+                _text(
+                    N_("The account's status is '{status}': no collection contact."), status=status
+                ),
+                hard=True,
+            )
+        )
     if request.paused:
         reasons.append(
-            _policy("account_paused", "A pause (dispute, hardship or legal) covers this date.")
+            _policy(
+                "account_paused",
+                _text(N_("A pause (dispute, hardship or legal) covers this date.")),
+            )
         )
     if DebtorFlag.CEASE_CONTACT in flags:
         reasons.append(
-            _law_or_policy(pack, "cease_contact", "The debtor asked that contact cease.", hard=True)
+            _law_or_policy(
+                pack, "cease_contact", _text(N_("The debtor asked that contact cease.")), hard=True
+            )
         )
     if DebtorFlag.DECEASED in flags:
-        reasons.append(_policy("deceased", "The debtor is deceased.", hard=True))
+        reasons.append(_policy("deceased", _text(N_("The debtor is deceased.")), hard=True))
     if DebtorFlag.ATTORNEY in flags and party is not Party.GUARANTOR:
         reasons.append(
             _law_or_policy(
                 pack,
                 "attorney",
-                "The debtor has an attorney: contact the attorney instead.",
+                _text(N_("The debtor has an attorney: contact the attorney instead.")),
                 hard=True,
             )
         )
@@ -345,12 +377,14 @@ def _standing_reasons(pack: RulePack, request: ContactRequest) -> list[Reason]:
         reasons.append(
             _policy(
                 "insolvency",
-                "The debtor is under an insolvency proceeding: the claim goes through it.",
+                _text(
+                    N_("The debtor is under an insolvency proceeding: the claim goes through it.")
+                ),
                 hard=True,
             )
         )
     if DebtorFlag.DISPUTE in flags:
-        message = "The debt is disputed: resolve the dispute before collecting."
+        message = _text(N_("The debt is disputed: resolve the dispute before collecting."))
         if pack.dispute_is_hard:
             reasons.append(_law_or_policy(pack, "dispute", message, hard=True))
         else:
@@ -361,20 +395,27 @@ def _standing_reasons(pack: RulePack, request: ContactRequest) -> list[Reason]:
             _law_or_policy(
                 pack,
                 "third_party_prohibited",
-                f"References may not be contacted in {pack.country}.",
+                _text(N_("References may not be contacted in {country}."), country=pack.country),
                 hard=True,
             )
         )
     if channel in request.opted_out_channels:
         reasons.append(
             _law_or_policy(
-                pack, "channel_opted_out", f"The debtor opted out of {channel}.", hard=True
+                pack,
+                "channel_opted_out",
+                _text(N_("The debtor opted out of contact by {channel}."), channel=_words(channel)),
+                hard=True,
             )
         )
     if pack.consent_required and (
         request.consented_channels is None or channel not in request.consented_channels
     ):
-        message = f"The debtor has not authorised contact by {channel} ({pack.country})."
+        message = _text(
+            N_("The debtor has not authorised contact by {channel} ({country})."),
+            channel=_words(channel),
+            country=pack.country,
+        )
         citation = pack.citations.get("channel_not_consented")
         law = PACKS.get(pack.country)
         if citation is not None and law is not None and law.consent_required:
@@ -382,27 +423,40 @@ def _standing_reasons(pack: RulePack, request: ContactRequest) -> list[Reason]:
         else:  # required by the operator's stricter settings only
             reasons.append(_policy("channel_not_consented", message, hard=True))
     if channel is Channel.VISIT and not pack.visits_allowed:
-        message = f"Home and work visits are prohibited in {pack.country}."
+        message = _text(
+            N_("Home and work visits are prohibited in {country}."), country=pack.country
+        )
         law = PACKS.get(pack.country)
         if law is not None and not law.visits_allowed:
             reasons.append(_law_or_policy(pack, "visits_prohibited", message, hard=True))
         else:
             reasons.append(
-                _policy("visits_prohibited", "The operator allows no field visits.", hard=True)
+                _policy(
+                    "visits_prohibited",
+                    _text(N_("The operator allows no field visits.")),
+                    hard=True,
+                )
             )
     if not request.contact_point_valid:
-        reasons.append(_policy("invalid_contact_point", "The contact point is marked invalid."))
+        reasons.append(
+            _policy("invalid_contact_point", _text(N_("The contact point is marked invalid.")))
+        )
     strategy = request.strategy
     if strategy.allowed_channels is not None and channel not in strategy.allowed_channels:
         reasons.append(
             _policy(
-                "channel_not_in_strategy", f"The strategy for this stage does not use {channel}."
+                "channel_not_in_strategy",
+                _text(
+                    N_("The strategy for this stage does not use contact by {channel}."),
+                    channel=_words(channel),
+                ),
             )
         )
     elif channel is Channel.VISIT and not strategy.visits_allowed:
         reasons.append(
             _policy(
-                "channel_not_in_strategy", "The strategy for this stage allows no field visits."
+                "channel_not_in_strategy",
+                _text(N_("The strategy for this stage allows no field visits.")),
             )
         )
     return reasons
@@ -426,20 +480,24 @@ def _vulnerable_reasons(pack: RulePack, request: ContactRequest) -> list[Reason]
         minor_debtor = DebtorFlag.MINOR in flags and party is not Party.GUARANTOR
         minor_party = DebtorFlag.MINOR in request.party_flags and party is not Party.DEBTOR
         if minor_debtor or minor_party:
-            who = "a minor" if minor_party else "a debtor who is a minor"
-            reasons.append(
-                _law(
-                    "vulnerable_person",
-                    f"No collection with {who} in {pack.country}.",
-                    citation,
+            message = (
+                _text(N_("No collection with a minor in {country}."), country=pack.country)
+                if minor_party
+                else _text(
+                    N_("No collection with a debtor who is a minor in {country}."),
+                    country=pack.country,
                 )
             )
+            reasons.append(_law("vulnerable_person", message, citation))
     older_party = DebtorFlag.OLDER_ADULT in request.party_flags and party is not Party.DEBTOR
     if DebtorFlag.OLDER_ADULT in pack.vulnerable_flags and older_party:
         reasons.append(
             _law(
                 "older_adult_third_party",
-                f"No collection with an older adult who is not the debtor in {pack.country}.",
+                _text(
+                    N_("No collection with an older adult who is not the debtor in {country}."),
+                    country=pack.country,
+                ),
                 pack.citations.get("older_adult_third_party", citation),
             )
         )
@@ -451,8 +509,12 @@ def _vulnerable_reasons(pack: RulePack, request: ContactRequest) -> list[Reason]
         reasons.append(
             _policy(
                 "older_adult_policy",
-                "The strategy treats debtors aged 60 or over as vulnerable: no collection "
-                "contact (the partner's policy, not the law).",
+                _text(
+                    N_(
+                        "The strategy treats debtors aged 60 or over as vulnerable: no "
+                        "collection contact (the partner's policy, not the law)."
+                    )
+                ),
             )
         )
     return reasons
@@ -551,7 +613,13 @@ def _timed_reasons(
     ):
         reasons.append(
             Reason(
-                "strategy_cap", f"The strategy allows {day_cap} {channel} contact(s) a day.", False
+                "strategy_cap",
+                _text(
+                    N_("The strategy allows {count} contact(s) a day by {channel}."),
+                    count=day_cap,
+                    channel=_words(channel),
+                ),
+                False,
             )
         )
     week_cap = strategy.per_week.get(channel)
@@ -565,7 +633,11 @@ def _timed_reasons(
         reasons.append(
             Reason(
                 "strategy_cap",
-                f"The strategy allows {week_cap} {channel} contact(s) a week.",
+                _text(
+                    N_("The strategy allows {count} contact(s) a week by {channel}."),
+                    count=week_cap,
+                    channel=_words(channel),
+                ),
                 False,
             )
         )
@@ -580,8 +652,12 @@ def _window_reason(pack: RulePack, local: datetime) -> Reason | None:
         return None
     law = PACKS.get(pack.country)
     if law is None or not law.hours_in_law or _window_check(law, local) is None:
-        return _policy(reason.code, f"{reason.message} (the operator's setting)", hard=True)
-    return _law(reason.code, reason.message, law.citations.get("hours", ""))
+        return _policy(
+            reason.code,
+            _text(N_("{reason} (the operator's setting)"), reason=reason.text),
+            hard=True,
+        )
+    return _law(reason.code, reason.text, law.citations.get("hours", ""))
 
 
 def _window_check(pack: RulePack, local: datetime) -> Reason | None:
@@ -589,26 +665,50 @@ def _window_check(pack: RulePack, local: datetime) -> Reason | None:
     window = pack.window_on(weekday)
     if window is None:
         if weekday == 6:
-            return Reason("sunday", f"No contact on Sundays in {pack.country}.", True)
-        return Reason("closed_day", f"No contact on {_day_name(local)}s in {pack.country}.", True)
+            return Reason(
+                "sunday",
+                _text(N_("No contact on Sundays in {country}."), country=pack.country),
+                True,
+            )
+        return Reason(
+            "closed_day",
+            _text(N_("No contact {days} in {country}."), days=_on_day(local), country=pack.country),
+            True,
+        )
     holiday = pack.holiday_on(local.date())
     if holiday is not None:
         return Reason(
             "holiday",
-            f"{local.date().isoformat()} is a holiday in {pack.country} ({holiday}).",
+            _text(
+                N_("{date} is a holiday in {country} ({holiday})."),
+                date=local.date().isoformat(),
+                country=pack.country,
+                # A holiday's name is the calendar's own (a proper name); the operator's
+                # exclusion is a text of ours, translated.
+                holiday=Message(holiday),
+            ),
             True,
         )
     if not window.contains(local.hour * 60 + local.minute):
         return Reason(
             "outside_hours",
-            f"Contact in {pack.country} only {window.label} local time on {_day_name(local)}s.",
+            _text(
+                N_("Contact in {country} only {window} local time {days}."),
+                country=pack.country,
+                window=window.text,
+                days=_on_day(local),
+            ),
             True,
         )
     return None
 
 
-def _day_name(local: datetime) -> str:
-    return WEEKDAYS[local.weekday()].capitalize()
+def _on_day(local: datetime) -> Message:
+    return Message(ON_WEEKDAYS[local.weekday()])
+
+
+def _words(channel: Channel) -> Message:
+    return Message(CHANNEL_WORDS[channel])
 
 
 def _within(seen: _Seen, at: datetime, today: date, days: int, calendar: bool = False) -> bool:
@@ -634,8 +734,7 @@ def _cap_reason(
     """A frequency cap at ``at``: what the cap counts (per debt and person where the law
     counts so), and with the strategy's ``calls_across_debts`` the same cap over every call
     to the debtor's people about any of their debts, as policy."""
-    names = "/".join(sorted(cap.channels))
-    period = "a day" if cap.period_days == 1 else f"in {cap.period_days} days"
+    names = channel_words(cap.channels)
     law = cap.source != OPERATOR_SOURCE
 
     def counted(s: _Seen, *, all_debts: bool) -> bool:
@@ -645,28 +744,60 @@ def _cap_reason(
             return False
         return all_debts or not cap.per_debt or (s.same_debt and s.same_person)
 
-    def over(*, all_debts: bool) -> str | None:
+    def over(*, all_debts: bool) -> Message | None:
         mine = [s for s in past if counted(s, all_debts=all_debts)]
         in_period = [s for s in mine if _within(s, at, today, cap.period_days, cap.calendar_days)]
         if len(in_period) >= cap.limit:
-            scope = " about this debt" if cap.per_debt and not all_debts else ""
-            return f"{cap.limit} {names} contact(s) {period}{scope}"
+            about_this_debt = cap.per_debt and not all_debts
+            if cap.period_days == 1:
+                template = (
+                    N_("{limit} contact(s) a day by {channels} about this debt")
+                    if about_this_debt
+                    else N_("{limit} contact(s) a day by {channels}")
+                )
+            else:
+                template = (
+                    N_("{limit} contact(s) in {days} days by {channels} about this debt")
+                    if about_this_debt
+                    else N_("{limit} contact(s) in {days} days by {channels}")
+                )
+            return _text(template, limit=cap.limit, days=cap.period_days, channels=names)
         if cap.min_days_between and any((today - s.day).days <= cap.min_days_between for s in mine):
-            return f"{cap.min_days_between} whole days between {names} contacts"
+            return _text(
+                N_("{days} whole days between contacts by {channels}"),
+                days=cap.min_days_between,
+                channels=names,
+            )
         return None
 
     found = over(all_debts=False)
     if found is not None:
         if law:
-            return _law("frequency_cap", f"The law of {pack.country} allows {found}.", cap.source)
-        return _policy("frequency_cap", f"The operator's setting allows {found}.", hard=True)
+            return _law(
+                "frequency_cap",
+                _text(
+                    N_("The law of {country} allows {limit}."), country=pack.country, limit=found
+                ),
+                cap.source,
+            )
+        return _policy(
+            "frequency_cap",
+            _text(N_("The operator's setting allows {limit}."), limit=found),
+            hard=True,
+        )
     if cap.per_debt and request.strategy.calls_across_debts:
         found = over(all_debts=True)
         if found is not None:
             return _policy(
                 "strategy_cap",
-                f"The strategy counts {names} contacts over all the debtor's debts and "
-                f"people reached: {found} (the partner's policy, not the law).",
+                _text(
+                    N_(
+                        "The strategy counts contacts by {channels} over all the debtor's debts "
+                        "and people reached: {limit} (the partner's policy, not the law)."
+                    ),
+                    channels=names,
+                    limit=found,
+                ),
             )
     return None
 
@@ -704,7 +835,7 @@ def _after_contact_reason(
         return not (rule.other_channels_only and seen.channel is channel)
 
     if any(triggers(seen, all_debts=False) for seen in past):
-        return _law(rule.code, rule.description, rule.source)
+        return _law(rule.code, Message(rule.description), rule.source)
     if (
         rule.trigger is Trigger.PERSON
         and request.strategy.calls_across_debts
@@ -712,8 +843,12 @@ def _after_contact_reason(
     ):
         return _policy(
             "strategy_cap",
-            "The strategy waits 7 days after a telephone conversation about any of the "
-            "debtor's debts, with anyone (the partner's policy, not the law).",
+            _text(
+                N_(
+                    "The strategy waits 7 days after a telephone conversation about any of the "
+                    "debtor's debts, with anyone (the partner's policy, not the law)."
+                )
+            ),
         )
     return None
 
@@ -764,12 +899,12 @@ def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
-        raise InvalidInput("time_zone", "not an IANA time zone") from exc
+        raise InvalidInput("time_zone", N_("not an IANA time zone")) from exc
 
 
 def _utc(moment: datetime, field_name: str) -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
-        raise InvalidInput(field_name, "must carry a time zone (an aware datetime)")
+        raise InvalidInput(field_name, N_("must carry a time zone (an aware datetime)"))
     return moment.astimezone(UTC)
 
 
@@ -810,7 +945,7 @@ class AgeNotice:
 
     flag: DebtorFlag
     basis: Basis
-    effect: str
+    effect: str  # English marked N_: translated where shown
     citation: str | None
 
 
@@ -826,8 +961,10 @@ def age_notices(birth_date: date | None, on: date, country: str) -> tuple[AgeNot
                 AgeNotice(
                     flag,
                     Basis.LAW,
-                    "A minor: no collection contact with the debtor nor through references "
-                    "(guarantors may be contacted).",
+                    N_(
+                        "A minor: no collection contact with the debtor nor through references "
+                        "(guarantors may be contacted)."
+                    ),
                     pack.citations.get("vulnerable_person"),
                 )
             )
@@ -836,10 +973,12 @@ def age_notices(birth_date: date | None, on: date, country: str) -> tuple[AgeNot
                 AgeNotice(
                     flag,
                     Basis.POLICY,
-                    "Aged 60 or over: the law allows contact because the older adult is the "
-                    "debtor; only a strategy that treats older-adult debtors as vulnerable "
-                    "blocks it (policy). Older adults reached as third parties may not be "
-                    "collected from (law).",
+                    N_(
+                        "Aged 60 or over: the law allows contact because the older adult is the "
+                        "debtor; only a strategy that treats older-adult debtors as vulnerable "
+                        "blocks it (policy). Older adults reached as third parties may not be "
+                        "collected from (law)."
+                    ),
                     None,
                 )
             )

@@ -27,6 +27,7 @@ from enum import StrEnum
 from app.domain.compliance import RIGHT_PARTY_CODES
 from app.domain.errors import InvalidInput, PermissionDenied
 from app.domain.roles import Role
+from app.i18n import N_
 
 
 class ConsentStatus(StrEnum):
@@ -98,23 +99,29 @@ def source_of(claim: ConsentClaim) -> ConsentSource:
         else:
             raise InvalidInput(
                 "body.interaction_id",
-                "a consent names its evidence: the interaction in which the debtor gave it"
-                + (", or the signed document" if claim.role is not Role.COLLECTOR else ""),
+                N_("a consent names its evidence: the interaction in which the debtor gave it")
+                if claim.role is Role.COLLECTOR
+                else N_(
+                    "a consent names its evidence: the interaction in which the debtor gave it, "
+                    "or the signed document"
+                ),
             )
     if source not in _SOURCES_BY_ROLE.get(claim.role, frozenset()):
         raise PermissionDenied({"role": claim.role.value, "source": source.value})
     if source is ConsentSource.DEBTOR_REQUEST and claim.status is ConsentStatus.GRANTED:
-        raise InvalidInput("body.source", "debtor_request revokes; a consent names its evidence")
+        raise InvalidInput(
+            "body.source", N_("debtor_request revokes; a consent names its evidence")
+        )
     if source is ConsentSource.DEBTOR_IN_INTERACTION and claim.interaction_id is None:
-        raise InvalidInput("body.interaction_id", "required with debtor_in_interaction")
+        raise InvalidInput("body.interaction_id", N_("required with debtor_in_interaction"))
     if source is ConsentSource.SIGNED_DOCUMENT and claim.document_id is None:
-        raise InvalidInput("body.document_id", "required with signed_document")
+        raise InvalidInput("body.document_id", N_("required with signed_document"))
     if (
         source is ConsentSource.PARTNER_FILE
         and claim.status is ConsentStatus.GRANTED
         and not claim.partner_reference
     ):
-        raise InvalidInput("body.partner_reference", "a partner's consent names its record")
+        raise InvalidInput("body.partner_reference", N_("a partner's consent names its record"))
     return source
 
 
@@ -123,14 +130,16 @@ def check_interaction_evidence(found: EvidenceInteraction | None, status: Consen
     right-party contact (a revocation may come from any contact with the debtor), and not
     since replaced by a correction."""
     if found is None:
-        raise InvalidInput("body.interaction_id", "not an interaction of this account")
+        raise InvalidInput("body.interaction_id", N_("not an interaction of this account"))
     if found.corrected:
-        raise InvalidInput("body.interaction_id", "that interaction was corrected; name the fix")
+        raise InvalidInput(
+            "body.interaction_id", N_("that interaction was corrected; name the fix")
+        )
     if found.party != "debtor":
-        raise InvalidInput("body.interaction_id", "the interaction did not reach the debtor")
+        raise InvalidInput("body.interaction_id", N_("the interaction did not reach the debtor"))
     if status is ConsentStatus.GRANTED and found.result_code not in RIGHT_PARTY_CODES:
         raise InvalidInput(
-            "body.interaction_id", "consent is given in a right-party contact (RPC results)"
+            "body.interaction_id", N_("consent is given in a right-party contact (RPC results)")
         )
 
 
@@ -145,7 +154,7 @@ def check_not_older_than_revocation(
         and given_at < current_given_at
     ):
         raise InvalidInput(
-            "body.interaction_id", "the debtor revoked this channel after giving that consent"
+            "body.interaction_id", N_("the debtor revoked this channel after giving that consent")
         )
 
 

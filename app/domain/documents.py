@@ -41,6 +41,7 @@ from enum import StrEnum
 from app.domain.crypto import SealedBytes, Vault
 from app.domain.errors import CustodyNotForward, InvalidInput, PermissionDenied
 from app.domain.roles import Role
+from app.i18n import N_
 
 
 class DocumentKind(StrEnum):
@@ -249,9 +250,11 @@ def change_custody(
     if status not in NEXT[current.status]:
         raise CustodyNotForward({"current": current.status.value, "status": status.value})
     if on > today:
-        raise InvalidInput("body.on", "the custody date cannot be in the future")
+        raise InvalidInput("body.on", N_("the custody date cannot be in the future"))
     if current.on is not None and on < current.on:
         raise InvalidInput(
-            "body.on", f"the custody date cannot be before the previous step ({current.on})"
+            "body.on",
+            N_("the custody date cannot be before the previous step ({on})"),
+            {"on": current.on},
         )
     return Custody(status=status, on=on, by=by, note=note)

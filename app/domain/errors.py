@@ -1,14 +1,32 @@
 """Domain errors: plain exceptions with a stable machine code. No HTTP here.
 
 ``app/problems.py`` maps each class to an HTTP status and renders RFC 9457 problem+json; the
-human title and detail come from the message catalogue there (English and Spanish), keyed by
-``code`` and filled with ``params``.
+human title and detail come from the catalogue there (English in code, other languages in
+``app/locale``), keyed by ``code`` and filled with ``params``. A text an error carries (a
+conflict's reason, a field's message) is English marked N_, or a
+:class:`~app.i18n.Message` when it has values: it is translated when the answer is written,
+never here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
+
+from app.i18n import Message
+
+# A text for a person: English marked N_, or a Message (template and values).
+Text = str | Message
+
+
+class InvalidValue(ValueError):
+    """A value a validator refuses, saying why in the reader's language (``text``);
+    ``str()`` is the English. Raised inside a pydantic validator it is reported as
+    ``value_error`` with ``text`` translated (app/problems.py)."""
+
+    def __init__(self, message: Text, params: Mapping[str, Any] | None = None) -> None:
+        self.text = message if isinstance(message, Message) else Message(message, params or {})
+        super().__init__(str(self.text))
 
 
 class DomainError(Exception):
@@ -21,7 +39,7 @@ class DomainError(Exception):
         super().__init__(self.code, self.params)
 
     @property
-    def field_errors(self) -> list[tuple[str, str]]:
+    def field_errors(self) -> list[tuple[str, Text]]:
         """(field, message) pairs for the problem's ``errors[]``."""
         return []
 
@@ -33,22 +51,36 @@ class NotFound(DomainError):
 
 
 class Conflict(DomainError):
+    """The request conflicts with the current state. ``reason`` is an English template
+    marked N_ (``Conflict(N_("the plan is {status}"), status=...)``) completing "The request
+    conflicts with the current state: …"; prefer an error of its own where a client may act
+    on it. (A mapping of params is the older form, kept for callers not yet converted.)"""
+
     code = "conflict"
+
+    def __init__(self, reason: str | Mapping[str, Any] | None = None, /, **params: Any) -> None:
+        if isinstance(reason, str):
+            super().__init__({"reason": Message(reason, params)})
+        else:
+            super().__init__({**(reason or {}), **params})
 
 
 class InvalidInput(DomainError):
-    """A rule about the request's content that the schema alone cannot express."""
+    """A rule about the request's content that the schema alone cannot express. ``message``
+    is an English template marked N_, filled with ``params``: ``text`` keeps both for the
+    reader's language, ``message`` is the English text."""
 
     code = "invalid_input"
 
-    def __init__(self, field: str, message: str, params: Mapping[str, Any] | None = None):
+    def __init__(self, field: str, message: Text, params: Mapping[str, Any] | None = None):
         self.field = field
-        self.message = message
+        self.text = message if isinstance(message, Message) else Message(message, params or {})
+        self.message = str(self.text)
         super().__init__({"field": field, **(params or {})})
 
     @property
-    def field_errors(self) -> list[tuple[str, str]]:
-        return [(self.field, self.message)]
+    def field_errors(self) -> list[tuple[str, Text]]:
+        return [(self.field, self.text)]
 
 
 class VersionMismatch(DomainError):
@@ -116,13 +148,18 @@ class UnreadableUpload(DomainError):
 
     code = "unreadable_upload"
 
-    def __init__(self, reason: str, errors: Sequence[tuple[str, str]] = ()) -> None:
-        self.reason = reason
+    def __init__(
+        self,
+        reason: Text,
+        errors: Sequence[tuple[str, Text]] = (),
+        params: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.reason = reason if isinstance(reason, Message) else Message(reason, params or {})
         self.errors = list(errors)
-        super().__init__({"reason": reason})
+        super().__init__({"reason": self.reason})
 
     @property
-    def field_errors(self) -> list[tuple[str, str]]:
+    def field_errors(self) -> list[tuple[str, Text]]:
         return self.errors
 
 

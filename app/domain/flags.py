@@ -79,6 +79,7 @@ from enum import StrEnum
 
 from app.domain.compliance import ContactRequest, Decision, Reason, RulePack, check_contact
 from app.domain.packs import DebtorFlag
+from app.i18n import N_, Message
 
 __all__ = [
     "AGENCY_SAFETY_FLAG",
@@ -250,8 +251,13 @@ def _creditor_reason(reason: Reason) -> Reason:
     # Built anew: the law's label and citation of the flag's own debt do not carry over.
     return Reason(
         reason.code,
-        f"{reason.message} (Recorded on another account of this creditor; the agency applies "
-        "it to every account of the creditor: policy.)",
+        Message(
+            N_(
+                "{reason} (Recorded on another account of this creditor; the agency applies it "
+                "to every account of the creditor: policy.)"
+            ),
+            {"reason": reason.text},
+        ),
         reason.hard,
     )
 
@@ -259,11 +265,20 @@ def _creditor_reason(reason: Reason) -> Reason:
 def _agency_reason(reasons: list[Reason]) -> Reason:
     """One reason for every flag another creditor's accounts brought: its code says nothing
     of them; its message, for the staff running the check, does."""
+    keys = [f"reason{index}" for index in range(len(reasons))]
     return Reason(
         AGENCY_SAFETY_FLAG,
-        "Do not contact: agency safety flag. "
-        + " ".join(r.message for r in reasons)
-        + " (Recorded through another creditor's account; the agency applies it for every "
-        "creditor: policy.)",
+        Message(
+            N_(
+                "Do not contact: agency safety flag. {reasons} (Recorded through another "
+                "creditor's account; the agency applies it for every creditor: policy.)"
+            ),
+            {
+                "reasons": Message(
+                    " ".join("{" + key + "}" for key in keys),
+                    {key: r.text for key, r in zip(keys, reasons, strict=True)},
+                )
+            },
+        ),
         any(r.hard for r in reasons),
     )

@@ -1,8 +1,9 @@
 """National ids, tax ids and phone numbers, validated per country.
 
 python-stdnum checks each id's format and check digits; phonenumbers parses phones to E.164
-for the partner's country. Each function returns the normalised value or raises ValueError
-with a message fit to show to whoever sent the data.
+for the partner's country. Each function returns the normalised value or raises
+:class:`InvalidId` (a ValueError) with a message fit to show to whoever sent the data, in
+their language (``text``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from stdnum.mx import curp, rfc
 from stdnum.pe import ruc
 from stdnum.us import ein, ssn
 
+from app.domain.errors import InvalidValue
 from app.domain.text import fold
+from app.i18n import N_, Message
 
 
 class Country(StrEnum):
@@ -84,15 +87,24 @@ COUNTRY_CURRENCY: dict[Country, str] = {
 }
 
 
+class InvalidId(InvalidValue):
+    """An id or phone number that is not valid; ``text`` says why (``str()`` in English)."""
+
+
 def _digits(length_from: int, length_to: int, name: str) -> Callable[[str], str]:
     """Ids without a check digit (Colombian cédula, Peruvian DNI): digits of a set length."""
 
     def check(value: str) -> str:
         compact = value.replace(".", "").replace("-", "").replace(" ", "")
         if not compact.isascii() or not compact.isdigit():
-            raise ValueError(f"a {name} has digits only")
+            raise InvalidId(Message(N_("a {name} has digits only"), {"name": name}))
         if not length_from <= len(compact) <= length_to:
-            raise ValueError(f"a {name} has {length_from} to {length_to} digits")
+            raise InvalidId(
+                Message(
+                    N_("a {name} has {length_from} to {length_to} digits"),
+                    {"name": name, "length_from": length_from, "length_to": length_to},
+                )
+            )
         return compact
 
     return check
@@ -127,24 +139,35 @@ _VALIDATORS: dict[NationalIdType, Callable[[str], str]] = {
 }
 
 _STDNUM_MESSAGES = {
-    "InvalidChecksum": "its check digit is wrong",
-    "InvalidFormat": "its format is wrong",
-    "InvalidLength": "its length is wrong",
-    "InvalidComponent": "it contains an impossible part (date or code)",
+    "InvalidChecksum": N_("its check digit is wrong"),
+    "InvalidFormat": N_("its format is wrong"),
+    "InvalidLength": N_("its length is wrong"),
+    "InvalidComponent": N_("it contains an impossible part (date or code)"),
 }
+_NOT_VALID_ID = N_("not a valid {id_type}: {reason}")
 
 
 def normalise_national_id(id_type: NationalIdType, value: str) -> str:
-    """The compact, upper-case id; ValueError saying what is wrong with it."""
+    """The compact, upper-case id; InvalidId saying what is wrong with it."""
     if len(value) > 40:
-        raise ValueError(f"not a valid {id_type.value}: too long")
+        raise InvalidId(Message(N_("not a valid {id_type}: too long"), {"id_type": id_type.value}))
     try:
         return _VALIDATORS[id_type](value.strip().upper())
     except ValidationError as exc:
-        reason = _STDNUM_MESSAGES.get(type(exc).__name__, "it is not valid")
-        raise ValueError(f"not a valid {id_type.value}: {reason}") from exc
+        reason = _STDNUM_MESSAGES.get(type(exc).__name__, N_("it is not valid"))
+        raise InvalidId(
+            Message(_NOT_VALID_ID, {"id_type": id_type.value, "reason": Message(reason)})
+        ) from exc
+    except InvalidId as exc:
+        raise InvalidId(
+            Message(_NOT_VALID_ID, {"id_type": id_type.value, "reason": exc.text})
+        ) from exc
     except ValueError as exc:
-        raise ValueError(f"not a valid {id_type.value}: {exc}") from exc
+        raise InvalidId(
+            Message(
+                _NOT_VALID_ID, {"id_type": id_type.value, "reason": Message(N_("it is not valid"))}
+            )
+        ) from exc
 
 
 def normalise_tax_id(country: Country, value: str) -> str:
@@ -262,7 +285,7 @@ def normalise_phone(value: str, country: Country) -> str:
     """The E.164 form of a phone written in the partner's country's conventions (Mexican
     numbers also as they were dialled before ten-digit dialling: +52 1…, 044, 045, 01)."""
     if len(value) > 40:
-        raise ValueError("not a phone number: too long")
+        raise InvalidId(Message(N_("not a phone number: too long")))
     value = _without_mx_legacy_prefix(value, country)
     fast = _fast_e164(value, country)
     if fast is not None:
@@ -275,9 +298,11 @@ def _parse_phone(value: str, country: Country) -> str:
     try:
         parsed = phonenumbers.parse(value, country.value)
     except phonenumbers.NumberParseException as exc:
-        raise ValueError("not a phone number") from exc
+        raise InvalidId(Message(N_("not a phone number"))) from exc
     if not phonenumbers.is_valid_number(parsed):
-        raise ValueError(f"not a valid phone number for {country.value}")
+        raise InvalidId(
+            Message(N_("not a valid phone number for {country}"), {"country": country.value})
+        )
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 

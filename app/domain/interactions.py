@@ -24,7 +24,7 @@ Choices made here:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -40,6 +40,7 @@ from app.domain.compliance import (
 )
 from app.domain.errors import DomainError, InvalidInput, PermissionDenied
 from app.domain.roles import Role, Skill
+from app.i18n import N_, Language, Message, stored_text
 
 
 class SkillRequired(DomainError):
@@ -48,9 +49,7 @@ class SkillRequired(DomainError):
     code = "skill_required"
 
     def __init__(self, channel: Channel, skills: Collection[Skill]) -> None:
-        super().__init__(
-            {"channel": channel.value, "skills": ", ".join(sorted(s.value for s in skills))}
-        )
+        super().__init__({"channel": channel.value, "skills": sorted(s.value for s in skills)})
 
 
 class Direction(StrEnum):
@@ -163,27 +162,29 @@ def check_interaction(draft: InteractionDraft, now: datetime) -> None:
     """Refuse (InvalidInput, naming the field) what a gestión may not be recorded as."""
     code = draft.result_code
     if code not in RESULT_CODES:
-        raise InvalidInput("body.result_code", "not a result code of the taxonomy")
+        raise InvalidInput("body.result_code", N_("not a result code of the taxonomy"))
     if draft.started_at > now + MAX_CLOCK_SKEW:
-        raise InvalidInput("body.started_at", "must not be in the future")
+        raise InvalidInput("body.started_at", N_("must not be in the future"))
     if draft.started_at < now - MAX_BACKDATE:
-        raise InvalidInput("body.started_at", "may be at most 30 days in the past")
+        raise InvalidInput("body.started_at", N_("may be at most 30 days in the past"))
     if draft.ended_at is not None and not (
         draft.started_at <= draft.ended_at <= draft.started_at + MAX_LENGTH
     ):
-        raise InvalidInput("body.ended_at", "must be after started_at and within 12 hours")
+        raise InvalidInput("body.ended_at", N_("must be after started_at and within 12 hours"))
     if draft.ended_at is not None and draft.ended_at > now + MAX_CLOCK_SKEW:
-        raise InvalidInput("body.ended_at", "must not be in the future")
+        raise InvalidInput("body.ended_at", N_("must not be in the future"))
     if code in RIGHT_PARTY_CODES:
         if draft.party is not PartyReached.DEBTOR:
-            raise InvalidInput("body.party", "a right-party contact reaches the debtor")
+            raise InvalidInput("body.party", N_("a right-party contact reaches the debtor"))
         _check_pcr(draft.pcr, draft.country)
     if code == "TPC" and draft.party not in (PartyReached.REFERENCE, PartyReached.GUARANTOR):
-        raise InvalidInput("body.party", "a third-party contact reaches a reference or guarantor")
+        raise InvalidInput(
+            "body.party", N_("a third-party contact reaches a reference or guarantor")
+        )
     if code in VISIT_RESULTS and draft.channel is not Channel.VISIT:
-        raise InvalidInput("body.result_code", "address results belong to visits")
+        raise InvalidInput("body.result_code", N_("address results belong to visits"))
     if draft.channel is Channel.VISIT and not draft.has_position:
-        raise InvalidInput("body.position", "a visit records where the collector stood (GPS)")
+        raise InvalidInput("body.position", N_("a visit records where the collector stood (GPS)"))
     _check_promise(draft)
 
 
@@ -201,26 +202,30 @@ def _check_pcr(pcr: Pcr, country: str) -> None:
         if country not in PCR_NOT_ASKED:
             raise InvalidInput(
                 "body.pcr.problem_category",
-                "not_asked is for countries whose law forbids asking why the debtor stopped "
-                "paying (" + ", ".join(sorted(PCR_NOT_ASKED)) + ")",
+                N_(
+                    "not_asked is for countries whose law forbids asking why the debtor stopped "
+                    "paying ({countries})"
+                ),
+                {"countries": ", ".join(sorted(PCR_NOT_ASKED))},
             )
         if pcr.problem is not None and pcr.problem.strip():
             raise InvalidInput(
-                "body.pcr.problem", "not_asked: the debtor was not asked, leave it empty"
+                "body.pcr.problem", N_("not_asked: the debtor was not asked, leave it empty")
             )
         required: tuple[str, ...] = ("resolution",)
     elif pcr.problem_category not in PROBLEM_CATEGORIES:
         allowed = sorted(PROBLEM_CATEGORIES | ({NOT_ASKED} if country in PCR_NOT_ASKED else set()))
         raise InvalidInput(
             "body.pcr.problem_category",
-            "required on a right-party contact: one of " + ", ".join(allowed),
+            N_("required on a right-party contact: one of {allowed}"),
+            {"allowed": ", ".join(allowed)},
         )
     else:
         required = ("problem", "circumstance", "resolution")
     for name in required:
         value = getattr(pcr, name)
         if value is None or not value.strip():
-            raise InvalidInput(f"body.pcr.{name}", "required on a right-party contact")
+            raise InvalidInput(f"body.pcr.{name}", N_("required on a right-party contact"))
 
 
 def check_skill(role: Role, skills: Collection[Skill], channel: Channel) -> None:
@@ -252,14 +257,17 @@ def check_stamp(
         if backdated_reason is None:
             raise InvalidInput(
                 "body.backdated_reason",
-                "an outbound contact entered after the fact says why it is entered late",
+                N_("an outbound contact entered after the fact says why it is entered late"),
             )
         return
     raise InvalidInput(
         "body.started_at",
-        f"an outbound contact is entered as it ends (within {_minutes(LIVE_TOLERANCE)} minutes "
-        f"of its end and {_minutes(MAX_LIVE_LENGTH) // 60} hours of its start); later, a team "
-        "lead or manager enters it with backdated_reason",
+        N_(
+            "an outbound contact is entered as it ends (within {minutes} minutes of its end and "
+            "{hours} hours of its start); later, a team lead or manager enters it with "
+            "backdated_reason"
+        ),
+        {"minutes": _minutes(LIVE_TOLERANCE), "hours": _minutes(MAX_LIVE_LENGTH) // 60},
     )
 
 
@@ -282,13 +290,37 @@ def reason_record(reason: Reason, sources: Sequence[str] = ()) -> dict[str, Any]
     if basis is None:
         basis = "law" if reason.hard else "policy"
         citation = "; ".join(sources) if reason.hard and sources else None
-    return {
+    record: dict[str, Any] = {
         "code": reason.code,
         "message": reason.message,
         "hard": reason.hard,
         "basis": str(basis),
         "citation": citation,
     }
+    text = getattr(reason, "text", None)
+    if isinstance(text, Message):
+        record["text"] = text.to_json()  # shown in each reader's language (reasons_for)
+    return record
+
+
+def reasons_for(reasons: Sequence[Mapping[str, Any]], language: Language) -> list[dict[str, Any]]:
+    """Stored reasons (:func:`reason_record`) as a reader sees them: ``message`` in their
+    language, without the stored template."""
+    return [
+        {
+            **{key: value for key, value in reason.items() if key != "text"},
+            "message": stored_text(reason.get("text"), reason.get("message"), language),
+        }
+        for reason in reasons
+    ]
+
+
+def verdict_for(verdict: Mapping[str, Any], language: Language) -> dict[str, Any]:
+    """A stored verdict with its reasons in the reader's language."""
+    shown = dict(verdict)
+    if isinstance(verdict.get("reasons"), list):
+        shown["reasons"] = reasons_for(verdict["reasons"], language)
+    return shown
 
 
 def law_breaches(reasons: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -299,16 +331,18 @@ def law_breaches(reasons: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 def _check_promise(draft: InteractionDraft) -> None:
     if draft.result_code != PROMISE_RESULT:
         if draft.promise_amount is not None or draft.promise_due is not None:
-            raise InvalidInput("body.promise", "only a RPC_PTP result carries a promise")
+            raise InvalidInput("body.promise", N_("only a RPC_PTP result carries a promise"))
         return
     if draft.promise_amount is None or draft.promise_due is None:
-        raise InvalidInput("body.promise", "a RPC_PTP result carries its promise")
+        raise InvalidInput("body.promise", N_("a RPC_PTP result carries its promise"))
     if draft.promise_amount <= 0 or draft.promise_amount > draft.account_total:
-        raise InvalidInput("body.promise.amount", "must be more than 0 and at most the balance")
+        raise InvalidInput("body.promise.amount", N_("must be more than 0 and at most the balance"))
     day = draft.local_date or draft.started_at.date()
     if not day <= draft.promise_due <= day + timedelta(days=MAX_PROMISE_DAYS):
         raise InvalidInput(
-            "body.promise.due_date", f"must fall within {MAX_PROMISE_DAYS} days of the call"
+            "body.promise.due_date",
+            N_("must fall within {max_promise_days} days of the call"),
+            {"max_promise_days": MAX_PROMISE_DAYS},
         )
 
 

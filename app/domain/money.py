@@ -23,6 +23,7 @@ import re
 from decimal import ROUND_HALF_UP, Decimal
 
 from app.domain.errors import InvalidInput
+from app.i18n import N_, Message
 
 # ISO 4217 minor units (the exponent) of the currencies Cartera's partners work in.
 MINOR_UNITS: dict[str, int] = {"MXN": 2, "COP": 2, "PEN": 2, "CLP": 0, "BRL": 2, "USD": 2}
@@ -37,17 +38,19 @@ MONEY_PATTERN = rf"^[0-9]{{1,{MAX_INTEGER_DIGITS}}}(\.[0-9]{{1,{MAX_FRACTION_DIG
 _MONEY = re.compile(MONEY_PATTERN, re.ASCII)
 # A plain decimal number (ASCII digits, a sign, a point), to say which bound it breaks.
 _PLAIN = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?", re.ASCII)
-FORMAT_MESSAGE = "must be a decimal amount of ASCII digits and an optional point, like 1234.50"
+FORMAT_MESSAGE = N_("must be a decimal amount of ASCII digits and an optional point, like 1234.50")
 
 
 class MoneyFormatError(ValueError):
     """Text that is not an amount. ``code`` is stable (``money_format``, ``money_negative``,
-    ``money_too_large``, ``money_too_many_decimals``); ``message`` says it in English."""
+    ``money_too_large``, ``money_too_many_decimals``); ``text`` says it in the reader's
+    language, ``message`` in English."""
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, code: str, message: str | Message) -> None:
+        self.text = message if isinstance(message, Message) else Message(message)
+        self.message = str(self.text)
+        super().__init__(self.message)
         self.code = code
-        self.message = message
 
 
 def parse_money(text: str) -> Decimal:
@@ -59,15 +62,18 @@ def parse_money(text: str) -> Decimal:
         return Decimal(text)
     if _PLAIN.fullmatch(text):
         if text.startswith("-"):
-            raise MoneyFormatError("money_negative", "must not be negative")
+            raise MoneyFormatError("money_negative", N_("must not be negative"))
         if not text.startswith("+"):
             whole, _, fraction = text.partition(".")
             if len(fraction) > MAX_FRACTION_DIGITS:
                 raise MoneyFormatError(
-                    "money_too_many_decimals", f"must have at most {MAX_FRACTION_DIGITS} decimals"
+                    "money_too_many_decimals",
+                    Message(
+                        N_("must have at most {digits} decimals"), {"digits": MAX_FRACTION_DIGITS}
+                    ),
                 )
             if len(whole) > MAX_INTEGER_DIGITS:
-                raise MoneyFormatError("money_too_large", "is too large")
+                raise MoneyFormatError("money_too_large", N_("is too large"))
     raise MoneyFormatError("money_format", FORMAT_MESSAGE)
 
 
@@ -81,7 +87,9 @@ def minor_unit(currency: str) -> Decimal:
     try:
         return Decimal(1).scaleb(-MINOR_UNITS[currency])
     except KeyError:
-        raise InvalidInput("currency", f"no minor-unit rule for {currency!r}") from None
+        raise InvalidInput(
+            "currency", N_("no minor-unit rule for {currency!r}"), {"currency": currency}
+        ) from None
 
 
 def fits_minor_unit(amount: Decimal, currency: str) -> bool:
@@ -91,12 +99,17 @@ def fits_minor_unit(amount: Decimal, currency: str) -> bool:
     return amount == amount.quantize(step)
 
 
-def too_many_decimals(currency: str) -> str:
+def too_many_decimals(currency: str) -> Message:
     """What to say of an amount that does not fit ``currency``'s minor unit."""
     places = minor_unit_of(currency)
     if places == 0:
-        return f"must be a whole amount: {currency} has no decimals"
-    return f"has more decimals than {currency} has ({places})"
+        return Message(
+            N_("must be a whole amount: {currency} has no decimals"), {"currency": currency}
+        )
+    return Message(
+        N_("has more decimals than {currency} has ({places})"),
+        {"currency": currency, "places": places},
+    )
 
 
 def round_money(amount: Decimal, currency: str, rounding: str = ROUND_HALF_UP) -> Decimal:

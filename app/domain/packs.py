@@ -74,6 +74,8 @@ from typing import Any
 
 import holidays
 
+from app.i18n import N_, Message
+
 
 class Channel(StrEnum):
     CALL = "call"
@@ -82,6 +84,27 @@ class Channel(StrEnum):
     WHATSAPP = "whatsapp"
     LETTER = "letter"
     VISIT = "visit"
+
+
+# How a sentence names a channel ("contact by phone call"), translated like every text.
+CHANNEL_WORDS: Mapping[Channel, str] = {
+    Channel.CALL: N_("phone call"),
+    Channel.SMS: N_("SMS"),
+    Channel.EMAIL: N_("email"),
+    Channel.WHATSAPP: N_("WhatsApp"),
+    Channel.LETTER: N_("letter"),
+    Channel.VISIT: N_("field visit"),
+}
+
+
+def channel_words(channels: Iterable[Channel]) -> Message:
+    """One channel's words, or several joined by "/" ("phone call/SMS"), in code order."""
+    chosen = [c for c in Channel if c in set(channels)]
+    keys = [f"channel{index}" for index in range(len(chosen))]
+    return Message(
+        "/".join("{" + key + "}" for key in keys),
+        {key: Message(CHANNEL_WORDS[c]) for key, c in zip(keys, chosen, strict=True)},
+    )
 
 
 class Party(StrEnum):
@@ -130,6 +153,16 @@ WEEKDAYS: tuple[str, ...] = (
     "friday",
     "saturday",
     "sunday",
+)
+# "On Mondays", as a sentence says it, Monday first (like WEEKDAYS).
+ON_WEEKDAYS: tuple[str, ...] = (
+    N_("on Mondays"),
+    N_("on Tuesdays"),
+    N_("on Wednesdays"),
+    N_("on Thursdays"),
+    N_("on Fridays"),
+    N_("on Saturdays"),
+    N_("on Sundays"),
 )
 DAY_MINUTES = 24 * 60
 MAX_PERIOD_DAYS = 31
@@ -186,6 +219,14 @@ class HourWindow:
     def label(self) -> str:
         included = " (included)" if self.end_included else ""
         return f"{hhmm(self.start)}–{hhmm(self.end)}{included}"
+
+    @property
+    def text(self) -> Message:
+        """The label for a person, in their language."""
+        values = {"start": hhmm(self.start), "end": hhmm(self.end)}
+        if self.end_included:
+            return Message(N_("{start}–{end} (included)"), values)
+        return Message("{start}–{end}", values)
 
 
 WHOLE_DAY = HourWindow(0, DAY_MINUTES)
@@ -254,7 +295,7 @@ class RulePack:
     caps: tuple[FrequencyCap, ...]
     after_contact: tuple[AfterContactRule, ...]
     references: ReferenceRule
-    third_party_rule: str
+    third_party_rule: str  # English marked N_; its source follows it untranslated
     visits_allowed: bool
     consent_required: bool  # only channels the debtor authorised
     vulnerable_flags: frozenset[DebtorFlag]  # flags that forbid contacting the debtor
@@ -268,6 +309,7 @@ class RulePack:
     # The citation (statute, article, paragraph) of each refusal the law gives, by reason
     # code ("hours" for the day and hour rules); a code not here is the agency's policy.
     citations: Mapping[str, str] = field(default_factory=dict)
+    third_party_source: str = ""  # the statute behind third_party_rule (a quote: never translated)
 
     def __post_init__(self) -> None:
         if len(self.hours) != 7:
@@ -285,7 +327,7 @@ class RulePack:
     def holiday_on(self, day: date) -> str | None:
         """The name of the holiday or operator-excluded date on ``day``, if contact is barred."""
         if day in self.excluded_dates:
-            return "excluded by the operator"
+            return N_("excluded by the operator")
         if self.excludes_holidays:
             return _holidays(self.country, day.year).get(day)
         return None
@@ -313,7 +355,7 @@ def _week(
 
 _REMOTE_MEDIA = frozenset({Channel.SMS, Channel.EMAIL, Channel.WHATSAPP, Channel.LETTER})
 
-LOCATE_ONLY_SCRIPT = (
+LOCATE_ONLY_SCRIPT = N_(
     "Identify yourself by name and ask only how to reach the debtor (whereabouts, phone, "
     "address, workplace). Never mention the debt, the creditor or that this is collection."
 )
@@ -344,8 +386,11 @@ MX = RulePack(
     # CONDUSEF rules: no collection from third parties, references or beneficiaries, except
     # guarantors and joint obligors (avales, obligados solidarios).
     references=ReferenceRule.LOCATE_ONLY,
-    third_party_rule="Never collect from references or family; guarantors (aval, obligado "
-    "solidario) may be asked to pay. " + _MX_CONDUSEF,
+    third_party_rule=N_(
+        "Never collect from references or family; guarantors (aval, obligado solidario) may be "
+        "asked to pay."
+    ),
+    third_party_source=_MX_CONDUSEF,
     visits_allowed=True,  # visits are allowed within the same hours
     consent_required=False,
     # CONDUSEF rules: no collection, negotiation or restructuring with minors, nor with older
@@ -363,26 +408,38 @@ MX = RulePack(
         "Personas Adultas Mayores, art. 3 fr. I",
     },
     prohibitions=(
-        "No collection with minors, nor with older adults (60+) unless the older adult is the "
-        "debtor (CONDUSEF despachos rules).",
-        "No hidden, private or unidentifiable caller id (CONDUSEF despachos rules).",
-        "No names resembling public institutions; no documents that look like court papers "
-        "(CONDUSEF despachos rules).",
-        "No threats, insults or intimidation of the debtor, family, co-workers or anyone "
-        "unrelated to the debt (CONDUSEF despachos rules).",
-        "No public lists, posters or notices of debtors (CONDUSEF despachos rules).",
-        "Payment only to the creditor, never to the agency (CONDUSEF despachos rules).",
-        "Every negotiation, restructuring or payment plan in a written agreement (CONDUSEF "
-        "despachos rules).",
+        N_(
+            "No collection with minors, nor with older adults (60+) unless the older adult is the "
+            "debtor (CONDUSEF despachos rules)."
+        ),
+        N_("No hidden, private or unidentifiable caller id (CONDUSEF despachos rules)."),
+        N_(
+            "No names resembling public institutions; no documents that look like court papers "
+            "(CONDUSEF despachos rules)."
+        ),
+        N_(
+            "No threats, insults or intimidation of the debtor, family, co-workers or anyone "
+            "unrelated to the debt (CONDUSEF despachos rules)."
+        ),
+        N_("No public lists, posters or notices of debtors (CONDUSEF despachos rules)."),
+        N_("Payment only to the creditor, never to the agency (CONDUSEF despachos rules)."),
+        N_(
+            "Every negotiation, restructuring or payment plan in a written agreement (CONDUSEF "
+            "despachos rules)."
+        ),
     ),
     debtor_script=(
-        "Identify yourself, the agency (as registered in REDECO) and the creditor; state the "
-        "contract, the amount owed and the date it was calculated; payment only to the "
-        "creditor's accounts, never to the agency; put any agreement in writing."
+        N_(
+            "Identify yourself, the agency (as registered in REDECO) and the creditor; state the "
+            "contract, the amount owed and the date it was calculated; payment only to the "
+            "creditor's accounts, never to the agency; put any agreement in writing."
+        )
     ),
     guarantor_script=(
-        "The guarantor (aval, obligado solidario) may be asked to pay: identify yourself, the "
-        "agency and the creditor as with the debtor; put any agreement in writing."
+        N_(
+            "The guarantor (aval, obligado solidario) may be asked to pay: identify yourself, the "
+            "agency and the creditor as with the debtor; put any agreement in writing."
+        )
     ),
     reference_script=LOCATE_ONLY_SCRIPT,
 )
@@ -412,7 +469,7 @@ CO = RulePack(
             code="after_contact",
             trigger=Trigger.DIRECT,
             days=0,
-            description="After a direct contact with the debtor, no other contact that day.",
+            description=N_("After a direct contact with the debtor, no other contact that day."),
             source=_CO_ART3,
         ),
         AfterContactRule(
@@ -420,13 +477,16 @@ CO = RulePack(
             trigger=Trigger.DIRECT,
             days=7,
             other_channels_only=True,
-            description="After a direct contact, only that contact's channel for 7 days.",
+            description=N_("After a direct contact, only that contact's channel for 7 days."),
             source=_CO_ART3,
         ),
     ),
     references=ReferenceRule.FORBIDDEN,  # Ley 2300 art. 3: never references
-    third_party_rule="Never contact references; guarantors and co-debtors (avalistas, "
-    "codeudores) only under the same rules as the debtor. " + _CO_ART3,
+    third_party_rule=N_(
+        "Never contact references; guarantors and co-debtors (avalistas, codeudores) only under "
+        "the same rules as the debtor."
+    ),
+    third_party_source=_CO_ART3,
     visits_allowed=False,  # Ley 2300 art. 3: no visits to home or workplace
     consent_required=True,  # Ley 2300 art. 2
     vulnerable_flags=frozenset(),
@@ -438,20 +498,24 @@ CO = RulePack(
         "channel_not_consented": _CO_ART2,
     },
     prohibitions=(
-        "No home or workplace visits (Ley 2300 de 2023 art. 3).",
-        "Only the channels the debtor authorised (Ley 2300 de 2023 art. 2).",
-        "Do not ask the debtor why they stopped paying (Ley 2300 de 2023 art. 3).",
-        "Never contact references (Ley 2300 de 2023 art. 3).",
+        N_("No home or workplace visits (Ley 2300 de 2023 art. 3)."),
+        N_("Only the channels the debtor authorised (Ley 2300 de 2023 art. 2)."),
+        N_("Do not ask the debtor why they stopped paying (Ley 2300 de 2023 art. 3)."),
+        N_("Never contact references (Ley 2300 de 2023 art. 3)."),
     ),
     debtor_script=(
-        "Identify yourself and the creditor; use only the channel the debtor authorised; do not "
-        "ask why they stopped paying."
+        N_(
+            "Identify yourself and the creditor; use only the channel the debtor authorised; do "
+            "not ask why they stopped paying."
+        )
     ),
     guarantor_script=(
-        "Guarantors and co-debtors (avalistas, codeudores) may be asked to pay, under the same "
-        "hours and channel rules as the debtor; do not ask why the debt went unpaid."
+        N_(
+            "Guarantors and co-debtors (avalistas, codeudores) may be asked to pay, under the same "
+            "hours and channel rules as the debtor; do not ask why the debt went unpaid."
+        )
     ),
-    reference_script="References may not be contacted in Colombia (Ley 2300 de 2023 art. 3).",
+    reference_script=N_("References may not be contacted in Colombia (Ley 2300 de 2023 art. 3)."),
 )
 
 # --- Peru --------------------------------------------------------------------------------
@@ -474,25 +538,32 @@ PE = RulePack(
     caps=(),
     after_contact=(),
     references=ReferenceRule.LOCATE_ONLY,  # art. 61: never reveal the debt to third parties
-    third_party_rule="Never reveal the debt to third parties. " + _PE_61,
+    third_party_rule=N_("Never reveal the debt to third parties."),
+    third_party_source=_PE_61,
     visits_allowed=True,
     consent_required=False,
     vulnerable_flags=frozenset(),
     dispute_is_hard=False,
     citations={"hours": _PE_62},
     prohibitions=(
-        "No documents that look like judicial notices (Ley 29571 art. 62 a).",
-        "No posters or writings demanding payment at the debtor's or guarantor's home or "
-        "elsewhere (art. 62 c).",
-        "No people with placards or unusual clothing near the debtor's home or workplace "
-        "(art. 62 d).",
-        "No lists of debtors in the media without a court order (art. 62 e).",
+        N_("No documents that look like judicial notices (Ley 29571 art. 62 a)."),
+        N_(
+            "No posters or writings demanding payment at the debtor's or guarantor's home or "
+            "elsewhere (art. 62 c)."
+        ),
+        N_(
+            "No people with placards or unusual clothing near the debtor's home or workplace "
+            "(art. 62 d)."
+        ),
+        N_("No lists of debtors in the media without a court order (art. 62 e)."),
     ),
     debtor_script=(
-        "Identify yourself and the creditor; never send papers that look like court notices; "
-        "never discuss the debt with anyone but the debtor or guarantor."
+        N_(
+            "Identify yourself and the creditor; never send papers that look like court notices; "
+            "never discuss the debt with anyone but the debtor or guarantor."
+        )
     ),
-    guarantor_script="The guarantor (garante) may be asked to pay, under the same rules.",
+    guarantor_script=N_("The guarantor (garante) may be asked to pay, under the same rules."),
     reference_script=LOCATE_ONLY_SCRIPT,
 )
 
@@ -519,23 +590,30 @@ CL = RulePack(
     ),
     after_contact=(),
     references=ReferenceRule.LOCATE_ONLY,  # art. 37: no communications to third parties
-    third_party_rule="Never tell third parties of the debt. " + _CL_37,
+    third_party_rule=N_("Never tell third parties of the debt."),
+    third_party_source=_CL_37,
     visits_allowed=True,
     consent_required=False,
     vulnerable_flags=frozenset(),
     dispute_is_hard=False,
     citations={"hours": _CL_37},
     prohibitions=(
-        "No documents that look like court papers (Ley 19.496 art. 37).",
-        "Stop out-of-court collection once a lawsuit is served (Ley 19.496 art. 37).",
-        "Keep the log of each collection action, its kind and frequency, for 2 years "
-        "(Ley 19.496 art. 37).",
+        N_("No documents that look like court papers (Ley 19.496 art. 37)."),
+        N_("Stop out-of-court collection once a lawsuit is served (Ley 19.496 art. 37)."),
+        N_(
+            "Keep the log of each collection action, its kind and frequency, for 2 years "
+            "(Ley 19.496 art. 37)."
+        ),
     ),
     debtor_script=(
-        "Identify yourself and the creditor; state the debt; no documents that look like "
-        "court papers."
+        N_(
+            "Identify yourself and the creditor; state the debt; no documents that look like "
+            "court papers."
+        )
     ),
-    guarantor_script="The guarantor (aval, codeudor) may be asked to pay, under the same rules.",
+    guarantor_script=N_(
+        "The guarantor (aval, codeudor) may be asked to pay, under the same rules."
+    ),
     reference_script=LOCATE_ONLY_SCRIPT,
 )
 
@@ -561,21 +639,26 @@ BR = RulePack(
     caps=(),
     after_contact=(),
     references=ReferenceRule.LOCATE_ONLY,  # art. 42: never expose the debtor
-    third_party_rule="Never expose the debtor to others. " + _BR_42,
+    third_party_rule=N_("Never expose the debtor to others."),
+    third_party_source=_BR_42,
     visits_allowed=True,
     consent_required=False,
     vulnerable_flags=frozenset(),
     dispute_is_hard=False,
     prohibitions=(
-        "Never expose the debtor to ridicule, embarrassment or threats (CDC art. 42).",
-        "The creditor's name and CPF/CNPJ on every document (CDC art. 42-A).",
-        "No threats, coercion or interference with work, rest or leisure (CDC art. 71).",
+        N_("Never expose the debtor to ridicule, embarrassment or threats (CDC art. 42)."),
+        N_("The creditor's name and CPF/CNPJ on every document (CDC art. 42-A)."),
+        N_("No threats, coercion or interference with work, rest or leisure (CDC art. 71)."),
     ),
     debtor_script=(
-        "Identify yourself and the creditor by name and CNPJ; never threaten or embarrass the "
-        "debtor."
+        N_(
+            "Identify yourself and the creditor by name and CNPJ; never threaten or embarrass the "
+            "debtor."
+        )
     ),
-    guarantor_script="The guarantor (fiador, avalista) may be asked to pay, under the same rules.",
+    guarantor_script=N_(
+        "The guarantor (fiador, avalista) may be asked to pay, under the same rules."
+    ),
     reference_script=LOCATE_ONLY_SCRIPT,
 )
 
@@ -639,14 +722,17 @@ US = RulePack(
             days=7,
             trigger_channels=frozenset({Channel.CALL}),
             blocked_channels=frozenset({Channel.CALL}),
-            description="No call within 7 days after a telephone conversation with the person "
-            "about this debt (the conversation's date is the first of the 7).",
+            description=N_(
+                "No call within 7 days after a telephone conversation with the person "
+                "about this debt (the conversation's date is the first of the 7)."
+            ),
             source=_US_CALLS_B,
             calendar_days=True,
         ),
     ),
     references=ReferenceRule.LOCATE_ONLY,  # Reg F 1006.10
-    third_party_rule="Third parties may only be asked for location information. " + _US_LOCATION,
+    third_party_rule=N_("Third parties may only be asked for location information."),
+    third_party_source=_US_LOCATION,
     visits_allowed=True,
     consent_required=False,
     vulnerable_flags=frozenset(),
@@ -663,24 +749,30 @@ US = RulePack(
         "person asked the collector not to use",
     },
     prohibitions=(
-        "An opt-out notice in every electronic message (12 CFR 1006.6(e)).",
-        "No suit or threat of suit on time-barred debt (12 CFR 1006.26(b)).",
-        "No contact with the consumer when represented by an attorney (12 CFR 1006.6(b)(2)).",
-        "Each third party contacted once for location only (12 CFR 1006.10(b)(3)).",
+        N_("An opt-out notice in every electronic message (12 CFR 1006.6(e))."),
+        N_("No suit or threat of suit on time-barred debt (12 CFR 1006.26(b))."),
+        N_("No contact with the consumer when represented by an attorney (12 CFR 1006.6(b)(2))."),
+        N_("Each third party contacted once for location only (12 CFR 1006.10(b)(3))."),
     ),
     debtor_script=(
-        "Give your name and say you are a debt collector attempting to collect a debt and that "
-        "any information obtained will be used for that purpose (15 U.S.C. 1692e(11)); include "
-        "an opt-out notice in electronic messages."
+        N_(
+            "Give your name and say you are a debt collector attempting to collect a debt and that "
+            "any information obtained will be used for that purpose (15 U.S.C. 1692e(11)); include "
+            "an opt-out notice in electronic messages."
+        )
     ),
     guarantor_script=(
-        "A co-signer or guarantor is a consumer for this debt: the same disclosures and limits "
-        "as the debtor."
+        N_(
+            "A co-signer or guarantor is a consumer for this debt: the same disclosures and limits "
+            "as the debtor."
+        )
     ),
     reference_script=(
-        "Identify yourself by name and say you are confirming or correcting location "
-        "information about the consumer; name your employer only if asked; never say the "
-        "consumer owes a debt; contact each person once (12 CFR 1006.10)."
+        N_(
+            "Identify yourself by name and say you are confirming or correcting location "
+            "information about the consumer; name your employer only if asked; never say the "
+            "consumer owes a debt; contact each person once (12 CFR 1006.10)."
+        )
     ),
 )
 

@@ -15,8 +15,15 @@ from zoneinfo import available_timezones
 from stdnum.exceptions import ValidationError
 from stdnum.mx import rfc
 
-from app.domain.errors import InvalidInput
-from app.domain.identity import COUNTRY_CURRENCY, Country, normalise_phone, normalise_tax_id
+from app.domain.errors import InvalidInput, InvalidValue
+from app.domain.identity import (
+    COUNTRY_CURRENCY,
+    Country,
+    InvalidId,
+    normalise_phone,
+    normalise_tax_id,
+)
+from app.i18n import N_
 
 # Active ISO 4217 codes that money can be held in (2025): national currencies and the
 # indexed units loans are written in (CLF Unidad de Fomento, MXV UDI, COU UVR, UYI, UYW,
@@ -57,7 +64,7 @@ _SLUG_MAX = 40
 def check_currency(code: str) -> str:
     """An active ISO 4217 code (upper case); ValueError otherwise."""
     if code not in ISO_4217:
-        raise ValueError("not an active ISO 4217 currency code")
+        raise InvalidValue(N_("not an active ISO 4217 currency code"))
     return code
 
 
@@ -70,7 +77,7 @@ def _time_zones() -> frozenset[str]:
 def check_time_zone(name: str) -> str:
     """An IANA time zone name (``America/Mexico_City``); ValueError otherwise."""
     if name not in _time_zones():
-        raise ValueError("not an IANA time zone name")
+        raise InvalidValue(N_("not an IANA time zone name"))
     return name
 
 
@@ -91,15 +98,17 @@ def partner_tax_id(country: Country, value: str, field: str) -> str:
     """
     try:
         tax_id = normalise_tax_id(country, value)
-    except ValueError as exc:
-        raise InvalidInput(field, str(exc)) from exc
+    except InvalidId as exc:
+        raise InvalidInput(field, exc.text) from exc
     if country is Country.MX:
         if len(tax_id) not in _RFC_LENGTHS:
-            raise InvalidInput(field, "not a valid RFC: the homoclave and check digit are missing")
+            raise InvalidInput(
+                field, N_("not a valid RFC: the homoclave and check digit are missing")
+            )
         try:
             rfc.validate(tax_id, validate_check_digits=True)
         except ValidationError as exc:
-            raise InvalidInput(field, "not a valid RFC: its check digit is wrong") from exc
+            raise InvalidInput(field, N_("not a valid RFC: its check digit is wrong")) from exc
     return tax_id
 
 
@@ -107,8 +116,8 @@ def partner_phone(country: Country, value: str, field: str) -> str:
     """The contact phone in E.164, read in the partner's country's conventions."""
     try:
         return normalise_phone(value, country)
-    except ValueError as exc:
-        raise InvalidInput(field, str(exc)) from exc
+    except InvalidId as exc:
+        raise InvalidInput(field, exc.text) from exc
 
 
 def slug(text: str, max_length: int = _SLUG_MAX) -> str:

@@ -32,6 +32,7 @@ from typing import Any
 from app.domain.assignments import FieldReader, RowError, check_header
 from app.domain.identity import Country
 from app.domain.payments import serial_of
+from app.i18n import N_, Message
 
 COLUMNS: tuple[str, ...] = (
     "external_ref",
@@ -64,7 +65,9 @@ def check_file_header(header: Sequence[str]) -> list[RowError]:
     errors = check_header(header, COLUMNS, REQUIRED_COLUMNS)
     if "external_ref" not in header and "payment_reference" not in header:
         errors.append(
-            RowError("external_ref", "give an external_ref or a payment_reference column")
+            RowError(
+                "external_ref", Message(N_("give an external_ref or a payment_reference column"))
+            )
         )
     return errors
 
@@ -111,19 +114,25 @@ def read_line(
         raw.get("payment_reference"), "payment_reference", max_length=20, required=False
     )
     if external_ref is None and quoted is None and not check.errors:
-        check.fail("external_ref", "give the account's external_ref or its payment_reference")
+        check.fail("external_ref", N_("give the account's external_ref or its payment_reference"))
     amount = check.amount(raw.get("amount"), "amount", currency=context.currency)
     if amount is not None and amount == 0:
-        check.fail("amount", "must be more than zero")
+        check.fail("amount", N_("must be more than zero"))
     currency = check.text(raw.get("currency"), "currency", max_length=3, required=False)
     currency = (currency or context.currency).upper()
     if currency != context.currency:
-        check.fail("currency", f"must be the partner's currency, {context.currency}")
+        check.fail(
+            "currency",
+            N_("must be the partner's currency, {currency}"),
+            {"currency": context.currency},
+        )
     paid_on = check.day(raw.get("paid_on"), "paid_on", context.today, required=True)
     channel = check.text(raw.get("channel"), "channel", max_length=16, required=False)
     channel = (channel or DEFAULT_CHANNEL).lower()
     if channel not in CHANNELS:
-        check.fail("channel", f"must be one of {', '.join(sorted(CHANNELS))}")
+        check.fail(
+            "channel", N_("must be one of {channels}"), {"channels": ", ".join(sorted(CHANNELS))}
+        )
     payer_reference = check.text(raw.get("payer_reference"), "payer_reference", max_length=100)
     if check.errors:
         return check.errors
@@ -157,7 +166,7 @@ class Reconciled:
     outcome: Outcome
     account: AccountKey | None = None
     duplicate_of: Any = None
-    detail: str | None = None
+    detail: Message | None = None  # shown in the reader's language
 
 
 def reconcile(
@@ -181,7 +190,7 @@ def reconcile(
                     line,
                     Outcome.DUPLICATE,
                     duplicate_of=earlier,
-                    detail="the payer reference was already applied",
+                    detail=Message(N_("the payer reference was already applied")),
                 )
             )
             continue
@@ -189,7 +198,11 @@ def reconcile(
         if first is not None:
             out.append(
                 Reconciled(
-                    line, Outcome.DUPLICATE, detail=f"the payer reference is also on line {first}"
+                    line,
+                    Outcome.DUPLICATE,
+                    detail=Message(
+                        N_("the payer reference is also on line {line}"), {"line": first}
+                    ),
                 )
             )
             continue
@@ -210,22 +223,29 @@ def _match(
     by_quote = None if line.serial is None else by_serial.get(line.serial)
     if line.payment_reference is not None and line.serial is None:
         return Reconciled(
-            line, Outcome.UNMATCHED, detail="the payment reference's check digits do not match"
+            line,
+            Outcome.UNMATCHED,
+            detail=Message(N_("the payment reference's check digits do not match")),
         )
     if by_ref is not None and line.payment_reference is not None and by_quote != by_ref:
         return Reconciled(
             line,
             Outcome.UNMATCHED,
-            detail="external_ref and payment_reference name different accounts",
+            detail=Message(N_("external_ref and payment_reference name different accounts")),
         )
     if by_ref is not None:
         account, outcome = by_ref, Outcome.MATCHED
     elif by_quote is not None and line.external_ref is None:
         account, outcome = by_quote, Outcome.MATCHED_BY_REFERENCE
     else:
-        return Reconciled(line, Outcome.UNMATCHED, detail="no account of the partner has it")
+        return Reconciled(
+            line, Outcome.UNMATCHED, detail=Message(N_("no account of the partner has it"))
+        )
     if account.recalled:
         return Reconciled(
-            line, Outcome.UNMATCHED, account, detail="the account was recalled by the partner"
+            line,
+            Outcome.UNMATCHED,
+            account,
+            detail=Message(N_("the account was recalled by the partner")),
         )
     return Reconciled(line, outcome, account)

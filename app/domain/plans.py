@@ -57,6 +57,7 @@ from app.domain.money import minor_unit, round_money
 from app.domain.roles import Role
 from app.domain.stages import Stage
 from app.domain.strategies import PlanType, StrategyDocument, approver_for, plan_limits
+from app.i18n import N_, Message
 
 MAX_INSTALLMENTS = 360
 MAX_RATE_PCT = Decimal(200)
@@ -109,8 +110,15 @@ class Installment:
 
 @dataclass(frozen=True, slots=True)
 class Breach:
+    """A strategy limit the terms break: ``text`` in the reader's language, ``message`` in
+    English."""
+
     code: str
-    message: str
+    text: Message
+
+    @property
+    def message(self) -> str:
+        return str(self.text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,33 +242,47 @@ def level_schedule(
 def _check_terms(terms: QuoteTerms, facts: AccountFacts, quoted_on: date) -> None:
     unit = minor_unit(facts.currency)
     if not 1 <= terms.installments <= MAX_INSTALLMENTS:
-        raise InvalidInput("body.installments", f"must be between 1 and {MAX_INSTALLMENTS}")
+        raise InvalidInput(
+            "body.installments",
+            N_("must be between 1 and {max_installments}"),
+            {"max_installments": MAX_INSTALLMENTS},
+        )
     if terms.down_payment < 0:
-        raise InvalidInput("body.down_payment", "cannot be negative")
+        raise InvalidInput("body.down_payment", N_("cannot be negative"))
     if terms.down_payment != terms.down_payment.quantize(unit):
-        raise InvalidInput("body.down_payment", f"more decimals than {facts.currency} has ({unit})")
+        raise InvalidInput(
+            "body.down_payment",
+            N_("more decimals than {currency} has ({unit})"),
+            {"currency": facts.currency, "unit": unit},
+        )
     if not ZERO <= terms.discount_pct <= HUNDRED:
-        raise InvalidInput("body.discount_pct", "must be between 0 and 100")
+        raise InvalidInput("body.discount_pct", N_("must be between 0 and 100"))
     if terms.discount_pct and terms.plan_type is not PlanType.SETTLEMENT:
-        raise InvalidInput("body.discount_pct", "only a settlement has a discount")
+        raise InvalidInput("body.discount_pct", N_("only a settlement has a discount"))
     if not ZERO <= terms.annual_rate_pct <= MAX_RATE_PCT:
-        raise InvalidInput("body.annual_rate_pct", f"must be between 0 and {MAX_RATE_PCT}")
+        raise InvalidInput(
+            "body.annual_rate_pct",
+            N_("must be between 0 and {max_rate_pct}"),
+            {"max_rate_pct": MAX_RATE_PCT},
+        )
     if terms.annual_rate_pct and terms.plan_type is not PlanType.RESTRUCTURING:
-        raise InvalidInput("body.annual_rate_pct", "only a restructuring has a rate")
+        raise InvalidInput("body.annual_rate_pct", N_("only a restructuring has a rate"))
     if terms.first_due_date < quoted_on:
-        raise InvalidInput("body.first_due_date", "cannot be before the quote date")
+        raise InvalidInput("body.first_due_date", N_("cannot be before the quote date"))
     if terms.first_due_date > quoted_on + timedelta(days=MAX_FIRST_DUE_DAYS):
         raise InvalidInput(
-            "body.first_due_date", f"at most {MAX_FIRST_DUE_DAYS} days after the quote date"
+            "body.first_due_date",
+            N_("at most {max_first_due_days} days after the quote date"),
+            {"max_first_due_days": MAX_FIRST_DUE_DAYS},
         )
     due = terms.down_payment_due_date
     if due is not None:
         if terms.down_payment == ZERO:
-            raise InvalidInput("body.down_payment_due_date", "there is no down payment")
+            raise InvalidInput("body.down_payment_due_date", N_("there is no down payment"))
         if not quoted_on <= due <= terms.first_due_date:
             raise InvalidInput(
                 "body.down_payment_due_date",
-                "must be from the quote date to the first installment's due date",
+                N_("must be from the quote date to the first installment's due date"),
             )
 
 
@@ -270,14 +292,14 @@ def _base(terms: QuoteTerms, facts: AccountFacts) -> tuple[Decimal, Decimal]:
     if terms.plan_type is PlanType.REGULARIZATION:
         past_due = round_money(facts.past_due_amount, facts.currency)
         if past_due <= 0:
-            raise InvalidInput("body.plan_type", "the account has nothing past due")
+            raise InvalidInput("body.plan_type", N_("the account has nothing past due"))
         return past_due, ZERO
     if total <= 0:
-        raise InvalidInput("body.plan_type", "the account owes nothing")
+        raise InvalidInput("body.plan_type", N_("the account owes nothing"))
     if terms.plan_type is PlanType.SETTLEMENT:
         forgiven = round_money(total * terms.discount_pct / HUNDRED, facts.currency)
         if forgiven >= total:
-            raise InvalidInput("body.discount_pct", "would forgive the whole debt")
+            raise InvalidInput("body.discount_pct", N_("would forgive the whole debt"))
         return total - forgiven, forgiven
     return total, ZERO
 
@@ -298,7 +320,10 @@ def _breaches(
         return [
             Breach(
                 "plan_type_not_offered",
-                f"the strategy offers no {terms.plan_type.value} in the {stage.value} stage",
+                Message(
+                    N_("the strategy offers no '{plan_type}' plan in the '{stage}' stage"),
+                    {"plan_type": terms.plan_type.value, "stage": stage.value},
+                ),
             )
         ]
     found: list[Breach] = []
@@ -306,14 +331,20 @@ def _breaches(
         found.append(
             Breach(
                 "discount_above_max",
-                f"discount {terms.discount_pct}% is above the maximum {limits.max_discount_pct}%",
+                Message(
+                    N_("discount {discount}% is above the maximum {maximum}%"),
+                    {"discount": terms.discount_pct, "maximum": limits.max_discount_pct},
+                ),
             )
         )
     if terms.installments > limits.max_installments:
         found.append(
             Breach(
                 "installments_above_max",
-                f"{terms.installments} installments is above the maximum {limits.max_installments}",
+                Message(
+                    N_("{installments} installments is above the maximum {maximum}"),
+                    {"installments": terms.installments, "maximum": limits.max_installments},
+                ),
             )
         )
     # down / base < min% without rounding: down * 100 < min% * base. A settlement in one
@@ -323,7 +354,10 @@ def _breaches(
         found.append(
             Breach(
                 "down_payment_below_min",
-                f"down payment is below the minimum {limits.min_down_payment_pct}% of {base}",
+                Message(
+                    N_("down payment is below the minimum {minimum}% of {base}"),
+                    {"minimum": limits.min_down_payment_pct, "base": base},
+                ),
             )
         )
     if terms.plan_type is PlanType.RESTRUCTURING:
@@ -332,8 +366,10 @@ def _breaches(
             found.append(
                 Breach(
                     "term_above_max",
-                    f"the schedule runs {months} months, above the maximum "
-                    f"{limits.max_term_extension_months}",
+                    Message(
+                        N_("the schedule runs {months} months, above the maximum {maximum}"),
+                        {"months": months, "maximum": limits.max_term_extension_months},
+                    ),
                 )
             )
     return found
@@ -358,11 +394,15 @@ def quote(
     currency = facts.currency
     base, forgiven = _base(terms, facts)
     if terms.down_payment >= base:
-        raise InvalidInput("body.down_payment", f"must be less than the amount covered ({base})")
+        raise InvalidInput(
+            "body.down_payment", N_("must be less than the amount covered ({base})"), {"base": base}
+        )
     financed = base - terms.down_payment
     if financed < terms.installments * minor_unit(currency):
         raise InvalidInput(
-            "body.installments", f"more installments than {financed} {currency} can be split into"
+            "body.installments",
+            N_("more installments than {financed} {currency} can be split into"),
+            {"financed": financed, "currency": currency},
         )
     restructuring = terms.plan_type is PlanType.RESTRUCTURING
     rate = (

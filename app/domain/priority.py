@@ -47,6 +47,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from app.i18n import N_, Message
+
 CALLBACK_DUE = 2000
 PROMISE_DUE_TODAY = 400
 PROMISE_BROKEN = 300
@@ -83,7 +85,15 @@ class PriorityFacts:
 class ScoreReason:
     code: str
     points: int
-    detail: str
+    text: Message  # shown in the reader's language; ``detail`` is the English
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.text, Message):
+            object.__setattr__(self, "text", Message(self.text))
+
+    @property
+    def detail(self) -> str:
+        return str(self.text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,38 +119,55 @@ def score_account(facts: PriorityFacts) -> Priority:
             ScoreReason(
                 "callback_due",
                 CALLBACK_DUE,
-                "The debtor asked to be called back; due since "
-                f"{facts.callback_due_at.isoformat()}.",
+                Message(
+                    N_("The debtor asked to be called back; due since {due_at}."),
+                    {"due_at": facts.callback_due_at.isoformat()},
+                ),
             )
         )
     if facts.promise_due_today:
         reasons.append(
-            ScoreReason("promise_due_today", PROMISE_DUE_TODAY, "A promise to pay is due today.")
+            ScoreReason(
+                "promise_due_today",
+                PROMISE_DUE_TODAY,
+                Message(N_("A promise to pay is due today.")),
+            )
         )
     if facts.promise_broken:
         reasons.append(
-            ScoreReason("promise_broken", PROMISE_BROKEN, "A promise to pay was broken yesterday.")
+            ScoreReason(
+                "promise_broken",
+                PROMISE_BROKEN,
+                Message(N_("A promise to pay was broken yesterday.")),
+            )
         )
     points = balance_points(facts.balance, facts.stage_weight)
     reasons.append(
         ScoreReason(
             "balance_stage",
             points,
-            f"Balance {facts.balance} at stage weight {facts.stage_weight}.",
+            Message(
+                N_("Balance {balance} at stage weight {weight}."),
+                {"balance": facts.balance, "weight": facts.stage_weight},
+            ),
         )
     )
     if facts.days_since_contact is None:
-        days, detail = MAX_DAYS_WITHOUT_CONTACT, "Never contacted."
+        days, detail = MAX_DAYS_WITHOUT_CONTACT, Message(N_("Never contacted."))
     else:
         if facts.days_since_contact < 0:
             raise ValueError("days since contact are not negative")
         days = min(facts.days_since_contact, MAX_DAYS_WITHOUT_CONTACT)
-        detail = f"{facts.days_since_contact} day(s) since the last contact."
+        detail = Message(
+            N_("{days} day(s) since the last contact."), {"days": facts.days_since_contact}
+        )
     reasons.append(ScoreReason("days_since_contact", days * PER_DAY_WITHOUT_CONTACT, detail))
     if facts.contactability is None:
         reasons.append(
             ScoreReason(
-                "contactability", UNTRIED_CONTACTABILITY, "The contact point was never tried."
+                "contactability",
+                UNTRIED_CONTACTABILITY,
+                Message(N_("The contact point was never tried.")),
             )
         )
     else:
@@ -150,7 +177,10 @@ def score_account(facts: PriorityFacts) -> Priority:
             ScoreReason(
                 "contactability",
                 math.floor(float(facts.contactability) * CONTACTABILITY_SCALE + 0.5),
-                f"The contact point reaches the debtor {facts.contactability:.0%} of the time.",
+                Message(
+                    N_("The contact point reaches the debtor {share:.0%} of the time."),
+                    {"share": float(facts.contactability)},
+                ),
             )
         )
     if (
@@ -162,7 +192,10 @@ def score_account(facts: PriorityFacts) -> Priority:
             ScoreReason(
                 "best_hour",
                 BEST_HOUR,
-                f"{facts.local_hour:02d}:00 local is the hour the point most often answers.",
+                Message(
+                    N_("{hour:02d}:00 local is the hour the point most often answers."),
+                    {"hour": facts.local_hour},
+                ),
             )
         )
     return Priority(facts.account_id, sum(r.points for r in reasons), tuple(reasons))

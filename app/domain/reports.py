@@ -15,6 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from app.domain.errors import InvalidInput
 from app.domain.stages import STAGE_ORDER, Stage
+from app.i18n import N_
 
 # A report period is at most a (leap) year, both ends included.
 MAX_PERIOD_DAYS = 366
@@ -25,9 +26,13 @@ RATE_PLACES = Decimal("0.0001")
 def check_period(start: date, end: date) -> None:
     """``start`` ≤ ``end`` and at most :data:`MAX_PERIOD_DAYS` days, both included."""
     if start > end:
-        raise InvalidInput("query.from", "must not be after 'to'")
+        raise InvalidInput("query.from", N_("must not be after 'to'"))
     if (end - start).days + 1 > MAX_PERIOD_DAYS:
-        raise InvalidInput("query.to", f"the period may span at most {MAX_PERIOD_DAYS} days")
+        raise InvalidInput(
+            "query.to",
+            N_("the period may span at most {max_period_days} days"),
+            {"max_period_days": MAX_PERIOD_DAYS},
+        )
 
 
 def ratio(numerator: Decimal | int, denominator: Decimal | int) -> Decimal | None:

@@ -56,6 +56,8 @@ from ortools.constraint_solver import (  # type: ignore[import-untyped]
     routing_enums_pb2,
 )
 
+from app.i18n import N_
+
 EARTH_RADIUS_KM = 6371.0088  # mean Earth radius (IUGG)
 DETOUR_FACTOR = 1.3  # street distance / straight-line distance in a city
 DEFAULT_SPEED_KMH = 25  # average urban speed of a field collector
@@ -167,7 +169,7 @@ class RoutePlan:
     total_travel_minutes: int
     total_wait_minutes: int
     ends_at: datetime | None  # the last departure
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # English marked N_, shown translated
     # For each stop left out as too_far: the kilometres (straight line) from the start point,
     # or from the nearest stop of the route, that put it out of reach.
     too_far_km: dict[str, float] = field(default_factory=dict)
@@ -401,11 +403,11 @@ def plan_route(request: RouteRequest, *, solver: Solver = solve_with_ortools) ->
         or len(set(order)) != len(order)
         or schedule(problem, order) is None
     ):
-        notes.append("the solver's route broke a constraint; the greedy route is used")
+        notes.append(N_("the solver's route broke a constraint; the greedy route is used"))
         order = None
     if order is None:
         if not notes:
-            notes.append("the solver found no route within its time limit; greedy route used")
+            notes.append(N_("the solver found no route within its time limit; greedy route used"))
         method = Method.GREEDY
         order = greedy_route(problem)
     visited = set(order)

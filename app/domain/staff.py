@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from app.domain.errors import Conflict, InvalidInput
 from app.domain.roles import STAFF_ROLES, Role, Skill
+from app.i18n import N_
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,11 +34,11 @@ class StaffProfile:
 def check_profile(role: Role, skills: Collection[Skill]) -> None:
     """A staff user's role and skills must fit together."""
     if role not in STAFF_ROLES:
-        raise InvalidInput("body.role", "partner systems use client credentials, not users")
+        raise InvalidInput("body.role", N_("partner systems use client credentials, not users"))
     if role is Role.COLLECTOR and not skills:
-        raise InvalidInput("body.skills", "a collector needs the phone or field skill")
+        raise InvalidInput("body.skills", N_("a collector needs the phone or field skill"))
     if role is not Role.COLLECTOR and skills:
-        raise InvalidInput("body.skills", "only collectors carry skills")
+        raise InvalidInput("body.skills", N_("only collectors carry skills"))
 
 
 def change_profile(
@@ -61,16 +62,18 @@ def change_profile(
 def check_admin_remains(active_admins_after: int) -> None:
     """Never leave the system without an active admin (nobody could manage users again)."""
     if active_admins_after < 1:
-        raise Conflict({"reason": "the last active admin cannot be demoted or deactivated"})
+        raise Conflict(N_("the last active admin cannot be demoted or deactivated"))
 
 
 def check_team_lead(profile: StaffProfile | None) -> None:
     """A team is led by an active team lead (None: no such user)."""
     if profile is None or not profile.may_lead_team:
-        raise InvalidInput("body.lead_id", "must be an active user with role team_lead")
+        raise InvalidInput("body.lead_id", N_("must be an active user with role team_lead"))
 
 
 def check_new_member(index: int, profile: StaffProfile | None) -> None:
     """A collector joining a team must be active (None: no such user)."""
     if profile is None or not profile.may_be_team_member:
-        raise InvalidInput(f"body.member_ids.{index}", "must be an active user with role collector")
+        raise InvalidInput(
+            f"body.member_ids.{index}", N_("must be an active user with role collector")
+        )

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from app.domain.errors import InvalidInput
+from app.i18n import N_
 
 
 class ProductType(StrEnum):
@@ -69,19 +70,25 @@ def check_edges(edges: Mapping[str, Any], field: str) -> BucketEdges:
     """Edges from a partner's request: every overdue stage, integers, strictly increasing."""
     unknown = sorted(set(edges) - {s.value for s in OVERDUE_STAGES})
     if unknown:
-        raise InvalidInput(f"{field}.{unknown[0]}", "not a delinquency stage with an edge")
+        raise InvalidInput(f"{field}.{unknown[0]}", N_("not a delinquency stage with an edge"))
     values: list[int] = []
     for stage in OVERDUE_STAGES:
         value = edges.get(stage.value)
         if value is None:
-            raise InvalidInput(f"{field}.{stage.value}", "every overdue stage needs its first DPD")
+            raise InvalidInput(
+                f"{field}.{stage.value}", N_("every overdue stage needs its first DPD")
+            )
         if not isinstance(value, int) or isinstance(value, bool):
-            raise InvalidInput(f"{field}.{stage.value}", "must be a whole number of days")
+            raise InvalidInput(f"{field}.{stage.value}", N_("must be a whole number of days"))
         if not 1 <= value <= MAX_EDGE:
-            raise InvalidInput(f"{field}.{stage.value}", f"must be between 1 and {MAX_EDGE}")
+            raise InvalidInput(
+                f"{field}.{stage.value}",
+                N_("must be between 1 and {max_edge}"),
+                {"max_edge": MAX_EDGE},
+            )
         if values and value <= values[-1]:
             raise InvalidInput(
-                f"{field}.{stage.value}", "each stage must start after the one before it"
+                f"{field}.{stage.value}", N_("each stage must start after the one before it")
             )
         values.append(value)
     return BucketEdges(*values)
@@ -96,9 +103,9 @@ def check_bucket_table(
         try:
             product = ProductType(key)
         except ValueError as exc:
-            raise InvalidInput(f"{field}.{key}", "not a product type") from exc
+            raise InvalidInput(f"{field}.{key}", N_("not a product type")) from exc
         if not isinstance(edges, Mapping):
-            raise InvalidInput(f"{field}.{key}", "must map each overdue stage to its first DPD")
+            raise InvalidInput(f"{field}.{key}", N_("must map each overdue stage to its first DPD"))
         result[product] = check_edges(edges, f"{field}.{key}")
     return result
 

@@ -42,6 +42,7 @@ from app.domain.compliance import RESULT_CODES, Channel, StrategyLimits, pack_fo
 from app.domain.errors import InvalidInput
 from app.domain.roles import Role
 from app.domain.stages import Stage
+from app.i18n import N_
 
 # Where the law's frequency caps are read: per day and per rolling week.
 DAY, WEEK = 1, 7
@@ -299,34 +300,34 @@ MAX_DAYS_LATE_TO_BREAK = 180
 
 def _mapping(value: Any, path: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
-        raise InvalidInput(path, "must be an object")
+        raise InvalidInput(path, N_("must be an object"))
     return value
 
 
 def _known_keys(raw: Mapping[str, Any], allowed: Sequence[str] | frozenset[str], path: str) -> None:
     unknown = sorted(str(k) for k in raw if k not in allowed)
     if unknown:
-        raise InvalidInput(f"{path}.{unknown[0]}", "not a field here")
+        raise InvalidInput(f"{path}.{unknown[0]}", N_("not a field here"))
 
 
 def _required(raw: Mapping[str, Any], key: str, path: str) -> Any:
     if raw.get(key) is None:
-        raise InvalidInput(f"{path}.{key}", "required")
+        raise InvalidInput(f"{path}.{key}", N_("required"))
     return raw[key]
 
 
 def _int(value: Any, path: str, low: int, high: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
-        raise InvalidInput(path, "must be a whole number")
+        raise InvalidInput(path, N_("must be a whole number"))
     if not low <= value <= high:
-        raise InvalidInput(path, f"must be between {low} and {high}")
+        raise InvalidInput(path, N_("must be between {low} and {high}"), {"low": low, "high": high})
     return value
 
 
 def _decimal(value: Any, path: str, low: Decimal, high: Decimal) -> Decimal:
     """A number with at most two decimal places in [low, high], kept with two places."""
     if isinstance(value, bool):
-        raise InvalidInput(path, "must be a number")
+        raise InvalidInput(path, N_("must be a number"))
     try:
         if isinstance(value, Decimal):
             number = value
@@ -335,15 +336,15 @@ def _decimal(value: Any, path: str, low: Decimal, high: Decimal) -> Decimal:
         elif isinstance(value, float | str):
             number = Decimal(str(value).strip())
         else:
-            raise InvalidInput(path, "must be a number")
+            raise InvalidInput(path, N_("must be a number"))
     except InvalidOperation as exc:
-        raise InvalidInput(path, "must be a number") from exc
+        raise InvalidInput(path, N_("must be a number")) from exc
     if not number.is_finite():
-        raise InvalidInput(path, "must be a number")
+        raise InvalidInput(path, N_("must be a number"))
     if not low <= number <= high:
-        raise InvalidInput(path, f"must be between {low} and {high}")
+        raise InvalidInput(path, N_("must be between {low} and {high}"), {"low": low, "high": high})
     if number != number.quantize(_CENT):
-        raise InvalidInput(path, "at most two decimal places")
+        raise InvalidInput(path, N_("at most two decimal places"))
     return number.quantize(_CENT)
 
 
@@ -353,13 +354,13 @@ def _pct_field(value: Any, path: str, high: Decimal = HUNDRED) -> Decimal:
 
 def _channels(value: Any, path: str) -> frozenset[Channel]:
     if not isinstance(value, list | tuple | set | frozenset):
-        raise InvalidInput(path, "must be a list of channels")
+        raise InvalidInput(path, N_("must be a list of channels"))
     channels: set[Channel] = set()
     for index, name in enumerate(value):
         try:
             channels.add(Channel(name))
         except ValueError as exc:
-            raise InvalidInput(f"{path}.{index}", "not a channel") from exc
+            raise InvalidInput(f"{path}.{index}", N_("not a channel")) from exc
     return frozenset(channels)
 
 
@@ -369,7 +370,7 @@ def _cap_table(value: Any, path: str) -> dict[Channel, ChannelCaps]:
         try:
             channel = Channel(key)
         except ValueError as exc:
-            raise InvalidInput(f"{path}.{key}", "not a channel") from exc
+            raise InvalidInput(f"{path}.{key}", N_("not a channel")) from exc
         if raw is None:
             continue
         entry = _mapping(raw, f"{path}.{key}")
@@ -382,7 +383,8 @@ def _cap_table(value: Any, path: str) -> dict[Channel, ChannelCaps]:
         if per_day is not None and per_week is not None and per_day > per_week:
             raise InvalidInput(
                 f"{path}.{key}.per_day",
-                f"greater than per_week ({per_week}): a day cannot allow more than its week",
+                N_("greater than per_week ({per_week}): a day cannot allow more than its week"),
+                {"per_week": per_week},
             )
         if per_day is not None or per_week is not None:
             caps[channel] = ChannelCaps(per_day, per_week)
@@ -425,7 +427,7 @@ def _plan_table(value: Any, path: str) -> dict[PlanType, PlanLimits]:
         try:
             plan_type = PlanType(key)
         except ValueError as exc:
-            raise InvalidInput(f"{path}.{key}", "not a plan type") from exc
+            raise InvalidInput(f"{path}.{key}", N_("not a plan type")) from exc
         if raw is not None:
             plans[plan_type] = _plan_limits(raw, f"{path}.{key}")
     return plans
@@ -441,7 +443,8 @@ def _approvals(value: Any, path: str) -> ApprovalLimits:
     if lead < collector:
         raise InvalidInput(
             f"{path}.team_lead_up_to",
-            f"must be at least collector_up_to ({collector}): thresholds are inverted",
+            N_("must be at least collector_up_to ({collector}): thresholds are inverted"),
+            {"collector": collector},
         )
     return ApprovalLimits(collector, lead)
 
@@ -450,17 +453,17 @@ def _escalation(value: Any, path: str) -> EscalationRule:
     raw = _mapping(value, path)
     _known_keys(raw, ("broken_promises", "refusal_codes"), path)
     if "broken_promises" not in raw:
-        raise InvalidInput(f"{path}.broken_promises", "required (null: never on that count)")
+        raise InvalidInput(f"{path}.broken_promises", N_("required (null: never on that count)"))
     count = raw["broken_promises"]
     broken = (
         None if count is None else _int(count, f"{path}.broken_promises", 1, MAX_BROKEN_PROMISES)
     )
     codes = raw.get("refusal_codes") or []
     if not isinstance(codes, list | tuple | set | frozenset):
-        raise InvalidInput(f"{path}.refusal_codes", "must be a list of result codes")
+        raise InvalidInput(f"{path}.refusal_codes", N_("must be a list of result codes"))
     for index, code in enumerate(codes):
         if code not in RESULT_CODES:
-            raise InvalidInput(f"{path}.refusal_codes.{index}", "not a result code")
+            raise InvalidInput(f"{path}.refusal_codes.{index}", N_("not a result code"))
     return EscalationRule(broken, frozenset(codes))
 
 
@@ -485,21 +488,22 @@ def _stage_entry(value: Any, path: str) -> StageStrategy:
         _required(raw, key, path)
     visits_allowed = raw["visits_allowed"]
     if not isinstance(visits_allowed, bool):
-        raise InvalidInput(f"{path}.visits_allowed", "must be true or false")
+        raise InvalidInput(f"{path}.visits_allowed", N_("must be true or false"))
     channels = _channels(raw["channels"], f"{path}.channels")
     if Channel.VISIT in channels and not visits_allowed:
-        raise InvalidInput(f"{path}.channels", "lists 'visit' while visits_allowed is false")
+        raise InvalidInput(f"{path}.channels", N_("lists 'visit' while visits_allowed is false"))
     policies: dict[str, bool] = {}
     for key in _STAGE_POLICIES:
         value = raw.get(key, False)
         if not isinstance(value, bool):
-            raise InvalidInput(f"{path}.{key}", "must be true or false")
+            raise InvalidInput(f"{path}.{key}", N_("must be true or false"))
         policies[key] = value
     caps = _cap_table(raw.get("caps") or {}, f"{path}.caps")
     for channel in caps:
         if channel not in channels:
             raise InvalidInput(
-                f"{path}.caps.{channel.value}", "has caps but is not one of the stage's channels"
+                f"{path}.caps.{channel.value}",
+                N_("has caps but is not one of the stage's channels"),
             )
     return StageStrategy(
         channels=channels,
@@ -526,7 +530,7 @@ def parse_document(
     given = _mapping(raw.get("stages") or {}, path)
     unknown = sorted(str(k) for k in given if k not in {s.value for s in Stage})
     if unknown:
-        raise InvalidInput(f"{path}.{unknown[0]}", "not a delinquency stage")
+        raise InvalidInput(f"{path}.{unknown[0]}", N_("not a delinquency stage"))
     return StrategyDocument(
         stages={
             stage: base[stage]
@@ -545,7 +549,8 @@ def check_law(document: StrategyDocument, country: str, field: str = "body") -> 
         if entry.visits_allowed and not pack.visits_allowed:
             raise InvalidInput(
                 f"{field}.stages.{stage.value}.visits_allowed",
-                f"looser than the law in {country}: it forbids field visits",
+                N_("looser than the law in {country}: it forbids field visits"),
+                {"country": country},
             )
         for channel, caps in entry.caps.items():
             path = f"{field}.stages.{stage.value}.caps.{channel.value}"
@@ -554,20 +559,20 @@ def check_law(document: StrategyDocument, country: str, field: str = "body") -> 
                 if day is not None and caps.per_day > day:
                     raise InvalidInput(
                         f"{path}.per_day",
-                        f"looser than the law in {country}: at most {day} a day by {channel}",
-                        {"law_cap": day},
+                        N_("looser than the law in {country}: at most {day} a day by {channel}"),
+                        {"country": country, "day": day, "channel": channel, **{"law_cap": day}},
                     )
                 if week is not None and caps.per_day > week:
                     raise InvalidInput(
                         f"{path}.per_day",
-                        f"looser than the law in {country}: at most {week} a week by {channel}",
-                        {"law_cap": week},
+                        N_("looser than the law in {country}: at most {week} a week by {channel}"),
+                        {"country": country, "week": week, "channel": channel, **{"law_cap": week}},
                     )
             if caps.per_week is not None and week is not None and caps.per_week > week:
                 raise InvalidInput(
                     f"{path}.per_week",
-                    f"looser than the law in {country}: at most {week} a week by {channel}",
-                    {"law_cap": week},
+                    N_("looser than the law in {country}: at most {week} a week by {channel}"),
+                    {"country": country, "week": week, "channel": channel, **{"law_cap": week}},
                 )
 
 

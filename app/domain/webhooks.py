@@ -21,6 +21,8 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
+from app.i18n import N_, Message
+
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32
 MAX_URL_LENGTH = 2000
@@ -209,11 +211,13 @@ class Destination:
 
 
 class DestinationRefused(ValueError):
-    """A webhook URL the agency will not call, with the reason (stable, English)."""
+    """A webhook URL the agency will not call; ``text`` says why in the reader's language,
+    ``reason`` in English (the delivery log)."""
 
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(reason)
+    def __init__(self, template: str, params: dict[str, Any] | None = None) -> None:
+        self.text = Message(template, params or {})
+        self.reason = str(self.text)
+        super().__init__(self.reason)
 
 
 def parse_destination(url: str, *, require_https: bool) -> Destination:
@@ -222,29 +226,30 @@ def parse_destination(url: str, *, require_https: bool) -> Destination:
     No credentials in the URL (they would be logged and sent to redirects), no fragment;
     https only when ``require_https`` (production)."""
     if len(url) > MAX_URL_LENGTH:
-        raise DestinationRefused(f"longer than {MAX_URL_LENGTH} characters")
+        raise DestinationRefused(N_("longer than {max} characters"), {"max": MAX_URL_LENGTH})
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise DestinationRefused("not a URL") from exc
+        raise DestinationRefused(N_("not a URL")) from exc
     scheme = parts.scheme.lower()
     if scheme not in ("https", "http"):
-        raise DestinationRefused("the scheme must be https")
+        raise DestinationRefused(N_("the scheme must be https"))
     if require_https and scheme != "https":
-        raise DestinationRefused("the scheme must be https")
+        raise DestinationRefused(N_("the scheme must be https"))
     if parts.username is not None or parts.password is not None:
-        raise DestinationRefused("credentials in the URL are not allowed")
+        raise DestinationRefused(N_("credentials in the URL are not allowed"))
     if parts.fragment:
-        raise DestinationRefused("a fragment is not allowed")
+        raise DestinationRefused(N_("a fragment is not allowed"))
     host = (parts.hostname or "").rstrip(".")
     if not host:
-        raise DestinationRefused("the URL has no host")
+        raise DestinationRefused(N_("the URL has no host"))
     return Destination(scheme, host, port or (443 if scheme == "https" else 80))
 
 
 def address_refusal(address: IPAddress, allowed: Sequence[IPNetwork]) -> str | None:
-    """Why the agency will not connect to ``address`` (None: it may).
+    """Why the agency will not connect to ``address`` (None: it may): an N_ template over
+    ``{address}``.
 
     Only globally routable unicast addresses are called: loopback, private (RFC 1918, ULA),
     link-local (with the cloud metadata address 169.254.169.254), shared (CGNAT), reserved,
@@ -281,17 +286,17 @@ _IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
 
 def _non_public(address: IPAddress) -> str | None:
     if address.is_loopback:
-        return "loopback address"
+        return N_("{address} is a loopback address")
     if address.is_link_local:
-        return "link-local address"
+        return N_("{address} is a link-local address")
     if address.is_unspecified:
-        return "unspecified address"
+        return N_("{address} is an unspecified address")
     if address.is_multicast:
-        return "multicast address"
+        return N_("{address} is a multicast address")
     if address.is_private:
-        return "private address"
+        return N_("{address} is a private address")
     if address.is_reserved or not address.is_global:
-        return "reserved address"
+        return N_("{address} is a reserved address")
     return None
 
 
@@ -300,11 +305,11 @@ def check_addresses(addresses: Iterable[IPAddress], allowed: Sequence[IPNetwork]
     a name that resolves partly to a private address is a rebinding attempt)."""
     found = list(addresses)
     if not found:
-        raise DestinationRefused("the host does not resolve")
+        raise DestinationRefused(N_("the host does not resolve"))
     for address in found:
         reason = address_refusal(address, allowed)
         if reason is not None:
-            raise DestinationRefused(f"{address} is a {reason}")
+            raise DestinationRefused(reason, {"address": str(address)})
 
 
 def literal_address(host: str) -> IPAddress | None:

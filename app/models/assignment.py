@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -13,6 +14,7 @@ from sqlalchemy import (
     LargeBinary,
     UniqueConstraint,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from app.ids import new_id
@@ -47,6 +49,8 @@ class Assignment(SQLModel, table=True):
     unchanged: int = 0
     rejected: int = 0
     failure: str | None = Field(default=None, max_length=500)
+    # The same text as its template and values, shown in each reader's language.
+    failure_text: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
     submitted_by: str = Field(max_length=80)
     submitted_at: datetime = timestamp_field()
     started_at: datetime | None = optional_timestamp_field()
@@ -82,4 +86,6 @@ class AssignmentRejection(SQLModel, table=True):
     seq: int = Field(default=0, primary_key=True)
     external_ref: str | None = Field(default=None, max_length=64)
     field: str = Field(max_length=80)
-    message: str = Field(max_length=300)
+    message: str = Field(max_length=300)  # in English
+    # The same text as its template and values, shown in each reader's language.
+    message_text: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Numeric,
     UniqueConstraint,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from app.ids import new_id
@@ -60,6 +62,8 @@ class PaymentFile(SQLModel, table=True):
     applied_amount: Decimal = Field(default=Decimal("0"), sa_type=Numeric(18, 2))
     unmatched_amount: Decimal = Field(default=Decimal("0"), sa_type=Numeric(18, 2))
     failure: str | None = Field(default=None, max_length=500)
+    # The same text as its template and values, shown in each reader's language.
+    failure_text: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
     submitted_by: str = Field(max_length=80)
     submitted_at: datetime = timestamp_field()
     started_at: datetime | None = optional_timestamp_field()
@@ -112,4 +116,6 @@ class PaymentFileLine(SQLModel, table=True):
     # For a duplicate: the payment already made with its payer reference, if any (a
     # duplicate within the file names the earlier line in ``detail`` instead).
     duplicate_of: uuid.UUID | None = None
-    detail: str | None = Field(default=None, max_length=300)
+    detail: str | None = Field(default=None, max_length=300)  # in English
+    # The same text as its template and values, shown in each reader's language.
+    detail_text: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))

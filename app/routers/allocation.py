@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from app.deps import SessionDep, require
+from app.deps import LanguageDep, SessionDep, require
 from app.domain.roles import Role, Skill
 from app.domain.stages import ProductType, Stage
 from app.models.allocation import AllocationRule
@@ -160,6 +160,7 @@ async def delete_allocation_rule(
 async def run_allocation(
     session: SessionDep,
     principal: WritesRules,
+    language: LanguageDep,
     dry_run: Annotated[
         bool, Query(description="Compute and report the counts, write nothing.")
     ] = False,
@@ -203,7 +204,7 @@ async def run_allocation(
                 assigned=o.assigned,
                 unassigned=o.unassigned,
                 changed=o.changed,
-                warnings=o.warnings,
+                warnings=[w.render(language) for w in o.warnings],
             )
             for o in result.rules
         ],

@@ -11,12 +11,14 @@ from starlette.datastructures import UploadFile
 from app.deps import (
     API_PREFIX,
     IdempotencyKey,
+    LanguageDep,
     PrincipalDep,
     SessionDep,
     SettingsDep,
     idempotency_key_parameter,
 )
 from app.domain.errors import InvalidInput, UnsupportedMediaType
+from app.i18n import N_, Language, stored_text
 from app.models.assignment import Assignment
 from app.pagination import (
     CursorQuery,
@@ -97,7 +99,9 @@ _PUSH_BODY = upload_body_spec(
 )
 
 
-def _read(assignment: Assignment, rows: tuple[int, int | None] = (0, None)) -> AssignmentRead:
+def _read(
+    assignment: Assignment, language: Language, rows: tuple[int, int | None] = (0, None)
+) -> AssignmentRead:
     base = f"{API_PREFIX}/assignments/{assignment.id}"
     return AssignmentRead(
         id=assignment.id,
@@ -114,7 +118,7 @@ def _read(assignment: Assignment, rows: tuple[int, int | None] = (0, None)) -> A
             unchanged=assignment.unchanged,
             rejected=assignment.rejected,
         ),
-        failure=assignment.failure,
+        failure=stored_text(assignment.failure_text, assignment.failure, language),
         submitted_by=assignment.submitted_by,
         submitted_at=assignment.submitted_at,
         started_at=assignment.started_at,
@@ -132,7 +136,7 @@ async def upload_body(request: Request) -> tuple[SourceFormat, AsyncIterator[byt
         form = await request.form(max_files=1, max_fields=4)
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
-            raise InvalidInput("body.file", "send the portfolio file in a part named 'file'")
+            raise InvalidInput("body.file", N_("send the portfolio file in a part named 'file'"))
         source = format_of(upload.content_type, upload.filename)
         if source is None:
             raise UnsupportedMediaType()
@@ -163,6 +167,7 @@ async def push_assignment(
     principal: PrincipalDep,
     settings: SettingsDep,
     partner_id: uuid.UUID,
+    language: LanguageDep,
     idempotency_key: IdempotencyKey = None,
 ) -> AssignmentRead:
     """Stores the upload and queues it; poll the returned assignment for progress, counts and
@@ -184,7 +189,7 @@ async def push_assignment(
     response.headers["Location"] = f"{API_PREFIX}/assignments/{assignment.id}"
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    return _read(assignment)
+    return _read(assignment, language)
 
 
 @router.get(
@@ -194,11 +199,11 @@ async def push_assignment(
     responses=problem_responses(401, 403, 404, 422),
 )
 async def read_assignment(
-    session: SessionDep, principal: PrincipalDep, assignment_id: uuid.UUID
+    session: SessionDep, principal: PrincipalDep, assignment_id: uuid.UUID, language: LanguageDep
 ) -> AssignmentRead:
     assignment = await service.get_assignment(session, principal, assignment_id)
     rows = await uploads.progress_of(session, [assignment])
-    return _read(assignment, rows[assignment.id])
+    return _read(assignment, language, rows[assignment.id])
 
 
 @router.get(
@@ -211,6 +216,7 @@ async def list_partner_assignments(
     session: SessionDep,
     principal: PrincipalDep,
     partner_id: uuid.UUID,
+    language: LanguageDep,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
 ) -> Page[AssignmentRead]:
@@ -220,7 +226,7 @@ async def list_partner_assignments(
     )
     page, next_cursor = split_page(found, limit, lambda a: a.id)
     rows = await uploads.progress_of(session, page)
-    return Page(items=[_read(a, rows[a.id]) for a in page], next_cursor=next_cursor)
+    return Page(items=[_read(a, language, rows[a.id]) for a in page], next_cursor=next_cursor)
 
 
 def _rejection_cursor(cursor: str | None) -> tuple[int, int] | None:
@@ -228,7 +234,7 @@ def _rejection_cursor(cursor: str | None) -> tuple[int, int] | None:
     if values is None:
         return None
     if not all(v.isascii() and v.isdigit() and len(v) < 10 for v in values):
-        raise InvalidInput("query.cursor", "not a cursor this API issued")
+        raise InvalidInput("query.cursor", N_("not a cursor this API issued"))
     return int(values[0]), int(values[1])
 
 
@@ -242,6 +248,7 @@ async def list_assignment_rejections(
     session: SessionDep,
     principal: PrincipalDep,
     assignment_id: uuid.UUID,
+    language: LanguageDep,
     limit: LimitQuery = 100,
     cursor: CursorQuery = None,
 ) -> Page[RejectionRead]:
@@ -260,7 +267,7 @@ async def list_assignment_rejections(
                 row_number=r.row_number,
                 external_ref=r.external_ref,
                 field=r.field,
-                message=r.message,
+                message=service.rejection_message(r, language),
             )
             for r in rows[:limit]
         ],
@@ -278,10 +285,10 @@ async def list_assignment_rejections(
     },
 )
 async def download_assignment_rejections(
-    session: SessionDep, principal: PrincipalDep, assignment_id: uuid.UUID
+    session: SessionDep, principal: PrincipalDep, assignment_id: uuid.UUID, language: LanguageDep
 ) -> StreamingResponse:
     assignment = await service.get_assignment(session, principal, assignment_id)
-    rows = [row async for row in service.stream_rejections(session, assignment.id)]
+    rows = [row async for row in service.stream_rejections(session, assignment.id, language)]
     return StreamingResponse(
         rejections_csv(iter(rows)),
         media_type="text/csv; charset=utf-8",

@@ -78,7 +78,7 @@ async def read_catalog(_: PrincipalDep, response: Response) -> CatalogRead:
             ProblemCodeRead(
                 code=code,
                 status=kind.status,
-                labels={"en": kind.title_en, "es": kind.title_es, "pt-BR": kind.title_en},
+                labels=labels(kind.title),
             )
             for code, kind in sorted(CATALOGUE.items())
         ],

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.deps import PrincipalDep, SettingsDep
+from app.deps import LanguageDep, PrincipalDep, SettingsDep
 from app.domain.compliance import PACKS, Channel, RulePack, pack_for
 from app.domain.packs import WEEKDAYS, HourWindow, hhmm
+from app.i18n import Language, translate
 from app.problems import problem_responses
 from app.schemas.compliance import (
     AfterContactRuleRead,
@@ -32,7 +33,7 @@ def _window(window: HourWindow | None) -> HourWindowRead | None:
     )
 
 
-def _read(pack: RulePack) -> RulePackRead:
+def _read(pack: RulePack, language: Language) -> RulePackRead:
     return RulePackRead(
         country=pack.country,
         version=pack.version,
@@ -68,23 +69,27 @@ def _read(pack: RulePack) -> RulePackRead:
                 blocked_channels=_channels(rule.blocked_channels),
                 other_channels_only=rule.other_channels_only,
                 days=rule.days,
-                description=rule.description,
+                description=translate(rule.description, language),
                 source=rule.source,
                 calendar_days=rule.calendar_days,
             )
             for rule in pack.after_contact
         ],
         references=pack.references,
-        third_party_rule=pack.third_party_rule,
+        third_party_rule=" ".join(
+            part
+            for part in (translate(pack.third_party_rule, language), pack.third_party_source)
+            if part
+        ),
         visits_allowed=pack.visits_allowed,
         consent_required=pack.consent_required,
         vulnerable_flags=sorted(pack.vulnerable_flags),
         dispute_stops_collection=pack.dispute_is_hard,
-        prohibitions=list(pack.prohibitions),
+        prohibitions=[translate(p, language) for p in pack.prohibitions],
         scripts=ScriptsRead(
-            debtor=pack.debtor_script,
-            guarantor=pack.guarantor_script,
-            reference=pack.reference_script,
+            debtor=translate(pack.debtor_script, language),
+            guarantor=translate(pack.guarantor_script, language),
+            reference=translate(pack.reference_script, language),
         ),
     )
 
@@ -96,7 +101,7 @@ def _read(pack: RulePack) -> RulePackRead:
     responses=problem_responses(401, 403),
 )
 async def list_compliance_packs(
-    principal: PrincipalDep, settings: SettingsDep
+    principal: PrincipalDep, settings: SettingsDep, language: LanguageDep
 ) -> list[RulePackRead]:
     """The contact law of each country (MX, CO, PE, CL, BR, US) as the pre-contact check
     applies it: hours per weekday in the contact point's local time, excluded days, frequency
@@ -104,5 +109,6 @@ async def list_compliance_packs(
     legal sources. Includes the operator's overrides, which only make a pack stricter. Any
     authenticated staff user or partner system may read it."""
     return [
-        _read(pack_for(country, settings.compliance_overrides.get(country))) for country in PACKS
+        _read(pack_for(country, settings.compliance_overrides.get(country)), language)
+        for country in PACKS
     ]

@@ -5,14 +5,30 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.deps import ClockDep, PrincipalDep, SessionDep
+from app.deps import ClockDep, LanguageDep, PrincipalDep, SessionDep
 from app.domain.compliance_incidents import IncidentStatus
+from app.domain.interactions import reasons_for
+from app.i18n import Language
+from app.models.compliance_incident import ComplianceIncident
 from app.pagination import CursorQuery, LimitQuery, Page
 from app.problems import problem_responses
-from app.schemas.compliance_incidents import ComplianceIncidentRead, ComplianceIncidentResolve
+from app.schemas.compliance_incidents import (
+    ComplianceIncidentRead,
+    ComplianceIncidentResolve,
+    IncidentReasonRead,
+)
 from app.services import compliance_incidents
 
 router = APIRouter(prefix="/compliance/incidents", tags=["compliance"])
+
+
+def _read(incident: ComplianceIncident, language: Language) -> ComplianceIncidentRead:
+    read = ComplianceIncidentRead.model_validate(incident)
+    read.reasons = [
+        IncidentReasonRead.model_validate(reason)
+        for reason in reasons_for(incident.reasons, language)
+    ]
+    return read
 
 
 @router.get(
@@ -24,6 +40,7 @@ router = APIRouter(prefix="/compliance/incidents", tags=["compliance"])
 async def list_compliance_incidents(
     session: SessionDep,
     principal: PrincipalDep,
+    language: LanguageDep,
     status: Annotated[IncidentStatus | None, Query()] = None,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
@@ -35,9 +52,7 @@ async def list_compliance_incidents(
     rows, next_cursor = await compliance_incidents.list_incidents(
         session, principal, status=status, limit=limit, cursor=cursor
     )
-    return Page(
-        items=[ComplianceIncidentRead.model_validate(r) for r in rows], next_cursor=next_cursor
-    )
+    return Page(items=[_read(r, language) for r in rows], next_cursor=next_cursor)
 
 
 @router.post(
@@ -52,6 +67,7 @@ async def resolve_compliance_incident(
     incident_id: uuid.UUID,
     body: ComplianceIncidentResolve,
     now: ClockDep,
+    language: LanguageDep,
 ) -> ComplianceIncidentRead:
     """A team lead (of the account's team) or a manager closes the case, saying what was
     found and done; audited. A second resolution answers 409
@@ -59,4 +75,4 @@ async def resolve_compliance_incident(
     incident = await compliance_incidents.resolve_incident(
         session, principal, incident_id, body.note, now
     )
-    return ComplianceIncidentRead.model_validate(incident)
+    return _read(incident, language)

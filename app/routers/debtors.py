@@ -6,10 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from app.deps import PrincipalDep, SessionDep
+from app.deps import LanguageDep, PrincipalDep, SessionDep
 from app.domain.flags import REACH, Reach
 from app.domain.packs import DebtorFlag as FlagKind
 from app.domain.stages import Stage
+from app.i18n import Language, translate
 from app.models.debtor import DebtorFlag
 from app.pagination import CursorQuery, LimitQuery, Page
 from app.problems import problem_responses
@@ -44,7 +45,7 @@ _CHANNELS = {
 }
 
 
-def _profile(view: DebtorProfile) -> DebtorProfileRead:
+def _profile(view: DebtorProfile, language: Language) -> DebtorProfileRead:
     partner_of = {a.id: a.partner_id for a in view.accounts}
     consent = {(c.partner_id, c.channel): c.status for c in view.consents}
     return DebtorProfileRead(
@@ -61,8 +62,8 @@ def _profile(view: DebtorProfile) -> DebtorProfileRead:
                 else f"{a.debtor_birth_date.year}-**-**",
                 age_notices=[
                     AgeNoticeRead(
-                        flag=n.flag.value, basis=n.basis.value, effect=n.effect,
-                        citation=n.citation,
+                        flag=n.flag.value, basis=n.basis.value,
+                        effect=translate(n.effect, language), citation=n.citation,
                     )
                     for n in view.age_notices.get(a.id, ())
                 ],
@@ -110,13 +111,13 @@ def _profile(view: DebtorProfile) -> DebtorProfileRead:
     responses=problem_responses(401, 403, 404, 422),
 )
 async def read_debtor(
-    session: SessionDep, principal: PrincipalDep, debtor_id: uuid.UUID
+    session: SessionDep, principal: PrincipalDep, debtor_id: uuid.UUID, language: LanguageDep
 ) -> DebtorProfileRead:
     """Names, national id, contact points (source, verification, consent per channel, time
     zone, contactability and best hour), references, guarantors and flags, from the accounts
     the caller may see; every personal value masked (reveal to see one). A debtor with no
     account the caller may see is a 404."""
-    return _profile(await service.read_profile(session, principal, debtor_id))
+    return _profile(await service.read_profile(session, principal, debtor_id), language)
 
 
 @router.post(

@@ -15,6 +15,7 @@ from app.db import DatabaseUnreachable
 from app.deps import SessionDep, SettingsDep, bearer, get_principal
 from app.domain.errors import NotReady, PermissionDenied
 from app.domain.roles import Role
+from app.i18n import N_, Message
 from app.migrations import head_revision
 from app.problems import problem_responses
 
@@ -48,10 +49,17 @@ async def check_readiness(session: SessionDep) -> Readiness:
     try:
         current = await session.scalar(text("SELECT version_num FROM alembic_version"))
     except (SQLAlchemyError, DatabaseUnreachable) as exc:
-        raise NotReady({"reason": "database unreachable or not migrated"}) from exc
+        raise NotReady({"reason": Message(N_("database unreachable or not migrated"))}) from exc
     head = head_revision()
     if current != head:
-        raise NotReady({"reason": f"schema at {current or 'base'}, code expects {head}"})
+        raise NotReady(
+            {
+                "reason": Message(
+                    N_("schema at {current}, code expects {head}"),
+                    {"current": current or "base", "head": head},
+                )
+            }
+        )
     return Readiness(migration=str(current))
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC
 from typing import Annotated
 
@@ -8,9 +9,11 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
+from app.deps import ClockDep, LanguageDep, PrincipalDep, SessionDep, SettingsDep
 from app.domain.compliance import Channel, DebtorFlag, Party
+from app.domain.interactions import verdict_for
 from app.domain.money import round_money
+from app.i18n import Language, translate
 from app.models.interaction import Interaction
 from app.models.promise import Promise
 from app.pagination import CursorQuery, LimitQuery, Page
@@ -54,6 +57,7 @@ router = APIRouter(tags=["interactions"])
 
 def _read(
     interaction: Interaction,
+    language: Language,
     promise_id: uuid.UUID | None = None,
     callback_id: uuid.UUID | None = None,
 ) -> InteractionRead:
@@ -83,7 +87,7 @@ def _read(
         address_verification=interaction.address_verification,
         pack_version=interaction.pack_version,
         strategy_version=interaction.strategy_version,
-        compliance=interaction.compliance,
+        compliance=verdict_for(interaction.compliance, language),
         amends_id=interaction.amends_id,
         backdated_reason=interaction.backdated_reason,
         promise_id=promise_id,
@@ -105,6 +109,7 @@ async def check_contact(
     principal: PrincipalDep,
     account_id: uuid.UUID,
     body: ContactCheckRequest,
+    language: LanguageDep,
 ) -> ContactCheckRead:
     """Weighs the account's status, the debtor's flags and consents, the country's contact
     law in the contact point's local time (hours, days, holidays, frequency, after-contact
@@ -125,12 +130,16 @@ async def check_contact(
         allowed=decision.allowed,
         reasons=[
             ReasonRead(
-                code=r.code, message=r.message, hard=r.hard, basis=r.basis, citation=r.citation
+                code=r.code,
+                message=r.text.render(language),
+                hard=r.hard,
+                basis=r.basis,
+                citation=r.citation,
             )
             for r in decision.reasons
         ],
         next_allowed_at=decision.next_allowed_at,
-        script=decision.script,
+        script=translate(decision.script, language),
         time_zone=decision.time_zone or context.request.time_zone,
         time_zones=list(context.zones or (context.request.time_zone,)),
         pack_version=decision.pack_version,
@@ -197,6 +206,7 @@ async def record_interaction(
     body: InteractionCreate,
     response: Response,
     now: ClockDep,
+    language: LanguageDep,
 ) -> InteractionRead:
     """A contact that happened is always recorded, truthfully: it is checked again against
     the contact law and the strategy at its own time and stored with that verdict
@@ -228,6 +238,7 @@ async def record_interaction(
     response.headers["Location"] = f"/api/v1/interactions/{recorded.interaction.id}"
     return _read(
         recorded.interaction,
+        language,
         recorded.promise.id if recorded.promise else None,
         recorded.callback.id if recorded.callback else None,
     )
@@ -243,6 +254,7 @@ async def list_interactions(
     session: SessionDep,
     principal: PrincipalDep,
     account_id: uuid.UUID,
+    language: LanguageDep,
     channel: Annotated[Channel | None, Query()] = None,
     result_code: Annotated[str | None, Query(max_length=24, pattern=r"^[A-Z_]+$")] = None,
     since: Annotated[UtcDatetime | None, Query()] = None,
@@ -264,7 +276,7 @@ async def list_interactions(
         limit=limit,
         cursor=cursor,
     )
-    return Page(items=[_read(r) for r in rows], next_cursor=next_cursor)
+    return Page(items=[_read(r, language) for r in rows], next_cursor=next_cursor)
 
 
 INTERACTION_CSV_COLUMNS = (
@@ -285,10 +297,15 @@ INTERACTION_CSV_COLUMNS = (
 )
 
 
-def _interaction_item(interaction: Interaction, label: AccountLabel) -> InteractionListItem:
-    return InteractionListItem(
-        **dict(_read(interaction)), account=AccountLabelRead.model_validate(label)
-    )
+def _interaction_item(
+    language: Language,
+) -> Callable[[Interaction, AccountLabel], InteractionListItem]:
+    def item(interaction: Interaction, label: AccountLabel) -> InteractionListItem:
+        return InteractionListItem(
+            **dict(_read(interaction, language)), account=AccountLabelRead.model_validate(label)
+        )
+
+    return item
 
 
 def _interaction_cells(interaction: Interaction, label: AccountLabel) -> list[object]:
@@ -325,6 +342,7 @@ async def search_interactions(
     session: SessionDep,
     principal: PrincipalDep,
     request: Request,
+    language: LanguageDep,
     collector_id: Annotated[
         uuid.UUID | None, Query(description="Only those this collector recorded.")
     ] = None,
@@ -373,7 +391,7 @@ async def search_interactions(
         accept=accept,
         limit=limit,
         cursor=cursor,
-        item=_interaction_item,
+        item=_interaction_item(language),
         export=INTERACTION_CSV,
     )
 
@@ -385,9 +403,9 @@ async def search_interactions(
     responses=problem_responses(401, 403, 404, 422),
 )
 async def read_interaction(
-    session: SessionDep, principal: PrincipalDep, interaction_id: uuid.UUID
+    session: SessionDep, principal: PrincipalDep, interaction_id: uuid.UUID, language: LanguageDep
 ) -> InteractionRead:
-    return _read(await interactions.get_interaction(session, principal, interaction_id))
+    return _read(await interactions.get_interaction(session, principal, interaction_id), language)
 
 
 @router.post(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
+from app.deps import ClockDep, LanguageDep, PrincipalDep, SessionDep, SettingsDep
 from app.problems import problem_responses
 from app.routers.callbacks import callback_read
 from app.routers.escalations import escalation_item
@@ -32,12 +32,17 @@ router = APIRouter(prefix="/me", tags=["work"])
     responses=problem_responses(401, 403, 422),
 )
 async def get_my_day(
-    session: SessionDep, settings: SettingsDep, principal: PrincipalDep, now: ClockDep
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    now: ClockDep,
+    language: LanguageDep,
 ) -> CollectorDayRead:
     """Collectors only. Promises due today or overdue, installments the debtor owes,
     plans waiting for approval, escalations answered this week, the month's targets with
     their progress, and the head of the queue (accounts the law allows contacting now).
     Each list shows its first 20 lines and its total."""
+    plan = plan_item(language)
     day = await service.collector_day(session, settings, principal, now)
     return CollectorDayRead(
         date=day.day,
@@ -66,7 +71,7 @@ async def get_my_day(
             total=day.installments_due.total,
         ),
         plans_pending_approval=Section(
-            items=[plan_item(v, day.plans_pending_approval.items.label_of(v.plan.account_id))
+            items=[plan(v, day.plans_pending_approval.items.label_of(v.plan.account_id))
                    for v in day.plans_pending_approval.items.rows],
             total=day.plans_pending_approval.total,
         ),
@@ -80,7 +85,7 @@ async def get_my_day(
             total=day.callbacks_due.total,
         ),
         targets=[target_read(t) for t in day.targets],
-        queue_head=[work_item_read(i) for i in day.queue_head],
+        queue_head=[work_item_read(i, language) for i in day.queue_head],
     )  # fmt: skip
 
 
@@ -91,18 +96,23 @@ async def get_my_day(
     responses=problem_responses(401, 403, 422),
 )
 async def get_team_day(
-    session: SessionDep, settings: SettingsDep, principal: PrincipalDep, now: ClockDep
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    now: ClockDep,
+    language: LanguageDep,
 ) -> TeamDayRead:
     """Team leads (their teams), managers and admins (every team). Plans waiting for
     approval, promises broken this week, open escalations and compliance incidents, and
     each collector's contacts, right-party contacts, promises and money collected today.
     Each list shows its first 20 lines and its total."""
+    plan = plan_item(language)
     day = await service.team_day(session, settings, principal, now)
     return TeamDayRead(
         date=day.day,
         time_zone=day.time_zone,
         approvals_waiting=Section(
-            items=[plan_item(v, day.approvals_waiting.items.label_of(v.plan.account_id))
+            items=[plan(v, day.approvals_waiting.items.label_of(v.plan.account_id))
                    for v in day.approvals_waiting.items.rows],
             total=day.approvals_waiting.total,
         ),

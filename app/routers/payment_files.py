@@ -9,12 +9,14 @@ from fastapi.responses import StreamingResponse
 from app.deps import (
     API_PREFIX,
     IdempotencyKey,
+    LanguageDep,
     PrincipalDep,
     SessionDep,
     SettingsDep,
     idempotency_key_parameter,
 )
 from app.domain.payment_files import Outcome
+from app.i18n import Language, stored_text
 from app.models.payment_file import PaymentFile, PaymentFileLine
 from app.pagination import (
     CursorQuery,
@@ -57,7 +59,9 @@ _FILE_BODY = upload_body_spec(
 )
 
 
-def _read(payment_file: PaymentFile, rows: tuple[int, int | None] = (0, None)) -> PaymentFileRead:
+def _read(
+    payment_file: PaymentFile, language: Language, rows: tuple[int, int | None] = (0, None)
+) -> PaymentFileRead:
     base = f"{API_PREFIX}/payment-files/{payment_file.id}"
     return PaymentFileRead(
         id=payment_file.id,
@@ -81,7 +85,7 @@ def _read(payment_file: PaymentFile, rows: tuple[int, int | None] = (0, None)) -
             unmatched=payment_file.unmatched_amount,
             currency=payment_file.currency,
         ),
-        failure=payment_file.failure,
+        failure=stored_text(payment_file.failure_text, payment_file.failure, language),
         submitted_by=payment_file.submitted_by,
         submitted_at=payment_file.submitted_at,
         started_at=payment_file.started_at,
@@ -91,8 +95,10 @@ def _read(payment_file: PaymentFile, rows: tuple[int, int | None] = (0, None)) -
     )
 
 
-def _line(line: PaymentFileLine) -> PaymentFileLineRead:
-    return PaymentFileLineRead.model_validate(line, from_attributes=True)
+def _line(line: PaymentFileLine, language: Language) -> PaymentFileLineRead:
+    read = PaymentFileLineRead.model_validate(line, from_attributes=True)
+    read.detail = stored_text(line.detail_text, line.detail, language)
+    return read
 
 
 @router.post(
@@ -110,6 +116,7 @@ async def send_payment_file(
     principal: PrincipalDep,
     settings: SettingsDep,
     partner_id: uuid.UUID,
+    language: LanguageDep,
     idempotency_key: IdempotencyKey = None,
 ) -> PaymentFileRead:
     """Stores the file and queues it; poll the returned file for its status, counts and
@@ -134,7 +141,7 @@ async def send_payment_file(
     response.headers["Location"] = f"{API_PREFIX}/payment-files/{payment_file.id}"
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    return _read(payment_file)
+    return _read(payment_file, language)
 
 
 @router.get(
@@ -144,11 +151,11 @@ async def send_payment_file(
     responses=problem_responses(401, 403, 404, 422),
 )
 async def read_payment_file(
-    session: SessionDep, principal: PrincipalDep, payment_file_id: uuid.UUID
+    session: SessionDep, principal: PrincipalDep, payment_file_id: uuid.UUID, language: LanguageDep
 ) -> PaymentFileRead:
     payment_file = await service.get_file(session, principal, payment_file_id)
     rows = await uploads.progress_of(session, [payment_file])
-    return _read(payment_file, rows[payment_file.id])
+    return _read(payment_file, language, rows[payment_file.id])
 
 
 @router.get(
@@ -161,6 +168,7 @@ async def list_partner_payment_files(
     session: SessionDep,
     principal: PrincipalDep,
     partner_id: uuid.UUID,
+    language: LanguageDep,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
 ) -> Page[PaymentFileRead]:
@@ -170,7 +178,7 @@ async def list_partner_payment_files(
     )
     page, next_cursor = split_page(found, limit, lambda f: f.id)
     rows = await uploads.progress_of(session, page)
-    return Page(items=[_read(f, rows[f.id]) for f in page], next_cursor=next_cursor)
+    return Page(items=[_read(f, language, rows[f.id]) for f in page], next_cursor=next_cursor)
 
 
 @router.get(
@@ -183,6 +191,7 @@ async def list_payment_file_lines(
     session: SessionDep,
     principal: PrincipalDep,
     payment_file_id: uuid.UUID,
+    language: LanguageDep,
     outcome: OutcomeQuery = None,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
@@ -198,7 +207,7 @@ async def list_payment_file_lines(
         limit=limit + 1,
     )
     next_cursor = encode_cursor(lines[limit - 1].row_number) if len(lines) > limit else None
-    return Page(items=[_line(line) for line in lines[:limit]], next_cursor=next_cursor)
+    return Page(items=[_line(line, language) for line in lines[:limit]], next_cursor=next_cursor)
 
 
 @router.post(
@@ -213,6 +222,7 @@ async def apply_payment_file_line(
     payment_file_id: uuid.UUID,
     row_number: Annotated[int, Path(ge=1, le=2_147_483_647)],
     body: PaymentFileLineApply,
+    language: LanguageDep,
 ) -> PaymentFileLineRead:
     """For a line reported `unmatched` whose account someone found: the money is applied to
     that account as the file's lines are (installments, promises, balance, credit), dated
@@ -226,11 +236,11 @@ async def apply_payment_file_line(
     line = await service.apply_line_by_hand(
         session, principal, payment_file_id, row_number, body.account_id, body.note
     )
-    return _line(line)
+    return _line(line, language)
 
 
-# The report is the stored line without its file id.
-REPORT_HEADER = service.LINE_COLUMNS[1:]
+# The report is the stored line without its file id, its detail in the reader's language.
+REPORT_HEADER = tuple(c for c in service.LINE_COLUMNS[1:] if c != "detail_text")
 
 
 @router.get(
@@ -246,12 +256,18 @@ async def download_payment_file_report(
     session: SessionDep,
     principal: PrincipalDep,
     payment_file_id: uuid.UUID,
+    language: LanguageDep,
     outcome: OutcomeQuery = None,
 ) -> StreamingResponse:
     payment_file = await service.get_file(session, principal, payment_file_id)
     wanted = None if outcome is None else Outcome(outcome)
     rows = [
-        tuple(getattr(line, name) for name in REPORT_HEADER)
+        tuple(
+            stored_text(line.detail_text, line.detail, language)
+            if name == "detail"
+            else getattr(line, name)
+            for name in REPORT_HEADER
+        )
         async for line in service.stream_lines(session, payment_file.id, wanted)
     ]
     return StreamingResponse(

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -8,8 +9,9 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.deps import API_PREFIX, PrincipalDep, SessionDep, SettingsDep
+from app.deps import API_PREFIX, LanguageDep, PrincipalDep, SessionDep, SettingsDep
 from app.domain.money import round_money
+from app.i18n import Language, stored_text
 from app.pagination import CursorQuery, LimitQuery, Page
 from app.problems import problem_responses
 from app.routers.listing import (
@@ -53,7 +55,7 @@ def _kind(number: int) -> Literal["down_payment", "installment"]:
     return "down_payment" if number == 0 else "installment"
 
 
-def _quote_read(view: QuoteView) -> PlanQuoteRead:
+def _quote_read(view: QuoteView, language: Language) -> PlanQuoteRead:
     q = view.quote
     return PlanQuoteRead(
         account_id=view.account_id,
@@ -80,7 +82,7 @@ def _quote_read(view: QuoteView) -> PlanQuoteRead:
             forgiven=q.forgiven,
         ),
         strategy_version=view.strategy_version,
-        breaches=[BreachRead(code=b.code, message=b.message) for b in q.breaches],
+        breaches=[BreachRead(code=b.code, message=b.text.render(language)) for b in q.breaches],
         approver_role=q.approver_role.value,
         breaks_after=BreakingRuleRead(
             missed_installments=q.breaking.missed_installments, days_late=q.breaking.days_late
@@ -95,7 +97,11 @@ def _quote_read(view: QuoteView) -> PlanQuoteRead:
     responses=problem_responses(401, 403, 404, 422),
 )
 async def quote_plan(
-    session: SessionDep, principal: PrincipalDep, account_id: uuid.UUID, body: PlanQuoteRequest
+    session: SessionDep,
+    language: LanguageDep,
+    principal: PrincipalDep,
+    account_id: uuid.UUID,
+    body: PlanQuoteRequest,
 ) -> PlanQuoteRead:
     """Writes nothing. Regularization spreads the past-due amount, restructuring re-amortises
     the total at `annual_rate_pct` (French amortisation), settlement takes `discount_pct` off
@@ -104,10 +110,10 @@ async def quote_plan(
     last installment). Due dates on weekends or the partner country's holidays move to the
     next business day. Collectors quote on their own accounts; partners and auditors may
     not quote (403)."""
-    return _quote_read(await plans.quote_plan(session, principal, account_id, body))
+    return _quote_read(await plans.quote_plan(session, principal, account_id, body), language)
 
 
-def _plan_read(view: PlanView) -> PlanRead:
+def _plan_read(view: PlanView, language: Language) -> PlanRead:
     plan = view.plan
 
     def m(amount: Decimal) -> Decimal:
@@ -146,7 +152,12 @@ def _plan_read(view: PlanView) -> PlanRead:
             forgiven=m(plan.forgiven),
         ),
         strategy_version=plan.strategy_version,
-        breaches=[BreachRead.model_validate(b) for b in plan.breaches],
+        breaches=[
+            BreachRead(
+                code=b["code"], message=stored_text(b.get("text"), b["message"], language) or ""
+            )
+            for b in plan.breaches
+        ],
         approver_role=plan.approver_role,
         breaks_after=BreakingRuleRead(
             missed_installments=plan.missed_installments_to_break,
@@ -165,9 +176,9 @@ def _plan_read(view: PlanView) -> PlanRead:
     )
 
 
-def _with_etag(response: Response, view: PlanView) -> PlanRead:
+def _with_etag(response: Response, view: PlanView, language: Language) -> PlanRead:
     response.headers["ETag"] = etag(view.plan.version)
-    return _plan_read(view)
+    return _plan_read(view, language)
 
 
 @router.post(
@@ -179,6 +190,7 @@ def _with_etag(response: Response, view: PlanView) -> PlanRead:
 )
 async def create_plan(
     session: SessionDep,
+    language: LanguageDep,
     principal: PrincipalDep,
     response: Response,
     account_id: uuid.UUID,
@@ -191,7 +203,7 @@ async def create_plan(
     propose on their own accounts, leads on their teams'; partners and auditors may not."""
     view = await plans.propose_plan(session, principal, account_id, body)
     response.headers["Location"] = f"{API_PREFIX}/plans/{view.plan.id}"
-    return _with_etag(response, view)
+    return _with_etag(response, view, language)
 
 
 @router.get(
@@ -202,6 +214,7 @@ async def create_plan(
 )
 async def list_account_plans(
     session: SessionDep,
+    language: LanguageDep,
     principal: PrincipalDep,
     account_id: uuid.UUID,
     limit: LimitQuery = 50,
@@ -211,7 +224,7 @@ async def list_account_plans(
     views, next_cursor = await plans.list_plans(
         session, principal, account_id, limit=limit, cursor=cursor
     )
-    return Page(items=[_plan_read(v) for v in views], next_cursor=next_cursor)
+    return Page(items=[_plan_read(v, language) for v in views], next_cursor=next_cursor)
 
 
 PLAN_CSV_COLUMNS = (
@@ -230,8 +243,15 @@ PLAN_CSV_COLUMNS = (
 )
 
 
-def plan_item(view: PlanView, label: AccountLabel) -> PlanListItem:
-    return PlanListItem(**dict(_plan_read(view)), account=AccountLabelRead.model_validate(label))
+def plan_item(language: Language) -> Callable[[PlanView, AccountLabel], PlanListItem]:
+    """A plan list's item maker in the reader's language (also used by my day)."""
+
+    def item(view: PlanView, label: AccountLabel) -> PlanListItem:
+        return PlanListItem(
+            **dict(_plan_read(view, language)), account=AccountLabelRead.model_validate(label)
+        )
+
+    return item
 
 
 def _plan_cells(view: PlanView, label: AccountLabel) -> list[object]:
@@ -263,6 +283,7 @@ PLAN_CSV = CsvExport("plans", PLAN_CSV_COLUMNS, _plan_cells, lambda v: v.plan.ac
 )
 async def search_plans(
     session: SessionDep,
+    language: LanguageDep,
     principal: PrincipalDep,
     request: Request,
     status_filter: Annotated[PlanStatusName | None, Query(alias="status")] = None,
@@ -292,7 +313,7 @@ async def search_plans(
         accept=accept,
         limit=limit,
         cursor=cursor,
-        item=plan_item,
+        item=plan_item(language),
         export=PLAN_CSV,
     )
 
@@ -304,10 +325,14 @@ async def search_plans(
     responses=problem_responses(401, 403, 404, 422),
 )
 async def get_plan(
-    session: SessionDep, principal: PrincipalDep, response: Response, plan_id: uuid.UUID
+    session: SessionDep,
+    language: LanguageDep,
+    principal: PrincipalDep,
+    response: Response,
+    plan_id: uuid.UUID,
 ) -> PlanRead:
     """A plan on an account the caller may not see is a 404."""
-    return _with_etag(response, await plans.get_plan(session, principal, plan_id))
+    return _with_etag(response, await plans.get_plan(session, principal, plan_id), language)
 
 
 @router.post(
@@ -318,6 +343,7 @@ async def get_plan(
 )
 async def approve_plan(
     session: SessionDep,
+    language: LanguageDep,
     principal: PrincipalDep,
     response: Response,
     plan_id: uuid.UUID,
@@ -331,7 +357,7 @@ async def approve_plan(
     view = await plans.approve_plan(
         session, principal, plan_id, body.note, expected_version=parse_if_match(if_match)
     )
-    return _with_etag(response, view)
+    return _with_etag(response, view, language)
 
 
 @router.post(
@@ -342,6 +368,7 @@ async def approve_plan(
 )
 async def reject_plan(
     session: SessionDep,
+    language: LanguageDep,
     principal: PrincipalDep,
     response: Response,
     plan_id: uuid.UUID,
@@ -352,7 +379,7 @@ async def reject_plan(
     view = await plans.reject_plan(
         session, principal, plan_id, body.note, expected_version=parse_if_match(if_match)
     )
-    return _with_etag(response, view)
+    return _with_etag(response, view, language)
 
 
 @router.post(
@@ -363,6 +390,7 @@ async def reject_plan(
 )
 async def cancel_plan(
     session: SessionDep,
+    language: LanguageDep,
     principal: PrincipalDep,
     response: Response,
     plan_id: uuid.UUID,
@@ -374,7 +402,7 @@ async def cancel_plan(
     view = await plans.cancel_plan(
         session, principal, plan_id, body.note, expected_version=parse_if_match(if_match)
     )
-    return _with_etag(response, view)
+    return _with_etag(response, view, language)
 
 
 @router.get(

@@ -9,11 +9,12 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from app.deps import ClockDep, SessionDep, SettingsDep, require
+from app.deps import ClockDep, LanguageDep, SessionDep, SettingsDep, require
 from app.domain.accounts import debtor_name
 from app.domain.roles import Role
 from app.domain.routing import DETOUR_FACTOR, SOLVER_TIME_LIMIT
 from app.domain.stages import Stage
+from app.i18n import Language, translate
 from app.problems import problem_responses
 from app.schemas.common import CalendarDate
 from app.schemas.routes import (
@@ -60,7 +61,7 @@ def _due(due: service.Due | None, day: date) -> RouteDueRead | None:
     )
 
 
-def _route(route: service.DayRoute) -> RouteRead:
+def _route(route: service.DayRoute, language: Language) -> RouteRead:
     plan, profile = route.plan, route.profile
     stops: list[RouteStopRead] = []
     for sequence, stop in enumerate(plan.stops, start=1):
@@ -146,7 +147,7 @@ def _route(route: service.DayRoute) -> RouteRead:
             ends_at=None if plan.ends_at is None else _local(plan.ends_at, last_zone),
         ),
         left_out=left_out,
-        notes=plan.notes,
+        notes=[translate(note, language) for note in plan.notes],
     )
 
 
@@ -161,6 +162,7 @@ async def get_my_route(
     settings: SettingsDep,
     principal: FieldCollector,
     now: ClockDep,
+    language: LanguageDep,
     day: Annotated[
         CalendarDate, Query(alias="date", description="The day of the route, YYYY-MM-DD.")
     ],
@@ -210,7 +212,7 @@ async def get_my_route(
         include_visited=include_visited,
         now=now,
     )
-    return _route(route)
+    return _route(route, language)
 
 
 def _profile(view: service.ProfileView) -> FieldProfileRead:

@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
+from app.deps import ClockDep, LanguageDep, PrincipalDep, SessionDep, SettingsDep
+from app.i18n import Language
 from app.problems import problem_responses
 from app.schemas.worklists import (
     WorkChannelRead,
@@ -20,7 +21,7 @@ from app.services import worklists as service
 router = APIRouter(tags=["work"])
 
 
-def work_item_read(item: service.WorkItem) -> WorkItemRead:
+def work_item_read(item: service.WorkItem, language: Language) -> WorkItemRead:
     return WorkItemRead(
         account_id=item.account_id,
         partner_id=item.partner_id,
@@ -33,7 +34,7 @@ def work_item_read(item: service.WorkItem) -> WorkItemRead:
         past_due_amount=item.past_due_amount,
         score=item.priority.score,
         reasons=[
-            WorkReasonRead(code=r.code, points=r.points, detail=r.detail)
+            WorkReasonRead(code=r.code, points=r.points, detail=r.text.render(language))
             for r in item.priority.reasons
         ],
         channel=WorkChannelRead(
@@ -59,6 +60,7 @@ async def get_my_worklist(
     settings: SettingsDep,
     principal: PrincipalDep,
     now: ClockDep,
+    language: LanguageDep,
     limit: Annotated[int, Query(ge=1, le=200, description="How many accounts, 1 to 200.")] = 20,
 ) -> WorklistRead:
     """Collectors only. The caller's active assigned accounts that the contact law (in the
@@ -66,7 +68,7 @@ async def get_my_worklist(
     score first (ties by account id), each with the reasons behind its score and the
     channel and contact point to use. Accounts another session has claimed are left out."""
     items = await service.my_worklist(session, settings, principal, limit=limit, now=now)
-    return WorklistRead(items=[work_item_read(i) for i in items], evaluated_at=now)
+    return WorklistRead(items=[work_item_read(i, language) for i in items], evaluated_at=now)
 
 
 @router.post(
@@ -83,6 +85,7 @@ async def claim_next_account(
     settings: SettingsDep,
     principal: PrincipalDep,
     now: ClockDep,
+    language: LanguageDep,
     response: Response,
 ) -> WorkClaimRead | Response:
     """Collectors only. Atomically claims the caller's top account that may be contacted now
@@ -92,5 +95,5 @@ async def claim_next_account(
     claimed = await service.claim_next(session, settings, principal, now=now)
     if claimed is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
-    item = work_item_read(claimed.item)
+    item = work_item_read(claimed.item, language)
     return WorkClaimRead(**item.model_dump(), claim_expires_at=claimed.expires_at)

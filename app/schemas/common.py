@@ -21,7 +21,9 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError
 
+from app.domain.errors import InvalidValue
 from app.domain.money import MONEY_PATTERN, MoneyFormatError, parse_money
+from app.i18n import N_
 
 # What no text a client sends may hold: every C0 control (NUL, tab, CR and LF included:
 # CR/LF in a title would read as a new header line or a new CSV row), DEL, the C1 controls,
@@ -49,7 +51,9 @@ def _written_out(example: str) -> Callable[[object], object]:
     # mistake, not a time.
     def check(value: object) -> object:
         if isinstance(value, int | float) or (isinstance(value, str) and _is_number(value)):
-            raise ValueError(f"must be written out in ISO 8601, like {example}")
+            raise InvalidValue(
+                N_("must be written out in ISO 8601, like {example}"), {"example": example}
+            )
         return value
 
     return check
@@ -67,7 +71,7 @@ def _in_utc(value: datetime) -> datetime:
     try:
         return value.astimezone(UTC)
     except (OverflowError, ValueError) as exc:
-        raise ValueError("out of the supported date range") from exc
+        raise InvalidValue(N_("out of the supported date range")) from exc
 
 
 PlainText = Annotated[str, AfterValidator(_storable_text)]

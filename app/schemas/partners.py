@@ -14,9 +14,11 @@ from pydantic import (
     field_validator,
 )
 
+from app.domain.errors import InvalidValue
 from app.domain.identity import Country
 from app.domain.partners import check_clabe, check_currency, check_time_zone
 from app.domain.stages import MAX_EDGE
+from app.i18n import N_
 from app.schemas.common import PlainText, TrimmedText
 
 LegalName = Annotated[TrimmedText, Field(max_length=200)]
@@ -160,7 +162,7 @@ class PartnerUpdate(BaseModel):
     def _not_null(cls, value: object) -> object:
         # Only runs for values sent: omitting a field is fine, sending null is not.
         if value is None:
-            raise ValueError("may be left out but not set to null")
+            raise InvalidValue(N_("may be left out but not set to null"))
         return value
 
 

@@ -9,6 +9,8 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.domain.errors import InvalidValue
+from app.i18n import N_
 from app.schemas.accounts import AccountLabelRead
 from app.schemas.common import CalendarDate, NoteText, PlainText, PositiveMoney
 
@@ -64,7 +66,9 @@ class PaymentCreate(BaseModel):
     def _one_account(self) -> Self:
         given = [self.account_id, self.external_ref, self.payment_reference]
         if sum(value is not None for value in given) != 1:
-            raise ValueError("give exactly one of account_id, external_ref and payment_reference")
+            raise InvalidValue(
+                N_("give exactly one of account_id, external_ref and payment_reference")
+            )
         return self
 
 

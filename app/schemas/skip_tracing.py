@@ -19,6 +19,8 @@ from pydantic import (
 
 from app.domain.assignments import has_control_characters
 from app.domain.contactability import name_key
+from app.domain.errors import InvalidValue
+from app.i18n import N_
 from app.schemas.common import NOT_BLANK, PlainText
 
 StaffSource = Literal["skip_trace", "debtor", "field_visit"]
@@ -29,10 +31,12 @@ def _one_line(value: str) -> str:
     """Surrounding blanks dropped, runs of blanks made one space; no control characters and
     no invisible ones (zero-width, bidirectional overrides, BOM), the same rule as intake."""
     if has_control_characters(value):
-        raise ValueError("must be a single line of text without control or invisible characters")
+        raise InvalidValue(
+            N_("must be a single line of text without control or invisible characters")
+        )
     collapsed = " ".join(value.split())
     if not collapsed:
-        raise ValueError("must not be blank")
+        raise InvalidValue(N_("must not be blank"))
     return collapsed
 
 
@@ -42,14 +46,16 @@ def _email(value: str) -> str:
     try:
         checked = validate_email(value, check_deliverability=False)
     except EmailNotValidError as exc:
-        raise ValueError("not an email address") from exc
+        raise InvalidValue(N_("not an email address")) from exc
     return checked.normalized.lower()
 
 
 def _a_name(value: str) -> str:
     """A person's name has letters: at least two once accents and marks are removed."""
     if sum(c.isalpha() for c in name_key(value)) < MIN_NAME_LETTERS:
-        raise ValueError(f"a name needs at least {MIN_NAME_LETTERS} letters")
+        raise InvalidValue(
+            N_("a name needs at least {letters} letters"), {"letters": MIN_NAME_LETTERS}
+        )
     return value
 
 
@@ -85,14 +91,14 @@ class ContactPointCreate(BaseModel):
         if kind == "email":
             return _email(value)
         if kind == "phone" and len(value) > 40:
-            raise ValueError("not a phone number: too long")
+            raise InvalidValue(N_("not a phone number: too long"))
         return value
 
     @field_validator("state", "municipality", "postal_code")
     @classmethod
     def _address_only(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is not None and info.data.get("kind") != "address":
-            raise ValueError("belongs to an address")
+            raise InvalidValue(N_("belongs to an address"))
         return value
 
 

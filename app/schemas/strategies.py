@@ -16,6 +16,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from app.domain.compliance import RESULT_CODES, Channel
+from app.domain.errors import InvalidValue
 from app.domain.strategies import (
     MAX_BROKEN_PROMISES,
     MAX_CAP,
@@ -25,6 +26,7 @@ from app.domain.strategies import (
     MAX_TERM_EXTENSION_MONTHS,
     MAX_TOLERANCE_PCT,
 )
+from app.i18n import N_
 from app.schemas.common import AsciiDecimal, Money
 
 Cap = Annotated[int, Field(ge=0, le=MAX_CAP, strict=True)]
@@ -43,7 +45,7 @@ Amount = Annotated[
 
 def _check_result_code(code: str) -> str:
     if code not in RESULT_CODES:
-        raise ValueError("not a result code")
+        raise InvalidValue(N_("not a result code"))
     return code
 
 

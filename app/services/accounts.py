@@ -35,6 +35,7 @@ from app.domain.errors import InvalidInput, NotFound, VersionMismatch
 from app.domain.roles import Role, Skill
 from app.domain.staff import StaffProfile
 from app.domain.stages import Pause, Stage
+from app.i18n import N_
 from app.models.account import Account, AccountEvent, AccountPause
 from app.models.debtor import Debtor
 from app.models.partner import Partner
@@ -48,7 +49,7 @@ from app.services.partners import partner_today
 # Roles that read every account.
 SEES_ALL_ACCOUNTS: frozenset[Role] = frozenset({Role.ADMIN, Role.MANAGER, Role.AUDITOR})
 
-_BAD_CURSOR = "not a cursor this API issued"
+_BAD_CURSOR = N_("not a cursor this API issued")
 
 T = TypeVar("T")
 
@@ -193,7 +194,7 @@ def _decode_account_cursor(cursor: str | None, sort: AccountSort) -> tuple[Any, 
         return None
     sort_name, raw_value, raw_id = values
     if sort_name != sort.value:
-        raise InvalidInput("query.cursor", "issued for another sort order")
+        raise InvalidInput("query.cursor", N_("issued for another sort order"))
     try:
         after_id = uuid.UUID(raw_id)
     except ValueError as exc:

@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import locks
 from app.domain.stages import OVERDUE_STAGES, Stage
 from app.security import SYSTEM, Principal
 from app.services import audit, webhooks
@@ -112,16 +113,11 @@ SET finished_at = EXCLUDED.finished_at,
     runs = aging_run.runs + 1
 """
 
-# Aging runs one at a time: two at once would record the same transition twice.
-_AGING_LOCK = (5, 0)
-
 
 async def take_aging_lock(session: AsyncSession) -> None:
     """Held to the end of the transaction; taking it twice in one transaction is fine."""
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(:kind, :key)"),
-        {"kind": _AGING_LOCK[0], "key": _AGING_LOCK[1]},
-    )
+    # Aging runs one at a time: two at once would record the same transition twice.
+    await locks.hold(session, locks.LockClass.AGING)
 
 
 async def hold_off_aging(session: AsyncSession) -> None:
@@ -129,10 +125,7 @@ async def hold_off_aging(session: AsyncSession) -> None:
     transaction's :func:`age_account` (and this one for a run under way), so the two never
     record one transition twice; transactions holding it shared do not wait for each other.
     Take it before any account row lock: the run takes its lock first, then the rows."""
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock_shared(:kind, :key)"),
-        {"kind": _AGING_LOCK[0], "key": _AGING_LOCK[1]},
-    )
+    await locks.hold_shared(session, locks.LockClass.AGING)
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,6 +47,7 @@ from app.domain.agreements import (
 from app.domain.errors import Conflict, PermissionDenied
 from app.domain.payments import payment_reference
 from app.domain.plans import PlanStatus
+from app.i18n import N_
 from app.models.account import Account
 from app.models.debtor import Debtor
 from app.models.partner import Partner
@@ -203,7 +204,7 @@ async def plan_agreement(
     issued = plan.agreement_sha256 is not None
     status = PlanStatus(plan.status)
     if status not in ISSUABLE and not (status is PlanStatus.CANCELLED and issued):
-        raise Conflict({"reason": f"the plan is {plan.status}"})
+        raise Conflict(N_("the plan's status is '{status}'"), status=plan.status)
     if plan.agreement_facts is not None:
         facts = facts_from_json(plan.agreement_facts)
         pdf = draw(facts)

@@ -49,10 +49,12 @@ from sqlalchemy import text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from app import locks
 from app.domain.allocation import Rule, check_rule_shape, check_territory, ordered
 from app.domain.errors import Conflict, InvalidInput, NotFound, VersionMismatch
 from app.domain.roles import Role, Skill
 from app.domain.stages import ProductType, Stage
+from app.i18n import N_, Message
 from app.ids import new_id
 from app.models.allocation import AllocationRule
 from app.models.partner import Partner
@@ -62,10 +64,7 @@ from app.schemas.allocation import AllocationRuleWrite
 from app.security import Principal
 from app.services import audit
 
-# pg_advisory_xact_lock(class, key): "ALLO", 0.
-_RUN_LOCK = (0x414C4C4F, 0)
-
-_BAD_CURSOR = "not a cursor this API issued"
+_BAD_CURSOR = N_("not a cursor this API issued")
 
 
 # ---------------------------------------------------------------------------------------
@@ -119,15 +118,21 @@ async def _checked(session: AsyncSession, data: AllocationRuleWrite) -> dict[str
         data.territory.states, data.territory.municipalities, data.territory.postal_prefixes
     )
     if data.partner_id is not None and await session.get(Partner, data.partner_id) is None:
-        raise InvalidInput("body.partner_id", "no such partner")
+        raise InvalidInput("body.partner_id", N_("no such partner"))
     if data.team_id is not None and await session.get(Team, data.team_id) is None:
-        raise InvalidInput("body.team_id", "no such team")
+        raise InvalidInput("body.team_id", N_("no such team"))
     if data.collector_id is not None:
         user = await session.get(User, data.collector_id)
         if user is None or user.role != Role.COLLECTOR.value or not user.is_active:
-            raise InvalidInput("body.collector_id", "must be an active user with role collector")
+            raise InvalidInput(
+                "body.collector_id", N_("must be an active user with role collector")
+            )
         if data.skill.value not in user.skills:
-            raise InvalidInput("body.collector_id", f"the collector lacks the {data.skill} skill")
+            raise InvalidInput(
+                "body.collector_id",
+                N_("the collector lacks the '{skill}' skill"),
+                {"skill": data.skill},
+            )
     return {
         "name": data.name.strip() or data.name,
         "priority": data.priority,
@@ -415,7 +420,7 @@ class RuleOutcome:
     assigned: int
     unassigned: int
     changed: int
-    warnings: list[str]
+    warnings: list[Message]  # shown in the reader's language
 
 
 @dataclass(frozen=True, slots=True)
@@ -453,13 +458,27 @@ def _rules_json(rules: list[Rule]) -> str:
     )
 
 
-def _warnings(rule: AllocationRule, collectors: int, unassigned: int) -> list[str]:
-    out: list[str] = []
+def _warnings(rule: AllocationRule, collectors: int, unassigned: int) -> list[Message]:
+    out: list[Message] = []
     if collectors == 0:
-        target = "the team has no" if rule.team_id is not None else "the collector is not an"
-        out.append(f"{target} active collector with the {rule.skill} skill")
+        out.append(
+            Message(
+                N_("the team has no active collector with the '{skill}' skill"),
+                {"skill": rule.skill},
+            )
+            if rule.team_id is not None
+            else Message(
+                N_("the collector is not an active collector with the '{skill}' skill"),
+                {"skill": rule.skill},
+            )
+        )
     if unassigned:
-        out.append(f"{unassigned} accounts found no collector with room under the capacity")
+        out.append(
+            Message(
+                N_("{accounts} accounts found no collector with room under the capacity"),
+                {"accounts": unassigned},
+            )
+        )
     return out
 
 
@@ -523,12 +542,8 @@ async def run_allocation(
 ) -> RunResult:
     """Apply every rule to every active account (see the module's docstring)."""
     moment = now or datetime.now(UTC)
-    locked = await session.scalar(
-        text("SELECT pg_try_advisory_xact_lock(:kind, :key)"),
-        {"kind": _RUN_LOCK[0], "key": _RUN_LOCK[1]},
-    )
-    if not locked:
-        raise Conflict({"reason": "another allocation run is under way; try again when it ends"})
+    if not await locks.try_hold(session, locks.LockClass.ALLOCATION_RUN):
+        raise Conflict(N_("another allocation run is under way; try again when it ends"))
     rows = list(
         (
             await session.scalars(

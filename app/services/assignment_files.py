@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from app.domain.assignments import RowError, check_header, nest_flat_row
-from app.domain.errors import UnreadableUpload
+from app.domain.errors import Text, UnreadableUpload
+from app.i18n import N_, Message
 from app.services import workbooks
 from app.services.workbooks import DEFAULT_LIMITS, WorkbookLimits
 
@@ -76,7 +77,7 @@ def format_of(media_type: str | None, filename: str | None = None) -> SourceForm
     return None
 
 
-def _pairs(errors: list[RowError]) -> list[tuple[str, str]]:
+def _pairs(errors: list[RowError]) -> list[tuple[str, Text]]:
     return [(e.field, e.message) for e in errors]
 
 
@@ -132,7 +133,8 @@ class UploadCheck:
             self._line_bytes += len(piece)
             if self._line_bytes > MAX_LINE_BYTES:
                 raise UnreadableUpload(
-                    f"line {self._lines} is longer than {MAX_LINE_CHARS} characters"
+                    N_("line {lines} is longer than {max_line_chars} characters"),
+                    params={"lines": self._lines, "max_line_chars": MAX_LINE_CHARS},
                 )
             if index < len(pieces) - 1:
                 self._line_bytes = 0
@@ -140,7 +142,7 @@ class UploadCheck:
 
     def finish(self) -> None:
         if self.size == 0:
-            raise UnreadableUpload("the upload is empty")
+            raise UnreadableUpload(N_("the upload is empty"))
         if self.source is SourceFormat.CSV:
             self._decode(b"", self.size, final=True)
             if not self._header_checked:
@@ -148,7 +150,7 @@ class UploadCheck:
         elif self._workbook is not None:
             with self._workbook:
                 if not self._head.startswith(b"PK\x03\x04"):
-                    raise UnreadableUpload("the file is not an Excel workbook (.xlsx)")
+                    raise UnreadableUpload(N_("the file is not an Excel workbook (.xlsx)"))
                 first = workbooks.check_upload(self._workbook, self.limits, MAX_COLUMNS)
                 _workbook_header(first, self.layout)
 
@@ -161,11 +163,16 @@ class UploadCheck:
         try:
             self._decoder.decode(chunk, final)
         except UnicodeDecodeError as exc:
+            if exc.start >= len(chunk):
+                raise UnreadableUpload(
+                    N_("the CSV file is not UTF-8: it ends in the middle of a character")
+                ) from exc
             raise UnreadableUpload(
-                f"the CSV file is not UTF-8 (byte 0x{chunk[exc.start]:02x} at offset"
-                f" {offset + exc.start} cannot be read); save it as 'CSV UTF-8' and send it again"
-                if exc.start < len(chunk)
-                else "the CSV file is not UTF-8: it ends in the middle of a character"
+                N_(
+                    "the CSV file is not UTF-8 (byte 0x{byte:02x} at offset {offset} cannot be "
+                    "read); save it as 'CSV UTF-8' and send it again"
+                ),
+                params={"byte": chunk[exc.start], "offset": offset + exc.start},
             ) from exc
 
     def _check_csv_header(self) -> None:
@@ -178,10 +185,13 @@ class UploadCheck:
         try:
             header = next(csv.reader([text]), [])
         except csv.Error as exc:
-            raise UnreadableUpload(f"the CSV header row cannot be read: {exc}") from exc
+            # (The csv module's reason is English prose, not for every reader.)
+            raise UnreadableUpload(N_("the CSV header row cannot be read")) from exc
         errors = self.layout.check_header([name.strip() for name in header])
         if errors:
-            raise UnreadableUpload("the CSV header row is not the documented one", _pairs(errors))
+            raise UnreadableUpload(
+                N_("the CSV header row is not the documented one"), _pairs(errors)
+            )
 
 
 def check_json(path: Path) -> None:
@@ -190,11 +200,11 @@ def check_json(path: Path) -> None:
         with path.open("rb") as handle:
             document = json.load(handle, parse_float=Decimal)
     except (ValueError, RecursionError) as exc:
-        raise UnreadableUpload("the body is not valid UTF-8 JSON") from exc
+        raise UnreadableUpload(N_("the body is not valid UTF-8 JSON")) from exc
     rows = document.get("rows") if isinstance(document, dict) else None
     if not isinstance(rows, list):
         raise UnreadableUpload(
-            "the body must be an object with a 'rows' list", [("rows", "is required")]
+            N_("the body must be an object with a 'rows' list"), [("rows", N_("is required"))]
         )
 
 
@@ -240,20 +250,32 @@ def _flat_rows(
     width = len(header)
     for number, cells in enumerate(records, start=first_row):
         if number - first_row >= MAX_ROWS:
-            raise UnreadableUpload(f"a push may have at most {MAX_ROWS} rows; split the file")
+            raise UnreadableUpload(
+                N_("a push may have at most {max_rows} rows; split the file"),
+                params={"max_rows": MAX_ROWS},
+            )
         if not any(cell not in (None, "") for cell in cells):
             continue  # blank line
         if len(cells) > width and any(c not in (None, "") for c in cells[width:]):
-            yield number, RowShapeError(f"the row has {len(cells)} cells, the header {width}")
+            yield (
+                number,
+                RowShapeError(
+                    Message(
+                        N_("the row has {cells} cells, the header {width}"),
+                        {"cells": len(cells), "width": width},
+                    )
+                ),
+            )
             continue
         values = {name: (cells[i] if i < len(cells) else None) for i, name in enumerate(header)}
         yield number, layout.shape({k: (v if v != "" else None) for k, v in values.items()})
 
 
-class RowShapeError(str):
+@dataclass(frozen=True, slots=True)
+class RowShapeError:
     """A row that could not even be split into columns; validation reports it as is."""
 
-    __slots__ = ()
+    text: Message
 
 
 MAX_LINE_CHARS = 64 * 1024  # a real row is a few hundred characters
@@ -267,7 +289,10 @@ def _bounded_lines(handle: Any) -> Iterator[str]:
     accident (a line of commas would become millions of empty cells)."""
     for number, line in enumerate(handle, start=1):
         if len(line) > MAX_LINE_CHARS:
-            raise UnreadableUpload(f"line {number} is longer than {MAX_LINE_CHARS} characters")
+            raise UnreadableUpload(
+                N_("line {number} is longer than {max_line_chars} characters"),
+                params={"number": number, "max_line_chars": MAX_LINE_CHARS},
+            )
         yield line
 
 
@@ -279,13 +304,13 @@ def _csv_rows(path: Path, layout: Layout) -> Iterator[tuple[int, Any]]:
             errors = layout.check_header(header)
             if errors:
                 raise UnreadableUpload(
-                    "the CSV header row is not the documented one", _pairs(errors)
+                    N_("the CSV header row is not the documented one"), _pairs(errors)
                 )
             yield from _flat_rows(header, reader, 2, layout)
     except UnicodeDecodeError as exc:
-        raise UnreadableUpload("the CSV file is not UTF-8") from exc
+        raise UnreadableUpload(N_("the CSV file is not UTF-8")) from exc
     except csv.Error as exc:
-        raise UnreadableUpload(f"the CSV file cannot be read: {exc}") from exc
+        raise UnreadableUpload(N_("the CSV file cannot be read")) from exc
 
 
 def _cell_text(value: Any) -> str | None:
@@ -312,7 +337,7 @@ def _workbook_header(first: list[Any], layout: Layout) -> list[str]:
     errors = layout.check_header(header)
     if errors:
         raise UnreadableUpload(
-            "the workbook's header row is not the documented one", _pairs(errors)
+            N_("the workbook's header row is not the documented one"), _pairs(errors)
         )
     return header
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 import tempfile
 import time
@@ -28,7 +29,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app import vault
+from app import locks, vault
 from app.domain.assignments import (
     AccountRow,
     IntakeContext,
@@ -43,11 +44,13 @@ from app.domain.errors import (
     IdempotencyKeyRequired,
     NotFound,
     PermissionDenied,
+    Text,
     UnreadableUpload,
 )
 from app.domain.identity import Country, mask, mask_contact
 from app.domain.roles import Role
 from app.domain.webhooks import AssignmentProcessed, EventKind
+from app.i18n import N_, Language, Message, stored_text
 from app.ids import new_id
 from app.models.assignment import Assignment, AssignmentRejection
 from app.models.debtor import CONTACT, NATIONAL_ID, contact_index
@@ -72,9 +75,6 @@ BATCH_ROWS = 10_000
 MAX_REJECTIONS_STORED = 100_000  # per push; the counts stay exact beyond it
 _KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 
-# Lock classes for pg_advisory_xact_lock(class, key).
-_IDEMPOTENCY_LOCK = 6
-_PARTNER_MERGE_LOCK = 7
 
 PUSHERS = frozenset({Role.ADMIN, Role.MANAGER, Role.PARTNER})
 READERS = frozenset({Role.ADMIN, Role.MANAGER, Role.AUDITOR, Role.PARTNER})
@@ -100,7 +100,7 @@ async def partner_for_push(
     if partner is None or not _may_push(principal, partner_id):
         raise NotFound({"entity": "partner"})
     if not partner.is_active:
-        raise Conflict({"reason": "the partner is inactive"})
+        raise Conflict(N_("the partner is inactive"))
     return partner
 
 
@@ -126,6 +126,10 @@ async def get_assignment(
     return found
 
 
+def rejection_message(rejection: AssignmentRejection, language: Language) -> str:
+    return stored_text(rejection.message_text, rejection.message, language) or ""
+
+
 async def list_rejections(
     session: AsyncSession, assignment_id: uuid.UUID, *, after: tuple[int, int] | None, limit: int
 ) -> list[AssignmentRejection]:
@@ -145,14 +149,14 @@ async def list_rejections(
 
 
 async def stream_rejections(
-    session: AsyncSession, assignment_id: uuid.UUID
+    session: AsyncSession, assignment_id: uuid.UUID, language: Language
 ) -> AsyncIterator[tuple[int, str | None, str, str]]:
-    """Every rejection in row order, fetched a page at a time."""
+    """Every rejection in row order, its reason in ``language``, fetched a page at a time."""
     after: tuple[int, int] | None = None
     while True:
         page = await list_rejections(session, assignment_id, after=after, limit=2000)
         for r in page:
-            yield r.row_number, r.external_ref, r.field, r.message
+            yield r.row_number, r.external_ref, r.field, rejection_message(r, language)
         if len(page) < 2000:
             return
         after = (page[-1].row_number, page[-1].seq)
@@ -192,7 +196,7 @@ async def submit_assignment(
         key,
         body,
         check,
-        lock_kind=_IDEMPOTENCY_LOCK,
+        lock_kind=locks.LockClass.ASSIGNMENT_IDEMPOTENCY,
     )
     if existing is not None:
         return existing, True
@@ -333,7 +337,17 @@ CONTACT_COLUMNS = (
     "position",
 )
 CONSENT_COLUMNS = ("row_number", "channel", "status", "partner_reference", "given_on")
-REJECTION_COLUMNS = ("assignment_id", "row_number", "seq", "external_ref", "field", "message")
+REJECTION_COLUMNS = (
+    "assignment_id",
+    "row_number",
+    "seq",
+    "external_ref",
+    "field",
+    "message",
+    "message_text",
+)
+# A refused row as the batch keeps it: row number, external_ref, field, reason.
+Rejection = tuple[int, str | None, str, Message]
 
 
 @dataclass(slots=True)
@@ -344,7 +358,7 @@ class _Batch:
     parties: list[tuple[Any, ...]] = field(default_factory=list)
     contacts: list[tuple[Any, ...]] = field(default_factory=list)
     consents: list[tuple[Any, ...]] = field(default_factory=list)
-    rejections: list[tuple[int, str | None, str, str]] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
     rejected_rows: int = 0
     received: int = 0
     done: bool = False
@@ -466,14 +480,18 @@ def next_batch(
     for row_number, raw in rows:
         batch.received += 1
         if isinstance(raw, RowShapeError):
-            result: AccountRow | list[RowError] = [RowError("row", str(raw))]
+            result: AccountRow | list[RowError] = [RowError("row", raw.text)]
         else:
             result = validate_row(row_number, raw, context)
         if isinstance(result, AccountRow) and result.external_ref in seen:
             first = seen[result.external_ref]
             result = [
                 RowError(
-                    "external_ref", f"appears more than once in this push (first at row {first})"
+                    "external_ref",
+                    Message(
+                        N_("appears more than once in this push (first at row {first})"),
+                        {"first": first},
+                    ),
                 )
             ]
         if isinstance(result, AccountRow):
@@ -482,7 +500,7 @@ def next_batch(
         else:
             batch.rejected_rows += 1
             ref = _external_ref_of(raw)
-            batch.rejections.extend((row_number, ref, e.field, e.message) for e in result)
+            batch.rejections.extend((row_number, ref, e.field, e.text) for e in result)
         if batch.received >= size:
             return batch
     batch.done = True
@@ -530,10 +548,7 @@ async def process_assignment(
     counts = _Progress()
     clock = time.perf_counter()
     # Pushes of one partner merge one at a time; other partners' pushes run alongside.
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(:kind, hashtext(:key))"),
-        {"kind": _PARTNER_MERGE_LOCK, "key": str(partner.id)},
-    )
+    await locks.hold(session, locks.LockClass.PARTNER_MERGE, str(partner.id))
     with tempfile.TemporaryDirectory(prefix="cartera-push-") as folder:
         path = Path(folder) / f"push.{source.value}"
         await uploads.spool(session, uploads.ASSIGNMENTS, assignment.id, path)
@@ -670,7 +685,7 @@ async def _run_batches(
                 "assignment_rejection",
                 REJECTION_COLUMNS,
                 [
-                    (assignment.id, n, seq, ref, storable(f, 80), storable(m, 300))
+                    (assignment.id, n, seq, ref, storable(f, 80), *_stored(m))
                     for seq, (n, ref, f, m) in _numbered(kept)
                 ],
             )
@@ -692,9 +707,7 @@ async def _run_batches(
                 await pending
 
 
-def _numbered(
-    rejections: list[tuple[int, str | None, str, str]],
-) -> Iterator[tuple[int, tuple[int, str | None, str, str]]]:
+def _numbered(rejections: list[Rejection]) -> Iterator[tuple[int, Rejection]]:
     """Each rejection with its position among its row's rejections."""
     previous = None
     seq = 0
@@ -702,6 +715,12 @@ def _numbered(
         seq = seq + 1 if rejection[0] == previous else 0
         previous = rejection[0]
         yield seq, rejection
+
+
+def _stored(message: Text) -> tuple[str, str]:
+    """A refusal as COPY stores it: its English (kept short), and the text for every reader."""
+    shown = message if isinstance(message, Message) else Message(message)
+    return storable(str(shown), 300), json.dumps(shown.to_json())
 
 
 def _summary(assignment: Assignment) -> dict[str, Any]:
@@ -719,8 +738,8 @@ def _summary(assignment: Assignment) -> dict[str, Any]:
 async def _fail(
     session: AsyncSession,
     assignment: Assignment,
-    reason: str,
-    errors: Sequence[tuple[str, str]],
+    reason: Text,
+    errors: Sequence[tuple[str, Text]],
     now: datetime,
 ) -> Assignment:
     await session.execute(
@@ -731,11 +750,13 @@ async def _fail(
         "assignment_rejection",
         REJECTION_COLUMNS,
         [
-            (assignment.id, 1, seq, None, storable(f, 80), storable(m, 300))
+            (assignment.id, 1, seq, None, storable(f, 80), *_stored(m))
             for seq, (f, m) in enumerate(errors)
         ],
     )
-    assignment.failure = storable(reason, 500)
+    shown = reason if isinstance(reason, Message) else Message(reason)
+    assignment.failure = storable(str(shown), 500)
+    assignment.failure_text = shown.to_json()
     return await _finish(session, assignment, "failed", now)
 
 
@@ -1005,11 +1026,13 @@ SET status = excluded.status, source = excluded.source, evidence_interaction_id 
 WHERE c.status <> excluded.status OR c.source IN ('partner_file', 'unrecorded')
 """
 
+_ACCOUNT_CLOSED = N_("the account is closed")
+_RECALLED_SINCE = N_("the account was recalled after this push was sent")
 _REJECT_BLOCKED = """
 INSERT INTO assignment_rejection (assignment_id, row_number, seq, external_ref, field, message)
 SELECT :aid, m.row_number, 0, s.external_ref, 'external_ref',
-       CASE WHEN m.old_status = 'closed' THEN 'the account is closed'
-            ELSE 'the account was recalled after this push was sent' END
+       CASE WHEN m.old_status = 'closed' THEN CAST(:closed AS text)
+            ELSE CAST(:recalled_since AS text) END
 FROM intake_match m JOIN intake_account s ON s.row_number = m.row_number
 WHERE m.is_blocked
 ON CONFLICT DO NOTHING
@@ -1040,6 +1063,9 @@ async def _merge(
         "actor": f"assignment:{assignment.id}",
         "submitted": assignment.submitted_at,
         "tz": partner.time_zone,
+        # Texts without values: read in each language from their English (i18n.stored_text).
+        "closed": _ACCOUNT_CLOSED,
+        "recalled_since": _RECALLED_SINCE,
     }
 
     async def run(sql: str) -> None:
@@ -1102,7 +1128,7 @@ async def claim_next(
     if attempts > MAX_ATTEMPTS:
         assignment = await session.get(Assignment, assignment_id)
         assert assignment is not None
-        await _fail(session, assignment, "processing failed repeatedly; push it again", [], now)
+        await _fail(session, assignment, N_("processing failed repeatedly; push it again"), [], now)
         return None
     return assignment_id
 
@@ -1113,7 +1139,7 @@ async def mark_failed(
     assignment = await session.get(Assignment, assignment_id)
     if assignment is None:
         return
-    reason = "the push could not be processed; the operators have the details"
+    reason: Text = N_("the push could not be processed; the operators have the details")
     if isinstance(error, UnreadableUpload):
         reason = error.reason
     await _fail(session, assignment, reason, [], datetime.now(UTC))

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select as core_select
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col, select
 
+from app import locks
 from app.domain.audit import (
     GENESIS_HASH,
     BrokenLink,
@@ -28,7 +28,6 @@ from app.security import Principal
 
 # Serialises appends so each event links to the one committed before it. Held to the end
 # of the writing transaction, so services record their audit event as their last step.
-_CHAIN_LOCK_KEY = 0x43415254  # "CART"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +82,7 @@ async def record_many(
     (a payment file records a change per payment)."""
     if not changes:
         return []
-    await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK_KEY})
+    await locks.hold_audit_chain(session)
     prev = await session.scalar(
         select(col(AuditEvent.hash)).order_by(col(AuditEvent.seq).desc()).limit(1)
     )

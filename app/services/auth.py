@@ -7,10 +7,10 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from app import locks
 from app.config import Settings
 from app.domain.auth import (
     Attempt,
@@ -54,7 +54,6 @@ def login_limits(settings: Settings) -> LoginLimits:
 # Advisory-lock class for login attempts (the two-key form: its own key space). Its keys are
 # hashes of "<address key>|<name>" (one name from one address) and "address|<address key>"
 # (the failures of one address); an address key never holds "|" nor is "address".
-_LOGIN_LOCK_CLASS = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +68,7 @@ class _Try:
 
 
 async def _advisory_lock(session: AsyncSession, key: str) -> None:
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(:kind, hashtext(:key))"),
-        {"kind": _LOGIN_LOCK_CLASS, "key": key},
-    )
+    await locks.hold(session, locks.LockClass.LOGIN, key)
 
 
 async def _failures_from(session: AsyncSession, key: str, since: datetime) -> list[Attempt]:

@@ -39,6 +39,7 @@ from app.domain.packs import MAX_PERIOD_DAYS
 from app.domain.roles import Role
 from app.domain.stages import Stage
 from app.domain.strategies import StrategyDocument, limits_for
+from app.i18n import N_
 from app.models.account import Account, AccountPause
 from app.models.debtor import ContactConsent, ContactPoint, RelatedParty
 from app.models.interaction import Interaction
@@ -113,7 +114,7 @@ async def contact_context(
     account already loaded by a caller that established the principal may work it."""
     now = datetime.now(UTC)
     if not now - CHECK_RANGE <= at <= now + CHECK_RANGE:
-        raise InvalidInput("body.at", "must be within 400 days of now")
+        raise InvalidInput("body.at", N_("must be within 400 days of now"))
     if account is None or account.id != account_id:
         account = await accounts.get_account(session, principal, account_id)
     partner = await session.get_one(Partner, account.partner_id)
@@ -127,10 +128,12 @@ async def contact_context(
             )
         )
         if point is None:
-            raise InvalidInput("body.contact_point_id", "not a contact point of this account")
+            raise InvalidInput("body.contact_point_id", N_("not a contact point of this account"))
         if point.kind != POINT_KIND[channel]:
             raise InvalidInput(
-                "body.contact_point_id", f"a {channel.value} goes to a {POINT_KIND[channel]}"
+                "body.contact_point_id",
+                N_("a '{channel}' contact goes to a contact point of kind '{kind}'"),
+                {"channel": channel.value, "kind": POINT_KIND[channel]},
             )
         if point.related_party_id is not None:
             related = await session.get(RelatedParty, point.related_party_id)
@@ -209,10 +212,14 @@ def _party_of(
     if point is not None:
         found = Party(related.kind) if related is not None else Party.DEBTOR
         if asked is not None and asked is not found:
-            raise InvalidInput("body.party", f"the contact point belongs to the {found.value}")
+            raise InvalidInput(
+                "body.party",
+                N_("the contact point belongs to another party: '{party}'"),
+                {"party": found.value},
+            )
         return found
     if asked is None:
-        raise InvalidInput("body.party", "name the contact point or the party to be reached")
+        raise InvalidInput("body.party", N_("name the contact point or the party to be reached"))
     return asked
 
 

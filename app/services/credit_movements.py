@@ -47,6 +47,7 @@ from app.domain.credit_movements import (
 from app.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from app.domain.ledger import EntryKind
 from app.domain.money import fits_minor_unit
+from app.i18n import N_
 from app.models.account import Account
 from app.models.ledger import CreditMovement
 from app.pagination import decode_id_cursor, split_page
@@ -112,7 +113,11 @@ async def _request(
     )
     source = locked[source.id]
     if not fits_minor_unit(amount, source.currency):
-        raise InvalidInput("body.amount", f"has more decimals than {source.currency} has")
+        raise InvalidInput(
+            "body.amount",
+            N_("has more decimals than {currency} has"),
+            {"currency": source.currency},
+        )
     if target_account_id is not None:
         check_transfer_target(_facts(source), _facts(locked[target_account_id]))
     check_available(source.credit, amount)
@@ -292,7 +297,7 @@ async def _decide(
     if movement.requested_by == principal.audit_id:
         raise PermissionDenied({"role": principal.role.value, "reason": "maker_checker"})
     if movement.status != MovementStatus.PENDING_APPROVAL:
-        raise Conflict({"reason": f"the credit movement is {movement.status}"})
+        raise Conflict(N_("the credit movement's status is '{status}'"), status=movement.status)
     before = _snapshot(movement)
     moment = now or datetime.now(UTC)
     movement.decided_by = principal.audit_id

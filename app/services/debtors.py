@@ -26,15 +26,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col, select
 
+from app import locks
 from app.domain.compliance import AgeNotice, age_notices
 from app.domain.errors import Conflict, NotFound, PermissionDenied
 from app.domain.flags import visible_to_partner, visible_to_staff
 from app.domain.packs import DebtorFlag as FlagKind
 from app.domain.roles import Role
+from app.i18n import N_
 from app.models.account import Account
 from app.models.debtor import ContactConsent, ContactPoint, Debtor, DebtorFlag, RelatedParty
 from app.models.debtor_access import DebtorAccess
@@ -54,7 +55,6 @@ from app.services.flags import new_flag, raised
 REVEALERS: frozenset[Role] = frozenset({Role.COLLECTOR, Role.TEAM_LEAD, Role.MANAGER})
 EXPORTERS: frozenset[Role] = frozenset({Role.MANAGER})
 LOG_READERS: frozenset[Role] = frozenset({Role.MANAGER, Role.AUDITOR})
-_FLAG_LOCK = 12
 
 REVEALABLE = ("national_id", "birth_date", "contact_points", "related_parties")
 # Collectors flag through interaction results (cease request, attorney, deceased…); staff
@@ -359,10 +359,7 @@ async def set_flag(
     account = next((a for a in seen if a.id == account_id), None)
     if account is None:
         raise NotFound({"entity": "account"})
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(:kind, hashtext(:key))"),
-        {"kind": _FLAG_LOCK, "key": str(debtor.id)},
-    )
+    await locks.hold(session, locks.LockClass.DEBTOR_FLAGS, str(debtor.id))
     standing = await session.scalar(
         select(col(DebtorFlag.id)).where(
             col(DebtorFlag.debtor_id) == debtor.id,
@@ -372,7 +369,7 @@ async def set_flag(
         )
     )
     if standing is not None:
-        raise Conflict({"reason": f"the flag is already set ({standing})"})
+        raise Conflict(N_("the flag is already set ({flag_id})"), flag_id=standing)
     flag = new_flag(account, FlagKind(kind), set_by=principal.audit_id)
     session.add(flag)
     await session.flush()
@@ -402,7 +399,7 @@ async def clear_flag(
     if flag is None or not _knows(principal, flag, seen):
         raise NotFound({"entity": "flag"})
     if flag.cleared_at is not None:
-        raise Conflict({"reason": "the flag was already cleared"})
+        raise Conflict(N_("the flag was already cleared"))
     flag.cleared_at = datetime.now(UTC)
     await session.flush()
     await audit.record(

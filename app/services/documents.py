@@ -80,6 +80,7 @@ from app.domain.errors import (
     UnsupportedMediaType,
 )
 from app.domain.roles import Role
+from app.i18n import N_
 from app.ids import new_id
 from app.models.account import Account
 from app.models.document import AccountDocument, DocumentBlob
@@ -247,7 +248,7 @@ async def store_content(
             del pending[:CHUNK_BYTES]
             seq += 1
     if size == 0:
-        raise InvalidInput("body", "the document is empty")
+        raise InvalidInput("body", N_("the document is empty"))
     if not sniffed:
         _check_type(declared, head)
     if not content_ends_right(declared, tail):

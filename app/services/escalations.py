@@ -19,6 +19,7 @@ from app.domain.errors import (
     PermissionDenied,
 )
 from app.domain.roles import Role
+from app.i18n import N_
 from app.models.account import Account
 from app.models.escalation import Escalation, EscalationNote
 from app.pagination import decode_id_cursor, split_page
@@ -127,7 +128,9 @@ async def resolve_escalation(
     if escalation.status == "resolved":
         raise EscalationResolved({})
     if outcome in NOTE_REQUIRED_OUTCOMES and not note:
-        raise InvalidInput("body.note", f"required when the outcome is {outcome.value}")
+        raise InvalidInput(
+            "body.note", N_("required when the outcome is '{outcome}'"), {"outcome": outcome.value}
+        )
     escalation.status = "resolved"
     escalation.outcome = outcome.value
     escalation.outcome_note = note

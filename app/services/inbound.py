@@ -45,6 +45,7 @@ from app.domain.inbound import (
 )
 from app.domain.interactions import MAX_BACKDATE, MAX_CLOCK_SKEW
 from app.domain.roles import Role
+from app.i18n import N_
 from app.ids import new_id
 from app.models.account import Account
 from app.models.audit import AuditEvent
@@ -262,9 +263,9 @@ async def record_unidentified(
         _refuse(principal.role)
     assert principal.user_id is not None
     if started_at > now + MAX_CLOCK_SKEW:
-        raise InvalidInput("body.started_at", "must not be in the future")
+        raise InvalidInput("body.started_at", N_("must not be in the future"))
     if started_at < now - MAX_BACKDATE:
-        raise InvalidInput("body.started_at", "may be at most 30 days in the past")
+        raise InvalidInput("body.started_at", N_("may be at most 30 days in the past"))
     e164 = None
     if phone is not None:
         try:

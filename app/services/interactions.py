@@ -14,11 +14,12 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, text, tuple_, update
+from sqlalchemy import case, func, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from app import locks
 from app.config import Settings
 from app.domain.callbacks import check_callback
 from app.domain.compliance import RIGHT_PARTY_CODES, Channel, Party
@@ -47,6 +48,7 @@ from app.domain.routing import Point, check_position
 from app.domain.stages import Stage
 from app.domain.strategies import escalation_rule, promise_terms
 from app.domain.webhooks import EventKind, InteractionRecorded, PromiseEvent
+from app.i18n import N_
 from app.models.account import Account
 from app.models.callback import Callback
 from app.models.debtor import ContactPoint
@@ -72,7 +74,6 @@ from app.services.contact import contact_context
 from app.services.flags import new_flag
 
 RECORDERS = frozenset({Role.COLLECTOR, Role.TEAM_LEAD, Role.MANAGER, Role.ADMIN})
-_DEBTOR_CONTACT_LOCK = 9
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,10 +112,11 @@ async def record_interaction(
     if body.result_code in RIGHT_PARTY_CODES:
         pcr = pcr_of(pcr, partner.country)  # in Colombia the problem is not asked
     if not outbound and channel in (Channel.VISIT, Channel.LETTER):
-        raise InvalidInput("body.direction", "visits and letters are made by the agency")
+        raise InvalidInput("body.direction", N_("visits and letters are made by the agency"))
     if outbound and channel is not Channel.LETTER and body.contact_point_id is None:
         raise InvalidInput(
-            "body.contact_point_id", "an outbound contact names the phone, email or address used"
+            "body.contact_point_id",
+            N_("an outbound contact names the phone, email or address used"),
         )
     check_interaction(
         InteractionDraft(
@@ -137,10 +139,7 @@ async def record_interaction(
     check_callback(body.result_code, body.callback is not None)
     # One debtor's contacts are recorded one at a time: two collectors cannot both take the
     # last contact a cap allows.
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(:kind, hashtext(:key))"),
-        {"kind": _DEBTOR_CONTACT_LOCK, "key": str(account.debtor_id)},
-    )
+    await locks.hold(session, locks.LockClass.DEBTOR_CONTACT, str(account.debtor_id))
     original: Interaction | None = None
     if body.amends_id is not None:
         original = await _check_amended(session, account, body.amends_id)
@@ -381,12 +380,15 @@ async def _check_amended(
         )
     )
     if original is None:
-        raise InvalidInput("body.amends_id", "not an interaction of this account")
+        raise InvalidInput("body.amends_id", N_("not an interaction of this account"))
     corrected = await session.scalar(
         select(col(Interaction.id)).where(col(Interaction.amends_id) == amends_id)
     )
     if corrected is not None:
-        raise Conflict({"reason": f"the interaction was already corrected by {corrected}"})
+        raise Conflict(
+            N_("the interaction was already corrected by {interaction_id}"),
+            interaction_id=corrected,
+        )
     return original
 
 
@@ -403,8 +405,11 @@ async def _check_in_order(session: AsyncSession, account: Account, started_at: d
     if latest is not None and started_at < latest:
         raise InvalidInput(
             "body.started_at",
-            f"the debtor's last recorded contact was at {latest.isoformat()}; contacts are "
-            "recorded in the order they happened",
+            N_(
+                "the debtor's last recorded contact was at {latest}; contacts are recorded in "
+                "the order they happened"
+            ),
+            {"latest": latest.isoformat()},
         )
 
 

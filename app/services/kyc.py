@@ -32,14 +32,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, literal_column, select, text
+from sqlalchemy import ColumnElement, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.domain.errors import InvalidInput, RateLimited
-from app.domain.identity import Country, mask, mask_contact, normalise_phone
+from app import locks
+from app.domain.errors import InvalidInput, RateLimited, Text
+from app.domain.identity import Country, InvalidId, mask, mask_contact, normalise_phone
 from app.domain.rate_limit import NS_PER_SECOND, SlidingWindowLimiter, admit
 from app.domain.roles import Role
+from app.i18n import N_, Message
 from app.ids import new_id
 from app.models.account import Account
 from app.models.audit import AuditEvent
@@ -73,12 +75,12 @@ NAME_KEY: ColumnElement[str] = literal_column(
 class InvalidSearch(InvalidInput):
     """A search query with one or more invalid parameters (each in ``errors[]``)."""
 
-    def __init__(self, errors: list[tuple[str, str]]) -> None:
+    def __init__(self, errors: list[tuple[str, Text]]) -> None:
         self.errors = errors
         super().__init__(errors[0][0], errors[0][1])
 
     @property
-    def field_errors(self) -> list[tuple[str, str]]:
+    def field_errors(self) -> list[tuple[str, Text]]:
         return self.errors
 
 
@@ -179,34 +181,42 @@ def parse_search(query: SearchQuery, default_country: Country) -> Search:
     given = _given(query)
     if not given:
         raise InvalidSearch(
-            [("query", "give one of national_id, phone, email or name")],
+            [("query", N_("give one of national_id, phone, email or name"))],
         )
     if len(given) > 1:
-        message = "give only one of national_id, phone, email or name"
+        message = N_("give only one of national_id, phone, email or name")
         raise InvalidSearch([(f"query.{name.value}", message) for name in given])
     ((criterion, raw),) = given.items()
     where = f"query.{criterion.value}"
     if criterion is Criterion.NATIONAL_ID:
         compact = _ID_SEPARATORS.sub("", raw).upper()
         if not compact or not compact.isascii() or not compact.isalnum() or len(compact) > 40:
-            raise InvalidSearch([(where, "not a national id: letters and digits only")])
+            raise InvalidSearch([(where, N_("not a national id: letters and digits only"))])
         return Search(criterion, compact, mask(compact))
     if criterion is Criterion.PHONE:
         country = query.country or default_country
         try:
             e164 = normalise_phone(raw.strip(), country)
-        except ValueError as exc:
-            raise InvalidSearch([(where, str(exc))]) from exc
+        except InvalidId as exc:
+            raise InvalidSearch([(where, exc.text)]) from exc
         return Search(criterion, e164, mask(e164), country)
     if criterion is Criterion.EMAIL:
         email = raw.strip().lower()
         if not _EMAIL.match(email):
-            raise InvalidSearch([(where, "not an email address")])
+            raise InvalidSearch([(where, N_("not an email address"))])
         return Search(criterion, email, mask_contact("email", email))
     name = _SPACES.sub(" ", raw).strip()
     if sum(c.isalnum() for c in name) < MIN_NAME_LENGTH:
         raise InvalidSearch(
-            [(where, f"at least {MIN_NAME_LENGTH} letters or digits for a name search")]
+            [
+                (
+                    where,
+                    Message(
+                        N_("at least {letters} letters or digits for a name search"),
+                        {"letters": MIN_NAME_LENGTH},
+                    ),
+                )
+            ]
         )
     return Search(criterion, name, mask_name(name))
 
@@ -315,10 +325,7 @@ async def take_search_slot(
     refused) in the last minute, read under a per-caller advisory lock held to commit, so two
     processes cannot both take the last slot. :func:`admit` decides; 429 when it refuses.
     ``actions`` and ``kind``: another audited look-up counted the same way (inbound calls)."""
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-        {"key": f"{kind}:{principal.audit_id}"},
-    )
+    await locks.hold_text(session, f"{kind}:{principal.audit_id}")
     now = now or datetime.now(UTC)
     recent = await session.scalars(
         select(col(AuditEvent.occurred_at))

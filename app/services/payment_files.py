@@ -11,6 +11,7 @@ entirely or not at all, and a file sent twice finds every line a duplicate.
 
 from __future__ import annotations
 
+import json
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -27,13 +28,15 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.domain.assignments import storable
+from app import locks
+from app.domain.assignments import RowError, storable
 from app.domain.errors import (
     Conflict,
     InvalidInput,
     NotFound,
     PaymentFileLineNotUnmatched,
     PermissionDenied,
+    Text,
     UnreadableUpload,
     UnsupportedMediaType,
 )
@@ -53,6 +56,7 @@ from app.domain.payment_files import (
 )
 from app.domain.roles import Role
 from app.domain.webhooks import EventKind, PaymentFileProcessed
+from app.i18n import N_, Message
 from app.models.account import Account
 from app.models.partner import Partner
 from app.models.payment import Payment
@@ -81,7 +85,6 @@ log = structlog.get_logger("cartera.payment_files")
 LAYOUT = Layout(check_file_header, flat_line)
 BATCH_LINES = 1_000
 MAX_ATTEMPTS = 3
-_IDEMPOTENCY_LOCK = 11
 
 LINE_COLUMNS = (
     "payment_file_id",
@@ -97,6 +100,7 @@ LINE_COLUMNS = (
     "payment_id",
     "duplicate_of",
     "detail",
+    "detail_text",
 )
 
 
@@ -181,7 +185,7 @@ async def submit_file(
         key,
         body,
         check,
-        lock_kind=_IDEMPOTENCY_LOCK,
+        lock_kind=locks.LockClass.PAYMENT_FILE_IDEMPOTENCY,
     )
     if existing is not None:
         return existing, True
@@ -223,19 +227,29 @@ class _Tally:
 
 def _read_batch(
     rows: Iterator[tuple[int, Any]], context: FileContext, size: int
-) -> list[tuple[int, PaymentLine | str]]:
+) -> list[tuple[int, PaymentLine | Message]]:
     """The next ``size`` lines, each read or with the reason it cannot be."""
-    batch: list[tuple[int, PaymentLine | str]] = []
+    batch: list[tuple[int, PaymentLine | Message]] = []
     for number, raw in islice(rows, size):
         if isinstance(raw, RowShapeError):
-            batch.append((number, str(raw)))
+            batch.append((number, raw.text))
             continue
         result = read_line(number, raw, context)
         if isinstance(result, list):
-            batch.append((number, "; ".join(f"{e.field}: {e.message}" for e in result)))
+            batch.append((number, _refusals(result)))
         else:
             batch.append((number, result))
     return batch
+
+
+def _refusals(errors: list[RowError]) -> Message:
+    """Every reason a line is refused, as one text: "field: reason; field: reason"."""
+    template = "; ".join(f"{{field{i}}}: {{reason{i}}}" for i in range(len(errors)))
+    params: dict[str, Any] = {}
+    for index, error in enumerate(errors):
+        params[f"field{index}"] = error.field
+        params[f"reason{index}"] = error.text
+    return Message(template, params)
 
 
 async def process_file(
@@ -328,7 +342,7 @@ async def _apply_batch(
     session: AsyncSession,
     payment_file: PaymentFile,
     context: FileContext,
-    batch: list[tuple[int, PaymentLine | str]],
+    batch: list[tuple[int, PaymentLine | Message]],
     tally: _Tally,
     moment: datetime,
 ) -> None:
@@ -358,7 +372,7 @@ async def _apply_batch(
     by_row = {r.line.row_number: r for r in results}
     records: list[tuple[Any, ...]] = []
     for number, item in batch:
-        if isinstance(item, str):
+        if isinstance(item, Message):
             tally.counts[Outcome.REJECTED] += 1
             records.append(_record(payment_file.id, number, Outcome.REJECTED, detail=item))
             continue
@@ -374,10 +388,17 @@ async def _apply_batch(
 
 
 def _record(
-    file_id: uuid.UUID, number: int, outcome: Outcome, *, detail: str | None
+    file_id: uuid.UUID, number: int, outcome: Outcome, *, detail: Message | None
 ) -> tuple[Any, ...]:
     return (file_id, number, outcome.value, None, None, None, None, None, None, None, None,
-            None, None if detail is None else storable(detail, 300))  # fmt: skip
+            None, *_detail(detail))  # fmt: skip
+
+
+def _detail(detail: Message | None) -> tuple[str | None, str | None]:
+    """The English text (kept short) and the text for every reader, as COPY wants them."""
+    if detail is None:
+        return None, None
+    return storable(str(detail), 300), json.dumps(detail.to_json())
 
 
 def _reconciled_record(
@@ -390,7 +411,7 @@ def _reconciled_record(
         None if result.account is None else result.account.id,
         None if payment is None else payment.id,
         result.duplicate_of,
-        None if result.detail is None else storable(result.detail, 300),
+        *_detail(result.detail),
     )  # fmt: skip
 
 
@@ -415,12 +436,14 @@ async def _finish(
     payment_file: PaymentFile,
     status: str,
     now: datetime,
-    failure: str | None = None,
+    failure: Text | None = None,
 ) -> PaymentFile:
     payment_file.status = status
     payment_file.finished_at = now
     if failure is not None:
-        payment_file.failure = storable(failure, 500)
+        text = failure if isinstance(failure, Message) else Message(failure)
+        payment_file.failure = storable(str(text), 500)
+        payment_file.failure_text = text.to_json()
     await uploads.drop_body(session, uploads.PAYMENT_FILES, payment_file.id)
     await session.flush()
     await webhooks.emit(
@@ -508,14 +531,15 @@ async def apply_line_by_hand(
     if account is None:
         raise NotFound({"entity": "account"})
     if account.partner_id != payment_file.partner_id:
-        raise InvalidInput("body.account_id", "must be an account of the file's partner")
+        raise InvalidInput("body.account_id", N_("must be an account of the file's partner"))
     if account.currency != payment_file.currency:
         raise InvalidInput(
             "body.account_id",
-            f"the account is in {account.currency}, the file in {payment_file.currency}",
+            N_("the account is in {currency}, the file in {currency2}"),
+            {"currency": account.currency, "currency2": payment_file.currency},
         )
     if account.status == "recalled":
-        raise Conflict({"reason": "the account was recalled by the partner"})
+        raise Conflict(N_("the account was recalled by the partner"))
     assert line.amount is not None and line.paid_on is not None
     assert line.payer_reference is not None
     await payments.check_payer_reference_free(
@@ -576,7 +600,7 @@ async def claim_next(
     if attempts > MAX_ATTEMPTS:
         payment_file = await session.get_one(PaymentFile, file_id)
         await _finish(
-            session, payment_file, "failed", now, "processing failed repeatedly; send it again"
+            session, payment_file, "failed", now, N_("processing failed repeatedly; send it again")
         )
         return None
     return file_id
@@ -586,7 +610,7 @@ async def mark_failed(session: AsyncSession, file_id: uuid.UUID, error: Exceptio
     payment_file = await session.get(PaymentFile, file_id)
     if payment_file is None:
         return
-    reason = "the file could not be processed; the operators have the details"
+    reason: Text = N_("the file could not be processed; the operators have the details")
     if isinstance(error, UnreadableUpload):
         reason = error.reason
     await _finish(session, payment_file, "failed", datetime.now(UTC), reason)

@@ -33,11 +33,11 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from app import locks
 from app.domain.errors import (
     Conflict,
     CreditInsufficient,
@@ -70,6 +70,7 @@ from app.domain.payments import (
 from app.domain.plans import plan_is_broken
 from app.domain.roles import Role
 from app.domain.webhooks import EventKind, PaymentReversed
+from app.i18n import N_
 from app.models.account import Account, AccountEvent
 from app.models.ledger import LedgerEntry
 from app.models.payment import Payment
@@ -87,7 +88,6 @@ RECORDERS: frozenset[Role] = frozenset(
 REVERSERS: frozenset[Role] = frozenset({Role.MANAGER, Role.ADMIN})
 READERS: frozenset[Role] = RECORDERS | {Role.AUDITOR}
 
-_IDEMPOTENCY_LOCK = 8
 
 # The channel of the payment a credit transfer makes on its target account (never sent by a
 # client: PaymentCreate does not accept it).
@@ -107,12 +107,13 @@ def _visible_account(principal: Principal, body: PaymentCreate) -> Any:
         serial = serial_of(body.payment_reference)
         if serial is None:
             raise InvalidInput(
-                "body.payment_reference", "not a payment reference: its check digits do not match"
+                "body.payment_reference",
+                N_("not a payment reference: its check digits do not match"),
             )
         return query.where(col(Account.payment_serial) == serial)
     partner_id = principal.partner_id if principal.role is Role.PARTNER else body.partner_id
     if partner_id is None:
-        raise InvalidInput("partner_id", "give partner_id with external_ref")
+        raise InvalidInput("partner_id", N_("give partner_id with external_ref"))
     return query.where(
         col(Account.partner_id) == partner_id, col(Account.external_ref) == body.external_ref
     )
@@ -498,7 +499,7 @@ async def check_payer_reference_free(
         )
     )
     if taken is not None:
-        raise Conflict({"reason": "the payer reference was already used"})
+        raise Conflict(N_("the payer reference was already used"))
 
 
 async def record_payment(
@@ -520,10 +521,7 @@ async def record_payment(
     digest = body_sha256(body)
     # Keys are scoped per caller: another caller's key is a new key, never their payment.
     caller = principal.audit_id
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(:kind, hashtext(:key))"),
-        {"kind": _IDEMPOTENCY_LOCK, "key": f"{partner_id}:{caller}:{key}"},
-    )
+    await locks.hold(session, locks.LockClass.PAYMENT_IDEMPOTENCY, f"{partner_id}:{caller}:{key}")
     existing = await session.scalar(
         select(Payment).where(
             col(Payment.partner_id) == partner_id,
@@ -539,10 +537,12 @@ async def record_payment(
     account = await _lock_account(session, found.id)
     if body.currency != account.currency:
         raise InvalidInput(
-            "currency", f"the account is in {account.currency}", {"expected": account.currency}
+            "currency",
+            N_("the account is in {currency}"),
+            {"currency": account.currency, "expected": account.currency},
         )
     if account.status == "recalled":
-        raise Conflict({"reason": "the account was recalled by the partner"})
+        raise Conflict(N_("the account was recalled by the partner"))
     if body.payer_reference is not None:
         await check_payer_reference_free(session, partner_id, body.payer_reference)
 
@@ -550,10 +550,16 @@ async def record_payment(
     today = await accounts.business_date(session, account, moment)
     if body.paid_on > today:
         raise InvalidInput(
-            "body.paid_on", f"must not be after today in the partner's zone ({today})"
+            "body.paid_on",
+            N_("must not be after today in the partner's zone ({today})"),
+            {"today": today},
         )
     if not fits_minor_unit(body.amount, account.currency):
-        raise InvalidInput("body.amount", f"has more decimals than {account.currency} has")
+        raise InvalidInput(
+            "body.amount",
+            N_("has more decimals than {currency} has"),
+            {"currency": account.currency},
+        )
     incoming = Incoming(
         account_id=account.id,
         amount=body.amount,
@@ -702,7 +708,7 @@ async def reverse_payment(
     )
     assert payment is not None
     if payment.status != "applied":
-        raise Conflict({"reason": "the payment was already reversed"})
+        raise Conflict(N_("the payment was already reversed"))
     if payment.channel == CREDIT_TRANSFER:
         # Undoing a transfer means putting the credit back on the source account too: not
         # something a reversal of one payment can do (out of scope for now).

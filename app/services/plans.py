@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from app import locks
 from app.domain.errors import Conflict, NotFound, PermissionDenied, VersionMismatch
 from app.domain.money import round_money
 from app.domain.plans import (
@@ -50,6 +51,7 @@ from app.domain.roles import Role
 from app.domain.stages import Stage
 from app.domain.strategies import PlanType
 from app.domain.webhooks import EventKind
+from app.i18n import N_
 from app.models.account import Account
 from app.models.partner import Partner
 from app.models.plan import PaymentPlan, PlanInstallment
@@ -193,7 +195,7 @@ async def propose_plan(
         )
     )
     if open_plan is not None:
-        raise Conflict({"reason": f"the account already has an open plan ({open_plan})"})
+        raise Conflict(N_("the account already has an open plan ({plan_id})"), plan_id=open_plan)
     view = await _quote_account(session, account, body, today=today)
     q = view.quote
     moment = now or datetime.now(UTC)
@@ -204,7 +206,9 @@ async def propose_plan(
         plan_type=q.plan_type.value,
         status=status.value,
         terms=body.model_dump(mode="json"),
-        breaches=[{"code": b.code, "message": b.message} for b in q.breaches],
+        breaches=[
+            {"code": b.code, "message": b.message, "text": b.text.to_json()} for b in q.breaches
+        ],
         agreed_total=q.agreed_total,
         financed=q.financed,
         interest_total=q.interest_total,
@@ -379,7 +383,7 @@ async def _decide(
     if plan.proposed_by == principal.user_id:
         raise PermissionDenied({"role": principal.role.value, "reason": "maker_checker"})
     if plan.status != PlanStatus.PENDING_APPROVAL:
-        raise Conflict({"reason": f"the plan is {plan.status}"})
+        raise Conflict(N_("the plan's status is '{status}'"), status=plan.status)
     before = _snapshot(plan)
     moment = now or datetime.now(UTC)
     plan.status = (PlanStatus.ACTIVE if approve else PlanStatus.REJECTED).value
@@ -462,7 +466,7 @@ async def cancel_plan(
     if not may_cancel(principal.role, is_proposer=is_proposer, leads_proposer=leads):
         raise PermissionDenied({"role": principal.role.value})
     if PlanStatus(plan.status) not in OPEN_STATUSES:
-        raise Conflict({"reason": f"the plan is {plan.status}"})
+        raise Conflict(N_("the plan's status is '{status}'"), status=plan.status)
     before = _snapshot(plan)
     moment = now or datetime.now(UTC)
     plan.status = PlanStatus.CANCELLED.value
@@ -530,7 +534,7 @@ async def follow_up_plans(
     """Active plans whose installments are missed break and go to management; a second run
     for the same date finds nothing more to do."""
     moment = now or datetime.now(UTC)
-    await session.execute(text("SELECT pg_advisory_xact_lock(10, 0)"))
+    await locks.hold(session, locks.LockClass.PLAN_FOLLOW_UP)
     broken, escalated = (
         await session.execute(text(_BREAK), {"as_of": as_of, "now": moment, "plan_id": None})
     ).one()

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from app import locks
 from app.domain.webhooks import EventKind
 from app.models.promise import Promise
 from app.pagination import decode_day_cursor, split_page
@@ -76,7 +77,7 @@ class FollowUp:
 async def follow_up(session: AsyncSession, as_of: date, *, now: datetime | None = None) -> FollowUp:
     """Resolve the promises due by ``as_of``; running it twice for a date changes nothing."""
     moment = now or datetime.now(UTC)
-    await session.execute(text("SELECT pg_advisory_xact_lock(8, 0)"))
+    await locks.hold(session, locks.LockClass.PROMISE_FOLLOW_UP)
     kept, partial, broken = (
         await session.execute(text(_RESOLVE), {"as_of": as_of, "now": moment})
     ).one()

@@ -82,6 +82,7 @@ from app.domain.routing import (
 )
 from app.domain.stages import Stage
 from app.domain.strategies import StrategyDocument, limits_for
+from app.i18n import N_
 from app.models.account import Account, AccountPause
 from app.models.debtor import ContactConsent, ContactPoint
 from app.models.field_profile import FieldProfile
@@ -196,11 +197,13 @@ async def set_profile(
     if user is None:
         raise NotFound({"entity": "user"})
     if not _is_field(user):
-        raise InvalidInput("path.user_id", "not a field collector (role collector, skill field)")
+        raise InvalidInput(
+            "path.user_id", N_("not a field collector (role collector, skill field)")
+        )
     if (body.start_latitude is None) != (body.start_longitude is None):
-        raise InvalidInput("body.start_longitude", "give both coordinates of the start or none")
+        raise InvalidInput("body.start_longitude", N_("give both coordinates of the start or none"))
     if body.shift_start >= body.shift_end:
-        raise InvalidInput("body.shift_end", "must be after shift_start")
+        raise InvalidInput("body.shift_end", N_("must be after shift_start"))
     if body.time_zone is not None:
         _zone(body.time_zone, "body.time_zone")
     moment = now or datetime.now(UTC)
@@ -240,7 +243,7 @@ def _zone(name: str, field_name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise InvalidInput(field_name, "not an IANA time zone") from exc
+        raise InvalidInput(field_name, N_("not an IANA time zone")) from exc
 
 
 # ---------------------------------------------------------------------------------------
@@ -327,9 +330,9 @@ async def route_for(
     assert principal.user_id is not None
     moment = now or datetime.now(UTC)
     if abs(day - moment.date()) > ROUTE_RANGE:
-        raise InvalidInput("query.date", "must be within 60 days of today")
+        raise InvalidInput("query.date", N_("must be within 60 days of today"))
     if (start_latitude is None) != (start_longitude is None):
-        raise InvalidInput("query.start_lng", "give both start_lat and start_lng, or neither")
+        raise InvalidInput("query.start_lng", N_("give both start_lat and start_lng, or neither"))
     stored = await session.get(FieldProfile, principal.user_id)
     profile = stored or default_profile(principal.user_id)
 

@@ -16,10 +16,11 @@ import uuid
 from dataclasses import dataclass
 
 import phonenumbers
-from sqlalchemy import func, text
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from app import locks
 from app.domain.accounts import AccountStatus
 from app.domain.contactability import (
     Source,
@@ -31,7 +32,8 @@ from app.domain.contactability import (
 )
 from app.domain.errors import Conflict, InvalidInput, NotFound
 from app.domain.geography import time_zone_for, time_zone_for_phone
-from app.domain.identity import Country, normalise_phone
+from app.domain.identity import Country, InvalidId, normalise_phone
+from app.i18n import N_
 from app.models.account import Account
 from app.models.debtor import ContactPoint, RelatedParty, contact_index
 from app.models.partner import Partner
@@ -42,7 +44,6 @@ from app.services.contact_points import ContactPointView, contact_points_of
 
 # Adding data to one account is serialised, so two collectors adding the same number at
 # once still end with one point.
-_ACCOUNT_CONTACTS_LOCK = 11
 _MX_POSTAL_CODE = re.compile(r"[0-9]{5}")
 
 
@@ -81,11 +82,10 @@ async def _working_account(
     if account.debtor_id != debtor_id:
         raise NotFound({"entity": "account"})
     if account.status != AccountStatus.ACTIVE.value:
-        raise Conflict({"reason": f"the account is {account.status} and no longer worked"})
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(:kind, hashtext(:key))"),
-        {"kind": _ACCOUNT_CONTACTS_LOCK, "key": str(account.id)},
-    )
+        raise Conflict(
+            N_("the account's status is '{status}': it is no longer worked"), status=account.status
+        )
+    await locks.hold(session, locks.LockClass.ACCOUNT_CONTACT_POINTS, str(account.id))
     return account, await session.get_one(Partner, account.partner_id)
 
 
@@ -110,10 +110,10 @@ def _has_extension(raw: str, country: Country) -> bool:
 def _phone(raw: str, country: Country, field: str) -> _Value:
     try:
         e164 = normalise_phone(raw, country)
-    except ValueError as exc:
-        raise InvalidInput(field, str(exc)) from exc
+    except InvalidId as exc:
+        raise InvalidInput(field, exc.text) from exc
     if _has_extension(raw, country):
-        raise InvalidInput(field, "extensions are not stored: give the number without one")
+        raise InvalidInput(field, N_("extensions are not stored: give the number without one"))
     return _Value("phone", e164, contact_index("phone", e164), time_zone_for_phone(e164))
 
 
@@ -125,10 +125,10 @@ def _value_of(body: ContactPointCreate, partner: Partner) -> _Value:
         return _Value("email", body.value, contact_index("email", body.value), None)
     postal = body.postal_code
     if postal is not None and country is Country.MX and not _MX_POSTAL_CODE.fullmatch(postal):
-        raise InvalidInput("body.postal_code", "a Mexican postal code has five digits")
+        raise InvalidInput("body.postal_code", N_("a Mexican postal code has five digits"))
     time_zone = time_zone_for(country.value, body.state)
     if body.state is not None and country is Country.MX and time_zone is None:
-        raise InvalidInput("body.state", "not a Mexican state")
+        raise InvalidInput("body.state", N_("not a Mexican state"))
     return _Value(
         "address",
         body.value,

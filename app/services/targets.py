@@ -29,6 +29,7 @@ from app.domain.commissions import next_month, parse_month
 from app.domain.errors import InvalidInput
 from app.domain.money import fits_minor_unit, too_many_decimals
 from app.domain.roles import Role
+from app.i18n import N_
 from app.models.partner import Partner
 from app.models.target import RecoveryTarget
 from app.models.user import Team, TeamMember, User
@@ -102,22 +103,23 @@ async def _currency_for(session: AsyncSession, data: TargetWrite) -> str:
     if data.scope is TargetScope.PARTNER:
         partner = await session.get(Partner, data.scope_id)
         if partner is None:
-            raise InvalidInput("body.scope_id", "no such partner")
+            raise InvalidInput("body.scope_id", N_("no such partner"))
         if data.currency is not None and data.currency != partner.currency:
             raise InvalidInput(
                 "body.currency",
-                f"a partner target is in the partner's currency ({partner.currency})",
+                N_("a partner target is in the partner's currency ({currency})"),
+                {"currency": partner.currency},
             )
         return partner.currency
     if data.scope is TargetScope.TEAM:
         if await session.get(Team, data.scope_id) is None:
-            raise InvalidInput("body.scope_id", "no such team")
+            raise InvalidInput("body.scope_id", N_("no such team"))
     else:
         user = await session.get(User, data.scope_id)
         if user is None or user.role != Role.COLLECTOR.value:
-            raise InvalidInput("body.scope_id", "no such collector")
+            raise InvalidInput("body.scope_id", N_("no such collector"))
     if data.currency is None:
-        raise InvalidInput("body.currency", "required for collector and team targets")
+        raise InvalidInput("body.currency", N_("required for collector and team targets"))
     return data.currency
 
 

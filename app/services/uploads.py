@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
+from app import locks
 from app.domain.errors import IdempotencyKeyReused, PayloadTooLarge
 from app.services.assignment_files import UploadCheck
 
@@ -52,17 +53,14 @@ async def find_replay(
     body: AsyncIterator[bytes],
     check: UploadCheck,
     *,
-    lock_kind: int,
+    lock_kind: locks.LockClass,
 ) -> U | None:
     """The upload ``caller`` (an audit id) already sent for this partner under ``key`` when
     the body is the same one (the body is read to compare); None when the key is new, as it
     is when only another caller used it. Another body under the key is refused. The key
     stays locked to the end of the transaction, so two requests racing with one key store
     one upload."""
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(:kind, hashtext(:key))"),
-        {"kind": lock_kind, "key": f"{partner_id}:{caller}:{key}"},
-    )
+    await locks.hold(session, lock_kind, f"{partner_id}:{caller}:{key}")
     table: Any = model
     existing: U | None = await session.scalar(
         select(table).where(

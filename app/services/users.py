@@ -6,16 +6,18 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, text, update
+from sqlalchemy import delete, func, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from app import locks
 from app.domain.audit import diff
 from app.domain.errors import Conflict, NotFound, VersionMismatch
 from app.domain.refresh_tokens import Revocation
 from app.domain.roles import SEES_ALL_STAFF, Role, Skill
 from app.domain.staff import StaffProfile, change_profile, check_admin_remains, check_profile
+from app.i18n import N_
 from app.models.user import Team, TeamMember, User
 from app.pagination import decode_id_cursor, split_page
 from app.schemas.users import UserCreate, UserUpdate
@@ -23,7 +25,6 @@ from app.security import Principal, hash_secret
 from app.services import audit, refresh_tokens, teams
 
 # Advisory-lock class (two-key form) for changes of role or activation.
-_ROLE_LOCK = 2
 
 
 def readable_users(principal: Principal) -> SelectOfScalar[User]:
@@ -86,7 +87,7 @@ async def create_user(session: AsyncSession, actor: Principal, data: UserCreate)
     skills = sorted(set(data.skills))
     check_profile(data.role, [Skill(s) for s in skills])
     if await session.scalar(select(col(User.id)).where(col(User.username) == data.username)):
-        raise Conflict({"reason": "the user name is taken"})
+        raise Conflict(N_("the user name is taken"))
     user = User(
         username=data.username,
         full_name=data.full_name,
@@ -160,7 +161,7 @@ async def update_user(
     if "role" in changes or "is_active" in changes:
         # Role and activation changes queue up one at a time, so two admins demoting each
         # other at once cannot both pass the "an admin remains" check.
-        await session.execute(text("SELECT pg_advisory_xact_lock(:kind, 0)"), {"kind": _ROLE_LOCK})
+        await locks.hold(session, locks.LockClass.STAFF_ROLES)
     user = await session.scalar(
         readable_users(actor).where(col(User.id) == user_id).with_for_update()
     )

@@ -50,6 +50,7 @@ from app.domain import webhooks as domain
 from app.domain.errors import InvalidInput, NotFound, PermissionDenied
 from app.domain.roles import Role
 from app.domain.webhooks import DestinationRefused, EventKind, IPAddress, RetryPolicy
+from app.i18n import N_
 from app.models.partner import Partner
 from app.models.webhook import WebhookDelivery, WebhookEvent, WebhookSubscription
 from app.pagination import decode_moment_cursor, split_moment_page
@@ -363,7 +364,7 @@ async def _checked_url(url: str, settings: Settings) -> str:
     try:
         await check_destination(url, settings)
     except DestinationRefused as exc:
-        raise InvalidInput("body.url", f"refused: {exc.reason}", {"reason": exc.reason}) from exc
+        raise InvalidInput("body.url", N_("refused: {reason}"), {"reason": exc.text}) from exc
     return url
 
 

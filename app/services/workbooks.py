@@ -34,6 +34,7 @@ from xml.parsers import expat
 
 from app.domain.errors import UnreadableUpload, WorkbookCellTooLong, WorkbookTooLarge
 from app.domain.errors import shown_part_name as _shown
+from app.i18n import N_
 
 if TYPE_CHECKING:
     from app.config import Settings
@@ -161,13 +162,16 @@ class Package:
         for info in infos:
             name = info.filename
             if name in self.parts:
-                raise UnreadableUpload(f"the workbook has two parts named {_shown(name)!r}")
+                raise UnreadableUpload(
+                    N_("the workbook has two parts named '{part}'"), params={"part": _shown(name)}
+                )
             if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
                 raise UnreadableUpload(
-                    f"the workbook's part {_shown(name)!r} is compressed in a way Excel never uses"
+                    N_("the workbook's part '{part}' is compressed in a way Excel never uses"),
+                    params={"part": _shown(name)},
                 )
             if info.flag_bits & 0x1:
-                raise UnreadableUpload("the workbook is encrypted")
+                raise UnreadableUpload(N_("the workbook is encrypted"))
             if info.file_size > limits.sheet_bytes:
                 raise WorkbookTooLarge(name, limits.sheet_bytes)
             declared += info.file_size
@@ -191,7 +195,10 @@ class Package:
         handle.seek(info.header_offset)
         header = handle.read(30)
         if len(header) < 30 or header[:4] != _LOCAL:
-            raise UnreadableUpload(f"the workbook's part {_shown(info.filename)!r} is damaged")
+            raise UnreadableUpload(
+                N_("the workbook's part '{part}' is damaged"),
+                params={"part": _shown(info.filename)},
+            )
         name_length, extra_length = struct.unpack("<26xHH", header)
         position = info.header_offset + 30 + name_length + extra_length
         left = info.compress_size
@@ -226,7 +233,9 @@ class Package:
         read to its end and checked against its directory entry (size and CRC)."""
         info = self.parts.get(name)
         if info is None:
-            raise UnreadableUpload(f"the workbook has no part {_shown(name)!r}")
+            raise UnreadableUpload(
+                N_("the workbook has no part '{part}'"), params={"part": _shown(name)}
+            )
         self.check_declared(name, bound)
         produced = 0
         already = self._seen.get(name, 0)
@@ -254,7 +263,8 @@ class Package:
             or crc != info.CRC
         ):
             raise UnreadableUpload(
-                f"the workbook is damaged: its part {_shown(name)!r} is not what its directory says"
+                N_("the workbook is damaged: its part '{part}' is not what its directory says"),
+                params={"part": _shown(name)},
             )
 
 
@@ -293,8 +303,8 @@ def xml_events(
         depth += 1
         if depth > MAX_XML_DEPTH:
             raise UnreadableUpload(
-                f"the workbook's part {_shown(name)!r} nests elements more than "
-                f"{MAX_XML_DEPTH} deep"
+                N_("the workbook's part '{part}' nests elements more than {depth} deep"),
+                params={"part": _shown(name), "depth": MAX_XML_DEPTH},
             )
         append((START, local_names.get(tag) or local(tag), attributes))
 
@@ -308,7 +318,8 @@ def xml_events(
 
     def doctype(*_: Any) -> None:
         raise UnreadableUpload(
-            f"the workbook's part {_shown(name)!r} declares a document type (entities)"
+            N_("the workbook's part '{part}' declares a document type (entities)"),
+            params={"part": _shown(name)},
         )
 
     parser.StartElementHandler = start
@@ -332,8 +343,10 @@ def xml_events(
         parser.Parse(b"", True)
     except expat.ExpatError as exc:
         raise UnreadableUpload(
-            f"the workbook's part {_shown(name)!r} is not well-formed XML "
-            f"(line {exc.lineno}, column {exc.offset})"
+            N_(
+                "the workbook's part '{part}' is not well-formed XML (line {line}, column {column})"
+            ),
+            params={"part": _shown(name), "line": exc.lineno, "column": exc.offset},
         ) from exc
     if events:
         yield events
@@ -426,8 +439,8 @@ def _relationships(
             found.append((attributes.get("Id", ""), attributes.get("Type", ""), target))
             if len(found) > MAX_RELATIONSHIPS:
                 raise UnreadableUpload(
-                    f"the workbook's part {_shown(name)!r} has more than "
-                    f"{MAX_RELATIONSHIPS} relationships"
+                    N_("the workbook's part '{part}' has more than {limit} relationships"),
+                    params={"part": _shown(name), "limit": MAX_RELATIONSHIPS},
                 )
     return found
 
@@ -470,7 +483,7 @@ def structure(package: Package, limits: WorkbookLimits) -> Structure:
         if sheet is not None:
             break
     if sheet is None:
-        raise UnreadableUpload("the workbook has no worksheet")
+        raise UnreadableUpload(N_("the workbook has no worksheet"))
     row_parts = {t for _, k, t in rels if k.endswith((_WORKSHEET, _SHARED_STRINGS))}
     return Structure(sheet, shared, styles, date1904, frozenset(row_parts))
 
@@ -507,13 +520,17 @@ def date_styles(package: Package, name: str | None, limits: WorkbookLimits) -> D
             elif kind == START and in_formats and tag == "numFmt":
                 if len(custom) >= MAX_NUMBER_FORMATS:
                     raise UnreadableUpload(
-                        f"the workbook has more than {MAX_NUMBER_FORMATS} number formats"
+                        N_("the workbook has more than {limit} number formats"),
+                        params={"limit": MAX_NUMBER_FORMATS},
                     )
                 code = attributes.get("formatCode", "")
                 if len(code) > MAX_NUMBER_FORMAT_CHARS:
                     raise UnreadableUpload(
-                        f"the workbook has a number format longer than "
-                        f"{MAX_NUMBER_FORMAT_CHARS} characters, Excel's limit"
+                        N_(
+                            "the workbook has a number format longer than {limit} characters, "
+                            "Excel's limit"
+                        ),
+                        params={"limit": MAX_NUMBER_FORMAT_CHARS},
                     )
                 number = _integer(attributes.get("numFmtId"))
                 custom[number] = (is_date_format(code), is_timedelta_format(code))
@@ -521,7 +538,7 @@ def date_styles(package: Package, name: str | None, limits: WorkbookLimits) -> D
                 in_cell_xfs = kind == START
             elif kind == START and in_cell_xfs and tag == "xf":
                 if index >= MAX_STYLES:
-                    raise UnreadableUpload("the workbook has more cell styles than Excel")
+                    raise UnreadableUpload(N_("the workbook has more cell styles than Excel"))
                 number = _integer(attributes.get("numFmtId"))
                 if number in custom:
                     is_date, is_duration = custom[number]
@@ -662,7 +679,9 @@ def _row_number(text: str | None, previous: int) -> int:
         except ValueError:
             value = 0.5
         if not value.is_integer():
-            raise UnreadableUpload(f"{text[:20]!r} is not a row number") from None
+            raise UnreadableUpload(
+                N_("'{text}' is not a row number"), params={"text": text[:20]}
+            ) from None
         return int(value)
 
 
@@ -698,13 +717,17 @@ def raw_rows(
                     count += 1
                     if count > EXCEL_COLUMNS:
                         raise UnreadableUpload(
-                            f"row {row} of the sheet has more than {EXCEL_COLUMNS} cells"
+                            N_("row {row} of the sheet has more than {limit} cells"),
+                            params={"row": row, "limit": EXCEL_COLUMNS},
                         )
                     reference = payload.get("r") or ""
                     if reference:
                         found = _column(reference)
                         if found is None:
-                            raise UnreadableUpload(f"{reference[:20]!r} is not a cell reference")
+                            raise UnreadableUpload(
+                                N_("'{reference}' is not a cell reference"),
+                                params={"reference": reference[:20]},
+                            )
                         column = found
                     else:
                         column += 1
@@ -789,7 +812,8 @@ class CellValues:
                 return self._from_iso(text)
         except (ValueError, LookupError, OverflowError) as exc:
             raise UnreadableUpload(
-                f"a cell of type {kind[:10]!r} holds {text[:40]!r}, which cannot be read"
+                N_("a cell of type '{kind}' holds '{text}', which cannot be read"),
+                params={"kind": kind[:10], "text": text[:40]},
             ) from exc
         return text  # inlineStr, str (a formula's text), e (an error such as #N/A)
 
@@ -826,7 +850,9 @@ def _reading() -> Iterator[None]:
     except (RecursionError, MemoryError):
         raise
     except Exception as exc:  # a damaged zip or sheet fails in many ways
-        raise UnreadableUpload(f"the workbook cannot be read: {type(exc).__name__}") from exc
+        raise UnreadableUpload(
+            N_("the workbook cannot be read: {name}"), params={"name": type(exc).__name__}
+        ) from exc
 
 
 def check_upload(handle: IO[bytes], limits: WorkbookLimits, max_columns: int) -> list[Any]:

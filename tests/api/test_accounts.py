@@ -1190,7 +1190,11 @@ class TestEndPause:
         ahead = await pause(client, late, headers, 5, 8)
         current = await pause(client, late, headers, -1, 2)
         assert (await client.post(end_url(current["id"]), headers=headers)).status_code == 200
-        for which, state in ((over, "over"), (ahead, "not_started"), (current, "ended")):
+        for which, state in (
+            (over, "is over: its last day is past"),
+            (ahead, "has not started: it begins later"),
+            (current, "was ended already"),
+        ):
             response = await client.post(end_url(which["id"]), headers=headers)
             assert response.status_code == 409, state
             problem = response.json()

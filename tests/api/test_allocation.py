@@ -12,6 +12,7 @@ from sqlalchemy import event, func, select, text
 
 from app.domain.allocation import distribute
 from app.domain.roles import Role, Skill
+from app.locks import LockClass
 from app.models.account import Account, AccountEvent
 from app.models.allocation import AllocationRule
 from app.models.audit import AuditEvent
@@ -503,7 +504,10 @@ class TestOneRunAtATime:
         headers = auth_headers(await make_user(Role.MANAGER))
         async with engine.connect() as other:
             await other.begin()
-            await other.execute(text("SELECT pg_advisory_xact_lock(1095519311, 0)"))
+            await other.execute(
+                text("SELECT pg_advisory_xact_lock(:kind, 0)"),
+                {"kind": int(LockClass.ALLOCATION_RUN)},
+            )
             response = await client.post(RUN, headers=headers)
             await other.rollback()
         assert response.status_code == 409

@@ -171,6 +171,12 @@ async def test_a_push_sent_before_a_recall_does_not_undo_it(
     assert account is not None and account.status == "recalled"
     page = await client.get(f"/api/v1/assignments/{done.id}/rejections", headers=headers)
     assert "recalled after this push" in page.json()["items"][0]["message"]
+    spanish = await client.get(
+        f"/api/v1/assignments/{done.id}/rejections", headers=headers | {"Accept-Language": "es"}
+    )
+    assert spanish.json()["items"][0]["message"] == (
+        "la cuenta fue retirada después de enviar esta asignación"
+    )
 
 
 async def test_a_line_too_long_fails_the_push_with_a_reason(
@@ -182,6 +188,10 @@ async def test_a_line_too_long_fails_the_push_with_a_reason(
     done = await process(session, await push_raw(client, headers, partner, body, "text/csv"))
     assert done.status == "failed"
     assert "longer than" in (done.failure or "")
+    read = await client.get(
+        f"/api/v1/assignments/{done.id}", headers=headers | {"Accept-Language": "pt-BR"}
+    )
+    assert read.json()["failure"] == "a linha 3 tem mais de 65536 caracteres"
     assert (
         await session.scalar(
             select(func.count()).select_from(Account).where(Account.partner_id == partner.id)
@@ -199,7 +209,7 @@ async def test_debtor_ids_must_be_of_the_partners_country(client, session, make_
     page = await client.get(f"/api/v1/assignments/{done.id}/rejections", headers=headers)
     problem = page.json()["items"][0]
     assert problem["field"] == "debtor.national_id_type"
-    assert "CC or NIT" in problem["message"]
+    assert "one of CC, NIT for CO" in problem["message"]
 
 
 async def test_no_push_or_recall_for_an_inactive_partner(client, session, make_user, auth_headers):

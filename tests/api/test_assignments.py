@@ -1157,6 +1157,20 @@ class TestRejections:
             ["4", "plain-ref", "product_type"],
         ]
         assert all(line[3] for line in lines[1:])
+        spanish = await client.get(
+            f"/api/v1/assignments/{done.id}/rejections.csv",
+            headers=manager | {"Accept-Language": "es-MX"},
+        )
+        by_field = {line[2]: line[3] for line in csv.reader(io.StringIO(spanish.text))}
+        assert by_field["total"] == "debe ser igual a capital + intereses + comisiones"
+        assert by_field["currency"].startswith("debe ser la moneda de la empresa convenida, ")
+        listed = await client.get(
+            f"/api/v1/assignments/{done.id}/rejections",
+            headers=manager | {"Accept-Language": "pt-BR"},
+        )
+        messages = {r["field"]: r["message"] for r in listed.json()["items"]}
+        assert messages["total"] == "deve ser igual a principal + juros + tarifas"
+        assert messages["product_type"].startswith("deve ser um de ")
 
     async def test_a_push_without_rejections_downloads_just_the_header(
         self, client, session, manager

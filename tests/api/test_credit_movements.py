@@ -327,7 +327,11 @@ class TestTransfer:
 
     @pytest.mark.parametrize(
         ("whose", "reason"),
-        [("stranger", "other_debtor"), ("elsewhere", "other_partner"), ("source", "same_account")],
+        [
+            ("stranger", "(it belongs to another debtor)"),
+            ("elsewhere", "(it belongs to another partner)"),
+            ("source", "(it is the same account)"),
+        ],
     )
     async def test_only_the_same_debtor_and_partner(self, client, session, desk, whose, reason):
         response = await transfer(client, desk["manager"], desk["source"], desk[whose], "10.00")
@@ -344,7 +348,11 @@ class TestTransfer:
         await session.commit()
         response = await transfer(client, desk["manager"], desk["source"], target, "10.00")
         assert response.status_code == 422
-        assert "not_active" in response.json()["detail"]
+        assert "(it is not active)" in response.json()["detail"]
+        spanish = await transfer(
+            client, desk["manager"] | {"Accept-Language": "es"}, desk["source"], target, "10.00"
+        )
+        assert spanish.json()["detail"].endswith("en la misma moneda (no está activa).")
 
     async def test_a_target_the_lead_cannot_see_is_404(self, client, session, desk):
         response = await transfer(client, desk["lead"], desk["source"], desk["stranger"], "10.00")

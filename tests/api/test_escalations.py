@@ -94,7 +94,7 @@ class TestOutcomes:
         again = await client.post(f"{url}/take", headers={**desk["lead"], "Accept-Language": "es"})
         assert again.status_code == 409
         assert again.json()["code"] == "escalation_not_open"
-        assert again.json()["detail"].endswith("ya fue tomado o resuelto.")
+        assert again.json()["detail"].endswith("este ya está tomado.")
         done = await client.post(
             f"{url}/resolve", json={"outcome": "no_action"}, headers=desk["lead"]
         )

@@ -94,7 +94,9 @@ async def floor(session, make_user, auth_headers, clock):
     }
 
 
-async def check(client, floor, point: str, at: datetime, channel: str = "call"):
+async def check(
+    client, floor, point: str, at: datetime, channel: str = "call", language: str | None = None
+):
     response = await client.post(
         f"/api/v1/accounts/{floor['account'].id}/contact-check",
         json={
@@ -102,7 +104,7 @@ async def check(client, floor, point: str, at: datetime, channel: str = "call"):
             "contact_point_id": str(floor["points"][point].id),
             "at": at.isoformat(),
         },
-        headers=floor["collector"],
+        headers=floor["collector"] | ({"Accept-Language": language} if language else {}),
     )
     assert response.status_code == 200, response.text
     return response.json()
@@ -161,6 +163,24 @@ class TestContactCheck:
         assert (opens.date(), opens.hour, opens.minute) == (date(2026, 11, 18), 7, 0)
         again = await check(client, floor, "cdmx", opens)
         assert again["allowed"] is True
+
+    async def test_a_spanish_reader_gets_the_reason_and_the_script_in_spanish(self, client, floor):
+        at = local(CDMX, 2026, 11, 17, 22, 0)  # a Tuesday
+        decision = await check(client, floor, "cdmx", at, language="es-MX")
+        [reason] = decision["reasons"]
+        assert reason["code"] == "outside_hours"
+        assert reason["message"] == "En MX solo se contacta de 07:00–22:00, hora local, los martes."
+        assert "CONDUSEF" in reason["citation"]  # a statute is quoted, never translated
+        assert decision["script"].startswith("Identifíquese, identifique al despacho")
+        english = await check(client, floor, "cdmx", at)
+        assert english["reasons"][0]["message"] == (
+            "Contact in MX only 07:00–22:00 local time on Tuesdays."
+        )
+
+    async def test_a_brazilian_reader_gets_the_reference_script_in_portuguese(self, client, floor):
+        at = local(CDMX, 2026, 11, 17, 12, 0)
+        decision = await check(client, floor, "reference", at, language="pt-BR")
+        assert decision["script"].startswith("Identifique-se pelo nome e pergunte apenas")
 
     async def test_the_same_instant_differs_between_tijuana_and_cancun(self, client, floor):
         # 07:30 in Tijuana is 09:30 in Mexico City and 10:30 in Cancún in November; 21:30 in
@@ -252,6 +272,19 @@ class TestRecording:
         assert "outside_hours" in {r["code"] for r in verdict["reasons"] if r["basis"] == "law"}
         assert verdict["incident_id"]
         assert await session.scalar(select(func.count()).select_from(Interaction)) == 1
+        # The stored verdict is read in each reader's language.
+        url = f"/api/v1/interactions/{response.json()['id']}"
+        spanish = await client.get(url, headers=floor["lead"] | {"Accept-Language": "es"})
+        [hours] = [
+            r for r in spanish.json()["compliance"]["reasons"] if r["code"] == "outside_hours"
+        ]
+        assert hours["message"].startswith("En MX solo se contacta de 07:00–22:00, hora local,")
+        assert "text" not in hours
+        incidents = await client.get(
+            "/api/v1/compliance/incidents", headers=floor["manager"] | {"Accept-Language": "pt-BR"}
+        )
+        [incident] = incidents.json()["items"]
+        assert incident["reasons"][0]["message"].startswith("Em MX, contato só das 07:00–22:00")
 
     async def test_a_cease_request_stops_every_later_contact(self, client, floor, session):
         at = recent_weekday_noon()

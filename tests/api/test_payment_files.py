@@ -159,6 +159,23 @@ async def test_a_file_is_reconciled_line_by_line(client, session, desk):
     assert by_row[10]["detail"] == "the account was recalled by the partner"
     # Another partner's account is not this partner's to pay, nor to see.
     assert by_row[11]["account_id"] is None
+    # Each reader gets the report in their language, values and field names kept.
+    spanish = {
+        line["row_number"]: line["detail"]
+        for line in await report(
+            client, desk | {"es": desk["system"] | {"Accept-Language": "es"}}, data["id"], "es"
+        )
+    }
+    assert spanish[6] == "la referencia del pagador también está en la línea 2"
+    assert spanish[8].startswith("amount: ")
+    assert spanish[10] == "la empresa convenida retiró la cuenta"
+    csv_report = await client.get(
+        f"/api/v1/payment-files/{data['id']}/report.csv",
+        headers=desk["system"] | {"Accept-Language": "pt-BR"},
+    )
+    assert "a referência do pagador também está na linha 2" in csv_report.text
+    assert "detail_text" not in csv_report.text.splitlines()[0]
+    assert csv_report.headers["content-language"] == "pt-BR"
 
     # Both lines on the first account applied in order: 150 off its 1,150.
     account = await fresh(session, first)

@@ -152,6 +152,17 @@ class TestQuotePlan:
         body = response.json()
         assert [b["code"] for b in body["breaches"]] == ["discount_above_max"]
         assert body["approver_role"] == "manager"
+        spanish = await ask(
+            client,
+            desk | {"es": desk["manager"] | {"Accept-Language": "es"}},
+            "nonaccrual",
+            who="es",
+            plan_type="settlement",
+            discount_pct="45",
+        )
+        [breach] = spanish.json()["breaches"]
+        assert breach["message"].startswith("la quita de 45")
+        assert "supera el máximo de" in breach["message"]
 
 
 class TestQuoteValidation:

@@ -1,4 +1,5 @@
-"""Every error answer is RFC 9457 problem+json, in English or Spanish, and leaks nothing."""
+"""Every error answer is RFC 9457 problem+json, in English, Spanish or Brazilian Portuguese,
+and leaks nothing."""
 
 from __future__ import annotations
 
@@ -155,6 +156,75 @@ class TestLanguage:
         assert body["title"] == "Solicitud inválida"
         assert {e["message"] for e in body["errors"]} == {"Campo obligatorio."}
 
+    async def test_a_spanish_request_gets_a_spanish_problem_that_says_so(self, client):
+        response = await client.get("/api/v1/users", headers={"Accept-Language": "es-MX"})
+        body = assert_problem(response, 401, "not_authenticated")
+        assert body["title"] == "No autenticado"
+        assert body["detail"] == "Se requiere un token de acceso válido."
+        assert response.headers["content-language"] == "es"
+        assert "accept-language" in response.headers["vary"].lower()
+
+    @pytest.mark.parametrize("header", ["pt-BR", "pt", "pt-BR,pt;q=0.9,en;q=0.5"])
+    async def test_a_brazilian_request_gets_portuguese(self, client, header):
+        response = await client.get("/api/v1/users", headers={"Accept-Language": header})
+        body = assert_problem(response, 401, "not_authenticated")
+        assert body["title"] == "Não autenticado"
+        assert body["detail"] == "É preciso um token de acesso válido."
+        assert response.headers["content-language"] == "pt-BR"
+
+    async def test_no_header_is_english_and_says_so(self, client):
+        response = await client.get("/api/v1/users")
+        assert response.json()["title"] == "Not authenticated"
+        assert response.headers["content-language"] == "en"
+        assert "accept-language" in response.headers["vary"].lower()
+
+    @pytest.mark.parametrize(
+        ("header", "language"),
+        [
+            ("en;q=0.3, es;q=0.9, pt-BR;q=0.5", "es"),
+            ("es;q=0.2, pt-BR;q=0.4", "pt-BR"),
+            ("es;q=0, pt;q=0, fr", "en"),
+        ],
+    )
+    async def test_q_values_are_respected(self, client, header, language):
+        response = await client.get("/api/v1/users", headers={"Accept-Language": header})
+        assert response.headers["content-language"] == language
+
+    async def test_validation_errors_keep_the_allowed_values_in_portuguese(
+        self, client, make_user, auth_headers
+    ):
+        admin = await make_user(Role.ADMIN)
+        response = await client.get(
+            "/api/v1/users",
+            params={"role": "pilot"},
+            headers={**auth_headers(admin), "Accept-Language": "pt-BR"},
+        )
+        body = assert_problem(response, 422, "validation_failed")
+        assert body["title"] == "Requisição inválida"
+        [error] = body["errors"]
+        assert error["message"].startswith("Deve ser um de: 'admin', ")
+        assert "'collector'" in error["message"] and " or " not in error["message"]
+
+    async def test_every_answer_says_its_language_not_only_problems(self, client):
+        for header, language in ((None, "en"), ("es-CO", "es"), ("pt-BR", "pt-BR")):
+            headers = {"Accept-Language": header} if header else {}
+            for path in ("/healthz", "/openapi.json"):
+                response = await client.get(path, headers=headers)
+                assert response.status_code == 200
+                assert response.headers["content-language"] == language
+                assert response.headers["vary"] == "Accept-Language"
+
+    async def test_a_streamed_csv_says_its_language_too(self, client, make_user, auth_headers):
+        manager = await make_user(Role.MANAGER)
+        response = await client.get(
+            "/api/v1/reports/aging",
+            headers={**auth_headers(manager), "Accept": "text/csv", "Accept-Language": "es"},
+        )
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"].startswith("text/csv")
+        assert response.headers["content-language"] == "es"
+        assert "accept-language" in response.headers["vary"].lower()
+
 
 class TestRequestIdAndHeaders:
     async def test_a_valid_request_id_is_echoed(self, client):
@@ -216,6 +286,22 @@ class TestCors:
             )
         assert allowed.headers.get("access-control-allow-origin") == "https://spa.example"
         assert "access-control-allow-origin" not in denied.headers
+
+    async def test_the_language_joins_the_origin_in_vary(self, engine, sessionmaker, settings):
+        from app.db import Database
+        from app.main import create_app
+
+        app = create_app(
+            settings.model_copy(update={"cors_origins": ["https://spa.example"]}),
+            Database(engine, sessionmaker),
+        )
+        async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as client:
+            response = await client.get(
+                "/healthz", headers={"Origin": "https://spa.example", "Accept-Language": "es"}
+            )
+        varies = [v.strip().lower() for v in response.headers["vary"].split(",")]
+        assert "origin" in varies and varies.count("accept-language") == 1
+        assert response.headers["content-language"] == "es"
 
 
 class TestOddInputNeverReachesTheDatabaseAsA500:

@@ -8,10 +8,12 @@ import re
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from io import BytesIO
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pypdf import PdfReader
 
 from app.domain.agreements import (
     AgreementFacts,
@@ -301,3 +303,40 @@ class TestDrawing:
 
 # fpdf2 2.8.9, Babel 2.19.0 (constraints.txt).
 PINNED_SHA256 = "6ebae5cebd9565a6358a5e030b8967f2458fe1980f0b93897624bf619d15e42a"
+
+
+class TestLanguageOfTheCountry:
+    """The agreement is a contract the debtor signs: it is written in the language of the
+    partner's country, whoever prints it (no Accept-Language of a staff member's)."""
+
+    def test_a_brazilian_agreement_is_in_portuguese_with_brazilian_numbers(self):
+        text = whole_text(sample_facts(country="BR", currency="BRL", agency_redeco_number=None))
+        assert "ACORDO DE PAGAMENTO" in text
+        assert "Quitação com desconto" in text
+        assert "Desconto concedido pelo credor: R$3.000,00 BRL." in text
+        assert "8 de dezembro de 2026" in text
+        assert "O acordo será considerado descumprido se 2 parcelas vencidas" in text
+        for spanish in ("CONVENIO", "Deudor", "Acreedor", "parcialidad", "Enganche", "quita"):
+            assert spanish not in text
+
+    def test_a_united_states_agreement_is_in_english(self):
+        text = whole_text(sample_facts(country="US", currency="USD", agency_redeco_number=None))
+        assert "PAYMENT AGREEMENT" in text
+        assert "Discount granted by the creditor: $3,000.00 USD." in text
+        assert "December 8, 2026" in text
+        for spanish in ("CONVENIO", "Deudor", "parcialidad", "Enganche"):
+            assert spanish not in text
+
+    @pytest.mark.parametrize("country", ["MX", "CO", "PE", "CL"])
+    def test_spanish_speaking_countries_get_spanish(self, country):
+        text = whole_text(sample_facts(country=country))
+        assert "CONVENIO DE PAGO" in text
+        assert "Deudor: José Núñez Peña" in text
+        assert "Debtor" not in text and "Devedor" not in text
+
+    def test_the_portuguese_pdf_draws_with_its_accents(self):
+        facts = sample_facts(country="BR", currency="BRL", agency_redeco_number=None)
+        pdf = draw(facts)
+        words = "".join(page.extract_text() for page in PdfReader(BytesIO(pdf)).pages)
+        assert "CALENDÁRIO DE PAGAMENTOS" in words
+        assert "Quitação" in words

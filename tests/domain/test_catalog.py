@@ -3,11 +3,11 @@ each result code requires as the recording rules do."""
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -26,7 +26,8 @@ from app.domain.compliance import (
 )
 from app.domain.geography import COUNTRY_ZONES
 from app.domain.interactions import NOT_ASKED, PROBLEM_CATEGORIES
-from app.i18n import LANGUAGES, LOCALE_DIR, labels, untranslated
+from app.i18n import LANGUAGES, LOCALE_DIR, labels, translate, untranslated
+from tests.domain.test_i18n import english_words
 
 APP = Path(__file__).resolve().parents[2] / "app"
 
@@ -49,8 +50,8 @@ def _marked_texts() -> set[str]:
 
 
 def test_the_template_holds_every_marked_text():
-    template = (LOCALE_DIR / "cartera.pot").read_text(encoding="utf-8")
-    in_template = set(re.findall(r'^msgid "(.+)"$', template, flags=re.M))
+    with (LOCALE_DIR / "cartera.pot").open("rb") as template:
+        in_template = {message.id for message in read_po(template) if message.id}
     missing = _marked_texts() - in_template
     assert not missing, f"run `make messages`: {sorted(missing)}"
 
@@ -108,72 +109,80 @@ class TestResultRequirements:
         assert catalog.result_code_entry("WRONG_NUMBER").invalidates_contact_point
 
 
-@settings(max_examples=400, deadline=None)
-@given(
-    country=st.sampled_from(sorted(PACKS)),
-    hours=st.integers(0, 24 * 7),
-    status=st.sampled_from(["active", "recalled", "closed", "suspended"]),
-    paused=st.booleans(),
-    flags=st.frozensets(st.sampled_from(list(DebtorFlag))),
-    party_flags=st.frozensets(st.sampled_from([DebtorFlag.MINOR, DebtorFlag.OLDER_ADULT])),
-    party=st.sampled_from(list(Party)),
-    channel=st.sampled_from(list(Channel)),
-    consented=st.one_of(st.none(), st.frozensets(st.sampled_from(list(Channel)))),
-    opted_out=st.frozensets(st.sampled_from(list(Channel))),
-    valid=st.booleans(),
-    past=st.lists(
-        st.tuples(
-            st.integers(1, 24 * 10),
-            st.sampled_from(list(Channel)),
-            st.sampled_from(sorted(RESULT_CODES)),
-            st.booleans(),
-        ),
-        max_size=12,
-    ),
-    strategy=st.builds(
-        StrategyLimits,
-        allowed_channels=st.one_of(st.none(), st.frozensets(st.sampled_from(list(Channel)))),
-        per_day=st.dictionaries(st.sampled_from(list(Channel)), st.integers(0, 3)),
-        per_week=st.dictionaries(st.sampled_from(list(Channel)), st.integers(0, 5)),
-        visits_allowed=st.booleans(),
-        older_adult_debtors_vulnerable=st.booleans(),
-        calls_across_debts=st.booleans(),
-    ),
-)
-def test_no_contact_check_gives_a_code_the_catalogue_lacks(
-    country,
-    hours,
-    status,
-    paused,
-    flags,
-    party_flags,
-    party,
-    channel,
-    consented,
-    opted_out,
-    valid,
-    past,
-    strategy,
-):
-    zone = COUNTRY_ZONES[country][0]
-    at = datetime(2026, 3, 2, tzinfo=UTC) + timedelta(hours=hours)
+@st.composite
+def contact_requests(draw):
+    """A country's pack and a contact request of any shape the rules read."""
+    country = draw(st.sampled_from(sorted(PACKS)))
+    at = datetime(2026, 3, 2, tzinfo=UTC) + timedelta(hours=draw(st.integers(0, 24 * 7)))
+    channels = st.sampled_from(list(Channel))
+    past = draw(
+        st.lists(
+            st.tuples(
+                st.integers(1, 24 * 10),
+                channels,
+                st.sampled_from(sorted(RESULT_CODES)),
+                st.booleans(),
+            ),
+            max_size=12,
+        )
+    )
     request = ContactRequest(
         at=at,
-        channel=channel,
-        party=party,
-        time_zone=zone,
-        account_status=status,
-        paused=paused,
-        flags=flags,
-        consented_channels=consented,
-        opted_out_channels=opted_out,
+        channel=draw(channels),
+        party=draw(st.sampled_from(list(Party))),
+        time_zone=COUNTRY_ZONES[country][0],
+        account_status=draw(st.sampled_from(["active", "recalled", "closed", "suspended"])),
+        paused=draw(st.booleans()),
+        flags=draw(st.frozensets(st.sampled_from(list(DebtorFlag)))),
+        consented_channels=draw(st.one_of(st.none(), st.frozensets(channels))),
+        opted_out_channels=draw(st.frozensets(channels)),
         history=[
             past_contact(at - timedelta(hours=back), ch, Party.DEBTOR, code, same_debt=same)
             for back, ch, code, same in past
         ],
-        strategy=strategy,
-        contact_point_valid=valid,
-        party_flags=party_flags,
+        strategy=draw(
+            st.builds(
+                StrategyLimits,
+                allowed_channels=st.one_of(st.none(), st.frozensets(channels)),
+                per_day=st.dictionaries(channels, st.integers(0, 3)),
+                per_week=st.dictionaries(channels, st.integers(0, 5)),
+                visits_allowed=st.booleans(),
+                older_adult_debtors_vulnerable=st.booleans(),
+                calls_across_debts=st.booleans(),
+            )
+        ),
+        contact_point_valid=draw(st.booleans()),
+        party_flags=draw(
+            st.frozensets(st.sampled_from([DebtorFlag.MINOR, DebtorFlag.OLDER_ADULT]))
+        ),
     )
-    given_codes = {reason.code for reason in check_contact(PACKS[country], request).reasons}
+    return PACKS[country], request
+
+
+@settings(max_examples=400, deadline=None)
+@given(case=contact_requests())
+def test_no_contact_check_gives_a_code_the_catalogue_lacks(case):
+    pack, request = case
+    given_codes = {reason.code for reason in check_contact(pack, request).reasons}
     assert given_codes <= REASON_CODES
+
+
+@settings(max_examples=400, deadline=None)
+@given(case=contact_requests())
+def test_every_reason_a_check_gives_reads_without_english_in_spanish_and_portuguese(case):
+    """Every reason the pack gives (with its values: countries, windows, days, channels,
+    counts) rendered for a Spanish and a Brazilian reader: a text of their own, with no
+    English sentence left; the citation stays as the statute says it."""
+    pack, request = case
+    decision = check_contact(pack, request)
+    for reason in decision.reasons:
+        english = reason.text.render("en")
+        assert english == reason.message
+        for language in ("es", "pt-BR"):
+            shown = reason.text.render(language)
+            assert shown != english, (reason.code, shown)
+            assert not english_words(shown), (reason.code, language, shown)
+            assert "{" not in shown and "?" not in shown, shown
+    for language in ("es", "pt-BR"):
+        script = translate(decision.script, language)
+        assert script != decision.script and not english_words(script), script

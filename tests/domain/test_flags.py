@@ -142,6 +142,12 @@ class TestContactCheckNames:
         [reason] = decision.reasons
         assert reason.code == AGENCY_SAFETY_FLAG
         assert "deceased" in reason.message and "insolvency" in reason.message
+        assert reason.text.render("es") == (
+            "No contactar: marca de seguridad del despacho. El deudor falleció. El deudor está "
+            "en concurso mercantil o insolvencia: el cobro sigue ese procedimiento. (Registrado "
+            "en la cuenta de otro acreedor; el despacho lo aplica para todos los acreedores: "
+            "política.)"
+        )
 
     def test_the_creditors_other_account_keeps_the_code_as_policy(self):
         on = flags_on(SECOND_A, PARTNER_A, [raised_on_a(DebtorFlag.CEASE_CONTACT)])
@@ -149,6 +155,9 @@ class TestContactCheckNames:
         [reason] = decision.reasons
         assert reason.code == "cease_contact" and reason.hard
         assert "another account of this creditor" in reason.message
+        assert reason.text.render("pt-BR").startswith(
+            "O devedor pediu que o contato cesse. (Registrado em outra conta deste credor;"
+        )
 
     def test_an_own_reason_is_not_repeated_for_the_same_flag_from_elsewhere(self):
         flags = [

@@ -124,8 +124,12 @@ class TestMinorUnits:
         assert fits_minor_unit(Decimal(amount), currency) is fits
 
     def test_the_reason_names_the_currency(self):
-        assert "CLP" in too_many_decimals("CLP") and "no decimals" in too_many_decimals("CLP")
-        assert "MXN" in too_many_decimals("MXN")
+        clp = str(too_many_decimals("CLP"))
+        assert "CLP" in clp and "no decimals" in clp
+        assert "MXN" in str(too_many_decimals("MXN"))
+        assert too_many_decimals("CLP").render("es") == (
+            "debe ser un importe entero: CLP no tiene decimales"
+        )
 
     def test_minor_unit(self):
         assert (minor_unit("MXN"), minor_unit("CLP")) == (Decimal("0.01"), Decimal(1))

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from string import Formatter
+from typing import Literal
+
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from pydantic import BaseModel, Field, ValidationError
 
 from app.domain import errors
+from app.i18n import LANGUAGES, N_, Message, translate
 from app.problems import (
     CATALOGUE,
-    FIELD_MESSAGES_ES,
+    FIELD_MESSAGES,
     FieldError,
-    preferred_language,
+    ProblemKind,
     render,
     status_of,
     validation_field_errors,
 )
+from tests.domain.test_i18n import english_words
 
 
 def all_domain_errors() -> list[type[errors.DomainError]]:
@@ -25,67 +32,6 @@ def all_domain_errors() -> list[type[errors.DomainError]]:
         found.append(cls)
         pending.extend(cls.__subclasses__())
     return [cls for cls in found if cls is not errors.DomainError]
-
-
-class TestPreferredLanguage:
-    @pytest.mark.parametrize(
-        ("header", "expected"),
-        [
-            ("es", "es"),
-            ("es-MX", "es"),
-            ("ES-co", "es"),
-            ("en", "en"),
-            ("en-US,es;q=0.9", "en"),
-            ("fr, es;q=0.5", "es"),
-            ("fr, en;q=0.4, es;q=0.5", "es"),
-            ("es;q=0.2, en;q=0.8", "en"),
-            ("de, fr;q=0.9", "en"),
-            ("*", "en"),
-            ("es;q=0", "en"),
-            ("es;q=0, en;q=0.1", "en"),
-            ("es ; q=0.7 , en;q=0.6", "es"),
-            ("es-419,es;q=0.9,en;q=0.8", "es"),
-        ],
-    )
-    def test_picks_the_most_preferred_of_english_and_spanish(self, header, expected):
-        assert preferred_language(header) == expected
-
-    @pytest.mark.parametrize("header", [None, "", "   "])
-    def test_missing_or_blank_header_means_english(self, header):
-        assert preferred_language(header) == "en"
-
-    def test_equal_quality_goes_to_the_first_listed(self):
-        assert preferred_language("es;q=0.8, en;q=0.8") == "es"
-        assert preferred_language("en;q=0.8, es;q=0.8") == "en"
-
-    @pytest.mark.parametrize("header", ["es;q=abc", "es;q=", ";;;", ",,,", "q=0.5", "es;q=1;q=2"])
-    def test_malformed_headers_do_not_raise(self, header):
-        assert preferred_language(header) in ("en", "es")
-
-    @given(header=st.text())
-    def test_any_text_gives_english_or_spanish_without_raising(self, header):
-        assert preferred_language(header) in ("en", "es")
-
-    @given(
-        entries=st.lists(
-            st.tuples(
-                st.sampled_from(["es", "es-MX", "en", "en-GB", "fr", "de", "pt-BR", "*"]),
-                st.none() | st.sampled_from([0, 0.1, 0.3, 0.5, 0.8, 0.9, 1]),
-            ),
-            max_size=6,
-        )
-    )
-    def test_well_formed_header_follows_quality_then_position(self, entries):
-        header = ", ".join(tag if q is None else f"{tag};q={q}" for tag, q in entries)
-        # RFC 9110: the highest q wins (absent means 1), q=0 means "not acceptable", and
-        # among equals the first listed. Only en and es are offered; English otherwise.
-        candidates = [
-            (1.0 if q is None else q, -position, tag.split("-")[0])
-            for position, (tag, q) in enumerate(entries)
-            if tag.split("-")[0] in ("en", "es") and (q is None or q > 0)
-        ]
-        expected = max(candidates)[2] if candidates else "en"
-        assert preferred_language(header) == expected
 
 
 class TestRender:
@@ -101,7 +47,12 @@ class TestRender:
         assert problem.code == "not_found"
         assert problem.type == "urn:cartera:problem:not_found"
 
-    @pytest.mark.parametrize("lang", ["en", "es"])
+    def test_brazilian_portuguese_title_and_detail_for_brazilian_clients(self):
+        problem = render("not_found", lang="pt-BR")
+        assert problem.title == "Não encontrado"
+        assert problem.detail == "O recurso solicitado não existe."
+
+    @pytest.mark.parametrize("lang", LANGUAGES)
     @pytest.mark.parametrize("code", sorted(CATALOGUE))
     def test_every_catalogued_code_renders_without_params(self, code, lang):
         problem = render(code, lang=lang)
@@ -109,7 +60,7 @@ class TestRender:
         assert problem.type.endswith(code)
         assert problem.code == code
         assert problem.status == kind.status
-        assert problem.title == (kind.title_es if lang == "es" else kind.title_en)
+        assert problem.title == translate(kind.title, lang)
         assert problem.detail and "{" not in problem.detail and "}" not in problem.detail
 
     def test_params_fill_the_detail(self):
@@ -147,6 +98,79 @@ class TestRender:
         problem = render("conflict", lang="en", params={"reason": "{count}"})
         assert problem.detail.endswith(": {count}.")
 
+    def test_a_code_param_is_given_in_words(self):
+        problem = render("pause_not_active", lang="pt-BR", params={"state": "over"})
+        assert problem.detail.endswith("esta já acabou: seu último dia ficou para trás.")
+        english = render("pause_not_active", lang="en", params={"state": "not_started"})
+        assert english.detail.endswith("this one has not started: it begins later.")
+
+    def test_a_list_of_codes_is_given_in_words(self):
+        problem = render(
+            "skill_required", lang="es", params={"channel": "visit", "skills": ["phone"]}
+        )
+        assert problem.detail == (
+            "Registrar un contacto por visita de campo requiere una habilidad que lo cubra; "
+            "las suyas: teléfono."
+        )
+
+    def test_a_conflict_reason_is_translated_with_its_values(self):
+        error = errors.Conflict(N_("the plan is {status}"), status="x")
+        assert isinstance(error.params["reason"], Message)
+        assert str(error.params["reason"]) == "the plan is x"
+
+
+# A value for each param a detail names (the code params are walked through their words).
+SAMPLE_PARAMS = {
+    "count": 3,
+    "field": "body.amount",
+    "retry_after": 42,
+    "seconds": 30,
+    "limit": 1048576,
+    "available": "120.00",
+    "requested": "300.00",
+    "plan_id": "0b6a3c2e-5d1f-4c4e-9a43-1f2d3c4b5a69",
+    "resolved_at": "2026-11-24T15:30:00Z",
+    "reason": Message("{number}", {"number": 7}),
+}
+
+
+def _renderings(code: str, kind: ProblemKind) -> list[dict[str, object]]:
+    """Params for the detail: samples, and each word of each code param in turn."""
+    names = {name for _, name, _, _ in Formatter().parse(kind.detail) if name}
+    base = {name: SAMPLE_PARAMS.get(name, "x") for name in names}
+    variants = [base]
+    for name, words in kind.words.items():
+        variants.extend({**base, name: code} for code in words)
+        variants.append({**base, name: sorted(words)})
+    return variants
+
+
+class TestNoEnglishLeftInOtherLanguages:
+    """Every problem, with representative params and every word of its code params, reads
+    in Spanish and Brazilian Portuguese without an English sentence."""
+
+    @pytest.mark.parametrize("lang", [lang for lang in LANGUAGES if lang != "en"])
+    @pytest.mark.parametrize("code", sorted(CATALOGUE))
+    def test_title_and_detail(self, code, lang):
+        kind = CATALOGUE[code]
+        for params in _renderings(code, kind):
+            problem = render(code, lang=lang, params=params)
+            english = render(code, lang="en", params=params)
+            assert problem.title != english.title or problem.title in SAME_IN_EVERY_LANGUAGE
+            assert problem.detail != english.detail, (code, params)
+            assert not english_words(problem.title), (code, problem.title)
+            assert not english_words(problem.detail), (code, problem.detail)
+            assert "{" not in problem.detail and "?" not in problem.detail
+
+
+SAME_IN_EVERY_LANGUAGE = {"Idempotency-Key reutilizada", "Cliente inválido", "Ocupado"}
+
+
+class TestProblemKindShape:
+    def test_the_old_five_field_shape_fails_loudly(self):
+        with pytest.raises(TypeError):
+            ProblemKind(409, "Conflict", "Detail.", "Conflicto", "Detalle.")  # type: ignore[call-arg]
+
 
 class TestStatusOfDomainErrors:
     @pytest.mark.parametrize("cls", all_domain_errors(), ids=lambda c: c.__name__)
@@ -157,7 +181,7 @@ class TestStatusOfDomainErrors:
         ("error", "status"),
         [
             (errors.NotFound(), 404),
-            (errors.Conflict({"reason": "x"}), 409),
+            (errors.Conflict(N_("x")), 409),
             (errors.InvalidInput("body.x", "bad"), 422),
             (errors.VersionMismatch(), 412),
             (errors.InvalidCredentials(), 401),
@@ -190,17 +214,102 @@ class TestValidationFieldErrors:
         result = validation_field_errors(self.RAW, "en")
         assert [e.message for e in result] == [r["msg"] for r in self.RAW]
 
-    def test_spanish_translates_known_types_and_keeps_unknown_ones(self):
+    def test_spanish_translates_known_types_and_unknown_ones_generically(self):
         result = validation_field_errors(self.RAW, "es")
         assert result[0].message == "Campo obligatorio."
-        assert result[1].message == "Valor demasiado grande."
-        assert result[2].message == "Odd value"
+        assert result[1].message == "Valor inválido."  # no ctx: no limit to name
+        assert result[2].message == "Valor inválido."
 
     def test_missing_keys_fall_back_to_a_generic_error(self):
         [error] = validation_field_errors([{}], "es")
         assert error.type == "value_error"
         assert error.field == "" and error.location == []
-        assert error.message == FIELD_MESSAGES_ES["value_error"]
+        assert error.message == translate(FIELD_MESSAGES["value_error"], "es")
 
     def test_no_errors_give_an_empty_list(self):
         assert validation_field_errors([], "en") == []
+
+
+class _Form(BaseModel):
+    """A request with the commonest kinds of field rule."""
+
+    channel: Literal["call", "sms", "visit"]
+    party: _Party
+    name: str = Field(min_length=2, max_length=5)
+    limit: int = Field(ge=1, le=200)
+    amount: Decimal = Field(max_digits=6, decimal_places=2)
+    on: date
+    items: list[int] = Field(max_length=2)
+
+
+class _Party(StrEnum):
+    DEBTOR = "debtor"
+    GUARANTOR = "guarantor"
+
+
+_Form.model_rebuild()
+
+
+def _raw_errors(**values: object) -> list[dict[str, object]]:
+    good = {
+        "channel": "call",
+        "party": "debtor",
+        "name": "Ana",
+        "limit": 5,
+        "amount": "1.00",
+        "on": "2026-01-02",
+        "items": [],
+    }
+    try:
+        _Form.model_validate({**good, **values})
+    except ValidationError as exc:
+        return [dict(error) for error in exc.errors()]
+    raise AssertionError("valid")
+
+
+class TestFieldMessagesInEveryLanguage:
+    @pytest.mark.parametrize(
+        ("lang", "expected"),
+        [
+            ("es", "Debe ser uno de: 'call', 'sms', 'visit'."),
+            ("pt-BR", "Deve ser um de: 'call', 'sms', 'visit'."),
+        ],
+    )
+    def test_a_literal_keeps_its_allowed_values(self, lang, expected):
+        [error] = validation_field_errors(_raw_errors(channel="fax"), lang)
+        assert error.message == expected
+        assert error.type == "literal_error"
+
+    def test_an_enum_keeps_its_allowed_values(self):
+        [error] = validation_field_errors(_raw_errors(party="cousin"), "es")
+        assert error.message == "Debe ser uno de: 'debtor', 'guarantor'."
+
+    def test_english_keeps_pydantic_s_own_message(self):
+        [error] = validation_field_errors(_raw_errors(channel="fax"), "en")
+        assert error.message == "Input should be 'call', 'sms' or 'visit'"
+
+    @pytest.mark.parametrize(
+        ("values", "es", "pt"),
+        [
+            ({"name": "A"}, "al menos 2", "pelo menos 2"),
+            ({"name": "Abcdefg"}, "como máximo 5", "no máximo 5"),
+            ({"limit": 0}, "al menos 1", "pelo menos 1"),
+            ({"limit": 201}, "como máximo 200", "no máximo 200"),
+            ({"amount": "1.234"}, "2 decimales", "2 casas decimais"),
+            ({"items": [1, 2, 3]}, "como máximo 2", "no máximo 2"),
+            ({"on": "mañana"}, "fecha", "data"),
+            ({"limit": "x"}, "entero", "inteiro"),
+        ],
+    )
+    def test_limits_are_named_in_the_reader_s_language(self, values, es, pt):
+        raw = _raw_errors(**values)
+        [spanish] = validation_field_errors(raw, "es")
+        [portuguese] = validation_field_errors(raw, "pt-BR")
+        assert es in spanish.message and pt in portuguese.message
+        for error in (spanish, portuguese):
+            assert not english_words(error.message), error.message
+
+    def test_every_message_the_table_gives_reads_without_english(self):
+        for lang in ("es", "pt-BR"):
+            for type_, template in FIELD_MESSAGES.items():
+                assert translate(template, lang) != template or type_ == "json_invalid", type_

@@ -82,7 +82,7 @@ class TestCheckAdminRemains:
         with pytest.raises(Conflict) as caught:
             check_admin_remains(remaining)
         assert caught.value.code == "conflict"
-        assert "last active admin" in caught.value.params["reason"]
+        assert "last active admin" in str(caught.value.params["reason"])
 
 
 profiles = st.builds(

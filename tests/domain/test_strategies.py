@@ -373,7 +373,7 @@ class TestRefusals:
         error = refused(raw)
         assert error.field == field
         assert message in error.message
-        assert error.field_errors == [(field, error.message)]
+        assert error.field_errors == [(field, error.text)]
 
     @pytest.mark.parametrize("country", COUNTRIES)
     def test_a_cap_looser_than_the_law_is_refused_and_names_the_laws_value(self, country):

@@ -11,12 +11,13 @@ import pytest
 from sqlmodel import func, select
 
 from app.domain.roles import Role
+from app.i18n import translate
 from app.models.audit import AuditEvent
 from app.models.document import AccountDocument
 from app.models.interaction import Interaction
 from app.models.payment import Payment
 from app.models.user import Team
-from app.problems import FIELD_MESSAGES_ES
+from app.problems import FIELD_MESSAGES
 from app.schemas.common import CONTROL_CHARACTER_ERROR, NOTE_CONTROL_CHARACTER_ERROR
 from tests.api.test_documents import PDF
 from tests.api.test_interactions import recent_weekday_noon, record, rpc
@@ -93,7 +94,7 @@ class TestSharedTextTypes:
             headers={**auth_headers(admin), "Accept-Language": "es-MX"},
         )
         error = the_only_error(response, "body.name")
-        assert error["message"] == FIELD_MESSAGES_ES[CONTROL_CHARACTER_ERROR]
+        assert error["message"] == translate(FIELD_MESSAGES[CONTROL_CHARACTER_ERROR], "es")
         assert await count(session, Team) == teams
         assert await count(session, AuditEvent) == events
 
@@ -139,5 +140,5 @@ class TestNotes:
         errors = response.json()["errors"]
         assert [e["field"] for e in errors] == ["body.pcr.resolution"], errors
         assert errors[0]["type"] == NOTE_CONTROL_CHARACTER_ERROR
-        assert errors[0]["message"] == FIELD_MESSAGES_ES[NOTE_CONTROL_CHARACTER_ERROR]
+        assert errors[0]["message"] == translate(FIELD_MESSAGES[NOTE_CONTROL_CHARACTER_ERROR], "es")
         assert await count(session, Interaction) == interactions

@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import select, text
 
 from app.domain.roles import Role
+from app.locks import AUDIT_CHAIN
 from app.models.audit import AuditEvent
 from app.models.refresh_token import RefreshTokenFamily
 from app.security import hash_secret_now
-from app.services import audit
 from app.services.auth import staff_token
 from tests.api.test_auth import make_partner_client, request_client_token
 from tests.api.test_refresh_tokens import (
@@ -250,9 +250,7 @@ async def test_a_new_password_waits_for_a_refresh_in_flight_without_deadlock(liv
                 break
         else:
             pytest.fail("the password change never reached the session's lock")
-        await refresh.execute(
-            text("SELECT pg_advisory_xact_lock(:key)"), {"key": audit._CHAIN_LOCK_KEY}
-        )
+        await refresh.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_CHAIN})
     changed = await change
     assert changed.status_code == 200, changed.text
     assert_invalid_grant(await renew(client, tokens["refresh_token"]))

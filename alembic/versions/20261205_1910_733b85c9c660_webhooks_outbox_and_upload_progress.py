@@ -7,8 +7,8 @@ one delivery per (event, subscription) is claimed by workers with FOR UPDATE SKI
 Downgrade drops the four tables (undelivered events are lost).
 
 Revision ID: 733b85c9c660
-Revises: f6539cbe0280
-Create Date: 2026-12-05 19:00:00.000000+00:00
+Revises: b7c8d9e0f1a2
+Create Date: 2026-12-05 19:10:00.000000+00:00
 """
 
 from collections.abc import Sequence
@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql
 from alembic import op
 
 revision: str = "733b85c9c660"
-down_revision: str | None = "f6539cbe0280"
+down_revision: str | None = "b7c8d9e0f1a2"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
