@@ -410,6 +410,7 @@ def worker(
                 poll_seconds=poll,
                 aging_zone=settings.aging_time_zone,
                 workbook_limits=WorkbookLimits.from_settings(settings),
+                settings=settings,
             )
         finally:
             await database.dispose()

@@ -143,6 +143,19 @@ class Settings(BaseSettings):
     portal_requests_per_minute: int = Field(default=60, ge=1, le=10_000)
     portal_restructuring_rate_pct: Decimal = Field(default=Decimal("0"), ge=0, le=200)
     portal_base_url: str | None = Field(default=None, max_length=200)
+    # Events to partners (webhooks, app/services/webhooks.py). Endpoints are called only on
+    # public addresses: loopback, private, link-local and other non-global networks are
+    # refused at subscription and again at every delivery, unless listed here (e.g.
+    # ["127.0.0.1/32"] for a receiver on the same machine in development or tests). In
+    # production only https URLs are accepted.
+    webhook_allowed_networks: list[IPvAnyNetwork] = Field(default_factory=list)
+    # One attempt's time limit (connect, send, answer), seconds.
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # Retries: exponential backoff from the base, capped, with jitter; a delivery not done
+    # within the maximum age of its event is marked failed (retry it by hand).
+    webhook_retry_base_seconds: float = Field(default=30.0, gt=0, le=3600)
+    webhook_retry_cap_seconds: float = Field(default=3600.0, gt=0, le=24 * 3600)
+    webhook_max_age_hours: float = Field(default=72.0, gt=0, le=24 * 30)
     # The business date the nightly aging runs for is "today" in this zone.
     aging_time_zone: str = "America/Mexico_City"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

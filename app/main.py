@@ -71,6 +71,7 @@ from app.routers import (
     targets,
     teams,
     users,
+    webhooks,
     worklists,
 )
 from app.schemas.assignments import AssignmentPush
@@ -106,6 +107,11 @@ TAGS = [
     },
     {"name": "users", "description": "Staff users, their roles and skills."},
     {"name": "teams", "description": "Teams of collectors and their lead."},
+    {
+        "name": "webhooks",
+        "description": "Events to partner systems: subscriptions, signing secrets (Standard "
+        "Webhooks) and the delivery log.",
+    },
     {
         "name": "partners",
         "description": "Partner companies (empresas convenidas), their bucket tables and "
@@ -374,6 +380,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
                 stop=stop,
                 aging_zone=settings.aging_time_zone,
                 workbook_limits=WorkbookLimits.from_settings(settings),
+                settings=settings,
             )
         )
     try:
@@ -508,6 +515,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         routes,
         reports,
         targets,
+        webhooks,
         audit,
         portal,
     ):

@@ -1,11 +1,20 @@
-"""The job worker: processes queued assignment pushes and payment files, and runs the
-nightly aging (with the promise and plan follow-ups and the purge of ended staff sessions).
+"""The job worker: processes queued assignment pushes and payment files, delivers events to
+partners (webhooks), and runs the nightly aging (with the promise and plan follow-ups and
+the purge of ended staff sessions).
 
 The queue is the ``assignment`` table itself, claimed with ``FOR UPDATE SKIP LOCKED``, so
 any number of workers (``cartera worker`` processes, or the one inside ``cartera serve`` with
 the embedded database) share it safely. Each push is processed in its own transaction that
 holds the push's row lock; if the worker dies, the lock goes with its connection and another
 worker takes the push over.
+
+Webhook deliveries are a queue of their own (``webhook_delivery``), claimed the same way by
+:func:`app.services.webhooks.deliver_next`; each turn of the loop delivers what is due
+(at most :data:`DELIVERIES_PER_TURN`) besides one push or payment file.
+
+While a push or a payment file is processed, its progress (rows done, rows in the upload)
+is written by :class:`ProgressWriter` on a connection of its own and committed per chunk,
+so ``GET /assignments/{id}`` shows it; the push itself stays one transaction.
 """
 
 from __future__ import annotations
@@ -22,14 +31,26 @@ import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.config import Settings, get_settings
 from app.db import Database
-from app.services import aging, assignments, payment_files, plans, promises, refresh_tokens
+from app.services import (
+    aging,
+    assignments,
+    payment_files,
+    plans,
+    promises,
+    refresh_tokens,
+    uploads,
+    webhooks,
+)
 from app.services.workbooks import DEFAULT_LIMITS, WorkbookLimits
 
 log = structlog.get_logger("cartera.worker")
 
 # A push claimed but not locked for this long lost its worker between the two steps.
 CLAIM_GRACE = timedelta(minutes=1)
+# Deliveries attempted per turn of the loop before it looks at the other queues again.
+DELIVERIES_PER_TURN = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +94,12 @@ async def _run_one(
         return None
     try:
         async with database.sessionmaker() as session, session.begin():
-            done = await job.process(session, claimed, workbook_limits=workbook_limits)
+            done = await job.process(
+                session,
+                claimed,
+                workbook_limits=workbook_limits,
+                progress=uploads.ProgressWriter(database, claimed),
+            )
         log.info(f"{job.name} processed", id=str(claimed), status=done.status,
                  received=done.received)  # fmt: skip
     except Exception as exc:
@@ -115,14 +141,18 @@ async def run_worker(
     poll_seconds: float = 1.0,
     aging_zone: str = "America/Mexico_City",
     workbook_limits: WorkbookLimits = DEFAULT_LIMITS,
+    settings: Settings | None = None,
 ) -> None:
-    """Work until ``stop`` is set: pushes first, then aging when the day has turned."""
+    """Work until ``stop`` is set: due webhook deliveries and a push, then aging when the
+    day has turned."""
     stop = stop or anyio.Event()
+    settings = settings or get_settings()
     while not stop.is_set():
         try:
-            worked = await process_next(database, workbook_limits) is not None
-            if not worked:
-                worked = await age_if_due(database, aging_zone)
+            delivered = await webhooks.deliver_due(database, settings, at_most=DELIVERIES_PER_TURN)
+            pushed = await process_next(database, workbook_limits) is not None
+            aged = False if pushed else await age_if_due(database, aging_zone)
+            worked = pushed or aged or delivered > 0
         except Exception:
             # The database may be restarting; wait and try again rather than die.
             log.exception("worker step failed")

@@ -26,6 +26,7 @@ from app.models.refresh_token import RefreshToken, RefreshTokenFamily
 from app.models.strategy import CollectionStrategy
 from app.models.target import CommissionTerms, RecoveryTarget
 from app.models.user import LoginAttempt, Team, TeamMember, User
+from app.models.webhook import UploadProgress, WebhookDelivery, WebhookEvent, WebhookSubscription
 from app.models.worklist import WorklistClaim
 
 __all__ = [
@@ -79,7 +80,11 @@ __all__ = [
     "Team",
     "TeamMember",
     "UnidentifiedCall",
+    "UploadProgress",
     "User",
+    "WebhookDelivery",
+    "WebhookEvent",
+    "WebhookSubscription",
     "WorklistClaim",
     "metadata",
 ]

@@ -20,7 +20,15 @@ from app.deps import (
 from app.domain.errors import InvalidInput, UnsupportedMediaType
 from app.i18n import N_, Language, stored_text
 from app.models.assignment import Assignment
-from app.pagination import CursorQuery, LimitQuery, Page, decode_cursor, encode_cursor
+from app.pagination import (
+    CursorQuery,
+    LimitQuery,
+    Page,
+    decode_cursor,
+    decode_id_cursor,
+    encode_cursor,
+    split_page,
+)
 from app.problems import problem_responses
 from app.schemas.assignments import (
     AssignmentCounts,
@@ -30,6 +38,7 @@ from app.schemas.assignments import (
     RejectionRead,
 )
 from app.services import assignments as service
+from app.services import uploads
 from app.services.assignment_files import (
     XLSX_MEDIA_TYPE,
     SourceFormat,
@@ -90,10 +99,14 @@ _PUSH_BODY = upload_body_spec(
 )
 
 
-def _read(assignment: Assignment, language: Language) -> AssignmentRead:
+def _read(
+    assignment: Assignment, language: Language, rows: tuple[int, int | None] = (0, None)
+) -> AssignmentRead:
     base = f"{API_PREFIX}/assignments/{assignment.id}"
     return AssignmentRead(
         id=assignment.id,
+        rows_done=rows[0],
+        rows_total=rows[1],
         partner_id=assignment.partner_id,
         status=assignment.status,
         source_format=assignment.source_format,
@@ -188,7 +201,32 @@ async def push_assignment(
 async def read_assignment(
     session: SessionDep, principal: PrincipalDep, assignment_id: uuid.UUID, language: LanguageDep
 ) -> AssignmentRead:
-    return _read(await service.get_assignment(session, principal, assignment_id), language)
+    assignment = await service.get_assignment(session, principal, assignment_id)
+    rows = await uploads.progress_of(session, [assignment])
+    return _read(assignment, language, rows[assignment.id])
+
+
+@router.get(
+    "/partners/{partner_id}/assignments",
+    summary="List a partner's portfolio pushes",
+    response_model=Page[AssignmentRead],
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def list_partner_assignments(
+    session: SessionDep,
+    principal: PrincipalDep,
+    partner_id: uuid.UUID,
+    language: LanguageDep,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+) -> Page[AssignmentRead]:
+    """Newest first, with progress (`rows_done` / `rows_total`) of those being processed."""
+    found = await service.list_assignments(
+        session, principal, partner_id, decode_id_cursor(cursor), limit
+    )
+    page, next_cursor = split_page(found, limit, lambda a: a.id)
+    rows = await uploads.progress_of(session, page)
+    return Page(items=[_read(a, language, rows[a.id]) for a in page], next_cursor=next_cursor)
 
 
 def _rejection_cursor(cursor: str | None) -> tuple[int, int] | None:

@@ -18,7 +18,15 @@ from app.deps import (
 from app.domain.payment_files import Outcome
 from app.i18n import Language, stored_text
 from app.models.payment_file import PaymentFile, PaymentFileLine
-from app.pagination import CursorQuery, LimitQuery, Page, decode_int_cursor, encode_cursor
+from app.pagination import (
+    CursorQuery,
+    LimitQuery,
+    Page,
+    decode_id_cursor,
+    decode_int_cursor,
+    encode_cursor,
+    split_page,
+)
 from app.problems import problem_responses
 from app.routers.assignments import upload_body, upload_body_spec
 from app.schemas.payment_files import (
@@ -30,6 +38,7 @@ from app.schemas.payment_files import (
     PaymentFileRead,
 )
 from app.services import payment_files as service
+from app.services import uploads
 from app.services.assignment_files import table_csv
 from app.services.workbooks import WorkbookLimits
 
@@ -50,10 +59,14 @@ _FILE_BODY = upload_body_spec(
 )
 
 
-def _read(payment_file: PaymentFile, language: Language) -> PaymentFileRead:
+def _read(
+    payment_file: PaymentFile, language: Language, rows: tuple[int, int | None] = (0, None)
+) -> PaymentFileRead:
     base = f"{API_PREFIX}/payment-files/{payment_file.id}"
     return PaymentFileRead(
         id=payment_file.id,
+        rows_done=rows[0],
+        rows_total=rows[1],
         partner_id=payment_file.partner_id,
         status=payment_file.status,
         source_format=payment_file.source_format,
@@ -140,7 +153,32 @@ async def send_payment_file(
 async def read_payment_file(
     session: SessionDep, principal: PrincipalDep, payment_file_id: uuid.UUID, language: LanguageDep
 ) -> PaymentFileRead:
-    return _read(await service.get_file(session, principal, payment_file_id), language)
+    payment_file = await service.get_file(session, principal, payment_file_id)
+    rows = await uploads.progress_of(session, [payment_file])
+    return _read(payment_file, language, rows[payment_file.id])
+
+
+@router.get(
+    "/partners/{partner_id}/payment-files",
+    summary="List a partner's payment files",
+    response_model=Page[PaymentFileRead],
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def list_partner_payment_files(
+    session: SessionDep,
+    principal: PrincipalDep,
+    partner_id: uuid.UUID,
+    language: LanguageDep,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+) -> Page[PaymentFileRead]:
+    """Newest first, with progress (`rows_done` / `rows_total`) of those being processed."""
+    found = await service.list_files(
+        session, principal, partner_id, decode_id_cursor(cursor), limit
+    )
+    page, next_cursor = split_page(found, limit, lambda f: f.id)
+    rows = await uploads.progress_of(session, page)
+    return Page(items=[_read(f, language, rows[f.id]) for f in page], next_cursor=next_cursor)
 
 
 @router.get(

@@ -84,6 +84,10 @@ _PLAN_STATUS_WORDS = {
 }
 
 
+def _word(words: dict[str, str], code: str, language: Language) -> str:
+    return translate(words.get(code, code), language)
+
+
 def _page(request: Request, name: str, status: int = 200, **context: Any) -> Response:
     lang = page_language(request)
     locale = _LOCALES[lang]
@@ -101,8 +105,8 @@ def _page(request: Request, name: str, status: int = 200, **context: Any) -> Res
         {
             "lang": lang,
             "_": lambda message: translate(message, lang),
-            "plan_type_word": lambda code: translate(_PLAN_TYPE_WORDS.get(code, code), lang),
-            "plan_status_word": lambda code: translate(_PLAN_STATUS_WORDS.get(code, code), lang),
+            "plan_type_word": lambda code: _word(_PLAN_TYPE_WORDS, code, lang),
+            "plan_status_word": lambda code: _word(_PLAN_STATUS_WORDS, code, lang),
             "money": money,
             "day": day,
             "agency": settings.agency_legal_name,

@@ -120,6 +120,13 @@ class AssignmentRead(BaseModel):
     status: AssignmentStatus
     source_format: Literal["json", "csv", "xlsx"]
     body_bytes: int
+    rows_done: int = Field(
+        description="Rows processed so far (all of them once finished); updated per chunk "
+        "while processing."
+    )
+    rows_total: int | None = Field(
+        description="Rows in the upload: null until the job has counted them."
+    )
     counts: AssignmentCounts
     failure: str | None = Field(description="Why a failed push could not be read at all.")
     submitted_by: str

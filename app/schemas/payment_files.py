@@ -42,6 +42,13 @@ class PaymentFileRead(BaseModel):
     status: Literal["queued", "processing", "completed", "completed_with_errors", "failed"]
     source_format: Literal["csv", "xlsx"]
     body_bytes: int
+    rows_done: int = Field(
+        description="Rows processed so far (all of them once finished); updated per chunk "
+        "while processing."
+    )
+    rows_total: int | None = Field(
+        description="Rows in the upload: null until the job has counted them."
+    )
     counts: PaymentFileCounts
     amounts: PaymentFileAmounts
     failure: str | None

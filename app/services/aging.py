@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import locks
 from app.domain.stages import OVERDUE_STAGES, Stage
 from app.security import SYSTEM, Principal
-from app.services import audit
+from app.services import audit, webhooks
 
 AGING_ACTOR = "system:aging"
 
@@ -63,7 +63,10 @@ _STAGE = stage_sql(f"({_DPD})", "b")
 # hand-written aging statement would. ``which`` narrows both to some accounts (one, for
 # age_account); the run ages every active one.
 def _transitions(which: str = "") -> str:
+    # Each transition is also an account.stage_changed event to the partner (the outbox),
+    # in the same statement: one INSERT … SELECT for the whole run.
     return f"""
+WITH t AS (
 INSERT INTO account_event (account_id, partner_id, kind, as_of, occurred_at, actor_id,
                            before, after)
 SELECT x.id, x.partner_id, 'stage_changed', :as_of, :now, :actor,
@@ -76,6 +79,9 @@ FROM (
     WHERE a.status = 'active' {which}
 ) x
 WHERE x.new_stage <> x.stage
+{webhooks.ACCOUNT_EVENT_RETURNING}
+), {webhooks.account_event_ctes("t")}
+SELECT count(*) FROM t
 """
 
 
@@ -141,7 +147,7 @@ async def age_accounts(
     started = now or datetime.now(UTC)
     await take_aging_lock(session)
     params = {"as_of": as_of, "now": started, "actor": AGING_ACTOR}
-    changes = getattr(await session.execute(text(_TRANSITIONS), params), "rowcount", 0)
+    changes = await session.scalar(text(_TRANSITIONS), params) or 0
     aged = getattr(await session.execute(text(_UPDATE), params), "rowcount", 0)
     finished = datetime.now(UTC) if now is None else now
     await session.execute(

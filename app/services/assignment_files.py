@@ -224,6 +224,20 @@ def read_rows(
         yield from _xlsx_rows(path, layout, limits)
 
 
+def count_rows(
+    source: SourceFormat,
+    path: Path,
+    layout: Layout = ASSIGNMENT_LAYOUT,
+    limits: WorkbookLimits = DEFAULT_LIMITS,
+) -> int | None:
+    """How many rows :func:`read_rows` will give (a reading pass, no validation), or None
+    when the upload cannot be read (processing then says why)."""
+    try:
+        return sum(1 for _ in read_rows(source, path, layout, limits))
+    except Exception:  # the processing pass reports the real error
+        return None
+
+
 def _json_rows(path: Path) -> Iterator[tuple[int, Any]]:
     with path.open("rb") as handle:
         document = json.load(handle, parse_float=Decimal)

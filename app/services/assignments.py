@@ -49,19 +49,21 @@ from app.domain.errors import (
 )
 from app.domain.identity import Country, mask, mask_contact
 from app.domain.roles import Role
+from app.domain.webhooks import AssignmentProcessed, EventKind
 from app.i18n import N_, Language, Message, stored_text
 from app.ids import new_id
 from app.models.assignment import Assignment, AssignmentRejection
 from app.models.debtor import CONTACT, NATIONAL_ID, contact_index
 from app.models.partner import Partner
 from app.security import SYSTEM, Principal
-from app.services import audit, ledger, uploads
+from app.services import audit, ledger, uploads, webhooks
 from app.services.aging import dpd_sql, paused_days_sql, stage_sql
 from app.services.assignment_files import (
     RowShapeError,
     SourceFormat,
     UploadCheck,
     check_json,
+    count_rows,
     read_rows,
 )
 from app.services.partners import partner_today
@@ -520,11 +522,15 @@ async def process_assignment(
     now: datetime | None = None,
     batch_rows: int = BATCH_ROWS,
     workbook_limits: WorkbookLimits = DEFAULT_LIMITS,
+    progress: uploads.ProgressCallback | None = None,
 ) -> Assignment:
     """Validate, stage and merge one queued push; an unreadable upload marks it failed.
 
     Batches are pipelined: while PostgreSQL merges batch N, a worker thread reads and
     validates batch N+1. The whole push is one transaction: all of it lands or none.
+    ``progress`` (rows done, rows in the upload) is told after each batch; the rows are
+    counted first by a reading pass in a worker thread (no validation), which costs a
+    fraction of the push's time and lets a reader show how far it has come.
     """
     started = now or datetime.now(UTC)
     assignment = await session.get(Assignment, assignment_id, with_for_update=True)
@@ -539,7 +545,7 @@ async def process_assignment(
         fingerprint_key=vault.current().index_key,
     )
     source = SourceFormat(assignment.source_format)
-    progress = _Progress()
+    counts = _Progress()
     clock = time.perf_counter()
     # Pushes of one partner merge one at a time; other partners' pushes run alongside.
     await locks.hold(session, locks.LockClass.PARTNER_MERGE, str(partner.id))
@@ -548,29 +554,36 @@ async def process_assignment(
         await uploads.spool(session, uploads.ASSIGNMENTS, assignment.id, path)
         for statement in _STAGING.split(";"):
             await session.execute(text(statement))
+        report = uploads.Progress(progress)
+        if report.wanted:
+            await report.start(
+                await anyio.to_thread.run_sync(
+                    lambda: count_rows(source, path, limits=workbook_limits)
+                )
+            )
         rows = read_rows(source, path, limits=workbook_limits)
         reader = _BatchReader(rows, context, batch_rows)
         try:
             async with session.begin_nested():
                 await _run_batches(
-                    session, assignment, partner, context.today, started, reader, progress
+                    session, assignment, partner, context.today, started, reader, counts, report
                 )
         except UnreadableUpload as exc:
             return await _fail(session, assignment, exc.reason, exc.field_errors, started)
     log.info(
         "assignment merged",
         assignment_id=str(assignment.id),
-        rows=progress.received,
+        rows=counts.received,
         seconds=round(time.perf_counter() - clock, 3),
         validate_seconds=round(reader.seconds, 3),
-        merge_seconds=round(progress.merge_seconds, 3),
+        merge_seconds=round(counts.merge_seconds, 3),
     )
-    assignment.received = progress.received
-    assignment.created = progress.created
-    assignment.updated = progress.updated
-    assignment.unchanged = progress.unchanged
-    assignment.rejected = progress.rejected
-    status = "completed_with_errors" if progress.rejected else "completed"
+    assignment.received = counts.received
+    assignment.created = counts.created
+    assignment.updated = counts.updated
+    assignment.unchanged = counts.unchanged
+    assignment.rejected = counts.rejected
+    status = "completed_with_errors" if counts.rejected else "completed"
     return await _finish(session, assignment, status, datetime.now(UTC) if now is None else now)
 
 
@@ -584,6 +597,21 @@ async def _finish(
     session.add(assignment)
     await uploads.drop_body(session, uploads.ASSIGNMENTS, assignment.id)
     await session.flush()
+    # Failed too: the partner hears that its push is done with, whatever the outcome.
+    await webhooks.emit(
+        session,
+        EventKind.ASSIGNMENT_PROCESSED,
+        assignment.partner_id,
+        AssignmentProcessed(
+            assignment_id=str(assignment.id),
+            status=assignment.status,
+            received=assignment.received,
+            created=assignment.created,
+            updated=assignment.updated,
+            unchanged=assignment.unchanged,
+            rejected=assignment.rejected,
+        ),
+    )
     await audit.record(
         session,
         SYSTEM,
@@ -637,6 +665,7 @@ async def _run_batches(
     now: datetime,
     reader: _BatchReader,
     progress: _Progress,
+    report: uploads.Progress,
 ) -> None:
     pending = reader.start()
     try:
@@ -668,6 +697,7 @@ async def _run_batches(
             progress.updated += counts.updated
             progress.unchanged += counts.unchanged
             progress.rejected += counts.rejected
+            await report.done(progress.received)
             if batch.done:
                 return
     finally:
@@ -795,6 +825,7 @@ WHERE m.is_changed ORDER BY a.id FOR UPDATE OF a
 """
 
 _CHANGE_EVENTS = f"""
+WITH t AS (
 INSERT INTO account_event (account_id, partner_id, kind, as_of, occurred_at, actor_id,
                            before, after)
 SELECT a.id, a.partner_id, e.kind, :as_of, :now, :actor, e.before, e.after
@@ -815,6 +846,9 @@ CROSS JOIN LATERAL (VALUES
      a.status <> 'active')
 ) AS e(kind, before, after, applies)
 WHERE m.is_changed AND e.applies
+{webhooks.ACCOUNT_EVENT_RETURNING}
+), {webhooks.account_event_ctes("t")}
+SELECT count(*) FROM t
 """
 
 _UPDATE_CHANGED = f"""
@@ -1114,7 +1148,7 @@ async def mark_failed(
 # ---------------------------------------------------------------------------------------
 # Recalls (retiro de cuentas)
 
-_RECALL = """
+_RECALL = f"""
 WITH wanted AS (
     SELECT DISTINCT ref FROM unnest(CAST(:refs AS text[])) AS w(ref)
 ),
@@ -1141,8 +1175,8 @@ events AS (
                               'assigned_team_id', assigned_team_id),
            jsonb_build_object('status', 'recalled', 'reason', CAST(:reason AS text))
     FROM hit
-    RETURNING 1
-)
+    {webhooks.ACCOUNT_EVENT_RETURNING}
+), {webhooks.account_event_ctes("events")}
 SELECT external_ref FROM hit
 """
 
@@ -1213,3 +1247,23 @@ async def recall_accounts(
         now=moment,
     )
     return result
+
+
+async def list_assignments(
+    session: AsyncSession,
+    principal: Principal,
+    partner_id: uuid.UUID,
+    cursor: uuid.UUID | None,
+    limit: int,
+) -> list[Assignment]:
+    """A partner's assignments, newest first (``limit`` + 1 rows: the page
+    and whether another follows); a partner system asking for another partner gets a 404."""
+    if principal.role not in READERS:
+        raise PermissionDenied({"role": principal.role.value})
+    if principal.role is Role.PARTNER and principal.partner_id != partner_id:
+        raise NotFound({"entity": "partner"})
+    query = readable_assignments(principal).where(col(Assignment.partner_id) == partner_id)
+    if cursor is not None:
+        query = query.where(col(Assignment.id) < cursor)
+    rows = await session.scalars(query.order_by(col(Assignment.id).desc()).limit(limit + 1))
+    return list(rows)

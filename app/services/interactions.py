@@ -49,6 +49,7 @@ from app.domain.roles import Role
 from app.domain.routing import Point, check_position
 from app.domain.stages import Stage
 from app.domain.strategies import escalation_rule
+from app.domain.webhooks import EventKind, InteractionRecorded
 from app.i18n import N_
 from app.models.account import Account
 from app.models.callback import Callback
@@ -70,6 +71,7 @@ from app.services import (
     inbound,
     promises,
     strategies,
+    webhooks,
     worklists,
 )
 from app.services.contact import contact_context
@@ -281,6 +283,7 @@ async def record_interaction(
             body.promise.due_date, document, version,
             experiment_arm_id=context.experiment_arm_id,
         )  # fmt: skip
+    await _emit_recorded(session, account, interaction)
     rule = escalation_rule(document, stage)
     if body.result_code in rule.refusal_codes:
         await open_escalation(
@@ -354,7 +357,27 @@ async def record_portal_contact(
     )
     session.add(interaction)
     await session.flush()
+    await _emit_recorded(session, account, interaction)
     return interaction
+
+
+async def _emit_recorded(session: AsyncSession, account: Account, interaction: Interaction) -> None:
+    """``interaction.recorded`` to the partner, in the recording's transaction (staff's
+    contacts and the debtor's own in the portal alike)."""
+    await webhooks.emit(
+        session,
+        EventKind.INTERACTION_RECORDED,
+        account.partner_id,
+        InteractionRecorded(
+            interaction_id=str(interaction.id),
+            account_id=str(account.id),
+            external_ref=account.external_ref,
+            channel=interaction.channel,
+            party=interaction.party,
+            result_code=interaction.result_code,
+            occurred_at=interaction.started_at.isoformat(),
+        ),
+    )
 
 
 async def _account_to_record(

@@ -55,19 +55,21 @@ from app.domain.payment_files import (
     reconcile,
 )
 from app.domain.roles import Role
+from app.domain.webhooks import EventKind, PaymentFileProcessed
 from app.i18n import N_, Message
 from app.models.account import Account
 from app.models.partner import Partner
 from app.models.payment import Payment
 from app.models.payment_file import PaymentFile, PaymentFileLine
 from app.security import SYSTEM, Principal
-from app.services import audit, payments, uploads
+from app.services import audit, payments, uploads, webhooks
 from app.services.accounts import readable_accounts
 from app.services.assignment_files import (
     Layout,
     RowShapeError,
     SourceFormat,
     UploadCheck,
+    count_rows,
     read_rows,
 )
 from app.services.assignments import (
@@ -257,9 +259,11 @@ async def process_file(
     now: datetime | None = None,
     batch_lines: int = BATCH_LINES,
     workbook_limits: WorkbookLimits = DEFAULT_LIMITS,
+    progress: uploads.ProgressCallback | None = None,
 ) -> PaymentFile:
     """Reconcile and apply one queued file; an unreadable file is marked failed with nothing
-    applied."""
+    applied. ``progress`` is told the lines in the file (a first reading pass) and the
+    lines done after each batch, as for pushes."""
     moment = now or datetime.now(UTC)
     payment_file = await session.get(PaymentFile, file_id, with_for_update=True)
     if payment_file is None:
@@ -273,7 +277,15 @@ async def process_file(
     with tempfile.TemporaryDirectory(prefix="cartera-payments-") as folder:
         path = Path(folder) / f"payments.{source.value}"
         await uploads.spool(session, uploads.PAYMENT_FILES, payment_file.id, path)
+        report = uploads.Progress(progress)
+        if report.wanted:
+            await report.start(
+                await anyio.to_thread.run_sync(
+                    lambda: count_rows(source, path, LAYOUT, workbook_limits)
+                )
+            )
         rows = read_rows(source, path, LAYOUT, workbook_limits)
+        done = 0
         try:
             async with session.begin_nested():
                 while True:
@@ -281,6 +293,8 @@ async def process_file(
                     if not batch:
                         break
                     await _apply_batch(session, payment_file, context, batch, tally, moment)
+                    done += len(batch)
+                    await report.done(done)
         except UnreadableUpload as exc:
             await session.execute(
                 text("DELETE FROM payment_file_line WHERE payment_file_id = :f"),
@@ -432,6 +446,22 @@ async def _finish(
         payment_file.failure_text = text.to_json()
     await uploads.drop_body(session, uploads.PAYMENT_FILES, payment_file.id)
     await session.flush()
+    await webhooks.emit(
+        session,
+        EventKind.PAYMENT_FILE_PROCESSED,
+        payment_file.partner_id,
+        PaymentFileProcessed(
+            payment_file_id=str(payment_file.id),
+            status=payment_file.status,
+            received=payment_file.received,
+            matched=payment_file.matched + payment_file.matched_by_reference,
+            unmatched=payment_file.unmatched,
+            duplicates=payment_file.duplicates,
+            rejected=payment_file.rejected,
+            applied_amount=str(payment_file.applied_amount),
+            currency=payment_file.currency,
+        ),
+    )
     await audit.record(
         session,
         SYSTEM,
@@ -584,3 +614,23 @@ async def mark_failed(session: AsyncSession, file_id: uuid.UUID, error: Exceptio
     if isinstance(error, UnreadableUpload):
         reason = error.reason
     await _finish(session, payment_file, "failed", datetime.now(UTC), reason)
+
+
+async def list_files(
+    session: AsyncSession,
+    principal: Principal,
+    partner_id: uuid.UUID,
+    cursor: uuid.UUID | None,
+    limit: int,
+) -> list[PaymentFile]:
+    """A partner's payment files, newest first (``limit`` + 1 rows: the page
+    and whether another follows); a partner system asking for another partner gets a 404."""
+    if principal.role not in READERS:
+        raise PermissionDenied({"role": principal.role.value})
+    if principal.role is Role.PARTNER and principal.partner_id != partner_id:
+        raise NotFound({"entity": "partner"})
+    query = readable_files(principal).where(col(PaymentFile.partner_id) == partner_id)
+    if cursor is not None:
+        query = query.where(col(PaymentFile.id) < cursor)
+    rows = await session.scalars(query.order_by(col(PaymentFile.id).desc()).limit(limit + 1))
+    return list(rows)

@@ -69,6 +69,7 @@ from app.domain.payments import (
 )
 from app.domain.plans import plan_is_broken
 from app.domain.roles import Role
+from app.domain.webhooks import EventKind, PaymentReversed
 from app.i18n import N_
 from app.models.account import Account, AccountEvent
 from app.models.ledger import LedgerEntry
@@ -78,7 +79,7 @@ from app.models.promise import Promise
 from app.pagination import decode_id_cursor, split_page
 from app.schemas.payments import PaymentCreate
 from app.security import SYSTEM, Principal
-from app.services import accounts, audit, experiments, ledger, plans
+from app.services import accounts, audit, experiments, ledger, plans, webhooks
 from app.services.assignments import check_idempotency_key
 
 RECORDERS: frozenset[Role] = frozenset(
@@ -420,11 +421,15 @@ async def apply_incoming(
     arms = await experiments.arms_of(session, accounts.values())
     made: list[Payment] = []
     events: list[AccountEvent] = []
+    completed: list[uuid.UUID] = []
     for one in incoming:
         rows = rows_of[one.account_id]
         await _break_if_late(session, actor, rows, today, moment)
         after, allocation = allocate(rows.state(), one.amount, one.paid_on)
+        plan_was = rows.plan.status if rows.plan is not None else None
         events.extend(_apply(actor, rows, after, moment, today))
+        if rows.plan is not None and plan_was != "completed" == rows.plan.status:
+            completed.append(rows.plan.id)
         made.append(
             Payment(
                 account_id=one.account_id,
@@ -457,6 +462,10 @@ async def apply_incoming(
         )
     )  # fmt: skip
     await session.flush()
+    # What the partner hears, in the same transaction (set-based: one statement each).
+    await webhooks.emit_payments_recorded(session, [p.id for p in made])
+    await webhooks.emit_account_events(session, [e.seq for e in events if e.seq is not None])
+    await webhooks.emit_plans(session, EventKind.PLAN_COMPLETED, completed)
 
     def applied(one: Incoming, p: Payment) -> dict[str, Any]:
         after: dict[str, Any] = {
@@ -727,9 +736,11 @@ async def reverse_payment(
             {"available": str(account.credit), "requested": str(allocation.credit)}
         )
     today = await accounts.business_date(session, account, moment)
-    session.add_all(_apply(principal, rows, after, moment, today))
+    history = _apply(principal, rows, after, moment, today)
+    session.add_all(history)
     account.credit -= allocation.credit
     await session.flush()
+    await webhooks.emit_account_events(session, [e.seq for e in history if e.seq is not None])
     await ledger.mirror_payment(
         session, payment.id, as_of=today, moment=moment, actor_id=principal.audit_id
     )
@@ -739,6 +750,18 @@ async def reverse_payment(
     payment.reversal_reason = reason
     session.add(payment)
     await session.flush()
+    await webhooks.emit(
+        session,
+        EventKind.PAYMENT_REVERSED,
+        payment.partner_id,
+        PaymentReversed(
+            payment_id=str(payment.id),
+            account_id=str(account.id),
+            external_ref=account.external_ref,
+            amount=str(payment.amount),
+            currency=payment.currency,
+        ),
+    )
     await audit.record(
         session, principal, "payment.reversed", "payment", payment.id,
         before={"status": "applied"},

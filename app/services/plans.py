@@ -50,6 +50,7 @@ from app.domain.plans import (
 from app.domain.roles import Role
 from app.domain.stages import Stage
 from app.domain.strategies import PlanType
+from app.domain.webhooks import EventKind
 from app.i18n import N_
 from app.models.account import Account
 from app.models.partner import Partner
@@ -58,7 +59,7 @@ from app.models.user import Team, TeamMember
 from app.pagination import decode_id_cursor, split_page
 from app.schemas.plans import PlanQuoteRequest
 from app.security import SYSTEM, Principal
-from app.services import accounts, audit, experiments
+from app.services import accounts, audit, experiments, webhooks
 from app.services.partners import partner_today
 
 # Staff who negotiate plans; partners and auditors do not.
@@ -269,6 +270,10 @@ async def store_plan(
     ]
     session.add_all(installments)
     await session.flush()
+    await webhooks.emit_plans(session, EventKind.PLAN_CREATED, [plan.id])
+    if plan.status == PlanStatus.ACTIVE:
+        # Within the proposer's own limits: approved as it is made.
+        await webhooks.emit_plans(session, EventKind.PLAN_APPROVED, [plan.id])
     await audit.record(
         session, actor, "plan.proposed", "payment_plan", plan.id,
         after={
@@ -421,6 +426,8 @@ async def _decide(
     session.add(plan)
     await session.flush()
     action = "plan.approved" if approve else "plan.rejected"
+    if approve:
+        await webhooks.emit_plans(session, EventKind.PLAN_APPROVED, [plan.id])
     await audit.record(
         session, principal, action, "payment_plan", plan.id,
         before=before, after=_snapshot(plan), now=moment,
@@ -513,7 +520,7 @@ async def cancel_plan(
 # ---------------------------------------------------------------------------------------
 # The nightly follow-up: active plans that broke (the rule of app/domain/plans.py in SQL).
 
-_BREAK = """
+_BREAK = f"""
 WITH broken AS (
     UPDATE payment_plan p
     SET status = 'broken', updated_at = :now, version = p.version + 1
@@ -526,8 +533,9 @@ WITH broken AS (
           HAVING count(*) >= p.missed_installments_to_break
               OR max(:as_of - i.due_date) > p.days_late_to_break
       )
-    RETURNING p.id, p.account_id, p.partner_id, p.strategy_version
+    RETURNING p.id, p.account_id, p.partner_id, p.strategy_version, p.plan_type, p.status
 ),
+{webhooks.plan_ctes(EventKind.PLAN_BROKEN, "broken")},
 escalated AS (
     INSERT INTO escalation (id, account_id, partner_id, source, reason, trigger, status,
                             opened_by, opened_at, strategy_version, version)

@@ -16,16 +16,17 @@ from sqlmodel.sql.expression import SelectOfScalar
 from app import locks
 from app.domain.stages import Stage
 from app.domain.strategies import StrategyDocument, escalation_rule, promise_terms
+from app.domain.webhooks import EventKind, PromiseEvent
 from app.models.account import Account
 from app.models.interaction import Interaction
 from app.models.promise import Promise
 from app.pagination import decode_day_cursor, split_page
 from app.security import SYSTEM, Principal
-from app.services import accounts, audit
+from app.services import accounts, audit, webhooks
 
 # Mirrors app/domain/interactions.py promise_outcome: kept once paid reaches the amount less
 # the tolerance; after due date + grace, partially kept (something paid) or broken.
-_RESOLVE = """
+_RESOLVE = f"""
 WITH resolved AS (
     UPDATE promise p
     SET status = CASE
@@ -36,8 +37,9 @@ WITH resolved AS (
     WHERE p.status = 'pending'
       AND (p.paid_amount >= p.amount * (100 - p.tolerance_pct) / 100
            OR p.due_date + p.grace_days < :as_of)
-    RETURNING p.account_id, p.status
-)
+    RETURNING p.id, p.account_id, p.partner_id, p.amount, p.currency, p.due_date, p.status
+),
+{webhooks.promise_ctes(EventKind.PROMISE_BROKEN, "resolved", where="s.status = 'broken'")}
 SELECT count(*) FILTER (WHERE status = 'kept'),
        count(*) FILTER (WHERE status = 'partially_kept'),
        count(*) FILTER (WHERE status = 'broken')
@@ -136,6 +138,20 @@ async def take_promise(
     )
     session.add(promise)
     await session.flush()
+    await webhooks.emit(
+        session,
+        EventKind.PROMISE_CREATED,
+        account.partner_id,
+        PromiseEvent(
+            promise_id=str(promise.id),
+            account_id=str(account.id),
+            external_ref=account.external_ref,
+            amount=str(promise.amount),
+            currency=promise.currency,
+            due_on=promise.due_date.isoformat(),
+            status=promise.status,
+        ),
+    )
     return promise
 
 

@@ -8,7 +8,7 @@ Table names come from the :class:`Queue` constants below, never from input.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -190,3 +190,93 @@ async def claim(
     if row is None:
         return None
     return uuid.UUID(str(row[0])), int(row[1])
+
+
+# ---------------------------------------------------------------------------------------
+# Progress
+
+_PROGRESS = """
+INSERT INTO upload_progress (upload_id, rows_done, rows_total, updated_at)
+VALUES (:id, :done, :total, clock_timestamp())
+ON CONFLICT (upload_id) DO UPDATE
+SET rows_done = EXCLUDED.rows_done, rows_total = EXCLUDED.rows_total,
+    updated_at = EXCLUDED.updated_at
+"""
+
+
+ProgressCallback = Callable[[int, int | None], Awaitable[None]]
+
+
+class Progress:
+    """What a job tells its :data:`ProgressCallback`: the total once known, rows as done."""
+
+    def __init__(self, write: ProgressCallback | None) -> None:
+        self.write = write
+        self.total: int | None = None
+
+    @property
+    def wanted(self) -> bool:
+        return self.write is not None
+
+    async def start(self, total: int | None) -> None:
+        self.total = total
+        if self.write is not None:
+            await self.write(0, total)
+
+    async def done(self, rows: int) -> None:
+        if self.write is not None:
+            await self.write(rows, self.total)
+
+
+class ProgressWriter:
+    """Writes an upload's progress on a connection of its own, committed at once.
+
+    The job's transaction holds the upload's row lock to its end and commits all or nothing,
+    so progress cannot go into the upload's row (it would wait for that lock, or show only
+    at the end): it goes to ``upload_progress``, which readers join. A job that fails or is
+    rolled back leaves its last figures there; the upload's status says what happened."""
+
+    def __init__(self, database: Any, upload_id: uuid.UUID) -> None:
+        self.database = database
+        self.upload_id = upload_id
+
+    async def __call__(self, rows_done: int, rows_total: int | None) -> None:
+        async with self.database.engine.begin() as connection:
+            await connection.execute(
+                text(_PROGRESS), {"id": self.upload_id, "done": rows_done, "total": rows_total}
+            )
+
+
+async def read_progress(session: AsyncSession, upload_id: uuid.UUID) -> tuple[int, int | None]:
+    """(rows done, rows in the upload or None while unknown) of an upload being processed."""
+    row = (
+        await session.execute(
+            text("SELECT rows_done, rows_total FROM upload_progress WHERE upload_id = :id"),
+            {"id": upload_id},
+        )
+    ).first()
+    return (0, None) if row is None else (int(row[0]), None if row[1] is None else int(row[1]))
+
+
+_DONE = ("completed", "completed_with_errors")
+
+
+async def progress_of(session: AsyncSession, items: Sequence[Any]) -> dict[uuid.UUID, Any]:
+    """(rows done, rows in the upload or None while unknown) per upload (pushes or payment
+    files, with ``id``, ``status`` and ``received``), in one query: a finished upload has
+    done all it received; one being processed (or failed) shows what the job last wrote."""
+    found: dict[uuid.UUID, Any] = {}
+    ask = [u.id for u in items if u.status not in _DONE and u.status != "queued"]
+    if ask:
+        rows = await session.execute(
+            text(
+                "SELECT upload_id, rows_done, rows_total FROM upload_progress"
+                " WHERE upload_id = ANY(CAST(:ids AS uuid[]))"
+            ),
+            {"ids": ask},
+        )
+        found = {r[0]: (int(r[1]), None if r[2] is None else int(r[2])) for r in rows}
+    return {
+        u.id: (u.received, u.received) if u.status in _DONE else found.get(u.id, (0, None))
+        for u in items
+    }

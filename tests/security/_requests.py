@@ -73,6 +73,12 @@ REQUESTS: dict[str, Build] = {
     },
     "PATCH /api/v1/partners/{partner_id}": lambda w: {"json": {"contact_name": "Luis"}},
     "POST /api/v1/partners/{partner_id}/clients": lambda w: {"json": {"name": "erp"}},
+    "POST /api/v1/partners/{partner_id}/webhooks": lambda w: {
+        "json": {"url": "https://93.184.216.34/hook", "event_types": ["payment.recorded"]}
+    },
+    "PATCH /api/v1/partners/{partner_id}/webhooks/{webhook_id}": lambda w: {
+        "json": {"enabled": False}
+    },
     "POST /api/v1/partners/{partner_id}/assignments": lambda w: {
         "content": PORTFOLIO_CSV,
         "headers": _CSV,

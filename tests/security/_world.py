@@ -9,13 +9,17 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from sqlmodel import col, select
+
 from app.domain.roles import Role, Skill
 from app.domain.strategies import DEFAULT, document_to_json
+from app.domain.webhooks import EventKind, PaymentRecorded, secret_text
 from app.models.compliance_incident import ComplianceIncident
 from app.models.interaction import Interaction
 from app.models.ledger import CreditMovement
 from app.models.user import Team, TeamMember
-from app.services import payment_files
+from app.models.webhook import WebhookDelivery, WebhookSubscription
+from app.services import payment_files, webhooks
 from tests.api.test_payments import add_plan
 from tests.factories import business_today, make_account, make_partner, partner_bearer
 
@@ -252,6 +256,31 @@ async def build_world(client, session, settings, make_user, auth_headers) -> Wor
         await client.get(f"/api/v1/partners/{partner.id}/clients", headers=headers["admin"]), 200
     )
 
+    # A webhook subscription of the partner with one queued delivery.
+    hook = WebhookSubscription(
+        partner_id=partner.id,
+        url="https://93.184.216.34/hook",
+        event_types=[EventKind.PAYMENT_RECORDED.value],
+        secret=secret_text(b"w" * 32),
+        created_by="world",
+    )
+    session.add(hook)
+    await session.flush()
+    await webhooks.emit(
+        session,
+        EventKind.PAYMENT_RECORDED,
+        partner.id,
+        PaymentRecorded(
+            payment_id=payment["id"], account_id=str(mine.id), external_ref=mine.external_ref,
+            amount="10.00", currency=mine.currency, paid_on=TODAY.isoformat(), channel="spei",
+            reference=None,
+        ),
+    )  # fmt: skip
+    delivery_id = await session.scalar(
+        select(col(WebhookDelivery.id)).where(col(WebhookDelivery.subscription_id) == hook.id)
+    )
+    await session.commit()
+
     world = World(headers=headers, users=users, other_partner_headers=other_system)
     world.ids = {
         "partner_id": str(partner.id),
@@ -282,5 +311,7 @@ async def build_world(client, session, settings, make_user, auth_headers) -> Wor
         "field_user_id": str(users["field"].id),
         "currency": mine.currency,
         "channel": "call",
+        "webhook_id": str(hook.id),
+        "delivery_id": str(delivery_id),
     }
     return world
