@@ -277,13 +277,14 @@ async def record_interaction(
     promise = None
     version, document = context.strategy_version, context.strategy
     stage = Stage(account.stage)
+    # The partner hears of the contact before the promise given in it.
+    await _emit_recorded(session, account, interaction)
     if body.result_code == PROMISE_RESULT and body.promise is not None:
         promise = await promises.take_promise(
             session, principal, account, interaction, body.promise.amount,
             body.promise.due_date, document, version,
             experiment_arm_id=context.experiment_arm_id,
         )  # fmt: skip
-    await _emit_recorded(session, account, interaction)
     rule = escalation_rule(document, stage)
     if body.result_code in rule.refusal_codes:
         await open_escalation(

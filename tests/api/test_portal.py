@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from httpx import ASGITransport, AsyncClient
+from sqlalchemy import text
 from sqlmodel import col, select
 
 from app.db import Database
@@ -352,6 +353,15 @@ class TestPromise:
             "inbound",
             "RPC_PTP",
         )
+        # The partner hears of it as of a collector's promise: the contact, then the promise.
+        events = await session.execute(
+            text(
+                "SELECT kind, payload->>'promise_id' FROM webhook_event "
+                "WHERE partner_id = :p ORDER BY occurred_at, kind"
+            ),
+            {"p": promise.partner_id},
+        )
+        assert ("promise.created", str(promise.id)) in [tuple(row) for row in events]
 
     async def test_the_promise_rules_hold(self, client, world):
         headers = await session_for(client, world)
