@@ -14,7 +14,7 @@ import hashlib
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -204,9 +204,9 @@ def issue_portal_token(
     return IssuedToken(token, int(lifetime.total_seconds()), jti)
 
 
-def decode_portal_token(settings: Settings, token: str) -> tuple[uuid.UUID, uuid.UUID]:
-    """(link id, account id) of a valid portal session token; NotAuthenticated for any other
-    (a staff token, another audience, a forged, expired or over-long one)."""
+def decode_portal_token(settings: Settings, token: str) -> tuple[uuid.UUID, uuid.UUID, datetime]:
+    """(link id, account id, issued at) of a valid portal session token; NotAuthenticated for
+    any other (a staff token, another audience, a forged, expired or over-long one)."""
     try:
         if jwt.get_unverified_header(token).get("alg") != settings.jwt_algorithm:
             raise NotAuthenticated({"reason": "algorithm"})
@@ -235,7 +235,7 @@ def decode_portal_token(settings: Settings, token: str) -> tuple[uuid.UUID, uuid
     try:
         if kind != "portal":
             raise ValueError(kind)
-        return uuid.UUID(link), uuid.UUID(account)
+        return uuid.UUID(link), uuid.UUID(account), datetime.fromtimestamp(issued, UTC)
     except ValueError as exc:
         raise NotAuthenticated({"reason": "invalid"}) from exc
 

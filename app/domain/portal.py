@@ -205,6 +205,12 @@ def factor_matches(factor: SecondFactor, birth_date: date | None, national_id: s
     return hmac.compare_digest(given.encode(), held.encode()) and len(compact) >= 4
 
 
+def session_ended(issued_at: datetime, ended_at: datetime | None) -> bool:
+    """Whether a session was opened before the debtor left the portal through its link (a
+    token's issue time has whole seconds: one opened in the second of a logout ends too)."""
+    return ended_at is not None and issued_at <= ended_at
+
+
 def remaining_tries(failed_attempts: int) -> int:
     return max(0, MAX_FAILED_TRIES - failed_attempts)
 

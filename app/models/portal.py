@@ -33,3 +33,5 @@ class PortalLink(SQLModel, table=True):
     locked_at: datetime | None = optional_timestamp_field()
     revoked_at: datetime | None = optional_timestamp_field()
     verified_at: datetime | None = optional_timestamp_field()
+    # The debtor left the portal: every session of this link opened until then is over.
+    sessions_ended_at: datetime | None = optional_timestamp_field()

@@ -307,7 +307,8 @@ async def portal_plan_page(
         return await _failed(session, request, error)
     if debt.plan is None or debt.plan.plan.id != plan_id:
         return _problem_page(request, NotFound({"entity": "payment_plan"}), 404)
-    return _page(request, "plan.html", debt=debt, plan=debt.plan)
+    csrf = _csrf(settings, "session", request.cookies[COOKIE])
+    return _page(request, "plan.html", debt=debt, plan=debt.plan, csrf=csrf)
 
 
 @router.get("/plans/{plan_id}/agreement.pdf")
@@ -333,7 +334,20 @@ async def portal_agreement_file(
 
 
 @router.post("/logout")
-async def portal_logout(request: Request, settings: SettingsDep) -> Response:
+async def portal_logout(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    portal: PageSession,
+    now: ClockDep,
+    csrf: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """Ends the session on the server too (a copy of the cookie no longer opens anything);
+    with a session, only through the form's CSRF token."""
+    if portal is not None:
+        if not _csrf_ok(settings, "session", request.cookies[COOKIE], csrf):
+            return _problem_page(request, PortalSessionInvalid(), 403)
+        await service.end_sessions(session, portal, now=now)
     response = _page(
         request,
         "message.html",

@@ -61,6 +61,7 @@ from app.domain.portal import (
     may_issue,
     offers,
     remaining_tries,
+    session_ended,
 )
 from app.domain.roles import Role
 from app.domain.stages import Stage
@@ -97,6 +98,7 @@ PROMISE_MADE = "portal.promise_made"
 INSTRUCTIONS_VIEWED = "portal.instructions_viewed"
 CONTACT_PREFERENCE = "portal.contact_preference"
 SESSION_OPENED = "portal.session_opened"
+SESSION_ENDED = "portal.session_ended"
 VERIFICATION_FAILED = "portal.verification_failed"
 LINK_LOCKED = "portal.link_locked"
 LINK_ISSUED = "portal.link_issued"
@@ -260,21 +262,39 @@ async def portal_session(session: AsyncSession, settings: Settings, token: str) 
     """The session a portal token opens: its link still stands and its account is active;
     :class:`PortalSessionInvalid` otherwise."""
     try:
-        link_id, account_id = decode_portal_token(settings, token)
+        link_id, account_id, issued_at = decode_portal_token(settings, token)
     except NotAuthenticated as exc:
         raise PortalSessionInvalid() from exc
-    link = await session.get(PortalLink, link_id)
+    link = await session.get(PortalLink, link_id, populate_existing=True)
     if (
         link is None
         or link.account_id != account_id
         or link.revoked_at is not None
         or link.locked_at is not None
+        or session_ended(issued_at, link.sessions_ended_at)
     ):
         raise PortalSessionInvalid()
     account = await session.get(Account, account_id)
     if account is None or account.status != "active":
         raise PortalSessionInvalid()
     return PortalSession(PortalActor(link.id, account.id), account)
+
+
+async def end_sessions(
+    session: AsyncSession, portal: PortalSession, *, now: datetime | None = None
+) -> None:
+    """The debtor leaves the portal: every session of their link opened until now is over
+    (a copied cookie or token included); the link itself still opens a new one."""
+    moment = now or datetime.now(UTC)
+    await session.execute(
+        update(PortalLink)
+        .where(col(PortalLink.id) == portal.actor.link_id)
+        .values(sessions_ended_at=moment)
+    )
+    await audit.record(
+        session, portal.actor, SESSION_ENDED, "portal_link", portal.actor.link_id,
+        after={"account_id": portal.account.id}, now=moment,
+    )  # fmt: skip
 
 
 async def _act(
