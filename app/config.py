@@ -133,6 +133,14 @@ class Settings(BaseSettings):
         default="Despacho Demostración de Cobranza, S.C.", min_length=1, max_length=200
     )
     agency_redeco_number: str | None = Field(default="DEMO-0000", max_length=40)
+    # Mexico's payment rails (app/domain/payment_rails.py): the collection bank that issues
+    # each account's referenced SPEI CLABE (its ABM code, its plaza and the name debtors
+    # see), and the agency's issuer prefix for convenience-store references. The defaults
+    # are demo values; set the ones the bank and the store network gave the agency.
+    spei_bank_code: str = Field(default="646", pattern=r"^[0-9]{3}$")
+    spei_plaza: str = Field(default="180", pattern=r"^[0-9]{3}$")
+    spei_bank_name: str = Field(default="STP", min_length=1, max_length=60)
+    store_reference_prefix: str = Field(default="90", pattern=r"^[0-9]{1,6}$")
     # The business date the nightly aging runs for is "today" in this zone.
     aging_time_zone: str = "America/Mexico_City"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -127,6 +127,12 @@ class AgreementFacts:
     missed_installments_to_break: int
     days_late_to_break: int
     payment_account: PaymentAccount
+    # The account's own rails in Mexico (app/domain/payment_rails.py): its referenced SPEI
+    # CLABE with the bank holding it, and its convenience-store reference. Absent from
+    # agreements issued before they existed, which read as they always did.
+    account_clabe: str | None = None
+    account_clabe_bank: str | None = None
+    store_reference: str | None = None
 
     @property
     def down_payment_due(self) -> date | None:
@@ -301,6 +307,17 @@ def _payment_paragraphs(facts: AgreementFacts) -> list[str]:
     reference = facts.payment_reference
     holder = account.account_holder or facts.creditor_legal_name
     lines = [f"Referencia de pago de su cuenta: {reference}. Cítela en cada pago."]
+    if facts.account_clabe:
+        bank = f" de {facts.account_clabe_bank}" if facts.account_clabe_bank else ""
+        lines.append(
+            f"Transferencia SPEI a la CLABE de su cuenta {facts.account_clabe}{bank}, a "
+            f"nombre de {holder}: el pago se aplica a su cuenta sin más datos."
+        )
+    if facts.store_reference:
+        lines.append(
+            "En efectivo en tiendas de conveniencia, con la referencia de tienda "
+            f"{facts.store_reference} (o su código de barras)."
+        )
     if account.clabe:
         bank = f" de {account.bank_name}" if account.bank_name else ""
         lines.append(

@@ -195,7 +195,7 @@ async def apply_payment_file_line(
 
 
 # The report is the stored line without its file id.
-REPORT_HEADER = service.LINE_COLUMNS[1:]
+REPORT_HEADER = service.REPORT_COLUMNS
 
 
 @router.get(
