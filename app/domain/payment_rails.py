@@ -97,6 +97,13 @@ def clabe_problem(issuer: ClabeIssuer, clabe: str) -> str | None:
     return None
 
 
+def store_check_digit(body: str) -> str:
+    """The Luhn (mod 10) check digit of a store reference's digits."""
+    if not (body.isascii() and body.isdigit()):
+        raise ValueError("a store reference is digits")
+    return str(luhn.calc_check_digit(body))
+
+
 def store_reference(prefix: str, serial: int) -> str:
     """The convenience-store reference: prefix, serial in ten digits, Luhn check digit."""
     if not (prefix.isascii() and prefix.isdigit()) or not 1 <= len(prefix) <= 6:
@@ -104,7 +111,7 @@ def store_reference(prefix: str, serial: int) -> str:
     if not 0 < serial < 10**STORE_SERIAL_DIGITS:
         raise ValueError(f"an account serial has 1 to {STORE_SERIAL_DIGITS} digits")
     body = f"{prefix}{serial:0{STORE_SERIAL_DIGITS}d}"
-    return body + luhn.calc_check_digit(body)
+    return body + store_check_digit(body)
 
 
 def store_serial_of(prefix: str, reference: str) -> int | None:
