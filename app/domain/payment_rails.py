@@ -30,9 +30,10 @@ from dataclasses import dataclass
 
 from stdnum import luhn
 
-CLABE_LENGTH = 18
+from app.domain import partners
+
+CLABE_LENGTH = partners.CLABE_LENGTH
 CLABE_ACCOUNT_DIGITS = 11
-CLABE_WEIGHTS = (3, 7, 1)
 STORE_SERIAL_DIGITS = 10
 # The country whose rails these are: other countries' accounts get no CLABE nor store
 # reference (their instructions say so).
@@ -40,11 +41,11 @@ RAILS_COUNTRY = "MX"
 
 
 def clabe_check_digit(first17: str) -> str:
-    """The CLABE control digit of the first 17 digits (weights 3-7-1, see the module)."""
+    """The CLABE control digit of the first 17 digits (weights 3-7-1, see the module), as
+    the partner's own CLABE is checked (:func:`app.domain.partners.clabe_check_digit`)."""
     if len(first17) != CLABE_LENGTH - 1 or not (first17.isascii() and first17.isdigit()):
         raise ValueError("the first 17 digits of a CLABE are digits")
-    total = sum((int(d) * CLABE_WEIGHTS[i % 3]) % 10 for i, d in enumerate(first17))
-    return str((10 - total % 10) % 10)
+    return str(partners.clabe_check_digit(first17))
 
 
 def is_valid_clabe(clabe: str) -> bool:
