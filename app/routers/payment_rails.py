@@ -17,7 +17,7 @@ router = APIRouter(tags=["payments"])
     "/accounts/{account_id}/payment-instructions",
     summary="Read how and where the debtor pays an account (reference, CLABE, store)",
     response_model=PaymentInstructionsRead,
-    responses=problem_responses(401, 404, 422),
+    responses=problem_responses(401, 403, 404, 422),
 )
 async def read_payment_instructions(
     session: SessionDep, principal: PrincipalDep, settings: SettingsDep, account_id: uuid.UUID
@@ -53,7 +53,7 @@ async def read_payment_instructions(
     response_class=Response,
     responses={
         200: {"content": {"image/svg+xml": {"schema": {"type": "string"}}}},
-        **problem_responses(401, 404, 422),
+        **problem_responses(401, 403, 404, 422),
     },
 )
 async def download_store_barcode(
