@@ -55,7 +55,7 @@ messages: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -k _ --no-default-keywords --sort-by-file \
 		--project=cartera -o app/locale/cartera.pot app
 	$(BIN)/pybabel update -i app/locale/cartera.pot -d app/locale -D cartera --width 100 \
-		--ignore-obsolete
+		--ignore-obsolete --no-fuzzy-matching
 
 ## Apply migrations to the configured (or embedded) database.
 migrate: $(STAMP)

@@ -156,6 +156,14 @@ class Settings(BaseSettings):
     webhook_retry_base_seconds: float = Field(default=30.0, gt=0, le=3600)
     webhook_retry_cap_seconds: float = Field(default=3600.0, gt=0, le=24 * 3600)
     webhook_max_age_hours: float = Field(default=72.0, gt=0, le=24 * 30)
+    # Mexico's payment rails (app/domain/payment_rails.py): the collection bank that issues
+    # each account's referenced SPEI CLABE (its ABM code, its plaza and the name debtors
+    # see), and the agency's issuer prefix for convenience-store references. The defaults
+    # are demo values; set the ones the bank and the store network gave the agency.
+    spei_bank_code: str = Field(default="646", pattern=r"^[0-9]{3}$")
+    spei_plaza: str = Field(default="180", pattern=r"^[0-9]{3}$")
+    spei_bank_name: str = Field(default="STP", min_length=1, max_length=60)
+    store_reference_prefix: str = Field(default="90", pattern=r"^[0-9]{1,6}$")
     # The business date the nightly aging runs for is "today" in this zone.
     aging_time_zone: str = "America/Mexico_City"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -137,6 +137,12 @@ class AgreementFacts:
     missed_installments_to_break: int
     days_late_to_break: int
     payment_account: PaymentAccount
+    # The account's own rails in Mexico (app/domain/payment_rails.py): its referenced SPEI
+    # CLABE with the bank holding it, and its convenience-store reference. Absent from
+    # agreements issued before they existed, which read as they always did.
+    account_clabe: str | None = None
+    account_clabe_bank: str | None = None
+    store_reference: str | None = None
 
     @property
     def down_payment_due(self) -> date | None:
@@ -324,6 +330,21 @@ def _payment_paragraphs(facts: AgreementFacts, language: Language) -> list[str]:
 
     lines = [say(N_("Your account's payment reference: {reference}. Quote it with every "
                     "payment."), reference=reference)]  # fmt: skip
+    if facts.account_clabe:
+        lines.append(
+            say(N_("SPEI transfer to your account's CLABE {clabe} at {bank}, in the name of "
+                   "{holder}: the payment is applied to your account with no further details."),
+                clabe=facts.account_clabe, bank=facts.account_clabe_bank, holder=holder)
+            if facts.account_clabe_bank
+            else say(N_("SPEI transfer to your account's CLABE {clabe}, in the name of "
+                        "{holder}: the payment is applied to your account with no further "
+                        "details."), clabe=facts.account_clabe, holder=holder)
+        )  # fmt: skip
+    if facts.store_reference:
+        lines.append(
+            say(N_("In cash at convenience stores, with the store reference {store_reference} "
+                   "(or its barcode)."), store_reference=facts.store_reference)
+        )  # fmt: skip
     if account.clabe:
         lines.append(
             say(N_("SPEI transfer or deposit to CLABE {clabe} at {bank}, in the name of "

@@ -22,7 +22,7 @@ once: it becomes ``matched_by_hand``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -100,6 +100,9 @@ class PaymentLine:
     paid_on: date
     channel: str
     payer_reference: str
+    # SPEI statements (app/domain/spei_files.py) also name the payer and their bank.
+    payer_name: str | None = None
+    payer_bank: str | None = None
 
 
 def read_line(
@@ -158,6 +161,7 @@ class AccountKey:
     external_ref: str
     serial: int | None
     recalled: bool
+    closed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +185,25 @@ def reconcile(
     ``applied_references`` maps payer references already used by the partner to their
     payment; ``seen_in_file`` (payer reference → first line applied with it) is updated as
     lines are applied, so it carries across the batches of one file."""
+    return reconcile_with(
+        lines,
+        lambda line: _match(line, by_external_ref, by_serial),
+        applied_references,
+        seen_in_file,
+    )
+
+
+Matcher = Callable[[PaymentLine], "Reconciled"]
+
+
+def reconcile_with(
+    lines: Sequence[PaymentLine],
+    match: Matcher,
+    applied_references: Mapping[str, Any],
+    seen_in_file: dict[str, int],
+) -> list[Reconciled]:
+    """:func:`reconcile` with the account matching of a kind of file (a SPEI statement
+    matches by CLABE): duplicates of a payer reference are found the same way for all."""
     out: list[Reconciled] = []
     for line in lines:
         earlier = applied_references.get(line.payer_reference)
@@ -206,7 +229,7 @@ def reconcile(
                 )
             )
             continue
-        result = _match(line, by_external_ref, by_serial)
+        result = match(line)
         if result.outcome in APPLIED:
             # Only money applied makes a later line with its reference a duplicate.
             seen_in_file[line.payer_reference] = line.row_number

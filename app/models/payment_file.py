@@ -21,7 +21,10 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from app.ids import new_id
-from app.models.base import optional_timestamp_field, timestamp_field
+from app.models.base import Sealed, optional_timestamp_field, timestamp_field
+
+# The purpose bound into a sealed payer name (app/domain/crypto.py).
+PAYER_NAME = "payer_name"
 
 
 class PaymentFile(SQLModel, table=True):
@@ -39,10 +42,16 @@ class PaymentFile(SQLModel, table=True):
             name="status",
         ),
         CheckConstraint("source_format IN ('csv', 'xlsx')", name="source_format"),
+        CheckConstraint("kind IN ('payments', 'spei')", name="kind"),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     partner_id: uuid.UUID = Field(foreign_key="partner.id", index=True)
+    # ``payments``: the partner's own payment file; ``spei``: a bank's SPEI statement of
+    # deposits on the referenced CLABEs (app/domain/spei_files.py).
+    kind: str = Field(
+        default="payments", max_length=8, sa_column_kwargs={"server_default": "payments"}
+    )
     idempotency_key: str = Field(max_length=200)
     body_sha256: str = Field(max_length=64)
     body_bytes: int = Field(sa_type=BigInteger)
@@ -119,3 +128,6 @@ class PaymentFileLine(SQLModel, table=True):
     detail: str | None = Field(default=None, max_length=300)  # in English
     # The same text as its template and values, shown in each reader's language.
     detail_text: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
+    # A SPEI deposit's ordering party: the name sealed at rest (shown masked), their bank.
+    payer_name: str | None = Field(default=None, sa_column=Column(Sealed(PAYER_NAME)))
+    payer_bank: str | None = Field(default=None, max_length=40)

@@ -240,7 +240,7 @@ async def apply_payment_file_line(
 
 
 # The report is the stored line without its file id, its detail in the reader's language.
-REPORT_HEADER = tuple(c for c in service.LINE_COLUMNS[1:] if c != "detail_text")
+REPORT_HEADER = service.REPORT_COLUMNS
 
 
 @router.get(

@@ -137,6 +137,9 @@ def instructions_read(found: service.PaymentInstructions) -> PaymentInstructions
         clabe=found.clabe,
         account_holder=found.account_holder,
         cash_stores=found.cash_stores,
+        account_clabe=found.account_clabe,
+        account_clabe_bank=found.account_clabe_bank,
+        store_reference=found.store_reference,
     )
 
 
@@ -362,6 +365,21 @@ async def read_portal_payment_instructions(
 ) -> PaymentInstructionsRead:
     """The account's payment reference and the creditor's bank account and cash stores."""
     return instructions_read(await service.payment_instructions(session, settings, portal, now=now))
+
+
+@debtor_router.get(
+    "/payment-instructions/barcode.svg",
+    summary="Download the account's convenience-store reference as a barcode",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/svg+xml": {"schema": {"type": "string"}}}},
+        **problem_responses(401, 404, 429),
+    },
+)
+async def download_portal_store_barcode(session: SessionDep, portal: PortalDep) -> Response:
+    """The store reference as a Code 128 barcode (SVG) to show at the till; 404 for an account
+    outside Mexico, which has none."""
+    return Response(await service.store_barcode(session, portal), media_type="image/svg+xml")
 
 
 @debtor_router.put(

@@ -58,6 +58,16 @@ class PaymentInstructionsRead(BaseModel):
     clabe: str | None = Field(description="The creditor's CLABE for SPEI transfers (Mexico).")
     account_holder: str | None
     cash_stores: str | None = Field(description="Stores that take the payment reference.")
+    account_clabe: str | None = Field(
+        default=None,
+        description="This account's own CLABE (Mexico): a SPEI transfer to it is applied to "
+        "the account with no reference to quote.",
+    )
+    account_clabe_bank: str | None = Field(default=None, description="The bank of that CLABE.")
+    store_reference: str | None = Field(
+        default=None,
+        description="The reference to pay this account in cash at convenience stores (Mexico).",
+    )
 
 
 class PortalPromiseRead(BaseModel):

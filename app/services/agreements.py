@@ -34,7 +34,7 @@ from fpdf import FPDF
 from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.config import Settings
+from app.config import Settings, get_settings
 from app.domain.agreements import (
     Agency,
     AgreementFacts,
@@ -45,6 +45,7 @@ from app.domain.agreements import (
     printable,
 )
 from app.domain.errors import Conflict, PermissionDenied
+from app.domain.payment_rails import PaymentInstructions
 from app.domain.payments import payment_reference
 from app.domain.plans import PlanStatus
 from app.i18n import N_
@@ -53,7 +54,7 @@ from app.models.debtor import Debtor
 from app.models.partner import Partner
 from app.models.plan import PaymentPlan, PlanInstallment
 from app.security import Principal
-from app.services import audit
+from app.services import audit, payment_rails
 from app.services.plans import READERS, installments_of, lock_plan
 
 log = structlog.get_logger("cartera.agreements")
@@ -82,6 +83,7 @@ def gather_facts(
     account: Account,
     partner: Partner,
     debtor: Debtor,
+    rails: PaymentInstructions | None = None,
 ) -> AgreementFacts:
     """What the agreement states, as things stand now (the first time it is issued)."""
     signed_at = plan.decided_at or plan.created_at
@@ -115,6 +117,9 @@ def gather_facts(
             account_holder=partner.payment_account_holder,
             cash_stores=partner.payment_cash_stores,
         ),
+        account_clabe=None if rails is None else rails.clabe,
+        account_clabe_bank=None if rails is None else rails.bank_name,
+        store_reference=None if rails is None else rails.store_reference,
     )
 
 
@@ -236,7 +241,8 @@ async def agreement_of(
     partner = await session.get_one(Partner, plan.partner_id)
     debtor = await session.get_one(Debtor, account.debtor_id)
     installments = await installments_of(session, [plan.id])
-    facts = gather_facts(agency, plan, installments, account, partner, debtor)
+    rails = payment_rails.instructions_of(account, partner, get_settings())
+    facts = gather_facts(agency, plan, installments, account, partner, debtor, rails)
     pdf = draw(facts)
     digest = hashlib.sha256(pdf).hexdigest()
     before = None if plan.agreement_sha256 is None else {"agreement_sha256": plan.agreement_sha256}

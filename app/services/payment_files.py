@@ -28,7 +28,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app import locks
+from app import locks, vault
+from app.config import get_settings
+from app.domain import spei_files
 from app.domain.assignments import RowError, storable
 from app.domain.errors import (
     Conflict,
@@ -46,6 +48,7 @@ from app.domain.payment_files import (
     DEFAULT_CHANNEL,
     AccountKey,
     FileContext,
+    Matcher,
     Outcome,
     PaymentLine,
     Reconciled,
@@ -53,14 +56,16 @@ from app.domain.payment_files import (
     flat_line,
     read_line,
     reconcile,
+    reconcile_with,
 )
+from app.domain.payment_rails import ClabeIssuer
 from app.domain.roles import Role
 from app.domain.webhooks import EventKind, PaymentFileProcessed
 from app.i18n import N_, Message
 from app.models.account import Account
 from app.models.partner import Partner
 from app.models.payment import Payment
-from app.models.payment_file import PaymentFile, PaymentFileLine
+from app.models.payment_file import PAYER_NAME, PaymentFile, PaymentFileLine
 from app.security import SYSTEM, Principal
 from app.services import audit, payments, uploads, webhooks
 from app.services.accounts import readable_accounts
@@ -78,11 +83,17 @@ from app.services.assignments import (
     partner_for_push,
 )
 from app.services.partners import partner_today
+from app.services.payment_rails import clabe_issuer
 from app.services.workbooks import DEFAULT_LIMITS, WorkbookLimits
 
 log = structlog.get_logger("cartera.payment_files")
 
 LAYOUT = Layout(check_file_header, flat_line)
+SPEI_LAYOUT = Layout(spei_files.check_file_header, flat_line)
+PAYMENTS = "payments"
+SPEI = "spei"
+LAYOUTS = {PAYMENTS: LAYOUT, SPEI: SPEI_LAYOUT}
+LINE_READERS = {PAYMENTS: read_line, SPEI: spei_files.read_line}
 BATCH_LINES = 1_000
 MAX_ATTEMPTS = 3
 
@@ -101,11 +112,17 @@ LINE_COLUMNS = (
     "duplicate_of",
     "detail",
     "detail_text",
+    "payer_name",
+    "payer_bank",
 )
+# The downloadable report of a partner's payment file: the stored line without its file id,
+# the detail's text for every reader (the report shows it in the reader's language) and the
+# SPEI payer columns, which its lines never have.
+REPORT_COLUMNS = LINE_COLUMNS[1 : LINE_COLUMNS.index("detail") + 1]
 
 
-def readable_files(principal: Principal) -> Any:
-    query = select(PaymentFile)
+def readable_files(principal: Principal, kind: str = PAYMENTS) -> Any:
+    query = select(PaymentFile).where(col(PaymentFile.kind) == kind)
     if principal.role is Role.PARTNER:
         return query.where(col(PaymentFile.partner_id) == principal.partner_id)
     if principal.role in READERS:
@@ -113,14 +130,16 @@ def readable_files(principal: Principal) -> Any:
     return query.where(col(PaymentFile.id).is_(None))
 
 
-async def get_file(session: AsyncSession, principal: Principal, file_id: uuid.UUID) -> PaymentFile:
+async def get_file(
+    session: AsyncSession, principal: Principal, file_id: uuid.UUID, kind: str = PAYMENTS
+) -> PaymentFile:
     if principal.role not in READERS:
         raise PermissionDenied({"role": principal.role.value})
     found: PaymentFile | None = await session.scalar(
-        readable_files(principal).where(col(PaymentFile.id) == file_id)
+        readable_files(principal, kind).where(col(PaymentFile.id) == file_id)
     )
     if found is None:
-        raise NotFound({"entity": "payment_file"})
+        raise NotFound({"entity": "payment_file" if kind == PAYMENTS else "spei_file"})
     return found
 
 
@@ -168,15 +187,19 @@ async def submit_file(
     body: AsyncIterator[bytes],
     *,
     workbook_limits: WorkbookLimits = DEFAULT_LIMITS,
+    kind: str = PAYMENTS,
 ) -> tuple[PaymentFile, bool]:
     """Store the file and queue it; a replay of the key with the same body returns the first
-    file (True) and stores nothing, with another body it is refused."""
+    file (True) and stores nothing, with another body it is refused. A SPEI statement is
+    for a Mexican partner only (422 otherwise)."""
     key = check_idempotency_key(idempotency_key)
     if source is SourceFormat.JSON:
         # One payment as JSON is POST /payments; files are what banks and stores export.
         raise UnsupportedMediaType()
     partner = await partner_for_push(session, principal, partner_id)
-    check = UploadCheck(source, LAYOUT, workbook_limits)
+    if kind == SPEI and partner.country != "MX":
+        raise InvalidInput("path.partner_id", N_("SPEI statements are for Mexican partners only"))
+    check = UploadCheck(source, LAYOUTS[kind], workbook_limits)
     existing = await uploads.find_replay(
         session,
         PaymentFile,
@@ -197,6 +220,7 @@ async def submit_file(
         source_format=source.value,
         currency=partner.currency,
         submitted_by=principal.audit_id,
+        kind=kind,
     )
     session.add(payment_file)
     await session.flush()
@@ -206,7 +230,7 @@ async def submit_file(
     await session.flush()
     await audit.record(
         session, principal, "payment_file.submitted", "payment_file", payment_file.id,
-        after={"partner_id": partner.id, "source_format": source.value,
+        after={"partner_id": partner.id, "source_format": source.value, "kind": kind,
                "body_bytes": check.size, "idempotency_key": key},
     )  # fmt: skip
     return payment_file, False
@@ -226,15 +250,16 @@ class _Tally:
 
 
 def _read_batch(
-    rows: Iterator[tuple[int, Any]], context: FileContext, size: int
+    rows: Iterator[tuple[int, Any]], context: FileContext, size: int, kind: str = PAYMENTS
 ) -> list[tuple[int, PaymentLine | Message]]:
     """The next ``size`` lines, each read or with the reason it cannot be."""
+    reader = LINE_READERS[kind]
     batch: list[tuple[int, PaymentLine | Message]] = []
     for number, raw in islice(rows, size):
         if isinstance(raw, RowShapeError):
             batch.append((number, raw.text))
             continue
-        result = read_line(number, raw, context)
+        result = reader(number, raw, context)
         if isinstance(result, list):
             batch.append((number, _refusals(result)))
         else:
@@ -260,10 +285,12 @@ async def process_file(
     batch_lines: int = BATCH_LINES,
     workbook_limits: WorkbookLimits = DEFAULT_LIMITS,
     progress: uploads.ProgressCallback | None = None,
+    issuer: ClabeIssuer | None = None,
 ) -> PaymentFile:
     """Reconcile and apply one queued file; an unreadable file is marked failed with nothing
     applied. ``progress`` is told the lines in the file (a first reading pass) and the
-    lines done after each batch, as for pushes."""
+    lines done after each batch, as for pushes. A SPEI statement matches its lines by
+    CLABE, those of ``issuer`` (the settings' collection bank when not given)."""
     moment = now or datetime.now(UTC)
     payment_file = await session.get(PaymentFile, file_id, with_for_update=True)
     if payment_file is None:
@@ -277,22 +304,27 @@ async def process_file(
     with tempfile.TemporaryDirectory(prefix="cartera-payments-") as folder:
         path = Path(folder) / f"payments.{source.value}"
         await uploads.spool(session, uploads.PAYMENT_FILES, payment_file.id, path)
+        kind = payment_file.kind
         report = uploads.Progress(progress)
         if report.wanted:
             await report.start(
                 await anyio.to_thread.run_sync(
-                    lambda: count_rows(source, path, LAYOUT, workbook_limits)
+                    lambda: count_rows(source, path, LAYOUTS[kind], workbook_limits)
                 )
             )
-        rows = read_rows(source, path, LAYOUT, workbook_limits)
+        rows = read_rows(source, path, LAYOUTS[kind], workbook_limits)
         done = 0
+        if kind == SPEI and issuer is None:
+            issuer = clabe_issuer(get_settings())
         try:
             async with session.begin_nested():
                 while True:
-                    batch = await anyio.to_thread.run_sync(_read_batch, rows, context, batch_lines)
+                    batch = await anyio.to_thread.run_sync(
+                        _read_batch, rows, context, batch_lines, kind
+                    )
                     if not batch:
                         break
-                    await _apply_batch(session, payment_file, context, batch, tally, moment)
+                    await _apply_batch(session, payment_file, context, batch, tally, moment, issuer)
                     done += len(batch)
                     await report.done(done)
         except UnreadableUpload as exc:
@@ -338,6 +370,23 @@ async def _accounts_named(
     return list(found.all())
 
 
+async def _spei_accounts(
+    session: AsyncSession, partner_id: uuid.UUID, issuer: ClabeIssuer, lines: Sequence[PaymentLine]
+) -> list[Account]:
+    """The partner's accounts the deposits' CLABEs name, locked in id order."""
+    serials = spei_files.serials_named(issuer, lines)
+    if not serials:
+        return []
+    found = await session.scalars(
+        select(Account)
+        .where(col(Account.partner_id) == partner_id, col(Account.payment_serial).in_(serials))
+        .order_by(col(Account.id))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return list(found.all())
+
+
 async def _apply_batch(
     session: AsyncSession,
     payment_file: PaymentFile,
@@ -345,6 +394,7 @@ async def _apply_batch(
     batch: list[tuple[int, PaymentLine | Message]],
     tally: _Tally,
     moment: datetime,
+    issuer: ClabeIssuer | None = None,
 ) -> None:
     readable = [item for _, item in batch if isinstance(item, PaymentLine)]
     used = await session.execute(
@@ -354,16 +404,32 @@ async def _apply_batch(
         )
     )
     applied_before = {ref: payment_id for ref, payment_id in used.all() if ref is not None}
-    accounts = await _accounts_named(session, payment_file.partner_id, readable)
-    keys = {a.id: AccountKey(a.id, a.external_ref, a.payment_serial, a.status == "recalled")
+    if payment_file.kind == SPEI:
+        assert issuer is not None
+        accounts = await _spei_accounts(session, payment_file.partner_id, issuer, readable)
+    else:
+        accounts = await _accounts_named(session, payment_file.partner_id, readable)
+    keys = {a.id: AccountKey(a.id, a.external_ref, a.payment_serial, a.status == "recalled",
+                             a.status == "closed")
             for a in accounts}  # fmt: skip
-    results = reconcile(
-        readable,
-        {k.external_ref: k for k in keys.values()},
-        {k.serial: k for k in keys.values() if k.serial is not None},
-        applied_before,
-        tally.seen,
-    )
+    if payment_file.kind == SPEI:
+        assert issuer is not None
+        by_serial = {k.serial: k for k in keys.values() if k.serial is not None}
+        spei_issuer = issuer
+
+        def spei_match(line: PaymentLine) -> Reconciled:
+            return spei_files.match(line, spei_issuer, by_serial)
+
+        matcher: Matcher = spei_match
+        results = reconcile_with(readable, matcher, applied_before, tally.seen)
+    else:
+        results = reconcile(
+            readable,
+            {k.external_ref: k for k in keys.values()},
+            {k.serial: k for k in keys.values() if k.serial is not None},
+            applied_before,
+            tally.seen,
+        )
     to_apply = [(r.line, r.account.id) for r in results if r.outcome in APPLIED and r.account]
     made = await payments.apply_file_lines(
         session, payment_file.id, payment_file.submitted_by, {a.id: a for a in accounts}, to_apply,
@@ -391,7 +457,7 @@ def _record(
     file_id: uuid.UUID, number: int, outcome: Outcome, *, detail: Message | None
 ) -> tuple[Any, ...]:
     return (file_id, number, outcome.value, None, None, None, None, None, None, None, None,
-            None, *_detail(detail))  # fmt: skip
+            None, *_detail(detail), None, None)  # fmt: skip
 
 
 def _detail(detail: Message | None) -> tuple[str | None, str | None]:
@@ -412,6 +478,9 @@ def _reconciled_record(
         None if payment is None else payment.id,
         result.duplicate_of,
         *_detail(result.detail),
+        # COPY skips the ORM's Sealed type: the name is sealed here, as it would seal it.
+        None if line.payer_name is None else vault.current().seal(line.payer_name, PAYER_NAME),
+        line.payer_bank,
     )  # fmt: skip
 
 
@@ -478,6 +547,9 @@ async def _finish(
 # An unmatched line applied by hand
 
 HAND_APPLIERS: frozenset[Role] = frozenset({Role.MANAGER, Role.TEAM_LEAD})
+# A SPEI deposit is applied by hand by whoever may record a payment on the account
+# (app/services/payments.py RECORDERS), on an account they can see.
+SPEI_HAND_APPLIERS: frozenset[Role] = payments.RECORDERS
 
 
 async def apply_line_by_hand(
@@ -489,6 +561,7 @@ async def apply_line_by_hand(
     note: str,
     *,
     now: datetime | None = None,
+    kind: str = PAYMENTS,
 ) -> PaymentFileLine:
     """Apply an ``unmatched`` line to the account someone found for it, once, as the job
     applies lines (:func:`app.services.payments.apply_file_lines`, the job's own path,
@@ -498,17 +571,22 @@ async def apply_line_by_hand(
     Managers, and team leads on accounts they can see. The file is locked first, as the job
     locks it, then the line and the account, so two hands on one line serialise and the
     second finds it applied (409). The account must be the file's partner's, in the file's
-    currency (422), and not recalled (409); a payer reference applied meanwhile is a 409."""
-    if principal.role not in HAND_APPLIERS:
+    currency (422), and not recalled (409); a payer reference applied meanwhile is a 409.
+
+    A SPEI statement's deposit (``kind="spei"``): whoever may record payments
+    (:data:`SPEI_HAND_APPLIERS`), on an account they can see; a partner's system only on its
+    own statements; a closed account is refused too (409)."""
+    appliers = SPEI_HAND_APPLIERS if kind == SPEI else HAND_APPLIERS
+    if principal.role not in appliers:
         raise PermissionDenied({"role": principal.role.value})
+    query = select(PaymentFile).where(col(PaymentFile.id) == file_id, col(PaymentFile.kind) == kind)
+    if principal.role is Role.PARTNER:
+        query = query.where(col(PaymentFile.partner_id) == principal.partner_id)
     payment_file = await session.scalar(
-        select(PaymentFile)
-        .where(col(PaymentFile.id) == file_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+        query.with_for_update().execution_options(populate_existing=True)
     )
     if payment_file is None:
-        raise NotFound({"entity": "payment_file"})
+        raise NotFound({"entity": "payment_file" if kind == PAYMENTS else "spei_file"})
     line = await session.scalar(
         select(PaymentFileLine)
         .where(
@@ -540,6 +618,8 @@ async def apply_line_by_hand(
         )
     if account.status == "recalled":
         raise Conflict(N_("the account was recalled by the partner"))
+    if kind == SPEI and account.status == "closed":
+        raise Conflict(N_("the account is closed"))
     assert line.amount is not None and line.paid_on is not None
     assert line.payer_reference is not None
     await payments.check_payer_reference_free(
@@ -576,7 +656,7 @@ async def apply_line_by_hand(
     await audit.record(
         session, principal, "payment_file_line.applied_by_hand", "payment_file", payment_file.id,
         before=before,
-        after={"row_number": line.row_number, "outcome": line.outcome,
+        after={"row_number": line.row_number, "outcome": line.outcome, "kind": kind,
                "account_id": account.id, "payment_id": payment.id, "amount": line.amount,
                "note": note},
         now=moment,

@@ -28,7 +28,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.config import Settings
+from app.config import Settings, get_settings
 from app.domain.compliance import Channel
 from app.domain.consents import ConsentStatus
 from app.domain.errors import (
@@ -83,6 +83,7 @@ from app.services import (
     consents,
     experiments,
     interactions,
+    payment_rails,
     plans,
     promises,
 )
@@ -339,12 +340,22 @@ class PaymentInstructions:
     clabe: str | None
     account_holder: str | None
     cash_stores: str | None
+    # Mexico's rails (app/services/payment_rails.py): the account's own referenced CLABE,
+    # the bank that issued it and its convenience-store reference; None elsewhere.
+    account_clabe: str | None = None
+    account_clabe_bank: str | None = None
+    store_reference: str | None = None
 
 
 def instructions_for(account: Account, partner: Partner) -> PaymentInstructions:
-    """The one place the portal learns how to pay: the account's payment reference and the
-    creditor's bank details from its registration. (The SPEI CLABE per account and the
-    convenience-store reference of ``app/services/payment_rails.py`` plug in here.)"""
+    """The one place the portal learns how to pay: the account's payment reference, its
+    referenced CLABE and store reference (``payment_rails``), and the creditor's bank
+    details from its registration."""
+    rails = (
+        payment_rails.instructions_of(account, partner, get_settings())
+        if account.payment_serial
+        else None
+    )
     return PaymentInstructions(
         creditor=partner.legal_name,
         currency=account.currency,
@@ -355,6 +366,9 @@ def instructions_for(account: Account, partner: Partner) -> PaymentInstructions:
         clabe=partner.payment_clabe,
         account_holder=partner.payment_account_holder or partner.legal_name,
         cash_stores=partner.payment_cash_stores,
+        account_clabe=None if rails is None else rails.clabe,
+        account_clabe_bank=None if rails is None else rails.bank_name,
+        store_reference=None if rails is None else rails.store_reference,
     )
 
 
@@ -580,6 +594,16 @@ async def make_promise(
         session, portal.actor, account, interaction, amount, due_date,
         effective.document, effective.version, experiment_arm_id=effective.arm_id,
     )  # fmt: skip
+
+
+async def store_barcode(session: AsyncSession, portal: PortalSession) -> bytes:
+    """The account's convenience-store reference as the till scans it (SVG); an account
+    without one (outside Mexico) is a 404."""
+    partner = await session.get_one(Partner, portal.account.partner_id)
+    reference = instructions_for(portal.account, partner).store_reference
+    if reference is None:
+        raise NotFound({"entity": "store_reference"})
+    return payment_rails.barcode_svg(reference)
 
 
 async def payment_instructions(

@@ -126,7 +126,10 @@ class TestWhatTheAgreementStates:
     ):
         plan = (await propose(client, desk)).json()
         text = pdf_text((await download(client, desk, plan["id"])).content)
-        assert "CLABE" not in text
+        # No creditor's CLABE to quote: only the account's own referenced CLABE (Mexico's
+        # rails, app/domain/payment_rails.py), in the creditor's name.
+        assert "depósito a la CLABE" not in text
+        assert "CLABE de su cuenta" in text
         assert f"En las cuentas de {desk['partner'].legal_name} que el acreedor le indique" in text
         assert "nunca a la agencia de cobranza" in text
 

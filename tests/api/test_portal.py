@@ -484,3 +484,35 @@ class TestRateLimit:
             assert response.status_code == 429
             assert response.json()["code"] == "rate_limited"
             assert int(response.headers["Retry-After"]) >= 1
+
+
+class TestHowToPay:
+    async def test_a_mexican_account_shows_its_own_clabe_and_store_reference(
+        self, client, world, session, settings
+    ):
+        """The portal quotes the account's referenced CLABE and store reference (the rails of
+        app/domain/payment_rails.py), each checked here against its published check-digit
+        rule rather than against the code that made it."""
+        headers = await session_for(client, world)
+        found = (await client.get("/portal/v1/payment-instructions", headers=headers)).json()
+        clabe, store = found["account_clabe"], found["store_reference"]
+        await session.refresh(world["small"])
+        serial = world["small"].payment_serial
+        assert clabe[:3] == settings.spei_bank_code and clabe[3:6] == settings.spei_plaza
+        assert int(clabe[6:17]) == serial
+        weighted = sum(int(d) * w % 10 for d, w in zip(clabe[:17], [3, 7, 1] * 6, strict=False))
+        assert int(clabe[17]) == (10 - weighted % 10) % 10
+        assert found["account_clabe_bank"] == settings.spei_bank_name
+        assert store.startswith(settings.store_reference_prefix)
+        assert int(store[len(settings.store_reference_prefix) : -1]) == serial
+        # Luhn: doubling every second digit from the right, the total ends in 0.
+        total = sum(
+            (2 * int(d) - 9 if 2 * int(d) > 9 else 2 * int(d)) if i % 2 else int(d)
+            for i, d in enumerate(reversed(store))
+        )
+        assert total % 10 == 0
+        svg = await client.get("/portal/v1/payment-instructions/barcode.svg", headers=headers)
+        assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg")
+        assert store in svg.text
+        anonymous = await client.get("/portal/v1/payment-instructions/barcode.svg")
+        assert anonymous.status_code == 401

@@ -80,6 +80,23 @@ class TestPages:
         )
         assert no_csrf.status_code == 403
 
+    async def test_the_debt_page_quotes_the_accounts_clabe_and_store_reference(
+        self,
+        client,
+        world,  # noqa: F811
+    ):
+        await _verified(client, world)
+        page = await client.get("/portal/debt")
+        clabe = re.search(r'id="account-clabe">([0-9]{18})', page.text)
+        store = re.search(r'id="store-reference">([0-9]+)<', page.text)
+        assert clabe and store, page.text
+        assert "CLABE de su cuenta (SPEI)" in page.text
+        assert "Referencia para tiendas de conveniencia" in page.text
+        barcode = await client.get("/portal/barcode.svg")
+        assert barcode.status_code == 200
+        assert barcode.headers["content-type"].startswith("image/svg+xml")
+        assert store.group(1) in barcode.text  # the digits printed under the bars
+
     async def test_a_tampered_offer_is_a_page_not_a_plan(self, client, world):  # noqa: F811
         await _verified(client, world)
         page = await client.get("/portal/debt")

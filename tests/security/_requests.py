@@ -146,6 +146,9 @@ REQUESTS: dict[str, Build] = {
     "POST /api/v1/payment-files/{payment_file_id}/lines/{row_number}/apply": lambda w: {
         "json": {"account_id": w.ids["account_id"], "note": "Found by phone"}
     },
+    "POST /api/v1/spei-files/{spei_file_id}/deposits/{row_number}/apply": lambda w: {
+        "json": {"account_id": w.ids["account_id"], "note": "Found by phone"}
+    },
     # The world's account holds no credit: past the role and visibility gates, a 409.
     "POST /api/v1/accounts/{account_id}/credit-refunds": lambda w: {
         "json": {"amount": "10.00", "reason": "Paid twice"}

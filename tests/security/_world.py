@@ -170,6 +170,17 @@ async def build_world(client, session, settings, make_user, auth_headers) -> Wor
     )
     # Processed: its line 2 is unmatched, waiting to be applied by hand.
     await payment_files.process_file(session, uuid.UUID(payment_file["id"]))
+    # A SPEI statement whose line 2 went to a CLABE no account has: unmatched.
+    spei_file = _ok(
+        await client.post(
+            f"/api/v1/partners/{partner.id}/spei-files",
+            content=b"amount,date,beneficiary_clabe,tracking_key\n"
+            + f"10.00,{TODAY.isoformat()},646180999999999990,WORLD2\n".encode(),
+            headers={**system, "Content-Type": "text/csv", "Idempotency-Key": uuid.uuid4().hex},
+        ),
+        202,
+    )
+    await payment_files.process_file(session, uuid.UUID(spei_file["id"]))
     # A team lead's refund of the phone collector's account, waiting for a manager (the
     # account holds no credit, so an approval is a 409 credit_insufficient).
     movement = CreditMovement(
@@ -297,6 +308,7 @@ async def build_world(client, session, settings, make_user, auth_headers) -> Wor
         "document_id": document["id"],
         "assignment_id": push["id"],
         "payment_file_id": payment_file["id"],
+        "spei_file_id": spei_file["id"],
         "row_number": "2",
         "movement_id": str(movement.id),
         "escalation_id": escalation["id"],

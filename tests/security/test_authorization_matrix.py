@@ -144,6 +144,7 @@ MATRIX: dict[str, str] = {
     "GET /portal/v1/plans/{plan_id}/agreement": "u u u u u u u u",
     "POST /portal/v1/promises": "u u u u u u u u",
     "GET /portal/v1/payment-instructions": "u u u u u u u u",
+    "GET /portal/v1/payment-instructions/barcode.svg": "u u u u u u u u",
     "PUT /portal/v1/contact-preference": "u u u u u u u u",
     # The body names the phone collector's account: the field collector gets 404.
     "POST /api/v1/payments": "o o o o h f o u",
@@ -156,6 +157,13 @@ MATRIX: dict[str, str] = {
     # Managers and team leads (on accounts they see); not admins, as the brief of the
     # operation says.
     "POST /api/v1/payment-files/{payment_file_id}/lines/{row_number}/apply": "f o o f f f f u",
+    "POST /api/v1/partners/{partner_id}/spei-files": "o o f f f f o u",
+    "GET /api/v1/spei-files/{spei_file_id}": "o o f f f o o u",
+    "GET /api/v1/spei-files/{spei_file_id}/deposits": "o o f f f o o u",
+    "GET /api/v1/spei-files/{spei_file_id}/unmatched": "o o f f f o o u",
+    "POST /api/v1/spei-files/{spei_file_id}/deposits/{row_number}/apply": "o o o o h f o u",
+    "GET /api/v1/accounts/{account_id}/payment-instructions": "o o o o o o o u",
+    "GET /api/v1/accounts/{account_id}/payment-instructions/barcode.svg": "o o o o o o o u",
     # The world's account holds no credit (409) and the transfer's target is another debtor's
     # (422): the cells show the gates.
     "POST /api/v1/accounts/{account_id}/credit-refunds": "o o o f f f f u",
@@ -311,6 +319,11 @@ OBJECT_CASES: list[tuple[str, str, str, str]] = [
             ("GET", "/api/v1/payment-files/{payment_file_id}"),
             ("GET", "/api/v1/payment-files/{payment_file_id}/lines"),
             ("GET", "/api/v1/payment-files/{payment_file_id}/report.csv"),
+            ("GET", "/api/v1/spei-files/{spei_file_id}"),
+            ("GET", "/api/v1/spei-files/{spei_file_id}/deposits"),
+            ("GET", "/api/v1/spei-files/{spei_file_id}/unmatched"),
+            ("GET", "/api/v1/accounts/{account_id}/payment-instructions"),
+            ("GET", "/api/v1/accounts/{account_id}/payment-instructions/barcode.svg"),
             ("GET", "/api/v1/plans/{plan_id}"),
             ("GET", "/api/v1/plans/{plan_id}/agreement"),
             ("GET", "/api/v1/documents/{document_id}"),
@@ -327,6 +340,7 @@ OBJECT_CASES: list[tuple[str, str, str, str]] = [
             ("GET", "/api/v1/reports/experiments/{experiment_id}"),
             ("POST", "/api/v1/partners/{partner_id}/assignments"),
             ("POST", "/api/v1/partners/{partner_id}/payment-files"),
+            ("POST", "/api/v1/partners/{partner_id}/spei-files"),
             ("POST", "/api/v1/partners/{partner_id}/recalls"),
             ("GET", "/api/v1/partners/{partner_id}/assignments"),
             ("GET", "/api/v1/partners/{partner_id}/payment-files"),
