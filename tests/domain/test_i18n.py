@@ -272,3 +272,25 @@ def test_every_text_handed_to_an_error_is_marked_for_translation():
     """A literal, an f-string or a ``{"reason": ...}`` reaches a Spanish reader in English:
     write ``N_("... {value} ...")`` with the values as params instead (app/i18n.py)."""
     assert _unmarked_texts() == []
+
+
+def test_the_catalogues_hold_exactly_the_texts_the_code_marks(tmp_path):
+    """`make messages` keeps a catalogue entry only if the code marks it (N_ or `_` in a
+    template): an entry added by hand would be dropped at the next extraction, and a marked
+    text left out of the catalogues would stay English. Extraction here is Babel's own, with
+    the Makefile's options."""
+    from babel.messages.extract import extract_from_dir
+    from babel.messages.frontend import parse_mapping_cfg
+
+    with (APP.parent / "babel.cfg").open() as config:
+        method_map, options_map = parse_mapping_cfg(config)
+    marked = {
+        message
+        for _file, _line, message, _comments, _context in extract_from_dir(
+            str(APP), method_map, options_map, keywords={"N_": None, "_": None}
+        )
+    }
+    for language in (lang for lang in LANGUAGES if lang != "en"):
+        kept = {m.id for m in _catalogue(language)}
+        assert kept - marked == set(), (language, "entries the code no longer marks")
+        assert marked - kept == set(), (language, "marked texts missing from the catalogue")
