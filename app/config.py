@@ -167,7 +167,13 @@ class Settings(BaseSettings):
     # The business date the nightly aging runs for is "today" in this zone.
     aging_time_zone: str = "America/Mexico_City"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    log_json: bool = True
+    # Logs as JSON lines (what a log shipper reads) or as readable console lines; unset,
+    # JSON in production and console lines in development and tests.
+    log_json: bool | None = None
+
+    @property
+    def logs_as_json(self) -> bool:
+        return self.env == "production" if self.log_json is None else self.log_json
 
     @field_validator("database_url")
     @classmethod

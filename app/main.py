@@ -471,7 +471,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     # An override that would loosen a country's contact law stops the start, not a request.
     for country, override in settings.compliance_overrides.items():
         pack_for(country, override)
-    configure_logging(settings.log_level, settings.log_json)
+    configure_logging(settings.log_level, settings.logs_as_json)
     app = FastAPI(
         title="Cartera API",
         version=__version__,

@@ -24,7 +24,7 @@ from app.config import Settings
 from app.domain.callbacks import check_callback
 from app.domain.compliance import RIGHT_PARTY_CODES, Channel, Party
 from app.domain.contactability import VerificationStatus, verifies
-from app.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from app.domain.errors import InteractionAlreadyCorrected, InvalidInput, NotFound, PermissionDenied
 from app.domain.interactions import (
     CEASE_RESULT,
     FLAG_FOR_RESULT,
@@ -412,10 +412,7 @@ async def _check_amended(
         select(col(Interaction.id)).where(col(Interaction.amends_id) == amends_id)
     )
     if corrected is not None:
-        raise Conflict(
-            N_("the interaction was already corrected by {interaction_id}"),
-            interaction_id=corrected,
-        )
+        raise InteractionAlreadyCorrected(interaction_id=corrected)
     return original
 
 

@@ -684,7 +684,8 @@ class TestAssignAccount:
             client, account, {"assigned_collector_id": str(collector.id)}, auth_headers(manager)
         )
         assert response.status_code == 409
-        assert response.json()["code"] == "conflict"
+        assert response.json()["code"] == "account_not_active"
+        assert "recalled by the partner" in response.json()["detail"]
 
     async def test_only_active_collectors_are_assigned(
         self, client, session, make_user, auth_headers
@@ -874,7 +875,7 @@ class TestCreatePause:
             overlapping = pause_body(TODAY + timedelta(days=starts), TODAY + timedelta(days=ends))
             response = await client.post(url(account, "/pauses"), json=overlapping, headers=headers)
             assert response.status_code == 409, (starts, ends)
-            assert response.json()["code"] == "conflict"
+            assert response.json()["code"] == "pause_overlaps"
         for starts, ends in [(10, 12), (-3, -1)]:
             adjacent = pause_body(TODAY + timedelta(days=starts), TODAY + timedelta(days=ends))
             response = await client.post(url(account, "/pauses"), json=adjacent, headers=headers)
