@@ -115,13 +115,6 @@ async def record_interaction(
     )
     if body.result_code in RIGHT_PARTY_CODES:
         pcr = pcr_of(pcr, partner.country)  # in Colombia the problem is not asked
-    if not outbound and channel in (Channel.VISIT, Channel.LETTER):
-        raise InvalidInput("body.direction", N_("visits and letters are made by the agency"))
-    if outbound and channel is not Channel.LETTER and body.contact_point_id is None:
-        raise InvalidInput(
-            "body.contact_point_id",
-            N_("an outbound contact names the phone, email or address used"),
-        )
     check_interaction(
         InteractionDraft(
             channel=channel,
@@ -137,6 +130,7 @@ async def record_interaction(
             account_total=account.total,
             local_date=body.started_at.astimezone(ZoneInfo(partner.time_zone)).date(),
             country=partner.country,
+            names_contact_point=body.contact_point_id is not None,
         ),
         moment,
     )
