@@ -85,6 +85,7 @@ __all__ = [
     "local_instant",
     "pack_for",
     "past_contact",
+    "window_open",
 ]
 
 # The canonical result codes of a gestión (DESIGN.md, "Result codes").
@@ -329,6 +330,14 @@ def local_instant(zone: ZoneInfo, day: date, minutes: int) -> datetime:
         else:
             low = middle
     return datetime.fromtimestamp(high, UTC)
+
+
+def window_open(pack: RulePack, time_zone: str, at: datetime) -> bool:
+    """Whether the day and hour rules (weekday, holiday, hours) let a timed channel through
+    at ``at`` in ``time_zone``. A contact there is refused whatever else holds when not: the
+    work queue uses this to set aside, once per zone, the accounts none of whose candidate
+    zones is open."""
+    return _window_check(pack, _utc(at, "at").astimezone(_zone(time_zone))) is None
 
 
 # --- standing reasons --------------------------------------------------------------------

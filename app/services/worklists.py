@@ -45,6 +45,7 @@ claim is free again. Recording an interaction releases the recorder's claim on t
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections import defaultdict
@@ -59,6 +60,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Integer,
+    Row,
     RowMapping,
     String,
     bindparam,
@@ -72,6 +74,7 @@ from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from app import vault
 from app.config import Settings
 from app.domain.compliance import (
     CONVERSATION_CODES,
@@ -87,10 +90,12 @@ from app.domain.compliance import (
     age_flags,
     check_contact,
     strictest,
+    window_open,
 )
 from app.domain.contactability import HourCount, VerificationStatus, contactability
 from app.domain.errors import PermissionDenied
 from app.domain.experiments import BUCKET_SQL
+from app.domain.geography import ZoneEvidence, evidence_zones, zones_from
 from app.domain.interactions import PORTAL_CHANNEL
 from app.domain.priority import Priority, PriorityFacts, score_account, sort_key
 from app.domain.roles import Role, Skill
@@ -103,13 +108,19 @@ from app.domain.strategies import (
     limits_for,
 )
 from app.models.account import AccountPause
-from app.models.debtor import ContactPoint
+from app.models.debtor import CONTACT, ContactPoint
 from app.models.interaction import Interaction
 from app.models.strategy import CollectionStrategy
 from app.models.worklist import WorklistClaim
 from app.security import Principal
 from app.services import experiments
-from app.services.contact import HISTORY_WINDOW, pack_of, points_placing, zones_of_points
+from app.services.contact import (
+    ANYWHERE,
+    HISTORY_WINDOW,
+    pack_of,
+    points_placing,
+    zones_of_points,
+)
 from app.services.flags import REACH_PARAMS
 
 CLAIM_TTL = timedelta(minutes=5)
@@ -226,6 +237,7 @@ SELECT * FROM (
     LEFT JOIN worklist_claim wc ON wc.account_id = a.id AND wc.expires_at > :now
     WHERE a.assigned_collector_id = :collector
       AND a.status = 'active'
+      AND a.id = ANY(:workable)
       AND (wc.account_id IS NULL OR (wc.collector_id = :collector AND NOT :skip_own))
   ) c
 ) ranked
@@ -242,8 +254,31 @@ LIMIT :batch
     bindparam("batch", type_=Integer()),
     bindparam("default_weights", type_=String()),
     bindparam("skip_own", type_=Boolean()),
+    bindparam("workable", type_=ARRAY(PG_UUID(as_uuid=True))),
     # Which flags reach an account from the debtor's other accounts (flags.reaches).
     *(bindparam(name, value, type_=ARRAY(String())) for name, value in REACH_PARAMS.items()),
+)
+
+# The debtor contact points of the collector's active accounts that the queue could use,
+# with what places them, for the pre-filter on open zones. A phone comes sealed: it is opened
+# only the first time its blind index is seen (see _PHONE_ZONES).
+_QUEUE_POINTS = text(
+    """
+SELECT cp.account_id, cp.id, cp.kind, cp.value_index, cp.state, cp.municipality,
+       cp.postal_code, cp.time_zone, p.country,
+       CASE WHEN cp.kind = 'phone' THEN cp.value END AS sealed_phone
+FROM account a
+JOIN partner p ON p.id = a.partner_id
+JOIN contact_point cp ON cp.account_id = a.id
+WHERE a.assigned_collector_id = :collector
+  AND a.status = 'active'
+  AND cp.related_party_id IS NULL
+  AND cp.kind = ANY(:kinds)
+  AND cp.verification_status <> 'invalid'
+"""
+).bindparams(
+    bindparam("collector", type_=PG_UUID(as_uuid=True)),
+    bindparam("kinds", type_=ARRAY(String())),
 )
 
 # Outbound attempts per debtor contact point and local hour (as app/services/contact_points.py
@@ -456,6 +491,9 @@ async def _rounds(
     """Per round, the allowed accounts of the next batch by pre-score (unordered), at most
     :data:`MAX_ROUNDS` rounds."""
     channels = channels_for(principal.skills)
+    workable = await _workable(session, settings, collector, channels, now)
+    if not workable:
+        return
     after_score, after_id = _TOP_SCORE, _NIL
     for _ in range(MAX_ROUNDS):
         rows = (
@@ -466,6 +504,7 @@ async def _rounds(
                         "now": now,
                         "collector": collector,
                         "skip_own": skip_own,
+                        "workable": workable,
                         "after_score": after_score,
                         "after_id": after_id,
                         "batch": batch,
@@ -482,6 +521,123 @@ async def _rounds(
         if len(rows) < batch:
             return
         after_score, after_id = rows[-1]["pre_score"], rows[-1]["id"]
+
+
+# What a phone places (app.domain.geography.evidence_zones), by its blind index and stored
+# zone: the index is a function of the number, so an entry never goes stale (after a key
+# rotation the new indexes are new entries). Bounded: emptied when full.
+_PHONE_ZONES: dict[tuple[bytes, str | None], frozenset[str]] = {}
+_PHONE_ZONES_MAX = 200_000
+
+
+def _phone_key(row: Row[Any]) -> tuple[bytes, str | None] | None:
+    return (bytes(row.value_index), row.time_zone) if row.value_index else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _placed_by(
+    kind: str,
+    country: str,
+    state: str | None,
+    municipality: str | None,
+    postal_code: str | None,
+    time_zone: str | None,
+) -> frozenset[str]:
+    """What an address or an email places (an email: nobody)."""
+    return evidence_zones(
+        ZoneEvidence(
+            kind=kind,
+            country=country,
+            state=state,
+            municipality=municipality,
+            postal_code=postal_code,
+            time_zone=time_zone,
+        )
+    )
+
+
+def _phone_zones(rows: Sequence[Row[Any]]) -> dict[uuid.UUID, frozenset[str]]:
+    """What each phone of ``rows`` places, from the cache, opening the numbers not seen
+    before."""
+    found: dict[uuid.UUID, frozenset[str]] = {}
+    sealer = None
+    for row in rows:
+        if row.kind != "phone":
+            continue
+        key = _phone_key(row)
+        zones = _PHONE_ZONES.get(key) if key is not None else None
+        if zones is None:
+            sealer = sealer or vault.current()
+            number = sealer.open(bytes(row.sealed_phone), CONTACT)
+            zones = evidence_zones(
+                ZoneEvidence(kind="phone", value=number, time_zone=row.time_zone)
+            )
+            if key is not None:
+                if len(_PHONE_ZONES) >= _PHONE_ZONES_MAX:
+                    _PHONE_ZONES.clear()
+                _PHONE_ZONES[key] = zones
+        found[row.id] = zones
+    return found
+
+
+async def _workable(
+    session: AsyncSession,
+    settings: Settings,
+    collector: uuid.UUID,
+    channels: Sequence[Channel],
+    now: datetime,
+) -> list[uuid.UUID]:
+    """The SQL pre-filter: the collector's active accounts that one of their channels might
+    reach now. A channel the country's pack does not time may; a timed one only through a
+    point every candidate zone of which (as :func:`_evaluate_one` reads them: a call's or a
+    visit's own point, every point for an email, SMS or WhatsApp) is open under the day and
+    hour rules (:func:`~app.domain.compliance.window_open`, worked out once per country and
+    zone). Any other account would be refused in some zone whatever else holds, so it is
+    left out before its facts are read: at night the queue reads one statement."""
+    kinds = sorted({POINT_KIND[c] for c in channels})
+    rows = (await session.execute(_QUEUE_POINTS, {"collector": collector, "kinds": kinds})).all()
+    phones = _phone_zones(rows)
+    by_account: defaultdict[uuid.UUID, list[Row[Any]]] = defaultdict(list)
+    for row in rows:
+        by_account[row.account_id].append(row)
+    packs: dict[str, RulePack] = {}
+    is_open: dict[tuple[str, str], bool] = {}
+
+    def all_open(country: str, zones: Iterable[str]) -> bool:
+        for zone in zones:
+            if (country, zone) not in is_open:
+                is_open[country, zone] = window_open(packs[country], zone, now)
+            if not is_open[country, zone]:
+                return False
+        return True
+
+    workable: list[uuid.UUID] = []
+    for account_id, points in by_account.items():
+        country = points[0].country
+        if country not in packs:
+            packs[country] = pack_of(settings, country)
+        placed = [
+            phones[p.id]
+            if p.kind == "phone"
+            else _placed_by(p.kind, country, p.state, p.municipality, p.postal_code, p.time_zone)
+            for p in points
+        ]
+        for channel in channels:
+            own = [z for p, z in zip(points, placed, strict=True) if p.kind == POINT_KIND[channel]]
+            if not own:
+                continue
+            if channel in packs[country].untimed_channels:
+                break
+            if channel in ANYWHERE:
+                reachable = all_open(country, zones_from(placed, country))
+            else:
+                reachable = any(all_open(country, zones_from([z], country)) for z in own)
+            if reachable:
+                break
+        else:
+            continue
+        workable.append(account_id)
+    return workable
 
 
 async def _evaluate(
