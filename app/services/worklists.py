@@ -12,7 +12,14 @@ first: verified, then most contactable, then the partner's order). Letters are l
 are not timed, so they would make every account "workable now". Only the debtor is
 considered (references and guarantors are worked from the account, not from the queue).
 
-**How, in a fixed number of statements.** A round fetches a batch of candidates with every
+**How, in a fixed number of statements.** First, the pre-filter: one statement reads the
+debtor contact points of the collector's active accounts (what places each: a phone's area,
+an address's state, the zone stored with it; never more than that), and only accounts with a
+channel and point whose every candidate zone is open now under the day and hour rules go on
+(:func:`_workable`; whether a zone is open is worked out once per country and zone, a phone's
+zones are remembered by its blind index). Every other account would be refused by the
+contact check in some zone whatever else holds, so at night, when nothing is open, the queue
+answers after that one statement. Then a round fetches a batch of candidates with every
 per-account fact in one statement (partner, the strategy version in force, promise due today
 or broken yesterday, last contact, flags, consents, claim), ordered by a SQL *pre-score*: the
 part of the priority that does not depend on the contact point (a due callback, promises,
