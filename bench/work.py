@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import socket
 import statistics
@@ -66,9 +67,9 @@ from sqlalchemy import event, text
 from app import migrations
 from app.config import get_settings
 from app.db import open_database
-from app.deps import server_clock
 from app.main import create_app
 from app.services import demo
+from app.services import worklists as queue
 
 API = "/api/v1"
 TEMPLATE_AS_OF_SHIFT = 120  # days the cloned accounts arrived before today
@@ -448,10 +449,14 @@ async def measure(
         statements.append((statement, parameters, time.perf_counter() - clock["t"]))
 
     result: dict[str, Any] = {}
+    clocked: dict[str, Any] = {}
     try:
         app = create_app(settings, db)
         if at is not None:
-            app.dependency_overrides[server_clock] = lambda: at
+            # The queue's and next's "now" only (sign-in keeps the real clock).
+            clocked = {name: getattr(queue, name) for name in ("my_worklist", "claim_next")}
+            for name, function in clocked.items():
+                setattr(queue, name, functools.partial(_at, function, at))
             result["clock"] = at.isoformat()
         async with db.engine.begin() as conn:  # claims of an earlier run on this database
             await conn.execute(text("DELETE FROM worklist_claim"))
@@ -593,7 +598,13 @@ async def measure(
             print("slowest report plan:", json.dumps(result["slowest_report"]), flush=True)
         return result
     finally:
+        for name, function in clocked.items():
+            setattr(queue, name, function)
         await db.dispose()
+
+
+async def _at(function: Any, at: datetime, *args: Any, **kwargs: Any) -> Any:
+    return await function(*args, **{**kwargs, "now": at})
 
 
 async def explain(db: Any, statement: str, parameters: Any) -> dict[str, Any]:

@@ -498,8 +498,8 @@ async def _rounds(
     """Per round, the allowed accounts of the next batch by pre-score (unordered), at most
     :data:`MAX_ROUNDS` rounds."""
     channels = channels_for(principal.skills)
-    workable = await _workable(session, settings, collector, channels, now)
-    if not workable:
+    prefiltered = await _workable(session, settings, collector, channels, now)
+    if not prefiltered.workable:
         return
     after_score, after_id = _TOP_SCORE, _NIL
     for _ in range(MAX_ROUNDS):
@@ -511,7 +511,7 @@ async def _rounds(
                         "now": now,
                         "collector": collector,
                         "skip_own": skip_own,
-                        "workable": workable,
+                        "workable": prefiltered.workable,
                         "after_score": after_score,
                         "after_id": after_id,
                         "batch": batch,
@@ -524,7 +524,7 @@ async def _rounds(
         )
         if not rows:
             return
-        yield await _evaluate(session, settings, rows, channels, now)
+        yield await _evaluate(session, settings, rows, channels, now, prefiltered.placed)
         if len(rows) < batch:
             return
         after_score, after_id = rows[-1]["pre_score"], rows[-1]["id"]
@@ -535,10 +535,6 @@ async def _rounds(
 # rotation the new indexes are new entries). Bounded: emptied when full.
 _PHONE_ZONES: dict[tuple[bytes, str | None], frozenset[str]] = {}
 _PHONE_ZONES_MAX = 200_000
-
-
-def _phone_key(row: Row[Any]) -> tuple[bytes, str | None] | None:
-    return (bytes(row.value_index), row.time_zone) if row.value_index else None
 
 
 @functools.lru_cache(maxsize=4096)
@@ -563,28 +559,56 @@ def _placed_by(
     )
 
 
-def _phone_zones(rows: Sequence[Row[Any]]) -> dict[uuid.UUID, frozenset[str]]:
-    """What each phone of ``rows`` places, from the cache, opening the numbers not seen
-    before."""
-    found: dict[uuid.UUID, frozenset[str]] = {}
+# A point as the pre-filter read it: what the zones were worked out from, and the zones.
+_Placing = tuple[tuple[bytes, str | None, str | None, str | None, str | None], frozenset[str]]
+
+
+def _placing_key(
+    value_index: bytes | None,
+    time_zone: str | None,
+    state: str | None,
+    municipality: str | None,
+    postal_code: str | None,
+) -> tuple[bytes, str | None, str | None, str | None, str | None]:
+    return (bytes(value_index or b""), time_zone, state, municipality, postal_code)
+
+
+def _placed(rows: Sequence[Row[Any]]) -> dict[uuid.UUID, _Placing]:
+    """What each point of ``rows`` places (app.domain.geography.evidence_zones, as
+    app.services.contact.zones_of_points reads a point), a phone's from the cache, opening
+    only the numbers not seen before."""
+    found: dict[uuid.UUID, _Placing] = {}
     sealer = None
     for row in rows:
+        key = _placing_key(
+            row.value_index, row.time_zone, row.state, row.municipality, row.postal_code
+        )
         if row.kind != "phone":
+            zones = _placed_by(
+                row.kind, row.country, row.state, row.municipality, row.postal_code, row.time_zone
+            )
+            found[row.id] = (key, zones)
             continue
-        key = _phone_key(row)
-        zones = _PHONE_ZONES.get(key) if key is not None else None
-        if zones is None:
+        phone = (key[0], row.time_zone) if row.value_index else None
+        cached = _PHONE_ZONES.get(phone) if phone is not None else None
+        if cached is None:
             sealer = sealer or vault.current()
             number = sealer.open(bytes(row.sealed_phone), CONTACT)
-            zones = evidence_zones(
+            cached = evidence_zones(
                 ZoneEvidence(kind="phone", value=number, time_zone=row.time_zone)
             )
-            if key is not None:
+            if phone is not None:
                 if len(_PHONE_ZONES) >= _PHONE_ZONES_MAX:
                     _PHONE_ZONES.clear()
-                _PHONE_ZONES[key] = zones
-        found[row.id] = zones
+                _PHONE_ZONES[phone] = cached
+        found[row.id] = (key, cached)
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class _Prefiltered:
+    workable: list[uuid.UUID]  # the accounts that go on
+    placed: dict[uuid.UUID, _Placing]  # by contact point id
 
 
 async def _workable(
@@ -593,7 +617,7 @@ async def _workable(
     collector: uuid.UUID,
     channels: Sequence[Channel],
     now: datetime,
-) -> list[uuid.UUID]:
+) -> _Prefiltered:
     """The SQL pre-filter: the collector's active accounts that one of their channels might
     reach now. A channel the country's pack does not time may; a timed one only through a
     point every candidate zone of which (as :func:`_evaluate_one` reads them: a call's or a
@@ -603,48 +627,58 @@ async def _workable(
     left out before its facts are read: at night the queue reads one statement."""
     kinds = sorted({POINT_KIND[c] for c in channels})
     rows = (await session.execute(_QUEUE_POINTS, {"collector": collector, "kinds": kinds})).all()
-    phones = _phone_zones(rows)
-    by_account: defaultdict[uuid.UUID, list[Row[Any]]] = defaultdict(list)
+    placed = _placed(rows)
+    by_account: dict[uuid.UUID, tuple[str, list[tuple[str, frozenset[str]]]]] = {}
     for row in rows:
-        by_account[row.account_id].append(row)
+        by_account.setdefault(row.account_id, (row.country, []))[1].append(
+            (row.kind, placed[row.id][1])
+        )
     packs: dict[str, RulePack] = {}
-    is_open: dict[tuple[str, str], bool] = {}
+    is_open: dict[tuple[str, tuple[str, ...]], bool] = {}
 
-    def all_open(country: str, zones: Iterable[str]) -> bool:
-        for zone in zones:
-            if (country, zone) not in is_open:
-                is_open[country, zone] = window_open(packs[country], zone, now)
-            if not is_open[country, zone]:
-                return False
-        return True
+    def all_open(country: str, zones: tuple[str, ...]) -> bool:
+        if (country, zones) not in is_open:
+            is_open[country, zones] = all(window_open(packs[country], z, now) for z in zones)
+        return is_open[country, zones]
 
     workable: list[uuid.UUID] = []
-    for account_id, points in by_account.items():
-        country = points[0].country
+    for account_id, (country, points) in by_account.items():
         if country not in packs:
             packs[country] = pack_of(settings, country)
-        placed = [
-            phones[p.id]
-            if p.kind == "phone"
-            else _placed_by(p.kind, country, p.state, p.municipality, p.postal_code, p.time_zone)
-            for p in points
-        ]
+        untimed = packs[country].untimed_channels
+        kinds_here = {kind for kind, _ in points}
         for channel in channels:
-            own = [z for p, z in zip(points, placed, strict=True) if p.kind == POINT_KIND[channel]]
-            if not own:
+            kind = POINT_KIND[channel]
+            if kind not in kinds_here:
                 continue
-            if channel in packs[country].untimed_channels:
+            if channel in untimed:
                 break
             if channel in ANYWHERE:
-                reachable = all_open(country, zones_from(placed, country))
-            else:
-                reachable = any(all_open(country, zones_from([z], country)) for z in own)
-            if reachable:
+                if all_open(country, zones_from((z for _, z in points), country)):
+                    break
+            elif any(all_open(country, zones_from((z,), country)) for k, z in points if k == kind):
                 break
         else:
             continue
         workable.append(account_id)
-    return workable
+    return _Prefiltered(workable, placed)
+
+
+def _zones_of(
+    points: Sequence[ContactPoint], country: str, placed: Mapping[uuid.UUID, _Placing]
+) -> tuple[str, ...]:
+    """The candidate zones of a contact through ``points`` (zones_of_points), from what the
+    pre-filter worked out where it read the same points, else from the points themselves."""
+    found: list[frozenset[str]] = []
+    for point in points:
+        seen = placed.get(point.id)
+        key = _placing_key(
+            point.value_index, point.time_zone, point.state, point.municipality, point.postal_code
+        )
+        if seen is None or seen[0] != key:
+            return zones_of_points(points, country)
+        found.append(seen[1])
+    return zones_from(found, country)
 
 
 async def _evaluate(
@@ -653,6 +687,7 @@ async def _evaluate(
     rows: Sequence[RowMapping],
     channels: Sequence[Channel],
     now: datetime,
+    placed: Mapping[uuid.UUID, _Placing],
 ) -> list[WorkItem]:
     """The batch's allowed accounts with their priority and channel (unordered)."""
     account_ids = [r["id"] for r in rows]
@@ -712,6 +747,7 @@ async def _evaluate(
             pauses.get(row["id"], ()),
             channels,
             now,
+            placed,
         )
         if item is not None:
             items.append(item)
@@ -833,6 +869,7 @@ def _evaluate_one(
     pauses: tuple[tuple[date, date], ...],
     channels: Sequence[Channel],
     now: datetime,
+    placed: Mapping[uuid.UUID, _Placing],
 ) -> WorkItem | None:
     stage = Stage(row["stage"])
     entry = document[stage]
@@ -852,7 +889,7 @@ def _evaluate_one(
                 continue
             # Every zone the debtor may be in, as the contact check reads it; the strictest
             # answer decides, never the partner's clock.
-            zones = zones_of_points(points_placing(point, channel, points), row["country"])
+            zones = _zones_of(points_placing(point, channel, points), row["country"], placed)
             local_day = now.astimezone(ZoneInfo(zones[0])).date()
             request = ContactRequest(
                 at=now,
