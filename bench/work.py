@@ -651,13 +651,13 @@ def main() -> None:
     collectors = max(args.concurrent + 1, min(args.collectors, args.accounts // 10))
     with database() as url:
         migrations.upgrade(url)
-        print(
-            f"loading ({args.accounts:,} accounts, {args.interactions:,} interactions, "
-            f"{collectors:,} collectors) ...",
-            flush=True,
-        )
         data: dict[str, Any] = {"loaded": "by an earlier run"}
         if not args.no_load:
+            print(
+                f"loading ({args.accounts:,} accounts, {args.interactions:,} interactions, "
+                f"{collectors:,} collectors) ...",
+                flush=True,
+            )
             data = asyncio.run(load(url, args.accounts, args.interactions, collectors))
         print(json.dumps(data), flush=True)
         moments = [mexico_city_moment(w.strip()) for w in args.at.split(",") if w.strip()]

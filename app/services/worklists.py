@@ -67,7 +67,6 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Integer,
-    Row,
     RowMapping,
     String,
     bindparam,
@@ -573,35 +572,28 @@ def _placing_key(
     return (bytes(value_index or b""), time_zone, state, municipality, postal_code)
 
 
-def _placed(rows: Sequence[Row[Any]]) -> dict[uuid.UUID, _Placing]:
-    """What each point of ``rows`` places (app.domain.geography.evidence_zones, as
-    app.services.contact.zones_of_points reads a point), a phone's from the cache, opening
-    only the numbers not seen before."""
+def _placed(rows: Sequence[Any]) -> dict[uuid.UUID, _Placing]:
+    """What each point of ``rows`` (:data:`_QUEUE_POINTS`) places
+    (app.domain.geography.evidence_zones, as app.services.contact.zones_of_points reads a
+    point), a phone's from the cache, opening only the numbers not seen before."""
     found: dict[uuid.UUID, _Placing] = {}
     sealer = None
-    for row in rows:
-        key = _placing_key(
-            row.value_index, row.time_zone, row.state, row.municipality, row.postal_code
-        )
-        if row.kind != "phone":
-            zones = _placed_by(
-                row.kind, row.country, row.state, row.municipality, row.postal_code, row.time_zone
-            )
-            found[row.id] = (key, zones)
+    for _, point_id, kind, index, state, town, postal, zone, country, sealed in rows:
+        key = _placing_key(index, zone, state, town, postal)
+        if kind != "phone":
+            found[point_id] = (key, _placed_by(kind, country, state, town, postal, zone))
             continue
-        phone = (key[0], row.time_zone) if row.value_index else None
-        cached = _PHONE_ZONES.get(phone) if phone is not None else None
-        if cached is None:
+        phone = (key[0], zone) if index else None
+        zones = _PHONE_ZONES.get(phone) if phone is not None else None
+        if zones is None:
             sealer = sealer or vault.current()
-            number = sealer.open(bytes(row.sealed_phone), CONTACT)
-            cached = evidence_zones(
-                ZoneEvidence(kind="phone", value=number, time_zone=row.time_zone)
-            )
+            number = sealer.open(bytes(sealed), CONTACT)
+            zones = evidence_zones(ZoneEvidence(kind="phone", value=number, time_zone=zone))
             if phone is not None:
                 if len(_PHONE_ZONES) >= _PHONE_ZONES_MAX:
                     _PHONE_ZONES.clear()
-                _PHONE_ZONES[phone] = cached
-        found[row.id] = (key, cached)
+                _PHONE_ZONES[phone] = zones
+        found[point_id] = (key, zones)
     return found
 
 
@@ -629,10 +621,8 @@ async def _workable(
     rows = (await session.execute(_QUEUE_POINTS, {"collector": collector, "kinds": kinds})).all()
     placed = _placed(rows)
     by_account: dict[uuid.UUID, tuple[str, list[tuple[str, frozenset[str]]]]] = {}
-    for row in rows:
-        by_account.setdefault(row.account_id, (row.country, []))[1].append(
-            (row.kind, placed[row.id][1])
-        )
+    for account_id, point_id, kind, *_, country, _sealed in rows:
+        by_account.setdefault(account_id, (country, []))[1].append((kind, placed[point_id][1]))
     packs: dict[str, RulePack] = {}
     is_open: dict[tuple[str, tuple[str, ...]], bool] = {}
 
