@@ -282,3 +282,34 @@ def test_a_rolling_cap_lifts_when_its_oldest_contact_leaves_the_period(at: datet
     decision = check_contact(pack, request)
     assert not decision.allowed
     assert decision.next_allowed_at == first + timedelta(days=7)
+
+
+def test_where_the_clocks_go_back_the_repeated_hour_opens_the_window_again() -> None:
+    """Havana, 1 November 2026: at 01:00 the clocks go back to 00:00. A window of 00:00–00:30
+    is shut at 00:45 (the first time), when the first of the week's two calls leaves its
+    rolling period, and open again at 00:10 (the second time), when the second one does: that
+    is the next allowed moment, not the next night's opening."""
+    pack = replace(
+        PACKS["MX"],
+        hours=(HourWindow(0, 30),) * 7,
+        excludes_holidays=False,
+        caps=(FrequencyCap(frozenset({Channel.CALL}), 7, 2),),
+        after_contact=(),
+    )
+    at = datetime(2026, 11, 1, 4, 30, tzinfo=UTC)  # 00:30 in Havana, summer time
+    shut = datetime(2026, 11, 1, 4, 45, tzinfo=UTC)  # 00:45, summer time
+    again = datetime(2026, 11, 1, 5, 10, tzinfo=UTC)  # 00:10, standard time
+    _, request = _mexico_night()
+    request = replace(
+        request,
+        at=at,
+        time_zone="America/Havana",
+        history=tuple(
+            PastContact(moment - timedelta(days=7), Channel.CALL, Party.DEBTOR, False, False)
+            for moment in (shut, again)
+        ),
+    )
+    havana = ZoneInfo("America/Havana")
+    assert [m.astimezone(havana).strftime("%H:%M") for m in (shut, again)] == ["00:45", "00:10"]
+    assert stepping_next_allowed(pack, request) == again
+    assert check_contact(pack, request).next_allowed_at == again
