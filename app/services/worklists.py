@@ -243,12 +243,15 @@ SELECT * FROM (
     LEFT JOIN worklist_claim wc ON wc.account_id = a.id AND wc.expires_at > :now
     WHERE a.assigned_collector_id = :collector
       AND a.status = 'active'
-      AND a.id = ANY(:workable)
       AND (wc.account_id IS NULL OR (wc.collector_id = :collector AND NOT :skip_own))
+    -- A fence: the pre-filter's ids are applied outside, so that the planner, misjudging
+    -- them together with the collector as one row, does not loop over the claims per account.
+    OFFSET 0
   ) c
 ) ranked
-WHERE ranked.pre_score < :after_score
-   OR (ranked.pre_score = :after_score AND ranked.id > :after_id)
+WHERE ranked.id = ANY(:workable)
+  AND (ranked.pre_score < :after_score
+       OR (ranked.pre_score = :after_score AND ranked.id > :after_id))
 ORDER BY ranked.pre_score DESC, ranked.id
 LIMIT :batch
 """.replace("/*EXPERIMENT_ARM*/", _EXPERIMENT_ARM)
