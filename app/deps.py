@@ -24,6 +24,7 @@ from app.domain.roles import STAFF_ROLES, Role
 from app.i18n import Language, negotiate
 from app.security import Principal
 from app.services.auth import principal_from_token
+from app.services.principal_cache import PrincipalCache
 
 API_PREFIX = "/api/v1"
 
@@ -111,13 +112,15 @@ bearer = _BearerOAuth2()
 
 
 async def get_principal(
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     token: Annotated[str | None, Depends(bearer)],
 ) -> Principal:
     if token is None or len(token) > 8192:
         raise NotAuthenticated({"reason": "missing"})
-    return await principal_from_token(session, settings, token)
+    cache: PrincipalCache | None = getattr(request.app.state, "principal_cache", None)
+    return await principal_from_token(session, settings, token, cache)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

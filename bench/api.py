@@ -52,6 +52,7 @@ from app.services.assignment_files import SourceFormat
 
 ENDPOINTS = {
     "hello": "GET / (bare ASGI app)",
+    "healthz": "GET /healthz (the framework and middleware floor)",
     "get_account": "GET /api/v1/accounts/{id}",
     "list": "GET /api/v1/accounts?limit=50",
     "contact_check": "POST /api/v1/accounts/{id}/contact-check",
@@ -357,7 +358,7 @@ def api_part(
     endpoints = measure("hello", ["hello"], url, 1, ids_file, duration, warmup, logs)
     endpoints |= measure(
         "app",
-        ["get_account", "list", "contact_check", "interaction"],
+        ["healthz", "get_account", "list", "contact_check", "interaction"],
         url,
         1,
         ids_file,
