@@ -18,6 +18,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Table,
+    Uuid,
     bindparam,
     cast,
     false,
@@ -353,7 +354,7 @@ _CONTACTS = (
     .where(
         _CONTACT.c.account_id == _ACCOUNT.c.id,
         _CONTACT.c.related_party_id.is_(None),
-        _CONTACT.c.kind.in_(("phone", "email")),
+        or_(_CONTACT.c.kind == "phone", _CONTACT.c.kind == "email"),
     )
     .scalar_subquery()
 )
@@ -411,18 +412,33 @@ async def _view(session: AsyncSession, account: Account, today: date | None) -> 
     return _view_of(row, account)
 
 
+# The detail statement of each caller, built once: a statement object computes its cache key
+# once, and the account id is its only parameter. Bounded; rebuilt after a clear.
+_ACCOUNT_ID = bindparam("account_id", type_=Uuid)
+_DETAIL_OF_CALLER: dict[tuple[Role, uuid.UUID | None, uuid.UUID | None], Any] = {}
+
+
+def _detail_of(principal: Principal) -> Any:
+    key = (principal.role, principal.user_id, principal.partner_id)
+    statement = _DETAIL_OF_CALLER.get(key)
+    if statement is None:
+        statement = _DETAIL.where(_ACCOUNT.c.id == _ACCOUNT_ID)
+        visible = readable_accounts(principal).whereclause
+        if visible is not None:
+            statement = statement.where(visible)
+        if len(_DETAIL_OF_CALLER) >= 1024:
+            _DETAIL_OF_CALLER.clear()
+        _DETAIL_OF_CALLER[key] = statement
+    return statement
+
+
 async def read_account(
     session: AsyncSession, principal: Principal, account_id: uuid.UUID, *, today: date | None = None
 ) -> AccountView:
     """The account and its detail if the principal may see it (NotFound otherwise): one
     statement."""
-    statement = _DETAIL.where(_ACCOUNT.c.id == account_id)
-    visible = readable_accounts(principal).whereclause
-    if visible is not None:
-        statement = statement.where(visible)
-    row = (
-        await session.execute(statement, {"today": today, "now": datetime.now(UTC)})
-    ).one_or_none()
+    parameters = {"account_id": account_id, "today": today, "now": datetime.now(UTC)}
+    row = (await session.execute(_detail_of(principal), parameters)).one_or_none()
     if row is None:
         raise NotFound({"entity": "account"})
     return _view_of(row, row)
