@@ -15,6 +15,7 @@ from app.models.account import Account, AccountEvent, AccountPause
 from app.models.audit import AuditEvent
 from app.models.debtor import ContactPoint, RelatedParty
 from app.models.partner import Partner
+from app.services.principal_cache import PrincipalCache
 from tests.factories import (
     business_today,
     counted_statements,
@@ -300,11 +301,12 @@ class TestListAccounts:
         assert small > 0
 
     async def test_an_account_detail_is_one_statement_once_the_caller_is_known(
-        self, client, session, connection, make_user, auth_headers
+        self, app, client, session, connection, make_user, auth_headers
     ):
         """The caller is read on its token's first request (then kept for the principal
         cache's window); the account with everything else of its detail, an active pause
         included, is one statement."""
+        app.state.principal_cache = PrincipalCache(5.0)
         lead = await make_user(Role.TEAM_LEAD)
         team = await make_team(session, lead)
         partner = await make_partner(session)
