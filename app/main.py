@@ -77,6 +77,7 @@ from app.routers import (
     worklists,
 )
 from app.schemas.assignments import AssignmentPush
+from app.services.principal_cache import PrincipalCache
 from app.services.workbooks import WorkbookLimits
 
 log = get_logger("cartera.app")
@@ -484,6 +485,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     app.state.settings = settings
     app.state.database = database
+    app.state.principal_cache = PrincipalCache(settings.principal_cache_seconds)
 
     app.include_router(health.router)
     for module in (
