@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
@@ -59,19 +59,16 @@ _FILE_BODY = upload_body_spec(
 )
 
 
-def _read(
-    payment_file: PaymentFile, language: Language, rows: tuple[int, int | None] = (0, None)
-) -> PaymentFileRead:
-    base = f"{API_PREFIX}/payment-files/{payment_file.id}"
-    return PaymentFileRead(
-        id=payment_file.id,
-        rows_done=rows[0],
-        rows_total=rows[1],
-        partner_id=payment_file.partner_id,
-        status=payment_file.status,
-        source_format=payment_file.source_format,
-        body_bytes=payment_file.body_bytes,
-        counts=PaymentFileCounts(
+def file_fields(payment_file: PaymentFile, language: Language) -> dict[str, Any]:
+    """What a payment file and a SPEI statement (a payment file of another kind) both show:
+    status, counts, amounts, failure in the reader's language, who sent it and when."""
+    return {
+        "id": payment_file.id,
+        "partner_id": payment_file.partner_id,
+        "status": payment_file.status,
+        "source_format": payment_file.source_format,
+        "body_bytes": payment_file.body_bytes,
+        "counts": PaymentFileCounts(
             received=payment_file.received,
             matched=payment_file.matched,
             matched_by_reference=payment_file.matched_by_reference,
@@ -80,16 +77,27 @@ def _read(
             duplicates=payment_file.duplicates,
             rejected=payment_file.rejected,
         ),
-        amounts=PaymentFileAmounts(
+        "amounts": PaymentFileAmounts(
             applied=payment_file.applied_amount,
             unmatched=payment_file.unmatched_amount,
             currency=payment_file.currency,
         ),
-        failure=stored_text(payment_file.failure_text, payment_file.failure, language),
-        submitted_by=payment_file.submitted_by,
-        submitted_at=payment_file.submitted_at,
-        started_at=payment_file.started_at,
-        finished_at=payment_file.finished_at,
+        "failure": stored_text(payment_file.failure_text, payment_file.failure, language),
+        "submitted_by": payment_file.submitted_by,
+        "submitted_at": payment_file.submitted_at,
+        "started_at": payment_file.started_at,
+        "finished_at": payment_file.finished_at,
+    }
+
+
+def _read(
+    payment_file: PaymentFile, language: Language, rows: tuple[int, int | None] = (0, None)
+) -> PaymentFileRead:
+    base = f"{API_PREFIX}/payment-files/{payment_file.id}"
+    return PaymentFileRead(
+        **file_fields(payment_file, language),
+        rows_done=rows[0],
+        rows_total=rows[1],
         lines_url=f"{base}/lines",
         report_csv_url=f"{base}/report.csv",
     )

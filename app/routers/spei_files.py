@@ -21,10 +21,9 @@ from app.models.payment_file import PaymentFile, PaymentFileLine
 from app.pagination import CursorQuery, LimitQuery, Page, decode_int_cursor, encode_cursor
 from app.problems import problem_responses
 from app.routers.assignments import upload_body, upload_body_spec
+from app.routers.payment_files import file_fields
 from app.schemas.payment_files import (
     OutcomeName,
-    PaymentFileAmounts,
-    PaymentFileCounts,
     PaymentFileLineApply,
 )
 from app.schemas.spei_files import SpeiDepositRead, SpeiFileRead
@@ -53,30 +52,7 @@ _FILE_BODY = upload_body_spec(
 def _read(statement: PaymentFile, language: Language) -> SpeiFileRead:
     base = f"{API_PREFIX}/spei-files/{statement.id}"
     return SpeiFileRead(
-        id=statement.id,
-        partner_id=statement.partner_id,
-        status=statement.status,
-        source_format=statement.source_format,
-        body_bytes=statement.body_bytes,
-        counts=PaymentFileCounts(
-            received=statement.received,
-            matched=statement.matched,
-            matched_by_reference=statement.matched_by_reference,
-            matched_by_hand=statement.matched_by_hand,
-            unmatched=statement.unmatched,
-            duplicates=statement.duplicates,
-            rejected=statement.rejected,
-        ),
-        amounts=PaymentFileAmounts(
-            applied=statement.applied_amount,
-            unmatched=statement.unmatched_amount,
-            currency=statement.currency,
-        ),
-        failure=stored_text(statement.failure_text, statement.failure, language),
-        submitted_by=statement.submitted_by,
-        submitted_at=statement.submitted_at,
-        started_at=statement.started_at,
-        finished_at=statement.finished_at,
+        **file_fields(statement, language),
         deposits_url=f"{base}/deposits",
         unmatched_url=f"{base}/unmatched",
     )
