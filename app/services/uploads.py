@@ -91,6 +91,41 @@ async def copy_records(
     await driver.copy_records_to_table(table, records=records, columns=list(columns))
 
 
+# COPY's text format: tab-separated, \N for NULL, backslash escapes; bytea as \\x<hex>.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_line(record: Sequence[Any]) -> str:
+    """One record as a line of COPY's text format (what :func:`copy_text` sends). Cells are
+    None, text, bytes, booleans, or anything whose ``str`` PostgreSQL reads as the column's
+    type (numbers, Decimals, dates, UUIDs)."""
+    cells: list[str] = []
+    for value in record:
+        if value is None:
+            cells.append("\\N")
+        elif isinstance(value, str):
+            cells.append(value.translate(_COPY_ESCAPES))
+        elif isinstance(value, bytes):
+            cells.append("\\\\x" + value.hex())
+        elif isinstance(value, bool):
+            cells.append("t" if value else "f")
+        else:
+            cells.append(str(value))
+    return "\t".join(cells) + "\n"
+
+
+async def copy_text(session: AsyncSession, table: str, columns: Sequence[str], data: bytes) -> None:
+    """COPY lines already in COPY's text format (:func:`copy_line`, UTF-8) into ``table``:
+    the rows were encoded elsewhere (a validation worker), this process only passes them on."""
+    if not data:
+        return
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
+    assert driver is not None
+    await driver.copy_to_table(table, source=memoryview(data), columns=list(columns), format="text")
+
+
 async def store_body(
     session: AsyncSession,
     queue: Queue,
