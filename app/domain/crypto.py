@@ -70,9 +70,7 @@ class Vault:
 
     def seal(self, plaintext: str, purpose: str) -> bytes:
         nonce = os.urandom(NONCE_BYTES)
-        sealed = _aead(self.keys[self.current]).encrypt(
-            nonce, plaintext.encode(), purpose.encode()
-        )
+        sealed = _aead(self.keys[self.current]).encrypt(nonce, plaintext.encode(), purpose.encode())
         return bytes([self.current]) + nonce + sealed
 
     def open(self, blob: bytes, purpose: str) -> str:

@@ -32,10 +32,9 @@ from app.domain.assignments import AccountRow, ContactIn, IntakeContext, RowErro
 from app.domain.assignments import validate_row as validate_account_row
 from app.domain.crypto import Vault
 from app.domain.errors import Text
-from app.domain.identity import mask, mask_contact
+from app.domain.identity import CONTACT, NATIONAL_ID, contact_blind_index, mask, mask_contact
 from app.i18n import Message
 from app.ids import new_id
-from app.models.debtor import CONTACT, NATIONAL_ID, contact_index
 from app.services.assignment_files import FlatShape, RowShapeError
 from app.services.uploads import copy_line
 
@@ -279,7 +278,7 @@ def _contact_line(
             party_id,
             contact.kind,
             sealer.seal(contact.value, CONTACT),
-            contact_index(contact.kind, contact.value, sealer),
+            contact_blind_index(sealer, contact.kind, contact.value),
             mask_contact(contact.kind, contact.value),
             contact.state,
             contact.municipality,

@@ -1,11 +1,12 @@
 """Assignment pushes: receive, queue, validate in batches, COPY to staging, merge set-based.
 
 The request stores the upload in ~1 MiB chunks and answers 202. A job (the in-process
-worker, or ``cartera worker``) then reads the upload from a temporary file a batch at a time,
-validates each batch in a worker thread (``app/domain/assignments.py``), COPYs the good rows
-into temporary staging tables and, once the whole upload is staged, merges it into
-accounts, debtors, related parties and contact points with a handful of statements. No
-statement is ever issued per row.
+worker, or ``cartera worker``) then reads the upload's records from a temporary file a batch
+at a time and has each batch validated, sealed and encoded as COPY text by a pool of worker
+processes (``app/services/assignment_staging.py``, rules in ``app/domain/assignments.py``);
+it COPYs the blobs into temporary staging tables and merges each batch into accounts,
+debtors, related parties and contact points with a handful of statements. No statement is
+ever issued per row, and the job process itself does almost nothing per row.
 """
 
 from __future__ import annotations
