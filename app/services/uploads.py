@@ -95,23 +95,25 @@ async def copy_records(
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
+def _copy_bytes(value: bytes) -> str:
+    return "\\\\x" + value.hex()
+
+
+# How a cell of each type is written; any other type (int, Decimal, date, UUID) as its str.
+_COPY_CELL: dict[type, Callable[[Any], str]] = {
+    str: lambda value: value.translate(_COPY_ESCAPES),
+    bytes: _copy_bytes,
+    bool: lambda value: "t" if value else "f",
+    type(None): lambda value: "\\N",
+}
+
+
 def copy_line(record: Sequence[Any]) -> str:
     """One record as a line of COPY's text format (what :func:`copy_text` sends). Cells are
     None, text, bytes, booleans, or anything whose ``str`` PostgreSQL reads as the column's
     type (numbers, Decimals, dates, UUIDs)."""
-    cells: list[str] = []
-    for value in record:
-        if value is None:
-            cells.append("\\N")
-        elif isinstance(value, str):
-            cells.append(value.translate(_COPY_ESCAPES))
-        elif isinstance(value, bytes):
-            cells.append("\\\\x" + value.hex())
-        elif isinstance(value, bool):
-            cells.append("t" if value else "f")
-        else:
-            cells.append(str(value))
-    return "\t".join(cells) + "\n"
+    cell = _COPY_CELL.get
+    return "\t".join([cell(type(value), str)(value) for value in record]) + "\n"
 
 
 async def copy_text(session: AsyncSession, table: str, columns: Sequence[str], data: bytes) -> None:
