@@ -149,10 +149,20 @@ async def push(
                         partner_id=PARTNER_ID, product_type=product, early_from=1, mid_from=30,
                         late_from=60, nonaccrual_from=90, chargeoff_from=180,
                     ))  # fmt: skip
+        # The pool's processes start once per job process, not per push: started (and timed)
+        # before the push is.
+        from app.services import assignment_staging
+
+        tick = time.perf_counter()
+        await assignment_staging.start(
+            assignment_staging.configured_workers() if workers is None else workers
+        )
+        pool_start_seconds = time.perf_counter() - tick
         stop = asyncio.Event()
         latencies: list[float] = []
         prober = asyncio.create_task(probe(db, stop, latencies))
         started = time.perf_counter()
+        cpu = time.process_time()
         async with db.sessionmaker() as session, session.begin():
             assignment, _ = await assignments.submit_assignment(
                 session, SYSTEM, PARTNER_ID, key, SourceFormat.CSV, file_chunks(path),
@@ -161,6 +171,7 @@ async def push(
         async with db.sessionmaker() as session, session.begin():
             done = await assignments.process_assignment(session, assignment.id, workers=workers)
         elapsed = time.perf_counter() - started
+        job_cpu = time.process_time() - cpu
         stop.set()
         await prober
         counts: dict[str, object] = {
@@ -172,6 +183,9 @@ async def push(
         counts["probe_p99_ms"] = round(latencies[int(len(latencies) * 0.99)] * 1000, 1)
         counts["probe_max_ms"] = round(latencies[-1] * 1000, 1)
         counts["workers_peak_rss_mib"] = _workers_peak_rss_mib()
+        counts["pool_start_seconds"] = round(pool_start_seconds, 2)
+        # CPU of the job process itself over the push (its own threads; not the workers').
+        counts["job_process_cpu_seconds"] = round(job_cpu, 2)
         return elapsed, counts
     finally:
         await db.dispose()

@@ -337,6 +337,19 @@ async def stage(job: StageJob, workers: int) -> StagedBatch:
         raise
 
 
+def _ready() -> int:
+    return os.getpid()
+
+
+async def start(workers: int) -> None:
+    """Start the pool's processes now rather than with the first push (each imports the
+    validation code once, about a second of CPU)."""
+    if workers == 0:
+        return
+    pool = _executor(workers)
+    await asyncio.gather(*(asyncio.wrap_future(pool.submit(_ready)) for _ in range(workers)))
+
+
 def shutdown() -> None:
     """Stop the pool's processes (they stop with the process anyway)."""
     global _pool
