@@ -19,7 +19,7 @@ import re
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -446,7 +446,7 @@ class _BatchReader:
         self.workers = workers
         self.seconds = 0.0  # validation time, summed over the workers
 
-    async def batches(self) -> AsyncIterator[staging.StagedBatch]:
+    async def batches(self) -> AsyncGenerator[staging.StagedBatch, None]:
         shape, records = await anyio.to_thread.run_sync(
             lambda: read_records(self.source, self.path, limits=self.limits)
         )
@@ -490,38 +490,54 @@ async def _run_batches(
 ) -> None:
     # external_ref → row number of its first accepted row, for duplicates in the push.
     accepted: dict[str, int] = {}
-    async for batch in reader.batches():
-        progress.received += batch.received
-        progress.rejected += batch.rejected_rows
-        await uploads.copy_text(session, "intake_account", staging.ACCOUNT_COLUMNS, batch.accounts)
-        await uploads.copy_text(session, "intake_party", staging.PARTY_COLUMNS, batch.parties)
-        await uploads.copy_text(session, "intake_contact", staging.CONTACT_COLUMNS, batch.contacts)
-        await uploads.copy_text(session, "intake_consent", staging.CONSENT_COLUMNS, batch.consents)
-        rejections = batch.rejections
-        repeated = _repeated(batch.accepted, accepted)
-        if repeated:
-            await session.execute(text(_DROP_REPEATED), {"rows": [n for n, _, _, _ in repeated]})
-            progress.rejected += len(repeated)
-            rejections = sorted(
-                [*rejections, *(staging.stored_rejection(*r) for r in repeated)],
-                key=lambda r: r[0],
-            )
-        kept = rejections[: MAX_REJECTIONS_STORED - progress.stored_rejections]
-        await uploads.copy_records(
-            session,
-            "assignment_rejection",
-            REJECTION_COLUMNS,
-            [(assignment.id, n, seq, *rest) for seq, (n, *rest) in _numbered(kept)],
+    async with contextlib.aclosing(reader.batches()) as batches:
+        async for batch in batches:
+            await _stage(session, assignment, batch, accepted, progress)
+            tick = time.perf_counter()
+            counts = await _merge(session, assignment, partner, as_of, now)
+            progress.merge_seconds += time.perf_counter() - tick
+            progress.created += counts.created
+            progress.updated += counts.updated
+            progress.unchanged += counts.unchanged
+            progress.rejected += counts.rejected
+            await report.done(progress.received)
+
+
+async def _stage(
+    session: AsyncSession,
+    assignment: Assignment,
+    batch: staging.StagedBatch,
+    accepted: dict[str, int],
+    progress: _Progress,
+) -> None:
+    """COPY a validated batch into staging, less the rows whose external_ref came earlier in
+    the push, and store its refusals."""
+    progress.received += batch.received
+    progress.rejected += batch.rejected_rows
+    for table, columns, data in (
+        ("intake_account", staging.ACCOUNT_COLUMNS, batch.accounts),
+        ("intake_party", staging.PARTY_COLUMNS, batch.parties),
+        ("intake_contact", staging.CONTACT_COLUMNS, batch.contacts),
+        ("intake_consent", staging.CONSENT_COLUMNS, batch.consents),
+    ):
+        await uploads.copy_text(session, table, columns, data)
+    rejections = batch.rejections
+    repeated = _repeated(batch.accepted, accepted)
+    if repeated:
+        await session.execute(text(_DROP_REPEATED), {"rows": [r[0] for r in repeated]})
+        progress.rejected += len(repeated)
+        rejections = sorted(
+            [*rejections, *(staging.stored_rejection(*r) for r in repeated)],
+            key=lambda r: r[0],
         )
-        progress.stored_rejections += len(kept)
-        tick = time.perf_counter()
-        counts = await _merge(session, assignment, partner, as_of, now)
-        progress.merge_seconds += time.perf_counter() - tick
-        progress.created += counts.created
-        progress.updated += counts.updated
-        progress.unchanged += counts.unchanged
-        progress.rejected += counts.rejected
-        await report.done(progress.received)
+    kept = rejections[: MAX_REJECTIONS_STORED - progress.stored_rejections]
+    await uploads.copy_records(
+        session,
+        "assignment_rejection",
+        REJECTION_COLUMNS,
+        [(assignment.id, n, seq, *rest) for seq, (n, *rest) in _numbered(kept)],
+    )
+    progress.stored_rejections += len(kept)
 
 
 def _repeated(
