@@ -112,6 +112,9 @@ class Settings(BaseSettings):
     max_document_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     # A client that sends no part of its body for this long is cut off (408).
     body_idle_seconds: float = Field(default=30.0, gt=0)
+    # Processes that validate and seal a push's rows (app/services/assignment_staging.py);
+    # None: the machine's CPUs, at most 8; 0: a thread of the job process instead.
+    intake_workers: int | None = Field(default=None, ge=0, le=64)
     # Run the job worker inside `cartera serve` (the default with the embedded database).
     worker_in_process: bool = False
     # Contact law: a country's pack made stricter, e.g.

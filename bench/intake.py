@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import csv
 import json
+import os
 import resource
 import sys
 import tempfile
@@ -110,7 +111,26 @@ async def probe(db: object, stop: asyncio.Event, latencies: list[float]) -> None
         await asyncio.sleep(0.05)
 
 
-async def push(url: str, path: Path, key: str) -> tuple[float, dict[str, object]]:
+def _workers_peak_rss_mib() -> list[int]:
+    """Each validation worker's peak resident memory (VmHWM), MiB."""
+    from app.services import assignment_staging
+
+    pool = assignment_staging._pool
+    peaks: list[int] = []
+    for pid in list(getattr(pool, "_processes", None) or {}):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                peaks.append(round(int(line.split()[1]) / 1024))
+    return peaks
+
+
+async def push(
+    url: str, path: Path, key: str, workers: int | None
+) -> tuple[float, dict[str, object]]:
     """Seconds for submit (store the upload) + process (validate, COPY, merge), committed."""
     settings = get_settings()
     db = open_database(url, settings)
@@ -129,18 +149,29 @@ async def push(url: str, path: Path, key: str) -> tuple[float, dict[str, object]
                         partner_id=PARTNER_ID, product_type=product, early_from=1, mid_from=30,
                         late_from=60, nonaccrual_from=90, chargeoff_from=180,
                     ))  # fmt: skip
+        # The pool's processes start once per job process, not per push: started (and timed)
+        # before the push is.
+        from app.services import assignment_staging
+
+        tick = time.perf_counter()
+        await assignment_staging.start(
+            assignment_staging.configured_workers() if workers is None else workers
+        )
+        pool_start_seconds = time.perf_counter() - tick
         stop = asyncio.Event()
         latencies: list[float] = []
         prober = asyncio.create_task(probe(db, stop, latencies))
         started = time.perf_counter()
+        cpu = time.process_time()
         async with db.sessionmaker() as session, session.begin():
             assignment, _ = await assignments.submit_assignment(
                 session, SYSTEM, PARTNER_ID, key, SourceFormat.CSV, file_chunks(path),
                 max_json_bytes=settings.max_json_push_bytes,
             )  # fmt: skip
         async with db.sessionmaker() as session, session.begin():
-            done = await assignments.process_assignment(session, assignment.id)
+            done = await assignments.process_assignment(session, assignment.id, workers=workers)
         elapsed = time.perf_counter() - started
+        job_cpu = time.process_time() - cpu
         stop.set()
         await prober
         counts: dict[str, object] = {
@@ -151,6 +182,10 @@ async def push(url: str, path: Path, key: str) -> tuple[float, dict[str, object]
         counts["probe_p50_ms"] = round(latencies[len(latencies) // 2] * 1000, 1)
         counts["probe_p99_ms"] = round(latencies[int(len(latencies) * 0.99)] * 1000, 1)
         counts["probe_max_ms"] = round(latencies[-1] * 1000, 1)
+        counts["workers_peak_rss_mib"] = _workers_peak_rss_mib()
+        counts["pool_start_seconds"] = round(pool_start_seconds, 2)
+        # CPU of the job process itself over the push (its own threads; not the workers').
+        counts["job_process_cpu_seconds"] = round(job_cpu, 2)
         return elapsed, counts
     finally:
         await db.dispose()
@@ -165,24 +200,41 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--memory-only", action="store_true", help="only the push; report peak RSS")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="validation processes (default: the setting)"
+    )
     args = parser.parse_args()
     as_of = datetime.now(UTC).date() - timedelta(days=1)
     with tempfile.TemporaryDirectory() as folder, database() as url:
         migrations.upgrade(url)
         path = Path(folder) / "push.csv"
         size = write_csv(path, args.rows, as_of=as_of, prefix=f"R{args.rows}")
-        result: dict[str, object] = {"rows": args.rows, "csv_bytes": size}
+        from app.services.assignment_staging import configured_workers
+
+        workers = configured_workers() if args.workers is None else args.workers
+        result: dict[str, object] = {
+            "rows": args.rows,
+            "csv_bytes": size,
+            "intake_workers": workers,
+            "load_average_before": list(os.getloadavg()),
+        }
         if not args.memory_only:
             raw = asyncio.run(raw_copy(url, path))
             result["raw_copy_seconds"] = round(raw, 2)
             result["raw_copy_rows_per_second"] = round(args.rows / raw)
-        elapsed, counts = asyncio.run(push(url, path, f"bench-{time.time()}"))
+        elapsed, counts = asyncio.run(push(url, path, f"bench-{time.time()}", workers))
         result["push_seconds"] = round(elapsed, 2)
         result["push_rows_per_second"] = round(args.rows / elapsed)
         result["counts"] = counts
         if not args.memory_only:
             result["push_vs_raw_copy"] = round(raw / elapsed, 3)
         result["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        worker_peaks = counts.pop("workers_peak_rss_mib")
+        assert isinstance(worker_peaks, list)
+        result["workers_peak_rss_mib"] = worker_peaks
+        # The push's whole footprint: the job process and every validation worker at their peaks.
+        result["peak_rss_with_workers_mib"] = result["peak_rss_mib"] + sum(worker_peaks)  # type: ignore[operator]
+        result["load_average_after"] = list(os.getloadavg())
         print(json.dumps(result, indent=2))
         save_result("intake_memory" if args.memory_only else "intake", result)
 

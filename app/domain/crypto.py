@@ -23,12 +23,19 @@ import hmac
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
+
+
+@lru_cache(maxsize=64)
+def _aead(key: bytes) -> AESGCM:
+    """The cipher of one key, built once (a push seals several values per row)."""
+    return AESGCM(key)
 
 
 class SealError(ValueError):
@@ -63,9 +70,7 @@ class Vault:
 
     def seal(self, plaintext: str, purpose: str) -> bytes:
         nonce = os.urandom(NONCE_BYTES)
-        sealed = AESGCM(self.keys[self.current]).encrypt(
-            nonce, plaintext.encode(), purpose.encode()
-        )
+        sealed = _aead(self.keys[self.current]).encrypt(nonce, plaintext.encode(), purpose.encode())
         return bytes([self.current]) + nonce + sealed
 
     def open(self, blob: bytes, purpose: str) -> str:
@@ -74,14 +79,14 @@ class Vault:
             raise SealError("sealed with a key that is not in the key ring")
         nonce = blob[1 : 1 + NONCE_BYTES]
         try:
-            return AESGCM(key).decrypt(nonce, blob[1 + NONCE_BYTES :], purpose.encode()).decode()
+            return _aead(key).decrypt(nonce, blob[1 + NONCE_BYTES :], purpose.encode()).decode()
         except InvalidTag as exc:
             raise SealError("the sealed value does not open (wrong purpose or altered)") from exc
 
     def seal_bytes(self, plaintext: bytes, associated: bytes) -> SealedBytes:
         """Seal ``plaintext`` under the current key, bound to ``associated``."""
         nonce = os.urandom(NONCE_BYTES)
-        sealed = AESGCM(self.keys[self.current]).encrypt(nonce, plaintext, associated)
+        sealed = _aead(self.keys[self.current]).encrypt(nonce, plaintext, associated)
         return SealedBytes(self.current, nonce, sealed)
 
     def open_bytes(self, sealed: SealedBytes, associated: bytes) -> bytes:
@@ -93,7 +98,7 @@ class Vault:
         if len(sealed.nonce) != NONCE_BYTES:
             raise SealError("the nonce is not the length this sealing uses")
         try:
-            return AESGCM(key).decrypt(sealed.nonce, sealed.ciphertext, associated)
+            return _aead(key).decrypt(sealed.nonce, sealed.ciphertext, associated)
         except InvalidTag as exc:
             raise SealError("the sealed bytes do not open (other context or altered)") from exc
 

@@ -26,6 +26,7 @@ from stdnum.mx import curp, rfc
 from stdnum.pe import ruc
 from stdnum.us import ein, ssn
 
+from app.domain.crypto import Vault
 from app.domain.errors import InvalidValue
 from app.domain.text import fold
 from app.i18n import N_, Message
@@ -333,6 +334,17 @@ def mask_contact(kind: str, value: str) -> str:
     if kind == "address":
         return value[:3] + "***" if len(value) > 6 else "***"
     return mask(value)
+
+
+# Purposes bound into sealed values and blind indexes (app/domain/crypto.py).
+NATIONAL_ID = "national_id"
+CONTACT = "contact"
+
+
+def contact_blind_index(sealer: Vault, kind: str, value: str) -> bytes:
+    """The blind index of a contact value (E.164 phone, lower-case email, an address line
+    without case or accents) under ``sealer``'s index key."""
+    return sealer.index(f"{kind}:{index_form(kind, value)}", CONTACT)
 
 
 def index_form(kind: str, value: str) -> str:

@@ -17,13 +17,9 @@ from sqlmodel import Field, SQLModel
 
 from app import vault
 from app.domain.crypto import Vault
-from app.domain.identity import index_form, mask, mask_contact
+from app.domain.identity import CONTACT, NATIONAL_ID, contact_blind_index, mask, mask_contact
 from app.ids import new_id
 from app.models.base import Sealed, optional_timestamp_field, timestamp_field
-
-# Purposes bound into sealed values and blind indexes (app/domain/crypto.py).
-NATIONAL_ID = "national_id"
-CONTACT = "contact"
 
 
 def national_id_index(value: str) -> bytes:
@@ -34,7 +30,7 @@ def national_id_index(value: str) -> bytes:
 def contact_index(kind: str, value: str, sealer: Vault | None = None) -> bytes:
     """The blind index of a contact value (E.164 phone, lower-case email, an address line
     without case or accents)."""
-    return (sealer or vault.current()).index(f"{kind}:{index_form(kind, value)}", CONTACT)
+    return contact_blind_index(sealer or vault.current(), kind, value)
 
 
 class Debtor(SQLModel, table=True):

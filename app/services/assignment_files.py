@@ -216,12 +216,34 @@ def read_rows(
 ) -> Iterator[tuple[int, Any]]:
     """(row number, row) pairs, shaped by ``layout``. CSV and Excel rows are numbered as a
     spreadsheet shows them (the header is row 1); JSON rows from 1."""
-    if source is SourceFormat.JSON:
-        yield from _json_rows(path)
-    elif source is SourceFormat.CSV:
-        yield from _csv_rows(path, layout)
+    shape, records = read_records(source, path, layout, limits)
+    if shape is None:
+        yield from records
     else:
-        yield from _xlsx_rows(path, layout, limits)
+        for number, cells in records:
+            yield number, shape(cells)
+
+
+def read_records(
+    source: SourceFormat,
+    path: Path,
+    layout: Layout = ASSIGNMENT_LAYOUT,
+    limits: WorkbookLimits = DEFAULT_LIMITS,
+) -> tuple[FlatShape | None, Iterator[tuple[int, Any]]]:
+    """The rows as read, not yet shaped: (row number, cells) of a CSV or a workbook with the
+    :class:`FlatShape` that turns cells into a row (a picklable object, so the shaping can
+    happen where the row is validated, in another process), or (row number, row) of a JSON
+    push and None. Reads the header at once: a wrong one raises here."""
+    if source is SourceFormat.JSON:
+        return None, _json_rows(path)
+    records = (
+        _csv_records(path, layout)
+        if source is SourceFormat.CSV
+        else _xlsx_records(path, layout, limits)
+    )
+    header = next(records)
+    assert isinstance(header, FlatShape)
+    return header, records  # type: ignore[return-value]
 
 
 def count_rows(
@@ -233,7 +255,7 @@ def count_rows(
     """How many rows :func:`read_rows` will give (a reading pass, no validation), or None
     when the upload cannot be read (processing then says why)."""
     try:
-        return sum(1 for _ in read_rows(source, path, layout, limits))
+        return sum(1 for _ in read_records(source, path, layout, limits)[1])
     except Exception:  # the processing pass reports the real error
         return None
 
@@ -244,10 +266,8 @@ def _json_rows(path: Path) -> Iterator[tuple[int, Any]]:
     yield from enumerate(document["rows"], start=1)
 
 
-def _flat_rows(
-    header: list[str], records: Iterator[list[Any]], first_row: int, layout: Layout
-) -> Iterator[tuple[int, Any]]:
-    width = len(header)
+def _flat_records(records: Iterator[list[Any]], first_row: int) -> Iterator[tuple[int, list[Any]]]:
+    """(row number, cells) of each line that is not blank, at most :data:`MAX_ROWS`."""
     for number, cells in enumerate(records, start=first_row):
         if number - first_row >= MAX_ROWS:
             raise UnreadableUpload(
@@ -256,19 +276,29 @@ def _flat_rows(
             )
         if not any(cell not in (None, "") for cell in cells):
             continue  # blank line
+        yield number, cells
+
+
+@dataclass(frozen=True, slots=True)
+class FlatShape:
+    """Turns a flat record (a CSV line's or a sheet row's cells under ``header``) into the
+    row ``layout`` shapes; a record wider than its header is a :class:`RowShapeError`."""
+
+    header: tuple[str, ...]
+    layout: Layout
+
+    def __call__(self, cells: list[Any]) -> Any:
+        header = self.header
+        width = len(header)
         if len(cells) > width and any(c not in (None, "") for c in cells[width:]):
-            yield (
-                number,
-                RowShapeError(
-                    Message(
-                        N_("the row has {cells} cells, the header {width}"),
-                        {"cells": len(cells), "width": width},
-                    )
-                ),
+            return RowShapeError(
+                Message(
+                    N_("the row has {cells} cells, the header {width}"),
+                    {"cells": len(cells), "width": width},
+                )
             )
-            continue
         values = {name: (cells[i] if i < len(cells) else None) for i, name in enumerate(header)}
-        yield number, layout.shape({k: (v if v != "" else None) for k, v in values.items()})
+        return self.layout.shape({k: (v if v != "" else None) for k, v in values.items()})
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,7 +326,8 @@ def _bounded_lines(handle: Any) -> Iterator[str]:
         yield line
 
 
-def _csv_rows(path: Path, layout: Layout) -> Iterator[tuple[int, Any]]:
+def _csv_records(path: Path, layout: Layout) -> Iterator[FlatShape | tuple[int, list[Any]]]:
+    """The header's :class:`FlatShape` first, then (row number, cells) per line."""
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             reader = csv.reader(_bounded_lines(handle))
@@ -306,7 +337,8 @@ def _csv_rows(path: Path, layout: Layout) -> Iterator[tuple[int, Any]]:
                 raise UnreadableUpload(
                     N_("the CSV header row is not the documented one"), _pairs(errors)
                 )
-            yield from _flat_rows(header, reader, 2, layout)
+            yield FlatShape(tuple(header), layout)
+            yield from _flat_records(reader, 2)
     except UnicodeDecodeError as exc:
         raise UnreadableUpload(N_("the CSV file is not UTF-8")) from exc
     except csv.Error as exc:
@@ -342,15 +374,17 @@ def _workbook_header(first: list[Any], layout: Layout) -> list[str]:
     return header
 
 
-def _xlsx_rows(path: Path, layout: Layout, limits: WorkbookLimits) -> Iterator[tuple[int, Any]]:
+def _xlsx_records(
+    path: Path, layout: Layout, limits: WorkbookLimits
+) -> Iterator[FlatShape | tuple[int, list[Any]]]:
     # Never trust the sheet's declared dimensions: only MAX_COLUMNS columns are kept.
     with (
         path.open("rb") as handle,
         closing(workbooks.sheet_rows(handle, limits, MAX_COLUMNS)) as rows,
     ):
         header = _workbook_header(next(rows, []), layout)
-        records = ([_cell_text(v) for v in row] for row in rows)
-        yield from _flat_rows(header, records, 2, layout)
+        yield FlatShape(tuple(header), layout)
+        yield from _flat_records(([_cell_text(v) for v in row] for row in rows), 2)
 
 
 def _inert(cell: object) -> object:

@@ -1,24 +1,26 @@
 """Assignment pushes: receive, queue, validate in batches, COPY to staging, merge set-based.
 
 The request stores the upload in ~1 MiB chunks and answers 202. A job (the in-process
-worker, or ``cartera worker``) then reads the upload from a temporary file a batch at a time,
-validates each batch in a worker thread (``app/domain/assignments.py``), COPYs the good rows
-into temporary staging tables and, once the whole upload is staged, merges it into
-accounts, debtors, related parties and contact points with a handful of statements. No
-statement is ever issued per row.
+worker, or ``cartera worker``) then reads the upload's records from a temporary file a batch
+at a time and has each batch validated, sealed and encoded as COPY text by a pool of worker
+processes (``app/services/assignment_staging.py``, rules in ``app/domain/assignments.py``);
+it COPYs the blobs into temporary staging tables and merges each batch into accounts,
+debtors, related parties and contact points with a handful of statements. No statement is
+ever issued per row, and the job process itself does almost nothing per row.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
-import json
+import itertools
 import re
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -30,14 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app import locks, vault
-from app.domain.assignments import (
-    AccountRow,
-    IntakeContext,
-    RowError,
-    storable,
-    validate_row,
-)
-from app.domain.crypto import Vault
+from app.domain.assignments import IntakeContext, storable
 from app.domain.errors import (
     DomainError,
     IdempotencyKeyRequired,
@@ -47,24 +42,22 @@ from app.domain.errors import (
     Text,
     UnreadableUpload,
 )
-from app.domain.identity import Country, mask, mask_contact
+from app.domain.identity import Country
 from app.domain.roles import Role
 from app.domain.webhooks import AssignmentProcessed, EventKind
 from app.i18n import N_, Language, Message, stored_text
-from app.ids import new_id
 from app.models.assignment import Assignment, AssignmentRejection
-from app.models.debtor import CONTACT, NATIONAL_ID, contact_index
 from app.models.partner import Partner
 from app.security import SYSTEM, Principal
+from app.services import assignment_staging as staging
 from app.services import audit, ledger, uploads, webhooks
 from app.services.aging import dpd_sql, paused_days_sql, stage_sql
 from app.services.assignment_files import (
-    RowShapeError,
     SourceFormat,
     UploadCheck,
     check_json,
     count_rows,
-    read_rows,
+    read_records,
 )
 from app.services.partners import partner_today
 from app.services.workbooks import DEFAULT_LIMITS, WorkbookLimits
@@ -283,60 +276,6 @@ CREATE TEMP TABLE intake_consent (
 ) ON COMMIT DROP
 """
 
-ACCOUNT_COLUMNS = (
-    "row_number",
-    "account_id",
-    "debtor_id",
-    "external_ref",
-    "product_type",
-    "currency",
-    "original_amount",
-    "principal",
-    "interest",
-    "fees",
-    "total",
-    "past_due_amount",
-    "oldest_unpaid_due_date",
-    "last_payment_date",
-    "last_payment_amount",
-    "national_id_type",
-    "national_id",
-    "national_id_index",
-    "national_id_masked",
-    "first_names",
-    "last_names",
-    "birth_date",
-    "content_hash",
-)
-PARTY_COLUMNS = (
-    "row_number",
-    "party_id",
-    "kind",
-    "full_name",
-    "relationship",
-    "national_id_type",
-    "national_id",
-    "national_id_index",
-    "national_id_masked",
-    "position",
-)
-CONTACT_COLUMNS = (
-    "row_number",
-    "contact_id",
-    "party_id",
-    "kind",
-    "value",
-    "value_index",
-    "value_masked",
-    "state",
-    "municipality",
-    "postal_code",
-    "latitude",
-    "longitude",
-    "time_zone",
-    "position",
-)
-CONSENT_COLUMNS = ("row_number", "channel", "status", "partner_reference", "given_on")
 REJECTION_COLUMNS = (
     "assignment_id",
     "row_number",
@@ -346,165 +285,7 @@ REJECTION_COLUMNS = (
     "message",
     "message_text",
 )
-# A refused row as the batch keeps it: row number, external_ref, field, reason.
-Rejection = tuple[int, str | None, str, Message]
-
-
-@dataclass(slots=True)
-class _Batch:
-    """One batch of validated rows, as COPY records."""
-
-    accounts: list[tuple[Any, ...]] = field(default_factory=list)
-    parties: list[tuple[Any, ...]] = field(default_factory=list)
-    contacts: list[tuple[Any, ...]] = field(default_factory=list)
-    consents: list[tuple[Any, ...]] = field(default_factory=list)
-    rejections: list[Rejection] = field(default_factory=list)
-    rejected_rows: int = 0
-    received: int = 0
-    done: bool = False
-
-
-def _sealed_id(sealer: Vault, national_id: str | None) -> tuple[Any, Any, Any]:
-    """A national id as stored: sealed, its blind index, masked."""
-    if national_id is None:
-        return None, None, None
-    return (
-        sealer.seal(national_id, NATIONAL_ID),
-        sealer.index(national_id, NATIONAL_ID),
-        mask(national_id),
-    )
-
-
-def _records(row: AccountRow, batch: _Batch, sealer: Vault) -> None:
-    batch.accounts.append(
-        (
-            row.row_number,
-            new_id(),
-            # Random, not time-ordered: a partner must not learn from a debtor's id that the
-            # person was someone else's debtor first.
-            uuid.uuid4(),
-            row.external_ref,
-            row.product_type.value,
-            row.currency,
-            row.original_amount,
-            row.principal,
-            row.interest,
-            row.fees,
-            row.total,
-            row.past_due_amount,
-            row.oldest_unpaid_due_date,
-            row.last_payment_date,
-            row.last_payment_amount,
-            row.national_id_type,
-            *_sealed_id(sealer, row.national_id),
-            row.first_names,
-            row.last_names,
-            row.birth_date,
-            row.content_hash,
-        )
-    )
-    for consent in row.consents:
-        batch.consents.append(
-            (
-                row.row_number,
-                consent.channel,
-                consent.status,
-                consent.partner_reference,
-                consent.given_on,
-            )
-        )
-    position = 0
-    for contact in row.contacts:
-        batch.contacts.append(_contact_record(row.row_number, None, contact, position, sealer))
-        position += 1
-    for party_position, party in enumerate(row.parties):
-        party_id = new_id()
-        batch.parties.append(
-            (
-                row.row_number,
-                party_id,
-                party.kind,
-                party.full_name,
-                party.relationship,
-                party.national_id_type,
-                *_sealed_id(sealer, party.national_id),
-                party_position,
-            )
-        )
-        for contact in party.contacts:
-            record = _contact_record(row.row_number, party_id, contact, position, sealer)
-            batch.contacts.append(record)
-            position += 1
-
-
-def _contact_record(
-    row_number: int, party_id: uuid.UUID | None, contact: Any, position: int, sealer: Vault
-) -> tuple[Any, ...]:
-    return (
-        row_number,
-        new_id(),
-        party_id,
-        contact.kind,
-        sealer.seal(contact.value, CONTACT),
-        contact_index(contact.kind, contact.value, sealer),
-        mask_contact(contact.kind, contact.value),
-        contact.state,
-        contact.municipality,
-        contact.postal_code,
-        contact.latitude,
-        contact.longitude,
-        contact.time_zone,
-        position,
-    )
-
-
-def _external_ref_of(raw: Any) -> str | None:
-    if isinstance(raw, dict):
-        ref = raw.get("external_ref")
-        if isinstance(ref, str) and ref.strip():
-            return storable(ref.strip(), 64)
-    return None
-
-
-def next_batch(
-    rows: Iterator[tuple[int, Any]],
-    context: IntakeContext,
-    size: int = BATCH_ROWS,
-    accepted: dict[str, int] | None = None,
-) -> _Batch:
-    """Read and validate up to ``size`` rows (runs in a worker thread). ``accepted`` maps
-    each external_ref already accepted in this push to its row: a second one is refused."""
-    batch = _Batch()
-    seen = {} if accepted is None else accepted
-    sealer = vault.current()
-    for row_number, raw in rows:
-        batch.received += 1
-        if isinstance(raw, RowShapeError):
-            result: AccountRow | list[RowError] = [RowError("row", raw.text)]
-        else:
-            result = validate_row(row_number, raw, context)
-        if isinstance(result, AccountRow) and result.external_ref in seen:
-            first = seen[result.external_ref]
-            result = [
-                RowError(
-                    "external_ref",
-                    Message(
-                        N_("appears more than once in this push (first at row {first})"),
-                        {"first": first},
-                    ),
-                )
-            ]
-        if isinstance(result, AccountRow):
-            seen[result.external_ref] = row_number
-            _records(result, batch, sealer)
-        else:
-            batch.rejected_rows += 1
-            ref = _external_ref_of(raw)
-            batch.rejections.extend((row_number, ref, e.field, e.text) for e in result)
-        if batch.received >= size:
-            return batch
-    batch.done = True
-    return batch
+_DUPLICATE = N_("appears more than once in this push (first at row {first})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -523,11 +304,14 @@ async def process_assignment(
     batch_rows: int = BATCH_ROWS,
     workbook_limits: WorkbookLimits = DEFAULT_LIMITS,
     progress: uploads.ProgressCallback | None = None,
+    workers: int | None = None,
 ) -> Assignment:
     """Validate, stage and merge one queued push; an unreadable upload marks it failed.
 
-    Batches are pipelined: while PostgreSQL merges batch N, a worker thread reads and
-    validates batch N+1. The whole push is one transaction: all of it lands or none.
+    Batches are pipelined: while PostgreSQL merges batch N, the pool's ``workers``
+    processes (``CARTERA_INTAKE_WORKERS`` unless given; 0 for a thread) validate and encode
+    the next ones (app/services/assignment_staging.py). The whole push is one transaction:
+    all of it lands or none.
     ``progress`` (rows done, rows in the upload) is told after each batch; the rows are
     counted first by a reading pass in a worker thread (no validation), which costs a
     fraction of the push's time and lets a reader show how far it has come.
@@ -561,8 +345,14 @@ async def process_assignment(
                     lambda: count_rows(source, path, limits=workbook_limits)
                 )
             )
-        rows = read_rows(source, path, limits=workbook_limits)
-        reader = _BatchReader(rows, context, batch_rows)
+        reader = _BatchReader(
+            source,
+            path,
+            workbook_limits,
+            context,
+            batch_rows,
+            staging.configured_workers() if workers is None else workers,
+        )
         try:
             async with session.begin_nested():
                 await _run_batches(
@@ -636,25 +426,56 @@ class _Progress:
 
 
 class _BatchReader:
-    """Reads and validates the next batch in a worker thread, one batch ahead."""
+    """Reads the upload's records a batch at a time (in a thread) and has each validated by
+    the pool, up to one batch per worker ahead of the merge; yields them in order."""
 
-    def __init__(self, rows: Iterator[tuple[int, Any]], context: IntakeContext, size: int) -> None:
-        self.rows = rows
+    def __init__(
+        self,
+        source: SourceFormat,
+        path: Path,
+        limits: WorkbookLimits,
+        context: IntakeContext,
+        size: int,
+        workers: int,
+    ) -> None:
+        self.source = source
+        self.path = path
+        self.limits = limits
         self.context = context
         self.size = size
-        # external_ref → row number of its first accepted row, for duplicates in the push.
-        self.accepted: dict[str, int] = {}
-        self.seconds = 0.0
+        self.workers = workers
+        self.seconds = 0.0  # validation time, summed over the workers
 
-    def _read(self) -> _Batch:
-        tick = time.perf_counter()
+    async def batches(self) -> AsyncGenerator[staging.StagedBatch, None]:
+        shape, records = await anyio.to_thread.run_sync(
+            lambda: read_records(self.source, self.path, limits=self.limits)
+        )
+        sealer = vault.current()
+        ahead = max(1, self.workers) + 1
+        pending: collections.deque[asyncio.Future[staging.StagedBatch]] = collections.deque()
+        exhausted = False
         try:
-            return next_batch(self.rows, self.context, self.size, self.accepted)
+            while True:
+                while not exhausted and len(pending) < ahead:
+                    rows = await anyio.to_thread.run_sync(
+                        lambda: list(itertools.islice(records, self.size))
+                    )
+                    if not rows:
+                        exhausted = True
+                        break
+                    job = staging.StageJob(rows, shape, self.context, sealer)
+                    pending.append(asyncio.ensure_future(staging.stage(job, self.workers)))
+                if not pending:
+                    return
+                batch = await pending.popleft()
+                self.seconds += batch.seconds
+                yield batch
         finally:
-            self.seconds += time.perf_counter() - tick
-
-    def start(self) -> asyncio.Future[_Batch]:
-        return asyncio.ensure_future(anyio.to_thread.run_sync(self._read))
+            for waiting in pending:
+                waiting.cancel()
+            # A merge failed while batches were being validated: let them finish.
+            with contextlib.suppress(BaseException):
+                await asyncio.gather(*pending, return_exceptions=True)
 
 
 async def _run_batches(
@@ -667,29 +488,11 @@ async def _run_batches(
     progress: _Progress,
     report: uploads.Progress,
 ) -> None:
-    pending = reader.start()
-    try:
-        while True:
-            batch = await pending
-            if not batch.done:
-                pending = reader.start()
-            progress.received += batch.received
-            progress.rejected += batch.rejected_rows
-            await uploads.copy_records(session, "intake_account", ACCOUNT_COLUMNS, batch.accounts)
-            await uploads.copy_records(session, "intake_party", PARTY_COLUMNS, batch.parties)
-            await uploads.copy_records(session, "intake_contact", CONTACT_COLUMNS, batch.contacts)
-            await uploads.copy_records(session, "intake_consent", CONSENT_COLUMNS, batch.consents)
-            kept = batch.rejections[: MAX_REJECTIONS_STORED - progress.stored_rejections]
-            await uploads.copy_records(
-                session,
-                "assignment_rejection",
-                REJECTION_COLUMNS,
-                [
-                    (assignment.id, n, seq, ref, storable(f, 80), *_stored(m))
-                    for seq, (n, ref, f, m) in _numbered(kept)
-                ],
-            )
-            progress.stored_rejections += len(kept)
+    # external_ref → row number of its first accepted row, for duplicates in the push.
+    accepted: dict[str, int] = {}
+    async with contextlib.aclosing(reader.batches()) as batches:
+        async for batch in batches:
+            await _stage(session, assignment, batch, accepted, progress)
             tick = time.perf_counter()
             counts = await _merge(session, assignment, partner, as_of, now)
             progress.merge_seconds += time.perf_counter() - tick
@@ -698,16 +501,72 @@ async def _run_batches(
             progress.unchanged += counts.unchanged
             progress.rejected += counts.rejected
             await report.done(progress.received)
-            if batch.done:
-                return
-    finally:
-        if not pending.done():
-            # A merge failed while the next batch was being read: let the thread finish.
-            with contextlib.suppress(Exception):
-                await pending
 
 
-def _numbered(rejections: list[Rejection]) -> Iterator[tuple[int, Rejection]]:
+async def _stage(
+    session: AsyncSession,
+    assignment: Assignment,
+    batch: staging.StagedBatch,
+    accepted: dict[str, int],
+    progress: _Progress,
+) -> None:
+    """COPY a validated batch into staging, less the rows whose external_ref came earlier in
+    the push, and store its refusals."""
+    progress.received += batch.received
+    progress.rejected += batch.rejected_rows
+    for table, columns, data in (
+        ("intake_account", staging.ACCOUNT_COLUMNS, batch.accounts),
+        ("intake_party", staging.PARTY_COLUMNS, batch.parties),
+        ("intake_contact", staging.CONTACT_COLUMNS, batch.contacts),
+        ("intake_consent", staging.CONSENT_COLUMNS, batch.consents),
+    ):
+        await uploads.copy_text(session, table, columns, data)
+    rejections = batch.rejections
+    repeated = _repeated(batch.accepted, accepted)
+    if repeated:
+        await session.execute(text(_DROP_REPEATED), {"rows": [r[0] for r in repeated]})
+        progress.rejected += len(repeated)
+        rejections = sorted(
+            [*rejections, *(staging.stored_rejection(*r) for r in repeated)],
+            key=lambda r: r[0],
+        )
+    kept = rejections[: MAX_REJECTIONS_STORED - progress.stored_rejections]
+    await uploads.copy_records(
+        session,
+        "assignment_rejection",
+        REJECTION_COLUMNS,
+        [(assignment.id, n, seq, *rest) for seq, (n, *rest) in _numbered(kept)],
+    )
+    progress.stored_rejections += len(kept)
+
+
+def _repeated(
+    rows: list[tuple[str, int]], accepted: dict[str, int]
+) -> list[tuple[int, str, str, Message]]:
+    """The rows whose external_ref an earlier row of the push already brought (refused,
+    as (row, external_ref, field, reason)); the others are remembered."""
+    repeated: list[tuple[int, str, str, Message]] = []
+    for ref, row_number in rows:
+        first = accepted.setdefault(ref, row_number)
+        if first != row_number:
+            repeated.append(
+                (row_number, ref, "external_ref", Message(_DUPLICATE, {"first": first}))
+            )
+    return repeated
+
+
+_DROP_REPEATED = """
+WITH rows AS (SELECT unnest(CAST(:rows AS int[])) AS n),
+a AS (DELETE FROM intake_account t USING rows WHERE t.row_number = rows.n),
+p AS (DELETE FROM intake_party t USING rows WHERE t.row_number = rows.n),
+c AS (DELETE FROM intake_contact t USING rows WHERE t.row_number = rows.n)
+DELETE FROM intake_consent t USING rows WHERE t.row_number = rows.n
+"""
+
+
+def _numbered(
+    rejections: list[staging.StoredRejection],
+) -> Iterator[tuple[int, staging.StoredRejection]]:
     """Each rejection with its position among its row's rejections."""
     previous = None
     seq = 0
@@ -715,12 +574,6 @@ def _numbered(rejections: list[Rejection]) -> Iterator[tuple[int, Rejection]]:
         seq = seq + 1 if rejection[0] == previous else 0
         previous = rejection[0]
         yield seq, rejection
-
-
-def _stored(message: Text) -> tuple[str, str]:
-    """A refusal as COPY stores it: its English (kept short), and the text for every reader."""
-    shown = message if isinstance(message, Message) else Message(message)
-    return storable(str(shown), 300), json.dumps(shown.to_json())
 
 
 def _summary(assignment: Assignment) -> dict[str, Any]:
@@ -750,7 +603,7 @@ async def _fail(
         "assignment_rejection",
         REJECTION_COLUMNS,
         [
-            (assignment.id, 1, seq, None, storable(f, 80), *_stored(m))
+            (assignment.id, 1, seq, *staging.stored_rejection(1, None, f, m)[1:])
             for seq, (f, m) in enumerate(errors)
         ],
     )

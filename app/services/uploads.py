@@ -91,6 +91,43 @@ async def copy_records(
     await driver.copy_records_to_table(table, records=records, columns=list(columns))
 
 
+# COPY's text format: tab-separated, \N for NULL, backslash escapes; bytea as \\x<hex>.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_bytes(value: bytes) -> str:
+    return "\\\\x" + value.hex()
+
+
+# How a cell of each type is written; any other type (int, Decimal, date, UUID) as its str.
+_COPY_CELL: dict[type, Callable[[Any], str]] = {
+    str: lambda value: value.translate(_COPY_ESCAPES),
+    bytes: _copy_bytes,
+    bool: lambda value: "t" if value else "f",
+    type(None): lambda value: "\\N",
+}
+
+
+def copy_line(record: Sequence[Any]) -> str:
+    """One record as a line of COPY's text format (what :func:`copy_text` sends). Cells are
+    None, text, bytes, booleans, or anything whose ``str`` PostgreSQL reads as the column's
+    type (numbers, Decimals, dates, UUIDs)."""
+    cell = _COPY_CELL.get
+    return "\t".join([cell(type(value), str)(value) for value in record]) + "\n"
+
+
+async def copy_text(session: AsyncSession, table: str, columns: Sequence[str], data: bytes) -> None:
+    """COPY lines already in COPY's text format (:func:`copy_line`, UTF-8) into ``table``:
+    the rows were encoded elsewhere (a validation worker), this process only passes them on."""
+    if not data:
+        return
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
+    assert driver is not None
+    await driver.copy_to_table(table, source=memoryview(data), columns=list(columns), format="text")
+
+
 async def store_body(
     session: AsyncSession,
     queue: Queue,

@@ -657,7 +657,11 @@ class TestMerge:
         assert "appears more than once" in rejection.message
         assert "row 1" in rejection.message
 
-    async def test_small_batches_give_the_same_result_as_one(self, client, session, manager):
+    # 2: batches validated by the pool of worker processes; 0: in a thread of this process.
+    @pytest.mark.parametrize("workers", [2, 0])
+    async def test_small_batches_give_the_same_result_as_one(
+        self, client, session, manager, workers
+    ):
         partner = await add_partner(session)
         rows = [
             row("BT-1", 1),
@@ -670,7 +674,7 @@ class TestMerge:
         ]
         response = await push_json(client, manager, partner, rows)
         done = await service.process_assignment(
-            session, uuid.UUID(response.json()["id"]), batch_rows=1
+            session, uuid.UUID(response.json()["id"]), batch_rows=1, workers=workers
         )
         assert (done.received, done.created, done.rejected) == (7, 4, 3)
         assert set(await accounts_of(session, partner)) == {"BT-1", "BT-3", "BT-5", "BT-7"}
@@ -685,6 +689,72 @@ class TestMerge:
             (4, 0, "external_ref"),
             (6, 0, "product_type"),
         ]
+
+    async def test_a_ref_repeated_within_one_batch_of_the_pool_keeps_its_first_row(
+        self, client, session, manager
+    ):
+        partner = await add_partner(session)
+        rows = [row("PD-1", 1), row("PD-1", 2, fees="5", total="1125.50"), row("PD-3", 3)]
+        response = await push_json(client, manager, partner, rows)
+        done = await service.process_assignment(
+            session, uuid.UUID(response.json()["id"]), workers=2
+        )
+        assert (done.received, done.created, done.rejected) == (3, 2, 1)
+        accounts = await accounts_of(session, partner)
+        assert accounts["PD-1"].fees == Decimal("0.00")
+        # The refused row left nothing behind: one set of contact points per account.
+        # (each row: a phone, an email and an address, the reference's and the guarantor's phone)
+        assert await count(session, ContactPoint, col(ContactPoint.partner_id) == partner.id) == 10
+        rejection = (
+            await session.scalars(
+                select(AssignmentRejection).where(col(AssignmentRejection.assignment_id) == done.id)
+            )
+        ).one()
+        assert (rejection.row_number, rejection.field) == (2, "external_ref")
+        assert "row 1" in rejection.message
+
+    async def test_text_with_backslashes_and_accents_arrives_as_sent(
+        self, client, session, manager
+    ):
+        """Workers hand rows over in COPY's text format, where a backslash is an escape."""
+        partner = await add_partner(session)
+        sent = row(
+            "ES\\1",
+            1,
+            debtor={
+                **row("x", 1)["debtor"],
+                "first_names": "José \\N Ñuño",
+                "last_names": "D'Ávila \\t",
+                "addresses": [{"line": "Calle 5 \\ 3", "state": "Sonora"}],
+            },
+            references=[{"full_name": "Ana \\x00", "relationship": "tía\\", "phones": []}],
+            guarantors=[],
+        )
+        done = await service.process_assignment(
+            session,
+            uuid.UUID((await push_json(client, manager, partner, [sent])).json()["id"]),
+            workers=2,
+        )
+        assert (done.created, done.rejected) == (1, 0)
+        account = (await accounts_of(session, partner))["ES\\1"]
+        assert (account.debtor_first_names, account.debtor_last_names) == (
+            "José \\N Ñuño",
+            "D'Ávila \\t",
+        )
+        party = (
+            await session.scalars(
+                select(RelatedParty).where(col(RelatedParty.account_id) == account.id)
+            )
+        ).one()
+        assert (party.full_name, party.relationship) == ("Ana \\x00", "tía\\")
+        address = (
+            await session.scalars(
+                select(ContactPoint).where(
+                    col(ContactPoint.account_id) == account.id, col(ContactPoint.kind) == "address"
+                )
+            )
+        ).one()
+        assert address.value == "Calle 5 \\ 3"
 
     async def test_a_push_of_bad_rows_only_creates_nothing(self, client, session, manager):
         partner = await add_partner(session)
