@@ -1,4 +1,5 @@
-"""Teams carry a version, their ETag, so a change can be made with If-Match.
+"""Teams and webhook subscriptions carry a version, their ETag, so a change can be made with
+If-Match.
 
 Revision ID: 5e8b2c7d9a41
 Revises: 02ac3caaf53c
@@ -19,9 +20,11 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     # Existing teams start at version 1, as new ones do; the default only fills them in.
-    op.add_column("team", sa.Column("version", sa.Integer(), nullable=False, server_default="1"))
-    op.alter_column("team", "version", server_default=None)
+    for table in ("team", "webhook_subscription"):
+        op.add_column(table, sa.Column("version", sa.Integer(), nullable=False, server_default="1"))
+        op.alter_column(table, "version", server_default=None)
 
 
 def downgrade() -> None:
-    op.drop_column("team", "version")
+    for table in ("team", "webhook_subscription"):
+        op.drop_column(table, "version")
