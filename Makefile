@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+RUNTIME_STAMP := $(VENV)/.runtime-stamp
 PORT ?= 8000
 
 .PHONY: install run test test-fast lint format openapi openapi-check client-check messages migrate check-migrations bench bench-smoke fuzz clean
@@ -13,12 +14,18 @@ install: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
-	touch $(STAMP)
+	touch $(STAMP) $(RUNTIME_STAMP)
+
+# What serving needs, without the test and lint tools (a dev install covers it too).
+$(RUNTIME_STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e .
+	touch $(RUNTIME_STAMP)
 
 ## Serve the API on $(PORT): embedded PostgreSQL unless CARTERA_DATABASE_URL is set,
 ## migrations applied, demo data loaded once. Development is said here: an unset
 ## CARTERA_ENV is production, which refuses the demo and the development secrets.
-run: $(STAMP)
+run: $(RUNTIME_STAMP)
 	CARTERA_ENV=development PORT=$(PORT) $(BIN)/cartera serve --upgrade --demo
 
 ## Every test, against a real PostgreSQL (embedded unless CARTERA_DATABASE_URL is set).

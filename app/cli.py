@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import migrations
 from app.config import get_settings
 from app.db import EmbeddedPostgres, open_database
+from app.observability import configure_logging
 
 T = TypeVar("T")
 
@@ -98,6 +99,8 @@ def serve(
     get_settings().check_deployable()
     if demo:
         _refuse_demo_in_production()
+    # Before migrations and the demo seed, so that their lines look like the server's.
+    configure_logging(get_settings().log_level, get_settings().logs_as_json)
     with database_url() as url:
         if upgrade:
             migrations.upgrade(url)

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".cartera")
     db_pool_size: int = Field(default=10, ge=1, le=200)
     db_max_overflow: int = Field(default=10, ge=0, le=200)
+    # Pooled connections are replaced after this many seconds (no ping before each use: a
+    # connection found dead on a transaction's first statement is replaced and the statement
+    # run again, app/db.py).
+    db_pool_recycle_seconds: int = Field(default=1800, ge=30, le=24 * 3600)
 
     jwt_algorithm: Literal["HS256", "HS384", "HS512", "RS256"] = "HS256"
     jwt_secret: SecretStr = SecretStr(DEFAULT_JWT_SECRET)
@@ -67,6 +71,11 @@ class Settings(BaseSettings):
     data_key_id: int | None = Field(default=None, ge=1, le=255)
     blind_index_key: SecretStr = SecretStr(DEFAULT_BLIND_INDEX_KEY)
     access_token_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    # Who a bearer token names is read from the database and kept this many seconds per
+    # process (app/services/auth.py, PrincipalCache). A change made through this process
+    # (deactivation, role, password or secret, logout) drops it at once; one made elsewhere
+    # (another worker, a script) takes effect within this window. 0: read on every request.
+    principal_cache_seconds: float = Field(default=5.0, ge=0, le=60)
 
     # Brute-force protection of both grants. Failures are counted per name *and* client
     # address (login_max_failures lock that name for that address only) and per address
@@ -167,7 +176,13 @@ class Settings(BaseSettings):
     # The business date the nightly aging runs for is "today" in this zone.
     aging_time_zone: str = "America/Mexico_City"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    log_json: bool = True
+    # Logs as JSON lines (what a log shipper reads) or as readable console lines; unset,
+    # JSON in production and console lines in development and tests.
+    log_json: bool | None = None
+
+    @property
+    def logs_as_json(self) -> bool:
+        return self.env == "production" if self.log_json is None else self.log_json
 
     @field_validator("database_url")
     @classmethod

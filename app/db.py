@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 
 from app.config import Settings, to_asyncpg_url
@@ -50,11 +52,14 @@ class Database:
 
 
 def make_engine(url: str, settings: Settings, **kwargs: Any) -> AsyncEngine:
+    # No ping before each checkout (a round trip per request): connections are replaced
+    # after db_pool_recycle_seconds, and one found dead on a transaction's first statement
+    # is replaced and the statement run again (RetryingSession).
     engine = create_async_engine(
         url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
-        pool_pre_ping=True,
+        pool_recycle=settings.db_pool_recycle_seconds,
         # Statement parameters are personal data; keep them out of error messages and logs.
         hide_parameters=True,
         **kwargs,
@@ -72,9 +77,34 @@ def _connect_or_unreachable(dialect: Any, _record: Any, cargs: Any, cparams: Any
         raise DatabaseUnreachable(type(exc).__name__) from exc
 
 
+class RetryingSession(Session):
+    """A session whose transaction survives a pooled connection that died while idle
+    (PostgreSQL restarted, a proxy or firewall dropped it): when the transaction's first
+    statement fails because its connection is gone, and nothing was flushed or read in the
+    transaction yet, the transaction is discarded and the statement runs once more on a
+    fresh connection. The disconnect has already invalidated the pool's older connections,
+    so the retry does not meet another dead one; a server still down answers the retry with
+    DatabaseUnreachable (503)."""
+
+    def _execute_internal(self, *args: Any, **kwargs: Any) -> Any:
+        if self._transaction is not None or self.new or self.deleted or self.dirty:
+            return super()._execute_internal(*args, **kwargs)
+        try:
+            return super()._execute_internal(*args, **kwargs)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            log.warning("pooled connection lost; retrying the statement on a new one")
+            self.rollback()
+            return super()._execute_internal(*args, **kwargs)
+
+
 def open_database(url: str, settings: Settings) -> Database:
     engine = make_engine(url, settings)
-    return Database(engine, async_sessionmaker(engine, expire_on_commit=False))
+    return Database(
+        engine,
+        async_sessionmaker(engine, expire_on_commit=False, sync_session_class=RetryingSession),
+    )
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

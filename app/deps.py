@@ -1,5 +1,8 @@
 """Typed FastAPI dependencies: the session, the settings and the authenticated principal.
 
+Dependencies are ``async def`` even when they await nothing: FastAPI runs a plain ``def``
+dependency in a worker thread, a thread hop on every request for reading an attribute.
+
 Routers declare who may call them with ``Depends(require(Role.ADMIN, …))``; object-level
 visibility (which rows a principal may see) lives in each resource's query helper.
 """
@@ -24,13 +27,14 @@ from app.domain.roles import STAFF_ROLES, Role
 from app.i18n import Language, negotiate
 from app.security import Principal
 from app.services.auth import principal_from_token
+from app.services.principal_cache import PrincipalCache
 
 API_PREFIX = "/api/v1"
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-def app_settings(request: Request) -> Settings:
+async def app_settings(request: Request) -> Settings:
     """The settings the app was created with (tests build apps with their own)."""
     settings: Settings = request.app.state.settings
     return settings
@@ -39,7 +43,7 @@ def app_settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(app_settings)]
 
 
-def app_database(request: Request) -> Database:
+async def app_database(request: Request) -> Database:
     """The app's database, for work that outlives the request's session (a download's bytes
     are streamed after the request's transaction has ended)."""
     database: Database = request.app.state.database
@@ -49,7 +53,7 @@ def app_database(request: Request) -> Database:
 DatabaseDep = Annotated[Database, Depends(app_database)]
 
 
-def server_clock() -> datetime:
+async def server_clock() -> datetime:
     """The server's clock: what a request is judged at (the contact law's "now") and what
     outbound contacts are stamped by. One dependency, so tests can replace it through
     ``app.dependency_overrides`` instead of depending on when they run."""
@@ -59,7 +63,7 @@ def server_clock() -> datetime:
 ClockDep = Annotated[datetime, Depends(server_clock)]
 
 
-def reader_language(request: Request) -> Language:
+async def reader_language(request: Request) -> Language:
     """The language of the answer (``Accept-Language``, as app/middleware.py says it in
     ``Content-Language``): texts kept with values are rendered in it at the edge."""
     return negotiate(request.headers.get("accept-language"))
@@ -68,7 +72,7 @@ def reader_language(request: Request) -> Language:
 LanguageDep = Annotated[Language, Depends(reader_language)]
 
 
-def client_ip(request: Request, settings: SettingsDep) -> IPAddress | None:
+async def client_ip(request: Request, settings: SettingsDep) -> IPAddress | None:
     """The caller's address: the socket peer, or what ``X-Forwarded-For`` says when the peer
     is one of ``settings.trusted_proxies`` (:func:`app.domain.auth.client_address`)."""
     peer = request.client.host if request.client else None
@@ -111,13 +115,15 @@ bearer = _BearerOAuth2()
 
 
 async def get_principal(
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     token: Annotated[str | None, Depends(bearer)],
 ) -> Principal:
     if token is None or len(token) > 8192:
         raise NotAuthenticated({"reason": "missing"})
-    return await principal_from_token(session, settings, token)
+    cache: PrincipalCache | None = getattr(request.app.state, "principal_cache", None)
+    return await principal_from_token(session, settings, token, cache)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -77,6 +77,7 @@ from app.routers import (
     worklists,
 )
 from app.schemas.assignments import AssignmentPush
+from app.services.principal_cache import PrincipalCache
 from app.services.workbooks import WorkbookLimits
 
 log = get_logger("cartera.app")
@@ -471,7 +472,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     # An override that would loosen a country's contact law stops the start, not a request.
     for country, override in settings.compliance_overrides.items():
         pack_for(country, override)
-    configure_logging(settings.log_level, settings.log_json)
+    configure_logging(settings.log_level, settings.logs_as_json)
     app = FastAPI(
         title="Cartera API",
         version=__version__,
@@ -484,6 +485,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     app.state.settings = settings
     app.state.database = database
+    app.state.principal_cache = PrincipalCache(settings.principal_cache_seconds)
 
     app.include_router(health.router)
     for module in (

@@ -8,6 +8,7 @@ request id context variable is visible to everything below.
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 import uuid
@@ -27,6 +28,34 @@ from app.problems import problem_response, render
 log = get_logger("cartera.http")
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,80}$")
+# Request ids the client did not offer: 32 hex digits, a random prefix per process and a
+# counter (unique without asking the OS for randomness on every request).
+_ID_PREFIX = uuid.uuid4().hex[:16]
+_ID_COUNTER = itertools.count(1)
+
+
+def _new_request_id() -> str:
+    return f"{_ID_PREFIX}{next(_ID_COUNTER) & 0xFFFFFFFFFFFFFFFF:016x}"
+
+
+# The metric series of each (method, route[, status]), looked up once: ``labels()`` takes a
+# lock and builds its key on every call.
+_COUNTERS: dict[tuple[str, str, str], Any] = {}
+_LATENCIES: dict[tuple[str, str], Any] = {}
+
+
+def _observe(method: str, route: str, status: str, elapsed: float) -> None:
+    counter = _COUNTERS.get((method, route, status))
+    if counter is None:
+        counter = _COUNTERS.setdefault(
+            (method, route, status), HTTP_REQUESTS.labels(method, route, status)
+        )
+    latency = _LATENCIES.get((method, route))
+    if latency is None:
+        latency = _LATENCIES.setdefault((method, route), HTTP_LATENCY.labels(method, route))
+    counter.inc()
+    latency.observe(elapsed)
+
 
 SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"x-content-type-options", b"nosniff"),
@@ -104,7 +133,7 @@ class RequestContextMiddleware:
             return
         headers = Headers(scope=scope)
         offered = headers.get("x-request-id", "")
-        request_id = offered if _VALID_REQUEST_ID.match(offered) else uuid.uuid4().hex
+        request_id = offered if _VALID_REQUEST_ID.match(offered) else _new_request_id()
         token = request_id_var.set(request_id)
         structlog.contextvars.bind_contextvars(request_id=request_id)
         lang = negotiate(headers.get("accept-language"))
@@ -163,8 +192,7 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - started
             route = _route(scope)
             method = scope.get("method", "")
-            HTTP_REQUESTS.labels(method, route, str(status_holder["status"])).inc()
-            HTTP_LATENCY.labels(method, route).observe(elapsed)
+            _observe(method, route, str(status_holder["status"]), elapsed)
             log.info(
                 "request",
                 method=method,

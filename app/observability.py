@@ -47,6 +47,13 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
     if _configured:
         return
     _configured = True
+    # Every answer writes a log line, so a record must be cheap: the JSON lines carry none of
+    # the caller's file and line, thread, process or multiprocessing names the stdlib would
+    # otherwise look up for each record (the logging HOWTO's "Optimization").
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,

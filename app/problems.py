@@ -34,8 +34,11 @@ from typing import Any
 from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse
 
+from app.domain.accounts import ACCOUNT_STATUS_WORDS
+from app.domain.credit_movements import MOVEMENT_STATUS_WORDS
 from app.domain.errors import DomainError, InvalidValue
 from app.domain.packs import CHANNEL_WORDS
+from app.domain.plans import PLAN_STATUS_WORDS
 from app.i18n import N_, Language, Message, text_of, translate
 from app.i18n import render as render_text
 from app.schemas.common import one_of
@@ -56,6 +59,12 @@ class ProblemKind:
 
 
 # Wording of the codes some details name, translated like every other text.
+_TAKEN = {
+    "user_name": N_("user name"),
+    "team_name": N_("team name"),
+    "partner_tax_id": N_("tax id in that country"),
+    "client_id": N_("client id"),
+}
 _ESCALATION_STATUS = {"open": N_("open"), "taken": N_("taken"), "resolved": N_("resolved")}
 _PAUSE_STATE = {
     "ended": N_("was ended already"),
@@ -226,6 +235,64 @@ CATALOGUE: dict[str, ProblemKind] = {
         409, N_("Custody does not move that way"),
         N_("The paper original's custody only moves forward; it cannot go from {current} to "
            "{status}.")),
+    "account_not_active": ProblemKind(
+        409, N_("Account not active"),
+        N_("The account is {status}: it is no longer worked, paid into or changed."),
+        words={"status": ACCOUNT_STATUS_WORDS}),
+    "open_plan_exists": ProblemKind(
+        409, N_("Open plan exists"),
+        N_("The account already has an open payment plan; cancel it, or wait until it is "
+           "completed or broken, before another.")),
+    "plan_not_pending": ProblemKind(
+        409, N_("Plan not awaiting approval"),
+        N_("Only a plan pending approval can be approved or rejected; this one is {status}."),
+        words={"status": PLAN_STATUS_WORDS}),
+    "plan_not_open": ProblemKind(
+        409, N_("Plan not open"),
+        N_("Only a proposed, pending or active plan can be cancelled; this one is {status}."),
+        words={"status": PLAN_STATUS_WORDS}),
+    "agreement_not_issuable": ProblemKind(
+        409, N_("No agreement for this plan"),
+        N_("An agreement is issued for an active, completed or broken plan (or kept for one "
+           "cancelled after it was issued); this plan is {status}."),
+        words={"status": PLAN_STATUS_WORDS}),
+    "credit_movement_not_pending": ProblemKind(
+        409, N_("Credit movement already decided"),
+        N_("Only a credit movement pending approval can be decided; this one is {status}."),
+        words={"status": MOVEMENT_STATUS_WORDS}),
+    "payer_reference_used": ProblemKind(
+        409, N_("Payer reference already used"),
+        N_("A payment with this payer reference was already applied for the partner; the "
+           "same money is never applied twice.")),
+    "payment_already_reversed": ProblemKind(
+        409, N_("Payment already reversed"), N_("This payment was reversed already.")),
+    "flag_already_set": ProblemKind(
+        409, N_("Flag already set"),
+        N_("The debtor already carries this flag ({flag_id}); clear it before setting it "
+           "again.")),
+    "flag_already_cleared": ProblemKind(
+        409, N_("Flag already cleared"), N_("This flag was cleared already.")),
+    "interaction_already_corrected": ProblemKind(
+        409, N_("Interaction already corrected"),
+        N_("This interaction was corrected already by {interaction_id}: correct that one "
+           "instead.")),
+    "pause_limit_exceeded": ProblemKind(
+        409, N_("Too many pause days"),
+        N_("The account's pauses would add up to {total} days; the most is {most}.")),
+    "pause_overlaps": ProblemKind(
+        409, N_("Pause overlaps another"),
+        N_("The pause overlaps another pause of the account ({starts_on} to {ends_on}).")),
+    "allocation_running": ProblemKind(
+        409, N_("Allocation under way"),
+        N_("Another allocation run is under way; try again when it ends.")),
+    "partner_inactive": ProblemKind(
+        409, N_("Partner inactive"), N_("The partner is inactive: it sends no new portfolio.")),
+    "name_taken": ProblemKind(
+        409, N_("Already taken"), N_("That {what} is taken already."),
+        words={"what": _TAKEN}),
+    "last_admin": ProblemKind(
+        409, N_("Last administrator"),
+        N_("The last active administrator cannot be demoted or deactivated.")),
     "not_ready": ProblemKind(
         503, N_("Not ready"), N_("The service is not ready: {reason}.")),
     "http_error": ProblemKind(

@@ -2,8 +2,10 @@
 
 Tokens carry ``sub``, ``role``, ``exp``, ``iat``, ``jti``, ``iss`` and, for partner systems,
 ``partner_id``. Only the configured algorithm is accepted when decoding, which rules out
-``alg: none`` and HS/RS swaps. Every request re-reads the principal from the database, so a
-deactivated user or client loses access at once.
+``alg: none`` and HS/RS swaps. The principal is re-read from the database, or taken from a
+per-process cache for at most ``principal_cache_seconds`` (app/services/principal_cache.py):
+a deactivated user or client loses access at once when the change is made through this
+process, and within that window otherwise.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 -- wrk script of the api benchmark: bench/api.py runs
 --   wrk ... -s bench/api.lua URL -- MODE IDS_FILE TOKEN
--- MODE: hello | get_account | list | contact_check | interaction. Each thread walks the
+-- MODE: hello | healthz | get_account | list | contact_check | interaction. Each thread walks the
 -- account ids of IDS_FILE from its own offset; done() prints one JSON line for api.py.
 
 local threads = {}
@@ -42,6 +42,8 @@ function request()
   counter = counter + 1
   if mode == "hello" then
     return wrk.format("GET", "/")
+  elseif mode == "healthz" then
+    return wrk.format("GET", "/healthz")
   elseif mode == "list" then
     return wrk.format("GET", "/api/v1/accounts?limit=50", headers)
   end

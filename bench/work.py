@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import socket
 import statistics
@@ -52,6 +53,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -67,6 +69,7 @@ from app.config import get_settings
 from app.db import open_database
 from app.main import create_app
 from app.services import demo
+from app.services import worklists as queue
 
 API = "/api/v1"
 TEMPLATE_AS_OF_SHIFT = 120  # days the cloned accounts arrived before today
@@ -410,9 +413,30 @@ def _plan_hotspots(plan: dict[str, Any], top: int = 5) -> list[dict[str, Any]]:
     return nodes[:top]
 
 
+def mexico_city_moment(wall: str, *, now: datetime | None = None) -> datetime:
+    """The latest moment, not after ``now``, at which Mexico City's clock read ``wall``
+    (HH:MM): "03:10" is the night (every Mexican zone closed), "19:00" the evening."""
+    zone = ZoneInfo("America/Mexico_City")
+    local = (now or datetime.now(UTC)).astimezone(zone)
+    hours, minutes = (int(part) for part in wall.split(":"))
+    moment = local.replace(hour=hours, minute=minutes, second=0, microsecond=0)
+    if moment > local:
+        moment -= timedelta(days=1)
+    return moment.astimezone(UTC)
+
+
 async def measure(
-    url: str, requests: int, concurrent: int, claims: int, collectors: int
+    url: str,
+    requests: int,
+    concurrent: int,
+    claims: int,
+    collectors: int,
+    *,
+    at: datetime | None = None,
+    reports: bool = True,
 ) -> dict[str, Any]:
+    """The queue, ``next`` and (with ``reports``) the reports; ``at`` fixes the app's clock
+    (the contact law's "now") for the queue and ``next``, else the real clock is used."""
     settings = get_settings().model_copy(update={"log_level": "WARNING"})
     db = open_database(url, settings)
     statements: list[tuple[str, Any, float]] = []
@@ -425,8 +449,17 @@ async def measure(
         statements.append((statement, parameters, time.perf_counter() - clock["t"]))
 
     result: dict[str, Any] = {}
+    clocked: dict[str, Any] = {}
     try:
         app = create_app(settings, db)
+        if at is not None:
+            # The queue's and next's "now" only (sign-in keeps the real clock).
+            clocked = {name: getattr(queue, name) for name in ("my_worklist", "claim_next")}
+            for name, function in clocked.items():
+                setattr(queue, name, functools.partial(_at, function, at))
+            result["clock"] = at.isoformat()
+        async with db.engine.begin() as conn:  # claims of an earlier run on this database
+            await conn.execute(text("DELETE FROM worklist_claim"))
         transport = ASGITransport(app=app)
         async with AsyncClient(transport=transport, base_url="http://bench") as client:
             # 1. One collector's queue, sequential requests.
@@ -521,6 +554,8 @@ async def measure(
             }
             print("claims:", json.dumps(result["claims_check"]), flush=True)
 
+            if not reports:
+                return result
             # 3. Each report once, as the manager; the slowest one's plan.
             manager = await _token(client, "manager")
             today = datetime.now(UTC).date()
@@ -563,7 +598,13 @@ async def measure(
             print("slowest report plan:", json.dumps(result["slowest_report"]), flush=True)
         return result
     finally:
+        for name, function in clocked.items():
+            setattr(queue, name, function)
         await db.dispose()
+
+
+async def _at(function: Any, at: datetime, *args: Any, **kwargs: Any) -> Any:
+    return await function(*args, **{**kwargs, "now": at})
 
 
 async def explain(db: Any, statement: str, parameters: Any) -> dict[str, Any]:
@@ -594,18 +635,56 @@ def main() -> None:
     parser.add_argument("--concurrent", type=int, default=20, help="collectors calling next")
     parser.add_argument("--claims", type=int, default=10, help="next calls per collector")
     parser.add_argument("--smoke", action="store_true", help="label the figures as a smoke run")
+    parser.add_argument(
+        "--at",
+        default="",
+        help="Mexico City wall times (HH:MM, comma-separated; e.g. 03:10,19:00) to measure the "
+        "queue and next at, the app's clock fixed to the latest such moment (default: now)",
+    )
+    parser.add_argument(
+        "--no-load",
+        action="store_true",
+        help="measure on CARTERA_DATABASE_URL as an earlier run loaded it (no loading)",
+    )
+    parser.add_argument("--no-reports", action="store_true", help="skip the reports part")
     args = parser.parse_args()
     collectors = max(args.concurrent + 1, min(args.collectors, args.accounts // 10))
     with database() as url:
         migrations.upgrade(url)
-        print(
-            f"loading ({args.accounts:,} accounts, {args.interactions:,} interactions, "
-            f"{collectors:,} collectors) ...",
-            flush=True,
-        )
-        data = asyncio.run(load(url, args.accounts, args.interactions, collectors))
+        data: dict[str, Any] = {"loaded": "by an earlier run"}
+        if not args.no_load:
+            print(
+                f"loading ({args.accounts:,} accounts, {args.interactions:,} interactions, "
+                f"{collectors:,} collectors) ...",
+                flush=True,
+            )
+            data = asyncio.run(load(url, args.accounts, args.interactions, collectors))
         print(json.dumps(data), flush=True)
-        result = asyncio.run(measure(url, args.requests, args.concurrent, args.claims, collectors))
+        moments = [mexico_city_moment(w.strip()) for w in args.at.split(",") if w.strip()]
+        result = asyncio.run(
+            measure(
+                url,
+                args.requests,
+                args.concurrent,
+                args.claims,
+                collectors,
+                at=moments[0] if moments else None,
+                reports=not args.no_reports,
+            )
+        )
+        for wall, moment in zip(args.at.split(",")[1:], moments[1:], strict=True):
+            print(f"at {wall.strip()} in Mexico City:", flush=True)
+            result[f"at_{wall.strip()}"] = asyncio.run(
+                measure(
+                    url,
+                    args.requests,
+                    args.concurrent,
+                    args.claims,
+                    collectors,
+                    at=moment,
+                    reports=False,
+                )
+            )
     result |= {
         "data": data,
         "client": "httpx ASGITransport, in process (one app, one event loop)",
@@ -618,7 +697,10 @@ def main() -> None:
     }
     print(json.dumps(result, indent=2, ensure_ascii=False))
     save_result("work", result)
-    if result["claims_check"]["double_claims"]:
+    if any(
+        part["claims_check"]["double_claims"]
+        for part in (result, *(v for k, v in result.items() if k.startswith("at_")))
+    ):
         sys.exit("double claims found")
 
 

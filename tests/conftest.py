@@ -120,7 +120,12 @@ def database_url(database_server: DatabaseServer) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    return Settings(env="test", database_url=None, log_json=True, _env_file=None)  # type: ignore[call-arg]
+    # The principal cache is off: a request reads its caller every time, so tests that count
+    # statements per request count the same whichever request comes first. Its own tests
+    # (tests/security/test_principal_cache.py) give the app a cache of their own.
+    return Settings(  # type: ignore[call-arg]
+        env="test", database_url=None, log_json=True, principal_cache_seconds=0, _env_file=None
+    )
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 
-from app.domain.errors import Conflict, DomainError, InvalidInput
+from app.domain.errors import (
+    AccountNotActive,
+    DomainError,
+    InvalidInput,
+    PauseLimitExceeded,
+    PauseOverlaps,
+)
 from app.domain.roles import Role
 from app.domain.staff import StaffProfile
 from app.domain.stages import Pause
@@ -33,6 +39,14 @@ class AccountStatus(StrEnum):
     ACTIVE = "active"
     RECALLED = "recalled"  # the partner took it back
     CLOSED = "closed"
+
+
+# The statuses as a person reads them (answers name them in the reader's language).
+ACCOUNT_STATUS_WORDS = {
+    AccountStatus.ACTIVE.value: N_("active"),
+    AccountStatus.RECALLED.value: N_("recalled by the partner"),
+    AccountStatus.CLOSED.value: N_("closed"),
+}
 
 
 class PauseReason(StrEnum):
@@ -98,7 +112,7 @@ def ended_pause(pause: Pause, today: date, *, already_ended: bool) -> Pause:
 def check_workable(status: str) -> None:
     """Only active accounts are assigned or paused; recalled and closed ones are history."""
     if status != AccountStatus.ACTIVE:
-        raise Conflict(N_("the account's status is '{status}', not 'active'"), status=status)
+        raise AccountNotActive(status)
 
 
 def plan_assignment(
@@ -200,15 +214,9 @@ def check_pause(new: Pause, existing: Iterable[Pause], today: date) -> None:
     existing = list(existing)
     total = pause_days(new) + sum(pause_days(p) for p in existing)
     if total > MAX_TOTAL_PAUSE_DAYS:
-        raise Conflict(
-            N_("the account's pauses would add up to {total} days; the most is {most}"),
-            total=total,
-            most=MAX_TOTAL_PAUSE_DAYS,
-        )
+        raise PauseLimitExceeded(total=total, most=MAX_TOTAL_PAUSE_DAYS)
     for other in existing:
         if new.starts_on <= other.ends_on and other.starts_on <= new.ends_on:
-            raise Conflict(
-                N_("the pause overlaps another pause of the account ({starts_on} to {ends_on})"),
-                starts_on=other.starts_on.isoformat(),
-                ends_on=other.ends_on.isoformat(),
+            raise PauseOverlaps(
+                starts_on=other.starts_on.isoformat(), ends_on=other.ends_on.isoformat()
             )

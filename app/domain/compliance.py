@@ -31,6 +31,7 @@ Choices made here:
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -84,6 +85,7 @@ __all__ = [
     "local_instant",
     "pack_for",
     "past_contact",
+    "window_open",
 ]
 
 # The canonical result codes of a gestión (DESIGN.md, "Result codes").
@@ -328,6 +330,14 @@ def local_instant(zone: ZoneInfo, day: date, minutes: int) -> datetime:
         else:
             low = middle
     return datetime.fromtimestamp(high, UTC)
+
+
+def window_open(pack: RulePack, time_zone: str, at: datetime) -> bool:
+    """Whether the day and hour rules (weekday, holiday, hours) let a timed channel through
+    at ``at`` in ``time_zone``. A contact there is refused whatever else holds when not: the
+    work queue uses this to set aside, once per zone, the accounts none of whose candidate
+    zones is open."""
+    return _window_check(pack, _utc(at, "at").astimezone(_zone(time_zone))) is None
 
 
 # --- standing reasons --------------------------------------------------------------------
@@ -854,6 +864,25 @@ def _after_contact_reason(
 
 
 # --- the next allowed moment -------------------------------------------------------------
+#
+# The timed reasons lift only at a window's opening, at a local midnight (a new day, the end
+# of "that day", the next calendar day of a days-between rule) or when a counted contact
+# leaves a rolling period: those instants (the *candidates*) are the only ones the answer can
+# be. Each rule refuses over intervals of time, so rather than trying every candidate in turn,
+# the search asks the rule that refuses at a candidate how long it keeps refusing and jumps to
+# the first candidate after that:
+#
+# - the day and hour rules (closed weekday, Sunday, holiday, outside hours): until the next
+#   opening of a window on a day that is open and no holiday;
+# - the counts and after-contact rules: at least until the next local midnight or the next end
+#   of a rolling period, whichever is first (within those the local day and every rolling
+#   period hold still, and a contact entering the history only adds refusals).
+#
+# Where the zone's offset to UTC changes inside such a stretch (a daylight-saving change, when
+# the wall clock may run back into a window) the search steps to the very next candidate
+# instead, so the answer is the earliest candidate at which no timed reason stands.
+
+_STEADY_STEP = timedelta(hours=12)
 
 
 def _next_allowed(
@@ -863,33 +892,130 @@ def _next_allowed(
     at: datetime,
     seen: Sequence[_Seen],
 ) -> datetime | None:
-    """The earliest instant after ``at`` with no timed reason, within :data:`HORIZON`.
-
-    Timed reasons lift only at a window's opening, at a local midnight (a new day, the end
-    of "that day", the next calendar day of a days-between rule) or when a counted contact
-    leaves a rolling period; those instants are tried in order.
-    """
+    """The earliest instant after ``at`` with no timed reason, within :data:`HORIZON`."""
     horizon = at + HORIZON
     timed = request.channel not in pack.untimed_channels
-    first_day = at.astimezone(zone).date()
-    candidates: set[datetime] = set()
-    for offset in range(HORIZON.days + 2):
-        day = first_day + timedelta(days=offset)
-        candidates.add(local_instant(zone, day, 0))
-        window = pack.window_on(day.weekday())
-        if timed and window is not None and pack.holiday_on(day) is None:
-            candidates.add(local_instant(zone, day, window.start))
+    if timed and all(window is None for window in pack.hours):
+        return None  # the day and hour rules never open
+    candidates = _Candidates(pack, zone, at, timed, _period_ends(pack, request, seen))
+    moment = candidates.after(at)
+    while moment is not None and moment <= horizon:
+        if timed and _window_check(pack, moment.astimezone(zone)) is not None:
+            until = candidates.opening_after(moment)
+        elif not _timed_reasons(pack, request, zone, moment, seen, first_only=True):
+            return moment
+        else:
+            until = _earliest(
+                candidates.midnight_after(moment), candidates.period_end_after(moment)
+            )
+        if until is None:
+            moment = None if _steady(zone, moment, horizon) else candidates.after(moment)
+        elif _steady(zone, moment, until):
+            moment = candidates.at_or_after(until)
+        else:
+            moment = candidates.after(moment)
+    return None
+
+
+def _earliest(*moments: datetime | None) -> datetime | None:
+    found = [m for m in moments if m is not None]
+    return min(found) if found else None
+
+
+def _period_ends(pack: RulePack, request: ContactRequest, seen: Sequence[_Seen]) -> list[datetime]:
+    """When each past contact leaves each rolling period the rules count over, in order."""
     periods = {cap.period_days for cap in pack.caps if cap.period_days > 1}
     periods |= {rule.days for rule in pack.after_contact if rule.days > 1}
     if request.strategy.per_week:
         periods.add(STRATEGY_WEEK_DAYS)
-    for past in seen:
-        for days in periods:
-            candidates.add(past.at + timedelta(days=days))
-    for candidate in sorted(c for c in candidates if at < c <= horizon):
-        if not _timed_reasons(pack, request, zone, candidate, seen, first_only=True):
-            return candidate
-    return None
+    return sorted({past.at + timedelta(days=days) for past in seen for days in periods})
+
+
+def _steady(zone: ZoneInfo, start: datetime, end: datetime) -> bool:
+    """Whether ``zone``'s offset to UTC is the same all through ``start``–``end`` (looked at
+    every 12 hours: no zone changes its clocks twice within that)."""
+    offset = start.astimezone(zone).utcoffset()
+    moment = start
+    while moment < end:
+        moment = min(moment + _STEADY_STEP, end)
+        if moment.astimezone(zone).utcoffset() != offset:
+            return False
+    return True
+
+
+class _Candidates:
+    """The instants at which a timed reason may lift, from the local date of ``at`` to
+    :data:`HORIZON` days and a day later: each local midnight, each window opening (on days
+    open and not holidays, for a timed channel) and each end of a rolling period."""
+
+    def __init__(
+        self,
+        pack: RulePack,
+        zone: ZoneInfo,
+        at: datetime,
+        timed: bool,
+        period_ends: list[datetime],
+    ) -> None:
+        self.pack = pack
+        self.zone = zone
+        self.timed = timed
+        self.period_ends = period_ends
+        self.first_day = at.astimezone(zone).date()
+        self.last_day = self.first_day + timedelta(days=HORIZON.days + 1)
+
+    def _from_day(self, moment: datetime) -> date:
+        # A day early: where the clocks went back, the wall clock may read the day before.
+        return max(self.first_day, moment.astimezone(self.zone).date() - timedelta(days=1))
+
+    def _opening(self, day: date) -> datetime | None:
+        window = self.pack.window_on(day.weekday())
+        if window is None or self.pack.holiday_on(day) is not None:
+            return None
+        return local_instant(self.zone, day, window.start)
+
+    def midnight_after(self, moment: datetime, *, strict: bool = True) -> datetime | None:
+        day = self._from_day(moment)
+        while day <= self.last_day:  # local midnights only grow with the day
+            midnight = local_instant(self.zone, day, 0)
+            if midnight > moment or (not strict and midnight == moment):
+                return midnight
+            day += timedelta(days=1)
+        return None
+
+    def opening_after(
+        self, moment: datetime, *, strict: bool = True, before: datetime | None = None
+    ) -> datetime | None:
+        if not self.timed:
+            return None
+        day = self._from_day(moment)
+        while day <= self.last_day:  # openings only grow with the day
+            if before is not None and local_instant(self.zone, day, 0) > before:
+                return None  # every later opening comes after ``before``
+            opening = self._opening(day)
+            if opening is not None and (opening > moment or (not strict and opening == moment)):
+                return opening
+            day += timedelta(days=1)
+        return None
+
+    def period_end_after(self, moment: datetime, *, strict: bool = True) -> datetime | None:
+        ends = self.period_ends
+        index = bisect_right(ends, moment) if strict else bisect_left(ends, moment)
+        return ends[index] if index < len(ends) else None
+
+    def _first(self, moment: datetime, *, strict: bool) -> datetime | None:
+        bound = _earliest(
+            self.midnight_after(moment, strict=strict),
+            self.period_end_after(moment, strict=strict),
+        )
+        return _earliest(bound, self.opening_after(moment, strict=strict, before=bound))
+
+    def after(self, moment: datetime) -> datetime | None:
+        """The first candidate later than ``moment``."""
+        return self._first(moment, strict=True)
+
+    def at_or_after(self, moment: datetime) -> datetime | None:
+        """The first candidate at ``moment`` or later."""
+        return self._first(moment, strict=False)
 
 
 # --- inputs ------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from enum import StrEnum
 from app.domain.errors import CreditInsufficient, CreditTransferTargetRefused
 from app.domain.ledger import Component, Posting, to_minor
 from app.domain.roles import Role
+from app.i18n import N_
 
 
 class MovementKind(StrEnum):
@@ -40,6 +41,13 @@ class MovementStatus(StrEnum):
     PENDING_APPROVAL = "pending_approval"
     DONE = "done"
     REJECTED = "rejected"
+
+
+MOVEMENT_STATUS_WORDS = {
+    MovementStatus.PENDING_APPROVAL.value: N_("pending approval"),
+    MovementStatus.DONE.value: N_("done"),
+    MovementStatus.REJECTED.value: N_("rejected"),
+}
 
 
 REQUESTERS: frozenset[Role] = frozenset({Role.TEAM_LEAD, Role.MANAGER, Role.ADMIN})

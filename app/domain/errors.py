@@ -51,18 +51,111 @@ class NotFound(DomainError):
 
 
 class Conflict(DomainError):
-    """The request conflicts with the current state. ``reason`` is an English template
-    marked N_ (``Conflict(N_("the plan is {status}"), status=...)``) completing "The request
-    conflicts with the current state: …"; prefer an error of its own where a client may act
-    on it. (A mapping of params is the older form, kept for callers not yet converted.)"""
+    """The request conflicts with the current state. Not raised itself: each conflict a
+    client may act on is a subclass below with its own stable code, catalogue entry and
+    values (``app/problems.py``); ``except Conflict`` catches them all."""
 
     code = "conflict"
 
-    def __init__(self, reason: str | Mapping[str, Any] | None = None, /, **params: Any) -> None:
-        if isinstance(reason, str):
-            super().__init__({"reason": Message(reason, params)})
-        else:
-            super().__init__({**(reason or {}), **params})
+    def __init__(self, **params: Any) -> None:
+        super().__init__(params)
+
+
+class AccountNotActive(Conflict):
+    """The account was recalled by the partner or closed: it is history, not worked."""
+
+    code = "account_not_active"
+
+    def __init__(self, status: str) -> None:
+        super().__init__(status=str(status))
+
+
+class OpenPlanExists(Conflict):
+    code = "open_plan_exists"
+
+
+class PlanNotPending(Conflict):
+    """Only a plan awaiting approval is approved or rejected."""
+
+    code = "plan_not_pending"
+
+    def __init__(self, status: str) -> None:
+        super().__init__(status=str(status))
+
+
+class PlanNotOpen(Conflict):
+    """Only a proposed, pending or active plan is cancelled."""
+
+    code = "plan_not_open"
+
+    def __init__(self, status: str) -> None:
+        super().__init__(status=str(status))
+
+
+class AgreementNotIssuable(Conflict):
+    code = "agreement_not_issuable"
+
+    def __init__(self, status: str) -> None:
+        super().__init__(status=str(status))
+
+
+class CreditMovementNotPending(Conflict):
+    code = "credit_movement_not_pending"
+
+    def __init__(self, status: str) -> None:
+        super().__init__(status=str(status))
+
+
+class PayerReferenceUsed(Conflict):
+    """The payer's reference (a receipt, a SPEI tracking key) was already applied."""
+
+    code = "payer_reference_used"
+
+
+class PaymentAlreadyReversed(Conflict):
+    code = "payment_already_reversed"
+
+
+class FlagAlreadySet(Conflict):
+    code = "flag_already_set"
+
+
+class FlagAlreadyCleared(Conflict):
+    code = "flag_already_cleared"
+
+
+class InteractionAlreadyCorrected(Conflict):
+    code = "interaction_already_corrected"
+
+
+class PauseLimitExceeded(Conflict):
+    code = "pause_limit_exceeded"
+
+
+class PauseOverlaps(Conflict):
+    code = "pause_overlaps"
+
+
+class AllocationRunning(Conflict):
+    code = "allocation_running"
+
+
+class PartnerInactive(Conflict):
+    code = "partner_inactive"
+
+
+class NameTaken(Conflict):
+    """A unique name is taken: ``what`` says which (a user name, a team's name, a partner's
+    tax id in its country, a machine client id)."""
+
+    code = "name_taken"
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what=what)
+
+
+class LastAdmin(Conflict):
+    code = "last_admin"
 
 
 class InvalidInput(DomainError):

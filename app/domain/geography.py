@@ -495,9 +495,16 @@ def evidence_zones(item: ZoneEvidence) -> frozenset[str]:
 def candidate_zones(evidence: Iterable[ZoneEvidence], country: str) -> tuple[str, ...]:
     """The non-empty set of zones the person may be in, sorted: the union of what every
     piece of evidence allows, or every zone of ``country`` when nothing places them."""
+    return zones_from((evidence_zones(item) for item in evidence), country)
+
+
+def zones_from(allowed: Iterable[frozenset[str]], country: str) -> tuple[str, ...]:
+    """The candidate zones from what each piece of evidence allows (:func:`evidence_zones`,
+    worked out beforehand): their union, or every zone of ``country`` when none places the
+    person."""
     zones: set[str] = set()
-    for item in evidence:
-        zones |= evidence_zones(item)
+    for found in allowed:
+        zones |= found
     if not zones:
         zones = set(COUNTRY_ZONES.get(country.upper(), ())) or {"UTC"}
     return tuple(sorted(zones))

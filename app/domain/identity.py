@@ -12,6 +12,7 @@ import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 from types import ModuleType
 from typing import Any
@@ -310,6 +311,17 @@ def mask(value: str, visible: int = 4) -> str:
     """``****5678``: how personal data leaves the API unless a reveal was asked for."""
     tail = value[-visible:] if len(value) > visible else ""
     return "****" + tail
+
+
+def mask_name(value: str) -> str:
+    """``J*** P***``: a person's name as listings and the audit trail show it, the initial
+    of each word."""
+    return " ".join(f"{word[:1].upper()}***" for word in value.split()) or "***"
+
+
+def mask_birth_date(value: date) -> str:
+    """``1980-**-**``: only the year of a birth date shows without a reveal."""
+    return f"{value.year}-**-**"
 
 
 def mask_contact(kind: str, value: str) -> str:

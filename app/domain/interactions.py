@@ -159,10 +159,22 @@ class InteractionDraft:
     # evening must not be judged by the UTC date.
     local_date: date | None = None
     country: str = "MX"  # the partner's: some laws forbid asking why the debtor stopped paying
+    # Whether the contact names the phone, email or address it used.
+    names_contact_point: bool = True
 
 
 def check_interaction(draft: InteractionDraft, now: datetime) -> None:
     """Refuse (InvalidInput, naming the field) what a gestión may not be recorded as."""
+    outbound = draft.direction is Direction.OUTBOUND
+    if not outbound and draft.channel in (Channel.VISIT, Channel.LETTER):
+        raise InvalidInput("body.direction", N_("visits and letters are made by the agency"))
+    # The contact law counts contacts per phone, email or address: an outbound one names it
+    # (a letter goes to the debtor's address of record).
+    if outbound and draft.channel is not Channel.LETTER and not draft.names_contact_point:
+        raise InvalidInput(
+            "body.contact_point_id",
+            N_("an outbound contact names the phone, email or address used"),
+        )
     code = draft.result_code
     if code not in RESULT_CODES:
         raise InvalidInput("body.result_code", N_("not a result code of the taxonomy"))

@@ -177,9 +177,3 @@ def instructions(
         store_reference=store_reference(store_prefix, serial),
         unavailable_reason=None,
     )
-
-
-def mask_name(name: str) -> str:
-    """A person's name as listings show it: each word's initial, ``J*** P***``."""
-    words = name.split()
-    return " ".join(f"{w[0]}***" for w in words) if words else "***"

@@ -466,6 +466,17 @@ class PlanStatus(StrEnum):
     BROKEN = "broken"
 
 
+# The statuses as a person reads them (answers and the portal's pages).
+PLAN_STATUS_WORDS = {
+    PlanStatus.PROPOSED.value: N_("proposed"),
+    PlanStatus.PENDING_APPROVAL.value: N_("pending approval"),
+    PlanStatus.ACTIVE.value: N_("active"),
+    PlanStatus.REJECTED.value: N_("rejected"),
+    PlanStatus.CANCELLED.value: N_("cancelled"),
+    PlanStatus.COMPLETED.value: N_("completed"),
+    PlanStatus.BROKEN.value: N_("broken"),
+}
+
 OPEN_STATUSES: frozenset[PlanStatus] = frozenset(
     {PlanStatus.PROPOSED, PlanStatus.PENDING_APPROVAL, PlanStatus.ACTIVE}
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from app.domain.errors import Conflict, InvalidInput
+from app.domain.errors import InvalidInput, LastAdmin
 from app.domain.roles import STAFF_ROLES, Role, Skill
 from app.i18n import N_
 
@@ -62,7 +62,7 @@ def change_profile(
 def check_admin_remains(active_admins_after: int) -> None:
     """Never leave the system without an active admin (nobody could manage users again)."""
     if active_admins_after < 1:
-        raise Conflict(N_("the last active admin cannot be demoted or deactivated"))
+        raise LastAdmin()
 
 
 def check_team_lead(profile: StaffProfile | None) -> None:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 
 from app.deps import LanguageDep, PrincipalDep, SessionDep
 from app.domain.flags import REACH, Reach
+from app.domain.identity import mask_birth_date
 from app.domain.packs import DebtorFlag as FlagKind
 from app.domain.stages import Stage
 from app.i18n import Language, translate
@@ -59,7 +60,7 @@ def _profile(view: DebtorProfile, language: Language) -> DebtorProfileRead:
                 dpd=a.dpd, total=a.total, currency=a.currency,
                 first_names=a.debtor_first_names, last_names=a.debtor_last_names,
                 birth_date_masked=None if a.debtor_birth_date is None
-                else f"{a.debtor_birth_date.year}-**-**",
+                else mask_birth_date(a.debtor_birth_date),
                 age_notices=[
                     AgeNoticeRead(
                         flag=n.flag.value, basis=n.basis.value,

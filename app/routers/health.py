@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy import text
@@ -64,7 +64,10 @@ async def check_readiness(session: SessionDep) -> Readiness:
 
 
 async def _may_read_metrics(
-    session: SessionDep, settings: SettingsDep, token: Annotated[str | None, Depends(bearer)]
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    token: Annotated[str | None, Depends(bearer)],
 ) -> None:
     """The scraper's own token (``CARTERA_METRICS_TOKEN``), or an admin's or auditor's: route
     counters and latencies describe the operation, so they are not for everyone."""
@@ -75,7 +78,7 @@ async def _may_read_metrics(
         and hmac.compare_digest(token.encode(), scrape.get_secret_value().encode())
     ):
         return
-    principal = await get_principal(session, settings, token)
+    principal = await get_principal(request, session, settings, token)
     if principal.role not in (Role.ADMIN, Role.AUDITOR):
         raise PermissionDenied({"role": principal.role.value})
 

@@ -33,6 +33,7 @@ from app.config import Settings
 from app.deps import ClientAddressDep, ClockDep, SessionDep, SettingsDep
 from app.domain.agreements import format_date, format_money
 from app.domain.errors import DomainError, InvalidInput, NotFound, RateLimited
+from app.domain.plans import PLAN_STATUS_WORDS
 from app.domain.portal import PortalLinkInvalid, PortalSessionInvalid, SecondFactor, sign
 from app.i18n import N_, Language, negotiate, translate
 from app.problems import render, status_of
@@ -75,13 +76,7 @@ _PLAN_TYPE_WORDS = {
     "restructuring": N_("Restructuring"),
     "settlement": N_("Settlement"),
 }
-_PLAN_STATUS_WORDS = {
-    "pending_approval": N_("pending approval"),
-    "active": N_("active"),
-    "completed": N_("completed"),
-    "broken": N_("broken"),
-    "cancelled": N_("cancelled"),
-}
+_PLAN_STATUS_WORDS = PLAN_STATUS_WORDS
 
 
 def _word(words: dict[str, str], code: str, language: Language) -> str:

@@ -15,8 +15,8 @@ from app.deps import (
     SettingsDep,
     idempotency_key_parameter,
 )
+from app.domain.identity import mask_name
 from app.domain.payment_files import Outcome
-from app.domain.payment_rails import mask_name
 from app.i18n import Language, stored_text
 from app.models.payment_file import PaymentFile, PaymentFileLine
 from app.pagination import CursorQuery, LimitQuery, Page, decode_int_cursor, encode_cursor

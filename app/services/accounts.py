@@ -14,8 +14,22 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import false, or_, text, tuple_
+from sqlalchemy import (
+    Date,
+    DateTime,
+    Table,
+    Uuid,
+    bindparam,
+    cast,
+    false,
+    func,
+    literal_column,
+    or_,
+    true,
+    tuple_,
+)
 from sqlalchemy import select as select_columns
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
@@ -37,7 +51,7 @@ from app.domain.staff import StaffProfile
 from app.domain.stages import Pause, Stage
 from app.i18n import N_
 from app.models.account import Account, AccountEvent, AccountPause
-from app.models.debtor import Debtor
+from app.models.debtor import ContactPoint, Debtor, RelatedParty
 from app.models.partner import Partner
 from app.models.user import Team, TeamMember, User
 from app.pagination import decode_cursor, decode_int_cursor, encode_cursor, split_page
@@ -134,13 +148,14 @@ class AccountView:
     """An account with what its detail shows besides its own columns. Phones and emails are
     their masked forms (the values are sealed at rest)."""
 
-    account: Account
+    # The ORM object, or a Core row of the account's columns (same names) on the hot read.
+    account: Account | Any
     debtor: DebtorBrief
     phones: list[str]
     emails: list[str]
     references_count: int
     guarantors_count: int
-    active_pause: AccountPause | None
+    active_pause: AccountPause | dict[str, Any] | None
 
 
 def _filtered(query: SelectOfScalar[Account], f: AccountFilters) -> SelectOfScalar[Account]:
@@ -297,61 +312,136 @@ async def _lock_account(
     return account
 
 
-# The rest of an account's detail in one statement: its debtor, the masked phones and emails
-# sent with it, its references and guarantors counted, and the pause covering the partner's
-# business day (today in the partner's zone unless a date is given).
-_DETAIL = text("""
-SELECT d.id, d.national_id_type, d.national_id_masked,
-       (SELECT coalesce(json_agg(json_build_array(c.kind, c.value_masked)
-                                 ORDER BY c.kind, c.position, c.id), '[]')
-        FROM contact_point c
-        WHERE c.account_id = a.id AND c.related_party_id IS NULL
-          AND c.kind IN ('phone', 'email')) AS contacts,
-       (SELECT count(*) FROM related_party r
-        WHERE r.account_id = a.id AND r.kind = 'reference') AS references_count,
-       (SELECT count(*) FROM related_party r
-        WHERE r.account_id = a.id AND r.kind = 'guarantor') AS guarantors_count,
-       (SELECT ap.id FROM account_pause ap
-        WHERE ap.account_id = a.id
-          AND ap.starts_on <= x.today AND ap.ends_on >= x.today
-        ORDER BY ap.starts_on DESC LIMIT 1) AS pause_id
-FROM account a
-JOIN debtor d ON d.id = a.debtor_id
-JOIN partner p ON p.id = a.partner_id
-CROSS JOIN LATERAL (
-    SELECT coalesce(CAST(:today AS date),
-                    CAST((CAST(:now AS timestamptz) AT TIME ZONE p.time_zone) AS date)) AS today
-) x
-WHERE a.id = :account_id
-""")
+# An account's detail in one statement: its own columns, its debtor, the masked phones and
+# emails sent with it, its references and guarantors counted, and the pause covering the
+# partner's business day (today in the partner's zone unless a date is given). Core rows, no
+# ORM objects: the hot read of the floor.
+_ACCOUNT: Table = Account.__table__  # type: ignore[attr-defined]
+_DEBTOR: Table = Debtor.__table__  # type: ignore[attr-defined]
+_PARTNER: Table = Partner.__table__  # type: ignore[attr-defined]
+_CONTACT: Table = ContactPoint.__table__  # type: ignore[attr-defined]
+_PARTY: Table = RelatedParty.__table__  # type: ignore[attr-defined]
+_PAUSE: Table = AccountPause.__table__  # type: ignore[attr-defined]
+_PAUSE_PREFIX = "pause_"
+_NOW = bindparam("now", type_=DateTime(timezone=True))
+_TODAY = func.coalesce(
+    bindparam("today", type_=Date), cast(func.timezone(_PARTNER.c.time_zone, _NOW), Date)
+)
 
 
-async def _view(session: AsyncSession, account: Account, today: date | None) -> AccountView:
-    """The rest of the detail: debtor, its contact points and related parties as sent with
-    this account (never another partner's), and the pause covering today."""
-    row = (
-        await session.execute(
-            _DETAIL, {"account_id": account.id, "today": today, "now": datetime.now(UTC)}
+def _counted(kind: str) -> Any:
+    return (
+        select_columns(func.count())
+        .where(_PARTY.c.account_id == _ACCOUNT.c.id, _PARTY.c.kind == kind)
+        .scalar_subquery()
+    )
+
+
+_CONTACTS = (
+    select_columns(
+        func.coalesce(
+            func.json_agg(
+                aggregate_order_by(
+                    func.json_build_array(_CONTACT.c.kind, _CONTACT.c.value_masked),
+                    _CONTACT.c.kind,
+                    _CONTACT.c.position,
+                    _CONTACT.c.id,
+                )
+            ),
+            literal_column("'[]'::json"),
         )
-    ).one()
+    )
+    .where(
+        _CONTACT.c.account_id == _ACCOUNT.c.id,
+        _CONTACT.c.related_party_id.is_(None),
+        or_(_CONTACT.c.kind == "phone", _CONTACT.c.kind == "email"),
+    )
+    .scalar_subquery()
+)
+_ACTIVE_PAUSE = (
+    select_columns(_PAUSE)
+    .where(
+        _PAUSE.c.account_id == _ACCOUNT.c.id,
+        _PAUSE.c.starts_on <= _TODAY,
+        _PAUSE.c.ends_on >= _TODAY,
+    )
+    .order_by(_PAUSE.c.starts_on.desc())
+    .limit(1)
+    .lateral("active_pause")
+)
+_DETAIL = select_columns(
+    *_ACCOUNT.c,
+    _DEBTOR.c.national_id_type,
+    _DEBTOR.c.national_id_masked,
+    _CONTACTS.label("contacts"),
+    _counted("reference").label("references_count"),
+    _counted("guarantor").label("guarantors_count"),
+    *(column.label(_PAUSE_PREFIX + column.name) for column in _ACTIVE_PAUSE.c),
+).select_from(
+    _ACCOUNT.join(_DEBTOR, _DEBTOR.c.id == _ACCOUNT.c.debtor_id)
+    .join(_PARTNER, _PARTNER.c.id == _ACCOUNT.c.partner_id)
+    .outerjoin(_ACTIVE_PAUSE, true())
+)
+
+
+def _view_of(row: Any, account: Account | Any) -> AccountView:
     contacts: list[list[str]] = row.contacts
-    active = None if row.pause_id is None else await session.get(AccountPause, row.pause_id)
+    pause = None
+    if row.pause_id is not None:
+        values = row._mapping
+        pause = {c.name: values[_PAUSE_PREFIX + c.name] for c in _PAUSE.c}
     return AccountView(
         account=account,
-        debtor=DebtorBrief(row.id, row.national_id_type, row.national_id_masked),
+        debtor=DebtorBrief(row.debtor_id, row.national_id_type, row.national_id_masked),
         phones=[value for kind, value in contacts if kind == "phone"],
         emails=[value for kind, value in contacts if kind == "email"],
         references_count=int(row.references_count),
         guarantors_count=int(row.guarantors_count),
-        active_pause=active,
+        active_pause=pause,
     )
+
+
+async def _view(session: AsyncSession, account: Account, today: date | None) -> AccountView:
+    """The rest of the detail of an account already loaded (and just changed)."""
+    row = (
+        await session.execute(
+            _DETAIL.where(_ACCOUNT.c.id == account.id),
+            {"today": today, "now": datetime.now(UTC)},
+        )
+    ).one()
+    return _view_of(row, account)
+
+
+# The detail statement of each caller, built once: a statement object computes its cache key
+# once, and the account id is its only parameter. Bounded; rebuilt after a clear.
+_ACCOUNT_ID = bindparam("account_id", type_=Uuid)
+_DETAIL_OF_CALLER: dict[tuple[Role, uuid.UUID | None, uuid.UUID | None], Any] = {}
+
+
+def _detail_of(principal: Principal) -> Any:
+    key = (principal.role, principal.user_id, principal.partner_id)
+    statement = _DETAIL_OF_CALLER.get(key)
+    if statement is None:
+        statement = _DETAIL.where(_ACCOUNT.c.id == _ACCOUNT_ID)
+        visible = readable_accounts(principal).whereclause
+        if visible is not None:
+            statement = statement.where(visible)
+        if len(_DETAIL_OF_CALLER) >= 1024:
+            _DETAIL_OF_CALLER.clear()
+        _DETAIL_OF_CALLER[key] = statement
+    return statement
 
 
 async def read_account(
     session: AsyncSession, principal: Principal, account_id: uuid.UUID, *, today: date | None = None
 ) -> AccountView:
-    account = await get_account(session, principal, account_id)
-    return await _view(session, account, today)
+    """The account and its detail if the principal may see it (NotFound otherwise): one
+    statement."""
+    parameters = {"account_id": account_id, "today": today, "now": datetime.now(UTC)}
+    row = (await session.execute(_detail_of(principal), parameters)).one_or_none()
+    if row is None:
+        raise NotFound({"entity": "account"})
+    return _view_of(row, row)
 
 
 async def list_events(

@@ -44,11 +44,10 @@ from app.domain.agreements import (
     obligations_of,
     printable,
 )
-from app.domain.errors import Conflict, PermissionDenied
+from app.domain.errors import AgreementNotIssuable, PermissionDenied
 from app.domain.payment_rails import PaymentInstructions
 from app.domain.payments import payment_reference
 from app.domain.plans import PlanStatus
-from app.i18n import N_
 from app.models.account import Account
 from app.models.debtor import Debtor
 from app.models.partner import Partner
@@ -222,7 +221,7 @@ async def agreement_of(
     issued = plan.agreement_sha256 is not None
     status = PlanStatus(plan.status)
     if status not in ISSUABLE and not (status is PlanStatus.CANCELLED and issued):
-        raise Conflict(N_("the plan's status is '{status}'"), status=plan.status)
+        raise AgreementNotIssuable(plan.status)
     if plan.agreement_facts is not None:
         facts = facts_from_json(plan.agreement_facts)
         pdf = draw(facts)

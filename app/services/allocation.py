@@ -51,7 +51,7 @@ from sqlmodel import col, select
 
 from app import locks
 from app.domain.allocation import Rule, check_rule_shape, check_territory, ordered
-from app.domain.errors import Conflict, InvalidInput, NotFound, VersionMismatch
+from app.domain.errors import AllocationRunning, InvalidInput, NotFound, VersionMismatch
 from app.domain.roles import Role, Skill
 from app.domain.stages import ProductType, Stage
 from app.i18n import N_, Message
@@ -543,7 +543,7 @@ async def run_allocation(
     """Apply every rule to every active account (see the module's docstring)."""
     moment = now or datetime.now(UTC)
     if not await locks.try_hold(session, locks.LockClass.ALLOCATION_RUN):
-        raise Conflict(N_("another allocation run is under way; try again when it ends"))
+        raise AllocationRunning()
     rows = list(
         (
             await session.scalars(

@@ -39,10 +39,10 @@ from app.domain.assignments import (
 )
 from app.domain.crypto import Vault
 from app.domain.errors import (
-    Conflict,
     DomainError,
     IdempotencyKeyRequired,
     NotFound,
+    PartnerInactive,
     PermissionDenied,
     Text,
     UnreadableUpload,
@@ -100,7 +100,7 @@ async def partner_for_push(
     if partner is None or not _may_push(principal, partner_id):
         raise NotFound({"entity": "partner"})
     if not partner.is_active:
-        raise Conflict(N_("the partner is inactive"))
+        raise PartnerInactive()
     return partner
 
 

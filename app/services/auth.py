@@ -6,6 +6,7 @@ import math
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -38,6 +39,13 @@ from app.security import (
     verify_secret,
 )
 from app.services import audit, refresh_tokens
+from app.services.principal_cache import (
+    PrincipalCache,
+    client_key,
+    partner_key,
+    session_key,
+    user_key,
+)
 
 CLIENT_SUBJECT_PREFIX = "client:"
 
@@ -253,10 +261,29 @@ def client_token(settings: Settings, client: PartnerClient, now: datetime) -> Is
     )
 
 
-async def principal_from_token(session: AsyncSession, settings: Settings, token: str) -> Principal:
-    """Verify the token and re-read who it names: deactivation takes effect at once, and a
-    role or partner edited into the claims by hand is never trusted over the database."""
+async def principal_from_token(
+    session: AsyncSession, settings: Settings, token: str, cache: PrincipalCache | None = None
+) -> Principal:
+    """Verify the token and re-read who it names, or take it from ``cache`` while its window
+    lasts (app/services/principal_cache.py): deactivation takes effect at once in this
+    process and within the window elsewhere, and a role or partner edited into the claims by
+    hand is never trusted over the database."""
+    if cache is not None:
+        known = cache.get(token)
+        if known is not None:
+            return known
     claims = decode_token(settings, token)
+    principal, keys = await _principal_of(session, claims)
+    if cache is not None:
+        cache.put(token, principal, keys, float(claims["exp"]))
+    return principal
+
+
+async def _principal_of(
+    session: AsyncSession, claims: dict[str, Any]
+) -> tuple[Principal, list[str]]:
+    """The principal the verified claims name, and the cache keys of the rows it was read
+    from."""
     subject = str(claims["sub"])
     if subject.startswith(CLIENT_SUBJECT_PREFIX):
         client_id = subject[len(CLIENT_SUBJECT_PREFIX) :]
@@ -278,7 +305,10 @@ async def principal_from_token(session: AsyncSession, settings: Settings, token:
             raise NotAuthenticated({"reason": "claims"})
         if claims.get("pwf") != credentials_fingerprint(row[3]):
             raise NotAuthenticated({"reason": "secret rotated"})
-        return Principal(subject=subject, role=Role.PARTNER, partner_id=row[0], client_id=client_id)
+        principal = Principal(
+            subject=subject, role=Role.PARTNER, partner_id=row[0], client_id=client_id
+        )
+        return principal, [client_key(client_id), partner_key(row[0])]
     try:
         user_id = uuid.UUID(subject)
     except ValueError as exc:
@@ -292,12 +322,16 @@ async def principal_from_token(session: AsyncSession, settings: Settings, token:
     if claims.get("pwf") != credentials_fingerprint(user.password_hash):
         raise NotAuthenticated({"reason": "password changed"})
     # Tokens of a session (all that logins and refreshes issue) end with it: logout, reuse.
-    if "sid" in claims and await refresh_tokens.session_ended(session, claims["sid"], user.id):
-        raise NotAuthenticated({"reason": "session ended"})
-    return Principal(
+    keys = [user_key(user.id)]
+    if "sid" in claims:
+        if await refresh_tokens.session_ended(session, claims["sid"], user.id):
+            raise NotAuthenticated({"reason": "session ended"})
+        keys.append(session_key(claims["sid"]))
+    principal = Principal(
         subject=subject,
         role=Role(user.role),
         user_id=user.id,
         username=user.username,
         skills=frozenset(Skill(s) for s in user.skills),
     )
+    return principal, keys

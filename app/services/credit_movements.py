@@ -44,7 +44,7 @@ from app.domain.credit_movements import (
     credit_out_postings,
     initial_status,
 )
-from app.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from app.domain.errors import CreditMovementNotPending, InvalidInput, NotFound, PermissionDenied
 from app.domain.ledger import EntryKind
 from app.domain.money import fits_minor_unit
 from app.i18n import N_
@@ -297,7 +297,7 @@ async def _decide(
     if movement.requested_by == principal.audit_id:
         raise PermissionDenied({"role": principal.role.value, "reason": "maker_checker"})
     if movement.status != MovementStatus.PENDING_APPROVAL:
-        raise Conflict(N_("the credit movement's status is '{status}'"), status=movement.status)
+        raise CreditMovementNotPending(movement.status)
     before = _snapshot(movement)
     moment = now or datetime.now(UTC)
     movement.decided_by = principal.audit_id

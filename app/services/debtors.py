@@ -31,11 +31,10 @@ from sqlmodel import SQLModel, col, select
 
 from app import locks
 from app.domain.compliance import AgeNotice, age_notices
-from app.domain.errors import Conflict, NotFound, PermissionDenied
+from app.domain.errors import FlagAlreadyCleared, FlagAlreadySet, NotFound, PermissionDenied
 from app.domain.flags import visible_to_partner, visible_to_staff
 from app.domain.packs import DebtorFlag as FlagKind
 from app.domain.roles import Role
-from app.i18n import N_
 from app.models.account import Account
 from app.models.debtor import ContactConsent, ContactPoint, Debtor, DebtorFlag, RelatedParty
 from app.models.debtor_access import DebtorAccess
@@ -369,7 +368,7 @@ async def set_flag(
         )
     )
     if standing is not None:
-        raise Conflict(N_("the flag is already set ({flag_id})"), flag_id=standing)
+        raise FlagAlreadySet(flag_id=standing)
     flag = new_flag(account, FlagKind(kind), set_by=principal.audit_id)
     session.add(flag)
     await session.flush()
@@ -399,7 +398,7 @@ async def clear_flag(
     if flag is None or not _knows(principal, flag, seen):
         raise NotFound({"entity": "flag"})
     if flag.cleared_at is not None:
-        raise Conflict(N_("the flag was already cleared"))
+        raise FlagAlreadyCleared()
     flag.cleared_at = datetime.now(UTC)
     await session.flush()
     await audit.record(

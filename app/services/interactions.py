@@ -24,7 +24,7 @@ from app.config import Settings
 from app.domain.callbacks import check_callback
 from app.domain.compliance import RIGHT_PARTY_CODES, Channel, Party
 from app.domain.contactability import VerificationStatus, verifies
-from app.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from app.domain.errors import InteractionAlreadyCorrected, InvalidInput, NotFound, PermissionDenied
 from app.domain.interactions import (
     CEASE_RESULT,
     FLAG_FOR_RESULT,
@@ -115,13 +115,6 @@ async def record_interaction(
     )
     if body.result_code in RIGHT_PARTY_CODES:
         pcr = pcr_of(pcr, partner.country)  # in Colombia the problem is not asked
-    if not outbound and channel in (Channel.VISIT, Channel.LETTER):
-        raise InvalidInput("body.direction", N_("visits and letters are made by the agency"))
-    if outbound and channel is not Channel.LETTER and body.contact_point_id is None:
-        raise InvalidInput(
-            "body.contact_point_id",
-            N_("an outbound contact names the phone, email or address used"),
-        )
     check_interaction(
         InteractionDraft(
             channel=channel,
@@ -137,6 +130,7 @@ async def record_interaction(
             account_total=account.total,
             local_date=body.started_at.astimezone(ZoneInfo(partner.time_zone)).date(),
             country=partner.country,
+            names_contact_point=body.contact_point_id is not None,
         ),
         moment,
     )
@@ -412,10 +406,7 @@ async def _check_amended(
         select(col(Interaction.id)).where(col(Interaction.amends_id) == amends_id)
     )
     if corrected is not None:
-        raise Conflict(
-            N_("the interaction was already corrected by {interaction_id}"),
-            interaction_id=corrected,
-        )
+        raise InteractionAlreadyCorrected(interaction_id=corrected)
     return original
 
 

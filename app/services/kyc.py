@@ -38,7 +38,14 @@ from sqlmodel import col
 
 from app import locks
 from app.domain.errors import InvalidInput, RateLimited, Text
-from app.domain.identity import Country, InvalidId, mask, mask_contact, normalise_phone
+from app.domain.identity import (
+    Country,
+    InvalidId,
+    mask,
+    mask_contact,
+    mask_name,
+    normalise_phone,
+)
 from app.domain.rate_limit import NS_PER_SECOND, SlidingWindowLimiter, admit
 from app.domain.roles import Role
 from app.i18n import N_, Message
@@ -133,11 +140,6 @@ class SearchResult:
     criterion: Criterion
     items: list[DebtorMatch]
     truncated: bool
-
-
-def mask_name(value: str) -> str:
-    """``J*** P***``: the initial of each word, for the audit trail."""
-    return " ".join(f"{word[:1].upper()}***" for word in value.split()) or "***"
 
 
 def _given(query: SearchQuery) -> dict[Criterion, str]:

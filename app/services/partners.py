@@ -26,7 +26,7 @@ from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from app.domain.audit import diff
-from app.domain.errors import Conflict, NotFound, VersionMismatch
+from app.domain.errors import NameTaken, NotFound, VersionMismatch
 from app.domain.identity import Country
 from app.domain.partners import (
     client_id_for,
@@ -37,7 +37,6 @@ from app.domain.partners import (
 )
 from app.domain.roles import Role
 from app.domain.stages import DEFAULT_EDGES, BucketEdges, ProductType, check_bucket_table
-from app.i18n import N_
 from app.models.partner import Partner, PartnerBucket, PartnerClient
 from app.pagination import decode_id_cursor, split_page
 from app.schemas.partners import BucketTable, PartnerClientCreate, PartnerCreate, PartnerUpdate
@@ -224,7 +223,7 @@ async def _check_tax_id_free(
     if partner_id is not None:
         query = query.where(col(Partner.id) != partner_id)
     if await session.scalar(query):
-        raise Conflict(N_("a partner with that tax id exists in that country"))
+        raise NameTaken("partner_tax_id")
 
 
 async def create_partner(session: AsyncSession, actor: Principal, data: PartnerCreate) -> Partner:
@@ -350,7 +349,7 @@ async def create_client(
     if await session.scalar(
         select(col(PartnerClient.id)).where(col(PartnerClient.client_id) == client_id)
     ):
-        raise Conflict(N_("that client id is taken"))
+        raise NameTaken("client_id")
     client = PartnerClient(
         partner_id=partner.id,
         client_id=client_id,

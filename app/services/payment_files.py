@@ -33,7 +33,7 @@ from app.config import get_settings
 from app.domain import spei_files
 from app.domain.assignments import RowError, storable
 from app.domain.errors import (
-    Conflict,
+    AccountNotActive,
     InvalidInput,
     NotFound,
     PaymentFileLineNotUnmatched,
@@ -617,9 +617,9 @@ async def apply_line_by_hand(
             {"currency": account.currency, "currency2": payment_file.currency},
         )
     if account.status == "recalled":
-        raise Conflict(N_("the account was recalled by the partner"))
+        raise AccountNotActive(account.status)
     if kind == SPEI and account.status == "closed":
-        raise Conflict(N_("the account is closed"))
+        raise AccountNotActive(account.status)
     assert line.amount is not None and line.paid_on is not None
     assert line.payer_reference is not None
     await payments.check_payer_reference_free(

@@ -39,11 +39,13 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from app import locks
 from app.domain.errors import (
-    Conflict,
+    AccountNotActive,
     CreditInsufficient,
     IdempotencyKeyReused,
     InvalidInput,
     NotFound,
+    PayerReferenceUsed,
+    PaymentAlreadyReversed,
     PaymentNotReversible,
     PermissionDenied,
     ReversalOutOfOrder,
@@ -502,7 +504,7 @@ async def check_payer_reference_free(
         )
     )
     if taken is not None:
-        raise Conflict(N_("the payer reference was already used"))
+        raise PayerReferenceUsed()
 
 
 async def record_payment(
@@ -545,7 +547,7 @@ async def record_payment(
             {"currency": account.currency, "expected": account.currency},
         )
     if account.status == "recalled":
-        raise Conflict(N_("the account was recalled by the partner"))
+        raise AccountNotActive(account.status)
     if body.payer_reference is not None:
         await check_payer_reference_free(session, partner_id, body.payer_reference)
 
@@ -711,7 +713,7 @@ async def reverse_payment(
     )
     assert payment is not None
     if payment.status != "applied":
-        raise Conflict(N_("the payment was already reversed"))
+        raise PaymentAlreadyReversed()
     if payment.channel == CREDIT_TRANSFER:
         # Undoing a transfer means putting the credit back on the source account too: not
         # something a reversal of one payment can do (out of scope for now).

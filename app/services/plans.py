@@ -32,7 +32,14 @@ from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from app import locks
-from app.domain.errors import Conflict, NotFound, PermissionDenied, VersionMismatch
+from app.domain.errors import (
+    NotFound,
+    OpenPlanExists,
+    PermissionDenied,
+    PlanNotOpen,
+    PlanNotPending,
+    VersionMismatch,
+)
 from app.domain.money import round_money
 from app.domain.plans import (
     OPEN_STATUSES,
@@ -51,7 +58,6 @@ from app.domain.roles import Role
 from app.domain.stages import Stage
 from app.domain.strategies import PlanType
 from app.domain.webhooks import EventKind
-from app.i18n import N_
 from app.models.account import Account
 from app.models.partner import Partner
 from app.models.plan import PaymentPlan, PlanInstallment
@@ -193,7 +199,7 @@ async def propose_plan(
         raise NotFound({"entity": "account"})
     open_plan = await open_plan_of(session, account.id)
     if open_plan is not None:
-        raise Conflict(N_("the account already has an open plan ({plan_id})"), plan_id=open_plan)
+        raise OpenPlanExists(plan_id=open_plan)
     view = await quote_account(session, account, body, today=today)
     status = initial_status(principal.role, view.quote.approver_role)
     return await store_plan(
@@ -414,7 +420,7 @@ async def _decide(
     if plan.proposed_by == principal.user_id:
         raise PermissionDenied({"role": principal.role.value, "reason": "maker_checker"})
     if plan.status != PlanStatus.PENDING_APPROVAL:
-        raise Conflict(N_("the plan's status is '{status}'"), status=plan.status)
+        raise PlanNotPending(plan.status)
     before = _snapshot(plan)
     moment = now or datetime.now(UTC)
     plan.status = (PlanStatus.ACTIVE if approve else PlanStatus.REJECTED).value
@@ -498,7 +504,7 @@ async def cancel_plan(
     if not may_cancel(principal.role, is_proposer=is_proposer, leads_proposer=leads):
         raise PermissionDenied({"role": principal.role.value})
     if PlanStatus(plan.status) not in OPEN_STATUSES:
-        raise Conflict(N_("the plan's status is '{status}'"), status=plan.status)
+        raise PlanNotOpen(plan.status)
     before = _snapshot(plan)
     moment = now or datetime.now(UTC)
     plan.status = PlanStatus.CANCELLED.value

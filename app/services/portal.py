@@ -32,10 +32,11 @@ from app.config import Settings, get_settings
 from app.domain.compliance import Channel
 from app.domain.consents import ConsentStatus
 from app.domain.errors import (
-    Conflict,
+    AccountNotActive,
     InvalidInput,
     NotAuthenticated,
     NotFound,
+    OpenPlanExists,
     PermissionDenied,
 )
 from app.domain.interactions import PROMISE_RESULT, check_promise
@@ -149,7 +150,7 @@ async def issue_link(
         raise PermissionDenied({"role": principal.role.value})
     account = await accounts.get_account(session, principal, account_id)
     if account.status != "active":
-        raise Conflict(N_("the account is {status}"), status=account.status)
+        raise AccountNotActive(account.status)
     moment = now or datetime.now(UTC)
     await session.execute(
         update(PortalLink)
@@ -507,7 +508,7 @@ async def accept_offer(
     )
     assert account is not None
     if await plans.open_plan_of(session, account.id) is not None:
-        raise Conflict(N_("the account already has an open plan"))
+        raise OpenPlanExists()
     available = await _available(session, settings, account, moment)
     chosen_offer(available.offers, plans.terms_of(body))
     # Quoted again as staff quote it, on the same day: the stored plan is that quote.

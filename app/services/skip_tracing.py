@@ -30,7 +30,7 @@ from app.domain.contactability import (
     more_trustworthy,
     name_key,
 )
-from app.domain.errors import Conflict, InvalidInput, NotFound
+from app.domain.errors import AccountNotActive, InvalidInput, NotFound
 from app.domain.geography import time_zone_for, time_zone_for_phone
 from app.domain.identity import Country, InvalidId, normalise_phone
 from app.i18n import N_
@@ -82,9 +82,7 @@ async def _working_account(
     if account.debtor_id != debtor_id:
         raise NotFound({"entity": "account"})
     if account.status != AccountStatus.ACTIVE.value:
-        raise Conflict(
-            N_("the account's status is '{status}': it is no longer worked"), status=account.status
-        )
+        raise AccountNotActive(account.status)
     await locks.hold(session, locks.LockClass.ACCOUNT_CONTACT_POINTS, str(account.id))
     return account, await session.get_one(Partner, account.partner_id)
 

@@ -16,10 +16,9 @@ from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from app.domain.audit import diff
-from app.domain.errors import Conflict, NotFound, VersionMismatch
+from app.domain.errors import NameTaken, NotFound, VersionMismatch
 from app.domain.roles import SEES_ALL_STAFF, Role, Skill
 from app.domain.staff import StaffProfile, check_new_member, check_team_lead
-from app.i18n import N_
 from app.models.user import Team, TeamMember, User
 from app.pagination import decode_id_cursor, split_page
 from app.schemas.teams import TeamCreate, TeamUpdate
@@ -182,7 +181,7 @@ async def record_members_left(
 async def create_team(session: AsyncSession, actor: Principal, data: TeamCreate) -> TeamView:
     await _check_people(session, data.lead_id, True, data.member_ids, set())
     if await session.scalar(select(col(Team.id)).where(col(Team.name) == data.name)):
-        raise Conflict(N_("a team with that name exists"))
+        raise NameTaken("team_name")
     team = Team(name=data.name, lead_id=data.lead_id)
     session.add(team)
     await session.flush()
@@ -224,7 +223,7 @@ async def update_team(
     )
     if changes.get("name") and changes["name"] != team.name:
         if await session.scalar(select(col(Team.id)).where(col(Team.name) == changes["name"])):
-            raise Conflict(N_("a team with that name exists"))
+            raise NameTaken("team_name")
         team.name = changes["name"]
     team.lead_id = lead_id
     if data.member_ids is not None:

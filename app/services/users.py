@@ -13,11 +13,10 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from app import locks
 from app.domain.audit import diff
-from app.domain.errors import Conflict, NotFound, VersionMismatch
+from app.domain.errors import NameTaken, NotFound, VersionMismatch
 from app.domain.refresh_tokens import Revocation
 from app.domain.roles import SEES_ALL_STAFF, Role, Skill
 from app.domain.staff import StaffProfile, change_profile, check_admin_remains, check_profile
-from app.i18n import N_
 from app.models.user import Team, TeamMember, User
 from app.pagination import decode_id_cursor, split_page
 from app.schemas.users import UserCreate, UserUpdate
@@ -87,7 +86,7 @@ async def create_user(session: AsyncSession, actor: Principal, data: UserCreate)
     skills = sorted(set(data.skills))
     check_profile(data.role, [Skill(s) for s in skills])
     if await session.scalar(select(col(User.id)).where(col(User.username) == data.username)):
-        raise Conflict(N_("the user name is taken"))
+        raise NameTaken("user_name")
     user = User(
         username=data.username,
         full_name=data.full_name,

@@ -12,7 +12,14 @@ first: verified, then most contactable, then the partner's order). Letters are l
 are not timed, so they would make every account "workable now". Only the debtor is
 considered (references and guarantors are worked from the account, not from the queue).
 
-**How, in a fixed number of statements.** A round fetches a batch of candidates with every
+**How, in a fixed number of statements.** First, the pre-filter: one statement reads the
+debtor contact points of the collector's active accounts (what places each: a phone's area,
+an address's state, the zone stored with it; never more than that), and only accounts with a
+channel and point whose every candidate zone is open now under the day and hour rules go on
+(:func:`_workable`; whether a zone is open is worked out once per country and zone, a phone's
+zones are remembered by its blind index). Every other account would be refused by the
+contact check in some zone whatever else holds, so at night, when nothing is open, the queue
+answers after that one statement. Then a round fetches a batch of candidates with every
 per-account fact in one statement (partner, the strategy version in force, promise due today
 or broken yesterday, last contact, flags, consents, claim), ordered by a SQL *pre-score*: the
 part of the priority that does not depend on the contact point (a due callback, promises,
@@ -45,6 +52,7 @@ claim is free again. Recording an interaction releases the recorder's claim on t
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections import defaultdict
@@ -72,6 +80,7 @@ from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from app import vault
 from app.config import Settings
 from app.domain.compliance import (
     CONVERSATION_CODES,
@@ -87,10 +96,12 @@ from app.domain.compliance import (
     age_flags,
     check_contact,
     strictest,
+    window_open,
 )
 from app.domain.contactability import HourCount, VerificationStatus, contactability
 from app.domain.errors import PermissionDenied
 from app.domain.experiments import BUCKET_SQL
+from app.domain.geography import ZoneEvidence, evidence_zones, zones_from
 from app.domain.interactions import PORTAL_CHANNEL
 from app.domain.priority import Priority, PriorityFacts, score_account, sort_key
 from app.domain.roles import Role, Skill
@@ -103,13 +114,19 @@ from app.domain.strategies import (
     limits_for,
 )
 from app.models.account import AccountPause
-from app.models.debtor import ContactPoint
+from app.models.debtor import CONTACT, ContactPoint
 from app.models.interaction import Interaction
 from app.models.strategy import CollectionStrategy
 from app.models.worklist import WorklistClaim
 from app.security import Principal
 from app.services import experiments
-from app.services.contact import HISTORY_WINDOW, pack_of, points_placing, zones_of_points
+from app.services.contact import (
+    ANYWHERE,
+    HISTORY_WINDOW,
+    pack_of,
+    points_placing,
+    zones_of_points,
+)
 from app.services.flags import REACH_PARAMS
 
 CLAIM_TTL = timedelta(minutes=5)
@@ -227,10 +244,14 @@ SELECT * FROM (
     WHERE a.assigned_collector_id = :collector
       AND a.status = 'active'
       AND (wc.account_id IS NULL OR (wc.collector_id = :collector AND NOT :skip_own))
+    -- A fence: the pre-filter's ids are applied outside, so that the planner, misjudging
+    -- them together with the collector as one row, does not loop over the claims per account.
+    OFFSET 0
   ) c
 ) ranked
-WHERE ranked.pre_score < :after_score
-   OR (ranked.pre_score = :after_score AND ranked.id > :after_id)
+WHERE ranked.id = ANY(:workable)
+  AND (ranked.pre_score < :after_score
+       OR (ranked.pre_score = :after_score AND ranked.id > :after_id))
 ORDER BY ranked.pre_score DESC, ranked.id
 LIMIT :batch
 """.replace("/*EXPERIMENT_ARM*/", _EXPERIMENT_ARM)
@@ -242,8 +263,31 @@ LIMIT :batch
     bindparam("batch", type_=Integer()),
     bindparam("default_weights", type_=String()),
     bindparam("skip_own", type_=Boolean()),
+    bindparam("workable", type_=ARRAY(PG_UUID(as_uuid=True))),
     # Which flags reach an account from the debtor's other accounts (flags.reaches).
     *(bindparam(name, value, type_=ARRAY(String())) for name, value in REACH_PARAMS.items()),
+)
+
+# The debtor contact points of the collector's active accounts that the queue could use,
+# with what places them, for the pre-filter on open zones. A phone comes sealed: it is opened
+# only the first time its blind index is seen (see _PHONE_ZONES).
+_QUEUE_POINTS = text(
+    """
+SELECT cp.account_id, cp.id, cp.kind, cp.value_index, cp.state, cp.municipality,
+       cp.postal_code, cp.time_zone, p.country,
+       CASE WHEN cp.kind = 'phone' THEN cp.value END AS sealed_phone
+FROM account a
+JOIN partner p ON p.id = a.partner_id
+JOIN contact_point cp ON cp.account_id = a.id
+WHERE a.assigned_collector_id = :collector
+  AND a.status = 'active'
+  AND cp.related_party_id IS NULL
+  AND cp.kind = ANY(:kinds)
+  AND cp.verification_status <> 'invalid'
+"""
+).bindparams(
+    bindparam("collector", type_=PG_UUID(as_uuid=True)),
+    bindparam("kinds", type_=ARRAY(String())),
 )
 
 # Outbound attempts per debtor contact point and local hour (as app/services/contact_points.py
@@ -456,6 +500,9 @@ async def _rounds(
     """Per round, the allowed accounts of the next batch by pre-score (unordered), at most
     :data:`MAX_ROUNDS` rounds."""
     channels = channels_for(principal.skills)
+    prefiltered = await _workable(session, settings, collector, channels, now)
+    if not prefiltered.workable:
+        return
     after_score, after_id = _TOP_SCORE, _NIL
     for _ in range(MAX_ROUNDS):
         rows = (
@@ -466,6 +513,7 @@ async def _rounds(
                         "now": now,
                         "collector": collector,
                         "skip_own": skip_own,
+                        "workable": prefiltered.workable,
                         "after_score": after_score,
                         "after_id": after_id,
                         "batch": batch,
@@ -478,10 +526,152 @@ async def _rounds(
         )
         if not rows:
             return
-        yield await _evaluate(session, settings, rows, channels, now)
+        yield await _evaluate(session, settings, rows, channels, now, prefiltered.placed)
         if len(rows) < batch:
             return
         after_score, after_id = rows[-1]["pre_score"], rows[-1]["id"]
+
+
+# What a phone places (app.domain.geography.evidence_zones), by its blind index and stored
+# zone: the index is a function of the number, so an entry never goes stale (after a key
+# rotation the new indexes are new entries). Bounded: emptied when full.
+_PHONE_ZONES: dict[tuple[bytes, str | None], frozenset[str]] = {}
+_PHONE_ZONES_MAX = 200_000
+
+
+@functools.lru_cache(maxsize=4096)
+def _placed_by(
+    kind: str,
+    country: str,
+    state: str | None,
+    municipality: str | None,
+    postal_code: str | None,
+    time_zone: str | None,
+) -> frozenset[str]:
+    """What an address or an email places (an email: nobody)."""
+    return evidence_zones(
+        ZoneEvidence(
+            kind=kind,
+            country=country,
+            state=state,
+            municipality=municipality,
+            postal_code=postal_code,
+            time_zone=time_zone,
+        )
+    )
+
+
+# A point as the pre-filter read it: what the zones were worked out from, and the zones.
+_Placing = tuple[tuple[bytes, str | None, str | None, str | None, str | None], frozenset[str]]
+
+
+def _placing_key(
+    value_index: bytes | None,
+    time_zone: str | None,
+    state: str | None,
+    municipality: str | None,
+    postal_code: str | None,
+) -> tuple[bytes, str | None, str | None, str | None, str | None]:
+    return (bytes(value_index or b""), time_zone, state, municipality, postal_code)
+
+
+def _placed(rows: Sequence[Any]) -> dict[uuid.UUID, _Placing]:
+    """What each point of ``rows`` (:data:`_QUEUE_POINTS`) places
+    (app.domain.geography.evidence_zones, as app.services.contact.zones_of_points reads a
+    point), a phone's from the cache, opening only the numbers not seen before."""
+    found: dict[uuid.UUID, _Placing] = {}
+    sealer = None
+    for _, point_id, kind, index, state, town, postal, zone, country, sealed in rows:
+        key = _placing_key(index, zone, state, town, postal)
+        if kind != "phone":
+            found[point_id] = (key, _placed_by(kind, country, state, town, postal, zone))
+            continue
+        phone = (key[0], zone) if index else None
+        zones = _PHONE_ZONES.get(phone) if phone is not None else None
+        if zones is None:
+            sealer = sealer or vault.current()
+            number = sealer.open(bytes(sealed), CONTACT)
+            zones = evidence_zones(ZoneEvidence(kind="phone", value=number, time_zone=zone))
+            if phone is not None:
+                if len(_PHONE_ZONES) >= _PHONE_ZONES_MAX:
+                    _PHONE_ZONES.clear()
+                _PHONE_ZONES[phone] = zones
+        found[point_id] = (key, zones)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class _Prefiltered:
+    workable: list[uuid.UUID]  # the accounts that go on
+    placed: dict[uuid.UUID, _Placing]  # by contact point id
+
+
+async def _workable(
+    session: AsyncSession,
+    settings: Settings,
+    collector: uuid.UUID,
+    channels: Sequence[Channel],
+    now: datetime,
+) -> _Prefiltered:
+    """The SQL pre-filter: the collector's active accounts that one of their channels might
+    reach now. A channel the country's pack does not time may; a timed one only through a
+    point every candidate zone of which (as :func:`_evaluate_one` reads them: a call's or a
+    visit's own point, every point for an email, SMS or WhatsApp) is open under the day and
+    hour rules (:func:`~app.domain.compliance.window_open`, worked out once per country and
+    zone). Any other account would be refused in some zone whatever else holds, so it is
+    left out before its facts are read: at night the queue reads one statement."""
+    kinds = sorted({POINT_KIND[c] for c in channels})
+    rows = (await session.execute(_QUEUE_POINTS, {"collector": collector, "kinds": kinds})).all()
+    placed = _placed(rows)
+    by_account: dict[uuid.UUID, tuple[str, list[tuple[str, frozenset[str]]]]] = {}
+    for account_id, point_id, kind, *_, country, _sealed in rows:
+        by_account.setdefault(account_id, (country, []))[1].append((kind, placed[point_id][1]))
+    packs: dict[str, RulePack] = {}
+    is_open: dict[tuple[str, tuple[str, ...]], bool] = {}
+
+    def all_open(country: str, zones: tuple[str, ...]) -> bool:
+        if (country, zones) not in is_open:
+            is_open[country, zones] = all(window_open(packs[country], z, now) for z in zones)
+        return is_open[country, zones]
+
+    workable: list[uuid.UUID] = []
+    for account_id, (country, points) in by_account.items():
+        if country not in packs:
+            packs[country] = pack_of(settings, country)
+        untimed = packs[country].untimed_channels
+        kinds_here = {kind for kind, _ in points}
+        for channel in channels:
+            kind = POINT_KIND[channel]
+            if kind not in kinds_here:
+                continue
+            if channel in untimed:
+                break
+            if channel in ANYWHERE:
+                if all_open(country, zones_from((z for _, z in points), country)):
+                    break
+            elif any(all_open(country, zones_from((z,), country)) for k, z in points if k == kind):
+                break
+        else:
+            continue
+        workable.append(account_id)
+    return _Prefiltered(workable, placed)
+
+
+def _zones_of(
+    points: Sequence[ContactPoint], country: str, placed: Mapping[uuid.UUID, _Placing]
+) -> tuple[str, ...]:
+    """The candidate zones of a contact through ``points`` (zones_of_points), from what the
+    pre-filter worked out where it read the same points, else from the points themselves."""
+    found: list[frozenset[str]] = []
+    for point in points:
+        seen = placed.get(point.id)
+        key = _placing_key(
+            point.value_index, point.time_zone, point.state, point.municipality, point.postal_code
+        )
+        if seen is None or seen[0] != key:
+            return zones_of_points(points, country)
+        found.append(seen[1])
+    return zones_from(found, country)
 
 
 async def _evaluate(
@@ -490,6 +680,7 @@ async def _evaluate(
     rows: Sequence[RowMapping],
     channels: Sequence[Channel],
     now: datetime,
+    placed: Mapping[uuid.UUID, _Placing],
 ) -> list[WorkItem]:
     """The batch's allowed accounts with their priority and channel (unordered)."""
     account_ids = [r["id"] for r in rows]
@@ -549,6 +740,7 @@ async def _evaluate(
             pauses.get(row["id"], ()),
             channels,
             now,
+            placed,
         )
         if item is not None:
             items.append(item)
@@ -670,6 +862,7 @@ def _evaluate_one(
     pauses: tuple[tuple[date, date], ...],
     channels: Sequence[Channel],
     now: datetime,
+    placed: Mapping[uuid.UUID, _Placing],
 ) -> WorkItem | None:
     stage = Stage(row["stage"])
     entry = document[stage]
@@ -689,7 +882,7 @@ def _evaluate_one(
                 continue
             # Every zone the debtor may be in, as the contact check reads it; the strictest
             # answer decides, never the partner's clock.
-            zones = zones_of_points(points_placing(point, channel, points), row["country"])
+            zones = _zones_of(points_placing(point, channel, points), row["country"], placed)
             local_day = now.astimezone(ZoneInfo(zones[0])).date()
             request = ContactRequest(
                 at=now,

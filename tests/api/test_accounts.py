@@ -15,8 +15,10 @@ from app.models.account import Account, AccountEvent, AccountPause
 from app.models.audit import AuditEvent
 from app.models.debtor import ContactPoint, RelatedParty
 from app.models.partner import Partner
+from app.services.principal_cache import PrincipalCache
 from tests.factories import (
     business_today,
+    counted_statements,
     make_account,
     make_debtor,
     make_partner,
@@ -298,27 +300,31 @@ class TestListAccounts:
         assert small == large
         assert small > 0
 
-    async def test_an_account_detail_takes_three_statements(
-        self, client, session, connection, make_user, auth_headers
+    async def test_an_account_detail_is_one_statement_once_the_caller_is_known(
+        self, app, client, session, connection, make_user, auth_headers
     ):
-        """The caller, the account, and everything else of its detail in one statement."""
-        admin = await make_user(Role.ADMIN)
+        """The caller is read on its token's first request (then kept for the principal
+        cache's window); the account with everything else of its detail, an active pause
+        included, is one statement."""
+        app.state.principal_cache = PrincipalCache(5.0)
+        lead = await make_user(Role.TEAM_LEAD)
+        team = await make_team(session, lead)
         partner = await make_partner(session)
-        account = await make_account(session, partner, dpd=40)
-        statements: list[str] = []
-
-        def count(conn, cursor, statement, parameters, context, executemany):
-            if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
-                statements.append(statement)
-
-        sync_connection = connection.sync_connection
-        event.listen(sync_connection, "before_cursor_execute", count)
-        try:
-            response = await client.get(url(account), headers=auth_headers(admin))
-        finally:
-            event.remove(sync_connection, "before_cursor_execute", count)
-        assert response.status_code == 200
-        assert len(statements) == 3, statements
+        account = await make_account(session, partner, dpd=40, assigned_team_id=team.id)
+        headers = auth_headers(lead)
+        body = pause_body(TODAY, TODAY + timedelta(days=9))
+        made = await client.post(url(account, "/pauses"), json=body, headers=headers)
+        assert made.status_code == 201, made.text
+        fresh = auth_headers(lead)  # a token not seen yet
+        with counted_statements(connection) as first:
+            response = await client.get(url(account), headers=fresh)
+        with counted_statements(connection) as again:
+            repeated = await client.get(url(account), headers=fresh)
+        assert response.status_code == repeated.status_code == 200
+        assert response.json()["active_pause"] == made.json()
+        assert repeated.json() == response.json()
+        assert len(first) == 2, first
+        assert len(again) == 1, again
 
 
 class TestWhoSeesWhichAccount:
@@ -684,7 +690,8 @@ class TestAssignAccount:
             client, account, {"assigned_collector_id": str(collector.id)}, auth_headers(manager)
         )
         assert response.status_code == 409
-        assert response.json()["code"] == "conflict"
+        assert response.json()["code"] == "account_not_active"
+        assert "recalled by the partner" in response.json()["detail"]
 
     async def test_only_active_collectors_are_assigned(
         self, client, session, make_user, auth_headers
@@ -874,7 +881,7 @@ class TestCreatePause:
             overlapping = pause_body(TODAY + timedelta(days=starts), TODAY + timedelta(days=ends))
             response = await client.post(url(account, "/pauses"), json=overlapping, headers=headers)
             assert response.status_code == 409, (starts, ends)
-            assert response.json()["code"] == "conflict"
+            assert response.json()["code"] == "pause_overlaps"
         for starts, ends in [(10, 12), (-3, -1)]:
             adjacent = pause_body(TODAY + timedelta(days=starts), TODAY + timedelta(days=ends))
             response = await client.post(url(account, "/pauses"), json=adjacent, headers=headers)

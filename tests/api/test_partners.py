@@ -329,7 +329,7 @@ class TestCreatePartner:
             headers=auth_headers(admin),
         )
         assert again.status_code == 409
-        assert again.json()["code"] == "conflict"
+        assert again.json()["code"] == "name_taken"
 
     async def test_only_admins_and_managers_register_partners(
         self, client, make_user, auth_headers, session, settings

@@ -132,7 +132,7 @@ class TestProposePlan:
         assert (await propose(client, desk, discount_pct="45")).status_code == 201
         response = await propose(client, desk)
         assert response.status_code == 409, response.text
-        assert response.json()["code"] == "conflict"
+        assert response.json()["code"] == "open_plan_exists"
 
     async def test_invalid_terms_are_422_and_write_nothing(self, client, desk):
         response = await propose(client, desk, installments=0)

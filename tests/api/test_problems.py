@@ -62,7 +62,12 @@ class TestEachStatus:
             "password": "a-long-password",
         }
         response = await client.post("/api/v1/users", json=body, headers=auth_headers(admin))
-        assert_problem(response, 409, "conflict")
+        assert_problem(response, 409, "name_taken")
+        assert response.json()["detail"] == "That user name is taken already."
+        spanish = await client.post(
+            "/api/v1/users", json=body, headers={**auth_headers(admin), "Accept-Language": "es"}
+        )
+        assert spanish.json()["detail"] == "Ya está en uso: nombre de usuario."
 
     async def test_413_by_declared_length(self, client, settings):
         response = await client.post(

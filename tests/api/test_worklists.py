@@ -192,6 +192,63 @@ class TestWorklist:
         )
         assert {i.account_id for i in later} == {cdmx.id, tijuana.id}
 
+    async def test_at_night_one_statement_finds_nothing_to_work(
+        self, session, connection, make_user, settings
+    ):
+        """03:10 in Mexico City: every Mexican zone is outside 07:00–22:00, so the points'
+        zones alone set every account aside, before any account's facts are read."""
+        partner = await make_partner(session)
+        collector = await make_user(Role.COLLECTOR)
+        for value in ("+525512345678", "+526641234567", "+529981234567"):
+            account = await make_account(session, partner, assigned_collector_id=collector.id)
+            await add_phone(session, account, None, value=value)
+        statements: list[str] = []
+
+        def count(conn, cursor, statement, parameters, context, executemany):
+            if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
+                statements.append(statement)
+
+        night = datetime(2026, 12, 7, 9, 10, tzinfo=UTC)
+        event.listen(connection.sync_connection, "before_cursor_execute", count)
+        try:
+            items = await worklists.my_worklist(
+                session, settings, principal_of(collector), limit=20, now=night
+            )
+            claimed = await worklists.claim_next(
+                session, settings, principal_of(collector), now=night
+            )
+        finally:
+            event.remove(connection.sync_connection, "before_cursor_execute", count)
+        assert items == []
+        assert claimed is None
+        assert len(statements) == 2, statements  # the points, once per call
+
+    async def test_a_number_is_judged_on_its_own_clock_not_the_zone_stored_with_it(
+        self, session, make_user, settings
+    ):
+        """A Tijuana number stored with Mexico City's zone: at 07:30 in Mexico City it is
+        05:30 where the number rings, so it is not workable (the pre-filter reads the
+        number, as the contact check does); at 22:30 in Mexico City, 20:30 in Tijuana, only
+        it is."""
+        partner = await make_partner(session)
+        collector = await make_user(Role.COLLECTOR)
+        tijuana = await make_account(session, partner, assigned_collector_id=collector.id, dpd=45)
+        cdmx = await make_account(session, partner, assigned_collector_id=collector.id, dpd=45)
+        await add_phone(session, tijuana, "America/Mexico_City", value="+526641234567")
+        await add_phone(session, cdmx, None, value="+525512345678")
+        morning = datetime(2026, 11, 24, 13, 30, tzinfo=UTC)
+        for _ in range(2):  # the second time from the remembered zones
+            items = await worklists.my_worklist(
+                session, settings, principal_of(collector), limit=10, now=morning
+            )
+            assert [i.account_id for i in items] == [cdmx.id]
+        evening = datetime(2026, 11, 25, 4, 30, tzinfo=UTC)
+        items = await worklists.my_worklist(
+            session, settings, principal_of(collector), limit=10, now=evening
+        )
+        assert [i.account_id for i in items] == [tijuana.id]
+        assert items[0].channel.time_zone == "America/Tijuana"
+
     async def test_a_stage_the_strategy_does_not_call_offers_the_channel_it_allows(
         self, session, make_user, settings
     ):

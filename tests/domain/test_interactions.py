@@ -173,3 +173,26 @@ def test_more_paid_never_makes_a_promise_worse(
     less = promise_outcome(amount, paid, DUE, day, grace, tolerance)
     more = promise_outcome(amount, paid + Decimal("0.01"), DUE, day, grace, tolerance)
     assert rank[more] >= rank[less]
+
+
+@pytest.mark.parametrize("channel", [Channel.VISIT, Channel.LETTER])
+def test_visits_and_letters_are_never_inbound(channel: Channel) -> None:
+    inbound = draft(channel=channel, direction=Direction.INBOUND, has_position=True)
+    assert refused_field(inbound) == "body.direction"
+
+
+@pytest.mark.parametrize("channel", [Channel.CALL, Channel.SMS, Channel.EMAIL, Channel.VISIT])
+def test_an_outbound_contact_names_the_point_it_used(channel: Channel) -> None:
+    unnamed = draft(channel=channel, names_contact_point=False, has_position=True)
+    assert refused_field(unnamed) == "body.contact_point_id"
+
+
+def test_a_letter_or_an_inbound_call_names_no_point() -> None:
+    letter = draft(
+        channel=Channel.LETTER,
+        names_contact_point=False,
+        result_code="NO_ANSWER",
+        party=PartyReached.NONE,
+    )
+    check_interaction(letter, NOW)
+    check_interaction(draft(direction=Direction.INBOUND, names_contact_point=False), NOW)

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.domain.identity import Country
+from app.domain.identity import Country, mask_name
 from app.domain.payment_files import AccountKey, FileContext, Outcome, PaymentLine
 from app.domain.payment_rails import (
     NOT_IN_MEXICO,
@@ -19,7 +19,6 @@ from app.domain.payment_rails import (
     clabe_problem,
     instructions,
     is_valid_clabe,
-    mask_name,
     store_check_digit,
     store_reference,
     store_serial_of,

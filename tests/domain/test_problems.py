@@ -12,7 +12,7 @@ import pytest
 from pydantic import BaseModel, Field, ValidationError
 
 from app.domain import errors
-from app.i18n import LANGUAGES, N_, Message, translate
+from app.i18n import LANGUAGES, Message, translate
 from app.problems import (
     CATALOGUE,
     FIELD_MESSAGES,
@@ -113,10 +113,11 @@ class TestRender:
             "las suyas: teléfono."
         )
 
-    def test_a_conflict_reason_is_translated_with_its_values(self):
-        error = errors.Conflict(N_("the plan is {status}"), status="x")
-        assert isinstance(error.params["reason"], Message)
-        assert str(error.params["reason"]) == "the plan is x"
+    def test_a_conflict_names_its_status_in_the_readers_words(self):
+        error = errors.PlanNotPending("broken")
+        problem = render(error.code, lang="es", params=error.params)
+        assert problem.status == 409
+        assert problem.detail.endswith("este está incumplido.")
 
 
 # A value for each param a detail names (the code params are walked through their words).
@@ -181,7 +182,7 @@ class TestStatusOfDomainErrors:
         ("error", "status"),
         [
             (errors.NotFound(), 404),
-            (errors.Conflict(N_("x")), 409),
+            (errors.OpenPlanExists(), 409),
             (errors.InvalidInput("body.x", "bad"), 422),
             (errors.VersionMismatch(), 412),
             (errors.InvalidCredentials(), 401),
@@ -313,3 +314,38 @@ class TestFieldMessagesInEveryLanguage:
         for lang in ("es", "pt-BR"):
             for type_, template in FIELD_MESSAGES.items():
                 assert translate(template, lang) != template or type_ == "json_invalid", type_
+
+
+def test_no_conflict_is_raised_without_its_own_code():
+    """Every 409 a client may act on has a code of its own (``open_plan_exists``,
+    ``plan_not_pending``…), never the bare ``conflict`` with a free-text reason."""
+    import ast
+    from pathlib import Path
+
+    import app
+
+    bare = []
+    for path in Path(app.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == "Conflict"
+            ):
+                bare.append(f"{path}:{node.lineno}")
+    assert bare == []
+
+
+def test_each_conflict_has_its_own_catalogue_entry_and_status_409():
+    from app.domain import errors
+    from app.problems import CATALOGUE
+
+    kinds = [
+        cls
+        for cls in vars(errors).values()
+        if isinstance(cls, type) and issubclass(cls, errors.Conflict) and cls is not errors.Conflict
+    ]
+    assert len(kinds) >= 17
+    assert len({cls.code for cls in kinds}) == len(kinds)
+    for cls in kinds:
+        assert CATALOGUE[cls.code].status == 409, cls.code

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.domain.errors import Conflict, InvalidInput
+from app.domain.errors import InvalidInput, LastAdmin
 from app.domain.roles import STAFF_ROLES, Role, Skill
 from app.domain.staff import (
     StaffProfile,
@@ -81,10 +81,9 @@ class TestCheckAdminRemains:
 
     @pytest.mark.parametrize("remaining", [0, -1])
     def test_leaving_no_active_admin_is_a_conflict(self, remaining):
-        with pytest.raises(Conflict) as caught:
+        with pytest.raises(LastAdmin) as caught:
             check_admin_remains(remaining)
-        assert caught.value.code == "conflict"
-        assert "last active admin" in str(caught.value.params["reason"])
+        assert caught.value.code == "last_admin"
 
 
 profiles = st.builds(

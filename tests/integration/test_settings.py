@@ -96,3 +96,18 @@ def test_the_engine_keeps_statement_parameters_out_of_errors():
 
     engine = make_engine("postgresql+asyncpg://u@localhost/d", Settings(_env_file=None))
     assert engine.sync_engine.hide_parameters is True
+
+
+@pytest.mark.parametrize(
+    ("env", "log_json", "expected"),
+    [
+        ("production", None, True),  # a log shipper reads JSON lines
+        ("development", None, False),  # `make run` prints readable lines
+        ("test", None, False),
+        ("development", True, True),  # CARTERA_LOG_JSON decides when it is set
+        ("production", False, False),
+    ],
+)
+def test_logs_are_json_in_production_and_console_lines_elsewhere(env, log_json, expected):
+    settings = Settings(env=env, log_json=log_json, _env_file=None)  # type: ignore[call-arg]
+    assert settings.logs_as_json is expected

@@ -185,8 +185,12 @@ async def test_every_event_arrives_signed_through_down_500_and_200(live, setting
     events = await _deliveries(database)
     assert len(events) == 5
 
-    # Down: the port is closed; every attempt fails and is put off.
-    assert await webhooks.deliver_due(database, settings) == 5
+    # Down: the port is closed; every attempt fails and is put off (by seconds here, so that
+    # a slow machine does not see a retry fall due inside this one pass).
+    patient = settings.model_copy(
+        update={"webhook_retry_base_seconds": 5.0, "webhook_retry_cap_seconds": 5.0}
+    )
+    assert await webhooks.deliver_due(database, patient) == 5
     down = await _deliveries(database)
     assert {(d["status"], d["attempts"], d["response_code"]) for d in down} == {
         ("pending", 1, None)
