@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 RUNTIME_STAMP := $(VENV)/.runtime-stamp
 PORT ?= 8000
 
-.PHONY: install run test test-fast lint format openapi openapi-check messages migrate check-migrations bench bench-smoke fuzz clean
+.PHONY: install run test test-fast lint format openapi openapi-check client-check messages migrate check-migrations bench bench-smoke fuzz clean
 
 install: $(STAMP)
 
@@ -54,6 +54,17 @@ openapi: $(STAMP)
 ## Fail when openapi/openapi.json has drifted from the app.
 openapi-check: $(STAMP)
 	$(BIN)/cartera openapi export --check --output openapi/openapi.json
+
+## The contract compiles: TypeScript types generated from openapi/openapi.json by
+## openapi-typescript (default flags) and an example SPA module (clients/typescript/example.ts)
+## compiled against them with `tsc --strict`. Needs Node.js and npm; versions pinned in
+## clients/typescript/package-lock.json.
+CLIENT := clients/typescript
+client-check:
+	cd $(CLIENT) && npm ci --no-audit --no-fund --loglevel=error
+	cd $(CLIENT) && npx --no-install openapi-typescript ../../openapi/openapi.json --output generated/cartera.d.ts
+	cd $(CLIENT) && npx --no-install tsc --strict --project tsconfig.json
+	@echo "client-check: the contract compiles under tsc --strict"
 
 ## Extract the texts marked for translation (N_) into app/locale/cartera.pot and merge them
 ## into each language's catalogue (app/locale/<locale>/LC_MESSAGES/cartera.po); new texts

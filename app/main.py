@@ -18,7 +18,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from app import __version__, vault
+from app import __version__, contract, vault
 from app.config import Settings, get_settings
 from app.db import Database, DatabaseUnreachable, EmbeddedPostgres, open_database
 from app.deps import API_PREFIX
@@ -563,7 +563,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = _document_problems(base_openapi())
+            app.openapi_schema = contract.finish(_document_problems(base_openapi()))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -27,6 +27,7 @@ def _if_match_schema(schema: dict[str, Any]) -> None:
 IfMatch = Annotated[
     str | None,
     Header(
+        alias="If-Match",
         description='The ETag you read (`"3"`); the change is refused (412) if it moved on.',
         json_schema_extra=_if_match_schema,
     ),

@@ -43,6 +43,8 @@ class Team(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     name: str = Field(max_length=120, unique=True)
     lead_id: uuid.UUID | None = Field(default=None, foreign_key="app_user.id", index=True)
+    # Its ETag: moves on with every change to the name, the lead or the members.
+    version: int = Field(default=1)
     created_at: datetime = timestamp_field()
     updated_at: datetime = timestamp_field()
 

@@ -34,6 +34,8 @@ class WebhookSubscription(SQLModel, table=True):
     )
     enabled: bool = True
     description: str | None = Field(default=None, max_length=200)
+    # Its ETag: moves on with every change, a secret rotation included.
+    version: int = Field(default=1)
     # The signing secret (whsec_…), sealed; during a rotation's overlap window the previous
     # one signs too, until previous_secret_until.
     secret: str = Field(sa_column=Column(Sealed(WEBHOOK_SECRET), nullable=False))

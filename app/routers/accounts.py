@@ -5,6 +5,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
 
+from app.contract import ETAG, response_headers
 from app.deps import ClockDep, PrincipalDep, SessionDep, require
 from app.domain.accounts import AccountStatus, debtor_name
 from app.domain.errors import PreconditionRequired
@@ -174,7 +175,7 @@ async def list_accounts(
     "/accounts/{account_id}",
     summary="Read an account",
     response_model=AccountDetail,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(401, 403, 404, 422) | response_headers(200, headers=(ETAG,)),
 )
 async def read_account(
     session: SessionDep, principal: PrincipalDep, account_id: uuid.UUID, response: Response
@@ -190,7 +191,8 @@ async def read_account(
     summary="Assign an account to a collector or team",
     response_model=AccountDetail,
     openapi_extra={"parameters": [_REQUIRED_IF_MATCH]},
-    responses=problem_responses(401, 403, 404, 409, 412, 422, 428),
+    responses=problem_responses(401, 403, 404, 409, 412, 422, 428)
+    | response_headers(200, headers=(ETAG,)),
 )
 async def assign_account(
     session: SessionDep,
@@ -254,7 +256,8 @@ async def create_account_pause(
     "/pauses/{pause_id}/end",
     summary="End a pause early",
     response_model=PauseRead,
-    responses=problem_responses(401, 403, 404, 409, 412, 422),
+    responses=problem_responses(401, 403, 404, 409, 412, 422)
+    | response_headers(200, headers=(ETAG,)),
 )
 async def end_account_pause(
     session: SessionDep,

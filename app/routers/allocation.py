@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
+from app.contract import ETAG, LOCATION, response_headers
 from app.deps import LanguageDep, SessionDep, require
 from app.domain.roles import Role, Skill
 from app.domain.stages import ProductType, Stage
@@ -74,7 +75,7 @@ partner or team does not exist, or the collector is not an active collector with
     summary="Create an allocation rule",
     status_code=status.HTTP_201_CREATED,
     response_model=AllocationRuleRead,
-    responses=problem_responses(401, 403, 422),
+    responses=problem_responses(401, 403, 422) | response_headers(201, headers=(ETAG, LOCATION)),
     description=_RULE_DOC,
 )
 async def create_allocation_rule(
@@ -107,7 +108,7 @@ async def list_allocation_rules(
     "/rules/{rule_id}",
     summary="Read an allocation rule",
     response_model=AllocationRuleRead,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(401, 403, 404, 422) | response_headers(200, headers=(ETAG,)),
 )
 async def read_allocation_rule(
     session: SessionDep, principal: ReadsRules, rule_id: uuid.UUID, response: Response
@@ -121,7 +122,7 @@ async def read_allocation_rule(
     "/rules/{rule_id}",
     summary="Replace an allocation rule",
     response_model=AllocationRuleRead,
-    responses=problem_responses(401, 403, 404, 412, 422),
+    responses=problem_responses(401, 403, 404, 412, 422) | response_headers(200, headers=(ETAG,)),
     description=_RULE_DOC + "\n\nWith `If-Match`, refused (412) when the rule changed since.",
 )
 async def replace_allocation_rule(

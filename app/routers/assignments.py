@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import StreamingResponse
 from starlette.datastructures import UploadFile
 
+from app.contract import IDEMPOTENT_REPLAYED, LOCATION, response_headers
 from app.deps import (
     API_PREFIX,
     IdempotencyKey,
@@ -158,7 +159,8 @@ async def upload_body(request: Request) -> tuple[SourceFormat, AsyncIterator[byt
     status_code=status.HTTP_202_ACCEPTED,
     response_model=AssignmentRead,
     openapi_extra={"requestBody": _PUSH_BODY, "parameters": [_IDEMPOTENCY_KEY]},
-    responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
+    responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422)
+    | response_headers(202, headers=(LOCATION, IDEMPOTENT_REPLAYED)),
 )
 async def push_assignment(
     request: Request,

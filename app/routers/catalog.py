@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
+from app.contract import CACHE_CONTROL, response_headers
 from app.deps import PrincipalDep
 from app.domain import catalog
 from app.domain.packs import Channel
@@ -24,7 +25,7 @@ router = APIRouter(tags=["catalog"])
     "/catalog",
     summary="The floor's codes, their labels and what each requires",
     response_model=CatalogRead,
-    responses=problem_responses(401, 403),
+    responses=problem_responses(401, 403) | response_headers(200, headers=(CACHE_CONTROL,)),
 )
 async def read_catalog(_: PrincipalDep, response: Response) -> CatalogRead:
     """Result codes (with what recording each asks: PCR, promise, GPS, callback time),

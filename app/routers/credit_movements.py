@@ -8,6 +8,7 @@ import uuid
 from fastapi import APIRouter, Response, status
 
 from app.config import DEFAULT_CREDIT_SELF_APPROVAL_LIMITS
+from app.contract import LOCATION, response_headers
 from app.deps import API_PREFIX, PrincipalDep, SessionDep, SettingsDep
 from app.models.ledger import CreditMovement
 from app.pagination import CursorQuery, LimitQuery, Page
@@ -63,7 +64,8 @@ def _created(response: Response, movement: CreditMovement) -> CreditMovementRead
     description=_REFUND,
     status_code=status.HTTP_201_CREATED,
     response_model=CreditMovementRead,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(401, 403, 404, 409, 422)
+    | response_headers(201, headers=(LOCATION,)),
 )
 async def create_credit_refund(
     session: SessionDep,
@@ -86,7 +88,8 @@ async def create_credit_refund(
     description=_TRANSFER,
     status_code=status.HTTP_201_CREATED,
     response_model=CreditMovementRead,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(401, 403, 404, 409, 422)
+    | response_headers(201, headers=(LOCATION,)),
 )
 async def create_credit_transfer(
     session: SessionDep,

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
+from app.contract import LOCATION, response_headers
 from app.deps import API_PREFIX, DatabaseDep, PrincipalDep, SessionDep, SettingsDep
 from app.domain.documents import EXTENSIONS, CustodyStatus, DocumentKind, MediaType
 from app.models.document import AccountDocument
@@ -81,7 +82,8 @@ def _content_length(request: Request) -> int | None:
     status_code=status.HTTP_201_CREATED,
     response_model=DocumentRead,
     openapi_extra={"requestBody": _DOCUMENT_BODY},
-    responses=problem_responses(400, 401, 403, 404, 413, 415, 422),
+    responses=problem_responses(400, 401, 403, 404, 413, 415, 422)
+    | response_headers(201, headers=(LOCATION,)),
 )
 async def upload_document(
     request: Request,

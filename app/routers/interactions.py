@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.contract import LOCATION, response_headers
 from app.deps import ClockDep, LanguageDep, PrincipalDep, SessionDep, SettingsDep
 from app.domain.compliance import Channel, DebtorFlag, Party
 from app.domain.interactions import verdict_for
@@ -197,7 +198,7 @@ async def list_channel_consents(
     summary="Record a gestión (contact attempt or contact) with its PCR",
     status_code=status.HTTP_201_CREATED,
     response_model=InteractionRead,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(401, 403, 404, 422) | response_headers(201, headers=(LOCATION,)),
 )
 async def record_interaction(
     session: SessionDep,

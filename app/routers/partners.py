@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 
+from app.contract import ETAG, LOCATION, response_headers
 from app.deps import SessionDep, require
 from app.domain.identity import Country
 from app.domain.roles import Role
@@ -91,7 +92,8 @@ async def list_partners(
     summary="Register a partner",
     status_code=status.HTTP_201_CREATED,
     response_model=PartnerRead,
-    responses=problem_responses(401, 403, 409, 422),
+    responses=problem_responses(401, 403, 409, 422)
+    | response_headers(201, headers=(ETAG, LOCATION)),
 )
 async def create_partner(
     session: SessionDep, principal: ManagesPartners, body: PartnerCreate, response: Response
@@ -109,7 +111,7 @@ async def create_partner(
     "/{partner_id}",
     summary="Read a partner",
     response_model=PartnerRead,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(401, 403, 404, 422) | response_headers(200, headers=(ETAG,)),
 )
 async def read_partner(
     session: SessionDep, principal: ReadsPartners, partner_id: uuid.UUID, response: Response
@@ -125,7 +127,8 @@ async def read_partner(
     "/{partner_id}",
     summary="Change a partner (name, tax id, currency, time zone, buckets, contact, activation)",
     response_model=PartnerRead,
-    responses=problem_responses(401, 403, 404, 409, 412, 422),
+    responses=problem_responses(401, 403, 404, 409, 412, 422)
+    | response_headers(200, headers=(ETAG,)),
 )
 async def update_partner(
     session: SessionDep,

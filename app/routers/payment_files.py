@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
+from app.contract import IDEMPOTENT_REPLAYED, LOCATION, response_headers
 from app.deps import (
     API_PREFIX,
     IdempotencyKey,
@@ -115,7 +116,8 @@ def _line(line: PaymentFileLine, language: Language) -> PaymentFileLineRead:
     status_code=status.HTTP_202_ACCEPTED,
     response_model=PaymentFileRead,
     openapi_extra={"requestBody": _FILE_BODY, "parameters": [_IDEMPOTENCY_KEY]},
-    responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
+    responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422)
+    | response_headers(202, headers=(LOCATION, IDEMPOTENT_REPLAYED)),
 )
 async def send_payment_file(
     request: Request,

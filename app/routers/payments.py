@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.contract import IDEMPOTENT_REPLAYED, LOCATION, header_objects, response_headers
 from app.deps import (
     API_PREFIX,
     IdempotencyKey,
@@ -103,7 +104,9 @@ def _read(payment: Payment) -> PaymentRead:
             "description": "A replay of the Idempotency-Key with the same body: the first "
             "payment (header `Idempotent-Replayed: true`), nothing written.",
             "model": PaymentRead,
+            "headers": header_objects(LOCATION, IDEMPOTENT_REPLAYED),
         },
+        **response_headers(201, headers=(LOCATION,)),
         **problem_responses(400, 401, 403, 404, 409, 422),
     },
 )

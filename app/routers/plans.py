@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.contract import ETAG, LOCATION, response_headers
 from app.deps import API_PREFIX, LanguageDep, PrincipalDep, SessionDep, SettingsDep
 from app.domain.money import round_money
 from app.i18n import Language, stored_text
@@ -186,7 +187,8 @@ def _with_etag(response: Response, view: PlanView, language: Language) -> PlanRe
     summary="Propose a payment plan from quote terms",
     status_code=status.HTTP_201_CREATED,
     response_model=PlanRead,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(401, 403, 404, 409, 422)
+    | response_headers(201, headers=(ETAG, LOCATION)),
 )
 async def create_plan(
     session: SessionDep,
@@ -322,7 +324,7 @@ async def search_plans(
     "/plans/{plan_id}",
     summary="Read a payment plan",
     response_model=PlanRead,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(401, 403, 404, 422) | response_headers(200, headers=(ETAG,)),
 )
 async def get_plan(
     session: SessionDep,
@@ -339,7 +341,8 @@ async def get_plan(
     "/plans/{plan_id}/approve",
     summary="Approve a plan pending approval",
     response_model=PlanRead,
-    responses=problem_responses(401, 403, 404, 409, 412, 422),
+    responses=problem_responses(401, 403, 404, 409, 412, 422)
+    | response_headers(200, headers=(ETAG,)),
 )
 async def approve_plan(
     session: SessionDep,
@@ -364,7 +367,8 @@ async def approve_plan(
     "/plans/{plan_id}/reject",
     summary="Reject a plan pending approval",
     response_model=PlanRead,
-    responses=problem_responses(401, 403, 404, 409, 412, 422),
+    responses=problem_responses(401, 403, 404, 409, 412, 422)
+    | response_headers(200, headers=(ETAG,)),
 )
 async def reject_plan(
     session: SessionDep,
@@ -386,7 +390,8 @@ async def reject_plan(
     "/plans/{plan_id}/cancel",
     summary="Cancel a proposed, pending or active plan",
     response_model=PlanRead,
-    responses=problem_responses(401, 403, 404, 409, 412, 422),
+    responses=problem_responses(401, 403, 404, 409, 412, 422)
+    | response_headers(200, headers=(ETAG,)),
 )
 async def cancel_plan(
     session: SessionDep,

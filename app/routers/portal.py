@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from app.contract import LOCATION, response_headers
 from app.deps import (
     ClientAddressDep,
     ClockDep,
@@ -282,7 +283,7 @@ async def list_portal_offers(
     summary="Accept an offer: the plan is active at once",
     response_model=PortalPlanRead,
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(401, 409, 422, 429),
+    responses=problem_responses(401, 409, 422, 429) | response_headers(201, headers=(LOCATION,)),
 )
 async def accept_portal_offer(
     session: SessionDep,

@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
+from app.contract import IDEMPOTENT_REPLAYED, LOCATION, response_headers
 from app.deps import (
     API_PREFIX,
     IdempotencyKey,
@@ -81,7 +82,8 @@ def _deposit(line: PaymentFileLine, language: Language) -> SpeiDepositRead:
     status_code=status.HTTP_202_ACCEPTED,
     response_model=SpeiFileRead,
     openapi_extra={"requestBody": _FILE_BODY, "parameters": [_IDEMPOTENCY_KEY]},
-    responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
+    responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422)
+    | response_headers(202, headers=(LOCATION, IDEMPOTENT_REPLAYED)),
 )
 async def send_spei_file(
     request: Request,

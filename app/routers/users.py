@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
+from app.contract import ETAG, LOCATION, response_headers
 from app.deps import PrincipalDep, SessionDep, StaffDep, require
 from app.domain.errors import PermissionDenied
 from app.domain.roles import Role
@@ -59,7 +60,8 @@ async def list_users(
     summary="Create a staff user",
     status_code=status.HTTP_201_CREATED,
     response_model=UserRead,
-    responses=problem_responses(401, 403, 409, 422),
+    responses=problem_responses(401, 403, 409, 422)
+    | response_headers(201, headers=(ETAG, LOCATION)),
 )
 async def create_user(
     session: SessionDep, principal: AdminDep, body: UserCreate, response: Response
@@ -74,7 +76,7 @@ async def create_user(
     "/{user_id}",
     summary="Read a staff user",
     response_model=UserRead,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(401, 403, 404, 422) | response_headers(200, headers=(ETAG,)),
 )
 async def read_user(
     session: SessionDep, principal: StaffDep, user_id: uuid.UUID, response: Response
@@ -88,7 +90,8 @@ async def read_user(
     "/{user_id}",
     summary="Change a staff user (role, skills, activation, password)",
     response_model=UserRead,
-    responses=problem_responses(401, 403, 404, 409, 412, 422),
+    responses=problem_responses(401, 403, 404, 409, 412, 422)
+    | response_headers(200, headers=(ETAG,)),
 )
 async def update_user(
     session: SessionDep,

@@ -11,7 +11,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
 
-from app.deps import SessionDep, SettingsDep, require
+from app.contract import ETAG, LOCATION, response_headers
+from app.deps import API_PREFIX, SessionDep, SettingsDep, require
 from app.domain.roles import Role
 from app.domain.webhooks import EventKind
 from app.models.webhook import WebhookDelivery, WebhookSubscription
@@ -27,6 +28,7 @@ from app.schemas.webhooks import (
 )
 from app.security import Principal
 from app.services import webhooks as service
+from app.versioning import IfMatch, etag, parse_if_match
 
 router = APIRouter(prefix="/partners/{partner_id}/webhooks", tags=["webhooks"])
 
@@ -42,6 +44,7 @@ def _read(subscription: WebhookSubscription) -> WebhookRead:
         enabled=subscription.enabled,
         description=subscription.description,
         previous_secret_until=subscription.previous_secret_until,
+        version=subscription.version,
         created_at=subscription.created_at,
         updated_at=subscription.updated_at,
     )
@@ -73,7 +76,8 @@ def _delivery(delivery: WebhookDelivery, kind: str) -> DeliveryRead:
     summary="Subscribe an endpoint to events",
     status_code=status.HTTP_201_CREATED,
     response_model=WebhookSecret,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(401, 403, 404, 422)
+    | response_headers(201, headers=(ETAG, LOCATION)),
 )
 async def create_webhook(
     session: SessionDep,
@@ -81,6 +85,7 @@ async def create_webhook(
     principal: ManagesWebhooks,
     partner_id: uuid.UUID,
     body: WebhookCreate,
+    response: Response,
 ) -> WebhookSecret:
     """The answer holds the signing secret, this once. The URL is refused (422) when it is
     not https in production or its host resolves to a loopback, private or link-local
@@ -90,6 +95,8 @@ async def create_webhook(
         url=body.url, event_types=body.event_types, enabled=body.enabled,
         description=body.description,
     )  # fmt: skip
+    response.headers["Location"] = f"{API_PREFIX}/partners/{partner_id}/webhooks/{subscription.id}"
+    response.headers["ETag"] = etag(subscription.version)
     return _with_secret(subscription)
 
 
@@ -117,19 +124,25 @@ async def list_webhooks(
     "/{webhook_id}",
     summary="Read a webhook subscription",
     response_model=WebhookRead,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(401, 403, 404, 422) | response_headers(200, headers=(ETAG,)),
 )
 async def read_webhook(
-    session: SessionDep, principal: ManagesWebhooks, partner_id: uuid.UUID, webhook_id: uuid.UUID
+    session: SessionDep,
+    principal: ManagesWebhooks,
+    partner_id: uuid.UUID,
+    webhook_id: uuid.UUID,
+    response: Response,
 ) -> WebhookRead:
-    return _read(await service.get_subscription(session, principal, partner_id, webhook_id))
+    subscription = await service.get_subscription(session, principal, partner_id, webhook_id)
+    response.headers["ETag"] = etag(subscription.version)
+    return _read(subscription)
 
 
 @router.patch(
     "/{webhook_id}",
     summary="Change a webhook subscription (URL, event types, enabled)",
     response_model=WebhookRead,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(401, 403, 404, 412, 422) | response_headers(200, headers=(ETAG,)),
 )
 async def update_webhook(
     session: SessionDep,
@@ -138,12 +151,17 @@ async def update_webhook(
     partner_id: uuid.UUID,
     webhook_id: uuid.UUID,
     body: WebhookUpdate,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> WebhookRead:
     """A new URL is checked as on subscription. Disabled: no new events are queued for it,
-    and deliveries already queued end as failed (retry them by hand once enabled)."""
+    and deliveries already queued end as failed (retry them by hand once enabled). With
+    `If-Match`, refused (412) when the subscription changed since it was read."""
     subscription = await service.update_subscription(
-        session, principal, settings, partner_id, webhook_id, body.model_dump(exclude_unset=True)
-    )
+        session, principal, settings, partner_id, webhook_id,
+        body.model_dump(exclude_unset=True), parse_if_match(if_match),
+    )  # fmt: skip
+    response.headers["ETag"] = etag(subscription.version)
     return _read(subscription)
 
 
@@ -152,13 +170,20 @@ async def update_webhook(
     summary="Remove a webhook subscription",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(401, 403, 404, 412, 422),
 )
 async def delete_webhook(
-    session: SessionDep, principal: ManagesWebhooks, partner_id: uuid.UUID, webhook_id: uuid.UUID
+    session: SessionDep,
+    principal: ManagesWebhooks,
+    partner_id: uuid.UUID,
+    webhook_id: uuid.UUID,
+    if_match: IfMatch = None,
 ) -> Response:
-    """With its delivery log; nothing more is sent to it."""
-    await service.delete_subscription(session, principal, partner_id, webhook_id)
+    """With its delivery log; nothing more is sent to it. With `If-Match`, refused (412)
+    when the subscription changed since it was read."""
+    await service.delete_subscription(
+        session, principal, partner_id, webhook_id, parse_if_match(if_match)
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -166,7 +191,7 @@ async def delete_webhook(
     "/{webhook_id}/secret-rotation",
     summary="Rotate a webhook's signing secret",
     response_model=WebhookSecret,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(401, 403, 404, 422) | response_headers(200, headers=(ETAG,)),
 )
 async def rotate_webhook_secret(
     session: SessionDep,
@@ -174,6 +199,7 @@ async def rotate_webhook_secret(
     partner_id: uuid.UUID,
     webhook_id: uuid.UUID,
     body: SecretRotation,
+    response: Response,
 ) -> WebhookSecret:
     """The new secret is answered this once. During the overlap every delivery carries two
     signatures (new and previous secret) in `webhook-signature`, so the receiver can switch
@@ -181,6 +207,7 @@ async def rotate_webhook_secret(
     subscription = await service.rotate_secret(
         session, principal, partner_id, webhook_id, timedelta(hours=body.overlap_hours)
     )
+    response.headers["ETag"] = etag(subscription.version)
     return _with_secret(subscription)
 
 

@@ -38,5 +38,6 @@ class TeamRead(BaseModel):
     name: str
     lead_id: uuid.UUID | None
     member_ids: list[uuid.UUID]
+    version: int = Field(description="Also sent as the ETag; send it back as If-Match.")
     created_at: datetime
     updated_at: datetime

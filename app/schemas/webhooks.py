@@ -56,6 +56,7 @@ class WebhookRead(BaseModel):
         description="While set and in the future, deliveries are signed with the previous "
         "secret too (after a rotation)."
     )
+    version: int = Field(description="Also sent as the ETag; send it back as If-Match.")
     created_at: datetime
     updated_at: datetime
 

@@ -9,14 +9,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from app.domain.audit import diff
-from app.domain.errors import NameTaken, NotFound
+from app.domain.errors import NameTaken, NotFound, VersionMismatch
 from app.domain.roles import SEES_ALL_STAFF, Role, Skill
 from app.domain.staff import StaffProfile, check_new_member, check_team_lead
 from app.models.user import Team, TeamMember, User
@@ -164,6 +164,13 @@ async def record_members_left(
     by_team: dict[uuid.UUID, list[str]] = defaultdict(list)
     for team_id, user_id in departures:
         by_team[team_id].append(str(user_id))
+    if by_team:
+        # Their member lists changed, so their ETags move on.
+        await session.execute(
+            update(Team)
+            .where(col(Team.id).in_(list(by_team)))
+            .values(version=col(Team.version) + 1, updated_at=datetime.now(UTC))
+        )
     for team_id, user_ids in sorted(by_team.items()):
         await audit.record(
             session, actor, "team.updated", "team", team_id,
@@ -185,9 +192,23 @@ async def create_team(session: AsyncSession, actor: Principal, data: TeamCreate)
 
 
 async def update_team(
-    session: AsyncSession, actor: Principal, team_id: uuid.UUID, data: TeamUpdate
+    session: AsyncSession,
+    actor: Principal,
+    team_id: uuid.UUID,
+    data: TeamUpdate,
+    expected_version: int | None = None,
 ) -> TeamView:
-    current = await get_team(session, actor, team_id)
+    """``expected_version`` is the If-Match the caller sent (the version it read), if any: a
+    team changed since is a 412. The row stays locked to the end, so two changes made at once
+    cannot both pass that check."""
+    team = await session.scalar(
+        readable_teams(actor).where(col(Team.id) == team_id).with_for_update()
+    )
+    if team is None:
+        raise NotFound({"entity": "team"})
+    if expected_version is not None and expected_version != team.version:
+        raise VersionMismatch({"current": team.version})
+    current = TeamView(team, (await _members_of(session, [team.id])).get(team.id, []))
     before = snapshot(current)
     changes = data.model_dump(exclude_unset=True)
     team = current.team
@@ -210,6 +231,7 @@ async def update_team(
     view = TeamView(team, sorted(set(member_ids)))
     old, new = diff(before, snapshot(view))
     if old or new:
+        team.version += 1
         team.updated_at = datetime.now(UTC)
         session.add(team)
         await session.flush()

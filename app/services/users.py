@@ -138,7 +138,7 @@ async def _leave_teams_no_longer_fitting(
             await session.execute(
                 update(Team)
                 .where(col(Team.lead_id) == user_id)
-                .values(lead_id=None, updated_at=datetime.now(UTC))
+                .values(lead_id=None, version=col(Team.version) + 1, updated_at=datetime.now(UTC))
                 .returning(col(Team.id))
             )
         ).scalars()

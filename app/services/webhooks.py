@@ -47,7 +47,7 @@ from standardwebhooks.webhooks import Webhook
 from app.config import Settings
 from app.db import Database
 from app.domain import webhooks as domain
-from app.domain.errors import InvalidInput, NotFound, PermissionDenied
+from app.domain.errors import InvalidInput, NotFound, PermissionDenied, VersionMismatch
 from app.domain.roles import Role
 from app.domain.webhooks import DestinationRefused, EventKind, IPAddress, RetryPolicy
 from app.i18n import N_
@@ -329,6 +329,11 @@ async def _subscription(
     return found
 
 
+def _check_version(subscription: WebhookSubscription, expected_version: int | None) -> None:
+    if expected_version is not None and expected_version != subscription.version:
+        raise VersionMismatch({"current": subscription.version})
+
+
 def _new_secret() -> str:
     return domain.secret_text(secrets_module.token_bytes(domain.SECRET_BYTES))
 
@@ -435,9 +440,12 @@ async def update_subscription(
     partner_id: uuid.UUID,
     subscription_id: uuid.UUID,
     changes: Mapping[str, Any],
+    expected_version: int | None = None,
 ) -> WebhookSubscription:
-    """Change the URL (checked again), the event kinds, ``enabled`` or the description."""
+    """Change the URL (checked again), the event kinds, ``enabled`` or the description;
+    ``expected_version`` is the caller's If-Match (412 when the subscription moved on)."""
     subscription = await _subscription(session, principal, partner_id, subscription_id, lock=True)
+    _check_version(subscription, expected_version)
     before = _audited(subscription)
     if changes.get("url") is not None:
         subscription.url = await _checked_url(changes["url"], settings)
@@ -447,6 +455,7 @@ async def update_subscription(
         subscription.enabled = bool(changes["enabled"])
     if "description" in changes:
         subscription.description = changes["description"]
+    subscription.version += 1
     subscription.updated_at = datetime.now(UTC)
     session.add(subscription)
     await session.flush()
@@ -458,10 +467,15 @@ async def update_subscription(
 
 
 async def delete_subscription(
-    session: AsyncSession, principal: Principal, partner_id: uuid.UUID, subscription_id: uuid.UUID
+    session: AsyncSession,
+    principal: Principal,
+    partner_id: uuid.UUID,
+    subscription_id: uuid.UUID,
+    expected_version: int | None = None,
 ) -> None:
     """Remove a subscription with its delivery log (events stay in the outbox)."""
     subscription = await _subscription(session, principal, partner_id, subscription_id, lock=True)
+    _check_version(subscription, expected_version)
     before = _audited(subscription)
     await session.delete(subscription)
     await session.flush()
@@ -490,6 +504,7 @@ async def rotate_secret(
         subscription.previous_secret = None
         subscription.previous_secret_until = None
     subscription.secret = _new_secret()
+    subscription.version += 1
     subscription.updated_at = moment
     session.add(subscription)
     await session.flush()

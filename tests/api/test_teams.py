@@ -141,3 +141,63 @@ async def test_a_collector_promoted_to_lead_leaves_the_members(client, make_user
     assert promoted.status_code == 200
     reread = (await client.get(f"{TEAMS}/{team['id']}", headers=auth_headers(manager))).json()
     assert reread["member_ids"] == []
+
+
+async def test_a_team_is_read_with_its_etag_and_changed_with_if_match(
+    client, make_user, auth_headers
+):
+    manager = await make_user(Role.MANAGER)
+    headers = auth_headers(manager)
+    created = await client.post(TEAMS, json={"name": name()}, headers=headers)
+    assert created.headers["etag"] == '"1"'
+    url = f"{TEAMS}/{created.json()['id']}"
+    read = await client.get(url, headers=headers)
+    assert read.headers["etag"] == '"1"' and read.json()["version"] == 1
+    renamed = await client.patch(
+        url, json={"name": name()}, headers={**headers, "If-Match": read.headers["etag"]}
+    )
+    assert renamed.status_code == 200, renamed.text
+    assert renamed.headers["etag"] == '"2"' and renamed.json()["version"] == 2
+    # The ETag read first is stale now: refused, and the name stays.
+    stale = await client.patch(
+        url, json={"name": name()}, headers={**headers, "If-Match": read.headers["etag"]}
+    )
+    assert stale.status_code == 412
+    assert stale.json()["code"] == "version_mismatch"
+    assert (await client.get(url, headers=headers)).json()["name"] == renamed.json()["name"]
+    # A weak tag of the current version compares strongly, so it never matches.
+    weak = await client.patch(url, json={"name": name()}, headers={**headers, "If-Match": 'W/"2"'})
+    assert weak.status_code == 412
+    # A change that changes nothing leaves the version where it was.
+    same = await client.patch(
+        url, json={"name": renamed.json()["name"]}, headers={**headers, "If-Match": '"2"'}
+    )
+    assert same.status_code == 200 and same.headers["etag"] == '"2"'
+
+
+async def test_a_team_losing_a_member_elsewhere_moves_its_etag(client, make_user, auth_headers):
+    admin = await make_user(Role.ADMIN)
+    manager = await make_user(Role.MANAGER)
+    lead = await make_user(Role.TEAM_LEAD)
+    moved, deactivated = await make_user(Role.COLLECTOR), await make_user(Role.COLLECTOR)
+    first = await new_team(client, auth_headers(manager), lead=lead, members=[moved, deactivated])
+    url = f"{TEAMS}/{first['id']}"
+    read_etag = (await client.get(url, headers=auth_headers(manager))).headers["etag"]
+
+    async def etag_now() -> str:
+        return (await client.get(url, headers=auth_headers(manager))).headers["etag"]
+
+    # Another team takes a member: the first team's members changed, so did its ETag.
+    await new_team(client, auth_headers(manager), members=[moved])
+    after_move = await etag_now()
+    assert after_move != read_etag
+    stale = await client.patch(
+        url, json={"name": name()}, headers={**auth_headers(manager), "If-Match": read_etag}
+    )
+    assert stale.status_code == 412
+    # A member deactivated, then the lead: each moves it on again.
+    await client.delete(f"/api/v1/users/{deactivated.id}", headers=auth_headers(admin))
+    after_member = await etag_now()
+    assert after_member not in (read_etag, after_move)
+    await client.delete(f"/api/v1/users/{lead.id}", headers=auth_headers(admin))
+    assert await etag_now() not in (read_etag, after_move, after_member)

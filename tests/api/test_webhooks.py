@@ -129,6 +129,42 @@ class TestSubscriptions:
         assert refused.json()["errors"][0]["field"].startswith("body.event_types")
 
 
+class TestVersions:
+    async def test_a_change_with_a_stale_etag_is_412_and_changes_nothing(self, client, two):
+        made = await subscribe(client, two["token_a"], two["a"])
+        assert made.headers["etag"] == '"1"'
+        assert made.headers["location"] == f"{hooks(two['a'])}/{made.json()['id']}"
+        url = made.headers["location"]
+        first = (await client.get(url, headers=two["token_a"])).headers["etag"]
+        disabled = await client.patch(
+            url, json={"enabled": False}, headers={**two["token_a"], "If-Match": first}
+        )
+        assert disabled.status_code == 200, disabled.text
+        assert disabled.headers["etag"] == '"2"' and disabled.json()["version"] == 2
+        stale = await client.patch(
+            url, json={"enabled": True}, headers={**two["token_a"], "If-Match": first}
+        )
+        assert stale.status_code == 412
+        assert (await client.get(url, headers=two["token_a"])).json()["enabled"] is False
+        refused = await client.delete(url, headers={**two["token_a"], "If-Match": first})
+        assert refused.status_code == 412
+        assert (await client.get(url, headers=two["token_a"])).status_code == 200
+
+    async def test_a_rotation_moves_the_etag_on(self, client, two):
+        made = (await subscribe(client, two["token_a"], two["a"])).json()
+        url = f"{hooks(two['a'])}/{made['id']}"
+        rotated = await client.post(
+            f"{url}/secret-rotation", json={"overlap_hours": 1}, headers=two["token_a"]
+        )
+        assert rotated.status_code == 200, rotated.text
+        assert rotated.headers["etag"] == '"2"'
+        stale = await client.delete(url, headers={**two["token_a"], "If-Match": '"1"'})
+        assert stale.status_code == 412
+        gone = await client.delete(url, headers={**two["token_a"], "If-Match": '"2"'})
+        assert gone.status_code == 204
+        assert (await client.get(url, headers=two["token_a"])).status_code == 404
+
+
 class TestIsolation:
     async def test_partner_b_cannot_see_or_manage_partner_as_webhooks(self, client, two):
         made = (await subscribe(client, two["token_a"], two["a"])).json()
