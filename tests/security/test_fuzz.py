@@ -45,7 +45,9 @@ from tests.factories import make_account, make_partner
 
 CONTRACT = Path(__file__).resolve().parents[2] / "openapi" / "openapi.json"
 EXAMPLES_PER_OPERATION = 8  # drawn from valid and from schema-violating inputs
-TIME_CAP_SECONDS = 90.0
+# A bound for a stuck run, not a speed target: a quiet machine fuzzes every operation well
+# within it; a loaded one must still reach the 90 operations asserted below.
+TIME_CAP_SECONDS = 300.0
 # No 5xx, no status the operation does not document, and every answer (body, media type,
 # documented headers) as its contract says.
 CHECKS = [
