@@ -3,6 +3,7 @@ managers take and resolve them."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 
@@ -25,10 +26,77 @@ from app.models.escalation import Escalation, EscalationNote
 from app.pagination import decode_id_cursor, split_page
 from app.security import Principal
 from app.services import accounts, audit
-from app.services.interactions import open_escalation
 from app.services.strategies import current_strategy
 
 HANDLERS = frozenset({Role.TEAM_LEAD, Role.MANAGER, Role.ADMIN})
+
+# The one writer of escalation rows: :func:`open_escalation` for one account (a collector's
+# referral, a contact's result) and :func:`opening_sql` for the nightly jobs' sets.
+_WORD = re.compile(r"[a-z_:]+")
+
+
+async def open_escalation(
+    session: AsyncSession,
+    account: Account,
+    *,
+    source: str,
+    reason: str,
+    trigger: str | None,
+    opened_by: str,
+    strategy_version: int | None,
+) -> Escalation | None:
+    """Open one; an automatic trigger does not open a second while one is open."""
+    if source == "trigger":
+        already = await session.scalar(
+            select(col(Escalation.id)).where(
+                col(Escalation.account_id) == account.id,
+                col(Escalation.status) != "resolved",
+            )
+        )
+        if already is not None:
+            return None
+    escalation = Escalation(
+        account_id=account.id,
+        partner_id=account.partner_id,
+        source=source,
+        reason=reason,
+        trigger=trigger,
+        opened_by=opened_by,
+        strategy_version=strategy_version,
+    )
+    session.add(escalation)
+    await session.flush()
+    return escalation
+
+
+def opening_sql(
+    candidates: str,
+    *,
+    trigger: str,
+    opened_by: str,
+    reason_sql: str,
+    where: str = "TRUE",
+    also_skip_when: str = "FALSE",
+) -> str:
+    """The set-based twin of :func:`open_escalation`: one ``INSERT … SELECT`` (usable as a
+    CTE) opening an automatic escalation for each candidate whose account has none open.
+    ``candidates`` is a FROM item aliased ``b`` with ``account_id``, ``partner_id`` and
+    ``strategy_version``; ``reason_sql`` the reason as SQL over ``b``; ``where`` narrows the
+    candidates; ``also_skip_when`` is a condition on an existing escalation ``e`` of the
+    account that also holds the opening back. Binds ``:now``."""
+    if not (_WORD.fullmatch(trigger) and _WORD.fullmatch(opened_by)):
+        raise ValueError("trigger and opener are code words")
+    return f"""
+INSERT INTO escalation (id, account_id, partner_id, source, reason, trigger, status,
+                        opened_by, opened_at, strategy_version, version)
+SELECT gen_random_uuid(), b.account_id, b.partner_id, 'trigger', {reason_sql}, '{trigger}',
+       'open', '{opened_by}', :now, b.strategy_version, 1
+FROM {candidates}
+WHERE ({where})
+  AND NOT EXISTS (
+      SELECT 1 FROM escalation e
+      WHERE e.account_id = b.account_id AND (e.status <> 'resolved' OR ({also_skip_when}))
+  )"""  # noqa: S608 (every fragment is written in code, never taken from input)
 
 
 def readable_escalations(principal: Principal) -> SelectOfScalar[Escalation]:

@@ -54,7 +54,6 @@ from app.i18n import N_
 from app.models.account import Account
 from app.models.callback import Callback
 from app.models.debtor import ContactPoint
-from app.models.escalation import Escalation
 from app.models.interaction import Interaction, InteractionFeedback
 from app.models.partner import Partner
 from app.models.promise import Promise
@@ -68,6 +67,7 @@ from app.services import (
     callbacks,
     compliance_incidents,
     consents,
+    escalations,
     inbound,
     promises,
     strategies,
@@ -281,7 +281,7 @@ async def record_interaction(
         )  # fmt: skip
     rule = escalation_rule(document, stage)
     if body.result_code in rule.refusal_codes:
-        await open_escalation(
+        await escalations.open_escalation(
             session,
             account,
             source="trigger",
@@ -493,40 +493,6 @@ async def _apply_result(
                 )
             )
     await session.flush()
-
-
-async def open_escalation(
-    session: AsyncSession,
-    account: Account,
-    *,
-    source: str,
-    reason: str,
-    trigger: str | None,
-    opened_by: str,
-    strategy_version: int | None,
-) -> Escalation | None:
-    """Open one; an automatic trigger does not open a second while one is open."""
-    if source == "trigger":
-        already = await session.scalar(
-            select(col(Escalation.id)).where(
-                col(Escalation.account_id) == account.id,
-                col(Escalation.status) != "resolved",
-            )
-        )
-        if already is not None:
-            return None
-    escalation = Escalation(
-        account_id=account.id,
-        partner_id=account.partner_id,
-        source=source,
-        reason=reason,
-        trigger=trigger,
-        opened_by=opened_by,
-        strategy_version=strategy_version,
-    )
-    session.add(escalation)
-    await session.flush()
-    return escalation
 
 
 # ---------------------------------------------------------------------------------------

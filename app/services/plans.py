@@ -65,7 +65,7 @@ from app.models.user import Team, TeamMember
 from app.pagination import decode_id_cursor, split_page
 from app.schemas.plans import PlanQuoteRequest
 from app.security import SYSTEM, Principal
-from app.services import accounts, audit, experiments, webhooks
+from app.services import accounts, audit, escalations, experiments, webhooks
 from app.services.partners import partner_today
 
 # Staff who negotiate plans; partners and auditors do not.
@@ -543,16 +543,14 @@ WITH broken AS (
 ),
 {webhooks.plan_ctes(EventKind.PLAN_BROKEN, "broken")},
 escalated AS (
-    INSERT INTO escalation (id, account_id, partner_id, source, reason, trigger, status,
-                            opened_by, opened_at, strategy_version, version)
-    SELECT gen_random_uuid(), b.account_id, b.partner_id, 'trigger',
-           'payment plan ' || b.id || ' broken', 'broken_plan', 'open', 'system:plans', :now,
-           b.strategy_version, 1
-    FROM broken b
-    WHERE NOT EXISTS (
-        SELECT 1 FROM escalation e
-        WHERE e.account_id = b.account_id AND e.status <> 'resolved'
+    {
+    escalations.opening_sql(
+        "broken b",
+        trigger="broken_plan",
+        opened_by="system:plans",
+        reason_sql="'payment plan ' || b.id || ' broken'",
     )
+}
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM broken), (SELECT count(*) FROM escalated)

@@ -22,7 +22,7 @@ from app.models.interaction import Interaction
 from app.models.promise import Promise
 from app.pagination import decode_day_cursor, split_page
 from app.security import SYSTEM, Principal
-from app.services import accounts, audit, webhooks
+from app.services import accounts, audit, escalations, webhooks
 
 # Mirrors app/domain/interactions.py promise_outcome: kept once paid reaches the amount less
 # the tolerance; after due date + grace, partially kept (something paid) or broken.
@@ -47,27 +47,23 @@ FROM resolved
 """
 
 # Accounts whose broken promises reached their strategy's trigger, with nothing open.
-_ESCALATE = """
-INSERT INTO escalation (id, account_id, partner_id, source, reason, trigger, status,
-                        opened_by, opened_at, strategy_version, version)
-SELECT gen_random_uuid(), b.account_id, b.partner_id, 'trigger',
-       b.broken || ' broken promises', 'broken_promises', 'open', 'system:promises', :now,
-       b.strategy_version, 1
-FROM (
-    SELECT account_id, partner_id, count(*) AS broken, min(escalate_after_broken) AS threshold,
-           max(strategy_version) AS strategy_version, max(updated_at) AS last_broken_at
-    FROM promise
-    WHERE status = 'broken'
-    GROUP BY account_id, partner_id
-) b
-WHERE b.threshold IS NOT NULL AND b.broken >= b.threshold
-  AND NOT EXISTS (
-      SELECT 1 FROM escalation e
-      WHERE e.account_id = b.account_id
-        AND (e.status <> 'resolved'
-             OR (e.trigger = 'broken_promises' AND e.opened_at >= b.last_broken_at))
-  )
-"""
+# (A resolved one opened since the last broken promise also holds it back: no reopening
+# for the same breaches.)
+_ESCALATE = escalations.opening_sql(
+    """(
+        SELECT account_id, partner_id, count(*) AS broken,
+               min(escalate_after_broken) AS threshold,
+               max(strategy_version) AS strategy_version, max(updated_at) AS last_broken_at
+        FROM promise
+        WHERE status = 'broken'
+        GROUP BY account_id, partner_id
+    ) b""",
+    trigger="broken_promises",
+    opened_by="system:promises",
+    reason_sql="b.broken || ' broken promises'",
+    where="b.threshold IS NOT NULL AND b.broken >= b.threshold",
+    also_skip_when="e.trigger = 'broken_promises' AND e.opened_at >= b.last_broken_at",
+)
 
 
 @dataclass(frozen=True, slots=True)

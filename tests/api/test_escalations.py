@@ -158,3 +158,21 @@ class TestNotes:
         late = await client.post(f"{url}/notes", json={"note": "late"}, headers=desk["collector"])
         assert (late.status_code, late.json()["code"]) == (409, "escalation_resolved")
         assert await count(session, EscalationNote) == 0
+
+
+def test_escalations_are_opened_only_by_their_own_service():
+    """One writer for the table (issue 22): collectors, contact results and the nightly
+    plan and promise jobs all open escalations through app/services/escalations.py."""
+    import re
+    from pathlib import Path
+
+    import app
+
+    root = Path(app.__file__).parent
+    writers = sorted(
+        str(path.relative_to(root))
+        for path in root.rglob("*.py")
+        if re.search(r"INSERT INTO escalation\b|[^\w]Escalation\(\s*\n?\s*account_id",
+                     path.read_text(encoding="utf-8"))
+    )  # fmt: skip
+    assert writers == ["services/escalations.py"]
