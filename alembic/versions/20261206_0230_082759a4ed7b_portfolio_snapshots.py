@@ -2,7 +2,8 @@
 
 ``portfolio_snapshot`` holds every account as at the end of a business date (written by the
 nightly aging), ``portfolio_snapshot_day`` the dates taken, ``portfolio_snapshot_stale`` the
-accounts whose history gained an event dated on or before the latest date taken. The marks
+accounts whose history gained an event dated on or before the latest date taken (from that
+date, or from the first date when the event is the account's earliest of its kind). The marks
 come from a statement-level trigger on ``account_event`` (transition table), so every writer,
 row by row or set-based, marks what it back-dates.
 
@@ -34,8 +35,15 @@ BEGIN
     IF latest IS NULL THEN
         RETURN NULL;
     END IF;
+    -- From the event's date on; from the first date when it is the account's earliest event
+    -- of its kind, because then its "before" is what history says of the days before it.
     INSERT INTO portfolio_snapshot_stale (account_id, from_day)
-    SELECT n.account_id, min(n.as_of) FROM new_events n
+    SELECT n.account_id,
+           min(CASE WHEN EXISTS (SELECT 1 FROM account_event e
+                                 WHERE e.account_id = n.account_id AND e.kind = n.kind
+                                   AND e.as_of <= n.as_of AND e.seq < n.seq)
+                    THEN n.as_of ELSE DATE '-infinity' END)
+    FROM new_events n
     WHERE n.as_of <= latest
     GROUP BY n.account_id
     ON CONFLICT (account_id) DO UPDATE

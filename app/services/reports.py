@@ -183,6 +183,7 @@ async def roll_rates(
     start: date,
     end: date,
     partner_id: uuid.UUID | None = None,
+    from_snapshots: bool = True,
 ) -> list[RollRateRow]:
     """The stage transition matrix between ``start`` and ``end``: the accounts assigned and
     active on ``start`` (arrived on or before it, status active then), by their stage on
@@ -191,17 +192,13 @@ async def roll_rates(
     (:mod:`app.services.snapshots`), else from history, with the same answer."""
     check_period(start, end)
     cover = await snapshots.coverage(session, [start, end])
-    if start in cover.taken and cover.readable(end):
+    if from_snapshots and start in cover.taken and cover.readable(end):
         await snapshots.refresh_stale(session)
         sql = _roll_from_snapshots(live_end=end not in cover.taken)
     else:
         sql = _ROLL
-    statement = (
-        text(sql)
-        .bindparams(*_dates(start=start, end=end))
-        .columns()
-        .add_cte(_visible(principal, partner_id))
-    )
+    dates = [d for d in _dates(start=start, end=end) if f":{d.key}" in sql]
+    statement = text(sql).bindparams(*dates).columns().add_cte(_visible(principal, partner_id))
     cells = (await session.execute(statement)).all()
     return [
         RollRateRow(
@@ -357,6 +354,7 @@ async def recovery(
     start: date,
     end: date,
     partner_id: uuid.UUID | None = None,
+    from_snapshots: bool = True,
 ) -> list[RecoveryRow]:
     """Recovered amounts against the assigned balance, and cures, by partner × stage.
 
@@ -375,7 +373,7 @@ async def recovery(
     check_period(start, end)
     cover = await snapshots.coverage(session, [start, end])
     statement: Any
-    if start in cover.taken and cover.readable(end):
+    if from_snapshots and start in cover.taken and cover.readable(end):
         await snapshots.refresh_stale(session)
         statement = text(_recovery_from_snapshots(live_end=end not in cover.taken)).bindparams(
             *_dates(start=start, end=end),
@@ -419,16 +417,22 @@ def _agents(principal: Principal) -> CTE:
     return query.where(condition).cte("agents")
 
 
-def _agents_sql(partner_filter: bool) -> str:
+def _agents_sql(partner_filter: bool, from_snapshots: bool) -> str:
     def only(alias: str) -> str:
         return f"AND {alias}.partner_id = :partner_id" if partner_filter else ""
 
     history = collector_on("p.account_id", "p.paid_on", "CAST(a.assigned_collector_id AS text)")
     # The snapshot of the payment's day when there is one; the account as it stands when that
     # day is live; else its history (a day before the snapshots, or before it arrived).
+    snapshot = (
+        "LEFT JOIN portfolio_snapshot s ON s.snapshot_date = p.paid_on"
+        " AND s.account_id = p.account_id"
+    )
     collector = f"""CASE WHEN s.account_id IS NOT NULL THEN CAST(s.collector_id AS text)
         WHEN CAST(:live_from AS date) <= p.paid_on THEN CAST(a.assigned_collector_id AS text)
         ELSE {history} END"""
+    if not from_snapshots:
+        snapshot, collector = "", history
     return f"""
 SELECT g.collector_id, u.username, g.day, g.partner_id, pt.currency,
        sum(g.attempts) AS attempts, sum(g.rpcs) AS right_party_contacts,
@@ -453,7 +457,7 @@ FROM (
     SELECT CAST(x.collector AS uuid), p.paid_on, p.partner_id, 0, 0, 0, 0, 0, p.amount, 0
     FROM payment p
     JOIN account a ON a.id = p.account_id
-    LEFT JOIN portfolio_snapshot s ON s.snapshot_date = p.paid_on AND s.account_id = p.account_id
+    {snapshot}
     CROSS JOIN LATERAL (SELECT {collector} AS collector) x
     WHERE p.status = 'applied' AND p.paid_on BETWEEN :start AND :end
       AND x.collector IS NOT NULL {only("p")}
@@ -495,6 +499,7 @@ async def agents(
     start: date,
     end: date,
     partner_id: uuid.UUID | None = None,
+    from_snapshots: bool = True,
 ) -> list[AgentRow]:
     """Per collector, day and partner (the partner's business day, in its time zone):
 
@@ -518,14 +523,13 @@ async def agents(
     # after the conversion to the partner's zone.
     low = datetime.combine(start - timedelta(days=1), time(), UTC)
     high = datetime.combine(end + timedelta(days=2), time(), UTC)
-    cover = await snapshots.coverage(session, [])
-    await snapshots.refresh_stale(session)
-    statement = text(_agents_sql(scope.partner_id is not None)).bindparams(
-        *_dates(start=start, end=end),
-        bindparam("live_from", cover.live_from, type_=Date),
-        low=low,
-        high=high,
+    statement = text(_agents_sql(scope.partner_id is not None, from_snapshots)).bindparams(
+        *_dates(start=start, end=end), low=low, high=high
     )
+    if from_snapshots:
+        cover = await snapshots.coverage(session, [])
+        await snapshots.refresh_stale(session)
+        statement = statement.bindparams(bindparam("live_from", cover.live_from, type_=Date))
     if scope.partner_id is not None:
         statement = statement.bindparams(partner_id=scope.partner_id)
     query = statement.columns().add_cte(_agents(principal))
