@@ -47,6 +47,7 @@ import argparse
 import asyncio
 import hashlib
 import json
+import os
 import socket
 import statistics
 import sys
@@ -566,6 +567,9 @@ async def measure(
             async def time_reports(label: str) -> tuple[dict[str, Any], dict[str, Any]]:
                 event.listen(db.engine.sync_engine, "before_cursor_execute", before)
                 event.listen(db.engine.sync_engine, "after_cursor_execute", after)
+                result[f"load_average_before_reports_{label.replace(' ', '_')}"] = [
+                    round(x, 2) for x in os.getloadavg()
+                ]
                 timed: dict[str, Any] = {}
                 slowest: dict[str, tuple[str, Any, float]] = {}
                 for name, path in reports.items():

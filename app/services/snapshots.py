@@ -141,7 +141,10 @@ INSERT INTO portfolio_snapshot ({_COLUMNS})
 SELECT :day, {_NOW}
 FROM account a JOIN partner p ON p.id = a.partner_id
 WHERE a.id NOT IN (SELECT account_id FROM later)
-  AND (CAST((a.created_at AT TIME ZONE p.time_zone) AS date) <= :day
+  -- Created before the day ended in every time zone (UTC+14 ends it first): arrived; only
+  -- a newer row pays for the exact test in its partner's zone.
+  AND (a.created_at < CAST(:day AS timestamp) AT TIME ZONE 'UTC' + interval '10 hours'
+       OR CAST((a.created_at AT TIME ZONE p.time_zone) AS date) <= :day
        OR {arrived_on("a", "p.time_zone")} <= :day)
 UNION ALL
 SELECT :day, {_history_row(":day")}
