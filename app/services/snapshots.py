@@ -24,6 +24,13 @@ Writing.
   snapshot-based report call it first, so a report never reads a stale row. The trigger
   catches every writer, ORM or set-based, so none can forget to mark.
 
+Limits, stated. Reading an account's columns as the day's row assumes what the services
+keep: the columns say what the history's latest events say. A back-dated aging run moves the
+columns to an older date's values while later-dated events keep theirs; the rows that run
+touches are re-read from history (marked), but a later night reads the columns again. A
+change dated on the day being photographed, committed by a partner west of the aging zone
+while the run writes that day, is not marked (the day is not yet visible to its trigger).
+
 Reading. A date is readable from snapshots when its snapshot was taken
 (``portfolio_snapshot_day``), or "live": on or after :func:`live_from`, the ``account`` table
 itself is that day's snapshot (no event is dated later and every partner's business day has
