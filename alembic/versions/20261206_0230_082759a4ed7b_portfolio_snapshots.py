@@ -7,7 +7,10 @@ date, or from the first date when the event is the account's earliest of its kin
 come from a statement-level trigger on ``account_event`` (transition table), so every writer,
 row by row or set-based, marks what it back-dates.
 
-Downgrade drops the trigger, its function and the three tables (the snapshots are derived
+``ix_interaction_time_agents`` lets the agents report read a week's interactions from the
+index alone (started_at, with collector, partner, result code and id included).
+
+Downgrade drops the index, the trigger, its function and the three tables (the snapshots are derived
 from history and can be taken again).
 
 Revision ID: 082759a4ed7b
@@ -102,9 +105,16 @@ def upgrade() -> None:
     )
     op.execute(_MARK_FUNCTION)
     op.execute(_MARK_TRIGGER)
+    op.create_index(
+        "ix_interaction_time_agents",
+        "interaction",
+        ["started_at"],
+        postgresql_include=["collector_id", "partner_id", "result_code", "id"],
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_interaction_time_agents", table_name="interaction")
     op.execute("DROP TRIGGER account_event_marks_snapshots ON account_event")
     op.execute("DROP FUNCTION portfolio_snapshot_mark_stale()")
     op.drop_table("portfolio_snapshot_stale")

@@ -345,8 +345,9 @@ FULL JOIN (
            COALESCE(sum(p.amount) FILTER (WHERE p.status = 'reversed'), 0.00) AS reversed_amount
     FROM payment p
     JOIN visible v ON v.id = p.account_id
-    LEFT JOIN portfolio_snapshot s ON s.snapshot_date = p.paid_on - 1
-                                  AND s.account_id = p.account_id
+    LEFT JOIN LATERAL (SELECT s.account_id, s.stage FROM portfolio_snapshot s
+                       WHERE s.snapshot_date = p.paid_on - 1 AND s.account_id = p.account_id
+                       LIMIT 1) s ON true
     WHERE p.paid_on BETWEEN :start AND :end
     GROUP BY 1, 2, 3
 ) pm USING (partner_id, currency, stage)
@@ -429,32 +430,44 @@ def _agents_sql(partner_filter: bool, from_snapshots: bool) -> str:
     def only(alias: str) -> str:
         return f"AND {alias}.partner_id = :partner_id" if partner_filter else ""
 
-    history = collector_on("p.account_id", "p.paid_on", "CAST(a.assigned_collector_id AS text)")
+    # The account's collector now, read only when neither a snapshot nor history says.
+    now = "CAST((SELECT a.assigned_collector_id FROM account a WHERE a.id = p.account_id) AS text)"
+    history = collector_on("p.account_id", "p.paid_on", now)
     # The snapshot of the payment's day when there is one; the account as it stands when that
     # day is live; else its history (a day before the snapshots, or before it arrived).
+    # A look-up by key per payment (LIMIT keeps it one: not planned as a hash of a day's
+    # million rows).
     snapshot = (
-        "LEFT JOIN portfolio_snapshot s ON s.snapshot_date = p.paid_on"
-        " AND s.account_id = p.account_id"
+        "LEFT JOIN LATERAL (SELECT s.account_id, s.collector_id FROM portfolio_snapshot s"
+        " WHERE s.snapshot_date = p.paid_on AND s.account_id = p.account_id LIMIT 1) s ON true"
     )
     collector = f"""CASE WHEN s.account_id IS NOT NULL THEN CAST(s.collector_id AS text)
-        WHEN CAST(:live_from AS date) <= p.paid_on THEN CAST(a.assigned_collector_id AS text)
+        WHEN CAST(:live_from AS date) <= p.paid_on THEN {now}
         ELSE {history} END"""
     if not from_snapshots:
         snapshot, collector = "", history
+    # Summed per collector, day and partner first (a few thousand rows), then named and
+    # filtered to the collectors the principal may read.
     return f"""
-SELECT g.collector_id, u.username, g.day, g.partner_id, pt.currency,
+SELECT s.collector_id, u.username, s.day, s.partner_id, pt.currency, s.attempts,
+       s.right_party_contacts, s.promises, s.promises_resolved, s.promises_kept,
+       s.amount_collected, s.plans_agreed
+FROM (
+SELECT g.collector_id, g.day, g.partner_id,
        sum(g.attempts) AS attempts, sum(g.rpcs) AS right_party_contacts,
        sum(g.promises) AS promises, sum(g.resolved) AS promises_resolved,
        sum(g.kept) AS promises_kept, sum(g.collected) AS amount_collected,
        sum(g.plans) AS plans_agreed
 FROM (
+    -- Interactions are the bulk (hundreds of thousands a week): counted per collector, day
+    -- and partner here, so the union below holds a few thousand rows.
     SELECT i.collector_id, CAST((i.started_at AT TIME ZONE ip.time_zone) AS date) AS day,
-           i.partner_id, 1 AS attempts,
-           CASE WHEN i.result_code IN ({_RPC_CODES}) THEN 1 ELSE 0 END AS rpcs,
-           CASE WHEN pr.status <> 'cancelled' THEN 1 ELSE 0 END AS promises,
-           CASE WHEN pr.status IN ('kept', 'partially_kept', 'broken') THEN 1 ELSE 0 END
+           i.partner_id, count(*) AS attempts,
+           count(*) FILTER (WHERE i.result_code IN ({_RPC_CODES})) AS rpcs,
+           count(*) FILTER (WHERE pr.status <> 'cancelled') AS promises,
+           count(*) FILTER (WHERE pr.status IN ('kept', 'partially_kept', 'broken'))
                AS resolved,
-           CASE WHEN pr.status = 'kept' THEN 1 ELSE 0 END AS kept,
+           count(*) FILTER (WHERE pr.status = 'kept') AS kept,
            0.00 AS collected, 0 AS plans
     FROM interaction i
     JOIN partner ip ON ip.id = i.partner_id
@@ -464,10 +477,10 @@ FROM (
       -- make one hashed list instead of a probe (or a scan) per interaction.
       AND i.id NOT IN (SELECT c.amends_id FROM interaction c WHERE c.amends_id IS NOT NULL)
       {only("i")}
+    GROUP BY 1, 2, 3
     UNION ALL
     SELECT CAST(x.collector AS uuid), p.paid_on, p.partner_id, 0, 0, 0, 0, 0, p.amount, 0
     FROM payment p
-    JOIN account a ON a.id = p.account_id
     {snapshot}
     CROSS JOIN LATERAL (SELECT {collector} AS collector) x
     WHERE p.status = 'applied' AND p.paid_on BETWEEN :start AND :end
@@ -482,11 +495,12 @@ FROM (
       AND COALESCE(pl.decided_at, pl.created_at) >= :low
       AND COALESCE(pl.decided_at, pl.created_at) < :high {only("pl")}
 ) g
-JOIN agents u ON u.id = g.collector_id
-JOIN partner pt ON pt.id = g.partner_id
 WHERE g.day BETWEEN :start AND :end
-GROUP BY g.collector_id, u.username, g.day, g.partner_id, pt.currency
-ORDER BY u.username, g.collector_id, g.day, g.partner_id
+GROUP BY g.collector_id, g.day, g.partner_id
+) s
+CROSS JOIN LATERAL (SELECT u.username FROM agents u WHERE u.id = s.collector_id LIMIT 1) u
+JOIN partner pt ON pt.id = s.partner_id
+ORDER BY u.username, s.collector_id, s.day, s.partner_id
 """  # noqa: S608
 
 
