@@ -611,6 +611,8 @@ async def measure(
             async with db.engine.connect() as conn:
                 conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
                 await conn.execute(text("VACUUM ANALYZE portfolio_snapshot"))
+            # The backfill can outlast an access token: sign in again.
+            manager = await _token(client, "manager")
             timed, slowest_sql = await time_reports("from snapshots")
             result["reports"] = timed
             result["same_answers"] = {
