@@ -10,7 +10,7 @@ import signal
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -393,6 +393,38 @@ def jobs_age(
         f"aged {result.accounts_aged} accounts as of {day.isoformat()}, "
         f"{result.stage_changes} stage changes"
     )
+
+
+@jobs_cli.command("snapshots")
+def jobs_snapshots(
+    first: Annotated[
+        datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="First business date.")
+    ],
+    last: Annotated[
+        datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="Last business date.")
+    ],
+) -> None:
+    """Take the portfolio snapshot of every date from --from to --to from the accounts'
+    history (days before snapshots existed; the reports read history for a day without
+    one, with the same figures, only slower). One transaction per date, under the aging
+    lock; taking a date again rewrites it."""
+    from datetime import timedelta
+
+    from app.services import aging, snapshots
+
+    def take(day: date) -> Callable[[AsyncSession], Awaitable[snapshots.Taken]]:
+        async def work(session: AsyncSession) -> snapshots.Taken:
+            await aging.take_aging_lock(session)
+            return await snapshots.take(session, day)
+
+        return work
+
+    day = first.date()
+    with database_url() as url:
+        while day <= last.date():
+            taken = run_in_session(url, take(day))
+            typer.echo(f"snapshot of {taken.day.isoformat()}: {taken.accounts} accounts")
+            day += timedelta(days=1)
 
 
 @cli.command()

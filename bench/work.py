@@ -19,8 +19,9 @@ in SQL only (``INSERT … SELECT`` over ``generate_series``, no row-by-row work)
 - the template accounts cloned until there are ``--accounts`` generated accounts, each with
   its own debtor and its own copies of the template's debtor contact points (phone, email,
   address), assigned round-robin to the bench collectors; the template's ``created`` event
-  is cloned 120 days back, and one account in five gets a ``stage_changed`` event in the
-  last 60 days (for roll rates);
+  is cloned 120 days back (its stage and total set to the clone's, so history and the
+  account agree, as the services keep them), and one account in five gets a
+  ``stage_changed`` event in the last 60 days (for roll rates);
 - ``--interactions`` outbound calls over the last 90 days, spread over the generated
   accounts (each on the account's first phone, by its collector, a mix of no answers and
   right-party contacts);
@@ -45,7 +46,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import hashlib
 import json
+import os
 import socket
 import statistics
 import sys
@@ -68,7 +71,7 @@ from app import migrations
 from app.config import get_settings
 from app.db import open_database
 from app.main import create_app
-from app.services import demo
+from app.services import demo, snapshots
 from app.services import worklists as queue
 
 API = "/api/v1"
@@ -275,6 +278,20 @@ FROM amap m JOIN account a ON a.id = m.new_id
 WHERE m.n % 5 = 0 AND a.stage <> 'current'"""
                 )
             )
+            # A clone's history tells its own story, as the services keep it: its ``created``
+            # event carries the stage before its stage change (if any, else its stage now)
+            # and its balance now (no balance change is cloned).
+            await conn.execute(
+                text(
+                    """
+UPDATE account_event e
+SET after = e.after || jsonb_build_object('stage', COALESCE(sc.before ->> 'stage', a.stage),
+                                          'total', CAST(a.total AS text))
+FROM amap m JOIN account a ON a.id = m.new_id
+LEFT JOIN account_event sc ON sc.account_id = m.new_id AND sc.kind = 'stage_changed'
+WHERE e.account_id = m.new_id AND e.kind = 'created'"""
+                )
+            )
             at = lap("account_events", at)
             # Interactions: the first phone of each generated account, by its collector.
             await conn.execute(
@@ -434,6 +451,7 @@ async def measure(
     *,
     at: datetime | None = None,
     reports: bool = True,
+    reports_only: bool = False,
 ) -> dict[str, Any]:
     """The queue, ``next`` and (with ``reports``) the reports; ``at`` fixes the app's clock
     (the contact law's "now") for the queue and ``next``, else the real clock is used."""
@@ -462,101 +480,108 @@ async def measure(
             await conn.execute(text("DELETE FROM worklist_claim"))
         transport = ASGITransport(app=app)
         async with AsyncClient(transport=transport, base_url="http://bench") as client:
-            # 1. One collector's queue, sequential requests.
-            me = await _token(client, "bench00001")
-            latencies: list[float] = []
-            sizes: list[int] = []
-            for n in range(requests + 5):
-                started = time.perf_counter()
-                answer = await client.get(f"{API}/worklists/me?limit=20", headers=me)
-                elapsed = time.perf_counter() - started
-                assert answer.status_code == 200, answer.text
-                if n >= 5:  # warm-up
-                    latencies.append(elapsed)
-                    sizes.append(len(answer.json()["items"]))
-            event.listen(db.engine.sync_engine, "before_cursor_execute", before)
-            event.listen(db.engine.sync_engine, "after_cursor_execute", after)
-            statements.clear()
-            await client.get(f"{API}/worklists/me?limit=20", headers=me)
-            result["worklist"] = {
-                "requests": requests,
-                "limit": 20,
-                "items_listed_min": min(sizes),
-                "items_listed_max": max(sizes),
-                "statements_per_request": len(statements),
-                **_latency(latencies),
-            }
-            print("worklist:", json.dumps(result["worklist"]), flush=True)
-            event.remove(db.engine.sync_engine, "before_cursor_execute", before)
-            event.remove(db.engine.sync_engine, "after_cursor_execute", after)
-
-            # 2. `next` under concurrent collectors; then one collector's concurrent sessions.
-            async def sessions(headers: list[dict[str, str]], label: str) -> dict[str, Any]:
-                claimed: list[tuple[int, str]] = []
-                times: list[float] = []
-                empty = 0
-
-                async def one(who: int) -> None:
-                    nonlocal empty
-                    for _ in range(claims):
-                        started = time.perf_counter()
-                        answer = await client.post(f"{API}/worklists/me/next", headers=headers[who])
-                        times.append(time.perf_counter() - started)
-                        if answer.status_code == 204:
-                            empty += 1
-                            continue
-                        assert answer.status_code == 200, answer.text
-                        claimed.append((who, answer.json()["account_id"]))
-
-                started = time.perf_counter()
-                await asyncio.gather(*(one(w) for w in range(len(headers))))
-                wall = time.perf_counter() - started
-                ids = [a for _, a in claimed]
-                figures = {
-                    "sessions": len(headers),
-                    "claims_each": claims,
-                    "claims": len(claimed),
-                    "no_account_204": empty,
-                    "seconds": round(wall, 2),
-                    "claims_per_second": round(len(times) / wall, 1),
-                    **_latency(times),
-                    "accounts_returned_twice": len(ids) - len(set(ids)),
+            if not reports_only:
+                # 1. One collector's queue, sequential requests.
+                me = await _token(client, "bench00001")
+                latencies: list[float] = []
+                sizes: list[int] = []
+                for n in range(requests + 5):
+                    started = time.perf_counter()
+                    answer = await client.get(f"{API}/worklists/me?limit=20", headers=me)
+                    elapsed = time.perf_counter() - started
+                    assert answer.status_code == 200, answer.text
+                    if n >= 5:  # warm-up
+                        latencies.append(elapsed)
+                        sizes.append(len(answer.json()["items"]))
+                event.listen(db.engine.sync_engine, "before_cursor_execute", before)
+                event.listen(db.engine.sync_engine, "after_cursor_execute", after)
+                statements.clear()
+                await client.get(f"{API}/worklists/me?limit=20", headers=me)
+                result["worklist"] = {
+                    "requests": requests,
+                    "limit": 20,
+                    "items_listed_min": min(sizes),
+                    "items_listed_max": max(sizes),
+                    "statements_per_request": len(statements),
+                    **_latency(latencies),
                 }
-                print(f"{label}:", json.dumps(figures), flush=True)
-                return figures
+                print("worklist:", json.dumps(result["worklist"]), flush=True)
+                event.remove(db.engine.sync_engine, "before_cursor_execute", before)
+                event.remove(db.engine.sync_engine, "after_cursor_execute", after)
 
-            headers = [await _token(client, f"bench{n + 1:05d}") for n in range(concurrent)]
-            result["next"] = await sessions(headers, "next, distinct collectors")
-            same = await _token(client, f"bench{concurrent + 1:05d}")
-            result["next_one_collector"] = await sessions(
-                [same] * concurrent, "next, one collector's sessions"
-            )
-            async with db.engine.connect() as conn:
-                counts = (
-                    await conn.execute(
-                        text(
-                            "SELECT count(*), count(DISTINCT wc.account_id),"
-                            " count(*) FILTER (WHERE a.assigned_collector_id <> wc.collector_id)"
-                            " FROM worklist_claim wc JOIN account a ON a.id = wc.account_id"
+                # 2. `next` under concurrent collectors; then one collector's concurrent sessions.
+                async def sessions(headers: list[dict[str, str]], label: str) -> dict[str, Any]:
+                    claimed: list[tuple[int, str]] = []
+                    times: list[float] = []
+                    empty = 0
+
+                    async def one(who: int) -> None:
+                        nonlocal empty
+                        for _ in range(claims):
+                            started = time.perf_counter()
+                            answer = await client.post(
+                                f"{API}/worklists/me/next", headers=headers[who]
+                            )
+                            times.append(time.perf_counter() - started)
+                            if answer.status_code == 204:
+                                empty += 1
+                                continue
+                            assert answer.status_code == 200, answer.text
+                            claimed.append((who, answer.json()["account_id"]))
+
+                    started = time.perf_counter()
+                    await asyncio.gather(*(one(w) for w in range(len(headers))))
+                    wall = time.perf_counter() - started
+                    ids = [a for _, a in claimed]
+                    figures = {
+                        "sessions": len(headers),
+                        "claims_each": claims,
+                        "claims": len(claimed),
+                        "no_account_204": empty,
+                        "seconds": round(wall, 2),
+                        "claims_per_second": round(len(times) / wall, 1),
+                        **_latency(times),
+                        "accounts_returned_twice": len(ids) - len(set(ids)),
+                    }
+                    print(f"{label}:", json.dumps(figures), flush=True)
+                    return figures
+
+                headers = [await _token(client, f"bench{n + 1:05d}") for n in range(concurrent)]
+                result["next"] = await sessions(headers, "next, distinct collectors")
+                same = await _token(client, f"bench{concurrent + 1:05d}")
+                result["next_one_collector"] = await sessions(
+                    [same] * concurrent, "next, one collector's sessions"
+                )
+                async with db.engine.connect() as conn:
+                    counts = (
+                        await conn.execute(
+                            text(
+                                "SELECT count(*), count(DISTINCT wc.account_id),"
+                                " count(*) FILTER"
+                                " (WHERE a.assigned_collector_id <> wc.collector_id)"
+                                " FROM worklist_claim wc JOIN account a ON a.id = wc.account_id"
+                            )
                         )
-                    )
-                ).one()
-            total_claims = result["next"]["claims"] + result["next_one_collector"]["claims"]
-            result["claims_check"] = {
-                "claims_answered": total_claims,
-                "worklist_claim_rows": counts[0],
-                "distinct_accounts": counts[1],
-                "claimed_by_someone_not_assigned": counts[2],
-                "double_claims": (counts[0] - counts[1])
-                + result["next"]["accounts_returned_twice"]
-                + result["next_one_collector"]["accounts_returned_twice"],
-                "rows_match_answers": counts[0] == total_claims,
-            }
-            print("claims:", json.dumps(result["claims_check"]), flush=True)
+                    ).one()
+                total_claims = result["next"]["claims"] + result["next_one_collector"]["claims"]
+                result["claims_check"] = {
+                    "claims_answered": total_claims,
+                    "worklist_claim_rows": counts[0],
+                    "distinct_accounts": counts[1],
+                    "claimed_by_someone_not_assigned": counts[2],
+                    "double_claims": (counts[0] - counts[1])
+                    + result["next"]["accounts_returned_twice"]
+                    + result["next_one_collector"]["accounts_returned_twice"],
+                    "rows_match_answers": counts[0] == total_claims,
+                }
+                print("claims:", json.dumps(result["claims_check"]), flush=True)
 
             if not reports:
                 return result
-            # 3. Each report once, as the manager; the slowest one's plan.
+            # 3. Each report once, as the manager, twice: first as the portfolio stands after
+            # the load (no snapshot taken: the reports replay history, as before snapshots),
+            # then after the nightly snapshots of the 30 days the periods read (taken here
+            # from history, timed); the slowest one's plan.
             manager = await _token(client, "manager")
             today = datetime.now(UTC).date()
             month = today.strftime("%Y-%m")
@@ -569,29 +594,63 @@ async def measure(
                 "agents": f"{API}/reports/agents?{span7}",
                 "commissions": f"{API}/reports/commissions?period={month}",
             }
-            event.listen(db.engine.sync_engine, "before_cursor_execute", before)
-            event.listen(db.engine.sync_engine, "after_cursor_execute", after)
-            timed: dict[str, Any] = {}
-            slowest_sql: dict[str, tuple[str, Any, float]] = {}
-            for name, path in reports.items():
-                statements.clear()
-                started = time.perf_counter()
-                answer = await client.get(path, headers=manager)
-                seconds = time.perf_counter() - started
-                assert answer.status_code == 200, (path, answer.text)
-                body = answer.json()
-                timed[name] = {
-                    "path": path.removeprefix(API).split("?")[0],
-                    "query": path.split("?", 1)[1] if "?" in path else "",
-                    "seconds": round(seconds, 3),
-                    "rows": len(body.get("items", body.get("rows", []))),
-                    "statements": len(statements),
-                }
-                slowest_sql[name] = max(statements, key=lambda s: s[2])
-                print(f"report {name}:", json.dumps(timed[name]), flush=True)
-            event.remove(db.engine.sync_engine, "before_cursor_execute", before)
-            event.remove(db.engine.sync_engine, "after_cursor_execute", after)
+
+            async def time_reports(label: str) -> tuple[dict[str, Any], dict[str, Any]]:
+                event.listen(db.engine.sync_engine, "before_cursor_execute", before)
+                event.listen(db.engine.sync_engine, "after_cursor_execute", after)
+                result[f"load_average_before_reports_{label.replace(' ', '_')}"] = [
+                    round(x, 2) for x in os.getloadavg()
+                ]
+                timed: dict[str, Any] = {}
+                slowest: dict[str, tuple[str, Any, float]] = {}
+                for name, path in reports.items():
+                    statements.clear()
+                    started = time.perf_counter()
+                    answer = await client.get(path, headers=manager)
+                    seconds = time.perf_counter() - started
+                    assert answer.status_code == 200, (path, answer.text)
+                    body = answer.json()
+                    timed[name] = {
+                        "path": path.removeprefix(API).split("?")[0],
+                        "query": path.split("?", 1)[1] if "?" in path else "",
+                        "seconds": round(seconds, 3),
+                        "rows": len(body.get("items", body.get("rows", []))),
+                        "statements": len(statements),
+                        "answer_sha256": hashlib.sha256(
+                            json.dumps(body.get("items", body), sort_keys=True).encode()
+                        ).hexdigest(),
+                    }
+                    slowest[name] = max(statements, key=lambda s: s[2])
+                    print(f"report {name} ({label}):", json.dumps(timed[name]), flush=True)
+                event.remove(db.engine.sync_engine, "before_cursor_execute", before)
+                event.remove(db.engine.sync_engine, "after_cursor_execute", after)
+                return timed, slowest
+
+            history, _ = await time_reports("from history")
+            result["reports_from_history"] = history
+            started = time.perf_counter()
+            async with db.sessionmaker() as session, session.begin():
+                taken = await snapshots.backfill(
+                    session, today - timedelta(days=30), today - timedelta(days=1)
+                )
+            result["snapshots"] = {
+                "days": len(taken),
+                "rows": sum(t.accounts for t in taken),
+                "backfill_seconds": round(time.perf_counter() - started, 1),
+            }
+            print("snapshots:", json.dumps(result["snapshots"]), flush=True)
+            async with db.engine.connect() as conn:
+                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                await conn.execute(text("VACUUM ANALYZE portfolio_snapshot"))
+            # The backfill can outlast an access token: sign in again.
+            manager = await _token(client, "manager")
+            timed, slowest_sql = await time_reports("from snapshots")
             result["reports"] = timed
+            result["same_answers"] = {
+                name: timed[name]["answer_sha256"] == history[name]["answer_sha256"]
+                for name in timed
+            }
+            print("same answers:", json.dumps(result["same_answers"]), flush=True)
             worst = max(timed, key=lambda k: timed[k]["seconds"])
             statement, parameters, _ = slowest_sql[worst]
             result["slowest_report"] = {"report": worst, **await explain(db, statement, parameters)}
@@ -647,6 +706,7 @@ def main() -> None:
         help="measure on CARTERA_DATABASE_URL as an earlier run loaded it (no loading)",
     )
     parser.add_argument("--no-reports", action="store_true", help="skip the reports part")
+    parser.add_argument("--reports-only", action="store_true", help="skip the queue and next parts")
     args = parser.parse_args()
     collectors = max(args.concurrent + 1, min(args.collectors, args.accounts // 10))
     with database() as url:
@@ -670,6 +730,7 @@ def main() -> None:
                 collectors,
                 at=moments[0] if moments else None,
                 reports=not args.no_reports,
+                reports_only=args.reports_only,
             )
         )
         for wall, moment in zip(args.at.split(",")[1:], moments[1:], strict=True):
@@ -698,7 +759,7 @@ def main() -> None:
     print(json.dumps(result, indent=2, ensure_ascii=False))
     save_result("work", result)
     if any(
-        part["claims_check"]["double_claims"]
+        part.get("claims_check", {}).get("double_claims")
         for part in (result, *(v for k, v in result.items() if k.startswith("at_")))
     ):
         sys.exit("double claims found")

@@ -23,6 +23,7 @@ from app.models.plan import PaymentPlan, PlanInstallment
 from app.models.portal import PortalLink
 from app.models.promise import Promise
 from app.models.refresh_token import RefreshToken, RefreshTokenFamily
+from app.models.snapshot import PortfolioSnapshot, PortfolioSnapshotDay, PortfolioSnapshotStale
 from app.models.strategy import CollectionStrategy
 from app.models.target import CommissionTerms, RecoveryTarget
 from app.models.user import LoginAttempt, Team, TeamMember, User
@@ -71,6 +72,9 @@ __all__ = [
     "PaymentPlan",
     "PlanInstallment",
     "PortalLink",
+    "PortfolioSnapshot",
+    "PortfolioSnapshotDay",
+    "PortfolioSnapshotStale",
     "Promise",
     "RecoveryTarget",
     "RefreshToken",

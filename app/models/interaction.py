@@ -31,6 +31,12 @@ class Interaction(SQLModel, table=True):
         # Cross-account lists, newest first: a collector's day, and everyone's.
         Index("ix_interaction_collector_time", "collector_id", "started_at", "id"),
         Index("ix_interaction_time", "started_at", "id"),
+        # The agents report: a week's interactions read from the index alone.
+        Index(
+            "ix_interaction_time_agents",
+            "started_at",
+            postgresql_include=["collector_id", "partner_id", "result_code", "id"],
+        ),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)

@@ -8,13 +8,17 @@ same answers.
 :func:`age_account` runs the nightly run's own two statements for one account, so a change
 that moves days past due by itself (a pause starting or ending) shows at once, with the same
 ``stage_changed`` history the run writes, not at the next run.
+
+The run first takes the portfolio snapshot of the day before ``as_of``
+(:func:`app.services.snapshots.take`): before it ages anything, the accounts stand as at the
+end of that day.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import locks
 from app.domain.stages import OVERDUE_STAGES, Stage
 from app.security import SYSTEM, Principal
-from app.services import audit, webhooks
+from app.services import audit, snapshots, webhooks
 
 AGING_ACTOR = "system:aging"
 
@@ -143,9 +147,11 @@ async def age_accounts(
     now: datetime | None = None,
 ) -> AgingResult:
     """Recompute DPD and stage of every active account for ``as_of``; stage transitions are
-    recorded with that date. Running it again for the same date changes nothing."""
+    recorded with that date. Running it again for the same date changes nothing. The
+    portfolio snapshot of the day before is taken first (one ``INSERT … SELECT``)."""
     started = now or datetime.now(UTC)
     await take_aging_lock(session)
+    await snapshots.take(session, as_of - timedelta(days=1), now=started)
     params = {"as_of": as_of, "now": started, "actor": AGING_ACTOR}
     changes = await session.scalar(text(_TRANSITIONS), params) or 0
     aged = getattr(await session.execute(text(_UPDATE), params), "rowcount", 0)

@@ -15,10 +15,18 @@ status (``status_changed``) and the assigned collector (``assigned``) are read t
 An account "arrived" on the date of its ``created`` event (else its ``created_at`` in the
 partner's time zone).
 
-Roll rates and recovery read every account's history in one grouped pass over
-``account_event`` (:func:`_history_columns`), not a look-up per account; the per-account
-form (:func:`_as_of`) is kept for the period's payments. An index that would help the agents
-report at scale (not added here): ``interaction (collector_id, started_at)``.
+Snapshots. Roll rates and recovery read the daily portfolio snapshots
+(:mod:`app.services.snapshots`, the history above as at the end of each day) when the
+period's first day has been photographed and its last day has been too, or is "live" (the
+accounts as they stand); the payments between them are read as before, each with its
+account's snapshot of the day before it. The agents report credits a payment to the
+collector of the account's snapshot of that day. Every snapshot-based read folds in the
+back-dated changes first (:func:`snapshots.refresh_stale`). Where no snapshot covers a day
+(history from before the feature, a fresh install, a missed night), the report reads history
+as it always did: one grouped pass over ``account_event`` (:func:`_history_columns`) for
+whole portfolios, a look-up per account (:func:`_as_of`) for a few rows. The figures are the
+same either way (``tests/integration/test_report_snapshots.py``); ``from_snapshots=False``
+forces history (the tests and the benchmark compare the two).
 """
 
 from __future__ import annotations
@@ -43,109 +51,23 @@ from app.models.partner import Partner
 from app.models.user import Team, TeamMember, User
 from app.schemas.reports import AgentRow, AgingRow, RecoveryRow, RollRateRow
 from app.security import Principal
+from app.services import snapshots
 from app.services.accounts import SEES_ALL_ACCOUNTS, readable_accounts
+from app.services.history import (
+    _ARRIVALS,
+    _STAGE,
+    _STATUS,
+    _TOTAL,
+    _history,
+    _history_value,
+    arrived_on,
+    collector_on,
+    stage_on,
+)
+from app.services.history import as_of as _as_of
 
 # ---------------------------------------------------------------------------------------
 # SQL fragments
-
-
-@dataclass(frozen=True, slots=True)
-class _Fact:
-    """A value of the account read from its history: the JSON key and the event kinds that
-    carry it."""
-
-    key: str
-    kinds: tuple[str, ...]
-
-
-_STAGE = _Fact("stage", ("created", "stage_changed"))
-_TOTAL = _Fact("total", ("created", "balance_changed"))
-_STATUS = _Fact("status", ("status_changed",))
-_ASSIGNED = _Fact("assigned_collector_id", ("assigned",))
-
-
-def _sql_list(kinds: tuple[str, ...]) -> str:
-    return ", ".join(f"'{k}'" for k in kinds)
-
-
-def _as_of(account: str, fact: _Fact, day: str, fallback: str) -> str:
-    """The value of ``fact`` in the account's history on ``day`` (as text; NULL when the
-    history says it was null), falling back on ``fallback`` when no event carries it. One
-    look-up per account: for the few rows of a period's payments; whole portfolios use
-    :func:`_history_columns`."""
-    in_kinds = _sql_list(fact.kinds)
-    key = fact.key
-    return f"""(COALESCE(
-    (SELECT e.after -> '{key}' FROM account_event e
-     WHERE e.account_id = {account} AND e.kind IN ({in_kinds})
-       AND e.after -> '{key}' IS NOT NULL AND e.as_of <= {day}
-     ORDER BY e.as_of DESC, e.seq DESC LIMIT 1),
-    (SELECT e.before -> '{key}' FROM account_event e
-     WHERE e.account_id = {account} AND e.kind IN ({in_kinds})
-       AND e.before -> '{key}' IS NOT NULL AND e.as_of > {day}
-     ORDER BY e.as_of, e.seq LIMIT 1),
-    to_jsonb({fallback})) #>> '{{}}')"""  # noqa: S608
-
-
-def stage_on(account: str, day: str, fallback: str) -> str:
-    return _as_of(account, _STAGE, day, fallback)
-
-
-def collector_on(account: str, day: str, fallback: str) -> str:
-    return _as_of(account, _ASSIGNED, day, fallback)
-
-
-def _history_columns(name: str, fact: _Fact, day: str) -> str:
-    """Aggregates over one account's events (``e``, grouped by account) giving what
-    :func:`_as_of` looks up per account: the values after the events on or before ``day``,
-    oldest first (``{name}_after``: the last one counts), and the value before the first
-    event after it (``{name}_before``). Every aggregate orders by ``(as_of, seq)``, so
-    PostgreSQL sorts the events once instead of once per account and aggregate."""
-    carries = f"e.kind IN ({_sql_list(fact.kinds)})"
-    key = fact.key
-    return (
-        f"array_agg(e.after -> '{key}' ORDER BY e.as_of, e.seq) FILTER (WHERE"
-        f" {carries} AND e.after -> '{key}' IS NOT NULL AND e.as_of <= {day})"
-        f" AS {name}_after,"
-        f" (array_agg(e.before -> '{key}' ORDER BY e.as_of, e.seq) FILTER (WHERE"
-        f" {carries} AND e.before -> '{key}' IS NOT NULL AND e.as_of > {day}))[1]"
-        f" AS {name}_before"
-    )
-
-
-def _history(*columns: tuple[str, _Fact, str]) -> str:
-    """The ``h`` CTE: per account of ``cohort``, the :func:`_history_columns` asked for, in
-    one grouped pass over their events."""
-    aggregates = ",\n           ".join(_history_columns(n, f, d) for n, f, d in columns)
-    kinds = _sql_list(tuple(sorted({kind for _, fact, _ in columns for kind in fact.kinds})))
-    return f"""h AS (
-    SELECT e.account_id,
-           {aggregates}
-    FROM account_event e JOIN cohort c ON c.id = e.account_id
-    WHERE e.kind IN ({kinds})
-    GROUP BY e.account_id
-)"""  # noqa: S608
-
-
-def _history_value(name: str, fallback: str) -> str:
-    """The value :func:`_history_columns` found (as text), else ``fallback`` (now)."""
-    after = f"h.{name}_after[cardinality(h.{name}_after)]"
-    return f"(COALESCE({after}, h.{name}_before, to_jsonb({fallback})) #>> '{{}}')"
-
-
-# Each visible account with the day it arrived (``arrived``): the portfolio as of a period.
-_ARRIVALS = """
-arrival AS (
-    SELECT e.account_id, min(e.as_of) AS arrived
-    FROM account_event e JOIN visible v ON v.id = e.account_id
-    WHERE e.kind = 'created'
-    GROUP BY e.account_id
-),
-portfolio AS (
-    SELECT v.*, COALESCE(a.arrived, CAST((v.created_at AT TIME ZONE v.time_zone) AS date))
-               AS arrived
-    FROM visible v LEFT JOIN arrival a ON a.account_id = v.id
-)"""
 
 
 def mop_sql(dpd: str) -> str:
@@ -239,6 +161,29 @@ ORDER BY r.partner_id
 """  # noqa: S608
 
 
+def _end_source(live: bool) -> tuple[str, str]:
+    """The join and the expression giving an account's snapshot on ``:end`` (alias ``s1``),
+    or the account as it stands (``v``) when that day is live."""
+    if live:
+        return "", "v"
+    return "JOIN portfolio_snapshot s1 ON s1.snapshot_date = :end AND s1.account_id = v.id", "s1"
+
+
+def _roll_from_snapshots(live_end: bool) -> str:
+    """Roll rates from the snapshots of ``:start`` and ``:end``: the snapshot of ``:start``
+    holds exactly the accounts arrived by then, with their status and stage that day."""
+    join_end, end = _end_source(live_end)
+    return f"""
+SELECT v.partner_id, s0.stage AS from_stage, {end}.stage AS to_stage, count(*) AS accounts
+FROM visible v
+JOIN portfolio_snapshot s0 ON s0.snapshot_date = :start AND s0.account_id = v.id
+{join_end}
+WHERE s0.status = 'active'
+GROUP BY 1, 2, 3
+ORDER BY 1
+"""  # noqa: S608
+
+
 async def roll_rates(
     session: AsyncSession,
     principal: Principal,
@@ -246,18 +191,22 @@ async def roll_rates(
     start: date,
     end: date,
     partner_id: uuid.UUID | None = None,
+    from_snapshots: bool = True,
 ) -> list[RollRateRow]:
     """The stage transition matrix between ``start`` and ``end``: the accounts assigned and
     active on ``start`` (arrived on or before it, status active then), by their stage on
     ``start`` and their stage on ``end``. One statement; the matrix is built from its
-    cells."""
+    cells. Read from the snapshots of ``start`` and ``end`` when both can be read
+    (:mod:`app.services.snapshots`), else from history, with the same answer."""
     check_period(start, end)
-    statement = (
-        text(_ROLL)
-        .bindparams(*_dates(start=start, end=end))
-        .columns()
-        .add_cte(_visible(principal, partner_id))
-    )
+    cover = await snapshots.coverage(session, [start, end])
+    if from_snapshots and start in cover.taken and cover.readable(end):
+        await snapshots.refresh_stale(session)
+        sql = _roll_from_snapshots(live_end=end not in cover.taken)
+    else:
+        sql = _ROLL
+    dates = [d for d in _dates(start=start, end=end) if f":{d.key}" in sql]
+    statement = text(sql).bindparams(*dates).columns().add_cte(_visible(principal, partner_id))
     cells = (await session.execute(statement)).all()
     return [
         RollRateRow(
@@ -332,6 +281,81 @@ ORDER BY r.partner_id, {_STAGE_RANK.format("r.stage")}, r.currency
 """  # noqa: S608
 
 
+def _recovery_from_snapshots(live_end: bool) -> str:
+    """Recovery from the snapshots: the cohort is the snapshot of ``:end`` (the accounts
+    arrived by then); those in the snapshot of ``:start`` were there, the others arrived
+    since and are read on their arrival day (its snapshot, else their history). A payment's
+    stage is the snapshot of the day before it (else history)."""
+    join_end, end = _end_source(live_end)
+    arrived = arrived_on("c", "c.time_zone")
+    return f"""
+SELECT r.* FROM (
+WITH cohort AS (
+    SELECT v.id, v.partner_id, v.currency, v.created_at, v.time_zone, v.stage AS stage_now,
+           v.total AS total_now, v.status AS status_now, {end}.stage AS end_stage,
+           s0.account_id IS NOT NULL AS was_there, s0.stage AS stage0,
+           {snapshots.from_minor("s0.total", "s0.currency")} AS balance0, s0.status AS status0
+    FROM visible v
+    {join_end}
+    LEFT JOIN portfolio_snapshot s0 ON s0.snapshot_date = :start AND s0.account_id = v.id
+),
+first AS (
+    SELECT c.partner_id, c.currency, c.was_there, c.end_stage,
+           CASE WHEN c.was_there THEN c.stage0 ELSE n.stage END AS stage,
+           CASE WHEN c.was_there THEN c.balance0 ELSE n.balance END AS balance,
+           CASE WHEN c.was_there THEN c.status0 ELSE n.status END AS status
+    FROM cohort c
+    LEFT JOIN LATERAL (
+        SELECT CASE WHEN sa.account_id IS NOT NULL THEN sa.stage
+                    ELSE {stage_on("c.id", "d.day", "c.stage_now")} END AS stage,
+               CASE WHEN sa.account_id IS NOT NULL
+                    THEN {snapshots.from_minor("sa.total", "sa.currency")}
+                    ELSE CAST({_as_of("c.id", _TOTAL, "d.day", "c.total_now")}
+                              AS numeric(18, 2)) END AS balance,
+               CASE WHEN sa.account_id IS NOT NULL THEN sa.status
+                    ELSE {_as_of("c.id", _STATUS, "d.day", "c.status_now")} END AS status
+        FROM (SELECT {arrived} AS day WHERE NOT c.was_there) d
+        LEFT JOIN portfolio_snapshot sa ON sa.snapshot_date = d.day AND sa.account_id = c.id
+    ) n ON true
+)
+SELECT partner_id, stage, currency,
+       COALESCE(pm.payments, 0) AS payments,
+       COALESCE(pm.gross_amount, 0.00) AS gross_amount,
+       COALESCE(pm.reversed_amount, 0.00) AS reversed_amount,
+       COALESCE(c.accounts, 0) AS accounts,
+       COALESCE(c.assigned_balance, 0.00) AS assigned_balance,
+       COALESCE(c.past_due_at_start, 0) AS past_due_at_start,
+       COALESCE(c.cured, 0) AS cured
+FROM (
+    SELECT y.partner_id, y.currency, y.stage, count(*) AS accounts,
+           sum(y.balance) AS assigned_balance,
+           count(*) FILTER (WHERE y.was_there AND y.stage <> 'current') AS past_due_at_start,
+           count(*) FILTER (WHERE y.was_there AND y.stage <> 'current'
+                            AND y.end_stage = 'current') AS cured
+    FROM first y
+    WHERE y.status = 'active'
+    GROUP BY y.partner_id, y.currency, y.stage
+) c
+FULL JOIN (
+    SELECT p.partner_id, p.currency,
+           CASE WHEN s.account_id IS NOT NULL THEN s.stage
+                WHEN CAST(:live_from AS date) <= p.paid_on - 1 THEN v.stage
+                ELSE {stage_on("v.id", "p.paid_on - 1", "v.stage")} END AS stage,
+           count(*) AS payments, sum(p.amount) AS gross_amount,
+           COALESCE(sum(p.amount) FILTER (WHERE p.status = 'reversed'), 0.00) AS reversed_amount
+    FROM payment p
+    JOIN visible v ON v.id = p.account_id
+    LEFT JOIN LATERAL (SELECT s.account_id, s.stage FROM portfolio_snapshot s
+                       WHERE s.snapshot_date = p.paid_on - 1 AND s.account_id = p.account_id
+                       LIMIT 1) s ON true
+    WHERE p.paid_on BETWEEN :start AND :end
+    GROUP BY 1, 2, 3
+) pm USING (partner_id, currency, stage)
+) r
+ORDER BY r.partner_id, {_STAGE_RANK.format("r.stage")}, r.currency
+"""  # noqa: S608
+
+
 async def recovery(
     session: AsyncSession,
     principal: Principal,
@@ -339,6 +363,7 @@ async def recovery(
     start: date,
     end: date,
     partner_id: uuid.UUID | None = None,
+    from_snapshots: bool = True,
 ) -> list[RecoveryRow]:
     """Recovered amounts against the assigned balance, and cures, by partner × stage.
 
@@ -352,14 +377,20 @@ async def recovery(
     - Cure: of the accounts already there on ``start`` and past due then (stage not
       ``current``), those whose stage on ``end`` is ``current`` (DPD ≤ 0).
 
-    One statement."""
+    One statement. Read from the snapshots of ``start`` and ``end`` when both can be read
+    (:mod:`app.services.snapshots`), else from history, with the same answer."""
     check_period(start, end)
-    statement = (
-        text(_RECOVERY)
-        .bindparams(*_dates(start=start, end=end))
-        .columns()
-        .add_cte(_visible(principal, partner_id))
-    )
+    cover = await snapshots.coverage(session, [start, end])
+    statement: Any
+    if from_snapshots and start in cover.taken and cover.readable(end):
+        await snapshots.refresh_stale(session)
+        statement = text(_recovery_from_snapshots(live_end=end not in cover.taken)).bindparams(
+            *_dates(start=start, end=end),
+            bindparam("live_from", cover.live_from, type_=Date),
+        )
+    else:
+        statement = text(_RECOVERY).bindparams(*_dates(start=start, end=end))
+    statement = statement.columns().add_cte(_visible(principal, partner_id))
     rows = (await session.execute(statement)).mappings().all()
     result: list[RecoveryRow] = []
     for r in rows:
@@ -395,35 +426,62 @@ def _agents(principal: Principal) -> CTE:
     return query.where(condition).cte("agents")
 
 
-def _agents_sql(partner_filter: bool) -> str:
+def _agents_sql(partner_filter: bool, from_snapshots: bool) -> str:
     def only(alias: str) -> str:
         return f"AND {alias}.partner_id = :partner_id" if partner_filter else ""
 
-    collector = collector_on("p.account_id", "p.paid_on", "CAST(a.assigned_collector_id AS text)")
+    # The account's collector now, read only when neither a snapshot nor history says.
+    now = "CAST((SELECT a.assigned_collector_id FROM account a WHERE a.id = p.account_id) AS text)"
+    history = collector_on("p.account_id", "p.paid_on", now)
+    # The snapshot of the payment's day when there is one; the account as it stands when that
+    # day is live; else its history (a day before the snapshots, or before it arrived).
+    # A look-up by key per payment (LIMIT keeps it one: not planned as a hash of a day's
+    # million rows).
+    snapshot = (
+        "LEFT JOIN LATERAL (SELECT s.account_id, s.collector_id FROM portfolio_snapshot s"
+        " WHERE s.snapshot_date = p.paid_on AND s.account_id = p.account_id LIMIT 1) s ON true"
+    )
+    collector = f"""CASE WHEN s.account_id IS NOT NULL THEN CAST(s.collector_id AS text)
+        WHEN CAST(:live_from AS date) <= p.paid_on THEN {now}
+        ELSE {history} END"""
+    if not from_snapshots:
+        snapshot, collector = "", history
+    # Summed per collector, day and partner first (a few thousand rows), then named and
+    # filtered to the collectors the principal may read.
     return f"""
-SELECT g.collector_id, u.username, g.day, g.partner_id, pt.currency,
+SELECT s.collector_id, u.username, s.day, s.partner_id, pt.currency, s.attempts,
+       s.right_party_contacts, s.promises, s.promises_resolved, s.promises_kept,
+       s.amount_collected, s.plans_agreed
+FROM (
+SELECT g.collector_id, g.day, g.partner_id,
        sum(g.attempts) AS attempts, sum(g.rpcs) AS right_party_contacts,
        sum(g.promises) AS promises, sum(g.resolved) AS promises_resolved,
        sum(g.kept) AS promises_kept, sum(g.collected) AS amount_collected,
        sum(g.plans) AS plans_agreed
 FROM (
+    -- Interactions are the bulk (hundreds of thousands a week): counted per collector, day
+    -- and partner here, so the union below holds a few thousand rows.
     SELECT i.collector_id, CAST((i.started_at AT TIME ZONE ip.time_zone) AS date) AS day,
-           i.partner_id, 1 AS attempts,
-           CASE WHEN i.result_code IN ({_RPC_CODES}) THEN 1 ELSE 0 END AS rpcs,
-           CASE WHEN pr.status <> 'cancelled' THEN 1 ELSE 0 END AS promises,
-           CASE WHEN pr.status IN ('kept', 'partially_kept', 'broken') THEN 1 ELSE 0 END
+           i.partner_id, count(*) AS attempts,
+           count(*) FILTER (WHERE i.result_code IN ({_RPC_CODES})) AS rpcs,
+           count(*) FILTER (WHERE pr.status <> 'cancelled') AS promises,
+           count(*) FILTER (WHERE pr.status IN ('kept', 'partially_kept', 'broken'))
                AS resolved,
-           CASE WHEN pr.status = 'kept' THEN 1 ELSE 0 END AS kept,
+           count(*) FILTER (WHERE pr.status = 'kept') AS kept,
            0.00 AS collected, 0 AS plans
     FROM interaction i
     JOIN partner ip ON ip.id = i.partner_id
     LEFT JOIN promise pr ON pr.interaction_id = i.id
     WHERE i.collector_id IS NOT NULL AND i.started_at >= :low AND i.started_at < :high
-      AND NOT EXISTS (SELECT 1 FROM interaction c WHERE c.amends_id = i.id) {only("i")}
+      -- Corrections are few: their ids, read from the unique index on ``amends_id``,
+      -- make one hashed list instead of a probe (or a scan) per interaction.
+      AND i.id NOT IN (SELECT c.amends_id FROM interaction c WHERE c.amends_id IS NOT NULL)
+      {only("i")}
+    GROUP BY 1, 2, 3
     UNION ALL
     SELECT CAST(x.collector AS uuid), p.paid_on, p.partner_id, 0, 0, 0, 0, 0, p.amount, 0
     FROM payment p
-    JOIN account a ON a.id = p.account_id
+    {snapshot}
     CROSS JOIN LATERAL (SELECT {collector} AS collector) x
     WHERE p.status = 'applied' AND p.paid_on BETWEEN :start AND :end
       AND x.collector IS NOT NULL {only("p")}
@@ -437,11 +495,12 @@ FROM (
       AND COALESCE(pl.decided_at, pl.created_at) >= :low
       AND COALESCE(pl.decided_at, pl.created_at) < :high {only("pl")}
 ) g
-JOIN agents u ON u.id = g.collector_id
-JOIN partner pt ON pt.id = g.partner_id
 WHERE g.day BETWEEN :start AND :end
-GROUP BY g.collector_id, u.username, g.day, g.partner_id, pt.currency
-ORDER BY u.username, g.collector_id, g.day, g.partner_id
+GROUP BY g.collector_id, g.day, g.partner_id
+) s
+CROSS JOIN LATERAL (SELECT u.username FROM agents u WHERE u.id = s.collector_id LIMIT 1) u
+JOIN partner pt ON pt.id = s.partner_id
+ORDER BY u.username, s.collector_id, s.day, s.partner_id
 """  # noqa: S608
 
 
@@ -465,6 +524,7 @@ async def agents(
     start: date,
     end: date,
     partner_id: uuid.UUID | None = None,
+    from_snapshots: bool = True,
 ) -> list[AgentRow]:
     """Per collector, day and partner (the partner's business day, in its time zone):
 
@@ -488,9 +548,13 @@ async def agents(
     # after the conversion to the partner's zone.
     low = datetime.combine(start - timedelta(days=1), time(), UTC)
     high = datetime.combine(end + timedelta(days=2), time(), UTC)
-    statement = text(_agents_sql(scope.partner_id is not None)).bindparams(
+    statement = text(_agents_sql(scope.partner_id is not None, from_snapshots)).bindparams(
         *_dates(start=start, end=end), low=low, high=high
     )
+    if from_snapshots:
+        cover = await snapshots.coverage(session, [])
+        await snapshots.refresh_stale(session)
+        statement = statement.bindparams(bindparam("live_from", cover.live_from, type_=Date))
     if scope.partner_id is not None:
         statement = statement.bindparams(partner_id=scope.partner_id)
     query = statement.columns().add_cte(_agents(principal))

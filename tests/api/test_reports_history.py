@@ -13,15 +13,17 @@ import pytest
 from sqlalchemy import text
 
 from app.models.account import AccountEvent
-from app.services.reports import (
+from app.services.history import (
     _ASSIGNED,
     _STAGE,
     _STATUS,
     _TOTAL,
-    _as_of,
     _Fact,
     _history,
     _history_value,
+)
+from app.services.history import (
+    as_of as _as_of,
 )
 from tests.factories import make_account, make_partner
 

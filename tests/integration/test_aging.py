@@ -24,6 +24,7 @@ from app.models.account import Account, AccountEvent, AccountPause, AgingRun
 from app.models.audit import AuditEvent
 from app.models.debtor import Debtor
 from app.models.partner import Partner
+from app.services import snapshots
 from app.services.aging import AGING_ACTOR, age_accounts
 from tests.factories import make_account, make_debtor, make_partner
 
@@ -435,3 +436,67 @@ def test_cartera_jobs_age_refuses_a_malformed_date(cli_database):
     result = runner.invoke(cli, ["jobs", "age", "--as-of", "31/01/2026"])
     assert result.exit_code == 2
     assert run_sql(cli_database, "SELECT * FROM aging_run") == []
+
+
+async def test_the_run_photographs_the_day_before_and_folds_in_back_dated_changes(session):
+    partner = await make_partner(session)
+    debtor = await make_debtor(session)
+    late = await make_account(
+        session, partner, debtor, dpd=45, aged_as_of=AS_OF - timedelta(days=1),
+        created_at=datetime(2025, 1, 1, tzinfo=UTC),
+    )  # fmt: skip
+    current = await make_account(
+        session, partner, debtor, dpd=0, aged_as_of=AS_OF - timedelta(days=1),
+        created_at=datetime(2025, 1, 1, tzinfo=UTC),
+    )  # fmt: skip
+    before = {a.id: a.stage for a in (late, current)}
+
+    await age_accounts(session, AS_OF)
+
+    yesterday = AS_OF - timedelta(days=1)
+    rows = {
+        r.account_id: r
+        for r in (
+            await session.execute(
+                text("SELECT * FROM portfolio_snapshot WHERE snapshot_date = :d"), {"d": yesterday}
+            )
+        ).all()
+    }
+    # Taken before aging moved anything: yesterday's stage, not today's.
+    assert {k: rows[k].stage for k in before} == before
+    assert rows[late.id].total == 115000  # 1,150.00 MXN in centavos
+    assert rows[late.id].dpd == 45
+    day = (
+        await session.execute(
+            text("SELECT accounts FROM portfolio_snapshot_day WHERE snapshot_date = :d"),
+            {"d": yesterday},
+        )
+    ).scalar_one()
+    assert day == len(rows) >= 2
+
+    # A change dated yesterday, written today (a back-dated recall): the row follows history.
+    session.add(
+        AccountEvent(
+            account_id=current.id, partner_id=partner.id, kind="status_changed",
+            as_of=yesterday, actor_id="test", before={"status": "active"},
+            after={"status": "recalled"},
+        )
+    )  # fmt: skip
+    await session.execute(
+        text("UPDATE account SET status = 'recalled' WHERE id = :id"), {"id": current.id}
+    )
+    await session.flush()
+    marked = await session.scalar(
+        text("SELECT from_day FROM portfolio_snapshot_stale WHERE account_id = :id"),
+        {"id": current.id},
+    )
+    assert marked is not None and marked < yesterday  # its first status event: every day
+    # What a report does before reading (the next night's run too): fold the marks in.
+    await snapshots.refresh_stale(session)
+    status = await session.scalar(
+        text("SELECT status FROM portfolio_snapshot WHERE snapshot_date = :d AND account_id = :id"),
+        {"d": yesterday, "id": current.id},
+    )
+    assert status == "recalled"
+    left = await session.scalar(text("SELECT count(*) FROM portfolio_snapshot_stale"))
+    assert left == 0

@@ -190,3 +190,24 @@ def test_openapi_check_fails_on_drift(tmp_path):
     stale.write_text("{}\n")
     result = runner.invoke(cli, ["openapi", "export", "--check", "--output", str(stale)])
     assert result.exit_code == 1
+
+
+def test_snapshots_backfill_takes_each_date_with_every_account_arrived_by_then(cli_database):
+    assert runner.invoke(cli, ["demo", "seed"]).exit_code == 0
+    result = runner.invoke(cli, ["jobs", "snapshots", "--from", "2020-01-01", "--to", "2020-01-02"])
+    assert result.exit_code == 0, result.output
+    # 2020: before the demo's accounts arrived, so both dates are taken and empty.
+    assert "snapshot of 2020-01-01: 0 accounts" in result.output
+    assert "snapshot of 2020-01-02: 0 accounts" in result.output
+    today = runner.invoke(cli, ["jobs", "snapshots", "--from", "2099-01-01", "--to", "2099-01-01"])
+    assert today.exit_code == 0, today.output
+    [[(accounts,)]] = execute(cli_database, "SELECT count(*) FROM account")
+    assert accounts > 0
+    assert f"snapshot of 2099-01-01: {accounts} accounts" in today.output
+    [days] = execute(
+        cli_database,
+        "SELECT snapshot_date::text, accounts FROM portfolio_snapshot_day ORDER BY 1",
+    )
+    assert [tuple(d) for d in days] == [
+        ("2020-01-01", 0), ("2020-01-02", 0), ("2099-01-01", accounts)
+    ]  # fmt: skip
