@@ -49,6 +49,7 @@ from app.routers import (
     compliance_incidents,
     credit_movements,
     debtors,
+    docs,
     documents,
     escalations,
     experiments,
@@ -482,12 +483,17 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         license_info={"name": "Apache-2.0", "identifier": "Apache-2.0"},
         generate_unique_id_function=_operation_id,
         lifespan=_lifespan,
+        # Our own pages, from installed assets (app/routers/docs.py).
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.database = database
     app.state.principal_cache = PrincipalCache(settings.principal_cache_seconds)
 
     app.include_router(health.router)
+    app.include_router(docs.router)
+    app.mount(docs.STATIC_PREFIX, docs.static_assets(), name="docs-static")
     for module in (
         auth,
         users,

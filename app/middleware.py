@@ -63,14 +63,15 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"referrer-policy", b"no-referrer"),
     (b"cache-control", b"no-store"),
 ]
-# The API answers data only: nothing may load or run. The documentation pages are HTML that
-# pulls Swagger UI / ReDoc from their CDN and runs an inline bootstrap script.
+# The API answers data only: nothing may load or run. The documentation pages load Swagger
+# UI and ReDoc from this server (app/routers/docs.py) and run no inline script; both set
+# element styles from their scripts (hence 'unsafe-inline' for styles only), Swagger UI
+# draws icons as data: images and ReDoc starts a worker from a blob.
 API_CSP = b"default-src 'none'; frame-ancestors 'none'"
 DOCS_CSP = (
-    b"default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    b"style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-    b"font-src https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com "
-    b"https://cdn.redoc.ly; worker-src blob:; frame-ancestors 'none'"
+    b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    b"img-src 'self' data:; worker-src 'self' blob:; connect-src 'self'; "
+    b"base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
 # The debtor portal's HTML pages: their own stylesheet and images, forms posting to

@@ -4,6 +4,7 @@ and leaks nothing."""
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 
 import pytest
@@ -246,13 +247,22 @@ class TestRequestIdAndHeaders:
             assert response.headers["x-content-type-options"] == "nosniff"
             assert response.headers["x-frame-options"] == "DENY"
 
-    async def test_the_api_allows_nothing_to_load_but_the_docs_page_its_ui(self, client):
+    async def test_the_api_allows_nothing_to_load_and_the_docs_load_only_from_here(self, client):
         api = await client.get("/healthz")
         assert api.headers["content-security-policy"].startswith("default-src 'none'")
-        docs = await client.get("/docs")
-        assert docs.status_code == 200
-        assert "https://cdn.jsdelivr.net" in docs.headers["content-security-policy"]
-        assert "https://cdn.jsdelivr.net" in docs.text
+        for page in ("/docs", "/redoc"):
+            docs = await client.get(page)
+            assert docs.status_code == 200
+            policy = docs.headers["content-security-policy"]
+            # Scripts from this server only, none inline; nothing from elsewhere at all.
+            assert "script-src 'self';" in policy and "http" not in policy
+            assert "<script>" not in docs.text and "http" not in docs.text
+            assets = re.findall(r'(?:src|href)="([^"]+)"', docs.text)
+            assert assets and all(a.startswith("/") for a in assets), assets
+            for asset in assets:
+                loaded = await client.get(asset)
+                assert loaded.status_code == 200, asset
+                assert loaded.content, asset
 
     async def test_logs_carry_the_request_id_and_no_credentials(self, client, caplog):
         with caplog.at_level(logging.INFO):

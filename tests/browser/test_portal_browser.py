@@ -8,21 +8,14 @@ Needs Debian's ``chromium`` and ``chromium-driver`` (.ci/run installs them)."""
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import httpx
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import WebDriverWait
@@ -35,103 +28,13 @@ from tests.conftest import TEST_PASSWORD, bearer_for
 from tests.factories import make_account, make_debtor, make_partner
 from tests.integration.conftest import committed_url  # noqa: F401  (fixture)
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts"
-BIN = Path(sys.executable).parent
-CHROMIUM = shutil.which("chromium")
-DRIVER = shutil.which("chromedriver")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 pytestmark = pytest.mark.skipif(
-    CHROMIUM is None or DRIVER is None,
+    shutil.which("chromium") is None or shutil.which("chromedriver") is None,
     reason="needs Debian's chromium and chromium-driver (apt-get install chromium "
     "chromium-driver; .ci/run installs them)",
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def server(committed_url: str, tmp_path: Path) -> Iterator[str]:  # noqa: F811
-    """``cartera serve`` of this checkout on the committed database, on 127.0.0.1."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "CARTERA_ENV": "test",
-        "CARTERA_DATABASE_URL": committed_url,
-        "CARTERA_DATA_DIR": str(tmp_path),
-        "CARTERA_WORKER_IN_PROCESS": "false",
-        "CARTERA_LOG_LEVEL": "WARNING",
-    }
-    log = (tmp_path / "server.log").open("wb")
-    process = subprocess.Popen(
-        [str(BIN / "cartera"), "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, (tmp_path / "server.log").read_text()
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the server did not get ready in 60 s"
-            time.sleep(0.2)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        log.close()
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--lang=es-MX",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-        "--window-size=390,1100",
-    ):
-        options.add_argument(flag)
-    downloads = tmp_path / "downloads"
-    downloads.mkdir()
-    options.add_experimental_option(
-        "prefs",
-        {
-            "download.default_directory": str(downloads),
-            "download.prompt_for_download": False,
-            "intl.accept_languages": "es-MX,es",
-        },
-    )
-    driver = webdriver.Chrome(service=Service(str(DRIVER)), options=options)
-    driver.downloads = downloads  # type: ignore[attr-defined]
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 async def _arrange(url: str, settings) -> tuple[str, dict[str, str]]:
