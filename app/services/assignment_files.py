@@ -183,7 +183,7 @@ class UploadCheck:
         # One BOM, as the reader's utf-8-sig strips: a second one is part of the header.
         text = text.removeprefix("\ufeff")
         try:
-            header = next(csv.reader([text]), [])
+            header = next(csv.reader([text], delimiter=csv_delimiter(text)), [])
         except csv.Error as exc:
             # (The csv module's reason is English prose, not for every reader.)
             raise UnreadableUpload(N_("the CSV header row cannot be read")) from exc
@@ -326,11 +326,31 @@ def _bounded_lines(handle: Any) -> Iterator[str]:
         yield line
 
 
+# Enough of the first line to tell the separator; a header is far shorter.
+MAX_HEADER_CHARS = 64 * 1024
+
+
+def csv_delimiter(header_line: str) -> str:
+    """The separator of a CSV file, from its header line: a comma, or a semicolon when more
+    semicolons than commas stand outside quotes (Excel in Spanish and Portuguese locales
+    saves "CSV" with semicolons, the comma being their decimal mark)."""
+    quoted = False
+    counts = {",": 0, ";": 0}
+    for char in header_line:
+        if char == '"':
+            quoted = not quoted  # a doubled quote inside a quoted name toggles twice
+        elif not quoted and char in counts:
+            counts[char] += 1
+    return ";" if counts[";"] > counts[","] else ","
+
+
 def _csv_records(path: Path, layout: Layout) -> Iterator[FlatShape | tuple[int, list[Any]]]:
     """The header's :class:`FlatShape` first, then (row number, cells) per line."""
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
-            reader = csv.reader(_bounded_lines(handle))
+            delimiter = csv_delimiter(handle.readline(MAX_HEADER_CHARS))
+            handle.seek(0)
+            reader = csv.reader(_bounded_lines(handle), delimiter=delimiter)
             header = [name.strip() for name in next(reader, [])]
             errors = layout.check_header(header)
             if errors:

@@ -120,6 +120,25 @@ async def test_csv_with_bare_carriage_returns_is_read(client, session, make_user
     assert (done.status, done.created) == ("completed", 2)
 
 
+async def test_a_semicolon_separated_csv_is_read(client, session, make_user, auth_headers):
+    """Excel in Spanish or Portuguese saves "CSV" with semicolons; the file is read as it is,
+    with the same rows as the comma-separated one."""
+    headers = await manager_headers(make_user, auth_headers)
+    partner = await make_partner(session)
+    body = csv_bytes([flat_row("SC-1", 1), flat_row("SC-2", 2, debtor_last_names="Pérez; López")])
+    text = list(csv.reader(io.StringIO(body.decode())))
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=";").writerows(text)
+    done = await process(
+        session, await push_raw(client, headers, partner, buffer.getvalue().encode(), "text/csv")
+    )
+    assert (done.status, done.created, done.rejected) == ("completed", 2, 0)
+    names = await session.scalars(
+        select(Account.external_ref).where(Account.partner_id == partner.id)
+    )
+    assert sorted(names.all()) == ["SC-1", "SC-2"]
+
+
 async def test_a_bad_header_with_bare_carriage_returns_is_a_422(
     client, session, make_user, auth_headers
 ):
