@@ -1055,15 +1055,22 @@ class TestFormats:
         ).json()["items"]
         assert (rejection["row_number"], rejection["field"]) == (3, "row")
 
-    async def test_a_semicolon_separated_csv_is_refused_with_a_reason(
+    async def test_a_semicolon_separated_csv_is_read_by_its_header(
         self, client, session, manager
     ):
+        """Semicolons separate the columns (Excel in Spanish saves CSV so): the header is
+        read by them, so an unknown column is named, not the whole line."""
         partner = await add_partner(session)
-        body = csv_bytes([flat_row("SC-1", 1)]).decode().replace(",", ";").encode()
-        response = await push_raw(client, manager, partner, body, "text/csv")
+        good = csv_bytes([flat_row("SC-1", 1)]).decode().replace(",", ";").encode()
+        accepted = await push_raw(client, manager, partner, good, "text/csv")
+        assert accepted.status_code == 202, accepted.text
+        bad = good.replace(b"external_ref;", b"external_reff;", 1)
+        response = await push_raw(client, manager, partner, bad, "text/csv")
         assert response.status_code == 422
         assert response.json()["code"] == "unreadable_upload"
-        assert response.json()["errors"]
+        errors = {e["field"]: e["message"] for e in response.json()["errors"]}
+        assert errors["column 1"] == "unknown column 'external_reff'"
+        assert errors["external_ref"] == "required column is missing"
 
     async def test_a_replayed_multipart_upload_is_recognised(self, client, session, manager):
         partner = await add_partner(session)
