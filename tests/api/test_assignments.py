@@ -1055,9 +1055,7 @@ class TestFormats:
         ).json()["items"]
         assert (rejection["row_number"], rejection["field"]) == (3, "row")
 
-    async def test_a_semicolon_separated_csv_is_read_by_its_header(
-        self, client, session, manager
-    ):
+    async def test_a_semicolon_separated_csv_is_read_by_its_header(self, client, session, manager):
         """Semicolons separate the columns (Excel in Spanish saves CSV so): the header is
         read by them, so an unknown column is named, not the whole line."""
         partner = await add_partner(session)
