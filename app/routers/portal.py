@@ -377,10 +377,14 @@ async def read_portal_payment_instructions(
         **problem_responses(401, 404, 429),
     },
 )
-async def download_portal_store_barcode(session: SessionDep, portal: PortalDep) -> Response:
+async def download_portal_store_barcode(
+    session: SessionDep, settings: SettingsDep, portal: PortalDep
+) -> Response:
     """The store reference as a Code 128 barcode (SVG) to show at the till; 404 for an account
     outside Mexico, which has none."""
-    return Response(await service.store_barcode(session, portal), media_type="image/svg+xml")
+    return Response(
+        await service.store_barcode(session, settings, portal), media_type="image/svg+xml"
+    )
 
 
 @debtor_router.put(

@@ -330,12 +330,12 @@ async def portal_agreement_file(
 
 @router.get("/barcode.svg")
 async def portal_store_barcode(
-    request: Request, session: SessionDep, portal: PageSession
+    request: Request, session: SessionDep, settings: SettingsDep, portal: PageSession
 ) -> Response:
     if portal is None:
         return _problem_page(request, PortalSessionInvalid(), 401)
     try:
-        svg = await service.store_barcode(session, portal)
+        svg = await service.store_barcode(session, settings, portal)
     except DomainError as error:
         return await _failed(session, request, error)
     return Response(svg, media_type="image/svg+xml")

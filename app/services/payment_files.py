@@ -355,6 +355,14 @@ async def _accounts_named(
     in id order (payments on one account serialise with POST /payments)."""
     refs = sorted({line.external_ref for line in lines if line.external_ref is not None})
     serials = sorted({line.serial for line in lines if line.serial is not None})
+    return await _lock_accounts(session, partner_id, refs, serials)
+
+
+async def _lock_accounts(
+    session: AsyncSession, partner_id: uuid.UUID, refs: list[str], serials: list[int]
+) -> list[Account]:
+    """The partner's accounts with these external refs or payment serials, locked in id
+    order (payments on one account serialise with POST /payments)."""
     if not refs and not serials:
         return []
     found = await session.scalars(
@@ -374,17 +382,7 @@ async def _spei_accounts(
     session: AsyncSession, partner_id: uuid.UUID, issuer: ClabeIssuer, lines: Sequence[PaymentLine]
 ) -> list[Account]:
     """The partner's accounts the deposits' CLABEs name, locked in id order."""
-    serials = spei_files.serials_named(issuer, lines)
-    if not serials:
-        return []
-    found = await session.scalars(
-        select(Account)
-        .where(col(Account.partner_id) == partner_id, col(Account.payment_serial).in_(serials))
-        .order_by(col(Account.id))
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    return list(found.all())
+    return await _lock_accounts(session, partner_id, [], spei_files.serials_named(issuer, lines))
 
 
 async def _apply_batch(

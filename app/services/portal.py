@@ -28,7 +28,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.config import Settings, get_settings
+from app.config import Settings
 from app.domain.compliance import Channel
 from app.domain.consents import ConsentStatus
 from app.domain.errors import (
@@ -348,12 +348,12 @@ class PaymentInstructions:
     store_reference: str | None = None
 
 
-def instructions_for(account: Account, partner: Partner) -> PaymentInstructions:
+def instructions_for(account: Account, partner: Partner, settings: Settings) -> PaymentInstructions:
     """The one place the portal learns how to pay: the account's payment reference, its
     referenced CLABE and store reference (``payment_rails``), and the creditor's bank
     details from its registration."""
     rails = (
-        payment_rails.instructions_of(account, partner, get_settings())
+        payment_rails.instructions_of(account, partner, settings)
         if account.payment_serial
         else None
     )
@@ -432,9 +432,8 @@ async def debt(
         result_code="RPC", resolution="The debtor read the debt in the self-service portal.",
         now=moment,
     )  # fmt: skip
-    return DebtView(
-        account, partner.legal_name, owed, due, view, promise, instructions_for(account, partner)
-    )
+    how_to_pay = instructions_for(account, partner, settings)
+    return DebtView(account, partner.legal_name, owed, due, view, promise, how_to_pay)
 
 
 @dataclass(frozen=True, slots=True)
@@ -597,11 +596,11 @@ async def make_promise(
     )  # fmt: skip
 
 
-async def store_barcode(session: AsyncSession, portal: PortalSession) -> bytes:
+async def store_barcode(session: AsyncSession, settings: Settings, portal: PortalSession) -> bytes:
     """The account's convenience-store reference as the till scans it (SVG); an account
     without one (outside Mexico) is a 404."""
     partner = await session.get_one(Partner, portal.account.partner_id)
-    reference = instructions_for(portal.account, partner).store_reference
+    reference = instructions_for(portal.account, partner, settings).store_reference
     if reference is None:
         raise NotFound({"entity": "store_reference"})
     return payment_rails.barcode_svg(reference)
@@ -622,7 +621,7 @@ async def payment_instructions(
         resolution="The debtor read the payment instructions in the self-service portal.",
         now=moment,
     )  # fmt: skip
-    return instructions_for(portal.account, partner)
+    return instructions_for(portal.account, partner, settings)
 
 
 @dataclass(frozen=True, slots=True)
