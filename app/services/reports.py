@@ -228,20 +228,15 @@ async def roll_rates(
 # ---------------------------------------------------------------------------------------
 # Recovery
 
-_RECOVERY = f"""
-SELECT r.* FROM (
-WITH {_ARRIVALS},
-cohort AS (
-    SELECT p.*, GREATEST(:start, p.arrived) AS first_day FROM portfolio p WHERE p.arrived <= :end
-),
-{
-    _history(
-        ("stage_first", _STAGE, "c.first_day"),
-        ("total_first", _TOTAL, "c.first_day"),
-        ("status_first", _STATUS, "c.first_day"),
-        ("stage_end", _STAGE, ":end"),
-    )
-}
+
+def _recovery_by_stage(accounts: str, payment_stage: str, payment_join: str = "") -> str:
+    """Recovery's figures by partner × stage × currency, whichever source they are read
+    from (history, snapshots). ``accounts`` is the FROM item ``y`` (with its WHERE) of the
+    cohort's active accounts on their first day: ``partner_id``, ``currency``, ``was_there``,
+    ``stage``, ``balance``, ``end_stage``; ``payment_stage`` the stage a payment counts
+    under, over ``p`` (the payment), ``v`` (its visible account) and what ``payment_join``
+    adds."""
+    return f"""
 SELECT partner_id, stage, currency,
        COALESCE(pm.payments, 0) AS payments,
        COALESCE(pm.gross_amount, 0.00) AS gross_amount,
@@ -256,28 +251,49 @@ FROM (
            count(*) FILTER (WHERE y.was_there AND y.stage <> 'current') AS past_due_at_start,
            count(*) FILTER (WHERE y.was_there AND y.stage <> 'current'
                             AND y.end_stage = 'current') AS cured
-    FROM (
+    FROM {accounts}
+    GROUP BY y.partner_id, y.currency, y.stage
+) c
+FULL JOIN (
+    SELECT p.partner_id, p.currency,
+           {payment_stage} AS stage,
+           count(*) AS payments, sum(p.amount) AS gross_amount,
+           COALESCE(sum(p.amount) FILTER (WHERE p.status = 'reversed'), 0.00) AS reversed_amount
+    FROM payment p
+    JOIN visible v ON v.id = p.account_id
+{payment_join}    WHERE p.paid_on BETWEEN :start AND :end
+    GROUP BY 1, 2, 3
+) pm USING (partner_id, currency, stage)
+) r
+ORDER BY r.partner_id, {_STAGE_RANK.format("r.stage")}, r.currency
+"""  # noqa: S608
+
+
+# Each active account of the cohort on its first day in the period, read from history.
+_HISTORY_FIRST_DAY = f"""(
         SELECT c.partner_id, c.currency, c.arrived <= :start AS was_there,
                {_history_value("stage_first", "c.stage")} AS stage,
                CAST({_history_value("total_first", "c.total")} AS numeric(18, 2)) AS balance,
                {_history_value("stage_end", "c.stage")} AS end_stage
         FROM cohort c LEFT JOIN h ON h.account_id = c.id
         WHERE {_history_value("status_first", "c.status")} = 'active'
-    ) y
-    GROUP BY y.partner_id, y.currency, y.stage
-) c
-FULL JOIN (
-    SELECT p.partner_id, p.currency,
-           {stage_on("v.id", "p.paid_on - 1", "v.stage")} AS stage,
-           count(*) AS payments, sum(p.amount) AS gross_amount,
-           COALESCE(sum(p.amount) FILTER (WHERE p.status = 'reversed'), 0.00) AS reversed_amount
-    FROM payment p
-    JOIN visible v ON v.id = p.account_id
-    WHERE p.paid_on BETWEEN :start AND :end
-    GROUP BY 1, 2, 3
-) pm USING (partner_id, currency, stage)
-) r
-ORDER BY r.partner_id, {_STAGE_RANK.format("r.stage")}, r.currency
+    ) y"""  # noqa: S608
+
+_RECOVERY = f"""
+SELECT r.* FROM (
+WITH {_ARRIVALS},
+cohort AS (
+    SELECT p.*, GREATEST(:start, p.arrived) AS first_day FROM portfolio p WHERE p.arrived <= :end
+),
+{
+    _history(
+        ("stage_first", _STAGE, "c.first_day"),
+        ("total_first", _TOTAL, "c.first_day"),
+        ("status_first", _STATUS, "c.first_day"),
+        ("stage_end", _STAGE, ":end"),
+    )
+}
+{_recovery_by_stage(_HISTORY_FIRST_DAY, stage_on("v.id", "p.paid_on - 1", "v.stage"))}
 """  # noqa: S608
 
 
@@ -288,6 +304,14 @@ def _recovery_from_snapshots(live_end: bool) -> str:
     stage is the snapshot of the day before it (else history)."""
     join_end, end = _end_source(live_end)
     arrived = arrived_on("c", "c.time_zone")
+    # A payment's stage: the snapshot of the day before it, else live, else history.
+    payment_stage = f"""CASE WHEN s.account_id IS NOT NULL THEN s.stage
+                WHEN CAST(:live_from AS date) <= p.paid_on - 1 THEN v.stage
+                ELSE {stage_on("v.id", "p.paid_on - 1", "v.stage")} END"""
+    snapshot_join = """    LEFT JOIN LATERAL (SELECT s.account_id, s.stage FROM portfolio_snapshot s
+                       WHERE s.snapshot_date = p.paid_on - 1 AND s.account_id = p.account_id
+                       LIMIT 1) s ON true
+"""
     return f"""
 SELECT r.* FROM (
 WITH cohort AS (
@@ -318,41 +342,7 @@ first AS (
         LEFT JOIN portfolio_snapshot sa ON sa.snapshot_date = d.day AND sa.account_id = c.id
     ) n ON true
 )
-SELECT partner_id, stage, currency,
-       COALESCE(pm.payments, 0) AS payments,
-       COALESCE(pm.gross_amount, 0.00) AS gross_amount,
-       COALESCE(pm.reversed_amount, 0.00) AS reversed_amount,
-       COALESCE(c.accounts, 0) AS accounts,
-       COALESCE(c.assigned_balance, 0.00) AS assigned_balance,
-       COALESCE(c.past_due_at_start, 0) AS past_due_at_start,
-       COALESCE(c.cured, 0) AS cured
-FROM (
-    SELECT y.partner_id, y.currency, y.stage, count(*) AS accounts,
-           sum(y.balance) AS assigned_balance,
-           count(*) FILTER (WHERE y.was_there AND y.stage <> 'current') AS past_due_at_start,
-           count(*) FILTER (WHERE y.was_there AND y.stage <> 'current'
-                            AND y.end_stage = 'current') AS cured
-    FROM first y
-    WHERE y.status = 'active'
-    GROUP BY y.partner_id, y.currency, y.stage
-) c
-FULL JOIN (
-    SELECT p.partner_id, p.currency,
-           CASE WHEN s.account_id IS NOT NULL THEN s.stage
-                WHEN CAST(:live_from AS date) <= p.paid_on - 1 THEN v.stage
-                ELSE {stage_on("v.id", "p.paid_on - 1", "v.stage")} END AS stage,
-           count(*) AS payments, sum(p.amount) AS gross_amount,
-           COALESCE(sum(p.amount) FILTER (WHERE p.status = 'reversed'), 0.00) AS reversed_amount
-    FROM payment p
-    JOIN visible v ON v.id = p.account_id
-    LEFT JOIN LATERAL (SELECT s.account_id, s.stage FROM portfolio_snapshot s
-                       WHERE s.snapshot_date = p.paid_on - 1 AND s.account_id = p.account_id
-                       LIMIT 1) s ON true
-    WHERE p.paid_on BETWEEN :start AND :end
-    GROUP BY 1, 2, 3
-) pm USING (partner_id, currency, stage)
-) r
-ORDER BY r.partner_id, {_STAGE_RANK.format("r.stage")}, r.currency
+{_recovery_by_stage("first y WHERE y.status = 'active'", payment_stage, snapshot_join)}
 """  # noqa: S608
 
 
