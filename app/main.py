@@ -22,8 +22,8 @@ from app import __version__, contract, vault
 from app.config import Settings, get_settings
 from app.db import Database, DatabaseUnreachable, EmbeddedPostgres, open_database
 from app.deps import API_PREFIX
+from app.domain.contact_check_packs import pack_for
 from app.domain.errors import DomainError, LoginLocked, NotAuthenticated, RateLimited
-from app.domain.packs import pack_for
 from app.i18n import Language, negotiate
 from app.jobs.worker import run_worker
 from app.middleware import RequestContextMiddleware
@@ -45,14 +45,15 @@ from app.routers import (
     auth,
     callbacks,
     catalog,
-    compliance,
     compliance_incidents,
+    contact_check,
     credit_movements,
     debtors,
     docs,
     documents,
     escalations,
     experiments,
+    field_routes,
     health,
     inbound,
     interactions,
@@ -67,7 +68,6 @@ from app.routers import (
     portal,
     portal_pages,
     reports,
-    routes,
     skip_tracing,
     spei_files,
     strategies,
@@ -503,7 +503,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         experiments,
         assignments,
         accounts,
-        compliance,
+        contact_check,
         compliance_incidents,
         interactions,
         callbacks,
@@ -524,7 +524,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         allocation,
         worklists,
         me,
-        routes,
+        field_routes,
         reports,
         targets,
         webhooks,

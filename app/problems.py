@@ -35,9 +35,9 @@ from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse
 
 from app.domain.accounts import ACCOUNT_STATUS_WORDS
+from app.domain.contact_check_packs import CHANNEL_WORDS
 from app.domain.credit_movements import MOVEMENT_STATUS_WORDS
 from app.domain.errors import DomainError, InvalidValue
-from app.domain.packs import CHANNEL_WORDS
 from app.domain.plans import PLAN_STATUS_WORDS
 from app.i18n import N_, Language, Message, text_of, translate
 from app.i18n import render as render_text

@@ -12,7 +12,7 @@ Choices made here:
   Where that is one zone it is the default; where the evidence allows several, the collector
   names the one the time was agreed in. It is stored as the instant plus that zone. A wall
   time the clocks skip (a spring-forward gap) is the first instant after the jump
-  (:func:`app.domain.compliance.local_instant`).
+  (:func:`app.domain.contact_check.local_instant`).
 - Only RPC_CALLBACK carries a callback, and it must (:class:`CallbackRequired`); the time
   lies ahead of the server's clock (:class:`CallbackInPast`) and at most :data:`MAX_AHEAD`.
 - The queue takes it up at ``due_at``: the agreed instant when the contact law and the
@@ -39,7 +39,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from app.domain.compliance import Decision, Reason, local_instant
+from app.domain.contact_check import Decision, Reason, local_instant
 from app.domain.errors import DomainError, InvalidInput, Text
 from app.i18n import N_
 

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from app.domain.callbacks import CALLBACK_RESULT
-from app.domain.compliance import (
+from app.domain.contact_check import (
     CONVERSATION_CODES,
     REASON_CODES,
     RESULT_CODES,
     RIGHT_PARTY_CODES,
 )
+from app.domain.contact_check_packs import Channel, DebtorFlag
 from app.domain.interactions import (
     FLAG_FOR_RESULT,
     INVALIDATING_RESULTS,
@@ -28,7 +29,6 @@ from app.domain.interactions import (
     PROMISE_RESULT,
     VISIT_RESULTS,
 )
-from app.domain.packs import Channel, DebtorFlag
 from app.i18n import N_
 
 

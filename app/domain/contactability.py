@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
-from app.domain.compliance import RIGHT_PARTY_CODES
+from app.domain.contact_check import RIGHT_PARTY_CODES
 from app.domain.text import fold
 
 

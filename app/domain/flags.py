@@ -77,8 +77,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from app.domain.compliance import ContactRequest, Decision, Reason, RulePack, check_contact
-from app.domain.packs import DebtorFlag
+from app.domain.contact_check import ContactRequest, Decision, Reason, RulePack, check_contact
+from app.domain.contact_check_packs import DebtorFlag
 from app.i18n import N_, Message
 
 __all__ = [
@@ -238,7 +238,7 @@ def check_with_flags(
 def check_contact_with_flags(
     pack: RulePack, request: ContactRequest, flags: FlagsOnAccount
 ) -> Decision:
-    """:func:`app.domain.compliance.check_contact` of ``request`` (whose ``flags`` are the
+    """:func:`app.domain.contact_check.check_contact` of ``request`` (whose ``flags`` are the
     checked account's own) with the flags that reach it from the debtor's other accounts."""
 
     def check(found: frozenset[DebtorFlag]) -> Decision:

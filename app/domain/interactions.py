@@ -31,7 +31,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from app.domain.compliance import (
+from app.domain.contact_check import (
     RESULT_CODES,
     RIGHT_PARTY_CODES,
     Channel,
@@ -84,7 +84,7 @@ PROBLEM_CATEGORIES: frozenset[str] = frozenset(
 NOT_ASKED = "not_asked"
 PCR_NOT_ASKED: dict[str, str] = {
     # Ley 2300 de 2023 (Colombia), art. 3: collectors may not ask the consumer why they
-    # stopped paying (as the CO pack cites it, app/domain/packs.py).
+    # stopped paying (as the CO pack cites it, app/domain/contact_check_packs.py).
     "CO": "Ley 2300 de 2023 (Colombia), art. 3: do not ask why the debtor stopped paying",
 }
 PCR_GUIDANCE_NOT_ASKED = (

@@ -38,7 +38,7 @@ from enum import StrEnum
 from functools import cache
 from typing import Any
 
-from app.domain.compliance import RESULT_CODES, Channel, StrategyLimits, pack_for
+from app.domain.contact_check import RESULT_CODES, Channel, StrategyLimits, pack_for
 from app.domain.errors import InvalidInput
 from app.domain.roles import Role
 from app.domain.stages import Stage

@@ -1,5 +1,5 @@
 """A field collector's route settings: where their day starts, their shift, how many visits
-fit in it, and how long a visit and the travel between visits take (app/domain/routing.py)."""
+fit in it, and how long a visit and the travel between visits take (app/domain/field_routes.py)."""
 
 from __future__ import annotations
 

@@ -69,7 +69,7 @@ class Interaction(SQLModel, table=True):
     longitude: Decimal | None = Field(default=None, sa_type=Numeric(9, 6))
     gps_accuracy_m: int | None = None
     address_verification: str | None = Field(default=None, max_length=24)
-    # The GPS check of a visit (app/domain/routing.py): metres from the address's
+    # The GPS check of a visit (app/domain/field_routes.py): metres from the address's
     # coordinates, and whether that was beyond the tolerance (recorded anyway, flagged).
     position_distance_m: int | None = None
     position_mismatch: bool | None = None

@@ -13,7 +13,7 @@ from app.domain.callbacks import CallbackStatus
 from app.pagination import CursorQuery, LimitQuery, Page
 from app.problems import problem_responses
 from app.schemas.callbacks import CallbackRead
-from app.schemas.interactions import ReasonRead
+from app.schemas.contact_check import ReasonRead
 from app.services import callbacks as service
 
 router = APIRouter(tags=["interactions"])

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Response
 from app.contract import CACHE_CONTROL, response_headers
 from app.deps import PrincipalDep
 from app.domain import catalog
-from app.domain.packs import Channel
+from app.domain.contact_check_packs import Channel
 from app.i18n import LANGUAGES, labels
 from app.problems import CATALOGUE, problem_responses
 from app.schemas.catalog import (

@@ -7,9 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from app.deps import LanguageDep, PrincipalDep, SessionDep
+from app.domain.contact_check_packs import DebtorFlag as FlagKind
 from app.domain.flags import REACH, Reach
 from app.domain.identity import mask_birth_date
-from app.domain.packs import DebtorFlag as FlagKind
 from app.domain.stages import Stage
 from app.i18n import Language, translate
 from app.models.debtor import DebtorFlag

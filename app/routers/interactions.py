@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import UTC
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -11,10 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.contract import LOCATION, response_headers
 from app.deps import ClockDep, LanguageDep, PrincipalDep, SessionDep, SettingsDep
-from app.domain.compliance import Channel, DebtorFlag, Party
+from app.domain.contact_check import Channel
 from app.domain.interactions import verdict_for
 from app.domain.money import round_money
-from app.i18n import Language, translate
+from app.i18n import Language
 from app.models.interaction import Interaction
 from app.models.promise import Promise
 from app.pagination import CursorQuery, LimitQuery, Page
@@ -36,8 +35,6 @@ from app.schemas.common import CalendarDate, UtcDatetime
 from app.schemas.interactions import (
     ConsentRead,
     ConsentSet,
-    ContactCheckRead,
-    ContactCheckRequest,
     FeedbackCreate,
     FeedbackRead,
     InteractionCreate,
@@ -47,9 +44,8 @@ from app.schemas.interactions import (
     PromiseListItem,
     PromiseRead,
     PromiseStatusName,
-    ReasonRead,
 )
-from app.services import consents, contact, interactions, promises
+from app.services import consents, interactions, promises
 from app.services.accounts import AccountLabel, LabelledPage
 from app.services.interactions import InteractionFilters
 
@@ -94,59 +90,6 @@ def _read(
         promise_id=promise_id,
         callback_id=callback_id,
         created_at=interaction.created_at,
-    )
-
-
-@router.post(
-    "/accounts/{account_id}/contact-check",
-    tags=["compliance"],
-    summary="May this person be contacted now, by this channel?",
-    response_model=ContactCheckRead,
-    responses=problem_responses(401, 403, 404, 422),
-)
-async def check_contact(
-    session: SessionDep,
-    settings: SettingsDep,
-    principal: PrincipalDep,
-    account_id: uuid.UUID,
-    body: ContactCheckRequest,
-    language: LanguageDep,
-) -> ContactCheckRead:
-    """Weighs the account's status, the debtor's flags and consents, the country's contact
-    law in the contact point's local time (hours, days, holidays, frequency, after-contact
-    rules), the partner's strategy for the stage, and the debtor's contacts over all their
-    accounts. Nothing is recorded."""
-    context, decision = await contact.check_account_contact(
-        session,
-        settings,
-        principal,
-        account_id,
-        channel=Channel(body.channel),
-        party=Party(body.party) if body.party else None,
-        contact_point_id=body.contact_point_id,
-        at=body.at,
-        party_flags=frozenset(DebtorFlag(flag) for flag in body.party_flags),
-    )
-    return ContactCheckRead(
-        allowed=decision.allowed,
-        reasons=[
-            ReasonRead(
-                code=r.code,
-                message=r.text.render(language),
-                hard=r.hard,
-                basis=r.basis,
-                citation=r.citation,
-            )
-            for r in decision.reasons
-        ],
-        next_allowed_at=decision.next_allowed_at,
-        script=translate(decision.script, language),
-        time_zone=decision.time_zone or context.request.time_zone,
-        time_zones=list(context.zones or (context.request.time_zone,)),
-        pack_version=decision.pack_version,
-        strategy_version=context.strategy_version,
-        experiment_arm_id=context.experiment_arm_id,
-        evaluated_at=context.request.at.astimezone(UTC),
     )
 
 

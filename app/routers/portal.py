@@ -20,7 +20,7 @@ from app.deps import (
     SessionDep,
     SettingsDep,
 )
-from app.domain.compliance import Channel
+from app.domain.contact_check import Channel
 from app.domain.portal import Offer, PortalSessionInvalid, SecondFactor
 from app.domain.rate_limit import SlidingWindowLimiter
 from app.i18n import Language

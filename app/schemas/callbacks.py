@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from app.domain.callbacks import CallbackStatus
 from app.schemas.common import LocalDatetime
-from app.schemas.interactions import ReasonRead
+from app.schemas.contact_check import ReasonRead
 
 
 class CallbackRead(BaseModel):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from app.domain.catalog import Requirement
-from app.domain.packs import Channel, DebtorFlag
+from app.domain.contact_check_packs import Channel, DebtorFlag
 from app.i18n import Language
 
 

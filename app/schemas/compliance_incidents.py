@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.domain.compliance import REASON_CODES
+from app.domain.contact_check import REASON_CODES
 from app.schemas.common import NoteText, one_of
 
 

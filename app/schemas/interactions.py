@@ -1,4 +1,4 @@
-"""API shapes of contact checks, interactions (gestiones), feedback, promises and
+"""API shapes of interactions (gestiones), feedback, promises and
 escalations."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.domain.compliance import REASON_CODES, RESULT_CODES
+from app.domain.contact_check import RESULT_CODES
 from app.domain.interactions import NOT_ASKED, PROBLEM_CATEGORIES
 from app.schemas.accounts import AccountLabelRead
 from app.schemas.common import (
@@ -31,69 +31,6 @@ ConsentSourceName = Literal[
 ]
 
 
-class ContactCheckRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    channel: ChannelName
-    contact_point_id: uuid.UUID | None = Field(
-        default=None, description="The phone, email or address to be used; its owner is the party."
-    )
-    party: PartyName | None = Field(
-        default=None, description="Who is to be reached, when no contact point is named."
-    )
-    at: UtcDatetime | None = Field(default=None, description="When; default now.")
-    party_flags: list[Literal["minor", "older_adult"]] = Field(
-        default_factory=list,
-        description="What is known of the person to be reached when it is not the debtor: "
-        "a reference or guarantor who is a minor or an older adult (60+). Mexico's law bars "
-        "collection with them; an older adult who is the debtor may be contacted.",
-    )
-
-
-class ReasonRead(BaseModel):
-    code: str = Field(json_schema_extra=one_of(REASON_CODES))
-    message: str
-    hard: bool = Field(
-        description="A hard rule: do not make the contact. One that was made anyway is "
-        "recorded with this verdict; breaking the law opens a compliance incident."
-    )
-    basis: Literal["law", "policy"] = Field(
-        description="`law`: the country's law forbids it (see `citation`); `policy`: the "
-        "partner's strategy, the operator's stricter settings or the agency's practice."
-    )
-    citation: str | None = Field(
-        default=None, description="Statute, article and paragraph; set on every law reason."
-    )
-
-
-class ContactCheckRead(BaseModel):
-    allowed: bool
-    reasons: list[ReasonRead]
-    next_allowed_at: datetime | None = Field(
-        description="The earliest time the same check answers allowed; null when allowed now "
-        "or when only the debtor or the partner can lift what blocks it."
-    )
-    script: str = Field(description="What may be said to the person reached.")
-    time_zone: str = Field(
-        description="The zone that decided: of the candidate zones, the one whose answer this "
-        "is (the strictest; when allowed, the first)."
-    )
-    time_zones: list[str] = Field(
-        description="Every zone the person may be in, from the debtor's evidence (address "
-        "region, phone area, other points); a contact is allowed only if allowed in each."
-    )
-    pack_version: str
-    strategy_version: int
-    experiment_arm_id: uuid.UUID | None = Field(
-        default=None,
-        description="The champion/challenger arm whose strategy was applied, while an "
-        "experiment runs on the account's stage (checks are not stored: the interaction "
-        "that follows records the arm).",
-    )
-    evaluated_at: datetime
-
-
-# The enum sits on the text itself, so that null stays allowed beside it in the contract.
 ProblemCategoryName = Annotated[
     str, Field(json_schema_extra=one_of(PROBLEM_CATEGORIES | {NOT_ASKED}))
 ]

@@ -15,7 +15,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from app.domain.compliance import RESULT_CODES, Channel
+from app.domain.contact_check import RESULT_CODES, Channel
 from app.domain.errors import InvalidValue
 from app.domain.strategies import (
     MAX_BROKEN_PROMISES,

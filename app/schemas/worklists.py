@@ -7,7 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from app.domain.compliance import Channel
+from app.domain.contact_check import Channel
 from app.domain.stages import Stage
 from app.schemas.accounts import Money
 

@@ -3,7 +3,7 @@ from the moment the contact law allows the call, done by the next interaction on
 once due, cancelled with the account; listed for the lead (due, missed, done …).
 
 The rules are in app/domain/callbacks.py; when a call is allowed is the contact check's
-(:meth:`app.services.contact.ContactContext.decide`, whose ``next_allowed_at`` is the one
+(:meth:`app.services.contact_check.ContactContext.decide`, whose ``next_allowed_at`` is the one
 home of "the next lawful moment"). Recording interactions (app/services/interactions.py)
 calls :func:`agreed_moment` before anything is written, then :func:`settle` and
 :func:`schedule`; the work queue (app/services/worklists.py) reads open, due callbacks.
@@ -33,7 +33,7 @@ from app.domain.callbacks import (
     due_moment,
     status_of,
 )
-from app.domain.compliance import Channel, Party
+from app.domain.contact_check import Channel, Party
 from app.domain.interactions import reason_record
 from app.models.account import Account
 from app.models.callback import Callback
@@ -45,7 +45,7 @@ from app.pagination import decode_moment_cursor, split_moment_page
 from app.schemas.interactions import CallbackIn
 from app.security import Principal
 from app.services.accounts import readable_accounts
-from app.services.contact import call_zones, contact_context
+from app.services.contact_check import call_zones, contact_context
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """Channel consents with their provenance (app/domain/consents.py): recorded from the
 partner's file, from a right-party interaction or from a signed document; revoked at once by
-the debtor's word. The pre-contact check reads the current row (services/contact.py)."""
+the debtor's word. The pre-contact check reads the current row (services/contact_check.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.domain.compliance import Channel
 from app.domain.consents import (
     EVIDENCE_DOCUMENT_KINDS,
     RECORDERS,
@@ -25,6 +24,7 @@ from app.domain.consents import (
     may_lift_opt_out,
     source_of,
 )
+from app.domain.contact_check import Channel
 from app.domain.errors import InvalidInput, PermissionDenied
 from app.i18n import N_
 from app.models.account import Account

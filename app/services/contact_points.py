@@ -25,7 +25,7 @@ from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.domain.compliance import RIGHT_PARTY_CODES
+from app.domain.contact_check import RIGHT_PARTY_CODES
 from app.domain.contactability import HourCount, contactability
 from app.models.debtor import ContactPoint
 

@@ -30,10 +30,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col, select
 
 from app import locks
-from app.domain.compliance import AgeNotice, age_notices
+from app.domain.contact_check import AgeNotice, age_notices
+from app.domain.contact_check_packs import DebtorFlag as FlagKind
 from app.domain.errors import FlagAlreadyCleared, FlagAlreadySet, NotFound, PermissionDenied
 from app.domain.flags import visible_to_partner, visible_to_staff
-from app.domain.packs import DebtorFlag as FlagKind
 from app.domain.roles import Role
 from app.models.account import Account
 from app.models.debtor import ContactConsent, ContactPoint, Debtor, DebtorFlag, RelatedParty

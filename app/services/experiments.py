@@ -33,7 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.domain.compliance import RIGHT_PARTY_CODES
+from app.domain.contact_check import RIGHT_PARTY_CODES
 from app.domain.errors import InvalidInput, NotFound
 from app.domain.experiments import (
     BUCKET_SQL,

@@ -16,8 +16,8 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from app.domain.contact_check_packs import DebtorFlag as FlagKind
 from app.domain.flags import FlagsOnAccount, RaisedFlag, Reach, flags_on, kinds_reaching
-from app.domain.packs import DebtorFlag as FlagKind
 from app.models.account import Account
 from app.models.debtor import DebtorFlag
 

@@ -22,9 +22,11 @@ from sqlmodel.sql.expression import SelectOfScalar
 from app import locks
 from app.config import Settings
 from app.domain.callbacks import check_callback
-from app.domain.compliance import RIGHT_PARTY_CODES, Channel, Party
+from app.domain.contact_check import RIGHT_PARTY_CODES, Channel, Party
+from app.domain.contact_check_packs import pack_for
 from app.domain.contactability import VerificationStatus, verifies
 from app.domain.errors import InteractionAlreadyCorrected, InvalidInput, NotFound, PermissionDenied
+from app.domain.field_routes import Point, check_position
 from app.domain.interactions import (
     CEASE_RESULT,
     FLAG_FOR_RESULT,
@@ -44,9 +46,7 @@ from app.domain.interactions import (
     reason_record,
 )
 from app.domain.money import fits_minor_unit, too_many_decimals
-from app.domain.packs import pack_for
 from app.domain.roles import Role
-from app.domain.routing import Point, check_position
 from app.domain.stages import Stage
 from app.domain.strategies import escalation_rule
 from app.domain.webhooks import EventKind, InteractionRecorded
@@ -74,7 +74,7 @@ from app.services import (
     webhooks,
     worklists,
 )
-from app.services.contact import contact_context
+from app.services.contact_check import contact_context
 from app.services.flags import new_flag
 
 RECORDERS = frozenset({Role.COLLECTOR, Role.TEAM_LEAD, Role.MANAGER, Role.ADMIN})
@@ -328,7 +328,7 @@ async def record_portal_contact(
     ``portal`` channel. Like a call the debtor makes, it is not judged by the hours and caps
     that bind the contacts the agency makes (its verdict says ``inbound``), and the contact
     history the law's frequency rules count is the agency's calls, messages and visits,
-    which a portal visit is not (app/services/contact.py). Audited by the caller with the
+    which a portal visit is not (app/services/contact_check.py). Audited by the caller with the
     action it records."""
     partner = await session.get_one(Partner, account.partner_id)
     version, _ = await strategies.current_strategy(session, account.partner_id)

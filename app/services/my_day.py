@@ -20,7 +20,7 @@ from sqlmodel import col, select
 
 from app.config import Settings
 from app.domain.callbacks import CallbackStatus
-from app.domain.compliance import RIGHT_PARTY_CODES
+from app.domain.contact_check import RIGHT_PARTY_CODES
 from app.domain.errors import PermissionDenied
 from app.domain.interactions import PROMISE_RESULT
 from app.domain.roles import Role

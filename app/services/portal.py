@@ -29,8 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.config import Settings
-from app.domain.compliance import Channel
 from app.domain.consents import ConsentStatus
+from app.domain.contact_check import Channel
 from app.domain.errors import (
     AccountNotActive,
     InvalidInput,

@@ -42,7 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.selectable import CTE
 from sqlmodel import col, select
 
-from app.domain.compliance import RIGHT_PARTY_CODES
+from app.domain.contact_check import RIGHT_PARTY_CODES
 from app.domain.reports import check_period, ratio, roll_matrix
 from app.domain.roles import Role
 from app.domain.stages import Stage

@@ -27,7 +27,7 @@ balance × stage weight, days without contact; the point adds at most
 :data:`~app.domain.priority.MAX_POINT_POINTS`). Then, for the whole batch at once: the
 strategy documents, the debtor's contact points, their contactability by local hour, the
 debtors' recent contact history and (only when some account has pauses) the pauses. The pure
-check (:func:`app.domain.compliance.check_contact`) then runs in Python per candidate. A
+check (:func:`app.domain.contact_check.check_contact`) then runs in Python per candidate. A
 round yields its allowed accounts; another round (keyset on the pre-score) follows only
 while fewer than ``limit`` were found, at most :data:`MAX_ROUNDS` rounds, so a queue whose
 accounts are nearly all outside their hours does not scan the whole portfolio. Within what
@@ -82,7 +82,7 @@ from sqlmodel import col, select
 
 from app import vault
 from app.config import Settings
-from app.domain.compliance import (
+from app.domain.contact_check import (
     CONVERSATION_CODES,
     PACKS,
     POINT_KIND,
@@ -120,7 +120,7 @@ from app.models.strategy import CollectionStrategy
 from app.models.worklist import WorklistClaim
 from app.security import Principal
 from app.services import experiments
-from app.services.contact import (
+from app.services.contact_check import (
     ANYWHERE,
     HISTORY_WINDOW,
     pack_of,
@@ -577,7 +577,7 @@ def _placing_key(
 
 def _placed(rows: Sequence[Any]) -> dict[uuid.UUID, _Placing]:
     """What each point of ``rows`` (:data:`_QUEUE_POINTS`) places
-    (app.domain.geography.evidence_zones, as app.services.contact.zones_of_points reads a
+    (app.domain.geography.evidence_zones, as app.services.contact_check.zones_of_points reads a
     point), a phone's from the cache, opening only the numbers not seen before."""
     found: dict[uuid.UUID, _Placing] = {}
     sealer = None
@@ -617,7 +617,7 @@ async def _workable(
     reach now. A channel the country's pack does not time may; a timed one only through a
     point every candidate zone of which (as :func:`_evaluate_one` reads them: a call's or a
     visit's own point, every point for an email, SMS or WhatsApp) is open under the day and
-    hour rules (:func:`~app.domain.compliance.window_open`, worked out once per country and
+    hour rules (:func:`~app.domain.contact_check.window_open`, worked out once per country and
     zone). Any other account would be refused in some zone whatever else holds, so it is
     left out before its facts are read: at night the queue reads one statement."""
     kinds = sorted({POINT_KIND[c] for c in channels})
@@ -779,7 +779,7 @@ async def _documents(
 async def _history(
     session: AsyncSession, debtor_ids: set[uuid.UUID], now: datetime
 ) -> dict[uuid.UUID, tuple[PastContact, ...]]:
-    """Each debtor's contacts the rules count (as app/services/contact.py reads them for one
+    """Each debtor's contacts the rules count (as app/services/contact_check.py reads them for one
     debtor), over all their accounts and partners, for the batch's debtors at once."""
     ids = sorted(debtor_ids)
     rows = (

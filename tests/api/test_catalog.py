@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from app.domain.catalog import EscalationOutcome
-from app.domain.compliance import REASON_CODES, RESULT_CODES
+from app.domain.contact_check import REASON_CODES, RESULT_CODES
 from app.domain.roles import Role
 from app.problems import CATALOGUE
 

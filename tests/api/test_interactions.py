@@ -867,7 +867,7 @@ class TestTheDebtorsClock:
 
 
 def test_age_flags_at_the_birthday_edges():
-    from app.domain.compliance import DebtorFlag, age_flags
+    from app.domain.contact_check import DebtorFlag, age_flags
 
     born = date(2008, 11, 24)
     assert age_flags(born, date(2026, 11, 23)) == {DebtorFlag.MINOR}

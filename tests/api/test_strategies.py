@@ -16,7 +16,7 @@ from sqlmodel import col, select
 
 from app import migrations
 from app.db import open_database
-from app.domain.compliance import Channel, pack_for
+from app.domain.contact_check import Channel, pack_for
 from app.domain.errors import NotFound
 from app.domain.roles import Role
 from app.domain.stages import Stage

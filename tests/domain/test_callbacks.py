@@ -21,7 +21,7 @@ from app.domain.callbacks import (
     due_moment,
     status_of,
 )
-from app.domain.compliance import Decision, Reason
+from app.domain.contact_check import Decision, Reason
 from app.domain.errors import InvalidInput
 from app.domain.identity import Country, normalise_phone
 from app.domain.inbound import desk_name, is_inbound_desk

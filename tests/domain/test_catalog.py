@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.domain import catalog
-from app.domain.compliance import (
+from app.domain.contact_check import (
     PACKS,
     REASON_CODES,
     RESULT_CODES,

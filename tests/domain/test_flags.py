@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.domain.compliance import (
+from app.domain.contact_check import (
     Channel,
     ContactRequest,
     DebtorFlag,

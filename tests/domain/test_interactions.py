@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.domain.compliance import Channel
+from app.domain.contact_check import Channel
 from app.domain.errors import InvalidInput
 from app.domain.interactions import (
     Direction,

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from app.domain.compliance import (
+from app.domain.contact_check import (
     HORIZON,
     PACKS,
     STRATEGY_WEEK_DAYS,
@@ -35,7 +35,7 @@ from app.domain.compliance import (
     check_contact,
     local_instant,
 )
-from app.domain.packs import DAY_MINUTES, OPERATOR_SOURCE, Trigger
+from app.domain.contact_check_packs import DAY_MINUTES, OPERATOR_SOURCE, Trigger
 
 
 def stepping_next_allowed(pack: RulePack, request: ContactRequest) -> datetime | None:

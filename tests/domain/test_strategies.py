@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.domain.compliance import RESULT_CODES, Channel, StrategyLimits, pack_for
+from app.domain.contact_check import RESULT_CODES, Channel, StrategyLimits, pack_for
 from app.domain.errors import InvalidInput
 from app.domain.identity import Country
 from app.domain.roles import Role

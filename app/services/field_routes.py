@@ -1,5 +1,5 @@
 """Field visit routes: the day's visits of a field collector, ordered by the routing solver
-(app/domain/routing.py), and the collector's route profile.
+(app/domain/field_routes.py), and the collector's route profile.
 
 Which accounts make the day (:func:`route_for`):
 
@@ -8,7 +8,7 @@ Which accounts make the day (:func:`route_for`):
 - A candidate needs a debtor address (not a reference's, not marked invalid) with
   coordinates; the first such by position is used. Without one it is left out
   (``no_address`` / ``no_coordinates``).
-- The pre-contact check of the contact law (app/domain/compliance.py) runs for a visit to
+- The pre-contact check of the contact law (app/domain/contact_check.py) runs for a visit to
   the debtor at the opening of the day's visit hours in the address's time zone, with the
   debtor's flags, pauses, consents and contact history over all accounts loaded set-based:
   any reason (cease-contact, attorney, dispute, vulnerable person, closed day or holiday,
@@ -21,7 +21,7 @@ Which accounts make the day (:func:`route_for`):
   through its correction) started on the route's date in the address's local day. By
   default it is left out as ``visited_today``; with ``include_visited`` it is planned after
   the day's first visits, from where they end, with the capacity they leave
-  (app/domain/routing.py, ``plan_with_revisits``), and marked ``visited``.
+  (app/domain/field_routes.py, ``plan_with_revisits``), and marked ``visited``.
 - At most :data:`MAX_CANDIDATES` go to the solver (first visits before revisits; highest
   strategy weight, then most days past due); the rest are left out as ``capacity``. A
   stop's priority for the solver is its stage's strategy weight times
@@ -53,7 +53,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.config import Settings
-from app.domain.compliance import (
+from app.domain.contact_check import (
     CONVERSATION_CODES,
     Channel,
     ContactRequest,
@@ -65,11 +65,7 @@ from app.domain.compliance import (
     strictest,
 )
 from app.domain.errors import InvalidInput, NotFound, PermissionDenied
-from app.domain.flags import check_contact_with_flags, flags_on
-from app.domain.geography import ZoneEvidence, candidate_zones
-from app.domain.interactions import PORTAL_CHANNEL
-from app.domain.roles import SEES_ALL_STAFF, Role, Skill
-from app.domain.routing import (
+from app.domain.field_routes import (
     DEFAULT_DAILY_CAPACITY,
     DEFAULT_SERVICE_MINUTES,
     DEFAULT_SPEED_KMH,
@@ -81,6 +77,10 @@ from app.domain.routing import (
     VisitStop,
     plan_with_revisits,
 )
+from app.domain.flags import check_contact_with_flags, flags_on
+from app.domain.geography import ZoneEvidence, candidate_zones
+from app.domain.interactions import PORTAL_CHANNEL
+from app.domain.roles import SEES_ALL_STAFF, Role, Skill
 from app.domain.stages import Stage
 from app.domain.strategies import StrategyDocument, limits_for
 from app.i18n import N_
@@ -92,11 +92,11 @@ from app.models.partner import Partner
 from app.models.plan import PaymentPlan, PlanInstallment
 from app.models.promise import Promise
 from app.models.user import Team, TeamMember, User
-from app.schemas.routes import FieldProfileWrite
+from app.schemas.field_routes import FieldProfileWrite
 from app.security import Principal
 from app.services import audit, experiments
 from app.services.accounts import readable_accounts
-from app.services.contact import HISTORY_WINDOW, pack_of
+from app.services.contact_check import HISTORY_WINDOW, pack_of
 from app.services.flags import standing_flags
 
 MAX_CANDIDATES = 200
@@ -615,7 +615,7 @@ async def _history(
 ) -> dict[uuid.UUID, list[PastContact]]:
     """The debtors' outbound contacts (and conversations they started) of the days the
     rules count, over all accounts and partners; a corrected interaction is replaced by its
-    amendment (as app/services/contact.py reads one debtor's)."""
+    amendment (as app/services/contact_check.py reads one debtor's)."""
     since = datetime.combine(day, datetime.min.time(), UTC) - HISTORY_WINDOW
     until = datetime.combine(day, datetime.min.time(), UTC) + timedelta(days=2)
     amended = select(col(Interaction.amends_id)).where(

@@ -8,7 +8,7 @@ import pytest
 from httpx import ASGITransport, AsyncClient
 
 from app.domain.roles import STAFF_ROLES, Role
-from app.routers import compliance
+from app.routers import contact_check as compliance
 from tests.factories import make_partner, partner_bearer
 
 PACKS = "/api/v1/compliance/packs"

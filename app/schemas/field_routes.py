@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
-from app.domain.routing import DueKind
+from app.domain.field_routes import DueKind
 from app.domain.stages import Stage
 from app.schemas.common import AsciiDecimal, Money, PlainText
 

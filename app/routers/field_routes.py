@@ -11,13 +11,13 @@ from fastapi import APIRouter, Depends, Query, Response, status
 
 from app.deps import ClockDep, LanguageDep, SessionDep, SettingsDep, require
 from app.domain.accounts import debtor_name
+from app.domain.field_routes import DETOUR_FACTOR, SOLVER_TIME_LIMIT
 from app.domain.roles import Role
-from app.domain.routing import DETOUR_FACTOR, SOLVER_TIME_LIMIT
 from app.domain.stages import Stage
 from app.i18n import Language, translate
 from app.problems import problem_responses
 from app.schemas.common import CalendarDate
-from app.schemas.routes import (
+from app.schemas.field_routes import (
     FieldProfileRead,
     FieldProfileWrite,
     LeftOutRead,
@@ -30,7 +30,7 @@ from app.schemas.routes import (
     VisitWindowRead,
 )
 from app.security import Principal
-from app.services import routes as service
+from app.services import field_routes as service
 
 router = APIRouter(tags=["work"])
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.domain.routing import (
+from app.domain.field_routes import (
     LeftOut,
     Method,
     Point,
@@ -276,7 +276,7 @@ class TestGreedyFallback:
         assert plan.left_out["never"] is LeftOut.OUTSIDE_WINDOW
 
     def test_greedy_route_directly(self):
-        from app.domain.routing import _problem
+        from app.domain.field_routes import _problem
 
         problem, _ = _problem(request([stop("x", 19.44, -99.13), stop("y", 19.433, -99.133)]))
         assert greedy_route(problem) == [2, 1]

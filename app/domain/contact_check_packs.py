@@ -4,7 +4,7 @@ A :class:`RulePack` says when a debtor may be contacted (hour windows per weekda
 contact point's local time, excluded days), how often (frequency caps per channel group and
 period, rules that apply after a contact), who may be contacted and told what (references,
 guarantors, the script), and which states forbid contact outright. Every value cites its
-legal source beside it; the pack's ``sources`` list them all. ``app/domain/compliance.py``
+legal source beside it; the pack's ``sources`` list them all. ``app/domain/contact_check.py``
 evaluates a pack against a contact; nothing here does I/O or reads the clock.
 
 An operator may make a pack stricter, never looser: :func:`pack_for` applies overrides

@@ -3,10 +3,10 @@
 :func:`check_contact` weighs a :class:`ContactRequest` (the moment, channel, party, the
 contact point's time zone, the account's and debtor's state, the debtor's recent contacts
 over all their accounts, the partner's strategy limits) against a country's
-:class:`~app.domain.packs.RulePack` and answers a :class:`Decision`: allowed or not, every
-reason with whether it is *hard* (the law or a debtor's standing request forbids it, so an
-interaction that breaks it must not be recorded), the next moment the same contact would be
-allowed, and what may be said to whom.
+:class:`~app.domain.contact_check_packs.RulePack` and answers a :class:`Decision`: allowed
+or not, every reason with whether it is *hard* (the law or a debtor's standing request
+forbids it, so an interaction that breaks it must not be recorded), the next moment the
+same contact would be allowed, and what may be said to whom.
 
 Time is a parameter: nothing here reads the clock. Every window is evaluated in the request's
 IANA zone, including the weekday and the holiday date.
@@ -39,8 +39,7 @@ from enum import StrEnum
 from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from app.domain.errors import InvalidInput
-from app.domain.packs import (
+from app.domain.contact_check_packs import (
     CHANNEL_WORDS,
     ON_WEEKDAYS,
     OPERATOR_SOURCE,
@@ -57,6 +56,7 @@ from app.domain.packs import (
     channel_words,
     pack_for,
 )
+from app.domain.errors import InvalidInput
 from app.i18n import N_, Message
 
 __all__ = [

@@ -1,22 +1,32 @@
+"""The contact check: may this person be contacted now, by this channel (POST
+/accounts/{id}/contact-check), and the country rule packs it weighs (GET /compliance/packs)."""
+
 from __future__ import annotations
+
+import uuid
+from datetime import UTC
 
 from fastapi import APIRouter
 
-from app.deps import LanguageDep, PrincipalDep, SettingsDep
-from app.domain.compliance import PACKS, Channel, RulePack, pack_for
-from app.domain.packs import WEEKDAYS, HourWindow, hhmm
+from app.deps import LanguageDep, PrincipalDep, SessionDep, SettingsDep
+from app.domain.contact_check import PACKS, Channel, DebtorFlag, Party, RulePack, pack_for
+from app.domain.contact_check_packs import WEEKDAYS, HourWindow, hhmm
 from app.i18n import Language, translate
 from app.problems import problem_responses
-from app.schemas.compliance import (
+from app.schemas.contact_check import (
     AfterContactRuleRead,
+    ContactCheckRead,
+    ContactCheckRequest,
     FrequencyCapRead,
     HourWindowRead,
+    ReasonRead,
     RulePackRead,
     ScriptsRead,
     WeeklyHours,
 )
+from app.services import contact_check as service
 
-router = APIRouter(prefix="/compliance", tags=["compliance"])
+router = APIRouter(tags=["compliance"])
 
 
 def _channels(channels: frozenset[Channel] | None) -> list[Channel] | None:
@@ -95,7 +105,7 @@ def _read(pack: RulePack, language: Language) -> RulePackRead:
 
 
 @router.get(
-    "/packs",
+    "/compliance/packs",
     summary="List the country rule packs",
     response_model=list[RulePackRead],
     responses=problem_responses(401, 403),
@@ -112,3 +122,55 @@ async def list_compliance_packs(
         _read(pack_for(country, settings.compliance_overrides.get(country)), language)
         for country in PACKS
     ]
+
+
+@router.post(
+    "/accounts/{account_id}/contact-check",
+    summary="May this person be contacted now, by this channel?",
+    response_model=ContactCheckRead,
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def check_contact(
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    account_id: uuid.UUID,
+    body: ContactCheckRequest,
+    language: LanguageDep,
+) -> ContactCheckRead:
+    """Weighs the account's status, the debtor's flags and consents, the country's contact
+    law in the contact point's local time (hours, days, holidays, frequency, after-contact
+    rules), the partner's strategy for the stage, and the debtor's contacts over all their
+    accounts. Nothing is recorded."""
+    context, decision = await service.check_account_contact(
+        session,
+        settings,
+        principal,
+        account_id,
+        channel=Channel(body.channel),
+        party=Party(body.party) if body.party else None,
+        contact_point_id=body.contact_point_id,
+        at=body.at,
+        party_flags=frozenset(DebtorFlag(flag) for flag in body.party_flags),
+    )
+    return ContactCheckRead(
+        allowed=decision.allowed,
+        reasons=[
+            ReasonRead(
+                code=r.code,
+                message=r.text.render(language),
+                hard=r.hard,
+                basis=r.basis,
+                citation=r.citation,
+            )
+            for r in decision.reasons
+        ],
+        next_allowed_at=decision.next_allowed_at,
+        script=translate(decision.script, language),
+        time_zone=decision.time_zone or context.request.time_zone,
+        time_zones=list(context.zones or (context.request.time_zone,)),
+        pack_version=decision.pack_version,
+        strategy_version=context.strategy_version,
+        experiment_arm_id=context.experiment_arm_id,
+        evaluated_at=context.request.at.astimezone(UTC),
+    )

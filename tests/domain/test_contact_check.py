@@ -1,6 +1,7 @@
-"""Contact rules (``app.domain.compliance`` and ``app.domain.packs``): each country pack's
-hours, days and frequency rules, the standing blockers, strategy limits, stricter-only
-overrides, the law's caps, phone time zones, and the next-allowed-moment invariants."""
+"""Contact rules (``app.domain.contact_check`` and ``app.domain.contact_check_packs``):
+each country pack's hours, days and frequency rules, the standing blockers, strategy limits,
+stricter-only overrides, the law's caps, phone time zones, and the next-allowed-moment
+invariants."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.domain.compliance import (
+from app.domain.contact_check import (
     CONVERSATION_CODES,
     PACKS,
     RESULT_CODES,

@@ -1,6 +1,6 @@
 """May this person be contacted now, by this channel? Loads what the rules need about an
 account (its partner's pack and strategy, the debtor's flags, consents and contact history
-over all their accounts) and lets ``app/domain/compliance.py`` decide."""
+over all their accounts) and lets ``app/domain/contact_check.py`` decide."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.config import Settings
-from app.domain.compliance import (
+from app.domain.contact_check import (
     CONVERSATION_CODES,
     POINT_KIND,
     RIGHT_PARTY_CODES,
@@ -32,11 +32,11 @@ from app.domain.compliance import (
     pack_for,
     strictest,
 )
+from app.domain.contact_check_packs import MAX_PERIOD_DAYS
 from app.domain.errors import InvalidInput, PermissionDenied
 from app.domain.flags import FlagsOnAccount, check_with_flags
 from app.domain.geography import ZoneEvidence, candidate_zones
 from app.domain.interactions import PORTAL_CHANNEL
-from app.domain.packs import MAX_PERIOD_DAYS
 from app.domain.roles import Role
 from app.domain.stages import Stage
 from app.domain.strategies import StrategyDocument, limits_for
