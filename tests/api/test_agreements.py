@@ -5,7 +5,6 @@ keeps its bytes whatever changes after."""
 from __future__ import annotations
 
 import hashlib
-import io
 import re
 import uuid
 from datetime import datetime
@@ -14,7 +13,6 @@ from zoneinfo import ZoneInfo
 
 import pypdfium2
 import pytest
-from pypdf import PdfReader
 from sqlmodel import col, select
 
 from app.domain.agreements import folio, format_date, format_money
@@ -22,20 +20,24 @@ from app.domain.payments import payment_reference
 from app.models.audit import AuditEvent
 from app.models.partner import Partner
 from app.models.plan import PaymentPlan
-from tests.api import test_plans
-from tests.api.test_plans import act, audited, propose
 from tests.factories import make_account, make_debtor
+from tests.helpers.agreements import download, pdf_text
 
 # The plans' desk: a Mexican partner, a collector and their lead, a manager, an auditor.
-desk = test_plans.desk
+from tests.helpers.plans import (
+    act,
+    audited,
+    propose,
+)
+
+
+@pytest.fixture
+def desk(plans_desk):
+    """The plans desk: a Mexican partner, a collector and their lead, a manager, an auditor."""
+    return plans_desk
+
 
 CLABE = "032180000118359719"
-
-
-def pdf_text(content: bytes) -> str:
-    """The PDF's text, lines joined by blanks (a paragraph may wrap anywhere)."""
-    pages = PdfReader(io.BytesIO(content)).pages
-    return " ".join(" ".join(page.extract_text().split()) for page in pages)
 
 
 async def give_payment_account(client, desk) -> None:
@@ -47,10 +49,6 @@ async def give_payment_account(client, desk) -> None:
     )  # fmt: skip
     assert response.status_code == 200, response.text
     assert response.json()["payment_clabe"] == CLABE
-
-
-async def download(client, desk, plan_id: str, who: str = "collector"):
-    return await client.get(f"/api/v1/plans/{plan_id}/agreement", headers=desk[who])
 
 
 class TestWhatTheAgreementStates:

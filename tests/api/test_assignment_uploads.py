@@ -79,7 +79,7 @@ async def test_push_may_exceed_the_general_body_limit(
 # What a review of the intake turned up: each was a 500, a whole push failing for one row,
 # or one partner's data reaching another.
 
-from tests.api.test_assignments import (  # noqa: E402
+from tests.helpers.assignments import (  # noqa: E402
     csv_bytes,
     flat_row,
     process,

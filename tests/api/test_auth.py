@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,14 +9,13 @@ from jose import jwt
 from sqlalchemy import func, select
 
 from app.domain.roles import Role
-from app.models.partner import Partner, PartnerClient
 from app.models.user import LoginAttempt
-from app.security import hash_secret_now, issue_token
+from app.security import issue_token
 from app.services.auth import credentials_fingerprint
 from tests.conftest import TEST_PASSWORD, bearer_for
+from tests.helpers.auth import CLIENT_TOKEN_URL, make_partner_client, request_client_token
 
 TOKEN_URL = "/api/v1/auth/token"
-CLIENT_TOKEN_URL = "/api/v1/auth/client-token"
 
 
 async def login(client, username: str, password: str):
@@ -226,35 +224,6 @@ class TestBearerTokens:
                 "/api/v1/users/me", headers={"Authorization": b"Bearer " + token}
             )
             assert response.status_code == 401, token
-
-
-async def make_partner_client(session, *, secret: str = "s3cret-s3cret", active: bool = True):
-    partner = Partner(
-        legal_name="Financiera Prueba",
-        tax_id=uuid.uuid4().hex[:13].upper(),
-        country="MX",
-        currency="MXN",
-        time_zone="America/Mexico_City",
-    )
-    session.add(partner)
-    await session.flush()
-    client = PartnerClient(
-        partner_id=partner.id,
-        client_id=f"fp-{uuid.uuid4().hex[:12]}",
-        secret_hash=hash_secret_now(secret),
-        name="core",
-        is_active=active,
-    )
-    session.add(client)
-    await session.commit()
-    return partner, client
-
-
-async def request_client_token(client, client_id: str, secret: str):
-    return await client.post(
-        CLIENT_TOKEN_URL,
-        data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret},
-    )
 
 
 async def partner_token(client, client_id: str, secret: str = "s3cret-s3cret") -> str:

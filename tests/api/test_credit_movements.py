@@ -17,7 +17,6 @@ from app.models.audit import AuditEvent
 from app.models.ledger import CreditMovement, LedgerEntry
 from app.models.plan import PlanInstallment
 from app.services import ledger
-from tests.api.test_payments import body, pay
 from tests.factories import (
     make_account,
     make_debtor,
@@ -26,6 +25,7 @@ from tests.factories import (
     make_team,
     partner_bearer,
 )
+from tests.helpers.payments import body, pay
 
 REFUNDS = "/api/v1/accounts/{}/credit-refunds"
 TRANSFERS = "/api/v1/accounts/{}/credit-transfers"

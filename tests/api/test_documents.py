@@ -20,11 +20,11 @@ from app.models.audit import AuditEvent
 from app.models.document import AccountDocument, DocumentBlob, DocumentBlobChunk
 from app.models.user import Team, TeamMember
 from tests.factories import business_today, make_account, make_partner, partner_bearer
+from tests.helpers.documents import PDF
 
 LIMIT = 64 * 1024
 TODAY = business_today()
 
-PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9"
 PNG = (
     b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00"

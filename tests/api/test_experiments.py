@@ -21,16 +21,21 @@ from app.models.experiment import StrategyExperiment
 from app.models.interaction import Interaction
 from app.models.payment import Payment
 from app.models.promise import Promise
-from tests.api import test_interactions
-from tests.api.test_interactions import CDMX, check, recent_weekday_noon, record, rpc
-from tests.api.test_worklists import add_phone
-from tests.domain.test_experiments import wilson_by_hand
 from tests.factories import daytime_phone, make_account, make_partner, partner_bearer
+from tests.helpers.experiments import wilson_by_hand
+from tests.helpers.interactions import CDMX, check, recent_weekday_noon, record, rpc
+from tests.helpers.worklists import add_phone
+
+
+@pytest.fixture
+def floor_fixture(interactions_floor):
+    """The interactions floor: a Mexican partner, a collector and an account in `mid`."""
+    return interactions_floor
+
 
 PROBLEM = "application/problem+json"
 
 # The interactions tests' floor: a Mexican partner, a collector, an account in `mid`.
-floor_fixture = test_interactions.floor
 
 
 def mid_entry(per_day: int | None = None) -> dict[str, Any]:
@@ -461,8 +466,8 @@ async def test_postgresql_computes_the_same_bucket_as_python(session):
 async def test_a_payment_records_the_arm_and_counts_in_its_report(
     client, session, settings, make_user, auth_headers
 ):
-    from tests.api.test_payments import body as payment_body
-    from tests.api.test_payments import pay
+    from tests.helpers.payments import body as payment_body
+    from tests.helpers.payments import pay
 
     partner = await make_partner(session)
     system = await partner_bearer(session, settings, partner)

@@ -19,8 +19,8 @@ from app.domain.roles import Role
 from app.models.account import Account
 from app.models.debtor import ContactPoint, DebtorFlag
 from app.models.user import Team, TeamMember
-from tests.api.test_assignments import process, push_json, row, valid_curp
 from tests.factories import make_account, make_partner, partner_bearer
+from tests.helpers.assignments import process, push_json, row, valid_curp
 
 CDMX = ZoneInfo("America/Mexico_City")
 CURP = valid_curp(7)

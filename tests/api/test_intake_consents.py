@@ -9,7 +9,7 @@ from sqlmodel import col, select
 
 from app.domain.roles import Role
 from app.models.debtor import ContactConsent
-from tests.api.test_assignments import (
+from tests.helpers.assignments import (
     FLAT_HEADER,
     TODAY,
     accounts_of,

@@ -14,9 +14,9 @@ from app.domain.roles import Role
 from app.models.account import Account
 from app.models.plan import PaymentPlan
 from app.services import ledger
-from tests.api.test_payments import body, pay
-from tests.api.test_plan_quotes import next_weekday
 from tests.factories import make_account, make_partner, partner_bearer
+from tests.helpers.payments import body, pay
+from tests.helpers.plan_quotes import next_weekday
 
 LEDGER = "/api/v1/accounts/{}/ledger"
 

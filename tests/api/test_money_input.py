@@ -22,7 +22,8 @@ from app.models.plan import PaymentPlan
 from app.models.promise import Promise
 from app.models.target import RecoveryTarget
 from app.services import assignments as intake
-from tests.api.test_assignments import (
+from tests.factories import business_today, make_account, make_partner
+from tests.helpers.assignments import (
     FLAT_HEADER,
     TODAY,
     csv_bytes,
@@ -30,9 +31,8 @@ from tests.api.test_assignments import (
     push_raw,
     row,
 )
-from tests.api.test_interactions import recent_weekday_noon
-from tests.api.test_plan_quotes import next_weekday
-from tests.factories import business_today, make_account, make_partner
+from tests.helpers.interactions import recent_weekday_noon
+from tests.helpers.plan_quotes import next_weekday
 
 CHILE = {"country": "CL", "currency": "CLP", "time_zone": "America/Santiago"}
 # Not amounts in any currency: digits of other scripts, exponent, separators, signs, blanks,

@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from app.domain.roles import Role
 from app.models.account import Account
-from tests.api.test_assignments import add_partner, process, push_json, row, valid_curp
+from tests.helpers.assignments import add_partner, process, push_json, row, valid_curp
 
 SEEDED = (valid_curp(77), "+525512345678", "5512345678", "juan@example.mx")
 

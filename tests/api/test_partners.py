@@ -3,7 +3,6 @@ versioned changes, the bucket rows the aging joins, and the credentials of their
 
 from __future__ import annotations
 
-import random
 import string
 import uuid
 from datetime import UTC, datetime
@@ -11,7 +10,6 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, func, select
 from sqlmodel import col
 from stdnum.co import nit
-from stdnum.mx import rfc
 
 from app.domain.roles import Role
 from app.domain.stages import DEFAULT_EDGES, ProductType
@@ -20,6 +18,7 @@ from app.models.partner import Partner, PartnerBucket, PartnerClient
 from app.models.user import User
 from app.security import hash_secret_now
 from app.services import auth, demo
+from tests.helpers.partners import _rng, company_rfc, partner_body
 
 PARTNERS = "/api/v1/partners"
 CLIENT_TOKEN_URL = "/api/v1/auth/client-token"
@@ -28,18 +27,6 @@ FAST_SINGLE_PAYMENT = {"early": 1, "mid": 15, "late": 30, "nonaccrual": 60, "cha
 
 _SYSTEM_SECRET = "partner-system-secret"
 _SYSTEM_SECRET_HASH = hash_secret_now(_SYSTEM_SECRET)
-_rng = random.Random()
-
-
-def company_rfc() -> str:
-    """A fresh, valid company RFC: three letters, a date, a homoclave and its check digit."""
-    letters = "".join(_rng.choices(string.ascii_uppercase, k=3))
-    date = f"{_rng.randint(0, 99):02d}{_rng.randint(1, 12):02d}{_rng.randint(1, 28):02d}"
-    homoclave = _rng.choice("123456789ABCDEFGHIJKLMNOPQRSTUV") + _rng.choice(
-        "123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-    )
-    stem = letters + date + homoclave
-    return stem + rfc.calc_check_digit(stem)
 
 
 def company_nit() -> str:
@@ -50,16 +37,6 @@ def company_nit() -> str:
 def with_wrong_check_digit(tax_id: str) -> str:
     right = tax_id[-1]
     return tax_id[:-1] + ("0" if right != "0" else "1")
-
-
-def partner_body(**overrides):
-    body = {
-        "legal_name": f"Financiera {uuid.uuid4().hex[:6]}, S.A. de C.V., SOFOM, E.N.R.",
-        "tax_id": company_rfc(),
-        "country": "MX",
-    }
-    body.update(overrides)
-    return body
 
 
 async def new_partner(client, headers, **overrides) -> dict:

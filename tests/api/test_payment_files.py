@@ -25,17 +25,9 @@ from app.services import ledger
 from app.services import payment_files as service
 from app.services.assignment_files import XLSX_MEDIA_TYPE
 from tests.factories import business_today, make_account, make_partner, make_team, partner_bearer
+from tests.helpers.payment_files import csv_of
 
 TODAY = business_today()
-HEADER = ["external_ref", "payment_reference", "amount", "paid_on", "channel", "payer_reference"]
-
-
-def csv_of(lines: list[list[str]], header: list[str] = HEADER) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(header)
-    writer.writerows(lines)
-    return buffer.getvalue().encode()
 
 
 @pytest.fixture

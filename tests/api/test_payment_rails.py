@@ -7,18 +7,25 @@ from __future__ import annotations
 import re
 from xml.etree import ElementTree
 
+import pytest
 from barcode.charsets.code128 import CODES, STOP
 
 from app.domain.payment_rails import is_valid_clabe, store_serial_of
 from app.domain.payments import payment_reference
 from app.domain.roles import Role
 from app.services.payment_rails import barcode_svg, clabe_issuer
-from tests.api import test_plans
-from tests.api.test_agreements import download, pdf_text
-from tests.api.test_plans import propose
 from tests.factories import make_account, make_partner, partner_bearer
+from tests.helpers.agreements import download, pdf_text
+from tests.helpers.plans import (
+    propose,
+)
 
-desk = test_plans.desk
+
+@pytest.fixture
+def desk(plans_desk):
+    """The plans desk: a Mexican partner, a collector and their lead, a manager, an auditor."""
+    return plans_desk
+
 
 SVG = "{http://www.w3.org/2000/svg}"
 MODULE_MM = 0.3

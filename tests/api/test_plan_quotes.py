@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -11,14 +10,7 @@ import pytest
 from app.domain.roles import Role
 from app.models.user import Team, TeamMember
 from tests.factories import make_account, make_partner
-
-
-def next_weekday(days: int) -> str:
-    """A Tuesday to Thursday at least ``days`` days from today (UTC), as ISO text."""
-    day = datetime.now(UTC).date() + timedelta(days=days)
-    while day.weekday() not in (1, 2, 3):
-        day += timedelta(days=1)
-    return day.isoformat()
+from tests.helpers.plan_quotes import next_weekday
 
 
 @pytest.fixture

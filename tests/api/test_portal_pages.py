@@ -6,13 +6,20 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from httpx import ASGITransport, AsyncClient
 from starlette.responses import Response
 
 from app.db import Database
 from app.main import create_app
 from app.routers.portal_pages import set_session_cookie
-from tests.api.test_portal import issue, token_of, world  # noqa: F401  (fixture)
+from tests.helpers.portal import issue, token_of
+
+
+@pytest.fixture
+def world(portal_world):
+    """The portal's world (tests/helpers/portal.py)."""
+    return portal_world
 
 
 def _csrf(html: str) -> str:
@@ -21,7 +28,7 @@ def _csrf(html: str) -> str:
     return found.group(1)
 
 
-async def _verified(client, world) -> str:  # noqa: F811
+async def _verified(client, world) -> str:
     url = (await issue(client, world)).json()["url"]
     token = token_of(url)
     page = await client.get(f"/portal/start?t={token}")
@@ -37,7 +44,7 @@ async def _verified(client, world) -> str:  # noqa: F811
 
 
 class TestPages:
-    async def test_the_link_page_is_spanish_accessible_and_script_free(self, client, world):  # noqa: F811
+    async def test_the_link_page_is_spanish_accessible_and_script_free(self, client, world):
         token = token_of((await issue(client, world)).json()["url"])
         page = await client.get(f"/portal/start?t={token}")
         assert '<html lang="es">' in page.text
@@ -54,7 +61,7 @@ class TestPages:
         css = await client.get("/portal/static/portal.css")
         assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
 
-    async def test_the_session_cookie_is_http_only_and_strict(self, client, world):  # noqa: F811
+    async def test_the_session_cookie_is_http_only_and_strict(self, client, world):
         cookie = await _verified(client, world)
         assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
         assert "Path=/portal" in cookie
@@ -65,7 +72,7 @@ class TestPages:
         set_session_cookie(settings.model_copy(update={"env": "production"}), response, "token", 60)
         assert "Secure" in response.headers["set-cookie"]
 
-    async def test_form_posts_need_their_csrf_token(self, client, world):  # noqa: F811
+    async def test_form_posts_need_their_csrf_token(self, client, world):
         await _verified(client, world)
         page = await client.get("/portal/debt")
         assert page.status_code == 200, page.text
@@ -83,7 +90,7 @@ class TestPages:
     async def test_the_debt_page_quotes_the_accounts_clabe_and_store_reference(
         self,
         client,
-        world,  # noqa: F811
+        world,
     ):
         await _verified(client, world)
         page = await client.get("/portal/debt")
@@ -97,7 +104,7 @@ class TestPages:
         assert barcode.headers["content-type"].startswith("image/svg+xml")
         assert store.group(1) in barcode.text  # the digits printed under the bars
 
-    async def test_a_tampered_offer_is_a_page_not_a_plan(self, client, world):  # noqa: F811
+    async def test_a_tampered_offer_is_a_page_not_a_plan(self, client, world):
         await _verified(client, world)
         page = await client.get("/portal/debt")
         form = page.text.split('id="offer-settlement"', 1)[1]

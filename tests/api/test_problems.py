@@ -325,7 +325,7 @@ class TestOddInputNeverReachesTheDatabaseAsA500:
         self, client, make_user, auth_headers, blank
     ):
         # They used to pass as "" (the length was checked before the trim).
-        from tests.api.test_partners import partner_body
+        from tests.helpers.partners import partner_body
 
         admin = await make_user(Role.ADMIN)
         cases = {

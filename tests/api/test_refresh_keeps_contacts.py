@@ -14,7 +14,7 @@ from app.domain.roles import Role
 from app.models.account import Account
 from app.models.debtor import ContactPoint, RelatedParty
 from app.models.interaction import Interaction
-from tests.api.test_assignments import add_partner, process, push_json, row
+from tests.helpers.assignments import add_partner, process, push_json, row
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from app.domain.crypto import Vault, key_id_of, new_key_text, parse_key_ring
 from app.domain.roles import Role
 from app.models.debtor import ContactPoint, Debtor, RelatedParty
 from app.services.keys import rotate
-from tests.api.test_assignments import (
+from tests.helpers.assignments import (
     add_partner,
     process,
     push_json,

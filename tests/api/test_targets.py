@@ -12,8 +12,8 @@ from sqlmodel import func, select
 
 from app.models.audit import AuditEvent
 from app.models.target import RecoveryTarget
-from tests.api.test_commissions import PERIOD, Desk, add_payment, build_desk
 from tests.factories import make_account, partner_bearer
+from tests.helpers.commissions import PERIOD, Desk, add_payment, build_desk
 
 TARGETS = "/api/v1/targets"
 

@@ -22,12 +22,25 @@ from app.models.webhook import WebhookEvent, WebhookSubscription
 from app.services import aging, payments, plans, promises, webhooks
 from app.services import assignments as assignment_service
 from app.services import payment_files as payment_file_service
-from tests.api.test_assignments import push_json, row
-from tests.api.test_interactions import floor, recent_weekday_noon, record, rpc  # noqa: F401
-from tests.api.test_payment_files import csv_of
-from tests.api.test_plans import desk, propose  # noqa: F401
 from tests.conftest import principal_of
 from tests.factories import business_today, make_account, make_partner, partner_bearer
+from tests.helpers.assignments import push_json, row
+from tests.helpers.interactions import recent_weekday_noon, record, rpc
+from tests.helpers.payment_files import csv_of
+from tests.helpers.plans import propose
+
+
+@pytest.fixture
+def floor(interactions_floor):
+    """The interactions floor: a Mexican partner, a collector and an account in `mid`."""
+    return interactions_floor
+
+
+@pytest.fixture
+def desk(plans_desk):
+    """The plans desk: a Mexican partner, a collector and their lead, a manager, an auditor."""
+    return plans_desk
+
 
 LOOPBACK_OK = ["127.0.0.1/32"]
 
@@ -413,7 +426,7 @@ class TestEachKindFromItsAction:
         }  # fmt: skip
         assert by_kind["payment.reversed"]["payment_id"] == paid.json()["id"]
 
-    async def test_interaction_and_promise_then_broken(self, client, floor, session):  # noqa: F811
+    async def test_interaction_and_promise_then_broken(self, client, floor, session):
         at = recent_weekday_noon()
         due = at.date() + timedelta(days=2)
         response = await record(
@@ -437,7 +450,7 @@ class TestEachKindFromItsAction:
             "result_code", "occurred_at",
         }  # fmt: skip
 
-    async def test_plans_created_approved_completed_broken(self, client, desk, session):  # noqa: F811
+    async def test_plans_created_approved_completed_broken(self, client, desk, session):
         partner_id = desk["partner"].id
         proposed = await propose(client, desk)
         assert proposed.status_code == 201, proposed.text

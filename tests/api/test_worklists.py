@@ -12,30 +12,16 @@ import pytest
 from sqlalchemy import event, func, select
 
 from app.domain.roles import Role
-from app.models.debtor import ContactPoint
 from app.models.interaction import Interaction
 from app.models.promise import Promise
 from app.models.worklist import WorklistClaim
 from app.services import worklists
 from tests.conftest import principal_of
 from tests.factories import daytime_phone, make_account, make_partner
+from tests.helpers.worklists import add_phone
 
 WORKLIST = "/api/v1/worklists/me"
 NEXT = "/api/v1/worklists/me/next"
-
-
-async def add_phone(session, account, zone: str, value: str = "+525512345678") -> ContactPoint:
-    point = ContactPoint(
-        partner_id=account.partner_id,
-        account_id=account.id,
-        debtor_id=account.debtor_id,
-        kind="phone",
-        value=value,
-        time_zone=zone,
-    )
-    session.add(point)
-    await session.flush()
-    return point
 
 
 async def add_promise(session, account, due: date, status: str = "pending", **extra) -> None:

@@ -27,7 +27,7 @@ from app.domain.contact_check import (
 from app.domain.geography import COUNTRY_ZONES
 from app.domain.interactions import NOT_ASKED, PROBLEM_CATEGORIES
 from app.i18n import LANGUAGES, LOCALE_DIR, labels, translate, untranslated
-from tests.domain.test_i18n import english_words
+from tests.helpers.i18n import english_words
 
 APP = Path(__file__).resolve().parents[2] / "app"
 

@@ -22,6 +22,7 @@ from app.domain.experiments import (
     t975,
     wilson,
 )
+from tests.helpers.experiments import wilson_by_hand
 
 ids = st.uuids()
 
@@ -111,13 +112,6 @@ class TestShares:
         with pytest.raises(InvalidInput) as error:
             share_ranges([Decimal(s) for s in shares])
         assert error.value.field == field
-
-
-def wilson_by_hand(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 class TestIntervals:

@@ -22,7 +22,7 @@ from app.problems import (
     status_of,
     validation_field_errors,
 )
-from tests.domain.test_i18n import english_words
+from tests.helpers.i18n import english_words
 
 
 def all_domain_errors() -> list[type[errors.DomainError]]:

@@ -9,10 +9,10 @@ import uuid
 
 from app.domain.roles import Role
 from app.services import assignments, payment_files, uploads
-from tests.api.test_assignments import push_json, row
-from tests.api.test_payment_files import csv_of
 from tests.conftest import bearer_for
 from tests.factories import business_today, make_partner, partner_bearer
+from tests.helpers.assignments import push_json, row
+from tests.helpers.payment_files import csv_of
 
 
 async def test_another_request_sees_the_push_move(live, settings):

@@ -50,6 +50,7 @@ from app.db import Database
 from app.domain.money import MONEY_PATTERN
 from app.main import create_app
 from tests.factories import business_today
+from tests.helpers.bad_input import public_tables, snapshot
 from tests.security._requests import request_for
 from tests.security._world import ROLES
 from tests.security.test_authorization_matrix import MATRIX
@@ -320,23 +321,6 @@ def cases_for(
                 params = {**base.get("params", {}), parameter["name"]: "no-such-value-x"}
                 cases.append(Case(f"query {parameter['name']} unknown", {"params": params}))
     return cases
-
-
-async def snapshot(connection, tables: list[str]) -> tuple[dict[str, int], int]:
-    query = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM \"{t}\"" for t in tables)
-    counts = {row[0]: int(row[1]) for row in await connection.execute(text(query))}
-    last = await connection.scalar(text("SELECT coalesce(max(seq), 0) FROM audit_event"))
-    return counts, int(last)
-
-
-async def public_tables(connection) -> list[str]:
-    rows = await connection.execute(
-        text(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
-            "AND table_type = 'BASE TABLE' ORDER BY table_name"
-        )
-    )
-    return [r.table_name for r in rows]
 
 
 def problems_of(response) -> list[str]:

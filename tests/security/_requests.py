@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.domain.strategies import DEFAULT, document_to_json
-from tests.api.test_commissions import TERMS_BODY
-from tests.api.test_partners import company_rfc
 from tests.factories import business_today
+from tests.helpers.commissions import TERMS_BODY
+from tests.helpers.partners import company_rfc
 from tests.security._world import PDF, PORTFOLIO_CSV, World
 
 TODAY = business_today()

@@ -20,8 +20,8 @@ from app.models.ledger import CreditMovement
 from app.models.user import Team, TeamMember
 from app.models.webhook import WebhookDelivery, WebhookSubscription
 from app.services import payment_files, webhooks
-from tests.api.test_payments import add_plan
 from tests.factories import business_today, make_account, make_partner, partner_bearer
+from tests.helpers.payments import add_plan
 
 TODAY = business_today()
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"

@@ -8,8 +8,18 @@ from pathlib import Path
 import pytest
 
 from app.config import Settings
-from tests.api.test_interactions import floor  # noqa: F401  (fixture: a collector's desk)
-from tests.api.test_payments import desk  # noqa: F401  (fixture: a partner's payment desk)
+
+
+@pytest.fixture
+def floor(interactions_floor):
+    """The interactions floor: a Mexican partner, a collector and an account in `mid`."""
+    return interactions_floor
+
+
+@pytest.fixture
+def desk(payments_desk):
+    """The payments desk (tests/helpers/payments.py)."""
+    return payments_desk
 
 
 @pytest.fixture

@@ -19,10 +19,10 @@ from app.models.payment import Payment
 from app.models.user import Team
 from app.problems import FIELD_MESSAGES
 from app.schemas.common import CONTROL_CHARACTER_ERROR, NOTE_CONTROL_CHARACTER_ERROR
-from tests.api.test_documents import PDF
-from tests.api.test_interactions import recent_weekday_noon, record, rpc
-from tests.api.test_payments import body
 from tests.factories import make_account, make_partner
+from tests.helpers.documents import PDF
+from tests.helpers.interactions import recent_weekday_noon, record, rpc
+from tests.helpers.payments import body
 
 # C0 (CR, LF, TAB, ESC, NUL), DEL, C1 (NEL, CSI) and the Unicode line/paragraph separators.
 CONTROLS = ["\r\n", "\n", "\r", "\t", "\x1b", "\x00", "\x7f", "\x85", "\x9b", "\u2028", "\u2029"]

@@ -9,8 +9,8 @@ from sqlmodel import func, select
 
 from app.models.assignment import Assignment
 from app.models.payment import Payment
-from tests.api.test_assignments import push_json, row
-from tests.api.test_payments import body, pay
+from tests.helpers.assignments import push_json, row
+from tests.helpers.payments import body, pay
 
 
 async def count(session, model) -> int:

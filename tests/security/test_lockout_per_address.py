@@ -25,8 +25,8 @@ from app.domain.roles import Role
 from app.main import create_app
 from app.models.audit import AuditEvent
 from app.models.user import LoginAttempt
-from tests.api.test_auth import make_partner_client
 from tests.conftest import TEST_PASSWORD
+from tests.helpers.auth import make_partner_client
 
 TOKEN_URL = "/api/v1/auth/token"
 CLIENT_TOKEN_URL = "/api/v1/auth/client-token"

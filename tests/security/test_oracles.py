@@ -7,7 +7,7 @@ from sqlmodel import func, select
 
 from app.models.audit import AuditEvent
 from app.models.payment import Payment
-from tests.api.test_payments import body, pay
+from tests.helpers.payments import body, pay
 
 
 async def count(session, model) -> int:

@@ -23,10 +23,17 @@ from app.models.interaction import Interaction
 from app.models.plan import PaymentPlan
 from app.models.portal import PortalLink
 from app.models.promise import Promise
-from tests.api.test_portal import BIRTH, enter, issue, session_for, token_of, world  # noqa: F401
 from tests.conftest import bearer_for
 from tests.factories import make_account, make_debtor, make_partner
+from tests.helpers.portal import BIRTH, enter, issue, session_for, token_of
 from tests.integration.conftest import committed_url, live  # noqa: F401  (fixtures)
+
+
+@pytest.fixture
+def world(portal_world):
+    """The portal's world (tests/helpers/portal.py)."""
+    return portal_world
+
 
 PROBLEM = "application/problem+json"
 
@@ -63,7 +70,7 @@ def _csrf(html: str) -> str:
     return found.group(1)
 
 
-async def _page_login(client, world) -> str:  # noqa: F811
+async def _page_login(client, world) -> str:
     """Through the pages: the session cookie's value."""
     token = token_of((await issue(client, world)).json()["url"])
     page = await client.get(f"/portal/start?t={token}")
@@ -85,7 +92,7 @@ async def _settlement(client, headers) -> dict:
 
 
 class TestCrossing:
-    async def test_a_session_never_reaches_another_accounts_plan(self, client, world, session):  # noqa: F811
+    async def test_a_session_never_reaches_another_accounts_plan(self, client, world, session):
         b = await session_for(client, world, "big", national_id_last4="R09X")
         plan = await client.post("/portal/v1/plans", json=(await _settlement(client, b))["terms"],
                                  headers=b)  # fmt: skip
@@ -103,7 +110,7 @@ class TestCrossing:
         assert world["big"].external_ref not in debt.text and plan_id not in debt.text
         assert (await _written(session, world["small"].id))[0] == before[0]
 
-    async def test_no_path_takes_another_account_id(self, client, world):  # noqa: F811
+    async def test_no_path_takes_another_account_id(self, client, world):
         a = await session_for(client, world)
         for path in (
             f"/portal/v1/accounts/{world['foreign'].id}/debt",
@@ -114,7 +121,7 @@ class TestCrossing:
             assert world["foreign"].external_ref not in response.text
             assert "Financiera Otra" not in response.text
 
-    async def test_tokens_never_cross_audiences(self, client, world, settings, session):  # noqa: F811
+    async def test_tokens_never_cross_audiences(self, client, world, settings, session):
         portal = await session_for(client, world)
         link = (await issue(client, world, "big")).json()
         link_token = token_of(link["url"])
@@ -134,7 +141,7 @@ class TestCrossing:
         )  # fmt: skip
         assert links == 1
 
-    async def test_tampered_expired_and_replaced_sessions(self, client, world, clock, settings):  # noqa: F811
+    async def test_tampered_expired_and_replaced_sessions(self, client, world, clock, settings):
         start = datetime.now(UTC)
         clock.now = start
         headers = await session_for(client, world)
@@ -156,7 +163,7 @@ class TestCrossing:
         assert (await client.get("/portal/debt")).status_code == 401
         client.cookies.clear()
 
-    async def test_a_tampered_link_token(self, client, world, session):  # noqa: F811
+    async def test_a_tampered_link_token(self, client, world, session):
         token = token_of((await issue(client, world)).json()["url"])
         link_hex, secret, signature = token.split(".")
         other = token_of((await issue(client, world, "big")).json()["url"])
@@ -179,7 +186,7 @@ class TestCrossing:
 
 
 class TestSecondFactor:
-    async def test_unknown_and_wrong_links_answer_alike(self, client, world, clock):  # noqa: F811
+    async def test_unknown_and_wrong_links_answer_alike(self, client, world, clock):
         start = datetime.now(UTC)
         clock.now = start
         expired = token_of((await issue(client, world, "current")).json()["url"])
@@ -197,7 +204,7 @@ class TestSecondFactor:
             answers.append((body["title"], body["detail"], sorted(body)))
         assert len(set(map(str, answers))) == 1, answers
 
-    async def test_wrong_factors_of_every_shape_are_refused(self, client, world, session):  # noqa: F811
+    async def test_wrong_factors_of_every_shape_are_refused(self, client, world, session):
         body = (await issue(client, world)).json()
         token = token_of(body["url"])
         for factor in (
@@ -217,7 +224,7 @@ class TestSecondFactor:
         link = await session.get(PortalLink, uuid.UUID(body["id"]), populate_existing=True)
         assert link is not None and link.failed_attempts == 0 and link.verified_at is None
 
-    async def test_the_fifth_wrong_answer_locks_even_with_the_right_one_after(self, client, world):  # noqa: F811
+    async def test_the_fifth_wrong_answer_locks_even_with_the_right_one_after(self, client, world):
         token = token_of((await issue(client, world)).json()["url"])
         for _ in range(5):
             await enter(client, token, national_id_last4="0000")
@@ -304,7 +311,7 @@ async def test_accepting_twice_at_once_stores_one_plan(live):  # noqa: F811
 
 
 class TestTamperedOffers:
-    async def test_every_changed_term_is_refused_and_nothing_written(self, client, world, session):  # noqa: F811
+    async def test_every_changed_term_is_refused_and_nothing_written(self, client, world, session):
         headers = await session_for(client, world)
         offer = await _settlement(client, headers)
         terms = offer["terms"]
@@ -332,7 +339,7 @@ class TestTamperedOffers:
         after = await _written(session, world["small"].id)
         assert after[0] == before[0] and after[1] == before[1]
 
-    async def test_a_huge_body_is_refused(self, client, world):  # noqa: F811
+    async def test_a_huge_body_is_refused(self, client, world):
         headers = await session_for(client, world)
         huge = {"amount": "1.00", "due_date": "2030-01-01", "pad": "x" * 11_000_000}
         response = await client.post("/portal/v1/promises", json=huge, headers=headers)
@@ -341,7 +348,7 @@ class TestTamperedOffers:
 
 
 class TestPromises:
-    async def test_bad_promises_are_refused_and_nothing_written(self, client, world, session):  # noqa: F811
+    async def test_bad_promises_are_refused_and_nothing_written(self, client, world, session):
         headers = await session_for(client, world)
         soon = (datetime.now(UTC) + timedelta(days=5)).date().isoformat()
         before = await _written(session, world["small"].id)
@@ -373,7 +380,7 @@ class TestPromises:
             assert response.headers["content-type"].startswith(PROBLEM), body
         assert await _written(session, world["small"].id) == before
 
-    async def test_bad_contact_preferences(self, client, world, session):  # noqa: F811
+    async def test_bad_contact_preferences(self, client, world, session):
         headers = await session_for(client, world)
         before = await _written(session, world["small"].id)
         for body in (
@@ -393,7 +400,7 @@ class TestPromises:
 
 
 class TestPages:
-    async def test_every_form_post_needs_its_csrf(self, client, world, session):  # noqa: F811
+    async def test_every_form_post_needs_its_csrf(self, client, world, session):
         cookie = await _page_login(client, world)
         page = await client.get("/portal/debt")
         form = page.text.split('id="offer-settlement"', 1)[1]
@@ -425,7 +432,7 @@ class TestPages:
         )  # fmt: skip
         assert link is not None and link.verified_at is None
 
-    async def test_a_session_ends_at_logout(self, client, world, session):  # noqa: F811
+    async def test_a_session_ends_at_logout(self, client, world, session):
         cookie = await _page_login(client, world)
         # A second session of the same link (another tab, or a copy) ends with it.
         api = {"Authorization": f"Bearer {cookie}"}
@@ -448,7 +455,7 @@ class TestPages:
         link = (await issue(client, world)).json()
         assert (await enter(client, token_of(link["url"]))).status_code == 201
 
-    async def test_logout_needs_its_csrf(self, client, world, session):  # noqa: F811
+    async def test_logout_needs_its_csrf(self, client, world, session):
         cookie = await _page_login(client, world)
         for data in ({}, {"csrf": "0" * 64}):
             client.cookies.set("cartera_portal", cookie, path="/portal")
@@ -459,7 +466,7 @@ class TestPages:
         client.cookies.clear()
         assert (await client.post("/portal/logout")).status_code == 200
 
-    async def test_no_open_redirect(self, client, world):  # noqa: F811
+    async def test_no_open_redirect(self, client, world):
         await _page_login(client, world)
         for path in (
             "/portal/start?t=x&next=https://evil.example",
@@ -475,7 +482,7 @@ class TestPages:
             assert location.netloc in ("", "test"), (path, location)
             assert not location.path.startswith("//"), (path, location)
 
-    async def test_headers_on_pages_with_personal_data(self, client, world):  # noqa: F811
+    async def test_headers_on_pages_with_personal_data(self, client, world):
         await _page_login(client, world)
         page = await client.get("/portal/debt")
         for response in (page, await client.get("/portal/v1/debt",
@@ -486,7 +493,7 @@ class TestPages:
             assert response.headers["x-content-type-options"] == "nosniff"
             assert response.headers["referrer-policy"] == "no-referrer"
 
-    async def test_no_personal_data_leaks(self, client, world, session):  # noqa: F811
+    async def test_no_personal_data_leaks(self, client, world, session):
         await _page_login(client, world)
         html = (await client.get("/portal/debt")).text
         headers = await session_for(client, world)

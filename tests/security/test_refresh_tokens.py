@@ -18,8 +18,9 @@ from app.models.audit import AuditEvent
 from app.models.refresh_token import RefreshTokenFamily
 from app.security import hash_secret_now
 from app.services.auth import staff_token
-from tests.api.test_auth import make_partner_client, request_client_token
-from tests.api.test_refresh_tokens import (
+from tests.conftest import TEST_PASSWORD, bearer_for
+from tests.helpers.auth import make_partner_client, request_client_token
+from tests.helpers.refresh_tokens import (
     ME,
     assert_invalid_grant,
     bearer,
@@ -29,7 +30,6 @@ from tests.api.test_refresh_tokens import (
     renew,
     sid,
 )
-from tests.conftest import TEST_PASSWORD, bearer_for
 from tests.integration.conftest import committed_url, live  # noqa: F401  (fixtures)
 
 STAFF_TARGETS = [ME, "/api/v1/accounts", "/api/v1/teams"]

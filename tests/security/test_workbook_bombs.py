@@ -39,7 +39,7 @@ from app.db import Database
 from app.domain.roles import Role
 from app.main import create_app
 from tests.factories import make_partner
-from tests.reliability.test_bad_input import public_tables, snapshot
+from tests.helpers.bad_input import public_tables, snapshot
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from common import HEADER, rows, write_xlsx
