@@ -42,7 +42,8 @@ from app.domain.errors import (
     Text,
     UnreadableUpload,
 )
-from app.domain.history import BalanceChanged, Created, StageChanged, StatusChanged
+from app.domain.history import BalanceChanged, Balances, Created, StageChanged, StatusChanged
+from app.domain.history import keys as history_keys
 from app.domain.identity import Country
 from app.domain.roles import Role
 from app.domain.webhooks import AssignmentProcessed, EventKind
@@ -657,16 +658,8 @@ _CHANGED_DPD = dpd_sql("s.oldest_unpaid_due_date", paused_days_sql("a", "s.oldes
 _UPDATED_DPD = dpd_sql(
     "s.oldest_unpaid_due_date", paused_days_sql("a2", "s.oldest_unpaid_due_date")
 )
-_BALANCES = (
-    "principal",
-    "interest",
-    "fees",
-    "total",
-    "past_due_amount",
-    "oldest_unpaid_due_date",
-    "last_payment_date",
-    "last_payment_amount",
-)
+# What a balance_changed event records: the account's columns of the same names.
+_BALANCES = tuple(key.name for key in history_keys(Balances))
 
 
 def _balances_of(alias: str) -> dict[str, str]:

@@ -24,6 +24,7 @@ Choices made here:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import uuid
@@ -148,16 +149,8 @@ def _balance(account: Account) -> BalanceState:
 
 
 def _balances(b: BalanceState) -> Balances:
-    return Balances(
-        principal=b.principal,
-        interest=b.interest,
-        fees=b.fees,
-        total=b.total,
-        past_due_amount=b.past_due_amount,
-        oldest_unpaid_due_date=b.oldest_unpaid_due_date,
-        last_payment_date=b.last_payment_date,
-        last_payment_amount=b.last_payment_amount,
-    )
+    """What history records of a balance (its fields are the state's, by name)."""
+    return Balances(**{f.name: getattr(b, f.name) for f in dataclasses.fields(Balances)})
 
 
 def _amounts(b: BalanceState) -> tuple[Decimal, ...]:
