@@ -157,7 +157,7 @@ PAST_DUE = fact("past_due_amount")
 REASON = fact("reason", HistoryKind.STATUS_CHANGED)
 # Every kind (one index range each finds the latest date or the accounts changed after one).
 KINDS_ARRAY = "ARRAY[" + ", ".join(f"'{k.value}'" for k in HistoryKind) + "]::text[]"
-CREATED = f"'{HistoryKind.CREATED.value}'"
+_CREATED = f"'{HistoryKind.CREATED.value}'"
 
 
 def _sql_list(kinds: tuple[str, ...]) -> str:
@@ -233,7 +233,7 @@ _ARRIVALS = f"""
 arrival AS (
     SELECT e.account_id, min(e.as_of) AS arrived
     FROM account_event e JOIN visible v ON v.id = e.account_id
-    WHERE e.kind = {CREATED}
+    WHERE e.kind = {_CREATED}
     GROUP BY e.account_id
 ),
 portfolio AS (
@@ -248,6 +248,6 @@ def arrived_on(account: str, time_zone: str) -> str:
     that one account; ``time_zone`` is its partner's."""
     created = (
         f"SELECT min(e.as_of) FROM account_event e"  # noqa: S608
-        f" WHERE e.account_id = {account}.id AND e.kind = {CREATED}"
+        f" WHERE e.account_id = {account}.id AND e.kind = {_CREATED}"
     )
     return f"COALESCE(({created}), CAST(({account}.created_at AT TIME ZONE {time_zone}) AS date))"
