@@ -282,6 +282,14 @@ _MATCH = """
 
 # One rule of a run: :idx is the rule's place in the run's order; :rules every rule (so the
 # first match is found); the rest describes this rule.
+# Each changed account's history: whom it was assigned to, and whom it is now.
+_ASSIGNED_FROM = history.before_sql(
+    Assigned, assigned_collector_id="c.old_collector", assigned_team_id="c.old_team"
+)
+_ASSIGNED_TO = history.after_sql(
+    Assigned, assigned_collector_id="c.new_collector", assigned_team_id="c.new_team"
+)
+
 _STEP = f"""
 WITH rules AS (
     SELECT * FROM jsonb_to_recordset(CAST(:rules AS jsonb)) AS r(
@@ -371,16 +379,7 @@ events AS (
     {history.INSERT}
     SELECT c.id, c.partner_id, {history.kind_sql(Assigned)},
            CAST((CAST(:now AS timestamptz) AT TIME ZONE p.time_zone) AS date), :now, :actor,
-           {
-    history.before_sql(
-        Assigned, assigned_collector_id="c.old_collector", assigned_team_id="c.old_team"
-    )
-},
-           {
-    history.after_sql(
-        Assigned, assigned_collector_id="c.new_collector", assigned_team_id="c.new_team"
-    )
-}
+           {_ASSIGNED_FROM}, {_ASSIGNED_TO}
     FROM changed c JOIN partner p ON p.id = c.partner_id
     RETURNING 1
 ),

@@ -996,6 +996,15 @@ async def mark_failed(
 # ---------------------------------------------------------------------------------------
 # Recalls (retiro de cuentas)
 
+# A recall's history: the account was active with its assignment, now recalled (and why).
+_RECALLED_FROM = history.before_sql(
+    StatusChanged,
+    status="'active'",
+    assigned_collector_id="assigned_collector_id",
+    assigned_team_id="assigned_team_id",
+)
+_RECALLED = history.after_sql(StatusChanged, status="'recalled'", reason=":reason")
+
 _RECALL = f"""
 WITH wanted AS (
     SELECT DISTINCT ref FROM unnest(CAST(:refs AS text[])) AS w(ref)
@@ -1018,15 +1027,7 @@ hit AS (
 events AS (
     {history.INSERT}
     SELECT id, :pid, {history.kind_sql(StatusChanged)}, :as_of, :now, :actor,
-           {
-    history.before_sql(
-        StatusChanged,
-        status="'active'",
-        assigned_collector_id="assigned_collector_id",
-        assigned_team_id="assigned_team_id",
-    )
-},
-           {history.after_sql(StatusChanged, status="'recalled'", reason=":reason")}
+           {_RECALLED_FROM}, {_RECALLED}
     FROM hit
     {webhooks.ACCOUNT_EVENT_RETURNING}
 ), {webhooks.account_event_ctes("events")}
