@@ -11,6 +11,7 @@ from sqlalchemy import BigInteger, CheckConstraint, Column, Identity, Index, Num
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
+from app.domain.history import HistoryKind
 from app.ids import new_id
 from app.models.base import optional_timestamp_field, timestamp_field
 
@@ -112,9 +113,7 @@ class AccountEvent(SQLModel, table=True):
     __tablename__ = "account_event"
     __table_args__ = (
         CheckConstraint(
-            "kind IN ('created', 'balance_changed', 'stage_changed', 'assigned',"
-            " 'status_changed', 'paused', 'pause_ended')",
-            name="kind",
+            "kind IN (" + ", ".join(f"'{kind.value}'" for kind in HistoryKind) + ")", name="kind"
         ),
         Index("ix_account_event_account", "account_id", "seq"),
         Index("ix_account_event_stage_changes", "kind", "as_of"),

@@ -46,6 +46,8 @@ from app.domain.accounts import (
     plan_assignment,
 )
 from app.domain.errors import InvalidInput, NotFound, VersionMismatch
+from app.domain.history import Assigned, Assignee, Paused, PauseEnd, PauseTaken
+from app.domain.history import PauseEnded as PauseEndedEvent
 from app.domain.roles import Role, Skill
 from app.domain.staff import StaffProfile
 from app.domain.stages import Pause, Stage
@@ -57,7 +59,7 @@ from app.models.user import Team, TeamMember, User
 from app.pagination import decode_cursor, decode_int_cursor, encode_cursor, split_page
 from app.schemas.accounts import AccountAssign, AccountSort, PauseCreate
 from app.security import Principal
-from app.services import aging, audit
+from app.services import aging, audit, history
 from app.services.partners import partner_today
 
 # Roles that read every account.
@@ -578,15 +580,12 @@ async def assign_account(
     after = _assignment_of(account)
     session.add(account)
     session.add(
-        AccountEvent(
-            account_id=account.id,
-            partner_id=account.partner_id,
-            kind="assigned",
+        history.row(
+            account,
+            Assigned(Assignee(**before), Assignee(**after)),
             as_of=await business_date(session, account, now),
             occurred_at=now,
             actor_id=actor.audit_id,
-            before={k: str(v) if v else None for k, v in before.items()},
-            after={k: str(v) if v else None for k, v in after.items()},
         )
     )
     await session.flush()
@@ -655,23 +654,16 @@ async def create_pause(
     account.updated_at = now
     session.add_all([pause, account])
     await session.flush()
-    summary = {
-        "pause_id": str(pause.id),
-        "reason": pause.reason,
-        "starts_on": pause.starts_on.isoformat(),
-        "ends_on": pause.ends_on.isoformat(),
-    }
-    session.add(
-        AccountEvent(
-            account_id=account.id,
-            partner_id=account.partner_id,
-            kind="paused",
-            as_of=today,
-            occurred_at=now,
-            actor_id=actor.audit_id,
-            after=summary,
-        )
+    event = history.row(
+        account,
+        Paused(PauseTaken(pause.id, pause.reason, pause.starts_on, pause.ends_on)),
+        as_of=today,
+        occurred_at=now,
+        actor_id=actor.audit_id,
     )
+    assert event.after is not None
+    summary = event.after
+    session.add(event)
     await _age_now(session, actor, account, today, now)
     await audit.record(
         session,
@@ -833,27 +825,22 @@ async def end_pause(
     ended = ended_pause(
         Pause(pause.starts_on, pause.ends_on), today, already_ended=pause.ended_at is not None
     )
-    before = {"pause_id": str(pause.id), "ends_on": pause.ends_on.isoformat()}
-    after = {"pause_id": str(pause.id), "ends_on": ended.ends_on.isoformat()}
+    event = history.row(
+        account,
+        PauseEndedEvent(PauseEnd(pause.id, pause.ends_on), PauseEnd(pause.id, ended.ends_on)),
+        as_of=today,
+        occurred_at=now,
+        actor_id=actor.audit_id,
+    )
+    assert event.before is not None and event.after is not None
+    before, after = event.before, event.after
     delinquency = _delinquency(account)
     pause.ends_on = ended.ends_on
     pause.ended_at = now
     pause.ended_by = actor.audit_id
     account.version += 1
     account.updated_at = now
-    session.add_all([pause, account])
-    session.add(
-        AccountEvent(
-            account_id=account.id,
-            partner_id=account.partner_id,
-            kind="pause_ended",
-            as_of=today,
-            occurred_at=now,
-            actor_id=actor.audit_id,
-            before=before,
-            after=after,
-        )
-    )
+    session.add_all([pause, account, event])
     await _age_now(session, actor, account, today, now)
     await audit.record(
         session,

@@ -24,9 +24,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import locks
+from app.domain.history import StageChanged
 from app.domain.stages import OVERDUE_STAGES, Stage
 from app.security import SYSTEM, Principal
-from app.services import audit, snapshots, webhooks
+from app.services import audit, history, snapshots, webhooks
 
 AGING_ACTOR = "system:aging"
 
@@ -71,11 +72,10 @@ def _transitions(which: str = "") -> str:
     # in the same statement: one INSERT … SELECT for the whole run.
     return f"""
 WITH t AS (
-INSERT INTO account_event (account_id, partner_id, kind, as_of, occurred_at, actor_id,
-                           before, after)
-SELECT x.id, x.partner_id, 'stage_changed', :as_of, :now, :actor,
-       jsonb_build_object('stage', x.stage, 'dpd', x.dpd),
-       jsonb_build_object('stage', x.new_stage, 'dpd', x.new_dpd)
+{history.INSERT}
+SELECT x.id, x.partner_id, {history.kind_sql(StageChanged)}, :as_of, :now, :actor,
+       {history.before_sql(StageChanged, stage="x.stage", dpd="x.dpd")},
+       {history.after_sql(StageChanged, stage="x.new_stage", dpd="x.new_dpd")}
 FROM (
     SELECT a.id, a.partner_id, a.stage, a.dpd, {_DPD} AS new_dpd, {_STAGE} AS new_stage
     FROM account a

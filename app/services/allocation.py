@@ -52,6 +52,7 @@ from sqlmodel import col, select
 from app import locks
 from app.domain.allocation import Rule, check_rule_shape, check_territory, ordered
 from app.domain.errors import AllocationRunning, InvalidInput, NotFound, VersionMismatch
+from app.domain.history import Assigned
 from app.domain.roles import Role, Skill
 from app.domain.stages import ProductType, Stage
 from app.i18n import N_, Message
@@ -62,7 +63,7 @@ from app.models.user import Team, User
 from app.pagination import decode_cursor, encode_cursor
 from app.schemas.allocation import AllocationRuleWrite
 from app.security import Principal
-from app.services import audit
+from app.services import audit, history
 
 _BAD_CURSOR = N_("not a cursor this API issued")
 
@@ -281,6 +282,14 @@ _MATCH = """
 
 # One rule of a run: :idx is the rule's place in the run's order; :rules every rule (so the
 # first match is found); the rest describes this rule.
+# Each changed account's history: whom it was assigned to, and whom it is now.
+_ASSIGNED_FROM = history.before_sql(
+    Assigned, assigned_collector_id="c.old_collector", assigned_team_id="c.old_team"
+)
+_ASSIGNED_TO = history.after_sql(
+    Assigned, assigned_collector_id="c.new_collector", assigned_team_id="c.new_team"
+)
+
 _STEP = f"""
 WITH rules AS (
     SELECT * FROM jsonb_to_recordset(CAST(:rules AS jsonb)) AS r(
@@ -367,14 +376,10 @@ changed AS (
               a.assigned_collector_id AS new_collector, a.assigned_team_id AS new_team
 ),
 events AS (
-    INSERT INTO account_event (account_id, partner_id, kind, as_of, occurred_at, actor_id,
-                               before, after)
-    SELECT c.id, c.partner_id, 'assigned',
+    {history.INSERT}
+    SELECT c.id, c.partner_id, {history.kind_sql(Assigned)},
            CAST((CAST(:now AS timestamptz) AT TIME ZONE p.time_zone) AS date), :now, :actor,
-           jsonb_build_object('assigned_collector_id', c.old_collector,
-                              'assigned_team_id', c.old_team),
-           jsonb_build_object('assigned_collector_id', c.new_collector,
-                              'assigned_team_id', c.new_team)
+           {_ASSIGNED_FROM}, {_ASSIGNED_TO}
     FROM changed c JOIN partner p ON p.id = c.partner_id
     RETURNING 1
 ),

@@ -42,6 +42,8 @@ from app.domain.errors import (
     Text,
     UnreadableUpload,
 )
+from app.domain.history import BalanceChanged, Balances, Created, StageChanged, StatusChanged
+from app.domain.history import keys as history_keys
 from app.domain.identity import Country
 from app.domain.roles import Role
 from app.domain.webhooks import AssignmentProcessed, EventKind
@@ -50,7 +52,7 @@ from app.models.assignment import Assignment, AssignmentRejection
 from app.models.partner import Partner
 from app.security import SYSTEM, Principal
 from app.services import assignment_staging as staging
-from app.services import audit, ledger, uploads, webhooks
+from app.services import audit, history, ledger, uploads, webhooks
 from app.services.aging import dpd_sql, paused_days_sql, stage_sql
 from app.services.assignment_files import (
     SourceFormat,
@@ -656,20 +658,12 @@ _CHANGED_DPD = dpd_sql("s.oldest_unpaid_due_date", paused_days_sql("a", "s.oldes
 _UPDATED_DPD = dpd_sql(
     "s.oldest_unpaid_due_date", paused_days_sql("a2", "s.oldest_unpaid_due_date")
 )
-_BALANCES = (
-    "principal",
-    "interest",
-    "fees",
-    "total",
-    "past_due_amount",
-    "oldest_unpaid_due_date",
-    "last_payment_date",
-    "last_payment_amount",
-)
+# What a balance_changed event records: the account's columns of the same names.
+_BALANCES = tuple(key.name for key in history_keys(Balances))
 
 
-def _json_of(alias: str) -> str:
-    return "jsonb_build_object(" + ", ".join(f"'{c}', {alias}.{c}::text" for c in _BALANCES) + ")"
+def _balances_of(alias: str) -> dict[str, str]:
+    return {c: f"{alias}.{c}" for c in _BALANCES}
 
 
 _LOCK_CHANGED = """
@@ -679,8 +673,7 @@ WHERE m.is_changed ORDER BY a.id FOR UPDATE OF a
 
 _CHANGE_EVENTS = f"""
 WITH t AS (
-INSERT INTO account_event (account_id, partner_id, kind, as_of, occurred_at, actor_id,
-                           before, after)
+{history.INSERT}
 SELECT a.id, a.partner_id, e.kind, :as_of, :now, :actor, e.before, e.after
 FROM intake_match m
 JOIN intake_account s ON s.row_number = m.row_number
@@ -689,13 +682,17 @@ JOIN partner_bucket b ON b.partner_id = a.partner_id AND b.product_type = s.prod
 CROSS JOIN LATERAL (SELECT {_CHANGED_DPD} AS dpd) x
 CROSS JOIN LATERAL (SELECT {stage_sql("x.dpd", "b")} AS stage) y
 CROSS JOIN LATERAL (VALUES
-    ('balance_changed', {_json_of("a")}, {_json_of("s")},
+    ({history.kind_sql(BalanceChanged)},
+     {history.before_sql(BalanceChanged, **_balances_of("a"))},
+     {history.after_sql(BalanceChanged, **_balances_of("s"))},
      ({", ".join("a." + c for c in _BALANCES)}) IS DISTINCT FROM
      ({", ".join("s." + c for c in _BALANCES)})),
-    ('stage_changed', jsonb_build_object('stage', a.stage, 'dpd', a.dpd),
-     jsonb_build_object('stage', y.stage, 'dpd', x.dpd), a.stage <> y.stage),
-    ('status_changed', jsonb_build_object('status', a.status),
-     jsonb_build_object('status', 'active', 'assignment_id', CAST(:aid_text AS text)),
+    ({history.kind_sql(StageChanged)},
+     {history.before_sql(StageChanged, stage="a.stage", dpd="a.dpd")},
+     {history.after_sql(StageChanged, stage="y.stage", dpd="x.dpd")}, a.stage <> y.stage),
+    ({history.kind_sql(StatusChanged)},
+     {history.before_sql(StatusChanged, status="a.status")},
+     {history.after_sql(StatusChanged, status="'active'", assignment_id=":aid")},
      a.status <> 'active')
 ) AS e(kind, before, after, applies)
 WHERE m.is_changed AND e.applies
@@ -744,10 +741,9 @@ WITH created AS (
     WHERE m.is_new
     RETURNING id, stage, dpd, total
 )
-INSERT INTO account_event (account_id, partner_id, kind, as_of, occurred_at, actor_id, after)
-SELECT id, :pid, 'created', :as_of, :now, :actor,
-       jsonb_build_object('assignment_id', CAST(:aid_text AS text), 'stage', stage, 'dpd', dpd,
-                          'total', total::text)
+{history.INSERT}
+SELECT id, :pid, {history.kind_sql(Created)}, :as_of, :now, :actor, {history.before_sql(Created)},
+       {history.after_sql(Created, assignment_id=":aid", stage="stage", dpd="dpd", total="total")}
 FROM created
 """
 
@@ -910,7 +906,6 @@ async def _merge(
     params = {
         "pid": partner.id,
         "aid": assignment.id,
-        "aid_text": str(assignment.id),
         "as_of": as_of,
         "now": now,
         "actor": f"assignment:{assignment.id}",
@@ -1001,6 +996,15 @@ async def mark_failed(
 # ---------------------------------------------------------------------------------------
 # Recalls (retiro de cuentas)
 
+# A recall's history: the account was active with its assignment, now recalled (and why).
+_RECALLED_FROM = history.before_sql(
+    StatusChanged,
+    status="'active'",
+    assigned_collector_id="assigned_collector_id",
+    assigned_team_id="assigned_team_id",
+)
+_RECALLED = history.after_sql(StatusChanged, status="'recalled'", reason=":reason")
+
 _RECALL = f"""
 WITH wanted AS (
     SELECT DISTINCT ref FROM unnest(CAST(:refs AS text[])) AS w(ref)
@@ -1021,12 +1025,9 @@ hit AS (
     RETURNING a.id, a.external_ref, o.assigned_collector_id, o.assigned_team_id
 ),
 events AS (
-    INSERT INTO account_event (account_id, partner_id, kind, as_of, occurred_at, actor_id,
-                               before, after)
-    SELECT id, :pid, 'status_changed', :as_of, :now, :actor,
-           jsonb_build_object('status', 'active', 'assigned_collector_id', assigned_collector_id,
-                              'assigned_team_id', assigned_team_id),
-           jsonb_build_object('status', 'recalled', 'reason', CAST(:reason AS text))
+    {history.INSERT}
+    SELECT id, :pid, {history.kind_sql(StatusChanged)}, :as_of, :now, :actor,
+           {_RECALLED_FROM}, {_RECALLED}
     FROM hit
     {webhooks.ACCOUNT_EVENT_RETURNING}
 ), {webhooks.account_event_ctes("events")}

@@ -51,6 +51,7 @@ from app.models.target import RecoveryTarget
 from app.schemas.targets import CommissionTermsWrite
 from app.security import Principal
 from app.services import audit
+from app.services.history import COLLECTOR, TEAM
 from app.services.partners import partner_today, readable_partners
 from app.services.strategies import strategy_readable_partners
 
@@ -59,7 +60,7 @@ SEES_ALL_FIGURES: frozenset[Role] = frozenset({Role.ADMIN, Role.MANAGER, Role.AU
 
 # The period's payments with the collector and team the account had on the day each was
 # paid (see the module docstring). Parameters: :period_from, :period_to (exclusive).
-CREDITED_PAYMENTS = """
+CREDITED_PAYMENTS = f"""
 credited AS (
     SELECT p.id, p.account_id, p.partner_id, p.currency, p.amount, p.paid_on, p.status,
            p.reversed_at, p.allocation, a.stage AS account_stage,
@@ -72,20 +73,20 @@ credited AS (
         SELECT true AS known, x.collector_id, x.team_id
         FROM (
             (SELECT 0 AS pref,
-                    (e.after ->> 'assigned_collector_id')::uuid AS collector_id,
-                    (e.after ->> 'assigned_team_id')::uuid AS team_id
+                    CAST({COLLECTOR.text("e.after")} AS uuid) AS collector_id,
+                    CAST({TEAM.text("e.after")} AS uuid) AS team_id
              FROM account_event e
-             WHERE e.account_id = p.account_id AND e.kind = 'assigned'
-               AND e.as_of <= p.paid_on AND (e.after -> 'assigned_collector_id') IS NOT NULL
+             WHERE e.account_id = p.account_id AND e.kind IN ({COLLECTOR.kinds_sql})
+               AND e.as_of <= p.paid_on AND ({COLLECTOR.json("e.after")}) IS NOT NULL
              ORDER BY e.as_of DESC, e.seq DESC
              LIMIT 1)
             UNION ALL
             (SELECT 1,
-                    (e.before ->> 'assigned_collector_id')::uuid,
-                    (e.before ->> 'assigned_team_id')::uuid
+                    CAST({COLLECTOR.text("e.before")} AS uuid),
+                    CAST({TEAM.text("e.before")} AS uuid)
              FROM account_event e
-             WHERE e.account_id = p.account_id AND e.kind = 'assigned'
-               AND e.as_of > p.paid_on AND (e.before -> 'assigned_collector_id') IS NOT NULL
+             WHERE e.account_id = p.account_id AND e.kind IN ({COLLECTOR.kinds_sql})
+               AND e.as_of > p.paid_on AND ({COLLECTOR.json("e.before")}) IS NOT NULL
              ORDER BY e.as_of, e.seq
              LIMIT 1)
         ) x
@@ -93,7 +94,7 @@ credited AS (
         LIMIT 1
     ) asg ON true
     WHERE p.paid_on >= :period_from AND p.paid_on < :period_to
-)"""
+)"""  # noqa: S608
 
 # Which credited payments a principal's figures cover (fixed fragments, never user text).
 _VISIBLE = {

@@ -24,6 +24,7 @@ from stdnum.co import nit
 from stdnum.mx import curp
 
 from app.config import get_settings
+from app.domain.history import Assigned
 from app.domain.identity import Country, normalise_phone
 from app.domain.payments import payment_reference
 from app.domain.roles import Role, Skill
@@ -45,6 +46,7 @@ from app.services import (
     assignments,
     audit,
     escalations,
+    history,
     interactions,
     partners,
     payment_files,
@@ -476,7 +478,7 @@ async def _push_portfolio(session: AsyncSession, partner: Partner, count: int) -
     await assignments.process_assignment(session, assignment.id)
 
 
-_ASSIGN = """
+_ASSIGN = f"""
 WITH picked AS (
     SELECT id FROM account
     WHERE partner_id = :pid AND stage = ANY(CAST(:stages AS text[])) AND status = 'active'
@@ -491,14 +493,12 @@ changed AS (
     FROM picked p WHERE a.id = p.id
     RETURNING a.id
 )
-INSERT INTO account_event (account_id, partner_id, kind, as_of, occurred_at, actor_id, before,
-                           after)
-SELECT id, :pid, 'assigned', :as_of, :now, 'system',
-       jsonb_build_object('assigned_collector_id', NULL, 'assigned_team_id', NULL),
-       jsonb_build_object('assigned_collector_id', CAST(:uid_text AS text),
-                          'assigned_team_id', CAST(:tid_text AS text))
+{history.INSERT}
+SELECT id, :pid, {history.kind_sql(Assigned)}, :as_of, :now, 'system',
+       {history.before_sql(Assigned, assigned_collector_id="NULL", assigned_team_id="NULL")},
+       {history.after_sql(Assigned, assigned_collector_id=":uid", assigned_team_id=":tid")}
 FROM changed
-"""
+"""  # noqa: S608
 
 
 async def _assign(
@@ -518,8 +518,6 @@ async def _assign(
             "n": count,
             "uid": collector.id,
             "tid": team.id,
-            "uid_text": str(collector.id),
-            "tid_text": str(team.id),
             "now": now,
             "as_of": partners.partner_today(partner, now),
         },

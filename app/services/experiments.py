@@ -63,8 +63,8 @@ from app.models.partner import Partner
 from app.schemas.experiments import ExperimentCreate
 from app.security import Principal
 from app.services import audit, strategies
+from app.services.history import STAGE, stage_on
 from app.services.partners import readable_partners
-from app.services.reports import stage_on
 
 CHAMPION = "champion"
 
@@ -469,8 +469,8 @@ cohort AS (
     WHERE a.partner_id = :partner
       AND ({start_stage} = :stage
            OR EXISTS (SELECT 1 FROM account_event e
-                      WHERE e.account_id = a.id AND e.kind IN ('created', 'stage_changed')
-                        AND e.after ->> 'stage' = :stage
+                      WHERE e.account_id = a.id AND e.kind IN ({STAGE.kinds_sql})
+                        AND {STAGE.text("e.after")} = :stage
                         AND e.as_of BETWEEN :start_day AND :end_day)
            OR a.id IN (SELECT account_id FROM tagged))
 ),

@@ -24,6 +24,7 @@ Choices made here:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import uuid
@@ -49,6 +50,16 @@ from app.domain.errors import (
     PaymentNotReversible,
     PermissionDenied,
     ReversalOutOfOrder,
+)
+from app.domain.history import (
+    BalanceChanged,
+    Balances,
+    Delinquency,
+    HistoryEvent,
+    StageChanged,
+    StatusAfter,
+    StatusBefore,
+    StatusChanged,
 )
 from app.domain.ledger import (
     EntryKind,
@@ -81,7 +92,7 @@ from app.models.promise import Promise
 from app.pagination import decode_id_cursor, split_page
 from app.schemas.payments import PaymentCreate
 from app.security import SYSTEM, Principal
-from app.services import accounts, audit, experiments, ledger, plans, webhooks
+from app.services import accounts, audit, experiments, history, ledger, plans, webhooks
 from app.services.assignments import check_idempotency_key
 
 RECORDERS: frozenset[Role] = frozenset(
@@ -137,14 +148,14 @@ def _balance(account: Account) -> BalanceState:
     )
 
 
-def _balance_event(b: BalanceState) -> dict[str, Any]:
-    return {
-        "principal": str(b.principal),
-        "interest": str(b.interest),
-        "fees": str(b.fees),
-        "total": str(b.total),
-        "past_due_amount": str(b.past_due_amount),
-    }
+def _balances(b: BalanceState) -> Balances:
+    """What history records of a balance (its fields are the state's, by name)."""
+    return Balances(**{f.name: getattr(b, f.name) for f in dataclasses.fields(Balances)})
+
+
+def _amounts(b: BalanceState) -> tuple[Decimal, ...]:
+    """What a ``balance_changed`` event is written for: the amounts owed moved."""
+    return (b.principal, b.interest, b.fees, b.total, b.past_due_amount)
 
 
 @dataclass(slots=True)
@@ -322,23 +333,19 @@ def _apply(
         rows.plan.version += 1
         rows.plan.updated_at = moment
 
-    events: list[AccountEvent] = []
-
-    def event(kind: str, old: dict[str, Any], new: dict[str, Any]) -> None:
-        events.append(
-            AccountEvent(
-                account_id=account.id, partner_id=account.partner_id, kind=kind, as_of=today,
-                occurred_at=moment, actor_id=principal.audit_id, before=old, after=new,
-            )
-        )  # fmt: skip
-
-    if _balance_event(before) != _balance_event(b):
-        event("balance_changed", _balance_event(before), _balance_event(b))
+    changes: list[HistoryEvent] = []
+    if _amounts(before) != _amounts(b):
+        changes.append(BalanceChanged(_balances(before), _balances(b)))
     if before.stage != b.stage:
-        event("stage_changed", {"stage": before.stage, "dpd": before.dpd},
-              {"stage": b.stage, "dpd": b.dpd})  # fmt: skip
+        changes.append(
+            StageChanged(Delinquency(before.stage, before.dpd), Delinquency(b.stage, b.dpd))
+        )
     if before.status != b.status:
-        event("status_changed", {"status": before.status}, {"status": b.status})
+        changes.append(StatusChanged(StatusBefore(before.status), StatusAfter(b.status)))
+    events = [
+        history.row(account, change, as_of=today, occurred_at=moment, actor_id=principal.audit_id)
+        for change in changes
+    ]
 
     account.principal = b.principal
     account.interest = b.interest

@@ -55,9 +55,9 @@ from app.services import snapshots
 from app.services.accounts import SEES_ALL_ACCOUNTS, readable_accounts
 from app.services.history import (
     _ARRIVALS,
-    _STAGE,
-    _STATUS,
-    _TOTAL,
+    STAGE,
+    STATUS,
+    TOTAL,
     _history,
     _history_value,
     arrived_on,
@@ -142,9 +142,9 @@ WITH {_ARRIVALS},
 cohort AS (SELECT * FROM portfolio WHERE arrived <= :start),
 {
     _history(
-        ("stage_start", _STAGE, ":start"),
-        ("stage_end", _STAGE, ":end"),
-        ("status_start", _STATUS, ":start"),
+        ("stage_start", STAGE, ":start"),
+        ("stage_end", STAGE, ":end"),
+        ("status_start", STATUS, ":start"),
     )
 }
 SELECT x.partner_id, x.from_stage, x.to_stage, count(*) AS accounts
@@ -287,10 +287,10 @@ cohort AS (
 ),
 {
     _history(
-        ("stage_first", _STAGE, "c.first_day"),
-        ("total_first", _TOTAL, "c.first_day"),
-        ("status_first", _STATUS, "c.first_day"),
-        ("stage_end", _STAGE, ":end"),
+        ("stage_first", STAGE, "c.first_day"),
+        ("total_first", TOTAL, "c.first_day"),
+        ("status_first", STATUS, "c.first_day"),
+        ("stage_end", STAGE, ":end"),
     )
 }
 {_recovery_by_stage(_HISTORY_FIRST_DAY, stage_on("v.id", "p.paid_on - 1", "v.stage"))}
@@ -334,10 +334,10 @@ first AS (
                     ELSE {stage_on("c.id", "d.day", "c.stage_now")} END AS stage,
                CASE WHEN sa.account_id IS NOT NULL
                     THEN {snapshots.from_minor("sa.total", "sa.currency")}
-                    ELSE CAST({_as_of("c.id", _TOTAL, "d.day", "c.total_now")}
+                    ELSE CAST({_as_of("c.id", TOTAL, "d.day", "c.total_now")}
                               AS numeric(18, 2)) END AS balance,
                CASE WHEN sa.account_id IS NOT NULL THEN sa.status
-                    ELSE {_as_of("c.id", _STATUS, "d.day", "c.status_now")} END AS status
+                    ELSE {_as_of("c.id", STATUS, "d.day", "c.status_now")} END AS status
         FROM (SELECT {arrived} AS day WHERE NOT c.was_there) d
         LEFT JOIN portfolio_snapshot sa ON sa.snapshot_date = d.day AND sa.account_id = c.id
     ) n ON true

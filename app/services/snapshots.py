@@ -49,33 +49,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.money import DEFAULT_MINOR_UNIT, MINOR_UNITS
 from app.services.history import (
-    _ASSIGNED,
-    _DPD,
-    _FEES,
-    _INTEREST,
-    _PAST_DUE,
-    _PRINCIPAL,
-    _STAGE,
-    _STATUS,
-    _TEAM,
-    _TOTAL,
-    _Fact,
+    COLLECTOR,
+    DPD,
+    FEES,
+    INTEREST,
+    KINDS_ARRAY,
+    PAST_DUE,
+    PRINCIPAL,
+    STAGE,
+    STATUS,
+    TEAM,
+    TOTAL,
+    Fact,
     arrived_on,
     as_of,
 )
-
-# The kinds ``account_event`` allows (its check constraint); one index range per kind finds
-# the latest date or the accounts with events after a date.
-_EVENT_KINDS = (
-    "created",
-    "balance_changed",
-    "stage_changed",
-    "assigned",
-    "status_changed",
-    "paused",
-    "pause_ended",
-)
-_KINDS_ARRAY = "ARRAY[" + ", ".join(f"'{k}'" for k in _EVENT_KINDS) + "]::text[]"
 
 
 def minor_factor(currency: str) -> str:
@@ -106,21 +94,21 @@ _NOW = f"""a.id, a.partner_id, a.stage, a.dpd, a.status, a.currency,
        a.assigned_team_id"""
 
 
-def _amount_on(fact: _Fact, day: str, fallback: str) -> str:
+def _amount_on(fact: Fact, day: str, fallback: str) -> str:
     return to_minor(f"CAST({as_of('a.id', fact, day, fallback)} AS numeric)", "a.currency")
 
 
 def _history_row(day: str) -> str:
     """The account (alias ``a``) as its history reads on ``day``: what the event-based
     reports read."""
-    return f"""a.id, a.partner_id, {as_of("a.id", _STAGE, day, "a.stage")},
-       CAST({as_of("a.id", _DPD, day, "a.dpd")} AS integer),
-       {as_of("a.id", _STATUS, day, "a.status")}, a.currency,
-       {_amount_on(_PRINCIPAL, day, "a.principal")}, {_amount_on(_INTEREST, day, "a.interest")},
-       {_amount_on(_FEES, day, "a.fees")}, {_amount_on(_TOTAL, day, "a.total")},
-       {_amount_on(_PAST_DUE, day, "a.past_due_amount")},
-       CAST({as_of("a.id", _ASSIGNED, day, "a.assigned_collector_id")} AS uuid),
-       CAST({as_of("a.id", _TEAM, day, "a.assigned_team_id")} AS uuid)"""
+    return f"""a.id, a.partner_id, {as_of("a.id", STAGE, day, "a.stage")},
+       CAST({as_of("a.id", DPD, day, "a.dpd")} AS integer),
+       {as_of("a.id", STATUS, day, "a.status")}, a.currency,
+       {_amount_on(PRINCIPAL, day, "a.principal")}, {_amount_on(INTEREST, day, "a.interest")},
+       {_amount_on(FEES, day, "a.fees")}, {_amount_on(TOTAL, day, "a.total")},
+       {_amount_on(PAST_DUE, day, "a.past_due_amount")},
+       CAST({as_of("a.id", COLLECTOR, day, "a.assigned_collector_id")} AS uuid),
+       CAST({as_of("a.id", TEAM, day, "a.assigned_team_id")} AS uuid)"""
 
 
 # A correction keeps the aged DPD unless it moves the stage (then the history's DPD).
@@ -137,7 +125,7 @@ SET partner_id = EXCLUDED.partner_id, stage = EXCLUDED.stage,
 
 # Accounts with an event dated after :day: their rows come from history.
 _LATER = f"""
-SELECT DISTINCT e.account_id FROM unnest({_KINDS_ARRAY}) k(kind)
+SELECT DISTINCT e.account_id FROM unnest({KINDS_ARRAY}) k(kind)
 JOIN LATERAL (SELECT x.account_id FROM account_event x
               WHERE x.kind = k.kind AND x.as_of > :day) e ON true
 """  # noqa: S608
@@ -182,7 +170,7 @@ WHERE {arrived_on("a", "p.time_zone")} <= x.day
 
 _LIVE_FROM = f"""
 SELECT GREATEST(
-    (SELECT max(m.as_of) FROM unnest({_KINDS_ARRAY}) k(kind)
+    (SELECT max(m.as_of) FROM unnest({KINDS_ARRAY}) k(kind)
      CROSS JOIN LATERAL (SELECT max(e.as_of) AS as_of FROM account_event e
                          WHERE e.kind = k.kind) m),
     (SELECT max(CAST((CAST(:now AS timestamptz) AT TIME ZONE p.time_zone) AS date))

@@ -48,6 +48,7 @@ from app.config import Settings
 from app.db import Database
 from app.domain import webhooks as domain
 from app.domain.errors import InvalidInput, NotFound, PermissionDenied, VersionMismatch
+from app.domain.history import HistoryKind
 from app.domain.roles import Role
 from app.domain.webhooks import DestinationRefused, EventKind, IPAddress, RetryPolicy
 from app.i18n import N_
@@ -55,7 +56,7 @@ from app.models.partner import Partner
 from app.models.webhook import WebhookDelivery, WebhookEvent, WebhookSubscription
 from app.pagination import decode_moment_cursor, split_moment_page
 from app.security import Principal
-from app.services import audit
+from app.services import audit, history
 
 log = structlog.get_logger("cartera.webhooks")
 
@@ -145,14 +146,15 @@ def _account_status_ctes(kind: EventKind, source: str, status: str, prefix: str)
         kind,
         source=source,
         prefix=prefix,
-        where=f"s.kind = 'status_changed' AND s.after->>'status' = '{status}'",
+        where=f"s.kind IN ({history.STATUS.kinds_sql})"
+        f" AND {history.STATUS.text('s.after')} = '{status}'",
         partner="s.partner_id",
         payload=payload_sql(
             kind,
             account_id="s.account_id",
             external_ref=_EXTERNAL_REF,
             status=f"'{status}'",
-            reason="s.after->>'reason'",
+            reason=history.REASON.text("s.after"),
         ),
     )
 
@@ -167,15 +169,15 @@ def account_event_ctes(source: str) -> str:
         EventKind.ACCOUNT_STAGE_CHANGED,
         source=source,
         prefix="wh_stage",
-        where="s.kind = 'stage_changed'",
+        where=f"s.kind = '{HistoryKind.STAGE_CHANGED.value}'",
         partner="s.partner_id",
         payload=payload_sql(
             EventKind.ACCOUNT_STAGE_CHANGED,
             account_id="s.account_id",
             external_ref=_EXTERNAL_REF,
-            from_stage="s.before->>'stage'",
-            to_stage="s.after->>'stage'",
-            dpd="CAST(s.after->>'dpd' AS integer)",
+            from_stage=history.STAGE.text("s.before"),
+            to_stage=history.STAGE.text("s.after"),
+            dpd=f"CAST({history.DPD.text('s.after')} AS integer)",
             as_of="s.as_of",
         ),
     )

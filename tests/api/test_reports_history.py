@@ -14,11 +14,11 @@ from sqlalchemy import text
 
 from app.models.account import AccountEvent
 from app.services.history import (
-    _ASSIGNED,
-    _STAGE,
-    _STATUS,
-    _TOTAL,
-    _Fact,
+    COLLECTOR,
+    STAGE,
+    STATUS,
+    TOTAL,
+    Fact,
     _history,
     _history_value,
 )
@@ -42,9 +42,9 @@ def _payload(rng: random.Random) -> dict[str, object] | None:
     return {key: rng.choice(values) for key, values in VALUES.items() if rng.random() < 0.6}
 
 
-@pytest.mark.parametrize("fact", [_STAGE, _TOTAL, _STATUS, _ASSIGNED], ids=lambda f: f.key)
+@pytest.mark.parametrize("fact", [STAGE, TOTAL, STATUS, COLLECTOR], ids=lambda f: f.key)
 async def test_one_pass_over_the_history_reads_what_the_per_account_look_up_reads(
-    session, fact: _Fact
+    session, fact: Fact
 ):
     rng = random.Random(f"history-{fact.key}")
     partner = await make_partner(session)

@@ -33,11 +33,11 @@ from app.models.user import User
 from app.security import Principal
 from app.services import reports, snapshots
 from app.services.history import (
-    _ASSIGNED,
-    _PAST_DUE,
-    _STAGE,
-    _STATUS,
-    _TOTAL,
+    COLLECTOR,
+    PAST_DUE,
+    STAGE,
+    STATUS,
+    TOTAL,
     as_of,
 )
 from tests.factories import business_today, make_account, make_partner
@@ -112,12 +112,12 @@ def _amount(minor: int, currency: str) -> Decimal:
 
 _SYNC = f"""
 UPDATE account a SET
-    stage = {as_of("a.id", _STAGE, ":far", "a.stage")},
-    status = {as_of("a.id", _STATUS, ":far", "a.status")},
-    principal = CAST({as_of("a.id", _TOTAL, ":far", "a.total")} AS numeric),
-    total = CAST({as_of("a.id", _TOTAL, ":far", "a.total")} AS numeric),
-    past_due_amount = CAST({as_of("a.id", _PAST_DUE, ":far", "a.past_due_amount")} AS numeric),
-    assigned_collector_id = CAST({as_of("a.id", _ASSIGNED, ":far", "a.assigned_collector_id")}
+    stage = {as_of("a.id", STAGE, ":far", "a.stage")},
+    status = {as_of("a.id", STATUS, ":far", "a.status")},
+    principal = CAST({as_of("a.id", TOTAL, ":far", "a.total")} AS numeric),
+    total = CAST({as_of("a.id", TOTAL, ":far", "a.total")} AS numeric),
+    past_due_amount = CAST({as_of("a.id", PAST_DUE, ":far", "a.past_due_amount")} AS numeric),
+    assigned_collector_id = CAST({as_of("a.id", COLLECTOR, ":far", "a.assigned_collector_id")}
                                  AS uuid)
 WHERE a.id = :id
 """
@@ -251,12 +251,12 @@ async def _check(session: AsyncSession, history: dict[str, Any]) -> None:
         text(f"""
         SELECT string_agg(s.snapshot_date || ' ' || s.account_id, ', ')
         FROM portfolio_snapshot s JOIN account a ON a.id = s.account_id
-        WHERE s.stage IS DISTINCT FROM {as_of("a.id", _STAGE, "s.snapshot_date", "a.stage")}
-           OR s.status IS DISTINCT FROM {as_of("a.id", _STATUS, "s.snapshot_date", "a.status")}
+        WHERE s.stage IS DISTINCT FROM {as_of("a.id", STAGE, "s.snapshot_date", "a.stage")}
+           OR s.status IS DISTINCT FROM {as_of("a.id", STATUS, "s.snapshot_date", "a.status")}
            OR CAST(s.total AS numeric) / {snapshots.minor_factor("a.currency")}
-              <> CAST({as_of("a.id", _TOTAL, "s.snapshot_date", "a.total")} AS numeric)
+              <> CAST({as_of("a.id", TOTAL, "s.snapshot_date", "a.total")} AS numeric)
            OR CAST(s.collector_id AS text) IS DISTINCT FROM
-              {as_of("a.id", _ASSIGNED, "s.snapshot_date", "a.assigned_collector_id")}
+              {as_of("a.id", COLLECTOR, "s.snapshot_date", "a.assigned_collector_id")}
         """)
     )
     assert wrong is None, wrong
