@@ -283,7 +283,7 @@ class TestAssignmentDryRun:
     async def test_reasons_are_in_the_caller_s_language(self, client, kit):
         body = assignment_csv([good_row(total="1.00")])
         response = await send(client, kit, "assignments", body, language="es")
-        assert response.json()["rejections"][0]["message"] == "debe ser igual a principal + intereses + comisiones"
+        assert response.json()["rejections"][0]["message"] == "debe ser igual a capital + intereses + comisiones"
 
     async def test_json_rows_are_checked_too(self, client, kit):
         body = b'{"rows": [{"external_ref": "J-1"}]}'
