@@ -52,8 +52,12 @@ TABLES = (
 async def kit(session, settings, make_user, auth_headers):
     partner = await make_partner(session)
     other = await make_partner(session)
-    colombian = await make_partner(session, country="CO", currency="COP", time_zone="America/Bogota")
-    chilean = await make_partner(session, country="CL", currency="CLP", time_zone="America/Santiago")
+    colombian = await make_partner(
+        session, country="CO", currency="COP", time_zone="America/Bogota"
+    )
+    chilean = await make_partner(
+        session, country="CL", currency="CLP", time_zone="America/Santiago"
+    )
     headers = {
         "system": await partner_bearer(session, settings, partner),
         "other_system": await partner_bearer(session, settings, other),
@@ -69,7 +73,7 @@ async def kit(session, settings, make_user, auth_headers):
 async def table_counts(session) -> dict[str, int]:
     counts = {}
     for table in TABLES:
-        counts[table] = await session.scalar(text(f"SELECT count(*) FROM {table}"))  # noqa: S608
+        counts[table] = await session.scalar(text(f"SELECT count(*) FROM {table}"))
     return counts
 
 
@@ -167,8 +171,9 @@ class TestTemplates:
             (await template(client, kit, kind, "csv")).content)) - 1  # fmt: skip
         assert await table_counts(session) == before
 
-    async def test_the_template_of_a_colombian_partner_uses_colombian_ids(self, client, kit,
-                                                                        settings, session):  # fmt: skip
+    async def test_the_template_of_a_colombian_partner_uses_colombian_ids(
+        self, client, kit, settings, session
+    ):
         system = await partner_bearer(session, settings, kit["colombian"])
         await session.commit()
         kit = {**kit, "co": system}
@@ -211,9 +216,10 @@ class TestColumnTable:
     def test_the_push_s_description_lists_the_columns_the_reader_accepts(self, app, kind, path):
         description = app.openapi()["paths"][path]["post"]["description"]
         table = [line for line in description.splitlines() if line.startswith("| `")]
-        names = [re.match(r"\| `([a-z0-9_]+)`", line).group(1) for line in table]  # type: ignore[union-attr]
+        names = [line.split("`")[1] for line in table]
         assert names == names_of(kind)
-        required = {n for n, line in zip(names, table, strict=True) if line.split("|")[2].strip() == "yes"}
+        marks = [line.split("|")[2].strip() for line in table]
+        required = {n for n, mark in zip(names, marks, strict=True) if mark == "yes"}
         assert required == {c.name for c in KINDS[kind][1] if c.required}
         # The header the table documents is the one the reader checks against.
         checks = {
@@ -283,7 +289,8 @@ class TestAssignmentDryRun:
     async def test_reasons_are_in_the_caller_s_language(self, client, kit):
         body = assignment_csv([good_row(total="1.00")])
         response = await send(client, kit, "assignments", body, language="es")
-        assert response.json()["rejections"][0]["message"] == "debe ser igual a capital + intereses + comisiones"
+        reason = response.json()["rejections"][0]["message"]
+        assert reason == "debe ser igual a capital + intereses + comisiones"
 
     async def test_json_rows_are_checked_too(self, client, kit):
         body = b'{"rows": [{"external_ref": "J-1"}]}'
@@ -363,10 +370,10 @@ class TestPaymentFileDryRun:
 class TestSpeiDryRun:
     async def test_bad_deposits_are_rejected(self, client, kit, session):
         body = (
-            "amount,date,beneficiary_clabe,tracking_key\n"
-            "150.00,2025-10-01,646180000000000017,ABC123\n"
-            "150.00,2025-10-01,12345,ABC-124\n"
-        ).encode()
+            b"amount,date,beneficiary_clabe,tracking_key\n"
+            b"150.00,2025-10-01,646180000000000017,ABC123\n"
+            b"150.00,2025-10-01,12345,ABC-124\n"
+        )
         before = await table_counts(session)
         report = (await send(client, kit, "spei", body)).json()
         assert (report["accepted"], report["rejected"]) == (1, 1)
