@@ -119,6 +119,25 @@ def _line(line: PaymentFileLine, language: Language) -> PaymentFileLineRead:
     return read
 
 
+async def dry_run_of_file(
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    settings: SettingsDep,
+    partner_id: uuid.UUID,
+    language: Language,
+    kind: FileKind,
+) -> Response:
+    """A payment file or SPEI statement sent with ``dry_run=true``: its report, 200."""
+    await service.partner_for_push(session, principal, partner_id)
+    source, body = await upload_body(request)
+    report = await file_kit.dry_run_file(
+        session, principal, partner_id, source, body, kind,
+        workbook_limits=WorkbookLimits.from_settings(settings),
+    )  # fmt: skip
+    return dry_run_answer(report, language)
+
+
 _SEND_DOC = """Stores the file and queues it; poll the returned file for its status, counts and
 amounts, and read its reconciliation report line by line. Each line names its account by
 `external_ref` or by the account's `payment_reference`. Lines are applied as `POST /payments`
@@ -154,21 +173,13 @@ async def send_payment_file(
     idempotency_key: IdempotencyKey = None,
     dry_run: DryRunQuery = False,
 ) -> PaymentFileRead | Response:
-    if not dry_run:
-        service.check_idempotency_key(idempotency_key)
+    if dry_run:
+        return await dry_run_of_file(
+            request, session, principal, settings, partner_id, language, FileKind.PAYMENTS
+        )
+    service.check_idempotency_key(idempotency_key)
     await service.partner_for_push(session, principal, partner_id)
     source, body = await upload_body(request)
-    if dry_run:
-        report = await file_kit.dry_run_file(
-            session,
-            principal,
-            partner_id,
-            source,
-            body,
-            FileKind.PAYMENTS,
-            workbook_limits=WorkbookLimits.from_settings(settings),
-        )
-        return dry_run_answer(report, language)
     payment_file, replayed = await service.submit_file(
         session,
         principal,

@@ -25,18 +25,16 @@ from app.routers.assignments import (
     DRY_RUN_RESPONSE,
     DryRunQuery,
     add_template_routes,
-    dry_run_answer,
     push_description,
     upload_body,
     upload_body_spec,
 )
-from app.routers.payment_files import file_fields
+from app.routers.payment_files import dry_run_of_file, file_fields
 from app.schemas.payment_files import (
     OutcomeName,
     PaymentFileLineApply,
 )
 from app.schemas.spei_files import SpeiDepositRead, SpeiFileRead
-from app.services import file_kit
 from app.services import spei_files as service
 from app.services.assignments import check_idempotency_key, partner_for_push
 from app.services.file_kit import FileKind
@@ -122,21 +120,13 @@ async def send_spei_file(
     idempotency_key: IdempotencyKey = None,
     dry_run: DryRunQuery = False,
 ) -> SpeiFileRead | Response:
-    if not dry_run:
-        check_idempotency_key(idempotency_key)
+    if dry_run:
+        return await dry_run_of_file(
+            request, session, principal, settings, partner_id, language, FileKind.SPEI
+        )
+    check_idempotency_key(idempotency_key)
     await partner_for_push(session, principal, partner_id)
     source, body = await upload_body(request)
-    if dry_run:
-        report = await file_kit.dry_run_file(
-            session,
-            principal,
-            partner_id,
-            source,
-            body,
-            FileKind.SPEI,
-            workbook_limits=WorkbookLimits.from_settings(settings),
-        )
-        return dry_run_answer(report, language)
     statement, replayed = await service.submit_statement(
         session,
         principal,
