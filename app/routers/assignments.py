@@ -149,7 +149,10 @@ def dry_run_answer(report: DryRun, language: Language) -> JSONResponse:
     return JSONResponse(body.model_dump(mode="json"))
 
 
-_TEMPLATE_MEDIA = {SourceFormat.CSV: "text/csv", SourceFormat.XLSX: XLSX_MEDIA_TYPE}
+_TEMPLATE_CONTENT: dict[SourceFormat, dict[str, Any]] = {
+    SourceFormat.CSV: {"text/csv": {"schema": {"type": "string"}}},
+    SourceFormat.XLSX: {XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+}
 Handler = Callable[..., Coroutine[Any, Any, Response]]
 
 
@@ -191,7 +194,7 @@ def add_template_routes(target: APIRouter, path: str, kind: FileKind, what: str)
             ),
             response_class=Response,
             responses={
-                200: {"content": {_TEMPLATE_MEDIA[source]: {"schema": {"type": "string"}}}},
+                200: {"content": _TEMPLATE_CONTENT[source]},
                 **problem_responses(401, 403, 404, 409, 422),
             },
         )
