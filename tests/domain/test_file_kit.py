@@ -137,7 +137,7 @@ class TestDecimalComma:
         st.booleans(),
     )
     def test_any_amount_written_the_spanish_way_reads_back(self, amount, grouped):
-        whole, fraction = f"{amount:.2f}".split(".")
+        whole, fraction = f"{abs(amount):.2f}".split(".")
         if grouped:
             whole = f"{int(whole):,}".replace(",", ".")
         assert parse_money(f"{whole},{fraction}", decimal_comma=True) == amount
