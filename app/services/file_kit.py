@@ -8,9 +8,9 @@ column table in the API's description cannot disagree.
 
 A dry run reads the upload from a temporary file as the job reads the stored one, and runs
 the same checks: an assignment push's rows go through the staging pool
-(:mod:`app.services.assignment_staging`) a batch at a time, repeated external refs are found
-across the push, and accounts the partner has closed are looked up per batch with one query;
-a payment file's or statement's lines go through their kind's line reader. Nothing is
+(:mod:`app.services.assignment_staging`) a batch at a time (validated only: nothing is
+sealed or encoded for COPY), repeated external refs are found across the push, and accounts
+the partner has closed are looked up per batch with one query; a payment file's or statement's lines go through their kind's line reader. Nothing is
 written: no upload, no account, no ledger entry, no audit record (nothing changes), and the
 Idempotency-Key is neither needed nor used. It runs within the request, so it is bounded:
 at most :data:`DRY_RUN_MAX_ROWS` rows and :data:`DRY_RUN_MAX_BYTES` bytes.
@@ -289,8 +289,9 @@ async def dry_run_assignment(
     now: datetime | None = None,
 ) -> DryRun:
     """The push's rows validated as the job validates them (same staging pool, same
-    batches), with the rows the merge would refuse (a repeated external_ref, an account the
-    partner closed); nothing stored. An unreadable upload raises as a push's does."""
+    batches; nothing sealed or encoded for COPY), with the rows the merge would refuse (a
+    repeated external_ref, an account the partner closed); nothing stored. An unreadable
+    upload raises as a push's does."""
     partner = await partner_for_push(session, principal, partner_id)
     context = IntakeContext(
         Country(partner.country),
@@ -312,6 +313,7 @@ async def dry_run_assignment(
             context,
             BATCH_ROWS,
             staging.configured_workers() if workers is None else workers,
+            encode=False,
         )
         accepted: dict[str, int] = {}
         async with contextlib.aclosing(reader.batches()) as batches:
