@@ -10,10 +10,11 @@ A dry run reads the upload from a temporary file as the job reads the stored one
 the same checks: an assignment push's rows go through the staging pool
 (:mod:`app.services.assignment_staging`) a batch at a time (validated only: nothing is
 sealed or encoded for COPY), repeated external refs are found across the push, and accounts
-the partner has closed are looked up per batch with one query; a payment file's or statement's lines go through their kind's line reader. Nothing is
-written: no upload, no account, no ledger entry, no audit record (nothing changes), and the
-Idempotency-Key is neither needed nor used. It runs within the request, so it is bounded:
-at most :data:`DRY_RUN_MAX_ROWS` rows and :data:`DRY_RUN_MAX_BYTES` bytes.
+the partner has closed are looked up per batch with one query; a payment file's or
+statement's lines go through their kind's line reader. Nothing is written: no upload, no
+account, no ledger entry, no audit record (nothing changes), and the Idempotency-Key is
+neither needed nor used. It runs within the request, so it is bounded: at most
+:data:`DRY_RUN_MAX_ROWS` rows and :data:`DRY_RUN_MAX_BYTES` bytes.
 """
 
 from __future__ import annotations
