@@ -18,6 +18,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from app.domain.errors import Text
+from app.domain.file_kit import (
+    ColumnKind,
+    FileColumn,
+    amount_names,
+    column_names,
+    required_names,
+)
 from app.domain.geography import time_zone_for, time_zone_for_phone
 from app.domain.identity import (
     ID_COUNTRY,
@@ -29,8 +36,11 @@ from app.domain.identity import (
 )
 from app.domain.money import (
     FORMAT_MESSAGE,
+    DecimalCommaText,
     MoneyFormatError,
     fits_minor_unit,
+    from_minor,
+    minor_unit_of,
     parse_money,
     too_many_decimals,
 )
@@ -146,69 +156,154 @@ class AccountRow:
 
 
 # ---------------------------------------------------------------------------------------
-# Flat columns (CSV, Excel)
+# Flat columns (CSV, Excel), in the documented order (app/domain/file_kit.py)
 
-_ACCOUNT_COLUMNS = (
-    "external_ref",
-    "product_type",
-    "currency",
-    "original_amount",
-    "principal",
-    "interest",
-    "fees",
-    "total",
-    "past_due_amount",
-    "oldest_unpaid_due_date",
-    "last_payment_date",
-    "last_payment_amount",
+_AMOUNT = ColumnKind.AMOUNT
+_ACCOUNT_FILE_COLUMNS: tuple[FileColumn, ...] = (
+    FileColumn(
+        "external_ref",
+        ColumnKind.TEXT,
+        N_("the partner's own reference of the account (up to 64 characters), unique per partner"),
+        required=True,
+    ),
+    FileColumn(
+        "product_type",
+        ColumnKind.CHOICE,
+        N_("the kind of credit"),
+        required=True,
+        choices=tuple(p.value for p in ProductType),
+    ),
+    FileColumn(
+        "currency", ColumnKind.TEXT, N_("ISO 4217 code: the partner's currency"), required=True
+    ),
+    FileColumn("original_amount", _AMOUNT, N_("the amount first lent or billed (default: total)")),
+    FileColumn("principal", _AMOUNT, N_("principal owed"), required=True),
+    FileColumn("interest", _AMOUNT, N_("interest owed"), required=True),
+    FileColumn("fees", _AMOUNT, N_("fees and charges owed"), required=True),
+    FileColumn(
+        "total", _AMOUNT, N_("the balance owed: principal + interest + fees"), required=True
+    ),
+    FileColumn("past_due_amount", _AMOUNT, N_("the part of the total past due (default: 0)")),
+    FileColumn(
+        "oldest_unpaid_due_date",
+        ColumnKind.DATE,
+        N_("due date of the oldest unpaid installment (days past due count from it)"),
+    ),
+    FileColumn("last_payment_date", ColumnKind.DATE, N_("date of the debtor's last payment")),
+    FileColumn(
+        "last_payment_amount",
+        _AMOUNT,
+        N_("amount of the debtor's last payment (given with its date)"),
+    ),
 )
-_DEBTOR_COLUMNS = (
-    "debtor_first_names",
-    "debtor_last_names",
-    "debtor_national_id_type",
-    "debtor_national_id",
-    "debtor_birth_date",
-    "debtor_phones",
-    "debtor_emails",
-    # channel=reference pairs, "|"-separated: the channels the debtor authorised
-    "debtor_consents",
+_DEBTOR_FILE_COLUMNS: tuple[FileColumn, ...] = (
+    FileColumn("debtor_first_names", ColumnKind.TEXT, N_("the debtor's first names"), True),
+    FileColumn("debtor_last_names", ColumnKind.TEXT, N_("the debtor's last names"), True),
+    FileColumn(
+        "debtor_national_id_type",
+        ColumnKind.CHOICE,
+        N_("the kind of national id, of the partner's country"),
+        required=True,
+        choices=tuple(t.value for t in NationalIdType),
+    ),
+    FileColumn(
+        "debtor_national_id",
+        ColumnKind.TEXT,
+        N_("the debtor's national id, checked with its check digits"),
+        required=True,
+    ),
+    FileColumn("debtor_birth_date", ColumnKind.DATE, N_("the debtor's date of birth")),
+    FileColumn(
+        "debtor_phones",
+        ColumnKind.LIST,
+        N_("the debtor's phones (at most {limit}), read for the partner's country"),
+        params={"limit": MAX_CONTACTS},
+    ),
+    FileColumn(
+        "debtor_emails",
+        ColumnKind.LIST,
+        N_("the debtor's email addresses (at most {limit})"),
+        params={"limit": MAX_CONTACTS},
+    ),
+    FileColumn(
+        "debtor_consents",
+        ColumnKind.LIST,
+        N_("channels the debtor authorised, as channel=reference of the partner's record"),
+    ),
 )
 _ADDRESS_PARTS = ("line", "state", "municipality", "postal_code", "latitude", "longitude")
-_ADDRESS_COLUMNS = tuple(f"address_{part}" for part in _ADDRESS_PARTS)
-_REFERENCE_COLUMNS = tuple(
-    f"reference{n}_{part}"
+_ADDRESS_MEANINGS: dict[str, tuple[ColumnKind, str]] = {
+    "line": (ColumnKind.TEXT, N_("{whose} address: street, number and neighbourhood")),
+    "state": (ColumnKind.TEXT, N_("{whose} address: state")),
+    "municipality": (ColumnKind.TEXT, N_("{whose} address: municipality")),
+    "postal_code": (ColumnKind.TEXT, N_("{whose} address: postal code (five digits in Mexico)")),
+    "latitude": (ColumnKind.DECIMAL, N_("{whose} address: latitude (with the longitude)")),
+    "longitude": (ColumnKind.DECIMAL, N_("{whose} address: longitude (with the latitude)")),
+}
+_DEBTORS = N_("the debtor's")
+_GUARANTORS = N_("guarantor {n}'s")
+
+
+def _address_columns(prefix: str, parts: Sequence[str], whose: Message) -> list[FileColumn]:
+    return [
+        FileColumn(
+            f"{prefix}address_{part}",
+            _ADDRESS_MEANINGS[part][0],
+            _ADDRESS_MEANINGS[part][1],
+            params={"whose": whose},
+        )
+        for part in parts
+    ]
+
+
+_REFERENCE_FILE_COLUMNS: tuple[FileColumn, ...] = tuple(
+    column
     for n in range(1, MAX_REFERENCES + 1)
-    for part in ("name", "relationship", "phones")
-)
-_GUARANTOR_COLUMNS = tuple(
-    f"guarantor{n}_{part}"
-    for n in range(1, MAX_GUARANTORS + 1)
-    for part in (
-        "name",
-        "national_id_type",
-        "national_id",
-        "phones",
-        *(f"address_{p}" for p in _ADDRESS_PARTS[:4]),
+    for column in (
+        FileColumn(
+            f"reference{n}_name", ColumnKind.TEXT, N_("personal reference {n}: full name"),
+            params={"n": n},
+        ),
+        FileColumn(
+            f"reference{n}_relationship", ColumnKind.TEXT,
+            N_("personal reference {n}: relationship to the debtor"), params={"n": n},
+        ),
+        FileColumn(
+            f"reference{n}_phones", ColumnKind.LIST, N_("personal reference {n}: phones"),
+            params={"n": n},
+        ),
     )
+)  # fmt: skip
+_GUARANTOR_FILE_COLUMNS: tuple[FileColumn, ...] = tuple(
+    column
+    for n in range(1, MAX_GUARANTORS + 1)
+    for column in (
+        FileColumn(f"guarantor{n}_name", ColumnKind.TEXT, N_("guarantor {n}: full name"),
+                   params={"n": n}),
+        FileColumn(f"guarantor{n}_national_id_type", ColumnKind.CHOICE,
+                   N_("guarantor {n}: kind of national id (with the number)"),
+                   choices=tuple(t.value for t in NationalIdType), params={"n": n}),
+        FileColumn(f"guarantor{n}_national_id", ColumnKind.TEXT,
+                   N_("guarantor {n}: national id (with its kind)"), params={"n": n}),
+        FileColumn(f"guarantor{n}_phones", ColumnKind.LIST, N_("guarantor {n}: phones"),
+                   params={"n": n}),
+        *_address_columns(
+            f"guarantor{n}_", _ADDRESS_PARTS[:4], Message(_GUARANTORS, {"n": n})
+        ),
+    )
+)  # fmt: skip
+FILE_COLUMNS: tuple[FileColumn, ...] = (
+    *_ACCOUNT_FILE_COLUMNS,
+    *_DEBTOR_FILE_COLUMNS,
+    *_address_columns("", _ADDRESS_PARTS, Message(_DEBTORS)),
+    *_REFERENCE_FILE_COLUMNS,
+    *_GUARANTOR_FILE_COLUMNS,
 )
-CSV_COLUMNS: tuple[str, ...] = (
-    _ACCOUNT_COLUMNS + _DEBTOR_COLUMNS + _ADDRESS_COLUMNS + _REFERENCE_COLUMNS + _GUARANTOR_COLUMNS
-)
-REQUIRED_COLUMNS: frozenset[str] = frozenset(
-    {
-        "external_ref",
-        "product_type",
-        "currency",
-        "principal",
-        "interest",
-        "fees",
-        "total",
-        "debtor_first_names",
-        "debtor_last_names",
-        "debtor_national_id_type",
-        "debtor_national_id",
-    }
-)
+CSV_COLUMNS: tuple[str, ...] = column_names(FILE_COLUMNS)
+REQUIRED_COLUMNS: frozenset[str] = required_names(FILE_COLUMNS)
+AMOUNT_COLUMNS: frozenset[str] = amount_names(FILE_COLUMNS)
+_ACCOUNT_COLUMNS = column_names(_ACCOUNT_FILE_COLUMNS)
+_GUARANTOR_COLUMNS = column_names(_GUARANTOR_FILE_COLUMNS)
 
 
 def check_header(
@@ -352,7 +447,9 @@ class FieldReader:
         """An amount in ``currency``: text read by :func:`~app.domain.money.parse_money`, or
         a JSON number (an integer, or a decimal the JSON reader kept exact as ``Decimal``)
         read through its text, so "1e3" is refused whichever way it came; never a binary
-        float. At most the currency's decimals; kept with two places, as stored."""
+        float. At most the currency's decimals; kept with two places, as stored. A
+        :class:`~app.domain.money.DecimalCommaText` (a cell of a CSV separated by
+        semicolons) is read with a decimal comma."""
         if value is None or value == "":
             if required:
                 self.fail(field, N_("is required"))
@@ -361,7 +458,10 @@ class FieldReader:
             self.fail(field, FORMAT_MESSAGE)
             return None
         try:
-            amount = parse_money(value.strip() if isinstance(value, str) else str(value))
+            amount = parse_money(
+                value.strip() if isinstance(value, str) else str(value),
+                decimal_comma=isinstance(value, DecimalCommaText),
+            )
         except MoneyFormatError as exc:
             self.fail(field, exc.text)
             return None
@@ -754,3 +854,72 @@ def _party_parts(parties: Sequence[PartyIn]) -> list[Any]:
         ]
         for p in parties
     ]
+
+
+# ---------------------------------------------------------------------------------------
+# Example rows (the templates a partner downloads, app/services/file_kit.py)
+
+# Fake people: ids from public test data and phones from libphonenumber's example numbers,
+# each valid in its country.
+_EXAMPLE_PEOPLE: dict[Country, tuple[NationalIdType, str, str, str]] = {
+    # (id type, id, phone, postal code)
+    Country.MX: (NationalIdType.CURP, "BOXW310820HNERXN09", "222 123 4567", "06000"),
+    Country.CO: (NationalIdType.CC, "1000000001", "321 1234567", "110111"),
+    Country.PE: (NationalIdType.DNI, "10000001", "912 345 678", "15001"),
+    Country.CL: (NationalIdType.RUT, "11.111.111-1", "(2) 2123 4567", "8320000"),
+    Country.BR: (NationalIdType.CPF, "111.444.777-35", "(11) 96123-4567", "01001-000"),
+    Country.US: (NationalIdType.SSN, "123-45-6789", "(201) 555-0123", "10001"),
+}
+EXAMPLE_DATES = ("2025-09-15", "2025-10-31", "1985-04-12")
+
+
+def example_rows(country: Country, currency: str) -> list[dict[str, str]]:
+    """Two rows :func:`validate_row` accepts for a partner of ``country`` and ``currency``,
+    with clearly made-up data: one with only the required columns and one with most of the
+    optional ones (column → cell text, the amounts with the currency's decimals)."""
+    id_type, national_id, phone, postal_code = _EXAMPLE_PEOPLE[country]
+
+    def amount(units: int) -> str:
+        return str(from_minor(units * 10 ** minor_unit_of(currency), currency))
+
+    debtor = {
+        "debtor_first_names": "Juan",
+        "debtor_last_names": "Ejemplo Prueba",
+        "debtor_national_id_type": id_type.value,
+        "debtor_national_id": national_id,
+    }
+    first = {
+        "external_ref": "EXAMPLE-0001",
+        "product_type": ProductType.REVOLVING.value,
+        "currency": currency,
+        "principal": amount(1000),
+        "interest": str(from_minor(12050, currency)),
+        "fees": amount(0),
+        **debtor,
+    }
+    first["total"] = str(sum(Decimal(first[c]) for c in ("principal", "interest", "fees")))
+    second = {
+        "external_ref": "EXAMPLE-0002",
+        "product_type": ProductType.INSTALLMENT.value,
+        "currency": currency,
+        "original_amount": amount(5000),
+        "principal": amount(3000),
+        "interest": amount(250),
+        "fees": amount(50),
+        "total": amount(3300),
+        "past_due_amount": amount(900),
+        "oldest_unpaid_due_date": EXAMPLE_DATES[0],
+        "last_payment_date": EXAMPLE_DATES[1],
+        "last_payment_amount": amount(300),
+        **debtor,
+        "debtor_birth_date": EXAMPLE_DATES[2],
+        "debtor_phones": phone,
+        "debtor_emails": "juan.ejemplo@example.com",
+        "debtor_consents": "sms=EXAMPLE-CONSENT-1",
+        "address_line": "Calle Ejemplo 123",
+        "address_postal_code": postal_code,
+        "reference1_name": "María Ejemplo",
+        "reference1_relationship": "hermana",
+        "reference1_phones": phone,
+    }
+    return [first, second]

@@ -14,6 +14,13 @@ negative), no exponent ("1e3"), no thousands separator ("1,000.00"), no blanks, 
 "Infinity", and no digits of other scripts ("٩٩", "９９"), which Python's ``Decimal`` would
 otherwise read.
 
+One exception, for files only: a CSV separated by semicolons is what Excel writes in Spanish
+and Portuguese locales, whose decimal mark is the comma. Its amount cells are
+:class:`DecimalCommaText`, read with ``decimal_comma``: ``1234,56`` and ``1.234,56`` (points
+grouping thousands by three) are 1234.56, ``1234.56`` is still read as written, and
+``1.234`` (a thousands point or a decimal one?) is refused as ambiguous. Nowhere else is a
+comma read: in a comma-separated file an amount with a comma is refused.
+
 Pure: no I/O.
 """
 
@@ -38,6 +45,9 @@ MONEY_PATTERN = rf"^[0-9]{{1,{MAX_INTEGER_DIGITS}}}(\.[0-9]{{1,{MAX_FRACTION_DIG
 _MONEY = re.compile(MONEY_PATTERN, re.ASCII)
 # A plain decimal number (ASCII digits, a sign, a point), to say which bound it breaks.
 _PLAIN = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?", re.ASCII)
+# A decimal comma after the integer part, bare or grouped in thousands by points.
+_DECIMAL_COMMA = re.compile(r"([0-9]{1,3}(?:\.[0-9]{3})+|[0-9]+),([0-9]+)", re.ASCII)
+_GROUPED = re.compile(r"[0-9]{1,3}(\.[0-9]{3})+", re.ASCII)
 FORMAT_MESSAGE = N_("must be a decimal amount of ASCII digits and an optional point, like 1234.50")
 
 
@@ -53,11 +63,21 @@ class MoneyFormatError(ValueError):
         self.code = code
 
 
-def parse_money(text: str) -> Decimal:
+class DecimalCommaText(str):
+    """An amount's text from a file whose decimal mark is the comma (a CSV separated by
+    semicolons): the file reader marks the cells, the field reader reads them so."""
+
+    __slots__ = ()
+
+
+def parse_money(text: str, *, decimal_comma: bool = False) -> Decimal:
     """The amount ``text`` writes, or :class:`MoneyFormatError` saying why it is not one.
+    With ``decimal_comma``, the comma is the decimal mark and points may group thousands.
 
     The text of any non-negative ``Decimal`` within the bounds, written without exponent,
     reads back equal."""
+    if decimal_comma:
+        text = _from_decimal_comma(text)
     if _MONEY.fullmatch(text):
         return Decimal(text)
     if _PLAIN.fullmatch(text):
@@ -75,6 +95,22 @@ def parse_money(text: str) -> Decimal:
             if len(whole) > MAX_INTEGER_DIGITS:
                 raise MoneyFormatError("money_too_large", N_("is too large"))
     raise MoneyFormatError("money_format", FORMAT_MESSAGE)
+
+
+def _from_decimal_comma(text: str) -> str:
+    """``text`` written with a decimal comma, as the point-decimal text :func:`parse_money`
+    reads; an integer grouped by points is refused, since it reads both ways."""
+    found = _DECIMAL_COMMA.fullmatch(text)
+    if found is not None:
+        return found.group(1).replace(".", "") + "." + found.group(2)
+    if _GROUPED.fullmatch(text):
+        raise MoneyFormatError(
+            "money_ambiguous",
+            N_(
+                "is ambiguous: with a decimal comma, write 1234 or 1234,00 without thousands points"
+            ),
+        )
+    return text
 
 
 def minor_unit_of(currency: str) -> int:

@@ -29,23 +29,45 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from app.domain.assignments import FieldReader, RowError, check_header
+from app.domain.assignments import EXAMPLE_DATES, FieldReader, RowError, check_header
+from app.domain.file_kit import ColumnKind, FileColumn, amount_names, column_names, required_names
 from app.domain.identity import Country
-from app.domain.payments import serial_of
+from app.domain.money import from_minor
+from app.domain.payments import payment_reference, serial_of
 from app.i18n import N_, Message
 
-COLUMNS: tuple[str, ...] = (
-    "external_ref",
-    "payment_reference",
-    "amount",
-    "currency",
-    "paid_on",
-    "channel",
-    "payer_reference",
-)
-REQUIRED_COLUMNS: frozenset[str] = frozenset({"amount", "paid_on", "payer_reference"})
 CHANNELS: frozenset[str] = frozenset({"spei", "cash_store", "card", "branch", "partner_report"})
 DEFAULT_CHANNEL = "partner_report"
+FILE_COLUMNS: tuple[FileColumn, ...] = (
+    FileColumn(
+        "external_ref",
+        ColumnKind.TEXT,
+        N_("the partner's reference of the account paid (this or payment_reference)"),
+    ),
+    FileColumn(
+        "payment_reference",
+        ColumnKind.TEXT,
+        N_("the account's payment reference the debtor quoted (this or external_ref)"),
+    ),
+    FileColumn("amount", ColumnKind.AMOUNT, N_("the amount paid, more than zero"), True),
+    FileColumn("currency", ColumnKind.TEXT, N_("ISO 4217 code: the partner's currency")),
+    FileColumn("paid_on", ColumnKind.DATE, N_("the day the money was paid"), required=True),
+    FileColumn(
+        "channel",
+        ColumnKind.CHOICE,
+        N_("how it was paid (default: partner_report)"),
+        choices=tuple(sorted(CHANNELS)),
+    ),
+    FileColumn(
+        "payer_reference",
+        ColumnKind.TEXT,
+        N_("the bank's tracking key or the store's ticket: a payment is applied once"),
+        required=True,
+    ),
+)
+COLUMNS: tuple[str, ...] = column_names(FILE_COLUMNS)
+REQUIRED_COLUMNS: frozenset[str] = required_names(FILE_COLUMNS)
+AMOUNT_COLUMNS: frozenset[str] = amount_names(FILE_COLUMNS)
 
 
 class Outcome(StrEnum):
@@ -75,6 +97,28 @@ def check_file_header(header: Sequence[str]) -> list[RowError]:
 def flat_line(cells: Mapping[str, Any]) -> dict[str, Any]:
     """A CSV or Excel line as read: already flat, so as it is."""
     return dict(cells)
+
+
+def example_rows(currency: str) -> list[dict[str, str]]:
+    """Two lines :func:`read_line` accepts for a partner in ``currency`` (made-up data): one
+    naming its account by external_ref, one by payment reference."""
+    return [
+        {
+            "external_ref": "EXAMPLE-0001",
+            "amount": str(from_minor(150000, currency)),
+            "currency": currency,
+            "paid_on": EXAMPLE_DATES[1],
+            "channel": "spei",
+            "payer_reference": "EXAMPLE0001",
+        },
+        {
+            "payment_reference": payment_reference(17),
+            "amount": str(from_minor(80000, currency)),
+            "paid_on": EXAMPLE_DATES[1],
+            "channel": "cash_store",
+            "payer_reference": "EXAMPLE-TICKET-0002",
+        },
+    ]
 
 
 @dataclass(frozen=True, slots=True)

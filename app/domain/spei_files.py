@@ -25,7 +25,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from app.domain.assignments import FieldReader, RowError, check_header
+from app.domain.assignments import EXAMPLE_DATES, FieldReader, RowError, check_header
+from app.domain.file_kit import ColumnKind, FileColumn, amount_names, column_names, required_names
+from app.domain.money import from_minor
 from app.domain.payment_files import (
     AccountKey,
     FileContext,
@@ -36,21 +38,53 @@ from app.domain.payment_files import (
 from app.domain.payment_rails import NO_ACCOUNT_HAS_THE_CLABE, ClabeIssuer, clabe_problem
 from app.i18n import N_, Message
 
-COLUMNS: tuple[str, ...] = (
-    "amount",
-    "date",
-    "beneficiary_clabe",
-    "tracking_key",
-    "payer_name",
-    "payer_bank",
-)
-REQUIRED_COLUMNS: frozenset[str] = frozenset(
-    {"amount", "date", "beneficiary_clabe", "tracking_key"}
-)
-CHANNEL = "spei"
 TRACKING_KEY_MAX = 30
+FILE_COLUMNS: tuple[FileColumn, ...] = (
+    FileColumn("amount", ColumnKind.AMOUNT, N_("the amount transferred, more than zero"), True),
+    FileColumn("date", ColumnKind.DATE, N_("the day the transfer settled"), required=True),
+    FileColumn(
+        "beneficiary_clabe",
+        ColumnKind.TEXT,
+        N_("the 18-digit CLABE the transfer was sent to (names the account)"),
+        required=True,
+    ),
+    FileColumn(
+        "tracking_key",
+        ColumnKind.TEXT,
+        N_("the transfer's clave de rastreo: letters and digits, at most {max}"),
+        required=True,
+        params={"max": TRACKING_KEY_MAX},
+    ),
+    FileColumn("payer_name", ColumnKind.TEXT, N_("the ordering party's name")),
+    FileColumn("payer_bank", ColumnKind.TEXT, N_("the ordering party's bank")),
+)
+COLUMNS: tuple[str, ...] = column_names(FILE_COLUMNS)
+REQUIRED_COLUMNS: frozenset[str] = required_names(FILE_COLUMNS)
+AMOUNT_COLUMNS: frozenset[str] = amount_names(FILE_COLUMNS)
+CHANNEL = "spei"
 RECALLED = Message(N_("the account was recalled by the partner"))
 CLOSED = Message(N_("the account is closed"))
+
+
+def example_rows(currency: str) -> list[dict[str, str]]:
+    """Two deposits :func:`read_line` accepts (made-up data; the CLABEs are well formed but
+    name no account, so a real statement would list them as unmatched)."""
+    return [
+        {
+            "amount": str(from_minor(150000, currency)),
+            "date": EXAMPLE_DATES[1],
+            "beneficiary_clabe": "646180000000000017",
+            "tracking_key": "EXAMPLE0001",
+            "payer_name": "Juan Ejemplo Prueba",
+            "payer_bank": "BANCO EJEMPLO",
+        },
+        {
+            "amount": str(from_minor(80000, currency)),
+            "date": EXAMPLE_DATES[1],
+            "beneficiary_clabe": "646180000000000024",
+            "tracking_key": "EXAMPLE0002",
+        },
+    ]
 
 
 def check_file_header(header: Sequence[str]) -> list[RowError]:

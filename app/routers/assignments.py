@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import inspect
 import uuid
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response, status
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.datastructures import UploadFile
 
 from app.contract import IDEMPOTENT_REPLAYED, LOCATION, response_headers
@@ -38,14 +39,16 @@ from app.schemas.assignments import (
     RecallRead,
     RejectionRead,
 )
+from app.schemas.file_kit import DryRunReport
 from app.services import assignments as service
-from app.services import uploads
+from app.services import file_kit, uploads
 from app.services.assignment_files import (
     XLSX_MEDIA_TYPE,
     SourceFormat,
     format_of,
     rejections_csv,
 )
+from app.services.file_kit import DRY_RUN_MAX_ROWS, DRY_RUN_REJECTIONS_SHOWN, DryRun, FileKind
 from app.services.workbooks import WorkbookLimits
 
 router = APIRouter(tags=["assignments"])
@@ -87,6 +90,119 @@ def upload_body_spec(
             },
         },
     }
+
+
+# ---------------------------------------------------------------------------------------
+# The file kit: templates, the column table, dry runs (app/services/file_kit.py)
+
+DryRunQuery = Annotated[
+    bool,
+    Query(
+        description="Validate the file as its processing would and store nothing: 200 with "
+        "the report instead of 202."
+    ),
+]
+DRY_RUN_RESPONSE: dict[int | str, Any] = {
+    200: {
+        "model": DryRunReport,
+        "description": "`dry_run=true`: what processing would report; nothing was stored.",
+    }
+}
+_DRY_RUN_NOTE = (
+    "**Dry run** (`?dry_run=true`): the file is read and every row validated exactly as its "
+    "processing would, and nothing is stored (no upload, no account or payment, no ledger "
+    "entry, no audit record): the answer is a 200 with the counts and the rejections (the "
+    f"first {DRY_RUN_REJECTIONS_SHOWN}, in the shape of a push's rejections). It runs within "
+    f"the request, so it reads at most {DRY_RUN_MAX_ROWS} rows (422 beyond) and "
+    f"{file_kit.DRY_RUN_MAX_BYTES // (1024 * 1024)} MiB (413); send a bigger file without "
+    "it. A dry run needs no Idempotency-Key and does not use one it is given: the same key "
+    "then works for the real push.\n\n"
+    "**Template**: `GET {template}.csv` or `.xlsx` (the workbook's second sheet describes "
+    "each column in the caller's language). In a CSV separated by `;` (Excel in Spanish and "
+    "Portuguese), amounts may use a decimal comma (`1234,56`, `1.234,56`)."
+)
+
+
+def push_description(doc: str, kind: FileKind, template_path: str) -> str:
+    """An upload's description: what it does, the dry run, and its columns' table (from the
+    column definitions the reader checks headers against)."""
+    return (
+        f"{inspect.cleandoc(doc)}\n\n{_DRY_RUN_NOTE.format(template=template_path)}\n\n"
+        f"**Columns**, in order:\n\n{file_kit.column_table(kind)}"
+    )
+
+
+def dry_run_answer(report: DryRun, language: Language) -> JSONResponse:
+    """A dry run's report, 200."""
+    body = DryRunReport(
+        received=report.received,
+        accepted=report.accepted,
+        rejected=report.rejected,
+        rejections=[
+            RejectionRead(
+                row_number=row, external_ref=ref, field=where, message=reason.render(language)
+            )
+            for row, ref, where, reason in report.rejections
+        ],
+        rejections_truncated=report.truncated,
+    )
+    return JSONResponse(body.model_dump(mode="json"))
+
+
+_TEMPLATE_CONTENT: dict[SourceFormat, dict[str, Any]] = {
+    SourceFormat.CSV: {"text/csv": {"schema": {"type": "string"}}},
+    SourceFormat.XLSX: {XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+}
+Handler = Callable[..., Coroutine[Any, Any, Response]]
+
+
+def _template_handler(kind: FileKind, source: SourceFormat) -> Handler:
+    async def download_template(
+        session: SessionDep, principal: PrincipalDep, partner_id: uuid.UUID, language: LanguageDep
+    ) -> Response:
+        content, media_type, name = await file_kit.template(
+            session, principal, partner_id, kind, source, language
+        )
+        return Response(
+            content,
+            media_type=media_type,
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
+    return download_template
+
+
+def add_template_routes(target: APIRouter, path: str, kind: FileKind, what: str) -> None:
+    """``GET {path}.csv`` and ``GET {path}.xlsx``: the template of ``kind`` for a partner,
+    for whoever may send it that kind of file."""
+    for source in (SourceFormat.CSV, SourceFormat.XLSX):
+        target.add_api_route(
+            f"{path}.{source.value}",
+            _template_handler(kind, source),
+            methods=["GET"],
+            name=f"download_{kind.value}_template_{source.value}",
+            summary=f"Download a template {what} ({source.value.upper()})",
+            description=(
+                "Every accepted column in order and example rows (made-up data, valid for the "
+                "partner's country and currency) that a dry run accepts as they are."
+                + (
+                    " The second sheet describes each column in the caller's language."
+                    if source is SourceFormat.XLSX
+                    else ""
+                )
+                + " Whoever may send the partner this kind of file."
+            ),
+            response_class=Response,
+            responses={
+                200: {"content": _TEMPLATE_CONTENT[source]},
+                **problem_responses(401, 403, 404, 409, 422),
+            },
+        )
+
+
+add_template_routes(
+    router, "/partners/{partner_id}/assignments/template", FileKind.ASSIGNMENTS, "portfolio push"
+)
 
 
 _PUSH_BODY = upload_body_spec(
@@ -153,14 +269,24 @@ async def upload_body(request: Request) -> tuple[SourceFormat, AsyncIterator[byt
     return source, request.stream()
 
 
+_PUSH_DOC = """Stores the upload and queues it; poll the returned assignment for progress, counts
+and rejected rows. Bad rows are reported one by one while good rows in the same push are
+accepted. CSV must be UTF-8; JSON rows nest the same fields (`debtor`, `references`,
+`guarantors`: see the `AssignmentPush` schema)."""
+
+
 @router.post(
     "/partners/{partner_id}/assignments",
     summary="Push a portfolio (asignación) as JSON, CSV or Excel",
+    description=push_description(
+        _PUSH_DOC, FileKind.ASSIGNMENTS, "/partners/{partner_id}/assignments/template"
+    ),
     status_code=status.HTTP_202_ACCEPTED,
     response_model=AssignmentRead,
     openapi_extra={"requestBody": _PUSH_BODY, "parameters": [_IDEMPOTENCY_KEY]},
     responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422)
-    | response_headers(202, headers=(LOCATION, IDEMPOTENT_REPLAYED)),
+    | response_headers(202, headers=(LOCATION, IDEMPOTENT_REPLAYED))
+    | DRY_RUN_RESPONSE,
 )
 async def push_assignment(
     request: Request,
@@ -171,13 +297,23 @@ async def push_assignment(
     partner_id: uuid.UUID,
     language: LanguageDep,
     idempotency_key: IdempotencyKey = None,
-) -> AssignmentRead:
-    """Stores the upload and queues it; poll the returned assignment for progress, counts and
-    rejected rows. Bad rows are reported one by one while good rows in the same push are
-    accepted. CSV columns are documented in the README; CSV must be UTF-8."""
-    service.check_idempotency_key(idempotency_key)
+    dry_run: DryRunQuery = False,
+) -> AssignmentRead | Response:
+    if not dry_run:
+        service.check_idempotency_key(idempotency_key)
     await service.partner_for_push(session, principal, partner_id)
     source, body = await upload_body(request)
+    if dry_run:
+        report = await file_kit.dry_run_assignment(
+            session,
+            principal,
+            partner_id,
+            source,
+            body,
+            max_json_bytes=settings.max_json_push_bytes,
+            workbook_limits=WorkbookLimits.from_settings(settings),
+        )
+        return dry_run_answer(report, language)
     assignment, replayed = await service.submit_assignment(
         session,
         principal,

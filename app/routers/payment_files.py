@@ -29,7 +29,15 @@ from app.pagination import (
     split_page,
 )
 from app.problems import problem_responses
-from app.routers.assignments import upload_body, upload_body_spec
+from app.routers.assignments import (
+    DRY_RUN_RESPONSE,
+    DryRunQuery,
+    add_template_routes,
+    dry_run_answer,
+    push_description,
+    upload_body,
+    upload_body_spec,
+)
 from app.schemas.payment_files import (
     OutcomeName,
     PaymentFileAmounts,
@@ -38,9 +46,10 @@ from app.schemas.payment_files import (
     PaymentFileLineRead,
     PaymentFileRead,
 )
+from app.services import file_kit, uploads
 from app.services import payment_files as service
-from app.services import uploads
 from app.services.assignment_files import table_csv
+from app.services.file_kit import FileKind
 from app.services.workbooks import WorkbookLimits
 
 router = APIRouter(tags=["payments"])
@@ -110,14 +119,48 @@ def _line(line: PaymentFileLine, language: Language) -> PaymentFileLineRead:
     return read
 
 
+async def dry_run_of_file(
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    settings: SettingsDep,
+    partner_id: uuid.UUID,
+    language: Language,
+    kind: FileKind,
+) -> Response:
+    """A payment file or SPEI statement sent with ``dry_run=true``: its report, 200."""
+    await service.partner_for_push(session, principal, partner_id)
+    source, body = await upload_body(request)
+    report = await file_kit.dry_run_file(
+        session, principal, partner_id, source, body, kind,
+        workbook_limits=WorkbookLimits.from_settings(settings),
+    )  # fmt: skip
+    return dry_run_answer(report, language)
+
+
+_SEND_DOC = """Stores the file and queues it; poll the returned file for its status, counts and
+amounts, and read its reconciliation report line by line. Each line names its account by
+`external_ref` or by the account's `payment_reference`. Lines are applied as `POST /payments`
+applies one; a payer reference already applied is a duplicate and is not applied twice, so
+sending a file again applies nothing new."""
+
+add_template_routes(
+    router, "/partners/{partner_id}/payment-files/template", FileKind.PAYMENTS, "payment file"
+)
+
+
 @router.post(
     "/partners/{partner_id}/payment-files",
     summary="Send a payment file (CSV or Excel) to reconcile and apply",
+    description=push_description(
+        _SEND_DOC, FileKind.PAYMENTS, "/partners/{partner_id}/payment-files/template"
+    ),
     status_code=status.HTTP_202_ACCEPTED,
     response_model=PaymentFileRead,
     openapi_extra={"requestBody": _FILE_BODY, "parameters": [_IDEMPOTENCY_KEY]},
     responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422)
-    | response_headers(202, headers=(LOCATION, IDEMPOTENT_REPLAYED)),
+    | response_headers(202, headers=(LOCATION, IDEMPOTENT_REPLAYED))
+    | DRY_RUN_RESPONSE,
 )
 async def send_payment_file(
     request: Request,
@@ -128,14 +171,12 @@ async def send_payment_file(
     partner_id: uuid.UUID,
     language: LanguageDep,
     idempotency_key: IdempotencyKey = None,
-) -> PaymentFileRead:
-    """Stores the file and queues it; poll the returned file for its status, counts and
-    amounts, and read its reconciliation report line by line. Columns: `amount`, `paid_on`
-    and `payer_reference` (the bank's tracking key or the store's ticket) are required, and
-    each line names its account by `external_ref` or by the account's `payment_reference`;
-    `currency` (the partner's) and `channel` (default `partner_report`) are optional.
-    Lines are applied as `POST /payments` applies one; a payer reference already applied is
-    a duplicate and is not applied twice, so sending a file again applies nothing new."""
+    dry_run: DryRunQuery = False,
+) -> PaymentFileRead | Response:
+    if dry_run:
+        return await dry_run_of_file(
+            request, session, principal, settings, partner_id, language, FileKind.PAYMENTS
+        )
     service.check_idempotency_key(idempotency_key)
     await service.partner_for_push(session, principal, partner_id)
     source, body = await upload_body(request)

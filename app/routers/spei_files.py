@@ -21,8 +21,15 @@ from app.i18n import Language, stored_text
 from app.models.payment_file import PaymentFile, PaymentFileLine
 from app.pagination import CursorQuery, LimitQuery, Page, decode_int_cursor, encode_cursor
 from app.problems import problem_responses
-from app.routers.assignments import upload_body, upload_body_spec
-from app.routers.payment_files import file_fields
+from app.routers.assignments import (
+    DRY_RUN_RESPONSE,
+    DryRunQuery,
+    add_template_routes,
+    push_description,
+    upload_body,
+    upload_body_spec,
+)
+from app.routers.payment_files import dry_run_of_file, file_fields
 from app.schemas.payment_files import (
     OutcomeName,
     PaymentFileLineApply,
@@ -30,6 +37,7 @@ from app.schemas.payment_files import (
 from app.schemas.spei_files import SpeiDepositRead, SpeiFileRead
 from app.services import spei_files as service
 from app.services.assignments import check_idempotency_key, partner_for_push
+from app.services.file_kit import FileKind
 from app.services.workbooks import WorkbookLimits
 
 router = APIRouter(tags=["payments"])
@@ -76,14 +84,30 @@ def _deposit(line: PaymentFileLine, language: Language) -> SpeiDepositRead:
     )
 
 
+_SEND_DOC = """Stores the statement and queues it; poll the returned resource. Each deposit is
+applied, as `POST /payments` applies one, to the partner's account that owns the CLABE; a
+tracking key already applied (in this statement or before) is a duplicate and is not applied
+twice; a deposit no account can take (check digit, another bank's CLABE, unknown, another
+partner's, recalled or closed account) is listed under `unmatched`. The partner's own system,
+or admin and manager staff; Mexican partners only (422)."""
+
+add_template_routes(
+    router, "/partners/{partner_id}/spei-files/template", FileKind.SPEI, "SPEI statement"
+)
+
+
 @router.post(
     "/partners/{partner_id}/spei-files",
     summary="Send a SPEI statement (CSV or Excel) to apply its deposits by CLABE",
+    description=push_description(
+        _SEND_DOC, FileKind.SPEI, "/partners/{partner_id}/spei-files/template"
+    ),
     status_code=status.HTTP_202_ACCEPTED,
     response_model=SpeiFileRead,
     openapi_extra={"requestBody": _FILE_BODY, "parameters": [_IDEMPOTENCY_KEY]},
     responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422)
-    | response_headers(202, headers=(LOCATION, IDEMPOTENT_REPLAYED)),
+    | response_headers(202, headers=(LOCATION, IDEMPOTENT_REPLAYED))
+    | DRY_RUN_RESPONSE,
 )
 async def send_spei_file(
     request: Request,
@@ -94,15 +118,12 @@ async def send_spei_file(
     partner_id: uuid.UUID,
     language: LanguageDep,
     idempotency_key: IdempotencyKey = None,
-) -> SpeiFileRead:
-    """Stores the statement and queues it; poll the returned resource. Columns: `amount`,
-    `date`, `beneficiary_clabe` and `tracking_key` (the clave de rastreo) are required,
-    `payer_name` and `payer_bank` optional. Each deposit is applied, as `POST /payments`
-    applies one, to the partner's account that owns the CLABE; a tracking key already
-    applied (in this statement or before) is a duplicate and is not applied twice; a deposit
-    no account can take (check digit, another bank's CLABE, unknown, another partner's,
-    recalled or closed account) is listed under `unmatched`. The partner's own system, or
-    admin and manager staff; Mexican partners only (422)."""
+    dry_run: DryRunQuery = False,
+) -> SpeiFileRead | Response:
+    if dry_run:
+        return await dry_run_of_file(
+            request, session, principal, settings, partner_id, language, FileKind.SPEI
+        )
     check_idempotency_key(idempotency_key)
     await partner_for_push(session, principal, partner_id)
     source, body = await upload_body(request)

@@ -25,8 +25,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from app.domain.assignments import RowError, check_header, nest_flat_row
+from app.domain.assignments import AMOUNT_COLUMNS, RowError, check_header, nest_flat_row
 from app.domain.errors import Text, UnreadableUpload
+from app.domain.money import DecimalCommaText
 from app.i18n import N_, Message
 from app.services import workbooks
 from app.services.workbooks import DEFAULT_LIMITS, WorkbookLimits
@@ -39,13 +40,15 @@ WORKBOOK_IN_MEMORY_BYTES = 8 * 1024 * 1024
 
 @dataclass(frozen=True, slots=True)
 class Layout:
-    """A kind of flat file: how its header is checked and how a line becomes a row."""
+    """A kind of flat file: how its header is checked, how a line becomes a row, and which
+    columns hold amounts (read with a decimal comma in a CSV separated by semicolons)."""
 
     check_header: Callable[[Sequence[str]], list[RowError]]
     shape: Callable[[Mapping[str, Any]], Any]
+    amount_columns: frozenset[str] = frozenset()
 
 
-ASSIGNMENT_LAYOUT = Layout(check_header, nest_flat_row)
+ASSIGNMENT_LAYOUT = Layout(check_header, nest_flat_row, AMOUNT_COLUMNS)
 
 
 class SourceFormat(StrEnum):
@@ -282,10 +285,13 @@ def _flat_records(records: Iterator[list[Any]], first_row: int) -> Iterator[tupl
 @dataclass(frozen=True, slots=True)
 class FlatShape:
     """Turns a flat record (a CSV line's or a sheet row's cells under ``header``) into the
-    row ``layout`` shapes; a record wider than its header is a :class:`RowShapeError`."""
+    row ``layout`` shapes; a record wider than its header is a :class:`RowShapeError`. With
+    ``decimal_comma`` (a CSV separated by semicolons) the amount cells are marked
+    :class:`~app.domain.money.DecimalCommaText`."""
 
     header: tuple[str, ...]
     layout: Layout
+    decimal_comma: bool = False
 
     def __call__(self, cells: list[Any]) -> Any:
         header = self.header
@@ -298,6 +304,10 @@ class FlatShape:
                 )
             )
         values = {name: (cells[i] if i < len(cells) else None) for i, name in enumerate(header)}
+        if self.decimal_comma:
+            for name in self.layout.amount_columns & values.keys():
+                if isinstance(values[name], str) and values[name]:
+                    values[name] = DecimalCommaText(values[name])
         return self.layout.shape({k: (v if v != "" else None) for k, v in values.items()})
 
 
@@ -357,7 +367,7 @@ def _csv_records(path: Path, layout: Layout) -> Iterator[FlatShape | tuple[int, 
                 raise UnreadableUpload(
                     N_("the CSV header row is not the documented one"), _pairs(errors)
                 )
-            yield FlatShape(tuple(header), layout)
+            yield FlatShape(tuple(header), layout, decimal_comma=delimiter == ";")
             yield from _flat_records(reader, 2)
     except UnicodeDecodeError as exc:
         raise UnreadableUpload(N_("the CSV file is not UTF-8")) from exc

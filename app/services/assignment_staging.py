@@ -119,12 +119,14 @@ def stored_rejection(
 class StageJob:
     """One batch for a worker: (row number, record) pairs, the shape that turns a flat
     record into a row (None for JSON rows), what rows are checked against, the vault that
-    seals them."""
+    seals them. Without ``encode`` (a dry run) the rows are validated only: nothing is
+    sealed or written as COPY text."""
 
     rows: list[tuple[int, Any]]
     shape: FlatShape | None
     context: IntakeContext
     vault: Vault
+    encode: bool = True
 
 
 @dataclass(slots=True)
@@ -165,7 +167,8 @@ def stage_rows(job: StageJob) -> StagedBatch:
             result = validate_account_row(row_number, raw, job.context)
         if isinstance(result, AccountRow):
             batch.accepted.append((result.external_ref, row_number))
-            _lines_of(result, lines, job.vault)
+            if job.encode:
+                _lines_of(result, lines, job.vault)
         else:
             batch.rejected_rows += 1
             ref = _external_ref_of(raw)

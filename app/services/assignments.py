@@ -439,8 +439,11 @@ class _BatchReader:
         context: IntakeContext,
         size: int,
         workers: int,
+        *,
+        encode: bool = True,
     ) -> None:
         self.source = source
+        self.encode = encode  # False: validate only (a dry run, app/services/file_kit.py)
         self.path = path
         self.limits = limits
         self.context = context
@@ -465,7 +468,7 @@ class _BatchReader:
                     if not rows:
                         exhausted = True
                         break
-                    job = staging.StageJob(rows, shape, self.context, sealer)
+                    job = staging.StageJob(rows, shape, self.context, sealer, self.encode)
                     pending.append(asyncio.ensure_future(staging.stage(job, self.workers)))
                 if not pending:
                     return

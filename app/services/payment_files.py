@@ -44,6 +44,7 @@ from app.domain.errors import (
 )
 from app.domain.identity import Country
 from app.domain.payment_files import (
+    AMOUNT_COLUMNS,
     APPLIED,
     DEFAULT_CHANNEL,
     AccountKey,
@@ -88,8 +89,8 @@ from app.services.workbooks import DEFAULT_LIMITS, WorkbookLimits
 
 log = structlog.get_logger("cartera.payment_files")
 
-LAYOUT = Layout(check_file_header, flat_line)
-SPEI_LAYOUT = Layout(spei_files.check_file_header, flat_line)
+LAYOUT = Layout(check_file_header, flat_line, AMOUNT_COLUMNS)
+SPEI_LAYOUT = Layout(spei_files.check_file_header, flat_line, spei_files.AMOUNT_COLUMNS)
 PAYMENTS = "payments"
 SPEI = "spei"
 LAYOUTS = {PAYMENTS: LAYOUT, SPEI: SPEI_LAYOUT}
