@@ -27,6 +27,7 @@ from app.domain.reports import wants_csv
 from app.domain.roles import STAFF_ROLES, Role
 from app.i18n import Language, negotiate
 from app.security import Principal
+from app.services import snapshots
 from app.services.auth import principal_from_token
 from app.services.principal_cache import PrincipalCache
 
@@ -48,6 +49,27 @@ async def get_read_session(request: Request, session: SessionDep) -> AsyncIterat
 
 
 ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
+
+
+async def get_snapshot_read_session(
+    request: Request, session: SessionDep
+) -> AsyncIterator[AsyncSession]:
+    """:func:`get_read_session` for the reports read from the daily snapshots (roll rates,
+    recovery, agents). Those first fold in the back-dated changes marked since
+    (:func:`app.services.snapshots.refresh_stale`), a write the replica cannot take: while
+    the replica holds such marks the report runs on the primary, which folds them in (and
+    so clears them for the reports after it)."""
+    database: Database = request.app.state.database
+    async with database.reading(session) as read:
+        if read is session or not await snapshots.any_stale(read):
+            yield read
+            return
+    yield session
+
+
+SnapshotReadSessionDep = Annotated[
+    AsyncSession, Depends(get_snapshot_read_session, scope="function")
+]
 
 
 async def get_export_session(request: Request, session: SessionDep) -> AsyncIterator[AsyncSession]:
