@@ -236,6 +236,14 @@ class Replicated:
             session.add(user)
         return user
 
+    async def caught_up(self, cluster: Cluster) -> None:
+        """Wait for the standby to replay everything, and let the app see it so: a standby
+        paused before it replays a first transaction, with no check of it seen caught up
+        either, has a lag nobody can tell, and is (rightly) not read from."""
+        await cluster.resume_replay_and_catch_up()
+        assert self.database.replica is not None
+        assert await self.database.replica.usable(self.database.engine)
+
     def bearer(self, user: User) -> dict[str, str]:
         return bearer_for(self.settings, user)
 
@@ -277,6 +285,7 @@ async def test_the_standby_answers_with_what_it_has_replayed_and_the_caller_is_r
     cluster: Cluster, replicated: Replicated
 ):
     admin = await replicated.add_user(Role.ADMIN)
+    await replicated.caught_up(cluster)
     await cluster.pause_replay()
     team_id = await replicated.create_team(admin)
     # Read-your-writes: the team is read back on the primary at once.
@@ -297,6 +306,7 @@ async def test_the_standby_answers_with_what_it_has_replayed_and_the_caller_is_r
 
 async def test_a_report_reads_the_standby(cluster: Cluster, replicated: Replicated):
     manager = await replicated.add_user(Role.MANAGER)
+    await replicated.caught_up(cluster)
     await cluster.pause_replay()
     async with replicated.database.sessionmaker() as session, session.begin():
         partner = await make_partner(session)
