@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     # connection found dead on a transaction's first statement is replaced and the statement
     # run again, app/db.py).
     db_pool_recycle_seconds: int = Field(default=1800, ge=30, le=24 * 3600)
+    # A streaming standby of that database (postgresql://…, the same database name) for
+    # reads that may be a few seconds behind: reports, CSV exports and the audit trail
+    # (app/db.py, Replica). Empty: every read from the primary. Reads fall back to the
+    # primary while the standby is down or more than replica_max_lag_seconds behind.
+    replica_url: SecretStr | None = None
+    replica_max_lag_seconds: float = Field(default=10.0, gt=0, le=3600)
 
     jwt_algorithm: Literal["HS256", "HS384", "HS512", "RS256"] = "HS256"
     jwt_secret: SecretStr = SecretStr(DEFAULT_JWT_SECRET)
@@ -187,7 +193,7 @@ class Settings(BaseSettings):
     def logs_as_json(self) -> bool:
         return self.env == "production" if self.log_json is None else self.log_json
 
-    @field_validator("database_url")
+    @field_validator("database_url", "replica_url")
     @classmethod
     def _blank_is_none(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not value.get_secret_value().strip():
@@ -210,6 +216,13 @@ class Settings(BaseSettings):
         if self.database_url is None:
             return None
         return to_asyncpg_url(self.database_url.get_secret_value())
+
+    @property
+    def async_replica_url(self) -> str | None:
+        """The read replica's URL with the asyncpg driver, or None without one."""
+        if self.replica_url is None:
+            return None
+        return to_asyncpg_url(self.replica_url.get_secret_value(), setting="CARTERA_REPLICA_URL")
 
     def check_deployable(self) -> None:
         """Refuse settings that would be unsafe in production."""
@@ -234,7 +247,7 @@ class Settings(BaseSettings):
             )
 
 
-def to_asyncpg_url(url: str) -> str:
+def to_asyncpg_url(url: str, *, setting: str = "CARTERA_DATABASE_URL") -> str:
     """Any libpq-style PostgreSQL URL as SQLAlchemy's asyncpg URL.
 
     asyncpg spells libpq's ``sslmode`` as ``ssl`` (same values), so managed-database URLs
@@ -251,7 +264,7 @@ def to_asyncpg_url(url: str) -> str:
                 ]
                 rest = base + "?" + "&".join(params)
             return "postgresql+asyncpg://" + rest
-    raise ConfigurationError("CARTERA_DATABASE_URL must be a postgresql:// URL")
+    raise ConfigurationError(f"{setting} must be a postgresql:// URL")
 
 
 @lru_cache

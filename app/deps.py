@@ -9,7 +9,7 @@ visibility (which rows a principal may see) lives in each resource's query helpe
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -23,15 +23,68 @@ from app.config import Settings
 from app.db import Database, get_session
 from app.domain.auth import IPAddress, client_address
 from app.domain.errors import NotAuthenticated, PermissionDenied
+from app.domain.reports import wants_csv
 from app.domain.roles import STAFF_ROLES, Role
 from app.i18n import Language, negotiate
 from app.security import Principal
+from app.services import snapshots
 from app.services.auth import principal_from_token
 from app.services.principal_cache import PrincipalCache
 
 API_PREFIX = "/api/v1"
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+async def get_read_session(request: Request, session: SessionDep) -> AsyncIterator[AsyncSession]:
+    """The session of a read that may be a few seconds behind, for the operations nobody
+    reads right after writing what they show (reports, the audit trail): on the read
+    replica while it is up and close enough (``CARTERA_REPLICA_URL``, app/db.py), otherwise
+    the request's own session on the primary. Who the caller is comes from the primary
+    either way (:data:`PrincipalDep` reads through :data:`SessionDep`). Only for GET
+    operations: the replica refuses writes."""
+    database: Database = request.app.state.database
+    async with database.reading(session) as read:
+        yield read
+
+
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
+
+
+async def get_snapshot_read_session(
+    request: Request, session: SessionDep
+) -> AsyncIterator[AsyncSession]:
+    """:func:`get_read_session` for the reports read from the daily snapshots (roll rates,
+    recovery, agents). Those first fold in the back-dated changes marked since
+    (:func:`app.services.snapshots.refresh_stale`), a write the replica cannot take: while
+    the replica holds such marks the report runs on the primary, which folds them in (and
+    so clears them for the reports after it)."""
+    database: Database = request.app.state.database
+    async with database.reading(session) as read:
+        if read is session or not await snapshots.any_stale(read):
+            yield read
+            return
+    yield session
+
+
+SnapshotReadSessionDep = Annotated[
+    AsyncSession, Depends(get_snapshot_read_session, scope="function")
+]
+
+
+async def get_export_session(request: Request, session: SessionDep) -> AsyncIterator[AsyncSession]:
+    """A cross-account list's session: its CSV export (``Accept: text/csv``) reads like a
+    report, from the replica when usable; its JSON pages stay on the primary, being what
+    staff work from between their own writes."""
+    if not wants_csv(request.headers.get("accept")):
+        yield session
+        return
+    database: Database = request.app.state.database
+    async with database.reading(session) as read:
+        yield read
+
+
+ExportSessionDep = Annotated[AsyncSession, Depends(get_export_session, scope="function")]
 
 
 async def app_settings(request: Request) -> Settings:

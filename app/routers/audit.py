@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from app.deps import SessionDep, require
+from app.deps import ReadSessionDep, require
 from app.domain.roles import Role
 from app.pagination import CursorQuery, LimitQuery, Page
 from app.problems import problem_responses
@@ -25,7 +25,7 @@ Text = Annotated[PlainText | None, Query(max_length=80)]
     responses=problem_responses(401, 403, 422),
 )
 async def list_audit_events(
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: Annotated[Principal, Depends(require(Role.AUDITOR, Role.ADMIN))],
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,

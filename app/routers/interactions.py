@@ -9,7 +9,14 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.contract import LOCATION, response_headers
-from app.deps import ClockDep, LanguageDep, PrincipalDep, SessionDep, SettingsDep
+from app.deps import (
+    ClockDep,
+    ExportSessionDep,
+    LanguageDep,
+    PrincipalDep,
+    SessionDep,
+    SettingsDep,
+)
 from app.domain.contact_check import Channel
 from app.domain.interactions import verdict_for
 from app.domain.money import round_money
@@ -284,7 +291,7 @@ INTERACTION_CSV = CsvExport(
     responses=list_responses(),
 )
 async def search_interactions(
-    session: SessionDep,
+    session: ExportSessionDep,
     principal: PrincipalDep,
     request: Request,
     language: LanguageDep,
@@ -426,7 +433,7 @@ PROMISE_CSV = CsvExport("promises", PROMISE_CSV_COLUMNS, _promise_cells, lambda 
     responses=list_responses(),
 )
 async def search_promises(
-    session: SessionDep,
+    session: ExportSessionDep,
     principal: PrincipalDep,
     request: Request,
     status_filter: Annotated[PromiseStatusName | None, Query(alias="status")] = None,

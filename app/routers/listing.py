@@ -5,7 +5,8 @@ JSON answers one keyset page. CSV answers every row the filters match from ``cur
 the first batch is read in the request's transaction (so a refusal is still a problem
 document), the rest in batches of :data:`EXPORT_BATCH` while the file streams, each batch
 a keyset page read in a short transaction of its own (no transaction is held open while a
-slow client reads, and memory stays one batch).
+slow client reads, and memory stays one batch). An export reads from the read replica when
+one is usable (app.deps.ExportSessionDep), its later batches too while it stays usable.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
-from app.db import Database
+from app.db import Database, read_from
 from app.domain.reports import CSV_MEDIA_TYPE, wants_csv
 from app.pagination import Page
 from app.problems import problem_responses
@@ -105,7 +106,13 @@ async def list_answer(
             next_cursor=page.next_cursor,
         )
     first = await read(session, cursor, EXPORT_BATCH)
-    return _csv_export(request, export, first, lambda s, after: read(s, after, EXPORT_BATCH))
+    return _csv_export(
+        request,
+        export,
+        first,
+        lambda s, after: read(s, after, EXPORT_BATCH),
+        on_replica=read_from(session) == "replica",
+    )
 
 
 def _csv_export(
@@ -113,6 +120,8 @@ def _csv_export(
     export: CsvExport[T],
     first: LabelledPage[T],
     next_page: Callable[[AsyncSession, str], Awaitable[LabelledPage[T]]],
+    *,
+    on_replica: bool,
 ) -> StreamingResponse:
     database: Database = request.app.state.database
 
@@ -126,7 +135,7 @@ def _csv_export(
         for line in lines(page, with_header=True):
             yield line
         while page.next_cursor is not None:
-            async with database.sessionmaker() as session, session.begin():
+            async with database.read_transaction(on_replica=on_replica) as session:
                 page = await next_page(session, page.next_cursor)
             for line in lines(page, with_header=False):
                 yield line

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.contract import IDEMPOTENT_REPLAYED, LOCATION, header_objects, response_headers
 from app.deps import (
     API_PREFIX,
+    ExportSessionDep,
     IdempotencyKey,
     PrincipalDep,
     SessionDep,
@@ -182,7 +183,7 @@ PAYMENT_CSV = CsvExport("payments", PAYMENT_CSV_COLUMNS, _payment_cells, lambda 
     responses=list_responses(),
 )
 async def search_payments(
-    session: SessionDep,
+    session: ExportSessionDep,
     principal: PrincipalDep,
     request: Request,
     from_: Annotated[

@@ -10,7 +10,14 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.contract import ETAG, LOCATION, response_headers
-from app.deps import API_PREFIX, LanguageDep, PrincipalDep, SessionDep, SettingsDep
+from app.deps import (
+    API_PREFIX,
+    ExportSessionDep,
+    LanguageDep,
+    PrincipalDep,
+    SessionDep,
+    SettingsDep,
+)
 from app.domain.money import round_money
 from app.i18n import Language, stored_text
 from app.pagination import CursorQuery, LimitQuery, Page
@@ -284,7 +291,7 @@ PLAN_CSV = CsvExport("plans", PLAN_CSV_COLUMNS, _plan_cells, lambda v: v.plan.ac
     responses=list_responses(),
 )
 async def search_plans(
-    session: SessionDep,
+    session: ExportSessionDep,
     language: LanguageDep,
     principal: PrincipalDep,
     request: Request,

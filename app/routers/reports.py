@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
-from app.deps import PrincipalDep, SessionDep
+from app.deps import PrincipalDep, ReadSessionDep, SnapshotReadSessionDep
 from app.domain.reports import CSV_MEDIA_TYPE, MAX_PERIOD_DAYS, wants_csv
 from app.problems import problem_responses
 from app.routers.listing import AcceptHeader
@@ -82,7 +82,7 @@ def _table(
     responses=_responses(),
 )
 async def aging_report(
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: PrincipalDep,
     partner_id: PartnerQuery = None,
     accept: AcceptHeader = None,
@@ -103,7 +103,7 @@ async def aging_report(
     responses=_responses(),
 )
 async def roll_rates_report(
-    session: SessionDep,
+    session: SnapshotReadSessionDep,
     principal: PrincipalDep,
     from_: From,
     to: To,
@@ -126,7 +126,7 @@ async def roll_rates_report(
     responses=_responses(),
 )
 async def recovery_report(
-    session: SessionDep,
+    session: SnapshotReadSessionDep,
     principal: PrincipalDep,
     from_: From,
     to: To,
@@ -151,7 +151,7 @@ async def recovery_report(
     responses=_responses(),
 )
 async def agents_report(
-    session: SessionDep,
+    session: SnapshotReadSessionDep,
     principal: PrincipalDep,
     from_: From,
     to: To,

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
-from app.deps import SessionDep, require
+from app.deps import ReadSessionDep, SessionDep, require
 from app.domain.commissions import CENT, CommissionLine, MonthCommission, RecoveryType
 from app.domain.money import round_money
 from app.domain.reports import wants_csv
@@ -301,7 +301,7 @@ def _row(row: commission_service.CommissionRow) -> CommissionRowRead:
     },
 )
 async def commission_report(
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: ReadsFigures,
     request: Request,
     period: MonthQuery,

@@ -47,6 +47,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import read_from
 from app.domain.money import DEFAULT_MINOR_UNIT, MINOR_UNITS
 from app.services.history import (
     COLLECTOR,
@@ -199,9 +200,19 @@ async def take(session: AsyncSession, day: date, *, now: datetime | None = None)
 
 async def refresh_stale(session: AsyncSession) -> int:
     """Re-read from history the rows of accounts marked stale (a back-dated change), from the
-    marked date on; the marks go. The number of rows rewritten."""
+    marked date on; the marks go. The number of rows rewritten.
+
+    Not on the read replica, which takes no writes: a report reads there only while the
+    replica holds no marks (:func:`any_stale`, app.deps.get_snapshot_read_session)."""
+    if read_from(session) == "replica":
+        return 0
     result = await session.execute(text(_REFRESH))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def any_stale(session: AsyncSession) -> bool:
+    """Whether some account's rows wait for :func:`refresh_stale`."""
+    return bool(await session.scalar(text("SELECT EXISTS (SELECT FROM portfolio_snapshot_stale)")))
 
 
 async def backfill(session: AsyncSession, first: date, last: date) -> list[Taken]:
