@@ -20,18 +20,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import date, timedelta
+from dataclasses import dataclass
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -44,11 +40,19 @@ from app import migrations, vault
 from app.config import Settings
 from app.db import Database, open_database
 from app.domain.roles import Role
-from app.models.debtor import ContactPoint
 from app.models.user import User
 from app.security import hash_secret_now
 from tests.conftest import TEST_PASSWORD, bearer_for
-from tests.factories import business_today, daytime_phone, make_account, make_partner
+from tests.factories import (
+    Receiver,
+    add_daytime_phone,
+    business_today,
+    free_port,
+    make_account,
+    make_partner,
+    push_rows,
+    stop_process,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -58,12 +62,6 @@ LOGIN_MAX_FAILURES = 4
 # The debtor portal's session attempts one address may make in any minute
 # (app/routers/portal.py).
 PORTAL_ATTEMPTS_PER_MINUTE = 20
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -170,7 +168,7 @@ async def cluster(
     try:
         apis = []
         for n in range(2):
-            port = _free_port()
+            port = free_port()
             process, log_path = start(f"api-{n}", "serve", "--port", str(port))
             apis.append((f"http://127.0.0.1:{port}", process, log_path))
         workers = [start(f"worker-{n}", "worker")[0] for n in range(2)]
@@ -184,11 +182,7 @@ async def cluster(
             if process.poll() is None:
                 process.terminate()
         for process, log in started:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=30)
+            stop_process(process)
             log.close()
         await database.dispose()
 
@@ -225,31 +219,6 @@ def _codes(answers: list[httpx.Response]) -> list[tuple[int, str | None]]:
 # --- pushes -------------------------------------------------------------------------------
 
 
-def _push(refs: list[str], first: int) -> dict[str, Any]:
-    oldest_due = business_today() - timedelta(days=10)
-    return {
-        "rows": [
-            {
-                "external_ref": ref,
-                "product_type": "installment",
-                "currency": "MXN",
-                "principal": "1000.00",
-                "interest": "0",
-                "fees": "0",
-                "total": "1000.00",
-                "oldest_unpaid_due_date": oldest_due.isoformat(),
-                "debtor": {
-                    "first_names": "Rosa",
-                    "last_names": "Díaz",
-                    "national_id_type": "RFC",
-                    "national_id": f"DIRO{date(1970, 1, 1) + timedelta(days=first + i):%y%m%d}",
-                },
-            }
-            for i, ref in enumerate(refs)
-        ]
-    }
-
-
 async def test_one_key_is_one_push_and_each_push_is_processed_once(cluster, settings):
     headers = bearer_for(settings, await cluster.user(Role.MANAGER))
     async with cluster.database.sessionmaker() as session, session.begin():
@@ -257,7 +226,7 @@ async def test_one_key_is_one_push_and_each_push_is_processed_once(cluster, sett
 
     # The same push under one key, to both APIs at once (twice each): one push.
     key = f"multi-{uuid.uuid4().hex}"
-    same = _push(["SAME-1", "SAME-2"], 0)
+    same = {"rows": push_rows(["SAME-1", "SAME-2"], first=90)}
     path = f"{API}/partners/{partners[0].id}/assignments"
     answers = await _post_all(
         [
@@ -285,7 +254,7 @@ async def test_one_key_is_one_push_and_each_push_is_processed_once(cluster, sett
                 cluster.api(n),
                 f"{API}/partners/{partners[n % 3].id}/assignments",
                 {
-                    "json": _push([f"P{n}-{i}" for i in range(5)], 100 + 10 * n),
+                    "json": {"rows": push_rows((f"P{n}-{i}" for i in range(5)), first=10 * n)},
                     "headers": {**headers, "Idempotency-Key": f"multi-{uuid.uuid4().hex}"},
                 },
             )
@@ -423,16 +392,15 @@ async def test_one_payment_sent_to_both_apis_at_once_applies_once(cluster, setti
 # --- webhook deliveries -------------------------------------------------------------------
 
 
-@dataclass
-class Receiver:
-    """A partner's endpoint on 127.0.0.1: answers 200 after ``delay`` seconds, and notes which
-    worker process each request came from (by the connection's local port)."""
+class Senders:
+    """Which ``cartera worker`` process each request came from, found by the connection's
+    local port among the workers' connections; each answer is a 200 after ``delay`` (so
+    that one worker cannot finish the queue before the other looks at it)."""
 
-    workers: list[int]
-    delay: float = 0.3
-    port: int = field(default_factory=_free_port)
-    got: list[tuple[str, int | None]] = field(default_factory=list)
-    server: ThreadingHTTPServer | None = None
+    def __init__(self, workers: list[int], delay: float = 0.3) -> None:
+        self.workers = workers
+        self.delay = delay
+        self.got: list[tuple[str, int | None]] = []
 
     def sender(self, port: int) -> int | None:
         for pid in self.workers:
@@ -444,45 +412,26 @@ class Receiver:
                 return pid
         return None
 
-    def start(self) -> None:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("content-length", "0")))
-                sender = receiver.sender(self.client_address[1])
-                time.sleep(receiver.delay)
-                receiver.got.append((self.headers["webhook-id"], sender))
-                self.send_response(200)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
+    def answer(self, headers: dict[str, str], body: bytes, port: int) -> int:
+        sender = self.sender(port)
+        time.sleep(self.delay)
+        self.got.append((headers["webhook-id"], sender))
+        return 200
 
 
 async def test_each_event_is_delivered_once_and_both_workers_deliver(cluster, settings):
     admin = bearer_for(settings, await cluster.user(Role.ADMIN))
     manager = bearer_for(settings, await cluster.user(Role.MANAGER))
     account = await _account(cluster)
-    receiver = Receiver([w.pid for w in cluster.workers])
+    senders = Senders([w.pid for w in cluster.workers])
+    receiver = Receiver(senders.answer)
     receiver.start()
     try:
         async with httpx.AsyncClient(base_url=cluster.api(0), timeout=30) as client:
             hook = await client.post(
                 f"{API}/partners/{account.partner_id}/webhooks",
                 json={
-                    "url": f"http://127.0.0.1:{receiver.port}/cartera/events",
+                    "url": receiver.url,
                     "event_types": ["payment.recorded"],
                 },
                 headers=admin,
@@ -526,10 +475,10 @@ async def test_each_event_is_delivered_once_and_both_workers_deliver(cluster, se
             p=account.partner_id,
         )
     }
-    arrived = Counter(event_id for event_id, _ in receiver.got)
+    arrived = Counter(event_id for event_id, _ in senders.got)
     assert arrived == dict.fromkeys(expected, 1)
-    senders = Counter(sender for _, sender in receiver.got)
-    assert set(senders) == set(receiver.workers), senders
+    by_worker = Counter(sender for _, sender in senders.got)
+    assert set(by_worker) == set(senders.workers), by_worker
 
 
 # --- worklist claims ----------------------------------------------------------------------
@@ -545,17 +494,7 @@ async def _assign(cluster: Cluster, collector: User, count: int) -> set[str]:
             account = await make_account(
                 session, partner, assigned_collector_id=collector.id, dpd=35
             )
-            number, zone = daytime_phone(n)
-            session.add(
-                ContactPoint(
-                    partner_id=partner.id,
-                    account_id=account.id,
-                    debtor_id=account.debtor_id,
-                    kind="phone",
-                    value=number,
-                    time_zone=zone,
-                )
-            )
+            add_daytime_phone(session, account, n)
             made.add(str(account.id))
     return made
 
