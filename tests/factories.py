@@ -31,14 +31,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col
 
 from app.config import Settings
+from app.db import Database
+from app.domain.roles import Role, Skill
 from app.domain.stages import ProductType, check_bucket_table, stage_for
 from app.models.account import Account
 from app.models.debtor import ContactPoint, Debtor
 from app.models.partner import Partner, PartnerBucket, PartnerClient
 from app.models.plan import PaymentPlan, PlanInstallment
 from app.models.user import Team, TeamMember, User
+from app.security import hash_secret_now
 from app.services import ledger
 from app.services.auth import client_token
+from tests.conftest import TEST_PASSWORD
 
 
 def _unique(length: int) -> str:
@@ -264,6 +268,21 @@ def counted_statements(connection: AsyncConnection) -> Iterator[list[str]]:
         yield statements
     finally:
         event.remove(sync_connection, "before_cursor_execute", count)
+
+
+async def committed_user(database: Database, role: Role) -> User:
+    """A staff user committed at once (for tests on real connections), with the tests'
+    password and the phone skill if a collector."""
+    async with database.sessionmaker() as session, session.begin():
+        user = User(
+            username=f"{role.value}-{uuid.uuid4().hex[:8]}",
+            full_name="Committed",
+            role=role.value,
+            skills=[Skill.PHONE.value] if role is Role.COLLECTOR else [],
+            password_hash=hash_secret_now(TEST_PASSWORD),
+        )
+        session.add(user)
+    return user
 
 
 def push_rows(refs: Iterable[str], *, first: int = 0) -> list[dict[str, Any]]:

@@ -41,12 +41,12 @@ from app.config import Settings
 from app.db import Database, open_database
 from app.domain.roles import Role
 from app.models.user import User
-from app.security import hash_secret_now
 from tests.conftest import TEST_PASSWORD, bearer_for
 from tests.factories import (
     Receiver,
     add_daytime_phone,
     business_today,
+    committed_user,
     free_port,
     make_account,
     make_partner,
@@ -85,16 +85,7 @@ class Cluster:
             return list((await session.execute(text(query), params)).all())
 
     async def user(self, role: Role) -> User:
-        async with self.database.sessionmaker() as session, session.begin():
-            user = User(
-                username=f"{role.value}-{uuid.uuid4().hex[:8]}",
-                full_name="Multi",
-                role=role.value,
-                skills=["phone"] if role is Role.COLLECTOR else [],
-                password_hash=hash_secret_now(TEST_PASSWORD),
-            )
-            session.add(user)
-        return user
+        return await committed_user(self.database, role)
 
 
 async def _wait_ready(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
