@@ -305,9 +305,10 @@ async def test_one_key_is_one_push_and_each_push_is_processed_once(cluster, sett
 # --- payments -----------------------------------------------------------------------------
 
 
-async def _account(cluster: Cluster, partner: Any = None) -> Any:
+async def _account(cluster: Cluster) -> Any:
+    """An account of a new partner owing 1000.00 of principal alone."""
     async with cluster.database.sessionmaker() as session, session.begin():
-        partner = partner or await make_partner(session)
+        partner = await make_partner(session)
         return await make_account(
             session, partner, principal=Decimal("1000.00"), interest=Decimal(0), fees=Decimal(0)
         )
