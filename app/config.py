@@ -128,7 +128,8 @@ class Settings(BaseSettings):
     compliance_overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
     # WRONG_NUMBER / DISCONNECTED results after which a contact point is no longer used.
     invalid_contact_after: int = Field(default=2, ge=1, le=20)
-    # KYC searches (GET /kyc/search) one user may run in any 60 seconds (per process).
+    # KYC searches (GET /kyc/search) one user may run in any 60 seconds, counted over every
+    # API process (each search is audited).
     kyc_searches_per_minute: int = Field(default=30, ge=1, le=10_000)
     # Phone look-ups of inbound calls (GET /inbound/lookup) one user may run in any 60
     # seconds, counted over every API process (each look-up is audited).

@@ -14,10 +14,15 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import socket
+import subprocess
+import threading
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,14 +31,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col
 
 from app.config import Settings
+from app.db import Database
+from app.domain.roles import Role, Skill
 from app.domain.stages import ProductType, check_bucket_table, stage_for
 from app.models.account import Account
-from app.models.debtor import Debtor
+from app.models.debtor import ContactPoint, Debtor
 from app.models.partner import Partner, PartnerBucket, PartnerClient
 from app.models.plan import PaymentPlan, PlanInstallment
 from app.models.user import Team, TeamMember, User
+from app.security import hash_secret_now
 from app.services import ledger
 from app.services.auth import client_token
+from tests.conftest import TEST_PASSWORD
 
 
 def _unique(length: int) -> str:
@@ -259,3 +268,119 @@ def counted_statements(connection: AsyncConnection) -> Iterator[list[str]]:
         yield statements
     finally:
         event.remove(sync_connection, "before_cursor_execute", count)
+
+
+async def committed_user(database: Database, role: Role) -> User:
+    """A staff user committed at once (for tests on real connections), with the tests'
+    password and the phone skill if a collector."""
+    async with database.sessionmaker() as session, session.begin():
+        user = User(
+            username=f"{role.value}-{uuid.uuid4().hex[:8]}",
+            full_name="Committed",
+            role=role.value,
+            skills=[Skill.PHONE.value] if role is Role.COLLECTOR else [],
+            password_hash=hash_secret_now(TEST_PASSWORD),
+        )
+        session.add(user)
+    return user
+
+
+def push_rows(refs: Iterable[str], *, first: int = 0) -> list[dict[str, Any]]:
+    """JSON rows of a push (``{"rows": push_rows([...])}``): an installment of 1000.00 MXN,
+    ten days past due, per external ref; each debtor's RFC is told apart by ``first`` + its
+    position."""
+    oldest_due = business_today() - timedelta(days=10)
+    return [
+        {
+            "external_ref": ref,
+            "product_type": "installment",
+            "currency": "MXN",
+            "principal": "1000.00",
+            "interest": "0",
+            "fees": "0",
+            "total": "1000.00",
+            "oldest_unpaid_due_date": oldest_due.isoformat(),
+            "debtor": {
+                "first_names": "Rosa",
+                "last_names": "Díaz",
+                "national_id_type": "RFC",
+                "national_id": f"DIRO{date(1970, 1, 1) + timedelta(days=first + i):%y%m%d}",
+            },
+        }
+        for i, ref in enumerate(refs)
+    ]
+
+
+def add_daytime_phone(session: AsyncSession, account: Account, n: int = 78) -> ContactPoint:
+    """Give the account's debtor a phone where it is daytime now (:func:`daytime_phone`)."""
+    number, zone = daytime_phone(n)
+    point = ContactPoint(
+        partner_id=account.partner_id,
+        account_id=account.id,
+        debtor_id=account.debtor_id,
+        kind="phone",
+        value=number,
+        time_zone=zone,
+    )
+    session.add(point)
+    return point
+
+
+# --- processes and endpoints of tests that run the real commands --------------------------
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    """SIGTERM, then SIGKILL if it is still running after ``timeout`` seconds."""
+    if process.poll() is None:
+        process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=timeout)
+
+
+@dataclass
+class Receiver:
+    """An HTTP endpoint on 127.0.0.1 (a partner's webhook URL): each POST is passed to
+    ``answer`` (its headers, its body and the client's port), whose return is the status
+    sent back."""
+
+    answer: Callable[[dict[str, str], bytes, int], int]
+    port: int = field(default_factory=free_port)
+    server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/cartera/events"
+
+    def start(self) -> None:
+        answer = self.answer
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                status = answer(dict(self.headers.items()), body, self.client_address[1])
+                self.send_response(status)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()

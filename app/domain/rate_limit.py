@@ -12,9 +12,11 @@ slot early. Memory is ``limit`` timestamps per recently active key; keys whose e
 all left the window are swept once more than ``max_keys`` are held.
 
 A :class:`SlidingWindowLimiter`'s state lives in one process: behind N workers a caller
-gets up to N × ``limit`` per window from it alone. The KYC search limit also runs
-:func:`admit` over the caller's searches on record in PostgreSQL
-(``app.services.kyc.take_search_slot``), which holds across processes.
+gets up to N × ``limit`` per window from it alone, so it only sheds a flood before it reaches
+the database. The limits themselves run :func:`admit` over events on record in PostgreSQL,
+which holds across processes and machines: the KYC search limit over the caller's audited
+searches (``app.services.kyc.take_search_slot``), the debtor portal's per-address limit over
+``rate_limit_hit`` rows (``app.services.rate_limit.take_slot``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from app.domain.errors import RateLimited
 
@@ -35,6 +38,15 @@ class Decision:
     allowed: bool
     # Whole seconds to wait before an event would be admitted; 0 when allowed.
     retry_after: int = 0
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def epoch_ns(moment: datetime) -> int:
+    """An aware moment as the integer nanoseconds :func:`admit` counts in (microsecond
+    precision, as PostgreSQL keeps it)."""
+    return (moment - _EPOCH) // timedelta(microseconds=1) * 1000
 
 
 def _ceil_seconds(nanoseconds: int) -> int:

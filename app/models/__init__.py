@@ -22,6 +22,7 @@ from app.models.payment_file import PaymentFile, PaymentFileChunk, PaymentFileLi
 from app.models.plan import PaymentPlan, PlanInstallment
 from app.models.portal import PortalLink
 from app.models.promise import Promise
+from app.models.rate_limit import RateLimitHit
 from app.models.refresh_token import RefreshToken, RefreshTokenFamily
 from app.models.snapshot import PortfolioSnapshot, PortfolioSnapshotDay, PortfolioSnapshotStale
 from app.models.strategy import CollectionStrategy
@@ -76,6 +77,7 @@ __all__ = [
     "PortfolioSnapshotDay",
     "PortfolioSnapshotStale",
     "Promise",
+    "RateLimitHit",
     "RecoveryTarget",
     "RefreshToken",
     "RefreshTokenFamily",

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.contract import LOCATION, response_headers
+from app.db import Database
 from app.deps import (
     ClientAddressDep,
     ClockDep,
@@ -20,6 +21,7 @@ from app.deps import (
     SessionDep,
     SettingsDep,
 )
+from app.domain.auth import IPAddress, address_key
 from app.domain.contact_check import Channel
 from app.domain.portal import Offer, PortalSessionInvalid, SecondFactor
 from app.domain.rate_limit import SlidingWindowLimiter
@@ -42,12 +44,14 @@ from app.schemas.portal import (
     PortalSessionRead,
 )
 from app.services import portal as service
+from app.services import rate_limit
 from app.services.plans import PlanView, QuoteView
 
 PORTAL_PREFIX = "/portal/v1"
-# Tries at the second factor from one client address in any minute (per process), over
-# every link: the lock of a link after five wrong answers is the per-link limit.
+# Tries at the second factor from one client address in any minute, over every link and
+# every API process: the lock of a link after five wrong answers is the per-link limit.
 VERIFICATIONS_PER_MINUTE = 20
+VERIFICATION_BUCKET = "portal-verification"
 
 router = APIRouter(tags=["portal"])
 debtor_router = APIRouter(prefix=PORTAL_PREFIX, tags=["portal"])
@@ -73,7 +77,7 @@ async def portal_session(
 PortalDep = Annotated[service.PortalSession, Depends(portal_session)]
 
 
-def verification_limiter(request: Request) -> SlidingWindowLimiter:
+def _verification_limiter(request: Request) -> SlidingWindowLimiter:
     limiter: SlidingWindowLimiter | None = getattr(request.app.state, "portal_limiter", None)
     if limiter is None:
         limiter = SlidingWindowLimiter(
@@ -81,6 +85,17 @@ def verification_limiter(request: Request) -> SlidingWindowLimiter:
         )
         request.app.state.portal_limiter = limiter
     return limiter
+
+
+async def check_verification_rate(request: Request, address: IPAddress | None) -> None:
+    """At most :data:`VERIFICATIONS_PER_MINUTE` tries from the address (its
+    :func:`~app.domain.auth.address_key`) counted over every API process (429 beyond). This
+    process's own window sheds a flood before it reaches the database; the shared count is
+    committed before the try, so a try that fails still counts."""
+    key = address_key(address)
+    _verification_limiter(request).check(key)
+    database: Database = request.app.state.database
+    await rate_limit.take_slot(database, VERIFICATION_BUCKET, key, limit=VERIFICATIONS_PER_MINUTE)
 
 
 def base_url(request: Request) -> str:
@@ -203,7 +218,7 @@ async def create_portal_session(
     link (423 `portal_link_locked`, audited). An unknown, expired or replaced link is 401
     `portal_link_invalid`. The session (a bearer token) lasts `CARTERA_PORTAL_SESSION_MINUTES`
     (30 by default) and reaches this one account only."""
-    verification_limiter(request).check(str(address))
+    await check_verification_rate(request, address)
     issued = await service.open_session(
         session,
         settings,

@@ -37,7 +37,7 @@ from app.domain.plans import PLAN_STATUS_WORDS
 from app.domain.portal import PortalLinkInvalid, PortalSessionInvalid, SecondFactor, sign
 from app.i18n import N_, Language, negotiate, translate
 from app.problems import render, status_of
-from app.routers.portal import offer_terms, verification_limiter
+from app.routers.portal import check_verification_rate, offer_terms
 from app.schemas.plans import PlanQuoteRequest
 from app.services import portal as service
 
@@ -175,7 +175,7 @@ async def portal_verify(
         return _problem_page(request, PortalLinkInvalid(), 403)
     try:
         chosen = _second_factor(factor, birth_date, national_id_last4)
-        verification_limiter(request).check(str(address))
+        await check_verification_rate(request, address)
         issued = await service.open_session(session, settings, t, chosen, now=now)
     except DomainError as error:
         if not error.keeps_changes:

@@ -46,7 +46,7 @@ from app.domain.identity import (
     mask_name,
     normalise_phone,
 )
-from app.domain.rate_limit import NS_PER_SECOND, SlidingWindowLimiter, admit
+from app.domain.rate_limit import NS_PER_SECOND, SlidingWindowLimiter, admit, epoch_ns
 from app.domain.roles import Role
 from app.i18n import N_, Message
 from app.ids import new_id
@@ -307,11 +307,6 @@ async def find_debtors(
 
 
 SEARCH_ACTIONS = ("kyc.search", "kyc.search_refused")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _ns(moment: datetime) -> int:
-    return (moment - _EPOCH) // timedelta(microseconds=1) * 1000
 
 
 async def take_search_slot(
@@ -338,8 +333,8 @@ async def take_search_slot(
         )
         .order_by(col(AuditEvent.occurred_at))
     )
-    log = deque(_ns(moment) for moment in recent)
-    decision = admit(log, _ns(now), limit=per_minute, window_ns=60 * NS_PER_SECOND)
+    log = deque(epoch_ns(moment) for moment in recent)
+    decision = admit(log, epoch_ns(now), limit=per_minute, window_ns=60 * NS_PER_SECOND)
     if not decision.allowed:
         raise RateLimited(decision.retry_after)
 

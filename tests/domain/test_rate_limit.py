@@ -4,6 +4,7 @@ than that, an honest Retry-After, and memory that forgets idle keys."""
 from __future__ import annotations
 
 from collections import deque
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given, settings
@@ -14,6 +15,7 @@ from app.domain.rate_limit import (
     RateLimited,
     SlidingWindowLimiter,
     admit,
+    epoch_ns,
 )
 
 S = NS_PER_SECOND
@@ -159,3 +161,24 @@ def test_admit_with_any_clock_never_admits_more_than_limit_at_once(limit, times)
         admit(log, now, limit=limit, window_ns=60 * S)
         assert len(log) <= limit
         assert list(log) == sorted(log)
+
+
+class TestEpochNs:
+    """Moments read from PostgreSQL (microseconds) as the nanoseconds :func:`admit` counts."""
+
+    def test_a_known_moment(self):
+        assert epoch_ns(datetime(1970, 1, 1, 0, 0, 1, 5, tzinfo=UTC)) == 1_000_005_000
+
+    def test_the_zone_of_a_moment_does_not_matter(self):
+        utc = datetime(2026, 12, 6, 5, 30, tzinfo=UTC)
+        assert epoch_ns(utc.astimezone(timezone(timedelta(hours=-6)))) == epoch_ns(utc)
+
+    @given(
+        st.datetimes(
+            min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(UTC)
+        ),
+        st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=3650)),
+    )
+    def test_differences_are_kept_to_the_microsecond(self, moment, gap):
+        later = moment + gap
+        assert epoch_ns(later) - epoch_ns(moment) == gap // timedelta(microseconds=1) * 1000

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
@@ -14,8 +13,7 @@ from app.db import Database, open_database
 from app.domain.roles import Role
 from app.main import create_app
 from app.models.user import User
-from app.security import hash_secret_now
-from tests.conftest import TEST_PASSWORD
+from tests.factories import committed_user
 
 AddUser = Callable[[Role], Awaitable[User]]
 
@@ -38,16 +36,7 @@ async def live(
     app = create_app(settings, database)
 
     async def add_user(role: Role) -> User:
-        async with database.sessionmaker() as session, session.begin():
-            user = User(
-                username=f"{role.value}-{uuid.uuid4().hex[:8]}",
-                full_name="Race",
-                role=role.value,
-                skills=["phone"] if role is Role.COLLECTOR else [],
-                password_hash=hash_secret_now(TEST_PASSWORD),
-            )
-            session.add(user)
-        return user
+        return await committed_user(database, role)
 
     async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as client:
         yield client, add_user, database
