@@ -1,6 +1,7 @@
 """The job machinery uploads share (assignment pushes and payment files): the body stored
-in ~1 MiB chunks as it streams in, spooled back to a temporary file by the job, and the
-queue — the upload's own table, claimed with ``FOR UPDATE SKIP LOCKED``.
+in ~1 MiB chunks as it streams in, spooled back to a temporary file by the job, the job
+queued in the same transaction (a procrastinate job, app/jobs/), and the upload's row as the
+status the API shows (queued, processing, completed, failed).
 
 Table names come from the :class:`Queue` constants below, never from input.
 """
@@ -21,6 +22,8 @@ from sqlmodel import select
 
 from app import locks
 from app.domain.errors import IdempotencyKeyReused, PayloadTooLarge
+from app.jobs import queue as jobs_queue
+from app.jobs.queue import UploadBusy
 from app.services.assignment_files import UploadCheck
 
 CHUNK_BYTES = 1024 * 1024
@@ -31,10 +34,13 @@ class Queue:
     table: str
     chunk_table: str
     owner_column: str
+    # The procrastinate task that processes one (app/jobs/tasks.py).
+    task: str
 
 
-ASSIGNMENTS = Queue("assignment", "assignment_chunk", "assignment_id")
-PAYMENT_FILES = Queue("payment_file", "payment_file_chunk", "payment_file_id")
+ASSIGNMENTS = Queue("assignment", "assignment_chunk", "assignment_id", "cartera.push")
+PAYMENT_FILES = Queue("payment_file", "payment_file_chunk", "payment_file_id",
+                      "cartera.payment_file")  # fmt: skip
 
 
 class _Upload(Protocol):
@@ -193,40 +199,70 @@ async def drop_body(session: AsyncSession, queue: Queue, owner_id: uuid.UUID) ->
     )
 
 
-def _claim_sql(queue: Queue) -> str:
+async def enqueue(session: AsyncSession, queue: Queue, upload_id: uuid.UUID,
+                  partner_id: uuid.UUID) -> int:
+    """Queue the upload's job in the caller's transaction (they commit together). A
+    partner's uploads of one kind share a lock, so they are processed one at a time, in the
+    order they were queued, whatever the number of workers."""
+    return await jobs_queue.defer(
+        session, queue.task, {"upload_id": str(upload_id)}, lock=f"{queue.table}:{partner_id}"
+    )  # fmt: skip
+
+
+def _lost_sql(queue: Queue) -> str:
     return f"""
-UPDATE {queue.table}
-SET status = 'processing', started_at = :now, attempts = attempts + 1
-WHERE id = (
-    SELECT id FROM {queue.table} p
-    WHERE (status = 'queued' OR (status = 'processing' AND started_at < :stale_before))
-      -- a partner's uploads apply in the order they were sent, whatever the worker count
-      AND NOT EXISTS (
-          SELECT 1 FROM {queue.table} o
-          WHERE o.partner_id = p.partner_id AND o.submitted_at < p.submitted_at
-            AND o.status IN ('queued', 'processing')
-      )
-    ORDER BY submitted_at
-    LIMIT 1
-    FOR UPDATE SKIP LOCKED
-)
-RETURNING id, attempts
+SELECT u.id, u.partner_id FROM {queue.table} u
+WHERE u.status IN ('queued', 'processing') AND u.submitted_at < :before
+  AND NOT EXISTS (
+      SELECT 1 FROM procrastinate_jobs j
+      WHERE j.task_name = '{queue.task}' AND j.status IN ('todo', 'doing')
+        AND j.args ->> 'upload_id' = CAST(u.id AS text)
+  )
+ORDER BY u.submitted_at
+FOR UPDATE OF u SKIP LOCKED
 """
 
 
-async def claim(
-    session: AsyncSession, queue: Queue, now: datetime, stale_before: datetime
-) -> tuple[uuid.UUID, int] | None:
-    """Take the oldest queued upload (or one whose worker died: its row is no longer locked
-    and it started long ago): its id and how many times it was taken. The caller commits,
-    then processes it in a new transaction that holds the row lock, so a live worker's
-    upload is never taken over."""
+async def requeue_lost(session: AsyncSession, queue: Queue, before: datetime) -> list[uuid.UUID]:
+    """Queue a job again for every upload submitted before ``before`` still waiting or being
+    processed with no job to do it (one queued before jobs moved to procrastinate, or whose
+    job ended without recording the outcome); their ids."""
+    rows = (await session.execute(text(_lost_sql(queue)), {"before": before})).all()
+    for upload_id, partner_id in rows:
+        await enqueue(session, queue, upload_id, partner_id)
+    return [row[0] for row in rows]
+
+
+async def start(
+    session: AsyncSession, queue: Queue, upload_id: uuid.UUID, now: datetime
+) -> int | None:
+    """Mark the upload taken by the job that is about to process it: how many times it has
+    been taken, or None when it is already done with. The caller commits, then processes it
+    in a new transaction holding the row lock; while another worker holds that lock, this
+    raises :class:`UploadBusy` (the job tries again later)."""
     row = (
-        await session.execute(text(_claim_sql(queue)), {"now": now, "stale_before": stale_before})
+        await session.execute(
+            text(f"SELECT status FROM {queue.table} WHERE id = :id FOR UPDATE SKIP LOCKED"),
+            {"id": upload_id},
+        )
     ).first()
     if row is None:
+        exists = await session.scalar(
+            text(f"SELECT 1 FROM {queue.table} WHERE id = :id"), {"id": upload_id}
+        )
+        if exists:
+            raise UploadBusy(str(upload_id))
         return None
-    return uuid.UUID(str(row[0])), int(row[1])
+    if row[0] not in ("queued", "processing"):
+        return None
+    attempts = await session.scalar(
+        text(
+            f"UPDATE {queue.table} SET status = 'processing', started_at = :now,"
+            " attempts = attempts + 1 WHERE id = :id RETURNING attempts"
+        ),
+        {"id": upload_id, "now": now},
+    )
+    return int(attempts)
 
 
 # ---------------------------------------------------------------------------------------
