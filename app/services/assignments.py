@@ -190,6 +190,7 @@ async def submit_assignment(
         body,
         check,
         lock_kind=locks.LockClass.ASSIGNMENT_IDEMPOTENCY,
+        queue=uploads.ASSIGNMENTS,
     )
     if existing is not None:
         return existing, True

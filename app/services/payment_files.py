@@ -209,6 +209,7 @@ async def submit_file(
         body,
         check,
         lock_kind=locks.LockClass.PAYMENT_FILE_IDEMPOTENCY,
+        queue=uploads.PAYMENT_FILES,
     )
     if existing is not None:
         return existing, True

@@ -44,6 +44,8 @@ PAYMENT_FILES = Queue("payment_file", "payment_file_chunk", "payment_file_id",
 
 
 class _Upload(Protocol):
+    id: uuid.UUID
+    status: str
     body_sha256: str
 
 
@@ -60,12 +62,17 @@ async def find_replay(
     check: UploadCheck,
     *,
     lock_kind: locks.LockClass,
+    queue: Queue,
 ) -> U | None:
     """The upload ``caller`` (an audit id) already sent for this partner under ``key`` when
     the body is the same one (the body is read to compare); None when the key is new, as it
     is when only another caller used it. Another body under the key is refused. The key
     stays locked to the end of the transaction, so two requests racing with one key store
-    one upload."""
+    one upload.
+
+    An upload that failed for good (its stored body dropped) is taken again: the body sent
+    now is stored while it is compared, and the upload is queued again from its first try
+    (see :func:`requeue_failed`), so a partner retries it under the same key."""
     await locks.hold(session, lock_kind, f"{partner_id}:{caller}:{key}")
     table: Any = model
     existing: U | None = await session.scalar(
@@ -77,11 +84,36 @@ async def find_replay(
     )
     if existing is None:
         return None
-    async for piece in body:
-        check.sha256.update(piece)
+    failed = existing.status == "failed"
+    if failed:
+        await store_body(session, queue, existing.id, body, check)
+    else:
+        async for piece in body:
+            check.sha256.update(piece)
     if check.sha256.hexdigest() != existing.body_sha256:
         raise IdempotencyKeyReused()
+    if failed:
+        await requeue_failed(session, queue, existing.id, partner_id)
+        await session.refresh(existing)
     return existing
+
+
+async def requeue_failed(
+    session: AsyncSession, queue: Queue, upload_id: uuid.UUID, partner_id: uuid.UUID
+) -> None:
+    """Put a failed upload (its body stored again) back in the queue as if just received:
+    no tries, no outcome, no progress, and a new job."""
+    await session.execute(
+        text(
+            f"UPDATE {queue.table} SET status = 'queued', attempts = 0, started_at = NULL,"
+            " finished_at = NULL, failure = NULL, failure_text = NULL WHERE id = :id"
+        ),
+        {"id": upload_id},
+    )
+    await session.execute(
+        text("DELETE FROM upload_progress WHERE upload_id = :id"), {"id": upload_id}
+    )
+    await enqueue(session, queue, upload_id, partner_id)
 
 
 async def copy_records(
