@@ -38,7 +38,15 @@ def job_app(database: Database, *, periodic: bool = True) -> App:
     """An App on ``database`` (its own psycopg pool) with Cartera's tasks; ``periodic=False``
     leaves the periodic tasks out (a worker that only drains what is queued)."""
     url = to_libpq_url(database.engine.url.render_as_string(hide_password=False))
-    app = App(connector=PsycopgConnector(conninfo=url, min_size=1, max_size=4))
+    # The queue's own writes (a job fetched, finished, retried) commit without waiting for
+    # the WAL flush: a PostgreSQL crash may forget the last few of them, and each is
+    # recovered (a job back to "todo" runs again and finds its upload done; one left
+    # "doing" is retried as stalled). A job's *queueing* is in the caller's transaction,
+    # durable as the upload is (app/jobs/queue.py).
+    app = App(connector=PsycopgConnector(
+        conninfo=url, min_size=1, max_size=4,
+        kwargs={"options": "-c synchronous_commit=off"},
+    ))  # fmt: skip
     app.tasks = tasks.tasks
     if periodic:
         app.periodic_registry = tasks.periodic_registry
@@ -76,14 +84,16 @@ async def run_worker(
     poll_seconds: float = POLL_SECONDS,
     workbook_limits: WorkbookLimits | None = None,
     aging_zone: str | None = None,
+    periodic: bool = True,
 ) -> None:
     """Work until ``stop`` is set (or the task is cancelled): running jobs finish first.
-    ``aging_zone`` is the settings' (kept for callers that pass it)."""
+    ``aging_zone`` is the settings' (kept for callers that pass it); ``periodic=False``
+    defers no periodic task (benchmarks)."""
     settings = settings or get_settings()
     if aging_zone is not None and aging_zone != settings.aging_time_zone:
         settings = settings.model_copy(update={"aging_time_zone": aging_zone})
     stop = stop or anyio.Event()
-    async with open_jobs(database) as app:
+    async with open_jobs(database, periodic=periodic) as app:
         worker = asyncio.create_task(
             app.run_worker_async(
                 concurrency=concurrency or settings.worker_concurrency,
