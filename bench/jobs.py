@@ -27,7 +27,7 @@ import uuid
 from types import SimpleNamespace
 from typing import Any
 
-import common  # noqa: F401  (sets CARTERA_ENV before the app is imported)
+import common
 from sqlalchemy import text
 
 from app import migrations
@@ -78,7 +78,9 @@ async def _queue(database: Database, partners: list[uuid.UUID], count: int) -> N
 async def _left(database: Database) -> int:
     async with database.sessionmaker() as session:
         return int(
-            await session.scalar(text("SELECT count(*) FROM assignment WHERE status <> 'completed'"))
+            await session.scalar(
+                text("SELECT count(*) FROM assignment WHERE status <> 'completed'")
+            )
         )
 
 
@@ -87,13 +89,16 @@ async def _round(database: Database, partners: list[uuid.UUID], count: int, lane
     await _queue(database, partners, count)
     stop = asyncio.Event()
     started = time.perf_counter()
+    run: Any = worker.run_worker
     if PROCRASTINATE:
-        running = [asyncio.create_task(worker.run_worker(
-            database, stop=stop, settings=settings, concurrency=lanes, periodic=False))]  # fmt: skip
+        loops = [run(database, stop=stop, settings=settings, concurrency=lanes, periodic=False)]
     else:
-        running = [asyncio.create_task(worker.run_worker(
-            database, stop=stop, settings=settings, poll_seconds=0.05)) for _ in range(lanes)]  # type: ignore[call-arg]  # fmt: skip
-    while await _left(database):
+        # The old worker: one job at a time per loop; it polls every 50 ms when idle.
+        loops = [
+            run(database, stop=stop, settings=settings, poll_seconds=0.05) for _ in range(lanes)
+        ]
+    running = [asyncio.create_task(loop) for loop in loops]
+    while await _left(database):  # noqa: ASYNC110 (the database says when all are done)
         await asyncio.sleep(0.01)
     elapsed = time.perf_counter() - started
     stop.set()

@@ -23,6 +23,7 @@ DEFAULT_QUEUE = "default"
 class UploadBusy(Exception):
     """The upload's row is locked: another worker is processing it right now."""
 
+
 _DEFER = """
 SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW(
     CAST(:queue AS varchar), CAST(:task AS varchar), CAST(:priority AS integer),

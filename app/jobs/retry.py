@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from procrastinate import BaseRetryStrategy, RetryDecision
 from procrastinate.jobs import Job
@@ -90,7 +91,8 @@ class TransientRetry(BaseRetryStrategy):
     def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
         if not self.will_retry(exception, job):
             return None
-        return RetryDecision(retry_in={"seconds": self.wait_after(job.attempts + 1)})
+        wait = timedelta(seconds=self.wait_after(job.attempts + 1))
+        return RetryDecision(retry_at=datetime.now(UTC) + wait)
 
 
 TRANSIENT = TransientRetry()

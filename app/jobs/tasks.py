@@ -37,7 +37,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import anyio
 import structlog
 from procrastinate import App, JobContext, PsycopgConnector
 from sqlalchemy import text
@@ -151,28 +150,17 @@ async def process_payment_file(context: JobContext, upload_id: str) -> str:
 # Periodic
 
 
-async def deliver_webhooks(database: Database, settings: Settings, lanes: int) -> int:
-    """Attempt due deliveries on ``lanes`` connections at once until none is due (or
-    :data:`DELIVERIES_PER_JOB`); how many were tried."""
-    tried = 0
-
-    async def lane() -> None:
-        nonlocal tried
-        while tried < DELIVERIES_PER_JOB and await webhooks.deliver_next(database, settings):
-            tried += 1
-
-    async with anyio.create_task_group() as group:
-        for _ in range(lanes):
-            group.start_soon(lane)
-    return tried
-
-
 @tasks.periodic(cron="* * * * * */2", periodic_id="webhooks")
 @tasks.task(name="cartera.webhooks", pass_context=True, queueing_lock="cartera.webhooks",
             retry=TRANSIENT)  # fmt: skip
 async def webhooks_due(context: JobContext, timestamp: int) -> int:
     ours = _context(context)
-    return await deliver_webhooks(ours.database, ours.settings, ours.settings.worker_concurrency)
+    return await webhooks.deliver_due(
+        ours.database,
+        ours.settings,
+        at_most=DELIVERIES_PER_JOB,
+        lanes=ours.settings.worker_concurrency,
+    )
 
 
 async def age_if_due(database: Database, zone: str) -> bool:

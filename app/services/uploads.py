@@ -231,8 +231,9 @@ async def drop_body(session: AsyncSession, queue: Queue, owner_id: uuid.UUID) ->
     )
 
 
-async def enqueue(session: AsyncSession, queue: Queue, upload_id: uuid.UUID,
-                  partner_id: uuid.UUID) -> int:
+async def enqueue(
+    session: AsyncSession, queue: Queue, upload_id: uuid.UUID, partner_id: uuid.UUID
+) -> int:
     """Queue the upload's job in the caller's transaction (they commit together). A
     partner's uploads of one kind share a lock, so they are processed one at a time, in the
     order they were queued, whatever the number of workers."""

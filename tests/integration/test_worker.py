@@ -5,6 +5,7 @@ taken over when a worker died, and aging once per business date."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -174,7 +175,7 @@ async def test_a_partners_pushes_are_processed_in_the_order_sent_even_with_many_
     assert sum(ran) == 5
     done = [await live.assignment(p) for p in pushed]
     assert [d.status for d in done] == ["completed"] * 4
-    for before, after in zip(done, done[1:], strict=False):
+    for before, after in itertools.pairwise(done):
         assert before.finished_at is not None and after.started_at is not None
         assert after.started_at >= before.finished_at
     assert (await live.assignment(theirs)).status == "completed"
