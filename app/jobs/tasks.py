@@ -38,7 +38,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
-from procrastinate import App, JobContext, PsycopgConnector
+from procrastinate import App, JobContext
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -60,9 +60,6 @@ from app.services.workbooks import WorkbookLimits
 
 log = structlog.get_logger("cartera.jobs")
 
-# The tasks, registered on an App without a connection: app/jobs/worker.py gives each
-# database an App of its own sharing them.
-tasks = App(connector=PsycopgConnector())
 
 # Uploads submitted this long ago and still without a job are queued again.
 LOST_AFTER = timedelta(minutes=1)
@@ -136,12 +133,10 @@ async def run_upload(context: JobContext, job: _Upload, upload_id: str) -> str:
     return str(done.status)
 
 
-@tasks.task(name="cartera.push", pass_context=True, retry=TRANSIENT)
 async def process_push(context: JobContext, upload_id: str) -> str:
     return await run_upload(context, _PUSH, upload_id)
 
 
-@tasks.task(name="cartera.payment_file", pass_context=True, retry=TRANSIENT)
 async def process_payment_file(context: JobContext, upload_id: str) -> str:
     return await run_upload(context, _PAYMENT_FILE, upload_id)
 
@@ -150,9 +145,6 @@ async def process_payment_file(context: JobContext, upload_id: str) -> str:
 # Periodic
 
 
-@tasks.periodic(cron="* * * * * */2", periodic_id="webhooks")
-@tasks.task(name="cartera.webhooks", pass_context=True, queueing_lock="cartera.webhooks",
-            retry=TRANSIENT)  # fmt: skip
 async def webhooks_due(context: JobContext, timestamp: int) -> int:
     ours = _context(context)
     return await webhooks.deliver_due(
@@ -188,17 +180,11 @@ async def age_if_due(database: Database, zone: str) -> bool:
     return True
 
 
-@tasks.periodic(cron="* * * * *", periodic_id="aging")
-@tasks.task(name="cartera.aging", pass_context=True, queueing_lock="cartera.aging",
-            retry=TRANSIENT)  # fmt: skip
 async def aging_due(context: JobContext, timestamp: int) -> bool:
     ours = _context(context)
     return await age_if_due(ours.database, ours.settings.aging_time_zone)
 
 
-@tasks.periodic(cron="17 * * * *", periodic_id="documents")
-@tasks.task(name="cartera.documents_sweep", pass_context=True,
-            queueing_lock="cartera.documents_sweep", retry=TRANSIENT)  # fmt: skip
 async def documents_sweep(context: JobContext, timestamp: int) -> int:
     ours = _context(context)
     async with ours.database.sessionmaker() as session, session.begin():
@@ -222,9 +208,6 @@ async def requeue_lost_uploads(database: Database, before: datetime) -> list[uui
     return lost
 
 
-@tasks.periodic(cron="* * * * *", periodic_id="requeue_lost")
-@tasks.task(name="cartera.requeue_lost", pass_context=True,
-            queueing_lock="cartera.requeue_lost", retry=TRANSIENT)  # fmt: skip
 async def requeue_lost(context: JobContext, timestamp: int) -> int:
     ours = _context(context)
     return len(await requeue_lost_uploads(ours.database, datetime.now(UTC) - LOST_AFTER))
@@ -245,9 +228,31 @@ async def retry_stalled_jobs(app: App, seconds_since_heartbeat: float) -> list[i
     return retried
 
 
-@tasks.periodic(cron="* * * * *", periodic_id="retry_stalled")
-@tasks.task(name="cartera.retry_stalled", pass_context=True,
-            queueing_lock="cartera.retry_stalled", retry=TRANSIENT)  # fmt: skip
 async def retry_stalled(context: JobContext, timestamp: int) -> int:
     ours = _context(context)
     return len(await retry_stalled_jobs(context.app, ours.settings.job_stalled_seconds))
+
+
+# (name, cron, function) of the periodic tasks; each keeps at most one job waiting.
+PERIODIC: tuple[tuple[str, str, Callable[..., Awaitable[Any]]], ...] = (
+    ("cartera.webhooks", "* * * * * */2", webhooks_due),
+    ("cartera.aging", "* * * * *", aging_due),
+    ("cartera.documents_sweep", "17 * * * *", documents_sweep),
+    ("cartera.requeue_lost", "* * * * *", requeue_lost),
+    ("cartera.retry_stalled", "* * * * *", retry_stalled),
+)
+
+
+def register(app: App, *, periodic: bool = True) -> App:
+    """Register Cartera's tasks on ``app`` (each App its own Task objects, bound to it);
+    ``periodic=False`` leaves the schedule out (the periodic tasks can still run when
+    queued)."""
+    app.task(name=uploads.ASSIGNMENTS.task, pass_context=True, retry=TRANSIENT)(process_push)
+    app.task(name=uploads.PAYMENT_FILES.task, pass_context=True, retry=TRANSIENT)(
+        process_payment_file
+    )
+    for name, cron, function in PERIODIC:
+        task = app.task(name=name, pass_context=True, queueing_lock=name, retry=TRANSIENT)(function)
+        if periodic:
+            app.periodic(cron=cron, periodic_id=name)(task)
+    return app

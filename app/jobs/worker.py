@@ -24,7 +24,7 @@ from app.config import Settings, get_settings, to_libpq_url
 from app.db import Database
 from app.jobs import metrics
 from app.jobs.retry import TRANSIENT
-from app.jobs.tasks import Context, age_if_due, tasks
+from app.jobs.tasks import Context, age_if_due, register
 from app.services.workbooks import WorkbookLimits
 
 __all__ = ["age_if_due", "job_app", "open_jobs", "run_until_empty", "run_worker"]
@@ -34,9 +34,10 @@ __all__ = ["age_if_due", "job_app", "open_jobs", "run_until_empty", "run_worker"
 POLL_SECONDS = 1.0
 
 
-def job_app(database: Database, *, periodic: bool = True) -> App:
-    """An App on ``database`` (its own psycopg pool) with Cartera's tasks; ``periodic=False``
-    leaves the periodic tasks out (a worker that only drains what is queued)."""
+def job_app(database: Database, *, periodic: bool = True, connections: int = 4) -> App:
+    """An App on ``database`` (its own psycopg pool of up to ``connections``) with Cartera's
+    tasks; ``periodic=False`` leaves the periodic tasks out (a worker that only drains what
+    is queued)."""
     url = to_libpq_url(database.engine.url.render_as_string(hide_password=False))
     # The queue's own writes (a job fetched, finished, retried) commit without waiting for
     # the WAL flush: a PostgreSQL crash may forget the last few of them, and each is
@@ -44,18 +45,17 @@ def job_app(database: Database, *, periodic: bool = True) -> App:
     # "doing" is retried as stalled). A job's *queueing* is in the caller's transaction,
     # durable as the upload is (app/jobs/queue.py).
     app = App(connector=PsycopgConnector(
-        conninfo=url, min_size=1, max_size=4,
+        conninfo=url, min_size=1, max_size=connections,
         kwargs={"options": "-c synchronous_commit=off"},
     ))  # fmt: skip
-    app.tasks = tasks.tasks
-    if periodic:
-        app.periodic_registry = tasks.periodic_registry
-    return app
+    return register(app, periodic=periodic)
 
 
 @contextlib.asynccontextmanager
-async def open_jobs(database: Database, *, periodic: bool = True) -> AsyncIterator[App]:
-    app = job_app(database, periodic=periodic)
+async def open_jobs(
+    database: Database, *, periodic: bool = True, connections: int = 4
+) -> AsyncIterator[App]:
+    app = job_app(database, periodic=periodic, connections=connections)
     async with app.open_async():
         yield app
 
@@ -93,10 +93,13 @@ async def run_worker(
     if aging_zone is not None and aging_zone != settings.aging_time_zone:
         settings = settings.model_copy(update={"aging_time_zone": aging_zone})
     stop = stop or anyio.Event()
-    async with open_jobs(database, periodic=periodic) as app:
+    concurrency = concurrency or settings.worker_concurrency
+    # One connection per job's fetch and outcome, one for LISTEN, one for the heartbeat
+    # and the periodic deferrer.
+    async with open_jobs(database, periodic=periodic, connections=concurrency + 2) as app:
         worker = asyncio.create_task(
             app.run_worker_async(
-                concurrency=concurrency or settings.worker_concurrency,
+                concurrency=concurrency,
                 fetch_job_polling_interval=poll_seconds,
                 **_options(database, settings, workbook_limits),
             )
@@ -125,7 +128,7 @@ async def run_until_empty(
     counter = metrics.JobCounter()
     options = _options(database, settings, workbook_limits)
     options["worker_middleware"] = [*options["worker_middleware"], counter]
-    async with open_jobs(database, periodic=False) as app:
+    async with open_jobs(database, periodic=False, connections=concurrency + 2) as app:
         while True:
             before = counter.ran
             await app.run_worker_async(

@@ -3,12 +3,14 @@ its key, an upload whose job went missing queued again, and the job metrics."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import asyncpg
 import pytest
+from procrastinate import App, PsycopgConnector
 from procrastinate.jobs import Job
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -19,7 +21,7 @@ from app.domain.roles import Role
 from app.jobs import metrics
 from app.jobs.queue import UploadBusy
 from app.jobs.retry import GivenUp, TransientRetry, is_transient
-from app.jobs.tasks import LOST_AFTER, requeue_lost_uploads, tasks
+from app.jobs.tasks import LOST_AFTER, register, requeue_lost_uploads
 from app.jobs.worker import run_until_empty
 from app.models.account import Account
 from app.models.assignment import Assignment, AssignmentChunk
@@ -101,9 +103,8 @@ def test_the_backoff_doubles_up_to_its_cap_and_stops_at_the_last_attempt() -> No
 
 
 def test_the_periodic_tasks_are_the_sweeps_aging_and_deliveries() -> None:
-    periodic = {
-        task.task.name: task.cron for task in tasks.periodic_registry.periodic_tasks.values()
-    }
+    app = register(App(connector=PsycopgConnector()))
+    periodic = {task.task.name: task.cron for task in app.periodic_registry.periodic_tasks.values()}
     assert periodic == {
         "cartera.webhooks": "* * * * * */2",
         "cartera.aging": "* * * * *",
@@ -323,3 +324,47 @@ async def test_queue_depth_and_job_metrics(jobs):
     assert runs() - before == 2
     async with jobs.database.sessionmaker() as session:
         assert metrics.queue_rows(await session.execute(text(metrics.QUEUE_SQL))) == []
+
+
+async def test_the_api_with_its_in_process_worker_processes_a_push_on_its_own(
+    committed_url, settings
+):
+    """`cartera serve` on the embedded database (make run): the worker inside the API is
+    woken by the push's job and processes it, with nobody running a worker by hand."""
+    from httpx import ASGITransport, AsyncClient
+
+    from app.db import open_database
+    from app.main import create_app
+    from app.models.user import User
+    from app.security import hash_secret_now
+    from tests.conftest import TEST_PASSWORD
+
+    database = open_database(committed_url, settings)
+    app = create_app(settings.model_copy(update={"worker_in_process": True}), database)
+    async with database.sessionmaker() as session, session.begin():
+        partner = await make_partner(session)
+        manager = User(username=f"m-{uuid.uuid4().hex[:8]}", full_name="Serve", role="manager",
+                       skills=[], password_hash=hash_secret_now(TEST_PASSWORD))  # fmt: skip
+        session.add(manager)
+    try:
+        async with (
+            app.router.lifespan_context(app),
+            AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as client,
+        ):
+            headers = {**bearer_for(settings, manager), "Idempotency-Key": uuid.uuid4().hex}
+            sent = await client.post(
+                f"/api/v1/partners/{partner.id}/assignments",
+                json=_rows(["S-1", "S-2"], 60),
+                headers=headers,
+            )
+            assert sent.status_code == 202, sent.text
+            status = None
+            for _ in range(300):
+                read = await client.get(f"/api/v1/assignments/{sent.json()['id']}", headers=headers)
+                status = read.json()["status"]
+                if status == "completed":
+                    break
+                await asyncio.sleep(0.1)
+            assert status == "completed"
+    finally:
+        await database.dispose()
