@@ -26,12 +26,18 @@ def _url() -> str:
     return str(url)
 
 
+def _ours(name: str | None, type_: str, parent_names: object) -> bool:
+    """The job queue's tables are procrastinate's (its schema, not our models)."""
+    return not (type_ == "table" and name is not None and name.startswith("procrastinate_"))
+
+
 def _configure(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         compare_type=True,
         compare_server_default=True,
+        include_name=_ours,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -429,28 +429,36 @@ def jobs_snapshots(
 
 @cli.command()
 def worker(
-    poll: Annotated[float, typer.Option(min=0.1, help="Seconds between polls when idle.")] = 1.0,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="Jobs at once (default CARTERA_WORKER_CONCURRENCY)."),
+    ] = None,
+    poll: Annotated[
+        float, typer.Option(min=0.1, help="Seconds between polls when no job is notified.")
+    ] = 1.0,
 ) -> None:
-    """Process queued portfolio pushes and run the nightly aging, until interrupted."""
+    """Run queued jobs (pushes, payment files, SPEI statements, webhook deliveries) and the
+    periodic ones (nightly aging, sweeps) until interrupted; see README, Operations."""
+    import anyio
+
     from app.jobs.worker import run_worker
-    from app.services.workbooks import WorkbookLimits
 
     settings = get_settings()
 
     async def main(url: str) -> None:
+        # SIGTERM and Ctrl-C stop taking jobs and let the running ones finish.
+        stop = anyio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
         database = open_database(url, settings)
         try:
             await run_worker(
-                database,
-                poll_seconds=poll,
-                aging_zone=settings.aging_time_zone,
-                workbook_limits=WorkbookLimits.from_settings(settings),
-                settings=settings,
+                database, stop=stop, settings=settings, concurrency=concurrency, poll_seconds=poll
             )
         finally:
             await database.dispose()
 
-    signal.signal(signal.SIGTERM, _exit_on_signal)
     with database_url() as url:
         typer.echo("Cartera worker running (Ctrl-C to stop)")
         with contextlib.suppress(KeyboardInterrupt):

@@ -123,6 +123,15 @@ class Settings(BaseSettings):
     intake_workers: int | None = Field(default=None, ge=0, le=64)
     # Run the job worker inside `cartera serve` (the default with the embedded database).
     worker_in_process: bool = False
+    # Jobs (procrastinate, app/jobs/): jobs one worker process runs at once; a job that
+    # failed on a transient error (connection lost, serialization failure, deadlock) is
+    # tried up to job_max_attempts times, waiting base × 2^(attempt − 1) seconds (capped)
+    # in between; a worker silent for job_stalled_seconds has its running jobs retried.
+    worker_concurrency: int = Field(default=4, ge=1, le=64)
+    job_max_attempts: int = Field(default=5, ge=1, le=50)
+    job_retry_base_seconds: float = Field(default=2.0, gt=0, le=3600)
+    job_retry_cap_seconds: float = Field(default=300.0, gt=0, le=24 * 3600)
+    job_stalled_seconds: float = Field(default=60.0, ge=15, le=3600)
     # Contact law: a country's pack made stricter, e.g.
     # {"MX": {"hours": {"start": "08:00", "end": "21:00"}}}; anything looser is refused.
     compliance_overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
@@ -266,6 +275,18 @@ def to_asyncpg_url(url: str, *, setting: str = "CARTERA_DATABASE_URL") -> str:
                 rest = base + "?" + "&".join(params)
             return "postgresql+asyncpg://" + rest
     raise ConfigurationError(f"{setting} must be a postgresql:// URL")
+
+
+def to_libpq_url(url: str) -> str:
+    """The asyncpg URL (:func:`to_asyncpg_url`) as libpq reads it (psycopg: the job queue's
+    connections), ``ssl`` spelled ``sslmode`` again."""
+    plain = to_asyncpg_url(url).removeprefix("postgresql+asyncpg://")
+    base, _, query = plain.partition("?")
+    if query:
+        params = ["sslmode=" + p.split("=", 1)[1] if p.startswith("ssl=") else p
+                  for p in query.split("&")]  # fmt: skip
+        base = base + "?" + "&".join(params)
+    return "postgresql://" + base
 
 
 @lru_cache

@@ -45,6 +45,10 @@ PARTS: dict[str, tuple[list[str], list[str]]] = {
         ["work.py", "--accounts", "3000", "--interactions", "15000", "--requests", "10",
          "--claims", "2", "--smoke"],
     ),
+    "jobs": (
+        ["jobs.py", "--uploads", "400", "--partners", "50"],
+        ["jobs.py", "--uploads", "20", "--partners", "5", "--rounds", "1"],
+    ),
     # One seeded database for both halves of the api part.
     "api": (
         ["api.py", "--part", "both"],

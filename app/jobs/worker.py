@@ -1,162 +1,138 @@
-"""The job worker: processes queued assignment pushes and payment files, delivers events to
-partners (webhooks), and runs the nightly aging (with the promise and plan follow-ups and
-the purge of ended staff sessions).
+"""The job worker: procrastinate's worker running Cartera's tasks (app/jobs/tasks.py) on the
+``procrastinate_jobs`` queue in PostgreSQL.
 
-The queue is the ``assignment`` table itself, claimed with ``FOR UPDATE SKIP LOCKED``, so
-any number of workers (``cartera worker`` processes, or the one inside ``cartera serve`` with
-the embedded database) share it safely. Each push is processed in its own transaction that
-holds the push's row lock; if the worker dies, the lock goes with its connection and another
-worker takes the push over.
-
-Webhook deliveries are a queue of their own (``webhook_delivery``), claimed the same way by
-:func:`app.services.webhooks.deliver_next`; each turn of the loop delivers what is due
-(at most :data:`DELIVERIES_PER_TURN`) besides one push or payment file.
-
-While a push or a payment file is processed, its progress (rows done, rows in the upload)
-is written by :class:`ProgressWriter` on a connection of its own and committed per chunk,
-so ``GET /assignments/{id}`` shows it; the push itself stays one transaction.
+``cartera worker`` runs one per process (``CARTERA_WORKER_CONCURRENCY`` jobs at once), and
+``cartera serve`` runs one inside the API when ``CARTERA_WORKER_IN_PROCESS`` is set (the
+default with the embedded database). Workers are woken by LISTEN/NOTIFY when a job is
+queued (and poll as a fallback), defer the periodic tasks, send a heartbeat every 10 s, and
+share the queue safely whatever their number. procrastinate talks to PostgreSQL through
+psycopg on connections of its own; the tasks use the SQLAlchemy :class:`Database`.
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import anyio
-import structlog
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from procrastinate import App, PsycopgConnector
+from procrastinate.jobs import DeleteJobCondition
 
-from app.config import Settings, get_settings
+from app.config import Settings, get_settings, to_libpq_url
 from app.db import Database
-from app.services import (
-    aging,
-    assignments,
-    payment_files,
-    plans,
-    promises,
-    refresh_tokens,
-    uploads,
-    webhooks,
-)
-from app.services.workbooks import DEFAULT_LIMITS, WorkbookLimits
+from app.jobs import metrics
+from app.jobs.retry import TRANSIENT
+from app.jobs.tasks import Context, age_if_due, register
+from app.services.workbooks import WorkbookLimits
 
-log = structlog.get_logger("cartera.worker")
+__all__ = ["age_if_due", "job_app", "open_jobs", "run_until_empty", "run_worker"]
 
-# A push claimed but not locked for this long lost its worker between the two steps.
-CLAIM_GRACE = timedelta(minutes=1)
-# Deliveries attempted per turn of the loop before it looks at the other queues again.
-DELIVERIES_PER_TURN = 50
+# Seconds between polls for jobs when no notification came (LISTEN/NOTIFY wakes workers
+# as soon as a job is queued; the poll catches retries coming due).
+POLL_SECONDS = 1.0
 
 
-@dataclass(frozen=True, slots=True)
-class _Job:
-    """One kind of queued upload: how to claim one, process it and mark it failed."""
-
-    name: str
-    claim: Callable[[AsyncSession, datetime, datetime], Awaitable[uuid.UUID | None]]
-    # (session, id, workbook_limits=…): the same bounds the upload was checked against.
-    process: Callable[..., Awaitable[Any]]
-    mark_failed: Callable[[AsyncSession, uuid.UUID, Exception], Awaitable[None]]
-
-
-_JOBS = (
-    _Job("assignment", assignments.claim_next, assignments.process_assignment,
-         assignments.mark_failed),
-    _Job("payment_file", payment_files.claim_next, payment_files.process_file,
-         payment_files.mark_failed),
-)  # fmt: skip
+def job_app(database: Database, *, periodic: bool = True, connections: int = 4) -> App:
+    """An App on ``database`` (its own psycopg pool of up to ``connections``) with Cartera's
+    tasks; ``periodic=False`` leaves the periodic tasks out (a worker that only drains what
+    is queued)."""
+    url = to_libpq_url(database.engine.url.render_as_string(hide_password=False))
+    # The queue's own writes (a job fetched, finished, retried) commit without waiting for
+    # the WAL flush: a PostgreSQL crash may forget the last few of them, and each is
+    # recovered (a job back to "todo" runs again and finds its upload done; one left
+    # "doing" is retried as stalled). A job's *queueing* is in the caller's transaction,
+    # durable as the upload is (app/jobs/queue.py).
+    app = App(connector=PsycopgConnector(
+        conninfo=url, min_size=1, max_size=connections,
+        kwargs={"options": "-c synchronous_commit=off"},
+    ))  # fmt: skip
+    return register(app, periodic=periodic)
 
 
-async def process_next(
-    database: Database, workbook_limits: WorkbookLimits = DEFAULT_LIMITS
-) -> uuid.UUID | None:
-    """Claim and process one queued push, or else one queued payment file; its id, or None
-    when both queues are empty."""
-    for job in _JOBS:
-        done = await _run_one(database, job, workbook_limits)
-        if done is not None:
-            return done
-    return None
+@contextlib.asynccontextmanager
+async def open_jobs(
+    database: Database, *, periodic: bool = True, connections: int = 4
+) -> AsyncIterator[App]:
+    app = job_app(database, periodic=periodic, connections=connections)
+    async with app.open_async():
+        yield app
 
 
-async def _run_one(
-    database: Database, job: _Job, workbook_limits: WorkbookLimits
-) -> uuid.UUID | None:
-    now = datetime.now(UTC)
-    async with database.sessionmaker() as session, session.begin():
-        claimed = await job.claim(session, now, now - CLAIM_GRACE)
-    if claimed is None:
-        return None
-    try:
-        async with database.sessionmaker() as session, session.begin():
-            done = await job.process(
-                session,
-                claimed,
-                workbook_limits=workbook_limits,
-                progress=uploads.ProgressWriter(database, claimed),
-            )
-        log.info(f"{job.name} processed", id=str(claimed), status=done.status,
-                 received=done.received)  # fmt: skip
-    except Exception as exc:
-        log.exception(f"{job.name} failed", id=str(claimed))
-        async with database.sessionmaker() as session, session.begin():
-            await job.mark_failed(session, claimed, exc)
-    return claimed
-
-
-async def age_if_due(database: Database, zone: str) -> bool:
-    """Run aging and the promise follow-up for today's business date once (the nightly
-    run); True when it ran."""
-    today = datetime.now(ZoneInfo(zone)).date()
-    async with database.sessionmaker() as session, session.begin():
-        # Checked under the aging lock, so workers waking together run it once.
-        await aging.take_aging_lock(session)
-        done = await session.scalar(text("SELECT 1 FROM aging_run WHERE as_of = :d"), {"d": today})
-        if done:
-            return False
-        result = await aging.age_accounts(session, today)
-        # Promises due by the new day are resolved with it (kept, partially kept, broken).
-        await promises.follow_up(session, today)
-        await plans.follow_up_plans(session, today)
-        sessions_purged = await refresh_tokens.purge(session, datetime.now(UTC))
-    log.info(
-        "aging run",
-        as_of=today.isoformat(),
-        accounts_aged=result.accounts_aged,
-        stage_changes=result.stage_changes,
-        sessions_purged=sessions_purged,
-    )
-    return True
+def _options(
+    database: Database, settings: Settings, workbook_limits: WorkbookLimits | None
+) -> dict[str, Any]:
+    TRANSIENT.configure(settings)
+    limits = workbook_limits or WorkbookLimits.from_settings(settings)
+    return {
+        "additional_context": {"cartera": Context(database, settings, limits)},
+        "install_signal_handlers": False,
+        "worker_middleware": [metrics.observe_job],
+        # Failed jobs stay for the operators; the upload or delivery row is the record.
+        "delete_jobs": DeleteJobCondition.SUCCESSFUL,
+        "stalled_worker_timeout": settings.job_stalled_seconds,
+    }
 
 
 async def run_worker(
     database: Database,
     *,
     stop: anyio.Event | None = None,
-    poll_seconds: float = 1.0,
-    aging_zone: str = "America/Mexico_City",
-    workbook_limits: WorkbookLimits = DEFAULT_LIMITS,
     settings: Settings | None = None,
+    concurrency: int | None = None,
+    poll_seconds: float = POLL_SECONDS,
+    workbook_limits: WorkbookLimits | None = None,
+    aging_zone: str | None = None,
+    periodic: bool = True,
 ) -> None:
-    """Work until ``stop`` is set: due webhook deliveries and a push, then aging when the
-    day has turned."""
-    stop = stop or anyio.Event()
+    """Work until ``stop`` is set (or the task is cancelled): running jobs finish first.
+    ``aging_zone`` is the settings' (kept for callers that pass it); ``periodic=False``
+    defers no periodic task (benchmarks)."""
     settings = settings or get_settings()
-    while not stop.is_set():
-        try:
-            delivered = await webhooks.deliver_due(database, settings, at_most=DELIVERIES_PER_TURN)
-            pushed = await process_next(database, workbook_limits) is not None
-            aged = False if pushed else await age_if_due(database, aging_zone)
-            worked = pushed or aged or delivered > 0
-        except Exception:
-            # The database may be restarting; wait and try again rather than die.
-            log.exception("worker step failed")
-            worked = False
-        if not worked:
-            with anyio.move_on_after(poll_seconds):
-                await stop.wait()
+    if aging_zone is not None and aging_zone != settings.aging_time_zone:
+        settings = settings.model_copy(update={"aging_time_zone": aging_zone})
+    stop = stop or anyio.Event()
+    concurrency = concurrency or settings.worker_concurrency
+    # One connection per job's fetch and outcome, one for LISTEN, one for the heartbeat
+    # and the periodic deferrer.
+    async with open_jobs(database, periodic=periodic, connections=concurrency + 2) as app:
+        worker = asyncio.create_task(
+            app.run_worker_async(
+                concurrency=concurrency,
+                fetch_job_polling_interval=poll_seconds,
+                **_options(database, settings, workbook_limits),
+            )
+        )
+        waiting = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait({worker, waiting}, return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        if worker not in done:
+            worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
+
+
+async def run_until_empty(
+    database: Database,
+    settings: Settings | None = None,
+    *,
+    concurrency: int = 1,
+    workbook_limits: WorkbookLimits | None = None,
+) -> int:
+    """Run the jobs due now, and those they unblock, then return how many ran (tests,
+    benchmarks, scripts): no periodic tasks, no waiting for jobs queued later. (A worker
+    with ``wait=False`` stops at the first fetch that finds nothing, which a job waiting
+    for its lock makes happen early: it is run again until a round runs nothing.)"""
+    settings = settings or get_settings()
+    counter = metrics.JobCounter()
+    options = _options(database, settings, workbook_limits)
+    options["worker_middleware"] = [*options["worker_middleware"], counter]
+    async with open_jobs(database, periodic=False, connections=concurrency + 2) as app:
+        while True:
+            before = counter.ran
+            await app.run_worker_async(
+                concurrency=concurrency, wait=False, listen_notify=False, **options
+            )
+            if counter.ran == before:
+                return counter.ran

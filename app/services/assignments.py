@@ -192,6 +192,7 @@ async def submit_assignment(
         body,
         check,
         lock_kind=locks.LockClass.ASSIGNMENT_IDEMPOTENCY,
+        queue=uploads.ASSIGNMENTS,
     )
     if existing is not None:
         return existing, True
@@ -221,6 +222,7 @@ async def submit_assignment(
     assignment.body_bytes = check.size
     session.add(assignment)
     await session.flush()
+    await uploads.enqueue(session, uploads.ASSIGNMENTS, assignment.id, partner.id)
     await audit.record(
         session,
         principal,
@@ -961,27 +963,23 @@ async def _merge(
 
 
 # ---------------------------------------------------------------------------------------
-# The queue: assignments themselves, claimed with SKIP LOCKED
+# The job (app/jobs/tasks.py): started, then processed; given up after MAX_ATTEMPTS starts
 
 MAX_ATTEMPTS = 3
 
 
-async def claim_next(
-    session: AsyncSession, now: datetime, stale_before: datetime
-) -> uuid.UUID | None:
-    """Take the oldest queued push (or one whose worker died: its row is no longer locked
-    and it started long ago). The caller commits, then processes it in a new transaction
-    that holds the row lock, so a live worker's push is never taken over."""
-    claimed = await uploads.claim(session, uploads.ASSIGNMENTS, now, stale_before)
-    if claimed is None:
-        return None
-    assignment_id, attempts = claimed
+async def start_job(session: AsyncSession, assignment_id: uuid.UUID, now: datetime) -> bool:
+    """Mark the push taken by its job (see :func:`app.services.uploads.start`); False when
+    there is nothing to process: done with already, or taken too often (then failed)."""
+    attempts = await uploads.start(session, uploads.ASSIGNMENTS, assignment_id, now)
+    if attempts is None:
+        return False
     if attempts > MAX_ATTEMPTS:
         assignment = await session.get(Assignment, assignment_id)
         assert assignment is not None
         await _fail(session, assignment, N_("processing failed repeatedly; push it again"), [], now)
-        return None
-    return assignment_id
+        return False
+    return True
 
 
 async def mark_failed(

@@ -210,6 +210,7 @@ async def submit_file(
         body,
         check,
         lock_kind=locks.LockClass.PAYMENT_FILE_IDEMPOTENCY,
+        queue=uploads.PAYMENT_FILES,
     )
     if existing is not None:
         return existing, True
@@ -229,6 +230,7 @@ async def submit_file(
     payment_file.body_sha256 = check.sha256.hexdigest()
     payment_file.body_bytes = check.size
     await session.flush()
+    await uploads.enqueue(session, uploads.PAYMENT_FILES, payment_file.id, partner.id)
     await audit.record(
         session, principal, "payment_file.submitted", "payment_file", payment_file.id,
         after={"partner_id": partner.id, "source_format": source.value, "kind": kind,
@@ -667,22 +669,19 @@ async def apply_line_by_hand(
 # The queue
 
 
-async def claim_next(
-    session: AsyncSession, now: datetime, stale_before: datetime
-) -> uuid.UUID | None:
-    """The oldest queued file (see :func:`app.services.uploads.claim`); one taken too often
-    fails."""
-    claimed = await uploads.claim(session, uploads.PAYMENT_FILES, now, stale_before)
-    if claimed is None:
-        return None
-    file_id, attempts = claimed
+async def start_job(session: AsyncSession, file_id: uuid.UUID, now: datetime) -> bool:
+    """Mark the file taken by its job (see :func:`app.services.uploads.start`); False when
+    there is nothing to process: done with already, or taken too often (then failed)."""
+    attempts = await uploads.start(session, uploads.PAYMENT_FILES, file_id, now)
+    if attempts is None:
+        return False
     if attempts > MAX_ATTEMPTS:
         payment_file = await session.get_one(PaymentFile, file_id)
         await _finish(
             session, payment_file, "failed", now, N_("processing failed repeatedly; send it again")
         )
-        return None
-    return file_id
+        return False
+    return True
 
 
 async def mark_failed(session: AsyncSession, file_id: uuid.UUID, error: Exception) -> None:

@@ -1,6 +1,7 @@
 """The job machinery uploads share (assignment pushes and payment files): the body stored
-in ~1 MiB chunks as it streams in, spooled back to a temporary file by the job, and the
-queue — the upload's own table, claimed with ``FOR UPDATE SKIP LOCKED``.
+in ~1 MiB chunks as it streams in, spooled back to a temporary file by the job, the job
+queued in the same transaction (a procrastinate job, app/jobs/), and the upload's row as the
+status the API shows (queued, processing, completed, failed).
 
 Table names come from the :class:`Queue` constants below, never from input.
 """
@@ -21,6 +22,8 @@ from sqlmodel import select
 
 from app import locks
 from app.domain.errors import IdempotencyKeyReused, PayloadTooLarge
+from app.jobs import queue as jobs_queue
+from app.jobs.queue import UploadBusy
 from app.services.assignment_files import UploadCheck
 
 CHUNK_BYTES = 1024 * 1024
@@ -31,13 +34,18 @@ class Queue:
     table: str
     chunk_table: str
     owner_column: str
+    # The procrastinate task that processes one (app/jobs/tasks.py).
+    task: str
 
 
-ASSIGNMENTS = Queue("assignment", "assignment_chunk", "assignment_id")
-PAYMENT_FILES = Queue("payment_file", "payment_file_chunk", "payment_file_id")
+ASSIGNMENTS = Queue("assignment", "assignment_chunk", "assignment_id", "cartera.push")
+PAYMENT_FILES = Queue("payment_file", "payment_file_chunk", "payment_file_id",
+                      "cartera.payment_file")  # fmt: skip
 
 
 class _Upload(Protocol):
+    id: uuid.UUID
+    status: str
     body_sha256: str
 
 
@@ -54,12 +62,17 @@ async def find_replay(
     check: UploadCheck,
     *,
     lock_kind: locks.LockClass,
+    queue: Queue,
 ) -> U | None:
     """The upload ``caller`` (an audit id) already sent for this partner under ``key`` when
     the body is the same one (the body is read to compare); None when the key is new, as it
     is when only another caller used it. Another body under the key is refused. The key
     stays locked to the end of the transaction, so two requests racing with one key store
-    one upload."""
+    one upload.
+
+    An upload that failed for good (its stored body dropped) is taken again: the body sent
+    now is stored while it is compared, and the upload is queued again from its first try
+    (see :func:`requeue_failed`), so a partner retries it under the same key."""
     await locks.hold(session, lock_kind, f"{partner_id}:{caller}:{key}")
     table: Any = model
     existing: U | None = await session.scalar(
@@ -71,11 +84,36 @@ async def find_replay(
     )
     if existing is None:
         return None
-    async for piece in body:
-        check.sha256.update(piece)
+    failed = existing.status == "failed"
+    if failed:
+        await store_body(session, queue, existing.id, body, check)
+    else:
+        async for piece in body:
+            check.sha256.update(piece)
     if check.sha256.hexdigest() != existing.body_sha256:
         raise IdempotencyKeyReused()
+    if failed:
+        await requeue_failed(session, queue, existing.id, partner_id)
+        await session.refresh(existing)
     return existing
+
+
+async def requeue_failed(
+    session: AsyncSession, queue: Queue, upload_id: uuid.UUID, partner_id: uuid.UUID
+) -> None:
+    """Put a failed upload (its body stored again) back in the queue as if just received:
+    no tries, no outcome, no progress, and a new job."""
+    await session.execute(
+        text(
+            f"UPDATE {queue.table} SET status = 'queued', attempts = 0, started_at = NULL,"
+            " finished_at = NULL, failure = NULL, failure_text = NULL WHERE id = :id"
+        ),
+        {"id": upload_id},
+    )
+    await session.execute(
+        text("DELETE FROM upload_progress WHERE upload_id = :id"), {"id": upload_id}
+    )
+    await enqueue(session, queue, upload_id, partner_id)
 
 
 async def copy_records(
@@ -193,40 +231,71 @@ async def drop_body(session: AsyncSession, queue: Queue, owner_id: uuid.UUID) ->
     )
 
 
-def _claim_sql(queue: Queue) -> str:
+async def enqueue(
+    session: AsyncSession, queue: Queue, upload_id: uuid.UUID, partner_id: uuid.UUID
+) -> int:
+    """Queue the upload's job in the caller's transaction (they commit together). A
+    partner's uploads of one kind share a lock, so they are processed one at a time, in the
+    order they were queued, whatever the number of workers."""
+    return await jobs_queue.defer(
+        session, queue.task, {"upload_id": str(upload_id)}, lock=f"{queue.table}:{partner_id}"
+    )  # fmt: skip
+
+
+def _lost_sql(queue: Queue) -> str:
     return f"""
-UPDATE {queue.table}
-SET status = 'processing', started_at = :now, attempts = attempts + 1
-WHERE id = (
-    SELECT id FROM {queue.table} p
-    WHERE (status = 'queued' OR (status = 'processing' AND started_at < :stale_before))
-      -- a partner's uploads apply in the order they were sent, whatever the worker count
-      AND NOT EXISTS (
-          SELECT 1 FROM {queue.table} o
-          WHERE o.partner_id = p.partner_id AND o.submitted_at < p.submitted_at
-            AND o.status IN ('queued', 'processing')
-      )
-    ORDER BY submitted_at
-    LIMIT 1
-    FOR UPDATE SKIP LOCKED
-)
-RETURNING id, attempts
+SELECT u.id, u.partner_id FROM {queue.table} u
+WHERE u.status IN ('queued', 'processing') AND u.submitted_at < :before
+  AND NOT EXISTS (
+      SELECT 1 FROM procrastinate_jobs j
+      WHERE j.task_name = '{queue.task}' AND j.status IN ('todo', 'doing')
+        AND j.args ->> 'upload_id' = CAST(u.id AS text)
+  )
+ORDER BY u.submitted_at
+FOR UPDATE OF u SKIP LOCKED
 """
 
 
-async def claim(
-    session: AsyncSession, queue: Queue, now: datetime, stale_before: datetime
-) -> tuple[uuid.UUID, int] | None:
-    """Take the oldest queued upload (or one whose worker died: its row is no longer locked
-    and it started long ago): its id and how many times it was taken. The caller commits,
-    then processes it in a new transaction that holds the row lock, so a live worker's
-    upload is never taken over."""
-    row = (
-        await session.execute(text(_claim_sql(queue)), {"now": now, "stale_before": stale_before})
-    ).first()
-    if row is None:
-        return None
-    return uuid.UUID(str(row[0])), int(row[1])
+async def requeue_lost(session: AsyncSession, queue: Queue, before: datetime) -> list[uuid.UUID]:
+    """Queue a job again for every upload submitted before ``before`` still waiting or being
+    processed with no job to do it (one queued before jobs moved to procrastinate, or whose
+    job ended without recording the outcome); their ids."""
+    rows = (await session.execute(text(_lost_sql(queue)), {"before": before})).all()
+    for upload_id, partner_id in rows:
+        await enqueue(session, queue, upload_id, partner_id)
+    return [row[0] for row in rows]
+
+
+async def start(
+    session: AsyncSession, queue: Queue, upload_id: uuid.UUID, now: datetime
+) -> int | None:
+    """Mark the upload taken by the job that is about to process it: how many times it has
+    been taken, or None when it is already done with. The caller commits, then processes it
+    in a new transaction holding the row lock; while another worker holds that lock, this
+    raises :class:`UploadBusy` (the job tries again later).
+
+    The mark commits without waiting for the WAL flush (the worker's step before the real
+    work, on every job): should PostgreSQL crash right after, the upload is found queued
+    and taken again, one try less counted."""
+    await session.execute(text("SET LOCAL synchronous_commit = off"))
+    attempts = await session.scalar(
+        text(
+            f"UPDATE {queue.table} SET status = 'processing', started_at = :now,"
+            " attempts = attempts + 1"
+            f" WHERE id = (SELECT id FROM {queue.table} WHERE id = :id"
+            "              AND status IN ('queued', 'processing') FOR UPDATE SKIP LOCKED)"
+            " RETURNING attempts"
+        ),
+        {"id": upload_id, "now": now},
+    )
+    if attempts is not None:
+        return int(attempts)
+    status = await session.scalar(
+        text(f"SELECT status FROM {queue.table} WHERE id = :id"), {"id": upload_id}
+    )
+    if status in ("queued", "processing"):
+        raise UploadBusy(str(upload_id))
+    return None
 
 
 # ---------------------------------------------------------------------------------------

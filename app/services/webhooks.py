@@ -8,7 +8,8 @@ ORM path calls :func:`emit` with a payload dataclass of ``app/domain/webhooks.py
 set-based paths (aging, bulk breaks) add :func:`emit_ctes` to their own statement, so one
 ``INSERT … SELECT`` emits for every row they change. Both write through the same two CTEs.
 
-Delivering. :func:`deliver_next` claims one due delivery with ``FOR UPDATE SKIP LOCKED``
+Delivering (the worker's periodic ``cartera.webhooks`` job, app/jobs/tasks.py).
+:func:`deliver_next` claims one due delivery with ``FOR UPDATE SKIP LOCKED``
 (several workers share the queue) and makes the attempt while holding the row lock, in a
 transaction bounded by the attempt's timeout. A worker killed mid-attempt releases the lock
 with its connection, and the delivery, still pending with its attempt uncounted, is taken
@@ -745,9 +746,20 @@ async def _record(
     await session.flush()
 
 
-async def deliver_due(database: Database, settings: Settings, *, at_most: int = 50) -> int:
-    """Attempt due deliveries until none is due (or ``at_most``); how many were tried."""
+async def deliver_due(
+    database: Database, settings: Settings, *, at_most: int = 50, lanes: int = 1
+) -> int:
+    """Attempt due deliveries until none is due (or ``at_most``), ``lanes`` at a time (each
+    on a connection of its own); how many were tried. The worker's ``cartera.webhooks`` job
+    runs this every 2 s (app/jobs/tasks.py)."""
     tried = 0
-    while tried < at_most and await deliver_next(database, settings) is not None:
-        tried += 1
+
+    async def lane() -> None:
+        nonlocal tried
+        while tried < at_most and await deliver_next(database, settings) is not None:
+            tried += 1
+
+    async with anyio.create_task_group() as group:
+        for _ in range(lanes):
+            group.start_soon(lane)
     return tried

@@ -1,5 +1,5 @@
-"""Payment files through the worker on real connections with committed data: the queue
-takes them like pushes, and a file applied while payments are posted on the same account
+"""Payment files through the worker on real connections with committed data: queued with
+their upload like pushes, and a file applied while payments are posted on the same account
 never double-allocates."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from decimal import Decimal
 from sqlmodel import col, func, select
 
 from app.domain.roles import Role
-from app.jobs.worker import process_next
+from app.jobs.worker import run_until_empty
 from app.models.account import Account
 from app.models.payment import Payment
 from app.models.payment_file import PaymentFile
@@ -48,8 +48,10 @@ async def test_the_worker_reconciles_a_file_while_payments_race_on_its_account(l
             headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
         )  # fmt: skip
 
-    results = await asyncio.gather(process_next(database), *(post_one(n) for n in range(5)))
-    assert results[0] == file_id
+    results = await asyncio.gather(
+        run_until_empty(database, settings), *(post_one(n) for n in range(5))
+    )
+    assert results[0] == 1
     assert all(r.status_code == 201 for r in results[1:])
 
     async with database.sessionmaker() as session:
@@ -66,4 +68,4 @@ async def test_the_worker_reconciles_a_file_while_payments_race_on_its_account(l
             select(func.sum(Payment.amount)).where(col(Payment.account_id) == account.id)
         )
         assert paid == Decimal("550.00")
-    assert await process_next(database) is None
+    assert await run_until_empty(database, settings) == 0

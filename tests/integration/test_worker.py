@@ -1,9 +1,11 @@
-"""The job worker (``app.jobs.worker``) on committed data and a real connection pool: pushes
-claimed with SKIP LOCKED, taken over when a worker died, and aging once per business date."""
+"""The job worker (``app.jobs.worker``, procrastinate) on committed data and a real
+connection pool: pushes queued with their upload and processed once, a partner's in order,
+taken over when a worker died, and aging once per business date."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -17,7 +19,8 @@ from sqlmodel import col
 from app import migrations
 from app.db import Database, open_database
 from app.domain.roles import Role
-from app.jobs.worker import age_if_due, process_next
+from app.jobs.tasks import retry_stalled_jobs
+from app.jobs.worker import age_if_due, open_jobs, run_until_empty
 from app.main import create_app
 from app.models.account import Account, AccountEvent
 from app.models.assignment import Assignment, AssignmentChunk
@@ -43,10 +46,32 @@ def committed_url(database_server):
 class Live:
     """The app and the worker on one committed database, as in production."""
 
-    def __init__(self, database: Database, client: AsyncClient, headers: dict[str, str]):
+    def __init__(
+        self, database: Database, client: AsyncClient, headers: dict[str, str], settings: Any
+    ):
         self.database = database
         self.client = client
         self.headers = headers
+        self.settings = settings
+
+    async def work(self, concurrency: int = 1) -> int:
+        """Run the jobs due now; how many ran."""
+        return await run_until_empty(self.database, self.settings, concurrency=concurrency)
+
+    async def job_of(self, upload_id: uuid.UUID) -> tuple[str, int, int]:
+        """(status, attempts, seconds until due) of the upload's procrastinate job."""
+        async with self.database.sessionmaker() as session:
+            row = (
+                await session.execute(
+                    text(
+                        "SELECT status, attempts, coalesce(extract(epoch FROM scheduled_at"
+                        " - now()), 0) FROM procrastinate_jobs"
+                        " WHERE args ->> 'upload_id' = :id ORDER BY id DESC LIMIT 1"
+                    ),
+                    {"id": str(upload_id)},
+                )
+            ).one()
+        return str(row[0]), int(row[1]), int(row[2])
 
     async def partner(self, **overrides: Any) -> Partner:
         async with self.database.sessionmaker() as session, session.begin():
@@ -106,16 +131,18 @@ async def live(committed_url, settings):
         )
         session.add(manager)
     async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as client:
-        yield Live(database, client, bearer_for(settings, manager))
+        yield Live(database, client, bearer_for(settings, manager), settings)
     await database.dispose()
 
 
-async def test_a_queued_push_is_claimed_and_processed(live):
+async def test_a_queued_push_is_processed_by_its_job(live):
     partner = await live.partner()
     pushed = await live.push(partner, ["W-1", "W-2", "W-3"])
     assert (await live.assignment(pushed)).status == "queued"
+    # The job was queued in the transaction that accepted the push.
+    assert (await live.job_of(pushed))[:2] == ("todo", 0)
 
-    assert await process_next(live.database) == pushed
+    assert await live.work() == 1
 
     done = await live.assignment(pushed)
     assert (done.status, done.received, done.created, done.attempts) == ("completed", 3, 3, 1)
@@ -134,15 +161,24 @@ async def test_a_queued_push_is_claimed_and_processed(live):
     assert read.json()["status"] == "completed"
     assert read.json()["counts"]["created"] == 3
     # Nothing left to do.
-    assert await process_next(live.database) is None
+    assert await live.work() == 0
 
 
-async def test_pushes_are_taken_oldest_first(live):
+async def test_a_partners_pushes_are_processed_in_the_order_sent_even_with_many_workers(live):
     partner = await live.partner()
-    first = await live.push(partner, ["O-1"])
-    second = await live.push(partner, ["O-2"], first=1)
-    assert await process_next(live.database) == first
-    assert await process_next(live.database) == second
+    other = await live.partner()
+    pushed = [await live.push(partner, [f"O-{n}"], first=n) for n in range(4)]
+    theirs = await live.push(other, ["T-1"], first=50)
+
+    ran = await asyncio.gather(live.work(concurrency=3), live.work(concurrency=3))
+
+    assert sum(ran) == 5
+    done = [await live.assignment(p) for p in pushed]
+    assert [d.status for d in done] == ["completed"] * 4
+    for before, after in itertools.pairwise(done):
+        assert before.finished_at is not None and after.started_at is not None
+        assert after.started_at >= before.finished_at
+    assert (await live.assignment(theirs)).status == "completed"
 
 
 async def test_concurrent_workers_never_take_the_same_push(live):
@@ -152,11 +188,9 @@ async def test_concurrent_workers_never_take_the_same_push(live):
         for n, partner in enumerate(partners)
     ]
 
-    claimed = await asyncio.gather(*(process_next(live.database) for _ in range(6)))
+    ran = await asyncio.gather(*(live.work(concurrency=2) for _ in range(3)))
 
-    taken = [c for c in claimed if c is not None]
-    assert len(taken) == len(set(taken)) == 4
-    assert set(taken) == set(pushed)
+    assert sum(ran) == 4
     for assignment_id in pushed:
         done = await live.assignment(assignment_id)
         assert (done.status, done.created, done.attempts) == ("completed", 20, 1)
@@ -170,9 +204,9 @@ async def test_one_push_and_many_workers_give_one_processing(live):
     partner = await live.partner()
     pushed = await live.push(partner, ["ONE-1"])
 
-    claimed = await asyncio.gather(*(process_next(live.database) for _ in range(4)))
+    ran = await asyncio.gather(*(live.work() for _ in range(4)))
 
-    assert [c for c in claimed if c is not None] == [pushed]
+    assert sum(ran) == 1
     done = await live.assignment(pushed)
     assert (done.status, done.created, done.attempts) == ("completed", 1, 1)
     processed = await live.scalar(
@@ -186,9 +220,9 @@ async def test_one_push_and_many_workers_give_one_processing(live):
     assert processed == 1
 
 
-async def test_a_push_whose_worker_died_is_taken_over(live):
-    partner = await live.partner()
-    pushed = await live.push(partner, ["D-1"])
+async def _job_running_on_a_dead_worker(live: Live, pushed: uuid.UUID) -> None:
+    """The state a worker killed mid-push leaves: the push taken once, its job ``doing`` on
+    a worker whose last heartbeat is old."""
     long_ago = datetime.now(UTC) - timedelta(minutes=10)
     async with live.database.sessionmaker() as session, session.begin():
         await session.execute(
@@ -196,37 +230,87 @@ async def test_a_push_whose_worker_died_is_taken_over(live):
             .where(col(Assignment.id) == pushed)
             .values(status="processing", started_at=long_ago, attempts=1)
         )
+        dead = await session.scalar(
+            text(
+                "INSERT INTO procrastinate_workers (last_heartbeat)"
+                " VALUES (now() - interval '10 minutes') RETURNING id"
+            )
+        )
+        await session.execute(
+            text(
+                "UPDATE procrastinate_jobs SET status = 'doing', worker_id = :w, attempts = 0"
+                " WHERE args ->> 'upload_id' = :id"
+            ),
+            {"w": dead, "id": str(pushed)},
+        )
 
-    assert await process_next(live.database) == pushed
+
+async def test_a_push_whose_worker_died_is_taken_over(live):
+    partner = await live.partner()
+    pushed = await live.push(partner, ["D-1"])
+    await _job_running_on_a_dead_worker(live, pushed)
+    assert await live.work() == 0  # its job is still "doing"
+
+    async with open_jobs(live.database, periodic=False) as app:
+        retried = await retry_stalled_jobs(app, live.settings.job_stalled_seconds)
+    assert len(retried) == 1
+    assert await live.work() == 1
 
     done = await live.assignment(pushed)
     assert (done.status, done.created, done.attempts) == ("completed", 1, 2)
 
 
-async def test_a_push_being_processed_right_now_is_not_taken_over(live):
+async def test_a_push_of_a_live_worker_is_not_taken_over(live):
     partner = await live.partner()
     pushed = await live.push(partner, ["P-1"])
     async with live.database.sessionmaker() as session, session.begin():
-        await session.execute(
-            update(Assignment)
-            .where(col(Assignment.id) == pushed)
-            .values(status="processing", started_at=datetime.now(UTC), attempts=1)
+        alive = await session.scalar(
+            text("INSERT INTO procrastinate_workers DEFAULT VALUES RETURNING id")
         )
-    assert await process_next(live.database) is None
-    assert (await live.assignment(pushed)).attempts == 1
+        await session.execute(
+            text(
+                "UPDATE procrastinate_jobs SET status = 'doing', worker_id = :w"
+                " WHERE args ->> 'upload_id' = :id"
+            ),
+            {"w": alive, "id": str(pushed)},
+        )
+    async with open_jobs(live.database, periodic=False) as app:
+        assert await retry_stalled_jobs(app, live.settings.job_stalled_seconds) == []
+    assert await live.work() == 0
+    assert ((await live.assignment(pushed)).status, await live.job_of(pushed)) == (
+        "queued",
+        ("doing", 0, 0),
+    )
+
+
+async def test_a_push_held_by_another_worker_waits_for_it(live):
+    partner = await live.partner()
+    pushed = await live.push(partner, ["H-1"])
+    async with live.database.sessionmaker() as holder, holder.begin():
+        # Another worker's processing transaction holds the push's row.
+        await holder.get(Assignment, pushed, with_for_update=True)
+        assert await live.work() == 1
+        status, attempts, due_in = await live.job_of(pushed)
+    assert (status, attempts) == ("todo", 1)
+    assert due_in >= 1  # retried later, not at once
+    assert (await live.assignment(pushed)).attempts == 0  # never started
+
+    async with live.database.sessionmaker() as session, session.begin():
+        await session.execute(text("UPDATE procrastinate_jobs SET scheduled_at = now()"))
+    assert await live.work() == 1
+    assert (await live.assignment(pushed)).status == "completed"
 
 
 async def test_a_push_that_keeps_failing_is_given_up(live):
     partner = await live.partner()
     pushed = await live.push(partner, ["F-1"])
-    long_ago = datetime.now(UTC) - timedelta(minutes=10)
     async with live.database.sessionmaker() as session, session.begin():
         await session.execute(
             update(Assignment)
             .where(col(Assignment.id) == pushed)
-            .values(status="processing", started_at=long_ago, attempts=service.MAX_ATTEMPTS)
+            .values(status="processing", attempts=service.MAX_ATTEMPTS)
         )
-    assert await process_next(live.database) is None
+    assert await live.work() == 1
     done = await live.assignment(pushed)
     assert done.status == "failed"
     assert done.failure is not None and "again" in done.failure
@@ -236,7 +320,7 @@ async def test_a_push_that_keeps_failing_is_given_up(live):
     assert accounts == 0
 
 
-async def test_a_push_that_cannot_be_processed_is_marked_failed(live):
+async def test_a_push_that_cannot_be_processed_is_marked_failed_and_not_retried(live):
     partner = await live.partner()
     broken = await live.push(partner, ["B-1"])
     fine = await live.push(partner, ["B-2"], first=1)
@@ -247,13 +331,12 @@ async def test_a_push_that_cannot_be_processed_is_marked_failed(live):
             .values(data=b'{"rows": [')
         )
 
-    assert await process_next(live.database) == broken
+    assert await live.work() == 2
     failed = await live.assignment(broken)
     assert failed.status == "failed"
     assert failed.failure
     assert failed.finished_at is not None
-
-    assert await process_next(live.database) == fine
+    assert await live.job_of(broken) == ("failed", 1, 0)  # tried once, not retried
     assert (await live.assignment(fine)).status == "completed"
 
 
