@@ -21,7 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import migrations
 from app.config import get_settings
 from app.db import EmbeddedPostgres, open_database
-from app.observability import MULTIPROC_ENV, configure_logging, prepare_metrics_dir
+from app.observability import (
+    MULTIPROC_ENV,
+    configure_logging,
+    forget_dead_processes,
+    prepare_metrics_dir,
+)
 
 T = TypeVar("T")
 
@@ -100,6 +105,9 @@ def _shared_metrics(workers: int) -> Iterator[None]:
     try:
         yield
     finally:
+        # uvicorn's workers end on the signal they were stopped with, past any atexit hook:
+        # their live gauges are dropped here (and at every scrape, for one that died).
+        forget_dead_processes(folder)
         if temporary:
             shutil.rmtree(folder, ignore_errors=True)
 

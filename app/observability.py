@@ -302,7 +302,8 @@ def _on_exit() -> None:
 
 
 if multiprocess_mode():
-    # A worker that ends takes its live gauges with it (counters and histograms stay).
+    # A process that ends normally takes its live gauges with it (counters and histograms
+    # stay); for one killed, or ended by a signal (uvicorn's workers), forget_dead_processes.
     atexit.register(_on_exit)
 
 _configured = False

@@ -259,3 +259,12 @@ def counted_statements(connection: AsyncConnection) -> Iterator[list[str]]:
         yield statements
     finally:
         event.remove(sync_connection, "before_cursor_execute", count)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (for servers a test starts)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
