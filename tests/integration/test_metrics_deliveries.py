@@ -1,0 +1,163 @@
+"""Webhook delivery outcomes and the database pool's gauges, counted on a real pool with
+committed data and a real receiver on 127.0.0.1 (first closed, then answering 200)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client import REGISTRY
+from sqlalchemy import text
+
+from app.config import Settings
+from app.domain.roles import Role
+from app.services import webhooks
+from tests.conftest import bearer_for
+from tests.factories import business_today, free_port, make_account, make_partner
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(  # type: ignore[call-arg]
+        env="test",
+        database_url=None,
+        data_dir=tmp_path,
+        webhook_allowed_networks=["127.0.0.1/32"],
+        # Far enough that no retry falls due inside the test on its own.
+        webhook_retry_base_seconds=600,
+        webhook_retry_cap_seconds=600,
+        webhook_timeout_seconds=5,
+        _env_file=None,
+    )
+
+
+class Receiver:
+    """A partner's endpoint answering 200, started when the test says so."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.server: ThreadingHTTPServer | None = None
+
+    def start(self) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("content-length", "0")))
+                self.send_response(200)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    found = Receiver()
+    yield found
+    found.stop()
+
+
+def outcomes() -> dict[str, float]:
+    return {
+        outcome: REGISTRY.get_sample_value("cartera_webhook_deliveries_total", {"outcome": outcome})
+        or 0.0
+        for outcome in ("delivered", "retry_scheduled", "gave_up")
+    }
+
+
+def moved(before: dict[str, float]) -> dict[str, float]:
+    return {k: v - before[k] for k, v in outcomes().items() if v != before[k]}
+
+
+async def test_each_outcome_of_a_delivery_is_counted(live, settings, receiver):
+    client, add_user, database = live
+    admin = bearer_for(settings, await add_user(Role.ADMIN))
+    manager = bearer_for(settings, await add_user(Role.MANAGER))
+    async with database.sessionmaker() as session, session.begin():
+        partner = await make_partner(session)
+        account = await make_account(
+            session, partner, principal=Decimal("1000"), interest=Decimal(0), fees=Decimal(0)
+        )
+    made = await client.post(
+        f"/api/v1/partners/{partner.id}/webhooks",
+        json={
+            "url": f"http://127.0.0.1:{receiver.port}/events",
+            "event_types": ["payment.recorded"],
+        },
+        headers=admin,
+    )
+    assert made.status_code == 201, made.text
+
+    async def pay(n: int) -> None:
+        paid = await client.post(
+            "/api/v1/payments",
+            json={
+                "account_id": str(account.id),
+                "amount": "10.00",
+                "currency": "MXN",
+                "paid_on": business_today().isoformat(),
+                "channel": "cash_store",
+            },
+            headers={**manager, "Idempotency-Key": f"metrics-{n}-{account.id}"},
+        )
+        assert paid.status_code == 201, paid.text
+
+    await pay(1)
+    # The receiver's port is closed: the attempt fails and a retry is scheduled.
+    before = outcomes()
+    assert await webhooks.deliver_due(database, settings) == 1
+    assert moved(before) == {"retry_scheduled": 1}
+
+    # Up and due again: delivered.
+    receiver.start()
+    async with database.sessionmaker() as session, session.begin():
+        await session.execute(text("UPDATE webhook_delivery SET next_attempt_at = now()"))
+    before = outcomes()
+    assert await webhooks.deliver_due(database, settings) == 1
+    assert moved(before) == {"delivered": 1}
+
+    # Down again, for an event already older than the policy keeps trying: given up.
+    receiver.stop()
+    receiver.server = None
+    await pay(2)
+    impatient = settings.model_copy(update={"webhook_max_age_hours": 1e-9})
+    before = outcomes()
+    assert await webhooks.deliver_due(database, impatient) == 1
+    assert moved(before) == {"gave_up": 1}
+    async with database.sessionmaker() as session:
+        statuses = (
+            await session.scalars(text("SELECT status FROM webhook_delivery ORDER BY created_at"))
+        ).all()
+    assert statuses == ["delivered", "failed"]
+
+
+def pool_gauges() -> tuple[float, float]:
+    in_use = REGISTRY.get_sample_value("cartera_db_pool_connections_in_use") or 0.0
+    opened = REGISTRY.get_sample_value("cartera_db_pool_connections_open") or 0.0
+    return in_use, opened
+
+
+async def test_pool_gauges_follow_connections_taken_and_given_back(live):
+    _client, _add_user, database = live  # a pool of its own, nothing opened yet
+    in_use, opened = pool_gauges()
+    async with database.engine.connect() as first, database.engine.connect() as second:
+        await first.execute(text("SELECT 1"))
+        await second.execute(text("SELECT 1"))
+        assert pool_gauges() == (in_use + 2, opened + 2)
+    # Given back, not closed: the pool keeps them open for the next checkout.
+    assert pool_gauges() == (in_use, opened + 2)
+    await database.engine.dispose()
+    assert pool_gauges() == (in_use, opened)
