@@ -53,9 +53,21 @@ async def worker_probes(settings: Settings, database: Database) -> AsyncIterator
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
 
-    server = await asyncio.start_server(
-        answer, settings.worker_metrics_host, settings.worker_metrics_port, limit=HEAD_BYTES
-    )
+    try:
+        server = await asyncio.start_server(
+            answer, settings.worker_metrics_host, settings.worker_metrics_port, limit=HEAD_BYTES
+        )
+    except OSError as exc:
+        # Another worker on this machine holds the port (give each its own): the jobs matter
+        # more than the probes, so they run without them, loudly.
+        log.error(
+            "worker probes not served",
+            host=settings.worker_metrics_host,
+            port=settings.worker_metrics_port,
+            error=str(exc),
+        )
+        yield None
+        return
     port = int(server.sockets[0].getsockname()[1])
     log.info("worker probes listening", host=settings.worker_metrics_host, port=port)
     try:

@@ -19,6 +19,7 @@ import pytest
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
+from app.jobs.health_server import worker_probes
 from tests.factories import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -227,3 +228,17 @@ def test_the_job_workers_metrics_take_the_scrapers_token(job_worker: Started):
     posted = httpx.post(f"{job_worker.base}/healthz", timeout=5)
     assert posted.status_code == 405
     assert posted.json()["code"] == "method_not_allowed"
+
+
+async def test_a_second_worker_on_the_port_works_without_probes(live, settings):
+    _client, _add_user, database = live
+    port = free_port()
+    mine = settings.model_copy(update={"worker_metrics_port": port})
+    async with worker_probes(mine, database) as first, worker_probes(mine, database) as second:
+        assert (first, second) == (port, None)
+        async with httpx.AsyncClient() as client:
+            health = await client.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+        assert health.json() == {"status": "ok"}
+    off = settings.model_copy(update={"worker_metrics_port": 0})
+    async with worker_probes(off, database) as none:
+        assert none is None
