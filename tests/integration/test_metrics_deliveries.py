@@ -3,12 +3,9 @@ committed data and a real receiver on 127.0.0.1 (first closed, then answering 20
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
@@ -18,7 +15,7 @@ from app.config import Settings
 from app.domain.roles import Role
 from app.services import webhooks
 from tests.conftest import bearer_for
-from tests.factories import business_today, free_port, make_account, make_partner
+from tests.factories import Receiver, business_today, free_port, make_account, make_partner
 
 
 @pytest.fixture
@@ -36,36 +33,9 @@ def settings(tmp_path: Path) -> Settings:
     )
 
 
-class Receiver:
-    """A partner's endpoint answering 200, started when the test says so."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.server: ThreadingHTTPServer | None = None
-
-    def start(self) -> None:
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("content-length", "0")))
-                self.send_response(200)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    found = Receiver()
+    found = Receiver(free_port(), status=200)
     yield found
     found.stop()
 
@@ -94,7 +64,7 @@ async def test_each_outcome_of_a_delivery_is_counted(live, settings, receiver):
     made = await client.post(
         f"/api/v1/partners/{partner.id}/webhooks",
         json={
-            "url": f"http://127.0.0.1:{receiver.port}/events",
+            "url": receiver.url,
             "event_types": ["payment.recorded"],
         },
         headers=admin,
@@ -131,7 +101,6 @@ async def test_each_outcome_of_a_delivery_is_counted(live, settings, receiver):
 
     # Down again, for an event already older than the policy keeps trying: given up.
     receiver.stop()
-    receiver.server = None
     await pay(2)
     impatient = settings.model_copy(update={"webhook_max_age_hours": 1e-9})
     before = outcomes()

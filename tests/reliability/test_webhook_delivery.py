@@ -16,15 +16,12 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +33,7 @@ from app.config import Settings
 from app.domain.roles import Role
 from app.services import webhooks
 from tests.conftest import bearer_for
-from tests.factories import business_today, make_account, make_partner
+from tests.factories import Receiver, business_today, free_port, make_account, make_partner
 
 BIN = Path(sys.executable).parent
 
@@ -56,57 +53,9 @@ def settings(tmp_path: Path) -> Settings:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Receiver:
-    """A partner's endpoint: answers ``status`` (or holds the request open while ``hold``)."""
-
-    port: int
-    status: int = 500
-    hold: threading.Event | None = None
-    got: list[tuple[int, dict[str, str], bytes]] = field(default_factory=list)
-    arrived: threading.Event = field(default_factory=threading.Event)
-    server: ThreadingHTTPServer | None = None
-
-    def start(self) -> None:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", "0")))
-                receiver.arrived.set()
-                if receiver.hold is not None:
-                    receiver.hold.wait(30)
-                status = receiver.status
-                receiver.got.append((status, dict(self.headers.items()), body))
-                self.send_response(status)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/cartera/events"
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    found = Receiver(_free_port())
+    found = Receiver(free_port())
     yield found
     if found.hold is not None:
         found.hold.set()
