@@ -139,9 +139,11 @@ def test_metrics_add_up_over_the_workers_and_live_gauges_leave_with_them(
         # The worker that answered is killed: uvicorn starts another in its place, and what
         # it counted is only in its file from now on.
         answered = [pid for pid, count in before.items() if count > 0]
+        running = set(_pids(metrics_folder, "gauge_livesum"))
         os.kill(answered[0], signal.SIGKILL)
+        # The replacement's files appear once uvicorn has reaped the killed worker.
         deadline = time.monotonic() + 60
-        while not set(_pids(metrics_folder, "gauge_livesum")) - set(before):
+        while not set(_pids(metrics_folder, "gauge_livesum")) - running:
             assert time.monotonic() < deadline, "no worker took the killed one's place"
             time.sleep(0.2)
         for _ in range(8):
