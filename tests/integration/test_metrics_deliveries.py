@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
+from ipaddress import ip_network
 
 import pytest
 from prometheus_client import REGISTRY
@@ -19,17 +19,15 @@ from tests.factories import Receiver, business_today, free_port, make_account, m
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(  # type: ignore[call-arg]
-        env="test",
-        database_url=None,
-        data_dir=tmp_path,
-        webhook_allowed_networks=["127.0.0.1/32"],
-        # Far enough that no retry falls due inside the test on its own.
-        webhook_retry_base_seconds=600,
-        webhook_retry_cap_seconds=600,
-        webhook_timeout_seconds=5,
-        _env_file=None,
+def settings(settings: Settings) -> Settings:
+    """The suite's settings, with a receiver on 127.0.0.1 allowed and retries due only
+    when the test makes them due."""
+    return settings.model_copy(
+        update={
+            "webhook_allowed_networks": [ip_network("127.0.0.1/32")],
+            "webhook_retry_base_seconds": 600,
+            "webhook_retry_cap_seconds": 600,
+        }
     )
 
 
