@@ -313,3 +313,22 @@ class Receiver:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/cartera/events"
+
+
+async def record_cash_payment(
+    client: Any, headers: dict[str, str], account: Account, key: str, amount: str = "10.00"
+) -> None:
+    """``POST /payments`` of a convenience-store cash payment today (``key``: its
+    Idempotency-Key), which must be recorded (201)."""
+    paid = await client.post(
+        "/api/v1/payments",
+        json={
+            "account_id": str(account.id),
+            "amount": amount,
+            "currency": account.currency,
+            "paid_on": business_today().isoformat(),
+            "channel": "cash_store",
+        },
+        headers={**headers, "Idempotency-Key": key},
+    )
+    assert paid.status_code == 201, paid.text

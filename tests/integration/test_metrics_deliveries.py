@@ -15,7 +15,7 @@ from app.config import Settings
 from app.domain.roles import Role
 from app.services import webhooks
 from tests.conftest import bearer_for
-from tests.factories import Receiver, business_today, free_port, make_account, make_partner
+from tests.factories import Receiver, free_port, make_account, make_partner, record_cash_payment
 
 
 @pytest.fixture
@@ -69,21 +69,7 @@ async def test_each_outcome_of_a_delivery_is_counted(live, settings, receiver):
     )
     assert made.status_code == 201, made.text
 
-    async def pay(n: int) -> None:
-        paid = await client.post(
-            "/api/v1/payments",
-            json={
-                "account_id": str(account.id),
-                "amount": "10.00",
-                "currency": "MXN",
-                "paid_on": business_today().isoformat(),
-                "channel": "cash_store",
-            },
-            headers={**manager, "Idempotency-Key": f"metrics-{n}-{account.id}"},
-        )
-        assert paid.status_code == 201, paid.text
-
-    await pay(1)
+    await record_cash_payment(client, manager, account, f"metrics-1-{account.id}")
     # The receiver's port is closed: the attempt fails and a retry is scheduled.
     before = outcomes()
     assert await webhooks.deliver_due(database, settings) == 1
@@ -99,7 +85,7 @@ async def test_each_outcome_of_a_delivery_is_counted(live, settings, receiver):
 
     # Down again, for an event already older than the policy keeps trying: given up.
     receiver.stop()
-    await pay(2)
+    await record_cash_payment(client, manager, account, f"metrics-2-{account.id}")
     impatient = settings.model_copy(update={"webhook_max_age_hours": 1e-9})
     before = outcomes()
     assert await webhooks.deliver_due(database, impatient) == 1

@@ -33,7 +33,13 @@ from app.config import Settings
 from app.domain.roles import Role
 from app.services import webhooks
 from tests.conftest import bearer_for
-from tests.factories import Receiver, business_today, free_port, make_account, make_partner
+from tests.factories import (
+    Receiver,
+    free_port,
+    make_account,
+    make_partner,
+    record_cash_payment,
+)
 
 BIN = Path(sys.executable).parent
 
@@ -83,21 +89,6 @@ async def _subscribe(client: Any, headers: dict[str, str], partner_id: Any, url:
     return made.json()
 
 
-async def _pay(client: Any, headers: dict[str, str], account: Any, n: int) -> None:
-    paid = await client.post(
-        "/api/v1/payments",
-        json={
-            "account_id": str(account.id),
-            "amount": "10.00",
-            "currency": "MXN",
-            "paid_on": business_today().isoformat(),
-            "channel": "cash_store",
-        },
-        headers={**headers, "Idempotency-Key": f"hook-{n}-{account.id}"},
-    )
-    assert paid.status_code == 201, paid.text
-
-
 async def _deliveries(database: Any) -> list[dict[str, Any]]:
     async with database.sessionmaker() as session:
         rows = await session.execute(
@@ -130,7 +121,7 @@ async def test_every_event_arrives_signed_through_down_500_and_200(live, setting
         )
     hook = await _subscribe(client, admin, partner.id, receiver.url)
     for n in range(5):
-        await _pay(client, manager, account, n)
+        await record_cash_payment(client, manager, account, f"hook-{n}-{account.id}")
     events = await _deliveries(database)
     assert len(events) == 5
 
@@ -213,7 +204,7 @@ async def test_a_worker_killed_mid_delivery_loses_no_event(
         )
     hook = await _subscribe(client, admin, partner.id, receiver.url)
     for n in range(3):
-        await _pay(client, manager, account, n)
+        await record_cash_payment(client, manager, account, f"hook-{n}-{account.id}")
     receiver.status = 200
     receiver.hold = threading.Event()
     receiver.start()
@@ -275,7 +266,7 @@ async def test_the_address_is_checked_again_at_delivery(live, settings, receiver
         partner = await make_partner(session)
         account = await make_account(session, partner)
     await _subscribe(client, admin, partner.id, receiver.url)
-    await _pay(client, manager, account, 0)
+    await record_cash_payment(client, manager, account, f"hook-0-{account.id}")
     receiver.status = 200
     receiver.start()
     strict = settings.model_copy(update={"webhook_allowed_networks": []})
