@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -20,7 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import migrations
 from app.config import get_settings
 from app.db import EmbeddedPostgres, open_database
-from app.observability import configure_logging
+from app.observability import (
+    MULTIPROC_ENV,
+    configure_logging,
+    forget_dead_processes,
+    prepare_metrics_dir,
+)
 
 T = TypeVar("T")
 
@@ -85,6 +91,27 @@ def _exit_on_signal(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+@contextmanager
+def _shared_metrics(workers: int) -> Iterator[None]:
+    """Several uvicorn workers share their metrics through a folder (app/observability.py):
+    the operator's PROMETHEUS_MULTIPROC_DIR, emptied, or a temporary one for this start,
+    removed at the end. The workers find it in the environment they inherit."""
+    configured = get_settings().prometheus_multiproc_dir
+    if workers == 1 and configured is None:
+        yield  # one process: its metrics stay in memory
+        return
+    folder, temporary = prepare_metrics_dir(configured)
+    os.environ[MULTIPROC_ENV] = str(folder)
+    try:
+        yield
+    finally:
+        # uvicorn's workers end on the signal they were stopped with, past any atexit hook:
+        # their live gauges are dropped here (and at every scrape, for one that died).
+        forget_dead_processes(folder)
+        if temporary:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 @cli.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
@@ -119,23 +146,24 @@ def serve(
         os.environ["CARTERA_DATABASE_URL"] = url
         get_settings.cache_clear()
         typer.echo(f"Cartera API on http://{host}:{port} (docs at /docs)")
-        uvicorn.run(
-            "app.main:create_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            access_log=False,
-            log_config=None,
-            proxy_headers=True,
-            # Only the configured proxies may name the client (uvicorn would trust
-            # 127.0.0.1 and ::1 by default); the app applies the same list again.
-            forwarded_allow_ips=[str(net) for net in get_settings().trusted_proxies],
-            # h11 bounds the request head (httptools does not): an oversized header is
-            # refused before it reaches the app.
-            http="h11",
-            h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
-        )
+        with _shared_metrics(workers):
+            uvicorn.run(
+                "app.main:create_app",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                access_log=False,
+                log_config=None,
+                proxy_headers=True,
+                # Only the configured proxies may name the client (uvicorn would trust
+                # 127.0.0.1 and ::1 by default); the app applies the same list again.
+                forwarded_allow_ips=[str(net) for net in get_settings().trusted_proxies],
+                # h11 bounds the request head (httptools does not): an oversized header is
+                # refused before it reaches the app.
+                http="h11",
+                h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
+            )
 
 
 @db_cli.command("upgrade")
@@ -438,9 +466,11 @@ def worker(
     ] = 1.0,
 ) -> None:
     """Run queued jobs (pushes, payment files, SPEI statements, webhook deliveries) and the
-    periodic ones (nightly aging, sweeps) until interrupted; see README, Operations."""
+    periodic ones (nightly aging, sweeps) until interrupted, with /healthz and /metrics on
+    the worker's own port; see README, Operations."""
     import anyio
 
+    from app.jobs.health_server import worker_probes
     from app.jobs.worker import run_worker
 
     settings = get_settings()
@@ -453,9 +483,14 @@ def worker(
             loop.add_signal_handler(signum, stop.set)
         database = open_database(url, settings)
         try:
-            await run_worker(
-                database, stop=stop, settings=settings, concurrency=concurrency, poll_seconds=poll
-            )
+            async with worker_probes(settings, database):
+                await run_worker(
+                    database,
+                    stop=stop,
+                    settings=settings,
+                    concurrency=concurrency,
+                    poll_seconds=poll,
+                )
         finally:
             await database.dispose()
 

@@ -99,6 +99,16 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     # Bearer token a Prometheus scraper sends to /metrics (admins and auditors may use theirs).
     metrics_token: SecretStr | None = Field(default=None, min_length=32)
+    # The folder where the workers of `cartera serve --workers N` share their metrics
+    # (prometheus_client's own variable, without our prefix); emptied at every start. Unset,
+    # the command makes a temporary one per start.
+    prometheus_multiproc_dir: Path | None = Field(
+        default=None, validation_alias="PROMETHEUS_MULTIPROC_DIR"
+    )
+    # The job worker (`cartera worker`) answers /healthz and /metrics on this port (0: no
+    # server) and interface; /metrics takes the scraper's token when metrics_token is set.
+    worker_metrics_port: int = Field(default=9464, ge=0, le=65535)
+    worker_metrics_host: str = "127.0.0.1"
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     # Assignment pushes: files (CSV, Excel) may be large; JSON is parsed whole, so less.
     max_upload_bytes: int = Field(default=2 * 1024 * 1024 * 1024, ge=1024)

@@ -27,7 +27,7 @@ from app.domain.errors import DomainError, LoginLocked, NotAuthenticated, RateLi
 from app.i18n import Language, negotiate
 from app.jobs.worker import run_worker
 from app.middleware import RequestContextMiddleware
-from app.observability import configure_logging, get_logger, request_id_var
+from app.observability import DB_POOL_TIMEOUTS, configure_logging, get_logger, request_id_var
 from app.problems import (
     STATUS_CODES,
     Problem,
@@ -402,6 +402,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 async def _database_busy(request: Request, exc: Exception) -> Response:
     """Every pooled connection is taken: a 503 the client may retry, not a 500."""
+    DB_POOL_TIMEOUTS.inc()
     return _retry_later(request, "database_busy")
 
 

@@ -12,13 +12,16 @@ import itertools
 import re
 import time
 import uuid
+import weakref
 from typing import Any
 
 import anyio
 import structlog
 from fastapi.exceptions import HTTPException
+from fastapi.routing import APIRoute
 from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect
+from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.i18n import negotiate
@@ -262,10 +265,33 @@ def _route(scope: Scope) -> str:
     route = scope.get("route")
     template = getattr(route, "path_format", None) or getattr(route, "path", None)
     if not template:
-        return "unmatched"
+        return _plain_route(scope)
     # Routes of included routers know only their own part of the path; the static prefix
     # (``/api/v1``) is what precedes it in the request path.
     actual = str(scope.get("path", "")).strip("/").split("/")
     own = str(template).strip("/").split("/")
     prefix = actual[: max(0, len(actual) - len(own))]
     return ("/" + "/".join(prefix) if prefix else "") + str(template)
+
+
+# Per app: the template of each route FastAPI's router leaves unnamed in the scope, by the
+# id of the endpoint it puts there instead.
+_PLAIN_ROUTES: weakref.WeakKeyDictionary[Any, dict[int, str]] = weakref.WeakKeyDictionary()
+
+
+def _plain_route(scope: Scope) -> str:
+    """Starlette's own routes (``/openapi.json``) and mounts (the documentation's assets,
+    labelled ``/docs/static/{path}``) are found by their endpoint; else ``unmatched``."""
+    endpoint, app = scope.get("endpoint"), scope.get("app")
+    if endpoint is None or app is None:
+        return "unmatched"
+    templates = _PLAIN_ROUTES.get(app)
+    if templates is None:
+        templates = {}
+        for candidate in getattr(app, "routes", ()):
+            if isinstance(candidate, Mount):
+                templates[id(candidate.app)] = candidate.path + "/{path}"
+            elif isinstance(candidate, Route) and not isinstance(candidate, APIRoute):
+                templates[id(candidate.endpoint)] = candidate.path_format
+        _PLAIN_ROUTES[app] = templates
+    return templates.get(id(endpoint), "unmatched")

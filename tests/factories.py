@@ -349,12 +349,17 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float = 30) -> None:
 
 @dataclass
 class Receiver:
-    """An HTTP endpoint on 127.0.0.1 (a partner's webhook URL): each POST is passed to
-    ``answer`` (its headers, its body and the client's port), whose return is the status
-    sent back."""
+    """An HTTP endpoint on 127.0.0.1 (a partner's webhook URL). Each POST is answered with
+    what ``answer`` returns for its headers, body and the client's port, or else ``status``;
+    while ``hold`` is given and unset, the request is held open. ``got`` keeps every request
+    with the status it was answered."""
 
-    answer: Callable[[dict[str, str], bytes, int], int]
+    answer: Callable[[dict[str, str], bytes, int], int] | None = None
     port: int = field(default_factory=free_port)
+    status: int = 500
+    hold: threading.Event | None = None
+    got: list[tuple[int, dict[str, str], bytes]] = field(default_factory=list)
+    arrived: threading.Event = field(default_factory=threading.Event)
     server: ThreadingHTTPServer | None = None
 
     @property
@@ -362,14 +367,22 @@ class Receiver:
         return f"http://127.0.0.1:{self.port}/cartera/events"
 
     def start(self) -> None:
-        answer = self.answer
+        receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
-                status = answer(dict(self.headers.items()), body, self.client_address[1])
+                headers = dict(self.headers.items())
+                receiver.arrived.set()
+                if receiver.hold is not None:
+                    receiver.hold.wait(30)
+                if receiver.answer is not None:
+                    status = receiver.answer(headers, body, self.client_address[1])
+                else:
+                    status = receiver.status
+                receiver.got.append((status, headers, body))
                 self.send_response(status)
                 self.send_header("content-length", "0")
                 self.end_headers()
@@ -384,3 +397,23 @@ class Receiver:
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()
+            self.server = None
+
+
+async def record_cash_payment(
+    client: Any, headers: dict[str, str], account: Account, key: str, amount: str = "10.00"
+) -> None:
+    """``POST /payments`` of a convenience-store cash payment today (``key``: its
+    Idempotency-Key), which must be recorded (201)."""
+    paid = await client.post(
+        "/api/v1/payments",
+        json={
+            "account_id": str(account.id),
+            "amount": amount,
+            "currency": account.currency,
+            "paid_on": business_today().isoformat(),
+            "channel": "cash_store",
+        },
+        headers={**headers, "Idempotency-Key": key},
+    )
+    assert paid.status_code == 201, paid.text

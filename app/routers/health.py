@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -17,6 +16,7 @@ from app.domain.errors import NotReady, PermissionDenied
 from app.domain.roles import Role
 from app.i18n import N_, Message
 from app.migrations import head_revision
+from app.observability import exposition, is_scraper
 from app.problems import problem_responses
 
 router = APIRouter(tags=["operations"])
@@ -71,12 +71,7 @@ async def _may_read_metrics(
 ) -> None:
     """The scraper's own token (``CARTERA_METRICS_TOKEN``), or an admin's or auditor's: route
     counters and latencies describe the operation, so they are not for everyone."""
-    scrape = settings.metrics_token
-    if (
-        token is not None
-        and scrape is not None
-        and hmac.compare_digest(token.encode(), scrape.get_secret_value().encode())
-    ):
+    if is_scraper(token, settings):
         return
     principal = await get_principal(request, session, settings, token)
     if principal.role not in (Role.ADMIN, Role.AUDITOR):
@@ -97,5 +92,7 @@ async def _may_read_metrics(
         **problem_responses(401, 403),
     },
 )
-async def export_metrics() -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+async def export_metrics(request: Request) -> Response:
+    """Every worker's series under ``cartera serve --workers N`` (app/observability.py)."""
+    body = await exposition(request.app.state.database)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -28,7 +28,7 @@ from app.domain.errors import InvalidClient, InvalidCredentials, LoginLocked, No
 from app.domain.roles import Role, Skill
 from app.models.partner import Partner, PartnerClient
 from app.models.user import LoginAttempt, User
-from app.observability import LOGIN_LOCKOUTS
+from app.observability import LOGIN_LOCKOUTS, observe_login_failure
 from app.security import (
     SYSTEM,
     IssuedToken,
@@ -122,6 +122,7 @@ async def _admit_attempt(
     if lock is not None:
         # The same answer for either lock, known name or not: it tells nothing but when.
         retry_after = max(1, math.ceil((lock.until - now).total_seconds()))
+        observe_login_failure(name, locked=True)
         raise LoginLocked({"retry_after": retry_after})
     return _Try(name, address, key, limits, pair)
 
@@ -134,6 +135,7 @@ async def _record_attempt(session: AsyncSession, attempt: _Try, ok: bool, now: d
     """
     begun: list[Lock] = []
     if not ok:
+        observe_login_failure(attempt.name, locked=False)
         await _advisory_lock(session, f"address|{attempt.key}")
         from_address = await _failures_from(session, attempt.key, now - attempt.limits.horizon)
         begun = locks_begun(attempt.pair, from_address, now, attempt.limits)

@@ -45,6 +45,7 @@ from app.models.account import Account, AccountPause
 from app.models.debtor import ContactConsent, ContactPoint, RelatedParty
 from app.models.interaction import Interaction
 from app.models.partner import Partner
+from app.observability import observe_contact_check
 from app.security import Principal
 from app.services import accounts
 from app.services.experiments import strategy_for_account
@@ -208,7 +209,9 @@ async def check_account_contact(
         at=moment,
         party_flags=party_flags,
     )
-    return context, context.decide()
+    decision = context.decide()
+    observe_contact_check(channel, decision)
+    return context, decision
 
 
 def _party_of(

@@ -55,6 +55,7 @@ from app.domain.webhooks import DestinationRefused, EventKind, IPAddress, RetryP
 from app.i18n import N_
 from app.models.partner import Partner
 from app.models.webhook import WebhookDelivery, WebhookEvent, WebhookSubscription
+from app.observability import observe_webhook_delivery
 from app.pagination import decode_moment_cursor, split_moment_page
 from app.security import Principal
 from app.services import audit, history
@@ -706,6 +707,7 @@ async def deliver_next(database: Database, settings: Settings) -> uuid.UUID | No
         else:
             outcome = await attempt(subscription, event, settings)
         await _record(session, delivery, outcome, settings)
+    observe_webhook_delivery(outcome.delivered, delivery.status)
     log.info(
         "webhook attempt",
         delivery_id=str(delivery_id),

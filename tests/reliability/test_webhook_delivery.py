@@ -16,15 +16,12 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +33,13 @@ from app.config import Settings
 from app.domain.roles import Role
 from app.services import webhooks
 from tests.conftest import bearer_for
-from tests.factories import business_today, make_account, make_partner
+from tests.factories import (
+    Receiver,
+    free_port,
+    make_account,
+    make_partner,
+    record_cash_payment,
+)
 
 BIN = Path(sys.executable).parent
 
@@ -56,57 +59,9 @@ def settings(tmp_path: Path) -> Settings:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Receiver:
-    """A partner's endpoint: answers ``status`` (or holds the request open while ``hold``)."""
-
-    port: int
-    status: int = 500
-    hold: threading.Event | None = None
-    got: list[tuple[int, dict[str, str], bytes]] = field(default_factory=list)
-    arrived: threading.Event = field(default_factory=threading.Event)
-    server: ThreadingHTTPServer | None = None
-
-    def start(self) -> None:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", "0")))
-                receiver.arrived.set()
-                if receiver.hold is not None:
-                    receiver.hold.wait(30)
-                status = receiver.status
-                receiver.got.append((status, dict(self.headers.items()), body))
-                self.send_response(status)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/cartera/events"
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    found = Receiver(_free_port())
+    found = Receiver(port=free_port())
     yield found
     if found.hold is not None:
         found.hold.set()
@@ -132,21 +87,6 @@ async def _subscribe(client: Any, headers: dict[str, str], partner_id: Any, url:
     )
     assert made.status_code == 201, made.text
     return made.json()
-
-
-async def _pay(client: Any, headers: dict[str, str], account: Any, n: int) -> None:
-    paid = await client.post(
-        "/api/v1/payments",
-        json={
-            "account_id": str(account.id),
-            "amount": "10.00",
-            "currency": "MXN",
-            "paid_on": business_today().isoformat(),
-            "channel": "cash_store",
-        },
-        headers={**headers, "Idempotency-Key": f"hook-{n}-{account.id}"},
-    )
-    assert paid.status_code == 201, paid.text
 
 
 async def _deliveries(database: Any) -> list[dict[str, Any]]:
@@ -181,7 +121,7 @@ async def test_every_event_arrives_signed_through_down_500_and_200(live, setting
         )
     hook = await _subscribe(client, admin, partner.id, receiver.url)
     for n in range(5):
-        await _pay(client, manager, account, n)
+        await record_cash_payment(client, manager, account, f"hook-{n}-{account.id}")
     events = await _deliveries(database)
     assert len(events) == 5
 
@@ -264,7 +204,7 @@ async def test_a_worker_killed_mid_delivery_loses_no_event(
         )
     hook = await _subscribe(client, admin, partner.id, receiver.url)
     for n in range(3):
-        await _pay(client, manager, account, n)
+        await record_cash_payment(client, manager, account, f"hook-{n}-{account.id}")
     receiver.status = 200
     receiver.hold = threading.Event()
     receiver.start()
@@ -326,7 +266,7 @@ async def test_the_address_is_checked_again_at_delivery(live, settings, receiver
         partner = await make_partner(session)
         account = await make_account(session, partner)
     await _subscribe(client, admin, partner.id, receiver.url)
-    await _pay(client, manager, account, 0)
+    await record_cash_payment(client, manager, account, f"hook-0-{account.id}")
     receiver.status = 200
     receiver.start()
     strict = settings.model_copy(update={"webhook_allowed_networks": []})
