@@ -25,6 +25,7 @@ from app.deps import API_PREFIX
 from app.domain.contact_check_packs import pack_for
 from app.domain.errors import DomainError, LoginLocked, NotAuthenticated, RateLimited
 from app.i18n import Language, negotiate
+from app.jobs import metrics as job_metrics
 from app.jobs.worker import run_worker
 from app.middleware import RequestContextMiddleware
 from app.observability import DB_POOL_TIMEOUTS, configure_logging, get_logger, request_id_var
@@ -471,6 +472,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     settings = settings or get_settings()
     settings.check_deployable()
     vault.configure(settings)
+    job_metrics.register()
     # An override that would loosen a country's contact law stops the start, not a request.
     for country, override in settings.compliance_overrides.items():
         pack_for(country, override)

@@ -39,6 +39,7 @@ from app.main import create_app
 from app.models.user import User
 from app.security import Principal, hash_secret_now
 from app.services.auth import staff_token
+from tests.factories import TEST_PASSWORD
 
 # Fixtures shared by several test modules, defined beside their helpers.
 from tests.helpers.interactions import interactions_floor  # noqa: F401
@@ -46,7 +47,6 @@ from tests.helpers.payments import payments_desk  # noqa: F401
 from tests.helpers.plans import plans_desk  # noqa: F401
 from tests.helpers.portal import portal_world  # noqa: F401
 
-TEST_PASSWORD = "correct-horse-battery"
 # Hashing with argon2 is slow on purpose; tests share one hash of the one password.
 _TEST_PASSWORD_HASH = hash_secret_now(TEST_PASSWORD)
 

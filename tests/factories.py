@@ -42,7 +42,9 @@ from app.models.user import Team, TeamMember, User
 from app.security import hash_secret_now
 from app.services import ledger
 from app.services.auth import client_token
-from tests.conftest import TEST_PASSWORD
+
+# The password of every test user (conftest makes them with it).
+TEST_PASSWORD = "correct-horse-battery"
 
 
 def _unique(length: int) -> str:

@@ -23,6 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from app.config import Settings
 from app.db import Database
+from app.jobs import metrics as job_metrics
 from app.observability import exposition, is_scraper
 from app.problems import PROBLEM_MEDIA_TYPE, STATUS_CODES, render
 
@@ -39,6 +40,7 @@ _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found"
 @asynccontextmanager
 async def worker_probes(settings: Settings, database: Database) -> AsyncIterator[int | None]:
     """Serve the probes while the block runs; yields the port listened on (None: disabled)."""
+    job_metrics.register()
     if settings.worker_metrics_port == 0:
         yield None
         return

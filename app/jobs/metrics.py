@@ -12,13 +12,10 @@ Read at scrape time from ``procrastinate_jobs`` by :class:`QueueCollector`:
 - ``cartera_job_queue_depth{task}``: jobs waiting (``todo``), due now or later;
 - ``cartera_job_oldest_waiting_seconds{task}``: age of the oldest job due and waiting.
 
-Registering (the process that serves /metrics, e.g. in app/observability.py)::
-
-    from app.jobs import metrics as job_metrics
-    registry.register(job_metrics.QueueCollector(job_metrics.engine_reader(engine)))
-
-where ``engine`` is a *synchronous* SQLAlchemy engine or any callable returning
-:class:`QueueRow` rows (the collector runs in the scrape, outside the event loop). The
+:func:`register` adds them to every /metrics answer (the API's and the worker's port): a
+scrape hook reads the rows on the process's own database before the scrape, and the
+collector reports the rows last read. :func:`engine_reader` reads them on a synchronous
+engine instead (tests, scripts). The
 histogram and counter live in the default registry of the worker's process (in
 multiprocess mode, prometheus_client aggregates them through ``PROMETHEUS_MULTIPROC_DIR``).
 """
@@ -35,6 +32,9 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
+
+from app.db import Database
+from app.observability import add_collector, add_scrape_hook
 
 JOB_DURATION = Histogram(
     "cartera_job_duration_seconds",
@@ -128,3 +128,22 @@ class QueueCollector(Collector):
             oldest.add_metric([row.task], row.oldest_waiting_seconds)
         yield depth
         yield oldest
+
+
+# The rows the last scrape hook read: a scrape reports what its own hook has just read.
+_last_read: list[QueueRow] = []
+
+
+async def read_queue(database: Database) -> None:
+    """Scrape hook: read the queue's depth and age per task."""
+    async with database.sessionmaker() as session:
+        _last_read[:] = queue_rows(await session.execute(text(QUEUE_SQL)))
+
+
+QUEUE_COLLECTOR = QueueCollector(lambda: list(_last_read))
+
+
+def register() -> None:
+    """Include the queue's depth and age in every /metrics answer of this process."""
+    add_collector(QUEUE_COLLECTOR)
+    add_scrape_hook(read_queue)

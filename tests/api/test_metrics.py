@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app import observability
 from app.domain.roles import Role
-from tests.factories import make_account, make_partner
+from tests.factories import make_account, make_partner, partner_bearer, push_rows
 
 TOKEN_URL = "/api/v1/auth/token"
 CLIENT_TOKEN_URL = "/api/v1/auth/client-token"
@@ -208,3 +208,24 @@ async def test_registered_collectors_and_hooks_join_the_scrape(
     assert samples[("cartera_test_queue_depth", "assignment")] == 3
     # Hooks get the app's database, to read what they report (queue depths, ages).
     assert seen == [app.state.database]
+
+
+async def test_the_job_queue_is_scraped_by_task(client, session, settings, make_user, auth_headers):
+    """A push accepted is a job waiting: the scrape reads the queue's depth per task."""
+    admin = await make_user(Role.ADMIN)
+    partner = await make_partner(session)
+    system = await partner_bearer(session, settings, partner)
+    pushed = await client.post(
+        f"/api/v1/partners/{partner.id}/assignments",
+        json={"rows": push_rows(["Q-1"])},
+        headers={**system, "Idempotency-Key": "queue-metrics-1"},
+    )
+    assert pushed.status_code == 202, pushed.text
+    scraped = await client.get("/metrics", headers=auth_headers(admin))
+    depth = {
+        sample.labels["task"]: sample.value
+        for family in text_string_to_metric_families(scraped.text)
+        for sample in family.samples
+        if sample.name == "cartera_job_queue_depth"
+    }
+    assert depth.get("cartera.push", 0) >= 1, depth
