@@ -52,9 +52,9 @@ from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
 from typing import Protocol
 
-from app.domain.errors import InvalidInput
+from app.domain.errors import InvalidInput, PermissionDenied, PlanNotOpen, PlanNotPending
 from app.domain.money import minor_unit, round_money
-from app.domain.roles import Role
+from app.domain.roles import Role, check_maker_checker
 from app.domain.stages import Stage
 from app.domain.strategies import PlanType, StrategyDocument, approver_for, plan_limits
 from app.i18n import N_, Message
@@ -504,6 +504,39 @@ def may_cancel(role: Role, *, is_proposer: bool, leads_proposer: bool) -> bool:
     if role in (Role.MANAGER, Role.ADMIN):
         return True
     return role is Role.TEAM_LEAD and (is_proposer or leads_proposer)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanDecision:
+    """What deciding on a plan reads: the plan's state and who asks."""
+
+    status: PlanStatus
+    approver_role: Role
+    decider: Role
+    # The decider proposed the plan themselves (maker-checker).
+    is_proposer: bool
+
+
+def decided_status(decision: PlanDecision, *, approve: bool) -> PlanStatus:
+    """The status a plan moves to when ``decision.decider`` approves or rejects it: a role at
+    or above the plan's approver role, never its proposer, and only from
+    ``pending_approval``."""
+    if not may_approve(decision.decider, decision.approver_role):
+        raise PermissionDenied({"role": decision.decider.value})
+    check_maker_checker(decision.decider, is_maker=decision.is_proposer)
+    if decision.status is not PlanStatus.PENDING_APPROVAL:
+        raise PlanNotPending(decision.status)
+    return PlanStatus.ACTIVE if approve else PlanStatus.REJECTED
+
+
+def check_cancellation(
+    role: Role, status: PlanStatus, *, is_proposer: bool, leads_proposer: bool
+) -> None:
+    """Refuse cancelling a plan the role may not cancel, or one no longer open."""
+    if not may_cancel(role, is_proposer=is_proposer, leads_proposer=leads_proposer):
+        raise PermissionDenied({"role": role.value})
+    if status not in OPEN_STATUSES:
+        raise PlanNotOpen(status)
 
 
 # ---------------------------------------------------------------------------------------

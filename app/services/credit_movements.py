@@ -47,6 +47,7 @@ from app.domain.credit_movements import (
 from app.domain.errors import CreditMovementNotPending, InvalidInput, NotFound, PermissionDenied
 from app.domain.ledger import EntryKind
 from app.domain.money import fits_minor_unit
+from app.domain.roles import check_maker_checker
 from app.i18n import N_
 from app.models.account import Account
 from app.models.ledger import CreditMovement
@@ -294,8 +295,7 @@ async def _decide(
     )
     if movement is None:
         raise NotFound({"entity": "credit_movement"})
-    if movement.requested_by == principal.audit_id:
-        raise PermissionDenied({"role": principal.role.value, "reason": "maker_checker"})
+    check_maker_checker(principal.role, is_maker=movement.requested_by == principal.audit_id)
     if movement.status != MovementStatus.PENDING_APPROVAL:
         raise CreditMovementNotPending(movement.status)
     before = _snapshot(movement)

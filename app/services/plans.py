@@ -36,8 +36,6 @@ from app.domain.errors import (
     NotFound,
     OpenPlanExists,
     PermissionDenied,
-    PlanNotOpen,
-    PlanNotPending,
     VersionMismatch,
 )
 from app.domain.money import round_money
@@ -46,12 +44,13 @@ from app.domain.plans import (
     AccountFacts,
     BreakingRule,
     Frequency,
+    PlanDecision,
     PlanStatus,
     Quote,
     QuoteTerms,
+    check_cancellation,
+    decided_status,
     initial_status,
-    may_approve,
-    may_cancel,
     quote,
 )
 from app.domain.roles import Role
@@ -415,15 +414,18 @@ async def _decide(
     now: datetime | None,
 ) -> PlanView:
     plan = await lock_plan(session, principal, plan_id, expected_version)
-    if principal.user_id is None or not may_approve(principal.role, Role(plan.approver_role)):
+    if principal.user_id is None:
         raise PermissionDenied({"role": principal.role.value})
-    if plan.proposed_by == principal.user_id:
-        raise PermissionDenied({"role": principal.role.value, "reason": "maker_checker"})
-    if plan.status != PlanStatus.PENDING_APPROVAL:
-        raise PlanNotPending(plan.status)
+    decision = PlanDecision(
+        status=PlanStatus(plan.status),
+        approver_role=Role(plan.approver_role),
+        decider=principal.role,
+        is_proposer=plan.proposed_by == principal.user_id,
+    )
+    status = decided_status(decision, approve=approve)
     before = _snapshot(plan)
     moment = now or datetime.now(UTC)
-    plan.status = (PlanStatus.ACTIVE if approve else PlanStatus.REJECTED).value
+    plan.status = status.value
     plan.decided_by = principal.user_id
     plan.decided_at = moment
     plan.decision_note = note
@@ -501,10 +503,9 @@ async def cancel_plan(
         and plan.proposed_by is not None
         and await _leads(session, principal.user_id, plan.proposed_by)
     )
-    if not may_cancel(principal.role, is_proposer=is_proposer, leads_proposer=leads):
-        raise PermissionDenied({"role": principal.role.value})
-    if PlanStatus(plan.status) not in OPEN_STATUSES:
-        raise PlanNotOpen(plan.status)
+    check_cancellation(
+        principal.role, PlanStatus(plan.status), is_proposer=is_proposer, leads_proposer=leads
+    )
     before = _snapshot(plan)
     moment = now or datetime.now(UTC)
     plan.status = PlanStatus.CANCELLED.value
