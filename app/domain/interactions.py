@@ -34,7 +34,7 @@ from typing import Any
 from app.domain.compliance import (
     RESULT_CODES,
     RIGHT_PARTY_CODES,
-    Channel,
+    ContactChannel,
     DebtorFlag,
     Reason,
 )
@@ -48,7 +48,7 @@ class SkillRequired(DomainError):
 
     code = "skill_required"
 
-    def __init__(self, channel: Channel, skills: Collection[Skill]) -> None:
+    def __init__(self, channel: ContactChannel, skills: Collection[Skill]) -> None:
         super().__init__({"channel": channel.value, "skills": sorted(s.value for s in skills)})
 
 
@@ -94,13 +94,19 @@ PCR_GUIDANCE_NOT_ASKED = (
 
 # What each collector skill records (DESIGN.md: phone collectors call and write; field
 # collectors visit, and call to arrange or follow up a visit). Letters are desk work.
-SKILL_CHANNELS: dict[Skill, frozenset[Channel]] = {
+SKILL_CHANNELS: dict[Skill, frozenset[ContactChannel]] = {
     Skill.PHONE: frozenset(
-        {Channel.CALL, Channel.SMS, Channel.EMAIL, Channel.WHATSAPP, Channel.LETTER}
+        {
+            ContactChannel.CALL,
+            ContactChannel.SMS,
+            ContactChannel.EMAIL,
+            ContactChannel.WHATSAPP,
+            ContactChannel.LETTER,
+        }
     ),
-    Skill.FIELD: frozenset({Channel.VISIT, Channel.CALL}),
+    Skill.FIELD: frozenset({ContactChannel.VISIT, ContactChannel.CALL}),
     # The inbound desk answers calls (inbound only: app/domain/inbound.py).
-    Skill.INBOUND: frozenset({Channel.CALL}),
+    Skill.INBOUND: frozenset({ContactChannel.CALL}),
 }
 # Who may enter an outbound contact after the fact, with a reason.
 BACKDATERS = frozenset({Role.TEAM_LEAD, Role.MANAGER, Role.ADMIN})
@@ -144,7 +150,7 @@ class Pcr:
 
 @dataclass(frozen=True, slots=True)
 class InteractionDraft:
-    channel: Channel
+    channel: ContactChannel
     direction: Direction
     party: PartyReached
     result_code: str
@@ -166,11 +172,11 @@ class InteractionDraft:
 def check_interaction(draft: InteractionDraft, now: datetime) -> None:
     """Refuse (InvalidInput, naming the field) what a gestión may not be recorded as."""
     outbound = draft.direction is Direction.OUTBOUND
-    if not outbound and draft.channel in (Channel.VISIT, Channel.LETTER):
+    if not outbound and draft.channel in (ContactChannel.VISIT, ContactChannel.LETTER):
         raise InvalidInput("body.direction", N_("visits and letters are made by the agency"))
     # The contact law counts contacts per phone, email or address: an outbound one names it
     # (a letter goes to the debtor's address of record).
-    if outbound and draft.channel is not Channel.LETTER and not draft.names_contact_point:
+    if outbound and draft.channel is not ContactChannel.LETTER and not draft.names_contact_point:
         raise InvalidInput(
             "body.contact_point_id",
             N_("an outbound contact names the phone, email or address used"),
@@ -196,9 +202,9 @@ def check_interaction(draft: InteractionDraft, now: datetime) -> None:
         raise InvalidInput(
             "body.party", N_("a third-party contact reaches a reference or guarantor")
         )
-    if code in VISIT_RESULTS and draft.channel is not Channel.VISIT:
+    if code in VISIT_RESULTS and draft.channel is not ContactChannel.VISIT:
         raise InvalidInput("body.result_code", N_("address results belong to visits"))
-    if draft.channel is Channel.VISIT and not draft.has_position:
+    if draft.channel is ContactChannel.VISIT and not draft.has_position:
         raise InvalidInput("body.position", N_("a visit records where the collector stood (GPS)"))
     _check_promise(draft)
 
@@ -243,7 +249,7 @@ def _check_pcr(pcr: Pcr, country: str) -> None:
             raise InvalidInput(f"body.pcr.{name}", N_("required on a right-party contact"))
 
 
-def check_skill(role: Role, skills: Collection[Skill], channel: Channel) -> None:
+def check_skill(role: Role, skills: Collection[Skill], channel: ContactChannel) -> None:
     """A collector records only what their skills cover; other staff are not limited."""
     if role is not Role.COLLECTOR:
         return

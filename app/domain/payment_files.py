@@ -31,7 +31,7 @@ from typing import Any
 
 from app.domain.assignments import FieldReader, RowError, check_header
 from app.domain.identity import Country
-from app.domain.payments import serial_of
+from app.domain.payments import RECORDED_CHANNELS, PaymentChannel, serial_of
 from app.i18n import N_, Message
 
 COLUMNS: tuple[str, ...] = (
@@ -44,8 +44,8 @@ COLUMNS: tuple[str, ...] = (
     "payer_reference",
 )
 REQUIRED_COLUMNS: frozenset[str] = frozenset({"amount", "paid_on", "payer_reference"})
-CHANNELS: frozenset[str] = frozenset({"spei", "cash_store", "card", "branch", "partner_report"})
-DEFAULT_CHANNEL = "partner_report"
+CHANNELS: frozenset[str] = frozenset(c.value for c in RECORDED_CHANNELS)
+DEFAULT_CHANNEL = PaymentChannel.PARTNER_REPORT.value
 
 
 class Outcome(StrEnum):

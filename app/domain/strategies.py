@@ -38,7 +38,7 @@ from enum import StrEnum
 from functools import cache
 from typing import Any
 
-from app.domain.compliance import RESULT_CODES, Channel, StrategyLimits, pack_for
+from app.domain.compliance import RESULT_CODES, ContactChannel, StrategyLimits, pack_for
 from app.domain.errors import InvalidInput
 from app.domain.roles import Role
 from app.domain.stages import Stage
@@ -113,13 +113,13 @@ class PromiseTerms:
 
 @dataclass(frozen=True, slots=True)
 class StageStrategy:
-    channels: frozenset[Channel]
+    channels: frozenset[ContactChannel]
     visits_allowed: bool
     approvals: ApprovalLimits
     escalation: EscalationRule
     promises: PromiseTerms
     priority_weight: Decimal
-    caps: Mapping[Channel, ChannelCaps] = field(default_factory=dict)
+    caps: Mapping[ContactChannel, ChannelCaps] = field(default_factory=dict)
     plans: Mapping[PlanType, PlanLimits] = field(default_factory=dict)
     # Contact policies stricter than any law (reasons labelled `policy`, never law): no
     # collection contact with debtors aged 60 or over; the law's per-debt call caps (Reg F)
@@ -145,8 +145,8 @@ def _pct(value: str) -> Decimal:
     return Decimal(value).quantize(_CENT)
 
 
-def _caps(**caps: tuple[int, int]) -> dict[Channel, ChannelCaps]:
-    return {Channel(name): ChannelCaps(day, week) for name, (day, week) in caps.items()}
+def _caps(**caps: tuple[int, int]) -> dict[ContactChannel, ChannelCaps]:
+    return {ContactChannel(name): ChannelCaps(day, week) for name, (day, week) in caps.items()}
 
 
 def _plan(discount: str, installments: int, down: str, extension: int) -> PlanLimits:
@@ -155,7 +155,7 @@ def _plan(discount: str, installments: int, down: str, extension: int) -> PlanLi
 
 _PROMISES = PromiseTerms(grace_days=3, tolerance_pct=_pct("5"))
 _ESCALATE = EscalationRule(broken_promises=2, refusal_codes=frozenset({"RPC_REFUSE"}))
-_REMOTE = (Channel.CALL, Channel.SMS, Channel.EMAIL, Channel.WHATSAPP)
+_REMOTE = (ContactChannel.CALL, ContactChannel.SMS, ContactChannel.EMAIL, ContactChannel.WHATSAPP)
 _REMOTE_CAPS = {"call": (3, 10), "sms": (2, 6), "email": (1, 5), "whatsapp": (2, 6)}
 _FIELD_CAPS = _REMOTE_CAPS | {"letter": (1, 1), "visit": (1, 2)}
 
@@ -164,7 +164,7 @@ def _late_stage(
     plans: Mapping[PlanType, PlanLimits], approvals: tuple[str, str], weight: str
 ) -> StageStrategy:
     return StageStrategy(
-        channels=frozenset((*_REMOTE, Channel.LETTER, Channel.VISIT)),
+        channels=frozenset((*_REMOTE, ContactChannel.LETTER, ContactChannel.VISIT)),
         visits_allowed=True,
         caps=_caps(**_FIELD_CAPS),
         plans=dict(plans),
@@ -182,7 +182,7 @@ def _late_stage(
 DEFAULT = StrategyDocument(
     stages={
         Stage.CURRENT: StageStrategy(
-            channels=frozenset({Channel.SMS, Channel.EMAIL, Channel.WHATSAPP}),
+            channels=frozenset({ContactChannel.SMS, ContactChannel.EMAIL, ContactChannel.WHATSAPP}),
             visits_allowed=False,
             caps=_caps(sms=(1, 2), email=(1, 3), whatsapp=(1, 2)),
             plans={},
@@ -202,7 +202,7 @@ DEFAULT = StrategyDocument(
             priority_weight=_pct("40"),
         ),
         Stage.MID: StageStrategy(
-            channels=frozenset((*_REMOTE, Channel.LETTER)),
+            channels=frozenset((*_REMOTE, ContactChannel.LETTER)),
             visits_allowed=False,
             caps=_caps(**_REMOTE_CAPS, letter=(1, 1)),
             plans={
@@ -243,7 +243,7 @@ DEFAULT = StrategyDocument(
 DEFAULT_VERSION = 0
 
 
-def _within_law(country: str, channel: Channel, caps: ChannelCaps) -> ChannelCaps:
+def _within_law(country: str, channel: ContactChannel, caps: ChannelCaps) -> ChannelCaps:
     pack = pack_for(country)
     day, week = pack.law_cap(channel, DAY), pack.law_cap(channel, WEEK)
     per_day, per_week = caps.per_day, caps.per_week
@@ -260,8 +260,8 @@ def _entry_within_law(country: str, entry: StageStrategy) -> StageStrategy:
         return replace(entry, caps=caps)
     return replace(
         entry,
-        channels=entry.channels - {Channel.VISIT},
-        caps={ch: c for ch, c in caps.items() if ch is not Channel.VISIT},
+        channels=entry.channels - {ContactChannel.VISIT},
+        caps={ch: c for ch, c in caps.items() if ch is not ContactChannel.VISIT},
         visits_allowed=False,
     )
 
@@ -352,23 +352,23 @@ def _pct_field(value: Any, path: str, high: Decimal = HUNDRED) -> Decimal:
     return _decimal(value, path, Decimal(0), high)
 
 
-def _channels(value: Any, path: str) -> frozenset[Channel]:
+def _channels(value: Any, path: str) -> frozenset[ContactChannel]:
     if not isinstance(value, list | tuple | set | frozenset):
         raise InvalidInput(path, N_("must be a list of channels"))
-    channels: set[Channel] = set()
+    channels: set[ContactChannel] = set()
     for index, name in enumerate(value):
         try:
-            channels.add(Channel(name))
+            channels.add(ContactChannel(name))
         except ValueError as exc:
             raise InvalidInput(f"{path}.{index}", N_("not a channel")) from exc
     return frozenset(channels)
 
 
-def _cap_table(value: Any, path: str) -> dict[Channel, ChannelCaps]:
-    caps: dict[Channel, ChannelCaps] = {}
+def _cap_table(value: Any, path: str) -> dict[ContactChannel, ChannelCaps]:
+    caps: dict[ContactChannel, ChannelCaps] = {}
     for key, raw in _mapping(value, path).items():
         try:
-            channel = Channel(key)
+            channel = ContactChannel(key)
         except ValueError as exc:
             raise InvalidInput(f"{path}.{key}", N_("not a channel")) from exc
         if raw is None:
@@ -490,7 +490,7 @@ def _stage_entry(value: Any, path: str) -> StageStrategy:
     if not isinstance(visits_allowed, bool):
         raise InvalidInput(f"{path}.visits_allowed", N_("must be true or false"))
     channels = _channels(raw["channels"], f"{path}.channels")
-    if Channel.VISIT in channels and not visits_allowed:
+    if ContactChannel.VISIT in channels and not visits_allowed:
         raise InvalidInput(f"{path}.channels", N_("lists 'visit' while visits_allowed is false"))
     policies: dict[str, bool] = {}
     for key in _STAGE_POLICIES:
@@ -597,10 +597,10 @@ def _decimal_json(value: Decimal) -> str:
 
 def _stage_json(entry: StageStrategy) -> dict[str, Any]:
     return {
-        "channels": [c.value for c in Channel if c in entry.channels],
+        "channels": [c.value for c in ContactChannel if c in entry.channels],
         "caps": {
             c.value: {"per_day": entry.caps[c].per_day, "per_week": entry.caps[c].per_week}
-            for c in Channel
+            for c in ContactChannel
             if c in entry.caps
         },
         "visits_allowed": entry.visits_allowed,

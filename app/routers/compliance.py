@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.deps import LanguageDep, PrincipalDep, SettingsDep
-from app.domain.compliance import PACKS, Channel, RulePack, pack_for
+from app.domain.compliance import PACKS, ContactChannel, RulePack, pack_for
 from app.domain.packs import WEEKDAYS, HourWindow, hhmm
 from app.i18n import Language, translate
 from app.problems import problem_responses
@@ -19,8 +19,8 @@ from app.schemas.compliance import (
 router = APIRouter(prefix="/compliance", tags=["compliance"])
 
 
-def _channels(channels: frozenset[Channel] | None) -> list[Channel] | None:
-    return None if channels is None else [c for c in Channel if c in channels]
+def _channels(channels: frozenset[ContactChannel] | None) -> list[ContactChannel] | None:
+    return None if channels is None else [c for c in ContactChannel if c in channels]
 
 
 def _window(window: HourWindow | None) -> HourWindowRead | None:

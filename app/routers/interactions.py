@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.contract import LOCATION, response_headers
 from app.deps import ClockDep, LanguageDep, PrincipalDep, SessionDep, SettingsDep
-from app.domain.compliance import Channel, DebtorFlag, Party
+from app.domain.compliance import ContactChannel, DebtorFlag, Party
 from app.domain.interactions import verdict_for
 from app.domain.money import round_money
 from app.i18n import Language, translate
@@ -121,7 +121,7 @@ async def check_contact(
         settings,
         principal,
         account_id,
-        channel=Channel(body.channel),
+        channel=ContactChannel(body.channel),
         party=Party(body.party) if body.party else None,
         contact_point_id=body.contact_point_id,
         at=body.at,
@@ -161,7 +161,7 @@ async def set_channel_consent(
     session: SessionDep,
     principal: PrincipalDep,
     account_id: uuid.UUID,
-    channel: Channel,
+    channel: ContactChannel,
     body: ConsentSet,
     now: ClockDep,
 ) -> ConsentRead:
@@ -257,7 +257,7 @@ async def list_interactions(
     principal: PrincipalDep,
     account_id: uuid.UUID,
     language: LanguageDep,
-    channel: Annotated[Channel | None, Query()] = None,
+    channel: Annotated[ContactChannel | None, Query()] = None,
     result_code: Annotated[str | None, Query(max_length=24, pattern=r"^[A-Z_]+$")] = None,
     since: Annotated[UtcDatetime | None, Query()] = None,
     until: Annotated[UtcDatetime | None, Query()] = None,
@@ -353,7 +353,7 @@ async def search_interactions(
         Query(alias="from", description="Started at or after this instant."),
     ] = None,
     to: Annotated[UtcDatetime | None, Query(description="Started before this instant.")] = None,
-    channel: Annotated[Channel | None, Query()] = None,
+    channel: Annotated[ContactChannel | None, Query()] = None,
     result: Annotated[
         str | None,
         Query(max_length=24, pattern=r"^[A-Z_]+$", description="Only this result code."),

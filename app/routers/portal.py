@@ -20,7 +20,7 @@ from app.deps import (
     SessionDep,
     SettingsDep,
 )
-from app.domain.compliance import Channel
+from app.domain.compliance import ContactChannel
 from app.domain.portal import Offer, PortalSessionInvalid, SecondFactor
 from app.domain.rate_limit import SlidingWindowLimiter
 from app.i18n import Language
@@ -407,7 +407,7 @@ async def set_portal_contact_preference(
         settings,
         portal,
         service.ContactPreference(
-            Channel(body.channel) if body.channel is not None else None, body.preferred_time
+            ContactChannel(body.channel) if body.channel is not None else None, body.preferred_time
         ),
         now=now,
     )

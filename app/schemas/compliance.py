@@ -6,7 +6,7 @@ from datetime import date
 
 from pydantic import BaseModel, Field
 
-from app.domain.compliance import Channel, DebtorFlag, ReferenceRule
+from app.domain.compliance import ContactChannel, DebtorFlag, ReferenceRule
 from app.domain.packs import Trigger
 
 
@@ -40,7 +40,7 @@ class WeeklyHours(BaseModel):
 class FrequencyCapRead(BaseModel):
     """At most ``limit`` contacts by the ``channels`` together within ``period_days``."""
 
-    channels: list[Channel]
+    channels: list[ContactChannel]
     period_days: int = Field(
         description="1: the local calendar day; more: a rolling window of that many days."
     )
@@ -65,8 +65,10 @@ class AfterContactRuleRead(BaseModel):
         description="`direct`: the debtor was reached; `conversation`: anyone was; `person`: "
         "the person now to be contacted was, about this debt."
     )
-    trigger_channels: list[Channel] | None = Field(description="null: a contact by any channel.")
-    blocked_channels: list[Channel] | None = Field(description="null: every channel.")
+    trigger_channels: list[ContactChannel] | None = Field(
+        description="null: a contact by any channel."
+    )
+    blocked_channels: list[ContactChannel] | None = Field(description="null: every channel.")
     other_channels_only: bool = Field(
         description="Only channels other than the triggering contact's are blocked."
     )
@@ -102,7 +104,9 @@ class RulePackRead(BaseModel):
     )
     hours: WeeklyHours
     hours_in_law: bool = Field(description="false: the law sets no hours (the day is open).")
-    untimed_channels: list[Channel] = Field(description="Channels the hours do not apply to.")
+    untimed_channels: list[ContactChannel] = Field(
+        description="Channels the hours do not apply to."
+    )
     excluded_weekdays: list[str]
     excludes_holidays: bool = Field(description="Public holidays of the country are excluded.")
     excluded_dates: list[date] = Field(description="Dates the operator excluded.")

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.domain.compliance import REASON_CODES, RESULT_CODES
+from app.domain.compliance import REASON_CODES, RESULT_CODES, ContactChannel
 from app.domain.interactions import NOT_ASKED, PROBLEM_CATEGORIES
 from app.schemas.accounts import AccountLabelRead
 from app.schemas.common import (
@@ -24,7 +24,6 @@ from app.schemas.common import (
     one_of,
 )
 
-ChannelName = Literal["call", "sms", "email", "whatsapp", "letter", "visit"]
 PartyName = Literal["debtor", "reference", "guarantor"]
 ConsentSourceName = Literal[
     "partner_file", "debtor_in_interaction", "signed_document", "debtor_request"
@@ -34,7 +33,7 @@ ConsentSourceName = Literal[
 class ContactCheckRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    channel: ChannelName
+    channel: ContactChannel
     contact_point_id: uuid.UUID | None = Field(
         default=None, description="The phone, email or address to be used; its owner is the party."
     )
@@ -161,7 +160,7 @@ class CallbackIn(BaseModel):
 class InteractionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    channel: ChannelName
+    channel: ContactChannel
     direction: Literal["outbound", "inbound"] = "outbound"
     contact_point_id: uuid.UUID | None = None
     party: Literal["debtor", "reference", "guarantor", "none"]
@@ -329,7 +328,7 @@ class ConsentSet(BaseModel):
 class ConsentRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    channel: ChannelName
+    channel: ContactChannel
     status: Literal["granted", "opted_out"]
     source: ConsentSourceName | Literal["portal", "unrecorded"] = Field(
         description="`portal`: the debtor's own word in the self-service portal (the "

@@ -15,7 +15,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from app.domain.compliance import RESULT_CODES, Channel
+from app.domain.compliance import RESULT_CODES, ContactChannel
 from app.domain.errors import InvalidValue
 from app.domain.strategies import (
     MAX_BROKEN_PROMISES,
@@ -155,7 +155,7 @@ class StageStrategy(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    channels: list[Channel] = Field(description="Channels that may be used.")
+    channels: list[ContactChannel] = Field(description="Channels that may be used.")
     caps: StrategyCaps = Field(default_factory=StrategyCaps)
     visits_allowed: bool = Field(description="Field visits; needed for `visit` in channels.")
     plans: StrategyPlans = Field(default_factory=StrategyPlans)
@@ -227,7 +227,7 @@ class StrategyPromiseTermsRead(BaseModel):
 
 
 class StageStrategyRead(BaseModel):
-    channels: list[Channel]
+    channels: list[ContactChannel]
     caps: StrategyCaps
     visits_allowed: bool
     plans: StrategyPlansRead

@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.domain.compliance import Channel
+from app.domain.compliance import ContactChannel
 from app.domain.consents import (
     EVIDENCE_DOCUMENT_KINDS,
     RECORDERS,
@@ -42,7 +42,7 @@ async def record_consent(
     session: AsyncSession,
     principal: Principal,
     account_id: uuid.UUID,
-    channel: Channel,
+    channel: ContactChannel,
     body: ConsentSet,
     *,
     now: datetime | None = None,
@@ -166,7 +166,7 @@ async def record_from_portal(
     actor: audit.Actor,
     account: Account,
     interaction: Interaction,
-    channel: Channel,
+    channel: ContactChannel,
     status: ConsentStatus,
     now: datetime,
 ) -> ContactConsent:

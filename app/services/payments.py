@@ -64,6 +64,7 @@ from app.domain.payments import (
     Allocation,
     BalanceState,
     InstallmentState,
+    PaymentChannel,
     PromiseState,
     allocate,
     reverse,
@@ -93,7 +94,7 @@ READERS: frozenset[Role] = RECORDERS | {Role.AUDITOR}
 
 # The channel of the payment a credit transfer makes on its target account (never sent by a
 # client: PaymentCreate does not accept it).
-CREDIT_TRANSFER = "credit_transfer"
+CREDIT_TRANSFER = PaymentChannel.CREDIT_TRANSFER.value
 
 
 def body_sha256(body: PaymentCreate) -> str:

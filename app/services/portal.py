@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.config import Settings
-from app.domain.compliance import Channel
+from app.domain.compliance import ContactChannel
 from app.domain.consents import ConsentStatus
 from app.domain.errors import (
     AccountNotActive,
@@ -114,7 +114,12 @@ ACTIONS = (
     CONTACT_PREFERENCE,
 )
 # Channels a debtor may ask to be contacted on (letters and visits are the agency's call).
-PREFERRED_CHANNELS = (Channel.CALL, Channel.SMS, Channel.EMAIL, Channel.WHATSAPP)
+PREFERRED_CHANNELS = (
+    ContactChannel.CALL,
+    ContactChannel.SMS,
+    ContactChannel.EMAIL,
+    ContactChannel.WHATSAPP,
+)
 
 
 def link_key(settings: Settings) -> bytes:
@@ -626,7 +631,7 @@ async def payment_instructions(
 
 @dataclass(frozen=True, slots=True)
 class ContactPreference:
-    channel: Channel | None  # None: not to be contacted at all
+    channel: ContactChannel | None  # None: not to be contacted at all
     preferred_time: str | None  # morning, afternoon, evening
 
 
@@ -644,7 +649,7 @@ async def set_contact_preference(
     moment = now or datetime.now(UTC)
     if preference.channel is None:
         code, text = "CHANNEL_OPT_OUT", "The debtor asked not to be contacted on any channel"
-        changes = [(c, ConsentStatus.OPTED_OUT) for c in Channel]
+        changes = [(c, ConsentStatus.OPTED_OUT) for c in ContactChannel]
     else:
         code = "RPC"
         text = f"The debtor asked to be contacted by {preference.channel.value}"

@@ -16,7 +16,7 @@ from sqlmodel import col, select
 
 from app import migrations
 from app.db import open_database
-from app.domain.compliance import Channel, pack_for
+from app.domain.compliance import ContactChannel, pack_for
 from app.domain.errors import NotFound
 from app.domain.roles import Role
 from app.domain.stages import Stage
@@ -330,7 +330,7 @@ class TestValidation:
         self, client, session, manager_headers, country, extra
     ):
         pack = pack_for(country)
-        day, week = pack.law_cap(Channel.CALL, DAY), pack.law_cap(Channel.CALL, WEEK)
+        day, week = pack.law_cap(ContactChannel.CALL, DAY), pack.law_cap(ContactChannel.CALL, WEEK)
         assert day is not None or week is not None
         period, law = ("per_day", day) if day is not None else ("per_week", week)
         assert law is not None
@@ -446,8 +446,8 @@ class TestReadStrategy:
                 if caps is None:
                     continue
                 day, week = (
-                    pack.law_cap(Channel(channel), DAY),
-                    pack.law_cap(Channel(channel), WEEK),
+                    pack.law_cap(ContactChannel(channel), DAY),
+                    pack.law_cap(ContactChannel(channel), WEEK),
                 )
                 if day is not None and caps["per_day"] is not None:
                     assert caps["per_day"] <= day

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.domain.compliance import Channel
+from app.domain.compliance import ContactChannel
 from app.domain.errors import InvalidInput
 from app.domain.interactions import (
     Direction,
@@ -30,7 +30,7 @@ FULL_PCR = Pcr(
 
 def draft(**changes: object) -> InteractionDraft:
     base = InteractionDraft(
-        channel=Channel.CALL,
+        channel=ContactChannel.CALL,
         direction=Direction.OUTBOUND,
         party=PartyReached.DEBTOR,
         result_code="RPC",
@@ -91,11 +91,11 @@ def test_times_must_be_plausible() -> None:
 
 
 def test_visits_carry_a_position_and_address_results_belong_to_visits() -> None:
-    assert refused_field(draft(channel=Channel.VISIT)) == "body.position"
+    assert refused_field(draft(channel=ContactChannel.VISIT)) == "body.position"
     empty = Pcr(None, None, None, None)
     moved = draft(result_code="MOVED", party=PartyReached.NONE, pcr=empty)
     assert refused_field(moved) == "body.result_code"
-    check_interaction(replace(moved, channel=Channel.VISIT, has_position=True), NOW)
+    check_interaction(replace(moved, channel=ContactChannel.VISIT, has_position=True), NOW)
 
 
 def test_a_promise_comes_with_rpc_ptp_and_only_with_it() -> None:
@@ -175,21 +175,23 @@ def test_more_paid_never_makes_a_promise_worse(
     assert rank[more] >= rank[less]
 
 
-@pytest.mark.parametrize("channel", [Channel.VISIT, Channel.LETTER])
-def test_visits_and_letters_are_never_inbound(channel: Channel) -> None:
+@pytest.mark.parametrize("channel", [ContactChannel.VISIT, ContactChannel.LETTER])
+def test_visits_and_letters_are_never_inbound(channel: ContactChannel) -> None:
     inbound = draft(channel=channel, direction=Direction.INBOUND, has_position=True)
     assert refused_field(inbound) == "body.direction"
 
 
-@pytest.mark.parametrize("channel", [Channel.CALL, Channel.SMS, Channel.EMAIL, Channel.VISIT])
-def test_an_outbound_contact_names_the_point_it_used(channel: Channel) -> None:
+@pytest.mark.parametrize(
+    "channel", [ContactChannel.CALL, ContactChannel.SMS, ContactChannel.EMAIL, ContactChannel.VISIT]
+)
+def test_an_outbound_contact_names_the_point_it_used(channel: ContactChannel) -> None:
     unnamed = draft(channel=channel, names_contact_point=False, has_position=True)
     assert refused_field(unnamed) == "body.contact_point_id"
 
 
 def test_a_letter_or_an_inbound_call_names_no_point() -> None:
     letter = draft(
-        channel=Channel.LETTER,
+        channel=ContactChannel.LETTER,
         names_contact_point=False,
         result_code="NO_ANSWER",
         party=PartyReached.NONE,

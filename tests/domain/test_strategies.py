@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.domain.compliance import RESULT_CODES, Channel, StrategyLimits, pack_for
+from app.domain.compliance import RESULT_CODES, ContactChannel, StrategyLimits, pack_for
 from app.domain.errors import InvalidInput
 from app.domain.identity import Country
 from app.domain.roles import Role
@@ -79,17 +79,17 @@ def refused(raw: dict[str, Any], country: str = "MX") -> InvalidInput:
     return caught.value
 
 
-def law_caps(country: str) -> list[tuple[Channel, int | None, int | None]]:
+def law_caps(country: str) -> list[tuple[ContactChannel, int | None, int | None]]:
     pack = pack_for(country)
-    return [(c, pack.law_cap(c, DAY), pack.law_cap(c, WEEK)) for c in Channel]
+    return [(c, pack.law_cap(c, DAY), pack.law_cap(c, WEEK)) for c in ContactChannel]
 
 
 class TestValidDocuments:
     def test_an_entry_is_read_with_decimals_kept_to_the_cent(self):
         document = validate_document(body(), "MX")
         early = document[Stage.EARLY]
-        assert early.channels == {Channel.CALL, Channel.SMS}
-        assert early.caps == {Channel.CALL: ChannelCaps(1, 1)}
+        assert early.channels == {ContactChannel.CALL, ContactChannel.SMS}
+        assert early.caps == {ContactChannel.CALL: ChannelCaps(1, 1)}
         assert early.plans == {
             PlanType.SETTLEMENT: PlanLimits(Decimal("40.00"), 6, Decimal("20.00"), 0)
         }
@@ -122,11 +122,11 @@ class TestValidDocuments:
 
     def test_a_cap_may_set_one_period_only(self):
         document = validate_document(body(caps={"call": {"per_week": 1}}), "MX")
-        assert document[Stage.EARLY].caps[Channel.CALL] == ChannelCaps(None, 1)
+        assert document[Stage.EARLY].caps[ContactChannel.CALL] == ChannelCaps(None, 1)
 
     def test_visits_need_visits_allowed(self):
         raw = body(channels=["visit"], caps={"visit": {"per_day": 1}}, visits_allowed=True)
-        assert Channel.VISIT in validate_document(raw, "MX")[Stage.EARLY].channels
+        assert ContactChannel.VISIT in validate_document(raw, "MX")[Stage.EARLY].channels
 
     def test_the_json_form_reads_back_to_the_same_document(self):
         document = validate_document(body(), "MX")
@@ -139,11 +139,16 @@ class TestValidDocuments:
 class TestDefault:
     def test_the_default_is_the_mexican_agencys_policy(self):
         early = DEFAULT[Stage.EARLY]
-        assert early.channels == {Channel.CALL, Channel.SMS, Channel.EMAIL, Channel.WHATSAPP}
-        assert early.caps[Channel.CALL] == ChannelCaps(3, 10)
+        assert early.channels == {
+            ContactChannel.CALL,
+            ContactChannel.SMS,
+            ContactChannel.EMAIL,
+            ContactChannel.WHATSAPP,
+        }
+        assert early.caps[ContactChannel.CALL] == ChannelCaps(3, 10)
         assert not early.visits_allowed
-        assert Channel.LETTER in DEFAULT[Stage.MID].channels
-        assert Channel.VISIT in DEFAULT[Stage.LATE].channels
+        assert ContactChannel.LETTER in DEFAULT[Stage.MID].channels
+        assert ContactChannel.VISIT in DEFAULT[Stage.LATE].channels
         assert DEFAULT[Stage.LATE].visits_allowed
         for stage in (Stage.CURRENT, Stage.EARLY, Stage.MID, Stage.LATE):
             assert PlanType.SETTLEMENT not in DEFAULT[stage].plans
@@ -172,8 +177,8 @@ class TestDefault:
                 assert mine.channels == base.channels
                 assert mine.visits_allowed == base.visits_allowed
             else:
-                assert mine.channels == base.channels - {Channel.VISIT}
-                assert not mine.visits_allowed and Channel.VISIT not in mine.caps
+                assert mine.channels == base.channels - {ContactChannel.VISIT}
+                assert not mine.visits_allowed and ContactChannel.VISIT not in mine.caps
             for channel, caps in mine.caps.items():
                 day, week = (
                     pack_for(country).law_cap(channel, DAY),
@@ -379,7 +384,7 @@ class TestRefusals:
     def test_a_cap_looser_than_the_law_is_refused_and_names_the_laws_value(self, country):
         visits = pack_for(country).visits_allowed
         for channel, day, week in law_caps(country):
-            if channel is Channel.VISIT and not visits:
+            if channel is ContactChannel.VISIT and not visits:
                 continue
             others: dict[str, Any] = {"visits_allowed": visits, "channels": [channel.value]}
             if day is not None:
@@ -412,9 +417,9 @@ class TestRefusals:
         # Chile: one call or visit a week, other media twice; the US: 7 calls in 7 days.
         # Colombia's limits are per contact (no second one that day after a direct contact),
         # not counts, so no cap can be looser than them.
-        assert pack_for("CL").law_cap(Channel.CALL, WEEK) == 1
-        assert pack_for("CL").law_cap(Channel.SMS, WEEK) == 2
-        assert pack_for("US").law_cap(Channel.CALL, WEEK) == 7
+        assert pack_for("CL").law_cap(ContactChannel.CALL, WEEK) == 1
+        assert pack_for("CL").law_cap(ContactChannel.SMS, WEEK) == 2
+        assert pack_for("US").law_cap(ContactChannel.CALL, WEEK) == 7
         assert all(day is None and week is None for _, day, week in law_caps("CO"))
 
     @pytest.mark.parametrize("country", ["CL", "US"])
@@ -437,12 +442,12 @@ class TestRefusals:
     def test_the_colombian_default_has_no_visits(self):
         for stage in Stage:
             assert not default_for("CO")[stage].visits_allowed
-            assert Channel.VISIT not in default_for("CO")[stage].channels
+            assert ContactChannel.VISIT not in default_for("CO")[stage].channels
         assert DEFAULT[Stage.LATE].visits_allowed
 
     def test_the_law_is_not_checked_when_reading_a_stored_document(self):
         raw = body(caps={"call": {"per_day": 3, "per_week": 10}})
-        assert parse_document(raw)[Stage.EARLY].caps[Channel.CALL] == ChannelCaps(3, 10)
+        assert parse_document(raw)[Stage.EARLY].caps[ContactChannel.CALL] == ChannelCaps(3, 10)
 
 
 def _document(**stage_overrides: Any) -> StrategyDocument:
@@ -458,15 +463,19 @@ class TestEvaluation:
         )
         limits = limits_for(document, Stage.EARLY, 7)
         assert isinstance(limits, StrategyLimits)
-        assert limits.allowed_channels == {Channel.CALL, Channel.SMS, Channel.VISIT}
-        assert dict(limits.per_day) == {Channel.CALL: 2}
-        assert dict(limits.per_week) == {Channel.CALL: 5, Channel.SMS: 3}
+        assert limits.allowed_channels == {
+            ContactChannel.CALL,
+            ContactChannel.SMS,
+            ContactChannel.VISIT,
+        }
+        assert dict(limits.per_day) == {ContactChannel.CALL: 2}
+        assert dict(limits.per_week) == {ContactChannel.CALL: 5, ContactChannel.SMS: 3}
         assert limits.visits_allowed is True
         assert limits.version == 7
 
     def test_limits_for_the_default(self):
         limits = limits_for(DEFAULT, Stage.CURRENT, 0)
-        assert Channel.CALL not in (limits.allowed_channels or set())
+        assert ContactChannel.CALL not in (limits.allowed_channels or set())
         assert limits.visits_allowed is False and limits.version == 0
 
     @pytest.mark.parametrize(("grace", "tolerance"), [(0, "0"), (30, "50"), (3, "2.5")])
@@ -528,16 +537,16 @@ class TestEvaluation:
 
 caps_values = st.one_of(st.none(), st.integers(min_value=0, max_value=12))
 cap_tables = st.dictionaries(
-    st.sampled_from([c.value for c in Channel]),
+    st.sampled_from([c.value for c in ContactChannel]),
     st.fixed_dictionaries({"per_day": caps_values, "per_week": caps_values}),
-    max_size=len(Channel),
+    max_size=len(ContactChannel),
 )
 
 
 def _entry_for(caps: dict[str, Any], visits: bool) -> dict[str, Any]:
     if not visits:
-        caps = {k: v for k, v in caps.items() if k != Channel.VISIT.value}
-    channels = [c.value for c in Channel if visits or c is not Channel.VISIT]
+        caps = {k: v for k, v in caps.items() if k != ContactChannel.VISIT.value}
+    channels = [c.value for c in ContactChannel if visits or c is not ContactChannel.VISIT]
     return entry(channels=channels, visits_allowed=visits, caps=caps)
 
 
