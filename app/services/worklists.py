@@ -110,7 +110,6 @@ from app.domain.strategies import (
     DEFAULT_VERSION,
     StrategyDocument,
     default_for,
-    document_from_json,
     limits_for,
 )
 from app.models.account import AccountPause
@@ -120,6 +119,7 @@ from app.models.strategy import CollectionStrategy
 from app.models.worklist import WorklistClaim
 from app.security import Principal
 from app.services import experiments
+from app.services import strategies as strategy_service
 from app.services.contact import (
     ANYWHERE,
     HISTORY_WINDOW,
@@ -774,7 +774,7 @@ async def _documents(
                 )
             )
         ).all():
-            found[partner_id] = (version, document_from_json(document))
+            found[partner_id] = (version, strategy_service.document_from_json(document))
     for row in rows:
         if row["partner_id"] not in found:
             found[row["partner_id"]] = (DEFAULT_VERSION, default_for(row["country"]))

@@ -15,12 +15,13 @@ from sqlmodel import col, select
 
 from app.domain.experiments import ArmRange, assign
 from app.domain.roles import Role
-from app.domain.strategies import DEFAULT, document_to_json
+from app.domain.strategies import DEFAULT
 from app.models.account import AccountEvent
 from app.models.experiment import StrategyExperiment
 from app.models.interaction import Interaction
 from app.models.payment import Payment
 from app.models.promise import Promise
+from app.services.strategies import document_to_json
 from tests.api import test_interactions
 from tests.api.test_interactions import CDMX, check, recent_weekday_noon, record, rpc
 from tests.api.test_worklists import add_phone
