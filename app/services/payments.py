@@ -70,7 +70,7 @@ from app.domain.payments import (
     reverse,
     serial_of,
 )
-from app.domain.plans import plan_is_broken
+from app.domain.plans import PlanStatus, plan_is_broken
 from app.domain.roles import Role
 from app.domain.webhooks import EventKind, PaymentReversed
 from app.i18n import N_
@@ -319,7 +319,7 @@ def _apply(
     if rows.plan is not None and (schedule_moved or after.plan_status != rows.plan.status):
         # Paying an installment changes the plan a client read: its ETag moves on.
         assert after.plan_status is not None
-        rows.plan.status = after.plan_status
+        rows.plan.status = PlanStatus(after.plan_status)
         rows.plan.version += 1
         rows.plan.updated_at = moment
 

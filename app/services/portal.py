@@ -394,9 +394,7 @@ async def _open_plan(session: AsyncSession, account: Account) -> plans.PlanView 
         select(PaymentPlan)
         .where(
             col(PaymentPlan.account_id) == account.id,
-            col(PaymentPlan.status).in_(
-                [PlanStatus.ACTIVE.value, PlanStatus.PENDING_APPROVAL.value]
-            ),
+            col(PaymentPlan.status).in_([PlanStatus.ACTIVE, PlanStatus.PENDING_APPROVAL]),
         )
         .order_by(col(PaymentPlan.id).desc())
         .limit(1)
@@ -421,7 +419,7 @@ async def debt(
     partner = await session.get_one(Partner, account.partner_id)
     view = await _open_plan(session, account)
     owed, due = round_money(account.past_due_amount, account.currency), None
-    if view is not None and view.plan.status == PlanStatus.ACTIVE.value:
+    if view is not None and view.plan.status == PlanStatus.ACTIVE:
         unpaid = [i for i in view.installments if i.paid_amount < i.amount]
         if unpaid:
             owed = round_money(unpaid[0].amount - unpaid[0].paid_amount, account.currency)
