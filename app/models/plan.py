@@ -12,6 +12,7 @@ from sqlalchemy import CheckConstraint, Column, Index, Numeric, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
+from app.domain.payments import InstallmentStatus
 from app.domain.plans import PlanStatus
 from app.domain.roles import Role
 from app.domain.strategies import PlanType
@@ -117,4 +118,6 @@ class PlanInstallment(SQLModel, table=True):
     principal: Decimal | None = Field(default=None, sa_type=Numeric(18, 2))
     interest: Decimal | None = Field(default=None, sa_type=Numeric(18, 2))
     paid_amount: Decimal = Field(default=Decimal("0"), sa_type=Numeric(18, 2))
-    status: str = Field(default="pending", max_length=16)
+    status: InstallmentStatus = Field(
+        default=InstallmentStatus.PENDING, sa_type=EnumText(InstallmentStatus, 16)
+    )

@@ -130,7 +130,7 @@ async def _request(
         target_account_id=target_account_id,
         amount=amount,
         currency=source.currency,
-        status=MovementStatus.PENDING_APPROVAL.value,
+        status=MovementStatus.PENDING_APPROVAL,
         reason=reason,
         payout_reference=payout_reference,
         requested_by=principal.audit_id,
@@ -230,7 +230,7 @@ async def _execute(
             session, actor, {target.id: target}, [incoming], today, moment
         )
         movement.payment_id = payment.id
-    movement.status = MovementStatus.DONE.value
+    movement.status = MovementStatus.DONE
     session.add(movement)
     await session.flush()
 
@@ -314,7 +314,7 @@ async def _decide(
         check_available(source.credit, movement.amount)
         await _execute(session, principal, movement, locked, moment)
     else:
-        movement.status = MovementStatus.REJECTED.value
+        movement.status = MovementStatus.REJECTED
         session.add(movement)
         await session.flush()
     await audit.record(

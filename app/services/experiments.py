@@ -109,7 +109,7 @@ async def running_experiments(
             .join(ExperimentArm, col(ExperimentArm.experiment_id) == col(StrategyExperiment.id))
             .where(
                 col(StrategyExperiment.partner_id).in_(partners),
-                col(StrategyExperiment.status) == ExperimentStatus.RUNNING.value,
+                col(StrategyExperiment.status) == ExperimentStatus.RUNNING,
             )
             .order_by(col(StrategyExperiment.id), col(ExperimentArm.position))
         )
@@ -261,7 +261,7 @@ async def create_experiment(
         select(col(StrategyExperiment.id)).where(
             col(StrategyExperiment.partner_id) == partner.id,
             col(StrategyExperiment.stage) == data.stage.value,
-            col(StrategyExperiment.status) == ExperimentStatus.RUNNING.value,
+            col(StrategyExperiment.status) == ExperimentStatus.RUNNING,
         )
     )
     if running is not None:
@@ -270,7 +270,7 @@ async def create_experiment(
         partner_id=partner.id,
         stage=data.stage.value,
         name=data.name,
-        status=ExperimentStatus.RUNNING.value,
+        status=ExperimentStatus.RUNNING,
         created_by=actor.audit_id,
     )
     session.add(experiment)
@@ -364,7 +364,7 @@ async def _end(
     if experiment is None:
         raise NotFound({"entity": "experiment"})
     view = ExperimentView(experiment, await _arms(session, [experiment.id]))
-    if experiment.status != ExperimentStatus.RUNNING.value:
+    if experiment.status != ExperimentStatus.RUNNING:
         raise ExperimentEnded({"status": experiment.status})
     return view, _snapshot(view)
 
@@ -372,7 +372,7 @@ async def _end(
 def _close(
     experiment: StrategyExperiment, actor: Principal, status: ExperimentStatus, now: datetime | None
 ) -> None:
-    experiment.status = status.value
+    experiment.status = status
     experiment.ended_at = now or datetime.now(UTC)
     experiment.ended_by = actor.audit_id
 

@@ -64,6 +64,7 @@ from app.domain.payments import (
     Allocation,
     BalanceState,
     InstallmentState,
+    InstallmentStatus,
     PaymentChannel,
     PromiseState,
     allocate,
@@ -307,7 +308,7 @@ def _apply(
         row = rows.installments[inst.id]
         if row.paid_amount != inst.paid_amount or row.status != inst.status:
             row.paid_amount = inst.paid_amount
-            row.status = inst.status
+            row.status = InstallmentStatus(inst.status)
             schedule_moved = True
     for prom in after.promises:
         prow = rows.promises[prom.id]
