@@ -243,45 +243,45 @@ def _check_terms(terms: QuoteTerms, facts: AccountFacts, quoted_on: date) -> Non
     unit = minor_unit(facts.currency)
     if not 1 <= terms.installments <= MAX_INSTALLMENTS:
         raise InvalidInput(
-            "body.installments",
+            "installments",
             N_("must be between 1 and {max_installments}"),
             {"max_installments": MAX_INSTALLMENTS},
         )
     if terms.down_payment < 0:
-        raise InvalidInput("body.down_payment", N_("cannot be negative"))
+        raise InvalidInput("down_payment", N_("cannot be negative"))
     if terms.down_payment != terms.down_payment.quantize(unit):
         raise InvalidInput(
-            "body.down_payment",
+            "down_payment",
             N_("more decimals than {currency} has ({unit})"),
             {"currency": facts.currency, "unit": unit},
         )
     if not ZERO <= terms.discount_pct <= HUNDRED:
-        raise InvalidInput("body.discount_pct", N_("must be between 0 and 100"))
+        raise InvalidInput("discount_pct", N_("must be between 0 and 100"))
     if terms.discount_pct and terms.plan_type is not PlanType.SETTLEMENT:
-        raise InvalidInput("body.discount_pct", N_("only a settlement has a discount"))
+        raise InvalidInput("discount_pct", N_("only a settlement has a discount"))
     if not ZERO <= terms.annual_rate_pct <= MAX_RATE_PCT:
         raise InvalidInput(
-            "body.annual_rate_pct",
+            "annual_rate_pct",
             N_("must be between 0 and {max_rate_pct}"),
             {"max_rate_pct": MAX_RATE_PCT},
         )
     if terms.annual_rate_pct and terms.plan_type is not PlanType.RESTRUCTURING:
-        raise InvalidInput("body.annual_rate_pct", N_("only a restructuring has a rate"))
+        raise InvalidInput("annual_rate_pct", N_("only a restructuring has a rate"))
     if terms.first_due_date < quoted_on:
-        raise InvalidInput("body.first_due_date", N_("cannot be before the quote date"))
+        raise InvalidInput("first_due_date", N_("cannot be before the quote date"))
     if terms.first_due_date > quoted_on + timedelta(days=MAX_FIRST_DUE_DAYS):
         raise InvalidInput(
-            "body.first_due_date",
+            "first_due_date",
             N_("at most {max_first_due_days} days after the quote date"),
             {"max_first_due_days": MAX_FIRST_DUE_DAYS},
         )
     due = terms.down_payment_due_date
     if due is not None:
         if terms.down_payment == ZERO:
-            raise InvalidInput("body.down_payment_due_date", N_("there is no down payment"))
+            raise InvalidInput("down_payment_due_date", N_("there is no down payment"))
         if not quoted_on <= due <= terms.first_due_date:
             raise InvalidInput(
-                "body.down_payment_due_date",
+                "down_payment_due_date",
                 N_("must be from the quote date to the first installment's due date"),
             )
 
@@ -292,14 +292,14 @@ def _base(terms: QuoteTerms, facts: AccountFacts) -> tuple[Decimal, Decimal]:
     if terms.plan_type is PlanType.REGULARIZATION:
         past_due = round_money(facts.past_due_amount, facts.currency)
         if past_due <= 0:
-            raise InvalidInput("body.plan_type", N_("the account has nothing past due"))
+            raise InvalidInput("plan_type", N_("the account has nothing past due"))
         return past_due, ZERO
     if total <= 0:
-        raise InvalidInput("body.plan_type", N_("the account owes nothing"))
+        raise InvalidInput("plan_type", N_("the account owes nothing"))
     if terms.plan_type is PlanType.SETTLEMENT:
         forgiven = round_money(total * terms.discount_pct / HUNDRED, facts.currency)
         if forgiven >= total:
-            raise InvalidInput("body.discount_pct", N_("would forgive the whole debt"))
+            raise InvalidInput("discount_pct", N_("would forgive the whole debt"))
         return total - forgiven, forgiven
     return total, ZERO
 
@@ -395,12 +395,12 @@ def quote(
     base, forgiven = _base(terms, facts)
     if terms.down_payment >= base:
         raise InvalidInput(
-            "body.down_payment", N_("must be less than the amount covered ({base})"), {"base": base}
+            "down_payment", N_("must be less than the amount covered ({base})"), {"base": base}
         )
     financed = base - terms.down_payment
     if financed < terms.installments * minor_unit(currency):
         raise InvalidInput(
-            "body.installments",
+            "installments",
             N_("more installments than {financed} {currency} can be split into"),
             {"financed": financed, "currency": currency},
         )
