@@ -87,7 +87,7 @@ async def record_consent(
         ContactConsent, (account.debtor_id, account.partner_id, channel.value)
     )
     if status is ConsentStatus.GRANTED and current is not None:
-        if current.status == ConsentStatus.OPTED_OUT.value and not may_lift_opt_out(principal.role):
+        if current.status == ConsentStatus.OPTED_OUT and not may_lift_opt_out(principal.role):
             raise PermissionDenied({"role": principal.role.value})
         check_not_older_than_revocation(given_at, current.status, current.given_at)
     values: dict[str, Any] = {
@@ -137,7 +137,7 @@ async def revoke_from_interaction(
                     select(col(ContactConsent.channel)).where(
                         col(ContactConsent.debtor_id) == account.debtor_id,
                         col(ContactConsent.partner_id) == account.partner_id,
-                        col(ContactConsent.status) == ConsentStatus.GRANTED.value,
+                        col(ContactConsent.status) == ConsentStatus.GRANTED,
                     )
                 )
             ).all()

@@ -703,7 +703,7 @@ async def _evaluate(
                 col(ContactPoint.account_id).in_(account_ids),
                 col(ContactPoint.related_party_id).is_(None),
                 col(ContactPoint.kind).in_(kinds),
-                col(ContactPoint.verification_status) != VerificationStatus.INVALID.value,
+                col(ContactPoint.verification_status) != VerificationStatus.INVALID,
             )
             .order_by(
                 col(ContactPoint.account_id), col(ContactPoint.position), col(ContactPoint.id)
@@ -849,7 +849,7 @@ def _point_order(
 ) -> tuple[Any, ...]:
     rate = contactability(reach.get(point.id, ())).score
     return (
-        point.verification_status != VerificationStatus.VERIFIED.value,
+        point.verification_status != VerificationStatus.VERIFIED,
         -(rate if rate is not None else Decimal("-1")),
         point.position,
         point.id,
