@@ -33,6 +33,7 @@ from app.problems import (
     STATUS_CODES,
     Problem,
     domain_field_errors,
+    domain_params,
     problem_response,
     render,
     status_of,
@@ -226,7 +227,7 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
     problem = render(
         exc.code,
         lang=lang,
-        params=exc.params,
+        params=domain_params(exc),
         errors=errors,
         request_id=request_id_var.get(),
         instance=_instance(request),

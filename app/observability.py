@@ -37,7 +37,7 @@ from sqlalchemy.pool import Pool
 
 from app.domain.auth import LockScope
 from app.domain.contact_check import REASON_CODES, Decision
-from app.domain.contact_check_packs import Channel
+from app.domain.contact_check_packs import ContactChannel
 
 if TYPE_CHECKING:
     from app.config import Settings
@@ -101,7 +101,7 @@ CONTACT_CHECKS = Counter(
     "(allowed, refused).",
     ["channel", "verdict"],
 )
-for _channel in Channel:
+for _channel in ContactChannel:
     for _verdict in ("allowed", "refused"):
         CONTACT_CHECKS.labels(channel=_channel.value, verdict=_verdict)
 CONTACT_CHECK_REASONS = Counter(
@@ -182,7 +182,7 @@ def observe_login_failure(name: str, *, locked: bool) -> None:
     LOGIN_FAILURES.labels(grant=grant, reason="locked" if locked else "invalid_credentials").inc()
 
 
-def observe_contact_check(channel: Channel, decision: Decision) -> None:
+def observe_contact_check(channel: ContactChannel, decision: Decision) -> None:
     CONTACT_CHECKS.labels(
         channel=channel.value, verdict="allowed" if decision.allowed else "refused"
     ).inc()

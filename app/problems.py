@@ -505,12 +505,35 @@ def validation_field_errors(raw: Sequence[Mapping[str, Any]], lang: Language) ->
     return result
 
 
+# The parts of a request a field error may point into. Domain errors name a field of the
+# request's body by its own path ("amount", "stages.early.caps.call"); here, and only here,
+# it becomes a location in the request ("body.amount"). A service checking a query parameter
+# or a header names its part itself ("query.limit").
+REQUEST_PARTS = frozenset({"body", "query", "path", "header"})
+
+
+def request_location(field: str) -> list[str]:
+    """Where in the request a domain error's ``field`` is: a body field unless it names its
+    part."""
+    parts = field.split(".")
+    return parts if parts[0] in REQUEST_PARTS else ["body", *parts]
+
+
 def domain_field_errors(error: DomainError, lang: Language) -> list[FieldError] | None:
     """A domain error's per-field messages in ``lang`` (None when it has none)."""
     return [
-        field_error(name.split("."), text_of(message, lang), "invalid")
+        field_error(request_location(name), text_of(message, lang), "invalid")
         for name, message in error.field_errors
     ] or None
+
+
+def domain_params(error: DomainError) -> dict[str, Any]:
+    """A domain error's params for its problem's detail, its ``field`` (if any) as a
+    location in the request."""
+    params = dict(error.params)
+    if isinstance(params.get("field"), str):
+        params["field"] = ".".join(request_location(params["field"]))
+    return params
 
 
 # A quoted value in pydantic's ``expected`` ("'a', 'b' or 'c'"), as repr writes it.

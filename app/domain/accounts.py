@@ -31,8 +31,8 @@ MAX_PAUSE_DAYS = 365
 MAX_PAUSE_BACKDATE_DAYS = 30  # a pause is recorded when the dispute or hardship is known
 MAX_TOTAL_PAUSE_DAYS = 730
 
-_COLLECTOR_FIELD = "body.assigned_collector_id"
-_TEAM_FIELD = "body.assigned_team_id"
+_COLLECTOR_FIELD = "assigned_collector_id"
+_TEAM_FIELD = "assigned_team_id"
 
 
 class AccountStatus(StrEnum):
@@ -192,22 +192,22 @@ def check_pause(new: Pause, existing: Iterable[Pause], today: date) -> None:
     sums paused days and relies on that), and all of an account's pauses together stay within
     :data:`MAX_TOTAL_PAUSE_DAYS`: pauses must not become a way to erase days past due."""
     if new.ends_on < new.starts_on:
-        raise InvalidInput("body.ends_on", N_("must be on or after starts_on"))
+        raise InvalidInput("ends_on", N_("must be on or after starts_on"))
     if pause_days(new) > MAX_PAUSE_DAYS:
         raise InvalidInput(
-            "body.ends_on",
+            "ends_on",
             N_("a pause lasts at most {max_pause_days} days"),
             {"max_pause_days": MAX_PAUSE_DAYS},
         )
     if (today - new.starts_on).days > MAX_PAUSE_BACKDATE_DAYS:
         raise InvalidInput(
-            "body.starts_on",
+            "starts_on",
             N_("may be at most {max_pause_backdate_days} days in the past"),
             {"max_pause_backdate_days": MAX_PAUSE_BACKDATE_DAYS},
         )
     if (new.starts_on - today).days > MAX_PAUSE_DAYS:
         raise InvalidInput(
-            "body.starts_on",
+            "starts_on",
             N_("may be at most {max_pause_days} days ahead"),
             {"max_pause_days": MAX_PAUSE_DAYS},
         )

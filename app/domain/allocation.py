@@ -102,7 +102,7 @@ class Rule:
 def _territory_list(values: Iterable[str], name: str) -> frozenset[str]:
     out: list[str] = []
     for index, raw in enumerate(values):
-        where = f"body.territory.{name}.{index}"
+        where = f"territory.{name}.{index}"
         value = postal(raw) if name == "postal_prefixes" else plain(raw)
         if not value:
             raise InvalidInput(where, N_("must not be blank"))
@@ -111,7 +111,7 @@ def _territory_list(values: Iterable[str], name: str) -> frozenset[str]:
         out.append(value)
     if len(out) > MAX_TERRITORY_ENTRIES:
         raise InvalidInput(
-            f"body.territory.{name}",
+            f"territory.{name}",
             N_("at most {max_territory_entries} entries"),
             {"max_territory_entries": MAX_TERRITORY_ENTRIES},
         )
@@ -141,18 +141,18 @@ def check_rule_shape(
     service's to check)."""
     if not 0 <= priority <= MAX_PRIORITY:
         raise InvalidInput(
-            "body.priority", N_("must be 0 to {max_priority}"), {"max_priority": MAX_PRIORITY}
+            "priority", N_("must be 0 to {max_priority}"), {"max_priority": MAX_PRIORITY}
         )
     if not MIN_CAPACITY <= capacity <= MAX_CAPACITY:
         raise InvalidInput(
-            "body.capacity",
+            "capacity",
             N_("must be {min_capacity} to {max_capacity}"),
             {"min_capacity": MIN_CAPACITY, "max_capacity": MAX_CAPACITY},
         )
     if not stages:
-        raise InvalidInput("body.stages", N_("name at least one stage"))
+        raise InvalidInput("stages", N_("name at least one stage"))
     if (team_id is None) == (collector_id is None):
-        raise InvalidInput("body.target", N_("name either a team or a collector, not both"))
+        raise InvalidInput("target", N_("name either a team or a collector, not both"))
 
 
 def ordered(rules: Iterable[Rule]) -> list[Rule]:

@@ -70,7 +70,7 @@ class CallbackRequired(DomainError):
 
     @property
     def field_errors(self) -> list[tuple[str, Text]]:
-        return [("body.callback", N_("a RPC_CALLBACK result carries the agreed callback time"))]
+        return [("callback", N_("a RPC_CALLBACK result carries the agreed callback time"))]
 
 
 class CallbackInPast(DomainError):
@@ -85,7 +85,7 @@ class CallbackInPast(DomainError):
 
     @property
     def field_errors(self) -> list[tuple[str, Text]]:
-        return [("body.callback.local_time", N_("the agreed time has already passed"))]
+        return [("callback.local_time", N_("the agreed time has already passed"))]
 
 
 def check_callback(result_code: str, given: bool) -> None:
@@ -93,7 +93,7 @@ def check_callback(result_code: str, given: bool) -> None:
     if result_code == CALLBACK_RESULT and not given:
         raise CallbackRequired()
     if given and result_code != CALLBACK_RESULT:
-        raise InvalidInput("body.callback", N_("only a RPC_CALLBACK result carries a callback"))
+        raise InvalidInput("callback", N_("only a RPC_CALLBACK result carries a callback"))
 
 
 def callback_zone(stated: str | None, candidates: Sequence[str]) -> str:
@@ -102,14 +102,14 @@ def callback_zone(stated: str | None, candidates: Sequence[str]) -> str:
     if stated is not None:
         if stated not in candidates:
             raise InvalidInput(
-                "body.callback.time_zone",
+                "callback.time_zone",
                 N_("not a zone the debtor may be in; one of: {zones}"),
                 {"zones": ", ".join(candidates)},
             )
         return stated
     if len(candidates) != 1:
         raise InvalidInput(
-            "body.callback.time_zone",
+            "callback.time_zone",
             N_("the debtor may be in any of {zones}: name the zone the time was agreed in"),
             {"zones": ", ".join(candidates)},
         )
@@ -120,19 +120,19 @@ def agreed_instant(local_time: datetime, zone: str, now: datetime) -> datetime:
     """The instant (UTC) of ``local_time`` (naive, to the minute) on ``zone``'s clock, which
     must lie after ``now`` and within :data:`MAX_AHEAD` of it."""
     if local_time.tzinfo is not None:
-        raise InvalidInput("body.callback.local_time", N_("a wall-clock time, without an offset"))
+        raise InvalidInput("callback.local_time", N_("a wall-clock time, without an offset"))
     clock = ZoneInfo(zone)
     today = now.astimezone(clock).date()
     # Far from today it is refused before any arithmetic (no overflow near year 1 or 9999).
     if local_time.date() < today - timedelta(days=1):
         raise CallbackInPast(local_time, zone)
     if local_time.date() > today + MAX_AHEAD + timedelta(days=1):
-        raise InvalidInput("body.callback.local_time", _too_far())
+        raise InvalidInput("callback.local_time", _too_far())
     instant = local_instant(clock, local_time.date(), local_time.hour * 60 + local_time.minute)
     if instant < now:
         raise CallbackInPast(local_time, zone)
     if instant > now + MAX_AHEAD:
-        raise InvalidInput("body.callback.local_time", _too_far())
+        raise InvalidInput("callback.local_time", _too_far())
     return instant
 
 

@@ -19,7 +19,7 @@ from app.domain.contact_check import (
     RESULT_CODES,
     RIGHT_PARTY_CODES,
 )
-from app.domain.contact_check_packs import Channel, DebtorFlag
+from app.domain.contact_check_packs import ContactChannel, DebtorFlag
 from app.domain.interactions import (
     FLAG_FOR_RESULT,
     INVALIDATING_RESULTS,
@@ -48,7 +48,7 @@ class ResultCodeEntry:
     code: str
     label: str
     requires: frozenset[Requirement]
-    channels: frozenset[Channel]  # the channels it may be recorded on
+    channels: frozenset[ContactChannel]  # the channels it may be recorded on
     conversation: bool  # a person was reached (counts for the frequency rules)
     raises_flag: DebtorFlag | None  # the flag it raises on the debtor, stopping contact
     invalidates_contact_point: bool  # counts toward retiring the number or address
@@ -131,13 +131,13 @@ FLAG_LABELS: Mapping[DebtorFlag, str] = {
     DebtorFlag.VULNERABLE: N_("Vulnerable person"),
 }
 
-CHANNEL_LABELS: Mapping[Channel, str] = {
-    Channel.CALL: N_("Phone call"),
-    Channel.SMS: N_("SMS"),
-    Channel.EMAIL: N_("Email"),
-    Channel.WHATSAPP: N_("WhatsApp"),
-    Channel.LETTER: N_("Letter"),
-    Channel.VISIT: N_("Field visit"),
+CHANNEL_LABELS: Mapping[ContactChannel, str] = {
+    ContactChannel.CALL: N_("Phone call"),
+    ContactChannel.SMS: N_("SMS"),
+    ContactChannel.EMAIL: N_("Email"),
+    ContactChannel.WHATSAPP: N_("WhatsApp"),
+    ContactChannel.LETTER: N_("Letter"),
+    ContactChannel.VISIT: N_("Field visit"),
 }
 
 REASON_LABELS: Mapping[str, str] = {
@@ -188,7 +188,9 @@ def result_code_entry(code: str) -> ResultCodeEntry:
         code=code,
         label=RESULT_LABELS[code],
         requires=frozenset(requires),
-        channels=frozenset({Channel.VISIT}) if code in VISIT_RESULTS else frozenset(Channel),
+        channels=frozenset({ContactChannel.VISIT})
+        if code in VISIT_RESULTS
+        else frozenset(ContactChannel),
         conversation=code in CONVERSATION_CODES,
         raises_flag=FLAG_FOR_RESULT.get(code),
         invalidates_contact_point=code in INVALIDATING_RESULTS,

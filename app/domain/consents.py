@@ -100,7 +100,7 @@ def source_of(claim: ConsentClaim) -> ConsentSource:
             source = ConsentSource.DEBTOR_REQUEST
         else:
             raise InvalidInput(
-                "body.interaction_id",
+                "interaction_id",
                 N_("a consent names its evidence: the interaction in which the debtor gave it")
                 if claim.role is Role.COLLECTOR
                 else N_(
@@ -111,19 +111,17 @@ def source_of(claim: ConsentClaim) -> ConsentSource:
     if source not in _SOURCES_BY_ROLE.get(claim.role, frozenset()):
         raise PermissionDenied({"role": claim.role.value, "source": source.value})
     if source is ConsentSource.DEBTOR_REQUEST and claim.status is ConsentStatus.GRANTED:
-        raise InvalidInput(
-            "body.source", N_("debtor_request revokes; a consent names its evidence")
-        )
+        raise InvalidInput("source", N_("debtor_request revokes; a consent names its evidence"))
     if source is ConsentSource.DEBTOR_IN_INTERACTION and claim.interaction_id is None:
-        raise InvalidInput("body.interaction_id", N_("required with debtor_in_interaction"))
+        raise InvalidInput("interaction_id", N_("required with debtor_in_interaction"))
     if source is ConsentSource.SIGNED_DOCUMENT and claim.document_id is None:
-        raise InvalidInput("body.document_id", N_("required with signed_document"))
+        raise InvalidInput("document_id", N_("required with signed_document"))
     if (
         source is ConsentSource.PARTNER_FILE
         and claim.status is ConsentStatus.GRANTED
         and not claim.partner_reference
     ):
-        raise InvalidInput("body.partner_reference", N_("a partner's consent names its record"))
+        raise InvalidInput("partner_reference", N_("a partner's consent names its record"))
     return source
 
 
@@ -132,16 +130,14 @@ def check_interaction_evidence(found: EvidenceInteraction | None, status: Consen
     right-party contact (a revocation may come from any contact with the debtor), and not
     since replaced by a correction."""
     if found is None:
-        raise InvalidInput("body.interaction_id", N_("not an interaction of this account"))
+        raise InvalidInput("interaction_id", N_("not an interaction of this account"))
     if found.corrected:
-        raise InvalidInput(
-            "body.interaction_id", N_("that interaction was corrected; name the fix")
-        )
+        raise InvalidInput("interaction_id", N_("that interaction was corrected; name the fix"))
     if found.party != "debtor":
-        raise InvalidInput("body.interaction_id", N_("the interaction did not reach the debtor"))
+        raise InvalidInput("interaction_id", N_("the interaction did not reach the debtor"))
     if status is ConsentStatus.GRANTED and found.result_code not in RIGHT_PARTY_CODES:
         raise InvalidInput(
-            "body.interaction_id", N_("consent is given in a right-party contact (RPC results)")
+            "interaction_id", N_("consent is given in a right-party contact (RPC results)")
         )
 
 
@@ -156,7 +152,7 @@ def check_not_older_than_revocation(
         and given_at < current_given_at
     ):
         raise InvalidInput(
-            "body.interaction_id", N_("the debtor revoked this channel after giving that consent")
+            "interaction_id", N_("the debtor revoked this channel after giving that consent")
         )
 
 

@@ -45,7 +45,7 @@ from app.domain.contact_check_packs import (
     OPERATOR_SOURCE,
     PACKS,
     AfterContactRule,
-    Channel,
+    ContactChannel,
     DebtorFlag,
     FrequencyCap,
     HourWindow,
@@ -69,7 +69,7 @@ __all__ = [
     "TIMED_REASONS",
     "AfterContactRule",
     "Basis",
-    "Channel",
+    "ContactChannel",
     "ContactRequest",
     "DebtorFlag",
     "Decision",
@@ -131,7 +131,7 @@ class PastContact:
     """One earlier attempt or contact with this debtor, over all their accounts and partners."""
 
     at: datetime  # aware
-    channel: Channel
+    channel: ContactChannel
     party: Party
     conversation: bool  # the person was reached (RPC* or TPC)
     direct: bool  # the debtor themself was reached (RPC*)
@@ -145,7 +145,7 @@ class PastContact:
 
 def past_contact(
     at: datetime,
-    channel: Channel,
+    channel: ContactChannel,
     party: Party,
     result_code: str,
     *,
@@ -170,9 +170,9 @@ def past_contact(
 class StrategyLimits:
     """What the partner's strategy says for the account's stage (None fields: no limit)."""
 
-    allowed_channels: frozenset[Channel] | None = None  # None = every channel
-    per_day: Mapping[Channel, int] = field(default_factory=dict)
-    per_week: Mapping[Channel, int] = field(default_factory=dict)
+    allowed_channels: frozenset[ContactChannel] | None = None  # None = every channel
+    per_day: Mapping[ContactChannel, int] = field(default_factory=dict)
+    per_week: Mapping[ContactChannel, int] = field(default_factory=dict)
     visits_allowed: bool = True
     version: int | None = None
     # Policy options, never the law: treat debtors aged 60+ as vulnerable (no collection
@@ -185,14 +185,14 @@ class StrategyLimits:
 @dataclass(frozen=True, slots=True)
 class ContactRequest:
     at: datetime  # aware; the moment of the contact
-    channel: Channel
+    channel: ContactChannel
     party: Party
     time_zone: str  # IANA zone of the contact point (or the debtor's)
     account_status: str  # active | recalled | closed (anything but active forbids contact)
     paused: bool  # a delinquency pause covers `at` (dispute/hardship/legal)
     flags: frozenset[DebtorFlag]
-    consented_channels: frozenset[Channel] | None  # None = never asked
-    opted_out_channels: frozenset[Channel]
+    consented_channels: frozenset[ContactChannel] | None  # None = never asked
+    opted_out_channels: frozenset[ContactChannel]
     history: Sequence[PastContact]
     strategy: StrategyLimits = StrategyLimits()
     contact_point_valid: bool = True
@@ -432,7 +432,7 @@ def _standing_reasons(pack: RulePack, request: ContactRequest) -> list[Reason]:
             reasons.append(_law("channel_not_consented", message, citation))
         else:  # required by the operator's stricter settings only
             reasons.append(_policy("channel_not_consented", message, hard=True))
-    if channel is Channel.VISIT and not pack.visits_allowed:
+    if channel is ContactChannel.VISIT and not pack.visits_allowed:
         message = _text(
             N_("Home and work visits are prohibited in {country}."), country=pack.country
         )
@@ -462,7 +462,7 @@ def _standing_reasons(pack: RulePack, request: ContactRequest) -> list[Reason]:
                 ),
             )
         )
-    elif channel is Channel.VISIT and not strategy.visits_allowed:
+    elif channel is ContactChannel.VISIT and not strategy.visits_allowed:
         reasons.append(
             _policy(
                 "channel_not_in_strategy",
@@ -538,7 +538,7 @@ class _Seen(NamedTuple):
 
     at: datetime
     day: date
-    channel: Channel
+    channel: ContactChannel
     conversation: bool
     direct: bool
     same_debt: bool
@@ -717,7 +717,7 @@ def _on_day(local: datetime) -> Message:
     return Message(ON_WEEKDAYS[local.weekday()])
 
 
-def _words(channel: Channel) -> Message:
+def _words(channel: ContactChannel) -> Message:
     return Message(CHANNEL_WORDS[channel])
 
 
@@ -1038,13 +1038,13 @@ def _utc(moment: datetime, field_name: str) -> datetime:
 # What the services need around a check: the point a channel uses, ages, several zones.
 
 # Which kind of contact point each channel uses.
-POINT_KIND: dict[Channel, str] = {
-    Channel.CALL: "phone",
-    Channel.SMS: "phone",
-    Channel.WHATSAPP: "phone",
-    Channel.EMAIL: "email",
-    Channel.VISIT: "address",
-    Channel.LETTER: "address",
+POINT_KIND: dict[ContactChannel, str] = {
+    ContactChannel.CALL: "phone",
+    ContactChannel.SMS: "phone",
+    ContactChannel.WHATSAPP: "phone",
+    ContactChannel.EMAIL: "email",
+    ContactChannel.VISIT: "address",
+    ContactChannel.LETTER: "address",
 }
 
 ADULT_AGE = 18

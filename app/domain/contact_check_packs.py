@@ -77,7 +77,7 @@ import holidays
 from app.i18n import N_, Message
 
 
-class Channel(StrEnum):
+class ContactChannel(StrEnum):
     CALL = "call"
     SMS = "sms"
     EMAIL = "email"
@@ -87,19 +87,19 @@ class Channel(StrEnum):
 
 
 # How a sentence names a channel ("contact by phone call"), translated like every text.
-CHANNEL_WORDS: Mapping[Channel, str] = {
-    Channel.CALL: N_("phone call"),
-    Channel.SMS: N_("SMS"),
-    Channel.EMAIL: N_("email"),
-    Channel.WHATSAPP: N_("WhatsApp"),
-    Channel.LETTER: N_("letter"),
-    Channel.VISIT: N_("field visit"),
+CHANNEL_WORDS: Mapping[ContactChannel, str] = {
+    ContactChannel.CALL: N_("phone call"),
+    ContactChannel.SMS: N_("SMS"),
+    ContactChannel.EMAIL: N_("email"),
+    ContactChannel.WHATSAPP: N_("WhatsApp"),
+    ContactChannel.LETTER: N_("letter"),
+    ContactChannel.VISIT: N_("field visit"),
 }
 
 
-def channel_words(channels: Iterable[Channel]) -> Message:
+def channel_words(channels: Iterable[ContactChannel]) -> Message:
     """One channel's words, or several joined by "/" ("phone call/SMS"), in code order."""
-    chosen = [c for c in Channel if c in set(channels)]
+    chosen = [c for c in ContactChannel if c in set(channels)]
     keys = [f"channel{index}" for index in range(len(chosen))]
     return Message(
         "/".join("{" + key + "}" for key in keys),
@@ -166,7 +166,7 @@ ON_WEEKDAYS: tuple[str, ...] = (
 )
 DAY_MINUTES = 24 * 60
 MAX_PERIOD_DAYS = 31
-ALL_CHANNELS: frozenset[Channel] = frozenset(Channel)
+ALL_CHANNELS: frozenset[ContactChannel] = frozenset(ContactChannel)
 
 
 def _minutes(text: str, *, allow_24: bool = False) -> int:
@@ -238,7 +238,7 @@ class FrequencyCap:
     local calendar day; more: a rolling window), and ``min_days_between`` whole local days
     between two of them."""
 
-    channels: frozenset[Channel]
+    channels: frozenset[ContactChannel]
     period_days: int
     limit: int
     min_days_between: int = 0
@@ -276,8 +276,8 @@ class AfterContactRule:
     days: int
     description: str
     source: str
-    trigger_channels: frozenset[Channel] | None = None
-    blocked_channels: frozenset[Channel] | None = None
+    trigger_channels: frozenset[ContactChannel] | None = None
+    blocked_channels: frozenset[ContactChannel] | None = None
     other_channels_only: bool = False
     # The trigger's local date is the first of ``days`` calendar days (Reg F), instead of a
     # rolling window of ``days`` × 24 hours.
@@ -305,7 +305,7 @@ class RulePack:
     guarantor_script: str
     reference_script: str
     excluded_dates: frozenset[date] = frozenset()
-    untimed_channels: frozenset[Channel] = frozenset({Channel.LETTER})
+    untimed_channels: frozenset[ContactChannel] = frozenset({ContactChannel.LETTER})
     # The citation (statute, article, paragraph) of each refusal the law gives, by reason
     # code ("hours" for the day and hour rules); a code not here is the agency's policy.
     citations: Mapping[str, str] = field(default_factory=dict)
@@ -315,7 +315,7 @@ class RulePack:
         if len(self.hours) != 7:
             raise ValueError("a pack has one hour window (or None) per weekday")
 
-    def law_cap(self, channel: Channel, period_days: int) -> int | None:
+    def law_cap(self, channel: ContactChannel, period_days: int) -> int | None:
         """The most contacts by ``channel`` the pack allows in ``period_days`` days (None: it
         sets no number). A strategy's caps must be at most this."""
         bounds = [cap.bound(period_days) for cap in self.caps if channel in cap.channels]
@@ -353,7 +353,9 @@ def _week(
     return (weekdays, weekdays, weekdays, weekdays, weekdays, saturday, sunday)
 
 
-_REMOTE_MEDIA = frozenset({Channel.SMS, Channel.EMAIL, Channel.WHATSAPP, Channel.LETTER})
+_REMOTE_MEDIA = frozenset(
+    {ContactChannel.SMS, ContactChannel.EMAIL, ContactChannel.WHATSAPP, ContactChannel.LETTER}
+)
 
 LOCATE_ONLY_SCRIPT = N_(
     "Identify yourself by name and ask only how to reach the debtor (whereabouts, phone, "
@@ -584,7 +586,7 @@ CL = RulePack(
     excludes_holidays=True,  # working days only (CPC art. 59)
     caps=(
         # art. 37: calls and visits together, once a week.
-        FrequencyCap(frozenset({Channel.CALL, Channel.VISIT}), 7, 1, source=_CL_37),
+        FrequencyCap(frozenset({ContactChannel.CALL, ContactChannel.VISIT}), 7, 1, source=_CL_37),
         # art. 37: other media twice a week, at least two days between them.
         FrequencyCap(_REMOTE_MEDIA, 7, 2, min_days_between=2, source=_CL_37),
     ),
@@ -705,7 +707,7 @@ US = RulePack(
     # debt in the 7 consecutive local calendar days ending today would be the eighth.
     caps=(
         FrequencyCap(
-            frozenset({Channel.CALL}),
+            frozenset({ContactChannel.CALL}),
             7,
             7,
             source=_US_CALLS_A,
@@ -720,8 +722,8 @@ US = RulePack(
             code="after_contact",
             trigger=Trigger.PERSON,
             days=7,
-            trigger_channels=frozenset({Channel.CALL}),
-            blocked_channels=frozenset({Channel.CALL}),
+            trigger_channels=frozenset({ContactChannel.CALL}),
+            blocked_channels=frozenset({ContactChannel.CALL}),
             description=N_(
                 "No call within 7 days after a telephone conversation with the person "
                 "about this debt (the conversation's date is the first of the 7)."
@@ -954,7 +956,9 @@ def _cap(pack: RulePack, raw: Any, index: int) -> FrequencyCap:
     if unknown:
         raise ValueError(f"{name}: unknown key '{unknown[0]}'")
     try:
-        channels = frozenset(Channel(c) for c in _listed(raw.get("channels"), f"{name}.channels"))
+        channels = frozenset(
+            ContactChannel(c) for c in _listed(raw.get("channels"), f"{name}.channels")
+        )
     except ValueError as exc:
         raise ValueError(f"{name}.channels: {exc}") from exc
     numbers = {}

@@ -250,10 +250,10 @@ def change_custody(
     if status not in NEXT[current.status]:
         raise CustodyNotForward({"current": current.status.value, "status": status.value})
     if on > today:
-        raise InvalidInput("body.on", N_("the custody date cannot be in the future"))
+        raise InvalidInput("on", N_("the custody date cannot be in the future"))
     if current.on is not None and on < current.on:
         raise InvalidInput(
-            "body.on",
+            "on",
             N_("the custody date cannot be before the previous step ({on})"),
             {"on": current.on},
         )

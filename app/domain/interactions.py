@@ -34,7 +34,7 @@ from typing import Any
 from app.domain.contact_check import (
     RESULT_CODES,
     RIGHT_PARTY_CODES,
-    Channel,
+    ContactChannel,
     DebtorFlag,
     Reason,
 )
@@ -48,7 +48,7 @@ class SkillRequired(DomainError):
 
     code = "skill_required"
 
-    def __init__(self, channel: Channel, skills: Collection[Skill]) -> None:
+    def __init__(self, channel: ContactChannel, skills: Collection[Skill]) -> None:
         super().__init__({"channel": channel.value, "skills": sorted(s.value for s in skills)})
 
 
@@ -94,13 +94,19 @@ PCR_GUIDANCE_NOT_ASKED = (
 
 # What each collector skill records (DESIGN.md: phone collectors call and write; field
 # collectors visit, and call to arrange or follow up a visit). Letters are desk work.
-SKILL_CHANNELS: dict[Skill, frozenset[Channel]] = {
+SKILL_CHANNELS: dict[Skill, frozenset[ContactChannel]] = {
     Skill.PHONE: frozenset(
-        {Channel.CALL, Channel.SMS, Channel.EMAIL, Channel.WHATSAPP, Channel.LETTER}
+        {
+            ContactChannel.CALL,
+            ContactChannel.SMS,
+            ContactChannel.EMAIL,
+            ContactChannel.WHATSAPP,
+            ContactChannel.LETTER,
+        }
     ),
-    Skill.FIELD: frozenset({Channel.VISIT, Channel.CALL}),
+    Skill.FIELD: frozenset({ContactChannel.VISIT, ContactChannel.CALL}),
     # The inbound desk answers calls (inbound only: app/domain/inbound.py).
-    Skill.INBOUND: frozenset({Channel.CALL}),
+    Skill.INBOUND: frozenset({ContactChannel.CALL}),
 }
 # Who may enter an outbound contact after the fact, with a reason.
 BACKDATERS = frozenset({Role.TEAM_LEAD, Role.MANAGER, Role.ADMIN})
@@ -144,7 +150,7 @@ class Pcr:
 
 @dataclass(frozen=True, slots=True)
 class InteractionDraft:
-    channel: Channel
+    channel: ContactChannel
     direction: Direction
     party: PartyReached
     result_code: str
@@ -166,40 +172,38 @@ class InteractionDraft:
 def check_interaction(draft: InteractionDraft, now: datetime) -> None:
     """Refuse (InvalidInput, naming the field) what a gestión may not be recorded as."""
     outbound = draft.direction is Direction.OUTBOUND
-    if not outbound and draft.channel in (Channel.VISIT, Channel.LETTER):
-        raise InvalidInput("body.direction", N_("visits and letters are made by the agency"))
+    if not outbound and draft.channel in (ContactChannel.VISIT, ContactChannel.LETTER):
+        raise InvalidInput("direction", N_("visits and letters are made by the agency"))
     # The contact law counts contacts per phone, email or address: an outbound one names it
     # (a letter goes to the debtor's address of record).
-    if outbound and draft.channel is not Channel.LETTER and not draft.names_contact_point:
+    if outbound and draft.channel is not ContactChannel.LETTER and not draft.names_contact_point:
         raise InvalidInput(
-            "body.contact_point_id",
+            "contact_point_id",
             N_("an outbound contact names the phone, email or address used"),
         )
     code = draft.result_code
     if code not in RESULT_CODES:
-        raise InvalidInput("body.result_code", N_("not a result code of the taxonomy"))
+        raise InvalidInput("result_code", N_("not a result code of the taxonomy"))
     if draft.started_at > now + MAX_CLOCK_SKEW:
-        raise InvalidInput("body.started_at", N_("must not be in the future"))
+        raise InvalidInput("started_at", N_("must not be in the future"))
     if draft.started_at < now - MAX_BACKDATE:
-        raise InvalidInput("body.started_at", N_("may be at most 30 days in the past"))
+        raise InvalidInput("started_at", N_("may be at most 30 days in the past"))
     if draft.ended_at is not None and not (
         draft.started_at <= draft.ended_at <= draft.started_at + MAX_LENGTH
     ):
-        raise InvalidInput("body.ended_at", N_("must be after started_at and within 12 hours"))
+        raise InvalidInput("ended_at", N_("must be after started_at and within 12 hours"))
     if draft.ended_at is not None and draft.ended_at > now + MAX_CLOCK_SKEW:
-        raise InvalidInput("body.ended_at", N_("must not be in the future"))
+        raise InvalidInput("ended_at", N_("must not be in the future"))
     if code in RIGHT_PARTY_CODES:
         if draft.party is not PartyReached.DEBTOR:
-            raise InvalidInput("body.party", N_("a right-party contact reaches the debtor"))
+            raise InvalidInput("party", N_("a right-party contact reaches the debtor"))
         _check_pcr(draft.pcr, draft.country)
     if code == "TPC" and draft.party not in (PartyReached.REFERENCE, PartyReached.GUARANTOR):
-        raise InvalidInput(
-            "body.party", N_("a third-party contact reaches a reference or guarantor")
-        )
-    if code in VISIT_RESULTS and draft.channel is not Channel.VISIT:
-        raise InvalidInput("body.result_code", N_("address results belong to visits"))
-    if draft.channel is Channel.VISIT and not draft.has_position:
-        raise InvalidInput("body.position", N_("a visit records where the collector stood (GPS)"))
+        raise InvalidInput("party", N_("a third-party contact reaches a reference or guarantor"))
+    if code in VISIT_RESULTS and draft.channel is not ContactChannel.VISIT:
+        raise InvalidInput("result_code", N_("address results belong to visits"))
+    if draft.channel is ContactChannel.VISIT and not draft.has_position:
+        raise InvalidInput("position", N_("a visit records where the collector stood (GPS)"))
     _check_promise(draft)
 
 
@@ -216,7 +220,7 @@ def _check_pcr(pcr: Pcr, country: str) -> None:
     if pcr.problem_category == NOT_ASKED:
         if country not in PCR_NOT_ASKED:
             raise InvalidInput(
-                "body.pcr.problem_category",
+                "pcr.problem_category",
                 N_(
                     "not_asked is for countries whose law forbids asking why the debtor stopped "
                     "paying ({countries})"
@@ -225,13 +229,13 @@ def _check_pcr(pcr: Pcr, country: str) -> None:
             )
         if pcr.problem is not None and pcr.problem.strip():
             raise InvalidInput(
-                "body.pcr.problem", N_("not_asked: the debtor was not asked, leave it empty")
+                "pcr.problem", N_("not_asked: the debtor was not asked, leave it empty")
             )
         required: tuple[str, ...] = ("resolution",)
     elif pcr.problem_category not in PROBLEM_CATEGORIES:
         allowed = sorted(PROBLEM_CATEGORIES | ({NOT_ASKED} if country in PCR_NOT_ASKED else set()))
         raise InvalidInput(
-            "body.pcr.problem_category",
+            "pcr.problem_category",
             N_("required on a right-party contact: one of {allowed}"),
             {"allowed": ", ".join(allowed)},
         )
@@ -240,10 +244,10 @@ def _check_pcr(pcr: Pcr, country: str) -> None:
     for name in required:
         value = getattr(pcr, name)
         if value is None or not value.strip():
-            raise InvalidInput(f"body.pcr.{name}", N_("required on a right-party contact"))
+            raise InvalidInput(f"pcr.{name}", N_("required on a right-party contact"))
 
 
-def check_skill(role: Role, skills: Collection[Skill], channel: Channel) -> None:
+def check_skill(role: Role, skills: Collection[Skill], channel: ContactChannel) -> None:
     """A collector records only what their skills cover; other staff are not limited."""
     if role is not Role.COLLECTOR:
         return
@@ -271,12 +275,12 @@ def check_stamp(
     if role in BACKDATERS:
         if backdated_reason is None:
             raise InvalidInput(
-                "body.backdated_reason",
+                "backdated_reason",
                 N_("an outbound contact entered after the fact says why it is entered late"),
             )
         return
     raise InvalidInput(
-        "body.started_at",
+        "started_at",
         N_(
             "an outbound contact is entered as it ends (within {minutes} minutes of its end and "
             "{hours} hours of its start); later, a team lead or manager enters it with "
@@ -346,10 +350,10 @@ def law_breaches(reasons: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 def _check_promise(draft: InteractionDraft) -> None:
     if draft.result_code != PROMISE_RESULT:
         if draft.promise_amount is not None or draft.promise_due is not None:
-            raise InvalidInput("body.promise", N_("only a RPC_PTP result carries a promise"))
+            raise InvalidInput("promise", N_("only a RPC_PTP result carries a promise"))
         return
     if draft.promise_amount is None or draft.promise_due is None:
-        raise InvalidInput("body.promise", N_("a RPC_PTP result carries its promise"))
+        raise InvalidInput("promise", N_("a RPC_PTP result carries its promise"))
     check_promise(
         draft.promise_amount,
         draft.promise_due,
@@ -359,7 +363,7 @@ def _check_promise(draft: InteractionDraft) -> None:
 
 
 def check_promise(
-    amount: Decimal, due: date, account_total: Decimal, day: date, field: str = "body.promise"
+    amount: Decimal, due: date, account_total: Decimal, day: date, field: str = "promise"
 ) -> None:
     """A promise is of more than nothing and at most the balance, due from ``day`` (the day
     it is made, where the partner is) to :data:`MAX_PROMISE_DAYS` later."""

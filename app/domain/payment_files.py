@@ -33,11 +33,11 @@ from app.domain.assignments import EXAMPLE_DATES, FieldReader, RowError, check_h
 from app.domain.file_kit import ColumnKind, FileColumn, amount_names, column_names, required_names
 from app.domain.identity import Country
 from app.domain.money import from_minor
-from app.domain.payments import payment_reference, serial_of
+from app.domain.payments import RECORDED_CHANNELS, PaymentChannel, payment_reference, serial_of
 from app.i18n import N_, Message
 
-CHANNELS: frozenset[str] = frozenset({"spei", "cash_store", "card", "branch", "partner_report"})
-DEFAULT_CHANNEL = "partner_report"
+CHANNELS: frozenset[str] = frozenset(c.value for c in RECORDED_CHANNELS)
+DEFAULT_CHANNEL = PaymentChannel.PARTNER_REPORT.value
 FILE_COLUMNS: tuple[FileColumn, ...] = (
     FileColumn(
         "external_ref",

@@ -22,6 +22,25 @@ SERIAL_DIGITS = 10
 REFERENCE_LENGTH = SERIAL_DIGITS + 2
 
 
+class PaymentChannel(StrEnum):
+    """How a payment reached the creditor."""
+
+    SPEI = "spei"
+    CASH_STORE = "cash_store"  # OXXO and the like, quoting the payment reference
+    CARD = "card"
+    BRANCH = "branch"
+    PARTNER_REPORT = "partner_report"  # the partner reported it (its payment files)
+    # Credit moved from another account of the debtor: made by a credit movement, never
+    # recorded by a client.
+    CREDIT_TRANSFER = "credit_transfer"
+
+
+# The channels a client (or a partner's payment file) records a payment through.
+RECORDED_CHANNELS: frozenset[PaymentChannel] = frozenset(PaymentChannel) - {
+    PaymentChannel.CREDIT_TRANSFER
+}
+
+
 def payment_reference(serial: int) -> str:
     """The twelve-digit reference of the account with this serial number."""
     if not 0 < serial < 10**SERIAL_DIGITS:

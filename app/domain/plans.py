@@ -52,9 +52,9 @@ from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
 from typing import Protocol
 
-from app.domain.errors import InvalidInput
+from app.domain.errors import InvalidInput, PermissionDenied, PlanNotOpen, PlanNotPending
 from app.domain.money import minor_unit, round_money
-from app.domain.roles import Role
+from app.domain.roles import Role, check_maker_checker
 from app.domain.stages import Stage
 from app.domain.strategies import PlanType, StrategyDocument, approver_for, plan_limits
 from app.i18n import N_, Message
@@ -243,45 +243,45 @@ def _check_terms(terms: QuoteTerms, facts: AccountFacts, quoted_on: date) -> Non
     unit = minor_unit(facts.currency)
     if not 1 <= terms.installments <= MAX_INSTALLMENTS:
         raise InvalidInput(
-            "body.installments",
+            "installments",
             N_("must be between 1 and {max_installments}"),
             {"max_installments": MAX_INSTALLMENTS},
         )
     if terms.down_payment < 0:
-        raise InvalidInput("body.down_payment", N_("cannot be negative"))
+        raise InvalidInput("down_payment", N_("cannot be negative"))
     if terms.down_payment != terms.down_payment.quantize(unit):
         raise InvalidInput(
-            "body.down_payment",
+            "down_payment",
             N_("more decimals than {currency} has ({unit})"),
             {"currency": facts.currency, "unit": unit},
         )
     if not ZERO <= terms.discount_pct <= HUNDRED:
-        raise InvalidInput("body.discount_pct", N_("must be between 0 and 100"))
+        raise InvalidInput("discount_pct", N_("must be between 0 and 100"))
     if terms.discount_pct and terms.plan_type is not PlanType.SETTLEMENT:
-        raise InvalidInput("body.discount_pct", N_("only a settlement has a discount"))
+        raise InvalidInput("discount_pct", N_("only a settlement has a discount"))
     if not ZERO <= terms.annual_rate_pct <= MAX_RATE_PCT:
         raise InvalidInput(
-            "body.annual_rate_pct",
+            "annual_rate_pct",
             N_("must be between 0 and {max_rate_pct}"),
             {"max_rate_pct": MAX_RATE_PCT},
         )
     if terms.annual_rate_pct and terms.plan_type is not PlanType.RESTRUCTURING:
-        raise InvalidInput("body.annual_rate_pct", N_("only a restructuring has a rate"))
+        raise InvalidInput("annual_rate_pct", N_("only a restructuring has a rate"))
     if terms.first_due_date < quoted_on:
-        raise InvalidInput("body.first_due_date", N_("cannot be before the quote date"))
+        raise InvalidInput("first_due_date", N_("cannot be before the quote date"))
     if terms.first_due_date > quoted_on + timedelta(days=MAX_FIRST_DUE_DAYS):
         raise InvalidInput(
-            "body.first_due_date",
+            "first_due_date",
             N_("at most {max_first_due_days} days after the quote date"),
             {"max_first_due_days": MAX_FIRST_DUE_DAYS},
         )
     due = terms.down_payment_due_date
     if due is not None:
         if terms.down_payment == ZERO:
-            raise InvalidInput("body.down_payment_due_date", N_("there is no down payment"))
+            raise InvalidInput("down_payment_due_date", N_("there is no down payment"))
         if not quoted_on <= due <= terms.first_due_date:
             raise InvalidInput(
-                "body.down_payment_due_date",
+                "down_payment_due_date",
                 N_("must be from the quote date to the first installment's due date"),
             )
 
@@ -292,14 +292,14 @@ def _base(terms: QuoteTerms, facts: AccountFacts) -> tuple[Decimal, Decimal]:
     if terms.plan_type is PlanType.REGULARIZATION:
         past_due = round_money(facts.past_due_amount, facts.currency)
         if past_due <= 0:
-            raise InvalidInput("body.plan_type", N_("the account has nothing past due"))
+            raise InvalidInput("plan_type", N_("the account has nothing past due"))
         return past_due, ZERO
     if total <= 0:
-        raise InvalidInput("body.plan_type", N_("the account owes nothing"))
+        raise InvalidInput("plan_type", N_("the account owes nothing"))
     if terms.plan_type is PlanType.SETTLEMENT:
         forgiven = round_money(total * terms.discount_pct / HUNDRED, facts.currency)
         if forgiven >= total:
-            raise InvalidInput("body.discount_pct", N_("would forgive the whole debt"))
+            raise InvalidInput("discount_pct", N_("would forgive the whole debt"))
         return total - forgiven, forgiven
     return total, ZERO
 
@@ -395,12 +395,12 @@ def quote(
     base, forgiven = _base(terms, facts)
     if terms.down_payment >= base:
         raise InvalidInput(
-            "body.down_payment", N_("must be less than the amount covered ({base})"), {"base": base}
+            "down_payment", N_("must be less than the amount covered ({base})"), {"base": base}
         )
     financed = base - terms.down_payment
     if financed < terms.installments * minor_unit(currency):
         raise InvalidInput(
-            "body.installments",
+            "installments",
             N_("more installments than {financed} {currency} can be split into"),
             {"financed": financed, "currency": currency},
         )
@@ -504,6 +504,39 @@ def may_cancel(role: Role, *, is_proposer: bool, leads_proposer: bool) -> bool:
     if role in (Role.MANAGER, Role.ADMIN):
         return True
     return role is Role.TEAM_LEAD and (is_proposer or leads_proposer)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanDecision:
+    """What deciding on a plan reads: the plan's state and who asks."""
+
+    status: PlanStatus
+    approver_role: Role
+    decider: Role
+    # The decider proposed the plan themselves (maker-checker).
+    is_proposer: bool
+
+
+def decided_status(decision: PlanDecision, *, approve: bool) -> PlanStatus:
+    """The status a plan moves to when ``decision.decider`` approves or rejects it: a role at
+    or above the plan's approver role, never its proposer, and only from
+    ``pending_approval``."""
+    if not may_approve(decision.decider, decision.approver_role):
+        raise PermissionDenied({"role": decision.decider.value})
+    check_maker_checker(decision.decider, is_maker=decision.is_proposer)
+    if decision.status is not PlanStatus.PENDING_APPROVAL:
+        raise PlanNotPending(decision.status)
+    return PlanStatus.ACTIVE if approve else PlanStatus.REJECTED
+
+
+def check_cancellation(
+    role: Role, status: PlanStatus, *, is_proposer: bool, leads_proposer: bool
+) -> None:
+    """Refuse cancelling a plan the role may not cancel, or one no longer open."""
+    if not may_cancel(role, is_proposer=is_proposer, leads_proposer=leads_proposer):
+        raise PermissionDenied({"role": role.value})
+    if status not in OPEN_STATUSES:
+        raise PlanNotOpen(status)
 
 
 # ---------------------------------------------------------------------------------------

@@ -190,7 +190,7 @@ def check_factor_shape(factor: SecondFactor) -> None:
         raise InvalidInput("body", N_("give your birth date or the last 4 characters of your id"))
     last4 = factor.national_id_last4
     if last4 is not None and not (len(last4) == 4 and last4.isascii() and last4.isalnum()):
-        raise InvalidInput("body.national_id_last4", N_("exactly 4 letters or digits"))
+        raise InvalidInput("national_id_last4", N_("exactly 4 letters or digits"))
 
 
 def factor_matches(factor: SecondFactor, birth_date: date | None, national_id: str | None) -> bool:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from app.domain.errors import PermissionDenied
+
 
 class Role(StrEnum):
     ADMIN = "admin"
@@ -27,3 +29,10 @@ class Skill(StrEnum):
     # The shared inbound desk ("mesa de entrada"): takes debtors' calls for any account,
     # seeing the matching accounts masked (app/domain/inbound.py). Not an allocation skill.
     INBOUND = "inbound"
+
+
+def check_maker_checker(checker: Role, *, is_maker: bool) -> None:
+    """Maker-checker: whoever asked for a change (a plan, a credit movement) never approves
+    or rejects it themselves, whatever their role."""
+    if is_maker:
+        raise PermissionDenied({"role": checker.value, "reason": "maker_checker"})

@@ -34,11 +34,11 @@ class StaffProfile:
 def check_profile(role: Role, skills: Collection[Skill]) -> None:
     """A staff user's role and skills must fit together."""
     if role not in STAFF_ROLES:
-        raise InvalidInput("body.role", N_("partner systems use client credentials, not users"))
+        raise InvalidInput("role", N_("partner systems use client credentials, not users"))
     if role is Role.COLLECTOR and not skills:
-        raise InvalidInput("body.skills", N_("a collector needs the phone or field skill"))
+        raise InvalidInput("skills", N_("a collector needs the phone or field skill"))
     if role is not Role.COLLECTOR and skills:
-        raise InvalidInput("body.skills", N_("only collectors carry skills"))
+        raise InvalidInput("skills", N_("only collectors carry skills"))
 
 
 def change_profile(
@@ -68,12 +68,10 @@ def check_admin_remains(active_admins_after: int) -> None:
 def check_team_lead(profile: StaffProfile | None) -> None:
     """A team is led by an active team lead (None: no such user)."""
     if profile is None or not profile.may_lead_team:
-        raise InvalidInput("body.lead_id", N_("must be an active user with role team_lead"))
+        raise InvalidInput("lead_id", N_("must be an active user with role team_lead"))
 
 
 def check_new_member(index: int, profile: StaffProfile | None) -> None:
     """A collector joining a team must be active (None: no such user)."""
     if profile is None or not profile.may_be_team_member:
-        raise InvalidInput(
-            f"body.member_ids.{index}", N_("must be an active user with role collector")
-        )
+        raise InvalidInput(f"member_ids.{index}", N_("must be an active user with role collector"))

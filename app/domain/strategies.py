@@ -6,8 +6,9 @@ visits are allowed, the payment plans that may be offered and their limits, who 
 discount of which size, what escalates an account to a team lead, how late and how short a
 payment may be and still keep a promise, and the stage's weight in the work queue.
 
-Documents arrive as JSON-like mappings (a request body, a stored JSONB value) and leave as
-frozen dataclasses; :func:`document_to_json` turns them back into what is stored. Nothing
+A document is these frozen dataclasses and nothing else: the API's schemas
+(``app/schemas/strategies.py``) check a request's shape and ranges, and the stored JSON is
+these types as pydantic validates and dumps them (``app/services/strategies.py``). Nothing
 here does I/O: services load documents, this module checks and evaluates them.
 
 Choices made here:
@@ -31,14 +32,13 @@ Choices made here:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 from functools import cache
-from typing import Any
 
-from app.domain.contact_check import RESULT_CODES, Channel, StrategyLimits, pack_for
+from app.domain.contact_check import ContactChannel, StrategyLimits, pack_for
 from app.domain.errors import InvalidInput
 from app.domain.roles import Role
 from app.domain.stages import Stage
@@ -98,7 +98,7 @@ class EscalationRule:
     """Escalate to a team lead after ``broken_promises`` broken promises (``None``: never on
     that count) or on an interaction with one of ``refusal_codes``."""
 
-    broken_promises: int | None
+    broken_promises: int | None = None
     refusal_codes: frozenset[str] = frozenset()
 
 
@@ -113,13 +113,13 @@ class PromiseTerms:
 
 @dataclass(frozen=True, slots=True)
 class StageStrategy:
-    channels: frozenset[Channel]
+    channels: frozenset[ContactChannel]
     visits_allowed: bool
     approvals: ApprovalLimits
     escalation: EscalationRule
     promises: PromiseTerms
     priority_weight: Decimal
-    caps: Mapping[Channel, ChannelCaps] = field(default_factory=dict)
+    caps: Mapping[ContactChannel, ChannelCaps] = field(default_factory=dict)
     plans: Mapping[PlanType, PlanLimits] = field(default_factory=dict)
     # Contact policies stricter than any law (reasons labelled `policy`, never law): no
     # collection contact with debtors aged 60 or over; the law's per-debt call caps (Reg F)
@@ -145,8 +145,8 @@ def _pct(value: str) -> Decimal:
     return Decimal(value).quantize(_CENT)
 
 
-def _caps(**caps: tuple[int, int]) -> dict[Channel, ChannelCaps]:
-    return {Channel(name): ChannelCaps(day, week) for name, (day, week) in caps.items()}
+def _caps(**caps: tuple[int, int]) -> dict[ContactChannel, ChannelCaps]:
+    return {ContactChannel(name): ChannelCaps(day, week) for name, (day, week) in caps.items()}
 
 
 def _plan(discount: str, installments: int, down: str, extension: int) -> PlanLimits:
@@ -155,7 +155,7 @@ def _plan(discount: str, installments: int, down: str, extension: int) -> PlanLi
 
 _PROMISES = PromiseTerms(grace_days=3, tolerance_pct=_pct("5"))
 _ESCALATE = EscalationRule(broken_promises=2, refusal_codes=frozenset({"RPC_REFUSE"}))
-_REMOTE = (Channel.CALL, Channel.SMS, Channel.EMAIL, Channel.WHATSAPP)
+_REMOTE = (ContactChannel.CALL, ContactChannel.SMS, ContactChannel.EMAIL, ContactChannel.WHATSAPP)
 _REMOTE_CAPS = {"call": (3, 10), "sms": (2, 6), "email": (1, 5), "whatsapp": (2, 6)}
 _FIELD_CAPS = _REMOTE_CAPS | {"letter": (1, 1), "visit": (1, 2)}
 
@@ -164,7 +164,7 @@ def _late_stage(
     plans: Mapping[PlanType, PlanLimits], approvals: tuple[str, str], weight: str
 ) -> StageStrategy:
     return StageStrategy(
-        channels=frozenset((*_REMOTE, Channel.LETTER, Channel.VISIT)),
+        channels=frozenset((*_REMOTE, ContactChannel.LETTER, ContactChannel.VISIT)),
         visits_allowed=True,
         caps=_caps(**_FIELD_CAPS),
         plans=dict(plans),
@@ -182,7 +182,7 @@ def _late_stage(
 DEFAULT = StrategyDocument(
     stages={
         Stage.CURRENT: StageStrategy(
-            channels=frozenset({Channel.SMS, Channel.EMAIL, Channel.WHATSAPP}),
+            channels=frozenset({ContactChannel.SMS, ContactChannel.EMAIL, ContactChannel.WHATSAPP}),
             visits_allowed=False,
             caps=_caps(sms=(1, 2), email=(1, 3), whatsapp=(1, 2)),
             plans={},
@@ -202,7 +202,7 @@ DEFAULT = StrategyDocument(
             priority_weight=_pct("40"),
         ),
         Stage.MID: StageStrategy(
-            channels=frozenset((*_REMOTE, Channel.LETTER)),
+            channels=frozenset((*_REMOTE, ContactChannel.LETTER)),
             visits_allowed=False,
             caps=_caps(**_REMOTE_CAPS, letter=(1, 1)),
             plans={
@@ -243,7 +243,7 @@ DEFAULT = StrategyDocument(
 DEFAULT_VERSION = 0
 
 
-def _within_law(country: str, channel: Channel, caps: ChannelCaps) -> ChannelCaps:
+def _within_law(country: str, channel: ContactChannel, caps: ChannelCaps) -> ChannelCaps:
     pack = pack_for(country)
     day, week = pack.law_cap(channel, DAY), pack.law_cap(channel, WEEK)
     per_day, per_week = caps.per_day, caps.per_week
@@ -260,8 +260,8 @@ def _entry_within_law(country: str, entry: StageStrategy) -> StageStrategy:
         return replace(entry, caps=caps)
     return replace(
         entry,
-        channels=entry.channels - {Channel.VISIT},
-        caps={ch: c for ch, c in caps.items() if ch is not Channel.VISIT},
+        channels=entry.channels - {ContactChannel.VISIT},
+        caps={ch: c for ch, c in caps.items() if ch is not ContactChannel.VISIT},
         visits_allowed=False,
     )
 
@@ -276,269 +276,61 @@ def default_for(country: str) -> StrategyDocument:
     )
 
 
-# --- reading a document -------------------------------------------------------------------
+# --- checking a document ------------------------------------------------------------------
+#
+# A document's shape and ranges are checked where it arrives (the API's schemas; a stored
+# document was checked when it was written). What is checked here is what no field alone
+# can say: how an entry's fields agree with each other, and the law of the country.
 
-_STAGE_REQUIRED = (
-    "channels",
-    "visits_allowed",
-    "approvals",
-    "escalation",
-    "promises",
-    "priority_weight",
-)
-_STAGE_POLICIES = ("older_adult_debtors_vulnerable", "calls_across_debts")
-_STAGE_KEYS = frozenset((*_STAGE_REQUIRED, "caps", "plans", *_STAGE_POLICIES))
-_PLAN_KEYS = (
-    "max_discount_pct",
-    "max_installments",
-    "min_down_payment_pct",
-    "max_term_extension_months",
-)
-_PLAN_OPTIONAL_KEYS = ("missed_installments_to_break", "days_late_to_break")
 MAX_DAYS_LATE_TO_BREAK = 180
 
 
-def _mapping(value: Any, path: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise InvalidInput(path, N_("must be an object"))
-    return value
-
-
-def _known_keys(raw: Mapping[str, Any], allowed: Sequence[str] | frozenset[str], path: str) -> None:
-    unknown = sorted(str(k) for k in raw if k not in allowed)
-    if unknown:
-        raise InvalidInput(f"{path}.{unknown[0]}", N_("not a field here"))
-
-
-def _required(raw: Mapping[str, Any], key: str, path: str) -> Any:
-    if raw.get(key) is None:
-        raise InvalidInput(f"{path}.{key}", N_("required"))
-    return raw[key]
-
-
-def _int(value: Any, path: str, low: int, high: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise InvalidInput(path, N_("must be a whole number"))
-    if not low <= value <= high:
-        raise InvalidInput(path, N_("must be between {low} and {high}"), {"low": low, "high": high})
-    return value
-
-
-def _decimal(value: Any, path: str, low: Decimal, high: Decimal) -> Decimal:
-    """A number with at most two decimal places in [low, high], kept with two places."""
-    if isinstance(value, bool):
-        raise InvalidInput(path, N_("must be a number"))
-    try:
-        if isinstance(value, Decimal):
-            number = value
-        elif isinstance(value, int):
-            number = Decimal(value)
-        elif isinstance(value, float | str):
-            number = Decimal(str(value).strip())
-        else:
-            raise InvalidInput(path, N_("must be a number"))
-    except InvalidOperation as exc:
-        raise InvalidInput(path, N_("must be a number")) from exc
-    if not number.is_finite():
-        raise InvalidInput(path, N_("must be a number"))
-    if not low <= number <= high:
-        raise InvalidInput(path, N_("must be between {low} and {high}"), {"low": low, "high": high})
-    if number != number.quantize(_CENT):
-        raise InvalidInput(path, N_("at most two decimal places"))
-    return number.quantize(_CENT)
-
-
-def _pct_field(value: Any, path: str, high: Decimal = HUNDRED) -> Decimal:
-    return _decimal(value, path, Decimal(0), high)
-
-
-def _channels(value: Any, path: str) -> frozenset[Channel]:
-    if not isinstance(value, list | tuple | set | frozenset):
-        raise InvalidInput(path, N_("must be a list of channels"))
-    channels: set[Channel] = set()
-    for index, name in enumerate(value):
-        try:
-            channels.add(Channel(name))
-        except ValueError as exc:
-            raise InvalidInput(f"{path}.{index}", N_("not a channel")) from exc
-    return frozenset(channels)
-
-
-def _cap_table(value: Any, path: str) -> dict[Channel, ChannelCaps]:
-    caps: dict[Channel, ChannelCaps] = {}
-    for key, raw in _mapping(value, path).items():
-        try:
-            channel = Channel(key)
-        except ValueError as exc:
-            raise InvalidInput(f"{path}.{key}", N_("not a channel")) from exc
-        if raw is None:
-            continue
-        entry = _mapping(raw, f"{path}.{key}")
-        _known_keys(entry, ("per_day", "per_week"), f"{path}.{key}")
-        limits = [
-            None if entry.get(k) is None else _int(entry[k], f"{path}.{key}.{k}", 0, MAX_CAP)
-            for k in ("per_day", "per_week")
-        ]
-        per_day, per_week = limits
-        if per_day is not None and per_week is not None and per_day > per_week:
-            raise InvalidInput(
-                f"{path}.{key}.per_day",
-                N_("greater than per_week ({per_week}): a day cannot allow more than its week"),
-                {"per_week": per_week},
-            )
-        if per_day is not None or per_week is not None:
-            caps[channel] = ChannelCaps(per_day, per_week)
-    return caps
-
-
-def _plan_limits(value: Any, path: str) -> PlanLimits:
-    raw = _mapping(value, path)
-    _known_keys(raw, (*_PLAN_KEYS, *_PLAN_OPTIONAL_KEYS), path)
-    for key in _PLAN_KEYS:
-        _required(raw, key, path)
-    missed = raw.get("missed_installments_to_break")
-    days_late = raw.get("days_late_to_break")
-    return PlanLimits(
-        max_discount_pct=_pct_field(raw["max_discount_pct"], f"{path}.max_discount_pct"),
-        max_installments=_int(
-            raw["max_installments"], f"{path}.max_installments", 1, MAX_INSTALLMENTS
-        ),
-        min_down_payment_pct=_pct_field(
-            raw["min_down_payment_pct"], f"{path}.min_down_payment_pct"
-        ),
-        max_term_extension_months=_int(
-            raw["max_term_extension_months"],
-            f"{path}.max_term_extension_months",
-            0,
-            MAX_TERM_EXTENSION_MONTHS,
-        ),
-        missed_installments_to_break=2
-        if missed is None
-        else _int(missed, f"{path}.missed_installments_to_break", 1, MAX_INSTALLMENTS),
-        days_late_to_break=30
-        if days_late is None
-        else _int(days_late, f"{path}.days_late_to_break", 1, MAX_DAYS_LATE_TO_BREAK),
-    )
-
-
-def _plan_table(value: Any, path: str) -> dict[PlanType, PlanLimits]:
-    plans: dict[PlanType, PlanLimits] = {}
-    for key, raw in _mapping(value, path).items():
-        try:
-            plan_type = PlanType(key)
-        except ValueError as exc:
-            raise InvalidInput(f"{path}.{key}", N_("not a plan type")) from exc
-        if raw is not None:
-            plans[plan_type] = _plan_limits(raw, f"{path}.{key}")
-    return plans
-
-
-def _approvals(value: Any, path: str) -> ApprovalLimits:
-    raw = _mapping(value, path)
-    keys = ("collector_up_to", "team_lead_up_to")
-    _known_keys(raw, keys, path)
-    collector, lead = (
-        _decimal(_required(raw, k, path), f"{path}.{k}", Decimal(0), MAX_AMOUNT) for k in keys
-    )
-    if lead < collector:
-        raise InvalidInput(
-            f"{path}.team_lead_up_to",
-            N_("must be at least collector_up_to ({collector}): thresholds are inverted"),
-            {"collector": collector},
-        )
-    return ApprovalLimits(collector, lead)
-
-
-def _escalation(value: Any, path: str) -> EscalationRule:
-    raw = _mapping(value, path)
-    _known_keys(raw, ("broken_promises", "refusal_codes"), path)
-    if "broken_promises" not in raw:
-        raise InvalidInput(f"{path}.broken_promises", N_("required (null: never on that count)"))
-    count = raw["broken_promises"]
-    broken = (
-        None if count is None else _int(count, f"{path}.broken_promises", 1, MAX_BROKEN_PROMISES)
-    )
-    codes = raw.get("refusal_codes") or []
-    if not isinstance(codes, list | tuple | set | frozenset):
-        raise InvalidInput(f"{path}.refusal_codes", N_("must be a list of result codes"))
-    for index, code in enumerate(codes):
-        if code not in RESULT_CODES:
-            raise InvalidInput(f"{path}.refusal_codes.{index}", N_("not a result code"))
-    return EscalationRule(broken, frozenset(codes))
-
-
-def _promises(value: Any, path: str) -> PromiseTerms:
-    raw = _mapping(value, path)
-    keys = ("grace_days", "tolerance_pct")
-    _known_keys(raw, keys, path)
-    return PromiseTerms(
-        grace_days=_int(
-            _required(raw, "grace_days", path), f"{path}.grace_days", 0, MAX_GRACE_DAYS
-        ),
-        tolerance_pct=_pct_field(
-            _required(raw, "tolerance_pct", path), f"{path}.tolerance_pct", MAX_TOLERANCE_PCT
-        ),
-    )
-
-
-def _stage_entry(value: Any, path: str) -> StageStrategy:
-    raw = _mapping(value, path)
-    _known_keys(raw, _STAGE_KEYS, path)
-    for key in _STAGE_REQUIRED:
-        _required(raw, key, path)
-    visits_allowed = raw["visits_allowed"]
-    if not isinstance(visits_allowed, bool):
-        raise InvalidInput(f"{path}.visits_allowed", N_("must be true or false"))
-    channels = _channels(raw["channels"], f"{path}.channels")
-    if Channel.VISIT in channels and not visits_allowed:
+def check_entry(entry: StageStrategy, path: str) -> None:
+    """Refuse a stage entry whose fields contradict each other: a visit channel without
+    visits allowed, caps on a channel the stage does not use, a day allowing more than its
+    week, approval thresholds in the wrong order. ``path`` names the entry in errors."""
+    if ContactChannel.VISIT in entry.channels and not entry.visits_allowed:
         raise InvalidInput(f"{path}.channels", N_("lists 'visit' while visits_allowed is false"))
-    policies: dict[str, bool] = {}
-    for key in _STAGE_POLICIES:
-        value = raw.get(key, False)
-        if not isinstance(value, bool):
-            raise InvalidInput(f"{path}.{key}", N_("must be true or false"))
-        policies[key] = value
-    caps = _cap_table(raw.get("caps") or {}, f"{path}.caps")
-    for channel in caps:
-        if channel not in channels:
+    for channel in ContactChannel:
+        caps = entry.caps.get(channel)
+        if caps is None:
+            continue
+        if channel not in entry.channels:
             raise InvalidInput(
                 f"{path}.caps.{channel.value}",
                 N_("has caps but is not one of the stage's channels"),
             )
-    return StageStrategy(
-        channels=channels,
-        visits_allowed=visits_allowed,
-        caps=caps,
-        plans=_plan_table(raw.get("plans") or {}, f"{path}.plans"),
-        approvals=_approvals(raw["approvals"], f"{path}.approvals"),
-        escalation=_escalation(raw["escalation"], f"{path}.escalation"),
-        promises=_promises(raw["promises"], f"{path}.promises"),
-        priority_weight=_pct_field(raw["priority_weight"], f"{path}.priority_weight"),
-        older_adult_debtors_vulnerable=policies["older_adult_debtors_vulnerable"],
-        calls_across_debts=policies["calls_across_debts"],
-    )
+        if caps.per_day is not None and caps.per_week is not None and caps.per_day > caps.per_week:
+            raise InvalidInput(
+                f"{path}.caps.{channel.value}.per_day",
+                N_("greater than per_week ({per_week}): a day cannot allow more than its week"),
+                {"per_week": caps.per_week},
+            )
+    if entry.approvals.team_lead_up_to < entry.approvals.collector_up_to:
+        raise InvalidInput(
+            f"{path}.approvals.team_lead_up_to",
+            N_("must be at least collector_up_to ({collector}): thresholds are inverted"),
+            {"collector": entry.approvals.collector_up_to},
+        )
 
 
-def parse_document(
-    raw: Mapping[str, Any], *, base: StrategyDocument = DEFAULT, field: str = "body"
+def with_entries(
+    base: StrategyDocument, entries: Mapping[Stage, StageStrategy]
 ) -> StrategyDocument:
-    """A document from its JSON form (``{"stages": {stage: entry}}``), each entry checked on
-    its own (shape, ranges, consistency), stages left out taken from ``base``. The law is
-    not consulted here: see :func:`check_law` and :func:`validate_document`."""
-    _known_keys(_mapping(raw, field), ("stages",), field)
-    path = f"{field}.stages"
-    given = _mapping(raw.get("stages") or {}, path)
-    unknown = sorted(str(k) for k in given if k not in {s.value for s in Stage})
-    if unknown:
-        raise InvalidInput(f"{path}.{unknown[0]}", N_("not a delinquency stage"))
-    return StrategyDocument(
-        stages={
-            stage: base[stage]
-            if given.get(stage.value) is None
-            else _stage_entry(given[stage.value], f"{path}.{stage.value}")
-            for stage in Stage
-        }
-    )
+    """``base`` with the stages of ``entries`` replaced by theirs. A cap entry that caps
+    neither period is no cap: it is left out."""
+    given = {
+        stage: replace(
+            entry,
+            caps={
+                ch: c
+                for ch, c in entry.caps.items()
+                if c.per_day is not None or c.per_week is not None
+            },
+        )
+        for stage, entry in entries.items()
+    }
+    return StrategyDocument(stages={stage: given.get(stage, base[stage]) for stage in Stage})
 
 
 def check_law(document: StrategyDocument, country: str, field: str = "body") -> None:
@@ -577,66 +369,16 @@ def check_law(document: StrategyDocument, country: str, field: str = "body") -> 
 
 
 def validate_document(
-    raw: Mapping[str, Any], country: str, field: str = "body"
+    entries: Mapping[Stage, StageStrategy], country: str, field: str = "body"
 ) -> StrategyDocument:
-    """A partner's new strategy from a request: checked entry by entry and against the law
-    of the partner's country; stages left out take the country's default entry."""
-    document = parse_document(raw, base=default_for(country), field=field)
+    """A partner's new strategy: the country's default with ``entries`` in place of its
+    stages, each entry checked for consistency and the whole against the law of
+    ``country``. ``field`` names the document in errors."""
+    for stage, entry in entries.items():
+        check_entry(entry, f"{field}.stages.{stage.value}")
+    document = with_entries(default_for(country), entries)
     check_law(document, country, field)
     return document
-
-
-def document_from_json(data: Mapping[str, Any]) -> StrategyDocument:
-    """A stored document (validated when it was written)."""
-    return parse_document(data, field="document")
-
-
-def _decimal_json(value: Decimal) -> str:
-    return str(value.quantize(_CENT))
-
-
-def _stage_json(entry: StageStrategy) -> dict[str, Any]:
-    return {
-        "channels": [c.value for c in Channel if c in entry.channels],
-        "caps": {
-            c.value: {"per_day": entry.caps[c].per_day, "per_week": entry.caps[c].per_week}
-            for c in Channel
-            if c in entry.caps
-        },
-        "visits_allowed": entry.visits_allowed,
-        "plans": {
-            p.value: {
-                "max_discount_pct": _decimal_json(entry.plans[p].max_discount_pct),
-                "max_installments": entry.plans[p].max_installments,
-                "min_down_payment_pct": _decimal_json(entry.plans[p].min_down_payment_pct),
-                "max_term_extension_months": entry.plans[p].max_term_extension_months,
-                "missed_installments_to_break": entry.plans[p].missed_installments_to_break,
-                "days_late_to_break": entry.plans[p].days_late_to_break,
-            }
-            for p in PlanType
-            if p in entry.plans
-        },
-        "approvals": {
-            "collector_up_to": _decimal_json(entry.approvals.collector_up_to),
-            "team_lead_up_to": _decimal_json(entry.approvals.team_lead_up_to),
-        },
-        "escalation": {
-            "broken_promises": entry.escalation.broken_promises,
-            "refusal_codes": sorted(entry.escalation.refusal_codes),
-        },
-        "promises": {
-            "grace_days": entry.promises.grace_days,
-            "tolerance_pct": _decimal_json(entry.promises.tolerance_pct),
-        },
-        "priority_weight": _decimal_json(entry.priority_weight),
-        "older_adult_debtors_vulnerable": entry.older_adult_debtors_vulnerable,
-        "calls_across_debts": entry.calls_across_debts,
-    }
-
-
-def document_to_json(document: StrategyDocument) -> dict[str, Any]:
-    """The stored form: every stage, in order; decimals as strings; sorted lists."""
-    return {"stages": {stage.value: _stage_json(document[stage]) for stage in Stage}}
 
 
 # --- evaluating a document ----------------------------------------------------------------

@@ -11,8 +11,9 @@ from sqlalchemy import CheckConstraint, Column, Index
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
+from app.domain.compliance_incidents import IncidentStatus
 from app.ids import new_id
-from app.models.base import optional_timestamp_field, timestamp_field
+from app.models.base import EnumText, optional_timestamp_field, timestamp_field
 
 
 class ComplianceIncident(SQLModel, table=True):
@@ -39,7 +40,9 @@ class ComplianceIncident(SQLModel, table=True):
     # The law reasons broken, each {code, message, basis, citation}.
     reasons: list[dict[str, Any]] = Field(sa_column=Column(JSONB, nullable=False))
     pack_version: str = Field(max_length=24)
-    status: str = Field(default="open", max_length=16)
+    status: IncidentStatus = Field(
+        default=IncidentStatus.OPEN, sa_type=EnumText(IncidentStatus, 16)
+    )
     opened_at: datetime = timestamp_field()
     resolution_note: str | None = Field(default=None, max_length=2000)
     resolved_by: str | None = Field(default=None, max_length=80)

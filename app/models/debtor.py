@@ -16,10 +16,12 @@ from sqlalchemy import CheckConstraint, Column, Index, LargeBinary, Numeric, Uni
 from sqlmodel import Field, SQLModel
 
 from app import vault
+from app.domain.consents import ConsentStatus
+from app.domain.contactability import VerificationStatus
 from app.domain.crypto import Vault
 from app.domain.identity import CONTACT, NATIONAL_ID, contact_blind_index, mask, mask_contact
 from app.ids import new_id
-from app.models.base import Sealed, optional_timestamp_field, timestamp_field
+from app.models.base import EnumText, Sealed, optional_timestamp_field, timestamp_field
 
 
 def national_id_index(value: str) -> bytes:
@@ -128,8 +130,10 @@ class ContactPoint(SQLModel, table=True):
     is_valid: bool = Field(default=True, sa_column_kwargs={"server_default": "true"})
     # unverified until a contact proves whose it is (verified), invalid after the wrong-number
     # results above (app/domain/contactability.py).
-    verification_status: str = Field(
-        default="unverified", max_length=12, sa_column_kwargs={"server_default": "unverified"}
+    verification_status: VerificationStatus = Field(
+        default=VerificationStatus.UNVERIFIED,
+        sa_type=EnumText(VerificationStatus, 12),
+        sa_column_kwargs={"server_default": "unverified"},
     )
     verified_at: datetime | None = optional_timestamp_field()
     note: str | None = Field(default=None, max_length=500)
@@ -212,7 +216,7 @@ class ContactConsent(SQLModel, table=True):
     # Consent is given to a creditor (Ley 2300 names the entity), not to every partner.
     partner_id: uuid.UUID = Field(foreign_key="partner.id", primary_key=True)
     channel: str = Field(max_length=16, primary_key=True)
-    status: str = Field(max_length=16)
+    status: ConsentStatus = Field(sa_type=EnumText(ConsentStatus, 16))
     source: str = Field(max_length=24)
     evidence_interaction_id: uuid.UUID | None = Field(default=None, foreign_key="interaction.id")
     evidence_document_id: uuid.UUID | None = Field(default=None, foreign_key="account_document.id")

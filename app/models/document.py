@@ -28,8 +28,9 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
+from app.domain.documents import CustodyStatus
 from app.ids import new_id
-from app.models.base import optional_timestamp_field, timestamp_field
+from app.models.base import EnumText, optional_timestamp_field, timestamp_field
 
 
 class AccountDocument(SQLModel, table=True):
@@ -87,7 +88,9 @@ class AccountDocument(SQLModel, table=True):
     uploaded_at: datetime = timestamp_field()
 
     # The paper original: ``digital_only`` until a custody step is recorded.
-    custody_status: str = Field(default="digital_only", max_length=24)
+    custody_status: CustodyStatus = Field(
+        default=CustodyStatus.DIGITAL_ONLY, sa_type=EnumText(CustodyStatus, 24)
+    )
     custody_on: date | None = None
     custody_by: str | None = Field(default=None, max_length=120)
     custody_note: str | None = Field(default=None, max_length=500)

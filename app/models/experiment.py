@@ -11,8 +11,9 @@ from sqlalchemy import CheckConstraint, Column, Index, Numeric, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
+from app.domain.experiments import ExperimentStatus
 from app.ids import new_id
-from app.models.base import optional_timestamp_field, timestamp_field
+from app.models.base import EnumText, optional_timestamp_field, timestamp_field
 
 
 class StrategyExperiment(SQLModel, table=True):
@@ -46,7 +47,9 @@ class StrategyExperiment(SQLModel, table=True):
     partner_id: uuid.UUID = Field(foreign_key="partner.id")
     stage: str = Field(max_length=16)
     name: str = Field(max_length=120)
-    status: str = Field(default="running", max_length=16)
+    status: ExperimentStatus = Field(
+        default=ExperimentStatus.RUNNING, sa_type=EnumText(ExperimentStatus, 16)
+    )
     created_by: str = Field(max_length=80)
     created_at: datetime = timestamp_field()
     ended_by: str | None = Field(default=None, max_length=80)

@@ -9,8 +9,9 @@ from decimal import Decimal
 from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, Identity, Index, Numeric
 from sqlmodel import Field, SQLModel
 
+from app.domain.credit_movements import MovementStatus
 from app.ids import new_id
-from app.models.base import optional_timestamp_field, timestamp_field
+from app.models.base import EnumText, optional_timestamp_field, timestamp_field
 
 
 class LedgerEntry(SQLModel, table=True):
@@ -79,7 +80,7 @@ class CreditMovement(SQLModel, table=True):
     target_account_id: uuid.UUID | None = Field(default=None, foreign_key="account.id")
     amount: Decimal = Field(sa_type=Numeric(18, 2))
     currency: str = Field(max_length=3)
-    status: str = Field(max_length=16)
+    status: MovementStatus = Field(sa_type=EnumText(MovementStatus, 16))
     reason: str = Field(max_length=1000)
     # How the money left (a SPEI transfer's tracking key, a cheque number), for refunds.
     payout_reference: str | None = Field(default=None, max_length=100)

@@ -12,8 +12,12 @@ from sqlalchemy import CheckConstraint, Column, Index, Numeric, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
+from app.domain.payments import InstallmentStatus
+from app.domain.plans import PlanStatus
+from app.domain.roles import Role
+from app.domain.strategies import PlanType
 from app.ids import new_id
-from app.models.base import optional_timestamp_field, timestamp_field
+from app.models.base import EnumText, optional_timestamp_field, timestamp_field
 
 # A plan in one of these statuses holds the account: at most one per account.
 OPEN_STATUSES = ("proposed", "pending_approval", "active")
@@ -52,8 +56,8 @@ class PaymentPlan(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     account_id: uuid.UUID = Field(foreign_key="account.id")
     partner_id: uuid.UUID
-    plan_type: str = Field(max_length=16)
-    status: str = Field(max_length=16)
+    plan_type: PlanType = Field(sa_type=EnumText(PlanType, 16))
+    status: PlanStatus = Field(sa_type=EnumText(PlanStatus, 16))
     # The quote request the plan was made from, as received (JSON).
     terms: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
     # The strategy limits the terms broke when proposed: [{code, message}].
@@ -71,7 +75,7 @@ class PaymentPlan(SQLModel, table=True):
     experiment_arm_id: uuid.UUID | None = Field(
         default=None, foreign_key="experiment_arm.id", index=True
     )
-    approver_role: str = Field(max_length=16)
+    approver_role: Role = Field(sa_type=EnumText(Role, 16))
     # When it breaks, from the strategy it was agreed under (app.domain.plans.BreakingRule).
     missed_installments_to_break: int = Field(default=2, sa_column_kwargs={"server_default": "2"})
     days_late_to_break: int = Field(default=30, sa_column_kwargs={"server_default": "30"})
@@ -114,4 +118,6 @@ class PlanInstallment(SQLModel, table=True):
     principal: Decimal | None = Field(default=None, sa_type=Numeric(18, 2))
     interest: Decimal | None = Field(default=None, sa_type=Numeric(18, 2))
     paid_amount: Decimal = Field(default=Decimal("0"), sa_type=Numeric(18, 2))
-    status: str = Field(default="pending", max_length=16)
+    status: InstallmentStatus = Field(
+        default=InstallmentStatus.PENDING, sa_type=EnumText(InstallmentStatus, 16)
+    )

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Response
 from app.contract import CACHE_CONTROL, response_headers
 from app.deps import PrincipalDep
 from app.domain import catalog
-from app.domain.contact_check_packs import Channel
+from app.domain.contact_check_packs import ContactChannel
 from app.i18n import LANGUAGES, labels
 from app.problems import CATALOGUE, problem_responses
 from app.schemas.catalog import (
@@ -68,7 +68,7 @@ async def read_catalog(_: PrincipalDep, response: Response) -> CatalogRead:
             ChannelRead(
                 code=channel.value,
                 labels=labels(label),
-                requires=[catalog.Requirement.GPS] if channel is Channel.VISIT else [],
+                requires=[catalog.Requirement.GPS] if channel is ContactChannel.VISIT else [],
             )
             for channel, label in catalog.CHANNEL_LABELS.items()
         ],

@@ -9,7 +9,7 @@ from datetime import UTC
 from fastapi import APIRouter
 
 from app.deps import LanguageDep, PrincipalDep, SessionDep, SettingsDep
-from app.domain.contact_check import PACKS, Channel, DebtorFlag, Party, RulePack, pack_for
+from app.domain.contact_check import PACKS, ContactChannel, DebtorFlag, Party, RulePack, pack_for
 from app.domain.contact_check_packs import WEEKDAYS, HourWindow, hhmm
 from app.i18n import Language, translate
 from app.problems import problem_responses
@@ -29,8 +29,8 @@ from app.services import contact_check as service
 router = APIRouter(tags=["compliance"])
 
 
-def _channels(channels: frozenset[Channel] | None) -> list[Channel] | None:
-    return None if channels is None else [c for c in Channel if c in channels]
+def _channels(channels: frozenset[ContactChannel] | None) -> list[ContactChannel] | None:
+    return None if channels is None else [c for c in ContactChannel if c in channels]
 
 
 def _window(window: HourWindow | None) -> HourWindowRead | None:
@@ -147,7 +147,7 @@ async def check_contact(
         settings,
         principal,
         account_id,
-        channel=Channel(body.channel),
+        channel=ContactChannel(body.channel),
         party=Party(body.party) if body.party else None,
         contact_point_id=body.contact_point_id,
         at=body.at,

@@ -11,7 +11,6 @@ from app.deps import SessionDep, require
 from app.domain.experiments import ExperimentStatus
 from app.domain.roles import Role
 from app.domain.stages import Stage
-from app.domain.strategies import document_from_json, document_to_json
 from app.pagination import CursorQuery, LimitQuery, Page, decode_id_cursor, split_page
 from app.problems import problem_responses
 from app.schemas.experiments import (
@@ -27,6 +26,7 @@ from app.schemas.experiments import (
 from app.schemas.strategies import StageStrategyRead
 from app.security import Principal
 from app.services import experiments as service
+from app.services import strategies
 
 router = APIRouter(tags=["strategies"])
 
@@ -56,15 +56,15 @@ def _read(view: service.ExperimentView) -> ExperimentRead:
     def entry(document: dict[str, object] | None) -> StageStrategyRead | None:
         if document is None:
             return None
-        parsed = document_from_json({"stages": {stage.value: document}})
-        return StageStrategyRead.model_validate(document_to_json(parsed)["stages"][stage.value])
+        stored = strategies.entry_to_json(strategies.entry_from_json(document))
+        return StageStrategyRead.model_validate(stored)
 
     return ExperimentRead(
         id=e.id,
         partner_id=e.partner_id,
         stage=stage,
         name=e.name,
-        status=ExperimentStatus(e.status),
+        status=e.status,
         created_by=e.created_by,
         created_at=e.created_at,
         ended_by=e.ended_by,
@@ -212,7 +212,7 @@ async def report_experiment(
         experiment_id=e.id,
         partner_id=e.partner_id,
         stage=Stage(e.stage),
-        status=ExperimentStatus(e.status),
+        status=e.status,
         currency=report.currency,
         started_at=e.created_at,
         ended_at=e.ended_at,

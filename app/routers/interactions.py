@@ -17,7 +17,7 @@ from app.deps import (
     SessionDep,
     SettingsDep,
 )
-from app.domain.contact_check import Channel
+from app.domain.contact_check import ContactChannel
 from app.domain.interactions import verdict_for
 from app.domain.money import round_money
 from app.i18n import Language
@@ -111,7 +111,7 @@ async def set_channel_consent(
     session: SessionDep,
     principal: PrincipalDep,
     account_id: uuid.UUID,
-    channel: Channel,
+    channel: ContactChannel,
     body: ConsentSet,
     now: ClockDep,
 ) -> ConsentRead:
@@ -207,7 +207,7 @@ async def list_interactions(
     principal: PrincipalDep,
     account_id: uuid.UUID,
     language: LanguageDep,
-    channel: Annotated[Channel | None, Query()] = None,
+    channel: Annotated[ContactChannel | None, Query()] = None,
     result_code: Annotated[str | None, Query(max_length=24, pattern=r"^[A-Z_]+$")] = None,
     since: Annotated[UtcDatetime | None, Query()] = None,
     until: Annotated[UtcDatetime | None, Query()] = None,
@@ -303,7 +303,7 @@ async def search_interactions(
         Query(alias="from", description="Started at or after this instant."),
     ] = None,
     to: Annotated[UtcDatetime | None, Query(description="Started before this instant.")] = None,
-    channel: Annotated[Channel | None, Query()] = None,
+    channel: Annotated[ContactChannel | None, Query()] = None,
     result: Annotated[
         str | None,
         Query(max_length=24, pattern=r"^[A-Z_]+$", description="Only this result code."),

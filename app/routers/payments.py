@@ -17,6 +17,7 @@ from app.deps import (
     idempotency_key_parameter,
 )
 from app.domain.money import round_money
+from app.domain.payments import PaymentChannel
 from app.models.payment import Payment
 from app.pagination import CursorQuery, LimitQuery, Page
 from app.problems import problem_responses
@@ -38,7 +39,6 @@ from app.schemas.payments import (
     AllocationRead,
     BalanceAllocationRead,
     InstallmentAllocationRead,
-    PaymentChannelName,
     PaymentCreate,
     PaymentListItem,
     PaymentRead,
@@ -190,7 +190,7 @@ async def search_payments(
         CalendarDate | None, Query(alias="from", description="Paid on or after this day.")
     ] = None,
     to: Annotated[CalendarDate | None, Query(description="Paid on or before this day.")] = None,
-    channel: Annotated[PaymentChannelName | None, Query()] = None,
+    channel: Annotated[PaymentChannel | None, Query()] = None,
     status_filter: Annotated[Literal["applied", "reversed"] | None, Query(alias="status")] = None,
     partner_id: PartnerFilter = None,
     collector_id: CollectorFilter = None,

@@ -22,7 +22,7 @@ from app.deps import (
     SettingsDep,
 )
 from app.domain.auth import IPAddress, address_key
-from app.domain.contact_check import Channel
+from app.domain.contact_check import ContactChannel
 from app.domain.portal import Offer, PortalSessionInvalid, SecondFactor
 from app.domain.rate_limit import SlidingWindowLimiter
 from app.i18n import Language
@@ -422,7 +422,7 @@ async def set_portal_contact_preference(
         settings,
         portal,
         service.ContactPreference(
-            Channel(body.channel) if body.channel is not None else None, body.preferred_time
+            ContactChannel(body.channel) if body.channel is not None else None, body.preferred_time
         ),
         now=now,
     )

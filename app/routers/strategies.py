@@ -7,7 +7,6 @@ from fastapi import APIRouter, Depends
 
 from app.deps import SessionDep, require
 from app.domain.roles import Role
-from app.domain.strategies import document_to_json
 from app.problems import problem_responses
 from app.schemas.strategies import (
     StrategyDocumentRead,
@@ -37,7 +36,7 @@ def _read(view: service.StrategyView) -> StrategyRead:
     return StrategyRead(
         partner_id=view.partner_id,
         version=view.version,
-        document=StrategyDocumentRead.model_validate(document_to_json(view.document)),
+        document=StrategyDocumentRead.model_validate(service.document_to_json(view.document)),
         created_by=view.created_by,
         created_at=view.created_at,
     )

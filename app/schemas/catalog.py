@@ -6,7 +6,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from app.domain.catalog import Requirement
-from app.domain.contact_check_packs import Channel, DebtorFlag
+from app.domain.contact_check_packs import ContactChannel, DebtorFlag
 from app.i18n import Language
 
 
@@ -27,7 +27,7 @@ class ResultCodeEntryRead(CatalogEntry):
         "`callback_time` (the debtor's local time agreed), `debtor_reached` (party debtor), "
         "`third_party_reached` (a reference or guarantor)."
     )
-    channels: list[Channel] = Field(description="The channels it may be recorded on.")
+    channels: list[ContactChannel] = Field(description="The channels it may be recorded on.")
     conversation: bool = Field(description="A person was reached: counts for the law's caps.")
     raises_flag: DebtorFlag | None = Field(
         description="The flag it raises on the debtor (contact stops as the law says)."

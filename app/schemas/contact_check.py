@@ -9,10 +9,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.domain.contact_check import REASON_CODES, Channel, DebtorFlag, ReferenceRule
+from app.domain.contact_check import REASON_CODES, ContactChannel, DebtorFlag, ReferenceRule
 from app.domain.contact_check_packs import Trigger
 from app.schemas.common import UtcDatetime, one_of
-from app.schemas.interactions import ChannelName, PartyName
+from app.schemas.interactions import PartyName
 
 
 class HourWindowRead(BaseModel):
@@ -45,7 +45,7 @@ class WeeklyHours(BaseModel):
 class FrequencyCapRead(BaseModel):
     """At most ``limit`` contacts by the ``channels`` together within ``period_days``."""
 
-    channels: list[Channel]
+    channels: list[ContactChannel]
     period_days: int = Field(
         description="1: the local calendar day; more: a rolling window of that many days."
     )
@@ -70,8 +70,10 @@ class AfterContactRuleRead(BaseModel):
         description="`direct`: the debtor was reached; `conversation`: anyone was; `person`: "
         "the person now to be contacted was, about this debt."
     )
-    trigger_channels: list[Channel] | None = Field(description="null: a contact by any channel.")
-    blocked_channels: list[Channel] | None = Field(description="null: every channel.")
+    trigger_channels: list[ContactChannel] | None = Field(
+        description="null: a contact by any channel."
+    )
+    blocked_channels: list[ContactChannel] | None = Field(description="null: every channel.")
     other_channels_only: bool = Field(
         description="Only channels other than the triggering contact's are blocked."
     )
@@ -107,7 +109,9 @@ class RulePackRead(BaseModel):
     )
     hours: WeeklyHours
     hours_in_law: bool = Field(description="false: the law sets no hours (the day is open).")
-    untimed_channels: list[Channel] = Field(description="Channels the hours do not apply to.")
+    untimed_channels: list[ContactChannel] = Field(
+        description="Channels the hours do not apply to."
+    )
     excluded_weekdays: list[str]
     excludes_holidays: bool = Field(description="Public holidays of the country are excluded.")
     excluded_dates: list[date] = Field(description="Dates the operator excluded.")
@@ -130,7 +134,7 @@ class RulePackRead(BaseModel):
 class ContactCheckRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    channel: ChannelName
+    channel: ContactChannel
     contact_point_id: uuid.UUID | None = Field(
         default=None, description="The phone, email or address to be used; its owner is the party."
     )

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.domain.experiments import MAX_CHALLENGERS, ExperimentStatus
 from app.domain.stages import Stage
 from app.schemas.common import AsciiDecimal, PlainText
-from app.schemas.strategies import StageStrategy, StageStrategyRead
+from app.schemas.strategies import StageStrategyRead, StageStrategyWrite
 
 Share = Annotated[
     AsciiDecimal,
@@ -36,7 +36,7 @@ class ChallengerCreate(BaseModel):
 
     name: PlainText = Field(min_length=1, max_length=60, description="Unique in the experiment.")
     share: Share
-    document: StageStrategy = Field(
+    document: StageStrategyWrite = Field(
         description="The challenger's strategy for the experiment's stage."
     )
 

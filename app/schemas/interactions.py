@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.domain.contact_check import RESULT_CODES
+from app.domain.contact_check import RESULT_CODES, ContactChannel
 from app.domain.interactions import NOT_ASKED, PROBLEM_CATEGORIES
 from app.schemas.accounts import AccountLabelRead
 from app.schemas.common import (
@@ -24,7 +24,6 @@ from app.schemas.common import (
     one_of,
 )
 
-ChannelName = Literal["call", "sms", "email", "whatsapp", "letter", "visit"]
 PartyName = Literal["debtor", "reference", "guarantor"]
 ConsentSourceName = Literal[
     "partner_file", "debtor_in_interaction", "signed_document", "debtor_request"
@@ -98,7 +97,7 @@ class CallbackIn(BaseModel):
 class InteractionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    channel: ChannelName
+    channel: ContactChannel
     direction: Literal["outbound", "inbound"] = "outbound"
     contact_point_id: uuid.UUID | None = None
     party: Literal["debtor", "reference", "guarantor", "none"]
@@ -266,7 +265,7 @@ class ConsentSet(BaseModel):
 class ConsentRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    channel: ChannelName
+    channel: ContactChannel
     status: Literal["granted", "opted_out"]
     source: ConsentSourceName | Literal["portal", "unrecorded"] = Field(
         description="`portal`: the debtor's own word in the self-service portal (the "

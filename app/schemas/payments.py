@@ -10,16 +10,14 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.domain.errors import InvalidValue
+from app.domain.payments import PaymentChannel
 from app.i18n import N_
 from app.schemas.accounts import AccountLabelRead
 from app.schemas.common import CalendarDate, NoteText, PlainText, PositiveMoney
 
-ChannelName = Literal["spei", "cash_store", "card", "branch", "partner_report"]
-# What a payment read may show: also `credit_transfer`, credit moved from another account of
-# the debtor (made by a credit movement, never sent by a client).
-PaymentChannelName = Literal[
-    "spei", "cash_store", "card", "branch", "partner_report", "credit_transfer"
-]
+# The payment channels a client records (app.domain.payments.RECORDED_CHANNELS): every
+# channel but `credit_transfer`, which only a credit movement makes.
+RecordedPaymentChannel = Literal["spei", "cash_store", "card", "branch", "partner_report"]
 
 
 class PaymentCreate(BaseModel):
@@ -46,7 +44,7 @@ class PaymentCreate(BaseModel):
         pattern=r"^[A-Z]{3}$", description="ISO 4217; must be the account's currency."
     )
     paid_on: CalendarDate
-    channel: ChannelName
+    channel: RecordedPaymentChannel
     payer_reference: PlainText | None = Field(
         default=None,
         min_length=1,
@@ -124,7 +122,7 @@ class PaymentRead(BaseModel):
     amount: Decimal
     currency: str
     paid_on: date
-    channel: PaymentChannelName
+    channel: PaymentChannel
     payer_reference: str | None
     status: Literal["applied", "reversed"]
     allocation: AllocationRead

@@ -2,8 +2,9 @@
 
 Percentages, amounts and weights are decimals and leave the API as strings (``"5.00"``).
 The rules no schema can express (caps against the country's law, thresholds in order, a
-capped channel among the allowed ones) are checked by ``app/domain/strategies.py``; errors
-from either name the same field path (``body.stages.early.caps.call.per_day``).
+capped channel among the allowed ones) are checked by ``app/domain/strategies.py`` on its
+dataclasses, which a written entry becomes (``app/services/strategies.py``); errors from
+either name the same field path (``body.stages.early.caps.call.per_day``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from app.domain.contact_check import RESULT_CODES, Channel
+from app.domain.contact_check import RESULT_CODES, ContactChannel
 from app.domain.errors import InvalidValue
 from app.domain.strategies import (
     MAX_BROKEN_PROMISES,
@@ -29,10 +30,19 @@ from app.domain.strategies import (
 from app.i18n import N_
 from app.schemas.common import AsciiDecimal, Money
 
+_CENT = Decimal("0.01")
+
+
+def _to_cents(value: Decimal) -> Decimal:
+    # A document keeps its percentages, amounts and weights with two decimal places ("5.00").
+    return value.quantize(_CENT)
+
+
 Cap = Annotated[int, Field(ge=0, le=MAX_CAP, strict=True)]
 Percent = Annotated[
     AsciiDecimal,
     Field(ge=0, le=100, max_digits=5, decimal_places=2, description="A percentage, 0 to 100."),
+    AfterValidator(_to_cents),
 ]
 Amount = Annotated[
     Money,
@@ -40,6 +50,7 @@ Amount = Annotated[
         description="An amount of discount in the partner's currency, at most its decimals "
         "(none for CLP)."
     ),
+    AfterValidator(_to_cents),
 ]
 
 
@@ -145,17 +156,17 @@ class StrategyPromiseTerms(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     grace_days: int = Field(ge=0, le=MAX_GRACE_DAYS, strict=True)
-    tolerance_pct: AsciiDecimal = Field(
+    tolerance_pct: Annotated[AsciiDecimal, AfterValidator(_to_cents)] = Field(
         ge=0, le=MAX_TOLERANCE_PCT, max_digits=4, decimal_places=2, description="In %."
     )
 
 
-class StageStrategy(BaseModel):
+class StageStrategyWrite(BaseModel):
     """The policy for accounts in one delinquency stage."""
 
     model_config = ConfigDict(extra="forbid")
 
-    channels: list[Channel] = Field(description="Channels that may be used.")
+    channels: list[ContactChannel] = Field(description="Channels that may be used.")
     caps: StrategyCaps = Field(default_factory=StrategyCaps)
     visits_allowed: bool = Field(description="Field visits; needed for `visit` in channels.")
     plans: StrategyPlans = Field(default_factory=StrategyPlans)
@@ -180,12 +191,12 @@ class StrategyStages(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    current: StageStrategy | None = None
-    early: StageStrategy | None = None
-    mid: StageStrategy | None = None
-    late: StageStrategy | None = None
-    nonaccrual: StageStrategy | None = None
-    chargeoff: StageStrategy | None = None
+    current: StageStrategyWrite | None = None
+    early: StageStrategyWrite | None = None
+    mid: StageStrategyWrite | None = None
+    late: StageStrategyWrite | None = None
+    nonaccrual: StageStrategyWrite | None = None
+    chargeoff: StageStrategyWrite | None = None
 
 
 class StrategyWrite(BaseModel):
@@ -227,7 +238,7 @@ class StrategyPromiseTermsRead(BaseModel):
 
 
 class StageStrategyRead(BaseModel):
-    channels: list[Channel]
+    channels: list[ContactChannel]
     caps: StrategyCaps
     visits_allowed: bool
     plans: StrategyPlansRead

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from app.domain.contact_check import Channel
+from app.domain.contact_check import ContactChannel
 from app.domain.stages import Stage
 from app.schemas.accounts import Money
 
@@ -24,7 +24,7 @@ class WorkReasonRead(BaseModel):
 class WorkChannelRead(BaseModel):
     """How to reach the debtor now: the channel and the contact point the check allowed."""
 
-    channel: Channel
+    channel: ContactChannel
     contact_point_id: uuid.UUID
     kind: str = Field(description="phone, email or address.")
     value_masked: str

@@ -219,7 +219,7 @@ async def agreement_of(
     """The agreement of a plan the caller may read and has locked (staff through
     :func:`plan_agreement`, the debtor through the portal's own account)."""
     issued = plan.agreement_sha256 is not None
-    status = PlanStatus(plan.status)
+    status = plan.status
     if status not in ISSUABLE and not (status is PlanStatus.CANCELLED and issued):
         raise AgreementNotIssuable(plan.status)
     if plan.agreement_facts is not None:

@@ -33,7 +33,7 @@ from app.domain.callbacks import (
     due_moment,
     status_of,
 )
-from app.domain.contact_check import Channel, Party
+from app.domain.contact_check import ContactChannel, Party
 from app.domain.interactions import reason_record
 from app.models.account import Account
 from app.models.callback import Callback
@@ -133,7 +133,7 @@ async def schedule(
         settings,
         principal,
         account.id,
-        channel=Channel.CALL,
+        channel=ContactChannel.CALL,
         party=Party.DEBTOR,
         contact_point_id=agreed.phone.id if agreed.phone is not None else None,
         at=agreed.at,

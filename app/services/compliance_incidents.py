@@ -48,7 +48,7 @@ async def open_incident(
         occurred_at=interaction.started_at,
         reasons=breaches,
         pack_version=interaction.pack_version,
-        status=IncidentStatus.OPEN.value,
+        status=IncidentStatus.OPEN,
         opened_at=now,
     )
     session.add(incident)
@@ -124,10 +124,10 @@ async def resolve_incident(
         raise NotFound({"entity": "compliance_incident"})
     if not may_resolve(principal.role):
         raise PermissionDenied({"role": principal.role.value})
-    if incident.status == IncidentStatus.RESOLVED.value:
+    if incident.status == IncidentStatus.RESOLVED:
         raise IncidentAlreadyResolved({"resolved_at": incident.resolved_at})
     before = {"status": incident.status}
-    incident.status = IncidentStatus.RESOLVED.value
+    incident.status = IncidentStatus.RESOLVED
     incident.resolution_note = note
     incident.resolved_by = principal.audit_id
     incident.resolved_at = now

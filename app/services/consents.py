@@ -24,7 +24,7 @@ from app.domain.consents import (
     may_lift_opt_out,
     source_of,
 )
-from app.domain.contact_check import Channel
+from app.domain.contact_check import ContactChannel
 from app.domain.errors import InvalidInput, PermissionDenied
 from app.i18n import N_
 from app.models.account import Account
@@ -42,7 +42,7 @@ async def record_consent(
     session: AsyncSession,
     principal: Principal,
     account_id: uuid.UUID,
-    channel: Channel,
+    channel: ContactChannel,
     body: ConsentSet,
     *,
     now: datetime | None = None,
@@ -87,7 +87,7 @@ async def record_consent(
         ContactConsent, (account.debtor_id, account.partner_id, channel.value)
     )
     if status is ConsentStatus.GRANTED and current is not None:
-        if current.status == ConsentStatus.OPTED_OUT.value and not may_lift_opt_out(principal.role):
+        if current.status == ConsentStatus.OPTED_OUT and not may_lift_opt_out(principal.role):
             raise PermissionDenied({"role": principal.role.value})
         check_not_older_than_revocation(given_at, current.status, current.given_at)
     values: dict[str, Any] = {
@@ -137,7 +137,7 @@ async def revoke_from_interaction(
                     select(col(ContactConsent.channel)).where(
                         col(ContactConsent.debtor_id) == account.debtor_id,
                         col(ContactConsent.partner_id) == account.partner_id,
-                        col(ContactConsent.status) == ConsentStatus.GRANTED.value,
+                        col(ContactConsent.status) == ConsentStatus.GRANTED,
                     )
                 )
             ).all()
@@ -166,7 +166,7 @@ async def record_from_portal(
     actor: audit.Actor,
     account: Account,
     interaction: Interaction,
-    channel: Channel,
+    channel: ContactChannel,
     status: ConsentStatus,
     now: datetime,
 ) -> ContactConsent:

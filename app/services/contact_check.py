@@ -20,7 +20,7 @@ from app.domain.contact_check import (
     CONVERSATION_CODES,
     POINT_KIND,
     RIGHT_PARTY_CODES,
-    Channel,
+    ContactChannel,
     ContactRequest,
     DebtorFlag,
     Decision,
@@ -107,7 +107,7 @@ async def contact_context(
     principal: Principal,
     account_id: uuid.UUID,
     *,
-    channel: Channel,
+    channel: ContactChannel,
     party: Party | None,
     contact_point_id: uuid.UUID | None,
     at: datetime,
@@ -188,7 +188,7 @@ async def check_account_contact(
     principal: Principal,
     account_id: uuid.UUID,
     *,
-    channel: Channel,
+    channel: ContactChannel,
     party: Party | None,
     contact_point_id: uuid.UUID | None,
     at: datetime | None,
@@ -233,7 +233,7 @@ def _party_of(
 
 
 # Channels that reach the person wherever they are: their other points are evidence too.
-ANYWHERE = frozenset({Channel.EMAIL, Channel.SMS, Channel.WHATSAPP})
+ANYWHERE = frozenset({ContactChannel.EMAIL, ContactChannel.SMS, ContactChannel.WHATSAPP})
 
 
 async def _zones(
@@ -241,7 +241,7 @@ async def _zones(
     account: Account,
     partner: Partner,
     point: ContactPoint | None,
-    channel: Channel,
+    channel: ContactChannel,
     party: Party,
 ) -> list[str]:
     """Every zone the person may be in, from the debtor's own evidence
@@ -277,7 +277,7 @@ async def call_zones(
 ) -> tuple[str, ...]:
     """Every zone a call to the debtor through ``point`` (or, without one, through any of
     their points on this account) reaches them in, as the contact check reads it."""
-    return tuple(await _zones(session, account, partner, point, Channel.CALL, Party.DEBTOR))
+    return tuple(await _zones(session, account, partner, point, ContactChannel.CALL, Party.DEBTOR))
 
 
 def zones_of_points(points: Iterable[ContactPoint], country: str) -> tuple[str, ...]:
@@ -301,7 +301,7 @@ def zones_of_points(points: Iterable[ContactPoint], country: str) -> tuple[str, 
 
 
 def points_placing(
-    point: ContactPoint, channel: Channel, others: Iterable[ContactPoint]
+    point: ContactPoint, channel: ContactChannel, others: Iterable[ContactPoint]
 ) -> list[ContactPoint]:
     """The points that place the person for a contact through ``point``: a call or visit,
     the point itself; an email, SMS or WhatsApp (read wherever the person is), every one."""
@@ -312,7 +312,7 @@ def points_placing(
 
 async def _consents(
     session: AsyncSession, account: Account
-) -> tuple[frozenset[Channel] | None, frozenset[Channel]]:
+) -> tuple[frozenset[ContactChannel] | None, frozenset[ContactChannel]]:
     rows = (
         await session.execute(
             select(col(ContactConsent.channel), col(ContactConsent.status)).where(
@@ -321,8 +321,8 @@ async def _consents(
             )
         )
     ).all()
-    granted = frozenset(Channel(c) for c, s in rows if s == "granted")
-    opted_out = frozenset(Channel(c) for c, s in rows if s == "opted_out")
+    granted = frozenset(ContactChannel(c) for c, s in rows if s == "granted")
+    opted_out = frozenset(ContactChannel(c) for c, s in rows if s == "opted_out")
     return (granted or None), opted_out
 
 
@@ -384,7 +384,7 @@ async def _history(
     return tuple(
         PastContact(
             at=started,
-            channel=Channel(channel),
+            channel=ContactChannel(channel),
             party=Party(reached) if reached != "none" else Party.DEBTOR,
             conversation=code in CONVERSATION_CODES,
             direct=code in RIGHT_PARTY_CODES,

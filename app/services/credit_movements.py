@@ -47,6 +47,7 @@ from app.domain.credit_movements import (
 from app.domain.errors import CreditMovementNotPending, InvalidInput, NotFound, PermissionDenied
 from app.domain.ledger import EntryKind
 from app.domain.money import fits_minor_unit
+from app.domain.roles import check_maker_checker
 from app.i18n import N_
 from app.models.account import Account
 from app.models.ledger import CreditMovement
@@ -129,7 +130,7 @@ async def _request(
         target_account_id=target_account_id,
         amount=amount,
         currency=source.currency,
-        status=MovementStatus.PENDING_APPROVAL.value,
+        status=MovementStatus.PENDING_APPROVAL,
         reason=reason,
         payout_reference=payout_reference,
         requested_by=principal.audit_id,
@@ -229,7 +230,7 @@ async def _execute(
             session, actor, {target.id: target}, [incoming], today, moment
         )
         movement.payment_id = payment.id
-    movement.status = MovementStatus.DONE.value
+    movement.status = MovementStatus.DONE
     session.add(movement)
     await session.flush()
 
@@ -294,8 +295,7 @@ async def _decide(
     )
     if movement is None:
         raise NotFound({"entity": "credit_movement"})
-    if movement.requested_by == principal.audit_id:
-        raise PermissionDenied({"role": principal.role.value, "reason": "maker_checker"})
+    check_maker_checker(principal.role, is_maker=movement.requested_by == principal.audit_id)
     if movement.status != MovementStatus.PENDING_APPROVAL:
         raise CreditMovementNotPending(movement.status)
     before = _snapshot(movement)
@@ -314,7 +314,7 @@ async def _decide(
         check_available(source.credit, movement.amount)
         await _execute(session, principal, movement, locked, moment)
     else:
-        movement.status = MovementStatus.REJECTED.value
+        movement.status = MovementStatus.REJECTED
         session.add(movement)
         await session.flush()
     await audit.record(

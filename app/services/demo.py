@@ -28,7 +28,7 @@ from app.domain.history import Assigned
 from app.domain.identity import Country, normalise_phone
 from app.domain.payments import payment_reference
 from app.domain.roles import Role, Skill
-from app.domain.strategies import default_for, document_to_json
+from app.domain.strategies import default_for
 from app.models.account import Account
 from app.models.debtor import ContactPoint
 from app.models.partner import Partner
@@ -175,7 +175,7 @@ async def seed(session: AsyncSession) -> bool:
 async def _strategy(session: AsyncSession, partner: Partner) -> None:
     """The country's default, with the bank calling less in the early stage than the law
     allows and offering settlements from the late stage on."""
-    document = document_to_json(default_for(partner.country))
+    document = strategies.document_to_json(default_for(partner.country))
     if partner.country == Country.MX.value:
         document["stages"]["early"]["caps"]["call"] = {"per_day": 2, "per_week": 6}
         if document["stages"]["late"]["plans"].get("settlement") is None:

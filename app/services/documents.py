@@ -602,7 +602,7 @@ async def document_content(
 
 def custody_of(document: AccountDocument) -> Custody:
     return Custody(
-        status=CustodyStatus(document.custody_status),
+        status=document.custody_status,
         on=document.custody_on,
         by=document.custody_by,
         note=document.custody_note,
@@ -665,7 +665,7 @@ async def record_custody(
         )
     else:
         document.custody_holder_id = None
-    document.custody_status = changed.status.value
+    document.custody_status = changed.status
     document.custody_on = changed.on
     document.custody_by = changed.by
     document.custody_note = changed.note

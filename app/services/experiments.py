@@ -50,12 +50,7 @@ from app.domain.experiments import (
 from app.domain.money import minor_unit
 from app.domain.reports import ratio
 from app.domain.stages import Stage
-from app.domain.strategies import (
-    StrategyDocument,
-    document_to_json,
-    parse_document,
-    validate_document,
-)
+from app.domain.strategies import StrategyDocument, validate_document, with_entries
 from app.i18n import N_
 from app.models.account import Account
 from app.models.experiment import ExperimentArm, StrategyExperiment
@@ -97,9 +92,7 @@ class RunningExperiment:
         entry = self.entries.get(arm_id)
         if entry is None:
             return champion
-        return parse_document(
-            {"stages": {self.stage.value: entry}}, base=champion, field="document"
-        )
+        return with_entries(champion, {self.stage: strategies.entry_from_json(entry)})
 
 
 async def running_experiments(
@@ -116,7 +109,7 @@ async def running_experiments(
             .join(ExperimentArm, col(ExperimentArm.experiment_id) == col(StrategyExperiment.id))
             .where(
                 col(StrategyExperiment.partner_id).in_(partners),
-                col(StrategyExperiment.status) == ExperimentStatus.RUNNING.value,
+                col(StrategyExperiment.status) == ExperimentStatus.RUNNING,
             )
             .order_by(col(StrategyExperiment.id), col(ExperimentArm.position))
         )
@@ -232,9 +225,9 @@ def _challenger_entries(data: ExperimentCreate, partner: Partner) -> list[dict[s
     for index, challenger in enumerate(data.challengers):
         path = f"body.challengers.{index}.document"
         strategies.check_stage_amounts(challenger.document, partner.currency, path)
-        raw = {"stages": {stage: challenger.document.model_dump(mode="json")}}
+        entry = strategies.entry_from_write(challenger.document)
         try:
-            document = validate_document(raw, partner.country, field="challenger")
+            document = validate_document({data.stage: entry}, partner.country, field="challenger")
         except InvalidInput as error:
             inner = f"challenger.stages.{stage}"
             field = (
@@ -242,7 +235,7 @@ def _challenger_entries(data: ExperimentCreate, partner: Partner) -> list[dict[s
             )
             params = {k: v for k, v in error.params.items() if k != "field"}
             raise InvalidInput(field, error.message, params) from error
-        entries.append(document_to_json(document)["stages"][stage])
+        entries.append(strategies.entry_to_json(document[data.stage]))
     return entries
 
 
@@ -268,7 +261,7 @@ async def create_experiment(
         select(col(StrategyExperiment.id)).where(
             col(StrategyExperiment.partner_id) == partner.id,
             col(StrategyExperiment.stage) == data.stage.value,
-            col(StrategyExperiment.status) == ExperimentStatus.RUNNING.value,
+            col(StrategyExperiment.status) == ExperimentStatus.RUNNING,
         )
     )
     if running is not None:
@@ -277,7 +270,7 @@ async def create_experiment(
         partner_id=partner.id,
         stage=data.stage.value,
         name=data.name,
-        status=ExperimentStatus.RUNNING.value,
+        status=ExperimentStatus.RUNNING,
         created_by=actor.audit_id,
     )
     session.add(experiment)
@@ -371,7 +364,7 @@ async def _end(
     if experiment is None:
         raise NotFound({"entity": "experiment"})
     view = ExperimentView(experiment, await _arms(session, [experiment.id]))
-    if experiment.status != ExperimentStatus.RUNNING.value:
+    if experiment.status != ExperimentStatus.RUNNING:
         raise ExperimentEnded({"status": experiment.status})
     return view, _snapshot(view)
 
@@ -379,7 +372,7 @@ async def _end(
 def _close(
     experiment: StrategyExperiment, actor: Principal, status: ExperimentStatus, now: datetime | None
 ) -> None:
-    experiment.status = status.value
+    experiment.status = status
     experiment.ended_at = now or datetime.now(UTC)
     experiment.ended_by = actor.audit_id
 
@@ -427,8 +420,8 @@ async def promote_arm(
     assert partner is not None
     _, champion = await strategies.current_strategy(session, partner.id)
     stage = Stage(experiment.stage)
-    merged = parse_document({"stages": {stage.value: arm.document}}, base=champion)
-    document = validate_document(document_to_json(merged), partner.country, field="body")
+    merged = with_entries(champion, {stage: strategies.entry_from_json(arm.document)})
+    document = validate_document(merged.stages, partner.country, field="body")
     stored = await strategies.store_version(session, actor, partner, document)
     _close(experiment, actor, ExperimentStatus.PROMOTED, now)
     experiment.promoted_arm_id = arm.id

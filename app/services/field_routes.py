@@ -55,7 +55,7 @@ from sqlmodel import col, select
 from app.config import Settings
 from app.domain.contact_check import (
     CONVERSATION_CODES,
-    Channel,
+    ContactChannel,
     ContactRequest,
     Party,
     PastContact,
@@ -451,7 +451,7 @@ def _visits_allowed(
     if not pack_of(settings, partner.country).visits_allowed:
         return False
     entry = strategies[account.id][1][Stage(account.stage)]
-    return entry.visits_allowed and Channel.VISIT in entry.channels
+    return entry.visits_allowed and ContactChannel.VISIT in entry.channels
 
 
 async def _candidates(
@@ -510,7 +510,7 @@ async def _candidates(
         reaching = flags_on(account.id, account.partner_id, flags.get(account.debtor_id, []))
         request = ContactRequest(
             at=opens_at,
-            channel=Channel.VISIT,
+            channel=ContactChannel.VISIT,
             party=Party.DEBTOR,
             time_zone=zone_name,
             account_status=account.status,
@@ -581,7 +581,7 @@ async def _addresses(
 
 async def _consents(
     session: AsyncSession, debtors: list[uuid.UUID]
-) -> dict[tuple[uuid.UUID, uuid.UUID], tuple[set[Channel], set[Channel]]]:
+) -> dict[tuple[uuid.UUID, uuid.UUID], tuple[set[ContactChannel], set[ContactChannel]]]:
     rows = await session.execute(
         select(
             col(ContactConsent.debtor_id),
@@ -590,10 +590,10 @@ async def _consents(
             col(ContactConsent.status),
         ).where(col(ContactConsent.debtor_id).in_(debtors))
     )
-    found: dict[tuple[uuid.UUID, uuid.UUID], tuple[set[Channel], set[Channel]]] = {}
+    found: dict[tuple[uuid.UUID, uuid.UUID], tuple[set[ContactChannel], set[ContactChannel]]] = {}
     for debtor_id, partner_id, channel, status in rows:
         granted, opted_out = found.setdefault((debtor_id, partner_id), (set(), set()))
-        (granted if status == "granted" else opted_out).add(Channel(channel))
+        (granted if status == "granted" else opted_out).add(ContactChannel(channel))
     return found
 
 
@@ -643,7 +643,10 @@ async def _history(
     for debtor_id, started, channel, party, code in rows:
         found[debtor_id].append(
             past_contact(
-                started, Channel(channel), Party(party) if party != "none" else Party.DEBTOR, code
+                started,
+                ContactChannel(channel),
+                Party(party) if party != "none" else Party.DEBTOR,
+                code,
             )
         )
     return found
@@ -662,7 +665,7 @@ async def _visited(session: AsyncSession, candidates: list[Candidate], day: date
     rows = await session.execute(
         core_select(col(Interaction.account_id), col(Interaction.started_at)).where(
             col(Interaction.account_id).in_(zones),
-            col(Interaction.channel) == Channel.VISIT.value,
+            col(Interaction.channel) == ContactChannel.VISIT.value,
             # Every zone's local day lies within a day either side of UTC's.
             col(Interaction.started_at) >= midnight - timedelta(days=1),
             col(Interaction.started_at) < midnight + timedelta(days=2),

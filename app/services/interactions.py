@@ -22,7 +22,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from app import locks
 from app.config import Settings
 from app.domain.callbacks import check_callback
-from app.domain.contact_check import RIGHT_PARTY_CODES, Channel, Party
+from app.domain.contact_check import RIGHT_PARTY_CODES, ContactChannel, Party
 from app.domain.contact_check_packs import pack_for
 from app.domain.contactability import VerificationStatus, verifies
 from app.domain.errors import InteractionAlreadyCorrected, InvalidInput, NotFound, PermissionDenied
@@ -99,7 +99,7 @@ async def record_interaction(
     if principal.role not in RECORDERS:
         raise PermissionDenied({"role": principal.role.value})
     moment = now or datetime.now(UTC)
-    channel = Channel(body.channel)
+    channel = ContactChannel(body.channel)
     party = PartyReached(body.party)
     check_skill(principal.role, principal.skills, channel)
     account = await _account_to_record(session, principal, account_id, body, moment)
@@ -192,7 +192,7 @@ async def record_interaction(
     address = context.contact_point
     position = None
     if (
-        channel is Channel.VISIT
+        channel is ContactChannel.VISIT
         and body.position is not None
         and address is not None
         and address.latitude is not None
@@ -229,7 +229,7 @@ async def record_interaction(
         latitude=body.position.latitude if body.position else None,
         longitude=body.position.longitude if body.position else None,
         gps_accuracy_m=body.position.accuracy_m if body.position else None,
-        address_verification=body.result_code if channel is Channel.VISIT else None,
+        address_verification=body.result_code if channel is ContactChannel.VISIT else None,
         position_distance_m=position.distance_m if position is not None else None,
         position_mismatch=position.mismatch if position is not None else None,
         pack_version=pack_version,

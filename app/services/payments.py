@@ -75,12 +75,14 @@ from app.domain.payments import (
     Allocation,
     BalanceState,
     InstallmentState,
+    InstallmentStatus,
+    PaymentChannel,
     PromiseState,
     allocate,
     reverse,
     serial_of,
 )
-from app.domain.plans import plan_is_broken
+from app.domain.plans import PlanStatus, plan_is_broken
 from app.domain.roles import Role
 from app.domain.webhooks import EventKind, PaymentReversed
 from app.i18n import N_
@@ -104,7 +106,7 @@ READERS: frozenset[Role] = RECORDERS | {Role.AUDITOR}
 
 # The channel of the payment a credit transfer makes on its target account (never sent by a
 # client: PaymentCreate does not accept it).
-CREDIT_TRANSFER = "credit_transfer"
+CREDIT_TRANSFER = PaymentChannel.CREDIT_TRANSFER.value
 
 
 def body_sha256(body: PaymentCreate) -> str:
@@ -317,7 +319,7 @@ def _apply(
         row = rows.installments[inst.id]
         if row.paid_amount != inst.paid_amount or row.status != inst.status:
             row.paid_amount = inst.paid_amount
-            row.status = inst.status
+            row.status = InstallmentStatus(inst.status)
             schedule_moved = True
     for prom in after.promises:
         prow = rows.promises[prom.id]
@@ -329,7 +331,7 @@ def _apply(
     if rows.plan is not None and (schedule_moved or after.plan_status != rows.plan.status):
         # Paying an installment changes the plan a client read: its ETag moves on.
         assert after.plan_status is not None
-        rows.plan.status = after.plan_status
+        rows.plan.status = PlanStatus(after.plan_status)
         rows.plan.version += 1
         rows.plan.updated_at = moment
 

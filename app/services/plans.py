@@ -36,8 +36,6 @@ from app.domain.errors import (
     NotFound,
     OpenPlanExists,
     PermissionDenied,
-    PlanNotOpen,
-    PlanNotPending,
     VersionMismatch,
 )
 from app.domain.money import round_money
@@ -46,12 +44,13 @@ from app.domain.plans import (
     AccountFacts,
     BreakingRule,
     Frequency,
+    PlanDecision,
     PlanStatus,
     Quote,
     QuoteTerms,
+    check_cancellation,
+    decided_status,
     initial_status,
-    may_approve,
-    may_cancel,
     quote,
 )
 from app.domain.roles import Role
@@ -213,7 +212,7 @@ async def open_plan_of(session: AsyncSession, account_id: uuid.UUID) -> uuid.UUI
     return await session.scalar(
         select(col(PaymentPlan.id)).where(
             col(PaymentPlan.account_id) == account_id,
-            col(PaymentPlan.status).in_([s.value for s in OPEN_STATUSES]),
+            col(PaymentPlan.status).in_(OPEN_STATUSES),
         )
     )
 
@@ -238,8 +237,8 @@ async def store_plan(
     plan = PaymentPlan(
         account_id=account.id,
         partner_id=account.partner_id,
-        plan_type=q.plan_type.value,
-        status=status.value,
+        plan_type=q.plan_type,
+        status=status,
         terms=body.model_dump(mode="json"),
         breaches=[
             {"code": b.code, "message": b.message, "text": b.text.to_json()} for b in q.breaches
@@ -253,7 +252,7 @@ async def store_plan(
         quoted_on=view.quoted_on,
         strategy_version=view.strategy_version,
         experiment_arm_id=view.experiment_arm_id,
-        approver_role=q.approver_role.value,
+        approver_role=q.approver_role,
         missed_installments_to_break=q.breaking.missed_installments,
         days_late_to_break=q.breaking.days_late,
         proposed_by=proposed_by,
@@ -415,15 +414,18 @@ async def _decide(
     now: datetime | None,
 ) -> PlanView:
     plan = await lock_plan(session, principal, plan_id, expected_version)
-    if principal.user_id is None or not may_approve(principal.role, Role(plan.approver_role)):
+    if principal.user_id is None:
         raise PermissionDenied({"role": principal.role.value})
-    if plan.proposed_by == principal.user_id:
-        raise PermissionDenied({"role": principal.role.value, "reason": "maker_checker"})
-    if plan.status != PlanStatus.PENDING_APPROVAL:
-        raise PlanNotPending(plan.status)
+    decision = PlanDecision(
+        status=plan.status,
+        approver_role=plan.approver_role,
+        decider=principal.role,
+        is_proposer=plan.proposed_by == principal.user_id,
+    )
+    status = decided_status(decision, approve=approve)
     before = _snapshot(plan)
     moment = now or datetime.now(UTC)
-    plan.status = (PlanStatus.ACTIVE if approve else PlanStatus.REJECTED).value
+    plan.status = status
     plan.decided_by = principal.user_id
     plan.decided_at = moment
     plan.decision_note = note
@@ -501,13 +503,10 @@ async def cancel_plan(
         and plan.proposed_by is not None
         and await _leads(session, principal.user_id, plan.proposed_by)
     )
-    if not may_cancel(principal.role, is_proposer=is_proposer, leads_proposer=leads):
-        raise PermissionDenied({"role": principal.role.value})
-    if PlanStatus(plan.status) not in OPEN_STATUSES:
-        raise PlanNotOpen(plan.status)
+    check_cancellation(principal.role, plan.status, is_proposer=is_proposer, leads_proposer=leads)
     before = _snapshot(plan)
     moment = now or datetime.now(UTC)
-    plan.status = PlanStatus.CANCELLED.value
+    plan.status = PlanStatus.CANCELLED
     plan.cancelled_by = principal.user_id
     plan.cancelled_at = moment
     if note is not None:
@@ -629,7 +628,7 @@ def _due(principal: Principal, scope: accounts.AccountScope, on_or_before: date)
         .join(PaymentPlan, col(PaymentPlan.id) == col(PlanInstallment.plan_id))
         .where(
             col(PaymentPlan.account_id).in_(accounts.scoped_account_ids(principal, scope)),
-            col(PaymentPlan.status) == PlanStatus.ACTIVE.value,
+            col(PaymentPlan.status) == PlanStatus.ACTIVE,
             col(PlanInstallment.status) != "paid",
             col(PlanInstallment.due_date) <= on_or_before,
         )

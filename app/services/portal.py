@@ -30,7 +30,7 @@ from sqlmodel import col, select
 
 from app.config import Settings
 from app.domain.consents import ConsentStatus
-from app.domain.contact_check import Channel
+from app.domain.contact_check import ContactChannel
 from app.domain.errors import (
     AccountNotActive,
     InvalidInput,
@@ -114,7 +114,12 @@ ACTIONS = (
     CONTACT_PREFERENCE,
 )
 # Channels a debtor may ask to be contacted on (letters and visits are the agency's call).
-PREFERRED_CHANNELS = (Channel.CALL, Channel.SMS, Channel.EMAIL, Channel.WHATSAPP)
+PREFERRED_CHANNELS = (
+    ContactChannel.CALL,
+    ContactChannel.SMS,
+    ContactChannel.EMAIL,
+    ContactChannel.WHATSAPP,
+)
 
 
 def link_key(settings: Settings) -> bytes:
@@ -389,9 +394,7 @@ async def _open_plan(session: AsyncSession, account: Account) -> plans.PlanView 
         select(PaymentPlan)
         .where(
             col(PaymentPlan.account_id) == account.id,
-            col(PaymentPlan.status).in_(
-                [PlanStatus.ACTIVE.value, PlanStatus.PENDING_APPROVAL.value]
-            ),
+            col(PaymentPlan.status).in_([PlanStatus.ACTIVE, PlanStatus.PENDING_APPROVAL]),
         )
         .order_by(col(PaymentPlan.id).desc())
         .limit(1)
@@ -416,7 +419,7 @@ async def debt(
     partner = await session.get_one(Partner, account.partner_id)
     view = await _open_plan(session, account)
     owed, due = round_money(account.past_due_amount, account.currency), None
-    if view is not None and view.plan.status == PlanStatus.ACTIVE.value:
+    if view is not None and view.plan.status == PlanStatus.ACTIVE:
         unpaid = [i for i in view.installments if i.paid_amount < i.amount]
         if unpaid:
             owed = round_money(unpaid[0].amount - unpaid[0].paid_amount, account.currency)
@@ -626,7 +629,7 @@ async def payment_instructions(
 
 @dataclass(frozen=True, slots=True)
 class ContactPreference:
-    channel: Channel | None  # None: not to be contacted at all
+    channel: ContactChannel | None  # None: not to be contacted at all
     preferred_time: str | None  # morning, afternoon, evening
 
 
@@ -644,7 +647,7 @@ async def set_contact_preference(
     moment = now or datetime.now(UTC)
     if preference.channel is None:
         code, text = "CHANNEL_OPT_OUT", "The debtor asked not to be contacted on any channel"
-        changes = [(c, ConsentStatus.OPTED_OUT) for c in Channel]
+        changes = [(c, ConsentStatus.OPTED_OUT) for c in ContactChannel]
     else:
         code = "RPC"
         text = f"The debtor asked to be contacted by {preference.channel.value}"

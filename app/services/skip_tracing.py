@@ -166,13 +166,13 @@ def _keep(
     for point in existing:
         if point.kind == value.kind and bytes(point.value_index) == value.index:
             old_source = _source(point.source)
-            old_status = VerificationStatus(point.verification_status)
+            old_status = point.verification_status
             outcome = merge_duplicate(old_source, old_status, source)
             if not outcome.changes(old_source, old_status):
                 return point, True, None
             if outcome.source is not old_source:
                 point.source = outcome.source.value
-            point.verification_status = outcome.status.value
+            point.verification_status = outcome.status
             point.is_valid = is_valid(outcome.status)
             if outcome.reset_failures:
                 point.failed_attempts = 0
@@ -196,7 +196,7 @@ def _keep(
         time_zone=value.time_zone,
         position=max((p.position for p in existing), default=-1) + 1,
         source=source.value,
-        verification_status=VerificationStatus.UNVERIFIED.value,
+        verification_status=VerificationStatus.UNVERIFIED,
         is_valid=True,
         note=note,
     )

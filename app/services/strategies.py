@@ -18,28 +18,28 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy import false, func
 from sqlalchemy import select as core_select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from app.domain.contact_check import ContactChannel
 from app.domain.errors import InvalidInput, NotFound
 from app.domain.money import fits_minor_unit, too_many_decimals
 from app.domain.roles import Role
 from app.domain.stages import Stage
 from app.domain.strategies import (
     DEFAULT_VERSION,
+    StageStrategy,
     StrategyDocument,
     default_for,
-    document_from_json,
-    document_to_json,
     validate_document,
 )
 from app.models.partner import Partner
 from app.models.strategy import CollectionStrategy
-from app.schemas.strategies import StageStrategy as StageStrategyWrite
-from app.schemas.strategies import StrategyWrite
+from app.schemas.strategies import StageStrategyWrite, StrategyWrite
 from app.security import Principal
 from app.services import audit
 from app.services.partners import readable_partners
@@ -48,6 +48,44 @@ from app.services.partners import readable_partners
 READS_ALL_STRATEGIES: frozenset[Role] = frozenset(
     {Role.ADMIN, Role.MANAGER, Role.TEAM_LEAD, Role.COLLECTOR, Role.AUDITOR}
 )
+
+
+# --- the stored form ------------------------------------------------------------------------
+#
+# A document is stored as its domain dataclasses dumped by pydantic (decimals as strings,
+# sets as lists in a fixed order), and read back by pydantic into the same dataclasses; a
+# written entry becomes one the same way. Stored documents were checked when written.
+
+_DOCUMENT = TypeAdapter(StrategyDocument)
+_ENTRY = TypeAdapter(StageStrategy)
+
+
+def entry_from_json(stored: Any) -> StageStrategy:
+    """A stored stage entry (a strategy's, or an experiment arm's)."""
+    return _ENTRY.validate_python(stored)
+
+
+def entry_to_json(entry: StageStrategy) -> dict[str, Any]:
+    """The stored form of an entry: channels in the enum's order, refusal codes sorted."""
+    dumped: dict[str, Any] = _ENTRY.dump_python(entry, mode="json")
+    dumped["channels"] = [c.value for c in ContactChannel if c in entry.channels]
+    dumped["escalation"]["refusal_codes"] = sorted(entry.escalation.refusal_codes)
+    return dumped
+
+
+def entry_from_write(entry: StageStrategyWrite) -> StageStrategy:
+    """A stage entry of a request (its shape and ranges checked by the schema), as the
+    domain's dataclass: channels and plan types left out or null are not there."""
+    return _ENTRY.validate_python(entry.model_dump(exclude_none=True))
+
+
+def document_from_json(stored: Any) -> StrategyDocument:
+    return _DOCUMENT.validate_python(stored)
+
+
+def document_to_json(document: StrategyDocument) -> dict[str, Any]:
+    """The stored form: every stage, in order."""
+    return {"stages": {stage.value: entry_to_json(document[stage]) for stage in Stage}}
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +246,12 @@ async def create_strategy(
     if partner is None:
         raise NotFound({"entity": "partner"})
     _check_amounts_fit(data, partner.currency)
-    document = validate_document(data.model_dump(mode="json"), partner.country)
+    entries = {
+        stage: entry_from_write(entry)
+        for stage in Stage
+        if (entry := getattr(data.stages, stage.value)) is not None
+    }
+    document = validate_document(entries, partner.country)
     return await store_version(session, actor, partner, document)
 
 

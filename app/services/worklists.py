@@ -87,7 +87,7 @@ from app.domain.contact_check import (
     PACKS,
     POINT_KIND,
     RIGHT_PARTY_CODES,
-    Channel,
+    ContactChannel,
     ContactRequest,
     DebtorFlag,
     Party,
@@ -110,7 +110,6 @@ from app.domain.strategies import (
     DEFAULT_VERSION,
     StrategyDocument,
     default_for,
-    document_from_json,
     limits_for,
 )
 from app.models.account import AccountPause
@@ -120,6 +119,7 @@ from app.models.strategy import CollectionStrategy
 from app.models.worklist import WorklistClaim
 from app.security import Principal
 from app.services import experiments
+from app.services import strategies as strategy_service
 from app.services.contact_check import (
     ANYWHERE,
     HISTORY_WINDOW,
@@ -133,8 +133,13 @@ CLAIM_TTL = timedelta(minutes=5)
 MAX_ROUNDS = 4
 MIN_BATCH = 30
 MAX_BATCH = 200
-PHONE_CHANNELS = (Channel.CALL, Channel.WHATSAPP, Channel.SMS, Channel.EMAIL)
-FIELD_CHANNELS = (Channel.VISIT,)
+PHONE_CHANNELS = (
+    ContactChannel.CALL,
+    ContactChannel.WHATSAPP,
+    ContactChannel.SMS,
+    ContactChannel.EMAIL,
+)
+FIELD_CHANNELS = (ContactChannel.VISIT,)
 _TOP_SCORE = 2**31 - 1
 _NIL = uuid.UUID(int=0)
 _DAY = timedelta(days=1)
@@ -142,7 +147,7 @@ _DAY = timedelta(days=1)
 
 @dataclass(frozen=True, slots=True)
 class ChannelChoice:
-    channel: Channel
+    channel: ContactChannel
     contact_point_id: uuid.UUID
     kind: str
     value_masked: str
@@ -374,10 +379,10 @@ def _collector(principal: Principal) -> uuid.UUID:
     return principal.user_id
 
 
-def channels_for(skills: Iterable[Skill]) -> tuple[Channel, ...]:
+def channels_for(skills: Iterable[Skill]) -> tuple[ContactChannel, ...]:
     """The channels a collector works from the queue, in the order they are preferred."""
     owned = frozenset(skills)
-    chosen: tuple[Channel, ...] = ()
+    chosen: tuple[ContactChannel, ...] = ()
     if Skill.PHONE in owned or not owned:
         chosen += PHONE_CHANNELS
     if Skill.FIELD in owned:
@@ -610,7 +615,7 @@ async def _workable(
     session: AsyncSession,
     settings: Settings,
     collector: uuid.UUID,
-    channels: Sequence[Channel],
+    channels: Sequence[ContactChannel],
     now: datetime,
 ) -> _Prefiltered:
     """The SQL pre-filter: the collector's active accounts that one of their channels might
@@ -678,7 +683,7 @@ async def _evaluate(
     session: AsyncSession,
     settings: Settings,
     rows: Sequence[RowMapping],
-    channels: Sequence[Channel],
+    channels: Sequence[ContactChannel],
     now: datetime,
     placed: Mapping[uuid.UUID, _Placing],
 ) -> list[WorkItem]:
@@ -698,7 +703,7 @@ async def _evaluate(
                 col(ContactPoint.account_id).in_(account_ids),
                 col(ContactPoint.related_party_id).is_(None),
                 col(ContactPoint.kind).in_(kinds),
-                col(ContactPoint.verification_status) != VerificationStatus.INVALID.value,
+                col(ContactPoint.verification_status) != VerificationStatus.INVALID,
             )
             .order_by(
                 col(ContactPoint.account_id), col(ContactPoint.position), col(ContactPoint.id)
@@ -769,7 +774,7 @@ async def _documents(
                 )
             )
         ).all():
-            found[partner_id] = (version, document_from_json(document))
+            found[partner_id] = (version, strategy_service.document_from_json(document))
     for row in rows:
         if row["partner_id"] not in found:
             found[row["partner_id"]] = (DEFAULT_VERSION, default_for(row["country"]))
@@ -811,7 +816,7 @@ async def _history(
         found[debtor_id].append(
             PastContact(
                 at=started,
-                channel=Channel(channel),
+                channel=ContactChannel(channel),
                 party=Party(party) if party != "none" else Party.DEBTOR,
                 conversation=code in CONVERSATION_CODES,
                 direct=code in RIGHT_PARTY_CODES,
@@ -844,7 +849,7 @@ def _point_order(
 ) -> tuple[Any, ...]:
     rate = contactability(reach.get(point.id, ())).score
     return (
-        point.verification_status != VerificationStatus.VERIFIED.value,
+        point.verification_status != VerificationStatus.VERIFIED,
         -(rate if rate is not None else Decimal("-1")),
         point.position,
         point.id,
@@ -860,7 +865,7 @@ def _evaluate_one(
     reach: Mapping[uuid.UUID, list[HourCount]],
     history: tuple[PastContact, ...],
     pauses: tuple[tuple[date, date], ...],
-    channels: Sequence[Channel],
+    channels: Sequence[ContactChannel],
     now: datetime,
     placed: Mapping[uuid.UUID, _Placing],
 ) -> WorkItem | None:
@@ -868,11 +873,11 @@ def _evaluate_one(
     entry = document[stage]
     limits = limits_for(document, stage, version)
     flags = frozenset(DebtorFlag(kind) for kind in row["flags"])
-    consented: set[Channel] = set()
-    opted_out: set[Channel] = set()
+    consented: set[ContactChannel] = set()
+    opted_out: set[ContactChannel] = set()
     for consent in row["consents"]:
         channel_name, _, status = consent.partition(":")
-        (consented if status == "granted" else opted_out).add(Channel(channel_name))
+        (consented if status == "granted" else opted_out).add(ContactChannel(channel_name))
     ordered = sorted(points, key=lambda p: _point_order(p, reach))
     for channel in channels:
         if channel not in entry.channels:
@@ -913,7 +918,7 @@ def _item(
     weight: Decimal,
     point: ContactPoint,
     reach: Mapping[uuid.UUID, list[HourCount]],
-    channel: Channel,
+    channel: ContactChannel,
     zone: str,
     now: datetime,
 ) -> WorkItem:

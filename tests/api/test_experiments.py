@@ -15,12 +15,13 @@ from sqlmodel import col, select
 
 from app.domain.experiments import ArmRange, assign
 from app.domain.roles import Role
-from app.domain.strategies import DEFAULT, document_to_json
+from app.domain.strategies import DEFAULT
 from app.models.account import AccountEvent
 from app.models.experiment import StrategyExperiment
 from app.models.interaction import Interaction
 from app.models.payment import Payment
 from app.models.promise import Promise
+from app.services.strategies import document_to_json
 from tests.factories import daytime_phone, make_account, make_partner, partner_bearer
 from tests.helpers.experiments import wilson_by_hand
 from tests.helpers.interactions import CDMX, check, recent_weekday_noon, record, rpc

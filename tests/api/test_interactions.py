@@ -336,7 +336,8 @@ class TestStrategyAtContactTime:
     async def test_a_strategy_cap_stricter_than_the_law_stops_the_second_call(
         self, client, floor, session
     ):
-        from app.domain.strategies import DEFAULT, document_to_json
+        from app.domain.strategies import DEFAULT
+        from app.services.strategies import document_to_json
 
         mid = document_to_json(DEFAULT)["stages"]["mid"]
         mid["caps"]["call"] = {"per_day": 1, "per_week": 3}
@@ -662,8 +663,9 @@ async def test_treating_60_plus_debtors_as_vulnerable_is_a_policy(client, floor,
     from dataclasses import replace as dc_replace
 
     from app.domain.stages import Stage
-    from app.domain.strategies import StrategyDocument, document_to_json
+    from app.domain.strategies import StrategyDocument
     from app.models.strategy import CollectionStrategy
+    from app.services.strategies import document_to_json
 
     stages = dict(document.stages)
     stages[Stage.MID] = dc_replace(stages[Stage.MID], older_adult_debtors_vulnerable=True)
@@ -1076,7 +1078,8 @@ class TestComplianceIncidents:
         assert incident_id not in {i["id"] for i in still_open.json()["items"]}
 
     async def test_a_policy_only_breach_opens_no_incident(self, client, floor):
-        from app.domain.strategies import DEFAULT, document_to_json
+        from app.domain.strategies import DEFAULT
+        from app.services.strategies import document_to_json
 
         mid = document_to_json(DEFAULT)["stages"]["mid"]
         mid["caps"]["call"] = {"per_day": 1, "per_week": 3}

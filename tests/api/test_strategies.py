@@ -16,18 +16,23 @@ from sqlmodel import col, select
 
 from app import migrations
 from app.db import open_database
-from app.domain.contact_check import Channel, pack_for
+from app.domain.contact_check import ContactChannel, pack_for
 from app.domain.errors import NotFound
 from app.domain.roles import Role
 from app.domain.stages import Stage
-from app.domain.strategies import DAY, DEFAULT, WEEK, default_for, document_to_json
+from app.domain.strategies import DAY, DEFAULT, WEEK, default_for
 from app.models.audit import AuditEvent
 from app.models.partner import Partner, PartnerClient
 from app.models.strategy import CollectionStrategy
 from app.schemas.strategies import StrategyWrite
 from app.security import Principal
 from app.services.auth import client_token
-from app.services.strategies import create_strategy, current_strategy, strategy_version
+from app.services.strategies import (
+    create_strategy,
+    current_strategy,
+    document_to_json,
+    strategy_version,
+)
 from tests.factories import make_partner
 
 CO = {"country": "CO", "currency": "COP", "time_zone": "America/Bogota"}
@@ -330,7 +335,7 @@ class TestValidation:
         self, client, session, manager_headers, country, extra
     ):
         pack = pack_for(country)
-        day, week = pack.law_cap(Channel.CALL, DAY), pack.law_cap(Channel.CALL, WEEK)
+        day, week = pack.law_cap(ContactChannel.CALL, DAY), pack.law_cap(ContactChannel.CALL, WEEK)
         assert day is not None or week is not None
         period, law = ("per_day", day) if day is not None else ("per_week", week)
         assert law is not None
@@ -414,6 +419,80 @@ def _plain(read: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+# A stage entry as the first stored documents held it: before plans kept their breaking rule
+# and stages their contact policies, with a channel capped on one period only.
+OLD_STORED_ENTRY: dict[str, Any] = {
+    "channels": ["call", "sms"],
+    "caps": {"call": {"per_day": 2, "per_week": None}},
+    "visits_allowed": False,
+    "plans": {
+        "settlement": {
+            "max_discount_pct": "30.00",
+            "max_installments": 6,
+            "min_down_payment_pct": "20.00",
+            "max_term_extension_months": 0,
+        }
+    },
+    "approvals": {"collector_up_to": "100.00", "team_lead_up_to": "500.00"},
+    "escalation": {"broken_promises": None, "refusal_codes": ["RPC_REFUSE"]},
+    "promises": {"grace_days": 3, "tolerance_pct": "5.00"},
+    "priority_weight": "40.00",
+}
+# How the API answers it: every channel and plan type named, the later fields at their
+# defaults.
+OLD_ENTRY_READ: dict[str, Any] = {
+    "channels": ["call", "sms"],
+    "caps": {
+        "call": {"per_day": 2, "per_week": None},
+        "sms": None, "email": None, "whatsapp": None, "letter": None, "visit": None,
+    },
+    "visits_allowed": False,
+    "plans": {
+        "regularization": None,
+        "restructuring": None,
+        "settlement": {
+            "max_discount_pct": "30.00",
+            "max_installments": 6,
+            "min_down_payment_pct": "20.00",
+            "max_term_extension_months": 0,
+            "missed_installments_to_break": 2,
+            "days_late_to_break": 30,
+        },
+    },
+    "approvals": {"collector_up_to": "100.00", "team_lead_up_to": "500.00"},
+    "escalation": {"broken_promises": None, "refusal_codes": ["RPC_REFUSE"]},
+    "promises": {"grace_days": 3, "tolerance_pct": "5.00"},
+    "priority_weight": "40.00",
+    "older_adult_debtors_vulnerable": False,
+    "calls_across_debts": False,
+}  # fmt: skip
+
+
+class TestStoredDocuments:
+    async def test_a_document_stored_in_the_first_shape_reads_as_it_always_did(
+        self, client, session, manager_headers
+    ):
+        partner = await make_partner(session)
+        session.add(
+            CollectionStrategy(
+                partner_id=partner.id,
+                version=1,
+                document={"stages": {stage.value: OLD_STORED_ENTRY for stage in Stage}},
+                created_by="user:someone",
+            )
+        )
+        await session.flush()
+        response = await client.get(url(partner.id), headers=manager_headers)
+        assert response.status_code == 200, response.text
+        current = response.json()["current"]
+        assert current["version"] == 1
+        assert current["document"]["stages"] == {stage.value: OLD_ENTRY_READ for stage in Stage}
+        version, document = await current_strategy(session, partner.id)
+        assert version == 1
+        assert document[Stage.EARLY].caps[ContactChannel.CALL].per_week is None
+        assert document[Stage.EARLY].escalation.broken_promises is None
+
+
 class TestReadStrategy:
     async def test_a_partner_without_a_strategy_works_under_the_default(
         self, client, session, manager_headers
@@ -446,8 +525,8 @@ class TestReadStrategy:
                 if caps is None:
                     continue
                 day, week = (
-                    pack.law_cap(Channel(channel), DAY),
-                    pack.law_cap(Channel(channel), WEEK),
+                    pack.law_cap(ContactChannel(channel), DAY),
+                    pack.law_cap(ContactChannel(channel), WEEK),
                 )
                 if day is not None and caps["per_day"] is not None:
                     assert caps["per_day"] <= day

@@ -137,7 +137,7 @@ class TestValidation:
     def test_capacity_out_of_range(self, capacity):
         with pytest.raises(InvalidInput) as error:
             self.shape(capacity=capacity)
-        assert error.value.field == "body.capacity"
+        assert error.value.field == "capacity"
 
     def test_exactly_one_target(self):
         with pytest.raises(InvalidInput):
@@ -153,12 +153,12 @@ class TestValidation:
     def test_bad_postal_prefixes(self, prefix):
         with pytest.raises(InvalidInput) as error:
             check_territory([], [], [prefix])
-        assert error.value.field == "body.territory.postal_prefixes.0"
+        assert error.value.field == "territory.postal_prefixes.0"
 
     def test_blank_names(self):
         with pytest.raises(InvalidInput) as error:
             check_territory(["Jalisco", " "], [], [])
-        assert error.value.field == "body.territory.states.1"
+        assert error.value.field == "territory.states.1"
 
 
 collector_ids = st.integers(1, 30).map(lambda i: uuid.UUID(int=i))

@@ -37,7 +37,7 @@ class TestWhatACallbackResultCarries:
         with pytest.raises(CallbackRequired) as raised:
             check_callback("RPC_CALLBACK", given=False)
         assert raised.value.field_errors == [
-            ("body.callback", "a RPC_CALLBACK result carries the agreed callback time")
+            ("callback", "a RPC_CALLBACK result carries the agreed callback time")
         ]
         check_callback("RPC_CALLBACK", given=True)
 

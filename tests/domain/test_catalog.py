@@ -16,7 +16,7 @@ from app.domain.contact_check import (
     PACKS,
     REASON_CODES,
     RESULT_CODES,
-    Channel,
+    ContactChannel,
     ContactRequest,
     DebtorFlag,
     Party,
@@ -36,7 +36,7 @@ def test_every_code_of_the_rules_has_a_label_and_no_label_is_stale():
     assert set(catalog.RESULT_LABELS) == RESULT_CODES
     assert set(catalog.PROBLEM_CATEGORY_LABELS) == PROBLEM_CATEGORIES | {NOT_ASKED}
     assert set(catalog.FLAG_LABELS) == set(DebtorFlag)
-    assert set(catalog.CHANNEL_LABELS) == set(Channel)
+    assert set(catalog.CHANNEL_LABELS) == set(ContactChannel)
     assert set(catalog.REASON_LABELS) == REASON_CODES
     assert set(catalog.ESCALATION_OUTCOME_LABELS) == set(catalog.EscalationOutcome)
 
@@ -95,7 +95,7 @@ class TestResultRequirements:
     def test_address_results_belong_to_visits_with_a_position(self):
         for code in ("ADDRESS_VERIFIED", "ADDRESS_NOT_FOUND", "MOVED"):
             entry = catalog.result_code_entry(code)
-            assert entry.channels == {Channel.VISIT}
+            assert entry.channels == {ContactChannel.VISIT}
             assert entry.requires == {catalog.Requirement.GPS}
 
     def test_a_third_party_contact_is_a_conversation_with_someone_else(self):
@@ -114,7 +114,7 @@ def contact_requests(draw):
     """A country's pack and a contact request of any shape the rules read."""
     country = draw(st.sampled_from(sorted(PACKS)))
     at = datetime(2026, 3, 2, tzinfo=UTC) + timedelta(hours=draw(st.integers(0, 24 * 7)))
-    channels = st.sampled_from(list(Channel))
+    channels = st.sampled_from(list(ContactChannel))
     past = draw(
         st.lists(
             st.tuples(

@@ -20,7 +20,7 @@ from app.domain.contact_check import (
     RESULT_CODES,
     RIGHT_PARTY_CODES,
     TIMED_REASONS,
-    Channel,
+    ContactChannel,
     ContactRequest,
     DebtorFlag,
     Decision,
@@ -59,20 +59,22 @@ def request(at: datetime, zone: str = MEXICO_CITY, **changes: object) -> Contact
     """A contact nothing stands against: active account, no flags, every channel consented."""
     base = ContactRequest(
         at=at,
-        channel=Channel.CALL,
+        channel=ContactChannel.CALL,
         party=Party.DEBTOR,
         time_zone=zone,
         account_status="active",
         paused=False,
         flags=frozenset(),
-        consented_channels=frozenset(Channel),
+        consented_channels=frozenset(ContactChannel),
         opted_out_channels=frozenset(),
         history=(),
     )
     return replace(base, **changes)  # type: ignore[arg-type]
 
 
-def contact(at: datetime, result: str = "NO_ANSWER", channel: Channel = Channel.CALL, **kw):
+def contact(
+    at: datetime, result: str = "NO_ANSWER", channel: ContactChannel = ContactChannel.CALL, **kw
+):
     return past_contact(at, channel, kw.get("party", Party.DEBTOR), result)
 
 
@@ -94,10 +96,10 @@ class TestResultCodes:
 
     def test_past_contact_reads_the_result(self):
         at = utc(2026, 3, 10, 15)
-        assert past_contact(at, Channel.CALL, Party.DEBTOR, "RPC_PTP").direct
-        third = past_contact(at, Channel.CALL, Party.REFERENCE, "TPC")
+        assert past_contact(at, ContactChannel.CALL, Party.DEBTOR, "RPC_PTP").direct
+        third = past_contact(at, ContactChannel.CALL, Party.REFERENCE, "TPC")
         assert third.conversation and not third.direct
-        missed = past_contact(at, Channel.CALL, Party.DEBTOR, "VOICEMAIL")
+        missed = past_contact(at, ContactChannel.CALL, Party.DEBTOR, "VOICEMAIL")
         assert not missed.conversation and not missed.direct
 
 
@@ -114,20 +116,20 @@ class TestPacks:
     @pytest.mark.parametrize(
         ("country", "channel", "days", "cap"),
         [
-            ("MX", Channel.CALL, 1, None),
-            ("MX", Channel.CALL, 7, None),
-            ("CO", Channel.CALL, 7, None),
-            ("PE", Channel.SMS, 7, None),
-            ("BR", Channel.CALL, 7, None),
-            ("US", Channel.CALL, 1, 7),
-            ("US", Channel.CALL, 7, 7),
-            ("US", Channel.SMS, 7, None),
-            ("CL", Channel.CALL, 1, 1),
-            ("CL", Channel.CALL, 7, 1),
-            ("CL", Channel.VISIT, 7, 1),
-            ("CL", Channel.SMS, 1, 1),  # two whole days between: one a day at most
-            ("CL", Channel.EMAIL, 7, 2),
-            ("CL", Channel.LETTER, 7, 2),
+            ("MX", ContactChannel.CALL, 1, None),
+            ("MX", ContactChannel.CALL, 7, None),
+            ("CO", ContactChannel.CALL, 7, None),
+            ("PE", ContactChannel.SMS, 7, None),
+            ("BR", ContactChannel.CALL, 7, None),
+            ("US", ContactChannel.CALL, 1, 7),
+            ("US", ContactChannel.CALL, 7, 7),
+            ("US", ContactChannel.SMS, 7, None),
+            ("CL", ContactChannel.CALL, 1, 1),
+            ("CL", ContactChannel.CALL, 7, 1),
+            ("CL", ContactChannel.VISIT, 7, 1),
+            ("CL", ContactChannel.SMS, 1, 1),  # two whole days between: one a day at most
+            ("CL", ContactChannel.EMAIL, 7, 2),
+            ("CL", ContactChannel.LETTER, 7, 2),
         ],
     )
     def test_law_caps(self, country, channel, days, cap):
@@ -197,7 +199,7 @@ class TestMexico:
 
     def test_letters_are_not_bound_by_hours(self):
         midnight = local(MEXICO_CITY, 2026, 3, 10, 23, 30)
-        assert check("MX", request(midnight, channel=Channel.LETTER)).allowed
+        assert check("MX", request(midnight, channel=ContactChannel.LETTER)).allowed
 
 
 class TestColombia:
@@ -257,7 +259,7 @@ class TestColombia:
     def test_one_channel_a_week_after_a_direct_contact(self):
         reached = contact(local(BOGOTA, 2026, 3, 10, 9), "RPC")
         sms = request(
-            local(BOGOTA, 2026, 3, 11, 10), BOGOTA, channel=Channel.SMS, history=[reached]
+            local(BOGOTA, 2026, 3, 11, 10), BOGOTA, channel=ContactChannel.SMS, history=[reached]
         )
         decision = check("CO", sms)
         assert codes(decision) == ["one_channel_a_week"]
@@ -266,7 +268,7 @@ class TestColombia:
 
     def test_no_visits_no_references_only_authorised_channels(self):
         now = local(BOGOTA, 2026, 3, 10, 10)
-        visit = check("CO", request(now, BOGOTA, channel=Channel.VISIT))
+        visit = check("CO", request(now, BOGOTA, channel=ContactChannel.VISIT))
         assert codes(visit) == ["visits_prohibited"]
         assert visit.next_allowed_at is None
         reference = check("CO", request(now, BOGOTA, party=Party.REFERENCE))
@@ -274,10 +276,12 @@ class TestColombia:
         assert reference.reasons[0].hard
         never_asked = check("CO", request(now, BOGOTA, consented_channels=None))
         assert codes(never_asked) == ["channel_not_consented"]
-        other = check("CO", request(now, BOGOTA, consented_channels=frozenset({Channel.SMS})))
+        other = check(
+            "CO", request(now, BOGOTA, consented_channels=frozenset({ContactChannel.SMS}))
+        )
         assert codes(other) == ["channel_not_consented"]
         assert check(
-            "CO", request(now, BOGOTA, consented_channels=frozenset({Channel.CALL}))
+            "CO", request(now, BOGOTA, consented_channels=frozenset({ContactChannel.CALL}))
         ).allowed
 
     def test_consent_is_a_colombian_rule(self):
@@ -321,29 +325,34 @@ class TestChile:
         assert codes(call) == ["frequency_cap"]
         assert call.reasons[0].hard
         assert call.next_allowed_at == local(SANTIAGO, 2026, 3, 16, 10, 0)
-        visit = check("CL", request(wednesday, SANTIAGO, channel=Channel.VISIT, history=[called]))
+        visit = check(
+            "CL", request(wednesday, SANTIAGO, channel=ContactChannel.VISIT, history=[called])
+        )
         assert codes(visit) == ["frequency_cap"]
         assert check(
-            "CL", request(wednesday, SANTIAGO, channel=Channel.SMS, history=[called])
+            "CL", request(wednesday, SANTIAGO, channel=ContactChannel.SMS, history=[called])
         ).allowed
 
     def test_other_media_twice_a_week_two_days_apart(self):
-        first = contact(local(SANTIAGO, 2026, 3, 9, 10), channel=Channel.SMS)
+        first = contact(local(SANTIAGO, 2026, 3, 9, 10), channel=ContactChannel.SMS)
         soon = check(
             "CL",
             request(
-                local(SANTIAGO, 2026, 3, 11, 10), SANTIAGO, channel=Channel.EMAIL, history=[first]
+                local(SANTIAGO, 2026, 3, 11, 10),
+                SANTIAGO,
+                channel=ContactChannel.EMAIL,
+                history=[first],
             ),
         )
         assert codes(soon) == ["frequency_cap"]
         assert soon.next_allowed_at == local(SANTIAGO, 2026, 3, 12, 8, 0)
-        second = contact(local(SANTIAGO, 2026, 3, 12, 9), channel=Channel.EMAIL)
+        second = contact(local(SANTIAGO, 2026, 3, 12, 9), channel=ContactChannel.EMAIL)
         third = check(
             "CL",
             request(
                 local(SANTIAGO, 2026, 3, 13, 10),
                 SANTIAGO,
-                channel=Channel.WHATSAPP,
+                channel=ContactChannel.WHATSAPP,
                 history=[first, second],
             ),
         )
@@ -388,7 +397,9 @@ class TestUnitedStates:
         # call has left the period, so the window's opening is the next allowed time.
         assert eighth.next_allowed_at == local(NEW_YORK, 2026, 4, 15, 8, 0)
         assert check("US", request(now, NEW_YORK, history=calls[1:])).allowed
-        assert check("US", request(now, NEW_YORK, channel=Channel.SMS, history=calls)).allowed
+        assert check(
+            "US", request(now, NEW_YORK, channel=ContactChannel.SMS, history=calls)
+        ).allowed
 
     def test_no_call_within_seven_days_after_a_conversation(self):
         talked = contact(local(NEW_YORK, 2026, 4, 12, 15), "RPC_CALLBACK")
@@ -397,7 +408,9 @@ class TestUnitedStates:
         assert codes(call) == ["after_contact"]
         # The conversation's date is the first of the 7 days: the 12th to the 18th.
         assert call.next_allowed_at == local(NEW_YORK, 2026, 4, 19, 8, 0)
-        assert check("US", request(now, NEW_YORK, channel=Channel.EMAIL, history=[talked])).allowed
+        assert check(
+            "US", request(now, NEW_YORK, channel=ContactChannel.EMAIL, history=[talked])
+        ).allowed
 
     def test_a_conversation_with_a_third_party_does_not_start_the_debtors_seven_days(self):
         # 1006.14(b)(2)(i)(B) speaks of a conversation "with the person" called (this test
@@ -424,7 +437,7 @@ class TestUnitedStates:
 class TestStandingBlockers:
     NOW = local(MEXICO_CITY, 2026, 3, 10, 12)
 
-    @pytest.mark.parametrize("channel", list(Channel))
+    @pytest.mark.parametrize("channel", list(ContactChannel))
     def test_cease_contact_stops_every_channel(self, channel):
         decision = check(
             "MX", request(self.NOW, channel=channel, flags=frozenset({DebtorFlag.CEASE_CONTACT}))
@@ -459,8 +472,10 @@ class TestStandingBlockers:
         assert check("MX", request(self.NOW, flags=lawyer, party=Party.GUARANTOR)).allowed
 
     def test_an_opted_out_channel(self):
-        out = frozenset({Channel.WHATSAPP})
-        decision = check("MX", request(self.NOW, channel=Channel.WHATSAPP, opted_out_channels=out))
+        out = frozenset({ContactChannel.WHATSAPP})
+        decision = check(
+            "MX", request(self.NOW, channel=ContactChannel.WHATSAPP, opted_out_channels=out)
+        )
         assert codes(decision) == ["channel_opted_out"] and decision.reasons[0].hard
         assert check("MX", request(self.NOW, opted_out_channels=out)).allowed
 
@@ -480,19 +495,19 @@ class TestStrategy:
     NOW = local(MEXICO_CITY, 2026, 3, 10, 12)
 
     def test_a_channel_the_strategy_does_not_use(self):
-        limits = StrategyLimits(allowed_channels=frozenset({Channel.SMS}))
+        limits = StrategyLimits(allowed_channels=frozenset({ContactChannel.SMS}))
         decision = check("MX", request(self.NOW, strategy=limits))
         assert codes(decision) == ["channel_not_in_strategy"]
         assert not decision.reasons[0].hard and decision.next_allowed_at is None
-        assert check("MX", request(self.NOW, channel=Channel.SMS, strategy=limits)).allowed
+        assert check("MX", request(self.NOW, channel=ContactChannel.SMS, strategy=limits)).allowed
 
     def test_no_visits_in_the_strategy(self):
         limits = StrategyLimits(visits_allowed=False)
-        decision = check("MX", request(self.NOW, channel=Channel.VISIT, strategy=limits))
+        decision = check("MX", request(self.NOW, channel=ContactChannel.VISIT, strategy=limits))
         assert codes(decision) == ["channel_not_in_strategy"]
 
     def test_a_daily_cap_counts_every_account_of_the_debtor(self):
-        limits = StrategyLimits(per_day={Channel.CALL: 2}, version=3)
+        limits = StrategyLimits(per_day={ContactChannel.CALL: 2}, version=3)
         calls = [contact(local(MEXICO_CITY, 2026, 3, 10, h)) for h in (9, 10)]
         decision = check("MX", request(self.NOW, strategy=limits, history=calls))
         assert codes(decision) == ["strategy_cap"]
@@ -501,10 +516,10 @@ class TestStrategy:
         assert check("MX", request(self.NOW, strategy=limits, history=calls[:1])).allowed
 
     def test_a_weekly_cap_is_a_rolling_week(self):
-        limits = StrategyLimits(per_week={Channel.SMS: 1})
-        sent = contact(local(MEXICO_CITY, 2026, 3, 8, 12), channel=Channel.SMS)
+        limits = StrategyLimits(per_week={ContactChannel.SMS: 1})
+        sent = contact(local(MEXICO_CITY, 2026, 3, 8, 12), channel=ContactChannel.SMS)
         decision = check(
-            "MX", request(self.NOW, channel=Channel.SMS, strategy=limits, history=[sent])
+            "MX", request(self.NOW, channel=ContactChannel.SMS, strategy=limits, history=[sent])
         )
         assert codes(decision) == ["strategy_cap"]
         assert decision.next_allowed_at == local(MEXICO_CITY, 2026, 3, 15, 12, 0)
@@ -561,13 +576,13 @@ class TestOverrides:
                 "excluded_weekdays": ["sunday"],
             },
         )
-        assert pack.law_cap(Channel.CALL, 7) == 3
+        assert pack.law_cap(ContactChannel.CALL, 7) == 3
         calls = [contact(local(NEW_YORK, 2026, 4, d, 9)) for d in (10, 11, 13)]
         now = local(NEW_YORK, 2026, 4, 14, 12)
         assert codes(check_contact(pack, request(now, NEW_YORK, history=calls))) == [
             "frequency_cap"
         ]
-        visit = check_contact(pack, request(now, NEW_YORK, channel=Channel.VISIT))
+        visit = check_contact(pack, request(now, NEW_YORK, channel=ContactChannel.VISIT))
         assert codes(visit) == ["visits_prohibited"]
 
     @pytest.mark.parametrize(
@@ -596,8 +611,8 @@ class TestOverrides:
         pack = pack_for(
             "MX", {"caps": [{"channels": ["call", "sms"], "period_days": 1, "limit": 4}]}
         )
-        assert pack.law_cap(Channel.SMS, 1) == 4
-        assert pack.law_cap(Channel.EMAIL, 1) is None
+        assert pack.law_cap(ContactChannel.SMS, 1) == 4
+        assert pack.law_cap(ContactChannel.EMAIL, 1) is None
 
 
 class TestPhoneTimeZones:
@@ -654,8 +669,8 @@ instants = st.datetimes(
 packs = st.sampled_from(list(PACKS.values()))
 strategies = st.builds(
     StrategyLimits,
-    per_day=st.dictionaries(st.sampled_from(list(Channel)), st.integers(1, 3), max_size=2),
-    per_week=st.dictionaries(st.sampled_from(list(Channel)), st.integers(1, 5), max_size=2),
+    per_day=st.dictionaries(st.sampled_from(list(ContactChannel)), st.integers(1, 3), max_size=2),
+    per_week=st.dictionaries(st.sampled_from(list(ContactChannel)), st.integers(1, 5), max_size=2),
 )
 
 
@@ -664,7 +679,7 @@ def temporary_requests(draw: st.DrawFn) -> tuple[RulePack, ContactRequest]:
     """A request with nothing but time standing against it (no standing blocker)."""
     pack = draw(packs)
     at = draw(instants)
-    channels = [c for c in Channel if pack.visits_allowed or c is not Channel.VISIT]
+    channels = [c for c in ContactChannel if pack.visits_allowed or c is not ContactChannel.VISIT]
     parties = [
         p for p in Party if p is not Party.REFERENCE or pack.references.value == "locate_only"
     ]
@@ -673,7 +688,7 @@ def temporary_requests(draw: st.DrawFn) -> tuple[RulePack, ContactRequest]:
             st.builds(
                 PastContact,
                 at=st.integers(1, 10 * 24 * 3600).map(lambda s: at - timedelta(seconds=s)),
-                channel=st.sampled_from(list(Channel)),
+                channel=st.sampled_from(list(ContactChannel)),
                 party=st.sampled_from(list(Party)),
                 conversation=st.booleans(),
                 direct=st.booleans(),
@@ -718,8 +733,8 @@ def test_the_next_allowed_moment_is_allowed_and_the_earliest(case):
     st.sampled_from(["active", "active", "recalled", "closed"]),
     st.booleans(),
     st.frozensets(st.sampled_from(list(DebtorFlag))),
-    st.frozensets(st.sampled_from(list(Channel)), max_size=2),
-    st.none() | st.frozensets(st.sampled_from(list(Channel))),
+    st.frozensets(st.sampled_from(list(ContactChannel)), max_size=2),
+    st.none() | st.frozensets(st.sampled_from(list(ContactChannel))),
     st.booleans(),
 )
 def test_a_denied_contact_always_says_why(case, status, paused, flags, opted_out, consented, valid):

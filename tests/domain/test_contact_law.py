@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from app.domain.contact_check import (
     PACKS,
     Basis,
-    Channel,
+    ContactChannel,
     ContactRequest,
     DebtorFlag,
     Decision,
@@ -38,13 +38,13 @@ from app.domain.geography import (
 def request(at: datetime, zone: str, **changes: object) -> ContactRequest:
     base = ContactRequest(
         at=at,
-        channel=Channel.CALL,
+        channel=ContactChannel.CALL,
         party=Party.DEBTOR,
         time_zone=zone,
         account_status="active",
         paused=False,
         flags=frozenset(),
-        consented_channels=frozenset(Channel),
+        consented_channels=frozenset(ContactChannel),
         opted_out_channels=frozenset(),
         history=(),
     )
@@ -234,7 +234,7 @@ NY = "America/New_York"
 
 
 def call(at: datetime, result: str = "NO_ANSWER", **kw: object):
-    return past_contact(at, Channel.CALL, Party.DEBTOR, result, **kw)  # type: ignore[arg-type]
+    return past_contact(at, ContactChannel.CALL, Party.DEBTOR, result, **kw)  # type: ignore[arg-type]
 
 
 def test_seven_calls_about_another_debt_do_not_count_reg_f_1006_14_b_2_i_a():
@@ -263,7 +263,7 @@ def test_seven_days_are_local_calendar_days_not_168_hours_reg_f_1006_14_b_2_i_a(
 
 def test_texts_and_emails_are_not_calls_reg_f_1006_14_b_2():
     texts = [
-        past_contact(local(NY, 2026, 4, d, 9), Channel.SMS, Party.DEBTOR, "NO_ANSWER")
+        past_contact(local(NY, 2026, 4, d, 9), ContactChannel.SMS, Party.DEBTOR, "NO_ANSWER")
         for d in range(8, 15)
     ]
     assert check("US", request(local(NY, 2026, 4, 14, 12), NY, history=texts)).allowed
@@ -338,7 +338,7 @@ def test_calls_about_other_debts_never_change_the_laws_answer_reg_f(days, other,
     hour=st.integers(0, 23),
     flags=st.frozensets(st.sampled_from(list(DebtorFlag))),
     party=st.sampled_from(list(Party)),
-    channel=st.sampled_from(list(Channel)),
+    channel=st.sampled_from(list(ContactChannel)),
 )
 def test_every_law_reason_carries_a_citation(country, hour, flags, party, channel):
     zone = COUNTRY_ZONES[country][0]

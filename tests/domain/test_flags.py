@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.domain.contact_check import (
-    Channel,
+    ContactChannel,
     ContactRequest,
     DebtorFlag,
     Party,
@@ -48,7 +48,7 @@ def raised_on_a(kind: DebtorFlag) -> RaisedFlag:
 def request(**changes: object) -> ContactRequest:
     base = ContactRequest(
         at=NOON,
-        channel=Channel.CALL,
+        channel=ContactChannel.CALL,
         party=Party.DEBTOR,
         time_zone="America/Mexico_City",
         account_status="active",
@@ -192,7 +192,7 @@ def test_where_a_flag_came_from_changes_the_name_never_the_answer(raised, countr
         flags=on.own,
         party=party,
         at=NOON.replace(hour=hour),
-        consented_channels=frozenset(Channel),
+        consented_channels=frozenset(ContactChannel),
     )
     direct = check_contact(pack, replace(mine, flags=on.every))
     named = check_contact_with_flags(pack, mine, on)

@@ -20,7 +20,7 @@ from app.domain.contact_check import (
     PACKS,
     STRATEGY_WEEK_DAYS,
     AfterContactRule,
-    Channel,
+    ContactChannel,
     ContactRequest,
     FrequencyCap,
     HourWindow,
@@ -113,7 +113,7 @@ def windows(draw: st.DrawFn) -> HourWindow | None:
 
 caps = st.builds(
     FrequencyCap,
-    channels=st.frozensets(st.sampled_from(list(Channel)), min_size=1),
+    channels=st.frozensets(st.sampled_from(list(ContactChannel)), min_size=1),
     period_days=st.sampled_from([1, 1, 2, 7, 8, 30]),
     limit=st.integers(0, 4),
     min_days_between=st.sampled_from([0, 0, 1, 2, 5]),
@@ -128,8 +128,8 @@ after_contact_rules = st.builds(
     days=st.sampled_from([0, 1, 2, 7]),
     description=st.just("No contact after a conversation."),
     source=st.just("Some law, art. 2"),
-    trigger_channels=st.none() | st.frozensets(st.sampled_from(list(Channel)), min_size=1),
-    blocked_channels=st.none() | st.frozensets(st.sampled_from(list(Channel)), min_size=1),
+    trigger_channels=st.none() | st.frozensets(st.sampled_from(list(ContactChannel)), min_size=1),
+    blocked_channels=st.none() | st.frozensets(st.sampled_from(list(ContactChannel)), min_size=1),
     other_channels_only=st.booleans(),
     calendar_days=st.booleans(),
 )
@@ -153,7 +153,9 @@ def rule_sets(draw: st.DrawFn, at: datetime) -> RulePack:
         caps=tuple(draw(st.lists(caps, max_size=3))),
         after_contact=tuple(draw(st.lists(after_contact_rules, max_size=2))),
         untimed_channels=draw(
-            st.sampled_from([frozenset({Channel.LETTER}), frozenset(), frozenset({Channel.EMAIL})])
+            st.sampled_from(
+                [frozenset({ContactChannel.LETTER}), frozenset(), frozenset({ContactChannel.EMAIL})]
+            )
         ),
     )
 
@@ -170,7 +172,7 @@ def cases(draw: st.DrawFn) -> tuple[RulePack, ContactRequest]:
                 at=st.integers(-3 * 24 * 3600, 12 * 24 * 3600).map(
                     lambda s: at - timedelta(seconds=s)
                 ),
-                channel=st.sampled_from(list(Channel)),
+                channel=st.sampled_from(list(ContactChannel)),
                 party=st.sampled_from(list(Party)),
                 conversation=st.booleans(),
                 direct=st.booleans(),
@@ -183,16 +185,16 @@ def cases(draw: st.DrawFn) -> tuple[RulePack, ContactRequest]:
     )
     strategy = StrategyLimits(
         per_day=draw(
-            st.dictionaries(st.sampled_from(list(Channel)), st.integers(1, 3), max_size=2)
+            st.dictionaries(st.sampled_from(list(ContactChannel)), st.integers(1, 3), max_size=2)
         ),
         per_week=draw(
-            st.dictionaries(st.sampled_from(list(Channel)), st.integers(1, 5), max_size=2)
+            st.dictionaries(st.sampled_from(list(ContactChannel)), st.integers(1, 5), max_size=2)
         ),
         calls_across_debts=draw(st.booleans()),
     )
     request = ContactRequest(
         at=at,
-        channel=draw(st.sampled_from(list(Channel))),
+        channel=draw(st.sampled_from(list(ContactChannel))),
         party=draw(st.sampled_from(list(Party))),
         time_zone=draw(st.sampled_from(ZONES)),
         account_status="active",
@@ -217,7 +219,7 @@ def _mexico_night() -> tuple[RulePack, ContactRequest]:
     at = datetime(2026, 12, 7, 9, 10, tzinfo=UTC)  # 03:10 in Mexico City, a Monday
     request = ContactRequest(
         at=at,
-        channel=Channel.CALL,
+        channel=ContactChannel.CALL,
         party=Party.DEBTOR,
         time_zone="America/Mexico_City",
         account_status="active",
@@ -232,10 +234,13 @@ def _mexico_night() -> tuple[RulePack, ContactRequest]:
 
 @settings(max_examples=300, deadline=None)
 @given(
-    instants, st.sampled_from(list(PACKS)), st.sampled_from(ZONES), st.sampled_from(list(Channel))
+    instants,
+    st.sampled_from(list(PACKS)),
+    st.sampled_from(ZONES),
+    st.sampled_from(list(ContactChannel)),
 )
 def test_the_country_packs_agree_with_the_stepping_answer(
-    at: datetime, country: str, zone: str, channel: Channel
+    at: datetime, country: str, zone: str, channel: ContactChannel
 ) -> None:
     pack, request = _mexico_night()
     pack = PACKS[country]
@@ -265,7 +270,7 @@ def test_a_rolling_cap_lifts_when_its_oldest_contact_leaves_the_period(at: datet
         PACKS["MX"],
         hours=(HourWindow(0, DAY_MINUTES),) * 7,
         excludes_holidays=False,
-        caps=(FrequencyCap(frozenset({Channel.CALL}), 7, 2),),
+        caps=(FrequencyCap(frozenset({ContactChannel.CALL}), 7, 2),),
         after_contact=(),
     )
     first, second = at - timedelta(days=3, hours=5), at - timedelta(days=1)
@@ -275,8 +280,8 @@ def test_a_rolling_cap_lifts_when_its_oldest_contact_leaves_the_period(at: datet
         at=at,
         time_zone="America/New_York",
         history=(
-            PastContact(first, Channel.CALL, Party.DEBTOR, False, False),
-            PastContact(second, Channel.CALL, Party.DEBTOR, False, False),
+            PastContact(first, ContactChannel.CALL, Party.DEBTOR, False, False),
+            PastContact(second, ContactChannel.CALL, Party.DEBTOR, False, False),
         ),
     )
     decision = check_contact(pack, request)
@@ -293,7 +298,7 @@ def test_where_the_clocks_go_back_the_repeated_hour_opens_the_window_again() -> 
         PACKS["MX"],
         hours=(HourWindow(0, 30),) * 7,
         excludes_holidays=False,
-        caps=(FrequencyCap(frozenset({Channel.CALL}), 7, 2),),
+        caps=(FrequencyCap(frozenset({ContactChannel.CALL}), 7, 2),),
         after_contact=(),
     )
     at = datetime(2026, 11, 1, 4, 30, tzinfo=UTC)  # 00:30 in Havana, summer time
@@ -305,7 +310,7 @@ def test_where_the_clocks_go_back_the_repeated_hour_opens_the_window_again() -> 
         at=at,
         time_zone="America/Havana",
         history=tuple(
-            PastContact(moment - timedelta(days=7), Channel.CALL, Party.DEBTOR, False, False)
+            PastContact(moment - timedelta(days=7), ContactChannel.CALL, Party.DEBTOR, False, False)
             for moment in (shut, again)
         ),
     )

@@ -25,7 +25,7 @@ from app.domain.payment_files import (
 )
 from app.domain.payments import payment_reference
 from app.schemas.payment_files import OutcomeName
-from app.schemas.payments import ChannelName
+from app.schemas.payments import RecordedPaymentChannel
 
 CONTEXT = FileContext(Country.MX, "MXN", date(2026, 11, 24))
 
@@ -46,7 +46,8 @@ def account(ref: str, serial: int, *, recalled: bool = False) -> AccountKey:
 
 
 def test_channels_and_outcomes_are_the_apis():
-    assert frozenset(get_args(ChannelName)) == CHANNELS
+    assert frozenset(get_args(RecordedPaymentChannel)) == CHANNELS
+    assert {"spei", "cash_store", "card", "branch", "partner_report"} == CHANNELS
     assert frozenset(get_args(OutcomeName)) == {o.value for o in Outcome}
 
 

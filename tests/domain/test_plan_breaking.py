@@ -7,7 +7,8 @@ from decimal import Decimal
 
 from app.domain.plans import BreakingRule, InstallmentState, breaking_rule, plan_is_broken
 from app.domain.stages import Stage
-from app.domain.strategies import DEFAULT, PlanType, document_to_json, parse_document
+from app.domain.strategies import DEFAULT, PlanType
+from app.services.strategies import document_from_json, document_to_json
 
 TODAY = date(2026, 11, 24)
 COMMON = BreakingRule()
@@ -45,7 +46,7 @@ def test_the_rule_comes_from_the_strategy_of_the_type_and_stage() -> None:
     raw = document_to_json(DEFAULT)
     raw["stages"]["nonaccrual"]["plans"]["settlement"]["missed_installments_to_break"] = 1
     raw["stages"]["nonaccrual"]["plans"]["settlement"]["days_late_to_break"] = 15
-    document = parse_document(raw)
+    document = document_from_json(raw)
     rule = breaking_rule(document, Stage.NONACCRUAL, PlanType.SETTLEMENT)
     assert rule == BreakingRule(missed_installments=1, days_late=15)
     # Left out of a strategy: the common floor; a type not offered in a stage: the same.

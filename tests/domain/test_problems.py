@@ -18,7 +18,10 @@ from app.problems import (
     FIELD_MESSAGES,
     FieldError,
     ProblemKind,
+    domain_field_errors,
+    domain_params,
     render,
+    request_location,
     status_of,
     validation_field_errors,
 )
@@ -349,3 +352,29 @@ def test_each_conflict_has_its_own_catalogue_entry_and_status_409():
     assert len({cls.code for cls in kinds}) == len(kinds)
     for cls in kinds:
         assert CATALOGUE[cls.code].status == 409, cls.code
+
+
+class TestRequestLocation:
+    """Domain errors name body fields by their own path; the edge places them in the request."""
+
+    @pytest.mark.parametrize(
+        ("field", "location"),
+        [
+            ("amount", ["body", "amount"]),
+            ("pcr.problem_category", ["body", "pcr", "problem_category"]),
+            ("member_ids.2", ["body", "member_ids", "2"]),
+            ("body", ["body"]),
+            ("body.amount", ["body", "amount"]),
+            ("query.limit", ["query", "limit"]),
+            ("path.account_id", ["path", "account_id"]),
+            ("header.if-match", ["header", "if-match"]),
+        ],
+    )
+    def test_a_field_is_in_the_body_unless_it_names_its_part(self, field, location):
+        assert request_location(field) == location
+
+    def test_the_problem_of_a_plain_field_points_into_the_body(self):
+        error = errors.InvalidInput("installments", "must be between 1 and {n}", {"n": 3})
+        (only,) = domain_field_errors(error, "en") or []
+        assert (only.field, only.location) == ("body.installments", ["body", "installments"])
+        assert domain_params(error) == {"field": "body.installments", "n": 3}

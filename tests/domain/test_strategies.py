@@ -4,14 +4,16 @@ entry and against each country's law, the default, and the rules read from a doc
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
-from app.domain.contact_check import RESULT_CODES, Channel, StrategyLimits, pack_for
+from app.domain.contact_check import RESULT_CODES, ContactChannel, StrategyLimits, pack_for
 from app.domain.errors import InvalidInput
 from app.domain.identity import Country
 from app.domain.roles import Role
@@ -27,17 +29,18 @@ from app.domain.strategies import (
     PromiseTerms,
     StrategyDocument,
     approver_for,
+    check_entry,
     check_law,
     default_for,
-    document_from_json,
-    document_to_json,
     escalation_rule,
     limits_for,
-    parse_document,
     plan_limits,
     promise_terms,
     validate_document,
+    with_entries,
 )
+from app.schemas.strategies import StrategyWrite
+from app.services.strategies import document_from_json, document_to_json, entry_from_write
 
 COUNTRIES = [c.value for c in Country]
 
@@ -73,23 +76,35 @@ def settlement(**overrides: Any) -> dict[str, Any]:
     return {"settlement": plan}
 
 
+def accept(raw: dict[str, Any], country: str = "MX") -> StrategyDocument:
+    """A request's document as the API takes it: its shape and ranges by the schema, then the
+    entries given, as the domain's dataclasses, checked with the country's law."""
+    write = StrategyWrite.model_validate(raw)
+    entries = {
+        stage: entry_from_write(given)
+        for stage in Stage
+        if (given := getattr(write.stages, stage.value)) is not None
+    }
+    return validate_document(entries, country)
+
+
 def refused(raw: dict[str, Any], country: str = "MX") -> InvalidInput:
     with pytest.raises(InvalidInput) as caught:
-        validate_document(raw, country)
+        accept(raw, country)
     return caught.value
 
 
-def law_caps(country: str) -> list[tuple[Channel, int | None, int | None]]:
+def law_caps(country: str) -> list[tuple[ContactChannel, int | None, int | None]]:
     pack = pack_for(country)
-    return [(c, pack.law_cap(c, DAY), pack.law_cap(c, WEEK)) for c in Channel]
+    return [(c, pack.law_cap(c, DAY), pack.law_cap(c, WEEK)) for c in ContactChannel]
 
 
 class TestValidDocuments:
     def test_an_entry_is_read_with_decimals_kept_to_the_cent(self):
-        document = validate_document(body(), "MX")
+        document = accept(body(), "MX")
         early = document[Stage.EARLY]
-        assert early.channels == {Channel.CALL, Channel.SMS}
-        assert early.caps == {Channel.CALL: ChannelCaps(1, 1)}
+        assert early.channels == {ContactChannel.CALL, ContactChannel.SMS}
+        assert early.caps == {ContactChannel.CALL: ChannelCaps(1, 1)}
         assert early.plans == {
             PlanType.SETTLEMENT: PlanLimits(Decimal("40.00"), 6, Decimal("20.00"), 0)
         }
@@ -99,37 +114,37 @@ class TestValidDocuments:
 
     @pytest.mark.parametrize("country", COUNTRIES)
     def test_stages_left_out_take_the_countrys_default_entry(self, country):
-        document = validate_document(body("late"), country)
+        document = accept(body("late"), country)
         assert document[Stage.LATE] != default_for(country)[Stage.LATE]
         for stage in Stage:
             if stage is not Stage.LATE:
                 assert document[stage] == default_for(country)[stage]
 
     def test_an_empty_document_is_the_default(self):
-        assert validate_document({"stages": {}}, "MX") == DEFAULT
-        assert validate_document({"stages": {"early": None}}, "MX") == DEFAULT
+        assert accept({"stages": {}}, "MX") == DEFAULT
+        assert accept({"stages": {"early": None}}, "MX") == DEFAULT
 
     def test_caps_and_plans_may_be_left_out_and_null_entries_mean_none(self):
         raw = entry(caps={"sms": None, "call": {}}, plans={"settlement": None})
         del raw["caps"]["call"]
-        document = validate_document({"stages": {"mid": raw}}, "MX")
+        document = accept({"stages": {"mid": raw}}, "MX")
         assert document[Stage.MID].caps == {}
         assert document[Stage.MID].plans == {}
         minimal = entry()
         del minimal["caps"], minimal["plans"]
-        document = validate_document({"stages": {"mid": minimal}}, "MX")
+        document = accept({"stages": {"mid": minimal}}, "MX")
         assert document[Stage.MID].caps == {} and document[Stage.MID].plans == {}
 
     def test_a_cap_may_set_one_period_only(self):
-        document = validate_document(body(caps={"call": {"per_week": 1}}), "MX")
-        assert document[Stage.EARLY].caps[Channel.CALL] == ChannelCaps(None, 1)
+        document = accept(body(caps={"call": {"per_week": 1}}), "MX")
+        assert document[Stage.EARLY].caps[ContactChannel.CALL] == ChannelCaps(None, 1)
 
     def test_visits_need_visits_allowed(self):
         raw = body(channels=["visit"], caps={"visit": {"per_day": 1}}, visits_allowed=True)
-        assert Channel.VISIT in validate_document(raw, "MX")[Stage.EARLY].channels
+        assert ContactChannel.VISIT in accept(raw, "MX")[Stage.EARLY].channels
 
     def test_the_json_form_reads_back_to_the_same_document(self):
-        document = validate_document(body(), "MX")
+        document = accept(body(), "MX")
         stored = document_to_json(document)
         assert document_from_json(stored) == document
         assert stored["stages"]["early"]["approvals"]["collector_up_to"] == "100.00"
@@ -139,11 +154,16 @@ class TestValidDocuments:
 class TestDefault:
     def test_the_default_is_the_mexican_agencys_policy(self):
         early = DEFAULT[Stage.EARLY]
-        assert early.channels == {Channel.CALL, Channel.SMS, Channel.EMAIL, Channel.WHATSAPP}
-        assert early.caps[Channel.CALL] == ChannelCaps(3, 10)
+        assert early.channels == {
+            ContactChannel.CALL,
+            ContactChannel.SMS,
+            ContactChannel.EMAIL,
+            ContactChannel.WHATSAPP,
+        }
+        assert early.caps[ContactChannel.CALL] == ChannelCaps(3, 10)
         assert not early.visits_allowed
-        assert Channel.LETTER in DEFAULT[Stage.MID].channels
-        assert Channel.VISIT in DEFAULT[Stage.LATE].channels
+        assert ContactChannel.LETTER in DEFAULT[Stage.MID].channels
+        assert ContactChannel.VISIT in DEFAULT[Stage.LATE].channels
         assert DEFAULT[Stage.LATE].visits_allowed
         for stage in (Stage.CURRENT, Stage.EARLY, Stage.MID, Stage.LATE):
             assert PlanType.SETTLEMENT not in DEFAULT[stage].plans
@@ -161,7 +181,7 @@ class TestDefault:
     def test_the_default_passes_validation_in_every_country(self, country):
         document = default_for(country)
         check_law(document, country)
-        assert validate_document(document_to_json(document), country) == document
+        assert accept(document_to_json(document), country) == document
 
     @pytest.mark.parametrize("country", COUNTRIES)
     def test_the_default_only_lowers_caps_to_the_law(self, country):
@@ -172,8 +192,8 @@ class TestDefault:
                 assert mine.channels == base.channels
                 assert mine.visits_allowed == base.visits_allowed
             else:
-                assert mine.channels == base.channels - {Channel.VISIT}
-                assert not mine.visits_allowed and Channel.VISIT not in mine.caps
+                assert mine.channels == base.channels - {ContactChannel.VISIT}
+                assert not mine.visits_allowed and ContactChannel.VISIT not in mine.caps
             for channel, caps in mine.caps.items():
                 day, week = (
                     pack_for(country).law_cap(channel, DAY),
@@ -193,7 +213,8 @@ class TestDefault:
 
 
 # (the document, the field named, a part of the message)
-REFUSALS = [
+# Shapes and ranges the schema refuses: (the document, the field named, a part of the message)
+SHAPE_REFUSALS = [
     pytest.param({"stages": {"overdue": entry()}}, "body.stages.overdue", "stage", id="stage"),
     pytest.param({"stage": {}}, "body.stage", "not a field", id="top-level-field"),
     pytest.param(
@@ -207,12 +228,6 @@ REFUSALS = [
         "body.stages.early.plans.payday",
         "plan type",
         id="plan-type",
-    ),
-    pytest.param(
-        body(caps={"call": {"per_day": 1, "per_week": 0}}),
-        "body.stages.early.caps.call.per_day",
-        "per_week",
-        id="day-over-week",
     ),
     pytest.param(
         body(caps={"call": {"per_day": -1}}),
@@ -287,12 +302,6 @@ REFUSALS = [
         id="plan-incomplete",
     ),
     pytest.param(
-        body(approvals={"collector_up_to": "500.01", "team_lead_up_to": "500"}),
-        "body.stages.early.approvals.team_lead_up_to",
-        "inverted",
-        id="thresholds-inverted",
-    ),
-    pytest.param(
         body(approvals={"collector_up_to": "-1", "team_lead_up_to": "500"}),
         "body.stages.early.approvals.collector_up_to",
         "between",
@@ -335,24 +344,6 @@ REFUSALS = [
         id="priority-weight",
     ),
     pytest.param(
-        body(caps={"call": {"per_day": 1}, "email": {"per_day": 1}}),
-        "body.stages.early.caps.email",
-        "not one of the stage's channels",
-        id="capped-channel-not-allowed",
-    ),
-    pytest.param(
-        body(channels=["call", "visit"], visits_allowed=False),
-        "body.stages.early.channels",
-        "visits_allowed",
-        id="visit-without-visits",
-    ),
-    pytest.param(
-        body(visits_allowed="yes"),
-        "body.stages.early.visits_allowed",
-        "true or false",
-        id="visits-not-bool",
-    ),
-    pytest.param(
         body(colour="red"), "body.stages.early.colour", "not a field", id="unknown-entry-field"
     ),
     pytest.param(
@@ -366,20 +357,55 @@ REFUSALS = [
     ),
 ]
 
+# Fields that contradict each other, refused by the domain.
+RULE_REFUSALS = [
+    pytest.param(
+        body(caps={"call": {"per_day": 1, "per_week": 0}}),
+        "body.stages.early.caps.call.per_day",
+        "per_week",
+        id="day-over-week",
+    ),
+    pytest.param(
+        body(approvals={"collector_up_to": "500.01", "team_lead_up_to": "500"}),
+        "body.stages.early.approvals.team_lead_up_to",
+        "inverted",
+        id="thresholds-inverted",
+    ),
+    pytest.param(
+        body(caps={"call": {"per_day": 1}, "email": {"per_day": 1}}),
+        "body.stages.early.caps.email",
+        "not one of the stage's channels",
+        id="capped-channel-not-allowed",
+    ),
+    pytest.param(
+        body(channels=["call", "visit"], visits_allowed=False),
+        "body.stages.early.channels",
+        "visits_allowed",
+        id="visit-without-visits",
+    ),
+]
+
 
 class TestRefusals:
-    @pytest.mark.parametrize(("raw", "field", "message"), REFUSALS)
+    @pytest.mark.parametrize(("raw", "field", "message"), RULE_REFUSALS)
     def test_each_broken_rule_names_its_field(self, raw, field, message):
         error = refused(raw)
         assert error.field == field
         assert message in error.message
         assert error.field_errors == [(field, error.text)]
 
+    @pytest.mark.parametrize(("raw", "field", "_message"), SHAPE_REFUSALS)
+    def test_each_malformed_field_is_refused_by_the_schema_at_its_path(self, raw, field, _message):
+        with pytest.raises(ValidationError) as caught:
+            StrategyWrite.model_validate(raw)
+        paths = {".".join(("body", *map(str, e["loc"]))) for e in caught.value.errors()}
+        assert field in paths
+
     @pytest.mark.parametrize("country", COUNTRIES)
     def test_a_cap_looser_than_the_law_is_refused_and_names_the_laws_value(self, country):
         visits = pack_for(country).visits_allowed
         for channel, day, week in law_caps(country):
-            if channel is Channel.VISIT and not visits:
+            if channel is ContactChannel.VISIT and not visits:
                 continue
             others: dict[str, Any] = {"visits_allowed": visits, "channels": [channel.value]}
             if day is not None:
@@ -387,7 +413,7 @@ class TestRefusals:
                 assert error.field == f"body.stages.early.caps.{channel.value}.per_day"
                 assert f"at most {day} a day" in error.message
                 assert error.params["law_cap"] == day
-                validate_document(body(caps={channel.value: {"per_day": day}}, **others), country)
+                accept(body(caps={channel.value: {"per_day": day}}, **others), country)
             if week is not None:
                 error = refused(
                     body(caps={channel.value: {"per_week": week + 1}}, **others), country
@@ -395,7 +421,7 @@ class TestRefusals:
                 assert error.field == f"body.stages.early.caps.{channel.value}.per_week"
                 assert f"at most {week} a week" in error.message
                 assert error.params["law_cap"] == week
-                validate_document(body(caps={channel.value: {"per_week": week}}, **others), country)
+                accept(body(caps={channel.value: {"per_week": week}}, **others), country)
                 if day is None:
                     # A day that allows more than the law's whole week is looser too.
                     error = refused(
@@ -406,47 +432,51 @@ class TestRefusals:
 
     def test_mexican_law_sets_no_caps_so_any_cap_is_fine_there(self):
         assert all(day is None and week is None for _, day, week in law_caps("MX"))
-        validate_document(body(caps={"call": {"per_day": 50, "per_week": 300}}), "MX")
+        accept(body(caps={"call": {"per_day": 50, "per_week": 300}}), "MX")
 
     def test_the_laws_caps_as_the_packs_state_them(self):
         # Chile: one call or visit a week, other media twice; the US: 7 calls in 7 days.
         # Colombia's limits are per contact (no second one that day after a direct contact),
         # not counts, so no cap can be looser than them.
-        assert pack_for("CL").law_cap(Channel.CALL, WEEK) == 1
-        assert pack_for("CL").law_cap(Channel.SMS, WEEK) == 2
-        assert pack_for("US").law_cap(Channel.CALL, WEEK) == 7
+        assert pack_for("CL").law_cap(ContactChannel.CALL, WEEK) == 1
+        assert pack_for("CL").law_cap(ContactChannel.SMS, WEEK) == 2
+        assert pack_for("US").law_cap(ContactChannel.CALL, WEEK) == 7
         assert all(day is None and week is None for _, day, week in law_caps("CO"))
 
     @pytest.mark.parametrize("country", ["CL", "US"])
     def test_the_mexican_call_caps_are_too_loose_for_chile_and_the_us(self, country):
         raw = body(caps={"call": {"per_day": 3, "per_week": 10}})
-        validate_document(raw, "MX")
+        accept(raw, "MX")
         error = refused(raw, country)
         assert error.field.startswith("body.stages.early.caps.call.per_")
         assert "looser than the law" in error.message
 
     def test_field_visits_are_refused_where_the_law_forbids_them(self):
         raw = body(channels=["call", "visit"], visits_allowed=True)
-        validate_document(raw, "MX")
+        accept(raw, "MX")
         error = refused(raw, "CO")
         assert error.field == "body.stages.early.visits_allowed"
         assert "forbids field visits" in error.message
         assert refused(body(visits_allowed=True), "CO").field.endswith(".visits_allowed")
-        validate_document(body(visits_allowed=False), "CO")
+        accept(body(visits_allowed=False), "CO")
 
     def test_the_colombian_default_has_no_visits(self):
         for stage in Stage:
             assert not default_for("CO")[stage].visits_allowed
-            assert Channel.VISIT not in default_for("CO")[stage].channels
+            assert ContactChannel.VISIT not in default_for("CO")[stage].channels
         assert DEFAULT[Stage.LATE].visits_allowed
 
     def test_the_law_is_not_checked_when_reading_a_stored_document(self):
         raw = body(caps={"call": {"per_day": 3, "per_week": 10}})
-        assert parse_document(raw)[Stage.EARLY].caps[Channel.CALL] == ChannelCaps(3, 10)
+        stored = document_to_json(accept(raw, "MX"))
+        refused(raw, "CL")
+        assert document_from_json(stored)[Stage.EARLY].caps[ContactChannel.CALL] == ChannelCaps(
+            3, 10
+        )
 
 
 def _document(**stage_overrides: Any) -> StrategyDocument:
-    return validate_document(body(**stage_overrides), "MX")
+    return accept(body(**stage_overrides), "MX")
 
 
 class TestEvaluation:
@@ -458,15 +488,19 @@ class TestEvaluation:
         )
         limits = limits_for(document, Stage.EARLY, 7)
         assert isinstance(limits, StrategyLimits)
-        assert limits.allowed_channels == {Channel.CALL, Channel.SMS, Channel.VISIT}
-        assert dict(limits.per_day) == {Channel.CALL: 2}
-        assert dict(limits.per_week) == {Channel.CALL: 5, Channel.SMS: 3}
+        assert limits.allowed_channels == {
+            ContactChannel.CALL,
+            ContactChannel.SMS,
+            ContactChannel.VISIT,
+        }
+        assert dict(limits.per_day) == {ContactChannel.CALL: 2}
+        assert dict(limits.per_week) == {ContactChannel.CALL: 5, ContactChannel.SMS: 3}
         assert limits.visits_allowed is True
         assert limits.version == 7
 
     def test_limits_for_the_default(self):
         limits = limits_for(DEFAULT, Stage.CURRENT, 0)
-        assert Channel.CALL not in (limits.allowed_channels or set())
+        assert ContactChannel.CALL not in (limits.allowed_channels or set())
         assert limits.visits_allowed is False and limits.version == 0
 
     @pytest.mark.parametrize(("grace", "tolerance"), [(0, "0"), (30, "50"), (3, "2.5")])
@@ -485,7 +519,8 @@ class TestEvaluation:
         assert escalation_rule(document, Stage.EARLY) == EscalationRule(
             broken, frozenset({"RPC_REFUSE", "RPC_DISPUTE"})
         )
-        refused(body(escalation={"broken_promises": 100, "refusal_codes": []}))
+        with pytest.raises(ValidationError):
+            accept(body(escalation={"broken_promises": 100, "refusal_codes": []}))
 
     def test_plan_limits_of_offered_and_not_offered_plans(self):
         document = _document()
@@ -528,16 +563,16 @@ class TestEvaluation:
 
 caps_values = st.one_of(st.none(), st.integers(min_value=0, max_value=12))
 cap_tables = st.dictionaries(
-    st.sampled_from([c.value for c in Channel]),
+    st.sampled_from([c.value for c in ContactChannel]),
     st.fixed_dictionaries({"per_day": caps_values, "per_week": caps_values}),
-    max_size=len(Channel),
+    max_size=len(ContactChannel),
 )
 
 
 def _entry_for(caps: dict[str, Any], visits: bool) -> dict[str, Any]:
     if not visits:
-        caps = {k: v for k, v in caps.items() if k != Channel.VISIT.value}
-    channels = [c.value for c in Channel if visits or c is not Channel.VISIT]
+        caps = {k: v for k, v in caps.items() if k != ContactChannel.VISIT.value}
+    channels = [c.value for c in ContactChannel if visits or c is not ContactChannel.VISIT]
     return entry(channels=channels, visits_allowed=visits, caps=caps)
 
 
@@ -549,7 +584,7 @@ documents = st.dictionaries(st.sampled_from([s.value for s in Stage]), stage_ent
 @given(stages=documents, country=st.sampled_from(COUNTRIES))
 def test_an_accepted_documents_caps_never_exceed_the_law(stages, country):
     try:
-        document = validate_document({"stages": stages}, country)
+        document = accept({"stages": stages}, country)
     except InvalidInput as error:
         assert error.field.startswith("body.stages.")
         return
@@ -568,3 +603,56 @@ def test_an_accepted_documents_caps_never_exceed_the_law(stages, country):
             if caps.per_day is not None and caps.per_week is not None:
                 assert caps.per_day <= caps.per_week
     assert document_from_json(document_to_json(document)) == document
+
+
+# --- property: the consistency rules over the dataclasses themselves --------------------------
+
+small = st.one_of(st.none(), st.integers(min_value=0, max_value=5))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    channels=st.frozensets(st.sampled_from(list(ContactChannel))),
+    visits=st.booleans(),
+    caps=st.dictionaries(st.sampled_from(list(ContactChannel)), st.tuples(small, small)),
+    collector=st.integers(min_value=0, max_value=3),
+    lead=st.integers(min_value=0, max_value=3),
+)
+def test_an_entry_is_refused_exactly_when_its_fields_contradict_each_other(
+    channels, visits, caps, collector, lead
+):
+    base = DEFAULT[Stage.EARLY]
+    entry_ = replace(
+        base,
+        channels=channels,
+        visits_allowed=visits,
+        caps={c: ChannelCaps(day, week) for c, (day, week) in caps.items()},
+        approvals=replace(
+            base.approvals, collector_up_to=Decimal(collector), team_lead_up_to=Decimal(lead)
+        ),
+    )
+    contradictions = (
+        (ContactChannel.VISIT in channels and not visits)
+        or any(c not in channels for c in caps)
+        or any(d is not None and w is not None and d > w for d, w in caps.values())
+        or lead < collector
+    )
+    if contradictions:
+        with pytest.raises(InvalidInput) as caught:
+            check_entry(entry_, "stages.early")
+        assert caught.value.field.startswith("stages.early.")
+    else:
+        check_entry(entry_, "stages.early")
+
+
+@given(stages=st.frozensets(st.sampled_from(list(Stage))))
+def test_with_entries_replaces_the_stages_given_and_keeps_the_others(stages):
+    replacement = DEFAULT[Stage.CHARGEOFF]
+    document = with_entries(DEFAULT, {stage: replacement for stage in stages})
+    for stage in Stage:
+        assert document[stage] == (replacement if stage in stages else DEFAULT[stage])
+
+
+def test_a_cap_entry_capping_no_period_is_no_cap():
+    entry_ = replace(DEFAULT[Stage.EARLY], caps={ContactChannel.CALL: ChannelCaps(None, None)})
+    assert with_entries(DEFAULT, {Stage.EARLY: entry_})[Stage.EARLY].caps == {}

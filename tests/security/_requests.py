@@ -10,7 +10,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from app.domain.strategies import DEFAULT, document_to_json
+from app.domain.strategies import DEFAULT
+from app.services.strategies import document_to_json
 from tests.factories import business_today
 from tests.helpers.commissions import TERMS_BODY
 from tests.helpers.partners import company_rfc

@@ -12,7 +12,7 @@ from typing import Any
 from sqlmodel import col, select
 
 from app.domain.roles import Role, Skill
-from app.domain.strategies import DEFAULT, document_to_json
+from app.domain.strategies import DEFAULT
 from app.domain.webhooks import EventKind, PaymentRecorded, secret_text
 from app.models.compliance_incident import ComplianceIncident
 from app.models.interaction import Interaction
@@ -20,6 +20,7 @@ from app.models.ledger import CreditMovement
 from app.models.user import Team, TeamMember
 from app.models.webhook import WebhookDelivery, WebhookSubscription
 from app.services import payment_files, webhooks
+from app.services.strategies import document_to_json
 from tests.factories import business_today, make_account, make_partner, partner_bearer
 from tests.helpers.payments import add_plan
 
