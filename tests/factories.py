@@ -419,3 +419,17 @@ async def record_cash_payment(
         headers={**headers, "Idempotency-Key": key},
     )
     assert paid.status_code == 201, paid.text
+
+
+def assert_problem(response: Any, status: int, code: str | tuple[str, ...]) -> dict[str, Any]:
+    """The response is an RFC 9457 problem with this status and stable ``code`` (or one of
+    ``code`` where a parametrised case may meet either): what a client acts on is the code,
+    so a test of a refusal checks both. The problem's body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json"), response.text
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status, body
+    codes = (code,) if isinstance(code, str) else code
+    assert body["code"] in codes, body
+    assert body["type"] == f"urn:cartera:problem:{body['code']}", body
+    return body

@@ -17,6 +17,7 @@ from app.models.debtor import ContactPoint, RelatedParty
 from app.models.partner import Partner
 from app.services.principal_cache import PrincipalCache
 from tests.factories import (
+    assert_problem,
     business_today,
     counted_statements,
     make_account,
@@ -212,7 +213,7 @@ class TestListAccounts:
         response = await client.get(
             ACCOUNTS, params={"cursor": cursor}, headers=auth_headers(admin)
         )
-        assert response.status_code == 422
+        assert_problem(response, 422, "invalid_input")
         assert response.json()["errors"][0]["field"] == "query.cursor"
 
     async def test_a_cursor_of_another_sort_or_with_a_bad_value_is_422(
@@ -234,13 +235,13 @@ class TestListAccounts:
         other_sort = await client.get(
             ACCOUNTS, params={"sort": "total", "cursor": cursor}, headers=auth_headers(admin)
         )
-        assert other_sort.status_code == 422
+        assert_problem(other_sort, 422, "invalid_input")
         for sort, value in (("dpd", "x"), ("total", "NaN"), ("total", "1e999999"), ("id", "1")):
             forged = encode_cursor(sort, value, "not-a-uuid" if sort == "id" else uuid.uuid4())
             response = await client.get(
                 ACCOUNTS, params={"sort": sort, "cursor": forged}, headers=auth_headers(admin)
             )
-            assert response.status_code == 422, (sort, value)
+            assert_problem(response, 422, "invalid_input")
 
     @pytest.mark.parametrize(("limit", "status"), [(0, 422), (201, 422), (1, 200), (200, 200)])
     async def test_limit_is_bounded(self, client, make_user, auth_headers, limit, status):
@@ -266,7 +267,7 @@ class TestListAccounts:
     async def test_bad_filters_are_422(self, client, make_user, auth_headers, params):
         admin = await make_user(Role.ADMIN)
         response = await client.get(ACCOUNTS, params=params, headers=auth_headers(admin))
-        assert response.status_code == 422
+        assert_problem(response, 422, "validation_failed")
 
     async def test_a_page_takes_the_same_number_of_queries_whatever_its_size(
         self, client, session, connection, make_user, auth_headers
@@ -411,7 +412,7 @@ class TestWhoSeesWhichAccount:
     async def test_an_unknown_account_is_404(self, client, make_user, auth_headers):
         admin = await make_user(Role.ADMIN)
         response = await client.get(f"{ACCOUNTS}/{uuid.uuid4()}", headers=auth_headers(admin))
-        assert response.status_code == 404
+        assert_problem(response, 404, "not_found")
         assert response.headers["content-type"] == "application/problem+json"
 
     async def test_without_a_token_it_is_401(self, client):
@@ -624,7 +625,7 @@ class TestAssignAccount:
         response = await client.patch(
             url(account), json={}, headers=auth_headers(manager) | {"If-Match": "abc"}
         )
-        assert response.status_code == 422
+        assert_problem(response, 422, "invalid_input")
 
     async def test_lead_assigns_within_their_team(self, client, session, make_user, auth_headers):
         lead = await make_user(Role.TEAM_LEAD)
@@ -654,17 +655,17 @@ class TestAssignAccount:
         to_outsider = await patch(
             client, account, {"assigned_collector_id": str(outsider.id)}, headers
         )
-        assert to_outsider.status_code == 422
+        assert_problem(to_outsider, 422, "invalid_input")
         assert to_outsider.json()["errors"][0]["field"] == "body.assigned_collector_id"
         nobody = await patch(client, account, {"assigned_collector_id": str(uuid.uuid4())}, headers)
         assert nobody.json()["errors"] == to_outsider.json()["errors"]
         to_other_team = await patch(
             client, account, {"assigned_team_id": str(other_team.id)}, headers
         )
-        assert to_other_team.status_code == 422
+        assert_problem(to_other_team, 422, "invalid_input")
         assert to_other_team.json()["errors"][0]["field"] == "body.assigned_team_id"
         away = await patch(client, account, {"assigned_team_id": None}, headers)
-        assert away.status_code == 422
+        assert_problem(away, 422, "invalid_input")
         await session.refresh(account)
         assert account.version == 1 and account.assigned_team_id == team.id
 
@@ -678,7 +679,7 @@ class TestAssignAccount:
         response = await patch(
             client, account, {"assigned_collector_id": str(member.id)}, auth_headers(lead)
         )
-        assert response.status_code == 404
+        assert_problem(response, 404, "not_found")
 
     async def test_assigning_a_recalled_account_is_refused(
         self, client, session, make_user, auth_headers
@@ -704,7 +705,7 @@ class TestAssignAccount:
             response = await patch(
                 client, account, {"assigned_collector_id": str(user_id)}, auth_headers(manager)
             )
-            assert response.status_code == 422
+            assert_problem(response, 422, "invalid_input")
             assert response.json()["errors"][0]["field"] == "body.assigned_collector_id"
 
     async def test_the_collector_must_belong_to_the_team_named(
@@ -721,11 +722,11 @@ class TestAssignAccount:
             {"assigned_collector_id": str(collector.id), "assigned_team_id": str(other_team.id)},
             auth_headers(manager),
         )
-        assert response.status_code == 422
+        assert_problem(response, 422, "invalid_input")
         unknown_team = await patch(
             client, account, {"assigned_team_id": str(uuid.uuid4())}, auth_headers(manager)
         )
-        assert unknown_team.status_code == 422
+        assert_problem(unknown_team, 422, "invalid_input")
 
     async def test_collectors_auditors_and_partners_may_not_assign(
         self, client, session, settings, make_user, auth_headers
@@ -740,7 +741,7 @@ class TestAssignAccount:
         ]
         for headers in callers:
             response = await patch(client, account, {"assigned_collector_id": None}, headers)
-            assert response.status_code == 403
+            assert_problem(response, 403, "permission_denied")
 
 
 class TestAccountHistory:
@@ -807,7 +808,7 @@ class TestAccountHistory:
         response = await client.get(
             url(account, "/history"), params={"cursor": "nope"}, headers=auth_headers(admin)
         )
-        assert response.status_code == 422
+        assert_problem(response, 422, "invalid_input")
 
 
 def pause_body(starts_on: date, ends_on: date, reason: str = "hardship") -> dict:
@@ -847,7 +848,7 @@ class TestCreatePause:
             json=pause_body(TODAY, TODAY - timedelta(days=1)),
             headers=auth_headers(manager),
         )
-        assert response.status_code == 422
+        assert_problem(response, 422, "invalid_input")
         assert response.json()["errors"][0]["field"] == "body.ends_on"
 
     async def test_a_pause_lasts_at_most_365_days(self, client, session, make_user, auth_headers):
@@ -859,7 +860,7 @@ class TestCreatePause:
             json=pause_body(TODAY, TODAY + timedelta(days=365)),
             headers=headers,
         )
-        assert too_long.status_code == 422
+        assert_problem(too_long, 422, "invalid_input")
         longest = await client.post(
             url(account, "/pauses"),
             json=pause_body(TODAY, TODAY + timedelta(days=364)),
@@ -916,7 +917,7 @@ class TestCreatePause:
         response = await client.post(
             url(account, "/pauses"), json=body, headers=auth_headers(manager)
         )
-        assert response.status_code == 422
+        assert_problem(response, 422, "validation_failed")
 
     async def test_a_recalled_account_cannot_be_paused(
         self, client, session, make_user, auth_headers
@@ -926,7 +927,7 @@ class TestCreatePause:
         response = await client.post(
             url(account, "/pauses"), json=pause_body(TODAY, TODAY), headers=auth_headers(manager)
         )
-        assert response.status_code == 409
+        assert_problem(response, 409, "account_not_active")
 
     async def test_collectors_auditors_and_partners_may_not_pause(
         self, client, session, settings, make_user, auth_headers
@@ -943,7 +944,7 @@ class TestCreatePause:
             response = await client.post(
                 url(account, "/pauses"), json=pause_body(TODAY, TODAY), headers=headers
             )
-            assert response.status_code == 403
+            assert_problem(response, 403, "permission_denied")
         refreshed = await session.get(Account, account.id, populate_existing=True)
         assert refreshed is not None and refreshed.has_pauses is False
 
@@ -956,7 +957,7 @@ class TestCreatePause:
         response = await client.post(
             url(account, "/pauses"), json=pause_body(TODAY, TODAY), headers=auth_headers(lead)
         )
-        assert response.status_code == 404
+        assert_problem(response, 404, "not_found")
 
 
 class TestListPauses:
@@ -995,11 +996,11 @@ async def test_unstorable_filters_are_422s_naming_the_query_field(
 
     headers = auth_headers(await make_user(Role.MANAGER))
     nul = await client.get("/api/v1/accounts?external_ref=%00", headers=headers)
-    assert nul.status_code == 422
+    assert_problem(nul, 422, "validation_failed")
     assert nul.json()["errors"][0]["field"].endswith("external_ref")
     huge = encode_cursor("total", "1E+999999", "01a20000-0000-7000-8000-000000000001")
     bad = await client.get(f"/api/v1/accounts?sort=total&cursor={huge}", headers=headers)
-    assert bad.status_code == 422
+    assert_problem(bad, 422, "invalid_input")
     assert bad.json()["errors"][0]["field"] == "query.cursor"
 
 
@@ -1220,7 +1221,7 @@ class TestEndPause:
         headers = auth_headers(await make_user(Role.MANAGER))
         paused = await pause(client, late, headers, -2, 10)
         response = await client.post(end_url(paused["id"]), headers=headers | {"If-Match": '"1"'})
-        assert response.status_code == 412
+        assert_problem(response, 412, "version_mismatch")
         assert await delinquency(client, late, headers) == (59, "mid")
         row = await session.get(AccountPause, uuid.UUID(paused["id"]), populate_existing=True)
         assert row is not None and row.ended_at is None
@@ -1245,9 +1246,9 @@ class TestEndPause:
         outside = await make_user(Role.TEAM_LEAD)
         await make_team(session, outside)
         hidden = await client.post(end_url(paused["id"]), headers=auth_headers(outside))
-        assert hidden.status_code == 404
+        assert_problem(hidden, 404, "not_found")
         unknown = await client.post(end_url(uuid.uuid4()), headers=auth_headers(manager))
-        assert unknown.status_code == 404
+        assert_problem(unknown, 404, "not_found")
         row = await session.get(AccountPause, uuid.UUID(paused["id"]), populate_existing=True)
         assert row is not None and row.ended_at is None
         admin = await client.post(

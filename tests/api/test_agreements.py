@@ -20,7 +20,7 @@ from app.domain.payments import payment_reference
 from app.models.audit import AuditEvent
 from app.models.partner import Partner
 from app.models.plan import PaymentPlan
-from tests.factories import make_account, make_debtor
+from tests.factories import assert_problem, make_account, make_debtor
 from tests.helpers.agreements import download, pdf_text
 
 # The plans' desk: a Mexican partner, a collector and their lead, a manager, an auditor.
@@ -260,5 +260,5 @@ class TestPartnerPaymentAccount:
             json={"payment_clabe": CLABE[:-1] + "0"},
             headers=desk["manager"],
         )
-        assert refused.status_code == 422, refused.text
+        assert_problem(refused, 422, "validation_failed")
         assert "check digit" in refused.text

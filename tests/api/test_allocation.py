@@ -17,7 +17,7 @@ from app.models.account import Account, AccountEvent
 from app.models.allocation import AllocationRule
 from app.models.audit import AuditEvent
 from app.models.debtor import ContactPoint
-from tests.factories import make_account, make_debtor, make_partner, make_team
+from tests.factories import assert_problem, make_account, make_debtor, make_partner, make_team
 
 RULES = "/api/v1/allocation/rules"
 RUN = "/api/v1/allocation/run"
@@ -118,7 +118,7 @@ class TestRules:
             json=rule_body(team_id=str(team.id), capacity=6),
             headers=headers | {"If-Match": '"1"'},
         )
-        assert stale.status_code == 412
+        assert_problem(stale, 412, "version_mismatch")
         assert (
             await client.delete(f"{RULES}/{rule['id']}", headers=headers | {"If-Match": '"1"'})
         ).status_code == 412
@@ -171,7 +171,7 @@ class TestWhoMay:
         body = rule_body(team_id=str(team.id))
         assert (await client.post(RULES, json=body, headers=headers)).status_code == 403
         put = await client.put(f"{RULES}/{rule['id']}", json=body, headers=headers)
-        assert put.status_code == 403
+        assert_problem(put, 403, "permission_denied")
         assert (await client.delete(f"{RULES}/{rule['id']}", headers=headers)).status_code == 403
         assert (await client.post(RUN, headers=headers)).status_code == 403
 
@@ -206,7 +206,7 @@ class TestBadInput:
             body[key] = str(phone_only.id) if value == "SELF" else value
         audits = await count(session, AuditEvent)
         response = await client.post(RULES, json=body, headers=auth_headers(manager))
-        assert response.status_code == 422, response.text
+        assert_problem(response, 422, ("invalid_input", "validation_failed"))
         assert response.headers["content-type"].startswith("application/problem+json")
         assert any(field in e["field"] for e in response.json()["errors"]), response.json()
         assert await count(session, AllocationRule) == 0
@@ -222,7 +222,7 @@ class TestBadInput:
             f"{RULES}/{rule['id']}", json=rule_body(team_id=str(team.id), capacity=0),
             headers=headers,
         )  # fmt: skip
-        assert response.status_code == 422
+        assert_problem(response, 422, "validation_failed")
         assert (await client.get(f"{RULES}/{rule['id']}", headers=headers)).json() == rule
 
 
@@ -510,7 +510,7 @@ class TestOneRunAtATime:
             )
             response = await client.post(RUN, headers=headers)
             await other.rollback()
-        assert response.status_code == 409
+        assert_problem(response, 409, "allocation_running")
         assert response.headers["content-type"].startswith("application/problem+json")
         assert (await client.post(RUN, headers=headers)).status_code == 200
 

@@ -72,13 +72,14 @@ async def test_push_may_exceed_the_general_body_limit(
         content=b"{" + b" " * (limit + 10) + b"}",
         headers={**headers, "Content-Type": "application/json"},
     )
-    assert other.status_code == 413
+    assert_problem(other, 413, "payload_too_large")
 
 
 # ---------------------------------------------------------------------------------------
 # What a review of the intake turned up: each was a 500, a whole push failing for one row,
 # or one partner's data reaching another.
 
+from tests.factories import assert_problem  # noqa: E402
 from tests.helpers.assignments import (  # noqa: E402
     csv_bytes,
     flat_row,
@@ -235,9 +236,9 @@ async def test_no_push_or_recall_for_an_inactive_partner(client, session, make_u
     headers = await manager_headers(make_user, auth_headers)
     partner = await make_partner(session, is_active=False)
     pushed = await push_json(client, headers, partner, [row("IN-1", 1)])
-    assert pushed.status_code == 409
+    assert_problem(pushed, 409, "partner_inactive")
     recalled = await client.post(
         f"/api/v1/partners/{partner.id}/recalls", json={"external_refs": ["IN-1"]}, headers=headers
     )
-    assert recalled.status_code == 409
+    assert_problem(recalled, 409, "partner_inactive")
     assert await session.scalar(select(func.count()).select_from(Assignment)) == 0

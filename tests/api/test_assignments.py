@@ -27,6 +27,7 @@ from app.models.partner import Partner
 from app.services import assignments as service
 from app.services import uploads
 from app.services.assignment_files import XLSX_MEDIA_TYPE
+from tests.factories import assert_problem
 from tests.helpers.assignments import (
     FLAT_HEADER,
     TODAY,
@@ -695,7 +696,7 @@ class TestFormats:
             files={"upload": ("cartera.csv", b"x", "text/csv")},
             headers={**manager, "Idempotency-Key": uuid.uuid4().hex},
         )
-        assert response.status_code == 422
+        assert_problem(response, 422, "invalid_input")
         assert response.json()["errors"][0]["field"] == "body.file"
 
     async def test_latin1_csv_is_refused_when_pushed_and_nothing_is_stored(
@@ -869,7 +870,7 @@ class TestFormats:
         partner = await add_partner(session)
         body = b"PK\x03\x04" + b"\x00" * 200
         response = await push_raw(client, manager, partner, body, XLSX_MEDIA_TYPE)
-        assert response.status_code == 422, response.text
+        assert_problem(response, 422, "unreadable_upload")
         assert "Excel" in response.json()["detail"]
         assert await count(session, Assignment, col(Assignment.partner_id) == partner.id) == 0
 
@@ -1036,7 +1037,7 @@ class TestRejections:
             params={"cursor": "not-a-cursor"},
             headers=manager,
         )
-        assert response.status_code == 422
+        assert_problem(response, 422, "invalid_input")
 
     async def test_rejections_csv_download_neutralises_formulas(self, client, session, manager):
         partner = await add_partner(session)
@@ -1108,13 +1109,13 @@ class TestAccess:
         mine, theirs = await add_partner(session), await add_partner(session)
         headers = await partner_headers(session, settings, mine)
         response = await push_json(client, headers, theirs, [row("PS-1", 1)])
-        assert response.status_code == 404
+        assert_problem(response, 404, "not_found")
         recall = await client.post(
             f"/api/v1/partners/{theirs.id}/recalls",
             json={"external_refs": ["PS-1"]},
             headers=headers,
         )
-        assert recall.status_code == 404
+        assert_problem(recall, 404, "not_found")
         assert await count(session, Assignment, col(Assignment.partner_id) == theirs.id) == 0
 
     async def test_a_push_to_an_unknown_partner_is_404(self, client, manager):
@@ -1123,7 +1124,7 @@ class TestAccess:
             json={"rows": []},
             headers={**manager, "Idempotency-Key": "k"},
         )
-        assert response.status_code == 404
+        assert_problem(response, 404, "not_found")
 
     @pytest.mark.parametrize("role", [Role.COLLECTOR, Role.TEAM_LEAD, Role.AUDITOR])
     async def test_staff_who_do_not_manage_portfolios_get_403(
@@ -1132,13 +1133,13 @@ class TestAccess:
         partner = await add_partner(session)
         headers = auth_headers(await make_user(role))
         response = await push_json(client, headers, partner, [row("C-1", 1)])
-        assert response.status_code == 403
+        assert_problem(response, 403, "permission_denied")
         recall = await client.post(
             f"/api/v1/partners/{partner.id}/recalls",
             json={"external_refs": ["C-1"]},
             headers=headers,
         )
-        assert recall.status_code == 403
+        assert_problem(recall, 403, "permission_denied")
 
     async def test_a_collector_cannot_read_a_push(
         self, client, session, manager, make_user, auth_headers
@@ -1147,7 +1148,7 @@ class TestAccess:
         response = await push_json(client, manager, partner, [row("C-1", 1)])
         collector = auth_headers(await make_user(Role.COLLECTOR))
         read = await client.get(f"/api/v1/assignments/{response.json()['id']}", headers=collector)
-        assert read.status_code == 403
+        assert_problem(read, 403, "permission_denied")
 
     async def test_a_partner_reading_another_partners_push_gets_404(
         self, client, session, settings, manager
@@ -1161,7 +1162,7 @@ class TestAccess:
             response = await client.get(
                 f"/api/v1/assignments/{assignment_id}{path}", headers=headers
             )
-            assert response.status_code == 404, path
+            assert_problem(response, 404, "not_found")
         own = await partner_headers(session, settings, theirs)
         assert (
             await client.get(f"/api/v1/assignments/{assignment_id}", headers=own)
@@ -1179,7 +1180,7 @@ class TestAccess:
     async def test_pushing_needs_a_token(self, client, session):
         partner = await add_partner(session)
         response = await push_json(client, {}, partner, [row("A-1", 1)])
-        assert response.status_code == 401
+        assert_problem(response, 401, "not_authenticated")
 
 
 # ---------------------------------------------------------------------------------------
@@ -1296,4 +1297,4 @@ class TestRecall:
         response = await client.post(
             f"/api/v1/partners/{partner.id}/recalls", json=body, headers=manager
         )
-        assert response.status_code == 422
+        assert_problem(response, 422, "validation_failed")

@@ -13,6 +13,7 @@ from app.models.user import LoginAttempt
 from app.security import issue_token
 from app.services.auth import credentials_fingerprint
 from tests.conftest import TEST_PASSWORD, bearer_for
+from tests.factories import assert_problem
 from tests.helpers.auth import CLIENT_TOKEN_URL, make_partner_client, request_client_token
 
 TOKEN_URL = "/api/v1/auth/token"
@@ -68,7 +69,7 @@ class TestPasswordGrant:
 
     async def test_missing_form_fields_are_a_validation_problem(self, client):
         response = await client.post(TOKEN_URL, data={"username": "x"})
-        assert response.status_code == 422
+        assert_problem(response, 422, "invalid_input")
         fields = {e["field"] for e in response.json()["errors"]}
         assert "body.password" in fields
 
@@ -142,7 +143,7 @@ class TestBearerTokens:
         response = await client.get(
             "/api/v1/users/me", headers=bearer_for(settings, user, now=past)
         )
-        assert response.status_code == 401
+        assert_problem(response, 401, "not_authenticated")
 
     async def test_tampered_signature_is_refused(self, client, make_user, auth_headers):
         user = await make_user(Role.ADMIN)
@@ -152,7 +153,7 @@ class TestBearerTokens:
         response = await client.get(
             "/api/v1/users/me", headers={"Authorization": f"Bearer {head}.{payload}.{flipped}"}
         )
-        assert response.status_code == 401
+        assert_problem(response, 401, "not_authenticated")
 
     async def test_alg_none_token_is_refused(self, client, make_user):
         import base64
@@ -176,13 +177,13 @@ class TestBearerTokens:
         response = await client.get(
             "/api/v1/users/me", headers={"Authorization": f"Bearer {token}"}
         )
-        assert response.status_code == 401
+        assert_problem(response, 401, "not_authenticated")
 
     async def test_token_signed_with_another_key_is_refused(self, client, make_user, settings):
         user = await make_user(Role.ADMIN)
         other = settings.model_copy(update={"jwt_secret": type(settings.jwt_secret)("x" * 40)})
         response = await client.get("/api/v1/users/me", headers=bearer_for(other, user))
-        assert response.status_code == 401
+        assert_problem(response, 401, "not_authenticated")
 
     async def test_hs512_token_is_refused_when_hs256_is_configured(
         self, client, make_user, settings
@@ -190,7 +191,7 @@ class TestBearerTokens:
         user = await make_user(Role.ADMIN)
         other = settings.model_copy(update={"jwt_algorithm": "HS512"})
         response = await client.get("/api/v1/users/me", headers=bearer_for(other, user))
-        assert response.status_code == 401
+        assert_problem(response, 401, "not_authenticated")
 
     async def test_role_edited_into_the_claims_is_not_trusted(self, client, make_user, settings):
         collector = await make_user(Role.COLLECTOR)
@@ -205,7 +206,7 @@ class TestBearerTokens:
         response = await client.get(
             "/api/v1/users", headers={"Authorization": f"Bearer {forged.access_token}"}
         )
-        assert response.status_code == 401
+        assert_problem(response, 401, "not_authenticated")
 
     async def test_a_deactivated_users_tokens_stop_working(
         self, client, make_user, auth_headers, session
@@ -223,7 +224,7 @@ class TestBearerTokens:
             response = await client.get(
                 "/api/v1/users/me", headers={"Authorization": b"Bearer " + token}
             )
-            assert response.status_code == 401, token
+            assert_problem(response, 401, "not_authenticated")
 
 
 async def partner_token(client, client_id: str, secret: str = "s3cret-s3cret") -> str:
@@ -263,7 +264,7 @@ class TestClientCredentials:
             },
             headers={"Authorization": f"Basic {basic}"},
         )
-        assert response.status_code == 422
+        assert_problem(response, 422, "invalid_input")
 
     @pytest.mark.parametrize("header", [None, "Basic !!!notbase64", "Basic " + "bm9jb2xvbg=="])
     async def test_missing_or_malformed_client_authentication_is_401(self, client, header):
@@ -294,7 +295,7 @@ class TestClientCredentials:
             CLIENT_TOKEN_URL,
             data={"grant_type": "password", "client_id": "a", "client_secret": "b"},
         )
-        assert response.status_code == 422
+        assert_problem(response, 422, "validation_failed")
         assert response.json()["errors"][0]["field"] == "body.grant_type"
 
     async def test_partner_token_is_not_a_staff_user(self, client, session):
@@ -311,7 +312,7 @@ class TestClientCredentials:
         session.add(partner_client)
         await session.commit()
         response = await client.get("/api/v1/teams", headers={"Authorization": f"Bearer {token}"})
-        assert response.status_code == 401
+        assert_problem(response, 401, "not_authenticated")
 
     async def test_partner_id_edited_into_the_claims_is_refused(self, client, session, settings):
         _, partner_client = await make_partner_client(session)
@@ -329,7 +330,7 @@ class TestClientCredentials:
         response = await client.get(
             "/api/v1/teams", headers={"Authorization": f"Bearer {forged.access_token}"}
         )
-        assert response.status_code == 401
+        assert_problem(response, 401, "not_authenticated")
 
     async def test_a_partner_token_without_its_credentials_fingerprint_is_refused(
         self, client, session, settings
@@ -351,7 +352,7 @@ class TestClientCredentials:
             response = await client.get(
                 "/api/v1/partners", headers={"Authorization": f"Bearer {forged.access_token}"}
             )
-            assert response.status_code == 401, extra
+            assert_problem(response, 401, "not_authenticated")
         genuine = await partner_token(client, partner_client.client_id)
         response = await client.get(
             "/api/v1/partners", headers={"Authorization": f"Bearer {genuine}"}

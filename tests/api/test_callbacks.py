@@ -15,7 +15,7 @@ from sqlalchemy import event, select
 from app.domain.roles import Role
 from app.models.callback import Callback
 from app.models.debtor import ContactPoint
-from tests.factories import make_account, make_partner, make_team, partner_bearer
+from tests.factories import assert_problem, make_account, make_partner, make_team, partner_bearer
 
 CDMX = ZoneInfo("America/Mexico_City")
 TIJUANA = ZoneInfo("America/Tijuana")
@@ -271,7 +271,7 @@ class TestScheduling:
         ]
         for body, field in cases:
             response = await record(client, floor, "cdmx", body)
-            assert response.status_code == 422, (body, response.text)
+            assert_problem(response, 422, ("invalid_input", "validation_failed"))
             assert response.json()["errors"][0]["field"] == field, response.text
 
     async def test_where_the_debtor_may_be_in_two_zones_the_zone_is_named(
@@ -290,7 +290,7 @@ class TestScheduling:
         )
         del body["contact_point_id"]
         response = await record(client, floor, "cdmx", body)
-        assert response.status_code == 422
+        assert_problem(response, 422, "invalid_input")
         assert response.json()["errors"][0]["field"] == "body.callback.time_zone"
         body["callback"] = {"local_time": wall(DAY, 21, 30), "time_zone": "America/Tijuana"}
         response = await record(client, floor, "cdmx", body)

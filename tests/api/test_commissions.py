@@ -23,6 +23,7 @@ from app.models.target import CommissionTerms
 from app.models.user import User
 from app.services.commissions import BASE_SQL, RECOVERY_TYPE_SQL
 from tests.factories import (
+    assert_problem,
     business_today,
     make_account,
     make_partner,
@@ -92,19 +93,19 @@ class TestCommissionTerms:
             response = await client.put(
                 terms_url(desk.partner.id), json=TERMS_BODY, headers=auth_headers(user)
             )
-            assert response.status_code == 403
+            assert_problem(response, 403, "permission_denied")
 
     async def test_partner_reads_its_own_terms_only(self, client, session, settings, desk):
         headers = await partner_bearer(session, settings, desk.partner)
         assert (await client.get(terms_url(desk.partner.id), headers=headers)).status_code == 200
         foreign = await client.get(terms_url(desk.other_partner.id), headers=headers)
-        assert foreign.status_code == 404
+        assert_problem(foreign, 404, "not_found")
 
     async def test_unknown_partner_is_404(self, client, auth_headers, desk):
         response = await client.put(
             terms_url(uuid.uuid4()), json=TERMS_BODY, headers=auth_headers(desk.manager)
         )
-        assert response.status_code == 404
+        assert_problem(response, 404, "not_found")
 
     @pytest.mark.parametrize(
         "tier",
@@ -125,7 +126,7 @@ class TestCommissionTerms:
             json={"clawback_days": 30, "tiers": [tier]},
             headers=auth_headers(desk.manager),
         )
-        assert response.status_code == 422
+        assert_problem(response, 422, "validation_failed")
         assert response.headers["content-type"].startswith("application/problem+json")
         assert response.json()["errors"][0]["field"].startswith("body.tiers.0")
         assert await session.scalar(select(func.count()).select_from(CommissionTerms)) == 0
@@ -146,7 +147,7 @@ class TestCommissionTerms:
         response = await client.put(
             terms_url(desk.partner.id), json=body, headers=auth_headers(desk.manager)
         )
-        assert response.status_code == 422, response.text
+        assert_problem(response, 422, ("invalid_input", "validation_failed"))
         assert response.headers["content-type"].startswith("application/problem+json")
         assert await session.scalar(select(func.count()).select_from(CommissionTerms)) == 0
 
@@ -301,12 +302,12 @@ class TestCommissionReport:
         response = await client.get(
             REPORT, params={"period": period}, headers=auth_headers(desk.manager)
         )
-        assert response.status_code == 422
+        assert_problem(response, 422, "validation_failed")
         assert response.headers["content-type"].startswith("application/problem+json")
 
     async def test_needs_a_token(self, client):
         response = await client.get(REPORT, params={"period": PERIOD})
-        assert response.status_code == 401
+        assert_problem(response, 401, "not_authenticated")
 
 
 @dataclass
@@ -525,7 +526,7 @@ class TestWhatARecoveryEarns:
                 json={"clawback_days": 30, **body},
                 headers={**auth_headers(recoveries.manager), "Accept-Language": lang},
             )
-            assert response.status_code == 422, response.text
+            assert_problem(response, 422, ("invalid_input", "validation_failed"))
             problem = response.json()
             assert title in problem["title"] or title.lower() in problem["title"].lower()
             assert problem["errors"][0]["field"] == field

@@ -18,6 +18,7 @@ from app.models.ledger import CreditMovement, LedgerEntry
 from app.models.plan import PlanInstallment
 from app.services import ledger
 from tests.factories import (
+    assert_problem,
     make_account,
     make_debtor,
     make_partner,
@@ -159,9 +160,9 @@ class TestRefund:
         assert await credit_of(session, source) == Decimal("8000.00")
 
         own = await decide(client, desk["manager"], movement["id"])
-        assert own.status_code == 403
+        assert_problem(own, 403, "permission_denied")
         by_lead = await decide(client, desk["lead"], movement["id"])
-        assert by_lead.status_code == 403
+        assert_problem(by_lead, 403, "permission_denied")
         assert await entries_of(session, movement["id"]) == []
 
         approved = await decide(client, desk["manager2"], movement["id"])
@@ -172,7 +173,7 @@ class TestRefund:
         assert await credit_of(session, source) == Decimal("2999.99")
         assert await verified(session, source)
         again = await decide(client, desk["manager2"], movement["id"])
-        assert again.status_code == 409
+        assert_problem(again, 409, "credit_movement_not_pending")
 
     async def test_a_team_lead_request_always_waits(self, client, session, desk):
         response = await refund(client, desk["lead"], desk["source"], "1.00")
@@ -213,7 +214,7 @@ class TestRefund:
     @pytest.mark.parametrize("amount", ["10.001", "0", "-5.00"])
     async def test_bad_amounts_are_422_and_write_nothing(self, client, session, desk, amount):
         response = await refund(client, desk["manager"], desk["source"], amount)
-        assert response.status_code == 422
+        assert_problem(response, 422, ("invalid_input", "validation_failed"))
         assert await movements_count(session) == 0
 
     async def test_decimals_a_currency_does_not_have_are_422(
@@ -347,7 +348,7 @@ class TestTransfer:
         target.status = "recalled"
         await session.commit()
         response = await transfer(client, desk["manager"], desk["source"], target, "10.00")
-        assert response.status_code == 422
+        assert_problem(response, 422, "credit_transfer_target_refused")
         assert "(it is not active)" in response.json()["detail"]
         spanish = await transfer(
             client, desk["manager"] | {"Accept-Language": "es"}, desk["source"], target, "10.00"
@@ -356,7 +357,7 @@ class TestTransfer:
 
     async def test_a_target_the_lead_cannot_see_is_404(self, client, session, desk):
         response = await transfer(client, desk["lead"], desk["source"], desk["stranger"], "10.00")
-        assert response.status_code == 404
+        assert_problem(response, 404, "not_found")
         assert await movements_count(session) == 0
 
 
@@ -365,7 +366,7 @@ class TestAccess:
     async def test_only_leads_managers_and_admins_ask(self, client, desk, who):
         assert (await refund(client, desk[who], desk["source"], "1.00")).status_code == 403
         response = await transfer(client, desk[who], desk["source"], desk["target"], "1.00")
-        assert response.status_code == 403
+        assert_problem(response, 403, "permission_denied")
 
     async def test_who_sees_the_movements(self, client, desk):
         source = desk["source"]
@@ -378,9 +379,9 @@ class TestAccess:
             assert read.status_code == 200, who
         for who in ("outsider", "other_system"):
             listed = await client.get(MOVEMENTS.format(source.id), headers=desk[who])
-            assert listed.status_code == 404, who
+            assert_problem(listed, 404, "not_found")
             read = await client.get(MOVEMENT.format(movement["id"]), headers=desk[who])
-            assert read.status_code == 404, who
+            assert_problem(read, 404, "not_found")
             assert (await refund(client, desk[who], source, "1.00")).status_code in (403, 404)
         assert (await decide(client, desk["collector"], movement["id"])).status_code == 403
         assert (await decide(client, desk["system"], movement["id"])).status_code == 403

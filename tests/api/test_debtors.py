@@ -16,7 +16,7 @@ from app.models.audit import AuditEvent
 from app.models.debtor import ContactConsent, ContactPoint, DebtorFlag, RelatedParty
 from app.models.debtor_access import DebtorAccess
 from app.models.user import Team, TeamMember
-from tests.factories import make_account, make_debtor, make_partner, partner_bearer
+from tests.factories import assert_problem, make_account, make_debtor, make_partner, partner_bearer
 
 CURP = "LOGA800101MDFPRR05"
 GUARANTOR_RFC = "GAPM750505AB1"
@@ -152,7 +152,7 @@ class TestProfile:
     async def test_a_debtor_without_visible_accounts_is_404(self, client, case):
         assert (await client.get(url(case), headers=case["stranger"])).status_code == 404
         unknown = await client.get(f"/api/v1/debtors/{uuid.uuid4()}", headers=case["manager"])
-        assert unknown.status_code == 404
+        assert_problem(unknown, 404, "not_found")
 
 
 class TestReveal:
@@ -217,7 +217,7 @@ class TestReveal:
     )
     async def test_bad_requests_are_422_and_reveal_nothing(self, client, session, case, body):
         response = await client.post(url(case, "/reveal"), json=body, headers=case["manager"])
-        assert response.status_code == 422, response.text
+        assert_problem(response, 422, "validation_failed")
         assert_masked(response.text)
         assert await session.scalar(select(func.count()).select_from(DebtorAccess)) == 0
 
@@ -317,7 +317,7 @@ class TestFlags:
             url(case, f"/flags/{flag['id']}/clear"), json={"reason": "Again"},
             headers=case["manager"],
         )  # fmt: skip
-        assert twice.status_code == 409
+        assert_problem(twice, 409, "flag_already_cleared")
         actions = (
             await session.scalars(
                 select(col(AuditEvent.action)).where(

@@ -19,7 +19,13 @@ from app.domain.roles import Role
 from app.models.audit import AuditEvent
 from app.models.document import AccountDocument, DocumentBlob, DocumentBlobChunk
 from app.models.user import Team, TeamMember
-from tests.factories import business_today, make_account, make_partner, partner_bearer
+from tests.factories import (
+    assert_problem,
+    business_today,
+    make_account,
+    make_partner,
+    partner_bearer,
+)
 from tests.helpers.documents import PDF
 
 LIMIT = 64 * 1024
@@ -117,12 +123,6 @@ async def nothing_stored(session, settings: Settings) -> bool:
     """No document, no sealed bytes (the refused upload's chunks rolled back) and no file."""
     counts = [await count(session, m) for m in (AccountDocument, DocumentBlob, DocumentBlobChunk)]
     return counts == [0, 0, 0] and stored_files(settings) == []
-
-
-def assert_problem(response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    assert response.json()["code"] == code
 
 
 class TestUpload:

@@ -10,7 +10,7 @@ from sqlmodel import func, select
 from app.domain.roles import Role
 from app.models.audit import AuditEvent
 from app.models.escalation import Escalation, EscalationNote
-from tests.factories import make_account, make_partner, make_team, partner_bearer
+from tests.factories import assert_problem, make_account, make_partner, make_team, partner_bearer
 
 ESCALATIONS = "/api/v1/escalations"
 
@@ -70,7 +70,7 @@ class TestOutcomes:
             json={"outcome": "Called him back"},
             headers={**desk["lead"], "Accept-Language": "es"},
         )
-        assert response.status_code == 422
+        assert_problem(response, 422, "validation_failed")
         assert [e["field"] for e in response.json()["errors"]] == ["body.outcome"]
         escalation = await session.get(Escalation, escalation_id, populate_existing=True)
         assert escalation is not None and escalation.status == "open"
@@ -82,7 +82,7 @@ class TestOutcomes:
             json={"outcome": "other"},
             headers=desk["lead"],
         )
-        assert response.status_code == 422, response.text
+        assert_problem(response, 422, "invalid_input")
         assert [e["field"] for e in response.json()["errors"]] == ["body.note"]
         escalation = await session.get(Escalation, escalation_id, populate_existing=True)
         assert escalation is not None and escalation.outcome is None

@@ -22,7 +22,13 @@ from app.models.interaction import Interaction
 from app.models.payment import Payment
 from app.models.promise import Promise
 from app.services.strategies import document_to_json
-from tests.factories import daytime_phone, make_account, make_partner, partner_bearer
+from tests.factories import (
+    assert_problem,
+    daytime_phone,
+    make_account,
+    make_partner,
+    partner_bearer,
+)
 from tests.helpers.experiments import wilson_by_hand
 from tests.helpers.interactions import CDMX, check, recent_weekday_noon, record, rpc
 from tests.helpers.worklists import add_phone
@@ -204,7 +210,7 @@ class TestIsolation:
             f"/api/v1/partners/{theirs.id}/experiments", json=experiment_body("late"),
             headers=headers,
         )  # fmt: skip
-        assert refused.status_code == 404
+        assert_problem(refused, 404, "not_found")
         for method, path in (
             ("GET", f"/api/v1/experiments/{foreign['id']}"),
             ("POST", f"/api/v1/experiments/{foreign['id']}/stop"),
@@ -212,7 +218,7 @@ class TestIsolation:
             ("GET", f"/api/v1/partners/{theirs.id}/experiments"),
         ):
             response = await client.request(method, path, headers=headers)
-            assert response.status_code == 404, (path, response.text)
+            assert_problem(response, 404, "not_found")
         assert (await client.get(f"/api/v1/experiments/{own['id']}", headers=headers)).json()[
             "id"
         ] == own["id"]
@@ -221,7 +227,7 @@ class TestIsolation:
         # Foreign ones still run; collectors neither start nor stop them.
         collector = auth_headers(await make_user(Role.COLLECTOR))
         denied = await client.post(f"/api/v1/experiments/{foreign['id']}/stop", headers=collector)
-        assert denied.status_code == 403
+        assert_problem(denied, 403, "permission_denied")
         assert (await session.get(StrategyExperiment, uuid.UUID(foreign["id"]))).status == (
             "running"
         )
@@ -245,7 +251,7 @@ class TestBadInput:
             f"/api/v1/partners/{partner.id}/experiments", json=experiment_body() | change,
             headers=manager,
         )  # fmt: skip
-        assert response.status_code == 422, response.text
+        assert_problem(response, 422, ("invalid_input", "validation_failed"))
         assert response.headers["content-type"] == PROBLEM
         assert field in [e["field"] for e in response.json()["errors"]]
         assert await count_experiments(session, partner.id) == 0
@@ -263,7 +269,7 @@ class TestBadInput:
             f"/api/v1/partners/{chile.id}/experiments", json=body, headers=manager,
             params={},
         )  # fmt: skip
-        assert response.status_code == 422, response.text
+        assert_problem(response, 422, "invalid_input")
         assert response.headers["content-type"] == PROBLEM
         fields = [e["field"] for e in response.json()["errors"]]
         assert fields[0].startswith("body.challengers.0.document.caps.call.per_")
@@ -279,7 +285,7 @@ class TestBadInput:
         response = await client.post(
             f"/api/v1/partners/{partner.id}/experiments", json=body, headers=manager
         )
-        assert response.status_code == 422, response.text
+        assert_problem(response, 422, "invalid_input")
         field = response.json()["errors"][0]["field"]
         assert field.startswith("body.challengers.0.document.caps.")
         assert await count_experiments(session, partner.id) == 0

@@ -19,7 +19,7 @@ from app.models.partner import Partner
 from app.models.plan import PaymentPlan, PlanInstallment
 from app.models.promise import Promise
 from app.models.user import User
-from tests.factories import make_account, make_debtor, make_partner, make_team
+from tests.factories import assert_problem, make_account, make_debtor, make_partner, make_team
 
 CDMX = ZoneInfo("America/Mexico_City")
 ZOCALO = (19.432608, -99.133209)
@@ -201,7 +201,7 @@ class TestMyRoute:
             params={"date": tomorrow().isoformat(), "start_lat": 19.4},
             headers=field_day["field"],
         )
-        assert response.status_code == 422
+        assert_problem(response, 422, "invalid_input")
 
     async def test_another_collector_routes_only_their_own_accounts(self, client, field_day):
         route = (await get_route(client, field_day["other"])).json()
@@ -239,7 +239,7 @@ class TestFieldProfile:
             {"daily_capacity": 0},
         ):
             response = await client.put(url, json=body, headers=field_day["manager"])
-            assert response.status_code == 422, body
+            assert_problem(response, 422, ("invalid_input", "validation_failed"))
 
 
 class TestVisitPosition:

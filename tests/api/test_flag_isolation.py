@@ -19,7 +19,7 @@ from app.domain.roles import Role
 from app.models.account import Account
 from app.models.debtor import ContactPoint, DebtorFlag
 from app.models.user import Team, TeamMember
-from tests.factories import make_account, make_partner, partner_bearer
+from tests.factories import assert_problem, make_account, make_partner, partner_bearer
 from tests.helpers.assignments import process, push_json, row, valid_curp
 
 CDMX = ZoneInfo("America/Mexico_City")
@@ -185,7 +185,7 @@ class TestStaffFlagOnlyThroughAnAccountTheyMaySee:
             json={"kind": "deceased", "account_id": str(other.id), "reason": "Wrong person"},
             headers=shared["manager"],
         )
-        assert response.status_code == 404, response.text
+        assert_problem(response, 404, "not_found")
         assert await session.scalar(select(func.count()).select_from(DebtorFlag)) == 0
 
     async def test_a_lead_flags_through_their_own_teams_account(self, client, shared):
@@ -215,7 +215,7 @@ class TestAPartnerNeverSeesAnotherCreditorsFlags:
         url = f"/api/v1/debtors/{shared['debtor_id']}/export"
         params = {"reason": "Access request of the debtor"}
         refused = await client.get(url, params=params, headers=shared["system_b"])
-        assert refused.status_code == 403
+        assert_problem(refused, 403, "permission_denied")
         exported = await client.get(url, params=params, headers=shared["manager"])
         assert exported.status_code == 200, exported.text
         [row_] = exported.json()["flags"]
@@ -232,7 +232,7 @@ class TestAPartnerNeverSeesAnotherCreditorsFlags:
             json={"channel": "call", "party": "debtor"},
             headers=shared["system_b"],
         )
-        assert response.status_code == 403
+        assert_problem(response, 403, "permission_denied")
         for word in FLAG_WORDS:
             assert word not in response.text
 

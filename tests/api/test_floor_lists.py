@@ -19,6 +19,7 @@ from app.models.escalation import Escalation
 from app.models.interaction import Interaction
 from app.models.promise import Promise
 from tests.factories import (
+    assert_problem,
     business_today,
     counted_statements,
     make_account,
@@ -439,7 +440,7 @@ class TestBadInput:
         self, client, floor, path, params, field
     ):
         response = await client.get(f"{API}{path}", params=params, headers=floor["headers"]["c1"])
-        assert response.status_code == 422, response.text
+        assert_problem(response, 422, ("invalid_input", "validation_failed"))
         assert response.headers["content-type"] == "application/problem+json"
         assert [e["field"] for e in response.json()["errors"]] == [field]
 

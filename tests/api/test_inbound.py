@@ -14,7 +14,14 @@ from app.domain.roles import Role, Skill
 from app.models.audit import AuditEvent
 from app.models.compliance_incident import ComplianceIncident
 from app.models.debtor import ContactPoint, RelatedParty
-from tests.factories import make_account, make_debtor, make_partner, make_team, partner_bearer
+from tests.factories import (
+    assert_problem,
+    make_account,
+    make_debtor,
+    make_partner,
+    make_team,
+    partner_bearer,
+)
 
 CDMX = ZoneInfo("America/Mexico_City")
 LOOKUP = "/api/v1/inbound/lookup"
@@ -147,14 +154,14 @@ class TestLookup:
     @pytest.mark.parametrize("who", ["auditor", "partner"])
     async def test_auditors_and_partner_systems_take_no_calls(self, client, calls, who):
         response = await client.get(LOOKUP, params={"phone": NUMBER}, headers=calls[who])
-        assert response.status_code == 403
+        assert_problem(response, 403, "permission_denied")
 
     async def test_every_look_up_is_audited_even_an_empty_one(self, client, calls, session):
         await look_up(client, calls, "ana")
         empty = await look_up(client, calls, "ana", "+525500000000")
         assert empty["items"] == [] and empty["record_unidentified"] == UNIDENTIFIED
         refused = await client.get(LOOKUP, params={"phone": "12345678"}, headers=calls["ana"])
-        assert refused.status_code == 422
+        assert_problem(refused, 422, "invalid_input")
         assert refused.json()["errors"][0]["field"] == "query.phone"
         events = (
             await session.scalars(
@@ -201,7 +208,7 @@ class TestAnsweringTheCall:
         started = calls["clock"].now - timedelta(minutes=10)
         # Before a look-up the account is not the desk's.
         response = await client.post(url, json=inbound_rpc(started), headers=calls["desk"])
-        assert response.status_code == 404
+        assert_problem(response, 404, "not_found")
         await look_up(client, calls, "desk")
         recorded = await client.post(
             url,
@@ -218,7 +225,7 @@ class TestAnsweringTheCall:
         )
         assert (await client.post(url, json=outbound, headers=calls["desk"])).status_code == 404
         detail = await client.get(f"/api/v1/accounts/{betos.id}", headers=calls["desk"])
-        assert detail.status_code == 404
+        assert_problem(detail, 404, "not_found")
         # Two hours on, the look-up no longer holds.
         calls["clock"].now += timedelta(hours=2, minutes=1)
         later = inbound_rpc(calls["clock"].now - timedelta(minutes=10))
@@ -232,7 +239,7 @@ class TestAnsweringTheCall:
             json=inbound_rpc(calls["clock"].now - timedelta(minutes=10)),
             headers=calls["ana"],
         )
-        assert response.status_code == 404
+        assert_problem(response, 404, "not_found")
 
     async def test_an_inbound_call_at_eleven_at_night_is_recorded_without_a_breach(
         self, client, calls, session
@@ -320,7 +327,7 @@ class TestUnidentified:
             ),
         ):
             response = await client.post(UNIDENTIFIED, json=body, headers=calls["ana"])
-            assert response.status_code == 422, response.text
+            assert_problem(response, 422, "invalid_input")
             assert response.json()["errors"][0]["field"] == field
 
     async def test_pages_take_a_constant_number_of_statements(self, client, calls, connection):
@@ -394,5 +401,5 @@ async def test_the_inbound_desk_is_a_skill_staff_are_given_not_an_allocation_tar
         },
         headers=calls["manager"],
     )
-    assert rule.status_code == 422
+    assert_problem(rule, 422, "validation_failed")
     assert rule.json()["errors"][0]["field"] == "body.skill"

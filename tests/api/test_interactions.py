@@ -18,7 +18,7 @@ from app.models.escalation import Escalation
 from app.models.interaction import Interaction
 from app.models.promise import Promise
 from app.services import promises
-from tests.factories import make_account, make_partner
+from tests.factories import assert_problem, make_account, make_partner
 from tests.helpers.interactions import (
     CDMX,
     check,
@@ -96,7 +96,7 @@ class TestContactCheck:
             json={"channel": "call", "party": "debtor"},
             headers=floor["other_collector"],
         )
-        assert response.status_code == 404
+        assert_problem(response, 404, "not_found")
 
     async def test_a_contact_point_of_another_account_is_refused(self, client, floor, session):
         other = await make_account(session, await make_partner(session))
@@ -114,7 +114,7 @@ class TestContactCheck:
             json={"channel": "call", "contact_point_id": str(stray.id)},
             headers=floor["collector"],
         )
-        assert response.status_code == 422
+        assert_problem(response, 422, "invalid_input")
 
 
 class TestRecording:
@@ -141,7 +141,7 @@ class TestRecording:
     async def test_a_right_party_contact_without_pcr_is_refused(self, client, floor, session):
         body = rpc(recent_weekday_noon(), floor["points"]["cdmx"].id, pcr=None)
         response = await record(client, floor, body)
-        assert response.status_code == 422
+        assert_problem(response, 422, "invalid_input")
         assert response.json()["errors"][0]["field"].startswith("body.pcr")
         assert await session.scalar(select(func.count()).select_from(Interaction)) == 0
 
@@ -238,7 +238,7 @@ class TestRecording:
             json=rpc(recent_weekday_noon(), floor["points"]["cdmx"].id),
             headers=auditor,
         )
-        assert response.status_code == 403
+        assert_problem(response, 403, "permission_denied")
 
 
 class TestPromises:
@@ -295,7 +295,7 @@ class TestFeedbackAndEscalations:
         assert [f["note"] for f in read.json()] == ["Ask for a smaller first payment"]
         assert (await client.get(url, headers=floor["other_collector"])).status_code == 404
         refused = await client.post(url, json={"note": "x"}, headers=floor["collector"])
-        assert refused.status_code == 403
+        assert_problem(refused, 403, "permission_denied")
 
     async def test_a_collector_escalates_and_the_lead_takes_and_resolves(self, client, floor):
         created = await client.post(
@@ -420,7 +420,7 @@ class TestColombia:
         # Consent is never free-standing: without its evidence it is refused, naming the field.
         consent_url = f"/api/v1/accounts/{account.id}/consents/call"
         bare = await client.put(consent_url, json={"status": "granted"}, headers=headers)
-        assert bare.status_code == 422
+        assert_problem(bare, 422, "invalid_input")
         assert bare.json()["errors"][0]["field"] == "body.interaction_id"
         # The debtor calls in; the collector does not ask why they stopped paying (Ley 2300
         # de 2023 art. 3): the PCR problem is not_asked, only the resolution is noted.
@@ -468,14 +468,14 @@ class TestReviewFindings:
                 json={"channel": "call", "party": "debtor", "at": at},
                 headers=floor["collector"],
             )
-            assert response.status_code == 422, response.text
+            assert_problem(response, 422, "invalid_input")
         old = await record(
             client,
             floor,
             rpc(datetime(1, 1, 1, tzinfo=UTC) + timedelta(days=1), floor["points"]["cdmx"].id),
             live=False,
         )
-        assert old.status_code == 422
+        assert_problem(old, 422, "invalid_input")
 
     async def test_an_inbound_visit_is_refused(self, client, floor):
         body = rpc(recent_weekday_noon(), floor["points"]["cdmx"].id, direction="inbound")
@@ -483,7 +483,7 @@ class TestReviewFindings:
         body["contact_point_id"] = None
         # The lead: a phone collector records no visit at all (skill_required).
         response = await record(client, floor, body, "lead")
-        assert response.status_code == 422
+        assert_problem(response, 422, "invalid_input")
         assert response.json()["errors"][0]["field"] == "body.direction"
 
     async def test_contacts_are_recorded_in_order(self, client, floor):
@@ -492,7 +492,7 @@ class TestReviewFindings:
         earlier = await record(
             client, floor, rpc(at - timedelta(hours=1), floor["points"]["cdmx"].id)
         )
-        assert earlier.status_code == 422
+        assert_problem(earlier, 422, "invalid_input")
         assert earlier.json()["errors"][0]["field"] == "body.started_at"
 
     async def test_without_a_contact_point_every_zone_of_the_debtor_is_checked(self, client, floor):
@@ -511,7 +511,7 @@ class TestReviewFindings:
             json={"channel": "email", "contact_point_id": str(floor["points"]["cdmx"].id)},
             headers=floor["collector"],
         )
-        assert response.status_code == 422
+        assert_problem(response, 422, "invalid_input")
 
     async def test_neither_party_nor_point_is_a_422(self, client, floor):
         response = await client.post(
@@ -519,7 +519,7 @@ class TestReviewFindings:
             json={"channel": "call"},
             headers=floor["collector"],
         )
-        assert response.status_code == 422
+        assert_problem(response, 422, "invalid_input")
 
     async def test_only_a_lead_lifts_an_opt_out(self, client, floor):
         at = recent_weekday_noon()
@@ -532,7 +532,7 @@ class TestReviewFindings:
         given = (await record(client, floor, rpc(at, floor["points"]["cdmx"].id))).json()
         consent = {"status": "granted", "interaction_id": given["id"]}
         lifted = await client.put(url, json=consent, headers=floor["collector"])
-        assert lifted.status_code == 403
+        assert_problem(lifted, 403, "permission_denied")
         assert (await client.put(url, json=consent, headers=floor["lead"])).status_code == 200
 
     async def test_consent_given_to_one_partner_is_not_anothers(
@@ -585,7 +585,7 @@ class TestReviewFindings:
         }
         assert statuses == {Decimal("1000.00"): "cancelled", Decimal("500.00"): "pending"}
         again = await record(client, floor, fixed)
-        assert again.status_code == 409
+        assert_problem(again, 409, "interaction_already_corrected")
 
     async def test_partners_do_not_run_checks_or_read_coaching(
         self, client, floor, session, settings
@@ -600,7 +600,7 @@ class TestReviewFindings:
             json={"channel": "call", "party": "debtor"},
             headers=headers,
         )
-        assert check.status_code == 403
+        assert_problem(check, 403, "permission_denied")
         assert (await client.get("/api/v1/escalations", headers=headers)).status_code == 403
         interaction = (
             await record(client, floor, rpc(recent_weekday_noon(), floor["points"]["cdmx"].id))
@@ -608,7 +608,7 @@ class TestReviewFindings:
         feedback = await client.get(
             f"/api/v1/interactions/{interaction['id']}/feedback", headers=headers
         )
-        assert feedback.status_code == 403
+        assert_problem(feedback, 403, "permission_denied")
 
 
 def test_a_looser_override_stops_the_app_from_starting(settings):
@@ -788,7 +788,7 @@ class TestConsentProvenance:
             json={"status": "granted"},
             headers=floor["collector"],
         )
-        assert response.status_code == 422
+        assert_problem(response, 422, "invalid_input")
         assert response.json()["errors"][0]["field"] == "body.interaction_id"
         listed = await client.get(
             f"/api/v1/accounts/{floor['account'].id}/consents", headers=floor["collector"]
@@ -816,7 +816,7 @@ class TestConsentProvenance:
             json={"status": "granted", "interaction_id": missed.json()["id"]},
             headers=floor["collector"],
         )
-        assert refused.status_code == 422
+        assert_problem(refused, 422, "invalid_input")
         assert refused.json()["errors"][0]["field"] == "body.interaction_id"
         reached = await record(
             client, floor, rpc(at + timedelta(minutes=10), floor["points"]["cdmx"].id)
@@ -841,7 +841,7 @@ class TestConsentProvenance:
             {"status": "granted", "source": "signed_document", "document_id": str(uuid.uuid4())},
         ):
             response = await client.put(url, json=body, headers=floor["collector"])
-            assert response.status_code == 403, body
+            assert_problem(response, 403, "permission_denied")
 
     async def test_a_revocation_takes_effect_at_once(self, client, floor):
         at = recent_weekday_noon()
@@ -863,7 +863,7 @@ class TestConsentProvenance:
         again = await client.put(
             url, json={"status": "granted", "interaction_id": reached["id"]}, headers=floor["lead"]
         )
-        assert again.status_code == 422
+        assert_problem(again, 422, "invalid_input")
 
     async def test_an_opt_out_result_revokes_the_channel_with_its_interaction(self, client, floor):
         at = recent_weekday_noon()
@@ -889,7 +889,7 @@ class TestConsentProvenance:
         headers = await partner_headers(session, settings, partner)
         url = f"/api/v1/accounts/{floor['account'].id}/consents/email"
         missing = await client.put(url, json={"status": "granted"}, headers=headers)
-        assert missing.status_code == 422
+        assert_problem(missing, 422, "invalid_input")
         assert missing.json()["errors"][0]["field"] == "body.partner_reference"
         sent = await client.put(
             url, json={"status": "granted", "partner_reference": "AUT-2291"}, headers=headers
@@ -908,12 +908,12 @@ class TestBackdating:
         at = recent_weekday_noon()
         floor["clock"].now = at + timedelta(hours=3)
         response = await record(client, floor, rpc(at, floor["points"]["cdmx"].id), live=False)
-        assert response.status_code == 422
+        assert_problem(response, 422, "invalid_input")
         assert response.json()["errors"][0]["field"] == "body.started_at"
         # Saying why is not theirs to do.
         reasoned = rpc(at, floor["points"]["cdmx"].id, backdated_reason="Forgot to save it")
         response = await record(client, floor, reasoned, live=False)
-        assert response.status_code == 403
+        assert_problem(response, 403, "permission_denied")
         assert await session.scalar(select(func.count()).select_from(Interaction)) == 0
 
     async def test_entered_as_it_ends_is_on_time(self, client, floor):
@@ -933,7 +933,7 @@ class TestBackdating:
         night = local(CDMX, noon.year, noon.month, noon.day, 23, 30)
         body = rpc(night, floor["points"]["cdmx"].id)
         unreasoned = await record(client, floor, body, "lead", live=False)
-        assert unreasoned.status_code == 422
+        assert_problem(unreasoned, 422, "invalid_input")
         assert unreasoned.json()["errors"][0]["field"] == "body.backdated_reason"
         body["backdated_reason"] = "From the collector's paper sheet after a system outage"
         recorded = await record(client, floor, body, "lead", live=False)

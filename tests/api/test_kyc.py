@@ -20,7 +20,7 @@ from app.models.audit import AuditEvent
 from app.models.debtor import ContactPoint
 from app.schemas.kyc import Criterion
 from app.services import kyc as service
-from tests.factories import make_account, make_debtor, make_partner, partner_bearer
+from tests.factories import assert_problem, make_account, make_debtor, make_partner, partner_bearer
 
 SEARCH = "/api/v1/kyc/search"
 
@@ -120,12 +120,6 @@ def debtor_ids(body) -> list[str]:
 
 def account_ids(body) -> set[str]:
     return {a["id"] for item in body["items"] for a in item["accounts"]}
-
-
-def assert_problem(response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    assert response.json()["code"] == code
 
 
 class TestExactSearch:
@@ -338,7 +332,7 @@ class TestAudit:
             {},
         ):
             response = await client.get(SEARCH, params=params, headers=world["manager"])
-            assert response.status_code == 422, params
+            assert_problem(response, 422, "invalid_input")
         assert len(await kyc_events(session)) == before
         refused = (await kyc_events(session, "kyc.search_refused"))[refused_before:]
         assert [e.after["criteria"] for e in refused] == [
@@ -483,9 +477,9 @@ class TestRateLimit:
     async def test_invalid_searches_count_too(self, client, world):
         for _ in range(3):
             response = await client.get(SEARCH, params={"name": "ab"}, headers=world["manager"])
-            assert response.status_code == 422
+            assert_problem(response, 422, "invalid_input")
         response = await client.get(SEARCH, params={"name": "Ana Ruiz"}, headers=world["manager"])
-        assert response.status_code == 429
+        assert_problem(response, 429, "rate_limited")
 
 
 def test_criteria_are_the_four_documented_ones():

@@ -14,7 +14,7 @@ from app.domain.roles import Role
 from app.models.account import Account
 from app.models.plan import PaymentPlan
 from app.services import ledger
-from tests.factories import make_account, make_partner, partner_bearer
+from tests.factories import assert_problem, make_account, make_partner, partner_bearer
 from tests.helpers.payments import body, pay
 from tests.helpers.plan_quotes import next_weekday
 
@@ -293,14 +293,14 @@ class TestEntries:
 class TestReading:
     async def test_another_partner_cannot_read_the_ledger(self, client, desk):
         response = await client.get(LEDGER.format(desk["account"].id), headers=desk["other_system"])
-        assert response.status_code == 404
+        assert_problem(response, 404, "not_found")
 
     async def test_an_unassigned_collector_cannot_read_it(
         self, client, desk, make_user, auth_headers
     ):
         stranger = auth_headers(await make_user(Role.COLLECTOR))
         response = await client.get(LEDGER.format(desk["account"].id), headers=stranger)
-        assert response.status_code == 404
+        assert_problem(response, 404, "not_found")
 
 
 class TestVerify:

@@ -22,7 +22,7 @@ from app.models.plan import PaymentPlan
 from app.models.promise import Promise
 from app.models.target import RecoveryTarget
 from app.services import assignments as intake
-from tests.factories import business_today, make_account, make_partner
+from tests.factories import assert_problem, business_today, make_account, make_partner
 from tests.helpers.assignments import (
     FLAT_HEADER,
     TODAY,
@@ -62,7 +62,7 @@ async def rows_of(session, model) -> int:
 
 
 def the_field(response, field: str) -> dict[str, Any]:
-    assert response.status_code == 422, response.text
+    assert_problem(response, 422, ("invalid_input", "validation_failed"))
     assert response.headers["content-type"].startswith("application/problem+json")
     errors = [e for e in response.json()["errors"] if e["field"] == field]
     assert errors, response.text

@@ -18,6 +18,7 @@ from app.models.partner import Partner, PartnerBucket, PartnerClient
 from app.models.user import User
 from app.security import hash_secret_now
 from app.services import auth, demo
+from tests.factories import assert_problem
 from tests.helpers.partners import _rng, company_rfc, partner_body
 
 PARTNERS = "/api/v1/partners"
@@ -202,7 +203,7 @@ class TestCreatePartner:
             partner_body(tax_id=with_wrong_check_digit(company_nit()), country="CO"),
         ):
             response = await client.post(PARTNERS, json=body, headers=auth_headers(admin))
-            assert response.status_code == 422, body
+            assert_problem(response, 422, "invalid_input")
             assert error_fields(response) == ["body.tax_id"], body
             assert response.json()["errors"][0]["message"].startswith("not a valid")
 
@@ -212,7 +213,7 @@ class TestCreatePartner:
             response = await client.post(
                 PARTNERS, json=partner_body(currency=currency), headers=auth_headers(admin)
             )
-            assert response.status_code == 422, currency
+            assert_problem(response, 422, "validation_failed")
             assert error_fields(response) == ["body.currency"], currency
 
     async def test_an_unknown_time_zone_is_refused(self, client, make_user, auth_headers):
@@ -221,7 +222,7 @@ class TestCreatePartner:
             response = await client.post(
                 PARTNERS, json=partner_body(time_zone=zone), headers=auth_headers(admin)
             )
-            assert response.status_code == 422, zone
+            assert_problem(response, 422, "validation_failed")
             assert error_fields(response) == ["body.time_zone"], zone
 
     async def test_bucket_edges_that_do_not_increase_are_refused(
@@ -234,7 +235,7 @@ class TestCreatePartner:
             json=partner_body(bucket_table={"installment": flat}),
             headers=auth_headers(admin),
         )
-        assert response.status_code == 422
+        assert_problem(response, 422, "invalid_input")
         assert error_fields(response) == ["body.bucket_table.installment.late"]
         assert "after the one before" in response.json()["errors"][0]["message"]
 
@@ -252,7 +253,7 @@ class TestCreatePartner:
             response = await client.post(
                 PARTNERS, json=partner_body(bucket_table=table), headers=auth_headers(admin)
             )
-            assert response.status_code == 422, field
+            assert_problem(response, 422, "validation_failed")
             assert error_fields(response) == [field]
 
     async def test_edges_must_be_whole_days_in_range_for_every_stage(
@@ -273,7 +274,7 @@ class TestCreatePartner:
                 json=partner_body(bucket_table={"revolving": edges}),
                 headers=auth_headers(admin),
             )
-            assert response.status_code == 422, edges
+            assert_problem(response, 422, "validation_failed")
             assert error_fields(response)[0].startswith("body.bucket_table.revolving."), edges
 
     async def test_a_bad_contact_phone_or_email_is_refused(self, client, make_user, auth_headers):
@@ -286,14 +287,14 @@ class TestCreatePartner:
             response = await client.post(
                 PARTNERS, json=partner_body(**{field: value}), headers=auth_headers(admin)
             )
-            assert response.status_code == 422, value
+            assert_problem(response, 422, ("invalid_input", "validation_failed"))
             assert error_fields(response) == [f"body.{field}"], value
 
     async def test_unknown_fields_and_countries_are_refused(self, client, make_user, auth_headers):
         admin = await make_user(Role.ADMIN)
         for body in (partner_body(credit_limit=10), partner_body(country="AR")):
             response = await client.post(PARTNERS, json=body, headers=auth_headers(admin))
-            assert response.status_code == 422, body
+            assert_problem(response, 422, "validation_failed")
 
     async def test_a_tax_id_already_registered_in_the_country_is_a_conflict(
         self, client, make_user, auth_headers
@@ -318,7 +319,7 @@ class TestCreatePartner:
         callers.append(await system_headers(session, settings, own["id"]))
         for headers in callers:
             response = await client.post(PARTNERS, json=partner_body(), headers=headers)
-            assert response.status_code == 403
+            assert_problem(response, 403, "permission_denied")
 
 
 class TestListPartners:
@@ -406,7 +407,7 @@ class TestListPartners:
         admin = await make_user(Role.ADMIN)
         for params in ({"cursor": "not-a-cursor"}, {"limit": 0}, {"limit": 500}, {"country": "AR"}):
             response = await client.get(PARTNERS, params=params, headers=auth_headers(admin))
-            assert response.status_code == 422, params
+            assert_problem(response, 422, ("invalid_input", "validation_failed"))
 
 
 class TestReadPartner:
@@ -442,16 +443,16 @@ class TestReadPartner:
             response = await client.get(
                 f"{PARTNERS}/{created['id']}", headers=auth_headers(await make_user(role))
             )
-            assert response.status_code == 403, role
+            assert_problem(response, 403, "permission_denied")
 
     async def test_an_unknown_id_is_404_and_a_malformed_one_422(
         self, client, make_user, auth_headers
     ):
         auditor = await make_user(Role.AUDITOR)
         missing = await client.get(f"{PARTNERS}/{uuid.uuid4()}", headers=auth_headers(auditor))
-        assert missing.status_code == 404
+        assert_problem(missing, 404, "not_found")
         malformed = await client.get(f"{PARTNERS}/not-a-uuid", headers=auth_headers(auditor))
-        assert malformed.status_code == 422
+        assert_problem(malformed, 422, "validation_failed")
 
 
 class TestUpdatePartner:
@@ -499,7 +500,7 @@ class TestUpdatePartner:
             json={"legal_name": "X"},
             headers={**auth_headers(admin), "If-Match": "yesterday"},
         )
-        assert response.status_code == 422
+        assert_problem(response, 422, "invalid_input")
         assert error_fields(response) == ["header.if-match"]
 
     async def test_a_new_bucket_table_rewrites_the_bucket_rows(
@@ -547,7 +548,7 @@ class TestUpdatePartner:
             json={"bucket_table": {"revolving": backwards}},
             headers=auth_headers(admin),
         )
-        assert response.status_code == 422
+        assert_problem(response, 422, "invalid_input")
         assert error_fields(response) == ["body.bucket_table.revolving.mid"]
         assert await bucket_rows(session, created["id"]) == DEFAULT_TABLE
 
@@ -557,7 +558,7 @@ class TestUpdatePartner:
         response = await client.patch(
             f"{PARTNERS}/{created['id']}", json={"country": "CO"}, headers=auth_headers(admin)
         )
-        assert response.status_code == 422
+        assert_problem(response, 422, "validation_failed")
         assert response.json()["errors"][0]["type"] == "extra_forbidden"
 
     async def test_a_new_tax_id_is_checked_for_the_partners_country_and_uniqueness(
@@ -570,12 +571,12 @@ class TestUpdatePartner:
         not_an_rfc = await client.patch(
             url, json={"tax_id": company_nit()}, headers=auth_headers(admin)
         )
-        assert not_an_rfc.status_code == 422
+        assert_problem(not_an_rfc, 422, "invalid_input")
         assert error_fields(not_an_rfc) == ["body.tax_id"]
         duplicate = await client.patch(
             url, json={"tax_id": taken["tax_id"]}, headers=auth_headers(admin)
         )
-        assert duplicate.status_code == 409
+        assert_problem(duplicate, 409, "name_taken")
         fresh = company_rfc()
         changed = await client.patch(url, json={"tax_id": fresh}, headers=auth_headers(admin))
         assert changed.status_code == 200 and changed.json()["tax_id"] == fresh
@@ -589,7 +590,7 @@ class TestUpdatePartner:
             response = await client.patch(
                 f"{PARTNERS}/{created['id']}", json={field: None}, headers=auth_headers(admin)
             )
-            assert response.status_code == 422, field
+            assert_problem(response, 422, "validation_failed")
             assert error_fields(response) == [f"body.{field}"], field
 
     async def test_contact_fields_may_be_cleared(self, client, make_user, auth_headers):
@@ -636,14 +637,14 @@ class TestUpdatePartner:
             await system_headers(session, settings, created["id"]),
         ):
             response = await client.patch(url, json={"legal_name": "X"}, headers=headers)
-            assert response.status_code == 403
+            assert_problem(response, 403, "permission_denied")
 
     async def test_an_unknown_partner_is_404(self, client, make_user, auth_headers):
         admin = await make_user(Role.ADMIN)
         response = await client.patch(
             f"{PARTNERS}/{uuid.uuid4()}", json={"legal_name": "X"}, headers=auth_headers(admin)
         )
-        assert response.status_code == 404
+        assert_problem(response, 404, "not_found")
 
     async def test_a_deactivated_partners_systems_lose_access(
         self, client, make_user, auth_headers, session, settings
@@ -728,7 +729,7 @@ class TestCreatePartnerClient:
             await system_headers(session, settings, partner["id"]),
         ):
             response = await client.post(url, json={"name": "x"}, headers=headers)
-            assert response.status_code == 403
+            assert_problem(response, 403, "permission_denied")
 
     async def test_an_unknown_partner_is_404_and_a_missing_name_422(
         self, client, make_user, auth_headers
@@ -737,12 +738,12 @@ class TestCreatePartnerClient:
         missing = await client.post(
             f"{PARTNERS}/{uuid.uuid4()}/clients", json={"name": "x"}, headers=auth_headers(admin)
         )
-        assert missing.status_code == 404
+        assert_problem(missing, 404, "not_found")
         partner = await new_partner(client, auth_headers(admin))
         nameless = await client.post(
             f"{PARTNERS}/{partner['id']}/clients", json={}, headers=auth_headers(admin)
         )
-        assert nameless.status_code == 422
+        assert_problem(nameless, 422, "validation_failed")
         assert error_fields(nameless) == ["body.name"]
 
 
@@ -792,7 +793,7 @@ class TestListPartnerClients:
         response = await client.get(
             f"{PARTNERS}/{uuid.uuid4()}/clients", headers=auth_headers(auditor)
         )
-        assert response.status_code == 404
+        assert_problem(response, 404, "not_found")
 
 
 class TestDeactivatePartnerClient:
@@ -878,7 +879,7 @@ class TestDeactivatePartnerClient:
         url = f"{PARTNERS}/{partner['id']}/clients/{created['client_id']}"
         for role in (Role.MANAGER, Role.AUDITOR):
             response = await client.delete(url, headers=auth_headers(await make_user(role)))
-            assert response.status_code == 403, role
+            assert_problem(response, 403, "permission_denied")
 
 
 class TestRotatePartnerClientSecret:
@@ -959,7 +960,7 @@ class TestRotatePartnerClientSecret:
         url = f"{PARTNERS}/{partner['id']}/clients/{created['client_id']}/secret"
         for role in (Role.MANAGER, Role.AUDITOR):
             response = await client.post(url, headers=auth_headers(await make_user(role)))
-            assert response.status_code == 403, role
+            assert_problem(response, 403, "permission_denied")
 
 
 class TestDemoPartners:

@@ -24,7 +24,14 @@ from app.services import audit as audit_service
 from app.services import ledger
 from app.services import payment_files as service
 from app.services.assignment_files import XLSX_MEDIA_TYPE
-from tests.factories import business_today, make_account, make_partner, make_team, partner_bearer
+from tests.factories import (
+    assert_problem,
+    business_today,
+    make_account,
+    make_partner,
+    make_team,
+    partner_bearer,
+)
 from tests.helpers.payment_files import csv_of
 
 TODAY = business_today()
@@ -255,7 +262,7 @@ async def test_idempotency_key_replays_and_refuses_another_body(client, session,
         content=body,
         headers={**desk["system"], "Content-Type": "text/csv"},
     )
-    assert missing.status_code == 400
+    assert_problem(missing, 400, "idempotency_key_required")
     count = await session.scalar(
         select(func.count())
         .select_from(PaymentFile)
@@ -300,14 +307,14 @@ async def test_a_workbook_with_a_wrong_header_is_refused_at_once(client, session
     buffer = io.BytesIO()
     book.save(buffer)
     response = await send(client, desk, buffer.getvalue(), media_type=XLSX_MEDIA_TYPE)
-    assert response.status_code == 422, response.text
+    assert_problem(response, 422, "unreadable_upload")
     assert "payer_reference" in {e["field"] for e in response.json()["errors"]}
     assert await session.scalar(select(func.count()).select_from(PaymentFileChunk)) == 0
 
 
 async def test_json_and_unknown_media_types_are_415(client, desk):
     as_json = await send(client, desk, b'{"rows": []}', media_type="application/json")
-    assert as_json.status_code == 415
+    assert_problem(as_json, 415, "unsupported_media_type")
     as_text = await send(client, desk, b"hello", media_type="text/plain")
     assert as_text.status_code == 415
 
@@ -333,7 +340,7 @@ async def test_who_may_send_and_read(client, session, desk):
     assert (await client.get(file_url, headers=desk["other_system"])).status_code == 404
     assert (await client.get(file_url, headers=desk["collector"])).status_code == 403
     lines = await client.get(f"{file_url}/lines", headers=desk["other_system"])
-    assert lines.status_code == 404
+    assert_problem(lines, 404, "not_found")
 
 
 async def test_bad_query_input_is_422(client, session, desk):
@@ -427,17 +434,17 @@ class TestApplyingAnUnmatchedLineByHand:
     ):
         done = await self.sent(client, session, desk)
         foreign = await apply_line(client, desk["manager"], done.id, 3, desk["foreign"])
-        assert foreign.status_code == 422
+        assert_problem(foreign, 422, "invalid_input")
         recalled = await apply_line(client, desk["manager"], done.id, 3, desk["recalled"])
-        assert recalled.status_code == 409
+        assert_problem(recalled, 409, "account_not_active")
         for who in ("collector", "auditor", "system"):
             refused = await apply_line(client, desk[who], done.id, 3, desk["second"])
-            assert refused.status_code == 403, who
+            assert_problem(refused, 403, "permission_denied")
         lead = auth_headers(await make_user(Role.TEAM_LEAD))
         unseen = await apply_line(client, lead, done.id, 3, desk["second"])
-        assert unseen.status_code == 404
+        assert_problem(unseen, 404, "not_found")
         missing = await apply_line(client, desk["manager"], done.id, 99, desk["second"])
-        assert missing.status_code == 404
+        assert_problem(missing, 404, "not_found")
         line = (
             await session.scalars(
                 select(PaymentFileLine)

@@ -14,7 +14,7 @@ from app.domain.payment_rails import is_valid_clabe, store_serial_of
 from app.domain.payments import payment_reference
 from app.domain.roles import Role
 from app.services.payment_rails import barcode_svg, clabe_issuer
-from tests.factories import make_account, make_partner, partner_bearer
+from tests.factories import assert_problem, make_account, make_partner, partner_bearer
 from tests.helpers.agreements import download, pdf_text
 from tests.helpers.plans import (
     propose,
@@ -127,7 +127,7 @@ async def test_elsewhere_there_is_no_clabe_and_the_answer_says_so(
     barcode = await client.get(
         f"/api/v1/accounts/{account.id}/payment-instructions/barcode.svg", headers=manager
     )
-    assert barcode.status_code == 404
+    assert_problem(barcode, 404, "not_found")
     assert barcode.headers["content-type"].startswith("application/problem+json")
 
 

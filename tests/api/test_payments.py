@@ -16,7 +16,7 @@ from app.models.audit import AuditEvent
 from app.models.escalation import Escalation
 from app.models.payment import Payment
 from app.models.plan import PaymentPlan, PlanInstallment
-from tests.factories import make_account, make_partner
+from tests.factories import assert_problem, make_account, make_partner
 from tests.helpers.payments import (
     PAYMENTS,
     TODAY,
@@ -150,7 +150,7 @@ async def test_key_is_required(client, desk):
 async def test_a_number_is_not_a_payment_date(client, session, desk, paid_on):
     # pydantic alone reads 0 as 1970-01-01 (Unix seconds); a payment date is written out.
     response = await pay(client, desk["collector"], body(desk["mine"], paid_on=paid_on))
-    assert response.status_code == 422, response.text
+    assert_problem(response, 422, "validation_failed")
     assert [e["field"] for e in response.json()["errors"]] == ["body.paid_on"]
     assert await count_payments(session) == 0
 
@@ -178,7 +178,7 @@ async def test_by_external_ref(client, desk):
     assert (await pay(client, desk["partner_system"], payload)).status_code == 201
     # Staff name the partner.
     missing = await pay(client, desk["manager"], payload)
-    assert missing.status_code == 422
+    assert_problem(missing, 422, "invalid_input")
     payload["partner_id"] = str(desk["partner"].id)
     assert (await pay(client, desk["manager"], payload)).status_code == 201
     both = body(account, external_ref=account.external_ref)
@@ -187,9 +187,9 @@ async def test_by_external_ref(client, desk):
 
 async def test_who_may_pay(client, session, desk):
     unassigned = await pay(client, desk["collector"], body(desk["unassigned"]))
-    assert unassigned.status_code == 404
+    assert_problem(unassigned, 404, "not_found")
     auditor = await pay(client, desk["auditor"], body(desk["mine"]))
-    assert auditor.status_code == 403
+    assert_problem(auditor, 403, "permission_denied")
     other_partner = await make_partner(session)
     foreign = await make_account(session, other_partner)
     await session.commit()
@@ -214,7 +214,7 @@ async def test_reversal_restores_balances_and_installments(client, session, desk
     refused = await client.post(
         f"{PAYMENTS}/{payment_id}/reversal", json={"reason": "bounced"}, headers=desk["collector"]
     )
-    assert refused.status_code == 403
+    assert_problem(refused, 403, "permission_denied")
     reversed_ = await client.post(
         f"{PAYMENTS}/{payment_id}/reversal",
         json={"reason": "SPEI returned"},
@@ -241,7 +241,7 @@ async def test_reversal_restores_balances_and_installments(client, session, desk
     again = await client.post(
         f"{PAYMENTS}/{payment_id}/reversal", json={"reason": "twice"}, headers=desk["admin"]
     )
-    assert again.status_code == 409
+    assert_problem(again, 409, "payment_already_reversed")
     audit = await session.scalar(
         select(AuditEvent).where(
             col(AuditEvent.action) == "payment.reversed", col(AuditEvent.entity_id) == payment_id
@@ -276,7 +276,7 @@ async def test_read_and_list(client, session, desk):
     hidden = await client.get(
         f"/api/v1/accounts/{foreign.id}/payments", headers=desk["partner_system"]
     )
-    assert hidden.status_code == 404
+    assert_problem(hidden, 404, "not_found")
     assert (
         await client.get(f"{PAYMENTS}/{uuid.uuid4()}", headers=desk["admin"])
     ).status_code == 404
@@ -321,7 +321,7 @@ async def test_a_payment_finds_its_account_by_the_quoted_reference(
         },
         headers={**headers, "Idempotency-Key": "ref-2"},
     )
-    assert wrong.status_code == 422
+    assert_problem(wrong, 422, "invalid_input")
     assert wrong.json()["errors"][0]["field"] == "body.payment_reference"
 
 
@@ -387,4 +387,4 @@ async def test_a_payment_on_a_plan_moves_the_plans_etag(client, session, desk):
         json={},
         headers={**desk["manager"], "If-Match": read.headers["ETag"]},
     )
-    assert stale.status_code == 412, stale.text
+    assert_problem(stale, 412, "version_mismatch")

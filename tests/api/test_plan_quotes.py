@@ -9,7 +9,7 @@ import pytest
 
 from app.domain.roles import Role
 from app.models.user import Team, TeamMember
-from tests.factories import make_account, make_partner
+from tests.factories import assert_problem, make_account, make_partner
 from tests.helpers.plan_quotes import next_weekday
 
 
@@ -176,7 +176,7 @@ class TestQuoteValidation:
     )
     async def test_invalid_terms_are_422(self, client, desk, body, field):
         response = await ask(client, desk, "nonaccrual", **body)
-        assert response.status_code == 422, response.text
+        assert_problem(response, 422, ("invalid_input", "validation_failed"))
         assert response.headers["content-type"].startswith("application/problem+json")
         assert response.json()["errors"][0]["field"] == field
 
@@ -184,11 +184,11 @@ class TestQuoteValidation:
 class TestQuoteAccess:
     async def test_collector_cannot_quote_an_unassigned_account(self, client, desk):
         response = await ask(client, desk, "unassigned", plan_type="settlement")
-        assert response.status_code == 404, response.text
+        assert_problem(response, 404, "not_found")
 
     async def test_auditor_may_not_quote(self, client, desk):
         response = await ask(client, desk, "nonaccrual", who="auditor", plan_type="settlement")
-        assert response.status_code == 403, response.text
+        assert_problem(response, 403, "permission_denied")
 
     async def test_anonymous_is_401(self, client, desk):
         response = await client.post(
@@ -200,4 +200,4 @@ class TestQuoteAccess:
                 "first_due_date": next_weekday(3),
             },
         )
-        assert response.status_code == 401
+        assert_problem(response, 401, "not_authenticated")

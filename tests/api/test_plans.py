@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from pypdf import PdfReader
 
+from tests.factories import assert_problem
 from tests.helpers.plan_quotes import next_weekday
 from tests.helpers.plans import (
     act,
@@ -69,7 +70,7 @@ class TestProposePlan:
 
     async def test_invalid_terms_are_422_and_write_nothing(self, client, desk):
         response = await propose(client, desk, installments=0)
-        assert response.status_code == 422
+        assert_problem(response, 422, "validation_failed")
         listed = await client.get(
             f"/api/v1/accounts/{desk['small'].id}/plans", headers=desk["collector"]
         )
@@ -86,12 +87,12 @@ class TestApprovePlan:
     async def test_the_proposer_may_not_approve_maker_checker(self, client, desk):
         plan = (await propose(client, desk, "big", discount_pct="20")).json()
         response = await act(client, desk, plan["id"], "approve", "collector")
-        assert response.status_code == 403, response.text
+        assert_problem(response, 403, "permission_denied")
 
     async def test_a_lower_role_may_not_approve(self, client, desk):
         plan = (await propose(client, desk, discount_pct="45")).json()
         response = await act(client, desk, plan["id"], "approve", "lead")
-        assert response.status_code == 403, response.text
+        assert_problem(response, 403, "permission_denied")
 
     async def test_a_lead_approves_within_their_threshold(self, client, desk, session):
         plan = (await propose(client, desk, "big", discount_pct="20")).json()
@@ -114,12 +115,12 @@ class TestApprovePlan:
         plan = (await propose(client, desk)).json()
         assert plan["status"] == "active"
         response = await act(client, desk, plan["id"], "approve", "manager")
-        assert response.status_code == 409, response.text
+        assert_problem(response, 409, "plan_not_pending")
 
     async def test_a_lead_of_another_team_does_not_see_the_plan(self, client, desk):
         plan = (await propose(client, desk, "big", discount_pct="20")).json()
         response = await act(client, desk, plan["id"], "approve", "other_lead")
-        assert response.status_code == 404, response.text
+        assert_problem(response, 404, "not_found")
 
 
 class TestIfMatchOnDecisions:
@@ -157,7 +158,7 @@ class TestIfMatchOnDecisions:
             json={},
             headers={**desk["manager"], "If-Match": "yesterday"},
         )
-        assert response.status_code == 422, response.text
+        assert_problem(response, 422, "invalid_input")
 
 
 class TestRejectPlan:
@@ -168,7 +169,7 @@ class TestRejectPlan:
         assert response.json()["status"] == "rejected"
         assert response.json()["decision_note"] == "Quita excesiva"
         again = await act(client, desk, plan["id"], "approve", "manager2")
-        assert again.status_code == 409
+        assert_problem(again, 409, "plan_not_pending")
         assert await audited(session, plan["id"]) == ["plan.proposed", "plan.rejected"]
         # A rejected plan no longer holds the account.
         assert (await propose(client, desk)).status_code == 201
@@ -176,7 +177,7 @@ class TestRejectPlan:
     async def test_a_rejection_needs_a_note(self, client, desk):
         plan = (await propose(client, desk, discount_pct="45")).json()
         response = await act(client, desk, plan["id"], "reject", "manager", note=None)
-        assert response.status_code == 422
+        assert_problem(response, 422, "validation_failed")
 
 
 class TestCancelPlan:
@@ -187,13 +188,13 @@ class TestCancelPlan:
         assert response.json()["status"] == "cancelled"
         assert response.json()["cancelled_by"] is not None
         again = await act(client, desk, plan["id"], "cancel", "manager")
-        assert again.status_code == 409
+        assert_problem(again, 409, "plan_not_open")
         assert await audited(session, plan["id"]) == ["plan.proposed", "plan.cancelled"]
 
     async def test_a_collector_may_not_cancel(self, client, desk):
         plan = (await propose(client, desk)).json()
         response = await act(client, desk, plan["id"], "cancel", "collector")
-        assert response.status_code == 403
+        assert_problem(response, 403, "permission_denied")
 
     async def test_a_manager_cancels_a_pending_plan(self, client, desk):
         plan = (await propose(client, desk, discount_pct="45")).json()
@@ -218,13 +219,13 @@ class TestReadPlans:
     async def test_a_plan_on_a_foreign_account_is_404(self, client, desk):
         plan = (await propose(client, desk, "unassigned", who="manager")).json()
         response = await client.get(f"/api/v1/plans/{plan['id']}", headers=desk["collector"])
-        assert response.status_code == 404
+        assert_problem(response, 404, "not_found")
         listed = await client.get(
             f"/api/v1/accounts/{desk['unassigned'].id}/plans", headers=desk["collector"]
         )
-        assert listed.status_code == 404
+        assert_problem(listed, 404, "not_found")
         unknown = await client.get(f"/api/v1/plans/{uuid.uuid4()}", headers=desk["manager"])
-        assert unknown.status_code == 404
+        assert_problem(unknown, 404, "not_found")
 
 
 class TestBreakingRule:
@@ -273,4 +274,4 @@ class TestBreakingRule:
             json={"stages": {"nonaccrual": nonaccrual}},
             headers=admin,
         )
-        assert refused.status_code == 422, refused.text
+        assert_problem(refused, 422, "validation_failed")

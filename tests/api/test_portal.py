@@ -22,6 +22,7 @@ from app.models.interaction import Interaction
 from app.models.plan import PaymentPlan
 from app.models.portal import PortalLink
 from app.models.promise import Promise
+from tests.factories import assert_problem
 from tests.helpers.portal import (
     enter,
     issue,
@@ -104,7 +105,7 @@ class TestSecondFactor:
     async def test_exactly_one_factor(self, client, world):
         token = token_of((await issue(client, world)).json()["url"])
         response = await enter(client, token, birth_date="1985-04-30", national_id_last4="RR09")
-        assert response.status_code == 422
+        assert_problem(response, 422, "invalid_input")
 
     async def test_five_wrong_answers_lock_the_link_and_are_audited(self, client, world, session):
         body = (await issue(client, world)).json()
@@ -164,7 +165,7 @@ class TestVisibility:
         a_headers = await session_for(client, world)
         plan_id = plan.json()["plan"]["id"]
         response = await client.get(f"/portal/v1/plans/{plan_id}/agreement", headers=a_headers)
-        assert response.status_code == 404
+        assert_problem(response, 404, "not_found")
         assert "no-store" in response.headers["cache-control"]
 
     async def test_portal_and_staff_tokens_do_not_cross(self, client, world):
@@ -270,7 +271,7 @@ class TestAcceptance:
         assert Decimal(debt["owed_now"]) == Decimal("7000.00")
         assert (await client.get("/portal/v1/offers", headers=headers)).json()["items"] == []
         again = await client.post("/portal/v1/plans", json=offer["terms"], headers=headers)
-        assert again.status_code == 409
+        assert_problem(again, 409, "open_plan_exists")
 
 
 class TestPromise:
@@ -311,7 +312,7 @@ class TestPromise:
             ({"amount": "100.001", "due_date": far}, "body.amount"),
         ):
             response = await client.post("/portal/v1/promises", json=body, headers=headers)
-            assert response.status_code == 422, (body, response.text)
+            assert_problem(response, 422, "invalid_input")
             assert field in {
                 ".".join(e["field"]) if isinstance(e["field"], list) else e["field"]
                 for e in response.json()["errors"]
@@ -453,4 +454,4 @@ class TestHowToPay:
         assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg")
         assert store in svg.text
         anonymous = await client.get("/portal/v1/payment-instructions/barcode.svg")
-        assert anonymous.status_code == 401
+        assert_problem(anonymous, 401, "portal_session_invalid")

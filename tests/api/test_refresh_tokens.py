@@ -15,6 +15,7 @@ from app.domain.roles import Role
 from app.models.refresh_token import RefreshToken, RefreshTokenFamily
 from app.services import refresh_tokens
 from tests.conftest import TEST_PASSWORD
+from tests.factories import assert_problem
 from tests.helpers.refresh_tokens import (
     LOGOUT_URL,
     ME,
@@ -154,7 +155,7 @@ class TestRefreshGrant:
         user = await make_user(Role.COLLECTOR)
         tokens = await login(client, user)
         missing = await client.post(TOKEN_URL, data={"grant_type": "refresh_token"})
-        assert missing.status_code == 422
+        assert_problem(missing, 422, "invalid_input")
         assert [e["field"] for e in missing.json()["errors"]] == ["body.refresh_token"]
         mixed = await client.post(
             TOKEN_URL,
@@ -164,7 +165,7 @@ class TestRefreshGrant:
                 "username": user.username,
             },
         )
-        assert mixed.status_code == 422
+        assert_problem(mixed, 422, "invalid_input")
         assert [e["field"] for e in mixed.json()["errors"]] == ["body.username"]
         stray = await client.post(
             TOKEN_URL,
@@ -174,7 +175,7 @@ class TestRefreshGrant:
                 "refresh_token": tokens["refresh_token"],
             },
         )
-        assert stray.status_code == 422
+        assert_problem(stray, 422, "invalid_input")
         # Refused requests spent nothing: the token still renews the session.
         assert (await renew(client, tokens["refresh_token"])).status_code == 200
 
@@ -182,7 +183,7 @@ class TestRefreshGrant:
         response = await client.post(
             TOKEN_URL, data={"grant_type": "client_credentials", "refresh_token": "x"}
         )
-        assert response.status_code == 422
+        assert_problem(response, 422, "validation_failed")
         assert response.json()["errors"][0]["field"] == "body.grant_type"
 
 
@@ -196,7 +197,7 @@ class TestLogout:
         assert response.status_code == 204 and response.content == b""
         assert_invalid_grant(await renew(client, tokens["refresh_token"]))
         refused = await client.get(ME, headers=bearer(tokens))
-        assert refused.status_code == 401
+        assert_problem(refused, 401, "not_authenticated")
         assert refused.headers["content-type"] == "application/problem+json"
         events = await family_events(session, sid(tokens))
         assert events[-1].action == "refresh_token_family.revoked"
@@ -225,7 +226,7 @@ class TestLogout:
 
     async def test_logout_needs_the_refresh_token(self, client):
         response = await client.post(LOGOUT_URL, data={})
-        assert response.status_code == 422
+        assert_problem(response, 422, "validation_failed")
         assert [e["field"] for e in response.json()["errors"]] == ["body.refresh_token"]
 
 

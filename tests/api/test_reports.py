@@ -21,7 +21,7 @@ from app.models.payment import Payment
 from app.models.plan import PaymentPlan
 from app.models.promise import Promise
 from app.services.reports import mop_sql
-from tests.factories import make_account, make_partner, make_team, partner_bearer
+from tests.factories import assert_problem, make_account, make_partner, make_team, partner_bearer
 
 REPORTS = "/api/v1/reports"
 START, END = date(2025, 3, 1), date(2025, 3, 31)
@@ -420,7 +420,7 @@ class TestAccess:
     @pytest.mark.parametrize("path", ["aging", "roll-rates", "recovery", "agents"])
     async def test_without_a_token_is_401(self, client, path):
         response = await client.get(f"{REPORTS}/{path}", params=PERIOD)
-        assert response.status_code == 401
+        assert_problem(response, 401, "not_authenticated")
         assert response.headers["content-type"].startswith("application/problem+json")
 
 
@@ -438,7 +438,7 @@ class TestPeriod:
     )
     async def test_bad_periods_are_422_problems(self, client, staff, path, params):
         response = await client.get(f"{REPORTS}/{path}", params=params, headers=staff["manager"])
-        assert response.status_code == 422, response.text
+        assert_problem(response, 422, ("invalid_input", "validation_failed"))
         assert response.headers["content-type"].startswith("application/problem+json")
         assert response.json()["errors"]
 

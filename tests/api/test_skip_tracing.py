@@ -17,7 +17,7 @@ from app.models.audit import AuditEvent
 from app.models.debtor import ContactPoint, RelatedParty
 from app.models.interaction import Interaction
 from app.services.contact_points import contact_points_of
-from tests.factories import make_account, make_partner
+from tests.factories import assert_problem, make_account, make_partner
 
 CDMX = ZoneInfo("America/Mexico_City")
 TIJUANA = ZoneInfo("America/Tijuana")
@@ -252,7 +252,7 @@ class TestContactPointRefusals:
         response = await add_point(
             client, desk, "other_collector", kind="phone", value="5512345678"
         )
-        assert response.status_code == 404
+        assert_problem(response, 404, "not_found")
         assert response.headers["content-type"].startswith("application/problem+json")
 
     async def test_an_account_of_another_debtor_is_not_found(self, client, desk):
@@ -260,18 +260,18 @@ class TestContactPointRefusals:
         response = await add_point(
             client, desk, debtor_id=other.debtor_id, kind="phone", value="5512345678"
         )
-        assert response.status_code == 404
+        assert_problem(response, 404, "not_found")
 
     async def test_an_auditor_changes_nothing(self, client, desk):
         response = await add_point(client, desk, "auditor", kind="phone", value="5512345678")
-        assert response.status_code == 403
+        assert_problem(response, 403, "permission_denied")
 
     async def test_a_recalled_account_takes_no_new_data(self, client, desk, session):
         desk["account"].status = "recalled"
         session.add(desk["account"])
         await session.flush()
         response = await add_point(client, desk, kind="phone", value="5512345678")
-        assert response.status_code == 409
+        assert_problem(response, 409, "account_not_active")
 
     @pytest.mark.parametrize(
         ("body", "field"),
@@ -309,7 +309,7 @@ class TestContactPointRefusals:
         self, client, desk, session, body, field
     ):
         response = await add_point(client, desk, **body)
-        assert response.status_code == 422, response.text
+        assert_problem(response, 422, ("invalid_input", "validation_failed"))
         assert response.headers["content-type"].startswith("application/problem+json")
         assert field in [e["field"] for e in response.json()["errors"]]
         rows = (
@@ -373,7 +373,7 @@ class TestReferences:
         response = await add_reference(
             client, desk, full_name="Ana Pérez", relationship="work", phones=["3312345678", "12"]
         )
-        assert response.status_code == 422
+        assert_problem(response, 422, "invalid_input")
         assert [e["field"] for e in response.json()["errors"]] == ["body.phones[1]"]
         rows = (
             await session.scalars(
@@ -384,7 +384,7 @@ class TestReferences:
 
     async def test_an_extension_is_refused_and_not_dropped(self, client, desk):
         response = await add_point(client, desk, kind="phone", value="55 1234 5678 ext. 12")
-        assert response.status_code == 422
+        assert_problem(response, 422, "invalid_input")
         (error,) = response.json()["errors"]
         assert "extension" in error["message"]
 
@@ -405,7 +405,7 @@ class TestReferences:
         self, client, desk, session, body, field
     ):
         response = await add_reference(client, desk, relationship="family", **body)
-        assert response.status_code == 422, response.text
+        assert_problem(response, 422, ("invalid_input", "validation_failed"))
         assert response.headers["content-type"].startswith("application/problem+json")
         assert [e["field"] for e in response.json()["errors"]] == [field]
         rows = (
@@ -444,7 +444,7 @@ class TestReferences:
             },
             headers=desk["collector"],
         )
-        assert response.status_code == 404
+        assert_problem(response, 404, "not_found")
 
 
 class TestStatusFromInteractions:

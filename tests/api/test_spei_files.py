@@ -24,7 +24,13 @@ from app.models.payment_file import PaymentFile, PaymentFileChunk, PaymentFileLi
 from app.services import ledger
 from app.services import payment_files as service
 from app.services.payment_rails import clabe_issuer
-from tests.factories import business_today, make_account, make_partner, partner_bearer
+from tests.factories import (
+    assert_problem,
+    business_today,
+    make_account,
+    make_partner,
+    partner_bearer,
+)
 
 TODAY = business_today()
 DAY = (TODAY - timedelta(days=1)).isoformat()
@@ -255,18 +261,18 @@ class TestApplyingAnUnmatchedDepositByHand:
         done = await self.sent(client, session, desk, issuer)
         # Partner A cannot apply its deposit to B's account (it cannot see it)...
         foreign = await apply(client, desk["system"], done.id, 2, desk["foreign"])
-        assert foreign.status_code == 404
+        assert_problem(foreign, 404, "not_found")
         # ... B cannot see A's statement nor apply its deposits ...
         other = desk["other_system"]
         assert (await client.get(f"/api/v1/spei-files/{done.id}", headers=other)).status_code == 404
         assert (await apply(client, other, done.id, 2, desk["foreign"])).status_code == 404
         unmatched = await client.get(f"/api/v1/spei-files/{done.id}/unmatched", headers=other)
-        assert unmatched.status_code == 404
+        assert_problem(unmatched, 404, "not_found")
         # ... and staff may not move money to another partner's account (422).
         cross = await apply(client, desk["manager"], done.id, 2, desk["foreign"])
-        assert cross.status_code == 422
+        assert_problem(cross, 422, "invalid_input")
         closed = await apply(client, desk["manager"], done.id, 2, desk["closed"])
-        assert closed.status_code == 409
+        assert_problem(closed, 409, "account_not_active")
         # A collector applies only on an account assigned to them; an auditor never.
         collector = await make_user(Role.COLLECTOR)
         assert (

@@ -33,7 +33,7 @@ from app.services.strategies import (
     document_to_json,
     strategy_version,
 )
-from tests.factories import make_partner
+from tests.factories import assert_problem, make_partner
 
 CO = {"country": "CO", "currency": "COP", "time_zone": "America/Bogota"}
 CL = {"country": "CL", "currency": "CLP", "time_zone": "America/Santiago"}
@@ -213,7 +213,7 @@ class TestSetStrategy:
         partner = await make_partner(session)
         headers = await partner_headers(session, settings, partner)
         response = await client.put(url(partner.id), json=body(), headers=headers)
-        assert response.status_code == 403
+        assert_problem(response, 403, "permission_denied")
         assert await stored_versions(session, partner) == []
 
     async def test_without_a_token_it_is_401(self, client, session):
@@ -222,7 +222,7 @@ class TestSetStrategy:
 
     async def test_an_unknown_partner_is_404(self, client, manager_headers):
         response = await client.put(url(uuid.uuid4()), json=body(), headers=manager_headers)
-        assert response.status_code == 404
+        assert_problem(response, 404, "not_found")
 
 
 def _settlement(**overrides: Any) -> dict[str, Any]:
@@ -325,7 +325,7 @@ class TestValidation:
     ):
         partner = await make_partner(session)
         response = await client.put(url(partner.id), json=payload, headers=manager_headers)
-        assert response.status_code == 422, response.text
+        assert_problem(response, 422, ("invalid_input", "validation_failed"))
         assert response.headers["content-type"].startswith("application/problem+json")
         assert field in error_fields(response)
         assert await stored_versions(session, partner) == []
@@ -344,7 +344,7 @@ class TestValidation:
         loose = body(caps={"call": {period: law + 1}}, approvals=whole)
         strict = await make_partner(session, **extra)
         response = await client.put(url(strict.id), json=loose, headers=manager_headers)
-        assert response.status_code == 422, response.text
+        assert_problem(response, 422, "invalid_input")
         (error,) = response.json()["errors"]
         assert error["field"] == f"body.stages.early.caps.call.{period}"
         assert f"at most {law} a" in error["message"]
@@ -367,7 +367,7 @@ class TestValidation:
         response = await client.put(
             url(chilean.id), json=body(approvals=cents), headers=manager_headers
         )
-        assert response.status_code == 422, response.text
+        assert_problem(response, 422, "invalid_input")
         (error,) = response.json()["errors"]
         assert error["field"] == "body.stages.early.approvals.team_lead_up_to"
         assert "CLP" in error["message"]
@@ -380,7 +380,7 @@ class TestValidation:
         visits = body("late", channels=["call", "visit"], visits_allowed=True)
         colombian = await make_partner(session, **CO)
         response = await client.put(url(colombian.id), json=visits, headers=manager_headers)
-        assert response.status_code == 422, response.text
+        assert_problem(response, 422, "invalid_input")
         (error,) = response.json()["errors"]
         assert error["field"] == "body.stages.late.visits_allowed"
         assert "forbids field visits" in error["message"]
@@ -397,7 +397,7 @@ class TestValidation:
         response = await client.put(
             url(partner.id), json={"stages": {"early": mexican}}, headers=manager_headers
         )
-        assert response.status_code == 422
+        assert_problem(response, 422, "invalid_input")
         assert error_fields(response)[0].startswith("body.stages.early.caps.")
 
     async def test_a_colombian_partners_left_out_stages_are_within_colombian_law(
@@ -583,7 +583,7 @@ class TestReadStrategy:
 
     async def test_an_unknown_partner_is_404(self, client, manager_headers):
         response = await client.get(url(uuid.uuid4()), headers=manager_headers)
-        assert response.status_code == 404
+        assert_problem(response, 404, "not_found")
 
     async def test_without_a_token_it_is_401(self, client, session):
         partner = await make_partner(session)

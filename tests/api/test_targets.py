@@ -12,7 +12,7 @@ from sqlmodel import func, select
 
 from app.models.audit import AuditEvent
 from app.models.target import RecoveryTarget
-from tests.factories import make_account, partner_bearer
+from tests.factories import assert_problem, make_account, partner_bearer
 from tests.helpers.commissions import PERIOD, Desk, add_payment, build_desk
 
 TARGETS = "/api/v1/targets"
@@ -83,7 +83,7 @@ class TestSetTarget:
         }  # fmt: skip
         for user in (desk.lead, desk.ana):
             response = await client.put(TARGETS, json=body, headers=auth_headers(user))
-            assert response.status_code == 403
+            assert_problem(response, 403, "permission_denied")
 
     @pytest.mark.parametrize(
         ("change", "field"),
@@ -112,7 +112,7 @@ class TestSetTarget:
         if body["scope"] == "partner" and "scope_id" not in change:
             body["scope_id"] = str(desk.partner.id)
         response = await client.put(TARGETS, json=body, headers=auth_headers(desk.manager))
-        assert response.status_code == 422, response.text
+        assert_problem(response, 422, ("invalid_input", "validation_failed"))
         assert response.headers["content-type"].startswith("application/problem+json")
         assert field in [e["field"] for e in response.json()["errors"]]
         assert await session.scalar(select(func.count()).select_from(RecoveryTarget)) == 0
@@ -123,7 +123,7 @@ class TestSetTarget:
             "amount": "1", "currency": "MXN",
         }  # fmt: skip
         response = await client.put(TARGETS, json=body, headers=auth_headers(desk.manager))
-        assert response.status_code == 422
+        assert_problem(response, 422, "invalid_input")
 
 
 class TestProgress:
@@ -198,7 +198,7 @@ class TestProgress:
         response = await client.get(
             TARGETS, params={"month": month}, headers=auth_headers(desk.manager)
         )
-        assert response.status_code == 422
+        assert_problem(response, 422, "validation_failed")
         assert response.headers["content-type"].startswith("application/problem+json")
 
 

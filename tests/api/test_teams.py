@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from app.domain.roles import Role
+from tests.factories import assert_problem
 
 TEAMS = "/api/v1/teams"
 
@@ -46,14 +47,14 @@ async def test_the_lead_must_be_a_team_lead_and_members_collectors(client, make_
     bad_lead = await client.post(
         TEAMS, json={"name": name(), "lead_id": str(auditor.id)}, headers=auth_headers(manager)
     )
-    assert bad_lead.status_code == 422
+    assert_problem(bad_lead, 422, "invalid_input")
     assert bad_lead.json()["errors"][0]["field"] == "body.lead_id"
     bad_member = await client.post(
         TEAMS,
         json={"name": name(), "member_ids": [str(uuid.uuid4())]},
         headers=auth_headers(manager),
     )
-    assert bad_member.status_code == 422
+    assert_problem(bad_member, 422, "invalid_input")
     assert bad_member.json()["errors"][0]["field"] == "body.member_ids.0"
 
 
@@ -92,7 +93,7 @@ async def test_collectors_and_auditors_cannot_change_teams(client, make_user, au
     for role in (Role.COLLECTOR, Role.AUDITOR, Role.TEAM_LEAD):
         caller = await make_user(role)
         response = await client.post(TEAMS, json={"name": name()}, headers=auth_headers(caller))
-        assert response.status_code == 403, role
+        assert_problem(response, 403, "permission_denied")
 
 
 async def test_the_team_a_collector_leaves_records_it(client, make_user, auth_headers, session):
@@ -167,7 +168,7 @@ async def test_a_team_is_read_with_its_etag_and_changed_with_if_match(
     assert (await client.get(url, headers=headers)).json()["name"] == renamed.json()["name"]
     # A weak tag of the current version compares strongly, so it never matches.
     weak = await client.patch(url, json={"name": name()}, headers={**headers, "If-Match": 'W/"2"'})
-    assert weak.status_code == 412
+    assert_problem(weak, 412, "version_mismatch")
     # A change that changes nothing leaves the version where it was.
     same = await client.patch(
         url, json={"name": renamed.json()["name"]}, headers={**headers, "If-Match": '"2"'}
@@ -194,7 +195,7 @@ async def test_a_team_losing_a_member_elsewhere_moves_its_etag(client, make_user
     stale = await client.patch(
         url, json={"name": name()}, headers={**auth_headers(manager), "If-Match": read_etag}
     )
-    assert stale.status_code == 412
+    assert_problem(stale, 412, "version_mismatch")
     # A member deactivated, then the lead: each moves it on again.
     await client.delete(f"/api/v1/users/{deactivated.id}", headers=auth_headers(admin))
     after_member = await etag_now()

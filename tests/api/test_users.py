@@ -10,6 +10,7 @@ from app.domain.roles import Role, Skill
 from app.models.audit import AuditEvent
 from app.models.user import Team, TeamMember
 from tests.conftest import TEST_PASSWORD
+from tests.factories import assert_problem
 
 USERS = "/api/v1/users"
 
@@ -65,7 +66,7 @@ class TestCreateUser:
         for role in (Role.MANAGER, Role.TEAM_LEAD, Role.COLLECTOR, Role.AUDITOR):
             caller = await make_user(role)
             response = await client.post(USERS, json=new_user_body(), headers=auth_headers(caller))
-            assert response.status_code == 403, role
+            assert_problem(response, 403, "permission_denied")
 
     async def test_a_collector_needs_a_skill_and_others_carry_none(
         self, client, make_user, auth_headers
@@ -74,26 +75,26 @@ class TestCreateUser:
         no_skill = await client.post(
             USERS, json=new_user_body(skills=[]), headers=auth_headers(admin)
         )
-        assert no_skill.status_code == 422
+        assert_problem(no_skill, 422, "invalid_input")
         assert no_skill.json()["errors"][0]["field"] == "body.skills"
         manager_with_skill = await client.post(
             USERS, json=new_user_body(role="manager", skills=["field"]), headers=auth_headers(admin)
         )
-        assert manager_with_skill.status_code == 422
+        assert_problem(manager_with_skill, 422, "invalid_input")
 
     async def test_partner_is_not_a_staff_role(self, client, make_user, auth_headers):
         admin = await make_user(Role.ADMIN)
         response = await client.post(
             USERS, json=new_user_body(role="partner", skills=[]), headers=auth_headers(admin)
         )
-        assert response.status_code == 422
+        assert_problem(response, 422, "invalid_input")
 
     async def test_unknown_fields_are_refused(self, client, make_user, auth_headers):
         admin = await make_user(Role.ADMIN)
         response = await client.post(
             USERS, json=new_user_body(is_superuser=True), headers=auth_headers(admin)
         )
-        assert response.status_code == 422
+        assert_problem(response, 422, "validation_failed")
 
 
 class TestReadUsers:
@@ -125,7 +126,7 @@ class TestReadUsers:
         admin = await make_user(Role.ADMIN)
         for params in ({"cursor": "not-a-cursor"}, {"limit": 0}, {"limit": 1000}):
             response = await client.get(USERS, params=params, headers=auth_headers(admin))
-            assert response.status_code == 422, params
+            assert_problem(response, 422, ("invalid_input", "validation_failed"))
 
     async def test_a_team_lead_sees_their_team_and_no_one_else(
         self, client, make_user, auth_headers, session
@@ -141,7 +142,7 @@ class TestReadUsers:
         page = (await client.get(USERS, headers=auth_headers(lead))).json()
         assert {u["id"] for u in page["items"]} == {str(lead.id), str(member.id)}
         hidden = await client.get(f"{USERS}/{stranger.id}", headers=auth_headers(lead))
-        assert hidden.status_code == 404
+        assert_problem(hidden, 404, "not_found")
 
     async def test_a_collector_sees_only_themselves(self, client, make_user, auth_headers):
         collector = await make_user(Role.COLLECTOR)
@@ -165,7 +166,7 @@ class TestReadUsers:
         response = await client.patch(
             f"{USERS}/{other.id}", json={"full_name": "X"}, headers=auth_headers(auditor)
         )
-        assert response.status_code == 403
+        assert_problem(response, 403, "permission_denied")
 
 
 class TestChangeUser:
@@ -206,7 +207,7 @@ class TestChangeUser:
             json={"full_name": "Weak"},
             headers={**auth_headers(admin), "If-Match": f"W/{current}"},
         )
-        assert weak.status_code == 412
+        assert_problem(weak, 412, "version_mismatch")
         assert (await client.get(url, headers=auth_headers(admin))).headers["etag"] == current
 
     async def test_a_password_change_ends_old_sessions_and_is_audited_without_the_secret(
@@ -229,7 +230,7 @@ class TestChangeUser:
         old = await client.post(
             "/api/v1/auth/token", data={"username": target.username, "password": TEST_PASSWORD}
         )
-        assert old.status_code == 401
+        assert_problem(old, 401, "invalid_credentials")
 
     async def test_deactivation_ends_access_and_keeps_the_user(
         self, client, make_user, auth_headers
@@ -259,7 +260,7 @@ class TestChangeUser:
         url = f"{USERS}/{admin.id}"
         assert (await client.delete(url, headers=auth_headers(admin))).status_code == 409
         demote = await client.patch(url, json={"role": "manager"}, headers=auth_headers(admin))
-        assert demote.status_code == 409
+        assert_problem(demote, 409, "last_admin")
         second = await make_user(Role.ADMIN)
         assert (await client.delete(url, headers=auth_headers(second))).status_code == 204
 
@@ -288,5 +289,5 @@ async def test_a_non_ascii_digit_in_if_match_is_a_422_not_a_500(client, make_use
         json={"full_name": "Nuevo"},
         headers={**auth_headers(admin), "If-Match": b'"\xb2"'},
     )
-    assert response.status_code == 422
+    assert_problem(response, 422, "invalid_input")
     assert response.json()["errors"][0]["field"] == "header.if-match"

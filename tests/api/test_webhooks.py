@@ -23,7 +23,13 @@ from app.services import aging, payments, plans, promises, webhooks
 from app.services import assignments as assignment_service
 from app.services import payment_files as payment_file_service
 from tests.conftest import principal_of
-from tests.factories import business_today, make_account, make_partner, partner_bearer
+from tests.factories import (
+    assert_problem,
+    business_today,
+    make_account,
+    make_partner,
+    partner_bearer,
+)
 from tests.helpers.assignments import push_json, row
 from tests.helpers.interactions import recent_weekday_noon, record, rpc
 from tests.helpers.payment_files import csv_of
@@ -138,7 +144,7 @@ class TestSubscriptions:
 
     async def test_unknown_event_kind_is_422(self, client, two):
         refused = await subscribe(client, two["token_a"], two["a"], kinds=["payment.teleported"])
-        assert refused.status_code == 422
+        assert_problem(refused, 422, "validation_failed")
         assert refused.json()["errors"][0]["field"].startswith("body.event_types")
 
 
@@ -157,10 +163,10 @@ class TestVersions:
         stale = await client.patch(
             url, json={"enabled": True}, headers={**two["token_a"], "If-Match": first}
         )
-        assert stale.status_code == 412
+        assert_problem(stale, 412, "version_mismatch")
         assert (await client.get(url, headers=two["token_a"])).json()["enabled"] is False
         refused = await client.delete(url, headers={**two["token_a"], "If-Match": first})
-        assert refused.status_code == 412
+        assert_problem(refused, 412, "version_mismatch")
         assert (await client.get(url, headers=two["token_a"])).status_code == 200
 
     async def test_a_rotation_moves_the_etag_on(self, client, two):
@@ -172,7 +178,7 @@ class TestVersions:
         assert rotated.status_code == 200, rotated.text
         assert rotated.headers["etag"] == '"2"'
         stale = await client.delete(url, headers={**two["token_a"], "If-Match": '"1"'})
-        assert stale.status_code == 412
+        assert_problem(stale, 412, "version_mismatch")
         gone = await client.delete(url, headers={**two["token_a"], "If-Match": '"2"'})
         assert gone.status_code == 204
         assert (await client.get(url, headers=two["token_a"])).status_code == 404
@@ -190,7 +196,7 @@ class TestIsolation:
         assert (await client.post(f"{base}/secret-rotation", json={}, headers=b)).status_code == 404
         assert (await client.get(f"{base}/deliveries", headers=b)).status_code == 404
         retry = await client.post(f"{base}/deliveries/{uuid.uuid4()}/retry", headers=b)
-        assert retry.status_code == 404
+        assert_problem(retry, 404, "not_found")
         assert (await client.delete(base, headers=b)).status_code == 404
         # B's own list, through B's id, does not hold A's subscription either.
         own = await client.get(hooks(two["b"]), headers=b)
@@ -199,7 +205,7 @@ class TestIsolation:
     async def test_a_subscription_is_not_reachable_under_another_partners_id(self, client, two):
         made = (await subscribe(client, two["admin"], two["a"])).json()
         wrong = await client.get(f"{hooks(two['b'])}/{made['id']}", headers=two["admin"])
-        assert wrong.status_code == 404
+        assert_problem(wrong, 404, "not_found")
 
     async def test_staff_other_than_admins_may_not(self, client, two):
         for who in ("manager", "collector"):

@@ -11,6 +11,7 @@ from app.db import open_database
 from app.main import create_app
 from app.models.audit import AuditEvent
 from app.models.user import LoginAttempt
+from tests.factories import assert_problem
 
 
 async def test_a_burst_under_many_names_begins_one_address_lock(committed_url, settings):
@@ -39,7 +40,7 @@ async def test_a_burst_under_many_names_begins_one_address_lock(committed_url, s
             late = await client.post(
                 "/api/v1/auth/token", data={"username": "someone-else", "password": "x"}
             )
-            assert late.status_code == 429
+            assert_problem(late, 429, "login_locked")
         async with database.sessionmaker() as session:
             failures = await session.scalar(select(func.count()).select_from(LoginAttempt))
             events = (

@@ -49,7 +49,7 @@ from sqlalchemy import text
 from app.db import Database
 from app.domain.money import MONEY_PATTERN
 from app.main import create_app
-from tests.factories import business_today
+from tests.factories import assert_problem, business_today
 from tests.helpers.bad_input import public_tables, snapshot
 from tests.security._requests import request_for
 from tests.security._world import ROLES
@@ -699,7 +699,7 @@ async def test_a_100_mb_csv_over_the_upload_limit_is_refused_and_nothing_stored(
     finally:
         await nested_tx.rollback()
     assert problems_of(response) == []
-    assert response.status_code == 413
+    assert_problem(response, 413, "payload_too_large")
     assert after == before
 
 

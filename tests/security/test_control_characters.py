@@ -19,7 +19,7 @@ from app.models.payment import Payment
 from app.models.user import Team
 from app.problems import FIELD_MESSAGES
 from app.schemas.common import CONTROL_CHARACTER_ERROR, NOTE_CONTROL_CHARACTER_ERROR
-from tests.factories import make_account, make_partner
+from tests.factories import assert_problem, make_account, make_partner
 from tests.helpers.documents import PDF
 from tests.helpers.interactions import recent_weekday_noon, record, rpc
 from tests.helpers.payments import body
@@ -33,7 +33,7 @@ async def count(session, model) -> int:
 
 
 def the_only_error(response, field: str) -> dict:
-    assert response.status_code == 422, response.text
+    assert_problem(response, 422, "validation_failed")
     assert response.headers["content-type"] == "application/problem+json"
     errors = response.json()["errors"]
     assert [e["field"] for e in errors] == [field], errors
@@ -136,7 +136,7 @@ class TestNotes:
             json=body,
             headers={**floor["collector"], "Accept-Language": "es-MX"},
         )
-        assert response.status_code == 422, response.text
+        assert_problem(response, 422, "validation_failed")
         errors = response.json()["errors"]
         assert [e["field"] for e in errors] == ["body.pcr.resolution"], errors
         assert errors[0]["type"] == NOTE_CONTROL_CHARACTER_ERROR

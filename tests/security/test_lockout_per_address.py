@@ -26,6 +26,7 @@ from app.main import create_app
 from app.models.audit import AuditEvent
 from app.models.user import LoginAttempt
 from tests.conftest import TEST_PASSWORD
+from tests.factories import assert_problem
 from tests.helpers.auth import make_partner_client
 
 TOKEN_URL = "/api/v1/auth/token"
@@ -116,7 +117,7 @@ class TestOneNameFromOneAddress:
         async with make_client(ATTACKER) as attacker, make_client(USER) as partner:
             for _ in range(settings.login_max_failures):
                 response = await client_login(attacker, partner_client.client_id, "guess")
-                assert response.status_code == 401
+                assert_problem(response, 401, "invalid_client")
             assert locked(await client_login(attacker, partner_client.client_id, "s3cret-s3cret"))
             response = await client_login(partner, partner_client.client_id, "s3cret-s3cret")
             assert response.status_code == 200, response.text

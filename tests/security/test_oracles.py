@@ -7,6 +7,7 @@ from sqlmodel import func, select
 
 from app.models.audit import AuditEvent
 from app.models.payment import Payment
+from tests.factories import assert_problem
 from tests.helpers.payments import body, pay
 
 
@@ -29,7 +30,7 @@ class TestPayerReferenceConflict:
         payments, events = await count(session, Payment), await count(session, AuditEvent)
 
         again = await pay(client, desk["collector"], body(desk["mine"], payer_reference="SPEI-77"))
-        assert again.status_code == 409, again.text
+        assert_problem(again, 409, "payer_reference_used")
         assert hidden_id not in again.text
         assert hidden_id.replace("-", "") not in again.text.replace("-", "")
         assert "payer reference" in again.json()["detail"]

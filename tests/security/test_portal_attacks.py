@@ -24,7 +24,7 @@ from app.models.plan import PaymentPlan
 from app.models.portal import PortalLink
 from app.models.promise import Promise
 from tests.conftest import bearer_for
-from tests.factories import make_account, make_debtor, make_partner
+from tests.factories import assert_problem, make_account, make_debtor, make_partner
 from tests.helpers.portal import BIRTH, enter, issue, session_for, token_of
 from tests.integration.conftest import committed_url, live  # noqa: F401  (fixtures)
 
@@ -343,7 +343,7 @@ class TestTamperedOffers:
         headers = await session_for(client, world)
         huge = {"amount": "1.00", "due_date": "2030-01-01", "pad": "x" * 11_000_000}
         response = await client.post("/portal/v1/promises", json=huge, headers=headers)
-        assert response.status_code == 413, response.status_code
+        assert_problem(response, 413, "payload_too_large")
         assert response.headers["content-type"].startswith(PROBLEM)
 
 
@@ -376,7 +376,7 @@ class TestPromises:
             {"due_date": soon},
         ):
             response = await client.post("/portal/v1/promises", json=body, headers=headers)
-            assert response.status_code == 422, (body, response.text)
+            assert_problem(response, 422, ("invalid_input", "validation_failed"))
             assert response.headers["content-type"].startswith(PROBLEM), body
         assert await _written(session, world["small"].id) == before
 
@@ -391,7 +391,7 @@ class TestPromises:
         ):  # fmt: skip
             response = await client.put("/portal/v1/contact-preference", json=body,
                                         headers=headers)  # fmt: skip
-            assert response.status_code == 422, (body, response.text)
+            assert_problem(response, 422, "validation_failed")
             assert response.headers["content-type"].startswith(PROBLEM), body
         assert await _written(session, world["small"].id) == before
 

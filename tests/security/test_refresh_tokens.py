@@ -19,6 +19,7 @@ from app.models.refresh_token import RefreshTokenFamily
 from app.security import hash_secret_now
 from app.services.auth import staff_token
 from tests.conftest import TEST_PASSWORD, bearer_for
+from tests.factories import assert_problem
 from tests.helpers.auth import make_partner_client, request_client_token
 from tests.helpers.refresh_tokens import (
     ME,
@@ -38,7 +39,7 @@ STAFF_TARGETS = [ME, "/api/v1/accounts", "/api/v1/teams"]
 async def assert_access_refused(client, tokens: dict) -> None:
     for path in STAFF_TARGETS:
         response = await client.get(path, headers=bearer(tokens))
-        assert response.status_code == 401, (path, response.status_code)
+        assert_problem(response, 401, "not_authenticated")
         assert response.headers["content-type"] == "application/problem+json"
 
 
@@ -168,7 +169,7 @@ class TestSwappedTokens:
             "/api/v1/auth/client-token",
             data={"grant_type": "refresh_token", "refresh_token": response.json()["access_token"]},
         )
-        assert refused.status_code == 422
+        assert_problem(refused, 422, "validation_failed")
 
     async def test_a_forged_sid_of_another_users_session_is_refused(
         self, client, make_user, settings
@@ -180,7 +181,7 @@ class TestSwappedTokens:
         mine = await login(client, intruder)
         forged = staff_token(settings, intruder, datetime.now(UTC), sid=sid(victims))
         response = await client.get(ME, headers={"Authorization": f"Bearer {forged.access_token}"})
-        assert response.status_code == 401
+        assert_problem(response, 401, "not_authenticated")
         assert (await client.get(ME, headers=bearer(mine))).status_code == 200
 
 

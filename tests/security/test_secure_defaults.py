@@ -13,7 +13,7 @@ from app.main import create_app
 from app.models.audit import AuditEvent
 from app.models.partner import Partner
 from tests.conftest import bearer_for
-from tests.factories import make_partner, partner_bearer
+from tests.factories import assert_problem, make_partner, partner_bearer
 
 PARTNERS = "/api/v1/partners"
 TEN_YEARS_IN_MINUTES = 10 * 365 * 24 * 60
@@ -58,13 +58,13 @@ class TestTokenLifetime:
         partners, events = await count(session, Partner), await count(session, AuditEvent)
         for path in ("/api/v1/users/me", PARTNERS):
             response = await client.get(path, headers=headers)
-            assert response.status_code == 401, (path, response.text)
+            assert_problem(response, 401, "not_authenticated")
         created = await client.post(
             PARTNERS,
             json={"legal_name": "Financiera Eterna", "tax_id": "FEE010101AB1", "country": "MX"},
             headers=headers,
         )
-        assert created.status_code == 401, created.text
+        assert_problem(created, 401, "not_authenticated")
         assert created.headers["content-type"] == "application/problem+json"
         assert await count(session, Partner) == partners
         assert await count(session, AuditEvent) == events
@@ -77,7 +77,7 @@ class TestTokenLifetime:
         response = await client.get(
             PARTNERS, headers=await partner_bearer(session, long_lived, partner)
         )
-        assert response.status_code == 401, response.text
+        assert_problem(response, 401, "not_authenticated")
         assert response.headers["www-authenticate"] == "Bearer"
         assert await count(session, AuditEvent) == events
 

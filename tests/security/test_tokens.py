@@ -25,7 +25,7 @@ from app.main import create_app
 from app.security import issue_token
 from app.services.auth import credentials_fingerprint
 from tests.conftest import TEST_PASSWORD, bearer_for
-from tests.factories import make_account, make_partner, partner_bearer
+from tests.factories import assert_problem, make_account, make_partner, partner_bearer
 
 # Operations a staff admin token may call: each attack must get 401 from all of them.
 STAFF_TARGETS = ["/api/v1/users/me", "/api/v1/users", "/api/v1/accounts", "/api/v1/audit"]
@@ -48,7 +48,7 @@ def bearer(token: str) -> dict[str, str]:
 async def assert_refused(client, headers: dict[str, str], paths=STAFF_TARGETS) -> None:
     for path in paths:
         response = await client.get(path, headers=headers)
-        assert response.status_code == 401, (path, response.status_code, response.text)
+        assert_problem(response, 401, "not_authenticated")
         assert response.headers["content-type"] == "application/problem+json"
         assert response.headers["www-authenticate"] == "Bearer"
 
@@ -214,7 +214,7 @@ class TestForgedTokens:
         response = await client.get(
             "/api/v1/users/me", headers={"Authorization": value.encode("utf-8")}
         )
-        assert response.status_code == 401
+        assert_problem(response, 401, "not_authenticated")
 
 
 class TestPartnerTokens:
@@ -243,7 +243,7 @@ class TestPartnerTokens:
                 method, path, headers={**headers, **extra, "Idempotency-Key": uuid.uuid4().hex},
                 **kwargs,
             )  # fmt: skip
-            assert response.status_code == 404, (method, path, response.status_code, response.text)
+            assert_problem(response, 404, "not_found")
         # The recall changed nothing on the other partner's account.
         await session.refresh(their_account)
         assert their_account.status != "recalled"
@@ -291,7 +291,7 @@ class TestBruteForce:
             await login(client, variants[n % len(variants)], f"guess-{n}")
         for variant in (name, name.upper()):
             response = await login(client, variant, TEST_PASSWORD)
-            assert response.status_code == 429, (variant, response.status_code)
+            assert_problem(response, 429, "login_locked")
 
     async def test_the_lockout_answer_does_not_tell_whether_the_name_exists(
         self, client, make_user, settings
