@@ -522,7 +522,11 @@ def request_location(field: str) -> list[str]:
 def domain_field_errors(error: DomainError, lang: Language) -> list[FieldError] | None:
     """A domain error's per-field messages in ``lang`` (None when it has none)."""
     return [
-        field_error(request_location(name), text_of(message, lang), "invalid")
+        field_error(
+            [name] if error.fields_name_columns else request_location(name),
+            text_of(message, lang),
+            "invalid",
+        )
         for name, message in error.field_errors
     ] or None
 

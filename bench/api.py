@@ -48,7 +48,7 @@ from app.models.partner import Partner
 from app.models.user import User
 from app.security import SYSTEM
 from app.services import assignments, demo
-from app.services.assignment_files import SourceFormat
+from app.services.tabular_uploads import SourceFormat
 
 ENDPOINTS = {
     "hello": "GET / (bare ASGI app)",

@@ -34,7 +34,7 @@ from app.db import open_database
 from app.models.partner import Partner, PartnerBucket
 from app.security import SYSTEM
 from app.services import assignments, file_kit
-from app.services.assignment_files import SourceFormat
+from app.services.tabular_uploads import SourceFormat
 
 
 async def file_chunks(path: Path) -> AsyncIterator[bytes]:

@@ -74,7 +74,7 @@ def main() -> None:
             }
 
         from app.services import workbooks
-        from app.services.assignment_files import MAX_COLUMNS
+        from app.services.tabular_uploads import MAX_COLUMNS
 
         Path("/proc/self/clear_refs").write_text("5")
         before = _kib("VmRSS")

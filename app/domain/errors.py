@@ -33,6 +33,9 @@ class DomainError(Exception):
     code: ClassVar[str] = "domain_error"
     # True when what the unit of work wrote before the error must still be committed.
     keeps_changes: ClassVar[bool] = False
+    # True when its field errors name something other than the request's parts (the columns
+    # of an uploaded file), so the edge does not place them in the body.
+    fields_name_columns: ClassVar[bool] = False
 
     def __init__(self, params: Mapping[str, Any] | None = None) -> None:
         self.params: dict[str, Any] = dict(params or {})
@@ -240,6 +243,7 @@ class UnreadableUpload(DomainError):
     """An upload that cannot be read as a whole (encoding, header, not a workbook)."""
 
     code = "unreadable_upload"
+    fields_name_columns = True
 
     def __init__(
         self,

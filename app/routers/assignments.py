@@ -41,14 +41,14 @@ from app.schemas.assignments import (
 )
 from app.schemas.file_kit import DryRunReport
 from app.services import assignments as service
-from app.services import file_kit, uploads
-from app.services.assignment_files import (
+from app.services import file_kit, recalls, uploads
+from app.services.file_kit import DRY_RUN_MAX_ROWS, DRY_RUN_REJECTIONS_SHOWN, DryRun, FileKind
+from app.services.tabular_uploads import (
     XLSX_MEDIA_TYPE,
     SourceFormat,
     format_of,
     rejections_csv,
 )
-from app.services.file_kit import DRY_RUN_MAX_ROWS, DRY_RUN_REJECTIONS_SHOWN, DryRun, FileKind
 from app.services.workbooks import WorkbookLimits
 
 router = APIRouter(tags=["assignments"])
@@ -445,7 +445,7 @@ async def recall_accounts(
 ) -> RecallRead:
     """Recalled accounts leave their collector and every queue, and no further contact is
     allowed on them; their history stays. Refs already recalled or unknown are listed."""
-    result = await service.recall_accounts(
+    result = await recalls.recall_accounts(
         session, principal, partner_id, body.external_refs, body.reason
     )
     return RecallRead(

@@ -26,7 +26,7 @@ from app.domain.reports import CSV_MEDIA_TYPE, wants_csv
 from app.pagination import Page
 from app.problems import problem_responses
 from app.services.accounts import AccountLabel, AccountScope, LabelledPage
-from app.services.assignment_files import table_csv
+from app.services.tabular_uploads import table_csv
 
 T = TypeVar("T")
 M = TypeVar("M")

@@ -48,8 +48,8 @@ from app.schemas.payment_files import (
 )
 from app.services import file_kit, uploads
 from app.services import payment_files as service
-from app.services.assignment_files import table_csv
 from app.services.file_kit import FileKind
+from app.services.tabular_uploads import table_csv
 from app.services.workbooks import WorkbookLimits
 
 router = APIRouter(tags=["payments"])

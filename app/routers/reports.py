@@ -4,14 +4,16 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from app.deps import PrincipalDep, ReadSessionDep, SnapshotReadSessionDep
+from app.domain.commissions import CENT, CommissionLine, MonthCommission, RecoveryType
 from app.domain.reports import CSV_MEDIA_TYPE, MAX_PERIOD_DAYS, wants_csv
 from app.problems import problem_responses
 from app.routers.listing import AcceptHeader
+from app.routers.targets import MonthQuery, ReadsFigures
 from app.schemas.common import CalendarDate
 from app.schemas.reports import (
     AgentRow,
@@ -23,8 +25,17 @@ from app.schemas.reports import (
     RollRateRow,
     RollRatesReport,
 )
+from app.schemas.targets import (
+    AcceleratorShareRead,
+    CommissionLineRead,
+    CommissionReportRead,
+    CommissionRowRead,
+    RecoveryTypeTotalRead,
+    VolumeBandRead,
+)
+from app.services import commissions as commission_service
 from app.services import reports as service
-from app.services.assignment_files import table_csv
+from app.services.tabular_uploads import table_csv
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
@@ -166,3 +177,140 @@ async def agents_report(
     if wants_csv(accept):
         return _table("agents", rows, AgentRow.CSV_COLUMNS)
     return AgentsReport(from_=from_, to=to, items=rows)
+
+
+NO_MONEY = 0 * CENT  # 0.00
+
+CSV_HEADER = (
+    "period", "collector_id", "collector_name", "partner_id", "currency", "terms_version",
+    "payments", "base", *(f"base_{kind.value}" for kind in RecoveryType), "rates_applied",
+    "accelerator", "earned", "clawed_back", "net",
+)  # fmt: skip
+
+
+def _rates_applied(month: MonthCommission) -> str:
+    """The rates that paid the month: each band as `from-to:rate` (volume tiers), or each
+    line's `stage/type:rate` (the table), separated by `; `."""
+    if month.bands:
+        return "; ".join(
+            f"{b.from_amount}-{'' if b.to_amount is None else b.to_amount}:{b.rate_pct}"
+            for b in month.bands
+        )
+    return "; ".join(
+        f"{ln.facts.stage or '*'}/{ln.facts.recovery_type.value}:{ln.rate_pct}"
+        for ln in month.lines
+    )
+
+
+def _csv_line(period: str, row: commission_service.CommissionRow) -> tuple[object, ...]:
+    month = row.month
+    by_type = {t.recovery_type: t.base for t in month.by_recovery_type}
+    return (
+        period, row.collector_id, row.collector_name, row.partner_id, row.currency,
+        "" if month.terms_version is None else month.terms_version, month.payments,
+        month.base, *(by_type.get(kind, NO_MONEY) for kind in RecoveryType),
+        _rates_applied(month),
+        NO_MONEY if month.accelerator is None else month.accelerator.amount,
+        month.earned, month.clawed_back, month.net,
+    )  # fmt: skip
+
+
+def _line(line: CommissionLine) -> CommissionLineRead:
+    f = line.facts
+    return CommissionLineRead(
+        stage=f.stage,
+        recovery_type=f.recovery_type,
+        terms_version=f.terms_version,
+        payments=f.payments,
+        base=f.base,
+        clawed_back_payments=f.clawed_back_payments,
+        clawed_back_base=f.clawed_back_base,
+        rate_pct=line.rate_pct,
+        earned=line.earned,
+        clawed_back=line.clawed_back,
+        net=line.net,
+    )
+
+
+def _row(row: commission_service.CommissionRow) -> CommissionRowRead:
+    month = row.month
+    acc = month.accelerator
+    return CommissionRowRead(
+        collector_id=row.collector_id,
+        collector_name=row.collector_name,
+        partner_id=row.partner_id,
+        currency=row.currency,
+        terms_version=month.terms_version,
+        payments=month.payments,
+        base=month.base,
+        by_recovery_type=[
+            RecoveryTypeTotalRead(recovery_type=t.recovery_type, payments=t.payments, base=t.base)
+            for t in month.by_recovery_type
+        ],
+        volume_bands=[
+            VolumeBandRead(
+                from_amount=b.from_amount,
+                to_amount=b.to_amount,
+                rate_pct=b.rate_pct,
+                base=b.base,
+                commission=b.commission,
+            )
+            for b in month.bands
+        ],
+        accelerator=None
+        if acc is None
+        else AcceleratorShareRead(
+            above_target_pct=acc.above_target_pct,
+            extra_rate_pct=acc.extra_rate_pct,
+            target=acc.target,
+            threshold=acc.threshold,
+            collector_base=acc.collector_base,
+            excess=acc.excess,
+            amount=acc.amount,
+        ),
+        earned=month.earned,
+        clawed_back=month.clawed_back,
+        net=month.net,
+        lines=[_line(line) for line in month.lines],
+    )
+
+
+@router.get(
+    "/commissions",
+    summary="Each collector's commission for a month, with clawbacks (JSON or CSV)",
+    response_model=CommissionReportRead,
+    responses={
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
+        **problem_responses(401, 403, 422),
+    },
+)
+async def commission_report(
+    session: ReadSessionDep,
+    principal: ReadsFigures,
+    request: Request,
+    period: MonthQuery,
+    collector_id: Annotated[
+        uuid.UUID | None, Query(description="Only this collector's rows.")
+    ] = None,
+) -> CommissionReportRead | StreamingResponse:
+    """One row per collector and partner (its currency): the month's base (money the
+    payments applied to the debt; credit never earns), its split by recovery type, the
+    volume bands that paid it (when the terms pay by volume), the accelerator, and the
+    commission earned, clawed back (payments reversed or whose plan broke within the
+    terms' clawback window: the month is recomputed without them) and net. Each line is a
+    stage, recovery type and terms version with its base and, under a rate table, its rate
+    and commission. Payments that applied nothing to the debt are left out. A payment is
+    credited to the collector assigned to its account on the day it was paid. Collectors
+    see their own row, team leads their teams' members', partners their own portfolio,
+    managers, admins and auditors everything. `Accept: text/csv` gives one CSV line per
+    row, with the base by recovery type and the rates applied."""
+    report = await commission_service.commission_report(session, principal, period, collector_id)
+    if wants_csv(request.headers.get("accept")):
+        return StreamingResponse(
+            table_csv(CSV_HEADER, [_csv_line(report.period, row) for row in report.rows]),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="commissions-{report.period}.csv"'
+            },
+        )
+    return CommissionReportRead(period=report.period, rows=[_row(row) for row in report.rows])

@@ -35,7 +35,7 @@ from app.domain.errors import Text
 from app.domain.identity import CONTACT, NATIONAL_ID, contact_blind_index, mask, mask_contact
 from app.i18n import Message
 from app.ids import new_id
-from app.services.assignment_files import FlatShape, RowShapeError
+from app.services.tabular_uploads import FlatShape, RowShapeError
 from app.services.uploads import copy_line
 
 MAX_WORKERS = 8

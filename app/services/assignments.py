@@ -54,14 +54,14 @@ from app.security import SYSTEM, Principal
 from app.services import assignment_staging as staging
 from app.services import audit, history, ledger, uploads, webhooks
 from app.services.aging import dpd_sql, paused_days_sql, stage_sql
-from app.services.assignment_files import (
+from app.services.partners import partner_today
+from app.services.tabular_uploads import (
     SourceFormat,
     UploadCheck,
     check_json,
     count_rows,
     read_records,
 )
-from app.services.partners import partner_today
 from app.services.workbooks import DEFAULT_LIMITS, WorkbookLimits
 
 log = structlog.get_logger("cartera.assignments")
@@ -992,116 +992,6 @@ async def mark_failed(
     if isinstance(error, UnreadableUpload):
         reason = error.reason
     await _fail(session, assignment, reason, [], datetime.now(UTC))
-
-
-# ---------------------------------------------------------------------------------------
-# Recalls (retiro de cuentas)
-
-# A recall's history: the account was active with its assignment, now recalled (and why).
-_RECALLED_FROM = history.before_sql(
-    StatusChanged,
-    status="'active'",
-    assigned_collector_id="assigned_collector_id",
-    assigned_team_id="assigned_team_id",
-)
-_RECALLED = history.after_sql(StatusChanged, status="'recalled'", reason=":reason")
-
-_RECALL = f"""
-WITH wanted AS (
-    SELECT DISTINCT ref FROM unnest(CAST(:refs AS text[])) AS w(ref)
-),
-old AS (
-    SELECT a.id, a.assigned_collector_id, a.assigned_team_id
-    FROM account a JOIN wanted w ON a.external_ref = w.ref
-    WHERE a.partner_id = :pid AND a.status = 'active'
-    ORDER BY a.id
-    FOR UPDATE OF a
-),
-hit AS (
-    UPDATE account a
-    SET status = 'recalled', assigned_collector_id = NULL, assigned_team_id = NULL,
-        recalled_at = :now, version = a.version + 1, updated_at = :now
-    FROM old o
-    WHERE a.id = o.id
-    RETURNING a.id, a.external_ref, o.assigned_collector_id, o.assigned_team_id
-),
-events AS (
-    {history.INSERT}
-    SELECT id, :pid, {history.kind_sql(StatusChanged)}, :as_of, :now, :actor,
-           {_RECALLED_FROM}, {_RECALLED}
-    FROM hit
-    {webhooks.ACCOUNT_EVENT_RETURNING}
-), {webhooks.account_event_ctes("events")}
-SELECT external_ref FROM hit
-"""
-
-_RECALL_STATUS = """
-SELECT w.ref, a.status
-FROM unnest(CAST(:refs AS text[])) AS w(ref)
-LEFT JOIN account a ON a.partner_id = :pid AND a.external_ref = w.ref
-"""
-
-
-@dataclass(frozen=True, slots=True)
-class RecallResult:
-    requested: int
-    recalled: int
-    already_inactive: list[str]
-    unknown: list[str]
-
-
-async def recall_accounts(
-    session: AsyncSession,
-    principal: Principal,
-    partner_id: uuid.UUID,
-    external_refs: Sequence[str],
-    reason: str | None,
-    *,
-    now: datetime | None = None,
-) -> RecallResult:
-    """The partner takes accounts back: they leave every queue and their collector, no
-    contact is allowed on them any more, and their history stays."""
-    partner = await partner_for_push(session, principal, partner_id)
-    moment = now or datetime.now(UTC)
-    refs = list(dict.fromkeys(external_refs))
-    recalled = {
-        ref
-        for (ref,) in await session.execute(
-            text(_RECALL),
-            {
-                "refs": refs,
-                "pid": partner.id,
-                "now": moment,
-                "as_of": partner_today(partner, moment),
-                "actor": principal.audit_id,
-                "reason": reason,
-            },
-        )
-    }
-    statuses = await session.execute(text(_RECALL_STATUS), {"refs": refs, "pid": partner.id})
-    unknown: list[str] = []
-    inactive: list[str] = []
-    for ref, status in statuses:
-        if status is None:
-            unknown.append(ref)
-        elif ref not in recalled and status != "active":
-            inactive.append(ref)
-    result = RecallResult(len(refs), len(recalled), inactive, unknown)
-    await audit.record(
-        session,
-        principal,
-        "partner.recall",
-        "partner",
-        partner.id,
-        after={
-            "requested": result.requested,
-            "recalled": result.recalled,
-            "unknown": len(unknown),
-            "reason": reason,
-        },
-        now=moment,
-    )
-    return result
 
 
 async def list_assignments(

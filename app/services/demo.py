@@ -57,7 +57,7 @@ from app.services import (
     teams,
     users,
 )
-from app.services.assignment_files import SourceFormat
+from app.services.tabular_uploads import SourceFormat
 
 DEMO_PASSWORD = "cartera-demo"
 DEMO_CLIENT_ID = "demo-bank"

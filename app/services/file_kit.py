@@ -53,15 +53,6 @@ from app.models.partner import Partner
 from app.security import Principal
 from app.services import assignment_staging as staging
 from app.services import payment_files
-from app.services.assignment_files import (
-    XLSX_MEDIA_TYPE,
-    RowShapeError,
-    SourceFormat,
-    UploadCheck,
-    check_json,
-    read_rows,
-    table_csv,
-)
 from app.services.assignments import (
     _ACCOUNT_CLOSED,
     BATCH_ROWS,
@@ -70,6 +61,15 @@ from app.services.assignments import (
     partner_for_push,
 )
 from app.services.partners import partner_today
+from app.services.tabular_uploads import (
+    XLSX_MEDIA_TYPE,
+    RowShapeError,
+    SourceFormat,
+    UploadCheck,
+    check_json,
+    read_rows,
+    table_csv,
+)
 from app.services.workbooks import DEFAULT_LIMITS, WorkbookLimits
 
 # A dry run answers within the request: bigger files are pushed (and processed by the job).

@@ -70,14 +70,6 @@ from app.models.payment_file import PAYER_NAME, PaymentFile, PaymentFileLine
 from app.security import SYSTEM, Principal
 from app.services import audit, payments, uploads, webhooks
 from app.services.accounts import readable_accounts
-from app.services.assignment_files import (
-    Layout,
-    RowShapeError,
-    SourceFormat,
-    UploadCheck,
-    count_rows,
-    read_rows,
-)
 from app.services.assignments import (
     READERS,
     check_idempotency_key,
@@ -85,6 +77,14 @@ from app.services.assignments import (
 )
 from app.services.partners import partner_today
 from app.services.payment_rails import clabe_issuer
+from app.services.tabular_uploads import (
+    Layout,
+    RowShapeError,
+    SourceFormat,
+    UploadCheck,
+    count_rows,
+    read_rows,
+)
 from app.services.workbooks import DEFAULT_LIMITS, WorkbookLimits
 
 log = structlog.get_logger("cartera.payment_files")

@@ -19,7 +19,7 @@ from app.domain.payment_files import Outcome
 from app.models.payment_file import PaymentFile, PaymentFileLine
 from app.security import Principal
 from app.services import payment_files
-from app.services.assignment_files import SourceFormat
+from app.services.tabular_uploads import SourceFormat
 from app.services.workbooks import DEFAULT_LIMITS, WorkbookLimits
 
 SPEI = payment_files.SPEI

@@ -24,7 +24,7 @@ from app import locks
 from app.domain.errors import IdempotencyKeyReused, PayloadTooLarge
 from app.jobs import queue as jobs_queue
 from app.jobs.queue import UploadBusy
-from app.services.assignment_files import UploadCheck
+from app.services.tabular_uploads import UploadCheck
 
 CHUNK_BYTES = 1024 * 1024
 

@@ -26,7 +26,7 @@ from app.models.debtor import ContactPoint, Debtor, RelatedParty, national_id_in
 from app.models.partner import Partner
 from app.services import assignments as service
 from app.services import uploads
-from app.services.assignment_files import XLSX_MEDIA_TYPE
+from app.services.tabular_uploads import XLSX_MEDIA_TYPE
 from tests.factories import assert_problem
 from tests.helpers.assignments import (
     FLAT_HEADER,

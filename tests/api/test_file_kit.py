@@ -19,7 +19,7 @@ from app.domain import spei_files as spei_lines
 from app.domain.assignments import check_header
 from app.domain.roles import Role
 from app.services import assignments as assignment_service
-from app.services.assignment_files import XLSX_MEDIA_TYPE
+from app.services.tabular_uploads import XLSX_MEDIA_TYPE
 from tests.factories import make_account, make_partner, partner_bearer
 
 # kind → (path segment, the domain's columns, the operation pushing it)

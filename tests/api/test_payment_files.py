@@ -23,7 +23,7 @@ from app.models.payment_file import PaymentFile, PaymentFileChunk, PaymentFileLi
 from app.services import audit as audit_service
 from app.services import ledger
 from app.services import payment_files as service
-from app.services.assignment_files import XLSX_MEDIA_TYPE
+from app.services.tabular_uploads import XLSX_MEDIA_TYPE
 from tests.factories import (
     assert_problem,
     business_today,

@@ -8,7 +8,7 @@ import io
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.services.assignment_files import csv_delimiter
+from app.services.tabular_uploads import csv_delimiter
 
 
 def test_commas_and_semicolons():

@@ -574,7 +574,7 @@ async def test_the_job_reads_under_the_same_bounds(client, session, make_user, a
     """A workbook accepted under looser bounds (cells up to 100,000 characters) and
     processed under the default ones fails in the job, with the reason, nothing merged."""
     from app.services import assignments
-    from app.services.assignment_files import SourceFormat
+    from app.services.tabular_uploads import SourceFormat
     from app.services.workbooks import WorkbookLimits
     from tests.conftest import principal_of
 

@@ -1,4 +1,5 @@
-"""Reading uploads: JSON, CSV (UTF-8) and Excel workbooks, row by row. Assignment pushes
+"""Reading tabular uploads of every kind (portfolio pushes, payment files, SPEI statements):
+JSON, CSV (UTF-8) and Excel workbooks, row by row. Assignment pushes
 use the default :data:`ASSIGNMENT_LAYOUT`; payment files pass their own columns.
 
 Uploads are checked as they stream in (:class:`UploadCheck`), so a file in the wrong encoding
