@@ -36,6 +36,7 @@ from app.db import Database
 from app.services import (
     aging,
     assignments,
+    auth,
     payment_files,
     plans,
     promises,
@@ -124,6 +125,7 @@ async def age_if_due(database: Database, zone: str) -> bool:
         await promises.follow_up(session, today)
         await plans.follow_up_plans(session, today)
         sessions_purged = await refresh_tokens.purge(session, datetime.now(UTC))
+        await auth.purge_login_attempts(session, get_settings(), datetime.now(UTC))
     log.info(
         "aging run",
         as_of=today.isoformat(),

@@ -28,6 +28,7 @@ from app.domain.documents import open_chunk, seal_chunk
 from app.models.base import Sealed, metadata
 from app.models.debtor import CONTACT, NATIONAL_ID, contact_index
 
+
 @dataclass(frozen=True, slots=True)
 class SealedColumn:
     """A column of the ``Sealed`` type: its table, name, purpose, and the table's primary
@@ -43,7 +44,7 @@ def sealed_columns() -> tuple[SealedColumn, ...]:
     """Every column stored with the ``Sealed`` type, read from the tables' metadata (importing
     ``app.models`` registers them all): a new sealed column is rotated without being listed
     here. Names come from the models, never from input."""
-    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    dialect = postgresql.dialect()
     found: list[SealedColumn] = []
     for table in metadata.sorted_tables:
         key = tuple((c.name, c.type.compile(dialect=dialect)) for c in table.primary_key.columns)
@@ -157,9 +158,7 @@ async def rotate(
     for sealed in sealed_columns():
         total = 0
         while True:
-            count = await run_batch(
-                partial(reseal_batch, sealer=sealer, sealed=sealed, size=size)
-            )
+            count = await run_batch(partial(reseal_batch, sealer=sealer, sealed=sealed, size=size))
             total += count
             if count < size:
                 break

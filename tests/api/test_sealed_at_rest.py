@@ -163,12 +163,11 @@ async def test_after_rotation_the_old_key_leaves_and_every_sealed_value_opens(
     )  # fmt: skip
     session.add_all([subscription, statement])
     await session.flush()
-    session.add(
-        PaymentFileLine(
-            payment_file_id=statement.id, row_number=1, outcome="unmatched",
-            payer_name="MARIA LOPEZ GARCIA",
-        )  # fmt: skip
-    )
+    line = PaymentFileLine(
+        payment_file_id=statement.id, row_number=1, outcome="unmatched",
+        payer_name="MARIA LOPEZ GARCIA",
+    )  # fmt: skip
+    session.add(line)
     await session.flush()
     old = vault.current()
     ring = {**parse_key_ring(DEFAULT_DATA_KEYS), **parse_key_ring(new_key_text(8))}
@@ -198,8 +197,8 @@ async def test_after_rotation_the_old_key_leaves_and_every_sealed_value_opens(
             "whsec_current-secret",
             "whsec_previous-secret",
         )
-        line = await session.get(PaymentFileLine, (statement.id, 1))
-        assert line is not None and line.payer_name == "MARIA LOPEZ GARCIA"
+        read = await session.get(PaymentFileLine, (statement.id, 1))
+        assert read is not None and read.payer_name == "MARIA LOPEZ GARCIA"
         person = await session.get(Debtor, debtor.id)
         assert person is not None and person.national_id == valid_curp(43)
         # Every value of every sealed column opens with the new key alone (a value still
