@@ -7,6 +7,7 @@ import csv
 import os
 import random
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
@@ -91,7 +92,8 @@ def database() -> Iterator[str]:
 
 class SmokeDatabases:
     """One embedded PostgreSQL for a whole smoke run (``run.py --smoke``): the schema migrated
-    once, the demo loaded once on a copy of it, and each part given a fresh database copied
+    once, the demo loaded once on a copy of it (:meth:`load_demo`, which parts without the
+    demo need not wait for), and each part given a fresh database copied
     from either (``CREATE DATABASE … TEMPLATE``, a file copy of a few MB) and dropped after.
     A part then finds its database at head (its own upgrade does nothing) and, for those
     that seed the demo, already seeded (their seed does nothing). Starting a cluster, the
@@ -105,9 +107,9 @@ class SmokeDatabases:
         self._server: Any = None
         self._admin = ""
         self._copies = 0
+        self._lock = threading.Lock()
 
     def __enter__(self) -> SmokeDatabases:
-        import asyncio
 
         from app import migrations
         from app.db import EmbeddedPostgres
@@ -117,7 +119,6 @@ class SmokeDatabases:
         )
         self._admin = self._server.start(self.SCHEMA)
         migrations.upgrade(self._admin)
-        asyncio.run(self._make_demo())
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -140,7 +141,13 @@ class SmokeDatabases:
         finally:
             await engine.dispose()
 
-    async def _make_demo(self) -> None:
+    def load_demo(self) -> None:
+        """The demo database, copied from the migrated one, the demo loaded once."""
+        import asyncio
+
+        asyncio.run(self._load_demo())
+
+    async def _load_demo(self) -> None:
         from app.config import get_settings
         from app.db import open_database
         from app.services import demo
@@ -158,10 +165,11 @@ class SmokeDatabases:
         """A fresh database for one part (the demo loaded or not); dropped when it ends."""
         import asyncio
 
-        self._copies += 1
-        name = f"bench_part_{self._copies}"
-        source = self.DEMO if with_demo else self.SCHEMA
-        asyncio.run(self._execute(f"CREATE DATABASE {name} TEMPLATE {source}"))
+        with self._lock:  # parts may start side by side (run.py)
+            self._copies += 1
+            name = f"bench_part_{self._copies}"
+            source = self.DEMO if with_demo else self.SCHEMA
+            asyncio.run(self._execute(f"CREATE DATABASE {name} TEMPLATE {source}"))
         try:
             yield self.url(name)
         finally:
@@ -251,22 +259,26 @@ def machine() -> dict[str, object]:
 
 def save_result(part: str, result: dict[str, object]) -> Path:
     """Merge one part's figures into the results file (read, update, write back)."""
+    import fcntl
     import json
     from datetime import UTC, datetime
 
     path = results_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    data: dict[str, object] = {}
-    if path.exists():
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError:
-            data = {}
-    data["machine"] = machine()
-    parts = data.setdefault("parts", {})
-    assert isinstance(parts, dict)
-    parts[part] = {"measured_at": datetime.now(UTC).isoformat(timespec="seconds"), **result}
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    # Parts of a smoke run end side by side: one writer at a time.
+    with path.with_suffix(".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        data: dict[str, object] = {}
+        if path.exists():
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except ValueError:
+                data = {}
+        data["machine"] = machine()
+        parts = data.setdefault("parts", {})
+        assert isinstance(parts, dict)
+        parts[part] = {"measured_at": datetime.now(UTC).isoformat(timespec="seconds"), **result}
+        path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
 
 
