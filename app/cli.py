@@ -361,10 +361,10 @@ def keys_rotate(
         int, typer.Option(min=1, max=1000, help="Document chunks (256 KiB) per transaction.")
     ] = 32,
 ) -> None:
-    """Re-seal every national id, contact value and document chunk still sealed under an
-    older key with the current one (CARTERA_DATA_KEY_ID, else the highest id), in batches.
-    Safe to stop and run again; once it reports nothing left, the old key may leave the
-    ring."""
+    """Re-seal every sealed value (national ids, contact values, webhook signing secrets,
+    SPEI payers' names) and document chunk still sealed under an older key with the current
+    one (CARTERA_DATA_KEY_ID, else the highest id), in batches. Safe to stop and run again;
+    once it reports nothing left, the old key may leave the ring."""
     from app import vault
     from app.services.keys import rotate
 

@@ -7,6 +7,7 @@ import csv
 import os
 import random
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
@@ -87,6 +88,97 @@ def database() -> Iterator[str]:
         yield server.start()
     finally:
         server.stop()
+
+
+class SmokeDatabases:
+    """One embedded PostgreSQL for a whole smoke run (``run.py --smoke``): the schema migrated
+    once, the demo loaded once on a copy of it (:meth:`load_demo`, which parts without the
+    demo need not wait for), and each part given a fresh database copied
+    from either (``CREATE DATABASE … TEMPLATE``, a file copy of a few MB) and dropped after.
+    A part then finds its database at head (its own upgrade does nothing) and, for those
+    that seed the demo, already seeded (their seed does nothing). Starting a cluster, the
+    migrations and the demo seed are what took a smoke run's minutes, seven and three times
+    over; a full run still gives each part a server of its own."""
+
+    SCHEMA = "bench_schema"
+    DEMO = "bench_demo"
+
+    def __init__(self) -> None:
+        self._server: Any = None
+        self._admin = ""
+        self._copies = 0
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> SmokeDatabases:
+
+        from app import migrations
+        from app.db import EmbeddedPostgres
+
+        self._server = EmbeddedPostgres(
+            Path(tempfile.mkdtemp(prefix="cartera-bench-")), delete_on_stop=True
+        )
+        self._admin = self._server.start(self.SCHEMA)
+        migrations.upgrade(self._admin)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.stop()
+
+    def url(self, name: str) -> str:
+        from sqlalchemy.engine import make_url
+
+        return make_url(self._admin).set(database=name).render_as_string(hide_password=False)
+
+    async def _execute(self, *statements: str) -> None:
+        from sqlalchemy import text
+        from sqlalchemy.ext.asyncio import create_async_engine
+
+        engine = create_async_engine(self.url("postgres"), isolation_level="AUTOCOMMIT")
+        try:
+            async with engine.connect() as conn:
+                for statement in statements:
+                    await conn.execute(text(statement))
+        finally:
+            await engine.dispose()
+
+    def load_demo(self) -> None:
+        """The demo database, copied from the migrated one, the demo loaded once."""
+        import asyncio
+
+        asyncio.run(self._load_demo())
+
+    async def _load_demo(self) -> None:
+        from unittest import mock
+
+        from app.config import get_settings
+        from app.db import open_database
+        from app.services import assignment_staging, demo
+
+        await self._execute(f"CREATE DATABASE {self.DEMO} TEMPLATE {self.SCHEMA}")
+        db = open_database(self.url(self.DEMO), get_settings())
+        try:
+            # The demo's 2,000 rows staged in a thread of this process: starting the intake
+            # processes beside the parts running meanwhile cost more than their work.
+            with mock.patch.object(assignment_staging, "configured_workers", return_value=0):
+                async with db.sessionmaker() as session, session.begin():
+                    await demo.seed(session)
+        finally:
+            await db.dispose()
+
+    @contextmanager
+    def copy(self, *, with_demo: bool) -> Iterator[str]:
+        """A fresh database for one part (the demo loaded or not); dropped when it ends."""
+        import asyncio
+
+        with self._lock:  # parts may start side by side (run.py)
+            self._copies += 1
+            name = f"bench_part_{self._copies}"
+            source = self.DEMO if with_demo else self.SCHEMA
+            asyncio.run(self._execute(f"CREATE DATABASE {name} TEMPLATE {source}"))
+        try:
+            yield self.url(name)
+        finally:
+            asyncio.run(self._execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
 # --- Colombian rows: cédulas, mobile numbers, two departments -----------------------------
@@ -172,22 +264,26 @@ def machine() -> dict[str, object]:
 
 def save_result(part: str, result: dict[str, object]) -> Path:
     """Merge one part's figures into the results file (read, update, write back)."""
+    import fcntl
     import json
     from datetime import UTC, datetime
 
     path = results_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    data: dict[str, object] = {}
-    if path.exists():
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError:
-            data = {}
-    data["machine"] = machine()
-    parts = data.setdefault("parts", {})
-    assert isinstance(parts, dict)
-    parts[part] = {"measured_at": datetime.now(UTC).isoformat(timespec="seconds"), **result}
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    # Parts of a smoke run end side by side: one writer at a time.
+    with path.with_suffix(".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        data: dict[str, object] = {}
+        if path.exists():
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except ValueError:
+                data = {}
+        data["machine"] = machine()
+        parts = data.setdefault("parts", {})
+        assert isinstance(parts, dict)
+        parts[part] = {"measured_at": datetime.now(UTC).isoformat(timespec="seconds"), **result}
+        path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
 
 

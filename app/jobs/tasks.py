@@ -42,12 +42,13 @@ from procrastinate import App, JobContext
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.config import Settings
+from app.config import Settings, get_settings
 from app.db import Database
 from app.jobs.retry import TRANSIENT, GivenUp
 from app.services import (
     aging,
     assignments,
+    auth,
     documents,
     payment_files,
     plans,
@@ -155,9 +156,11 @@ async def webhooks_due(context: JobContext, timestamp: int) -> int:
     )
 
 
-async def age_if_due(database: Database, zone: str) -> bool:
+async def age_if_due(database: Database, zone: str, settings: Settings | None = None) -> bool:
     """Run aging and the promise follow-up for today's business date once (the nightly
-    run); True when it ran."""
+    run), with the purge of ended staff sessions and of login attempts too old to matter;
+    True when it ran."""
+    settings = settings or get_settings()
     today = datetime.now(ZoneInfo(zone)).date()
     async with database.sessionmaker() as session, session.begin():
         # Checked under the aging lock, so workers waking together run it once.
@@ -170,19 +173,21 @@ async def age_if_due(database: Database, zone: str) -> bool:
         await promises.follow_up(session, today)
         await plans.follow_up_plans(session, today)
         sessions_purged = await refresh_tokens.purge(session, datetime.now(UTC))
+        attempts_purged = await auth.purge_login_attempts(session, settings, datetime.now(UTC))
     log.info(
         "aging run",
         as_of=today.isoformat(),
         accounts_aged=result.accounts_aged,
         stage_changes=result.stage_changes,
         sessions_purged=sessions_purged,
+        login_attempts_purged=attempts_purged,
     )
     return True
 
 
 async def aging_due(context: JobContext, timestamp: int) -> bool:
     ours = _context(context)
-    return await age_if_due(ours.database, ours.settings.aging_time_zone)
+    return await age_if_due(ours.database, ours.settings.aging_time_zone, ours.settings)
 
 
 async def documents_sweep(context: JobContext, timestamp: int) -> int:

@@ -36,6 +36,7 @@ from app.schemas.payment_files import (
 )
 from app.schemas.spei_files import SpeiDepositRead, SpeiFileRead
 from app.services import spei_files as service
+from app.services import uploads
 from app.services.assignments import check_idempotency_key, partner_for_push
 from app.services.file_kit import FileKind
 from app.services.workbooks import WorkbookLimits
@@ -58,10 +59,14 @@ _FILE_BODY = upload_body_spec(
 )
 
 
-def _read(statement: PaymentFile, language: Language) -> SpeiFileRead:
+def _read(
+    statement: PaymentFile, language: Language, rows: tuple[int, int | None] = (0, None)
+) -> SpeiFileRead:
     base = f"{API_PREFIX}/spei-files/{statement.id}"
     return SpeiFileRead(
         **file_fields(statement, language),
+        rows_done=rows[0],
+        rows_total=rows[1],
         deposits_url=f"{base}/deposits",
         unmatched_url=f"{base}/unmatched",
     )
@@ -151,7 +156,10 @@ async def send_spei_file(
 async def read_spei_file(
     session: SessionDep, principal: PrincipalDep, spei_file_id: uuid.UUID, language: LanguageDep
 ) -> SpeiFileRead:
-    return _read(await service.get_statement(session, principal, spei_file_id), language)
+    """With progress (`rows_done` / `rows_total`) while it is processed, as a payment file."""
+    statement = await service.get_statement(session, principal, spei_file_id)
+    rows = await uploads.progress_of(session, [statement])
+    return _read(statement, language, rows[statement.id])
 
 
 async def _page(

@@ -12,7 +12,15 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from app.schemas.common import AsciiDecimal, CalendarDate, Money, NoteText, PlainText
+from app.schemas.common import (
+    AsciiDecimal,
+    CalendarDate,
+    Money,
+    NoteText,
+    PlainText,
+    RowsDone,
+    RowsTotal,
+)
 
 AssignmentStatus = Literal["queued", "processing", "completed", "completed_with_errors", "failed"]
 
@@ -120,13 +128,8 @@ class AssignmentRead(BaseModel):
     status: AssignmentStatus
     source_format: Literal["json", "csv", "xlsx"]
     body_bytes: int
-    rows_done: int = Field(
-        description="Rows processed so far (all of them once finished); updated per chunk "
-        "while processing."
-    )
-    rows_total: int | None = Field(
-        description="Rows in the upload: null until the job has counted them."
-    )
+    rows_done: RowsDone
+    rows_total: RowsTotal
     counts: AssignmentCounts
     failure: str | None = Field(description="Why a failed push could not be read at all.")
     submitted_by: str

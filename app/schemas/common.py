@@ -13,6 +13,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BeforeValidator,
+    Field,
     GetJsonSchemaHandler,
     NaiveDatetime,
     StringConstraints,
@@ -216,3 +217,17 @@ def one_of(codes: Iterable[str]) -> dict[str, Any]:
     value is checked by the rule that owns the list (its own message), or is written by the
     server (a response never fails validation on a code the contract lags behind)."""
     return {"enum": sorted(codes)}
+
+
+# An upload's progress (a push, a payment file, a SPEI statement), as the job last wrote it
+# (app/services/uploads.py).
+RowsDone = Annotated[
+    int,
+    Field(
+        description="Rows processed so far (all of them once finished); updated per chunk "
+        "while processing."
+    ),
+]
+RowsTotal = Annotated[
+    int | None, Field(description="Rows in the upload: null until the job has counted them.")
+]

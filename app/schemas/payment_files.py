@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.schemas.common import NoteText
+from app.schemas.common import NoteText, RowsDone, RowsTotal
 
 OutcomeName = Literal[
     "matched", "matched_by_reference", "unmatched", "duplicate", "rejected", "matched_by_hand"
@@ -42,13 +42,8 @@ class PaymentFileRead(BaseModel):
     status: Literal["queued", "processing", "completed", "completed_with_errors", "failed"]
     source_format: Literal["csv", "xlsx"]
     body_bytes: int
-    rows_done: int = Field(
-        description="Rows processed so far (all of them once finished); updated per chunk "
-        "while processing."
-    )
-    rows_total: int | None = Field(
-        description="Rows in the upload: null until the job has counted them."
-    )
+    rows_done: RowsDone
+    rows_total: RowsTotal
     counts: PaymentFileCounts
     amounts: PaymentFileAmounts
     failure: str | None

@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from app.schemas.common import RowsDone, RowsTotal
 from app.schemas.payment_files import OutcomeName, PaymentFileAmounts, PaymentFileCounts
 
 
@@ -18,6 +19,8 @@ class SpeiFileRead(BaseModel):
     status: Literal["queued", "processing", "completed", "completed_with_errors", "failed"]
     source_format: Literal["csv", "xlsx"]
     body_bytes: int
+    rows_done: RowsDone
+    rows_total: RowsTotal
     counts: PaymentFileCounts = Field(
         description="Deposits matched by CLABE count as matched_by_reference."
     )

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -164,6 +165,19 @@ async def _record_attempt(session: AsyncSession, attempt: _Try, ok: bool, now: d
             },
             now=now,
         )
+
+
+async def purge_login_attempts(session: AsyncSession, settings: Settings, now: datetime) -> int:
+    """Delete the attempts too old to matter to any lock (older than the limits' horizon,
+    the longest window plus its lock); the nightly run calls it. A lock that began is in the
+    audit trail. How many were deleted."""
+    cutoff = now - login_limits(settings).horizon
+    result = await session.execute(
+        delete(LoginAttempt)
+        .where(col(LoginAttempt.attempted_at) < cutoff)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def login_with_password(

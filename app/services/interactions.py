@@ -68,9 +68,9 @@ from app.services import (
     compliance_incidents,
     consents,
     escalations,
+    experiments,
     inbound,
     promises,
-    strategies,
     webhooks,
     worklists,
 )
@@ -331,7 +331,9 @@ async def record_portal_contact(
     which a portal visit is not (app/services/contact_check.py). Audited by the caller with the
     action it records."""
     partner = await session.get_one(Partner, account.partner_id)
-    version, _ = await strategies.current_strategy(session, account.partner_id)
+    # Stamped like a call's: the champion's version and the arm the account is in, so the
+    # experiment's report counts the debtor's own contacts for that arm.
+    effective = await experiments.strategy_for_account(session, account)
     interaction = Interaction(
         account_id=account.id,
         partner_id=account.partner_id,
@@ -345,7 +347,8 @@ async def record_portal_contact(
         ended_at=now,
         pcr_resolution=resolution,
         pack_version=pack_for(partner.country).version,
-        strategy_version=version,
+        strategy_version=effective.version,
+        experiment_arm_id=effective.arm_id,
         compliance={"allowed": True, "reasons": [], "inbound": True, "portal": True},
         created_by=actor.audit_id,
         created_at=now,

@@ -1,5 +1,7 @@
-"""Key rotation: re-seal personal data under the vault's current key, a batch at a time;
-and recompute the blind indexes under the current index key.
+"""Key rotation: re-seal every sealed column (personal data, webhook signing secrets, SPEI
+payers' names: every column of the ``Sealed`` type) and every document chunk under the
+vault's current key, a batch at a time; and recompute the blind indexes under the current
+index key.
 
 Each batch is one read and one ``UPDATE … FROM unnest(…)`` and commits on its own, so a
 rotation of millions of rows holds no long transaction and can be stopped and run again: it
@@ -18,19 +20,38 @@ from dataclasses import dataclass
 from functools import partial
 
 from sqlalchemy import text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.crypto import SealedBytes, SealError, Vault
 from app.domain.documents import open_chunk, seal_chunk
+from app.models.base import Sealed, metadata
 from app.models.debtor import CONTACT, NATIONAL_ID, contact_index
 
-# Every sealed column: (table, column, purpose). Names are constants, never input.
-SEALED_COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("debtor", "national_id", NATIONAL_ID),
-    ("related_party", "national_id", NATIONAL_ID),
-    ("contact_point", "value", CONTACT),
-    ("unidentified_call", "phone", CONTACT),
-)
+
+@dataclass(frozen=True, slots=True)
+class SealedColumn:
+    """A column of the ``Sealed`` type: its table, name, purpose, and the table's primary
+    key as (column, SQL type) pairs, to write each re-sealed value back to its row."""
+
+    table: str
+    column: str
+    purpose: str
+    key: tuple[tuple[str, str], ...]
+
+
+def sealed_columns() -> tuple[SealedColumn, ...]:
+    """Every column stored with the ``Sealed`` type, read from the tables' metadata (importing
+    ``app.models`` registers them all): a new sealed column is rotated without being listed
+    here. Names come from the models, never from input."""
+    dialect = postgresql.dialect()
+    found: list[SealedColumn] = []
+    for table in metadata.sorted_tables:
+        key = tuple((c.name, c.type.compile(dialect=dialect)) for c in table.primary_key.columns)
+        for column in table.columns:
+            if isinstance(column.type, Sealed):
+                found.append(SealedColumn(table.name, column.name, column.type.purpose, key))
+    return tuple(sorted(found, key=lambda c: (c.table, c.column)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,29 +62,37 @@ class Rotated:
 
 
 async def reseal_batch(
-    session: AsyncSession, *, sealer: Vault, table: str, column: str, purpose: str, size: int
+    session: AsyncSession, *, sealer: Vault, sealed: SealedColumn, size: int
 ) -> int:
     """Re-seal up to ``size`` rows of one column still under an older key; how many."""
+    table, column = sealed.table, sealed.column
+    keys = ", ".join(name for name, _ in sealed.key)
     rows = (
         await session.execute(
             text(
-                f"SELECT id, {column} FROM {table} WHERE {column} IS NOT NULL "
-                f"AND get_byte({column}, 0) <> :current ORDER BY id LIMIT :size"
+                f"SELECT {keys}, {column} FROM {table} WHERE {column} IS NOT NULL "
+                f"AND get_byte({column}, 0) <> :current ORDER BY {keys} LIMIT :size"
             ),
             {"current": sealer.current, "size": size},
         )
     ).all()
     if not rows:
         return 0
+    arrays = ", ".join(f"CAST(:k{i} AS {kind}[])" for i, (_, kind) in enumerate(sealed.key))
+    matches = " AND ".join(f"t.{name} = v.{name}" for name, _ in sealed.key)
+    width = len(sealed.key)
     await session.execute(
         text(
             f"UPDATE {table} t SET {column} = v.sealed "
-            "FROM unnest(CAST(:ids AS uuid[]), CAST(:sealed AS bytea[])) AS v(id, sealed) "
-            "WHERE t.id = v.id"
+            f"FROM unnest({arrays}, CAST(:sealed AS bytea[])) AS v({keys}, sealed) "
+            f"WHERE {matches}"
         ),
         {
-            "ids": [row[0] for row in rows],
-            "sealed": [sealer.seal(sealer.open(bytes(row[1]), purpose), purpose) for row in rows],
+            **{f"k{i}": [row[i] for row in rows] for i in range(width)},
+            "sealed": [
+                sealer.seal(sealer.open(bytes(row[width]), sealed.purpose), sealed.purpose)
+                for row in rows
+            ],
         },
     )
     return len(rows)
@@ -126,18 +155,14 @@ async def rotate(
     """Re-seal every column and every document chunk (``document_size`` chunks a batch);
     ``run_batch`` runs one batch in its own committed transaction."""
     done: list[Rotated] = []
-    for table, column, purpose in SEALED_COLUMNS:
+    for sealed in sealed_columns():
         total = 0
         while True:
-            batch = partial(
-                reseal_batch, sealer=sealer, table=table, column=column, purpose=purpose,
-                size=size,
-            )  # fmt: skip
-            count = await run_batch(batch)
+            count = await run_batch(partial(reseal_batch, sealer=sealer, sealed=sealed, size=size))
             total += count
             if count < size:
                 break
-        done.append(Rotated(table, column, total))
+        done.append(Rotated(sealed.table, sealed.column, total))
     total = 0
     while True:
         count = await run_batch(partial(reseal_document_chunks, sealer=sealer, size=document_size))

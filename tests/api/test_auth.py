@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from app.domain.roles import Role
 from app.models.user import LoginAttempt
 from app.security import issue_token
-from app.services.auth import credentials_fingerprint
+from app.services.auth import credentials_fingerprint, purge_login_attempts
 from tests.conftest import TEST_PASSWORD, bearer_for
 from tests.factories import assert_problem
 from tests.helpers.auth import CLIENT_TOKEN_URL, make_partner_client, request_client_token
@@ -128,6 +128,43 @@ class TestLockout:
         )
         await session.commit()
         assert (await login(client, user.username, TEST_PASSWORD)).status_code == 200
+
+
+class TestPurge:
+    async def test_attempts_too_old_for_any_lock_go_and_a_lock_in_force_stays(
+        self, client, make_user, session, settings
+    ):
+        user = await make_user(Role.COLLECTOR)
+        now = datetime.now(UTC)
+        # The longest any attempt can matter: a failure window, then the lock it begins.
+        horizon = timedelta(
+            minutes=settings.login_failure_window_minutes + settings.login_lock_minutes
+        )
+        old = [
+            LoginAttempt(username=user.username, address="127.0.0.1", succeeded=ok,
+                         attempted_at=now - horizon - timedelta(minutes=minutes))
+            for minutes, ok in ((1, False), (60, True), (60 * 24 * 40, False))
+        ]  # fmt: skip
+        kept = [
+            LoginAttempt(username=user.username, address="127.0.0.1", succeeded=False,
+                         attempted_at=now - timedelta(seconds=30 + n))
+            for n in range(settings.login_max_failures)
+        ] + [
+            LoginAttempt(username="someone-else", address="198.51.100.7", succeeded=True,
+                         attempted_at=now - horizon + timedelta(minutes=1))
+        ]  # fmt: skip
+        session.add_all([*old, *kept])
+        await session.commit()
+
+        assert await purge_login_attempts(session, settings, now) == len(old)
+        await session.commit()
+        left = set(await session.scalars(select(LoginAttempt.id)))
+        assert {a.id for a in kept} <= left
+        assert not {a.id for a in old} & left
+        # The recent failures still lock the name from this address.
+        locked = await login(client, user.username, TEST_PASSWORD)
+        assert locked.status_code == 429
+        assert locked.json()["code"] == "login_locked"
 
 
 class TestBearerTokens:

@@ -15,6 +15,8 @@ from sqlalchemy import text
 from sqlmodel import col, select
 
 from app.db import Database
+from app.domain.experiments import ArmRange, assign
+from app.domain.strategies import DEFAULT
 from app.main import create_app
 from app.models.audit import AuditEvent
 from app.models.debtor import ContactConsent
@@ -22,6 +24,7 @@ from app.models.interaction import Interaction
 from app.models.plan import PaymentPlan
 from app.models.portal import PortalLink
 from app.models.promise import Promise
+from app.services.strategies import document_to_json
 from tests.factories import assert_problem
 from tests.helpers.portal import (
     enter,
@@ -409,6 +412,36 @@ class TestTheRecord:
         )
         assert check.status_code in (200, 422), check.text
         assert check.status_code != 500
+
+    async def test_a_portal_contact_counts_for_the_accounts_experiment_arm(
+        self, client, world, session
+    ):
+        # A champion/challenger experiment on the bank's nonaccrual stage, half and half.
+        entry = document_to_json(DEFAULT)["stages"]["nonaccrual"]
+        started = await client.post(
+            f"/api/v1/partners/{world['bank'].id}/experiments",
+            json={
+                "name": "Portal arm", "stage": "nonaccrual", "champion_share": "50",
+                "challengers": [{"name": "other", "share": "50", "document": entry}],
+            },
+            headers=world["manager"],
+        )  # fmt: skip
+        assert started.status_code == 201, started.text
+        experiment = started.json()
+        low, arms = 0, []
+        for arm in experiment["arms"]:
+            width = int(Decimal(arm["share"]) * 100)
+            arms.append(ArmRange(uuid.UUID(arm["id"]), low, low + width))
+            low += width
+        expected = assign(uuid.UUID(experiment["id"]), world["small"].id, arms)
+
+        headers = await session_for(client, world)
+        assert (await client.get("/portal/v1/debt", headers=headers)).status_code == 200
+        contact = await session.scalar(
+            select(Interaction).where(col(Interaction.account_id) == world["small"].id)
+        )
+        assert contact is not None and contact.channel == "portal"
+        assert contact.experiment_arm_id == expected
 
 
 class TestRateLimit:

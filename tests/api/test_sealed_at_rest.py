@@ -11,8 +11,13 @@ from app import vault
 from app.config import DEFAULT_DATA_KEYS
 from app.domain.crypto import Vault, key_id_of, new_key_text, parse_key_ring
 from app.domain.roles import Role
+from app.models.account import Account
+from app.models.base import Sealed, metadata
 from app.models.debtor import ContactPoint, Debtor, RelatedParty
-from app.services.keys import rotate
+from app.models.inbound import UnidentifiedCall
+from app.models.payment_file import PaymentFile, PaymentFileLine
+from app.models.webhook import WebhookSubscription
+from app.services.keys import rotate, sealed_columns
 from tests.helpers.assignments import (
     add_partner,
     process,
@@ -87,7 +92,8 @@ async def test_rotation_reseals_every_row_under_the_new_key(client, session, man
         assert {(r.table, r.column) for r in done} == {
             ("debtor", "national_id"), ("related_party", "national_id"),
             ("contact_point", "value"), ("document_blob_chunk", "ciphertext"),
-            ("unidentified_call", "phone"),
+            ("unidentified_call", "phone"), ("webhook_subscription", "secret"),
+            ("webhook_subscription", "previous_secret"), ("payment_file_line", "payer_name"),
         }  # fmt: skip
         # (Documents: tests/security/test_sealed_documents.py.)
         assert all(r.rows > 0 for r in done if r.table in {"debtor", "contact_point"})
@@ -113,6 +119,97 @@ async def test_rotation_reseals_every_row_under_the_new_key(client, session, man
     raw = await session.scalar(text("SELECT national_id FROM debtor WHERE id = :id"),
                                {"id": debtor.id})  # fmt: skip
     assert key_id_of(bytes(raw)) == 7
+
+
+# Every column sealed at rest, as the models declare them (app/models).
+SEALED_AT_REST = {
+    ("debtor", "national_id"),
+    ("related_party", "national_id"),
+    ("contact_point", "value"),
+    ("unidentified_call", "phone"),
+    ("webhook_subscription", "secret"),
+    ("webhook_subscription", "previous_secret"),
+    ("payment_file_line", "payer_name"),
+}
+
+
+def test_rotation_knows_every_sealed_column():
+    found = {(c.table, c.column) for c in sealed_columns()}
+    assert found == SEALED_AT_REST
+    declared = {
+        (table.name, column.name)
+        for table in metadata.sorted_tables
+        for column in table.columns
+        if isinstance(column.type, Sealed)
+    }
+    assert declared == SEALED_AT_REST
+
+
+async def test_after_rotation_the_old_key_leaves_and_every_sealed_value_opens(
+    client, session, manager
+):
+    debtor = await pushed(client, session, manager, 43)
+    partner_id = (await session.scalar(
+        select(Account.partner_id).where(col(Account.debtor_id) == debtor.id)
+    ))  # fmt: skip
+    subscription = WebhookSubscription(
+        partner_id=partner_id, url="https://hooks.example.mx/cartera", event_types=[],
+        secret="whsec_current-secret", previous_secret="whsec_previous-secret",
+        created_by="test",
+    )  # fmt: skip
+    statement = PaymentFile(
+        partner_id=partner_id, kind="spei", idempotency_key="rotation", body_sha256="0" * 64,
+        body_bytes=1, source_format="csv", currency="MXN", submitted_by="test",
+    )  # fmt: skip
+    session.add_all([subscription, statement])
+    await session.flush()
+    line = PaymentFileLine(
+        payment_file_id=statement.id, row_number=1, outcome="unmatched",
+        payer_name="MARIA LOPEZ GARCIA",
+    )  # fmt: skip
+    session.add(line)
+    await session.flush()
+    old = vault.current()
+    ring = {**parse_key_ring(DEFAULT_DATA_KEYS), **parse_key_ring(new_key_text(8))}
+    new = Vault(ring, 8, old.index_key)
+
+    async def run_batch(work):
+        return await work(session)
+
+    with vault.using(new):
+        # A batch of one: the composite key of a statement's lines is written back too.
+        await rotate(run_batch, new, size=1)
+    session.expunge_all()
+    with vault.using(Vault({8: ring[8]}, 8, old.index_key)):
+        for table, column in sorted(SEALED_AT_REST):
+            key_ids = set(
+                await session.scalars(
+                    text(
+                        f"SELECT DISTINCT get_byte({column}, 0) FROM {table} "
+                        f"WHERE {column} IS NOT NULL"
+                    )
+                )
+            )
+            assert key_ids <= {8}, (table, column, key_ids)
+        again = await session.get(WebhookSubscription, subscription.id)
+        assert again is not None
+        assert (again.secret, again.previous_secret) == (
+            "whsec_current-secret",
+            "whsec_previous-secret",
+        )
+        read = await session.get(PaymentFileLine, (statement.id, 1))
+        assert read is not None and read.payer_name == "MARIA LOPEZ GARCIA"
+        person = await session.get(Debtor, debtor.id)
+        assert person is not None and person.national_id == valid_curp(43)
+        # Every value of every sealed column opens with the new key alone (a value still
+        # under the old key would raise as it is read).
+        for column in (
+            Debtor.national_id, RelatedParty.national_id, ContactPoint.value,
+            UnidentifiedCall.phone, WebhookSubscription.secret,
+            WebhookSubscription.previous_secret, PaymentFileLine.payer_name,
+        ):  # fmt: skip
+            values = (await session.scalars(select(col(column)))).all()
+            assert all(v is None or isinstance(v, str) for v in values), column
 
 
 async def test_a_new_index_key_finds_everyone_again_after_a_reindex(client, session, manager):

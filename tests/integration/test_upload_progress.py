@@ -1,7 +1,7 @@
-"""Push progress (issue 19): while a push or a payment file is processed, another request sees
-``rows_done`` / ``rows_total`` move, although the job's own transaction commits only at the
-end (the progress is written on a connection of its own, per chunk); the partner lists its
-own pushes and files, and only those."""
+"""Push progress (issue 19): while a push, a payment file or a SPEI statement is processed,
+another request sees ``rows_done`` / ``rows_total`` move, although the job's own transaction
+commits only at the end (the progress is written on a connection of its own, per chunk); the
+partner lists its own pushes and files, and only those."""
 
 from __future__ import annotations
 
@@ -60,6 +60,30 @@ async def test_another_request_sees_the_push_move(live, settings):
     assert mine.json()["items"] == []
 
 
+async def process_watched(live, token, file_id: uuid.UUID, path: str) -> list[dict]:
+    """Process a queued payment file (or SPEI statement) two lines a batch, as the worker
+    would after its claim, reading ``path`` (what a partner polls) after each progress write;
+    what each read answered."""
+    client, _, database = live
+    writer = uploads.ProgressWriter(database, file_id)
+    seen: list[dict] = []
+
+    async def write_then_look(done: int, total: int | None) -> None:
+        await writer(done, total)
+        seen.append((await client.get(path, headers=token)).json())
+
+    async with database.sessionmaker() as session, session.begin():
+        # As the worker's claim leaves it.
+        await session.execute(
+            payment_files.PaymentFile.__table__.update()  # type: ignore[attr-defined]
+            .where(payment_files.PaymentFile.id == file_id)
+            .values(status="processing")
+        )
+    async with database.sessionmaker() as session, session.begin():
+        await payment_files.process_file(session, file_id, batch_lines=2, progress=write_then_look)
+    return seen
+
+
 async def test_payment_file_progress_and_list(live, settings):
     client, _, database = live
     async with database.sessionmaker() as session, session.begin():
@@ -74,25 +98,39 @@ async def test_payment_file_progress_and_list(live, settings):
     )
     assert sent.status_code == 202, sent.text
     file_id = uuid.UUID(sent.json()["id"])
-    writer = uploads.ProgressWriter(database, file_id)
-    seen: list[int] = []
-
-    async def write_then_look(done: int, total: int | None) -> None:
-        await writer(done, total)
-        got = (await client.get(f"/api/v1/payment-files/{file_id}", headers=token)).json()
-        seen.append(got["rows_done"])
-        assert got["rows_total"] is None or got["rows_total"] == 5
-
-    async with database.sessionmaker() as session, session.begin():
-        # As the worker's claim leaves it.
-        await session.execute(
-            payment_files.PaymentFile.__table__.update()  # type: ignore[attr-defined]
-            .where(payment_files.PaymentFile.id == file_id)
-            .values(status="processing")
-        )
-    async with database.sessionmaker() as session, session.begin():
-        await payment_files.process_file(session, file_id, batch_lines=2, progress=write_then_look)
-    assert seen == [0, 2, 4, 5]
+    seen = await process_watched(live, token, file_id, f"/api/v1/payment-files/{file_id}")
+    assert all(got["rows_total"] in (None, 5) for got in seen)
+    assert [got["rows_done"] for got in seen] == [0, 2, 4, 5]
     listed = await client.get(f"/api/v1/partners/{partner.id}/payment-files", headers=token)
     item = listed.json()["items"][0]
     assert item["id"] == str(file_id) and (item["rows_done"], item["rows_total"]) == (5, 5)
+
+
+async def test_spei_statement_progress(live, settings):
+    client, _, database = live
+    async with database.sessionmaker() as session, session.begin():
+        partner = await make_partner(session)  # Mexican: SPEI statements are its own
+        token = await partner_bearer(session, settings, partner)
+    day = business_today().isoformat()
+    body = "amount,date,beneficiary_clabe,tracking_key,payer_name,payer_bank\n" + "".join(
+        f"10.00,{day},002180000000000000,PROGRESS{n:04d},Ana Ruiz,BANORTE\n" for n in range(5)
+    )
+    sent = await client.post(
+        f"/api/v1/partners/{partner.id}/spei-files",
+        content=body.encode(),
+        headers={**token, "Content-Type": "text/csv", "Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert sent.status_code == 202, sent.text
+    assert (sent.json()["rows_done"], sent.json()["rows_total"]) == (0, None)
+    file_id = uuid.UUID(sent.json()["id"])
+    seen = await process_watched(live, token, file_id, f"/api/v1/spei-files/{file_id}")
+    assert [(got["rows_done"], got["rows_total"]) for got in seen] == [
+        (0, 5),
+        (2, 5),
+        (4, 5),
+        (5, 5),
+    ]
+    final = await client.get(f"/api/v1/spei-files/{file_id}", headers=token)
+    assert final.status_code == 200, final.text
+    assert final.json()["status"] in ("completed", "completed_with_errors")
+    assert (final.json()["rows_done"], final.json()["rows_total"]) == (5, 5)
