@@ -21,8 +21,11 @@ def test_commas_and_semicolons():
     assert csv_delimiter("") == ","
 
 
+# Column names never hold a separator: a name with the *other* separator is written unquoted
+# (it is not special to the writer), and "0;," is then as much a comma file as a semicolon
+# one. Quoted separators are the cases above.
 names = st.lists(
-    st.text(alphabet=st.characters(blacklist_characters="\r\n\x00"), min_size=1, max_size=12),
+    st.text(alphabet=st.characters(blacklist_characters="\r\n\x00,;"), min_size=1, max_size=12),
     min_size=2,
     max_size=20,
 )

@@ -9,7 +9,8 @@ answers and what the tables hold, never how the queue works inside:
   processing each);
 - the same payment sent to both APIs at once (one ``Idempotency-Key``, or one payer
   reference under different keys) is applied once;
-- each event reaches a partner's receiver once, and both workers deliver;
+- each event reaches a partner's receiver once, sent by a worker (the deliveries are drained
+  by a periodic job, which one worker takes per tick);
 - twenty ``next`` calls spread over both APIs never hand out one account twice;
 - failed logins spread over both APIs lock at the threshold one process would lock at, and
   the debtor portal's per-address limit counts the attempts made on either API.
@@ -411,7 +412,7 @@ class Senders:
         return 200
 
 
-async def test_each_event_is_delivered_once_and_both_workers_deliver(cluster, settings):
+async def test_each_event_is_delivered_once_by_a_worker(cluster, settings):
     admin = bearer_for(settings, await cluster.user(Role.ADMIN))
     manager = bearer_for(settings, await cluster.user(Role.MANAGER))
     account = await _account(cluster)
@@ -470,7 +471,7 @@ async def test_each_event_is_delivered_once_and_both_workers_deliver(cluster, se
     arrived = Counter(event_id for event_id, _ in senders.got)
     assert arrived == dict.fromkeys(expected, 1)
     by_worker = Counter(sender for _, sender in senders.got)
-    assert set(by_worker) == set(senders.workers), by_worker
+    assert by_worker and set(by_worker) <= set(senders.workers), by_worker
 
 
 # --- worklist claims ----------------------------------------------------------------------
