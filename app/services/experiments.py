@@ -227,14 +227,15 @@ def _challenger_entries(data: ExperimentCreate, partner: Partner) -> list[dict[s
         strategies.check_stage_amounts(challenger.document, partner.currency, path)
         entry = strategies.entry_from_write(challenger.document)
         try:
-            document = validate_document({data.stage: entry}, partner.country, field="challenger")
+            document = validate_document({data.stage: entry}, partner.country)
         except InvalidInput as error:
-            inner = f"challenger.stages.{stage}"
+            # The entry is the challenger's document: its fields move under the challenger.
+            inner = f"stages.{stage}"
             field = (
                 path + error.field.removeprefix(inner) if error.field.startswith(inner) else path
             )
             params = {k: v for k, v in error.params.items() if k != "field"}
-            raise InvalidInput(field, error.message, params) from error
+            raise InvalidInput(field, error.text, params) from error
         entries.append(strategies.entry_to_json(document[data.stage]))
     return entries
 

@@ -275,6 +275,26 @@ class TestBadInput:
         assert fields[0].startswith("body.challengers.0.document.caps.call.per_")
         assert await count_experiments(session, chile.id) == 0
 
+    async def test_a_challengers_refusal_by_the_law_reads_in_the_clients_language(
+        self, client, session, make_user, auth_headers
+    ):
+        chile = await make_partner(
+            session, country="CL", currency="CLP", time_zone="America/Santiago"
+        )
+        manager = auth_headers(await make_user(Role.MANAGER))
+        body = experiment_body()
+        body["challengers"][0]["document"] = mid_entry(2)  # Chile: one call a week
+        response = await client.post(
+            f"/api/v1/partners/{chile.id}/experiments",
+            json=body,
+            headers={**manager, "Accept-Language": "es"},
+        )
+        problem = assert_problem(response, 422, "invalid_input")
+        (first, *_) = problem["errors"]
+        assert first["field"].startswith("body.challengers.0.document.caps.")
+        assert first["message"].startswith("más laxo que la ley en ")
+        assert await count_experiments(session, chile.id) == 0
+
     async def test_a_capped_channel_must_be_allowed(self, client, session, make_user, auth_headers):
         partner = await make_partner(session)
         manager = auth_headers(await make_user(Role.MANAGER))
