@@ -264,17 +264,17 @@ def staff_grant(
     token alone. A field of the other grant is refused rather than ignored."""
     if grant_type == "refresh_token":
         if refresh_token is None:
-            raise InvalidInput("body.refresh_token", N_("required by the refresh_token grant"))
+            raise InvalidInput("refresh_token", N_("required by the refresh_token grant"))
         for name, value in (("username", username), ("password", password)):
             if value is not None:
-                raise InvalidInput(f"body.{name}", N_("not part of the refresh_token grant"))
+                raise InvalidInput(name, N_("not part of the refresh_token grant"))
         return RefreshGrant(refresh_token)
     if refresh_token is not None:
-        raise InvalidInput("body.refresh_token", N_("not part of the password grant"))
+        raise InvalidInput("refresh_token", N_("not part of the password grant"))
     if username is None:
-        raise InvalidInput("body.username", N_("required by the password grant"))
+        raise InvalidInput("username", N_("required by the password grant"))
     if password is None:
-        raise InvalidInput("body.password", N_("required by the password grant"))
+        raise InvalidInput("password", N_("required by the password grant"))
     return PasswordGrant(username, password)
 
 

@@ -60,7 +60,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
-from app.domain.errors import InvalidInput
+from app.domain.errors import InvalidInput, field_path
 from app.domain.money import MINOR_UNITS
 from app.domain.stages import Stage
 from app.i18n import N_
@@ -251,7 +251,7 @@ def _check_accelerator(raw: Any, field: str) -> Accelerator | None:
 
 
 def check_terms(
-    data: Mapping[str, Any], field: str = "body", currency: str | None = None
+    data: Mapping[str, Any], field: str = "", currency: str | None = None
 ) -> CommissionTerms:
     """Terms from their JSON form: a clawback window of 0–365 days; either a rate table
     (``tiers``: rates of 0–100 %, known stages and recovery types, no two for the same
@@ -260,33 +260,36 @@ def check_terms(
     ``accelerator`` (above 0–1000 % of the target, an extra rate above 0 and up to 100 %)."""
     days = data.get("clawback_days")
     if isinstance(days, bool) or not isinstance(days, int):
-        raise InvalidInput(f"{field}.clawback_days", N_("must be a whole number of days"))
+        raise InvalidInput(field_path(field, "clawback_days"), N_("must be a whole number of days"))
     if not 0 <= days <= MAX_CLAWBACK_DAYS:
         raise InvalidInput(
-            f"{field}.clawback_days",
+            field_path(field, "clawback_days"),
             N_("must be between 0 and {max_clawback_days}"),
             {"max_clawback_days": MAX_CLAWBACK_DAYS},
         )
-    volume = _check_volume_tiers(data.get("volume_tiers"), f"{field}.volume_tiers", currency)
+    volume = _check_volume_tiers(
+        data.get("volume_tiers"), field_path(field, "volume_tiers"), currency
+    )
     raw = data.get("tiers")
     if raw is None and volume:
         raw = []
     if not isinstance(raw, list):
-        raise InvalidInput(f"{field}.tiers", N_("must be a list"))
+        raise InvalidInput(field_path(field, "tiers"), N_("must be a list"))
     if volume and raw:
         raise InvalidInput(
-            f"{field}.volume_tiers", N_("volume tiers replace the rate table: leave tiers empty")
+            field_path(field, "volume_tiers"),
+            N_("volume tiers replace the rate table: leave tiers empty"),
         )
     if not volume and not raw:
-        raise InvalidInput(f"{field}.tiers", N_("at least one tier, or volume tiers"))
+        raise InvalidInput(field_path(field, "tiers"), N_("at least one tier, or volume tiers"))
     if len(raw) > MAX_TIERS:
         raise InvalidInput(
-            f"{field}.tiers", N_("at most {max_tiers} tiers"), {"max_tiers": MAX_TIERS}
+            field_path(field, "tiers"), N_("at most {max_tiers} tiers"), {"max_tiers": MAX_TIERS}
         )
     tiers: list[Tier] = []
     seen: set[tuple[Stage | None, RecoveryType | None]] = set()
     for i, item in enumerate(raw):
-        where = f"{field}.tiers.{i}"
+        where = field_path(field, "tiers", i)
         if not isinstance(item, Mapping):
             raise InvalidInput(where, N_("must be an object"))
         stage_value = item.get("stage")
@@ -303,7 +306,7 @@ def check_terms(
             raise InvalidInput(where, N_("another tier has the same stage and recovery type"))
         seen.add((stage, kind))
         tiers.append(Tier(stage, kind, _rate(item.get("rate_pct"), f"{where}.rate_pct")))
-    accelerator = _check_accelerator(data.get("accelerator"), f"{field}.accelerator")
+    accelerator = _check_accelerator(data.get("accelerator"), field_path(field, "accelerator"))
     return CommissionTerms(days, tuple(tiers), volume, accelerator)
 
 

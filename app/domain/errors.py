@@ -162,9 +162,12 @@ class LastAdmin(Conflict):
 
 
 class InvalidInput(DomainError):
-    """A rule about the request's content that the schema alone cannot express. ``message``
-    is an English template marked N_, filled with ``params``: ``text`` keeps both for the
-    reader's language, ``message`` is the English text."""
+    """A rule about the request's content that the schema alone cannot express. ``field``
+    names a field of the request's body by its plain path ("amount", "stages.early.caps"),
+    which the edge places in the body ("body.amount"); a query, path or header field names
+    its part ("query.limit"). ``message`` is an English template marked N_, filled with
+    ``params``: ``text`` keeps both for the reader's language, ``message`` is the English
+    text."""
 
     code = "invalid_input"
 
@@ -177,6 +180,12 @@ class InvalidInput(DomainError):
     @property
     def field_errors(self) -> list[tuple[str, Text]]:
         return [(self.field, self.text)]
+
+
+def field_path(parent: str, *names: str | int) -> str:
+    """The path of ``names`` inside the field ``parent`` ("stages.early", "caps" gives
+    "stages.early.caps"); an empty ``parent`` is the body itself, so the path is ``names``."""
+    return ".".join(str(name) for name in (parent, *names) if name != "")
 
 
 class VersionMismatch(DomainError):

@@ -103,13 +103,13 @@ def assign(experiment_id: uuid.UUID, account_id: uuid.UUID, arms: Sequence[ArmRa
     raise ValueError("the arms do not cover every bucket")
 
 
-def share_ranges(shares: Sequence[Decimal], field: str = "body") -> list[tuple[int, int]]:
+def share_ranges(shares: Sequence[Decimal]) -> list[tuple[int, int]]:
     """The bucket ranges of ``shares`` (champion first, then each challenger), which must be
     percentages above 0 with at most two decimals that add up to exactly 100."""
     ranges: list[tuple[int, int]] = []
     low = 0
     for index, share in enumerate(shares):
-        path = f"{field}.champion_share" if index == 0 else f"{field}.challengers.{index - 1}.share"
+        path = "champion_share" if index == 0 else f"challengers.{index - 1}.share"
         if not share.is_finite() or share <= 0 or share > HUNDRED:
             raise InvalidInput(path, N_("must be a percentage above 0 and at most 100"))
         if share != share.quantize(_SHARE_PLACES):
@@ -120,7 +120,7 @@ def share_ranges(shares: Sequence[Decimal], field: str = "body") -> list[tuple[i
     if low != BUCKETS:
         total = (Decimal(low) / 100).quantize(_SHARE_PLACES)
         raise InvalidInput(
-            f"{field}.challengers",
+            "challengers",
             N_("the shares add up to {total} %, not 100 %"),
             {"total": str(total)},
         )

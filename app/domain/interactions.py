@@ -38,7 +38,7 @@ from app.domain.contact_check import (
     DebtorFlag,
     Reason,
 )
-from app.domain.errors import DomainError, InvalidInput, PermissionDenied
+from app.domain.errors import DomainError, InvalidInput, PermissionDenied, field_path
 from app.domain.roles import Role, Skill
 from app.i18n import N_, Language, Message, stored_text
 
@@ -366,12 +366,15 @@ def check_promise(
     amount: Decimal, due: date, account_total: Decimal, day: date, field: str = "promise"
 ) -> None:
     """A promise is of more than nothing and at most the balance, due from ``day`` (the day
-    it is made, where the partner is) to :data:`MAX_PROMISE_DAYS` later."""
+    it is made, where the partner is) to :data:`MAX_PROMISE_DAYS` later. ``field`` names
+    the promise in errors ("" when it is the whole body)."""
     if amount <= 0 or amount > account_total:
-        raise InvalidInput(f"{field}.amount", N_("must be more than 0 and at most the balance"))
+        raise InvalidInput(
+            field_path(field, "amount"), N_("must be more than 0 and at most the balance")
+        )
     if not day <= due <= day + timedelta(days=MAX_PROMISE_DAYS):
         raise InvalidInput(
-            f"{field}.due_date",
+            field_path(field, "due_date"),
             N_("must fall within {max_promise_days} days of the call"),
             {"max_promise_days": MAX_PROMISE_DAYS},
         )

@@ -333,19 +333,19 @@ def with_entries(
     return StrategyDocument(stages={stage: given.get(stage, base[stage]) for stage in Stage})
 
 
-def check_law(document: StrategyDocument, country: str, field: str = "body") -> None:
+def check_law(document: StrategyDocument, country: str) -> None:
     """Refuse what is looser than the law of ``country``: field visits where its rule pack
     forbids them, and any cap above the pack's frequency caps."""
     pack = pack_for(country)
     for stage, entry in document.stages.items():
         if entry.visits_allowed and not pack.visits_allowed:
             raise InvalidInput(
-                f"{field}.stages.{stage.value}.visits_allowed",
+                f"stages.{stage.value}.visits_allowed",
                 N_("looser than the law in {country}: it forbids field visits"),
                 {"country": country},
             )
         for channel, caps in entry.caps.items():
-            path = f"{field}.stages.{stage.value}.caps.{channel.value}"
+            path = f"stages.{stage.value}.caps.{channel.value}"
             day, week = pack.law_cap(channel, DAY), pack.law_cap(channel, WEEK)
             if caps.per_day is not None:
                 if day is not None and caps.per_day > day:
@@ -368,16 +368,14 @@ def check_law(document: StrategyDocument, country: str, field: str = "body") -> 
                 )
 
 
-def validate_document(
-    entries: Mapping[Stage, StageStrategy], country: str, field: str = "body"
-) -> StrategyDocument:
+def validate_document(entries: Mapping[Stage, StageStrategy], country: str) -> StrategyDocument:
     """A partner's new strategy: the country's default with ``entries`` in place of its
     stages, each entry checked for consistency and the whole against the law of
-    ``country``. ``field`` names the document in errors."""
+    ``country``."""
     for stage, entry in entries.items():
-        check_entry(entry, f"{field}.stages.{stage.value}")
+        check_entry(entry, f"stages.{stage.value}")
     document = with_entries(default_for(country), entries)
-    check_law(document, country, field)
+    check_law(document, country)
     return document
 
 

@@ -253,7 +253,7 @@ async def upload_body(request: Request) -> tuple[SourceFormat, AsyncIterator[byt
         form = await request.form(max_files=1, max_fields=4)
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
-            raise InvalidInput("body.file", N_("send the portfolio file in a part named 'file'"))
+            raise InvalidInput("file", N_("send the portfolio file in a part named 'file'"))
         source = format_of(upload.content_type, upload.filename)
         if source is None:
             raise UnsupportedMediaType()

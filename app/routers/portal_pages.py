@@ -200,7 +200,7 @@ def _second_factor(kind: str, birth_date: str, last4: str) -> SecondFactor:
     try:
         return SecondFactor(birth_date=date.fromisoformat(birth_date.strip()))
     except ValueError as exc:
-        raise InvalidInput("body.birth_date", N_("a date such as 1980-04-30")) from exc
+        raise InvalidInput("birth_date", N_("a date such as 1980-04-30")) from exc
 
 
 async def page_session(

@@ -119,18 +119,16 @@ async def _checked(session: AsyncSession, data: AllocationRuleWrite) -> dict[str
         data.territory.states, data.territory.municipalities, data.territory.postal_prefixes
     )
     if data.partner_id is not None and await session.get(Partner, data.partner_id) is None:
-        raise InvalidInput("body.partner_id", N_("no such partner"))
+        raise InvalidInput("partner_id", N_("no such partner"))
     if data.team_id is not None and await session.get(Team, data.team_id) is None:
-        raise InvalidInput("body.team_id", N_("no such team"))
+        raise InvalidInput("team_id", N_("no such team"))
     if data.collector_id is not None:
         user = await session.get(User, data.collector_id)
         if user is None or user.role != Role.COLLECTOR.value or not user.is_active:
-            raise InvalidInput(
-                "body.collector_id", N_("must be an active user with role collector")
-            )
+            raise InvalidInput("collector_id", N_("must be an active user with role collector"))
         if data.skill.value not in user.skills:
             raise InvalidInput(
-                "body.collector_id",
+                "collector_id",
                 N_("the collector lacks the '{skill}' skill"),
                 {"skill": data.skill},
             )

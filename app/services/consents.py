@@ -65,10 +65,10 @@ async def record_consent(
     if body.given_at is not None:
         if source is not ConsentSource.PARTNER_FILE:
             raise InvalidInput(
-                "body.given_at", N_("only a partner's record states it; evidence has its own time")
+                "given_at", N_("only a partner's record states it; evidence has its own time")
             )
         if body.given_at > moment:
-            raise InvalidInput("body.given_at", N_("must not be in the future"))
+            raise InvalidInput("given_at", N_("must not be in the future"))
     account = await accounts.get_account(session, principal, account_id)
     given_at = moment
     interaction_id: uuid.UUID | None = None
@@ -263,10 +263,10 @@ async def _document_evidence(
         )
     )
     if document is None:
-        raise InvalidInput("body.document_id", N_("not a document of this account"))
+        raise InvalidInput("document_id", N_("not a document of this account"))
     if document.kind not in EVIDENCE_DOCUMENT_KINDS:
         raise InvalidInput(
-            "body.document_id",
+            "document_id",
             N_("a consent is proved by a signed agreement, correspondence or other signed paper"),
         )
     return document.uploaded_at

@@ -119,7 +119,7 @@ async def contact_context(
     account already loaded by a caller that established the principal may work it."""
     now = datetime.now(UTC)
     if not now - CHECK_RANGE <= at <= now + CHECK_RANGE:
-        raise InvalidInput("body.at", N_("must be within 400 days of now"))
+        raise InvalidInput("at", N_("must be within 400 days of now"))
     if account is None or account.id != account_id:
         account = await accounts.get_account(session, principal, account_id)
     partner = await session.get_one(Partner, account.partner_id)
@@ -133,10 +133,10 @@ async def contact_context(
             )
         )
         if point is None:
-            raise InvalidInput("body.contact_point_id", N_("not a contact point of this account"))
+            raise InvalidInput("contact_point_id", N_("not a contact point of this account"))
         if point.kind != POINT_KIND[channel]:
             raise InvalidInput(
-                "body.contact_point_id",
+                "contact_point_id",
                 N_("a '{channel}' contact goes to a contact point of kind '{kind}'"),
                 {"channel": channel.value, "kind": POINT_KIND[channel]},
             )
@@ -222,13 +222,13 @@ def _party_of(
         found = Party(related.kind) if related is not None else Party.DEBTOR
         if asked is not None and asked is not found:
             raise InvalidInput(
-                "body.party",
+                "party",
                 N_("the contact point belongs to another party: '{party}'"),
                 {"party": found.value},
             )
         return found
     if asked is None:
-        raise InvalidInput("body.party", N_("name the contact point or the party to be reached"))
+        raise InvalidInput("party", N_("name the contact point or the party to be reached"))
     return asked
 
 

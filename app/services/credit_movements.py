@@ -115,7 +115,7 @@ async def _request(
     source = locked[source.id]
     if not fits_minor_unit(amount, source.currency):
         raise InvalidInput(
-            "body.amount",
+            "amount",
             N_("has more decimals than {currency} has"),
             {"currency": source.currency},
         )

@@ -197,7 +197,7 @@ async def resolve_escalation(
         raise EscalationResolved({})
     if outcome in NOTE_REQUIRED_OUTCOMES and not note:
         raise InvalidInput(
-            "body.note", N_("required when the outcome is '{outcome}'"), {"outcome": outcome.value}
+            "note", N_("required when the outcome is '{outcome}'"), {"outcome": outcome.value}
         )
     escalation.status = "resolved"
     escalation.outcome = outcome.value

@@ -223,18 +223,19 @@ def _challenger_entries(data: ExperimentCreate, partner: Partner) -> list[dict[s
     entries: list[dict[str, Any]] = []
     stage = data.stage.value
     for index, challenger in enumerate(data.challengers):
-        path = f"body.challengers.{index}.document"
+        path = f"challengers.{index}.document"
         strategies.check_stage_amounts(challenger.document, partner.currency, path)
         entry = strategies.entry_from_write(challenger.document)
         try:
-            document = validate_document({data.stage: entry}, partner.country, field="challenger")
+            document = validate_document({data.stage: entry}, partner.country)
         except InvalidInput as error:
-            inner = f"challenger.stages.{stage}"
+            # The entry is the challenger's document: its fields move under the challenger.
+            inner = f"stages.{stage}"
             field = (
                 path + error.field.removeprefix(inner) if error.field.startswith(inner) else path
             )
             params = {k: v for k, v in error.params.items() if k != "field"}
-            raise InvalidInput(field, error.message, params) from error
+            raise InvalidInput(field, error.text, params) from error
         entries.append(strategies.entry_to_json(document[data.stage]))
     return entries
 
@@ -255,7 +256,7 @@ async def create_experiment(
     names = [CHAMPION, *(c.name for c in data.challengers)]
     for index, name in enumerate(names[1:]):
         if name.casefold() in {n.casefold() for n in names[: index + 1]}:
-            raise InvalidInput(f"body.challengers.{index}.name", N_("already names another arm"))
+            raise InvalidInput(f"challengers.{index}.name", N_("already names another arm"))
     entries = _challenger_entries(data, partner)
     running = await session.scalar(
         select(col(StrategyExperiment.id)).where(
@@ -411,7 +412,7 @@ async def promote_arm(
     experiment = view.experiment
     arm = next((a for a in view.arms if a.id == arm_id), None)
     if arm is None or arm.document is None:
-        raise InvalidInput("body.arm_id", N_("not a challenger of this experiment"))
+        raise InvalidInput("arm_id", N_("not a challenger of this experiment"))
     partner = await session.scalar(
         select(Partner)
         .where(col(Partner.id) == experiment.partner_id)
@@ -421,7 +422,7 @@ async def promote_arm(
     _, champion = await strategies.current_strategy(session, partner.id)
     stage = Stage(experiment.stage)
     merged = with_entries(champion, {stage: strategies.entry_from_json(arm.document)})
-    document = validate_document(merged.stages, partner.country, field="body")
+    document = validate_document(merged.stages, partner.country)
     stored = await strategies.store_version(session, actor, partner, document)
     _close(experiment, actor, ExperimentStatus.PROMOTED, now)
     experiment.promoted_arm_id = arm.id

@@ -201,11 +201,11 @@ async def set_profile(
             "path.user_id", N_("not a field collector (role collector, skill field)")
         )
     if (body.start_latitude is None) != (body.start_longitude is None):
-        raise InvalidInput("body.start_longitude", N_("give both coordinates of the start or none"))
+        raise InvalidInput("start_longitude", N_("give both coordinates of the start or none"))
     if body.shift_start >= body.shift_end:
-        raise InvalidInput("body.shift_end", N_("must be after shift_start"))
+        raise InvalidInput("shift_end", N_("must be after shift_start"))
     if body.time_zone is not None:
-        _zone(body.time_zone, "body.time_zone")
+        _zone(body.time_zone, "time_zone")
     moment = now or datetime.now(UTC)
     profile = await session.get(FieldProfile, user_id, with_for_update=True)
     created = profile is None

@@ -263,15 +263,15 @@ async def record_unidentified(
         _refuse(principal.role)
     assert principal.user_id is not None
     if started_at > now + MAX_CLOCK_SKEW:
-        raise InvalidInput("body.started_at", N_("must not be in the future"))
+        raise InvalidInput("started_at", N_("must not be in the future"))
     if started_at < now - MAX_BACKDATE:
-        raise InvalidInput("body.started_at", N_("may be at most 30 days in the past"))
+        raise InvalidInput("started_at", N_("may be at most 30 days in the past"))
     e164 = None
     if phone is not None:
         try:
             e164 = normalise_phone(phone.strip(), country or Country.MX)
         except ValueError as exc:
-            raise InvalidInput("body.phone", str(exc)) from exc
+            raise InvalidInput("phone", str(exc)) from exc
     call = UnidentifiedCall(
         phone=e164,
         phone_masked=mask(e164) if e164 is not None else None,

@@ -105,7 +105,7 @@ async def record_interaction(
     account = await _account_to_record(session, principal, account_id, body, moment)
     partner = await session.get_one(Partner, account.partner_id)
     if body.promise is not None and not fits_minor_unit(body.promise.amount, account.currency):
-        raise InvalidInput("body.promise.amount", too_many_decimals(account.currency))
+        raise InvalidInput("promise.amount", too_many_decimals(account.currency))
     outbound = body.direction == Direction.OUTBOUND.value
     pcr = Pcr(
         body.pcr.problem_category if body.pcr else None,
@@ -404,7 +404,7 @@ async def _check_amended(
         )
     )
     if original is None:
-        raise InvalidInput("body.amends_id", N_("not an interaction of this account"))
+        raise InvalidInput("amends_id", N_("not an interaction of this account"))
     corrected = await session.scalar(
         select(col(Interaction.id)).where(col(Interaction.amends_id) == amends_id)
     )
@@ -425,7 +425,7 @@ async def _check_in_order(session: AsyncSession, account: Account, started_at: d
     )
     if latest is not None and started_at < latest:
         raise InvalidInput(
-            "body.started_at",
+            "started_at",
             N_(
                 "the debtor's last recorded contact was at {latest}; contacts are recorded in "
                 "the order they happened"

@@ -46,7 +46,7 @@ from app.services import audit
 # Roles that read every partner.
 SEES_ALL_PARTNERS: frozenset[Role] = frozenset({Role.ADMIN, Role.MANAGER, Role.AUDITOR})
 
-_BUCKET_FIELD = "body.bucket_table"
+_BUCKET_FIELD = "bucket_table"
 _EDGE_COLUMNS = ("early_from", "mid_from", "late_from", "nonaccrual_from", "chargeoff_from")
 
 
@@ -229,11 +229,9 @@ async def _check_tax_id_free(
 async def create_partner(session: AsyncSession, actor: Principal, data: PartnerCreate) -> Partner:
     """Register a partner with its bucket rows (defaults filled in)."""
     country = data.country
-    tax_id = partner_tax_id(country, data.tax_id, "body.tax_id")
+    tax_id = partner_tax_id(country, data.tax_id, "tax_id")
     phone = (
-        partner_phone(country, data.contact_phone, "body.contact_phone")
-        if data.contact_phone
-        else None
+        partner_phone(country, data.contact_phone, "contact_phone") if data.contact_phone else None
     )
     overrides, edges = _bucket_table(data.bucket_table)
     await _check_tax_id_free(session, country.value, tax_id)
@@ -282,15 +280,13 @@ async def update_partner(
     country = Country(partner.country)
     before = snapshot(partner)
     if "tax_id" in changes:
-        tax_id = partner_tax_id(country, changes["tax_id"], "body.tax_id")
+        tax_id = partner_tax_id(country, changes["tax_id"], "tax_id")
         if tax_id != partner.tax_id:
             await _check_tax_id_free(session, partner.country, tax_id, partner.id)
         partner.tax_id = tax_id
     if "contact_phone" in changes:
         phone = changes["contact_phone"]
-        partner.contact_phone = (
-            partner_phone(country, phone, "body.contact_phone") if phone else None
-        )
+        partner.contact_phone = partner_phone(country, phone, "contact_phone") if phone else None
     if "contact_email" in changes:
         partner.contact_email = str(data.contact_email) if data.contact_email else None
     for field in ("legal_name", "currency", "time_zone", "contact_name", "is_active",

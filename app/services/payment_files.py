@@ -610,10 +610,10 @@ async def apply_line_by_hand(
     if account is None:
         raise NotFound({"entity": "account"})
     if account.partner_id != payment_file.partner_id:
-        raise InvalidInput("body.account_id", N_("must be an account of the file's partner"))
+        raise InvalidInput("account_id", N_("must be an account of the file's partner"))
     if account.currency != payment_file.currency:
         raise InvalidInput(
-            "body.account_id",
+            "account_id",
             N_("the account is in {currency}, the file in {currency2}"),
             {"currency": account.currency, "currency2": payment_file.currency},
         )

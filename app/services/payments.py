@@ -122,7 +122,7 @@ def _visible_account(principal: Principal, body: PaymentCreate) -> Any:
         serial = serial_of(body.payment_reference)
         if serial is None:
             raise InvalidInput(
-                "body.payment_reference",
+                "payment_reference",
                 N_("not a payment reference: its check digits do not match"),
             )
         return query.where(col(Account.payment_serial) == serial)
@@ -564,13 +564,13 @@ async def record_payment(
     today = await accounts.business_date(session, account, moment)
     if body.paid_on > today:
         raise InvalidInput(
-            "body.paid_on",
+            "paid_on",
             N_("must not be after today in the partner's zone ({today})"),
             {"today": today},
         )
     if not fits_minor_unit(body.amount, account.currency):
         raise InvalidInput(
-            "body.amount",
+            "amount",
             N_("has more decimals than {currency} has"),
             {"currency": account.currency},
         )

@@ -581,9 +581,9 @@ async def make_promise(
     moment = now or datetime.now(UTC)
     account = portal.account
     if not fits_minor_unit(amount, account.currency):
-        raise InvalidInput("body.amount", too_many_decimals(account.currency))
+        raise InvalidInput("amount", too_many_decimals(account.currency))
     partner = await session.get_one(Partner, account.partner_id)
-    check_promise(amount, due_date, account.total, partner_today(partner, moment), field="body")
+    check_promise(amount, due_date, account.total, partner_today(partner, moment), field="")
     interaction = await _act(
         session, settings, portal, PROMISE_MADE,
         result_code=PROMISE_RESULT,

@@ -118,15 +118,15 @@ def _phone(raw: str, country: Country, field: str) -> _Value:
 def _value_of(body: ContactPointCreate, partner: Partner) -> _Value:
     country = Country(partner.country)
     if body.kind == "phone":
-        return _phone(body.value, country, "body.value")
+        return _phone(body.value, country, "value")
     if body.kind == "email":
         return _Value("email", body.value, contact_index("email", body.value), None)
     postal = body.postal_code
     if postal is not None and country is Country.MX and not _MX_POSTAL_CODE.fullmatch(postal):
-        raise InvalidInput("body.postal_code", N_("a Mexican postal code has five digits"))
+        raise InvalidInput("postal_code", N_("a Mexican postal code has five digits"))
     time_zone = time_zone_for(country.value, body.state)
     if body.state is not None and country is Country.MX and time_zone is None:
-        raise InvalidInput("body.state", N_("not a Mexican state"))
+        raise InvalidInput("state", N_("not a Mexican state"))
     return _Value(
         "address",
         body.value,
@@ -257,7 +257,7 @@ async def add_reference(
 ) -> AddedReference:
     account, partner = await _working_account(session, principal, debtor_id, body.account_id)
     country = Country(partner.country)
-    values = [_phone(raw, country, f"body.phones[{i}]") for i, raw in enumerate(body.phones)]
+    values = [_phone(raw, country, f"phones[{i}]") for i, raw in enumerate(body.phones)]
     source = Source(body.source)
     key = name_key(body.full_name)
     references = await session.scalars(

@@ -230,7 +230,7 @@ def _check_amounts_fit(data: StrategyWrite, currency: str) -> None:
     for stage in Stage:
         entry = getattr(data.stages, stage.value)
         if entry is not None:
-            check_stage_amounts(entry, currency, f"body.stages.{stage.value}")
+            check_stage_amounts(entry, currency, f"stages.{stage.value}")
 
 
 async def create_strategy(

@@ -103,23 +103,23 @@ async def _currency_for(session: AsyncSession, data: TargetWrite) -> str:
     if data.scope is TargetScope.PARTNER:
         partner = await session.get(Partner, data.scope_id)
         if partner is None:
-            raise InvalidInput("body.scope_id", N_("no such partner"))
+            raise InvalidInput("scope_id", N_("no such partner"))
         if data.currency is not None and data.currency != partner.currency:
             raise InvalidInput(
-                "body.currency",
+                "currency",
                 N_("a partner target is in the partner's currency ({currency})"),
                 {"currency": partner.currency},
             )
         return partner.currency
     if data.scope is TargetScope.TEAM:
         if await session.get(Team, data.scope_id) is None:
-            raise InvalidInput("body.scope_id", N_("no such team"))
+            raise InvalidInput("scope_id", N_("no such team"))
     else:
         user = await session.get(User, data.scope_id)
         if user is None or user.role != Role.COLLECTOR.value:
-            raise InvalidInput("body.scope_id", N_("no such collector"))
+            raise InvalidInput("scope_id", N_("no such collector"))
     if data.currency is None:
-        raise InvalidInput("body.currency", N_("required for collector and team targets"))
+        raise InvalidInput("currency", N_("required for collector and team targets"))
     return data.currency
 
 
@@ -128,10 +128,10 @@ async def set_target(
 ) -> tuple[TargetProgress, bool]:
     """Create or replace the month's target for the scope; (target with progress, created)."""
     moment = now or datetime.now(UTC)
-    month = parse_month(data.month, "body.month")
+    month = parse_month(data.month, "month")
     currency = await _currency_for(session, data)
     if not fits_minor_unit(data.amount, currency):
-        raise InvalidInput("body.amount", too_many_decimals(currency))
+        raise InvalidInput("amount", too_many_decimals(currency))
     amount = data.amount.quantize(Decimal("0.01"))
     target = await session.scalar(
         select(RecoveryTarget)

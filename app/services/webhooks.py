@@ -373,7 +373,7 @@ async def _checked_url(url: str, settings: Settings) -> str:
     try:
         await check_destination(url, settings)
     except DestinationRefused as exc:
-        raise InvalidInput("body.url", N_("refused: {reason}"), {"reason": exc.text}) from exc
+        raise InvalidInput("url", N_("refused: {reason}"), {"reason": exc.text}) from exc
     return url
 
 

@@ -259,6 +259,7 @@ class TestBadInput:
     async def test_a_document_looser_than_the_countrys_law_is_refused(
         self, client, session, make_user, auth_headers
     ):
+        """Refused at the challenger's path, in the client's language."""
         chile = await make_partner(
             session, country="CL", currency="CLP", time_zone="America/Santiago"
         )
@@ -266,13 +267,15 @@ class TestBadInput:
         body = experiment_body()
         body["challengers"][0]["document"] = mid_entry(2)  # Chile: one call a week
         response = await client.post(
-            f"/api/v1/partners/{chile.id}/experiments", json=body, headers=manager,
-            params={},
-        )  # fmt: skip
-        assert_problem(response, 422, "invalid_input")
+            f"/api/v1/partners/{chile.id}/experiments",
+            json=body,
+            headers={**manager, "Accept-Language": "es"},
+        )
+        problem = assert_problem(response, 422, "invalid_input")
         assert response.headers["content-type"] == PROBLEM
-        fields = [e["field"] for e in response.json()["errors"]]
-        assert fields[0].startswith("body.challengers.0.document.caps.call.per_")
+        (first, *_) = problem["errors"]
+        assert first["field"].startswith("body.challengers.0.document.caps.call.per_")
+        assert first["message"].startswith("más laxo que la ley en ")
         assert await count_experiments(session, chile.id) == 0
 
     async def test_a_capped_channel_must_be_allowed(self, client, session, make_user, auth_headers):

@@ -436,13 +436,13 @@ class TestCheckTerms:
     @pytest.mark.parametrize(
         ("tier", "field"),
         [
-            ({"rate_pct": "-1"}, "body.tiers.0.rate_pct"),
-            ({"rate_pct": "100.01"}, "body.tiers.0.rate_pct"),
-            ({"rate_pct": "1.234"}, "body.tiers.0.rate_pct"),
-            ({"rate_pct": "NaN"}, "body.tiers.0.rate_pct"),
-            ({"rate_pct": 1.5}, "body.tiers.0.rate_pct"),
-            ({"stage": "overdue", "rate_pct": "1"}, "body.tiers.0.stage"),
-            ({"recovery_type": "partial", "rate_pct": "1"}, "body.tiers.0.recovery_type"),
+            ({"rate_pct": "-1"}, "tiers.0.rate_pct"),
+            ({"rate_pct": "100.01"}, "tiers.0.rate_pct"),
+            ({"rate_pct": "1.234"}, "tiers.0.rate_pct"),
+            ({"rate_pct": "NaN"}, "tiers.0.rate_pct"),
+            ({"rate_pct": 1.5}, "tiers.0.rate_pct"),
+            ({"stage": "overdue", "rate_pct": "1"}, "tiers.0.stage"),
+            ({"recovery_type": "partial", "rate_pct": "1"}, "tiers.0.recovery_type"),
         ],
     )
     def test_bad_tier(self, tier, field):
@@ -454,7 +454,7 @@ class TestCheckTerms:
         tier = {"stage": "early", "recovery_type": None, "rate_pct": "1"}
         with pytest.raises(InvalidInput) as caught:
             check_terms({"clawback_days": 1, "tiers": [tier, dict(tier, rate_pct="2")]})
-        assert caught.value.field == "body.tiers.1"
+        assert caught.value.field == "tiers.1"
 
     @pytest.mark.parametrize("days", [-1, 366, True, "3", None])
     def test_bad_window(self, days):
@@ -473,27 +473,27 @@ class TestCheckTerms:
         ("body", "field"),
         [
             ({"volume_tiers": [{"from_amount": "10", "rate_pct": "1"}]},
-             "body.volume_tiers.0.from_amount"),
+             "volume_tiers.0.from_amount"),
             ({"volume_tiers": [{"from_amount": "0", "rate_pct": "1"},
                                {"from_amount": "0", "rate_pct": "2"}]},
-             "body.volume_tiers.1.from_amount"),
+             "volume_tiers.1.from_amount"),
             ({"volume_tiers": [{"from_amount": "0", "rate_pct": "1"},
                                {"from_amount": "500", "rate_pct": "2"},
                                {"from_amount": "400", "rate_pct": "3"}]},
-             "body.volume_tiers.2.from_amount"),
+             "volume_tiers.2.from_amount"),
             ({"volume_tiers": [{"from_amount": "0", "rate_pct": "101"}]},
-             "body.volume_tiers.0.rate_pct"),
+             "volume_tiers.0.rate_pct"),
             ({"volume_tiers": [{"from_amount": "0", "rate_pct": "1"},
                                {"from_amount": "100.5", "rate_pct": "2"}]},
-             "body.volume_tiers.1.from_amount"),
+             "volume_tiers.1.from_amount"),
             ({"volume_tiers": [{"from_amount": "0", "rate_pct": "1"}],
-              "tiers": [{"rate_pct": "1"}]}, "body.volume_tiers"),
+              "tiers": [{"rate_pct": "1"}]}, "volume_tiers"),
             ({"tiers": [{"rate_pct": "1"}],
               "accelerator": {"above_target_pct": "100", "extra_rate_pct": "0"}},
-             "body.accelerator.extra_rate_pct"),
+             "accelerator.extra_rate_pct"),
             ({"tiers": [{"rate_pct": "1"}],
               "accelerator": {"above_target_pct": "1000.01", "extra_rate_pct": "1"}},
-             "body.accelerator.above_target_pct"),
+             "accelerator.above_target_pct"),
         ],
     )  # fmt: skip
     def test_bad_volume_terms(self, body, field):

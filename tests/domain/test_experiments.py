@@ -101,11 +101,11 @@ class TestShares:
     @pytest.mark.parametrize(
         ("shares", "field"),
         [
-            (["50", "40"], "body.challengers"),
-            (["50", "60"], "body.challengers"),
-            (["0", "100"], "body.champion_share"),
-            (["50", "-50", "100"], "body.challengers.0.share"),
-            (["50", "49.995", "0.005"], "body.challengers.0.share"),
+            (["50", "40"], "challengers"),
+            (["50", "60"], "challengers"),
+            (["0", "100"], "champion_share"),
+            (["50", "-50", "100"], "challengers.0.share"),
+            (["50", "49.995", "0.005"], "challengers.0.share"),
         ],
     )
     def test_shares_must_be_positive_two_decimal_and_add_up_to_100(self, shares, field):

@@ -378,3 +378,60 @@ class TestRequestLocation:
         (only,) = domain_field_errors(error, "en") or []
         assert (only.field, only.location) == ("body.installments", ["body", "installments"])
         assert domain_params(error) == {"field": "body.installments", "n": 3}
+
+
+def literals_naming_the_body(source: str) -> list[int]:
+    """The lines of ``source`` with a string literal (an f-string's text included) that
+    starts with ``body.``; docstrings may say where a field lands in the request."""
+    import ast
+
+    tree = ast.parse(source)
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return sorted(
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and node.value.startswith("body.")
+        and id(node) not in docstrings
+    )
+
+
+class TestDomainErrorsNamePlainFields:
+    """Only the edge (``request_location``) writes ``body.``: a service or domain rule names
+    the field as the body has it, so a rule reads the same wherever its input comes from."""
+
+    def test_the_rule_sees_plain_and_formatted_literals_but_not_docstrings(self):
+        source = (
+            '"""A module placing its fields at body.amount."""\n'
+            "def check(i):\n"
+            '    """Refuses body.amount."""\n'
+            '    raise InvalidInput("body.amount", "too much")\n'
+            "def each(i):\n"
+            '    return f"body.tiers.{i}", "query.limit", "body", "amount"\n'
+            "class Rule:\n"
+            '    """Names body.tiers."""\n'
+            '    FIELD = "body.tiers"\n'
+        )
+        assert literals_naming_the_body(source) == [4, 6, 9]
+
+    def test_no_service_domain_or_router_module_writes_the_body_prefix(self):
+        from pathlib import Path
+
+        import app
+
+        root = Path(app.__file__).parent
+        found = {
+            str(path.relative_to(root)): lines
+            for part in ("services", "domain", "routers")
+            for path in sorted((root / part).rglob("*.py"))
+            if (lines := literals_naming_the_body(path.read_text(encoding="utf-8")))
+        }
+        assert found == {}

@@ -361,25 +361,25 @@ SHAPE_REFUSALS = [
 RULE_REFUSALS = [
     pytest.param(
         body(caps={"call": {"per_day": 1, "per_week": 0}}),
-        "body.stages.early.caps.call.per_day",
+        "stages.early.caps.call.per_day",
         "per_week",
         id="day-over-week",
     ),
     pytest.param(
         body(approvals={"collector_up_to": "500.01", "team_lead_up_to": "500"}),
-        "body.stages.early.approvals.team_lead_up_to",
+        "stages.early.approvals.team_lead_up_to",
         "inverted",
         id="thresholds-inverted",
     ),
     pytest.param(
         body(caps={"call": {"per_day": 1}, "email": {"per_day": 1}}),
-        "body.stages.early.caps.email",
+        "stages.early.caps.email",
         "not one of the stage's channels",
         id="capped-channel-not-allowed",
     ),
     pytest.param(
         body(channels=["call", "visit"], visits_allowed=False),
-        "body.stages.early.channels",
+        "stages.early.channels",
         "visits_allowed",
         id="visit-without-visits",
     ),
@@ -410,7 +410,7 @@ class TestRefusals:
             others: dict[str, Any] = {"visits_allowed": visits, "channels": [channel.value]}
             if day is not None:
                 error = refused(body(caps={channel.value: {"per_day": day + 1}}, **others), country)
-                assert error.field == f"body.stages.early.caps.{channel.value}.per_day"
+                assert error.field == f"stages.early.caps.{channel.value}.per_day"
                 assert f"at most {day} a day" in error.message
                 assert error.params["law_cap"] == day
                 accept(body(caps={channel.value: {"per_day": day}}, **others), country)
@@ -418,7 +418,7 @@ class TestRefusals:
                 error = refused(
                     body(caps={channel.value: {"per_week": week + 1}}, **others), country
                 )
-                assert error.field == f"body.stages.early.caps.{channel.value}.per_week"
+                assert error.field == f"stages.early.caps.{channel.value}.per_week"
                 assert f"at most {week} a week" in error.message
                 assert error.params["law_cap"] == week
                 accept(body(caps={channel.value: {"per_week": week}}, **others), country)
@@ -448,14 +448,14 @@ class TestRefusals:
         raw = body(caps={"call": {"per_day": 3, "per_week": 10}})
         accept(raw, "MX")
         error = refused(raw, country)
-        assert error.field.startswith("body.stages.early.caps.call.per_")
+        assert error.field.startswith("stages.early.caps.call.per_")
         assert "looser than the law" in error.message
 
     def test_field_visits_are_refused_where_the_law_forbids_them(self):
         raw = body(channels=["call", "visit"], visits_allowed=True)
         accept(raw, "MX")
         error = refused(raw, "CO")
-        assert error.field == "body.stages.early.visits_allowed"
+        assert error.field == "stages.early.visits_allowed"
         assert "forbids field visits" in error.message
         assert refused(body(visits_allowed=True), "CO").field.endswith(".visits_allowed")
         accept(body(visits_allowed=False), "CO")
@@ -586,7 +586,7 @@ def test_an_accepted_documents_caps_never_exceed_the_law(stages, country):
     try:
         document = accept({"stages": stages}, country)
     except InvalidInput as error:
-        assert error.field.startswith("body.stages.")
+        assert error.field.startswith("stages.")
         return
     assert pack_for(country).visits_allowed or not any(
         e.visits_allowed for e in document.stages.values()
