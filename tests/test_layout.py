@@ -4,7 +4,7 @@ helpers live in ``tests/factories.py`` and ``tests/helpers/``, shared fixtures i
 
 from __future__ import annotations
 
-import ast
+import re
 from pathlib import Path
 
 TESTS = Path(__file__).parent
@@ -14,22 +14,28 @@ def _is_test_module(dotted: str) -> bool:
     return dotted.rsplit(".", 1)[-1].startswith("test_")
 
 
+# Read with a pattern, not ast.parse: CPython 3.11's parser may fail with "AST constructor
+# recursion depth mismatch" when called deep inside a test worker's stack.
+_FROM_LINE = re.compile(r"^[ \t]*from (tests(?:\.\w+)*) import (\([^)]*\)|[^\n]*)", re.M)
+_IMPORT_LINE = re.compile(r"^[ \t]*import (tests(?:\.\w+)+)", re.M)
+
+
 def imports_of_test_modules(source: str) -> list[str]:
     """The test modules a source file imports (``from tests.api.test_x import y``,
     ``from tests.api import test_x``, ``import tests.api.test_x``)."""
-    found: list[str] = []
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("tests"):
-            if _is_test_module(node.module):
-                found.append(node.module)
-            found += [f"{node.module}.{a.name}" for a in node.names if a.name.startswith("test_")]
-        elif isinstance(node, ast.Import):
-            found += [
-                a.name
-                for a in node.names
-                if a.name.startswith("tests.") and _is_test_module(a.name)
-            ]
-    return found
+    found: list[tuple[int, str]] = []
+    for match in _FROM_LINE.finditer(source):
+        module, names = match.group(1), match.group(2)
+        if _is_test_module(module):
+            found.append((match.start(), module))
+        for name in re.findall(
+            r"\b(test_\w+)\b", names.split("#")[0] if "(" not in names else names
+        ):
+            found.append((match.start(), f"{module}.{name}"))
+    for match in _IMPORT_LINE.finditer(source):
+        if _is_test_module(match.group(1)):
+            found.append((match.start(), match.group(1)))
+    return [name for _, name in sorted(found)]
 
 
 def test_the_rule_sees_each_form_of_import():
