@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain.history import StatusChanged
+from app.domain.history import Assigned, StatusChanged
 from app.security import Principal
 from app.services import audit, history, webhooks
 from app.services.assignments import partner_for_push
@@ -21,10 +21,16 @@ from app.services.partners import partner_today
 _RECALLED_FROM = history.before_sql(
     StatusChanged,
     status="'active'",
-    assigned_collector_id="assigned_collector_id",
-    assigned_team_id="assigned_team_id",
+    assigned_collector_id="h.assigned_collector_id",
+    assigned_team_id="h.assigned_team_id",
 )
 _RECALLED = history.after_sql(StatusChanged, status="'recalled'", reason=":reason")
+# And, when it had a collector or a team, its assignment to nobody: read for any day from
+# the recall on, the account is no one's (reports, snapshots, commissions).
+_UNASSIGNED_FROM = history.before_sql(
+    Assigned, assigned_collector_id="h.assigned_collector_id", assigned_team_id="h.assigned_team_id"
+)
+_UNASSIGNED = history.after_sql(Assigned, assigned_collector_id="NULL", assigned_team_id="NULL")
 
 _RECALL = f"""
 WITH wanted AS (
@@ -47,9 +53,15 @@ hit AS (
 ),
 events AS (
     {history.INSERT}
-    SELECT id, :pid, {history.kind_sql(StatusChanged)}, :as_of, :now, :actor,
-           {_RECALLED_FROM}, {_RECALLED}
-    FROM hit
+    SELECT h.id, :pid, e.kind, :as_of, :now, :actor, e.before, e.after
+    FROM hit h
+    CROSS JOIN LATERAL (VALUES
+        (1, {history.kind_sql(StatusChanged)}, {_RECALLED_FROM}, {_RECALLED}, true),
+        (2, {history.kind_sql(Assigned)}, {_UNASSIGNED_FROM}, {_UNASSIGNED},
+         h.assigned_collector_id IS NOT NULL OR h.assigned_team_id IS NOT NULL)
+    ) AS e(n, kind, before, after, applies)
+    WHERE e.applies
+    ORDER BY h.id, e.n
     {webhooks.ACCOUNT_EVENT_RETURNING}
 ), {webhooks.account_event_ctes("events")}
 SELECT external_ref FROM hit

@@ -1236,6 +1236,15 @@ class TestRecall:
         assert event.before["assigned_collector_id"] == str(collector.id)
         assert event.after == {"status": "recalled", "reason": "pagado"}
         assert event.actor_id.startswith("client:")
+        # Its assignment to nobody, dated with the status change; none for RC-2 (no one had it).
+        [unassigned] = await events_of(session, accounts["RC-1"], "assigned")
+        assert unassigned.before == {
+            "assigned_collector_id": str(collector.id),
+            "assigned_team_id": None,
+        }
+        assert unassigned.after == {"assigned_collector_id": None, "assigned_team_id": None}
+        assert (unassigned.as_of, unassigned.occurred_at) == (event.as_of, event.occurred_at)
+        assert await events_of(session, accounts["RC-2"], "assigned") == []
         assert len(await events_of(session, accounts["RC-2"], "status_changed")) == 1
         assert await events_of(session, accounts["RC-3"], "status_changed") == []
         assert await events_of(session, accounts["RC-1"], "created")  # history stays
@@ -1273,9 +1282,17 @@ class TestRecall:
         assert response.json()["unknown"] == ["RC-1"]
         assert (await accounts_of(session, theirs))["RC-1"].status == "active"
 
-    async def test_a_later_push_of_the_ref_reactivates_it(self, client, session, manager):
+    async def test_a_later_push_of_the_ref_reactivates_it(
+        self, client, session, manager, make_user
+    ):
         partner = await add_partner(session)
         await process(session, await push_json(client, manager, partner, [row("RC-1", 1)]))
+        collector = await make_user(Role.COLLECTOR)
+        await session.execute(
+            update(Account)
+            .where(col(Account.partner_id) == partner.id, col(Account.external_ref) == "RC-1")
+            .values(assigned_collector_id=collector.id)
+        )
         await recall(client, manager, partner, ["RC-1"])
         done = await process(session, await push_json(client, manager, partner, [row("RC-1", 1)]))
         assert (done.created, done.updated, done.unchanged) == (0, 1, 0)
@@ -1286,8 +1303,12 @@ class TestRecall:
         assert recalled.after is not None and recalled.after["status"] == "recalled"
         assert reactivated.before == {"status": "recalled"}
         assert reactivated.after == {"status": "active", "assignment_id": str(done.id)}
-        # Same balances: nothing but the status changed.
+        # Same balances: nothing but the status changed. It comes back to nobody, as the
+        # recall left it: the recall's is the only assignment change.
         assert await events_of(session, account, "balance_changed") == []
+        assert account.assigned_collector_id is None
+        [unassigned] = await events_of(session, account, "assigned")
+        assert unassigned.after == {"assigned_collector_id": None, "assigned_team_id": None}
 
     @pytest.mark.parametrize(
         "body", [{"external_refs": []}, {"external_refs": [""]}, {}, {"external_refs": "RC-1"}]

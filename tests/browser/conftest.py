@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
+from tests.factories import free_port, stop_process
 from tests.integration.conftest import committed_url  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,16 +31,10 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def server(committed_url: str, tmp_path: Path) -> Iterator[str]:  # noqa: F811
     """``cartera serve`` of this checkout on the committed database, on 127.0.0.1."""
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
@@ -72,12 +66,7 @@ def server(committed_url: str, tmp_path: Path) -> Iterator[str]:  # noqa: F811
             time.sleep(0.2)
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process, timeout=20)
         log.close()
 
 

@@ -74,6 +74,8 @@ SAMPLES: dict[str, HistoryEvent] = {
     "stage_changed": StageChanged(Delinquency("mid", 45), Delinquency("nonaccrual", 95)),
     "assigned": Assigned(Assignee(None, None), Assignee(COLLECTOR, TEAM)),
     "assigned-away": Assigned(Assignee(COLLECTOR, TEAM), Assignee(None, TEAM)),
+    # A recall: to nobody, from whoever had it.
+    "assigned-recall": Assigned(Assignee(COLLECTOR, TEAM), Assignee(None, None)),
     "status_changed": StatusChanged(StatusBefore("active"), StatusAfter("closed")),
     "status_changed-recall": StatusChanged(
         StatusBefore("active", COLLECTOR, None), StatusAfter("recalled", reason=None)

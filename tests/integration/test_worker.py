@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -30,7 +30,7 @@ from app.models.user import User
 from app.security import hash_secret_now
 from app.services import assignments as service
 from tests.conftest import TEST_PASSWORD, bearer_for
-from tests.factories import make_account, make_debtor, make_partner
+from tests.factories import make_account, make_debtor, make_partner, push_rows
 
 ZONE = "America/Mexico_City"
 
@@ -78,29 +78,9 @@ class Live:
             return await make_partner(session, **overrides)
 
     async def push(self, partner: Partner, refs: list[str], first: int = 0) -> uuid.UUID:
-        today = datetime.now(ZoneInfo(ZONE)).date()
-        rows = [
-            {
-                "external_ref": ref,
-                "product_type": "installment",
-                "currency": "MXN",
-                "principal": "1000.00",
-                "interest": "0",
-                "fees": "0",
-                "total": "1000.00",
-                "oldest_unpaid_due_date": (today - timedelta(days=10)).isoformat(),
-                "debtor": {
-                    "first_names": "Rosa",
-                    "last_names": "Díaz",
-                    "national_id_type": "RFC",
-                    "national_id": f"DIRO{date(1970, 1, 1) + timedelta(days=first + i):%y%m%d}",
-                },
-            }
-            for i, ref in enumerate(refs)
-        ]
         response = await self.client.post(
             f"/api/v1/partners/{partner.id}/assignments",
-            json={"rows": rows},
+            json={"rows": push_rows(refs, first=first)},
             headers={**self.headers, "Idempotency-Key": uuid.uuid4().hex},
         )
         assert response.status_code == 202, response.text

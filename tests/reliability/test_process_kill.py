@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import uuid
@@ -39,7 +38,7 @@ from app.models.payment import Payment
 from app.models.user import Team
 from app.services import audit
 from tests.conftest import bearer_for
-from tests.factories import business_today, make_account, make_partner
+from tests.factories import business_today, free_port, make_account, make_partner
 
 WRITERS = 16
 ANSWERED_BEFORE_KILL = 60
@@ -61,12 +60,6 @@ class Ledger:
         return len(self.teams) + len(self.payments)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def serve(committed_url: str, tmp_path: Path) -> Iterator[Any]:
     """Start ``cartera serve`` on the committed database (a fresh port each time); yields a
@@ -74,7 +67,7 @@ def serve(committed_url: str, tmp_path: Path) -> Iterator[Any]:
     started: list[tuple[subprocess.Popen[bytes], Any]] = []
 
     def start() -> tuple[subprocess.Popen[bytes], str]:
-        port = _free_port()
+        port = free_port()
         env = {
             **os.environ,
             "CARTERA_ENV": "test",
