@@ -203,11 +203,11 @@ async def documents_sweep(context: JobContext, timestamp: int) -> int:
     return int(result.blobs_deleted)
 
 
-async def requeue_lost_uploads(database: Database, before: datetime) -> list[uuid.UUID]:
+async def requeue_lost_uploads(database: Database, waited: timedelta) -> list[uuid.UUID]:
     """Queue a job again for every push and payment file left waiting without one."""
     async with database.sessionmaker() as session, session.begin():
-        lost = await uploads.requeue_lost(session, uploads.ASSIGNMENTS, before)
-        lost += await uploads.requeue_lost(session, uploads.PAYMENT_FILES, before)
+        lost = await uploads.requeue_lost(session, uploads.ASSIGNMENTS, waited)
+        lost += await uploads.requeue_lost(session, uploads.PAYMENT_FILES, waited)
     if lost:
         log.warning("uploads without a job queued again", ids=[str(u) for u in lost])
     return lost
@@ -215,7 +215,7 @@ async def requeue_lost_uploads(database: Database, before: datetime) -> list[uui
 
 async def requeue_lost(context: JobContext, timestamp: int) -> int:
     ours = _context(context)
-    return len(await requeue_lost_uploads(ours.database, datetime.now(UTC) - LOST_AFTER))
+    return len(await requeue_lost_uploads(ours.database, LOST_AFTER))
 
 
 async def retry_stalled_jobs(app: App, seconds_since_heartbeat: float) -> list[int]:

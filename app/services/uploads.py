@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -245,7 +245,8 @@ async def enqueue(
 def _lost_sql(queue: Queue) -> str:
     return f"""
 SELECT u.id, u.partner_id FROM {queue.table} u
-WHERE u.status IN ('queued', 'processing') AND u.submitted_at < :before
+WHERE u.status IN ('queued', 'processing')
+  AND u.submitted_at < clock_timestamp() - CAST(:waited AS interval)
   AND NOT EXISTS (
       SELECT 1 FROM procrastinate_jobs j
       WHERE j.task_name = '{queue.task}' AND j.status IN ('todo', 'doing')
@@ -256,11 +257,12 @@ FOR UPDATE OF u SKIP LOCKED
 """
 
 
-async def requeue_lost(session: AsyncSession, queue: Queue, before: datetime) -> list[uuid.UUID]:
-    """Queue a job again for every upload submitted before ``before`` still waiting or being
+async def requeue_lost(session: AsyncSession, queue: Queue, waited: timedelta) -> list[uuid.UUID]:
+    """Queue a job again for every upload that has ``waited`` (by the database's clock, so
+    machines whose clocks differ agree) and is still waiting or being
     processed with no job to do it (one queued before jobs moved to procrastinate, or whose
     job ended without recording the outcome); their ids."""
-    rows = (await session.execute(text(_lost_sql(queue)), {"before": before})).all()
+    rows = (await session.execute(text(_lost_sql(queue)), {"waited": waited})).all()
     for upload_id, partner_id in rows:
         await enqueue(session, queue, upload_id, partner_id)
     return [row[0] for row in rows]

@@ -281,12 +281,12 @@ async def test_an_upload_whose_job_went_missing_is_queued_again(jobs):
         "UPDATE assignment SET submitted_at = now() - interval '5 minutes' WHERE id = :id",
         id=str(lost),
     )
-    recent = datetime.now(UTC) - LOST_AFTER
-    # Nothing is lost until it has waited a while; the one with a job is never touched.
-    assert await requeue_lost_uploads(jobs.database, datetime.now(UTC) - timedelta(hours=1)) == []
+    # Nothing is lost until it has waited a while (by the database's clock); the one with a
+    # job is never touched.
+    assert await requeue_lost_uploads(jobs.database, timedelta(hours=1)) == []
 
-    assert await requeue_lost_uploads(jobs.database, recent) == [lost]
-    assert await requeue_lost_uploads(jobs.database, recent) == []  # it has a job now
+    assert await requeue_lost_uploads(jobs.database, LOST_AFTER) == [lost]
+    assert await requeue_lost_uploads(jobs.database, LOST_AFTER) == []  # it has a job now
     assert await jobs.work() == 2
     for upload in (lost, kept):
         assert (await jobs.assignment(upload)).status == "completed"
