@@ -16,6 +16,7 @@ from typing import Any
 
 from stdnum.iso7064 import mod_97_10
 
+from app.domain.accounts import AccountStatus
 from app.domain.money import minor_unit_of
 
 SERIAL_DIGITS = 10
@@ -389,7 +390,7 @@ def allocate(
         past_due = fees = interest = principal = ZERO
     total = principal + interest + fees
     cleared = past_due == ZERO and b.oldest_unpaid_due_date is not None
-    account_closed = total == ZERO and b.status == "active"
+    account_closed = total == ZERO and b.status == AccountStatus.ACTIVE
     after = replace(
         b,
         principal=principal,
@@ -400,7 +401,7 @@ def allocate(
         oldest_unpaid_due_date=None if cleared else b.oldest_unpaid_due_date,
         dpd=0 if cleared else b.dpd,
         stage=CURRENT_STAGE if cleared else b.stage,
-        status="closed" if account_closed else b.status,
+        status=AccountStatus.CLOSED if account_closed else b.status,
         last_payment_date=paid_on,
         last_payment_amount=amount,
     )

@@ -53,6 +53,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.config import Settings
+from app.domain.accounts import AccountStatus
 from app.domain.contact_check import (
     CONVERSATION_CODES,
     ContactChannel,
@@ -341,7 +342,7 @@ async def route_for(
             await session.scalars(
                 readable_accounts(principal).where(
                     col(Account.assigned_collector_id) == principal.user_id,
-                    col(Account.status) == "active",
+                    col(Account.status) == AccountStatus.ACTIVE,
                 )
             )
         ).all()

@@ -39,6 +39,7 @@ from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from app import locks
+from app.domain.accounts import AccountStatus
 from app.domain.errors import (
     AccountNotActive,
     CreditInsufficient,
@@ -357,7 +358,7 @@ def _apply(
     account.oldest_unpaid_due_date = b.oldest_unpaid_due_date
     account.dpd = b.dpd
     account.stage = b.stage
-    account.status = b.status
+    account.status = AccountStatus(b.status)
     account.last_payment_date = b.last_payment_date
     account.last_payment_amount = b.last_payment_amount
     account.version += 1
@@ -555,7 +556,7 @@ async def record_payment(
             N_("the account is in {currency}"),
             {"currency": account.currency, "expected": account.currency},
         )
-    if account.status == "recalled":
+    if account.status == AccountStatus.RECALLED:
         raise AccountNotActive(account.status)
     if body.payer_reference is not None:
         await check_payer_reference_free(session, partner_id, body.payer_reference)
