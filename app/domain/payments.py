@@ -17,6 +17,7 @@ from typing import Any
 from stdnum.iso7064 import mod_97_10
 
 from app.domain.accounts import AccountStatus
+from app.domain.interactions import PromiseStatus
 from app.domain.money import minor_unit_of
 
 SERIAL_DIGITS = 10
@@ -81,6 +82,11 @@ def serial_of(reference: str) -> int | None:
 
 ZERO = Decimal("0")
 HUNDRED = Decimal("100")
+
+
+class PaymentStatus(StrEnum):
+    APPLIED = "applied"
+    REVERSED = "reversed"
 
 
 class InstallmentStatus(StrEnum):
@@ -339,10 +345,10 @@ def allocate(
     prom_parts: list[PromisePart] = []
     for prom in sorted(state.promises, key=lambda p: (p.due_date, p.id)):
         take = min(left, max(ZERO, prom.amount - prom.paid_amount))
-        if prom.status == "pending" and take > ZERO:
+        if prom.status == PromiseStatus.PENDING and take > ZERO:
             paid = prom.paid_amount + take
             kept = paid >= promise_needed(prom.amount, prom.tolerance_pct)
-            status = "kept" if kept else prom.status
+            status = PromiseStatus.KEPT if kept else prom.status
             resolved = paid_on if kept else prom.resolved_on
             prom_parts.append(PromisePart(prom.id, take, prom.status, status, prom.resolved_on))
             paid_prom[prom.id] = replace(

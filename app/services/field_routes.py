@@ -80,7 +80,7 @@ from app.domain.field_routes import (
 )
 from app.domain.flags import check_contact_with_flags, flags_on
 from app.domain.geography import ZoneEvidence, candidate_zones
-from app.domain.interactions import PORTAL_CHANNEL
+from app.domain.interactions import PORTAL_CHANNEL, PromiseStatus
 from app.domain.roles import SEES_ALL_STAFF, Role, Skill
 from app.domain.stages import Stage
 from app.domain.strategies import StrategyDocument, limits_for
@@ -698,7 +698,7 @@ async def _dues(session: AsyncSession, account_ids: list[uuid.UUID]) -> dict[uui
         null().label("installment_number"),
     ).where(
         col(Promise.account_id).in_(account_ids),
-        col(Promise.status) == "pending",
+        col(Promise.status) == PromiseStatus.PENDING,
         col(Promise.amount) > col(Promise.paid_amount),
     )
     installments: Select[*tuple[Any, ...]] = (

@@ -22,7 +22,7 @@ from app.config import Settings
 from app.domain.callbacks import CallbackStatus
 from app.domain.contact_check import RIGHT_PARTY_CODES
 from app.domain.errors import PermissionDenied
-from app.domain.interactions import PROMISE_RESULT
+from app.domain.interactions import PROMISE_RESULT, PromiseStatus
 from app.domain.roles import Role
 from app.models.compliance_incident import ComplianceIncident
 from app.models.escalation import Escalation
@@ -144,7 +144,7 @@ async def collector_day(
     today, _, _ = floor_day(settings, now)
     mine = AccountScope(collector_id=me)
     due = await promises.search_promises(
-        session, principal, mine, status="pending", due_from=None, due_to=today,
+        session, principal, mine, status=PromiseStatus.PENDING, due_from=None, due_to=today,
         limit=SECTION_SIZE, cursor=None,
     )  # fmt: skip
     installments = await plans.installments_due(
@@ -179,7 +179,7 @@ async def collector_day(
         promises_due=Section(
             due,
             await promises.count_promises(
-                session, principal, mine, status="pending", due_from=None, due_to=today
+                session, principal, mine, status=PromiseStatus.PENDING, due_from=None, due_to=today
             ),
         ),
         installments_due=Section(
@@ -213,7 +213,7 @@ async def team_day(
     )  # fmt: skip
     broken_query = select(Promise).where(
         col(Promise.account_id).in_(accounts.scoped_account_ids(principal, everyone)),
-        col(Promise.status) == "broken",
+        col(Promise.status) == PromiseStatus.BROKEN,
         col(Promise.resolved_on) >= today - RECENT,
     )
     broken_rows = list(

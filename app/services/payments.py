@@ -62,6 +62,7 @@ from app.domain.history import (
     StatusBefore,
     StatusChanged,
 )
+from app.domain.interactions import PromiseStatus
 from app.domain.ledger import (
     EntryKind,
     Posting,
@@ -78,6 +79,7 @@ from app.domain.payments import (
     InstallmentState,
     InstallmentStatus,
     PaymentChannel,
+    PaymentStatus,
     PromiseState,
     allocate,
     reverse,
@@ -232,7 +234,7 @@ async def _rows_for_accounts(
     promises = (
         await session.scalars(
             select(Promise)
-            .where(col(Promise.account_id).in_(ids), col(Promise.status) == "pending")
+            .where(col(Promise.account_id).in_(ids), col(Promise.status) == PromiseStatus.PENDING)
             .order_by(col(Promise.due_date), col(Promise.id))
             .with_for_update()
             .execution_options(populate_existing=True)
@@ -326,7 +328,7 @@ def _apply(
         prow = rows.promises[prom.id]
         if prow.paid_amount != prom.paid_amount or prow.status != prom.status:
             prow.paid_amount = prom.paid_amount
-            prow.status = prom.status
+            prow.status = PromiseStatus(prom.status)
             prow.resolved_on = prom.resolved_on
             prow.updated_at = moment
     if rows.plan is not None and (schedule_moved or after.plan_status != rows.plan.status):
@@ -722,7 +724,7 @@ async def reverse_payment(
         .execution_options(populate_existing=True)
     )
     assert payment is not None
-    if payment.status != "applied":
+    if payment.status != PaymentStatus.APPLIED:
         raise PaymentAlreadyReversed()
     if payment.channel == CREDIT_TRANSFER:
         # Undoing a transfer means putting the credit back on the source account too: not
@@ -756,7 +758,7 @@ async def reverse_payment(
     await ledger.mirror_payment(
         session, payment.id, as_of=today, moment=moment, actor_id=principal.audit_id
     )
-    payment.status = "reversed"
+    payment.status = PaymentStatus.REVERSED
     payment.reversed_at = moment
     payment.reversed_by = principal.audit_id
     payment.reversal_reason = reason
@@ -776,8 +778,8 @@ async def reverse_payment(
     )
     await audit.record(
         session, principal, "payment.reversed", "payment", payment.id,
-        before={"status": "applied"},
-        after={"status": "reversed", "reason": reason, "account_id": account.id},
+        before={"status": PaymentStatus.APPLIED},
+        after={"status": PaymentStatus.REVERSED, "reason": reason, "account_id": account.id},
         now=moment,
     )  # fmt: skip
     await session.refresh(payment)

@@ -40,7 +40,7 @@ from app.domain.errors import (
     OpenPlanExists,
     PermissionDenied,
 )
-from app.domain.interactions import PROMISE_RESULT, check_promise
+from app.domain.interactions import PROMISE_RESULT, PromiseStatus, check_promise
 from app.domain.money import fits_minor_unit, round_money, too_many_decimals
 from app.domain.payments import payment_reference
 from app.domain.plans import AccountFacts, PlanStatus
@@ -427,7 +427,7 @@ async def debt(
             due = unpaid[0].due_date
     promise = await session.scalar(
         select(Promise)
-        .where(col(Promise.account_id) == account.id, col(Promise.status) == "pending")
+        .where(col(Promise.account_id) == account.id, col(Promise.status) == PromiseStatus.PENDING)
         .order_by(col(Promise.due_date))
         .limit(1)
     )
