@@ -20,6 +20,7 @@ from sqlmodel import col, select
 
 from app.config import Settings
 from app.domain.callbacks import CallbackStatus
+from app.domain.catalog import EscalationStatus
 from app.domain.contact_check import RIGHT_PARTY_CODES
 from app.domain.errors import PermissionDenied
 from app.domain.interactions import PROMISE_RESULT, PromiseStatus
@@ -156,7 +157,7 @@ async def collector_day(
     )  # fmt: skip
     answered_query = select(Escalation).where(
         col(Escalation.opened_by) == principal.audit_id,
-        col(Escalation.status) != "open",
+        col(Escalation.status) != EscalationStatus.OPEN,
         or_(
             col(Escalation.resolved_at) >= now - RECENT,
             col(Escalation.taken_at) >= now - RECENT,
