@@ -92,6 +92,12 @@ PROBLEM_CATEGORY_LABELS: Mapping[str, str] = {
 }
 
 
+class EscalationStatus(StrEnum):
+    OPEN = "open"
+    TAKEN = "taken"  # a manager is working it
+    RESOLVED = "resolved"
+
+
 class EscalationOutcome(StrEnum):
     """How management closes an escalation."""
 

@@ -380,11 +380,12 @@ def check_promise(
         )
 
 
-class PromiseOutcome(StrEnum):
+class PromiseStatus(StrEnum):
     PENDING = "pending"
     KEPT = "kept"
     PARTIALLY_KEPT = "partially_kept"
     BROKEN = "broken"
+    CANCELLED = "cancelled"  # the interaction that took it was corrected
 
 
 def promise_outcome(
@@ -394,12 +395,12 @@ def promise_outcome(
     as_of: date,
     grace_days: int,
     tolerance_pct: Decimal,
-) -> PromiseOutcome:
+) -> PromiseStatus:
     """A promise is kept once the payments reach the amount less the tolerance; after the
     due date plus grace it is partially kept (something paid) or broken (nothing)."""
     needed = amount * (Decimal(100) - tolerance_pct) / Decimal(100)
     if paid >= needed:
-        return PromiseOutcome.KEPT
+        return PromiseStatus.KEPT
     if as_of <= due + timedelta(days=grace_days):
-        return PromiseOutcome.PENDING
-    return PromiseOutcome.PARTIALLY_KEPT if paid > 0 else PromiseOutcome.BROKEN
+        return PromiseStatus.PENDING
+    return PromiseStatus.PARTIALLY_KEPT if paid > 0 else PromiseStatus.BROKEN

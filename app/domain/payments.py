@@ -16,6 +16,8 @@ from typing import Any
 
 from stdnum.iso7064 import mod_97_10
 
+from app.domain.accounts import AccountStatus
+from app.domain.interactions import PromiseStatus
 from app.domain.money import minor_unit_of
 
 SERIAL_DIGITS = 10
@@ -80,6 +82,11 @@ def serial_of(reference: str) -> int | None:
 
 ZERO = Decimal("0")
 HUNDRED = Decimal("100")
+
+
+class PaymentStatus(StrEnum):
+    APPLIED = "applied"
+    REVERSED = "reversed"
 
 
 class InstallmentStatus(StrEnum):
@@ -338,10 +345,10 @@ def allocate(
     prom_parts: list[PromisePart] = []
     for prom in sorted(state.promises, key=lambda p: (p.due_date, p.id)):
         take = min(left, max(ZERO, prom.amount - prom.paid_amount))
-        if prom.status == "pending" and take > ZERO:
+        if prom.status == PromiseStatus.PENDING and take > ZERO:
             paid = prom.paid_amount + take
             kept = paid >= promise_needed(prom.amount, prom.tolerance_pct)
-            status = "kept" if kept else prom.status
+            status = PromiseStatus.KEPT if kept else prom.status
             resolved = paid_on if kept else prom.resolved_on
             prom_parts.append(PromisePart(prom.id, take, prom.status, status, prom.resolved_on))
             paid_prom[prom.id] = replace(
@@ -389,7 +396,7 @@ def allocate(
         past_due = fees = interest = principal = ZERO
     total = principal + interest + fees
     cleared = past_due == ZERO and b.oldest_unpaid_due_date is not None
-    account_closed = total == ZERO and b.status == "active"
+    account_closed = total == ZERO and b.status == AccountStatus.ACTIVE
     after = replace(
         b,
         principal=principal,
@@ -400,7 +407,7 @@ def allocate(
         oldest_unpaid_due_date=None if cleared else b.oldest_unpaid_due_date,
         dpd=0 if cleared else b.dpd,
         stage=CURRENT_STAGE if cleared else b.stage,
-        status="closed" if account_closed else b.status,
+        status=AccountStatus.CLOSED if account_closed else b.status,
         last_payment_date=paid_on,
         last_payment_amount=amount,
     )

@@ -11,9 +11,10 @@ from sqlalchemy import BigInteger, CheckConstraint, Column, Identity, Index, Num
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
+from app.domain.accounts import AccountStatus
 from app.domain.history import HistoryKind
 from app.ids import new_id
-from app.models.base import optional_timestamp_field, timestamp_field
+from app.models.base import EnumText, optional_timestamp_field, timestamp_field
 
 MONEY = Numeric(18, 2)
 
@@ -84,7 +85,7 @@ class Account(SQLModel, table=True):
     stage: str = Field(max_length=16)
     # The business date DPD and stage were last computed for.
     aged_as_of: date
-    status: str = Field(default="active", max_length=16)
+    status: AccountStatus = Field(default=AccountStatus.ACTIVE, sa_type=EnumText(AccountStatus, 16))
     # When the partner last recalled it: a push sent before that must not bring it back.
     recalled_at: datetime | None = optional_timestamp_field()
     assigned_collector_id: uuid.UUID | None = Field(default=None, foreign_key="app_user.id")

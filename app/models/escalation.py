@@ -9,9 +9,9 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, Index
 from sqlmodel import Field, SQLModel
 
-from app.domain.catalog import EscalationOutcome
+from app.domain.catalog import EscalationOutcome, EscalationStatus
 from app.ids import new_id
-from app.models.base import optional_timestamp_field, timestamp_field
+from app.models.base import EnumText, optional_timestamp_field, timestamp_field
 
 _OUTCOMES = ", ".join(f"'{o.value}'" for o in EscalationOutcome)
 
@@ -31,7 +31,9 @@ class Escalation(SQLModel, table=True):
     source: str = Field(max_length=16)
     reason: str = Field(max_length=1000)
     trigger: str | None = Field(default=None, max_length=40)
-    status: str = Field(default="open", max_length=16)
+    status: EscalationStatus = Field(
+        default=EscalationStatus.OPEN, sa_type=EnumText(EscalationStatus, 16)
+    )
     opened_by: str = Field(max_length=80)
     opened_at: datetime = timestamp_field()
     taken_by: uuid.UUID | None = Field(default=None, foreign_key="app_user.id")

@@ -11,8 +11,9 @@ from sqlalchemy import CheckConstraint, Column, Index, Numeric, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
+from app.domain.payments import PaymentStatus
 from app.ids import new_id
-from app.models.base import optional_timestamp_field, timestamp_field
+from app.models.base import EnumText, optional_timestamp_field, timestamp_field
 
 
 class Payment(SQLModel, table=True):
@@ -50,7 +51,9 @@ class Payment(SQLModel, table=True):
     idempotency_key: str = Field(max_length=200)
     # sha256 of the canonical request: a replay with another body under the key is refused.
     body_sha256: str = Field(max_length=64)
-    status: str = Field(default="applied", max_length=16)
+    status: PaymentStatus = Field(
+        default=PaymentStatus.APPLIED, sa_type=EnumText(PaymentStatus, 16)
+    )
     # Exactly what the payment did (app.domain.payments.Allocation.as_json), so a reversal
     # undoes that and nothing else.
     allocation: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))

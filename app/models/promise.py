@@ -9,8 +9,9 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, Index, Numeric
 from sqlmodel import Field, SQLModel
 
+from app.domain.interactions import PromiseStatus
 from app.ids import new_id
-from app.models.base import timestamp_field
+from app.models.base import EnumText, timestamp_field
 
 
 class Promise(SQLModel, table=True):
@@ -30,7 +31,9 @@ class Promise(SQLModel, table=True):
     amount: Decimal = Field(sa_type=Numeric(18, 2))
     currency: str = Field(max_length=3)
     due_date: date
-    status: str = Field(default="pending", max_length=16)
+    status: PromiseStatus = Field(
+        default=PromiseStatus.PENDING, sa_type=EnumText(PromiseStatus, 16)
+    )
     paid_amount: Decimal = Field(default=Decimal("0"), sa_type=Numeric(18, 2))
     # The strategy's terms when the promise was taken, so the nightly follow-up is one
     # statement: how many days late and how short a payment may be and still keep it, and

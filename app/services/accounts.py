@@ -167,7 +167,7 @@ def _filtered(query: SelectOfScalar[Account], f: AccountFilters) -> SelectOfScal
     if f.stages:
         conditions.append(col(Account.stage).in_([s.value for s in f.stages]))
     if f.status is not None:
-        conditions.append(col(Account.status) == f.status.value)
+        conditions.append(col(Account.status) == f.status)
     if f.collector_id is not None:
         conditions.append(col(Account.assigned_collector_id) == f.collector_id)
     if f.team_id is not None:

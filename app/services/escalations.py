@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from app.domain.catalog import NOTE_REQUIRED_OUTCOMES, EscalationOutcome
+from app.domain.catalog import NOTE_REQUIRED_OUTCOMES, EscalationOutcome, EscalationStatus
 from app.domain.errors import (
     EscalationNotOpen,
     EscalationResolved,
@@ -50,7 +50,7 @@ async def open_escalation(
         already = await session.scalar(
             select(col(Escalation.id)).where(
                 col(Escalation.account_id) == account.id,
-                col(Escalation.status) != "resolved",
+                col(Escalation.status) != EscalationStatus.RESOLVED,
             )
         )
         if already is not None:
@@ -169,9 +169,9 @@ async def take_escalation(
     session: AsyncSession, principal: Principal, escalation_id: uuid.UUID
 ) -> Escalation:
     escalation = await _get_for_handling(session, principal, escalation_id)
-    if escalation.status != "open":
+    if escalation.status != EscalationStatus.OPEN:
         raise EscalationNotOpen({"status": escalation.status})
-    escalation.status = "taken"
+    escalation.status = EscalationStatus.TAKEN
     escalation.taken_by = principal.user_id
     escalation.taken_at = datetime.now(UTC)
     escalation.version += 1
@@ -193,13 +193,13 @@ async def resolve_escalation(
 ) -> Escalation:
     """Close it with an outcome of the catalogue; some outcomes need the note to say what."""
     escalation = await _get_for_handling(session, principal, escalation_id)
-    if escalation.status == "resolved":
+    if escalation.status == EscalationStatus.RESOLVED:
         raise EscalationResolved({})
     if outcome in NOTE_REQUIRED_OUTCOMES and not note:
         raise InvalidInput(
             "note", N_("required when the outcome is '{outcome}'"), {"outcome": outcome.value}
         )
-    escalation.status = "resolved"
+    escalation.status = EscalationStatus.RESOLVED
     escalation.outcome = outcome.value
     escalation.outcome_note = note
     escalation.resolved_at = datetime.now(UTC)
@@ -248,7 +248,7 @@ async def add_note(
     escalation = await _get_visible(session, principal, escalation_id, lock=True)
     if principal.role not in HANDLERS and escalation.opened_by != principal.audit_id:
         raise PermissionDenied({"role": principal.role.value})
-    if escalation.status == "resolved":
+    if escalation.status == EscalationStatus.RESOLVED:
         raise EscalationResolved({})
     added = EscalationNote(escalation_id=escalation.id, author_id=principal.audit_id, note=note)
     session.add(added)

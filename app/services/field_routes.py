@@ -53,6 +53,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.config import Settings
+from app.domain.accounts import AccountStatus
 from app.domain.contact_check import (
     CONVERSATION_CODES,
     ContactChannel,
@@ -79,7 +80,7 @@ from app.domain.field_routes import (
 )
 from app.domain.flags import check_contact_with_flags, flags_on
 from app.domain.geography import ZoneEvidence, candidate_zones
-from app.domain.interactions import PORTAL_CHANNEL
+from app.domain.interactions import PORTAL_CHANNEL, PromiseStatus
 from app.domain.roles import SEES_ALL_STAFF, Role, Skill
 from app.domain.stages import Stage
 from app.domain.strategies import StrategyDocument, limits_for
@@ -341,7 +342,7 @@ async def route_for(
             await session.scalars(
                 readable_accounts(principal).where(
                     col(Account.assigned_collector_id) == principal.user_id,
-                    col(Account.status) == "active",
+                    col(Account.status) == AccountStatus.ACTIVE,
                 )
             )
         ).all()
@@ -697,7 +698,7 @@ async def _dues(session: AsyncSession, account_ids: list[uuid.UUID]) -> dict[uui
         null().label("installment_number"),
     ).where(
         col(Promise.account_id).in_(account_ids),
-        col(Promise.status) == "pending",
+        col(Promise.status) == PromiseStatus.PENDING,
         col(Promise.amount) > col(Promise.paid_amount),
     )
     installments: Select[*tuple[Any, ...]] = (

@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.config import Settings
+from app.domain.accounts import AccountStatus
 from app.domain.errors import InvalidInput, NotFound, PermissionDenied
 from app.domain.identity import Country, mask, normalise_phone
 from app.domain.inbound import (
@@ -164,7 +165,7 @@ async def look_up(
         )
         .join(points, points.c.account_id == col(Account.id))
         .join(Partner, col(Partner.id) == col(Account.partner_id))
-        .where(col(Account.status) == "active")
+        .where(col(Account.status) == AccountStatus.ACTIVE)
         .order_by(case((mine, 0), else_=1), case((works, 0), else_=1), col(Account.id))
         .limit(MAX_MATCHES + 1)
     )
@@ -237,7 +238,9 @@ async def desk_account(
     account = None
     if shown is not None:
         account = await session.scalar(
-            select(Account).where(col(Account.id) == account_id, col(Account.status) == "active")
+            select(Account).where(
+                col(Account.id) == account_id, col(Account.status) == AccountStatus.ACTIVE
+            )
         )
     if account is None:
         raise NotFound({"entity": "account"})

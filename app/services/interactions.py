@@ -38,6 +38,7 @@ from app.domain.interactions import (
     InteractionDraft,
     PartyReached,
     Pcr,
+    PromiseStatus,
     check_interaction,
     check_skill,
     check_stamp,
@@ -256,8 +257,11 @@ async def record_interaction(
         # The correction replaces the original: its promise, if still open, goes with it.
         await session.execute(
             update(Promise)
-            .where(col(Promise.interaction_id) == original.id, col(Promise.status) == "pending")
-            .values(status="cancelled", resolved_on=moment.date(), updated_at=moment)
+            .where(
+                col(Promise.interaction_id) == original.id,
+                col(Promise.status) == PromiseStatus.PENDING,
+            )
+            .values(status=PromiseStatus.CANCELLED, resolved_on=moment.date(), updated_at=moment)
         )
         await callbacks.cancel_agreed_in(session, original.id, moment)
     await _apply_result(session, settings, principal, account, interaction, moment)

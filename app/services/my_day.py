@@ -20,9 +20,10 @@ from sqlmodel import col, select
 
 from app.config import Settings
 from app.domain.callbacks import CallbackStatus
+from app.domain.catalog import EscalationStatus
 from app.domain.contact_check import RIGHT_PARTY_CODES
 from app.domain.errors import PermissionDenied
-from app.domain.interactions import PROMISE_RESULT
+from app.domain.interactions import PROMISE_RESULT, PromiseStatus
 from app.domain.roles import Role
 from app.models.compliance_incident import ComplianceIncident
 from app.models.escalation import Escalation
@@ -144,7 +145,7 @@ async def collector_day(
     today, _, _ = floor_day(settings, now)
     mine = AccountScope(collector_id=me)
     due = await promises.search_promises(
-        session, principal, mine, status="pending", due_from=None, due_to=today,
+        session, principal, mine, status=PromiseStatus.PENDING, due_from=None, due_to=today,
         limit=SECTION_SIZE, cursor=None,
     )  # fmt: skip
     installments = await plans.installments_due(
@@ -156,7 +157,7 @@ async def collector_day(
     )  # fmt: skip
     answered_query = select(Escalation).where(
         col(Escalation.opened_by) == principal.audit_id,
-        col(Escalation.status) != "open",
+        col(Escalation.status) != EscalationStatus.OPEN,
         or_(
             col(Escalation.resolved_at) >= now - RECENT,
             col(Escalation.taken_at) >= now - RECENT,
@@ -179,7 +180,7 @@ async def collector_day(
         promises_due=Section(
             due,
             await promises.count_promises(
-                session, principal, mine, status="pending", due_from=None, due_to=today
+                session, principal, mine, status=PromiseStatus.PENDING, due_from=None, due_to=today
             ),
         ),
         installments_due=Section(
@@ -213,7 +214,7 @@ async def team_day(
     )  # fmt: skip
     broken_query = select(Promise).where(
         col(Promise.account_id).in_(accounts.scoped_account_ids(principal, everyone)),
-        col(Promise.status) == "broken",
+        col(Promise.status) == PromiseStatus.BROKEN,
         col(Promise.resolved_on) >= today - RECENT,
     )
     broken_rows = list(

@@ -31,6 +31,7 @@ from sqlmodel import col, select
 from app import locks, vault
 from app.config import get_settings
 from app.domain import spei_files
+from app.domain.accounts import AccountStatus
 from app.domain.assignments import RowError, storable
 from app.domain.errors import (
     AccountNotActive,
@@ -410,8 +411,8 @@ async def _apply_batch(
         accounts = await _spei_accounts(session, payment_file.partner_id, issuer, readable)
     else:
         accounts = await _accounts_named(session, payment_file.partner_id, readable)
-    keys = {a.id: AccountKey(a.id, a.external_ref, a.payment_serial, a.status == "recalled",
-                             a.status == "closed")
+    keys = {a.id: AccountKey(a.id, a.external_ref, a.payment_serial,
+                             a.status == AccountStatus.RECALLED, a.status == AccountStatus.CLOSED)
             for a in accounts}  # fmt: skip
     if payment_file.kind == SPEI:
         assert issuer is not None
@@ -617,9 +618,9 @@ async def apply_line_by_hand(
             N_("the account is in {currency}, the file in {currency2}"),
             {"currency": account.currency, "currency2": payment_file.currency},
         )
-    if account.status == "recalled":
+    if account.status == AccountStatus.RECALLED:
         raise AccountNotActive(account.status)
-    if kind == SPEI and account.status == "closed":
+    if kind == SPEI and account.status == AccountStatus.CLOSED:
         raise AccountNotActive(account.status)
     assert line.amount is not None and line.paid_on is not None
     assert line.payer_reference is not None

@@ -39,6 +39,7 @@ from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from app import locks
+from app.domain.accounts import AccountStatus
 from app.domain.errors import (
     AccountNotActive,
     CreditInsufficient,
@@ -61,6 +62,7 @@ from app.domain.history import (
     StatusBefore,
     StatusChanged,
 )
+from app.domain.interactions import PromiseStatus
 from app.domain.ledger import (
     EntryKind,
     Posting,
@@ -77,6 +79,7 @@ from app.domain.payments import (
     InstallmentState,
     InstallmentStatus,
     PaymentChannel,
+    PaymentStatus,
     PromiseState,
     allocate,
     reverse,
@@ -231,7 +234,7 @@ async def _rows_for_accounts(
     promises = (
         await session.scalars(
             select(Promise)
-            .where(col(Promise.account_id).in_(ids), col(Promise.status) == "pending")
+            .where(col(Promise.account_id).in_(ids), col(Promise.status) == PromiseStatus.PENDING)
             .order_by(col(Promise.due_date), col(Promise.id))
             .with_for_update()
             .execution_options(populate_existing=True)
@@ -325,7 +328,7 @@ def _apply(
         prow = rows.promises[prom.id]
         if prow.paid_amount != prom.paid_amount or prow.status != prom.status:
             prow.paid_amount = prom.paid_amount
-            prow.status = prom.status
+            prow.status = PromiseStatus(prom.status)
             prow.resolved_on = prom.resolved_on
             prow.updated_at = moment
     if rows.plan is not None and (schedule_moved or after.plan_status != rows.plan.status):
@@ -357,7 +360,7 @@ def _apply(
     account.oldest_unpaid_due_date = b.oldest_unpaid_due_date
     account.dpd = b.dpd
     account.stage = b.stage
-    account.status = b.status
+    account.status = AccountStatus(b.status)
     account.last_payment_date = b.last_payment_date
     account.last_payment_amount = b.last_payment_amount
     account.version += 1
@@ -555,7 +558,7 @@ async def record_payment(
             N_("the account is in {currency}"),
             {"currency": account.currency, "expected": account.currency},
         )
-    if account.status == "recalled":
+    if account.status == AccountStatus.RECALLED:
         raise AccountNotActive(account.status)
     if body.payer_reference is not None:
         await check_payer_reference_free(session, partner_id, body.payer_reference)
@@ -721,7 +724,7 @@ async def reverse_payment(
         .execution_options(populate_existing=True)
     )
     assert payment is not None
-    if payment.status != "applied":
+    if payment.status != PaymentStatus.APPLIED:
         raise PaymentAlreadyReversed()
     if payment.channel == CREDIT_TRANSFER:
         # Undoing a transfer means putting the credit back on the source account too: not
@@ -755,7 +758,7 @@ async def reverse_payment(
     await ledger.mirror_payment(
         session, payment.id, as_of=today, moment=moment, actor_id=principal.audit_id
     )
-    payment.status = "reversed"
+    payment.status = PaymentStatus.REVERSED
     payment.reversed_at = moment
     payment.reversed_by = principal.audit_id
     payment.reversal_reason = reason
@@ -775,8 +778,8 @@ async def reverse_payment(
     )
     await audit.record(
         session, principal, "payment.reversed", "payment", payment.id,
-        before={"status": "applied"},
-        after={"status": "reversed", "reason": reason, "account_id": account.id},
+        before={"status": PaymentStatus.APPLIED},
+        after={"status": PaymentStatus.REVERSED, "reason": reason, "account_id": account.id},
         now=moment,
     )  # fmt: skip
     await session.refresh(payment)

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.config import Settings
+from app.domain.accounts import AccountStatus
 from app.domain.consents import ConsentStatus
 from app.domain.contact_check import ContactChannel
 from app.domain.errors import (
@@ -39,7 +40,7 @@ from app.domain.errors import (
     OpenPlanExists,
     PermissionDenied,
 )
-from app.domain.interactions import PROMISE_RESULT, check_promise
+from app.domain.interactions import PROMISE_RESULT, PromiseStatus, check_promise
 from app.domain.money import fits_minor_unit, round_money, too_many_decimals
 from app.domain.payments import payment_reference
 from app.domain.plans import AccountFacts, PlanStatus
@@ -154,7 +155,7 @@ async def issue_link(
     if not may_issue(principal.role):
         raise PermissionDenied({"role": principal.role.value})
     account = await accounts.get_account(session, principal, account_id)
-    if account.status != "active":
+    if account.status != AccountStatus.ACTIVE:
         raise AccountNotActive(account.status)
     moment = now or datetime.now(UTC)
     await session.execute(
@@ -227,7 +228,7 @@ async def open_session(
     )
     assert link is not None
     account = await session.get_one(Account, link.account_id)
-    if account.status != "active":
+    if account.status != AccountStatus.ACTIVE:
         raise PortalSessionInvalid()
     debtor = await session.get_one(Debtor, account.debtor_id)
     actor = PortalActor(link.id, account.id)
@@ -282,7 +283,7 @@ async def portal_session(session: AsyncSession, settings: Settings, token: str) 
     ):
         raise PortalSessionInvalid()
     account = await session.get(Account, account_id)
-    if account is None or account.status != "active":
+    if account is None or account.status != AccountStatus.ACTIVE:
         raise PortalSessionInvalid()
     return PortalSession(PortalActor(link.id, account.id), account)
 
@@ -426,7 +427,7 @@ async def debt(
             due = unpaid[0].due_date
     promise = await session.scalar(
         select(Promise)
-        .where(col(Promise.account_id) == account.id, col(Promise.status) == "pending")
+        .where(col(Promise.account_id) == account.id, col(Promise.status) == PromiseStatus.PENDING)
         .order_by(col(Promise.due_date))
         .limit(1)
     )

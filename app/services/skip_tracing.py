@@ -81,7 +81,7 @@ async def _working_account(
     account = await accounts.get_account(session, principal, account_id)
     if account.debtor_id != debtor_id:
         raise NotFound({"entity": "account"})
-    if account.status != AccountStatus.ACTIVE.value:
+    if account.status != AccountStatus.ACTIVE:
         raise AccountNotActive(account.status)
     await locks.hold(session, locks.LockClass.ACCOUNT_CONTACT_POINTS, str(account.id))
     return account, await session.get_one(Partner, account.partner_id)

@@ -17,7 +17,7 @@ from app.domain.interactions import (
     InteractionDraft,
     PartyReached,
     Pcr,
-    PromiseOutcome,
+    PromiseStatus,
     check_interaction,
     promise_outcome,
 )
@@ -126,7 +126,7 @@ DUE = date(2026, 11, 30)
 def test_a_promise_paid_within_tolerance_is_kept() -> None:
     assert (
         promise_outcome(Decimal("1000"), Decimal("960"), DUE, DUE, 3, Decimal("5"))
-        is PromiseOutcome.KEPT
+        is PromiseStatus.KEPT
     )
 
 
@@ -135,7 +135,7 @@ def test_a_promise_stays_pending_through_its_grace_days() -> None:
         day = DUE + timedelta(days=offset)
         assert (
             promise_outcome(Decimal("1000"), Decimal("0"), DUE, day, 3, Decimal("5"))
-            is PromiseOutcome.PENDING
+            is PromiseStatus.PENDING
         )
 
 
@@ -143,11 +143,11 @@ def test_after_the_grace_days_it_is_partially_kept_or_broken() -> None:
     day = DUE + timedelta(days=4)
     assert (
         promise_outcome(Decimal("1000"), Decimal("500"), DUE, day, 3, Decimal("5"))
-        is PromiseOutcome.PARTIALLY_KEPT
+        is PromiseStatus.PARTIALLY_KEPT
     )
     assert (
         promise_outcome(Decimal("1000"), Decimal("0"), DUE, day, 3, Decimal("5"))
-        is PromiseOutcome.BROKEN
+        is PromiseStatus.BROKEN
     )
 
 
@@ -162,10 +162,10 @@ def test_more_paid_never_makes_a_promise_worse(
     amount: Decimal, paid: Decimal, tolerance: Decimal, late: int, grace: int
 ) -> None:
     rank = {
-        PromiseOutcome.BROKEN: 0,
-        PromiseOutcome.PARTIALLY_KEPT: 1,
-        PromiseOutcome.PENDING: 1,
-        PromiseOutcome.KEPT: 2,
+        PromiseStatus.BROKEN: 0,
+        PromiseStatus.PARTIALLY_KEPT: 1,
+        PromiseStatus.PENDING: 1,
+        PromiseStatus.KEPT: 2,
     }
     day = DUE + timedelta(days=late)
     less = promise_outcome(amount, paid, DUE, day, grace, tolerance)

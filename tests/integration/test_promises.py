@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from app.domain.interactions import PromiseOutcome, promise_outcome
+from app.domain.interactions import PromiseStatus, promise_outcome
 from app.models.interaction import Interaction
 from app.models.promise import Promise
 from app.services import promises
@@ -66,7 +66,7 @@ async def test_follow_up_matches_the_domain_rule_at_every_edge(session):
         assert stored == expected.value, (promise.paid_amount, promise.due_date)
     assert result.kept == sum(
         promise_outcome(p.amount, p.paid_amount, p.due_date, AS_OF, 3, Decimal("5"))
-        is PromiseOutcome.KEPT
+        is PromiseStatus.KEPT
         for p in cases
     )
     again = await promises.follow_up(session, AS_OF)
