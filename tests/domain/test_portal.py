@@ -44,8 +44,8 @@ class TestTokens:
         assert link_id_of(KEY, make_token(KEY, link, "secret")) == link
 
     @pytest.mark.parametrize("mangle", [
-        lambda t: t + "x", lambda t: t.replace(".", "", 1), lambda t: ("b" if t[0] == "a" else "a") + t[1:],
-        lambda t: t.split(".")[0], lambda t: "",
+        lambda t: t + "x", lambda t: t.replace(".", "", 1),
+        lambda t: ("b" if t[0] == "a" else "a") + t[1:], lambda t: t.split(".")[0], lambda t: "",
     ])  # fmt: skip
     def test_anything_else_is_invalid(self, mangle):
         token = make_token(KEY, uuid.uuid4(), "secret")
