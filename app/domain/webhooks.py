@@ -28,6 +28,14 @@ SECRET_BYTES = 32
 MAX_URL_LENGTH = 2000
 
 
+class DeliveryStatus(StrEnum):
+    """A delivery of one event to one subscription."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
 class EventKind(StrEnum):
     ASSIGNMENT_PROCESSED = "assignment.processed"
     PAYMENT_FILE_PROCESSED = "payment_file.processed"

@@ -17,8 +17,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
+from app.domain.uploads import UploadStatus
 from app.ids import new_id
-from app.models.base import optional_timestamp_field, timestamp_field
+from app.models.base import EnumText, optional_timestamp_field, timestamp_field
 
 
 class Assignment(SQLModel, table=True):
@@ -42,7 +43,7 @@ class Assignment(SQLModel, table=True):
     body_sha256: str = Field(max_length=64)
     body_bytes: int = Field(sa_type=BigInteger)
     source_format: str = Field(max_length=8)
-    status: str = Field(default="queued", max_length=24)
+    status: UploadStatus = Field(default=UploadStatus.QUEUED, sa_type=EnumText(UploadStatus, 24))
     received: int = 0
     created: int = 0
     updated: int = 0

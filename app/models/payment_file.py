@@ -20,8 +20,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
+from app.domain.uploads import UploadStatus
 from app.ids import new_id
-from app.models.base import Sealed, optional_timestamp_field, timestamp_field
+from app.models.base import EnumText, Sealed, optional_timestamp_field, timestamp_field
 
 # The purpose bound into a sealed payer name (app/domain/crypto.py).
 PAYER_NAME = "payer_name"
@@ -57,7 +58,7 @@ class PaymentFile(SQLModel, table=True):
     body_bytes: int = Field(sa_type=BigInteger)
     source_format: str = Field(max_length=8)
     currency: str = Field(max_length=3)
-    status: str = Field(default="queued", max_length=24)
+    status: UploadStatus = Field(default=UploadStatus.QUEUED, sa_type=EnumText(UploadStatus, 24))
     received: int = 0
     matched: int = 0
     matched_by_reference: int = 0

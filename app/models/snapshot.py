@@ -10,7 +10,8 @@ from datetime import date, datetime
 from sqlalchemy import BigInteger, CheckConstraint, Column
 from sqlmodel import Field, SQLModel
 
-from app.models.base import timestamp_field
+from app.domain.accounts import AccountStatus
+from app.models.base import EnumText, timestamp_field
 
 
 class PortfolioSnapshot(SQLModel, table=True):
@@ -31,7 +32,7 @@ class PortfolioSnapshot(SQLModel, table=True):
     partner_id: uuid.UUID
     stage: str = Field(max_length=16)
     dpd: int
-    status: str = Field(max_length=16)
+    status: AccountStatus = Field(sa_type=EnumText(AccountStatus, 16))
     currency: str = Field(max_length=3)
     principal: int = Field(sa_column=Column(BigInteger, nullable=False))
     interest: int = Field(sa_column=Column(BigInteger, nullable=False))

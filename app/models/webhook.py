@@ -15,8 +15,9 @@ from sqlalchemy import ARRAY, CheckConstraint, Column, ForeignKey, Index, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
+from app.domain.webhooks import DeliveryStatus
 from app.ids import new_id
-from app.models.base import Sealed, optional_timestamp_field, timestamp_field
+from app.models.base import EnumText, Sealed, optional_timestamp_field, timestamp_field
 
 # What the signing secrets are sealed for (AES-GCM associated purpose).
 WEBHOOK_SECRET = "webhook_secret"
@@ -83,7 +84,9 @@ class WebhookDelivery(SQLModel, table=True):
         sa_column=Column(ForeignKey("webhook_subscription.id", ondelete="CASCADE"), nullable=False)
     )
     partner_id: uuid.UUID
-    status: str = Field(default="pending", max_length=12)
+    status: DeliveryStatus = Field(
+        default=DeliveryStatus.PENDING, sa_type=EnumText(DeliveryStatus, 12)
+    )
     attempts: int = 0
     created_at: datetime = timestamp_field()
     next_attempt_at: datetime = timestamp_field()

@@ -46,6 +46,7 @@ from app.domain.history import BalanceChanged, Balances, Created, StageChanged, 
 from app.domain.history import keys as history_keys
 from app.domain.identity import Country
 from app.domain.roles import Role
+from app.domain.uploads import UploadStatus
 from app.domain.webhooks import AssignmentProcessed, EventKind
 from app.i18n import N_, Language, Message, stored_text
 from app.models.assignment import Assignment, AssignmentRejection
@@ -377,12 +378,12 @@ async def process_assignment(
     assignment.updated = counts.updated
     assignment.unchanged = counts.unchanged
     assignment.rejected = counts.rejected
-    status = "completed_with_errors" if counts.rejected else "completed"
+    status = UploadStatus.COMPLETED_WITH_ERRORS if counts.rejected else UploadStatus.COMPLETED
     return await _finish(session, assignment, status, datetime.now(UTC) if now is None else now)
 
 
 async def _finish(
-    session: AsyncSession, assignment: Assignment, status: str, now: datetime
+    session: AsyncSession, assignment: Assignment, status: UploadStatus, now: datetime
 ) -> Assignment:
     """Record the outcome, drop the stored upload (the rows are merged or refused), audit."""
     assignment.status = status
@@ -617,7 +618,7 @@ async def _fail(
     shown = reason if isinstance(reason, Message) else Message(reason)
     assignment.failure = storable(str(shown), 500)
     assignment.failure_text = shown.to_json()
-    return await _finish(session, assignment, "failed", now)
+    return await _finish(session, assignment, UploadStatus.FAILED, now)
 
 
 # The merge. :pid partner, :aid assignment, :as_of partner's business date, :now, :actor.

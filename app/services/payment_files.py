@@ -62,6 +62,7 @@ from app.domain.payment_files import (
 )
 from app.domain.payment_rails import ClabeIssuer
 from app.domain.roles import Role
+from app.domain.uploads import UploadStatus
 from app.domain.webhooks import EventKind, PaymentFileProcessed
 from app.i18n import N_, Message
 from app.models.account import Account
@@ -336,7 +337,7 @@ async def process_file(
                 text("DELETE FROM payment_file_line WHERE payment_file_id = :f"),
                 {"f": payment_file.id},
             )
-            return await _finish(session, payment_file, "failed", moment, exc.reason)
+            return await _finish(session, payment_file, UploadStatus.FAILED, moment, exc.reason)
     c = tally.counts
     payment_file.received = sum(c.values())
     payment_file.matched = c[Outcome.MATCHED]
@@ -348,7 +349,10 @@ async def process_file(
     payment_file.unmatched_amount = tally.unmatched_amount
     clean = c[Outcome.UNMATCHED] + c[Outcome.DUPLICATE] + c[Outcome.REJECTED] == 0
     return await _finish(
-        session, payment_file, "completed" if clean else "completed_with_errors", moment
+        session,
+        payment_file,
+        UploadStatus.COMPLETED if clean else UploadStatus.COMPLETED_WITH_ERRORS,
+        moment,
     )
 
 
@@ -505,7 +509,7 @@ def _summary(payment_file: PaymentFile) -> dict[str, Any]:
 async def _finish(
     session: AsyncSession,
     payment_file: PaymentFile,
-    status: str,
+    status: UploadStatus,
     now: datetime,
     failure: Text | None = None,
 ) -> PaymentFile:
@@ -679,7 +683,11 @@ async def start_job(session: AsyncSession, file_id: uuid.UUID, now: datetime) ->
     if attempts > MAX_ATTEMPTS:
         payment_file = await session.get_one(PaymentFile, file_id)
         await _finish(
-            session, payment_file, "failed", now, N_("processing failed repeatedly; send it again")
+            session,
+            payment_file,
+            UploadStatus.FAILED,
+            now,
+            N_("processing failed repeatedly; send it again"),
         )
         return False
     return True
@@ -692,7 +700,7 @@ async def mark_failed(session: AsyncSession, file_id: uuid.UUID, error: Exceptio
     reason: Text = N_("the file could not be processed; the operators have the details")
     if isinstance(error, UnreadableUpload):
         reason = error.reason
-    await _finish(session, payment_file, "failed", datetime.now(UTC), reason)
+    await _finish(session, payment_file, UploadStatus.FAILED, datetime.now(UTC), reason)
 
 
 async def list_files(

@@ -22,6 +22,7 @@ from sqlmodel import select
 
 from app import locks
 from app.domain.errors import IdempotencyKeyReused, PayloadTooLarge
+from app.domain.uploads import UploadStatus
 from app.jobs import queue as jobs_queue
 from app.jobs.queue import UploadBusy
 from app.services.tabular_uploads import UploadCheck
@@ -45,7 +46,7 @@ PAYMENT_FILES = Queue("payment_file", "payment_file_chunk", "payment_file_id",
 
 class _Upload(Protocol):
     id: uuid.UUID
-    status: str
+    status: UploadStatus
     body_sha256: str
 
 

@@ -51,7 +51,13 @@ from app.domain import webhooks as domain
 from app.domain.errors import InvalidInput, NotFound, PermissionDenied, VersionMismatch
 from app.domain.history import HistoryKind
 from app.domain.roles import Role
-from app.domain.webhooks import DestinationRefused, EventKind, IPAddress, RetryPolicy
+from app.domain.webhooks import (
+    DeliveryStatus,
+    DestinationRefused,
+    EventKind,
+    IPAddress,
+    RetryPolicy,
+)
 from app.i18n import N_
 from app.models.partner import Partner
 from app.models.webhook import WebhookDelivery, WebhookEvent, WebhookSubscription
@@ -582,7 +588,7 @@ async def retry_delivery(
     if delivery.status != "pending":
         # The maximum age counts again from the hand retry.
         delivery.created_at = moment
-    delivery.status = "pending"
+    delivery.status = DeliveryStatus.PENDING
     delivery.next_attempt_at = moment
     session.add(delivery)
     await session.flush()
@@ -703,7 +709,7 @@ async def deliver_next(database: Database, settings: Settings) -> uuid.UUID | No
         assert event is not None and subscription is not None
         if not subscription.enabled:
             outcome = Attempt(False, None, None, "the subscription is disabled")
-            delivery.status = "failed"
+            delivery.status = DeliveryStatus.FAILED
         else:
             outcome = await attempt(subscription, event, settings)
         await _record(session, delivery, outcome, settings)
@@ -730,7 +736,7 @@ async def _record(
     delivery.latency_ms = outcome.latency_ms
     delivery.last_error = outcome.error
     if outcome.delivered:
-        delivery.status = "delivered"
+        delivery.status = DeliveryStatus.DELIVERED
         delivery.delivered_at = now
     elif delivery.status == "pending":
         later = domain.next_attempt(
@@ -741,7 +747,7 @@ async def _record(
             random.random(),  # noqa: S311 (jitter)
         )
         if later is None:
-            delivery.status = "failed"
+            delivery.status = DeliveryStatus.FAILED
         else:
             delivery.next_attempt_at = later
     session.add(delivery)
