@@ -28,9 +28,7 @@ def imports_of_test_modules(source: str) -> list[str]:
         module, names = match.group(1), match.group(2)
         if _is_test_module(module):
             found.append((match.start(), module))
-        for name in re.findall(
-            r"\b(test_\w+)\b", names.split("#")[0] if "(" not in names else names
-        ):
+        for name in re.findall(r"\b(test_\w+)\b", re.sub(r"#[^\n]*", "", names)):
             found.append((match.start(), f"{module}.{name}"))
     for match in _IMPORT_LINE.finditer(source):
         if _is_test_module(match.group(1)):
