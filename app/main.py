@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -389,6 +390,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
                 settings=settings,
             )
         )
+    # Everything built at start-up (the app, its routes and models, SQLAlchemy's mappers)
+    # lives as long as the process: moved out of the collector's sight, a full collection
+    # no longer walks it and stalls every request in flight. Once per process: what a
+    # second app in the same process (tests) builds stays collectable.
+    if gc.get_freeze_count() == 0:
+        gc.collect()
+        gc.freeze()
     try:
         yield
     finally:
