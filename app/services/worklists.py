@@ -74,7 +74,6 @@ from sqlalchemy import (
     text,
     tuple_,
 )
-from sqlalchemy import select as core_select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -113,8 +112,7 @@ from app.domain.strategies import (
     limits_for,
 )
 from app.models.account import AccountPause
-from app.models.debtor import CONTACT, ContactPoint
-from app.models.interaction import Interaction
+from app.models.debtor import CONTACT
 from app.models.strategy import CollectionStrategy
 from app.models.worklist import WorklistClaim
 from app.security import Principal
@@ -732,13 +730,55 @@ async def _workable(
     return workable
 
 
-def _zones_of(points: Sequence[ContactPoint], country: str) -> tuple[str, ...]:
+# The debtor's usable points of a batch's accounts, their values left sealed.
+_POINTS = text(
+    """
+SELECT cp.id, cp.account_id, cp.kind, cp.position, cp.verification_status, cp.is_valid,
+       cp.value_masked, cp.value_index, cp.state, cp.municipality, cp.postal_code,
+       cp.time_zone, cp.value
+FROM contact_point cp
+WHERE cp.account_id = ANY(:account_ids)
+  AND cp.related_party_id IS NULL
+  AND cp.kind = ANY(:kinds)
+  AND cp.verification_status <> 'invalid'
+ORDER BY cp.account_id, cp.position, cp.id
+"""
+).bindparams(
+    bindparam("account_ids", type_=ARRAY(PG_UUID(as_uuid=True))),
+    bindparam("kinds", type_=ARRAY(String())),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Point:
+    """A debtor contact point as the queue reads it (:data:`_POINTS`): its value stays sealed,
+    opened only to place a phone whose blind index was not seen before."""
+
+    id: uuid.UUID
+    account_id: uuid.UUID
+    kind: str
+    position: int
+    verification_status: str
+    is_valid: bool
+    value_masked: str
+    value_index: bytes
+    state: str | None
+    municipality: str | None
+    postal_code: str | None
+    time_zone: str | None
+    sealed: bytes
+
+    def value(self) -> str:
+        return vault.current().open(bytes(self.sealed), CONTACT)
+
+
+def _zones_of(points: Sequence[_Point], country: str) -> tuple[str, ...]:
     """The candidate zones of a contact through ``points`` (zones_of_points), each point's
     zones as the pre-filter works them out (a phone's remembered by its blind index)."""
     found: list[frozenset[str]] = []
     for point in points:
         if point.kind == "phone":
-            found.append(_phone_zones(point.value_index, point.time_zone, lambda p=point: p.value))
+            found.append(_phone_zones(point.value_index, point.time_zone, point.value))
         else:
             found.append(
                 _placed_by(
@@ -768,21 +808,11 @@ async def _evaluate(
     )
     arm_documents: dict[tuple[uuid.UUID, uuid.UUID], StrategyDocument] = {}
     kinds = sorted({POINT_KIND[c] for c in channels})
-    points: defaultdict[uuid.UUID, list[ContactPoint]] = defaultdict(list)
-    for point in (
-        await session.scalars(
-            select(ContactPoint)
-            .where(
-                col(ContactPoint.account_id).in_(account_ids),
-                col(ContactPoint.related_party_id).is_(None),
-                col(ContactPoint.kind).in_(kinds),
-                col(ContactPoint.verification_status) != VerificationStatus.INVALID,
-            )
-            .order_by(
-                col(ContactPoint.account_id), col(ContactPoint.position), col(ContactPoint.id)
-            )
-        )
+    points: defaultdict[uuid.UUID, list[_Point]] = defaultdict(list)
+    for fetched in (
+        await session.execute(_POINTS, {"account_ids": account_ids, "kinds": kinds})
     ).all():
+        point = _Point(*fetched)
         points[point.account_id].append(point)
     reach: defaultdict[uuid.UUID, list[HourCount]] = defaultdict(list)
     for point_id, hour, attempts, rpc in (
@@ -824,14 +854,23 @@ async def _evaluate(
     return items
 
 
+# Strategy documents as parsed, by partner and version: a stored version never changes
+# (app/models/strategy.py), so an entry never goes stale. Bounded: emptied when full.
+_DOCUMENTS: dict[tuple[uuid.UUID, int], StrategyDocument] = {}
+_DOCUMENTS_MAX = 1024
+
+
 async def _documents(
     session: AsyncSession, rows: Sequence[RowMapping]
 ) -> dict[uuid.UUID, tuple[int, StrategyDocument]]:
     """The strategy in force for each partner of the batch: one statement for those that
     have one, the country's default for the others."""
     wanted = {(r["partner_id"], r["strategy_version"]) for r in rows}
-    stored = [(p, v) for p, v in wanted if v is not None]
     found: dict[uuid.UUID, tuple[int, StrategyDocument]] = {}
+    for partner_id, version in wanted:
+        if (partner_id, version) in _DOCUMENTS:
+            found[partner_id] = (version, _DOCUMENTS[partner_id, version])
+    stored = [(p, v) for p, v in wanted if v is not None and p not in found]
     if stored:
         for partner_id, version, document in (
             await session.execute(
@@ -846,11 +885,37 @@ async def _documents(
                 )
             )
         ).all():
-            found[partner_id] = (version, strategy_service.document_from_json(document))
+            parsed = strategy_service.document_from_json(document)
+            if len(_DOCUMENTS) >= _DOCUMENTS_MAX:
+                _DOCUMENTS.clear()
+            _DOCUMENTS[partner_id, version] = parsed
+            found[partner_id] = (version, parsed)
     for row in rows:
         if row["partner_id"] not in found:
             found[row["partner_id"]] = (DEFAULT_VERSION, default_for(row["country"]))
     return found
+
+
+# The contacts the rules count, of a batch's debtors (as app/services/contact_check.py reads
+# them for one debtor): outbound attempts and conversations, not the portal, not amended.
+_HISTORY = text(
+    """
+SELECT i.debtor_id, i.started_at, i.channel, i.party, i.result_code
+FROM interaction i
+WHERE i.debtor_id = ANY(:debtor_ids)
+  AND (i.direction = 'outbound' OR i.result_code = ANY(:conversation_codes))
+  AND i.channel <> :portal
+  AND i.started_at >= :since AND i.started_at <= :now
+  AND i.id NOT IN (SELECT c.amends_id FROM interaction c
+                   WHERE c.debtor_id = ANY(:debtor_ids) AND c.amends_id IS NOT NULL)
+"""
+).bindparams(
+    bindparam("debtor_ids", type_=ARRAY(PG_UUID(as_uuid=True))),
+    bindparam("conversation_codes", type_=ARRAY(String())),
+    bindparam("portal", type_=String()),
+    bindparam("since", type_=DateTime(timezone=True)),
+    bindparam("now", type_=DateTime(timezone=True)),
+)
 
 
 async def _history(
@@ -858,29 +923,16 @@ async def _history(
 ) -> dict[uuid.UUID, tuple[PastContact, ...]]:
     """Each debtor's contacts the rules count (as app/services/contact_check.py reads them for one
     debtor), over all their accounts and partners, for the batch's debtors at once."""
-    ids = sorted(debtor_ids)
     rows = (
         await session.execute(
-            core_select(
-                col(Interaction.debtor_id),
-                col(Interaction.started_at),
-                col(Interaction.channel),
-                col(Interaction.party),
-                col(Interaction.result_code),
-            ).where(
-                col(Interaction.debtor_id).in_(ids),
-                (col(Interaction.direction) == "outbound")
-                | col(Interaction.result_code).in_(CONVERSATION_CODES),
-                col(Interaction.channel) != PORTAL_CHANNEL,
-                col(Interaction.started_at) >= now - HISTORY_WINDOW,
-                col(Interaction.started_at) <= now,
-                col(Interaction.id).not_in(
-                    select(col(Interaction.amends_id)).where(
-                        col(Interaction.debtor_id).in_(ids),
-                        col(Interaction.amends_id).is_not(None),
-                    )
-                ),
-            )
+            _HISTORY,
+            {
+                "debtor_ids": sorted(debtor_ids),
+                "conversation_codes": sorted(CONVERSATION_CODES),
+                "portal": PORTAL_CHANNEL,
+                "since": now - HISTORY_WINDOW,
+                "now": now,
+            },
         )
     ).all()
     found: defaultdict[uuid.UUID, list[PastContact]] = defaultdict(list)
@@ -916,9 +968,7 @@ async def _pauses(
     return {account: tuple(spans) for account, spans in found.items()}
 
 
-def _point_order(
-    point: ContactPoint, reach: Mapping[uuid.UUID, list[HourCount]]
-) -> tuple[Any, ...]:
+def _point_order(point: _Point, reach: Mapping[uuid.UUID, list[HourCount]]) -> tuple[Any, ...]:
     rate = contactability(reach.get(point.id, ())).score
     return (
         point.verification_status != VerificationStatus.VERIFIED,
@@ -933,7 +983,7 @@ def _evaluate_one(
     pack: RulePack,
     version: int,
     document: StrategyDocument,
-    points: Sequence[ContactPoint],
+    points: Sequence[_Point],
     reach: Mapping[uuid.UUID, list[HourCount]],
     history: tuple[PastContact, ...],
     pauses: tuple[tuple[date, date], ...],
@@ -987,7 +1037,7 @@ def _evaluate_one(
 def _item(
     row: RowMapping,
     weight: Decimal,
-    point: ContactPoint,
+    point: _Point,
     reach: Mapping[uuid.UUID, list[HourCount]],
     channel: ContactChannel,
     zone: str,
