@@ -16,16 +16,21 @@ considered (references and guarantors are worked from the account, not from the 
 debtor contact points of the collector's active accounts (what places each: a phone's area,
 an address's state, the zone stored with it; never more than that), and only accounts with a
 channel and point whose every candidate zone is open now under the day and hour rules go on
-(:func:`_workable`; whether a zone is open is worked out once per country and zone, a phone's
-zones are remembered by its blind index). Every other account would be refused by the
-contact check in some zone whatever else holds, so at night, when nothing is open, the queue
-answers after that one statement. Then a round fetches a batch of candidates with every
+(:func:`_workable`, :func:`_reachable`; whether a zone is open is worked out once per country
+and zones, a phone's zones are remembered by its blind index). Every other account would be
+refused by the contact check in some zone whatever else holds, so at night, when nothing is
+open, the queue answers after that one statement. The process keeps that reading (accounts
+grouped by what their points place) with a fingerprint of the rows it came from (their count
+and two sums of row hashes); the next call asks PostgreSQL only for the fingerprint (one row)
+and reads the points again only when it differs, so a point or an assignment changed by any
+process is seen on the next call. Then a round fetches a batch of candidates with every
 per-account fact in one statement (partner, the strategy version in force, promise due today
 or broken yesterday, last contact, flags, consents, claim), ordered by a SQL *pre-score*: the
 part of the priority that does not depend on the contact point (a due callback, promises,
 balance × stage weight, days without contact; the point adds at most
 :data:`~app.domain.priority.MAX_POINT_POINTS`). Then, for the whole batch at once: the
-strategy documents, the debtor's contact points, their contactability by local hour, the
+strategy documents (parsed once per version and process: a version never changes), the
+debtor's contact points (values left sealed), their contactability by local hour, the
 debtors' recent contact history and (only when some account has pauses) the pauses. The pure
 check (:func:`app.domain.contact_check.check_contact`) then runs in Python per candidate. A
 round yields its allowed accounts; another round (keyset on the pre-score) follows only
@@ -708,10 +713,11 @@ async def _workable(
             reading = None
     if reading is None:
         reading = _read((await session.execute(_QUEUE_POINTS, params)).all())
-        _READINGS[key] = reading
-        if len(_READINGS) > _READINGS_MAX:
-            _READINGS.popitem(last=False)
+    # Stored again (a concurrent call may have let it go meanwhile), the most recent last.
+    _READINGS[key] = reading
     _READINGS.move_to_end(key)
+    if len(_READINGS) > _READINGS_MAX:
+        _READINGS.popitem(last=False)
     packs: dict[str, RulePack] = {}
     is_open: dict[tuple[str, tuple[str, ...]], bool] = {}
 
