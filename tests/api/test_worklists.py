@@ -240,6 +240,43 @@ class TestWorklist:
         await session.flush()
         assert await listed() == [second.id]
 
+    async def test_the_sql_pre_score_is_the_score_less_the_point_part(
+        self, session, make_user, settings, monkeypatch
+    ):
+        """The candidates are ranked in SQL by the part of the score that does not depend on
+        the contact point: for every listed account it is the Python score less the points
+        of its contactability and best hour, whatever the balance and stage."""
+        partner = await make_partner(session)
+        collector = await make_user(Role.COLLECTOR)
+        principals = ("0.01", "1", "8.99", "99.50", "316.23", "999.99", "12345.67", "9999999")
+        for n, principal in enumerate(principals):
+            account = await make_account(
+                session,
+                partner,
+                assigned_collector_id=collector.id,
+                dpd=(1, 15, 45, 75, 100, 150, 200, 400)[n],
+                principal=Decimal(principal),
+                interest=Decimal("0"),
+                fees=Decimal("0"),
+            )
+            phone, zone = daytime_phone(n)
+            await add_phone(session, account, zone, phone)
+        rows: dict[uuid.UUID, int] = {}
+        evaluate = worklists._evaluate
+
+        async def spy(session, settings, batch, *args):
+            rows.update({row["id"]: row["pre_score"] for row in batch})
+            return await evaluate(session, settings, batch, *args)
+
+        monkeypatch.setattr(worklists, "_evaluate", spy)
+        items = await worklists.my_worklist(session, settings, principal_of(collector), limit=20)
+        assert items
+        for item in items:
+            point_part = sum(
+                r.points for r in item.priority.reasons if r.code in ("contactability", "best_hour")
+            )
+            assert rows[item.account_id] == item.priority.score - point_part, item.priority
+
     async def test_an_unchanged_queue_reads_one_row_of_its_points(
         self, session, connection, make_user, settings
     ):
