@@ -46,6 +46,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import gc
 import hashlib
 import json
 import os
@@ -470,6 +471,8 @@ async def measure(
     clocked: dict[str, Any] = {}
     try:
         app = create_app(settings, db)
+        # As the app's lifespan does at startup (httpx's ASGI transport does not run it).
+        gc.freeze()
         if at is not None:
             # The queue's and next's "now" only (sign-in keeps the real clock).
             clocked = {name: getattr(queue, name) for name in ("my_worklist", "claim_next")}

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, or_
@@ -300,9 +301,15 @@ def zones_of_points(points: Iterable[ContactPoint], country: str) -> tuple[str, 
     )
 
 
-def points_placing(
-    point: ContactPoint, channel: ContactChannel, others: Iterable[ContactPoint]
-) -> list[ContactPoint]:
+class _Identified(Protocol):
+    @property
+    def id(self) -> uuid.UUID: ...
+
+
+_P = TypeVar("_P", bound=_Identified)
+
+
+def points_placing(point: _P, channel: ContactChannel, others: Iterable[_P]) -> list[_P]:
     """The points that place the person for a contact through ``point``: a call or visit,
     the point itself; an email, SMS or WhatsApp (read wherever the person is), every one."""
     if channel not in ANYWHERE:

@@ -16,16 +16,21 @@ considered (references and guarantors are worked from the account, not from the 
 debtor contact points of the collector's active accounts (what places each: a phone's area,
 an address's state, the zone stored with it; never more than that), and only accounts with a
 channel and point whose every candidate zone is open now under the day and hour rules go on
-(:func:`_workable`; whether a zone is open is worked out once per country and zone, a phone's
-zones are remembered by its blind index). Every other account would be refused by the
-contact check in some zone whatever else holds, so at night, when nothing is open, the queue
-answers after that one statement. Then a round fetches a batch of candidates with every
+(:func:`_workable`, :func:`_reachable`; whether a zone is open is worked out once per country
+and zones, a phone's zones are remembered by its blind index). Every other account would be
+refused by the contact check in some zone whatever else holds, so at night, when nothing is
+open, the queue answers after that one statement. The process keeps that reading (accounts
+grouped by what their points place) with a fingerprint of the rows it came from (their count
+and two sums of row hashes); the next call asks PostgreSQL only for the fingerprint (one row)
+and reads the points again only when it differs, so a point or an assignment changed by any
+process is seen on the next call. Then a round fetches a batch of candidates with every
 per-account fact in one statement (partner, the strategy version in force, promise due today
 or broken yesterday, last contact, flags, consents, claim), ordered by a SQL *pre-score*: the
 part of the priority that does not depend on the contact point (a due callback, promises,
 balance × stage weight, days without contact; the point adds at most
 :data:`~app.domain.priority.MAX_POINT_POINTS`). Then, for the whole batch at once: the
-strategy documents, the debtor's contact points, their contactability by local hour, the
+strategy documents (parsed once per version and process: a version never changes), the
+debtor's contact points (values left sealed), their contactability by local hour, the
 debtors' recent contact history and (only when some account has pauses) the pauses. The pure
 check (:func:`app.domain.contact_check.check_contact`) then runs in Python per candidate. A
 round yields its allowed accounts; another round (keyset on the pre-score) follows only
@@ -55,8 +60,8 @@ from __future__ import annotations
 import functools
 import json
 import uuid
-from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections import OrderedDict, defaultdict
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -74,7 +79,6 @@ from sqlalchemy import (
     text,
     tuple_,
 )
-from sqlalchemy import select as core_select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -113,8 +117,7 @@ from app.domain.strategies import (
     limits_for,
 )
 from app.models.account import AccountPause
-from app.models.debtor import CONTACT, ContactPoint
-from app.models.interaction import Interaction
+from app.models.debtor import CONTACT
 from app.models.strategy import CollectionStrategy
 from app.models.worklist import WorklistClaim
 from app.security import Principal
@@ -125,7 +128,6 @@ from app.services.contact_check import (
     HISTORY_WINDOW,
     pack_of,
     points_placing,
-    zones_of_points,
 )
 from app.services.flags import REACH_PARAMS
 
@@ -194,71 +196,82 @@ _EXPERIMENT_ARM = f"""
 
 _CANDIDATES = text(
     """
-SELECT * FROM (
-  SELECT c.*,
-         (CASE WHEN c.callback_due_at IS NOT NULL THEN 2000 ELSE 0 END
-          + CASE WHEN c.due_today THEN 400 ELSE 0 END
-          + CASE WHEN c.broken THEN 300 ELSE 0 END
-          + least(300, round(c.stage_weight / 100 * 50 * log(1 + c.total)))
-          + 5 * least(30, coalesce(
-                floor(extract(epoch FROM (:now - c.last_contact)) / 86400), 30))
-         )::integer AS pre_score
-  FROM (
-    SELECT a.id, a.partner_id, a.debtor_id, a.external_ref, a.debtor_first_names,
-           a.debtor_last_names, a.debtor_birth_date, a.stage, a.dpd, a.status, a.currency,
-           a.total, a.past_due_amount, a.has_pauses, p.country, p.time_zone AS partner_zone,
-           s.version AS strategy_version,
-           ex.arm_id AS experiment_arm_id,
-           coalesce((ex.arm_document ->> 'priority_weight')::numeric,
-                    (s.document -> 'stages' -> a.stage ->> 'priority_weight')::numeric,
-                    (CAST(:default_weights AS jsonb) -> p.country ->> a.stage)::numeric,
-                    0) AS stage_weight,
-           EXISTS (SELECT 1 FROM promise pr
-                   WHERE pr.account_id = a.id AND pr.status = 'pending'
-                     AND pr.due_date = d.today) AS due_today,
-           EXISTS (SELECT 1 FROM promise pr
-                   WHERE pr.account_id = a.id
-                     AND ((pr.status = 'pending' AND pr.due_date = d.today - 1)
-                          OR (pr.status = 'broken' AND pr.resolved_on >= d.today - 1)))
-             AS broken,
-           (SELECT max(i.started_at) FROM interaction i
-            WHERE i.account_id = a.id AND i.started_at <= :now) AS last_contact,
-           (SELECT min(cb.due_at) FROM callback cb
-            WHERE cb.account_id = a.id AND cb.collector_id = :collector
-              AND cb.done_at IS NULL AND cb.cancelled_at IS NULL AND cb.due_at <= :now)
-             AS callback_due_at,
-           ARRAY(SELECT f.kind FROM debtor_flag f
-                 WHERE f.debtor_id = a.debtor_id AND f.cleared_at IS NULL
-                   AND (f.account_id IS NULL OR f.account_id = a.id
-                        OR f.kind = ANY(:agency_flags)
-                        OR (f.kind = ANY(:creditor_flags) AND f.partner_id = a.partner_id)))
-             AS flags,
-           ARRAY(SELECT cc.channel || ':' || cc.status FROM contact_consent cc
-                 WHERE cc.debtor_id = a.debtor_id AND cc.partner_id = a.partner_id)
-             AS consents,
-           wc.expires_at AS claimed_until
-    FROM account a
-    JOIN partner p ON p.id = a.partner_id
-    CROSS JOIN LATERAL (SELECT (:now AT TIME ZONE p.time_zone)::date AS today) d
-    LEFT JOIN LATERAL (
-      SELECT cs.version, cs.document FROM collection_strategy cs
-      WHERE cs.partner_id = a.partner_id ORDER BY cs.version DESC LIMIT 1
-    ) s ON true
-    LEFT JOIN LATERAL (/*EXPERIMENT_ARM*/) ex ON true
-    LEFT JOIN worklist_claim wc ON wc.account_id = a.id AND wc.expires_at > :now
-    WHERE a.assigned_collector_id = :collector
-      AND a.status = 'active'
-      AND (wc.account_id IS NULL OR (wc.collector_id = :collector AND NOT :skip_own))
-    -- A fence: the pre-filter's ids are applied outside, so that the planner, misjudging
-    -- them together with the collector as one row, does not loop over the claims per account.
+SELECT top.*,
+       ARRAY(SELECT f.kind FROM debtor_flag f
+             WHERE f.debtor_id = top.debtor_id AND f.cleared_at IS NULL
+               AND (f.account_id IS NULL OR f.account_id = top.id
+                    OR f.kind = ANY(:agency_flags)
+                    OR (f.kind = ANY(:creditor_flags) AND f.partner_id = top.partner_id)))
+         AS flags,
+       ARRAY(SELECT cc.channel || ':' || cc.status FROM contact_consent cc
+             WHERE cc.debtor_id = top.debtor_id AND cc.partner_id = top.partner_id)
+         AS consents
+FROM (
+  SELECT * FROM (
+    SELECT c.*,
+           (CASE WHEN c.callback_due_at IS NOT NULL THEN 2000 ELSE 0 END
+            + CASE WHEN c.due_today THEN 400 ELSE 0 END
+            + CASE WHEN c.broken THEN 300 ELSE 0 END
+            -- In double precision and rounded half up, as priority.balance_points does.
+            + least(300, floor(CAST(c.stage_weight AS double precision) / 100 * 50
+                               * log(1 + CAST(c.total AS double precision)) + 0.5))
+            + 5 * least(30, coalesce(
+                  floor(extract(epoch FROM (:now - c.last_contact)) / 86400), 30))
+           )::integer AS pre_score
+    FROM (
+      SELECT a.id, a.partner_id, a.debtor_id, a.external_ref, a.debtor_first_names,
+             a.debtor_last_names, a.debtor_birth_date, a.stage, a.dpd, a.status, a.currency,
+             a.total, a.past_due_amount, a.has_pauses, p.country, p.time_zone AS partner_zone,
+             s.version AS strategy_version,
+             ex.arm_id AS experiment_arm_id,
+             coalesce((ex.arm_document ->> 'priority_weight')::numeric,
+                      (s.document -> 'stages' -> a.stage ->> 'priority_weight')::numeric,
+                      (CAST(:default_weights AS jsonb) -> p.country ->> a.stage)::numeric,
+                      0) AS stage_weight,
+             EXISTS (SELECT 1 FROM promise pr
+                     WHERE pr.account_id = a.id AND pr.status = 'pending'
+                       AND pr.due_date = d.today) AS due_today,
+             EXISTS (SELECT 1 FROM promise pr
+                     WHERE pr.account_id = a.id
+                       AND ((pr.status = 'pending' AND pr.due_date = d.today - 1)
+                            OR (pr.status = 'broken' AND pr.resolved_on >= d.today - 1)))
+               AS broken,
+             (SELECT max(i.started_at) FROM interaction i
+              WHERE i.account_id = a.id AND i.started_at <= :now) AS last_contact,
+             (SELECT min(cb.due_at) FROM callback cb
+              WHERE cb.account_id = a.id AND cb.collector_id = :collector
+                AND cb.done_at IS NULL AND cb.cancelled_at IS NULL AND cb.due_at <= :now)
+               AS callback_due_at,
+             wc.expires_at AS claimed_until
+      FROM account a
+      JOIN partner p ON p.id = a.partner_id
+      CROSS JOIN LATERAL (SELECT (:now AT TIME ZONE p.time_zone)::date AS today) d
+      LEFT JOIN LATERAL (
+        SELECT cs.version, cs.document FROM collection_strategy cs
+        WHERE cs.partner_id = a.partner_id ORDER BY cs.version DESC LIMIT 1
+      ) s ON true
+      LEFT JOIN LATERAL (/*EXPERIMENT_ARM*/) ex ON true
+      LEFT JOIN worklist_claim wc ON wc.account_id = a.id AND wc.expires_at > :now
+      WHERE a.assigned_collector_id = :collector
+        AND a.status = 'active'
+        AND (wc.account_id IS NULL OR (wc.collector_id = :collector AND NOT :skip_own))
+      -- A fence: the pre-filter's ids are applied outside, so that the planner, misjudging
+      -- them together with the collector as one row, does not loop over the claims per
+      -- account.
+      OFFSET 0
+    ) c
+    WHERE c.id = ANY(:workable)
+    -- A fence: the pre-score is worked out once per account, not again in the keyset
+    -- condition and the sort.
     OFFSET 0
-  ) c
-) ranked
-WHERE ranked.id = ANY(:workable)
-  AND (ranked.pre_score < :after_score
-       OR (ranked.pre_score = :after_score AND ranked.id > :after_id))
-ORDER BY ranked.pre_score DESC, ranked.id
-LIMIT :batch
+  ) ranked
+  WHERE ranked.pre_score < :after_score
+     OR (ranked.pre_score = :after_score AND ranked.id > :after_id)
+  ORDER BY ranked.pre_score DESC, ranked.id
+  LIMIT :batch
+) top
+-- Flags and consents only for the batch.
+ORDER BY top.pre_score DESC, top.id
 """.replace("/*EXPERIMENT_ARM*/", _EXPERIMENT_ARM)
 ).bindparams(
     bindparam("now", type_=DateTime(timezone=True)),
@@ -275,12 +288,10 @@ LIMIT :batch
 
 # The debtor contact points of the collector's active accounts that the queue could use,
 # with what places them, for the pre-filter on open zones. A phone comes sealed: it is opened
-# only the first time its blind index is seen (see _PHONE_ZONES).
-_QUEUE_POINTS = text(
-    """
-SELECT cp.account_id, cp.id, cp.kind, cp.value_index, cp.state, cp.municipality,
-       cp.postal_code, cp.time_zone, p.country,
-       CASE WHEN cp.kind = 'phone' THEN cp.value END AS sealed_phone
+# only the first time its blind index is seen (see _PHONE_ZONES). Each row comes with two
+# hashes of what the pre-filter reads of it; their sums and the count are the reading's
+# fingerprint, which _QUEUE_FINGERPRINT gives alone (see _READINGS).
+_QUEUE_POINTS_FROM = """
 FROM account a
 JOIN partner p ON p.id = a.partner_id
 JOIN contact_point cp ON cp.account_id = a.id
@@ -290,6 +301,26 @@ WHERE a.assigned_collector_id = :collector
   AND cp.kind = ANY(:kinds)
   AND cp.verification_status <> 'invalid'
 """
+_POINT_HASH = (
+    "hash_record_extended(ROW(cp.account_id, cp.id, cp.kind, cp.value_index, cp.state,"
+    " cp.municipality, cp.postal_code, cp.time_zone, p.country), {seed})"
+)
+_QUEUE_POINTS = text(
+    f"""
+SELECT cp.account_id, cp.id, cp.kind, cp.value_index, cp.state, cp.municipality,
+       cp.postal_code, cp.time_zone, p.country,
+       CASE WHEN cp.kind = 'phone' THEN cp.value END AS sealed_phone,
+       {_POINT_HASH.format(seed=0)} AS hash0, {_POINT_HASH.format(seed=1)} AS hash1
+{_QUEUE_POINTS_FROM}"""
+).bindparams(
+    bindparam("collector", type_=PG_UUID(as_uuid=True)),
+    bindparam("kinds", type_=ARRAY(String())),
+)
+_QUEUE_FINGERPRINT = text(
+    f"""
+SELECT count(*), coalesce(sum({_POINT_HASH.format(seed=0)}), 0),
+       coalesce(sum({_POINT_HASH.format(seed=1)}), 0)
+{_QUEUE_POINTS_FROM}"""
 ).bindparams(
     bindparam("collector", type_=PG_UUID(as_uuid=True)),
     bindparam("kinds", type_=ARRAY(String())),
@@ -505,8 +536,8 @@ async def _rounds(
     """Per round, the allowed accounts of the next batch by pre-score (unordered), at most
     :data:`MAX_ROUNDS` rounds."""
     channels = channels_for(principal.skills)
-    prefiltered = await _workable(session, settings, collector, channels, now)
-    if not prefiltered.workable:
+    workable = await _workable(session, settings, collector, channels, now)
+    if not workable:
         return
     after_score, after_id = _TOP_SCORE, _NIL
     for _ in range(MAX_ROUNDS):
@@ -518,7 +549,7 @@ async def _rounds(
                         "now": now,
                         "collector": collector,
                         "skip_own": skip_own,
-                        "workable": prefiltered.workable,
+                        "workable": workable,
                         "after_score": after_score,
                         "after_id": after_id,
                         "batch": batch,
@@ -531,7 +562,7 @@ async def _rounds(
         )
         if not rows:
             return
-        yield await _evaluate(session, settings, rows, channels, now, prefiltered.placed)
+        yield await _evaluate(session, settings, rows, channels, now)
         if len(rows) < batch:
             return
         after_score, after_id = rows[-1]["pre_score"], rows[-1]["id"]
@@ -566,49 +597,98 @@ def _placed_by(
     )
 
 
-# A point as the pre-filter read it: what the zones were worked out from, and the zones.
-_Placing = tuple[tuple[bytes, str | None, str | None, str | None, str | None], frozenset[str]]
+def _phone_zones(index: bytes | None, zone: str | None, open_number: Any) -> frozenset[str]:
+    """What a phone places, from the cache by its blind index and stored zone, else from the
+    number (``open_number()``), remembered."""
+    phone = (bytes(index), zone) if index else None
+    zones = _PHONE_ZONES.get(phone) if phone is not None else None
+    if zones is None:
+        zones = evidence_zones(ZoneEvidence(kind="phone", value=open_number(), time_zone=zone))
+        if phone is not None:
+            if len(_PHONE_ZONES) >= _PHONE_ZONES_MAX:
+                _PHONE_ZONES.clear()
+            _PHONE_ZONES[phone] = zones
+    return zones
 
 
-def _placing_key(
-    value_index: bytes | None,
-    time_zone: str | None,
-    state: str | None,
-    municipality: str | None,
-    postal_code: str | None,
-) -> tuple[bytes, str | None, str | None, str | None, str | None]:
-    return (bytes(value_index or b""), time_zone, state, municipality, postal_code)
-
-
-def _placed(rows: Sequence[Any]) -> dict[uuid.UUID, _Placing]:
-    """What each point of ``rows`` (:data:`_QUEUE_POINTS`) places
-    (app.domain.geography.evidence_zones, as app.services.contact_check.zones_of_points reads a
-    point), a phone's from the cache, opening only the numbers not seen before."""
-    found: dict[uuid.UUID, _Placing] = {}
-    sealer = None
-    for _, point_id, kind, index, state, town, postal, zone, country, sealed in rows:
-        key = _placing_key(index, zone, state, town, postal)
-        if kind != "phone":
-            found[point_id] = (key, _placed_by(kind, country, state, town, postal, zone))
-            continue
-        phone = (key[0], zone) if index else None
-        zones = _PHONE_ZONES.get(phone) if phone is not None else None
-        if zones is None:
-            sealer = sealer or vault.current()
-            number = sealer.open(bytes(sealed), CONTACT)
-            zones = evidence_zones(ZoneEvidence(kind="phone", value=number, time_zone=zone))
-            if phone is not None:
-                if len(_PHONE_ZONES) >= _PHONE_ZONES_MAX:
-                    _PHONE_ZONES.clear()
-                _PHONE_ZONES[phone] = zones
-        found[point_id] = (key, zones)
-    return found
+# What places one account's debtor for the pre-filter: the partner's country, and each
+# usable point's kind with the zones it places (the same for every account read alike).
+_Profile = tuple[str, frozenset[tuple[str, frozenset[str]]]]
 
 
 @dataclass(frozen=True, slots=True)
-class _Prefiltered:
-    workable: list[uuid.UUID]  # the accounts that go on
-    placed: dict[uuid.UUID, _Placing]  # by contact point id
+class _Reading:
+    """The pre-filter's reading of a collector's points: the accounts by profile, and the
+    fingerprint of the rows it was made from."""
+
+    fingerprint: tuple[int, int, int]
+    accounts: dict[_Profile, list[uuid.UUID]]
+
+
+# The last readings, per process, by collector and point kinds. A reading is used again only
+# while the collector's points hash the same (_QUEUE_FINGERPRINT, one row): any point added,
+# changed, removed, an account assigned, unassigned, closed, or a partner's country changed
+# makes a new fingerprint, and the points are read again. Bounded, least recently used out.
+_READINGS: OrderedDict[tuple[uuid.UUID, tuple[str, ...]], _Reading] = OrderedDict()
+_READINGS_MAX = 512
+
+
+def _read(rows: Sequence[Any]) -> _Reading:
+    """The reading of ``rows`` (:data:`_QUEUE_POINTS`): what each point places
+    (app.domain.geography.evidence_zones, as app.services.contact_check.zones_of_points reads a
+    point), a phone's from the cache, opening only the numbers not seen before."""
+    sealer = None
+
+    def opener(sealed: bytes) -> Any:
+        def open_number() -> str:
+            nonlocal sealer
+            sealer = sealer or vault.current()
+            return sealer.open(bytes(sealed), CONTACT)
+
+        return open_number
+
+    by_account: dict[uuid.UUID, tuple[str, set[tuple[str, frozenset[str]]]]] = {}
+    hashes = [0, 0]
+    for account_id, _, kind, index, state, town, postal, zone, country, sealed, h0, h1 in rows:
+        hashes[0] += h0
+        hashes[1] += h1
+        if kind == "phone":
+            zones = _phone_zones(index, zone, opener(sealed))
+        else:
+            zones = _placed_by(kind, country, state, town, postal, zone)
+        by_account.setdefault(account_id, (country, set()))[1].add((kind, zones))
+    accounts: dict[_Profile, list[uuid.UUID]] = {}
+    for account_id, (country, points) in by_account.items():
+        accounts.setdefault((country, frozenset(points)), []).append(account_id)
+    return _Reading((len(rows), hashes[0], hashes[1]), accounts)
+
+
+def _reachable(
+    pack: RulePack,
+    profile: _Profile,
+    channels: Sequence[ContactChannel],
+    all_open: Callable[[RulePack, tuple[str, ...]], bool],
+) -> bool:
+    """Whether one of ``channels`` might reach, now, a debtor whose points place them as
+    ``profile`` says: through a channel the pack does not time, or a timed one through a
+    point every candidate zone of which (as :func:`_evaluate_one` reads them: a call's or a
+    visit's own point, every point for an email, SMS or WhatsApp) is open under the day and
+    hour rules (``all_open``). If not, the contact check refuses every channel and point in
+    some zone whatever else holds."""
+    country, points = profile
+    kinds_here = {kind for kind, _ in points}
+    for channel in channels:
+        kind = POINT_KIND[channel]
+        if kind not in kinds_here:
+            continue
+        if channel in pack.untimed_channels:
+            return True
+        if channel in ANYWHERE:
+            if all_open(pack, zones_from((z for _, z in points), country)):
+                return True
+        elif any(all_open(pack, zones_from((z,), country)) for k, z in points if k == kind):
+            return True
+    return False
 
 
 async def _workable(
@@ -617,65 +697,105 @@ async def _workable(
     collector: uuid.UUID,
     channels: Sequence[ContactChannel],
     now: datetime,
-) -> _Prefiltered:
+) -> list[uuid.UUID]:
     """The SQL pre-filter: the collector's active accounts that one of their channels might
-    reach now. A channel the country's pack does not time may; a timed one only through a
-    point every candidate zone of which (as :func:`_evaluate_one` reads them: a call's or a
-    visit's own point, every point for an email, SMS or WhatsApp) is open under the day and
-    hour rules (:func:`~app.domain.contact_check.window_open`, worked out once per country and
-    zone). Any other account would be refused in some zone whatever else holds, so it is
-    left out before its facts are read: at night the queue reads one statement."""
-    kinds = sorted({POINT_KIND[c] for c in channels})
-    rows = (await session.execute(_QUEUE_POINTS, {"collector": collector, "kinds": kinds})).all()
-    placed = _placed(rows)
-    by_account: dict[uuid.UUID, tuple[str, list[tuple[str, frozenset[str]]]]] = {}
-    for account_id, point_id, kind, *_, country, _sealed in rows:
-        by_account.setdefault(account_id, (country, []))[1].append((kind, placed[point_id][1]))
+    reach now (:func:`_reachable`, whether a zone is open worked out once per country and
+    zones). Any other account would be refused in some zone whatever else holds, so it is
+    left out before its facts are read: at night the queue reads one statement. The points
+    are read again only when their fingerprint changed since this process last read them."""
+    kinds = tuple(sorted({POINT_KIND[c] for c in channels}))
+    params = {"collector": collector, "kinds": list(kinds)}
+    key = (collector, kinds)
+    reading = _READINGS.get(key)
+    if reading is not None:
+        found = (await session.execute(_QUEUE_FINGERPRINT, params)).one()
+        if (int(found[0]), int(found[1]), int(found[2])) != reading.fingerprint:
+            reading = None
+    if reading is None:
+        reading = _read((await session.execute(_QUEUE_POINTS, params)).all())
+    # Stored again (a concurrent call may have let it go meanwhile), the most recent last.
+    _READINGS[key] = reading
+    _READINGS.move_to_end(key)
+    if len(_READINGS) > _READINGS_MAX:
+        _READINGS.popitem(last=False)
     packs: dict[str, RulePack] = {}
     is_open: dict[tuple[str, tuple[str, ...]], bool] = {}
 
-    def all_open(country: str, zones: tuple[str, ...]) -> bool:
-        if (country, zones) not in is_open:
-            is_open[country, zones] = all(window_open(packs[country], z, now) for z in zones)
-        return is_open[country, zones]
+    def all_open(pack: RulePack, zones: tuple[str, ...]) -> bool:
+        if (pack.country, zones) not in is_open:
+            is_open[pack.country, zones] = all(window_open(pack, z, now) for z in zones)
+        return is_open[pack.country, zones]
 
     workable: list[uuid.UUID] = []
-    for account_id, (country, points) in by_account.items():
+    for profile, account_ids in reading.accounts.items():
+        country = profile[0]
         if country not in packs:
             packs[country] = pack_of(settings, country)
-        untimed = packs[country].untimed_channels
-        kinds_here = {kind for kind, _ in points}
-        for channel in channels:
-            kind = POINT_KIND[channel]
-            if kind not in kinds_here:
-                continue
-            if channel in untimed:
-                break
-            if channel in ANYWHERE:
-                if all_open(country, zones_from((z for _, z in points), country)):
-                    break
-            elif any(all_open(country, zones_from((z,), country)) for k, z in points if k == kind):
-                break
-        else:
-            continue
-        workable.append(account_id)
-    return _Prefiltered(workable, placed)
+        if _reachable(packs[country], profile, channels, all_open):
+            workable.extend(account_ids)
+    return workable
 
 
-def _zones_of(
-    points: Sequence[ContactPoint], country: str, placed: Mapping[uuid.UUID, _Placing]
-) -> tuple[str, ...]:
-    """The candidate zones of a contact through ``points`` (zones_of_points), from what the
-    pre-filter worked out where it read the same points, else from the points themselves."""
+# The debtor's usable points of a batch's accounts, their values left sealed.
+_POINTS = text(
+    """
+SELECT cp.id, cp.account_id, cp.kind, cp.position, cp.verification_status, cp.is_valid,
+       cp.value_masked, cp.value_index, cp.state, cp.municipality, cp.postal_code,
+       cp.time_zone, cp.value
+FROM contact_point cp
+WHERE cp.account_id = ANY(:account_ids)
+  AND cp.related_party_id IS NULL
+  AND cp.kind = ANY(:kinds)
+  AND cp.verification_status <> 'invalid'
+ORDER BY cp.account_id, cp.position, cp.id
+"""
+).bindparams(
+    bindparam("account_ids", type_=ARRAY(PG_UUID(as_uuid=True))),
+    bindparam("kinds", type_=ARRAY(String())),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Point:
+    """A debtor contact point as the queue reads it (:data:`_POINTS`): its value stays sealed,
+    opened only to place a phone whose blind index was not seen before."""
+
+    id: uuid.UUID
+    account_id: uuid.UUID
+    kind: str
+    position: int
+    verification_status: str
+    is_valid: bool
+    value_masked: str
+    value_index: bytes
+    state: str | None
+    municipality: str | None
+    postal_code: str | None
+    time_zone: str | None
+    sealed: bytes
+
+    def value(self) -> str:
+        return vault.current().open(bytes(self.sealed), CONTACT)
+
+
+def _zones_of(points: Sequence[_Point], country: str) -> tuple[str, ...]:
+    """The candidate zones of a contact through ``points`` (zones_of_points), each point's
+    zones as the pre-filter works them out (a phone's remembered by its blind index)."""
     found: list[frozenset[str]] = []
     for point in points:
-        seen = placed.get(point.id)
-        key = _placing_key(
-            point.value_index, point.time_zone, point.state, point.municipality, point.postal_code
-        )
-        if seen is None or seen[0] != key:
-            return zones_of_points(points, country)
-        found.append(seen[1])
+        if point.kind == "phone":
+            found.append(_phone_zones(point.value_index, point.time_zone, point.value))
+        else:
+            found.append(
+                _placed_by(
+                    point.kind,
+                    country,
+                    point.state,
+                    point.municipality,
+                    point.postal_code,
+                    point.time_zone,
+                )
+            )
     return zones_from(found, country)
 
 
@@ -685,7 +805,6 @@ async def _evaluate(
     rows: Sequence[RowMapping],
     channels: Sequence[ContactChannel],
     now: datetime,
-    placed: Mapping[uuid.UUID, _Placing],
 ) -> list[WorkItem]:
     """The batch's allowed accounts with their priority and channel (unordered)."""
     account_ids = [r["id"] for r in rows]
@@ -695,21 +814,11 @@ async def _evaluate(
     )
     arm_documents: dict[tuple[uuid.UUID, uuid.UUID], StrategyDocument] = {}
     kinds = sorted({POINT_KIND[c] for c in channels})
-    points: defaultdict[uuid.UUID, list[ContactPoint]] = defaultdict(list)
-    for point in (
-        await session.scalars(
-            select(ContactPoint)
-            .where(
-                col(ContactPoint.account_id).in_(account_ids),
-                col(ContactPoint.related_party_id).is_(None),
-                col(ContactPoint.kind).in_(kinds),
-                col(ContactPoint.verification_status) != VerificationStatus.INVALID,
-            )
-            .order_by(
-                col(ContactPoint.account_id), col(ContactPoint.position), col(ContactPoint.id)
-            )
-        )
+    points: defaultdict[uuid.UUID, list[_Point]] = defaultdict(list)
+    for fetched in (
+        await session.execute(_POINTS, {"account_ids": account_ids, "kinds": kinds})
     ).all():
+        point = _Point(*fetched)
         points[point.account_id].append(point)
     reach: defaultdict[uuid.UUID, list[HourCount]] = defaultdict(list)
     for point_id, hour, attempts, rpc in (
@@ -745,11 +854,16 @@ async def _evaluate(
             pauses.get(row["id"], ()),
             channels,
             now,
-            placed,
         )
         if item is not None:
             items.append(item)
     return items
+
+
+# Strategy documents as parsed, by partner and version: a stored version never changes
+# (app/models/strategy.py), so an entry never goes stale. Bounded: emptied when full.
+_DOCUMENTS: dict[tuple[uuid.UUID, int], StrategyDocument] = {}
+_DOCUMENTS_MAX = 1024
 
 
 async def _documents(
@@ -758,8 +872,11 @@ async def _documents(
     """The strategy in force for each partner of the batch: one statement for those that
     have one, the country's default for the others."""
     wanted = {(r["partner_id"], r["strategy_version"]) for r in rows}
-    stored = [(p, v) for p, v in wanted if v is not None]
     found: dict[uuid.UUID, tuple[int, StrategyDocument]] = {}
+    for partner_id, version in wanted:
+        if (partner_id, version) in _DOCUMENTS:
+            found[partner_id] = (version, _DOCUMENTS[partner_id, version])
+    stored = [(p, v) for p, v in wanted if v is not None and p not in found]
     if stored:
         for partner_id, version, document in (
             await session.execute(
@@ -774,11 +891,37 @@ async def _documents(
                 )
             )
         ).all():
-            found[partner_id] = (version, strategy_service.document_from_json(document))
+            parsed = strategy_service.document_from_json(document)
+            if len(_DOCUMENTS) >= _DOCUMENTS_MAX:
+                _DOCUMENTS.clear()
+            _DOCUMENTS[partner_id, version] = parsed
+            found[partner_id] = (version, parsed)
     for row in rows:
         if row["partner_id"] not in found:
             found[row["partner_id"]] = (DEFAULT_VERSION, default_for(row["country"]))
     return found
+
+
+# The contacts the rules count, of a batch's debtors (as app/services/contact_check.py reads
+# them for one debtor): outbound attempts and conversations, not the portal, not amended.
+_HISTORY = text(
+    """
+SELECT i.debtor_id, i.started_at, i.channel, i.party, i.result_code
+FROM interaction i
+WHERE i.debtor_id = ANY(:debtor_ids)
+  AND (i.direction = 'outbound' OR i.result_code = ANY(:conversation_codes))
+  AND i.channel <> :portal
+  AND i.started_at >= :since AND i.started_at <= :now
+  AND i.id NOT IN (SELECT c.amends_id FROM interaction c
+                   WHERE c.debtor_id = ANY(:debtor_ids) AND c.amends_id IS NOT NULL)
+"""
+).bindparams(
+    bindparam("debtor_ids", type_=ARRAY(PG_UUID(as_uuid=True))),
+    bindparam("conversation_codes", type_=ARRAY(String())),
+    bindparam("portal", type_=String()),
+    bindparam("since", type_=DateTime(timezone=True)),
+    bindparam("now", type_=DateTime(timezone=True)),
+)
 
 
 async def _history(
@@ -786,29 +929,16 @@ async def _history(
 ) -> dict[uuid.UUID, tuple[PastContact, ...]]:
     """Each debtor's contacts the rules count (as app/services/contact_check.py reads them for one
     debtor), over all their accounts and partners, for the batch's debtors at once."""
-    ids = sorted(debtor_ids)
     rows = (
         await session.execute(
-            core_select(
-                col(Interaction.debtor_id),
-                col(Interaction.started_at),
-                col(Interaction.channel),
-                col(Interaction.party),
-                col(Interaction.result_code),
-            ).where(
-                col(Interaction.debtor_id).in_(ids),
-                (col(Interaction.direction) == "outbound")
-                | col(Interaction.result_code).in_(CONVERSATION_CODES),
-                col(Interaction.channel) != PORTAL_CHANNEL,
-                col(Interaction.started_at) >= now - HISTORY_WINDOW,
-                col(Interaction.started_at) <= now,
-                col(Interaction.id).not_in(
-                    select(col(Interaction.amends_id)).where(
-                        col(Interaction.debtor_id).in_(ids),
-                        col(Interaction.amends_id).is_not(None),
-                    )
-                ),
-            )
+            _HISTORY,
+            {
+                "debtor_ids": sorted(debtor_ids),
+                "conversation_codes": sorted(CONVERSATION_CODES),
+                "portal": PORTAL_CHANNEL,
+                "since": now - HISTORY_WINDOW,
+                "now": now,
+            },
         )
     ).all()
     found: defaultdict[uuid.UUID, list[PastContact]] = defaultdict(list)
@@ -844,9 +974,7 @@ async def _pauses(
     return {account: tuple(spans) for account, spans in found.items()}
 
 
-def _point_order(
-    point: ContactPoint, reach: Mapping[uuid.UUID, list[HourCount]]
-) -> tuple[Any, ...]:
+def _point_order(point: _Point, reach: Mapping[uuid.UUID, list[HourCount]]) -> tuple[Any, ...]:
     rate = contactability(reach.get(point.id, ())).score
     return (
         point.verification_status != VerificationStatus.VERIFIED,
@@ -861,13 +989,12 @@ def _evaluate_one(
     pack: RulePack,
     version: int,
     document: StrategyDocument,
-    points: Sequence[ContactPoint],
+    points: Sequence[_Point],
     reach: Mapping[uuid.UUID, list[HourCount]],
     history: tuple[PastContact, ...],
     pauses: tuple[tuple[date, date], ...],
     channels: Sequence[ContactChannel],
     now: datetime,
-    placed: Mapping[uuid.UUID, _Placing],
 ) -> WorkItem | None:
     stage = Stage(row["stage"])
     entry = document[stage]
@@ -887,7 +1014,7 @@ def _evaluate_one(
                 continue
             # Every zone the debtor may be in, as the contact check reads it; the strictest
             # answer decides, never the partner's clock.
-            zones = _zones_of(points_placing(point, channel, points), row["country"], placed)
+            zones = _zones_of(points_placing(point, channel, points), row["country"])
             local_day = now.astimezone(ZoneInfo(zones[0])).date()
             request = ContactRequest(
                 at=now,
@@ -916,7 +1043,7 @@ def _evaluate_one(
 def _item(
     row: RowMapping,
     weight: Decimal,
-    point: ContactPoint,
+    point: _Point,
     reach: Mapping[uuid.UUID, list[HourCount]],
     channel: ContactChannel,
     zone: str,

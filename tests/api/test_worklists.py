@@ -209,6 +209,102 @@ class TestWorklist:
         assert claimed is None
         assert len(statements) == 2, statements  # the points, once per call
 
+    async def test_points_and_accounts_changed_after_the_queue_was_read_are_seen(
+        self, session, make_user, settings
+    ):
+        """03:10 in Mexico City is 18:10 in Tokyo: the queue, read once at night (nothing
+        open), lists an account as soon as it gets a Japanese number, and a newly assigned
+        account with one; it forgets a point removed since."""
+        partner = await make_partner(session)
+        collector = await make_user(Role.COLLECTOR)
+        first = await make_account(session, partner, assigned_collector_id=collector.id, dpd=45)
+        await add_phone(session, first, None, value="+525512345678")
+        night = datetime(2026, 12, 7, 9, 10, tzinfo=UTC)
+
+        async def listed() -> list[uuid.UUID]:
+            items = await worklists.my_worklist(
+                session, settings, principal_of(collector), limit=10, now=night
+            )
+            return [i.account_id for i in items]
+
+        assert await listed() == []
+        tokyo = await add_phone(session, first, None, value="+81312345678")
+        assert await listed() == [first.id]
+        second = await make_account(session, partner, assigned_collector_id=None, dpd=45)
+        await add_phone(session, second, None, value="+81312345679")
+        assert await listed() == [first.id]
+        second.assigned_collector_id = collector.id
+        await session.flush()
+        assert set(await listed()) == {first.id, second.id}
+        await session.delete(tokyo)
+        await session.flush()
+        assert await listed() == [second.id]
+
+    async def test_the_sql_pre_score_is_the_score_less_the_point_part(
+        self, session, make_user, settings, monkeypatch
+    ):
+        """The candidates are ranked in SQL by the part of the score that does not depend on
+        the contact point: for every listed account it is the Python score less the points
+        of its contactability and best hour, whatever the balance and stage."""
+        partner = await make_partner(session)
+        collector = await make_user(Role.COLLECTOR)
+        principals = ("0.01", "1", "8.99", "99.50", "316.23", "999.99", "12345.67", "9999999")
+        for n, principal in enumerate(principals):
+            account = await make_account(
+                session,
+                partner,
+                assigned_collector_id=collector.id,
+                dpd=(1, 15, 45, 75, 100, 150, 200, 400)[n],
+                principal=Decimal(principal),
+                interest=Decimal("0"),
+                fees=Decimal("0"),
+            )
+            phone, zone = daytime_phone(n)
+            await add_phone(session, account, zone, phone)
+        rows: dict[uuid.UUID, int] = {}
+        evaluate = worklists._evaluate
+
+        async def spy(session, settings, batch, *args):
+            rows.update({row["id"]: row["pre_score"] for row in batch})
+            return await evaluate(session, settings, batch, *args)
+
+        monkeypatch.setattr(worklists, "_evaluate", spy)
+        items = await worklists.my_worklist(session, settings, principal_of(collector), limit=20)
+        assert items
+        for item in items:
+            point_part = sum(
+                r.points for r in item.priority.reasons if r.code in ("contactability", "best_hour")
+            )
+            assert rows[item.account_id] == item.priority.score - point_part, item.priority
+
+    async def test_an_unchanged_queue_reads_one_row_of_its_points(
+        self, session, connection, make_user, settings
+    ):
+        """The second call finds the points as the first read them (their fingerprint): one
+        statement, which reads none of them."""
+        partner = await make_partner(session)
+        collector = await make_user(Role.COLLECTOR)
+        for value in ("+525512345678", "+526641234567"):
+            account = await make_account(session, partner, assigned_collector_id=collector.id)
+            await add_phone(session, account, None, value=value)
+        statements: list[str] = []
+
+        def count(conn, cursor, statement, parameters, context, executemany):
+            if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
+                statements.append(statement)
+
+        night = datetime(2026, 12, 7, 9, 10, tzinfo=UTC)
+        principal = principal_of(collector)
+        assert await worklists.my_worklist(session, settings, principal, limit=20, now=night) == []
+        event.listen(connection.sync_connection, "before_cursor_execute", count)
+        try:
+            items = await worklists.my_worklist(session, settings, principal, limit=20, now=night)
+        finally:
+            event.remove(connection.sync_connection, "before_cursor_execute", count)
+        assert items == []
+        assert len(statements) == 1, statements
+        assert "count(*)" in statements[0]
+
     async def test_a_number_is_judged_on_its_own_clock_not_the_zone_stored_with_it(
         self, session, make_user, settings
     ):
