@@ -378,10 +378,6 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             embedded = EmbeddedPostgres(settings.data_dir)
             url = embedded.start()
         app.state.database = open_database(url, settings)
-    # What is alive now (modules, the app, its routes, the pool) lives as long as the process:
-    # out of the collector's reach, a full collection walks only what requests made since
-    # (~300,000 objects, ~150 ms on a 2-vCPU machine otherwise: the p99 of the work queue).
-    gc.freeze()
     worker: asyncio.Task[None] | None = None
     stop = anyio.Event()
     if settings.worker_in_process:
