@@ -21,7 +21,11 @@ period's first day has been photographed and its last day has been too, or is "l
 accounts as they stand); the payments between them are read as before, each with its
 account's snapshot of the day before it. The agents report credits a payment to the
 collector of the account's snapshot of that day. Every snapshot-based read folds in the
-back-dated changes first (:func:`snapshots.refresh_stale`). Where no snapshot covers a day
+back-dated changes first (:func:`snapshots.refresh_stale`). A date's rows, and an account's
+row of a date, are read from the snapshot's primary key alone (it includes the columns the
+reports read); the million accounts of a date are joined to ``account`` once and grouped by
+partner × currency × stage as they are read, the few accounts or payments a snapshot does
+not cover being collected by id in the same pass and read afterwards. Where no snapshot covers a day
 (history from before the feature, a fresh install, a missed night), the report reads history
 as it always did: one grouped pass over ``account_event`` (:func:`_history_columns`) for
 whole portfolios, a look-up per account (:func:`_as_of`) for a few rows. The figures are the
