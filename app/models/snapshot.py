@@ -17,7 +17,11 @@ from app.models.base import EnumText, timestamp_field
 class PortfolioSnapshot(SQLModel, table=True):
     """One account on one date. Amounts are in the currency's minor units
     (``app.domain.money.MINOR_UNITS``). No foreign keys: a million-row insert a night does
-    not pay a check per row, and the rows are derived, never the source of truth."""
+    not pay a check per row, and the rows are derived, never the source of truth.
+
+    The primary key INCLUDEs ``stage``, ``status``, ``currency``, ``total`` and
+    ``collector_id`` (migration ``c938b629cf33``): the reports read a date's rows, or one
+    account's row of a date, from the key alone."""
 
     __tablename__ = "portfolio_snapshot"
     __table_args__ = (

@@ -21,7 +21,11 @@ period's first day has been photographed and its last day has been too, or is "l
 accounts as they stand); the payments between them are read as before, each with its
 account's snapshot of the day before it. The agents report credits a payment to the
 collector of the account's snapshot of that day. Every snapshot-based read folds in the
-back-dated changes first (:func:`snapshots.refresh_stale`). Where no snapshot covers a day
+back-dated changes first (:func:`snapshots.refresh_stale`). A date's rows, and an account's
+row of a date, are read from the snapshot's primary key alone (it includes the columns the
+reports read); the million accounts of a date are joined to ``account`` once and grouped by
+partner × currency × stage as they are read, the few accounts or payments a snapshot does
+not cover being collected by id in the same pass and read afterwards. Where no snapshot covers a day
 (history from before the feature, a fresh install, a missed night), the report reads history
 as it always did: one grouped pass over ``account_event`` (:func:`_history_columns`) for
 whole portfolios, a look-up per account (:func:`_as_of`) for a few rows. The figures are the
@@ -103,6 +107,29 @@ def _visible(principal: Principal, partner_id: uuid.UUID | None) -> CTE:
     if partner_id is not None:
         query = query.where(col(Account.partner_id) == partner_id)
     return query.cte("visible")
+
+
+def _visible_accounts(principal: Principal, partner_id: uuid.UUID | None) -> CTE:
+    """The snapshot readings' ``visible``: the same accounts, the columns they read, and
+    never materialised: the planner reads ``account`` where it is used (a million rows
+    written to a work table and read back cost more than a second scan of a key range)."""
+    query: Any = readable_accounts(principal).with_only_columns(
+        col(Account.id),
+        col(Account.partner_id),
+        col(Account.currency),
+        col(Account.stage),
+        col(Account.total),
+        col(Account.status),
+        col(Account.created_at),
+    )
+    if partner_id is not None:
+        query = query.where(col(Account.partner_id) == partner_id)
+    return query.cte("visible").prefix_with("NOT MATERIALIZED")
+
+
+def _sees_everything(principal: Principal, partner_id: uuid.UUID | None) -> bool:
+    """Whether ``visible`` is every account: then a payment need not be joined to it."""
+    return principal.role in SEES_ALL_ACCOUNTS and partner_id is None
 
 
 def _dates(**values: date) -> list[Any]:
@@ -203,10 +230,12 @@ async def roll_rates(
     if from_snapshots and start in cover.taken and cover.readable(end):
         await snapshots.refresh_stale(session)
         sql = _roll_from_snapshots(live_end=end not in cover.taken)
+        visible = _visible_accounts(principal, partner_id)
     else:
         sql = _ROLL
+        visible = _visible(principal, partner_id)
     dates = [d for d in _dates(start=start, end=end) if f":{d.key}" in sql]
-    statement = text(sql).bindparams(*dates).columns().add_cte(_visible(principal, partner_id))
+    statement = text(sql).bindparams(*dates).columns().add_cte(visible)
     cells = (await session.execute(statement)).all()
     return [
         RollRateRow(
@@ -229,13 +258,11 @@ async def roll_rates(
 # Recovery
 
 
-def _recovery_by_stage(accounts: str, payment_stage: str, payment_join: str = "") -> str:
-    """Recovery's figures by partner × stage × currency, whichever source they are read
-    from (history, snapshots). ``accounts`` is the FROM item ``y`` (with its WHERE) of the
-    cohort's active accounts on their first day: ``partner_id``, ``currency``, ``was_there``,
-    ``stage``, ``balance``, ``end_stage``; ``payment_stage`` the stage a payment counts
-    under, over ``p`` (the payment), ``v`` (its visible account) and what ``payment_join``
-    adds."""
+def _recovery_rows(cohort: str, payments: str) -> str:
+    """Recovery's rows, whichever source they are read from (history, snapshots): the
+    cohort's figures by partner × currency × stage (``accounts``, ``assigned_balance``,
+    ``past_due_at_start``, ``cured``) beside the period's payments by the stage each counts
+    under (``payments``, ``gross_amount``, ``reversed_amount``)."""
     return f"""
 SELECT partner_id, stage, currency,
        COALESCE(pm.payments, 0) AS payments,
@@ -245,7 +272,33 @@ SELECT partner_id, stage, currency,
        COALESCE(c.assigned_balance, 0.00) AS assigned_balance,
        COALESCE(c.past_due_at_start, 0) AS past_due_at_start,
        COALESCE(c.cured, 0) AS cured
-FROM (
+FROM ({cohort}) c
+FULL JOIN ({payments}) pm USING (partner_id, currency, stage)
+) r
+ORDER BY r.partner_id, {_STAGE_RANK.format("r.stage")}, r.currency
+"""  # noqa: S608
+
+
+def _payments_by_stage(payment_stage: str, payment_join: str) -> str:
+    """The period's payments by partner × currency × the stage each counts under
+    (``payment_stage``, over ``p``, the payment, and what ``payment_join`` adds)."""
+    return f"""
+    SELECT p.partner_id, p.currency,
+           {payment_stage} AS stage,
+           count(*) AS payments, sum(p.amount) AS gross_amount,
+           COALESCE(sum(p.amount) FILTER (WHERE p.status = 'reversed'), 0.00) AS reversed_amount
+    FROM payment p
+{payment_join}    WHERE p.paid_on BETWEEN :start AND :end
+    GROUP BY 1, 2, 3
+"""  # noqa: S608
+
+
+def _recovery_by_stage(accounts: str, payment_stage: str) -> str:
+    """Recovery read from history. ``accounts`` is the FROM item ``y`` (with its WHERE) of
+    the cohort's active accounts on their first day: ``partner_id``, ``currency``,
+    ``was_there``, ``stage``, ``balance``, ``end_stage``; ``payment_stage`` the stage a
+    payment counts under, over ``p`` (the payment) and ``v`` (its visible account)."""
+    cohort = f"""
     SELECT y.partner_id, y.currency, y.stage, count(*) AS accounts,
            sum(y.balance) AS assigned_balance,
            count(*) FILTER (WHERE y.was_there AND y.stage <> 'current') AS past_due_at_start,
@@ -253,20 +306,9 @@ FROM (
                             AND y.end_stage = 'current') AS cured
     FROM {accounts}
     GROUP BY y.partner_id, y.currency, y.stage
-) c
-FULL JOIN (
-    SELECT p.partner_id, p.currency,
-           {payment_stage} AS stage,
-           count(*) AS payments, sum(p.amount) AS gross_amount,
-           COALESCE(sum(p.amount) FILTER (WHERE p.status = 'reversed'), 0.00) AS reversed_amount
-    FROM payment p
-    JOIN visible v ON v.id = p.account_id
-{payment_join}    WHERE p.paid_on BETWEEN :start AND :end
-    GROUP BY 1, 2, 3
-) pm USING (partner_id, currency, stage)
-) r
-ORDER BY r.partner_id, {_STAGE_RANK.format("r.stage")}, r.currency
 """  # noqa: S608
+    payments = _payments_by_stage(payment_stage, "    JOIN visible v ON v.id = p.account_id\n")
+    return _recovery_rows(cohort, payments)
 
 
 # Each active account of the cohort on its first day in the period, read from history.
@@ -297,52 +339,101 @@ cohort AS (
 """  # noqa: S608
 
 
-def _recovery_from_snapshots(live_end: bool) -> str:
-    """Recovery from the snapshots: the cohort is the snapshot of ``:end`` (the accounts
-    arrived by then); those in the snapshot of ``:start`` were there, the others arrived
-    since and are read on their arrival day (its snapshot, else their history). A payment's
-    stage is the snapshot of the day before it (else history)."""
+def _recovery_from_snapshots(live_end: bool, sees_everything: bool) -> str:
+    """Recovery from the snapshots. The cohort is the snapshot of ``:end`` (the accounts
+    arrived by then; the accounts as they stand when that day is live); those in the
+    snapshot of ``:start`` were there, and are counted in one pass over that day's rows
+    grouped by partner × currency × stage (read from the primary key's included columns:
+    no table row is visited). The others arrived since: few, collected by id in the same
+    pass (``arrived``), each then read on its arrival day (its snapshot, else its history).
+    A payment's stage is the snapshot of the day before it (else live, else history).
+    ``sees_everything``: the principal's ``visible`` is every account, so payments are not
+    joined to it."""
     join_end, end = _end_source(live_end)
-    arrived = arrived_on("c", "c.time_zone")
-    # A payment's stage: the snapshot of the day before it, else live, else history.
-    payment_stage = f"""CASE WHEN s.account_id IS NOT NULL THEN s.stage
-                WHEN CAST(:live_from AS date) <= p.paid_on - 1 THEN v.stage
-                ELSE {stage_on("v.id", "p.paid_on - 1", "v.stage")} END"""
-    snapshot_join = """    LEFT JOIN LATERAL (SELECT s.account_id, s.stage FROM portfolio_snapshot s
-                       WHERE s.snapshot_date = p.paid_on - 1 AND s.account_id = p.account_id
-                       LIMIT 1) s ON true
-"""
+    tz = "(SELECT pt.time_zone FROM partner pt WHERE pt.id = a.partner_id)"
+    day = arrived_on("a", tz)
+    amount = snapshots.from_minor
+    # The balance: the minor units summed per snapshot currency, then turned into an
+    # amount once (exact: every row's amount is a whole number of minor units).
+    cohort = f"""
+    SELECT t.partner_id, t.currency, t.stage, t.accounts,
+           {amount("t.minor", "t.minor_currency")} AS assigned_balance,
+           CASE WHEN t.stage <> 'current' THEN t.accounts ELSE 0 END AS past_due_at_start,
+           CASE WHEN t.stage <> 'current' THEN t.cured ELSE 0 END AS cured
+    FROM there t WHERE t.stage IS NOT NULL AND t.accounts > 0
+    UNION ALL
+    SELECT a.partner_id, a.currency, n.stage, 1, n.balance, 0, 0
+    FROM there t CROSS JOIN unnest(t.arrived) x(id)
+    JOIN account a ON a.id = x.id
+    CROSS JOIN LATERAL (SELECT {day} AS day) d
+    LEFT JOIN portfolio_snapshot sa ON sa.snapshot_date = d.day AND sa.account_id = a.id
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN sa.account_id IS NOT NULL THEN sa.stage
+                    ELSE {stage_on("a.id", "d.day", "a.stage")} END AS stage,
+               CASE WHEN sa.account_id IS NOT NULL THEN {amount("sa.total", "sa.currency")}
+                    ELSE CAST({_as_of("a.id", TOTAL, "d.day", "a.total")} AS numeric(18, 2))
+                    END AS balance,
+               CASE WHEN sa.account_id IS NOT NULL THEN sa.status
+                    ELSE {_as_of("a.id", STATUS, "d.day", "a.status")} END AS status
+    ) n
+    WHERE n.status = 'active'
+"""  # noqa: S608
+    cohort = f"""
+    SELECT c.partner_id, c.currency, c.stage, CAST(sum(c.accounts) AS bigint) AS accounts,
+           sum(c.assigned_balance) AS assigned_balance,
+           CAST(sum(c.past_due_at_start) AS bigint) AS past_due_at_start,
+           CAST(sum(c.cured) AS bigint) AS cured
+    FROM ({cohort}) c
+    GROUP BY c.partner_id, c.currency, c.stage
+"""  # noqa: S608
+    # A payment's stage: the snapshot of the day before it (read in one pass, grouped by
+    # it); the few payments with no such snapshot are collected by id (``unread``) and
+    # read live (that day is live) or from history.
+    now = "(SELECT a.stage FROM account a WHERE a.id = p.account_id)"
+    visible_join = "" if sees_everything else "JOIN visible v ON v.id = p.account_id"
+    payments = f"""
+    SELECT x.partner_id, x.currency, x.stage, CAST(sum(x.payments) AS bigint) AS payments,
+           sum(x.gross_amount) AS gross_amount,
+           COALESCE(sum(x.reversed_amount), 0.00) AS reversed_amount
+    FROM (
+        SELECT d.partner_id, d.currency, d.stage, d.payments, d.gross_amount,
+               d.reversed_amount
+        FROM paid d WHERE d.stage IS NOT NULL
+        UNION ALL
+        SELECT p.partner_id, p.currency,
+               CASE WHEN CAST(:live_from AS date) <= p.paid_on - 1 THEN {now}
+                    ELSE {stage_on("p.account_id", "p.paid_on - 1", now)} END,
+               1, p.amount, CASE WHEN p.status = 'reversed' THEN p.amount END
+        FROM paid d CROSS JOIN unnest(d.unread) u(id) JOIN payment p ON p.id = u.id
+    ) x
+    GROUP BY x.partner_id, x.currency, x.stage
+"""  # noqa: S608
     return f"""
 SELECT r.* FROM (
-WITH cohort AS (
-    SELECT v.id, v.partner_id, v.currency, v.created_at, v.time_zone, v.stage AS stage_now,
-           v.total AS total_now, v.status AS status_now, {end}.stage AS end_stage,
-           s0.account_id IS NOT NULL AS was_there, s0.stage AS stage0,
-           {snapshots.from_minor("s0.total", "s0.currency")} AS balance0, s0.status AS status0
+WITH there AS (
+    SELECT v.partner_id, v.currency, s0.stage, s0.currency AS minor_currency,
+           count(*) FILTER (WHERE s0.status = 'active') AS accounts,
+           sum(s0.total) FILTER (WHERE s0.status = 'active') AS minor,
+           count(*) FILTER (WHERE s0.status = 'active' AND {end}.stage = 'current') AS cured,
+           array_agg(v.id) FILTER (WHERE s0.account_id IS NULL) AS arrived
     FROM visible v
     {join_end}
     LEFT JOIN portfolio_snapshot s0 ON s0.snapshot_date = :start AND s0.account_id = v.id
+    GROUP BY v.partner_id, v.currency, s0.stage, s0.currency
 ),
-first AS (
-    SELECT c.partner_id, c.currency, c.was_there, c.end_stage,
-           CASE WHEN c.was_there THEN c.stage0 ELSE n.stage END AS stage,
-           CASE WHEN c.was_there THEN c.balance0 ELSE n.balance END AS balance,
-           CASE WHEN c.was_there THEN c.status0 ELSE n.status END AS status
-    FROM cohort c
-    LEFT JOIN LATERAL (
-        SELECT CASE WHEN sa.account_id IS NOT NULL THEN sa.stage
-                    ELSE {stage_on("c.id", "d.day", "c.stage_now")} END AS stage,
-               CASE WHEN sa.account_id IS NOT NULL
-                    THEN {snapshots.from_minor("sa.total", "sa.currency")}
-                    ELSE CAST({_as_of("c.id", TOTAL, "d.day", "c.total_now")}
-                              AS numeric(18, 2)) END AS balance,
-               CASE WHEN sa.account_id IS NOT NULL THEN sa.status
-                    ELSE {_as_of("c.id", STATUS, "d.day", "c.status_now")} END AS status
-        FROM (SELECT {arrived} AS day WHERE NOT c.was_there) d
-        LEFT JOIN portfolio_snapshot sa ON sa.snapshot_date = d.day AND sa.account_id = c.id
-    ) n ON true
+paid AS (
+    SELECT p.partner_id, p.currency, s.stage, count(*) AS payments,
+           sum(p.amount) AS gross_amount,
+           sum(p.amount) FILTER (WHERE p.status = 'reversed') AS reversed_amount,
+           array_agg(p.id) FILTER (WHERE s.account_id IS NULL) AS unread
+    FROM payment p
+    {visible_join}
+    LEFT JOIN portfolio_snapshot s
+           ON s.snapshot_date = p.paid_on - 1 AND s.account_id = p.account_id
+    WHERE p.paid_on BETWEEN :start AND :end
+    GROUP BY p.partner_id, p.currency, s.stage
 )
-{_recovery_by_stage("first y WHERE y.status = 'active'", payment_stage, snapshot_join)}
+{_recovery_rows(cohort, payments)}
 """  # noqa: S608
 
 
@@ -374,13 +465,19 @@ async def recovery(
     statement: Any
     if from_snapshots and start in cover.taken and cover.readable(end):
         await snapshots.refresh_stale(session)
-        statement = text(_recovery_from_snapshots(live_end=end not in cover.taken)).bindparams(
+        sql = _recovery_from_snapshots(
+            live_end=end not in cover.taken,
+            sees_everything=_sees_everything(principal, partner_id),
+        )
+        statement = text(sql).bindparams(
             *_dates(start=start, end=end),
             bindparam("live_from", cover.live_from, type_=Date),
         )
+        visible = _visible_accounts(principal, partner_id)
     else:
         statement = text(_RECOVERY).bindparams(*_dates(start=start, end=end))
-    statement = statement.columns().add_cte(_visible(principal, partner_id))
+        visible = _visible(principal, partner_id)
+    statement = statement.columns().add_cte(visible)
     rows = (await session.execute(statement)).mappings().all()
     result: list[RecoveryRow] = []
     for r in rows:
