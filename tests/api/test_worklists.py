@@ -4,6 +4,7 @@ it proposes, claims and their expiry, and their release when an interaction is r
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -11,11 +12,17 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import event, func, select
 
+from app.domain.contact_check import ContactChannel
 from app.domain.roles import Role
+from app.domain.stages import Stage
+from app.domain.strategies import DEFAULT_VERSION, default_for, with_entries
+from app.models.account import AccountPause
+from app.models.debtor import ContactConsent, DebtorFlag
 from app.models.interaction import Interaction
 from app.models.promise import Promise
+from app.models.strategy import CollectionStrategy
 from app.models.worklist import WorklistClaim
-from app.services import worklists
+from app.services import strategies, worklists
 from tests.conftest import principal_of
 from tests.factories import daytime_phone, make_account, make_partner
 from tests.helpers.worklists import add_phone
@@ -479,3 +486,138 @@ class TestNext:
         taken = await client.post(NEXT, headers=desk["headers"])
         assert taken.json()["account_id"] == str(desk["accounts"]["big"].id)
         assert uuid.UUID(taken.json()["account_id"]) != desk["accounts"]["promised"].id
+
+
+async def _flag_cease_contact(session, account, make_user) -> None:
+    session.add(
+        DebtorFlag(
+            debtor_id=account.debtor_id,
+            account_id=account.id,
+            partner_id=account.partner_id,
+            kind="cease_contact",
+            set_by="test",
+        )
+    )
+
+
+async def _opt_out_of_every_channel(session, account, make_user) -> None:
+    for channel in ("call", "sms", "whatsapp", "email"):
+        session.add(
+            ContactConsent(
+                debtor_id=account.debtor_id,
+                partner_id=account.partner_id,
+                channel=channel,
+                status="opted_out",
+                source="debtor_request",
+                recorded_by="test",
+            )
+        )
+
+
+async def _pause(session, account, make_user) -> None:
+    today = datetime.now(UTC).date()
+    session.add(
+        AccountPause(
+            account_id=account.id,
+            partner_id=account.partner_id,
+            reason="dispute",
+            starts_on=today - timedelta(days=2),
+            ends_on=today + timedelta(days=30),
+            created_by="test",
+        )
+    )
+    account.has_pauses = True
+
+
+async def _letters_only_strategy(session, account, make_user) -> None:
+    document = default_for("MX")
+    only = frozenset({ContactChannel.LETTER})
+    letters = {stage: replace(document[stage], channels=only) for stage in Stage}
+    session.add(
+        CollectionStrategy(
+            partner_id=account.partner_id,
+            version=DEFAULT_VERSION + 1,
+            document=strategies.document_to_json(with_entries(document, letters)),
+            created_by="test",
+        )
+    )
+
+
+async def _close(session, account, make_user) -> None:
+    account.status = "closed"
+
+
+async def _reassign(session, account, make_user) -> None:
+    account.assigned_collector_id = (await make_user(Role.COLLECTOR)).id
+
+
+class TestReadingKept:
+    """The pre-filter's reading kept by the process only sets accounts aside: whatever
+    changed since it was made (with or without a new fingerprint), an account is listed or
+    claimed only if the contact check allows it on what is stored now."""
+
+    @pytest.mark.parametrize(
+        "change",
+        [
+            _flag_cease_contact,
+            _opt_out_of_every_channel,
+            _pause,
+            _letters_only_strategy,
+            _close,
+            _reassign,
+        ],
+    )
+    async def test_an_account_the_check_now_refuses_is_neither_listed_nor_claimed(
+        self, session, make_user, settings, change
+    ):
+        partner = await make_partner(session)
+        collector = await make_user(Role.COLLECTOR)
+        account = await make_account(session, partner, assigned_collector_id=collector.id, dpd=45)
+        phone, zone = daytime_phone()
+        await add_phone(session, account, zone, phone)
+        principal = principal_of(collector)
+        listed = await worklists.my_worklist(session, settings, principal, limit=10)
+        assert [item.account_id for item in listed] == [account.id]
+        kept = set(map(id, worklists._READINGS.values()))
+        await change(session, account, make_user)
+        await session.flush()
+        assert await worklists.my_worklist(session, settings, principal, limit=10) == []
+        assert await worklists.claim_next(session, settings, principal) is None
+        # Flags, consents, pauses and strategies are not in the fingerprint: the reading
+        # kept was used again for them, and must not have let the account through.
+        if change not in (_close, _reassign):
+            assert set(map(id, worklists._READINGS.values())) & kept
+
+    @pytest.mark.parametrize("edit", ["number", "stored zone"])
+    async def test_a_point_changed_in_place_is_seen_at_once(
+        self, session, make_user, settings, edit
+    ):
+        """03:10 in Mexico City is 18:10 in Tokyo. A point edited in place (same count of
+        points, same ids): its number, or the zone stored with a number that places nothing
+        by itself (an international freephone), moves the debtor to Tokyo; the queue read at
+        night lists the account on the next call, and forgets it when the edit is undone."""
+        partner = await make_partner(session)
+        collector = await make_user(Role.COLLECTOR)
+        account = await make_account(session, partner, assigned_collector_id=collector.id, dpd=45)
+        if edit == "number":
+            point = await add_phone(session, account, None, value="+525512345678")
+            before, after = {"value": "+525512345678"}, {"value": "+81312345678"}
+        else:
+            point = await add_phone(session, account, "America/Mexico_City", "+80012345678")
+            before, after = {"time_zone": "America/Mexico_City"}, {"time_zone": "Asia/Tokyo"}
+        night = datetime(2026, 12, 7, 9, 10, tzinfo=UTC)
+        principal = principal_of(collector)
+
+        async def listed() -> list[uuid.UUID]:
+            items = await worklists.my_worklist(session, settings, principal, limit=10, now=night)
+            return [i.account_id for i in items]
+
+        assert await listed() == []
+        for name, value in after.items():
+            setattr(point, name, value)
+        await session.flush()
+        assert await listed() == [account.id]
+        for name, value in before.items():
+            setattr(point, name, value)
+        await session.flush()
+        assert await listed() == []

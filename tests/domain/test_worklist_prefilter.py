@@ -4,6 +4,9 @@ point the queue would try, whatever the clock, the zones and the country."""
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+from collections import OrderedDict
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -21,6 +24,7 @@ from app.domain.contact_check import (
     window_open,
 )
 from app.domain.geography import zones_from
+from app.services import worklists
 from app.services.contact_check import ANYWHERE
 from app.services.worklists import FIELD_CHANNELS, PHONE_CHANNELS, _reachable
 
@@ -129,3 +133,47 @@ class TestPrefilter:
         assert full_check_allows("MX", tokyo, PHONE_CHANNELS, at)
         assert not _reachable(pack, ("MX", frozenset(mexico)), PHONE_CHANNELS, all_open)
         assert not full_check_allows("MX", mexico, PHONE_CHANNELS, at)
+
+
+class _NoPoints:
+    """A stand-in for the session: no collector has points; every statement lets the other
+    coroutines run before it answers, so concurrent calls interleave at each await."""
+
+    async def execute(self, statement, params):
+        await asyncio.sleep(0)
+        return self
+
+    def all(self):
+        return []
+
+    def one(self):
+        return (0, 0, 0)
+
+
+class TestReadingsKept:
+    async def test_no_more_readings_are_kept_than_the_bound_however_calls_interleave(
+        self, monkeypatch
+    ):
+        """More collectors than the bound at once, each call letting the others run between
+        its statements: the process keeps the bound's worth, and afterwards the least
+        recently used reading is the one let go."""
+        monkeypatch.setattr(worklists, "_READINGS", OrderedDict())
+        bound = worklists._READINGS_MAX
+        night = datetime(2026, 12, 7, 9, 10, tzinfo=UTC)
+        session = _NoPoints()
+        collectors = [uuid.uuid4() for _ in range(bound + 100)]
+        await asyncio.gather(
+            *(
+                worklists._workable(session, None, collector, PHONE_CHANNELS, night)
+                for collector in collectors
+            )
+        )
+        assert len(worklists._READINGS) == bound
+        kept = [collector for collector, _ in worklists._READINGS]
+        oldest, second = kept[0], kept[1]
+        await worklists._workable(session, None, oldest, PHONE_CHANNELS, night)
+        await worklists._workable(session, None, uuid.uuid4(), PHONE_CHANNELS, night)
+        now_kept = {collector for collector, _ in worklists._READINGS}
+        assert len(now_kept) == bound
+        assert oldest in now_kept
+        assert second not in now_kept
