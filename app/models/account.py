@@ -44,7 +44,14 @@ class Account(SQLModel, table=True):
         CheckConstraint("credit >= 0", name="credit_not_negative"),
         Index("uq_account_partner_external_ref", "partner_id", "external_ref", unique=True),
         Index("ix_account_partner", "partner_id", "id"),
-        Index("ix_account_collector", "assigned_collector_id", "id"),
+        # Partial: a pushed account starts unassigned, and every query asks for one collector
+        # or team (migration 954f2689d32d).
+        Index(
+            "ix_account_collector",
+            "assigned_collector_id",
+            "id",
+            postgresql_where="assigned_collector_id IS NOT NULL",
+        ),
         # KYC name search (app/services/kyc.py, migration b2c3d4e5f6a7), spelled as
         # PostgreSQL shows it back.
         Index(
@@ -55,7 +62,12 @@ class Account(SQLModel, table=True):
             postgresql_using="gin",
             postgresql_ops={"name_key": "gin_trgm_ops"},
         ),
-        Index("ix_account_team", "assigned_team_id", "id"),
+        Index(
+            "ix_account_team",
+            "assigned_team_id",
+            "id",
+            postgresql_where="assigned_team_id IS NOT NULL",
+        ),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
