@@ -7,7 +7,7 @@ and ``team``), never for the unassigned, so an unassigned account's entries were
 every intake and never read (issue 20, bench/README.md "Where the intake time goes").
 
 Revision ID: 954f2689d32d
-Revises: 3b4d02bebd19
+Revises: c938b629cf33
 Create Date: 2026-12-06 18:48:00.000000+00:00
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "954f2689d32d"
-down_revision: str | None = "3b4d02bebd19"
+down_revision: str | None = "c938b629cf33"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
