@@ -41,7 +41,9 @@ POLL_SECONDS = 1.0
 
 # A connection taken from procrastinate's pool is checked first (a round trip: replaced if
 # the server closed it) when it has not been taken for this long; one taken a moment ago
-# goes straight to its query.
+# goes straight to its query. Should the server have gone in that moment, the query fails
+# as one does when the server goes while it runs: the worker stops, its job left "doing"
+# is retried as stalled (tests/reliability/test_faults.py).
 CHECK_AFTER_IDLE_SECONDS = 1.0
 _taken: weakref.WeakKeyDictionary[AsyncConnection, float] = weakref.WeakKeyDictionary()
 
