@@ -12,3 +12,9 @@ class UploadStatus(StrEnum):
     COMPLETED = "completed"
     COMPLETED_WITH_ERRORS = "completed_with_errors"
     FAILED = "failed"
+
+
+# Done with: its job has nothing left to do. A job run again (retried after its worker was
+# taken for dead, say) finds the upload so under its row lock and leaves it as it is.
+FINISHED = frozenset({UploadStatus.COMPLETED, UploadStatus.COMPLETED_WITH_ERRORS,
+                      UploadStatus.FAILED})  # fmt: skip

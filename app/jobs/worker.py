@@ -13,12 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
+import procrastinate.worker
 from procrastinate import App, PsycopgConnector
 from procrastinate.jobs import DeleteJobCondition
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
 
 from app.config import Settings, get_settings, to_libpq_url
 from app.db import Database
@@ -34,6 +39,33 @@ __all__ = ["age_if_due", "job_app", "open_jobs", "run_until_empty", "run_worker"
 POLL_SECONDS = 1.0
 
 
+# A connection taken from procrastinate's pool is checked first (a round trip: replaced if
+# the server closed it) when it has not been taken for this long; one taken a moment ago
+# goes straight to its query. Should the server have gone in that moment, the query fails
+# as one does when the server goes while it runs: the worker stops, its job left "doing"
+# is retried as stalled (tests/reliability/test_faults.py).
+CHECK_AFTER_IDLE_SECONDS = 1.0
+_taken: weakref.WeakKeyDictionary[AsyncConnection, float] = weakref.WeakKeyDictionary()
+
+
+async def _autocommit(connection: AsyncConnection) -> None:
+    await connection.set_autocommit(True)
+
+
+async def _check_when_idle(connection: AsyncConnection) -> None:
+    now = time.monotonic()
+    last = _taken.get(connection)
+    _taken[connection] = now
+    if last is None or now - last > CHECK_AFTER_IDLE_SECONDS:
+        await AsyncConnectionPool.check_connection(connection)
+
+
+def _pool(**options: Any) -> AsyncConnectionPool:
+    """procrastinate's pool, its check of every connection taken out (a round trip each,
+    two per job) made only after the connection sat idle (see above)."""
+    return AsyncConnectionPool(**{**options, "check": _check_when_idle})
+
+
 def job_app(database: Database, *, periodic: bool = True, connections: int = 4) -> App:
     """An App on ``database`` (its own psycopg pool of up to ``connections``) with Cartera's
     tasks; ``periodic=False`` leaves the periodic tasks out (a worker that only drains what
@@ -44,9 +76,14 @@ def job_app(database: Database, *, periodic: bool = True, connections: int = 4) 
     # recovered (a job back to "todo" runs again and finds its upload done; one left
     # "doing" is retried as stalled). A job's *queueing* is in the caller's transaction,
     # durable as the upload is (app/jobs/queue.py).
+    #
+    # Every query procrastinate sends is one statement (a function call), so its connections
+    # are in autocommit: no BEGIN and COMMIT around each fetch and outcome. With the check
+    # made only on an idle connection, a job costs procrastinate two round trips (its fetch,
+    # its outcome) where it cost eight.
     app = App(connector=PsycopgConnector(
-        conninfo=url, min_size=1, max_size=connections,
-        kwargs={"options": "-c synchronous_commit=off"},
+        conninfo=url, min_size=1, max_size=connections, pool_factory=_pool,
+        kwargs={"options": "-c synchronous_commit=off"}, configure=_autocommit,
     ))  # fmt: skip
     return register(app, periodic=periodic)
 
@@ -58,6 +95,43 @@ async def open_jobs(
     app = job_app(database, periodic=periodic, connections=connections)
     async with app.open_async():
         yield app
+
+
+class Worker(procrastinate.worker.Worker):
+    """procrastinate's worker, looking for a job again each time one ends.
+
+    procrastinate's fetch loop stops at the first fetch that finds nothing and then waits
+    for a job to be queued (NOTIFY) or for the poll interval. A job held back by its lock (a
+    partner's second push while the first runs) is not queued anew when the first ends, so
+    on its own it would wait for the next poll. Here the end of every job (its outcome
+    recorded) wakes the loop; and a pass of the loop during which a job ended fetches again,
+    since its fetch that found nothing may have looked before that end was recorded (the
+    loop clears the wake-up after each fetch). ``procrastinate==3.10.*`` is pinned: these
+    are its worker's own methods."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.jobs_ended = 0
+
+    async def _persist_job_status(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            await super()._persist_job_status(*args, **kwargs)
+        finally:
+            self.jobs_ended += 1
+            self._new_job_event.set()
+
+    async def _fetch_and_process_jobs(self) -> None:
+        while True:
+            ended = self.jobs_ended
+            await super()._fetch_and_process_jobs()
+            if self.jobs_ended == ended or self._stop_event.is_set():
+                return
+
+
+async def _work(app: App, **options: Any) -> None:
+    """What ``app.run_worker_async(**options)`` does, with :class:`Worker`."""
+    app.perform_import_paths()
+    await Worker(app=app, **{**app.worker_defaults, **options}).run()
 
 
 def _options(
@@ -98,7 +172,8 @@ async def run_worker(
     # and the periodic deferrer.
     async with open_jobs(database, periodic=periodic, connections=concurrency + 2) as app:
         worker = asyncio.create_task(
-            app.run_worker_async(
+            _work(
+                app,
                 concurrency=concurrency,
                 fetch_job_polling_interval=poll_seconds,
                 **_options(database, settings, workbook_limits),
@@ -131,8 +206,6 @@ async def run_until_empty(
     async with open_jobs(database, periodic=False, connections=concurrency + 2) as app:
         while True:
             before = counter.ran
-            await app.run_worker_async(
-                concurrency=concurrency, wait=False, listen_notify=False, **options
-            )
+            await _work(app, concurrency=concurrency, wait=False, listen_notify=False, **options)
             if counter.ran == before:
                 return counter.ran

@@ -46,7 +46,7 @@ from app.domain.history import BalanceChanged, Balances, Created, StageChanged, 
 from app.domain.history import keys as history_keys
 from app.domain.identity import Country
 from app.domain.roles import Role
-from app.domain.uploads import UploadStatus
+from app.domain.uploads import FINISHED, UploadStatus
 from app.domain.webhooks import AssignmentProcessed, EventKind
 from app.i18n import N_, Language, Message, stored_text
 from app.models.assignment import Assignment, AssignmentRejection
@@ -320,11 +320,18 @@ async def process_assignment(
     ``progress`` (rows done, rows in the upload) is told after each batch; the rows are
     counted first by a reading pass in a worker thread (no validation), which costs a
     fraction of the push's time and lets a reader show how far it has come.
+    A push already done with (:data:`~app.domain.uploads.FINISHED`, seen under its row lock) is
+    returned as it is: its job ran twice (retried after its worker was taken for dead, say)
+    and the first run finished it.
     """
     started = now or datetime.now(UTC)
-    assignment = await session.get(Assignment, assignment_id, with_for_update=True)
+    assignment = await session.get(
+        Assignment, assignment_id, with_for_update=True, populate_existing=True
+    )
     if assignment is None:
         raise NotFound({"entity": "assignment"})
+    if assignment.status in FINISHED:
+        return assignment
     partner = await session.get(Partner, assignment.partner_id)
     assert partner is not None
     context = IntakeContext(
@@ -999,9 +1006,11 @@ async def start_job(session: AsyncSession, assignment_id: uuid.UUID, now: dateti
 async def mark_failed(
     session: AsyncSession, assignment_id: uuid.UUID, error: DomainError | Exception
 ) -> None:
-    assignment = await session.get(Assignment, assignment_id)
-    if assignment is None:
-        return
+    assignment = await session.get(
+        Assignment, assignment_id, with_for_update=True, populate_existing=True
+    )
+    if assignment is None or assignment.status in FINISHED:
+        return  # another run of its job finished it meanwhile
     reason: Text = N_("the push could not be processed; the operators have the details")
     if isinstance(error, UnreadableUpload):
         reason = error.reason

@@ -62,7 +62,7 @@ from app.domain.payment_files import (
 )
 from app.domain.payment_rails import ClabeIssuer
 from app.domain.roles import Role
-from app.domain.uploads import UploadStatus
+from app.domain.uploads import FINISHED, UploadStatus
 from app.domain.webhooks import EventKind, PaymentFileProcessed
 from app.i18n import N_, Message
 from app.models.account import Account
@@ -295,11 +295,16 @@ async def process_file(
     """Reconcile and apply one queued file; an unreadable file is marked failed with nothing
     applied. ``progress`` is told the lines in the file (a first reading pass) and the
     lines done after each batch, as for pushes. A SPEI statement matches its lines by
-    CLABE, those of ``issuer`` (the settings' collection bank when not given)."""
+    CLABE, those of ``issuer`` (the settings' collection bank when not given). A file
+    already done with (seen under its row lock) is returned as it is: its job ran twice."""
     moment = now or datetime.now(UTC)
-    payment_file = await session.get(PaymentFile, file_id, with_for_update=True)
+    payment_file = await session.get(
+        PaymentFile, file_id, with_for_update=True, populate_existing=True
+    )
     if payment_file is None:
         raise NotFound({"entity": "payment_file"})
+    if payment_file.status in FINISHED:
+        return payment_file
     partner = await session.get_one(Partner, payment_file.partner_id)
     context = FileContext(
         Country(partner.country), partner.currency, partner_today(partner, moment)
@@ -694,9 +699,11 @@ async def start_job(session: AsyncSession, file_id: uuid.UUID, now: datetime) ->
 
 
 async def mark_failed(session: AsyncSession, file_id: uuid.UUID, error: Exception) -> None:
-    payment_file = await session.get(PaymentFile, file_id)
-    if payment_file is None:
-        return
+    payment_file = await session.get(
+        PaymentFile, file_id, with_for_update=True, populate_existing=True
+    )
+    if payment_file is None or payment_file.status in FINISHED:
+        return  # another run of its job finished it meanwhile
     reason: Text = N_("the file could not be processed; the operators have the details")
     if isinstance(error, UnreadableUpload):
         reason = error.reason

@@ -5,12 +5,14 @@ taken over when a worker died, and aging once per business date."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import anyio
 import pytest
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import func, select, text, update
@@ -19,16 +21,19 @@ from sqlmodel import col
 from app import migrations
 from app.db import Database, open_database
 from app.domain.roles import Role
+from app.domain.webhooks import EventKind
 from app.jobs.tasks import retry_stalled_jobs
-from app.jobs.worker import age_if_due, open_jobs, run_until_empty
+from app.jobs.worker import age_if_due, open_jobs, run_until_empty, run_worker
 from app.main import create_app
 from app.models.account import Account, AccountEvent
 from app.models.assignment import Assignment, AssignmentChunk
 from app.models.audit import AuditEvent
 from app.models.partner import Partner
 from app.models.user import User
+from app.models.webhook import WebhookEvent
 from app.security import hash_secret_now
 from app.services import assignments as service
+from app.services import uploads
 from tests.conftest import TEST_PASSWORD, bearer_for
 from tests.factories import make_account, make_debtor, make_partner, push_rows
 
@@ -198,6 +203,88 @@ async def test_one_push_and_many_workers_give_one_processing(live):
         )
     )
     assert processed == 1
+
+
+async def test_a_push_whose_job_runs_twice_is_processed_once(live):
+    """A job run again (retried after its worker was taken for dead while that worker was
+    still at it) finds the push done under its row lock and leaves it as it is."""
+    partner = await live.partner()
+    pushed = await live.push(partner, ["T-1", "T-2"])
+    # One run has marked the push taken and is about to process it...
+    async with live.database.sessionmaker() as session, session.begin():
+        assert await service.start_job(session, pushed, datetime.now(UTC))
+    # ...when the other run takes it and processes it.
+    assert await live.work() == 1
+    done = await live.assignment(pushed)
+    assert (done.status, done.created, done.attempts) == ("completed", 2, 2)
+
+    # The first run goes on, or fails and records it: the push stays as the other left it.
+    async with live.database.sessionmaker() as session, session.begin():
+        again = await service.process_assignment(session, pushed)
+        await service.mark_failed(session, pushed, RuntimeError("the first run failed"))
+    assert again.status == "completed"
+    # A third run of its job finds nothing to do.
+    async with live.database.sessionmaker() as session, session.begin():
+        await uploads.enqueue(session, uploads.ASSIGNMENTS, pushed, partner.id)
+    assert await live.work() == 1
+
+    after = await live.assignment(pushed)
+    assert (after.status, after.created, after.attempts, after.finished_at, after.failure) == (
+        "completed", 2, 2, done.finished_at, None,
+    )  # fmt: skip
+    created = await live.scalar(
+        select(func.count())
+        .select_from(AccountEvent)
+        .join(Account, col(Account.id) == col(AccountEvent.account_id))
+        .where(col(Account.partner_id) == partner.id, col(AccountEvent.kind) == "created")
+    )
+    processed = await live.scalar(
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(
+            col(AuditEvent.action) == "assignment.processed",
+            col(AuditEvent.entity_id) == str(pushed),
+        )
+    )
+    told = await live.scalar(
+        select(func.count())
+        .select_from(WebhookEvent)
+        .where(
+            col(WebhookEvent.partner_id) == partner.id,
+            col(WebhookEvent.kind) == EventKind.ASSIGNMENT_PROCESSED,
+        )
+    )
+    assert (created, processed, told) == (2, 1, 1)
+
+
+async def test_a_partners_next_push_starts_when_the_one_before_ends_not_at_the_next_poll(
+    live,
+):
+    """The second push waits for the first (their lock); the first's end wakes the worker,
+    which would otherwise sleep until its next poll (an hour here)."""
+    partner = await live.partner()
+    pushed = [await live.push(partner, [f"N-{n}"], first=n) for n in range(3)]
+    stop = anyio.Event()
+    work = functools.partial(
+        run_worker, live.database, stop=stop, settings=live.settings, concurrency=2,
+        poll_seconds=3600, periodic=False,
+    )  # fmt: skip
+
+    async def all_done() -> None:
+        # Polled: the database says when all are done.
+        while {(await live.assignment(p)).status for p in pushed} != {"completed"}:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        stop.set()
+
+    # A guard against a hang, not a measure: the poll would come after an hour.
+    with anyio.fail_after(60):
+        async with anyio.create_task_group() as group:
+            group.start_soon(all_done)
+            group.start_soon(work)
+    done = [await live.assignment(p) for p in pushed]
+    for before, after in itertools.pairwise(done):
+        assert before.finished_at is not None and after.started_at is not None
+        assert after.started_at >= before.finished_at
 
 
 async def _job_running_on_a_dead_worker(live: Live, pushed: uuid.UUID) -> None:
