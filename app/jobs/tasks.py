@@ -238,6 +238,27 @@ async def retry_stalled(context: JobContext, timestamp: int) -> int:
     return len(await retry_stalled_jobs(context.app, ours.settings.job_stalled_seconds))
 
 
+# Jobs that failed, were cancelled or aborted stay this long for the operators to look into
+# (the upload or delivery row keeps its outcome for good), then go with their events.
+FINISHED_JOBS_KEPT = timedelta(days=30)
+
+
+async def prune_finished_jobs(app: App, kept: timedelta = FINISHED_JOBS_KEPT) -> None:
+    """Remove the jobs that ended longer than ``kept`` ago, whatever their outcome (the
+    successful ones are deleted as they end)."""
+    await app.job_manager.delete_old_jobs(
+        nb_hours=max(1, int(kept.total_seconds() // 3600)),
+        include_failed=True,
+        include_cancelled=True,
+        include_aborted=True,
+    )
+
+
+async def prune_jobs(context: JobContext, timestamp: int) -> int:
+    await prune_finished_jobs(context.app)
+    return 0
+
+
 # (name, cron, function) of the periodic tasks; each keeps at most one job waiting.
 PERIODIC: tuple[tuple[str, str, Callable[..., Awaitable[Any]]], ...] = (
     ("cartera.webhooks", "* * * * * */2", webhooks_due),
@@ -245,6 +266,7 @@ PERIODIC: tuple[tuple[str, str, Callable[..., Awaitable[Any]]], ...] = (
     ("cartera.documents_sweep", "17 * * * *", documents_sweep),
     ("cartera.requeue_lost", "* * * * *", requeue_lost),
     ("cartera.retry_stalled", "* * * * *", retry_stalled),
+    ("cartera.prune_jobs", "41 3 * * *", prune_jobs),
 )
 
 

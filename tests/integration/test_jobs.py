@@ -21,8 +21,14 @@ from app.domain.roles import Role
 from app.jobs import metrics
 from app.jobs.queue import UploadBusy
 from app.jobs.retry import GivenUp, TransientRetry, is_transient
-from app.jobs.tasks import LOST_AFTER, register, requeue_lost_uploads
-from app.jobs.worker import run_until_empty
+from app.jobs.tasks import (
+    FINISHED_JOBS_KEPT,
+    LOST_AFTER,
+    prune_finished_jobs,
+    register,
+    requeue_lost_uploads,
+)
+from app.jobs.worker import open_jobs, run_until_empty
 from app.models.account import Account
 from app.models.assignment import Assignment, AssignmentChunk
 from app.services import assignments
@@ -111,6 +117,7 @@ def test_the_periodic_tasks_are_the_sweeps_aging_and_deliveries() -> None:
         "cartera.documents_sweep": "17 * * * *",
         "cartera.requeue_lost": "* * * * *",
         "cartera.retry_stalled": "* * * * *",
+        "cartera.prune_jobs": "41 3 * * *",
     }
 
 
@@ -368,3 +375,43 @@ async def test_the_api_with_its_in_process_worker_processes_a_push_on_its_own(
             assert status == "completed"
     finally:
         await database.dispose()
+
+
+async def test_jobs_that_ended_badly_are_kept_a_month_then_pruned(jobs):
+    """A failed, cancelled or aborted job stays for the operators for FINISHED_JOBS_KEPT after
+    its last event, then the nightly prune removes it; a younger one and a waiting one stay."""
+
+    async def job(status: str, ended_days_ago: int) -> int:
+        [(job_id,)] = await jobs.sql(
+            "INSERT INTO procrastinate_jobs (queue_name, task_name, args, status)"
+            " VALUES ('default', 'cartera.push', '{}', 'todo') RETURNING id"
+        )
+        if status != "todo":
+            await jobs.sql(
+                "UPDATE procrastinate_jobs SET status = 'doing' WHERE id = :id", id=job_id
+            )
+            await jobs.sql(
+                "UPDATE procrastinate_jobs SET status = CAST(:s AS procrastinate_job_status)"
+                " WHERE id = :id",
+                s=status,
+                id=job_id,
+            )
+        await jobs.sql(
+            "UPDATE procrastinate_events SET at = now() - make_interval(days => :d)"
+            " WHERE job_id = :id",
+            d=ended_days_ago,
+            id=job_id,
+        )
+        return int(job_id)
+
+    kept_days = FINISHED_JOBS_KEPT.days
+    old = [await job(s, kept_days + 1) for s in ("failed", "cancelled", "aborted")]
+    young = await job("failed", kept_days - 1)
+    waiting = await job("todo", kept_days + 5)
+
+    async with open_jobs(jobs.database, periodic=False) as app:
+        await prune_finished_jobs(app)
+
+    left = {row[0] for row in await jobs.sql("SELECT id FROM procrastinate_jobs")}
+    assert not left & set(old)
+    assert {young, waiting} <= left
