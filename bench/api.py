@@ -525,11 +525,15 @@ def main() -> None:
         try:
             if args.smoke:
                 # Started now, ready by the time they are measured: the 1-worker servers
-                # while the database is seeded, the 2-worker ones during the light runs.
+                # while run.py loads the demo, the 2-worker ones while the database is
+                # seeded and the 1-worker runs are made.
                 servers.launch("hello", 1)
                 servers.launch("app", 1)
             # run.py's smoke run creates this database once the demo it copies is loaded.
             wait_for_database(url)
+            if args.smoke:
+                servers.launch("hello", 2)
+                servers.launch("app", 2)
             failed = run(args, url, folder, servers, load)
         finally:
             servers.close()
@@ -554,9 +558,6 @@ def run(
     if args.part in ("api", "both"):
         queries = asyncio.run(count_queries(url, prepared["ids"], args.samples))
         print("statements per request:", json.dumps(queries), since(), flush=True)
-        if args.smoke:
-            servers.launch("hello", 2)
-            servers.launch("app", 2)
         result = api_part(servers, ids_file, load)
         for name, count in queries.items():
             if name in result["endpoints"]:
@@ -574,9 +575,6 @@ def run(
         save_result("api", result)
     if args.part in ("workers", "both"):
         one = result["endpoints"] if args.part == "both" else None
-        if args.smoke:
-            servers.launch("hello", 2)
-            servers.launch("app", 2)
         result = workers_part(servers, ids_file, load, one) | common
         for count, runs in result["by_workers"].items():
             failed += failures(f"workers {count}", runs)
