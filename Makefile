@@ -92,7 +92,8 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python bench/run.py
 
 ## Every benchmark part at tiny sizes, a few seconds of load: keeps the scripts working.
-## One embedded server migrated and seeded once, two parts at a time: under a minute.
+## One embedded server migrated and seeded once, parts forked from one process that imported
+## the scripts, two at a time, the api part's servers starting while the demo loads: ~30-45 s.
 bench-smoke: $(BENCH_STAMP)
 	$(BIN)/python bench/run.py --smoke
 

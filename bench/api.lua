@@ -1,7 +1,9 @@
 -- wrk script of the api benchmark: bench/api.py runs
---   wrk ... -s bench/api.lua URL -- MODE IDS_FILE TOKEN
+--   wrk ... -s bench/api.lua URL -- MODE IDS_FILE TOKEN PAUSE_MS
 -- MODE: hello | healthz | get_account | list | contact_check | interaction. Each thread walks the
 -- account ids of IDS_FILE from its own offset; done() prints one JSON line for api.py.
+-- PAUSE_MS, optional: each connection waits that long before each request (a smoke run's
+-- light load, which leaves the machine's cores to the rest of the run).
 
 local threads = {}
 local counter = 0
@@ -26,6 +28,10 @@ function init(args)
   end
   headers["Content-Type"] = "application/json"
   counter = (tid or 1) * 7919
+  local pause = tonumber(args[4] or "")
+  if pause and pause > 0 then
+    delay = function() return pause end
+  end
 end
 
 local CHECK = '{"channel":"call","party":"debtor"}'

@@ -29,6 +29,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(ROOT))
 
-from common import co_rows, database, rows, save_result, write_rows_csv
+from common import co_rows, database, rows, save_result, wait_for_database, write_rows_csv
 from sqlalchemy import event, select, text
 
 from app import migrations
@@ -59,6 +60,34 @@ ENDPOINTS = {
     "interaction": "POST /api/v1/accounts/{id}/interactions",
 }
 CONNECTIONS = 64
+STARTED = time.perf_counter()
+
+
+def since() -> str:
+    """When, in the run: progress lines say it."""
+    return f"(at {time.perf_counter() - STARTED:.1f} s)"
+
+
+@dataclass(frozen=True)
+class Load:
+    """What wrk does in each run: ``duration`` seconds (whole, at least 1) after ``warmup``
+    seconds, over ``connections``, each waiting ``pause_ms`` before each request (0: none; a
+    smoke run's light load). A run that answered no request is made again, up to ``retries``
+    times (a smoke run: a server's first requests, on a busy machine, can take longer than
+    its one second; a broken endpoint answers errors, and one that never answers still
+    fails)."""
+
+    duration: float
+    warmup: float
+    connections: int = CONNECTIONS
+    pause_ms: int = 0
+    retries: int = 0
+
+    def describe(self) -> str:
+        pause = f", {self.pause_ms} ms between requests" if self.pause_ms else ""
+        return f"wrk -t2 -c{self.connections} -d{max(1, round(self.duration))}s, api.lua{pause}"
+
+
 USER = "phone1"  # a phone collector: every request goes through the visibility filter
 PORTS = iter(range(18150, 18199))
 
@@ -240,55 +269,100 @@ def uvicorn_args(port: int, workers: int) -> list[str]:
     ]  # fmt: skip
 
 
-@contextmanager
-def server(kind: str, url: str, workers: int, logs: Path) -> Iterator[str]:
-    """Start the app (``app.main:create_app``) or the bare app (``hello:app``) with uvicorn in
-    a process of its own; yield its base URL; stop it."""
-    port = next(PORTS)
-    env = dict(os.environ)
-    env.update(
-        CARTERA_ENV=env.get("CARTERA_ENV", "development"),  # the development secrets
-        CARTERA_DATABASE_URL=url,
-        CARTERA_WORKER_IN_PROCESS="false",  # no background jobs competing with the load
-        CARTERA_ACCESS_TOKEN_MINUTES="600",
-    )
-    if kind == "app":
-        target = ["--factory", "app.main:create_app", "--app-dir", str(ROOT)]
-    else:
-        target = ["hello:app", "--app-dir", str(BENCH)]
-    log = (logs / f"{kind}-{workers}w-{port}.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", *target, *uvicorn_args(port, workers)],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        probe = "/healthz" if kind == "app" else "/"
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"{kind} server exited; see {log.name}")
+class Server:
+    """The app (``app.main:create_app``) or the bare app (``hello:app``) served by uvicorn in a
+    process of its own, launched at once; :meth:`ready` waits until it answers."""
+
+    def __init__(self, kind: str, url: str, workers: int, logs: Path) -> None:
+        port = next(PORTS)
+        env = dict(os.environ)
+        env.update(
+            CARTERA_ENV=env.get("CARTERA_ENV", "development"),  # the development secrets
+            CARTERA_DATABASE_URL=url,
+            CARTERA_WORKER_IN_PROCESS="false",  # no background jobs competing with the load
+            CARTERA_ACCESS_TOKEN_MINUTES="600",
+        )
+        if kind == "app":
+            target = ["--factory", "app.main:create_app", "--app-dir", str(ROOT)]
+        else:
+            target = ["hello:app", "--app-dir", str(BENCH)]
+        self.kind = kind
+        self.base = f"http://127.0.0.1:{port}"
+        self.log = (logs / f"{kind}-{workers}w-{port}.log").open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", *target, *uvicorn_args(port, workers)],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        self._ready = False
+
+    def ready(self) -> str:
+        """Its base URL, once it answers (the app's /healthz, the bare app's /)."""
+        probe = "/healthz" if self.kind == "app" else "/"
+        deadline = time.monotonic() + 120
+        while not self._ready:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.kind} server exited; see {self.log.name}")
             try:
-                with urllib.request.urlopen(base + probe, timeout=2) as answer:
-                    if answer.status == 200:
-                        break
+                with urllib.request.urlopen(self.base + probe, timeout=2) as answer:
+                    self._ready = answer.status == 200
             except OSError:
                 pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{kind} server did not start; see {log.name}")
-            time.sleep(0.2)
-        yield base
-    finally:
-        process.terminate()
+            if not self._ready:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{self.kind} server did not start; see {self.log.name}")
+                time.sleep(0.2)
+        return self.base
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.wait()
+
+    def wait(self) -> None:
         try:
-            process.wait(timeout=20)
+            self.process.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+
+
+class Servers:
+    """The run's servers. Each is started when a measurement needs it and stopped after (a
+    full run: one process at a time beside the load), unless :meth:`launch` started it ahead,
+    which a smoke run does so that its start-up, an import of the app per process and
+    several seconds of CPU, overlaps the seeding and the other measurements; those stop at
+    :meth:`close`."""
+
+    def __init__(self, url: str, logs: Path) -> None:
+        self.url = url
+        self.logs = logs
+        self._ahead: dict[tuple[str, int], Server] = {}
+
+    def launch(self, kind: str, workers: int) -> None:
+        if (kind, workers) not in self._ahead:
+            self._ahead[kind, workers] = Server(kind, self.url, workers, self.logs)
+
+    @contextmanager
+    def serving(self, kind: str, workers: int) -> Iterator[str]:
+        launched = self._ahead.get((kind, workers))
+        if launched is not None:
+            yield launched.ready()
+            return
+        started = Server(kind, self.url, workers, self.logs)
+        try:
+            yield started.ready()
+        finally:
+            started.stop()
+
+    def close(self) -> None:
+        for launched in self._ahead.values():
+            launched.process.terminate()
+        for launched in self._ahead.values():  # they stop side by side
+            launched.wait()
+        self._ahead.clear()
 
 
 def login(base: str) -> str:
@@ -300,12 +374,14 @@ def login(base: str) -> str:
 
 
 def wrk(
-    base: str, mode: str, ids_file: Path, token: str, duration: float, connections: int
+    base: str, mode: str, ids_file: Path, token: str, duration: float, load: Load
 ) -> dict[str, Any]:
     """One wrk run; its figures from api.lua's done()."""
+    connections = load.connections
     command = [
         "wrk", "-t", "2", "-c", str(connections), "-d", f"{max(1, round(duration))}s",
         "--timeout", "10s", "-s", str(BENCH / "api.lua"), base, "--", mode, str(ids_file), token,
+        str(load.pause_ms),
     ]  # fmt: skip
     # The machine is shared: the 1-minute load average before the run says how quiet it was.
     load_before = round(os.getloadavg()[0], 2)
@@ -326,45 +402,41 @@ def wrk(
         "errors": errors,
         "non_2xx": raw["non_2xx_3xx"],
         "connections": connections,
+        "pause_ms": load.pause_ms,
         "seconds": round(seconds, 1),
         "load_average_before": load_before,
     }
 
 
 def measure(
-    kind: str,
-    modes: list[str],
-    url: str,
-    workers: int,
-    ids_file: Path,
-    duration: float,
-    warmup: float,
-    logs: Path,
+    kind: str, modes: list[str], servers: Servers, workers: int, ids_file: Path, load: Load
 ) -> dict[str, dict[str, Any]]:
     results: dict[str, dict[str, Any]] = {}
-    with server(kind, url, workers, logs) as base:
+    with servers.serving(kind, workers) as base:
         token = login(base) if kind == "app" else "-"
         for mode in modes:
-            if warmup:
-                wrk(base, mode, ids_file, token, warmup, CONNECTIONS)
-            results[mode] = wrk(base, mode, ids_file, token, duration, CONNECTIONS)
-            print(f"  {workers}w {mode:14} {json.dumps(results[mode])}", flush=True)
+            if load.warmup:
+                wrk(base, mode, ids_file, token, load.warmup, load)
+            runs = 0
+            while True:
+                runs += 1
+                figures = wrk(base, mode, ids_file, token, load.duration, load)
+                if figures["requests"] or figures["errors"] or runs > load.retries:
+                    break
+            results[mode] = figures | ({"runs": runs} if runs > 1 else {})
+            print(f"  {workers}w {mode:14} {json.dumps(results[mode])} {since()}", flush=True)
     return results
 
 
-def api_part(
-    url: str, ids_file: Path, duration: float, warmup: float, logs: Path
-) -> dict[str, Any]:
-    endpoints = measure("hello", ["hello"], url, 1, ids_file, duration, warmup, logs)
+def api_part(servers: Servers, ids_file: Path, load: Load) -> dict[str, Any]:
+    endpoints = measure("hello", ["hello"], servers, 1, ids_file, load)
     endpoints |= measure(
         "app",
         ["healthz", "get_account", "list", "contact_check", "interaction"],
-        url,
+        servers,
         1,
         ids_file,
-        duration,
-        warmup,
-        logs,
+        load,
     )
     ceiling = endpoints["hello"]["rps"]
     for name, figures in endpoints.items():
@@ -377,12 +449,7 @@ def api_part(
 
 
 def workers_part(
-    url: str,
-    ids_file: Path,
-    duration: float,
-    warmup: float,
-    logs: Path,
-    one_worker: dict[str, Any] | None = None,
+    servers: Servers, ids_file: Path, load: Load, one_worker: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """1 and 2 workers; the 1-worker figures of the api part of the same run when given."""
     runs: dict[str, Any] = {}
@@ -391,15 +458,18 @@ def workers_part(
     for workers in (1, 2):
         if str(workers) in runs:
             continue
-        hello = measure("hello", ["hello"], url, workers, ids_file, duration, warmup, logs)
-        app = measure("app", ["get_account"], url, workers, ids_file, duration, warmup, logs)
+        hello = measure("hello", ["hello"], servers, workers, ids_file, load)
+        app = measure("app", ["get_account"], servers, workers, ids_file, load)
         runs[str(workers)] = {"hello": hello["hello"], "get_account": app["get_account"]}
     one, two = runs["1"]["get_account"]["rps"], runs["2"]["get_account"]["rps"]
+    one_hello = runs["1"]["hello"]["rps"]
     return {
         "endpoint": ENDPOINTS["get_account"],
         "by_workers": runs,
         "get_account_scaling_2_over_1": round(two / one, 3) if one else None,
-        "hello_scaling_2_over_1": round(runs["2"]["hello"]["rps"] / runs["1"]["hello"]["rps"], 3),
+        "hello_scaling_2_over_1": round(runs["2"]["hello"]["rps"] / one_hello, 3)
+        if one_hello
+        else None,
     }
 
 
@@ -416,61 +486,101 @@ def goals(api: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def failures(where: str, runs: dict[str, dict[str, Any]]) -> list[str]:
+    """The runs whose figures are not figures: a request failed, or none was answered."""
+    return [
+        f"{where} {name}" + (" (no request answered)" if not run["requests"] else "")
+        for name, run in runs.items()
+        if run["errors"] or not run["requests"]
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--part", choices=("api", "workers", "both"), default="api")
     parser.add_argument("--accounts", type=int, default=50_000, help="generated, 70%% MX")
     parser.add_argument("--duration", type=float, default=20, help="seconds of load per run")
     parser.add_argument("--warmup", type=float, default=3, help="seconds before each run")
+    parser.add_argument("--connections", type=int, default=CONNECTIONS, help="wrk's, per run")
+    parser.add_argument(
+        "--pause-ms", type=int, default=0, help="each connection's pause before each request"
+    )
+    parser.add_argument(
+        "--retries", type=int, default=0, help="times a run that answered nothing is made again"
+    )
     parser.add_argument("--samples", type=int, default=20, help="requests per query count")
-    parser.add_argument("--smoke", action="store_true", help="label the figures as a smoke run")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="a smoke run: the figures labelled as such, the servers started ahead",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install -y wrk (make bench does it)")
+    load = Load(args.duration, args.warmup, args.connections, args.pause_ms, args.retries)
     with tempfile.TemporaryDirectory() as folder_name, database() as url:
         folder = Path(folder_name)
         logs = Path(tempfile.mkdtemp(prefix="cartera-bench-logs-"))
-        migrations.upgrade(url)
-        print(f"seeding ({args.accounts} generated accounts) ...", flush=True)
-        prepared = asyncio.run(prepare(url, args.accounts, folder))
-        ids_file = folder / "ids.txt"
-        ids_file.write_text("\n".join(prepared["ids"]) + "\n")
-        common = {"data": prepared["data"], "host": socket.gethostname(), "smoke": args.smoke}
-        failed: list[str] = []
-        print(json.dumps(prepared["data"]), flush=True)
-        if args.part in ("api", "both"):
-            queries = asyncio.run(count_queries(url, prepared["ids"], args.samples))
-            print("statements per request:", json.dumps(queries), flush=True)
-            result = api_part(url, ids_file, args.duration, args.warmup, logs)
-            for name, count in queries.items():
-                if name in result["endpoints"]:
-                    result["endpoints"][name]["queries_per_request"] = count
-            result["queries_per_request"] = queries
-            result["list_queries_independent_of_limit"] = (
-                queries["list_limit_10"] == queries["list"] == queries["list_limit_100"]
-            )
-            result["goals"] = goals(result)
-            result["uvicorn"] = " ".join(uvicorn_args(0, 1))
-            result["load"] = f"wrk -t2 -c{CONNECTIONS} -d{args.duration:g}s, api.lua"
-            result |= common
-            failed += [f"api {name}" for name, e in result["endpoints"].items() if e["errors"]]
-            print(json.dumps(result, indent=2))
-            save_result("api", result)
-        if args.part in ("workers", "both"):
-            one = result["endpoints"] if args.part == "both" else None
-            result = workers_part(url, ids_file, args.duration, args.warmup, logs, one) | common
-            failed += [
-                f"workers {count} {name}"
-                for count, run in result["by_workers"].items()
-                for name, e in run.items()
-                if e["errors"]
-            ]
-            print(json.dumps(result, indent=2))
-            save_result("workers", result)
+        servers = Servers(url, logs)
+        try:
+            if args.smoke:
+                # Started now, ready by the time they are measured: the 1-worker servers
+                # while run.py loads the demo, the 2-worker ones while the database is
+                # seeded and the 1-worker runs are made.
+                servers.launch("hello", 1)
+                servers.launch("app", 1)
+            # run.py's smoke run creates this database once the demo it copies is loaded.
+            wait_for_database(url)
+            if args.smoke:
+                servers.launch("hello", 2)
+                servers.launch("app", 2)
+            failed = run(args, url, folder, servers, load)
+        finally:
+            servers.close()
         print(f"server logs in {logs}")
     if failed:
-        # Figures with failed requests are not figures: say so and fail the run.
+        # Figures with failed requests, or none, are not figures: say so and fail the run.
         sys.exit(f"requests failed in: {', '.join(failed)} (see the server logs)")
+
+
+def run(
+    args: argparse.Namespace, url: str, folder: Path, servers: Servers, load: Load
+) -> list[str]:
+    """Seed, count, measure, save; the runs that failed."""
+    migrations.upgrade(url)
+    print(f"seeding ({args.accounts} generated accounts) ... {since()}", flush=True)
+    prepared = asyncio.run(prepare(url, args.accounts, folder))
+    ids_file = folder / "ids.txt"
+    ids_file.write_text("\n".join(prepared["ids"]) + "\n")
+    common = {"data": prepared["data"], "host": socket.gethostname(), "smoke": args.smoke}
+    failed: list[str] = []
+    print(json.dumps(prepared["data"]), flush=True)
+    if args.part in ("api", "both"):
+        queries = asyncio.run(count_queries(url, prepared["ids"], args.samples))
+        print("statements per request:", json.dumps(queries), since(), flush=True)
+        result = api_part(servers, ids_file, load)
+        for name, count in queries.items():
+            if name in result["endpoints"]:
+                result["endpoints"][name]["queries_per_request"] = count
+        result["queries_per_request"] = queries
+        result["list_queries_independent_of_limit"] = (
+            queries["list_limit_10"] == queries["list"] == queries["list_limit_100"]
+        )
+        result["goals"] = goals(result)
+        result["uvicorn"] = " ".join(uvicorn_args(0, 1))
+        result["load"] = load.describe()
+        result |= common
+        failed += failures("api", result["endpoints"])
+        print(json.dumps(result, indent=2))
+        save_result("api", result)
+    if args.part in ("workers", "both"):
+        one = result["endpoints"] if args.part == "both" else None
+        result = workers_part(servers, ids_file, load, one) | common
+        for count, runs in result["by_workers"].items():
+            failed += failures(f"workers {count}", runs)
+        print(json.dumps(result, indent=2))
+        save_result("workers", result)
+    return failed
 
 
 if __name__ == "__main__":
