@@ -8,6 +8,7 @@ import os
 import random
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager, suppress
@@ -468,3 +469,19 @@ def write_xlsx(target: Any, header: list[str], data: Iterator[list[str]]) -> Non
 def _rows(header: list[str], data: Iterator[list[str]]) -> Iterator[list[str]]:
     yield header
     yield from data
+
+
+class StatementTimer:
+    """Each statement an engine runs, with its parameters and seconds: listen ``before`` and
+    ``after`` as the engine's ``before_cursor_execute`` and ``after_cursor_execute`` (BEGIN
+    and COMMIT are not cursor statements and are not counted)."""
+
+    def __init__(self) -> None:
+        self.statements: list[tuple[str, Any, float]] = []
+        self._started = 0.0
+
+    def before(self, conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        self._started = time.perf_counter()
+
+    def after(self, conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        self.statements.append((statement, parameters, time.perf_counter() - self._started))

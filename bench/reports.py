@@ -33,7 +33,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(BENCH.parent))
 
-from common import database, save_result
+from common import StatementTimer, database, save_result
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import event
 from work import API, _token, explain
@@ -79,14 +79,8 @@ async def measure(
 ) -> dict:
     settings = get_settings().model_copy(update={"log_level": "WARNING"})
     db = open_database(url, settings)
-    statements: list[tuple[str, Any, float]] = []
-    clock: dict[str, float] = {}
-
-    def before(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        clock["t"] = time.perf_counter()
-
-    def after(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        statements.append((statement, parameters, time.perf_counter() - clock["t"]))
+    timer = StatementTimer()
+    statements, before, after = timer.statements, timer.before, timer.after
 
     paths = {name: path for name, path in _paths().items() if name in names}
     result: dict[str, Any] = {}

@@ -64,7 +64,7 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(ROOT))
 
-from common import database, save_result
+from common import StatementTimer, database, save_result
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import event, text
 
@@ -458,14 +458,8 @@ async def measure(
     (the contact law's "now") for the queue and ``next``, else the real clock is used."""
     settings = get_settings().model_copy(update={"log_level": "WARNING"})
     db = open_database(url, settings)
-    statements: list[tuple[str, Any, float]] = []
-    clock: dict[str, float] = {}
-
-    def before(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        clock["t"] = time.perf_counter()
-
-    def after(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        statements.append((statement, parameters, time.perf_counter() - clock["t"]))
+    timer = StatementTimer()
+    statements, before, after = timer.statements, timer.before, timer.after
 
     result: dict[str, Any] = {}
     clocked: dict[str, Any] = {}
