@@ -87,32 +87,9 @@ _STAGE_RANK = "array_position(ARRAY[" + ", ".join(f"'{s.value}'" for s in Stage)
 _RPC_CODES = ", ".join(f"'{c}'" for c in sorted(RIGHT_PARTY_CODES))
 
 
-def _visible(principal: Principal, partner_id: uuid.UUID | None) -> CTE:
-    """The accounts the principal may see (one partner's if asked) as the ``visible`` CTE."""
-    query: Any = readable_accounts(principal).join(
-        Partner, col(Partner.id) == col(Account.partner_id)
-    )
-    query = query.with_only_columns(
-        col(Account.id),
-        col(Account.partner_id),
-        col(Account.currency),
-        col(Account.stage),
-        col(Account.dpd),
-        col(Account.total),
-        col(Account.past_due_amount),
-        col(Account.status),
-        col(Account.created_at),
-        col(Partner.time_zone),
-    )
-    if partner_id is not None:
-        query = query.where(col(Account.partner_id) == partner_id)
-    return query.cte("visible")
-
-
-def _visible_accounts(principal: Principal, partner_id: uuid.UUID | None) -> CTE:
-    """The snapshot readings' ``visible``: the same accounts, the columns they read, and
-    never materialised: the planner reads ``account`` where it is used (a million rows
-    written to a work table and read back cost more than a second scan of a key range)."""
+def _readable(principal: Principal, partner_id: uuid.UUID | None, *extra: Any) -> Any:
+    """The accounts the principal may see (one partner's if asked) with the columns every
+    report reads, and ``extra``."""
     query: Any = readable_accounts(principal).with_only_columns(
         col(Account.id),
         col(Account.partner_id),
@@ -121,10 +98,30 @@ def _visible_accounts(principal: Principal, partner_id: uuid.UUID | None) -> CTE
         col(Account.total),
         col(Account.status),
         col(Account.created_at),
+        *extra,
     )
     if partner_id is not None:
         query = query.where(col(Account.partner_id) == partner_id)
-    return query.cte("visible").prefix_with("NOT MATERIALIZED")
+    return query
+
+
+def _visible(principal: Principal, partner_id: uuid.UUID | None) -> CTE:
+    """The accounts the principal may see (one partner's if asked) as the ``visible`` CTE."""
+    query = _readable(
+        principal,
+        partner_id,
+        col(Account.dpd),
+        col(Account.past_due_amount),
+        col(Partner.time_zone),
+    ).join(Partner, col(Partner.id) == col(Account.partner_id))
+    return query.cte("visible")
+
+
+def _visible_accounts(principal: Principal, partner_id: uuid.UUID | None) -> CTE:
+    """The snapshot readings' ``visible``: the same accounts, the columns they read, and
+    never materialised: the planner reads ``account`` where it is used (a million rows
+    written to a work table and read back cost more than a second scan of a key range)."""
+    return _readable(principal, partner_id).cte("visible").prefix_with("NOT MATERIALIZED")
 
 
 def _sees_everything(principal: Principal, partner_id: uuid.UUID | None) -> bool:
