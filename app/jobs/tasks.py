@@ -90,7 +90,7 @@ def _context(context: JobContext) -> Context:
 @dataclass(frozen=True, slots=True)
 class _Upload:
     name: str
-    start: Callable[[AsyncSession, uuid.UUID, datetime], Awaitable[bool]]
+    start: Callable[[Database, uuid.UUID, datetime], Awaitable[bool]]
     # (session, id, workbook_limits=…, progress=…)
     process: Callable[..., Awaitable[Any]]
     mark_failed: Callable[[AsyncSession, uuid.UUID, Exception], Awaitable[None]]
@@ -110,8 +110,7 @@ async def run_upload(context: JobContext, job: _Upload, upload_id: str) -> str:
     ours = _context(context)
     database = ours.database
     uid = uuid.UUID(upload_id)
-    async with database.sessionmaker() as session, session.begin():
-        go = await job.start(session, uid, datetime.now(UTC))
+    go = await job.start(database, uid, datetime.now(UTC))
     if not go:
         return "nothing to do"
     try:

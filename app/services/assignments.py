@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app import locks, vault
+from app.db import Database
 from app.domain.assignments import IntakeContext, storable
 from app.domain.errors import (
     DomainError,
@@ -989,16 +990,17 @@ async def _merge(
 MAX_ATTEMPTS = 3
 
 
-async def start_job(session: AsyncSession, assignment_id: uuid.UUID, now: datetime) -> bool:
+async def start_job(database: Database, assignment_id: uuid.UUID, now: datetime) -> bool:
     """Mark the push taken by its job (see :func:`app.services.uploads.start`); False when
     there is nothing to process: done with already, or taken too often (then failed)."""
-    attempts = await uploads.start(session, uploads.ASSIGNMENTS, assignment_id, now)
+    attempts = await uploads.start(database, uploads.ASSIGNMENTS, assignment_id, now)
     if attempts is None:
         return False
     if attempts > MAX_ATTEMPTS:
-        assignment = await session.get(Assignment, assignment_id)
-        assert assignment is not None
-        await _fail(session, assignment, N_("processing failed repeatedly; push it again"), [], now)
+        async with database.sessionmaker() as session, session.begin():
+            await _give_up(
+                session, assignment_id, N_("processing failed repeatedly; push it again")
+            )
         return False
     return True
 
@@ -1006,14 +1008,20 @@ async def start_job(session: AsyncSession, assignment_id: uuid.UUID, now: dateti
 async def mark_failed(
     session: AsyncSession, assignment_id: uuid.UUID, error: DomainError | Exception
 ) -> None:
+    reason: Text = N_("the push could not be processed; the operators have the details")
+    if isinstance(error, UnreadableUpload):
+        reason = error.reason
+    await _give_up(session, assignment_id, reason)
+
+
+async def _give_up(session: AsyncSession, assignment_id: uuid.UUID, reason: Text) -> None:
+    """Fail the push with ``reason``, under its row lock, unless it is finished: another run
+    of its job may have finished it meanwhile."""
     assignment = await session.get(
         Assignment, assignment_id, with_for_update=True, populate_existing=True
     )
     if assignment is None or assignment.status in FINISHED:
-        return  # another run of its job finished it meanwhile
-    reason: Text = N_("the push could not be processed; the operators have the details")
-    if isinstance(error, UnreadableUpload):
-        reason = error.reason
+        return
     await _fail(session, assignment, reason, [], datetime.now(UTC))
 
 

@@ -30,6 +30,7 @@ from sqlmodel import col, select
 
 from app import locks, vault
 from app.config import get_settings
+from app.db import Database
 from app.domain import spei_files
 from app.domain.accounts import AccountStatus
 from app.domain.assignments import RowError, storable
@@ -679,34 +680,34 @@ async def apply_line_by_hand(
 # The queue
 
 
-async def start_job(session: AsyncSession, file_id: uuid.UUID, now: datetime) -> bool:
+async def start_job(database: Database, file_id: uuid.UUID, now: datetime) -> bool:
     """Mark the file taken by its job (see :func:`app.services.uploads.start`); False when
     there is nothing to process: done with already, or taken too often (then failed)."""
-    attempts = await uploads.start(session, uploads.PAYMENT_FILES, file_id, now)
+    attempts = await uploads.start(database, uploads.PAYMENT_FILES, file_id, now)
     if attempts is None:
         return False
     if attempts > MAX_ATTEMPTS:
-        payment_file = await session.get_one(PaymentFile, file_id)
-        await _finish(
-            session,
-            payment_file,
-            UploadStatus.FAILED,
-            now,
-            N_("processing failed repeatedly; send it again"),
-        )
+        async with database.sessionmaker() as session, session.begin():
+            await _give_up(session, file_id, N_("processing failed repeatedly; send it again"))
         return False
     return True
 
 
 async def mark_failed(session: AsyncSession, file_id: uuid.UUID, error: Exception) -> None:
+    reason: Text = N_("the file could not be processed; the operators have the details")
+    if isinstance(error, UnreadableUpload):
+        reason = error.reason
+    await _give_up(session, file_id, reason)
+
+
+async def _give_up(session: AsyncSession, file_id: uuid.UUID, reason: Text) -> None:
+    """Fail the file with ``reason``, under its row lock, unless it is finished: another run
+    of its job may have finished it meanwhile."""
     payment_file = await session.get(
         PaymentFile, file_id, with_for_update=True, populate_existing=True
     )
     if payment_file is None or payment_file.status in FINISHED:
-        return  # another run of its job finished it meanwhile
-    reason: Text = N_("the file could not be processed; the operators have the details")
-    if isinstance(error, UnreadableUpload):
-        reason = error.reason
+        return
     await _finish(session, payment_file, UploadStatus.FAILED, datetime.now(UTC), reason)
 
 

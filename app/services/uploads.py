@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
 from app import locks
+from app.db import Database
 from app.domain.errors import IdempotencyKeyReused, PayloadTooLarge
 from app.domain.uploads import UploadStatus
 from app.jobs import queue as jobs_queue
@@ -270,32 +271,34 @@ async def requeue_lost(session: AsyncSession, queue: Queue, waited: timedelta) -
 
 
 async def start(
-    session: AsyncSession, queue: Queue, upload_id: uuid.UUID, now: datetime
+    database: Database, queue: Queue, upload_id: uuid.UUID, now: datetime
 ) -> int | None:
     """Mark the upload taken by the job that is about to process it: how many times it has
-    been taken, or None when it is already done with. The caller commits, then processes it
-    in a new transaction holding the row lock; while another worker holds that lock, this
+    been taken, or None when it is already done with. The job then processes it in a
+    transaction of its own holding the row lock; while another worker holds that lock, this
     raises :class:`UploadBusy` (the job tries again later).
 
-    The mark commits without waiting for the WAL flush (the worker's step before the real
-    work, on every job): should PostgreSQL crash right after, the upload is found queued
-    and taken again, one try less counted. (``set_config(…, true)`` is ``SET LOCAL``, made
-    by the statement that marks it rather than by a round trip of its own.)"""
-    attempts = await session.scalar(
-        text(
-            f"UPDATE {queue.table} SET status = 'processing', started_at = :now,"
-            " attempts = attempts + 1"
-            f" WHERE id = (SELECT id FROM {queue.table} WHERE id = :id"
-            "              AND status IN ('queued', 'processing') FOR UPDATE SKIP LOCKED)"
-            " RETURNING attempts, set_config('synchronous_commit', 'off', true)"
-        ),
-        {"id": upload_id, "now": now},
-    )
-    if attempts is not None:
-        return int(attempts)
-    status = await session.scalar(
-        text(f"SELECT status FROM {queue.table} WHERE id = :id"), {"id": upload_id}
-    )
+    The mark is one statement in autocommit (one round trip on every job, where a
+    transaction around it cost three), and commits without waiting for the WAL flush:
+    should PostgreSQL crash right after, the upload is found queued and taken again, one try
+    less counted. (``set_config(…, true)`` is ``SET LOCAL`` for the statement's own
+    transaction, still in force when it commits.)"""
+    async with database.autocommit() as connection:
+        attempts = await connection.scalar(
+            text(
+                f"UPDATE {queue.table} SET status = 'processing', started_at = :now,"
+                " attempts = attempts + 1"
+                f" WHERE id = (SELECT id FROM {queue.table} WHERE id = :id"
+                "              AND status IN ('queued', 'processing') FOR UPDATE SKIP LOCKED)"
+                " RETURNING attempts, set_config('synchronous_commit', 'off', true)"
+            ),
+            {"id": upload_id, "now": now},
+        )
+        if attempts is not None:
+            return int(attempts)
+        status = await connection.scalar(
+            text(f"SELECT status FROM {queue.table} WHERE id = :id"), {"id": upload_id}
+        )
     if status in ("queued", "processing"):
         raise UploadBusy(str(upload_id))
     return None
@@ -345,12 +348,12 @@ class ProgressWriter:
     at the end): it goes to ``upload_progress``, which readers join. A job that fails or is
     rolled back leaves its last figures there; the upload's status says what happened."""
 
-    def __init__(self, database: Any, upload_id: uuid.UUID) -> None:
+    def __init__(self, database: Database, upload_id: uuid.UUID) -> None:
         self.database = database
         self.upload_id = upload_id
 
     async def __call__(self, rows_done: int, rows_total: int | None) -> None:
-        async with self.database.engine.begin() as connection:
+        async with self.database.autocommit() as connection:
             await connection.execute(
                 text(_PROGRESS), {"id": self.upload_id, "done": rows_done, "total": rows_total}
             )

@@ -211,8 +211,7 @@ async def test_a_push_whose_job_runs_twice_is_processed_once(live):
     partner = await live.partner()
     pushed = await live.push(partner, ["T-1", "T-2"])
     # One run has marked the push taken and is about to process it...
-    async with live.database.sessionmaker() as session, session.begin():
-        assert await service.start_job(session, pushed, datetime.now(UTC))
+    assert await service.start_job(live.database, pushed, datetime.now(UTC))
     # ...when the other run takes it and processes it.
     assert await live.work() == 1
     done = await live.assignment(pushed)
