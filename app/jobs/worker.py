@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 import weakref
 from collections.abc import AsyncIterator
@@ -112,6 +113,14 @@ class Worker(procrastinate.worker.Worker):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self.jobs_ended = 0
+
+    def _log_extra(self, action: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        # procrastinate builds these dicts (the job's fields among them) four times a job,
+        # whether or not the record is logged; at INFO and above its per-job records are not
+        # (app.observability.configure_logging), and our renderer drops extras anyway.
+        if not self.logger.isEnabledFor(logging.DEBUG):
+            return {"action": action}
+        return dict(super()._log_extra(action, *args, **kwargs))
 
     async def _persist_job_status(self, *args: Any, **kwargs: Any) -> None:
         try:

@@ -72,6 +72,7 @@ class Cluster:
     apis: list[str]
     workers: list[subprocess.Popen[bytes]]
     database: Database
+    worker_logs: list[Path]
 
     def api(self, n: int) -> str:
         """The API the ``n``-th request of a burst goes to: they alternate."""
@@ -130,7 +131,6 @@ async def cluster(
         "CARTERA_DATABASE_URL": url,
         "CARTERA_DATA_DIR": str(folder),
         "CARTERA_WORKER_IN_PROCESS": "false",
-        "CARTERA_LOG_LEVEL": "WARNING",
         "CARTERA_DB_POOL_SIZE": "5",
         "CARTERA_DB_MAX_OVERFLOW": "5",
         # Rows validated in a thread of the worker: four processes share the machine here.
@@ -142,13 +142,15 @@ async def cluster(
     }
     started: list[tuple[subprocess.Popen[bytes], Any]] = []
 
-    def start(name: str, *arguments: str) -> tuple[subprocess.Popen[bytes], Path]:
+    def start(
+        name: str, *arguments: str, log_level: str = "WARNING"
+    ) -> tuple[subprocess.Popen[bytes], Path]:
         log_path = folder / f"{name}.log"
         log = log_path.open("wb")
         process = subprocess.Popen(
             [str(BIN / "cartera"), *arguments],
             cwd=folder,  # no .env of the repository's
-            env=env,
+            env={**env, "CARTERA_LOG_LEVEL": log_level, "CARTERA_LOG_JSON": "true"},
             stdout=subprocess.DEVNULL,
             stderr=log,
         )
@@ -163,10 +165,16 @@ async def cluster(
             port = free_port()
             process, log_path = start(f"api-{n}", "serve", "--port", str(port))
             apis.append((f"http://127.0.0.1:{port}", process, log_path))
-        workers = [start(f"worker-{n}", "worker")[0] for n in range(2)]
+        # The workers at the default level: what they log per job is checked.
+        workers = [start(f"worker-{n}", "worker", log_level="INFO") for n in range(2)]
         for base, process, log_path in apis:
             await _wait_ready(base, process, log_path)
-        yield Cluster([base for base, _, _ in apis], workers, database)
+        yield Cluster(
+            [base for base, _, _ in apis],
+            [process for process, _ in workers],
+            database,
+            [log_path for _, log_path in workers],
+        )
         # Nothing crashed along the way (a crash would also void "exactly once" above).
         assert [p.poll() for p, _ in started] == [None] * len(started)
     finally:
@@ -285,6 +293,13 @@ async def test_one_key_is_one_push_and_each_push_is_processed_once(cluster, sett
         )
     )
     assert processed == dict.fromkeys(rows_of, 1)
+    # The workers log JSON lines: one per push, and none of procrastinate's two per job
+    # (started, ended) at the default level.
+    logged = "".join([await asyncio.to_thread(log.read_text) for log in cluster.worker_logs])
+    records = [json.loads(line) for line in logged.splitlines()]
+    pushes = [r["id"] for r in records if r["event"] == "assignment processed"]
+    assert Counter(i for i in pushes if i in rows_of) == dict.fromkeys(rows_of, 1)
+    assert not [r for r in records if r["logger"].startswith("procrastinate")], records
     # Accounts: 2 + 5 + 5 for the first partner, 5 + 5 for the others; each opened once
     # (one opening entry of its principal, 1000.00).
     for n, partner in enumerate(partners):
