@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 import uuid
 from collections import OrderedDict, defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
@@ -69,6 +70,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
+    BindParameter,
     Boolean,
     DateTime,
     Integer,
@@ -194,8 +196,7 @@ _EXPERIMENT_ARM = f"""
         AND {BUCKET_SQL.format(experiment="x.id", account="a.id")} < r.bucket_high
 """  # noqa: S608
 
-_CANDIDATES = text(
-    """
+_CANDIDATES_SQL = """
 SELECT top.*,
        ARRAY(SELECT f.kind FROM debtor_flag f
              WHERE f.debtor_id = top.debtor_id AND f.cleared_at IS NULL
@@ -205,7 +206,11 @@ SELECT top.*,
          AS flags,
        ARRAY(SELECT cc.channel || ':' || cc.status FROM contact_consent cc
              WHERE cc.debtor_id = top.debtor_id AND cc.partner_id = top.partner_id)
-         AS consents
+         AS consents,
+       -- Whether the experiments need reading at all (experiments.running_experiments).
+       EXISTS (SELECT 1 FROM strategy_experiment x
+               WHERE x.partner_id = top.partner_id AND x.stage = top.stage
+                 AND x.status = 'running') AS experiment_running
 FROM (
   SELECT * FROM (
     SELECT c.*,
@@ -255,6 +260,7 @@ FROM (
       WHERE a.assigned_collector_id = :collector
         AND a.status = 'active'
         AND (wc.account_id IS NULL OR (wc.collector_id = :collector AND NOT :skip_own))
+        /*ONLY*/
       -- A fence: the pre-filter's ids are applied outside, so that the planner, misjudging
       -- them together with the collector as one row, does not loop over the claims per
       -- account.
@@ -272,8 +278,8 @@ FROM (
 ) top
 -- Flags and consents only for the batch.
 ORDER BY top.pre_score DESC, top.id
-""".replace("/*EXPERIMENT_ARM*/", _EXPERIMENT_ARM)
-).bindparams(
+"""
+_CANDIDATES_PARAMS: tuple[BindParameter[Any], ...] = (
     bindparam("now", type_=DateTime(timezone=True)),
     bindparam("collector", type_=PG_UUID(as_uuid=True)),
     bindparam("after_id", type_=PG_UUID(as_uuid=True)),
@@ -285,6 +291,16 @@ ORDER BY top.pre_score DESC, top.id
     # Which flags reach an account from the debtor's other accounts (flags.reaches).
     *(bindparam(name, value, type_=ARRAY(String())) for name, value in REACH_PARAMS.items()),
 )
+_CANDIDATES = text(
+    _CANDIDATES_SQL.replace("/*EXPERIMENT_ARM*/", _EXPERIMENT_ARM).replace("/*ONLY*/", "")
+).bindparams(*_CANDIDATES_PARAMS)
+# The same facts of a few named accounts, read afresh (a kept ranking's next account): the
+# ids inside, so that only they are read, not the collector's whole portfolio.
+_CANDIDATES_NAMED = text(
+    _CANDIDATES_SQL.replace("/*EXPERIMENT_ARM*/", _EXPERIMENT_ARM).replace(
+        "/*ONLY*/", "AND a.id = ANY(:workable)"
+    )
+).bindparams(*_CANDIDATES_PARAMS)
 
 # The debtor contact points of the collector's active accounts that the queue could use,
 # with what places them, for the pre-filter on open zones. A phone comes sealed: it is opened
@@ -357,6 +373,8 @@ SELECT a.id
 FROM account a
 JOIN unnest(:ids) WITH ORDINALITY AS r(id, n) ON r.id = a.id
 WHERE a.assigned_collector_id = :collector AND a.status = 'active'
+  AND NOT EXISTS (SELECT 1 FROM worklist_claim wc
+                  WHERE wc.account_id = a.id AND wc.expires_at > :now)
 ORDER BY r.n
 LIMIT 1
 FOR NO KEY UPDATE OF a SKIP LOCKED
@@ -364,6 +382,7 @@ FOR NO KEY UPDATE OF a SKIP LOCKED
 ).bindparams(
     bindparam("ids", type_=ARRAY(PG_UUID(as_uuid=True))),
     bindparam("collector", type_=PG_UUID(as_uuid=True)),
+    bindparam("now", type_=DateTime(timezone=True)),
 )
 
 _CLAIM = text(
@@ -449,17 +468,42 @@ async def claim_next(
     Walks the queue a batch at a time; within a batch, the allowed accounts in priority
     order are offered to :data:`_LOCK_FIRST_FREE`, which locks the first one no concurrent
     ``next`` is taking (one statement); the claim upsert then takes it unless a claim that
-    committed meanwhile still holds it, in which case the following one is tried."""
+    committed meanwhile still holds it, in which case the following one is tried.
+
+    Within ``worklist_ranking_seconds`` of a ranking this process made for the collector,
+    the following accounts of that ranking are handed out instead (:func:`_claim_kept`),
+    and a ranking that found nothing open answers None again without a statement."""
     collector = _collector(principal)
     moment = (now or datetime.now(UTC)).astimezone(UTC)
     expires = moment + CLAIM_TTL
+    channels = channels_for(principal.skills)
+    window = settings.worklist_ranking_seconds
+    kept = _kept_ranking(collector, channels, moment, window)
+    if kept is not None:
+        if kept.nothing_open:
+            return None
+        claimed = await _claim_kept(session, settings, collector, channels, kept, moment, expires)
+        if claimed is not None:
+            return claimed
+        _RANKINGS.pop(collector, None)  # used up: rank again
+    workable = await _workable(session, settings, collector, channels, moment)
+    if not workable:
+        _keep_ranking(collector, _Ranking(channels, moment, time.monotonic(), [], True), window)
+        return None
     async for found in _rounds(
-        session, settings, principal, collector, moment, batch=MIN_BATCH, skip_own=True
+        session,
+        settings,
+        principal,
+        collector,
+        moment,
+        batch=MIN_BATCH,
+        skip_own=True,
+        workable=workable,
     ):
         remaining = {item.account_id: item for item in _ranked(found)}
         while remaining:
             account_id = await session.scalar(
-                _LOCK_FIRST_FREE, {"ids": list(remaining), "collector": collector}
+                _LOCK_FIRST_FREE, {"ids": list(remaining), "collector": collector, "now": moment}
             )
             if account_id is None:
                 break  # all taken by concurrent calls: on to the next batch
@@ -475,7 +519,115 @@ async def claim_next(
                 },
             )
             if won is not None:
+                ranking = _Ranking(channels, moment, time.monotonic(), list(remaining.values()))
+                _keep_ranking(collector, ranking, window)
                 return Claimed(item, expires)
+    return None
+
+
+@dataclass(slots=True)
+class _Ranking:
+    """A collector's ranking as ``next`` made it: the allowed accounts it has not handed out
+    yet, best first (or ``nothing_open``: the pre-filter found no account reachable now)."""
+
+    channels: tuple[ContactChannel, ...]
+    ranked_at: datetime  # the app's clock
+    ranked_at_monotonic: float  # this process's clock
+    following: list[WorkItem]
+    nothing_open: bool = False
+
+
+# The last ranking per collector, per process, for worklist_ranking_seconds. Bounded, least
+# recently used out.
+_RANKINGS: OrderedDict[uuid.UUID, _Ranking] = OrderedDict()
+_RANKINGS_MAX = 1024
+
+
+def _kept_ranking(
+    collector: uuid.UUID, channels: tuple[ContactChannel, ...], now: datetime, window: float
+) -> _Ranking | None:
+    """The collector's ranking if it was made for these channels within ``window`` seconds,
+    on the app's clock (which tests and the bench may fix) and on the process's."""
+    kept = _RANKINGS.get(collector)
+    if kept is None or kept.channels != channels:
+        return None
+    age = (now - kept.ranked_at).total_seconds()
+    if not (0 <= age < window and time.monotonic() - kept.ranked_at_monotonic < window):
+        _RANKINGS.pop(collector, None)
+        return None
+    return kept
+
+
+def _keep_ranking(collector: uuid.UUID, ranking: _Ranking, window: float) -> None:
+    if window <= 0 or not (ranking.following or ranking.nothing_open):
+        _RANKINGS.pop(collector, None)
+        return
+    _RANKINGS[collector] = ranking
+    _RANKINGS.move_to_end(collector)
+    if len(_RANKINGS) > _RANKINGS_MAX:
+        _RANKINGS.popitem(last=False)
+
+
+async def _claim_kept(
+    session: AsyncSession,
+    settings: Settings,
+    collector: uuid.UUID,
+    channels: Sequence[ContactChannel],
+    kept: _Ranking,
+    now: datetime,
+    expires: datetime,
+) -> Claimed | None:
+    """The first account of a kept ranking that is still the collector's, active, free,
+    lockable and allowed by the contact check on what is stored now, claimed; None when the
+    ranking has none left (the caller ranks again). Only the order is of a few seconds ago:
+    the account's facts, points, history and claim are read afresh, as for a new ranking."""
+    while kept.following:
+        account_id = await session.scalar(
+            _LOCK_FIRST_FREE,
+            {
+                "ids": [item.account_id for item in kept.following],
+                "collector": collector,
+                "now": now,
+            },
+        )
+        if account_id is None:
+            return None  # the rest was closed, reassigned, claimed or is being taken
+        # Out of the kept ranking whatever follows: claimed here, or refused now.
+        kept.following = [item for item in kept.following if item.account_id != account_id]
+        rows = (
+            (
+                await session.execute(
+                    _CANDIDATES_NAMED,
+                    {
+                        "now": now,
+                        "collector": collector,
+                        "skip_own": True,
+                        "workable": [account_id],
+                        "after_score": _TOP_SCORE,
+                        "after_id": _NIL,
+                        "batch": 1,
+                        "default_weights": _DEFAULT_WEIGHTS,
+                    },
+                )
+            )
+            .mappings()
+            .all()
+        )
+        allowed = await _evaluate(session, settings, rows, channels, now) if rows else []
+        if not allowed:
+            continue
+        won = await session.scalar(
+            _CLAIM,
+            {
+                "account_id": account_id,
+                "partner_id": allowed[0].partner_id,
+                "collector_id": collector,
+                "now": now,
+                "expires_at": expires,
+            },
+        )
+        if won is not None:
+            return Claimed(allowed[0], expires)
     return None
 
 
@@ -532,11 +684,13 @@ async def _rounds(
     *,
     batch: int,
     skip_own: bool,
+    workable: list[uuid.UUID] | None = None,
 ) -> AsyncIterator[list[WorkItem]]:
     """Per round, the allowed accounts of the next batch by pre-score (unordered), at most
-    :data:`MAX_ROUNDS` rounds."""
+    :data:`MAX_ROUNDS` rounds; ``workable``: the pre-filter's answer when already known."""
     channels = channels_for(principal.skills)
-    workable = await _workable(session, settings, collector, channels, now)
+    if workable is None:
+        workable = await _workable(session, settings, collector, channels, now)
     if not workable:
         return
     after_score, after_id = _TOP_SCORE, _NIL
@@ -810,7 +964,7 @@ async def _evaluate(
     account_ids = [r["id"] for r in rows]
     documents = await _documents(session, rows)
     running = await experiments.running_experiments(
-        session, {(r["partner_id"], r["stage"]) for r in rows}
+        session, {(r["partner_id"], r["stage"]) for r in rows if r["experiment_running"]}
     )
     arm_documents: dict[tuple[uuid.UUID, uuid.UUID], StrategyDocument] = {}
     kinds = sorted({POINT_KIND[c] for c in channels})
