@@ -625,3 +625,156 @@ class TestReadingKept:
             setattr(point, name, value)
         await session.flush()
         assert await listed() == []
+
+
+async def _claim_by_another_collector(session, account, make_user) -> None:
+    session.add(
+        WorklistClaim(
+            account_id=account.id,
+            partner_id=account.partner_id,
+            collector_id=(await make_user(Role.COLLECTOR)).id,
+            expires_at=datetime.now(UTC) + timedelta(minutes=3),
+        )
+    )
+
+
+def _statements_counted(connection, statements: list[str]):
+    def count(conn, cursor, statement, parameters, context, executemany):
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
+            statements.append(statement)
+
+    return count
+
+
+class TestRankingKept:
+    """`next` hands out the following accounts of the collector's ranking for
+    worklist_ranking_seconds (the order of a few seconds ago), never an account the
+    contact check, its assignment, its status or another claim refuses now."""
+
+    async def test_following_calls_use_the_ranking_until_it_lapses(
+        self, session, connection, desk, make_user, settings
+    ):
+        principal = principal_of(desk["user"])
+        accounts = desk["accounts"]
+        now = datetime.now(UTC)
+        first = await worklists.claim_next(session, settings, principal, now=now)
+        assert first is not None and first.item.account_id == accounts["promised"].id
+        # An account that would now rank first: a promise due today and a larger balance.
+        newcomer = await make_account(
+            session,
+            desk["partner"],
+            assigned_collector_id=desk["user"].id,
+            dpd=45,
+            principal=Decimal("900000"),
+        )
+        await add_phone(session, newcomer, desk["zone"], daytime_phone()[0])
+        today = datetime.now(ZoneInfo(desk["partner"].time_zone)).date()
+        await add_promise(session, newcomer, today)
+        statements: list[str] = []
+        count = _statements_counted(connection, statements)
+        event.listen(connection.sync_connection, "before_cursor_execute", count)
+        try:
+            kept = await worklists.claim_next(
+                session, settings, principal, now=now + timedelta(seconds=1)
+            )
+        finally:
+            event.remove(connection.sync_connection, "before_cursor_execute", count)
+        # The kept ranking's next account, not the newcomer; the pre-filter was not read.
+        assert kept is not None and kept.item.account_id == accounts["big"].id
+        assert not any("hash_record_extended" in s for s in statements), statements
+        lapsed = now + timedelta(seconds=settings.worklist_ranking_seconds)
+        again = await worklists.claim_next(session, settings, principal, now=lapsed)
+        assert again is not None and again.item.account_id == newcomer.id
+
+    async def test_at_zero_seconds_every_call_ranks_again(self, session, desk, settings):
+        uncached = settings.model_copy(update={"worklist_ranking_seconds": 0})
+        principal = principal_of(desk["user"])
+        accounts = desk["accounts"]
+        now = datetime.now(UTC)
+        first = await worklists.claim_next(session, uncached, principal, now=now)
+        assert first is not None and first.item.account_id == accounts["promised"].id
+        assert desk["user"].id not in worklists._RANKINGS
+        await add_promise(
+            session, accounts["middling"], datetime.now(ZoneInfo("America/Mexico_City")).date()
+        )
+        second = await worklists.claim_next(session, uncached, principal, now=now)
+        # Ranked again: the middling account's new promise due today puts it above the big one.
+        assert second is not None and second.item.account_id == accounts["middling"].id
+
+    @pytest.mark.parametrize(
+        "change",
+        [
+            _flag_cease_contact,
+            _opt_out_of_every_channel,
+            _pause,
+            _letters_only_strategy,
+            _close,
+            _reassign,
+            _claim_by_another_collector,
+        ],
+    )
+    async def test_an_account_refused_since_the_ranking_is_not_handed_out(
+        self, session, desk, make_user, settings, change
+    ):
+        principal = principal_of(desk["user"])
+        accounts = desk["accounts"]
+        now = datetime.now(UTC)
+        first = await worklists.claim_next(session, settings, principal, now=now)
+        assert first is not None and first.item.account_id == accounts["promised"].id
+        following = worklists._RANKINGS[desk["user"].id].following
+        assert [i.account_id for i in following] == [accounts["big"].id, accounts["middling"].id]
+        await change(session, accounts["big"], make_user)
+        await session.flush()
+        later = now + timedelta(seconds=1)
+        second = await worklists.claim_next(session, settings, principal, now=later)
+        if change is _letters_only_strategy:
+            # The partner's strategy changed for every account: none may be called now.
+            assert second is None
+        else:
+            assert second is not None and second.item.account_id == accounts["middling"].id
+        assert await worklists.claim_next(session, settings, principal, now=later) is None
+        claimed = (
+            await session.scalars(
+                select(WorklistClaim.account_id).where(
+                    WorklistClaim.collector_id == desk["user"].id  # type: ignore[arg-type]
+                )
+            )
+        ).all()
+        assert accounts["big"].id not in claimed
+
+    async def test_a_night_with_nothing_open_is_kept_for_the_window(
+        self, session, connection, make_user, settings
+    ):
+        """03:10 in Mexico City is 18:10 in Tokyo: a Japanese number added after a night
+        `next` found nothing open is handed out once the kept answer lapses."""
+        partner = await make_partner(session)
+        collector = await make_user(Role.COLLECTOR)
+        account = await make_account(session, partner, assigned_collector_id=collector.id, dpd=45)
+        await add_phone(session, account, None, value="+525512345678")
+        principal = principal_of(collector)
+        night = datetime(2026, 12, 7, 9, 10, tzinfo=UTC)
+        assert await worklists.claim_next(session, settings, principal, now=night) is None
+        await add_phone(session, account, None, value="+81312345678")
+        statements: list[str] = []
+        count = _statements_counted(connection, statements)
+        event.listen(connection.sync_connection, "before_cursor_execute", count)
+        try:
+            kept = await worklists.claim_next(
+                session, settings, principal, now=night + timedelta(seconds=1)
+            )
+        finally:
+            event.remove(connection.sync_connection, "before_cursor_execute", count)
+        assert kept is None
+        assert statements == []
+        lapsed = night + timedelta(seconds=settings.worklist_ranking_seconds)
+        claimed = await worklists.claim_next(session, settings, principal, now=lapsed)
+        assert claimed is not None and claimed.item.account_id == account.id
+        # At zero seconds nothing is kept: the next night call reads again.
+        other = await make_user(Role.COLLECTOR)
+        uncached = settings.model_copy(update={"worklist_ranking_seconds": 0})
+        mine = await make_account(session, partner, assigned_collector_id=other.id, dpd=45)
+        await add_phone(session, mine, None, value="+525512345679")
+        assert await worklists.claim_next(session, uncached, principal_of(other), now=night) is None
+        await add_phone(session, mine, None, value="+81312345679")
+        found = await worklists.claim_next(session, uncached, principal_of(other), now=night)
+        assert found is not None and found.item.account_id == mine.id
