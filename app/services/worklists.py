@@ -264,7 +264,7 @@ FROM (
       -- A fence: the pre-filter's ids are applied outside, so that the planner, misjudging
       -- them together with the collector as one row, does not loop over the claims per
       -- account.
-      OFFSET 0
+      /*FENCE*/
     ) c
     WHERE c.id = ANY(:workable)
     -- A fence: the pre-score is worked out once per account, not again in the keyset
@@ -292,15 +292,22 @@ _CANDIDATES_PARAMS: tuple[BindParameter[Any], ...] = (
     *(bindparam(name, value, type_=ARRAY(String())) for name, value in REACH_PARAMS.items()),
 )
 _CANDIDATES = text(
-    _CANDIDATES_SQL.replace("/*EXPERIMENT_ARM*/", _EXPERIMENT_ARM).replace("/*ONLY*/", "")
+    _CANDIDATES_SQL.replace("/*EXPERIMENT_ARM*/", _EXPERIMENT_ARM)
+    .replace("/*ONLY*/", "")
+    .replace("/*FENCE*/", "OFFSET 0")
 ).bindparams(*_CANDIDATES_PARAMS)
-# The same facts of a few named accounts, read afresh (a kept ranking's next account): the
-# ids inside, so that only they are read, not the collector's whole portfolio.
-_CANDIDATES_NAMED = text(
-    _CANDIDATES_SQL.replace("/*EXPERIMENT_ARM*/", _EXPERIMENT_ARM).replace(
-        "/*ONLY*/", "AND a.id = ANY(:workable)"
+# The same facts of the first of the named accounts (a kept ranking's following ones, in
+# order) that no concurrent transaction holds, locked as _LOCK_FIRST_FREE locks it: the
+# lock and the fresh reading in one statement, and only the named accounts are read.
+_CANDIDATES_FIRST_FREE = text(
+    _CANDIDATES_SQL.replace("/*EXPERIMENT_ARM*/", _EXPERIMENT_ARM)
+    .replace("/*ONLY*/", "AND a.id = ANY(:workable)")
+    .replace(
+        "/*FENCE*/",
+        "ORDER BY array_position(:workable, a.id) LIMIT 1 FOR NO KEY UPDATE OF a SKIP LOCKED",
     )
 ).bindparams(*_CANDIDATES_PARAMS)
+
 
 # The debtor contact points of the collector's active accounts that the queue could use,
 # with what places them, for the pre-filter on open zones. A phone comes sealed: it is opened
@@ -582,27 +589,15 @@ async def _claim_kept(
     ranking has none left (the caller ranks again). Only the order is of a few seconds ago:
     the account's facts, points, history and claim are read afresh, as for a new ranking."""
     while kept.following:
-        account_id = await session.scalar(
-            _LOCK_FIRST_FREE,
-            {
-                "ids": [item.account_id for item in kept.following],
-                "collector": collector,
-                "now": now,
-            },
-        )
-        if account_id is None:
-            return None  # the rest was closed, reassigned, claimed or is being taken
-        # Out of the kept ranking whatever follows: claimed here, or refused now.
-        kept.following = [item for item in kept.following if item.account_id != account_id]
         rows = (
             (
                 await session.execute(
-                    _CANDIDATES_NAMED,
+                    _CANDIDATES_FIRST_FREE,
                     {
                         "now": now,
                         "collector": collector,
                         "skip_own": True,
-                        "workable": [account_id],
+                        "workable": [item.account_id for item in kept.following],
                         "after_score": _TOP_SCORE,
                         "after_id": _NIL,
                         "batch": 1,
@@ -613,7 +608,12 @@ async def _claim_kept(
             .mappings()
             .all()
         )
-        allowed = await _evaluate(session, settings, rows, channels, now) if rows else []
+        if not rows:
+            return None  # the rest was closed, reassigned, claimed or is being taken
+        account_id = rows[0]["id"]
+        # Out of the kept ranking whatever follows: claimed here, or refused now.
+        kept.following = [item for item in kept.following if item.account_id != account_id]
+        allowed = await _evaluate(session, settings, rows, channels, now)
         if not allowed:
             continue
         won = await session.scalar(
