@@ -136,6 +136,8 @@ from app.services.flags import REACH_PARAMS
 CLAIM_TTL = timedelta(minutes=5)
 MAX_ROUNDS = 4
 MIN_BATCH = 30
+# How many of a batch `next` evaluates at a time (the rest only if none of those is allowed).
+CLAIM_EVALUATED = 10
 MAX_BATCH = 200
 PHONE_CHANNELS = (
     ContactChannel.CALL,
@@ -497,38 +499,46 @@ async def claim_next(
     if not workable:
         _keep_ranking(collector, _Ranking(channels, moment, time.monotonic(), [], True), window)
         return None
-    async for found in _rounds(
-        session,
-        settings,
-        principal,
-        collector,
-        moment,
-        batch=MIN_BATCH,
-        skip_own=True,
-        workable=workable,
-    ):
-        remaining = {item.account_id: item for item in _ranked(found)}
-        while remaining:
-            account_id = await session.scalar(
-                _LOCK_FIRST_FREE, {"ids": list(remaining), "collector": collector, "now": moment}
-            )
-            if account_id is None:
-                break  # all taken by concurrent calls: on to the next batch
-            item = remaining.pop(account_id)
-            won = await session.scalar(
-                _CLAIM,
-                {
-                    "account_id": item.account_id,
-                    "partner_id": item.partner_id,
-                    "collector_id": collector,
-                    "now": moment,
-                    "expires_at": expires,
-                },
-            )
-            if won is not None:
-                ranking = _Ranking(channels, moment, time.monotonic(), list(remaining.values()))
-                _keep_ranking(collector, ranking, window)
-                return Claimed(item, expires)
+    after_score, after_id = _TOP_SCORE, _NIL
+    for _ in range(MAX_ROUNDS):
+        rows = await _candidates(
+            session, collector, moment, workable, (after_score, after_id), MIN_BATCH, skip_own=True
+        )
+        # Evaluated a few at a time: the first allowed account of a few is claimed without
+        # reading the history and points of the rest of the batch.
+        for start in range(0, len(rows), CLAIM_EVALUATED):
+            chunk = rows[start : start + CLAIM_EVALUATED]
+            found = await _evaluate(session, settings, chunk, channels, moment)
+            remaining = [item.account_id for item in _ranked(found)]
+            while remaining:
+                account_id = await session.scalar(
+                    _LOCK_FIRST_FREE, {"ids": remaining, "collector": collector, "now": moment}
+                )
+                if account_id is None:
+                    break  # all taken by concurrent calls: on to the following ones
+                remaining.remove(account_id)
+                item = next(item for item in found if item.account_id == account_id)
+                won = await session.scalar(
+                    _CLAIM,
+                    {
+                        "account_id": item.account_id,
+                        "partner_id": item.partner_id,
+                        "collector_id": collector,
+                        "now": moment,
+                        "expires_at": expires,
+                    },
+                )
+                if won is not None:
+                    # What follows it: the rest of its few by score, then the batch's
+                    # accounts not evaluated yet by pre-score (each checked when its turn
+                    # comes).
+                    following = [*remaining, *(r["id"] for r in rows[start + CLAIM_EVALUATED :])]
+                    ranking = _Ranking(channels, moment, time.monotonic(), following)
+                    _keep_ranking(collector, ranking, window)
+                    return Claimed(item, expires)
+        if len(rows) < MIN_BATCH:
+            break
+        after_score, after_id = rows[-1]["pre_score"], rows[-1]["id"]
     return None
 
 
@@ -540,7 +550,7 @@ class _Ranking:
     channels: tuple[ContactChannel, ...]
     ranked_at: datetime  # the app's clock
     ranked_at_monotonic: float  # this process's clock
-    following: list[WorkItem]
+    following: list[uuid.UUID]
     nothing_open: bool = False
 
 
@@ -589,30 +599,12 @@ async def _claim_kept(
     ranking has none left (the caller ranks again). Only the order is of a few seconds ago:
     the account's facts, points, history and claim are read afresh, as for a new ranking."""
     while kept.following:
-        rows = (
-            (
-                await session.execute(
-                    _CANDIDATES_FIRST_FREE,
-                    {
-                        "now": now,
-                        "collector": collector,
-                        "skip_own": True,
-                        "workable": [item.account_id for item in kept.following],
-                        "after_score": _TOP_SCORE,
-                        "after_id": _NIL,
-                        "batch": 1,
-                        "default_weights": _DEFAULT_WEIGHTS,
-                    },
-                )
-            )
-            .mappings()
-            .all()
-        )
+        rows = await _candidates(session, collector, now, kept.following, None, 1, skip_own=True)
         if not rows:
             return None  # the rest was closed, reassigned, claimed or is being taken
         account_id = rows[0]["id"]
         # Out of the kept ranking whatever follows: claimed here, or refused now.
-        kept.following = [item for item in kept.following if item.account_id != account_id]
+        kept.following = [kept_id for kept_id in kept.following if kept_id != account_id]
         allowed = await _evaluate(session, settings, rows, channels, now)
         if not allowed:
             continue
@@ -675,6 +667,37 @@ def _ranked(items: Iterable[WorkItem]) -> list[WorkItem]:
     return sorted(items, key=lambda item: sort_key(item.priority))
 
 
+async def _candidates(
+    session: AsyncSession,
+    collector: uuid.UUID,
+    now: datetime,
+    account_ids: list[uuid.UUID],
+    after: tuple[int, uuid.UUID] | None,
+    batch: int,
+    *,
+    skip_own: bool,
+) -> Sequence[RowMapping]:
+    """The next ``batch`` of ``account_ids`` by pre-score after ``after`` with their facts
+    (:data:`_CANDIDATES`); ``after`` None: the first of them, in their order, that no
+    concurrent transaction holds, locked (:data:`_CANDIDATES_FIRST_FREE`)."""
+    statement = _CANDIDATES if after is not None else _CANDIDATES_FIRST_FREE
+    after_score, after_id = after or (_TOP_SCORE, _NIL)
+    result = await session.execute(
+        statement,
+        {
+            "now": now,
+            "collector": collector,
+            "skip_own": skip_own,
+            "workable": account_ids,
+            "after_score": after_score,
+            "after_id": after_id,
+            "batch": batch,
+            "default_weights": _DEFAULT_WEIGHTS,
+        },
+    )
+    return result.mappings().all()
+
+
 async def _rounds(
     session: AsyncSession,
     settings: Settings,
@@ -684,35 +707,17 @@ async def _rounds(
     *,
     batch: int,
     skip_own: bool,
-    workable: list[uuid.UUID] | None = None,
 ) -> AsyncIterator[list[WorkItem]]:
     """Per round, the allowed accounts of the next batch by pre-score (unordered), at most
-    :data:`MAX_ROUNDS` rounds; ``workable``: the pre-filter's answer when already known."""
+    :data:`MAX_ROUNDS` rounds."""
     channels = channels_for(principal.skills)
-    if workable is None:
-        workable = await _workable(session, settings, collector, channels, now)
+    workable = await _workable(session, settings, collector, channels, now)
     if not workable:
         return
     after_score, after_id = _TOP_SCORE, _NIL
     for _ in range(MAX_ROUNDS):
-        rows = (
-            (
-                await session.execute(
-                    _CANDIDATES,
-                    {
-                        "now": now,
-                        "collector": collector,
-                        "skip_own": skip_own,
-                        "workable": workable,
-                        "after_score": after_score,
-                        "after_id": after_id,
-                        "batch": batch,
-                        "default_weights": _DEFAULT_WEIGHTS,
-                    },
-                )
-            )
-            .mappings()
-            .all()
+        rows = await _candidates(
+            session, collector, now, workable, (after_score, after_id), batch, skip_own=skip_own
         )
         if not rows:
             return

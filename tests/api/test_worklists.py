@@ -722,7 +722,7 @@ class TestRankingKept:
         first = await worklists.claim_next(session, settings, principal, now=now)
         assert first is not None and first.item.account_id == accounts["promised"].id
         following = worklists._RANKINGS[desk["user"].id].following
-        assert [i.account_id for i in following] == [accounts["big"].id, accounts["middling"].id]
+        assert following == [accounts["big"].id, accounts["middling"].id]
         await change(session, accounts["big"], make_user)
         await session.flush()
         later = now + timedelta(seconds=1)
@@ -778,3 +778,50 @@ class TestRankingKept:
         await add_phone(session, mine, None, value="+81312345679")
         found = await worklists.claim_next(session, uncached, principal_of(other), now=night)
         assert found is not None and found.item.account_id == mine.id
+
+    async def test_a_claim_evaluates_a_few_accounts_and_more_only_if_none_is_allowed(
+        self, session, make_user, settings, monkeypatch
+    ):
+        """Twelve accounts: a claim evaluates the ten largest and takes the largest; then,
+        with the next ten under a cease-contact flag, the smallest is evaluated and claimed."""
+        partner = await make_partner(session)
+        collector = await make_user(Role.COLLECTOR)
+        accounts = []
+        for n in range(12):
+            account = await make_account(
+                session,
+                partner,
+                assigned_collector_id=collector.id,
+                dpd=45,
+                # Each twice the last: the pre-score follows the balance (below its cap).
+                principal=Decimal(100) * 2**n,
+                interest=Decimal("0"),
+                fees=Decimal("0"),
+            )
+            phone, zone = daytime_phone(n)
+            await add_phone(session, account, zone, phone)
+            accounts.append(account)
+        evaluated: list[list[uuid.UUID]] = []
+        evaluate = worklists._evaluate
+
+        async def spy(session, settings, batch, *args):
+            evaluated.append([row["id"] for row in batch])
+            return await evaluate(session, settings, batch, *args)
+
+        monkeypatch.setattr(worklists, "_evaluate", spy)
+        uncached = settings.model_copy(update={"worklist_ranking_seconds": 0})
+        principal = principal_of(collector)
+        first = await worklists.claim_next(session, uncached, principal)
+        assert first is not None and first.item.account_id == accounts[11].id
+        assert [set(batch) for batch in evaluated] == [{a.id for a in accounts[2:]}]
+        # The largest one is claimed: the next ten are refused, the smallest is left.
+        for account in accounts[1:11]:
+            await _flag_cease_contact(session, account, make_user)
+        await session.flush()
+        evaluated.clear()
+        second = await worklists.claim_next(session, uncached, principal)
+        assert second is not None and second.item.account_id == accounts[0].id
+        assert [set(batch) for batch in evaluated] == [
+            {a.id for a in accounts[1:11]},
+            {accounts[0].id},
+        ]

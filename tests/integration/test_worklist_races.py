@@ -86,12 +86,12 @@ async def test_concurrent_calls_on_kept_rankings_never_claim_an_account_twice(li
     first = [await client.post(NEXT, headers=h) for h in headers]
     assert [r.status_code for r in first] == [200, 200]
     kept = worklists._RANKINGS[collectors[0].id].following
-    elsewhere = kept[len(kept) // 2].account_id
+    elsewhere = kept[len(kept) // 2]
     async with database.sessionmaker() as session, session.begin():
         session.add(
             WorklistClaim(
                 account_id=elsewhere,
-                partner_id=kept[0].partner_id,
+                partner_id=(await session.get_one(Account, elsewhere)).partner_id,
                 collector_id=collectors[0].id,
                 expires_at=datetime.now(UTC) + timedelta(minutes=5),
             )
