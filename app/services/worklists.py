@@ -351,29 +351,6 @@ SELECT count(*), coalesce(sum({_POINT_HASH.format(seed=0)}), 0),
     bindparam("kinds", type_=ARRAY(String())),
 )
 
-# Outbound attempts per debtor contact point and local hour (as app/services/contact_points.py
-# counts them for one debtor), for every account of the batch at once.
-_REACH = text(
-    """
-SELECT i.contact_point_id,
-       CAST(extract(hour FROM i.started_at AT TIME ZONE coalesce(cp.time_zone, p.time_zone))
-            AS integer) AS local_hour,
-       count(*) AS attempts,
-       count(*) FILTER (WHERE i.result_code = ANY(:rpc_codes)) AS right_party_contacts
-FROM interaction i
-JOIN contact_point cp ON cp.id = i.contact_point_id
-JOIN partner p ON p.id = cp.partner_id
-WHERE i.account_id = ANY(:account_ids)
-  AND cp.related_party_id IS NULL
-  AND i.direction = 'outbound'
-  AND NOT EXISTS (SELECT 1 FROM interaction c WHERE c.amends_id = i.id)
-GROUP BY 1, 2
-"""
-).bindparams(
-    bindparam("account_ids", type_=ARRAY(PG_UUID(as_uuid=True))),
-    bindparam("rpc_codes", type_=ARRAY(String())),
-)
-
 # The first of the ranked ids that no concurrent transaction has locked, locked: concurrent
 # `next` calls spread over the candidates instead of queueing behind the top one.
 _LOCK_FIRST_FREE = text(
@@ -895,12 +872,35 @@ async def _workable(
     return workable
 
 
-# The debtor's usable points of a batch's accounts, their values left sealed.
+# The debtor's usable points of a batch's accounts, their values left sealed, each with its
+# outbound attempts by local hour (as app/services/contact_points.py counts them for one
+# debtor: the batch's interactions on debtor points, not amended), in one statement.
 _POINTS = text(
     """
+WITH reach AS MATERIALIZED (
+  SELECT i.contact_point_id,
+         CAST(extract(hour FROM i.started_at AT TIME ZONE coalesce(rp.time_zone, p.time_zone))
+              AS integer) AS local_hour,
+         count(*) AS attempts,
+         count(*) FILTER (WHERE i.result_code = ANY(:rpc_codes)) AS right_party_contacts
+  FROM interaction i
+  JOIN contact_point rp ON rp.id = i.contact_point_id
+  JOIN partner p ON p.id = rp.partner_id
+  WHERE i.account_id = ANY(:account_ids)
+    AND rp.related_party_id IS NULL
+    AND i.direction = 'outbound'
+    AND NOT EXISTS (SELECT 1 FROM interaction c WHERE c.amends_id = i.id)
+  GROUP BY 1, 2
+)
 SELECT cp.id, cp.account_id, cp.kind, cp.position, cp.verification_status, cp.is_valid,
        cp.value_masked, cp.value_index, cp.state, cp.municipality, cp.postal_code,
-       cp.time_zone, cp.value
+       cp.time_zone, cp.value,
+       ARRAY(SELECT r.local_hour FROM reach r WHERE r.contact_point_id = cp.id
+             ORDER BY r.local_hour) AS hours,
+       ARRAY(SELECT r.attempts FROM reach r WHERE r.contact_point_id = cp.id
+             ORDER BY r.local_hour) AS attempts,
+       ARRAY(SELECT r.right_party_contacts FROM reach r WHERE r.contact_point_id = cp.id
+             ORDER BY r.local_hour) AS right_party_contacts
 FROM contact_point cp
 WHERE cp.account_id = ANY(:account_ids)
   AND cp.related_party_id IS NULL
@@ -911,6 +911,7 @@ ORDER BY cp.account_id, cp.position, cp.id
 ).bindparams(
     bindparam("account_ids", type_=ARRAY(PG_UUID(as_uuid=True))),
     bindparam("kinds", type_=ARRAY(String())),
+    bindparam("rpc_codes", type_=ARRAY(String())),
 )
 
 
@@ -974,18 +975,18 @@ async def _evaluate(
     arm_documents: dict[tuple[uuid.UUID, uuid.UUID], StrategyDocument] = {}
     kinds = sorted({POINT_KIND[c] for c in channels})
     points: defaultdict[uuid.UUID, list[_Point]] = defaultdict(list)
-    for fetched in (
-        await session.execute(_POINTS, {"account_ids": account_ids, "kinds": kinds})
+    reach: dict[uuid.UUID, list[HourCount]] = {}
+    for *fetched, hours, attempts, rpcs in (
+        await session.execute(
+            _POINTS,
+            {"account_ids": account_ids, "kinds": kinds, "rpc_codes": sorted(RIGHT_PARTY_CODES)},
+        )
     ).all():
         point = _Point(*fetched)
         points[point.account_id].append(point)
-    reach: defaultdict[uuid.UUID, list[HourCount]] = defaultdict(list)
-    for point_id, hour, attempts, rpc in (
-        await session.execute(
-            _REACH, {"account_ids": account_ids, "rpc_codes": sorted(RIGHT_PARTY_CODES)}
-        )
-    ).all():
-        reach[point_id].append(HourCount(int(hour), int(attempts), int(rpc)))
+        reach[point.id] = [
+            HourCount(int(h), int(a), int(r)) for h, a, r in zip(hours, attempts, rpcs, strict=True)
+        ]
     history = await _history(session, {r["debtor_id"] for r in rows}, now)
     pauses = await _pauses(session, [r["id"] for r in rows if r["has_pauses"]])
     packs: dict[str, RulePack] = {}

@@ -23,6 +23,7 @@ from app.models.promise import Promise
 from app.models.strategy import CollectionStrategy
 from app.models.worklist import WorklistClaim
 from app.services import strategies, worklists
+from app.services.contact_points import contact_points_of
 from tests.conftest import principal_of
 from tests.factories import daytime_phone, make_account, make_partner
 from tests.helpers.worklists import add_phone
@@ -311,6 +312,57 @@ class TestWorklist:
         assert items == []
         assert len(statements) == 1, statements
         assert "count(*)" in statements[0]
+
+    async def test_the_point_proposed_is_the_most_contactable_counted_as_its_profile_counts(
+        self, session, make_user, settings
+    ):
+        """Two numbers of one debtor: the queue proposes the one whose outbound calls reached
+        the debtor, with the contactability the debtor's profile shows (an amended call
+        counted as corrected, a call in not counted)."""
+        partner = await make_partner(session)
+        collector = await make_user(Role.COLLECTOR)
+        account = await make_account(session, partner, assigned_collector_id=collector.id, dpd=45)
+        phone, zone = daytime_phone(1)
+        silent = await add_phone(session, account, zone, phone)
+        reached = await add_phone(session, account, zone, daytime_phone(2)[0])
+        at = datetime.now(UTC) - timedelta(days=40)
+
+        def call(point, code: str, *, direction: str = "outbound", **extra) -> Interaction:
+            return Interaction(
+                account_id=account.id,
+                partner_id=account.partner_id,
+                debtor_id=account.debtor_id,
+                contact_point_id=point.id,
+                channel="call",
+                direction=direction,
+                party="debtor" if code.startswith("RPC") else "none",
+                result_code=code,
+                started_at=at,
+                pack_version="MX-test",
+                compliance={},
+                created_by="test",
+                **extra,
+            )
+
+        wrong = call(reached, "RPC")
+        session.add_all(
+            [call(silent, "NO_ANSWER") for _ in range(3)]
+            + [call(reached, "RPC"), call(reached, "NO_ANSWER"), wrong]
+            + [call(reached, "RPC", direction="inbound")]
+        )
+        await session.flush()
+        session.add(call(reached, "NO_ANSWER", amends_id=wrong.id))
+        await session.flush()
+        views = {v.id: v for v in await contact_points_of(session, account.debtor_id, [account.id])}
+        assert views[silent.id].contactability == 0
+        assert views[reached.id].contactability is not None
+        assert views[reached.id].contactability > 0
+        items = await worklists.my_worklist(session, settings, principal_of(collector), limit=10)
+        assert [i.account_id for i in items] == [account.id]
+        assert items[0].channel.contact_point_id == reached.id
+        points = {r.code: r.points for r in items[0].priority.reasons}
+        share = float(views[reached.id].contactability)
+        assert points["contactability"] == int(share * 100 + 0.5)
 
     async def test_a_number_is_judged_on_its_own_clock_not_the_zone_stored_with_it(
         self, session, make_user, settings
