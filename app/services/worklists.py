@@ -299,16 +299,39 @@ _CANDIDATES = text(
     .replace("/*FENCE*/", "OFFSET 0")
 ).bindparams(*_CANDIDATES_PARAMS)
 # The same facts of the first of the named accounts (a kept ranking's following ones, in
-# order) that no concurrent transaction holds, locked as _LOCK_FIRST_FREE locks it: the
-# lock and the fresh reading in one statement, and only the named accounts are read.
-_CANDIDATES_FIRST_FREE = text(
-    _CANDIDATES_SQL.replace("/*EXPERIMENT_ARM*/", _EXPERIMENT_ARM)
+# order) that no concurrent transaction holds, locked as _LOCK_FIRST_FREE locks it, and
+# claimed as _CLAIM claims it (``won``), in one statement: only the named accounts are read.
+# The claim is taken before the contact check runs on these facts: a refused account's claim
+# is deleted again in the same transaction (_UNCLAIM), so no other ever sees it.
+_CLAIM_FIRST_FREE = text(
+    "WITH first AS ("  # noqa: S608
+    + _CANDIDATES_SQL.replace("/*EXPERIMENT_ARM*/", _EXPERIMENT_ARM)
     .replace("/*ONLY*/", "AND a.id = ANY(:workable)")
     .replace(
         "/*FENCE*/",
         "ORDER BY array_position(:workable, a.id) LIMIT 1 FOR NO KEY UPDATE OF a SKIP LOCKED",
     )
-).bindparams(*_CANDIDATES_PARAMS)
+    + """),
+claimed AS (
+  INSERT INTO worklist_claim (account_id, partner_id, collector_id, claimed_at, expires_at)
+  SELECT first.id, first.partner_id, :collector, :now, :expires_at FROM first
+  ON CONFLICT (account_id) DO UPDATE
+    SET partner_id = excluded.partner_id, collector_id = excluded.collector_id,
+        claimed_at = excluded.claimed_at, expires_at = excluded.expires_at
+    WHERE worklist_claim.expires_at <= excluded.claimed_at
+  RETURNING account_id
+)
+SELECT first.*, EXISTS (SELECT 1 FROM claimed) AS won FROM first
+"""
+).bindparams(*_CANDIDATES_PARAMS, bindparam("expires_at", type_=DateTime(timezone=True)))
+_UNCLAIM = text(
+    "DELETE FROM worklist_claim"
+    " WHERE account_id = :account_id AND collector_id = :collector_id AND claimed_at = :now"
+).bindparams(
+    bindparam("account_id", type_=PG_UUID(as_uuid=True)),
+    bindparam("collector_id", type_=PG_UUID(as_uuid=True)),
+    bindparam("now", type_=DateTime(timezone=True)),
+)
 
 
 # The debtor contact points of the collector's active accounts that the queue could use,
@@ -576,27 +599,39 @@ async def _claim_kept(
     ranking has none left (the caller ranks again). Only the order is of a few seconds ago:
     the account's facts, points, history and claim are read afresh, as for a new ranking."""
     while kept.following:
-        rows = await _candidates(session, collector, now, kept.following, None, 1, skip_own=True)
+        rows = (
+            (
+                await session.execute(
+                    _CLAIM_FIRST_FREE,
+                    {
+                        "now": now,
+                        "collector": collector,
+                        "skip_own": True,
+                        "workable": kept.following,
+                        "after_score": _TOP_SCORE,
+                        "after_id": _NIL,
+                        "batch": 1,
+                        "default_weights": _DEFAULT_WEIGHTS,
+                        "expires_at": expires,
+                    },
+                )
+            )
+            .mappings()
+            .all()
+        )
         if not rows:
             return None  # the rest was closed, reassigned, claimed or is being taken
         account_id = rows[0]["id"]
         # Out of the kept ranking whatever follows: claimed here, or refused now.
         kept.following = [kept_id for kept_id in kept.following if kept_id != account_id]
+        if not rows[0]["won"]:
+            continue  # a claim that committed meanwhile holds it
         allowed = await _evaluate(session, settings, rows, channels, now)
-        if not allowed:
-            continue
-        won = await session.scalar(
-            _CLAIM,
-            {
-                "account_id": account_id,
-                "partner_id": allowed[0].partner_id,
-                "collector_id": collector,
-                "now": now,
-                "expires_at": expires,
-            },
-        )
-        if won is not None:
+        if allowed:
             return Claimed(allowed[0], expires)
+        await session.execute(
+            _UNCLAIM, {"account_id": account_id, "collector_id": collector, "now": now}
+        )
     return None
 
 
@@ -649,25 +684,22 @@ async def _candidates(
     collector: uuid.UUID,
     now: datetime,
     account_ids: list[uuid.UUID],
-    after: tuple[int, uuid.UUID] | None,
+    after: tuple[int, uuid.UUID],
     batch: int,
     *,
     skip_own: bool,
 ) -> Sequence[RowMapping]:
     """The next ``batch`` of ``account_ids`` by pre-score after ``after`` with their facts
-    (:data:`_CANDIDATES`); ``after`` None: the first of them, in their order, that no
-    concurrent transaction holds, locked (:data:`_CANDIDATES_FIRST_FREE`)."""
-    statement = _CANDIDATES if after is not None else _CANDIDATES_FIRST_FREE
-    after_score, after_id = after or (_TOP_SCORE, _NIL)
+    (:data:`_CANDIDATES`)."""
     result = await session.execute(
-        statement,
+        _CANDIDATES,
         {
             "now": now,
             "collector": collector,
             "skip_own": skip_own,
             "workable": account_ids,
-            "after_score": after_score,
-            "after_id": after_id,
+            "after_score": after[0],
+            "after_id": after[1],
             "batch": batch,
             "default_weights": _DEFAULT_WEIGHTS,
         },
