@@ -212,7 +212,9 @@ SELECT top.*,
        -- Whether the experiments need reading at all (experiments.running_experiments).
        EXISTS (SELECT 1 FROM strategy_experiment x
                WHERE x.partner_id = top.partner_id AND x.stage = top.stage
-                 AND x.status = 'running') AS experiment_running
+                 AND x.status = 'running') AS experiment_running,
+       h.started_at AS history_at, h.channel AS history_channel, h.party AS history_party,
+       h.result_code AS history_code
 FROM (
   SELECT * FROM (
     SELECT c.*,
@@ -278,7 +280,20 @@ FROM (
   ORDER BY ranked.pre_score DESC, ranked.id
   LIMIT :batch
 ) top
--- Flags and consents only for the batch.
+-- The contacts the rules count, of the debtor (as app/services/contact_check.py reads them
+-- for one debtor): outbound attempts and conversations, not the portal, not amended.
+CROSS JOIN LATERAL (
+  SELECT array_agg(i.started_at) AS started_at, array_agg(i.channel) AS channel,
+         array_agg(i.party) AS party, array_agg(i.result_code) AS result_code
+  FROM interaction i
+  WHERE i.debtor_id = top.debtor_id
+    AND (i.direction = 'outbound' OR i.result_code = ANY(:conversation_codes))
+    AND i.channel <> :portal
+    AND i.started_at >= :history_since AND i.started_at <= :now
+    AND NOT EXISTS (SELECT 1 FROM interaction c
+                    WHERE c.amends_id = i.id AND c.debtor_id = top.debtor_id)
+) h
+-- Flags, consents and history only for the batch.
 ORDER BY top.pre_score DESC, top.id
 """
 _CANDIDATES_PARAMS: tuple[BindParameter[Any], ...] = (
@@ -290,6 +305,9 @@ _CANDIDATES_PARAMS: tuple[BindParameter[Any], ...] = (
     bindparam("default_weights", type_=String()),
     bindparam("skip_own", type_=Boolean()),
     bindparam("workable", type_=ARRAY(PG_UUID(as_uuid=True))),
+    bindparam("conversation_codes", sorted(CONVERSATION_CODES), type_=ARRAY(String())),
+    bindparam("portal", PORTAL_CHANNEL, type_=String()),
+    bindparam("history_since", type_=DateTime(timezone=True)),
     # Which flags reach an account from the debtor's other accounts (flags.reaches).
     *(bindparam(name, value, type_=ARRAY(String())) for name, value in REACH_PARAMS.items()),
 )
@@ -612,6 +630,7 @@ async def _claim_kept(
                         "after_id": _NIL,
                         "batch": 1,
                         "default_weights": _DEFAULT_WEIGHTS,
+                        "history_since": now - HISTORY_WINDOW,
                         "expires_at": expires,
                     },
                 )
@@ -702,6 +721,7 @@ async def _candidates(
             "after_id": after[1],
             "batch": batch,
             "default_weights": _DEFAULT_WEIGHTS,
+            "history_since": now - HISTORY_WINDOW,
         },
     )
     return result.mappings().all()
@@ -1019,7 +1039,7 @@ async def _evaluate(
         reach[point.id] = [
             HourCount(int(h), int(a), int(r)) for h, a, r in zip(hours, attempts, rpcs, strict=True)
         ]
-    history = await _history(session, {r["debtor_id"] for r in rows}, now)
+    history = {r["debtor_id"]: _history_of(r) for r in rows}
     pauses = await _pauses(session, [r["id"] for r in rows if r["has_pauses"]])
     packs: dict[str, RulePack] = {}
     items: list[WorkItem] = []
@@ -1094,57 +1114,28 @@ async def _documents(
     return found
 
 
-# The contacts the rules count, of a batch's debtors (as app/services/contact_check.py reads
-# them for one debtor): outbound attempts and conversations, not the portal, not amended.
-_HISTORY = text(
-    """
-SELECT i.debtor_id, i.started_at, i.channel, i.party, i.result_code
-FROM interaction i
-WHERE i.debtor_id = ANY(:debtor_ids)
-  AND (i.direction = 'outbound' OR i.result_code = ANY(:conversation_codes))
-  AND i.channel <> :portal
-  AND i.started_at >= :since AND i.started_at <= :now
-  AND i.id NOT IN (SELECT c.amends_id FROM interaction c
-                   WHERE c.debtor_id = ANY(:debtor_ids) AND c.amends_id IS NOT NULL)
-"""
-).bindparams(
-    bindparam("debtor_ids", type_=ARRAY(PG_UUID(as_uuid=True))),
-    bindparam("conversation_codes", type_=ARRAY(String())),
-    bindparam("portal", type_=String()),
-    bindparam("since", type_=DateTime(timezone=True)),
-    bindparam("now", type_=DateTime(timezone=True)),
-)
-
-
-async def _history(
-    session: AsyncSession, debtor_ids: set[uuid.UUID], now: datetime
-) -> dict[uuid.UUID, tuple[PastContact, ...]]:
-    """Each debtor's contacts the rules count (as app/services/contact_check.py reads them for one
-    debtor), over all their accounts and partners, for the batch's debtors at once."""
-    rows = (
-        await session.execute(
-            _HISTORY,
-            {
-                "debtor_ids": sorted(debtor_ids),
-                "conversation_codes": sorted(CONVERSATION_CODES),
-                "portal": PORTAL_CHANNEL,
-                "since": now - HISTORY_WINDOW,
-                "now": now,
-            },
+def _history_of(row: RowMapping) -> tuple[PastContact, ...]:
+    """The debtor's contacts the rules count (as app/services/contact_check.py reads them for
+    one debtor), over all their accounts and partners, as the candidates statement read
+    them."""
+    if row["history_at"] is None:
+        return ()
+    return tuple(
+        PastContact(
+            at=started,
+            channel=ContactChannel(channel),
+            party=Party(party) if party != "none" else Party.DEBTOR,
+            conversation=code in CONVERSATION_CODES,
+            direct=code in RIGHT_PARTY_CODES,
         )
-    ).all()
-    found: defaultdict[uuid.UUID, list[PastContact]] = defaultdict(list)
-    for debtor_id, started, channel, party, code in rows:
-        found[debtor_id].append(
-            PastContact(
-                at=started,
-                channel=ContactChannel(channel),
-                party=Party(party) if party != "none" else Party.DEBTOR,
-                conversation=code in CONVERSATION_CODES,
-                direct=code in RIGHT_PARTY_CODES,
-            )
+        for started, channel, party, code in zip(
+            row["history_at"],
+            row["history_channel"],
+            row["history_party"],
+            row["history_code"],
+            strict=True,
         )
-    return {debtor: tuple(contacts) for debtor, contacts in found.items()}
+    )
 
 
 async def _pauses(

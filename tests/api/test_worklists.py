@@ -12,17 +12,18 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import event, func, select
 
-from app.domain.contact_check import ContactChannel
+from app.domain.contact_check import ContactChannel, Party
 from app.domain.roles import Role
 from app.domain.stages import Stage
 from app.domain.strategies import DEFAULT_VERSION, default_for, with_entries
 from app.models.account import AccountPause
-from app.models.debtor import ContactConsent, DebtorFlag
+from app.models.debtor import ContactConsent, Debtor, DebtorFlag
 from app.models.interaction import Interaction
 from app.models.promise import Promise
 from app.models.strategy import CollectionStrategy
 from app.models.worklist import WorklistClaim
 from app.services import strategies, worklists
+from app.services.contact_check import check_account_contact
 from app.services.contact_points import contact_points_of
 from tests.conftest import principal_of
 from tests.factories import daytime_phone, make_account, make_partner
@@ -363,6 +364,87 @@ class TestWorklist:
         points = {r.code: r.points for r in items[0].priority.reasons}
         share = float(views[reached.id].contactability)
         assert points["contactability"] == int(share * 100 + 0.5)
+
+    async def test_the_debtors_recent_contacts_weigh_as_in_the_contact_check(
+        self, session, make_user, settings
+    ):
+        """Recent contacts of the debtor (on this account or another, amended or not): an
+        account is listed, and on which channel, exactly as the contact check answers for
+        its number now."""
+        partner = await make_partner(session)
+        now = datetime.now(UTC)
+        phone, zone = daytime_phone(3)
+
+        def call(account, point, code: str, minutes_ago: int, **extra) -> Interaction:
+            return Interaction(
+                account_id=account.id,
+                partner_id=account.partner_id,
+                debtor_id=account.debtor_id,
+                contact_point_id=point.id,
+                channel="call",
+                direction="outbound",
+                party="debtor" if code.startswith("RPC") else "none",
+                result_code=code,
+                started_at=now - timedelta(minutes=minutes_ago),
+                pack_version="MX-test",
+                compliance={},
+                created_by="test",
+                **extra,
+            )
+
+        outcomes = []
+        histories = ("none", "rpc", "rpc amended", "calls", "calls amended", "calls elsewhere")
+        for history in histories:
+            collector = await make_user(Role.COLLECTOR)
+            account = await make_account(
+                session, partner, assigned_collector_id=collector.id, dpd=45
+            )
+            point = await add_phone(session, account, zone, phone)
+            if history.startswith("rpc"):
+                wrong = call(account, point, "RPC", 60)
+                session.add(wrong)
+                await session.flush()
+                if history == "rpc amended":
+                    session.add(call(account, point, "NO_ANSWER", 60, amends_id=wrong.id))
+            elif history == "calls amended":
+                # Two calls each corrected (three a day is the strategy's cap): two count.
+                for minutes in (20, 40):
+                    wrong = call(account, point, "RPC", minutes)
+                    session.add(wrong)
+                    await session.flush()
+                    session.add(call(account, point, "NO_ANSWER", minutes, amends_id=wrong.id))
+            elif history.startswith("calls"):
+                target = account
+                called = point
+                if history == "calls elsewhere":
+                    debtor = await session.get_one(Debtor, account.debtor_id)
+                    target = await make_account(session, partner, debtor, dpd=45)
+                    called = await add_phone(session, target, zone, phone)
+                session.add_all([call(target, called, "NO_ANSWER", 10 * n + 5) for n in range(8)])
+            await session.flush()
+            principal = principal_of(collector)
+            allowed = []
+            for channel in (ContactChannel.CALL, ContactChannel.WHATSAPP, ContactChannel.SMS):
+                _, decision = await check_account_contact(
+                    session,
+                    settings,
+                    principal,
+                    account.id,
+                    channel=channel,
+                    party=Party.DEBTOR,
+                    contact_point_id=point.id,
+                    at=now,
+                )
+                if decision.allowed:
+                    allowed.append(channel)
+            items = await worklists.my_worklist(session, settings, principal, limit=10, now=now)
+            listed = [(i.account_id, i.channel.channel) for i in items]
+            assert listed == ([(account.id, allowed[0])] if allowed else []), history
+            outcomes.append((history, tuple(allowed)))
+        # The history changes the answer: calls over the day's cap leave the call out.
+        answers = dict(outcomes)
+        assert ContactChannel.CALL not in answers["calls"], outcomes
+        assert ContactChannel.CALL in answers["calls amended"], outcomes
 
     async def test_a_number_is_judged_on_its_own_clock_not_the_zone_stored_with_it(
         self, session, make_user, settings
