@@ -25,13 +25,14 @@ and two sums of row hashes); the next call asks PostgreSQL only for the fingerpr
 and reads the points again only when it differs, so a point or an assignment changed by any
 process is seen on the next call. Then a round fetches a batch of candidates with every
 per-account fact in one statement (partner, the strategy version in force, promise due today
-or broken yesterday, last contact, flags, consents, claim), ordered by a SQL *pre-score*: the
-part of the priority that does not depend on the contact point (a due callback, promises,
-balance × stage weight, days without contact; the point adds at most
-:data:`~app.domain.priority.MAX_POINT_POINTS`). Then, for the whole batch at once: the
-strategy documents (parsed once per version and process: a version never changes), the
-debtor's contact points (values left sealed), their contactability by local hour, the
-debtors' recent contact history and (only when some account has pauses) the pauses. The pure
+or broken yesterday, last contact, flags, consents, claim, the debtor's recent contacts),
+ordered by a SQL *pre-score*: the part of the priority that does not depend on the contact
+point (a due callback, promises, balance × stage weight, days without contact; the point adds
+at most :data:`~app.domain.priority.MAX_POINT_POINTS`). Then, for the whole batch at once:
+the strategy documents (parsed once per version and process: a version never changes), the
+debtor's contact points (values left sealed) with their attempts by local hour (one
+statement), the running experiments (only when one runs on a batch's stage) and (only when
+some account has pauses) the pauses. The pure
 check (:func:`app.domain.contact_check.check_contact`) then runs in Python per candidate. A
 round yields its allowed accounts; another round (keyset on the pre-score) follows only
 while fewer than ``limit`` were found, at most :data:`MAX_ROUNDS` rounds, so a queue whose
@@ -53,6 +54,19 @@ instant is skipped too), and the claim is an upsert that only overwrites an
 *expired* row: that is the guarantee, the lock only keeps callers from colliding. An expired
 claim is free again. Recording an interaction releases the recorder's claim on the account
 (:func:`release_claim`). Times are the app's clock (``now``), passed in so tests can freeze it.
+
+**Kept rankings.** A claim evaluates its batch :data:`CLAIM_EVALUATED` accounts at a time
+(the next ones only when none of those is allowed). The process then keeps, for
+``worklist_ranking_seconds`` (on the app's clock and its own), what follows the claimed
+account: the rest of its few by score, then the batch's others by pre-score. The collector's
+next calls within that window take the first of those that is still the collector's, active,
+unclaimed and not being taken, lock it, claim it and read its facts afresh in one statement
+(:data:`_CLAIM_FIRST_FREE`), run the full contact check on them and its points and history
+read now, and delete the claim again in the same transaction if the check refuses: only the
+order is of a few seconds ago, never the law, the assignment or the claim. A ranking used up
+is made again. A pre-filter that found nothing open is kept for the same window (a kept "no
+account" never makes a contact unlawful): a point that opens a zone is seen after it.
+``GET /worklists/me`` keeps nothing.
 """
 
 from __future__ import annotations
