@@ -82,6 +82,11 @@ class Settings(BaseSettings):
     # (deactivation, role, password or secret, logout) drops it at once; one made elsewhere
     # (another worker, a script) takes effect within this window. 0: read on every request.
     principal_cache_seconds: float = Field(default=5.0, ge=0, le=60)
+    # `POST /worklists/me/next` keeps a collector's ranking this many seconds per process and
+    # hands out its following accounts (each still checked afresh and claimed atomically);
+    # a night answer "nothing may be contacted now" is kept as long (app/services/
+    # worklists.py). 0: every call ranks again.
+    worklist_ranking_seconds: float = Field(default=5.0, ge=0, le=60)
 
     # Brute-force protection of both grants. Failures are counted per name *and* client
     # address (login_max_failures lock that name for that address only) and per address

@@ -526,9 +526,19 @@ async def measure(
                             assert answer.status_code == 200, answer.text
                             claimed.append((who, answer.json()["account_id"]))
 
+                    load = [round(x, 2) for x in os.getloadavg()]
+                    counted = [0]
+
+                    def count(*_: Any) -> None:
+                        counted[0] += 1
+
+                    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
                     started = time.perf_counter()
-                    await asyncio.gather(*(one(w) for w in range(len(headers))))
-                    wall = time.perf_counter() - started
+                    try:
+                        await asyncio.gather(*(one(w) for w in range(len(headers))))
+                    finally:
+                        wall = time.perf_counter() - started
+                        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
                     ids = [a for _, a in claimed]
                     figures = {
                         "sessions": len(headers),
@@ -537,6 +547,9 @@ async def measure(
                         "no_account_204": empty,
                         "seconds": round(wall, 2),
                         "claims_per_second": round(len(times) / wall, 1),
+                        # Sign-in's statements included (the principal kept per process).
+                        "statements_per_call": round(counted[0] / len(times), 2),
+                        "load_average_before": load,
                         **_latency(times),
                         "accounts_returned_twice": len(ids) - len(set(ids)),
                     }

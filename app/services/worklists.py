@@ -25,13 +25,14 @@ and two sums of row hashes); the next call asks PostgreSQL only for the fingerpr
 and reads the points again only when it differs, so a point or an assignment changed by any
 process is seen on the next call. Then a round fetches a batch of candidates with every
 per-account fact in one statement (partner, the strategy version in force, promise due today
-or broken yesterday, last contact, flags, consents, claim), ordered by a SQL *pre-score*: the
-part of the priority that does not depend on the contact point (a due callback, promises,
-balance × stage weight, days without contact; the point adds at most
-:data:`~app.domain.priority.MAX_POINT_POINTS`). Then, for the whole batch at once: the
-strategy documents (parsed once per version and process: a version never changes), the
-debtor's contact points (values left sealed), their contactability by local hour, the
-debtors' recent contact history and (only when some account has pauses) the pauses. The pure
+or broken yesterday, last contact, flags, consents, claim, the debtor's recent contacts),
+ordered by a SQL *pre-score*: the part of the priority that does not depend on the contact
+point (a due callback, promises, balance × stage weight, days without contact; the point adds
+at most :data:`~app.domain.priority.MAX_POINT_POINTS`). Then, for the whole batch at once:
+the strategy documents (parsed once per version and process: a version never changes), the
+debtor's contact points (values left sealed) with their attempts by local hour (one
+statement), the running experiments (only when one runs on a batch's stage) and (only when
+some account has pauses) the pauses. The pure
 check (:func:`app.domain.contact_check.check_contact`) then runs in Python per candidate. A
 round yields its allowed accounts; another round (keyset on the pre-score) follows only
 while fewer than ``limit`` were found, at most :data:`MAX_ROUNDS` rounds, so a queue whose
@@ -53,12 +54,26 @@ instant is skipped too), and the claim is an upsert that only overwrites an
 *expired* row: that is the guarantee, the lock only keeps callers from colliding. An expired
 claim is free again. Recording an interaction releases the recorder's claim on the account
 (:func:`release_claim`). Times are the app's clock (``now``), passed in so tests can freeze it.
+
+**Kept rankings.** A claim evaluates its batch :data:`CLAIM_EVALUATED` accounts at a time
+(the next ones only when none of those is allowed). The process then keeps, for
+``worklist_ranking_seconds`` (on the app's clock and its own), what follows the claimed
+account: the rest of its few by score, then the batch's others by pre-score. The collector's
+next calls within that window take the first of those that is still the collector's, active,
+unclaimed and not being taken, lock it, claim it and read its facts afresh in one statement
+(:data:`_CLAIM_FIRST_FREE`), run the full contact check on them and its points and history
+read now, and delete the claim again in the same transaction if the check refuses: only the
+order is of a few seconds ago, never the law, the assignment or the claim. A ranking used up
+is made again. A pre-filter that found nothing open is kept for the same window (a kept "no
+account" never makes a contact unlawful): a point that opens a zone is seen after it.
+``GET /worklists/me`` keeps nothing.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import time
 import uuid
 from collections import OrderedDict, defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
@@ -69,6 +84,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
+    BindParameter,
     Boolean,
     DateTime,
     Integer,
@@ -134,6 +150,8 @@ from app.services.flags import REACH_PARAMS
 CLAIM_TTL = timedelta(minutes=5)
 MAX_ROUNDS = 4
 MIN_BATCH = 30
+# How many of a batch `next` evaluates at a time (the rest only if none of those is allowed).
+CLAIM_EVALUATED = 10
 MAX_BATCH = 200
 PHONE_CHANNELS = (
     ContactChannel.CALL,
@@ -194,8 +212,7 @@ _EXPERIMENT_ARM = f"""
         AND {BUCKET_SQL.format(experiment="x.id", account="a.id")} < r.bucket_high
 """  # noqa: S608
 
-_CANDIDATES = text(
-    """
+_CANDIDATES_SQL = """
 SELECT top.*,
        ARRAY(SELECT f.kind FROM debtor_flag f
              WHERE f.debtor_id = top.debtor_id AND f.cleared_at IS NULL
@@ -205,7 +222,13 @@ SELECT top.*,
          AS flags,
        ARRAY(SELECT cc.channel || ':' || cc.status FROM contact_consent cc
              WHERE cc.debtor_id = top.debtor_id AND cc.partner_id = top.partner_id)
-         AS consents
+         AS consents,
+       -- Whether the experiments need reading at all (experiments.running_experiments).
+       EXISTS (SELECT 1 FROM strategy_experiment x
+               WHERE x.partner_id = top.partner_id AND x.stage = top.stage
+                 AND x.status = 'running') AS experiment_running,
+       h.started_at AS history_at, h.channel AS history_channel, h.party AS history_party,
+       h.result_code AS history_code
 FROM (
   SELECT * FROM (
     SELECT c.*,
@@ -255,10 +278,11 @@ FROM (
       WHERE a.assigned_collector_id = :collector
         AND a.status = 'active'
         AND (wc.account_id IS NULL OR (wc.collector_id = :collector AND NOT :skip_own))
+        /*ONLY*/
       -- A fence: the pre-filter's ids are applied outside, so that the planner, misjudging
       -- them together with the collector as one row, does not loop over the claims per
       -- account.
-      OFFSET 0
+      /*FENCE*/
     ) c
     WHERE c.id = ANY(:workable)
     -- A fence: the pre-score is worked out once per account, not again in the keyset
@@ -270,10 +294,23 @@ FROM (
   ORDER BY ranked.pre_score DESC, ranked.id
   LIMIT :batch
 ) top
--- Flags and consents only for the batch.
+-- The contacts the rules count, of the debtor (as app/services/contact_check.py reads them
+-- for one debtor): outbound attempts and conversations, not the portal, not amended.
+CROSS JOIN LATERAL (
+  SELECT array_agg(i.started_at) AS started_at, array_agg(i.channel) AS channel,
+         array_agg(i.party) AS party, array_agg(i.result_code) AS result_code
+  FROM interaction i
+  WHERE i.debtor_id = top.debtor_id
+    AND (i.direction = 'outbound' OR i.result_code = ANY(:conversation_codes))
+    AND i.channel <> :portal
+    AND i.started_at >= :history_since AND i.started_at <= :now
+    AND NOT EXISTS (SELECT 1 FROM interaction c
+                    WHERE c.amends_id = i.id AND c.debtor_id = top.debtor_id)
+) h
+-- Flags, consents and history only for the batch.
 ORDER BY top.pre_score DESC, top.id
-""".replace("/*EXPERIMENT_ARM*/", _EXPERIMENT_ARM)
-).bindparams(
+"""
+_CANDIDATES_PARAMS: tuple[BindParameter[Any], ...] = (
     bindparam("now", type_=DateTime(timezone=True)),
     bindparam("collector", type_=PG_UUID(as_uuid=True)),
     bindparam("after_id", type_=PG_UUID(as_uuid=True)),
@@ -282,9 +319,52 @@ ORDER BY top.pre_score DESC, top.id
     bindparam("default_weights", type_=String()),
     bindparam("skip_own", type_=Boolean()),
     bindparam("workable", type_=ARRAY(PG_UUID(as_uuid=True))),
+    bindparam("conversation_codes", sorted(CONVERSATION_CODES), type_=ARRAY(String())),
+    bindparam("portal", PORTAL_CHANNEL, type_=String()),
+    bindparam("history_since", type_=DateTime(timezone=True)),
     # Which flags reach an account from the debtor's other accounts (flags.reaches).
     *(bindparam(name, value, type_=ARRAY(String())) for name, value in REACH_PARAMS.items()),
 )
+_CANDIDATES = text(
+    _CANDIDATES_SQL.replace("/*EXPERIMENT_ARM*/", _EXPERIMENT_ARM)
+    .replace("/*ONLY*/", "")
+    .replace("/*FENCE*/", "OFFSET 0")
+).bindparams(*_CANDIDATES_PARAMS)
+# The same facts of the first of the named accounts (a kept ranking's following ones, in
+# order) that no concurrent transaction holds, locked as _LOCK_FIRST_FREE locks it, and
+# claimed as _CLAIM claims it (``won``), in one statement: only the named accounts are read.
+# The claim is taken before the contact check runs on these facts: a refused account's claim
+# is deleted again in the same transaction (_UNCLAIM), so no other ever sees it.
+_CLAIM_FIRST_FREE = text(
+    "WITH first AS ("  # noqa: S608
+    + _CANDIDATES_SQL.replace("/*EXPERIMENT_ARM*/", _EXPERIMENT_ARM)
+    .replace("/*ONLY*/", "AND a.id = ANY(:workable)")
+    .replace(
+        "/*FENCE*/",
+        "ORDER BY array_position(:workable, a.id) LIMIT 1 FOR NO KEY UPDATE OF a SKIP LOCKED",
+    )
+    + """),
+claimed AS (
+  INSERT INTO worklist_claim (account_id, partner_id, collector_id, claimed_at, expires_at)
+  SELECT first.id, first.partner_id, :collector, :now, :expires_at FROM first
+  ON CONFLICT (account_id) DO UPDATE
+    SET partner_id = excluded.partner_id, collector_id = excluded.collector_id,
+        claimed_at = excluded.claimed_at, expires_at = excluded.expires_at
+    WHERE worklist_claim.expires_at <= excluded.claimed_at
+  RETURNING account_id
+)
+SELECT first.*, EXISTS (SELECT 1 FROM claimed) AS won FROM first
+"""
+).bindparams(*_CANDIDATES_PARAMS, bindparam("expires_at", type_=DateTime(timezone=True)))
+_UNCLAIM = text(
+    "DELETE FROM worklist_claim"
+    " WHERE account_id = :account_id AND collector_id = :collector_id AND claimed_at = :now"
+).bindparams(
+    bindparam("account_id", type_=PG_UUID(as_uuid=True)),
+    bindparam("collector_id", type_=PG_UUID(as_uuid=True)),
+    bindparam("now", type_=DateTime(timezone=True)),
+)
+
 
 # The debtor contact points of the collector's active accounts that the queue could use,
 # with what places them, for the pre-filter on open zones. A phone comes sealed: it is opened
@@ -326,29 +406,6 @@ SELECT count(*), coalesce(sum({_POINT_HASH.format(seed=0)}), 0),
     bindparam("kinds", type_=ARRAY(String())),
 )
 
-# Outbound attempts per debtor contact point and local hour (as app/services/contact_points.py
-# counts them for one debtor), for every account of the batch at once.
-_REACH = text(
-    """
-SELECT i.contact_point_id,
-       CAST(extract(hour FROM i.started_at AT TIME ZONE coalesce(cp.time_zone, p.time_zone))
-            AS integer) AS local_hour,
-       count(*) AS attempts,
-       count(*) FILTER (WHERE i.result_code = ANY(:rpc_codes)) AS right_party_contacts
-FROM interaction i
-JOIN contact_point cp ON cp.id = i.contact_point_id
-JOIN partner p ON p.id = cp.partner_id
-WHERE i.account_id = ANY(:account_ids)
-  AND cp.related_party_id IS NULL
-  AND i.direction = 'outbound'
-  AND NOT EXISTS (SELECT 1 FROM interaction c WHERE c.amends_id = i.id)
-GROUP BY 1, 2
-"""
-).bindparams(
-    bindparam("account_ids", type_=ARRAY(PG_UUID(as_uuid=True))),
-    bindparam("rpc_codes", type_=ARRAY(String())),
-)
-
 # The first of the ranked ids that no concurrent transaction has locked, locked: concurrent
 # `next` calls spread over the candidates instead of queueing behind the top one.
 _LOCK_FIRST_FREE = text(
@@ -357,6 +414,8 @@ SELECT a.id
 FROM account a
 JOIN unnest(:ids) WITH ORDINALITY AS r(id, n) ON r.id = a.id
 WHERE a.assigned_collector_id = :collector AND a.status = 'active'
+  AND NOT EXISTS (SELECT 1 FROM worklist_claim wc
+                  WHERE wc.account_id = a.id AND wc.expires_at > :now)
 ORDER BY r.n
 LIMIT 1
 FOR NO KEY UPDATE OF a SKIP LOCKED
@@ -364,6 +423,7 @@ FOR NO KEY UPDATE OF a SKIP LOCKED
 ).bindparams(
     bindparam("ids", type_=ARRAY(PG_UUID(as_uuid=True))),
     bindparam("collector", type_=PG_UUID(as_uuid=True)),
+    bindparam("now", type_=DateTime(timezone=True)),
 )
 
 _CLAIM = text(
@@ -449,33 +509,162 @@ async def claim_next(
     Walks the queue a batch at a time; within a batch, the allowed accounts in priority
     order are offered to :data:`_LOCK_FIRST_FREE`, which locks the first one no concurrent
     ``next`` is taking (one statement); the claim upsert then takes it unless a claim that
-    committed meanwhile still holds it, in which case the following one is tried."""
+    committed meanwhile still holds it, in which case the following one is tried.
+
+    Within ``worklist_ranking_seconds`` of a ranking this process made for the collector,
+    the following accounts of that ranking are handed out instead (:func:`_claim_kept`),
+    and a ranking that found nothing open answers None again without a statement."""
     collector = _collector(principal)
     moment = (now or datetime.now(UTC)).astimezone(UTC)
     expires = moment + CLAIM_TTL
-    async for found in _rounds(
-        session, settings, principal, collector, moment, batch=MIN_BATCH, skip_own=True
-    ):
-        remaining = {item.account_id: item for item in _ranked(found)}
-        while remaining:
-            account_id = await session.scalar(
-                _LOCK_FIRST_FREE, {"ids": list(remaining), "collector": collector}
+    channels = channels_for(principal.skills)
+    window = settings.worklist_ranking_seconds
+    kept = _kept_ranking(collector, channels, moment, window)
+    if kept is not None:
+        if kept.nothing_open:
+            return None
+        claimed = await _claim_kept(session, settings, collector, channels, kept, moment, expires)
+        if claimed is not None:
+            return claimed
+        _RANKINGS.pop(collector, None)  # used up: rank again
+    workable = await _workable(session, settings, collector, channels, moment)
+    if not workable:
+        _keep_ranking(collector, _Ranking(channels, moment, time.monotonic(), [], True), window)
+        return None
+    after_score, after_id = _TOP_SCORE, _NIL
+    for _ in range(MAX_ROUNDS):
+        rows = await _candidates(
+            session, collector, moment, workable, (after_score, after_id), MIN_BATCH, skip_own=True
+        )
+        # Evaluated a few at a time: the first allowed account of a few is claimed without
+        # reading the history and points of the rest of the batch.
+        for start in range(0, len(rows), CLAIM_EVALUATED):
+            chunk = rows[start : start + CLAIM_EVALUATED]
+            found = await _evaluate(session, settings, chunk, channels, moment)
+            remaining = [item.account_id for item in _ranked(found)]
+            while remaining:
+                account_id = await session.scalar(
+                    _LOCK_FIRST_FREE, {"ids": remaining, "collector": collector, "now": moment}
+                )
+                if account_id is None:
+                    break  # all taken by concurrent calls: on to the following ones
+                remaining.remove(account_id)
+                item = next(item for item in found if item.account_id == account_id)
+                won = await session.scalar(
+                    _CLAIM,
+                    {
+                        "account_id": item.account_id,
+                        "partner_id": item.partner_id,
+                        "collector_id": collector,
+                        "now": moment,
+                        "expires_at": expires,
+                    },
+                )
+                if won is not None:
+                    # What follows it: the rest of its few by score, then the batch's
+                    # accounts not evaluated yet by pre-score (each checked when its turn
+                    # comes).
+                    following = [*remaining, *(r["id"] for r in rows[start + CLAIM_EVALUATED :])]
+                    ranking = _Ranking(channels, moment, time.monotonic(), following)
+                    _keep_ranking(collector, ranking, window)
+                    return Claimed(item, expires)
+        if len(rows) < MIN_BATCH:
+            break
+        after_score, after_id = rows[-1]["pre_score"], rows[-1]["id"]
+    return None
+
+
+@dataclass(slots=True)
+class _Ranking:
+    """A collector's ranking as ``next`` made it: the allowed accounts it has not handed out
+    yet, best first (or ``nothing_open``: the pre-filter found no account reachable now)."""
+
+    channels: tuple[ContactChannel, ...]
+    ranked_at: datetime  # the app's clock
+    ranked_at_monotonic: float  # this process's clock
+    following: list[uuid.UUID]
+    nothing_open: bool = False
+
+
+# The last ranking per collector, per process, for worklist_ranking_seconds. Bounded, least
+# recently used out.
+_RANKINGS: OrderedDict[uuid.UUID, _Ranking] = OrderedDict()
+_RANKINGS_MAX = 1024
+
+
+def _kept_ranking(
+    collector: uuid.UUID, channels: tuple[ContactChannel, ...], now: datetime, window: float
+) -> _Ranking | None:
+    """The collector's ranking if it was made for these channels within ``window`` seconds,
+    on the app's clock (which tests and the bench may fix) and on the process's."""
+    kept = _RANKINGS.get(collector)
+    if kept is None or kept.channels != channels:
+        return None
+    age = (now - kept.ranked_at).total_seconds()
+    if not (0 <= age < window and time.monotonic() - kept.ranked_at_monotonic < window):
+        _RANKINGS.pop(collector, None)
+        return None
+    return kept
+
+
+def _keep_ranking(collector: uuid.UUID, ranking: _Ranking, window: float) -> None:
+    if window <= 0 or not (ranking.following or ranking.nothing_open):
+        _RANKINGS.pop(collector, None)
+        return
+    _RANKINGS[collector] = ranking
+    _RANKINGS.move_to_end(collector)
+    if len(_RANKINGS) > _RANKINGS_MAX:
+        _RANKINGS.popitem(last=False)
+
+
+async def _claim_kept(
+    session: AsyncSession,
+    settings: Settings,
+    collector: uuid.UUID,
+    channels: Sequence[ContactChannel],
+    kept: _Ranking,
+    now: datetime,
+    expires: datetime,
+) -> Claimed | None:
+    """The first account of a kept ranking that is still the collector's, active, free,
+    lockable and allowed by the contact check on what is stored now, claimed; None when the
+    ranking has none left (the caller ranks again). Only the order is of a few seconds ago:
+    the account's facts, points, history and claim are read afresh, as for a new ranking."""
+    while kept.following:
+        rows = (
+            (
+                await session.execute(
+                    _CLAIM_FIRST_FREE,
+                    {
+                        "now": now,
+                        "collector": collector,
+                        "skip_own": True,
+                        "workable": kept.following,
+                        "after_score": _TOP_SCORE,
+                        "after_id": _NIL,
+                        "batch": 1,
+                        "default_weights": _DEFAULT_WEIGHTS,
+                        "history_since": now - HISTORY_WINDOW,
+                        "expires_at": expires,
+                    },
+                )
             )
-            if account_id is None:
-                break  # all taken by concurrent calls: on to the next batch
-            item = remaining.pop(account_id)
-            won = await session.scalar(
-                _CLAIM,
-                {
-                    "account_id": item.account_id,
-                    "partner_id": item.partner_id,
-                    "collector_id": collector,
-                    "now": moment,
-                    "expires_at": expires,
-                },
-            )
-            if won is not None:
-                return Claimed(item, expires)
+            .mappings()
+            .all()
+        )
+        if not rows:
+            return None  # the rest was closed, reassigned, claimed or is being taken
+        account_id = rows[0]["id"]
+        # Out of the kept ranking whatever follows: claimed here, or refused now.
+        kept.following = [kept_id for kept_id in kept.following if kept_id != account_id]
+        if not rows[0]["won"]:
+            continue  # a claim that committed meanwhile holds it
+        allowed = await _evaluate(session, settings, rows, channels, now)
+        if allowed:
+            return Claimed(allowed[0], expires)
+        await session.execute(
+            _UNCLAIM, {"account_id": account_id, "collector_id": collector, "now": now}
+        )
     return None
 
 
@@ -523,6 +712,35 @@ def _ranked(items: Iterable[WorkItem]) -> list[WorkItem]:
     return sorted(items, key=lambda item: sort_key(item.priority))
 
 
+async def _candidates(
+    session: AsyncSession,
+    collector: uuid.UUID,
+    now: datetime,
+    account_ids: list[uuid.UUID],
+    after: tuple[int, uuid.UUID],
+    batch: int,
+    *,
+    skip_own: bool,
+) -> Sequence[RowMapping]:
+    """The next ``batch`` of ``account_ids`` by pre-score after ``after`` with their facts
+    (:data:`_CANDIDATES`)."""
+    result = await session.execute(
+        _CANDIDATES,
+        {
+            "now": now,
+            "collector": collector,
+            "skip_own": skip_own,
+            "workable": account_ids,
+            "after_score": after[0],
+            "after_id": after[1],
+            "batch": batch,
+            "default_weights": _DEFAULT_WEIGHTS,
+            "history_since": now - HISTORY_WINDOW,
+        },
+    )
+    return result.mappings().all()
+
+
 async def _rounds(
     session: AsyncSession,
     settings: Settings,
@@ -541,24 +759,8 @@ async def _rounds(
         return
     after_score, after_id = _TOP_SCORE, _NIL
     for _ in range(MAX_ROUNDS):
-        rows = (
-            (
-                await session.execute(
-                    _CANDIDATES,
-                    {
-                        "now": now,
-                        "collector": collector,
-                        "skip_own": skip_own,
-                        "workable": workable,
-                        "after_score": after_score,
-                        "after_id": after_id,
-                        "batch": batch,
-                        "default_weights": _DEFAULT_WEIGHTS,
-                    },
-                )
-            )
-            .mappings()
-            .all()
+        rows = await _candidates(
+            session, collector, now, workable, (after_score, after_id), batch, skip_own=skip_own
         )
         if not rows:
             return
@@ -736,12 +938,35 @@ async def _workable(
     return workable
 
 
-# The debtor's usable points of a batch's accounts, their values left sealed.
+# The debtor's usable points of a batch's accounts, their values left sealed, each with its
+# outbound attempts by local hour (as app/services/contact_points.py counts them for one
+# debtor: the batch's interactions on debtor points, not amended), in one statement.
 _POINTS = text(
     """
+WITH reach AS MATERIALIZED (
+  SELECT i.contact_point_id,
+         CAST(extract(hour FROM i.started_at AT TIME ZONE coalesce(rp.time_zone, p.time_zone))
+              AS integer) AS local_hour,
+         count(*) AS attempts,
+         count(*) FILTER (WHERE i.result_code = ANY(:rpc_codes)) AS right_party_contacts
+  FROM interaction i
+  JOIN contact_point rp ON rp.id = i.contact_point_id
+  JOIN partner p ON p.id = rp.partner_id
+  WHERE i.account_id = ANY(:account_ids)
+    AND rp.related_party_id IS NULL
+    AND i.direction = 'outbound'
+    AND NOT EXISTS (SELECT 1 FROM interaction c WHERE c.amends_id = i.id)
+  GROUP BY 1, 2
+)
 SELECT cp.id, cp.account_id, cp.kind, cp.position, cp.verification_status, cp.is_valid,
        cp.value_masked, cp.value_index, cp.state, cp.municipality, cp.postal_code,
-       cp.time_zone, cp.value
+       cp.time_zone, cp.value,
+       ARRAY(SELECT r.local_hour FROM reach r WHERE r.contact_point_id = cp.id
+             ORDER BY r.local_hour) AS hours,
+       ARRAY(SELECT r.attempts FROM reach r WHERE r.contact_point_id = cp.id
+             ORDER BY r.local_hour) AS attempts,
+       ARRAY(SELECT r.right_party_contacts FROM reach r WHERE r.contact_point_id = cp.id
+             ORDER BY r.local_hour) AS right_party_contacts
 FROM contact_point cp
 WHERE cp.account_id = ANY(:account_ids)
   AND cp.related_party_id IS NULL
@@ -752,6 +977,7 @@ ORDER BY cp.account_id, cp.position, cp.id
 ).bindparams(
     bindparam("account_ids", type_=ARRAY(PG_UUID(as_uuid=True))),
     bindparam("kinds", type_=ARRAY(String())),
+    bindparam("rpc_codes", type_=ARRAY(String())),
 )
 
 
@@ -810,24 +1036,24 @@ async def _evaluate(
     account_ids = [r["id"] for r in rows]
     documents = await _documents(session, rows)
     running = await experiments.running_experiments(
-        session, {(r["partner_id"], r["stage"]) for r in rows}
+        session, {(r["partner_id"], r["stage"]) for r in rows if r["experiment_running"]}
     )
     arm_documents: dict[tuple[uuid.UUID, uuid.UUID], StrategyDocument] = {}
     kinds = sorted({POINT_KIND[c] for c in channels})
     points: defaultdict[uuid.UUID, list[_Point]] = defaultdict(list)
-    for fetched in (
-        await session.execute(_POINTS, {"account_ids": account_ids, "kinds": kinds})
+    reach: dict[uuid.UUID, list[HourCount]] = {}
+    for *fetched, hours, attempts, rpcs in (
+        await session.execute(
+            _POINTS,
+            {"account_ids": account_ids, "kinds": kinds, "rpc_codes": sorted(RIGHT_PARTY_CODES)},
+        )
     ).all():
         point = _Point(*fetched)
         points[point.account_id].append(point)
-    reach: defaultdict[uuid.UUID, list[HourCount]] = defaultdict(list)
-    for point_id, hour, attempts, rpc in (
-        await session.execute(
-            _REACH, {"account_ids": account_ids, "rpc_codes": sorted(RIGHT_PARTY_CODES)}
-        )
-    ).all():
-        reach[point_id].append(HourCount(int(hour), int(attempts), int(rpc)))
-    history = await _history(session, {r["debtor_id"] for r in rows}, now)
+        reach[point.id] = [
+            HourCount(int(h), int(a), int(r)) for h, a, r in zip(hours, attempts, rpcs, strict=True)
+        ]
+    history = {r["debtor_id"]: _history_of(r) for r in rows}
     pauses = await _pauses(session, [r["id"] for r in rows if r["has_pauses"]])
     packs: dict[str, RulePack] = {}
     items: list[WorkItem] = []
@@ -902,57 +1128,28 @@ async def _documents(
     return found
 
 
-# The contacts the rules count, of a batch's debtors (as app/services/contact_check.py reads
-# them for one debtor): outbound attempts and conversations, not the portal, not amended.
-_HISTORY = text(
-    """
-SELECT i.debtor_id, i.started_at, i.channel, i.party, i.result_code
-FROM interaction i
-WHERE i.debtor_id = ANY(:debtor_ids)
-  AND (i.direction = 'outbound' OR i.result_code = ANY(:conversation_codes))
-  AND i.channel <> :portal
-  AND i.started_at >= :since AND i.started_at <= :now
-  AND i.id NOT IN (SELECT c.amends_id FROM interaction c
-                   WHERE c.debtor_id = ANY(:debtor_ids) AND c.amends_id IS NOT NULL)
-"""
-).bindparams(
-    bindparam("debtor_ids", type_=ARRAY(PG_UUID(as_uuid=True))),
-    bindparam("conversation_codes", type_=ARRAY(String())),
-    bindparam("portal", type_=String()),
-    bindparam("since", type_=DateTime(timezone=True)),
-    bindparam("now", type_=DateTime(timezone=True)),
-)
-
-
-async def _history(
-    session: AsyncSession, debtor_ids: set[uuid.UUID], now: datetime
-) -> dict[uuid.UUID, tuple[PastContact, ...]]:
-    """Each debtor's contacts the rules count (as app/services/contact_check.py reads them for one
-    debtor), over all their accounts and partners, for the batch's debtors at once."""
-    rows = (
-        await session.execute(
-            _HISTORY,
-            {
-                "debtor_ids": sorted(debtor_ids),
-                "conversation_codes": sorted(CONVERSATION_CODES),
-                "portal": PORTAL_CHANNEL,
-                "since": now - HISTORY_WINDOW,
-                "now": now,
-            },
+def _history_of(row: RowMapping) -> tuple[PastContact, ...]:
+    """The debtor's contacts the rules count (as app/services/contact_check.py reads them for
+    one debtor), over all their accounts and partners, as the candidates statement read
+    them."""
+    if row["history_at"] is None:
+        return ()
+    return tuple(
+        PastContact(
+            at=started,
+            channel=ContactChannel(channel),
+            party=Party(party) if party != "none" else Party.DEBTOR,
+            conversation=code in CONVERSATION_CODES,
+            direct=code in RIGHT_PARTY_CODES,
         )
-    ).all()
-    found: defaultdict[uuid.UUID, list[PastContact]] = defaultdict(list)
-    for debtor_id, started, channel, party, code in rows:
-        found[debtor_id].append(
-            PastContact(
-                at=started,
-                channel=ContactChannel(channel),
-                party=Party(party) if party != "none" else Party.DEBTOR,
-                conversation=code in CONVERSATION_CODES,
-                direct=code in RIGHT_PARTY_CODES,
-            )
+        for started, channel, party, code in zip(
+            row["history_at"],
+            row["history_channel"],
+            row["history_party"],
+            row["history_code"],
+            strict=True,
         )
-    return {debtor: tuple(contacts) for debtor, contacts in found.items()}
+    )
 
 
 async def _pauses(

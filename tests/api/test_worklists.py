@@ -12,17 +12,19 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import event, func, select
 
-from app.domain.contact_check import ContactChannel
+from app.domain.contact_check import ContactChannel, Party
 from app.domain.roles import Role
 from app.domain.stages import Stage
 from app.domain.strategies import DEFAULT_VERSION, default_for, with_entries
 from app.models.account import AccountPause
-from app.models.debtor import ContactConsent, DebtorFlag
+from app.models.debtor import ContactConsent, Debtor, DebtorFlag
 from app.models.interaction import Interaction
 from app.models.promise import Promise
 from app.models.strategy import CollectionStrategy
 from app.models.worklist import WorklistClaim
 from app.services import strategies, worklists
+from app.services.contact_check import check_account_contact
+from app.services.contact_points import contact_points_of
 from tests.conftest import principal_of
 from tests.factories import daytime_phone, make_account, make_partner
 from tests.helpers.worklists import add_phone
@@ -312,6 +314,138 @@ class TestWorklist:
         assert len(statements) == 1, statements
         assert "count(*)" in statements[0]
 
+    async def test_the_point_proposed_is_the_most_contactable_counted_as_its_profile_counts(
+        self, session, make_user, settings
+    ):
+        """Two numbers of one debtor: the queue proposes the one whose outbound calls reached
+        the debtor, with the contactability the debtor's profile shows (an amended call
+        counted as corrected, a call in not counted)."""
+        partner = await make_partner(session)
+        collector = await make_user(Role.COLLECTOR)
+        account = await make_account(session, partner, assigned_collector_id=collector.id, dpd=45)
+        phone, zone = daytime_phone(1)
+        silent = await add_phone(session, account, zone, phone)
+        reached = await add_phone(session, account, zone, daytime_phone(2)[0])
+        at = datetime.now(UTC) - timedelta(days=40)
+
+        def call(point, code: str, *, direction: str = "outbound", **extra) -> Interaction:
+            return Interaction(
+                account_id=account.id,
+                partner_id=account.partner_id,
+                debtor_id=account.debtor_id,
+                contact_point_id=point.id,
+                channel="call",
+                direction=direction,
+                party="debtor" if code.startswith("RPC") else "none",
+                result_code=code,
+                started_at=at,
+                pack_version="MX-test",
+                compliance={},
+                created_by="test",
+                **extra,
+            )
+
+        wrong = call(reached, "RPC")
+        session.add_all(
+            [call(silent, "NO_ANSWER") for _ in range(3)]
+            + [call(reached, "RPC"), call(reached, "NO_ANSWER"), wrong]
+            + [call(reached, "RPC", direction="inbound")]
+        )
+        await session.flush()
+        session.add(call(reached, "NO_ANSWER", amends_id=wrong.id))
+        await session.flush()
+        views = {v.id: v for v in await contact_points_of(session, account.debtor_id, [account.id])}
+        assert views[silent.id].contactability == 0
+        assert views[reached.id].contactability is not None
+        assert views[reached.id].contactability > 0
+        items = await worklists.my_worklist(session, settings, principal_of(collector), limit=10)
+        assert [i.account_id for i in items] == [account.id]
+        assert items[0].channel.contact_point_id == reached.id
+        points = {r.code: r.points for r in items[0].priority.reasons}
+        share = float(views[reached.id].contactability)
+        assert points["contactability"] == int(share * 100 + 0.5)
+
+    async def test_the_debtors_recent_contacts_weigh_as_in_the_contact_check(
+        self, session, make_user, settings
+    ):
+        """Recent contacts of the debtor (on this account or another, amended or not): an
+        account is listed, and on which channel, exactly as the contact check answers for
+        its number now."""
+        partner = await make_partner(session)
+        now = datetime.now(UTC)
+        phone, zone = daytime_phone(3)
+
+        def call(account, point, code: str, minutes_ago: int, **extra) -> Interaction:
+            return Interaction(
+                account_id=account.id,
+                partner_id=account.partner_id,
+                debtor_id=account.debtor_id,
+                contact_point_id=point.id,
+                channel="call",
+                direction="outbound",
+                party="debtor" if code.startswith("RPC") else "none",
+                result_code=code,
+                started_at=now - timedelta(minutes=minutes_ago),
+                pack_version="MX-test",
+                compliance={},
+                created_by="test",
+                **extra,
+            )
+
+        outcomes = []
+        histories = ("none", "rpc", "rpc amended", "calls", "calls amended", "calls elsewhere")
+        for history in histories:
+            collector = await make_user(Role.COLLECTOR)
+            account = await make_account(
+                session, partner, assigned_collector_id=collector.id, dpd=45
+            )
+            point = await add_phone(session, account, zone, phone)
+            if history.startswith("rpc"):
+                wrong = call(account, point, "RPC", 60)
+                session.add(wrong)
+                await session.flush()
+                if history == "rpc amended":
+                    session.add(call(account, point, "NO_ANSWER", 60, amends_id=wrong.id))
+            elif history == "calls amended":
+                # Two calls each corrected (three a day is the strategy's cap): two count.
+                for minutes in (20, 40):
+                    wrong = call(account, point, "RPC", minutes)
+                    session.add(wrong)
+                    await session.flush()
+                    session.add(call(account, point, "NO_ANSWER", minutes, amends_id=wrong.id))
+            elif history.startswith("calls"):
+                target = account
+                called = point
+                if history == "calls elsewhere":
+                    debtor = await session.get_one(Debtor, account.debtor_id)
+                    target = await make_account(session, partner, debtor, dpd=45)
+                    called = await add_phone(session, target, zone, phone)
+                session.add_all([call(target, called, "NO_ANSWER", 10 * n + 5) for n in range(8)])
+            await session.flush()
+            principal = principal_of(collector)
+            allowed = []
+            for channel in (ContactChannel.CALL, ContactChannel.WHATSAPP, ContactChannel.SMS):
+                _, decision = await check_account_contact(
+                    session,
+                    settings,
+                    principal,
+                    account.id,
+                    channel=channel,
+                    party=Party.DEBTOR,
+                    contact_point_id=point.id,
+                    at=now,
+                )
+                if decision.allowed:
+                    allowed.append(channel)
+            items = await worklists.my_worklist(session, settings, principal, limit=10, now=now)
+            listed = [(i.account_id, i.channel.channel) for i in items]
+            assert listed == ([(account.id, allowed[0])] if allowed else []), history
+            outcomes.append((history, tuple(allowed)))
+        # The history changes the answer: calls over the day's cap leave the call out.
+        answers = dict(outcomes)
+        assert ContactChannel.CALL not in answers["calls"], outcomes
+        assert ContactChannel.CALL in answers["calls amended"], outcomes
+
     async def test_a_number_is_judged_on_its_own_clock_not_the_zone_stored_with_it(
         self, session, make_user, settings
     ):
@@ -437,7 +571,9 @@ class TestNext:
         rows = (await session.scalars(select(WorklistClaim))).all()
         assert len(rows) == 2
 
-    async def test_recording_an_interaction_releases_the_claim(self, client, session, desk):
+    async def test_recording_an_interaction_releases_the_claim(
+        self, client, session, desk, clock, settings
+    ):
         promised = desk["accounts"]["promised"]
         claimed = await client.post(NEXT, headers=desk["headers"])
         assert claimed.json()["account_id"] == str(promised.id)
@@ -463,7 +599,9 @@ class TestNext:
             )
         )
         assert left == 0
-        # Free again: the next call may hand it out (its promise still puts it first).
+        # Free again: the next call once the kept ranking lapsed may hand it out (its
+        # promise still puts it first).
+        clock.now = datetime.now(UTC) + timedelta(seconds=settings.worklist_ranking_seconds)
         again = await client.post(NEXT, headers=desk["headers"])
         assert again.json()["account_id"] == str(promised.id)
 
@@ -621,3 +759,203 @@ class TestReadingKept:
             setattr(point, name, value)
         await session.flush()
         assert await listed() == []
+
+
+async def _claim_by_another_collector(session, account, make_user) -> None:
+    session.add(
+        WorklistClaim(
+            account_id=account.id,
+            partner_id=account.partner_id,
+            collector_id=(await make_user(Role.COLLECTOR)).id,
+            expires_at=datetime.now(UTC) + timedelta(minutes=3),
+        )
+    )
+
+
+def _statements_counted(connection, statements: list[str]):
+    def count(conn, cursor, statement, parameters, context, executemany):
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
+            statements.append(statement)
+
+    return count
+
+
+class TestRankingKept:
+    """`next` hands out the following accounts of the collector's ranking for
+    worklist_ranking_seconds (the order of a few seconds ago), never an account the
+    contact check, its assignment, its status or another claim refuses now."""
+
+    async def test_following_calls_use_the_ranking_until_it_lapses(
+        self, session, connection, desk, make_user, settings
+    ):
+        principal = principal_of(desk["user"])
+        accounts = desk["accounts"]
+        now = datetime.now(UTC)
+        first = await worklists.claim_next(session, settings, principal, now=now)
+        assert first is not None and first.item.account_id == accounts["promised"].id
+        # An account that would now rank first: a promise due today and a larger balance.
+        newcomer = await make_account(
+            session,
+            desk["partner"],
+            assigned_collector_id=desk["user"].id,
+            dpd=45,
+            principal=Decimal("900000"),
+        )
+        await add_phone(session, newcomer, desk["zone"], daytime_phone()[0])
+        today = datetime.now(ZoneInfo(desk["partner"].time_zone)).date()
+        await add_promise(session, newcomer, today)
+        statements: list[str] = []
+        count = _statements_counted(connection, statements)
+        event.listen(connection.sync_connection, "before_cursor_execute", count)
+        try:
+            kept = await worklists.claim_next(
+                session, settings, principal, now=now + timedelta(seconds=1)
+            )
+        finally:
+            event.remove(connection.sync_connection, "before_cursor_execute", count)
+        # The kept ranking's next account, not the newcomer; the pre-filter was not read.
+        assert kept is not None and kept.item.account_id == accounts["big"].id
+        assert not any("hash_record_extended" in s for s in statements), statements
+        lapsed = now + timedelta(seconds=settings.worklist_ranking_seconds)
+        again = await worklists.claim_next(session, settings, principal, now=lapsed)
+        assert again is not None and again.item.account_id == newcomer.id
+
+    async def test_at_zero_seconds_every_call_ranks_again(self, session, desk, settings):
+        uncached = settings.model_copy(update={"worklist_ranking_seconds": 0})
+        principal = principal_of(desk["user"])
+        accounts = desk["accounts"]
+        now = datetime.now(UTC)
+        first = await worklists.claim_next(session, uncached, principal, now=now)
+        assert first is not None and first.item.account_id == accounts["promised"].id
+        assert desk["user"].id not in worklists._RANKINGS
+        await add_promise(
+            session, accounts["middling"], datetime.now(ZoneInfo("America/Mexico_City")).date()
+        )
+        second = await worklists.claim_next(session, uncached, principal, now=now)
+        # Ranked again: the middling account's new promise due today puts it above the big one.
+        assert second is not None and second.item.account_id == accounts["middling"].id
+
+    @pytest.mark.parametrize(
+        "change",
+        [
+            _flag_cease_contact,
+            _opt_out_of_every_channel,
+            _pause,
+            _letters_only_strategy,
+            _close,
+            _reassign,
+            _claim_by_another_collector,
+        ],
+    )
+    async def test_an_account_refused_since_the_ranking_is_not_handed_out(
+        self, session, desk, make_user, settings, change
+    ):
+        principal = principal_of(desk["user"])
+        accounts = desk["accounts"]
+        now = datetime.now(UTC)
+        first = await worklists.claim_next(session, settings, principal, now=now)
+        assert first is not None and first.item.account_id == accounts["promised"].id
+        following = worklists._RANKINGS[desk["user"].id].following
+        assert following == [accounts["big"].id, accounts["middling"].id]
+        await change(session, accounts["big"], make_user)
+        await session.flush()
+        later = now + timedelta(seconds=1)
+        second = await worklists.claim_next(session, settings, principal, now=later)
+        if change is _letters_only_strategy:
+            # The partner's strategy changed for every account: none may be called now.
+            assert second is None
+        else:
+            assert second is not None and second.item.account_id == accounts["middling"].id
+        assert await worklists.claim_next(session, settings, principal, now=later) is None
+        claimed = (
+            await session.scalars(
+                select(WorklistClaim.account_id).where(
+                    WorklistClaim.collector_id == desk["user"].id  # type: ignore[arg-type]
+                )
+            )
+        ).all()
+        assert accounts["big"].id not in claimed
+
+    async def test_a_night_with_nothing_open_is_kept_for_the_window(
+        self, session, connection, make_user, settings
+    ):
+        """03:10 in Mexico City is 18:10 in Tokyo: a Japanese number added after a night
+        `next` found nothing open is handed out once the kept answer lapses."""
+        partner = await make_partner(session)
+        collector = await make_user(Role.COLLECTOR)
+        account = await make_account(session, partner, assigned_collector_id=collector.id, dpd=45)
+        await add_phone(session, account, None, value="+525512345678")
+        principal = principal_of(collector)
+        night = datetime(2026, 12, 7, 9, 10, tzinfo=UTC)
+        assert await worklists.claim_next(session, settings, principal, now=night) is None
+        await add_phone(session, account, None, value="+81312345678")
+        statements: list[str] = []
+        count = _statements_counted(connection, statements)
+        event.listen(connection.sync_connection, "before_cursor_execute", count)
+        try:
+            kept = await worklists.claim_next(
+                session, settings, principal, now=night + timedelta(seconds=1)
+            )
+        finally:
+            event.remove(connection.sync_connection, "before_cursor_execute", count)
+        assert kept is None
+        assert statements == []
+        lapsed = night + timedelta(seconds=settings.worklist_ranking_seconds)
+        claimed = await worklists.claim_next(session, settings, principal, now=lapsed)
+        assert claimed is not None and claimed.item.account_id == account.id
+        # At zero seconds nothing is kept: the next night call reads again.
+        other = await make_user(Role.COLLECTOR)
+        uncached = settings.model_copy(update={"worklist_ranking_seconds": 0})
+        mine = await make_account(session, partner, assigned_collector_id=other.id, dpd=45)
+        await add_phone(session, mine, None, value="+525512345679")
+        assert await worklists.claim_next(session, uncached, principal_of(other), now=night) is None
+        await add_phone(session, mine, None, value="+81312345679")
+        found = await worklists.claim_next(session, uncached, principal_of(other), now=night)
+        assert found is not None and found.item.account_id == mine.id
+
+    async def test_a_claim_evaluates_a_few_accounts_and_more_only_if_none_is_allowed(
+        self, session, make_user, settings, monkeypatch
+    ):
+        """Twelve accounts: a claim evaluates the ten largest and takes the largest; then,
+        with the next ten under a cease-contact flag, the smallest is evaluated and claimed."""
+        partner = await make_partner(session)
+        collector = await make_user(Role.COLLECTOR)
+        accounts = []
+        for n in range(12):
+            account = await make_account(
+                session,
+                partner,
+                assigned_collector_id=collector.id,
+                dpd=45,
+                # Each twice the last: the pre-score follows the balance (below its cap).
+                principal=Decimal(100) * 2**n,
+                interest=Decimal("0"),
+                fees=Decimal("0"),
+            )
+            phone, zone = daytime_phone(n)
+            await add_phone(session, account, zone, phone)
+            accounts.append(account)
+        evaluated: list[list[uuid.UUID]] = []
+        evaluate = worklists._evaluate
+
+        async def spy(session, settings, batch, *args):
+            evaluated.append([row["id"] for row in batch])
+            return await evaluate(session, settings, batch, *args)
+
+        monkeypatch.setattr(worklists, "_evaluate", spy)
+        uncached = settings.model_copy(update={"worklist_ranking_seconds": 0})
+        principal = principal_of(collector)
+        first = await worklists.claim_next(session, uncached, principal)
+        assert first is not None and first.item.account_id == accounts[11].id
+        assert [set(batch) for batch in evaluated] == [{a.id for a in accounts[2:]}]
+        # The largest one is claimed: the next ten are refused, the smallest is left.
+        for account in accounts[1:11]:
+            await _flag_cease_contact(session, account, make_user)
+        await session.flush()
+        evaluated.clear()
+        second = await worklists.claim_next(session, uncached, principal)
+        assert second is not None and second.item.account_id == accounts[0].id
+        assert [set(batch) for batch in evaluated] == [
+            {a.id for a in accounts[1:11]},
+            {accounts[0].id},
+        ]
