@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -19,7 +20,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from app import __version__, contract, vault
+from app import __version__, contract, security, vault
 from app.config import Settings, get_settings
 from app.db import Database, DatabaseUnreachable, EmbeddedPostgres, open_database
 from app.deps import API_PREFIX
@@ -397,6 +398,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     if gc.get_freeze_count() == 0:
         gc.collect()
         gc.freeze()
+    # Before the first login, so an unknown user name never waits for it.
+    await anyio.to_thread.run_sync(security.timing_equaliser)
     try:
         yield
     finally:

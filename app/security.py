@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import time
 import uuid
@@ -33,8 +34,13 @@ from app.i18n import N_
 
 _hasher = PasswordHasher()
 
-# Verified against when the user name is unknown, so both failures cost the same time.
-_DUMMY_HASH = _hasher.hash("cartera-timing-equaliser")
+
+@functools.cache
+def timing_equaliser() -> str:
+    """The hash verified against when the user name is unknown, so both failures cost the
+    same time. Made on first need, not at import (~0.5 s of CPU every process and command
+    would pay); the API makes it at start-up (app.main), before its first login."""
+    return _hasher.hash("cartera-timing-equaliser")
 
 
 # argon2 is slow on purpose (tens of milliseconds of CPU). It runs in worker threads so the
@@ -50,7 +56,7 @@ def hash_secret_now(secret: str) -> str:
 
 def _verify_now(secret_hash: str | None, secret: str) -> bool:
     try:
-        return _hasher.verify(secret_hash or _DUMMY_HASH, secret) and secret_hash is not None
+        return _hasher.verify(secret_hash or timing_equaliser(), secret) and secret_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
