@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import event, func, select
 
 from app.domain.contact_check import ContactChannel, Party
-from app.domain.roles import Role
+from app.domain.errors import PermissionDenied
+from app.domain.roles import Role, Skill
 from app.domain.stages import Stage
 from app.domain.strategies import DEFAULT_VERSION, default_for, with_entries
 from app.models.account import AccountPause
@@ -912,6 +913,47 @@ class TestRankingKept:
         await add_phone(session, mine, None, value="+81312345679")
         found = await worklists.claim_next(session, uncached, principal_of(other), now=night)
         assert found is not None and found.item.account_id == mine.id
+
+    async def test_an_earlier_clock_ranks_again(self, session, desk, settings):
+        """The app's clock set back (a test, a corrected host) is not within the window: the
+        kept order is not used, a ranking is made on what holds then."""
+        principal = principal_of(desk["user"])
+        accounts = desk["accounts"]
+        now = datetime.now(UTC)
+        first = await worklists.claim_next(session, settings, principal, now=now)
+        assert first is not None and first.item.account_id == accounts["promised"].id
+        today = datetime.now(ZoneInfo(desk["partner"].time_zone)).date()
+        await add_promise(session, accounts["middling"], today)
+        earlier = await worklists.claim_next(
+            session, settings, principal, now=now - timedelta(seconds=1)
+        )
+        # Ranked again: the middling account's promise due today puts it above the big one.
+        assert earlier is not None and earlier.item.account_id == accounts["middling"].id
+
+    async def test_skills_changed_since_the_ranking_rank_again(
+        self, session, desk, make_user, settings
+    ):
+        """A phone ranking is not handed out to the same collector working the field now: a
+        visit needs an address, and these accounts have phones only."""
+        principal = principal_of(desk["user"])
+        now = datetime.now(UTC)
+        assert await worklists.claim_next(session, settings, principal, now=now) is not None
+        assert worklists._RANKINGS[desk["user"].id].following
+        field = replace(principal, skills=frozenset({Skill.FIELD}))
+        later = now + timedelta(seconds=1)
+        assert await worklists.claim_next(session, settings, field, now=later) is None
+
+    @pytest.mark.parametrize("role", [Role.TEAM_LEAD, Role.MANAGER, Role.ADMIN, Role.PARTNER])
+    async def test_a_ranking_kept_for_a_user_is_refused_once_they_are_not_a_collector(
+        self, session, desk, settings, role
+    ):
+        principal = principal_of(desk["user"])
+        now = datetime.now(UTC)
+        assert await worklists.claim_next(session, settings, principal, now=now) is not None
+        assert worklists._RANKINGS[desk["user"].id].following
+        moved = replace(principal, role=role)
+        with pytest.raises(PermissionDenied):
+            await worklists.claim_next(session, settings, moved, now=now + timedelta(seconds=1))
 
     async def test_a_claim_evaluates_a_few_accounts_and_more_only_if_none_is_allowed(
         self, session, make_user, settings, monkeypatch

@@ -1,6 +1,7 @@
 """A pooled connection that died while idle (the server restarted it, a proxy dropped it) is
 replaced on the transaction's first statement, without a ping before every checkout; one that
-dies in the middle of a transaction is not retried behind the caller's back."""
+dies in the middle of a transaction is not retried behind the caller's back; one lent for
+autocommit comes back to the pool transactional."""
 
 from __future__ import annotations
 
@@ -63,3 +64,23 @@ async def test_a_connection_lost_mid_transaction_is_an_error_not_a_silent_retry(
     # The pool recovers for the next unit of work.
     async with one_connection.sessionmaker() as session:
         assert await _backend(session) != pid
+
+
+async def test_a_connection_lent_for_autocommit_goes_back_to_the_pool_transactional(
+    one_connection,
+):
+    # A temporary table lives on its connection: with a pool of one, every unit below is on
+    # the same connection, which autocommit() had.
+    async with one_connection.autocommit() as connection:
+        lent = int(await connection.scalar(text("SELECT pg_backend_pid()")))
+        await connection.execute(text("CREATE TEMPORARY TABLE probe (n integer)"))
+
+    with pytest.raises(RuntimeError):
+        async with one_connection.sessionmaker() as session, session.begin():
+            assert await _backend(session) == lent
+            await session.execute(text("INSERT INTO probe VALUES (1)"))
+            raise RuntimeError("the unit of work fails")
+
+    async with one_connection.sessionmaker() as session:
+        assert await _backend(session) == lent
+        assert await session.scalar(text("SELECT count(*) FROM probe")) == 0
