@@ -10,7 +10,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from app.domain.contact_check import ContactChannel, Party
 from app.domain.errors import PermissionDenied
@@ -27,7 +27,7 @@ from app.services import strategies, worklists
 from app.services.contact_check import check_account_contact
 from app.services.contact_points import contact_points_of
 from tests.conftest import principal_of
-from tests.factories import daytime_phone, make_account, make_partner
+from tests.factories import counted_statements, daytime_phone, make_account, make_partner
 from tests.helpers.worklists import add_phone
 
 WORKLIST = "/api/v1/worklists/me"
@@ -198,23 +198,14 @@ class TestWorklist:
         for value in ("+525512345678", "+526641234567", "+529981234567"):
             account = await make_account(session, partner, assigned_collector_id=collector.id)
             await add_phone(session, account, None, value=value)
-        statements: list[str] = []
-
-        def count(conn, cursor, statement, parameters, context, executemany):
-            if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
-                statements.append(statement)
-
         night = datetime(2026, 12, 7, 9, 10, tzinfo=UTC)
-        event.listen(connection.sync_connection, "before_cursor_execute", count)
-        try:
+        with counted_statements(connection) as statements:
             items = await worklists.my_worklist(
                 session, settings, principal_of(collector), limit=20, now=night
             )
             claimed = await worklists.claim_next(
                 session, settings, principal_of(collector), now=night
             )
-        finally:
-            event.remove(connection.sync_connection, "before_cursor_execute", count)
         assert items == []
         assert claimed is None
         assert len(statements) == 2, statements  # the points, once per call
@@ -297,20 +288,11 @@ class TestWorklist:
         for value in ("+525512345678", "+526641234567"):
             account = await make_account(session, partner, assigned_collector_id=collector.id)
             await add_phone(session, account, None, value=value)
-        statements: list[str] = []
-
-        def count(conn, cursor, statement, parameters, context, executemany):
-            if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
-                statements.append(statement)
-
         night = datetime(2026, 12, 7, 9, 10, tzinfo=UTC)
         principal = principal_of(collector)
         assert await worklists.my_worklist(session, settings, principal, limit=20, now=night) == []
-        event.listen(connection.sync_connection, "before_cursor_execute", count)
-        try:
+        with counted_statements(connection) as statements:
             items = await worklists.my_worklist(session, settings, principal, limit=20, now=night)
-        finally:
-            event.remove(connection.sync_connection, "before_cursor_execute", count)
         assert items == []
         assert len(statements) == 1, statements
         assert "count(*)" in statements[0]
@@ -500,11 +482,6 @@ class TestWorklist:
             )
             phone, zone = daytime_phone(n)
             await add_phone(session, account, zone, phone)
-        statements: list[str] = []
-
-        def count(conn, cursor, statement, parameters, context, executemany):
-            if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
-                statements.append(statement)
 
         async def statements_for(limit: int) -> int:
             statements.clear()
@@ -515,12 +492,8 @@ class TestWorklist:
             assert len(response.json()["items"]) == limit
             return len(statements)
 
-        sync_connection = connection.sync_connection
-        event.listen(sync_connection, "before_cursor_execute", count)
-        try:
+        with counted_statements(connection) as statements:
             small, large = await statements_for(10), await statements_for(50)
-        finally:
-            event.remove(sync_connection, "before_cursor_execute", count)
         assert small == large, statements
         assert small <= 8, statements
 
@@ -773,14 +746,6 @@ async def _claim_by_another_collector(session, account, make_user) -> None:
     )
 
 
-def _statements_counted(connection, statements: list[str]):
-    def count(conn, cursor, statement, parameters, context, executemany):
-        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
-            statements.append(statement)
-
-    return count
-
-
 class TestRankingKept:
     """`next` hands out the following accounts of the collector's ranking for
     worklist_ranking_seconds (the order of a few seconds ago), never an account the
@@ -805,15 +770,10 @@ class TestRankingKept:
         await add_phone(session, newcomer, desk["zone"], daytime_phone()[0])
         today = datetime.now(ZoneInfo(desk["partner"].time_zone)).date()
         await add_promise(session, newcomer, today)
-        statements: list[str] = []
-        count = _statements_counted(connection, statements)
-        event.listen(connection.sync_connection, "before_cursor_execute", count)
-        try:
+        with counted_statements(connection) as statements:
             kept = await worklists.claim_next(
                 session, settings, principal, now=now + timedelta(seconds=1)
             )
-        finally:
-            event.remove(connection.sync_connection, "before_cursor_execute", count)
         # The kept ranking's next account, not the newcomer; the pre-filter was not read.
         assert kept is not None and kept.item.account_id == accounts["big"].id
         assert not any("hash_record_extended" in s for s in statements), statements
@@ -890,15 +850,10 @@ class TestRankingKept:
         night = datetime(2026, 12, 7, 9, 10, tzinfo=UTC)
         assert await worklists.claim_next(session, settings, principal, now=night) is None
         await add_phone(session, account, None, value="+81312345678")
-        statements: list[str] = []
-        count = _statements_counted(connection, statements)
-        event.listen(connection.sync_connection, "before_cursor_execute", count)
-        try:
+        with counted_statements(connection) as statements:
             kept = await worklists.claim_next(
                 session, settings, principal, now=night + timedelta(seconds=1)
             )
-        finally:
-            event.remove(connection.sync_connection, "before_cursor_execute", count)
         assert kept is None
         assert statements == []
         lapsed = night + timedelta(seconds=settings.worklist_ranking_seconds)
