@@ -143,6 +143,12 @@ class PastContact:
     placed: bool = True
 
 
+def party_counted(reached: str) -> Party:
+    """The party a recorded gestión counts against, from its ``party_reached``: a call to
+    the debtor that nobody answered (``none``) is still an attempt on the debtor."""
+    return Party.DEBTOR if reached == "none" else Party(reached)
+
+
 def past_contact(
     at: datetime,
     channel: ContactChannel,

@@ -20,7 +20,6 @@ from app.config import Settings
 from app.domain.contact_check import (
     CONVERSATION_CODES,
     POINT_KIND,
-    RIGHT_PARTY_CODES,
     ContactChannel,
     ContactRequest,
     DebtorFlag,
@@ -31,6 +30,8 @@ from app.domain.contact_check import (
     age_flags,
     check_contact,
     pack_for,
+    party_counted,
+    past_contact,
     strictest,
 )
 from app.domain.contact_check_packs import MAX_PERIOD_DAYS
@@ -389,12 +390,11 @@ async def _history(
         return reached in (party.value, "none")
 
     return tuple(
-        PastContact(
-            at=started,
-            channel=ContactChannel(channel),
-            party=Party(reached) if reached != "none" else Party.DEBTOR,
-            conversation=code in CONVERSATION_CODES,
-            direct=code in RIGHT_PARTY_CODES,
+        past_contact(
+            started,
+            ContactChannel(channel),
+            party_counted(reached),
+            code,
             same_debt=account_id == account.id,
             same_person=same_person(reached, related_id),
             placed=direction == "outbound",

@@ -62,6 +62,7 @@ from app.domain.contact_check import (
     PastContact,
     age_flags,
     local_instant,
+    party_counted,
     past_contact,
     strictest,
 )
@@ -646,7 +647,7 @@ async def _history(
             past_contact(
                 started,
                 ContactChannel(channel),
-                Party(party) if party != "none" else Party.DEBTOR,
+                party_counted(party),
                 code,
             )
         )

@@ -115,6 +115,8 @@ from app.domain.contact_check import (
     RulePack,
     age_flags,
     check_contact,
+    party_counted,
+    past_contact,
     strictest,
     window_open,
 )
@@ -1135,13 +1137,7 @@ def _history_of(row: RowMapping) -> tuple[PastContact, ...]:
     if row["history_at"] is None:
         return ()
     return tuple(
-        PastContact(
-            at=started,
-            channel=ContactChannel(channel),
-            party=Party(party) if party != "none" else Party.DEBTOR,
-            conversation=code in CONVERSATION_CODES,
-            direct=code in RIGHT_PARTY_CODES,
-        )
+        past_contact(started, ContactChannel(channel), party_counted(party), code)
         for started, channel, party, code in zip(
             row["history_at"],
             row["history_channel"],

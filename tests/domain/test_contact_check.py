@@ -31,6 +31,7 @@ from app.domain.contact_check import (
     check_contact,
     local_instant,
     pack_for,
+    party_counted,
     past_contact,
 )
 from app.domain.errors import InvalidInput
@@ -756,3 +757,14 @@ def test_a_denied_contact_always_says_why(case, status, paused, flags, opted_out
     if status != "active" or DebtorFlag.CEASE_CONTACT in flags or req.channel in opted_out:
         assert not decision.allowed
         assert any(r.hard for r in decision.reasons)
+
+
+def test_a_recorded_party_counts_as_who_was_tried_and_nobody_answering_is_the_debtor():
+    # An unanswered call to the debtor is still an attempt on the debtor (the per-day and
+    # per-week caps count attempts, not only conversations).
+    assert party_counted("none") is Party.DEBTOR
+    assert party_counted("debtor") is Party.DEBTOR
+    assert party_counted("reference") is Party.REFERENCE
+    assert party_counted("guarantor") is Party.GUARANTOR
+    with pytest.raises(ValueError):
+        party_counted("neighbour")
