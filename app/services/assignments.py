@@ -326,9 +326,7 @@ async def process_assignment(
     and the first run finished it.
     """
     started = now or datetime.now(UTC)
-    assignment = await session.get(
-        Assignment, assignment_id, with_for_update=True, populate_existing=True
-    )
+    assignment = await uploads.locked(session, Assignment, assignment_id)
     if assignment is None:
         raise NotFound({"entity": "assignment"})
     if assignment.status in FINISHED:
@@ -1017,9 +1015,7 @@ async def mark_failed(
 async def _give_up(session: AsyncSession, assignment_id: uuid.UUID, reason: Text) -> None:
     """Fail the push with ``reason``, under its row lock, unless it is finished: another run
     of its job may have finished it meanwhile."""
-    assignment = await session.get(
-        Assignment, assignment_id, with_for_update=True, populate_existing=True
-    )
+    assignment = await uploads.locked(session, Assignment, assignment_id)
     if assignment is None or assignment.status in FINISHED:
         return
     await _fail(session, assignment, reason, [], datetime.now(UTC))

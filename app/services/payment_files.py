@@ -299,9 +299,7 @@ async def process_file(
     CLABE, those of ``issuer`` (the settings' collection bank when not given). A file
     already done with (seen under its row lock) is returned as it is: its job ran twice."""
     moment = now or datetime.now(UTC)
-    payment_file = await session.get(
-        PaymentFile, file_id, with_for_update=True, populate_existing=True
-    )
+    payment_file = await uploads.locked(session, PaymentFile, file_id)
     if payment_file is None:
         raise NotFound({"entity": "payment_file"})
     if payment_file.status in FINISHED:
@@ -703,9 +701,7 @@ async def mark_failed(session: AsyncSession, file_id: uuid.UUID, error: Exceptio
 async def _give_up(session: AsyncSession, file_id: uuid.UUID, reason: Text) -> None:
     """Fail the file with ``reason``, under its row lock, unless it is finished: another run
     of its job may have finished it meanwhile."""
-    payment_file = await session.get(
-        PaymentFile, file_id, with_for_update=True, populate_existing=True
-    )
+    payment_file = await uploads.locked(session, PaymentFile, file_id)
     if payment_file is None or payment_file.status in FINISHED:
         return
     await _finish(session, payment_file, UploadStatus.FAILED, datetime.now(UTC), reason)

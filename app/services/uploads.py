@@ -54,6 +54,13 @@ class _Upload(Protocol):
 U = TypeVar("U", bound=_Upload)
 
 
+async def locked(session: AsyncSession, model: type[U], upload_id: uuid.UUID) -> U | None:
+    """The upload read afresh under its row lock, held to the transaction's end: a job run
+    twice (retried after its worker was taken for dead, say) sees what the other run left,
+    a :data:`~app.domain.uploads.FINISHED` status among it."""
+    return await session.get(model, upload_id, with_for_update=True, populate_existing=True)
+
+
 async def find_replay(
     session: AsyncSession,
     model: type[U],
